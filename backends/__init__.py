@@ -1,0 +1,1 @@
+"""Built-in backends; each folder registers through the "ember" entry points."""

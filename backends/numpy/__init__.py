@@ -1,0 +1,1 @@
+"""The NumPy backend: the reference CPU backend, written against an array module."""

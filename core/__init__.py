@@ -1,0 +1,37 @@
+"""ember: tensors and autograd on pluggable backends.
+
+The core knows no hardware: backends and everything built on tensors plug in
+through the "ember" entry points (see ember.hookspecs).
+"""
+
+from .tensor import Tensor  # first: tensor, autograd and ops import one another in this order
+from . import dtypes
+from .autograd import Op, enable_grad, grad, is_grad_enabled, no_grad
+from .backend import Backend
+from .config import backend, get_backend, set_backend
+from .creation import (arange, asarray, eye, full, full_like, linspace, normal, ones, ones_like,
+                       rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
+                       zeros_like)
+from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
+from .errors import (AutogradError, BackendError, DTypeError, EmberError, IndexingError,
+                     PluginError, SerializationError, ShapeError)
+from .ops import *  # noqa: F401,F403  (the operations are the API)
+from .ops import __all__ as _ops_all
+from .random import get_rng_state, manual_seed, set_rng_state
+from .registry import registry
+
+__version__ = "0.1.0"
+dtype = dtypes.dtype
+cat = concatenate  # noqa: F405
+clamp = clip  # noqa: F405
+
+__all__ = [
+    "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DTypeError", "EmberError",
+    "IndexingError", "PluginError", "SerializationError", "ShapeError",
+    "arange", "asarray", "backend", "bool_", "cat", "clamp", "default_float", "dtype", "dtypes",
+    "enable_grad", "eye", "float16", "float32", "float64", "full", "full_like", "get_backend",
+    "get_rng_state", "grad", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
+    "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
+    "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",
+    "zeros_like",
+] + _ops_all

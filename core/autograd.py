@@ -1,0 +1,208 @@
+"""Ops and reverse-mode autograd.
+
+An Op's ``forward`` takes backend buffers and returns one; its ``backward``
+takes the output gradient and the input Tensors and returns one gradient
+Tensor (or None) per input. Because backward is written in Tensor operations,
+running it with grad mode on records a graph of its own: that is all
+``create_graph=True`` and ``ember.grad`` need for higher derivatives.
+"""
+
+import functools
+import threading
+import weakref
+
+from .errors import AutogradError
+from .tensor import Tensor, wrap
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled():
+    return _mode.enabled
+
+
+class _SetGrad:
+    """Context manager and decorator that sets grad mode for its extent."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_mode.enabled)
+        _mode.enabled = self.enabled
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev.pop()
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _SetGrad(self.enabled):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def no_grad():
+    """Nothing inside records a graph (evaluation, optimizer updates)."""
+    return _SetGrad(False)
+
+
+def enable_grad():
+    return _SetGrad(True)
+
+
+class Op:
+    """One differentiable operation; subclasses set forward and backward."""
+
+    __slots__ = ("backend", "inputs", "_out")
+    #: True when backward needs the output tensor (exp, tanh, softmax...)
+    saves_output = False
+
+    def forward(self, *bufs):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, g, *inputs):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    @property
+    def out(self):
+        """The output Tensor; alive whenever backward runs (its consumer holds it)."""
+        return self._out()
+
+    def __repr__(self):
+        return type(self).__name__
+
+
+def run(op, inputs, shape, dtype):
+    """Apply ``op`` to checked inputs on one backend and record it for backward."""
+    backend = inputs[0]._backend
+    op.backend = backend
+    out = wrap(op.forward(*[t._data for t in inputs]), backend, shape, dtype)
+    if _mode.enabled and dtype.is_float:
+        for t in inputs:
+            if t.requires_grad:
+                op.inputs = inputs
+                out._ctx = op
+                out.requires_grad = True
+                if op.saves_output:
+                    op._out = weakref.ref(out)
+                break
+    return out
+
+
+def _topological(roots):
+    """Tensors that need a gradient, each after every tensor computed from it."""
+    order, seen = [], set()
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            t, expanded = stack.pop()
+            if expanded:
+                order.append(t)
+                continue
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            stack.append((t, True))
+            ctx = t._ctx
+            if ctx is not None:
+                for i in ctx.inputs:
+                    if i.requires_grad and id(i) not in seen:
+                        stack.append((i, False))
+    order.reverse()
+    return order
+
+
+def run_backward(roots, grads, create_graph=False, wanted=None):
+    """Propagate ``grads`` from ``roots``.
+
+    With ``wanted`` (a list of tensors) return their gradients and leave every
+    ``.grad`` alone; otherwise accumulate into leaves' (and retained) ``.grad``.
+    """
+    acc = {}
+    for r, g in zip(roots, grads):
+        acc[id(r)] = acc[id(r)] + g if id(r) in acc else g
+    wanted_ids = {id(w): i for i, w in enumerate(wanted)} if wanted is not None else None
+    found = [None] * len(wanted) if wanted is not None else None
+    with _SetGrad(create_graph):
+        for t in _topological(roots):
+            g = acc.pop(id(t), None)
+            if g is None:
+                continue
+            ctx = t._ctx
+            if wanted_ids is not None:
+                if id(t) in wanted_ids:
+                    found[wanted_ids[id(t)]] = g
+            elif ctx is None or t._retain:
+                t.grad = g if t.grad is None else t.grad + g
+            if ctx is None:
+                continue
+            for inp, ig in zip(ctx.inputs, ctx.backward(g, *ctx.inputs)):
+                if ig is None or not inp.requires_grad:
+                    continue
+                if ig.shape != inp.shape:
+                    raise AutogradError(f"{ctx!r}.backward returned a gradient of shape "
+                                        f"{ig.shape} for an input of shape {inp.shape}")
+                key = id(inp)
+                acc[key] = acc[key] + ig if key in acc else ig
+    return found
+
+
+def backward(t, grad=None, create_graph=False):
+    if not t.requires_grad:
+        raise AutogradError("backward: this tensor does not require grad; create its "
+                            "inputs with requires_grad=True (and not under ember.no_grad())")
+    if grad is None:
+        if t.size != 1:
+            raise AutogradError(f"backward: the output has shape {t.shape}; backward() "
+                                f"needs a single-element output or an explicit grad of that shape")
+        from .creation import ones_like
+        grad = ones_like(t)
+    elif not isinstance(grad, Tensor) or grad.shape != t.shape:
+        got = grad.shape if isinstance(grad, Tensor) else type(grad).__name__
+        raise AutogradError(f"backward: grad must be a tensor of shape {t.shape}, got {got}")
+    run_backward([t], [grad], create_graph=create_graph)
+
+
+def grad(fn, argnums=0):
+    """The function computing d fn / d args[argnums] for a scalar-valued fn.
+
+    Its result is differentiable again, so ``grad(grad(f))`` is the second
+    derivative. ``argnums`` may be a tuple; then a tuple of gradients returns.
+    """
+    many = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if many else (argnums,)
+
+    @functools.wraps(fn)
+    def gradient(*args):
+        from .creation import ones_like, zeros_like
+        args = list(args)
+        for i in nums:
+            x = args[i]
+            if not isinstance(x, Tensor):
+                raise AutogradError(f"grad: argument {i} is a {type(x).__name__}, not a tensor")
+            if not x.dtype.is_float:
+                raise AutogradError(f"grad: argument {i} has dtype {x.dtype}; "
+                                    f"only floating tensors have gradients")
+            if not x.requires_grad:
+                args[i] = x.detach().requires_grad_()
+        with _SetGrad(True):
+            out = fn(*args)
+        if not isinstance(out, Tensor) or out.size != 1:
+            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
+            raise AutogradError(f"grad: the function must return a single-element tensor, got {shape}")
+        wanted = [args[i] for i in nums]
+        if not out.requires_grad:
+            found = [None] * len(wanted)
+        else:
+            found = run_backward([out], [ones_like(out)], create_graph=True, wanted=wanted)
+        result = tuple(g if g is not None else zeros_like(w) for g, w in zip(found, wanted))
+        return result if many else result[0]
+
+    return gradient

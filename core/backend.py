@@ -1,0 +1,95 @@
+"""The backend interface: a deliberately small table of primitives.
+
+A backend works on its own opaque buffers. The core has checked every shape,
+axis and dtype before a primitive is called, so a backend never validates user
+input; it only computes. Each buffer knows its own shape and dtype (as a NumPy
+array does); binary primitives broadcast their operands, which always share
+one dtype. Primitives never modify an input: ember tensors are values, so a
+backend is free to return views.
+
+The table (every name must be a method of a backend class):
+
+transfer, creation
+    from_numpy(array) -> buf          a C-contiguous array of a supported dtype
+    to_numpy(buf) -> ndarray          a fresh array the caller may modify
+    full(shape, value, dtype) -> buf
+elementwise unary, same dtype out
+    neg exp log sin cos tanh sqrt abs sign
+elementwise binary, broadcasting, operands of one dtype
+    add sub mul div pow maximum minimum
+    eq ne lt le gt ge                 -> bool buffers
+    where(cond, a, b)                 cond is bool; all three broadcast
+    cast(x, dtype)
+reductions over a sorted tuple of distinct axes (possibly empty)
+    sum(x, axes, keepdims) max(...) min(...)
+    argmax(x, axis, keepdims)         first maximum, as index_dtype
+movement
+    reshape(x, shape) permute(x, axes) expand(x, shape) flip(x, axes)
+    slice(x, starts, stops, steps)    positive steps, in-range bounds
+    pad(x, widths, value)             widths: ((before, after),) per axis, >= 0
+    concatenate(xs, axis)
+    gather(x, axis, index)            numpy.take; index of any shape, in range
+    scatter_add(shape, axis, index, src)  zeros(shape) + src at index (gather's adjoint)
+linear algebra
+    matmul(a, b)                      (..., m, k) @ (..., k, n), batch axes broadcast
+
+Optional fast paths are attributes that default to None; the core then uses
+its composed fallback written on the primitives above.
+"""
+
+from . import dtypes as dt
+
+PRIMITIVES = (
+    "from_numpy to_numpy full "
+    "neg exp log sin cos tanh sqrt abs sign "
+    "add sub mul div pow maximum minimum eq ne lt le gt ge where cast "
+    "sum max min argmax "
+    "reshape permute expand flip slice pad concatenate gather scatter_add matmul"
+).split()
+
+FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax")
+
+
+class Backend:
+    """Base class of every backend; a subclass fills in the primitive table."""
+
+    #: registry name, as EMBER_BACKEND and ``tensor.to`` spell it
+    name = "?"
+    #: the DTypes this backend stores; others are refused by the core
+    dtypes = frozenset()
+    #: dtype of index buffers given to gather and scatter_add
+    index_dtype = dt.int64
+
+    fast_relu = None         # (x) -> maximum(x, 0)
+    fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
+    fast_softmax = None      # (x, axis) -> softmax along one axis
+    fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
+
+    @classmethod
+    def availability(cls):
+        """(True, "") when usable here, else (False, a reason a user can act on)."""
+        return True, ""
+
+    @classmethod
+    def devices(cls):
+        """Human-readable names of the devices, index 0 first."""
+        return ["default"]
+
+    @classmethod
+    def missing_primitives(cls):
+        """Names of the table that this class does not define."""
+        return [p for p in PRIMITIVES if not callable(getattr(cls, p, None))]
+
+    def __init__(self, index=0):
+        self.index = index
+        self.device = f"{self.name}:{index}" if index else self.name
+
+    def __repr__(self):
+        return f"<ember backend {self.device}>"
+
+    def info(self):
+        """Extra lines for ``ember info`` (platform, limits...)."""
+        return []
+
+    def synchronize(self):
+        """Wait until queued work is done (for timing); nothing to wait for on the host."""

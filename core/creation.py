@@ -1,0 +1,212 @@
+"""Creating tensors: from data, constant fills, ranges and the seeded host generator."""
+
+import numpy as np
+
+from . import dtypes as dt
+from . import random as _random
+from .config import get_backend
+from .errors import DTypeError, ShapeError
+from .tensor import Tensor, wrap
+
+
+def unsupported(op, dtype, backend):
+    names = ", ".join(d.name for d in dt.ALL if d in backend.dtypes)
+    return DTypeError(f"{op}: backend {backend.device} does not support {dtype.name}; it "
+                      f"supports {names}; cast with .to(ember.float32) or pick another backend")
+
+
+def _target(dtype, backend, op):
+    backend = get_backend(backend)
+    if dtype not in backend.dtypes:
+        raise unsupported(op, dtype, backend)
+    return backend
+
+
+def _shape(op, shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        shape = tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ShapeError(f"{op}: a shape is a tuple of ints, got {shape!r}") from None
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"{op}: negative size in shape {shape}")
+    return shape
+
+
+def _upload(arr, dtype, backend, requires_grad, op):
+    backend = _target(dtype, backend, op)
+    arr = np.asarray(arr, dtype=dtype.np, order="C")
+    t = wrap(backend.from_numpy(arr), backend, arr.shape, dtype)
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def _infer(data, arr):
+    """Python data takes the default dtypes; NumPy data keeps its own."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return dt.from_numpy_dtype(arr.dtype)
+    kind = arr.dtype.kind
+    if kind == "b":
+        return dt.bool_
+    if kind in "iu":
+        return dt.int64
+    if kind == "f":
+        return dt.default_float
+    if arr.size == 0:
+        return dt.default_float
+    raise DTypeError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
+                     f"{arr.dtype} values; give numbers or bools")
+
+
+def tensor(data, dtype=None, backend=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (a list, a NumPy array, a scalar or a tensor)."""
+    if isinstance(data, Tensor):
+        out = data.detach().to(backend) if backend is not None else data.detach()
+        out = out.to(dtype=dt.dtype(dtype)) if dtype is not None else out
+        if out._data is data._data:
+            out = wrap(out._data, out._backend, out.shape, out.dtype)
+        return out.requires_grad_() if requires_grad else out
+    try:
+        arr = np.array(data, copy=True)
+    except ValueError as exc:
+        raise ShapeError(f"tensor: the nested lists are ragged ({exc}); every row needs the "
+                         f"same length") from None
+    dtype = dt.dtype(dtype) if dtype is not None else _infer(data, arr)
+    return _upload(arr, dtype, backend, requires_grad, "tensor")
+
+
+def asarray(data, dtype=None, backend=None):
+    """``data`` as a tensor, without a copy when it already is one of that dtype and backend."""
+    if isinstance(data, Tensor):
+        out = data if backend is None else data.to(backend)
+        return out if dtype is None else out.to(dtype=dtype)
+    return tensor(data, dtype=dtype, backend=backend)
+
+
+def full(shape, value, dtype=None, backend=None, requires_grad=False):
+    shape = _shape("full", shape if isinstance(shape, (tuple, list)) else (shape,))
+    if dtype is None:
+        dtype = _infer(value, np.asarray(value))
+    dtype = dt.dtype(dtype)
+    b = _target(dtype, backend, "full")
+    t = wrap(b.full(shape, value, dtype), b, shape, dtype)
+    return t.requires_grad_() if requires_grad else t
+
+
+def zeros(*shape, dtype=None, backend=None, requires_grad=False):
+    return full(_shape("zeros", shape), 0, dtype or dt.default_float, backend, requires_grad)
+
+
+def ones(*shape, dtype=None, backend=None, requires_grad=False):
+    return full(_shape("ones", shape), 1, dtype or dt.default_float, backend, requires_grad)
+
+
+def _like(x, dtype):
+    return (dt.dtype(dtype) if dtype is not None else x.dtype), x._backend
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    dtype, b = _like(x, dtype)
+    return full(x.shape, 0, dtype, b, requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    dtype, b = _like(x, dtype)
+    return full(x.shape, 1, dtype, b, requires_grad)
+
+
+def full_like(x, value, dtype=None, requires_grad=False):
+    dtype, b = _like(x, dtype)
+    return full(x.shape, value, dtype, b, requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, backend=None):
+    """Values from start (inclusive) to stop (exclusive) by step, as numpy.arange."""
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    if dtype is None:
+        floats = any(isinstance(v, float) for v in (start, stop, step))
+        dtype = dt.default_float if floats else dt.int64
+    dtype = dt.dtype(dtype)
+    return _upload(np.arange(start, stop, step, dtype=np.float64 if dtype.is_float else None),
+                   dtype, backend, False, "arange")
+
+
+def linspace(start, stop, num, dtype=None, backend=None):
+    """``num`` evenly spaced values from start to stop, both included."""
+    if num < 0:
+        raise ValueError(f"linspace: num must be >= 0, got {num}")
+    return _upload(np.linspace(start, stop, int(num)), dt.dtype(dtype or dt.default_float),
+                   backend, False, "linspace")
+
+
+def eye(n, m=None, dtype=None, backend=None):
+    """The identity matrix (n x m)."""
+    return _upload(np.eye(n, m), dt.dtype(dtype or dt.default_float), backend, False, "eye")
+
+
+# -- random, drawn on the host so a seed means the same values everywhere ------------
+def _float_dtype(op, dtype):
+    dtype = dt.dtype(dtype or dt.default_float)
+    if not dtype.is_float:
+        raise DTypeError(f"{op}: draws floating values; dtype {dtype.name} is not a float dtype")
+    return dtype
+
+
+def _gen_dtype(dtype):
+    return dtype.np if dtype is not dt.float16 else np.float32
+
+
+def rand(*shape, dtype=None, backend=None, requires_grad=False):
+    """Uniform in [0, 1)."""
+    dtype = _float_dtype("rand", dtype)
+    values = _random.generator().random(_shape("rand", shape), dtype=_gen_dtype(dtype))
+    return _upload(values, dtype, backend, requires_grad, "rand")
+
+
+def randn(*shape, dtype=None, backend=None, requires_grad=False):
+    """Standard normal."""
+    dtype = _float_dtype("randn", dtype)
+    values = _random.generator().standard_normal(_shape("randn", shape), dtype=_gen_dtype(dtype))
+    return _upload(values, dtype, backend, requires_grad, "randn")
+
+
+def uniform(low=0.0, high=1.0, shape=(), dtype=None, backend=None, requires_grad=False):
+    """Uniform in [low, high)."""
+    dtype = _float_dtype("uniform", dtype)
+    values = _random.generator().uniform(low, high, _shape("uniform", (shape,)))
+    return _upload(values, dtype, backend, requires_grad, "uniform")
+
+
+def normal(mean=0.0, std=1.0, shape=(), dtype=None, backend=None, requires_grad=False):
+    """Normal with the given mean and standard deviation."""
+    dtype = _float_dtype("normal", dtype)
+    if std < 0:
+        raise ValueError(f"normal: std must be >= 0, got {std}")
+    values = _random.generator().normal(mean, std, _shape("normal", (shape,)))
+    return _upload(values, dtype, backend, requires_grad, "normal")
+
+
+def randint(low, high=None, shape=(), dtype=None, backend=None):
+    """Integers in [low, high)."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    dtype = dt.dtype(dtype or dt.int64)
+    values = _random.generator().integers(low, high, _shape("randint", (shape,)))
+    return _upload(values, dtype, backend, False, "randint")
+
+
+def rand_like(x, dtype=None, requires_grad=False):
+    dtype, b = _like(x, dtype)
+    return rand(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)
+
+
+def randn_like(x, dtype=None, requires_grad=False):
+    dtype, b = _like(x, dtype)
+    return randn(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)

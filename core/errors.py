@@ -1,0 +1,38 @@
+"""One error hierarchy for ember.
+
+Each error subclasses the built-in a Python user would catch for the same
+mistake, so ``except ValueError`` keeps working. Messages name the operation,
+the rule broken, every shape or name involved and, where there is one, the fix.
+"""
+
+
+class EmberError(Exception):
+    """Base of every error ember raises on purpose."""
+
+
+class ShapeError(EmberError, ValueError):
+    """Shapes that an operation cannot combine."""
+
+
+class DTypeError(EmberError, TypeError):
+    """A dtype an operation or backend does not accept."""
+
+
+class BackendError(EmberError, RuntimeError):
+    """An unknown or unavailable backend, or tensors on different backends."""
+
+
+class PluginError(EmberError, LookupError):
+    """An unknown plugin name, or two plugins claiming one name."""
+
+
+class SerializationError(EmberError, ValueError):
+    """A file that cannot be written or read back safely."""
+
+
+class AutogradError(EmberError, RuntimeError):
+    """Misuse of autograd: backward on a non-scalar, in-place on a graph tensor..."""
+
+
+class IndexingError(EmberError, IndexError):
+    """An index out of range, or an index of a kind tensors do not take."""

@@ -1,0 +1,79 @@
+"""The hooks a plugin implements; the pluggy project and entry-point group is "ember".
+
+Every hook returns a mapping of name -> object. Names are how EMBER_BACKEND,
+config files and the CLI refer to things; a name already taken by another
+plugin is a PluginError that names both packages.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ember")
+hookimpl = pluggy.HookimplMarker("ember")
+
+#: the kinds of named things a plugin can contribute, one hook each
+KINDS = ("backends", "layers", "losses", "optimizers", "schedulers", "initializers",
+         "serializers", "datasets", "metrics", "callbacks")
+
+
+@hookspec
+def ember_backends():
+    """Return a mapping of backend name -> ember.Backend subclass.
+
+    The class says whether it is available here, and why not, through
+    ``availability()``; an unavailable backend is listed, never imported blindly.
+    """
+
+
+@hookspec
+def ember_layers():
+    """Return a mapping of layer name -> Module subclass (activations included)."""
+
+
+@hookspec
+def ember_losses():
+    """Return a mapping of loss name -> loss class or function."""
+
+
+@hookspec
+def ember_optimizers():
+    """Return a mapping of optimizer name -> Optimizer subclass."""
+
+
+@hookspec
+def ember_schedulers():
+    """Return a mapping of learning-rate scheduler name -> scheduler class."""
+
+
+@hookspec
+def ember_initializers():
+    """Return a mapping of initializer name -> function(tensor shape, ...)."""
+
+
+@hookspec
+def ember_serializers():
+    """Return a mapping of format name -> serializer; each names its file extensions."""
+
+
+@hookspec
+def ember_datasets():
+    """Return a mapping of dataset name -> Dataset class or loader function."""
+
+
+@hookspec
+def ember_metrics():
+    """Return a mapping of metric name -> metric class or function."""
+
+
+@hookspec
+def ember_callbacks():
+    """Return a mapping of callback name -> training callback class."""
+
+
+@hookspec
+def ember_conformance_modules():
+    """Return a list of importable module names holding conformance tests.
+
+    ``ember.testing`` collects them beside its own, so a plugin that adds a
+    kind of thing (layers, say) ships the checks that every registered thing of
+    that kind, third-party ones included, must pass on every backend.
+    """

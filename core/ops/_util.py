@@ -1,0 +1,84 @@
+"""What every op module needs: operand coercion, constants, unbroadcasting."""
+
+import numbers
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..errors import BackendError, DTypeError
+from ..shapes import broadcast_shapes
+from ..tensor import Tensor, wrap
+
+
+def const(value, dtype, backend):
+    """A 0-d constant tensor on ``backend``."""
+    return wrap(backend.full((), value, dtype), backend, (), dtype)
+
+
+def as_tensor(x, op, like=None):
+    """``x`` as a Tensor; scalars and arrays land on ``like``'s backend."""
+    if isinstance(x, Tensor):
+        return x
+    from ..creation import tensor
+    if like is not None and isinstance(x, (numbers.Number, np.bool_)):
+        return const(x, dt.scalar_dtype(x, like.dtype), like._backend)
+    try:
+        return tensor(x, backend=like._backend if like is not None else None)
+    except DTypeError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"{op}: cannot use {type(x).__name__} {x!r} as a tensor: {exc}") from None
+
+
+def same_backend(op, tensors):
+    b = tensors[0]._backend
+    for t in tensors[1:]:
+        if t._backend is not b:
+            raise BackendError(f"{op}: tensors are on different backends ({b.device} and "
+                               f"{t._backend.device}); move one with .to({b.device!r})")
+    return b
+
+
+def check_dtype(op, t, allowed):
+    if t.dtype not in allowed:
+        names = ", ".join(d.name for d in allowed)
+        raise DTypeError(f"{op}: dtype {t.dtype.name} is not supported; use one of {names}")
+
+
+def binary_operands(op, a, b):
+    """Two tensors on one backend with one promoted dtype, and their broadcast shape."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, op, like=b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, op, like=a)
+    if a._backend is not b._backend:
+        same_backend(op, (a, b))
+    if a.dtype is not b.dtype:
+        from .elementwise import cast
+        dtype = dt.PROMOTE[a.dtype, b.dtype]
+        if a.dtype is not dtype:
+            a = cast(a, dtype)
+        if b.dtype is not dtype:
+            b = cast(b, dtype)
+    shape = a.shape if a.shape == b.shape else broadcast_shapes(op, a.shape, b.shape)
+    return a, b, shape
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape`` (the adjoint of broadcasting)."""
+    if g.shape == shape:
+        return g
+    from .reduce import sum as sum_
+    from .movement import reshape
+    lead = len(g.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    out = sum_(g, axes, keepdims=False) if axes else g
+    return reshape(out, shape) if out.shape != shape else out
+
+
+def index_tensor(values, backend):
+    """Host integers -> an index tensor in the backend's index dtype."""
+    idt = backend.index_dtype
+    arr = np.asarray(values, dtype=idt.np, order="C")
+    return wrap(backend.from_numpy(arr), backend, arr.shape, idt)

@@ -1,0 +1,107 @@
+"""Activations and normalizers: a backend fast path when offered, else a
+fallback composed of primitives; backward always in tensor ops."""
+
+from ..autograd import Op, run
+from ..shapes import normalize_axis
+from .elementwise import _float_input, cast, exp, gt
+from .reduce import sum as sum_
+
+
+class Relu(Op):
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_relu is not None:
+            return b.fast_relu(x)
+        return b.maximum(x, b.full((), 0, self.dtype))
+
+    def backward(self, g, x):
+        return (g * cast(gt(x, 0), g.dtype),)
+
+
+class Sigmoid(Op):
+    __slots__ = ("dtype",)
+    saves_output = True
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_sigmoid is not None:
+            return b.fast_sigmoid(x)
+        half = b.full((), 0.5, self.dtype)
+        return b.add(b.mul(b.tanh(b.mul(x, half)), half), half)
+
+    def backward(self, g, x):
+        y = self.out
+        return (g * y * (1.0 - y),)
+
+
+class Softmax(Op):
+    __slots__ = ("axis",)
+    saves_output = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_softmax is not None:
+            return b.fast_softmax(x, self.axis)
+        axes = (self.axis,)
+        e = b.exp(b.sub(x, b.max(x, axes, True)))
+        return b.div(e, b.sum(e, axes, True))
+
+    def backward(self, g, x):
+        y = self.out
+        return (y * (g - sum_(g * y, self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    __slots__ = ("axis",)
+    saves_output = True
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_log_softmax is not None:
+            return b.fast_log_softmax(x, self.axis)
+        axes = (self.axis,)
+        s = b.sub(x, b.max(x, axes, True))
+        return b.sub(s, b.log(b.sum(b.exp(s), axes, True)))
+
+    def backward(self, g, x):
+        return (g - exp(self.out) * sum_(g, self.axis, keepdims=True),)
+
+
+def relu(x):
+    """max(x, 0); the gradient at 0 is 0."""
+    x = _float_input("relu", x)
+    return run(Relu(x.dtype), (x,), x.shape, x.dtype)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), composed as 0.5 * tanh(x / 2) + 0.5 so it never overflows."""
+    x = _float_input("sigmoid", x)
+    return run(Sigmoid(x.dtype), (x,), x.shape, x.dtype)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
+    x = _float_input("softmax", x)
+    axis = normalize_axis("softmax", axis, x.ndim, x.shape)
+    return run(Softmax(axis), (x,), x.shape, x.dtype)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along ``axis``, stable for large inputs."""
+    x = _float_input("log_softmax", x)
+    axis = normalize_axis("log_softmax", axis, x.ndim, x.shape)
+    return run(LogSoftmax(axis), (x,), x.shape, x.dtype)

@@ -1,0 +1,371 @@
+"""Elementwise ops: unary, binary with broadcasting, comparisons, where, cast, clip."""
+
+from .. import dtypes as dt
+from ..autograd import Op, run
+from ..errors import DTypeError
+from ..shapes import broadcast_shapes
+from ..tensor import Tensor, wrap
+from ._util import as_tensor, binary_operands, check_dtype, const, same_backend, unbroadcast
+
+NUMERIC = (dt.int32, dt.int64, dt.float16, dt.float32, dt.float64)
+
+
+# -- cast ---------------------------------------------------------------------
+class Cast(Op):
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return self.backend.cast(x, self.dtype)
+
+    def backward(self, g, x):
+        return (cast(g, x.dtype) if x.dtype.is_float else None,)
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype`` (differentiable between float dtypes)."""
+    dtype = dt.dtype(dtype)
+    if x.dtype is dtype:
+        return x
+    if dtype not in x._backend.dtypes:
+        from ..creation import unsupported
+        raise unsupported("cast", dtype, x._backend)
+    return run(Cast(dtype), (x,), x.shape, dtype)
+
+
+def to_backend(x, spec):
+    """``x`` copied to another backend; gradients flow back across the move."""
+    from ..config import get_backend
+    target = get_backend(spec)
+    if target is x._backend:
+        return x
+    if x.dtype not in target.dtypes:
+        from ..creation import unsupported
+        raise unsupported("to", x.dtype, target)
+    out = wrap(target.from_numpy(x.numpy()), target, x.shape, x.dtype)
+    from ..autograd import is_grad_enabled
+    if x.requires_grad and is_grad_enabled():
+        op = Transfer()
+        op.backend, op.inputs = target, (x,)
+        out._ctx, out.requires_grad = op, True
+    return out
+
+
+class Transfer(Op):
+    __slots__ = ()
+
+    def backward(self, g, x):
+        return (to_backend(g, x._backend),)
+
+
+# -- unary ---------------------------------------------------------------------
+def _float_input(name, x):
+    """Float ops on integer or bool tensors compute in the default float."""
+    if not isinstance(x, Tensor):
+        x = as_tensor(x, name)
+    return x if x.dtype.is_float else cast(x, dt.default_float)
+
+
+def _numeric_input(name, x):
+    if not isinstance(x, Tensor):
+        x = as_tensor(x, name)
+    check_dtype(name, x, NUMERIC)
+    return x
+
+
+class Neg(Op):
+    __slots__ = ()
+    def forward(self, x): return self.backend.neg(x)
+    def backward(self, g, x): return (-g,)
+
+
+class Abs(Op):
+    __slots__ = ()
+    def forward(self, x): return self.backend.abs(x)
+    def backward(self, g, x): return (g * sign(x),)
+
+
+class Sign(Op):
+    __slots__ = ()
+    def forward(self, x): return self.backend.sign(x)
+    def backward(self, g, x): return (None,)
+
+
+class Exp(Op):
+    __slots__ = ()
+    saves_output = True
+    def forward(self, x): return self.backend.exp(x)
+    def backward(self, g, x): return (g * self.out,)
+
+
+class Log(Op):
+    __slots__ = ()
+    def forward(self, x): return self.backend.log(x)
+    def backward(self, g, x): return (g / x,)
+
+
+class Sqrt(Op):
+    __slots__ = ()
+    saves_output = True
+    def forward(self, x): return self.backend.sqrt(x)
+    def backward(self, g, x): return (g / (self.out * 2.0),)
+
+
+class Sin(Op):
+    __slots__ = ()
+    def forward(self, x): return self.backend.sin(x)
+    def backward(self, g, x): return (g * cos(x),)
+
+
+class Cos(Op):
+    __slots__ = ()
+    def forward(self, x): return self.backend.cos(x)
+    def backward(self, g, x): return (-(g * sin(x)),)
+
+
+class Tanh(Op):
+    __slots__ = ()
+    saves_output = True
+    def forward(self, x): return self.backend.tanh(x)
+
+    def backward(self, g, x):
+        y = self.out
+        return (g * (1.0 - y * y),)
+
+
+def _unary(op_cls, name, prepare):
+    def fn(x):
+        x = prepare(name, x)
+        return run(op_cls(), (x,), x.shape, x.dtype)
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}."
+    return fn
+
+
+neg = _unary(Neg, "neg", _numeric_input)
+abs = _unary(Abs, "abs", _numeric_input)  # noqa: A001  (ember.abs mirrors numpy.abs)
+sign = _unary(Sign, "sign", _numeric_input)
+exp = _unary(Exp, "exp", _float_input)
+log = _unary(Log, "log", _float_input)
+sqrt = _unary(Sqrt, "sqrt", _float_input)
+sin = _unary(Sin, "sin", _float_input)
+cos = _unary(Cos, "cos", _float_input)
+tanh = _unary(Tanh, "tanh", _float_input)
+
+
+# -- binary --------------------------------------------------------------------
+class Add(Op):
+    __slots__ = ()
+    def forward(self, x, y): return self.backend.add(x, y)
+    def backward(self, g, x, y): return unbroadcast(g, x.shape), unbroadcast(g, y.shape)
+
+
+class Sub(Op):
+    __slots__ = ()
+    def forward(self, x, y): return self.backend.sub(x, y)
+    def backward(self, g, x, y): return unbroadcast(g, x.shape), unbroadcast(-g, y.shape)
+
+
+class Mul(Op):
+    __slots__ = ()
+    def forward(self, x, y): return self.backend.mul(x, y)
+
+    def backward(self, g, x, y):
+        return (unbroadcast(g * y, x.shape) if x.requires_grad else None,
+                unbroadcast(g * x, y.shape) if y.requires_grad else None)
+
+
+class Div(Op):
+    __slots__ = ()
+    def forward(self, x, y): return self.backend.div(x, y)
+
+    def backward(self, g, x, y):
+        gx = g / y
+        return (unbroadcast(gx, x.shape) if x.requires_grad else None,
+                unbroadcast(-(gx * x / y), y.shape) if y.requires_grad else None)
+
+
+class Pow(Op):
+    __slots__ = ()
+    saves_output = True
+    def forward(self, x, y): return self.backend.pow(x, y)
+
+    def backward(self, g, x, y):
+        gx = unbroadcast(g * y * x ** (y - 1.0), x.shape) if x.requires_grad else None
+        gy = unbroadcast(g * self.out * log(x), y.shape) if y.requires_grad else None
+        return gx, gy
+
+
+class Maximum(Op):
+    __slots__ = ()
+    def forward(self, x, y): return self.backend.maximum(x, y)
+
+    def backward(self, g, x, y):
+        # ties share the gradient equally, as PyTorch does
+        share = cast(gt(x, y), g.dtype) + cast(eq(x, y), g.dtype) * 0.5
+        return unbroadcast(g * share, x.shape), unbroadcast(g * (1.0 - share), y.shape)
+
+
+class Minimum(Op):
+    __slots__ = ()
+    def forward(self, x, y): return self.backend.minimum(x, y)
+
+    def backward(self, g, x, y):
+        share = cast(lt(x, y), g.dtype) + cast(eq(x, y), g.dtype) * 0.5
+        return unbroadcast(g * share, x.shape), unbroadcast(g * (1.0 - share), y.shape)
+
+
+def add(a, b):
+    """a + b with broadcasting."""
+    a, b, shape = binary_operands("add", a, b)
+    return run(Add(), (a, b), shape, a.dtype)
+
+
+def sub(a, b):
+    """a - b with broadcasting."""
+    a, b, shape = binary_operands("sub", a, b)
+    if a.dtype is dt.bool_:
+        raise DTypeError("sub: subtracting bool tensors is not supported; "
+                         "use logical_xor, or cast to an integer dtype first")
+    return run(Sub(), (a, b), shape, a.dtype)
+
+
+def mul(a, b):
+    """a * b with broadcasting."""
+    a, b, shape = binary_operands("mul", a, b)
+    return run(Mul(), (a, b), shape, a.dtype)
+
+
+def div(a, b):
+    """True division: integer operands give the default float."""
+    a, b, shape = binary_operands("div", a, b)
+    if not a.dtype.is_float:
+        a, b = cast(a, dt.default_float), cast(b, dt.default_float)
+    return run(Div(), (a, b), shape, a.dtype)
+
+
+def pow(a, b):  # noqa: A001
+    """a ** b with broadcasting."""
+    a, b, shape = binary_operands("pow", a, b)
+    if a.dtype is dt.bool_:
+        raise DTypeError("pow: bool tensors are not supported; cast to an integer or float dtype")
+    return run(Pow(), (a, b), shape, a.dtype)
+
+
+def maximum(a, b):
+    """Elementwise larger value; ties split the gradient."""
+    a, b, shape = binary_operands("maximum", a, b)
+    return run(Maximum(), (a, b), shape, a.dtype)
+
+
+def minimum(a, b):
+    """Elementwise smaller value; ties split the gradient."""
+    a, b, shape = binary_operands("minimum", a, b)
+    return run(Minimum(), (a, b), shape, a.dtype)
+
+
+# -- comparisons and logic ------------------------------------------------------
+def _compare(name):
+    def fn(a, b):
+        a, b, shape = binary_operands(name, a, b)
+        return wrap(getattr(a._backend, name)(a._data, b._data), a._backend, shape, dt.bool_)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} comparison, giving a bool tensor."
+    return fn
+
+
+eq, ne, lt, le, gt, ge = (_compare(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+
+
+def _bools(name, a, b):
+    a, b, shape = binary_operands(name, a, b)
+    if a.dtype is not dt.bool_:
+        raise DTypeError(f"{name}: needs bool tensors, got {a.dtype.name}; compare first, "
+                         f"as in (x > 0) & (x < 1)")
+    return a, b, shape
+
+
+def logical_and(a, b):
+    a, b, shape = _bools("logical_and", a, b)
+    return wrap(a._backend.mul(a._data, b._data), a._backend, shape, dt.bool_)
+
+
+def logical_or(a, b):
+    a, b, shape = _bools("logical_or", a, b)
+    return wrap(a._backend.maximum(a._data, b._data), a._backend, shape, dt.bool_)
+
+
+def logical_xor(a, b):
+    a, b, shape = _bools("logical_xor", a, b)
+    return wrap(a._backend.ne(a._data, b._data), a._backend, shape, dt.bool_)
+
+
+def logical_not(a):
+    a = as_tensor(a, "logical_not")
+    if a.dtype is not dt.bool_:
+        raise DTypeError(f"logical_not (~): needs a bool tensor, got {a.dtype.name}")
+    return wrap(a._backend.eq(a._data, a._backend.full((), False, dt.bool_)),
+                a._backend, a.shape, dt.bool_)
+
+
+# -- where, clip -------------------------------------------------------------------
+class Where(Op):
+    __slots__ = ()
+    def forward(self, c, x, y): return self.backend.where(c, x, y)
+
+    def backward(self, g, c, x, y):
+        zero = const(0, g.dtype, g._backend)
+        return (None,
+                unbroadcast(where(c, g, zero), x.shape) if x.requires_grad else None,
+                unbroadcast(where(c, zero, g), y.shape) if y.requires_grad else None)
+
+
+def where(cond, a, b):
+    """a where cond is true, else b; all three broadcast."""
+    cond = as_tensor(cond, "where")
+    if cond.dtype is not dt.bool_:
+        raise DTypeError(f"where: the condition must be a bool tensor, got {cond.dtype.name}; "
+                         f"compare first, as in where(x > 0, x, 0)")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a, "where", like=None)
+    a, b, _ = binary_operands("where", a, b)
+    same_backend("where", (cond, a))
+    shape = broadcast_shapes("where", cond.shape, a.shape, b.shape)
+    return run(Where(), (cond, a, b), shape, a.dtype)
+
+
+class Clip(Op):
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        b = self.backend
+        if self.lo is not None:
+            x = b.maximum(x, self.lo._data)
+        if self.hi is not None:
+            x = b.minimum(x, self.hi._data)
+        return x
+
+    def backward(self, g, x):
+        inside = None
+        if self.lo is not None:
+            inside = ge(x, self.lo)
+        if self.hi is not None:
+            upper = le(x, self.hi)
+            inside = upper if inside is None else logical_and(inside, upper)
+        return (g * cast(inside, g.dtype),)
+
+
+def clip(x, min=None, max=None):  # noqa: A002  (names as in numpy.clip)
+    """Limit values to [min, max]; the gradient is 1 inside, 0 outside."""
+    x = _numeric_input("clip", x)
+    if min is None and max is None:
+        raise ValueError("clip: give min, max or both")
+    lo = None if min is None else const(min, x.dtype, x._backend)
+    hi = None if max is None else const(max, x.dtype, x._backend)
+    return run(Clip(lo, hi), (x,), x.shape, x.dtype)

@@ -1,0 +1,187 @@
+"""Indexing: slices, steps, None, ..., integer arrays and boolean masks.
+
+Basic indexing lowers to one Slice (plus Flip for negative steps and Reshape
+for ints and None). Integer arrays and masks follow NumPy's rules: the
+indexed axes are flattened into one, the indices become one flat index checked
+on the host, and a single Gather (whose adjoint is ScatterAdd) does the rest.
+"""
+
+import numpy as np
+
+from ..errors import IndexingError
+from ..tensor import Tensor
+from ._util import index_tensor
+from .movement import flip, gather, permute, reshape, slice_axes
+
+
+def _is_basic(k):
+    return k is None or k is Ellipsis or isinstance(k, slice) or (
+        isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)))
+
+
+def _expand(key, ndim):
+    """The key with Ellipsis replaced and one entry per input axis (None aside)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    used = sum(_axes_used(k) for k in key)
+    if used > ndim:
+        raise IndexingError(f"too many indices: the key uses {used} axes but the tensor has {ndim}")
+    out, seen_ellipsis = [], False
+    for k in key:
+        if k is Ellipsis:
+            if seen_ellipsis:
+                raise IndexingError("an index can only have a single ellipsis ('...')")
+            seen_ellipsis = True
+            out.extend([slice(None)] * (ndim - used))
+        else:
+            out.append(k)
+    if not seen_ellipsis:
+        out.extend([slice(None)] * (ndim - used))
+    return out
+
+
+def _axes_used(k):
+    if k is None or k is Ellipsis:
+        return 0
+    if isinstance(k, (Tensor, np.ndarray, list, tuple)):
+        arr = _host(k)
+        return arr.ndim if arr.dtype == np.bool_ else 1
+    return 1
+
+
+def _host(k):
+    if isinstance(k, Tensor):
+        return k.numpy()
+    return np.asarray(k)
+
+
+def _int_index(i, n, axis):
+    i = int(i)
+    if not -n <= i < n:
+        raise IndexingError(f"index {i} is out of bounds for axis {axis} with size {n}")
+    return i % n
+
+
+def _apply_slices(x, entries):
+    """Apply the slice entries (ints count as length-1 slices); returns (tensor, dropped axes)."""
+    starts, stops, steps, flips, dropped = [], [], [], [], []
+    for axis, (k, n) in enumerate(zip(entries, x.shape)):
+        if isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            if step < 0:
+                m = len(range(start, stop, step))
+                if m:
+                    start, stop, step = start + (m - 1) * step, start + 1, -step
+                    flips.append(axis)
+                else:
+                    start, stop, step = 0, 0, 1
+            starts.append(start), stops.append(stop), steps.append(step)
+        elif isinstance(k, (int, np.integer)):
+            i = _int_index(k, n, axis)
+            starts.append(i), stops.append(i + 1), steps.append(1)
+            dropped.append(axis)
+        else:  # an advanced index: keep the whole axis for now
+            starts.append(0), stops.append(n), steps.append(1)
+    x = slice_axes(x, starts, stops, steps)
+    if flips:
+        x = flip(x, tuple(flips))
+    return x, dropped
+
+
+def getitem(x, key):
+    """x[key] with NumPy semantics; differentiable throughout."""
+    if isinstance(key, (Tensor, np.ndarray, list)) or (
+            isinstance(key, tuple) and not all(_is_basic(k) for k in key)):
+        return _advanced(x, key)
+    if not isinstance(key, tuple):
+        if isinstance(key, (bool, np.bool_)) or not _is_basic(key):
+            return _advanced(x, key)
+        key = (key,)
+    entries = _expand(key, x.ndim)
+    plain = [k for k in entries if k is not None]
+    x, dropped = _apply_slices(x, plain)
+    shape, axis = [], 0
+    for k in entries:
+        if k is None:
+            shape.append(1)
+            continue
+        if axis not in dropped:
+            shape.append(x.shape[axis])
+        axis += 1
+    return reshape(x, tuple(shape))
+
+
+def _advanced(x, key):
+    if not isinstance(key, tuple):
+        key = (key,)
+    # None -> a new size-1 axis, indexed by a full slice
+    if any(k is None for k in key):
+        entries = _expand(key, x.ndim)
+        shape, axis = [], 0
+        for k in entries:
+            if k is None:
+                shape.append(1)
+            else:
+                shape.append(x.shape[axis])
+                axis += 1
+        x = reshape(x, tuple(shape))
+        key = tuple(slice(None) if k is None else k for k in entries)
+    entries = _expand(key, x.ndim)
+    # masks -> integer arrays over the axes they cover; ints -> 0-d arrays
+    per_axis = []
+    for k in entries:
+        if isinstance(k, (Tensor, np.ndarray, list, tuple, bool, np.bool_)):
+            arr = _host(k)
+            if arr.dtype == np.bool_:
+                per_axis.extend(("mask", a) for a in np.nonzero(arr)) if arr.ndim else \
+                    per_axis.append(("boolscalar", arr))
+                continue
+            if arr.size and arr.dtype.kind not in "iu":
+                raise IndexingError(f"index arrays must hold integers or bools, got {arr.dtype}")
+            per_axis.append(("array", arr.astype(np.int64)))
+        elif isinstance(k, (int, np.integer)):
+            per_axis.append(("array", np.asarray(k, dtype=np.int64)))
+        else:
+            per_axis.append(("slice", k))
+    if any(kind == "boolscalar" for kind, _ in per_axis):
+        raise IndexingError("a single True/False as an index is not supported; "
+                            "use x[None] or reshape")
+    # check mask shapes against the axes they cover
+    axis = 0
+    for k in entries:
+        arr = _host(k) if isinstance(k, (Tensor, np.ndarray, list, tuple)) else None
+        if arr is not None and arr.dtype == np.bool_:
+            covered = x.shape[axis:axis + arr.ndim]
+            if tuple(arr.shape) != tuple(covered):
+                raise IndexingError(f"boolean mask of shape {arr.shape} does not match the "
+                                    f"indexed axes {covered} of shape {x.shape}")
+            axis += arr.ndim
+        else:
+            axis += 1
+    x, _ = _apply_slices(x, [k if kind == "slice" else None for kind, k in per_axis])
+    adv = [a for a, (kind, _) in enumerate(per_axis) if kind != "slice"]
+    arrays = []
+    for a in adv:
+        arr, n = per_axis[a][1], x.shape[a]
+        if arr.size and (arr.min() < -n or arr.max() >= n):
+            bad = arr[(arr < -n) | (arr >= n)].flat[0]
+            raise IndexingError(f"index {bad} is out of bounds for axis {a} with size {n}")
+        arrays.append(np.where(arr < 0, arr + n, arr))
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = " ".join(str(a.shape) for a in arrays)
+        raise IndexingError(f"index arrays of shapes {shapes} do not broadcast") from None
+    flat = np.zeros(arrays[0].shape, dtype=np.int64)
+    for a, arr in zip(adv, arrays):
+        flat = flat * x.shape[a] + arr
+    rest = [a for a in range(x.ndim) if a not in adv]
+    moved = permute(x, adv + rest)
+    merged = reshape(moved, (-1,) + tuple(x.shape[a] for a in rest))
+    out = gather(merged, 0, index_tensor(flat, x._backend))
+    adjacent = adv == list(range(adv[0], adv[-1] + 1))
+    if adjacent and adv[0] > 0:
+        nb = flat.ndim
+        order = list(range(nb, nb + adv[0])) + list(range(nb)) + list(range(nb + adv[0], out.ndim))
+        out = permute(out, order)
+    return out

@@ -1,0 +1,51 @@
+"""Batched matrix multiplication: a real primitive, never multiply-and-sum."""
+
+from .. import dtypes as dt
+from ..autograd import Op, run
+from ..errors import ShapeError
+from ..shapes import broadcast_shapes
+from ._util import as_tensor, check_dtype, same_backend, unbroadcast
+from .elementwise import NUMERIC, cast
+from .movement import reshape, transpose
+
+
+class MatMul(Op):
+    __slots__ = ()
+
+    def forward(self, a, b):
+        return self.backend.matmul(a, b)
+
+    def backward(self, g, a, b):
+        ga = unbroadcast(matmul(g, transpose(b)), a.shape) if a.requires_grad else None
+        gb = unbroadcast(matmul(transpose(a), g), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+def matmul(a, b):
+    """a @ b: (..., m, k) @ (..., k, n) with broadcast batch axes; 1-D operands
+    act as a row (left) or column (right) vector, as in NumPy."""
+    a = as_tensor(a, "matmul", like=b if hasattr(b, "_backend") else None)
+    b = as_tensor(b, "matmul", like=a)
+    same_backend("matmul", (a, b))
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: {a.shape} @ {b.shape}: operands need at least one "
+                         f"dimension; use * for scalars")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise ShapeError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {ka} and {kb} differ")
+    if a.dtype is not b.dtype:
+        dtype = dt.promote(a.dtype, b.dtype)
+        a, b = cast(a, dtype), cast(b, dtype)
+    check_dtype("matmul", a, NUMERIC)
+    va, vb = a.ndim == 1, b.ndim == 1
+    if va:
+        a = reshape(a, (1, ka))
+    if vb:
+        b = reshape(b, (kb, 1))
+    batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+    out = run(MatMul(), (a, b), batch + (a.shape[-2], b.shape[-1]), a.dtype)
+    if va or vb:
+        shape = out.shape[:-2] + (() if va else (out.shape[-2],)) + (() if vb else (out.shape[-1],))
+        out = reshape(out, shape)
+    return out

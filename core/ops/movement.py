@@ -1,0 +1,358 @@
+"""Movement ops: reshape, permute, broadcast, slice, pad, concatenate, flip, gather."""
+
+from ..autograd import Op, run
+from ..errors import ShapeError
+from ..shapes import broadcast_shapes, normalize_axes, normalize_axis, reshape_target, size_of
+from ..tensor import Tensor
+from ._util import as_tensor, same_backend, unbroadcast
+
+
+class Reshape(Op):
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return self.backend.reshape(x, self.shape)
+
+    def backward(self, g, x):
+        return (reshape(g, x.shape),)
+
+
+def reshape(x, shape):
+    """Same values in a new shape; one size may be -1."""
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    shape = reshape_target("reshape", x.shape, x.size, shape)
+    if shape == x.shape:
+        return x
+    return run(Reshape(shape), (x,), shape, x.dtype)
+
+
+class Permute(Op):
+    __slots__ = ("axes",)
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return self.backend.permute(x, self.axes)
+
+    def backward(self, g, x):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return (permute(g, tuple(inverse)),)
+
+
+def permute(x, axes):
+    """Reorder the axes: out.shape[i] == x.shape[axes[i]]."""
+    axes = tuple(axes)
+    if len(axes) != x.ndim or sorted(normalize_axes("permute", axes, x.ndim, x.shape)) != list(range(x.ndim)):
+        raise ShapeError(f"permute: axes {axes} are not a permutation of the "
+                         f"{x.ndim} axes of shape {x.shape}")
+    axes = tuple(a % x.ndim for a in axes)
+    if axes == tuple(range(x.ndim)):
+        return x
+    return run(Permute(axes), (x,), tuple(x.shape[a] for a in axes), x.dtype)
+
+
+def transpose(x, a=-2, b=-1):
+    """Swap two axes (the last two by default)."""
+    a = normalize_axis("transpose", a, x.ndim, x.shape)
+    b = normalize_axis("transpose", b, x.ndim, x.shape)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(x, axes)
+
+
+class Expand(Op):
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return self.backend.expand(x, self.shape)
+
+    def backward(self, g, x):
+        return (unbroadcast(g, x.shape),)
+
+
+def broadcast_to(x, shape):
+    """``x`` repeated along size-1 (or new leading) axes to ``shape``."""
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    if len(shape) < x.ndim or broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+        raise ShapeError(f"broadcast_to: cannot broadcast {x.shape} to {shape}")
+    return run(Expand(shape), (x,), shape, x.dtype)
+
+
+def squeeze(x, axis=None):
+    """Drop size-1 axes (all of them, or the ones named)."""
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = normalize_axes("squeeze", axis, x.ndim, x.shape)
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ShapeError(f"squeeze: axis {a} of shape {x.shape} has size "
+                                 f"{x.shape[a]}, not 1")
+    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+    axis = normalize_axis("unsqueeze", axis, x.ndim + 1, x.shape)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def flatten(x, start=0, end=-1):
+    """Merge axes start..end (inclusive) into one."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start = normalize_axis("flatten", start, x.ndim, x.shape)
+    end = normalize_axis("flatten", end, x.ndim, x.shape)
+    if start > end:
+        raise ShapeError(f"flatten: start axis {start} comes after end axis {end}")
+    return reshape(x, x.shape[:start] + (size_of(x.shape[start:end + 1]),) + x.shape[end + 1:])
+
+
+class Slice(Op):
+    __slots__ = ("starts", "stops", "steps")
+
+    def __init__(self, starts, stops, steps):
+        self.starts, self.stops, self.steps = starts, stops, steps
+
+    def forward(self, x):
+        return self.backend.slice(x, self.starts, self.stops, self.steps)
+
+    def backward(self, g, x):
+        return (run(Unslice(x.shape, self.starts, self.stops, self.steps), (g,), x.shape, g.dtype),)
+
+
+class Unslice(Op):
+    """The adjoint of Slice: place ``g`` into zeros of the sliced tensor's shape."""
+
+    __slots__ = ("shape", "starts", "stops", "steps")
+
+    def __init__(self, shape, starts, stops, steps):
+        self.shape, self.starts, self.stops, self.steps = shape, starts, stops, steps
+
+    def forward(self, g):
+        from ._util import index_tensor
+        b = self.backend
+        widths = []
+        cur = list(_slice_shape(self.starts, self.stops, self.steps))
+        for axis, (start, stop, step) in enumerate(zip(self.starts, self.stops, self.steps)):
+            if step != 1 and cur[axis] > 0:
+                span = stop - start
+                idx = index_tensor(range(0, span, step)[:cur[axis]], b)
+                cur[axis] = span
+                g = b.scatter_add(tuple(cur), axis, idx._data, g)
+                widths.append((start, self.shape[axis] - stop))
+            else:
+                widths.append((start, self.shape[axis] - start - cur[axis]))
+        return b.pad(g, tuple(widths), 0)
+
+    def backward(self, g, x):
+        return (run(Slice(self.starts, self.stops, self.steps), (g,), x.shape, g.dtype),)
+
+
+def _slice_shape(starts, stops, steps):
+    return tuple(max(0, -(-(stop - start) // step)) for start, stop, step in zip(starts, stops, steps))
+
+
+def slice_axes(x, starts, stops, steps):
+    """x[start:stop:step] per axis, bounds already normalized and steps positive."""
+    starts, stops, steps = tuple(starts), tuple(stops), tuple(steps)
+    shape = _slice_shape(starts, stops, steps)
+    if shape == x.shape:
+        return x
+    # an empty result has no elements to place; normalise its bounds for the backend
+    stops = tuple(max(a, b) for a, b in zip(starts, stops))
+    return run(Slice(starts, stops, steps), (x,), shape, x.dtype)
+
+
+class Pad(Op):
+    __slots__ = ("widths", "value")
+
+    def __init__(self, widths, value):
+        self.widths, self.value = widths, value
+
+    def forward(self, x):
+        return self.backend.pad(x, self.widths, self.value)
+
+    def backward(self, g, x):
+        starts = tuple(w[0] for w in self.widths)
+        stops = tuple(w[0] + d for w, d in zip(self.widths, x.shape))
+        return (slice_axes(g, starts, stops, (1,) * x.ndim),)
+
+
+def pad(x, widths, value=0):
+    """Constant padding. ``widths`` is ((before, after), ...) for the leading axes,
+    a single (before, after) for every axis, or an int for all sides."""
+    if isinstance(widths, int):
+        widths = ((widths, widths),) * x.ndim
+    widths = tuple(tuple(w) if not isinstance(w, int) else (w, w) for w in widths)
+    if len(widths) == 1 and x.ndim > 1 and len(widths[0]) == 2 and isinstance(widths[0][0], int):
+        widths = widths * x.ndim
+    if len(widths) > x.ndim or any(len(w) != 2 or w[0] < 0 or w[1] < 0 for w in widths):
+        raise ShapeError(f"pad: widths {widths} do not fit shape {x.shape}: give one "
+                         f"(before, after) pair of non-negative ints per axis")
+    widths = widths + ((0, 0),) * (x.ndim - len(widths))
+    shape = tuple(d + a + b for d, (a, b) in zip(x.shape, widths))
+    return run(Pad(widths, value), (x,), shape, x.dtype)
+
+
+class Concatenate(Op):
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return self.backend.concatenate(xs, self.axis)
+
+    def backward(self, g, *xs):
+        grads, offset = [], 0
+        for x in xs:
+            starts = [0] * g.ndim
+            stops = list(g.shape)
+            starts[self.axis], stops[self.axis] = offset, offset + x.shape[self.axis]
+            offset += x.shape[self.axis]
+            grads.append(slice_axes(g, starts, stops, (1,) * g.ndim) if x.requires_grad else None)
+        return tuple(grads)
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    tensors = _tensor_list("concatenate", tensors)
+    first = tensors[0]
+    axis = normalize_axis("concatenate", axis, first.ndim, first.shape)
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape))
+                                       if i != axis):
+            listed = ", ".join(str(u.shape) for u in tensors)
+            raise ShapeError(f"concatenate: shapes {listed} differ outside axis {axis}")
+    tensors = _one_dtype(tensors)
+    if len(tensors) == 1:
+        return tensors[0]
+    shape = list(first.shape)
+    shape[axis] = sum(t.shape[axis] for t in tensors)
+    return run(Concatenate(axis), tuple(tensors), tuple(shape), tensors[0].dtype)
+
+
+def _tensor_list(op, tensors):
+    if isinstance(tensors, Tensor) or not tensors:
+        raise ShapeError(f"{op}: needs a non-empty list of tensors")
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    out = [as_tensor(t, op, like=first) for t in tensors]
+    same_backend(op, out)
+    return out
+
+
+def _one_dtype(tensors):
+    from .. import dtypes as dt
+    from .elementwise import cast
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = dt.promote(dtype, t.dtype)
+    return [cast(t, dtype) for t in tensors]
+
+
+def stack(tensors, axis=0):
+    """Join same-shape tensors along a new axis."""
+    tensors = _tensor_list("stack", tensors)
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            listed = ", ".join(str(u.shape) for u in tensors)
+            raise ShapeError(f"stack: all tensors need one shape, got {listed}")
+    axis = normalize_axis("stack", axis, tensors[0].ndim + 1)
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def split(x, sections, axis=0):
+    """Split into ``sections`` equal parts (an int) or parts of the given sizes (a list)."""
+    axis = normalize_axis("split", axis, x.ndim, x.shape)
+    n = x.shape[axis]
+    if isinstance(sections, int):
+        if sections <= 0 or n % sections:
+            raise ShapeError(f"split: axis {axis} of shape {x.shape} (size {n}) does not "
+                             f"divide into {sections} equal parts")
+        sizes = [n // sections] * sections
+    else:
+        sizes = list(sections)
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the size of axis "
+                             f"{axis} of shape {x.shape}")
+    parts, offset = [], 0
+    for s in sizes:
+        starts, stops = [0] * x.ndim, list(x.shape)
+        starts[axis], stops[axis] = offset, offset + s
+        parts.append(slice_axes(x, starts, stops, (1,) * x.ndim))
+        offset += s
+    return parts
+
+
+class Flip(Op):
+    __slots__ = ("axes",)
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return self.backend.flip(x, self.axes)
+
+    def backward(self, g, x):
+        return (flip(g, self.axes),)
+
+
+def flip(x, axis=None):
+    """Reverse the order along ``axis`` (all axes when None)."""
+    axes = normalize_axes("flip", axis, x.ndim, x.shape)
+    if not axes:
+        return x
+    return run(Flip(axes), (x,), x.shape, x.dtype)
+
+
+class Gather(Op):
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x, index):
+        return self.backend.gather(x, self.axis, index)
+
+    def backward(self, g, x, index):
+        return scatter_add(x.shape, self.axis, index, g), None
+
+
+class ScatterAdd(Op):
+    __slots__ = ("shape", "axis")
+
+    def __init__(self, shape, axis):
+        self.shape, self.axis = shape, axis
+
+    def forward(self, index, src):
+        return self.backend.scatter_add(self.shape, self.axis, index, src)
+
+    def backward(self, g, index, src):
+        return None, gather(g, self.axis, index)
+
+
+def gather(x, axis, index):
+    """numpy.take(x, index, axis) for an index tensor already checked to be in range."""
+    shape = x.shape[:axis] + index.shape + x.shape[axis + 1:]
+    return run(Gather(axis), (x, index), shape, x.dtype)
+
+
+def scatter_add(shape, axis, index, src):
+    """Zeros of ``shape`` with ``src`` summed in at ``index`` along ``axis``."""
+    return run(ScatterAdd(tuple(shape), axis), (index, src), tuple(shape), src.dtype)

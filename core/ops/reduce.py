@@ -1,0 +1,186 @@
+"""Reductions over any axes, with keepdims."""
+
+from .. import dtypes as dt
+from ..autograd import Op, run
+from ..errors import ShapeError
+from ..shapes import normalize_axes, normalize_axis
+from ..tensor import wrap
+from ._util import as_tensor, const
+from .elementwise import cast, eq, exp, log, sqrt, where
+
+
+def _reduced(shape, axes, keepdims):
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _kept(g, shape, axes, keepdims):
+    """``g`` reshaped so that it broadcasts back against the input shape."""
+    from .movement import reshape
+    if keepdims or not axes:
+        return g
+    return reshape(g, _reduced(shape, axes, True))
+
+
+class Sum(Op):
+    __slots__ = ("axes", "keepdims")
+
+    def __init__(self, axes, keepdims):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        return self.backend.sum(x, self.axes, self.keepdims)
+
+    def backward(self, g, x):
+        from .movement import broadcast_to
+        return (broadcast_to(_kept(g, x.shape, self.axes, self.keepdims), x.shape),)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    """Sum over ``axis`` (an int, a tuple, or None for all); ints and bools sum to int64."""
+    x = as_tensor(x, "sum")
+    axes = normalize_axes("sum", axis, x.ndim, x.shape)
+    if not x.dtype.is_float and x.dtype is not dt.int64:
+        x = cast(x, dt.int64)
+    return run(Sum(axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis``; integer inputs give the default float."""
+    x = as_tensor(x, "mean")
+    axes = normalize_axes("mean", axis, x.ndim, x.shape)
+    if not x.dtype.is_float:
+        x = cast(x, dt.default_float)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
+
+
+def var(x, axis=None, correction=1, keepdims=False):
+    """Variance with Bessel's correction by default, as torch.var does."""
+    x = as_tensor(x, "var")
+    axes = normalize_axes("var", axis, x.ndim, x.shape)
+    if not x.dtype.is_float:
+        x = cast(x, dt.default_float)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    d = x - mean(x, axes, keepdims=True)
+    denom = n - correction
+    return sum(d * d, axes, keepdims) * (1.0 / denom if denom > 0 else float("nan"))
+
+
+def std(x, axis=None, correction=1, keepdims=False):
+    return sqrt(var(x, axis, correction, keepdims))
+
+
+class Extreme(Op):
+    """max or min; the gradient is shared equally between tied extremes."""
+
+    __slots__ = ("kind", "axes", "keepdims")
+    saves_output = True
+
+    def __init__(self, kind, axes, keepdims):
+        self.kind, self.axes, self.keepdims = kind, axes, keepdims
+
+    def forward(self, x):
+        return getattr(self.backend, self.kind)(x, self.axes, self.keepdims)
+
+    def backward(self, g, x):
+        out = _kept(self.out.detach(), x.shape, self.axes, self.keepdims)
+        hit = cast(eq(x, out), g.dtype)
+        count = sum(hit, self.axes, keepdims=True)
+        return (_kept(g, x.shape, self.axes, self.keepdims) * hit / count,)
+
+
+def _extreme(kind, x, axis, keepdims):
+    x = as_tensor(x, kind)
+    axes = normalize_axes(kind, axis, x.ndim, x.shape)
+    for a in axes:
+        if x.shape[a] == 0:
+            raise ShapeError(f"{kind}: cannot reduce axis {a} of size 0 (shape {x.shape}); "
+                             f"an empty reduction has no {kind}imum")
+    return run(Extreme(kind, axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """Largest value over ``axis``."""
+    return _extreme("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    """Smallest value over ``axis``."""
+    return _extreme("min", x, axis, keepdims)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the first largest value along one axis (None: of the flattened tensor)."""
+    return _arg("argmax", as_tensor(x, "argmax"), axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the first smallest value along one axis (None: of the flattened tensor)."""
+    x = as_tensor(x, "argmin")
+    if x.dtype is dt.bool_:
+        x = cast(x, dt.int32)
+    return _arg("argmin", -x.detach(), axis, keepdims)
+
+
+def _arg(name, x, axis, keepdims):
+    from .movement import reshape
+    if axis is None:
+        if keepdims:
+            out = _arg(name, reshape(x, (-1,)), 0, False)
+            return reshape(out, (1,) * x.ndim)
+        x, axis = reshape(x, (-1,)), 0
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    axis = normalize_axis(name, axis, x.ndim, x.shape)
+    if x.shape[axis] == 0:
+        raise ShapeError(f"{name}: axis {axis} of shape {x.shape} is empty")
+    b = x._backend
+    return wrap(b.argmax(x._data, axis, keepdims), b,
+                _reduced(x.shape, (axis,), keepdims), b.index_dtype)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) computed stably by shifting with the (detached) maximum."""
+    x = as_tensor(x, "logsumexp")
+    if not x.dtype.is_float:
+        x = cast(x, dt.default_float)
+    axes = normalize_axes("logsumexp", axis, x.ndim, x.shape)
+    m = max(x, axes, keepdims=True).detach()
+    m = where(m.abs() < float("inf"), m, const(0.0, x.dtype, x._backend))
+    out = log(sum(exp(x - m), axes, keepdims=True)) + m
+    if not keepdims:
+        from .movement import reshape
+        out = reshape(out, _reduced(x.shape, axes, False))
+    return out
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001
+    """True where any value along ``axis`` is nonzero."""
+    x = as_tensor(x, "any")
+    if x.dtype is not dt.bool_:
+        x = x != 0
+    if x.size == 0:
+        return _empty_logical(x, axis, keepdims, False)
+    return _extreme("max", x, axis, keepdims)
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001
+    """True where every value along ``axis`` is nonzero."""
+    x = as_tensor(x, "all")
+    if x.dtype is not dt.bool_:
+        x = x != 0
+    if x.size == 0:
+        return _empty_logical(x, axis, keepdims, True)
+    return _extreme("min", x, axis, keepdims)
+
+
+def _empty_logical(x, axis, keepdims, value):
+    from ..creation import full
+    axes = normalize_axes("any", axis, x.ndim, x.shape)
+    return full(_reduced(x.shape, axes, keepdims), value, dtype=dt.bool_, backend=x._backend)

@@ -1,0 +1,283 @@
+"""The Tensor: a backend buffer with a shape, a dtype and an autograd link.
+
+Tensors are values: in-place operators compute a new buffer and rebind the
+tensor to it, so views never alias and a backend may share memory freely.
+"""
+
+import numpy as np
+
+from .errors import AutogradError, DTypeError
+from .shapes import size_of
+
+
+class Tensor:
+    __slots__ = ("_data", "_backend", "shape", "dtype", "requires_grad", "grad",
+                 "_ctx", "_retain", "__weakref__")
+
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators
+
+    def __init__(self, data, dtype=None, backend=None, requires_grad=False):
+        from .creation import tensor
+        t = tensor(data, dtype=dtype, backend=backend, requires_grad=requires_grad)
+        for name in ("_data", "_backend", "shape", "dtype", "requires_grad"):
+            setattr(self, name, getattr(t, name))
+        self.grad = None
+        self._ctx = None
+        self._retain = False
+
+    # -- facts -------------------------------------------------------------
+    @property
+    def backend(self):
+        return self._backend
+
+    @property
+    def device(self):
+        """The backend name, with the device index when it is not 0: "opencl:1"."""
+        return self._backend.device
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return size_of(self.shape)
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    __hash__ = object.__hash__
+
+    # -- to the host ---------------------------------------------------------
+    def numpy(self):
+        """A NumPy copy of the values (never shared with the tensor)."""
+        return self._backend.to_numpy(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item: the tensor has shape {self.shape} ({self.size} elements); "
+                             f"item() needs exactly one")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             f"use .any() or .all()")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(",
+                               threshold=200, edgeitems=3)
+        extra = f", dtype={self.dtype.name}, backend={self.device}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        if self._ctx is not None:
+            extra += f", grad_fn={self._ctx!r}"
+        return f"tensor({body}{extra})"
+
+    # -- autograd --------------------------------------------------------------
+    def backward(self, grad=None, create_graph=False):
+        """Accumulate d self / d leaf into every leaf's ``.grad``."""
+        _autograd.backward(self, grad, create_graph)
+
+    def requires_grad_(self, flag=True):
+        if flag and not self.dtype.is_float:
+            raise DTypeError(f"requires_grad: only floating tensors have gradients; this one "
+                             f"is {self.dtype}; cast it first with .to(ember.float32)")
+        if not flag and self._ctx is not None:
+            raise AutogradError("requires_grad_(False) on a non-leaf tensor; use .detach()")
+        self.requires_grad = flag
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        self._retain = True
+        return self
+
+    def detach(self):
+        """The same values with no autograd history (shares the buffer)."""
+        return wrap(self._data, self._backend, self.shape, self.dtype)
+
+    def zero_grad_(self):
+        self.grad = None
+        return self
+
+    def to(self, target=None, dtype=None):
+        """Move to a backend ("numpy", "opencl:1"), cast to a dtype, or both."""
+        from .dtypes import DType
+        if isinstance(target, DType) or (target is not None and dtype is None
+                                         and _is_dtype_spec(target)):
+            target, dtype = None, target
+        out = self
+        if target is not None:
+            out = _ops.to_backend(out, target)
+        if dtype is not None:
+            out = _ops.cast(out, dtype)
+        return out
+
+    def float(self):
+        return _ops.cast(self, "float32")
+
+    def double(self):
+        return _ops.cast(self, "float64")
+
+    def half(self):
+        return _ops.cast(self, "float16")
+
+    def int(self):
+        return _ops.cast(self, "int32")
+
+    def long(self):
+        return _ops.cast(self, "int64")
+
+    def bool(self):
+        return _ops.cast(self, "bool")
+
+    # -- operators -------------------------------------------------------------
+    def __add__(self, o): return _ops.add(self, o)
+    def __radd__(self, o): return _ops.add(o, self)
+    def __sub__(self, o): return _ops.sub(self, o)
+    def __rsub__(self, o): return _ops.sub(o, self)
+    def __mul__(self, o): return _ops.mul(self, o)
+    def __rmul__(self, o): return _ops.mul(o, self)
+    def __truediv__(self, o): return _ops.div(self, o)
+    def __rtruediv__(self, o): return _ops.div(o, self)
+    def __pow__(self, o): return _ops.pow(self, o)
+    def __rpow__(self, o): return _ops.pow(o, self)
+    def __matmul__(self, o): return _ops.matmul(self, o)
+    def __rmatmul__(self, o): return _ops.matmul(o, self)
+    def __neg__(self): return _ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __eq__(self, o): return _ops.eq(self, o)
+    def __ne__(self, o): return _ops.ne(self, o)
+    def __lt__(self, o): return _ops.lt(self, o)
+    def __le__(self, o): return _ops.le(self, o)
+    def __gt__(self, o): return _ops.gt(self, o)
+    def __ge__(self, o): return _ops.ge(self, o)
+    def __and__(self, o): return _ops.logical_and(self, o)
+    def __or__(self, o): return _ops.logical_or(self, o)
+    def __invert__(self): return _ops.logical_not(self)
+
+    def __iadd__(self, o): return self._inplace(_ops.add, o, "+=")
+    def __isub__(self, o): return self._inplace(_ops.sub, o, "-=")
+    def __imul__(self, o): return self._inplace(_ops.mul, o, "*=")
+    def __itruediv__(self, o): return self._inplace(_ops.div, o, "/=")
+    def __ipow__(self, o): return self._inplace(_ops.pow, o, "**=")
+
+    def _inplace(self, fn, other, sym):
+        from .autograd import is_grad_enabled
+        if is_grad_enabled() and (self.requires_grad
+                                  or (isinstance(other, Tensor) and other.requires_grad)):
+            raise AutogradError(f"in-place {sym} on a tensor that takes part in autograd; "
+                                f"write x = x {sym[:-1]} y, or update under ember.no_grad()")
+        out = fn(self, other)
+        if out.dtype is not self.dtype:
+            if out.dtype.is_float and not self.dtype.is_float:
+                raise DTypeError(f"in-place {sym}: the result is {out.dtype} but the tensor is "
+                                 f"{self.dtype}; write x = x {sym[:-1]} y to get a new tensor")
+            out = _ops.cast(out, self.dtype)
+        self._data = out._data
+        return self
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    # -- methods mirroring the functions ---------------------------------------
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def var(self, axis=None, correction=1, keepdims=False): return _ops.var(self, axis, correction, keepdims)
+    def std(self, axis=None, correction=1, keepdims=False): return _ops.std(self, axis, correction, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
+    def argmax(self, axis=None, keepdims=False): return _ops.argmax(self, axis, keepdims)
+    def argmin(self, axis=None, keepdims=False): return _ops.argmin(self, axis, keepdims)
+    def logsumexp(self, axis=None, keepdims=False): return _ops.logsumexp(self, axis, keepdims)
+    def any(self, axis=None, keepdims=False): return _ops.any(self, axis, keepdims)
+    def all(self, axis=None, keepdims=False): return _ops.all(self, axis, keepdims)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def abs(self): return _ops.abs(self)
+    def sin(self): return _ops.sin(self)
+    def cos(self): return _ops.cos(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def clip(self, min=None, max=None): return _ops.clip(self, min, max)
+    clamp = clip
+    def softmax(self, axis=-1): return _ops.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
+    def matmul(self, o): return _ops.matmul(self, o)
+
+    def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
+    view = reshape
+    def permute(self, *axes): return _ops.permute(self, _varargs(axes))
+    def transpose(self, a=-2, b=-1): return _ops.transpose(self, a, b)
+    def expand(self, *shape): return _ops.broadcast_to(self, _varargs(shape))
+    def squeeze(self, axis=None): return _ops.squeeze(self, axis)
+    def unsqueeze(self, axis): return _ops.unsqueeze(self, axis)
+    def flatten(self, start=0, end=-1): return _ops.flatten(self, start, end)
+    def flip(self, axis=None): return _ops.flip(self, axis)
+
+    @property
+    def T(self):
+        return _ops.permute(self, tuple(range(self.ndim))[::-1])
+
+
+def _varargs(args):
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _is_dtype_spec(x):
+    from .dtypes import BY_NAME
+    return (isinstance(x, str) and x in BY_NAME) or x in (float, int, bool) or isinstance(x, np.dtype)
+
+
+_new = object.__new__
+
+
+def wrap(data, backend, shape, dtype):
+    """A tensor around a backend buffer; the caller vouches for shape and dtype."""
+    t = _new(Tensor)
+    t._data = data
+    t._backend = backend
+    t.shape = shape
+    t.dtype = dtype
+    t.requires_grad = False
+    t.grad = None
+    t._ctx = None
+    t._retain = False
+    return t
+
+
+from . import autograd as _autograd  # noqa: E402  (they build on Tensor)
+from . import ops as _ops  # noqa: E402

@@ -1,0 +1,181 @@
+"""The op table: each entry declared once, checked on every backend.
+
+From each OpCase the suite derives forward checks against float64 NumPy over
+every shape set, dtype and memory layout, a finite-difference gradcheck, and
+(where ``double``) a second-order check.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import ember
+from ember import dtypes as dt
+
+FLOAT = (dt.float16, dt.float32, dt.float64)
+NUMERIC = (dt.int32, dt.int64) + FLOAT
+ALL = (dt.bool_,) + NUMERIC
+
+UNARY = [((),), ((1,),), ((7,),), ((3, 4),), ((2, 1, 3),), ((0, 3),)]
+BINARY = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (2, 3)),
+          ((1,), (5,)), ((3, 1), (1, 3)), ((0, 3), (1, 3))]
+REDUCE = [((3, 4),), ((2, 3, 4),), ((5,),), ((1, 4),)]
+MATMUL = [((3, 4), (4, 5)), ((2, 3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (4, 3)),
+          ((3, 4), (4,)), ((4,), (4,)), ((1, 1), (1, 1)), ((0, 4), (4, 3)), ((3, 0), (0, 2)),
+          ((17, 33), (33, 9))]
+
+
+@dataclass
+class OpCase:
+    name: str
+    fn: object                       # ember function of tensors
+    ref: object                      # NumPy function of float64 (or integer) arrays
+    shapes: list = field(default_factory=lambda: UNARY)
+    dtypes: tuple = FLOAT
+    domain: tuple = (-2.0, 2.0)
+    sample: str = "uniform"          # uniform | distinct | away_from_zero
+    grad: bool = True
+    double: bool = False
+    out: str = "same"                # same | bool | index
+    scale: float = 1.0               # tolerance multiplier (long sums, fp16 ranges)
+
+    def arrays(self, shapes, seed):
+        """Float64 inputs for ``shapes``, drawn reproducibly from this case's domain."""
+        rng = np.random.default_rng(seed)
+        lo, hi = self.domain
+        out = []
+        for shape in shapes:
+            n = int(np.prod(shape, dtype=np.int64))
+            if self.sample == "distinct":  # spaced values: no ties, FD-safe for max/min
+                vals = (rng.permutation(n) - n / 2) * (hi - lo) / max(n, 1) * 0.9
+                vals = vals + rng.uniform(-0.1, 0.1) * (hi - lo) / max(n, 1)
+            elif self.sample == "away_from_zero":
+                vals = rng.uniform(0.2, hi, n) * rng.choice([-1.0, 1.0], n)
+            else:
+                vals = rng.uniform(lo, hi, n)
+            out.append(np.asarray(vals, dtype=np.float64).reshape(shape))
+        return out
+
+
+def _np_logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _np_softmax(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_log_softmax(x, axis=-1):
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def _pad_ref(x):
+    return np.pad(x, ((1, 2), (0, 1)), constant_values=0.5)
+
+
+OPS = [
+    # unary elementwise
+    OpCase("neg", ember.neg, np.negative, dtypes=NUMERIC),
+    OpCase("abs", ember.abs, np.abs, dtypes=NUMERIC, sample="away_from_zero"),
+    OpCase("sign", ember.sign, np.sign, dtypes=NUMERIC, sample="away_from_zero", grad=False),
+    OpCase("exp", ember.exp, np.exp, double=True),
+    OpCase("log", ember.log, np.log, domain=(0.1, 4.0), double=True),
+    OpCase("sqrt", ember.sqrt, np.sqrt, domain=(0.1, 4.0)),
+    OpCase("sin", ember.sin, np.sin, double=True),
+    OpCase("cos", ember.cos, np.cos),
+    OpCase("tanh", ember.tanh, np.tanh, double=True),
+    OpCase("sigmoid", ember.sigmoid, lambda x: 1 / (1 + np.exp(-x)), domain=(-6, 6), double=True),
+    OpCase("relu", ember.relu, lambda x: np.maximum(x, 0), sample="away_from_zero"),
+    OpCase("clip", lambda x: ember.clip(x, -1.0, 0.5), lambda x: np.clip(x, -1.0, 0.5),
+           sample="distinct"),
+    OpCase("square_via_pow_scalar", lambda x: x ** 2, lambda x: x ** 2, dtypes=NUMERIC,
+           double=True),
+    # binary elementwise
+    OpCase("add", ember.add, np.add, BINARY, NUMERIC),
+    OpCase("sub", ember.sub, np.subtract, BINARY, NUMERIC),
+    OpCase("mul", ember.mul, np.multiply, BINARY, NUMERIC, double=True),
+    OpCase("div", ember.div, np.divide, BINARY, sample="away_from_zero", double=True),
+    OpCase("pow", ember.pow, np.power, BINARY, domain=(0.5, 2.0), double=True),
+    OpCase("maximum", ember.maximum, np.maximum, BINARY, NUMERIC, sample="distinct"),
+    OpCase("minimum", ember.minimum, np.minimum, BINARY, NUMERIC, sample="distinct"),
+    OpCase("scalar_rsub", lambda x: 3.0 - x, lambda x: 3.0 - x, dtypes=FLOAT),
+    OpCase("scalar_rdiv", lambda x: 1.5 / x, lambda x: 1.5 / x, sample="away_from_zero"),
+    # comparisons and where
+    *[OpCase(n, getattr(ember, n), ref, BINARY, NUMERIC, sample="distinct", grad=False, out="bool")
+      for n, ref in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                     ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal))],
+    OpCase("where", lambda x, y: ember.where(x > y, x, y * 2.0), lambda x, y: np.where(x > y, x, y * 2),
+           BINARY, sample="distinct"),
+    # reductions
+    OpCase("sum_all", lambda x: x.sum(), np.sum, REDUCE, NUMERIC, out="sum"),
+    OpCase("sum_axis", lambda x: x.sum(axis=-1), lambda x: x.sum(axis=-1), REDUCE, NUMERIC, out="sum"),
+    OpCase("sum_axes_keepdims", lambda x: x.sum(axis=(0, -1), keepdims=True),
+           lambda x: x.sum(axis=(0, -1), keepdims=True), [((3, 4),), ((2, 3, 4),), ((1, 4),)], NUMERIC,
+           out="sum"),
+    OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE),
+    OpCase("var", lambda x: x.var(axis=-1), lambda x: x.var(axis=-1, ddof=1),
+           [((3, 4),), ((2, 3, 4),), ((5,),)], double=True, scale=3),
+    OpCase("std", lambda x: x.std(), lambda x: x.std(ddof=1), [((3, 4),), ((5,),)], scale=3),
+    OpCase("max_axis", lambda x: x.max(axis=-1), lambda x: x.max(axis=-1), REDUCE, NUMERIC,
+           sample="distinct"),
+    OpCase("min_all", lambda x: x.min(), np.min, REDUCE, NUMERIC, sample="distinct"),
+    OpCase("max_keepdims", lambda x: x.max(axis=0, keepdims=True),
+           lambda x: x.max(axis=0, keepdims=True), REDUCE, NUMERIC, sample="distinct"),
+    OpCase("argmax", lambda x: x.argmax(axis=-1), lambda x: np.argmax(x, axis=-1), REDUCE, NUMERIC,
+           sample="distinct", grad=False, out="index"),
+    OpCase("argmin_flat", lambda x: x.argmin(), np.argmin, REDUCE, NUMERIC, sample="distinct",
+           grad=False, out="index"),
+    OpCase("logsumexp", lambda x: x.logsumexp(axis=-1), lambda x: _np_logsumexp(x, axis=-1),
+           REDUCE, domain=(-5, 5), double=True),
+    OpCase("softmax", lambda x: ember.softmax(x, -1), _np_softmax, REDUCE, domain=(-5, 5),
+           double=True),
+    OpCase("log_softmax", lambda x: ember.log_softmax(x, 0), lambda x: _np_log_softmax(x, 0),
+           REDUCE, domain=(-5, 5)),
+    # movement
+    OpCase("reshape", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1),
+           [((2, 6),), ((3, 4),), ((4, 1, 2),)], ALL),
+    OpCase("transpose", lambda x: x.T, lambda x: x.T, [((3, 4),), ((2, 3, 4),), ((5,),)], ALL),
+    OpCase("permute", lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1),
+           [((2, 3, 4),), ((1, 3, 1),)], ALL),
+    OpCase("broadcast_to", lambda x: ember.broadcast_to(x, (2, 3, 4)),
+           lambda x: np.broadcast_to(x, (2, 3, 4)), [((3, 1),), ((4,),), ((1, 3, 4),)], ALL),
+    OpCase("squeeze_unsqueeze", lambda x: x.squeeze().unsqueeze(0),
+           lambda x: np.squeeze(x)[None], [((1, 3, 1, 2),), ((1,),)], ALL),
+    OpCase("flatten", lambda x: x.flatten(1), lambda x: x.reshape(x.shape[0], -1),
+           [((2, 3, 4),), ((3, 1),)], ALL),
+    OpCase("concatenate", lambda x, y: ember.concatenate([x, y, x], axis=1),
+           lambda x, y: np.concatenate([x, y, x], axis=1), [((2, 3), (2, 1)), ((2, 0, 3), (2, 2, 3))], ALL),
+    OpCase("stack", lambda x, y: ember.stack([x, y], axis=-1), lambda x, y: np.stack([x, y], -1),
+           [((2, 3), (2, 3)), ((4,), (4,))], ALL),
+    OpCase("split", lambda x: ember.split(x, [1, 3], axis=1)[1] * 1,
+           lambda x: np.split(x, [1], axis=1)[1] * 1, [((2, 4),), ((3, 4, 2),)], NUMERIC),
+    OpCase("pad", lambda x: ember.pad(x, ((1, 2), (0, 1)), value=0.5), _pad_ref,
+           [((2, 3),), ((1, 1),), ((0, 2),)]),
+    OpCase("flip", lambda x: ember.flip(x, (0, -1)), lambda x: np.flip(x, (0, -1)),
+           [((3, 4),), ((2, 3, 4),)], ALL),
+    OpCase("cast_f64_roundtrip", lambda x: x.to(ember.float64).to(x.dtype) * 1.5,
+           lambda x: x * 1.5, dtypes=FLOAT),
+    # indexing
+    OpCase("index_basic", lambda x: x[1:, ::2], lambda x: x[1:, ::2], [((4, 5),), ((3, 3, 2),)], ALL),
+    OpCase("index_negative_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], [((4, 5),)], ALL),
+    OpCase("index_none_ellipsis", lambda x: x[None, ..., -1], lambda x: x[None, ..., -1],
+           [((2, 3),), ((2, 3, 4),)], ALL),
+    OpCase("index_int_array", lambda x: x[[0, 2, 2, -1]], lambda x: x[[0, 2, 2, -1]],
+           [((4, 3),), ((5,),)], ALL),
+    OpCase("index_two_arrays", lambda x: x[[0, 1, 1], [2, 0, 2]], lambda x: x[[0, 1, 1], [2, 0, 2]],
+           [((3, 4),), ((2, 3, 2),)], ALL),
+    OpCase("index_array_after_slice", lambda x: x[:, [1, 0, 1]], lambda x: x[:, [1, 0, 1]],
+           [((3, 4),), ((2, 3, 2),)], ALL),
+    OpCase("index_mask", lambda x: x[x > 0], lambda x: x[x > 0], [((3, 4),), ((5,),)], NUMERIC),
+    # linear algebra
+    OpCase("matmul", ember.matmul, np.matmul, MATMUL, NUMERIC, domain=(-1, 1), double=True, scale=3),
+    OpCase("matmul_operator", lambda a, b: a @ b.transpose(-1, -2),
+           lambda a, b: a @ np.swapaxes(b, -1, -2),
+           [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8))], FLOAT, domain=(-1, 1)),
+]
+
+CASES = {c.name: c for c in OPS}

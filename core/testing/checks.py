@@ -1,0 +1,115 @@
+"""Checking helpers the suite is built from; third parties may use them directly."""
+
+import numpy as np
+
+import ember
+from ember import dtypes as dt
+
+#: (rtol, atol) against a float64 NumPy reference, per dtype
+TOLERANCE = {
+    dt.float16: (1e-2, 1e-2),
+    dt.float32: (1e-4, 1e-5),
+    dt.float64: (1e-10, 1e-12),
+    dt.int32: (0, 0), dt.int64: (0, 0), dt.bool_: (0, 0),
+}
+
+
+def tolerance(dtype, scale=1.0):
+    rtol, atol = TOLERANCE[dtype]
+    return rtol * scale, atol * scale
+
+
+def assert_close(actual, expected, dtype, scale=1.0, what=""):
+    """Compare an ember result with a float64 reference under dtype-aware tolerances."""
+    got = actual.numpy() if isinstance(actual, ember.Tensor) else np.asarray(actual)
+    exp = np.asarray(expected)
+    if got.shape != exp.shape:
+        raise AssertionError(f"{what}: shape {got.shape}, expected {exp.shape}")
+    rtol, atol = tolerance(dtype, scale)
+    np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64), rtol=rtol,
+                               atol=atol, equal_nan=True, err_msg=what)
+
+
+def grad_dtype(backend):
+    """float64 where the backend has it (the finite-difference check), else float32."""
+    return dt.float64 if dt.float64 in backend.dtypes else dt.float32
+
+
+def numerical_grads(fn, arrays, backend, dtype, weights, eps):
+    """Central differences of sum(fn(*xs) * weights) w.r.t. each input, run on ``backend``."""
+    def loss(values):
+        xs = [ember.tensor(v, dtype=dtype, backend=backend) for v in values]
+        with ember.no_grad():
+            out = fn(*xs)
+        return float((out.numpy().astype(np.float64) * weights).sum())
+
+    grads = []
+    for i, a in enumerate(arrays):
+        g = np.zeros(a.shape)
+        for j in np.ndindex(a.shape):
+            plus = [v.copy() for v in arrays]
+            minus = [v.copy() for v in arrays]
+            plus[i][j] += eps
+            minus[i][j] -= eps
+            g[j] = (loss(plus) - loss(minus)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def analytic_grads(fn, arrays, backend, dtype, weights):
+    """Gradients of sum(fn(*xs) * weights) by ember's autograd, as float64 arrays."""
+    xs = [ember.tensor(a, dtype=dtype, backend=backend, requires_grad=True) for a in arrays]
+    out = fn(*xs)
+    w = ember.tensor(weights, dtype=dtype, backend=backend)
+    loss = (out * w).sum()
+    if loss.requires_grad:  # a constant (the derivative of a linear op) has zero gradient
+        loss.backward()
+    return [np.zeros(a.shape) if x.grad is None else x.grad.numpy().astype(np.float64)
+            for a, x in zip(arrays, xs)]
+
+
+def gradcheck(fn, arrays, backend, seed=0, scale=1.0):
+    """Check ember's gradients of ``fn`` on ``backend``.
+
+    With float64: against central finite differences computed on the backend.
+    Without (wgpu): the backend's float32 gradients against the float64
+    gradients of the NumPy backend, which are finite-difference checked there.
+    """
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    dtype = grad_dtype(backend)
+    with ember.no_grad():
+        out_shape = fn(*[ember.tensor(a, dtype=dtype, backend=backend) for a in arrays]).shape
+    weights = np.random.default_rng(seed).standard_normal(out_shape)
+    got = analytic_grads(fn, arrays, backend, dtype, weights)
+    if dtype is dt.float64:
+        want = numerical_grads(fn, arrays, backend, dtype, weights, eps=1e-6)
+        rtol, atol = 1e-5 * scale, 1e-7 * scale
+    else:
+        want = analytic_grads(fn, arrays, ember.get_backend("numpy"), dt.float64, weights)
+        rtol, atol = 1e-3 * scale, 1e-4 * scale
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of input {i} ({dtype.name})")
+
+
+def gradgradcheck(fn, arrays, backend, seed=0, scale=1.0):
+    """Check second derivatives: the gradient of <grad fn, v> by gradcheck."""
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    dtype = grad_dtype(backend)
+    rng = np.random.default_rng(seed + 1)
+    with ember.no_grad():
+        out_shape = fn(*[ember.tensor(a, dtype=dtype, backend=backend) for a in arrays]).shape
+    w = rng.standard_normal(out_shape)
+    vs = [rng.standard_normal(a.shape) for a in arrays]
+    n = len(arrays)
+
+    def first_derivative_dot_v(*xs):
+        weights = ember.tensor(w, dtype=xs[0].dtype, backend=xs[0].backend)
+        grads = ember.grad(lambda *ys: (fn(*ys) * weights).sum(), argnums=tuple(range(n)))(*xs)
+        total = None
+        for g, v in zip(grads, vs):
+            term = (g * ember.tensor(v, dtype=g.dtype, backend=g.backend)).sum()
+            total = term if total is None else total + term
+        return total
+
+    gradcheck(first_derivative_dot_v, arrays, backend, seed=seed, scale=scale * 10)

@@ -1,0 +1,43 @@
+"""What the registry and the core expect of any backend class."""
+
+import ember
+from ember import dtypes as dt
+from ember.backend import PRIMITIVES
+
+
+def test_declares_the_whole_primitive_table(backend):
+    assert type(backend).missing_primitives() == [], "every primitive must be implemented"
+    assert all(callable(getattr(backend, p)) for p in PRIMITIVES)
+
+
+def test_declares_name_devices_and_dtypes(backend):
+    cls = type(backend)
+    assert ember.registry.get("backends", backend.name) is cls
+    assert cls.devices() and all(isinstance(d, str) for d in cls.devices())
+    assert cls.dtypes <= set(dt.ALL) and dt.float32 in cls.dtypes and dt.bool_ in cls.dtypes
+    assert backend.index_dtype in cls.dtypes and not backend.index_dtype.is_float
+    assert cls.availability() == (True, "")
+
+
+def test_fast_paths_agree_with_the_composed_fallbacks(backend):
+    """A backend's optional fast path must give what the core's fallback gives."""
+    x = ember.randn(4, 5)
+    for name, fn in (("fast_relu", ember.relu), ("fast_sigmoid", ember.sigmoid),
+                     ("fast_softmax", ember.softmax), ("fast_log_softmax", ember.log_softmax)):
+        if getattr(backend, name) is None:
+            continue
+        fast = fn(x).numpy()
+        saved = backend.__dict__.get(name)
+        setattr(backend, name, None)   # hide the fast path on this instance
+        try:
+            slow = fn(x).numpy()
+        finally:
+            if saved is None:
+                delattr(backend, name)
+            else:
+                setattr(backend, name, saved)
+        assert abs(fast - slow).max() <= 1e-5, name
+
+
+def test_device_string_round_trips(backend):
+    assert ember.get_backend(backend.device) is backend

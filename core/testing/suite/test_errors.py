@@ -1,0 +1,79 @@
+"""Bad input fails in the core, before a backend sees it, with one message everywhere."""
+
+import pytest
+
+import ember
+
+F32 = dict(dtype=ember.float32)
+
+ERRORS = [
+    ("matmul_inner", lambda: ember.zeros(128, 64) @ ember.zeros(32, 10), ember.ShapeError,
+     "matmul: (128, 64) @ (32, 10): inner dimensions 64 and 32 differ"),
+    ("matmul_scalar", lambda: ember.matmul(ember.zeros(()), ember.zeros(3)), ember.ShapeError,
+     "matmul: () @ (3,): operands need at least one dimension; use * for scalars"),
+    ("broadcast", lambda: ember.zeros(2, 3) + ember.zeros(4, 3), ember.ShapeError,
+     "add: shapes (2, 3) and (4, 3) do not broadcast: axis -2 has sizes 2 and 4"),
+    ("reshape", lambda: ember.zeros(2, 3).reshape(4, 2), ember.ShapeError,
+     "reshape: cannot reshape (2, 3) (6 elements) to (4, 2) (8 elements)"),
+    ("axis", lambda: ember.zeros(2, 3).sum(axis=2), ember.ShapeError,
+     "sum: axis 2 is out of range for a tensor of 2 dimensions (shape (2, 3)); "
+     "use -2 <= axis < 2"),
+    ("concatenate", lambda: ember.concatenate([ember.zeros(2, 3), ember.zeros(3, 3)], axis=1),
+     ember.ShapeError, "concatenate: shapes (2, 3), (3, 3) differ outside axis 1"),
+    ("max_empty", lambda: ember.zeros(0, 3).max(axis=0), ember.ShapeError,
+     "max: cannot reduce axis 0 of size 0 (shape (0, 3)); an empty reduction has no maximum"),
+    ("index_range", lambda: ember.zeros(2, 3)[:, 5], ember.IndexingError,
+     "index 5 is out of bounds for axis 1 with size 3"),
+    ("index_array_range", lambda: ember.zeros(4)[[0, 4]], ember.IndexingError,
+     "index 4 is out of bounds for axis 0 with size 4"),
+    ("too_many_indices", lambda: ember.zeros(2)[0, 0], ember.IndexingError,
+     "too many indices: the key uses 2 axes but the tensor has 1"),
+    ("mask_shape", lambda: ember.zeros(2, 3)[ember.tensor([True, False, True])], ember.IndexingError,
+     "boolean mask of shape (3,) does not match the indexed axes (2,) of shape (2, 3)"),
+    ("bool_sub", lambda: ember.tensor([True]) - ember.tensor([False]), ember.DTypeError,
+     "sub: subtracting bool tensors is not supported; use logical_xor, or cast to an "
+     "integer dtype first"),
+    ("where_cond", lambda: ember.where(ember.zeros(2), 1.0, 0.0), ember.DTypeError,
+     "where: the condition must be a bool tensor, got float32; compare first, as in "
+     "where(x > 0, x, 0)"),
+    ("grad_int", lambda: ember.zeros(2, dtype=ember.int32).requires_grad_(), ember.DTypeError,
+     "requires_grad: only floating tensors have gradients; this one is ember.int32; cast it "
+     "first with .to(ember.float32)"),
+    ("item", lambda: ember.zeros(2, 2).item(), ValueError,
+     "item: the tensor has shape (2, 2) (4 elements); item() needs exactly one"),
+    ("unknown_dtype", lambda: ember.zeros(2, dtype="complex64"), ember.DTypeError,
+     "unknown dtype 'complex64'; ember has bool, int32, int64, float16, float32, float64"),
+    ("complex_scalar", lambda: ember.zeros(2) + 1j, ember.DTypeError,
+     "cannot combine a tensor with complex 1j; use a bool, int, float or tensor"),
+    ("unknown_backend", lambda: ember.zeros(2).to("nope"), ember.BackendError, "no backend 'nope'; available: "),
+    ("bad_device_index", lambda: ember.zeros(2).to("numpy:x"), ember.BackendError,
+     "backend 'numpy:x': the device index after ':' must be a number, as in 'opencl:1'"),
+    ("negative_shape", lambda: ember.zeros(2, -1), ember.ShapeError, "zeros: negative size in shape (2, -1)"),
+]
+
+
+@pytest.mark.parametrize("make,kind,message", [pytest.param(*e[1:], id=e[0]) for e in ERRORS])
+def test_error_message(backend, make, kind, message):
+    with pytest.raises(kind) as info:
+        make()
+    assert str(info.value).startswith(message)
+    assert isinstance(info.value, (ember.EmberError, ValueError))
+
+
+def test_mixing_backends_names_both(backend):
+    other = next((n for n in ember.registry.names("backends")
+                  if n != backend.name and ember.config.availability(n)[0]), None)
+    if other is None:
+        pytest.skip("only one backend is available here")
+    a, b = ember.zeros(2), ember.zeros(2).to(other)
+    with pytest.raises(ember.BackendError, match=f"add: tensors are on different backends "
+                                                 f"\\({backend.device} and {other}\\)"):
+        a + b
+
+
+def test_unsupported_dtype_is_refused_by_the_core(backend):
+    missing = [d for d in ember.dtypes.ALL if d not in backend.dtypes]
+    if not missing:
+        pytest.skip(f"backend {backend.name} supports every ember dtype")
+    with pytest.raises(ember.DTypeError, match=f"does not support {missing[0].name}"):
+        ember.zeros(2, dtype=missing[0])

@@ -1,0 +1,1 @@
+"""Built-in plugins (layers, losses, optimizers, serializers, data, training)."""

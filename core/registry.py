@@ -76,8 +76,9 @@ class Registry:
                 continue
             for name, obj in entries.items():
                 if name in table and table[name][0] is not obj:
+                    first, second = sorted((table[name][1], package))
                     raise PluginError(f"{kind[:-1]} name {name!r} is claimed by both "
-                                      f"{table[name][1]} and {package}; rename one")
+                                      f"{first} and {second}; rename one")
                 table[name] = (obj, package)
         self._tables[kind] = table
         return table

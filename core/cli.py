@@ -1,0 +1,71 @@
+"""The ``ember`` command: ``ember info`` shows backends and plugins."""
+
+import argparse
+import sys
+
+from . import __version__, config, hookspecs
+from .registry import registry
+
+
+def info(out=sys.stdout):
+    """Backends (available or why not, devices, dtypes) and every plugin by kind."""
+    p = lambda *a: print(*a, file=out)  # noqa: E731
+    p(f"ember {__version__}")
+    p("backends:")
+    table = registry.table("backends")
+    for name in sorted(table):
+        cls, package = table[name]
+        ok, reason = config.availability(name)
+        if not ok:
+            p(f"  {name:8s} unavailable: {reason}  [{package}]")
+            continue
+        dtypes = ", ".join(d.name for d in _ordered(cls.dtypes))
+        p(f"  {name:8s} available  [{package}]")
+        p(f"           dtypes: {dtypes}")
+        for i, dev in enumerate(cls.devices()):
+            p(f"           device {name}:{i}: {dev}")
+        try:
+            extra = config.get_backend(name).info()
+        except Exception as exc:  # info is best effort; never hide the rest
+            extra = [f"info failed: {type(exc).__name__}: {exc}"]
+        for line in extra:
+            p(f"           {line}")
+    for kind in hookspecs.KINDS[1:]:
+        entries = registry.table(kind)
+        if not entries:
+            p(f"{kind}: none registered")
+            continue
+        p(f"{kind}:")
+        for name in sorted(entries):
+            p(f"  {name}  [{entries[name][1]}]")
+    if registry.failures:
+        p("plugins that failed to load:")
+        for what, reason in registry.failures:
+            p(f"  {what}: {reason}")
+    p(f"default backend: {_default_name()}")
+
+
+def _ordered(dtypes):
+    from .dtypes import ALL
+    return [d for d in ALL if d in dtypes]
+
+
+def _default_name():
+    try:
+        return config.get_backend().device
+    except Exception as exc:
+        return f"none ({exc})"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ember", description="ember command-line tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="list backends, devices, dtypes and registered plugins")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        info()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

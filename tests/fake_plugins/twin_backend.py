@@ -1,0 +1,22 @@
+"""A third-party backend as another package would write it: here a NumPy twin
+that says it is unavailable unless TWIN_AVAILABLE is set."""
+
+import os
+
+from ember.backends.numpy.backend import ArrayModuleBackend
+from ember.hookspecs import hookimpl
+
+
+class TwinBackend(ArrayModuleBackend):
+    name = "twin"
+
+    @classmethod
+    def availability(cls):
+        if os.environ.get("TWIN_AVAILABLE"):
+            return True, ""
+        return False, "TWIN_AVAILABLE is not set"
+
+
+@hookimpl
+def ember_backends():
+    return {"twin": TwinBackend}

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.testing.checks import expect
 
 
 def test_backward_accumulates_into_grad(backend):
@@ -11,7 +12,7 @@ def test_backward_accumulates_into_grad(backend):
     (x * x).sum().backward()
     (x * 3.0).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([1.0, -2.0, 3.0]) + 3.0)
-    assert x.grad.requires_grad is False
+    expect(x.grad.requires_grad is False, 'x.grad.requires_grad is False')
 
 
 def test_tensor_used_twice_sums_both_paths(backend):
@@ -25,15 +26,16 @@ def test_no_grad_records_nothing(backend):
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     with ember.no_grad():
         y = x * 2.0
-    assert not y.requires_grad and y.grad_fn is None
-    assert ember.is_grad_enabled()
+    expect(not y.requires_grad and y.grad_fn is None, 'not y.requires_grad and y.grad_fn is None')
+    expect(ember.is_grad_enabled(), 'ember.is_grad_enabled()')
 
 
 def test_no_grad_as_decorator(backend):
     @ember.no_grad()
     def f(t):
         return t * 2.0
-    assert not f(ember.tensor([1.0], requires_grad=True)).requires_grad
+    expect(not f(ember.tensor([1.0], requires_grad=True)).requires_grad,
+           'not f(ember.tensor([1.0], requires_grad=True)).requires_grad')
 
 
 def test_detach_cuts_the_graph(backend):
@@ -53,8 +55,8 @@ def test_retain_grad_on_intermediate(backend):
 
 def test_integer_results_do_not_require_grad(backend):
     x = ember.tensor([1.0, 5.0, 2.0], requires_grad=True)
-    assert not x.argmax().requires_grad
-    assert not (x > 1.0).requires_grad
+    expect(not x.argmax().requires_grad, 'not x.argmax().requires_grad')
+    expect(not (x > 1.0).requires_grad, 'not (x > 1.0).requires_grad')
 
 
 def test_second_derivative_of_tanh_is_exact(backend):
@@ -92,7 +94,7 @@ def test_gradient_crosses_dtype_casts(backend):
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = x.to(ember.float16).to(ember.float32) if ember.float16 in backend.dtypes else x * 1.0
     (y * 2.0).sum().backward()
-    assert x.grad.dtype is ember.float32
+    expect(x.grad.dtype is ember.float32, 'x.grad.dtype is ember.float32')
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
 
 
@@ -111,7 +113,7 @@ def test_inplace_on_a_graph_tensor_is_refused(backend):
     with ember.no_grad():
         x -= 0.5
     np.testing.assert_allclose(x.numpy(), [0.5])
-    assert x.requires_grad
+    expect(x.requires_grad, 'x.requires_grad')
 
 
 def test_long_chain_does_not_recurse(backend):

@@ -1,22 +1,28 @@
 """What the registry and the core expect of any backend class."""
 
 import ember
+from ember.testing.checks import expect
 from ember import dtypes as dt
 from ember.backend import PRIMITIVES
 
 
 def test_declares_the_whole_primitive_table(backend):
-    assert type(backend).missing_primitives() == [], "every primitive must be implemented"
-    assert all(callable(getattr(backend, p)) for p in PRIMITIVES)
+    expect(type(backend).missing_primitives() == [], "every primitive must be implemented")
+    expect(all(callable(getattr(backend, p)) for p in PRIMITIVES),
+           'all(callable(getattr(backend, p)) for p in PRIMITIVES)')
 
 
 def test_declares_name_devices_and_dtypes(backend):
     cls = type(backend)
-    assert ember.registry.get("backends", backend.name) is cls
-    assert cls.devices() and all(isinstance(d, str) for d in cls.devices())
-    assert cls.dtypes <= set(dt.ALL) and dt.float32 in cls.dtypes and dt.bool_ in cls.dtypes
-    assert backend.index_dtype in cls.dtypes and not backend.index_dtype.is_float
-    assert cls.availability() == (True, "")
+    expect(ember.registry.get("backends", backend.name) is cls,
+           'ember.registry.get("backends", backend.name) is cls')
+    expect(cls.devices() and all(isinstance(d, str) for d in cls.devices()),
+           'cls.devices() and all(isinstance(d, str) for d in cls.devices())')
+    expect(cls.dtypes <= set(dt.ALL) and dt.float32 in cls.dtypes and dt.bool_ in cls.dtypes,
+           'cls.dtypes <= set(dt.ALL) and dt.float32 in cls.dtypes and dt.bool_ in cls.dtypes')
+    expect(backend.index_dtype in cls.dtypes and not backend.index_dtype.is_float,
+           'backend.index_dtype in cls.dtypes and not backend.index_dtype.is_float')
+    expect(cls.availability() == (True, ""), 'cls.availability() == (True, "")')
 
 
 def test_fast_paths_agree_with_the_composed_fallbacks(backend):
@@ -36,8 +42,9 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
                 delattr(backend, name)
             else:
                 setattr(backend, name, saved)
-        assert abs(fast - slow).max() <= 1e-5, name
+        expect(abs(fast - slow).max() <= 1e-5, name)
 
 
 def test_device_string_round_trips(backend):
-    assert ember.get_backend(backend.device) is backend
+    expect(ember.get_backend(backend.device) is backend,
+           'ember.get_backend(backend.device) is backend')

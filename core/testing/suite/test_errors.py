@@ -3,6 +3,7 @@
 import pytest
 
 import ember
+from ember.testing.checks import expect
 
 F32 = dict(dtype=ember.float32)
 
@@ -56,8 +57,9 @@ ERRORS = [
 def test_error_message(backend, make, kind, message):
     with pytest.raises(kind) as info:
         make()
-    assert str(info.value).startswith(message)
-    assert isinstance(info.value, (ember.EmberError, ValueError))
+    expect(str(info.value).startswith(message), 'str(info.value).startswith(message)')
+    expect(isinstance(info.value, (ember.EmberError, ValueError)),
+           'isinstance(info.value, (ember.EmberError, ValueError))')
 
 
 def test_mixing_backends_names_both(backend):

@@ -4,21 +4,26 @@ import numpy as np
 import pytest
 
 import ember
+from ember.testing.checks import expect
 from ember import dtypes as dt
 
 
 def test_tensor_from_python_takes_default_dtypes(backend):
-    assert ember.tensor([1.0, 2.0]).dtype is ember.float32
-    assert ember.tensor([[1, 2], [3, 4]]).dtype in (ember.int64,)
-    assert ember.tensor([True, False]).dtype is ember.bool_
-    assert ember.tensor(2.5).shape == ()
+    expect(ember.tensor([1.0, 2.0]).dtype is ember.float32,
+           'ember.tensor([1.0, 2.0]).dtype is ember.float32')
+    expect(ember.tensor([[1, 2], [3, 4]]).dtype in (ember.int64,),
+           'ember.tensor([[1, 2], [3, 4]]).dtype in (ember.int64,)')
+    expect(ember.tensor([True, False]).dtype is ember.bool_,
+           'ember.tensor([True, False]).dtype is ember.bool_')
+    expect(ember.tensor(2.5).shape == (), 'ember.tensor(2.5).shape == ()')
 
 
 def test_tensor_from_numpy_keeps_its_dtype(backend):
     for d in backend.dtypes:
         a = np.arange(6).reshape(2, 3).astype(d.np)
         t = ember.tensor(a)
-        assert t.dtype is d and t.shape == (2, 3) and t.device == backend.device
+        expect(t.dtype is d and t.shape == (2, 3) and t.device == backend.device,
+               't.dtype is d and t.shape == (2, 3) and t.device == backend.device')
         np.testing.assert_array_equal(t.numpy(), a)
 
 
@@ -35,7 +40,7 @@ def test_creation_functions_match_numpy(backend):
     np.testing.assert_array_equal(ember.zeros(2, 3).numpy(), np.zeros((2, 3)))
     np.testing.assert_array_equal(ember.ones((4,)).numpy(), np.ones(4))
     np.testing.assert_array_equal(ember.full((2, 2), 7).numpy(), np.full((2, 2), 7))
-    assert ember.full((2,), 7).dtype is ember.int64
+    expect(ember.full((2,), 7).dtype is ember.int64, 'ember.full((2,), 7).dtype is ember.int64')
     np.testing.assert_array_equal(ember.arange(5).numpy(), np.arange(5))
     np.testing.assert_allclose(ember.arange(0.0, 1.0, 0.25).numpy(), [0, 0.25, 0.5, 0.75])
     np.testing.assert_allclose(ember.linspace(0, 1, 5).numpy(), np.linspace(0, 1, 5), rtol=1e-6)
@@ -43,7 +48,8 @@ def test_creation_functions_match_numpy(backend):
     x = ember.tensor([[1.5, 2.5]])
     for like, value in ((ember.zeros_like, 0), (ember.ones_like, 1)):
         y = like(x)
-        assert y.shape == x.shape and y.dtype is x.dtype
+        expect(y.shape == x.shape and y.dtype is x.dtype,
+               'y.shape == x.shape and y.dtype is x.dtype')
         np.testing.assert_array_equal(y.numpy(), np.full((1, 2), value))
     np.testing.assert_array_equal(ember.full_like(x, 3).numpy(), [[3, 3]])
 
@@ -61,13 +67,16 @@ def test_random_is_the_host_generator_bit_for_bit(backend):
 def test_random_ranges(backend):
     ember.manual_seed(0)
     r = ember.randint(3, 7, (1000,)).numpy()
-    assert r.min() >= 3 and r.max() < 7 and set(np.unique(r)) == {3, 4, 5, 6}
+    expect(r.min() >= 3 and r.max() < 7 and set(np.unique(r)) == {3, 4, 5, 6},
+           'r.min() >= 3 and r.max() < 7 and set(np.unique(r)) == {3, 4, 5, 6}')
     u = ember.uniform(-2, -1, (1000,)).numpy()
-    assert u.min() >= -2 and u.max() < -1
+    expect(u.min() >= -2 and u.max() < -1, 'u.min() >= -2 and u.max() < -1')
     n = ember.normal(10.0, 0.5, (4000,)).numpy()
-    assert abs(n.mean() - 10) < 0.05 and abs(n.std() - 0.5) < 0.05
+    expect(abs(n.mean() - 10) < 0.05 and abs(n.std() - 0.5) < 0.05,
+           'abs(n.mean() - 10) < 0.05 and abs(n.std() - 0.5) < 0.05')
     x = ember.zeros(2, 3)
-    assert ember.rand_like(x).shape == (2, 3) and ember.randn_like(x).dtype is ember.float32
+    expect(ember.rand_like(x).shape == (2, 3) and ember.randn_like(x).dtype is ember.float32,
+           'ember.rand_like(x).shape == (2, 3) and ember.randn_like(x).dtype is ember.float32')
 
 
 def test_rng_state_round_trip(backend):
@@ -92,47 +101,54 @@ def test_promotion(backend, left, right, result):
         pytest.skip(f"backend {backend.name} lacks one of {left}, {right}, {result}")
     a = ember.tensor(np.array([1, 0, 1]).astype(l.np))
     b = ember.tensor(np.array([1, 1, 0]).astype(r.np))
-    assert (a + b).dtype is want and (b * a).dtype is want
-    assert ember.promote(l, r) is want
+    expect((a + b).dtype is want and (b * a).dtype is want,
+           '(a + b).dtype is want and (b * a).dtype is want')
+    expect(ember.promote(l, r) is want, 'ember.promote(l, r) is want')
 
 
 def test_python_scalars_are_weak(backend):
     f = ember.tensor([1.0, 2.0])
     i = ember.tensor([1, 2], dtype=ember.int32)
-    assert (f * 2).dtype is ember.float32
-    assert (f + 2.5).dtype is ember.float32
-    assert (i + 2).dtype is ember.int32
-    assert (i * 0.5).dtype is ember.default_float
-    assert (i / i).dtype is ember.default_float
-    assert ember.exp(i).dtype is ember.default_float
-    assert i.sum().dtype is ember.int64
-    assert (ember.tensor([True]) + 1).dtype is ember.int64
+    expect((f * 2).dtype is ember.float32, '(f * 2).dtype is ember.float32')
+    expect((f + 2.5).dtype is ember.float32, '(f + 2.5).dtype is ember.float32')
+    expect((i + 2).dtype is ember.int32, '(i + 2).dtype is ember.int32')
+    expect((i * 0.5).dtype is ember.default_float, '(i * 0.5).dtype is ember.default_float')
+    expect((i / i).dtype is ember.default_float, '(i / i).dtype is ember.default_float')
+    expect(ember.exp(i).dtype is ember.default_float, 'ember.exp(i).dtype is ember.default_float')
+    expect(i.sum().dtype is ember.int64, 'i.sum().dtype is ember.int64')
+    expect((ember.tensor([True]) + 1).dtype is ember.int64,
+           '(ember.tensor([True]) + 1).dtype is ember.int64')
     np.testing.assert_allclose((2.0 - f).numpy(), [1.0, 0.0])
     np.testing.assert_allclose((1.0 / f).numpy(), [1.0, 0.5])
 
 
 def test_conversions(backend):
     t = ember.tensor([[1.5, 2.0], [3.0, 4.0]])
-    assert t.tolist() == [[1.5, 2.0], [3.0, 4.0]]
-    assert t[0, 0].item() == 1.5 and float(t[1, 1]) == 4.0
+    expect(t.tolist() == [[1.5, 2.0], [3.0, 4.0]], 't.tolist() == [[1.5, 2.0], [3.0, 4.0]]')
+    expect(t[0, 0].item() == 1.5 and float(t[1, 1]) == 4.0,
+           't[0, 0].item() == 1.5 and float(t[1, 1]) == 4.0')
     np.testing.assert_array_equal(np.asarray(t), t.numpy())
-    assert t.ndim == 2 and t.size == 4 and t.T.shape == (2, 2) and len(t) == 2
-    assert [r.tolist() for r in t] == [[1.5, 2.0], [3.0, 4.0]]
-    assert t.to(ember.int32).dtype is ember.int32 and t.to("int64").dtype is ember.int64
-    assert t.detach().requires_grad is False
+    expect(t.ndim == 2 and t.size == 4 and t.T.shape == (2, 2) and len(t) == 2,
+           't.ndim == 2 and t.size == 4 and t.T.shape == (2, 2) and len(t) == 2')
+    expect([r.tolist() for r in t] == [[1.5, 2.0], [3.0, 4.0]],
+           '[r.tolist() for r in t] == [[1.5, 2.0], [3.0, 4.0]]')
+    expect(t.to(ember.int32).dtype is ember.int32 and t.to("int64").dtype is ember.int64,
+           't.to(ember.int32).dtype is ember.int32 and t.to("int64").dtype is ember.int64')
+    expect(t.detach().requires_grad is False, 't.detach().requires_grad is False')
 
 
 def test_repr_shows_backend_and_dtype(backend):
     r = repr(ember.tensor([1.0, 2.0], requires_grad=True))
-    assert "backend=" + backend.device in r and "dtype=float32" in r and "requires_grad=True" in r
+    expect("backend=" + backend.device in r and "dtype=float32" in r and "requires_grad=True" in r,
+           '"backend=" + backend.device in r and "dtype=float32" in r and "requires_grad=True" in r')
 
 
 def test_to_numpy_backend_and_back_keeps_values_and_gradients(backend):
     x = ember.tensor([1.0, -2.0], requires_grad=True)
     on_numpy = x.to("numpy")
-    assert on_numpy.device == "numpy"
+    expect(on_numpy.device == "numpy", 'on_numpy.device == "numpy"')
     back = (on_numpy * 3.0).to(backend)
-    assert back.device == backend.device
+    expect(back.device == backend.device, 'back.device == backend.device')
     back.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
 
@@ -145,7 +161,7 @@ def test_inplace_operators_rebind_values(backend):
     x /= 2
     x -= 0.5
     x **= 2
-    assert alias is x and x.dtype is ember.float32
+    expect(alias is x and x.dtype is ember.float32, 'alias is x and x.dtype is ember.float32')
     np.testing.assert_allclose(x.numpy(), [1.5 ** 2, 4.0 ** 2])
     i = ember.tensor([1, 2], dtype=ember.int32)
     with pytest.raises(ember.DTypeError, match="in-place /="):
@@ -157,7 +173,8 @@ def test_logical_operators(backend):
     np.testing.assert_array_equal(((x > 0) & (x < 1)).numpy(), [False, True, False])
     np.testing.assert_array_equal(((x < 0) | (x > 1)).numpy(), [True, False, True])
     np.testing.assert_array_equal((~(x > 0)).numpy(), [True, False, False])
-    assert bool((x > -5).all()) and bool((x > 1).any()) and not bool((x > 5).any())
+    expect(bool((x > -5).all()) and bool((x > 1).any()) and not bool((x > 5).any()),
+           'bool((x > -5).all()) and bool((x > 1).any()) and not bool((x > 5).any())')
 
 
 @pytest.mark.parametrize("key", [

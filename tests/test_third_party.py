@@ -17,7 +17,7 @@ def _install_entry_points(tmp_path, name, entries):
 
 def _pytest(tmp_path, *args, env=None):
     full = {k: v for k, v in os.environ.items() if not k.startswith("EMBER_")}
-    full["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
+    full["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT), full.get("PYTHONPATH", "")])
     full.update(env or {})
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "ember.testing", "-q",
                            "-p", "no:cacheprovider", *args],

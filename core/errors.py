@@ -36,3 +36,7 @@ class AutogradError(EmberError, RuntimeError):
 
 class IndexingError(EmberError, IndexError):
     """An index out of range, or an index of a kind tensors do not take."""
+
+
+class StateDictError(EmberError, ValueError):
+    """A state_dict whose keys do not match the module or optimizer loading it."""

@@ -56,7 +56,7 @@ def test_unavailable_backend_error_says_why(twin):
         ember.zeros(2, backend="twin")
     msg = str(info.value)
     assert msg.startswith("backend 'twin' is not available here: TWIN_AVAILABLE is not set; ")
-    assert "available: numpy" in msg and "unavailable: twin (TWIN_AVAILABLE is not set)" in msg
+    assert "available: numpy" in msg and "twin (TWIN_AVAILABLE is not set)" in msg.split("unavailable: ")[1]
 
 
 def test_third_party_backend_is_selectable_every_way(twin, monkeypatch):
@@ -93,7 +93,7 @@ def test_duplicate_names_are_an_error_naming_both_packages():
 
 
 def test_unknown_plugin_name_lists_the_registered():
-    with pytest.raises(ember.PluginError, match="no backend named 'gpu'; registered backends: numpy"):
+    with pytest.raises(ember.PluginError, match="no backend named 'gpu'; registered backends: cupy, numpy"):
         ember.registry.get("backends", "gpu")
     with pytest.raises(ember.PluginError, match="unknown plugin kind 'widgets'"):
         ember.registry.table("widgets")

@@ -51,4 +51,4 @@ def test_plugin_conformance_modules_run_on_every_backend(tmp_path):
 def test_unknown_backend_option_is_a_usage_error(tmp_path):
     r = _pytest(tmp_path, "--backend", "nope")
     assert r.returncode != 0
-    assert "--backend nope: no such backend; registered: numpy" in r.stderr + r.stdout
+    assert "--backend nope: no such backend; registered: cupy, numpy" in r.stderr + r.stdout

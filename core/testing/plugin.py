@@ -27,6 +27,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "conformance: a check from ember.testing")
+    selected_backends(config)  # an unknown --backend is a usage error before collection
     if config.getoption("no_conformance"):
         return
     for name in SUITE + tuple(registry.conformance_modules()):

@@ -1,0 +1,243 @@
+"""Losses: functions of (prediction, target) and Module-style classes around them.
+
+Every loss reduces with ``reduction`` = "mean" (default), "sum" or "none".
+Class-index targets are turned into one-hot rows on the device (no host
+round trip); their range is checked once per call.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import ember
+from ember.errors import DTypeError, ShapeError
+from ember.plugins.nn.functional import one_hot
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+
+
+def _as_target(op, pred, target):
+    if not isinstance(target, ember.Tensor):
+        target = ember.tensor(target, backend=pred.backend)
+    return target
+
+
+def _same_shape(op, pred, target):
+    target = _as_target(op, pred, target)
+    if target.shape != pred.shape:
+        raise ShapeError(f"{op}: prediction {pred.shape} and target {target.shape} differ; "
+                         f"they need one shape")
+    return target.to(pred.dtype) if target.dtype is not pred.dtype else target
+
+
+def mse_loss(pred, target, reduction="mean"):
+    """(pred - target)^2."""
+    d = pred - _same_shape("mse_loss", pred, target)
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(pred, target, reduction="mean"):
+    """|pred - target|."""
+    return _reduce((pred - _same_shape("l1_loss", pred, target)).abs(), reduction, "l1_loss")
+
+
+def huber_loss(pred, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
+    d = (pred - _same_shape("huber_loss", pred, target)).abs()
+    loss = ember.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def binary_cross_entropy(prob, target, reduction="mean"):
+    """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
+    t = _same_shape("binary_cross_entropy", prob, target)
+    log_p = ember.clip(ember.log(prob), -100.0, None)
+    log_q = ember.clip(ember.log(1.0 - prob), -100.0, None)
+    return _reduce(-(t * log_p + (1.0 - t) * log_q), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """BCE on sigmoid(logits), computed as max(x, 0) - x t + log(1 + exp(-|x|)) (stable)."""
+    t = _same_shape("binary_cross_entropy_with_logits", logits, target)
+    loss = ember.relu(logits) - logits * t + ember.log(1.0 + ember.exp(-logits.abs()))
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def _class_targets(op, scores, target):
+    """One-hot rows for class indices (N, d...) against scores (N, C, d...)."""
+    target = _as_target(op, scores, target)
+    if scores.ndim < 1:
+        raise ShapeError(f"{op}: scores need a class axis, got shape {scores.shape}")
+    classes = scores.shape[1] if scores.ndim > 1 else scores.shape[0]
+    if target.dtype.is_float:
+        if target.shape != scores.shape:
+            raise ShapeError(f"{op}: probability targets {target.shape} must match scores "
+                             f"{scores.shape}")
+        return target.to(scores.dtype)
+    if target.dtype is ember.bool_:
+        raise DTypeError(f"{op}: targets must be class indices (integers) or probabilities "
+                         f"(floats), got bool")
+    want = scores.shape[:1] + scores.shape[2:] if scores.ndim > 1 else ()
+    if target.shape != want:
+        raise ShapeError(f"{op}: class-index targets {target.shape} do not fit scores "
+                         f"{scores.shape}; expected targets of shape {want}")
+    if target.size and bool(((target < 0) | (target >= classes)).any()):
+        bad = target.numpy()[(target.numpy() < 0) | (target.numpy() >= classes)].flat[0]
+        raise ShapeError(f"{op}: target class {bad} is out of range for {classes} classes")
+    return one_hot(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
+
+
+def nll_loss(log_probs, target, reduction="mean"):
+    """-log_probs[target class], for log-probabilities of shape (N, C, ...)."""
+    q = _class_targets("nll_loss", log_probs, target)
+    axis = 1 if log_probs.ndim > 1 else 0
+    return _reduce(-(q * log_probs).sum(axis=axis), reduction, "nll_loss")
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """-sum(q * log_softmax(logits)) over the class axis (1), where q is the one-hot
+    target (or the given probabilities), smoothed toward uniform by label_smoothing."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    q = _class_targets("cross_entropy", logits, target)
+    axis = 1 if logits.ndim > 1 else 0
+    if label_smoothing:
+        q = q * (1.0 - label_smoothing) + label_smoothing / logits.shape[axis]
+    log_p = ember.log_softmax(logits, axis)
+    return _reduce(-(q * log_p).sum(axis=axis), reduction, "cross_entropy")
+
+
+# -- classes and their conformance examples -------------------------------------------
+@dataclass
+class LossExample:
+    """How the conformance suite exercises a loss class."""
+
+    kwargs: dict
+    shape: tuple                  # prediction shape
+    target: str                   # "same" (floats), "binary" (0/1 floats), "index", "prob"
+    reference: object             # NumPy float64 (pred, target) -> unreduced loss
+    low: float = -2.0
+    high: float = 2.0
+
+
+class Loss:
+    """Base of loss classes: holds the reduction and options, calls the function."""
+
+    fn = None
+
+    def __init__(self, reduction="mean", **options):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{', '.join(REDUCTIONS)}, got {reduction!r}")
+        self.reduction, self.options = reduction, options
+
+    def __call__(self, pred, target):
+        return type(self).fn(pred, target, reduction=self.reduction, **self.options)
+
+    def __repr__(self):
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}(reduction={self.reduction!r}{opts})"
+
+    @classmethod
+    def example(cls):
+        raise NotImplementedError(f"{cls.__name__} declares no conformance example")
+
+
+def _np_log_softmax(x, axis):
+    s = x - x.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def _np_onehot(t, classes):
+    return np.moveaxis(np.eye(classes)[t], -1, 1)
+
+
+class MSELoss(Loss):
+    fn = staticmethod(mse_loss)
+
+    @classmethod
+    def example(cls):
+        return LossExample({}, (4, 3), "same", lambda p, t: (p - t) ** 2)
+
+
+class L1Loss(Loss):
+    fn = staticmethod(l1_loss)
+
+    @classmethod
+    def example(cls):
+        return LossExample({}, (4, 3), "same", lambda p, t: np.abs(p - t))
+
+
+class HuberLoss(Loss):
+    fn = staticmethod(huber_loss)
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction, delta=delta)
+
+    @classmethod
+    def example(cls):
+        def ref(p, t, delta=0.7):
+            d = np.abs(p - t)
+            return np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+        return LossExample({"delta": 0.7}, (5, 3), "same", ref)
+
+
+class BCELoss(Loss):
+    fn = staticmethod(binary_cross_entropy)
+
+    @classmethod
+    def example(cls):
+        return LossExample({}, (6,), "binary",
+                           lambda p, t: -(t * np.log(p) + (1 - t) * np.log(1 - p)),
+                           low=0.05, high=0.95)
+
+
+class BCEWithLogitsLoss(Loss):
+    fn = staticmethod(binary_cross_entropy_with_logits)
+
+    @classmethod
+    def example(cls):
+        def ref(x, t):
+            p = 1 / (1 + np.exp(-x))
+            return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+        return LossExample({}, (3, 4), "binary", ref, low=-4, high=4)
+
+
+class NLLLoss(Loss):
+    fn = staticmethod(nll_loss)
+
+    @classmethod
+    def example(cls):
+        return LossExample({}, (5, 4), "index",
+                           lambda lp, t: -(lp * _np_onehot(t, lp.shape[1])).sum(axis=1))
+
+
+class CrossEntropyLoss(Loss):
+    fn = staticmethod(cross_entropy)
+
+    def __init__(self, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction, label_smoothing=label_smoothing)
+
+    @classmethod
+    def example(cls):
+        def ref(x, t, eps=0.1):
+            q = _np_onehot(t, x.shape[1]) if t.dtype.kind == "i" else t
+            q = q * (1 - eps) + eps / x.shape[1]
+            return -(q * _np_log_softmax(x, 1)).sum(axis=1)
+        return LossExample({"label_smoothing": 0.1}, (4, 5, 2), "index", ref, low=-4, high=4)
+
+
+LOSSES = {
+    "mse": MSELoss, "l1": L1Loss, "huber": HuberLoss, "bce": BCELoss,
+    "bce_with_logits": BCEWithLogitsLoss, "nll": NLLLoss, "cross_entropy": CrossEntropyLoss,
+}

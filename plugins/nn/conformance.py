@@ -1,0 +1,150 @@
+"""Conformance checks for every registered layer and initializer, on every backend.
+
+Contributed to ``ember.testing`` through the ``ember_conformance_modules`` hook,
+so a layer that another package registers is checked with no change here.
+Each layer class declares a ``LayerExample`` through ``example()``.
+"""
+
+import numpy as np
+import pytest
+
+import ember
+from ember.registry import registry
+from ember.testing.checks import expect, gradcheck, grad_dtype, tolerance
+
+from .module import functional_call
+
+LAYERS = registry.names("layers")
+INITIALIZERS = registry.names("initializers")
+
+
+def _build(name, backend, dtype=None, seed=0):
+    cls = registry.get("layers", name)
+    ex = cls.example()
+    ember.manual_seed(seed)
+    with ember.backend(backend):
+        layer = ex.build() if ex.build is not None else cls(**ex.kwargs)
+    if dtype is not None:
+        layer.to(dtype=dtype)
+    return layer, ex
+
+
+def _input_array(ex, seed=1):
+    rng = np.random.default_rng(seed)
+    if ex.integer_high is not None:
+        return rng.integers(0, ex.integer_high, ex.shape)
+    return rng.uniform(ex.low, ex.high, ex.shape)
+
+
+def _input(ex, backend, dtype, seed=1):
+    a = _input_array(ex, seed)
+    if ex.integer_high is not None:
+        return ember.tensor(a, backend=backend)
+    return ember.tensor(a, dtype=dtype, backend=backend)
+
+
+def _forward(layer, x, seed=5):
+    ember.manual_seed(seed)   # the same dropout masks in every run
+    return layer(x)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_forward_matches_float64_numpy(backend, name):
+    """float32 on the backend against the same layer (same seed) run on NumPy in float64."""
+    layer, ex = _build(name, backend)
+    ref, _ = _build(name, "numpy", dtype=ember.float64)
+    for mode in ("train", "eval"):
+        layer.train(mode == "train")
+        ref.train(mode == "train")
+        got = _forward(layer, _input(ex, backend, ember.float32))
+        want = _forward(ref, _input(ex, "numpy", ember.float64))
+        expect(got.shape == want.shape, f"{name} ({mode}): shape {got.shape} != {want.shape}")
+        expect(got.dtype is ember.float32, f"{name} ({mode}): output dtype {got.dtype}")
+        rtol, atol = tolerance(ember.float32, 10 * ex.scale)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"{name} in {mode} mode")
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_gradcheck_inputs_and_parameters(backend, name):
+    dtype = grad_dtype(backend)
+    layer, ex = _build(name, backend, dtype=dtype)
+    params = [n for n, _ in layer.named_parameters()]
+    arrays = [p.numpy().astype(np.float64) for _, p in layer.named_parameters()]
+    takes_grad = ex.integer_high is None
+    x_fixed = _input(ex, backend, dtype)
+    if takes_grad:
+        arrays = [_input_array(ex)] + arrays
+    if not arrays:
+        pytest.skip(f"layer {name} has no float input or parameter to differentiate")
+
+    def fn(*tensors):
+        x = tensors[0] if takes_grad else x_fixed
+        given = tensors[1:] if takes_grad else tensors
+        ember.manual_seed(5)
+        return functional_call(layer, dict(zip(params, given)), x)
+
+    gradcheck(fn, arrays, backend, scale=ex.scale)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_state_dict_round_trip(backend, name):
+    a, ex = _build(name, backend, seed=0)
+    b, _ = _build(name, backend, seed=1)
+    state = a.state_dict()
+    expected_keys = [n for n, _ in a.named_parameters()] + [n for n, _ in a.named_buffers()]
+    expect(list(state) == expected_keys, f"{name}: state_dict keys {list(state)}")
+    b.load_state_dict(state)
+    a.eval()
+    b.eval()
+    x = _input(ex, backend, ember.float32)
+    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy(), err_msg=name)
+    if state:
+        first = next(iter(state))
+        with pytest.raises(ember.StateDictError, match=f"missing keys {first}"):
+            b.load_state_dict({k: v for k, v in state.items() if k != first})
+        with pytest.raises(ember.StateDictError, match="unexpected keys extra.weight"):
+            b.load_state_dict({**state, "extra.weight": state[first]})
+        wrong = {**state, first: ember.zeros(*state[first].shape, 2, dtype=state[first].dtype)}
+        with pytest.raises(ember.ShapeError, match=f"load_state_dict: {first} has shape"):
+            b.load_state_dict(wrong)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_train_eval(backend, name):
+    layer, ex = _build(name, backend)
+    expect(layer.training and all(m.training for m in layer.modules()), f"{name}: starts in train")
+    layer.eval()
+    expect(not any(m.training for m in layer.modules()), f"{name}: eval() reaches every child")
+    x = _input(ex, backend, ember.float32)
+    np.testing.assert_array_equal(_forward(layer, x, 1).numpy(), _forward(layer, x, 2).numpy(),
+                                  err_msg=f"{name}: eval mode must be deterministic")
+    layer.train()
+    if ex.random_in_train:
+        a, b = _forward(layer, x, 1).numpy(), _forward(layer, x, 2).numpy()
+        expect(not np.array_equal(a, b), f"{name}: train mode should draw new randomness")
+    expect(type(layer).__name__ in repr(layer), f"{name}: repr names the class")
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_refuses_bad_shapes(backend, name):
+    layer, ex = _build(name, backend)
+    if ex.bad_shape is None:
+        pytest.skip(f"layer {name} accepts inputs of any shape")
+    bad = np.zeros(ex.bad_shape)
+    x = ember.tensor(bad.astype(np.int64) if ex.integer_high else bad,
+                     dtype=None if ex.integer_high else ember.float32)
+    with pytest.raises(ember.ShapeError):
+        layer(x)
+
+
+@pytest.mark.parametrize("name", INITIALIZERS)
+def test_initializer_is_bit_identical_to_numpy(backend, name):
+    fn = registry.get("initializers", name)
+    ember.manual_seed(3)
+    got = fn((6, 4, 3), backend=backend)
+    ember.manual_seed(3)
+    want = fn((6, 4, 3), backend="numpy")
+    expect(got.shape == (6, 4, 3) and got.dtype is ember.float32 and got.device == backend.device,
+           f"{name}: {got.shape} {got.dtype} {got.device}")
+    np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=name)

@@ -1,0 +1,208 @@
+"""Layer computations as tensor code on core primitives (so every backend has
+them and autograd differentiates them to any order)."""
+
+import math
+
+import ember
+from ember.errors import DTypeError, ShapeError
+from ember.ops.movement import slice_axes
+
+
+def _pair(v, name, op):
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(v)
+    if len(v) != 2 or not all(isinstance(i, int) for i in v):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    return v
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ShapeError(f"linear: input {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
+                         f"features but weight {weight.shape} expects {weight.shape[1]}")
+    out = x @ weight.T
+    return out + bias if bias is not None else out
+
+
+def _out_size(op, size, k, s, p, d):
+    out = (size + 2 * p - d * (k - 1) - 1) // s + 1
+    if out < 1:
+        raise ShapeError(f"{op}: input size {size} with padding {p} is smaller than the "
+                         f"(dilated) kernel {d * (k - 1) + 1}")
+    return out
+
+
+def _patches(op, x, kernel, stride, padding, dilation, pad_value=0.0):
+    """(N, C, kh*kw, OH, OW): the strided windows of x, one slice per kernel offset."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    n, c, h, w = x.shape
+    oh = _out_size(op, h, kh, sh, ph, dh)
+    ow = _out_size(op, w, kw, sw, pw, dw)
+    if ph or pw:
+        x = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=pad_value)
+    cols = []
+    for i in range(kh):
+        for j in range(kw):
+            cols.append(slice_axes(x, (0, 0, i * dh, j * dw),
+                                   (n, c, i * dh + sh * (oh - 1) + 1, j * dw + sw * (ow - 1) + 1),
+                                   (1, 1, sh, sw)))
+    return ember.stack(cols, axis=2), oh, ow
+
+
+def _check_4d(op, x):
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expects input of shape (N, C, H, W), got {x.shape}")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch) through im2col and one batched matmul."""
+    _check_4d("conv2d", x)
+    if weight.ndim != 4:
+        raise ShapeError(f"conv2d: weight must have shape (out, in/groups, kh, kw), got {weight.shape}")
+    stride, padding = _pair(stride, "stride", "conv2d"), _pair(padding, "padding", "conv2d")
+    dilation = _pair(dilation, "dilation", "conv2d")
+    n, c = x.shape[:2]
+    o, cg, kh, kw = weight.shape
+    if c != cg * groups:
+        raise ShapeError(f"conv2d: input {x.shape} has {c} channels but weight {weight.shape} "
+                         f"expects {cg * groups} (groups={groups})")
+    if o % groups:
+        raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
+                         f"by groups={groups}")
+    cols, oh, ow = _patches("conv2d", x, (kh, kw), stride, padding, dilation)
+    cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
+    out = weight.reshape(groups, o // groups, cg * kh * kw) @ cols
+    out = out.reshape(n, o, oh, ow)
+    return out + bias.reshape(1, o, 1, 1) if bias is not None else out
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
+    """Largest value in each window (padding counts as -inf)."""
+    _check_4d("max_pool2d", x)
+    kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
+    stride = kernel if stride is None else _pair(stride, "stride", "max_pool2d")
+    padding = _pair(padding, "padding", "max_pool2d")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
+    cols, _, _ = _patches("max_pool2d", x, kernel, stride, padding,
+                          _pair(dilation, "dilation", "max_pool2d"), pad_value=-math.inf)
+    return cols.max(axis=2)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean of each window; zero padding counts in the mean (count_include_pad, as PyTorch)."""
+    _check_4d("avg_pool2d", x)
+    kernel = _pair(kernel_size, "kernel_size", "avg_pool2d")
+    stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d")
+    cols, _, _ = _patches("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
+                          (1, 1))
+    return cols.mean(axis=2)
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p).
+
+    The mask is drawn from ember's host generator, so a seed gives the same
+    mask on every backend."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    # drawn in float32 whatever x's dtype, so float32 and float64 runs share one mask
+    keep = ember.rand(x.shape, dtype=ember.float32, backend=x.backend) >= p
+    return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True,
+               momentum=0.1, eps=1e-5):
+    """Normalize over every axis but the channels (axis 1). In training, batch
+    statistics are used and the running ones updated in place (unbiased variance)."""
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: expects (N, C, ...) input, got {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        n = x.size // x.shape[1]
+        if n < 2:
+            raise ShapeError(f"batch_norm: training needs more than one value per channel, "
+                             f"got input {x.shape}")
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, correction=0, keepdims=True)
+        if running_mean is not None:
+            with ember.no_grad():
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(x.shape[1])
+                running_var *= 1 - momentum
+                running_var += momentum * (var.reshape(x.shape[1]) * (n / (n - 1)))
+    else:
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    out = (x - mean) / ember.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight.reshape(shape) + bias.reshape(shape)
+    return out
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing ``normalized_shape`` axes of each sample."""
+    normalized_shape = tuple(normalized_shape)
+    if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
+        raise ShapeError(f"layer_norm: input {x.shape} does not end in the normalized shape "
+                         f"{normalized_shape}")
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, correction=0, keepdims=True)
+    out = (x - mean) / ember.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight + bias
+    return out
+
+
+def embedding(indices, weight):
+    """Rows of ``weight`` picked by integer ``indices`` of any shape."""
+    if not isinstance(indices, ember.Tensor):
+        indices = ember.tensor(indices, backend=weight.backend)
+    if indices.dtype.is_float or indices.dtype is ember.bool_:
+        raise DTypeError(f"embedding: indices must be integers, got {indices.dtype.name}")
+    return weight[indices]
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return ember.where(x > 0, x, x * negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return ember.where(x > 0, x, (ember.exp(ember.minimum(x, 0.0)) - 1.0) * alpha)
+
+
+def erf(x):
+    """Error function, Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7)."""
+    a = x.abs()
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t
+            + 0.254829592) * t
+    return ember.sign(x) * (1.0 - poly * ember.exp(-(a * a)))
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x); approximate='tanh' uses the tanh form, as PyTorch."""
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + ember.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+
+
+def one_hot(indices, num_classes, axis=-1, dtype=None):
+    """A float tensor with 1 at each index along a new ``axis`` (computed on the device)."""
+    if indices.dtype.is_float or indices.dtype is ember.bool_:
+        raise DTypeError(f"one_hot: indices must be integers, got {indices.dtype.name}")
+    axis = axis % (indices.ndim + 1)
+    shape = [1] * (indices.ndim + 1)
+    shape[axis] = num_classes
+    classes = ember.arange(num_classes, dtype=indices.dtype, backend=indices.backend).reshape(shape)
+    hit = indices.unsqueeze(axis) == classes
+    return hit.to(dtype or ember.default_float)

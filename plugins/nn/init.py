@@ -1,0 +1,92 @@
+"""Weight initializers, drawn from ember's seeded host generator.
+
+Each returns a new tensor of ``shape``; the same seed gives bit-identical
+values on every backend. Fans follow PyTorch: for a weight of shape
+(out, in, *kernel), fan_in = in * prod(kernel) and fan_out = out * prod(kernel).
+"""
+
+import math
+
+import ember
+from ember.errors import ShapeError
+
+_GAINS = {"linear": 1.0, "conv2d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0),
+          "selu": 0.75}
+
+
+def fans(shape):
+    if len(shape) < 2:
+        raise ShapeError(f"initializer: fan in and fan out need a shape of at least 2 "
+                         f"dimensions, got {tuple(shape)}")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity, as torch.nn.init.calculate_gain."""
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; known: "
+                         + ", ".join(sorted(_GAINS) + ["leaky_relu"]))
+    return _GAINS[nonlinearity]
+
+
+def uniform(shape, low=0.0, high=1.0, dtype=None, backend=None):
+    return ember.uniform(low, high, tuple(shape), dtype=dtype, backend=backend)
+
+
+def normal(shape, mean=0.0, std=1.0, dtype=None, backend=None):
+    return ember.normal(mean, std, tuple(shape), dtype=dtype, backend=backend)
+
+
+def zeros(shape, dtype=None, backend=None):
+    return ember.zeros(tuple(shape), dtype=dtype, backend=backend)
+
+
+def ones(shape, dtype=None, backend=None):
+    return ember.ones(tuple(shape), dtype=dtype, backend=backend)
+
+
+def xavier_uniform(shape, gain=1.0, dtype=None, backend=None):
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = fans(shape)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(shape, -a, a, dtype, backend)
+
+
+def xavier_normal(shape, gain=1.0, dtype=None, backend=None):
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = fans(shape)
+    return normal(shape, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), dtype, backend)
+
+
+def _kaiming_std(shape, a, mode, nonlinearity):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = fans(shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype=None,
+                    backend=None):
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015)."""
+    bound = math.sqrt(3.0) * _kaiming_std(shape, a, mode, nonlinearity)
+    return uniform(shape, -bound, bound, dtype, backend)
+
+
+def kaiming_normal(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype=None,
+                   backend=None):
+    """N(0, std^2) with std = gain / sqrt(fan)."""
+    return normal(shape, 0.0, _kaiming_std(shape, a, mode, nonlinearity), dtype, backend)
+
+
+INITIALIZERS = {
+    "xavier_uniform": xavier_uniform, "glorot_uniform": xavier_uniform,
+    "xavier_normal": xavier_normal, "glorot_normal": xavier_normal,
+    "kaiming_uniform": kaiming_uniform, "he_uniform": kaiming_uniform,
+    "kaiming_normal": kaiming_normal, "he_normal": kaiming_normal,
+    "zeros": zeros, "ones": ones, "normal": normal, "uniform": uniform,
+}

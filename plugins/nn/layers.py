@@ -1,0 +1,238 @@
+"""The built-in layers. Default initializations follow PyTorch's and are
+stated in each docstring; all draw from ember's seeded host generator."""
+
+import math
+
+import ember
+from ember.errors import ShapeError
+
+from . import functional as F
+from . import init
+from .module import LayerExample, Module, Parameter
+
+
+class Linear(Module):
+    """y = x @ W.T + b. Init: W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform, a=sqrt(5))."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None, backend=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
+        self.weight = Parameter(init.kaiming_uniform((out_features, in_features), a=math.sqrt(5),
+                                                     dtype=dtype, backend=backend))
+        self.bias = Parameter(init.uniform((out_features,), -bound, bound, dtype, backend)) \
+            if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, " \
+               f"bias={self.bias is not None}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_features": 5, "out_features": 3}, shape=(4, 5), bad_shape=(4, 6))
+
+
+class Conv2d(Module):
+    """2-D convolution over (N, C, H, W). Init as Linear with fan_in = in/groups * kh * kw."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, dtype=None, backend=None):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ShapeError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} "
+                             f"must both be divisible by groups={groups}")
+        kh, kw = F._pair(kernel_size, "kernel_size", "Conv2d")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        shape = (out_channels, in_channels // groups, kh, kw)
+        self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
+                                                     backend=backend))
+        bound = 1.0 / math.sqrt(init.fans(shape)[0])
+        self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
+            if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"groups={self.groups}")
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2,
+                             "padding": 1, "dilation": 1, "groups": 2}, shape=(2, 4, 7, 6),
+                            bad_shape=(2, 3, 7, 6), scale=3)
+
+
+class MaxPool2d(Module):
+    """Maximum over each window; stride defaults to the kernel size. No parameters."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": 2, "stride": 2, "padding": 1}, shape=(2, 3, 5, 6),
+                            bad_shape=(3, 5, 6))
+
+
+class AvgPool2d(Module):
+    """Mean over each window; stride defaults to the kernel size. No parameters."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": 3, "stride": 2, "padding": 1}, shape=(2, 3, 6, 5),
+                            bad_shape=(2, 3, 6))
+
+
+class Flatten(Module):
+    """Merge axes start_dim..end_dim (all but the batch axis by default)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(2, 3, 4), bad_shape=(5,))
+
+
+class Dropout(Module):
+    """Zero elements with probability p in train mode (scaling the rest); identity in eval."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"p": 0.3}, shape=(6, 5), random_in_train=True)
+
+
+class _BatchNorm(Module):
+    """Init: weight 1, bias 0, running mean 0, running variance 1."""
+
+    dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None, backend=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(init.ones((num_features,), dtype, backend)) if affine else None
+        self.bias = Parameter(init.zeros((num_features,), dtype, backend)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", init.zeros((num_features,), dtype, backend))
+            self.register_buffer("running_var", init.ones((num_features,), dtype, backend))
+        else:
+            self.running_mean = self.running_var = None
+
+    def forward(self, x):
+        if x.ndim not in self.dims or x.shape[1] != self.num_features:
+            want = " or ".join(f"{d}-D" for d in self.dims)
+            raise ShapeError(f"{type(self).__name__}: expects {want} input with "
+                             f"{self.num_features} channels on axis 1, got {x.shape}")
+        use_batch = self.training or self.running_mean is None
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            use_batch, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L) input."""
+
+    dims = (2, 3)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_features": 3}, shape=(5, 3), bad_shape=(5, 4))
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W) input."""
+
+    dims = (4,)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_features": 3}, shape=(2, 3, 3, 2), bad_shape=(2, 4, 3, 2))
+
+
+class LayerNorm(Module):
+    """Normalization over the trailing dims of each sample. Init: weight 1, bias 0."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None, backend=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape, self.eps = tuple(normalized_shape), eps
+        self.weight = Parameter(init.ones(self.normalized_shape, dtype, backend)) \
+            if elementwise_affine else None
+        self.bias = Parameter(init.zeros(self.normalized_shape, dtype, backend)) \
+            if elementwise_affine else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"normalized_shape": (3, 4)}, shape=(2, 3, 4), bad_shape=(2, 4, 3))
+
+
+class Embedding(Module):
+    """Rows of a (num_embeddings, embedding_dim) table by index. Init: N(0, 1)."""
+
+    def __init__(self, num_embeddings, embedding_dim, dtype=None, backend=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(init.normal((num_embeddings, embedding_dim), 0.0, 1.0, dtype,
+                                            backend))
+
+    def forward(self, indices):
+        return F.embedding(indices, self.weight)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_embeddings": 7, "embedding_dim": 3}, shape=(2, 5),
+                            integer_high=7)

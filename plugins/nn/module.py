@@ -1,0 +1,270 @@
+"""Module: a tree of layers holding parameters and buffers, as in PyTorch."""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import ember
+from ember.errors import DTypeError, ShapeError, StateDictError
+from ember.dtypes import DType
+from ember.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a Module trains: registered by assignment, requires grad."""
+
+    __slots__ = ()
+
+    def __new__(cls, data, requires_grad=True):
+        if not isinstance(data, Tensor):
+            data = ember.tensor(data)
+        p = object.__new__(cls)
+        p._data, p._backend, p.shape, p.dtype = data._data, data._backend, data.shape, data.dtype
+        p.grad, p._ctx, p._retain = None, None, False
+        p.requires_grad = False
+        if requires_grad:
+            p.requires_grad_()
+        return p
+
+    def __init__(self, data, requires_grad=True):
+        pass
+
+    def __repr__(self):
+        return "Parameter(" + super().__repr__() + ")"
+
+
+@dataclass
+class LayerExample:
+    """How the conformance suite exercises a layer class (see ``Module.example``)."""
+
+    kwargs: dict                      # the layer is built as cls(**kwargs)...
+    shape: tuple                      # ...and called on one input of this shape
+    low: float = -2.0                 # float inputs drawn uniformly from [low, high)
+    high: float = 2.0
+    integer_high: int = None          # integer inputs in [0, integer_high) instead (Embedding)
+    bad_shape: tuple = None           # an input shape the layer must refuse with ShapeError
+    scale: float = 1.0                # tolerance multiplier
+    random_in_train: bool = False     # train-mode output is random (Dropout)
+    build: object = None              # a callable building the layer, instead of kwargs
+
+
+class Module:
+    """Base class of layers. Assigning a Parameter, a Module or (through
+    ``register_buffer``) a tensor registers it under the attribute's name."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    @classmethod
+    def example(cls):
+        """A LayerExample for the conformance suite; every registered layer gives one."""
+        raise NotImplementedError(f"{cls.__name__} declares no conformance example; "
+                                  f"define a classmethod example() returning LayerExample")
+
+    # -- registration -------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                                 f"before assigning attributes")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, tensor):
+        """A tensor that is state but not trained (running statistics)."""
+        object.__setattr__(self, name, tensor)
+        self._buffers[name] = tensor
+
+    def _set_buffer(self, name, tensor):
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    # -- traversal ----------------------------------------------------------------
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix=""):
+        for mod_prefix, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+
+    def parameters(self):
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self, prefix=""):
+        for mod_prefix, mod in self.named_modules(prefix):
+            for name, b in mod._buffers.items():
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self):
+        return (b for _, b in self.named_buffers())
+
+    def num_parameters(self):
+        return sum(p.size for p in self.parameters())
+
+    # -- modes and gradients ------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def requires_grad_(self, flag=True):
+        for p in self.parameters():
+            p.requires_grad = flag
+        return self
+
+    # -- state --------------------------------------------------------------------
+    def state_dict(self):
+        """Parameters and buffers by dotted name, detached (values, not graph)."""
+        out = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p.detach()
+        for name, b in self.named_buffers():
+            out[name] = b.detach()
+        return out
+
+    def load_state_dict(self, state, strict=True):
+        """Copy values into this module's own tensors (optimizers keep their references)."""
+        own = OrderedDict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing keys " + ", ".join(missing))
+            if unexpected:
+                parts.append("unexpected keys " + ", ".join(unexpected))
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: "
+                                 + "; ".join(parts) + "; pass strict=False to load the rest")
+        for name, target in own.items():
+            if name not in state:
+                continue
+            value = state[name]
+            if not isinstance(value, Tensor):
+                value = ember.tensor(value, dtype=target.dtype)
+            if value.shape != target.shape:
+                raise ShapeError(f"load_state_dict: {name} has shape {value.shape} in the "
+                                 f"state_dict but {target.shape} in {type(self).__name__}")
+            if value.dtype is not target.dtype:
+                raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
+                                 f"state_dict but {target.dtype.name} in {type(self).__name__}; "
+                                 f"cast the module or the state first")
+            target._data = value.to(target._backend)._data
+        return self
+
+    def to(self, target=None, dtype=None):
+        """Move to a backend and/or cast floating state to a dtype, in place (the
+        tensors keep their identity, so optimizers keep their references);
+        gradients are dropped."""
+        if target is not None and dtype is None and _is_dtype_spec(target):
+            target, dtype = None, target
+        for t in (*self.parameters(), *self.buffers()):
+            moved = t.detach()
+            if target is not None:
+                moved = moved.to(target)
+            if dtype is not None and t.dtype.is_float:
+                moved = moved.to(dtype=dtype)
+            t._data, t._backend, t.dtype = moved._data, moved._backend, moved.dtype
+            t.grad = None
+        return self
+
+    # -- display ------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        own = sum(p.size for p in self._parameters.values())
+        head = f"{type(self).__name__}({self.extra_repr()})"
+        if not self._modules:
+            return head + (f"  [{own:,} params]" if own else "")
+        lines = [f"{type(self).__name__}(  [{self.num_parameters():,} params]"]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class Sequential(Module):
+    """Modules applied one after another."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = layers[0]
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Module")
+            setattr(self, str(i), layer)
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    @classmethod
+    def example(cls):
+        from .activations import Tanh
+        from .layers import Linear
+        return LayerExample(kwargs={}, shape=(5, 4), bad_shape=(5, 3),
+                            build=lambda: cls(Linear(4, 3), Tanh(), Linear(3, 2)))
+
+
+def _is_dtype_spec(x):
+    return isinstance(x, DType) or x in (float, int, bool) or (
+        isinstance(x, str) and x in ember.dtypes.BY_NAME)
+
+
+def functional_call(module, tensors, *args):
+    """Call ``module`` with some parameters or buffers replaced by ``tensors``
+    (a mapping of dotted name -> tensor), then put the originals back."""
+    saved = []
+    try:
+        for name, value in tensors.items():
+            owner_name, _, attr = name.rpartition(".")
+            owner = module
+            for part in owner_name.split(".") if owner_name else ():
+                owner = owner._modules[part]
+            saved.append((owner, attr, owner.__dict__[attr]))
+            object.__setattr__(owner, attr, value)
+        return module(*args)
+    finally:
+        for owner, attr, value in reversed(saved):
+            object.__setattr__(owner, attr, value)

@@ -1,0 +1,20 @@
+"""Registers the built-in layers, activations and initializers, and their conformance checks."""
+
+from ember.hookspecs import hookimpl
+
+
+@hookimpl
+def ember_layers():
+    from . import LAYERS
+    return dict(LAYERS)
+
+
+@hookimpl
+def ember_initializers():
+    from .init import INITIALIZERS
+    return dict(INITIALIZERS)
+
+
+@hookimpl
+def ember_conformance_modules():
+    return ["ember.plugins.nn.conformance"]

@@ -1,0 +1,178 @@
+"""Layers against independent hand-written NumPy references, and a small CNN that learns."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember.plugins import nn
+from ember.plugins.losses import cross_entropy
+from ember.plugins.nn import functional as F
+
+
+def conv2d_reference(x, w, b, stride, padding, dilation, groups):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    out = np.zeros((n, o, oh, ow))
+    per = o // groups
+    for oc in range(o):
+        g = oc // per
+        for i in range(oh):
+            for j in range(ow):
+                patch = xp[:, g * cg:(g + 1) * cg,
+                           i * stride: i * stride + dilation * (kh - 1) + 1: dilation,
+                           j * stride: j * stride + dilation * (kw - 1) + 1: dilation]
+                out[:, oc, i, j] = (patch * w[oc]).sum(axis=(1, 2, 3)) + b[oc]
+    return out
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [
+    (1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (2, 1, 1, 2), (1, 1, 1, 4)])
+def test_conv2d_matches_direct_convolution(stride, padding, dilation, groups):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 9, 8))
+    w = rng.standard_normal((8, 4 // groups, 3, 3))
+    b = rng.standard_normal(8)
+    got = F.conv2d(ember.tensor(x), ember.tensor(w), ember.tensor(b), stride, padding, dilation, groups)
+    np.testing.assert_allclose(got.numpy(), conv2d_reference(x, w, b, stride, padding, dilation, groups),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_channel_mismatch_names_both_shapes():
+    with pytest.raises(ember.ShapeError, match=r"conv2d: input \(8, 3, 32, 32\) has 3 channels "
+                                               r"but weight \(16, 1, 3, 3\) expects 1 \(groups=1\)"):
+        F.conv2d(ember.zeros(8, 3, 32, 32), ember.zeros(16, 1, 3, 3))
+
+
+def test_pooling_matches_reference():
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 7))
+    got = F.max_pool2d(ember.tensor(x), 2, 2, padding=1).numpy()
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    want = np.array([[[[xp[a, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max() for j in range(4)]
+                       for i in range(4)] for c in range(3)] for a in range(2)])
+    np.testing.assert_allclose(got, want)
+    got = F.avg_pool2d(ember.tensor(x), 3, 2).numpy()
+    want = np.array([[[[x[a, c, 2 * i:2 * i + 3, 2 * j:2 * j + 3].mean() for j in range(3)]
+                       for i in range(2)] for c in range(3)] for a in range(2)])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_batch_norm_running_statistics_follow_pytorch_rules():
+    rng = np.random.default_rng(2)
+    bn = nn.BatchNorm2d(3, momentum=0.1).to(ember.float64)
+    x = rng.standard_normal((4, 3, 2, 2)) * 3 + 1
+    out = bn(ember.tensor(x)).numpy()
+    mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+    np.testing.assert_allclose(out, (x - mean[None, :, None, None]) /
+                               np.sqrt(var[None, :, None, None] + 1e-5), rtol=1e-10)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean, rtol=1e-10)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1),
+                               rtol=1e-10)
+    bn.eval()
+    out = bn(ember.tensor(x)).numpy()
+    rm, rv = bn.running_mean.numpy(), bn.running_var.numpy()
+    np.testing.assert_allclose(out, (x - rm[None, :, None, None]) /
+                               np.sqrt(rv[None, :, None, None] + 1e-5), rtol=1e-10)
+
+
+def test_layer_norm_and_activations_match_formulas():
+    x = np.linspace(-4, 4, 24).reshape(2, 3, 4)
+    got = F.layer_norm(ember.tensor(x), (3, 4)).numpy()
+    m, v = x.mean(axis=(1, 2), keepdims=True), x.var(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(got, (x - m) / np.sqrt(v + 1e-5), rtol=1e-10)
+    t = ember.tensor(x)
+    erf = np.vectorize(math.erf)
+    # erf within 1.5e-7, so GELU within 0.75e-7 * |x|
+    np.testing.assert_allclose(F.gelu(t).numpy(), 0.5 * x * (1 + erf(x / math.sqrt(2))), atol=4e-7)
+    np.testing.assert_allclose(F.gelu(t, "tanh").numpy(),
+                               0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))))
+    np.testing.assert_allclose(F.leaky_relu(t, 0.2).numpy(), np.where(x > 0, x, 0.2 * x))
+    np.testing.assert_allclose(F.elu(t, 1.5).numpy(), np.where(x > 0, x, 1.5 * (np.exp(x) - 1)))
+
+
+def test_dropout_keeps_the_expected_fraction_and_scales():
+    ember.manual_seed(0)
+    y = F.dropout(ember.ones(200, 200), p=0.3).numpy()
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(y[kept], 1 / 0.7)
+    assert np.array_equal(F.dropout(ember.ones(3), 0.3, training=False).numpy(), np.ones(3))
+
+
+def test_embedding_picks_rows_and_checks_range():
+    e = nn.Embedding(5, 2)
+    idx = ember.tensor([[4, 0], [1, 1]])
+    np.testing.assert_array_equal(e(idx).numpy(), e.weight.numpy()[[[4, 0], [1, 1]]])
+    with pytest.raises(ember.IndexingError, match="index 5 is out of bounds for axis 0 with size 5"):
+        e(ember.tensor([5]))
+    with pytest.raises(ember.DTypeError, match="embedding: indices must be integers"):
+        e(ember.tensor([1.0]))
+
+
+def test_default_initializations_follow_the_documented_rules():
+    ember.manual_seed(0)
+    lin = nn.Linear(400, 300)
+    bound = 1 / math.sqrt(400)
+    w = lin.weight.numpy()
+    assert w.min() >= -bound and w.max() <= bound and abs(w.std() - bound / math.sqrt(3)) < 1e-3
+    w = nn.init.xavier_normal((300, 400)).numpy()
+    assert abs(w.std() - math.sqrt(2 / 700)) < 1e-3
+    w = nn.init.kaiming_normal((300, 400), nonlinearity="relu").numpy()
+    assert abs(w.std() - math.sqrt(2 / 400)) < 1e-3
+    w = nn.init.xavier_uniform((300, 400), gain=2.0).numpy()
+    assert abs(w.max()) <= 2 * math.sqrt(6 / 700)
+
+
+def test_module_tree_state_and_repr():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    assert model.num_parameters() == 4 * 9 + 4 + 640 + 10
+    text = repr(model)
+    assert text.splitlines()[0] == "Sequential(  [690 params]"
+    assert "(3): Linear(in_features=64, out_features=10, bias=True)  [650 params]" in text
+    assert model(ember.zeros(2, 1, 6, 6)).shape == (2, 10)
+    model.to(ember.float64)
+    assert all(p.dtype is ember.float64 for p in model.parameters())
+
+
+def test_cross_entropy_matches_log_softmax_reference():
+    x = np.random.default_rng(3).standard_normal((6, 4)) * 3
+    y = np.array([0, 3, 1, 1, 2, 0])
+    got = cross_entropy(ember.tensor(x), ember.tensor(y)).item()
+    logp = x - x.max(1, keepdims=True) - np.log(np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True))
+    assert abs(got - (-logp[np.arange(6), y].mean())) < 1e-10
+    with pytest.raises(ember.ShapeError, match="target class 4 is out of range for 4 classes"):
+        cross_entropy(ember.tensor(x), ember.tensor([0, 4, 1, 1, 2, 0]))
+    assert cross_entropy(ember.tensor([[1e4, 0.0]]), ember.tensor([1])).item() == pytest.approx(1e4)
+
+
+def test_small_cnn_learns_a_synthetic_task():
+    """Conv2d, ReLU, MaxPool2d, Dropout, BatchNorm2d, Linear with plain gradient steps."""
+    ember.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n = 64
+    labels = rng.integers(0, 2, n)
+    images = rng.standard_normal((n, 1, 8, 8)) * 0.3
+    images[labels == 1, :, :, :4] += 1.0   # class 1: bright left half
+    images[labels == 0, :, :4, :] += 1.0   # class 0: bright top half
+    x, y = ember.tensor(images, dtype=ember.float32), ember.tensor(labels)
+    model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Dropout(0.1), nn.Flatten(), nn.Linear(6 * 16, 2))
+    first = None
+    for step in range(60):
+        loss = cross_entropy(model(x), y)
+        first = first if first is not None else loss.item()
+        model.zero_grad()
+        loss.backward()
+        with ember.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+    model.eval()
+    final = cross_entropy(model(x), y).item()
+    assert final < first / 10, (first, final)
+    assert (model(x).argmax(axis=1).numpy() == labels).mean() == 1.0

@@ -176,3 +176,9 @@ def test_small_cnn_learns_a_synthetic_task():
     final = cross_entropy(model(x), y).item()
     assert final < first / 10, (first, final)
     assert (model(x).argmax(axis=1).numpy() == labels).mean() == 1.0
+
+
+def test_the_third_party_layers_are_registered_and_exercised():
+    """examples/third_party_plugin is installed by `make test`; the suite checks its layers."""
+    table = ember.registry.table("layers")
+    assert table["swish"][1] == "ember-swish" and table["scale"][1] == "ember-swish"

@@ -47,7 +47,8 @@ PRIMITIVES = (
     "reshape permute expand flip slice pad concatenate gather scatter_add matmul"
 ).split()
 
-FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax")
+FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
+              "fast_sgd_step", "fast_adam_step")
 
 
 class Backend:
@@ -64,6 +65,12 @@ class Backend:
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
+    #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
+    #: SGD rule as PyTorch documents it; buf is None on the first step
+    fast_sgd_step = None
+    #: (p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, step)
+    #: -> (p, m, v, vmax), Adam (decoupled: AdamW); vmax is None without amsgrad
+    fast_adam_step = None
 
     @classmethod
     def availability(cls):

@@ -1,0 +1,171 @@
+"""The update rules, each as PyTorch documents it (torch.optim, 2.x)."""
+
+import math
+
+import ember
+from ember.tensor import wrap
+
+from . import reference
+from .optimizer import Optimizer, OptimizerExample
+
+
+def _with_decay(p, g, weight_decay):
+    return g + weight_decay * p if weight_decay else g
+
+
+class SGD(Optimizer):
+    """g = grad + wd p; buf = momentum buf + (1 - dampening) g (buf = g at first);
+    g = g + momentum buf (Nesterov) or buf; p = p - lr g."""
+
+    defaults = {"lr": 0.01, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0,
+                "nesterov": False, "maximize": False}
+
+    def validate(self, group):
+        super().validate(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+
+    def update(self, p, g, state, group):
+        if group["maximize"]:
+            g = -g
+        lr, mom, damp, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+        fast = p.backend.fast_sgd_step
+        if fast is not None and mom:
+            buf = state.get("momentum_buffer")
+            new_p, new_buf = fast(p._data, g._data, None if buf is None else buf._data, lr, mom,
+                                  damp, wd, group["nesterov"])
+            state["momentum_buffer"] = wrap(new_buf, p.backend, p.shape, p.dtype)
+            return wrap(new_p, p.backend, p.shape, p.dtype)
+        g = _with_decay(p, g, wd)
+        if mom:
+            buf = state.get("momentum_buffer")
+            buf = g if buf is None else buf * mom + g * (1.0 - damp)
+            state["momentum_buffer"] = buf
+            g = g + buf * mom if group["nesterov"] else buf
+        return p - g * lr
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01},
+                                reference.SGD)
+
+
+class Adam(Optimizer):
+    """m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; (amsgrad: vmax = max(vmax, v));
+    p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with g = grad + wd p."""
+
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                "amsgrad": False}
+    decoupled = False
+
+    def validate(self, group):
+        super().validate(group)
+        b1, b2 = group["betas"]
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']}")
+
+    def update(self, p, g, state, group):
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        t = state["step"] = state.get("step", 0) + 1
+        if "exp_avg" not in state:
+            state["exp_avg"] = ember.zeros_like(p)
+            state["exp_avg_sq"] = ember.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = ember.zeros_like(p)
+        m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
+        fast = p.backend.fast_adam_step
+        if fast is not None:
+            out = fast(p._data, g._data, m._data, v._data, None if vmax is None else vmax._data,
+                       lr, b1, b2, eps, wd, self.decoupled, t)
+            new_p, m, v, vmax = (None if b is None else wrap(b, p.backend, p.shape, p.dtype)
+                                 for b in out)
+        else:
+            if self.decoupled:
+                p = p * (1.0 - lr * wd)
+            else:
+                g = _with_decay(p, g, wd)
+            m = m * b1 + g * (1.0 - b1)
+            v = v * b2 + g * g * (1.0 - b2)
+            if vmax is not None:
+                vmax = ember.maximum(vmax, v)
+            denom = ember.sqrt(vmax if vmax is not None else v) * (1.0 / math.sqrt(1 - b2 ** t)) + eps
+            new_p = p - (m / denom) * (lr / (1 - b1 ** t))
+        state["exp_avg"], state["exp_avg_sq"] = m, v
+        if vmax is not None:
+            state["max_exp_avg_sq"] = vmax
+        return new_p
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.02,
+                                 "amsgrad": True}, reference.Adam)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p = p (1 - lr wd) before the Adam step."""
+
+    defaults = {**Adam.defaults, "weight_decay": 1e-2}
+    decoupled = True
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "betas": (0.85, 0.99), "weight_decay": 0.1},
+                                reference.AdamW)
+
+
+class RMSprop(Optimizer):
+    """v = a v + (1 - a) g^2; centered: ga = a ga + (1 - a) g, avg = sqrt(v - ga^2) + eps,
+    else avg = sqrt(v) + eps; momentum: buf = m buf + g / avg, p = p - lr buf;
+    else p = p - lr g / avg; g = grad + wd p."""
+
+    defaults = {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
+                "centered": False}
+
+    def update(self, p, g, state, group):
+        a, eps, mom = group["alpha"], group["eps"], group["momentum"]
+        g = _with_decay(p, g, group["weight_decay"])
+        v = state.get("square_avg", 0.0) * a + g * g * (1.0 - a)
+        state["square_avg"] = v
+        if group["centered"]:
+            ga = state.get("grad_avg", 0.0) * a + g * (1.0 - a)
+            state["grad_avg"] = ga
+            avg = ember.sqrt(v - ga * ga) + eps
+        else:
+            avg = ember.sqrt(v) + eps
+        if mom > 0:
+            buf = state.get("momentum_buffer", 0.0) * mom + g / avg
+            state["momentum_buffer"] = buf
+            return p - buf * group["lr"]
+        return p - (g / avg) * group["lr"]
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True,
+                                 "weight_decay": 0.01}, reference.RMSprop)
+
+
+class Adagrad(Optimizer):
+    """clr = lr / (1 + (t - 1) lr_decay); sum = sum + g^2; p = p - clr g / (sqrt(sum) + eps);
+    g = grad + wd p; sum starts at initial_accumulator_value."""
+
+    defaults = {"lr": 0.01, "lr_decay": 0.0, "weight_decay": 0.0,
+                "initial_accumulator_value": 0.0, "eps": 1e-10}
+
+    def update(self, p, g, state, group):
+        t = state["step"] = state.get("step", 0) + 1
+        g = _with_decay(p, g, group["weight_decay"])
+        clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        acc = state.get("sum")
+        if acc is None:
+            acc = ember.full_like(p, group["initial_accumulator_value"])
+        acc = acc + g * g
+        state["sum"] = acc
+        return p - (g / (ember.sqrt(acc) + group["eps"])) * clr
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01,
+                                 "initial_accumulator_value": 0.1}, reference.Adagrad)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}

@@ -1,0 +1,120 @@
+"""The optimizer base: parameter groups, per-parameter state, state_dict.
+
+Updates run under no_grad as backend tensor operations (nothing is read back
+to the host); a backend's fused update, when it offers one, replaces the
+composed rule. A step rebinds each parameter to its new value, so the
+Parameter objects a model holds stay the same objects.
+"""
+
+from dataclasses import dataclass
+
+import ember
+from ember.errors import StateDictError
+from ember.tensor import Tensor
+
+
+@dataclass
+class OptimizerExample:
+    """How the conformance suite checks an optimizer class.
+
+    ``reference(arrays, **kwargs)`` builds a float64 NumPy implementation of the
+    same published rule whose ``step(grads)`` updates the arrays in place.
+    """
+
+    kwargs: dict
+    reference: object
+
+
+class Optimizer:
+    defaults = {}
+
+    def __init__(self, params, **settings):
+        unknown = set(settings) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown settings {', '.join(sorted(unknown))}; "
+                            f"it takes {', '.join(self.defaults)}")
+        base = {**self.defaults, **settings}
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        for g in groups:
+            group = {**base, **{k: v for k, v in g.items() if k != "params"}}
+            group["params"] = list(g["params"])
+            for p in group["params"]:
+                if not isinstance(p, Tensor) or not p.dtype.is_float:
+                    raise TypeError(f"{type(self).__name__}: parameters must be floating tensors, "
+                                    f"got {type(p).__name__}")
+            self.validate(group)
+            self.param_groups.append(group)
+        self.state = {}   # id(param) -> {name: tensor or number}
+
+    def validate(self, group):
+        if group["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {group['lr']}")
+
+    def zero_grad(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        with ember.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state.setdefault(id(p), {})
+                    new = self.update(p, p.grad, state, group)
+                    p._data = new._data
+
+    def update(self, p, g, state, group):
+        """The new value of ``p`` from gradient ``g``; may update ``state``."""
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
+
+    # -- state --------------------------------------------------------------------
+    def _params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def state_dict(self):
+        """{"state": {index: {...}}, "param_groups": [{settings, "params": [index...]}]}."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {index[k]: {n: (v.detach() if isinstance(v, Tensor) else v) for n, v in s.items()}
+                 for k, s in self.state.items() if k in index}
+        groups, start = [], 0
+        for g in self.param_groups:
+            entry = {k: v for k, v in g.items() if k != "params"}
+            entry["params"] = list(range(start, start + len(g["params"])))
+            start += len(g["params"])
+            groups.append(entry)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        groups = state_dict.get("param_groups")
+        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            raise StateDictError(f"{type(self).__name__}.load_state_dict: the state has "
+                                 f"{len(groups) if isinstance(groups, list) else 'no'} parameter "
+                                 f"groups, this optimizer {len(self.param_groups)}")
+        for i, (mine, theirs) in enumerate(zip(self.param_groups, groups)):
+            if len(theirs["params"]) != len(mine["params"]):
+                raise StateDictError(f"{type(self).__name__}.load_state_dict: group {i} holds "
+                                     f"{len(theirs['params'])} parameters in the state, "
+                                     f"{len(mine['params'])} here")
+        params = self._params()
+        self.state = {}
+        for key, entries in state_dict.get("state", {}).items():
+            p = params[int(key)]
+            self.state[id(p)] = {n: (ember.tensor(v, dtype=p.dtype, backend=p.backend)
+                                     if isinstance(v, Tensor) or hasattr(v, "shape") else v)
+                                 for n, v in entries.items()}
+        for mine, theirs in zip(self.param_groups, groups):
+            mine.update({k: v for k, v in theirs.items() if k != "params"})
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}("]
+        for i, g in enumerate(self.param_groups):
+            settings = ", ".join(f"{k}={v}" for k, v in g.items() if k != "params")
+            lines.append(f"  group {i}: {len(g['params'])} params, {settings}")
+        return "\n".join(lines + [")"])

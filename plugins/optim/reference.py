@@ -1,0 +1,95 @@
+"""Float64 NumPy implementations of the published update rules, written
+independently of ember's tensors, that the conformance suite follows step by
+step. Each cites the rule as PyTorch's documentation states it."""
+
+import numpy as np
+
+
+class _Reference:
+    def __init__(self, params, **settings):
+        self.params = params            # float64 arrays, updated in place
+        self.s = settings
+        self.t = 0
+        self.state = [dict() for _ in params]
+
+    def step(self, grads):
+        self.t += 1
+        for p, g, st in zip(self.params, grads, self.state):
+            p[...] = self.rule(p, np.asarray(g, dtype=np.float64), st)
+
+
+class SGD(_Reference):
+    """torch.optim.SGD: g += wd p; b = mu b + (1 - tau) g (b_1 = g); g = g + mu b if nesterov
+    else b; p -= lr g."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        g = g + s.get("weight_decay", 0.0) * p
+        mu = s.get("momentum", 0.0)
+        if mu:
+            st["b"] = g.copy() if "b" not in st else mu * st["b"] + (1 - s.get("dampening", 0.0)) * g
+            g = g + mu * st["b"] if s.get("nesterov") else st["b"]
+        return p - s["lr"] * g
+
+
+class Adam(_Reference):
+    """torch.optim.Adam: g += wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    m_hat = m / (1 - b1^t); v_hat = max(v_max, v) / (1 - b2^t) with amsgrad, else v / (1 - b2^t);
+    p -= lr m_hat / (sqrt(v_hat) + eps)."""
+
+    decoupled = False
+
+    def rule(self, p, g, st):
+        s = self.s
+        lr, (b1, b2), eps, wd = s["lr"], s.get("betas", (0.9, 0.999)), s.get("eps", 1e-8), \
+            s.get("weight_decay", 0.0)
+        if self.decoupled:
+            p = p * (1 - lr * wd)
+        else:
+            g = g + wd * p
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+        v = st["v"]
+        if s.get("amsgrad"):
+            st["vmax"] = np.maximum(st.get("vmax", 0.0), v)
+            v = st["vmax"]
+        m_hat = st["m"] / (1 - b1 ** self.t)
+        v_hat = v / (1 - b2 ** self.t)
+        return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW: p *= 1 - lr wd, then the Adam step without weight decay in g."""
+
+    decoupled = True
+
+
+class RMSprop(_Reference):
+    """torch.optim.RMSprop: g += wd p; v = a v + (1 - a) g^2; centered: ga = a ga + (1 - a) g,
+    v~ = v - ga^2; b = mu b + g / (sqrt(v~) + eps), p -= lr b (or p -= lr g / (sqrt(v~) + eps))."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        a, eps, mu = s.get("alpha", 0.99), s.get("eps", 1e-8), s.get("momentum", 0.0)
+        g = g + s.get("weight_decay", 0.0) * p
+        st["v"] = a * st.get("v", 0.0) + (1 - a) * g * g
+        v = st["v"]
+        if s.get("centered"):
+            st["ga"] = a * st.get("ga", 0.0) + (1 - a) * g
+            v = v - st["ga"] ** 2
+        if mu > 0:
+            st["b"] = mu * st.get("b", 0.0) + g / (np.sqrt(v) + eps)
+            return p - s["lr"] * st["b"]
+        return p - s["lr"] * g / (np.sqrt(v) + eps)
+
+
+class Adagrad(_Reference):
+    """torch.optim.Adagrad: g += wd p; lr_t = lr / (1 + (t - 1) eta); sum += g^2;
+    p -= lr_t g / (sqrt(sum) + eps)."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        g = g + s.get("weight_decay", 0.0) * p
+        lr_t = s["lr"] / (1 + (self.t - 1) * s.get("lr_decay", 0.0))
+        st["sum"] = st.get("sum", s.get("initial_accumulator_value", 0.0)) + g * g
+        return p - lr_t * g / (np.sqrt(st["sum"]) + s.get("eps", 1e-10))

@@ -1,0 +1,220 @@
+"""Learning-rate schedulers, each a closed form of the step count as PyTorch
+documents it (torch.optim.lr_scheduler). Call ``step()`` once per epoch (or
+per batch for OneCycle); ReduceLROnPlateau's ``step(metric)`` takes the metric."""
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SchedulerExample:
+    """How the conformance suite checks a scheduler: ``expected(base_lr, metrics)``
+    gives the learning rate after each of ``steps`` calls to step()."""
+
+    kwargs: dict
+    steps: int
+    expected: object
+    metrics: list = field(default_factory=list)
+
+
+class LRScheduler:
+    """Base: remembers each group's initial lr and sets lr = lr_at(t) on step()."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        for g in optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = 0
+        self._apply()
+
+    def lr_at(self, base_lr, t):
+        raise NotImplementedError(f"{type(self).__name__} must define lr_at()")
+
+    def _apply(self):
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = self.lr_at(base, self.last_epoch)
+
+    def step(self):
+        self.last_epoch += 1
+        self._apply()
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state):
+        self.__dict__.update(state)
+        self._apply()
+
+
+class StepLR(LRScheduler):
+    """lr = base * gamma ** (t // step_size)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr * self.gamma ** (t // self.step_size)
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"step_size": 3, "gamma": 0.5}, 10,
+                                lambda b, m: [b * 0.5 ** (t // 3) for t in range(1, 11)])
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base * gamma ** t."""
+
+    def __init__(self, optimizer, gamma):
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr * self.gamma ** t
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"gamma": 0.9}, 8, lambda b, m: [b * 0.9 ** t for t in range(1, 9)])
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base - eta_min) (1 + cos(pi t / T_max)) / 2."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803  (PyTorch's name)
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"T_max": 6, "eta_min": 0.001}, 6, lambda b, m: [
+            0.001 + (b - 0.001) * (1 + math.cos(math.pi * t / 6)) / 2 for t in range(1, 7)])
+
+
+class LinearWarmup(LRScheduler):
+    """lr = base * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters),
+    PyTorch's LinearLR: a linear warmup from start_factor * base to base."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1 or total_iters < 1:
+            raise ValueError("LinearWarmup: needs 0 < start_factor <= 1, 0 <= end_factor <= 1 "
+                             "and total_iters >= 1")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        frac = min(t, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"start_factor": 0.1, "total_iters": 4}, 6, lambda b, m: [
+            b * (0.1 + 0.9 * min(t, 4) / 4) for t in range(1, 7)])
+
+
+class OneCycleLR(LRScheduler):
+    """Cosine from max_lr / div_factor up to max_lr over pct_start of the steps, then
+    down to max_lr / (div_factor * final_div_factor) (Smith, 2018; PyTorch's OneCycleLR,
+    learning rate only)."""
+
+    def __init__(self, optimizer, max_lr, total_steps, pct_start=0.3, div_factor=25.0,
+                 final_div_factor=1e4):
+        if total_steps < 2:
+            raise ValueError(f"OneCycleLR: total_steps must be >= 2, got {total_steps}")
+        self.max_lr, self.total_steps, self.pct_start = max_lr, total_steps, pct_start
+        self.div_factor, self.final_div_factor = div_factor, final_div_factor
+        for g in optimizer.param_groups:
+            g["initial_lr"] = max_lr / div_factor
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        if t >= self.total_steps:
+            raise ValueError(f"OneCycleLR: stepped {t} times, more than total_steps="
+                             f"{self.total_steps} - 1")
+        start, peak = base_lr, self.max_lr
+        low = start / self.final_div_factor
+        up_end = float(self.pct_start * self.total_steps) - 1
+        if t <= up_end:
+            a, b, pct = start, peak, t / up_end
+        else:
+            a, b, pct = peak, low, (t - up_end) / (self.total_steps - 1 - up_end)
+        return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+
+    @classmethod
+    def example(cls):
+        def expected(b, m):
+            out = []
+            for t in range(1, 10):
+                up_end = 0.3 * 10 - 1
+                a, c, pct = (0.04, 1.0, t / up_end) if t <= up_end else \
+                    (1.0, 0.04 / 1e4, (t - up_end) / (9 - up_end))
+                out.append(c + (a - c) / 2 * (math.cos(math.pi * pct) + 1))
+            return out
+        return SchedulerExample({"max_lr": 1.0, "total_steps": 10}, 9, expected)
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply lr by factor when the metric has not improved (by threshold, relative or
+    absolute) for more than patience steps; then wait cooldown steps; never below min_lr."""
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs") or factor >= 1:
+            raise ValueError("ReduceLROnPlateau: mode is 'min' or 'max', threshold_mode 'rel' or "
+                             "'abs', and factor < 1")
+        self.mode, self.factor, self.patience, self.threshold = mode, factor, patience, threshold
+        self.threshold_mode, self.cooldown, self.min_lr, self.eps = threshold_mode, cooldown, min_lr, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.bad_epochs, self.cooldown_counter = 0, 0
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr
+
+    def _apply(self):
+        pass
+
+    def _better(self, value):
+        if self.mode == "min":
+            bound = self.best * (1 - self.threshold) if self.threshold_mode == "rel" \
+                else self.best - self.threshold
+            return value < bound
+        bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" \
+            else self.best + self.threshold
+        return value > bound
+
+    def step(self, metric):
+        value = float(metric)
+        self.last_epoch += 1
+        if self._better(value):
+            self.best, self.bad_epochs = value, 0
+        else:
+            self.bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.bad_epochs = 0
+        if self.bad_epochs > self.patience:
+            for g in self.optimizer.param_groups:
+                new = max(g["lr"] * self.factor, self.min_lr)
+                if g["lr"] - new > self.eps:
+                    g["lr"] = new
+            self.cooldown_counter, self.bad_epochs = self.cooldown, 0
+
+    @classmethod
+    def example(cls):
+        # patience 1: the lr drops after the 2nd non-improving step, then cooldown 1
+        metrics = [1.0, 0.9, 0.95, 0.92, 0.91, 0.99, 0.95, 0.5, 0.6, 0.7, 0.8]
+        return SchedulerExample({"factor": 0.5, "patience": 1, "cooldown": 1}, len(metrics),
+                                lambda b, m: [b, b, b, b * .5, b * .5, b * .5, b * .25, b * .25,
+                                              b * .25, b * .125, b * .125], metrics)
+
+
+SCHEDULERS = {"step": StepLR, "exponential": ExponentialLR, "cosine": CosineAnnealingLR,
+              "linear_warmup": LinearWarmup, "one_cycle": OneCycleLR,
+              "reduce_on_plateau": ReduceLROnPlateau}

@@ -1,0 +1,71 @@
+"""Optimizer and scheduler API behaviour; trajectories against PyTorch when it is installed."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember.plugins import optim
+
+SETTINGS = {
+    "SGD": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    "Adam": {"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.02, "amsgrad": True},
+    "AdamW": {"lr": 0.05, "weight_decay": 0.1},
+    "RMSprop": {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True},
+    "Adagrad": {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_trajectory_matches_pytorch(name):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    x0 = np.array([1.0, -2.0, 0.5, 3.0])
+    a = np.array([1.0, 3.0, 0.5, 2.0])
+    p = ember.tensor(x0, dtype=ember.float64, requires_grad=True)
+    tp = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    opt = getattr(optim, name)([p], **SETTINGS[name])
+    topt = getattr(torch.optim, name)([tp], **SETTINGS[name])
+    for _ in range(20):
+        opt.zero_grad()
+        (0.5 * ember.tensor(a) * p * p).sum().backward()
+        opt.step()
+        topt.zero_grad()
+        (0.5 * torch.tensor(a) * tp * tp).sum().backward()
+        topt.step()
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_bad_settings_are_named():
+    p = [ember.zeros(2, requires_grad=True)]
+    with pytest.raises(TypeError, match="SGD: unknown settings betas"):
+        optim.SGD(p, betas=(0.9, 0.9))
+    with pytest.raises(ValueError, match="Nesterov momentum needs momentum > 0"):
+        optim.SGD(p, nesterov=True)
+    with pytest.raises(ValueError, match="learning rate must be >= 0"):
+        optim.Adam(p, lr=-1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.Adam([])
+    with pytest.raises(TypeError, match="parameters must be floating tensors"):
+        optim.SGD([ember.zeros(2, dtype=ember.int32)])
+
+
+def test_load_state_dict_refuses_a_different_layout():
+    a = optim.Adam([ember.zeros(2, requires_grad=True)])
+    b = optim.Adam([{"params": [ember.zeros(2, requires_grad=True)]},
+                    {"params": [ember.zeros(1, requires_grad=True)]}])
+    with pytest.raises(ember.StateDictError, match="the state has 2 parameter groups, this optimizer 1"):
+        a.load_state_dict(b.state_dict())
+
+
+def test_parameters_without_gradients_are_left_alone():
+    used, unused = ember.ones(2, requires_grad=True), ember.ones(2, requires_grad=True)
+    opt = optim.SGD([used, unused], lr=0.5)
+    (used * 2.0).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(used.numpy(), [0.0, 0.0])
+    np.testing.assert_allclose(unused.numpy(), [1.0, 1.0])
+
+
+def test_schedulers_and_optimizers_are_registered_by_name():
+    assert ember.registry.names("optimizers") == ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+    assert set(ember.registry.names("schedulers")) == {
+        "step", "exponential", "cosine", "linear_warmup", "one_cycle", "reduce_on_plateau"}

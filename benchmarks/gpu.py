@@ -1,17 +1,19 @@
 """GPU figures for the CuPy backend, side by side in one run with raw CuPy and
-PyTorch CUDA (when installed): float32 matmul 4096 in TFLOP/s, a small-op
-dispatch cost, and an MLP 784-128-10 SGD training step written with ember
-tensor ops (forward, cross-entropy, backward, update).
+PyTorch CUDA (when installed): float32 matmul 4096 (TFLOP/s), the cost of a
+small op, and full training steps (forward, cross-entropy, backward, update)
+of an MLP 784-128-10 and a CNN (Conv2d 1->8 3x3, ReLU, MaxPool 2, Linear to 10)
+built from ember's layer, loss and optimizer plugins.
 
-    EMBER_BACKEND=cupy python benchmarks/gpu.py
+    python benchmarks/gpu.py [--backend cupy]
 """
 
+import argparse
 import statistics
 import time
 
-import numpy as np
-
 import ember
+from ember.plugins import nn, optim
+from ember.plugins.losses import cross_entropy
 
 
 def timed(fn, sync, repeat=5, number=20):
@@ -27,100 +29,102 @@ def timed(fn, sync, repeat=5, number=20):
     return statistics.median(samples)
 
 
-def mlp_step_ember(backend, batch, lr=0.1):
+def ember_step(backend, model_fn, shape, opt_name):
     ember.manual_seed(0)
-    x = ember.randn(batch, 784, backend=backend)
-    y = ember.randint(0, 10, (batch,), backend=backend)
-    w1 = (ember.randn(784, 128, backend=backend) * 0.05).requires_grad_()
-    b1 = ember.zeros(128, backend=backend, requires_grad=True)
-    w2 = (ember.randn(128, 10, backend=backend) * 0.05).requires_grad_()
-    b2 = ember.zeros(10, backend=backend, requires_grad=True)
-    params = [w1, b1, w2, b2]
-    rows = np.arange(batch)
-    labels = y.numpy()
+    with ember.backend(backend):
+        model = model_fn()
+        x = ember.randn(*shape)
+        y = ember.randint(0, 10, (shape[0],))
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd" \
+        else optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
-        logits = ember.relu(x @ w1 + b1) @ w2 + b2
-        loss = -ember.log_softmax(logits, -1)[rows, labels].mean()
-        for p in params:
-            p.grad = None
+        loss = cross_entropy(model(x), y)
+        opt.zero_grad()
         loss.backward()
-        with ember.no_grad():
-            for p in params:
-                p -= lr * p.grad
-        return loss
+        opt.step()
     return step
 
 
-def mlp_step_torch(batch, lr=0.1):
+def torch_step(model_fn, shape, opt_name, device):
     import torch
-    dev = "cuda"
     torch.manual_seed(0)
-    x = torch.randn(batch, 784, device=dev)
-    y = torch.randint(0, 10, (batch,), device=dev)
-    w1 = (torch.randn(784, 128, device=dev) * 0.05).requires_grad_()
-    b1 = torch.zeros(128, device=dev, requires_grad=True)
-    w2 = (torch.randn(128, 10, device=dev) * 0.05).requires_grad_()
-    b2 = torch.zeros(10, device=dev, requires_grad=True)
-    params = [w1, b1, w2, b2]
+    model = model_fn().to(device)
+    x = torch.randn(*shape, device=device)
+    y = torch.randint(0, 10, (shape[0],), device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd" \
+        else torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
-        logits = torch.relu(x @ w1 + b1) @ w2 + b2
-        loss = torch.nn.functional.cross_entropy(logits, y)
-        for p in params:
-            p.grad = None
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
         loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= lr * p.grad
-        return loss
+        opt.step()
     return step
 
 
-def main():
-    backend = ember.get_backend("cupy")
-    import cupy
+def mlp(lib):
+    return lib.Sequential(lib.Linear(784, 128), lib.ReLU(), lib.Linear(128, 10))
+
+
+def cnn(lib):
+    return lib.Sequential(lib.Conv2d(1, 8, 3), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
+                          lib.Linear(8 * 13 * 13, 10))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="cupy")
+    args = parser.parse_args(argv)
+    backend = ember.get_backend(args.backend)
     sync = backend.synchronize
     try:
         import torch
-        torch_ok = torch.cuda.is_available()
+        tnn = torch.nn
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        tsync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        if device == "cpu":
+            torch.set_num_threads(2)
     except ImportError:
-        torch_ok = False
-    tsync = torch.cuda.synchronize if torch_ok else None
-    print(f"device: {ember.get_backend('cupy').devices()[0]}")
-    print(f"{'workload':36s} {'ember:cupy':>12s} {'raw CuPy':>12s} {'torch CUDA':>12s}")
+        torch = None
+    print(f"ember backend {backend.device}: {type(backend).devices()[backend.index]}")
+    print(f"{'workload':40s} {'ember':>11s} {'torch':>11s} {'ratio':>7s}")
 
-    n = 4096
+    def row(label, ours, theirs, unit_is_rate=False):
+        ratio = (theirs / ours if unit_is_rate else ours / theirs) if theirs else None
+        print(f"{label:40s} {ours:11.1f} {theirs if theirs else float('nan'):11.1f} "
+              f"{(f'{ratio:6.2f}x' if ratio else '-'):>7s}", flush=True)
+
+    n = 4096 if args.backend != "numpy" else 1024
+    a, b = ember.randn(n, n, backend=backend), ember.randn(n, n, backend=backend)
     flops = 2 * n ** 3
-    a = ember.randn(n, n, backend=backend)
-    b = ember.randn(n, n, backend=backend)
-    ca, cb = cupy.asarray(a.numpy()), cupy.asarray(b.numpy())
-    te = timed(lambda: a @ b, sync)
-    tc = timed(lambda: ca @ cb, sync)
-    row = f"{'matmul 4096 f32 (TFLOP/s)':36s} {flops / te / 1e12:12.1f} {flops / tc / 1e12:12.1f}"
-    if torch_ok:
+    ours = flops / timed(lambda: a @ b, sync) / 1e12
+    theirs = None
+    if torch is not None:
         torch.backends.cuda.matmul.allow_tf32 = False
-        ta_, tb_ = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
-        tt = timed(lambda: ta_ @ tb_, tsync)
-        row += f" {flops / tt / 1e12:12.1f}"
-    print(row, flush=True)
+        ta, tb = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        theirs = flops / timed(lambda: ta @ tb, tsync) / 1e12
+    row(f"matmul {n} float32 (TFLOP/s, ratio = torch/ember)", ours, theirs, unit_is_rate=True)
 
     x = ember.randn(8, backend=backend, requires_grad=True)
-    cx = cupy.asarray(x.numpy())
-    te = timed(lambda: x + x, sync, number=2000)
-    tc = timed(lambda: cx + cx, sync, number=2000)
-    row = f"{'add, 8 elements, grad (us)':36s} {te * 1e6:12.1f} {tc * 1e6:12.1f}"
-    if torch_ok:
-        tx = torch.randn(8, device="cuda", requires_grad=True)
-        row += f" {timed(lambda: tx + tx, tsync, number=2000) * 1e6:12.1f}"
-    print(row, flush=True)
+    ours = timed(lambda: x + x, sync, number=2000) * 1e6
+    theirs = None
+    if torch is not None:
+        tx = torch.randn(8, device=device, requires_grad=True)
+        theirs = timed(lambda: tx + tx, tsync, number=2000) * 1e6
+    row("add, 8 elements, with grad (us)", ours, theirs)
 
-    for batch in (64, 256, 4096):
-        te = timed(mlp_step_ember(backend, batch), sync, number=50)
-        row = f"{f'MLP 784-128-10 step, batch {batch} (us)':36s} {te * 1e6:12.1f} {'-':>12s}"
-        if torch_ok:
-            row += f" {timed(mlp_step_torch(batch), tsync, number=50) * 1e6:12.1f}"
-        print(row, flush=True)
+    for name, builder, shape, opt_name in (
+            ("MLP 784-128-10 SGD, batch 64", mlp, (64, 784), "sgd"),
+            ("MLP 784-128-10 SGD, batch 256", mlp, (256, 784), "sgd"),
+            ("MLP 784-128-10 Adam, batch 256", mlp, (256, 784), "adam"),
+            ("MLP 784-128-10 SGD, batch 4096", mlp, (4096, 784), "sgd"),
+            ("CNN step, batch 64, 28x28", cnn, (64, 1, 28, 28), "sgd"),
+            ("CNN step, batch 512, 28x28", cnn, (512, 1, 28, 28), "sgd")):
+        ours = timed(ember_step(backend, lambda: builder(nn), shape, opt_name), sync) * 1e6
+        theirs = timed(torch_step(lambda: builder(tnn), shape, opt_name, device), tsync) * 1e6 \
+            if torch is not None else None
+        row(name + " (us)", ours, theirs)
 
 
 if __name__ == "__main__":

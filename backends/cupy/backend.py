@@ -1,12 +1,11 @@
 """CUDA through CuPy: the NumPy backend's table with xp = cupy, CuPy's memory
-pool, cuBLAS matmul, and fused kernels as fast paths for hot composites."""
-
-from pathlib import Path
+pool, cuBLAS matmul, and fused kernels (fused.py) as fast paths."""
 
 from ember import dtypes as dt
 from ember.backends.numpy.backend import ArrayModuleBackend
 
-_KERNELS = Path(__file__).with_name("kernels")
+from . import fused
+
 _BLOCK = 256
 
 
@@ -59,7 +58,6 @@ class CupyBackend(ArrayModuleBackend):
         self.xp = cupy
         cupy.cuda.Device(index).use()
         CupyBackend._active = index
-        self._softmax = None
 
     def info(self):
         cupy = self.xp
@@ -76,7 +74,8 @@ class CupyBackend(ArrayModuleBackend):
 
     # -- fused fast paths ------------------------------------------------------
     def fast_sigmoid(self, x):
-        return _sigmoid_kernel(self.xp, x.dtype)(x)
+        acc = "double" if x.dtype == self.xp.float64 else "float"
+        return fused.sigmoid(self.xp, acc)(x)
 
     def fast_softmax(self, x, axis):
         return self._rowwise(x, axis, log_mode=0)
@@ -93,30 +92,23 @@ class CupyBackend(ArrayModuleBackend):
         cols = work.shape[-1]
         rows = work.size // cols
         out = cupy.empty_like(work)
-        kernel = self._softmax_kernel(work.dtype)
+        kernel = fused.softmax_rows(cupy, "double" if work.dtype == cupy.float64 else "float")
         kernel((rows,), (_BLOCK,), (work, out, cupy.int64(rows), cupy.int64(cols),
                                     cupy.int32(log_mode)),
                shared_mem=_BLOCK * work.itemsize)
         return cupy.moveaxis(out.astype(x.dtype, copy=False), -1, axis)
 
-    def _softmax_kernel(self, dtype):
-        cupy = self.xp
-        if self._softmax is None:
-            self._softmax = cupy.RawModule(
-                code=(_KERNELS / "softmax.cu").read_text(),
-                name_expressions=["softmax_rows<float>", "softmax_rows<double>"])
-        ctype = "float" if dtype == cupy.float32 else "double"
-        return self._softmax.get_function(f"softmax_rows<{ctype}>")
+    def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
+        t = p.dtype.type
+        first = buf is None
+        return fused.sgd_step(self.xp)(p, g, g if first else buf, t(lr), t(momentum),
+                                       t(dampening), t(weight_decay), int(nesterov), int(first))
 
-
-_SIGMOID = {}
-
-
-def _sigmoid_kernel(cupy, dtype):
-    """1 / (1 + exp(-x)) as 0.5 tanh(x / 2) + 0.5 in one pass; float math below float64."""
-    acc = "double" if dtype == cupy.float64 else "float"
-    if acc not in _SIGMOID:
-        _SIGMOID[acc] = cupy.ElementwiseKernel(
-            "T x", "T y", f"y = (T)(({acc})0.5 * tanh(({acc})0.5 * ({acc})x) + ({acc})0.5)",
-            f"ember_sigmoid_{acc}")
-    return _SIGMOID[acc]
+    def fast_adam_step(self, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
+                       step):
+        t = p.dtype.type
+        ams = vmax is not None
+        out = fused.adam_step(self.xp)(
+            p, g, m, v, vmax if ams else v, t(lr), t(beta1), t(beta2), t(eps), t(weight_decay),
+            int(decoupled), int(ams), t(1 - beta1 ** step), t((1 - beta2 ** step) ** 0.5))
+        return tuple(out) if ams else tuple(out[:3]) + (None,)

@@ -23,6 +23,11 @@ B = [np.array([0.5, -1.0, 2.0]), np.array([[-0.3, 1.0], [0.0, 0.7]])]
 X0 = [np.array([1.0, -2.0, 0.5]), np.array([[0.3, -0.4], [1.5, -1.0]])]
 
 
+def _rule(reference):
+    """The published formula a reference implements (its docstring), for failure messages."""
+    return " ".join((type(reference).__doc__ or type(reference).__name__).split())
+
+
 def _tol(dtype):
     return dict(rtol=1e-9, atol=1e-11) if dtype is ember.float64 else dict(rtol=2e-4, atol=2e-5)
 
@@ -51,7 +56,8 @@ def test_optimizer_follows_its_rule_on_a_quadratic(backend, name):
         ref.step([a * r + b for a, r, b in zip(A, ref.params, B)])
         for i, (p, r) in enumerate(zip(params, ref.params)):
             np.testing.assert_allclose(p.numpy(), r, **_tol(dtype),
-                                       err_msg=f"{name}: parameter {i} after step {step + 1}")
+                                       err_msg=f"{name}: parameter {i} after step {step + 1}; "
+                                               f"rule: {_rule(ref)}")
 
 
 def _mlp_data():
@@ -94,7 +100,8 @@ def test_optimizer_follows_its_rule_on_a_tiny_mlp_with_two_groups(backend, name)
         second.step(grads[2:])
         for i, (p, r) in enumerate(zip(params, first.params + second.params)):
             np.testing.assert_allclose(p.numpy(), r, **_tol(dtype),
-                                       err_msg=f"{name}: MLP parameter {i} after step {step + 1}")
+                                       err_msg=f"{name}: MLP parameter {i} after step "
+                                               f"{step + 1}; rule: {_rule(first)}")
 
 
 def _run(opt, params, steps):
@@ -136,7 +143,9 @@ def test_scheduler_follows_its_closed_form_and_resumes(backend, name):
     for i in range(ex.steps):
         sched.step(ex.metrics[i]) if ex.metrics else sched.step()
         lrs.append(opt.param_groups[0]["lr"])
-    np.testing.assert_allclose(lrs, ex.expected(base, ex.metrics), rtol=1e-12, err_msg=name)
+    rule = " ".join((cls.__doc__ or name).split())
+    np.testing.assert_allclose(lrs, ex.expected(base, ex.metrics), rtol=1e-12,
+                               err_msg=f"{name}: {rule}")
     # resume half-way: a new optimizer and scheduler from state dicts continue identically
     opt2 = registry.get("optimizers", "sgd")([ember.zeros(2, requires_grad=True)], lr=base)
     sched2 = cls(opt2, **ex.kwargs)

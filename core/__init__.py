@@ -17,6 +17,7 @@ from .errors import (AutogradError, BackendError, DTypeError, EmberError, Indexi
                      PluginError, SerializationError, ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops import __all__ as _ops_all
+from .io import load, save
 from .random import get_rng_state, manual_seed, set_rng_state
 from .registry import registry
 
@@ -30,7 +31,7 @@ __all__ = [
     "IndexingError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "bool_", "cat", "clamp", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "float16", "float32", "float64", "full", "full_like", "get_backend",
-    "get_rng_state", "grad", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
+    "get_rng_state", "grad", "load", "save", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",
     "zeros_like",

@@ -1,0 +1,281 @@
+"""Files: interchange with the safetensors library, atomic saves under SIGKILL,
+hostile and fuzzed inputs, checkpoints that resume training exactly."""
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ember
+from ember.plugins import nn, optim
+from ember.plugins.losses import mse_loss
+from ember.plugins.serializers import CheckpointManager
+
+FORMATS = ["ember", "safetensors", "npz"]
+EXT = {"ember": ".ember", "safetensors": ".safetensors", "npz": ".npz"}
+
+
+def _sample():
+    return {"w": ember.arange(12.0).reshape(3, 4), "b": ember.tensor([1, 2, 3], dtype=ember.int32),
+            "h": ember.ones(2, dtype=ember.float16), "m": ember.tensor([True, False])}
+
+
+# -- interchange ------------------------------------------------------------------------
+def test_ember_safetensors_files_load_in_the_safetensors_library(tmp_path):
+    st_numpy = pytest.importorskip("safetensors.numpy")
+    path = tmp_path / "model.safetensors"
+    ember.save(_sample(), path)
+    loaded = st_numpy.load_file(str(path))
+    assert sorted(loaded) == ["b", "h", "m", "w"]
+    for name, t in _sample().items():
+        assert loaded[name].dtype == t.dtype.np and loaded[name].shape == t.shape
+        np.testing.assert_array_equal(loaded[name], t.numpy())
+
+
+def test_safetensors_library_files_load_in_ember(tmp_path):
+    st_numpy = pytest.importorskip("safetensors.numpy")
+    arrays = {"a": np.arange(6, dtype=np.float16).reshape(2, 3), "b": np.array([7], dtype=np.int64),
+              "c": np.zeros((0, 2), dtype=np.float32), "d": np.array([1, 200], dtype=np.uint8)}
+    path = tmp_path / "theirs.safetensors"
+    st_numpy.save_file(arrays, str(path))
+    loaded = ember.load(path)
+    assert loaded["a"].dtype is ember.float16 and loaded["b"].dtype is ember.int64
+    assert loaded["d"].dtype is ember.int32   # uint8 widens without loss
+    for name, a in arrays.items():
+        np.testing.assert_array_equal(loaded[name].numpy(), a)
+
+
+def test_bfloat16_loads_as_float32_exactly(tmp_path):
+    values = np.array([1.0, -2.5, 3.140625], dtype=np.float32)
+    bf16 = (values.view(np.uint32) >> 16).astype("<u2")
+    header = json.dumps({"x": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}).encode()
+    path = tmp_path / "bf16.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bf16.tobytes())
+    x = ember.load(path)["x"]
+    assert x.dtype is ember.float32
+    np.testing.assert_array_equal(x.numpy(), values)
+
+
+def test_pytorch_reads_and_writes_interchange(tmp_path):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    st_torch = pytest.importorskip("safetensors.torch")
+    path = tmp_path / "m.safetensors"
+    ember.save(_sample(), path)
+    loaded = st_torch.load_file(str(path))
+    np.testing.assert_array_equal(loaded["w"].numpy(), _sample()["w"].numpy())
+    st_torch.save_file({"q": torch.tensor([1.5, -2.0], dtype=torch.bfloat16)}, str(tmp_path / "t.safetensors"))
+    np.testing.assert_array_equal(ember.load(tmp_path / "t.safetensors")["q"].numpy(), [1.5, -2.0])
+
+
+# -- atomic writes ---------------------------------------------------------------------------
+SAVER = """
+import sys, ember
+path = sys.argv[1]
+big = ember.arange(400_000.0)
+v = 0
+while True:
+    v += 1
+    ember.save({"version": v, "big": big + v, "check": ember.tensor([float(v)])}, path)
+    print(v, flush=True)
+"""
+
+
+def test_sigkill_during_save_leaves_the_last_good_file(tmp_path):
+    path = tmp_path / "ckpt.ember"
+    ember.save({"version": 0, "big": ember.arange(400_000.0), "check": ember.tensor([0.0])}, path)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for attempt in range(25):
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE,
+                                text=True)
+        proc.stdout.readline()                      # it has saved at least once
+        time.sleep(float(rng.uniform(0.0, 0.05)))   # then die at an arbitrary point
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        state = ember.load(path)                    # never a torn file
+        v = state["version"]
+        assert state["check"].item() == v and state["big"][1].item() == 1.0 + v
+        seen.add(v)
+    assert len(seen) > 1
+
+
+def test_a_failing_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "x.ember"
+    ember.save({"a": ember.ones(2)}, path)
+    with pytest.raises(ember.SerializationError, match="cannot save a object"):
+        ember.save({"a": object()}, path)
+    np.testing.assert_array_equal(ember.load(path)["a"].numpy(), [1.0, 1.0])
+    assert [p.name for p in tmp_path.iterdir()] == ["x.ember"]
+
+
+# -- bad and hostile input -------------------------------------------------------------------
+def test_format_choice_errors(tmp_path):
+    with pytest.raises(ember.SerializationError, match="cannot tell the format from the extension"):
+        ember.save(ember.ones(1), tmp_path / "x.bin")
+    with pytest.raises(ember.SerializationError, match="no serializer named 'pickle'"):
+        ember.save(ember.ones(1), tmp_path / "x.bin", format="pickle")
+    with pytest.raises(ember.SerializationError, match="missing.ember: cannot read"):
+        ember.load(tmp_path / "missing.ember")
+
+
+def _safetensors_bytes(header, body=b""):
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + body
+
+
+HOSTILE = [
+    ("ember", b"\x93\x01\x02\x03", "no ember header"),
+    ("ember", bytes([0xc7, 0x10, 0x01]) + b"\x93\xa4nope\x91\x01\xc4\x00" + b"\x00" * 6, "not a readable"),
+    ("ember", b"\x91" * 100_000, "not a readable"),  # deep nesting
+    ("safetensors", struct.pack("<Q", 2 ** 60) + b"{}", "the header claims"),
+    ("safetensors", _safetensors_bytes({"x": {"dtype": "Q9", "shape": [1], "data_offsets": [0, 4]}},
+                                       b"\0" * 4), "dtype 'Q9' is not one ember reads"),
+    ("safetensors", _safetensors_bytes({"x": {"dtype": "F32", "shape": [2 ** 40], "data_offsets": [0, 4]}},
+                                       b"\0" * 4), "needs 4398046511104 bytes"),
+    ("safetensors", _safetensors_bytes({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                                        "y": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}},
+                                       b"\0" * 6), "overlap or hole"),
+    ("safetensors", _safetensors_bytes([[[[]]]]), "not a JSON object"),
+    ("safetensors", struct.pack("<Q", 200_000) + b"[" * 200_000, "not JSON"),
+    ("npz", b"PK\x03\x04garbage", "not a readable .npz"),
+]
+
+
+@pytest.mark.parametrize("fmt,data,message", HOSTILE)
+def test_hostile_files_raise_serialization_error_naming_file_and_problem(tmp_path, fmt, data, message):
+    path = tmp_path / ("bad" + EXT[fmt])
+    path.write_bytes(data)
+    with pytest.raises(ember.SerializationError) as info:
+        ember.load(path)
+    assert str(info.value).startswith(str(path)) and message in str(info.value)
+
+
+def test_npz_never_unpickles_and_checks_declared_sizes(tmp_path):
+    path = tmp_path / "obj.npz"
+    np.savez(path, a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ember.SerializationError, match="holds Python objects"):
+        ember.load(path)
+    import io
+    import zipfile
+    member = io.BytesIO()
+    np.save(member, np.zeros(4))
+    npy = member.getvalue()
+    assert b"(4,), }    " in npy
+    huge = tmp_path / "huge.npz"
+    with zipfile.ZipFile(huge, "w") as zf:   # a well-formed zip (right CRC) around a lying header:
+        zf.writestr("a.npy", npy.replace(b"(4,), }    ", b"(99999,), }"))  # 800 kB promised, 160 held
+    with pytest.raises(ember.SerializationError, match="needs 799992 bytes; the member holds 160"):
+        ember.load(huge)
+
+
+def _valid_files():
+    out = {}
+    for fmt in FORMATS:
+        obj = _sample() if fmt != "ember" else {"state": _sample(), "step": 3, "rng": ember.get_rng_state(),
+                                                "betas": (0.9, 0.99), "names": ["a", None]}
+        out[fmt] = ember.io._serializer(f"x{EXT[fmt]}", None).dumps(obj)
+    return out
+
+
+VALID = _valid_files()
+
+
+def _mutate(data, draw):
+    data = bytearray(data)
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["flip", "set", "cut", "insert", "delete"]))
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        if kind == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "set":
+            data[at] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del data[at:]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        else:
+            del data[at:at + draw(st.integers(1, 16))]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_fuzzed_files_raise_nothing_but_serialization_error(fmt):
+    """A bounded run in CI: 10,000 inputs per format (mutated valid files and raw bytes)."""
+    serializer = ember.io._serializer(f"x{EXT[fmt]}", None)
+    outcomes = {"loaded": 0, "refused": 0}
+
+    @settings(max_examples=10_000, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def run(data):
+        if data.draw(st.integers(0, 9)) == 0:
+            blob = data.draw(st.binary(max_size=256))
+        else:
+            blob = _mutate(VALID[fmt], data.draw)
+        try:
+            serializer.loads(blob, "fuzz" + EXT[fmt], None)
+            outcomes["loaded"] += 1
+        except ember.SerializationError:
+            outcomes["refused"] += 1
+
+    run()
+    assert sum(outcomes.values()) >= 10_000 and outcomes["refused"] > 0
+
+
+# -- checkpoints ------------------------------------------------------------------------
+def _train(model, opt, sched, x, y, steps):
+    for _ in range(steps):
+        loss = mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    sched.step()
+
+
+def _setup():
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Dropout(0.2), nn.Linear(8, 1))
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    sched = optim.StepLR(opt, step_size=1, gamma=0.5)
+    return model, opt, sched
+
+
+def test_checkpoint_manager_keeps_last_and_best_and_resumes_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    x = ember.tensor(rng.standard_normal((16, 3)), dtype=ember.float32)
+    y = ember.tensor(rng.standard_normal((16, 1)), dtype=ember.float32)
+    model, opt, sched = _setup()
+    manager = CheckpointManager(tmp_path, keep_last=2, metric="val_loss", mode="min")
+    losses = [0.9, 0.4, 0.7, 0.8, 0.6]
+    for epoch, val in enumerate(losses[:3]):
+        _train(model, opt, sched, x, y, 5)
+        manager.save(model, opt, sched, epoch=epoch, step=(epoch + 1) * 5, metrics={"val_loss": val})
+    _train(model, opt, sched, x, y, 5)             # the reference continues without a break
+    expected = [p.numpy() for p in model.parameters()]
+
+    fresh_model, fresh_opt, fresh_sched = _setup()
+    ember.manual_seed(123)                          # the checkpoint restores the RNG as well
+    resumed = CheckpointManager(tmp_path, keep_last=2, metric="val_loss").resume(
+        fresh_model, fresh_opt, fresh_sched)
+    assert resumed["epoch"] == 2 and resumed["step"] == 15 and resumed["metrics"] == {"val_loss": 0.7}
+    _train(fresh_model, fresh_opt, fresh_sched, x, y, 5)
+    for a, b in zip(expected, (p.numpy() for p in fresh_model.parameters())):
+        np.testing.assert_array_equal(a, b)
+
+    for epoch, val in enumerate(losses[3:], start=3):
+        manager.save(model, opt, sched, epoch=epoch, step=(epoch + 1) * 5, metrics={"val_loss": val})
+    files = sorted(p.name for p in tmp_path.glob("ckpt-*.ember"))
+    assert files == ["ckpt-00000010.ember", "ckpt-00000020.ember", "ckpt-00000025.ember"]
+    assert manager.best()["file"] == "ckpt-00000010.ember"
+    assert os.path.basename(manager.latest()) == "ckpt-00000025.ember"

@@ -209,13 +209,18 @@ def _mutate(data, draw):
     return bytes(data)
 
 
+FUZZ_EXAMPLES = int(os.environ.get("EMBER_FUZZ_EXAMPLES", "10000"))
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_fuzzed_files_raise_nothing_but_serialization_error(fmt):
-    """A bounded run in CI: 10,000 inputs per format (mutated valid files and raw bytes)."""
+    """A bounded run in CI: 10,000 inputs per format (mutated valid files and raw bytes).
+    A longer run: EMBER_FUZZ_EXAMPLES=1000000 EMBER_FUZZ_SEED=random (docs/serialization.md)."""
     serializer = ember.io._serializer(f"x{EXT[fmt]}", None)
     outcomes = {"loaded": 0, "refused": 0}
 
-    @settings(max_examples=10_000, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+              derandomize=os.environ.get("EMBER_FUZZ_SEED") != "random",
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def run(data):
@@ -230,7 +235,7 @@ def test_fuzzed_files_raise_nothing_but_serialization_error(fmt):
             outcomes["refused"] += 1
 
     run()
-    assert sum(outcomes.values()) >= 10_000 and outcomes["refused"] > 0
+    assert sum(outcomes.values()) >= FUZZ_EXAMPLES and outcomes["refused"] > 0
 
 
 # -- checkpoints ------------------------------------------------------------------------

@@ -10,12 +10,12 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,plot]'
 	$(BIN)/pip install --quiet --no-deps -e examples/third_party_plugin
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/xor.py
+	$(BIN)/python examples/digits_mlp.py --out runs/digits_mlp
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

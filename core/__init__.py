@@ -13,7 +13,7 @@ from .creation import (arange, asarray, eye, full, full_like, linspace, normal, 
                        rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
                        zeros_like)
 from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
-from .errors import (AutogradError, BackendError, DTypeError, EmberError, IndexingError,
+from .errors import (AutogradError, BackendError, DataError, DTypeError, EmberError, IndexingError,
                      PluginError, SerializationError, ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops import __all__ as _ops_all
@@ -27,7 +27,7 @@ cat = concatenate  # noqa: F405
 clamp = clip  # noqa: F405
 
 __all__ = [
-    "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DTypeError", "EmberError",
+    "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DTypeError", "EmberError",
     "IndexingError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "bool_", "cat", "clamp", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "float16", "float32", "float64", "full", "full_like", "get_backend",

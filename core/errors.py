@@ -40,3 +40,7 @@ class IndexingError(EmberError, IndexError):
 
 class StateDictError(EmberError, ValueError):
     """A state_dict whose keys do not match the module or optimizer loading it."""
+
+
+class DataError(EmberError, ValueError):
+    """A data file whose content cannot be read (it names the file, line and column)."""

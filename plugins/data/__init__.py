@@ -1,0 +1,16 @@
+"""Data (``ember.plugins.data``): datasets, a prefetching DataLoader, transforms and
+loaders for CSV, IDX (MNIST), .npy/.npz, image folders and the bundled digits."""
+
+from .datasets import Dataset, Subset, TensorDataset, default_collate
+from .loader import DataLoader
+from .loaders import (load_arrays, load_csv, load_digits, load_idx, load_image_folder,
+                      load_mnist)
+from .transforms import normalize, one_hot, scale, train_val_split
+
+DATASETS = {"digits": load_digits, "mnist": load_mnist, "fashion_mnist": load_mnist,
+            "csv": load_csv, "idx": load_idx, "arrays": load_arrays,
+            "image_folder": load_image_folder}
+
+__all__ = ["DATASETS", "DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate",
+           "load_arrays", "load_csv", "load_digits", "load_idx", "load_image_folder",
+           "load_mnist", "normalize", "one_hot", "scale", "train_val_split"]

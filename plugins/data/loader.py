@@ -1,0 +1,100 @@
+"""DataLoader: batches of ember tensors, shuffled reproducibly, prepared ahead in a thread."""
+
+import queue
+import threading
+
+import numpy as np
+
+import ember
+from ember import random as ember_random
+
+from .datasets import default_collate
+
+
+class DataLoader:
+    """Iterate a dataset in batches of tensors on ``backend`` (default: the current one).
+
+    shuffle: a new order each epoch, from ``seed`` (or, without one, from ember's
+    seeded host generator); prefetch: batches prepared ahead by a background
+    thread (0 to prepare in the caller's thread). Float columns become
+    ``dtype`` (float32 by default); integer columns int64.
+    """
+
+    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False,
+                 collate=None, prefetch=2, backend=None, dtype=None):
+        if batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
+        self.drop_last, self.collate, self.prefetch = drop_last, collate, prefetch
+        self.backend, self.dtype = backend, dtype or ember.float32
+        self.epoch = 0
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _order(self):
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        rng = np.random.default_rng(self.seed + self.epoch) if self.seed is not None \
+            else ember_random.generator()
+        return rng.permutation(n)
+
+    def _host_batches(self, order):
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.drop_last and len(idx) < self.batch_size:
+                return
+            if self.collate is None and hasattr(self.dataset, "take"):
+                yield self.dataset.take(idx)
+            else:
+                yield (self.collate or default_collate)([self.dataset[int(i)] for i in idx])
+
+    def _to_tensors(self, columns):
+        out = []
+        for col in columns:
+            col = np.asarray(col)
+            dtype = self.dtype if col.dtype.kind == "f" else None
+            out.append(ember.tensor(col, dtype=dtype, backend=self.backend))
+        return tuple(out)
+
+    def __iter__(self):
+        order = self._order()
+        self.epoch += 1
+        if not self.prefetch:
+            for columns in self._host_batches(order):
+                yield self._to_tensors(columns)
+            return
+        q = queue.Queue(maxsize=self.prefetch)
+        done = object()
+        stop = threading.Event()
+
+        def produce():
+            try:
+                for columns in self._host_batches(order):
+                    while not stop.is_set():
+                        try:
+                            q.put(columns, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(done)
+            except BaseException as exc:  # hand the error to the consumer
+                q.put(exc)
+
+        worker = threading.Thread(target=produce, name="ember-prefetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = q.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield self._to_tensors(item)
+        finally:
+            stop.set()
+            worker.join(timeout=5)

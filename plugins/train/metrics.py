@@ -1,0 +1,173 @@
+"""Metrics that accumulate over batches on the host: update(output, target), compute()."""
+
+import numpy as np
+
+import ember
+from ember.errors import ShapeError
+
+
+def _np(x):
+    return x.numpy() if isinstance(x, ember.Tensor) else np.asarray(x)
+
+
+def predicted_labels(output, threshold=0.5):
+    """Class scores (N, C) -> argmax; one score per sample (N,) or (N, 1) -> score > threshold."""
+    out = _np(output)
+    if out.ndim == 2 and out.shape[1] > 1:
+        return out.argmax(axis=1)
+    if out.dtype.kind in "iub":
+        return out.reshape(-1).astype(np.int64)
+    return (out.reshape(-1) > threshold).astype(np.int64)
+
+
+class Metric:
+    name = "metric"
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        raise NotImplementedError
+
+    def update(self, output, target):
+        raise NotImplementedError
+
+    def compute(self):
+        raise NotImplementedError
+
+
+class Accuracy(Metric):
+    """Fraction of samples whose predicted class equals the target."""
+
+    name = "accuracy"
+
+    def __init__(self, threshold=0.5):
+        self.threshold = threshold
+        super().__init__()
+
+    def reset(self):
+        self.correct = self.total = 0
+
+    def update(self, output, target):
+        pred, t = predicted_labels(output, self.threshold), _np(target).reshape(-1)
+        if pred.shape != t.shape:
+            raise ShapeError(f"accuracy: {pred.shape[0]} predictions for {t.shape[0]} targets")
+        self.correct += int((pred == t).sum())
+        self.total += t.size
+
+    def compute(self):
+        return self.correct / self.total if self.total else float("nan")
+
+
+class ConfusionMatrix(Metric):
+    """counts[true, predicted]; the number of classes grows with the labels seen."""
+
+    name = "confusion_matrix"
+
+    def __init__(self, num_classes=None, threshold=0.5):
+        self.num_classes, self.threshold = num_classes, threshold
+        super().__init__()
+
+    def reset(self):
+        self.counts = np.zeros((self.num_classes or 0,) * 2, dtype=np.int64)
+
+    def update(self, output, target):
+        pred = predicted_labels(output, self.threshold)
+        t = _np(target).reshape(-1).astype(np.int64)
+        if pred.shape != t.shape:
+            raise ShapeError(f"{self.name}: {pred.shape[0]} predictions for {t.shape[0]} targets")
+        n = max(self.counts.shape[0], int(max(pred.max(initial=0), t.max(initial=0))) + 1)
+        if n > self.counts.shape[0]:
+            grown = np.zeros((n, n), dtype=np.int64)
+            k = self.counts.shape[0]
+            grown[:k, :k] = self.counts
+            self.counts = grown
+        np.add.at(self.counts, (t, pred), 1)
+
+    def compute(self):
+        return self.counts.copy()
+
+
+class _PerClass(ConfusionMatrix):
+    """Precision, recall and F1 from the confusion matrix, macro or micro averaged."""
+
+    def __init__(self, average="macro", num_classes=None, threshold=0.5):
+        if average not in ("macro", "micro"):
+            raise ValueError(f"{self.name}: average must be 'macro' or 'micro', got {average!r}")
+        self.average = average
+        super().__init__(num_classes, threshold)
+
+    def _parts(self):
+        c = self.counts
+        tp = np.diag(c).astype(np.float64)
+        return tp, c.sum(axis=0) - tp, c.sum(axis=1) - tp   # tp, fp, fn per class
+
+    @staticmethod
+    def _ratio(a, b):
+        return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b > 0)
+
+    def compute(self):
+        tp, fp, fn = self._parts()
+        if self.average == "micro":
+            tp, fp, fn = tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)
+        return float(self.score(tp, fp, fn).mean()) if tp.size else float("nan")
+
+
+class Precision(_PerClass):
+    """tp / (tp + fp) per class (0 where a class is never predicted), then averaged."""
+
+    name = "precision"
+
+    def score(self, tp, fp, fn):
+        return self._ratio(tp, tp + fp)
+
+
+class Recall(_PerClass):
+    """tp / (tp + fn) per class, then averaged."""
+
+    name = "recall"
+
+    def score(self, tp, fp, fn):
+        return self._ratio(tp, tp + fn)
+
+
+class F1(_PerClass):
+    """2 tp / (2 tp + fp + fn) per class, then averaged."""
+
+    name = "f1"
+
+    def score(self, tp, fp, fn):
+        return self._ratio(2 * tp, 2 * tp + fp + fn)
+
+
+class MeanSquaredError(Metric):
+    name = "mse"
+
+    def reset(self):
+        self.sum = self.count = 0.0
+
+    def update(self, output, target):
+        out, t = _np(output).astype(np.float64), _np(target).astype(np.float64)
+        if out.shape != t.shape:
+            raise ShapeError(f"{self.name}: output {out.shape} and target {t.shape} differ")
+        self.sum += float(self.term(out - t).sum())
+        self.count += out.size
+
+    @staticmethod
+    def term(d):
+        return d * d
+
+    def compute(self):
+        return self.sum / self.count if self.count else float("nan")
+
+
+class MeanAbsoluteError(MeanSquaredError):
+    name = "mae"
+
+    @staticmethod
+    def term(d):
+        return np.abs(d)
+
+
+METRICS = {"accuracy": Accuracy, "precision": Precision, "recall": Recall, "f1": F1,
+           "confusion_matrix": ConfusionMatrix, "mse": MeanSquaredError, "mae": MeanAbsoluteError}

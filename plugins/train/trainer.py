@@ -1,0 +1,147 @@
+"""Trainer.fit: the training loop with a tqdm progress bar, metrics, validation,
+callbacks and a history; evaluate and predict for trained models."""
+
+import copy
+import sys
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import ember
+from ember.registry import registry
+
+from .metrics import Metric
+
+
+def resolve(kind, spec):
+    """A registered name (or an instance/callable, returned as is) -> the object to use."""
+    if isinstance(spec, str):
+        return registry.get(kind, spec)()
+    return spec
+
+
+class History(dict):
+    """{"loss": [per epoch], "val_loss": [...], "accuracy": [...], ...}."""
+
+    def append(self, logs):
+        for k, v in logs.items():
+            self.setdefault(k, []).append(v)
+
+    @property
+    def epochs(self):
+        return len(self.get("loss", []))
+
+
+def _scalars(logs):
+    return {k: v for k, v in logs.items() if isinstance(v, (int, float))}
+
+
+class Trainer:
+    """Runs fit/evaluate/predict; ``progress`` shows a tqdm bar per epoch on ``file``."""
+
+    def __init__(self, progress=True, file=None):
+        self.progress, self.file = progress, file or sys.stderr
+        self.model = self.optimizer = None
+        self.stop_training, self.step = False, 0
+
+    def fit(self, model, loss, optimizer, train_loader, val_loader=None, epochs=1, callbacks=(),
+            metrics=()):
+        loss_fn = resolve("losses", loss)
+        metric_objs = [resolve("metrics", m) for m in metrics]
+        for m in metric_objs:
+            if not isinstance(m, Metric):
+                raise TypeError(f"fit: metrics must be Metric objects or registered names, got {m!r}")
+        self.model, self.optimizer = model, optimizer
+        self.stop_training, self.step = False, 0
+        history = History()
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        for epoch in range(epochs):
+            model.train()
+            for m in metric_objs:
+                m.reset()
+            total = count = 0.0
+            start = time.perf_counter()
+            bar = tqdm(total=len(train_loader) if hasattr(train_loader, "__len__") else None,
+                       desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=not self.progress,
+                       file=self.file, leave=True, dynamic_ncols=True)
+            for batch in train_loader:
+                *inputs, target = batch
+                output = model(*inputs)
+                value = loss_fn(output, target)
+                optimizer.zero_grad()
+                value.backward()
+                optimizer.step()
+                n = target.shape[0] if target.ndim else 1
+                total += value.item() * n
+                count += n
+                for m in metric_objs:
+                    m.update(output.detach(), target)
+                self.step += 1
+                logs = {"loss": total / count}
+                if self.progress:
+                    shown = {"loss": f"{total / count:.4f}"}
+                    for m in metric_objs:
+                        v = m.compute()
+                        if isinstance(v, float):
+                            shown[m.name] = f"{v:.4f}"
+                    shown["samples/s"] = f"{count / max(time.perf_counter() - start, 1e-9):.0f}"
+                    bar.set_postfix(shown, refresh=False)
+                bar.update(1)
+                for cb in callbacks:
+                    cb.on_batch_end(self, self.step, logs)
+            logs = {"loss": total / max(count, 1)}
+            logs.update({m.name: m.compute() for m in metric_objs})
+            logs["lr"] = optimizer.param_groups[0]["lr"]
+            logs["time"] = time.perf_counter() - start
+            if val_loader is not None:
+                val = self.evaluate(model, val_loader, loss_fn, metric_objs)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if self.progress:   # the epoch's last bar line shows the validation figures too
+                bar.set_postfix({k: f"{v:.4f}" for k, v in _scalars(logs).items()
+                                 if k not in ("lr", "time")}, refresh=True)
+            bar.close()
+            history.append(logs)
+            for cb in callbacks:
+                cb.on_epoch_end(self, epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end(self)
+        return history
+
+    def evaluate(self, model, loader, loss=None, metrics=()):
+        """{"loss": mean loss (when a loss is given), metric name: value} in eval mode."""
+        loss_fn = resolve("losses", loss) if loss is not None else None
+        fresh = [copy.deepcopy(resolve("metrics", m)) for m in metrics]
+        for m in fresh:
+            m.reset()
+        was_training = model.training
+        model.eval()
+        total = count = 0.0
+        with ember.no_grad():
+            for *inputs, target in loader:
+                output = model(*inputs)
+                n = target.shape[0] if target.ndim else 1
+                if loss_fn is not None:
+                    total += loss_fn(output, target).item() * n
+                count += n
+                for m in fresh:
+                    m.update(output, target)
+        model.train(was_training)
+        out = {"loss": total / max(count, 1)} if loss_fn is not None else {}
+        out.update({m.name: m.compute() for m in fresh})
+        return out
+
+    def predict(self, model, loader):
+        """The model's outputs for every batch (the first columns of each), as one array."""
+        was_training = model.training
+        model.eval()
+        outs = []
+        with ember.no_grad():
+            for batch in loader:
+                inputs = batch[:-1] if len(batch) > 1 else batch
+                outs.append(model(*inputs).numpy())
+        model.train(was_training)
+        return np.concatenate(outs) if outs else np.zeros((0,))

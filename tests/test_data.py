@@ -1,0 +1,138 @@
+"""Data: loaders with errors that point at the problem, and the DataLoader's contract."""
+
+import gzip
+import os
+import struct
+
+import numpy as np
+import pytest
+
+import ember
+from ember.plugins.data import (DataLoader, TensorDataset, load_arrays, load_csv, load_digits,
+                                load_idx, load_image_folder, load_mnist, normalize, one_hot,
+                                scale, train_val_split)
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+def test_csv_with_header_and_label_column(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2.5,0\n3,4,1\n\n")
+    ds = load_csv(path, label_column="label")
+    x, y = ds.arrays
+    np.testing.assert_array_equal(x, [[1, 2.5], [3, 4]])
+    assert y.dtype == np.int64 and y.tolist() == [0, 1]
+
+
+def test_csv_errors_name_line_and_column(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,label\n1,2,0\n3,x4,1\n")
+    with pytest.raises(ember.DataError, match=r"bad.csv:3: column b: 'x4' is not a number"):
+        load_csv(path)
+    path.write_text("a,b\n1,2\n3\n")
+    with pytest.raises(ember.DataError, match=r"bad.csv:3: 1 columns, expected 2"):
+        load_csv(path)
+    with pytest.raises(ember.DataError, match="no column named 'y'; the header has a, b"):
+        load_csv(path, label_column="y")
+    with pytest.raises(FileNotFoundError, match="ember downloads nothing"):
+        load_csv(tmp_path / "nope.csv")
+
+
+def _write_idx(path, array, gz=False):
+    code = {np.uint8: 0x08, np.int32: 0x0C, np.float32: 0x0D}[array.dtype.type]
+    data = bytes([0, 0, code, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    data += array.astype(array.dtype.newbyteorder(">")).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(data)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip_and_checks(tmp_path, gz):
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    suffix = ".gz" if gz else ""
+    _write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images, gz)
+    _write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", labels, gz)
+    np.testing.assert_array_equal(load_idx(tmp_path / f"train-images-idx3-ubyte{suffix}"), images)
+    ds = load_mnist(tmp_path, "train")
+    x, y = ds.arrays
+    assert x.shape == (5, 1, 28, 28) and x.dtype == np.float32 and y.tolist() == [3, 1, 4, 1, 5]
+    np.testing.assert_allclose(x[:, 0], images / 255.0, rtol=1e-6)
+    assert load_mnist(tmp_path, "train", flatten=True).arrays[0].shape == (5, 784)
+
+
+def test_idx_refuses_bad_magic_and_sizes(tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x00\x00\x99\x01" + b"\x00" * 8)
+    with pytest.raises(ember.DataError, match="not an IDX file"):
+        load_idx(bad)
+    short = tmp_path / "short"
+    _write_idx(short, np.zeros((4, 3), dtype=np.uint8))
+    short.write_bytes(short.read_bytes()[:-2])
+    with pytest.raises(ember.DataError, match=r"promises shape \(4, 3\) \(12 bytes\) but 10 bytes follow"):
+        load_idx(short)
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist installs Fashion-MNIST"):
+        load_mnist(tmp_path / "empty")
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason=f"Fashion-MNIST is not in {FASHION} "
+                    "(apt-get install dataset-fashion-mnist)")
+def test_real_fashion_mnist_files_load():
+    train, test = load_mnist(FASHION, "train"), load_mnist(FASHION, "test")
+    assert len(train) == 60000 and len(test) == 10000
+    assert train.arrays[0].shape == (60000, 1, 28, 28) and set(np.unique(test.arrays[1])) == set(range(10))
+
+
+def test_arrays_and_image_folders(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.ones((3, 2)), y=np.array([0, 1, 0]))
+    assert len(load_arrays(tmp_path / "d.npz")) == 3
+    with pytest.raises(ember.DataError, match="no array named z; it holds x, y"):
+        load_arrays(tmp_path / "d.npz", features="z")
+    Image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
+    for cls, value in (("cat", 10), ("dog", 200)):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((4, 5), value, dtype=np.uint8)).save(tmp_path / "img" / cls / f"{i}.png")
+    ds = load_image_folder(tmp_path / "img", grayscale=True)
+    x, y = ds.arrays
+    assert ds.classes == ["cat", "dog"] and x.shape == (4, 1, 4, 5) and y.tolist() == [0, 0, 1, 1]
+    np.testing.assert_allclose(x[2, 0, 0, 0], 200 / 255, rtol=1e-6)
+
+
+def test_bundled_digits():
+    x, y = load_digits().arrays
+    assert x.shape == (1797, 64) and x.max() == 16 and sorted(set(y.tolist())) == list(range(10))
+
+
+def test_transforms():
+    x = np.array([[0.0, 2.0], [4.0, 2.0]])
+    np.testing.assert_allclose(scale(x, 4.0), x / 4)
+    np.testing.assert_allclose(normalize(x), [[-1, 0], [1, 0]])
+    np.testing.assert_array_equal(one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+    train, val = train_val_split(TensorDataset(np.arange(10)), 0.3, seed=1)
+    assert len(train) == 7 and len(val) == 3
+    assert sorted(train.indices.tolist() + val.indices.tolist()) == list(range(10))
+
+
+def test_dataloader_batches_shuffles_reproducibly_and_drops_last():
+    ds = TensorDataset(np.arange(10, dtype=np.float64).reshape(10, 1), np.arange(10))
+    batches = list(DataLoader(ds, batch_size=4))
+    assert [b[0].shape for b in batches] == [(4, 1), (4, 1), (2, 1)]
+    assert batches[0][0].dtype is ember.float32 and batches[0][1].dtype is ember.int64
+    assert len(DataLoader(ds, batch_size=4, drop_last=True)) == 2
+    a = [b[1].tolist() for b in DataLoader(ds, batch_size=10, shuffle=True, seed=3)]
+    b = [b[1].tolist() for b in DataLoader(ds, batch_size=10, shuffle=True, seed=3)]
+    assert a == b and a[0] != list(range(10)) and sorted(a[0]) == list(range(10))
+    loader = DataLoader(ds, batch_size=10, shuffle=True, seed=3)
+    first, second = next(iter(loader))[1].tolist(), next(iter(loader))[1].tolist()
+    assert first != second   # a new order each epoch
+    for prefetch in (0, 2):
+        got = [b[1].tolist() for b in DataLoader(ds, batch_size=3, prefetch=prefetch)]
+        assert sum(got, []) == list(range(10))
+
+
+def test_dataloader_hands_worker_errors_to_the_caller():
+    class Broken(TensorDataset):
+        def take(self, idx):
+            raise ValueError("row 3 is broken")
+    with pytest.raises(ValueError, match="row 3 is broken"):
+        list(DataLoader(Broken(np.zeros(5)), batch_size=2))

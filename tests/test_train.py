@@ -1,0 +1,109 @@
+"""Trainer, metrics and callbacks; the digits demo reaches its accuracy."""
+
+import csv
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember
+from ember.plugins import nn, optim
+from ember.plugins.data import DataLoader, TensorDataset
+from ember.plugins.train import (F1, Accuracy, ConfusionMatrix, CSVLogger, EarlyStopping,
+                                 MeanAbsoluteError, MeanSquaredError, ModelCheckpoint, Precision,
+                                 Recall, Trainer)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_classification_metrics_match_their_definitions():
+    logits = np.eye(3)[[0, 1, 2, 2, 1, 0, 2]] + 0.1   # predicted 0 1 2 2 1 0 2
+    target = np.array([0, 1, 1, 2, 1, 2, 2])
+    cm = ConfusionMatrix()
+    cm.update(logits, target)
+    np.testing.assert_array_equal(cm.compute(), [[1, 0, 0], [0, 2, 1], [1, 0, 2]])
+    tp, fp, fn = np.array([1, 2, 2]), np.array([1, 0, 1]), np.array([0, 1, 1])
+    for metric, per_class in ((Precision(), tp / (tp + fp)), (Recall(), tp / (tp + fn)),
+                              (F1(), 2 * tp / (2 * tp + fp + fn))):
+        metric.update(ember.tensor(logits[:4]), ember.tensor(target[:4]))   # in two batches
+        metric.update(logits[4:], target[4:])
+        assert metric.compute() == pytest.approx(per_class.mean())
+    micro = F1(average="micro")
+    micro.update(logits, target)
+    assert micro.compute() == pytest.approx(5 / 7)   # micro F1 == accuracy for single labels
+    acc = Accuracy()
+    acc.update(logits, target)
+    assert acc.compute() == pytest.approx(5 / 7)
+    binary = Accuracy()
+    binary.update(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 0]))
+    assert binary.compute() == pytest.approx(2 / 3)
+
+
+def test_regression_metrics():
+    mse, mae = MeanSquaredError(), MeanAbsoluteError()
+    for m in (mse, mae):
+        m.update(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
+    assert mse.compute() == pytest.approx(2.5) and mae.compute() == pytest.approx(1.5)
+
+
+def _regression_data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3).astype(np.float32)
+    return TensorDataset(x, y)
+
+
+def test_fit_by_registered_names_with_callbacks(tmp_path):
+    ember.manual_seed(0)
+    data = _regression_data()
+    model = nn.Linear(3, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    history = Trainer(progress=False).fit(
+        model, "mse", opt, DataLoader(data, batch_size=16, shuffle=True, seed=0),
+        DataLoader(data, batch_size=64), epochs=40, metrics=["mae"],
+        callbacks=[EarlyStopping(monitor="val_loss", patience=3, min_delta=1e-4),
+                   CSVLogger(tmp_path / "log.csv"), ModelCheckpoint(tmp_path / "ckpt", keep_last=1)])
+    assert history["val_loss"][-1] < 1e-3 < history["loss"][0]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "log.csv").read_text())))
+    assert len(rows) == history.epochs and {"loss", "mae", "val_loss", "val_mae", "lr"} <= set(rows[0])
+    assert len(list((tmp_path / "ckpt").glob("ckpt-*.ember"))) in (1, 2)   # newest + best
+
+
+def test_early_stopping_stops_and_restores_the_best():
+    trainer = Trainer(progress=False)
+    model = nn.Linear(1, 1)
+    trainer.model = model
+    stop = EarlyStopping(monitor="val_loss", patience=2)
+    stop.on_train_begin(trainer)
+    for epoch, val in enumerate([1.0, 0.5, 0.6, 0.7, 0.4]):   # no gain after epoch 1
+        with ember.no_grad():
+            model.weight += 1.0    # the weights change every epoch
+        stop.on_epoch_end(trainer, epoch, {"val_loss": val})
+        if trainer.stop_training:
+            break
+    assert trainer.stop_training and stop.stopped_epoch == 3
+    stop.on_train_end(trainer)
+    assert stop.best == 0.5
+    with pytest.raises(KeyError, match="no 'val_acc' in the epoch's logs"):
+        EarlyStopping(monitor="val_acc").on_epoch_end(trainer, 0, {"loss": 1.0})
+
+
+def test_digits_demo_reaches_95_percent(tmp_path):
+    spec = importlib.util.spec_from_file_location("digits_mlp", EXAMPLES / "digits_mlp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = io.StringIO()
+    accuracy, same = module.main(["--out", str(tmp_path), "--quiet"], out=out)
+    assert accuracy >= 0.95 and same, out.getvalue()
+    assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "final.ember").exists() and (tmp_path / "history.csv").exists()
+
+
+def test_data_train_plugins_are_registered():
+    assert {"digits", "mnist", "csv", "idx", "arrays", "image_folder"} <= set(ember.registry.names("datasets"))
+    assert ember.registry.names("metrics") == ["accuracy", "confusion_matrix", "f1", "mae", "mse",
+                                               "precision", "recall"]
+    assert ember.registry.names("callbacks") == ["csv_logger", "early_stopping", "model_checkpoint",
+                                                 "scheduler_step"]

@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from . import __version__, config, hookspecs
+from .errors import EmberError
 from .registry import registry
 
 
@@ -61,10 +62,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="ember", description="ember command-line tools")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="list backends, devices, dtypes and registered plugins")
+    commands = registry.commands()
+    for name, command in sorted(commands.items()):
+        command.add_arguments(sub.add_parser(name, help=command.help, description=command.help))
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
-    return 0
+        return 0
+    try:
+        return commands[args.command].run(args) or 0
+    except EmberError as exc:   # a user's mistake: the message, not a traceback
+        print(f"ember {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -70,6 +70,16 @@ def ember_callbacks():
 
 
 @hookspec
+def ember_commands():
+    """Return a mapping of subcommand name -> command object for the ``ember`` CLI.
+
+    A command object has ``help`` (one line), ``add_arguments(parser)`` and
+    ``run(args) -> exit status``; ``ember train`` comes this way from the
+    training plugin, so the core CLI knows no plugin.
+    """
+
+
+@hookspec
 def ember_conformance_modules():
     """Return a list of importable module names holding conformance tests.
 

@@ -94,6 +94,14 @@ class Registry:
             raise PluginError(f"no {kind[:-1]} named {name!r}; registered {kind}: {known}")
         return table[name][0]
 
+    def commands(self):
+        """{name: command} from every plugin's ember_commands hook."""
+        self.load()
+        out = {}
+        for impl in reversed(self.pm.hook.ember_commands.get_hookimpls()):
+            out.update(impl.function() or {})
+        return out
+
     def conformance_modules(self):
         self.load()
         return [m for mods in self.pm.hook.ember_conformance_modules() for m in mods]

@@ -39,6 +39,9 @@ def test_classification_metrics_match_their_definitions():
     binary = Accuracy()
     binary.update(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 0]))
     assert binary.compute() == pytest.approx(2 / 3)
+    positive = Precision("binary")
+    positive.update(np.array([0.2, 0.7, 0.9, 0.8]), np.array([0, 1, 0, 1]))
+    assert positive.compute() == pytest.approx(2 / 3)   # 2 of the 3 predicted positives
 
 
 def test_regression_metrics():
@@ -107,3 +110,38 @@ def test_data_train_plugins_are_registered():
                                                "precision", "recall"]
     assert ember.registry.names("callbacks") == ["csv_logger", "early_stopping", "model_checkpoint",
                                                  "scheduler_step"]
+
+
+def test_cli_train_evaluate_predict(tmp_path, run_python):
+    import subprocess
+    import sys
+    config = (EXAMPLES / "train_digits.toml").read_text().replace("epochs = 30", "epochs = 12")
+    (tmp_path / "c.toml").write_text(config)
+    ember_cli = [sys.executable, "-m", "ember.cli"]
+    r = subprocess.run(ember_cli + ["train", "c.toml", "--quiet"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "test: loss" in r.stdout and (tmp_path / "runs/train_digits/final.ember").exists()
+    r = subprocess.run(ember_cli + ["evaluate", "runs/train_digits/final.ember"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    accuracy = float(r.stdout.split("accuracy: ")[1].split()[0])
+    assert r.returncode == 0 and accuracy > 0.9, r.stdout + r.stderr
+    from ember.plugins.data import load_digits
+    x, y = load_digits().arrays
+    np.save(tmp_path / "rows.npy", x[:20])
+    r = subprocess.run(ember_cli + ["predict", "runs/train_digits/final.ember", "rows.npy"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    predicted = [int(v) for v in r.stdout.split()]
+    assert len(predicted) == 20 and np.mean(np.array(predicted) == y[:20]) >= 0.9
+    (tmp_path / "bad.toml").write_text(config.replace('type = "relu"', 'type = "relux"'))
+    r = subprocess.run(ember_cli + ["train", "bad.toml"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "PluginError: no layer named 'relux'; registered layers: avg_pool2d" in r.stderr
+
+
+def test_binary_classifier_example():
+    spec = importlib.util.spec_from_file_location("binary_classifier", EXAMPLES / "binary_classifier.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--quiet", "--epochs", "30"], out=io.StringIO())
+    assert result["accuracy"] > 0.95 and result["precision"] > 0.9 and result["recall"] > 0.9

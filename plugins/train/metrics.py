@@ -89,11 +89,13 @@ class ConfusionMatrix(Metric):
 
 
 class _PerClass(ConfusionMatrix):
-    """Precision, recall and F1 from the confusion matrix, macro or micro averaged."""
+    """Precision, recall and F1 from the confusion matrix: "macro" (the mean over
+    classes), "micro" (from pooled counts) or "binary" (class 1 alone)."""
 
     def __init__(self, average="macro", num_classes=None, threshold=0.5):
-        if average not in ("macro", "micro"):
-            raise ValueError(f"{self.name}: average must be 'macro' or 'micro', got {average!r}")
+        if average not in ("macro", "micro", "binary"):
+            raise ValueError(f"{self.name}: average must be 'macro', 'micro' or 'binary', "
+                             f"got {average!r}")
         self.average = average
         super().__init__(num_classes, threshold)
 
@@ -110,6 +112,10 @@ class _PerClass(ConfusionMatrix):
         tp, fp, fn = self._parts()
         if self.average == "micro":
             tp, fp, fn = tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)
+        elif self.average == "binary":
+            if tp.size < 2:
+                return 0.0
+            tp, fp, fn = tp[1:2], fp[1:2], fn[1:2]
         return float(self.score(tp, fp, fn).mean()) if tp.size else float("nan")
 
 

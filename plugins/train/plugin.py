@@ -13,3 +13,9 @@ def ember_metrics():
 def ember_callbacks():
     from .callbacks import CALLBACKS
     return dict(CALLBACKS)
+
+
+@hookimpl
+def ember_commands():
+    from .commands import COMMANDS
+    return dict(COMMANDS)

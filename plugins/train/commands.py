@@ -1,0 +1,202 @@
+"""``ember train``, ``ember evaluate`` and ``ember predict``: models, data, losses,
+optimizers, schedulers and metrics named in a TOML file by their registered names."""
+
+import os
+import sys
+
+import numpy as np
+
+import ember
+from ember.errors import DataError, PluginError
+from ember.registry import registry
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+
+def read_config(path):
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _named(kind, spec, *args, what):
+    """Build a registered thing from {"type": name, **options} (or a bare name)."""
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise PluginError(f"config: {what} needs a 'type' naming a registered {kind[:-1]}; "
+                          f"registered {kind}: {', '.join(registry.names(kind))}")
+    options = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        return registry.get(kind, spec["type"])(*args, **options)
+    except TypeError as exc:
+        raise PluginError(f"config: {what} {spec['type']!r}: {exc}") from None
+
+
+def build_model(config):
+    layers = config.get("model", {}).get("layers")
+    if not layers:
+        raise PluginError("config: [[model.layers]] lists no layers")
+    built = [_named("layers", spec, what=f"layer {i}") for i, spec in enumerate(layers)]
+    return registry.get("layers", "sequential")(*built)
+
+
+def build_data(config):
+    """(train, validation, test) datasets, split with the config's seed."""
+    from ember.plugins.data import scale, train_val_split
+    data = config.get("data", {})
+    loader = registry.get("datasets", data.get("dataset", "digits"))
+    options = data.get("options", {})
+    dataset = loader(**options)
+    seed = config.get("seed", 0)
+    if "test" in data:
+        test = loader(**{**options, **data["test"]})
+        train_val = dataset
+    else:
+        train_val, test = train_val_split(dataset, data.get("test_fraction", 0.2), seed=seed)
+    train, val = train_val_split(train_val, data.get("val_fraction", 0.1), seed=seed + 1)
+    if "scale" in data:
+        by = float(data["scale"])
+        train, val, test = (_ScaledView(d, by) for d in (train, val, test))
+    return train, val, test
+
+
+class _ScaledView:
+    """Features divided by a constant as batches are taken (keeps splits shared)."""
+
+    def __init__(self, dataset, by):
+        self.dataset, self.by = dataset, by
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def take(self, idx):
+        x, *rest = self.dataset.take(idx)
+        return (np.asarray(x, dtype=np.float32) / self.by, *rest)
+
+
+def _loaders(config, train, val, test):
+    from ember.plugins.data import DataLoader
+    bs = config.get("data", {}).get("batch_size", 64)
+    seed = config.get("seed", 0)
+    return (DataLoader(train, bs, shuffle=True, seed=seed), DataLoader(val, 1024),
+            DataLoader(test, 1024))
+
+
+def _setup(args, config):
+    backend = args.backend or config.get("backend")
+    if backend:
+        ember.set_backend(backend)
+    ember.manual_seed(config.get("seed", 0))
+
+
+class TrainCommand:
+    help = "train the model a TOML config describes; save checkpoints and the history"
+
+    def add_arguments(self, parser):
+        parser.add_argument("config", help="a TOML file (see examples/train_digits.toml)")
+        parser.add_argument("--backend", help="overrides EMBER_BACKEND and the config's backend")
+        parser.add_argument("--epochs", type=int, help="overrides train.epochs")
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    def run(self, args):
+        from ember.plugins.serializers import make_checkpoint
+        from ember.plugins.train import CSVLogger, ModelCheckpoint, SchedulerStep, Trainer
+        config = read_config(args.config)
+        _setup(args, config)
+        train_cfg = config.get("train", {})
+        epochs = args.epochs or train_cfg.get("epochs", 10)
+        model = build_model(config)
+        train, val, test = build_data(config)
+        train_loader, val_loader, test_loader = _loaders(config, train, val, test)
+        optimizer = _named("optimizers", train_cfg.get("optimizer", "adam"), model.parameters(),
+                           what="train.optimizer")
+        loss = _named("losses", train_cfg.get("loss", "cross_entropy"), what="train.loss")
+        metrics = [_named("metrics", m, what="train.metrics") for m in train_cfg.get("metrics", [])]
+        out = train_cfg.get("output", "runs/train")
+        callbacks = [CSVLogger(os.path.join(out, "history.csv")),
+                     ModelCheckpoint(os.path.join(out, "checkpoints"), keep_last=2, config=config)]
+        scheduler = None
+        if "scheduler" in train_cfg:
+            scheduler = _named("schedulers", train_cfg["scheduler"], optimizer, what="train.scheduler")
+            callbacks.insert(0, SchedulerStep(scheduler))
+        print(f"ember train: {model.num_parameters():,} parameters on backend "
+              f"{ember.get_backend().device}; {len(train)} train, {len(val)} validation, "
+              f"{len(test)} test samples")
+        trainer = Trainer(progress=not args.quiet)
+        history = trainer.fit(model, loss, optimizer, train_loader, val_loader, epochs,
+                              callbacks, metrics)
+        result = trainer.evaluate(model, test_loader, loss, metrics)
+        final = os.path.join(out, "final.ember")
+        ember.save(make_checkpoint(model, optimizer, scheduler, epoch=history.epochs,
+                                   step=trainer.step, config=config, metrics=result), final)
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
+        print(f"test: {shown}; checkpoint {final}")
+        return 0
+
+
+def _restore(path, args):
+    checkpoint = ember.load(path)
+    if not isinstance(checkpoint, dict) or "config" not in checkpoint or "model" not in checkpoint:
+        raise DataError(f"{path}: not a checkpoint from ember train (no config or model)")
+    config = checkpoint["config"]
+    _setup(args, config)
+    model = build_model(config)
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    return config, model
+
+
+class EvaluateCommand:
+    help = "evaluate a checkpoint from ember train on its test split"
+
+    def add_arguments(self, parser):
+        parser.add_argument("checkpoint")
+        parser.add_argument("--backend")
+
+    def run(self, args):
+        from ember.plugins.train import Trainer
+        config, model = _restore(args.checkpoint, args)
+        train_cfg = config.get("train", {})
+        _, _, test = build_data(config)
+        loss = _named("losses", train_cfg.get("loss", "cross_entropy"), what="train.loss")
+        metrics = [_named("metrics", m, what="train.metrics") for m in train_cfg.get("metrics", [])]
+        result = Trainer(progress=False).evaluate(model, _loaders(config, test, test, test)[2],
+                                                  loss, metrics)
+        for k, v in result.items():
+            print(f"{k}: {v:.6f}" if isinstance(v, float) else f"{k}:\n{v}")
+        return 0
+
+
+class PredictCommand:
+    help = "predict classes for the rows of a .csv (features only) or .npy file"
+
+    def add_arguments(self, parser):
+        parser.add_argument("checkpoint")
+        parser.add_argument("input", help=".csv with a header, or .npy; one sample per row")
+        parser.add_argument("--backend")
+
+    def run(self, args):
+        from ember.plugins.data import load_arrays, load_csv
+        from ember.plugins.train import predicted_labels
+        config, model = _restore(args.checkpoint, args)
+        if args.input.endswith(".npy"):
+            x = load_arrays(args.input).arrays[0]
+        else:
+            x = load_csv(args.input, label_column=None).arrays[0]
+        x = np.asarray(x, dtype=np.float32) / float(config.get("data", {}).get("scale", 1.0))
+        with ember.no_grad():
+            out = model(ember.tensor(x, dtype=ember.float32))
+        for label in predicted_labels(out):
+            sys.stdout.write(f"{label}\n")
+        return 0
+
+
+COMMANDS = {"train": TrainCommand(), "evaluate": EvaluateCommand(), "predict": PredictCommand()}

@@ -48,7 +48,7 @@ PRIMITIVES = (
 ).split()
 
 FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
-              "fast_sgd_step", "fast_adam_step")
+              "fast_im2col", "fast_col2im", "fast_sgd_step", "fast_adam_step")
 
 
 class Backend:
@@ -65,8 +65,15 @@ class Backend:
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
+    #: (x, kernel, stride, dilation) -> the (N, OH, OW, C, kh, kw) windows of an
+    #: (already padded) NCHW x, contiguous: convolution's im2col
+    fast_im2col = None
+    #: (cols, shape, kernel, stride, dilation) -> im2col's adjoint: the windows
+    #: summed back into zeros of the NCHW ``shape``
+    fast_col2im = None
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
-    #: SGD rule as PyTorch documents it; buf is None on the first step
+    #: SGD rule as PyTorch documents it; buf is None on the first step (and is
+    #: returned as None when momentum is 0). Fast paths return new buffers.
     fast_sgd_step = None
     #: (p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, step)
     #: -> (p, m, v, vmax), Adam (decoupled: AdamW); vmax is None without amsgrad

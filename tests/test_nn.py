@@ -151,6 +151,13 @@ def test_cross_entropy_matches_log_softmax_reference():
     assert cross_entropy(ember.tensor([[1e4, 0.0]]), ember.tensor([1])).item() == pytest.approx(1e4)
 
 
+def test_cross_entropy_second_derivatives():
+    from ember.testing import gradgradcheck
+    x = np.random.default_rng(4).standard_normal((3, 4))
+    y = ember.tensor([2, 0, 3])
+    gradgradcheck(lambda t: cross_entropy(t, y, label_smoothing=0.1), [x], ember.get_backend("numpy"))
+
+
 def test_small_cnn_learns_a_synthetic_task():
     """Conv2d, ReLU, MaxPool2d, Dropout, BatchNorm2d, Linear with plain gradient steps."""
     ember.manual_seed(0)

@@ -94,6 +94,62 @@ class ArrayModuleBackend(Backend):
     # fast paths
     def fast_relu(self, x): return self.xp.maximum(x, 0)
 
+    def fast_im2col(self, x, kernel, stride, dilation):
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        n, c, h, w = x.shape
+        oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        s = x.strides
+        view = self.xp.lib.stride_tricks.as_strided(
+            x, (n, oh, ow, c, kh, kw), (s[0], s[2] * sh, s[3] * sw, s[1], s[2] * dh, s[3] * dw))
+        return self.xp.ascontiguousarray(view)
+
+    def fast_col2im(self, cols, shape, kernel, stride, dilation):
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        n, oh, ow, c = cols.shape[:4]
+        out = self.xp.zeros(shape, dtype=cols.dtype)
+        windows = cols.transpose(0, 3, 4, 5, 1, 2)          # (N, C, kh, kw, OH, OW)
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
+                    j * dw: j * dw + sw * (ow - 1) + 1: sw] += windows[:, :, i, j]
+        return out
+
+    def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
+        """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""
+        d = g + weight_decay * p if weight_decay else g
+        new_buf = None
+        if momentum:
+            if buf is None:
+                new_buf = d.copy()
+            else:
+                new_buf = buf * momentum
+                new_buf += d * (1 - dampening) if dampening else d
+            d = d + momentum * new_buf if nesterov else new_buf
+        step = d * lr
+        return self.xp.subtract(p, step, out=step), new_buf
+
+    def fast_adam_step(self, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
+                       step):
+        """PyTorch's Adam / AdamW, the same arithmetic as the composed rule, fewer temporaries."""
+        xp = self.xp
+        if decoupled:
+            p = p * (1 - lr * weight_decay) if weight_decay else p
+        elif weight_decay:
+            g = g + weight_decay * p
+        new_m = m * beta1
+        new_m += g * (1 - beta1)
+        sq = g * g
+        sq *= 1 - beta2
+        new_v = v * beta2
+        new_v += sq
+        new_vmax = xp.maximum(vmax, new_v) if vmax is not None else None
+        denom = xp.sqrt(new_vmax if vmax is not None else new_v)
+        denom *= 1 / (1 - beta2 ** step) ** 0.5
+        denom += eps
+        update = new_m / denom
+        update *= lr / (1 - beta1 ** step)
+        return xp.subtract(p, update, out=update), new_m, new_v, new_vmax
+
 
 class NumpyBackend(ArrayModuleBackend):
     """Runs on the CPU through NumPy; the reference every other backend is checked against."""

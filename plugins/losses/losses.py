@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import ember
+from ember.autograd import run
 from ember.errors import DTypeError, ShapeError
 from ember.plugins.nn.functional import one_hot
 
@@ -91,9 +92,12 @@ def _class_targets(op, scores, target):
     if target.shape != want:
         raise ShapeError(f"{op}: class-index targets {target.shape} do not fit scores "
                          f"{scores.shape}; expected targets of shape {want}")
-    if target.size and bool(((target < 0) | (target >= classes)).any()):
-        bad = target.numpy()[(target.numpy() < 0) | (target.numpy() >= classes)].flat[0]
-        raise ShapeError(f"{op}: target class {bad} is out of range for {classes} classes")
+    if target.size:   # checked on the host: one small read instead of five device ops
+        host = target.numpy()
+        out_of_range = (host < 0) | (host >= classes)
+        if out_of_range.any():
+            raise ShapeError(f"{op}: target class {host[out_of_range].flat[0]} is out of range "
+                             f"for {classes} classes")
     return one_hot(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
 
 
@@ -104,17 +108,43 @@ def nll_loss(log_probs, target, reduction="mean"):
     return _reduce(-(q * log_probs).sum(axis=axis), reduction, "nll_loss")
 
 
+class SoftmaxCrossEntropy(ember.Op):
+    """-sum(q * log_softmax(x)) along the class axis as one op: the forward uses the
+    backend's fused log-softmax when it has one; the backward is (softmax(x) - q) g,
+    in tensor ops (so it differentiates again)."""
+
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x, q):
+        b, axes = self.backend, (self.axis,)
+        if b.fast_log_softmax is not None:
+            log_p = b.fast_log_softmax(x, self.axis)
+        else:
+            s = b.sub(x, b.max(x, axes, True))
+            log_p = b.sub(s, b.log(b.sum(b.exp(s), axes, True)))
+        return b.neg(b.sum(b.mul(log_p, q), axes, False))
+
+    def backward(self, g, x, q):
+        return (ember.softmax(x, self.axis) - q) * g.unsqueeze(self.axis), None
+
+
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """-sum(q * log_softmax(logits)) over the class axis (1), where q is the one-hot
     target (or the given probabilities), smoothed toward uniform by label_smoothing."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if not logits.dtype.is_float:
+        raise DTypeError(f"cross_entropy: logits must be floating, got {logits.dtype.name}")
     q = _class_targets("cross_entropy", logits, target)
     axis = 1 if logits.ndim > 1 else 0
     if label_smoothing:
         q = q * (1.0 - label_smoothing) + label_smoothing / logits.shape[axis]
-    log_p = ember.log_softmax(logits, axis)
-    return _reduce(-(q * log_p).sum(axis=axis), reduction, "cross_entropy")
+    shape = logits.shape[:axis] + logits.shape[axis + 1:]
+    loss = run(SoftmaxCrossEntropy(axis), (logits, q.detach()), shape, logits.dtype)
+    return _reduce(loss, reduction, "cross_entropy")
 
 
 # -- classes and their conformance examples -------------------------------------------

@@ -148,3 +148,34 @@ def test_initializer_is_bit_identical_to_numpy(backend, name):
     expect(got.shape == (6, 4, 3) and got.dtype is ember.float32 and got.device == backend.device,
            f"{name}: {got.shape} {got.dtype} {got.device}")
     np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=name)
+
+
+def test_conv_and_pool_agree_with_and_without_the_im2col_fast_paths(backend):
+    """The backend's fast_im2col / fast_col2im against the composed slices, forward and backward."""
+    from . import functional as F
+    if backend.fast_im2col is None and backend.fast_col2im is None:
+        pytest.skip(f"backend {backend.name} has no im2col fast path")
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2))
+
+    def run_once():
+        x = ember.tensor(x0, dtype=ember.float32, requires_grad=True)
+        w = ember.tensor(w0, dtype=ember.float32, requires_grad=True)
+        out = F.conv2d(x, w, None, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
+        pooled = F.max_pool2d(out, 2, padding=1) + F.avg_pool2d(out, 2, padding=1)
+        (pooled * pooled).sum().backward()
+        return out.numpy(), pooled.numpy(), x.grad.numpy(), w.grad.numpy()
+
+    fast = run_once()
+    saved = {k: backend.__dict__.get(k) for k in ("fast_im2col", "fast_col2im")}
+    backend.fast_im2col = backend.fast_col2im = None
+    try:
+        slow = run_once()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                delattr(backend, k)
+            else:
+                setattr(backend, k, v)
+    for a, b, what in zip(fast, slow, ("conv", "pools", "input gradient", "weight gradient")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=what)

@@ -4,8 +4,9 @@ them and autograd differentiates them to any order)."""
 import math
 
 import ember
+from ember.autograd import run
 from ember.errors import DTypeError, ShapeError
-from ember.ops.movement import slice_axes
+from ember.ops.movement import Unslice
 
 
 def _pair(v, name, op):
@@ -34,21 +35,84 @@ def _out_size(op, size, k, s, p, d):
     return out
 
 
+class Im2col(ember.Op):
+    """The windows of a (padded) NCHW x as (N, OH, OW, C, kh, kw): one op for all kernel
+    offsets, from the backend's fast path or composed of slices."""
+
+    __slots__ = ("kernel", "stride", "dilation", "shape", "out_hw")
+
+    def __init__(self, kernel, stride, dilation, shape, out_hw):
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self.shape, self.out_hw = shape, out_hw
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_im2col is not None:
+            return b.fast_im2col(x, self.kernel, self.stride, self.dilation)
+        n, c = self.shape[:2]
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        pieces = [b.reshape(b.slice(x, *_window(self.shape, i, j, self.kernel, self.stride,
+                                                self.dilation, self.out_hw)), (n, c, oh, ow, 1))
+                  for i in range(kh) for j in range(kw)]
+        stacked = b.concatenate(pieces, 4) if len(pieces) > 1 else pieces[0]
+        return b.reshape(b.permute(stacked, (0, 2, 3, 1, 4)), (n, oh, ow, c, kh, kw))
+
+    def backward(self, g, x):
+        return (col2im(g, self.shape, self.kernel, self.stride, self.dilation),)
+
+
+class Col2im(ember.Op):
+    """im2col's adjoint through the backend's fast path; its own adjoint is im2col."""
+
+    __slots__ = ("kernel", "stride", "dilation", "shape")
+
+    def __init__(self, kernel, stride, dilation, shape):
+        self.kernel, self.stride, self.dilation, self.shape = kernel, stride, dilation, shape
+
+    def forward(self, g):
+        return self.backend.fast_col2im(g, self.shape, self.kernel, self.stride, self.dilation)
+
+    def backward(self, gg, g):
+        return (im2col(gg, self.kernel, self.stride, self.dilation, g.shape[1:3]),)
+
+
+def _window(shape, i, j, kernel, stride, dilation, out_hw):
+    """(starts, stops, steps) of the strided window for kernel offset (i, j)."""
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
+    n, c = shape[:2]
+    return ((0, 0, i * dh, j * dw), (n, c, i * dh + sh * (oh - 1) + 1, j * dw + sw * (ow - 1) + 1),
+            (1, 1, sh, sw))
+
+
+def im2col(x, kernel, stride, dilation, out_hw):
+    n, c = x.shape[:2]
+    return run(Im2col(kernel, stride, dilation, x.shape, out_hw), (x,),
+               (n, *out_hw, c, *kernel), x.dtype)
+
+
+def col2im(g, shape, kernel, stride, dilation):
+    """Sum (N, OH, OW, C, kh, kw) windows back into zeros of the NCHW ``shape``."""
+    if g.backend.fast_col2im is not None:
+        return run(Col2im(kernel, stride, dilation, shape), (g,), shape, g.dtype)
+    total = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            starts, stops, steps = _window(shape, i, j, kernel, stride, dilation, g.shape[1:3])
+            piece = g[:, :, :, :, i, j].permute(0, 3, 1, 2)
+            placed = run(Unslice(shape, starts, stops, steps), (piece,), shape, g.dtype)
+            total = placed if total is None else total + placed
+    return total
+
+
 def _patches(op, x, kernel, stride, padding, dilation, pad_value=0.0):
-    """(N, C, kh*kw, OH, OW): the strided windows of x, one slice per kernel offset."""
+    """(N, OH, OW, C, kh, kw): the strided windows of x (padded with pad_value)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     oh = _out_size(op, h, kh, sh, ph, dh)
     ow = _out_size(op, w, kw, sw, pw, dw)
     if ph or pw:
         x = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=pad_value)
-    cols = []
-    for i in range(kh):
-        for j in range(kw):
-            cols.append(slice_axes(x, (0, 0, i * dh, j * dw),
-                                   (n, c, i * dh + sh * (oh - 1) + 1, j * dw + sw * (ow - 1) + 1),
-                                   (1, 1, sh, sw)))
-    return ember.stack(cols, axis=2), oh, ow
+    return im2col(x, kernel, stride, dilation, (oh, ow)), oh, ow
 
 
 def _check_4d(op, x):
@@ -72,10 +136,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
     cols, oh, ow = _patches("conv2d", x, (kh, kw), stride, padding, dilation)
-    cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
-    out = weight.reshape(groups, o // groups, cg * kh * kw) @ cols
-    out = out.reshape(n, o, oh, ow)
-    return out + bias.reshape(1, o, 1, 1) if bias is not None else out
+    k, rows = cg * kh * kw, n * oh * ow
+    if groups == 1:   # one GEMM: (N*OH*OW, C*kh*kw) @ (C*kh*kw, O)
+        out = cols.reshape(rows, k) @ weight.reshape(o, k).T
+    else:             # one batched GEMM over the groups
+        per_group = cols.reshape(rows, groups, k).permute(1, 0, 2)
+        out = (per_group @ weight.reshape(groups, o // groups, k).transpose(-1, -2))
+        out = out.permute(1, 0, 2).reshape(rows, o)
+    out = out.reshape(n, oh, ow, o)
+    if bias is not None:
+        out = out + bias
+    return out.permute(0, 3, 1, 2)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
@@ -88,7 +159,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
         raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
     cols, _, _ = _patches("max_pool2d", x, kernel, stride, padding,
                           _pair(dilation, "dilation", "max_pool2d"), pad_value=-math.inf)
-    return cols.max(axis=2)
+    return cols.max(axis=(4, 5)).permute(0, 3, 1, 2)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -98,7 +169,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d")
     cols, _, _ = _patches("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
                           (1, 1))
-    return cols.mean(axis=2)
+    return cols.mean(axis=(4, 5)).permute(0, 3, 1, 2)
 
 
 def dropout(x, p=0.5, training=True):
@@ -203,6 +274,19 @@ def one_hot(indices, num_classes, axis=-1, dtype=None):
     axis = axis % (indices.ndim + 1)
     shape = [1] * (indices.ndim + 1)
     shape[axis] = num_classes
-    classes = ember.arange(num_classes, dtype=indices.dtype, backend=indices.backend).reshape(shape)
+    classes = _class_range(indices.backend, num_classes, indices.dtype).reshape(shape)
     hit = indices.unsqueeze(axis) == classes
     return hit.to(dtype or ember.default_float)
+
+
+_RANGES = {}
+
+
+def _class_range(backend, n, dtype):
+    """arange(n) on a backend, uploaded once (one-hot runs every training step)."""
+    key = (backend.device, n, dtype.name)
+    if key not in _RANGES:
+        if len(_RANGES) > 64:
+            _RANGES.clear()
+        _RANGES[key] = ember.arange(n, dtype=dtype, backend=backend)
+    return _RANGES[key]

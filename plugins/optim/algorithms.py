@@ -30,11 +30,12 @@ class SGD(Optimizer):
             g = -g
         lr, mom, damp, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
         fast = p.backend.fast_sgd_step
-        if fast is not None and mom:
+        if fast is not None:
             buf = state.get("momentum_buffer")
             new_p, new_buf = fast(p._data, g._data, None if buf is None else buf._data, lr, mom,
                                   damp, wd, group["nesterov"])
-            state["momentum_buffer"] = wrap(new_buf, p.backend, p.shape, p.dtype)
+            if mom:
+                state["momentum_buffer"] = wrap(new_buf, p.backend, p.shape, p.dtype)
             return wrap(new_p, p.backend, p.shape, p.dtype)
         g = _with_decay(p, g, wd)
         if mom:

@@ -1,0 +1,159 @@
+"""`make bench`: every workload side by side in one run (hand-written NumPy, ember
+on each available backend, PyTorch CPU when installed); prints medians and
+ratios and rewrites docs/performance.md.
+
+    python benchmarks/run.py [--backend numpy] [--quick] [--no-write]
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import ember
+
+sys.path.insert(0, os.path.dirname(__file__))
+import workloads  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def median_time(fn, sync=lambda: None, min_time=0.2, repeat=5):
+    fn()
+    sync()
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    once = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, int(min_time / once))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        sync()
+        samples.append((time.perf_counter() - t0) / number)
+    return statistics.median(samples)
+
+
+def _torch():
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count() or 1)
+        return torch
+    except ImportError:
+        return None
+
+
+def rows_for(backends, quick):
+    """(workload, unit, numpy_fn, {backend: fn}, torch_fn or None), built lazily."""
+    torch = _torch()
+    scale = 0.3 if quick else 1.0
+    out = []
+
+    def add_op(name, shape, op, grad):
+        def np_case():
+            a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            b = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+            return lambda: op(a, b)
+
+        def em_case(b):
+            x = ember.randn(*shape, backend=b, requires_grad=grad)
+            y = ember.randn(*shape, backend=b, requires_grad=grad)
+            return lambda: op(x, y)
+
+        def th_case():
+            x, y = torch.randn(*shape, requires_grad=grad), torch.randn(*shape, requires_grad=grad)
+            return lambda: op(x, y)
+        out.append((name, "us", np_case, em_case, th_case if torch else None))
+
+    add_op("add 8 elements", (8,), lambda a, b: a + b, False)
+    add_op("add 8 elements, with grad", (8,), lambda a, b: a + b, True)
+    for n in (256, 1024, 2048):
+        add_op(f"matmul {n}", (n, n), lambda a, b: a @ b, False)
+    for batch in (64, 256):
+        out.append((f"MLP 784-128-10 SGD step, batch {batch}", "us",
+                    lambda b=batch: workloads.numpy_mlp(b),
+                    lambda be, b=batch: workloads.ember_mlp(b, be),
+                    (lambda b=batch: workloads.torch_mlp(b)) if torch else None))
+    out.append(("CNN step (conv 1->8 3x3, pool, linear), batch 64", "us",
+                lambda: workloads.numpy_cnn(64), lambda be: workloads.ember_cnn(64, be),
+                (lambda: workloads.torch_cnn(64)) if torch else None))
+    return out, torch, scale
+
+
+def digits_epoch(backend):
+    from ember.plugins import nn, optim
+    from ember.plugins.data import DataLoader, load_digits, scale
+    from ember.plugins.train import Trainer
+    ember.manual_seed(0)
+    data = load_digits().map(lambda x: scale(x, 16.0))
+    with ember.backend(backend):
+        model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))
+    opt = optim.Adam(model.parameters(), lr=2e-3)
+    loader = DataLoader(data, batch_size=64, shuffle=True, seed=0, backend=backend)
+    trainer = Trainer(progress=False)
+    return lambda: trainer.fit(model, "cross_entropy", opt, loader, epochs=1)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", action="append")
+    parser.add_argument("--quick", action="store_true", help="shorter timing runs")
+    parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/performance.md")
+    args = parser.parse_args(argv)
+    backends = args.backend or [n for n in ember.registry.names("backends")
+                                if ember.config.availability(n)[0]]
+    rows, torch, scale = rows_for(backends, args.quick)
+    min_time = 0.2 * scale
+    header = ["workload", "NumPy (hand)"] + [f"ember:{b}" for b in backends] + ["PyTorch"] + \
+        [f"ember:{b} / NumPy" for b in backends] + ([f"ember:{b} / PyTorch" for b in backends]
+                                                    if torch else [])
+    table = []
+    print(" | ".join(header), flush=True)
+    for name, unit, np_fn, em_fn, th_fn in rows:
+        base = median_time(np_fn(), min_time=min_time) * 1e6
+        ours = {}
+        for b in backends:
+            be = ember.get_backend(b)
+            ours[b] = median_time(em_fn(b), be.synchronize, min_time=min_time) * 1e6
+        theirs = median_time(th_fn(), min_time=min_time) * 1e6 if th_fn else None
+        cells = [name, f"{base:.1f}"] + [f"{ours[b]:.1f}" for b in backends] + \
+            [f"{theirs:.1f}" if theirs else "-"] + [f"{ours[b] / base:.2f}x" for b in backends]
+        if torch:
+            cells += [f"{ours[b] / theirs:.2f}x" for b in backends]
+        table.append(cells)
+        print(" | ".join(cells), flush=True)
+    epoch_rows = []
+    for b in backends:
+        t = median_time(digits_epoch(b), ember.get_backend(b).synchronize, min_time=min_time, repeat=3)
+        epoch_rows.append(f"| one epoch of the digits demo (1,797 samples, batch 64) | ember:{b} | {t * 1e3:.0f} ms |")
+        print(f"digits epoch on {b}: {t * 1e3:.0f} ms", flush=True)
+    if not args.no_write:
+        write_doc(header, table, epoch_rows, torch)
+
+
+def write_doc(header, table, epoch_rows, torch):
+    lines = ["# Performance", "",
+             "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
+             "median microseconds per call (lower is better), float32. Ratios divide ember's time",
+             "by the other's: below 1.0x ember is faster.", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python "
+             f"{platform.python_version()}, NumPy {np.__version__}"
+             + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed") + ".", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    lines += ["", "| workload | backend | time |", "|---|---|---|"] + epoch_rows + [""]
+    lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
+              "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
+              "derive the gradients by hand (the CNN through as_strided im2col).", ""]
+    from ember.io import atomic_write
+    atomic_write(os.path.join(ROOT, "docs", "performance.md"), "\n".join(lines).encode())
+
+
+if __name__ == "__main__":
+    main()

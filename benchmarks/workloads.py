@@ -1,0 +1,149 @@
+"""The measured workloads, each written three ways: hand-written NumPy, ember
+(on any backend), and PyTorch. All use float32, plain SGD (lr 0.01) and
+cross-entropy on 10 classes, with the same shapes."""
+
+import numpy as np
+
+import ember
+from ember.plugins import nn, optim
+from ember.plugins.losses import cross_entropy
+
+LR = 0.01
+
+
+# -- MLP 784-128-10 ----------------------------------------------------------------------
+def numpy_mlp(batch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 784), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    w1 = rng.standard_normal((784, 128), dtype=np.float32) * 0.05
+    b1 = np.zeros(128, np.float32)
+    w2 = rng.standard_normal((128, 10), dtype=np.float32) * 0.05
+    b2 = np.zeros(10, np.float32)
+    rows = np.arange(batch)
+
+    def step():
+        nonlocal w1, b1, w2, b2
+        h = x @ w1 + b1
+        a = np.maximum(h, 0)
+        z = a @ w2 + b2
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+        loss = -np.log(p[rows, y]).mean()
+        dz = p
+        dz[rows, y] -= 1
+        dz /= batch
+        dw2, db2 = a.T @ dz, dz.sum(0)
+        da = dz @ w2.T
+        da[h <= 0] = 0
+        dw1, db1 = x.T @ da, da.sum(0)
+        w1 -= LR * dw1
+        b1 -= LR * db1
+        w2 -= LR * dw2
+        b2 -= LR * db2
+        return loss
+    return step
+
+
+def _mlp(lib):
+    return lib.Sequential(lib.Linear(784, 128), lib.ReLU(), lib.Linear(128, 10))
+
+
+def _cnn(lib):
+    return lib.Sequential(lib.Conv2d(1, 8, 3), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
+                          lib.Linear(8 * 13 * 13, 10))
+
+
+def ember_step(model_fn, shape, backend=None):
+    ember.manual_seed(0)
+    with ember.backend(backend or ember.get_backend()):
+        model = model_fn(nn)
+        x = ember.randn(*shape)
+        y = ember.randint(0, 10, (shape[0],))
+    opt = optim.SGD(model.parameters(), lr=LR)
+
+    def step():
+        loss = cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def torch_step(model_fn, shape, device="cpu"):
+    import torch
+    torch.manual_seed(0)
+    model = model_fn(torch.nn).to(device)
+    x = torch.randn(*shape, device=device)
+    y = torch.randint(0, 10, (shape[0],), device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def ember_mlp(batch, backend=None):
+    return ember_step(_mlp, (batch, 784), backend)
+
+
+def torch_mlp(batch, device="cpu"):
+    return torch_step(_mlp, (batch, 784), device)
+
+
+# -- CNN: Conv2d 1->8 3x3, ReLU, MaxPool 2, Linear 8*13*13 -> 10 on 28x28 ------------------
+def numpy_cnn(batch):
+    """A plain im2col CNN step in NumPy (as_strided windows, one matmul per conv)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    wc = rng.standard_normal((8, 9), dtype=np.float32) * 0.3
+    bc = np.zeros(8, np.float32)
+    wl = rng.standard_normal((8 * 13 * 13, 10), dtype=np.float32) * 0.02
+    bl = np.zeros(10, np.float32)
+    rows = np.arange(batch)
+    s = x.strides
+    cols = np.lib.stride_tricks.as_strided(
+        x, (batch, 26, 26, 3, 3), (s[0], s[2], s[3], s[2], s[3])).reshape(batch * 676, 9)
+    cols = np.ascontiguousarray(cols)
+
+    def step():
+        nonlocal wc, bc, wl, bl
+        conv = (cols @ wc.T + bc).reshape(batch, 26, 26, 8)            # NHWC
+        act = np.maximum(conv, 0)
+        win = act.reshape(batch, 13, 2, 13, 2, 8)
+        pooled = win.max(axis=(2, 4))                                   # (N, 13, 13, 8)
+        flat = pooled.transpose(0, 3, 1, 2).reshape(batch, -1)
+        z = flat @ wl + bl
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = -np.log(p[rows, y]).mean()
+        p[rows, y] -= 1
+        dz = p / batch
+        dwl, dbl = flat.T @ dz, dz.sum(0)
+        dflat = (dz @ wl.T).reshape(batch, 8, 13, 13).transpose(0, 2, 3, 1)
+        mask = win == pooled[:, :, None, :, None, :]
+        dact = (mask * dflat[:, :, None, :, None, :]).reshape(batch, 26, 26, 8)
+        dconv = (dact * (conv > 0)).reshape(batch * 676, 8)
+        dwc, dbc = dconv.T @ cols, dconv.sum(0)
+        wc -= LR * dwc
+        bc -= LR * dbc
+        wl -= LR * dwl
+        bl -= LR * dbl
+        return loss
+    return step
+
+
+def ember_cnn(batch, backend=None):
+    return ember_step(_cnn, (batch, 1, 28, 28), backend)
+
+
+def torch_cnn(batch, device="cpu"):
+    return torch_step(_cnn, (batch, 1, 28, 28), device)

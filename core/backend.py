@@ -65,11 +65,12 @@ class Backend:
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
-    #: (x, kernel, stride, dilation) -> the (N, OH, OW, C, kh, kw) windows of an
-    #: (already padded) NCHW x, contiguous: convolution's im2col
+    #: (x, kernel, stride, dilation, layout) -> the windows of an (already padded)
+    #: NCHW x, contiguous: layout "gemm" is (N, OH, OW, C, kh, kw), convolution's
+    #: im2col; "offsets" is (kh, kw, N, C, OH, OW), for pooling
     fast_im2col = None
-    #: (cols, shape, kernel, stride, dilation) -> im2col's adjoint: the windows
-    #: summed back into zeros of the NCHW ``shape``
+    #: (cols, shape, kernel, stride, dilation, layout) -> im2col's adjoint: the
+    #: windows summed back into zeros of the NCHW ``shape``
     fast_col2im = None
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
     #: SGD rule as PyTorch documents it; buf is None on the first step (and is

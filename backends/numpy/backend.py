@@ -94,24 +94,30 @@ class ArrayModuleBackend(Backend):
     # fast paths
     def fast_relu(self, x): return self.xp.maximum(x, 0)
 
-    def fast_im2col(self, x, kernel, stride, dilation):
+    def fast_im2col(self, x, kernel, stride, dilation, layout):
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
         n, c, h, w = x.shape
         oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
         s = x.strides
-        view = self.xp.lib.stride_tricks.as_strided(
-            x, (n, oh, ow, c, kh, kw), (s[0], s[2] * sh, s[3] * sw, s[1], s[2] * dh, s[3] * dw))
+        if layout == "gemm":
+            shape = (n, oh, ow, c, kh, kw)
+            strides = (s[0], s[2] * sh, s[3] * sw, s[1], s[2] * dh, s[3] * dw)
+        else:
+            shape = (kh, kw, n, c, oh, ow)
+            strides = (s[2] * dh, s[3] * dw, s[0], s[1], s[2] * sh, s[3] * sw)
+        view = self.xp.lib.stride_tricks.as_strided(x, shape, strides)
         return self.xp.ascontiguousarray(view)
 
-    def fast_col2im(self, cols, shape, kernel, stride, dilation):
+    def fast_col2im(self, cols, shape, kernel, stride, dilation, layout):
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-        n, oh, ow, c = cols.shape[:4]
         out = self.xp.zeros(shape, dtype=cols.dtype)
-        windows = cols.transpose(0, 3, 4, 5, 1, 2)          # (N, C, kh, kw, OH, OW)
+        # as (kh, kw, N, C, OH, OW) whichever layout came in
+        windows = cols.transpose(4, 5, 0, 3, 1, 2) if layout == "gemm" else cols
+        oh, ow = windows.shape[4:]
         for i in range(kh):
             for j in range(kw):
                 out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                    j * dw: j * dw + sw * (ow - 1) + 1: sw] += windows[:, :, i, j]
+                    j * dw: j * dw + sw * (ow - 1) + 1: sw] += windows[i, j]
         return out
 
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):

@@ -36,44 +36,50 @@ def _out_size(op, size, k, s, p, d):
 
 
 class Im2col(ember.Op):
-    """The windows of a (padded) NCHW x as (N, OH, OW, C, kh, kw): one op for all kernel
-    offsets, from the backend's fast path or composed of slices."""
+    """The windows of a (padded) NCHW x in one op, from the backend's fast path or
+    composed of slices: layout "gemm" gives (N, OH, OW, C, kh, kw) for one conv
+    GEMM, "offsets" gives (kh, kw, N, C, OH, OW) for pooling along axis 0."""
 
-    __slots__ = ("kernel", "stride", "dilation", "shape", "out_hw")
+    __slots__ = ("kernel", "stride", "dilation", "shape", "out_hw", "layout")
 
-    def __init__(self, kernel, stride, dilation, shape, out_hw):
+    def __init__(self, kernel, stride, dilation, shape, out_hw, layout):
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        self.shape, self.out_hw = shape, out_hw
+        self.shape, self.out_hw, self.layout = shape, out_hw, layout
 
     def forward(self, x):
         b = self.backend
         if b.fast_im2col is not None:
-            return b.fast_im2col(x, self.kernel, self.stride, self.dilation)
+            return b.fast_im2col(x, self.kernel, self.stride, self.dilation, self.layout)
         n, c = self.shape[:2]
         (kh, kw), (oh, ow) = self.kernel, self.out_hw
         pieces = [b.reshape(b.slice(x, *_window(self.shape, i, j, self.kernel, self.stride,
-                                                self.dilation, self.out_hw)), (n, c, oh, ow, 1))
+                                                self.dilation, self.out_hw)), (1, n, c, oh, ow))
                   for i in range(kh) for j in range(kw)]
-        stacked = b.concatenate(pieces, 4) if len(pieces) > 1 else pieces[0]
-        return b.reshape(b.permute(stacked, (0, 2, 3, 1, 4)), (n, oh, ow, c, kh, kw))
+        stacked = b.concatenate(pieces, 0) if len(pieces) > 1 else pieces[0]
+        if self.layout == "offsets":
+            return b.reshape(stacked, (kh, kw, n, c, oh, ow))
+        return b.reshape(b.permute(stacked, (1, 3, 4, 2, 0)), (n, oh, ow, c, kh, kw))
 
     def backward(self, g, x):
-        return (col2im(g, self.shape, self.kernel, self.stride, self.dilation),)
+        return (col2im(g, self.shape, self.kernel, self.stride, self.dilation, self.layout),)
 
 
 class Col2im(ember.Op):
     """im2col's adjoint through the backend's fast path; its own adjoint is im2col."""
 
-    __slots__ = ("kernel", "stride", "dilation", "shape")
+    __slots__ = ("kernel", "stride", "dilation", "shape", "layout")
 
-    def __init__(self, kernel, stride, dilation, shape):
-        self.kernel, self.stride, self.dilation, self.shape = kernel, stride, dilation, shape
+    def __init__(self, kernel, stride, dilation, shape, layout):
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self.shape, self.layout = shape, layout
 
     def forward(self, g):
-        return self.backend.fast_col2im(g, self.shape, self.kernel, self.stride, self.dilation)
+        return self.backend.fast_col2im(g, self.shape, self.kernel, self.stride, self.dilation,
+                                        self.layout)
 
     def backward(self, gg, g):
-        return (im2col(gg, self.kernel, self.stride, self.dilation, g.shape[1:3]),)
+        out_hw = g.shape[1:3] if self.layout == "gemm" else g.shape[4:6]
+        return (im2col(gg, self.kernel, self.stride, self.dilation, out_hw, self.layout),)
 
 
 def _window(shape, i, j, kernel, stride, dilation, out_hw):
@@ -84,35 +90,36 @@ def _window(shape, i, j, kernel, stride, dilation, out_hw):
             (1, 1, sh, sw))
 
 
-def im2col(x, kernel, stride, dilation, out_hw):
+def im2col(x, kernel, stride, dilation, out_hw, layout="gemm"):
     n, c = x.shape[:2]
-    return run(Im2col(kernel, stride, dilation, x.shape, out_hw), (x,),
-               (n, *out_hw, c, *kernel), x.dtype)
+    shape = (n, *out_hw, c, *kernel) if layout == "gemm" else (*kernel, n, c, *out_hw)
+    return run(Im2col(kernel, stride, dilation, x.shape, out_hw, layout), (x,), shape, x.dtype)
 
 
-def col2im(g, shape, kernel, stride, dilation):
-    """Sum (N, OH, OW, C, kh, kw) windows back into zeros of the NCHW ``shape``."""
+def col2im(g, shape, kernel, stride, dilation, layout="gemm"):
+    """Sum windows (in ``layout``) back into zeros of the NCHW ``shape``."""
     if g.backend.fast_col2im is not None:
-        return run(Col2im(kernel, stride, dilation, shape), (g,), shape, g.dtype)
+        return run(Col2im(kernel, stride, dilation, shape, layout), (g,), shape, g.dtype)
+    out_hw = g.shape[1:3] if layout == "gemm" else g.shape[4:6]
     total = None
     for i in range(kernel[0]):
         for j in range(kernel[1]):
-            starts, stops, steps = _window(shape, i, j, kernel, stride, dilation, g.shape[1:3])
-            piece = g[:, :, :, :, i, j].permute(0, 3, 1, 2)
+            starts, stops, steps = _window(shape, i, j, kernel, stride, dilation, out_hw)
+            piece = g[:, :, :, :, i, j].permute(0, 3, 1, 2) if layout == "gemm" else g[i, j]
             placed = run(Unslice(shape, starts, stops, steps), (piece,), shape, g.dtype)
             total = placed if total is None else total + placed
     return total
 
 
-def _patches(op, x, kernel, stride, padding, dilation, pad_value=0.0):
-    """(N, OH, OW, C, kh, kw): the strided windows of x (padded with pad_value)."""
+def _patches(op, x, kernel, stride, padding, dilation, pad_value=0.0, layout="gemm"):
+    """The strided windows of x (padded with pad_value), in ``layout``."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     h, w = x.shape[2:]
     oh = _out_size(op, h, kh, sh, ph, dh)
     ow = _out_size(op, w, kw, sw, pw, dw)
     if ph or pw:
         x = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=pad_value)
-    return im2col(x, kernel, stride, dilation, (oh, ow)), oh, ow
+    return im2col(x, kernel, stride, dilation, (oh, ow), layout), oh, ow
 
 
 def _check_4d(op, x):
@@ -157,9 +164,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     padding = _pair(padding, "padding", "max_pool2d")
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
-    cols, _, _ = _patches("max_pool2d", x, kernel, stride, padding,
-                          _pair(dilation, "dilation", "max_pool2d"), pad_value=-math.inf)
-    return cols.max(axis=(4, 5)).permute(0, 3, 1, 2)
+    cols, oh, ow = _patches("max_pool2d", x, kernel, stride, padding,
+                            _pair(dilation, "dilation", "max_pool2d"), -math.inf, "offsets")
+    return cols.reshape(kernel[0] * kernel[1], *x.shape[:2], oh, ow).max(axis=0)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -167,9 +174,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     _check_4d("avg_pool2d", x)
     kernel = _pair(kernel_size, "kernel_size", "avg_pool2d")
     stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d")
-    cols, _, _ = _patches("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
-                          (1, 1))
-    return cols.mean(axis=(4, 5)).permute(0, 3, 1, 2)
+    cols, oh, ow = _patches("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
+                            (1, 1), 0.0, "offsets")
+    return cols.reshape(kernel[0] * kernel[1], *x.shape[:2], oh, ow).mean(axis=0)
 
 
 def dropout(x, p=0.5, training=True):

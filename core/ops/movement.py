@@ -51,12 +51,16 @@ class Permute(Op):
 
 def permute(x, axes):
     """Reorder the axes: out.shape[i] == x.shape[axes[i]]."""
-    axes = tuple(axes)
-    if len(axes) != x.ndim or sorted(normalize_axes("permute", axes, x.ndim, x.shape)) != list(range(x.ndim)):
-        raise ShapeError(f"permute: axes {axes} are not a permutation of the "
-                         f"{x.ndim} axes of shape {x.shape}")
-    axes = tuple(a % x.ndim for a in axes)
-    if axes == tuple(range(x.ndim)):
+    ndim = len(x.shape)
+    try:
+        axes = tuple(a + ndim if a < 0 else a for a in axes)
+        ok = len(axes) == ndim and sorted(axes) == list(range(ndim))
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"permute: axes {tuple(axes)} are not a permutation of the "
+                         f"{ndim} axes of shape {x.shape}")
+    if axes == tuple(range(ndim)):
         return x
     return run(Permute(axes), (x,), tuple(x.shape[a] for a in axes), x.dtype)
 

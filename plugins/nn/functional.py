@@ -18,13 +18,36 @@ def _pair(v, name, op):
     return v
 
 
+class Linear(ember.Op):
+    """x @ W.T + b as one op (a GEMM and a broadcast add on the backend); the backward
+    is tensor ops: g @ W, g.T @ x over all leading axes, and g summed."""
+
+    __slots__ = ()
+
+    def forward(self, x, w, b=None):
+        out = self.backend.matmul(x, self.backend.permute(w, (1, 0)))
+        return out if b is None else self.backend.add(out, b)
+
+    def backward(self, g, x, w, b=None):
+        gx = g @ w if x.requires_grad else None
+        rows = g.reshape(-1, g.shape[-1])
+        gw = rows.T @ x.reshape(-1, x.shape[-1]) if w.requires_grad else None
+        grads = (gx, gw)
+        if b is not None:
+            grads += (rows.sum(axis=0) if b.requires_grad else None,)
+        return grads
+
+
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    if x.shape[-1:] != weight.shape[1:]:
+    if x.ndim == 0 or x.shape[-1:] != weight.shape[1:]:
         raise ShapeError(f"linear: input {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                          f"features but weight {weight.shape} expects {weight.shape[1]}")
-    out = x @ weight.T
-    return out + bias if bias is not None else out
+    if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
+        out = x @ weight.T     # mixed dtypes: let the core's promotion handle it
+        return out + bias if bias is not None else out
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return run(Linear(), inputs, x.shape[:-1] + weight.shape[:1], x.dtype)
 
 
 def _out_size(op, size, k, s, p, d):

@@ -150,7 +150,8 @@ def write_doc(header, table, epoch_rows, torch):
     lines += ["", "| workload | backend | time |", "|---|---|---|"] + epoch_rows + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
               "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
-              "derive the gradients by hand (the CNN through as_strided im2col).", ""]
+              "derive the gradients by hand (the CNN through as_strided im2col).",
+              "GPU figures (CuPy against PyTorch CUDA on an H200): [gpu.md](gpu.md).", ""]
     from ember.io import atomic_write
     atomic_write(os.path.join(ROOT, "docs", "performance.md"), "\n".join(lines).encode())
 

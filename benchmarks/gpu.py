@@ -1,75 +1,20 @@
-"""GPU figures for the CuPy backend, side by side in one run with raw CuPy and
-PyTorch CUDA (when installed): float32 matmul 4096 (TFLOP/s), the cost of a
-small op, and full training steps (forward, cross-entropy, backward, update)
-of an MLP 784-128-10 and a CNN (Conv2d 1->8 3x3, ReLU, MaxPool 2, Linear to 10)
-built from ember's layer, loss and optimizer plugins.
+"""GPU figures for the CuPy backend, side by side in one run with PyTorch CUDA (when
+installed): float32 matmul 4096 (TFLOP/s), the cost of a small op, and full
+training steps (forward, cross-entropy, backward, update) of the MLP and CNN of
+benchmarks/workloads.py, built from ember's layer, loss and optimizer plugins.
 
     python benchmarks/gpu.py [--backend cupy]
 """
 
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import ember
-from ember.plugins import nn, optim
-from ember.plugins.losses import cross_entropy
 
-
-def timed(fn, sync, repeat=5, number=20):
-    fn()
-    sync()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        sync()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples)
-
-
-def ember_step(backend, model_fn, shape, opt_name):
-    ember.manual_seed(0)
-    with ember.backend(backend):
-        model = model_fn()
-        x = ember.randn(*shape)
-        y = ember.randint(0, 10, (shape[0],))
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd" \
-        else optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        loss = cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
-
-
-def torch_step(model_fn, shape, opt_name, device):
-    import torch
-    torch.manual_seed(0)
-    model = model_fn().to(device)
-    x = torch.randn(*shape, device=device)
-    y = torch.randint(0, 10, (shape[0],), device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd" \
-        else torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
-
-
-def mlp(lib):
-    return lib.Sequential(lib.Linear(784, 128), lib.ReLU(), lib.Linear(128, 10))
-
-
-def cnn(lib):
-    return lib.Sequential(lib.Conv2d(1, 8, 3), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
-                          lib.Linear(8 * 13 * 13, 10))
+sys.path.insert(0, os.path.dirname(__file__))
+import workloads  # noqa: E402
+from run import median_time  # noqa: E402
 
 
 def main(argv=None):
@@ -80,11 +25,8 @@ def main(argv=None):
     sync = backend.synchronize
     try:
         import torch
-        tnn = torch.nn
         device = "cuda" if torch.cuda.is_available() else "cpu"
         tsync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-        if device == "cpu":
-            torch.set_num_threads(2)
     except ImportError:
         torch = None
     print(f"ember backend {backend.device}: {type(backend).devices()[backend.index]}")
@@ -98,31 +40,31 @@ def main(argv=None):
     n = 4096 if args.backend != "numpy" else 1024
     a, b = ember.randn(n, n, backend=backend), ember.randn(n, n, backend=backend)
     flops = 2 * n ** 3
-    ours = flops / timed(lambda: a @ b, sync) / 1e12
+    ours = flops / median_time(lambda: a @ b, sync) / 1e12
     theirs = None
     if torch is not None:
         torch.backends.cuda.matmul.allow_tf32 = False
         ta, tb = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        theirs = flops / timed(lambda: ta @ tb, tsync) / 1e12
+        theirs = flops / median_time(lambda: ta @ tb, tsync) / 1e12
     row(f"matmul {n} float32 (TFLOP/s, ratio = torch/ember)", ours, theirs, unit_is_rate=True)
 
     x = ember.randn(8, backend=backend, requires_grad=True)
-    ours = timed(lambda: x + x, sync, number=2000) * 1e6
+    ours = median_time(lambda: x + x, sync) * 1e6
     theirs = None
     if torch is not None:
         tx = torch.randn(8, device=device, requires_grad=True)
-        theirs = timed(lambda: tx + tx, tsync, number=2000) * 1e6
+        theirs = median_time(lambda: tx + tx, tsync) * 1e6
     row("add, 8 elements, with grad (us)", ours, theirs)
 
-    for name, builder, shape, opt_name in (
-            ("MLP 784-128-10 SGD, batch 64", mlp, (64, 784), "sgd"),
-            ("MLP 784-128-10 SGD, batch 256", mlp, (256, 784), "sgd"),
-            ("MLP 784-128-10 Adam, batch 256", mlp, (256, 784), "adam"),
-            ("MLP 784-128-10 SGD, batch 4096", mlp, (4096, 784), "sgd"),
-            ("CNN step, batch 64, 28x28", cnn, (64, 1, 28, 28), "sgd"),
-            ("CNN step, batch 512, 28x28", cnn, (512, 1, 28, 28), "sgd")):
-        ours = timed(ember_step(backend, lambda: builder(nn), shape, opt_name), sync) * 1e6
-        theirs = timed(torch_step(lambda: builder(tnn), shape, opt_name, device), tsync) * 1e6 \
+    for name, model, shape, opt in (
+            ("MLP 784-128-10 SGD, batch 64", workloads.mlp, (64, 784), "momentum"),
+            ("MLP 784-128-10 SGD, batch 256", workloads.mlp, (256, 784), "momentum"),
+            ("MLP 784-128-10 Adam, batch 256", workloads.mlp, (256, 784), "adam"),
+            ("MLP 784-128-10 SGD, batch 4096", workloads.mlp, (4096, 784), "momentum"),
+            ("CNN step, batch 64, 28x28", workloads.cnn, (64, 1, 28, 28), "momentum"),
+            ("CNN step, batch 512, 28x28", workloads.cnn, (512, 1, 28, 28), "momentum")):
+        ours = median_time(workloads.ember_step(model, shape, backend, opt), sync) * 1e6
+        theirs = median_time(workloads.torch_step(model, shape, device, opt), tsync) * 1e6 \
             if torch is not None else None
         row(name + " (us)", ours, theirs)
 

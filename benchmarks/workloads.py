@@ -46,22 +46,29 @@ def numpy_mlp(batch):
     return step
 
 
-def _mlp(lib):
+def mlp(lib):
     return lib.Sequential(lib.Linear(784, 128), lib.ReLU(), lib.Linear(128, 10))
 
 
-def _cnn(lib):
+def cnn(lib):
     return lib.Sequential(lib.Conv2d(1, 8, 3), lib.ReLU(), lib.MaxPool2d(2), lib.Flatten(),
                           lib.Linear(8 * 13 * 13, 10))
 
 
-def ember_step(model_fn, shape, backend=None):
+def _optimizer(lib, params, name):
+    """"sgd" (plain, as the hand-written versions), "momentum" (0.9) or "adam"."""
+    if name == "adam":
+        return lib.Adam(params, lr=1e-3)
+    return lib.SGD(params, lr=LR, momentum=0.9 if name == "momentum" else 0.0)
+
+
+def ember_step(model_fn, shape, backend=None, opt_name="sgd"):
     ember.manual_seed(0)
     with ember.backend(backend or ember.get_backend()):
         model = model_fn(nn)
         x = ember.randn(*shape)
         y = ember.randint(0, 10, (shape[0],))
-    opt = optim.SGD(model.parameters(), lr=LR)
+    opt = _optimizer(optim, model.parameters(), opt_name)
 
     def step():
         loss = cross_entropy(model(x), y)
@@ -72,13 +79,13 @@ def ember_step(model_fn, shape, backend=None):
     return step
 
 
-def torch_step(model_fn, shape, device="cpu"):
+def torch_step(model_fn, shape, device="cpu", opt_name="sgd"):
     import torch
     torch.manual_seed(0)
     model = model_fn(torch.nn).to(device)
     x = torch.randn(*shape, device=device)
     y = torch.randint(0, 10, (shape[0],), device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    opt = _optimizer(torch.optim, model.parameters(), opt_name)
 
     def step():
         loss = torch.nn.functional.cross_entropy(model(x), y)
@@ -90,11 +97,11 @@ def torch_step(model_fn, shape, device="cpu"):
 
 
 def ember_mlp(batch, backend=None):
-    return ember_step(_mlp, (batch, 784), backend)
+    return ember_step(mlp, (batch, 784), backend)
 
 
 def torch_mlp(batch, device="cpu"):
-    return torch_step(_mlp, (batch, 784), device)
+    return torch_step(mlp, (batch, 784), device)
 
 
 # -- CNN: Conv2d 1->8 3x3, ReLU, MaxPool 2, Linear 8*13*13 -> 10 on 28x28 ------------------
@@ -142,8 +149,8 @@ def numpy_cnn(batch):
 
 
 def ember_cnn(batch, backend=None):
-    return ember_step(_cnn, (batch, 1, 28, 28), backend)
+    return ember_step(cnn, (batch, 1, 28, 28), backend)
 
 
 def torch_cnn(batch, device="cpu"):
-    return torch_step(_cnn, (batch, 1, 28, 28), device)
+    return torch_step(cnn, (batch, 1, 28, 28), device)

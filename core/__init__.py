@@ -13,8 +13,8 @@ from .creation import (arange, asarray, eye, full, full_like, linspace, normal, 
                        rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
                        zeros_like)
 from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
-from .errors import (AutogradError, BackendError, DataError, DTypeError, EmberError, IndexingError,
-                     PluginError, SerializationError, ShapeError, StateDictError)
+from .errors import (AutogradError, BackendError, DataError, DTypeError, EmberError,
+                     IndexingError, PluginError, SerializationError, ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops import __all__ as _ops_all
 from .io import load, save

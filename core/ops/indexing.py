@@ -133,8 +133,10 @@ def _advanced(x, key):
         if isinstance(k, (Tensor, np.ndarray, list, tuple, bool, np.bool_)):
             arr = _host(k)
             if arr.dtype == np.bool_:
-                per_axis.extend(("mask", a) for a in np.nonzero(arr)) if arr.ndim else \
-                    per_axis.append(("boolscalar", arr))
+                if arr.ndim == 0:
+                    raise IndexingError("a single True/False as an index is not supported; "
+                                        "use x[None] or reshape")
+                per_axis.extend(("mask", a) for a in np.nonzero(arr))
                 continue
             if arr.size and arr.dtype.kind not in "iu":
                 raise IndexingError(f"index arrays must hold integers or bools, got {arr.dtype}")
@@ -143,9 +145,6 @@ def _advanced(x, key):
             per_axis.append(("array", np.asarray(k, dtype=np.int64)))
         else:
             per_axis.append(("slice", k))
-    if any(kind == "boolscalar" for kind, _ in per_axis):
-        raise IndexingError("a single True/False as an index is not supported; "
-                            "use x[None] or reshape")
     # check mask shapes against the axes they cover
     axis = 0
     for k in entries:

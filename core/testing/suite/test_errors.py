@@ -29,6 +29,8 @@ ERRORS = [
      "index 4 is out of bounds for axis 0 with size 4"),
     ("too_many_indices", lambda: ember.zeros(2)[0, 0], ember.IndexingError,
      "too many indices: the key uses 2 axes but the tensor has 1"),
+    ("bool_scalar_index", lambda: ember.zeros(2)[True], ember.IndexingError,
+     "a single True/False as an index is not supported; use x[None] or reshape"),
     ("mask_shape", lambda: ember.zeros(2, 3)[ember.tensor([True, False, True])], ember.IndexingError,
      "boolean mask of shape (3,) does not match the indexed axes (2,) of shape (2, 3)"),
     ("bool_sub", lambda: ember.tensor([True]) - ember.tensor([False]), ember.DTypeError,

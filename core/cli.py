@@ -20,15 +20,15 @@ def info(out=sys.stdout):
         if not ok:
             p(f"  {name:8s} unavailable: {reason}  [{package}]")
             continue
-        dtypes = ", ".join(d.name for d in _ordered(cls.dtypes))
+        try:
+            inst = config.get_backend(name)
+            extra, dtypes = inst.info(), inst.dtypes
+        except Exception as exc:  # info is best effort; never hide the rest
+            extra, dtypes = [f"info failed: {type(exc).__name__}: {exc}"], cls.dtypes
         p(f"  {name:8s} available  [{package}]")
-        p(f"           dtypes: {dtypes}")
+        p(f"           dtypes: {', '.join(d.name for d in _ordered(dtypes))}")
         for i, dev in enumerate(cls.devices()):
             p(f"           device {name}:{i}: {dev}")
-        try:
-            extra = config.get_backend(name).info()
-        except Exception as exc:  # info is best effort; never hide the rest
-            extra = [f"info failed: {type(exc).__name__}: {exc}"]
         for line in extra:
             p(f"           {line}")
     for kind in hookspecs.KINDS[1:]:

@@ -1,0 +1,419 @@
+"""OpenCL through PyOpenCL: every primitive as a kernel from kernels/*.cl, buffers from a
+memory pool, one in-order queue, no host round trip between ops."""
+
+import numpy as np
+
+from ember import dtypes as dt
+from ember.backend import Backend
+
+from .kernels import KernelCache, ctype
+from .memory import CLArray, broadcast_strides, c_strides
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _import_cl():
+    import pyopencl
+    return pyopencl
+
+
+def _all_devices():
+    """Every OpenCL device, GPUs first: index 0 is the first GPU, else the first CPU."""
+    cl = _import_cl()
+    found = []
+    for platform in cl.get_platforms():
+        for device in platform.get_devices():
+            found.append((0 if device.type & cl.device_type.GPU else 1, len(found), platform, device))
+    return [(p, d) for _, _, p, d in sorted(found, key=lambda t: t[:2])]
+
+
+def _literal(v, dtype):
+    """A C literal of v in dtype (floats always spelled as float, cast to the type)."""
+    return f"(({ctype(dtype)}){float(v)!r}f)" if dtype.kind == "f" else f"(({ctype(dtype)}){int(v)})"
+
+
+# OP(x, y, z) expressions; "f" marks float-only, "i" int-only, "b" bool spellings
+_UNARY = {
+    "neg": "(-(x))", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
+    "tanh": "tanh(x)", "sqrt": "sqrt(x)",
+}
+_BINARY = {"add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))"}
+_BOOL_BINARY = {"add": "((x) | (y))", "mul": "((x) & (y))", "maximum": "((x) | (y))",
+                "minimum": "((x) & (y))"}
+_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+class OpenCLBackend(Backend):
+    """Any OpenCL device; on a machine with no driver, pocl-binary-distribution's CPU device."""
+
+    name = "opencl"
+    dtypes = frozenset({dt.bool_, dt.int32, dt.int64, dt.float32, dt.float64})
+
+    @classmethod
+    def availability(cls):
+        try:
+            _import_cl()
+        except Exception as exc:
+            return False, (f"PyOpenCL is not installed ({type(exc).__name__}: {exc}); "
+                           f"pip install 'ember[opencl]'")
+        try:
+            if not _all_devices():
+                return False, "no OpenCL device found (pip install pocl-binary-distribution)"
+        except Exception as exc:
+            return False, f"no OpenCL platform found ({type(exc).__name__}: {exc})"
+        return True, ""
+
+    @classmethod
+    def devices(cls):
+        return [f"{d.name.strip()} ({p.name.strip()}, {d.max_compute_units} compute units)"
+                for p, d in _all_devices()]
+
+    def __init__(self, index=0):
+        super().__init__(index)
+        cl = self.cl = _import_cl()
+        from pyopencl.tools import ImmediateAllocator, MemoryPool
+        self.platform, self.device_obj = _all_devices()[index]
+        self.context = cl.Context([self.device_obj])
+        self.queue = cl.CommandQueue(self.context)
+        self.pool = MemoryPool(ImmediateAllocator(self.queue))
+        self.kernels = KernelCache(cl, self.context)
+        self.dtypes = frozenset(d for d in type(self).dtypes
+                                if d is not dt.float64 or "cl_khr_fp64" in self.device_obj.extensions)
+        self._meta = {}
+
+    def info(self):
+        d = self.device_obj
+        return [f"platform: {self.platform.name.strip()} ({self.platform.version.strip()})",
+                f"device: {d.name.strip()}, {d.max_compute_units} compute units, "
+                f"{d.global_mem_size / 2**30:.1f} GiB, max work-group {d.max_work_group_size}",
+                f"float64: {'yes' if dt.float64 in self.dtypes else 'no (cl_khr_fp64 missing)'}, "
+                f"float16: no"]
+
+    def synchronize(self):
+        self.queue.finish()
+
+    # -- memory ----------------------------------------------------------------
+    def _alloc(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        n = 1
+        for d in shape:
+            n *= d
+        return CLArray(self.pool.allocate(max(n, 1) * dtype.itemsize), shape, dtype)
+
+    def _meta_buffer(self, values):
+        key = tuple(values)
+        buf = self._meta.get(key)
+        if buf is None:
+            if len(self._meta) > 4096:
+                self._meta.clear()
+            arr = np.asarray(key if key else (0,), dtype=np.int64)
+            buf = self._meta[key] = self.cl.Buffer(
+                self.context, self.cl.mem_flags.READ_ONLY | self.cl.mem_flags.COPY_HOST_PTR, hostbuf=arr)
+        return buf
+
+    def from_numpy(self, array):
+        arr = np.ascontiguousarray(array)
+        out = self._alloc(array.shape, arr.dtype)
+        if arr.size:
+            self.cl.enqueue_copy(self.queue, out.buf, arr)
+        return out
+
+    def to_numpy(self, buf):
+        x = buf if buf.contiguous else self._copy(buf)
+        host = np.empty(x.shape, dtype=x.dtype)
+        if host.size:
+            self.cl.enqueue_copy(self.queue, host, x.buf, src_offset=x.offset * x.dtype.itemsize,
+                                 is_blocking=True)
+        return host
+
+    def full(self, shape, value, dtype):
+        out = self._alloc(shape, dtype.np)
+        if out.size:
+            pattern = np.array([value], dtype=dtype.np)
+            self.cl.enqueue_fill_buffer(self.queue, out.buf, pattern, 0, out.size * dtype.itemsize)
+        return out
+
+    # -- the elementwise engine --------------------------------------------------
+    def _ew(self, expr, out_dtype, inputs, out=None):
+        out_dtype = np.dtype(out_dtype)
+        shape = np.broadcast_shapes(*(x.shape for x in inputs)) if out is None else out.shape
+        if out is None:
+            out = self._alloc(shape, out_dtype)
+        n = out.size
+        if n == 0:
+            return out
+        simple = out.contiguous and all(x.shape == shape and x.contiguous for x in inputs)
+        ndim = 0 if simple else len(shape)
+        args = list(inputs) + [inputs[0]] * (3 - len(inputs))
+        kernel = self.kernels.get(
+            "elementwise.cl", "ew", TO=ctype(out_dtype), TA=ctype(args[0].dtype),
+            TB=ctype(args[1].dtype), TC=ctype(args[2].dtype), NARGS=len(inputs), NDIM=ndim,
+            **{"OP(x, y, z)": expr})
+        if simple:
+            meta = self._meta_buffer(())
+        else:
+            meta = self._meta_buffer(
+                tuple(shape) + tuple(out.strides)
+                + sum((broadcast_strides(x, shape) for x in args), ()))
+        kernel(self.queue, (n,), None, out.buf, np.int64(out.offset),
+               args[0].buf, np.int64(args[0].offset), args[1].buf, np.int64(args[1].offset),
+               args[2].buf, np.int64(args[2].offset), meta, np.int64(n))
+        return out
+
+    def _copy(self, x, out=None):
+        return self._ew("(x)", x.dtype, [x], out)
+
+    def _contiguous(self, x):
+        return x if x.contiguous else self._copy(x)
+
+    # -- elementwise primitives ------------------------------------------------------
+    def _unary(self, name, x):
+        if name in ("abs", "sign"):
+            if x.dtype in _FLOATS:
+                expr = "fabs(x)" if name == "abs" else \
+                    "(isnan(x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))"
+            else:
+                expr = "((x) < 0 ? -(x) : (x))" if name == "abs" else "(TO)(((x) > 0) - ((x) < 0))"
+        elif name == "neg" or x.dtype in _FLOATS:
+            expr = _UNARY[name]
+        else:
+            raise TypeError(f"opencl: {name} needs a floating tensor")
+        return self._ew(expr, x.dtype, [x])
+
+    def neg(self, x): return self._unary("neg", x)
+    def exp(self, x): return self._unary("exp", x)
+    def log(self, x): return self._unary("log", x)
+    def sin(self, x): return self._unary("sin", x)
+    def cos(self, x): return self._unary("cos", x)
+    def tanh(self, x): return self._unary("tanh", x)
+    def sqrt(self, x): return self._unary("sqrt", x)
+    def abs(self, x): return self._unary("abs", x)
+    def sign(self, x): return self._unary("sign", x)
+
+    def _binary(self, name, a, b):
+        if a.dtype == np.bool_ and name in _BOOL_BINARY:
+            expr = _BOOL_BINARY[name]
+        elif name in _BINARY:
+            expr = _BINARY[name]
+        elif name == "pow":
+            expr = "pow(x, y)" if a.dtype in _FLOATS else "(TO)ember_ipow(x, y)"
+        elif a.dtype in _FLOATS:
+            expr = "(((x) > (y) || isnan(x)) ? (x) : (y))" if name == "maximum" else \
+                "(((x) < (y) || isnan(x)) ? (x) : (y))"
+        else:
+            expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
+        return self._ew(expr, a.dtype, [a, b])
+
+    def add(self, a, b): return self._binary("add", a, b)
+    def sub(self, a, b): return self._binary("sub", a, b)
+    def mul(self, a, b): return self._binary("mul", a, b)
+    def div(self, a, b): return self._binary("div", a, b)
+    def pow(self, a, b): return self._binary("pow", a, b)
+    def maximum(self, a, b): return self._binary("maximum", a, b)
+    def minimum(self, a, b): return self._binary("minimum", a, b)
+
+    def _compare(self, name, a, b):
+        return self._ew(f"(uchar)((x) {_COMPARE[name]} (y))", np.bool_, [a, b])
+
+    def eq(self, a, b): return self._compare("eq", a, b)
+    def ne(self, a, b): return self._compare("ne", a, b)
+    def lt(self, a, b): return self._compare("lt", a, b)
+    def le(self, a, b): return self._compare("le", a, b)
+    def gt(self, a, b): return self._compare("gt", a, b)
+    def ge(self, a, b): return self._compare("ge", a, b)
+
+    def where(self, cond, a, b):
+        return self._ew("((x) ? (y) : (z))", a.dtype, [cond, a, b])
+
+    def cast(self, x, dtype):
+        expr = "(uchar)((x) != 0)" if dtype is dt.bool_ else "(TO)(x)"
+        return self._ew(expr, dtype.np, [x])
+
+    # -- fast paths ---------------------------------------------------------------
+    def fast_relu(self, x):
+        expr = "(((x) > 0 || isnan(x)) ? (x) : (TO)0)" if x.dtype in _FLOATS else "max(x, (TO)0)"
+        return self._ew(expr, x.dtype, [x])
+
+    def fast_sigmoid(self, x):
+        half = _literal(0.5, x.dtype)
+        return self._ew(f"({half} * tanh({half} * (x)) + {half})", x.dtype, [x])
+
+    # -- reductions -------------------------------------------------------------------
+    def _rows(self, x, axes):
+        """x with ``axes`` moved last and made contiguous: (kept shape, rows, length, array)."""
+        kept = [a for a in range(x.ndim) if a not in axes]
+        moved = self.permute(x, tuple(kept) + tuple(axes))
+        arr = self._contiguous(moved)
+        kept_shape = tuple(x.shape[a] for a in kept)
+        rows = 1
+        for d in kept_shape:
+            rows *= d
+        return kept_shape, rows, arr.size // max(rows, 1) if rows else 0, arr
+
+    def _reduce(self, kind, x, axes, keepdims):
+        kept_shape, rows, length, arr = self._rows(x, axes)
+        out = self._alloc(kept_shape, x.dtype)
+        if rows:
+            if length == 0:
+                self.cl.enqueue_fill_buffer(self.queue, out.buf, np.zeros(1, x.dtype), 0,
+                                            rows * x.dtype.itemsize)
+            else:
+                T = ctype(x.dtype)
+                if kind == "sum":
+                    fold = "((a) + (b))"
+                    init = "((ACC)0)"
+                elif x.dtype in _FLOATS:
+                    cmp = ">" if kind == "max" else "<"
+                    fold = f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))"
+                    init = "((ACC)r[0])"
+                else:
+                    fold = f"{kind}((a), (b))"
+                    init = "((ACC)r[0])"
+                wg = _work_group(length)
+                kernel = self.kernels.get("reduce.cl", "reduce_rows", T=T, ACC=T, WG=wg,
+                                          **{"FOLD(a, b)": fold, "INIT": init})
+                kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length),
+                       global_offset=None)
+        if keepdims:
+            return self.reshape(out, tuple(1 if a in axes else d for a, d in enumerate(x.shape)))
+        return out
+
+    def sum(self, x, axes, keepdims):
+        if not axes:
+            return x
+        return self._reduce("sum", x, axes, keepdims)
+
+    def max(self, x, axes, keepdims):
+        return x if not axes else self._reduce("max", x, axes, keepdims)
+
+    def min(self, x, axes, keepdims):
+        return x if not axes else self._reduce("min", x, axes, keepdims)
+
+    def argmax(self, x, axis, keepdims):
+        kept_shape, rows, length, arr = self._rows(x, (axis,))
+        out = self._alloc(kept_shape, np.int64)
+        if rows:
+            greater = "((a) > (b) || (isnan(a) && !isnan(b)))" if x.dtype in _FLOATS else "((a) > (b))"
+            wg = _work_group(length)
+            kernel = self.kernels.get("reduce.cl", "reduce_rows", T=ctype(x.dtype), ARG=1, WG=wg,
+                                      **{"GREATER(a, b)": greater})
+            kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length))
+        if keepdims:
+            return self.reshape(out, tuple(1 if a == axis else d for a, d in enumerate(x.shape)))
+        return out
+
+    # -- movement (views where possible) --------------------------------------------
+    def reshape(self, x, shape):
+        x = self._contiguous(x)
+        return x.view(shape, c_strides(shape), x.offset)
+
+    def permute(self, x, axes):
+        return x.view(tuple(x.shape[a] for a in axes), tuple(x.strides[a] for a in axes), x.offset)
+
+    def expand(self, x, shape):
+        return x.view(shape, broadcast_strides(x, shape), x.offset)
+
+    def flip(self, x, axes):
+        strides, offset = list(x.strides), x.offset
+        for a in axes:
+            if x.shape[a] > 0:
+                offset += (x.shape[a] - 1) * strides[a]
+            strides[a] = -strides[a]
+        return x.view(x.shape, strides, offset)
+
+    def slice(self, x, starts, stops, steps):
+        offset = x.offset + sum(s * st for s, st in zip(starts, x.strides))
+        shape = tuple(max(0, -(-(b - a) // c)) for a, b, c in zip(starts, stops, steps))
+        return x.view(shape, tuple(st * c for st, c in zip(x.strides, steps)), offset)
+
+    def pad(self, x, widths, value):
+        shape = tuple(d + a + b for d, (a, b) in zip(x.shape, widths))
+        out = self.full(shape, value, dt.from_numpy_dtype(x.dtype))
+        inner = out.view(x.shape, out.strides,
+                         sum(a * st for (a, _), st in zip(widths, out.strides)))
+        self._copy(x, inner)
+        return out
+
+    def concatenate(self, xs, axis):
+        shape = list(xs[0].shape)
+        shape[axis] = sum(x.shape[axis] for x in xs)
+        out = self._alloc(tuple(shape), xs[0].dtype)
+        start = 0
+        for x in xs:
+            self._copy(x, out.view(x.shape, out.strides, start * out.strides[axis]))
+            start += x.shape[axis]
+        return out
+
+    def _index_layout(self, shape, axis):
+        pre = post = 1
+        for d in shape[:axis]:
+            pre *= d
+        for d in shape[axis + 1:]:
+            post *= d
+        return pre, post
+
+    def gather(self, x, axis, index):
+        x, idx = self._packed(x), self._packed(index)
+        pre, post = self._index_layout(x.shape, axis)
+        out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
+        if out.size:
+            kernel = self.kernels.get("index.cl", "gather", T=ctype(x.dtype), ATOMIC=_atomic(x.dtype))
+            kernel(self.queue, (out.size,), None, out.buf, x.buf, idx.buf, np.int64(x.shape[axis]),
+                   np.int64(idx.size), np.int64(post), np.int64(out.size))
+        return out
+
+    def scatter_add(self, shape, axis, index, src):
+        out = self.full(shape, 0, dt.from_numpy_dtype(src.dtype))
+        src, idx = self._packed(src), self._packed(index)
+        pre, post = self._index_layout(shape, axis)
+        if src.size:
+            kernel = self.kernels.get("index.cl", "scatter_add", T=ctype(src.dtype),
+                                      ATOMIC=_atomic(src.dtype))
+            kernel(self.queue, (src.size,), None, out.buf, src.buf, idx.buf, np.int64(shape[axis]),
+                   np.int64(idx.size), np.int64(post), np.int64(src.size))
+        return out
+
+    def _packed(self, x):
+        """Contiguous and starting at element 0 of its buffer (what index and matmul kernels read)."""
+        return x if x.contiguous and x.offset == 0 else self._copy(x)
+
+    # -- matmul ---------------------------------------------------------------------------
+    def matmul(self, a, b):
+        a, b = self._packed(a), self._packed(b)
+        m, k = a.shape[-2:]
+        n = b.shape[-1]
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        count = int(np.prod(batch, dtype=np.int64))
+        out = self._alloc(batch + (m, n), a.dtype)
+        if out.size == 0:
+            return out
+        if k == 0:
+            return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
+        offsets = self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n)
+        rn = 8 if n >= 8 else 4
+        rm = 4
+        kernel = self.kernels.get("matmul.cl", "matmul", T=ctype(a.dtype),
+                                  TV=f"{ctype(a.dtype)}{rn}", RM=rm, RN=rn)
+        grid = (-(-n // rn), -(-m // rm), count)
+        kernel(self.queue, grid, None, out.buf, a.buf, b.buf, offsets,
+               np.int32(m), np.int32(n), np.int32(k))
+        return out
+
+    def _batch_offsets(self, a_batch, b_batch, batch, a_step, b_step):
+        count = int(np.prod(batch, dtype=np.int64))
+        ia = np.broadcast_to(np.arange(int(np.prod(a_batch, dtype=np.int64))).reshape(a_batch), batch)
+        ib = np.broadcast_to(np.arange(int(np.prod(b_batch, dtype=np.int64))).reshape(b_batch), batch)
+        pairs = np.stack([ia.reshape(count) * a_step, ib.reshape(count) * b_step], axis=1)
+        return self._meta_buffer(tuple(int(v) for v in pairs.reshape(-1)))
+
+
+def _work_group(length):
+    wg = 1
+    while wg < length and wg < 256:
+        wg *= 2
+    return wg
+
+
+def _atomic(dtype):
+    return {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3,
+            np.dtype(np.int64): 4}.get(np.dtype(dtype), 5)

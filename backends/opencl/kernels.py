@@ -1,0 +1,39 @@
+"""Kernel sources (kernels/*.cl) built once per (source, defines) on a context and cached.
+
+Defines become #define lines ahead of the source, so macros with arguments, such as
+OP(x, y, z), pass through unchanged."""
+
+from pathlib import Path
+
+import numpy as np
+
+_SOURCES = Path(__file__).with_name("kernels")
+
+CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int32): "int", np.dtype(np.int64): "long",
+          np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def ctype(dtype):
+    return CTYPES[np.dtype(dtype)]
+
+
+class KernelCache:
+    """Programs built with -D defines, one per distinct (file, defines) on one context."""
+
+    def __init__(self, cl, context):
+        self.cl, self.context = cl, context
+        self.sources = {}
+        self.kernels = {}
+
+    def get(self, filename, name, **defines):
+        key = (filename, name, tuple(sorted(defines.items())))
+        kernel = self.kernels.get(key)
+        if kernel is None:
+            if filename not in self.sources:
+                self.sources[filename] = (_SOURCES / filename).read_text()
+            header = "".join(f"#define {k} {v}\n" for k, v in sorted(defines.items()))
+            if any("double" in str(v) for v in defines.values()):
+                header += "#define NEED_FP64 1\n"
+            program = self.cl.Program(self.context, header + self.sources[filename]).build()
+            kernel = self.kernels[key] = self.cl.Kernel(program, name)
+        return kernel

@@ -1,0 +1,72 @@
+// One strided, broadcasting elementwise kernel for every unary, binary and ternary
+// primitive. Built per (operation, types, rank) with these defines:
+//   TO, TA, TB, TC   element types of the output and the inputs
+//   OP(a, b, c)      the expression (unary ops ignore b and c)
+//   NDIM             rank of the output; 0 selects the contiguous variant
+// meta holds, for NDIM > 0: shape[NDIM], then the strides (in elements) of out, a, b, c.
+
+#ifdef NEED_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+
+// integer power by squaring; negative exponents follow C integer division (0 unless |b| == 1)
+inline long ember_ipow(long b, long e) {
+    if (e < 0) return b == 1 ? 1 : (b == -1 ? ((e & 1) ? -1 : 1) : 0);
+    long r = 1;
+    while (e) {
+        if (e & 1) r *= b;
+        b *= b;
+        e >>= 1;
+    }
+    return r;
+}
+
+#if NDIM == 0
+__kernel void ew(__global TO* out, const long oo, __global const TA* a, const long oa,
+                 __global const TB* b, const long ob, __global const TC* c, const long oc,
+                 __global const long* meta, const long n) {
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    const TA x = a[oa + i];
+#if NARGS > 1
+    const TB y = b[ob + i];
+#else
+    const TB y = 0;
+#endif
+#if NARGS > 2
+    const TC z = c[oc + i];
+#else
+    const TC z = 0;
+#endif
+    out[oo + i] = OP(x, y, z);
+}
+#else
+__kernel void ew(__global TO* out, const long oo, __global const TA* a, const long oa,
+                 __global const TB* b, const long ob, __global const TC* c, const long oc,
+                 __global const long* meta, const long n) {
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    long rem = i, po = oo, pa = oa, pb = ob, pc = oc;
+    for (int d = NDIM - 1; d >= 0; --d) {
+        const long extent = meta[d];
+        const long k = rem % extent;
+        rem /= extent;
+        po += k * meta[NDIM + d];
+        pa += k * meta[2 * NDIM + d];
+        pb += k * meta[3 * NDIM + d];
+        pc += k * meta[4 * NDIM + d];
+    }
+    const TA x = a[pa];
+#if NARGS > 1
+    const TB y = b[pb];
+#else
+    const TB y = 0;
+#endif
+#if NARGS > 2
+    const TC z = c[pc];
+#else
+    const TC z = 0;
+#endif
+    out[po] = OP(x, y, z);
+}
+#endif

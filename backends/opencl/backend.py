@@ -379,23 +379,25 @@ class OpenCLBackend(Backend):
 
     # -- matmul ---------------------------------------------------------------------------
     def matmul(self, a, b):
-        a, b = self._packed(a), self._packed(b)
         m, k = a.shape[-2:]
         n = b.shape[-1]
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         count = int(np.prod(batch, dtype=np.int64))
-        out = self._alloc(batch + (m, n), a.dtype)
-        if out.size == 0:
-            return out
-        if k == 0:
+        if count * m * n == 0 or k == 0:
             return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
+        axes = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
+        at = self._copy(self.permute(a, axes))          # A transposed, contiguous, offset 0
+        b = self._packed(b)
+        out = self._alloc(batch + (m, n), a.dtype)
         offsets = self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n)
-        rn = 8 if n >= 8 else 4
-        rm = 4
-        kernel = self.kernels.get("matmul.cl", "matmul", T=ctype(a.dtype),
-                                  TV=f"{ctype(a.dtype)}{rn}", RM=rm, RN=rn)
+        wide = a.dtype.itemsize == 4
+        rm = 16 if wide and m >= 16 else (8 if m >= 8 else 4)
+        rn = 16 if wide and n >= 16 else (8 if n >= 8 else 4)
+        T = ctype(a.dtype)
+        kernel = self.kernels.get("matmul.cl", "matmul", T=T, TV=f"{T}{rn}", TM=f"{T}{rm}",
+                                  RM=rm, RN=rn, **({} if a.dtype in _FLOATS else {"INTEGER": 1}))
         grid = (-(-n // rn), -(-m // rm), count)
-        kernel(self.queue, grid, None, out.buf, a.buf, b.buf, offsets,
+        kernel(self.queue, grid, None, out.buf, at.buf, b.buf, offsets,
                np.int32(m), np.int32(n), np.int32(k))
         return out
 

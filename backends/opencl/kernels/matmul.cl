@@ -1,51 +1,59 @@
-// Batched C = A @ B on contiguous row-major blocks, each work-item computing a
-// RM x RN block of C in registers with vector loads of B; edges are masked, so any
-// M, N, K works. Defines: T, TV (T vector of width RN), RM, RN (RN in {4, 8}).
-// boff[batch * 2 + {0, 1}] give each batch's element offsets into A and B.
+// Batched C = A @ B. The host hands A transposed (At: K x M per batch, contiguous) so
+// that each k step loads RM values of A and RN values of B as two vectors; each
+// work-item keeps an RM x RN block of C in registers and accumulates with fma.
+// Tiles on the right or bottom edge take a masked path, so any M, N, K works.
+// Defines: T, TV (T vector of RN), TM (T vector of RM), RM, RN (each 4, 8 or 16).
+// boff[2 * batch + {0, 1}] are the element offsets of each batch's At and B.
 
 #ifdef NEED_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
-#define VLOAD CONCAT(vload, RN)
-#define VSTORE CONCAT(vstore, RN)
 #define CONCAT(a, b) CONCAT2(a, b)
 #define CONCAT2(a, b) a##b
+#define VLOADN CONCAT(vload, RN)
+#define VSTOREN CONCAT(vstore, RN)
+#define VLOADM CONCAT(vload, RM)
 
-__kernel void matmul(__global T* C, __global const T* A, __global const T* B,
+#ifdef INTEGER
+#define MAD(a, b, c) ((a) * (b) + (c))
+#else
+#define MAD(a, b, c) fma((a), (b), (c))
+#endif
+
+__kernel void matmul(__global T* C, __global const T* At, __global const T* B,
                      __global const long* boff, const int M, const int N, const int K) {
     const int col0 = get_global_id(0) * RN;
     const int row0 = get_global_id(1) * RM;
     const long batch = get_global_id(2);
     if (row0 >= M || col0 >= N) return;
-    __global const T* a = A + boff[2 * batch];
+    __global const T* a = At + boff[2 * batch];
     __global const T* b = B + boff[2 * batch + 1];
     __global T* c = C + batch * (long)M * N;
     TV acc[RM];
+#pragma unroll
     for (int r = 0; r < RM; ++r) acc[r] = (TV)(0);
-    const int full = col0 + RN <= N;
-    for (int k = 0; k < K; ++k) {
-        TV bv;
-        if (full) {
-            bv = VLOAD(0, b + (long)k * N + col0);
-        } else {
-            T tmp[RN];
-            for (int j = 0; j < RN; ++j) tmp[j] = col0 + j < N ? b[(long)k * N + col0 + j] : (T)0;
-            bv = VLOAD(0, tmp);
+    if (row0 + RM <= M && col0 + RN <= N) {
+        for (int k = 0; k < K; ++k) {
+            const TV bv = VLOADN(0, b + (long)k * N + col0);
+            const TM av = VLOADM(0, a + (long)k * M + row0);
+#pragma unroll
+            for (int r = 0; r < RM; ++r) acc[r] = MAD((TV)(av[r]), bv, acc[r]);
         }
-        for (int r = 0; r < RM; ++r) {
-            const int row = row0 + r < M ? row0 + r : M - 1;
-            acc[r] += a[(long)row * K + k] * bv;
-        }
+#pragma unroll
+        for (int r = 0; r < RM; ++r) VSTOREN(acc[r], 0, c + (long)(row0 + r) * N + col0);
+        return;
     }
-    for (int r = 0; r < RM; ++r) {
-        if (row0 + r >= M) break;
-        if (full) {
-            VSTORE(acc[r], 0, c + (long)(row0 + r) * N + col0);
-        } else {
-            T tmp[RN];
-            VSTORE(acc[r], 0, tmp);
-            for (int j = 0; j < RN && col0 + j < N; ++j) c[(long)(row0 + r) * N + col0 + j] = tmp[j];
-        }
+    for (int k = 0; k < K; ++k) {
+        T tb[RN], ta[RM];
+        for (int j = 0; j < RN; ++j) tb[j] = col0 + j < N ? b[(long)k * N + col0 + j] : (T)0;
+        for (int r = 0; r < RM; ++r) ta[r] = row0 + r < M ? a[(long)k * M + row0 + r] : (T)0;
+        const TV bv = VLOADN(0, tb);
+        for (int r = 0; r < RM; ++r) acc[r] = MAD((TV)(ta[r]), bv, acc[r]);
+    }
+    for (int r = 0; r < RM && row0 + r < M; ++r) {
+        T out[RN];
+        VSTOREN(acc[r], 0, out);
+        for (int j = 0; j < RN && col0 + j < N; ++j) c[(long)(row0 + r) * N + col0 + j] = out[j];
     }
 }

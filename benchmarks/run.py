@@ -100,6 +100,29 @@ def digits_epoch(backend):
     return lambda: trainer.fit(model, "cross_entropy", opt, loader, epochs=1)
 
 
+def throughput(backends, min_time):
+    """matmul GFLOP/s (1024, 2048) and a 16M-element float32 add in GB/s (reads and
+    writes counted), NumPy and each backend side by side."""
+    rows = []
+    for n in (1024, 2048):
+        a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+        cells = [f"matmul {n} (GFLOP/s)", f"{2 * n ** 3 / median_time(lambda: a @ a, min_time=min_time, repeat=3) / 1e9:.1f}"]
+        for b in backends:
+            t = ember.tensor(a, backend=b)
+            be = ember.get_backend(b)
+            cells.append(f"{2 * n ** 3 / median_time(lambda: t @ t, be.synchronize, min_time, 3) / 1e9:.1f}")
+        rows.append(cells)
+    x = np.random.default_rng(1).standard_normal(16 * 2 ** 20).astype(np.float32)
+    moved = 3 * x.nbytes / 1e9
+    cells = ["add 16M float32 (GB/s)", f"{moved / median_time(lambda: x + x, min_time=min_time, repeat=3):.1f}"]
+    for b in backends:
+        t = ember.tensor(x, backend=b)
+        be = ember.get_backend(b)
+        cells.append(f"{moved / median_time(lambda: t + t, be.synchronize, min_time, 3):.1f}")
+    rows.append(cells)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", action="append")
@@ -133,11 +156,15 @@ def main(argv=None):
         t = median_time(digits_epoch(b), ember.get_backend(b).synchronize, min_time=min_time, repeat=3)
         epoch_rows.append(f"| one epoch of the digits demo (1,797 samples, batch 64) | ember:{b} | {t * 1e3:.0f} ms |")
         print(f"digits epoch on {b}: {t * 1e3:.0f} ms", flush=True)
+    rates = throughput(backends, min_time)
+    for row in rates:
+        print(" | ".join(row), flush=True)
     if not args.no_write:
-        write_doc(header, table, epoch_rows, torch)
+        write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
+                  + [f"ember:{b}" for b in backends], rates)
 
 
-def write_doc(header, table, epoch_rows, torch):
+def write_doc(header, table, epoch_rows, torch, rate_header, rates):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -148,6 +175,8 @@ def write_doc(header, table, epoch_rows, torch):
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in table]
     lines += ["", "| workload | backend | time |", "|---|---|---|"] + epoch_rows + [""]
+    lines += ["| " + " | ".join(rate_header) + " |", "|" + "---|" * len(rate_header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rates] + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
               "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
               "derive the gradients by hand (the CNN through as_strided im2col).",

@@ -238,6 +238,45 @@ class OpenCLBackend(Backend):
         half = _literal(0.5, x.dtype)
         return self._ew(f"({half} * tanh({half} * (x)) + {half})", x.dtype, [x])
 
+    def _window_view(self, x, i, j, kernel, stride, dilation, out_hw):
+        """x[:, :, i*dh : ... : sh, j*dw : ... : sw] for kernel offset (i, j), as a view."""
+        (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
+        n, c = x.shape[:2]
+        return self.slice(x, (0, 0, i * dh, j * dw),
+                          (n, c, i * dh + sh * (oh - 1) + 1, j * dw + sw * (ow - 1) + 1),
+                          (1, 1, sh, sw))
+
+    def _slot(self, cols, i, j, layout):
+        """The (N, C, OH, OW) view of window (i, j) inside im2col's output."""
+        if layout == "offsets":          # (kh, kw, N, C, OH, OW)
+            st = cols.strides
+            return cols.view(cols.shape[2:], st[2:], cols.offset + i * st[0] + j * st[1])
+        st = cols.strides                # (N, OH, OW, C, kh, kw)
+        n, oh, ow, c = cols.shape[:4]
+        return cols.view((n, c, oh, ow), (st[0], st[3], st[1], st[2]),
+                         cols.offset + i * st[4] + j * st[5])
+
+    def fast_im2col(self, x, kernel, stride, dilation, layout):
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        n, c, h, w = x.shape
+        out_hw = ((h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
+        shape = (n, *out_hw, c, kh, kw) if layout == "gemm" else (kh, kw, n, c, *out_hw)
+        cols = self._alloc(shape, x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                self._copy(self._window_view(x, i, j, kernel, stride, dilation, out_hw),
+                           self._slot(cols, i, j, layout))
+        return cols
+
+    def fast_col2im(self, cols, shape, kernel, stride, dilation, layout):
+        out = self.full(shape, 0, dt.from_numpy_dtype(cols.dtype))
+        out_hw = cols.shape[1:3] if layout == "gemm" else cols.shape[4:6]
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                window = self._window_view(out, i, j, kernel, stride, dilation, out_hw)
+                self._ew("((x) + (y))", cols.dtype, [window, self._slot(cols, i, j, layout)], window)
+        return out
+
     # -- reductions -------------------------------------------------------------------
     def _rows(self, x, axes):
         """x with ``axes`` moved last and made contiguous: (kept shape, rows, length, array)."""

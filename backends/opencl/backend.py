@@ -80,6 +80,7 @@ class OpenCLBackend(Backend):
         self.dtypes = frozenset(d for d in type(self).dtypes
                                 if d is not dt.float64 or "cl_khr_fp64" in self.device_obj.extensions)
         self._meta = {}
+        self._is_cpu = bool(self.device_obj.type & cl.device_type.CPU)
 
     def info(self):
         d = self.device_obj
@@ -148,7 +149,7 @@ class OpenCLBackend(Backend):
         kernel = self.kernels.get(
             "elementwise.cl", "ew", TO=ctype(out_dtype), TA=ctype(args[0].dtype),
             TB=ctype(args[1].dtype), TC=ctype(args[2].dtype), NARGS=len(inputs), NDIM=ndim,
-            **{"OP(x, y, z)": expr})
+            IDX="int" if n < 2 ** 31 else "long", **{"OP(x, y, z)": expr})
         if simple:
             meta = self._meta_buffer(())
         else:
@@ -424,8 +425,12 @@ class OpenCLBackend(Backend):
         count = int(np.prod(batch, dtype=np.int64))
         if count * m * n == 0 or k == 0:
             return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
-        axes = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
-        at = self._copy(self.permute(a, axes))          # A transposed, contiguous, offset 0
+        if a.ndim == 2:                                   # A transposed, contiguous, offset 0
+            at = self._transpose2d(a)
+        else:
+            at = self._copy(self.permute(a, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)))
+        if b.ndim == 2 and not (b.contiguous and b.offset == 0):
+            b = self._transpose2d(self.permute(b, (1, 0)))   # e.g. a weight seen transposed
         b = self._packed(b)
         out = self._alloc(batch + (m, n), a.dtype)
         offsets = self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n)
@@ -435,9 +440,24 @@ class OpenCLBackend(Backend):
         T = ctype(a.dtype)
         kernel = self.kernels.get("matmul.cl", "matmul", T=T, TV=f"{T}{rn}", TM=f"{T}{rm}",
                                   RM=rm, RN=rn, **({} if a.dtype in _FLOATS else {"INTEGER": 1}))
-        grid = (-(-n // rn), -(-m // rm), count)
-        kernel(self.queue, grid, None, out.buf, at.buf, b.buf, offsets,
+        grid = [-(-n // rn), -(-m // rm), count]
+        local = None
+        if self._is_cpu:   # 16 column blocks per work-group share the A panel in cache (pocl)
+            local = (16, 1, 1)
+            grid[0] = -(-grid[0] // 16) * 16
+        kernel(self.queue, tuple(grid), local, out.buf, at.buf, b.buf, offsets,
                np.int32(m), np.int32(n), np.int32(k))
+        return out
+
+    def _transpose2d(self, x):
+        rows, cols = x.shape
+        out = self._alloc((cols, rows), x.dtype)
+        if out.size:
+            T = ctype(x.dtype)
+            kernel = self.kernels.get("transpose.cl", "transpose", T=T)
+            grid = (-(-cols // 16) * 16, -(-rows // 16) * 16)
+            kernel(self.queue, grid, (16, 16), out.buf, x.buf, np.int64(x.offset),
+                   np.int64(x.strides[0]), np.int64(x.strides[1]), np.int32(rows), np.int32(cols))
         return out
 
     def _batch_offsets(self, a_batch, b_batch, batch, a_step, b_step):

@@ -3,6 +3,7 @@
 //   TO, TA, TB, TC   element types of the output and the inputs
 //   OP(a, b, c)      the expression (unary ops ignore b and c)
 //   NDIM             rank of the output; 0 selects the contiguous variant
+//   IDX              int or long: the type of the index arithmetic
 // meta holds, for NDIM > 0: shape[NDIM], then the strides (in elements) of out, a, b, c.
 
 #ifdef NEED_FP64
@@ -46,10 +47,11 @@ __kernel void ew(__global TO* out, const long oo, __global const TA* a, const lo
                  __global const long* meta, const long n) {
     const long i = get_global_id(0);
     if (i >= n) return;
-    long rem = i, po = oo, pa = oa, pb = ob, pc = oc;
+    long po = oo, pa = oa, pb = ob, pc = oc;
+    IDX rem = (IDX)i;
     for (int d = NDIM - 1; d >= 0; --d) {
-        const long extent = meta[d];
-        const long k = rem % extent;
+        const IDX extent = (IDX)meta[d];
+        const IDX k = rem % extent;    // IDX is int when the output has < 2^31 elements
         rem /= extent;
         po += k * meta[NDIM + d];
         pa += k * meta[2 * NDIM + d];

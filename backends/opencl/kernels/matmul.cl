@@ -57,3 +57,4 @@ __kernel void matmul(__global T* C, __global const T* At, __global const T* B,
         for (int j = 0; j < RN && col0 + j < N; ++j) c[(long)(row0 + r) * N + col0 + j] = out[j];
     }
 }
+

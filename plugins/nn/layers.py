@@ -3,7 +3,6 @@ stated in each docstring; all draw from ember's seeded host generator."""
 
 import math
 
-import ember
 from ember.errors import ShapeError
 
 from . import functional as F

@@ -50,7 +50,7 @@ def build_model(config):
 
 def build_data(config):
     """(train, validation, test) datasets, split with the config's seed."""
-    from ember.plugins.data import scale, train_val_split
+    from ember.plugins.data import train_val_split
     data = config.get("data", {})
     loader = registry.get("datasets", data.get("dataset", "digits"))
     options = data.get("options", {})

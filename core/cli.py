@@ -76,5 +76,14 @@ def main(argv=None):
         return 2
 
 
+def run():
+    """The console script: as main(), and quiet when its output pipe closes (ember info | head)."""
+    try:
+        return main()
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -14,7 +14,8 @@ from .creation import (arange, asarray, eye, full, full_like, linspace, normal, 
                        zeros_like)
 from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
 from .errors import (AutogradError, BackendError, DataError, DTypeError, EmberError,
-                     IndexingError, PluginError, SerializationError, ShapeError, StateDictError)
+                     IndexingError, MutationError, PluginError, SerializationError, ShapeError,
+                     StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops import __all__ as _ops_all
 from .io import load, save
@@ -28,7 +29,7 @@ clamp = clip  # noqa: F405
 
 __all__ = [
     "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DTypeError", "EmberError",
-    "IndexingError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
+    "IndexingError", "MutationError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "bool_", "cat", "clamp", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "float16", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",

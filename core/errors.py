@@ -44,3 +44,7 @@ class StateDictError(EmberError, ValueError):
 
 class DataError(EmberError, ValueError):
     """A data file whose content cannot be read (it names the file, line and column)."""
+
+
+class MutationError(EmberError, TypeError):
+    """Item assignment and other mutation that ember's value tensors do not allow."""

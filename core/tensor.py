@@ -211,6 +211,11 @@ class Tensor:
     def __getitem__(self, key):
         return _ops.getitem(self, key)
 
+    def __setitem__(self, key, value):
+        from .errors import MutationError
+        raise MutationError("tensors are values and do not support item assignment; build the "
+                        "new tensor instead, e.g. x = ember.where(mask, value, x)")
+
     # -- methods mirroring the functions ---------------------------------------
     def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
     def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)

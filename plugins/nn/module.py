@@ -26,7 +26,7 @@ class Parameter(Tensor):
         return p
 
     def __init__(self, data, requires_grad=True):
-        pass
+        """Everything happens in __new__ (Tensor has slots, no __dict__)."""
 
     def __repr__(self):
         return "Parameter(" + super().__repr__() + ")"

@@ -178,7 +178,7 @@ class ReduceLROnPlateau(LRScheduler):
         return base_lr
 
     def _apply(self):
-        pass
+        """The learning rate changes only in step(metric), from the metric's history."""
 
     def _better(self, value):
         if self.mode == "min":

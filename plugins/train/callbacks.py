@@ -10,6 +10,8 @@ from ember.io import atomic_write
 
 
 class Callback:
+    """Override the hooks you need; each does nothing by default (as in Keras)."""
+
     def on_train_begin(self, trainer):
         pass
 

@@ -27,13 +27,13 @@ class Metric:
         self.reset()
 
     def reset(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define reset()")
 
     def update(self, output, target):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define update(output, target)")
 
     def compute(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define compute()")
 
 
 class Accuracy(Metric):

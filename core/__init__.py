@@ -9,8 +9,8 @@ from . import dtypes
 from .autograd import Op, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import Backend
 from .config import backend, get_backend, set_backend
-from .creation import (arange, asarray, eye, full, full_like, linspace, normal, ones, ones_like,
-                       rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
+from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linspace, normal, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
                        zeros_like)
 from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
 from .errors import (AutogradError, BackendError, DataError, DTypeError, EmberError,
@@ -31,7 +31,7 @@ __all__ = [
     "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DTypeError", "EmberError",
     "IndexingError", "MutationError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "bool_", "cat", "clamp", "default_float", "dtype", "dtypes",
-    "enable_grad", "eye", "float16", "float32", "float64", "full", "full_like", "get_backend",
+    "enable_grad", "eye", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",

@@ -108,3 +108,18 @@ class Backend:
 
     def synchronize(self):
         """Wait until queued work is done (for timing); nothing to wait for on the host."""
+
+    # -- DLPack interchange (defaults copy through the host) ----------------------
+    def dlpack_device(self, buf):
+        """(DLPack device type, device id) that dlpack(buf) will export: the host, (1, 0)."""
+        return (1, 0)
+
+    def dlpack(self, buf):
+        """An object with __dlpack__ for buf; array backends return the buffer itself (no copy)."""
+        return self.to_numpy(buf)
+
+    def from_dlpack(self, obj):
+        """(buffer, shape, NumPy dtype) from any __dlpack__ object; here through a host copy."""
+        import numpy as np
+        arr = np.ascontiguousarray(np.from_dlpack(obj))
+        return self.from_numpy(arr), arr.shape, arr.dtype

@@ -85,6 +85,30 @@ def asarray(data, dtype=None, backend=None):
     return tensor(data, dtype=dtype, backend=backend)
 
 
+def from_dlpack(obj, backend=None):
+    """A tensor over any DLPack producer (NumPy, PyTorch, CuPy, JAX...): shared without a
+    copy where the backend can (numpy from CPU producers, cupy from CUDA ones), copied
+    through the host otherwise. Writing to the producer afterwards changes the tensor."""
+    if isinstance(obj, Tensor):
+        return obj.to(backend) if backend is not None else obj
+    b = get_backend(backend)
+    if not hasattr(obj, "__dlpack__"):
+        raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
+                         f"{type(obj).__name__}: it has no __dlpack__; use ember.tensor() for "
+                         f"lists and arrays")
+    try:
+        buf, shape, npd = b.from_dlpack(obj)
+    except (TypeError, ValueError, BufferError, RuntimeError, AttributeError) as exc:
+        raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
+                         f"{type(obj).__name__}: {exc}") from None
+    dtype = dt.from_numpy_dtype(np.dtype(npd), "the DLPack buffer")
+    if np.dtype(npd) != dtype.np:   # a small integer type: widen, as tensor() does
+        return tensor(b.to_numpy(buf), dtype=dtype, backend=b)
+    if dtype not in b.dtypes:
+        raise unsupported("from_dlpack", dtype, b)
+    return wrap(buf, b, tuple(shape), dtype)
+
+
 def full(shape, value, dtype=None, backend=None, requires_grad=False):
     shape = _shape("full", shape if isinstance(shape, (tuple, list)) else (shape,))
     if dtype is None:

@@ -72,6 +72,16 @@ class Tensor:
         a = self.numpy()
         return a if dtype is None else a.astype(dtype, copy=False)
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """DLPack export: NumPy and CuPy buffers are shared without a copy (so the consumer
+        must not write to them: ember tensors are values); other backends copy to the host."""
+        kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if v is not None}
+        return self._backend.dlpack(self._data).__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._backend.dlpack_device(self._data)
+
     def item(self):
         if self.size != 1:
             raise ValueError(f"item: the tensor has shape {self.shape} ({self.size} elements); "

@@ -91,6 +91,16 @@ class ArrayModuleBackend(Backend):
 
     def matmul(self, a, b): return self.xp.matmul(a, b)
 
+    # DLPack: the arrays themselves, shared without a copy where the memory allows
+    def dlpack_device(self, buf): return buf.__dlpack_device__()
+    def dlpack(self, buf): return buf
+
+    def from_dlpack(self, obj):
+        if self.xp is numpy or obj.__dlpack_device__()[0] != 1:
+            arr = self.xp.from_dlpack(obj)
+            return arr, arr.shape, arr.dtype
+        return super().from_dlpack(obj)   # a host producer into device memory: one copy
+
     # fast paths
     def fast_relu(self, x): return self.xp.maximum(x, 0)
 

@@ -198,3 +198,16 @@ def test_index_with_an_ember_tensor(backend):
     x = ember.arange(10)
     np.testing.assert_array_equal(x[ember.tensor([9, 0, 3])].numpy(), [9, 0, 3])
     np.testing.assert_array_equal(x[x > 6].numpy(), [7, 8, 9])
+
+
+def test_dlpack_round_trip_with_numpy(backend):
+    t = ember.tensor(np.arange(12.0).reshape(3, 4), dtype=ember.float32)
+    expect(t.__dlpack_device__()[0] in (1, 2), f"device {t.__dlpack_device__()}")
+    if t.__dlpack_device__()[0] == 1:   # a host buffer: NumPy reads it directly
+        np.testing.assert_array_equal(np.from_dlpack(t), t.numpy())
+    back = ember.from_dlpack(np.arange(6, dtype=np.int32).reshape(2, 3), backend=backend)
+    expect(back.device == backend.device and back.dtype is ember.int32 and back.shape == (2, 3),
+           f"{back.device} {back.dtype} {back.shape}")
+    np.testing.assert_array_equal(back.numpy(), np.arange(6).reshape(2, 3))
+    small = ember.from_dlpack(np.array([1, 2], dtype=np.uint8), backend=backend)
+    expect(small.dtype is ember.int32, f"uint8 widens to int32, got {small.dtype}")

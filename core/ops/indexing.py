@@ -114,6 +114,8 @@ def getitem(x, key):
 def _advanced(x, key):
     if not isinstance(key, tuple):
         key = (key,)
+    # index tensors come to the host once (bounds are checked there)
+    key = tuple(_host(k) if isinstance(k, (Tensor, np.ndarray, list, tuple)) else k for k in key)
     # None -> a new size-1 axis, indexed by a full slice
     if any(k is None for k in key):
         entries = _expand(key, x.ndim)

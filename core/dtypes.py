@@ -80,6 +80,12 @@ def dtype(spec):
     raise DTypeError(f"unknown dtype {spec!r}; ember has {names}")
 
 
+def is_dtype_spec(x):
+    """Whether x names a dtype (as .to(x) reads it) rather than a backend."""
+    return isinstance(x, (DType, np.dtype)) or x in (float, int, bool) or (
+        isinstance(x, str) and x in BY_NAME)
+
+
 def from_numpy_dtype(npd, what="array"):
     """The DType that holds a NumPy dtype, widening small integers."""
     found = _BY_NP.get(npd) or _WIDENED.get(npd)

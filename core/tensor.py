@@ -6,6 +6,7 @@ tensor to it, so views never alias and a backend may share memory freely.
 
 import numpy as np
 
+from .dtypes import is_dtype_spec
 from .errors import AutogradError, DTypeError
 from .shapes import size_of
 
@@ -142,9 +143,7 @@ class Tensor:
 
     def to(self, target=None, dtype=None):
         """Move to a backend ("numpy", "opencl:1"), cast to a dtype, or both."""
-        from .dtypes import DType
-        if isinstance(target, DType) or (target is not None and dtype is None
-                                         and _is_dtype_spec(target)):
+        if target is not None and dtype is None and is_dtype_spec(target):
             target, dtype = None, target
         out = self
         if target is not None:
@@ -270,11 +269,6 @@ class Tensor:
 
 def _varargs(args):
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-
-
-def _is_dtype_spec(x):
-    from .dtypes import BY_NAME
-    return (isinstance(x, str) and x in BY_NAME) or x in (float, int, bool) or isinstance(x, np.dtype)
 
 
 _new = object.__new__

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import ember
 from ember.errors import DTypeError, ShapeError, StateDictError
-from ember.dtypes import DType
+from ember.dtypes import is_dtype_spec
 from ember.tensor import Tensor
 
 
@@ -187,7 +187,7 @@ class Module:
         """Move to a backend and/or cast floating state to a dtype, in place (the
         tensors keep their identity, so optimizers keep their references);
         gradients are dropped."""
-        if target is not None and dtype is None and _is_dtype_spec(target):
+        if target is not None and dtype is None and is_dtype_spec(target):
             target, dtype = None, target
         for t in (*self.parameters(), *self.buffers()):
             moved = t.detach()
@@ -245,11 +245,6 @@ class Sequential(Module):
         from .layers import Linear
         return LayerExample(kwargs={}, shape=(5, 4), bad_shape=(5, 3),
                             build=lambda: cls(Linear(4, 3), Tanh(), Linear(3, 2)))
-
-
-def _is_dtype_spec(x):
-    return isinstance(x, DType) or x in (float, int, bool) or (
-        isinstance(x, str) and x in ember.dtypes.BY_NAME)
 
 
 def functional_call(module, tensors, *args):

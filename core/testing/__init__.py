@@ -9,6 +9,7 @@ Each test taking the ``backend`` fixture runs once per selected backend; a
 backend that is not available here is skipped with its reason.
 """
 
-from .checks import assert_close, gradcheck, gradgradcheck, tolerance  # noqa: F401
+from .checks import (assert_close, gradcheck, gradgradcheck, tolerance,  # noqa: F401
+                     without_fast_paths)
 from .plugin import (backend, pytest_addoption, pytest_configure,  # noqa: F401
                      pytest_generate_tests, pytest_pycollect_makemodule, pytest_report_header)

@@ -1,5 +1,7 @@
 """Checking helpers the suite is built from; third parties may use them directly."""
 
+import contextlib
+
 import numpy as np
 
 import ember
@@ -119,3 +121,20 @@ def expect(condition, message="expectation failed"):
     """An assert that survives ``python -O`` (suite modules are not assert-rewritten)."""
     if not condition:
         raise AssertionError(message)
+
+
+@contextlib.contextmanager
+def without_fast_paths(backend, *names):
+    """Within the block, ``backend`` runs the core's composed fallbacks for ``names``
+    (fast paths hidden on this instance only), so the two can be compared."""
+    saved = {name: backend.__dict__[name] for name in names if name in backend.__dict__}
+    for name in names:
+        setattr(backend, name, None)
+    try:
+        yield backend
+    finally:
+        for name in names:
+            if name in saved:
+                setattr(backend, name, saved[name])
+            else:
+                delattr(backend, name)

@@ -10,7 +10,7 @@ import pytest
 
 import ember
 from ember.registry import registry
-from ember.testing.checks import expect, gradcheck, grad_dtype, tolerance
+from ember.testing.checks import expect, grad_dtype, gradcheck, tolerance, without_fast_paths
 
 from .module import functional_call
 
@@ -167,15 +167,7 @@ def test_conv_and_pool_agree_with_and_without_the_im2col_fast_paths(backend):
         return out.numpy(), pooled.numpy(), x.grad.numpy(), w.grad.numpy()
 
     fast = run_once()
-    saved = {k: backend.__dict__.get(k) for k in ("fast_im2col", "fast_col2im")}
-    backend.fast_im2col = backend.fast_col2im = None
-    try:
+    with without_fast_paths(backend, "fast_im2col", "fast_col2im"):
         slow = run_once()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                delattr(backend, k)
-            else:
-                setattr(backend, k, v)
     for a, b, what in zip(fast, slow, ("conv", "pools", "input gradient", "weight gradient")):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=what)

@@ -1,7 +1,7 @@
 """What the registry and the core expect of any backend class."""
 
 import ember
-from ember.testing.checks import expect
+from ember.testing.checks import expect, without_fast_paths
 from ember import dtypes as dt
 from ember.backend import PRIMITIVES
 
@@ -33,15 +33,8 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
         if getattr(backend, name) is None:
             continue
         fast = fn(x).numpy()
-        saved = backend.__dict__.get(name)
-        setattr(backend, name, None)   # hide the fast path on this instance
-        try:
+        with without_fast_paths(backend, name):
             slow = fn(x).numpy()
-        finally:
-            if saved is None:
-                delattr(backend, name)
-            else:
-                setattr(backend, name, saved)
         expect(abs(fast - slow).max() <= 1e-5, name)
 
 

@@ -384,34 +384,27 @@ class OpenCLBackend(Backend):
             start += x.shape[axis]
         return out
 
-    def _index_layout(self, shape, axis):
-        pre = post = 1
-        for d in shape[:axis]:
-            pre *= d
-        for d in shape[axis + 1:]:
-            post *= d
-        return pre, post
+    def _indexed(self, name, out, data, idx, shape, axis, total):
+        """Run gather or scatter_add over ``total`` positions of (pre, len(idx), post)."""
+        if total:
+            post = 1
+            for d in shape[axis + 1:]:
+                post *= d
+            kernel = self.kernels.get("index.cl", name, T=ctype(data.dtype),
+                                      ATOMIC=_atomic(data.dtype))
+            kernel(self.queue, (total,), None, out.buf, data.buf, idx.buf, np.int64(shape[axis]),
+                   np.int64(idx.size), np.int64(post), np.int64(total))
+        return out
 
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
-        pre, post = self._index_layout(x.shape, axis)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
-        if out.size:
-            kernel = self.kernels.get("index.cl", "gather", T=ctype(x.dtype), ATOMIC=_atomic(x.dtype))
-            kernel(self.queue, (out.size,), None, out.buf, x.buf, idx.buf, np.int64(x.shape[axis]),
-                   np.int64(idx.size), np.int64(post), np.int64(out.size))
-        return out
+        return self._indexed("gather", out, x, idx, x.shape, axis, out.size)
 
     def scatter_add(self, shape, axis, index, src):
         out = self.full(shape, 0, dt.from_numpy_dtype(src.dtype))
         src, idx = self._packed(src), self._packed(index)
-        pre, post = self._index_layout(shape, axis)
-        if src.size:
-            kernel = self.kernels.get("index.cl", "scatter_add", T=ctype(src.dtype),
-                                      ATOMIC=_atomic(src.dtype))
-            kernel(self.queue, (src.size,), None, out.buf, src.buf, idx.buf, np.int64(shape[axis]),
-                   np.int64(idx.size), np.int64(post), np.int64(src.size))
-        return out
+        return self._indexed("scatter_add", out, src, idx, shape, axis, src.size)
 
     def _packed(self, x):
         """Contiguous and starting at element 0 of its buffer (what index and matmul kernels read)."""

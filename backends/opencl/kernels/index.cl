@@ -28,22 +28,23 @@ inline void ATOMIC_ADD(volatile __global double* p, double v) {
 #define ATOMIC_ADD(p, v) (*(p) = (uchar)(*(p) | (v)))
 #endif
 
-__kernel void gather(__global T* out, __global const T* x, __global const long* idx,
-                     const long axis_len, const long n, const long post, const long total) {
-    const long i = get_global_id(0);
-    if (i >= total) return;
+// Element i of the (pre, n, post) index space lies at this position of the data.
+inline long data_position(const long i, __global const long* idx, const long axis_len,
+                          const long n, const long post) {
     const long q = i % post;
     const long j = (i / post) % n;
     const long p = i / (post * n);
-    out[i] = x[(p * axis_len + idx[j]) * post + q];
+    return (p * axis_len + idx[j]) * post + q;
+}
+
+__kernel void gather(__global T* out, __global const T* x, __global const long* idx,
+                     const long axis_len, const long n, const long post, const long total) {
+    const long i = get_global_id(0);
+    if (i < total) out[i] = x[data_position(i, idx, axis_len, n, post)];
 }
 
 __kernel void scatter_add(__global T* out, __global const T* src, __global const long* idx,
                           const long axis_len, const long n, const long post, const long total) {
     const long i = get_global_id(0);
-    if (i >= total) return;
-    const long q = i % post;
-    const long j = (i / post) % n;
-    const long p = i / (post * n);
-    ATOMIC_ADD(out + (p * axis_len + idx[j]) * post + q, src[i]);
+    if (i < total) ATOMIC_ADD(out + data_position(i, idx, axis_len, n, post), src[i]);
 }

@@ -65,8 +65,6 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
     if isinstance(data, Tensor):
         out = data.detach().to(backend) if backend is not None else data.detach()
         out = out.to(dtype=dt.dtype(dtype)) if dtype is not None else out
-        if out._data is data._data:
-            out = wrap(out._data, out._backend, out.shape, out.dtype)
         return out.requires_grad_() if requires_grad else out
     try:
         arr = np.array(data, copy=True)

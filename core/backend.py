@@ -22,7 +22,7 @@ elementwise binary, broadcasting, operands of one dtype
     cast(x, dtype)
 reductions over a sorted tuple of distinct axes (possibly empty)
     sum(x, axes, keepdims) max(...) min(...)
-    argmax(x, axis, keepdims)         first maximum, as index_dtype
+    argmax(x, axis, keepdims)         first maximum, as default_int
 movement
     reshape(x, shape) permute(x, axes) expand(x, shape) flip(x, axes)
     slice(x, starts, stops, steps)    positive steps, in-range bounds
@@ -58,8 +58,9 @@ class Backend:
     name = "?"
     #: the DTypes this backend stores; others are refused by the core
     dtypes = frozenset()
-    #: dtype of index buffers given to gather and scatter_add
-    index_dtype = dt.int64
+    #: the integer dtype of Python ints, integer sums, argmax and the index buffers
+    #: given to gather and scatter_add: int64, or int32 where a backend has no int64
+    default_int = dt.int64
 
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))

@@ -11,8 +11,9 @@ from .tensor import Tensor, wrap
 
 def unsupported(op, dtype, backend):
     names = ", ".join(d.name for d in dt.ALL if d in backend.dtypes)
+    instead = "float32" if dtype.is_float else backend.default_int.name
     return DTypeError(f"{op}: backend {backend.device} does not support {dtype.name}; it "
-                      f"supports {names}; cast with .to(ember.float32) or pick another backend")
+                      f"supports {names}; cast with .to(ember.{instead}) or pick another backend")
 
 
 def _target(dtype, backend, op):
@@ -43,15 +44,15 @@ def _upload(arr, dtype, backend, requires_grad, op):
     return t
 
 
-def _infer(data, arr):
-    """Python data takes the default dtypes; NumPy data keeps its own."""
+def _infer(data, arr, backend):
+    """Python data takes the default dtypes (ints: the backend's); NumPy data keeps its own."""
     if isinstance(data, (np.ndarray, np.generic)):
         return dt.from_numpy_dtype(arr.dtype)
     kind = arr.dtype.kind
     if kind == "b":
         return dt.bool_
     if kind in "iu":
-        return dt.int64
+        return get_backend(backend).default_int
     if kind == "f":
         return dt.default_float
     if arr.size == 0:
@@ -71,7 +72,7 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
     except ValueError as exc:
         raise ShapeError(f"tensor: the nested lists are ragged ({exc}); every row needs the "
                          f"same length") from None
-    dtype = dt.dtype(dtype) if dtype is not None else _infer(data, arr)
+    dtype = dt.dtype(dtype) if dtype is not None else _infer(data, arr, backend)
     return _upload(arr, dtype, backend, requires_grad, "tensor")
 
 
@@ -110,7 +111,7 @@ def from_dlpack(obj, backend=None):
 def full(shape, value, dtype=None, backend=None, requires_grad=False):
     shape = _shape("full", shape if isinstance(shape, (tuple, list)) else (shape,))
     if dtype is None:
-        dtype = _infer(value, np.asarray(value))
+        dtype = _infer(value, np.asarray(value), backend)
     dtype = dt.dtype(dtype)
     b = _target(dtype, backend, "full")
     t = wrap(b.full(shape, value, dtype), b, shape, dtype)
@@ -152,7 +153,7 @@ def arange(start, stop=None, step=1, dtype=None, backend=None):
         raise ValueError("arange: step must not be 0")
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, stop, step))
-        dtype = dt.default_float if floats else dt.int64
+        dtype = dt.default_float if floats else get_backend(backend).default_int
     dtype = dt.dtype(dtype)
     return _upload(np.arange(start, stop, step, dtype=np.float64 if dtype.is_float else None),
                    dtype, backend, False, "arange")
@@ -219,7 +220,7 @@ def randint(low, high=None, shape=(), dtype=None, backend=None):
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    dtype = dt.dtype(dtype or dt.int64)
+    dtype = dt.dtype(dtype or get_backend(backend).default_int)
     values = _random.generator().integers(low, high, _shape("randint", (shape,)))
     return _upload(values, dtype, backend, False, "randint")
 

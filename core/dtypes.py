@@ -112,12 +112,13 @@ def promote(a, b):
     return PROMOTE[a, b]
 
 
-def scalar_dtype(value, other):
-    """The dtype a Python scalar takes beside a tensor of dtype ``other``."""
+def scalar_dtype(value, other, default_int=None):
+    """The dtype a Python scalar takes beside a tensor of dtype ``other`` (a bool tensor
+    and an int give ``default_int``, the backend's integer dtype; int64 by default)."""
     if isinstance(value, bool) or isinstance(value, np.bool_):
         return other
     if isinstance(value, (int, np.integer)):
-        return int64 if other is bool_ else other
+        return (default_int or int64) if other is bool_ else other
     if isinstance(value, (float, np.floating)):
         return other if other.is_float else default_float
     raise DTypeError(f"cannot combine a tensor with {type(value).__name__} {value!r}; "

@@ -62,7 +62,7 @@ class ArrayModuleBackend(Backend):
     def min(self, x, axes, keepdims): return self.xp.min(x, axis=axes, keepdims=keepdims)
 
     def argmax(self, x, axis, keepdims):
-        return self.xp.argmax(x, axis=axis, keepdims=keepdims).astype(self.index_dtype.np)
+        return self.xp.argmax(x, axis=axis, keepdims=keepdims).astype(self.default_int.np)
 
     # movement
     def reshape(self, x, shape): return self.xp.reshape(x, shape)

@@ -21,7 +21,7 @@ def as_tensor(x, op, like=None):
         return x
     from ..creation import tensor
     if like is not None and isinstance(x, (numbers.Number, np.bool_)):
-        return const(x, dt.scalar_dtype(x, like.dtype), like._backend)
+        return const(x, dt.scalar_dtype(x, like.dtype, like._backend.default_int), like._backend)
     try:
         return tensor(x, backend=like._backend if like is not None else None)
     except DTypeError:
@@ -79,6 +79,6 @@ def unbroadcast(g, shape):
 
 def index_tensor(values, backend):
     """Host integers -> an index tensor in the backend's index dtype."""
-    idt = backend.index_dtype
+    idt = backend.default_int
     arr = np.asarray(values, dtype=idt.np, order="C")
     return wrap(backend.from_numpy(arr), backend, arr.shape, idt)

@@ -38,11 +38,12 @@ class Sum(Op):
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    """Sum over ``axis`` (an int, a tuple, or None for all); ints and bools sum to int64."""
+    """Sum over ``axis`` (an int, a tuple, or None for all); ints and bools sum to the
+    backend's integer dtype (int64 where it has one)."""
     x = as_tensor(x, "sum")
     axes = normalize_axes("sum", axis, x.ndim, x.shape)
-    if not x.dtype.is_float and x.dtype is not dt.int64:
-        x = cast(x, dt.int64)
+    if not x.dtype.is_float and x.dtype is not x._backend.default_int:
+        x = cast(x, x._backend.default_int)
     return run(Sum(axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
 
 
@@ -142,7 +143,7 @@ def _arg(name, x, axis, keepdims):
         raise ShapeError(f"{name}: axis {axis} of shape {x.shape} is empty")
     b = x._backend
     return wrap(b.argmax(x._data, axis, keepdims), b,
-                _reduced(x.shape, (axis,), keepdims), b.index_dtype)
+                _reduced(x.shape, (axis,), keepdims), b.default_int)
 
 
 def logsumexp(x, axis=None, keepdims=False):

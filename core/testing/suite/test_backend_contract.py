@@ -20,8 +20,8 @@ def test_declares_name_devices_and_dtypes(backend):
            'cls.devices() and all(isinstance(d, str) for d in cls.devices())')
     expect(cls.dtypes <= set(dt.ALL) and dt.float32 in cls.dtypes and dt.bool_ in cls.dtypes,
            'cls.dtypes <= set(dt.ALL) and dt.float32 in cls.dtypes and dt.bool_ in cls.dtypes')
-    expect(backend.index_dtype in cls.dtypes and not backend.index_dtype.is_float,
-           'backend.index_dtype in cls.dtypes and not backend.index_dtype.is_float')
+    expect(backend.default_int in cls.dtypes and not backend.default_int.is_float,
+           'backend.default_int in cls.dtypes and not backend.default_int.is_float')
     expect(cls.availability() == (True, ""), 'cls.availability() == (True, "")')
 
 

@@ -37,9 +37,9 @@ def _expected_dtype(case, dtype, backend):
     if case.out == "bool":
         return dt.bool_
     if case.out == "index":
-        return backend.index_dtype
+        return backend.default_int
     if case.out == "sum" and not dtype.is_float:
-        return dt.int64
+        return backend.default_int
     return dtype
 
 

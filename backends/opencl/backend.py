@@ -4,10 +4,9 @@ memory pool, one in-order queue, no host round trip between ops."""
 import numpy as np
 
 from ember import dtypes as dt
-from ember.backend import Backend
 
 from .kernels import KernelCache, ctype
-from .memory import CLArray, broadcast_strides, c_strides
+from ..strided import StridedArray, StridedBackend, broadcast_strides
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -43,7 +42,7 @@ _BOOL_BINARY = {"add": "((x) | (y))", "mul": "((x) & (y))", "maximum": "((x) | (
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
-class OpenCLBackend(Backend):
+class OpenCLBackend(StridedBackend):
     """Any OpenCL device; on a machine with no driver, pocl-binary-distribution's CPU device."""
 
     name = "opencl"
@@ -99,7 +98,7 @@ class OpenCLBackend(Backend):
         n = 1
         for d in shape:
             n *= d
-        return CLArray(self.pool.allocate(max(n, 1) * dtype.itemsize), shape, dtype)
+        return StridedArray(self.pool.allocate(max(n, 1) * dtype.itemsize), shape, dtype)
 
     def _meta_buffer(self, values):
         key = tuple(values)
@@ -164,8 +163,8 @@ class OpenCLBackend(Backend):
     def _copy(self, x, out=None):
         return self._ew("(x)", x.dtype, [x], out)
 
-    def _contiguous(self, x):
-        return x if x.contiguous else self._copy(x)
+    def _accumulate(self, src, out):
+        self._ew("((x) + (y))", out.dtype, [out, src], out)
 
     # -- elementwise primitives ------------------------------------------------------
     def _unary(self, name, x):
@@ -239,57 +238,8 @@ class OpenCLBackend(Backend):
         half = _literal(0.5, x.dtype)
         return self._ew(f"({half} * tanh({half} * (x)) + {half})", x.dtype, [x])
 
-    def _window_view(self, x, i, j, kernel, stride, dilation, out_hw):
-        """x[:, :, i*dh : ... : sh, j*dw : ... : sw] for kernel offset (i, j), as a view."""
-        (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
-        n, c = x.shape[:2]
-        return self.slice(x, (0, 0, i * dh, j * dw),
-                          (n, c, i * dh + sh * (oh - 1) + 1, j * dw + sw * (ow - 1) + 1),
-                          (1, 1, sh, sw))
-
-    def _slot(self, cols, i, j, layout):
-        """The (N, C, OH, OW) view of window (i, j) inside im2col's output."""
-        if layout == "offsets":          # (kh, kw, N, C, OH, OW)
-            st = cols.strides
-            return cols.view(cols.shape[2:], st[2:], cols.offset + i * st[0] + j * st[1])
-        st = cols.strides                # (N, OH, OW, C, kh, kw)
-        n, oh, ow, c = cols.shape[:4]
-        return cols.view((n, c, oh, ow), (st[0], st[3], st[1], st[2]),
-                         cols.offset + i * st[4] + j * st[5])
-
-    def fast_im2col(self, x, kernel, stride, dilation, layout):
-        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-        n, c, h, w = x.shape
-        out_hw = ((h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
-        shape = (n, *out_hw, c, kh, kw) if layout == "gemm" else (kh, kw, n, c, *out_hw)
-        cols = self._alloc(shape, x.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                self._copy(self._window_view(x, i, j, kernel, stride, dilation, out_hw),
-                           self._slot(cols, i, j, layout))
-        return cols
-
-    def fast_col2im(self, cols, shape, kernel, stride, dilation, layout):
-        out = self.full(shape, 0, dt.from_numpy_dtype(cols.dtype))
-        out_hw = cols.shape[1:3] if layout == "gemm" else cols.shape[4:6]
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                window = self._window_view(out, i, j, kernel, stride, dilation, out_hw)
-                self._ew("((x) + (y))", cols.dtype, [window, self._slot(cols, i, j, layout)], window)
-        return out
 
     # -- reductions -------------------------------------------------------------------
-    def _rows(self, x, axes):
-        """x with ``axes`` moved last and made contiguous: (kept shape, rows, length, array)."""
-        kept = [a for a in range(x.ndim) if a not in axes]
-        moved = self.permute(x, tuple(kept) + tuple(axes))
-        arr = self._contiguous(moved)
-        kept_shape = tuple(x.shape[a] for a in kept)
-        rows = 1
-        for d in kept_shape:
-            rows *= d
-        return kept_shape, rows, arr.size // max(rows, 1) if rows else 0, arr
-
     def _reduce(self, kind, x, axes, keepdims):
         kept_shape, rows, length, arr = self._rows(x, axes)
         out = self._alloc(kept_shape, x.dtype)
@@ -314,9 +264,7 @@ class OpenCLBackend(Backend):
                                           **{"FOLD(a, b)": fold, "INIT": init})
                 kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length),
                        global_offset=None)
-        if keepdims:
-            return self.reshape(out, tuple(1 if a in axes else d for a, d in enumerate(x.shape)))
-        return out
+        return self._keep(out, x.shape, axes, keepdims)
 
     def sum(self, x, axes, keepdims):
         if not axes:
@@ -338,52 +286,9 @@ class OpenCLBackend(Backend):
             kernel = self.kernels.get("reduce.cl", "reduce_rows", T=ctype(x.dtype), ARG=1, WG=wg,
                                       **{"GREATER(a, b)": greater})
             kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length))
-        if keepdims:
-            return self.reshape(out, tuple(1 if a == axis else d for a, d in enumerate(x.shape)))
-        return out
+        return self._keep(out, x.shape, (axis,), keepdims)
 
-    # -- movement (views where possible) --------------------------------------------
-    def reshape(self, x, shape):
-        x = self._contiguous(x)
-        return x.view(shape, c_strides(shape), x.offset)
-
-    def permute(self, x, axes):
-        return x.view(tuple(x.shape[a] for a in axes), tuple(x.strides[a] for a in axes), x.offset)
-
-    def expand(self, x, shape):
-        return x.view(shape, broadcast_strides(x, shape), x.offset)
-
-    def flip(self, x, axes):
-        strides, offset = list(x.strides), x.offset
-        for a in axes:
-            if x.shape[a] > 0:
-                offset += (x.shape[a] - 1) * strides[a]
-            strides[a] = -strides[a]
-        return x.view(x.shape, strides, offset)
-
-    def slice(self, x, starts, stops, steps):
-        offset = x.offset + sum(s * st for s, st in zip(starts, x.strides))
-        shape = tuple(max(0, -(-(b - a) // c)) for a, b, c in zip(starts, stops, steps))
-        return x.view(shape, tuple(st * c for st, c in zip(x.strides, steps)), offset)
-
-    def pad(self, x, widths, value):
-        shape = tuple(d + a + b for d, (a, b) in zip(x.shape, widths))
-        out = self.full(shape, value, dt.from_numpy_dtype(x.dtype))
-        inner = out.view(x.shape, out.strides,
-                         sum(a * st for (a, _), st in zip(widths, out.strides)))
-        self._copy(x, inner)
-        return out
-
-    def concatenate(self, xs, axis):
-        shape = list(xs[0].shape)
-        shape[axis] = sum(x.shape[axis] for x in xs)
-        out = self._alloc(tuple(shape), xs[0].dtype)
-        start = 0
-        for x in xs:
-            self._copy(x, out.view(x.shape, out.strides, start * out.strides[axis]))
-            start += x.shape[axis]
-        return out
-
+    # -- gather and scatter_add -------------------------------------------------------
     def _indexed(self, name, out, data, idx, shape, axis, total):
         """Run gather or scatter_add over ``total`` positions of (pre, len(idx), post)."""
         if total:
@@ -406,10 +311,6 @@ class OpenCLBackend(Backend):
         src, idx = self._packed(src), self._packed(index)
         return self._indexed("scatter_add", out, src, idx, shape, axis, src.size)
 
-    def _packed(self, x):
-        """Contiguous and starting at element 0 of its buffer (what index and matmul kernels read)."""
-        return x if x.contiguous and x.offset == 0 else self._copy(x)
-
     # -- matmul ---------------------------------------------------------------------------
     def matmul(self, a, b):
         m, k = a.shape[-2:]
@@ -426,7 +327,7 @@ class OpenCLBackend(Backend):
             b = self._transpose2d(self.permute(b, (1, 0)))   # e.g. a weight seen transposed
         b = self._packed(b)
         out = self._alloc(batch + (m, n), a.dtype)
-        offsets = self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n)
+        offsets = self._meta_buffer(self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n))
         wide = a.dtype.itemsize == 4
         rm = 16 if wide and m >= 16 else (8 if m >= 8 else 4)
         rn = 16 if wide and n >= 16 else (8 if n >= 8 else 4)
@@ -452,13 +353,6 @@ class OpenCLBackend(Backend):
             kernel(self.queue, grid, (16, 16), out.buf, x.buf, np.int64(x.offset),
                    np.int64(x.strides[0]), np.int64(x.strides[1]), np.int32(rows), np.int32(cols))
         return out
-
-    def _batch_offsets(self, a_batch, b_batch, batch, a_step, b_step):
-        count = int(np.prod(batch, dtype=np.int64))
-        ia = np.broadcast_to(np.arange(int(np.prod(a_batch, dtype=np.int64))).reshape(a_batch), batch)
-        ib = np.broadcast_to(np.arange(int(np.prod(b_batch, dtype=np.int64))).reshape(b_batch), batch)
-        pairs = np.stack([ia.reshape(count) * a_step, ib.reshape(count) * b_step], axis=1)
-        return self._meta_buffer(tuple(int(v) for v in pairs.reshape(-1)))
 
 
 def _work_group(length):

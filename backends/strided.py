@@ -1,0 +1,179 @@
+"""Device arrays for backends that manage raw buffers (OpenCL, wgpu): a buffer seen
+through a shape, element strides and an element offset, so permute, expand, slice and
+flip are views that copy nothing."""
+
+import numpy as np
+
+from ember import dtypes as dt
+from ember.backend import Backend
+
+
+def c_strides(shape):
+    strides, step = [], 1
+    for d in reversed(shape):
+        strides.append(step)
+        step *= d
+    return tuple(reversed(strides))
+
+
+class StridedArray:
+    __slots__ = ("buf", "shape", "strides", "offset", "dtype")
+
+    def __init__(self, buf, shape, dtype, strides=None, offset=0):
+        self.buf = buf
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.strides = c_strides(self.shape) if strides is None else tuple(strides)
+        self.offset = offset
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def contiguous(self):
+        return self.strides == c_strides(self.shape) or self.size <= 1
+
+    def view(self, shape, strides, offset):
+        return StridedArray(self.buf, shape, self.dtype, strides, offset)
+
+    def __repr__(self):
+        return f"StridedArray({self.dtype}{self.shape}, strides={self.strides}, offset={self.offset})"
+
+
+def broadcast_strides(arr, shape):
+    """arr's strides seen at ``shape`` (0 along broadcast axes)."""
+    lead = len(shape) - arr.ndim
+    out = [0] * lead
+    for d, s, target in zip(arr.shape, arr.strides, shape[lead:]):
+        out.append(0 if d == 1 and target != 1 else s)
+    return tuple(out)
+
+
+class StridedBackend(Backend):
+    """Movement, concatenation, padding and im2col windows as views and strided copies,
+    shared by backends whose kernels take (buffer, shape, strides, offset). A subclass
+    supplies ``_alloc(shape, np_dtype)``, ``full``, ``_copy(x, out=None)`` (a strided copy,
+    into ``out`` when given) and ``_accumulate(src, out)`` (out += src, out a view)."""
+
+    def _contiguous(self, x):
+        return x if x.contiguous else self._copy(x)
+
+    def _packed(self, x):
+        """Contiguous and starting at element 0 of its buffer (what index and matmul kernels read)."""
+        return x if x.contiguous and x.offset == 0 else self._copy(x)
+
+    def reshape(self, x, shape):
+        x = self._contiguous(x)
+        return x.view(shape, c_strides(shape), x.offset)
+
+    def permute(self, x, axes):
+        return x.view(tuple(x.shape[a] for a in axes), tuple(x.strides[a] for a in axes), x.offset)
+
+    def expand(self, x, shape):
+        return x.view(shape, broadcast_strides(x, shape), x.offset)
+
+    def flip(self, x, axes):
+        strides, offset = list(x.strides), x.offset
+        for a in axes:
+            if x.shape[a] > 0:
+                offset += (x.shape[a] - 1) * strides[a]
+            strides[a] = -strides[a]
+        return x.view(x.shape, strides, offset)
+
+    def slice(self, x, starts, stops, steps):
+        offset = x.offset + sum(s * st for s, st in zip(starts, x.strides))
+        shape = tuple(max(0, -(-(b - a) // c)) for a, b, c in zip(starts, stops, steps))
+        return x.view(shape, tuple(st * c for st, c in zip(x.strides, steps)), offset)
+
+    def pad(self, x, widths, value):
+        shape = tuple(d + a + b for d, (a, b) in zip(x.shape, widths))
+        out = self.full(shape, value, dt.from_numpy_dtype(x.dtype))
+        inner = out.view(x.shape, out.strides,
+                         sum(a * st for (a, _), st in zip(widths, out.strides)))
+        self._copy(x, inner)
+        return out
+
+    def concatenate(self, xs, axis):
+        shape = list(xs[0].shape)
+        shape[axis] = sum(x.shape[axis] for x in xs)
+        out = self._alloc(tuple(shape), xs[0].dtype)
+        start = 0
+        for x in xs:
+            self._copy(x, out.view(x.shape, out.strides, start * out.strides[axis]))
+            start += x.shape[axis]
+        return out
+
+    # -- reductions see rows ----------------------------------------------------------
+    def _rows(self, x, axes):
+        """x with ``axes`` moved last and made contiguous: (kept shape, rows, length, array)."""
+        kept = [a for a in range(x.ndim) if a not in axes]
+        arr = self._contiguous(self.permute(x, tuple(kept) + tuple(axes)))
+        kept_shape = tuple(x.shape[a] for a in kept)
+        rows = 1
+        for d in kept_shape:
+            rows *= d
+        return kept_shape, rows, arr.size // max(rows, 1) if rows else 0, arr
+
+    def _keep(self, out, shape, axes, keepdims):
+        """A row reduction's result, with the reduced axes kept as 1s when asked."""
+        if keepdims:
+            return self.reshape(out, tuple(1 if a in axes else d for a, d in enumerate(shape)))
+        return out
+
+    # -- convolution windows ----------------------------------------------------------------
+    def _window_view(self, x, i, j, stride, dilation, out_hw):
+        """x[:, :, i*dh : ... : sh, j*dw : ... : sw] for kernel offset (i, j), as a view."""
+        (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
+        n, c = x.shape[:2]
+        return self.slice(x, (0, 0, i * dh, j * dw),
+                          (n, c, i * dh + sh * (oh - 1) + 1, j * dw + sw * (ow - 1) + 1),
+                          (1, 1, sh, sw))
+
+    @staticmethod
+    def _slot(cols, i, j, layout):
+        """The (N, C, OH, OW) view of window (i, j) inside im2col's output."""
+        st = cols.strides
+        if layout == "offsets":          # (kh, kw, N, C, OH, OW)
+            return cols.view(cols.shape[2:], st[2:], cols.offset + i * st[0] + j * st[1])
+        n, oh, ow, c = cols.shape[:4]    # (N, OH, OW, C, kh, kw)
+        return cols.view((n, c, oh, ow), (st[0], st[3], st[1], st[2]),
+                         cols.offset + i * st[4] + j * st[5])
+
+    def fast_im2col(self, x, kernel, stride, dilation, layout):
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        n, c, h, w = x.shape
+        out_hw = ((h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
+        shape = (n, *out_hw, c, kh, kw) if layout == "gemm" else (kh, kw, n, c, *out_hw)
+        cols = self._alloc(shape, x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                self._copy(self._window_view(x, i, j, stride, dilation, out_hw),
+                           self._slot(cols, i, j, layout))
+        return cols
+
+    def fast_col2im(self, cols, shape, kernel, stride, dilation, layout):
+        out = self.full(shape, 0, dt.from_numpy_dtype(cols.dtype))
+        out_hw = cols.shape[1:3] if layout == "gemm" else cols.shape[4:6]
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                self._accumulate(self._slot(cols, i, j, layout),
+                                 self._window_view(out, i, j, stride, dilation, out_hw))
+        return out
+
+    # -- batched matmul -----------------------------------------------------------------------
+    @staticmethod
+    def _batch_offsets(a_batch, b_batch, batch, a_step, b_step):
+        """Element offsets (A, B) of each of the broadcast batch's matrices, flattened."""
+        count = int(np.prod(batch, dtype=np.int64))
+        ia = np.broadcast_to(np.arange(int(np.prod(a_batch, dtype=np.int64))).reshape(a_batch), batch)
+        ib = np.broadcast_to(np.arange(int(np.prod(b_batch, dtype=np.int64))).reshape(b_batch), batch)
+        pairs = np.stack([ia.reshape(count) * a_step, ib.reshape(count) * b_step], axis=1)
+        return tuple(int(v) for v in pairs.reshape(-1))

@@ -113,9 +113,10 @@ class StridedBackend(Backend):
 
     # -- reductions see rows ----------------------------------------------------------
     def _rows(self, x, axes):
-        """x with ``axes`` moved last and made contiguous: (kept shape, rows, length, array)."""
+        """x with ``axes`` moved last, contiguous from element 0 of its buffer:
+        (kept shape, rows, length, array)."""
         kept = [a for a in range(x.ndim) if a not in axes]
-        arr = self._contiguous(self.permute(x, tuple(kept) + tuple(axes)))
+        arr = self._packed(self.permute(x, tuple(kept) + tuple(axes)))
         kept_shape = tuple(x.shape[a] for a in kept)
         rows = 1
         for d in kept_shape:

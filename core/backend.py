@@ -123,4 +123,5 @@ class Backend:
         """(buffer, shape, NumPy dtype) from any __dlpack__ object; here through a host copy."""
         import numpy as np
         arr = np.ascontiguousarray(np.from_dlpack(obj))
+        arr = arr.astype(dt.from_numpy_dtype(arr.dtype, "the DLPack buffer").np, copy=False)
         return self.from_numpy(arr), arr.shape, arr.dtype

@@ -38,6 +38,7 @@ class OpCase:
     double: bool = False
     out: str = "same"                # same | bool | index
     scale: float = 1.0               # tolerance multiplier (long sums, fp16 ranges)
+    needs: tuple = ()                # dtypes the case uses whatever its input dtype
 
     def arrays(self, shapes, seed):
         """Float64 inputs for ``shapes``, drawn reproducibly from this case's domain."""
@@ -158,7 +159,7 @@ OPS = [
     OpCase("flip", lambda x: ember.flip(x, (0, -1)), lambda x: np.flip(x, (0, -1)),
            [((3, 4),), ((2, 3, 4),)], ALL),
     OpCase("cast_f64_roundtrip", lambda x: x.to(ember.float64).to(x.dtype) * 1.5,
-           lambda x: x * 1.5, dtypes=FLOAT),
+           lambda x: x * 1.5, dtypes=FLOAT, needs=(dt.float64,)),
     # indexing
     OpCase("index_basic", lambda x: x[1:, ::2], lambda x: x[1:, ::2], [((4, 5),), ((3, 3, 2),)], ALL),
     OpCase("index_negative_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], [((4, 5),)], ALL),

@@ -28,7 +28,7 @@ def _data(ex, seed=0):
 
 def _target(target, backend, dtype):
     if target.dtype.kind == "i":
-        return ember.tensor(target, backend=backend)
+        return ember.tensor(target, dtype=ember.get_backend(backend).default_int, backend=backend)
     return ember.tensor(target, dtype=dtype, backend=backend)
 
 

@@ -118,7 +118,7 @@ def _run(opt, params, steps):
 def test_optimizer_state_dict_resumes_the_identical_trajectory(backend, name):
     cls = registry.get("optimizers", name)
     ex = cls.example()
-    params = [ember.tensor(x, requires_grad=True) for x in X0]
+    params = [ember.tensor(x, dtype=ember.float32, requires_grad=True) for x in X0]
     opt = cls(params, **ex.kwargs)
     _run(opt, params, 5)
     saved_state, saved_params = opt.state_dict(), [p.numpy() for p in params]
@@ -166,13 +166,13 @@ def test_scheduler_follows_its_closed_form_and_resumes(backend, name):
 def test_clip_grad_norm_and_value(backend):
     a, b = ember.zeros(3, requires_grad=True), ember.zeros(2, 2, requires_grad=True)
     ga, gb = np.array([3.0, -4.0, 0.0]), np.array([[12.0, 0.0], [0.0, 0.0]])
-    a.grad, b.grad = ember.tensor(ga), ember.tensor(gb)
+    a.grad, b.grad = ember.tensor(ga, dtype=ember.float32), ember.tensor(gb, dtype=ember.float32)
     total = clip_grad_norm_([a, b], max_norm=6.5)
     expect(abs(total.item() - 13.0) < 1e-5, f"total norm {total.item()}")
     np.testing.assert_allclose(a.grad.numpy(), ga * 6.5 / (13 + 1e-6), rtol=1e-5)
     np.testing.assert_allclose(b.grad.numpy(), gb * 6.5 / (13 + 1e-6), rtol=1e-5)
     clip_grad_norm_([a, b], max_norm=100.0)   # below the limit: unchanged
     np.testing.assert_allclose(a.grad.numpy(), ga * 6.5 / (13 + 1e-6), rtol=1e-5)
-    a.grad = ember.tensor(ga)
+    a.grad = ember.tensor(ga, dtype=ember.float32)
     clip_grad_value_([a], 1.5)
     np.testing.assert_array_equal(a.grad.numpy(), [1.5, -1.5, 0.0])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.testing.checks import expect
+from ember.testing.checks import expect, grad_dtype
 
 
 def test_backward_accumulates_into_grad(backend):
@@ -63,12 +63,13 @@ def test_second_derivative_of_tanh_is_exact(backend):
     """d2/dx2 tanh(x) = -2 tanh(x) (1 - tanh(x)^2), via create_graph and via grad(grad)."""
     values = np.array([-1.5, -0.3, 0.0, 0.4, 2.0])
     expected = -2 * np.tanh(values) * (1 - np.tanh(values) ** 2)
-    x = ember.tensor(values, requires_grad=True)
+    x = ember.tensor(values, dtype=grad_dtype(backend), requires_grad=True)
     (g,) = [ember.grad(lambda t: ember.tanh(t).sum())(x)]
     g.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-6)
     d2 = ember.grad(lambda t: ember.grad(lambda u: ember.tanh(u).sum())(t).sum())
-    np.testing.assert_allclose(d2(ember.tensor(values)).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(d2(ember.tensor(values, dtype=grad_dtype(backend))).numpy(), expected,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_backward_create_graph_then_backward_again(backend):

@@ -50,10 +50,15 @@ FORWARD = [pytest.param(c, i, d, layout, id=f"{c.name}-s{i}-{d.name}-{layout}")
            for layout in ("contiguous", "strided")]
 
 
+def _skip_unsupported(backend, dtypes):
+    for d in dtypes:
+        if d not in backend.dtypes:
+            pytest.skip(f"backend {backend.name} does not support {d.name}")
+
+
 @pytest.mark.parametrize("case,shape_index,dtype,layout", FORWARD)
 def test_forward(backend, case, shape_index, dtype, layout):
-    if dtype not in backend.dtypes:
-        pytest.skip(f"backend {backend.name} does not support {dtype.name}")
+    _skip_unsupported(backend, (dtype,) + case.needs)
     shapes = case.shapes[shape_index]
     cast, ref = _host_inputs(case, shapes, dtype)
     with np.errstate(all="ignore"):
@@ -73,6 +78,7 @@ GRAD = [pytest.param(c, i, id=f"{c.name}-s{i}") for c in OPS if c.grad
 
 @pytest.mark.parametrize("case,shape_index", GRAD)
 def test_gradcheck(backend, case, shape_index):
+    _skip_unsupported(backend, case.needs)
     gradcheck(case.fn, case.arrays(case.shapes[shape_index], seed=1), backend, scale=case.scale)
 
 
@@ -81,6 +87,7 @@ DOUBLE = [pytest.param(c, id=c.name) for c in OPS if c.double]
 
 @pytest.mark.parametrize("case", DOUBLE)
 def test_second_order(backend, case):
+    _skip_unsupported(backend, case.needs)
     shapes = next(s for s in case.shapes if all(0 not in x and len(x) for x in s))
     gradgradcheck(case.fn, case.arrays(shapes, seed=2), backend, scale=case.scale)
 

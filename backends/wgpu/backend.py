@@ -1,0 +1,438 @@
+"""WebGPU through wgpu-py: every primitive as a WGSL compute shader from shaders/*.wgsl,
+dispatched into one open compute pass that is submitted only when the host needs a
+result (a readback) or many dispatches have queued, so ops never wait on each other.
+
+WGSL has no 64-bit types, so this backend stores bool (as u32), int32 and float32;
+int32 is its default integer (Python ints, sums, argmax and indices)."""
+
+import os
+import tempfile
+
+import numpy as np
+
+from ember import dtypes as dt
+
+from ..strided import StridedArray, StridedBackend, broadcast_strides
+from .shaders import ShaderCache, wgsl_type
+
+_USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
+_MAX_GROUPS = 65535         # workgroups per dispatch dimension (WebGPU's default limit)
+_FLUSH_EVERY = 256          # dispatches queued before a submit without a readback
+_STORAGE = {np.dtype(np.bool_): np.dtype(np.uint32)}   # host dtype of each stored dtype
+
+
+def _import_wgpu():
+    if not os.environ.get("XDG_RUNTIME_DIR"):   # Mesa warns on every start without one
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="ember-xdg-")
+    import wgpu
+    return wgpu
+
+
+def _adapters():
+    """Every adapter wgpu-native finds, GPUs first: index 0 is the first GPU, else the CPU one."""
+    wgpu = _import_wgpu()
+    found = wgpu.gpu.enumerate_adapters_sync()
+    return sorted(found, key=lambda a: (a.info.get("adapter_type") == "CPU", found.index(a)))
+
+
+def _isnan(v):
+    return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
+
+
+_FLOAT_HELPERS = """
+fn ember_tanh(x: TA) -> TA {
+    if (abs(x) > TA(15)) {
+        return sign(x);
+    }
+    return tanh(x);
+}
+
+// x ** y; whole exponents up to 2**24 by squaring, exact where NumPy is (x * x) and
+// right for negative bases, others through pow (exp2(y * log2(x))).
+fn ember_pow(x: TA, y: TA) -> TA {
+    if (y != floor(y) || abs(y) > TA(16777216)) {
+        return pow(x, y);
+    }
+    var e = u32(abs(y));
+    var b = x;
+    var r = TA(1);
+    while (e != 0u) {
+        if ((e & 1u) != 0u) {
+            r *= b;
+        }
+        b *= b;
+        e = e >> 1u;
+    }
+    return select(r, TA(1) / r, y < TA(0));
+}
+"""
+
+_INT_HELPERS = """
+fn ember_ipow(base: TA, exponent: TA) -> TA {
+    if (exponent < 0) {   // C integer division: 0 unless |base| == 1
+        if (base == 1) {
+            return 1;
+        }
+        return select(0, select(1, -1, (exponent & 1) != 0), base == -1);
+    }
+    var r: TA = 1;
+    var b = base;
+    var e = exponent;
+    while (e != 0) {
+        if ((e & 1) != 0) {
+            r *= b;
+        }
+        b *= b;
+        e = e >> 1u;
+    }
+    return r;
+}
+"""
+
+_UNARY = {"neg": "-x", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
+          "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)"}
+_BINARY = {"add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y"}
+_BOOL_BINARY = {"add": "x | y", "mul": "x & y", "maximum": "x | y", "minimum": "x & y"}
+_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+class WgpuBackend(StridedBackend):
+    """Any WebGPU adapter; on a machine without a GPU, Mesa's llvmpipe through OpenGL."""
+
+    name = "wgpu"
+    dtypes = frozenset({dt.bool_, dt.int32, dt.float32})
+    default_int = dt.int32
+
+    @classmethod
+    def availability(cls):
+        try:
+            _import_wgpu()
+        except Exception as exc:
+            return False, (f"wgpu-py is not installed ({type(exc).__name__}: {exc}); "
+                           f"pip install 'ember[wgpu]'")
+        try:
+            if not _adapters():
+                return False, ("wgpu found no adapter (no Vulkan, Metal, D3D12 or OpenGL driver; "
+                               "on Linux install Mesa: apt install libegl-mesa0)")
+        except Exception as exc:
+            return False, f"wgpu found no adapter ({type(exc).__name__}: {exc})"
+        return True, ""
+
+    @classmethod
+    def devices(cls):
+        return [f"{a.info['device']} ({a.info['backend_type']}, {a.info['adapter_type']})"
+                for a in _adapters()]
+
+    def __init__(self, index=0):
+        super().__init__(index)
+        wgpu = self.wgpu = _import_wgpu()
+        self.adapter = _adapters()[index]
+        limits = self.adapter.limits
+        wanted = ("max-buffer-size", "max-storage-buffer-binding-size")
+        self.device_obj = self.adapter.request_device_sync(
+            required_limits={k: limits[k] for k in wanted if k in limits})
+        self.usage = 0
+        for flag in _USAGE_NAMES:
+            self.usage |= getattr(wgpu.BufferUsage, flag)
+        self.shaders = ShaderCache(wgpu, self.device_obj)
+        self._meta = {}
+        self._encoder = self._pass = None
+        self._pending = []
+        self._sync_buffer = self.device_obj.create_buffer(size=4, usage=self.usage)
+
+    def info(self):
+        i, lim = self.adapter.info, self.adapter.limits
+        return [f"adapter: {i['device']} ({i['description']}), {i['adapter_type']}, "
+                f"through {i['backend_type']}",
+                f"limits: buffer {lim['max-buffer-size'] / 2**20:.0f} MiB, storage binding "
+                f"{lim['max-storage-buffer-binding-size'] / 2**20:.0f} MiB, workgroup memory "
+                f"{lim['max-compute-workgroup-storage-size'] // 1024} KiB, "
+                f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
+                "float64, int64: no (WGSL has no 64-bit types); float16: no"]
+
+    # -- submission ----------------------------------------------------------------
+    def _compute_pass(self):
+        if self._pass is None:
+            self._encoder = self.device_obj.create_command_encoder()
+            self._pass = self._encoder.begin_compute_pass()
+        return self._pass
+
+    def flush(self):
+        """Submit every queued dispatch (the host does not wait)."""
+        if self._pass is not None:
+            self._pass.end()
+            self.device_obj.queue.submit([self._encoder.finish()])
+            self._encoder = self._pass = None
+            self._pending.clear()
+
+    def synchronize(self):
+        self.flush()
+        self.device_obj.queue.read_buffer(self._sync_buffer)
+
+    def _dispatch(self, filename, buffers, meta, groups, **fields):
+        """Queue one dispatch of a shader over ``buffers`` (output first) and a meta buffer."""
+        pipeline, layout = self.shaders.get(filename, len(buffers) + 1, **fields)
+        entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
+                   for i, b in enumerate(buffers + [self._meta_buffer(meta)])]
+        bind = self.device_obj.create_bind_group(layout=layout, entries=entries)
+        compute = self._compute_pass()
+        compute.set_pipeline(pipeline)
+        compute.set_bind_group(0, bind)
+        compute.dispatch_workgroups(*groups)
+        self._pending.append(bind)
+        if len(self._pending) >= _FLUSH_EVERY:
+            self.flush()
+
+    @staticmethod
+    def _grid(count):
+        """``count`` workgroups as an (x, y, 1) grid within the per-dimension limit."""
+        x = min(count, _MAX_GROUPS)
+        return (x, -(-count // x), 1)
+
+    # -- memory ----------------------------------------------------------------------
+    def _alloc(self, shape, dtype):
+        """A new buffer, zero-filled (WebGPU clears every new buffer)."""
+        n = 1
+        for d in shape:
+            n *= d
+        return StridedArray(self.device_obj.create_buffer(size=max(n, 1) * 4, usage=self.usage),
+                            shape, dtype)
+
+    def _meta_buffer(self, values):
+        key = tuple(values)
+        buf = self._meta.get(key)
+        if buf is None:
+            if len(self._meta) > 4096:
+                self._meta.clear()
+            data = np.asarray(key if key else (0,), dtype=np.int32)
+            buf = self._meta[key] = self.device_obj.create_buffer_with_data(
+                data=data, usage=self.wgpu.BufferUsage.STORAGE)
+        return buf
+
+    def from_numpy(self, array):
+        arr = np.ascontiguousarray(array, dtype=_STORAGE.get(array.dtype, array.dtype))
+        buf = self.device_obj.create_buffer_with_data(
+            data=arr if arr.size else np.zeros(1, np.uint32), usage=self.usage)
+        return StridedArray(buf, array.shape, array.dtype)
+
+    def to_numpy(self, buf):
+        x = buf if buf.contiguous else self._copy(buf)
+        stored = _STORAGE.get(x.dtype, x.dtype)
+        if x.size == 0:
+            return np.empty(x.shape, dtype=x.dtype)
+        self.flush()
+        raw = self.device_obj.queue.read_buffer(x.buf, x.offset * 4, x.size * 4)
+        host = np.frombuffer(raw, dtype=stored).reshape(x.shape)
+        return host.astype(x.dtype) if stored != x.dtype else host.copy()
+
+    def full(self, shape, value, dtype):
+        out = self._alloc(shape, dtype.np)
+        if out.size and value != 0:
+            bits = int(np.array([value], dtype=_STORAGE.get(dtype.np, dtype.np)).view(np.int32)[0])
+            self._dispatch("fill.wgsl", [out.buf], (out.size, bits),
+                           self._grid(-(-out.size // 256)), TO=wgsl_type(dtype.np))
+        return out
+
+    # -- the elementwise engine --------------------------------------------------------
+    def _ew(self, expr, out_dtype, inputs, out=None, accumulate=False):
+        out_dtype = np.dtype(out_dtype)
+        shape = np.broadcast_shapes(*(x.shape for x in inputs)) if out is None else out.shape
+        if out is None:
+            out = self._alloc(shape, out_dtype)
+        n = out.size
+        if n == 0:
+            return out
+        simple = out.contiguous and all(x.shape == shape and x.contiguous for x in inputs)
+        args = list(inputs) + [inputs[0]] * (3 - len(inputs))
+        meta = (n, out.offset) + tuple(x.offset for x in args)
+        if not simple:
+            meta += tuple(shape) + tuple(out.strides) + sum(
+                (broadcast_strides(x, shape) for x in args), ())
+        ta = wgsl_type(args[0].dtype)
+        helpers = {"f32": _FLOAT_HELPERS, "f16": _FLOAT_HELPERS, "i32": _INT_HELPERS}.get(ta, "")
+        self._dispatch(
+            "elementwise.wgsl", [out.buf] + [x.buf for x in args], meta,
+            self._grid(-(-n // 256)), ENABLE="", TO=wgsl_type(out_dtype), TA=ta,
+            TB=wgsl_type(args[1].dtype), TC=wgsl_type(args[2].dtype), NARGS=len(inputs),
+            NDIM=0 if simple else len(shape), HELPERS=helpers, OP=expr,
+            STORE="o[po] + v" if accumulate else "v")
+        return out
+
+    def _copy(self, x, out=None):
+        return self._ew("x", x.dtype, [x], out)
+
+    def _accumulate(self, src, out):
+        self._ew("x", out.dtype, [src], out, accumulate=True)
+
+    # -- elementwise primitives ----------------------------------------------------------
+    def _unary(self, name, x):
+        floating = x.dtype.kind == "f"
+        if name == "abs":
+            expr = "abs(x)"
+        elif name == "sign":
+            expr = "TO(x > TA(0)) - TO(x < TA(0))"
+            if floating:
+                expr = f"select({expr}, x, {_isnan('x')})"
+        elif name == "neg" or floating:
+            expr = _UNARY[name]
+        else:
+            raise TypeError(f"wgpu: {name} needs a floating tensor")
+        return self._ew(expr, x.dtype, [x])
+
+    def neg(self, x): return self._unary("neg", x)
+    def exp(self, x): return self._unary("exp", x)
+    def log(self, x): return self._unary("log", x)
+    def sin(self, x): return self._unary("sin", x)
+    def cos(self, x): return self._unary("cos", x)
+    def tanh(self, x): return self._unary("tanh", x)
+    def sqrt(self, x): return self._unary("sqrt", x)
+    def abs(self, x): return self._unary("abs", x)
+    def sign(self, x): return self._unary("sign", x)
+
+    def _binary(self, name, a, b):
+        floating = a.dtype.kind == "f"
+        if a.dtype == np.bool_ and name in _BOOL_BINARY:
+            expr = _BOOL_BINARY[name]
+        elif name in _BINARY:
+            expr = _BINARY[name]
+        elif name == "pow":
+            expr = "ember_pow(x, y)" if floating else "ember_ipow(x, y)"
+        elif floating:
+            cmp = ">" if name == "maximum" else "<"
+            expr = f"select(y, x, x {cmp} y || {_isnan('x')})"
+        else:
+            expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
+        return self._ew(expr, a.dtype, [a, b])
+
+    def add(self, a, b): return self._binary("add", a, b)
+    def sub(self, a, b): return self._binary("sub", a, b)
+    def mul(self, a, b): return self._binary("mul", a, b)
+    def div(self, a, b): return self._binary("div", a, b)
+    def pow(self, a, b): return self._binary("pow", a, b)
+    def maximum(self, a, b): return self._binary("maximum", a, b)
+    def minimum(self, a, b): return self._binary("minimum", a, b)
+
+    def _compare(self, name, a, b):
+        return self._ew(f"select(0u, 1u, x {_COMPARE[name]} y)", np.bool_, [a, b])
+
+    def eq(self, a, b): return self._compare("eq", a, b)
+    def ne(self, a, b): return self._compare("ne", a, b)
+    def lt(self, a, b): return self._compare("lt", a, b)
+    def le(self, a, b): return self._compare("le", a, b)
+    def gt(self, a, b): return self._compare("gt", a, b)
+    def ge(self, a, b): return self._compare("ge", a, b)
+
+    def where(self, cond, a, b):
+        return self._ew("select(z, y, x != 0u)", a.dtype, [cond, a, b])
+
+    def cast(self, x, dtype):
+        expr = "select(0u, 1u, x != TA(0))" if dtype is dt.bool_ else "TO(x)"
+        return self._ew(expr, dtype.np, [x])
+
+    # -- fast paths ---------------------------------------------------------------------
+    def fast_relu(self, x):
+        if x.dtype.kind == "f":
+            return self._ew(f"select(TO(0), x, x > TA(0) || {_isnan('x')})", x.dtype, [x])
+        return self._ew("max(x, TA(0))", x.dtype, [x])
+
+    def fast_sigmoid(self, x):
+        return self._ew("TA(0.5) * ember_tanh(TA(0.5) * x) + TA(0.5)", x.dtype, [x])
+
+    # -- reductions ---------------------------------------------------------------------
+    def _reduce(self, kind, x, axes, keepdims):
+        if not axes:
+            return x
+        kept_shape, rows, length, arr = self._rows(x, axes)
+        out = self._alloc(kept_shape, x.dtype)       # zeros: the sum of nothing
+        if rows and length:
+            if kind == "sum":
+                fold, init = "a + b", "T(0)"
+            elif x.dtype.kind == "f":
+                fold = f"select(b, a, a {'>' if kind == 'max' else '<'} b || {_isnan('a')})"
+                init = "r0"
+            else:
+                fold, init = f"{kind}(a, b)", "r0"
+            wg = _workgroup(length)
+            self._dispatch("reduce.wgsl", [out.buf, arr.buf], (rows, length), self._grid(rows),
+                           T=wgsl_type(x.dtype), WG=wg, FOLD=fold, INIT=init)
+        return self._keep(out, x.shape, axes, keepdims)
+
+    def sum(self, x, axes, keepdims): return self._reduce("sum", x, axes, keepdims)
+    def max(self, x, axes, keepdims): return self._reduce("max", x, axes, keepdims)
+    def min(self, x, axes, keepdims): return self._reduce("min", x, axes, keepdims)
+
+    def argmax(self, x, axis, keepdims):
+        kept_shape, rows, length, arr = self._rows(x, (axis,))
+        out = self._alloc(kept_shape, np.int32)
+        if rows:
+            greater = "a > b"
+            if x.dtype.kind == "f":
+                greater = f"a > b || ({_isnan('a')} && !{_isnan('b')})"
+            self._dispatch("argmax.wgsl", [out.buf, arr.buf], (rows, length), self._grid(rows),
+                           T=wgsl_type(x.dtype), WG=_workgroup(length), GREATER=greater)
+        return self._keep(out, x.shape, (axis,), keepdims)
+
+    # -- gather and scatter_add ---------------------------------------------------------------
+    def _indexed(self, filename, out, data, idx, shape, axis, total, **fields):
+        """Run gather or scatter_add over ``total`` positions of (pre, len(idx), post)."""
+        if total:
+            post = 1
+            for d in shape[axis + 1:]:
+                post *= d
+            self._dispatch(filename, [out.buf, data.buf, idx.buf],
+                           (total, shape[axis], idx.size, post), self._grid(-(-total // 256)),
+                           T=wgsl_type(data.dtype), **fields)
+        return out
+
+    def gather(self, x, axis, index):
+        x, idx = self._packed(x), self._packed(index)
+        out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
+        return self._indexed("gather.wgsl", out, x, idx, x.shape, axis, out.size)
+
+    def scatter_add(self, shape, axis, index, src):
+        out = self._alloc(shape, src.dtype)
+        src, idx = self._packed(src), self._packed(index)
+        if src.dtype.kind == "f":
+            atomic, add = "atomic<u32>", (
+                "loop {\n        let old = atomicLoad(&o[q]);\n"
+                "        let sum = bitcast<u32>(bitcast<f32>(old) + v);\n"
+                "        if (atomicCompareExchangeWeak(&o[q], old, sum).exchanged) {\n"
+                "            break;\n        }\n    }")
+        elif src.dtype == np.bool_:
+            atomic, add = "atomic<u32>", "atomicOr(&o[q], v);"
+        else:
+            atomic, add = "atomic<i32>", "atomicAdd(&o[q], v);"
+        return self._indexed("scatter_add.wgsl", out, src, idx, shape, axis, src.size,
+                             ATOMIC=atomic, ADD=add)
+
+    # -- matmul ----------------------------------------------------------------------------------
+    def _padded(self, x, width):
+        """A contiguous copy of x whose last axis is widened with zeros to ``width``."""
+        out = self._alloc(x.shape[:-1] + (width,), x.dtype)
+        self._copy(x, out.view(x.shape, out.strides, 0))
+        return out
+
+    def matmul(self, a, b):
+        m, k = a.shape[-2:]
+        n = b.shape[-1]
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        count = int(np.prod(batch, dtype=np.int64))
+        if count * m * n == 0 or k == 0:
+            return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
+        m4, n4 = -(-m // 4), -(-n // 4)
+        swap = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
+        at = self._padded(self.permute(a, swap), 4 * m4)                  # (..., K, Mp)
+        if not (n % 4 == 0 and b.contiguous and b.offset == 0):
+            b = self._padded(b, 4 * n4)                                    # (..., K, Np)
+        out = self._alloc(batch + (m, 4 * n4), a.dtype)
+        offsets = self._batch_offsets(at.shape[:-2], b.shape[:-2], batch, k * m4, k * n4)
+        self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf], (m, m4, n4, k) + offsets,
+                       (-(-n4 // 8), -(-m4 // 8), count), T=wgsl_type(a.dtype))
+        return out if n % 4 == 0 else out.view(batch + (m, n), out.strides, 0)
+
+
+def _workgroup(length):
+    wg = 1
+    while wg < length and wg < 256:
+        wg *= 2
+    return wg

@@ -1,0 +1,61 @@
+"""WGSL sources (shaders/*.wgsl) instantiated from {{FIELD}} templates, compiled into
+compute pipelines once per (file, fields) and cached on the device.
+
+WGSL has no preprocessor, so fields are plain text substitutions; every shader's
+bindings are storage buffers, the first read-write and the rest read-only."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+_SOURCES = Path(__file__).with_name("shaders")
+_FIELD = re.compile(r"\{\{(\w+)\}\}")
+
+#: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1)
+WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int32): "i32",
+              np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}
+
+
+def wgsl_type(dtype):
+    return WGSL_TYPES[np.dtype(dtype)]
+
+
+class ShaderCache:
+    """Compute pipelines with explicit layouts: binding 0 read-write, the others read-only."""
+
+    def __init__(self, wgpu, device):
+        self.wgpu, self.device = wgpu, device
+        self.sources = {}
+        self.pipelines = {}
+        self.layouts = {}
+
+    def layout(self, count):
+        """The bind group layout of a shader with ``count`` storage bindings."""
+        layout = self.layouts.get(count)
+        if layout is None:
+            kinds = self.wgpu.BufferBindingType
+            entries = [{"binding": i, "visibility": self.wgpu.ShaderStage.COMPUTE,
+                        "buffer": {"type": kinds.storage if i == 0 else kinds.read_only_storage}}
+                       for i in range(count)]
+            layout = self.layouts[count] = self.device.create_bind_group_layout(entries=entries)
+        return layout
+
+    def source(self, filename, fields):
+        if filename not in self.sources:
+            self.sources[filename] = (_SOURCES / filename).read_text()
+        return _FIELD.sub(lambda m: str(fields[m.group(1)]), self.sources[filename])
+
+    def get(self, filename, bindings, **fields):
+        """(pipeline, bind group layout) of ``filename`` with ``fields`` filled in."""
+        key = (filename, tuple(sorted(fields.items())))
+        found = self.pipelines.get(key)
+        if found is None:
+            code = self.source(filename, fields)
+            layout = self.layout(bindings)
+            module = self.device.create_shader_module(code=code)
+            pipeline = self.device.create_compute_pipeline(
+                layout=self.device.create_pipeline_layout(bind_group_layouts=[layout]),
+                compute={"module": module, "entry_point": "main"})
+            found = self.pipelines[key] = (pipeline, layout)
+        return found

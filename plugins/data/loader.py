@@ -17,7 +17,8 @@ class DataLoader:
     shuffle: a new order each epoch, from ``seed`` (or, without one, from ember's
     seeded host generator); prefetch: batches prepared ahead by a background
     thread (0 to prepare in the caller's thread). Float columns become
-    ``dtype`` (float32 by default); integer columns int64.
+    ``dtype`` (float32 by default); integer columns the backend's integer dtype
+    (int64; int32 on wgpu).
     """
 
     def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False,
@@ -55,7 +56,12 @@ class DataLoader:
         out = []
         for col in columns:
             col = np.asarray(col)
-            dtype = self.dtype if col.dtype.kind == "f" else None
+            if col.dtype.kind == "f":
+                dtype = self.dtype
+            elif col.dtype.kind in "iu":
+                dtype = ember.get_backend(self.backend).default_int
+            else:
+                dtype = None
             out.append(ember.tensor(col, dtype=dtype, backend=self.backend))
         return tuple(out)
 

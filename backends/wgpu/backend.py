@@ -18,6 +18,7 @@ from .shaders import ShaderCache, wgsl_type
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
 _MAX_GROUPS = 65535         # workgroups per dispatch dimension (WebGPU's default limit)
 _FLUSH_EVERY = 256          # dispatches queued before a submit without a readback
+_PER_INVOCATION = 8         # elements per invocation of the elementwise grid-stride loop
 _STORAGE = {np.dtype(np.bool_): np.dtype(np.uint32)}   # host dtype of each stored dtype
 
 
@@ -252,7 +253,7 @@ class WgpuBackend(StridedBackend):
         helpers = {"f32": _FLOAT_HELPERS, "f16": _FLOAT_HELPERS, "i32": _INT_HELPERS}.get(ta, "")
         self._dispatch(
             "elementwise.wgsl", [out.buf] + [x.buf for x in args], meta,
-            self._grid(-(-n // 256)), ENABLE="", TO=wgsl_type(out_dtype), TA=ta,
+            self._grid(-(-n // (64 * _PER_INVOCATION))), ENABLE="", TO=wgsl_type(out_dtype), TA=ta,
             TB=wgsl_type(args[1].dtype), TC=wgsl_type(args[2].dtype), NARGS=len(inputs),
             NDIM=0 if simple else len(shape), HELPERS=helpers, OP=expr,
             STORE="o[po] + v" if accumulate else "v")
@@ -419,7 +420,7 @@ class WgpuBackend(StridedBackend):
         count = int(np.prod(batch, dtype=np.int64))
         if count * m * n == 0 or k == 0:
             return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
-        m4, n4 = -(-m // 4), -(-n // 4)
+        m4, n4 = 2 * -(-m // 8), -(-n // 4)
         swap = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
         at = self._padded(self.permute(a, swap), 4 * m4)                  # (..., K, Mp)
         if not (n % 4 == 0 and b.contiguous and b.offset == 0):
@@ -427,7 +428,7 @@ class WgpuBackend(StridedBackend):
         out = self._alloc(batch + (m, 4 * n4), a.dtype)
         offsets = self._batch_offsets(at.shape[:-2], b.shape[:-2], batch, k * m4, k * n4)
         self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf], (m, m4, n4, k) + offsets,
-                       (-(-n4 // 8), -(-m4 // 8), count), T=wgsl_type(a.dtype))
+                       (-(-n4 // 16), -(-m4 // 8), count), T=wgsl_type(a.dtype))
         return out if n % 4 == 0 else out.view(batch + (m, n), out.strides, 0)
 
 

@@ -27,13 +27,7 @@ fn op(x: TA, y: TB, z: TC) -> TO {
     return {{OP}};
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = i32((wid.y * nw.x + wid.x) * 256u + lid);
-    if (i >= p[0]) {
-        return;
-    }
+fn element(i: i32) {
     var po = p[1];
     var pa = p[2];
     var pb = p[3];
@@ -65,4 +59,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     }
     let v = op(a[pa], y, z);
     o[po] = {{STORE}};
+}
+
+// A grid-stride loop: each invocation takes every (grid size)-th element, so
+// neighbouring invocations touch neighbouring elements (GPU coalescing, CPU SIMD lanes).
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let step = i32(nw.x * nw.y * 64u);
+    for (var i = i32((wid.y * nw.x + wid.x) * 64u + lid); i < p[0]; i += step) {
+        element(i);
+    }
 }

@@ -101,10 +101,10 @@ def digits_epoch(backend):
 
 
 def throughput(backends, min_time):
-    """matmul GFLOP/s (1024, 2048) and a 16M-element float32 add in GB/s (reads and
+    """matmul GFLOP/s (512, 1024, 2048) and a 16M-element float32 add in GB/s (reads and
     writes counted), NumPy and each backend side by side."""
     rows = []
-    for n in (1024, 2048):
+    for n in (512, 1024, 2048):
         a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
         cells = [f"matmul {n} (GFLOP/s)", f"{2 * n ** 3 / median_time(lambda: a @ a, min_time=min_time, repeat=3) / 1e9:.1f}"]
         for b in backends:

@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 
 from ember import dtypes as dt
+from ember.errors import BackendError
 
 from ..strided import StridedArray, StridedBackend, broadcast_strides
 from .shaders import ShaderCache, wgsl_type
@@ -132,6 +133,7 @@ class WgpuBackend(StridedBackend):
         wanted = ("max-buffer-size", "max-storage-buffer-binding-size")
         self.device_obj = self.adapter.request_device_sync(
             required_limits={k: limits[k] for k in wanted if k in limits})
+        self.max_binding = min(limits["max-storage-buffer-binding-size"], limits["max-buffer-size"])
         self.usage = 0
         for flag in _USAGE_NAMES:
             self.usage |= getattr(wgpu.BufferUsage, flag)
@@ -193,11 +195,19 @@ class WgpuBackend(StridedBackend):
     # -- memory ----------------------------------------------------------------------
     def _alloc(self, shape, dtype):
         """A new buffer, zero-filled (WebGPU clears every new buffer)."""
+        return StridedArray(self.device_obj.create_buffer(size=self._bytes(shape), usage=self.usage),
+                            shape, dtype)
+
+    def _bytes(self, shape):
         n = 1
         for d in shape:
             n *= d
-        return StridedArray(self.device_obj.create_buffer(size=max(n, 1) * 4, usage=self.usage),
-                            shape, dtype)
+        if n * 4 > self.max_binding:
+            raise BackendError(
+                f"wgpu: a tensor of shape {tuple(shape)} needs {n * 4 / 2**20:.0f} MiB, but "
+                f"{self.adapter.info['device']} binds at most {self.max_binding / 2**20:.0f} MiB "
+                f"per buffer; split it, or use another backend (numpy, opencl) for this size")
+        return max(n, 1) * 4
 
     def _meta_buffer(self, values):
         key = tuple(values)
@@ -212,6 +222,7 @@ class WgpuBackend(StridedBackend):
 
     def from_numpy(self, array):
         arr = np.ascontiguousarray(array, dtype=_STORAGE.get(array.dtype, array.dtype))
+        self._bytes(arr.shape)
         buf = self.device_obj.create_buffer_with_data(
             data=arr if arr.size else np.zeros(1, np.uint32), usage=self.usage)
         return StridedArray(buf, array.shape, array.dtype)

@@ -1,0 +1,67 @@
+"""What is particular to the wgpu backend: 32-bit dtypes, its limits, batched submission.
+(Every primitive is checked by the conformance suite, which runs on wgpu too.)"""
+
+import numpy as np
+import pytest
+
+import ember
+
+available, why = ember.config.availability("wgpu")
+pytestmark = pytest.mark.skipif(not available, reason=f"wgpu unavailable: {why}")
+
+
+@pytest.fixture
+def wgpu():
+    return ember.get_backend("wgpu")
+
+
+def test_int32_is_the_default_integer(wgpu):
+    with ember.backend("wgpu"):
+        t = ember.tensor([[3, 1, 2], [0, 5, 4]])
+        assert t.dtype is ember.int32
+        assert t.sum().dtype is ember.int32 and t.sum().item() == 15
+        assert t.argmax(axis=1).dtype is ember.int32 and t.argmax(axis=1).tolist() == [0, 1]
+        assert ember.arange(4).dtype is ember.int32
+        assert (ember.tensor([True]) + 1).dtype is ember.int32
+
+
+@pytest.mark.parametrize("dtype,cast", [(np.int64, "int32"), (np.float64, "float32")])
+def test_64_bit_arrays_are_refused_with_the_cast_to_make(wgpu, dtype, cast):
+    with pytest.raises(ember.DTypeError, match=rf"backend wgpu does not support {np.dtype(dtype).name}; "
+                       rf"it supports bool, int32, float32; cast with \.to\(ember\.{cast}\)"):
+        ember.tensor(np.arange(3, dtype=dtype), backend="wgpu")
+
+
+def test_a_tensor_past_the_binding_limit_names_the_limit(wgpu):
+    rows = wgpu.max_binding // (4 * 1024) + 1
+    with pytest.raises(ember.BackendError, match=r"binds at most \d+ MiB per buffer"):
+        ember.zeros(rows, 1024, backend="wgpu")
+
+
+def test_ops_queue_without_a_round_trip_until_the_host_reads(wgpu):
+    x = ember.tensor(np.linspace(-1, 1, 1000, dtype=np.float32), backend="wgpu")
+    wgpu.synchronize()
+    y = x
+    for _ in range(10):
+        y = ember.tanh(y * 1.5 + 0.1)
+    assert wgpu._pending, "dispatches should wait in the open compute pass"
+    want = np.linspace(-1, 1, 1000, dtype=np.float64)
+    for _ in range(10):
+        want = np.tanh(want * 1.5 + 0.1)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-4, atol=1e-5)
+    assert not wgpu._pending, "a readback submits what was queued"
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((5, 7), (7, 3)), ((2, 9, 13), (13, 6)),
+                                             ((3, 1, 4, 8), (2, 8, 5)), ((1, 1), (1, 1))])
+def test_matmul_of_odd_shapes_and_batches(wgpu, shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    got = ember.tensor(a, dtype=ember.float32, backend="wgpu") @ \
+        ember.tensor(b, dtype=ember.float32, backend="wgpu")
+    np.testing.assert_allclose(got.numpy(), a @ b, rtol=1e-4, atol=1e-5)
+
+
+def test_info_names_the_adapter(wgpu):
+    lines = wgpu.info()
+    assert lines[0].startswith("adapter: ") and "limits: buffer" in lines[1]

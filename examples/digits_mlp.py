@@ -23,23 +23,27 @@ def build_model():
     return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))
 
 
-def main(argv=None, out=sys.stdout):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, out=sys.stdout, build=build_model, images=False, name="digits_mlp",
+         title="MLP on 8x8 digits", description=__doc__):
+    """Train ``build()`` on the digits (as (N, 1, 8, 8) images when ``images``)."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--out", default="runs/digits_mlp", help="folder for checkpoints and plots")
+    parser.add_argument("--out", default=f"runs/{name}", help="folder for checkpoints and plots")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
     ember.manual_seed(args.seed)
     data = load_digits().map(lambda x: scale(x, 16.0))      # grey levels 0..16 -> [0, 1]
+    if images:
+        data = data.map(lambda x: x.reshape(-1, 1, 8, 8))
     train_val, test = train_val_split(data, 0.2, seed=args.seed)
     train, val = train_val_split(train_val, 0.1, seed=args.seed + 1)
     print(f"digits on backend {ember.get_backend().device}: {len(train)} train, {len(val)} "
           f"validation, {len(test)} test", file=out)
 
-    model = build_model()
+    model = build()
     optimizer = optim.Adam(model.parameters(), lr=2e-3)
     scheduler = optim.CosineAnnealingLR(optimizer, T_max=args.epochs)
     trainer = Trainer(progress=not args.quiet)
@@ -58,7 +62,7 @@ def main(argv=None, out=sys.stdout):
 
     png = os.path.join(args.out, "learning_curves.png")
     try:
-        plot_history(history, png, title="MLP on 8x8 digits")
+        plot_history(history, png, title=title)
         print(f"learning curves: {png}", file=out)
     except ImportError as exc:
         print(f"no learning-curve plot: {exc}", file=out)
@@ -67,7 +71,7 @@ def main(argv=None, out=sys.stdout):
     checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                   "epoch": history.epochs, "test_accuracy": result["accuracy"]}
     ember.save(checkpoint, final)
-    fresh = build_model()
+    fresh = build()
     restore_checkpoint(ember.load(final), model=fresh)
     same = np.array_equal(trainer.predict(model, test_loader), trainer.predict(fresh, test_loader))
     print(f"checkpoint: {final}; reloaded into a fresh model it predicts "

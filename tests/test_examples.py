@@ -21,3 +21,14 @@ def test_xor_demo_learns_xor():
     assert (pred > 0.5).tolist() == [False, True, True, False]
     text = out.getvalue()
     assert "training XOR on backend numpy" in text and "predictions:" in text
+
+
+def test_digits_cnn_learns_and_reloads(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))     # as when run as a script
+    out = io.StringIO()
+    cnn = _load("digits_cnn")
+    accuracy, same = _load("digits_mlp").main(
+        ["--epochs", "4", "--quiet", "--out", str(tmp_path)], out=out, build=cnn.build_cnn,
+        images=True, name="digits_cnn", title="CNN")
+    assert accuracy > 0.85 and same
+    assert (tmp_path / "final.ember").exists() and "test accuracy" in out.getvalue()

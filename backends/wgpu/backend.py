@@ -261,10 +261,10 @@ class WgpuBackend(StridedBackend):
             meta += tuple(shape) + tuple(out.strides) + sum(
                 (broadcast_strides(x, shape) for x in args), ())
         ta = wgsl_type(args[0].dtype)
-        helpers = {"f32": _FLOAT_HELPERS, "f16": _FLOAT_HELPERS, "i32": _INT_HELPERS}.get(ta, "")
+        helpers = {"f32": _FLOAT_HELPERS, "i32": _INT_HELPERS}.get(ta, "")
         self._dispatch(
             "elementwise.wgsl", [out.buf] + [x.buf for x in args], meta,
-            self._grid(-(-n // (64 * _PER_INVOCATION))), ENABLE="", TO=wgsl_type(out_dtype), TA=ta,
+            self._grid(-(-n // (64 * _PER_INVOCATION))), TO=wgsl_type(out_dtype), TA=ta,
             TB=wgsl_type(args[1].dtype), TC=wgsl_type(args[2].dtype), NARGS=len(inputs),
             NDIM=0 if simple else len(shape), HELPERS=helpers, OP=expr,
             STORE="o[po] + v" if accumulate else "v")

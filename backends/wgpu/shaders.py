@@ -13,8 +13,7 @@ _SOURCES = Path(__file__).with_name("shaders")
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
 
 #: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1)
-WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int32): "i32",
-              np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}
+WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32"}
 
 
 def wgsl_type(dtype):

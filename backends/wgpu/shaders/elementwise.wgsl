@@ -7,7 +7,6 @@
 //   STORE            "v" to write, "o[po] + v" to accumulate into the output
 // p: n, the element offsets of o, a, b, c, then (NDIM > 0) the shape and the
 // element strides of o, a, b and c.
-{{ENABLE}}
 alias TO = {{TO}};
 alias TA = {{TA}};
 alias TB = {{TB}};

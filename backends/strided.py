@@ -61,7 +61,34 @@ class StridedBackend(Backend):
     """Movement, concatenation, padding and im2col windows as views and strided copies,
     shared by backends whose kernels take (buffer, shape, strides, offset). A subclass
     supplies ``_alloc(shape, np_dtype)``, ``full``, ``_copy(x, out=None)`` (a strided copy,
-    into ``out`` when given) and ``_accumulate(src, out)`` (out += src, out a view)."""
+    into ``out`` when given), ``_accumulate(src, out)`` (out += src, out a view), and
+    ``_unary(name, x)``, ``_binary(name, a, b)``, ``_compare(name, a, b)``, which the
+    elementwise primitives below name."""
+
+    def neg(self, x): return self._unary("neg", x)
+    def exp(self, x): return self._unary("exp", x)
+    def log(self, x): return self._unary("log", x)
+    def sin(self, x): return self._unary("sin", x)
+    def cos(self, x): return self._unary("cos", x)
+    def tanh(self, x): return self._unary("tanh", x)
+    def sqrt(self, x): return self._unary("sqrt", x)
+    def abs(self, x): return self._unary("abs", x)
+    def sign(self, x): return self._unary("sign", x)
+
+    def add(self, a, b): return self._binary("add", a, b)
+    def sub(self, a, b): return self._binary("sub", a, b)
+    def mul(self, a, b): return self._binary("mul", a, b)
+    def div(self, a, b): return self._binary("div", a, b)
+    def pow(self, a, b): return self._binary("pow", a, b)
+    def maximum(self, a, b): return self._binary("maximum", a, b)
+    def minimum(self, a, b): return self._binary("minimum", a, b)
+
+    def eq(self, a, b): return self._compare("eq", a, b)
+    def ne(self, a, b): return self._compare("ne", a, b)
+    def lt(self, a, b): return self._compare("lt", a, b)
+    def le(self, a, b): return self._compare("le", a, b)
+    def gt(self, a, b): return self._compare("gt", a, b)
+    def ge(self, a, b): return self._compare("ge", a, b)
 
     def _contiguous(self, x):
         return x if x.contiguous else self._copy(x)

@@ -180,16 +180,6 @@ class OpenCLBackend(StridedBackend):
             raise TypeError(f"opencl: {name} needs a floating tensor")
         return self._ew(expr, x.dtype, [x])
 
-    def neg(self, x): return self._unary("neg", x)
-    def exp(self, x): return self._unary("exp", x)
-    def log(self, x): return self._unary("log", x)
-    def sin(self, x): return self._unary("sin", x)
-    def cos(self, x): return self._unary("cos", x)
-    def tanh(self, x): return self._unary("tanh", x)
-    def sqrt(self, x): return self._unary("sqrt", x)
-    def abs(self, x): return self._unary("abs", x)
-    def sign(self, x): return self._unary("sign", x)
-
     def _binary(self, name, a, b):
         if a.dtype == np.bool_ and name in _BOOL_BINARY:
             expr = _BOOL_BINARY[name]
@@ -204,23 +194,8 @@ class OpenCLBackend(StridedBackend):
             expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
         return self._ew(expr, a.dtype, [a, b])
 
-    def add(self, a, b): return self._binary("add", a, b)
-    def sub(self, a, b): return self._binary("sub", a, b)
-    def mul(self, a, b): return self._binary("mul", a, b)
-    def div(self, a, b): return self._binary("div", a, b)
-    def pow(self, a, b): return self._binary("pow", a, b)
-    def maximum(self, a, b): return self._binary("maximum", a, b)
-    def minimum(self, a, b): return self._binary("minimum", a, b)
-
     def _compare(self, name, a, b):
         return self._ew(f"(uchar)((x) {_COMPARE[name]} (y))", np.bool_, [a, b])
-
-    def eq(self, a, b): return self._compare("eq", a, b)
-    def ne(self, a, b): return self._compare("ne", a, b)
-    def lt(self, a, b): return self._compare("lt", a, b)
-    def le(self, a, b): return self._compare("le", a, b)
-    def gt(self, a, b): return self._compare("gt", a, b)
-    def ge(self, a, b): return self._compare("ge", a, b)
 
     def where(self, cond, a, b):
         return self._ew("((x) ? (y) : (z))", a.dtype, [cond, a, b])

@@ -291,16 +291,6 @@ class WgpuBackend(StridedBackend):
             raise TypeError(f"wgpu: {name} needs a floating tensor")
         return self._ew(expr, x.dtype, [x])
 
-    def neg(self, x): return self._unary("neg", x)
-    def exp(self, x): return self._unary("exp", x)
-    def log(self, x): return self._unary("log", x)
-    def sin(self, x): return self._unary("sin", x)
-    def cos(self, x): return self._unary("cos", x)
-    def tanh(self, x): return self._unary("tanh", x)
-    def sqrt(self, x): return self._unary("sqrt", x)
-    def abs(self, x): return self._unary("abs", x)
-    def sign(self, x): return self._unary("sign", x)
-
     def _binary(self, name, a, b):
         floating = a.dtype.kind == "f"
         if a.dtype == np.bool_ and name in _BOOL_BINARY:
@@ -316,23 +306,8 @@ class WgpuBackend(StridedBackend):
             expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
         return self._ew(expr, a.dtype, [a, b])
 
-    def add(self, a, b): return self._binary("add", a, b)
-    def sub(self, a, b): return self._binary("sub", a, b)
-    def mul(self, a, b): return self._binary("mul", a, b)
-    def div(self, a, b): return self._binary("div", a, b)
-    def pow(self, a, b): return self._binary("pow", a, b)
-    def maximum(self, a, b): return self._binary("maximum", a, b)
-    def minimum(self, a, b): return self._binary("minimum", a, b)
-
     def _compare(self, name, a, b):
         return self._ew(f"select(0u, 1u, x {_COMPARE[name]} y)", np.bool_, [a, b])
-
-    def eq(self, a, b): return self._compare("eq", a, b)
-    def ne(self, a, b): return self._compare("ne", a, b)
-    def lt(self, a, b): return self._compare("lt", a, b)
-    def le(self, a, b): return self._compare("le", a, b)
-    def gt(self, a, b): return self._compare("gt", a, b)
-    def ge(self, a, b): return self._compare("ge", a, b)
 
     def where(self, cond, a, b):
         return self._ew("select(z, y, x != 0u)", a.dtype, [cond, a, b])
@@ -385,37 +360,36 @@ class WgpuBackend(StridedBackend):
         return self._keep(out, x.shape, (axis,), keepdims)
 
     # -- gather and scatter_add ---------------------------------------------------------------
-    def _indexed(self, filename, out, data, idx, shape, axis, total, **fields):
+    def _indexed(self, out, data, idx, shape, axis, total, out_type, body):
         """Run gather or scatter_add over ``total`` positions of (pre, len(idx), post)."""
         if total:
             post = 1
             for d in shape[axis + 1:]:
                 post *= d
-            self._dispatch(filename, [out.buf, data.buf, idx.buf],
+            self._dispatch("index.wgsl", [out.buf, data.buf, idx.buf],
                            (total, shape[axis], idx.size, post), self._grid(-(-total // 256)),
-                           T=wgsl_type(data.dtype), **fields)
+                           T=wgsl_type(data.dtype), OUT=out_type, BODY=body)
         return out
 
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
-        return self._indexed("gather.wgsl", out, x, idx, x.shape, axis, out.size)
+        return self._indexed(out, x, idx, x.shape, axis, out.size, wgsl_type(x.dtype), "o[i] = x[q];")
 
     def scatter_add(self, shape, axis, index, src):
         out = self._alloc(shape, src.dtype)
         src, idx = self._packed(src), self._packed(index)
-        if src.dtype.kind == "f":
-            atomic, add = "atomic<u32>", (
+        if src.dtype.kind == "f":      # no float atomics in WGSL: compare-and-swap the bits
+            atomic, body = "atomic<u32>", (
                 "loop {\n        let old = atomicLoad(&o[q]);\n"
-                "        let sum = bitcast<u32>(bitcast<f32>(old) + v);\n"
+                "        let sum = bitcast<u32>(bitcast<f32>(old) + x[i]);\n"
                 "        if (atomicCompareExchangeWeak(&o[q], old, sum).exchanged) {\n"
                 "            break;\n        }\n    }")
         elif src.dtype == np.bool_:
-            atomic, add = "atomic<u32>", "atomicOr(&o[q], v);"
+            atomic, body = "atomic<u32>", "atomicOr(&o[q], x[i]);"
         else:
-            atomic, add = "atomic<i32>", "atomicAdd(&o[q], v);"
-        return self._indexed("scatter_add.wgsl", out, src, idx, shape, axis, src.size,
-                             ATOMIC=atomic, ADD=add)
+            atomic, body = "atomic<i32>", "atomicAdd(&o[q], x[i]);"
+        return self._indexed(out, src, idx, shape, axis, src.size, atomic, body)
 
     # -- matmul ----------------------------------------------------------------------------------
     def _padded(self, x, width):

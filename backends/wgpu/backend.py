@@ -1,4 +1,4 @@
-"""WebGPU through wgpu-py: every primitive as a WGSL compute shader from shaders/*.wgsl,
+"""WebGPU through wgpu-py: every primitive as a WGSL compute shader from kernels/*.wgsl,
 dispatched into one open compute pass that is submitted only when the host needs a
 result (a readback) or many dispatches have queued, so ops never wait on each other.
 
@@ -14,7 +14,7 @@ from ember import dtypes as dt
 from ember.errors import BackendError
 
 from ..strided import StridedArray, StridedBackend, broadcast_strides
-from .shaders import ShaderCache, wgsl_type
+from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
 _MAX_GROUPS = 65535         # workgroups per dispatch dimension (WebGPU's default limit)
@@ -137,7 +137,7 @@ class WgpuBackend(StridedBackend):
         self.usage = 0
         for flag in _USAGE_NAMES:
             self.usage |= getattr(wgpu.BufferUsage, flag)
-        self.shaders = ShaderCache(wgpu, self.device_obj)
+        self.kernels = ShaderCache(wgpu, self.device_obj)
         self._meta = {}
         self._encoder = self._pass = None
         self._pending = []
@@ -174,7 +174,7 @@ class WgpuBackend(StridedBackend):
 
     def _dispatch(self, filename, buffers, meta, groups, **fields):
         """Queue one dispatch of a shader over ``buffers`` (output first) and a meta buffer."""
-        pipeline, layout = self.shaders.get(filename, len(buffers) + 1, **fields)
+        pipeline, layout = self.kernels.get(filename, len(buffers) + 1, **fields)
         entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
                    for i, b in enumerate(buffers + [self._meta_buffer(meta)])]
         bind = self.device_obj.create_bind_group(layout=layout, entries=entries)

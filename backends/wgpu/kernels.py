@@ -1,4 +1,4 @@
-"""WGSL sources (shaders/*.wgsl) instantiated from {{FIELD}} templates, compiled into
+"""WGSL sources (kernels/*.wgsl) instantiated from {{FIELD}} templates, compiled into
 compute pipelines once per (file, fields) and cached on the device.
 
 WGSL has no preprocessor, so fields are plain text substitutions; every shader's
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-_SOURCES = Path(__file__).with_name("shaders")
+_SOURCES = Path(__file__).with_name("kernels")
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
 
 #: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1)

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,plot,opencl,wgpu]'
+	$(BIN)/pip install --quiet -e '.[test,plot,opencl,wgpu,distributed]'
 	$(BIN)/pip install --quiet --no-deps -e examples/third_party_plugin
 	touch $(STAMP)
 

@@ -13,9 +13,9 @@ from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linsp
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
                        zeros_like)
 from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
-from .errors import (AutogradError, BackendError, DataError, DTypeError, EmberError,
-                     IndexingError, MutationError, PluginError, SerializationError, ShapeError,
-                     StateDictError)
+from .errors import (AutogradError, BackendError, DataError, DistributedError, DTypeError,
+                     EmberError, IndexingError, MutationError, PluginError, SerializationError,
+                     ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops import __all__ as _ops_all
 from .io import load, save
@@ -28,7 +28,8 @@ cat = concatenate  # noqa: F405
 clamp = clip  # noqa: F405
 
 __all__ = [
-    "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DTypeError", "EmberError",
+    "Backend", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
+    "DTypeError", "EmberError",
     "IndexingError", "MutationError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "bool_", "cat", "clamp", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",

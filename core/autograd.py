@@ -57,6 +57,27 @@ def enable_grad():
     return _SetGrad(True)
 
 
+#: id(leaf tensor) -> functions called with it once backward has accumulated its .grad
+#: (by id: tensors compare elementwise, so they cannot be weak dictionary keys)
+_grad_hooks = {}
+#: functions to call once, when the backward pass in progress ends
+_end_of_backward = []
+
+
+def register_grad_hook(t, fn):
+    """Call ``fn(t)`` each time a backward pass has accumulated leaf ``t``'s gradient
+    (data-parallel training starts reducing a bucket as soon as it is complete)."""
+    if id(t) not in _grad_hooks:
+        _grad_hooks[id(t)] = []
+        weakref.finalize(t, _grad_hooks.pop, id(t), None)
+    _grad_hooks[id(t)].append(fn)
+
+
+def queue_callback(fn):
+    """Call ``fn()`` once, after the backward pass in progress has finished."""
+    _end_of_backward.append(fn)
+
+
 class Op:
     """One differentiable operation; subclasses set forward and backward."""
 
@@ -130,6 +151,17 @@ def run_backward(roots, grads, create_graph=False, wanted=None):
         acc[id(r)] = acc[id(r)] + g if id(r) in acc else g
     wanted_ids = {id(w): i for i, w in enumerate(wanted)} if wanted is not None else None
     found = [None] * len(wanted) if wanted is not None else None
+    try:
+        _propagate(roots, acc, create_graph, wanted_ids, found)
+    except BaseException:
+        _end_of_backward.clear()     # a failed pass finishes nothing
+        raise
+    while _end_of_backward:
+        _end_of_backward.pop(0)()
+    return found
+
+
+def _propagate(roots, acc, create_graph, wanted_ids, found):
     with _SetGrad(create_graph):
         for t in _topological(roots):
             g = acc.pop(id(t), None)
@@ -141,6 +173,9 @@ def run_backward(roots, grads, create_graph=False, wanted=None):
                     found[wanted_ids[id(t)]] = g
             elif ctx is None or t._retain:
                 t.grad = g if t.grad is None else t.grad + g
+                if _grad_hooks and ctx is None and id(t) in _grad_hooks:
+                    for hook in _grad_hooks[id(t)]:
+                        hook(t)
             if ctx is None:
                 continue
             for inp, ig in zip(ctx.inputs, ctx.backward(g, *ctx.inputs)):
@@ -151,7 +186,6 @@ def run_backward(roots, grads, create_graph=False, wanted=None):
                                         f"{ig.shape} for an input of shape {inp.shape}")
                 key = id(inp)
                 acc[key] = acc[key] + ig if key in acc else ig
-    return found
 
 
 def backward(t, grad=None, create_graph=False):

@@ -48,3 +48,8 @@ class DataError(EmberError, ValueError):
 
 class MutationError(EmberError, TypeError):
     """Item assignment and other mutation that ember's value tensors do not allow."""
+
+
+class DistributedError(EmberError, RuntimeError):
+    """A collective that cannot complete: no world joined, mismatched shapes, a rank
+    that stopped or did not answer in time."""

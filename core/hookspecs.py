@@ -12,7 +12,7 @@ hookimpl = pluggy.HookimplMarker("ember")
 
 #: the kinds of named things a plugin can contribute, one hook each
 KINDS = ("backends", "layers", "losses", "optimizers", "schedulers", "initializers",
-         "serializers", "datasets", "metrics", "callbacks")
+         "serializers", "datasets", "metrics", "callbacks", "communicators")
 
 
 @hookspec
@@ -67,6 +67,15 @@ def ember_metrics():
 @hookspec
 def ember_callbacks():
     """Return a mapping of callback name -> training callback class."""
+
+
+@hookspec
+def ember_communicators():
+    """Return a mapping of transport name -> Communicator class (ember.distributed).
+
+    The class says whether it can run here through ``availability()`` and, made
+    with no arguments, joins the world of processes it was started in.
+    """
 
 
 @hookspec

@@ -119,6 +119,13 @@ class Tensor:
         """Accumulate d self / d leaf into every leaf's ``.grad``."""
         _autograd.backward(self, grad, create_graph)
 
+    def register_post_accumulate_grad_hook(self, fn):
+        """Call ``fn(self)`` after each backward pass has accumulated this leaf's ``.grad``."""
+        if self._ctx is not None:
+            raise AutogradError("register_post_accumulate_grad_hook: only leaf tensors "
+                                "accumulate .grad; this one was computed by an op")
+        _autograd.register_grad_hook(self, fn)
+
     def requires_grad_(self, flag=True):
         if flag and not self.dtype.is_float:
             raise DTypeError(f"requires_grad: only floating tensors have gradients; this one "

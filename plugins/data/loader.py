@@ -15,26 +15,34 @@ class DataLoader:
     """Iterate a dataset in batches of tensors on ``backend`` (default: the current one).
 
     shuffle: a new order each epoch, from ``seed`` (or, without one, from ember's
-    seeded host generator); prefetch: batches prepared ahead by a background
+    seeded host generator); sampler: an object whose ``indices()`` gives the epoch's
+    order and ``set_epoch(n)`` picks the epoch (DistributedSampler); prefetch: batches prepared ahead by a background
     thread (0 to prepare in the caller's thread). Float columns become
     ``dtype`` (float32 by default); integer columns the backend's integer dtype
     (int64; int32 on wgpu).
     """
 
     def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False,
-                 collate=None, prefetch=2, backend=None, dtype=None):
+                 collate=None, prefetch=2, backend=None, dtype=None, sampler=None):
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: give shuffle or a sampler, not both (the sampler "
+                             "shuffles: DistributedSampler(dataset, shuffle=True))")
+        self.sampler = sampler
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.drop_last, self.collate, self.prefetch = drop_last, collate, prefetch
         self.backend, self.dtype = backend, dtype or ember.float32
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self):
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)
+            return np.asarray(self.sampler.indices())
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

@@ -1,0 +1,109 @@
+"""Collectives across processes: ``ember.distributed``.
+
+The transport is a plugin (kind "communicators"; ember ships "mpi", through
+mpi4py). A communicator moves NumPy arrays; this module moves tensors of any
+backend through it (a host copy where the backend's memory is not the host's)
+and keeps the process's one world:
+
+    import ember.distributed as dist
+    dist.init()                      # under `mpiexec -n 2 python train.py`
+    g = dist.all_reduce(g, op="mean")
+
+Every collective gives up after ``timeout`` seconds (EMBER_DIST_TIMEOUT, 300 by
+default) with a DistributedError, so a rank that died or hangs never leaves the
+others waiting for ever.
+"""
+
+import os
+
+import numpy as np
+
+from .errors import DistributedError
+
+OPS = ("sum", "mean", "max", "min")
+
+_world = None
+
+
+def init(transport=None, timeout=None):
+    """Join the world of processes this one was started in; idempotent.
+
+    ``transport`` names a registered communicator (EMBER_TRANSPORT, default "mpi").
+    """
+    global _world
+    if _world is not None:
+        return _world
+    from .registry import registry
+    name = transport or os.environ.get("EMBER_TRANSPORT", "mpi")
+    cls = registry.get("communicators", name)
+    ok, why = cls.availability()
+    if not ok:
+        raise DistributedError(f"init: transport {name!r} is unavailable: {why}")
+    timeout = float(timeout or os.environ.get("EMBER_DIST_TIMEOUT", 300))
+    _world = cls(timeout=timeout)
+    return _world
+
+
+def is_initialized():
+    return _world is not None
+
+
+def world():
+    """The communicator of this process's world (after init)."""
+    if _world is None:
+        raise DistributedError("no distributed world: call ember.distributed.init() first "
+                               "(and start the script with `ember launch -n N` or mpiexec)")
+    return _world
+
+
+def rank():
+    """This process's rank, 0 when no world was joined."""
+    return _world.rank if _world is not None else 0
+
+
+def world_size():
+    return _world.size if _world is not None else 1
+
+
+def local_rank():
+    """The rank among the processes on this machine (which GPU to use)."""
+    return _world.local_rank if _world is not None else 0
+
+
+def host_array(t):
+    """The tensor's values as a C-contiguous host array (shared, not copied, on numpy)."""
+    if t._backend.dlpack_device(t._data)[0] == 1:
+        return np.ascontiguousarray(np.from_dlpack(t))
+    return t._backend.to_numpy(t._data)
+
+
+def _back(array, like):
+    """A result array as a tensor like ``like`` (sharing the array's memory on numpy)."""
+    from .creation import from_dlpack
+    out = from_dlpack(np.ascontiguousarray(array), backend=like._backend)
+    return out if out.dtype is like.dtype else out.to(dtype=like.dtype)
+
+
+def all_reduce(t, op="sum"):
+    """The elementwise ``op`` (sum, mean, max, min) of ``t`` over every rank, as a new tensor."""
+    if op not in OPS:
+        raise ValueError(f"all_reduce: op must be one of {', '.join(OPS)}, got {op!r}")
+    out = world().allreduce(host_array(t), "sum" if op == "mean" else op)
+    if op == "mean":
+        out = out / world().size if out.dtype.kind == "f" else out // world().size
+    return _back(out, t)
+
+
+def broadcast(t, root=0):
+    """Rank ``root``'s ``t`` on every rank (shape and dtype must agree everywhere)."""
+    return _back(world().bcast(host_array(t), root), t)
+
+
+def all_gather(t):
+    """A list with every rank's ``t``, in rank order (shapes must agree)."""
+    return [_back(a, t) for a in world().allgather(host_array(t))]
+
+
+def barrier():
+    """Wait until every rank gets here."""
+    world().barrier()

@@ -1,0 +1,101 @@
+"""DistributedDataParallel: one model per process, gradients averaged across ranks.
+
+Parameters go into buckets of about ``bucket_mb`` megabytes, in reverse order of
+registration (the order backward reaches them). As soon as backward has
+accumulated every gradient of a bucket, the bucket is packed into one host buffer
+and its all-reduce starts (nonblocking), overlapping the rest of backward; when
+backward ends, every reduction is waited for and the averaged gradients replace
+``.grad``. ``no_sync()`` skips all of that for gradient accumulation.
+"""
+
+import contextlib
+
+import numpy as np
+
+import ember
+import ember.distributed as dist
+from ember import autograd
+from ember.plugins.nn import Module
+
+
+class _Bucket:
+    __slots__ = ("params", "ready", "pending")
+
+    def __init__(self, params):
+        self.params, self.ready, self.pending = params, set(), None
+
+
+class DistributedDataParallel(Module):
+    """Wrap ``module``; ranks start from rank 0's parameters and buffers."""
+
+    def __init__(self, module, bucket_mb=25.0):
+        super().__init__()
+        self.module = module
+        self._sync, self._queued = True, False
+        with ember.no_grad():
+            for _, t in list(module.named_parameters()) + list(module.named_buffers()):
+                t._data = dist.broadcast(t, root=0)._data
+        self.buckets, size, current = [], 0, []
+        for p in reversed([p for p in module.parameters() if p.requires_grad]):
+            current.append(p)
+            size += p.size * p.dtype.itemsize
+            if size >= bucket_mb * 2 ** 20:
+                self.buckets.append(_Bucket(current))
+                current, size = [], 0
+        if current:
+            self.buckets.append(_Bucket(current))
+        self._bucket_of = {}
+        for b in self.buckets:
+            for p in b.params:
+                self._bucket_of[id(p)] = b
+                p.register_post_accumulate_grad_hook(self._grad_ready)
+
+    def forward(self, *args, **kwargs):
+        return self.module(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Inside, backward keeps gradients local (they accumulate); the next backward
+        outside reduces the accumulated sum."""
+        self._sync = False
+        try:
+            yield
+        finally:
+            self._sync = True
+
+    def _grad_ready(self, p):
+        if not self._sync:
+            return
+        if not self._queued:
+            autograd.queue_callback(self._finish)
+            self._queued = True
+        bucket = self._bucket_of[id(p)]
+        bucket.ready.add(id(p))
+        if len(bucket.ready) == len(bucket.params):
+            self._start(bucket)
+
+    def _start(self, bucket):
+        parts = [np.zeros(p.size, p.dtype.np) if p.grad is None else
+                 dist.host_array(p.grad).reshape(-1) for p in bucket.params]
+        flat = np.concatenate(parts) if len(parts) > 1 else parts[0]   # the result is a new array
+        bucket.pending = dist.world().iallreduce(flat, "sum", check=False)
+
+    def _finish(self):
+        """End of backward: reduce what is left (parameters that got no gradient count
+        as zeros), wait, and hand each parameter its averaged gradient."""
+        self._queued = False
+        for bucket in self.buckets:
+            if bucket.pending is None:
+                self._start(bucket)
+        scale = 1.0 / dist.world_size()
+        for bucket in self.buckets:
+            flat = bucket.pending.wait()
+            flat *= scale
+            start = 0
+            for p in bucket.params:
+                part = flat[start:start + p.size].reshape(p.shape)
+                start += p.size
+                g = ember.from_dlpack(part, backend=p.backend)   # shared on numpy: flat is ours
+                p.grad = g if g.dtype is p.dtype else g.to(dtype=p.dtype)
+            bucket.ready.clear()
+            bucket.pending = None

@@ -1,0 +1,115 @@
+"""ember.distributed, DistributedDataParallel and DistributedSampler; the multi-process
+tests start `ember launch -n 2` (mpiexec from the mpich wheel) on this machine."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember
+import ember.distributed as dist
+from ember.plugins.data import DataLoader, TensorDataset
+from ember.plugins.distributed import DistributedSampler
+from ember.plugins.distributed.launch import find_mpiexec
+
+SCRIPTS = Path(__file__).with_name("mpi")
+needs_mpi = pytest.mark.skipif(find_mpiexec() is None or not ember.config.availability("numpy")[0]
+                               or not __import__("importlib").util.find_spec("mpi4py"),
+                               reason="mpi4py and mpiexec missing: pip install 'ember[distributed]'")
+
+
+def launch(*args, timeout=120, env=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMBER_")}
+    full_env.update(env or {})
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "ember.cli", "launch", "-n", "2", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=full_env)
+    return done, time.monotonic() - start
+
+
+# -- the sampler, in one process ------------------------------------------------------
+def test_sampler_shares_are_disjoint_equal_and_cover_the_data():
+    data = list(range(10))
+    shares = [DistributedSampler(data, num_replicas=3, rank=r, seed=1) for r in range(3)]
+    idx = [s.indices() for s in shares]
+    assert [len(i) for i in idx] == [4, 4, 4] and [len(s) for s in shares] == [4, 4, 4]
+    assert set(np.concatenate(idx)) == set(range(10))          # two padded by wrapping around
+    firsts = [s.indices()[:2].tolist() for s in shares]
+    for s in shares:
+        s.set_epoch(1)
+    assert [s.indices()[:2].tolist() for s in shares] != firsts   # reshuffled each epoch
+
+
+def test_sampler_drop_last_and_order():
+    s = DistributedSampler(list(range(10)), num_replicas=4, rank=1, shuffle=False, drop_last=True)
+    assert s.indices().tolist() == [1, 5] and len(s) == 2
+    with pytest.raises(ValueError, match="rank 4 is outside 0..3"):
+        DistributedSampler(list(range(10)), num_replicas=4, rank=4)
+
+
+def test_dataloader_takes_a_sampler_not_both():
+    data = TensorDataset(np.arange(12.0).reshape(6, 2), np.arange(6))
+    sampler = DistributedSampler(data, num_replicas=2, rank=1, seed=0)
+    loader = DataLoader(data, batch_size=2, sampler=sampler, prefetch=0)
+    seen = np.concatenate([y.numpy() for _, y in loader])
+    assert sorted(seen.tolist()) == sorted(sampler.indices().tolist()) and len(loader) == 2
+    with pytest.raises(ValueError, match="give shuffle or a sampler, not both"):
+        DataLoader(data, sampler=sampler, shuffle=True)
+
+
+def test_collectives_without_a_world_name_the_fix():
+    if dist.is_initialized():
+        pytest.skip("a world was joined in this process")
+    assert dist.rank() == 0 and dist.world_size() == 1
+    with pytest.raises(ember.DistributedError, match="call ember.distributed.init"):
+        dist.all_reduce(ember.ones(2))
+
+
+def test_unknown_transport_lists_the_registered_ones():
+    with pytest.raises(ember.PluginError, match="mpi"):
+        dist.init(transport="carrier-pigeon")
+
+
+# -- two processes ---------------------------------------------------------------------------
+@needs_mpi
+@pytest.mark.parametrize("name", ["numpy", "opencl", "wgpu"])
+def test_collectives_across_two_ranks(name):
+    if not ember.config.availability(name)[0]:
+        pytest.skip(f"backend {name} unavailable")
+    done, _ = launch(SCRIPTS / "collectives.py", "values", name)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["sum"] == [0.0, 3.0, 6.0, 9.0] and found["mean"] == [0.0, 1.5, 3.0, 4.5]
+    assert found["max"] == [2, 2] and found["min"] == [1, 0]
+    assert found["int_dtype"] == ember.get_backend(name).default_int.name
+    assert found["device"] == name and found["broadcast"] == [[11.0]]
+    assert found["gather"] == [[0, 0], [1, 1]] and found["world"] == [2, 0]
+
+
+@needs_mpi
+def test_ddp_on_two_ranks_matches_one_process_on_the_global_batches(tmp_path):
+    out = tmp_path / "ddp.json"
+    done, _ = launch(SCRIPTS / "ddp_digits.py", out)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["world"] == 2 and result["buckets"] == 2 and result["ranks_agree"]
+    assert result["max_abs_diff"] < 1e-5
+
+
+@needs_mpi
+@pytest.mark.parametrize("mode,message", [
+    ("raises", "rank 1 of 2 stopped: ValueError: boom on purpose; aborting the other ranks"),
+    ("shapes", "the ranks hold different shapes or dtypes (rank 0: (3,), rank 1: (4,))"),
+    ("hangs", "all_reduce: rank 0 of 2 waited 3 s for the other ranks"),
+    ("dies", ""),
+])
+def test_a_failing_rank_stops_the_job_with_its_name(mode, message):
+    done, took = launch(SCRIPTS / "collectives.py", mode, env={"EMBER_DIST_TIMEOUT": "3"}, timeout=60)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert took < 30

@@ -113,3 +113,33 @@ def test_a_failing_rank_stops_the_job_with_its_name(mode, message):
     assert done.returncode != 0
     assert message in done.stderr
     assert took < 30
+
+
+@needs_mpi
+def test_ember_train_distributed_writes_one_checkpoint_that_loads_in_one_process(tmp_path):
+    config = Path(__file__).resolve().parent.parent / "examples" / "train_digits.toml"
+    text = config.read_text().replace('output = "runs/train_digits"', f'output = "{tmp_path.as_posix()}"')
+    (tmp_path / "cfg.toml").write_text(text)
+    done, _ = launch("ember", "train", tmp_path / "cfg.toml", "--distributed", "--epochs", "2",
+                     "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("ember train:") == 1 and "2 processes" in done.stdout
+    reported = float(done.stdout.split("accuracy ")[1].split(",")[0])
+    assert (tmp_path / "final.ember").exists() and (tmp_path / "history.csv").exists()
+    alone = subprocess.run([sys.executable, "-m", "ember.cli", "evaluate", str(tmp_path / "final.ember")],
+                           capture_output=True, text=True, timeout=120)
+    assert alone.returncode == 0, alone.stderr
+    single = float(alone.stdout.split("accuracy: ")[1].split()[0])
+    assert abs(single - reported) < 0.01     # the sharded test set pads one sample
+
+
+@needs_mpi
+def test_the_script_in_the_docs_runs_on_two_ranks(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "distributed.md").read_text()
+    script = doc.split("```python\n")[1].split("```")[0].replace("range(10)", "range(2)")
+    (tmp_path / "train.py").write_text(script)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMBER_")}
+    done = subprocess.run([sys.executable, "-m", "ember.cli", "launch", "-n", "2", "train.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=full_env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "model.ember").exists()

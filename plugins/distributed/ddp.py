@@ -19,10 +19,12 @@ from ember.plugins.nn import Module
 
 
 class _Bucket:
-    __slots__ = ("params", "ready", "pending")
+    __slots__ = ("params", "ready", "pending", "flat")
 
     def __init__(self, params):
         self.params, self.ready, self.pending = params, set(), None
+        dtype = np.result_type(*[p.dtype.np for p in params])
+        self.flat = np.empty(sum(p.size for p in params), dtype)   # reused: what is sent
 
 
 class DistributedDataParallel(Module):
@@ -53,6 +55,13 @@ class DistributedDataParallel(Module):
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)
 
+    def state_dict(self):
+        """The wrapped module's, unprefixed: a checkpoint loads with any number of processes."""
+        return self.module.state_dict()
+
+    def load_state_dict(self, state, strict=True):
+        return self.module.load_state_dict(state, strict)
+
     @contextlib.contextmanager
     def no_sync(self):
         """Inside, backward keeps gradients local (they accumulate); the next backward
@@ -75,10 +84,16 @@ class DistributedDataParallel(Module):
             self._start(bucket)
 
     def _start(self, bucket):
-        parts = [np.zeros(p.size, p.dtype.np) if p.grad is None else
-                 dist.host_array(p.grad).reshape(-1) for p in bucket.params]
-        flat = np.concatenate(parts) if len(parts) > 1 else parts[0]   # the result is a new array
-        bucket.pending = dist.world().iallreduce(flat, "sum", check=False)
+        """Pack the bucket's gradients, divided by the world size, and start their sum."""
+        scale, start = 1.0 / dist.world_size(), 0
+        for p in bucket.params:
+            part = bucket.flat[start:start + p.size]
+            start += p.size
+            if p.grad is None:
+                part[:] = 0
+            else:
+                np.multiply(dist.host_array(p.grad).reshape(-1), scale, out=part)
+        bucket.pending = dist.world().iallreduce(bucket.flat, "sum", check=False)
 
     def _finish(self):
         """End of backward: reduce what is left (parameters that got no gradient count
@@ -87,10 +102,8 @@ class DistributedDataParallel(Module):
         for bucket in self.buckets:
             if bucket.pending is None:
                 self._start(bucket)
-        scale = 1.0 / dist.world_size()
         for bucket in self.buckets:
-            flat = bucket.pending.wait()
-            flat *= scale
+            flat = bucket.pending.wait()      # a new array: the gradients below share it
             start = 0
             for p in bucket.params:
                 part = flat[start:start + p.size].reshape(p.shape)

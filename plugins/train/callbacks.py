@@ -6,6 +6,7 @@ import io
 import math
 import os
 
+import ember.distributed as dist
 from ember.io import atomic_write
 
 
@@ -79,6 +80,8 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         _monitored(logs, self.monitor, "ModelCheckpoint")
+        if dist.rank() != 0:        # data-parallel ranks hold the same model: one writer
+            return
         self.manager.save(trainer.model, trainer.optimizer, getattr(trainer, "scheduler", None),
                           epoch=epoch, step=trainer.step, config=self.config, metrics=dict(logs))
 
@@ -111,6 +114,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.rows.append({"epoch": epoch, **logs})
+        if dist.rank() != 0:
+            return
         out = io.StringIO()
         fields = list(dict.fromkeys(k for row in self.rows for k in row))
         writer = csv.DictWriter(out, fieldnames=fields)

@@ -82,12 +82,19 @@ class _ScaledView:
         return (np.asarray(x, dtype=np.float32) / self.by, *rest)
 
 
-def _loaders(config, train, val, test):
+def _loaders(config, train, val, test, distributed=False):
+    """Train, validation and test loaders; distributed, each rank gets its share of each
+    (batch_size is per process, as in PyTorch)."""
     from ember.plugins.data import DataLoader
     bs = config.get("data", {}).get("batch_size", 64)
     seed = config.get("seed", 0)
-    return (DataLoader(train, bs, shuffle=True, seed=seed), DataLoader(val, 1024),
-            DataLoader(test, 1024))
+    if not distributed:
+        return (DataLoader(train, bs, shuffle=True, seed=seed), DataLoader(val, 1024),
+                DataLoader(test, 1024))
+    from ember.plugins.distributed import DistributedSampler
+    return (DataLoader(train, bs, sampler=DistributedSampler(train, seed=seed)),
+            DataLoader(val, 1024, sampler=DistributedSampler(val, shuffle=False)),
+            DataLoader(test, 1024, sampler=DistributedSampler(test, shuffle=False)))
 
 
 def _setup(args, config):
@@ -105,8 +112,12 @@ class TrainCommand:
         parser.add_argument("--backend", help="overrides EMBER_BACKEND and the config's backend")
         parser.add_argument("--epochs", type=int, help="overrides train.epochs")
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        parser.add_argument("--distributed", action="store_true",
+                            help="data-parallel over the processes of an MPI job "
+                                 "(ember launch -n N -- ember train ... --distributed)")
 
     def run(self, args):
+        import ember.distributed as dist
         from ember.plugins.serializers import make_checkpoint
         from ember.plugins.train import CSVLogger, ModelCheckpoint, SchedulerStep, Trainer
         config = read_config(args.config)
@@ -114,8 +125,12 @@ class TrainCommand:
         train_cfg = config.get("train", {})
         epochs = args.epochs or train_cfg.get("epochs", 10)
         model = build_model(config)
+        if args.distributed:
+            from ember.plugins.distributed import DistributedDataParallel
+            dist.init()
+            model = DistributedDataParallel(model)
         train, val, test = build_data(config)
-        train_loader, val_loader, test_loader = _loaders(config, train, val, test)
+        train_loader, val_loader, test_loader = _loaders(config, train, val, test, args.distributed)
         optimizer = _named("optimizers", train_cfg.get("optimizer", "adam"), model.parameters(),
                            what="train.optimizer")
         loss = _named("losses", train_cfg.get("loss", "cross_entropy"), what="train.loss")
@@ -127,18 +142,20 @@ class TrainCommand:
         if "scheduler" in train_cfg:
             scheduler = _named("schedulers", train_cfg["scheduler"], optimizer, what="train.scheduler")
             callbacks.insert(0, SchedulerStep(scheduler))
-        print(f"ember train: {model.num_parameters():,} parameters on backend "
-              f"{ember.get_backend().device}; {len(train)} train, {len(val)} validation, "
-              f"{len(test)} test samples")
+        say = print if dist.rank() == 0 else (lambda *a, **k: None)
+        say(f"ember train: {model.num_parameters():,} parameters on backend "
+            f"{ember.get_backend().device}; {len(train)} train, {len(val)} validation, "
+            f"{len(test)} test samples" + (f"; {dist.world_size()} processes" if args.distributed else ""))
         trainer = Trainer(progress=not args.quiet)
         history = trainer.fit(model, loss, optimizer, train_loader, val_loader, epochs,
                               callbacks, metrics)
         result = trainer.evaluate(model, test_loader, loss, metrics)
         final = os.path.join(out, "final.ember")
-        ember.save(make_checkpoint(model, optimizer, scheduler, epoch=history.epochs,
-                                   step=trainer.step, config=config, metrics=result), final)
+        if dist.rank() == 0:
+            ember.save(make_checkpoint(model, optimizer, scheduler, epoch=history.epochs,
+                                       step=trainer.step, config=config, metrics=result), final)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
-        print(f"test: {shown}; checkpoint {final}")
+        say(f"test: {shown}; checkpoint {final}")
         return 0
 
 

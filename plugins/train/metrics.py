@@ -22,9 +22,19 @@ def predicted_labels(output, threshold=0.5):
 
 class Metric:
     name = "metric"
+    #: the running totals that add up across processes (data-parallel training)
+    additive = ()
 
     def __init__(self):
         self.reset()
+
+    def reduce_across_ranks(self):
+        """Sum the running totals of every rank into each (ember.distributed)."""
+        import ember.distributed as dist
+        totals = np.array([float(getattr(self, a)) for a in self.additive])
+        summed = dist.world().allreduce(totals, "sum")
+        for a, v in zip(self.additive, summed):
+            setattr(self, a, type(getattr(self, a))(v))
 
     def reset(self):
         raise NotImplementedError(f"{type(self).__name__} must define reset()")
@@ -40,6 +50,7 @@ class Accuracy(Metric):
     """Fraction of samples whose predicted class equals the target."""
 
     name = "accuracy"
+    additive = ("correct", "total")
 
     def __init__(self, threshold=0.5):
         self.threshold = threshold
@@ -76,13 +87,21 @@ class ConfusionMatrix(Metric):
         t = _np(target).reshape(-1).astype(np.int64)
         if pred.shape != t.shape:
             raise ShapeError(f"{self.name}: {pred.shape[0]} predictions for {t.shape[0]} targets")
-        n = max(self.counts.shape[0], int(max(pred.max(initial=0), t.max(initial=0))) + 1)
+        self._grow(max(self.counts.shape[0], int(max(pred.max(initial=0), t.max(initial=0))) + 1))
+        np.add.at(self.counts, (t, pred), 1)
+
+    def _grow(self, n):
         if n > self.counts.shape[0]:
             grown = np.zeros((n, n), dtype=np.int64)
             k = self.counts.shape[0]
             grown[:k, :k] = self.counts
             self.counts = grown
-        np.add.at(self.counts, (t, pred), 1)
+
+    def reduce_across_ranks(self):
+        import ember.distributed as dist
+        world = dist.world()
+        self._grow(int(world.allreduce(np.array([self.counts.shape[0]]), "max")[0]))
+        self.counts = world.allreduce(self.counts, "sum")
 
     def compute(self):
         return self.counts.copy()
@@ -148,6 +167,7 @@ class F1(_PerClass):
 
 class MeanSquaredError(Metric):
     name = "mse"
+    additive = ("sum", "count")
 
     def reset(self):
         self.sum = self.count = 0.0

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import ember
+import ember.distributed as dist
 from ember.registry import registry
 
 from .metrics import Metric
@@ -37,8 +38,21 @@ def _scalars(logs):
     return {k: v for k, v in logs.items() if isinstance(v, (int, float))}
 
 
+def _across_ranks(total, count, metrics):
+    """In data-parallel training, the loss totals and metrics of every rank pooled."""
+    if dist.world_size() == 1:
+        return total, count
+    for m in metrics:
+        m.reduce_across_ranks()
+    total, count = dist.world().allreduce(np.array([total, count], np.float64), "sum")
+    return float(total), float(count)
+
+
 class Trainer:
-    """Runs fit/evaluate/predict; ``progress`` shows a tqdm bar per epoch on ``file``."""
+    """Runs fit/evaluate/predict; ``progress`` shows a tqdm bar per epoch on ``file``.
+
+    Under ember.distributed (a DistributedDataParallel model, DistributedSampler
+    loaders), the figures of an epoch pool every rank's and only rank 0 shows a bar."""
 
     def __init__(self, progress=True, file=None):
         self.progress, self.file = progress, file or sys.stderr
@@ -64,7 +78,8 @@ class Trainer:
             total = count = 0.0
             start = time.perf_counter()
             bar = tqdm(total=len(train_loader) if hasattr(train_loader, "__len__") else None,
-                       desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=not self.progress,
+                       desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                       disable=not self.progress or dist.rank() != 0,
                        file=self.file, leave=True, dynamic_ncols=True)
             for batch in train_loader:
                 *inputs, target = batch
@@ -91,6 +106,7 @@ class Trainer:
                 bar.update(1)
                 for cb in callbacks:
                     cb.on_batch_end(self, self.step, logs)
+            total, count = _across_ranks(total, count, metric_objs)
             logs = {"loss": total / max(count, 1)}
             logs.update({m.name: m.compute() for m in metric_objs})
             logs["lr"] = optimizer.param_groups[0]["lr"]
@@ -130,6 +146,7 @@ class Trainer:
                 for m in fresh:
                     m.update(output, target)
         model.train(was_training)
+        total, count = _across_ranks(total, count, fresh)
         out = {"loss": total / max(count, 1)} if loss_fn is not None else {}
         out.update({m.name: m.compute() for m in fresh})
         return out

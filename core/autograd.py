@@ -74,8 +74,12 @@ def register_grad_hook(t, fn):
 
 
 def queue_callback(fn):
-    """Call ``fn()`` once, after the backward pass in progress has finished."""
+    """Call ``fn()`` once, after the backward pass in progress has finished; False when
+    it was queued already (so the first caller of a pass knows it is the first)."""
+    if fn in _end_of_backward:
+        return False
     _end_of_backward.append(fn)
+    return True
 
 
 class Op:

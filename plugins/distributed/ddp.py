@@ -33,7 +33,7 @@ class DistributedDataParallel(Module):
     def __init__(self, module, bucket_mb=25.0):
         super().__init__()
         self.module = module
-        self._sync, self._queued = True, False
+        self._sync = True
         with ember.no_grad():
             for _, t in list(module.named_parameters()) + list(module.named_buffers()):
                 t._data = dist.broadcast(t, root=0)._data
@@ -75,9 +75,10 @@ class DistributedDataParallel(Module):
     def _grad_ready(self, p):
         if not self._sync:
             return
-        if not self._queued:
-            autograd.queue_callback(self._finish)
-            self._queued = True
+        if autograd.queue_callback(self._finish):     # the first gradient of this pass
+            for b in self.buckets:
+                b.ready.clear()
+                b.pending = None
         bucket = self._bucket_of[id(p)]
         bucket.ready.add(id(p))
         if len(bucket.ready) == len(bucket.params):
@@ -98,7 +99,6 @@ class DistributedDataParallel(Module):
     def _finish(self):
         """End of backward: reduce what is left (parameters that got no gradient count
         as zeros), wait, and hand each parameter its averaged gradient."""
-        self._queued = False
         for bucket in self.buckets:
             if bucket.pending is None:
                 self._start(bucket)

@@ -31,6 +31,10 @@ class Metric:
     def reduce_across_ranks(self):
         """Sum the running totals of every rank into each (ember.distributed)."""
         import ember.distributed as dist
+        if not self.additive:
+            raise NotImplementedError(
+                f"metric {self.name!r} cannot be pooled across processes: list its running "
+                f"totals in `additive` or define reduce_across_ranks()")
         totals = np.array([float(getattr(self, a)) for a in self.additive])
         summed = dist.world().allreduce(totals, "sum")
         for a, v in zip(self.additive, summed):

@@ -65,3 +65,17 @@ def test_matmul_of_odd_shapes_and_batches(wgpu, shape_a, shape_b):
 def test_info_names_the_adapter(wgpu):
     lines = wgpu.info()
     assert lines[0].startswith("adapter: ") and "limits: buffer" in lines[1]
+
+
+def test_recycled_buffers_come_back_zeroed_and_alive(wgpu):
+    import gc
+    x = ember.tensor(np.full(1000, 7, np.float32), backend="wgpu")
+    (x * 2).numpy()
+    del x
+    np.testing.assert_array_equal(ember.zeros(1000, backend="wgpu").numpy(), 0)
+    for _ in range(20):                       # buffers freed by the cycle collector
+        held = [ember.ones(256, backend="wgpu") * 3]
+        held.append(held)
+        del held
+        gc.collect()
+        np.testing.assert_array_equal((ember.ones(256, backend="wgpu") + 1).numpy(), 2)

@@ -37,6 +37,54 @@ def _adapters():
     return sorted(found, key=lambda a: (a.info.get("adapter_type") == "CPU", found.index(a)))
 
 
+class _Pool:
+    """GPU buffers by byte size. The pool owns every buffer it hands out (so the
+    garbage collector never finalizes one that a dying view would hand back), and a
+    buffer no view holds is reused: dispatches run in submission order, so a later
+    write to a recycled buffer comes after every earlier read of it. Past
+    ``limit`` bytes of idle buffers, the idle ones are let go (wgpu frees each once
+    no queued work uses it)."""
+
+    def __init__(self, device, usage, limit=1 << 30):
+        self.device, self.usage, self.limit = device, usage, limit
+        self.owned, self.free, self.idle_bytes = set(), {}, 0
+        self.generation = 0       # bumped when buffers are let go (ids may be reused)
+
+    def take(self, nbytes):
+        """(block, fresh): fresh buffers are zeros (WebGPU clears new buffers)."""
+        free = self.free.get(nbytes)
+        if free:
+            self.idle_bytes -= nbytes
+            return _Block(free.pop(), self), False
+        return self.adopt(self.device.create_buffer(size=nbytes, usage=self.usage)), True
+
+    def adopt(self, gpu):
+        self.owned.add(gpu)
+        return _Block(gpu, self)
+
+    def give_back(self, gpu):
+        self.free.setdefault(gpu.size, []).append(gpu)
+        self.idle_bytes += gpu.size
+        if self.idle_bytes > self.limit:
+            for buffers in self.free.values():
+                self.owned.difference_update(buffers)
+            self.free.clear()
+            self.idle_bytes = 0
+            self.generation += 1
+
+
+class _Block:
+    """A pooled GPU buffer, shared by every view of it; back to the pool when they die."""
+
+    __slots__ = ("gpu", "pool")
+
+    def __init__(self, gpu, pool):
+        self.gpu, self.pool = gpu, pool
+
+    def __del__(self):
+        self.pool.give_back(self.gpu)
+
+
 def _isnan(v):
     return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
 
@@ -139,6 +187,8 @@ class WgpuBackend(StridedBackend):
             self.usage |= getattr(wgpu.BufferUsage, flag)
         self.kernels = ShaderCache(wgpu, self.device_obj)
         self._meta = {}
+        self._pool = _Pool(self.device_obj, self.usage)
+        self._binds = {}            # (generation, buffer ids) -> bind group
         self._encoder = self._pass = None
         self._pending = []
         self._sync_buffer = self.device_obj.create_buffer(size=4, usage=self.usage)
@@ -172,12 +222,20 @@ class WgpuBackend(StridedBackend):
         self.flush()
         self.device_obj.queue.read_buffer(self._sync_buffer)
 
-    def _dispatch(self, filename, buffers, meta, groups, **fields):
-        """Queue one dispatch of a shader over ``buffers`` (output first) and a meta buffer."""
-        pipeline, layout = self.kernels.get(filename, len(buffers) + 1, **fields)
-        entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
-                   for i, b in enumerate(buffers + [self._meta_buffer(meta)])]
-        bind = self.device_obj.create_bind_group(layout=layout, entries=entries)
+    def _dispatch(self, filename, blocks, meta, groups, **fields):
+        """Queue one dispatch of a shader over ``blocks`` (output first) and a meta buffer."""
+        pipeline, layout = self.kernels.get(filename, len(blocks) + 1, **fields)
+        buffers = [b.gpu for b in blocks] + [self._meta_buffer(meta)]
+        # buffers live as long as the pool and the meta cache keep them (ids stay unique)
+        key = (self._pool.generation, id(layout)) + tuple(id(b) for b in buffers)
+        bind = self._binds.get(key)
+        if bind is None:            # pooled buffers recur, so most steps find theirs
+            if len(self._binds) > 8192:
+                self._binds.clear()
+            entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
+                       for i, b in enumerate(buffers)]
+            bind = self._binds[key] = self.device_obj.create_bind_group(layout=layout,
+                                                                        entries=entries)
         compute = self._compute_pass()
         compute.set_pipeline(pipeline)
         compute.set_bind_group(0, bind)
@@ -193,10 +251,15 @@ class WgpuBackend(StridedBackend):
         return (x, -(-count // x), 1)
 
     # -- memory ----------------------------------------------------------------------
-    def _alloc(self, shape, dtype):
-        """A new buffer, zero-filled (WebGPU clears every new buffer)."""
-        return StridedArray(self.device_obj.create_buffer(size=self._bytes(shape), usage=self.usage),
-                            shape, dtype)
+    def _alloc(self, shape, dtype, zeroed=False):
+        """A buffer from the pool (or a new one); ``zeroed`` fills it with zeros."""
+        nbytes = self._bytes(shape)
+        block, fresh = self._pool.take(nbytes)
+        out = StridedArray(block, shape, dtype)
+        if zeroed and not fresh:
+            self._dispatch("fill.wgsl", [block], (nbytes // 4, 0), self._grid(-(-nbytes // 1024)),
+                           TO="u32")
+        return out
 
     def _bytes(self, shape):
         n = 1
@@ -215,6 +278,7 @@ class WgpuBackend(StridedBackend):
         if buf is None:
             if len(self._meta) > 4096:
                 self._meta.clear()
+                self._binds.clear()     # they named meta buffers that may now die
             data = np.asarray(key if key else (0,), dtype=np.int32)
             buf = self._meta[key] = self.device_obj.create_buffer_with_data(
                 data=data, usage=self.wgpu.BufferUsage.STORAGE)
@@ -225,7 +289,7 @@ class WgpuBackend(StridedBackend):
         self._bytes(arr.shape)
         buf = self.device_obj.create_buffer_with_data(
             data=arr if arr.size else np.zeros(1, np.uint32), usage=self.usage)
-        return StridedArray(buf, array.shape, array.dtype)
+        return StridedArray(self._pool.adopt(buf), array.shape, array.dtype)
 
     def to_numpy(self, buf):
         x = buf if buf.contiguous else self._copy(buf)
@@ -233,12 +297,12 @@ class WgpuBackend(StridedBackend):
         if x.size == 0:
             return np.empty(x.shape, dtype=x.dtype)
         self.flush()
-        raw = self.device_obj.queue.read_buffer(x.buf, x.offset * 4, x.size * 4)
+        raw = self.device_obj.queue.read_buffer(x.buf.gpu, x.offset * 4, x.size * 4)
         host = np.frombuffer(raw, dtype=stored).reshape(x.shape)
         return host.astype(x.dtype) if stored != x.dtype else host.copy()
 
     def full(self, shape, value, dtype):
-        out = self._alloc(shape, dtype.np)
+        out = self._alloc(shape, dtype.np, zeroed=value == 0)
         if out.size and value != 0:
             bits = int(np.array([value], dtype=_STORAGE.get(dtype.np, dtype.np)).view(np.int32)[0])
             self._dispatch("fill.wgsl", [out.buf], (out.size, bits),
@@ -330,7 +394,7 @@ class WgpuBackend(StridedBackend):
         if not axes:
             return x
         kept_shape, rows, length, arr = self._rows(x, axes)
-        out = self._alloc(kept_shape, x.dtype)       # zeros: the sum of nothing
+        out = self._alloc(kept_shape, x.dtype, zeroed=length == 0)   # the sum of nothing
         if rows and length:
             if kind == "sum":
                 fold, init = "a + b", "T(0)"
@@ -377,7 +441,7 @@ class WgpuBackend(StridedBackend):
         return self._indexed(out, x, idx, x.shape, axis, out.size, wgsl_type(x.dtype), "o[i] = x[q];")
 
     def scatter_add(self, shape, axis, index, src):
-        out = self._alloc(shape, src.dtype)
+        out = self._alloc(shape, src.dtype, zeroed=True)
         src, idx = self._packed(src), self._packed(index)
         if src.dtype.kind == "f":      # no float atomics in WGSL: compare-and-swap the bits
             atomic, body = "atomic<u32>", (
@@ -394,7 +458,7 @@ class WgpuBackend(StridedBackend):
     # -- matmul ----------------------------------------------------------------------------------
     def _padded(self, x, width):
         """A contiguous copy of x whose last axis is widened with zeros to ``width``."""
-        out = self._alloc(x.shape[:-1] + (width,), x.dtype)
+        out = self._alloc(x.shape[:-1] + (width,), x.dtype, zeroed=width != x.shape[-1])
         self._copy(x, out.view(x.shape, out.strides, 0))
         return out
 

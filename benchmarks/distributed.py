@@ -46,24 +46,26 @@ def epoch_time(distributed, epochs=5):
     return float(np.median(times[1:]))
 
 
-def best(fn, repeat=30):
-    fn()
-    out = []
-    for _ in range(repeat):
-        dist.barrier()
-        start = time.perf_counter()
+def interleaved(fns, repeat=60):
+    """Median seconds of each function, timed in turn (raw, ember, ...) so that the
+    machine's drift hits all of them alike."""
+    for fn in fns:
         fn()
-        out.append(time.perf_counter() - start)
-    return float(np.median(out))
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, times):
+            dist.barrier()
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
 
 
 def allreduce_times():
     comm = dist.world().comm
     raw = np.random.default_rng(dist.rank()).standard_normal(MB4).astype(np.float32)
     result = np.empty_like(raw)
-    t_raw = best(lambda: comm.Allreduce(raw, result))
     tensor = ember.tensor(raw)
-    t_tensor = best(lambda: dist.all_reduce(tensor))
     layer = nn.Linear(1024, 1023)          # 1024*1023 + 1023 = 1M float32: 4 MB of gradients
     ddp = DistributedDataParallel(layer)
     for p in layer.parameters():
@@ -73,8 +75,7 @@ def allreduce_times():
         for bucket in ddp.buckets:
             ddp._start(bucket)
         ddp._finish()
-    t_ddp = best(sync)
-    return t_raw, t_tensor, t_ddp
+    return interleaved([lambda: comm.Allreduce(raw, result), lambda: dist.all_reduce(tensor), sync])
 
 
 def worker(out):

@@ -92,12 +92,14 @@ def test_collectives_across_two_ranks(name):
 
 
 @needs_mpi
-def test_ddp_on_two_ranks_matches_one_process_on_the_global_batches(tmp_path):
+@pytest.mark.parametrize("mode", ["each_batch", "accumulate"])
+def test_ddp_on_two_ranks_matches_one_process_on_the_global_batches(tmp_path, mode):
     out = tmp_path / "ddp.json"
-    done, _ = launch(SCRIPTS / "ddp_digits.py", out)
+    done, _ = launch(SCRIPTS / "ddp_digits.py", out, mode)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["world"] == 2 and result["buckets"] == 2 and result["ranks_agree"]
+    assert result["reductions"] == result["steps"] * 2      # no_sync backward passes send nothing
     assert result["max_abs_diff"] < 1e-5
 
 

@@ -1,7 +1,10 @@
 """Run under `mpiexec -n 2`: data-parallel training of a digits MLP must end with the
 parameters one process reaches on the same global batches (checked on rank 0).
 
-    python ddp_digits.py OUT.json [backend]
+    python ddp_digits.py OUT.json [accumulate]
+
+With ``accumulate`` each optimizer step takes two batches: the first backward under
+``no_sync()``, the second synchronized (gradient accumulation).
 """
 
 import json
@@ -24,15 +27,20 @@ def build():
     return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
 
 
-def step(model, opt, x, y):
+def step(model, opt, batches, ddp=None):
+    """One optimizer step over ``batches`` (gradients accumulated; synchronized on the last)."""
     opt.zero_grad()
-    cross_entropy(model(x), y).backward()
+    for i, (x, y) in enumerate(batches):
+        if ddp is not None and i < len(batches) - 1:
+            with ddp.no_sync():
+                cross_entropy(model(x), y).backward()
+        else:
+            cross_entropy(model(x), y).backward()
     opt.step()
 
 
-def main(out, backend):
+def main(out, per_step):
     dist.init()
-    ember.set_backend(backend)
     data = load_digits().map(lambda x: scale(x, 16.0))
     if dist.rank() == 1:
         ember.manual_seed(123)               # rank 1 starts elsewhere: the broadcast must fix it
@@ -40,11 +48,17 @@ def main(out, backend):
                                     nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)),
                                     bucket_mb=0.001)          # two buckets
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    world, started = dist.world(), []
+    plain = world.iallreduce
+    world.iallreduce = lambda *a, **k: started.append(1) or plain(*a, **k)   # count reductions
     sampler = DistributedSampler(data, shuffle=True, seed=7, drop_last=True)
     loader = DataLoader(data, batch_size=BATCH, sampler=sampler, drop_last=True, prefetch=0)
+    steps = 0
     for _ in range(EPOCHS):
-        for x, y in loader:
-            step(model, opt, x, y)
+        batches = list(loader)
+        for k in range(0, len(batches) - per_step + 1, per_step):
+            step(model, opt, batches[k:k + per_step], model)
+            steps += 1
     got = [p.numpy() for p in model.parameters()]
     agree = all(np.array_equal(a.numpy(), b.numpy())
                 for p in model.parameters() for a, b in [dist.all_gather(p)])
@@ -59,16 +73,20 @@ def main(out, backend):
             s = DistributedSampler(data, num_replicas=dist.world_size(), rank=r, seed=7, drop_last=True)
             s.set_epoch(epoch)
             shards.append(s.indices())
-        for k in range(len(shards[0]) // BATCH):
-            idx = np.concatenate([s[k * BATCH:(k + 1) * BATCH] for s in shards])
-            step(ref, ref_opt, ember.tensor(x_all[idx], dtype=ember.float32),
-                 ember.tensor(y_all[idx], dtype=ember.get_backend().default_int))
+        batches_per_rank = len(shards[0]) // BATCH
+        for k in range(0, batches_per_rank - per_step + 1, per_step):
+            batches = []
+            for j in range(k, k + per_step):
+                idx = np.concatenate([s[j * BATCH:(j + 1) * BATCH] for s in shards])
+                batches.append((ember.tensor(x_all[idx], dtype=ember.float32),
+                                ember.tensor(y_all[idx], dtype=ember.get_backend().default_int)))
+            step(ref, ref_opt, batches)
     want = [p.numpy() for p in ref.parameters()]
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(got, want))
     with open(out, "w") as f:
         json.dump({"max_abs_diff": diff, "ranks_agree": agree, "world": dist.world_size(),
-                   "buckets": len(model.buckets)}, f)
+                   "buckets": len(model.buckets), "steps": steps, "reductions": len(started)}, f)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "numpy")
+    main(sys.argv[1], 2 if sys.argv[2:] == ["accumulate"] else 1)

@@ -36,6 +36,22 @@ class Tensor:
         """The backend name, with the device index when it is not 0: "opencl:1"."""
         return self._backend.device
 
+    def __array_namespace__(self, /, *, api_version=None):
+        """The Python Array API namespace, ``ember.array_api`` (standard 2024.12)."""
+        if api_version not in (None, "2023.12", "2024.12"):
+            raise ValueError(f"__array_namespace__: api_version {api_version!r} is not "
+                             f"supported; ember implements 2024.12")
+        from . import array_api
+        return array_api
+
+    def to_device(self, device, /, *, stream=None):
+        """The Array API spelling of ``.to(backend)``."""
+        return self.to(device)
+
+    @property
+    def mT(self):  # noqa: N802  (the Array API's name)
+        return _ops.transpose(self, -2, -1)
+
     @property
     def ndim(self):
         return len(self.shape)

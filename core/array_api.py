@@ -1,0 +1,517 @@
+"""The Python Array API standard (2024.12) over ember tensors: ``ember.array_api``.
+
+``t.__array_namespace__()`` returns this module, so array-API-aware code
+(``array_api_compat.array_namespace(t)``, scikit-learn with array_api_dispatch)
+takes ember tensors on any backend; ``device`` is a backend name ("opencl:1").
+Everything here is composed from ember's ops, so it runs, and differentiates,
+wherever they do. Deviations from the standard are listed in MISSING (with the
+reason) and in the docstrings: ember has no int8/int16/unsigned or complex
+dtypes, and its default float is float32.
+"""
+
+import builtins
+import math
+
+import numpy as np
+
+from . import dtypes as dt
+from . import ops
+from .config import get_backend
+from .creation import arange as _arange, eye as _eye, from_dlpack, full as _full, linspace as _linspace
+from .creation import tensor as _tensor
+from .errors import DTypeError, ShapeError
+from .tensor import Tensor
+
+__array_api_version__ = "2024.12"
+
+bool = dt.bool_  # noqa: A001  (the standard's names)
+int32, int64, float32, float64 = dt.int32, dt.int64, dt.float32, dt.float64
+e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
+
+#: functions of the standard this namespace does not provide, and why
+MISSING = {
+    **{f: "no primitive for it on the backends yet" for f in (
+        "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
+        "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter", "sort",
+        "argsort", "searchsorted", "cumulative_sum", "cumulative_prod", "prod", "isin",
+        "take_along_axis", "repeat")},
+    **{f: "ember has no unsigned or 8/16-bit integers" for f in (
+        "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
+        "bitwise_right_shift")},
+    **{f: "ember has no complex dtypes" for f in ("conj", "real", "imag")},
+    **{f: "data-dependent output shapes are not done yet" for f in (
+        "unique_all", "unique_counts", "unique_inverse", "unique_values")},
+}
+
+
+class _Info:
+    """What ``__array_namespace_info__()`` returns."""
+
+    def capabilities(self):
+        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+
+    def default_device(self):
+        return get_backend().device
+
+    def default_dtypes(self, *, device=None):
+        return {"real floating": dt.default_float, "complex floating": None,
+                "integral": get_backend(device).default_int, "indexing": get_backend(device).default_int}
+
+    def devices(self):
+        from .registry import registry
+        from .config import availability
+        found = []
+        for name in registry.names("backends"):
+            if availability(name)[0]:
+                cls = registry.get("backends", name)
+                found += [name if i == 0 else f"{name}:{i}" for i in range(len(cls.devices()))]
+        return found
+
+    def dtypes(self, *, device=None, kind=None):
+        have = [d for d in (bool, int32, int64, float32, float64) if d in get_backend(device).dtypes]
+        return {d.name: d for d in have if kind is None or isdtype(d, kind)}
+
+
+def __array_namespace_info__():
+    return _Info()
+
+
+# -- data types ------------------------------------------------------------------------
+_KINDS = {
+    "bool": lambda d: d is dt.bool_,
+    "signed integer": lambda d: d in (dt.int32, dt.int64),
+    "unsigned integer": lambda d: False,
+    "integral": lambda d: d in (dt.int32, dt.int64),
+    "real floating": lambda d: d.is_float,
+    "complex floating": lambda d: False,
+    "numeric": lambda d: d is not dt.bool_,
+}
+
+
+def isdtype(dtype, kind):
+    """Whether ``dtype`` is of ``kind`` (a dtype, a kind name, or a tuple of them)."""
+    if isinstance(kind, tuple):
+        return builtins.any(isdtype(dtype, k) for k in kind)
+    if isinstance(kind, str):
+        if kind not in _KINDS:
+            raise ValueError(f"isdtype: unknown kind {kind!r}; one of {', '.join(_KINDS)}")
+        return _KINDS[kind](dt.dtype(dtype))
+    return dt.dtype(dtype) is dt.dtype(kind)
+
+
+def result_type(*arrays_and_dtypes):
+    """The promoted dtype; Python scalars are weak (they take the arrays' kind)."""
+    found = [x.dtype if isinstance(x, Tensor) else dt.dtype(x) for x in arrays_and_dtypes
+             if isinstance(x, Tensor) or dt.is_dtype_spec(x)]
+    if not found:
+        raise DTypeError("result_type: give at least one array or dtype")
+    out = found[0]
+    for d in found[1:]:
+        out = dt.PROMOTE[out, d]
+    for x in arrays_and_dtypes:
+        if isinstance(x, (builtins.bool, int, float)) and not isinstance(x, Tensor):
+            out = dt.scalar_dtype(x, out)
+    return out
+
+
+def can_cast(from_, to):
+    src = from_.dtype if isinstance(from_, Tensor) else dt.dtype(from_)
+    return dt.PROMOTE[src, dt.dtype(to)] is dt.dtype(to)
+
+
+class _Limits:
+    def __init__(self, info, dtype):
+        self.bits, self.max, self.min, self.dtype = info.bits, info.max, info.min, dtype
+        if hasattr(info, "eps"):
+            self.eps, self.smallest_normal = float(info.eps), float(info.smallest_normal)
+            self.max, self.min = float(info.max), float(info.min)
+        else:
+            self.max, self.min = int(info.max), int(info.min)
+
+
+def finfo(type):  # noqa: A002
+    d = type.dtype if isinstance(type, Tensor) else dt.dtype(type)
+    if not d.is_float:
+        raise DTypeError(f"finfo: {d.name} is not a floating dtype; use iinfo")
+    return _Limits(np.finfo(d.np), d)
+
+
+def iinfo(type):  # noqa: A002
+    d = type.dtype if isinstance(type, Tensor) else dt.dtype(type)
+    if d not in (dt.int32, dt.int64):
+        raise DTypeError(f"iinfo: {d.name} is not an integer dtype; use finfo")
+    return _Limits(np.iinfo(d.np), d)
+
+
+def astype(x, dtype, /, *, copy=True, device=None):
+    out = x.to(device) if device is not None else x
+    return out.to(dtype=dtype)
+
+
+# -- creation ----------------------------------------------------------------------------
+def asarray(obj, /, *, dtype=None, device=None, copy=None):
+    """A tensor of ``obj``; tensors are values, so ``copy`` never changes what you see.
+    ``copy=False`` refuses a conversion that would need a copy."""
+    if isinstance(obj, Tensor):
+        if copy is False and ((device is not None and get_backend(device) is not obj.backend)
+                              or (dtype is not None and dt.dtype(dtype) is not obj.dtype)):
+            raise ValueError("asarray: copy=False, but a new device or dtype needs a copy")
+        return astype(obj, dtype if dtype is not None else obj.dtype, device=device)
+    if copy is False:
+        raise ValueError("asarray: copy=False, but making a tensor from this object copies it")
+    if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
+        out = from_dlpack(obj, backend=device)
+        return out if dtype is None else out.to(dtype=dtype)
+    return _tensor(obj, dtype=dtype, backend=device)
+
+
+def _float(dtype):
+    return dt.dtype(dtype) if dtype is not None else dt.default_float
+
+
+def zeros(shape, *, dtype=None, device=None):
+    return _full(shape, 0, _float(dtype), device)
+
+
+def ones(shape, *, dtype=None, device=None):
+    return _full(shape, 1, _float(dtype), device)
+
+
+def empty(shape, *, dtype=None, device=None):
+    """Zeros: a value type has nothing to gain from uninitialized memory."""
+    return zeros(shape, dtype=dtype, device=device)
+
+
+def full(shape, fill_value, *, dtype=None, device=None):
+    return _full(shape, fill_value, dtype, device)
+
+
+def _like(fn, x, dtype, device, *args):
+    return fn(x.shape, *args, dtype=dtype if dtype is not None else x.dtype,
+              device=device if device is not None else x.device)
+
+
+def zeros_like(x, /, *, dtype=None, device=None):
+    return _like(zeros, x, dtype, device)
+
+
+def ones_like(x, /, *, dtype=None, device=None):
+    return _like(ones, x, dtype, device)
+
+
+def empty_like(x, /, *, dtype=None, device=None):
+    return _like(empty, x, dtype, device)
+
+
+def full_like(x, /, fill_value, *, dtype=None, device=None):
+    return full(x.shape, fill_value, dtype=dtype if dtype is not None else x.dtype,
+                device=device if device is not None else x.device)
+
+
+def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
+    return _arange(start, stop, step, dtype=dtype, backend=device)
+
+
+def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
+    if endpoint:
+        return _linspace(start, stop, num, dtype=dtype, backend=device)
+    return _linspace(start, stop, num + 1, dtype=dtype, backend=device)[:num]
+
+
+def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
+    if k == 0:
+        return _eye(n_rows, n_cols, dtype=dtype, backend=device)
+    return asarray(np.eye(n_rows, n_cols, k), dtype=_float(dtype), device=device)
+
+
+def _band(x, k, lower):
+    rows = ops.unsqueeze(_arange(x.shape[-2], backend=x.backend), -1)
+    cols = _arange(x.shape[-1], backend=x.backend)
+    keep = (cols - rows <= k) if lower else (cols - rows >= k)
+    return ops.where(keep, x, zeros_like(x))
+
+
+def tril(x, /, *, k=0):
+    return _band(x, k, True)
+
+
+def triu(x, /, *, k=0):
+    return _band(x, k, False)
+
+
+def meshgrid(*arrays, indexing="xy"):
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    n = len(arrays)
+    shape = [a.shape[0] for a in arrays]
+    if indexing == "xy" and n > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, a in enumerate(arrays):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and n > 1 else i
+        view = [1] * n
+        view[axis] = a.shape[0]
+        out.append(ops.broadcast_to(ops.reshape(a, tuple(view)), tuple(shape)))
+    return out
+
+
+# -- elementwise ------------------------------------------------------------------------
+abs = ops.abs  # noqa: A001
+add, subtract, multiply, divide, pow = ops.add, ops.sub, ops.mul, ops.div, ops.pow  # noqa: A001
+sqrt, exp, log, sin, cos, tanh, sign = ops.sqrt, ops.exp, ops.log, ops.sin, ops.cos, ops.tanh, ops.sign
+negative, maximum, minimum, clip, where = ops.neg, ops.maximum, ops.minimum, ops.clip, ops.where
+equal, not_equal, less, less_equal, greater, greater_equal = (
+    ops.eq, ops.ne, ops.lt, ops.le, ops.gt, ops.ge)
+logical_and, logical_or, logical_xor, logical_not = (
+    ops.logical_and, ops.logical_or, ops.logical_xor, ops.logical_not)
+
+
+def positive(x, /):
+    return x
+
+
+def square(x, /):
+    return x * x
+
+
+def reciprocal(x, /):
+    return 1.0 / x
+
+
+def isnan(x, /):
+    return ops.ne(x, x) if x.dtype.is_float else zeros_like(x, dtype=bool)
+
+
+def isinf(x, /):
+    return ops.eq(ops.abs(x), math.inf) if x.dtype.is_float else zeros_like(x, dtype=bool)
+
+
+def isfinite(x, /):
+    return ops.logical_not(ops.logical_or(isnan(x), isinf(x)))
+
+
+def log1p(x, /):
+    """log(1 + x), accurate for small x: log(u) * x / (u - 1) with u = 1 + x rounded."""
+    u = 1.0 + x
+    d = u - 1.0
+    safe = ops.where(ops.eq(d, 0), ones_like(d), d)
+    return ops.where(ops.eq(d, 0), x, ops.log(u) * (x / safe))
+
+
+def expm1(x, /):
+    """exp(x) - 1, accurate for small x: (u - 1) * x / log(u) with u = exp(x)."""
+    u = ops.exp(x)
+    lu = ops.log(u)
+    safe = ops.where(ops.eq(lu, 0), ones_like(lu), lu)
+    return ops.where(ops.eq(u, 1), x, ops.where(ops.eq(u - 1.0, -1.0), u - 1.0, (u - 1.0) * (x / safe)))
+
+
+def log2(x, /):
+    return ops.log(x) * (1.0 / math.log(2.0))
+
+
+def log10(x, /):
+    return ops.log(x) * (1.0 / math.log(10.0))
+
+
+def logaddexp(x1, x2, /):
+    big = ops.maximum(x1, x2)
+    return big + log1p(ops.exp(-ops.abs(x1 - x2)))
+
+
+def tan(x, /):
+    return ops.sin(x) / ops.cos(x)
+
+
+def sinh(x, /):
+    return (ops.exp(x) - ops.exp(-x)) * 0.5
+
+
+def cosh(x, /):
+    return (ops.exp(x) + ops.exp(-x)) * 0.5
+
+
+def hypot(x1, x2, /):
+    return ops.sqrt(x1 * x1 + x2 * x2)
+
+
+# -- reductions ----------------------------------------------------------------------------
+def sum(x, /, *, axis=None, dtype=None, keepdims=False):  # noqa: A001
+    x = x if dtype is None else x.to(dtype=dtype)
+    return ops.sum(x, axis, keepdims)
+
+
+def mean(x, /, *, axis=None, keepdims=False):
+    return ops.mean(x, axis, keepdims)
+
+
+def var(x, /, *, axis=None, correction=0.0, keepdims=False):
+    return ops.var(x, axis, correction, keepdims)
+
+
+def std(x, /, *, axis=None, correction=0.0, keepdims=False):
+    return ops.std(x, axis, correction, keepdims)
+
+
+def max(x, /, *, axis=None, keepdims=False):  # noqa: A001
+    return ops.max(x, axis, keepdims)
+
+
+def min(x, /, *, axis=None, keepdims=False):  # noqa: A001
+    return ops.min(x, axis, keepdims)
+
+
+def all(x, /, *, axis=None, keepdims=False):  # noqa: A001
+    return ops.all(x, axis, keepdims)
+
+
+def any(x, /, *, axis=None, keepdims=False):  # noqa: A001
+    return ops.any(x, axis, keepdims)
+
+
+def argmax(x, /, *, axis=None, keepdims=False):
+    return ops.argmax(x, axis, keepdims)
+
+
+def argmin(x, /, *, axis=None, keepdims=False):
+    return ops.argmin(x, axis, keepdims)
+
+
+def count_nonzero(x, /, *, axis=None, keepdims=False):
+    return ops.sum(ops.ne(x, 0), axis, keepdims)
+
+
+def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
+    parts = [p for p in (prepend, x, append) if p is not None]
+    x = ops.concatenate(parts, axis) if len(parts) > 1 else x
+    for _ in range(n):
+        x = _slice(x, axis, 1, None) - _slice(x, axis, 0, -1)
+    return x
+
+
+def _slice(x, axis, start, stop):
+    key = [slice(None)] * x.ndim
+    key[axis] = slice(start, stop)
+    return x[tuple(key)]
+
+
+# -- manipulation --------------------------------------------------------------------------------
+def reshape(x, /, shape, *, copy=None):
+    return ops.reshape(x, shape)
+
+
+def permute_dims(x, /, axes):
+    return ops.permute(x, axes)
+
+
+def matrix_transpose(x, /):
+    if x.ndim < 2:
+        raise ShapeError(f"matrix_transpose: needs at least 2 dimensions, got shape {x.shape}")
+    return ops.transpose(x, -2, -1)
+
+
+def expand_dims(x, /, *, axis=0):
+    return ops.unsqueeze(x, axis)
+
+
+def squeeze(x, /, axis):
+    return ops.squeeze(x, axis)
+
+
+def flip(x, /, *, axis=None):
+    return ops.flip(x, tuple(range(x.ndim)) if axis is None else axis)
+
+
+def concat(arrays, /, *, axis=0):
+    if axis is None:
+        return ops.concatenate([ops.reshape(a, (-1,)) for a in arrays], 0)
+    return ops.concatenate(list(arrays), axis)
+
+
+def stack(arrays, /, *, axis=0):
+    return ops.stack(list(arrays), axis)
+
+
+def unstack(x, /, *, axis=0):
+    return tuple(ops.squeeze(p, axis) for p in ops.split(x, x.shape[axis], axis))
+
+
+def broadcast_to(x, /, shape):
+    return ops.broadcast_to(x, tuple(shape))
+
+
+def broadcast_shapes(*shapes):
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def broadcast_arrays(*arrays):
+    shape = broadcast_shapes(*(a.shape for a in arrays))
+    return [ops.broadcast_to(a, shape) for a in arrays]
+
+
+def moveaxis(x, source, destination, /):
+    src = [s % x.ndim for s in ((source,) if isinstance(source, int) else source)]
+    dst = [d % x.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return ops.permute(x, tuple(order))
+
+
+def roll(x, /, shift, *, axis=None):
+    if axis is None:
+        return ops.reshape(roll(ops.reshape(x, (-1,)), shift, axis=0), x.shape)
+    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for s, a in zip(shifts, axes):
+        n = x.shape[a]
+        if n:
+            s %= n
+            x = ops.concatenate([_slice(x, a, n - s, None), _slice(x, a, 0, n - s)], a) if s else x
+    return x
+
+
+def tile(x, repetitions, /):
+    reps = (1,) * (x.ndim - len(repetitions)) + tuple(repetitions)
+    x = ops.reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
+    for a, r in enumerate(reps):
+        if r != 1:
+            x = ops.concatenate([x] * r, a)
+    return x
+
+
+def take(x, indices, /, *, axis=None):
+    if axis is None:
+        if x.ndim != 1:
+            raise ShapeError(f"take: axis is required for a {x.ndim}-dimensional array")
+        axis = 0
+    key = [slice(None)] * x.ndim
+    key[axis] = indices
+    return x[tuple(key)]
+
+
+def nonzero(x, /):
+    """Indices of the nonzero elements, one array per axis (read back to the host)."""
+    found = np.nonzero(x.numpy())
+    return tuple(_tensor(i, dtype=x.backend.default_int, backend=x.backend) for i in found)
+
+
+# -- linear algebra ----------------------------------------------------------------------------
+matmul = ops.matmul
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    return ops.sum(x1 * x2, axis)
+
+
+def tensordot(x1, x2, /, *, axes=2):
+    if isinstance(axes, int):
+        a_axes, b_axes = list(range(x1.ndim - axes, x1.ndim)), list(range(axes))
+    else:
+        a_axes, b_axes = [a % x1.ndim for a in axes[0]], [b % x2.ndim for b in axes[1]]
+    a_free = [a for a in range(x1.ndim) if a not in a_axes]
+    b_free = [b for b in range(x2.ndim) if b not in b_axes]
+    k = int(np.prod([x1.shape[a] for a in a_axes], dtype=np.int64))
+    a = ops.reshape(ops.permute(x1, tuple(a_free + a_axes)), (-1, k))
+    b = ops.reshape(ops.permute(x2, tuple(b_axes + b_free)), (k, -1))
+    return ops.reshape(a @ b, tuple(x1.shape[i] for i in a_free) + tuple(x2.shape[i] for i in b_free))

@@ -1,0 +1,172 @@
+"""ember.array_api against array-api-strict (the standard's reference implementation)
+as the oracle, on every backend, with inputs drawn by hypothesis."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember import array_api as ea
+from ember.testing.checks import assert_close, expect
+
+xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed "
+                          "(pip install 'ember[test]')")
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+SETTINGS = settings(max_examples=8, deadline=None, database=None)
+
+
+def _shapes(min_dims=1, max_dims=3):
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=4)
+
+
+def _floats(lo=-3.0, hi=3.0):
+    return st.floats(float(np.float32(lo)), float(np.float32(hi)), allow_nan=False, width=32)
+
+
+def _pair(backend, a, dtype):
+    """The same values as an ember tensor on ``backend`` and an array-api-strict array."""
+    return (ember.tensor(a, dtype=dtype, backend=backend),
+            xps.asarray(np.asarray(a, dtype=np.float64 if dtype.is_float else dtype.np)))
+
+
+def _check(got, want, dtype, what, scale=10.0):
+    want = np.asarray(want)
+    if isinstance(got, (tuple, list)):
+        for g, w in zip(got, want):
+            _check(g, w, dtype, what, scale)
+        return
+    expect(tuple(got.shape) == want.shape, f"{what}: shape {got.shape}, expected {want.shape}")
+    assert_close(got, want, dtype if got.dtype.is_float else got.dtype, scale, what)
+
+
+# name -> (fn of (xp, x) for both namespaces, low, high)
+UNARY = {
+    "abs": (lambda xp, x: xp.abs(x), -3, 3), "exp": (lambda xp, x: xp.exp(x), -3, 3),
+    "log": (lambda xp, x: xp.log(x), 0.1, 5), "sqrt": (lambda xp, x: xp.sqrt(x), 0, 5),
+    "sin": (lambda xp, x: xp.sin(x), -3, 3), "cos": (lambda xp, x: xp.cos(x), -3, 3),
+    "tan": (lambda xp, x: xp.tan(x), -1.2, 1.2), "tanh": (lambda xp, x: xp.tanh(x), -3, 3),
+    "sinh": (lambda xp, x: xp.sinh(x), -3, 3), "cosh": (lambda xp, x: xp.cosh(x), -3, 3),
+    "negative": (lambda xp, x: xp.negative(x), -3, 3), "positive": (lambda xp, x: xp.positive(x), -3, 3),
+    "sign": (lambda xp, x: xp.sign(x), -3, 3), "square": (lambda xp, x: xp.square(x), -3, 3),
+    "reciprocal": (lambda xp, x: xp.reciprocal(x), 0.5, 3),
+    "log1p": (lambda xp, x: xp.log1p(x), -0.5, 3), "expm1": (lambda xp, x: xp.expm1(x), -3, 3),
+    "log2": (lambda xp, x: xp.log2(x), 0.1, 5), "log10": (lambda xp, x: xp.log10(x), 0.1, 5),
+    "isnan": (lambda xp, x: xp.isnan(x), -3, 3), "isinf": (lambda xp, x: xp.isinf(x), -3, 3),
+    "isfinite": (lambda xp, x: xp.isfinite(x), -3, 3),
+    "sum": (lambda xp, x: xp.sum(x, axis=-1), -3, 3), "mean": (lambda xp, x: xp.mean(x, axis=0), -3, 3),
+    "var": (lambda xp, x: xp.var(x, axis=-1), -3, 3), "std": (lambda xp, x: xp.std(x), -3, 3),
+    "max": (lambda xp, x: xp.max(x, axis=0, keepdims=True), -3, 3), "min": (lambda xp, x: xp.min(x), -3, 3),
+    "argmax": (lambda xp, x: xp.argmax(x, axis=-1), -3, 3), "argmin": (lambda xp, x: xp.argmin(x), -3, 3),
+    "count_nonzero": (lambda xp, x: xp.count_nonzero(xp.greater(x, 0.0), axis=-1), -3, 3),
+    "flip": (lambda xp, x: xp.flip(x), -3, 3), "roll": (lambda xp, x: xp.roll(x, 2, axis=-1), -3, 3),
+    "roll_flat": (lambda xp, x: xp.roll(x, -1), -3, 3),
+    "expand_dims": (lambda xp, x: xp.expand_dims(x, axis=1), -3, 3),
+    "diff": (lambda xp, x: xp.diff(x, axis=-1), -3, 3),
+    "tile": (lambda xp, x: xp.tile(x, (2, 1)), -3, 3),
+    "moveaxis": (lambda xp, x: xp.moveaxis(x, 0, -1), -3, 3),
+    "unstack": (lambda xp, x: xp.unstack(x, axis=0), -3, 3),
+    "concat_none": (lambda xp, x: xp.concat([x, x], axis=None), -3, 3),
+    "stack": (lambda xp, x: xp.stack([x, x], axis=-1), -3, 3),
+    "tril": (lambda xp, x: xp.tril(x if x.ndim > 1 else xp.stack([x, x]), k=-1), -3, 3),
+    "triu": (lambda xp, x: xp.triu(x if x.ndim > 1 else xp.stack([x, x])), -3, 3),
+    "matrix_transpose": (lambda xp, x: xp.matrix_transpose(x if x.ndim > 1 else xp.stack([x, x])), -3, 3),
+}
+
+BINARY = {
+    "add": lambda xp, a, b: xp.add(a, b), "subtract": lambda xp, a, b: xp.subtract(a, b),
+    "multiply": lambda xp, a, b: xp.multiply(a, b), "maximum": lambda xp, a, b: xp.maximum(a, b),
+    "minimum": lambda xp, a, b: xp.minimum(a, b), "logaddexp": lambda xp, a, b: xp.logaddexp(a, b),
+    "hypot": lambda xp, a, b: xp.hypot(a, b), "less": lambda xp, a, b: xp.less(a, b),
+    "greater_equal": lambda xp, a, b: xp.greater_equal(a, b),
+    "equal": lambda xp, a, b: xp.equal(a, b), "vecdot": lambda xp, a, b: xp.vecdot(a, b),
+    "where": lambda xp, a, b: xp.where(xp.greater(a, b), a, b),
+    "broadcast_arrays": lambda xp, a, b: xp.broadcast_arrays(a, b),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_and_reductions_match_the_reference(backend, name):
+    fn, lo, hi = UNARY[name]
+
+    @SETTINGS
+    @given(hnp.arrays(np.float32, _shapes(), elements=_floats(lo, hi)))
+    def check(a):
+        x, ref = _pair(backend, a, ember.float32)
+        _check(fn(ea, x), fn(xps, ref), ember.float32, name)
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_ops_match_the_reference(backend, name):
+    fn = BINARY[name]
+
+    @SETTINGS
+    @given(st.data())
+    def check(data):
+        shape = data.draw(_shapes())
+        a = data.draw(hnp.arrays(np.float32, shape, elements=_floats(0.1, 3)))
+        b = data.draw(hnp.arrays(np.float32, shape[-1:], elements=_floats(0.1, 3)))
+        (x, xr), (y, yr) = _pair(backend, a, ember.float32), _pair(backend, b, ember.float32)
+        _check(fn(ea, x, y), fn(xps, xr, yr), ember.float32, name)
+    check()
+
+
+def test_linear_algebra_matches_the_reference(backend):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 3, 5))
+    (x, xr), (y, yr) = _pair(backend, a, ember.float32), _pair(backend, b, ember.float32)
+    _check(ea.tensordot(x, y, axes=([1, 2], [1, 0])), xps.tensordot(xr, yr, axes=([1, 2], [1, 0])),
+           ember.float32, "tensordot")
+    _check(ea.matmul(x, y[:, 0, :]), xps.matmul(xr, yr[:, 0, :]), ember.float32, "matmul")
+    _check(ea.permute_dims(y, (2, 0, 1)), xps.permute_dims(yr, (2, 0, 1)), ember.float32,
+           "permute_dims")
+    _check(ea.take(x, ember.tensor([2, 0], backend=backend), axis=1),
+           xps.take(xr, xps.asarray([2, 0]), axis=1), ember.float32, "take")
+    got = ea.nonzero(ember.tensor([[0, 1], [2, 0]], backend=backend))
+    want = xps.nonzero(xps.asarray([[0, 1], [2, 0]]))
+    expect([g.tolist() for g in got] == [np.asarray(w).tolist() for w in want], "nonzero")
+    mx, my = ea.meshgrid(ea.arange(3, device=backend.device), ea.arange(2, device=backend.device))
+    rx, ry = xps.meshgrid(xps.arange(3), xps.arange(2))
+    expect(mx.tolist() == np.asarray(rx).tolist() and my.tolist() == np.asarray(ry).tolist(), "meshgrid")
+
+
+def test_creation_and_dtypes(backend):
+    dev = backend.device
+    expect(ea.zeros((2, 3), device=dev).device == dev and ea.ones(2, device=dev).tolist() == [1, 1],
+           "zeros and ones on the device")
+    expect(ea.full((2,), 7, device=dev).tolist() == [7, 7], "full")
+    expect(ea.arange(1, 7, 2, device=dev).tolist() == [1, 3, 5], "arange")
+    np.testing.assert_allclose(ea.linspace(0, 1, 4, endpoint=False, device=dev).numpy(),
+                               [0, 0.25, 0.5, 0.75], rtol=1e-6)
+    np.testing.assert_array_equal(ea.eye(3, 4, k=1, device=dev).numpy(), np.eye(3, 4, 1))
+    x = ea.asarray([[1.5, 2.5]], dtype=ea.float32, device=dev)
+    expect(ea.asarray(x) is x or ea.asarray(x).tolist() == x.tolist(), "asarray of a tensor")
+    with pytest.raises(ValueError, match="copy=False"):
+        ea.asarray([1, 2], copy=False)
+    expect(ea.astype(x, ea.int32).tolist() == [[1, 2]], "astype truncates")
+    expect(ea.isdtype(ea.float32, "real floating") and not ea.isdtype(ea.int32, ("bool", "real floating")),
+           "isdtype")
+    expect(ea.result_type(ea.int32, ea.float32) is ea.float32 and ea.result_type(x, 1) is ea.float32,
+           "result_type")
+    expect(ea.can_cast(ea.int32, ea.float32) and not ea.can_cast(ea.float32, ea.int32), "can_cast")
+    expect(ea.finfo(ea.float32).eps == float(np.finfo(np.float32).eps)
+           and ea.iinfo(ea.int32).max == 2 ** 31 - 1, "finfo and iinfo")
+    info = x.__array_namespace__().__array_namespace_info__()
+    expect(dev in info.devices() and set(info.dtypes(device=dev)) == {d.name for d in backend.dtypes
+                                                                      if d.name != "float16"},
+           f"info: {info.devices()} {info.dtypes(device=dev)}")
+    expect(info.default_dtypes(device=dev)["integral"] is backend.default_int, "default integer")
+    expect(math.isinf(ea.inf) and ea.newaxis is None and x.mT.shape == (2, 1)
+           and x.to_device(dev).device == dev, "constants, mT, to_device")
+
+
+def test_array_api_compat_finds_the_namespace(backend):
+    compat = pytest.importorskip("array_api_compat")
+    x = ember.ones(3, backend=backend)
+    expect(compat.array_namespace(x) is ea, "array_api_compat.array_namespace")
+    with pytest.raises(ValueError, match="api_version"):
+        x.__array_namespace__(api_version="2021.12")

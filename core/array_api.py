@@ -3,10 +3,10 @@
 ``t.__array_namespace__()`` returns this module, so array-API-aware code
 (``array_api_compat.array_namespace(t)``, scikit-learn with array_api_dispatch)
 takes ember tensors on any backend; ``device`` is a backend name ("opencl:1").
-Everything here is composed from ember's ops, so it runs, and differentiates,
-wherever they do. Deviations from the standard are listed in MISSING (with the
-reason) and in the docstrings: ember has no int8/int16/unsigned or complex
-dtypes, and its default float is float32.
+Most of it is composed from ember's ops, so it runs, and differentiates, wherever
+they do; the functions in ON_HOST run NumPy on a host copy. Deviations: ember has
+no int8/int16/unsigned or complex dtypes (conj, real and imag take real arrays),
+and its default float is float32.
 """
 
 import builtins
@@ -28,20 +28,15 @@ bool = dt.bool_  # noqa: A001  (the standard's names)
 int32, int64, float32, float64 = dt.int32, dt.int64, dt.float32, dt.float64
 e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 
-#: functions of the standard this namespace does not provide, and why
-MISSING = {
-    **{f: "no primitive for it on the backends yet" for f in (
-        "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
-        "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter", "sort",
-        "argsort", "searchsorted", "cumulative_sum", "cumulative_prod", "prod", "isin",
-        "take_along_axis", "repeat")},
-    **{f: "ember has no unsigned or 8/16-bit integers" for f in (
-        "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
-        "bitwise_right_shift")},
-    **{f: "ember has no complex dtypes" for f in ("conj", "real", "imag")},
-    **{f: "data-dependent output shapes are not done yet" for f in (
-        "unique_all", "unique_counts", "unique_inverse", "unique_values")},
-}
+#: functions with no composition of ember's ops yet: they run NumPy on a host copy
+#: and hand the result back on the input's backend (correct, but not differentiable,
+#: and a round trip for device backends)
+ON_HOST = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
+           "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter", "sort",
+           "argsort", "searchsorted", "cumulative_sum", "cumulative_prod", "prod", "isin",
+           "take_along_axis", "repeat", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift", "unique_all",
+           "unique_counts", "unique_inverse", "unique_values")
 
 
 class _Info:
@@ -143,9 +138,19 @@ def iinfo(type):  # noqa: A002
     return _Limits(np.iinfo(d.np), d)
 
 
+def _new_object(t):
+    """A distinct tensor object with t's value: in-place operators and item assignment
+    rebind the object they are applied to, so a copy must not be t itself."""
+    if t.requires_grad:
+        return t + 0
+    from .tensor import wrap
+    return wrap(t._data, t.backend, t.shape, t.dtype)     # buffers are never written twice
+
+
 def astype(x, dtype, /, *, copy=True, device=None):
     out = x.to(device) if device is not None else x
-    return out.to(dtype=dtype)
+    out = out.to(dtype=dtype)
+    return _new_object(out) if copy and out is x else out
 
 
 # -- creation ----------------------------------------------------------------------------
@@ -156,7 +161,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         if copy is False and ((device is not None and get_backend(device) is not obj.backend)
                               or (dtype is not None and dt.dtype(dtype) is not obj.dtype)):
             raise ValueError("asarray: copy=False, but a new device or dtype needs a copy")
-        return astype(obj, dtype if dtype is not None else obj.dtype, device=device)
+        return astype(obj, dtype if dtype is not None else obj.dtype, device=device,
+                      copy=copy is True)
     if copy is False:
         raise ValueError("asarray: copy=False, but making a tensor from this object copies it")
     if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
@@ -515,3 +521,132 @@ def tensordot(x1, x2, /, *, axes=2):
     a = ops.reshape(ops.permute(x1, tuple(a_free + a_axes)), (-1, k))
     b = ops.reshape(ops.permute(x2, tuple(b_axes + b_free)), (k, -1))
     return ops.reshape(a @ b, tuple(x1.shape[i] for i in a_free) + tuple(x2.shape[i] for i in b_free))
+
+
+# -- computed on the host (ON_HOST) ------------------------------------------------------------
+def _result(array, backend, like=None):
+    """A NumPy result as a tensor on ``backend``, in a dtype the backend stores: floats
+    keep ``like``'s dtype where the backend lacks theirs, integers narrow to its own."""
+    array = np.asarray(array)
+    d = dt.from_numpy_dtype(array.dtype, "a result")
+    if d not in backend.dtypes:
+        d = (like.dtype if like is not None and like.dtype.is_float else dt.default_float) \
+            if d.is_float else backend.default_int
+    return _tensor(array, dtype=d, backend=backend)
+
+
+def on_host(fn, *args, **kwargs):
+    """``fn`` (a NumPy function) on host copies of the tensor arguments; tensors back,
+    on the first argument's backend (tuples stay tuples, named ones keep their names)."""
+    like = next(a for a in args if isinstance(a, Tensor))
+    out = fn(*[a.numpy() if isinstance(a, Tensor) else a for a in args], **kwargs)
+    if isinstance(out, tuple):
+        parts = [_result(o, like.backend, like) for o in out]
+        return type(out)(*parts) if hasattr(out, "_fields") else tuple(parts)
+    return _result(out, like.backend, like)
+
+
+def _host(np_fn, doc=None):
+    def fn(*args, **kwargs):
+        return on_host(np_fn, *args, **kwargs)
+    fn.__name__, fn.__doc__ = np_fn.__name__, doc or f"numpy.{np_fn.__name__} on the host."
+    return fn
+
+
+acos, acosh, asin, asinh = _host(np.arccos), _host(np.arccosh), _host(np.arcsin), _host(np.arcsinh)
+atan, atan2, atanh = _host(np.arctan), _host(np.arctan2), _host(np.arctanh)
+ceil, floor, trunc, round = _host(np.ceil), _host(np.floor), _host(np.trunc), _host(np.round)  # noqa: A001
+remainder, floor_divide = _host(np.remainder), _host(np.floor_divide)
+copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.nextafter)
+bitwise_and, bitwise_or, bitwise_xor = _host(np.bitwise_and), _host(np.bitwise_or), _host(np.bitwise_xor)
+bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
+    _host(np.invert), _host(np.left_shift), _host(np.right_shift))
+isin = _host(lambda x1, x2, /, *, invert=False: np.isin(x1, x2, invert=invert))
+take_along_axis = _host(lambda x, indices, /, *, axis=-1: np.take_along_axis(x, indices, axis))
+repeat = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
+
+
+def conj(x, /):
+    return x
+
+
+def real(x, /):
+    return x
+
+
+def imag(x, /):
+    return zeros_like(x)
+
+
+def prod(x, /, *, axis=None, dtype=None, keepdims=False):
+    return on_host(lambda a: np.prod(a, axis=axis, keepdims=keepdims), x if dtype is None
+                   else x.to(dtype=dtype))
+
+
+def sort(x, /, *, axis=-1, descending=False, stable=True):
+    return on_host(lambda a: np.flip(np.sort(-a if descending else a, axis, kind="stable")
+                                     * (-1 if descending else 1), ()), x)
+
+
+def argsort(x, /, *, axis=-1, descending=False, stable=True):
+    return on_host(lambda a: np.argsort(-a if descending else a, axis, kind="stable"), x)
+
+
+def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    return on_host(lambda a, v: np.searchsorted(a, v, side=side, sorter=sorter), x1, x2)
+
+
+def _cumulative(np_fn, x, axis, dtype, include_initial, initial):
+    def run(a):
+        out = np_fn(a, axis=axis if axis is not None else 0, dtype=dtype.np if dtype else None)
+        if include_initial:
+            pad = [(0, 0)] * out.ndim
+            pad[axis if axis is not None else 0] = (1, 0)
+            out = np.pad(out, pad, constant_values=initial)
+        return out
+    return on_host(run, x)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _cumulative(np.cumsum, x, axis, dtype, include_initial, 0)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _cumulative(np.cumprod, x, axis, dtype, include_initial, 1)
+
+
+class UniqueAllResult(tuple):
+    _fields = ("values", "indices", "inverse_indices", "counts")
+
+    def __new__(cls, *parts):
+        return super().__new__(cls, parts)
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+    inverse_indices = property(lambda self: self[2])
+    counts = property(lambda self: self[3])
+
+
+def unique_all(x, /):
+    def run(a):
+        values, indices, inverse, counts = np.unique(a.reshape(-1), return_index=True,
+                                                     return_inverse=True, return_counts=True)
+        return UniqueAllResult(values, indices, inverse.reshape(a.shape), counts)
+    return on_host(run, x)
+
+
+def unique_counts(x, /):
+    values, _, _, counts = unique_all(x)
+    return values, counts
+
+
+def unique_inverse(x, /):
+    values, _, inverse, _ = unique_all(x)
+    return values, inverse
+
+
+def unique_values(x, /):
+    return on_host(lambda a: np.unique(a.reshape(-1)), x)
+
+
+from . import array_api_linalg as linalg  # noqa: E402  (the extension's namespace)

@@ -120,6 +120,13 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """A one-element integer tensor serves as an index or slice bound (x[:n])."""
+        if self.size != 1 or self.dtype.is_float:
+            raise TypeError(f"only a one-element integer or bool tensor can be used as an "
+                            f"index, not a {self.dtype.name} tensor of shape {self.shape}")
+        return int(self.item())
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(",
                                threshold=200, edgeitems=3)
@@ -244,9 +251,16 @@ class Tensor:
         return _ops.getitem(self, key)
 
     def __setitem__(self, key, value):
+        """x[key] = value rebinds x to the updated value, as x += y does (views taken
+        before keep what they saw); refused on tensors that take part in autograd."""
+        from .autograd import is_grad_enabled
         from .errors import MutationError
-        raise MutationError("tensors are values and do not support item assignment; build the "
-                        "new tensor instead, e.g. x = ember.where(mask, value, x)")
+        if is_grad_enabled() and (self.requires_grad
+                                  or (isinstance(value, Tensor) and value.requires_grad)):
+            raise MutationError("item assignment on a tensor that takes part in autograd; "
+                                "build the new tensor instead, e.g. x = ember.where(mask, value, x), "
+                                "or assign under ember.no_grad()")
+        self._data = _ops.setitem(self, key, value)._data
 
     # -- methods mirroring the functions ---------------------------------------
     def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)

@@ -27,3 +27,38 @@ def test_pytorch_shares_memory_both_ways():
 def test_unsupported_producer_is_a_clear_error():
     with pytest.raises(ember.DTypeError, match="from_dlpack: backend numpy cannot import this list"):
         ember.from_dlpack([1, 2, 3], backend="numpy")
+
+
+SKLEARN = """
+import numpy as np, ember
+from sklearn import config_context
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+rng = np.random.default_rng(0)
+X = rng.standard_normal((60, 5))
+y = (X[:, 0] + 0.3 * rng.standard_normal(60) > 0).astype(np.int64) + (X[:, 1] > 1)
+b = ember.get_backend(BACKEND)
+dtype = ember.float64 if ember.float64 in b.dtypes else ember.float32
+x, t = ember.tensor(X, dtype=dtype, backend=b), ember.tensor(y, dtype=b.default_int, backend=b)
+with config_context(array_api_dispatch=True):
+    pca = PCA(n_components=2, svd_solver="full").fit(x)
+    projected = pca.transform(x)
+    predicted = LinearDiscriminantAnalysis().fit(x, t).predict(x)
+assert isinstance(projected, ember.Tensor) and projected.device == b.device
+ref = PCA(n_components=2, svd_solver="full").fit(X)
+tol = 1e-9 if dtype is ember.float64 else 1e-4
+np.testing.assert_allclose(pca.explained_variance_ratio_.numpy(), ref.explained_variance_ratio_, atol=tol)
+np.testing.assert_allclose(projected.numpy(), ref.transform(X), atol=tol * 10)
+np.testing.assert_array_equal(predicted.numpy(), LinearDiscriminantAnalysis().fit(X, y).predict(X))
+print("ok", np.allclose(x.numpy(), X, atol=1e-6))   # fit left the caller's tensor as it was
+"""
+
+
+@pytest.mark.parametrize("name", ["numpy", "opencl", "wgpu"])
+def test_scikit_learn_pca_and_lda_take_ember_tensors(run_python, name):
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed (optional)")
+    if not ember.config.availability(name)[0]:
+        pytest.skip(f"backend {name} unavailable")
+    done = run_python(SKLEARN.replace("BACKEND", repr(name)), env={"SCIPY_ARRAY_API": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok True"

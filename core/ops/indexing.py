@@ -186,3 +186,26 @@ def _advanced(x, key):
         order = list(range(nb, nb + adv[0])) + list(range(nb)) + list(range(nb + adv[0], out.ndim))
         out = permute(out, order)
     return out
+
+
+def setitem(x, key, value):
+    """A copy of ``x`` with ``x[key]`` replaced by ``value`` (NumPy semantics: the value
+    broadcasts and is cast to x's dtype; of repeated positions the last write wins).
+    Differentiable in x and value: a gather and a where."""
+    from .elementwise import cast, where
+    from ._util import as_tensor
+    from .movement import broadcast_to
+    target = getitem(x, key).shape                     # the key's checks and errors
+    keys = key if isinstance(key, tuple) else (key,)
+    host_key = tuple(_host(k) if isinstance(k, (Tensor, list)) else k for k in keys)
+    positions = np.arange(x.size).reshape(x.shape)[host_key].reshape(-1)
+    if positions.size == 0:
+        return x
+    source = np.full(x.size, -1, dtype=np.int64)
+    source[positions] = np.arange(positions.size)      # NumPy: the last write wins
+    written = source >= 0
+    v = as_tensor(value, "setitem", like=x)
+    v = reshape(broadcast_to(cast(v, x.dtype) if v.dtype is not x.dtype else v, target), (-1,))
+    picked = gather(v, 0, index_tensor(np.where(written, source, 0), x.backend))
+    mask = cast(index_tensor(written.reshape(x.shape), x.backend), "bool")
+    return where(mask, reshape(picked, x.shape), x)

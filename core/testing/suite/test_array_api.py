@@ -170,3 +170,70 @@ def test_array_api_compat_finds_the_namespace(backend):
     expect(compat.array_namespace(x) is ea, "array_api_compat.array_namespace")
     with pytest.raises(ValueError, match="api_version"):
         x.__array_namespace__(api_version="2021.12")
+
+
+HOST = {   # ON_HOST functions and the linalg extension: (name, fn of (xp, x), low, high)
+    "floor": (lambda xp, x: xp.floor(x), -3, 3), "ceil": (lambda xp, x: xp.ceil(x), -3, 3),
+    "trunc": (lambda xp, x: xp.trunc(x), -3, 3), "round": (lambda xp, x: xp.round(x), -3, 3),
+    "atan": (lambda xp, x: xp.atan(x), -3, 3), "asin": (lambda xp, x: xp.asin(x), -0.9, 0.9),
+    "remainder": (lambda xp, x: xp.remainder(x, 0.75), -3, 3),
+    "sort": (lambda xp, x: xp.sort(x, axis=-1), -3, 3),
+    "sort_descending": (lambda xp, x: xp.sort(x, axis=0, descending=True), -3, 3),
+    "argsort": (lambda xp, x: xp.argsort(x, axis=-1), -3, 3),
+    "cumulative_sum": (lambda xp, x: xp.cumulative_sum(x, axis=-1, include_initial=True), -3, 3),
+    "prod": (lambda xp, x: xp.prod(x, axis=-1), -1.5, 1.5),
+    "unique_values": (lambda xp, x: xp.unique_values(xp.round(x)), -3, 3),
+    "unique_counts": (lambda xp, x: xp.unique_counts(xp.round(x)), -3, 3),
+    "vector_norm": (lambda xp, x: xp.linalg.vector_norm(x, axis=-1), -3, 3),
+    "vector_norm_1": (lambda xp, x: xp.linalg.vector_norm(x, ord=1), -3, 3),
+    "vector_norm_inf": (lambda xp, x: xp.linalg.vector_norm(x, ord=xp.inf), -3, 3),
+}
+
+SQUARE = {   # linalg on batches of well-conditioned square matrices
+    "svdvals": lambda xp, m: xp.linalg.svdvals(m), "det": lambda xp, m: xp.linalg.det(m),
+    "inv": lambda xp, m: xp.linalg.inv(m), "eigvalsh": lambda xp, m: xp.linalg.eigvalsh(m + xp.matrix_transpose(m)),
+    "solve": lambda xp, m: xp.linalg.solve(m, m[..., :1]), "trace": lambda xp, m: xp.linalg.trace(m),
+    "matrix_norm": lambda xp, m: xp.linalg.matrix_norm(m), "outer": lambda xp, m: xp.linalg.outer(m[0, 0, ...], m[0, 1, ...]),
+    "diagonal": lambda xp, m: xp.linalg.diagonal(m, offset=1), "cholesky": lambda xp, m: xp.linalg.cholesky(
+        m @ xp.matrix_transpose(m)),
+    "qr_r_abs": lambda xp, m: xp.abs(xp.linalg.qr(m).R), "slogdet": lambda xp, m: xp.linalg.slogdet(m),
+    "matrix_power": lambda xp, m: xp.linalg.matrix_power(m, 3), "pinv": lambda xp, m: xp.linalg.pinv(m),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOST))
+def test_host_functions_match_the_reference(backend, name):
+    fn, lo, hi = HOST[name]
+
+    @SETTINGS
+    @given(hnp.arrays(np.float32, _shapes(), elements=_floats(lo, hi)))
+    def check(a):
+        x, ref = _pair(backend, a, ember.float32)
+        _check(fn(ea, x), fn(xps, ref), ember.float32, name)
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(SQUARE))
+def test_linalg_extension_matches_the_reference(backend, name):
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    x, ref = _pair(backend, m, ember.float32)
+    _check(SQUARE[name](ea, x), SQUARE[name](xps, ref), ember.float32, name, scale=100)
+
+
+def test_svd_and_eigh_reconstruct(backend):
+    m = np.random.default_rng(4).standard_normal((4, 3))
+    x = ember.tensor(m, dtype=ember.float32, backend=backend)
+    u, s, vh = ea.linalg.svd(x, full_matrices=False)
+    assert_close((u * s[None, :]) @ vh, m, ember.float32, 100, "svd")
+    w, v = ea.linalg.eigh(x.mT @ x)
+    assert_close(v @ (w[:, None] * v.mT), m.T @ m, ember.float32, 100, "eigh")
+
+
+def test_asarray_copy_is_a_new_object_that_in_place_updates_leave_alone(backend):
+    x = ember.tensor([1.0, 2.0], backend=backend)
+    y = ea.asarray(x, copy=True)
+    y -= 1.0
+    y[0] = 5.0
+    expect(x.tolist() == [1.0, 2.0] and y.tolist() == [5.0, 1.0], f"{x.tolist()} {y.tolist()}")
+    expect(ea.asarray(x) is x, "asarray without copy keeps the object")

@@ -31,9 +31,9 @@ ERRORS = [
      "too many indices: the key uses 2 axes but the tensor has 1"),
     ("bool_scalar_index", lambda: ember.zeros(2)[True], ember.IndexingError,
      "a single True/False as an index is not supported; use x[None] or reshape"),
-    ("setitem", lambda: ember.zeros(3).__setitem__(0, 1.0), ember.MutationError,
-     "tensors are values and do not support item assignment; build the new tensor instead, "
-     "e.g. x = ember.where(mask, value, x)"),
+    ("setitem", lambda: ember.zeros(3, requires_grad=True).__setitem__(0, 1.0), ember.MutationError,
+     "item assignment on a tensor that takes part in autograd; build the new tensor instead, "
+     "e.g. x = ember.where(mask, value, x), or assign under ember.no_grad()"),
     ("mask_shape", lambda: ember.zeros(2, 3)[ember.tensor([True, False, True])], ember.IndexingError,
      "boolean mask of shape (3,) does not match the indexed axes (2,) of shape (2, 3)"),
     ("bool_sub", lambda: ember.tensor([True]) - ember.tensor([False]), ember.DTypeError,

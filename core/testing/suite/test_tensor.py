@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.testing.checks import expect
+from ember.testing.checks import expect, gradcheck
 from ember import dtypes as dt
 
 
@@ -194,6 +194,32 @@ def test_indexing_matches_numpy_with_gradient(backend, key):
     want = np.zeros_like(ref)
     np.add.at(want, key, w)
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+SET_KEYS = [(1,), (slice(None), 2), (Ellipsis, slice(1, None, 2)), ([0, 0], [1, 1], [2, 2]),
+            (np.array([True, False]), slice(None), 0), (slice(None, None, -1), [2, 0])]
+
+
+@pytest.mark.parametrize("key", SET_KEYS)
+def test_item_assignment_matches_numpy_and_rebinds(backend, key):
+    ref = np.arange(24.0).reshape(2, 3, 4)
+    x = ember.tensor(ref, dtype=ember.float32)
+    before, alias = x[0], x
+    value = -np.arange(np.asarray(ref[key]).size, dtype=np.float64).reshape(np.shape(ref[key])) - 1
+    x[key] = ember.tensor(value, dtype=ember.float32)
+    ref[key] = value
+    np.testing.assert_array_equal(x.numpy(), ref)
+    expect(alias is x and before.numpy()[0, 0] == 0.0, "x rebinds; a view taken before keeps its value")
+    x[key] = 7                                   # a scalar broadcasts
+    ref[key] = 7
+    np.testing.assert_array_equal(x.numpy(), ref)
+
+
+def test_setitem_is_differentiable_as_a_function(backend):
+    """ember.setitem (what x[key] = v computes) carries gradients to x and to v."""
+    ref = np.random.default_rng(0).standard_normal((3, 4))
+    gradcheck(lambda x, v: ember.setitem(x, (slice(None), [0, 2]), v) * 2.0,
+              [ref, np.ones((3, 2))], backend)
 
 
 def test_index_with_an_ember_tensor(backend):

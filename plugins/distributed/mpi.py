@@ -47,10 +47,11 @@ class MPICommunicator:
     def _abort_on_uncaught(self):
         previous = sys.excepthook
 
-        def hook(kind, exc, tb):
-            previous(kind, exc, tb)
+        def hook(kind, exc, tb):   # the one line first: aborting may cut the traceback short
             sys.stderr.write(f"ember.distributed: rank {self.rank} of {self.size} stopped: "
                              f"{kind.__name__}: {exc}; aborting the other ranks\n")
+            sys.stderr.flush()
+            previous(kind, exc, tb)
             sys.stderr.flush()
             self.comm.Abort(1)
 

@@ -61,6 +61,8 @@ class Backend:
     #: the integer dtype of Python ints, integer sums, argmax and the index buffers
     #: given to gather and scatter_add: int64, or int32 where a backend has no int64
     default_int = dt.int64
+    #: True when buffers are NumPy arrays in host memory (np.asarray(t) can be a view)
+    host_memory = False
 
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))

@@ -86,8 +86,23 @@ class Tensor:
         return self._backend.to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype, copy=False)
+        """np.asarray(t): on a backend whose memory is the host's (numpy), a read-only view
+        of the tensor's own buffer (tensors are values); elsewhere, and with copy=True, a
+        copy. copy=False where no view can be given is a ValueError, as NumPy's protocol asks."""
+        if copy is True or not self._backend.host_memory:
+            if copy is False:
+                raise ValueError(f"np.asarray(copy=False): backend {self.device} keeps the "
+                                 f"tensor in device memory; NumPy can only get a copy")
+            a = self.numpy()
+        else:
+            a = self._data.view()
+            a.flags.writeable = False
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(copy=False): the tensor is {self.dtype.name}, "
+                                 f"so {np.dtype(dtype)} needs a copy")
+            a = a.astype(dtype)
+        return a
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         """DLPack export: NumPy and CuPy buffers are shared without a copy (so the consumer

@@ -62,3 +62,23 @@ def test_scikit_learn_pca_and_lda_take_ember_tensors(run_python, name):
     done = run_python(SKLEARN.replace("BACKEND", repr(name)), env={"SCIPY_ARRAY_API": "1"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok True"
+
+
+def test_numpy_array_protocol_views_read_only_and_copies_on_request():
+    t = ember.arange(6.0).reshape(2, 3)
+    view = np.asarray(t)
+    assert np.shares_memory(view, t._data) and not view.flags.writeable   # a value: no writes
+    copied = np.array(t, copy=True)
+    assert not np.shares_memory(copied, t._data) and copied.flags.writeable
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match="needs a copy"):
+        np.asarray(t, dtype=np.float64, copy=False)
+
+
+def test_numpy_array_protocol_on_a_device_backend_copies():
+    if not ember.config.availability("opencl")[0]:
+        pytest.skip("opencl unavailable")
+    u = ember.ones(2, backend="opencl")
+    np.testing.assert_array_equal(np.asarray(u), [1.0, 1.0])
+    with pytest.raises(ValueError, match="backend opencl keeps the tensor in device memory"):
+        np.asarray(u, copy=False)

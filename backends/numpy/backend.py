@@ -171,6 +171,7 @@ class NumpyBackend(ArrayModuleBackend):
     """Runs on the CPU through NumPy; the reference every other backend is checked against."""
 
     name = "numpy"
+    host_memory = True
 
     @classmethod
     def devices(cls):

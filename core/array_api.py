@@ -17,7 +17,7 @@ import numpy as np
 from . import dtypes as dt
 from . import ops
 from .config import get_backend
-from .creation import arange as _arange, eye as _eye, from_dlpack, full as _full, linspace as _linspace
+from .creation import arange as _arange, from_dlpack, full as _full, linspace as _linspace
 from .creation import tensor as _tensor
 from .errors import DTypeError, ShapeError
 from .tensor import Tensor
@@ -210,8 +210,7 @@ def empty_like(x, /, *, dtype=None, device=None):
 
 
 def full_like(x, /, fill_value, *, dtype=None, device=None):
-    return full(x.shape, fill_value, dtype=dtype if dtype is not None else x.dtype,
-                device=device if device is not None else x.device)
+    return _like(full, x, dtype, device, fill_value)
 
 
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
@@ -225,9 +224,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
 
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
-    if k == 0:
-        return _eye(n_rows, n_cols, dtype=dtype, backend=device)
-    return asarray(np.eye(n_rows, n_cols, k), dtype=_float(dtype), device=device)
+    return _tensor(np.eye(n_rows, n_cols, k), dtype=_float(dtype), backend=device)
 
 
 def _band(x, k, lower):

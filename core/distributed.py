@@ -72,8 +72,8 @@ def local_rank():
 
 def host_array(t):
     """The tensor's values as a C-contiguous host array (shared, not copied, on numpy)."""
-    if t._backend.dlpack_device(t._data)[0] == 1:
-        return np.ascontiguousarray(np.from_dlpack(t))
+    if t._backend.host_memory:
+        return np.ascontiguousarray(t._data)
     return t._backend.to_numpy(t._data)
 
 

@@ -44,12 +44,12 @@ def test_ops_queue_without_a_round_trip_until_the_host_reads(wgpu):
     y = x
     for _ in range(10):
         y = ember.tanh(y * 1.5 + 0.1)
-    assert wgpu._pending, "dispatches should wait in the open compute pass"
+    assert wgpu._queued, "dispatches should wait in the open compute pass"
     want = np.linspace(-1, 1, 1000, dtype=np.float64)
     for _ in range(10):
         want = np.tanh(want * 1.5 + 0.1)
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-4, atol=1e-5)
-    assert not wgpu._pending, "a readback submits what was queued"
+    assert not wgpu._queued, "a readback submits what was queued"
 
 
 @pytest.mark.parametrize("shape_a,shape_b", [((5, 7), (7, 3)), ((2, 9, 13), (13, 6)),

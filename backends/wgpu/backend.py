@@ -190,7 +190,7 @@ class WgpuBackend(StridedBackend):
         self._pool = _Pool(self.device_obj, self.usage)
         self._binds = {}            # (generation, buffer ids) -> bind group
         self._encoder = self._pass = None
-        self._pending = []
+        self._queued = 0            # dispatches in the open compute pass
         self._sync_buffer = self.device_obj.create_buffer(size=4, usage=self.usage)
 
     def info(self):
@@ -216,7 +216,7 @@ class WgpuBackend(StridedBackend):
             self._pass.end()
             self.device_obj.queue.submit([self._encoder.finish()])
             self._encoder = self._pass = None
-            self._pending.clear()
+            self._queued = 0
 
     def synchronize(self):
         self.flush()
@@ -240,8 +240,8 @@ class WgpuBackend(StridedBackend):
         compute.set_pipeline(pipeline)
         compute.set_bind_group(0, bind)
         compute.dispatch_workgroups(*groups)
-        self._pending.append(bind)
-        if len(self._pending) >= _FLUSH_EVERY:
+        self._queued += 1
+        if self._queued >= _FLUSH_EVERY:
             self.flush()
 
     @staticmethod

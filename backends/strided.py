@@ -61,9 +61,61 @@ class StridedBackend(Backend):
     """Movement, concatenation, padding and im2col windows as views and strided copies,
     shared by backends whose kernels take (buffer, shape, strides, offset). A subclass
     supplies ``_alloc(shape, np_dtype)``, ``full``, ``_copy(x, out=None)`` (a strided copy,
-    into ``out`` when given), ``_accumulate(src, out)`` (out += src, out a view), and
-    ``_unary(name, x)``, ``_binary(name, a, b)``, ``_compare(name, a, b)``, which the
-    elementwise primitives below name."""
+    into ``out`` when given), ``_accumulate(src, out)`` (out += src, out a view), and for
+    the elementwise primitives ``_expr(name, in_dtypes, dtype)`` (the expression of one
+    over x, y, z in the kernel language, and its output NumPy dtype), ``_ew(expr,
+    out_dtype, inputs)`` (one strided broadcasting kernel) and ``_fused(spec, exprs)``
+    (one kernel for a run of them, see ember.graph.FusedSpec)."""
+
+    def _unary(self, name, x):
+        return self._ew(*self._expr(name, (x.dtype,)), [x])
+
+    def _binary(self, name, a, b):
+        return self._ew(*self._expr(name, (a.dtype, b.dtype)), [a, b])
+
+    _compare = _binary
+
+    def where(self, cond, a, b):
+        return self._ew(*self._expr("where", (cond.dtype, a.dtype, b.dtype)), [cond, a, b])
+
+    def cast(self, x, dtype):
+        return self._ew(*self._expr("cast", (x.dtype,), dtype), [x])
+
+    def fast_relu(self, x):
+        return self._unary("fast_relu", x)
+
+    def fast_sigmoid(self, x):
+        return self._unary("fast_sigmoid", x)
+
+    def fast_fused(self, spec):
+        """The expressions of the run's primitives, handed to the subclass's ``_fused``."""
+        exprs = []
+        for name, ins, attr, _ in spec.nodes:
+            dtypes = tuple(spec.inputs[k][1] if kind == "x" else spec.nodes[k][3] for kind, k in ins)
+            exprs.append(self._expr(name, dtypes, attr)[0])
+        return self._fused(spec, exprs)
+
+    @staticmethod
+    def _fused_layout(spec, inputs):
+        """Per buffer input: None when it is contiguous at the output's shape (read at the
+        flat index), else its broadcast strides; the key of the kernel built for them."""
+        return tuple(None if x.shape == spec.shape and x.contiguous
+                     else broadcast_strides(x, spec.shape) for x in inputs)
+
+    @staticmethod
+    def _fused_loads(spec, layout, literal, load):
+        """One ``(input index, value expression)`` per input: a literal for scalar constants,
+        else ``load(buffer number, index expression)`` at the layout's strides."""
+        out, slots = [], iter(enumerate(layout))
+        for k, ((_, dtype), value) in enumerate(zip(spec.inputs, spec.scalars)):
+            if value is not None:
+                out.append((k, literal(value, np.dtype(dtype))))
+                continue
+            m, strides = next(slots)
+            at = "g" if strides is None else " + ".join(
+                [f"k{d} * {st}" for d, st in enumerate(strides) if st] or ["0"])
+            out.append((k, load(m, at)))
+        return out
 
     def neg(self, x): return self._unary("neg", x)
     def exp(self, x): return self._unary("exp", x)

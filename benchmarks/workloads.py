@@ -58,11 +58,12 @@ def cnn(lib):
 def _optimizer(lib, params, name):
     """"sgd" (plain, as the hand-written versions), "momentum" (0.9) or "adam"."""
     if name == "adam":
-        return lib.Adam(params, lr=1e-3)
+        return lib.Adam(params, lr=1e-3, **({"capturable": True} if lib is optim else {}))
     return lib.SGD(params, lr=LR, momentum=0.9 if name == "momentum" else 0.0)
 
 
-def ember_step(model_fn, shape, backend=None, opt_name="sgd"):
+def ember_step(model_fn, shape, backend=None, opt_name="sgd", compiled=False):
+    """A training step of ``model_fn``'s model; ``compiled``: through ember.compile."""
     ember.manual_seed(0)
     with ember.backend(backend or ember.get_backend()):
         model = model_fn(nn)
@@ -70,13 +71,14 @@ def ember_step(model_fn, shape, backend=None, opt_name="sgd"):
         y = ember.randint(0, 10, (shape[0],))
     opt = _optimizer(optim, model.parameters(), opt_name)
 
-    def step():
+    def step(x, y):
         loss = cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
-    return step
+    run = ember.compile(step) if compiled else step
+    return lambda: run(x, y)
 
 
 def torch_step(model_fn, shape, device="cpu", opt_name="sgd"):
@@ -154,3 +156,15 @@ def ember_cnn(batch, backend=None):
 
 def torch_cnn(batch, device="cpu"):
     return torch_step(cnn, (batch, 1, 28, 28), device)
+
+
+def chain(x):
+    """Eight elementwise ops (ember.compile fuses them into one kernel)."""
+    return (ember.maximum(x * 1.1 + 0.3, 0.0) * x - 0.2).abs().sqrt().exp()
+
+
+def ember_chain(n, backend=None, compiled=False):
+    ember.manual_seed(0)
+    x = ember.randn(n, backend=backend)
+    run = ember.compile(chain) if compiled else chain
+    return lambda: run(x)

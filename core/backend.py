@@ -48,7 +48,8 @@ PRIMITIVES = (
 ).split()
 
 FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
-              "fast_im2col", "fast_col2im", "fast_sgd_step", "fast_adam_step")
+              "fast_im2col", "fast_col2im", "fast_sgd_step", "fast_adam_step",
+              "fast_fused", "fast_capture")
 
 
 class Backend:
@@ -82,6 +83,12 @@ class Backend:
     #: (p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, step)
     #: -> (p, m, v, vmax), Adam (decoupled: AdamW); vmax is None without amsgrad
     fast_adam_step = None
+    #: (ember.graph.FusedSpec) -> a function of the spec's input buffers returning its
+    #: output buffers: a run of elementwise primitives compiled into one kernel
+    fast_fused = None
+    #: (ember.graph.Graph) -> a function (backend, input buffers) -> output buffers that
+    #: replays the whole graph as one recorded launch (CUDA graphs)
+    fast_capture = None
 
     @classmethod
     def availability(cls):

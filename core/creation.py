@@ -187,21 +187,21 @@ def _gen_dtype(dtype):
 def rand(*shape, dtype=None, backend=None, requires_grad=False):
     """Uniform in [0, 1)."""
     dtype = _float_dtype("rand", dtype)
-    values = _random.generator().random(_shape("rand", shape), dtype=_gen_dtype(dtype))
+    values = _random.draw("random", _shape("rand", shape), dtype=_gen_dtype(dtype))
     return _upload(values, dtype, backend, requires_grad, "rand")
 
 
 def randn(*shape, dtype=None, backend=None, requires_grad=False):
     """Standard normal."""
     dtype = _float_dtype("randn", dtype)
-    values = _random.generator().standard_normal(_shape("randn", shape), dtype=_gen_dtype(dtype))
+    values = _random.draw("standard_normal", _shape("randn", shape), dtype=_gen_dtype(dtype))
     return _upload(values, dtype, backend, requires_grad, "randn")
 
 
 def uniform(low=0.0, high=1.0, shape=(), dtype=None, backend=None, requires_grad=False):
     """Uniform in [low, high)."""
     dtype = _float_dtype("uniform", dtype)
-    values = _random.generator().uniform(low, high, _shape("uniform", (shape,)))
+    values = _random.draw("uniform", low, high, _shape("uniform", (shape,)))
     return _upload(values, dtype, backend, requires_grad, "uniform")
 
 
@@ -210,7 +210,7 @@ def normal(mean=0.0, std=1.0, shape=(), dtype=None, backend=None, requires_grad=
     dtype = _float_dtype("normal", dtype)
     if std < 0:
         raise ValueError(f"normal: std must be >= 0, got {std}")
-    values = _random.generator().normal(mean, std, _shape("normal", (shape,)))
+    values = _random.draw("normal", mean, std, _shape("normal", (shape,)))
     return _upload(values, dtype, backend, requires_grad, "normal")
 
 
@@ -221,7 +221,7 @@ def randint(low, high=None, shape=(), dtype=None, backend=None):
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     dtype = dt.dtype(dtype or get_backend(backend).default_int)
-    values = _random.generator().integers(low, high, _shape("randint", (shape,)))
+    values = _random.draw("integers", low, high, _shape("randint", (shape,)))
     return _upload(values, dtype, backend, False, "randint")
 
 

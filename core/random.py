@@ -20,6 +20,19 @@ def generator():
     return _rng
 
 
+#: set by ember.compile while tracing: called with (values, method, args, kwargs) for
+#: each draw, so a replayed graph draws anew instead of repeating the traced values
+on_draw = None
+
+
+def draw(method, *args, **kwargs):
+    """``generator().<method>(*args, **kwargs)``, seen by a trace in progress."""
+    values = getattr(_rng, method)(*args, **kwargs)
+    if on_draw is not None:
+        on_draw(values, method, args, kwargs)
+    return values
+
+
 def get_rng_state():
     """A plain dict (no objects) that set_rng_state restores; fit for msgpack."""
     return _rng.bit_generator.state

@@ -1,6 +1,8 @@
 """OpenCL through PyOpenCL: every primitive as a kernel from kernels/*.cl, buffers from a
 memory pool, one in-order queue, no host round trip between ops."""
 
+import re
+
 import numpy as np
 
 from ember import dtypes as dt
@@ -26,6 +28,18 @@ def _all_devices():
     return [(p, d) for _, _, p, d in sorted(found, key=lambda t: t[:2])]
 
 
+def _c_literal(v, dtype):
+    """A C literal of v in dtype, exact (floats in hexadecimal), NaN and infinities too."""
+    if dtype.kind == "f":
+        v = float(v)
+        if v != v:
+            return "NAN"
+        if v in (float("inf"), float("-inf")):
+            return "INFINITY" if v > 0 else "(-INFINITY)"
+        return f"(({ctype(dtype)}){v.hex()})"
+    return f"(({ctype(dtype)}){int(v)})"
+
+
 def _literal(v, dtype):
     """A C literal of v in dtype (floats always spelled as float, cast to the type)."""
     return f"(({ctype(dtype)}){float(v)!r}f)" if dtype.kind == "f" else f"(({ctype(dtype)}){int(v)})"
@@ -40,6 +54,7 @@ _BINARY = {"add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "di
 _BOOL_BINARY = {"add": "((x) | (y))", "mul": "((x) & (y))", "maximum": "((x) | (y))",
                 "minimum": "((x) & (y))"}
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_TYPE_NAMES = re.compile(r"\bT([OABC])\b")
 
 
 class OpenCLBackend(StridedBackend):
@@ -167,52 +182,92 @@ class OpenCLBackend(StridedBackend):
         self._ew("((x) + (y))", out.dtype, [out, src], out)
 
     # -- elementwise primitives ------------------------------------------------------
-    def _unary(self, name, x):
-        if name in ("abs", "sign"):
-            if x.dtype in _FLOATS:
+    def _expr(self, name, dtypes, dtype=None):
+        """OP(x, y, z) of primitive ``name`` over inputs of ``dtypes``, and its output dtype."""
+        a = np.dtype(dtypes[0])
+        floating = a in _FLOATS
+        if name == "cast":
+            return ("(uchar)((x) != 0)" if dtype is dt.bool_ else "(TO)(x)"), dtype.np
+        if name == "where":
+            return "((x) ? (y) : (z))", np.dtype(dtypes[1])
+        if name in _COMPARE:
+            return f"(uchar)((x) {_COMPARE[name]} (y))", np.dtype(np.bool_)
+        if name == "fast_relu":
+            expr = "(((x) > 0 || isnan(x)) ? (x) : (TO)0)" if floating else "max(x, (TO)0)"
+        elif name == "fast_sigmoid":
+            half = _literal(0.5, a)
+            expr = f"({half} * tanh({half} * (x)) + {half})"
+        elif name in ("abs", "sign"):
+            if floating:
                 expr = "fabs(x)" if name == "abs" else \
                     "(isnan(x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))"
             else:
                 expr = "((x) < 0 ? -(x) : (x))" if name == "abs" else "(TO)(((x) > 0) - ((x) < 0))"
-        elif name == "neg" or x.dtype in _FLOATS:
+        elif name in _UNARY:
+            if name != "neg" and not floating:
+                raise TypeError(f"opencl: {name} needs a floating tensor")
             expr = _UNARY[name]
-        else:
-            raise TypeError(f"opencl: {name} needs a floating tensor")
-        return self._ew(expr, x.dtype, [x])
-
-    def _binary(self, name, a, b):
-        if a.dtype == np.bool_ and name in _BOOL_BINARY:
+        elif a == np.bool_ and name in _BOOL_BINARY:
             expr = _BOOL_BINARY[name]
         elif name in _BINARY:
             expr = _BINARY[name]
         elif name == "pow":
-            expr = "pow(x, y)" if a.dtype in _FLOATS else "(TO)ember_ipow(x, y)"
-        elif a.dtype in _FLOATS:
+            expr = "pow(x, y)" if floating else "(TO)ember_ipow(x, y)"
+        elif floating:
             expr = "(((x) > (y) || isnan(x)) ? (x) : (y))" if name == "maximum" else \
                 "(((x) < (y) || isnan(x)) ? (x) : (y))"
         else:
             expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
-        return self._ew(expr, a.dtype, [a, b])
+        return expr, a
 
-    def _compare(self, name, a, b):
-        return self._ew(f"(uchar)((x) {_COMPARE[name]} (y))", np.bool_, [a, b])
+    def _fused(self, spec, exprs):
+        """One kernel for a run of elementwise primitives: kernels/helpers.cl, a
+        function per primitive, then loads, calls and stores; built per input layout."""
+        n = 1
+        for d in spec.shape:
+            n *= d
+        funcs = []
+        for k, ((name, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
+            types = [ctype(spec.inputs[j][1] if kind == "x" else spec.nodes[j][3]) for kind, j in ins]
+            expr = _TYPE_NAMES.sub(lambda m: {"O": ctype(out)}.get(
+                m.group(1)) or types["ABC".index(m.group(1))], expr)
+            params = ", ".join(f"const {t} {v}" for t, v in zip(types, "xyz"))
+            funcs.append(f"inline {ctype(out)} op{k}({params}) {{ return {expr}; }}")
+        built = {}
 
-    def where(self, cond, a, b):
-        return self._ew("((x) ? (y) : (z))", a.dtype, [cond, a, b])
+        def source(layout):
+            idx = "int" if n < 2 ** 31 else "long"
+            outs = [f"__global {ctype(spec.nodes[j][3])}* o{m}" for m, j in enumerate(spec.outputs)]
+            ins = [f"__global const {ctype(spec.inputs[k][1])}* i{m}, const long f{m}"
+                   for m, k in enumerate(spec.buffers)]
+            body = ["const long g = get_global_id(0);", "if (g >= n) return;"]
+            if any(st is not None for st in layout):
+                body.append(f"{idx} r = ({idx})g;")
+                for d in reversed(range(len(spec.shape))):
+                    body.append(f"const {idx} k{d} = r % {spec.shape[d]}; r /= {spec.shape[d]};")
+            for k, value in self._fused_loads(spec, layout, _c_literal,
+                                              lambda m, at: f"i{m}[f{m} + {at}]"):
+                body.append(f"const {ctype(spec.inputs[k][1])} a{k} = {value};")
+            for k, (_, ins_, _, out) in enumerate(spec.nodes):
+                args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins_)
+                body.append(f"const {ctype(out)} v{k} = op{k}({args});")
+            body += [f"o{m}[g] = v{j};" for m, j in enumerate(spec.outputs)]
+            return ("\n".join(funcs) + "\n__kernel void fused(" + ", ".join(outs + ins)
+                    + ", const long n) {\n    " + "\n    ".join(body) + "\n}\n")
 
-    def cast(self, x, dtype):
-        expr = "(uchar)((x) != 0)" if dtype is dt.bool_ else "(TO)(x)"
-        return self._ew(expr, dtype.np, [x])
-
-    # -- fast paths ---------------------------------------------------------------
-    def fast_relu(self, x):
-        expr = "(((x) > 0 || isnan(x)) ? (x) : (TO)0)" if x.dtype in _FLOATS else "max(x, (TO)0)"
-        return self._ew(expr, x.dtype, [x])
-
-    def fast_sigmoid(self, x):
-        half = _literal(0.5, x.dtype)
-        return self._ew(f"({half} * tanh({half} * (x)) + {half})", x.dtype, [x])
-
+        def run(*inputs):
+            layout = self._fused_layout(spec, inputs)
+            kernel = built.get(layout)
+            if kernel is None:
+                kernel = built[layout] = self.kernels.build("helpers.cl", source(layout), "fused")
+            outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
+            if n:
+                args = [o.buf for o in outs]
+                for x in inputs:
+                    args += [x.buf, np.int64(x.offset)]
+                kernel(self.queue, (n,), None, *args, np.int64(n))
+            return outs
+        return run
 
     # -- reductions -------------------------------------------------------------------
     def _reduce(self, kind, x, axes, keepdims):

@@ -25,15 +25,32 @@ class KernelCache:
         self.sources = {}
         self.kernels = {}
 
+    def _source(self, filename):
+        """The file's text; elementwise.cl after helpers.cl, whose functions it calls."""
+        if filename not in self.sources:
+            text = (_SOURCES / filename).read_text()
+            if filename == "elementwise.cl":
+                text = self._source("helpers.cl") + text
+            self.sources[filename] = text
+        return self.sources[filename]
+
+    def build(self, filename, code, name):
+        """Kernel ``name`` of generated ``code`` appended to ``filename`` (its helpers)."""
+        key = (filename, code)
+        kernel = self.kernels.get(key)
+        if kernel is None:
+            header = "#define NEED_FP64 1\n" if "double" in code else ""
+            program = self.cl.Program(self.context, header + self._source(filename) + code).build()
+            kernel = self.kernels[key] = self.cl.Kernel(program, name)
+        return kernel
+
     def get(self, filename, name, **defines):
         key = (filename, name, tuple(sorted(defines.items())))
         kernel = self.kernels.get(key)
         if kernel is None:
-            if filename not in self.sources:
-                self.sources[filename] = (_SOURCES / filename).read_text()
             header = "".join(f"#define {k} {v}\n" for k, v in sorted(defines.items()))
             if any("double" in str(v) for v in defines.values()):
                 header += "#define NEED_FP64 1\n"
-            program = self.cl.Program(self.context, header + self.sources[filename]).build()
+            program = self.cl.Program(self.context, header + self._source(filename)).build()
             kernel = self.kernels[key] = self.cl.Kernel(program, name)
         return kernel

@@ -8,6 +8,8 @@ int32 is its default integer (Python ints, sums, argmax and indices)."""
 import os
 import tempfile
 
+import re
+
 import numpy as np
 
 from ember import dtypes as dt
@@ -85,6 +87,14 @@ class _Block:
         self.pool.give_back(self.gpu)
 
 
+def _wgsl_literal(v, dtype):
+    """A WGSL literal of v in dtype; floats by their bits, so NaN and infinities are exact."""
+    if dtype.kind == "f":
+        bits = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
+        return f"bitcast<f32>({bits}u)"
+    return f"{int(bool(v))}u" if dtype == np.bool_ else f"i32({int(v)})"
+
+
 def _isnan(v):
     return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
 
@@ -144,6 +154,7 @@ _UNARY = {"neg": "-x", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos":
 _BINARY = {"add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y"}
 _BOOL_BINARY = {"add": "x | y", "mul": "x & y", "maximum": "x | y", "minimum": "x & y"}
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_TYPE_NAMES = re.compile(r"\bT([OABC])\b")
 
 
 class WgpuBackend(StridedBackend):
@@ -178,9 +189,11 @@ class WgpuBackend(StridedBackend):
         wgpu = self.wgpu = _import_wgpu()
         self.adapter = _adapters()[index]
         limits = self.adapter.limits
-        wanted = ("max-buffer-size", "max-storage-buffer-binding-size")
+        wanted = ("max-buffer-size", "max-storage-buffer-binding-size",
+                  "max-storage-buffers-per-shader-stage")
         self.device_obj = self.adapter.request_device_sync(
             required_limits={k: limits[k] for k in wanted if k in limits})
+        self.max_bindings = limits.get("max-storage-buffers-per-shader-stage", 8)
         self.max_binding = min(limits["max-storage-buffer-binding-size"], limits["max-buffer-size"])
         self.usage = 0
         for flag in _USAGE_NAMES:
@@ -224,7 +237,10 @@ class WgpuBackend(StridedBackend):
 
     def _dispatch(self, filename, blocks, meta, groups, **fields):
         """Queue one dispatch of a shader over ``blocks`` (output first) and a meta buffer."""
-        pipeline, layout = self.kernels.get(filename, len(blocks) + 1, **fields)
+        self._queue(self.kernels.get(filename, len(blocks) + 1, **fields), blocks, meta, groups)
+
+    def _queue(self, shader, blocks, meta, groups):
+        pipeline, layout = shader
         buffers = [b.gpu for b in blocks] + [self._meta_buffer(meta)]
         # buffers live as long as the pool and the meta cache keep them (ids stay unique)
         key = (self._pool.generation, id(layout)) + tuple(id(b) for b in buffers)
@@ -341,23 +357,31 @@ class WgpuBackend(StridedBackend):
         self._ew("x", out.dtype, [src], out, accumulate=True)
 
     # -- elementwise primitives ----------------------------------------------------------
-    def _unary(self, name, x):
-        floating = x.dtype.kind == "f"
-        if name == "abs":
+    def _expr(self, name, dtypes, dtype=None):
+        """op(x, y, z) of primitive ``name`` over inputs of ``dtypes``, and its output dtype."""
+        a = np.dtype(dtypes[0])
+        floating = a.kind == "f"
+        if name == "cast":
+            return ("select(0u, 1u, x != TA(0))" if dtype is dt.bool_ else "TO(x)"), dtype.np
+        if name == "where":
+            return "select(z, y, x != 0u)", np.dtype(dtypes[1])
+        if name in _COMPARE:
+            return f"select(0u, 1u, x {_COMPARE[name]} y)", np.dtype(np.bool_)
+        if name == "fast_relu":
+            expr = f"select(TO(0), x, x > TA(0) || {_isnan('x')})" if floating else "max(x, TA(0))"
+        elif name == "fast_sigmoid":
+            expr = "TA(0.5) * ember_tanh(TA(0.5) * x) + TA(0.5)"
+        elif name == "abs":
             expr = "abs(x)"
         elif name == "sign":
             expr = "TO(x > TA(0)) - TO(x < TA(0))"
             if floating:
                 expr = f"select({expr}, x, {_isnan('x')})"
-        elif name == "neg" or floating:
+        elif name in _UNARY:
+            if name != "neg" and not floating:
+                raise TypeError(f"wgpu: {name} needs a floating tensor")
             expr = _UNARY[name]
-        else:
-            raise TypeError(f"wgpu: {name} needs a floating tensor")
-        return self._ew(expr, x.dtype, [x])
-
-    def _binary(self, name, a, b):
-        floating = a.dtype.kind == "f"
-        if a.dtype == np.bool_ and name in _BOOL_BINARY:
+        elif a == np.bool_ and name in _BOOL_BINARY:
             expr = _BOOL_BINARY[name]
         elif name in _BINARY:
             expr = _BINARY[name]
@@ -368,26 +392,65 @@ class WgpuBackend(StridedBackend):
             expr = f"select(y, x, x {cmp} y || {_isnan('x')})"
         else:
             expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
-        return self._ew(expr, a.dtype, [a, b])
+        return expr, a
 
-    def _compare(self, name, a, b):
-        return self._ew(f"select(0u, 1u, x {_COMPARE[name]} y)", np.bool_, [a, b])
+    def _fused(self, spec, exprs):
+        """One shader for a run of elementwise primitives: a function per primitive, then
+        loads, calls and stores in kernels/fused.wgsl's grid-stride loop; built per input
+        layout. None when the run binds more buffers than the adapter allows."""
+        if len(spec.buffers) + len(spec.outputs) + 1 > self.max_bindings:
+            return None
+        n = 1
+        for d in spec.shape:
+            n *= d
+        funcs = []
+        for k, ((name, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
+            types = [wgsl_type(spec.inputs[j][1] if kind == "x" else spec.nodes[j][3])
+                     for kind, j in ins]
+            expr = _TYPE_NAMES.sub(lambda m: {"O": wgsl_type(out)}.get(
+                m.group(1)) or types["ABC".index(m.group(1))], expr)
+            params = ", ".join(f"{v}: {t}" for t, v in zip(types, "xyz"))
+            funcs.append(f"fn op{k}({params}) -> {wgsl_type(out)} {{\n    return {expr};\n}}")
+        n_out = len(spec.outputs)
+        decls = [f"@group(0) @binding({m}) var<storage, read_write> o{m}: "
+                 f"array<{wgsl_type(spec.nodes[j][3])}>;" for m, j in enumerate(spec.outputs)]
+        n_in = len(spec.buffers)
+        decls += [f"@group(0) @binding({n_out + m}) var<storage, read> i{m}: "
+                  f"array<{wgsl_type(spec.inputs[k][1])}>;" for m, k in enumerate(spec.buffers)]
+        decls.append(f"@group(0) @binding({n_out + n_in}) var<storage, read> p: array<i32>;")
+        built = {}
 
-    def where(self, cond, a, b):
-        return self._ew("select(z, y, x != 0u)", a.dtype, [cond, a, b])
+        def shader(layout):
+            body = []
+            if any(st is not None for st in layout):
+                body.append("var r = g;")
+                for d in reversed(range(len(spec.shape))):
+                    body.append(f"let k{d} = r % {spec.shape[d]};\n    r = r / {spec.shape[d]};")
+            for k, value in self._fused_loads(spec, layout, _wgsl_literal,
+                                              lambda m, at: f"i{m}[p[{m + 1}] + {at}]"):
+                body.append(f"let a{k} = {value};")
+            for k, (_, ins_, _, _) in enumerate(spec.nodes):
+                args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins_)
+                body.append(f"let v{k} = op{k}({args});")
+            body += [f"o{m}[g] = v{j};" for m, j in enumerate(spec.outputs)]
+            fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs),
+                      "HELPERS": _FLOAT_HELPERS.replace("TA", "f32") + _INT_HELPERS.replace("TA", "i32"),
+                      "BODY": "\n    ".join(body)}
+            return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out,
+                                    **fields)
 
-    def cast(self, x, dtype):
-        expr = "select(0u, 1u, x != TA(0))" if dtype is dt.bool_ else "TO(x)"
-        return self._ew(expr, dtype.np, [x])
-
-    # -- fast paths ---------------------------------------------------------------------
-    def fast_relu(self, x):
-        if x.dtype.kind == "f":
-            return self._ew(f"select(TO(0), x, x > TA(0) || {_isnan('x')})", x.dtype, [x])
-        return self._ew("max(x, TA(0))", x.dtype, [x])
-
-    def fast_sigmoid(self, x):
-        return self._ew("TA(0.5) * ember_tanh(TA(0.5) * x) + TA(0.5)", x.dtype, [x])
+        def run(*inputs):
+            layout = self._fused_layout(spec, inputs)
+            found = built.get(layout)
+            if found is None:
+                found = built[layout] = shader(layout)
+            outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
+            if n:
+                self._queue(found, [o.buf for o in outs] + [x.buf for x in inputs],
+                            (n,) + tuple(x.offset for x in inputs),
+                            self._grid(-(-n // (64 * _PER_INVOCATION))))
+            return outs
+        return run
 
     # -- reductions ---------------------------------------------------------------------
     def _reduce(self, kind, x, axes, keepdims):

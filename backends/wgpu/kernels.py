@@ -29,15 +29,17 @@ class ShaderCache:
         self.pipelines = {}
         self.layouts = {}
 
-    def layout(self, count):
-        """The bind group layout of a shader with ``count`` storage bindings."""
-        layout = self.layouts.get(count)
+    def layout(self, count, writable=1):
+        """The bind group layout of a shader with ``count`` storage bindings, the first
+        ``writable`` of them read-write."""
+        layout = self.layouts.get((count, writable))
         if layout is None:
             kinds = self.wgpu.BufferBindingType
             entries = [{"binding": i, "visibility": self.wgpu.ShaderStage.COMPUTE,
-                        "buffer": {"type": kinds.storage if i == 0 else kinds.read_only_storage}}
+                        "buffer": {"type": kinds.storage if i < writable else kinds.read_only_storage}}
                        for i in range(count)]
-            layout = self.layouts[count] = self.device.create_bind_group_layout(entries=entries)
+            layout = self.layouts[count, writable] = self.device.create_bind_group_layout(
+                entries=entries)
         return layout
 
     def source(self, filename, fields):
@@ -45,13 +47,13 @@ class ShaderCache:
             self.sources[filename] = (_SOURCES / filename).read_text()
         return _FIELD.sub(lambda m: str(fields[m.group(1)]), self.sources[filename])
 
-    def get(self, filename, bindings, **fields):
+    def get(self, filename, bindings, writable=1, **fields):
         """(pipeline, bind group layout) of ``filename`` with ``fields`` filled in."""
-        key = (filename, tuple(sorted(fields.items())))
+        key = (filename, writable, tuple(sorted(fields.items())))
         found = self.pipelines.get(key)
         if found is None:
             code = self.source(filename, fields)
-            layout = self.layout(bindings)
+            layout = self.layout(bindings, writable)
             module = self.device.create_shader_module(code=code)
             pipeline = self.device.create_compute_pipeline(
                 layout=self.device.create_pipeline_layout(bind_group_layouts=[layout]),

@@ -1,7 +1,5 @@
 """The update rules, each as PyTorch documents it (torch.optim, 2.x)."""
 
-import math
-
 import ember
 from ember.tensor import wrap
 
@@ -35,13 +33,13 @@ class SGD(Optimizer):
             new_p, new_buf = fast(p._data, g._data, None if buf is None else buf._data, lr, mom,
                                   damp, wd, group["nesterov"])
             if mom:
-                state["momentum_buffer"] = wrap(new_buf, p.backend, p.shape, p.dtype)
+                self.keep(state, "momentum_buffer", wrap(new_buf, p.backend, p.shape, p.dtype))
             return wrap(new_p, p.backend, p.shape, p.dtype)
         g = _with_decay(p, g, wd)
         if mom:
             buf = state.get("momentum_buffer")
             buf = g if buf is None else buf * mom + g * (1.0 - damp)
-            state["momentum_buffer"] = buf
+            self.keep(state, "momentum_buffer", buf)
             g = g + buf * mom if group["nesterov"] else buf
         return p - g * lr
 
@@ -53,10 +51,12 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; (amsgrad: vmax = max(vmax, v));
-    p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with g = grad + wd p."""
+    p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with g = grad + wd p.
+    capturable=True keeps the step count t in a tensor, so a compiled training step
+    (ember.compile) replays the bias corrections of each new step."""
 
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
-                "amsgrad": False}
+                "amsgrad": False, "capturable": False}
     decoupled = False
 
     def validate(self, group):
@@ -67,14 +67,20 @@ class Adam(Optimizer):
 
     def update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        t = state["step"] = state.get("step", 0) + 1
+        if group["capturable"]:
+            if "step" not in state:
+                state["step"] = ember.zeros((), dtype=p.dtype, backend=p.backend)
+            state["step"] += 1          # rebinds the same tensor
+            t = state["step"]
+        else:
+            t = state["step"] = state.get("step", 0) + 1
         if "exp_avg" not in state:
             state["exp_avg"] = ember.zeros_like(p)
             state["exp_avg_sq"] = ember.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = ember.zeros_like(p)
         m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
-        fast = p.backend.fast_adam_step
+        fast = p.backend.fast_adam_step if not group["capturable"] else None
         if fast is not None:
             out = fast(p._data, g._data, m._data, v._data, None if vmax is None else vmax._data,
                        lr, b1, b2, eps, wd, self.decoupled, t)
@@ -89,11 +95,12 @@ class Adam(Optimizer):
             v = v * b2 + g * g * (1.0 - b2)
             if vmax is not None:
                 vmax = ember.maximum(vmax, v)
-            denom = ember.sqrt(vmax if vmax is not None else v) * (1.0 / math.sqrt(1 - b2 ** t)) + eps
+            denom = ember.sqrt(vmax if vmax is not None else v) * (1 - b2 ** t) ** -0.5 + eps
             new_p = p - (m / denom) * (lr / (1 - b1 ** t))
-        state["exp_avg"], state["exp_avg_sq"] = m, v
+        self.keep(state, "exp_avg", m)
+        self.keep(state, "exp_avg_sq", v)
         if vmax is not None:
-            state["max_exp_avg_sq"] = vmax
+            self.keep(state, "max_exp_avg_sq", vmax)
         return new_p
 
     @classmethod
@@ -126,16 +133,16 @@ class RMSprop(Optimizer):
         a, eps, mom = group["alpha"], group["eps"], group["momentum"]
         g = _with_decay(p, g, group["weight_decay"])
         v = state.get("square_avg", 0.0) * a + g * g * (1.0 - a)
-        state["square_avg"] = v
+        self.keep(state, "square_avg", v)
         if group["centered"]:
             ga = state.get("grad_avg", 0.0) * a + g * (1.0 - a)
-            state["grad_avg"] = ga
+            self.keep(state, "grad_avg", ga)
             avg = ember.sqrt(v - ga * ga) + eps
         else:
             avg = ember.sqrt(v) + eps
         if mom > 0:
             buf = state.get("momentum_buffer", 0.0) * mom + g / avg
-            state["momentum_buffer"] = buf
+            self.keep(state, "momentum_buffer", buf)
             return p - buf * group["lr"]
         return p - (g / avg) * group["lr"]
 
@@ -160,7 +167,7 @@ class Adagrad(Optimizer):
         if acc is None:
             acc = ember.full_like(p, group["initial_accumulator_value"])
         acc = acc + g * g
-        state["sum"] = acc
+        self.keep(state, "sum", acc)
         return p - (g / (ember.sqrt(acc) + group["eps"])) * clr
 
     @classmethod

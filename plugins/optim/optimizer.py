@@ -70,6 +70,16 @@ class Optimizer:
                     new = self.update(p, p.grad, state, group)
                     p._data = new._data
 
+    @staticmethod
+    def keep(state, name, value):
+        """Store a state tensor: an existing one is rebound to the new value, so the state
+        stays the same tensor objects from step to step (what ember.compile replays)."""
+        old = state.get(name)
+        if isinstance(old, Tensor) and isinstance(value, Tensor):
+            old._data = value._data
+        else:
+            state[name] = value.detach() if isinstance(value, Tensor) else value
+
     def update(self, p, g, state, group):
         """The new value of ``p`` from gradient ``g``; may update ``state``."""
         raise NotImplementedError(f"{type(self).__name__} must define update()")

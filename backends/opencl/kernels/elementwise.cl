@@ -5,22 +5,8 @@
 //   NDIM             rank of the output; 0 selects the contiguous variant
 //   IDX              int or long: the type of the index arithmetic
 // meta holds, for NDIM > 0: shape[NDIM], then the strides (in elements) of out, a, b, c.
+// helpers.cl comes first (ember_ipow).
 
-#ifdef NEED_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-#endif
-
-// integer power by squaring; negative exponents follow C integer division (0 unless |b| == 1)
-inline long ember_ipow(long b, long e) {
-    if (e < 0) return b == 1 ? 1 : (b == -1 ? ((e & 1) ? -1 : 1) : 0);
-    long r = 1;
-    while (e) {
-        if (e & 1) r *= b;
-        b *= b;
-        e >>= 1;
-    }
-    return r;
-}
 
 #if NDIM == 0
 __kernel void ew(__global TO* out, const long oo, __global const TA* a, const long oa,

@@ -1,0 +1,419 @@
+"""ember.compile: run a function of tensors once per call as a recorded Graph.
+
+Tracing runs the function eagerly while every backend primitive call is
+recorded (the backend's methods are shadowed on the instance for the extent of
+the call) and every read and rebinding of a tensor's buffer is watched (the
+Tensor ``_data`` slot is wrapped). Buffers that the calls read but did not
+make are the graph's inputs: the arguments' buffers, and the buffers of other
+tensors the function reads (parameters, optimizer state), remembered by their
+owning tensor. Tensors that existed before the call and were rebound
+(``p._data = ...``, ``x += y``, an optimizer step), and tensors made during
+the call that outlive it (``p.grad``), are the graph's state outputs: replaying
+rebinds them.
+
+A function is traced on each call until two calls in a row record the same
+graph (the first call often differs: optimizers create their state lazily);
+from then on calls replay the graph. So everything Python decides (shapes,
+hyperparameters, branches) is frozen at trace time, as with CUDA graphs and
+tinygrad's TinyJit: values that change per call belong in tensors.
+"""
+
+import functools
+import gc
+import os
+import threading
+import weakref
+
+import numpy as np
+
+from . import random as _random
+from .autograd import is_grad_enabled
+from .config import get_backend
+from .errors import EmberError
+from .graph import ELEMENTWISE, Graph, Node, V
+from .tensor import Tensor, wrap
+
+_lock = threading.RLock()
+#: traces that must agree before a graph is replayed, and the most a function gets
+AGREE, MAX_TRACES = 2, 5
+
+
+class CompileError(EmberError, RuntimeError):
+    """A function that cannot be compiled: it reads tensor values on the host, or traces
+    differently on every call."""
+
+
+def compile(fn=None, *, backend=None, optimize=True, capture=True):   # noqa: A001
+    """``ember.compile(fn)`` or ``@ember.compile``: a callable that traces ``fn`` (see the
+    module docstring) and then replays it, one graph per input shapes, dtypes and backend.
+    ``capture=False`` keeps the backend from recording the whole replay (CUDA graphs)."""
+    if fn is None:
+        return lambda f: CompiledFunction(f, optimize=optimize, capture=capture)
+    return CompiledFunction(fn, optimize=optimize, capture=capture)
+
+
+class CompiledFunction:
+    def __init__(self, fn, optimize=True, capture=True):
+        functools.update_wrapper(self, fn)
+        self.fn, self.optimize, self.capture = fn, optimize, capture
+        self._entries = {}
+
+    def __repr__(self):
+        return f"<ember.compile of {getattr(self.fn, '__qualname__', self.fn)}>"
+
+    def reset(self):
+        """Forget every trace (after changing what the function reads: a new learning rate)."""
+        self._entries.clear()
+
+    def graph(self, *args, **kwargs):
+        """The replayed Graph for these arguments' shapes (None while still tracing)."""
+        entry = self._entries.get(_key(args, kwargs))
+        return entry.graph if entry is not None else None
+
+    def __call__(self, *args, **kwargs):
+        key = _key(args, kwargs)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry(self)
+        return entry(args, kwargs)
+
+
+def _flatten(obj, leaves):
+    """obj's structure with each tensor replaced by its position in ``leaves``."""
+    if isinstance(obj, Tensor):
+        leaves.append(obj)
+        return ("T", len(leaves) - 1)
+    if isinstance(obj, (tuple, list)):
+        return (type(obj).__name__, [_flatten(x, leaves) for x in obj])
+    if isinstance(obj, dict):
+        return ("dict", [(k, _flatten(v, leaves)) for k, v in obj.items()])
+    return ("C", obj)
+
+
+def _unflatten(spec, leaves):
+    kind, body = spec
+    if kind == "T":
+        return leaves[body]
+    if kind == "C":
+        return body
+    if kind == "dict":
+        return {k: _unflatten(v, leaves) for k, v in body}
+    items = [_unflatten(x, leaves) for x in body]
+    return tuple(items) if kind == "tuple" else items
+
+
+def _key(args, kwargs):
+    leaves = []
+    spec = _flatten((args, kwargs), leaves)
+    return (repr(spec), tuple((t.shape, t.dtype.name, t._backend.device, t.requires_grad)
+                              for t in leaves), is_grad_enabled())
+
+
+class _Entry:
+    """One cache slot: traces until two agree, then replays."""
+
+    def __init__(self, owner):
+        self.owner, self.traces, self.graph = owner, [], None
+        self.replay = None
+
+    def __call__(self, args, kwargs):
+        if self.replay is not None:
+            return self.replay(args, kwargs)
+        with _lock:
+            trace, result = _Trace.run(self.owner.fn, args, kwargs)
+        self.traces.append(trace)
+        if len(self.traces) >= AGREE:
+            prev = self.traces[-2]
+            diff = prev.difference(trace)
+            if diff is None:
+                self._ready(trace)
+            elif len(self.traces) >= MAX_TRACES:
+                raise CompileError(
+                    f"compile({self.owner.__name__}): calls {len(self.traces) - 1} and "
+                    f"{len(self.traces)} recorded different graphs: {diff}. A compiled function "
+                    f"must make the same calls each time: keep numbers that change per call in "
+                    f"tensors (Adam: capturable=True), and update state tensors in place "
+                    f"(t._data = new._data, +=) instead of replacing them")
+        return result
+
+    def _ready(self, trace):
+        self.traces = []
+        graph = trace.graph
+        backend = trace.backend
+        if self.owner.optimize:
+            graph = graph.optimized(backend)
+        self.graph = graph
+        self.replay = _Replay(trace, graph, backend, self.owner.capture)
+
+
+class _Replay:
+    def __init__(self, trace, graph, backend, capture):
+        self.trace, self.graph, self.backend = trace, graph, backend
+        self.out_spec, self.out_meta = trace.out_spec, trace.out_meta
+        self.state_in = trace.state_in      # [(position in graph.inputs, weakref of owner)]
+        self.state_out = trace.state_out    # [(position in graph.outputs, weakref of tensor)]
+        self.n_args = trace.n_args
+        self.run = graph.run
+        if capture and backend.fast_capture is not None:
+            self.run = backend.fast_capture(graph)
+
+    def __call__(self, args, kwargs):
+        leaves = []
+        _flatten((args, kwargs), leaves)
+        bufs = [t._data for t in leaves]
+        for ref in self.state_in:
+            t = ref()
+            if t is None:
+                raise CompileError("compile: a tensor the graph reads (a parameter or optimizer "
+                                   "state) no longer exists; call .reset() on the compiled function")
+            bufs.append(t._data)
+        outs = self.run(self.backend, bufs)
+        n = len(self.out_meta)
+        for ref, buf in zip(self.state_out, outs[n:]):
+            t = leaves[ref] if type(ref) is int else ref()
+            if t is not None:
+                t._data = buf
+        tensors = [wrap(b, self.backend, shape, dtype)
+                   for b, (shape, dtype) in zip(outs[:n], self.out_meta)]
+        return _unflatten(self.out_spec, tensors)
+
+
+class _DataProbe:
+    """Stands in for Tensor's ``_data`` slot while tracing: reports reads and rebinds."""
+
+    def __init__(self, member, trace):
+        self.member, self.trace = member, trace
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        buf = self.member.__get__(obj, cls)
+        self.trace.read(obj, buf)
+        return buf
+
+    def __set__(self, obj, value):
+        try:
+            self.member.__get__(obj, Tensor)
+            existed = True
+        except AttributeError:
+            existed = False
+        self.member.__set__(obj, value)
+        self.trace.wrote(obj, existed)
+
+
+class _Trace:
+    """The record of one eager call: a Graph plus how its inputs and outputs map to
+    the caller's tensors."""
+
+    @classmethod
+    def run(cls, fn, args, kwargs):
+        leaves = []
+        _flatten((args, kwargs), leaves)
+        backends = {t._backend for t in leaves}
+        if len(backends) > 1:
+            raise CompileError("compile: the arguments are on different backends ("
+                               + ", ".join(sorted(b.device for b in backends)) + ")")
+        trace = cls(backends.pop() if backends else get_backend(None))
+        for t in leaves:
+            trace.input(t._data, ("arg", len(trace.inputs)))
+        trace.n_args = len(leaves)
+        member = Tensor.__dict__["_data"]
+        names = [n for n in dir(trace.backend) if _recordable(trace.backend, n)]
+        for n in names:
+            setattr(trace.backend, n, trace.recorder(n, getattr(trace.backend, n)))
+        type.__setattr__(Tensor, "_data", _DataProbe(member, trace))
+        _random.on_draw = trace.random_draw
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            _random.on_draw = None
+            type.__setattr__(Tensor, "_data", member)
+            for n in names:
+                delattr(trace.backend, n)
+        trace.outputs(result)
+        del result
+        gc.collect()       # tensors made by the call that nothing holds any more are gone
+        trace.finish(leaves)
+        return trace, _unflatten(trace.out_spec, [wrap(b, trace.backend, s, d) for b, (s, d)
+                                                  in zip(trace.out_bufs, trace.out_meta)])
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.values = {}        # id(buffer) -> value id
+        self.keep = []          # the buffers, alive so that ids stay unique
+        self.meta = {}
+        self.inputs, self.owners, self.consts, self.nodes = [], [], {}, []
+        self.names = {}
+        self.created, self.rebound = [], {}
+        self.depth = 0
+        self.pending_draw = None
+
+    # -- values ---------------------------------------------------------------------------
+    def _new(self, buf):
+        i = len(self.keep)
+        self.keep.append(buf)
+        self.values[id(buf)] = i
+        self.meta[i] = (tuple(np.shape(buf)), np.dtype(getattr(buf, "dtype", np.float64)))
+        return i
+
+    def input(self, buf, label):
+        i = self._new(buf)
+        self.inputs.append(i)
+        kind, k = label
+        self.names[i] = f"x{k}" if kind == "arg" else f"s{k}"
+        return i
+
+    def read(self, tensor, buf):
+        if id(buf) not in self.values and not self.depth:
+            i = self.input(buf, ("state", len(self.owners)))
+            self.owners.append((i, weakref.ref(tensor)))
+
+    def wrote(self, tensor, existed):
+        if existed:
+            self.rebound[id(tensor)] = tensor
+        else:
+            self.created.append(weakref.ref(tensor))
+
+    # -- calls -----------------------------------------------------------------------------
+    def recorder(self, name, original):
+        def record(*args):
+            if self.depth:
+                return original(*args)
+            if name == "to_numpy":
+                return self.host_read(original, args[0])
+            self.depth += 1
+            try:
+                out = original(*args)
+            finally:
+                self.depth -= 1
+            if name == "from_numpy":
+                self.constant(args[0], out)
+            else:
+                self.call(name, args, out)
+            return out
+        return record
+
+    def host_read(self, original, buf):
+        i = self.values.get(id(buf))
+        if i is not None and i in self.inputs[:self.n_args]:
+            return original(buf)        # checks on an argument's values (labels in range)
+        raise CompileError(
+            "compile: the function reads a computed tensor's values on the host (.numpy(), "
+            ".item(), float(), print or a branch on a value) at " + _user_frame()
+            + "; a compiled function replays device work only: return the tensor instead")
+
+    def constant(self, array, buf):
+        i = self._new(buf)
+        draw, self.pending_draw = self.pending_draw, None
+        if draw is not None and draw[0] == array.shape:
+            self.nodes.append(Node("random", draw[1] + (np.dtype(array.dtype).str,), [i]))
+        else:
+            self.consts[i] = np.array(array, copy=True)
+
+    def random_draw(self, values, method, args, kwargs):
+        """The next upload is this draw: record how to draw it again."""
+        kw = tuple((k, np.dtype(v).str if k == "dtype" else v) for k, v in kwargs.items())
+        self.pending_draw = (np.shape(values), (method, tuple(args), kw))
+
+    def _arg(self, a):
+        t = type(a)
+        if t is tuple or t is list:
+            return t(self._arg(x) for x in a)
+        i = self.values.get(id(a))
+        if i is not None:
+            return V(i)
+        if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic) \
+                and not isinstance(a, type):
+            raise CompileError(f"compile: a primitive received a buffer no tensor holds ({a!r})")
+        return a
+
+    def call(self, name, args, out):
+        refs = self._arg(args)
+        outs = out if isinstance(out, tuple) else (out,)
+        ids = [None if b is None else self._new(b) for b in outs]
+        self.nodes.append(Node(name, refs, ids))
+
+    # -- the end ----------------------------------------------------------------------------
+    def outputs(self, result):
+        leaves = []
+        self.out_spec = _flatten(result, leaves)
+        self.out_ids = []
+        for t in leaves:
+            i = self.values.get(id(t._data))
+            self.out_ids.append(i if i is not None else self._new(t._data))
+        self.out_meta = [(t.shape, t.dtype) for t in leaves]
+        self.out_bufs = [t._data for t in leaves]
+
+    def finish(self, args):
+        """State outputs: tensors that existed and were rebound, and tensors the call made
+        that are still alive (``p.grad``), whose buffer the graph computes."""
+        outputs = list(self.out_ids)
+        arg_pos = {id(t): k for k, t in enumerate(args)}
+        state = list(self.rebound.values()) + [r() for r in self.created]
+        self.state_out, seen = [], set()
+        for t in state:
+            if t is None or id(t) in seen:
+                continue
+            seen.add(id(t))
+            i = self.values.get(id(t._data))
+            if i is not None and i not in self.inputs:
+                outputs.append(i)
+                self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
+        self.rebound, self.created = {}, []
+        self.state_in = [ref for _, ref in self.owners]
+        self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names)
+        self.signature = ([(n.name, n.key()[1], tuple(n.outs)) for n in self.nodes],
+                          [(i, c.dtype.str, c.shape, c.tobytes()) for i, c in self.consts.items()],
+                          self.inputs, outputs)
+        self.keep = None
+        self.values = None
+
+    def difference(self, other):
+        """None when ``other`` recorded the same graph over the same state; else what differs."""
+        a, b = self.signature, other.signature
+        if [id(r()) for r in self.state_in] != [id(r()) for r in other.state_in]:
+            return "the tensors read as state are different objects"
+        for k, (x, y) in enumerate(zip(a[0], b[0])):
+            if x != y:
+                return f"call {k} is {_brief(x)} then {_brief(y)}"
+        if len(a[0]) != len(b[0]):
+            return f"{len(a[0])} then {len(b[0])} primitive calls"
+        if a[1] != b[1]:
+            return "constants uploaded from the host differ"
+        if a[2:] != b[2:]:
+            return "the inputs or outputs differ"
+        return None
+
+
+def _brief(entry):
+    name, args, _ = entry
+    text = _thaw(args)
+    return f"{name}{text if len(text) < 120 else text[:117] + '...)'}"
+
+
+def _thaw(a):
+    """A frozen argument tuple (ember.graph._freeze) written as the call looked."""
+    if type(a) is tuple and a and a[0] in ("tuple", "list"):
+        inner = ", ".join(_thaw(x) for x in a[1:])
+        return f"({inner})" if a[0] == "tuple" else f"[{inner}]"
+    if type(a) is tuple and len(a) == 2 and a[0] == "dtype":
+        return a[1]
+    return repr(a)
+
+
+def _recordable(backend, name):
+    from .backend import FAST_PATHS, PRIMITIVES
+    return (name in PRIMITIVES or name in FAST_PATHS) and callable(getattr(backend, name, None)) \
+        and name not in ("fast_fused", "fast_capture")
+
+
+def _user_frame():
+    import traceback
+    here = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-3]):
+        if not os.path.abspath(frame.filename).startswith(here):
+            return f"{frame.filename}:{frame.lineno} ({frame.line})"
+    return "an unknown place"
+
+
+__all__ = ["CompileError", "ELEMENTWISE", "compile"]

@@ -1,0 +1,434 @@
+"""A Graph: a recorded sequence of backend primitive calls, free of Python.
+
+``ember.compile`` records a function as the primitive calls it makes (see
+ember.compile); the Graph holds them as nodes over numbered values, so it can be
+printed, optimized (constant folding, common subexpressions, dead code), saved
+as msgpack (data only: loading runs no code) and run on any backend that has
+the primitives it names. Running a graph skips everything eager execution pays
+for per op: Tensor objects, shape checks, autograd bookkeeping.
+"""
+
+import hashlib
+
+import numpy as np
+
+from . import dtypes as dt
+from .errors import BackendError, SerializationError
+
+#: primitives that compute one output element from the same position of their inputs;
+#: a run of them over one shape becomes one kernel where the backend has ``fast_fused``
+ELEMENTWISE = frozenset(
+    "neg exp log sin cos tanh sqrt abs sign add sub mul div pow maximum minimum "
+    "eq ne lt le gt ge where cast fast_relu fast_sigmoid".split())
+FORMAT = "ember-graph"
+VERSION = 1
+
+
+class V:
+    """A reference to value ``i`` of a graph inside a node's arguments."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+    def __eq__(self, other):
+        return type(other) is V and other.i == self.i
+
+    def __hash__(self):
+        return hash(("V", self.i))
+
+    def __repr__(self):
+        return f"%{self.i}"
+
+
+class Node:
+    """``outs = name(*args)``: args nest tuples and lists of V refs and constants;
+    outs has one value id per output, None where the primitive returns None."""
+
+    __slots__ = ("name", "args", "outs")
+
+    def __init__(self, name, args, outs):
+        self.name, self.args, self.outs = name, args, outs
+
+    def refs(self):
+        return [a.i for a in _walk(self.args) if type(a) is V]
+
+    def key(self):
+        return (self.name, _freeze(self.args))
+
+
+def _walk(a):
+    if type(a) in (tuple, list):
+        for x in a:
+            yield from _walk(x)
+    else:
+        yield a
+
+
+def _freeze(a):
+    if type(a) in (tuple, list):
+        return (type(a).__name__,) + tuple(_freeze(x) for x in a)
+    if isinstance(a, dt.DType):
+        return ("dtype", a.name)
+    return a
+
+
+def _resolve(a, env):
+    t = type(a)
+    if t is V:
+        return env[a.i]
+    if t is tuple or t is list:
+        return t(_resolve(x, env) for x in a)
+    return a
+
+
+class Graph:
+    """inputs: value ids fed by the caller; consts: value id -> host array uploaded once
+    per backend; nodes in order; outputs: value ids handed back; meta: value id ->
+    (shape, NumPy dtype) for printing and planning."""
+
+    def __init__(self, inputs, consts, nodes, outputs, meta, names=None):
+        self.inputs, self.consts, self.nodes = list(inputs), dict(consts), list(nodes)
+        self.outputs, self.meta = list(outputs), dict(meta)
+        self.names = dict(names or {})    # value id -> a label for printing ("x0", "state 3")
+        self._plans = {}
+
+    # -- reading ----------------------------------------------------------------------
+    def _label(self, i):
+        return self.names.get(i, f"%{i}")
+
+    def _type(self, i):
+        shape, dtype = self.meta.get(i, ((), None))
+        return f"{np.dtype(dtype).name if dtype is not None else '?'}{list(shape)}"
+
+    def __repr__(self):
+        lines = ["graph(" + ", ".join(f"{self._label(i)}: {self._type(i)}" for i in self.inputs) + "):"]
+        for i, c in sorted(self.consts.items()):
+            body = repr(c.item()) if c.size == 1 else f"<{c.size} values>"
+            lines.append(f"  %{i} = const {body}  # {self._type(i)}")
+        for n in self.nodes:
+            outs = ", ".join("_" if o is None else f"%{o}" for o in n.outs)
+            args = ", ".join(_show(a, self) for a in n.args)
+            types = ", ".join(self._type(o) for o in n.outs if o is not None)
+            lines.append(f"  {outs} = {n.name}({args})  # {types}")
+        lines.append("  return " + ", ".join(self._label(i) for i in self.outputs))
+        return "\n".join(lines)
+
+    def count(self):
+        """{primitive name: calls} (what a run launches)."""
+        out = {}
+        for n in self.nodes:
+            out[n.name] = out.get(n.name, 0) + 1
+        return out
+
+    # -- passes -----------------------------------------------------------------------
+    def optimized(self, backend):
+        """Constant folding, common subexpressions, then dead code (in that order, so
+        folded and merged nodes leave dead ones behind)."""
+        return self.folded(backend).deduplicated().pruned()
+
+    def pruned(self):
+        """Without the nodes whose outputs nothing needs."""
+        live, keep = set(self.outputs), []
+        for n in reversed(self.nodes):
+            if any(o is not None and o in live for o in n.outs):
+                keep.append(n)
+                live.update(n.refs())
+        consts = {i: c for i, c in self.consts.items() if i in live}
+        return self._with(consts=consts, nodes=keep[::-1])
+
+    def deduplicated(self):
+        """One node per distinct (primitive, arguments): later copies reuse the first's outputs."""
+        seen, alias, nodes = {}, {}, []
+        for n in self.nodes:
+            args = _rename(n.args, alias)
+            key = (n.name, _freeze(args))
+            first = seen.get(key)
+            if first is not None and len(first.outs) == len(n.outs):
+                alias.update({o: f for o, f in zip(n.outs, first.outs) if o is not None})
+                continue
+            node = Node(n.name, args, n.outs)
+            seen[key] = node
+            nodes.append(node)
+        return self._with(nodes=nodes, outputs=[alias.get(o, o) for o in self.outputs])
+
+    def folded(self, backend):
+        """Nodes whose inputs are all constants computed once, here, into constants."""
+        consts, nodes, env = dict(self.consts), [], {}
+        for n in self.nodes:
+            refs = n.refs()
+            if all(r in consts for r in refs) and n.name not in ("random",) \
+                    and all(o is not None for o in n.outs):
+                for r in refs:
+                    if r not in env:
+                        env[r] = backend.from_numpy(consts[r])
+                out = getattr(backend, n.name)(*_resolve(n.args, env))
+                outs = out if len(n.outs) > 1 else (out,)
+                for o, b in zip(n.outs, outs):
+                    env[o] = b
+                    consts[o] = backend.to_numpy(b)
+                continue
+            nodes.append(n)
+        return self._with(consts=consts, nodes=nodes)
+
+    def _with(self, **changes):
+        parts = dict(inputs=self.inputs, consts=self.consts, nodes=self.nodes,
+                     outputs=self.outputs, meta=self.meta, names=self.names)
+        parts.update(changes)
+        return Graph(**parts)
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, backend, buffers):
+        """Output buffers for input ``buffers`` (in ``inputs`` order) on ``backend``."""
+        plan = self._plans.get(backend)
+        if plan is None:
+            plan = self._plans[backend] = Plan(self, backend)
+        return plan(buffers)
+
+    # -- files ----------------------------------------------------------------------------
+    def to_bytes(self):
+        import msgpack
+        doc = {"format": FORMAT, "version": VERSION, "inputs": self.inputs, "outputs": self.outputs,
+               "consts": [[i, c.dtype.str, list(c.shape), c.tobytes()] for i, c in self.consts.items()],
+               "nodes": [[n.name, _encode(n.args), list(n.outs)] for n in self.nodes],
+               "meta": [[i, list(s), np.dtype(d).str] for i, (s, d) in self.meta.items()],
+               "names": [[i, s] for i, s in self.names.items()]}
+        return msgpack.packb(doc, use_bin_type=True)
+
+    @classmethod
+    def from_bytes(cls, data, source="graph"):
+        import msgpack
+        try:
+            doc = msgpack.unpackb(data, raw=False, strict_map_key=False, max_bin_len=2 ** 31)
+            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+                raise ValueError("not an ember graph (no 'format: ember-graph' header)")
+            if doc.get("version") != VERSION:
+                raise ValueError(f"graph format version {doc.get('version')}; this ember reads "
+                                 f"{VERSION}")
+            consts = {}
+            for i, dtype, shape, raw in doc["consts"]:
+                arr = np.frombuffer(raw, dtype=np.dtype(dtype))
+                consts[i] = arr.reshape(shape).copy()
+            nodes = [Node(name, _decode(args), outs) for name, args, outs in doc["nodes"]]
+            meta = {i: (tuple(s), np.dtype(d)) for i, s, d in doc["meta"]}
+            return cls(doc["inputs"], consts, nodes, doc["outputs"], meta,
+                       {i: s for i, s in doc["names"]})
+        except (ValueError, TypeError, KeyError, msgpack.ExtraData, msgpack.FormatError,
+                msgpack.StackError) as exc:
+            raise SerializationError(f"{source}: cannot read the graph: {exc}") from None
+
+    def digest(self):
+        return hashlib.sha256(self.to_bytes()).hexdigest()[:16]
+
+
+def _show(a, graph):
+    if type(a) is V:
+        return graph._label(a.i)
+    if type(a) in (tuple, list):
+        inner = ", ".join(_show(x, graph) for x in a)
+        return f"({inner}{',' if len(a) == 1 else ''})" if type(a) is tuple else f"[{inner}]"
+    if isinstance(a, dt.DType):
+        return a.name
+    return repr(a)
+
+
+def _rename(a, alias):
+    t = type(a)
+    if t is V:
+        return V(alias[a.i]) if a.i in alias else a
+    if t is tuple or t is list:
+        return t(_rename(x, alias) for x in a)
+    return a
+
+
+def _encode(a):
+    t = type(a)
+    if t is V:
+        return {"v": a.i}
+    if t is tuple:
+        return {"t": [_encode(x) for x in a]}
+    if t is list:
+        return [_encode(x) for x in a]
+    if isinstance(a, dt.DType):
+        return {"dtype": a.name}
+    if isinstance(a, (np.generic,)):
+        return a.item()
+    if a is None or isinstance(a, (bool, int, float, str)):
+        return a
+    raise SerializationError(f"graph: cannot save an argument of type {type(a).__name__}")
+
+
+def _decode(a):
+    if isinstance(a, dict):
+        if "v" in a:
+            return V(int(a["v"]))
+        if "t" in a:
+            return tuple(_decode(x) for x in a["t"])
+        if "dtype" in a:
+            return dt.dtype(a["dtype"])
+        raise ValueError(f"unknown argument record {sorted(a)}")
+    if isinstance(a, list):
+        return [_decode(x) for x in a]
+    return a
+
+
+class Plan:
+    """A graph prepared for one backend: constants uploaded, elementwise runs fused into
+    one kernel each where the backend compiles them (``fast_fused``), every value
+    dropped after its last use so the allocator can reuse its memory."""
+
+    def __init__(self, graph, backend):
+        missing = sorted({n.name for n in graph.nodes if n.name not in ("random",)
+                          and not callable(getattr(backend, n.name, None))})
+        if missing:
+            raise BackendError(f"graph: backend {backend.device} has no {', '.join(missing)} "
+                               f"(a fast path of the backend the graph was traced on); trace "
+                               f"the function again on {backend.device}")
+        self.backend, self.graph = backend, graph
+        self.consts = {i: backend.from_numpy(c) for i, c in graph.consts.items()}
+        steps = _fuse(graph, backend) if backend.fast_fused is not None else \
+            [(n.name, n.args, n.outs) for n in graph.nodes]
+        last = {}
+        for k, (_, args, _) in enumerate(steps):
+            for a in _walk(args):
+                if type(a) is V:
+                    last[a.i] = k
+        keep = set(graph.outputs)
+        self.steps = []
+        for k, (fn, args, outs) in enumerate(steps):
+            call = fn if not isinstance(fn, str) else \
+                _random_draw(backend) if fn == "random" else getattr(backend, fn)
+            flat = all(type(a) is not tuple and type(a) is not list for a in args)
+            drop = tuple(i for i, at in last.items() if at == k and i not in keep)
+            self.steps.append((call, args, outs, flat, drop))
+        self.n_kernels = len(self.steps)
+
+    def __call__(self, buffers):
+        env = dict(self.consts)
+        env.update(zip(self.graph.inputs, buffers))
+        for call, args, outs, flat, drop in self.steps:
+            if flat:
+                out = call(*[env[a.i] if type(a) is V else a for a in args])
+            else:
+                out = call(*_resolve(args, env))
+            if len(outs) == 1:
+                env[outs[0]] = out[0] if type(out) is list else out
+            else:
+                for o, b in zip(outs, out):
+                    if o is not None:
+                        env[o] = b
+            for i in drop:
+                env.pop(i, None)
+        return [env[i] for i in self.graph.outputs]
+
+
+def _random_draw(backend):
+    """A recorded draw replayed: the same call on the host generator, uploaded."""
+    from . import random
+
+    def draw(method, args, kwargs, dtype):
+        values = random.draw(method, *args, **dict(kwargs))
+        return backend.from_numpy(np.ascontiguousarray(values, dtype=np.dtype(dtype)))
+    return draw
+
+
+def _fuse(graph, backend):
+    """Steps: ``(primitive name, args, outs)``, or ``(kernel, input refs, outs)`` for a run
+    of elementwise nodes over one shape. A node joins an open group when one of its
+    inputs comes from the group and its other inputs were ready before the group began;
+    a group closes as soon as a node outside it reads one of its values, so a group's
+    kernel can run where its last node stood."""
+    producer = {}        # value id -> index of its node
+    group_of = {}        # node index -> group
+    groups = []
+    for k, n in enumerate(graph.nodes):
+        for o in n.outs:
+            if o is not None:
+                producer[o] = k
+        refs = n.refs()
+        mine = None
+        if n.name in ELEMENTWISE and len(n.outs) == 1:
+            shape = graph.meta[n.outs[0]][0]
+            for r in refs:
+                g = group_of.get(producer.get(r, -1))
+                if g is not None and g["open"] and g["shape"] == shape and all(
+                        producer.get(q, -1) < g["start"] or group_of.get(producer.get(q)) is g
+                        for q in refs):
+                    mine = g
+                    break
+            if mine is None:
+                mine = {"open": True, "shape": shape, "start": k, "nodes": []}
+                groups.append(mine)
+            mine["nodes"].append(k)
+            group_of[k] = mine
+        for r in refs:
+            g = group_of.get(producer.get(r, -1))
+            if g is not None and g is not mine:
+                g["open"] = False
+    used_later = {}
+    for k, n in enumerate(graph.nodes):
+        for r in n.refs():
+            used_later.setdefault(r, set()).add(k)
+    outputs = set(graph.outputs)
+    steps = []
+    for k, n in enumerate(graph.nodes):
+        g = group_of.get(k)
+        if g is None or len(g["nodes"]) == 1:
+            steps.append((n.name, n.args, n.outs))
+            continue
+        if k != g["nodes"][-1]:
+            continue
+        members = g["nodes"]
+        inside = {graph.nodes[m].outs[0] for m in members}
+        ext, spec_nodes = [], []
+        for m in members:
+            node = graph.nodes[m]
+            ins = []
+            for a in node.args:
+                if type(a) is V and a.i in inside:
+                    ins.append(("n", members.index(producer[a.i])))
+                elif type(a) is V:
+                    if a.i not in ext:
+                        ext.append(a.i)
+                    ins.append(("x", ext.index(a.i)))
+            attr = next((a for a in node.args if isinstance(a, dt.DType)), None)
+            spec_nodes.append((node.name, tuple(ins), attr,
+                               graph.meta[node.outs[0]][1]))
+        out_nodes = [i for i, m in enumerate(members)
+                     if graph.nodes[m].outs[0] in outputs
+                     or used_later.get(graph.nodes[m].outs[0], set()) - set(members)]
+        scalars = [graph.consts[i].reshape(()).item() if i in graph.consts
+                   and graph.consts[i].size == 1 else None for i in ext]
+        spec = FusedSpec(g["shape"], [graph.meta[i] for i in ext], spec_nodes, out_nodes,
+                         scalars)
+        kernel = backend.fast_fused(spec)
+        if kernel is None:          # more inputs and outputs than one kernel may bind
+            steps += [(graph.nodes[m].name, graph.nodes[m].args, graph.nodes[m].outs)
+                      for m in members]
+        else:
+            steps.append((kernel, [V(i) for i, v in zip(ext, scalars) if v is None],
+                          [graph.nodes[members[i]].outs[0] for i in out_nodes]))
+    return steps
+
+
+class FusedSpec:
+    """What a backend's ``fast_fused`` compiles: over output ``shape``, external inputs
+    (shape, NumPy dtype) broadcast to it; nodes (primitive, inputs, dtype attribute,
+    output NumPy dtype) whose inputs are ("x", k) for external input k or ("n", j) for
+    node j; and which nodes' values the kernel writes out, in order. ``scalars[k]`` is
+    the value of input k when it is a one-element constant, to be written into the
+    kernel as a literal (a value loaded from memory keeps pocl from vectorizing);
+    the kernel's arguments are the other inputs, in order."""
+
+    __slots__ = ("shape", "inputs", "nodes", "outputs", "scalars")
+
+    def __init__(self, shape, inputs, nodes, outputs, scalars=None):
+        self.shape, self.inputs, self.nodes, self.outputs = tuple(shape), inputs, nodes, outputs
+        self.scalars = list(scalars) if scalars is not None else [None] * len(inputs)
+
+    @property
+    def buffers(self):
+        """Indices of the inputs passed as buffers."""
+        return [k for k, v in enumerate(self.scalars) if v is None]
+

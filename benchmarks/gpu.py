@@ -67,6 +67,9 @@ def main(argv=None):
         theirs = median_time(workloads.torch_step(model, shape, device, opt), tsync) * 1e6 \
             if torch is not None else None
         row(name + " (us)", ours, theirs)
+        compiled = workloads.ember_step(model, shape, backend, opt, compiled=True)
+        ours = median_time(compiled, sync) * 1e6
+        row(name + ", ember.compile (us)", ours, theirs)
 
 
 if __name__ == "__main__":

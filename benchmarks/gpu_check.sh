@@ -27,11 +27,14 @@ python3 -m ember.cli info 2>&1 | tee "$out/info.txt"
 if [ "$what" != bench ]; then
     for b in ${BACKENDS:-cupy opencl:0 wgpu:0}; do
         echo "== conformance on $b"
-        (mkdir -p /tmp/suite && cd /tmp/suite && timeout 170 python3 -m pytest -p ember.testing \
+        (mkdir -p /tmp/suite && cd /tmp/suite && timeout 150 python3 -m pytest -p ember.testing \
             --backend "$b" -q -n 8 -p no:cacheprovider 2>&1) | tail -25 | tee "$out/suite-${b%%:*}.txt"
     done
 fi
 if [ "$what" != suite ]; then
+    echo "== benchmarks/compiled.py"
+    timeout 120 python3 benchmarks/compiled.py --backend cupy --backend opencl:0 --backend wgpu:0 \
+        2>&1 | tee "$out/compiled.txt"
     echo "== benchmarks/gpu.py"
     timeout 150 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt"
 fi

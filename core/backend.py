@@ -86,8 +86,11 @@ class Backend:
     #: (ember.graph.FusedSpec) -> a function of the spec's input buffers returning its
     #: output buffers: a run of elementwise primitives compiled into one kernel
     fast_fused = None
-    #: (ember.graph.Graph) -> a function (backend, input buffers) -> output buffers that
-    #: replays the whole graph as one recorded launch (CUDA graphs)
+    #: (ember.graph.Graph, aliases, fresh) -> a function (backend, input buffers) -> output
+    #: buffers that replays the whole graph as one recorded launch (CUDA graphs), or None
+    #: where the graph cannot be captured; aliases: (input, output) positions of state
+    #: that the launch may update in place; fresh: output positions that must be new
+    #: buffers on every call (the function's results)
     fast_capture = None
 
     @classmethod

@@ -155,7 +155,12 @@ class _Replay:
         self.n_args = trace.n_args
         self.run = graph.run
         if capture and backend.fast_capture is not None:
-            self.run = backend.fast_capture(graph)
+            # state read and rebound through the same tensor: a captured launch updates it in place
+            owners = {id(r()): k for k, r in enumerate(self.state_in)}
+            n_args, n_out = self.n_args, len(self.out_meta)
+            aliases = [(n_args + owners[id(r())], n_out + k) for k, r in enumerate(self.state_out)
+                       if type(r) is not int and id(r()) in owners]
+            self.run = backend.fast_capture(graph, aliases, range(n_out)) or graph.run
 
     def __call__(self, args, kwargs):
         leaves = []

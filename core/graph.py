@@ -181,10 +181,13 @@ class Graph:
     # -- running ------------------------------------------------------------------------
     def run(self, backend, buffers):
         """Output buffers for input ``buffers`` (in ``inputs`` order) on ``backend``."""
+        return self.plan(backend)(buffers)
+
+    def plan(self, backend):
         plan = self._plans.get(backend)
         if plan is None:
             plan = self._plans[backend] = Plan(self, backend)
-        return plan(buffers)
+        return plan
 
     # -- files ----------------------------------------------------------------------------
     def to_bytes(self):
@@ -304,7 +307,9 @@ class Plan:
             self.steps.append((call, args, outs, flat, drop))
         self.n_kernels = len(self.steps)
 
-    def __call__(self, buffers):
+    def __call__(self, buffers, keep=None):
+        """The outputs for ``buffers``; ``keep``, a list, receives every buffer made
+        (a captured launch must hold them: its kernels write there on every replay)."""
         env = dict(self.consts)
         env.update(zip(self.graph.inputs, buffers))
         for call, args, outs, flat, drop in self.steps:
@@ -312,6 +317,8 @@ class Plan:
                 out = call(*[env[a.i] if type(a) is V else a for a in args])
             else:
                 out = call(*_resolve(args, env))
+            if keep is not None:
+                keep.append(out)
             if len(outs) == 1:
                 env[outs[0]] = out[0] if type(out) is list else out
             else:

@@ -98,6 +98,44 @@ class CupyBackend(ArrayModuleBackend):
                shared_mem=_BLOCK * work.itemsize)
         return cupy.moveaxis(out.astype(x.dtype, copy=False), -1, axis)
 
+    def fast_capture(self, graph, aliases, fresh):
+        """The graph recorded once as a CUDA graph (CuPy stream capture) and launched per
+        call: arguments are copied into the captured input buffers, state (parameters,
+        optimizer moments) is updated in place inside the launch, other outputs are copied
+        out (``fresh``: the function's results; other state, such as gradients, is handed
+        back in the captured buffers). Graphs that draw random numbers on the host are
+        not captured."""
+        if any(n.name == "random" for n in graph.nodes):
+            return None
+        cupy, plan, held = self.xp, graph.plan(self), {}
+        fresh = set(fresh)
+
+        def capture(buffers):
+            statics = [b.copy() for b in buffers]
+            plan(statics, [])            # the pool now caches a block for every buffer
+            stream = cupy.cuda.Stream(non_blocking=True)
+            keep = []                    # every buffer the launch writes, held for good
+            cupy.cuda.get_current_stream().synchronize()
+            with stream:
+                stream.begin_capture()
+                outs = plan(statics, keep)
+                for i, o in aliases:
+                    cupy.copyto(statics[i], outs[o])
+                launch = stream.end_capture()
+            for i, o in aliases:
+                outs[o] = statics[i]
+            held.update(launch=launch, statics=statics, outs=outs, keep=keep)
+
+        def run(backend, buffers):
+            if not held:
+                capture(buffers)
+            for s, b in zip(held["statics"], buffers):
+                if s is not b:
+                    cupy.copyto(s, b)
+            held["launch"].launch()     # on the current stream, after the copies
+            return [o.copy() if k in fresh else o for k, o in enumerate(held["outs"])]
+        return run
+
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         t = p.dtype.type
         first = buf is None

@@ -35,12 +35,12 @@ def test_op_compiled_matches_eager(backend, case, dtype):
     expect(compiled.graph(*xs) is not None, f"{case.name}: still tracing after 4 calls")
 
 
-def _mlp_step(backend, optimizer, compiled, steps=6):
+def _mlp_step(backend, optimizer, compiled, dropout, steps=6):
     from ember.plugins import nn, optim
     from ember.plugins.losses import cross_entropy
     ember.manual_seed(0)
     with ember.backend(backend):
-        model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+        model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3))
     opt = optimizer(optim, model.parameters())
 
     def step(x, y):
@@ -63,9 +63,12 @@ def _mlp_step(backend, optimizer, compiled, steps=6):
 @pytest.mark.parametrize("optimizer", [
     pytest.param(lambda optim, ps: optim.SGD(ps, lr=0.1, momentum=0.9), id="sgd-momentum"),
     pytest.param(lambda optim, ps: optim.Adam(ps, lr=0.01, capturable=True), id="adam-capturable")])
-def test_compiled_training_step_matches_eager(backend, optimizer):
-    eager, p_eager, _ = _mlp_step(backend, optimizer, False)
-    comp, p_comp, run = _mlp_step(backend, optimizer, True)
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_compiled_training_step_matches_eager(backend, optimizer, dropout):
+    """Dropout draws new masks on every replay (the same draws as eager, same seed); a
+    step without host draws is what a backend may capture whole (CUDA graphs)."""
+    eager, p_eager, _ = _mlp_step(backend, optimizer, False, dropout)
+    comp, p_comp, run = _mlp_step(backend, optimizer, True, dropout)
     expect(run.graph(*_inputs(backend)) is not None, "the step is still being traced")
     np.testing.assert_allclose(comp, eager, rtol=1e-5, atol=1e-6, err_msg="losses")
     for a, b in zip(p_comp, p_eager):

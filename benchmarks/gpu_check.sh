@@ -33,7 +33,7 @@ if [ "$what" != bench ]; then
 fi
 if [ "$what" != suite ]; then
     echo "== benchmarks/compiled.py"
-    timeout 120 python3 benchmarks/compiled.py --backend cupy --backend opencl:0 --backend wgpu:0 \
+    timeout 120 python3 benchmarks/compiled.py --backend opencl:0 --backend wgpu:0 --backend cupy \
         2>&1 | tee "$out/compiled.txt"
     echo "== benchmarks/gpu.py"
     timeout 150 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt"

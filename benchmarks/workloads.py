@@ -55,10 +55,11 @@ def cnn(lib):
                           lib.Linear(8 * 13 * 13, 10))
 
 
-def _optimizer(lib, params, name):
-    """"sgd" (plain, as the hand-written versions), "momentum" (0.9) or "adam"."""
+def _optimizer(lib, params, name, compiled=False):
+    """"sgd" (plain, as the hand-written versions), "momentum" (0.9) or "adam"
+    (capturable, its step count in a tensor, where ember.compile replays it)."""
     if name == "adam":
-        return lib.Adam(params, lr=1e-3, **({"capturable": True} if lib is optim else {}))
+        return lib.Adam(params, lr=1e-3, **({"capturable": True} if compiled else {}))
     return lib.SGD(params, lr=LR, momentum=0.9 if name == "momentum" else 0.0)
 
 
@@ -69,7 +70,7 @@ def ember_step(model_fn, shape, backend=None, opt_name="sgd", compiled=False):
         model = model_fn(nn)
         x = ember.randn(*shape)
         y = ember.randint(0, 10, (shape[0],))
-    opt = _optimizer(optim, model.parameters(), opt_name)
+    opt = _optimizer(optim, model.parameters(), opt_name, compiled)
 
     def step(x, y):
         loss = cross_entropy(model(x), y)

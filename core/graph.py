@@ -74,12 +74,13 @@ def _freeze(a):
     return a
 
 
-def _resolve(a, env):
+def resolve(a, env):
+    """``a`` with each V ref replaced by its value in ``env``."""
     t = type(a)
     if t is V:
         return env[a.i]
     if t is tuple or t is list:
-        return t(_resolve(x, env) for x in a)
+        return t(resolve(x, env) for x in a)
     return a
 
 
@@ -163,7 +164,7 @@ class Graph:
                 for r in refs:
                     if r not in env:
                         env[r] = backend.from_numpy(consts[r])
-                out = getattr(backend, n.name)(*_resolve(n.args, env))
+                out = getattr(backend, n.name)(*resolve(n.args, env))
                 outs = out if len(n.outs) > 1 else (out,)
                 for o, b in zip(n.outs, outs):
                     env[o] = b
@@ -316,7 +317,7 @@ class Plan:
             if flat:
                 out = call(*[env[a.i] if type(a) is V else a for a in args])
             else:
-                out = call(*_resolve(args, env))
+                out = call(*resolve(args, env))
             if keep is not None:
                 keep.append(out)
             if len(outs) == 1:

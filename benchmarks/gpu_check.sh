@@ -6,7 +6,7 @@
 # lacks travel as wheels in .whl/, the Vulkan loader as a .deb in .gl/ (see
 # docs/gpu.md for how both are fetched). Logs go to $OUT (or ./gpu-check).
 #
-#   [BACKENDS="cupy opencl:0 wgpu:0"] bash benchmarks/gpu_check.sh [suite|bench|all]
+#   [BACKENDS="cupy opencl:0 wgpu:0"] [BENCH_BACKENDS=...] bash benchmarks/gpu_check.sh [suite|bench|all]
 set -u
 what=${1:-all}
 out=${OUT:-gpu-check}
@@ -33,8 +33,8 @@ if [ "$what" != bench ]; then
 fi
 if [ "$what" != suite ]; then
     echo "== benchmarks/compiled.py"
-    timeout 120 python3 benchmarks/compiled.py --backend opencl:0 --backend wgpu:0 --backend cupy \
-        2>&1 | tee "$out/compiled.txt"
+    timeout 120 python3 benchmarks/compiled.py $(for b in ${BENCH_BACKENDS:-opencl:0 wgpu:0 cupy}; \
+        do echo --backend $b; done) 2>&1 | tee "$out/compiled.txt"
     echo "== benchmarks/gpu.py"
     timeout 150 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt"
 fi

@@ -2,10 +2,9 @@
 pool, cuBLAS matmul, and fused kernels (fused.py) as fast paths."""
 
 from ember import dtypes as dt
-from ember.graph import resolve
 from ember.backends.numpy.backend import ArrayModuleBackend
 
-from . import fused
+from . import capture, fused
 
 _BLOCK = 256
 
@@ -100,71 +99,14 @@ class CupyBackend(ArrayModuleBackend):
         return cupy.moveaxis(out.astype(x.dtype, copy=False), -1, axis)
 
     def fast_capture(self, graph, aliases, fresh):
-        """The graph recorded as CUDA graphs (CuPy stream capture) and launched per call:
-        arguments are copied into the captured input buffers, state (parameters,
-        optimizer moments) is updated in place inside the launch, and the function's
-        results (``fresh``) are copied out; other state, such as gradients, is handed
-        back in the captured buffers. CuPy cannot capture cuBLAS, so each matmul runs
-        between two captured segments, into its fixed output buffer. Graphs that draw
-        random numbers on the host are not captured."""
+        """The graph recorded as CUDA graphs and launched per call (capture.py): arguments
+        are copied into the captured input buffers, state (parameters, optimizer moments)
+        is updated in place inside the launch, and the function's results (``fresh``)
+        are copied out; other state, such as gradients, is handed back in the captured
+        buffers. Graphs that draw random numbers on the host are not captured."""
         if any(n.name == "random" for n in graph.nodes):
             return None
-        cupy, plan, held = self.xp, graph.plan(self), {}
-        fresh = set(fresh)
-
-        def capture(buffers):
-            statics = [b.copy() for b in buffers]
-            plan(statics, [])            # the pool now caches a block for every buffer
-            env = dict(plan.consts)
-            env.update(zip(graph.inputs, statics))
-            stream = cupy.cuda.Stream(non_blocking=True)
-            segments, keep = [], []      # keep: every buffer the launches write, for good
-            cupy.cuda.get_current_stream().synchronize()
-            with stream:
-                capturing = False
-                for call, args, outs, _, _ in plan.steps:
-                    ins = resolve(args, env)
-                    if getattr(call, "__func__", None) is type(self).matmul:
-                        if capturing:
-                            segments.append(stream.end_capture())
-                            capturing = False
-                        out = call(*ins)
-                        segments.append(tuple(ins) + (out,))
-                    else:
-                        if not capturing:
-                            stream.begin_capture()
-                            capturing = True
-                        out = call(*ins)
-                    keep.append(out)
-                    if len(outs) == 1:
-                        env[outs[0]] = out[0] if type(out) is list else out
-                    else:
-                        env.update((o, b) for o, b in zip(outs, out) if o is not None)
-                if aliases and not capturing:
-                    stream.begin_capture()
-                    capturing = True
-                for i, o in aliases:
-                    cupy.copyto(statics[i], env[graph.outputs[o]])
-                if capturing:
-                    segments.append(stream.end_capture())
-            outs = [env[i] for i in graph.outputs]
-            for i, o in aliases:
-                outs[o] = statics[i]
-            held.update(segments=segments, statics=statics, outs=outs, keep=keep)
-
-        def run(backend, buffers):
-            if not held:
-                capture(buffers)
-            for s, b in zip(held["statics"], buffers):
-                if s is not b:
-                    cupy.copyto(s, b)
-            for seg in held["segments"]:        # on the current stream, in order
-                if type(seg) is tuple:
-                    cupy.matmul(seg[0], seg[1], out=seg[2])
-                else:
-                    seg.launch()
-            return [o.copy() if k in fresh else o for k, o in enumerate(held["outs"])]
-        return run
+        return capture.record(self, graph, aliases, fresh)
 
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         t = p.dtype.type

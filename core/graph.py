@@ -279,11 +279,20 @@ def _decode(a):
 
 class Plan:
     """A graph prepared for one backend: constants uploaded, elementwise runs fused into
-    one kernel each where the backend compiles them (``fast_fused``), every value
-    dropped after its last use so the allocator can reuse its memory."""
+    one kernel each where the backend compiles them (``fast_fused``), and the steps
+    written out as one Python function over local variables (what a call runs: no
+    per-step lookups), each value deleted after its last use so the allocator can
+    reuse its memory. The function's text holds only generated names (``v7``, ``F[3]``,
+    ``A[2]``); callables and constant arguments stay in lists beside it, so a loaded
+    graph file cannot put code into it."""
 
     def __init__(self, graph, backend):
-        missing = sorted({n.name for n in graph.nodes if n.name not in ("random",)
+        from .backend import FAST_PATHS, PRIMITIVES
+        allowed = (set(PRIMITIVES) | set(FAST_PATHS) | {"random"}) - {"fast_fused", "fast_capture"}
+        unknown = sorted({n.name for n in graph.nodes if n.name not in allowed})
+        if unknown:
+            raise BackendError(f"graph: {', '.join(map(repr, unknown))} is not a backend primitive")
+        missing = sorted({n.name for n in graph.nodes if n.name != "random"
                           and not callable(getattr(backend, n.name, None))})
         if missing:
             raise BackendError(f"graph: backend {backend.device} has no {', '.join(missing)} "
@@ -293,41 +302,66 @@ class Plan:
         self.consts = {i: backend.from_numpy(c) for i, c in graph.consts.items()}
         steps = _fuse(graph, backend) if backend.fast_fused is not None else \
             [(n.name, n.args, n.outs) for n in graph.nodes]
+        # (callable, args, outs, fused): a fused kernel returns a list of its outputs
+        self.steps = [(fn if not isinstance(fn, str) else _random_draw(backend) if fn == "random"
+                       else getattr(backend, fn), args, outs, not isinstance(fn, str))
+                      for fn, args, outs in steps]
+        self.n_kernels = len(self.steps)
+        self._run = self._generate()
+
+    def _generate(self):
+        graph, funcs, consts = self.graph, [], []
         last = {}
-        for k, (_, args, _) in enumerate(steps):
+        for k, (_, args, _, _) in enumerate(self.steps):
             for a in _walk(args):
                 if type(a) is V:
                     last[a.i] = k
         keep = set(graph.outputs)
-        self.steps = []
-        for k, (fn, args, outs) in enumerate(steps):
-            call = fn if not isinstance(fn, str) else \
-                _random_draw(backend) if fn == "random" else getattr(backend, fn)
-            flat = all(type(a) is not tuple and type(a) is not list for a in args)
-            drop = tuple(i for i, at in last.items() if at == k and i not in keep)
-            self.steps.append((call, args, outs, flat, drop))
-        self.n_kernels = len(self.steps)
+
+        def expr(a):
+            if type(a) is V:
+                return f"v{a.i}"
+            if type(a) in (tuple, list) and any(type(x) is V for x in _walk(a)):
+                inner = ", ".join(expr(x) for x in a)
+                return f"({inner},)" if type(a) is tuple else f"[{inner}]"
+            consts.append(a)
+            return f"A[{len(consts) - 1}]"
+
+        lines = ["def run(inputs):"]
+        if graph.inputs:
+            lines.append("    " + ", ".join(f"v{i}" for i in graph.inputs) + ", = inputs")
+        lines += [f"    v{i} = K[{i}]" for i in self.consts]
+        for k, (call, args, outs, fused) in enumerate(self.steps):
+            funcs.append(call)
+            call_text = f"F[{k}](" + ", ".join(expr(a) for a in args) + ")"
+            if len(outs) == 1:
+                target = f"v{outs[0]}" + ("," if fused else "")
+            else:
+                target = ", ".join("_" if o is None else f"v{o}" for o in outs) + ","
+            lines.append(f"    {target} = {call_text}")
+            dead = [f"v{i}" for i, at in last.items() if at == k and i not in keep]
+            if dead:
+                lines.append("    del " + ", ".join(dead))
+        lines.append("    return [" + ", ".join(f"v{i}" for i in graph.outputs) + "]")
+        scope = {"F": funcs, "A": consts, "K": self.consts}
+        exec(compile("\n".join(lines), f"<ember plan of {len(self.steps)} steps>", "exec"), scope)
+        self.source = "\n".join(lines)
+        return scope["run"]
 
     def __call__(self, buffers, keep=None):
         """The outputs for ``buffers``; ``keep``, a list, receives every buffer made
         (a captured launch must hold them: its kernels write there on every replay)."""
+        if keep is None:
+            return self._run(buffers)
         env = dict(self.consts)
         env.update(zip(self.graph.inputs, buffers))
-        for call, args, outs, flat, drop in self.steps:
-            if flat:
-                out = call(*[env[a.i] if type(a) is V else a for a in args])
-            else:
-                out = call(*resolve(args, env))
-            if keep is not None:
-                keep.append(out)
+        for call, args, outs, fused in self.steps:
+            out = call(*resolve(args, env))
+            keep.append(out)
             if len(outs) == 1:
-                env[outs[0]] = out[0] if type(out) is list else out
+                env[outs[0]] = out[0] if fused else out
             else:
-                for o, b in zip(outs, out):
-                    if o is not None:
-                        env[o] = b
-            for i in drop:
-                env.pop(i, None)
+                env.update((o, b) for o, b in zip(outs, out) if o is not None)
         return [env[i] for i in self.graph.outputs]
 
 

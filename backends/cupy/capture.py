@@ -136,7 +136,7 @@ def record(backend, graph, aliases, fresh):
         cupy.cuda.get_current_stream().synchronize()
         capturing = False
         with stream, _ending_capture(stream):
-            for call, args, outs, _, _ in plan.steps:
+            for call, args, outs, _ in plan.steps:
                 ins = resolve(args, env)
                 out = None
                 if getattr(call, "__func__", None) is matmul:
@@ -156,7 +156,7 @@ def record(backend, graph, aliases, fresh):
                     out = call(*ins)
                 keep.append(out)
                 if len(outs) == 1:
-                    env[outs[0]] = out[0] if type(out) is list else out
+                    env[outs[0]] = out
                 else:
                     env.update((o, b) for o, b in zip(outs, out) if o is not None)
             if aliases and not capturing:

@@ -6,7 +6,7 @@
 # lacks travel as wheels in .whl/, the Vulkan loader as a .deb in .gl/ (see
 # docs/gpu.md for how both are fetched). Logs go to $OUT (or ./gpu-check).
 #
-#   [BACKENDS="cupy opencl:0 wgpu:0"] [BENCH_BACKENDS=...] bash benchmarks/gpu_check.sh [suite|bench|all]
+#   [BACKENDS="cupy opencl:0 wgpu:0"] [BENCH_BACKENDS=...] bash benchmarks/gpu_check.sh [suite|bench|nccl|all]
 set -u
 what=${1:-all}
 out=${OUT:-gpu-check}
@@ -24,14 +24,18 @@ export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 -m ember.cli info 2>&1 | tee "$out/info.txt"
 
-if [ "$what" != bench ]; then
+if [ "$what" = all ] || [ "$what" = suite ]; then
     for b in ${BACKENDS:-cupy opencl:0 wgpu:0}; do
         echo "== conformance on $b"
         (mkdir -p /tmp/suite && cd /tmp/suite && timeout 150 python3 -m pytest -p ember.testing \
             --backend "$b" -q -n 8 -p no:cacheprovider 2>&1) | tail -25 | tee "$out/suite-${b%%:*}.txt"
     done
 fi
-if [ "$what" != suite ]; then
+if [ "$what" = all ] || [ "$what" = nccl ]; then
+    echo "== NCCL (one rank per GPU: $(nvidia-smi -L | wc -l))"
+    EMBER_TRANSPORT=nccl timeout 90 python3 tests/mpi/nccl_check.py 2>&1 | tee "$out/nccl.txt"
+fi
+if [ "$what" != suite ] && [ "$what" != nccl ]; then
     echo "== benchmarks/compiled.py"
     timeout 120 python3 benchmarks/compiled.py $(for b in ${BENCH_BACKENDS:-opencl:0 wgpu:0 cupy}; \
         do echo --backend $b; done) 2>&1 | tee "$out/compiled.txt"

@@ -83,7 +83,31 @@ def rows_for(backends, quick):
     out.append(("CNN step (conv 1->8 3x3, pool, linear), batch 64", "us",
                 lambda: workloads.numpy_cnn(64), lambda be: workloads.ember_cnn(64, be),
                 (lambda: workloads.torch_cnn(64)) if torch else None))
+    for label, model, shape, np_fn, th_fn in (
+            ("MLP step, batch 64", workloads.mlp, (64, 784), lambda: workloads.numpy_mlp(64),
+             lambda: workloads.torch_mlp(64)),
+            ("MLP step, batch 256", workloads.mlp, (256, 784), lambda: workloads.numpy_mlp(256),
+             lambda: workloads.torch_mlp(256)),
+            ("CNN step, batch 64", workloads.cnn, (64, 1, 28, 28), lambda: workloads.numpy_cnn(64),
+             lambda: workloads.torch_cnn(64))):
+        out.append((f"{label}, ember.compile", "us", np_fn,
+                    lambda be, m=model, sh=shape: _warm(workloads.ember_step(m, sh, be, compiled=True)),
+                    th_fn if torch else None))
+    n = 4 * 2 ** 20
+    out.append(("8 elementwise ops on 4M float32", "us",
+                lambda: workloads.chain_with(np, np.random.default_rng(0).standard_normal(n, np.float32)),
+                lambda be: workloads.ember_chain(n, be),
+                (lambda: workloads.chain_with(torch, torch.randn(n))) if torch else None))
+    out.append(("8 elementwise ops on 4M float32, ember.compile", "us", out[-1][2],
+                lambda be: _warm(workloads.ember_chain(n, be, compiled=True)), out[-1][4]))
     return out, torch, scale
+
+
+def _warm(step):
+    """A compiled step past its two traces and first replay (which builds the kernels)."""
+    for _ in range(3):
+        step()
+    return step
 
 
 def digits_epoch(backend):

@@ -164,6 +164,11 @@ def chain(x):
     return (ember.maximum(x * 1.1 + 0.3, 0.0) * x - 0.2).abs().sqrt().exp()
 
 
+def chain_with(lib, x):
+    """The same chain in NumPy or PyTorch, for the side-by-side table."""
+    return lambda: lib.exp(lib.sqrt(lib.abs(lib.maximum(x * 1.1 + 0.3, lib.zeros_like(x)) * x - 0.2)))
+
+
 def ember_chain(n, backend=None, compiled=False):
     ember.manual_seed(0)
     x = ember.randn(n, backend=backend)

@@ -77,8 +77,19 @@ def host_array(t):
     return t._backend.to_numpy(t._data)
 
 
+def _payload(t):
+    """What the transport moves: the backend's own buffer where it takes that backend's
+    buffers (NCCL and cupy), else the values on the host."""
+    if t._backend.name in getattr(world(), "device_backends", ()):
+        return t._data
+    return host_array(t)
+
+
 def _back(array, like):
     """A result array as a tensor like ``like`` (sharing the array's memory on numpy)."""
+    if not isinstance(array, np.ndarray):         # the backend's own buffer (NCCL)
+        from .tensor import wrap
+        return wrap(array, like._backend, like.shape, like.dtype)
     from .creation import from_dlpack
     out = from_dlpack(np.ascontiguousarray(array), backend=like._backend)
     return out if out.dtype is like.dtype else out.to(dtype=like.dtype)
@@ -88,7 +99,7 @@ def all_reduce(t, op="sum"):
     """The elementwise ``op`` (sum, mean, max, min) of ``t`` over every rank, as a new tensor."""
     if op not in OPS:
         raise ValueError(f"all_reduce: op must be one of {', '.join(OPS)}, got {op!r}")
-    out = world().allreduce(host_array(t), "sum" if op == "mean" else op)
+    out = world().allreduce(_payload(t), "sum" if op == "mean" else op)
     if op == "mean":
         out = out / world().size if out.dtype.kind == "f" else out // world().size
     return _back(out, t)
@@ -96,12 +107,12 @@ def all_reduce(t, op="sum"):
 
 def broadcast(t, root=0):
     """Rank ``root``'s ``t`` on every rank (shape and dtype must agree everywhere)."""
-    return _back(world().bcast(host_array(t), root), t)
+    return _back(world().bcast(_payload(t), root), t)
 
 
 def all_gather(t):
     """A list with every rank's ``t``, in rank order (shapes must agree)."""
-    return [_back(a, t) for a in world().allgather(host_array(t))]
+    return [_back(a, t) for a in world().allgather(_payload(t))]
 
 
 def barrier():

@@ -75,6 +75,16 @@ def test_unknown_transport_lists_the_registered_ones():
         dist.init(transport="carrier-pigeon")
 
 
+def test_the_nccl_transport_is_registered_and_says_why_it_cannot_run_here():
+    ok, why = ember.registry.get("communicators", "nccl").availability()
+    if ok:
+        pytest.skip("NCCL is usable here: tests/mpi/nccl_check.py exercises it")
+    assert "NCCL" in why or "mpi4py" in why
+    if not dist.is_initialized():
+        with pytest.raises(ember.DistributedError, match="transport 'nccl' is unavailable: "):
+            dist.init(transport="nccl")
+
+
 # -- two processes ---------------------------------------------------------------------------
 @needs_mpi
 @pytest.mark.parametrize("name", ["numpy", "opencl", "wgpu"])

@@ -1,4 +1,5 @@
-"""Registers the MPI transport and `ember launch`; mpi4py is imported only when used."""
+"""Registers the MPI and NCCL transports and `ember launch`; mpi4py and CuPy are
+imported only when used."""
 
 from ember.hookspecs import hookimpl
 
@@ -6,7 +7,8 @@ from ember.hookspecs import hookimpl
 @hookimpl
 def ember_communicators():
     from .mpi import MPICommunicator
-    return {"mpi": MPICommunicator}
+    from .nccl import NCCLCommunicator
+    return {"mpi": MPICommunicator, "nccl": NCCLCommunicator}
 
 
 @hookimpl

@@ -15,7 +15,9 @@ A function is traced on each call until two calls in a row record the same
 graph (the first call often differs: optimizers create their state lazily);
 from then on calls replay the graph. So everything Python decides (shapes,
 hyperparameters, branches) is frozen at trace time, as with CUDA graphs and
-tinygrad's TinyJit: values that change per call belong in tensors.
+tinygrad's TinyJit: values that change per call belong in tensors. A trace
+patches the Tensor class for its extent, so traces run one at a time (a lock)
+and other threads should not compute meanwhile.
 """
 
 import functools
@@ -30,7 +32,7 @@ from . import random as _random
 from .autograd import is_grad_enabled
 from .config import get_backend
 from .errors import EmberError
-from .graph import ELEMENTWISE, Graph, Node, V
+from .graph import Graph, Node, V
 from .tensor import Tensor, wrap
 
 _lock = threading.RLock()
@@ -105,8 +107,20 @@ def _unflatten(spec, leaves):
 def _key(args, kwargs):
     leaves = []
     spec = _flatten((args, kwargs), leaves)
-    return (repr(spec), tuple((t.shape, t.dtype.name, t._backend.device, t.requires_grad)
-                              for t in leaves), is_grad_enabled())
+    return (_hashable(spec), tuple((t.shape, t.dtype.name, t._backend.device, t.requires_grad)
+                                   for t in leaves), is_grad_enabled())
+
+
+def _hashable(spec):
+    """The structure as a key: numbers and strings by value, other objects by identity."""
+    kind, body = spec
+    if kind == "T":
+        return body
+    if kind == "C":
+        return body if isinstance(body, (bool, int, float, str, type(None))) else ("id", id(body))
+    if kind == "dict":
+        return ("dict",) + tuple((k, _hashable(v)) for k, v in body)
+    return (kind,) + tuple(_hashable(x) for x in body)
 
 
 class _Entry:
@@ -148,10 +162,10 @@ class _Entry:
 
 class _Replay:
     def __init__(self, trace, graph, backend, capture):
-        self.trace, self.graph, self.backend = trace, graph, backend
+        self.graph, self.backend = graph, backend
         self.out_spec, self.out_meta = trace.out_spec, trace.out_meta
-        self.state_in = trace.state_in      # [(position in graph.inputs, weakref of owner)]
-        self.state_out = trace.state_out    # [(position in graph.outputs, weakref of tensor)]
+        self.state_in = trace.state_in      # weakrefs of the tensors read, after the arguments
+        self.state_out = trace.state_out    # per state output: a weakref, or an argument's index
         self.n_args = trace.n_args
         self.run = graph.run
         if capture and backend.fast_capture is not None:
@@ -421,4 +435,4 @@ def _user_frame():
     return "an unknown place"
 
 
-__all__ = ["CompileError", "ELEMENTWISE", "compile"]
+__all__ = ["CompileError", "compile"]

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import ember
-from ember import dtypes as dt
 from ember.testing.cases import OPS
 from ember.testing.checks import expect, assert_close
 

@@ -77,10 +77,16 @@ def host_array(t):
     return t._backend.to_numpy(t._data)
 
 
+def on_device(backend):
+    """True when the transport moves this backend's buffers itself (NCCL and cupy), so
+    callers should keep data there rather than pack it on the host."""
+    return backend.name in getattr(world(), "device_backends", ())
+
+
 def _payload(t):
     """What the transport moves: the backend's own buffer where it takes that backend's
     buffers (NCCL and cupy), else the values on the host."""
-    if t._backend.name in getattr(world(), "device_backends", ()):
+    if on_device(t._backend):
         return t._data
     return host_array(t)
 
@@ -103,6 +109,24 @@ def all_reduce(t, op="sum"):
     if op == "mean":
         out = out / world().size if out.dtype.kind == "f" else out // world().size
     return _back(out, t)
+
+
+class Pending:
+    """A started all-reduce; ``wait()`` gives the result as a tensor like the input."""
+
+    def __init__(self, pending, like):
+        self.pending, self.like = pending, like
+
+    def wait(self):
+        return _back(self.pending.wait(), self.like)
+
+
+def all_reduce_async(t, op="sum"):
+    """Start the elementwise ``op`` (sum, max, min) of ``t`` over every rank without
+    waiting (backward goes on meanwhile); the shapes are not compared across ranks."""
+    if op not in ("sum", "max", "min"):
+        raise ValueError(f"all_reduce_async: op must be sum, max or min, got {op!r}")
+    return Pending(world().iallreduce(_payload(t), op, check=False), t)
 
 
 def broadcast(t, root=0):

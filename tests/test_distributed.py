@@ -174,3 +174,47 @@ def test_post_accumulate_grad_hooks_and_end_of_backward_callbacks():
     assert not autograd._end_of_backward
     with pytest.raises(ember.AutogradError, match="only leaf tensors"):
         (w * 2).register_post_accumulate_grad_hook(print)
+
+
+class _Loopback:
+    """A world of one whose transport takes numpy buffers as they are, the way NCCL
+    takes cupy's: DDP then packs its buckets on the device, in tensor ops."""
+
+    rank, size, local_rank = 0, 1, 0
+    device_backends = frozenset({"numpy"})
+
+    class _Done:
+        def __init__(self, array):
+            self.array = array
+
+        def wait(self):
+            return self.array.copy()
+
+    def iallreduce(self, array, op="sum", check=True):
+        return self._Done(array)
+
+    def allreduce(self, array, op="sum"):
+        return array.copy()
+
+    def bcast(self, array, root=0):
+        return array.copy()
+
+
+def test_ddp_packs_buckets_on_the_device_when_the_transport_takes_device_buffers(monkeypatch):
+    from ember.plugins import nn
+    from ember.plugins.distributed import DistributedDataParallel
+    from ember.plugins.losses import cross_entropy
+    monkeypatch.setattr(dist, "_world", _Loopback())
+    ember.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    ember.manual_seed(0)
+    wrapped = DistributedDataParallel(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)),
+                                      bucket_mb=60 / 2 ** 20)      # a few parameters per bucket
+    assert len(wrapped.buckets) > 1 and all(b.flat is None for b in wrapped.buckets)
+    x, y = ember.randn(4, 6), ember.tensor([0, 2, 1, 2])
+    cross_entropy(plain(x), y).backward()
+    cross_entropy(wrapped(x), y).backward()
+    for a, b in zip(plain.parameters(), wrapped.parameters()):
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="sum, max or min"):
+        dist.all_reduce_async(x, "mean")

@@ -2,10 +2,12 @@
 
 Parameters go into buckets of about ``bucket_mb`` megabytes, in reverse order of
 registration (the order backward reaches them). As soon as backward has
-accumulated every gradient of a bucket, the bucket is packed into one host buffer
-and its all-reduce starts (nonblocking), overlapping the rest of backward; when
+accumulated every gradient of a bucket, the bucket is packed into one buffer and
+its all-reduce starts (nonblocking), overlapping the rest of backward; when
 backward ends, every reduction is waited for and the averaged gradients replace
-``.grad``. ``no_sync()`` skips all of that for gradient accumulation.
+``.grad``. ``no_sync()`` skips all of that for gradient accumulation. The buffer is
+on the host (a reused NumPy array), or on the device where the transport moves
+the backend's buffers itself (NCCL with cupy).
 """
 
 import contextlib
@@ -23,8 +25,10 @@ class _Bucket:
 
     def __init__(self, params):
         self.params, self.ready, self.pending = params, set(), None
-        dtype = np.result_type(*[p.dtype.np for p in params])
-        self.flat = np.empty(sum(p.size for p in params), dtype)   # reused: what is sent
+        self.flat = None            # on the host: a NumPy array, reused (what is sent)
+        if not dist.on_device(params[0].backend):
+            dtype = np.result_type(*[p.dtype.np for p in params])
+            self.flat = np.empty(sum(p.size for p in params), dtype)
 
 
 class DistributedDataParallel(Module):
@@ -87,6 +91,12 @@ class DistributedDataParallel(Module):
     def _start(self, bucket):
         """Pack the bucket's gradients, divided by the world size, and start their sum."""
         scale, start = 1.0 / dist.world_size(), 0
+        if bucket.flat is None:     # on the device, in tensor ops
+            parts = [ember.zeros(p.size, dtype=p.dtype, backend=p.backend) if p.grad is None
+                     else (p.grad * scale).reshape(-1) for p in bucket.params]
+            flat = ember.concatenate(parts) if len(parts) > 1 else parts[0]
+            bucket.pending = dist.all_reduce_async(flat)
+            return
         for p in bucket.params:
             part = bucket.flat[start:start + p.size]
             start += p.size
@@ -108,7 +118,8 @@ class DistributedDataParallel(Module):
             for p in bucket.params:
                 part = flat[start:start + p.size].reshape(p.shape)
                 start += p.size
-                g = ember.from_dlpack(part, backend=p.backend)   # shared on numpy: flat is ours
+                g = part if bucket.flat is None else \
+                    ember.from_dlpack(part, backend=p.backend)   # shared on numpy: flat is ours
                 p.grad = g if g.dtype is p.dtype else g.to(dtype=p.dtype)
             bucket.ready.clear()
             bucket.pending = None

@@ -38,6 +38,7 @@ def main():
     for k, v in want.items():
         np.testing.assert_allclose(got[k].numpy(), np.asarray(v), err_msg=k)
         assert got[k].device == backend.device, (k, got[k].device)
+    ddp_max_diff = _ddp(backend, n)
     x = ember.randn(2 ** 20)                     # 4 MB of float32
     import time
     dist.all_reduce(x)
@@ -49,7 +50,28 @@ def main():
     took = (time.perf_counter() - start) / 20
     if r == 0:
         print(json.dumps({"world": n, "checked": sorted(want), "all_reduce_4MB_us": round(took * 1e6, 1),
-                          "transport": type(dist.world()).__name__}))
+                          "ddp_grad_max_diff": ddp_max_diff, "transport": type(dist.world()).__name__}))
+
+
+def _ddp(backend, n):
+    """DDP packs its buckets on the GPU and reduces them over NCCL: every rank ends with
+    the gradient of the whole batch, the mean of the ranks' shares."""
+    from ember.plugins import nn
+    from ember.plugins.distributed import DistributedDataParallel
+    from ember.plugins.losses import cross_entropy
+    ember.manual_seed(0)
+    model = DistributedDataParallel(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)),
+                                    bucket_mb=60 / 2 ** 20)
+    assert all(b.flat is None for b in model.buckets), "DDP packed on the host"
+    ember.manual_seed(1)
+    x, y = ember.randn(4 * n, 6), ember.randint(0, 3, (4 * n,))
+    r = dist.rank()
+    cross_entropy(model(x[4 * r:4 * r + 4]), y[4 * r:4 * r + 4]).backward()
+    ddp_grads = [p.grad.numpy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    cross_entropy(model.module(x), y).backward()
+    return max(float(np.abs(a - p.grad.numpy()).max()) for a, p in zip(ddp_grads, model.parameters()))
 
 
 if __name__ == "__main__":

@@ -390,8 +390,9 @@ class _Trace:
     def difference(self, other):
         """None when ``other`` recorded the same graph over the same state; else what differs."""
         a, b = self.signature, other.signature
-        if [id(r()) for r in self.state_in] != [id(r()) for r in other.state_in]:
-            return "the tensors read as state are different objects"
+        mine, theirs = [r() for r in self.state_in], [r() for r in other.state_in]
+        if any(t is None for t in mine + theirs) or list(map(id, mine)) != list(map(id, theirs)):
+            return "the tensors read as state are different objects from call to call"
         for k, (x, y) in enumerate(zip(a[0], b[0])):
             if x != y:
                 return f"call {k} is {_brief(x)} then {_brief(y)}"

@@ -2,10 +2,16 @@
 through a shape, element strides and an element offset, so permute, expand, slice and
 flip are views that copy nothing."""
 
+import re
+
 import numpy as np
 
 from ember import dtypes as dt
 from ember.backend import Backend
+
+
+#: the type names (TO, TA, TB, TC) in the backends' elementwise expressions
+_TYPE_NAMES = re.compile(r"\bT([OABC])\b")
 
 
 def c_strides(shape):
@@ -103,19 +109,40 @@ class StridedBackend(Backend):
                      else broadcast_strides(x, spec.shape) for x in inputs)
 
     @staticmethod
-    def _fused_loads(spec, layout, literal, load):
-        """One ``(input index, value expression)`` per input: a literal for scalar constants,
-        else ``load(buffer number, index expression)`` at the layout's strides."""
-        out, slots = [], iter(enumerate(layout))
+    def _fused_code(spec, exprs, layout, lang):
+        """(functions, body) of a fused kernel for flat index ``g``: one function per
+        primitive (``op0``...), then the index split into ``k0``... where an input needs
+        strides, the loads (``a0``..., literals for scalar constants), the calls (``v0``...)
+        and the stores into ``o0``.... ``lang`` spells it: ``type(dtype)``,
+        ``func(name, out type, [(type, param)], expr)``, ``let(type, name, value)``,
+        ``index()`` (r = g) and ``split(d, extent)``, ``literal(value, dtype)``,
+        ``load(buffer number, index)``."""
+        funcs = []
+        for k, ((_, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
+            types = [lang.type(spec.inputs[j][1] if kind == "x" else spec.nodes[j][3])
+                     for kind, j in ins]
+            expr = _TYPE_NAMES.sub(lambda m: lang.type(out) if m.group(1) == "O"
+                                   else types["ABC".index(m.group(1))], expr)
+            funcs.append(lang.func(f"op{k}", lang.type(out), list(zip(types, "xyz")), expr))
+        body = []
+        if any(st is not None for st in layout):
+            body += [lang.index()] + [lang.split(d, spec.shape[d])
+                                      for d in reversed(range(len(spec.shape)))]
+        slots = iter(enumerate(layout))
         for k, ((_, dtype), value) in enumerate(zip(spec.inputs, spec.scalars)):
-            if value is not None:
-                out.append((k, literal(value, np.dtype(dtype))))
-                continue
-            m, strides = next(slots)
-            at = "g" if strides is None else " + ".join(
-                [f"k{d} * {st}" for d, st in enumerate(strides) if st] or ["0"])
-            out.append((k, load(m, at)))
-        return out
+            if value is None:
+                m, strides = next(slots)
+                at = "g" if strides is None else " + ".join(
+                    [f"k{d} * {st}" for d, st in enumerate(strides) if st] or ["0"])
+                value = lang.load(m, at)
+            else:
+                value = lang.literal(value, np.dtype(dtype))
+            body.append(lang.let(lang.type(dtype), f"a{k}", value))
+        for k, (_, ins, _, out) in enumerate(spec.nodes):
+            args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins)
+            body.append(lang.let(lang.type(out), f"v{k}", f"op{k}({args})"))
+        body += [f"o{m}[g] = v{j};" for m, j in enumerate(spec.outputs)]
+        return funcs, body
 
     def neg(self, x): return self._unary("neg", x)
     def exp(self, x): return self._unary("exp", x)

@@ -1,8 +1,6 @@
 """OpenCL through PyOpenCL: every primitive as a kernel from kernels/*.cl, buffers from a
 memory pool, one in-order queue, no host round trip between ops."""
 
-import re
-
 import numpy as np
 
 from ember import dtypes as dt
@@ -54,7 +52,35 @@ _BINARY = {"add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "di
 _BOOL_BINARY = {"add": "((x) | (y))", "mul": "((x) & (y))", "maximum": "((x) | (y))",
                 "minimum": "((x) & (y))"}
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-_TYPE_NAMES = re.compile(r"\bT([OABC])\b")
+
+
+class _OpenCLC:
+    """How StridedBackend._fused_code spells a fused kernel in OpenCL C."""
+
+    literal = staticmethod(_c_literal)
+    type = staticmethod(ctype)
+
+    def __init__(self, idx):
+        self.idx = idx       # int or long: the type of the index arithmetic
+
+    @staticmethod
+    def func(name, out, params, expr):
+        args = ", ".join(f"const {t} {p}" for t, p in params)
+        return f"inline {out} {name}({args}) {{ return {expr}; }}"
+
+    @staticmethod
+    def let(t, name, value):
+        return f"const {t} {name} = {value};"
+
+    def index(self):
+        return f"{self.idx} r = ({self.idx})g;"
+
+    def split(self, d, extent):
+        return f"const {self.idx} k{d} = r % {extent}; r /= {extent};"
+
+    @staticmethod
+    def load(m, at):
+        return f"i{m}[f{m} + {at}]"
 
 
 class OpenCLBackend(StridedBackend):
@@ -221,39 +247,22 @@ class OpenCLBackend(StridedBackend):
         return expr, a
 
     def _fused(self, spec, exprs):
-        """One kernel for a run of elementwise primitives: kernels/helpers.cl, a
-        function per primitive, then loads, calls and stores; built per input layout."""
+        """One kernel for a run of elementwise primitives: kernels/helpers.cl, then the
+        code StridedBackend._fused_code writes in OpenCL C; built per input layout."""
         n = 1
         for d in spec.shape:
             n *= d
-        funcs = []
-        for k, ((name, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
-            types = [ctype(spec.inputs[j][1] if kind == "x" else spec.nodes[j][3]) for kind, j in ins]
-            expr = _TYPE_NAMES.sub(lambda m: {"O": ctype(out)}.get(
-                m.group(1)) or types["ABC".index(m.group(1))], expr)
-            params = ", ".join(f"const {t} {v}" for t, v in zip(types, "xyz"))
-            funcs.append(f"inline {ctype(out)} op{k}({params}) {{ return {expr}; }}")
         built = {}
 
         def source(layout):
-            idx = "int" if n < 2 ** 31 else "long"
+            lang = _OpenCLC("int" if n < 2 ** 31 else "long")
+            funcs, body = self._fused_code(spec, exprs, layout, lang)
             outs = [f"__global {ctype(spec.nodes[j][3])}* o{m}" for m, j in enumerate(spec.outputs)]
             ins = [f"__global const {ctype(spec.inputs[k][1])}* i{m}, const long f{m}"
                    for m, k in enumerate(spec.buffers)]
-            body = ["const long g = get_global_id(0);", "if (g >= n) return;"]
-            if any(st is not None for st in layout):
-                body.append(f"{idx} r = ({idx})g;")
-                for d in reversed(range(len(spec.shape))):
-                    body.append(f"const {idx} k{d} = r % {spec.shape[d]}; r /= {spec.shape[d]};")
-            for k, value in self._fused_loads(spec, layout, _c_literal,
-                                              lambda m, at: f"i{m}[f{m} + {at}]"):
-                body.append(f"const {ctype(spec.inputs[k][1])} a{k} = {value};")
-            for k, (_, ins_, _, out) in enumerate(spec.nodes):
-                args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins_)
-                body.append(f"const {ctype(out)} v{k} = op{k}({args});")
-            body += [f"o{m}[g] = v{j};" for m, j in enumerate(spec.outputs)]
+            head = ["const long g = get_global_id(0);", "if (g >= n) return;"]
             return ("\n".join(funcs) + "\n__kernel void fused(" + ", ".join(outs + ins)
-                    + ", const long n) {\n    " + "\n    ".join(body) + "\n}\n")
+                    + ", const long n) {\n    " + "\n    ".join(head + body) + "\n}\n")
 
         def run(*inputs):
             layout = self._fused_layout(spec, inputs)

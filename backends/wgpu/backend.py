@@ -8,8 +8,6 @@ int32 is its default integer (Python ints, sums, argmax and indices)."""
 import os
 import tempfile
 
-import re
-
 import numpy as np
 
 from ember import dtypes as dt
@@ -154,7 +152,34 @@ _UNARY = {"neg": "-x", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos":
 _BINARY = {"add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y"}
 _BOOL_BINARY = {"add": "x | y", "mul": "x & y", "maximum": "x | y", "minimum": "x & y"}
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-_TYPE_NAMES = re.compile(r"\bT([OABC])\b")
+
+
+class _WGSL:
+    """How StridedBackend._fused_code spells a fused kernel in WGSL."""
+
+    literal = staticmethod(_wgsl_literal)
+    type = staticmethod(wgsl_type)
+
+    @staticmethod
+    def func(name, out, params, expr):
+        args = ", ".join(f"{p}: {t}" for t, p in params)
+        return f"fn {name}({args}) -> {out} {{\n    return {expr};\n}}"
+
+    @staticmethod
+    def let(t, name, value):
+        return f"let {name} = {value};"
+
+    @staticmethod
+    def index():
+        return "var r = g;"
+
+    @staticmethod
+    def split(d, extent):
+        return f"let k{d} = r % {extent};\n    r = r / {extent};"
+
+    @staticmethod
+    def load(m, at):
+        return f"i{m}[p[{m + 1}] + {at}]"
 
 
 class WgpuBackend(StridedBackend):
@@ -395,49 +420,29 @@ class WgpuBackend(StridedBackend):
         return expr, a
 
     def _fused(self, spec, exprs):
-        """One shader for a run of elementwise primitives: a function per primitive, then
-        loads, calls and stores in kernels/fused.wgsl's grid-stride loop; built per input
-        layout. None when the run binds more buffers than the adapter allows."""
+        """One shader for a run of elementwise primitives: the code
+        StridedBackend._fused_code writes in WGSL, in kernels/fused.wgsl's grid-stride
+        loop; built per input layout. None when the run binds more buffers than the
+        adapter allows."""
         if len(spec.buffers) + len(spec.outputs) + 1 > self.max_bindings:
             return None
         n = 1
         for d in spec.shape:
             n *= d
-        funcs = []
-        for k, ((name, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
-            types = [wgsl_type(spec.inputs[j][1] if kind == "x" else spec.nodes[j][3])
-                     for kind, j in ins]
-            expr = _TYPE_NAMES.sub(lambda m: {"O": wgsl_type(out)}.get(
-                m.group(1)) or types["ABC".index(m.group(1))], expr)
-            params = ", ".join(f"{v}: {t}" for t, v in zip(types, "xyz"))
-            funcs.append(f"fn op{k}({params}) -> {wgsl_type(out)} {{\n    return {expr};\n}}")
-        n_out = len(spec.outputs)
+        n_out, n_in = len(spec.outputs), len(spec.buffers)
         decls = [f"@group(0) @binding({m}) var<storage, read_write> o{m}: "
                  f"array<{wgsl_type(spec.nodes[j][3])}>;" for m, j in enumerate(spec.outputs)]
-        n_in = len(spec.buffers)
         decls += [f"@group(0) @binding({n_out + m}) var<storage, read> i{m}: "
                   f"array<{wgsl_type(spec.inputs[k][1])}>;" for m, k in enumerate(spec.buffers)]
         decls.append(f"@group(0) @binding({n_out + n_in}) var<storage, read> p: array<i32>;")
         built = {}
 
         def shader(layout):
-            body = []
-            if any(st is not None for st in layout):
-                body.append("var r = g;")
-                for d in reversed(range(len(spec.shape))):
-                    body.append(f"let k{d} = r % {spec.shape[d]};\n    r = r / {spec.shape[d]};")
-            for k, value in self._fused_loads(spec, layout, _wgsl_literal,
-                                              lambda m, at: f"i{m}[p[{m + 1}] + {at}]"):
-                body.append(f"let a{k} = {value};")
-            for k, (_, ins_, _, _) in enumerate(spec.nodes):
-                args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins_)
-                body.append(f"let v{k} = op{k}({args});")
-            body += [f"o{m}[g] = v{j};" for m, j in enumerate(spec.outputs)]
+            funcs, body = self._fused_code(spec, exprs, layout, _WGSL)
             fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs),
                       "HELPERS": _FLOAT_HELPERS.replace("TA", "f32") + _INT_HELPERS.replace("TA", "i32"),
                       "BODY": "\n    ".join(body)}
-            return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out,
-                                    **fields)
+            return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out, **fields)
 
         def run(*inputs):
             layout = self._fused_layout(spec, inputs)

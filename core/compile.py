@@ -36,6 +36,13 @@ from .graph import Graph, Node, V
 from .tensor import Tensor, wrap
 
 _lock = threading.RLock()
+_tracing = []        # the trace in progress, if any
+
+
+def is_compiling():
+    """True while ember.compile records a call: code that keeps Python numbers which
+    change per call (Adam's step count) can keep them in tensors instead."""
+    return bool(_tracing)
 #: traces that must agree before a graph is replayed, and the most a function gets
 AGREE, MAX_TRACES = 2, 5
 
@@ -146,7 +153,7 @@ class _Entry:
                     f"compile({self.owner.__name__}): calls {len(self.traces) - 1} and "
                     f"{len(self.traces)} recorded different graphs: {diff}. A compiled function "
                     f"must make the same calls each time: keep numbers that change per call in "
-                    f"tensors (Adam: capturable=True), and update state tensors in place "
+                    f"tensors (ember.is_compiling() tells when), and update state tensors in place "
                     f"(t._data = new._data, +=) instead of replacing them")
         return result
 
@@ -242,9 +249,11 @@ class _Trace:
             setattr(trace.backend, n, trace.recorder(n, getattr(trace.backend, n)))
         type.__setattr__(Tensor, "_data", _DataProbe(member, trace))
         _random.on_draw = trace.random_draw
+        _tracing.append(trace)
         try:
             result = fn(*args, **kwargs)
         finally:
+            _tracing.pop()
             _random.on_draw = None
             type.__setattr__(Tensor, "_data", member)
             for n in names:
@@ -436,4 +445,4 @@ def _user_frame():
     return "an unknown place"
 
 
-__all__ = ["CompileError", "compile"]
+__all__ = ["CompileError", "compile", "is_compiling"]

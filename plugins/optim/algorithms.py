@@ -52,8 +52,8 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; (amsgrad: vmax = max(vmax, v));
     p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with g = grad + wd p.
-    capturable=True keeps the step count t in a tensor, so a compiled training step
-    (ember.compile) replays the bias corrections of each new step."""
+    capturable=True (and any step inside ember.compile) keeps the step count t in a
+    tensor, so a replayed training step computes the bias corrections of each new step."""
 
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
                 "amsgrad": False, "capturable": False}
@@ -67,20 +67,22 @@ class Adam(Optimizer):
 
     def update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        if group["capturable"]:
-            if "step" not in state:
-                state["step"] = ember.zeros((), dtype=p.dtype, backend=p.backend)
+        capturable = group["capturable"] or ember.is_compiling()
+        step = state.get("step", 0)
+        if capturable:
+            if not isinstance(step, ember.Tensor):
+                state["step"] = ember.tensor(float(step), dtype=p.dtype, backend=p.backend)
             state["step"] += 1          # rebinds the same tensor
             t = state["step"]
         else:
-            t = state["step"] = state.get("step", 0) + 1
+            t = state["step"] = (int(step.item()) if isinstance(step, ember.Tensor) else step) + 1
         if "exp_avg" not in state:
             state["exp_avg"] = ember.zeros_like(p)
             state["exp_avg_sq"] = ember.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = ember.zeros_like(p)
         m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
-        fast = p.backend.fast_adam_step if not group["capturable"] else None
+        fast = p.backend.fast_adam_step if not capturable else None
         if fast is not None:
             out = fast(p._data, g._data, m._data, v._data, None if vmax is None else vmax._data,
                        lr, b1, b2, eps, wd, self.decoupled, t)

@@ -61,7 +61,8 @@ def _mlp_step(backend, optimizer, compiled, dropout, steps=6):
 
 @pytest.mark.parametrize("optimizer", [
     pytest.param(lambda optim, ps: optim.SGD(ps, lr=0.1, momentum=0.9), id="sgd-momentum"),
-    pytest.param(lambda optim, ps: optim.Adam(ps, lr=0.01, capturable=True), id="adam-capturable")])
+    pytest.param(lambda optim, ps: optim.Adam(ps, lr=0.01, capturable=True), id="adam-capturable"),
+    pytest.param(lambda optim, ps: optim.Adam(ps, lr=0.01), id="adam")])
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_compiled_training_step_matches_eager(backend, optimizer, dropout):
     """Dropout draws new masks on every replay (the same draws as eager, same seed); a

@@ -43,6 +43,14 @@ def is_compiling():
     """True while ember.compile records a call: code that keeps Python numbers which
     change per call (Adam's step count) can keep them in tensors instead."""
     return bool(_tracing)
+
+
+def before_replay(fn):
+    """Call ``fn()`` before every replay of the function being traced now (nothing when
+    not compiling): code that keeps a number set from Python in a tensor (an optimizer's
+    learning rate, which schedulers change) refreshes the tensor there."""
+    if _tracing and fn not in _tracing[-1].refreshers:
+        _tracing[-1].refreshers.append(fn)
 #: traces that must agree before a graph is replayed, and the most a function gets
 AGREE, MAX_TRACES = 2, 5
 
@@ -174,6 +182,7 @@ class _Replay:
         self.state_in = trace.state_in      # weakrefs of the tensors read, after the arguments
         self.state_out = trace.state_out    # per state output: a weakref, or an argument's index
         self.n_args = trace.n_args
+        self.refreshers = trace.refreshers
         self.run = graph.run
         if capture and backend.fast_capture is not None:
             # state read and rebound through the same tensor: a captured launch updates it in place
@@ -184,6 +193,8 @@ class _Replay:
             self.run = backend.fast_capture(graph, aliases, range(n_out)) or graph.run
 
     def __call__(self, args, kwargs):
+        for fn in self.refreshers:
+            fn()
         leaves = []
         _flatten((args, kwargs), leaves)
         bufs = [t._data for t in leaves]
@@ -275,6 +286,7 @@ class _Trace:
         self.created, self.rebound = [], {}
         self.depth = 0
         self.pending_draw = None
+        self.refreshers = []
 
     # -- values ---------------------------------------------------------------------------
     def _new(self, buf):
@@ -445,4 +457,4 @@ def _user_frame():
     return "an unknown place"
 
 
-__all__ = ["CompileError", "compile", "is_compiling"]
+__all__ = ["CompileError", "before_replay", "compile", "is_compiling"]

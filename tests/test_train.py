@@ -145,3 +145,27 @@ def test_binary_classifier_example():
     spec.loader.exec_module(module)
     result = module.main(["--quiet", "--epochs", "30"], out=io.StringIO())
     assert result["accuracy"] > 0.95 and result["precision"] > 0.9 and result["recall"] > 0.9
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_compiled_fit_gives_the_eager_history_with_dropout_and_a_scheduler(optimizer):
+    from ember.plugins.train import SchedulerStep
+
+    def fit(compile):
+        ember.manual_seed(0)
+        x = ember.randn(100, 5)
+        y = (x.sum(axis=1) > 0).to(ember.int64)
+        model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))
+        opt = (optim.SGD(model.parameters(), lr=0.2, momentum=0.9) if optimizer == "sgd"
+               else optim.Adam(model.parameters(), lr=0.02))
+        sched = optim.StepLR(opt, step_size=2, gamma=0.5)
+        loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=0)
+        history = Trainer(progress=False, compile=compile).fit(
+            model, "cross_entropy", opt, loader, epochs=6, metrics=["accuracy"],
+            callbacks=[SchedulerStep(sched)])
+        return history, [p.numpy() for p in model.parameters()]
+    (eager, p_eager), (compiled, p_compiled) = fit(False), fit(True)
+    np.testing.assert_allclose(compiled["loss"], eager["loss"], rtol=1e-5)
+    assert compiled["lr"] == eager["lr"] and eager["lr"][0] > eager["lr"][-1]
+    for a, b in zip(p_compiled, p_eager):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -26,8 +26,8 @@ class SGD(Optimizer):
     def update(self, p, g, state, group):
         if group["maximize"]:
             g = -g
-        lr, mom, damp, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
-        fast = p.backend.fast_sgd_step
+        lr, mom, damp, wd = self.lr(group), group["momentum"], group["dampening"], group["weight_decay"]
+        fast = p.backend.fast_sgd_step if not isinstance(lr, ember.Tensor) else None
         if fast is not None:
             buf = state.get("momentum_buffer")
             new_p, new_buf = fast(p._data, g._data, None if buf is None else buf._data, lr, mom,
@@ -66,7 +66,7 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']}")
 
     def update(self, p, g, state, group):
-        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
         capturable = group["capturable"] or ember.is_compiling()
         step = state.get("step", 0)
         if capturable:
@@ -145,8 +145,8 @@ class RMSprop(Optimizer):
         if mom > 0:
             buf = state.get("momentum_buffer", 0.0) * mom + g / avg
             self.keep(state, "momentum_buffer", buf)
-            return p - buf * group["lr"]
-        return p - (g / avg) * group["lr"]
+            return p - buf * self.lr(group)
+        return p - (g / avg) * self.lr(group)
 
     @classmethod
     def example(cls):
@@ -164,7 +164,7 @@ class Adagrad(Optimizer):
     def update(self, p, g, state, group):
         t = state["step"] = state.get("step", 0) + 1
         g = _with_decay(p, g, group["weight_decay"])
-        clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        clr = self.lr(group) / (1 + (t - 1) * group["lr_decay"])
         acc = state.get("sum")
         if acc is None:
             acc = ember.full_like(p, group["initial_accumulator_value"])

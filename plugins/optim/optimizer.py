@@ -49,6 +49,7 @@ class Optimizer:
             self.validate(group)
             self.param_groups.append(group)
         self.state = {}   # id(param) -> {name: tensor or number}
+        self._lr_tensors = {}   # id(group) -> [0-d tensor, the lr it holds] (compiled steps)
 
     def validate(self, group):
         if group["lr"] < 0:
@@ -69,6 +70,29 @@ class Optimizer:
                     state = self.state.setdefault(id(p), {})
                     new = self.update(p, p.grad, state, group)
                     p._data = new._data
+
+    def lr(self, group):
+        """The group's learning rate: the number, or while ember.compile traces a 0-d
+        tensor holding it, refreshed before every replay, so a compiled step follows a
+        scheduler's changes."""
+        if not ember.is_compiling():
+            return group["lr"]
+        held = self._lr_tensors.get(id(group))
+        if held is None:
+            p = group["params"][0]
+            held = self._lr_tensors[id(group)] = [
+                ember.tensor(float(group["lr"]), dtype=p.dtype, backend=p.backend), group["lr"]]
+        ember.before_replay(self._refresh_lr)
+        self._refresh_lr()
+        return held[0]
+
+    def _refresh_lr(self):
+        for group in self.param_groups:
+            held = self._lr_tensors.get(id(group))
+            if held is not None and held[1] != group["lr"]:
+                t = held[0]
+                t._data = ember.full((), float(group["lr"]), dtype=t.dtype, backend=t.backend)._data
+                held[1] = group["lr"]
 
     @staticmethod
     def keep(state, name, value):

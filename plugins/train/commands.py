@@ -115,6 +115,9 @@ class TrainCommand:
         parser.add_argument("--distributed", action="store_true",
                             help="data-parallel over the processes of an MPI job "
                                  "(ember launch -n N -- ember train ... --distributed)")
+        parser.add_argument("--compile", action="store_true",
+                            help="replay each training step as one compiled graph "
+                                 "(ember.compile; or train.compile = true in the config)")
 
     def run(self, args):
         import ember.distributed as dist
@@ -146,7 +149,8 @@ class TrainCommand:
         say(f"ember train: {model.num_parameters():,} parameters on backend "
             f"{ember.get_backend().device}; {len(train)} train, {len(val)} validation, "
             f"{len(test)} test samples" + (f"; {dist.world_size()} processes" if args.distributed else ""))
-        trainer = Trainer(progress=not args.quiet)
+        trainer = Trainer(progress=not args.quiet,
+                          compile=args.compile or bool(train_cfg.get("compile", False)))
         history = trainer.fit(model, loss, optimizer, train_loader, val_loader, epochs,
                               callbacks, metrics)
         result = trainer.evaluate(model, test_loader, loss, metrics)

@@ -54,10 +54,39 @@ class Trainer:
     Under ember.distributed (a DistributedDataParallel model, DistributedSampler
     loaders), the figures of an epoch pool every rank's and only rank 0 shows a bar."""
 
-    def __init__(self, progress=True, file=None):
-        self.progress, self.file = progress, file or sys.stderr
+    def __init__(self, progress=True, file=None, compile=False):  # noqa: A002
+        self.progress, self.file, self.compile = progress, file or sys.stderr, compile
         self.model = self.optimizer = None
         self.stop_training, self.step = False, 0
+
+    def _train_step(self, model, loss_fn, optimizer):
+        """forward, loss, backward, update: a function of (inputs, target) returning the
+        detached output and the loss; with ``compile``, through ember.compile. A replay
+        follows the learning rate (optimizers hold it in a tensor while compiling); any
+        other change of the optimizer's settings traces the step again."""
+        if self.compile and dist.world_size() > 1:
+            raise ValueError("Trainer(compile=True): not with data-parallel training (the "
+                             "all-reduce of gradients runs outside any one graph); drop one")
+
+        def step(inputs, target):
+            output = model(*inputs)
+            value = loss_fn(output, target)
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+            return output.detach(), value
+        if not self.compile:
+            return step
+        compiled, seen = ember.compile(step), [None]
+
+        def replayed(inputs, target):
+            settings = [(k, v) for g in optimizer.param_groups for k, v in g.items()
+                        if k not in ("params", "lr")]
+            if settings != seen[0]:
+                compiled.reset()
+                seen[0] = settings
+            return compiled(inputs, target)
+        return replayed
 
     def fit(self, model, loss, optimizer, train_loader, val_loader=None, epochs=1, callbacks=(),
             metrics=()):
@@ -68,6 +97,7 @@ class Trainer:
                 raise TypeError(f"fit: metrics must be Metric objects or registered names, got {m!r}")
         self.model, self.optimizer = model, optimizer
         self.stop_training, self.step = False, 0
+        train_step = self._train_step(model, loss_fn, optimizer)
         history = History()
         for cb in callbacks:
             cb.on_train_begin(self)
@@ -83,16 +113,12 @@ class Trainer:
                        file=self.file, leave=True, dynamic_ncols=True)
             for batch in train_loader:
                 *inputs, target = batch
-                output = model(*inputs)
-                value = loss_fn(output, target)
-                optimizer.zero_grad()
-                value.backward()
-                optimizer.step()
+                output, value = train_step(tuple(inputs), target)
                 n = target.shape[0] if target.ndim else 1
                 total += value.item() * n
                 count += n
                 for m in metric_objs:
-                    m.update(output.detach(), target)
+                    m.update(output, target)
                 self.step += 1
                 logs = {"loss": total / count}
                 if self.progress:

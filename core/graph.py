@@ -92,7 +92,7 @@ class Graph:
     def __init__(self, inputs, consts, nodes, outputs, meta, names=None):
         self.inputs, self.consts, self.nodes = list(inputs), dict(consts), list(nodes)
         self.outputs, self.meta = list(outputs), dict(meta)
-        self.names = dict(names or {})    # value id -> a label for printing ("x0", "state 3")
+        self.names = dict(names or {})    # value id -> a label for printing ("x0", "s3")
         self._plans = {}
 
     # -- reading ----------------------------------------------------------------------
@@ -140,12 +140,13 @@ class Graph:
         return self._with(consts=consts, nodes=keep[::-1])
 
     def deduplicated(self):
-        """One node per distinct (primitive, arguments): later copies reuse the first's outputs."""
+        """One node per distinct (primitive, arguments): later copies reuse the first's
+        outputs. Random draws are never merged: two draws of one shape differ."""
         seen, alias, nodes = {}, {}, []
         for n in self.nodes:
             args = _rename(n.args, alias)
             key = (n.name, _freeze(args))
-            first = seen.get(key)
+            first = seen.get(key) if n.name != "random" else None
             if first is not None and len(first.outs) == len(n.outs):
                 alias.update({o: f for o, f in zip(n.outs, first.outs) if o is not None})
                 continue
@@ -156,6 +157,7 @@ class Graph:
 
     def folded(self, backend):
         """Nodes whose inputs are all constants computed once, here, into constants."""
+        _check_names(self)
         consts, nodes, env = dict(self.consts), [], {}
         for n in self.nodes:
             refs = n.refs()
@@ -277,6 +279,16 @@ def _decode(a):
     return a
 
 
+def _check_names(graph):
+    """Every node names a backend primitive or fast path (a loaded file could name any
+    attribute)."""
+    from .backend import FAST_PATHS, PRIMITIVES
+    allowed = (set(PRIMITIVES) | set(FAST_PATHS) | {"random"}) - {"fast_fused", "fast_capture"}
+    unknown = sorted({n.name for n in graph.nodes if n.name not in allowed})
+    if unknown:
+        raise BackendError(f"graph: {', '.join(map(repr, unknown))} is not a backend primitive")
+
+
 class Plan:
     """A graph prepared for one backend: constants uploaded, elementwise runs fused into
     one kernel each where the backend compiles them (``fast_fused``), and the steps
@@ -287,11 +299,7 @@ class Plan:
     graph file cannot put code into it."""
 
     def __init__(self, graph, backend):
-        from .backend import FAST_PATHS, PRIMITIVES
-        allowed = (set(PRIMITIVES) | set(FAST_PATHS) | {"random"}) - {"fast_fused", "fast_capture"}
-        unknown = sorted({n.name for n in graph.nodes if n.name not in allowed})
-        if unknown:
-            raise BackendError(f"graph: {', '.join(map(repr, unknown))} is not a backend primitive")
+        _check_names(graph)
         missing = sorted({n.name for n in graph.nodes if n.name != "random"
                           and not callable(getattr(backend, n.name, None))})
         if missing:

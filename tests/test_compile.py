@@ -80,3 +80,14 @@ def test_a_loaded_graph_cannot_name_anything_but_a_primitive():
     backend = ember.get_backend("numpy")
     with pytest.raises(ember.BackendError, match="'__class__' is not a backend primitive"):
         evil.run(backend, [backend.from_numpy(np.ones(2, np.float32))])
+
+
+def test_two_dropouts_of_one_shape_draw_two_masks():
+    from ember.plugins import nn
+    first, second = nn.Dropout(0.5), nn.Dropout(0.5)
+    f = ember.compile(lambda x: (first(x), second(x)))
+    x = ember.ones(256)
+    for _ in range(3):
+        a, b = f(x)
+    assert f.graph(x).count()["random"] == 2
+    assert not np.array_equal(a.numpy(), b.numpy())

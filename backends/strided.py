@@ -109,6 +109,28 @@ class StridedBackend(Backend):
                      else broadcast_strides(x, spec.shape) for x in inputs)
 
     @staticmethod
+    def _fused_rows(spec, lang):
+        """(rows, length, lines) of a fused reduction: ``lines`` take the element at
+        (``row``, ``j``), j running over the reduced axes, to its flat index ``g`` in the
+        group's shape (then ``_fused_code``'s body computes it)."""
+        axes = spec.reduce[2]
+        kept = [d for d in range(len(spec.shape)) if d not in axes]
+        rows = length = 1
+        for d in kept:
+            rows *= spec.shape[d]
+        for d in axes:
+            length *= spec.shape[d]
+        strides = c_strides(spec.shape)
+        lines = [lang.var("row_", "row"), lang.var("j_", "j")]
+        for name, dims in (("row_", kept), ("j_", axes)):
+            for d in reversed(dims):
+                lines += [lang.let(lang.index_type, f"q{d}", f"{name} % {spec.shape[d]}"),
+                          f"{name} = {name} / {spec.shape[d]};"]
+        flat = " + ".join(f"q{d} * {strides[d]}" for d in range(len(spec.shape))) or "0"
+        lines.append(lang.let(lang.index_type, "g", flat))
+        return rows, length, lines
+
+    @staticmethod
     def _fused_code(spec, exprs, layout, lang):
         """(functions, body) of a fused kernel for flat index ``g``: one function per
         primitive (``op0``...), then the index split into ``k0``... where an input needs

@@ -388,7 +388,9 @@ def _fuse(graph, backend):
     of elementwise nodes over one shape. A node joins an open group when one of its
     inputs comes from the group and its other inputs were ready before the group began;
     a group closes as soon as a node outside it reads one of its values, so a group's
-    kernel can run where its last node stood."""
+    kernel can run where its last node stood. A sum, max or min of a value of an open
+    group ends the group: the kernel computes the group's elements row by row and
+    reduces them as it goes, where the reduction stood."""
     producer = {}        # value id -> index of its node
     group_of = {}        # node index -> group
     groups = []
@@ -408,10 +410,16 @@ def _fuse(graph, backend):
                     mine = g
                     break
             if mine is None:
-                mine = {"open": True, "shape": shape, "start": k, "nodes": []}
+                mine = {"open": True, "shape": shape, "start": k, "nodes": [], "reduce": None}
                 groups.append(mine)
             mine["nodes"].append(k)
             group_of[k] = mine
+        elif n.name in ("sum", "max", "min") and n.args[1] and refs:
+            g = group_of.get(producer.get(refs[0], -1))
+            if g is not None and g["open"] and graph.meta[refs[0]][1].kind in "fi":
+                g["reduce"], mine = k, g
+                g["open"] = False
+                group_of[k] = g
         for r in refs:
             g = group_of.get(producer.get(r, -1))
             if g is not None and g is not mine:
@@ -424,42 +432,58 @@ def _fuse(graph, backend):
     steps = []
     for k, n in enumerate(graph.nodes):
         g = group_of.get(k)
-        if g is None or len(g["nodes"]) == 1:
+        if g is None or (len(g["nodes"]) == 1 and g["reduce"] is None):
             steps.append((n.name, n.args, n.outs))
             continue
-        if k != g["nodes"][-1]:
+        last = g["reduce"] if g["reduce"] is not None else g["nodes"][-1]
+        if k != last:
             continue
-        members = g["nodes"]
-        inside = {graph.nodes[m].outs[0] for m in members}
-        ext, spec_nodes = [], []
-        for m in members:
-            node = graph.nodes[m]
-            ins = []
-            for a in node.args:
-                if type(a) is V and a.i in inside:
-                    ins.append(("n", members.index(producer[a.i])))
-                elif type(a) is V:
-                    if a.i not in ext:
-                        ext.append(a.i)
-                    ins.append(("x", ext.index(a.i)))
-            attr = next((a for a in node.args if isinstance(a, dt.DType)), None)
-            spec_nodes.append((node.name, tuple(ins), attr,
-                               graph.meta[node.outs[0]][1]))
-        out_nodes = [i for i, m in enumerate(members)
-                     if graph.nodes[m].outs[0] in outputs
-                     or used_later.get(graph.nodes[m].outs[0], set()) - set(members)]
-        scalars = [graph.consts[i].reshape(()).item() if i in graph.consts
-                   and graph.consts[i].size == 1 else None for i in ext]
-        spec = FusedSpec(g["shape"], [graph.meta[i] for i in ext], spec_nodes, out_nodes,
-                         scalars)
-        kernel = backend.fast_fused(spec)
-        if kernel is None:          # more inputs and outputs than one kernel may bind
+        step = _fused_step(graph, backend, g, producer, used_later, outputs)
+        if step is None:            # the backend declined (too many buffers to bind)
             steps += [(graph.nodes[m].name, graph.nodes[m].args, graph.nodes[m].outs)
-                      for m in members]
+                      for m in g["nodes"] + ([g["reduce"]] if g["reduce"] is not None else [])]
         else:
-            steps.append((kernel, [V(i) for i, v in zip(ext, scalars) if v is None],
-                          [graph.nodes[members[i]].outs[0] for i in out_nodes]))
+            steps.append(step)
     return steps
+
+
+def _fused_step(graph, backend, g, producer, used_later, outputs):
+    """The step of one group: its FusedSpec compiled by the backend, or None."""
+    members = g["nodes"]
+    inside = {graph.nodes[m].outs[0] for m in members}
+    readers = set(members) | ({g["reduce"]} if g["reduce"] is not None else set())
+    ext, spec_nodes = [], []
+    for m in members:
+        node = graph.nodes[m]
+        ins = []
+        for a in node.args:
+            if type(a) is V and a.i in inside:
+                ins.append(("n", members.index(producer[a.i])))
+            elif type(a) is V:
+                if a.i not in ext:
+                    ext.append(a.i)
+                ins.append(("x", ext.index(a.i)))
+        attr = next((a for a in node.args if isinstance(a, dt.DType)), None)
+        spec_nodes.append((node.name, tuple(ins), attr, graph.meta[node.outs[0]][1]))
+    out_nodes = [i for i, m in enumerate(members)
+                 if graph.nodes[m].outs[0] in outputs
+                 or used_later.get(graph.nodes[m].outs[0], set()) - readers]
+    reduce = None
+    outs = [graph.nodes[members[i]].outs[0] for i in out_nodes]
+    if g["reduce"] is not None:
+        r = graph.nodes[g["reduce"]]
+        x = r.refs()[0]
+        reduce = (r.name, members.index(producer[x]), tuple(r.args[1]),
+                  graph.meta[r.outs[0]][0])
+        outs.append(r.outs[0])
+    scalars = [graph.consts[i].reshape(()).item() if i in graph.consts
+               and graph.consts[i].size == 1 else None for i in ext]
+    spec = FusedSpec(g["shape"], [graph.meta[i] for i in ext], spec_nodes, out_nodes,
+                     scalars, reduce)
+    kernel = backend.fast_fused(spec)
+    if kernel is None:
+        return None
+    return kernel, [V(i) for i, v in zip(ext, scalars) if v is None], outs
 
 
 class FusedSpec:
@@ -469,13 +493,16 @@ class FusedSpec:
     node j; and which nodes' values the kernel writes out, in order. ``scalars[k]`` is
     the value of input k when it is a one-element constant, to be written into the
     kernel as a literal (a value loaded from memory keeps pocl from vectorizing);
-    the kernel's arguments are the other inputs, in order."""
+    the kernel's arguments are the other inputs, in order. ``reduce``, when set, is
+    (sum / max / min, the node reduced, its sorted axes, the result's shape): the
+    kernel also returns that reduction, after the other outputs."""
 
-    __slots__ = ("shape", "inputs", "nodes", "outputs", "scalars")
+    __slots__ = ("shape", "inputs", "nodes", "outputs", "scalars", "reduce")
 
-    def __init__(self, shape, inputs, nodes, outputs, scalars=None):
+    def __init__(self, shape, inputs, nodes, outputs, scalars=None, reduce=None):
         self.shape, self.inputs, self.nodes, self.outputs = tuple(shape), inputs, nodes, outputs
         self.scalars = list(scalars) if scalars is not None else [None] * len(inputs)
+        self.reduce = reduce
 
     @property
     def buffers(self):

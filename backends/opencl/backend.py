@@ -54,11 +54,30 @@ _BOOL_BINARY = {"add": "((x) | (y))", "mul": "((x) & (y))", "maximum": "((x) | (
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
+def _c_fold(kind, dtype):
+    """(FOLD(a, b), identity) of a fused sum, max or min; max and min keep NaN, as NumPy."""
+    t = ctype(dtype)
+    if kind == "sum":
+        return "((a) + (b))", f"(({t})0)"
+    if dtype.kind == "f":
+        cmp = ">" if kind == "max" else "<"
+        return f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))", \
+            "(-INFINITY)" if kind == "max" else "INFINITY"
+    lowest, highest = ("(-2147483647 - 1)", "2147483647") if t == "int" else \
+        ("(-9223372036854775807L - 1)", "9223372036854775807L")
+    return f"{kind}((a), (b))", lowest if kind == "max" else highest
+
+
 class _OpenCLC:
     """How StridedBackend._fused_code spells a fused kernel in OpenCL C."""
 
     literal = staticmethod(_c_literal)
     type = staticmethod(ctype)
+    index_type = "long"
+
+    @staticmethod
+    def var(name, value):
+        return f"long {name} = {value};"
 
     def __init__(self, idx):
         self.idx = idx       # int or long: the type of the index arithmetic
@@ -247,22 +266,44 @@ class OpenCLBackend(StridedBackend):
         return expr, a
 
     def _fused(self, spec, exprs):
-        """One kernel for a run of elementwise primitives: kernels/helpers.cl, then the
-        code StridedBackend._fused_code writes in OpenCL C; built per input layout."""
+        """One kernel for a run of elementwise primitives (and the reduction ending it):
+        kernels/helpers.cl, then the code StridedBackend._fused_code writes in OpenCL C;
+        built per input layout."""
         n = 1
         for d in spec.shape:
             n *= d
+        if spec.reduce is not None and n == 0:
+            return None
         built = {}
+        lang = _OpenCLC("int" if n < 2 ** 31 else "long")
+        outs_decl = [f"__global {ctype(spec.nodes[j][3])}* o{m}" for m, j in enumerate(spec.outputs)]
+        ins_decl = [f"__global const {ctype(spec.inputs[k][1])}* i{m}, const long f{m}"
+                    for m, k in enumerate(spec.buffers)]
+        if spec.reduce is None:
+            shape, params, head, tail, launch = spec.shape, ["const long n"], [
+                "const long g = get_global_id(0);", "if (g >= n) return;"], [], ((n,), None)
+        else:
+            kind, x, _, shape = spec.reduce
+            t = ctype(spec.nodes[x][3])
+            fold, init = _c_fold(kind, np.dtype(spec.nodes[x][3]))
+            rows, length, index = self._fused_rows(spec, lang)
+            wg = _work_group(length)
+            outs_decl.append(f"__global {t}* red")
+            params, launch = [], ((rows * wg,), (wg,))
+            head = [f"#define FOLD(a, b) {fold}", f"__local {t} part[{wg}];",
+                    "const long row = get_group_id(0);", "const int lid = get_local_id(0);",
+                    f"{t} acc = {init};", f"for (long j = lid; j < {length}; j += {wg}) {{"] + index
+            tail = [f"acc = FOLD(acc, v{x});", "}", "part[lid] = acc;",
+                    "barrier(CLK_LOCAL_MEM_FENCE);",
+                    f"for (int s = {wg} / 2; s > 0; s >>= 1) {{",
+                    "    if (lid < s) part[lid] = FOLD(part[lid], part[lid + s]);",
+                    "    barrier(CLK_LOCAL_MEM_FENCE);", "}", "if (lid == 0) red[row] = part[0];"]
 
         def source(layout):
-            lang = _OpenCLC("int" if n < 2 ** 31 else "long")
             funcs, body = self._fused_code(spec, exprs, layout, lang)
-            outs = [f"__global {ctype(spec.nodes[j][3])}* o{m}" for m, j in enumerate(spec.outputs)]
-            ins = [f"__global const {ctype(spec.inputs[k][1])}* i{m}, const long f{m}"
-                   for m, k in enumerate(spec.buffers)]
-            head = ["const long g = get_global_id(0);", "if (g >= n) return;"]
-            return ("\n".join(funcs) + "\n__kernel void fused(" + ", ".join(outs + ins)
-                    + ", const long n) {\n    " + "\n    ".join(head + body) + "\n}\n")
+            return ("\n".join(funcs) + "\n__kernel void fused(" + ", ".join(
+                outs_decl + ins_decl + params) + ") {\n    " + "\n    ".join(
+                head + body + tail) + "\n}\n")
 
         def run(*inputs):
             layout = self._fused_layout(spec, inputs)
@@ -270,11 +311,13 @@ class OpenCLBackend(StridedBackend):
             if kernel is None:
                 kernel = built[layout] = self.kernels.build("helpers.cl", source(layout), "fused")
             outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
+            if spec.reduce is not None:
+                outs.append(self._alloc(shape, spec.nodes[spec.reduce[1]][3]))
             if n:
                 args = [o.buf for o in outs]
                 for x in inputs:
                     args += [x.buf, np.int64(x.offset)]
-                kernel(self.queue, (n,), None, *args, np.int64(n))
+                kernel(self.queue, *launch, *args, *([np.int64(n)] if spec.reduce is None else []))
             return outs
         return run
 

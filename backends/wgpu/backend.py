@@ -154,11 +154,28 @@ _BOOL_BINARY = {"add": "x | y", "mul": "x & y", "maximum": "x | y", "minimum": "
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
+def _wgsl_fold(kind, dtype):
+    """(fold of a and b, identity) of a fused sum, max or min; max and min keep NaN."""
+    t = wgsl_type(dtype)
+    if kind == "sum":
+        return "a + b", f"{t}(0)"
+    if dtype.kind == "f":
+        cmp = ">" if kind == "max" else "<"
+        return f"select(b, a, a {cmp} b || {_isnan('a')})", \
+            f"bitcast<f32>({0xff800000 if kind == 'max' else 0x7f800000}u)"
+    return f"{kind}(a, b)", "i32(-2147483647 - 1)" if kind == "max" else "i32(2147483647)"
+
+
 class _WGSL:
     """How StridedBackend._fused_code spells a fused kernel in WGSL."""
 
     literal = staticmethod(_wgsl_literal)
     type = staticmethod(wgsl_type)
+    index_type = "i32"
+
+    @staticmethod
+    def var(name, value):
+        return f"var {name} = {value};"
 
     @staticmethod
     def func(name, out, params, expr):
@@ -420,29 +437,45 @@ class WgpuBackend(StridedBackend):
         return expr, a
 
     def _fused(self, spec, exprs):
-        """One shader for a run of elementwise primitives: the code
-        StridedBackend._fused_code writes in WGSL, in kernels/fused.wgsl's grid-stride
-        loop; built per input layout. None when the run binds more buffers than the
-        adapter allows."""
-        if len(spec.buffers) + len(spec.outputs) + 1 > self.max_bindings:
+        """One shader for a run of elementwise primitives (and the reduction ending it):
+        the code StridedBackend._fused_code writes in WGSL, in kernels/fused.wgsl's
+        grid-stride loop or kernels/fused_reduce.wgsl's rows; built per input layout.
+        None when the run binds more buffers than the adapter allows."""
+        reducing = spec.reduce is not None
+        n_out, n_in = len(spec.outputs) + reducing, len(spec.buffers)
+        if n_out + n_in + 1 > self.max_bindings:
             return None
         n = 1
         for d in spec.shape:
             n *= d
-        n_out, n_in = len(spec.outputs), len(spec.buffers)
+        if reducing and n == 0:
+            return None
         decls = [f"@group(0) @binding({m}) var<storage, read_write> o{m}: "
                  f"array<{wgsl_type(spec.nodes[j][3])}>;" for m, j in enumerate(spec.outputs)]
+        if reducing:
+            kind, x, _, shape = spec.reduce
+            t = wgsl_type(spec.nodes[x][3])
+            decls.append(f"@group(0) @binding({n_out - 1}) var<storage, read_write> red: array<{t}>;")
+            rows, length, index = self._fused_rows(spec, _WGSL)
+            wg = _workgroup(length)
         decls += [f"@group(0) @binding({n_out + m}) var<storage, read> i{m}: "
                   f"array<{wgsl_type(spec.inputs[k][1])}>;" for m, k in enumerate(spec.buffers)]
         decls.append(f"@group(0) @binding({n_out + n_in}) var<storage, read> p: array<i32>;")
+        helpers = _FLOAT_HELPERS.replace("TA", "f32") + _INT_HELPERS.replace("TA", "i32")
         built = {}
 
         def shader(layout):
             funcs, body = self._fused_code(spec, exprs, layout, _WGSL)
             fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs),
-                      "HELPERS": _FLOAT_HELPERS.replace("TA", "f32") + _INT_HELPERS.replace("TA", "i32"),
-                      "BODY": "\n    ".join(body)}
-            return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out, **fields)
+                      "HELPERS": helpers, "BODY": "\n    ".join(body)}
+            if not reducing:
+                return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out, **fields)
+            fold, init = _wgsl_fold(kind, np.dtype(spec.nodes[x][3]))
+            fields.update(T=t, WG=wg, FOLD=fold, INIT=init, ROWS=rows, LENGTH=length,
+                          INDEX="\n            ".join(index), X=f"v{x}")
+            fields["BODY"] = "\n            ".join(body)
+            return self.kernels.get("fused_reduce.wgsl", n_out + n_in + 1, writable=n_out,
+                                    **fields)
 
         def run(*inputs):
             layout = self._fused_layout(spec, inputs)
@@ -450,10 +483,16 @@ class WgpuBackend(StridedBackend):
             if found is None:
                 found = built[layout] = shader(layout)
             outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
+            if reducing:
+                outs.append(self._alloc(shape, spec.nodes[x][3]))
             if n:
-                self._queue(found, [o.buf for o in outs] + [x.buf for x in inputs],
-                            (n,) + tuple(x.offset for x in inputs),
-                            self._grid(-(-n // (64 * _PER_INVOCATION))))
+                offsets = tuple(x.offset for x in inputs)
+                if reducing:
+                    self._queue(found, [o.buf for o in outs] + [x.buf for x in inputs],
+                                (rows,) + offsets, self._grid(rows))
+                else:
+                    self._queue(found, [o.buf for o in outs] + [x.buf for x in inputs],
+                                (n,) + offsets, self._grid(-(-n // (64 * _PER_INVOCATION))))
             return outs
         return run
 

@@ -34,6 +34,39 @@ def test_op_compiled_matches_eager(backend, case, dtype):
     expect(compiled.graph(*xs) is not None, f"{case.name}: still tracing after 4 calls")
 
 
+def _softmax(x):
+    e = (x - x.max(axis=-1, keepdims=True)).exp()
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+CHAINS = {   # elementwise runs ending in reductions: what fused kernels take whole
+    "sum of exp over an inner axis": lambda x, y: (x * 2.0 + y).exp().sum(axis=1),
+    "max keeping dims": lambda x, y: (x * x - 1.0).max(axis=(0, 2), keepdims=True),
+    "min of everything": lambda x, y: (x.abs() + y).min(),
+    "softmax": lambda x, y: _softmax(x + y),
+    "a value used beside its sum": lambda x, y: (((x - y) ** 2), ((x - y) ** 2).mean(axis=(1, 2))),
+    "integer sum of a mask": lambda x, y: ((x > y).to(x._backend.default_int) * 3).sum(axis=2),
+    "NaN through max": lambda x, y: (x.log() + y).max(axis=0),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_fused_chains_and_reductions_match_eager(backend, name):
+    fn = CHAINS[name]
+    compiled = ember.compile(fn)
+    rng = np.random.default_rng(0)
+    y = ember.tensor(rng.uniform(-1, 1, (5, 1)).astype(np.float32), backend=backend)
+    for _ in range(4):
+        x = ember.tensor(rng.uniform(-2, 2, (6, 5, 4)).astype(np.float32), backend=backend)
+        with np.errstate(invalid="ignore"):      # log of negatives: NaN on purpose
+            got, want = compiled(x, y), fn(x, y)
+        got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+        for g, w in zip(got, want):
+            expect(g.shape == w.shape and g.dtype is w.dtype,
+                   f"{name}: compiled {g.dtype}{g.shape}, eager {w.dtype}{w.shape}")
+            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
 def _mlp_step(backend, optimizer, compiled, dropout, steps=6):
     from ember.plugins import nn, optim
     from ember.plugins.losses import cross_entropy

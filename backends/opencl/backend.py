@@ -283,9 +283,9 @@ class OpenCLBackend(StridedBackend):
             shape, params, head, tail, launch = spec.shape, ["const long n"], [
                 "const long g = get_global_id(0);", "if (g >= n) return;"], [], ((n,), None)
         else:
-            kind, x, _, shape = spec.reduce
-            t = ctype(spec.nodes[x][3])
-            fold, init = _c_fold(kind, np.dtype(spec.nodes[x][3]))
+            kind, reduced, _, shape = spec.reduce
+            t = ctype(spec.nodes[reduced][3])
+            fold, init = _c_fold(kind, np.dtype(spec.nodes[reduced][3]))
             rows, length, index = self._fused_rows(spec, lang)
             wg = _work_group(length)
             outs_decl.append(f"__global {t}* red")
@@ -293,7 +293,7 @@ class OpenCLBackend(StridedBackend):
             head = [f"#define FOLD(a, b) {fold}", f"__local {t} part[{wg}];",
                     "const long row = get_group_id(0);", "const int lid = get_local_id(0);",
                     f"{t} acc = {init};", f"for (long j = lid; j < {length}; j += {wg}) {{"] + index
-            tail = [f"acc = FOLD(acc, v{x});", "}", "part[lid] = acc;",
+            tail = [f"acc = FOLD(acc, v{reduced});", "}", "part[lid] = acc;",
                     "barrier(CLK_LOCAL_MEM_FENCE);",
                     f"for (int s = {wg} / 2; s > 0; s >>= 1) {{",
                     "    if (lid < s) part[lid] = FOLD(part[lid], part[lid + s]);",
@@ -312,7 +312,7 @@ class OpenCLBackend(StridedBackend):
                 kernel = built[layout] = self.kernels.build("helpers.cl", source(layout), "fused")
             outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
             if spec.reduce is not None:
-                outs.append(self._alloc(shape, spec.nodes[spec.reduce[1]][3]))
+                outs.append(self._alloc(shape, spec.nodes[reduced][3]))
             if n:
                 args = [o.buf for o in outs]
                 for x in inputs:

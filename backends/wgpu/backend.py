@@ -453,8 +453,8 @@ class WgpuBackend(StridedBackend):
         decls = [f"@group(0) @binding({m}) var<storage, read_write> o{m}: "
                  f"array<{wgsl_type(spec.nodes[j][3])}>;" for m, j in enumerate(spec.outputs)]
         if reducing:
-            kind, x, _, shape = spec.reduce
-            t = wgsl_type(spec.nodes[x][3])
+            kind, reduced, _, shape = spec.reduce
+            t = wgsl_type(spec.nodes[reduced][3])
             decls.append(f"@group(0) @binding({n_out - 1}) var<storage, read_write> red: array<{t}>;")
             rows, length, index = self._fused_rows(spec, _WGSL)
             wg = _workgroup(length)
@@ -470,9 +470,9 @@ class WgpuBackend(StridedBackend):
                       "HELPERS": helpers, "BODY": "\n    ".join(body)}
             if not reducing:
                 return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out, **fields)
-            fold, init = _wgsl_fold(kind, np.dtype(spec.nodes[x][3]))
+            fold, init = _wgsl_fold(kind, np.dtype(spec.nodes[reduced][3]))
             fields.update(T=t, WG=wg, FOLD=fold, INIT=init, ROWS=rows, LENGTH=length,
-                          INDEX="\n            ".join(index), X=f"v{x}")
+                          INDEX="\n            ".join(index), X=f"v{reduced}")
             fields["BODY"] = "\n            ".join(body)
             return self.kernels.get("fused_reduce.wgsl", n_out + n_in + 1, writable=n_out,
                                     **fields)
@@ -484,7 +484,7 @@ class WgpuBackend(StridedBackend):
                 found = built[layout] = shader(layout)
             outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
             if reducing:
-                outs.append(self._alloc(shape, spec.nodes[x][3]))
+                outs.append(self._alloc(shape, spec.nodes[reduced][3]))
             if n:
                 offsets = tuple(x.offset for x in inputs)
                 if reducing:

@@ -73,6 +73,29 @@ class StridedBackend(Backend):
     out_dtype, inputs)`` (one strided broadcasting kernel) and ``_fused(spec, exprs)``
     (one kernel for a run of them, see ember.graph.FusedSpec)."""
 
+    #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
+    #: expression of x, y, z with TO, TA, TB, TC for the output and input types
+    SPELLING = {}
+
+    def _expr(self, name, dtypes, dtype=None):
+        """The expression of elementwise primitive ``name`` over inputs of ``dtypes`` (from
+        the subclass's SPELLING), and its output dtype."""
+        a = np.dtype(dtypes[0])
+        kind = "f" if a.kind == "f" else "b" if a == np.bool_ else "i"
+        if name == "cast":
+            return self.SPELLING["cast_bool" if dtype is dt.bool_ else "cast"], dtype.np
+        if name == "where":
+            return self.SPELLING["where"], np.dtype(dtypes[1])
+        if name in ("eq", "ne", "lt", "le", "gt", "ge"):
+            return self.SPELLING[name], np.dtype(np.bool_)
+        if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid") and kind != "f":
+            raise TypeError(f"{self.name}: {name} needs a floating tensor")
+        if kind == "b" and name in ("add", "mul", "maximum", "minimum"):
+            return self.SPELLING[f"{name} bool"], a
+        if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum"):
+            return self.SPELLING[f"{name} {'float' if kind == 'f' else 'int'}"], a
+        return self.SPELLING[name], a
+
     def _unary(self, name, x):
         return self._ew(*self._expr(name, (x.dtype,)), [x])
 

@@ -38,20 +38,25 @@ def _c_literal(v, dtype):
     return f"(({ctype(dtype)}){int(v)})"
 
 
-def _literal(v, dtype):
-    """A C literal of v in dtype (floats always spelled as float, cast to the type)."""
-    return f"(({ctype(dtype)}){float(v)!r}f)" if dtype.kind == "f" else f"(({ctype(dtype)}){int(v)})"
-
-
-# OP(x, y, z) expressions; "f" marks float-only, "i" int-only, "b" bool spellings
-_UNARY = {
+#: OP(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
+_SPELLING = {
+    "cast": "(TO)(x)", "cast_bool": "(uchar)((x) != 0)", "where": "((x) ? (y) : (z))",
+    **{op: f"(uchar)((x) {c} (y))" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
+                                                  ("le", "<="), ("gt", ">"), ("ge", ">="))},
     "neg": "(-(x))", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
     "tanh": "tanh(x)", "sqrt": "sqrt(x)",
+    "fast_sigmoid": "(((TO)0.5) * tanh(((TO)0.5) * (x)) + ((TO)0.5))",
+    "fast_relu float": "(((x) > 0 || isnan(x)) ? (x) : (TO)0)", "fast_relu int": "max(x, (TO)0)",
+    "abs float": "fabs(x)", "abs int": "((x) < 0 ? -(x) : (x))",
+    "sign float": "(isnan(x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))",
+    "sign int": "(TO)(((x) > 0) - ((x) < 0))",
+    "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))",
+    "add bool": "((x) | (y))", "mul bool": "((x) & (y))", "maximum bool": "((x) | (y))",
+    "minimum bool": "((x) & (y))",
+    "pow float": "pow(x, y)", "pow int": "(TO)ember_ipow(x, y)",
+    "maximum float": "(((x) > (y) || isnan(x)) ? (x) : (y))", "maximum int": "max(x, y)",
+    "minimum float": "(((x) < (y) || isnan(x)) ? (x) : (y))", "minimum int": "min(x, y)",
 }
-_BINARY = {"add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))"}
-_BOOL_BINARY = {"add": "((x) | (y))", "mul": "((x) & (y))", "maximum": "((x) | (y))",
-                "minimum": "((x) & (y))"}
-_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
 def _c_fold(kind, dtype):
@@ -227,43 +232,7 @@ class OpenCLBackend(StridedBackend):
         self._ew("((x) + (y))", out.dtype, [out, src], out)
 
     # -- elementwise primitives ------------------------------------------------------
-    def _expr(self, name, dtypes, dtype=None):
-        """OP(x, y, z) of primitive ``name`` over inputs of ``dtypes``, and its output dtype."""
-        a = np.dtype(dtypes[0])
-        floating = a in _FLOATS
-        if name == "cast":
-            return ("(uchar)((x) != 0)" if dtype is dt.bool_ else "(TO)(x)"), dtype.np
-        if name == "where":
-            return "((x) ? (y) : (z))", np.dtype(dtypes[1])
-        if name in _COMPARE:
-            return f"(uchar)((x) {_COMPARE[name]} (y))", np.dtype(np.bool_)
-        if name == "fast_relu":
-            expr = "(((x) > 0 || isnan(x)) ? (x) : (TO)0)" if floating else "max(x, (TO)0)"
-        elif name == "fast_sigmoid":
-            half = _literal(0.5, a)
-            expr = f"({half} * tanh({half} * (x)) + {half})"
-        elif name in ("abs", "sign"):
-            if floating:
-                expr = "fabs(x)" if name == "abs" else \
-                    "(isnan(x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))"
-            else:
-                expr = "((x) < 0 ? -(x) : (x))" if name == "abs" else "(TO)(((x) > 0) - ((x) < 0))"
-        elif name in _UNARY:
-            if name != "neg" and not floating:
-                raise TypeError(f"opencl: {name} needs a floating tensor")
-            expr = _UNARY[name]
-        elif a == np.bool_ and name in _BOOL_BINARY:
-            expr = _BOOL_BINARY[name]
-        elif name in _BINARY:
-            expr = _BINARY[name]
-        elif name == "pow":
-            expr = "pow(x, y)" if floating else "(TO)ember_ipow(x, y)"
-        elif floating:
-            expr = "(((x) > (y) || isnan(x)) ? (x) : (y))" if name == "maximum" else \
-                "(((x) < (y) || isnan(x)) ? (x) : (y))"
-        else:
-            expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
-        return expr, a
+    SPELLING = _SPELLING
 
     def _fused(self, spec, exprs):
         """One kernel for a run of elementwise primitives (and the reduction ending it):

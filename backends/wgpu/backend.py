@@ -147,11 +147,25 @@ fn ember_ipow(base: TA, exponent: TA) -> TA {
 }
 """
 
-_UNARY = {"neg": "-x", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
-          "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)"}
-_BINARY = {"add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y"}
-_BOOL_BINARY = {"add": "x | y", "mul": "x & y", "maximum": "x | y", "minimum": "x & y"}
-_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+#: op(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
+_SPELLING = {
+    "cast": "TO(x)", "cast_bool": "select(0u, 1u, x != TA(0))", "where": "select(z, y, x != 0u)",
+    **{op: f"select(0u, 1u, x {c} y)" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
+                                                     ("le", "<="), ("gt", ">"), ("ge", ">="))},
+    "neg": "-x", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
+    "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)",
+    "fast_sigmoid": "TA(0.5) * ember_tanh(TA(0.5) * x) + TA(0.5)",
+    "fast_relu float": f"select(TO(0), x, x > TA(0) || {_isnan('x')})",
+    "fast_relu int": "max(x, TA(0))",
+    "abs float": "abs(x)", "abs int": "abs(x)",
+    "sign float": f"select(TO(x > TA(0)) - TO(x < TA(0)), x, {_isnan('x')})",
+    "sign int": "TO(x > TA(0)) - TO(x < TA(0))",
+    "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y",
+    "add bool": "x | y", "mul bool": "x & y", "maximum bool": "x | y", "minimum bool": "x & y",
+    "pow float": "ember_pow(x, y)", "pow int": "ember_ipow(x, y)",
+    "maximum float": f"select(y, x, x > y || {_isnan('x')})", "maximum int": "max(x, y)",
+    "minimum float": f"select(y, x, x < y || {_isnan('x')})", "minimum int": "min(x, y)",
+}
 
 
 def _wgsl_fold(kind, dtype):
@@ -399,42 +413,7 @@ class WgpuBackend(StridedBackend):
         self._ew("x", out.dtype, [src], out, accumulate=True)
 
     # -- elementwise primitives ----------------------------------------------------------
-    def _expr(self, name, dtypes, dtype=None):
-        """op(x, y, z) of primitive ``name`` over inputs of ``dtypes``, and its output dtype."""
-        a = np.dtype(dtypes[0])
-        floating = a.kind == "f"
-        if name == "cast":
-            return ("select(0u, 1u, x != TA(0))" if dtype is dt.bool_ else "TO(x)"), dtype.np
-        if name == "where":
-            return "select(z, y, x != 0u)", np.dtype(dtypes[1])
-        if name in _COMPARE:
-            return f"select(0u, 1u, x {_COMPARE[name]} y)", np.dtype(np.bool_)
-        if name == "fast_relu":
-            expr = f"select(TO(0), x, x > TA(0) || {_isnan('x')})" if floating else "max(x, TA(0))"
-        elif name == "fast_sigmoid":
-            expr = "TA(0.5) * ember_tanh(TA(0.5) * x) + TA(0.5)"
-        elif name == "abs":
-            expr = "abs(x)"
-        elif name == "sign":
-            expr = "TO(x > TA(0)) - TO(x < TA(0))"
-            if floating:
-                expr = f"select({expr}, x, {_isnan('x')})"
-        elif name in _UNARY:
-            if name != "neg" and not floating:
-                raise TypeError(f"wgpu: {name} needs a floating tensor")
-            expr = _UNARY[name]
-        elif a == np.bool_ and name in _BOOL_BINARY:
-            expr = _BOOL_BINARY[name]
-        elif name in _BINARY:
-            expr = _BINARY[name]
-        elif name == "pow":
-            expr = "ember_pow(x, y)" if floating else "ember_ipow(x, y)"
-        elif floating:
-            cmp = ">" if name == "maximum" else "<"
-            expr = f"select(y, x, x {cmp} y || {_isnan('x')})"
-        else:
-            expr = f"{'max' if name == 'maximum' else 'min'}(x, y)"
-        return expr, a
+    SPELLING = _SPELLING
 
     def _fused(self, spec, exprs):
         """One shader for a run of elementwise primitives (and the reduction ending it):

@@ -59,12 +59,16 @@ class Gemm:
             return _OP_T, s1 if cols > 1 else rows
         return None
 
+    @staticmethod
+    def takes(a, b):
+        """Whether this path computes a @ b (float32/float64, 2-D or one batch axis of the
+        same length, nothing empty)."""
+        return a.dtype == b.dtype and a.dtype.char in "fd" and a.ndim == b.ndim <= 3 \
+            and a.shape[:-2] == b.shape[:-2] and 0 not in a.shape and 0 not in b.shape
+
     def __call__(self, a, b):
-        """a @ b, or None where this path does not apply."""
+        """a @ b on the handle's stream (``takes(a, b)`` holds)."""
         cupy = self.cupy
-        if a.dtype != b.dtype or a.dtype.char not in "fd" or a.ndim != b.ndim or a.ndim > 3 \
-                or a.shape[:-2] != b.shape[:-2] or 0 in a.shape or 0 in b.shape:
-            return None
         if a.ndim == 3 and not (a.flags.c_contiguous and b.flags.c_contiguous):
             a, b = cupy.ascontiguousarray(a), cupy.ascontiguousarray(b)
         oa, ob = self._operand(a), self._operand(b)
@@ -138,22 +142,18 @@ def record(backend, graph, aliases, fresh):
         with stream, _ending_capture(stream):
             for call, args, outs, _ in plan.steps:
                 ins = resolve(args, env)
-                out = None
-                if getattr(call, "__func__", None) is matmul:
-                    if not capturing:
-                        stream.begin_capture()
-                        capturing = True
-                    out = gemm(*ins) if gemm is not None else None
-                    if out is None:      # not capturable: end the segment, run it between
+                is_matmul = getattr(call, "__func__", None) is matmul
+                if is_matmul and (gemm is None or not gemm.takes(*ins)):
+                    if capturing:        # not capturable: end the segment, run it between
                         segments.append(stream.end_capture())
                         capturing = False
-                        out = call(*ins)
-                        segments.append(tuple(ins) + (out,))
+                    out = call(*ins)
+                    segments.append(tuple(ins) + (out,))
                 else:
                     if not capturing:
                         stream.begin_capture()
                         capturing = True
-                    out = call(*ins)
+                    out = gemm(*ins) if is_matmul else call(*ins)
                 keep.append(out)
                 if len(outs) == 1:
                     env[outs[0]] = out

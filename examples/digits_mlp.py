@@ -32,6 +32,8 @@ def main(argv=None, out=sys.stdout, build=build_model, images=False, name="digit
     parser.add_argument("--out", default=f"runs/{name}", help="folder for checkpoints and plots")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--compile", action="store_true",
+                        help="replay each training step as one compiled graph (ember.compile)")
     args = parser.parse_args(argv)
 
     ember.manual_seed(args.seed)
@@ -46,7 +48,7 @@ def main(argv=None, out=sys.stdout, build=build_model, images=False, name="digit
     model = build()
     optimizer = optim.Adam(model.parameters(), lr=2e-3)
     scheduler = optim.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    trainer = Trainer(progress=not args.quiet)
+    trainer = Trainer(progress=not args.quiet, compile=args.compile)
     history = trainer.fit(
         model, "cross_entropy", optimizer,
         DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed),

@@ -51,6 +51,8 @@ def before_replay(fn):
     learning rate, which schedulers change) refreshes the tensor there."""
     if _tracing and fn not in _tracing[-1].refreshers:
         _tracing[-1].refreshers.append(fn)
+
+
 #: traces that must agree before a graph is replayed, and the most a function gets
 AGREE, MAX_TRACES = 2, 5
 
@@ -60,7 +62,7 @@ class CompileError(EmberError, RuntimeError):
     differently on every call."""
 
 
-def compile(fn=None, *, backend=None, optimize=True, capture=True):   # noqa: A001
+def compile(fn=None, *, optimize=True, capture=True):   # noqa: A001
     """``ember.compile(fn)`` or ``@ember.compile``: a callable that traces ``fn`` (see the
     module docstring) and then replays it, one graph per input shapes, dtypes and backend.
     ``capture=False`` keeps the backend from recording the whole replay (CUDA graphs)."""
@@ -76,7 +78,11 @@ class CompiledFunction:
         self._entries = {}
 
     def __repr__(self):
-        return f"<ember.compile of {getattr(self.fn, '__qualname__', self.fn)}>"
+        return f"<ember.compile of {self.name}>"
+
+    @property
+    def name(self):
+        return getattr(self.fn, "__qualname__", None) or type(self.fn).__name__
 
     def reset(self):
         """Forget every trace (after changing what the function reads: a new learning rate)."""
@@ -158,7 +164,7 @@ class _Entry:
                 self._ready(trace)
             elif len(self.traces) >= MAX_TRACES:
                 raise CompileError(
-                    f"compile({self.owner.__name__}): calls {len(self.traces) - 1} and "
+                    f"compile({self.owner.name}): calls {len(self.traces) - 1} and "
                     f"{len(self.traces)} recorded different graphs: {diff}. A compiled function "
                     f"must make the same calls each time: keep numbers that change per call in "
                     f"tensors (ember.is_compiling() tells when), and update state tensors in place "

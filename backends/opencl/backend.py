@@ -60,7 +60,8 @@ _SPELLING = {
 
 
 def _c_fold(kind, dtype):
-    """(FOLD(a, b), identity) of a fused sum, max or min; max and min keep NaN, as NumPy."""
+    """(FOLD(a, b), identity) of a sum, max or min (reduce.cl and fused kernels); max and
+    min keep NaN, as NumPy."""
     t = ctype(dtype)
     if kind == "sum":
         return "((a) + (b))", f"(({t})0)"
@@ -68,8 +69,9 @@ def _c_fold(kind, dtype):
         cmp = ">" if kind == "max" else "<"
         return f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))", \
             "(-INFINITY)" if kind == "max" else "INFINITY"
-    lowest, highest = ("(-2147483647 - 1)", "2147483647") if t == "int" else \
-        ("(-9223372036854775807L - 1)", "9223372036854775807L")
+    lowest, highest = {"uchar": ("((uchar)0)", "((uchar)1)"),     # bool
+                       "int": ("(-2147483647 - 1)", "2147483647")}.get(
+        t, ("(-9223372036854775807L - 1)", "9223372036854775807L"))
     return f"{kind}((a), (b))", lowest if kind == "max" else highest
 
 
@@ -249,7 +251,7 @@ class OpenCLBackend(StridedBackend):
         ins_decl = [f"__global const {ctype(spec.inputs[k][1])}* i{m}, const long f{m}"
                     for m, k in enumerate(spec.buffers)]
         if spec.reduce is None:
-            shape, params, head, tail, launch = spec.shape, ["const long n"], [
+            params, head, tail, launch = ["const long n"], [
                 "const long g = get_global_id(0);", "if (g >= n) return;"], [], ((n,), None)
         else:
             kind, reduced, _, shape = spec.reduce
@@ -300,16 +302,7 @@ class OpenCLBackend(StridedBackend):
                                             rows * x.dtype.itemsize)
             else:
                 T = ctype(x.dtype)
-                if kind == "sum":
-                    fold = "((a) + (b))"
-                    init = "((ACC)0)"
-                elif x.dtype in _FLOATS:
-                    cmp = ">" if kind == "max" else "<"
-                    fold = f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))"
-                    init = "((ACC)r[0])"
-                else:
-                    fold = f"{kind}((a), (b))"
-                    init = "((ACC)r[0])"
+                fold, init = _c_fold(kind, x.dtype)
                 wg = _work_group(length)
                 kernel = self.kernels.get("reduce.cl", "reduce_rows", T=T, ACC=T, WG=wg,
                                           **{"FOLD(a, b)": fold, "INIT": init})

@@ -169,14 +169,17 @@ _SPELLING = {
 
 
 def _wgsl_fold(kind, dtype):
-    """(fold of a and b, identity) of a fused sum, max or min; max and min keep NaN."""
+    """(fold of a and b, identity) of a sum, max or min (reduce.wgsl and fused kernels);
+    max and min keep NaN."""
     t = wgsl_type(dtype)
     if kind == "sum":
         return "a + b", f"{t}(0)"
-    if dtype.kind == "f":
+    if t == "f32":
         cmp = ">" if kind == "max" else "<"
         return f"select(b, a, a {cmp} b || {_isnan('a')})", \
             f"bitcast<f32>({0xff800000 if kind == 'max' else 0x7f800000}u)"
+    if t == "u32":      # bool
+        return f"{kind}(a, b)", "0u" if kind == "max" else "1u"
     return f"{kind}(a, b)", "i32(-2147483647 - 1)" if kind == "max" else "i32(2147483647)"
 
 
@@ -482,13 +485,7 @@ class WgpuBackend(StridedBackend):
         kept_shape, rows, length, arr = self._rows(x, axes)
         out = self._alloc(kept_shape, x.dtype, zeroed=length == 0)   # the sum of nothing
         if rows and length:
-            if kind == "sum":
-                fold, init = "a + b", "T(0)"
-            elif x.dtype.kind == "f":
-                fold = f"select(b, a, a {'>' if kind == 'max' else '<'} b || {_isnan('a')})"
-                init = "r0"
-            else:
-                fold, init = f"{kind}(a, b)", "r0"
+            fold, init = _wgsl_fold(kind, x.dtype)
             wg = _workgroup(length)
             self._dispatch("reduce.wgsl", [out.buf, arr.buf], (rows, length), self._grid(rows),
                            T=wgsl_type(x.dtype), WG=wg, FOLD=fold, INIT=init)

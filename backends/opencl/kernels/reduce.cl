@@ -1,6 +1,6 @@
 // Row reductions of a contiguous (rows, length) matrix: one work-group per row, each
 // work-item folding a strided share of the row, then a tree in local memory.
-// Defines: T (element), ACC (accumulator), INIT (identity or first element), FOLD(acc, v),
+// Defines: T (element), ACC (accumulator), INIT (the fold's identity), FOLD(acc, v),
 // WG (work-group size, a power of two); ARG selects the argmax variant.
 
 #ifdef NEED_FP64

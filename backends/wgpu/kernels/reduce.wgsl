@@ -1,7 +1,7 @@
 // Row reductions of a contiguous (rows, length) matrix: one workgroup per row, each
 // invocation folding a strided share of the row, then a tree in workgroup memory.
-// Template fields: T (element), WG (workgroup size, a power of two), INIT (identity,
-// or r0 for the row's first element), FOLD (an expression of a and b). p = (rows, length).
+// Template fields: T (element), WG (workgroup size, a power of two), INIT (the fold's
+// identity), FOLD (an expression of a and b). p = (rows, length).
 alias T = {{T}};
 const WG: u32 = {{WG}}u;
 
@@ -22,7 +22,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let live = row < u32(p[0]);       // every invocation must reach the barriers
     let length = u32(p[1]);
     let base = min(row, u32(p[0]) - 1u) * length;
-    let r0 = x[base];
     var acc: T = {{INIT}};
     if (live) {
         for (var j = lid; j < length; j += WG) {

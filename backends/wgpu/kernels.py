@@ -1,8 +1,9 @@
 """WGSL sources (kernels/*.wgsl) instantiated from {{FIELD}} templates, compiled into
 compute pipelines once per (file, fields) and cached on the device.
 
-WGSL has no preprocessor, so fields are plain text substitutions; every shader's
-bindings are storage buffers, the first read-write and the rest read-only."""
+WGSL has no preprocessor, so fields are plain text substitutions (and a line
+``// include FILE`` pastes a shared file); every shader's bindings are storage
+buffers, the first read-write and the rest read-only."""
 
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 
 _SOURCES = Path(__file__).with_name("kernels")
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
+_INCLUDE = re.compile(r"^// include (\S+)$", re.M)   # a shared file, pasted in
 
 #: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1)
 WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32"}
@@ -44,7 +46,8 @@ class ShaderCache:
 
     def source(self, filename, fields):
         if filename not in self.sources:
-            self.sources[filename] = (_SOURCES / filename).read_text()
+            self.sources[filename] = _INCLUDE.sub(lambda m: (_SOURCES / m.group(1)).read_text(),
+                                                  (_SOURCES / filename).read_text())
         return _FIELD.sub(lambda m: str(fields[m.group(1)]), self.sources[filename])
 
     def get(self, filename, bindings, writable=1, **fields):

@@ -15,11 +15,4 @@ fn element(g: i32) {
     {{BODY}}
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let step = i32(nw.x * nw.y * 64u);
-    for (var i = i32((wid.y * nw.x + wid.x) * 64u + lid); i < p[0]; i += step) {
-        element(i);
-    }
-}
+// include grid_stride.wgsl

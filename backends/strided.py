@@ -68,10 +68,10 @@ class StridedBackend(Backend):
     shared by backends whose kernels take (buffer, shape, strides, offset). A subclass
     supplies ``_alloc(shape, np_dtype)``, ``full``, ``_copy(x, out=None)`` (a strided copy,
     into ``out`` when given), ``_accumulate(src, out)`` (out += src, out a view), and for
-    the elementwise primitives ``_expr(name, in_dtypes, dtype)`` (the expression of one
-    over x, y, z in the kernel language, and its output NumPy dtype), ``_ew(expr,
-    out_dtype, inputs)`` (one strided broadcasting kernel) and ``_fused(spec, exprs)``
-    (one kernel for a run of them, see ember.graph.FusedSpec)."""
+    the elementwise primitives ``SPELLING`` (each case's expression in the kernel
+    language; ``_expr`` picks the case), ``_ew(expr, out_dtype, inputs)`` (one strided
+    broadcasting kernel) and ``_fused(spec, exprs)`` (one kernel for a run of them, see
+    ember.graph.FusedSpec)."""
 
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
@@ -118,10 +118,8 @@ class StridedBackend(Backend):
 
     def fast_fused(self, spec):
         """The expressions of the run's primitives, handed to the subclass's ``_fused``."""
-        exprs = []
-        for name, ins, attr, _ in spec.nodes:
-            dtypes = tuple(spec.inputs[k][1] if kind == "x" else spec.nodes[k][3] for kind, k in ins)
-            exprs.append(self._expr(name, dtypes, attr)[0])
+        exprs = [self._expr(name, [spec.dtype_of(i) for i in ins], attr)[0]
+                 for name, ins, attr, _ in spec.nodes]
         return self._fused(spec, exprs)
 
     @staticmethod
@@ -135,7 +133,8 @@ class StridedBackend(Backend):
     def _fused_rows(spec, lang):
         """(rows, length, lines) of a fused reduction: ``lines`` take the element at
         (``row``, ``j``), j running over the reduced axes, to its flat index ``g`` in the
-        group's shape (then ``_fused_code``'s body computes it)."""
+        group's shape (then ``_fused_code``'s body computes it); ``lang`` as there, plus
+        ``var(name, value)`` and ``index_type``."""
         axes = spec.reduce[2]
         kept = [d for d in range(len(spec.shape)) if d not in axes]
         rows = length = 1
@@ -164,8 +163,7 @@ class StridedBackend(Backend):
         ``load(buffer number, index)``."""
         funcs = []
         for k, ((_, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
-            types = [lang.type(spec.inputs[j][1] if kind == "x" else spec.nodes[j][3])
-                     for kind, j in ins]
+            types = [lang.type(spec.dtype_of(i)) for i in ins]
             expr = _TYPE_NAMES.sub(lambda m: lang.type(out) if m.group(1) == "O"
                                    else types["ABC".index(m.group(1))], expr)
             funcs.append(lang.func(f"op{k}", lang.type(out), list(zip(types, "xyz")), expr))

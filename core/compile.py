@@ -287,7 +287,8 @@ class _Trace:
         self.values = {}        # id(buffer) -> value id
         self.keep = []          # the buffers, alive so that ids stay unique
         self.meta = {}
-        self.inputs, self.owners, self.consts, self.nodes = [], [], {}, []
+        self.inputs, self.consts, self.nodes = [], {}, []
+        self.state_in = []      # weakrefs of the tensors whose buffers are state inputs
         self.names = {}
         self.created, self.rebound = [], {}
         self.depth = 0
@@ -311,8 +312,8 @@ class _Trace:
 
     def read(self, tensor, buf):
         if id(buf) not in self.values and not self.depth:
-            i = self.input(buf, ("state", len(self.owners)))
-            self.owners.append((i, weakref.ref(tensor)))
+            self.input(buf, ("state", len(self.state_in)))
+            self.state_in.append(weakref.ref(tensor))
 
     def wrote(self, tensor, existed):
         if existed:
@@ -406,7 +407,6 @@ class _Trace:
                 outputs.append(i)
                 self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
         self.rebound, self.created = {}, []
-        self.state_in = [ref for _, ref in self.owners]
         self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names)
         self.signature = ([(n.name, n.key()[1], tuple(n.outs)) for n in self.nodes],
                           [(i, c.dtype.str, c.shape, c.tobytes()) for i, c in self.consts.items()],

@@ -8,8 +8,6 @@ the primitives it names. Running a graph skips everything eager execution pays
 for per op: Tensor objects, shape checks, autograd bookkeeping.
 """
 
-import hashlib
-
 import numpy as np
 
 from . import dtypes as dt
@@ -224,9 +222,6 @@ class Graph:
                 msgpack.StackError) as exc:
             raise SerializationError(f"{source}: cannot read the graph: {exc}") from None
 
-    def digest(self):
-        return hashlib.sha256(self.to_bytes()).hexdigest()[:16]
-
 
 def _show(a, graph):
     if type(a) is V:
@@ -314,7 +309,6 @@ class Plan:
         self.steps = [(fn if not isinstance(fn, str) else _random_draw(backend) if fn == "random"
                        else getattr(backend, fn), args, outs, not isinstance(fn, str))
                       for fn, args, outs in steps]
-        self.n_kernels = len(self.steps)
         self._run = self._generate()
 
     def _generate(self):
@@ -324,7 +318,10 @@ class Plan:
             for a in _walk(args):
                 if type(a) is V:
                     last[a.i] = k
-        keep = set(graph.outputs)
+        dead_after = {}                 # step -> the values no later step reads
+        for i, k in last.items():
+            if i not in graph.outputs:
+                dead_after.setdefault(k, []).append(f"v{i}")
 
         def expr(a):
             if type(a) is V:
@@ -347,13 +344,12 @@ class Plan:
             else:
                 target = ", ".join("_" if o is None else f"v{o}" for o in outs) + ","
             lines.append(f"    {target} = {call_text}")
-            dead = [f"v{i}" for i, at in last.items() if at == k and i not in keep]
-            if dead:
-                lines.append("    del " + ", ".join(dead))
+            if k in dead_after:
+                lines.append("    del " + ", ".join(dead_after[k]))
         lines.append("    return [" + ", ".join(f"v{i}" for i in graph.outputs) + "]")
         scope = {"F": funcs, "A": consts, "K": self.consts}
-        exec(compile("\n".join(lines), f"<ember plan of {len(self.steps)} steps>", "exec"), scope)
-        self.source = "\n".join(lines)
+        self.source = "\n".join(lines)      # what a call runs, for reading
+        exec(compile(self.source, f"<ember plan of {len(self.steps)} steps>", "exec"), scope)
         return scope["run"]
 
     def __call__(self, buffers, keep=None):
@@ -503,6 +499,11 @@ class FusedSpec:
         self.shape, self.inputs, self.nodes, self.outputs = tuple(shape), inputs, nodes, outputs
         self.scalars = list(scalars) if scalars is not None else [None] * len(inputs)
         self.reduce = reduce
+
+    def dtype_of(self, operand):
+        """The NumPy dtype of a node's operand, ("x", k) or ("n", j)."""
+        kind, k = operand
+        return self.inputs[k][1] if kind == "x" else self.nodes[k][3]
 
     @property
     def buffers(self):

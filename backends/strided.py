@@ -288,34 +288,29 @@ class StridedBackend(Backend):
                           (1, 1, sh, sw))
 
     @staticmethod
-    def _slot(cols, i, j, layout):
-        """The (N, C, OH, OW) view of window (i, j) inside im2col's output."""
+    def _slot(cols, i, j):
+        """The (N, C, OH, OW) view of window (i, j) inside im2col's (C, kh, kw, N, OH, OW)."""
         st = cols.strides
-        if layout == "offsets":          # (kh, kw, N, C, OH, OW)
-            return cols.view(cols.shape[2:], st[2:], cols.offset + i * st[0] + j * st[1])
-        n, oh, ow, c = cols.shape[:4]    # (N, OH, OW, C, kh, kw)
-        return cols.view((n, c, oh, ow), (st[0], st[3], st[1], st[2]),
-                         cols.offset + i * st[4] + j * st[5])
+        return cols.view((cols.shape[3], cols.shape[0]) + cols.shape[4:],
+                         (st[3], st[0], st[4], st[5]), cols.offset + i * st[1] + j * st[2])
 
-    def fast_im2col(self, x, kernel, stride, dilation, layout):
+    def fast_im2col(self, x, kernel, stride, dilation):
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
         n, c, h, w = x.shape
         out_hw = ((h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
-        shape = (n, *out_hw, c, kh, kw) if layout == "gemm" else (kh, kw, n, c, *out_hw)
-        cols = self._alloc(shape, x.dtype)
+        cols = self._alloc((c, kh, kw, n, *out_hw), x.dtype)
         for i in range(kh):
             for j in range(kw):
                 self._copy(self._window_view(x, i, j, stride, dilation, out_hw),
-                           self._slot(cols, i, j, layout))
+                           self._slot(cols, i, j))
         return cols
 
-    def fast_col2im(self, cols, shape, kernel, stride, dilation, layout):
+    def fast_col2im(self, cols, shape, kernel, stride, dilation):
         out = self.full(shape, 0, dt.from_numpy_dtype(cols.dtype))
-        out_hw = cols.shape[1:3] if layout == "gemm" else cols.shape[4:6]
         for i in range(kernel[0]):
             for j in range(kernel[1]):
-                self._accumulate(self._slot(cols, i, j, layout),
-                                 self._window_view(out, i, j, stride, dilation, out_hw))
+                self._accumulate(self._slot(cols, i, j),
+                                 self._window_view(out, i, j, stride, dilation, cols.shape[4:6]))
         return out
 
     # -- batched matmul -----------------------------------------------------------------------

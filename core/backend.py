@@ -48,7 +48,8 @@ PRIMITIVES = (
 ).split()
 
 FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
-              "fast_im2col", "fast_col2im", "fast_sgd_step", "fast_adam_step",
+              "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
+              "fast_sgd_step", "fast_adam_step",
               "fast_fused", "fast_capture")
 
 
@@ -69,13 +70,20 @@ class Backend:
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
-    #: (x, kernel, stride, dilation, layout) -> the windows of an (already padded)
-    #: NCHW x, contiguous: layout "gemm" is (N, OH, OW, C, kh, kw), convolution's
-    #: im2col; "offsets" is (kh, kw, N, C, OH, OW), for pooling
+    #: (x, kernel, stride, dilation) -> the windows of an (already padded) NCHW x,
+    #: contiguous, as (C, kh, kw, N, OH, OW): a conv is one GEMM over it, a pool a
+    #: reduction along the window axes
     fast_im2col = None
-    #: (cols, shape, kernel, stride, dilation, layout) -> im2col's adjoint: the
-    #: windows summed back into zeros of the NCHW ``shape``
+    #: (cols, shape, kernel, stride, dilation) -> im2col's adjoint: the windows summed
+    #: back into zeros of the NCHW ``shape``
     fast_col2im = None
+    #: (x, kernel, stride, dilation) -> (out, index): the max of each window of an
+    #: (already padded) NCHW x, and, as int32, the offset i * kw + j in its window of
+    #: the first element equal to it (any offset where the max is NaN)
+    fast_max_pool2d = None
+    #: (g, index, kernel, stride, dilation, shape) -> max pooling's adjoint: each
+    #: element of g added at its window's ``index`` in zeros of the NCHW ``shape``
+    fast_max_unpool2d = None
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
     #: SGD rule as PyTorch documents it; buf is None on the first step (and is
     #: returned as None when momentum is 0). Fast paths return new buffers.

@@ -153,11 +153,15 @@ def test_initializer_is_bit_identical_to_numpy(backend, name):
     np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=name)
 
 
-def test_conv_and_pool_agree_with_and_without_the_im2col_fast_paths(backend):
-    """The backend's fast_im2col / fast_col2im against the composed slices, forward and backward."""
+WINDOW_PATHS = ("fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d")
+
+
+def test_conv_and_pool_agree_with_and_without_the_window_fast_paths(backend):
+    """The backend's im2col and max-pool fast paths against the composed slices, forward
+    and backward, through strides, padding, dilation, groups and overlapping windows."""
     from . import functional as F
-    if backend.fast_im2col is None and backend.fast_col2im is None:
-        pytest.skip(f"backend {backend.name} has no im2col fast path")
+    if all(getattr(backend, name) is None for name in WINDOW_PATHS):
+        pytest.skip(f"backend {backend.name} has no window fast path")
     rng = np.random.default_rng(0)
     x0, w0 = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2))
 
@@ -166,11 +170,81 @@ def test_conv_and_pool_agree_with_and_without_the_im2col_fast_paths(backend):
         w = ember.tensor(w0, dtype=ember.float32, requires_grad=True)
         out = F.conv2d(x, w, None, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
         pooled = F.max_pool2d(out, 2, padding=1) + F.avg_pool2d(out, 2, padding=1)
-        (pooled * pooled).sum().backward()
-        return out.numpy(), pooled.numpy(), x.grad.numpy(), w.grad.numpy()
+        overlapping = F.max_pool2d(out, 3, stride=1, padding=1, dilation=(1, 2))
+        ((pooled * pooled).sum() + (overlapping * overlapping).sum()).backward()
+        return out.numpy(), pooled.numpy(), overlapping.numpy(), x.grad.numpy(), w.grad.numpy()
 
     fast = run_once()
-    with without_fast_paths(backend, "fast_im2col", "fast_col2im"):
+    with without_fast_paths(backend, *WINDOW_PATHS):
         slow = run_once()
-    for a, b, what in zip(fast, slow, ("conv", "pools", "input gradient", "weight gradient")):
+    for a, b, what in zip(fast, slow, ("conv", "pools", "overlapping pool", "input gradient",
+                                       "weight gradient")):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=what)
+
+
+POOLS = {"2": {"kernel_size": 2},
+         "3, stride 1, padding 1": {"kernel_size": 3, "stride": 1, "padding": 1},
+         "(2, 3), stride (1, 2), padding 1, dilation (2, 1)":
+             {"kernel_size": (2, 3), "stride": (1, 2), "padding": 1, "dilation": (2, 1)}}
+
+
+def _max_pool_reference(x, kernel_size, stride=None, padding=0, dilation=1):
+    """Max pooling by loops over windows in float64, -inf padding."""
+    pair = lambda v: (v, v) if isinstance(v, int) else v     # noqa: E731
+    (kh, kw), (ph, pw), (dh, dw) = pair(kernel_size), pair(padding), pair(dilation)
+    sh, sw = pair(stride if stride is not None else kernel_size)
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    oh = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.empty(x.shape[:2] + (oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            window = x[:, :, i * sh: i * sh + dh * (kh - 1) + 1: dh, j * sw: j * sw + dw * (kw - 1) + 1: dw]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_max_pool_matches_window_loops_and_finite_differences(backend, pool):
+    from . import functional as F
+    x0 = np.random.default_rng(0).standard_normal((2, 3, 7, 8))
+    got = F.max_pool2d(ember.tensor(x0, dtype=ember.float32), **POOLS[pool])
+    np.testing.assert_allclose(got.numpy(), _max_pool_reference(x0, **POOLS[pool]), rtol=1e-6)
+    gradcheck(lambda x: F.max_pool2d(x, **POOLS[pool]), [x0], backend)
+
+
+def test_max_pool_gives_each_gradient_to_the_first_largest_element(backend):
+    """Ties (a ReLU's zeros, saturated pixels) send the window's gradient to its first
+    largest element in row-major order, as PyTorch's max_pool2d does."""
+    from . import functional as F
+    x = ember.tensor([[[[0, 5, 2, 2], [1, 5, 2, 2], [3, 3, -1, 4], [3, 3, 4, -1]]]],
+                     dtype=ember.float32, requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.numpy()[0, 0], [[5, 2], [3, 4]])
+    want = np.zeros((4, 4))
+    want[0, 1] = want[0, 2] = want[2, 0] = want[2, 3] = 1
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], want)
+
+
+def test_max_pool_propagates_nan(backend):
+    from . import functional as F
+    x0 = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    x0[0, 0, 1, 0] = np.nan
+    got = F.max_pool2d(ember.tensor(x0), 2).numpy()[0, 0]
+    expect(np.isnan(got[0, 0]), f"max_pool2d: a window holding NaN gave {got[0, 0]}")
+    np.testing.assert_array_equal(got[~np.isnan(got)], [7, 13, 15])
+
+
+def test_max_pool_second_derivative(backend):
+    """The gradient of a pool's gradient (a gradient penalty through a CNN)."""
+    from . import functional as F
+    rng = np.random.default_rng(2)
+    x0, v0 = rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((1, 2, 6, 6))
+    v = ember.tensor(v0, dtype=grad_dtype(backend), backend=backend)
+    vref = ember.tensor(v0, dtype=ember.float64, backend="numpy")
+
+    def penalty(v):
+        first = ember.grad(lambda x: (F.max_pool2d(x, 2, padding=1) ** 2).sum())
+        return lambda x: (first(x) * v).sum()
+    gradcheck(penalty(v), [x0], backend, reference=penalty(vref))

@@ -7,6 +7,7 @@ import ember
 from ember.autograd import run
 from ember.errors import DTypeError, ShapeError
 from ember.ops.movement import Unslice
+from ember.tensor import wrap
 
 
 def _pair(v, name, op):
@@ -60,49 +61,47 @@ def _out_size(op, size, k, s, p, d):
 
 class Im2col(ember.Op):
     """The windows of a (padded) NCHW x in one op, from the backend's fast path or
-    composed of slices: layout "gemm" gives (N, OH, OW, C, kh, kw) for one conv
-    GEMM, "offsets" gives (kh, kw, N, C, OH, OW) for pooling along axis 0."""
+    composed of slices, as (C, kh, kw, N, OH, OW): a conv is then one GEMM
+    (O, C*kh*kw) @ (C*kh*kw, N*OH*OW) whose rows the copy writes in long runs,
+    and a pool reduces along one axis."""
 
-    __slots__ = ("kernel", "stride", "dilation", "shape", "out_hw", "layout")
+    __slots__ = ("kernel", "stride", "dilation", "shape", "out_hw")
 
-    def __init__(self, kernel, stride, dilation, shape, out_hw, layout):
+    def __init__(self, kernel, stride, dilation, shape, out_hw):
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        self.shape, self.out_hw, self.layout = shape, out_hw, layout
+        self.shape, self.out_hw = shape, out_hw
 
     def forward(self, x):
         b = self.backend
         if b.fast_im2col is not None:
-            return b.fast_im2col(x, self.kernel, self.stride, self.dilation, self.layout)
+            return b.fast_im2col(x, self.kernel, self.stride, self.dilation)
         n, c = self.shape[:2]
         (kh, kw), (oh, ow) = self.kernel, self.out_hw
-        pieces = [b.reshape(b.slice(x, *_window(self.shape, i, j, self.kernel, self.stride,
-                                                self.dilation, self.out_hw)), (1, n, c, oh, ow))
+        pieces = [b.reshape(b.permute(b.slice(x, *_window(self.shape, i, j, self.kernel,
+                                                          self.stride, self.dilation,
+                                                          self.out_hw)), (1, 0, 2, 3)),
+                            (c, 1, n, oh, ow))
                   for i in range(kh) for j in range(kw)]
-        stacked = b.concatenate(pieces, 0) if len(pieces) > 1 else pieces[0]
-        if self.layout == "offsets":
-            return b.reshape(stacked, (kh, kw, n, c, oh, ow))
-        return b.reshape(b.permute(stacked, (1, 3, 4, 2, 0)), (n, oh, ow, c, kh, kw))
+        stacked = b.concatenate(pieces, 1) if len(pieces) > 1 else pieces[0]
+        return b.reshape(stacked, (c, kh, kw, n, oh, ow))
 
     def backward(self, g, x):
-        return (col2im(g, self.shape, self.kernel, self.stride, self.dilation, self.layout),)
+        return (col2im(g, self.shape, self.kernel, self.stride, self.dilation),)
 
 
 class Col2im(ember.Op):
     """im2col's adjoint through the backend's fast path; its own adjoint is im2col."""
 
-    __slots__ = ("kernel", "stride", "dilation", "shape", "layout")
+    __slots__ = ("kernel", "stride", "dilation", "shape")
 
-    def __init__(self, kernel, stride, dilation, shape, layout):
-        self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        self.shape, self.layout = shape, layout
+    def __init__(self, kernel, stride, dilation, shape):
+        self.kernel, self.stride, self.dilation, self.shape = kernel, stride, dilation, shape
 
     def forward(self, g):
-        return self.backend.fast_col2im(g, self.shape, self.kernel, self.stride, self.dilation,
-                                        self.layout)
+        return self.backend.fast_col2im(g, self.shape, self.kernel, self.stride, self.dilation)
 
     def backward(self, gg, g):
-        out_hw = g.shape[1:3] if self.layout == "gemm" else g.shape[4:6]
-        return (im2col(gg, self.kernel, self.stride, self.dilation, out_hw, self.layout),)
+        return (im2col(gg, self.kernel, self.stride, self.dilation, g.shape[4:6]),)
 
 
 def _window(shape, i, j, kernel, stride, dilation, out_hw):
@@ -113,36 +112,34 @@ def _window(shape, i, j, kernel, stride, dilation, out_hw):
             (1, 1, sh, sw))
 
 
-def im2col(x, kernel, stride, dilation, out_hw, layout="gemm"):
+def im2col(x, kernel, stride, dilation, out_hw):
     n, c = x.shape[:2]
-    shape = (n, *out_hw, c, *kernel) if layout == "gemm" else (*kernel, n, c, *out_hw)
-    return run(Im2col(kernel, stride, dilation, x.shape, out_hw, layout), (x,), shape, x.dtype)
+    return run(Im2col(kernel, stride, dilation, x.shape, out_hw), (x,),
+               (c, *kernel, n, *out_hw), x.dtype)
 
 
-def col2im(g, shape, kernel, stride, dilation, layout="gemm"):
-    """Sum windows (in ``layout``) back into zeros of the NCHW ``shape``."""
+def col2im(g, shape, kernel, stride, dilation):
+    """Sum (C, kh, kw, N, OH, OW) windows back into zeros of the NCHW ``shape``."""
     if g.backend.fast_col2im is not None:
-        return run(Col2im(kernel, stride, dilation, shape, layout), (g,), shape, g.dtype)
-    out_hw = g.shape[1:3] if layout == "gemm" else g.shape[4:6]
+        return run(Col2im(kernel, stride, dilation, shape), (g,), shape, g.dtype)
     total = None
     for i in range(kernel[0]):
         for j in range(kernel[1]):
-            starts, stops, steps = _window(shape, i, j, kernel, stride, dilation, out_hw)
-            piece = g[:, :, :, :, i, j].permute(0, 3, 1, 2) if layout == "gemm" else g[i, j]
-            placed = run(Unslice(shape, starts, stops, steps), (piece,), shape, g.dtype)
+            starts, stops, steps = _window(shape, i, j, kernel, stride, dilation, g.shape[4:6])
+            placed = run(Unslice(shape, starts, stops, steps), (g[:, i, j].permute(1, 0, 2, 3),),
+                         shape, g.dtype)
             total = placed if total is None else total + placed
     return total
 
 
-def _patches(op, x, kernel, stride, padding, dilation, pad_value=0.0, layout="gemm"):
-    """The strided windows of x (padded with pad_value), in ``layout``."""
+def _padded(op, x, kernel, stride, padding, dilation, pad_value=0.0):
+    """x padded with pad_value, and the output size (OH, OW) of its windows."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     h, w = x.shape[2:]
-    oh = _out_size(op, h, kh, sh, ph, dh)
-    ow = _out_size(op, w, kw, sw, pw, dw)
+    out_hw = (_out_size(op, h, kh, sh, ph, dh), _out_size(op, w, kw, sw, pw, dw))
     if ph or pw:
         x = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=pad_value)
-    return im2col(x, kernel, stride, dilation, (oh, ow), layout), oh, ow
+    return x, out_hw
 
 
 def _check_4d(op, x):
@@ -165,31 +162,87 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if o % groups:
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
-    cols, oh, ow = _patches("conv2d", x, (kh, kw), stride, padding, dilation)
+    x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
+    cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
-    if groups == 1:   # one GEMM: (N*OH*OW, C*kh*kw) @ (C*kh*kw, O)
-        out = cols.reshape(rows, k) @ weight.reshape(o, k).T
+    if groups == 1:   # one GEMM: (O, C*kh*kw) @ (C*kh*kw, N*OH*OW)
+        out = weight.reshape(o, k) @ cols.reshape(k, rows)
     else:             # one batched GEMM over the groups
-        per_group = cols.reshape(rows, groups, k).permute(1, 0, 2)
-        out = (per_group @ weight.reshape(groups, o // groups, k).transpose(-1, -2))
-        out = out.permute(1, 0, 2).reshape(rows, o)
-    out = out.reshape(n, oh, ow, o)
+        out = weight.reshape(groups, o // groups, k) @ cols.reshape(groups, k, rows)
+    out = out.reshape(o, n, oh, ow)
     if bias is not None:
-        out = out + bias
-    return out.permute(0, 3, 1, 2)
+        out = out + bias.reshape(o, 1, 1, 1)
+    return out.permute(1, 0, 2, 3)     # NCHW, a view of the GEMM's (O, N, OH, OW) rows
+
+
+class MaxPool2d(ember.Op):
+    """The backend's max pool, which also returns the window offset of each winner
+    (the first largest, as PyTorch): the backward then places each gradient once,
+    with no window copies."""
+
+    __slots__ = ("kernel", "stride", "dilation", "index")
+
+    def __init__(self, kernel, stride, dilation):
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+
+    def forward(self, x):
+        out, self.index = self.backend.fast_max_pool2d(x, self.kernel, self.stride,
+                                                       self.dilation)
+        return out
+
+    def backward(self, g, x):
+        return (run(MaxUnpool2d(self.index, self.kernel, self.stride, self.dilation, x.shape),
+                    (g,), x.shape, g.dtype),)
+
+
+class MaxUnpool2d(ember.Op):
+    """Max pooling's adjoint: each gradient into the window element that won; its own
+    adjoint picks those elements again (the second derivative of a pool)."""
+
+    __slots__ = ("index", "kernel", "stride", "dilation", "shape")
+
+    def __init__(self, index, kernel, stride, dilation, shape):
+        self.index, self.kernel, self.stride, self.dilation = index, kernel, stride, dilation
+        self.shape = shape
+
+    def forward(self, g):
+        return self.backend.fast_max_unpool2d(g, self.index, self.kernel, self.stride,
+                                              self.dilation, self.shape)
+
+    def backward(self, gg, g):
+        index = wrap(self.index, gg._backend, g.shape, ember.int32)
+        cols = im2col(gg, self.kernel, self.stride, self.dilation, g.shape[2:])
+        return (_pick(cols, index.permute(1, 0, 2, 3)),)
+
+
+def _pick(cols, index):
+    """The element at window offset ``index`` (C, N, OH, OW) of each window of ``cols``,
+    as NCHW."""
+    c, kh, kw, n, oh, ow = cols.shape
+    cols = cols.reshape(c, kh * kw, n, oh, ow)
+    offsets = ember.arange(kh * kw, dtype=index.dtype, backend=cols.backend)
+    hit = offsets.reshape(1, -1, 1, 1, 1) == index.unsqueeze(1)
+    return ember.where(hit, cols, 0.0).sum(axis=1).permute(1, 0, 2, 3)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """Largest value in each window (padding counts as -inf)."""
+    """Largest value in each window (padding counts as -inf); the gradient goes to the
+    first largest element of each window, as PyTorch's."""
     _check_4d("max_pool2d", x)
     kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
     stride = kernel if stride is None else _pair(stride, "stride", "max_pool2d")
     padding = _pair(padding, "padding", "max_pool2d")
+    dilation = _pair(dilation, "dilation", "max_pool2d")
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
-    cols, oh, ow = _patches("max_pool2d", x, kernel, stride, padding,
-                            _pair(dilation, "dilation", "max_pool2d"), -math.inf, "offsets")
-    return cols.reshape(kernel[0] * kernel[1], *x.shape[:2], oh, ow).max(axis=0)
+    x, out_hw = _padded("max_pool2d", x, kernel, stride, padding, dilation, -math.inf)
+    if x.backend.fast_max_pool2d is not None:
+        return run(MaxPool2d(kernel, stride, dilation), (x,), x.shape[:2] + out_hw, x.dtype)
+    cols = im2col(x, kernel, stride, dilation, out_hw)
+    c, kh, kw, n, oh, ow = cols.shape
+    with ember.no_grad():
+        index = cols.reshape(c, kh * kw, n, oh, ow).argmax(axis=1)
+    return _pick(cols, index)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -197,9 +250,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     _check_4d("avg_pool2d", x)
     kernel = _pair(kernel_size, "kernel_size", "avg_pool2d")
     stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d")
-    cols, oh, ow = _patches("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
-                            (1, 1), 0.0, "offsets")
-    return cols.reshape(kernel[0] * kernel[1], *x.shape[:2], oh, ow).mean(axis=0)
+    x, out_hw = _padded("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
+                        (1, 1))
+    cols = im2col(x, kernel, stride, (1, 1), out_hw)
+    c, n = cols.shape[0], x.shape[0]
+    return cols.reshape(c, kernel[0] * kernel[1], n, *out_hw).mean(axis=1).permute(1, 0, 2, 3)
 
 
 def dropout(x, p=0.5, training=True):

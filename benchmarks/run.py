@@ -22,22 +22,41 @@ import workloads  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def median_time(fn, sync=lambda: None, min_time=0.2, repeat=5):
+def _calls_for(fn, sync, min_time):
+    """How many calls of fn fill min_time (after one warm-up call)."""
     fn()
     sync()
     t0 = time.perf_counter()
     fn()
     sync()
-    once = max(time.perf_counter() - t0, 1e-7)
-    number = max(1, int(min_time / once))
-    samples = []
+    return max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+
+
+def _timed(fn, sync, number):
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / number
+
+
+def median_time(fn, sync=lambda: None, min_time=0.2, repeat=5):
+    number = _calls_for(fn, sync, min_time)
+    return statistics.median(_timed(fn, sync, number) for _ in range(repeat))
+
+
+def side_by_side(contenders, min_time=0.2, repeat=7, pause=0.2):
+    """Median seconds per call of each (fn, sync), timed in alternation round by round,
+    so that a slow spell of a shared machine falls on every column alike. Each turn
+    starts after a pause: the BLAS and OpenMP threads of the one before spin for up to
+    a tenth of a second after their last call, and would take the cores from the next."""
+    numbers = [_calls_for(fn, sync, min_time / 2) for fn, sync in contenders]
+    samples = [[] for _ in contenders]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        sync()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples)
+        for (fn, sync), number, out in zip(contenders, numbers, samples):
+            time.sleep(pause)
+            out.append(_timed(fn, sync, number))
+    return [statistics.median(s) for s in samples]
 
 
 def _torch():
@@ -162,13 +181,15 @@ def main(argv=None):
                                                     if torch else [])
     table = []
     print(" | ".join(header), flush=True)
+    no_sync = lambda: None      # noqa: E731
     for name, unit, np_fn, em_fn, th_fn in rows:
-        base = median_time(np_fn(), min_time=min_time) * 1e6
-        ours = {}
-        for b in backends:
-            be = ember.get_backend(b)
-            ours[b] = median_time(em_fn(b), be.synchronize, min_time=min_time) * 1e6
-        theirs = median_time(th_fn(), min_time=min_time) * 1e6 if th_fn else None
+        contenders = [(np_fn(), no_sync)] + [(em_fn(b), ember.get_backend(b).synchronize)
+                                             for b in backends]
+        if th_fn:
+            contenders.append((th_fn(), no_sync))
+        times = [t * 1e6 for t in side_by_side(contenders, min_time)]
+        base, ours = times[0], dict(zip(backends, times[1:]))
+        theirs = times[len(backends) + 1] if th_fn else None
         cells = [name, f"{base:.1f}"] + [f"{ours[b]:.1f}" for b in backends] + \
             [f"{theirs:.1f}" if theirs else "-"] + [f"{ours[b] / base:.2f}x" for b in backends]
         if torch:
@@ -192,7 +213,8 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
-             "by the other's: below 1.0x ember is faster.", "",
+             "by the other's: below 1.0x ember is faster. The contenders of a row are timed in",
+             "alternation, seven rounds, so a slow spell of the (shared) machine falls on all alike.", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python "
              f"{platform.python_version()}, NumPy {np.__version__}"
              + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed") + ".", "",

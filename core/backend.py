@@ -47,7 +47,7 @@ PRIMITIVES = (
     "reshape permute expand flip slice pad concatenate gather scatter_add matmul"
 ).split()
 
-FAST_PATHS = ("fast_relu", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
+FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
               "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step",
               "fast_fused", "fast_capture")
@@ -67,6 +67,7 @@ class Backend:
     host_memory = False
 
     fast_relu = None         # (x) -> maximum(x, 0)
+    fast_relu_grad = None    # (g, x) -> g where x > 0, else 0 (x of g's dtype and shape)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis

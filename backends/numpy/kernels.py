@@ -5,85 +5,103 @@ writes (1.9 ms and 0.5 ms for the benchmark CNN's pool, against 0.2 ms each here
 
 Each loop is compiled per window geometry, on first use in a process (about 0.5 s):
 with the window's size, stride and dilation as constants Numba unrolls the window,
-four times faster than a loop over sizes it only knows at run time."""
+four times faster than a loop over sizes it only knows at run time. The loops run
+over (planes, rows, columns) arrays in the planes' memory order, and index with
+unsigned integers (signed ones make Numba check every index for wrap-around)."""
 
 import functools
 
 import numba
 import numpy as np
+from numba import uint64 as U
 
 
 @functools.lru_cache(maxsize=64)
 def _pool_loop(kh, kw, sh, sw, dh, dw):
+    kh, kw, sh, sw, dh, dw = (U(v) for v in (kh, kw, sh, sw, dh, dw))
+
     @numba.njit(nogil=True)
     def pool(x, out, index):
-        n, c, oh, ow = out.shape
-        for a in range(n):
-            for b in range(c):
-                for i in range(oh):
-                    for j in range(ow):
-                        best, k, nan = x[a, b, i * sh, j * sw], 0, False
+        planes, oh, ow = out.shape
+        for a in range(U(planes)):
+            for i in range(U(oh)):
+                nan = False
+                for j in range(U(ow)):
+                    best, k = x[a, i * sh, j * sw], U(0)
+                    for p in range(kh):
+                        for q in range(kw):
+                            v = x[a, i * sh + p * dh, j * sw + q * dw]
+                            better = v > best              # the first largest wins
+                            best = v if better else best
+                            k = p * kw + q if better else k
+                            nan |= v != v
+                    out[a, i, j] = best
+                    index[a, i, j] = k
+                if nan:            # rare: the row again, and a window's first NaN wins
+                    for j in range(U(ow)):
+                        found = False
                         for p in range(kh):
                             for q in range(kw):
-                                v = x[a, b, i * sh + p * dh, j * sw + q * dw]
-                                better = v > best            # the first largest wins
-                                best = v if better else best
-                                k = p * kw + q if better else k
-                                nan |= v != v
-                        if nan:                              # the first NaN wins, as in argmax
-                            for p in range(kh - 1, -1, -1):
-                                for q in range(kw - 1, -1, -1):
-                                    v = x[a, b, i * sh + p * dh, j * sw + q * dw]
-                                    if v != v:
-                                        best, k = v, p * kw + q
-                        out[a, b, i, j] = best
-                        index[a, b, i, j] = k
+                                v = x[a, i * sh + p * dh, j * sw + q * dw]
+                                if v != v and not found:
+                                    out[a, i, j], index[a, i, j], found = v, p * kw + q, True
     return pool
 
 
 @functools.lru_cache(maxsize=64)
 def _unpool_loop(kw, sh, sw, dh, dw):
+    kw, sh, sw, dh, dw = (U(v) for v in (kw, sh, sw, dh, dw))
+
     @numba.njit(nogil=True)
     def unpool(g, index, out):
-        n, c, oh, ow = g.shape
-        for a in range(n):
-            for b in range(c):
-                for i in range(oh):
-                    for j in range(ow):
-                        p = index[a, b, i, j] // kw
-                        q = index[a, b, i, j] - p * kw
-                        out[a, b, i * sh + p * dh, j * sw + q * dw] += g[a, b, i, j]
+        planes, oh, ow = g.shape
+        for a in range(U(planes)):
+            for i in range(U(oh)):
+                for j in range(U(ow)):
+                    k = U(index[a, i, j])
+                    p = k // kw
+                    out[a, i * sh + p * dh, j * sw + (k - p * kw) * dw] += g[a, i, j]
     return unpool
 
 
-def _computable(x):
-    """float16 through float32 (Numba has no half-precision arithmetic): max and
-    placement are exact there."""
-    return x.astype(np.float32) if x.dtype == np.float16 else x
+def _plane_order(like):
+    """(0, 1) when ``like``'s (N, C, H, W) lies in memory as NCHW, (1, 0) as CNHW (a
+    conv's output, a view of its GEMM's rows)."""
+    return (1, 0) if like.strides[1] > like.strides[0] else (0, 1)
 
 
-def _empty_in_order_of(like, shape, dtype):
-    """An array of ``shape`` whose axes lie in memory in the order of ``like``'s (a conv's
-    output is (C, N, H, W) in memory: its pool, the pool's gradient and the ReLU's
-    gradient after it then stay so, and the conv's weight gradient needs no copy)."""
-    order = sorted(range(len(shape)), key=lambda a: -like.strides[a])
-    return np.empty([shape[a] for a in order], dtype=dtype).transpose(np.argsort(order))
+def _planes(a, order, dtype=None):
+    """``a`` as contiguous (planes, H, W), planes in ``order``: a view where the memory
+    allows. float16 comes as float32 (Numba has no half-precision arithmetic; the max
+    and the placement are exact there)."""
+    t = np.ascontiguousarray(a.transpose(order + (2, 3)), dtype=dtype or
+                             (np.float32 if a.dtype == np.float16 else a.dtype))
+    return t.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
+
+
+def _unplane(a, order, shape, dtype):
+    """(planes, H, W) back to NCHW ``shape``, a view in the planes' memory order."""
+    ordered = tuple(shape[k] for k in order) + tuple(shape[2:])
+    return a.reshape(ordered).transpose(order + (2, 3)).astype(dtype, copy=False)
 
 
 def max_pool2d(x, kernel, stride, dilation):
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     n, c, h, w = x.shape
-    shape = (n, c, (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
-    work = _computable(x)
-    out, index = _empty_in_order_of(x, shape, work.dtype), _empty_in_order_of(x, shape, np.int32)
-    _pool_loop(kh, kw, sh, sw, dh, dw)(work, out, index)
-    return out.astype(x.dtype, copy=False), index
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    order = _plane_order(x)
+    planes = _planes(x, order)
+    out = np.empty((n * c, oh, ow), dtype=planes.dtype)
+    index = np.empty((n * c, oh, ow), dtype=np.int32)
+    _pool_loop(kh, kw, sh, sw, dh, dw)(planes, out, index)
+    return (_unplane(out, order, (n, c, oh, ow), x.dtype),
+            _unplane(index, order, (n, c, oh, ow), np.int32))
 
 
 def max_unpool2d(g, index, kernel, stride, dilation, shape):
     (_, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    work = _computable(g)
-    out = _empty_in_order_of(index, shape, work.dtype)
-    out.fill(0)
-    _unpool_loop(kw, sh, sw, dh, dw)(work, index, out)
-    return out.astype(g.dtype, copy=False)
+    order = _plane_order(index)
+    planes = _planes(g, order)
+    out = np.zeros((shape[0] * shape[1],) + tuple(shape[2:]), dtype=planes.dtype)
+    _unpool_loop(kw, sh, sw, dh, dw)(planes, _planes(index, order), out)
+    return _unplane(out, order, shape, g.dtype)

@@ -3,7 +3,7 @@ fallback composed of primitives; backward always in tensor ops."""
 
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import _float_input, cast, exp, gt
+from .elementwise import _float_input, exp
 from .reduce import sum as sum_
 
 
@@ -20,7 +20,30 @@ class Relu(Op):
         return b.maximum(x, b.full((), 0, self.dtype))
 
     def backward(self, g, x):
-        return (g * cast(gt(x, 0), g.dtype),)
+        return (relu_grad(g, x),)
+
+
+class ReluGrad(Op):
+    """relu's backward, g where x > 0 else 0: one op, so that a backend can make it one
+    pass (composed, it is a comparison, a cast and a product)."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, g, x):
+        b = self.backend
+        if b.fast_relu_grad is not None:
+            return b.fast_relu_grad(g, x)
+        return b.mul(g, b.cast(b.gt(x, b.full((), 0, self.dtype)), self.dtype))
+
+    def backward(self, gg, g, x):
+        return (relu_grad(gg, x), None)
+
+
+def relu_grad(g, x):
+    return run(ReluGrad(g.dtype), (g, x), g.shape, g.dtype)
 
 
 class Sigmoid(Op):

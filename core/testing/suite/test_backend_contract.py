@@ -1,5 +1,7 @@
 """What the registry and the core expect of any backend class."""
 
+import numpy as np
+
 import ember
 from ember.testing.checks import expect, without_fast_paths
 from ember import dtypes as dt
@@ -36,6 +38,13 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
         with without_fast_paths(backend, name):
             slow = fn(x).numpy()
         expect(abs(fast - slow).max() <= 1e-5, name)
+    if backend.fast_relu_grad is not None:
+        g = ember.randn(4, 5)
+        relu_grad = ember.grad(lambda t: (ember.relu(t) * g).sum())
+        fast = relu_grad(x).numpy()
+        with without_fast_paths(backend, "fast_relu_grad"):
+            slow = relu_grad(x).numpy()
+        expect(np.array_equal(fast, slow), "fast_relu_grad")
 
 
 def test_device_string_round_trips(backend):

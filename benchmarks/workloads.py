@@ -109,40 +109,44 @@ def torch_mlp(batch, device="cpu"):
 
 # -- CNN: Conv2d 1->8 3x3, ReLU, MaxPool 2, Linear 8*13*13 -> 10 on 28x28 ------------------
 def numpy_cnn(batch):
-    """A plain im2col CNN step in NumPy (as_strided windows, one matmul per conv)."""
+    """The CNN step as one would write it by hand in NumPy: the conv as one GEMM over
+    (kh*kw, N*OH*OW) windows copied from as_strided views, the pool as the maximum of
+    its four strided slices, the pool's gradient written through the same slices."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     wc = rng.standard_normal((8, 9), dtype=np.float32) * 0.3
     bc = np.zeros(8, np.float32)
-    wl = rng.standard_normal((8 * 13 * 13, 10), dtype=np.float32) * 0.02
+    wl = rng.standard_normal((10, 8 * 13 * 13), dtype=np.float32) * 0.02
     bl = np.zeros(10, np.float32)
     rows = np.arange(batch)
     s = x.strides
-    cols = np.lib.stride_tricks.as_strided(
-        x, (batch, 26, 26, 3, 3), (s[0], s[2], s[3], s[2], s[3])).reshape(batch * 676, 9)
-    cols = np.ascontiguousarray(cols)
+    offsets = ((0, 0), (0, 1), (1, 0), (1, 1))
 
     def step():
         nonlocal wc, bc, wl, bl
-        conv = (cols @ wc.T + bc).reshape(batch, 26, 26, 8)            # NHWC
+        cols = np.ascontiguousarray(np.lib.stride_tricks.as_strided(
+            x, (3, 3, batch, 26, 26), (s[2], s[3], s[0], s[2], s[3]))).reshape(9, -1)
+        conv = (wc @ cols).reshape(8, batch, 26, 26)                   # (C, N, H, W)
+        conv += bc.reshape(8, 1, 1, 1)
         act = np.maximum(conv, 0)
-        win = act.reshape(batch, 13, 2, 13, 2, 8)
-        pooled = win.max(axis=(2, 4))                                   # (N, 13, 13, 8)
-        flat = pooled.transpose(0, 3, 1, 2).reshape(batch, -1)
-        z = flat @ wl + bl
-        z = z - z.max(axis=1, keepdims=True)
+        slices = [act[:, :, i::2, j::2] for i, j in offsets]
+        pooled = np.maximum(np.maximum(slices[0], slices[1]), np.maximum(slices[2], slices[3]))
+        flat = pooled.transpose(1, 0, 2, 3).reshape(batch, -1)
+        z = flat @ wl.T + bl
+        z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         loss = -np.log(p[rows, y]).mean()
         p[rows, y] -= 1
         dz = p / batch
-        dwl, dbl = flat.T @ dz, dz.sum(0)
-        dflat = (dz @ wl.T).reshape(batch, 8, 13, 13).transpose(0, 2, 3, 1)
-        mask = win == pooled[:, :, None, :, None, :]
-        dact = (mask * dflat[:, :, None, :, None, :]).reshape(batch, 26, 26, 8)
-        dconv = (dact * (conv > 0)).reshape(batch * 676, 8)
-        dwc, dbc = dconv.T @ cols, dconv.sum(0)
+        dwl, dbl = dz.T @ flat, dz.sum(0)
+        dpooled = (dz @ wl).reshape(batch, 8, 13, 13).transpose(1, 0, 2, 3)
+        dact = np.zeros_like(act)
+        for (i, j), part in zip(offsets, slices):    # ties: every maximum gets the gradient
+            dact[:, :, i::2, j::2] = dpooled * (part == pooled)
+        dconv = (dact * (conv > 0)).reshape(8, -1)
+        dwc, dbc = dconv @ cols.T, dconv.sum(1)
         wc -= LR * dwc
         bc -= LR * dbc
         wl -= LR * dwl

@@ -222,7 +222,7 @@ def _pick(cols, index):
     cols = cols.reshape(c, kh * kw, n, oh, ow)
     offsets = ember.arange(kh * kw, dtype=index.dtype, backend=cols.backend)
     hit = offsets.reshape(1, -1, 1, 1, 1) == index.unsqueeze(1)
-    return ember.where(hit, cols, 0.0).sum(axis=1).permute(1, 0, 2, 3)
+    return ember.where(hit, cols, 0).sum(axis=1).permute(1, 0, 2, 3)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
@@ -240,9 +240,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
         return run(MaxPool2d(kernel, stride, dilation), (x,), x.shape[:2] + out_hw, x.dtype)
     cols = im2col(x, kernel, stride, dilation, out_hw)
     c, kh, kw, n, oh, ow = cols.shape
-    with ember.no_grad():
-        index = cols.reshape(c, kh * kw, n, oh, ow).argmax(axis=1)
-    return _pick(cols, index)
+    return _pick(cols, cols.reshape(c, kh * kw, n, oh, ow).argmax(axis=1))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

@@ -42,6 +42,48 @@ def test_conv2d_matches_direct_convolution(stride, padding, dilation, groups):
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float64", "int32", "bool"])
+def test_numpy_pool_loops_match_the_composed_pool_for_every_dtype(dtype):
+    """The Numba loops (float16 through float32) against the composed pool, with many
+    ties (small integers), overlapping windows, and gradients for the float dtypes."""
+    from ember.testing.checks import without_fast_paths
+    backend = ember.get_backend("numpy")
+    x0 = np.random.default_rng(0).integers(-3, 4, (2, 3, 7, 8))
+    dtype = ember.bool_ if dtype == "bool" else getattr(ember, dtype)
+
+    def pool():
+        x = ember.tensor(x0, dtype=dtype, requires_grad=dtype.is_float)
+        out = F.max_pool2d(x, 3, stride=2, dilation=(1, 2))
+        if not dtype.is_float:
+            return out.numpy(), None
+        (out.to(ember.float64) * ember.tensor(np.arange(out.size).reshape(out.shape))).sum().backward()
+        return out.numpy(), x.grad.numpy()
+
+    fast = pool()
+    with without_fast_paths(backend, "fast_max_pool2d", "fast_max_unpool2d"):
+        slow = pool()
+    assert fast[0].dtype == slow[0].dtype == dtype.np
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "CNHW", "NHWC"])
+def test_numpy_pool_loops_take_any_memory_layout(layout):
+    """A conv's output is a (C, N, H, W) array seen as NCHW; channels-last input is copied."""
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((2, 3, 6, 6))
+    order = {"NCHW": (0, 1, 2, 3), "CNHW": (1, 0, 2, 3), "NHWC": (0, 2, 3, 1)}[layout]
+    stored = ember.tensor(np.ascontiguousarray(x0.transpose(order)), requires_grad=True)
+    x = stored.permute(tuple(np.argsort(order)))
+    out = F.max_pool2d(x, 2)
+    (out * ember.tensor(x0[:, :, ::2, ::2])).sum().backward()
+    want = x0.reshape(2, 3, 3, 2, 3, 2).max(axis=(3, 5))
+    np.testing.assert_array_equal(out.numpy(), want)
+    hit = x0 == np.repeat(np.repeat(want, 2, axis=2), 2, axis=3)
+    grad = np.where(hit, np.repeat(np.repeat(x0[:, :, ::2, ::2], 2, axis=2), 2, axis=3), 0)
+    np.testing.assert_allclose(stored.grad.numpy(), grad.transpose(order))
+
+
 def test_conv2d_channel_mismatch_names_both_shapes():
     with pytest.raises(ember.ShapeError, match=r"conv2d: input \(8, 3, 32, 32\) has 3 channels "
                                                r"but weight \(16, 1, 3, 3\) expects 1 \(groups=1\)"):

@@ -222,7 +222,8 @@ def _pick(cols, index):
     cols = cols.reshape(c, kh * kw, n, oh, ow)
     offsets = ember.arange(kh * kw, dtype=index.dtype, backend=cols.backend)
     hit = offsets.reshape(1, -1, 1, 1, 1) == index.unsqueeze(1)
-    return ember.where(hit, cols, 0).sum(axis=1).permute(1, 0, 2, 3)
+    picked = ember.where(hit, cols, 0).sum(axis=1)      # integer sums widen: back to the dtype
+    return picked.to(cols.dtype).permute(1, 0, 2, 3)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):

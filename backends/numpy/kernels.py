@@ -70,12 +70,12 @@ def _plane_order(like):
     return (1, 0) if like.strides[1] > like.strides[0] else (0, 1)
 
 
-def _planes(a, order, dtype=None):
+def _planes(a, order):
     """``a`` as contiguous (planes, H, W), planes in ``order``: a view where the memory
     allows. float16 comes as float32 (Numba has no half-precision arithmetic; the max
     and the placement are exact there)."""
-    t = np.ascontiguousarray(a.transpose(order + (2, 3)), dtype=dtype or
-                             (np.float32 if a.dtype == np.float16 else a.dtype))
+    t = np.ascontiguousarray(a.transpose(order + (2, 3)),
+                             dtype=np.float32 if a.dtype == np.float16 else a.dtype)
     return t.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
 
 

@@ -70,8 +70,9 @@ class StridedBackend(Backend):
     into ``out`` when given), ``_accumulate(src, out)`` (out += src, out a view), and for
     the elementwise primitives ``SPELLING`` (each case's expression in the kernel
     language; ``_expr`` picks the case), ``_ew(expr, out_dtype, inputs)`` (one strided
-    broadcasting kernel) and ``_fused(spec, exprs)`` (one kernel for a run of them, see
-    ember.graph.FusedSpec)."""
+    broadcasting kernel), ``_fused(spec, exprs)`` (one kernel for a run of them, see
+    ember.graph.FusedSpec) and ``_pool_kernel(name, arrays, window, sizes)`` (the
+    max_pool or max_unpool kernel over packed arrays, output first)."""
 
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
@@ -311,6 +312,25 @@ class StridedBackend(Backend):
             for j in range(kernel[1]):
                 self._accumulate(self._slot(cols, i, j),
                                  self._window_view(out, i, j, stride, dilation, cols.shape[4:6]))
+        return out
+
+    def fast_max_pool2d(self, x, kernel, stride, dilation):
+        x = self._packed(x)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        out = self._alloc((n, c, oh, ow), x.dtype)
+        index = self._alloc((n, c, oh, ow), np.dtype(np.int32))
+        if out.size:
+            self._pool_kernel("max_pool", [out, index, x], (kernel, stride, dilation), (h, w, oh, ow))
+        return out, index
+
+    def fast_max_unpool2d(self, g, index, kernel, stride, dilation, shape):
+        g, index = self._packed(g), self._packed(index)
+        out = self._alloc(shape, g.dtype)
+        if out.size:
+            self._pool_kernel("max_unpool", [out, g, index], (kernel, stride, dilation),
+                       tuple(shape[2:]) + tuple(g.shape[2:]))
         return out
 
     # -- batched matmul -----------------------------------------------------------------------

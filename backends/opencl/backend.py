@@ -332,6 +332,15 @@ class OpenCLBackend(StridedBackend):
             kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length))
         return self._keep(out, x.shape, (axis,), keepdims)
 
+    def _pool_kernel(self, name, arrays, window, sizes):
+        (kh, kw), (sh, sw), (dh, dw) = window
+        data = arrays[-1] if name == "max_pool" else arrays[1]
+        kernel = self.kernels.get("pool.cl", name, T=ctype(data.dtype), FLOAT=int(data.dtype in _FLOATS),
+                                  KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw)
+        total = arrays[0].size
+        kernel(self.queue, (total,), None, *[a.buf for a in arrays],
+               *[np.int64(v) for v in sizes], np.int64(total))
+
     # -- gather and scatter_add -------------------------------------------------------
     def _indexed(self, name, out, data, idx, shape, axis, total):
         """Run gather or scatter_add over ``total`` positions of (pre, len(idx), post)."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from ember import dtypes as dt
 from ember.backend import Backend
+from ember.shapes import windows_out
 
 
 #: the type names (TO, TA, TB, TC) in the backends' elementwise expressions
@@ -71,8 +72,8 @@ class StridedBackend(Backend):
     the elementwise primitives ``SPELLING`` (each case's expression in the kernel
     language; ``_expr`` picks the case), ``_ew(expr, out_dtype, inputs)`` (one strided
     broadcasting kernel), ``_fused(spec, exprs)`` (one kernel for a run of them, see
-    ember.graph.FusedSpec) and ``_pool_kernel(name, arrays, window, sizes)`` (the
-    max_pool or max_unpool kernel over packed arrays, output first)."""
+    ember.graph.FusedSpec) and ``_pool_kernel(name, arrays, dtype, window, sizes)``
+    (the max_pool or max_unpool kernel over packed arrays, output first)."""
 
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
@@ -296,9 +297,9 @@ class StridedBackend(Backend):
                          (st[3], st[0], st[4], st[5]), cols.offset + i * st[1] + j * st[2])
 
     def fast_im2col(self, x, kernel, stride, dilation):
-        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-        n, c, h, w = x.shape
-        out_hw = ((h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1)
+        kh, kw = kernel
+        n, c = x.shape[:2]
+        out_hw = windows_out(x.shape[2:], kernel, stride, dilation)
         cols = self._alloc((c, kh, kw, n, *out_hw), x.dtype)
         for i in range(kh):
             for j in range(kw):
@@ -316,21 +317,20 @@ class StridedBackend(Backend):
 
     def fast_max_pool2d(self, x, kernel, stride, dilation):
         x = self._packed(x)
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-        oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
-        out = self._alloc((n, c, oh, ow), x.dtype)
-        index = self._alloc((n, c, oh, ow), np.dtype(np.int32))
+        out_hw = windows_out(x.shape[2:], kernel, stride, dilation)
+        out = self._alloc(x.shape[:2] + out_hw, x.dtype)
+        index = self._alloc(x.shape[:2] + out_hw, np.dtype(np.int32))
         if out.size:
-            self._pool_kernel("max_pool", [out, index, x], (kernel, stride, dilation), (h, w, oh, ow))
+            self._pool_kernel("max_pool", [out, index, x], x.dtype, (kernel, stride, dilation),
+                              x.shape[2:] + out_hw)
         return out, index
 
     def fast_max_unpool2d(self, g, index, kernel, stride, dilation, shape):
         g, index = self._packed(g), self._packed(index)
         out = self._alloc(shape, g.dtype)
         if out.size:
-            self._pool_kernel("max_unpool", [out, g, index], (kernel, stride, dilation),
-                       tuple(shape[2:]) + tuple(g.shape[2:]))
+            self._pool_kernel("max_unpool", [out, g, index], g.dtype, (kernel, stride, dilation),
+                              tuple(shape[2:]) + tuple(g.shape[2:]))
         return out
 
     # -- batched matmul -----------------------------------------------------------------------

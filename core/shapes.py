@@ -71,3 +71,10 @@ def size_of(shape):
     for d in shape:
         n *= d
     return n
+
+
+def windows_out(hw, kernel, stride, dilation):
+    """(OH, OW): how many windows of ``kernel`` (dilated, strided) fit in an (H, W) plane
+    that is already padded."""
+    return tuple((size - d * (k - 1) - 1) // st + 1
+                 for size, k, st, d in zip(hw, kernel, stride, dilation))

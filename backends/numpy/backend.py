@@ -13,6 +13,7 @@ import numpy
 
 from ember import dtypes as dt
 from ember.backend import Backend
+from ember.shapes import windows_out
 
 
 class ArrayModuleBackend(Backend):
@@ -110,22 +111,17 @@ class ArrayModuleBackend(Backend):
     def fast_relu_grad(self, g, x): return self.xp.multiply(g, x > 0)   # one cast fewer
 
     @staticmethod
-    def _out_hw(x, kernel, stride, dilation):
-        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-        h, w = x.shape[2:]
-        return (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
-
-    def _windows(self, x, kernel, stride, dilation):
+    def _windows(x, kernel, stride, dilation):
         """The (N, C, OH, OW) view of NCHW x under each kernel offset, row by row."""
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-        oh, ow = self._out_hw(x, kernel, stride, dilation)
+        oh, ow = windows_out(x.shape[2:], kernel, stride, dilation)
         return [x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
                 for i in range(kh) for j in range(kw)]
 
     def fast_im2col(self, x, kernel, stride, dilation):
         (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
         n, c = x.shape[:2]
-        oh, ow = self._out_hw(x, kernel, stride, dilation)
+        oh, ow = windows_out(x.shape[2:], kernel, stride, dilation)
         s = x.strides
         view = self.xp.lib.stride_tricks.as_strided(
             x, (c, kh, kw, n, oh, ow), (s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw))

@@ -15,6 +15,8 @@ import numba
 import numpy as np
 from numba import uint64 as U
 
+from ember.shapes import windows_out
+
 
 @functools.lru_cache(maxsize=64)
 def _pool_loop(kh, kw, sh, sw, dh, dw):
@@ -87,8 +89,8 @@ def _unplane(a, order, shape, dtype):
 
 def max_pool2d(x, kernel, stride, dilation):
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    n, c, h, w = x.shape
-    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    n, c = x.shape[:2]
+    oh, ow = windows_out(x.shape[2:], kernel, stride, dilation)
     order = _plane_order(x)
     planes = _planes(x, order)
     out = np.empty((n * c, oh, ow), dtype=planes.dtype)

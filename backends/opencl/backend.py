@@ -332,10 +332,10 @@ class OpenCLBackend(StridedBackend):
             kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length))
         return self._keep(out, x.shape, (axis,), keepdims)
 
-    def _pool_kernel(self, name, arrays, window, sizes):
+    # -- max pooling ------------------------------------------------------------------
+    def _pool_kernel(self, name, arrays, dtype, window, sizes):
         (kh, kw), (sh, sw), (dh, dw) = window
-        data = arrays[-1] if name == "max_pool" else arrays[1]
-        kernel = self.kernels.get("pool.cl", name, T=ctype(data.dtype), FLOAT=int(data.dtype in _FLOATS),
+        kernel = self.kernels.get("pool.cl", name, T=ctype(dtype), FLOAT=int(dtype in _FLOATS),
                                   KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw)
         total = arrays[0].size
         kernel(self.queue, (total,), None, *[a.buf for a in arrays],

@@ -506,18 +506,18 @@ class WgpuBackend(StridedBackend):
                            T=wgsl_type(x.dtype), WG=_workgroup(length), GREATER=greater)
         return self._keep(out, x.shape, (axis,), keepdims)
 
-    # -- gather and scatter_add ---------------------------------------------------------------
-    def _pool_kernel(self, name, arrays, window, sizes):
+    # -- max pooling ---------------------------------------------------------------------------
+    def _pool_kernel(self, name, arrays, dtype, window, sizes):
         (kh, kw), (sh, sw), (dh, dw) = window
-        data = arrays[-1] if name == "max_pool" else arrays[1]
-        nan = (f"({_isnan('v')} && !{_isnan('best')})" if data.dtype.kind == "f" else "false")
+        nan = (f"({_isnan('v')} && !{_isnan('best')})" if dtype.kind == "f" else "false")
         total = arrays[0].size
         shader = self.kernels.get(f"{name}.wgsl", len(arrays) + 1, 2 if name == "max_pool" else 1,
-                                  T=wgsl_type(data.dtype), NAN=nan, KH=kh, KW=kw, SH=sh, SW=sw,
+                                  T=wgsl_type(dtype), NAN=nan, KH=kh, KW=kw, SH=sh, SW=sw,
                                   DH=dh, DW=dw)
         self._queue(shader, [a.buf for a in arrays], (total,) + tuple(sizes),
                     self._grid(-(-total // 256)))
 
+    # -- gather and scatter_add ---------------------------------------------------------------
     def _indexed(self, out, data, idx, shape, axis, total, out_type, body):
         """Run gather or scatter_add over ``total`` positions of (pre, len(idx), post)."""
         if total:

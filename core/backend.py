@@ -80,7 +80,7 @@ class Backend:
     fast_col2im = None
     #: (x, kernel, stride, dilation) -> (out, index): the max of each window of an
     #: (already padded) NCHW x, and, as int32, the offset i * kw + j in its window of
-    #: the first element equal to it (any offset where the max is NaN)
+    #: the first element equal to it (of the first NaN, where a NaN is the max)
     fast_max_pool2d = None
     #: (g, index, kernel, stride, dilation, shape) -> max pooling's adjoint: each
     #: element of g added at its window's ``index`` in zeros of the NCHW ``shape``

@@ -4,10 +4,17 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+APT_POCL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pocl-opencl-icd
 
 .PHONY: demo test bench clean
 
+# pyopencl's bundled pocl 3.0 (LLVM 14) cannot build kernels for CPUs newer than its LLVM
+# ("unknown target CPU 'generic'" on AMD Zen 5): where apt-get runs as root, the system pocl
+# is added beside it, and ember's OpenCL backend uses the device that builds.
 $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -e /etc/OpenCL/vendors/pocl.icd ]; then \
+		$(APT_POCL) >/dev/null 2>&1 || (apt-get update -qq && $(APT_POCL)) >/dev/null 2>&1 || \
+		echo "the system pocl could not be installed; OpenCL keeps pyopencl's own"; fi
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,plot,opencl,wgpu,distributed]'

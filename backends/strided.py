@@ -90,7 +90,8 @@ class StridedBackend(Backend):
             return self.SPELLING["where"], np.dtype(dtypes[1])
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
             return self.SPELLING[name], np.dtype(np.bool_)
-        if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid") and kind != "f":
+        if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid", "fast_log1p",
+                    "fast_expm1") and kind != "f":
             raise TypeError(f"{self.name}: {name} needs a floating tensor")
         if kind == "b" and name in ("add", "mul", "maximum", "minimum"):
             return self.SPELLING[f"{name} bool"], a
@@ -117,6 +118,12 @@ class StridedBackend(Backend):
 
     def fast_sigmoid(self, x):
         return self._unary("fast_sigmoid", x)
+
+    def fast_log1p(self, x):
+        return self._unary("fast_log1p", x)
+
+    def fast_expm1(self, x):
+        return self._unary("fast_expm1", x)
 
     def fast_fused(self, spec):
         """The expressions of the run's primitives, handed to the subclass's ``_fused``."""

@@ -16,8 +16,8 @@ from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linsp
                        zeros_like)
 from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
 from .errors import (AutogradError, BackendError, DataError, DistributedError, DTypeError,
-                     EmberError, IndexingError, MutationError, PluginError, SerializationError,
-                     ShapeError, StateDictError)
+                     EmberError, IndexingError, MutationError, PluginError, RangeError,
+                     SerializationError, ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops import __all__ as _ops_all
 from .io import load, save
@@ -32,7 +32,7 @@ clamp = clip  # noqa: F405
 __all__ = [
     "Backend", "CompileError", "Graph", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
     "DTypeError", "EmberError",
-    "IndexingError", "MutationError", "PluginError", "SerializationError", "ShapeError", "StateDictError",
+    "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
     "is_compiling", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",

@@ -294,19 +294,11 @@ def isfinite(x, /):
 
 
 def log1p(x, /):
-    """log(1 + x), accurate for small x: log(u) * x / (u - 1) with u = 1 + x rounded."""
-    u = 1.0 + x
-    d = u - 1.0
-    safe = ops.where(ops.eq(d, 0), ones_like(d), d)
-    return ops.where(ops.eq(d, 0), x, ops.log(u) * (x / safe))
+    return ops.log1p(x)
 
 
 def expm1(x, /):
-    """exp(x) - 1, accurate for small x: (u - 1) * x / log(u) with u = exp(x)."""
-    u = ops.exp(x)
-    lu = ops.log(u)
-    safe = ops.where(ops.eq(lu, 0), ones_like(lu), lu)
-    return ops.where(ops.eq(u, 1), x, ops.where(ops.eq(u - 1.0, -1.0), u - 1.0, (u - 1.0) * (x / safe)))
+    return ops.expm1(x)
 
 
 def log2(x, /):
@@ -318,8 +310,11 @@ def log10(x, /):
 
 
 def logaddexp(x1, x2, /):
+    """log(exp(x1) + exp(x2)) = max + log1p(exp(-|x1 - x2|)); equal arguments (both
+    infinite included, where x1 - x2 is NaN) give x1 + log(2)."""
     big = ops.maximum(x1, x2)
-    return big + log1p(ops.exp(-ops.abs(x1 - x2)))
+    out = big + ops.log1p(ops.exp(-ops.abs(x1 - x2)))
+    return ops.where(ops.eq(x1, x2), x1 + math.log(2.0), out)
 
 
 def tan(x, /):
@@ -327,15 +322,26 @@ def tan(x, /):
 
 
 def sinh(x, /):
-    return (ops.exp(x) - ops.exp(-x)) * 0.5
+    """(expm1(x) - expm1(-x)) / 2: exact for tiny x, where exp(x) - exp(-x) is 0."""
+    return (ops.expm1(x) - ops.expm1(-x)) * 0.5
 
 
 def cosh(x, /):
-    return (ops.exp(x) + ops.exp(-x)) * 0.5
+    """h * (h / 2) + (1 / h) / (2 h) with h = exp(|x| / 2): finite up to log(2 * max),
+    where exp(x) / 2 has already overflowed."""
+    h = ops.exp(ops.abs(x) * 0.5)
+    return h * (h * 0.5) + (1.0 / h) / (h * 2.0)
 
 
 def hypot(x1, x2, /):
-    return ops.sqrt(x1 * x1 + x2 * x2)
+    """big * sqrt(1 + (small / big) ** 2): no overflow or underflow in the squares; inf
+    when either is infinite (even beside NaN), as C's hypot."""
+    a, b = ops.abs(x1), ops.abs(x2)
+    big, small = ops.maximum(a, b), ops.minimum(a, b)
+    ratio = small / ops.where(ops.eq(big, 0), 1.0, big)
+    out = big * ops.sqrt(ratio * ratio + 1.0)
+    out = ops.where(ops.eq(big, 0), small, out)
+    return ops.where(ops.logical_or(ops.eq(a, math.inf), ops.eq(b, math.inf)), math.inf, out)
 
 
 # -- reductions ----------------------------------------------------------------------------

@@ -75,9 +75,16 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
         return ops.sum(ops.ne(x, 0).to(dtype=x.dtype), axis, keepdims)
     if ord == 1:
         return ops.sum(a, axis, keepdims)
-    if ord == 2:
-        return ops.sqrt(ops.sum(x * x, axis, keepdims))
-    return ops.sum(a ** ord, axis, keepdims) ** (1.0 / ord)
+    if x.size == 0:
+        return ops.sum(a ** ord, axis, keepdims) ** (1.0 / ord)
+    # scaled by the largest magnitude (held constant), so that |x| ** ord neither
+    # underflows to 0 for tiny x nor overflows for huge x; an infinite element gives inf
+    big = ops.max(a, axis, keepdims=True).detach()
+    scale = ops.where(ops.logical_or(ops.eq(big, 0), ops.eq(big, float("inf"))), 1.0, big)
+    r = a / scale
+    norm = ops.sqrt(ops.sum(r * r, axis, keepdims)) if ord == 2 else \
+        ops.sum(r ** ord, axis, keepdims) ** (1.0 / ord)
+    return norm * (scale if keepdims else ops.reshape(scale, norm.shape))
 
 
 def outer(x1, x2, /):

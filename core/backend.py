@@ -47,7 +47,7 @@ PRIMITIVES = (
     "reshape permute expand flip slice pad concatenate gather scatter_add matmul"
 ).split()
 
-FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_softmax", "fast_log_softmax",
+FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step",
               "fast_fused", "fast_capture")
@@ -65,10 +65,18 @@ class Backend:
     default_int = dt.int64
     #: True when buffers are NumPy arrays in host memory (np.asarray(t) can be a view)
     host_memory = False
+    #: True where the device flushes subnormal floats to zero (GPUs' fast modes, some
+    #: drivers): the suite then skips its subnormal edge values and says why
+    flushes_subnormals = False
+    #: {op name: ULPs} where the device's builtins promise less than the op table's edge
+    #: bound (WGSL: exp within 3 + 2|x| ULP); the suite then holds the op to this bound
+    ulp_bounds = {}
 
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_relu_grad = None    # (g, x) -> g where x > 0, else 0 (x of g's dtype and shape)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
+    fast_log1p = None        # (x) -> log(1 + x), within a few ULP near 0
+    fast_expm1 = None        # (x) -> exp(x) - 1, within a few ULP near 0
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
     #: (x, kernel, stride, dilation) -> the windows of an (already padded) NCHW x,

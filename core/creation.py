@@ -1,11 +1,13 @@
 """Creating tensors: from data, constant fills, ranges and the seeded host generator."""
 
+import operator
+
 import numpy as np
 
 from . import dtypes as dt
 from . import random as _random
 from .config import get_backend
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, RangeError, ShapeError
 from .tensor import Tensor, wrap
 
 
@@ -27,7 +29,7 @@ def _shape(op, shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     try:
-        shape = tuple(int(d) for d in shape)
+        shape = tuple(operator.index(d) for d in shape)
     except (TypeError, ValueError):
         raise ShapeError(f"{op}: a shape is a tuple of ints, got {shape!r}") from None
     if any(d < 0 for d in shape):
@@ -35,8 +37,32 @@ def _shape(op, shape):
     return shape
 
 
+def check_fits(op, values, dtype):
+    """Refuse values an integer ``dtype`` cannot hold (NaN, inf, out of range) with the
+    first offender named, where NumPy's cast would wrap around silently. Floats round
+    and overflow to inf as IEEE 754 says; bool takes any value's truth."""
+    if not dtype.is_int:
+        return
+    arr = np.asarray(values)
+    if arr.size == 0 or arr.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(dtype.np)
+    if arr.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (np.trunc(arr) < info.min) | (arr >= -float(info.min))
+    elif np.can_cast(arr.dtype, dtype.np):
+        return
+    else:
+        bad = (arr < info.min) | (arr > info.max)
+    if bad.any():
+        value = arr[bad].flat[0].item()
+        raise RangeError(f"{op}: {value!r} does not fit in {dtype.name} (range {info.min} to "
+                         f"{info.max}); use a wider integer dtype or a float dtype")
+
+
 def _upload(arr, dtype, backend, requires_grad, op):
     backend = _target(dtype, backend, op)
+    check_fits(op, arr, dtype)
     arr = np.asarray(arr, dtype=dtype.np, order="C")
     t = wrap(backend.from_numpy(arr), backend, arr.shape, dtype)
     if requires_grad:
@@ -44,10 +70,21 @@ def _upload(arr, dtype, backend, requires_grad, op):
     return t
 
 
+def _array_like(data):
+    """NumPy arrays and anything exporting __array__ or __dlpack__ (PyTorch, CuPy, JAX)."""
+    return isinstance(data, (np.ndarray, np.generic)) or (
+        not isinstance(data, (list, tuple)) and (hasattr(data, "__array__")
+                                                  or hasattr(data, "__dlpack__")))
+
+
 def _infer(data, arr, backend):
-    """Python data takes the default dtypes (ints: the backend's); NumPy data keeps its own."""
-    if isinstance(data, (np.ndarray, np.generic)):
-        return dt.from_numpy_dtype(arr.dtype)
+    """Python data takes the default dtypes (ints: the backend's); array-likes keep their own."""
+    if _array_like(data):
+        dtype = dt.from_numpy_dtype(arr.dtype)
+        target = get_backend(backend)
+        if dtype.is_int and dtype not in target.dtypes:
+            return target.default_int   # NumPy's int64 labels on wgpu: kept where they fit
+        return dtype
     kind = arr.dtype.kind
     if kind == "b":
         return dt.bool_
@@ -57,6 +94,10 @@ def _infer(data, arr, backend):
         return dt.default_float
     if arr.size == 0:
         return dt.default_float
+    if kind == "O" and all(isinstance(v, int) for v in arr.flat):
+        big = next(v for v in arr.flat if not -2**63 <= v < 2**64)
+        raise RangeError(f"tensor: the integer {big} does not fit in any integer dtype "
+                         f"(int64 holds -2**63 to 2**63 - 1); give it as a float")
     raise DTypeError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
                      f"{arr.dtype} values; give numbers or bools")
 
@@ -68,6 +109,8 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
         out = out.to(dtype=dt.dtype(dtype)) if dtype is not None else out
         return out.requires_grad_() if requires_grad else out
     try:
+        if hasattr(data, "__dlpack__") and not hasattr(data, "__array__"):
+            data = np.from_dlpack(data)
         arr = np.array(data, copy=True)
     except ValueError as exc:
         raise ShapeError(f"tensor: the nested lists are ragged ({exc}); every row needs the "
@@ -114,6 +157,7 @@ def full(shape, value, dtype=None, backend=None, requires_grad=False):
         dtype = _infer(value, np.asarray(value), backend)
     dtype = dt.dtype(dtype)
     b = _target(dtype, backend, "full")
+    check_fits("full", value, dtype)
     t = wrap(b.full(shape, value, dtype), b, shape, dtype)
     return t.requires_grad_() if requires_grad else t
 

@@ -30,6 +30,11 @@ class SerializationError(EmberError, ValueError):
     """A file that cannot be written or read back safely."""
 
 
+class RangeError(EmberError, OverflowError):
+    """A value that the target dtype cannot hold (an integer out of range, NaN or inf
+    for an integer dtype): refused instead of wrapped around."""
+
+
 class AutogradError(EmberError, RuntimeError):
     """Misuse of autograd: backward on a non-scalar, in-place on a graph tensor..."""
 

@@ -254,6 +254,11 @@ class Tensor:
             raise AutogradError(f"in-place {sym} on a tensor that takes part in autograd; "
                                 f"write x = x {sym[:-1]} y, or update under ember.no_grad()")
         out = fn(self, other)
+        if out.shape != self.shape:
+            from .errors import ShapeError
+            raise ShapeError(f"in-place {sym}: the result has shape {out.shape} but the tensor "
+                             f"has {self.shape}; an in-place update cannot change a tensor's "
+                             f"shape: write x = x {sym[:-1]} y")
         if out.dtype is not self.dtype:
             if out.dtype.is_float and not self.dtype.is_float:
                 raise DTypeError(f"in-place {sym}: the result is {out.dtype} but the tensor is "

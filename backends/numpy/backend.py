@@ -107,6 +107,8 @@ class ArrayModuleBackend(Backend):
         return super().from_dlpack(obj)   # a host producer into device memory: one copy
 
     # fast paths
+    def fast_log1p(self, x): return self.xp.log1p(x)
+    def fast_expm1(self, x): return self.xp.expm1(x)
     def fast_relu(self, x): return self.xp.maximum(x, 0)
     def fast_relu_grad(self, g, x): return self.xp.multiply(g, x > 0)   # one cast fewer
 

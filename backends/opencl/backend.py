@@ -1,6 +1,8 @@
 """OpenCL through PyOpenCL: every primitive as a kernel from kernels/*.cl, buffers from a
 memory pool, one in-order queue, no host round trip between ops."""
 
+import functools
+
 import numpy as np
 
 from ember import dtypes as dt
@@ -16,14 +18,39 @@ def _import_cl():
     return pyopencl
 
 
-def _all_devices():
-    """Every OpenCL device, GPUs first: index 0 is the first GPU, else the first CPU."""
+#: a kernel every device must build before ember uses it
+_PROBE = "__kernel void ember_probe(__global float *x) { x[0] = exp(x[0]); }"
+
+#: what fixes the one known build failure: a pocl whose LLVM does not know the CPU
+_UNKNOWN_CPU_FIX = ("pyopencl's bundled pocl 3.0 (LLVM 14) does not know this CPU; install a "
+                    "newer pocl beside it (Debian: apt-get install pocl-opencl-icd, as make test "
+                    "does); ember then uses the device that builds")
+
+
+@functools.cache
+def _probed_devices():
+    """([(platform, device)] that build a kernel, GPUs first: index 0 is the first GPU,
+    else the first CPU; [reason] for each device whose compiler fails)."""
     cl = _import_cl()
-    found = []
+    found, failures = [], []
     for platform in cl.get_platforms():
         for device in platform.get_devices():
+            try:
+                cl.Program(cl.Context([device]), _PROBE).build()
+            except cl.Error as exc:
+                log = str(exc).strip().splitlines()
+                first = next((line for line in log if "error" in line), log[-1] if log else "")
+                fix = f"; {_UNKNOWN_CPU_FIX}" if "unknown target CPU" in first else ""
+                failures.append(f"{device.name.strip()} ({platform.name.strip()}) cannot build "
+                                f"kernels: {first.strip()}{fix}")
+                continue
             found.append((0 if device.type & cl.device_type.GPU else 1, len(found), platform, device))
-    return [(p, d) for _, _, p, d in sorted(found, key=lambda t: t[:2])]
+    return [(p, d) for _, _, p, d in sorted(found, key=lambda t: t[:2])], failures
+
+
+def _all_devices():
+    """Every usable OpenCL device, GPUs first."""
+    return _probed_devices()[0]
 
 
 def _c_literal(v, dtype):
@@ -45,7 +72,8 @@ _SPELLING = {
                                                   ("le", "<="), ("gt", ">"), ("ge", ">="))},
     "neg": "(-(x))", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
     "tanh": "tanh(x)", "sqrt": "sqrt(x)",
-    "fast_sigmoid": "(((TO)0.5) * tanh(((TO)0.5) * (x)) + ((TO)0.5))",
+    "fast_sigmoid": "(((x) >= 0 ? (TO)1 : exp(x)) / ((TO)1 + exp(-fabs(x))))",
+    "fast_log1p": "log1p(x)", "fast_expm1": "expm1(x)",
     "fast_relu float": "(((x) > 0 || isnan(x)) ? (x) : (TO)0)", "fast_relu int": "max(x, (TO)0)",
     "abs float": "fabs(x)", "abs int": "((x) < 0 ? -(x) : (x))",
     "sign float": "(isnan(x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))",
@@ -123,8 +151,10 @@ class OpenCLBackend(StridedBackend):
             return False, (f"PyOpenCL is not installed ({type(exc).__name__}: {exc}); "
                            f"pip install 'ember[opencl]'")
         try:
-            if not _all_devices():
-                return False, "no OpenCL device found (pip install pocl-binary-distribution)"
+            usable, failures = _probed_devices()
+            if not usable:
+                return False, ("; ".join(failures) if failures else
+                               "no OpenCL device found (pip install pocl-binary-distribution)")
         except Exception as exc:
             return False, f"no OpenCL platform found ({type(exc).__name__}: {exc})"
         return True, ""

@@ -98,17 +98,81 @@ def _isnan(v):
 
 
 _FLOAT_HELPERS = """
+// WGSL's builtins promise nothing for NaN (llvmpipe's tanh gives -1), so NaN is tested
 fn ember_tanh(x: TA) -> TA {
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
+        return x;
+    }
     if (abs(x) > TA(15)) {
         return sign(x);
     }
+    if (abs(x) < TA(0.000244140625)) {
+        return x;                           // x**3 / 3 is below x's rounding; keeps -0
+    }
     return tanh(x);
+}
+
+// exp(x) - 1: Taylor to x**9 / 9! for |x| < 0.5 (its remainder is below float32's
+// rounding there), where exp(x) - 1 cancels
+fn ember_expm1(x: TA) -> TA {
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
+        return x;
+    }
+    if (abs(x) < TA(0.5)) {
+        return x * (TA(1) + x * (TA(0.5) + x * (TA(0.16666666666666666) + x * (TA(0.041666666666666664)
+            + x * (TA(0.008333333333333333) + x * (TA(0.001388888888888889) + x * (TA(0.0001984126984126984)
+            + x * (TA(2.48015873015873e-05) + x * TA(2.7557319223985893e-06)))))))));
+    }
+    return exp(x) - TA(1);
+}
+
+// log(1 + x): 2 atanh(s) with s = x / (2 + x), as a series in s**2 for |x| < 0.25, where
+// 1 + x loses x's low bits
+fn ember_log1p(x: TA) -> TA {
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
+        return x;
+    }
+    if (abs(x) < TA(0.25)) {
+        let s = x / (TA(2) + x);
+        let s2 = s * s;
+        return TA(2) * s * (TA(1) + s2 * (TA(0.3333333333333333) + s2 * (TA(0.2) + s2 * (TA(0.14285714285714285)
+            + s2 * (TA(0.1111111111111111) + s2 * TA(0.09090909090909091))))));
+    }
+    return log(TA(1) + x);
+}
+
+// WGSL bounds log only absolutely (2**-21) near 1, where its value is small: there
+// x - 1 is exact (Sterbenz) and log1p's series keeps the relative precision
+fn ember_log(x: TA) -> TA {
+    if (abs(x - TA(1)) < TA(0.25)) {
+        return ember_log1p(x - TA(1));
+    }
+    return log(x);
+}
+
+// 1 / (1 + exp(-x)) as where(x >= 0, 1, e) / (1 + e) with e = exp(-|x|): no overflow,
+// and the negative tail keeps its relative precision
+fn ember_sigmoid(x: TA) -> TA {
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
+        return x;
+    }
+    let e = exp(-abs(x));
+    return select(e, TA(1), x >= TA(0)) / (TA(1) + e);
 }
 
 // x ** y; whole exponents up to 2**24 by squaring, exact where NumPy is (x * x) and
 // right for negative bases, others through pow (exp2(y * log2(x))).
 fn ember_pow(x: TA, y: TA) -> TA {
+    if (y == TA(0) || x == TA(1)) {
+        return TA(1);                       // as C's pow: even for a NaN operand
+    }
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(y) & 0x7fffffffu) > 0x7f800000u)) {
+        return x + y;                       // NaN
+    }
     if (y != floor(y) || abs(y) > TA(16777216)) {
+        if (x < TA(0) && abs(x) > TA(3.4028234663852886e38)) {
+            return select(TA(0), -x, y > TA(0));   // (-inf) ** y: exp2(y * log2(x)) is NaN
+        }
         return pow(x, y);
     }
     var e = u32(abs(y));
@@ -152,9 +216,9 @@ _SPELLING = {
     "cast": "TO(x)", "cast_bool": "select(0u, 1u, x != TA(0))", "where": "select(z, y, x != 0u)",
     **{op: f"select(0u, 1u, x {c} y)" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                      ("le", "<="), ("gt", ">"), ("ge", ">="))},
-    "neg": "-x", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
+    "neg": "-x", "exp": "exp(x)", "log": "ember_log(x)", "sin": "sin(x)", "cos": "cos(x)",
     "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)",
-    "fast_sigmoid": "TA(0.5) * ember_tanh(TA(0.5) * x) + TA(0.5)",
+    "fast_sigmoid": "ember_sigmoid(x)", "fast_log1p": "ember_log1p(x)", "fast_expm1": "ember_expm1(x)",
     "fast_relu float": f"select(TO(0), x, x > TA(0) || {_isnan('x')})",
     "fast_relu int": "max(x, TA(0))",
     "abs float": "abs(x)", "abs int": "abs(x)",
@@ -222,6 +286,11 @@ class WgpuBackend(StridedBackend):
     name = "wgpu"
     dtypes = frozenset({dt.bool_, dt.int32, dt.float32})
     default_int = dt.int32
+    # WGSL lets an implementation flush subnormals (llvmpipe does), bounds exp and log
+    # at 3 + 2|x| and 3 ULP, and sin and cos only inside [-pi, pi] (absolute 2**-11)
+    flushes_subnormals = True
+    ulp_bounds = {"exp": 256, "expm1": 256, "sigmoid": 256, "softplus": 256, "log_sigmoid": 256,
+                  "sin": 2**24, "cos": 2**24}
 
     @classmethod
     def availability(cls):

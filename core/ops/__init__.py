@@ -1,9 +1,9 @@
 """Every tensor operation, one module per family."""
 
-from .activation import log_softmax, relu, sigmoid, softmax
+from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, log, logical_and,
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
-                          neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where)
+                          neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1)
 from .indexing import getitem, setitem
 from .linalg import matmul
 from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, reshape, split,
@@ -13,7 +13,7 @@ from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, su
 __all__ = [
     "abs", "add", "all", "any", "argmax", "argmin", "broadcast_to", "cast", "clip",
     "concatenate", "cos", "div", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
-    "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
     "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sign", "sin", "softmax",
     "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "to_backend",

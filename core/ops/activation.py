@@ -3,7 +3,7 @@ fallback composed of primitives; backward always in tensor ops."""
 
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import _float_input, exp
+from .elementwise import _float_input, abs as abs_, exp, log1p, maximum, minimum
 from .reduce import sum as sum_
 
 
@@ -57,8 +57,11 @@ class Sigmoid(Op):
         b = self.backend
         if b.fast_sigmoid is not None:
             return b.fast_sigmoid(x)
-        half = b.full((), 0.5, self.dtype)
-        return b.add(b.mul(b.tanh(b.mul(x, half)), half), half)
+        # e = exp(-|x|) never overflows, and e / (1 + e) keeps the negative tail's
+        # relative precision (0.5 * tanh(x / 2) + 0.5 loses it below x = -9)
+        one = b.full((), 1, self.dtype)
+        e = b.exp(b.neg(b.abs(x)))
+        return b.div(b.where(b.ge(x, b.full((), 0, self.dtype)), one, e), b.add(one, e))
 
     def backward(self, g, x):
         y = self.out
@@ -111,9 +114,30 @@ def relu(x):
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)), composed as 0.5 * tanh(x / 2) + 0.5 so it never overflows."""
+    """1 / (1 + exp(-x)), within a few ULP everywhere and never overflowing."""
     x = _float_input("sigmoid", x)
     return run(Sigmoid(x.dtype), (x,), x.shape, x.dtype)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, as torch.nn.functional.softplus: x itself where
+    beta x > threshold; computed as max(x, 0) + log1p(exp(-|x|)), which neither
+    overflows nor loses the tiny values of the negative tail."""
+    x = _float_input("softplus", x)
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be > 0, got {beta}")
+    bx = x * beta if beta != 1 else x
+    y = maximum(bx, 0.0) + log1p(exp(-abs_(bx)))
+    y = y / beta if beta != 1 else y
+    from .elementwise import where
+    return where(bx > threshold, x, y)
+
+
+def log_sigmoid(x):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): exact in both tails (x itself
+    far left, -exp(-x) far right), where log(sigmoid(x)) gives -inf or 0."""
+    x = _float_input("log_sigmoid", x)
+    return minimum(x, 0.0) - log1p(exp(-abs_(x)))
 
 
 def softmax(x, axis=-1):

@@ -135,6 +135,59 @@ class Tanh(Op):
         return (g * (1.0 - y * y),)
 
 
+class Log1p(Op):
+    """log(1 + x) accurate near 0, composed from primitives (Goldberg's trick): with
+    u = 1 + x rounded, log(u) * x / (u - 1) cancels u's rounding error."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        b, dtype = self.backend, self.dtype
+        if b.fast_log1p is not None:
+            return b.fast_log1p(x)
+        one, zero = b.full((), 1, dtype), b.full((), 0, dtype)
+        u = b.add(one, x)
+        d = b.sub(u, one)
+        exact = b.eq(d, zero)                      # x below u's rounding: log1p(x) = x (keeps -0)
+        r = b.mul(b.log(u), b.div(x, b.where(exact, one, d)))
+        r = b.where(exact, x, r)
+        return b.where(b.eq(u, b.full((), float("inf"), dtype)), u, r)   # inf / inf is NaN
+
+    def backward(self, g, x):
+        return (g / (x + 1.0),)
+
+
+class Expm1(Op):
+    """exp(x) - 1 accurate near 0, composed from primitives (Kahan's trick): with
+    u = exp(x) rounded, (u - 1) * x / log(u)."""
+
+    __slots__ = ("dtype",)
+    saves_output = True
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        b, dtype = self.backend, self.dtype
+        if b.fast_expm1 is not None:
+            return b.fast_expm1(x)
+        one = b.full((), 1, dtype)
+        u = b.exp(x)
+        um1 = b.sub(u, one)
+        lu = b.log(u)
+        exact = b.eq(u, one)                       # tiny x: expm1(x) = x (keeps -0)
+        r = b.mul(um1, b.div(x, b.where(exact, one, lu)))
+        r = b.where(exact, x, r)
+        r = b.where(b.eq(um1, b.full((), -1, dtype)), um1, r)          # exp underflowed
+        return b.where(b.eq(u, b.full((), float("inf"), dtype)), u, r)  # inf / inf is NaN
+
+    def backward(self, g, x):
+        return (g * (self.out + 1.0),)
+
+
 def _unary(op_cls, name, prepare):
     def fn(x):
         x = prepare(name, x)
@@ -154,6 +207,18 @@ sqrt = _unary(Sqrt, "sqrt", _float_input)
 sin = _unary(Sin, "sin", _float_input)
 cos = _unary(Cos, "cos", _float_input)
 tanh = _unary(Tanh, "tanh", _float_input)
+
+
+def log1p(x):
+    """log(1 + x), accurate for x near 0 (within a few ULP everywhere)."""
+    x = _float_input("log1p", x)
+    return run(Log1p(x.dtype), (x,), x.shape, x.dtype)
+
+
+def expm1(x):
+    """exp(x) - 1, accurate for x near 0 (within a few ULP everywhere)."""
+    x = _float_input("expm1", x)
+    return run(Expm1(x.dtype), (x,), x.shape, x.dtype)
 
 
 # -- binary --------------------------------------------------------------------
@@ -194,8 +259,15 @@ class Pow(Op):
     def forward(self, x, y): return self.backend.pow(x, y)
 
     def backward(self, g, x, y):
-        gx = unbroadcast(g * y * x ** (y - 1.0), x.shape) if x.requires_grad else None
-        gy = unbroadcast(g * self.out * log(x), y.shape) if y.requires_grad else None
+        # PyTorch's values where the formulas divide by zero: d/dx is 0 where y == 0
+        # (0 * x ** -1 would be NaN at x = 0), d/dy is 0 at x == 0 for y >= 0 (0 * log 0)
+        zero = const(0, g.dtype, g._backend)
+        gx = gy = None
+        if x.requires_grad:
+            gx = unbroadcast(where(eq(y, 0), zero, g * y * x ** (y - 1.0)), x.shape)
+        if y.requires_grad:
+            gy = unbroadcast(where(logical_and(eq(x, 0), ge(y, 0)), zero, g * self.out * log(x)),
+                             y.shape)
         return gx, gy
 
 

@@ -25,6 +25,28 @@ MATMUL = [((3, 4), (4, 5)), ((2, 3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((4,
           ((17, 33), (33, 9))]
 
 
+#: the edge inputs every unary float op is run on, as functions of the dtype's limits:
+#: signed zeros, the smallest subnormal, the smallest normal, the largest finite values,
+#: infinities and NaN (each op's expectation is its float64 reference, rounded)
+EDGES = ("0", "-0", "subnormal", "-subnormal", "tiny", "max", "-max", "inf", "-inf", "nan",
+         1.0, -1.0, 1e-30, -1e-30)
+
+#: the edge bound, in ULPs of the result's dtype, unless a case says otherwise
+ULPS = {dt.float16: 2, dt.float32: 4, dt.float64: 8}
+
+
+def edge_values(case, dtype):
+    """The case's edge inputs in ``dtype`` (values it cannot hold round, as a cast does)."""
+    info = np.finfo(dtype.np)
+    named = {"0": 0.0, "-0": -0.0, "subnormal": float(info.smallest_subnormal),
+             "-subnormal": -float(info.smallest_subnormal), "tiny": float(info.tiny),
+             "max": float(info.max), "-max": -float(info.max), "inf": np.inf, "-inf": -np.inf,
+             "nan": np.nan}
+    values = [named.get(v, v) for v in EDGES + tuple(case.edges)]
+    with np.errstate(over="ignore"):
+        return np.array(values, dtype=np.float64).astype(dtype.np)
+
+
 @dataclass
 class OpCase:
     name: str
@@ -39,6 +61,12 @@ class OpCase:
     out: str = "same"                # same | bool | index
     scale: float = 1.0               # tolerance multiplier (long sums, fp16 ranges)
     needs: tuple = ()                # dtypes the case uses whatever its input dtype
+    cancels: bool = False            # sums/differences: error is relative to the inputs' size
+    #: edge inputs (unary float ops), besides the ones every float op gets (EDGES): each
+    #: is judged in ULPs against ``ref`` in float64, NaN and infinities exactly
+    edges: tuple = ()
+    ulps: dict = field(default_factory=lambda: dict(ULPS))
+    signed_zeros: bool = False       # f(-0) is -0 (odd functions), checked at the edges
 
     def arrays(self, shapes, seed):
         """Float64 inputs for ``shapes``, drawn reproducibly from this case's domain."""
@@ -56,6 +84,11 @@ class OpCase:
                 vals = rng.uniform(lo, hi, n)
             out.append(np.asarray(vals, dtype=np.float64).reshape(shape))
         return out
+
+
+def _np_sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _np_logsumexp(x, axis=None, keepdims=False):
@@ -80,24 +113,36 @@ def _pad_ref(x):
 
 OPS = [
     # unary elementwise
-    OpCase("neg", ember.neg, np.negative, dtypes=NUMERIC),
+    OpCase("neg", ember.neg, np.negative, dtypes=NUMERIC, signed_zeros=True),
     OpCase("abs", ember.abs, np.abs, dtypes=NUMERIC, sample="away_from_zero"),
     OpCase("sign", ember.sign, np.sign, dtypes=NUMERIC, sample="away_from_zero", grad=False),
-    OpCase("exp", ember.exp, np.exp, double=True),
-    OpCase("log", ember.log, np.log, domain=(0.1, 4.0), double=True),
-    OpCase("sqrt", ember.sqrt, np.sqrt, domain=(0.1, 4.0)),
-    OpCase("sin", ember.sin, np.sin, double=True),
+    OpCase("exp", ember.exp, np.exp, double=True,
+           edges=(88.7, 89.0, -87.3, -103.0, -110.0, 11.0, -17.0, 709.0, 710.0, -745.0)),
+    OpCase("log", ember.log, np.log, domain=(0.1, 4.0), double=True, edges=(2.0, 0.5, 1e30)),
+    OpCase("sqrt", ember.sqrt, np.sqrt, domain=(0.1, 4.0), signed_zeros=True, edges=(4.0, 2.0, 1e30)),
+    OpCase("sin", ember.sin, np.sin, double=True, signed_zeros=True),
     OpCase("cos", ember.cos, np.cos),
-    OpCase("tanh", ember.tanh, np.tanh, double=True),
-    OpCase("sigmoid", ember.sigmoid, lambda x: 1 / (1 + np.exp(-x)), domain=(-6, 6), double=True),
+    OpCase("tanh", ember.tanh, np.tanh, double=True, signed_zeros=True,
+           edges=(1e-8, -1e-8, 0.5, -0.5, 9.0, -9.0, 20.0, -20.0)),
+    OpCase("sigmoid", ember.sigmoid, _np_sigmoid, domain=(-30, 30),
+           double=True, edges=(-17.0, -88.0, -104.0, 17.0, 40.0, -9.0, -700.0, -740.0)),
+    OpCase("log1p", ember.log1p, np.log1p, domain=(-0.9, 3.0), double=True, signed_zeros=True,
+           edges=(1e-10, -1e-10, 1e-5, -0.5, -1.0, -2.0, 1e30)),
+    OpCase("expm1", ember.expm1, np.expm1, domain=(-3, 3), double=True, signed_zeros=True,
+           edges=(1e-10, -1e-10, 1e-5, -1e-5, 0.5, -20.0, 88.0, 89.0, -104.0, 709.0, 710.0)),
+    OpCase("softplus", ember.softplus, lambda x: np.where(x > 20, x, np.logaddexp(0, x)),
+           domain=(-30, 30), double=True,
+           edges=(-17.0, -88.0, -104.0, 17.0, 20.0, 20.5, 30.0, -700.0, -740.0)),
+    OpCase("log_sigmoid", ember.log_sigmoid, lambda x: -np.logaddexp(0, -x), domain=(-30, 30),
+           double=True, edges=(-17.0, -88.0, -104.0, 17.0, 40.0, 88.0, 104.0, 700.0, 745.0)),
     OpCase("relu", ember.relu, lambda x: np.maximum(x, 0), sample="away_from_zero"),
     OpCase("clip", lambda x: ember.clip(x, -1.0, 0.5), lambda x: np.clip(x, -1.0, 0.5),
            sample="distinct"),
     OpCase("square_via_pow_scalar", lambda x: x ** 2, lambda x: x ** 2, dtypes=NUMERIC,
            double=True),
     # binary elementwise
-    OpCase("add", ember.add, np.add, BINARY, NUMERIC),
-    OpCase("sub", ember.sub, np.subtract, BINARY, NUMERIC),
+    OpCase("add", ember.add, np.add, BINARY, NUMERIC, cancels=True),
+    OpCase("sub", ember.sub, np.subtract, BINARY, NUMERIC, cancels=True),
     OpCase("mul", ember.mul, np.multiply, BINARY, NUMERIC, double=True),
     OpCase("div", ember.div, np.divide, BINARY, sample="away_from_zero", double=True),
     OpCase("pow", ember.pow, np.power, BINARY, domain=(0.5, 2.0), double=True),
@@ -112,15 +157,17 @@ OPS = [
     OpCase("where", lambda x, y: ember.where(x > y, x, y * 2.0), lambda x, y: np.where(x > y, x, y * 2),
            BINARY, sample="distinct"),
     # reductions
-    OpCase("sum_all", lambda x: x.sum(), np.sum, REDUCE, NUMERIC, out="sum"),
-    OpCase("sum_axis", lambda x: x.sum(axis=-1), lambda x: x.sum(axis=-1), REDUCE, NUMERIC, out="sum"),
+    OpCase("sum_all", lambda x: x.sum(), np.sum, REDUCE, NUMERIC, out="sum",
+           cancels=True),
+    OpCase("sum_axis", lambda x: x.sum(axis=-1), lambda x: x.sum(axis=-1), REDUCE, NUMERIC, out="sum",
+           cancels=True),
     OpCase("sum_axes_keepdims", lambda x: x.sum(axis=(0, -1), keepdims=True),
            lambda x: x.sum(axis=(0, -1), keepdims=True), [((3, 4),), ((2, 3, 4),), ((1, 4),)], NUMERIC,
-           out="sum"),
-    OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE),
+           out="sum", cancels=True),
+    OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE, cancels=True),
     OpCase("var", lambda x: x.var(axis=-1), lambda x: x.var(axis=-1, ddof=1),
-           [((3, 4),), ((2, 3, 4),), ((5,),)], double=True, scale=3),
-    OpCase("std", lambda x: x.std(), lambda x: x.std(ddof=1), [((3, 4),), ((5,),)], scale=3),
+           [((3, 4),), ((2, 3, 4),), ((5,),)], double=True, scale=3, cancels=True),
+    OpCase("std", lambda x: x.std(), lambda x: x.std(ddof=1), [((3, 4),), ((5,),)], scale=3, cancels=True),
     OpCase("max_axis", lambda x: x.max(axis=-1), lambda x: x.max(axis=-1), REDUCE, NUMERIC,
            sample="distinct"),
     OpCase("min_all", lambda x: x.min(), np.min, REDUCE, NUMERIC, sample="distinct"),
@@ -131,11 +178,11 @@ OPS = [
     OpCase("argmin_flat", lambda x: x.argmin(), np.argmin, REDUCE, NUMERIC, sample="distinct",
            grad=False, out="index"),
     OpCase("logsumexp", lambda x: x.logsumexp(axis=-1), lambda x: _np_logsumexp(x, axis=-1),
-           REDUCE, domain=(-5, 5), double=True),
+           REDUCE, domain=(-5, 5), double=True, cancels=True),
     OpCase("softmax", lambda x: ember.softmax(x, -1), _np_softmax, REDUCE, domain=(-5, 5),
            double=True),
     OpCase("log_softmax", lambda x: ember.log_softmax(x, 0), lambda x: _np_log_softmax(x, 0),
-           REDUCE, domain=(-5, 5)),
+           REDUCE, domain=(-5, 5), cancels=True),
     # movement
     OpCase("reshape", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1),
            [((2, 6),), ((3, 4),), ((4, 1, 2),)], ALL),
@@ -173,10 +220,11 @@ OPS = [
            [((3, 4),), ((2, 3, 2),)], ALL),
     OpCase("index_mask", lambda x: x[x > 0], lambda x: x[x > 0], [((3, 4),), ((5,),)], NUMERIC),
     # linear algebra
-    OpCase("matmul", ember.matmul, np.matmul, MATMUL, NUMERIC, domain=(-1, 1), double=True, scale=3),
+    OpCase("matmul", ember.matmul, np.matmul, MATMUL, NUMERIC, domain=(-1, 1), double=True, scale=3,
+           cancels=True),
     OpCase("matmul_operator", lambda a, b: a @ b.transpose(-1, -2),
            lambda a, b: a @ np.swapaxes(b, -1, -2),
-           [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8))], FLOAT, domain=(-1, 1)),
+           [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8))], FLOAT, domain=(-1, 1), cancels=True),
 ]
 
 CASES = {c.name: c for c in OPS}

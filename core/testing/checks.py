@@ -21,15 +21,58 @@ def tolerance(dtype, scale=1.0):
     return rtol * scale, atol * scale
 
 
-def assert_close(actual, expected, dtype, scale=1.0, what=""):
-    """Compare an ember result with a float64 reference under dtype-aware tolerances."""
+def assert_close(actual, expected, dtype, scale=1.0, what="", floor=0.0):
+    """Compare an ember result with a float64 reference by relative error.
+
+    ``floor`` is the magnitude below which relative error means nothing: 0 for ops
+    whose result is as precise as its inputs (exp, sigmoid, products...), the inputs'
+    largest magnitude for ops that cancel (sums, differences, matmul), whose error
+    bound is relative to the terms and not to the result."""
     got = actual.numpy() if isinstance(actual, ember.Tensor) else np.asarray(actual)
     exp = np.asarray(expected)
     if got.shape != exp.shape:
         raise AssertionError(f"{what}: shape {got.shape}, expected {exp.shape}")
-    rtol, atol = tolerance(dtype, scale)
+    rtol, _ = tolerance(dtype, scale)
+    with np.errstate(all="ignore"):   # the reference as the dtype holds it: overflow is inf
+        exp = exp.astype(dtype.np).astype(np.float64) if dtype.is_float else exp
     np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64), rtol=rtol,
-                               atol=atol, equal_nan=True, err_msg=what)
+                               atol=rtol * floor, equal_nan=True, err_msg=what)
+
+
+def ulp_error(got, want, dtype, flushes_subnormals=False, signed_zeros=False):
+    """|got - want| in units of ``dtype``'s spacing at the float64 reference ``want``.
+
+    0 where ``got`` is exactly the reference rounded to ``dtype`` (the same NaN or
+    infinity; with ``signed_zeros``, the same zero), inf where exactly one of them is NaN
+    or infinite (or, with ``signed_zeros``, a zero's sign differs). Where a backend
+    flushes subnormals, a zero for a subnormal reference counts as exact."""
+    got = np.asarray(got).astype(np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        ref = want.astype(dtype.np).astype(np.float64)     # overflow rounds to inf
+        err = np.abs(got - want) / np.spacing(np.abs(ref).astype(dtype.np)).astype(np.float64)
+    same = got == ref
+    if signed_zeros:
+        same &= np.signbit(got) == np.signbit(ref)
+    same |= np.isnan(got) & np.isnan(ref)
+    if flushes_subnormals:
+        tiny = np.finfo(dtype.np).tiny
+        same |= (got == 0) & (np.abs(ref) < tiny)
+    special = ~np.isfinite(got) | ~np.isfinite(ref) | (got == 0) & (ref == 0)
+    return np.where(same, 0.0, np.where(special, np.inf, err))
+
+
+def assert_ulp(got, want, dtype, ulps, what="", inputs=None, flushes_subnormals=False,
+               signed_zeros=False):
+    """Every element of ``got`` within ``ulps`` of the float64 reference (see ulp_error);
+    the message names the worst input, its result and the reference."""
+    err = ulp_error(got, want, dtype, flushes_subnormals, signed_zeros)
+    if err.size and err.max() > ulps:
+        i = np.unravel_index(np.argmax(err), err.shape)
+        at = "" if inputs is None else f" at x = {np.asarray(inputs)[i]!r}"
+        raise AssertionError(f"{what} ({dtype.name}): {err[i]:.3g} ULP{at}: got "
+                             f"{np.asarray(got)[i]!r}, float64 reference {np.asarray(want)[i]!r} "
+                             f"(bound {ulps} ULP)")
 
 
 def grad_dtype(backend):

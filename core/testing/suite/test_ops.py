@@ -5,8 +5,8 @@ import pytest
 
 import ember
 from ember import dtypes as dt
-from ember.testing.cases import OPS
-from ember.testing.checks import expect, assert_close, gradcheck, gradgradcheck
+from ember.testing.cases import OPS, UNARY, edge_values
+from ember.testing.checks import assert_close, assert_ulp, expect, gradcheck, gradgradcheck
 
 
 def _host_inputs(case, shapes, dtype, seed=0):
@@ -68,7 +68,42 @@ def test_forward(backend, case, shape_index, dtype, layout):
            f"{case.name}: dtype {out.dtype}, expected {_expected_dtype(case, dtype, backend)}")
     expect(out.shape == expected.shape,
            f"{case.name}: shape {out.shape}, expected {expected.shape}")
-    assert_close(out, expected, dtype if out.dtype.is_float else out.dtype, case.scale, case.name)
+    floor = max((float(np.abs(r).max()) for r in ref if r.size), default=0.0) if case.cancels else 0.0
+    assert_close(out, expected, dtype if out.dtype.is_float else out.dtype, case.scale, case.name,
+                 floor=floor)
+
+
+EDGE = [pytest.param(c, d, id=f"{c.name}-{d.name}") for c in OPS
+        if c.shapes is UNARY and c.out == "same" for d in c.dtypes if d.is_float]
+
+
+def _edge_check(backend, case, dtype, keep):
+    _skip_unsupported(backend, (dtype,) + case.needs)
+    x = edge_values(case, dtype)
+    x = x[keep(x)]
+    with np.errstate(all="ignore"):
+        want = np.asarray(case.ref(x.astype(np.float64)), dtype=np.float64)
+    got = case.fn(ember.tensor(x, dtype=dtype, backend=backend)).numpy()
+    bound = max(case.ulps[dtype], backend.ulp_bounds.get(case.name, 0))
+    assert_ulp(got, want, dtype, bound, case.name, inputs=x,
+               flushes_subnormals=backend.flushes_subnormals, signed_zeros=case.signed_zeros)
+
+
+def _subnormal(x):
+    return (x != 0) & (np.abs(x) < np.finfo(x.dtype).tiny)
+
+
+@pytest.mark.parametrize("case,dtype", EDGE)
+def test_edge_values(backend, case, dtype):
+    """±0, the dtype's limits, ±inf, NaN and the op's own hard inputs, in ULPs."""
+    _edge_check(backend, case, dtype, lambda x: ~_subnormal(x))
+
+
+@pytest.mark.parametrize("case,dtype", EDGE)
+def test_subnormal_inputs(backend, case, dtype):
+    if backend.flushes_subnormals:
+        pytest.skip(f"backend {backend.device} flushes subnormals to zero (flushes_subnormals)")
+    _edge_check(backend, case, dtype, _subnormal)
 
 
 GRAD = [pytest.param(c, i, id=f"{c.name}-s{i}") for c in OPS if c.grad

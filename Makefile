@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/digits_mlp.py --out runs/digits_mlp
 
+# Every test on every backend, spread over the machine's cores (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # PyTorch is only a yardstick here: 2.13.0 is the CPU wheel (never a dependency of ember).
 bench: $(STAMP)

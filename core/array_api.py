@@ -587,12 +587,21 @@ def prod(x, /, *, axis=None, dtype=None, keepdims=False):
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):
-    return on_host(lambda a: np.flip(np.sort(-a if descending else a, axis, kind="stable")
-                                     * (-1 if descending else 1), ()), x)
+    """Descending is the ascending sort reversed (negating would fail on bool and
+    misplace the integer minimum)."""
+    return on_host(lambda a: np.flip(np.sort(a, axis), axis) if descending else
+                   np.sort(a, axis, kind="stable"), x)
 
 
 def argsort(x, /, *, axis=-1, descending=False, stable=True):
-    return on_host(lambda a: np.argsort(-a if descending else a, axis, kind="stable"), x)
+    """Descending and stable: ties keep their order (the reversed array's stable
+    ascending order, reversed and mapped back)."""
+    def run(a):
+        if not descending:
+            return np.argsort(a, axis, kind="stable")
+        n = a.shape[axis] if a.ndim else 1
+        return n - 1 - np.flip(np.argsort(np.flip(a, axis), axis, kind="stable"), axis)
+    return on_host(run, x)
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):

@@ -44,6 +44,12 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001
     axes = normalize_axes("sum", axis, x.ndim, x.shape)
     if not x.dtype.is_float and x.dtype is not x._backend.default_int:
         x = cast(x, x._backend.default_int)
+    if x.dtype is dt.float16 and dt.float32 in x._backend.dtypes:
+        # accumulated in float32, as PyTorch does: a float16 running sum overflows (and
+        # loses the small terms) long before the result does
+        wide = cast(x, dt.float32)
+        return cast(run(Sum(axes, keepdims), (wide,), _reduced(x.shape, axes, keepdims),
+                        dt.float32), dt.float16)
     return run(Sum(axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
 
 
@@ -56,6 +62,11 @@ def mean(x, axis=None, keepdims=False):
     n = 1
     for a in axes:
         n *= x.shape[a]
+    if x.dtype is dt.float16 and dt.float32 in x._backend.dtypes:
+        # the float32 sum is divided before it returns to float16: a float16 sum of
+        # representable values can overflow where their mean does not
+        return cast(sum(cast(x, dt.float32), axes, keepdims) * (1.0 / n if n else float("nan")),
+                    dt.float16)
     return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
 
 
@@ -73,8 +84,26 @@ def var(x, axis=None, correction=1, keepdims=False):
     return sum(d * d, axes, keepdims) * (1.0 / denom if denom > 0 else float("nan"))
 
 
+class StdRoot(Op):
+    """sqrt of a variance whose gradient is 0 where the variance is 0, as PyTorch's
+    std_backward masks it (sqrt's own would be g / 0, and inf * 0 is NaN)."""
+
+    __slots__ = ()
+    saves_output = True
+
+    def forward(self, v):
+        return self.backend.sqrt(v)
+
+    def backward(self, g, v):
+        y = self.out
+        zero = const(0, g.dtype, g._backend)
+        return (where(eq(y, 0), zero, g / (y * 2.0)),)
+
+
 def std(x, axis=None, correction=1, keepdims=False):
-    return sqrt(var(x, axis, correction, keepdims))
+    """Standard deviation; its gradient at a constant input is 0, as PyTorch's."""
+    v = var(x, axis, correction, keepdims)
+    return run(StdRoot(), (v,), v.shape, v.dtype)
 
 
 class Extreme(Op):
@@ -152,6 +181,9 @@ def logsumexp(x, axis=None, keepdims=False):
     if not x.dtype.is_float:
         x = cast(x, dt.default_float)
     axes = normalize_axes("logsumexp", axis, x.ndim, x.shape)
+    if 0 in (x.shape[a] for a in axes):   # log(0): the empty sum, as NumPy and PyTorch
+        from ..creation import full
+        return full(_reduced(x.shape, axes, keepdims), float("-inf"), x.dtype, x._backend)
     m = max(x, axes, keepdims=True).detach()
     m = where(m.abs() < float("inf"), m, const(0.0, x.dtype, x._backend))
     out = log(sum(exp(x - m), axes, keepdims=True)) + m

@@ -69,3 +69,19 @@ def test_loss_refuses_mismatched_shapes(backend, name):
     bad = target[:-1] if target.ndim else target
     with pytest.raises(ember.ShapeError):
         cls(**ex.kwargs)(ember.tensor(pred, dtype=ember.float32), _target(bad, backend, ember.float32))
+
+
+def test_masked_logits_give_finite_losses(backend):
+    """A -inf logit (an attention or vocabulary mask) on a class that is not the target
+    adds nothing: multiplying a one-hot row by log_softmax made it 0 * -inf = NaN."""
+    logits = ember.tensor(np.array([[1.0, -np.inf, 0.0], [2.0, 0.5, -np.inf]], dtype=np.float32),
+                          backend=backend, requires_grad=True)
+    target = ember.tensor([2, 0], backend=backend)
+    loss = registry.get("losses", "cross_entropy")(reduction="none")(logits, target)
+    want = [np.log1p(np.e), np.log(1 + np.exp(-1.5))]
+    np.testing.assert_allclose(loss.numpy(), want, rtol=1e-6)
+    loss.sum().backward()
+    expect(np.isfinite(logits.grad.numpy()).all(), f"gradient {logits.grad.tolist()}")
+    log_p = ember.log_softmax(logits.detach(), 1)
+    nll = registry.get("losses", "nll")(reduction="none")(log_p, target)
+    np.testing.assert_allclose(nll.numpy(), want, rtol=1e-6)

@@ -70,7 +70,7 @@ def binary_cross_entropy(prob, target, reduction="mean"):
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     """BCE on sigmoid(logits), computed as max(x, 0) - x t + log(1 + exp(-|x|)) (stable)."""
     t = _same_shape("binary_cross_entropy_with_logits", logits, target)
-    loss = ember.relu(logits) - logits * t + ember.log(1.0 + ember.exp(-logits.abs()))
+    loss = ember.relu(logits) - logits * t + ember.log1p(ember.exp(-logits.abs()))
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
@@ -105,7 +105,8 @@ def nll_loss(log_probs, target, reduction="mean"):
     """-log_probs[target class], for log-probabilities of shape (N, C, ...)."""
     q = _class_targets("nll_loss", log_probs, target)
     axis = 1 if log_probs.ndim > 1 else 0
-    return _reduce(-(q * log_probs).sum(axis=axis), reduction, "nll_loss")
+    picked = ember.where(q == 0, 0.0, q * log_probs)   # 0 * -inf is NaN: skip non-targets
+    return _reduce(-picked.sum(axis=axis), reduction, "nll_loss")
 
 
 class SoftmaxCrossEntropy(ember.Op):
@@ -113,10 +114,10 @@ class SoftmaxCrossEntropy(ember.Op):
     backend's fused log-softmax when it has one; the backward is (softmax(x) - q) g,
     in tensor ops (so it differentiates again)."""
 
-    __slots__ = ("axis",)
+    __slots__ = ("axis", "dtype")
 
-    def __init__(self, axis):
-        self.axis = axis
+    def __init__(self, axis, dtype):
+        self.axis, self.dtype = axis, dtype
 
     def forward(self, x, q):
         b, axes = self.backend, (self.axis,)
@@ -125,7 +126,11 @@ class SoftmaxCrossEntropy(ember.Op):
         else:
             s = b.sub(x, b.max(x, axes, True))
             log_p = b.sub(s, b.log(b.sum(b.exp(s), axes, True)))
-        return b.neg(b.sum(b.mul(log_p, q), axes, False))
+        # a class with no target weight adds nothing, even where its log-probability is
+        # -inf (a masked logit): 0 * -inf would be NaN
+        zero = b.full((), 0, self.dtype)
+        terms = b.where(b.eq(q, zero), zero, b.mul(log_p, q))
+        return b.neg(b.sum(terms, axes, False))
 
     def backward(self, g, x, q):
         return (ember.softmax(x, self.axis) - q) * g.unsqueeze(self.axis), None
@@ -143,7 +148,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     if label_smoothing:
         q = q * (1.0 - label_smoothing) + label_smoothing / logits.shape[axis]
     shape = logits.shape[:axis] + logits.shape[axis + 1:]
-    loss = run(SoftmaxCrossEntropy(axis), (logits, q.detach()), shape, logits.dtype)
+    loss = run(SoftmaxCrossEntropy(axis, logits.dtype), (logits, q.detach()), shape,
+               logits.dtype)
     return _reduce(loss, reduction, "cross_entropy")
 
 

@@ -1,0 +1,107 @@
+"""Wrong answers the absolute tolerances used to miss, one regression each, on every backend.
+
+Each compares against NumPy float64 (or an exact value) by relative error or exactly."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+import ember.array_api as ea
+from ember.testing.checks import assert_ulp, expect
+
+INF, NAN = math.inf, math.nan
+
+
+def _f32(values, backend):
+    return ember.tensor(np.array(values, dtype=np.float32), backend=backend)
+
+
+def test_sigmoid_keeps_the_negative_tail(backend):
+    """0.5 * tanh(x / 2) + 0.5 gave 0 (NumPy) or a constant 2.98e-8 (OpenCL) below -17."""
+    x = np.arange(-87.0, 30.0, 0.25, dtype=np.float32)
+    got = ember.sigmoid(_f32(x, backend)).numpy()
+    e = np.exp(-np.abs(x.astype(np.float64)))
+    assert_ulp(got, np.where(x >= 0, 1.0, e) / (1.0 + e), ember.float32,
+               max(4, backend.ulp_bounds.get("sigmoid", 0)), "sigmoid", inputs=x,
+               flushes_subnormals=backend.flushes_subnormals)
+    logs = ember.log(ember.sigmoid(_f32([-17.0, -40.0, -80.0], backend))).numpy()
+    np.testing.assert_allclose(logs, [-17.0, -40.0, -80.0], rtol=1e-5)
+
+
+def test_nan_in_gives_nan_out(backend):
+    """WGSL's tanh gave -1, sigmoid 0 and x ** 2.5 gave 0 for NaN."""
+    x = _f32([NAN], backend)
+    for name, fn in (("tanh", ember.tanh), ("sigmoid", ember.sigmoid), ("exp", ember.exp),
+                     ("log1p", ember.log1p), ("expm1", ember.expm1), ("softplus", ember.softplus),
+                     ("pow 2.5", lambda t: t ** 2.5), ("pow base", lambda t: 2.0 ** t)):
+        expect(np.isnan(fn(x).numpy()).all(), f"{name}(NaN) is not NaN on {backend.device}")
+    expect((_f32([NAN, 1.0], backend) ** 0.0).tolist() == [1.0, 1.0], "x ** 0 is 1, NaN too")
+
+
+def test_pow_of_negative_infinity(backend):
+    got = (_f32([-INF, -INF, -INF], backend) ** _f32([2.5, 3.0, -2.5], backend)).numpy()
+    expect(got.tolist() == [INF, -INF, 0.0], f"(-inf) ** [2.5, 3, -2.5] gave {got.tolist()}")
+
+
+def test_integers_never_wrap(backend):
+    with pytest.raises(ember.RangeError, match="does not fit in int32"):
+        ember.tensor([2 ** 40, 1], dtype=ember.int32, backend=backend)
+    with pytest.raises(ember.RangeError, match="does not fit in"):
+        ember.tensor([2 ** 63], backend=backend)
+    with pytest.raises(ember.RangeError, match="nan does not fit in int32"):
+        ember.full((2,), NAN, dtype=ember.int32, backend=backend)
+    with pytest.raises(ember.ShapeError, match="a shape is a tuple of ints"):
+        ember.zeros(2.5, backend=backend)
+
+
+def test_in_place_ops_cannot_change_the_shape(backend):
+    x = ember.zeros(3, backend=backend)
+    with pytest.raises(ember.ShapeError, match=r"result has shape \(2, 3\) but the tensor has \(3,\)"):
+        x += ember.ones(2, 3, backend=backend)
+    expect(x.shape == (3,) and x.tolist() == [0, 0, 0], "a refused x += y left x changed")
+
+
+def test_gradients_are_zero_where_pytorch_gives_zero(backend):
+    a = ember.tensor([1.0, 2.0, 3.0], backend=backend, requires_grad=True)
+    (a * 0).std().backward()
+    expect(a.grad.tolist() == [0, 0, 0], f"grad of std of a constant: {a.grad.tolist()}")
+    x = ember.tensor([0.0, 0.0, 2.0], backend=backend, requires_grad=True)
+    p = ember.tensor([2.0, 0.5, 0.0], backend=backend, requires_grad=True)
+    (x ** p).sum().backward()
+    expect(p.grad.tolist()[:2] == [0, 0], f"d(x ** p)/dp at x = 0: {p.grad.tolist()}")
+    expect(x.grad.tolist()[2] == 0, f"d(x ** 0)/dx: {x.grad.tolist()}")
+
+
+def test_float16_mean_does_not_overflow(backend):
+    if ember.float16 not in backend.dtypes:
+        pytest.skip(f"backend {backend.device} has no float16")
+    h = ember.tensor(np.full(100, 60000.0, dtype=np.float16), backend=backend)
+    expect(h.mean().item() == 60000.0, f"float16 mean of 60000s: {h.mean().item()}")
+
+
+def test_reductions_over_empty_axes(backend):
+    e = ember.zeros(0, 3, backend=backend)
+    expect(e.sum(axis=0).tolist() == [0, 0, 0], "sum over an empty axis is 0")
+    expect(e.logsumexp(axis=0).tolist() == [-INF] * 3, "logsumexp over an empty axis is -inf")
+    expect(all(math.isnan(v) for v in e.mean(axis=0).tolist()), "mean over an empty axis is NaN")
+    with pytest.raises(ember.ShapeError, match="cannot reduce axis 0 of size 0"):
+        e.max(axis=0)
+
+
+def test_array_api_extremes(backend):
+    big = [1e30, -1e30, 0.0, INF, -INF, NAN, 1e-30, 3.0]
+    oth = [1e30, 1.0, 0.0, NAN, -INF, 1.0, 1e-30, 4.0]
+    x, y = _f32(big, backend), _f32(oth, backend)
+    a, b = np.array(big, np.float32), np.array(oth, np.float32)
+    with np.errstate(all="ignore"):
+        want_h = np.hypot(a.astype(np.float64), b.astype(np.float64))
+        want_l = np.logaddexp(a.astype(np.float64), b.astype(np.float64))
+    assert_ulp(ea.hypot(x, y).numpy(), want_h, ember.float32, 4, "hypot", inputs=a)
+    assert_ulp(ea.logaddexp(x, y).numpy(), want_l, ember.float32,
+               max(4, backend.ulp_bounds.get("softplus", 0)), "logaddexp", inputs=a)
+    expect(ea.sort(ember.tensor([True, False, True], backend=backend),
+                   descending=True).tolist() == [True, True, False], "sort(bool, descending)")
+    ints = ember.tensor(np.array([-2 ** 31, 5, 0], dtype=np.int32), backend=backend)
+    expect(ea.sort(ints, descending=True).tolist() == [5, 0, -2 ** 31], "INT_MIN sorts last")

@@ -3,7 +3,7 @@ fallback composed of primitives; backward always in tensor ops."""
 
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import _float_input, abs as abs_, exp, log1p, maximum, minimum
+from .elementwise import _float_input, abs as abs_, exp, float_unary, log1p, maximum, minimum
 from .reduce import sum as sum_
 
 
@@ -109,14 +109,12 @@ class LogSoftmax(Op):
 
 def relu(x):
     """max(x, 0); the gradient at 0 is 0."""
-    x = _float_input("relu", x)
-    return run(Relu(x.dtype), (x,), x.shape, x.dtype)
+    return float_unary(Relu, "relu", x)
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), within a few ULP everywhere and never overflowing."""
-    x = _float_input("sigmoid", x)
-    return run(Sigmoid(x.dtype), (x,), x.shape, x.dtype)
+    return float_unary(Sigmoid, "sigmoid", x)
 
 
 def softplus(x, beta=1.0, threshold=20.0):

@@ -209,16 +209,20 @@ cos = _unary(Cos, "cos", _float_input)
 tanh = _unary(Tanh, "tanh", _float_input)
 
 
+def float_unary(op_cls, name, x):
+    """Run the unary float op ``op_cls(dtype)`` on ``x`` (integers computed as floats)."""
+    x = _float_input(name, x)
+    return run(op_cls(x.dtype), (x,), x.shape, x.dtype)
+
+
 def log1p(x):
     """log(1 + x), accurate for x near 0 (within a few ULP everywhere)."""
-    x = _float_input("log1p", x)
-    return run(Log1p(x.dtype), (x,), x.shape, x.dtype)
+    return float_unary(Log1p, "log1p", x)
 
 
 def expm1(x):
     """exp(x) - 1, accurate for x near 0 (within a few ULP everywhere)."""
-    x = _float_input("expm1", x)
-    return run(Expm1(x.dtype), (x,), x.shape, x.dtype)
+    return float_unary(Expm1, "expm1", x)
 
 
 # -- binary --------------------------------------------------------------------

@@ -90,14 +90,20 @@ def _infer(data, arr, backend):
         return dt.bool_
     if kind in "iu":
         return get_backend(backend).default_int
-    if kind == "f":
+    if kind == "f" and not (arr.size and np.abs(arr).max() >= 2.0**63):
         return dt.default_float
     if arr.size == 0:
         return dt.default_float
-    if kind == "O" and all(isinstance(v, int) for v in arr.flat):
-        big = next(v for v in arr.flat if not -2**63 <= v < 2**64)
-        raise RangeError(f"tensor: the integer {big} does not fit in any integer dtype "
-                         f"(int64 holds -2**63 to 2**63 - 1); give it as a float")
+    if kind in "fO":
+        # NumPy turns ints past int64 into float64 (beside a negative) or objects (past
+        # uint64): refused, as PyTorch does, unless the data held floats to begin with
+        values = np.array(data, dtype=object).ravel()
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            big = next(v for v in values if not -2**63 <= v < 2**63)
+            raise RangeError(f"tensor: the integer {big} does not fit in int64 (range "
+                             f"-2**63 to 2**63 - 1); give it as a float")
+        if kind == "f":
+            return dt.default_float
     raise DTypeError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
                      f"{arr.dtype} values; give numbers or bools")
 

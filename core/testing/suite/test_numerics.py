@@ -50,6 +50,8 @@ def test_integers_never_wrap(backend):
         ember.tensor([2 ** 40, 1], dtype=ember.int32, backend=backend)
     with pytest.raises(ember.RangeError, match="does not fit in"):
         ember.tensor([2 ** 63], backend=backend)
+    with pytest.raises(ember.RangeError, match="9223372036854775808 does not fit in int64"):
+        ember.tensor([-1, 2 ** 63], backend=backend)   # NumPy would make it float64
     with pytest.raises(ember.RangeError, match="nan does not fit in int32"):
         ember.full((2,), NAN, dtype=ember.int32, backend=backend)
     with pytest.raises(ember.ShapeError, match="a shape is a tuple of ints"):

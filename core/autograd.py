@@ -11,7 +11,7 @@ import functools
 import threading
 import weakref
 
-from .errors import AutogradError
+from .errors import AutogradError, BackendError
 from .tensor import Tensor, wrap
 
 
@@ -107,6 +107,11 @@ class Op:
 def run(op, inputs, shape, dtype):
     """Apply ``op`` to checked inputs on one backend and record it for backward."""
     backend = inputs[0]._backend
+    for t in inputs:
+        if t._backend is not backend:   # every op meets here: layers' and losses' own too
+            raise BackendError(f"{type(op).__name__}: tensors are on different backends "
+                               f"({backend.device} and {t._backend.device}); move one with "
+                               f".to({backend.device!r})")
     op.backend = backend
     out = wrap(op.forward(*[t._data for t in inputs]), backend, shape, dtype)
     if _mode.enabled and dtype.is_float:

@@ -7,12 +7,12 @@ tensor to it, so views never alias and a backend may share memory freely.
 import numpy as np
 
 from .dtypes import is_dtype_spec
-from .errors import AutogradError, DTypeError
+from .errors import AutogradError, BackendError, DTypeError, ShapeError
 from .shapes import size_of
 
 
 class Tensor:
-    __slots__ = ("_data", "_backend", "shape", "dtype", "requires_grad", "grad",
+    __slots__ = ("_data", "_backend", "shape", "dtype", "requires_grad", "_grad",
                  "_ctx", "_retain", "__weakref__")
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
@@ -22,7 +22,7 @@ class Tensor:
         t = tensor(data, dtype=dtype, backend=backend, requires_grad=requires_grad)
         for name in ("_data", "_backend", "shape", "dtype", "requires_grad"):
             setattr(self, name, getattr(t, name))
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._retain = False
 
@@ -59,6 +59,29 @@ class Tensor:
     @property
     def size(self):
         return size_of(self.shape)
+
+    @property
+    def grad(self):
+        """The gradient backward accumulated (None before the first backward)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """Refuse a gradient that could not be this tensor's, as PyTorch does: an optimizer
+        would otherwise broadcast it, cast it or fail far from the assignment."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise DTypeError(f".grad must be a Tensor or None, not {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ShapeError(f".grad of shape {value.shape} assigned to a tensor of shape "
+                                 f"{self.shape}; a gradient has its tensor's shape")
+            if value.dtype is not self.dtype:
+                raise DTypeError(f".grad of dtype {value.dtype.name} assigned to a "
+                                 f"{self.dtype.name} tensor; cast it with .to({self.dtype.name})")
+            if value._backend is not self._backend:
+                raise BackendError(f".grad on {value.device} assigned to a tensor on "
+                                   f"{self.device}; move it with .to({self.device!r})")
+        self._grad = value
 
     @property
     def is_leaf(self):
@@ -267,6 +290,50 @@ class Tensor:
         self._data = out._data
         return self
 
+    def copy_(self, src):
+        """Take ``src``'s values (broadcast to this shape, cast to this dtype, moved to this
+        backend) and keep this tensor's identity: the one way parameters and optimizer
+        state change value, which ember.compile records. Refused while either tensor
+        takes part in autograd (an optimizer steps under ember.no_grad())."""
+        from .autograd import is_grad_enabled
+        from .errors import MutationError
+        if is_grad_enabled() and (self.requires_grad
+                                  or (isinstance(src, Tensor) and src.requires_grad)):
+            raise MutationError("copy_ on a tensor that takes part in autograd; update it "
+                                "under ember.no_grad(), as an optimizer step does")
+        if not isinstance(src, Tensor):
+            from .ops._util import as_tensor
+            src = as_tensor(src, "copy_", like=self)
+        if src._backend is not self._backend:
+            src = _ops.to_backend(src, self._backend)
+        if src.dtype is not self.dtype:
+            src = _ops.cast(src, self.dtype)
+        if src.shape != self.shape:
+            src = _ops.broadcast_to(src, self.shape)
+        self._data = src._data
+        return self
+
+    @property
+    def data(self):
+        """The value without autograd history (PyTorch's ``.data``)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        """Replace value, shape, dtype and backend at once, keeping this tensor's identity,
+        as PyTorch's ``p.data = ...`` (how Module.to moves its parameters)."""
+        if not isinstance(value, Tensor):
+            raise DTypeError(f".data must be set to a Tensor, not {type(value).__name__}")
+        self._data, self._backend, self.shape, self.dtype = (value._data, value._backend,
+                                                             value.shape, value.dtype)
+
+    def as_subclass(self, cls):
+        """A ``cls`` (a Tensor subclass, such as Parameter) holding this value, without
+        autograd history."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError(f"as_subclass: {cls!r} is not a Tensor subclass")
+        return wrap(self._data, self._backend, self.shape, self.dtype, cls)
+
     def __getitem__(self, key):
         return _ops.getitem(self, key)
 
@@ -331,15 +398,15 @@ def _varargs(args):
 _new = object.__new__
 
 
-def wrap(data, backend, shape, dtype):
+def wrap(data, backend, shape, dtype, cls=Tensor):
     """A tensor around a backend buffer; the caller vouches for shape and dtype."""
-    t = _new(Tensor)
+    t = _new(cls)
     t._data = data
     t._backend = backend
     t.shape = shape
     t.dtype = dtype
     t.requires_grad = False
-    t.grad = None
+    t._grad = None
     t._ctx = None
     t._retain = False
     return t

@@ -149,8 +149,10 @@ def test_embedding_picks_rows_and_checks_range():
     e = nn.Embedding(5, 2)
     idx = ember.tensor([[4, 0], [1, 1]])
     np.testing.assert_array_equal(e(idx).numpy(), e.weight.numpy()[[[4, 0], [1, 1]]])
-    with pytest.raises(ember.IndexingError, match="index 5 is out of bounds for axis 0 with size 5"):
+    with pytest.raises(ember.IndexingError, match="index 5 is out of range for a table of 5 rows"):
         e(ember.tensor([5]))
+    with pytest.raises(ember.IndexingError, match="index -1 is out of range"):   # as PyTorch
+        e(ember.tensor([[0, -1]]))
     with pytest.raises(ember.DTypeError, match="embedding: indices must be integers"):
         e(ember.tensor([1.0]))
 

@@ -46,6 +46,12 @@ def test_bad_settings_are_named():
         optim.Adam([])
     with pytest.raises(TypeError, match="parameters must be floating tensors"):
         optim.SGD([ember.zeros(2, dtype=ember.int32)])
+    w = ember.zeros(2, 3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"a parameter of shape \(2, 3\) appears twice "
+                                         r"\(again in group 1\); list each parameter in one group"):
+        optim.SGD([{"params": [w]}, {"params": [p[0], w], "lr": 0.1}])
+    with pytest.raises(ValueError, match="appears twice"):
+        optim.Adam([w, w])
 
 
 def test_load_state_dict_refuses_a_different_layout():

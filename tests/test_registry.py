@@ -128,3 +128,21 @@ def test_cli_info_lists_numpy_available(run_python):
     assert "numpy    available  [ember]" in r.stdout
     assert "dtypes: bool, int32, int64, float16, float32, float64" in r.stdout
     assert "default backend: numpy" in r.stdout
+
+
+def test_plugins_change_tensors_only_through_the_public_api():
+    """No plugin assigns a tensor's private slots (``t._data = ...``): values change through
+    copy_ or .data, which ember.compile sees."""
+    import ast
+    from pathlib import Path
+    root = Path(ember.__file__).resolve().parent / "plugins"
+    writes = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+            for t in targets:
+                for leaf in ast.walk(t):
+                    if isinstance(leaf, ast.Attribute) and leaf.attr in ("_data", "_backend"):
+                        writes.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not writes, writes

@@ -139,6 +139,39 @@ def test_cli_train_evaluate_predict(tmp_path, run_python):
     assert "PluginError: no layer named 'relux'; registered layers: avg_pool2d" in r.stderr
 
 
+@pytest.mark.parametrize("change,message", [
+    (("epochs = 30", 'epochs = "ten"'), "config: train.epochs must be a whole number >= 0, got 'ten'"),
+    (("batch_size = 64", "batch_size = 0"), "config: data.batch_size must be a whole number >= 1, got 0"),
+    (("test_fraction = 0.2", "test_fraction = 1.5"),
+     "config: data.test_fraction must be a number between 0 and 1 (exclusive), got 1.5"),
+    (("val_fraction = 0.1", "val_fraction = 0"),
+     "config: data.val_fraction must be a number between 0 and 1 (exclusive), got 0"),
+    (("scale = 16.0", "scale = -1"), "config: data.scale must be a number > 0, got -1"),
+    (("seed = 0", "seed = true"), "config: seed must be a whole number >= 0, got True"),
+])
+def test_cli_refuses_bad_configs_in_one_line(tmp_path, capsys, change, message):
+    from ember.cli import main
+    (tmp_path / "c.toml").write_text((EXAMPLES / "train_digits.toml").read_text().replace(*change))
+    assert main(["train", str(tmp_path / "c.toml"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ember train: DataError: {message}\n", err
+
+
+def test_cli_config_path_and_epochs_flag(tmp_path, capsys):
+    from ember.cli import main
+    assert main(["train", str(tmp_path)]) == 2
+    assert "is a directory; give the TOML file itself" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", str(tmp_path / "c.toml"), "--epochs", "-1"])
+    assert "--epochs: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
+    out = tmp_path / "run"
+    config = (EXAMPLES / "train_digits.toml").read_text().replace("runs/train_digits", str(out))
+    (tmp_path / "c.toml").write_text(config)
+    assert main(["train", str(tmp_path / "c.toml"), "--epochs", "0", "--quiet"]) == 0
+    assert (out / "final.ember").exists() and not (out / "history.csv").exists()  # no epoch ran
+    assert ember.load(out / "final.ember")["epoch"] == 0
+
+
 def test_binary_classifier_example():
     spec = importlib.util.spec_from_file_location("binary_classifier", EXAMPLES / "binary_classifier.py")
     module = importlib.util.module_from_spec(spec)

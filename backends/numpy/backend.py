@@ -45,7 +45,14 @@ class ArrayModuleBackend(Backend):
     def sub(self, a, b): return self.xp.subtract(a, b)
     def mul(self, a, b): return self.xp.multiply(a, b)
     def div(self, a, b): return self.xp.true_divide(a, b)
-    def pow(self, a, b): return self.xp.power(a, b)
+    def pow(self, a, b):
+        out = self.xp.power(a, b)
+        if out.dtype.kind == "f" and (b == 0.5).any():
+            # NumPy takes sqrt for an exponent of 0.5 that broadcasts (NaN at -inf, -0 at -0):
+            # C's pow, as every backend gives, is inf and +0 there
+            xp = self.xp
+            out = xp.where((b == 0.5) & ((a == 0) | (a == -xp.inf)), xp.abs(a), out)
+        return out
     def maximum(self, a, b): return self.xp.maximum(a, b)
     def minimum(self, a, b): return self.xp.minimum(a, b)
     def eq(self, a, b): return self.xp.equal(a, b)

@@ -167,19 +167,39 @@ fn ember_sigmoid(x: TA) -> TA {
 // x ** y; whole exponents up to 2**24 by squaring, exact where NumPy is (x * x) and
 // right for negative bases, others through pow (exp2(y * log2(x))).
 fn ember_pow(x: TA, y: TA) -> TA {
+    // C's pow at every special value (WGSL leaves x < 0, zeros and infinities undefined)
     if (y == TA(0) || x == TA(1)) {
-        return TA(1);                       // as C's pow: even for a NaN operand
+        return TA(1);                       // even for a NaN operand
     }
     if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) || ((bitcast<u32>(y) & 0x7fffffffu) > 0x7f800000u)) {
         return x + y;                       // NaN
     }
-    if (y != floor(y) || abs(y) > TA(16777216)) {
-        if (x < TA(0) && abs(x) > TA(3.4028234663852886e38)) {
-            return select(TA(0), -x, y > TA(0));   // (-inf) ** y: exp2(y * log2(x)) is NaN
+    let inf = bitcast<f32>(0x7f800000u);
+    let ay = abs(y);
+    let integer = y == floor(y);
+    let odd = integer && ay < TA(16777216) && (u32(ay) & 1u) == 1u;
+    let negative = (bitcast<u32>(x) & 0x80000000u) != 0u;
+    if (x == TA(0)) {                       // ±0: inf for y < 0, 0 for y > 0; odd y keeps the sign
+        let m = select(TA(0), inf, y < TA(0));
+        return select(m, -m, odd && negative);
+    }
+    if (ay == inf) {                        // |x| against 1 decides; (-1) ** ±inf is 1
+        if (abs(x) == TA(1)) {
+            return TA(1);
+        }
+        return select(TA(0), inf, (abs(x) > TA(1)) == (y > TA(0)));
+    }
+    if (!integer) {
+        if (negative) {                     // (-inf) ** y is inf or 0; a finite x < 0 has no real power
+            return select(bitcast<f32>(0x7fc00000u), select(TA(0), inf, y > TA(0)), abs(x) == inf);
         }
         return pow(x, y);
     }
-    var e = u32(abs(y));
+    if (ay > TA(32)) {                      // |x| ** y with x's sign for odd y
+        let m = pow(abs(x), y);
+        return select(m, -m, odd && negative);
+    }
+    var e = u32(ay);                        // small integer powers exactly as repeated products
     var b = x;
     var r = TA(1);
     while (e != 0u) {
@@ -291,10 +311,11 @@ class WgpuBackend(StridedBackend):
     dtypes = frozenset({dt.bool_, dt.int32, dt.float32})
     default_int = dt.int32
     # WGSL lets an implementation flush subnormals (llvmpipe does), bounds exp and log
-    # at 3 + 2|x| and 3 ULP, and sin and cos only inside [-pi, pi] (absolute 2**-11)
+    # at 3 + 2|x| and 3 ULP, pow as exp2(y * log2(x)), and sin and cos only inside
+    # [-pi, pi] (absolute 2**-11)
     flushes_subnormals = True
     ulp_bounds = {"exp": 256, "expm1": 256, "sigmoid": 256, "softplus": 256, "log_sigmoid": 256,
-                  "sin": 2**24, "cos": 2**24}
+                  "pow": 256, "sin": 2**24, "cos": 2**24}
 
     @classmethod
     def availability(cls):

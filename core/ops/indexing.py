@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import IndexingError
 from ..tensor import Tensor
-from ._util import index_tensor
+from ._util import index_tensor, same_backend
 from .movement import flip, gather, permute, reshape, slice_axes
 
 
@@ -114,6 +114,9 @@ def getitem(x, key):
 def _advanced(x, key):
     if not isinstance(key, tuple):
         key = (key,)
+    foreign = [k for k in key if isinstance(k, Tensor) and k._backend is not x._backend]
+    if foreign:
+        same_backend("indexing", (x, foreign[0]))
     # index tensors come to the host once (bounds are checked there)
     key = tuple(_host(k) if isinstance(k, (Tensor, np.ndarray, list, tuple)) else k for k in key)
     # None -> a new size-1 axis, indexed by a full slice
@@ -205,6 +208,8 @@ def setitem(x, key, value):
     source[positions] = np.arange(positions.size)      # NumPy: the last write wins
     written = source >= 0
     v = as_tensor(value, "setitem", like=x)
+    if v._backend is not x._backend:
+        same_backend("setitem", (x, v))
     v = reshape(broadcast_to(cast(v, x.dtype) if v.dtype is not x.dtype else v, target), (-1,))
     picked = gather(v, 0, index_tensor(np.where(written, source, 0), x.backend))
     mask = cast(index_tensor(written.reshape(x.shape), x.backend), "bool")

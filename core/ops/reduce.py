@@ -70,10 +70,13 @@ def mean(x, axis=None, keepdims=False):
     return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
 
 
-def var(x, axis=None, correction=1, keepdims=False):
-    """Variance with Bessel's correction by default, as torch.var does."""
-    x = as_tensor(x, "var")
-    axes = normalize_axes("var", axis, x.ndim, x.shape)
+def _spread(x, op, axis, correction, keepdims):
+    """(s, m) with variance s * s * m: the deviations are divided by their largest magnitude
+    s before squaring, so that neither tiny values (1e-30 ** 2 underflows float32) nor huge
+    ones (1e20 ** 2 overflows) lose the variance; s is a constant to autograd (the identity
+    holds for any s), so the gradient is the plain formula's."""
+    x = as_tensor(x, op)
+    axes = normalize_axes(op, axis, x.ndim, x.shape)
     if not x.dtype.is_float:
         x = cast(x, dt.default_float)
     n = 1
@@ -81,7 +84,20 @@ def var(x, axis=None, correction=1, keepdims=False):
         n *= x.shape[a]
     d = x - mean(x, axes, keepdims=True)
     denom = n - correction
-    return sum(d * d, axes, keepdims) * (1.0 / denom if denom > 0 else float("nan"))
+    scale = 1.0 / denom if denom > 0 else float("nan")
+    if n == 0:
+        return None, sum(d * d, axes, keepdims) * scale
+    s = max(d.detach().abs(), axes, keepdims=True)
+    s = where(eq(s, 0), const(1, s.dtype, s._backend), s)
+    q = d / s
+    m = sum(q * q, axes, keepdims) * scale
+    return (s if keepdims else s.reshape(m.shape)), m
+
+
+def var(x, axis=None, correction=1, keepdims=False):
+    """Variance with Bessel's correction by default, as torch.var does."""
+    s, m = _spread(x, "var", axis, correction, keepdims)
+    return m if s is None else m * s * s
 
 
 class StdRoot(Op):
@@ -102,8 +118,9 @@ class StdRoot(Op):
 
 def std(x, axis=None, correction=1, keepdims=False):
     """Standard deviation; its gradient at a constant input is 0, as PyTorch's."""
-    v = var(x, axis, correction, keepdims)
-    return run(StdRoot(), (v,), v.shape, v.dtype)
+    s, m = _spread(x, "std", axis, correction, keepdims)
+    root = run(StdRoot(), (m,), m.shape, m.dtype)
+    return root if s is None else root * s
 
 
 class Extreme(Op):

@@ -47,7 +47,7 @@ def edge_values(case, dtype):
         return np.array(values, dtype=np.float64).astype(dtype.np)
 
 
-@dataclass
+@dataclass(repr=False)
 class OpCase:
     name: str
     fn: object                       # ember function of tensors
@@ -67,6 +67,9 @@ class OpCase:
     edges: tuple = ()
     ulps: dict = field(default_factory=lambda: dict(ULPS))
     signed_zeros: bool = False       # f(-0) is -0 (odd functions), checked at the edges
+
+    def __repr__(self):   # the name is what a failing draw needs to show
+        return f"OpCase({self.name!r})"
 
     def arrays(self, shapes, seed):
         """Float64 inputs for ``shapes``, drawn reproducibly from this case's domain."""
@@ -91,8 +94,15 @@ def _np_sigmoid(x):
     return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
+def c_pow(a, b):
+    """np.power as C's pow: NumPy computes an exponent of 0.5 that broadcasts as sqrt,
+    which differs at -inf (NaN, not inf) and -0 (-0, not +0)."""
+    return np.where((b == 0.5) & ((a == 0) | (a == -np.inf)), np.abs(a), np.power(a, b))
+
+
 def _np_logsumexp(x, axis=None, keepdims=False):
     m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)         # +inf terms give +inf, as in PyTorch
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
@@ -145,7 +155,8 @@ OPS = [
     OpCase("sub", ember.sub, np.subtract, BINARY, NUMERIC, cancels=True),
     OpCase("mul", ember.mul, np.multiply, BINARY, NUMERIC, double=True),
     OpCase("div", ember.div, np.divide, BINARY, sample="away_from_zero", double=True),
-    OpCase("pow", ember.pow, np.power, BINARY, domain=(0.5, 2.0), double=True),
+    # C's pow everywhere, a 0-d exponent included: (-inf) ** 0.5 is inf, (-0) ** 0.5 is +0
+    OpCase("pow", ember.pow, lambda a, b: c_pow(a, b), BINARY, domain=(0.5, 2.0), double=True),
     OpCase("maximum", ember.maximum, np.maximum, BINARY, NUMERIC, sample="distinct"),
     OpCase("minimum", ember.minimum, np.minimum, BINARY, NUMERIC, sample="distinct"),
     OpCase("scalar_rsub", lambda x: 3.0 - x, lambda x: 3.0 - x, dtypes=FLOAT),

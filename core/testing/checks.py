@@ -163,6 +163,16 @@ def gradgradcheck(fn, arrays, backend, seed=0, scale=1.0):
     gradcheck(first_derivative_dot_v, arrays, backend, seed=seed, scale=scale * 10)
 
 
+def other_backend(backend):
+    """An available backend other than ``backend``, for the mixed-backend checks; the test
+    skips where this machine has only one."""
+    import pytest
+    for name in ember.registry.names("backends"):
+        if name != backend.name and ember.config.availability(name)[0]:
+            return ember.get_backend(name)
+    pytest.skip("mixed-backend checks need a second available backend")
+
+
 def expect(condition, message="expectation failed"):
     """An assert that survives ``python -O`` (suite modules are not assert-rewritten)."""
     if not condition:

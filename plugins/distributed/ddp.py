@@ -40,7 +40,7 @@ class DistributedDataParallel(Module):
         self._sync = True
         with ember.no_grad():
             for _, t in list(module.named_parameters()) + list(module.named_buffers()):
-                t._data = dist.broadcast(t, root=0)._data
+                t.copy_(dist.broadcast(t, root=0))
         self.buckets, size, current = [], 0, []
         for p in reversed([p for p in module.parameters() if p.requires_grad]):
             current.append(p)

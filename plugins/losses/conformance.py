@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember.registry import registry
-from ember.testing.checks import expect, gradcheck, tolerance
+from ember.testing.checks import expect, gradcheck, other_backend, tolerance
 
 LOSSES = registry.names("losses")
 
@@ -69,6 +69,16 @@ def test_loss_refuses_mismatched_shapes(backend, name):
     bad = target[:-1] if target.ndim else target
     with pytest.raises(ember.ShapeError):
         cls(**ex.kwargs)(ember.tensor(pred, dtype=ember.float32), _target(bad, backend, ember.float32))
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_refuses_a_target_on_another_backend(backend, name):
+    cls = registry.get("losses", name)
+    ex = cls.example()
+    pred, target = _data(ex)
+    with pytest.raises(ember.BackendError, match="different backends"):
+        cls(**ex.kwargs)(ember.tensor(pred, dtype=ember.float32),
+                         _target(target, other_backend(backend).name, ember.float32))
 
 
 def test_masked_logits_give_finite_losses(backend):

@@ -10,7 +10,8 @@ import pytest
 
 import ember
 from ember.registry import registry
-from ember.testing.checks import expect, grad_dtype, gradcheck, tolerance, without_fast_paths
+from ember.testing.checks import (expect, grad_dtype, gradcheck, other_backend, tolerance,
+                                  without_fast_paths)
 
 from .module import functional_call
 
@@ -139,6 +140,28 @@ def test_layer_refuses_bad_shapes(backend, name):
                      dtype=None if ex.integer_high else ember.float32)
     with pytest.raises(ember.ShapeError):
         layer(x)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_refuses_an_input_on_another_backend(backend, name):
+    """A layer holding parameters or buffers on one backend, given input on another, raises
+    the BackendError arithmetic raises (not an AttributeError from a backend's buffers)."""
+    layer, ex = _build(name, backend)
+    if not any(True for _ in layer.parameters()) and not any(True for _ in layer.buffers()):
+        pytest.skip(f"layer {name} holds no tensors: it runs wherever its input is")
+    x = _input(ex, other_backend(backend).name, ember.float32)
+    with pytest.raises(ember.BackendError, match="different backends|is on|are on"):
+        layer(x)
+
+
+def test_embedding_refuses_indices_out_of_range(backend):
+    """As PyTorch: negative indices do not wrap, and every bad index is an IndexingError."""
+    table = registry.get("layers", "embedding")(4, 2)
+    for bad, shown in (([[1, 4]], 4), ([0, -1], -1), ([-5], -5)):
+        with pytest.raises(ember.IndexingError, match=f"index {shown} is out of range for a "
+                                                      f"table of 4 rows"):
+            table(ember.tensor(bad, dtype=backend.default_int))
+    expect(table(ember.tensor([3, 0], dtype=backend.default_int)).shape == (2, 2), "in range")
 
 
 @pytest.mark.parametrize("name", INITIALIZERS)

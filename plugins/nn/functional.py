@@ -5,7 +5,7 @@ import math
 
 import ember
 from ember.autograd import run
-from ember.errors import DTypeError, ShapeError
+from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
 from ember.ops.movement import Unslice
 from ember.tensor import wrap
 
@@ -322,7 +322,15 @@ def embedding(indices, weight):
         indices = ember.tensor(indices, backend=weight.backend)
     if indices.dtype.is_float or indices.dtype is ember.bool_:
         raise DTypeError(f"embedding: indices must be integers, got {indices.dtype.name}")
-    return weight[indices]
+    if indices.backend is not weight.backend:
+        raise BackendError(f"embedding: the indices are on {indices.device} and the table on "
+                           f"{weight.device}; move the indices with .to({weight.device!r})")
+    host, n = indices.numpy(), weight.shape[0]   # read once: checked here, gathered below
+    if host.size and (host.min() < 0 or host.max() >= n):
+        bad = host[(host < 0) | (host >= n)].flat[0]
+        raise IndexingError(f"embedding: index {bad} is out of range for a table of {n} rows; "
+                            f"indices run from 0 to {n - 1} (negative ones do not wrap)")
+    return weight[host]
 
 
 def leaky_relu(x, negative_slope=0.01):

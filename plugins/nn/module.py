@@ -17,10 +17,7 @@ class Parameter(Tensor):
     def __new__(cls, data, requires_grad=True):
         if not isinstance(data, Tensor):
             data = ember.tensor(data)
-        p = object.__new__(cls)
-        p._data, p._backend, p.shape, p.dtype = data._data, data._backend, data.shape, data.dtype
-        p.grad, p._ctx, p._retain = None, None, False
-        p.requires_grad = False
+        p = data.as_subclass(cls)
         if requires_grad:
             p.requires_grad_()
         return p
@@ -180,7 +177,8 @@ class Module:
                 raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
                                  f"state_dict but {target.dtype.name} in {type(self).__name__}; "
                                  f"cast the module or the state first")
-            target._data = value.to(target._backend)._data
+            with ember.no_grad():
+                target.copy_(value)
         return self
 
     def to(self, target=None, dtype=None):
@@ -195,7 +193,7 @@ class Module:
                 moved = moved.to(target)
             if dtype is not None and t.dtype.is_float:
                 moved = moved.to(dtype=dtype)
-            t._data, t._backend, t.dtype = moved._data, moved._backend, moved.dtype
+            t.data = moved
             t.grad = None
         return self
 

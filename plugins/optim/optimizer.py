@@ -39,13 +39,19 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups = []
-        for g in groups:
+        seen = set()
+        for i, g in enumerate(groups):
             group = {**base, **{k: v for k, v in g.items() if k != "params"}}
             group["params"] = list(g["params"])
             for p in group["params"]:
                 if not isinstance(p, Tensor) or not p.dtype.is_float:
                     raise TypeError(f"{type(self).__name__}: parameters must be floating tensors, "
                                     f"got {type(p).__name__}")
+                if id(p) in seen:   # it would be stepped twice per step()
+                    raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} "
+                                     f"appears twice (again in group {i}); list each parameter "
+                                     f"in one group, once")
+                seen.add(id(p))
             self.validate(group)
             self.param_groups.append(group)
         self.state = {}   # id(param) -> {name: tensor or number}
@@ -69,7 +75,7 @@ class Optimizer:
                         continue
                     state = self.state.setdefault(id(p), {})
                     new = self.update(p, p.grad, state, group)
-                    p._data = new._data
+                    p.copy_(new)
 
     def lr(self, group):
         """The group's learning rate: the number, or while ember.compile traces a 0-d
@@ -90,8 +96,8 @@ class Optimizer:
         for group in self.param_groups:
             held = self._lr_tensors.get(id(group))
             if held is not None and held[1] != group["lr"]:
-                t = held[0]
-                t._data = ember.full((), float(group["lr"]), dtype=t.dtype, backend=t.backend)._data
+                with ember.no_grad():
+                    held[0].copy_(float(group["lr"]))
                 held[1] = group["lr"]
 
     @staticmethod
@@ -100,7 +106,7 @@ class Optimizer:
         stays the same tensor objects from step to step (what ember.compile replays)."""
         old = state.get(name)
         if isinstance(old, Tensor) and isinstance(value, Tensor):
-            old._data = value._data
+            old.copy_(value)
         else:
             state[name] = value.detach() if isinstance(value, Tensor) else value
 

@@ -1,6 +1,7 @@
 """``ember train``, ``ember evaluate`` and ``ember predict``: models, data, losses,
 optimizers, schedulers and metrics named in a TOML file by their registered names."""
 
+import argparse
 import os
 import sys
 
@@ -19,11 +20,43 @@ except ImportError:  # Python 3.10
 def read_config(path):
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            config = tomllib.load(f)
     except FileNotFoundError:
         raise DataError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise DataError(f"{path} is a directory; give the TOML file itself "
+                        f"(see examples/train_digits.toml)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid TOML: {exc}") from None
+    for section in ("data", "model", "train"):
+        if not isinstance(config.get(section, {}), dict):
+            raise DataError(f"config: {section} must be a table ([{section}]), "
+                            f"got {config[section]!r}")
+    return config
+
+
+def _whole(low):
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low,
+            f"a whole number >= {low}")
+
+
+_FRACTION = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
+             "a number between 0 and 1 (exclusive)")
+_POSITIVE = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+             "a number > 0")
+
+
+def setting(config, path, default, rule):
+    """``config``'s value at ``path`` ("data.batch_size"), or ``default``; a value that
+    breaks ``rule`` (a check and what it expects) is refused, naming the key."""
+    section, _, key = path.rpartition(".")
+    value = (config.get(section, {}) if section else config).get(key, default)
+    check, expected = rule
+    if not check(value):
+        raise DataError(f"config: {path} must be {expected}, got {value!r}")
+    return value
 
 
 def _named(kind, spec, *args, what):
@@ -55,15 +88,17 @@ def build_data(config):
     loader = registry.get("datasets", data.get("dataset", "digits"))
     options = data.get("options", {})
     dataset = loader(**options)
-    seed = config.get("seed", 0)
+    seed = setting(config, "seed", 0, _whole(0))
     if "test" in data:
         test = loader(**{**options, **data["test"]})
         train_val = dataset
     else:
-        train_val, test = train_val_split(dataset, data.get("test_fraction", 0.2), seed=seed)
-    train, val = train_val_split(train_val, data.get("val_fraction", 0.1), seed=seed + 1)
+        train_val, test = train_val_split(
+            dataset, setting(config, "data.test_fraction", 0.2, _FRACTION), seed=seed)
+    train, val = train_val_split(train_val, setting(config, "data.val_fraction", 0.1, _FRACTION),
+                                 seed=seed + 1)
     if "scale" in data:
-        by = float(data["scale"])
+        by = float(setting(config, "data.scale", 1.0, _POSITIVE))
         train, val, test = (_ScaledView(d, by) for d in (train, val, test))
     return train, val, test
 
@@ -86,8 +121,8 @@ def _loaders(config, train, val, test, distributed=False):
     """Train, validation and test loaders; distributed, each rank gets its share of each
     (batch_size is per process, as in PyTorch)."""
     from ember.plugins.data import DataLoader
-    bs = config.get("data", {}).get("batch_size", 64)
-    seed = config.get("seed", 0)
+    bs = setting(config, "data.batch_size", 64, _whole(1))
+    seed = setting(config, "seed", 0, _whole(0))
     if not distributed:
         return (DataLoader(train, bs, shuffle=True, seed=seed), DataLoader(val, 1024),
                 DataLoader(test, 1024))
@@ -101,7 +136,14 @@ def _setup(args, config):
     backend = args.backend or config.get("backend")
     if backend:
         ember.set_backend(backend)
-    ember.manual_seed(config.get("seed", 0))
+    ember.manual_seed(setting(config, "seed", 0, _whole(0)))
+
+
+def _count(text):
+    """argparse's type for a count: a whole number >= 0 (its error is one line)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 class TrainCommand:
@@ -110,7 +152,7 @@ class TrainCommand:
     def add_arguments(self, parser):
         parser.add_argument("config", help="a TOML file (see examples/train_digits.toml)")
         parser.add_argument("--backend", help="overrides EMBER_BACKEND and the config's backend")
-        parser.add_argument("--epochs", type=int, help="overrides train.epochs")
+        parser.add_argument("--epochs", type=_count, help="overrides train.epochs")
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
         parser.add_argument("--distributed", action="store_true",
                             help="data-parallel over the processes of an MPI job "
@@ -126,7 +168,9 @@ class TrainCommand:
         config = read_config(args.config)
         _setup(args, config)
         train_cfg = config.get("train", {})
-        epochs = args.epochs or train_cfg.get("epochs", 10)
+        epochs = setting(config, "train.epochs", 10, _whole(0))
+        if args.epochs is not None:   # --epochs 0 is zero epochs
+            epochs = args.epochs
         model = build_model(config)
         if args.distributed:
             from ember.plugins.distributed import DistributedDataParallel

@@ -3,7 +3,7 @@
 import pytest
 
 import ember
-from ember.testing.checks import expect
+from ember.testing.checks import expect, other_backend
 
 F32 = dict(dtype=ember.float32)
 
@@ -55,6 +55,12 @@ ERRORS = [
     ("bad_device_index", lambda: ember.zeros(2).to("numpy:x"), ember.BackendError,
      "backend 'numpy:x': the device index after ':' must be a number, as in 'opencl:1'"),
     ("negative_shape", lambda: ember.zeros(2, -1), ember.ShapeError, "zeros: negative size in shape (2, -1)"),
+    ("grad_shape", lambda: setattr(ember.zeros(2, 3), "grad", ember.zeros(3)), ember.ShapeError,
+     ".grad of shape (3,) assigned to a tensor of shape (2, 3); a gradient has its tensor's shape"),
+    ("grad_dtype", lambda: setattr(ember.zeros(2), "grad", ember.zeros(2, dtype=ember.int32)),
+     ember.DTypeError, ".grad of dtype int32 assigned to a float32 tensor; cast it with .to(float32)"),
+    ("grad_type", lambda: setattr(ember.zeros(2), "grad", [1.0, 2.0]), ember.DTypeError,
+     ".grad must be a Tensor or None, not list"),
 ]
 
 
@@ -68,14 +74,19 @@ def test_error_message(backend, make, kind, message):
 
 
 def test_mixing_backends_names_both(backend):
-    other = next((n for n in ember.registry.names("backends")
-                  if n != backend.name and ember.config.availability(n)[0]), None)
-    if other is None:
-        pytest.skip("only one backend is available here")
+    other = other_backend(backend)
     a, b = ember.zeros(2), ember.zeros(2).to(other)
     with pytest.raises(ember.BackendError, match=f"add: tensors are on different backends "
-                                                 f"\\({backend.device} and {other}\\)"):
+                                                 f"\\({backend.device} and {other.device}\\)"):
         a + b
+    with pytest.raises(ember.BackendError, match="different backends"):
+        a[b.to(dtype=ember.int32)]
+    with pytest.raises(ember.BackendError, match="different backends"):
+        a[ember.tensor([0], backend=other)] = 1.0
+    with pytest.raises(ember.BackendError, match="different backends"):
+        a[0] = ember.ones((), backend=other)
+    with pytest.raises(ember.BackendError, match=f"assigned to a tensor on {backend.device}"):
+        a.grad = b
 
 
 def test_unsupported_dtype_is_refused_by_the_core(backend):

@@ -45,6 +45,30 @@ def test_pow_of_negative_infinity(backend):
     expect(got.tolist() == [INF, -INF, 0.0], f"(-inf) ** [2.5, 3, -2.5] gave {got.tolist()}")
 
 
+def test_pow_at_c_special_values(backend):
+    """C's pow where WGSL leaves it undefined and NumPy takes sqrt for a broadcast 0.5."""
+    x = [0.0, -0.0, 0.0, -1.0, -1.0, 0.5, 2.0, -2.0, -INF, -0.0, 3.0]
+    y = [-3e38, -1.0, -0.5, INF, 3e38, -INF, -INF, 0.5, 0.5, 0.5, 9.0]
+    got = (_f32(x, backend) ** _f32(y, backend)).numpy()
+    want = [INF, -INF, INF, 1.0, 1.0, INF, 0.0, NAN, INF, 0.0, 19683.0]
+    np.testing.assert_array_equal(got, np.array(want, dtype=np.float32), err_msg="x ** y")
+    expect(not np.signbit(got[-2]), "(-0) ** 0.5 is +0")
+    by_scalar = (_f32([-INF, -0.0, 4.0], backend) ** 0.5).numpy()
+    np.testing.assert_array_equal(by_scalar, np.array([INF, 0.0, 2.0], np.float32), err_msg="x ** 0.5")
+
+
+def test_variance_of_tiny_and_huge_values(backend):
+    """Deviations are scaled before squaring: 1e-30 ** 2 underflows float32, 1e20 ** 2
+    overflows, yet both spreads are representable."""
+    rows = np.zeros((2, 12))
+    rows[0, 1:] = 1e-30
+    rows[1, :2] = [1e20, -1e20]
+    x = ember.tensor(rows, dtype=ember.float32, backend=backend)
+    want = rows.astype(np.float32).astype(np.float64).std(axis=1, ddof=1)
+    assert_ulp(x.std(axis=1).numpy(), want, ember.float32, 4, "std")
+    assert_ulp(x[:1].var(axis=1).numpy(), want[:1] ** 2, ember.float32, 8, "var")
+
+
 def test_integers_never_wrap(backend):
     with pytest.raises(ember.RangeError, match="does not fit in int32"):
         ember.tensor([2 ** 40, 1], dtype=ember.int32, backend=backend)

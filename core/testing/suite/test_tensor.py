@@ -170,6 +170,28 @@ def test_inplace_operators_rebind_values(backend):
         i /= 2
 
 
+def test_copy_and_data_keep_the_tensor_object(backend):
+    """copy_ (values, broadcast and cast as PyTorch's) and .data = (everything) rebind the
+    same object: what optimizers, load_state_dict and Module.to use."""
+    p = ember.zeros(2, 3, requires_grad=True)
+    with pytest.raises(ember.MutationError, match="copy_ on a tensor that takes part in autograd"):
+        p.copy_(ember.ones(2, 3))
+    before = p.detach()
+    with ember.no_grad():
+        expect(p.copy_(ember.tensor([1, 2, 3], dtype=ember.int32)) is p, "copy_ returns self")
+    np.testing.assert_array_equal(p.numpy(), [[1, 2, 3], [1, 2, 3]])
+    expect(p.dtype is ember.float32 and p.requires_grad and before.numpy().sum() == 0,
+           "copy_ keeps dtype and requires_grad; an earlier detach keeps its value")
+    with ember.no_grad(), pytest.raises(ember.ShapeError):
+        p.copy_(ember.ones(4))
+    q = ember.zeros(3)
+    q.data = ember.tensor([[1.0, 2.0]], dtype=ember.float64 if ember.float64 in backend.dtypes
+                          else ember.float32)
+    expect(q.shape == (1, 2) and q.data.tolist() == [[1.0, 2.0]], ".data = replaces the value")
+    with pytest.raises(ember.DTypeError, match=".data must be set to a Tensor"):
+        q.data = [1.0]
+
+
 def test_logical_operators(backend):
     x = ember.tensor([-1.0, 0.5, 2.0])
     np.testing.assert_array_equal(((x > 0) & (x < 1)).numpy(), [False, True, False])

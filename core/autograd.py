@@ -197,9 +197,29 @@ def _propagate(roots, acc, create_graph, wanted_ids, found):
                 acc[key] = acc[key] + ig if key in acc else ig
 
 
+class NotDifferentiable:
+    """The grad_fn of a result autograd cannot go through (what ember.compile returns):
+    backward names why and what to do instead."""
+
+    __slots__ = ("reason",)
+    inputs = ()
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def backward(self, g):
+        raise AutogradError(f"backward: {self.reason}")
+
+    def __repr__(self):
+        return "<NotDifferentiable>"
+
+
 def backward(t, grad=None, create_graph=False):
+    if isinstance(t._ctx, NotDifferentiable):
+        t._ctx.backward(grad)
     if not t.requires_grad:
-        raise AutogradError("backward: this tensor does not require grad; create its "
+        raise AutogradError("backward: this tensor does not require grad: no tensor it was "
+                            "computed from does (outputs of ember.compile never do); create its "
                             "inputs with requires_grad=True (and not under ember.no_grad())")
     if grad is None:
         if t.size != 1:

@@ -29,7 +29,7 @@ import weakref
 import numpy as np
 
 from . import random as _random
-from .autograd import is_grad_enabled
+from .autograd import NotDifferentiable, is_grad_enabled
 from .config import get_backend
 from .errors import EmberError
 from .graph import Graph, Node, V
@@ -76,6 +76,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)
         self.fn, self.optimize, self.capture = fn, optimize, capture
         self._entries = {}
+        self.trace_count = 0    # eager runs that traced, over every entry (replays are free)
 
     def __repr__(self):
         return f"<ember.compile of {self.name}>"
@@ -98,7 +99,18 @@ class CompiledFunction:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = _Entry(self)
-        return entry(args, kwargs)
+        result = entry(args, kwargs)
+        if key[2] and any(leaf[3] for leaf in key[1]):   # grad on, an argument requires grad
+            refusal = NotDifferentiable(
+                f"outputs of compile({self.name}) carry no gradients, though its arguments "
+                f"require grad; call the function uncompiled to differentiate it, or compile "
+                f"the whole training step (forward, loss.backward() and optimizer.step() inside "
+                f"the compiled function, which records them)")
+            leaves = []
+            _flatten(result, leaves)
+            for t in leaves:
+                t._ctx = refusal
+        return result
 
 
 def _flatten(obj, leaves):
@@ -106,10 +118,9 @@ def _flatten(obj, leaves):
     if isinstance(obj, Tensor):
         leaves.append(obj)
         return ("T", len(leaves) - 1)
-    if isinstance(obj, (tuple, list)):
-        return (type(obj).__name__, [_flatten(x, leaves) for x in obj])
-    if isinstance(obj, dict):
-        return ("dict", [(k, _flatten(v, leaves)) for k, v in obj.items()])
+    if isinstance(obj, (tuple, list, dict)):   # the type itself: namedtuples come back as such
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        return (type(obj), [(k, _flatten(v, leaves)) for k, v in items])
     return ("C", obj)
 
 
@@ -119,10 +130,13 @@ def _unflatten(spec, leaves):
         return leaves[body]
     if kind == "C":
         return body
-    if kind == "dict":
-        return {k: _unflatten(v, leaves) for k, v in body}
-    items = [_unflatten(x, leaves) for x in body]
-    return tuple(items) if kind == "tuple" else items
+    if issubclass(kind, dict):
+        out = {k: _unflatten(v, leaves) for k, v in body}
+        return out if kind is dict else kind(out)
+    items = [_unflatten(v, leaves) for _, v in body]
+    if kind is list or kind is tuple:
+        return kind(items)
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)   # namedtuple or other
 
 
 def _key(args, kwargs):
@@ -139,9 +153,7 @@ def _hashable(spec):
         return body
     if kind == "C":
         return body if isinstance(body, (bool, int, float, str, type(None))) else ("id", id(body))
-    if kind == "dict":
-        return ("dict",) + tuple((k, _hashable(v)) for k, v in body)
-    return (kind,) + tuple(_hashable(x) for x in body)
+    return (kind,) + tuple((k, _hashable(v)) for k, v in body)
 
 
 class _Entry:
@@ -156,6 +168,7 @@ class _Entry:
             return self.replay(args, kwargs)
         with _lock:
             trace, result = _Trace.run(self.owner.fn, args, kwargs)
+        self.owner.trace_count += 1
         self.traces.append(trace)
         if len(self.traces) >= AGREE:
             prev = self.traces[-2]
@@ -168,7 +181,7 @@ class _Entry:
                     f"{len(self.traces)} recorded different graphs: {diff}. A compiled function "
                     f"must make the same calls each time: keep numbers that change per call in "
                     f"tensors (ember.is_compiling() tells when), and update state tensors in place "
-                    f"(t._data = new._data, +=) instead of replacing them")
+                    f"(t.copy_(new), +=) instead of replacing them")
         return result
 
     def _ready(self, trace):

@@ -68,14 +68,7 @@ class Adam(Optimizer):
     def update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
         capturable = group["capturable"] or ember.is_compiling()
-        step = state.get("step", 0)
-        if capturable:
-            if not isinstance(step, ember.Tensor):
-                state["step"] = ember.tensor(float(step), dtype=p.dtype, backend=p.backend)
-            state["step"] += 1          # rebinds the same tensor
-            t = state["step"]
-        else:
-            t = state["step"] = (int(step.item()) if isinstance(step, ember.Tensor) else step) + 1
+        t = self.count_step(state, p, capturable)
         if "exp_avg" not in state:
             state["exp_avg"] = ember.zeros_like(p)
             state["exp_avg_sq"] = ember.zeros_like(p)
@@ -162,9 +155,9 @@ class Adagrad(Optimizer):
                 "initial_accumulator_value": 0.0, "eps": 1e-10}
 
     def update(self, p, g, state, group):
-        t = state["step"] = state.get("step", 0) + 1
+        t = self.count_step(state, p, ember.is_compiling())
         g = _with_decay(p, g, group["weight_decay"])
-        clr = self.lr(group) / (1 + (t - 1) * group["lr_decay"])
+        clr = self.lr(group) / ((t - 1) * group["lr_decay"] + 1)
         acc = state.get("sum")
         if acc is None:
             acc = ember.full_like(p, group["initial_accumulator_value"])

@@ -110,6 +110,20 @@ class Optimizer:
         else:
             state[name] = value.detach() if isinstance(value, Tensor) else value
 
+    @staticmethod
+    def count_step(state, p, in_tensor):
+        """``state["step"]`` plus one, stored back and returned: a Python int, or with
+        ``in_tensor`` (capturable, or while ember.compile traces) a 0-d tensor counted in
+        place, so that each replay of a compiled step counts on."""
+        step = state.get("step", 0)
+        if not in_tensor:
+            state["step"] = (int(step.item()) if isinstance(step, Tensor) else step) + 1
+            return state["step"]
+        if not isinstance(step, Tensor):
+            state["step"] = ember.tensor(float(step), dtype=p.dtype, backend=p.backend)
+        state["step"] += 1              # the same tensor, rebound
+        return state["step"]
+
     def update(self, p, g, state, group):
         """The new value of ``p`` from gradient ``g``; may update ``state``."""
         raise NotImplementedError(f"{type(self).__name__} must define update()")

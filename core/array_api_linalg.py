@@ -7,6 +7,7 @@ import collections
 import numpy as np
 
 from . import ops
+from .ops.reduce import safe_root
 from .array_api import _host, eye, matmul, matrix_transpose, on_host, tensordot, vecdot
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
@@ -82,7 +83,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     big = ops.max(a, axis, keepdims=True).detach()
     scale = ops.where(ops.logical_or(ops.eq(big, 0), ops.eq(big, float("inf"))), 1.0, big)
     r = a / scale
-    norm = ops.sqrt(ops.sum(r * r, axis, keepdims)) if ord == 2 else \
+    norm = safe_root(ops.sum(r * r, axis, keepdims)) if ord == 2 else \
         ops.sum(r ** ord, axis, keepdims) ** (1.0 / ord)
     return norm * (scale if keepdims else ops.reshape(scale, norm.shape))
 

@@ -362,6 +362,7 @@ class Tensor:
     def any(self, axis=None, keepdims=False): return _ops.any(self, axis, keepdims)
     def all(self, axis=None, keepdims=False): return _ops.all(self, axis, keepdims)
     def exp(self): return _ops.exp(self)
+    def sign(self): return _ops.sign(self)
     def log(self): return _ops.log(self)
     def sqrt(self): return _ops.sqrt(self)
     def abs(self): return _ops.abs(self)

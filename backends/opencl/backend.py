@@ -71,7 +71,9 @@ _SPELLING = {
     **{op: f"(uchar)((x) {c} (y))" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                   ("le", "<="), ("gt", ">"), ("ge", ">="))},
     "neg": "(-(x))", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
-    "tanh": "tanh(x)", "sqrt": "sqrt(x)",
+    # pocl's tanh stops at 1 - 2**-24 (float): past where tanh rounds to 1, it is 1
+    "tanh": "(fabs(x) > (sizeof(TO) == 8 ? (TO)19.5 : (TO)9.1) ? copysign((TO)1, x) : tanh(x))",
+    "sqrt": "sqrt(x)",
     "fast_sigmoid": "(((x) >= 0 ? (TO)1 : exp(x)) / ((TO)1 + exp(-fabs(x))))",
     "fast_log1p": "log1p(x)", "fast_expm1": "expm1(x)",
     "fast_relu float": "(((x) > 0 || isnan(x)) ? (x) : (TO)0)", "fast_relu int": "max(x, (TO)0)",

@@ -90,7 +90,9 @@ class Abs(Op):
 class Sign(Op):
     __slots__ = ()
     def forward(self, x): return self.backend.sign(x)
-    def backward(self, g, x): return (None,)
+    def backward(self, g, x):   # PyTorch's zeros, whatever g holds
+        from .movement import broadcast_to
+        return (broadcast_to(const(0, g.dtype, g._backend), g.shape),)
 
 
 class Exp(Op):

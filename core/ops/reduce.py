@@ -100,9 +100,9 @@ def var(x, axis=None, correction=1, keepdims=False):
     return m if s is None else m * s * s
 
 
-class StdRoot(Op):
-    """sqrt of a variance whose gradient is 0 where the variance is 0, as PyTorch's
-    std_backward masks it (sqrt's own would be g / 0, and inf * 0 is NaN)."""
+class SafeRoot(Op):
+    """sqrt of a sum of squares (a variance, a norm) whose gradient is 0 where it is 0, as
+    PyTorch's std and norm backward mask it (sqrt's own would be g / 0, and inf * 0 NaN)."""
 
     __slots__ = ()
     saves_output = True
@@ -116,10 +116,15 @@ class StdRoot(Op):
         return (where(eq(y, 0), zero, g / (y * 2.0)),)
 
 
+def safe_root(m):
+    """sqrt of ``m`` (>= 0) with gradient 0 at 0."""
+    return run(SafeRoot(), (m,), m.shape, m.dtype)
+
+
 def std(x, axis=None, correction=1, keepdims=False):
     """Standard deviation; its gradient at a constant input is 0, as PyTorch's."""
     s, m = _spread(x, "std", axis, correction, keepdims)
-    root = run(StdRoot(), (m,), m.shape, m.dtype)
+    root = safe_root(m)
     return root if s is None else root * s
 
 

@@ -102,6 +102,15 @@ def c_pow(a, b):
     return np.where((b == 0.5) & ((a == 0) | (a == -np.inf)), np.abs(a), np.power(a, b))
 
 
+def _np_spread(x, axis):
+    """The sample standard deviation in float64 without underflow or overflow: the
+    deviations scaled by their largest magnitude before squaring (as ember's own)."""
+    d = x - x.mean(axis=axis, keepdims=True)
+    s = np.abs(d).max(axis=axis, keepdims=True)
+    s = np.where((s == 0) | ~np.isfinite(s), 1.0, s)
+    return np.squeeze(s * (d / s).std(axis=axis, ddof=1, keepdims=True), axis=axis)
+
+
 def _np_logsumexp(x, axis=None, keepdims=False):
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)         # +inf terms give +inf, as in PyTorch
@@ -178,9 +187,10 @@ OPS = [
            lambda x: x.sum(axis=(0, -1), keepdims=True), [((3, 4),), ((2, 3, 4),), ((1, 4),)], NUMERIC,
            out="sum", cancels=True),
     OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE, cancels=True),
-    OpCase("var", lambda x: x.var(axis=-1), lambda x: x.var(axis=-1, ddof=1),
+    OpCase("var", lambda x: x.var(axis=-1), lambda x: _np_spread(x, -1) ** 2,
            [((3, 4),), ((2, 3, 4),), ((5,),)], double=True, scale=3, cancels=True),
-    OpCase("std", lambda x: x.std(), lambda x: x.std(ddof=1), [((3, 4),), ((5,),)], scale=3, cancels=True),
+    OpCase("std", lambda x: x.std(), lambda x: _np_spread(x, None), [((3, 4),), ((5,),)], scale=3,
+           cancels=True),
     OpCase("max_axis", lambda x: x.max(axis=-1), lambda x: x.max(axis=-1), REDUCE, NUMERIC,
            sample="distinct"),
     OpCase("min_all", lambda x: x.min(), np.min, REDUCE, NUMERIC, sample="distinct"),

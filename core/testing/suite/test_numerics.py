@@ -100,6 +100,36 @@ def test_gradients_are_zero_where_pytorch_gives_zero(backend):
     expect(x.grad.tolist()[2] == 0, f"d(x ** 0)/dx: {x.grad.tolist()}")
 
 
+#: (what, function, input, PyTorch 2.13's gradient at it), each where a naive formula
+#: divides by zero or must pick a subgradient
+GRADIENT_EDGES = [
+    ("sqrt at 0", lambda x: x.sqrt().sum(), [0.0, 4.0], [INF, 0.25]),
+    ("abs at 0", lambda x: x.abs().sum(), [0.0, -2.0, 3.0], [0.0, -1.0, 1.0]),
+    ("relu at 0", lambda x: ember.relu(x).sum(), [0.0, -1.0, 2.0], [0.0, 0.0, 1.0]),
+    ("sign", lambda x: x.sign().sum(), [0.0, 1.0], [0.0, 0.0]),
+    ("max with ties", lambda x: x.max(), [1.0, 3.0, 3.0, 2.0], [0.0, 0.5, 0.5, 0.0]),
+    ("max over an axis with ties", lambda x: x.reshape(2, 2).max(axis=1).sum(),
+     [3.0, 3.0, 1.0, 2.0], [0.5, 0.5, 0.0, 1.0]),
+    ("maximum with ties", lambda x: ember.maximum(x, ember.tensor([1.0, 1.0, 4.0])).sum(),
+     [1.0, 2.0, 3.0], [0.5, 1.0, 0.0]),
+    ("norm of zeros", lambda x: ea.linalg.vector_norm(x), [0.0, 0.0], [0.0, 0.0]),
+    ("clip at its bounds", lambda x: ember.clip(x, -1.0, 1.0).sum(), [-1.0, 1.0, 0.5, 2.0],
+     [1.0, 1.0, 1.0, 0.0]),
+    ("log at 0", lambda x: x.log().sum(), [0.0, 1.0], [INF, 1.0]),
+    ("x ** 0.5 at 0", lambda x: (x ** 0.5).sum(), [0.0, 4.0], [INF, 0.25]),
+    ("tanh saturated", lambda x: x.tanh().sum(), [100.0, -100.0], [0.0, 0.0]),
+    ("logsumexp with -inf", lambda x: x.logsumexp(axis=0), [-INF, 0.0], [0.0, 1.0]),
+    ("log_softmax beside -inf", lambda x: ember.log_softmax(x, axis=0)[1], [-INF, 0.0], [0.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize("what,fn,x,want", GRADIENT_EDGES, ids=[e[0] for e in GRADIENT_EDGES])
+def test_gradients_at_the_edges_are_pytorchs(backend, what, fn, x, want):
+    t = _f32(x, backend).requires_grad_()
+    fn(t).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.array(want, dtype=np.float32), err_msg=what)
+
+
 def test_float16_mean_does_not_overflow(backend):
     if ember.float16 not in backend.dtypes:
         pytest.skip(f"backend {backend.device} has no float16")

@@ -47,7 +47,7 @@ def edge_values(case, dtype):
         return np.array(values, dtype=np.float64).astype(dtype.np)
 
 
-@dataclass(repr=False)
+@dataclass
 class OpCase:
     name: str
     fn: object                       # ember function of tensors
@@ -69,9 +69,6 @@ class OpCase:
     signed_zeros: bool = False       # f(-0) is -0 (odd functions), checked at the edges
     #: the output's shape depends on the input's values (a mask): ember.compile refuses it
     data_dependent_shape: bool = False
-
-    def __repr__(self):   # the name is what a failing draw needs to show
-        return f"OpCase({self.name!r})"
 
     def arrays(self, shapes, seed):
         """Float64 inputs for ``shapes``, drawn reproducibly from this case's domain."""

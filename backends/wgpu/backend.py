@@ -164,8 +164,8 @@ fn ember_sigmoid(x: TA) -> TA {
     return select(e, TA(1), x >= TA(0)) / (TA(1) + e);
 }
 
-// x ** y; whole exponents up to 2**24 by squaring, exact where NumPy is (x * x) and
-// right for negative bases, others through pow (exp2(y * log2(x))).
+// x ** y: whole exponents up to 32 as repeated products (exact where NumPy is: x * x),
+// others through pow (exp2(y * log2(x))) of |x| with the sign of an odd power.
 fn ember_pow(x: TA, y: TA) -> TA {
     // C's pow at every special value (WGSL leaves x < 0, zeros and infinities undefined)
     if (y == TA(0) || x == TA(1)) {

@@ -270,10 +270,14 @@ class Tensor:
     def __itruediv__(self, o): return self._inplace(_ops.div, o, "/=")
     def __ipow__(self, o): return self._inplace(_ops.pow, o, "**=")
 
-    def _inplace(self, fn, other, sym):
+    def _in_autograd(self, other):
+        """Whether updating this tensor with ``other`` would cut an autograd graph."""
         from .autograd import is_grad_enabled
-        if is_grad_enabled() and (self.requires_grad
-                                  or (isinstance(other, Tensor) and other.requires_grad)):
+        return is_grad_enabled() and (self.requires_grad
+                                      or (isinstance(other, Tensor) and other.requires_grad))
+
+    def _inplace(self, fn, other, sym):
+        if self._in_autograd(other):
             raise AutogradError(f"in-place {sym} on a tensor that takes part in autograd; "
                                 f"write x = x {sym[:-1]} y, or update under ember.no_grad()")
         out = fn(self, other)
@@ -295,10 +299,8 @@ class Tensor:
         backend) and keep this tensor's identity: the one way parameters and optimizer
         state change value, which ember.compile records. Refused while either tensor
         takes part in autograd (an optimizer steps under ember.no_grad())."""
-        from .autograd import is_grad_enabled
         from .errors import MutationError
-        if is_grad_enabled() and (self.requires_grad
-                                  or (isinstance(src, Tensor) and src.requires_grad)):
+        if self._in_autograd(src):
             raise MutationError("copy_ on a tensor that takes part in autograd; update it "
                                 "under ember.no_grad(), as an optimizer step does")
         if not isinstance(src, Tensor):
@@ -340,10 +342,8 @@ class Tensor:
     def __setitem__(self, key, value):
         """x[key] = value rebinds x to the updated value, as x += y does (views taken
         before keep what they saw); refused on tensors that take part in autograd."""
-        from .autograd import is_grad_enabled
         from .errors import MutationError
-        if is_grad_enabled() and (self.requires_grad
-                                  or (isinstance(value, Tensor) and value.requires_grad)):
+        if self._in_autograd(value):
             raise MutationError("item assignment on a tensor that takes part in autograd; "
                                 "build the new tensor instead, e.g. x = ember.where(mask, value, x), "
                                 "or assign under ember.no_grad()")

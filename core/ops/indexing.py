@@ -114,9 +114,7 @@ def getitem(x, key):
 def _advanced(x, key):
     if not isinstance(key, tuple):
         key = (key,)
-    foreign = [k for k in key if isinstance(k, Tensor) and k._backend is not x._backend]
-    if foreign:
-        same_backend("indexing", (x, foreign[0]))
+    same_backend("indexing", (x,) + tuple(k for k in key if isinstance(k, Tensor)))
     # index tensors come to the host once (bounds are checked there)
     key = tuple(_host(k) if isinstance(k, (Tensor, np.ndarray, list, tuple)) else k for k in key)
     # None -> a new size-1 axis, indexed by a full slice

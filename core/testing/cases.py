@@ -164,7 +164,7 @@ OPS = [
     OpCase("mul", ember.mul, np.multiply, BINARY, NUMERIC, double=True),
     OpCase("div", ember.div, np.divide, BINARY, sample="away_from_zero", double=True),
     # C's pow everywhere, a 0-d exponent included: (-inf) ** 0.5 is inf, (-0) ** 0.5 is +0
-    OpCase("pow", ember.pow, lambda a, b: c_pow(a, b), BINARY, domain=(0.5, 2.0), double=True),
+    OpCase("pow", ember.pow, c_pow, BINARY, domain=(0.5, 2.0), double=True),
     OpCase("maximum", ember.maximum, np.maximum, BINARY, NUMERIC, sample="distinct"),
     OpCase("minimum", ember.minimum, np.minimum, BINARY, NUMERIC, sample="distinct"),
     OpCase("scalar_rsub", lambda x: 3.0 - x, lambda x: 3.0 - x, dtypes=FLOAT),

@@ -28,6 +28,7 @@ FUNCTIONS = {
     "softplus": (ember.softplus, lambda x: np.where(x > 20, x, np.logaddexp(0.0, x))),
     "tanh": (ember.tanh, np.tanh),
     "exp": (ember.exp, np.exp),
+    "log": (ember.log, np.log),
     "log1p": (ember.log1p, np.log1p),
     "expm1": (ember.expm1, np.expm1),
 }
@@ -53,8 +54,8 @@ def main():
         for fname, (fn, ref) in FUNCTIONS.items():
             with np.errstate(all="ignore"):
                 want = ref(xs.astype(np.float64))
-                if fname == "log1p":
-                    keep = xs >= -1
+                if fname in ("log", "log1p"):
+                    keep = xs >= (0 if fname == "log" else -1)
                 else:
                     keep = np.ones(xs.shape, bool)
             got = fn(ember.tensor(xs[keep], backend=b)).numpy()

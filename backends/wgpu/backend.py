@@ -116,6 +116,31 @@ fn ember_tanh(x: TA) -> TA {
     return tanh(x);
 }
 
+// exp(x) as 2**n * 2**f: WGSL bounds exp only at 3 + 2|x| ULP (llvmpipe's is exp2(x *
+// log2(e)), 60 ULP off near -80). x * log2(e) is taken exactly as xh * LH (12 bits
+// each, exact) plus the small rest; the split is by bit masks, which fast-math cannot
+// fold away as it folded Cody-Waite's x - n * hi - n * lo. 2**f is its Taylor series
+// to f**8 on |f| <= 1/2, 2**n two exact powers of two (llvmpipe's ldexp rounds).
+fn ember_exp(x: TA) -> TA {
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
+        return x;
+    }
+    if (x > bitcast<f32>(0x42b17218u)) {    // 88.72284, the last x with a finite exp
+        return bitcast<f32>(0x7f800000u);
+    }
+    let c = max(x, TA(-104));
+    let xh = bitcast<f32>(bitcast<u32>(c) & 0xfffff000u);
+    let yh = xh * bitcast<f32>(0x3fb8a000u);                 // log2(e)'s first 12 bits
+    let n = round(yh);
+    let f = (yh - n) + ((c - xh) * bitcast<f32>(0x3fb8a000u) + c * bitcast<f32>(0x39a3b296u));
+    let p = TA(1) + f * (bitcast<f32>(0x3f317218u) + f * (bitcast<f32>(0x3e75fdf0u)
+        + f * (bitcast<f32>(0x3d635847u) + f * (bitcast<f32>(0x3c1d955bu) + f * (bitcast<f32>(0x3aaec3ffu)
+        + f * (bitcast<f32>(0x39218489u) + f * (bitcast<f32>(0x377fe5feu) + f * bitcast<f32>(0x35b16011u))))))));
+    let k = i32(n);
+    let k1 = k >> 1u;
+    return p * bitcast<f32>(u32(k1 + 127) << 23u) * bitcast<f32>(u32(k - k1 + 127) << 23u);
+}
+
 // exp(x) - 1: Taylor to x**9 / 9! for |x| < 0.5 (its remainder is below float32's
 // rounding there), where exp(x) - 1 cancels
 fn ember_expm1(x: TA) -> TA {
@@ -127,31 +152,59 @@ fn ember_expm1(x: TA) -> TA {
             + x * (TA(0.008333333333333333) + x * (TA(0.001388888888888889) + x * (TA(0.0001984126984126984)
             + x * (TA(2.48015873015873e-05) + x * TA(2.7557319223985893e-06)))))))));
     }
-    return exp(x) - TA(1);
+    return ember_exp(x) - TA(1);
 }
 
-// log(1 + x): 2 atanh(s) with s = x / (2 + x), as a series in s**2 for |x| < 0.25, where
-// 1 + x loses x's low bits
+// k log(2) + log(1 + f) for |f| <= sqrt(2) - 1, as fdlibm: log(1 + f) = 2 atanh(s) with
+// s = f / (2 + f), written f - (f**2 / 2 - s (f**2 / 2 + R(s**2))) so that the rounding
+// falls on the small terms; log(2) in two parts, k times the first exact
+fn ember_log_parts(k: TA, f: TA) -> TA {
+    let s = f / (TA(2) + f);
+    let z = s * s;
+    let r = z * (TA(2) * bitcast<f32>(0x3eaaaaabu) + z * (TA(2) * bitcast<f32>(0x3e4ccccdu)
+        + z * (TA(2) * bitcast<f32>(0x3e124925u) + z * (TA(2) * bitcast<f32>(0x3de38e39u)
+        + z * TA(2) * bitcast<f32>(0x3dba2e8cu)))));
+    let h = TA(0.5) * f * f;
+    return k * bitcast<f32>(0x3f317000u) + ((k * bitcast<f32>(0x3805fdf4u) + s * (h + r)) - h + f);
+}
+
+// log(x) for x = 2**k m with sqrt(1/2) <= m < sqrt(2), m from x's bits (subnormals
+// too): WGSL bounds log only absolutely (2**-21) near 1
+fn ember_log(x: TA) -> TA {
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) || x == bitcast<f32>(0x7f800000u)) {
+        return x;
+    }
+    if (x <= TA(0)) {                       // -0 and subnormals a device flushes give -inf
+        return select(bitcast<f32>(0x7fc00000u), bitcast<f32>(0xff800000u), x == TA(0));
+    }
+    var b = bitcast<u32>(x);
+    var k = i32(b >> 23u) - 127;
+    if (b < 0x00800000u) {                  // subnormal: shift the leading one to bit 23
+        let z = countLeadingZeros(b) - 8u;
+        b = b << z;
+        k = -126 - i32(z);
+    }
+    var m = (b & 0x007fffffu) | 0x3f800000u;
+    if (m > 0x3fb504f3u) {                  // past sqrt(2): halve m
+        m -= 0x00800000u;
+        k += 1;
+    }
+    return ember_log_parts(TA(k), bitcast<f32>(m) - TA(1));
+}
+
+// log(1 + x): log's parts with 1 + x = 2**k (1 + f), f = (2**-k - 1) + x 2**-k rounded
+// once (1 + x itself loses x's low bits)
 fn ember_log1p(x: TA) -> TA {
     if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
         return x;
     }
-    if (abs(x) < TA(0.25)) {
-        let s = x / (TA(2) + x);
-        let s2 = s * s;
-        return TA(2) * s * (TA(1) + s2 * (TA(0.3333333333333333) + s2 * (TA(0.2) + s2 * (TA(0.14285714285714285)
-            + s2 * (TA(0.1111111111111111) + s2 * TA(0.09090909090909091))))));
+    if (x <= TA(-1) || x >= TA(16777216)) { // -1 -> -inf, below NaN; beyond 2**24 1 + x is x
+        return ember_log(select(x, TA(1) + x, x <= TA(-1)));
     }
-    return log(TA(1) + x);
-}
-
-// WGSL bounds log only absolutely (2**-21) near 1, where its value is small: there
-// x - 1 is exact (Sterbenz) and log1p's series keeps the relative precision
-fn ember_log(x: TA) -> TA {
-    if (abs(x - TA(1)) < TA(0.25)) {
-        return ember_log1p(x - TA(1));
-    }
-    return log(x);
+    let b = bitcast<u32>(TA(1) + x);
+    let k = i32(b >> 23u) - 127 + select(0, 1, (b & 0x007fffffu) > 0x003504f3u);
+    let scale = bitcast<f32>(u32(127 - k) << 23u);
+    return ember_log_parts(TA(k), (scale - TA(1)) + x * scale);
 }
 
 // 1 / (1 + exp(-x)) as where(x >= 0, 1, e) / (1 + e) with e = exp(-|x|): no overflow,
@@ -160,7 +213,7 @@ fn ember_sigmoid(x: TA) -> TA {
     if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
         return x;
     }
-    let e = exp(-abs(x));
+    let e = ember_exp(-abs(x));
     return select(e, TA(1), x >= TA(0)) / (TA(1) + e);
 }
 
@@ -240,7 +293,7 @@ _SPELLING = {
     "cast": "TO(x)", "cast_bool": "select(0u, 1u, x != TA(0))", "where": "select(z, y, x != 0u)",
     **{op: f"select(0u, 1u, x {c} y)" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                      ("le", "<="), ("gt", ">"), ("ge", ">="))},
-    "neg": "-x", "exp": "exp(x)", "log": "ember_log(x)", "sin": "sin(x)", "cos": "cos(x)",
+    "neg": "-x", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "sin(x)", "cos": "cos(x)",
     "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)",
     "fast_sigmoid": "ember_sigmoid(x)", "fast_log1p": "ember_log1p(x)", "fast_expm1": "ember_expm1(x)",
     "fast_relu float": f"select(TO(0), x, x > TA(0) || {_isnan('x')})",
@@ -310,12 +363,11 @@ class WgpuBackend(StridedBackend):
     name = "wgpu"
     dtypes = frozenset({dt.bool_, dt.int32, dt.float32})
     default_int = dt.int32
-    # WGSL lets an implementation flush subnormals (llvmpipe does), bounds exp and log
-    # at 3 + 2|x| and 3 ULP, pow as exp2(y * log2(x)), and sin and cos only inside
-    # [-pi, pi] (absolute 2**-11)
+    # WGSL lets an implementation flush subnormals (llvmpipe does), bounds pow only as
+    # exp2(y * log2(x)), and sin and cos only inside [-pi, pi] (absolute 2**-11); exp
+    # and log are ember's own (_FLOAT_HELPERS)
     flushes_subnormals = True
-    ulp_bounds = {"exp": 256, "expm1": 256, "sigmoid": 256, "softplus": 256, "log_sigmoid": 256,
-                  "pow": 256, "sin": 2**24, "cos": 2**24}
+    ulp_bounds = {"pow": 256, "sin": 2**24, "cos": 2**24}
 
     @classmethod
     def availability(cls):

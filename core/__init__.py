@@ -19,6 +19,7 @@ from .errors import (AutogradError, BackendError, DataError, DistributedError, D
                      EmberError, IndexingError, MutationError, PluginError, RangeError,
                      SerializationError, ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
+from .ops._util import fast_path
 from .ops import __all__ as _ops_all
 from .io import load, save
 from .random import get_rng_state, manual_seed, set_rng_state
@@ -35,7 +36,7 @@ __all__ = [
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
     "is_compiling", "default_float", "dtype", "dtypes",
-    "enable_grad", "eye", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",
+    "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from . import dispatch
 from . import dtypes as dt
 from . import ops
 from .config import get_backend
@@ -144,7 +145,7 @@ def _new_object(t):
     if t.requires_grad:
         return t + 0
     from .tensor import wrap
-    return wrap(t._data, t.backend, t.shape, t.dtype)     # buffers are never written twice
+    return wrap(dispatch.read(t), t.backend, t.shape, t.dtype)     # buffers are never written twice
 
 
 def astype(x, dtype, /, *, copy=True, device=None):

@@ -11,6 +11,7 @@ import functools
 import threading
 import weakref
 
+from . import dispatch
 from .errors import AutogradError, BackendError
 from .tensor import Tensor, wrap
 
@@ -112,8 +113,12 @@ def run(op, inputs, shape, dtype):
             raise BackendError(f"{type(op).__name__}: tensors are on different backends "
                                f"({backend.device} and {t._backend.device}); move one with "
                                f".to({backend.device!r})")
-    op.backend = backend
-    out = wrap(op.forward(*[t._data for t in inputs]), backend, shape, dtype)
+    if dispatch.active_count and dispatch.active() is not None:   # ember.compile records
+        op.backend = dispatch.primitives(backend)
+        out = wrap(op.forward(*[dispatch.read(t) for t in inputs]), backend, shape, dtype)
+    else:
+        op.backend = backend
+        out = wrap(op.forward(*[t._data for t in inputs]), backend, shape, dtype)
     if _mode.enabled and dtype.is_float:
         for t in inputs:
             if t.requires_grad:

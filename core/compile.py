@@ -1,23 +1,23 @@
 """ember.compile: run a function of tensors once per call as a recorded Graph.
 
-Tracing runs the function eagerly while every backend primitive call is
-recorded (the backend's methods are shadowed on the instance for the extent of
-the call) and every read and rebinding of a tensor's buffer is watched (the
-Tensor ``_data`` slot is wrapped). Buffers that the calls read but did not
-make are the graph's inputs: the arguments' buffers, and the buffers of other
-tensors the function reads (parameters, optimizer state), remembered by their
-owning tensor. Tensors that existed before the call and were rebound
-(``p._data = ...``, ``x += y``, an optimizer step), and tensors made during
-the call that outlive it (``p.grad``), are the graph's state outputs: replaying
-rebinds them.
+Tracing runs the function eagerly with a recorder installed at the core's
+dispatch point (ember.dispatch) for this thread: it sees every backend
+primitive call, every buffer a primitive reads, every rebinding of a tensor
+(``copy_``, ``x += y``, item assignment) and every new tensor. Buffers that the
+calls read but did not make are the graph's inputs: the arguments' buffers,
+and the buffers of other tensors the function reads (parameters, optimizer
+state), remembered by their owning tensor. Tensors that existed before the
+call and were rebound (an optimizer step), and tensors made during the call
+that outlive it (``p.grad``), are the graph's state outputs: replaying rebinds
+them.
 
 A function is traced on each call until two calls in a row record the same
 graph (the first call often differs: optimizers create their state lazily);
 from then on calls replay the graph. So everything Python decides (shapes,
 hyperparameters, branches) is frozen at trace time, as with CUDA graphs and
-tinygrad's TinyJit: values that change per call belong in tensors. A trace
-patches the Tensor class for its extent, so traces run one at a time (a lock)
-and other threads should not compute meanwhile.
+tinygrad's TinyJit: values that change per call belong in tensors. Nothing
+is patched while tracing: other threads compute eagerly meanwhile, unrecorded,
+and a compiled function called inside another one's trace runs inline.
 """
 
 import functools
@@ -28,29 +28,32 @@ import weakref
 
 import numpy as np
 
-from . import random as _random
+from . import dispatch
 from .autograd import NotDifferentiable, is_grad_enabled
 from .config import get_backend
 from .errors import EmberError
 from .graph import Graph, Node, V
 from .tensor import Tensor, wrap
 
-_lock = threading.RLock()
-_tracing = []        # the trace in progress, if any
+
+def _trace_in_progress():
+    recorder = dispatch.active()
+    return recorder if isinstance(recorder, _Trace) else None
 
 
 def is_compiling():
-    """True while ember.compile records a call: code that keeps Python numbers which
-    change per call (Adam's step count) can keep them in tensors instead."""
-    return bool(_tracing)
+    """True while ember.compile records a call in this thread: code that keeps Python
+    numbers which change per call (Adam's step count) can keep them in tensors instead."""
+    return _trace_in_progress() is not None
 
 
 def before_replay(fn):
     """Call ``fn()`` before every replay of the function being traced now (nothing when
     not compiling): code that keeps a number set from Python in a tensor (an optimizer's
     learning rate, which schedulers change) refreshes the tensor there."""
-    if _tracing and fn not in _tracing[-1].refreshers:
-        _tracing[-1].refreshers.append(fn)
+    trace = _trace_in_progress()
+    if trace is not None and fn not in trace.refreshers:
+        trace.refreshers.append(fn)
 
 
 #: traces that must agree before a graph is replayed, and the most a function gets
@@ -76,6 +79,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)
         self.fn, self.optimize, self.capture = fn, optimize, capture
         self._entries = {}
+        self._lock = threading.RLock()     # one trace of this function at a time
         self.trace_count = 0    # eager runs that traced, over every entry (replays are free)
 
     def __repr__(self):
@@ -95,6 +99,8 @@ class CompiledFunction:
         return entry.graph if entry is not None else None
 
     def __call__(self, *args, **kwargs):
+        if _trace_in_progress() is not None:     # inside another compiled function's trace
+            return self.fn(*args, **kwargs)
         key = _key(args, kwargs)
         entry = self._entries.get(key)
         if entry is None:
@@ -166,7 +172,7 @@ class _Entry:
     def __call__(self, args, kwargs):
         if self.replay is not None:
             return self.replay(args, kwargs)
-        with _lock:
+        with self.owner._lock:
             trace, result = _Trace.run(self.owner.fn, args, kwargs)
         self.owner.trace_count += 1
         self.traces.append(trace)
@@ -228,38 +234,33 @@ class _Replay:
         for ref, buf in zip(self.state_out, outs[n:]):
             t = leaves[ref] if type(ref) is int else ref()
             if t is not None:
-                t._data = buf
+                dispatch.rebind(t, buf)
         tensors = [wrap(b, self.backend, shape, dtype)
                    for b, (shape, dtype) in zip(outs[:n], self.out_meta)]
         return _unflatten(self.out_spec, tensors)
 
 
-class _DataProbe:
-    """Stands in for Tensor's ``_data`` slot while tracing: reports reads and rebinds."""
+class _View:
+    """A backend as a recorded call sees it (what ember.dispatch.primitives hands out
+    while tracing): primitives run and are recorded, host reads are checked, other
+    attributes are the backend's own."""
 
-    def __init__(self, member, trace):
-        self.member, self.trace = member, trace
+    def __init__(self, trace, backend):
+        self._trace, self._backend = trace, backend
 
-    def __get__(self, obj, cls=None):
-        if obj is None:
-            return self
-        buf = self.member.__get__(obj, cls)
-        self.trace.read(obj, buf)
-        return buf
-
-    def __set__(self, obj, value):
-        try:
-            self.member.__get__(obj, Tensor)
-            existed = True
-        except AttributeError:
-            existed = False
-        self.member.__set__(obj, value)
-        self.trace.wrote(obj, existed)
+    def __getattr__(self, name):
+        attr = getattr(self._backend, name)
+        if name in ("to_numpy", "dlpack"):
+            attr = functools.partial(self._trace.host_read, attr)
+        elif _recordable(self._backend, name):
+            attr = self._trace.recorder(name, attr)
+        self.__dict__[name] = attr
+        return attr
 
 
 class _Trace:
-    """The record of one eager call: a Graph plus how its inputs and outputs map to
-    the caller's tensors."""
+    """The record of one eager call (ember.dispatch's recorder while it runs): a Graph
+    plus how its inputs and outputs map to the caller's tensors."""
 
     @classmethod
     def run(cls, fn, args, kwargs):
@@ -273,21 +274,8 @@ class _Trace:
         for t in leaves:
             trace.input(t._data, ("arg", len(trace.inputs)))
         trace.n_args = len(leaves)
-        member = Tensor.__dict__["_data"]
-        names = [n for n in dir(trace.backend) if _recordable(trace.backend, n)]
-        for n in names:
-            setattr(trace.backend, n, trace.recorder(n, getattr(trace.backend, n)))
-        type.__setattr__(Tensor, "_data", _DataProbe(member, trace))
-        _random.on_draw = trace.random_draw
-        _tracing.append(trace)
-        try:
+        with dispatch.recording(trace):
             result = fn(*args, **kwargs)
-        finally:
-            _tracing.pop()
-            _random.on_draw = None
-            type.__setattr__(Tensor, "_data", member)
-            for n in names:
-                delattr(trace.backend, n)
         trace.outputs(result)
         del result
         gc.collect()       # tensors made by the call that nothing holds any more are gone
@@ -303,10 +291,16 @@ class _Trace:
         self.inputs, self.consts, self.nodes = [], {}, []
         self.state_in = []      # weakrefs of the tensors whose buffers are state inputs
         self.names = {}
-        self.created, self.rebound = [], {}
-        self.depth = 0
+        self.created_refs, self.rebound_tensors = [], {}
+        self.views = {}
         self.pending_draw = None
         self.refreshers = []
+
+    def view(self, backend):
+        v = self.views.get(backend)
+        if v is None:
+            v = self.views[backend] = _View(self, backend)
+        return v
 
     # -- values ---------------------------------------------------------------------------
     def _new(self, buf):
@@ -324,28 +318,20 @@ class _Trace:
         return i
 
     def read(self, tensor, buf):
-        if id(buf) not in self.values and not self.depth:
+        if id(buf) not in self.values:
             self.input(buf, ("state", len(self.state_in)))
             self.state_in.append(weakref.ref(tensor))
 
-    def wrote(self, tensor, existed):
-        if existed:
-            self.rebound[id(tensor)] = tensor
-        else:
-            self.created.append(weakref.ref(tensor))
+    def rebound(self, tensor):
+        self.rebound_tensors[id(tensor)] = tensor
+
+    def created(self, tensor):
+        self.created_refs.append(weakref.ref(tensor))
 
     # -- calls -----------------------------------------------------------------------------
     def recorder(self, name, original):
         def record(*args):
-            if self.depth:
-                return original(*args)
-            if name == "to_numpy":
-                return self.host_read(original, args[0])
-            self.depth += 1
-            try:
-                out = original(*args)
-            finally:
-                self.depth -= 1
+            out = original(*args)
             if name == "from_numpy":
                 self.constant(args[0], out)
             else:
@@ -409,7 +395,7 @@ class _Trace:
         that are still alive (``p.grad``), whose buffer the graph computes."""
         outputs = list(self.out_ids)
         arg_pos = {id(t): k for k, t in enumerate(args)}
-        state = list(self.rebound.values()) + [r() for r in self.created]
+        state = list(self.rebound_tensors.values()) + [r() for r in self.created_refs]
         self.state_out, seen = [], set()
         for t in state:
             if t is None or id(t) in seen:
@@ -419,7 +405,7 @@ class _Trace:
             if i is not None and i not in self.inputs:
                 outputs.append(i)
                 self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
-        self.rebound, self.created = {}, []
+        self.rebound_tensors, self.created_refs, self.views = {}, [], {}
         self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names)
         self.signature = ([(n.name, n.key()[1], tuple(n.outs)) for n in self.nodes],
                           [(i, c.dtype.str, c.shape, c.tobytes()) for i, c in self.consts.items()],

@@ -4,6 +4,7 @@ import operator
 
 import numpy as np
 
+from . import dispatch
 from . import dtypes as dt
 from . import random as _random
 from .config import get_backend
@@ -64,7 +65,7 @@ def _upload(arr, dtype, backend, requires_grad, op):
     backend = _target(dtype, backend, op)
     check_fits(op, arr, dtype)
     arr = np.asarray(arr, dtype=dtype.np, order="C")
-    t = wrap(backend.from_numpy(arr), backend, arr.shape, dtype)
+    t = wrap(dispatch.primitives(backend).from_numpy(arr), backend, arr.shape, dtype)
     if requires_grad:
         t.requires_grad_()
     return t
@@ -164,7 +165,7 @@ def full(shape, value, dtype=None, backend=None, requires_grad=False):
     dtype = dt.dtype(dtype)
     b = _target(dtype, backend, "full")
     check_fits("full", value, dtype)
-    t = wrap(b.full(shape, value, dtype), b, shape, dtype)
+    t = wrap(dispatch.primitives(b).full(shape, value, dtype), b, shape, dtype)
     return t.requires_grad_() if requires_grad else t
 
 

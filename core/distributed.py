@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from . import dispatch
 from .errors import DistributedError
 
 OPS = ("sum", "mean", "max", "min")
@@ -72,9 +73,9 @@ def local_rank():
 
 def host_array(t):
     """The tensor's values as a C-contiguous host array (shared, not copied, on numpy)."""
-    if t._backend.host_memory:
+    if t._backend.host_memory and not dispatch.active():
         return np.ascontiguousarray(t._data)
-    return t._backend.to_numpy(t._data)
+    return dispatch.primitives(t._backend).to_numpy(dispatch.read(t))   # refused while compiling
 
 
 def on_device(backend):
@@ -87,7 +88,7 @@ def _payload(t):
     """What the transport moves: the backend's own buffer where it takes that backend's
     buffers (NCCL and cupy), else the values on the host."""
     if on_device(t._backend):
-        return t._data
+        return dispatch.read(t)
     return host_array(t)
 
 

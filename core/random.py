@@ -6,6 +6,8 @@ float32 tensor of randn is bit-identical on numpy, opencl and wgpu.
 
 import numpy as np
 
+from . import dispatch
+
 _rng = np.random.default_rng()
 
 
@@ -20,16 +22,12 @@ def generator():
     return _rng
 
 
-#: set by ember.compile while tracing: called with (values, method, args, kwargs) for
-#: each draw, so a replayed graph draws anew instead of repeating the traced values
-on_draw = None
-
-
 def draw(method, *args, **kwargs):
-    """``generator().<method>(*args, **kwargs)``, seen by a trace in progress."""
+    """``generator().<method>(*args, **kwargs)``, reported to a recording ember.compile
+    (so that a replayed graph draws anew instead of repeating the traced values)."""
     values = getattr(_rng, method)(*args, **kwargs)
-    if on_draw is not None:
-        on_draw(values, method, args, kwargs)
+    if dispatch.active_count:
+        dispatch.drew(values, method, args, kwargs)
     return values
 
 

@@ -6,6 +6,7 @@ tensor to it, so views never alias and a backend may share memory freely.
 
 import numpy as np
 
+from . import dispatch as _dispatch
 from .dtypes import is_dtype_spec
 from .errors import AutogradError, BackendError, DTypeError, ShapeError
 from .shapes import size_of
@@ -25,6 +26,8 @@ class Tensor:
         self._grad = None
         self._ctx = None
         self._retain = False
+        if _dispatch.active_count:
+            _dispatch.created(self)
 
     # -- facts -------------------------------------------------------------
     @property
@@ -106,13 +109,13 @@ class Tensor:
     # -- to the host ---------------------------------------------------------
     def numpy(self):
         """A NumPy copy of the values (never shared with the tensor)."""
-        return self._backend.to_numpy(self._data)
+        return _dispatch.primitives(self._backend).to_numpy(_dispatch.read(self))
 
     def __array__(self, dtype=None, copy=None):
         """np.asarray(t): on a backend whose memory is the host's (numpy), a read-only view
         of the tensor's own buffer (tensors are values); elsewhere, and with copy=True, a
         copy. copy=False where no view can be given is a ValueError, as NumPy's protocol asks."""
-        if copy is True or not self._backend.host_memory:
+        if copy is True or not self._backend.host_memory or _dispatch.active():
             if copy is False:
                 raise ValueError(f"np.asarray(copy=False): backend {self.device} keeps the "
                                  f"tensor in device memory; NumPy can only get a copy")
@@ -132,7 +135,7 @@ class Tensor:
         must not write to them: ember tensors are values); other backends copy to the host."""
         kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
                                     ("dl_device", dl_device), ("copy", copy)) if v is not None}
-        return self._backend.dlpack(self._data).__dlpack__(**kwargs)
+        return _dispatch.primitives(self._backend).dlpack(_dispatch.read(self)).__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._backend.dlpack_device(self._data)
@@ -203,7 +206,7 @@ class Tensor:
 
     def detach(self):
         """The same values with no autograd history (shares the buffer)."""
-        return wrap(self._data, self._backend, self.shape, self.dtype)
+        return wrap(_dispatch.read(self), self._backend, self.shape, self.dtype)
 
     def zero_grad_(self):
         self.grad = None
@@ -291,7 +294,7 @@ class Tensor:
                 raise DTypeError(f"in-place {sym}: the result is {out.dtype} but the tensor is "
                                  f"{self.dtype}; write x = x {sym[:-1]} y to get a new tensor")
             out = _ops.cast(out, self.dtype)
-        self._data = out._data
+        _dispatch.rebind(self, out._data)
         return self
 
     def copy_(self, src):
@@ -312,7 +315,7 @@ class Tensor:
             src = _ops.cast(src, self.dtype)
         if src.shape != self.shape:
             src = _ops.broadcast_to(src, self.shape)
-        self._data = src._data
+        _dispatch.rebind(self, src._data)
         return self
 
     @property
@@ -326,15 +329,15 @@ class Tensor:
         as PyTorch's ``p.data = ...`` (how Module.to moves its parameters)."""
         if not isinstance(value, Tensor):
             raise DTypeError(f".data must be set to a Tensor, not {type(value).__name__}")
-        self._data, self._backend, self.shape, self.dtype = (value._data, value._backend,
-                                                             value.shape, value.dtype)
+        self._backend, self.shape, self.dtype = value._backend, value.shape, value.dtype
+        _dispatch.rebind(self, _dispatch.read(value))
 
     def as_subclass(self, cls):
         """A ``cls`` (a Tensor subclass, such as Parameter) holding this value, without
         autograd history."""
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError(f"as_subclass: {cls!r} is not a Tensor subclass")
-        return wrap(self._data, self._backend, self.shape, self.dtype, cls)
+        return wrap(_dispatch.read(self), self._backend, self.shape, self.dtype, cls)
 
     def __getitem__(self, key):
         return _ops.getitem(self, key)
@@ -347,7 +350,7 @@ class Tensor:
             raise MutationError("item assignment on a tensor that takes part in autograd; "
                                 "build the new tensor instead, e.g. x = ember.where(mask, value, x), "
                                 "or assign under ember.no_grad()")
-        self._data = _ops.setitem(self, key, value)._data
+        _dispatch.rebind(self, _ops.setitem(self, key, value)._data)
 
     # -- methods mirroring the functions ---------------------------------------
     def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
@@ -410,6 +413,8 @@ def wrap(data, backend, shape, dtype, cls=Tensor):
     t._grad = None
     t._ctx = None
     t._retain = False
+    if _dispatch.active_count:
+        _dispatch.created(t)
     return t
 
 

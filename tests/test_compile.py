@@ -91,3 +91,61 @@ def test_two_dropouts_of_one_shape_draw_two_masks():
         a, b = f(x)
     assert f.graph(x).count()["random"] == 2
     assert not np.array_equal(a.numpy(), b.numpy())
+
+
+def test_tracing_patches_nothing_and_another_thread_computes_eagerly_meanwhile():
+    """The tracer hooks the core's dispatch point for its own thread only: while one
+    thread traces, the Tensor class and the backend are untouched, and a second thread
+    computing on the same backend gets correct results that the trace does not record."""
+    import threading
+    b = ember.get_backend("numpy")
+    in_trace, resume = threading.Event(), threading.Event()
+    seen = {}
+
+    @ember.compile
+    def f(x):
+        y = (x * 2.0).exp()
+        if not seen:
+            seen["class"] = dict(vars(ember.Tensor))
+            seen["backend"] = dict(vars(b))
+            in_trace.set()
+            assert resume.wait(10)
+        return y + 1.0
+
+    results = []
+
+    def eager():
+        assert in_trace.wait(10)
+        a = ember.tensor([1.0, -2.0, 3.0], backend=b)
+        results.append(((a - 0.5) * a).sum().item())    # a host read: refused inside a trace
+        resume.set()
+
+    other = threading.Thread(target=eager)
+    other.start()
+    x = ember.tensor([0.0, 1.0], backend=b)
+    before_class, before_backend = dict(vars(ember.Tensor)), dict(vars(b))
+    out = f(x)
+    other.join()
+    assert seen["class"] == before_class and seen["backend"] == before_backend
+    assert results == [pytest.approx((0.5 * 1.0) + (-2.5 * -2.0) + (2.5 * 3.0))]
+    for _ in range(3):
+        out = f(x)
+    alone = ember.compile(lambda x: (x * 2.0).exp() + 1.0)
+    for _ in range(2):
+        alone(x)
+    assert str(f.graph(x)) == str(alone.graph(x))      # nothing of the other thread's
+    np.testing.assert_allclose(out.numpy(), np.exp([0.0, 2.0]) + 1.0, rtol=1e-6)
+
+
+def test_a_compiled_function_called_inside_another_trace_runs_inline():
+    inner = ember.compile(lambda x: x * 3.0)
+
+    @ember.compile
+    def outer(x):
+        return inner(x) + 1.0
+
+    x = ember.tensor([1.0, 2.0])
+    for _ in range(3):
+        assert outer(x).tolist() == [4.0, 7.0]
+    assert inner.trace_count == 0
+    assert {n.name for n in outer.graph(x).nodes} <= {"mul", "add", "fast_fused"}

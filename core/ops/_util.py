@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from .. import dispatch
 from .. import dtypes as dt
 from ..errors import BackendError, DTypeError
 from ..shapes import broadcast_shapes
@@ -12,7 +13,7 @@ from ..tensor import Tensor, wrap
 
 def const(value, dtype, backend):
     """A 0-d constant tensor on ``backend``."""
-    return wrap(backend.full((), value, dtype), backend, (), dtype)
+    return wrap(dispatch.primitives(backend).full((), value, dtype), backend, (), dtype)
 
 
 def as_tensor(x, op, like=None):
@@ -81,4 +82,24 @@ def index_tensor(values, backend):
     """Host integers -> an index tensor in the backend's index dtype."""
     idt = backend.default_int
     arr = np.asarray(values, dtype=idt.np, order="C")
-    return wrap(backend.from_numpy(arr), backend, arr.shape, idt)
+    return wrap(dispatch.primitives(backend).from_numpy(arr), backend, arr.shape, idt)
+
+
+def fast_path(name, like, *args):
+    """Call backend fast path ``name`` (an optimizer step, see ember.backend.FAST_PATHS)
+    through the dispatch point: tensors in ``args`` pass as their buffers, anything else
+    as it is; each buffer it returns comes back as a tensor shaped like ``like``."""
+    b = like._backend
+    bufs = [dispatch.read(a) if isinstance(a, Tensor) else a for a in args]
+    out = getattr(dispatch.primitives(b), name)(*bufs)
+    wrapped = [None if o is None else wrap(o, b, like.shape, like.dtype)
+               for o in (out if isinstance(out, tuple) else (out,))]
+    return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
+
+
+def primitive(name, tensors, shape, dtype, *args):
+    """A tensor from one backend primitive that autograd does not follow (comparisons,
+    logic, argmax), called through the dispatch point."""
+    b = tensors[0]._backend
+    out = getattr(dispatch.primitives(b), name)(*[dispatch.read(t) for t in tensors], *args)
+    return wrap(out, b, shape, dtype)

@@ -1,11 +1,13 @@
 """Elementwise ops: unary, binary with broadcasting, comparisons, where, cast, clip."""
 
+from .. import dispatch
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import DTypeError
 from ..shapes import broadcast_shapes
 from ..tensor import Tensor, wrap
-from ._util import as_tensor, binary_operands, check_dtype, const, same_backend, unbroadcast
+from ._util import (as_tensor, binary_operands, check_dtype, const, primitive, same_backend,
+                    unbroadcast)
 
 NUMERIC = (dt.int32, dt.int64, dt.float16, dt.float32, dt.float64)
 
@@ -44,7 +46,7 @@ def to_backend(x, spec):
     if x.dtype not in target.dtypes:
         from ..creation import unsupported
         raise unsupported("to", x.dtype, target)
-    out = wrap(target.from_numpy(x.numpy()), target, x.shape, x.dtype)
+    out = wrap(dispatch.primitives(target).from_numpy(x.numpy()), target, x.shape, x.dtype)
     from ..autograd import is_grad_enabled
     if x.requires_grad and is_grad_enabled():
         op = Transfer()
@@ -349,7 +351,7 @@ def minimum(a, b):
 def _compare(name):
     def fn(a, b):
         a, b, shape = binary_operands(name, a, b)
-        return wrap(getattr(a._backend, name)(a._data, b._data), a._backend, shape, dt.bool_)
+        return primitive(name, (a, b), shape, dt.bool_)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} comparison, giving a bool tensor."
     return fn
@@ -368,25 +370,24 @@ def _bools(name, a, b):
 
 def logical_and(a, b):
     a, b, shape = _bools("logical_and", a, b)
-    return wrap(a._backend.mul(a._data, b._data), a._backend, shape, dt.bool_)
+    return primitive("mul", (a, b), shape, dt.bool_)
 
 
 def logical_or(a, b):
     a, b, shape = _bools("logical_or", a, b)
-    return wrap(a._backend.maximum(a._data, b._data), a._backend, shape, dt.bool_)
+    return primitive("maximum", (a, b), shape, dt.bool_)
 
 
 def logical_xor(a, b):
     a, b, shape = _bools("logical_xor", a, b)
-    return wrap(a._backend.ne(a._data, b._data), a._backend, shape, dt.bool_)
+    return primitive("ne", (a, b), shape, dt.bool_)
 
 
 def logical_not(a):
     a = as_tensor(a, "logical_not")
     if a.dtype is not dt.bool_:
         raise DTypeError(f"logical_not (~): needs a bool tensor, got {a.dtype.name}")
-    return wrap(a._backend.eq(a._data, a._backend.full((), False, dt.bool_)),
-                a._backend, a.shape, dt.bool_)
+    return eq(a, False)
 
 
 # -- where, clip -------------------------------------------------------------------
@@ -424,9 +425,9 @@ class Clip(Op):
     def forward(self, x):
         b = self.backend
         if self.lo is not None:
-            x = b.maximum(x, self.lo._data)
+            x = b.maximum(x, dispatch.read(self.lo))
         if self.hi is not None:
-            x = b.minimum(x, self.hi._data)
+            x = b.minimum(x, dispatch.read(self.hi))
         return x
 
     def backward(self, g, x):

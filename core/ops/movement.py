@@ -1,5 +1,7 @@
 """Movement ops: reshape, permute, broadcast, slice, pad, concatenate, flip, gather."""
 
+import numpy as np
+
 from ..autograd import Op, run
 from ..errors import ShapeError
 from ..shapes import broadcast_shapes, normalize_axes, normalize_axis, reshape_target, size_of
@@ -149,16 +151,15 @@ class Unslice(Op):
         self.shape, self.starts, self.stops, self.steps = shape, starts, stops, steps
 
     def forward(self, g):
-        from ._util import index_tensor
         b = self.backend
         widths = []
         cur = list(_slice_shape(self.starts, self.stops, self.steps))
         for axis, (start, stop, step) in enumerate(zip(self.starts, self.stops, self.steps)):
             if step != 1 and cur[axis] > 0:
                 span = stop - start
-                idx = index_tensor(range(0, span, step)[:cur[axis]], b)
+                idx = np.arange(0, span, step, dtype=b.default_int.np)[:cur[axis]]
                 cur[axis] = span
-                g = b.scatter_add(tuple(cur), axis, idx._data, g)
+                g = b.scatter_add(tuple(cur), axis, b.from_numpy(idx), g)
                 widths.append((start, self.shape[axis] - stop))
             else:
                 widths.append((start, self.shape[axis] - start - cur[axis]))

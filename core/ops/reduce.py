@@ -5,7 +5,7 @@ from ..autograd import Op, run
 from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ..tensor import wrap
-from ._util import as_tensor, const
+from ._util import as_tensor, const, primitive
 from .elementwise import cast, eq, exp, log, sqrt, where
 
 
@@ -192,9 +192,8 @@ def _arg(name, x, axis, keepdims):
     axis = normalize_axis(name, axis, x.ndim, x.shape)
     if x.shape[axis] == 0:
         raise ShapeError(f"{name}: axis {axis} of shape {x.shape} is empty")
-    b = x._backend
-    return wrap(b.argmax(x._data, axis, keepdims), b,
-                _reduced(x.shape, (axis,), keepdims), b.default_int)
+    return primitive("argmax", (x,), _reduced(x.shape, (axis,), keepdims), x._backend.default_int,
+                     axis, keepdims)
 
 
 def logsumexp(x, axis=None, keepdims=False):

@@ -1,7 +1,6 @@
 """The update rules, each as PyTorch documents it (torch.optim, 2.x)."""
 
 import ember
-from ember.tensor import wrap
 
 from . import reference
 from .optimizer import Optimizer, OptimizerExample
@@ -30,11 +29,11 @@ class SGD(Optimizer):
         fast = p.backend.fast_sgd_step if not isinstance(lr, ember.Tensor) else None
         if fast is not None:
             buf = state.get("momentum_buffer")
-            new_p, new_buf = fast(p._data, g._data, None if buf is None else buf._data, lr, mom,
-                                  damp, wd, group["nesterov"])
+            new_p, new_buf = ember.fast_path("fast_sgd_step", p, p, g, buf, lr, mom, damp, wd,
+                                             group["nesterov"])
             if mom:
-                self.keep(state, "momentum_buffer", wrap(new_buf, p.backend, p.shape, p.dtype))
-            return wrap(new_p, p.backend, p.shape, p.dtype)
+                self.keep(state, "momentum_buffer", new_buf)
+            return new_p
         g = _with_decay(p, g, wd)
         if mom:
             buf = state.get("momentum_buffer")
@@ -77,10 +76,8 @@ class Adam(Optimizer):
         m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
         fast = p.backend.fast_adam_step if not capturable else None
         if fast is not None:
-            out = fast(p._data, g._data, m._data, v._data, None if vmax is None else vmax._data,
-                       lr, b1, b2, eps, wd, self.decoupled, t)
-            new_p, m, v, vmax = (None if b is None else wrap(b, p.backend, p.shape, p.dtype)
-                                 for b in out)
+            new_p, m, v, vmax = ember.fast_path("fast_adam_step", p, p, g, m, v, vmax, lr, b1, b2,
+                                                eps, wd, self.decoupled, t)
         else:
             if self.decoupled:
                 p = p * (1.0 - lr * wd)

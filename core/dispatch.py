@@ -1,0 +1,85 @@
+"""The one place where the core reaches a backend and a tensor's buffer.
+
+Eager code gets the backend itself from ``primitives`` and a tensor's buffer
+from ``read``. While ``ember.compile`` records a call in this thread, a
+recorder is installed here (``recording``): ``primitives`` then hands out the
+recorder's view of the backend, which runs each primitive and records it, and
+buffer reads, rebinds (``rebind``), new tensors (``created``) and random
+draws (``drew``) are reported to it. Nothing is patched on a class, a backend
+or a module, and the recorder belongs to one thread: other threads compute
+eagerly meanwhile, on the same backend, unrecorded.
+"""
+
+import threading
+
+_local = threading.local()
+#: how many threads record now: while 0, every hook below is one global read
+active_count = 0
+_count_lock = threading.Lock()
+
+
+def active():
+    """This thread's recorder, or None."""
+    return getattr(_local, "recorder", None) if active_count else None
+
+
+class recording:
+    """Install ``recorder`` for this thread for the extent of a ``with`` block."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def __enter__(self):
+        global active_count
+        self.previous = getattr(_local, "recorder", None)
+        _local.recorder = self.recorder
+        with _count_lock:
+            active_count += 1
+        return self.recorder
+
+    def __exit__(self, *exc):
+        global active_count
+        _local.recorder = self.previous
+        with _count_lock:
+            active_count -= 1
+
+
+def primitives(backend):
+    """What to call ``backend``'s primitives on: the backend, or the recorder's view."""
+    recorder = active()
+    return backend if recorder is None else recorder.view(backend)
+
+
+def read(t):
+    """``t``'s buffer, for a primitive: the recorder learns which tensor holds it."""
+    buf = t._data
+    if active_count:
+        recorder = active()
+        if recorder is not None:
+            recorder.read(t, buf)
+    return buf
+
+
+def rebind(t, buf):
+    """Give existing tensor ``t`` a new buffer (in-place operators, copy_, item
+    assignment): a recorded call replays it as a state output."""
+    t._data = buf
+    if active_count:
+        recorder = active()
+        if recorder is not None:
+            recorder.rebound(t)
+
+
+def created(t):
+    """Report a new tensor: one made during a recorded call that outlives it (a
+    gradient, lazily made optimizer state) is a state output too."""
+    recorder = active()
+    if recorder is not None:
+        recorder.created(t)
+
+
+def drew(values, method, args, kwargs):
+    """Report a host random draw about to be uploaded: a replay draws anew."""
+    recorder = active()
+    if recorder is not None:
+        recorder.random_draw(values, method, args, kwargs)

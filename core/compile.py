@@ -24,6 +24,7 @@ import functools
 import gc
 import os
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -58,6 +59,13 @@ def before_replay(fn):
 
 #: traces that must agree before a graph is replayed, and the most a function gets
 AGREE, MAX_TRACES = 2, 5
+#: signatures (argument shapes, dtypes, values of Python numbers...) one compiled function
+#: caches by default, as torch.compile's recompile limit; past it, new ones run eagerly
+CACHE_LIMIT = 8
+
+
+class CompileWarning(UserWarning):
+    """A compiled function falls back to eager calls (its cache is full)."""
 
 
 class CompileError(EmberError, RuntimeError):
@@ -65,19 +73,23 @@ class CompileError(EmberError, RuntimeError):
     differently on every call."""
 
 
-def compile(fn=None, *, optimize=True, capture=True):   # noqa: A001
+def compile(fn=None, *, optimize=True, capture=True, cache_limit=CACHE_LIMIT):   # noqa: A001
     """``ember.compile(fn)`` or ``@ember.compile``: a callable that traces ``fn`` (see the
     module docstring) and then replays it, one graph per input shapes, dtypes and backend.
-    ``capture=False`` keeps the backend from recording the whole replay (CUDA graphs)."""
+    ``capture=False`` keeps the backend from recording the whole replay (CUDA graphs).
+    Past ``cache_limit`` signatures, a CompileWarning names the argument that keeps
+    changing and calls with new signatures run eagerly."""
+    options = dict(optimize=optimize, capture=capture, cache_limit=cache_limit)
     if fn is None:
-        return lambda f: CompiledFunction(f, optimize=optimize, capture=capture)
-    return CompiledFunction(fn, optimize=optimize, capture=capture)
+        return lambda f: CompiledFunction(f, **options)
+    return CompiledFunction(fn, **options)
 
 
 class CompiledFunction:
-    def __init__(self, fn, optimize=True, capture=True):
+    def __init__(self, fn, optimize=True, capture=True, cache_limit=CACHE_LIMIT):
         functools.update_wrapper(self, fn)
         self.fn, self.optimize, self.capture = fn, optimize, capture
+        self.cache_limit, self._warned = cache_limit, False
         self._entries = {}
         self._lock = threading.RLock()     # one trace of this function at a time
         self.trace_count = 0    # eager runs that traced, over every entry (replays are free)
@@ -92,6 +104,7 @@ class CompiledFunction:
     def reset(self):
         """Forget every trace (after changing what the function reads: a new learning rate)."""
         self._entries.clear()
+        self._warned = False
 
     def graph(self, *args, **kwargs):
         """The replayed Graph for these arguments' shapes (None while still tracing)."""
@@ -104,9 +117,12 @@ class CompiledFunction:
         key = _key(args, kwargs)
         entry = self._entries.get(key)
         if entry is None:
+            if len(self._entries) >= self.cache_limit:
+                self._full(key)
+                return self.fn(*args, **kwargs)
             entry = self._entries[key] = _Entry(self)
         result = entry(args, kwargs)
-        if key[2] and any(leaf[3] for leaf in key[1]):   # grad on, an argument requires grad
+        if key[-1] and any(leaf[3] for _, (_, leaves) in key[:-1] for leaf in leaves):
             refusal = NotDifferentiable(
                 f"outputs of compile({self.name}) carry no gradients, though its arguments "
                 f"require grad; call the function uncompiled to differentiate it, or compile "
@@ -117,6 +133,21 @@ class CompiledFunction:
             for t in leaves:
                 t._ctx = refusal
         return result
+
+    def _full(self, key):
+        """Warn, once, that the cache is full, naming the argument that changed last."""
+        if self._warned:
+            return
+        self._warned = True
+        last = list(self._entries)[-1]
+        changed = next((label for (label, part), (_, old) in zip(key[:-1], last[:-1]) if part != old),
+                       "grad mode" if key[-1] != last[-1] else "the number of arguments")
+        warnings.warn(
+            f"compile({self.name}): {self.cache_limit} signatures cached (cache_limit) and "
+            f"{changed} keeps changing (shape, dtype, or the value of a Python number; other "
+            f"objects count by identity); calls with new signatures now run eagerly. Pass "
+            f"values that change per call as tensors of one shape, or raise cache_limit",
+            CompileWarning, stacklevel=3)
 
 
 def _flatten(obj, leaves):
@@ -146,10 +177,17 @@ def _unflatten(spec, leaves):
 
 
 def _key(args, kwargs):
-    leaves = []
-    spec = _flatten((args, kwargs), leaves)
-    return (_hashable(spec), tuple((t.shape, t.dtype.name, t._backend.device, t.requires_grad)
-                                   for t in leaves), is_grad_enabled())
+    """Per argument (by position or keyword): its structure and tensors' shapes, dtypes,
+    backends and requires_grad; then grad mode."""
+    parts = [(f"argument {k}", a) for k, a in enumerate(args)]
+    parts += [(f"argument {n!r}", v) for n, v in kwargs.items()]
+    key = []
+    for label, a in parts:
+        leaves = []
+        spec = _flatten(a, leaves)
+        key.append((label, (_hashable(spec), tuple(
+            (t.shape, t.dtype.name, t._backend.device, t.requires_grad) for t in leaves))))
+    return tuple(key) + (is_grad_enabled(),)
 
 
 def _hashable(spec):
@@ -319,8 +357,9 @@ class _Trace:
 
     def read(self, tensor, buf):
         if id(buf) not in self.values:
-            self.input(buf, ("state", len(self.state_in)))
+            i = self.input(buf, ("state", len(self.state_in)))
             self.state_in.append(weakref.ref(tensor))
+            self.names[i] = dispatch.state_name(tensor, self.names[i])
 
     def rebound(self, tensor):
         self.rebound_tensors[id(tensor)] = tensor
@@ -396,7 +435,7 @@ class _Trace:
         outputs = list(self.out_ids)
         arg_pos = {id(t): k for k, t in enumerate(args)}
         state = list(self.rebound_tensors.values()) + [r() for r in self.created_refs]
-        self.state_out, seen = [], set()
+        self.state_out, seen, out_names = [], set(), {}
         for t in state:
             if t is None or id(t) in seen:
                 continue
@@ -405,8 +444,11 @@ class _Trace:
             if i is not None and i not in self.inputs:
                 outputs.append(i)
                 self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
+                out_names[len(outputs) - 1] = dispatch.state_name(t) or (
+                    self.names[self.inputs[arg_pos[id(t)]]] if id(t) in arg_pos else "new")
         self.rebound_tensors, self.created_refs, self.views = {}, [], {}
-        self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names)
+        self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names,
+                           out_names)
         self.signature = ([(n.name, n.key()[1], tuple(n.outs)) for n in self.nodes],
                           [(i, c.dtype.str, c.shape, c.tobytes()) for i, c in self.consts.items()],
                           self.inputs, outputs)
@@ -462,4 +504,4 @@ def _user_frame():
     return "an unknown place"
 
 
-__all__ = ["CompileError", "before_replay", "compile", "is_compiling"]
+__all__ = ["CompileError", "CompileWarning", "before_replay", "compile", "is_compiling"]

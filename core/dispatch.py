@@ -11,6 +11,7 @@ eagerly meanwhile, on the same backend, unrecorded.
 """
 
 import threading
+import weakref
 
 _local = threading.local()
 #: how many threads record now: while 0, every hook below is one global read
@@ -83,3 +84,26 @@ def drew(values, method, args, kwargs):
     recorder = active()
     if recorder is not None:
         recorder.random_draw(values, method, args, kwargs)
+
+
+#: id(tensor) -> (weakref, the name compiled graphs print for it as state); by id, as
+#: tensors compare elementwise; an entry goes when its tensor dies
+_state_names = {}
+
+
+def name_state(t, name):
+    """Name tensor ``t`` as compiled graphs print it when they read or rebind it as state:
+    modules name their parameters and buffers by path ("0.weight"), optimizers their
+    state ("exp_avg[0.weight]") and learning rates ("lr")."""
+    key = id(t)
+    old = _state_names.get(key)
+    if old is not None and old[0]() is t:
+        _state_names[key] = (old[0], name)
+    else:
+        _state_names[key] = (weakref.ref(t, lambda _, k=key: _state_names.pop(k, None)), name)
+
+
+def state_name(t, default=None):
+    """The name ``name_state`` gave ``t``, or ``default``."""
+    entry = _state_names.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else default

@@ -85,12 +85,16 @@ def resolve(a, env):
 class Graph:
     """inputs: value ids fed by the caller; consts: value id -> host array uploaded once
     per backend; nodes in order; outputs: value ids handed back; meta: value id ->
-    (shape, NumPy dtype) for printing and planning."""
+    (shape, NumPy dtype) for printing and planning. names: value id -> its label
+    (arguments "x0", state by ember.name_state: "0.weight", "lr"); out_names: output
+    position -> the state it rebinds. Random draws read and advance the host generator:
+    the printout lists it as ``rng``, an input and an output."""
 
-    def __init__(self, inputs, consts, nodes, outputs, meta, names=None):
+    def __init__(self, inputs, consts, nodes, outputs, meta, names=None, out_names=None):
         self.inputs, self.consts, self.nodes = list(inputs), dict(consts), list(nodes)
         self.outputs, self.meta = list(outputs), dict(meta)
-        self.names = dict(names or {})    # value id -> a label for printing ("x0", "s3")
+        self.names = dict(names or {})
+        self.out_names = dict(out_names or {})
         self._plans = {}
 
     # -- reading ----------------------------------------------------------------------
@@ -102,7 +106,9 @@ class Graph:
         return f"{np.dtype(dtype).name if dtype is not None else '?'}{list(shape)}"
 
     def __repr__(self):
-        lines = ["graph(" + ", ".join(f"{self._label(i)}: {self._type(i)}" for i in self.inputs) + "):"]
+        rng = any(n.name == "random" for n in self.nodes)
+        lines = ["graph(" + ", ".join([f"{self._label(i)}: {self._type(i)}" for i in self.inputs]
+                                      + ["rng: generator"] * rng) + "):"]
         for i, c in sorted(self.consts.items()):
             body = repr(c.item()) if c.size == 1 else f"<{c.size} values>"
             lines.append(f"  %{i} = const {body}  # {self._type(i)}")
@@ -111,7 +117,9 @@ class Graph:
             args = ", ".join(_show(a, self) for a in n.args)
             types = ", ".join(self._type(o) for o in n.outs if o is not None)
             lines.append(f"  {outs} = {n.name}({args})  # {types}")
-        lines.append("  return " + ", ".join(self._label(i) for i in self.outputs))
+        outs = [f"{self.out_names[k]} <- {self._label(i)}" if k in self.out_names else self._label(i)
+                for k, i in enumerate(self.outputs)]
+        lines.append("  return " + ", ".join(outs + ["rng"] * rng))
         return "\n".join(lines)
 
     def count(self):
@@ -175,7 +183,8 @@ class Graph:
 
     def _with(self, **changes):
         parts = dict(inputs=self.inputs, consts=self.consts, nodes=self.nodes,
-                     outputs=self.outputs, meta=self.meta, names=self.names)
+                     outputs=self.outputs, meta=self.meta, names=self.names,
+                     out_names=self.out_names)
         parts.update(changes)
         return Graph(**parts)
 
@@ -197,7 +206,8 @@ class Graph:
                "consts": [[i, c.dtype.str, list(c.shape), c.tobytes()] for i, c in self.consts.items()],
                "nodes": [[n.name, _encode(n.args), list(n.outs)] for n in self.nodes],
                "meta": [[i, list(s), np.dtype(d).str] for i, (s, d) in self.meta.items()],
-               "names": [[i, s] for i, s in self.names.items()]}
+               "names": [[i, s] for i, s in self.names.items()],
+               "out_names": [[k, s] for k, s in self.out_names.items()]}
         return msgpack.packb(doc, use_bin_type=True)
 
     @classmethod
@@ -217,7 +227,7 @@ class Graph:
             nodes = [Node(name, _decode(args), outs) for name, args, outs in doc["nodes"]]
             meta = {i: (tuple(s), np.dtype(d)) for i, s, d in doc["meta"]}
             return cls(doc["inputs"], consts, nodes, doc["outputs"], meta,
-                       {i: s for i, s in doc["names"]})
+                       {i: s for i, s in doc["names"]}, dict(doc.get("out_names", [])))
         except (ValueError, TypeError, KeyError, msgpack.ExtraData, msgpack.FormatError,
                 msgpack.StackError) as exc:
             raise SerializationError(f"{source}: cannot read the graph: {exc}") from None

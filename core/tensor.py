@@ -84,6 +84,8 @@ class Tensor:
             if value._backend is not self._backend:
                 raise BackendError(f".grad on {value.device} assigned to a tensor on "
                                    f"{self.device}; move it with .to({self.device!r})")
+            if _dispatch.active_count:      # how a compiled graph prints it
+                _dispatch.name_state(value, f"grad[{_dispatch.state_name(self, 'param')}]")
         self._grad = value
 
     @property

@@ -149,3 +149,40 @@ def test_a_compiled_function_called_inside_another_trace_runs_inline():
         assert outer(x).tolist() == [4.0, 7.0]
     assert inner.trace_count == 0
     assert {n.name for n in outer.graph(x).nodes} <= {"mul", "add", "fast_fused"}
+
+
+def test_past_its_cache_limit_a_function_warns_naming_the_argument_and_runs_eagerly():
+    f = ember.compile(lambda x, scale: x * scale, cache_limit=3)
+    x = ember.ones(2)
+    for k in range(3):
+        f(x, float(k))
+    with pytest.warns(ember.CompileWarning, match=r"argument 1 keeps changing"):
+        assert f(x, 7.0).tolist() == [7.0, 7.0]
+    assert len(f._entries) == 3
+    assert f(x, 9.0).tolist() == [9.0, 9.0]        # eager again, warned once
+
+
+def test_a_training_steps_graph_prints_its_state_by_name():
+    from ember.plugins import nn, optim
+    model = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.5), nn.Linear(3, 2))
+    opt = optim.Adam(model.parameters(), lr=0.1)
+
+    @ember.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x, y = ember.randn((5, 4)), ember.randn((5, 2))
+    for _ in range(3):
+        step(x, y)
+    text = str(step.graph(x, y))
+    header, ret = text.splitlines()[0], text.splitlines()[-1]
+    for name in ("0.weight", "2.bias", "exp_avg[0.weight]", "exp_avg_sq[2.bias]", "step[0.bias]",
+                 "lr", "rng"):
+        assert f" {name}: " in header or header.startswith(f"graph({name}: "), name
+    for name in ("0.weight", "exp_avg[0.weight]", "grad[2.weight]"):
+        assert f"{name} <- %" in ret, name
+    assert ret.endswith(", rng")

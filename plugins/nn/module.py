@@ -69,17 +69,24 @@ class Module:
             table.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
+            ember.name_state(value, name)
         elif isinstance(value, Module):
             self._modules[name] = value
+            for path, t in [*value.named_parameters(name), *value.named_buffers(name)]:
+                ember.name_state(t, path)       # compiled graphs print state by its path
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name, tensor):
         """A tensor that is state but not trained (running statistics)."""
         object.__setattr__(self, name, tensor)
         self._buffers[name] = tensor
+        if isinstance(tensor, ember.Tensor):
+            ember.name_state(tensor, name)
 
     def _set_buffer(self, name, tensor):
         self._buffers[name] = tensor
+        if isinstance(tensor, ember.Tensor):
+            ember.name_state(tensor, name)
         object.__setattr__(self, name, tensor)
 
     def __call__(self, *args, **kwargs):

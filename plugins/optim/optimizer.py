@@ -76,6 +76,10 @@ class Optimizer:
                     state = self.state.setdefault(id(p), {})
                     new = self.update(p, p.grad, state, group)
                     p.copy_(new)
+                    if ember.is_compiling():    # how the compiled graph prints this state
+                        for name, v in state.items():
+                            if isinstance(v, Tensor):
+                                ember.name_state(v, f"{name}[{ember.state_name(p, 'param')}]")
 
     def lr(self, group):
         """The group's learning rate: the number, or while ember.compile traces a 0-d
@@ -88,6 +92,8 @@ class Optimizer:
             p = group["params"][0]
             held = self._lr_tensors[id(group)] = [
                 ember.tensor(float(group["lr"]), dtype=p.dtype, backend=p.backend), group["lr"]]
+            k = self.param_groups.index(group)
+            ember.name_state(held[0], "lr" if len(self.param_groups) == 1 else f"lr[group {k}]")
         ember.before_replay(self._refresh_lr)
         self._refresh_lr()
         return held[0]

@@ -319,7 +319,8 @@ class Plan:
         self.steps = [(fn if not isinstance(fn, str) else _random_draw(backend) if fn == "random"
                        else getattr(backend, fn), args, outs, not isinstance(fn, str))
                       for fn, args, outs in steps]
-        self._run = self._generate()
+        self._code, self._funcs, self._consts = self._generate()
+        self._run = self.calling(None)
 
     def _generate(self):
         graph, funcs, consts = self.graph, [], []
@@ -357,26 +358,21 @@ class Plan:
             if k in dead_after:
                 lines.append("    del " + ", ".join(dead_after[k]))
         lines.append("    return [" + ", ".join(f"v{i}" for i in graph.outputs) + "]")
-        scope = {"F": funcs, "A": consts, "K": self.consts}
         self.source = "\n".join(lines)      # what a call runs, for reading
-        exec(compile(self.source, f"<ember plan of {len(self.steps)} steps>", "exec"), scope)
+        return compile(self.source, f"<ember plan of {len(self.steps)} steps>", "exec"), funcs, consts
+
+    def calling(self, through):
+        """The plan's function with each step's callable ``call`` replaced by
+        ``through(call)`` (None: the callables themselves). The one executor a graph has:
+        a recorder of the launches (CUDA graph capture) runs the plan through it."""
+        funcs = self._funcs if through is None else [through(f) for f in self._funcs]
+        scope = {"F": funcs, "A": self._consts, "K": self.consts}
+        exec(self._code, scope)
         return scope["run"]
 
-    def __call__(self, buffers, keep=None):
-        """The outputs for ``buffers``; ``keep``, a list, receives every buffer made
-        (a captured launch must hold them: its kernels write there on every replay)."""
-        if keep is None:
-            return self._run(buffers)
-        env = dict(self.consts)
-        env.update(zip(self.graph.inputs, buffers))
-        for call, args, outs, fused in self.steps:
-            out = call(*resolve(args, env))
-            keep.append(out)
-            if len(outs) == 1:
-                env[outs[0]] = out[0] if fused else out
-            else:
-                env.update((o, b) for o, b in zip(outs, out) if o is not None)
-        return [env[i] for i in self.graph.outputs]
+    def __call__(self, buffers):
+        """The output buffers for input ``buffers``."""
+        return self._run(buffers)
 
 
 def _random_draw(backend):

@@ -10,8 +10,6 @@ between two launches, into its fixed output buffer.
 
 import ctypes
 
-from ember.graph import resolve
-
 _OP_N, _OP_T = 0, 1
 _WORKSPACE = 32 * 2 ** 20
 
@@ -124,50 +122,59 @@ def _check(status, what):
 
 
 def record(backend, graph, aliases, fresh):
-    """The function ``fast_capture`` returns: captures on its first call."""
+    """The function ``fast_capture`` returns: captures on its first call, running the
+    graph's Plan (its one executor) through ``Plan.calling`` with each step recorded."""
     cupy, plan, held = backend.xp, graph.plan(backend), {}
     fresh = set(fresh)
     matmul = type(backend).matmul
 
+    def keeping(keep):
+        def through(call):
+            def step(*ins):
+                out = call(*ins)
+                keep.append(out)
+                return out
+            return step
+        return through
+
     def capture(buffers, own_gemm):
         statics = [b.copy() for b in buffers]
-        plan(statics, [])                # the pool now caches a block for every buffer
-        env = dict(plan.consts)
-        env.update(zip(graph.inputs, statics))
+        plan.calling(keeping([]))(statics)   # the pool now caches a block for every buffer
         stream = cupy.cuda.Stream(non_blocking=True)
         gemm = Gemm(cupy, stream) if own_gemm else None   # else matmuls run between launches
         segments, keep = [], [gemm]      # keep: every buffer the launches write, for good
-        cupy.cuda.get_current_stream().synchronize()
-        capturing = False
-        with stream, _ending_capture(stream):
-            for call, args, outs, _ in plan.steps:
-                ins = resolve(args, env)
-                is_matmul = getattr(call, "__func__", None) is matmul
+        capturing = [False]
+
+        def through(call):
+            is_matmul = getattr(call, "__func__", None) is matmul
+
+            def step(*ins):
                 if is_matmul and (gemm is None or not gemm.takes(*ins)):
-                    if capturing:        # not capturable: end the segment, run it between
+                    if capturing[0]:     # not capturable: end the segment, run it between
                         segments.append(stream.end_capture())
-                        capturing = False
+                        capturing[0] = False
                     out = call(*ins)
                     segments.append(tuple(ins) + (out,))
                 else:
-                    if not capturing:
+                    if not capturing[0]:
                         stream.begin_capture()
-                        capturing = True
+                        capturing[0] = True
                     out = gemm(*ins) if is_matmul else call(*ins)
                 keep.append(out)
-                if len(outs) == 1:
-                    env[outs[0]] = out
-                else:
-                    env.update((o, b) for o, b in zip(outs, out) if o is not None)
-            if aliases and not capturing:
+                return out
+            return step
+
+        cupy.cuda.get_current_stream().synchronize()
+        with stream, _ending_capture(stream):
+            outs = plan.calling(through)(statics)
+            if aliases and not capturing[0]:
                 stream.begin_capture()
-                capturing = True
+                capturing[0] = True
             for i, o in aliases:
-                cupy.copyto(statics[i], env[graph.outputs[o]])
-            if capturing:
+                cupy.copyto(statics[i], outs[o])
+            if capturing[0]:
                 segments.append(stream.end_capture())
         stream.synchronize()
-        outs = [env[i] for i in graph.outputs]
         for i, o in aliases:
             outs[o] = statics[i]
         held.update(segments=segments, statics=statics, outs=outs, keep=keep)

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 import ember
+from ember import host
 
 sys.path.insert(0, os.path.dirname(__file__))
 import workloads  # noqa: E402
@@ -215,7 +216,7 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates):
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
              "by the other's: below 1.0x ember is faster. The contenders of a row are timed in",
              "alternation, seven rounds, so a slow spell of the (shared) machine falls on all alike.", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python "
+             f"Machine: {platform.machine()}, {host.describe()}, Python "
              f"{platform.python_version()}, NumPy {np.__version__}"
              + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed") + ".", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import __version__, config, hookspecs
+from . import __version__, config, hookspecs, host
 from .errors import EmberError
 from .registry import registry
 
@@ -12,6 +12,7 @@ def info(out=sys.stdout):
     """Backends (available or why not, devices, dtypes) and every plugin by kind."""
     p = lambda *a: print(*a, file=out)  # noqa: E731
     p(f"ember {__version__}")
+    p(f"host: {host.describe()}")
     p("backends:")
     table = registry.table("backends")
     for name in sorted(table):

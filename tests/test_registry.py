@@ -128,6 +128,22 @@ def test_cli_info_lists_numpy_available(run_python):
     assert "numpy    available  [ember]" in r.stdout
     assert "dtypes: bool, int32, int64, float16, float32, float64" in r.stdout
     assert "default backend: numpy" in r.stdout
+    from ember import host
+    assert f"host: {host.cpu_model()}, " in r.stdout
+
+
+def test_host_features_are_the_cpus_own_flags():
+    from ember import host
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo here")
+    flags = set()
+    for line in text.splitlines():
+        if line.split(":")[0].strip() in ("flags", "Features"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    assert set(host.cpu_features()) == flags & set(host._FEATURES)
 
 
 def test_plugins_change_tensors_only_through_the_public_api():

@@ -1,0 +1,48 @@
+"""The host CPU: its model and the vector instructions it has.
+
+Kernel speed on CPU devices (NumPy's BLAS, pocl, llvmpipe) depends on these more
+than on anything ember chooses, so ``ember info`` and the benchmark report name them.
+"""
+
+import os
+import platform
+
+#: the vector-instruction flags worth naming, in the order they are printed
+_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+             "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
+             "asimd", "asimdhp", "sve", "sve2", "bf16", "i8mm")
+
+
+def _cpuinfo():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _field(text, *names):
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in names and value.strip():
+            return value.strip()
+    return None
+
+
+def cpu_model():
+    """The CPU's model name (``platform.processor()`` where /proc/cpuinfo is absent)."""
+    return _field(_cpuinfo(), "model name", "Model", "Hardware") or platform.processor() \
+        or platform.machine()
+
+
+def cpu_features():
+    """The vector-instruction flags of ``_FEATURES`` that the CPU reports (Linux)."""
+    flags = set((_field(_cpuinfo(), "flags", "Features") or "").split())
+    return [f for f in _FEATURES if f in flags]
+
+
+def describe():
+    """One line: model, cores and vector features."""
+    features = cpu_features()
+    return (f"{cpu_model()}, {os.cpu_count()} cores, "
+            f"{' '.join(features) if features else 'vector features unknown'}")

@@ -337,6 +337,11 @@ class _Trace:
     def view(self, backend):
         v = self.views.get(backend)
         if v is None:
+            if backend is not self.backend:
+                raise CompileError(f"compile: the function computes on {backend.device} as well "
+                                   f"as on {self.backend.device} (its arguments' backend); a "
+                                   f"compiled function runs on one backend: move tensors with "
+                                   f".to() outside it")
             v = self.views[backend] = _View(self, backend)
         return v
 

@@ -186,3 +186,13 @@ def test_a_training_steps_graph_prints_its_state_by_name():
     for name in ("0.weight", "exp_avg[0.weight]", "grad[2.weight]"):
         assert f"{name} <- %" in ret, name
     assert ret.endswith(", rng")
+
+
+def test_computing_on_a_second_backend_inside_a_trace_is_refused():
+    other = next((n for n in ("opencl", "wgpu") if ember.config.availability(n)[0]), None)
+    if other is None:
+        pytest.skip("no second backend here")
+    extra = ember.ones(2, backend=other)
+    f = ember.compile(lambda x: x * 2.0 + (extra * 3.0).to("numpy"))
+    with pytest.raises(ember.CompileError, match=r"computes on .* as well as on numpy"):
+        f(ember.ones(2, backend="numpy"))

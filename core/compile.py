@@ -330,20 +330,18 @@ class _Trace:
         self.state_in = []      # weakrefs of the tensors whose buffers are state inputs
         self.names = {}
         self.created_refs, self.rebound_tensors = [], {}
-        self.views = {}
+        self._view = _View(self, backend)
         self.pending_draw = None
         self.refreshers = []
 
     def view(self, backend):
-        v = self.views.get(backend)
-        if v is None:
-            if backend is not self.backend:
-                raise CompileError(f"compile: the function computes on {backend.device} as well "
-                                   f"as on {self.backend.device} (its arguments' backend); a "
-                                   f"compiled function runs on one backend: move tensors with "
-                                   f".to() outside it")
-            v = self.views[backend] = _View(self, backend)
-        return v
+        """What dispatch.primitives hands out while this trace records: the one backend's view."""
+        if backend is not self.backend:
+            raise CompileError(f"compile: the function computes on {backend.device} as well "
+                               f"as on {self.backend.device} (its arguments' backend); a "
+                               f"compiled function runs on one backend: move tensors with "
+                               f".to() outside it")
+        return self._view
 
     # -- values ---------------------------------------------------------------------------
     def _new(self, buf):
@@ -451,7 +449,7 @@ class _Trace:
                 self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
                 out_names[len(outputs) - 1] = dispatch.state_name(t) or (
                     self.names[self.inputs[arg_pos[id(t)]]] if id(t) in arg_pos else "new")
-        self.rebound_tensors, self.created_refs, self.views = {}, [], {}
+        self.rebound_tensors, self.created_refs, self._view = {}, [], None
         self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names,
                            out_names)
         self.signature = ([(n.name, n.key()[1], tuple(n.outs)) for n in self.nodes],

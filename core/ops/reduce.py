@@ -4,7 +4,6 @@ from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
-from ..tensor import wrap
 from ._util import as_tensor, const, primitive
 from .elementwise import cast, eq, exp, log, sqrt, where
 

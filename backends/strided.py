@@ -8,6 +8,7 @@ import numpy as np
 
 from ember import dtypes as dt
 from ember.backend import Backend
+from ember.graph import FusedSpec
 from ember.shapes import windows_out
 
 
@@ -55,6 +56,15 @@ class StridedArray:
         return f"StridedArray({self.dtype}{self.shape}, strides={self.strides}, offset={self.offset})"
 
 
+def work_group(length):
+    """The work-group size of a row reduction: a power of two, up to 256, not far past
+    the row's length."""
+    wg = 1
+    while wg < length and wg < 256:
+        wg *= 2
+    return wg
+
+
 def broadcast_strides(arr, shape):
     """arr's strides seen at ``shape`` (0 along broadcast axes)."""
     lead = len(shape) - arr.ndim
@@ -78,6 +88,10 @@ class StridedBackend(Backend):
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
     SPELLING = {}
+
+    def __init__(self, index=0):
+        super().__init__(index)
+        self._eager = {}     # the compiled kernels of _ew, by what they are built for
 
     def _expr(self, name, dtypes, dtype=None):
         """The expression of elementwise primitive ``name`` over inputs of ``dtypes`` (from
@@ -131,6 +145,101 @@ class StridedBackend(Backend):
                  for name, ins, attr, _ in spec.nodes]
         return self._fused(spec, exprs)
 
+    def _fused(self, spec, exprs):
+        """Run a fused group: its kernel compiled once per input layout (``_compile``),
+        fresh outputs (and the reduction, when the group ends in one). None where the
+        backend cannot build it."""
+        n = 1
+        for d in spec.shape:
+            n *= d
+        if spec.reduce is not None and n == 0:
+            return None
+        lang = self._language(n)
+        built = {}
+
+        def run(*inputs):
+            layout = self._fused_layout(spec, inputs)
+            launch = built.get(layout)
+            if launch is None:
+                launch = built[layout] = self._compile(spec, exprs, layout, lang)
+            outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
+            if spec.reduce is not None:
+                outs.append(self._alloc(spec.reduce[3], spec.nodes[spec.reduce[1]][3]))
+            if n:
+                launch(outs, inputs, n)
+            return outs
+        return run
+
+    # -- the eager elementwise engine: a fused group of one ------------------------------
+    def _ew(self, expr, out_dtype, inputs, out=None, accumulate=False):
+        """One elementwise primitive over broadcast ``inputs`` into ``out`` (fresh when
+        None; ``accumulate`` adds into it): the kernel ``_fused_code`` renders for a group
+        of one node, which reads its extents, the output's offset and every strided
+        operand's strides at run time, so one build serves every shape of its rank."""
+        out_dtype = np.dtype(out_dtype)
+        shape = np.broadcast_shapes(*(x.shape for x in inputs)) if out is None else out.shape
+        if out is None:
+            out = self._alloc(shape, out_dtype)
+        n = out.size
+        if n == 0:
+            return out
+        simple = out.contiguous and all(x.shape == shape and x.contiguous for x in inputs)
+        ndim = 0 if simple else len(shape)
+        key = (expr, out_dtype, tuple(x.dtype for x in inputs), ndim, accumulate, n >= 2 ** 31)
+        launch = self._eager.get(key)
+        if launch is None:
+            launch = self._eager[key] = self._eager_kernel(*key)
+        meta = () if simple else tuple(shape) + tuple(out.strides) + sum(
+            (broadcast_strides(x, shape) for x in inputs), ())
+        launch([out], inputs, n, meta, out.offset)
+        return out
+
+    def _eager_kernel(self, expr, out_dtype, dtypes, ndim, accumulate, wide):
+        """Compile ``_ew``'s kernel: every operand read at the flat index when ``ndim`` is
+        0, else extents at meta[0:ndim], then the strides of the output and each input.
+        (One variant per rank, not per operand layout: each build costs pocl ~20 ms.)"""
+        lang = self._language(2 ** 31 if wide else 1, eager=len(dtypes))
+        spec = FusedSpec([lang.meta(d, extent=True) for d in range(ndim)],
+                         [(None, d) for d in dtypes],
+                         [("ew", [("x", k) for k in range(len(dtypes))], None, out_dtype)], [0])
+        strides = [tuple(lang.meta(ndim * (1 + m) + d) for d in range(ndim)) if ndim else None
+                   for m in range(1 + len(dtypes))]
+        return self._compile(spec, [expr], strides[1:], lang, (lang.out_offset, strides[0]),
+                             accumulate)
+
+    def _reduce(self, kind, x, axes, keepdims):
+        """sum, max or min over ``axes``: the fused reduction ``_fused_code`` renders for
+        a group of one (the identity) over x's rows, whose count and length it reads at
+        run time; built once per (fold, dtype, work-group size)."""
+        if not axes:
+            return x
+        kept_shape, rows, length, arr = self._rows(x, axes)
+        if rows and not length:                       # the sum of nothing
+            return self._keep(self.full(kept_shape, 0, dt.from_numpy_dtype(x.dtype)),
+                              x.shape, axes, keepdims)
+        out = self._alloc(kept_shape, x.dtype)
+        if rows:
+            key = ("reduce", kind, arr.dtype, work_group(length))
+            launch = self._eager.get(key)
+            if launch is None:
+                lang = self._language(1, eager=1, group=key[3])
+                spec = FusedSpec((lang.meta(0, extent=True), lang.meta(1, extent=True)),
+                                 [(None, arr.dtype)], [("ew", [("x", 0)], None, arr.dtype)], [],
+                                 reduce=(kind, 0, (1,), None))
+                launch = self._eager[key] = self._compile(spec, ["x"], (None,), lang)
+            launch([out], [arr], rows, (rows, length))
+        return self._keep(out, x.shape, axes, keepdims)
+
+    def sum(self, x, axes, keepdims): return self._reduce("sum", x, axes, keepdims)
+    def max(self, x, axes, keepdims): return self._reduce("max", x, axes, keepdims)
+    def min(self, x, axes, keepdims): return self._reduce("min", x, axes, keepdims)
+
+    def _copy(self, x, out=None):
+        return self._ew("x", x.dtype, [x], out)
+
+    def _accumulate(self, src, out):
+        self._ew("x", out.dtype, [src], out, accumulate=True)
+
     @staticmethod
     def _fused_layout(spec, inputs):
         """Per buffer input: None when it is contiguous at the output's shape (read at the
@@ -143,7 +252,11 @@ class StridedBackend(Backend):
         """(rows, length, lines) of a fused reduction: ``lines`` take the element at
         (``row``, ``j``), j running over the reduced axes, to its flat index ``g`` in the
         group's shape (then ``_fused_code``'s body computes it); ``lang`` as there, plus
-        ``var(name, value)`` and ``index_type``."""
+        ``var(name, value)``, ``index_type`` and ``eager`` (the group is an eager kernel's,
+        its shape the expressions of (rows, length))."""
+        if lang.eager:          # rows of a packed matrix, their count and length read at run time
+            rows, length = spec.shape
+            return rows, length, [lang.let(lang.index_type, "g", f"row * {length} + j")]
         axes = spec.reduce[2]
         kept = [d for d in range(len(spec.shape)) if d not in axes]
         rows = length = 1
@@ -162,38 +275,47 @@ class StridedBackend(Backend):
         return rows, length, lines
 
     @staticmethod
-    def _fused_code(spec, exprs, layout, lang):
+    def _fused_code(spec, exprs, layout, lang, out=None, accumulate=False):
         """(functions, body) of a fused kernel for flat index ``g``: one function per
-        primitive (``op0``...), then the index split into ``k0``... where an input needs
+        primitive (``op0``...), then the index split into ``k0``... where an operand needs
         strides, the loads (``a0``..., literals for scalar constants), the calls (``v0``...)
-        and the stores into ``o0``.... ``lang`` spells it: ``type(dtype)``,
+        and the stores into ``o0``.... A layout entry is None (read at ``g``) or the
+        strides (numbers, or expressions read at run time); ``out`` is (offset, layout)
+        of an eager kernel's one output (stored at ``g`` when None); ``accumulate`` adds
+        to what the output holds. ``lang`` spells it: ``type(dtype)``,
         ``func(name, out type, [(type, param)], expr)``, ``let(type, name, value)``,
         ``index()`` (r = g) and ``split(d, extent)``, ``literal(value, dtype)``,
         ``load(buffer number, index)``."""
         funcs = []
-        for k, ((_, ins, _, out), expr) in enumerate(zip(spec.nodes, exprs)):
+        for k, ((_, ins, _, out_dtype), expr) in enumerate(zip(spec.nodes, exprs)):
             types = [lang.type(spec.dtype_of(i)) for i in ins]
-            expr = _TYPE_NAMES.sub(lambda m: lang.type(out) if m.group(1) == "O"
+            expr = _TYPE_NAMES.sub(lambda m: lang.type(out_dtype) if m.group(1) == "O"
                                    else types["ABC".index(m.group(1))], expr)
-            funcs.append(lang.func(f"op{k}", lang.type(out), list(zip(types, "xyz")), expr))
+            funcs.append(lang.func(f"op{k}", lang.type(out_dtype), list(zip(types, "xyz")), expr))
         body = []
-        if any(st is not None for st in layout):
+        offset, out_layout = out if out is not None else (None, None)
+        if out_layout is not None or any(st is not None for st in layout):
             body += [lang.index()] + [lang.split(d, spec.shape[d])
                                       for d in reversed(range(len(spec.shape)))]
+
+        def at(strides):
+            return "g" if strides is None else " + ".join(
+                [f"k{d} * {st}" for d, st in enumerate(strides) if st] or ["0"])
         slots = iter(enumerate(layout))
         for k, ((_, dtype), value) in enumerate(zip(spec.inputs, spec.scalars)):
             if value is None:
                 m, strides = next(slots)
-                at = "g" if strides is None else " + ".join(
-                    [f"k{d} * {st}" for d, st in enumerate(strides) if st] or ["0"])
-                value = lang.load(m, at)
+                value = lang.load(m, at(strides))
             else:
                 value = lang.literal(value, np.dtype(dtype))
             body.append(lang.let(lang.type(dtype), f"a{k}", value))
-        for k, (_, ins, _, out) in enumerate(spec.nodes):
+        for k, (_, ins, _, out_dtype) in enumerate(spec.nodes):
             args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins)
-            body.append(lang.let(lang.type(out), f"v{k}", f"op{k}({args})"))
-        body += [f"o{m}[g] = v{j};" for m, j in enumerate(spec.outputs)]
+            body.append(lang.let(lang.type(out_dtype), f"v{k}", f"op{k}({args})"))
+        where = at(out_layout) if offset is None else f"{offset} + {at(out_layout)}"
+        for m, j in enumerate(spec.outputs):
+            value = f"o{m}[{where}] + v{j}" if accumulate else f"v{j}"
+            body.append(f"o{m}[{where}] = {value};")
         return funcs, body
 
     def neg(self, x): return self._unary("neg", x)

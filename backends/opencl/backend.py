@@ -8,7 +8,7 @@ import numpy as np
 from ember import dtypes as dt
 
 from .kernels import KernelCache, ctype
-from ..strided import StridedArray, StridedBackend, broadcast_strides
+from ..strided import StridedArray, StridedBackend, work_group
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -90,8 +90,7 @@ _SPELLING = {
 
 
 def _c_fold(kind, dtype):
-    """(FOLD(a, b), identity) of a sum, max or min (reduce.cl and fused kernels); max and
-    min keep NaN, as NumPy."""
+    """(FOLD(a, b), identity) of a sum, max or min; max and min keep NaN, as NumPy."""
     t = ctype(dtype)
     if kind == "sum":
         return "((a) + (b))", f"(({t})0)"
@@ -106,18 +105,25 @@ def _c_fold(kind, dtype):
 
 
 class _OpenCLC:
-    """How StridedBackend._fused_code spells a fused kernel in OpenCL C."""
+    """How StridedBackend._fused_code spells a kernel in OpenCL C. An eager kernel (one
+    of ``eager`` inputs) reads its output's offset from argument h0 and its extents and
+    strides from the long array ``meta``."""
 
     literal = staticmethod(_c_literal)
     type = staticmethod(ctype)
     index_type = "long"
+    out_offset = "h0"
 
     @staticmethod
     def var(name, value):
         return f"long {name} = {value};"
 
-    def __init__(self, idx):
+    def __init__(self, idx, eager=0, group=None):
         self.idx = idx       # int or long: the type of the index arithmetic
+        self.eager, self.group = eager, group
+
+    def meta(self, i, extent=False):
+        return f"(({self.idx})meta[{i}])" if extent else f"meta[{i}]"
 
     @staticmethod
     def func(name, out, params, expr):
@@ -232,67 +238,31 @@ class OpenCLBackend(StridedBackend):
             self.cl.enqueue_fill_buffer(self.queue, out.buf, pattern, 0, out.size * dtype.itemsize)
         return out
 
-    # -- the elementwise engine --------------------------------------------------
-    def _ew(self, expr, out_dtype, inputs, out=None):
-        out_dtype = np.dtype(out_dtype)
-        shape = np.broadcast_shapes(*(x.shape for x in inputs)) if out is None else out.shape
-        if out is None:
-            out = self._alloc(shape, out_dtype)
-        n = out.size
-        if n == 0:
-            return out
-        simple = out.contiguous and all(x.shape == shape and x.contiguous for x in inputs)
-        ndim = 0 if simple else len(shape)
-        args = list(inputs) + [inputs[0]] * (3 - len(inputs))
-        kernel = self.kernels.get(
-            "elementwise.cl", "ew", TO=ctype(out_dtype), TA=ctype(args[0].dtype),
-            TB=ctype(args[1].dtype), TC=ctype(args[2].dtype), NARGS=len(inputs), NDIM=ndim,
-            IDX="int" if n < 2 ** 31 else "long", **{"OP(x, y, z)": expr})
-        if simple:
-            meta = self._meta_buffer(())
-        else:
-            meta = self._meta_buffer(
-                tuple(shape) + tuple(out.strides)
-                + sum((broadcast_strides(x, shape) for x in args), ()))
-        kernel(self.queue, (n,), None, out.buf, np.int64(out.offset),
-               args[0].buf, np.int64(args[0].offset), args[1].buf, np.int64(args[1].offset),
-               args[2].buf, np.int64(args[2].offset), meta, np.int64(n))
-        return out
-
-    def _copy(self, x, out=None):
-        return self._ew("(x)", x.dtype, [x], out)
-
-    def _accumulate(self, src, out):
-        self._ew("((x) + (y))", out.dtype, [out, src], out)
-
-    # -- elementwise primitives ------------------------------------------------------
+    # -- kernels rendered by StridedBackend._fused_code ------------------------------------
     SPELLING = _SPELLING
 
-    def _fused(self, spec, exprs):
-        """One kernel for a run of elementwise primitives (and the reduction ending it):
-        kernels/helpers.cl, then the code StridedBackend._fused_code writes in OpenCL C;
-        built per input layout."""
-        n = 1
-        for d in spec.shape:
-            n *= d
-        if spec.reduce is not None and n == 0:
-            return None
-        built = {}
-        lang = _OpenCLC("int" if n < 2 ** 31 else "long")
+    @staticmethod
+    def _language(n, eager=0, group=None):
+        return _OpenCLC("int" if n < 2 ** 31 else "long", eager, group)
+
+    def _compile(self, spec, exprs, layout, lang, out=None, accumulate=False):
+        """The kernel of a fused group (or an eager one, ``lang.eager``) in OpenCL C, after
+        kernels/helpers.cl: one work-item per element, or for a reduction one work-group
+        per row folding in local memory; returns launch(outs, inputs, n, meta, offset)."""
         outs_decl = [f"__global {ctype(spec.nodes[j][3])}* o{m}" for m, j in enumerate(spec.outputs)]
         ins_decl = [f"__global const {ctype(spec.inputs[k][1])}* i{m}, const long f{m}"
                     for m, k in enumerate(spec.buffers)]
+        params = ["const long h0", "__global const long* meta"] if lang.eager else []
         if spec.reduce is None:
-            params, head, tail, launch = ["const long n"], [
-                "const long g = get_global_id(0);", "if (g >= n) return;"], [], ((n,), None)
+            params.append("const long n")
+            head, tail, wg = ["const long g = get_global_id(0);", "if (g >= n) return;"], [], None
         else:
             kind, reduced, _, shape = spec.reduce
             t = ctype(spec.nodes[reduced][3])
             fold, init = _c_fold(kind, np.dtype(spec.nodes[reduced][3]))
             rows, length, index = self._fused_rows(spec, lang)
-            wg = _work_group(length)
+            wg = lang.group or work_group(length)
             outs_decl.append(f"__global {t}* red")
-            params, launch = [], ((rows * wg,), (wg,))
             head = [f"#define FOLD(a, b) {fold}", f"__local {t} part[{wg}];",
                     "const long row = get_group_id(0);", "const int lid = get_local_id(0);",
                     f"{t} acc = {init};", f"for (long j = lid; j < {length}; j += {wg}) {{"] + index
@@ -301,65 +271,31 @@ class OpenCLBackend(StridedBackend):
                     f"for (int s = {wg} / 2; s > 0; s >>= 1) {{",
                     "    if (lid < s) part[lid] = FOLD(part[lid], part[lid + s]);",
                     "    barrier(CLK_LOCAL_MEM_FENCE);", "}", "if (lid == 0) red[row] = part[0];"]
+        funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
+        kernel = self.kernels.build("helpers.cl", "\n".join(funcs) + "\n__kernel void fused(" + ", ".join(
+            outs_decl + ins_decl + params) + ") {\n    " + "\n    ".join(head + body + tail) + "\n}\n",
+            "fused")
 
-        def source(layout):
-            funcs, body = self._fused_code(spec, exprs, layout, lang)
-            return ("\n".join(funcs) + "\n__kernel void fused(" + ", ".join(
-                outs_decl + ins_decl + params) + ") {\n    " + "\n    ".join(
-                head + body + tail) + "\n}\n")
+        def launch(outs, inputs, n, meta=(), offset=0):
+            args = [o.buf for o in outs]
+            for x in inputs:
+                args += [x.buf, np.int64(x.offset)]
+            if lang.eager:
+                args += [np.int64(offset), self._meta_buffer(meta)]
+            if wg is None:
+                kernel(self.queue, (n,), None, *args, np.int64(n))
+            else:           # a work-group per row: n rows in an eager kernel
+                kernel(self.queue, ((n if lang.eager else rows) * wg,), (wg,), *args)
+        return launch
 
-        def run(*inputs):
-            layout = self._fused_layout(spec, inputs)
-            kernel = built.get(layout)
-            if kernel is None:
-                kernel = built[layout] = self.kernels.build("helpers.cl", source(layout), "fused")
-            outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
-            if spec.reduce is not None:
-                outs.append(self._alloc(shape, spec.nodes[reduced][3]))
-            if n:
-                args = [o.buf for o in outs]
-                for x in inputs:
-                    args += [x.buf, np.int64(x.offset)]
-                kernel(self.queue, *launch, *args, *([np.int64(n)] if spec.reduce is None else []))
-            return outs
-        return run
-
-    # -- reductions -------------------------------------------------------------------
-    def _reduce(self, kind, x, axes, keepdims):
-        kept_shape, rows, length, arr = self._rows(x, axes)
-        out = self._alloc(kept_shape, x.dtype)
-        if rows:
-            if length == 0:
-                self.cl.enqueue_fill_buffer(self.queue, out.buf, np.zeros(1, x.dtype), 0,
-                                            rows * x.dtype.itemsize)
-            else:
-                T = ctype(x.dtype)
-                fold, init = _c_fold(kind, x.dtype)
-                wg = _work_group(length)
-                kernel = self.kernels.get("reduce.cl", "reduce_rows", T=T, ACC=T, WG=wg,
-                                          **{"FOLD(a, b)": fold, "INIT": init})
-                kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length),
-                       global_offset=None)
-        return self._keep(out, x.shape, axes, keepdims)
-
-    def sum(self, x, axes, keepdims):
-        if not axes:
-            return x
-        return self._reduce("sum", x, axes, keepdims)
-
-    def max(self, x, axes, keepdims):
-        return x if not axes else self._reduce("max", x, axes, keepdims)
-
-    def min(self, x, axes, keepdims):
-        return x if not axes else self._reduce("min", x, axes, keepdims)
-
+    # -- reductions (sum, max and min are StridedBackend._reduce) ----------------------
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int64)
         if rows:
             greater = "((a) > (b) || (isnan(a) && !isnan(b)))" if x.dtype in _FLOATS else "((a) > (b))"
-            wg = _work_group(length)
-            kernel = self.kernels.get("reduce.cl", "reduce_rows", T=ctype(x.dtype), ARG=1, WG=wg,
+            wg = work_group(length)
+            kernel = self.kernels.get("argmax.cl", "argmax_rows", T=ctype(x.dtype), WG=wg,
                                       **{"GREATER(a, b)": greater})
             kernel(self.queue, (rows * wg,), (wg,), out.buf, arr.buf, np.int64(length))
         return self._keep(out, x.shape, (axis,), keepdims)
@@ -438,13 +374,6 @@ class OpenCLBackend(StridedBackend):
             kernel(self.queue, grid, (16, 16), out.buf, x.buf, np.int64(x.offset),
                    np.int64(x.strides[0]), np.int64(x.strides[1]), np.int32(rows), np.int32(cols))
         return out
-
-
-def _work_group(length):
-    wg = 1
-    while wg < length and wg < 256:
-        wg *= 2
-    return wg
 
 
 def _atomic(dtype):

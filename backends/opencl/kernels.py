@@ -26,12 +26,8 @@ class KernelCache:
         self.kernels = {}
 
     def _source(self, filename):
-        """The file's text; elementwise.cl after helpers.cl, whose functions it calls."""
         if filename not in self.sources:
-            text = (_SOURCES / filename).read_text()
-            if filename == "elementwise.cl":
-                text = self._source("helpers.cl") + text
-            self.sources[filename] = text
+            self.sources[filename] = (_SOURCES / filename).read_text()
         return self.sources[filename]
 
     def build(self, filename, code, name):

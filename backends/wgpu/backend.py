@@ -6,6 +6,7 @@ WGSL has no 64-bit types, so this backend stores bool (as u32), int32 and float3
 int32 is its default integer (Python ints, sums, argmax and indices)."""
 
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import StridedArray, StridedBackend, broadcast_strides
+from ..strided import StridedArray, StridedBackend, work_group
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -266,6 +267,9 @@ fn ember_pow(x: TA, y: TA) -> TA {
 }
 """
 
+#: a call of a _FLOAT_HELPERS function (a shader includes the helpers it calls)
+_FLOAT_CALL = re.compile(r"\bember_(?!ipow\b)\w+\(")
+
 _INT_HELPERS = """
 fn ember_ipow(base: TA, exponent: TA) -> TA {
     if (exponent < 0) {   // C integer division: 0 unless |base| == 1
@@ -310,7 +314,7 @@ _SPELLING = {
 
 
 def _wgsl_fold(kind, dtype):
-    """(fold of a and b, identity) of a sum, max or min (reduce.wgsl and fused kernels);
+    """(fold of a and b, identity) of a sum, max or min (eager and fused kernels);
     max and min keep NaN."""
     t = wgsl_type(dtype)
     if kind == "sum":
@@ -325,7 +329,9 @@ def _wgsl_fold(kind, dtype):
 
 
 class _WGSL:
-    """How StridedBackend._fused_code spells a fused kernel in WGSL."""
+    """How StridedBackend._fused_code spells a kernel in WGSL. p holds n, then each
+    input's offset; an eager kernel (one of ``eager`` inputs) reads its output's offset
+    after them, then its extents and strides."""
 
     literal = staticmethod(_wgsl_literal)
     type = staticmethod(wgsl_type)
@@ -334,6 +340,13 @@ class _WGSL:
     @staticmethod
     def var(name, value):
         return f"var {name} = {value};"
+
+    def __init__(self, eager=0, group=None):
+        self.eager, self.group = eager, group
+        self.out_offset = f"p[{eager + 1}]"
+
+    def meta(self, i, extent=False):
+        return f"p[{self.eager + 2 + i}]"
 
     @staticmethod
     def func(name, out, params, expr):
@@ -530,117 +543,61 @@ class WgpuBackend(StridedBackend):
                            self._grid(-(-out.size // 256)), TO=wgsl_type(dtype.np))
         return out
 
-    # -- the elementwise engine --------------------------------------------------------
-    def _ew(self, expr, out_dtype, inputs, out=None, accumulate=False):
-        out_dtype = np.dtype(out_dtype)
-        shape = np.broadcast_shapes(*(x.shape for x in inputs)) if out is None else out.shape
-        if out is None:
-            out = self._alloc(shape, out_dtype)
-        n = out.size
-        if n == 0:
-            return out
-        simple = out.contiguous and all(x.shape == shape and x.contiguous for x in inputs)
-        args = list(inputs) + [inputs[0]] * (3 - len(inputs))
-        meta = (n, out.offset) + tuple(x.offset for x in args)
-        if not simple:
-            meta += tuple(shape) + tuple(out.strides) + sum(
-                (broadcast_strides(x, shape) for x in args), ())
-        ta = wgsl_type(args[0].dtype)
-        helpers = {"f32": _FLOAT_HELPERS, "i32": _INT_HELPERS}.get(ta, "")
-        self._dispatch(
-            "elementwise.wgsl", [out.buf] + [x.buf for x in args], meta,
-            self._grid(-(-n // (64 * _PER_INVOCATION))), TO=wgsl_type(out_dtype), TA=ta,
-            TB=wgsl_type(args[1].dtype), TC=wgsl_type(args[2].dtype), NARGS=len(inputs),
-            NDIM=0 if simple else len(shape), HELPERS=helpers, OP=expr,
-            STORE="o[po] + v" if accumulate else "v")
-        return out
-
-    def _copy(self, x, out=None):
-        return self._ew("x", x.dtype, [x], out)
-
-    def _accumulate(self, src, out):
-        self._ew("x", out.dtype, [src], out, accumulate=True)
-
-    # -- elementwise primitives ----------------------------------------------------------
+    # -- kernels rendered by StridedBackend._fused_code ----------------------------------------
     SPELLING = _SPELLING
 
+    @staticmethod
+    def _language(n, eager=0, group=None):
+        return _WGSL(eager, group)
+
     def _fused(self, spec, exprs):
-        """One shader for a run of elementwise primitives (and the reduction ending it):
-        the code StridedBackend._fused_code writes in WGSL, in kernels/fused.wgsl's
-        grid-stride loop or kernels/fused_reduce.wgsl's rows; built per input layout.
-        None when the run binds more buffers than the adapter allows."""
+        """None when the run binds more buffers than the adapter allows."""
+        bindings = len(spec.outputs) + (spec.reduce is not None) + len(spec.buffers) + 1
+        return None if bindings > self.max_bindings else super()._fused(spec, exprs)
+
+    def _compile(self, spec, exprs, layout, lang, out=None, accumulate=False):
+        """The shader of a fused group (or an eager one, ``lang.eager``): the code
+        StridedBackend._fused_code writes, in kernels/fused.wgsl's grid-stride loop or
+        kernels/fused_reduce.wgsl's rows; returns launch(outs, inputs, n, meta, offset)."""
         reducing = spec.reduce is not None
         n_out, n_in = len(spec.outputs) + reducing, len(spec.buffers)
-        if n_out + n_in + 1 > self.max_bindings:
-            return None
-        n = 1
-        for d in spec.shape:
-            n *= d
-        if reducing and n == 0:
-            return None
         decls = [f"@group(0) @binding({m}) var<storage, read_write> o{m}: "
                  f"array<{wgsl_type(spec.nodes[j][3])}>;" for m, j in enumerate(spec.outputs)]
         if reducing:
             kind, reduced, _, shape = spec.reduce
             t = wgsl_type(spec.nodes[reduced][3])
             decls.append(f"@group(0) @binding({n_out - 1}) var<storage, read_write> red: array<{t}>;")
-            rows, length, index = self._fused_rows(spec, _WGSL)
-            wg = _workgroup(length)
+            rows, length, index = self._fused_rows(spec, lang)
         decls += [f"@group(0) @binding({n_out + m}) var<storage, read> i{m}: "
                   f"array<{wgsl_type(spec.inputs[k][1])}>;" for m, k in enumerate(spec.buffers)]
         decls.append(f"@group(0) @binding({n_out + n_in}) var<storage, read> p: array<i32>;")
-        helpers = _FLOAT_HELPERS.replace("TA", "f32") + _INT_HELPERS.replace("TA", "i32")
-        built = {}
-
-        def shader(layout):
-            funcs, body = self._fused_code(spec, exprs, layout, _WGSL)
-            fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs),
-                      "HELPERS": helpers, "BODY": "\n    ".join(body)}
-            if not reducing:
-                return self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out, **fields)
+        funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
+        code = "\n".join(funcs)
+        helpers = ((_FLOAT_HELPERS.replace("TA", "f32") if _FLOAT_CALL.search(code) else "")
+                   + (_INT_HELPERS.replace("TA", "i32") if "ember_ipow" in code else ""))
+        fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs), "HELPERS": helpers}
+        if not reducing:
+            shader = self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out,
+                                      BODY="\n    ".join(body), **fields)
+        else:
             fold, init = _wgsl_fold(kind, np.dtype(spec.nodes[reduced][3]))
-            fields.update(T=t, WG=wg, FOLD=fold, INIT=init, ROWS=rows, LENGTH=length,
-                          INDEX="\n            ".join(index), X=f"v{reduced}")
-            fields["BODY"] = "\n            ".join(body)
-            return self.kernels.get("fused_reduce.wgsl", n_out + n_in + 1, writable=n_out,
-                                    **fields)
+            shader = self.kernels.get(
+                "fused_reduce.wgsl", n_out + n_in + 1, writable=n_out, T=t,
+                WG=lang.group or work_group(length), FOLD=fold, INIT=init, ROWS=rows,
+                LENGTH=length, INDEX="\n            ".join(index), X=f"v{reduced}",
+                BODY="\n            ".join(body), **fields)
 
-        def run(*inputs):
-            layout = self._fused_layout(spec, inputs)
-            found = built.get(layout)
-            if found is None:
-                found = built[layout] = shader(layout)
-            outs = [self._alloc(spec.shape, spec.nodes[j][3]) for j in spec.outputs]
-            if reducing:
-                outs.append(self._alloc(shape, spec.nodes[reduced][3]))
-            if n:
-                offsets = tuple(x.offset for x in inputs)
-                if reducing:
-                    self._queue(found, [o.buf for o in outs] + [x.buf for x in inputs],
-                                (rows,) + offsets, self._grid(rows))
-                else:
-                    self._queue(found, [o.buf for o in outs] + [x.buf for x in inputs],
-                                (n,) + offsets, self._grid(-(-n // (64 * _PER_INVOCATION))))
-            return outs
-        return run
+        def launch(outs, inputs, n, meta=(), offset=0):
+            """p[0] is n, or a reduction's rows (n rows in an eager kernel)."""
+            count = rows if reducing and not lang.eager else n
+            p = (count,) + tuple(x.offset for x in inputs)
+            if lang.eager:
+                p += (offset,) + meta
+            self._queue(shader, [o.buf for o in outs] + [x.buf for x in inputs], p,
+                        self._grid(count if reducing else -(-n // (64 * _PER_INVOCATION))))
+        return launch
 
-    # -- reductions ---------------------------------------------------------------------
-    def _reduce(self, kind, x, axes, keepdims):
-        if not axes:
-            return x
-        kept_shape, rows, length, arr = self._rows(x, axes)
-        out = self._alloc(kept_shape, x.dtype, zeroed=length == 0)   # the sum of nothing
-        if rows and length:
-            fold, init = _wgsl_fold(kind, x.dtype)
-            wg = _workgroup(length)
-            self._dispatch("reduce.wgsl", [out.buf, arr.buf], (rows, length), self._grid(rows),
-                           T=wgsl_type(x.dtype), WG=wg, FOLD=fold, INIT=init)
-        return self._keep(out, x.shape, axes, keepdims)
-
-    def sum(self, x, axes, keepdims): return self._reduce("sum", x, axes, keepdims)
-    def max(self, x, axes, keepdims): return self._reduce("max", x, axes, keepdims)
-    def min(self, x, axes, keepdims): return self._reduce("min", x, axes, keepdims)
-
+    # -- reductions (sum, max and min are StridedBackend._reduce) ------------------------
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int32)
@@ -649,7 +606,7 @@ class WgpuBackend(StridedBackend):
             if x.dtype.kind == "f":
                 greater = f"a > b || ({_isnan('a')} && !{_isnan('b')})"
             self._dispatch("argmax.wgsl", [out.buf, arr.buf], (rows, length), self._grid(rows),
-                           T=wgsl_type(x.dtype), WG=_workgroup(length), GREATER=greater)
+                           T=wgsl_type(x.dtype), WG=work_group(length), GREATER=greater)
         return self._keep(out, x.shape, (axis,), keepdims)
 
     # -- max pooling ---------------------------------------------------------------------------
@@ -719,10 +676,3 @@ class WgpuBackend(StridedBackend):
         self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf], (m, m4, n4, k) + offsets,
                        (-(-n4 // 16), -(-m4 // 8), count), T=wgsl_type(a.dtype))
         return out if n % 4 == 0 else out.view(batch + (m, n), out.strides, 0)
-
-
-def _workgroup(length):
-    wg = 1
-    while wg < length and wg < 256:
-        wg *= 2
-    return wg

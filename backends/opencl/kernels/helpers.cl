@@ -1,5 +1,5 @@
-// Put ahead of elementwise.cl and of the fused kernels that ember.compile generates
-// (fast_fused in backend.py).
+// Put ahead of every elementwise kernel, eager or fused, that StridedBackend._fused_code
+// renders (OpenCLBackend._compile).
 
 #ifdef NEED_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable

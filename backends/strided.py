@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from ember import dtypes as dt
+from ember import dtypes as dt, tuning
 from ember.backend import Backend
 from ember.graph import FusedSpec
 from ember.shapes import windows_out
@@ -76,14 +76,17 @@ def broadcast_strides(arr, shape):
 
 class StridedBackend(Backend):
     """Movement, concatenation, padding and im2col windows as views and strided copies,
-    shared by backends whose kernels take (buffer, shape, strides, offset). A subclass
-    supplies ``_alloc(shape, np_dtype)``, ``full``, ``_copy(x, out=None)`` (a strided copy,
-    into ``out`` when given), ``_accumulate(src, out)`` (out += src, out a view), and for
-    the elementwise primitives ``SPELLING`` (each case's expression in the kernel
-    language; ``_expr`` picks the case), ``_ew(expr, out_dtype, inputs)`` (one strided
-    broadcasting kernel), ``_fused(spec, exprs)`` (one kernel for a run of them, see
-    ember.graph.FusedSpec) and ``_pool_kernel(name, arrays, dtype, window, sizes)``
-    (the max_pool or max_unpool kernel over packed arrays, output first)."""
+    elementwise kernels and reductions from one renderer (``_fused_code``), shared by
+    backends whose kernels take (buffer, shape, strides, offset). A subclass supplies
+    ``_alloc(shape, np_dtype)`` and ``full``; for the elementwise primitives ``SPELLING``
+    (each case's expression in the kernel language; ``_expr`` picks the case),
+    ``_language(n, eager, group)`` (the spelling class ``_fused_code`` writes through) and
+    ``_compile(spec, exprs, layout, lang, out, accumulate)`` (the kernel around the body,
+    returned as its launcher); ``_pool_kernel(name, arrays, dtype, window, sizes)`` (the
+    max_pool or max_unpool kernel over packed arrays, output first); for matmul,
+    ``_matmul(a, b, m, k, n, batch, count, choice)`` with one of the tilings
+    ``_matmul_candidates(dtype, m_tile, n_tile)`` lists (its default first; the tile
+    bounds are 4, 8 or 16) and ``tuning_name()``, the device's name in the tuning cache."""
 
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
@@ -92,6 +95,7 @@ class StridedBackend(Backend):
     def __init__(self, index=0):
         super().__init__(index)
         self._eager = {}     # the compiled kernels of _ew, by what they are built for
+        self._choices = {}   # tuned matmul tilings, by dtype and size class
 
     def _expr(self, name, dtypes, dtype=None):
         """The expression of elementwise primitive ``name`` over inputs of ``dtypes`` (from
@@ -463,6 +467,39 @@ class StridedBackend(Backend):
         return out
 
     # -- batched matmul -----------------------------------------------------------------------
+    # -- matmul: the kernel's tiling is tuned per device (ember.tuning) ---------------------
+    def matmul(self, a, b):
+        m, k = a.shape[-2:]
+        n = b.shape[-1]
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        count = int(np.prod(batch, dtype=np.int64))
+        if count * m * n == 0 or k == 0:
+            return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
+        return self._matmul(a, b, m, k, n, batch, count, self._matmul_choice(a.dtype, m, k, n))
+
+    def _matmul_choice(self, dtype, m, k, n):
+        """The subclass's ``_matmul_candidates`` tiling that ember.tuning finds fastest for
+        matmuls of this dtype and size class (each of M, K, N below 128 or not), tried on
+        integer-valued operands at most 512 a side; integer matmuls take the first."""
+        size = "".join("l" if d >= 128 else "s" for d in (m, k, n))
+        edge = tuple(4 if d < 8 else 8 if d < 16 else 16 for d in (m, n))   # tile bounds
+        key = (np.dtype(dtype), size) + edge
+        choice = self._choices.get(key)
+        if choice is None:
+            candidates = self._matmul_candidates(np.dtype(dtype), *edge)
+            if np.dtype(dtype).kind != "f" or size == "sss":
+                choice = candidates[0]
+            else:
+                dims = [min(d, 512) for d in (m, k, n)]
+                rng = np.random.default_rng(0)
+                pa, pb = (self.from_numpy(rng.integers(-3, 4, shape).astype(dtype))
+                          for shape in (dims[:2], dims[1:]))
+                choice = tuning.tuned(
+                    f"{self.tuning_name()}|matmul|{np.dtype(dtype).name}|{size}|{key[2]}x{key[3]}",
+                    candidates, lambda c: self.to_numpy(self._matmul(pa, pb, *dims, (), 1, c)))
+            self._choices[key] = choice
+        return choice
+
     @staticmethod
     def _batch_offsets(a_batch, b_batch, batch, a_step, b_step):
         """Element offsets (A, B) of each of the broadcast batch's matrices, flattened."""

@@ -18,6 +18,7 @@ import ember
 from ember import host
 
 sys.path.insert(0, os.path.dirname(__file__))
+import tuning  # noqa: E402
 import workloads  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -205,12 +206,15 @@ def main(argv=None):
     rates = throughput(backends, min_time)
     for row in rates:
         print(" | ".join(row), flush=True)
+    tuned = [f"| ember:{b} | {n} | {state} | {first:.2f} s | {ours:.1f} | {theirs:.1f} | "
+             f"{ours / theirs:.2f}x |" for b, n, state, first, ours, theirs in tuning.rows(backends)]
+    print("\n".join(tuned), flush=True)
     if not args.no_write:
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
-                  + [f"ember:{b}" for b in backends], rates)
+                  + [f"ember:{b}" for b in backends], rates, tuned)
 
 
-def write_doc(header, table, epoch_rows, torch, rate_header, rates):
+def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -224,6 +228,11 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates):
     lines += ["", "| workload | backend | time |", "|---|---|---|"] + epoch_rows + [""]
     lines += ["| " + " | ".join(rate_header) + " |", "|" + "---|" * len(rate_header)]
     lines += ["| " + " | ".join(row) + " |" for row in rates] + [""]
+    lines += ["Kernel tuning (`benchmarks/tuning.py`): a backend's first large matmul in a fresh",
+              "process with an empty tuning cache searches its tilings (cold: the first call",
+              "includes the search), then a second process finds them kept (warm).", "",
+              "| backend | matmul | cache | first call | GFLOP/s | NumPy GFLOP/s | ember / NumPy |",
+              "|---|---|---|---|---|---|---|"] + tuned + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
               "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
               "derive the gradients by hand (the CNN as one GEMM over as_strided windows, its",

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import __version__, config, hookspecs, host
+from . import __version__, config, hookspecs, host, tuning
 from .errors import EmberError
 from .registry import registry
 
@@ -13,6 +13,9 @@ def info(out=sys.stdout):
     p = lambda *a: print(*a, file=out)  # noqa: E731
     p(f"ember {__version__}")
     p(f"host: {host.describe()}")
+    kept = len(tuning.entries())
+    p(f"kernel tuning: {'on' if tuning.enabled() else 'off (EMBER_TUNING=0)'}, "
+      f"{kept} choice{'s' if kept != 1 else ''} kept in {tuning.cache_path()}")
     p("backends:")
     table = registry.table("backends")
     for name in sorted(table):

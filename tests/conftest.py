@@ -9,12 +9,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The suite runs each backend's default kernel choices (no search, nothing written to the
+# user's cache); tests/test_tuning.py tries every candidate and the search itself.
+os.environ.setdefault("EMBER_TUNING", "0")
+
 
 @pytest.fixture
 def run_python():
     """Run Python code in a fresh interpreter (for import-time and environment behaviour)."""
     def run(code, env=None, extra_path=None):
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMBER_")}
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("EMBER_") or k == "EMBER_TUNING"}
         full_env.update(env or {})
         if extra_path:
             full_env["PYTHONPATH"] = os.pathsep.join([str(extra_path), full_env.get("PYTHONPATH", "")])

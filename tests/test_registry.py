@@ -130,6 +130,7 @@ def test_cli_info_lists_numpy_available(run_python):
     assert "default backend: numpy" in r.stdout
     from ember import host
     assert f"host: {host.cpu_model()}, " in r.stdout
+    assert "kernel tuning: off (EMBER_TUNING=0), " in r.stdout     # the suite's setting
 
 
 def test_host_features_are_the_cpus_own_flags():

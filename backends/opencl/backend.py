@@ -332,14 +332,22 @@ class OpenCLBackend(StridedBackend):
         src, idx = self._packed(src), self._packed(index)
         return self._indexed("scatter_add", out, src, idx, shape, axis, src.size)
 
-    # -- matmul ---------------------------------------------------------------------------
-    def matmul(self, a, b):
-        m, k = a.shape[-2:]
-        n = b.shape[-1]
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        count = int(np.prod(batch, dtype=np.int64))
-        if count * m * n == 0 or k == 0:
-            return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
+    # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------
+    def tuning_name(self):
+        d = self.device_obj
+        return f"opencl:{d.name.strip()}:{d.driver_version.strip()}"
+
+    def _matmul_candidates(self, dtype, m_tile, n_tile):
+        """(RM, RN, work-group width; 0 lets the driver choose): the default first, a
+        block of C of up to 16 x 16 (8 x 8 in float64) in registers, 16 blocks of
+        columns per work-group on a CPU (pocl: they share the A panel in cache)."""
+        top = 16 if dtype.itemsize == 4 else 8
+        rm, rn, wg = min(top, m_tile), min(top, n_tile), 16 if self._is_cpu else 0
+        tiles = [(rm, rn)] + [(a, b) for a in (16, 8, 4) for b in (16, 8, 4)
+                              if a <= rm and b <= rn and (a, b) != (rm, rn)]
+        return [(a, b, wg) for a, b in tiles] + [(rm, rn, g) for g in (0, 4, 64) if g != wg]
+
+    def _matmul(self, a, b, m, k, n, batch, count, choice):
         if a.ndim == 2:                                   # A transposed, contiguous, offset 0
             at = self._transpose2d(a)
         else:
@@ -349,19 +357,15 @@ class OpenCLBackend(StridedBackend):
         b = self._packed(b)
         out = self._alloc(batch + (m, n), a.dtype)
         offsets = self._meta_buffer(self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n))
-        wide = a.dtype.itemsize == 4
-        rm = 16 if wide and m >= 16 else (8 if m >= 8 else 4)
-        rn = 16 if wide and n >= 16 else (8 if n >= 8 else 4)
+        rm, rn, wg = choice
         T = ctype(a.dtype)
         kernel = self.kernels.get("matmul.cl", "matmul", T=T, TV=f"{T}{rn}", TM=f"{T}{rm}",
                                   RM=rm, RN=rn, **({} if a.dtype in _FLOATS else {"INTEGER": 1}))
         grid = [-(-n // rn), -(-m // rm), count]
-        local = None
-        if self._is_cpu:   # 16 column blocks per work-group share the A panel in cache (pocl)
-            local = (16, 1, 1)
-            grid[0] = -(-grid[0] // 16) * 16
-        kernel(self.queue, tuple(grid), local, out.buf, at.buf, b.buf, offsets,
-               np.int32(m), np.int32(n), np.int32(k))
+        if wg:
+            grid[0] = -(-grid[0] // wg) * wg
+        kernel(self.queue, tuple(grid), (wg, 1, 1) if wg else None, out.buf, at.buf, b.buf,
+               offsets, np.int32(m), np.int32(n), np.int32(k))
         return out
 
     def _transpose2d(self, x):

@@ -659,13 +659,15 @@ class WgpuBackend(StridedBackend):
         self._copy(x, out.view(x.shape, out.strides, 0))
         return out
 
-    def matmul(self, a, b):
-        m, k = a.shape[-2:]
-        n = b.shape[-1]
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        count = int(np.prod(batch, dtype=np.int64))
-        if count * m * n == 0 or k == 0:
-            return self.full(batch + (m, n), 0, dt.from_numpy_dtype(a.dtype))
+    def tuning_name(self):
+        i = self.adapter.info
+        return f"wgpu:{i['device']}:{i['description']}:{i['backend_type']}"
+
+    def _matmul_candidates(self, dtype, m_tile, n_tile):
+        """Workgroup shapes (columns of vec4, blocks of 8 rows): the default first."""
+        return [(16, 4), (8, 8), (32, 2), (64, 1), (4, 16), (16, 16), (8, 4), (32, 8)]
+
+    def _matmul(self, a, b, m, k, n, batch, count, choice):
         m4, n4 = 2 * -(-m // 8), -(-n // 4)
         swap = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
         at = self._padded(self.permute(a, swap), 4 * m4)                  # (..., K, Mp)
@@ -673,6 +675,8 @@ class WgpuBackend(StridedBackend):
             b = self._padded(b, 4 * n4)                                    # (..., K, Np)
         out = self._alloc(batch + (m, 4 * n4), a.dtype)
         offsets = self._batch_offsets(at.shape[:-2], b.shape[:-2], batch, k * m4, k * n4)
+        wx, wy = choice
         self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf], (m, m4, n4, k) + offsets,
-                       (-(-n4 // 16), -(-m4 // 8), count), T=wgsl_type(a.dtype))
+                       (-(-n4 // wx), -(-(m4 // 2) // wy), count), T=wgsl_type(a.dtype),
+                       WX=wx, WY=wy)
         return out if n % 4 == 0 else out.view(batch + (m, n), out.strides, 0)

@@ -2,7 +2,8 @@
 // vec4 loads (two of A, one of B per step of k, k unrolled by two). The host hands A transposed
 // (At: K x Mp, Mp a multiple of 8) and B as K x Np (Np a multiple of 4), padded with
 // zeros, so loads need no masks; rows of C past M are not stored.
-// p = (M, Mp / 4, Np / 4, K), then per batch the vec4 offsets of At and B.
+// p = (M, Mp / 4, Np / 4, K), then per batch the vec4 offsets of At and B. WX x WY
+// invocations (columns of vec4 x blocks of 8 rows) make a workgroup (tuned per device).
 alias T = {{T}};
 
 @group(0) @binding(0) var<storage, read_write> c: array<vec4<T>>;
@@ -10,7 +11,7 @@ alias T = {{T}};
 @group(0) @binding(2) var<storage, read> b: array<vec4<T>>;
 @group(0) @binding(3) var<storage, read> p: array<i32>;
 
-@compute @workgroup_size(16, 4, 1)
+@compute @workgroup_size({{WX}}, {{WY}}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let m = p[0];
     let m4 = p[1];

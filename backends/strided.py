@@ -187,9 +187,13 @@ class StridedBackend(Backend):
         n = out.size
         if n == 0:
             return out
-        simple = out.contiguous and all(x.shape == shape and x.contiguous for x in inputs)
-        ndim = 0 if simple else len(shape)
-        key = (expr, out_dtype, tuple(x.dtype for x in inputs), ndim, accumulate, n >= 2 ** 31)
+        # each operand flat (contiguous at the output's shape) or one element (a scalar):
+        # no index arithmetic at all; else every operand through its strides
+        kinds = tuple("flat" if x.shape == shape and x.contiguous else "one" if x.size == 1
+                      else "strided" for x in inputs)
+        simple = out.contiguous and "strided" not in kinds
+        key = (expr, out_dtype, tuple(x.dtype for x in inputs), kinds if simple else len(shape),
+               accumulate, n >= 2 ** 31)
         launch = self._eager.get(key)
         if launch is None:
             launch = self._eager[key] = self._eager_kernel(*key)
@@ -198,16 +202,21 @@ class StridedBackend(Backend):
         launch([out], inputs, n, meta, out.offset)
         return out
 
-    def _eager_kernel(self, expr, out_dtype, dtypes, ndim, accumulate, wide):
-        """Compile ``_ew``'s kernel: every operand read at the flat index when ``ndim`` is
-        0, else extents at meta[0:ndim], then the strides of the output and each input.
-        (One variant per rank, not per operand layout: each build costs pocl ~20 ms.)"""
+    def _eager_kernel(self, expr, out_dtype, dtypes, form, accumulate, wide):
+        """Compile ``_ew``'s kernel. ``form`` is each operand's kind when no operand needs
+        strides (flat ones read at the flat index, one-element ones at their offset), else
+        the rank: extents at meta[0:rank], then the strides of the output and each input.
+        (One strided variant per rank, not per operand layout: a build costs pocl ~20 ms.)"""
         lang = self._language(2 ** 31 if wide else 1, eager=len(dtypes))
+        ndim = form if isinstance(form, int) else 0
         spec = FusedSpec([lang.meta(d, extent=True) for d in range(ndim)],
                          [(None, d) for d in dtypes],
                          [("ew", [("x", k) for k in range(len(dtypes))], None, out_dtype)], [0])
-        strides = [tuple(lang.meta(ndim * (1 + m) + d) for d in range(ndim)) if ndim else None
-                   for m in range(1 + len(dtypes))]
+        if ndim:
+            strides = [tuple(lang.meta(ndim * (1 + m) + d) for d in range(ndim))
+                       for m in range(1 + len(dtypes))]
+        else:
+            strides = [None] + [() if kind == "one" else None for kind in form]
         return self._compile(spec, [expr], strides[1:], lang, (lang.out_offset, strides[0]),
                              accumulate)
 
@@ -298,7 +307,7 @@ class StridedBackend(Backend):
             funcs.append(lang.func(f"op{k}", lang.type(out_dtype), list(zip(types, "xyz")), expr))
         body = []
         offset, out_layout = out if out is not None else (None, None)
-        if out_layout is not None or any(st is not None for st in layout):
+        if out_layout or any(layout):           # a strides tuple; () reads one element
             body += [lang.index()] + [lang.split(d, spec.shape[d])
                                       for d in reversed(range(len(spec.shape)))]
 

@@ -76,6 +76,15 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
 def _class_targets(op, scores, target):
     """One-hot rows for class indices (N, d...) against scores (N, C, d...)."""
+    target, classes = _checked_targets(op, scores, target)
+    if target.dtype.is_float:
+        return target.to(scores.dtype)
+    return one_hot(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
+
+
+def _checked_targets(op, scores, target):
+    """(target, number of classes): probabilities of the scores' shape, or class indices
+    (N, d...) in range for scores (N, C, d...)."""
     target = _as_target(op, scores, target)
     if scores.ndim < 1:
         raise ShapeError(f"{op}: scores need a class axis, got shape {scores.shape}")
@@ -84,7 +93,7 @@ def _class_targets(op, scores, target):
         if target.shape != scores.shape:
             raise ShapeError(f"{op}: probability targets {target.shape} must match scores "
                              f"{scores.shape}")
-        return target.to(scores.dtype)
+        return target, classes
     if target.dtype is ember.bool_:
         raise DTypeError(f"{op}: targets must be class indices (integers) or probabilities "
                          f"(floats), got bool")
@@ -98,7 +107,7 @@ def _class_targets(op, scores, target):
         if out_of_range.any():
             raise ShapeError(f"{op}: target class {host[out_of_range].flat[0]} is out of range "
                              f"for {classes} classes")
-    return one_hot(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
+    return target, classes
 
 
 def nll_loss(log_probs, target, reduction="mean"):
@@ -143,14 +152,104 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if not logits.dtype.is_float:
         raise DTypeError(f"cross_entropy: logits must be floating, got {logits.dtype.name}")
-    q = _class_targets("cross_entropy", logits, target)
+    target, _ = _checked_targets("cross_entropy", logits, target)
     axis = 1 if logits.ndim > 1 else 0
+    if not target.dtype.is_float and not label_smoothing:
+        return _index_cross_entropy(logits, target, axis, reduction)
+    q = _class_targets("cross_entropy", logits, target)
     if label_smoothing:
         q = q * (1.0 - label_smoothing) + label_smoothing / logits.shape[axis]
     shape = logits.shape[:axis] + logits.shape[axis + 1:]
     loss = run(SoftmaxCrossEntropy(axis, logits.dtype), (logits, q.detach()), shape,
                logits.dtype)
     return _reduce(loss, reduction, "cross_entropy")
+
+
+class IndexCrossEntropy(ember.Op):
+    """cross_entropy against class indices as one op, as most training steps call it:
+    each position's log-sum-exp minus its target's logit, picked by one gather at flat
+    indices (no one-hot), then reduced. Its backward, (softmax - one-hot) g, reuses the
+    forward's exponentials (IndexCrossEntropyGrad), or is written in tensor ops when the
+    gradient's own graph is wanted (create_graph), so it differentiates again."""
+
+    __slots__ = ("axis", "reduction", "target", "logits", "saved")
+
+    def __init__(self, axis, reduction, target, logits):
+        self.axis, self.reduction, self.target = axis, reduction, target
+        self.logits = logits.shape, logits.dtype
+
+    def forward(self, x, flat):
+        b, axes, shape = self.backend, (self.axis,), self.target.shape
+        s = b.sub(x, b.max(x, axes, True))
+        e = b.exp(s)
+        total = b.sum(e, axes, True)
+        self.saved = e, total
+        picked = b.gather(b.reshape(s, (int(np.prod(self.logits[0], dtype=np.int64)),)), 0, flat)
+        loss = b.sub(b.reshape(b.log(total), shape), picked)
+        if self.reduction == "none":
+            return loss
+        loss = b.sum(loss, tuple(range(len(shape))), False)
+        return loss if self.reduction == "sum" else b.mul(loss, self._scale(b))
+
+    def _scale(self, b):
+        """1 / the number of positions (NaN for none, as PyTorch's mean of nothing)."""
+        n = self.target.size
+        return b.full((), 1.0 / n if n else float("nan"), self.logits[1])
+
+    def backward(self, g, x, flat):
+        if self.reduction == "none":
+            g = g.unsqueeze(self.axis)
+        if ember.is_grad_enabled():
+            q = one_hot(self.target, x.shape[self.axis], axis=self.axis, dtype=x.dtype)
+            scale = 1.0 / self.target.size if self.reduction == "mean" else 1.0
+            return (ember.softmax(x, self.axis) - q) * (g * scale), None
+        return run(IndexCrossEntropyGrad(self), (g, flat), x.shape, x.dtype), None
+
+
+class IndexCrossEntropyGrad(ember.Op):
+    """(softmax - one-hot) g from IndexCrossEntropy's saved exponentials and its flat
+    target indices: the backward when no gradient of it is wanted."""
+
+    __slots__ = ("fwd",)
+
+    def __init__(self, fwd):
+        self.fwd = fwd
+
+    def forward(self, g, flat):
+        f, b = self.fwd, self.backend
+        (shape, dtype), (e, total) = f.logits, f.saved
+        if f.reduction == "mean":
+            g = b.mul(g, f._scale(b))
+        hits = b.scatter_add((int(np.prod(shape, dtype=np.int64)),), 0, flat,
+                             b.full(f.target.shape, 1, dtype))
+        return b.mul(b.sub(b.div(e, total), b.reshape(hits, shape)), g)
+
+
+_OFFSETS = {}
+
+
+def _index_cross_entropy(logits, target, axis, reduction):
+    """IndexCrossEntropy, its flat indices target * D + (n C D + d) for logits (N, C, D...)
+    (the offsets uploaded once per shape, as one-hot's class range)."""
+    shape = logits.shape
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    key = (logits.backend.device, shape, target.dtype.name)
+    offsets = _OFFSETS.get(key)
+    if offsets is None:
+        if len(_OFFSETS) > 64:
+            _OFFSETS.clear()
+        classes = shape[axis]
+        base = np.arange(int(np.prod(shape[:axis], dtype=np.int64)))[:, None] * classes * inner
+        offsets = _OFFSETS[key] = ember.tensor(
+            (base + np.arange(inner)).reshape(target.shape), dtype=target.dtype,
+            backend=logits.backend)
+    flat = offsets + (target * inner if inner != 1 else target)
+    out_shape = target.shape if reduction == "none" else ()
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
+                         f"got {reduction!r}")
+    return run(IndexCrossEntropy(axis, reduction, target, logits), (logits, flat),
+               out_shape, logits.dtype)
 
 
 # -- classes and their conformance examples -------------------------------------------

@@ -1,8 +1,9 @@
 """Losses: functions of (prediction, target) and Module-style classes around them.
 
 Every loss reduces with ``reduction`` = "mean" (default), "sum" or "none".
-Class-index targets are turned into one-hot rows on the device (no host
-round trip); their range is checked once per call.
+Class-index targets are checked once per call (one small read of their range).
+cross_entropy picks each target's logit with one gather (IndexCrossEntropy); the
+other losses turn them into one-hot rows on the device.
 """
 
 from dataclasses import dataclass
@@ -231,6 +232,9 @@ _OFFSETS = {}
 def _index_cross_entropy(logits, target, axis, reduction):
     """IndexCrossEntropy, its flat indices target * D + (n C D + d) for logits (N, C, D...)
     (the offsets uploaded once per shape, as one-hot's class range)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
+                         f"got {reduction!r}")
     shape = logits.shape
     inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
     key = (logits.backend.device, shape, target.dtype.name)
@@ -245,9 +249,6 @@ def _index_cross_entropy(logits, target, axis, reduction):
             backend=logits.backend)
     flat = offsets + (target * inner if inner != 1 else target)
     out_shape = target.shape if reduction == "none" else ()
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
-                         f"got {reduction!r}")
     return run(IndexCrossEntropy(axis, reduction, target, logits), (logits, flat),
                out_shape, logits.dtype)
 

@@ -8,13 +8,14 @@ the first candidate, the backend's default, is used."""
 import json
 import math
 import os
-import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .io import atomic_write
 
 _lock = threading.Lock()
 _entries = None          # the cache file's entries, read once per process
@@ -57,29 +58,31 @@ def _read():
 
 def _write(key, choice):
     """Add ``key`` to the file, merged with what other processes wrote since, atomically
-    (a temporary file renamed over it, so a reader never sees half a file)."""
+    (ember.io.atomic_write: a reader never sees half a file)."""
     path = cache_path()
     entries = _read()
     entries[key] = list(choice)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tuning.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(entries, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(entries, indent=1, sort_keys=True).encode())
     except OSError as exc:
         warnings.warn(f"cannot write the tuning cache {path} ({exc}); set EMBER_CACHE_DIR "
                       f"to a writable folder to keep tuned kernels", TuningWarning, stacklevel=4)
     return entries
 
 
+def _loaded():
+    """The remembered choices, read from the file on first use (the caller holds _lock)."""
+    global _entries
+    if _entries is None:
+        _entries = _read()
+    return _entries
+
+
 def entries():
     """The remembered choices, {key: candidate}."""
-    global _entries
     with _lock:
-        if _entries is None:
-            _entries = _read()
-        return dict(_entries)
+        return dict(_loaded())
 
 
 def tuned(key, candidates, trial, repeat=3):
@@ -94,9 +97,7 @@ def tuned(key, candidates, trial, repeat=3):
     if not enabled() or len(candidates) == 1:
         return candidates[0]
     with _lock:
-        if _entries is None:
-            _entries = _read()
-        found = _entries.get(key)
+        found = _loaded().get(key)
         if found is not None and tuple(found) in candidates:
             return tuple(found)
         best, best_time, reference = candidates[0], math.inf, None

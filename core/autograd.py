@@ -8,6 +8,7 @@ running it with grad mode on records a graph of its own: that is all
 """
 
 import functools
+import itertools
 import threading
 import weakref
 
@@ -61,6 +62,8 @@ def enable_grad():
 #: id(leaf tensor) -> functions called with it once backward has accumulated its .grad
 #: (by id: tensors compare elementwise, so they cannot be weak dictionary keys)
 _grad_hooks = {}
+#: numbers recorded ops in the order they ran (backward goes newest first)
+_sequence = itertools.count()
 #: functions to call once, when the backward pass in progress ends
 _end_of_backward = []
 
@@ -86,7 +89,7 @@ def queue_callback(fn):
 class Op:
     """One differentiable operation; subclasses set forward and backward."""
 
-    __slots__ = ("backend", "inputs", "_out")
+    __slots__ = ("backend", "inputs", "_out", "seq")
     #: True when backward needs the output tensor (exp, tanh, softmax...)
     saves_output = False
 
@@ -122,36 +125,39 @@ def run(op, inputs, shape, dtype):
     if _mode.enabled and dtype.is_float:
         for t in inputs:
             if t.requires_grad:
-                op.inputs = inputs
-                out._ctx = op
-                out.requires_grad = True
-                if op.saves_output:
-                    op._out = weakref.ref(out)
+                link(out, op, inputs)
                 break
     return out
 
 
+def link(out, op, inputs):
+    """Record that ``op`` made ``out`` from ``inputs``, for backward."""
+    op.inputs = inputs
+    op.seq = next(_sequence)
+    out._ctx = op
+    out.requires_grad = True
+    if op.saves_output:
+        op._out = weakref.ref(out)
+
+
+def _newest_first(t):
+    ctx = t._ctx
+    return 1 if ctx is None else -ctx.seq     # leaves last
+
+
 def _topological(roots):
-    """Tensors that need a gradient, each after every tensor computed from it."""
-    order, seen = [], set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            t, expanded = stack.pop()
-            if expanded:
-                order.append(t)
-                continue
-            if id(t) in seen:
-                continue
-            seen.add(id(t))
-            stack.append((t, True))
-            ctx = t._ctx
-            if ctx is not None:
-                for i in ctx.inputs:
-                    if i.requires_grad and id(i) not in seen:
-                        stack.append((i, False))
-    order.reverse()
-    return order
+    """Tensors that need a gradient, each after every tensor computed from it: those
+    reachable from ``roots``, newest op first (an op is numbered after its inputs')."""
+    found, stack = {}, list(roots)
+    while stack:
+        t = stack.pop()
+        if id(t) in found:
+            continue
+        found[id(t)] = t
+        ctx = t._ctx
+        if ctx is not None:
+            stack.extend(i for i in ctx.inputs if i.requires_grad and id(i) not in found)
+    return sorted(found.values(), key=_newest_first)
 
 
 def run_backward(roots, grads, create_graph=False, wanted=None):
@@ -208,6 +214,7 @@ class NotDifferentiable:
 
     __slots__ = ("reason",)
     inputs = ()
+    seq = 0
 
     def __init__(self, reason):
         self.reason = reason

@@ -304,8 +304,8 @@ class Tensor:
         backend) and keep this tensor's identity: the one way parameters and optimizer
         state change value, which ember.compile records. Refused while either tensor
         takes part in autograd (an optimizer steps under ember.no_grad())."""
-        from .errors import MutationError
         if self._in_autograd(src):
+            from .errors import MutationError
             raise MutationError("copy_ on a tensor that takes part in autograd; update it "
                                 "under ember.no_grad(), as an optimizer step does")
         if not isinstance(src, Tensor):

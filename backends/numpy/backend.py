@@ -97,6 +97,9 @@ class ArrayModuleBackend(Backend):
     def scatter_add(self, shape, axis, index, src):
         xp = self.xp
         out = xp.zeros(shape, dtype=src.dtype)
+        if axis == 0 and index.ndim == 1:
+            xp.add.at(out, index, src)
+            return out
         moved = xp.moveaxis(src, tuple(range(axis, axis + index.ndim)), tuple(range(index.ndim)))
         xp.add.at(xp.moveaxis(out, axis, 0), index, moved)
         return out

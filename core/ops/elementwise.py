@@ -47,11 +47,11 @@ def to_backend(x, spec):
         from ..creation import unsupported
         raise unsupported("to", x.dtype, target)
     out = wrap(dispatch.primitives(target).from_numpy(x.numpy()), target, x.shape, x.dtype)
-    from ..autograd import is_grad_enabled
+    from ..autograd import is_grad_enabled, link
     if x.requires_grad and is_grad_enabled():
         op = Transfer()
-        op.backend, op.inputs = target, (x,)
-        out._ctx, out.requires_grad = op, True
+        op.backend = target
+        link(out, op, (x,))
     return out
 
 

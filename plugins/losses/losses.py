@@ -6,6 +6,7 @@ cross_entropy picks each target's logit with one gather (IndexCrossEntropy); the
 other losses turn them into one-hot rows on the device.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,7 +186,7 @@ class IndexCrossEntropy(ember.Op):
         e = b.exp(s)
         total = b.sum(e, axes, True)
         self.saved = e, total
-        picked = b.gather(b.reshape(s, (int(np.prod(self.logits[0], dtype=np.int64)),)), 0, flat)
+        picked = b.gather(b.reshape(s, (math.prod(self.logits[0]),)), 0, flat)
         loss = b.sub(b.reshape(b.log(total), shape), picked)
         if self.reduction == "none":
             return loss
@@ -221,7 +222,7 @@ class IndexCrossEntropyGrad(ember.Op):
         (shape, dtype), (e, total) = f.logits, f.saved
         if f.reduction == "mean":
             g = b.mul(g, f._scale(b))
-        hits = b.scatter_add((int(np.prod(shape, dtype=np.int64)),), 0, flat,
+        hits = b.scatter_add((math.prod(shape),), 0, flat,
                              b.full(f.target.shape, 1, dtype))
         return b.mul(b.sub(b.div(e, total), b.reshape(hits, shape)), g)
 
@@ -236,14 +237,14 @@ def _index_cross_entropy(logits, target, axis, reduction):
         raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
                          f"got {reduction!r}")
     shape = logits.shape
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    inner = math.prod(shape[axis + 1:])
     key = (logits.backend.device, shape, target.dtype.name)
     offsets = _OFFSETS.get(key)
     if offsets is None:
         if len(_OFFSETS) > 64:
             _OFFSETS.clear()
         classes = shape[axis]
-        base = np.arange(int(np.prod(shape[:axis], dtype=np.int64)))[:, None] * classes * inner
+        base = np.arange(math.prod(shape[:axis]))[:, None] * classes * inner
         offsets = _OFFSETS[key] = ember.tensor(
             (base + np.arange(inner)).reshape(target.shape), dtype=target.dtype,
             backend=logits.backend)

@@ -31,12 +31,32 @@ class Linear(ember.Op):
 
     def backward(self, g, x, w, b=None):
         gx = g @ w if x.requires_grad else None
-        rows = g.reshape(-1, g.shape[-1])
-        gw = rows.T @ x.reshape(-1, x.shape[-1]) if w.requires_grad else None
-        grads = (gx, gw)
-        if b is not None:
-            grads += (rows.sum(axis=0) if b.requires_grad else None,)
-        return grads
+        gw = run(WeightGrad(math.prod(g.shape[:-1]), *w.shape), (g, x), w.shape, w.dtype) \
+            if w.requires_grad else None
+        if b is None:
+            return gx, gw
+        return gx, gw, (g.sum(axis=tuple(range(g.ndim - 1))) if b.requires_grad else None)
+
+
+class WeightGrad(ember.Op):
+    """Linear's weight gradient g.T @ x over all leading axes as one op (one GEMM on a
+    transposed view); its backward is tensor ops, so create_graph differentiates it."""
+
+    __slots__ = ("rows", "outs", "ins")
+
+    def __init__(self, rows, outs, ins):
+        self.rows, self.outs, self.ins = rows, outs, ins
+
+    def forward(self, g, x):
+        b = self.backend
+        g, x = b.reshape(g, (self.rows, self.outs)), b.reshape(x, (self.rows, self.ins))
+        return b.matmul(b.permute(g, (1, 0)), x)
+
+    def backward(self, gg, g, x):
+        rows_g, rows_x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        dg = (rows_x @ gg.T).reshape(g.shape) if g.requires_grad else None
+        dx = (rows_g @ gg).reshape(x.shape) if x.requires_grad else None
+        return dg, dx
 
 
 def linear(x, weight, bias=None):

@@ -68,15 +68,15 @@ class Optimizer:
 
     def step(self):
         """One update of every parameter that has a gradient."""
+        compiling = ember.is_compiling()
         with ember.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
                     state = self.state.setdefault(id(p), {})
-                    new = self.update(p, p.grad, state, group)
-                    p.copy_(new)
-                    if ember.is_compiling():    # how the compiled graph prints this state
+                    p.copy_(self.update(p, p.grad, state, group))
+                    if compiling:    # how the compiled graph prints this state
                         for name, v in state.items():
                             if isinstance(v, Tensor):
                                 ember.name_state(v, f"{name}[{ember.state_name(p, 'param')}]")

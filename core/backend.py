@@ -49,7 +49,7 @@ PRIMITIVES = (
 
 FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_sgd_step", "fast_adam_step",
+              "fast_sgd_step", "fast_adam_step", "fast_attention",
               "fast_fused", "fast_capture")
 
 
@@ -93,6 +93,12 @@ class Backend:
     #: (g, index, kernel, stride, dilation, shape) -> max pooling's adjoint: each
     #: element of g added at its window's ``index`` in zeros of the NCHW ``shape``
     fast_max_unpool2d = None
+    #: (q, k, v, mask, keep, scale) -> (probabilities, out): attention's forward, q (..., L, E),
+    #: k (..., S, E), v (..., S, Ev) with broadcast batch axes; mask None, bool (True
+    #: attends) or float (added), broadcastable to (..., L, S); keep None or the dropout
+    #: mask already scaled by 1 / (1 - p). probabilities is softmax(q k^T scale + mask)
+    #: before dropout, of shape (..., L, S), with fully masked rows all zero.
+    fast_attention = None
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
     #: SGD rule as PyTorch documents it; buf is None on the first step (and is
     #: returned as None when momentum is 0). Fast paths return new buffers.

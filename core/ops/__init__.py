@@ -1,5 +1,6 @@
 """Every tensor operation, one module per family."""
 
+from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, log, logical_and,
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
@@ -15,7 +16,8 @@ __all__ = [
     "concatenate", "cos", "div", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
     "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
-    "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sign", "sin", "softmax",
+    "neg", "pad", "permute", "pow", "relu", "reshape", "scaled_dot_product_attention",
+    "sigmoid", "sign", "sin", "softmax",
     "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "to_backend",
     "transpose", "unsqueeze", "var", "where",
 ]

@@ -125,6 +125,53 @@ def _np_log_softmax(x, axis=-1):
     return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
 
 
+def _np_attention(q, k, v, mask=None, causal=False, scale=None, gqa=False):
+    """Attention in float64 with PyTorch's semantics: a row that may attend nowhere is 0."""
+    if gqa:
+        k = np.repeat(k, q.shape[-3] // k.shape[-3], axis=-3)
+        v = np.repeat(v, q.shape[-3] // v.shape[-3], axis=-3)
+    s = q @ np.swapaxes(k, -1, -2) * (1 / np.sqrt(q.shape[-1]) if scale is None else scale)
+    if causal:
+        mask = np.tri(q.shape[-2], k.shape[-2], dtype=bool)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    top = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
+    dead = top == -np.inf
+    e = np.exp(s - np.where(dead, 0, top))
+    total = e.sum(axis=-1, keepdims=True)
+    return (e / np.where(total == 0, 1, total)) @ v
+
+
+def _attention_mask(length, source):
+    """A bool mask with a row that may attend nowhere (the first) and one that may
+    attend everywhere (the last)."""
+    m = (np.arange(length)[:, None] + np.arange(source)) % 3 != 0
+    m[0], m[-1] = False, True
+    return m
+
+
+def _additive_mask(length, source):
+    """A float mask: -inf where _attention_mask refuses, a finite bias elsewhere."""
+    return np.where(_attention_mask(length, source), np.linspace(-1, 1, length * source)
+                    .reshape(length, source), -np.inf)
+
+
+def _with_mask(make, dtype_of):
+    """An attention case's ember function: the mask built for the inputs' lengths."""
+    def fn(q, k, v):
+        m = make(q.shape[-2], k.shape[-2])
+        mask = ember.tensor(m, dtype=dtype_of(q), backend=q.backend)
+        return ember.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return fn
+
+
+#: q, k, v shapes: heads and batch, broadcast batch axes, a single query, nothing to
+#: attend to (S = 0: zeros) and no queries (L = 0)
+ATTENTION = [((2, 3, 4), (2, 5, 4), (2, 5, 6)), ((1, 2, 4, 3), (2, 1, 6, 3), (2, 6, 2)),
+             ((1, 4), (3, 4), (3, 2)), ((3, 4), (0, 4), (0, 2)), ((0, 4), (3, 4), (3, 2))]
+MASKED = [((2, 4, 3), (2, 5, 3), (2, 5, 2)), ((2, 3), (3, 3), (3, 4))]
+
+
 def _pad_ref(x):
     return np.pad(x, ((1, 2), (0, 1)), constant_values=0.5)
 
@@ -246,6 +293,25 @@ OPS = [
     OpCase("matmul_operator", lambda a, b: a @ b.transpose(-1, -2),
            lambda a, b: a @ np.swapaxes(b, -1, -2),
            [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8))], FLOAT, domain=(-1, 1), cancels=True),
+    # attention: a row that may attend nowhere (every key masked) gives 0 and a zero
+    # gradient, not NaN (PyTorch's safe softmax); S = 0 gives zeros, L = 0 nothing; a +inf
+    # score gives NaN (inf - inf), a NaN input NaN in its batch entry, as the composed ops;
+    # float16 computes in float32 and rounds once
+    OpCase("attention", ember.scaled_dot_product_attention, _np_attention, ATTENTION,
+           domain=(-1, 1), double=True, scale=3, cancels=True),
+    OpCase("attention_causal", lambda q, k, v: ember.scaled_dot_product_attention(
+        q, k, v, is_causal=True, scale=0.7), lambda q, k, v: _np_attention(
+        q, k, v, causal=True, scale=0.7), MASKED, domain=(-1, 1), scale=3, cancels=True),
+    OpCase("attention_bool_mask", _with_mask(_attention_mask, lambda q: ember.bool_),
+           lambda q, k, v: _np_attention(q, k, v, _attention_mask(q.shape[-2], k.shape[-2])),
+           MASKED, domain=(-1, 1), scale=3, cancels=True),
+    OpCase("attention_float_mask", _with_mask(_additive_mask, lambda q: q.dtype),
+           lambda q, k, v: _np_attention(q, k, v, _additive_mask(q.shape[-2], k.shape[-2])),
+           MASKED, domain=(-1, 1), scale=3, cancels=True),
+    OpCase("attention_grouped_query", lambda q, k, v: ember.scaled_dot_product_attention(
+        q, k, v, enable_gqa=True), lambda q, k, v: _np_attention(q, k, v, gqa=True),
+        [((1, 4, 3, 4), (1, 2, 5, 4), (1, 2, 5, 3)), ((6, 2, 2), (3, 4, 2), (1, 4, 2))],
+        domain=(-1, 1), scale=3, cancels=True),
 ]
 
 CASES = {c.name: c for c in OPS}

@@ -9,6 +9,8 @@ from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
 from ember.ops.movement import Unslice
 from ember.tensor import wrap
 
+scaled_dot_product_attention = ember.scaled_dot_product_attention
+
 
 def _pair(v, name, op):
     if isinstance(v, int):

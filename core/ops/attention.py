@@ -1,0 +1,198 @@
+"""Scaled dot-product attention as one differentiable op, with PyTorch's semantics.
+
+softmax(q k^T * scale + mask) v over the last two axes of any batch. The forward
+is the backend's fast path where it has one (``fast_attention``), else three
+primitives deep: a batched GEMM, a softmax that keeps fully masked rows at zero,
+and a second GEMM. The backward reuses the forward's probabilities; when a
+gradient's own graph is wanted (create_graph) it recomputes them in tensor ops,
+so attention differentiates to any order.
+"""
+
+import math
+
+from .. import dtypes as dt
+from ..autograd import Op, is_grad_enabled, run
+from ..errors import DTypeError, ShapeError
+from ..shapes import broadcast_shapes
+from ..tensor import wrap
+from ._util import as_tensor, same_backend, unbroadcast
+from .activation import softmax
+from .elementwise import cast, eq, where
+from .linalg import matmul
+from .movement import broadcast_to, reshape, transpose, unsqueeze
+
+
+class Attention(Op):
+    """Inputs (q, k, v[, mask][, keep]): ``mask`` bool (True attends) or float (added);
+    ``keep`` the dropout mask, already scaled by 1 / (1 - p)."""
+
+    __slots__ = ("scale", "mask", "dropout", "scores", "dtype", "k_axes", "probs")
+
+    def __init__(self, scale, mask, dropout, scores, dtype, k_ndim):
+        self.scale, self.mask, self.dropout = scale, mask, dropout   # mask: None/bool/float
+        self.scores, self.dtype = scores, dtype                       # (..., L, S), compute dtype
+        self.k_axes = tuple(range(k_ndim - 2)) + (k_ndim - 1, k_ndim - 2)
+
+    def forward(self, q, k, v, *rest):
+        b = self.backend
+        mask = rest[0] if self.mask else None
+        keep = rest[-1] if self.dropout else None
+        if b.fast_attention is not None:
+            self.probs, out = b.fast_attention(q, k, v, mask, keep, self.scale)
+            return out
+        dtype, last = self.dtype, len(self.scores) - 1
+        s = b.mul(b.matmul(q, b.permute(k, self.k_axes)), b.full((), self.scale, dtype))
+        ninf, zero = b.full((), -math.inf, dtype), b.full((), 0, dtype)
+        if self.mask == "bool":
+            s = b.where(mask, s, ninf)
+        elif self.mask == "float":
+            s = b.add(s, mask)
+        top = b.max(s, (last,), True)
+        top = b.where(b.eq(top, ninf), zero, top)   # a fully masked row: exp(-inf) = 0
+        e = b.exp(b.sub(s, top))
+        total = b.sum(e, (last,), True)
+        self.probs = p = b.div(e, b.where(b.eq(total, zero), b.full((), 1, dtype), total))
+        return b.matmul(p if keep is None else b.mul(p, keep), v)
+
+    def backward(self, g, q, k, v, *rest):
+        mask = rest[0] if self.mask else None
+        keep = rest[-1] if self.dropout else None
+        if is_grad_enabled():       # create_graph: probabilities that differentiate again
+            p = probabilities(q, k, mask, self.scale)
+        else:
+            p = wrap(self.probs, g._backend, self.scores, g.dtype)
+        dropped = p if keep is None else p * keep
+        gv = unbroadcast(matmul(transpose(dropped), g), v.shape) if v.requires_grad else None
+        dp = matmul(g, transpose(v))
+        if keep is not None:
+            dp = dp * keep
+        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))   # 0 on fully masked rows
+        gq = unbroadcast(matmul(ds, k) * self.scale, q.shape) if q.requires_grad else None
+        gk = unbroadcast(matmul(transpose(ds), q) * self.scale, k.shape) \
+            if k.requires_grad else None
+        grads = (gq, gk, gv)
+        if mask is not None:
+            grads += (unbroadcast(ds, mask.shape)
+                      if self.mask == "float" and mask.requires_grad else None,)
+        return grads + ((None,) if keep is not None else ())
+
+
+def probabilities(q, k, mask, scale):
+    """softmax(q k^T scale + mask) in tensor ops, fully masked rows all zero (PyTorch's
+    safe softmax): the reference the fused paths are held to."""
+    s = matmul(q, transpose(k)) * scale
+    if mask is not None:
+        s = where(mask, s, -math.inf) if mask.dtype is dt.bool_ else s + mask
+    dead = eq(s.max(axis=-1, keepdims=True), -math.inf)
+    return where(dead, 0.0, softmax(where(dead, 0.0, s), -1))
+
+
+_CAUSAL = {}
+
+
+def _causal_mask(backend, length, source):
+    """The (L, S) lower-triangular bool mask of is_causal (top-left aligned, as PyTorch),
+    uploaded once per size."""
+    key = (backend.device, length, source)
+    if key not in _CAUSAL:
+        if len(_CAUSAL) > 32:
+            _CAUSAL.clear()
+        import numpy as np
+        from ..creation import tensor
+        _CAUSAL[key] = tensor(np.tri(length, source, dtype=bool), backend=backend)
+    return _CAUSAL[key]
+
+
+def _repeat_heads(x, heads, name, query_heads):
+    """Grouped-query attention: each of ``x``'s heads serves query_heads / heads query
+    heads in a row (PyTorch's repeat_interleave along axis -3)."""
+    if query_heads % heads:
+        raise ShapeError(f"scaled_dot_product_attention: {query_heads} query heads cannot be "
+                         f"shared among {heads} {name} heads; the query heads must be a "
+                         f"multiple of the {name} heads")
+    group = query_heads // heads
+    shape = x.shape[:-3] + (heads, group) + x.shape[-2:]
+    return reshape(broadcast_to(unsqueeze(x, -3), shape),
+                   x.shape[:-3] + (query_heads,) + x.shape[-2:])
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """softmax(query key^T * scale + mask) value, as torch.nn.functional's.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev), batch axes
+    broadcast. ``attn_mask`` is bool (True may attend) or float (added), broadcastable
+    to (..., L, S); ``is_causal`` masks the upper triangle instead. ``scale`` defaults
+    to 1 / sqrt(E). ``enable_gqa`` lets key and value have fewer heads (axis -3) than
+    query. A row that may attend nowhere gives zeros (and zero gradients), not NaN.
+    Dropout draws from ember's host generator, so a seed gives the same mask on every
+    backend.
+    """
+    op = "scaled_dot_product_attention"
+    q = as_tensor(query, op)
+    k, v = as_tensor(key, op, like=q), as_tensor(value, op, like=q)
+    backend = same_backend(op, (q, k, v))
+    for name, t in (("query", q), ("key", k), ("value", v)):
+        if not t.dtype.is_float:
+            raise DTypeError(f"{op}: {name} must be floating, got {t.dtype.name}")
+        if t.ndim < 2:
+            raise ShapeError(f"{op}: {name} needs at least 2 axes (..., length, features), "
+                             f"got shape {t.shape}")
+    if not (q.dtype is k.dtype is v.dtype):
+        raise DTypeError(f"{op}: query, key and value must share a dtype, got "
+                         f"{q.dtype.name}, {k.dtype.name} and {v.dtype.name}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ShapeError(f"{op}: query has {q.shape[-1]} features per position but key has "
+                         f"{k.shape[-1]}; they must match")
+    if k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"{op}: key has {k.shape[-2]} positions but value has "
+                         f"{v.shape[-2]}; they must match")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    if is_causal and attn_mask is not None:
+        raise ValueError(f"{op}: give attn_mask or is_causal=True, not both (fold the causal "
+                         f"mask into attn_mask)")
+    if enable_gqa and q.ndim >= 3 and k.ndim >= 3 and k.shape[-3] != q.shape[-3]:
+        k = _repeat_heads(k, k.shape[-3], "key", q.shape[-3])
+        v = _repeat_heads(v, v.shape[-3], "value", q.shape[-3])
+    batch = broadcast_shapes(op, q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    length, source = q.shape[-2], k.shape[-2]
+    scores = batch + (length, source)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+
+    inputs, kind = [q, k, v], None
+    if is_causal:
+        attn_mask = _causal_mask(backend, length, source)
+    if attn_mask is not None:
+        mask = as_tensor(attn_mask, op, like=q)
+        same_backend(op, (q, mask))
+        if mask.dtype is dt.bool_:
+            kind = "bool"
+        elif mask.dtype.is_float:
+            kind, mask = "float", cast(mask, q.dtype) if mask.dtype is not q.dtype else mask
+        else:
+            raise DTypeError(f"{op}: attn_mask must be bool (True attends) or floating "
+                             f"(added to the scores), got {mask.dtype.name}")
+        try:
+            fits = broadcast_shapes(op, mask.shape, scores) == scores
+        except ShapeError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"{op}: attn_mask of shape {mask.shape} does not broadcast to the "
+                             f"scores' shape {scores} (batch..., {length} queries, {source} keys)")
+        inputs.append(mask)
+    if dropout_p > 0.0:
+        from ..creation import rand
+        keep = rand(*scores, backend=backend) >= dropout_p
+        inputs.append(cast(keep, q.dtype) * (1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0))
+
+    wide = q.dtype is dt.float16 and dt.float32 in backend.dtypes   # softmax in float32
+    if wide:
+        inputs = [cast(t, dt.float32) if t.dtype is dt.float16 else t for t in inputs]
+    dtype = inputs[0].dtype
+    if source == 0:      # nothing to attend to: zeros, still linked to q, k and v
+        out = matmul(matmul(inputs[0], transpose(inputs[1])), inputs[2])
+    else:
+        out = run(Attention(scale, kind, dropout_p > 0.0, scores, dtype, k.ndim), tuple(inputs),
+                  batch + (length, v.shape[-1]), dtype)
+    return cast(out, dt.float16) if wide else out

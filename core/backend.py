@@ -49,7 +49,7 @@ PRIMITIVES = (
 
 FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_sgd_step", "fast_adam_step", "fast_attention",
+              "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
 
 
@@ -93,12 +93,17 @@ class Backend:
     #: (g, index, kernel, stride, dilation, shape) -> max pooling's adjoint: each
     #: element of g added at its window's ``index`` in zeros of the NCHW ``shape``
     fast_max_unpool2d = None
-    #: (q, k, v, mask, keep, scale) -> (probabilities, out): attention's forward, q (..., L, E),
-    #: k (..., S, E), v (..., S, Ev) with broadcast batch axes; mask None, bool (True
-    #: attends) or float (added), broadcastable to (..., L, S); keep None or the dropout
-    #: mask already scaled by 1 / (1 - p). probabilities is softmax(q k^T scale + mask)
-    #: before dropout, of shape (..., L, S), with fully masked rows all zero.
+    #: (q, k, v, mask, keep, scale, causal) -> (state, out): attention's forward, q (..., L,
+    #: E), k (..., S, E), v (..., S, Ev) with broadcast batch axes; mask None, bool (True
+    #: attends) or float (added), broadcastable to (..., L, S), and when ``causal`` the
+    #: lower-triangular mask (keys past a query may be skipped); keep None or the dropout
+    #: mask already scaled by 1 / (1 - p). A row that may attend nowhere gives zeros.
+    #: ``state`` is whatever the backend's backward needs (flash attention: each row's
+    #: log-sum-exp).
     fast_attention = None
+    #: (g, q, k, v, mask, keep, scale, causal, state, out) -> (dq, dk, dv), each over the
+    #: broadcast batch axes (the core sums them down to each input's shape)
+    fast_attention_grad = None
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
     #: SGD rule as PyTorch documents it; buf is None on the first step (and is
     #: returned as None when momentum is 0). Fast paths return new buffers.

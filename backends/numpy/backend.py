@@ -7,6 +7,7 @@ NumPy and CuPy expose the same API, so this class serves both (Chainer's
 
 import ctypes
 import functools
+import math
 import sys
 
 import numpy
@@ -146,6 +147,89 @@ class ArrayModuleBackend(Backend):
         for k, view in enumerate(self._windows(out, kernel, stride, dilation)):
             view += windows[:, k].transpose(1, 0, 2, 3)
         return out
+
+    #: attention's query blocks: scores per block, and the fewest rows a block has
+    attention_scores, attention_rows = 1 << 19, 128
+
+    def _attention_blocks(self, q, k, v, mask, keep, causal):
+        """Query blocks of about ``attention_scores`` scores each, at least ``attention_rows``
+        rows (so each GEMM stays large), with the keys each may see (causal: up to its last
+        row), and the mask and dropout rows that go with them."""
+        batch = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        (length, source), n = (q.shape[-2], k.shape[-2]), max(1, math.prod(batch))
+        rows = max(self.attention_rows, min(length, self.attention_scores // max(1, n * source)))
+        scores = batch + (length, source)
+        mask = None if mask is None else numpy.broadcast_to(mask, scores)
+        keep = None if keep is None else numpy.broadcast_to(keep, scores)
+        for r0 in range(0, length, rows):
+            r1 = min(length, r0 + rows)
+            end = min(source, r1) if causal else source
+            yield (r0, r1, end, None if mask is None else mask[..., r0:r1, :end],
+                   None if keep is None else keep[..., r0:r1, :end])
+
+    def _attention_scores(self, q, kt, scale, mask):
+        s = self.xp.matmul(q, kt)
+        s *= s.dtype.type(scale)
+        if mask is not None and mask.dtype == bool:
+            self.xp.copyto(s, -self.xp.inf, where=~mask)
+        elif mask is not None:
+            s += mask
+        return s
+
+    def fast_attention(self, q, k, v, mask, keep, scale, causal):
+        """Flash attention's schedule in NumPy: query blocks against the keys they may see,
+        each block's softmax in place in one reused-size buffer; only the output and each
+        row's log-sum-exp are kept (no L x S matrix), and a causal mask skips the keys
+        past each block."""
+        xp = self.xp
+        batch = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        out = xp.empty(batch + (q.shape[-2], v.shape[-1]), q.dtype)
+        lse = xp.empty(batch + (q.shape[-2],), q.dtype)
+        kt = xp.swapaxes(k, -1, -2)
+        for r0, r1, end, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
+            s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], scale, m)
+            top = s.max(axis=-1, keepdims=True)
+            top[top == -xp.inf] = 0        # a row that may attend nowhere: exp(-inf) = 0
+            s -= top
+            xp.exp(s, out=s)
+            total = s.sum(axis=-1, keepdims=True)
+            with numpy.errstate(divide="ignore"):
+                lse[..., r0:r1] = xp.where(total == 0, xp.inf, xp.log(total) + top)[..., 0]
+            total[total == 0] = 1
+            s /= total
+            if kp is not None:
+                s *= kp
+            out[..., r0:r1, :] = xp.matmul(s, v[..., :end, :])
+        return lse, out
+
+    def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
+        """Flash attention's backward: each block's probabilities recomputed from the
+        saved log-sum-exp, ds = p (dp - rowsum(g o)), gradients accumulated per block."""
+        xp = self.xp
+        batch = out.shape[:-2]
+        g = xp.broadcast_to(g, out.shape)
+        d = (g * out).sum(axis=-1)
+        q = xp.broadcast_to(q, batch + q.shape[-2:])
+        dq = xp.zeros(q.shape, q.dtype)
+        dk = xp.zeros(batch + k.shape[-2:], q.dtype)
+        dv = xp.zeros(batch + v.shape[-2:], q.dtype)
+        kt = xp.swapaxes(k, -1, -2)
+        for r0, r1, end, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
+            p = self._attention_scores(q[..., r0:r1, :], kt[..., :end], scale, m)
+            p -= lse[..., r0:r1, None]
+            xp.exp(p, out=p)
+            gb = g[..., r0:r1, :]
+            dv[..., :end, :] += xp.matmul(xp.swapaxes(p if kp is None else p * kp, -1, -2), gb)
+            dp = xp.matmul(gb, xp.swapaxes(v[..., :end, :], -1, -2))
+            if kp is not None:
+                dp *= kp
+            dp -= d[..., r0:r1, None]
+            dp *= p
+            dq[..., r0:r1, :] = xp.matmul(dp, k[..., :end, :])
+            dk[..., :end, :] += xp.matmul(xp.swapaxes(dp, -1, -2), q[..., r0:r1, :])
+        dq *= q.dtype.type(scale)
+        dk *= q.dtype.type(scale)
+        return dq, dk, dv
 
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""

@@ -85,15 +85,18 @@ def index_tensor(values, backend):
     return wrap(dispatch.primitives(backend).from_numpy(arr), backend, arr.shape, idt)
 
 
-def fast_path(name, like, *args):
+def fast_path(name, like, *args, shapes=None):
     """Call backend fast path ``name`` (an optimizer step, see ember.backend.FAST_PATHS)
     through the dispatch point: tensors in ``args`` pass as their buffers, anything else
-    as it is; each buffer it returns comes back as a tensor shaped like ``like``."""
+    as it is; each buffer it returns comes back as a tensor of ``like``'s dtype, shaped
+    like ``like`` or as ``shapes`` lists, one shape per output."""
     b = like._backend
     bufs = [dispatch.read(a) if isinstance(a, Tensor) else a for a in args]
     out = getattr(dispatch.primitives(b), name)(*bufs)
-    wrapped = [None if o is None else wrap(o, b, like.shape, like.dtype)
-               for o in (out if isinstance(out, tuple) else (out,))]
+    outs = out if isinstance(out, tuple) else (out,)
+    wrapped = [None if o is None else wrap(o, b, like.shape if shapes is None else shape,
+                                               like.dtype)
+               for o, shape in zip(outs, shapes or outs)]
     return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
 
 

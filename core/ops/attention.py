@@ -15,7 +15,7 @@ from ..autograd import Op, is_grad_enabled, run
 from ..errors import DTypeError, ShapeError
 from ..shapes import broadcast_shapes
 from ..tensor import wrap
-from ._util import as_tensor, same_backend, unbroadcast
+from ._util import as_tensor, fast_path, same_backend, unbroadcast
 from .activation import softmax
 from .elementwise import cast, eq, where
 from .linalg import matmul
@@ -26,19 +26,22 @@ class Attention(Op):
     """Inputs (q, k, v[, mask][, keep]): ``mask`` bool (True attends) or float (added);
     ``keep`` the dropout mask, already scaled by 1 / (1 - p)."""
 
-    __slots__ = ("scale", "mask", "dropout", "scores", "dtype", "k_axes", "probs")
+    __slots__ = ("scale", "mask", "dropout", "causal", "scores", "dtype", "k_axes", "saved")
 
-    def __init__(self, scale, mask, dropout, scores, dtype, k_ndim):
+    def __init__(self, scale, mask, dropout, causal, scores, dtype, k_ndim):
         self.scale, self.mask, self.dropout = scale, mask, dropout   # mask: None/bool/float
-        self.scores, self.dtype = scores, dtype                       # (..., L, S), compute dtype
+        self.causal, self.scores, self.dtype = causal, scores, dtype  # (..., L, S), compute dtype
         self.k_axes = tuple(range(k_ndim - 2)) + (k_ndim - 1, k_ndim - 2)
+
+    def _extras(self, rest):
+        return (rest[0] if self.mask else None), (rest[-1] if self.dropout else None)
 
     def forward(self, q, k, v, *rest):
         b = self.backend
-        mask = rest[0] if self.mask else None
-        keep = rest[-1] if self.dropout else None
+        mask, keep = self._extras(rest)
         if b.fast_attention is not None:
-            self.probs, out = b.fast_attention(q, k, v, mask, keep, self.scale)
+            state, out = b.fast_attention(q, k, v, mask, keep, self.scale, self.causal)
+            self.saved = ("state", state, out)
             return out
         dtype, last = self.dtype, len(self.scores) - 1
         s = b.mul(b.matmul(q, b.permute(k, self.k_axes)), b.full((), self.scale, dtype))
@@ -51,16 +54,26 @@ class Attention(Op):
         top = b.where(b.eq(top, ninf), zero, top)   # a fully masked row: exp(-inf) = 0
         e = b.exp(b.sub(s, top))
         total = b.sum(e, (last,), True)
-        self.probs = p = b.div(e, b.where(b.eq(total, zero), b.full((), 1, dtype), total))
+        p = b.div(e, b.where(b.eq(total, zero), b.full((), 1, dtype), total))
+        self.saved = ("probabilities", p)
         return b.matmul(p if keep is None else b.mul(p, keep), v)
 
     def backward(self, g, q, k, v, *rest):
-        mask = rest[0] if self.mask else None
-        keep = rest[-1] if self.dropout else None
-        if is_grad_enabled():       # create_graph: probabilities that differentiate again
-            p = probabilities(q, k, mask, self.scale)
+        mask, keep = self._extras(rest)
+        mask_grad = self.mask == "float" and mask.requires_grad
+        tail = (None,) * len(rest)
+        if self.saved[0] == "state" and not is_grad_enabled() and not mask_grad:
+            out = wrap(self.saved[2], g._backend, g.shape, g.dtype)
+            shapes = (self.scores[:-1] + q.shape[-1:], self.scores[:-2] + k.shape[-2:],
+                      self.scores[:-2] + v.shape[-2:])
+            grads = fast_path("fast_attention_grad", g, g, q, k, v, mask, keep, self.scale,
+                              self.causal, self.saved[1], out, shapes=shapes)
+            return tuple(unbroadcast(d, t.shape) if t.requires_grad else None
+                         for d, t in zip(grads, (q, k, v))) + tail
+        if is_grad_enabled() or self.saved[0] != "probabilities":
+            p = probabilities(q, k, mask, self.scale)   # differentiates again (create_graph)
         else:
-            p = wrap(self.probs, g._backend, self.scores, g.dtype)
+            p = wrap(self.saved[1], g._backend, self.scores, g.dtype)
         dropped = p if keep is None else p * keep
         gv = unbroadcast(matmul(transpose(dropped), g), v.shape) if v.requires_grad else None
         dp = matmul(g, transpose(v))
@@ -70,11 +83,9 @@ class Attention(Op):
         gq = unbroadcast(matmul(ds, k) * self.scale, q.shape) if q.requires_grad else None
         gk = unbroadcast(matmul(transpose(ds), q) * self.scale, k.shape) \
             if k.requires_grad else None
-        grads = (gq, gk, gv)
-        if mask is not None:
-            grads += (unbroadcast(ds, mask.shape)
-                      if self.mask == "float" and mask.requires_grad else None,)
-        return grads + ((None,) if keep is not None else ())
+        if mask_grad:
+            tail = (unbroadcast(ds, mask.shape),) + tail[1:]
+        return (gq, gk, gv) + tail
 
 
 def probabilities(q, k, mask, scale):
@@ -193,6 +204,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if source == 0:      # nothing to attend to: zeros, still linked to q, k and v
         out = matmul(matmul(inputs[0], transpose(inputs[1])), inputs[2])
     else:
-        out = run(Attention(scale, kind, dropout_p > 0.0, scores, dtype, k.ndim), tuple(inputs),
-                  batch + (length, v.shape[-1]), dtype)
+        out = run(Attention(scale, kind, dropout_p > 0.0, is_causal, scores, dtype, k.ndim),
+                  tuple(inputs), batch + (length, v.shape[-1]), dtype)
     return cast(out, dt.float16) if wide else out

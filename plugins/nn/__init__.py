@@ -1,21 +1,31 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
 from . import functional, init
-from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activations import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
+                          Tanh)
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,
-                     LayerNorm, Linear, MaxPool2d)
-from .module import LayerExample, Module, Parameter, Sequential, functional_call
+                     LayerNorm, Linear, MaxPool2d, RMSNorm)
+from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
+from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
 
 LAYERS = {
     "linear": Linear, "conv2d": Conv2d, "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d,
     "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
-    "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "embedding": Embedding,
-    "sequential": Sequential,
+    "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
+    "embedding": Embedding, "sequential": Sequential,
+    "multihead_attention": MultiheadAttention,
+    "transformer_encoder_layer": TransformerEncoderLayer,
+    "transformer_encoder": TransformerEncoder,
+    "transformer_decoder_layer": TransformerDecoderLayer,
+    "transformer_decoder": TransformerDecoder,
     "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "sigmoid": Sigmoid,
-    "tanh": Tanh, "softmax": Softmax, "log_softmax": LogSoftmax,
+    "tanh": Tanh, "silu": SiLU, "softmax": Softmax, "log_softmax": LogSoftmax,
 }
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "ELU", "Embedding",
            "Flatten", "GELU", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSoftmax", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid",
-           "Softmax", "Tanh", "functional", "functional_call", "init"]
+           "LogSoftmax", "MaxPool2d", "Module", "ModuleList", "MultiheadAttention", "Parameter",
+           "RMSNorm", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
+           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer", "functional", "functional_call", "init"]

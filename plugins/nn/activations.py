@@ -48,6 +48,11 @@ class GELU(_Activation):
         return F.gelu(x, self.approximate)
 
 
+class SiLU(_Activation):
+    def forward(self, x):
+        return F.silu(x)
+
+
 class Sigmoid(_Activation):
     def forward(self, x):
         return ember.sigmoid(x)

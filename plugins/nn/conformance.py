@@ -13,7 +13,7 @@ from ember.registry import registry
 from ember.testing.checks import (expect, grad_dtype, gradcheck, other_backend, tolerance,
                                   without_fast_paths)
 
-from .module import functional_call
+from .module import Module, functional_call
 
 LAYERS = registry.names("layers")
 INITIALIZERS = registry.names("initializers")
@@ -44,9 +44,26 @@ def _input(ex, backend, dtype, seed=1):
     return ember.tensor(a, dtype=dtype, backend=backend)
 
 
+def _apply(layer, ex, x):
+    return ex.call(layer, x) if ex.call is not None else layer(x)
+
+
+class _Calling(Module):
+    """A layer called as its example says (for functional_call): its parameters are
+    those of ``layer``, under the prefix "layer."."""
+
+    def __init__(self, layer, call):
+        super().__init__()
+        self.layer = layer
+        object.__setattr__(self, "call", call)
+
+    def forward(self, x):
+        return self.call(self.layer, x)
+
+
 def _forward(layer, x, seed=5):
     ember.manual_seed(seed)   # the same dropout masks in every run
-    return layer(x)
+    return _apply(layer, layer.example(), x)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -80,10 +97,15 @@ def test_layer_gradcheck_inputs_and_parameters(backend, name):
         pytest.skip(f"layer {name} has no float input or parameter to differentiate")
 
     def calling(layer, x_fixed):
+        wrapped = _Calling(layer, ex.call) if ex.call is not None else None
+
         def fn(*tensors):
             x = tensors[0] if takes_grad else x_fixed
             given = tensors[1:] if takes_grad else tensors
             ember.manual_seed(5)
+            if wrapped is not None:
+                return functional_call(wrapped, {"layer." + n: t for n, t in zip(params, given)},
+                                       x)
             return functional_call(layer, dict(zip(params, given)), x)
         return fn
 
@@ -103,7 +125,8 @@ def test_layer_state_dict_round_trip(backend, name):
     a.eval()
     b.eval()
     x = _input(ex, backend, ember.float32)
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy(), err_msg=name)
+    np.testing.assert_array_equal(_apply(a, ex, x).numpy(), _apply(b, ex, x).numpy(),
+                                  err_msg=name)
     if state:
         first = next(iter(state))
         with pytest.raises(ember.StateDictError, match=f"missing keys {first}"):
@@ -139,7 +162,7 @@ def test_layer_refuses_bad_shapes(backend, name):
     x = ember.tensor(bad.astype(np.int64) if ex.integer_high else bad,
                      dtype=None if ex.integer_high else ember.float32)
     with pytest.raises(ember.ShapeError):
-        layer(x)
+        _apply(layer, ex, x)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -151,7 +174,7 @@ def test_layer_refuses_an_input_on_another_backend(backend, name):
         pytest.skip(f"layer {name} holds no tensors: it runs wherever its input is")
     x = _input(ex, other_backend(backend).name, ember.float32)
     with pytest.raises(ember.BackendError, match="different backends|is on|are on"):
-        layer(x)
+        _apply(layer, ex, x)
 
 
 def test_embedding_refuses_indices_out_of_range(backend):

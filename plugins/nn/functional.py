@@ -3,6 +3,8 @@ them and autograd differentiates them to any order)."""
 
 import math
 
+import numpy as np
+
 import ember
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
@@ -336,6 +338,49 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if weight is not None:
         out = out * weight + bias
     return out
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` axes, times weight
+    (as torch.nn.functional.rms_norm: eps defaults to the dtype's machine epsilon)."""
+    normalized_shape = tuple(normalized_shape)
+    if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
+        raise ShapeError(f"rms_norm: input {x.shape} does not end in the normalized shape "
+                         f"{normalized_shape}")
+    eps = float(np.finfo(x.dtype.np).eps) if eps is None else eps
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    out = x / ember.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    return out * weight if weight is not None else out
+
+
+def silu(x):
+    """x * sigmoid(x) (swish)."""
+    return x * ember.sigmoid(x)
+
+
+def rotary_embedding(length, dim, base=10000.0, dtype=None, backend=None):
+    """(cos, sin), each (length, dim), of rotary position embeddings as LLaMA and Hugging
+    Face compute them: angle p / base^(2i / dim) for position p, repeated for both halves."""
+    if dim % 2:
+        raise ShapeError(f"rotary_embedding: dim must be even (pairs of features rotate), "
+                         f"got {dim}")
+    freqs = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
+    angles = np.outer(np.arange(length, dtype=np.float64), freqs)
+    angles = np.concatenate([angles, angles], axis=-1)
+    make = lambda a: ember.tensor(a, dtype=dtype or ember.default_float, backend=backend)  # noqa: E731
+    return make(np.cos(angles)), make(np.sin(angles))
+
+
+def apply_rotary(x, cos, sin):
+    """Rotate each position's features by its angles (LLaMA's apply_rotary_pos_emb):
+    x cos + rotate_half(x) sin, with rotate_half(x) = (-x2, x1) for halves x1, x2 of the
+    last axis. ``cos`` and ``sin`` (positions, dim) broadcast over x (..., positions, dim)."""
+    if x.shape[-1] != cos.shape[-1] or x.shape[-2] != cos.shape[-2]:
+        raise ShapeError(f"apply_rotary: input {x.shape} needs cos and sin of shape "
+                         f"({x.shape[-2]}, {x.shape[-1]}), got {cos.shape}")
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return x * cos + ember.concatenate([-x2, x1], axis=-1) * sin
 
 
 def embedding(indices, weight):

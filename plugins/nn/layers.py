@@ -216,6 +216,30 @@ class LayerNorm(Module):
         return LayerExample({"normalized_shape": (3, 4)}, shape=(2, 3, 4), bad_shape=(2, 4, 3))
 
 
+class RMSNorm(Module):
+    """Root-mean-square normalization over the trailing dims (LLaMA's). Init: weight 1."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, dtype=None,
+                 backend=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape, self.eps = tuple(normalized_shape), eps
+        self.weight = Parameter(init.ones(self.normalized_shape, dtype, backend)) \
+            if elementwise_affine else None
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"normalized_shape": 4, "eps": 1e-6}, shape=(2, 3, 4),
+                            bad_shape=(2, 4, 3))
+
+
 class Embedding(Module):
     """Rows of a (num_embeddings, embedding_dim) table by index. Init: N(0, 1)."""
 

@@ -42,6 +42,7 @@ class LayerExample:
     scale: float = 1.0                # tolerance multiplier
     random_in_train: bool = False     # train-mode output is random (Dropout)
     build: object = None              # a callable building the layer, instead of kwargs
+    call: object = None               # (layer, x) -> output, where a layer takes more than x
 
 
 class Module:
@@ -250,6 +251,31 @@ class Sequential(Module):
         from .layers import Linear
         return LayerExample(kwargs={}, shape=(5, 4), bad_shape=(5, 3),
                             build=lambda: cls(Linear(4, 3), Tanh(), Linear(3, 2)))
+
+
+class ModuleList(Module):
+    """Modules held in a list, registered under their indices ("0", "1", ...)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: item {len(self)} is a {type(module).__name__}, "
+                            f"not a Module")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __len__(self):
+        return len(self._modules)
 
 
 def functional_call(module, tensors, *args):

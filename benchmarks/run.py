@@ -18,6 +18,7 @@ import ember
 from ember import host
 
 sys.path.insert(0, os.path.dirname(__file__))
+import attention  # noqa: E402
 import tuning  # noqa: E402
 import workloads  # noqa: E402
 
@@ -209,12 +210,21 @@ def main(argv=None):
     tuned = [f"| ember:{b} | {n} | {state} | {first:.2f} s | {ours:.1f} | {theirs:.1f} | "
              f"{ours / theirs:.2f}x |" for b, n, state, first, ours, theirs in tuning.rows(backends)]
     print("\n".join(tuned), flush=True)
+    attended = []
+    for n, times in attention.rows(backends, (128, 512) if args.quick else (128, 512, 2048)):
+        theirs = times.get("torch")
+        attended.append(f"| {n} | " + " | ".join(
+            f"{times[f'ember:{b}'] * 1e3:.2f} ms" + (f" ({times[f'ember:{b}'] / theirs:.2f}x)"
+                                                     if theirs else "") for b in backends)
+            + (f" | {theirs * 1e3:.2f} ms |" if theirs else " | - |"))
+        print(attended[-1], flush=True)
     if not args.no_write:
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
-                  + [f"ember:{b}" for b in backends], rates, tuned)
+                  + [f"ember:{b}" for b in backends], rates, tuned,
+                  (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended))
 
 
-def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned):
+def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -233,6 +243,10 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned):
               "includes the search), then a second process finds them kept (warm).", "",
               "| backend | matmul | cache | first call | GFLOP/s | NumPy GFLOP/s | ember / NumPy |",
               "|---|---|---|---|---|---|---|"] + tuned + [""]
+    lines += ["Attention forward + backward (`benchmarks/attention.py`): causal, 8 heads of 64",
+              "features, batch 1; ember's ratio to PyTorch CPU's scaled_dot_product_attention.", "",
+              "| " + " | ".join(attended[0]) + " |", "|" + "---|" * len(attended[0])] \
+        + attended[1] + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
               "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
               "derive the gradients by hand (the CNN as one GEMM over as_strided windows, its",

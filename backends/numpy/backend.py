@@ -159,8 +159,8 @@ class ArrayModuleBackend(Backend):
         (length, source), n = (q.shape[-2], k.shape[-2]), max(1, math.prod(batch))
         rows = max(self.attention_rows, min(length, self.attention_scores // max(1, n * source)))
         scores = batch + (length, source)
-        mask = None if mask is None else numpy.broadcast_to(mask, scores)
-        keep = None if keep is None else numpy.broadcast_to(keep, scores)
+        mask = None if mask is None else self.xp.broadcast_to(mask, scores)
+        keep = None if keep is None else self.xp.broadcast_to(keep, scores)
         for r0 in range(0, length, rows):
             r1 = min(length, r0 + rows)
             end = min(source, r1) if causal else source

@@ -94,9 +94,9 @@ def fast_path(name, like, *args, shapes=None):
     bufs = [dispatch.read(a) if isinstance(a, Tensor) else a for a in args]
     out = getattr(dispatch.primitives(b), name)(*bufs)
     outs = out if isinstance(out, tuple) else (out,)
-    wrapped = [None if o is None else wrap(o, b, like.shape if shapes is None else shape,
-                                               like.dtype)
-               for o, shape in zip(outs, shapes or outs)]
+    shapes = shapes or (like.shape,) * len(outs)
+    wrapped = [None if o is None else wrap(o, b, shape, like.dtype)
+               for o, shape in zip(outs, shapes)]
     return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
 
 

@@ -180,7 +180,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if mask.dtype is dt.bool_:
             kind = "bool"
         elif mask.dtype.is_float:
-            kind, mask = "float", cast(mask, q.dtype) if mask.dtype is not q.dtype else mask
+            kind, mask = "float", cast(mask, q.dtype)
         else:
             raise DTypeError(f"{op}: attn_mask must be bool (True attends) or floating "
                              f"(added to the scores), got {mask.dtype.name}")

@@ -11,7 +11,7 @@ hookspec = pluggy.HookspecMarker("ember")
 hookimpl = pluggy.HookimplMarker("ember")
 
 #: the kinds of named things a plugin can contribute, one hook each
-KINDS = ("backends", "layers", "losses", "optimizers", "schedulers", "initializers",
+KINDS = ("backends", "layers", "models", "losses", "optimizers", "schedulers", "initializers",
          "serializers", "datasets", "metrics", "callbacks", "communicators")
 
 
@@ -27,6 +27,16 @@ def ember_backends():
 @hookspec
 def ember_layers():
     """Return a mapping of layer name -> Module subclass (activations included)."""
+
+
+@hookspec
+def ember_models():
+    """Return a mapping of model name -> Module subclass (a whole network: GPT2).
+
+    Like a layer, each class gives ``example()`` for the conformance suite, which
+    builds it on every backend, runs forward and backward and round-trips its
+    state dict.
+    """
 
 
 @hookspec

@@ -1,0 +1,172 @@
+"""GPT2 against Hugging Face transformers (the oracle, where installed), its key/value
+cache against recomputing, sampling, the byte tokenizer and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+import ember
+from ember.plugins.models import GPT2, ByteTokenizer, GPT2Config, KeyValueCache
+from ember.plugins.models.sampling import next_tokens
+
+SMALL = {"vocab_size": 50, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 4}
+
+
+def _rel(got, want):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return np.abs(got - want).max() / np.abs(want).max()
+
+
+@pytest.fixture(scope="module")
+def hf_checkpoint(tmp_path_factory):
+    """A random GPT-2 written by transformers' save_pretrained(safe_serialization=True),
+    with its logits and greedy continuation for a fixed prompt."""
+    torch = pytest.importorskip("torch", reason="transformers needs PyTorch (pip install torch)")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle "
+                                                              "here (pip install transformers)")
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        **SMALL, bos_token_id=0, eos_token_id=0)).eval()
+    directory = tmp_path_factory.mktemp("hf_gpt2")
+    model.save_pretrained(directory, safe_serialization=True)
+    prompt = torch.tensor([[3, 14, 15, 9, 2, 6], [5, 3, 5, 8, 9, 7]])
+    with torch.no_grad():
+        logits = model(prompt).logits.numpy()
+        greedy = model.generate(prompt, max_new_tokens=12, do_sample=False, pad_token_id=0,
+                                eos_token_id=None, attention_mask=torch.ones_like(prompt))
+    return directory, prompt.numpy(), logits, greedy.numpy(), model
+
+
+def test_from_pretrained_matches_transformers_logits_and_greedy_continuation(backend,
+                                                                             hf_checkpoint):
+    directory, prompt, logits, greedy, _ = hf_checkpoint
+    model = GPT2.from_pretrained(directory, backend=backend)
+    expect_eval = not any(m.training for m in model.modules())
+    assert expect_eval, "from_pretrained returns the model in eval mode"
+    ids = ember.tensor(prompt, dtype=backend.default_int)
+    assert _rel(model(ids).numpy(), logits) < 1e-4
+    np.testing.assert_array_equal(model.generate(ids, 12, temperature=0).numpy(), greedy)
+
+
+def test_save_pretrained_loads_in_transformers(hf_checkpoint, tmp_path):
+    import torch
+    import transformers
+    directory, prompt, logits, _, _ = hf_checkpoint
+    GPT2.from_pretrained(directory).save_pretrained(tmp_path)
+    again = transformers.GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model_type"] == "gpt2" and config["n_layer"] == 2
+
+
+def test_training_mode_gradients_match_transformers(hf_checkpoint):
+    """One loss and backward with the dropout off: every parameter's gradient agrees."""
+    import torch
+    directory, prompt, _, _, hf = hf_checkpoint
+    hf.train()
+    for m in hf.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    hf.config.attn_pdrop = 0.0
+    model = GPT2.from_pretrained(directory, attn_pdrop=0.0, resid_pdrop=0.0, embd_pdrop=0.0)
+    model.train()
+    ids = torch.tensor(prompt)
+    hf.zero_grad()
+    hf(ids, labels=ids).loss.backward()
+    hf.eval()
+    logits = model(ember.tensor(prompt))
+    targets = ember.tensor(prompt[:, 1:].reshape(-1))
+    from ember.plugins.losses import cross_entropy
+    cross_entropy(logits[:, :-1].reshape(-1, SMALL["vocab_size"]), targets).backward()
+    grads, conv1d = dict(model.named_parameters()), model._conv1d_names()
+    for name, p in hf.named_parameters():
+        if name == "lm_head.weight":
+            continue                      # the same tensor as wte, already compared
+        got, want = grads[name].grad.numpy(), p.grad.numpy()
+        got = got.T if name in conv1d else got      # Hugging Face's Conv1D is (in, out)
+        assert _rel(got, want) < 1e-4, name
+
+
+def test_cached_forward_and_generation_equal_recomputing(backend):
+    ember.manual_seed(0)
+    model = GPT2(**SMALL).eval()
+    ids = ember.tensor(np.random.default_rng(0).integers(0, 50, (2, 9)), dtype=backend.default_int)
+    full = model(ids).numpy()
+    cache = KeyValueCache()
+    pieces = [model(ids[:, a:b], cache).numpy() for a, b in ((0, 4), (4, 5), (5, 9))]
+    assert len(cache) == 9
+    assert _rel(np.concatenate(pieces, axis=1), full) < 1e-5
+    for kw in ({"temperature": 0}, {"temperature": 0.8, "top_k": 5, "seed": 3},
+               {"temperature": 1.0, "top_p": 0.9, "seed": 4}):
+        cached = model.generate(ids[:, :4], 10, **kw).numpy()
+        np.testing.assert_array_equal(cached, model.generate(ids[:, :4], 10, use_cache=False,
+                                                             **kw).numpy(), err_msg=str(kw))
+
+
+def test_sampling_follows_softmax_and_its_filters():
+    logits = np.log(np.array([[0.5, 0.2, 0.2, 0.1]]))
+    draws = np.concatenate([next_tokens(logits, 1.0, rng=np.random.default_rng(s))
+                            for s in range(4000)])
+    freq = np.bincount(draws, minlength=4) / draws.size
+    assert np.abs(freq - [0.5, 0.2, 0.2, 0.1]).max() < 0.03   # 4 standard errors at 4000
+    rng = np.random.default_rng(0)
+    assert set(np.concatenate([next_tokens(logits, 1.0, top_k=2, rng=rng)
+                               for _ in range(300)])) <= {0, 1, 2}
+    kept = {int(next_tokens(logits, 1.0, top_p=0.6, rng=rng)[0]) for _ in range(300)}
+    assert kept == {0, 1}         # 0.5 < 0.6: the next likeliest joins (the first of a tie)
+    assert set(next_tokens(np.repeat(logits, 3, 0), 1.0, top_p=0.4, rng=rng)) == {0}
+    assert next_tokens(np.array([[1.0, 3.0, 3.0]]), 0)[0] == 1   # greedy takes the first tie
+    for bad in ({"temperature": -1}, {"top_k": 0}, {"top_p": 0.0}, {"top_p": 1.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            next_tokens(logits, **{"temperature": 1.0, **bad})
+    with pytest.raises(ValueError, match="NaN"):
+        next_tokens(np.array([[np.nan, 0.0]]), 1.0)
+
+
+def test_byte_tokenizer_round_trips_any_text():
+    tok = ByteTokenizer()
+    text = "def f(x):\n    return x ** 2  # ½ → ∞ 🐍"
+    assert tok.decode(tok.encode(text)) == text and max(tok.encode(text)) < tok.vocab_size
+    assert tok.decode(tok.encode(text)[:-1]).endswith("\ufffd")
+    with pytest.raises(ValueError, match="got 256"):
+        tok.decode([104, 256])
+
+
+def test_gpt2_refuses_bad_input_naming_both_numbers(tmp_path):
+    with pytest.raises(ember.ShapeError, match="n_head 3 does not divide n_embd 16"):
+        GPT2(**{**SMALL, "n_head": 3})
+    model = GPT2(**SMALL)
+    with pytest.raises(ember.ShapeError, match="sequence of 33 tokens is longer than "
+                                               "n_positions 32"):
+        model(ember.zeros(1, 33, dtype=ember.int64))
+    cache = KeyValueCache()
+    model(ember.zeros(1, 30, dtype=ember.int64), cache)
+    with pytest.raises(ember.ShapeError, match="sequence of 33 tokens"):
+        model(ember.zeros(1, 3, dtype=ember.int64), cache)
+    with pytest.raises(ember.ShapeError, match=r"\(batch, time\)"):
+        model(ember.zeros(5, dtype=ember.int64))
+    with pytest.raises(ember.IndexingError, match="index 50 is out of range"):
+        model(ember.tensor([[1, 50]]))
+    with pytest.raises(ValueError, match="activation_function 'gelu_x'"):
+        GPT2Config(activation_function="gelu_x")
+
+
+def test_from_pretrained_refuses_broken_directories(tmp_path):
+    with pytest.raises(ember.SerializationError, match="config.json: cannot read"):
+        GPT2.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ember.SerializationError, match="config.json: not JSON"):
+        GPT2.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(ember.SerializationError, match="model_type 'llama' is not gpt2"):
+        GPT2.from_pretrained(tmp_path)
+    GPT2(**SMALL).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "n_embd": 32}))
+    with pytest.raises(ember.SerializationError, match="does not fit"):
+        GPT2.from_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\x10\x00")
+    with pytest.raises(ember.SerializationError, match="too short"):
+        GPT2.from_pretrained(tmp_path)

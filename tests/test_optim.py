@@ -74,4 +74,22 @@ def test_parameters_without_gradients_are_left_alone():
 def test_schedulers_and_optimizers_are_registered_by_name():
     assert ember.registry.names("optimizers") == ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
     assert set(ember.registry.names("schedulers")) == {
-        "step", "exponential", "cosine", "linear_warmup", "one_cycle", "reduce_on_plateau"}
+        "step", "exponential", "cosine", "linear_warmup", "cosine_with_warmup", "one_cycle",
+        "reduce_on_plateau"}
+
+
+def test_cosine_with_warmup_matches_transformers():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle here")
+    from transformers.optimization import get_cosine_with_min_lr_schedule_with_warmup
+    p = torch.zeros(1, requires_grad=True)
+    theirs = torch.optim.SGD([p], lr=0.3)
+    schedule = get_cosine_with_min_lr_schedule_with_warmup(theirs, 10, 50, min_lr_rate=0.1)
+    ours = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.3)
+    mine = optim.CosineWithWarmupLR(ours, warmup_steps=10, total_steps=50, min_lr_ratio=0.1)
+    for step in range(60):
+        assert ours.param_groups[0]["lr"] == pytest.approx(theirs.param_groups[0]["lr"],
+                                                           rel=1e-12), step
+        theirs.step()
+        schedule.step()
+        mine.step()

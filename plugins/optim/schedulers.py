@@ -118,6 +118,33 @@ class LinearWarmup(LRScheduler):
             b * (0.1 + 0.9 * min(t, 4) / 4) for t in range(1, 7)])
 
 
+class CosineWithWarmupLR(LRScheduler):
+    """lr = base * t / warmup_steps during the warmup, then base * (m + (1 - m) * (1 +
+    cos(pi * p)) / 2) with p the fraction of the remaining steps done and m = min_lr_ratio:
+    transformers' get_cosine_with_min_lr_schedule_with_warmup, the schedule of GPT training
+    (past total_steps the cosine goes on, as there)."""
+
+    def __init__(self, optimizer, warmup_steps, total_steps, min_lr_ratio=0.0):
+        if not 0 <= warmup_steps <= total_steps or not 0 <= min_lr_ratio <= 1:
+            raise ValueError(f"CosineWithWarmupLR: needs 0 <= warmup_steps {warmup_steps} <= "
+                             f"total_steps {total_steps} and 0 <= min_lr_ratio <= 1")
+        self.warmup_steps, self.total_steps, self.min_lr_ratio = warmup_steps, total_steps, min_lr_ratio
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        if t < self.warmup_steps:
+            return base_lr * t / self.warmup_steps
+        done = (t - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        m = self.min_lr_ratio
+        return base_lr * (m + (1 - m) * 0.5 * (1 + math.cos(math.pi * done)))
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"warmup_steps": 2, "total_steps": 6, "min_lr_ratio": 0.1}, 7,
+                                lambda b, m: [b / 2, b, *(b * (0.1 + 0.45 * (1 + math.cos(
+                                    math.pi * k / 4))) for k in (1, 2, 3, 4, 5))])
+
+
 class OneCycleLR(LRScheduler):
     """Cosine from max_lr / div_factor up to max_lr over pct_start of the steps, then
     down to max_lr / (div_factor * final_div_factor) (Smith, 2018; PyTorch's OneCycleLR,
@@ -216,5 +243,6 @@ class ReduceLROnPlateau(LRScheduler):
 
 
 SCHEDULERS = {"step": StepLR, "exponential": ExponentialLR, "cosine": CosineAnnealingLR,
-              "linear_warmup": LinearWarmup, "one_cycle": OneCycleLR,
+              "linear_warmup": LinearWarmup, "cosine_with_warmup": CosineWithWarmupLR,
+              "one_cycle": OneCycleLR,
               "reduce_on_plateau": ReduceLROnPlateau}

@@ -49,8 +49,8 @@ def is_compiling():
 
 
 def before_replay(fn):
-    """Call ``fn()`` before every replay of the function being traced now (nothing when
-    not compiling): code that keeps a number set from Python in a tensor (an optimizer's
+    """Call ``fn()`` before every replay of the function being traced now, and before its
+    next traces (nothing when not compiling): code that keeps a number set from Python in a tensor (an optimizer's
     learning rate, which schedulers change) refreshes the tensor there."""
     trace = _trace_in_progress()
     if trace is not None and fn not in trace.refreshers:
@@ -210,6 +210,8 @@ class _Entry:
     def __call__(self, args, kwargs):
         if self.replay is not None:
             return self.replay(args, kwargs)
+        for fn in self.traces[-1].refreshers if self.traces else ():
+            fn()       # outside the recording, so a changed learning rate is not a constant
         with self.owner._lock:
             trace, result = _Trace.run(self.owner.fn, args, kwargs)
         self.owner.trace_count += 1

@@ -196,3 +196,44 @@ def test_computing_on_a_second_backend_inside_a_trace_is_refused():
     f = ember.compile(lambda x: x * 2.0 + (extra * 3.0).to("numpy"))
     with pytest.raises(ember.CompileError, match=r"computes on .* as well as on numpy"):
         f(ember.ones(2, backend="numpy"))
+
+
+def test_an_index_tensor_argument_replays_with_each_calls_indices():
+    """x[i] and an embedding gather with the tensor itself: the graph does not freeze the
+    first call's indices, and new indices do not trace again."""
+    from ember.plugins.nn import functional as F
+    table = ember.tensor(np.arange(15.0).reshape(5, 3))
+    step = ember.compile(lambda t, i: t[i] * 2 + F.embedding(i, t))
+    for k in range(5):
+        idx = np.array([[k, 4 - k]])
+        got = step(table, ember.tensor(idx)).numpy()
+        np.testing.assert_array_equal(got, table.numpy()[idx] * 3)
+    assert step.trace_count == 2
+
+
+def test_a_learning_rate_changed_every_step_replays_as_eager():
+    """A per-step schedule (warmup, cosine) refreshes the held learning rate before each
+    replay and each further trace, so the graph never records it as a constant."""
+    from ember.plugins import optim
+
+    def run(compiled):
+        w = ember.tensor([1.0, -2.0], requires_grad=True)
+        opt = optim.AdamW([w], lr=0.1)
+        schedule = optim.CosineWithWarmupLR(opt, 2, 8)
+
+        def step():
+            opt.zero_grad()
+            loss = (w * w).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        fn = ember.compile(step) if compiled else step
+        for _ in range(8):
+            fn()
+            schedule.step()
+        return w.numpy(), getattr(fn, "trace_count", 0)
+
+    (eager, _), (replayed, traces) = run(False), run(True)
+    # eager takes the fused Adam fast path, the graph the composed rule: float32 rounding
+    np.testing.assert_allclose(replayed, eager, rtol=2e-5)
+    assert traces <= 3

@@ -43,7 +43,9 @@ def _expand(key, ndim):
 def _axes_used(k):
     if k is None or k is Ellipsis:
         return 0
-    if isinstance(k, (Tensor, np.ndarray, list, tuple)):
+    if isinstance(k, Tensor):
+        return k.ndim if k.dtype.name == "bool" else 1
+    if isinstance(k, (np.ndarray, list, tuple)):
         arr = _host(k)
         return arr.ndim if arr.dtype == np.bool_ else 1
     return 1
@@ -111,10 +113,33 @@ def getitem(x, key):
     return reshape(x, tuple(shape))
 
 
+def _traced_gather(x, key):
+    """x[..., index, ...] for one integer index tensor among full slices while ember.compile
+    traces: gathered with the tensor itself, so each replay takes that call's indices (a
+    host read would freeze them into the graph). Nothing is read back, so a replay does not
+    check their range, as a GPU kernel does not: check indices before a compiled call."""
+    from ..compile import is_compiling
+    from .elementwise import cast
+    if not is_compiling():
+        return None
+    entries = _expand(key, x.ndim)
+    tensors = [a for a, k in enumerate(entries) if isinstance(k, Tensor)]
+    if len(tensors) != 1 or any(k != slice(None) for a, k in enumerate(entries)
+                                if a != tensors[0]):
+        return None
+    index = entries[tensors[0]]
+    if index.dtype.is_float or index.dtype.name == "bool":
+        return None
+    return gather(x, tensors[0], cast(index, x._backend.default_int))
+
+
 def _advanced(x, key):
     if not isinstance(key, tuple):
         key = (key,)
     same_backend("indexing", (x,) + tuple(k for k in key if isinstance(k, Tensor)))
+    traced = _traced_gather(x, key)
+    if traced is not None:
+        return traced
     # index tensors come to the host once (bounds are checked there)
     key = tuple(_host(k) if isinstance(k, (Tensor, np.ndarray, list, tuple)) else k for k in key)
     # None -> a new size-1 axis, indexed by a full slice

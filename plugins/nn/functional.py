@@ -392,6 +392,8 @@ def embedding(indices, weight):
     if indices.backend is not weight.backend:
         raise BackendError(f"embedding: the indices are on {indices.device} and the table on "
                            f"{weight.device}; move the indices with .to({weight.device!r})")
+    if ember.is_compiling():      # a replay reads nothing back (see ember.Tensor indexing)
+        return weight[indices]
     host, n = indices.numpy(), weight.shape[0]   # read once: checked here, gathered below
     if host.size and (host.min() < 0 or host.max() >= n):
         bad = host[(host < 0) | (host >= n)].flat[0]

@@ -1,0 +1,167 @@
+"""Train a small byte-level GPT on the Python standard library's source, then sample from it.
+
+The text is every machine's own: the running Python's Lib/*.py, in sorted order, with
+every tenth file held out for validation (whole files, so validation is unseen code).
+``--text FILE`` trains on any other text (its last tenth is held out). Losses are in
+bits per byte. AdamW with a warmup and a cosine decay, gradient clipping and dropout;
+``--compile`` replays each step as one graph. Checkpoints go to --out, and the final
+model is written in Hugging Face's layout (GPT2.save_pretrained).
+
+    python examples/char_gpt.py                 # the default config, on EMBER_BACKEND
+    python examples/char_gpt.py --steps 50 --text README.md
+"""
+
+import argparse
+import glob
+import math
+import os
+import sys
+import sysconfig
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import ember
+from ember.plugins import optim
+from ember.plugins.losses import cross_entropy
+from ember.plugins.models import GPT2, ByteTokenizer
+from ember.plugins.serializers import CheckpointManager
+
+#: the default config: about 0.8M parameters, a few minutes on two CPU cores
+DEFAULTS = {"steps": 600, "batch_size": 16, "context": 128, "n_layer": 4, "n_head": 4,
+            "n_embd": 128, "dropout": 0.1, "lr": 3e-3, "min_lr_ratio": 0.1, "warmup": 0.1,
+            "weight_decay": 0.1, "clip": 1.0, "eval_every": 100, "eval_batches": 8, "seed": 0}
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--text", help="train on this text file instead of the standard library")
+    for key, value in DEFAULTS.items():
+        p.add_argument("--" + key.replace("_", "-"), type=type(value), default=value)
+    p.add_argument("--compile", action="store_true", help="replay each step as one graph")
+    p.add_argument("--out", default="runs/char_gpt", help="folder for checkpoints and the model")
+    p.add_argument("--sample", type=int, default=200,
+                   help="bytes to sample at the end (at most the context's length)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def corpus(text=None):
+    """(train bytes, validation bytes, a description): whole held-out files."""
+    if text is not None:
+        with open(text, "rb") as f:
+            data = f.read()
+        cut = len(data) - len(data) // 10
+        return (np.frombuffer(data[:cut], np.uint8), np.frombuffer(data[cut:], np.uint8),
+                f"{text}: {len(data):,} bytes, the last tenth held out")
+    files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
+    parts = ([], [])
+    for i, name in enumerate(files):
+        with open(name, "rb") as f:
+            parts[i % 10 == 9].append(f.read())
+    train, val = (np.frombuffer(b"".join(p), np.uint8) for p in parts)
+    return train, val, (f"{len(files)} files of Lib/*.py: {train.size:,} bytes to train on, "
+                        f"{val.size:,} held out in {len(parts[1])} files")
+
+
+def batch(data, rng, batch_size, context):
+    """Random windows: ids (batch, context) and the next byte of each, as int64."""
+    starts = rng.integers(0, data.size - context - 1, batch_size)
+    windows = np.stack([data[s:s + context + 1] for s in starts]).astype(np.int64)
+    return windows[:, :-1], windows[:, 1:]
+
+
+def build(args, vocab_size):
+    return GPT2(vocab_size=vocab_size, n_positions=args.context, n_embd=args.n_embd,
+                n_layer=args.n_layer, n_head=args.n_head, resid_pdrop=args.dropout,
+                embd_pdrop=args.dropout, attn_pdrop=args.dropout)
+
+
+def parameter_groups(model, weight_decay):
+    """Weight decay on matrices (and the embedding), none on biases and norms, as GPT-2."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    rest = [p for p in model.parameters() if p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def bits(loss):
+    return loss / math.log(2)
+
+
+def evaluate(model, data, args, backend):
+    """Mean validation loss (bits/byte) over fixed windows, so every call sees the same."""
+    rng = np.random.default_rng(1234)
+    model.eval()
+    total = 0.0
+    with ember.no_grad():
+        for _ in range(args.eval_batches):
+            x, y = batch(data, rng, args.batch_size, args.context)
+            logits = model(ember.tensor(x, backend=backend))
+            total += cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                   ember.tensor(y.reshape(-1), backend=backend)).item()
+    model.train()
+    return bits(total / args.eval_batches)
+
+
+def train(argv=None, out=sys.stdout):
+    """Train as the arguments say; returns the history {step: (train, val)} in bits/byte."""
+    args = parser().parse_args(argv)
+    ember.manual_seed(args.seed)
+    backend = ember.get_backend()
+    train_data, val_data, described = corpus(args.text)
+    tokenizer = ByteTokenizer()
+    model = build(args, tokenizer.vocab_size)
+    opt = optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95))
+    schedule = optim.CosineWithWarmupLR(opt, round(args.warmup * args.steps), args.steps,
+                                        args.min_lr_ratio)     # warmup: a fraction of the steps
+    print(f"{described}\nGPT2 of {model.num_parameters():,} parameters ({args.n_layer} layers, "
+          f"{args.n_head} heads, {args.n_embd} wide, context {args.context}) on backend "
+          f"{backend.device}{', compiled' if args.compile else ''}", file=out)
+
+    def step(x, y):
+        logits = model(x)
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        return loss
+
+    run_step = ember.compile(step) if args.compile else step
+    checkpoints = CheckpointManager(os.path.join(args.out, "checkpoints"), keep_last=2,
+                                    metric="val_bits_per_byte")
+    rng, history, start = np.random.default_rng(args.seed), {}, time.perf_counter()
+    bar = tqdm(range(1, args.steps + 1), disable=args.quiet, unit="step", file=sys.stderr,
+               dynamic_ncols=True)
+    for i in bar:
+        x, y = batch(train_data, rng, args.batch_size, args.context)
+        loss = run_step(ember.tensor(x, backend=backend), ember.tensor(y, backend=backend))
+        schedule.step()
+        if i % args.eval_every == 0 or i == args.steps:
+            train_bits, val_bits = bits(loss.item()), evaluate(model, val_data, args, backend)
+            history[i] = (train_bits, val_bits)
+            bar.set_postfix({"train": f"{train_bits:.3f}", "val": f"{val_bits:.3f}"})
+            tqdm.write(f"step {i}: train {train_bits:.3f} bits/byte, validation {val_bits:.3f}",
+                       file=out)
+            checkpoints.save(model, opt, schedule, step=i, config=vars(args),
+                             metrics={"val_bits_per_byte": val_bits})
+    seconds = time.perf_counter() - start
+    tokens = args.steps * args.batch_size * args.context
+    print(f"{args.steps} steps in {seconds:.1f} s: {seconds / args.steps * 1e3:.0f} ms a step, "
+          f"{tokens / seconds:,.0f} tokens/s", file=out)
+    model.save_pretrained(os.path.join(args.out, "model"))
+    print(f"model (Hugging Face layout): {os.path.join(args.out, 'model')}", file=out)
+    if args.sample:
+        model.eval()
+        prompt = "def "
+        ids = ember.tensor([tokenizer.encode(prompt)], backend=backend)
+        more = min(args.sample, args.context - ids.shape[1])
+        text = tokenizer.decode(model.generate(ids, more, temperature=0.8, top_k=40,
+                                               seed=args.seed).numpy()[0])
+        print(f"sample ({more} bytes after {prompt!r}):\n{text}", file=out)
+    return history
+
+
+if __name__ == "__main__":
+    train()

@@ -15,7 +15,7 @@ import numpy as np
 import ember
 
 sys.path.insert(0, os.path.dirname(__file__))
-from run import side_by_side  # noqa: E402
+from timing import side_by_side  # noqa: E402
 
 HEADS, FEATURES = 8, 64
 

@@ -14,7 +14,7 @@ import ember
 
 sys.path.insert(0, os.path.dirname(__file__))
 import workloads  # noqa: E402
-from run import median_time  # noqa: E402
+from timing import median_time  # noqa: E402
 
 
 def main(argv=None):

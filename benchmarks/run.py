@@ -8,9 +8,7 @@ ratios and rewrites docs/performance.md.
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -19,47 +17,12 @@ from ember import host
 
 sys.path.insert(0, os.path.dirname(__file__))
 import attention  # noqa: E402
+import gpt  # noqa: E402
+from timing import median_time, side_by_side  # noqa: E402,F401  (others import them here)
 import tuning  # noqa: E402
 import workloads  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _calls_for(fn, sync, min_time):
-    """How many calls of fn fill min_time (after one warm-up call)."""
-    fn()
-    sync()
-    t0 = time.perf_counter()
-    fn()
-    sync()
-    return max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-
-
-def _timed(fn, sync, number):
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    sync()
-    return (time.perf_counter() - t0) / number
-
-
-def median_time(fn, sync=lambda: None, min_time=0.2, repeat=5):
-    number = _calls_for(fn, sync, min_time)
-    return statistics.median(_timed(fn, sync, number) for _ in range(repeat))
-
-
-def side_by_side(contenders, min_time=0.2, repeat=7, pause=0.2):
-    """Median seconds per call of each (fn, sync), timed in alternation round by round,
-    so that a slow spell of a shared machine falls on every column alike. Each turn
-    starts after a pause: the BLAS and OpenMP threads of the one before spin for up to
-    a tenth of a second after their last call, and would take the cores from the next."""
-    numbers = [_calls_for(fn, sync, min_time / 2) for fn, sync in contenders]
-    samples = [[] for _ in contenders]
-    for _ in range(repeat):
-        for (fn, sync), number, out in zip(contenders, numbers, samples):
-            time.sleep(pause)
-            out.append(_timed(fn, sync, number))
-    return [statistics.median(s) for s in samples]
 
 
 def _torch():
@@ -218,13 +181,20 @@ def main(argv=None):
                                                      if theirs else "") for b in backends)
             + (f" | {theirs * 1e3:.2f} ms |" if theirs else " | - |"))
         print(attended[-1], flush=True)
+    stepped = gpt.rows(backends, min_time=min_time)
+    tokens = 16 * 128
+    gpt_rows = [f"| {name} | {t * 1e3:.0f} ms | {tokens / t:,.0f} | "
+                + (f"{t / stepped['torch']:.2f}x |" if "torch" in stepped else "- |")
+                for name, t in stepped.items()]
+    print("\n".join(gpt_rows), flush=True)
     if not args.no_write:
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
                   + [f"ember:{b}" for b in backends], rates, tuned,
-                  (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended))
+                  (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended),
+                  gpt_rows)
 
 
-def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended):
+def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended, gpt_rows):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -247,6 +217,12 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
               "features, batch 1; ember's ratio to PyTorch CPU's scaled_dot_product_attention.", "",
               "| " + " | ".join(attended[0]) + " |", "|" + "---|" * len(attended[0])] \
         + attended[1] + [""]
+    lines += ["The GPT of `examples/char_gpt.py` (`benchmarks/gpt.py`): one training step of its",
+              "default config (4 layers, 128 wide, 16 sequences of 128 bytes: forward,",
+              "cross-entropy, backward, clipping, AdamW) against the same model in PyTorch CPU.",
+              "`python benchmarks/gpt.py --train` compares the two learning curves.", "",
+              "| contender | step | tokens/s | ratio to PyTorch |", "|---|---|---|---|"] \
+        + gpt_rows + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
               "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
               "derive the gradients by hand (the CNN as one GEMM over as_strided windows, its",

@@ -24,7 +24,7 @@ def _child(backend, n):
     """One process's figures: its first call (seconds), then GFLOP/s of ember and NumPy."""
     import ember
     sys.path.insert(0, os.path.dirname(__file__))
-    from run import median_time
+    from timing import median_time
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     t = ember.tensor(a, backend=backend)
     be = ember.get_backend(backend)

@@ -32,3 +32,26 @@ def test_digits_cnn_learns_and_reloads(tmp_path, monkeypatch):
         images=True, name="digits_cnn", title="CNN")
     assert accuracy > 0.85 and same
     assert (tmp_path / "final.ember").exists() and "test accuracy" in out.getvalue()
+
+
+def test_char_gpt_trains_checkpoints_samples_and_saves_a_loadable_model(tmp_path):
+    import math
+
+    import ember
+    from ember.plugins.models import GPT2
+    text = tmp_path / "text.txt"
+    text.write_text("def square(x):\n    return x * x\n" * 200)
+    out = io.StringIO()
+    history, per_step = _load("char_gpt").train(
+        ["--text", str(text), "--steps", "6", "--eval-every", "3", "--context", "16",
+         "--n-embd", "16", "--n-head", "2", "--n-layer", "1", "--batch-size", "4",
+         "--eval-batches", "1", "--sample", "8", "--quiet", "--out", str(tmp_path / "run")],
+        out=out)
+    assert sorted(history) == [3, 6] and per_step > 0
+    assert all(math.isfinite(v) for pair in history.values() for v in pair)
+    assert history[6][1] < history[3][1] < 8.0        # bits/byte: below a uniform guess
+    text_out = out.getvalue()
+    assert "bits/byte" in text_out and "sample (8 bytes after 'def '" in text_out
+    assert len(list((tmp_path / "run" / "checkpoints").glob("ckpt-*.ember"))) == 2
+    model = GPT2.from_pretrained(tmp_path / "run" / "model")
+    assert model(ember.tensor([[100, 101]])).shape == (1, 2, 256)

@@ -163,6 +163,19 @@ def gradgradcheck(fn, arrays, backend, seed=0, scale=1.0):
     gradcheck(first_derivative_dot_v, arrays, backend, seed=seed, scale=scale * 10)
 
 
+def build_example(kind, name, backend, dtype=None, seed=0):
+    """(module, example): the registered layer or model ``name`` built from its
+    ``example()`` on ``backend`` after seeding, cast to ``dtype`` if given."""
+    cls = ember.registry.get(kind, name)
+    ex = cls.example()
+    ember.manual_seed(seed)
+    with ember.backend(backend):
+        module = ex.build() if ex.build is not None else cls(**ex.kwargs)
+    if dtype is not None:
+        module.to(dtype=dtype)
+    return module, ex
+
+
 def other_backend(backend):
     """An available backend other than ``backend``, for the mixed-backend checks; the test
     skips where this machine has only one."""

@@ -12,20 +12,13 @@ import pytest
 
 import ember
 from ember.registry import registry
-from ember.testing.checks import assert_close, expect
+from ember.testing.checks import assert_close, build_example, expect
 
 MODELS = registry.names("models")
 
 
 def _build(name, backend, dtype=None, seed=0):
-    cls = registry.get("models", name)
-    ex = cls.example()
-    ember.manual_seed(seed)
-    with ember.backend(backend):
-        model = ex.build() if ex.build is not None else cls(**ex.kwargs)
-    if dtype is not None:
-        model.to(dtype=dtype)
-    return model, ex
+    return build_example("models", name, backend, dtype, seed)
 
 
 def _input(ex, backend, dtype, seed=1):

@@ -10,8 +10,8 @@ import pytest
 
 import ember
 from ember.registry import registry
-from ember.testing.checks import (expect, grad_dtype, gradcheck, other_backend, tolerance,
-                                  without_fast_paths)
+from ember.testing.checks import (build_example, expect, grad_dtype, gradcheck, other_backend,
+                                  tolerance, without_fast_paths)
 
 from .module import Module, functional_call
 
@@ -20,14 +20,7 @@ INITIALIZERS = registry.names("initializers")
 
 
 def _build(name, backend, dtype=None, seed=0):
-    cls = registry.get("layers", name)
-    ex = cls.example()
-    ember.manual_seed(seed)
-    with ember.backend(backend):
-        layer = ex.build() if ex.build is not None else cls(**ex.kwargs)
-    if dtype is not None:
-        layer.to(dtype=dtype)
-    return layer, ex
+    return build_example("layers", name, backend, dtype, seed)
 
 
 def _input_array(ex, seed=1):

@@ -124,8 +124,8 @@ def _traced_gather(x, key):
         return None
     entries = _expand(key, x.ndim)
     tensors = [a for a, k in enumerate(entries) if isinstance(k, Tensor)]
-    if len(tensors) != 1 or any(k != slice(None) for a, k in enumerate(entries)
-                                if a != tensors[0]):
+    whole = lambda k: isinstance(k, slice) and k == slice(None)     # noqa: E731
+    if len(tensors) != 1 or not all(whole(k) for a, k in enumerate(entries) if a != tensors[0]):
         return None
     index = entries[tensors[0]]
     if index.dtype.is_float or index.dtype.name == "bool":

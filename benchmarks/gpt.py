@@ -121,29 +121,15 @@ def torch_twin(model, args):
 def _ember_step(backend, compiled, args, x, y):
     with ember.backend(backend):
         ember.manual_seed(args.seed)
-        model = char_gpt.build(args, 256)
-        opt = ember.plugins.optim.AdamW(char_gpt.parameter_groups(model, args.weight_decay),
-                                        lr=args.lr, betas=(0.9, 0.95))
-    from ember.plugins import optim
-    from ember.plugins.losses import cross_entropy
-    xt, yt = ember.tensor(x, backend=backend), ember.tensor(y, backend=backend)
-
-    def step(a, b):
-        logits = model(a)
-        loss = cross_entropy(logits.reshape(-1, 256), b.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        return loss
+        model, opt, _ = char_gpt.setup(args, 256)
+    step = char_gpt.training_step(model, opt, args.clip)
     fn = ember.compile(step) if compiled else step
-    be = ember.get_backend(backend)
-    return (lambda: fn(xt, yt)), be.synchronize
+    xt, yt = ember.tensor(x, backend=backend), ember.tensor(y, backend=backend)
+    return (lambda: fn(xt, yt)), ember.get_backend(backend).synchronize
 
 
 def rows(backends, min_time=1.0):
     """{contender: seconds per step} for the default config's step, in alternation."""
-    import ember.plugins.optim  # noqa: F401
     args = _args()
     x, y = char_gpt.batch(np.frombuffer(bytes(range(256)) * 64, np.uint8),
                           np.random.default_rng(0), args.batch_size, args.context)
@@ -174,32 +160,25 @@ def train_both(steps=None):
     model = char_gpt.build(args, 256)
     twin, torch_step = torch_twin(model, args)
     torch.manual_seed(args.seed)
-    curves = {}
-    for name in ("ember compiled", "torch"):
-        rng, curve, spent = np.random.default_rng(args.seed), {}, 0.0
-        if name.startswith("ember"):
-            history, per_step = char_gpt.train(["--steps", str(args.steps), "--compile",
-                                                "--quiet", "--sample", "0", "--out",
-                                                "runs/gpt_bench"], out=sys.stderr)
-            curves[name] = ({k: v[1] for k, v in history.items()}, per_step)
-            continue
-        for i in range(1, args.steps + 1):
-            x, y = char_gpt.batch(train_data, rng, args.batch_size, args.context)
-            start = time.perf_counter()
-            torch_step(torch.tensor(x), torch.tensor(y))
-            spent += time.perf_counter() - start
-            if i % args.eval_every == 0 or i == args.steps:
-                twin.eval()
-                vrng, total = np.random.default_rng(1234), 0.0
-                with torch.no_grad():
-                    for _ in range(args.eval_batches):
-                        vx, vy = char_gpt.batch(val_data, vrng, args.batch_size, args.context)
-                        logits = twin(torch.tensor(vx))
-                        total += torch.nn.functional.cross_entropy(
-                            logits.reshape(-1, 256), torch.tensor(vy).reshape(-1)).item()
-                twin.train()
-                curve[i] = char_gpt.bits(total / args.eval_batches)
-        curves[name] = (curve, spent / args.steps)
+    history, per_step = char_gpt.train(["--steps", str(args.steps), "--compile", "--quiet",
+                                        "--sample", "0", "--out", "runs/gpt_bench"],
+                                       out=sys.stderr)
+    curves = {"ember compiled": ({k: v[1] for k, v in history.items()}, per_step)}
+    rng, curve, spent = np.random.default_rng(args.seed), {}, 0.0
+    for i in range(1, args.steps + 1):
+        x, y = char_gpt.batch(train_data, rng, args.batch_size, args.context)
+        start = time.perf_counter()
+        torch_step(torch.tensor(x), torch.tensor(y))
+        spent += time.perf_counter() - start
+        if i % args.eval_every == 0 or i == args.steps:
+            twin.eval()
+            with torch.no_grad():
+                total = sum(torch.nn.functional.cross_entropy(
+                    twin(torch.tensor(vx)).reshape(-1, 256), torch.tensor(vy).reshape(-1)).item()
+                    for vx, vy in char_gpt.validation_batches(val_data, args))
+            twin.train()
+            curve[i] = char_gpt.bits(total / args.eval_batches)
+    curves["torch"] = (curve, spent / args.steps)
     return curves
 
 

@@ -85,18 +85,44 @@ def parameter_groups(model, weight_decay):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
+def setup(args, vocab_size):
+    """(model, AdamW, schedule) as the arguments say; the warmup is a fraction of the steps."""
+    model = build(args, vocab_size)
+    opt = optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95))
+    schedule = optim.CosineWithWarmupLR(opt, round(args.warmup * args.steps), args.steps,
+                                        args.min_lr_ratio)
+    return model, opt, schedule
+
+
+def training_step(model, opt, clip):
+    """step(ids, next_ids) -> loss: forward, cross-entropy, backward, clipping, update."""
+    def step(x, y):
+        logits = model(x)
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return loss
+    return step
+
+
+def validation_batches(data, args):
+    """The same windows at every evaluation (and in any framework compared with this one)."""
+    rng = np.random.default_rng(1234)
+    return [batch(data, rng, args.batch_size, args.context) for _ in range(args.eval_batches)]
+
+
 def bits(loss):
     return loss / math.log(2)
 
 
 def evaluate(model, data, args, backend):
     """Mean validation loss (bits/byte) over fixed windows, so every call sees the same."""
-    rng = np.random.default_rng(1234)
     model.eval()
     total = 0.0
     with ember.no_grad():
-        for _ in range(args.eval_batches):
-            x, y = batch(data, rng, args.batch_size, args.context)
+        for x, y in validation_batches(data, args):
             logits = model(ember.tensor(x, backend=backend))
             total += cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                    ember.tensor(y.reshape(-1), backend=backend)).item()
@@ -112,23 +138,12 @@ def train(argv=None, out=sys.stdout):
     backend = ember.get_backend()
     train_data, val_data, described = corpus(args.text)
     tokenizer = ByteTokenizer()
-    model = build(args, tokenizer.vocab_size)
-    opt = optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95))
-    schedule = optim.CosineWithWarmupLR(opt, round(args.warmup * args.steps), args.steps,
-                                        args.min_lr_ratio)     # warmup: a fraction of the steps
+    model, opt, schedule = setup(args, tokenizer.vocab_size)
     print(f"{described}\nGPT2 of {model.num_parameters():,} parameters ({args.n_layer} layers, "
           f"{args.n_head} heads, {args.n_embd} wide, context {args.context}) on backend "
           f"{backend.device}{', compiled' if args.compile else ''}", file=out)
 
-    def step(x, y):
-        logits = model(x)
-        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        return loss
-
+    step = training_step(model, opt, args.clip)
     run_step = ember.compile(step) if args.compile else step
     checkpoints = CheckpointManager(os.path.join(args.out, "checkpoints"), keep_last=2,
                                     metric="val_bits_per_byte")

@@ -128,9 +128,8 @@ class GPT2Attention(Module):
 
     def forward(self, x, cache=None):
         batch, time, embd = x.shape
-        heads = (t.reshape(batch, time, self.n_head, embd // self.n_head).permute(0, 2, 1, 3)
-                 for t in ember.split(self.c_attn(x), 3, axis=-1))
-        q, k, v = heads
+        q, k, v = (t.reshape(batch, time, self.n_head, embd // self.n_head).permute(0, 2, 1, 3)
+                   for t in ember.split(self.c_attn(x), 3, axis=-1))
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         past = k.shape[2] - time

@@ -47,7 +47,8 @@ PRIMITIVES = (
     "reshape permute expand flip slice pad concatenate gather scatter_add matmul"
 ).split()
 
-FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
+FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
+              "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -75,6 +76,8 @@ class Backend:
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_relu_grad = None    # (g, x) -> g where x > 0, else 0 (x of g's dtype and shape)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
+    fast_gelu_tanh = None    # (x) -> GELU's tanh form (ember.ops.activation.GeluTanh)
+    fast_gelu_tanh_grad = None  # (g, x) -> g * its derivative (GeluTanhGrad)
     fast_log1p = None        # (x) -> log(1 + x), within a few ULP near 0
     fast_expm1 = None        # (x) -> exp(x) - 1, within a few ULP near 0
     fast_softmax = None      # (x, axis) -> softmax along one axis
@@ -106,7 +109,9 @@ class Backend:
     fast_attention_grad = None
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
     #: SGD rule as PyTorch documents it; buf is None on the first step (and is
-    #: returned as None when momentum is 0). Fast paths return new buffers.
+    #: returned as None when momentum is 0). Fast paths return new buffers. lr (and
+    #: Adam's step) is a number, or a 0-d buffer of p's dtype where a compiled or
+    #: capturable step keeps it in a tensor.
     fast_sgd_step = None
     #: (p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, step)
     #: -> (p, m, v, vmax), Adam (decoupled: AdamW); vmax is None without amsgrad

@@ -14,6 +14,12 @@ def _import_cupy():
     return cupy
 
 
+def _scalar(t, x):
+    """A kernel's scalar argument: a number as dtype ``t``, or a 0-d device array as it
+    is (a compiled step's learning rate or step count: reading it would sync the host)."""
+    return x if hasattr(x, "__cuda_array_interface__") else t(x)
+
+
 class CupyBackend(ArrayModuleBackend):
     """NVIDIA GPUs through CuPy (any CuPy wheel: cupy-cuda12x, cupy-cuda13x...)."""
 
@@ -111,7 +117,7 @@ class CupyBackend(ArrayModuleBackend):
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         t = p.dtype.type
         first = buf is None
-        new_p, new_buf = fused.sgd_step(self.xp)(p, g, g if first else buf, t(lr), t(momentum),
+        new_p, new_buf = fused.sgd_step(self.xp)(p, g, g if first else buf, _scalar(t, lr), t(momentum),
                                                  t(dampening), t(weight_decay), int(nesterov),
                                                  int(first))
         return new_p, new_buf if momentum else None
@@ -121,6 +127,7 @@ class CupyBackend(ArrayModuleBackend):
         t = p.dtype.type
         ams = vmax is not None
         out = fused.adam_step(self.xp)(
-            p, g, m, v, vmax if ams else v, t(lr), t(beta1), t(beta2), t(eps), t(weight_decay),
-            int(decoupled), int(ams), t(1 - beta1 ** step), t((1 - beta2 ** step) ** 0.5))
+            p, g, m, v, vmax if ams else v, _scalar(t, lr), t(beta1), t(beta2), t(eps),
+            t(weight_decay), int(decoupled), int(ams), _scalar(t, 1 - beta1 ** step),
+            _scalar(t, (1 - beta2 ** step) ** 0.5))
         return tuple(out) if ams else tuple(out[:3]) + (None,)

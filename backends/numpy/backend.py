@@ -14,6 +14,7 @@ import numpy
 
 from ember import dtypes as dt
 from ember.backend import Backend
+from ember.ops.activation import GELU_A, GELU_C, GELU_CLIP
 from ember.shapes import windows_out
 
 
@@ -122,6 +123,38 @@ class ArrayModuleBackend(Backend):
     def fast_expm1(self, x): return self.xp.expm1(x)
     def fast_relu(self, x): return self.xp.maximum(x, 0)
     def fast_relu_grad(self, g, x): return self.xp.multiply(g, x > 0)   # one cast fewer
+
+    def _gelu_tanh_s(self, x):
+        """1 / (1 + exp(-2u)) of GELU's tanh form (GeluTanh), in place on one array."""
+        xp, k = self.xp, x.dtype.type
+        s = x * x
+        s *= k(GELU_A)
+        s += 1
+        s *= x
+        s *= k(-2 * GELU_C)
+        xp.exp(s, out=s)
+        s += 1
+        return s
+
+    def fast_gelu_tanh(self, x):
+        d = self._gelu_tanh_s(x)
+        return self.xp.divide(x, d, out=d)
+
+    def fast_gelu_tanh_grad(self, g, x):
+        xp, k = self.xp, x.dtype.type
+        s = self._gelu_tanh_s(x)
+        xp.reciprocal(s, out=s)
+        xc = xp.clip(x, -GELU_CLIP, GELU_CLIP)
+        slope = xc * xc
+        slope *= k(3 * GELU_A)
+        slope += 1
+        slope *= k(2 * GELU_C)
+        slope *= xc
+        slope *= s
+        slope *= xp.subtract(1, s, out=xc)
+        slope += s
+        slope *= g
+        return slope
 
     @staticmethod
     def _windows(x, kernel, stride, dilation):

@@ -1,9 +1,12 @@
 """Activations and normalizers: a backend fast path when offered, else a
 fallback composed of primitives; backward always in tensor ops."""
 
+import math
+
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import _float_input, abs as abs_, exp, float_unary, log1p, maximum, minimum
+from .elementwise import (_float_input, abs as abs_, exp, float_unary, log1p, maximum, minimum,
+                          tanh)
 from .reduce import sum as sum_
 
 
@@ -66,6 +69,70 @@ class Sigmoid(Op):
     def backward(self, g, x):
         y = self.out
         return (g * y * (1.0 - y),)
+
+
+GELU_C, GELU_A = math.sqrt(2.0 / math.pi), 0.044715
+#: where the tanh of GELU is exactly +-1 in float32 and float64; the gradient's x terms
+#: are computed on x clipped to it, so 0 * inf never gives NaN at huge |x|
+GELU_CLIP = 100.0
+
+
+class GeluTanh(Op):
+    """GELU's tanh form, 0.5 x (1 + tanh(u)) with u = c (x + a x^3), as one op (composed
+    it is eight passes, and as many in the backward). It is computed as x / (1 + e),
+    e = exp(-2u), the same value without 1 + tanh(u)'s cancellation in the negative tail
+    (PyTorch's float32 loses 1e-5 of the value at x = -3 there)."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_gelu_tanh is not None:
+            return b.fast_gelu_tanh(x)
+        return b.div(x, b.add(_gelu_e(b, x, self.dtype), b.full((), 1, self.dtype)))
+
+    def backward(self, g, x):
+        return (run(GeluTanhGrad(g.dtype), (g, x), g.shape, g.dtype),)
+
+
+def _gelu_e(b, x, dtype):
+    """exp(-2u) of GELU's tanh form, in primitives."""
+    k = lambda v: b.full((), v, dtype)      # noqa: E731
+    return b.exp(b.mul(b.add(x, b.mul(b.mul(b.mul(x, x), x), k(GELU_A))), k(-2 * GELU_C)))
+
+
+class GeluTanhGrad(Op):
+    """g * gelu'(x) for the tanh form, s + 2 x u' s (1 - s) with s = 1 / (1 + exp(-2u)),
+    as one op; x is clipped where it multiplies s (1 - s), which is 0 there, so huge |x|
+    gives 0 or 1, never 0 * inf. Its own backward is tensor ops (create_graph goes on)."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, g, x):
+        b = self.backend
+        if b.fast_gelu_tanh_grad is not None:
+            return b.fast_gelu_tanh_grad(g, x)
+        k = lambda v: b.full((), v, self.dtype)      # noqa: E731
+        s = b.div(k(1), b.add(_gelu_e(b, x, self.dtype), k(1)))
+        xc = b.maximum(b.minimum(x, k(GELU_CLIP)), k(-GELU_CLIP))
+        du = b.mul(b.add(b.mul(b.mul(xc, xc), k(3 * GELU_A)), k(1)), k(2 * GELU_C))
+        slope = b.mul(b.mul(b.mul(xc, du), s), b.sub(k(1), s))
+        return b.mul(g, b.add(slope, s))
+
+    def backward(self, gg, g, x):
+        xc = x.clip(-GELU_CLIP, GELU_CLIP)
+        du = (xc * xc * (3 * GELU_A) + 1.0) * GELU_C
+        t = tanh(GELU_C * (x + GELU_A * x * x * x))
+        s = 1.0 - t * t
+        first = 0.5 * (1.0 + t) + 0.5 * xc * s * du
+        second = s * (du - xc * t * du * du + (3 * GELU_A * GELU_C) * xc * xc)
+        return gg * first, gg * g * second
 
 
 class Softmax(Op):
@@ -136,6 +203,14 @@ def log_sigmoid(x):
     far left, -exp(-x) far right), where log(sigmoid(x)) gives -inf or 0."""
     x = _float_input("log_sigmoid", x)
     return minimum(x, 0.0) - log1p(exp(-abs_(x)))
+
+
+def gelu_tanh(x):
+    """GELU's tanh approximation (torch.nn.functional.gelu(x, approximate="tanh")).
+    Edges: +-0 -> +-0, subnormals -> x / 2, +inf -> +inf, -inf -> NaN as in PyTorch
+    (-inf * 0); huge -x -> -0. Its gradient is 0 far left and 1 far right, where
+    PyTorch's float32 gradient is NaN past |x| ~ 1e13."""
+    return float_unary(GeluTanh, "gelu", x)
 
 
 def softmax(x, axis=-1):

@@ -8,6 +8,7 @@ import numpy as np
 import ember
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
+from ember.ops.activation import gelu_tanh
 from ember.ops.movement import Unslice
 from ember.tensor import wrap
 
@@ -422,7 +423,7 @@ def erf(x):
 def gelu(x, approximate="none"):
     """x * Phi(x); approximate='tanh' uses the tanh form, as PyTorch."""
     if approximate == "tanh":
-        return 0.5 * x * (1.0 + ember.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+        return gelu_tanh(x)
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))

@@ -26,7 +26,7 @@ class SGD(Optimizer):
         if group["maximize"]:
             g = -g
         lr, mom, damp, wd = self.lr(group), group["momentum"], group["dampening"], group["weight_decay"]
-        fast = p.backend.fast_sgd_step if not isinstance(lr, ember.Tensor) else None
+        fast = p.backend.fast_sgd_step
         if fast is not None:
             buf = state.get("momentum_buffer")
             new_p, new_buf = ember.fast_path("fast_sgd_step", p, p, g, buf, lr, mom, damp, wd,
@@ -74,7 +74,7 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = ember.zeros_like(p)
         m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
-        fast = p.backend.fast_adam_step if not capturable else None
+        fast = p.backend.fast_adam_step
         if fast is not None:
             new_p, m, v, vmax = ember.fast_path("fast_adam_step", p, p, g, m, v, vmax, lr, b1, b2,
                                                 eps, wd, self.decoupled, t)

@@ -6,6 +6,7 @@ import ember
 from ember.testing.checks import expect, without_fast_paths
 from ember import dtypes as dt
 from ember.backend import PRIMITIVES
+from ember.ops.activation import gelu_tanh
 
 
 def test_declares_the_whole_primitive_table(backend):
@@ -31,7 +32,8 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
     """A backend's optional fast path must give what the core's fallback gives."""
     x = ember.randn(4, 5)
     for name, fn in (("fast_relu", ember.relu), ("fast_sigmoid", ember.sigmoid),
-                     ("fast_softmax", ember.softmax), ("fast_log_softmax", ember.log_softmax)):
+                     ("fast_gelu_tanh", gelu_tanh), ("fast_softmax", ember.softmax),
+                     ("fast_log_softmax", ember.log_softmax)):
         if getattr(backend, name) is None:
             continue
         fast = fn(x).numpy()
@@ -45,6 +47,12 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
         with without_fast_paths(backend, "fast_relu_grad"):
             slow = relu_grad(x).numpy()
         expect(np.array_equal(fast, slow), "fast_relu_grad")
+    if backend.fast_gelu_tanh_grad is not None:
+        gelu_grad = ember.grad(lambda t: gelu_tanh(t).sum())
+        fast = gelu_grad(x).numpy()
+        with without_fast_paths(backend, "fast_gelu_tanh_grad"):
+            slow = gelu_grad(x).numpy()
+        expect(abs(fast - slow).max() <= 1e-5 * abs(slow).max(), "fast_gelu_tanh_grad")
 
 
 def test_device_string_round_trips(backend):

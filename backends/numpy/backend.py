@@ -127,7 +127,7 @@ class ArrayModuleBackend(Backend):
     def _gelu_tanh_s(self, x):
         """1 / (1 + exp(-2u)) of GELU's tanh form (GeluTanh), in place on one array."""
         xp, k = self.xp, x.dtype.type
-        s = x * x
+        s = xp.multiply(x, x, out=xp.empty_like(x))      # an array even when x is 0-d
         s *= k(GELU_A)
         s += 1
         s *= x
@@ -144,8 +144,8 @@ class ArrayModuleBackend(Backend):
         xp, k = self.xp, x.dtype.type
         s = self._gelu_tanh_s(x)
         xp.reciprocal(s, out=s)
-        xc = xp.clip(x, -GELU_CLIP, GELU_CLIP)
-        slope = xc * xc
+        xc = xp.clip(x, -GELU_CLIP, GELU_CLIP, out=xp.empty_like(x))
+        slope = xp.multiply(xc, xc, out=xp.empty_like(x))
         slope *= k(3 * GELU_A)
         slope += 1
         slope *= k(2 * GELU_C)

@@ -11,6 +11,7 @@ import numpy as np
 
 import ember
 from ember import dtypes as dt
+from ember.ops.activation import gelu_tanh
 
 FLOAT = (dt.float16, dt.float32, dt.float64)
 NUMERIC = (dt.int32, dt.int64) + FLOAT
@@ -86,6 +87,11 @@ class OpCase:
                 vals = rng.uniform(lo, hi, n)
             out.append(np.asarray(vals, dtype=np.float64).reshape(shape))
         return out
+
+
+def _np_gelu_tanh(x):
+    u = np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)
+    return x / (1.0 + np.exp(-2 * u))       # 0.5 x (1 + tanh(u)) without its cancellation
 
 
 def _np_sigmoid(x):
@@ -191,6 +197,12 @@ OPS = [
            edges=(1e-8, -1e-8, 0.5, -0.5, 9.0, -9.0, 20.0, -20.0)),
     OpCase("sigmoid", ember.sigmoid, _np_sigmoid, domain=(-30, 30),
            double=True, edges=(-17.0, -88.0, -104.0, 17.0, 40.0, -9.0, -700.0, -740.0)),
+    # GELU's tanh form: +-0 -> +-0, tiny -> x / 2, huge -> x, huge negative -> -0 (and
+    # -inf -> NaN, as PyTorch); in the left tail exp(-2u) carries u's rounding times 2|u|,
+    # hence 12 + 6|u| ULP at x = -5 (u = -7.5) on top of the device's exp
+    OpCase("gelu_tanh", gelu_tanh, _np_gelu_tanh, domain=(-3, 3), double=True,
+           signed_zeros=True, edges=(1e-8, -1e-8, -5.0, 5.0, 12.0, -12.0, 1e15, -1e15),
+           ulps={dt.float16: 4, dt.float32: 64, dt.float64: 64}),
     OpCase("log1p", ember.log1p, np.log1p, domain=(-0.9, 3.0), double=True, signed_zeros=True,
            edges=(1e-10, -1e-10, 1e-5, -0.5, -1.0, -2.0, 1e30)),
     OpCase("expm1", ember.expm1, np.expm1, domain=(-3, 3), double=True, signed_zeros=True,

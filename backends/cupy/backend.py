@@ -117,9 +117,9 @@ class CupyBackend(ArrayModuleBackend):
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         t = p.dtype.type
         first = buf is None
-        new_p, new_buf = fused.sgd_step(self.xp)(p, g, g if first else buf, _scalar(t, lr), t(momentum),
-                                                 t(dampening), t(weight_decay), int(nesterov),
-                                                 int(first))
+        new_p, new_buf = fused.sgd_step(self.xp)(p, g, g if first else buf, _scalar(t, lr),
+                                                 t(momentum), t(dampening), t(weight_decay),
+                                                 int(nesterov), int(first))
         return new_p, new_buf if momentum else None
 
     def fast_adam_step(self, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,

@@ -126,13 +126,13 @@ class GeluTanhGrad(Op):
         return b.mul(g, b.add(slope, s))
 
     def backward(self, gg, g, x):
+        # d/dg is gelu'(x) itself: this op again, on gg
         xc = x.clip(-GELU_CLIP, GELU_CLIP)
         du = (xc * xc * (3 * GELU_A) + 1.0) * GELU_C
         t = tanh(GELU_C * (x + GELU_A * x * x * x))
         s = 1.0 - t * t
-        first = 0.5 * (1.0 + t) + 0.5 * xc * s * du
         second = s * (du - xc * t * du * du + (3 * GELU_A * GELU_C) * xc * xc)
-        return gg * first, gg * g * second
+        return run(GeluTanhGrad(gg.dtype), (gg, x), gg.shape, gg.dtype), gg * g * second
 
 
 class Softmax(Op):

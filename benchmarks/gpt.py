@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 import ember
+from ember.plugins.data import random_windows, text_corpus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "examples")]
@@ -131,7 +132,7 @@ def _ember_step(backend, compiled, args, x, y):
 def rows(backends, min_time=1.0):
     """{contender: seconds per step} for the default config's step, in alternation."""
     args = _args()
-    x, y = char_gpt.batch(np.frombuffer(bytes(range(256)) * 64, np.uint8),
+    x, y = random_windows(np.frombuffer(bytes(range(256)) * 64, np.uint8),
                           np.random.default_rng(0), args.batch_size, args.context)
     names, cases = [], []
     for b in backends:
@@ -155,7 +156,7 @@ def train_both(steps=None):
     {name: ({step: validation bits/byte}, seconds per step)}."""
     import torch
     args = _args(["--steps", str(steps)] if steps else [])
-    train_data, val_data, _ = char_gpt.corpus()
+    train_data, val_data, _ = text_corpus()
     ember.manual_seed(args.seed)
     model = char_gpt.build(args, 256)
     twin, torch_step = torch_twin(model, args)
@@ -166,7 +167,7 @@ def train_both(steps=None):
     curves = {"ember compiled": ({k: v[1] for k, v in history.items()}, per_step)}
     rng, curve, spent = np.random.default_rng(args.seed), {}, 0.0
     for i in range(1, args.steps + 1):
-        x, y = char_gpt.batch(train_data, rng, args.batch_size, args.context)
+        x, y = random_windows(train_data, rng, args.batch_size, args.context)
         start = time.perf_counter()
         torch_step(torch.tensor(x), torch.tensor(y))
         spent += time.perf_counter() - start

@@ -12,11 +12,9 @@ model is written in Hugging Face's layout (GPT2.save_pretrained).
 """
 
 import argparse
-import glob
 import math
 import os
 import sys
-import sysconfig
 import time
 
 import numpy as np
@@ -24,6 +22,7 @@ from tqdm import tqdm
 
 import ember
 from ember.plugins import optim
+from ember.plugins.data import random_windows, text_corpus
 from ember.plugins.losses import cross_entropy
 from ember.plugins.models import GPT2, ByteTokenizer
 from ember.plugins.serializers import CheckpointManager
@@ -45,31 +44,6 @@ def parser():
                    help="bytes to sample at the end (at most the context's length)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
-
-
-def corpus(text=None):
-    """(train bytes, validation bytes, a description): whole held-out files."""
-    if text is not None:
-        with open(text, "rb") as f:
-            data = f.read()
-        cut = len(data) - len(data) // 10
-        return (np.frombuffer(data[:cut], np.uint8), np.frombuffer(data[cut:], np.uint8),
-                f"{text}: {len(data):,} bytes, the last tenth held out")
-    files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
-    parts = ([], [])
-    for i, name in enumerate(files):
-        with open(name, "rb") as f:
-            parts[i % 10 == 9].append(f.read())
-    train, val = (np.frombuffer(b"".join(p), np.uint8) for p in parts)
-    return train, val, (f"{len(files)} files of Lib/*.py: {train.size:,} bytes to train on, "
-                        f"{val.size:,} held out in {len(parts[1])} files")
-
-
-def batch(data, rng, batch_size, context):
-    """Random windows: ids (batch, context) and the next byte of each, as int64."""
-    starts = rng.integers(0, data.size - context - 1, batch_size)
-    windows = np.stack([data[s:s + context + 1] for s in starts]).astype(np.int64)
-    return windows[:, :-1], windows[:, 1:]
 
 
 def build(args, vocab_size):
@@ -110,7 +84,8 @@ def training_step(model, opt, clip):
 def validation_batches(data, args):
     """The same windows at every evaluation (and in any framework compared with this one)."""
     rng = np.random.default_rng(1234)
-    return [batch(data, rng, args.batch_size, args.context) for _ in range(args.eval_batches)]
+    return [random_windows(data, rng, args.batch_size, args.context)
+            for _ in range(args.eval_batches)]
 
 
 def bits(loss):
@@ -136,7 +111,7 @@ def train(argv=None, out=sys.stdout):
     args = parser().parse_args(argv)
     ember.manual_seed(args.seed)
     backend = ember.get_backend()
-    train_data, val_data, described = corpus(args.text)
+    train_data, val_data, described = text_corpus(args.text)
     tokenizer = ByteTokenizer()
     model, opt, schedule = setup(args, tokenizer.vocab_size)
     print(f"{described}\nGPT2 of {model.num_parameters():,} parameters ({args.n_layer} layers, "
@@ -151,7 +126,7 @@ def train(argv=None, out=sys.stdout):
     bar = tqdm(range(1, args.steps + 1), disable=args.quiet, unit="step", file=sys.stderr,
                dynamic_ncols=True)
     for i in bar:
-        x, y = batch(train_data, rng, args.batch_size, args.context)
+        x, y = random_windows(train_data, rng, args.batch_size, args.context)
         start = time.perf_counter()
         loss = run_step(ember.tensor(x, backend=backend), ember.tensor(y, backend=backend))
         schedule.step()

@@ -136,3 +136,41 @@ def test_dataloader_hands_worker_errors_to_the_caller():
             raise ValueError("row 3 is broken")
     with pytest.raises(ValueError, match="row 3 is broken"):
         list(DataLoader(Broken(np.zeros(5)), batch_size=2))
+
+
+def test_text_windows_are_bytes_and_their_next_byte(tmp_path):
+    from ember.plugins.data import load_text_windows, text_corpus
+    text = bytes(range(32, 127)) * 10                    # 950 bytes: 95 held out
+    (tmp_path / "t.txt").write_bytes(text)
+    train = load_text_windows(tmp_path / "t.txt", context=8)
+    assert len(train) == 106                         # starts 0, 8, ..., 840: each has a next byte
+    x, y = train.take(np.array([0, 3]))
+    assert x.dtype == y.dtype == np.int64 and x.shape == y.shape == (2, 8)
+    assert bytes(x[1].tolist()) == text[24:32] and bytes(y[1].tolist()) == text[25:33]
+    _, last_y = train[105]
+    assert bytes(last_y.tolist()) == text[841:849]
+    val = load_text_windows(tmp_path / "t.txt", context=8, split="validation", windows=5, seed=3)
+    again = load_text_windows(tmp_path / "t.txt", context=8, split="validation", windows=5, seed=3)
+    np.testing.assert_array_equal(val.starts, again.starts)
+    held_out = text[855:]
+    for ids, nxt in zip(*val.take(np.arange(5))):
+        start = held_out.index(bytes(ids.tolist()))
+        assert held_out[start + 1:start + 9] == bytes(nxt.tolist())
+    # the standard library: every tenth file held out whole, in sorted order
+    train_bytes, val_bytes, described = text_corpus()
+    assert "files of Lib/*.py" in described and train_bytes.size > 5 * val_bytes.size > 0
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"split": "test"}, "split must be one of train, validation, got 'test'"),
+    ({"context": 0}, "context must be a whole number >= 1, got 0"),
+    ({"windows": 0}, "windows must be a whole number >= 1, got 0"),
+    ({"context": 900}, "has 855 bytes, too few for one window of context 900"),
+])
+def test_text_windows_refuse_bad_options(tmp_path, options, message):
+    from ember.plugins.data import load_text_windows
+    (tmp_path / "t.txt").write_bytes(b"x" * 950)
+    with pytest.raises(ember.DataError, match=message):
+        load_text_windows(tmp_path / "t.txt", **options)
+    with pytest.raises(FileNotFoundError, match="missing.txt: not found"):
+        load_text_windows(tmp_path / "missing.txt")

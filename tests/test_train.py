@@ -202,3 +202,76 @@ def test_compiled_fit_gives_the_eager_history_with_dropout_and_a_scheduler(optim
     assert compiled["lr"] == eager["lr"] and eager["lr"][0] > eager["lr"][-1]
     for a, b in zip(p_compiled, p_eager):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_max_steps_gradient_clipping_and_a_per_step_scheduler(compile):
+    """Trainer(max_steps, clip_grad_norm) with SchedulerStep(interval="step") is the
+    hand-written loop: clip, update, schedule after every batch, stop mid-epoch."""
+    from ember.plugins.train import SchedulerStep
+
+    def setup():
+        ember.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2))
+        opt = optim.Adam(model.parameters(), lr=0.05)
+        return model, opt, optim.CosineWithWarmupLR(opt, 2, 7, 0.1)
+    x = np.random.default_rng(0).normal(size=(80, 5)).astype(np.float32) * 20
+    y = (x.sum(axis=1) > 0).astype(np.int64)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)          # 10 batches an epoch
+    model, opt, sched = setup()
+    trainer = Trainer(progress=False, compile=compile, max_steps=7, clip_grad_norm=0.5)
+    history = trainer.fit(model, "cross_entropy", opt, loader, epochs=3,
+                          callbacks=[SchedulerStep(sched, interval="step")])
+    assert trainer.step == 7 and history.epochs == 1
+    want_model, want_opt, want_sched = setup()
+    for i, (xb, yb) in enumerate(loader):
+        if i == 7:
+            break
+        loss = ember.plugins.losses.cross_entropy(want_model(xb), yb)
+        want_opt.zero_grad()
+        loss.backward()
+        norm = optim.clip_grad_norm_(want_model.parameters(), 0.5)
+        assert norm.item() > 0.5            # the clipping bites
+        want_opt.step()
+        want_sched.step()
+    assert history["lr"] == [want_opt.param_groups[0]["lr"]] == [pytest.approx(0.005)]
+    for got, want in zip(model.parameters(), want_model.parameters()):   # float32, fused or not
+        error = np.linalg.norm(got.numpy() - want.numpy()) / np.linalg.norm(want.numpy())
+        assert error < 1e-5, error
+    with pytest.raises(ValueError, match="max_steps must be a number > 0 or None, got 0"):
+        Trainer(max_steps=0)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau follows a validation metric"):
+        SchedulerStep(optim.ReduceLROnPlateau(opt), interval="step")
+
+
+def test_cli_trains_a_registered_gpt_on_text_windows(tmp_path, capsys):
+    """examples/char_gpt.toml, made tiny: a registered model, the text_windows dataset
+    with its own validation split, the token loss, max_steps, clipping and a per-step
+    schedule, eager and compiled alike; ember evaluate reads the checkpoint back."""
+    from ember.cli import main
+    text = b"def f(x):\n    return x + 1\n\n" * 600
+    (tmp_path / "t.txt").write_bytes(text)
+    p = np.bincount(np.frombuffer(text, np.uint8)) / len(text)
+    unigram = -(p[p > 0] * np.log(p[p > 0])).sum()      # the loss of byte frequencies alone
+    config = (EXAMPLES / "char_gpt.toml").read_text()
+    for old, new in (("{ context = 128 }", f'{{ context = 16, path = "{tmp_path / "t.txt"}" }}'),
+                     ("n_positions = 128", "n_positions = 16"), ("n_embd = 128", "n_embd = 32"),
+                     ("n_layer = 4", "n_layer = 1"), ("max_steps = 600", "max_steps = 40"),
+                     ("warmup_steps = 60, total_steps = 600", "warmup_steps = 4, total_steps = 40"),
+                     ("lr = 3e-3", "lr = 1e-2"), ("runs/char_gpt_toml", str(tmp_path / "run"))):
+        assert old in config
+        config = config.replace(old, new)
+    (tmp_path / "c.toml").write_text(config)
+    histories = []
+    for flags in ([], ["--compile"]):
+        assert main(["train", str(tmp_path / "c.toml"), "--quiet"] + flags) == 0
+        with open(tmp_path / "run" / "history.csv") as f:
+            histories.append(list(csv.DictReader(f)))
+    out = capsys.readouterr().out
+    assert "on backend numpy; 944 train, 128 validation, 104 test samples" in out
+    (eager,), (compiled,) = histories
+    assert float(eager["lr"]) == pytest.approx(1e-3)                 # the schedule's end
+    assert float(eager["val_loss"]) < 0.75 * unigram                 # it learned the text
+    np.testing.assert_allclose(float(compiled["loss"]), float(eager["loss"]), rtol=1e-4)
+    assert main(["evaluate", str(tmp_path / "run" / "final.ember")]) == 0
+    assert float(capsys.readouterr().out.split("loss: ")[1]) < 0.75 * unigram

@@ -5,12 +5,14 @@ from .datasets import Dataset, Subset, TensorDataset, default_collate
 from .loader import DataLoader
 from .loaders import (load_arrays, load_csv, load_digits, load_idx, load_image_folder,
                       load_mnist)
+from .text import TextWindows, load_text_windows, random_windows, text_corpus
 from .transforms import normalize, one_hot, scale, train_val_split
 
 DATASETS = {"digits": load_digits, "mnist": load_mnist, "fashion_mnist": load_mnist,
             "csv": load_csv, "idx": load_idx, "arrays": load_arrays,
-            "image_folder": load_image_folder}
+            "image_folder": load_image_folder, "text_windows": load_text_windows}
 
-__all__ = ["DATASETS", "DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate",
-           "load_arrays", "load_csv", "load_digits", "load_idx", "load_image_folder",
-           "load_mnist", "normalize", "one_hot", "scale", "train_val_split"]
+__all__ = ["DATASETS", "DataLoader", "Dataset", "Subset", "TensorDataset", "TextWindows",
+           "default_collate", "load_arrays", "load_csv", "load_digits", "load_idx",
+           "load_image_folder", "load_mnist", "load_text_windows", "normalize", "one_hot",
+           "random_windows", "scale", "text_corpus", "train_val_split"]

@@ -1,11 +1,11 @@
 """Losses (``ember.plugins.losses``), registered by name."""
 
 from .losses import (LOSSES, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss,
-                     Loss, LossExample, MSELoss, NLLLoss, binary_cross_entropy,
+                     Loss, LossExample, MSELoss, NLLLoss, TokenCrossEntropyLoss, binary_cross_entropy,
                      binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
-                     mse_loss, nll_loss)
+                     mse_loss, nll_loss, token_cross_entropy)
 
 __all__ = ["LOSSES", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss",
-           "Loss", "LossExample", "MSELoss", "NLLLoss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "l1_loss",
-           "mse_loss", "nll_loss"]
+           "Loss", "LossExample", "MSELoss", "NLLLoss", "TokenCrossEntropyLoss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "huber_loss", "l1_loss", "mse_loss", "nll_loss", "token_cross_entropy"]

@@ -16,6 +16,8 @@ def _data(ex, seed=0):
     pred = rng.uniform(ex.low, ex.high, ex.shape)
     if ex.target == "index":
         target = rng.integers(0, ex.shape[1], ex.shape[:1] + ex.shape[2:])
+    elif ex.target == "index_last":
+        target = rng.integers(0, ex.shape[-1], ex.shape[:-1])
     elif ex.target == "binary":
         target = (rng.random(ex.shape) > 0.5).astype(np.float64)
     elif ex.target == "prob":

@@ -13,7 +13,7 @@ import numpy as np
 
 import ember
 from ember.autograd import run
-from ember.errors import DTypeError, ShapeError
+from ember.errors import BackendError, DTypeError, ShapeError
 from ember.plugins.nn.functional import one_hot
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -30,8 +30,14 @@ def _reduce(loss, reduction, op):
 
 
 def _as_target(op, pred, target):
+    """``target`` as a tensor on the prediction's backend; one on another backend is
+    refused here, before a helper made for it on the prediction's backend fails."""
     if not isinstance(target, ember.Tensor):
-        target = ember.tensor(target, backend=pred.backend)
+        return ember.tensor(target, backend=pred.backend)
+    if target.backend is not pred.backend:
+        raise BackendError(f"{op}: prediction and target are on different backends "
+                           f"({pred.backend.device} and {target.backend.device}); move one with "
+                           f".to({pred.backend.device!r})")
     return target
 
 
@@ -168,6 +174,22 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     return _reduce(loss, reduction, "cross_entropy")
 
 
+def token_cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """cross_entropy with the classes on the last axis: next-token logits (..., vocab)
+    against ids (...), each position one example (a language model's loss, as
+    transformers computes it from (batch, time, vocab) logits)."""
+    if logits.ndim < 2:
+        raise ShapeError(f"token_cross_entropy: logits need (..., vocab), got shape {logits.shape}")
+    if target.shape not in (logits.shape[:-1], logits.shape):
+        raise ShapeError(f"token_cross_entropy: targets of shape {target.shape} do not fit "
+                         f"logits {logits.shape}: give ids of shape {logits.shape[:-1]} (or "
+                         f"probabilities of the logits' shape)")
+    vocab = logits.shape[-1]
+    flat = target.reshape(-1, vocab) if target.shape == logits.shape else target.reshape(-1)
+    loss = cross_entropy(logits.reshape(-1, vocab), flat, reduction, label_smoothing)
+    return loss.reshape(logits.shape[:-1]) if reduction == "none" else loss
+
+
 class IndexCrossEntropy(ember.Op):
     """cross_entropy against class indices as one op, as most training steps call it:
     each position's log-sum-exp minus its target's logit, picked by one gather at flat
@@ -262,7 +284,8 @@ class LossExample:
 
     kwargs: dict
     shape: tuple                  # prediction shape
-    target: str                   # "same" (floats), "binary" (0/1 floats), "index", "prob"
+    target: str                   # "same" (floats), "binary" (0/1 floats), "index", "prob",
+    #                               "index_last" (class indices against the last axis)
     reference: object             # NumPy float64 (pred, target) -> unreduced loss
     low: float = -2.0
     high: float = 2.0
@@ -375,7 +398,18 @@ class CrossEntropyLoss(Loss):
         return LossExample({"label_smoothing": 0.1}, (4, 5, 2), "index", ref, low=-4, high=4)
 
 
+class TokenCrossEntropyLoss(CrossEntropyLoss):
+    fn = staticmethod(token_cross_entropy)
+
+    @classmethod
+    def example(cls):
+        def ref(x, t):
+            return -np.take_along_axis(_np_log_softmax(x, -1), t[..., None], -1)[..., 0]
+        return LossExample({}, (2, 3, 5), "index_last", ref, low=-4, high=4)
+
+
 LOSSES = {
     "mse": MSELoss, "l1": L1Loss, "huber": HuberLoss, "bce": BCELoss,
     "bce_with_logits": BCEWithLogitsLoss, "nll": NLLLoss, "cross_entropy": CrossEntropyLoss,
+    "token_cross_entropy": TokenCrossEntropyLoss,
 }

@@ -87,16 +87,30 @@ class ModelCheckpoint(Callback):
 
 
 class SchedulerStep(Callback):
-    """Step a learning-rate scheduler after each epoch (ReduceLROnPlateau gets ``monitor``)."""
+    """Step a learning-rate scheduler after each epoch, or after each batch with
+    ``interval="step"`` (a warmup and decay over steps, as Lightning's interval);
+    ReduceLROnPlateau gets ``monitor`` at each epoch's end."""
 
-    def __init__(self, scheduler, monitor="val_loss"):
-        self.scheduler, self.monitor = scheduler, monitor
+    def __init__(self, scheduler, monitor="val_loss", interval="epoch"):
+        if interval not in ("epoch", "step"):
+            raise ValueError(f"SchedulerStep: interval must be 'epoch' or 'step', got {interval!r}")
+        from ember.plugins.optim import ReduceLROnPlateau
+        if interval == "step" and isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError("SchedulerStep: ReduceLROnPlateau follows a validation metric, so "
+                             "it steps once an epoch; use interval='epoch'")
+        self.scheduler, self.monitor, self.interval = scheduler, monitor, interval
 
     def on_train_begin(self, trainer):
         trainer.scheduler = self.scheduler
 
+    def on_batch_end(self, trainer, step, logs):
+        if self.interval == "step":
+            self.scheduler.step()
+
     def on_epoch_end(self, trainer, epoch, logs):
         from ember.plugins.optim import ReduceLROnPlateau
+        if self.interval == "step":
+            return
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(_monitored(logs, self.monitor, "SchedulerStep"))
         else:

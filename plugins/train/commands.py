@@ -46,6 +46,8 @@ _FRACTION = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) a
              "a number between 0 and 1 (exclusive)")
 _POSITIVE = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
              "a number > 0")
+_OPTIONAL_COUNT = (lambda v: v is None or _whole(1)[0](v), "a whole number >= 1")
+_OPTIONAL_POSITIVE = (lambda v: v is None or _POSITIVE[0](v), "a number > 0")
 
 
 def setting(config, path, default, rule):
@@ -74,15 +76,24 @@ def _named(kind, spec, *args, what):
 
 
 def build_model(config):
-    layers = config.get("model", {}).get("layers")
+    """A registered model ([model] type = "gpt2" and its options) or a Sequential of
+    registered layers ([[model.layers]])."""
+    model = config.get("model", {})
+    if "type" in model:
+        if "layers" in model:
+            raise PluginError("config: [model] names a type and lists layers; give one of them")
+        return _named("models", model, what="model")
+    layers = model.get("layers")
     if not layers:
-        raise PluginError("config: [[model.layers]] lists no layers")
+        raise PluginError("config: [model] names no type and [[model.layers]] lists no layers")
     built = [_named("layers", spec, what=f"layer {i}") for i, spec in enumerate(layers)]
     return registry.get("layers", "sequential")(*built)
 
 
 def build_data(config):
-    """(train, validation, test) datasets, split with the config's seed."""
+    """(train, validation, test) datasets. [data.val] and [data.test] are options that
+    load a split of their own over [data.options]; a split not given so is cut at random
+    from the one above it (with the config's seed)."""
     from ember.plugins.data import train_val_split
     data = config.get("data", {})
     loader = registry.get("datasets", data.get("dataset", "digits"))
@@ -95,8 +106,11 @@ def build_data(config):
     else:
         train_val, test = train_val_split(
             dataset, setting(config, "data.test_fraction", 0.2, _FRACTION), seed=seed)
-    train, val = train_val_split(train_val, setting(config, "data.val_fraction", 0.1, _FRACTION),
-                                 seed=seed + 1)
+    if "val" in data:
+        train, val = train_val, loader(**{**options, **data["val"]})
+    else:
+        train, val = train_val_split(
+            train_val, setting(config, "data.val_fraction", 0.1, _FRACTION), seed=seed + 1)
     if "scale" in data:
         by = float(setting(config, "data.scale", 1.0, _POSITIVE))
         train, val, test = (_ScaledView(d, by) for d in (train, val, test))
@@ -187,14 +201,21 @@ class TrainCommand:
                      ModelCheckpoint(os.path.join(out, "checkpoints"), keep_last=2, config=config)]
         scheduler = None
         if "scheduler" in train_cfg:
-            scheduler = _named("schedulers", train_cfg["scheduler"], optimizer, what="train.scheduler")
-            callbacks.insert(0, SchedulerStep(scheduler))
+            spec = train_cfg["scheduler"]      # its "interval" is the callback's
+            interval = spec.get("interval", "epoch") if isinstance(spec, dict) else "epoch"
+            if isinstance(spec, dict):
+                spec = {k: v for k, v in spec.items() if k != "interval"}
+            scheduler = _named("schedulers", spec, optimizer, what="train.scheduler")
+            callbacks.insert(0, SchedulerStep(scheduler, interval=interval))
         say = print if dist.rank() == 0 else (lambda *a, **k: None)
         say(f"ember train: {model.num_parameters():,} parameters on backend "
             f"{ember.get_backend().device}; {len(train)} train, {len(val)} validation, "
             f"{len(test)} test samples" + (f"; {dist.world_size()} processes" if args.distributed else ""))
         trainer = Trainer(progress=not args.quiet,
-                          compile=args.compile or bool(train_cfg.get("compile", False)))
+                          compile=args.compile or bool(train_cfg.get("compile", False)),
+                          max_steps=setting(config, "train.max_steps", None, _OPTIONAL_COUNT),
+                          clip_grad_norm=setting(config, "train.clip_grad_norm", None,
+                                                 _OPTIONAL_POSITIVE))
         history = trainer.fit(model, loss, optimizer, train_loader, val_loader, epochs,
                               callbacks, metrics)
         result = trainer.evaluate(model, test_loader, loss, metrics)

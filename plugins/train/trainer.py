@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 import ember
 import ember.distributed as dist
+from ember.plugins.optim import clip_grad_norm_
 from ember.registry import registry
 
 from .metrics import Metric
@@ -54,8 +55,17 @@ class Trainer:
     Under ember.distributed (a DistributedDataParallel model, DistributedSampler
     loaders), the figures of an epoch pool every rank's and only rank 0 shows a bar."""
 
-    def __init__(self, progress=True, file=None, compile=False):  # noqa: A002
+    def __init__(self, progress=True, file=None, compile=False, max_steps=None,  # noqa: A002
+                 clip_grad_norm=None):
+        """``max_steps`` ends training after that many steps, within an epoch (which then
+        ends as any other: validation, callbacks); ``clip_grad_norm`` rescales the
+        gradients to that total norm at most before each update (as PyTorch Lightning's
+        max_steps and gradient_clip_val)."""
+        for name, value in (("max_steps", max_steps), ("clip_grad_norm", clip_grad_norm)):
+            if value is not None and (isinstance(value, bool) or not value > 0):
+                raise ValueError(f"Trainer: {name} must be a number > 0 or None, got {value!r}")
         self.progress, self.file, self.compile = progress, file or sys.stderr, compile
+        self.max_steps, self.clip_grad_norm = max_steps, clip_grad_norm
         self.model = self.optimizer = None
         self.stop_training, self.step = False, 0
 
@@ -73,6 +83,8 @@ class Trainer:
             value = loss_fn(output, target)
             optimizer.zero_grad()
             value.backward()
+            if self.clip_grad_norm is not None:
+                clip_grad_norm_(model.parameters(), self.clip_grad_norm)
             optimizer.step()
             return output.detach(), value
         if not self.compile:
@@ -107,7 +119,10 @@ class Trainer:
                 m.reset()
             total = count = 0.0
             start = time.perf_counter()
-            bar = tqdm(total=len(train_loader) if hasattr(train_loader, "__len__") else None,
+            total_batches = len(train_loader) if hasattr(train_loader, "__len__") else None
+            if self.max_steps is not None and total_batches is not None:
+                total_batches = min(total_batches, self.max_steps - self.step)
+            bar = tqdm(total=total_batches,
                        desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                        disable=not self.progress or dist.rank() != 0,
                        file=self.file, leave=True, dynamic_ncols=True)
@@ -132,6 +147,9 @@ class Trainer:
                 bar.update(1)
                 for cb in callbacks:
                     cb.on_batch_end(self, self.step, logs)
+                if self.max_steps is not None and self.step >= self.max_steps:
+                    self.stop_training = True
+                    break
             total, count = _across_ranks(total, count, metric_objs)
             logs = {"loss": total / max(count, 1)}
             logs.update({m.name: m.compute() for m in metric_objs})

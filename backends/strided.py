@@ -510,10 +510,27 @@ class StridedBackend(Backend):
         return choice
 
     @staticmethod
-    def _batch_offsets(a_batch, b_batch, batch, a_step, b_step):
-        """Element offsets (A, B) of each of the broadcast batch's matrices, flattened."""
+    def _batch_offsets(batch, *parts):
+        """Element offsets of each of the broadcast ``batch``'s matrices in each array of
+        ``parts``, (its own batch shape, elements a matrix, its first element), flattened
+        batch entry by batch entry."""
         count = int(np.prod(batch, dtype=np.int64))
-        ia = np.broadcast_to(np.arange(int(np.prod(a_batch, dtype=np.int64))).reshape(a_batch), batch)
-        ib = np.broadcast_to(np.arange(int(np.prod(b_batch, dtype=np.int64))).reshape(b_batch), batch)
-        pairs = np.stack([ia.reshape(count) * a_step, ib.reshape(count) * b_step], axis=1)
-        return tuple(int(v) for v in pairs.reshape(-1))
+        columns = [np.broadcast_to(np.arange(int(np.prod(own, dtype=np.int64))).reshape(own),
+                                   batch).reshape(count) * step + start
+                   for own, step, start in parts]
+        return tuple(int(v) for v in np.stack(columns, axis=1).reshape(-1))
+
+    def _attention_layout(self, q, k, v, mask, keep):
+        """What an attention kernel reads: q, k, v, mask and keep packed (None stays
+        None), the broadcast batch, the offsets table (five per batch entry: see
+        kernels/attention.cl) and the (row, column) strides of mask and keep, 0 along an
+        axis they broadcast over."""
+        batch = tuple(np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+        arrays = [None if x is None else self._contiguous(x) for x in (q, k, v, mask, keep)]
+        parts, strides = [], []
+        for x in arrays:
+            shape = (1,) * (len(batch) + 2 - (0 if x is None else x.ndim)) + \
+                (() if x is None else x.shape)
+            parts.append((shape[:-2], shape[-2] * shape[-1], 0 if x is None else x.offset))
+            strides.append((shape[-1] if shape[-2] > 1 else 0, 1 if shape[-1] > 1 else 0))
+        return arrays, batch, self._batch_offsets(batch, *parts), strides[3:]

@@ -1,7 +1,9 @@
 """Attention forward + backward (causal, 8 heads of 64 features, float32) at sequence
 lengths 128, 512 and 2048: ember's scaled_dot_product_attention on each backend against
-PyTorch CPU's, side by side in one run. NumPy runs its flash-attention fast path; OpenCL
-and wgpu run the composed op (GEMM, softmax, GEMM) until they have a fused kernel.
+PyTorch CPU's, side by side in one run. NumPy runs its flash-attention fast path (blocks
+of queries through BLAS), OpenCL its flash-attention kernels (kernels/attention.cl); wgpu
+runs the composed op (GEMM, softmax, GEMM) until it has a fused kernel. ``--composed``
+hides the fast paths, to measure what they gain.
 
     python benchmarks/attention.py [--backend numpy] [--lengths 128 512 2048]
 """
@@ -16,6 +18,7 @@ import ember
 
 sys.path.insert(0, os.path.dirname(__file__))
 from timing import side_by_side  # noqa: E402
+from ember.testing.checks import without_fast_paths  # noqa: E402
 
 HEADS, FEATURES = 8, 64
 
@@ -26,13 +29,17 @@ def _inputs(length):
             for _ in range(3)]
 
 
-def ember_case(length, backend):
+def ember_case(length, backend, composed=False):
     be = ember.get_backend(backend)
     q, k, v = [ember.tensor(a, backend=backend, requires_grad=True) for a in _inputs(length)]
 
     def run():
         ember.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
-    return run, be.synchronize
+
+    def run_composed():
+        with without_fast_paths(be, "fast_attention", "fast_attention_grad"):
+            run()
+    return (run_composed if composed else run), be.synchronize
 
 
 def torch_case(length):
@@ -44,8 +51,9 @@ def torch_case(length):
     return run, lambda: None
 
 
-def rows(backends, lengths=(128, 512, 2048), min_time=0.3):
-    """[(length, {contender: seconds})], contenders timed in alternation."""
+def rows(backends, lengths=(128, 512, 2048), min_time=0.3, composed=False):
+    """[(length, {contender: seconds})], contenders timed in alternation; with
+    ``composed``, each backend with a fast path also without it."""
     try:
         import torch  # noqa: F401
         have_torch = True
@@ -53,8 +61,11 @@ def rows(backends, lengths=(128, 512, 2048), min_time=0.3):
         have_torch = False
     out = []
     for n in lengths:
-        names = [f"ember:{b}" for b in backends] + (["torch"] if have_torch else [])
-        cases = [ember_case(n, b) for b in backends] + ([torch_case(n)] if have_torch else [])
+        plain = [(f"ember:{b}", ember_case(n, b)) for b in backends]
+        slow = [(f"ember:{b} composed", ember_case(n, b, True)) for b in backends
+                if composed and ember.get_backend(b).fast_attention is not None]
+        torch = [("torch", torch_case(n))] if have_torch else []
+        names, cases = zip(*(plain + slow + torch))
         out.append((n, dict(zip(names, side_by_side(cases, min_time=min_time, repeat=3)))))
     return out
 
@@ -63,10 +74,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", action="append")
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 512, 2048])
+    parser.add_argument("--composed", action="store_true",
+                        help="also time each backend's composed op (its fast path hidden)")
     args = parser.parse_args(argv)
     backends = args.backend or [n for n in ember.registry.names("backends")
                                 if ember.config.availability(n)[0]]
-    for n, times in rows(backends, args.lengths):
+    for n, times in rows(backends, args.lengths, composed=args.composed):
         torch = times.get("torch")
         print(f"L={n:5d} " + "  ".join(
             f"{name} {t * 1e3:8.2f} ms" + (f" ({t / torch:.2f}x torch)" if torch and name != "torch"

@@ -341,6 +341,67 @@ class OpenCLBackend(StridedBackend):
         src, idx = self._packed(src), self._packed(index)
         return self._indexed("scatter_add", out, src, idx, shape, axis, src.size)
 
+    # -- attention (kernels/attention.cl) ----------------------------------------------
+    def _attention_kernel(self, name, q, v, mask, keep, causal):
+        e, ev = q.shape[-1], v.shape[-1]
+        width = next(w for w in (16, 8, 4, 2, 1)
+                     if e % w == 0 and ev % w == 0 and (w <= 8 or q.dtype.itemsize == 4))
+        t = ctype(q.dtype)
+        return self.kernels.get(
+            "attention.cl", name, T=t, TV=t if width == 1 else f"{t}{width}", W=width, E=e,
+            EV=ev, CAUSAL=int(causal),
+            MASK=0 if mask is None else (1 if mask.dtype == np.bool_ else 2),
+            MT="uchar" if mask is not None and mask.dtype == np.bool_ else t,
+            KEEP=int(keep is not None))
+
+    def _attention_args(self, arrays, offsets, strides, length, source, scale):
+        q, k, v, mask, keep = arrays
+        (msl, mss), (ksl, kss) = strides
+        return [q.buf, k.buf, v.buf, None if mask is None else mask.buf,
+                None if keep is None else keep.buf, self._meta_buffer(offsets),
+                np.int32(length), np.int32(source), q.dtype.type(scale),
+                np.int64(msl), np.int64(mss), np.int64(ksl), np.int64(kss)]
+
+    def fast_attention(self, q, k, v, mask, keep, scale, causal):
+        """Flash attention (kernels/attention.cl): a work-item per query row streams the
+        keys with an online softmax; the state kept for backward is each row's
+        log-sum-exp."""
+        arrays, batch, offsets, strides = self._attention_layout(q, k, v, mask, keep)
+        length, source = q.shape[-2], k.shape[-2]
+        out = self._alloc(batch + (length, v.shape[-1]), q.dtype)
+        lse = self._alloc(batch + (length,), q.dtype)
+        count = int(np.prod(batch, dtype=np.int64))
+        if length and count:
+            kernel = self._attention_kernel("attention", q, v, mask, keep, causal)
+            kernel(self.queue, (length, count), None, out.buf, lse.buf,
+                   *self._attention_args(arrays, offsets, strides, length, source, scale))
+        return lse, out
+
+    def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
+        """dq over the query rows (and rowsum(g * out) on the way), then dk and dv over
+        the key rows, each probability recomputed from the saved log-sum-exp."""
+        arrays, batch, offsets, strides = self._attention_layout(q, k, v, mask, keep)
+        length, source = q.shape[-2], k.shape[-2]
+        g, out, lse = (self._packed(x) for x in (self.expand(g, out.shape), out, lse))
+        dq = self._alloc(batch + q.shape[-2:], q.dtype)
+        dk = self._alloc(batch + k.shape[-2:], q.dtype)
+        dv = self._alloc(batch + v.shape[-2:], q.dtype)
+        rowdot = self._alloc(batch + (length,), q.dtype)
+        count = int(np.prod(batch, dtype=np.int64))
+        args = self._attention_args(arrays, offsets, strides, length, source, scale)
+        if length and count:
+            self._attention_kernel("attention_dq", q, v, mask, keep, causal)(
+                self.queue, (length, count), None, dq.buf, rowdot.buf, g.buf, out.buf, lse.buf,
+                *args)
+        if source and count:
+            if not length:
+                return dq, self.full(dk.shape, 0, dt.from_numpy_dtype(q.dtype)), \
+                    self.full(dv.shape, 0, dt.from_numpy_dtype(q.dtype))
+            self._attention_kernel("attention_dkv", q, v, mask, keep, causal)(
+                self.queue, (source, count), None, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf,
+                *args)
+        return dq, dk, dv
+
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------
     def tuning_name(self):
         d = self.device_obj
@@ -365,7 +426,8 @@ class OpenCLBackend(StridedBackend):
             b = self._transpose2d(self.permute(b, (1, 0)))   # e.g. a weight seen transposed
         b = self._packed(b)
         out = self._alloc(batch + (m, n), a.dtype)
-        offsets = self._meta_buffer(self._batch_offsets(a.shape[:-2], b.shape[:-2], batch, m * k, k * n))
+        offsets = self._meta_buffer(
+            self._batch_offsets(batch, (a.shape[:-2], m * k, 0), (b.shape[:-2], k * n, 0)))
         rm, rn, wg = choice
         T = ctype(a.dtype)
         kernel = self.kernels.get("matmul.cl", "matmul", T=T, TV=f"{T}{rn}", TM=f"{T}{rm}",

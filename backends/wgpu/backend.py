@@ -674,7 +674,7 @@ class WgpuBackend(StridedBackend):
         if not (n % 4 == 0 and b.contiguous and b.offset == 0):
             b = self._padded(b, 4 * n4)                                    # (..., K, Np)
         out = self._alloc(batch + (m, 4 * n4), a.dtype)
-        offsets = self._batch_offsets(at.shape[:-2], b.shape[:-2], batch, k * m4, k * n4)
+        offsets = self._batch_offsets(batch, (at.shape[:-2], k * m4, 0), (b.shape[:-2], k * n4, 0))
         wx, wy = choice
         self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf], (m, m4, n4, k) + offsets,
                        (-(-n4 // wx), -(-(m4 // 2) // wy), count), T=wgsl_type(a.dtype),

@@ -58,3 +58,50 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
 def test_device_string_round_trips(backend):
     expect(ember.get_backend(backend.device) is backend,
            'ember.get_backend(backend.device) is backend')
+
+
+_ATTENTION_CASES = [   # (q, k, v shapes, keyword arguments, mask: None, "padding" or "float")
+    (((2, 3, 40, 64), (2, 3, 33, 64), (2, 3, 33, 64)), {"is_causal": True}, None),
+    (((2, 2, 5, 8), (2, 2, 7, 8), (2, 2, 7, 4)), {}, "padding"),
+    (((1, 2, 4, 3), (2, 1, 6, 3), (2, 6, 2)), {"scale": 0.7}, "float"),
+    (((2, 4, 6, 8), (2, 4, 6, 8), (2, 4, 6, 8)), {"dropout_p": 0.3}, None),
+]
+
+
+def test_fast_attention_agrees_with_the_composed_op(backend):
+    """The fast path's output and gradients (causal, masks that broadcast, a row that may
+    attend nowhere, dropout, any feature count) are the composed op's, to float32's
+    rounding; a NaN stays in its own batch entry."""
+    if backend.fast_attention is None:
+        return
+    rng = np.random.default_rng(0)
+    for shapes, kw, masking in _ATTENTION_CASES:
+        arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        if masking == "padding":                 # (batch, 1, 1, S): the last keys of batch 1
+            mask = np.ones((2, 1, 1, 7), bool)
+            mask[1, ..., 4:] = False
+            kw = {**kw, "attn_mask": ember.tensor(mask, backend=backend)}
+        elif masking == "float":                 # (L, S) with a row masked everywhere
+            bias = rng.standard_normal((4, 6)).astype(np.float32)
+            bias[2] = -np.inf
+            kw = {**kw, "attn_mask": ember.tensor(bias, backend=backend)}
+
+        def run():
+            ember.manual_seed(1)
+            ts = [ember.tensor(a, backend=backend, requires_grad=True) for a in arrays]
+            out = ember.scaled_dot_product_attention(*ts, **kw)
+            weights = np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape)
+            (out * ember.tensor(weights, backend=backend)).sum().backward()
+            return [out.numpy()] + [t.grad.numpy() for t in ts]
+        fast = run()
+        with without_fast_paths(backend, "fast_attention", "fast_attention_grad"):
+            slow = run()
+        for name, a, b in zip(("output", "dq", "dk", "dv"), fast, slow):
+            error = abs(a - b).max() / max(abs(b).max(), 1e-30)
+            expect(error <= 2e-6, f"fast_attention {shapes} {masking} {kw}: {name} off by "
+                                  f"{error:.1e} of its largest value")
+    q = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    q[1, 0, 0] = np.nan
+    t = ember.tensor(q, backend=backend)
+    out = ember.scaled_dot_product_attention(t, t, t).numpy()
+    expect(np.isfinite(out[0]).all() and np.isnan(out[1]).all(), "a NaN leaves its batch entry")

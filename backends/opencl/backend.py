@@ -354,6 +354,15 @@ class OpenCLBackend(StridedBackend):
             MT="uchar" if mask is not None and mask.dtype == np.bool_ else t,
             KEEP=int(keep is not None))
 
+    def _rows_launch(self, kernel, rows, count, *args):
+        """``kernel`` over (rows, batch entries) in work-groups of 64 rows and then the
+        rest: pocl left to choose runs it 1.4x slower."""
+        main = rows - rows % 64
+        if main:
+            kernel(self.queue, (main, count), (64, 1), *args)
+        if rows > main:
+            kernel(self.queue, (rows - main, count), None, *args, global_offset=(main, 0))
+
     def _attention_args(self, arrays, offsets, strides, length, source, scale):
         q, k, v, mask, keep = arrays
         (msl, mss), (ksl, kss) = strides
@@ -372,9 +381,9 @@ class OpenCLBackend(StridedBackend):
         lse = self._alloc(batch + (length,), q.dtype)
         count = int(np.prod(batch, dtype=np.int64))
         if length and count:
-            kernel = self._attention_kernel("attention", q, v, mask, keep, causal)
-            kernel(self.queue, (length, count), None, out.buf, lse.buf,
-                   *self._attention_args(arrays, offsets, strides, length, source, scale))
+            self._rows_launch(self._attention_kernel("attention", q, v, mask, keep, causal),
+                              length, count, out.buf, lse.buf,
+                              *self._attention_args(arrays, offsets, strides, length, source, scale))
         return lse, out
 
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
@@ -390,16 +399,14 @@ class OpenCLBackend(StridedBackend):
         count = int(np.prod(batch, dtype=np.int64))
         args = self._attention_args(arrays, offsets, strides, length, source, scale)
         if length and count:
-            self._attention_kernel("attention_dq", q, v, mask, keep, causal)(
-                self.queue, (length, count), None, dq.buf, rowdot.buf, g.buf, out.buf, lse.buf,
-                *args)
+            self._rows_launch(self._attention_kernel("attention_dq", q, v, mask, keep, causal),
+                              length, count, dq.buf, rowdot.buf, g.buf, out.buf, lse.buf, *args)
         if source and count:
             if not length:
                 return dq, self.full(dk.shape, 0, dt.from_numpy_dtype(q.dtype)), \
                     self.full(dv.shape, 0, dt.from_numpy_dtype(q.dtype))
-            self._attention_kernel("attention_dkv", q, v, mask, keep, causal)(
-                self.queue, (source, count), None, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf,
-                *args)
+            self._rows_launch(self._attention_kernel("attention_dkv", q, v, mask, keep, causal),
+                              source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
         return dq, dk, dv
 
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------

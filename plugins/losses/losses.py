@@ -178,6 +178,7 @@ def token_cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """cross_entropy with the classes on the last axis: next-token logits (..., vocab)
     against ids (...), each position one example (a language model's loss, as
     transformers computes it from (batch, time, vocab) logits)."""
+    target = _as_target("token_cross_entropy", logits, target)
     if logits.ndim < 2:
         raise ShapeError(f"token_cross_entropy: logits need (..., vocab), got shape {logits.shape}")
     if target.shape not in (logits.shape[:-1], logits.shape):

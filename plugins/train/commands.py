@@ -201,10 +201,10 @@ class TrainCommand:
                      ModelCheckpoint(os.path.join(out, "checkpoints"), keep_last=2, config=config)]
         scheduler = None
         if "scheduler" in train_cfg:
-            spec = train_cfg["scheduler"]      # its "interval" is the callback's
-            interval = spec.get("interval", "epoch") if isinstance(spec, dict) else "epoch"
+            spec, interval = train_cfg["scheduler"], "epoch"   # "interval" is the callback's
             if isinstance(spec, dict):
-                spec = {k: v for k, v in spec.items() if k != "interval"}
+                spec, interval = dict(spec), spec.get("interval", "epoch")
+                spec.pop("interval", None)
             scheduler = _named("schedulers", spec, optimizer, what="train.scheduler")
             callbacks.insert(0, SchedulerStep(scheduler, interval=interval))
         say = print if dist.rank() == 0 else (lambda *a, **k: None)

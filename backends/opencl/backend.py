@@ -347,12 +347,11 @@ class OpenCLBackend(StridedBackend):
         width = next(w for w in (16, 8, 4, 2, 1)
                      if e % w == 0 and ev % w == 0 and (w <= 8 or q.dtype.itemsize == 4))
         t = ctype(q.dtype)
+        bool_mask = mask is not None and mask.dtype == np.bool_
         return self.kernels.get(
             "attention.cl", name, T=t, TV=t if width == 1 else f"{t}{width}", W=width, E=e,
-            EV=ev, CAUSAL=int(causal),
-            MASK=0 if mask is None else (1 if mask.dtype == np.bool_ else 2),
-            MT="uchar" if mask is not None and mask.dtype == np.bool_ else t,
-            KEEP=int(keep is not None))
+            EV=ev, CAUSAL=int(causal), MASK=0 if mask is None else (1 if bool_mask else 2),
+            MT="uchar" if bool_mask else t, KEEP=int(keep is not None))
 
     def _rows_launch(self, kernel, rows, count, *args):
         """``kernel`` over (rows, batch entries) in work-groups of 64 rows and then the
@@ -391,22 +390,18 @@ class OpenCLBackend(StridedBackend):
         the key rows, each probability recomputed from the saved log-sum-exp."""
         arrays, batch, offsets, strides = self._attention_layout(q, k, v, mask, keep)
         length, source = q.shape[-2], k.shape[-2]
-        g, out, lse = (self._packed(x) for x in (self.expand(g, out.shape), out, lse))
-        dq = self._alloc(batch + q.shape[-2:], q.dtype)
-        dk = self._alloc(batch + k.shape[-2:], q.dtype)
-        dv = self._alloc(batch + v.shape[-2:], q.dtype)
-        rowdot = self._alloc(batch + (length,), q.dtype)
         count = int(np.prod(batch, dtype=np.int64))
+        shapes = [batch + x.shape[-2:] for x in (q, k, v)]
+        if not (length and source and count):    # no query sees a key: zero gradients
+            return tuple(self.full(shape, 0, dt.from_numpy_dtype(q.dtype)) for shape in shapes)
+        g, out, lse = (self._packed(x) for x in (self.expand(g, out.shape), out, lse))
+        dq, dk, dv = (self._alloc(shape, q.dtype) for shape in shapes)
+        rowdot = self._alloc(batch + (length,), q.dtype)
         args = self._attention_args(arrays, offsets, strides, length, source, scale)
-        if length and count:
-            self._rows_launch(self._attention_kernel("attention_dq", q, v, mask, keep, causal),
-                              length, count, dq.buf, rowdot.buf, g.buf, out.buf, lse.buf, *args)
-        if source and count:
-            if not length:
-                return dq, self.full(dk.shape, 0, dt.from_numpy_dtype(q.dtype)), \
-                    self.full(dv.shape, 0, dt.from_numpy_dtype(q.dtype))
-            self._rows_launch(self._attention_kernel("attention_dkv", q, v, mask, keep, causal),
-                              source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
+        self._rows_launch(self._attention_kernel("attention_dq", q, v, mask, keep, causal),
+                          length, count, dq.buf, rowdot.buf, g.buf, out.buf, lse.buf, *args)
+        self._rows_launch(self._attention_kernel("attention_dkv", q, v, mask, keep, causal),
+                          source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
         return dq, dk, dv
 
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------

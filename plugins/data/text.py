@@ -39,10 +39,15 @@ def text_corpus(path=None):
                         f"{val.size:,} held out in {len(parts[1])} files")
 
 
+def _random_starts(data, rng, count, context):
+    """``count`` offsets of windows that still have a next byte, drawn from ``rng``."""
+    return rng.integers(0, data.size - context - 1, count)
+
+
 def random_windows(data, rng, count, context):
     """``count`` windows at random offsets: ids (count, context) and the next byte of
     each, as int64."""
-    starts = rng.integers(0, data.size - context - 1, count)
+    starts = _random_starts(data, rng, count, context)
     return TextWindows(data, context, starts).take(np.arange(count))
 
 
@@ -91,5 +96,5 @@ def load_text_windows(path=None, context=128, split="train", windows=None, seed=
     if windows is None:
         starts = np.arange(0, data.size - context, context)
     else:
-        starts = np.random.default_rng(seed).integers(0, data.size - context - 1, windows)
+        starts = _random_starts(data, np.random.default_rng(seed), windows, context)
     return TextWindows(data, context, starts)

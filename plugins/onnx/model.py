@@ -1,0 +1,217 @@
+"""An ONNX model as an ember Module: float initializers become Parameters (so the model
+fine-tunes and compiles like any other), nodes run through the op table in ops.py, and
+whatever is known on the host at load (integer initializers, constants, the shape
+arithmetic built on them) is folded once."""
+
+import os
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+import ember
+from ember import DTypeError, EmberError, SerializationError, ShapeError
+from ember.plugins.nn.module import Module, Parameter
+
+from .ops import OPS, Context
+from .types import ember_dtype, type_name
+
+
+class UnsupportedOp(EmberError, NotImplementedError):
+    """A node whose op (in its domain and opset) ember.plugins.onnx cannot run."""
+
+
+class Node:
+    """One graph node, its attributes already read into Python values."""
+    __slots__ = ("op_type", "domain", "name", "inputs", "outputs", "attrs")
+
+    def __init__(self, proto, index):
+        self.op_type, self.domain = proto.op_type, proto.domain
+        self.name = proto.name or f"{proto.op_type}_{index}"
+        self.inputs, self.outputs = list(proto.input), list(proto.output)
+        self.attrs = {a.name: _attribute(a, self) for a in proto.attribute}
+
+
+def _attribute(attr, node):
+    if attr.type == onnx.AttributeProto.TENSOR:
+        return numpy_helper.to_array(attr.t).astype(
+            ember_dtype(attr.t.data_type, f"attribute {attr.name} of node {node.name!r}").np)
+    if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+        raise UnsupportedOp(f"ONNX node {node.name!r} ({node.op_type}) holds a subgraph "
+                            f"(attribute {attr.name}); control flow is not supported")
+    value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return [v.decode() for v in value]
+    return value
+
+
+def _initializer(init):
+    """An initializer's values, after checking that its dims agree with the data it holds
+    (so a corrupt header cannot ask for more memory than the file has)."""
+    dtype = ember_dtype(init.data_type, f"initializer {init.name!r}")
+    count = 1
+    for d in init.dims:
+        count *= d
+    held = len(init.raw_data) // dtype.np.itemsize if init.HasField("raw_data") else max(
+        len(init.float_data), len(init.int32_data), len(init.int64_data), len(init.double_data))
+    if init.data_location != onnx.TensorProto.EXTERNAL and count != held:
+        raise SerializationError(f"ONNX initializer {init.name!r} declares shape "
+                                 f"{tuple(init.dims)} ({count} values) but holds {held}; "
+                                 f"the file is corrupt")
+    try:
+        return numpy_helper.to_array(init).astype(dtype.np)
+    except (ValueError, OSError) as err:
+        raise SerializationError(f"ONNX initializer {init.name!r} cannot be read: {err}") from None
+
+
+def read_proto(source):
+    """A checked ModelProto from a path, bytes or a ModelProto; anything unreadable is a
+    SerializationError that says what was wrong with it."""
+    what = f"ONNX model {source!r}" if isinstance(source, (str, os.PathLike)) else "ONNX model"
+    try:
+        if isinstance(source, onnx.ModelProto):
+            proto = source
+        elif isinstance(source, (bytes, bytearray)):
+            proto = onnx.load_from_string(bytes(source))
+        else:
+            proto = onnx.load(os.fspath(source))
+        onnx.checker.check_model(proto)
+    except FileNotFoundError:
+        raise SerializationError(f"{what}: no such file") from None
+    except (DecodeError, RuntimeWarning, ValueError, onnx.checker.ValidationError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SerializationError(f"{what} is not a valid ONNX model ({first}); check that the "
+                                 f"file is complete and was written by an ONNX exporter") from None
+    if not proto.graph.node and not proto.graph.output:
+        raise SerializationError(f"{what} holds no graph (an empty or truncated file?)")
+    return proto
+
+
+def _opset(proto):
+    return next((i.version for i in proto.opset_import if i.domain in ("", "ai.onnx")), 1)
+
+
+class OnnxModel(Module):
+    """A callable ONNX graph: ``model(*inputs)`` returns a tensor, or a tuple when the
+    graph has several outputs. Inputs may be ember tensors of any backend or arrays."""
+
+    def __init__(self, proto, backend=None):
+        super().__init__()
+        graph = proto.graph
+        object.__setattr__(self, "opset", _opset(proto))
+        consts = {}
+        for init in graph.initializer:
+            array = _initializer(init)
+            dtype = ember_dtype(init.data_type, f"initializer {init.name!r}")
+            if dtype.is_float:
+                p = Parameter(ember.tensor(array, dtype=dtype, backend=backend))
+                self._parameters[init.name] = p
+                ember.name_state(p, init.name)
+            else:
+                consts[init.name] = array
+        held = {i.name for i in graph.initializer}
+        object.__setattr__(self, "inputs", [i for i in graph.input if i.name not in held])
+        object.__setattr__(self, "output_names", [o.name for o in graph.output])
+        nodes = [Node(n, i) for i, n in enumerate(graph.node)]
+        for node in nodes:
+            if node.domain not in ("", "ai.onnx") or node.op_type not in OPS:
+                raise UnsupportedOp(
+                    f"ONNX node {node.name!r}: op {node.op_type!r} of domain "
+                    f"{node.domain or 'ai.onnx'!r} (opset {self.opset}) is not supported by "
+                    f"ember.plugins.onnx; ember.plugins.onnx.supported_ops() lists those that are")
+        object.__setattr__(self, "_consts", consts)
+        object.__setattr__(self, "_nodes", [n for n in nodes if not self._fold(n)])
+        object.__setattr__(self, "_uploads", {})
+
+    def _fold(self, node):
+        """Run a node at load when all its inputs are host constants."""
+        if any(name and name not in self._consts for name in node.inputs):
+            return False
+        values = dict(self._consts)
+        self._run(node, values, None)
+        for name in node.outputs:
+            if name:
+                self._consts[name] = values[name]
+        return True
+
+    def _run(self, node, values, backend):
+        args = [values[name] if name else None for name in node.inputs]
+        host = all(a is None or isinstance(a, np.ndarray) for a in args)
+        ctx = Context("numpy" if host else backend, self.opset, node.name, len(node.outputs))
+        if not host:
+            ctx.cache = self._uploads.setdefault(
+                backend, {id(a): None for a in self._consts.values()})
+        out = OPS[node.op_type](ctx, node.attrs, *args)
+        outs = out if isinstance(out, tuple) else (out,)
+        for name, value in zip(node.outputs, outs):
+            if name:
+                if isinstance(value, np.generic) or (host and isinstance(value, ember.Tensor)):
+                    value = np.asarray(value.numpy() if isinstance(value, ember.Tensor) else value)
+                values[name] = value
+
+    def forward(self, *args):
+        backend = self._backend_of(args)
+        values = dict(self._consts)
+        values.update(self.named_parameters())
+        for spec, value in zip(self.inputs, self._bound(args, backend)):
+            values[spec.name] = value
+        for node in self._nodes:
+            self._run(node, values, backend)
+        outs = tuple(values[name] if isinstance(values[name], ember.Tensor)
+                     else ember.tensor(values[name], dtype=ember.dtypes.from_numpy_dtype(
+                         values[name].dtype, name), backend=backend)
+                     for name in self.output_names)
+        return outs[0] if len(outs) == 1 else outs
+
+    def _backend_of(self, args):
+        for a in args:
+            if isinstance(a, ember.Tensor):
+                return a.device
+        for p in self._parameters.values():
+            return p.device
+        return ember.get_backend().name
+
+    def _bound(self, args, backend):
+        """The call's inputs, checked against the graph's declared types and shapes."""
+        if len(args) != len(self.inputs):
+            names = ", ".join(i.name for i in self.inputs)
+            raise ShapeError(f"the ONNX model takes {len(self.inputs)} inputs ({names}), "
+                             f"got {len(args)}")
+        bound = []
+        for spec, value in zip(self.inputs, args):
+            tensor_type = spec.type.tensor_type
+            dtype = ember_dtype(tensor_type.elem_type, f"ONNX model input {spec.name!r}")
+            if not isinstance(value, ember.Tensor):
+                value = ember.tensor(np.asarray(value), dtype=dtype, backend=backend)
+            if value.dtype is not dtype:
+                raise DTypeError(f"ONNX model input {spec.name!r} is {value.dtype.name}, but the "
+                                 f"model declares {type_name(tensor_type.elem_type)} "
+                                 f"({dtype.name}); cast it with .to({dtype.name!r})")
+            if tensor_type.HasField("shape"):
+                dims = tensor_type.shape.dim
+                fixed = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+                if len(fixed) != value.ndim or any(f is not None and f != s
+                                                   for f, s in zip(fixed, value.shape)):
+                    want = tuple(f if f is not None else d.dim_param or "?"
+                                 for f, d in zip(fixed, dims))
+                    raise ShapeError(f"ONNX model input {spec.name!r} has shape {value.shape}, "
+                                     f"but the model declares {want}")
+            bound.append(value)
+        return bound
+
+    def extra_repr(self):
+        return f"opset={self.opset}, nodes={len(self._nodes)}, inputs={[i.name for i in self.inputs]}"
+
+
+def load(source, backend=None):
+    """Read an ONNX model (a path, bytes or a ModelProto) into a callable OnnxModel whose
+    initializers live on ``backend`` (the default backend when None)."""
+    return OnnxModel(read_proto(source), backend)
+
+
+def supported_ops():
+    """The ONNX op types (domain ai.onnx) that load() can run."""
+    return sorted(OPS)

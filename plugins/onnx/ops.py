@@ -1,0 +1,1121 @@
+"""The ONNX operators, each written in ember's public ops (so each differentiates, compiles
+and runs on every backend). An op takes (context, attributes, *inputs). An input is an
+ember Tensor or, for values known on the host (initializers of integer type, shapes,
+Constant nodes), a NumPy array: shape arithmetic stays on the host and folds away."""
+
+import math
+
+import numpy as np
+
+import ember
+from ember import ShapeError
+from ember.plugins.nn import functional as F
+
+from .types import ember_dtype
+
+OPS = {}
+
+
+def op(*names):
+    """Register an implementation under one or more ONNX op types (domain ai.onnx)."""
+    def register(fn):
+        for name in names:
+            OPS[name] = fn
+        return fn
+    return register
+
+
+class Context:
+    """What an op sees besides its inputs: the backend its tensors live on, the model's
+    opset and the node's name (for errors)."""
+
+    def __init__(self, backend, opset, node, outputs=1):
+        self.backend, self.opset, self.node, self.outputs = backend, opset, node, outputs
+        self.cache = {}          # id of a model constant -> its upload (None: not yet)
+
+    def tensor(self, x):
+        """An input as an ember tensor on the model's backend; a model constant is
+        uploaded once per backend."""
+        if x is None or isinstance(x, ember.Tensor):
+            return x
+        key = id(x)
+        if key in self.cache and self.cache[key] is not None:
+            return self.cache[key]
+        x = np.asarray(x)
+        t = ember.tensor(x, dtype=ember.dtypes.from_numpy_dtype(x.dtype, self.node),
+                         backend=self.backend)
+        if key in self.cache:
+            self.cache[key] = t
+        return t
+
+    def host(self, x):
+        """An input needed on the host (a shape, axes, pads): read back if it is a tensor."""
+        return x.numpy() if isinstance(x, ember.Tensor) else np.asarray(x)
+
+    def ints(self, x):
+        return [int(v) for v in self.host(x).reshape(-1)]
+
+    def scalar(self, x):
+        return self.host(x).reshape(-1)[0].item()
+
+    def on_host(self, fn, *inputs):
+        """``fn`` (NumPy) on host copies of the inputs: for the ops ember has no device
+        kernel for. The result has no gradient, so an input that needs one is refused."""
+        tensors = [x for x in inputs if isinstance(x, ember.Tensor)]
+        if ember.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            raise ember.AutogradError(f"ONNX node {self.node!r} runs on the host and has no "
+                                      f"gradient; freeze its inputs or run it under no_grad()")
+        out = fn(*[None if x is None else self.host(x) for x in inputs])
+        if not tensors:
+            return out
+        wrap = lambda o: ember.tensor(np.asarray(o), backend=tensors[0].device)   # noqa: E731
+        return tuple(map(wrap, out)) if isinstance(out, tuple) else wrap(out)
+
+    def refuse(self, what):
+        raise ShapeError(f"ONNX node {self.node!r}: {what}")
+
+
+def _axis(axis, ndim):
+    return axis + ndim if axis < 0 else axis
+
+
+# -- elementwise ------------------------------------------------------------------------
+
+def _tan(x):
+    return ember.sin(x) / ember.cos(x)
+
+
+def _sinh(x):
+    return (ember.expm1(x) - ember.expm1(-x)) * 0.5
+
+
+def _cosh(x):
+    return (ember.exp(x) + ember.exp(-x)) * 0.5
+
+
+_UNARY = {
+    "Abs": ember.abs, "Neg": ember.neg, "Exp": ember.exp, "Log": ember.log, "Sqrt": ember.sqrt,
+    "Sin": ember.sin, "Cos": ember.cos, "Tan": _tan, "Tanh": ember.tanh, "Sinh": _sinh,
+    "Cosh": _cosh, "Sigmoid": ember.sigmoid, "Relu": ember.relu, "Sign": ember.sign,
+    "Erf": F.erf, "Softplus": ember.softplus, "Not": ember.logical_not,
+    "Softsign": lambda x: x / (ember.abs(x) + 1.0), "Reciprocal": lambda x: 1.0 / x,
+    "IsNaN": lambda x: x != x, "Mish": lambda x: x * ember.tanh(ember.softplus(x)),
+}
+for _name, _fn in _UNARY.items():
+    OPS[_name] = (lambda fn: lambda c, a, x: fn(c.tensor(x)))(_fn)
+
+
+@op("Identity")
+def identity(c, a, x):
+    return x
+
+
+def _same_type(fn):
+    """ONNX's binary ops keep their inputs' type; ember's promote ints through floats."""
+    def run(c, a, x, y):
+        x, y = c.tensor(x), c.tensor(y)
+        out = fn(x, y)
+        return out if out.dtype is x.dtype or out.dtype is ember.bool_ else ember.cast(out, x.dtype)
+    return run
+
+
+def _div(x, y):
+    if x.dtype.is_float:
+        return x / y
+    q = x / y                                     # truncated toward zero, as C and ONNX
+    return ember.where(q < 0, -ember.cast(-q, x.dtype), ember.cast(q, x.dtype))
+
+
+_BINARY = {"Add": ember.add, "Sub": ember.sub, "Mul": ember.mul, "Div": _div, "Pow": ember.pow,
+           "Equal": ember.eq, "Less": ember.lt, "Greater": ember.gt, "LessOrEqual": ember.le,
+           "GreaterOrEqual": ember.ge, "And": ember.logical_and, "Or": ember.logical_or,
+           "Xor": ember.logical_xor}
+for _name, _fn in _BINARY.items():
+    OPS[_name] = _same_type(_fn)
+
+
+def _variadic(fn, mean=False):
+    def run(c, a, *xs):
+        ts = [c.tensor(x) for x in xs]
+        out = ts[0]
+        for t in ts[1:]:
+            out = fn(out, t)
+        if len(ts) == 1:
+            out = out + 0 * out if mean else out
+        return out / len(ts) if mean else out
+    return run
+
+
+OPS["Max"], OPS["Min"] = _variadic(ember.maximum), _variadic(ember.minimum)
+OPS["Sum"], OPS["Mean"] = _variadic(ember.add), _variadic(ember.add, mean=True)
+
+
+@op("Where")
+def where(c, a, cond, x, y):
+    return ember.where(c.tensor(cond), c.tensor(x), c.tensor(y))
+
+
+@op("Clip")
+def clip(c, a, x, lo=None, hi=None):
+    x = c.tensor(x)
+    if c.opset < 11:
+        lo, hi = a.get("min"), a.get("max")
+    else:
+        lo = None if lo is None else c.scalar(lo)
+        hi = None if hi is None else c.scalar(hi)
+    return x if lo is None and hi is None else ember.clip(x, lo, hi)
+
+
+@op("IsInf")
+def is_inf(c, a, x):
+    x = c.tensor(x)
+    pos, neg = x == math.inf, x == -math.inf
+    if not a.get("detect_positive", 1):
+        return neg if a.get("detect_negative", 1) else neg & pos
+    return ember.logical_or(pos, neg) if a.get("detect_negative", 1) else pos
+
+
+@op("Cast")
+def cast(c, a, x):
+    to = ember_dtype(a["to"], f"Cast node {c.node!r}")
+    if isinstance(x, np.ndarray):
+        return x.astype(to.np)
+    return ember.cast(x, to)
+
+
+@op("CastLike")
+def cast_like(c, a, x, like):
+    dtype = like.dtype if isinstance(like, ember.Tensor) else like.dtype
+    dtype = ember.dtypes.from_numpy_dtype(np.dtype(getattr(dtype, "np", dtype)), c.node)
+    return x.astype(dtype.np) if isinstance(x, np.ndarray) else ember.cast(x, dtype)
+
+
+# -- activations ------------------------------------------------------------------------
+
+@op("LeakyRelu")
+def leaky_relu(c, a, x):
+    return F.leaky_relu(c.tensor(x), a.get("alpha", 0.01))
+
+
+@op("PRelu")
+def prelu(c, a, x, slope):
+    x = c.tensor(x)
+    return ember.where(x < 0, x * c.tensor(slope), x)
+
+
+@op("Elu")
+def elu(c, a, x):
+    return F.elu(c.tensor(x), a.get("alpha", 1.0))
+
+
+@op("Celu")
+def celu(c, a, x):
+    alpha = a.get("alpha", 1.0)
+    x = c.tensor(x)
+    return ember.relu(x) + ember.minimum(ember.expm1(x / alpha) * alpha, 0.0)
+
+
+@op("Selu")
+def selu(c, a, x):
+    alpha, gamma = a.get("alpha", 1.67326319217681884765625), a.get("gamma", 1.05070102214813232421875)
+    x = c.tensor(x)
+    return ember.where(x > 0, x, ember.expm1(ember.minimum(x, 0.0)) * alpha) * gamma
+
+
+@op("HardSigmoid")
+def hard_sigmoid(c, a, x):
+    return ember.clip(c.tensor(x) * a.get("alpha", 0.2) + a.get("beta", 0.5), 0.0, 1.0)
+
+
+@op("HardSwish")
+def hard_swish(c, a, x):
+    x = c.tensor(x)
+    return x * ember.clip(x * (1 / 6) + 0.5, 0.0, 1.0)
+
+
+@op("ThresholdedRelu")
+def thresholded_relu(c, a, x):
+    x = c.tensor(x)
+    return ember.where(x > a.get("alpha", 1.0), x, 0.0)
+
+
+@op("Shrink")
+def shrink(c, a, x):
+    x = c.tensor(x)
+    bias, lambd = a.get("bias", 0.0), a.get("lambd", 0.5)
+    out = ember.where(x < -lambd, x + bias, ember.where(x > lambd, x - bias, 0))
+    return ember.cast(out, x.dtype)
+
+
+@op("Gelu")
+def gelu(c, a, x):
+    return F.gelu(c.tensor(x), a.get("approximate", "none"))
+
+
+@op("Swish")
+def swish(c, a, x):
+    x = c.tensor(x)
+    return x * ember.sigmoid(x * a.get("alpha", 1.0))
+
+
+def _coerced(c, a, x, fn):
+    """Softmax and kin: along ``axis`` (opset 13 on), or over the flattened axes from
+    ``axis`` on (before 13, default axis 1)."""
+    x = c.tensor(x)
+    if c.opset >= 13:
+        return fn(x, _axis(a.get("axis", -1), x.ndim))
+    axis = _axis(a.get("axis", 1), x.ndim)
+    flat = x.reshape(math.prod(x.shape[:axis]), math.prod(x.shape[axis:]))
+    return fn(flat, 1).reshape(x.shape)
+
+
+def _hardmax(x, axis):
+    first = ember.argmax(x, axis=axis, keepdims=True)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    classes = ember.arange(x.shape[axis], dtype=first.dtype, backend=x.device).reshape(shape)
+    return ember.cast(first == classes, x.dtype)
+
+
+OPS["Softmax"] = lambda c, a, x: _coerced(c, a, x, ember.softmax)
+OPS["LogSoftmax"] = lambda c, a, x: _coerced(c, a, x, ember.log_softmax)
+OPS["Hardmax"] = lambda c, a, x: _coerced(c, a, x, _hardmax)
+
+
+# -- shapes, held on the host -----------------------------------------------------------
+
+@op("Constant")
+def constant(c, a):
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in a:
+            value = a[key]
+            if key.endswith(("float", "floats")):
+                return np.asarray(value, dtype=np.float32)
+            if key.endswith(("int", "ints")):
+                return np.asarray(value, dtype=np.int64)
+            return value
+    c.refuse(f"Constant with attributes {sorted(a)} is not supported (strings, sparse)")
+
+
+@op("Shape")
+def shape(c, a, x):
+    dims = np.asarray(x.shape, dtype=np.int64)
+    n = len(dims)
+    start, end = a.get("start", 0), a.get("end", n)
+    start, end = min(max(_axis(start, n), 0), n), min(max(_axis(end, n), 0), n)
+    return dims[start:end]
+
+
+@op("Size")
+def size(c, a, x):
+    return np.asarray(math.prod(x.shape), dtype=np.int64)
+
+
+@op("ConstantOfShape")
+def constant_of_shape(c, a, shape):
+    value = a.get("value", np.zeros(1, np.float32))
+    return np.full(tuple(c.ints(shape)), value.reshape(-1)[0], dtype=value.dtype)
+
+
+@op("Range")
+def range_(c, a, start, limit, delta):
+    start, limit, delta = (c.host(v) for v in (start, limit, delta))
+    n = max(int(math.ceil((limit.item() - start.item()) / delta.item())), 0)
+    return (start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype)
+
+
+@op("EyeLike")
+def eye_like(c, a, x):
+    dtype = ember_dtype(a["dtype"], c.node).np if "dtype" in a else np.dtype(
+        getattr(x.dtype, "np", x.dtype))
+    return np.eye(x.shape[0], x.shape[1], a.get("k", 0), dtype=dtype)
+
+
+# -- movement ---------------------------------------------------------------------------
+
+@op("Reshape")
+def reshape(c, a, x, shape):
+    dims = c.ints(shape)
+    if not a.get("allowzero", 0):
+        dims = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]
+    return x.reshape(dims) if isinstance(x, np.ndarray) else ember.reshape(x, tuple(dims))
+
+
+@op("Flatten")
+def flatten(c, a, x):
+    axis = _axis(a.get("axis", 1), x.ndim)
+    shape = (math.prod(x.shape[:axis]), math.prod(x.shape[axis:]))
+    return x.reshape(shape) if isinstance(x, np.ndarray) else ember.reshape(x, shape)
+
+
+@op("Transpose")
+def transpose(c, a, x):
+    perm = a.get("perm", list(range(x.ndim))[::-1])
+    return np.transpose(x, perm) if isinstance(x, np.ndarray) else ember.permute(x, perm)
+
+
+def _axes(c, a, axes):
+    """Axes from the input (opset 13 on for Squeeze and Unsqueeze) or the attribute."""
+    return c.ints(axes) if axes is not None else a.get("axes")
+
+
+@op("Squeeze")
+def squeeze(c, a, x, axes=None):
+    axes = _axes(c, a, axes)
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    axes = tuple(sorted(_axis(i, x.ndim) for i in axes))
+    if isinstance(x, np.ndarray):
+        return np.squeeze(x, axes)
+    shape = [d for i, d in enumerate(x.shape) if i not in axes]
+    return ember.reshape(x, tuple(shape))
+
+
+@op("Unsqueeze")
+def unsqueeze(c, a, x, axes=None):
+    axes = _axes(c, a, axes)
+    ndim = x.ndim + len(axes)
+    axes = sorted(_axis(i, ndim) for i in axes)
+    shape = list(x.shape)
+    for i in axes:
+        shape.insert(i, 1)
+    return x.reshape(shape) if isinstance(x, np.ndarray) else ember.reshape(x, tuple(shape))
+
+
+@op("Concat")
+def concat(c, a, *xs):
+    axis = a["axis"]
+    if all(isinstance(x, np.ndarray) for x in xs):
+        return np.concatenate(xs, axis=axis)
+    return ember.concatenate([c.tensor(x) for x in xs], axis=axis)
+
+
+@op("Split")
+def split(c, a, x, sizes=None):
+    x = c.tensor(x)
+    axis = _axis(a.get("axis", 0), x.ndim)
+    sizes = c.ints(sizes) if sizes is not None else a.get("split")
+    if sizes is None:
+        parts = a.get("num_outputs", c.outputs)
+        step = -(-x.shape[axis] // parts)
+        sizes = [min(step, x.shape[axis] - i * step) for i in range(parts)]
+    return tuple(ember.split(x, list(sizes), axis=axis))
+
+
+def _slices(shape, starts, ends, axes, steps):
+    """Python slices for ONNX Slice's bounds: clamped as the spec says."""
+    key = [slice(None)] * len(shape)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = _axis(axis, len(shape))
+        n = shape[axis]
+        start = start + n if start < 0 else start
+        end = end + n if end < 0 else end
+        if step > 0:
+            start, end = min(max(start, 0), n), min(max(end, 0), n)
+        else:
+            start, end = min(max(start, 0), n - 1), min(max(end, -1), n - 1)
+        key[axis] = slice(start, None if end < 0 else end, step)
+    return tuple(key)
+
+
+@op("Slice")
+def slice_(c, a, x, starts=None, ends=None, axes=None, steps=None):
+    if c.opset < 10:
+        starts, ends, axes = a["starts"], a["ends"], a.get("axes")
+    else:
+        starts, ends = c.ints(starts), c.ints(ends)
+        axes = None if axes is None else c.ints(axes)
+        steps = None if steps is None else c.ints(steps)
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    key = _slices(x.shape, starts, ends, axes, steps)
+    if isinstance(x, np.ndarray):
+        return x[key]
+    return _sliced(x, key)
+
+
+def _sliced(x, key):
+    """x[key] for slices, negative steps as a flip then a positive slice."""
+    flips = [i for i, k in enumerate(key) if k.step is not None and k.step < 0]
+    if not flips:
+        return x[key]
+    n = x.shape
+    flipped = ember.flip(x, tuple(flips))
+    key = list(key)
+    for i in flips:
+        k = key[i]
+        stop = -1 if k.stop is None else k.stop
+        key[i] = slice(n[i] - 1 - k.start, n[i] - 1 - stop, -k.step)
+    return flipped[tuple(key)]
+
+
+@op("Gather")
+def gather(c, a, x, indices):
+    axis = _axis(a.get("axis", 0), x.ndim)
+    n = x.shape[axis]
+    if isinstance(indices, np.ndarray):
+        indices = np.where(indices < 0, indices + n, indices)
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            c.refuse(f"Gather index out of range for axis {axis} of size {n}")
+        if isinstance(x, np.ndarray):
+            return np.take(x, indices, axis=axis)
+        if indices.ndim == 0:
+            return x[(slice(None),) * axis + (int(indices),)]
+    indices = c.tensor(indices)
+    indices = ember.where(indices < 0, indices + n, indices)
+    return c.tensor(x)[(slice(None),) * axis + (indices,)]
+
+
+@op("Expand")
+def expand(c, a, x, shape):
+    dims = c.ints(shape)
+    x = c.tensor(x)
+    ndim = max(x.ndim, len(dims))
+    have = (1,) * (ndim - x.ndim) + x.shape
+    want = (1,) * (ndim - len(dims)) + tuple(dims)
+    out = tuple(h if w == 1 else w for h, w in zip(have, want))
+    return ember.broadcast_to(x, out)
+
+
+@op("Tile")
+def tile(c, a, x, repeats):
+    x = c.tensor(x)
+    for axis, r in enumerate(c.ints(repeats)):
+        if r != 1:
+            shape = list(x.shape)
+            x = ember.unsqueeze(x, axis)
+            x = ember.broadcast_to(x, tuple(shape[:axis] + [r] + shape[axis:]))
+            x = ember.reshape(x, tuple(shape[:axis] + [r * shape[axis]] + shape[axis + 1:]))
+    return x
+
+
+@op("Pad")
+def pad(c, a, x, pads=None, value=None, axes=None):
+    x = c.tensor(x)
+    if c.opset < 11:
+        pads, value = a["pads"], a.get("value", 0.0)
+    else:
+        pads = c.ints(pads)
+        value = 0 if value is None else c.scalar(value)
+    n = len(pads) // 2
+    axes = list(range(x.ndim)) if axes is None else [_axis(i, x.ndim) for i in c.ints(axes)]
+    widths = [[0, 0] for _ in range(x.ndim)]
+    for i, axis in enumerate(axes[:n]):
+        widths[axis] = [pads[i], pads[i + n]]
+    crop = tuple(slice(max(-b, 0), d - max(-e, 0)) for (b, e), d in zip(widths, x.shape))
+    x = x[crop]
+    widths = [(max(b, 0), max(e, 0)) for b, e in widths]
+    mode = a.get("mode", "constant")
+    if mode == "constant":
+        return ember.pad(x, tuple(widths), value)
+    for axis, (before, after) in enumerate(widths):
+        x = _pad_axis(c, x, axis, before, after, mode)
+    return x
+
+
+def _pad_axis(c, x, axis, before, after, mode):
+    """Edge, reflect or wrap padding along one axis, by concatenating slices."""
+    if not before and not after:
+        return x
+    n = x.shape[axis]
+
+    def take(start, stop):
+        key = [slice(None)] * x.ndim
+        key[axis] = slice(start, stop)
+        return x[tuple(key)]
+    if mode == "edge":
+        parts = [take(0, 1)] * before + [x] + [take(n - 1, n)] * after
+    elif mode == "reflect":
+        if before >= n or after >= n:
+            c.refuse(f"reflect padding of {before, after} needs an axis longer than {n}")
+        parts = [ember.flip(take(1, before + 1), axis), x, ember.flip(take(n - 1 - after, n - 1), axis)]
+    elif mode == "wrap":
+        parts = [take(n - before, n), x, take(0, after)]
+    else:
+        c.refuse(f"Pad mode {mode!r} is not one of constant, edge, reflect, wrap")
+    return ember.concatenate(parts, axis=axis)
+
+
+@op("Trilu")
+def trilu(c, a, x, k=None):
+    k = 0 if k is None else c.scalar(k)
+    x = c.tensor(x)
+    rows, cols = x.shape[-2:]
+    keep = np.triu(np.ones((rows, cols), bool), k) if a.get("upper", 1) else np.tril(
+        np.ones((rows, cols), bool), k)
+    return ember.where(c.tensor(keep), x, ember.zeros((), dtype=x.dtype, backend=x.device))
+
+
+@op("DepthToSpace")
+def depth_to_space(c, a, x):
+    x, b = c.tensor(x), a["blocksize"]
+    n, ch, h, w = x.shape
+    if a.get("mode", "DCR") == "DCR":
+        y = x.reshape(n, b, b, ch // b // b, h, w).permute(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, ch // b // b, b, b, h, w).permute(0, 1, 4, 2, 5, 3)
+    return y.reshape(n, ch // b // b, h * b, w * b)
+
+
+@op("SpaceToDepth")
+def space_to_depth(c, a, x):
+    x, b = c.tensor(x), a["blocksize"]
+    n, ch, h, w = x.shape
+    y = x.reshape(n, ch, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    return y.reshape(n, ch * b * b, h // b, w // b)
+
+
+@op("OneHot")
+def one_hot(c, a, indices, depth, values):
+    depth = int(c.scalar(depth))
+    values = c.tensor(values)
+    indices = c.tensor(indices)
+    if indices.dtype.is_float:
+        indices = ember.cast(indices, ember.int64)
+    indices = ember.where(indices < 0, indices + depth, indices)
+    axis = _axis(a.get("axis", -1), indices.ndim + 1)
+    shape = [1] * (indices.ndim + 1)
+    shape[axis] = depth
+    classes = ember.arange(depth, dtype=indices.dtype, backend=indices.device).reshape(shape)
+    return ember.where(ember.unsqueeze(indices, axis) == classes, values[1], values[0])
+
+
+# -- reductions -------------------------------------------------------------------------
+
+def _reduce(fn):
+    def run(c, a, x, axes=None):
+        x = c.tensor(x)
+        axes = c.ints(axes) if axes is not None else a.get("axes")
+        keep = bool(a.get("keepdims", 1))
+        if not axes:
+            if a.get("noop_with_empty_axes", 0):
+                return x
+            axes = list(range(x.ndim))
+        return fn(x, tuple(_axis(i, x.ndim) for i in axes), keep)
+    return run
+
+
+def _empty_extreme(fn, fill):
+    """Max and min over an empty axis give the identity (-inf, +inf), as ONNX's."""
+    def run(x, axes, keep):
+        if any(x.shape[i] == 0 for i in axes):
+            shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
+            return ember.full(shape, fill, dtype=x.dtype, backend=x.device)
+        return fn(x, axes, keep)
+    return run
+
+
+_REDUCE = {
+    "ReduceSum": ember.sum, "ReduceMean": ember.mean,
+    "ReduceMax": _empty_extreme(ember.max, -math.inf), "ReduceMin": _empty_extreme(ember.min, math.inf),
+    "ReduceL1": lambda x, ax, k: ember.sum(ember.abs(x), ax, k),
+    "ReduceL2": lambda x, ax, k: ember.sqrt(ember.sum(x * x, ax, k)),
+    "ReduceSumSquare": lambda x, ax, k: ember.sum(x * x, ax, k),
+    "ReduceLogSum": lambda x, ax, k: ember.log(ember.sum(x, ax, k)),
+    "ReduceLogSumExp": ember.logsumexp,
+}
+for _name, _fn in _REDUCE.items():
+    OPS[_name] = _reduce(_fn)
+
+
+def _arg(fn):
+    def run(c, a, x):
+        x = c.tensor(x)
+        axis, keep = _axis(a.get("axis", 0), x.ndim), bool(a.get("keepdims", 1))
+        if a.get("select_last_index", 0):
+            return x.shape[axis] - 1 - fn(ember.flip(x, axis), axis, keep)
+        return fn(x, axis, keep)
+    return run
+
+
+OPS["ArgMax"], OPS["ArgMin"] = _arg(ember.argmax), _arg(ember.argmin)
+
+
+# -- linear algebra and layers ----------------------------------------------------------
+
+@op("MatMul")
+def matmul(c, a, x, y):
+    return ember.matmul(c.tensor(x), c.tensor(y))
+
+
+@op("Gemm")
+def gemm(c, a, x, y, bias=None):
+    x, y = c.tensor(x), c.tensor(y)
+    if a.get("transA", 0):
+        x = x.transpose(0, 1)
+    if a.get("transB", 0):
+        y = y.transpose(0, 1)
+    out = ember.matmul(x, y)
+    alpha, beta = a.get("alpha", 1.0), a.get("beta", 1.0)
+    if alpha != 1.0:
+        out = out * alpha
+    if bias is not None:
+        bias = c.tensor(bias)
+        out = out + (bias * beta if beta != 1.0 else bias)
+    return out
+
+
+def _spatial_pads(c, a, x, kernel, strides, dilations):
+    """(before, after) per spatial axis from ``pads`` or ``auto_pad``."""
+    n = len(kernel)
+    auto = a.get("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s, d in zip(x.shape[2:], kernel, strides, dilations):
+            total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            small = total // 2
+            pads.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
+        return pads
+    if auto == "VALID":
+        return [(0, 0)] * n
+    pads = a.get("pads", [0] * 2 * n)
+    return list(zip(pads[:n], pads[n:]))
+
+
+def _as_2d(x):
+    """1-D convolutions and pools run as 2-D ones of height 1."""
+    return x if x.ndim == 4 else ember.unsqueeze(x, 2)
+
+
+def _window(c, a, x, kernel):
+    n = len(kernel)
+    if n not in (1, 2):
+        c.refuse(f"{n}-D windows are not supported (ember has 1-D and 2-D convolution and pooling)")
+    strides = a.get("strides", [1] * n)
+    dilations = a.get("dilations", [1] * n)
+    pads = _spatial_pads(c, a, x, kernel, strides, dilations)
+    if n == 1:
+        kernel, strides, dilations, pads = [1, *kernel], [1, *strides], [1, *dilations], [(0, 0), *pads]
+    return kernel, strides, dilations, pads
+
+
+@op("Conv")
+def conv(c, a, x, w, bias=None):
+    x, w = c.tensor(x), c.tensor(w)
+    spatial = x.ndim - 2
+    kernel, strides, dilations, pads = _window(c, a, x, a.get("kernel_shape", w.shape[2:]))
+    x2, w2 = _as_2d(x), _as_2d(w)
+    x2 = ember.pad(x2, ((0, 0), (0, 0), *pads)) if any(p != (0, 0) for p in pads) else x2
+    out = F.conv2d(x2, w2, None if bias is None else c.tensor(bias), stride=tuple(strides),
+                   dilation=tuple(dilations), groups=a.get("group", 1))
+    return out if spatial == 2 else ember.squeeze(out, 2)
+
+
+def _ceil_extra(x, kernel, strides, dilations, pads):
+    """Padding added at the end so that ceil_mode's last, partial window exists."""
+    extra = []
+    for size, k, s, d, (b, e) in zip(x.shape[2:], kernel, strides, dilations, pads):
+        span = size + b + e - ((k - 1) * d + 1)
+        out = -(-span // s) + 1
+        if (out - 1) * s >= size + b:            # a window may not start in the end padding
+            out -= 1
+        extra.append(max((out - 1) * s + (k - 1) * d + 1 - (size + b + e), 0))
+    return extra
+
+
+def _pooled(c, a, x):
+    x = c.tensor(x)
+    spatial = x.ndim - 2
+    kernel, strides, dilations, pads = _window(c, a, x, a["kernel_shape"])
+    x = _as_2d(x)
+    if a.get("ceil_mode", 0):
+        extra = _ceil_extra(x, kernel, strides, dilations, pads)
+        pads = [(b, e + more) for (b, e), more in zip(pads, extra)]
+    return x, spatial, kernel, strides, dilations, pads
+
+
+@op("MaxPool")
+def max_pool(c, a, x):
+    if c.outputs > 1:
+        c.refuse("MaxPool's Indices output is not supported")
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
+    x = ember.pad(x, ((0, 0), (0, 0), *pads), -math.inf) if any(p != (0, 0) for p in pads) else x
+    out = F.max_pool2d(x, tuple(kernel), tuple(strides), dilation=tuple(dilations))
+    return out if spatial == 2 else ember.squeeze(out, 2)
+
+
+@op("AveragePool")
+def average_pool(c, a, x):
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
+    if any(d != 1 for d in dilations):
+        c.refuse("AveragePool with dilations is not supported")
+    padded = ember.pad(x, ((0, 0), (0, 0), *pads))
+    out = F.avg_pool2d(padded, tuple(kernel), tuple(strides))
+    if any(p != (0, 0) for p in pads):
+        # windows over padding: divide by the count of real (or, with count_include_pad,
+        # of explicitly padded) positions, never by the ceil_mode overhang
+        ones = ember.ones((1, 1, *x.shape[2:]), dtype=x.dtype, backend=x.device)
+        if a.get("count_include_pad", 0):
+            given = _spatial_pads(c, a, x, kernel, strides, dilations)
+            if spatial == 1:
+                given = [(0, 0), *given]
+            ones = ember.pad(ones, ((0, 0), (0, 0), *given), 1.0)
+            pads = [(b - gb, e - ge) for (b, e), (gb, ge) in zip(pads, given)]
+        share = F.avg_pool2d(ember.pad(ones, ((0, 0), (0, 0), *pads)), tuple(kernel), tuple(strides))
+        out = out / share
+    return out if spatial == 2 else ember.squeeze(out, 2)
+
+
+@op("GlobalAveragePool")
+def global_average_pool(c, a, x):
+    x = c.tensor(x)
+    return ember.mean(x, tuple(range(2, x.ndim)), keepdims=True)
+
+
+@op("GlobalMaxPool")
+def global_max_pool(c, a, x):
+    x = c.tensor(x)
+    return ember.max(x, tuple(range(2, x.ndim)), keepdims=True)
+
+
+def _channels(t, ndim):
+    return t.reshape((1, t.shape[0]) + (1,) * (ndim - 2))
+
+
+@op("BatchNormalization")
+def batch_norm(c, a, x, scale, bias, mean, var):
+    if a.get("training_mode", 0) or c.outputs > 1:
+        c.refuse("BatchNormalization in training mode is not supported (export in eval mode)")
+    x = c.tensor(x)
+    scale, bias, mean, var = (_channels(c.tensor(t), x.ndim) for t in (scale, bias, mean, var))
+    return (x - mean) / ember.sqrt(var + a.get("epsilon", 1e-5)) * scale + bias
+
+
+@op("InstanceNormalization")
+def instance_norm(c, a, x, scale, bias):
+    x = c.tensor(x)
+    axes = tuple(range(2, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, correction=0, keepdims=True)
+    out = (x - mean) / ember.sqrt(var + a.get("epsilon", 1e-5))
+    return out * _channels(c.tensor(scale), x.ndim) + _channels(c.tensor(bias), x.ndim)
+
+
+@op("LayerNormalization")
+def layer_norm(c, a, x, scale, bias=None):
+    x = c.tensor(x)
+    axes = tuple(range(_axis(a.get("axis", -1), x.ndim), x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    inv = 1.0 / ember.sqrt((centred * centred).mean(axis=axes, keepdims=True) + a.get("epsilon", 1e-5))
+    out = centred * inv * c.tensor(scale)
+    if bias is not None:
+        out = out + c.tensor(bias)
+    return (out, mean, inv)[:max(c.outputs, 1)] if c.outputs > 1 else out
+
+
+@op("RMSNormalization")
+def rms_norm(c, a, x, scale):
+    x = c.tensor(x)
+    axes = tuple(range(_axis(a.get("axis", -1), x.ndim), x.ndim))
+    ms = (x * x).mean(axis=axes, keepdims=True)
+    return x / ember.sqrt(ms + a.get("epsilon", 1e-5)) * c.tensor(scale)
+
+
+@op("GroupNormalization")
+def group_norm(c, a, x, scale, bias):
+    x = c.tensor(x)
+    groups = a["num_groups"]
+    n, ch = x.shape[:2]
+    grouped = x.reshape(n, groups, -1)
+    mean = grouped.mean(axis=2, keepdims=True)
+    var = grouped.var(axis=2, correction=0, keepdims=True)
+    out = ((grouped - mean) / ember.sqrt(var + a.get("epsilon", 1e-5))).reshape(x.shape)
+    scale, bias = c.tensor(scale), c.tensor(bias)
+    if scale.shape[0] == groups and groups != ch:       # opset 18: one scale per group
+        scale = ember.broadcast_to(scale.reshape(groups, 1), (groups, ch // groups)).reshape(ch)
+        bias = ember.broadcast_to(bias.reshape(groups, 1), (groups, ch // groups)).reshape(ch)
+    return out * _channels(scale, x.ndim) + _channels(bias, x.ndim)
+
+
+@op("LpNormalization")
+def lp_norm(c, a, x):
+    x = c.tensor(x)
+    axis, p = _axis(a.get("axis", -1), x.ndim), a.get("p", 2)
+    norm = ember.sum(ember.abs(x), axis, True) if p == 1 else ember.sqrt(ember.sum(x * x, axis, True))
+    return ember.where(norm == 0, 0.0, x / norm)
+
+
+@op("MeanVarianceNormalization")
+def mean_variance_norm(c, a, x):
+    x = c.tensor(x)
+    axes = tuple(a.get("axes", [0, 2, 3]))
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    return centred / (ember.sqrt((centred * centred).mean(axis=axes, keepdims=True)) + 1e-9)
+
+
+@op("Dropout")
+def dropout(c, a, x, ratio=None, training=None):
+    if training is not None and c.scalar(training):
+        c.refuse("Dropout with training_mode=True is not supported: export in eval mode")
+    if c.outputs > 1:
+        return x, np.ones(x.shape, dtype=bool)
+    return x
+
+
+# -- losses -----------------------------------------------------------------------------
+
+def _nll(c, a, logp, target, weight):
+    """Negative log-likelihood of class ``target`` along axis 1 of ``logp``, with ONNX's
+    reductions and ignore_index."""
+    target = c.tensor(target)
+    classes = logp.shape[1]
+    ignore = a.get("ignore_index")
+    valid = None
+    if ignore is not None:
+        valid = target != ignore
+        target = ember.where(valid, target, ember.zeros((), dtype=target.dtype, backend=target.device))
+    hit = ember.unsqueeze(target, 1) == ember.arange(classes, dtype=target.dtype,
+                                                     backend=target.device).reshape(
+        (1, classes) + (1,) * (logp.ndim - 2))
+    picked = -ember.sum(ember.where(hit, logp, 0.0), 1)
+    w = None
+    if weight is not None:
+        w = ember.sum(ember.where(hit, _channels(c.tensor(weight), logp.ndim), 0.0), 1)
+    if valid is not None:
+        w = ember.cast(valid, logp.dtype) if w is None else ember.where(valid, w, 0.0)
+    loss = picked if w is None else picked * w
+    reduction = a.get("reduction", "mean")
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return ember.sum(loss)
+    return ember.sum(loss) / ember.sum(w) if w is not None else ember.mean(loss)
+
+
+@op("NegativeLogLikelihoodLoss")
+def nll_loss(c, a, x, target, weight=None):
+    return _nll(c, a, c.tensor(x), target, weight)
+
+
+@op("SoftmaxCrossEntropyLoss")
+def softmax_cross_entropy(c, a, x, target, weight=None):
+    logp = ember.log_softmax(c.tensor(x), 1)
+    loss = _nll(c, a, logp, target, weight)
+    return (loss, logp) if c.outputs > 1 else loss
+
+
+
+# -- ops without a device kernel in ember: NumPy on host copies (Context.on_host) -------
+
+_HOST_UNARY = {"Floor": np.floor, "Ceil": np.ceil, "Round": np.round, "Asin": np.arcsin,
+               "Acos": np.arccos, "Atan": np.arctan, "Asinh": np.arcsinh, "Acosh": np.arccosh,
+               "Atanh": np.arctanh, "BitwiseNot": np.invert, "Det": np.linalg.det,
+               "NonZero": lambda x: np.array(np.nonzero(x), dtype=np.int64)}
+_HOST_BINARY = {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or,
+                "BitwiseXor": np.bitwise_xor}
+for _name, _fn in _HOST_UNARY.items():
+    OPS[_name] = (lambda fn: lambda c, a, x: c.on_host(lambda h: np.asarray(fn(h)).astype(
+        h.dtype if fn is not _HOST_UNARY["NonZero"] else np.int64), x))(_fn)
+for _name, _fn in _HOST_BINARY.items():
+    OPS[_name] = (lambda fn: lambda c, a, x, y: c.on_host(fn, x, y))(_fn)
+
+
+@op("Mod")
+def mod(c, a, x, y):
+    """Remainder with the divisor's sign (as Python), or the dividend's with fmod=1 (as C)."""
+    fn = np.fmod if a.get("fmod", 0) else np.mod
+    return c.on_host(lambda p, q: fn(p, q).astype(p.dtype), x, y)
+
+
+def _cumulative(fn):
+    def run(c, a, x, axis):
+        def host(h, ax):
+            ax = int(ax.reshape(-1)[0])
+            if a.get("reverse", 0):
+                h = np.flip(h, ax)
+            out = fn(h, axis=ax).astype(h.dtype)
+            if a.get("exclusive", 0):
+                out = np.roll(out, 1, ax)
+                first = [slice(None)] * h.ndim
+                first[ax] = 0
+                out[tuple(first)] = 0 if fn is np.cumsum else 1
+            return np.flip(out, ax) if a.get("reverse", 0) else out
+        return c.on_host(host, x, axis)
+    return run
+
+
+OPS["CumSum"], OPS["CumProd"] = _cumulative(np.cumsum), _cumulative(np.cumprod)
+
+
+@op("ReduceProd")
+def reduce_prod(c, a, x, axes=None):
+    axes = c.ints(axes) if axes is not None else a.get("axes")
+    keep = bool(a.get("keepdims", 1))
+    if not axes and a.get("noop_with_empty_axes", 0):
+        return x
+    axes = None if not axes else tuple(axes)
+    return c.on_host(lambda h: np.prod(h, axis=axes, keepdims=keep).astype(h.dtype), x)
+
+
+@op("TopK")
+def top_k(c, a, x, k):
+    k = int(c.scalar(k))
+
+    def host(h):
+        axis = _axis(a.get("axis", -1), h.ndim)
+        n = h.shape[axis]
+        if a.get("largest", 1):      # descending, ties in index order (see array_api argsort)
+            order = n - 1 - np.flip(np.argsort(np.flip(h, axis), axis, kind="stable"), axis)
+        else:
+            order = np.argsort(h, axis, kind="stable")
+        index = np.take(order, np.arange(k), axis=axis)
+        return np.take_along_axis(h, index, axis), index.astype(np.int64)
+    return c.on_host(host, x)
+
+
+def _wrapped(index, size):
+    return np.where(index < 0, index + size, index)
+
+
+@op("GatherElements")
+def gather_elements(c, a, x, index):
+    def host(h, i):
+        axis = _axis(a.get("axis", 0), h.ndim)
+        return np.take_along_axis(h, _wrapped(i, h.shape[axis]), axis)
+    return c.on_host(host, x, index)
+
+
+_SCATTER = {"none": None, "add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+@op("ScatterElements")
+def scatter_elements(c, a, x, index, updates):
+    def host(h, i, u):
+        axis = _axis(a.get("axis", 0), h.ndim)
+        out, i = h.copy(), _wrapped(i, h.shape[axis])
+        where = list(np.indices(i.shape))
+        where[axis] = i
+        reduce = _SCATTER[a.get("reduction", "none")]
+        if reduce is None:
+            out[tuple(where)] = u
+        else:
+            reduce.at(out, tuple(where), u)
+        return out
+    return c.on_host(host, x, index, updates)
+
+
+@op("ScatterND")
+def scatter_nd(c, a, x, index, updates):
+    def host(h, i, u):
+        out = h.copy()
+        reduce = _SCATTER[a.get("reduction", "none")]
+        for pos in np.ndindex(i.shape[:-1]):
+            key = tuple(i[pos])
+            out[key] = u[pos] if reduce is None else reduce(out[key], u[pos])
+        return out
+    return c.on_host(host, x, index, updates)
+
+
+@op("GatherND")
+def gather_nd(c, a, x, index):
+    def host(h, i):
+        b = a.get("batch_dims", 0)
+        batch = h.shape[:b]
+        flat_h = h.reshape((-1,) + h.shape[b:])
+        flat_i = i.reshape((-1,) + i.shape[b:])
+        parts = [np.stack([g[tuple(p)] for p in idx.reshape(-1, idx.shape[-1])]).reshape(
+            idx.shape[:-1] + g.shape[idx.shape[-1]:]) for g, idx in zip(flat_h, flat_i)]
+        return np.stack(parts).reshape(batch + parts[0].shape)
+    return c.on_host(host, x, index)
+
+
+@op("Einsum")
+def einsum(c, a, *xs):
+    return c.on_host(lambda *hs: np.einsum(a["equation"], *hs), *xs)
+
+
+@op("Compress")
+def compress(c, a, x, condition):
+    return c.on_host(lambda h, k: np.compress(k, h, axis=a.get("axis")), x, condition)
+
+
+# -- attention --------------------------------------------------------------------------
+
+def _heads(x, heads):
+    """(batch, length, heads * size) -> (batch, heads, length, size)."""
+    b, n, hidden = x.shape
+    return x.reshape(b, n, heads, hidden // heads).permute(0, 2, 1, 3)
+
+
+def _attention_bias(c, a, q, mask, past, nonpad, length, source):
+    """The additive bias of ONNX Attention: its mask (bool or float, padded to the key
+    length), the causal frontier shifted by the cached length, the sliding window and
+    the per-batch key padding. None when nothing is masked."""
+    bias = None
+    if mask is not None:
+        mask = c.tensor(mask)
+        if mask.dtype is ember.bool_:
+            mask = ember.where(mask, 0.0, -math.inf)
+        mask = ember.cast(mask, q.dtype)
+        if mask.shape[-1] < source:
+            widths = ((0, 0),) * (mask.ndim - 1) + ((0, source - mask.shape[-1]),)
+            mask = ember.pad(mask, widths, -math.inf)
+        bias = mask
+    offset = np.asarray(past)
+    if nonpad is not None and not past:
+        offset = c.host(nonpad).reshape(-1, 1, 1, 1) - length
+    diff = (np.arange(length).reshape(-1, 1) + offset) - np.arange(source)   # query - key
+    allowed = np.ones(diff.shape, bool)
+    if a.get("is_causal", 0):
+        allowed &= diff >= 0
+    left, right = a.get("left_window_size", -1), a.get("right_window_size", -1)
+    if left >= 0:
+        allowed &= diff <= left
+    if right >= 0:
+        allowed &= -diff <= right
+    if nonpad is not None:
+        allowed = allowed & (np.arange(source) < c.host(nonpad).reshape(-1, 1, 1, 1))
+    if not allowed.all():
+        frontier = c.tensor(np.where(allowed, 0.0, -math.inf).astype(q.dtype.np))
+        bias = frontier if bias is None else bias + frontier
+    return bias
+
+
+@op("Attention")
+def attention(c, a, q, k, v, mask=None, past_key=None, past_value=None, nonpad=None):
+    """ONNX Attention (opset 23 on): grouped heads, a key/value cache, masks, softcap and
+    the optional scores output. Without softcap or the scores output it is ember's
+    scaled_dot_product_attention (the fused kernel where the backend has one)."""
+    q, k, v = c.tensor(q), c.tensor(k), c.tensor(v)
+    three = q.ndim == 3
+    if three:
+        q, k, v = _heads(q, a["q_num_heads"]), _heads(k, a["kv_num_heads"]), _heads(v, a["kv_num_heads"])
+    past = 0
+    if past_key is not None:
+        past = past_key.shape[2]
+        k = ember.concatenate([c.tensor(past_key), k], axis=2)
+        v = ember.concatenate([c.tensor(past_value), v], axis=2)
+    present = (k, v)
+    length, source = q.shape[2], k.shape[2]
+    bias = _attention_bias(c, a, q, mask, past, nonpad, length, source)
+    scale = a.get("scale") or 1.0 / math.sqrt(q.shape[-1])
+    softcap, mode = a.get("softcap", 0.0), a.get("qk_matmul_output_mode", 0)
+    if not softcap and c.outputs < 4:
+        out = ember.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale,
+                                                 enable_gqa=True)
+        scores = None
+    else:
+        if k.shape[1] != q.shape[1]:
+            group = q.shape[1] // k.shape[1]
+            k, v = (ember.broadcast_to(ember.unsqueeze(t, 2), (t.shape[0], t.shape[1], group) +
+                                       t.shape[2:]).reshape(q.shape[0], q.shape[1], *t.shape[2:])
+                    for t in (k, v))
+        scores = ember.matmul(q, k.transpose(-2, -1)) * scale
+        if softcap:
+            scores = ember.tanh(scores / softcap) * softcap
+        biased = scores if bias is None else scores + bias
+        if mode == 2:
+            scores = biased
+        p = ember.softmax(biased, -1)
+        if bias is not None:
+            dead = ember.max(bias, axis=-1, keepdims=True) == -math.inf
+            p = ember.where(dead, 0.0, p)
+        if mode == 3:
+            scores = p
+        out = ember.matmul(p, v)
+    if three:
+        out = out.permute(0, 2, 1, 3)
+        out = out.reshape(out.shape[0], out.shape[1], -1)
+    return (out, *present, scores)[:c.outputs] if c.outputs > 1 else out

@@ -1,0 +1,159 @@
+"""ember.plugins.onnx against PyTorch: models exported by torch.onnx.export run on every
+backend with PyTorch's outputs; gradients of an imported model against finite
+differences; malformed files and unsupported ops give named ember errors."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+from ember.plugins.onnx import UnsupportedOp, load  # noqa: E402
+
+def _relative(got, ref):
+    """Norm-wise relative error (outputs may hold zeros, where elementwise error is moot)."""
+    return float(np.linalg.norm(got.astype(np.float64) - ref) / np.linalg.norm(ref))
+
+
+def _export(module, args, dynamic):
+    torch = pytest.importorskip("torch")
+    names = [f"in{i}" for i in range(len(args))]
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), args, buf, dynamo=False, input_names=names,
+                          dynamic_axes={n: dict(enumerate(dynamic)) for n in names})
+    return buf.getvalue()
+
+
+def _cnn():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=2),
+                          nn.Hardswish(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    with torch.no_grad():                       # running statistics that are not 0 and 1
+        model[1].running_mean.uniform_(-0.5, 0.5)
+        model[1].running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def test_a_cnn_exported_by_pytorch_matches_it_at_another_batch_size(backend):
+    torch = pytest.importorskip("torch")
+    model = _cnn()
+    data = _export(model, (torch.randn(2, 3, 16, 16),), ["batch"])
+    imported = load(data, backend=backend.device)
+    x = np.random.default_rng(1).standard_normal((5, 3, 16, 16)).astype(np.float32)
+    got = imported(ember.tensor(x, backend=backend.device)).numpy()
+    ref = model(torch.from_numpy(x)).detach().numpy()
+    assert got.shape == ref.shape == (5, 4)
+    assert _relative(got, ref) < 1e-5
+
+
+def test_a_transformer_encoder_exported_by_pytorch_matches_it(backend):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    encoder = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    # the TorchScript exporter bakes the sequence length into attention's reshapes
+    data = _export(encoder, (torch.randn(2, 5, 16),), ["batch"])
+    imported = load(data, backend=backend.device)
+    src = np.random.default_rng(2).standard_normal((3, 5, 16)).astype(np.float32)
+    got = imported(ember.tensor(src, backend=backend.device)).numpy()
+    ref = encoder(torch.from_numpy(src)).detach().numpy()
+    assert _relative(got, ref) < 1e-5
+
+
+def _double_mlp():
+    """A float64 graph (Gemm, Tanh, MatMul, Softmax, ReduceSum): gradients to check."""
+    rng = np.random.default_rng(3)
+    w1, b1 = rng.standard_normal((4, 6)), rng.standard_normal(6)
+    w2 = rng.standard_normal((6, 3))
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"]),
+             helper.make_node("Tanh", ["h"], ["t"]),
+             helper.make_node("MatMul", ["t", "w2"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["p"], axis=-1),
+             helper.make_node("Mul", ["p", "z"], ["pz"]),
+             helper.make_node("ReduceSum", ["pz"], ["y"], keepdims=0)]
+    inits = [onnx.numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"))]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["n", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_an_imported_model_has_parameters_whose_gradients_match_finite_differences():
+    model = load(_double_mlp())
+    assert [n for n, _ in model.named_parameters()] == ["w1", "b1", "w2"]
+    x = ember.tensor(np.random.default_rng(4).standard_normal((5, 4)))
+    model(x).backward()
+    h = 1e-6
+    for name, p in model.named_parameters():
+        values = p.numpy().copy()
+        numeric = np.zeros_like(values)
+        for i in np.ndindex(values.shape):
+            for sign in (1, -1):
+                shifted = values.copy()
+                shifted[i] += sign * h
+                with ember.no_grad():
+                    p.copy_(ember.tensor(shifted))
+                    numeric[i] += sign * model(x).item() / (2 * h)
+        with ember.no_grad():
+            p.copy_(ember.tensor(values))
+        assert np.linalg.norm(p.grad.numpy() - numeric) <= 1e-7 * np.linalg.norm(numeric), name
+
+
+def test_an_imported_model_compiles_and_trains():
+    model = load(_double_mlp())
+    x = ember.tensor(np.random.default_rng(5).standard_normal((8, 4)))
+    step = ember.compile(lambda t: model(t))
+    assert step(x).item() == pytest.approx(model(x).item(), rel=1e-12)
+    optimizer = ember.registry.get("optimizers", "sgd")(model.parameters(), lr=0.1)
+    before = model(x).item()
+    for _ in range(5):
+        optimizer.zero_grad()
+        model(x).backward()
+        optimizer.step()
+    assert model(x).item() < before
+
+
+def test_unreadable_models_are_serialization_errors(tmp_path):
+    whole = _double_mlp().SerializeToString()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    for source in (truncated, b"not an onnx file at all", tmp_path / "missing.onnx"):
+        with pytest.raises(ember.SerializationError):
+            load(source)
+
+
+def test_an_initializer_that_contradicts_its_shape_is_a_serialization_error():
+    proto = _double_mlp()
+    proto.graph.initializer[0].dims[0] = 1 << 40       # claims 2**40 rows, holds 4
+    with pytest.raises(ember.SerializationError, match="w1"):
+        load(proto)
+
+
+def test_an_unsupported_op_names_its_op_domain_opset_and_node():
+    node = helper.make_node("FancyOp", ["x"], ["y"], domain="com.example", name="the_node")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18),
+                                                    helper.make_opsetid("com.example", 1)])
+    with pytest.raises(UnsupportedOp, match=r"FancyOp.*com\.example.*opset.*") as info:
+        load(proto)
+    assert "the_node" in str(info.value)
+
+
+def test_inputs_of_the_wrong_dtype_shape_or_count_are_refused_by_name():
+    model = load(_double_mlp())
+    with pytest.raises(ember.DTypeError, match="'x'.*float32.*DOUBLE"):
+        model(ember.ones((2, 4), dtype=ember.float32))
+    with pytest.raises(ember.ShapeError, match=r"'x'.*\(2, 5\).*\('n', 4\)"):
+        model(ember.ones((2, 5), dtype=ember.float64))
+    with pytest.raises(ember.ShapeError, match="takes 1 inputs"):
+        model(ember.ones((2, 4), dtype=ember.float64), ember.ones((2, 4), dtype=ember.float64))

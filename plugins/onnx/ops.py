@@ -701,6 +701,53 @@ def conv(c, a, x, w, bias=None):
     return out if spatial == 2 else ember.squeeze(out, 2)
 
 
+@op("ConvTranspose")
+def conv_transpose(c, a, x, w, bias=None):
+    """The gradient of a convolution: zeros between the inputs (stride), padding of
+    dilation * (kernel - 1) less the given pads, then a convolution with the kernel
+    flipped and its channel axes swapped per group."""
+    x, w = c.tensor(x), c.tensor(w)
+    spatial = x.ndim - 2
+    if spatial not in (1, 2):
+        c.refuse(f"{spatial}-D ConvTranspose is not supported (ember has 1-D and 2-D)")
+    x, w = _as_2d(x), _as_2d(w)
+    lift = (lambda v, fill=1: [fill, *v]) if spatial == 1 else (lambda v, fill=1: list(v))
+    kernel = lift(a.get("kernel_shape", w.shape[2 + (spatial == 1):]))
+    strides, dilations = lift(a.get("strides", [1] * spatial)), lift(a.get("dilations", [1] * spatial))
+    extra = lift(a.get("output_padding", [0] * spatial), 0)
+    groups = a.get("group", 1)
+    n, cin, *size = x.shape
+    auto = a.get("auto_pad", "NOTSET")
+    if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = lift(a["output_shape"][-spatial:]) if "output_shape" in a else             [d * s for d, s in zip(size, strides)]
+        pads = []
+        for d, s, k, dl, e, t in zip(size, strides, kernel, dilations, extra, target):
+            total = s * (d - 1) + e + (k - 1) * dl + 1 - t
+            half = total // 2
+            pads.append((half, total - half) if auto == "SAME_UPPER" else (total - half, half))
+    else:
+        given = a.get("pads", [0] * 2 * spatial)
+        pads = [(0, 0)] * (spatial == 1) + list(zip(given[:spatial], given[spatial:]))
+    for axis, s in ((2, strides[0]), (3, strides[1])):
+        if s > 1:                                  # s - 1 zeros after each input position
+            shape = list(x.shape)
+            x = ember.pad(ember.unsqueeze(x, axis + 1), ((0, 0),) * (axis + 1) + ((0, s - 1),))
+            shape[axis] *= s
+            x = x.reshape(shape)
+            x = x[(slice(None),) * axis + (slice(0, shape[axis] - s + 1),)]
+    widths = [(dl * (k - 1) - b, dl * (k - 1) - e + more)
+              for k, dl, (b, e), more in zip(kernel, dilations, pads, extra)]
+    x = x[(slice(None), slice(None)) + tuple(slice(max(-b, 0), d - max(-e, 0))
+                                             for (b, e), d in zip(widths, x.shape[2:]))]
+    x = ember.pad(x, ((0, 0), (0, 0)) + tuple((max(b, 0), max(e, 0)) for b, e in widths))
+    cout = w.shape[1] * groups
+    w = w.reshape(groups, cin // groups, w.shape[1], *w.shape[2:]).permute(0, 2, 1, 3, 4)
+    w = ember.flip(w.reshape(cout, cin // groups, *w.shape[3:]), (2, 3))
+    out = F.conv2d(x, w, None if bias is None else c.tensor(bias), dilation=tuple(dilations),
+                   groups=groups)
+    return out if spatial == 2 else ember.squeeze(out, 2)
+
+
 def _ceil_extra(x, kernel, strides, dilations, pads):
     """Padding added at the end so that ceil_mode's last, partial window exists."""
     extra = []
@@ -753,6 +800,18 @@ def average_pool(c, a, x):
             pads = [(b - gb, e - ge) for (b, e), (gb, ge) in zip(pads, given)]
         share = F.avg_pool2d(ember.pad(ones, ((0, 0), (0, 0), *pads)), tuple(kernel), tuple(strides))
         out = out / share
+    return out if spatial == 2 else ember.squeeze(out, 2)
+
+
+@op("LpPool")
+def lp_pool(c, a, x):
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
+    if any(d != 1 for d in dilations):
+        c.refuse("LpPool with dilations is not supported")
+    p = a.get("p", 2)
+    powered = ember.abs(x) ** p
+    padded = ember.pad(powered, ((0, 0), (0, 0), *pads))
+    out = (F.avg_pool2d(padded, tuple(kernel), tuple(strides)) * math.prod(kernel)) ** (1.0 / p)
     return out if spatial == 2 else ember.squeeze(out, 2)
 
 
@@ -1119,3 +1178,186 @@ def attention(c, a, q, k, v, mask=None, past_key=None, past_value=None, nonpad=N
         out = out.permute(0, 2, 1, 3)
         out = out.reshape(out.shape[0], out.shape[1], -1)
     return (out, *present, scores)[:c.outputs] if c.outputs > 1 else out
+
+
+# -- resize: per-axis interpolation matrices, built on the host, applied on the device ---
+
+def _source_coordinates(mode, n_out, n_in, scale, roi):
+    """Where each output position samples the input, and which fall outside (only for
+    tf_crop_and_resize), per ONNX Resize's coordinate_transformation_mode."""
+    y = np.arange(n_out, dtype=np.float64)
+    width = scale * n_in
+    outside = None
+    if mode == "align_corners":
+        x = np.zeros(n_out) if width == 1 else y * (n_in - 1) / (width - 1)
+    elif mode == "asymmetric":
+        x = y / scale
+    elif mode == "tf_crop_and_resize":
+        start, end = roi
+        x = np.full(n_out, (end - start) * (n_in - 1) / 2) if width == 1 else \
+            y * (end - start) * (n_in - 1) / (width - 1)
+        x = x + start * (n_in - 1)
+        outside = (x < 0) | (x > n_in - 1)
+    elif mode == "pytorch_half_pixel":
+        x = np.full(n_out, -0.5) if width == 1 else (y + 0.5) / scale - 0.5
+    elif mode == "half_pixel_symmetric":
+        x = n_in / 2 * (1 - n_out / width) + (y + 0.5) / scale - 0.5
+    else:                                           # half_pixel
+        x = (y + 0.5) / scale - 0.5
+    return x, outside
+
+
+def _taps(a, ratio, scale):
+    """Interpolation weights of the taps around a sample, given its distance past the tap
+    before it (in (0, 1])."""
+    mode = a.get("mode", "nearest")
+    if mode == "nearest":
+        if ratio == 1:
+            return np.array([0.0, 1.0])
+        rule = a.get("nearest_mode", "round_prefer_floor")
+        up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5,
+              "floor": False, "ceil": True}[rule]
+        return np.array([0.0, 1.0]) if up else np.array([1.0, 0.0])
+    small = min(scale, 1.0) if a.get("antialias", 0) else 1.0
+    if mode == "linear":
+        start = int(np.floor(-1 / small) + 1)
+        offsets = np.arange(start, 2 - start) - ratio
+        w = np.clip(1 - np.abs(offsets * small), 0, 1)
+    else:                                           # cubic
+        A = a.get("cubic_coeff_a", -0.75)
+        start = int(np.floor(-2 / small) + 1)
+        d = np.abs((np.arange(start, 2 - start) - ratio) * small)
+        w = np.where(d <= 1, ((A + 2) * d - (A + 3)) * d * d + 1,
+                     np.where(d < 2, ((A * d - 5 * A) * d + 8 * A) * d - 4 * A, 0.0))
+    return w / w.sum()
+
+
+def _resize_matrix(a, n_in, n_out, scale, roi):
+    """(n_out, n_in) weights of one axis, taps clamped at the edges as ONNX's reference,
+    and the output positions that take the extrapolation value."""
+    x, outside = _source_coordinates(a.get("coordinate_transformation_mode", "half_pixel"),
+                                     n_out, n_in, scale, roi)
+    matrix = np.zeros((n_out, n_in))
+    for i, xi in enumerate(x):
+        base = int(np.ceil(xi)) - 1               # the tap before xi; xi - base in (0, 1]
+        w = _taps(a, xi - base, scale)
+        idx = base - len(w) // 2 + 1 + np.arange(len(w))
+        if a.get("exclude_outside", 0):
+            w = np.where((idx < 0) | (idx >= n_in), 0.0, w)
+            w = w / (w.sum() or 1.0)
+        np.add.at(matrix[i], np.clip(idx, 0, n_in - 1), w)
+    return matrix, outside
+
+
+@op("Resize", "Upsample")
+def resize(c, a, x, roi=None, scales=None, sizes=None):
+    if "scales" in a:                               # Upsample 7: a scales attribute
+        scales = np.asarray(a["scales"])
+    elif sizes is None and roi is not None and scales is None and c.opset < 11:
+        roi, scales = None, roi                     # Upsample 9 / Resize 10: (X, scales)
+    x = c.tensor(x)
+    axes = [_axis(i, x.ndim) for i in a.get("axes", range(x.ndim))]
+    if sizes is not None and c.host(sizes).size:
+        want = c.ints(sizes)
+        factors = [w / x.shape[i] for w, i in zip(want, axes)]
+        policy = a.get("keep_aspect_ratio_policy", "stretch")
+        if policy != "stretch":
+            one = min(factors) if policy == "not_larger" else max(factors)
+            factors = [one] * len(axes)
+            want = [int(one * x.shape[i] + 0.5) for i in axes]
+    else:
+        factors = [float(f) for f in c.host(scales).reshape(-1)]
+        want = [int(f * x.shape[i]) for f, i in zip(factors, axes)]
+    box = None if roi is None or not c.host(roi).size else c.host(roi).astype(np.float64).reshape(-1)
+    out = x
+    for k, (axis, n_out, factor) in enumerate(zip(axes, want, factors)):
+        span = (0.0, 1.0) if box is None else (box[k], box[k + len(axes)])
+        if math.isclose(factor, 1.0) and n_out == x.shape[axis] and span == (0.0, 1.0):
+            continue
+        matrix, outside = _resize_matrix(a, x.shape[axis], n_out, factor, span)
+        moved = ember.transpose(out, axis, -1) if axis != out.ndim - 1 else out
+        moved = ember.matmul(moved, c.tensor(matrix.T.astype(x.dtype.np)))
+        if outside is not None and outside.any():
+            moved = ember.where(c.tensor(outside), a.get("extrapolation_value", 0.0), moved)
+        out = ember.transpose(moved, axis, -1) if axis != out.ndim - 1 else moved
+    return out
+
+
+# -- signal windows, crops, local response normalization --------------------------------
+
+def _window_fn(terms):
+    """A generalized cosine window sum_k terms[k] cos(2 pi k n / N), periodic or not."""
+    def run(c, a, size):
+        n = int(c.scalar(size))
+        span = n if a.get("periodic", 1) else n - 1
+        phase = 2 * np.pi * np.arange(n) / span
+        values = sum(t * np.cos(k * phase) for k, t in enumerate(terms))
+        return values.astype(ember_dtype(a.get("output_datatype", 1), c.node).np)
+    return run
+
+
+OPS["HannWindow"] = _window_fn([0.5, -0.5])
+OPS["HammingWindow"] = _window_fn([25 / 46, -21 / 46])
+OPS["BlackmanWindow"] = _window_fn([0.42, -0.5, 0.08])
+
+
+@op("CenterCropPad")
+def center_crop_pad(c, a, x, shape):
+    x = c.tensor(x)
+    axes = [_axis(i, x.ndim) for i in a.get("axes", range(x.ndim))]
+    key, widths = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
+    for axis, want in zip(axes, c.ints(shape)):
+        have = x.shape[axis]
+        if want < have:
+            start = (have - want) // 2
+            key[axis] = slice(start, start + want)
+        elif want > have:
+            before = (want - have) // 2
+            widths[axis] = (before, want - have - before)
+    return ember.pad(x[tuple(key)], tuple(widths))
+
+
+@op("ReverseSequence")
+def reverse_sequence(c, a, x, lengths):
+    def host(h, n):
+        b, t = a.get("batch_axis", 1), a.get("time_axis", 0)
+        out = h.copy()
+        for i, k in enumerate(n):
+            src = [slice(None)] * h.ndim
+            src[b], src[t] = i, slice(0, k)
+            dst = list(src)
+            dst[t] = slice(k - 1, None, -1) if k else slice(0, 0)
+            out[tuple(src)] = h[tuple(dst)]
+        return out
+    return c.on_host(host, x, lengths)
+
+
+@op("LRN")
+def lrn(c, a, x):
+    """x / (bias + alpha / size * (sum of squares over neighbouring channels)) ** beta."""
+    x = c.tensor(x)
+    size, ch = a["size"], x.shape[1]
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    squares = ember.pad(x * x, ((0, 0), (before, after)) + ((0, 0),) * (x.ndim - 2))
+    total = sum(squares[:, i:i + ch] for i in range(size))
+    return x / (a.get("bias", 1.0) + a.get("alpha", 1e-4) / size * total) ** a.get("beta", 0.75)
+
+
+OPS["Scatter"] = OPS["ScatterElements"]           # the name before opset 11
+
+
+@op("Unique")
+def unique(c, a, x):
+    def host(h):
+        axis = a.get("axis")
+        values, first, inverse, counts = np.unique(h, return_index=True, return_inverse=True,
+                                                   return_counts=True, axis=axis)
+        if not a.get("sorted", 1):                 # in order of first occurrence
+            order = np.argsort(first, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            values = np.take(values, order, axis=0 if axis is None else axis)
+            first, counts, inverse = first[order], counts[order], rank[inverse]
+        as64 = lambda v: np.asarray(v, dtype=np.int64).reshape(-1)   # noqa: E731
+        return values, as64(first), as64(inverse), as64(counts)
+    return c.on_host(host, x)[:c.outputs]

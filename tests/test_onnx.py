@@ -70,6 +70,22 @@ def test_a_transformer_encoder_exported_by_pytorch_matches_it(backend):
     assert _relative(got, ref) < 1e-5
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_bidirectional_recurrent_layers_exported_by_pytorch_match_it(kind):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    layer = getattr(torch.nn, kind)(6, 5, num_layers=2, bidirectional=True, batch_first=True)
+    data = _export(layer, (torch.randn(3, 4, 6),), ["batch", "length"])
+    imported = load(data)
+    x = np.random.default_rng(6).standard_normal((2, 7, 6)).astype(np.float32)
+    got = imported(ember.tensor(x))
+    ref = layer(torch.from_numpy(x))
+    ref = [ref[0], *ref[1]] if kind == "LSTM" else list(ref)
+    assert len(got) == len(ref)
+    for g, r in zip(got, ref):
+        assert _relative(g.numpy(), r.detach().numpy()) < 1e-5
+
+
 def _double_mlp():
     """A float64 graph (Gemm, Tanh, MatMul, Softmax, ReduceSum): gradients to check."""
     rng = np.random.default_rng(3)

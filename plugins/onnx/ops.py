@@ -561,7 +561,8 @@ def depth_to_space(c, a, x):
 def space_to_depth(c, a, x):
     x, b = c.tensor(x), a["blocksize"]
     n, ch, h, w = x.shape
-    y = x.reshape(n, ch, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    order = (0, 3, 5, 1, 2, 4) if a.get("mode", "DCR") == "DCR" else (0, 1, 3, 5, 2, 4)
+    y = x.reshape(n, ch, h // b, b, w // b, b).permute(*order)
     return y.reshape(n, ch * b * b, h // b, w // b)
 
 
@@ -596,11 +597,13 @@ def _reduce(fn):
 
 
 def _empty_extreme(fn, fill):
-    """Max and min over an empty axis give the identity (-inf, +inf), as ONNX's."""
+    """Max and min over an empty axis give the identity (-inf, +inf; False, True for
+    bool), as ONNX's."""
     def run(x, axes, keep):
         if any(x.shape[i] == 0 for i in axes):
             shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
-            return ember.full(shape, fill, dtype=x.dtype, backend=x.device)
+            value = (fill > 0) if x.dtype is ember.bool_ else fill
+            return ember.full(shape, value, dtype=x.dtype, backend=x.device)
         return fn(x, axes, keep)
     return run
 
@@ -906,8 +909,9 @@ def mean_variance_norm(c, a, x):
 
 @op("Dropout")
 def dropout(c, a, x, ratio=None, training=None):
-    if training is not None and c.scalar(training):
-        c.refuse("Dropout with training_mode=True is not supported: export in eval mode")
+    if training is not None and c.scalar(training) and (ratio is None or c.scalar(ratio) > 0):
+        c.refuse("Dropout with training_mode=True draws its own random mask, which ember "
+                 "cannot reproduce: export in eval mode")
     if c.outputs > 1:
         return x, np.ones(x.shape, dtype=bool)
     return x
@@ -1361,3 +1365,100 @@ def unique(c, a, x):
         as64 = lambda v: np.asarray(v, dtype=np.int64).reshape(-1)   # noqa: E731
         return values, as64(first), as64(inverse), as64(counts)
     return c.on_host(host, x)[:c.outputs]
+
+
+# -- recurrent layers: RNN, GRU, LSTM unrolled over time in ember ops ---------------------
+
+_ACTIVATIONS = {"sigmoid": ember.sigmoid, "tanh": ember.tanh, "relu": ember.relu}
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+_DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+
+
+def _activations(c, a, kind, directions):
+    names = a.get("activations") or _DEFAULT_ACTIVATIONS[kind] * directions
+    if "activation_alpha" in a or "activation_beta" in a or any(
+            n.lower() not in _ACTIVATIONS for n in names):
+        c.refuse(f"{kind} activations {names} with parameters are not supported "
+                 f"(Sigmoid, Tanh and Relu are)")
+    per = len(_DEFAULT_ACTIVATIONS[kind])
+    return [[_ACTIVATIONS[n.lower()] for n in names[d * per:(d + 1) * per]] for d in range(directions)]
+
+
+def _cell(kind, acts, x_proj, h, cell, r, rb, peep, a):
+    """One time step of one direction: the new hidden state (and cell state)."""
+    f = acts[0]
+    if kind == "RNN":
+        return f(x_proj + ember.matmul(h, r.transpose(0, 1)) + rb), None
+    hidden = h.shape[-1]
+    if kind == "GRU":
+        g = acts[1]
+        xz, xr, xh = (x_proj[:, i * hidden:(i + 1) * hidden] for i in range(3))
+        rz, rr, rh = (r[i * hidden:(i + 1) * hidden] for i in range(3))
+        bz, br, bh = (rb[i * hidden:(i + 1) * hidden] for i in range(3))
+        z = f(xz + ember.matmul(h, rz.transpose(0, 1)) + bz)
+        reset = f(xr + ember.matmul(h, rr.transpose(0, 1)) + br)
+        if a.get("linear_before_reset", 0):
+            candidate = g(xh + reset * (ember.matmul(h, rh.transpose(0, 1)) + bh))
+        else:
+            candidate = g(xh + ember.matmul(reset * h, rh.transpose(0, 1)) + bh)
+        return (1.0 - z) * candidate + z * h, None
+    g, out_act = acts[1], acts[2]
+    gates = x_proj + ember.matmul(h, r.transpose(0, 1)) + rb
+    i, o, fg, cc = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    if peep is not None:
+        i = i + peep[:hidden] * cell
+        fg = fg + peep[2 * hidden:] * cell
+    i, fg = f(i), f(fg)
+    if a.get("input_forget", 0):
+        fg = 1.0 - i
+    cell = fg * cell + i * g(cc)
+    if peep is not None:
+        o = o + peep[hidden:2 * hidden] * cell
+    return f(o) * out_act(cell), cell
+
+
+def _recurrent(kind):
+    def run(c, a, x, w, r, b=None, lengths=None, h0=None, c0=None, peep=None):
+        x, w, r = c.tensor(x), c.tensor(w), c.tensor(r)
+        if a.get("layout", 0):
+            x = x.permute(1, 0, 2)
+        steps, batch = x.shape[:2]
+        if lengths is not None and any(n != steps for n in c.ints(lengths)):
+            c.refuse(f"{kind} with sequence_lens shorter than the sequence is not supported")
+        if "clip" in a:
+            c.refuse(f"{kind} with clip is not supported")
+        hidden = a["hidden_size"]
+        gates = _GATES[kind] * hidden
+        directions = w.shape[0]
+        acts = _activations(c, a, kind, directions)
+        b = c.tensor(b) if b is not None else ember.zeros((directions, 2 * gates), dtype=x.dtype,
+                                                          backend=x.device)
+        outs, last_h, last_c = [], [], []
+        for d in range(directions):
+            reverse = a.get("direction", "forward") == "reverse" or d == 1
+            h = c.tensor(h0)[d] if h0 is not None else ember.zeros((batch, hidden), dtype=x.dtype,
+                                                                     backend=x.device)
+            cell = (c.tensor(c0)[d] if c0 is not None else ember.zeros_like(h)) if kind == "LSTM" else None
+            p = c.tensor(peep)[d] if peep is not None else None
+            wb, rb = b[d, :gates], b[d, gates:]
+            projected = ember.matmul(x, w[d].transpose(0, 1)) + wb      # every step at once
+            seq = []
+            for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+                h, cell = _cell(kind, acts[d], projected[t], h, cell, r[d], rb, p, a)
+                seq.append(h)
+            if reverse:
+                seq.reverse()
+            outs.append(ember.stack(seq))
+            last_h.append(h)
+            last_c.append(cell)
+        y = ember.stack(outs, axis=1)                              # (steps, dirs, batch, hidden)
+        y_h = ember.stack(last_h)
+        results = [y, y_h] + ([ember.stack(last_c)] if kind == "LSTM" else [])
+        if a.get("layout", 0):
+            results = [y.permute(2, 0, 1, 3)] + [t.permute(1, 0, 2) for t in results[1:]]
+        return tuple(results[:c.outputs]) if c.outputs > 1 else results[0]
+    return run
+
+
+for _kind in _GATES:
+    OPS[_kind] = _recurrent(_kind)

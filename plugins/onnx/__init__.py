@@ -2,6 +2,13 @@
 PyTorch, Keras or any ONNX exporter on every ember backend, and ``backend`` lets ONNX's
 own backend test suite measure that. Needs the ``onnx`` package (extra ``onnx``)."""
 
+try:
+    import onnx  # noqa: F401
+except ImportError:
+    from ember import PluginError
+    raise PluginError("ember.plugins.onnx needs the onnx package: pip install 'ember[onnx]' "
+                      "(or pip install onnx)") from None
+
 from .model import OnnxModel, UnsupportedOp, load, supported_ops
 
 __all__ = ["OnnxModel", "UnsupportedOp", "load", "supported_ops"]

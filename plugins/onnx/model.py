@@ -81,7 +81,7 @@ def read_proto(source):
         onnx.checker.check_model(proto)
     except FileNotFoundError:
         raise SerializationError(f"{what}: no such file") from None
-    except (DecodeError, RuntimeWarning, ValueError, onnx.checker.ValidationError, OSError) as err:
+    except (DecodeError, ValueError, onnx.checker.ValidationError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SerializationError(f"{what} is not a valid ONNX model ({first}); check that the "
                                  f"file is complete and was written by an ONNX exporter") from None
@@ -130,11 +130,7 @@ class OnnxModel(Module):
         """Run a node at load when all its inputs are host constants."""
         if any(name and name not in self._consts for name in node.inputs):
             return False
-        values = dict(self._consts)
-        self._run(node, values, None)
-        for name in node.outputs:
-            if name:
-                self._consts[name] = values[name]
+        self._run(node, self._consts, None)     # its outputs become constants too
         return True
 
     def _run(self, node, values, backend):

@@ -140,8 +140,6 @@ def _variadic(fn, mean=False):
         out = ts[0]
         for t in ts[1:]:
             out = fn(out, t)
-        if len(ts) == 1:
-            out = out + 0 * out if mean else out
         return out / len(ts) if mean else out
     return run
 
@@ -185,8 +183,8 @@ def cast(c, a, x):
 
 @op("CastLike")
 def cast_like(c, a, x, like):
-    dtype = like.dtype if isinstance(like, ember.Tensor) else like.dtype
-    dtype = ember.dtypes.from_numpy_dtype(np.dtype(getattr(dtype, "np", dtype)), c.node)
+    dtype = like.dtype if isinstance(like, ember.Tensor) else ember.dtypes.from_numpy_dtype(
+        like.dtype, c.node)
     return x.astype(dtype.np) if isinstance(x, np.ndarray) else ember.cast(x, dtype)
 
 
@@ -326,8 +324,8 @@ def range_(c, a, start, limit, delta):
 
 @op("EyeLike")
 def eye_like(c, a, x):
-    dtype = ember_dtype(a["dtype"], c.node).np if "dtype" in a else np.dtype(
-        getattr(x.dtype, "np", x.dtype))
+    dtype = ember_dtype(a["dtype"], c.node).np if "dtype" in a else (
+        x.dtype.np if isinstance(x, ember.Tensor) else x.dtype)
     return np.eye(x.shape[0], x.shape[1], a.get("k", 0), dtype=dtype)
 
 
@@ -763,10 +761,13 @@ def _ceil_extra(x, kernel, strides, dilations, pads):
     return extra
 
 
-def _pooled(c, a, x):
+def _pooled(c, a, x, dilated=True):
+    """The input as 2-D, and its window: pads grown for ceil_mode's partial windows."""
     x = c.tensor(x)
     spatial = x.ndim - 2
     kernel, strides, dilations, pads = _window(c, a, x, a["kernel_shape"])
+    if not dilated and any(d != 1 for d in dilations):
+        c.refuse("pooling with dilations is supported for MaxPool only")
     x = _as_2d(x)
     if a.get("ceil_mode", 0):
         extra = _ceil_extra(x, kernel, strides, dilations, pads)
@@ -786,9 +787,7 @@ def max_pool(c, a, x):
 
 @op("AveragePool")
 def average_pool(c, a, x):
-    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
-    if any(d != 1 for d in dilations):
-        c.refuse("AveragePool with dilations is not supported")
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x, dilated=False)
     padded = ember.pad(x, ((0, 0), (0, 0), *pads))
     out = F.avg_pool2d(padded, tuple(kernel), tuple(strides))
     if any(p != (0, 0) for p in pads):
@@ -808,9 +807,7 @@ def average_pool(c, a, x):
 
 @op("LpPool")
 def lp_pool(c, a, x):
-    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
-    if any(d != 1 for d in dilations):
-        c.refuse("LpPool with dilations is not supported")
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x, dilated=False)
     p = a.get("p", 2)
     powered = ember.abs(x) ** p
     padded = ember.pad(powered, ((0, 0), (0, 0), *pads))

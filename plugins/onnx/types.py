@@ -1,7 +1,6 @@
-"""ONNX element types as ember dtypes, and the host constants that stand for them."""
+"""ONNX element types as ember dtypes; the rest are refused by name."""
 
-import numpy as np
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 import ember
 from ember import DTypeError
@@ -9,7 +8,6 @@ from ember import DTypeError
 _EMBER = {TensorProto.FLOAT: ember.float32, TensorProto.DOUBLE: ember.float64,
           TensorProto.FLOAT16: ember.float16, TensorProto.INT32: ember.int32,
           TensorProto.INT64: ember.int64, TensorProto.BOOL: ember.bool_}
-_ONNX = {d.name: t for t, d in _EMBER.items()}
 
 
 def type_name(elem_type):
@@ -24,21 +22,3 @@ def ember_dtype(elem_type, what):
         raise DTypeError(f"{what}: ONNX element type {type_name(elem_type)} has no ember dtype; "
                          f"ember holds {held} (convert the model's tensors to one of them)")
     return found
-
-
-def onnx_type(dtype):
-    """The ONNX element type of an ember dtype (for export and CastLike)."""
-    return _ONNX[dtype.name]
-
-
-def host_array(proto_array, elem_type, what):
-    """A NumPy array of a dtype ember holds, for a tensor read from the model."""
-    want = ember_dtype(elem_type, what).np
-    return np.asarray(proto_array, dtype=want)
-
-
-def np_dtype(elem_type, what):
-    return ember_dtype(elem_type, what).np
-
-
-__all__ = ["ember_dtype", "host_array", "np_dtype", "onnx_type", "type_name", "helper"]

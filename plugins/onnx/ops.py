@@ -961,13 +961,13 @@ def softmax_cross_entropy(c, a, x, target, weight=None):
 
 _HOST_UNARY = {"Floor": np.floor, "Ceil": np.ceil, "Round": np.round, "Asin": np.arcsin,
                "Acos": np.arccos, "Atan": np.arctan, "Asinh": np.arcsinh, "Acosh": np.arccosh,
-               "Atanh": np.arctanh, "BitwiseNot": np.invert, "Det": np.linalg.det,
-               "NonZero": lambda x: np.array(np.nonzero(x), dtype=np.int64)}
+               "Atanh": np.arctanh, "BitwiseNot": np.invert, "Det": np.linalg.det}
 _HOST_BINARY = {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or,
                 "BitwiseXor": np.bitwise_xor}
 for _name, _fn in _HOST_UNARY.items():
-    OPS[_name] = (lambda fn: lambda c, a, x: c.on_host(lambda h: np.asarray(fn(h)).astype(
-        h.dtype if fn is not _HOST_UNARY["NonZero"] else np.int64), x))(_fn)
+    OPS[_name] = (lambda fn: lambda c, a, x: c.on_host(lambda h: np.asarray(fn(h)).astype(h.dtype),
+                                                       x))(_fn)
+OPS["NonZero"] = lambda c, a, x: c.on_host(lambda h: np.array(np.nonzero(h), dtype=np.int64), x)
 for _name, _fn in _HOST_BINARY.items():
     OPS[_name] = (lambda fn: lambda c, a, x, y: c.on_host(fn, x, y))(_fn)
 

@@ -18,9 +18,21 @@ class EmberRep(BackendRep):
     def run(self, inputs, **kwargs):
         if isinstance(inputs, np.ndarray):
             inputs = [inputs]
-        out = self.model(*[ember.tensor(np.asarray(x), dtype=ember.dtypes.from_numpy_dtype(
-            np.asarray(x).dtype, "ONNX test input"), backend=self.device) for x in inputs])
-        return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+        out = self.model(*[self._tensor(x) for x in inputs])
+        return [_array(o) for o in (out if isinstance(out, tuple) else (out,))]
+
+    def _tensor(self, x):
+        if x is None or isinstance(x, list):         # an empty optional, a sequence
+            return x if x is None else [self._tensor(v) for v in x]
+        x = np.asarray(x)
+        return ember.tensor(x, dtype=ember.dtypes.from_numpy_dtype(x.dtype, "ONNX test input"),
+                            backend=self.device)
+
+
+def _array(out):
+    if isinstance(out, list):
+        return [_array(o) for o in out]
+    return None if out is None else out.numpy()
 
 
 class EmberBackend(Backend):

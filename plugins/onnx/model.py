@@ -14,6 +14,7 @@ import ember
 from ember import DTypeError, EmberError, SerializationError, ShapeError
 from ember.plugins.nn.module import Module, Parameter
 
+from .control import SCOPED
 from .ops import OPS, Context
 from .types import ember_dtype, type_name
 
@@ -23,23 +24,28 @@ class UnsupportedOp(EmberError, NotImplementedError):
 
 
 class Node:
-    """One graph node, its attributes already read into Python values."""
+    """One graph node, its attributes already read into Python values (a subgraph into
+    a Program)."""
     __slots__ = ("op_type", "domain", "name", "inputs", "outputs", "attrs")
 
-    def __init__(self, proto, index):
+    def __init__(self, proto, index, opset):
         self.op_type, self.domain = proto.op_type, proto.domain
         self.name = proto.name or f"{proto.op_type}_{index}"
         self.inputs, self.outputs = list(proto.input), list(proto.output)
-        self.attrs = {a.name: _attribute(a, self) for a in proto.attribute}
+        if self.domain not in ("", "ai.onnx") or self.op_type not in OPS:
+            raise UnsupportedOp(
+                f"ONNX node {self.name!r}: op {self.op_type!r} of domain "
+                f"{self.domain or 'ai.onnx'!r} (opset {opset}) is not supported by "
+                f"ember.plugins.onnx; ember.plugins.onnx.supported_ops() lists those that are")
+        self.attrs = {a.name: _attribute(a, self, opset) for a in proto.attribute}
 
 
-def _attribute(attr, node):
+def _attribute(attr, node, opset):
     if attr.type == onnx.AttributeProto.TENSOR:
         return numpy_helper.to_array(attr.t).astype(
             ember_dtype(attr.t.data_type, f"attribute {attr.name} of node {node.name!r}").np)
-    if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-        raise UnsupportedOp(f"ONNX node {node.name!r} ({node.op_type}) holds a subgraph "
-                            f"(attribute {attr.name}); control flow is not supported")
+    if attr.type == onnx.AttributeProto.GRAPH:
+        return Program(attr.g, opset)
     value = onnx.helper.get_attribute_value(attr)
     if isinstance(value, bytes):
         return value.decode()
@@ -94,6 +100,56 @@ def _opset(proto):
     return next((i.version for i in proto.opset_import if i.domain in ("", "ai.onnx")), 1)
 
 
+class Program:
+    """The nodes of one graph, the model's or a subgraph's, run in order over a table of
+    values. A subgraph (If, Loop, Scan) sees the values of the graphs around it."""
+
+    def __init__(self, graph, opset):
+        self.opset = opset
+        self.consts = {i.name: _initializer(i) for i in graph.initializer}
+        self.inputs = [i.name for i in graph.input]
+        self.outputs = [o.name for o in graph.output]
+        self.nodes = [Node(n, i, opset) for i, n in enumerate(graph.node)]
+
+    def fold(self, consts):
+        """Run, once, the nodes whose inputs are all host constants (their outputs join
+        ``consts``); keep the rest."""
+        kept = []
+        for node in self.nodes:
+            if node.op_type not in SCOPED and all(not n or n in consts for n in node.inputs):
+                self.run_node(node, consts, None, {})
+            else:
+                kept.append(node)
+        self.nodes = kept
+
+    def run(self, values, backend, cache):
+        for node in self.nodes:
+            self.run_node(node, values, backend, cache)
+        return values
+
+    def run_node(self, node, values, backend, cache):
+        args = [values[name] if name else None for name in node.inputs]
+        host = node.op_type not in SCOPED and all(
+            a is None or isinstance(a, np.ndarray) for a in args)
+        ctx = Context("numpy" if host else backend, self.opset, node.name, len(node.outputs))
+        if not host:
+            ctx.cache, ctx.scope = cache, values
+        out = OPS[node.op_type](ctx, node.attrs, *args)
+        outs = out if isinstance(out, tuple) else (out,)
+        for name, value in zip(node.outputs, outs):
+            if name:
+                if isinstance(value, np.generic) or (host and isinstance(value, ember.Tensor)):
+                    value = np.asarray(value.numpy() if isinstance(value, ember.Tensor) else value)
+                values[name] = value
+
+    def call(self, c, args):
+        """Run as a subgraph of the node whose context is ``c``: inputs bound to ``args``,
+        the enclosing values in scope; its outputs, in order."""
+        values = {**c.scope, **self.consts, **dict(zip(self.inputs, args))}
+        self.run(values, c.backend, c.cache)
+        return [values[name] for name in self.outputs]
+
+
 class OnnxModel(Module):
     """A callable ONNX graph: ``model(*inputs)`` returns a tensor, or a tuple when the
     graph has several outputs. Inputs may be ember tensors of any backend or arrays."""
@@ -115,38 +171,11 @@ class OnnxModel(Module):
         held = {i.name for i in graph.initializer}
         object.__setattr__(self, "inputs", [i for i in graph.input if i.name not in held])
         object.__setattr__(self, "output_names", [o.name for o in graph.output])
-        nodes = [Node(n, i) for i, n in enumerate(graph.node)]
-        for node in nodes:
-            if node.domain not in ("", "ai.onnx") or node.op_type not in OPS:
-                raise UnsupportedOp(
-                    f"ONNX node {node.name!r}: op {node.op_type!r} of domain "
-                    f"{node.domain or 'ai.onnx'!r} (opset {self.opset}) is not supported by "
-                    f"ember.plugins.onnx; ember.plugins.onnx.supported_ops() lists those that are")
+        program = Program(onnx.GraphProto(node=graph.node), self.opset)
+        program.fold(consts)
+        object.__setattr__(self, "_program", program)
         object.__setattr__(self, "_consts", consts)
-        object.__setattr__(self, "_nodes", [n for n in nodes if not self._fold(n)])
         object.__setattr__(self, "_uploads", {})
-
-    def _fold(self, node):
-        """Run a node at load when all its inputs are host constants."""
-        if any(name and name not in self._consts for name in node.inputs):
-            return False
-        self._run(node, self._consts, None)     # its outputs become constants too
-        return True
-
-    def _run(self, node, values, backend):
-        args = [values[name] if name else None for name in node.inputs]
-        host = all(a is None or isinstance(a, np.ndarray) for a in args)
-        ctx = Context("numpy" if host else backend, self.opset, node.name, len(node.outputs))
-        if not host:
-            ctx.cache = self._uploads.setdefault(
-                backend, {id(a): None for a in self._consts.values()})
-        out = OPS[node.op_type](ctx, node.attrs, *args)
-        outs = out if isinstance(out, tuple) else (out,)
-        for name, value in zip(node.outputs, outs):
-            if name:
-                if isinstance(value, np.generic) or (host and isinstance(value, ember.Tensor)):
-                    value = np.asarray(value.numpy() if isinstance(value, ember.Tensor) else value)
-                values[name] = value
 
     def forward(self, *args):
         backend = self._backend_of(args)
@@ -154,12 +183,9 @@ class OnnxModel(Module):
         values.update(self.named_parameters())
         for spec, value in zip(self.inputs, self._bound(args, backend)):
             values[spec.name] = value
-        for node in self._nodes:
-            self._run(node, values, backend)
-        outs = tuple(values[name] if isinstance(values[name], ember.Tensor)
-                     else ember.tensor(values[name], dtype=ember.dtypes.from_numpy_dtype(
-                         values[name].dtype, name), backend=backend)
-                     for name in self.output_names)
+        cache = self._uploads.setdefault(backend, {id(a): None for a in self._consts.values()})
+        self._program.run(values, backend, cache)
+        outs = tuple(_as_output(values[name], name, backend) for name in self.output_names)
         return outs[0] if len(outs) == 1 else outs
 
     def _backend_of(self, args):
@@ -178,6 +204,11 @@ class OnnxModel(Module):
                              f"got {len(args)}")
         bound = []
         for spec, value in zip(self.inputs, args):
+            if not spec.type.HasField("tensor_type"):        # a sequence or an optional
+                bound.append([v if isinstance(v, ember.Tensor) else ember.tensor(
+                    np.asarray(v), backend=backend) for v in value]
+                    if isinstance(value, list) else value)
+                continue
             tensor_type = spec.type.tensor_type
             dtype = ember_dtype(tensor_type.elem_type, f"ONNX model input {spec.name!r}")
             if not isinstance(value, ember.Tensor):
@@ -199,7 +230,18 @@ class OnnxModel(Module):
         return bound
 
     def extra_repr(self):
-        return f"opset={self.opset}, nodes={len(self._nodes)}, inputs={[i.name for i in self.inputs]}"
+        return (f"opset={self.opset}, nodes={len(self._program.nodes)}, "
+                f"inputs={[i.name for i in self.inputs]}")
+
+
+def _as_output(value, name, backend):
+    """A graph output as tensors: host arrays uploaded, sequences as lists."""
+    if isinstance(value, list):
+        return [_as_output(v, name, backend) for v in value]
+    if value is None or isinstance(value, ember.Tensor):
+        return value
+    return ember.tensor(value, dtype=ember.dtypes.from_numpy_dtype(value.dtype, name),
+                        backend=backend)
 
 
 def load(source, backend=None):

@@ -32,6 +32,7 @@ class Context:
     def __init__(self, backend, opset, node, outputs=1):
         self.backend, self.opset, self.node, self.outputs = backend, opset, node, outputs
         self.cache = {}          # id of a model constant -> its upload (None: not yet)
+        self.scope = {}          # the values a subgraph of this node may read
 
     def tensor(self, x):
         """An input as an ember tensor on the model's backend; a model constant is
@@ -1459,3 +1460,109 @@ def _recurrent(kind):
 
 for _kind in _GATES:
     OPS[_kind] = _recurrent(_kind)
+
+
+@op("RotaryEmbedding")
+def rotary_embedding(c, a, x, cos, sin, positions=None):
+    """Rotate the first rotary_embedding_dim features of each head by the cached angles
+    (halves, or interleaved pairs), as LLaMA's rotary embeddings."""
+    x, cos, sin = c.tensor(x), c.tensor(cos), c.tensor(sin)
+    shape = x.shape
+    if x.ndim == 4:                                    # (batch, heads, length, size)
+        x = x.permute(0, 2, 1, 3)
+    else:                                              # (batch, length, heads * size)
+        x = x.reshape(shape[0], shape[1], a["num_heads"], -1)
+    dim = a.get("rotary_embedding_dim", 0) or x.shape[-1]
+    if positions is not None:
+        positions = c.tensor(positions)
+        cos, sin = cos[positions], sin[positions]
+    cos, sin = ember.unsqueeze(cos, 2), ember.unsqueeze(sin, 2)
+    turned, kept = x[..., :dim], x[..., dim:]
+    if a.get("interleaved", 0):
+        pairs = turned.reshape(*turned.shape[:-1], dim // 2, 2)
+        x1, x2 = pairs[..., 0], pairs[..., 1]
+    else:
+        x1, x2 = turned[..., :dim // 2], turned[..., dim // 2:]
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if a.get("interleaved", 0):
+        turned = ember.stack([real, imag], axis=-1).reshape(turned.shape)
+    else:
+        turned = ember.concatenate([real, imag], axis=-1)
+    out = ember.concatenate([turned, kept], axis=-1)
+    return out.permute(0, 2, 1, 3) if len(shape) == 4 else out.reshape(shape)
+
+
+@op("AffineGrid")
+def affine_grid(c, a, theta, size):
+    """Sampling coordinates theta @ (x, y[, z], 1) over a grid of the output size, in
+    [-1, 1] (pixel centres, or corners with align_corners)."""
+    theta, size = c.tensor(theta), c.ints(size)
+    spatial = size[2:]
+
+    def axis(n):
+        if a.get("align_corners", 0):
+            return np.linspace(-1, 1, n) if n > 1 else np.zeros(1)
+        return (np.arange(n) * 2 + 1) / n - 1
+    mesh = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")
+    base = np.stack([m.reshape(-1) for m in reversed(mesh)] + [np.ones(mesh[0].size)], axis=1)
+    grid = ember.matmul(c.tensor(base.astype(theta.dtype.np)), theta.transpose(-2, -1))
+    return grid.reshape(size[0], *spatial, len(spatial))
+
+
+@op("NonMaxSuppression")
+def non_max_suppression(c, a, boxes, scores, limit=None, iou=None, threshold=None):
+    """Per batch and class, boxes by falling score, each kept unless it overlaps a kept
+    one by more than the IoU threshold; rows of (batch, class, box)."""
+    limit = 0 if limit is None else int(c.scalar(limit))
+    iou = 0.0 if iou is None else float(c.scalar(iou))
+    threshold = None if threshold is None else float(c.scalar(threshold))
+
+    def corners(b):
+        if a.get("center_point_box", 0):
+            xc, yc, w, h = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+            return np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], -1)
+        return np.stack([np.minimum(b[..., 0], b[..., 2]), np.minimum(b[..., 1], b[..., 3]),
+                         np.maximum(b[..., 0], b[..., 2]), np.maximum(b[..., 1], b[..., 3])], -1)
+
+    def overlap(p, q):
+        inter = np.prod(np.clip(np.minimum(p[2:], q[2:]) - np.maximum(p[:2], q[:2]), 0, None))
+        union = np.prod(p[2:] - p[:2]) + np.prod(q[2:] - q[:2]) - inter
+        return inter / union if union > 0 else 0.0
+
+    def host(b, s):
+        b, picked = corners(b.astype(np.float64)), []
+        for n in range(s.shape[0]):
+            for k in range(s.shape[1]):
+                kept = []
+                for i in np.argsort(-s[n, k], kind="stable"):
+                    if len(kept) == limit or (threshold is not None and s[n, k, i] <= threshold):
+                        break
+                    if all(overlap(b[n, i], b[n, j]) <= iou for j in kept):
+                        kept.append(i)
+                picked += [(n, k, i) for i in kept]
+        return np.array(picked, dtype=np.int64).reshape(-1, 3)
+    return c.on_host(host, boxes, scores)
+
+
+@op("DFT")
+def dft(c, a, x, length=None, axis=None):
+    """Discrete Fourier transform of real (..., 1) or complex (..., 2) signals along an
+    axis, in NumPy's FFT on the host; complex results as (..., 2)."""
+    axis = (int(c.scalar(axis)) if axis is not None else -2) if c.opset >= 20 else a.get("axis", 1)
+    inverse, onesided = a.get("inverse", 0), a.get("onesided", 0)
+
+    def host(h, n):
+        ax = axis % h.ndim
+        signal = h[..., 0] if h.shape[-1] == 1 else h[..., 0] + 1j * h[..., 1]
+        if n is None:
+            n = 2 * (h.shape[ax] - 1) if inverse and onesided else h.shape[ax]
+        n = int(np.asarray(n).reshape(-1)[0])
+        if inverse:
+            out = np.fft.irfft(signal, n, axis=ax) if onesided else np.fft.ifft(signal, n, axis=ax)
+        else:
+            out = np.fft.fft(signal, n, axis=ax)
+            if onesided:
+                out = np.take(out, np.arange(n // 2 + 1), axis=ax)
+        parts = [out.real] if np.isrealobj(out) else [out.real, out.imag]
+        return np.stack(parts, -1).astype(h.dtype)
+    return c.on_host(host, x, length)

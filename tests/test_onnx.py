@@ -70,6 +70,21 @@ def test_a_transformer_encoder_exported_by_pytorch_matches_it(backend):
     assert _relative(got, ref) < 1e-5
 
 
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_classifiers_exported_by_pytorch_match_it(backend, name):
+    torch = pytest.importorskip("torch")
+    from tests.torch_vision_models import MobileNetV3Small, ResNet18, with_running_statistics
+    torch.manual_seed(0)
+    model = with_running_statistics(ResNet18() if name == "resnet18" else MobileNetV3Small())
+    data = _export(model, (torch.randn(2, 3, 64, 64),), ["batch"])
+    imported = load(data, backend=backend.device)
+    x = np.random.default_rng(7).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    got = imported(ember.tensor(x, backend=backend.device)).numpy()
+    ref = model(torch.from_numpy(x)).detach().numpy()
+    assert got.shape == ref.shape == (3, 1000)
+    assert _relative(got, ref) < 1e-4
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_bidirectional_recurrent_layers_exported_by_pytorch_match_it(kind):
     torch = pytest.importorskip("torch")

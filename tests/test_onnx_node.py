@@ -1,10 +1,11 @@
 """ONNX's own backend node tests (the ~1900 small models inside the ``onnx`` package, each
-with inputs and expected outputs) run on ember's numpy backend through
+with inputs and expected outputs) run on ember's numpy, opencl and wgpu backends through
 ``ember.plugins.onnx.backend``, compared as ONNX's BackendTest compares them.
 
-Those ember does not pass are listed with their reasons in onnx_node_failures.txt beside
-this file. A listed case must fail and an unlisted one must pass, so the list only
-shrinks: after a change, ``python tests/test_onnx_node.py`` rewrites it from a fresh run.
+Those ember does not pass are listed with their reasons, a section per backend, in
+onnx_node_failures.txt beside this file. A listed case must fail and an unlisted one
+must pass, so the list only shrinks: after a change, ``python tests/test_onnx_node.py``
+rewrites it from a fresh run on every available backend.
 """
 
 import re
@@ -19,12 +20,15 @@ from onnx import numpy_helper  # noqa: E402
 from onnx.backend.test.loader import load_model_tests  # noqa: E402
 from onnx.backend.test.runner import Runner  # noqa: E402
 
+import ember  # noqa: E402
 from ember.plugins.onnx.backend import for_backend  # noqa: E402
 
 FAILURES = Path(__file__).with_name("onnx_node_failures.txt")
+BACKENDS = ("numpy", "opencl", "wgpu")
 HEADER = """\
-# ONNX backend node tests (onnx {version}) that ember does not pass on numpy, one per line:
-# the test's name, then why. Written by `python tests/test_onnx_node.py` from a fresh run.
+# ONNX backend node tests (onnx {version}) that ember does not pass, a [section] per
+# backend, one per line: the test's name, then why. Written by
+# `python tests/test_onnx_node.py` from a fresh run.
 """
 
 with warnings.catch_warnings():         # the onnx test generators warn on their own data
@@ -33,11 +37,14 @@ with warnings.catch_warnings():         # the onnx test generators warn on their
 
 
 def expected_failures():
-    listed = {}
+    """{(backend, test name): reason} from the list's sections."""
+    listed, section = {}, None
     for line in FAILURES.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
+        if line.startswith("["):
+            section = line.strip("[] ")
+        elif line.strip() and not line.startswith("#"):
             name, _, reason = line.partition(" ")
-            listed[name] = reason.strip()
+            listed[section, name] = reason.strip()
     return listed
 
 
@@ -57,14 +64,45 @@ def check(case, backend="numpy"):
                                       atol=case.atol)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_onnx_node(case, request):
-    reason = LISTED.get(case.name)
-    if reason:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason, raises=Exception))
+def _available(name):
+    return ember.config.availability(name)[0]
+
+
+def _selected(device, request):
+    chosen = request.config.getoption("backend")
+    if (chosen and device not in chosen) or not _available(device):
+        pytest.skip(f"backend {device} not selected or not available")
+
+
+PASSING = [pytest.param(device, case, id=f"{device}-{case.name}")
+           for device in BACKENDS for case in CASES if (device, case.name) not in LISTED]
+
+
+@pytest.mark.parametrize("device, case", PASSING)
+def test_onnx_node(device, case, request):
+    _selected(device, request)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        check(case)
+        check(case, device)
+
+
+@pytest.mark.parametrize("device", BACKENDS)
+def test_listed_onnx_nodes_still_fail(device, request):
+    """Each listed case fails (in one test: a pytest item per expected failure would cost
+    more than the cases themselves); one that passes is to be taken off the list."""
+    _selected(device, request)
+    passing = []
+    for case in CASES:
+        if (device, case.name) in LISTED:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    check(case, device)
+            except Exception:               # noqa: BLE001  (listed: expected to fail)
+                continue
+            passing.append(case.name)
+    assert not passing, (f"listed as failing on {device} but passing: {', '.join(passing)}; "
+                         f"rewrite the list with `python tests/test_onnx_node.py`")
 
 
 def _reason(err):
@@ -74,6 +112,9 @@ def _reason(err):
     op = re.search(r"op '(\w+)' of domain '([\w.]+)'", text)
     if op:
         return f"op {op.group(1)} ({op.group(2)}) not supported"
+    held = re.search(r"backend (\w+) does not support (\w+)", text)
+    if held:
+        return f"dtype {held.group(2)} not held by backend {held.group(1)}"
     dtype = re.search(r"(?:element type|NumPy dtype) (\w+)", text)
     if dtype:
         return f"dtype {dtype.group(1).lower()} not held by ember (issue 25)"
@@ -83,17 +124,19 @@ def _reason(err):
 
 
 def write_failures():
-    lines, passed = [], 0
-    for case in CASES:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                check(case)
-            passed += 1
-        except Exception as err:        # noqa: BLE001  (every failure is listed with its reason)
-            lines.append(f"{case.name} {_reason(err)}")
+    lines = []
+    for device in filter(_available, BACKENDS):
+        failed = []
+        for case in CASES:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    check(case, device)
+            except Exception as err:    # noqa: BLE001  (every failure is listed with its reason)
+                failed.append(f"{case.name} {_reason(err)}")
+        lines += ["", f"[{device}]"] + failed
+        print(f"{device}: {len(CASES) - len(failed)} of {len(CASES)} passed")
     FAILURES.write_text(HEADER.format(version=onnx.__version__) + "\n".join(lines) + "\n")
-    print(f"{passed} of {len(CASES)} passed; {len(lines)} listed in {FAILURES}")
 
 
 if __name__ == "__main__":

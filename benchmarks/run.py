@@ -18,6 +18,7 @@ from ember import host
 sys.path.insert(0, os.path.dirname(__file__))
 import attention  # noqa: E402
 import gpt  # noqa: E402
+import onnx_resnet  # noqa: E402
 from timing import median_time, side_by_side  # noqa: E402,F401  (others import them here)
 import tuning  # noqa: E402
 import workloads  # noqa: E402
@@ -187,14 +188,22 @@ def main(argv=None):
                 + (f"{t / stepped['torch']:.2f}x |" if "torch" in stepped else "- |")
                 for name, t in stepped.items()]
     print("\n".join(gpt_rows), flush=True)
+    resnet_rows = []
+    if torch is not None and not args.quick:
+        table_rows, _ = onnx_resnet.rows(backends)
+        names = list(dict.fromkeys(name for _, times in table_rows for name in times))
+        resnet_rows = [["batch"] + names] + [onnx_resnet.cells(n, times, names)
+                                             for n, times in table_rows]
+        print("\n".join(" | ".join(row) for row in resnet_rows), flush=True)
     if not args.no_write:
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
                   + [f"ember:{b}" for b in backends], rates, tuned,
                   (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended),
-                  gpt_rows)
+                  gpt_rows, resnet_rows)
 
 
-def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended, gpt_rows):
+def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended, gpt_rows,
+              resnet_rows):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -223,6 +232,12 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
               "`python benchmarks/gpt.py --train` compares the two learning curves.", "",
               "| contender | step | tokens/s | ratio to PyTorch |", "|---|---|---|---|"] \
         + gpt_rows + [""]
+    if resnet_rows:
+        lines += ["ResNet-18 inference from ONNX (`benchmarks/onnx_resnet.py`): 224 x 224 images",
+                  "per second (higher is better), ember.plugins.onnx against onnxruntime CPU",
+                  "(ratio: time over onnxruntime's) and PyTorch CPU eager.", "",
+                  "| " + " | ".join(resnet_rows[0]) + " |", "|" + "---|" * len(resnet_rows[0])] \
+            + ["| " + " | ".join(row) + " |" for row in resnet_rows[1:]] + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",
               "cross-entropy, backward and a plain SGD update; the hand-written NumPy versions",
               "derive the gradients by hand (the CNN as one GEMM over as_strided windows, its",

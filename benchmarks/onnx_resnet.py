@@ -1,0 +1,121 @@
+"""ResNet-18 inference from ONNX, in images per second: ember.plugins.onnx on each
+backend against onnxruntime CPU and PyTorch CPU, side by side in one run (contenders in
+alternation). The model is torchvision's resnet18 architecture with random weights
+(tests/torch_vision_models.py), exported by torch.onnx.export; onnxruntime is a
+yardstick here, never a dependency of ember.
+
+    python benchmarks/onnx_resnet.py [--backend numpy] [--batches 1 32] [--size 224]
+"""
+
+import argparse
+import io
+import os
+import sys
+import warnings
+
+import numpy as np
+
+import ember
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, ROOT)
+from timing import side_by_side  # noqa: E402
+
+
+def _model(size):
+    import torch
+    from tests.torch_vision_models import ResNet18, with_running_statistics
+    torch.manual_seed(0)
+    model = with_running_statistics(ResNet18())
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 3, size, size),), buf, dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    return model, buf.getvalue()
+
+
+def _quiet(onnxruntime):
+    """Session options whose threads sleep between calls: by default they spin on after
+    each run and take the cores from the contender timed next."""
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def rows(backends, batches=(1, 32), size=224, min_time=0.5):
+    """[(batch, {contender: seconds per call})] and the largest relative deviation of
+    ember's outputs from onnxruntime's."""
+    import torch
+    from ember.plugins.onnx import load
+    model, data = _model(size)
+    contenders = {}
+    try:
+        import onnxruntime
+        session = onnxruntime.InferenceSession(data, _quiet(onnxruntime), providers=["CPUExecutionProvider"])
+        contenders["onnxruntime"] = lambda x: (lambda: session.run(None, {"x": x})[0])
+    except ImportError:
+        session = None
+    for b in backends:
+        imported, be = load(data, backend=b), ember.get_backend(b)
+
+        def case(x, imported=imported, be=be, b=b):
+            t = ember.tensor(x, backend=b)
+
+            def run():
+                with ember.no_grad():
+                    out = imported(t)
+                be.synchronize()
+                return out
+            return run
+        contenders[f"ember:{b}"] = case
+    contenders["torch"] = lambda x: (lambda: model(torch.from_numpy(x)).detach())
+    out, worst = [], 0.0
+    for n in batches:
+        x = np.random.default_rng(n).standard_normal((n, 3, size, size)).astype(np.float32)
+        fns = {name: make(x) for name, make in contenders.items()}
+        ref = fns["onnxruntime"]() if session is not None else None
+        for name, fn in list(fns.items()):
+            if name.startswith("ember"):
+                try:
+                    got = fn().numpy()
+                except ember.EmberError as err:       # e.g. a buffer over llvmpipe's limit
+                    print(f"batch {n}: {name} cannot run it: {err}", flush=True)
+                    del fns[name]
+                    continue
+                if ref is not None:
+                    worst = max(worst, float(np.linalg.norm(got - ref) / np.linalg.norm(ref)))
+        times = side_by_side([(fn, lambda: None) for fn in fns.values()], min_time=min_time, repeat=3)
+        out.append((n, dict(zip(fns, times))))
+    return out, worst
+
+
+def cells(batch, times, names):
+    """A table row: images/s of each contender, with its time over onnxruntime's."""
+    base = times.get("onnxruntime")
+    return [str(batch)] + [
+        "-" if name not in times else f"{batch / times[name]:.1f}"
+        + (f" ({times[name] / base:.2f}x)" if base and name != "onnxruntime" else "")
+        for name in names]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", action="append")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args(argv)
+    backends = args.backend or [n for n in ember.registry.names("backends")
+                                if ember.config.availability(n)[0]]
+    with ember.no_grad():
+        table, worst = rows(backends, args.batches, args.size)
+    names = list(dict.fromkeys(name for _, times in table for name in times))
+    print("batch | " + " | ".join(names) + "   (images/s; time over onnxruntime's)")
+    for n, times in table:
+        print(" | ".join(cells(n, times, names)), flush=True)
+    print(f"largest norm-wise relative deviation from onnxruntime: {worst:.1e}")
+
+
+if __name__ == "__main__":
+    main()

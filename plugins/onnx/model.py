@@ -85,8 +85,8 @@ def read_proto(source):
         else:
             proto = onnx.load(os.fspath(source))
         onnx.checker.check_model(proto)
-    except FileNotFoundError:
-        raise SerializationError(f"{what}: no such file") from None
+    except FileNotFoundError as err:          # the model, or a file of its external data
+        raise SerializationError(f"{what}: no such file {err.filename or ''}".rstrip()) from None
     except (DecodeError, ValueError, onnx.checker.ValidationError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SerializationError(f"{what} is not a valid ONNX model ({first}); check that the "

@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,plot,opencl,wgpu,distributed,onnx]'
 	$(BIN)/pip install --quiet torch==2.13.0 || \
 		echo "PyTorch could not be installed; the tests that use it as their oracle skip"
+	$(BIN)/pip install --quiet onnxruntime || \
+		echo "onnxruntime could not be installed; the ONNX export tests that use it skip"
 	$(BIN)/pip install --quiet --no-deps -e examples/third_party_plugin
 	touch $(STAMP)
 

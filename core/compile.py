@@ -111,6 +111,15 @@ class CompiledFunction:
         entry = self._entries.get(_key(args, kwargs))
         return entry.graph if entry is not None else None
 
+    def state(self, *args, **kwargs):
+        """The tensors the replayed Graph reads besides the arguments (parameters,
+        buffers, optimizer state), in the order of its inputs after the arguments' (None
+        while still tracing): what an exporter writes as the graph's initializers."""
+        entry = self._entries.get(_key(args, kwargs))
+        if entry is None or entry.replay is None:
+            return None
+        return [ref() for ref in entry.replay.state_in]
+
     def __call__(self, *args, **kwargs):
         if _trace_in_progress() is not None:     # inside another compiled function's trace
             return self.fn(*args, **kwargs)

@@ -13,7 +13,7 @@ import ember
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
-from ember.plugins.onnx import UnsupportedOp, load  # noqa: E402
+from ember.plugins.onnx import ExportError, UnsupportedOp, export, load  # noqa: E402
 
 def _relative(got, ref):
     """Norm-wise relative error (outputs may hold zeros, where elementwise error is moot)."""
@@ -233,3 +233,49 @@ def test_inputs_of_the_wrong_dtype_shape_or_count_are_refused_by_name():
         model(ember.ones((2, 5), dtype=ember.float64))
     with pytest.raises(ember.ShapeError, match="takes 1 inputs"):
         model(ember.ones((2, 4), dtype=ember.float64), ember.ones((2, 4), dtype=ember.float64))
+
+
+def _ember_models():
+    from ember.plugins import nn
+    from ember.plugins.models import GPT2, GPT2Config
+    ember.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 6, 3, stride=2), nn.Flatten(), nn.Linear(6, 3))
+    gpt = GPT2(GPT2Config(vocab_size=20, n_positions=16, n_embd=8, n_layer=2, n_head=2))
+    ids = [[1, 2, 3, 4, 5], [5, 6, 7, 8, 9], [9, 1, 2, 3, 4]]
+    return {"mlp": (mlp, ember.randn(2, 4), ember.randn(5, 4)),
+            "cnn": (cnn, ember.randn(2, 1, 8, 8), ember.randn(3, 1, 8, 8)),
+            "gpt": (gpt, ember.tensor(ids[:2]), ember.tensor(ids))}
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt"])
+def test_ember_models_exported_run_in_onnxruntime_at_any_batch_size(name, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model, example, other = _ember_models()[name]
+    model.eval()
+    path = tmp_path / f"{name}.onnx"
+    export(model, (example,), path)
+    onnx.checker.check_model(str(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x in (example, other):
+        ref = model(x).numpy()
+        got = session.run(None, {"x0": x.numpy()})[0]
+        assert got.shape == ref.shape
+        assert _relative(got, ref) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt"])
+def test_ember_models_exported_load_back_into_ember(name):
+    model, example, other = _ember_models()[name]
+    model.eval()
+    again = load(export(model, (example,)))
+    for x in (example, other):
+        assert _relative(again(x).numpy(), model(x).numpy()) < 1e-6
+
+
+def test_exporting_a_model_in_training_mode_is_refused():
+    from ember.plugins import nn
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    with pytest.raises(ExportError, match="eval mode"):
+        export(model, (ember.randn(2, 1, 5, 5),))

@@ -10,7 +10,7 @@ from .autograd import Op, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import Backend
 from .config import backend, get_backend, set_backend
 from .compile import CompileError, CompileWarning, before_replay, compile, is_compiling  # noqa: A004
-from .dispatch import name_state, state_name
+from .dispatch import layer_scope, name_state, state_name
 from .graph import Graph
 from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linspace, normal, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
@@ -36,7 +36,7 @@ __all__ = [
     "DTypeError", "EmberError",
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "arange", "asarray", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
-    "is_compiling", "name_state", "state_name", "default_float", "dtype", "dtypes",
+    "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",

@@ -344,6 +344,7 @@ class _Trace:
         self._view = _View(self, backend)
         self.pending_draw = None
         self.refreshers = []
+        self.scope = ()          # the layers whose call is recording now (ember.layer_scope)
 
     def view(self, backend):
         """What dispatch.primitives hands out while this trace records: the one backend's view."""
@@ -430,7 +431,7 @@ class _Trace:
         refs = self._arg(args)
         outs = out if isinstance(out, tuple) else (out,)
         ids = [None if b is None else self._new(b) for b in outs]
-        self.nodes.append(Node(name, refs, ids))
+        self.nodes.append(Node(name, refs, ids, self.scope))
 
     # -- the end ----------------------------------------------------------------------------
     def outputs(self, result):

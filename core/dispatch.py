@@ -45,6 +45,43 @@ class recording:
             active_count -= 1
 
 
+class _Scope:
+    """The recorder's layer stack with ``layer`` on top, for a ``with`` block."""
+
+    __slots__ = ("recorder", "layer", "outer")
+
+    def __init__(self, recorder, layer):
+        self.recorder, self.layer = recorder, layer
+
+    def __enter__(self):
+        self.outer = self.recorder.scope
+        self.recorder.scope = self.outer + (self.layer,)
+
+    def __exit__(self, *exc):
+        self.recorder.scope = self.outer
+
+
+class _NoScope:
+    __slots__ = ()
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        pass
+
+
+_NO_SCOPE = _NoScope()
+
+
+def layer_scope(layer):
+    """Mark the primitives recorded inside the ``with`` block as ``layer``'s (Module
+    calls do this), so that an exporter can write the layer as one op; outside a
+    recording, a shared no-op."""
+    recorder = active()
+    return _NO_SCOPE if recorder is None else _Scope(recorder, layer)
+
+
 def primitives(backend):
     """What to call ``backend``'s primitives on: the backend, or the recorder's view."""
     recorder = active()

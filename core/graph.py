@@ -42,12 +42,15 @@ class V:
 
 class Node:
     """``outs = name(*args)``: args nest tuples and lists of V refs and constants;
-    outs has one value id per output, None where the primitive returns None."""
+    outs has one value id per output, None where the primitive returns None. ``scope``
+    is the stack of layers (ember.layer_scope) whose call recorded it, outermost
+    first: what an exporter reads to write a layer as one op. It is trace metadata:
+    replays ignore it and saved graphs leave it out."""
 
-    __slots__ = ("name", "args", "outs")
+    __slots__ = ("name", "args", "outs", "scope")
 
-    def __init__(self, name, args, outs):
-        self.name, self.args, self.outs = name, args, outs
+    def __init__(self, name, args, outs, scope=()):
+        self.name, self.args, self.outs, self.scope = name, args, outs, scope
 
     def refs(self):
         return [a.i for a in _walk(self.args) if type(a) is V]
@@ -156,7 +159,7 @@ class Graph:
             if first is not None and len(first.outs) == len(n.outs):
                 alias.update({o: f for o, f in zip(n.outs, first.outs) if o is not None})
                 continue
-            node = Node(n.name, args, n.outs)
+            node = Node(n.name, args, n.outs, n.scope)
             seen[key] = node
             nodes.append(node)
         return self._with(nodes=nodes, outputs=[alias.get(o, o) for o in self.outputs])

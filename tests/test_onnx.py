@@ -279,3 +279,19 @@ def test_exporting_a_model_in_training_mode_is_refused():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
     with pytest.raises(ExportError, match="eval mode"):
         export(model, (ember.randn(2, 1, 5, 5),))
+
+
+def test_layers_export_as_their_onnx_ops():
+    from ember.plugins import nn
+    from ember.plugins.models import GPT2, GPT2Config
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.AvgPool2d(2, padding=1), nn.Flatten(),
+                        nn.Linear(36, 3)).eval()
+    ops = [n.op_type for n in export(cnn, (ember.randn(2, 1, 8, 8),)).graph.node]
+    assert [op for op in ops if op not in ("Shape", "Slice", "Mul", "Concat", "Reshape")] == \
+        ["Conv", "BatchNormalization", "Relu", "MaxPool", "AveragePool", "Gemm"]
+    x = ember.randn(3, 1, 8, 8)
+    assert _relative(load(export(cnn, (ember.randn(2, 1, 8, 8),)))(x).numpy(), cnn(x).numpy()) < 1e-6
+    gpt = GPT2(GPT2Config(vocab_size=20, n_positions=16, n_embd=8, n_layer=2, n_head=2)).eval()
+    ops = [n.op_type for n in export(gpt, (ember.tensor([[1, 2, 3]]),)).graph.node]
+    assert ops.count("LayerNormalization") == 5 and "ReduceSum" not in ops

@@ -91,7 +91,8 @@ class Module:
         object.__setattr__(self, name, tensor)
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        with ember.layer_scope(self):       # a recorded call knows which layer made each node
+            return self.forward(*args, **kwargs)
 
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")

@@ -1,6 +1,9 @@
 """ember -> ONNX. ``ember.compile`` traces the function into a Graph of backend primitives
 (ember.graph); each primitive is written as the standard ONNX ops it means, the state
 the function reads (parameters, buffers) as initializers and its arguments as inputs.
+A layer with an ONNX op of its own (Conv2d, Linear, LayerNorm, BatchNorm2d, pooling) is
+written as that op: the trace marks which layer recorded each primitive
+(ember.layer_scope), so other runtimes can use their own kernels for it.
 
 A dynamic batch axis is found by tracing twice, at the example's batch size and at one
 more: every shape number that differs between the two traces is linear in the batch
@@ -231,6 +234,94 @@ def _attention(b, node, args, outs):
     return b.node("MatMul", [probs, v], [outs[1]])
 
 
+# -- layers written as their ONNX op ------------------------------------------------------
+
+def _pair(v):
+    return [v, v] if isinstance(v, int) else list(v)
+
+
+def _conv(b, layer, x, out, param):
+    kh, kw = layer.kernel_size
+    pads = _pair(layer.padding)
+    inputs = [x, param(layer.weight)] + ([param(layer.bias)] if layer.bias is not None else [])
+    return b.node("Conv", inputs, [out], kernel_shape=[kh, kw], strides=_pair(layer.stride),
+                  dilations=_pair(layer.dilation), pads=pads + pads, group=layer.groups)
+
+
+def _linear(b, layer, x, out, param, rank):
+    if rank == 2:
+        inputs = [x, param(layer.weight)] + ([param(layer.bias)] if layer.bias is not None else [])
+        return b.node("Gemm", inputs, [out], transB=1)
+    product = b.node("MatMul", [x, b.node("Transpose", [param(layer.weight)], perm=[1, 0])],
+                     None if layer.bias is not None else [out])
+    return b.node("Add", [product, param(layer.bias)], [out]) if layer.bias is not None else product
+
+
+def _layer_norm(b, layer, x, out, param):
+    inputs = [x, param(layer.weight)] + ([param(layer.bias)] if layer.bias is not None else [])
+    return b.node("LayerNormalization", inputs, [out], axis=-len(layer.normalized_shape),
+                  epsilon=float(layer.eps))
+
+
+def _batch_norm(b, layer, x, out, param):
+    return b.node("BatchNormalization", [x, param(layer.weight), param(layer.bias),
+                                         param(layer.running_mean), param(layer.running_var)],
+                  [out], epsilon=float(layer.eps))
+
+
+def _pool(op):
+    def write(b, layer, x, out, param):
+        kernel = _pair(layer.kernel_size)
+        stride = kernel if layer.stride is None else _pair(layer.stride)
+        pads = _pair(layer.padding)
+        extra = {"dilations": _pair(layer.dilation)} if op == "MaxPool" else {"count_include_pad": 1}
+        return b.node(op, [x], [out], kernel_shape=kernel, strides=stride, pads=pads + pads, **extra)
+    return write
+
+
+def _layer_writers():
+    from ember.plugins.nn import layers
+    return {layers.Conv2d: _conv, layers.Linear: _linear, layers.LayerNorm: _layer_norm,
+            layers.BatchNorm2d: _batch_norm, layers.MaxPool2d: _pool("MaxPool"),
+            layers.AvgPool2d: _pool("AveragePool")}
+
+
+def _groups(graph, writers):
+    """Runs of consecutive nodes recorded inside one call of a layer that has an ONNX
+    op (its outermost such layer), as (layer or None, [node indices])."""
+    runs = []
+    for k, node in enumerate(graph.nodes):
+        layer = next((s for s in node.scope if type(s) in writers), None)
+        if runs and layer is not None and runs[-1][0] is layer:
+            runs[-1][1].append(k)
+        else:
+            runs.append((layer, [k]))
+    return runs
+
+
+def _as_layer(b, graph, layer, indices, uses, param_ids, writer):
+    """Write the run as the layer's op when it reads one value besides the layer's own
+    tensors and gives one value to the rest of the graph; False where it does not."""
+    made = {o for k in indices for o in graph.nodes[k].outs if o is not None}
+    reads = {r for k in indices for r in graph.nodes[k].refs()} - made
+    own = {param_ids.get(id(t)) for t in vars(layer).values() if isinstance(t, ember.Tensor)}
+    own |= {param_ids.get(id(t)) for t in layer.parameters()} | {
+        param_ids.get(id(t)) for t in layer.buffers()}
+    data = [r for r in reads if r not in own and r not in graph.consts]
+    last = max(indices)
+    given = [o for o in made if any(u > last for u in uses.get(o, ()))]
+    if len(data) != 1 or len(given) != 1:
+        return False
+    names = {id(t): b.name(param_ids[id(t)]) for t in (*layer.parameters(), *layer.buffers())
+             if id(t) in param_ids}
+
+    def param(t):
+        return names[id(t)]
+    extra = {"rank": len(graph.meta[data[0]][0])} if writer is _linear else {}
+    writer(b, layer, b.name(data[0]), b.name(given[0]), param, **extra)
+    return True
+
+
 def export(module_or_fn, example_args, path=None, opset=18, dynamic_batch=True):
     """Write ``module_or_fn`` (called on ``example_args``) as a standard ONNX model; return
     the ModelProto, and write it to ``path`` (atomically) when given. Parameters and
@@ -258,8 +349,20 @@ def export(module_or_fn, example_args, path=None, opset=18, dynamic_batch=True):
         b.inits.append(numpy_helper.from_array(t.numpy(), b.name(i)))
     for i, value in graph.consts.items():
         b.inits.append(numpy_helper.from_array(np.asarray(value), b.name(i)))
+    param_ids = {id(t): i for i, t in zip(graph.inputs[n_args:], state)}
+    uses = {}
     for k, node in enumerate(graph.nodes):
-        _emit(b, node, None if other is None else other.nodes[k])
+        for r in node.refs():
+            uses.setdefault(r, []).append(k)
+    for o in graph.outputs:
+        uses.setdefault(o, []).append(len(graph.nodes))
+    writers = _layer_writers()
+    for layer, indices in _groups(graph, writers):
+        if layer is not None and _as_layer(b, graph, layer, indices, uses, param_ids,
+                                           writers[type(layer)]):
+            continue
+        for k in indices:
+            _emit(b, graph.nodes[k], None if other is None else other.nodes[k])
 
     def info(i, name):
         shape, dtype = graph.meta[i]

@@ -44,8 +44,8 @@ def _trace(fn, args):
 class _Builder:
     """Collects ONNX nodes and initializers; names values as the Graph labels them."""
 
-    def __init__(self, graph, other, batch):
-        self.graph, self.other, self.batch = graph, other, batch
+    def __init__(self, graph, batch):
+        self.graph, self.batch = graph, batch
         self.nodes, self.inits, self.count = [], [], 0
         self._batch_name = None
 
@@ -343,7 +343,7 @@ def export(module_or_fn, example_args, path=None, opset=18, dynamic_batch=True):
     if graph.out_names:
         raise ExportError("export: the function changes state (running statistics, "
                           "optimizer state); export the model in eval mode")
-    b = _Builder(graph, other, batch)
+    b = _Builder(graph, batch)
     n_args = len(args)
     for i, t in zip(graph.inputs[n_args:], state):
         b.inits.append(numpy_helper.from_array(t.numpy(), b.name(i)))

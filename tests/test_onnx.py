@@ -44,14 +44,19 @@ def _cnn():
     return model
 
 
-def test_a_cnn_exported_by_pytorch_matches_it_at_another_batch_size(backend):
+def _imported_and_torch(model, exported_shape, x, backend):
+    """(ember's output, PyTorch's) on x for ``model``, exported at ``exported_shape`` with
+    a free batch axis and imported on ``backend``."""
     torch = pytest.importorskip("torch")
-    model = _cnn()
-    data = _export(model, (torch.randn(2, 3, 16, 16),), ["batch"])
-    imported = load(data, backend=backend.device)
-    x = np.random.default_rng(1).standard_normal((5, 3, 16, 16)).astype(np.float32)
+    imported = load(_export(model, (torch.randn(*exported_shape),), ["batch"]),
+                    backend=backend.device)
     got = imported(ember.tensor(x, backend=backend.device)).numpy()
-    ref = model(torch.from_numpy(x)).detach().numpy()
+    return got, model(torch.from_numpy(x)).detach().numpy()
+
+
+def test_a_cnn_exported_by_pytorch_matches_it_at_another_batch_size(backend):
+    x = np.random.default_rng(1).standard_normal((5, 3, 16, 16)).astype(np.float32)
+    got, ref = _imported_and_torch(_cnn(), (2, 3, 16, 16), x, backend)
     assert got.shape == ref.shape == (5, 4)
     assert _relative(got, ref) < 1e-5
 
@@ -62,11 +67,8 @@ def test_a_transformer_encoder_exported_by_pytorch_matches_it(backend):
     layer = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
     encoder = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
     # the TorchScript exporter bakes the sequence length into attention's reshapes
-    data = _export(encoder, (torch.randn(2, 5, 16),), ["batch"])
-    imported = load(data, backend=backend.device)
     src = np.random.default_rng(2).standard_normal((3, 5, 16)).astype(np.float32)
-    got = imported(ember.tensor(src, backend=backend.device)).numpy()
-    ref = encoder(torch.from_numpy(src)).detach().numpy()
+    got, ref = _imported_and_torch(encoder, (2, 5, 16), src, backend)
     assert _relative(got, ref) < 1e-5
 
 
@@ -76,11 +78,8 @@ def test_torchvision_classifiers_exported_by_pytorch_match_it(backend, name):
     from tests.torch_vision_models import MobileNetV3Small, ResNet18, with_running_statistics
     torch.manual_seed(0)
     model = with_running_statistics(ResNet18() if name == "resnet18" else MobileNetV3Small())
-    data = _export(model, (torch.randn(2, 3, 64, 64),), ["batch"])
-    imported = load(data, backend=backend.device)
     x = np.random.default_rng(7).standard_normal((3, 3, 64, 64)).astype(np.float32)
-    got = imported(ember.tensor(x, backend=backend.device)).numpy()
-    ref = model(torch.from_numpy(x)).detach().numpy()
+    got, ref = _imported_and_torch(model, (2, 3, 64, 64), x, backend)
     assert got.shape == ref.shape == (3, 1000)
     assert _relative(got, ref) < 1e-4
 

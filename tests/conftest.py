@@ -56,3 +56,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("=", "rerun after their worker crashed")
         for test, why in _crashed.items():
             terminalreporter.write_line(f"{test}: {why}")
+
+
+# -- the longest tests first -------------------------------------------------------------
+#: tests that run for 20 s to 2 min (the third-party backend runs the whole suite in a
+#: subprocess; the fuzzers write thousands of corrupt files)
+LONGEST = ("test_third_party_backend_passes_the_whole_suite",
+           "test_fuzzed_files_raise_nothing_but_serialization_error")
+
+
+def pytest_collection_modifyitems(items):
+    """Start the longest tests first. pytest-xdist hands tests to its workers in this
+    order, so a two-minute test begun last would keep one worker busy while the other
+    sits idle; begun first, the short ones fill in around it."""
+    def rank(item):
+        return next((k for k, name in enumerate(LONGEST) if item.name.startswith(name)),
+                    len(LONGEST))
+    items.sort(key=rank)

@@ -7,6 +7,7 @@ from onnx.backend.base import Backend, BackendRep
 import ember
 
 from .model import load
+from .types import as_tensor
 
 
 class EmberRep(BackendRep):
@@ -24,9 +25,7 @@ class EmberRep(BackendRep):
     def _tensor(self, x):
         if x is None or isinstance(x, list):         # an empty optional, a sequence
             return x if x is None else [self._tensor(v) for v in x]
-        x = np.asarray(x)
-        return ember.tensor(x, dtype=ember.dtypes.from_numpy_dtype(x.dtype, "ONNX test input"),
-                            backend=self.device)
+        return as_tensor(x, self.device, "ONNX test input")
 
 
 def _array(out):

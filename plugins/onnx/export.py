@@ -304,19 +304,16 @@ def _as_layer(b, graph, layer, indices, uses, param_ids, writer):
     tensors and gives one value to the rest of the graph; False where it does not."""
     made = {o for k in indices for o in graph.nodes[k].outs if o is not None}
     reads = {r for k in indices for r in graph.nodes[k].refs()} - made
-    own = {param_ids.get(id(t)) for t in vars(layer).values() if isinstance(t, ember.Tensor)}
-    own |= {param_ids.get(id(t)) for t in layer.parameters()} | {
-        param_ids.get(id(t)) for t in layer.buffers()}
-    data = [r for r in reads if r not in own and r not in graph.consts]
+    own = {id(t): param_ids[id(t)] for t in (*layer.parameters(), *layer.buffers())
+           if id(t) in param_ids}
+    data = [r for r in reads if r not in own.values() and r not in graph.consts]
     last = max(indices)
     given = [o for o in made if any(u > last for u in uses.get(o, ()))]
     if len(data) != 1 or len(given) != 1:
         return False
-    names = {id(t): b.name(param_ids[id(t)]) for t in (*layer.parameters(), *layer.buffers())
-             if id(t) in param_ids}
 
     def param(t):
-        return names[id(t)]
+        return b.name(own[id(t)])
     extra = {"rank": len(graph.meta[data[0]][0])} if writer is _linear else {}
     writer(b, layer, b.name(data[0]), b.name(given[0]), param, **extra)
     return True

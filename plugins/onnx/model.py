@@ -16,7 +16,7 @@ from ember.plugins.nn.module import Module, Parameter
 
 from .control import SCOPED
 from .ops import OPS, Context
-from .types import ember_dtype, type_name
+from .types import as_tensor, ember_dtype, type_name
 
 
 class UnsupportedOp(EmberError, NotImplementedError):
@@ -158,20 +158,19 @@ class OnnxModel(Module):
         super().__init__()
         graph = proto.graph
         object.__setattr__(self, "opset", _opset(proto))
+        program = Program(graph, self.opset)
         consts = {}
-        for init in graph.initializer:
-            array = _initializer(init)
-            dtype = ember_dtype(init.data_type, f"initializer {init.name!r}")
-            if dtype.is_float:
-                p = Parameter(ember.tensor(array, dtype=dtype, backend=backend))
-                self._parameters[init.name] = p
-                ember.name_state(p, init.name)
+        for name, array in program.consts.items():
+            if np.issubdtype(array.dtype, np.floating):
+                p = Parameter(ember.tensor(array, backend=backend))
+                self._parameters[name] = p
+                ember.name_state(p, name)
             else:
-                consts[init.name] = array
-        held = {i.name for i in graph.initializer}
-        object.__setattr__(self, "inputs", [i for i in graph.input if i.name not in held])
-        object.__setattr__(self, "output_names", [o.name for o in graph.output])
-        program = Program(onnx.GraphProto(node=graph.node), self.opset)
+                consts[name] = array
+        program.consts = {}        # the model binds its parameters and constants per call
+        object.__setattr__(self, "inputs", [i for i in graph.input if i.name not in consts
+                                            and i.name not in self._parameters])
+        object.__setattr__(self, "output_names", program.outputs)
         program.fold(consts)
         object.__setattr__(self, "_program", program)
         object.__setattr__(self, "_consts", consts)
@@ -183,7 +182,9 @@ class OnnxModel(Module):
         values.update(self.named_parameters())
         for spec, value in zip(self.inputs, self._bound(args, backend)):
             values[spec.name] = value
-        cache = self._uploads.setdefault(backend, {id(a): None for a in self._consts.values()})
+        cache = self._uploads.get(backend)
+        if cache is None:
+            cache = self._uploads[backend] = {id(a): None for a in self._consts.values()}
         self._program.run(values, backend, cache)
         outs = tuple(_as_output(values[name], name, backend) for name in self.output_names)
         return outs[0] if len(outs) == 1 else outs
@@ -240,8 +241,7 @@ def _as_output(value, name, backend):
         return [_as_output(v, name, backend) for v in value]
     if value is None or isinstance(value, ember.Tensor):
         return value
-    return ember.tensor(value, dtype=ember.dtypes.from_numpy_dtype(value.dtype, name),
-                        backend=backend)
+    return as_tensor(value, backend, name)
 
 
 def load(source, backend=None):

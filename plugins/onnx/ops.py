@@ -11,7 +11,7 @@ import ember
 from ember import ShapeError
 from ember.plugins.nn import functional as F
 
-from .types import ember_dtype
+from .types import as_tensor, ember_dtype
 
 OPS = {}
 
@@ -42,9 +42,7 @@ class Context:
         key = id(x)
         if key in self.cache and self.cache[key] is not None:
             return self.cache[key]
-        x = np.asarray(x)
-        t = ember.tensor(x, dtype=ember.dtypes.from_numpy_dtype(x.dtype, self.node),
-                         backend=self.backend)
+        t = as_tensor(x, self.backend, self.node)
         if key in self.cache:
             self.cache[key] = t
         return t
@@ -269,11 +267,7 @@ def _coerced(c, a, x, fn):
 
 
 def _hardmax(x, axis):
-    first = ember.argmax(x, axis=axis, keepdims=True)
-    shape = [1] * x.ndim
-    shape[axis] = x.shape[axis]
-    classes = ember.arange(x.shape[axis], dtype=first.dtype, backend=x.device).reshape(shape)
-    return ember.cast(first == classes, x.dtype)
+    return F.one_hot(ember.argmax(x, axis=axis), x.shape[axis], axis=axis, dtype=x.dtype)
 
 
 OPS["Softmax"] = lambda c, a, x: _coerced(c, a, x, ember.softmax)
@@ -573,11 +567,8 @@ def one_hot(c, a, indices, depth, values):
     if indices.dtype.is_float:
         indices = ember.cast(indices, ember.int64)
     indices = ember.where(indices < 0, indices + depth, indices)
-    axis = _axis(a.get("axis", -1), indices.ndim + 1)
-    shape = [1] * (indices.ndim + 1)
-    shape[axis] = depth
-    classes = ember.arange(depth, dtype=indices.dtype, backend=indices.device).reshape(shape)
-    return ember.where(ember.unsqueeze(indices, axis) == classes, values[1], values[0])
+    hit = F.one_hot(indices, depth, axis=a.get("axis", -1), dtype=ember.bool_)
+    return ember.where(hit, values[1], values[0])
 
 
 # -- reductions -------------------------------------------------------------------------
@@ -927,9 +918,7 @@ def _nll(c, a, logp, target, weight):
     if ignore is not None:
         valid = target != ignore
         target = ember.where(valid, target, ember.zeros((), dtype=target.dtype, backend=target.device))
-    hit = ember.unsqueeze(target, 1) == ember.arange(classes, dtype=target.dtype,
-                                                     backend=target.device).reshape(
-        (1, classes) + (1,) * (logp.ndim - 2))
+    hit = F.one_hot(target, classes, axis=1, dtype=ember.bool_)
     picked = -ember.sum(ember.where(hit, logp, 0.0), 1)
     w = None
     if weight is not None:

@@ -1,5 +1,7 @@
-"""ONNX element types as ember dtypes; the rest are refused by name."""
+"""ONNX element types as ember dtypes (the rest are refused by name), and host arrays
+as tensors of exactly their dtype."""
 
+import numpy as np
 from onnx import TensorProto
 
 import ember
@@ -22,3 +24,11 @@ def ember_dtype(elem_type, what):
         raise DTypeError(f"{what}: ONNX element type {type_name(elem_type)} has no ember dtype; "
                          f"ember holds {held} (convert the model's tensors to one of them)")
     return found
+
+
+def as_tensor(array, backend, what):
+    """A host array as a tensor of its own dtype on ``backend``, refused where the backend
+    lacks that dtype (ember.tensor would narrow NumPy's int64 to a backend's int32)."""
+    array = np.asarray(array)
+    return ember.tensor(array, dtype=ember.dtypes.from_numpy_dtype(array.dtype, what),
+                        backend=backend)

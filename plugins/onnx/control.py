@@ -13,10 +13,17 @@ SCOPED = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 EMPTY = None
 
 
-def _stack(parts, axis=0):
+def _stack(c, parts, axis=0):
+    """One iteration's outputs stacked along a new axis: on the host while they all are."""
     if all(isinstance(p, np.ndarray) for p in parts):
         return np.stack(parts, axis)
-    return ember.stack([ember.tensor(p) if isinstance(p, np.ndarray) else p for p in parts], axis)
+    return ember.stack([c.tensor(p) for p in parts], axis)
+
+
+def _iterations(body, fixed):
+    """Empty lists for the per-iteration outputs of ``body`` (those after its first
+    ``fixed`` outputs)."""
+    return [[] for _ in body.outputs[fixed:]]
 
 
 def _take(x, index, axis):
@@ -36,17 +43,18 @@ def loop(c, a, trips=None, cond=None, *carried):
     per-iteration outputs are stacked."""
     body, limit = a["body"], None if trips is None else int(c.scalar(trips))
     going = True if cond is None else bool(c.scalar(cond))
-    carried, scans, i = list(carried), None, 0
+    carried, i = list(carried), 0
+    scans = _iterations(body, 1 + len(carried))
     while going and (limit is None or i < limit):
         out = body.call(c, [np.asarray(i, np.int64), np.asarray(going), *carried])
         going = bool(c.scalar(out[0]))
         carried = out[1:1 + len(carried)]
-        step = out[1 + len(carried):]
-        scans = [[s] for s in step] if scans is None else [p + [s] for p, s in zip(scans, step)]
+        for parts, value in zip(scans, out[1 + len(carried):]):
+            parts.append(value)
         i += 1
-    if scans is None:
+    if scans and not i:
         c.refuse("Loop that runs no iteration cannot give its scan outputs a shape")
-    out = carried + [_stack(p) for p in scans]
+    out = carried + [_stack(c, p) for p in scans]
     return tuple(out) if len(out) > 1 else out[0]
 
 
@@ -56,18 +64,19 @@ def _scan(c, a, states, inputs):
     in_axes = a.get("scan_input_axes", [0] * n_in)
     in_dirs = a.get("scan_input_directions", [0] * n_in)
     steps = inputs[0].shape[in_axes[0]]
-    collected = None
+    collected = _iterations(body, n_state)
     for t in range(steps):
         slices = [_take(x, steps - 1 - t if d else t, ax) for x, ax, d in zip(inputs, in_axes, in_dirs)]
         out = body.call(c, list(states) + slices)
         states = out[:n_state]
-        step = out[n_state:]
-        collected = [[s] for s in step] if collected is None else [p + [s] for p, s in zip(collected, step)]
-    collected = collected or []
+        for parts, value in zip(collected, out[n_state:]):
+            parts.append(value)
+    if collected and not steps:
+        c.refuse("Scan over zero steps cannot give its scan outputs a shape")
     n_out = len(collected)
     out_axes = a.get("scan_output_axes", [0] * n_out)
     out_dirs = a.get("scan_output_directions", [0] * n_out)
-    stacked = [_stack(p[::-1] if d else p, ax if ax >= 0 else ax + p[0].ndim + 1)
+    stacked = [_stack(c, p[::-1] if d else p, ax if ax >= 0 else ax + p[0].ndim + 1)
                for p, ax, d in zip(collected, out_axes, out_dirs)]
     return list(states) + stacked
 
@@ -85,7 +94,7 @@ def scan(c, a, *inputs):
         a = dict(a, scan_input_axes=[0] * n_in)
         per = [_scan(c, a, [_take(s, b, 0) for s in states], [_take(x, b, 0) for x in xs])
                for b in range(xs[0].shape[0])]
-        out = [_stack(list(parts)) for parts in zip(*per)]
+        out = [_stack(c, list(parts)) for parts in zip(*per)]
     return tuple(out) if len(out) > 1 else out[0]
 
 

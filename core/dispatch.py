@@ -10,6 +10,7 @@ or a module, and the recorder belongs to one thread: other threads compute
 eagerly meanwhile, on the same backend, unrecorded.
 """
 
+import contextlib
 import threading
 import weakref
 
@@ -61,17 +62,7 @@ class _Scope:
         self.recorder.scope = self.outer
 
 
-class _NoScope:
-    __slots__ = ()
-
-    def __enter__(self):
-        pass
-
-    def __exit__(self, *exc):
-        pass
-
-
-_NO_SCOPE = _NoScope()
+_NO_SCOPE = contextlib.nullcontext()
 
 
 def layer_scope(layer):

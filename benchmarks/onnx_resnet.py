@@ -4,6 +4,10 @@ alternation). The model is torchvision's resnet18 architecture with random weigh
 (tests/torch_vision_models.py), exported by torch.onnx.export; onnxruntime is a
 yardstick here, never a dependency of ember.
 
+The contender "GEMMs only" is a floor for any convolution built on NumPy's BLAS: just
+the model's 20 convolution GEMMs, (out, in*kh*kw) @ (in*kh*kw, batch*OH*OW) with numpy.matmul
+on ready windows, without the window copies or anything else of the forward.
+
     python benchmarks/onnx_resnet.py [--backend numpy] [--batches 1 32] [--size 224]
 """
 
@@ -34,6 +38,24 @@ def _model(size):
         torch.onnx.export(model, (torch.randn(1, 3, size, size),), buf, dynamo=False,
                           input_names=["x"], dynamic_axes={"x": {0: "batch"}})
     return model, buf.getvalue()
+
+
+def _conv_gemms(model, size, batch):
+    """A function running just the GEMMs of the model's convolutions at this batch, on one
+    preallocated buffer of windows (their values do not change BLAS's speed)."""
+    import torch
+    shapes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(
+        (m.weight.shape[0], m.weight[0].numel(), o.shape[2] * o.shape[3])))
+        for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    for h in hooks:
+        h.remove()
+    buf = np.ones(max(k * batch * hw for _, k, hw in shapes), np.float32)
+    gemms = [(np.ones((o, k), np.float32), buf[:k * batch * hw].reshape(k, batch * hw))
+             for o, k, hw in shapes]
+    return lambda: [w @ cols for w, cols in gemms]
 
 
 def _quiet(onnxruntime):
@@ -71,6 +93,7 @@ def rows(backends, batches=(1, 32), size=224, min_time=0.5):
             return run
         contenders[f"ember:{b}"] = case
     contenders["torch"] = lambda x: (lambda: model(torch.from_numpy(x)).detach())
+    contenders["GEMMs only"] = lambda x: _conv_gemms(model, size, len(x))
     out, worst = [], 0.0
     for n in batches:
         x = np.random.default_rng(n).standard_normal((n, 3, size, size)).astype(np.float32)

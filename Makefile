@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 		echo "the system pocl could not be installed; OpenCL keeps pyopencl's own"; fi
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,plot,opencl,wgpu,distributed,onnx]'
+	$(BIN)/pip install --quiet -e '.[test,plot,opencl,wgpu,distributed,onnx,bfloat16]'
 	$(BIN)/pip install --quiet torch==2.13.0 || \
 		echo "PyTorch could not be installed; the tests that use it as their oracle skip"
 	$(BIN)/pip install --quiet onnxruntime || \

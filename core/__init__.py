@@ -5,7 +5,8 @@ through the "ember" entry points (see ember.hookspecs).
 """
 
 from .tensor import Tensor  # first: tensor, autograd and ops import one another in this order
-from . import dtypes
+from . import amp, dtypes
+from .amp import autocast
 from .autograd import Op, enable_grad, grad, is_grad_enabled, no_grad
 from .backend import Backend
 from .config import backend, get_backend, set_backend
@@ -15,7 +16,8 @@ from .graph import Graph
 from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linspace, normal, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
                        zeros_like)
-from .dtypes import bool_, default_float, float16, float32, float64, int32, int64, promote
+from .dtypes import (bfloat16, bool_, default_float, float16, float32, float64, int32, int64,
+                     promote)
 from .errors import (AutogradError, BackendError, DataError, DistributedError, DTypeError,
                      EmberError, IndexingError, MutationError, PluginError, RangeError,
                      SerializationError, ShapeError, StateDictError)
@@ -35,9 +37,9 @@ __all__ = [
     "Backend", "CompileError", "CompileWarning", "Graph", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
     "DTypeError", "EmberError",
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
-    "arange", "asarray", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
+    "amp", "arange", "asarray", "autocast", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
     "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
-    "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "float32", "float64", "full", "full_like", "get_backend",
+    "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int32", "int64", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",

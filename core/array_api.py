@@ -129,7 +129,7 @@ def finfo(type):  # noqa: A002
     d = type.dtype if isinstance(type, Tensor) else dt.dtype(type)
     if not d.is_float:
         raise DTypeError(f"finfo: {d.name} is not a floating dtype; use iinfo")
-    return _Limits(np.finfo(d.np), d)
+    return _Limits(dt.finfo(d), d)
 
 
 def iinfo(type):  # noqa: A002

@@ -12,7 +12,7 @@ import itertools
 import threading
 import weakref
 
-from . import dispatch
+from . import amp, dispatch
 from .errors import AutogradError, BackendError
 from .tensor import Tensor, wrap
 
@@ -182,7 +182,8 @@ def run_backward(roots, grads, create_graph=False, wanted=None):
 
 
 def _propagate(roots, acc, create_graph, wanted_ids, found):
-    with _SetGrad(create_graph):
+    # each backward computes in its forward's dtypes: autocast, if on, is not reapplied
+    with _SetGrad(create_graph), amp.autocast(enabled=False):
         for t in _topological(roots):
             g = acc.pop(id(t), None)
             if g is None:

@@ -29,7 +29,7 @@ import weakref
 
 import numpy as np
 
-from . import dispatch
+from . import amp, dispatch
 from .autograd import NotDifferentiable, is_grad_enabled
 from .config import get_backend
 from .errors import EmberError
@@ -131,7 +131,7 @@ class CompiledFunction:
                 return self.fn(*args, **kwargs)
             entry = self._entries[key] = _Entry(self)
         result = entry(args, kwargs)
-        if key[-1] and any(leaf[3] for _, (_, leaves) in key[:-1] for leaf in leaves):
+        if key[-1][0] and any(leaf[3] for _, (_, leaves) in key[:-1] for leaf in leaves):
             refusal = NotDifferentiable(
                 f"outputs of compile({self.name}) carry no gradients, though its arguments "
                 f"require grad; call the function uncompiled to differentiate it, or compile "
@@ -150,7 +150,7 @@ class CompiledFunction:
         self._warned = True
         last = list(self._entries)[-1]
         changed = next((label for (label, part), (_, old) in zip(key[:-1], last[:-1]) if part != old),
-                       "grad mode" if key[-1] != last[-1] else "the number of arguments")
+                       "grad or autocast mode" if key[-1] != last[-1] else "the number of arguments")
         warnings.warn(
             f"compile({self.name}): {self.cache_limit} signatures cached (cache_limit) and "
             f"{changed} keeps changing (shape, dtype, or the value of a Python number; other "
@@ -187,7 +187,7 @@ def _unflatten(spec, leaves):
 
 def _key(args, kwargs):
     """Per argument (by position or keyword): its structure and tensors' shapes, dtypes,
-    backends and requires_grad; then grad mode."""
+    backends and requires_grad; then the mode: grad mode and the autocast dtype."""
     parts = [(f"argument {k}", a) for k, a in enumerate(args)]
     parts += [(f"argument {n!r}", v) for n, v in kwargs.items()]
     key = []
@@ -196,7 +196,7 @@ def _key(args, kwargs):
         spec = _flatten(a, leaves)
         key.append((label, (_hashable(spec), tuple(
             (t.shape, t.dtype.name, t._backend.device, t.requires_grad) for t in leaves))))
-    return tuple(key) + (is_grad_enabled(),)
+    return tuple(key) + ((is_grad_enabled(), amp.state()),)
 
 
 def _hashable(spec):

@@ -232,7 +232,7 @@ def _float_dtype(op, dtype):
 
 
 def _gen_dtype(dtype):
-    return dtype.np if dtype is not dt.float16 else np.float32
+    return dtype.np if dtype not in dt.HALF else np.float32
 
 
 def rand(*shape, dtype=None, backend=None, requires_grad=False):

@@ -234,6 +234,9 @@ class Tensor:
     def half(self):
         return _ops.cast(self, "float16")
 
+    def bfloat16(self):
+        return _ops.cast(self, "bfloat16")
+
     def int(self):
         return _ops.cast(self, "int32")
 

@@ -53,15 +53,19 @@ def test_safetensors_library_files_load_in_ember(tmp_path):
         np.testing.assert_array_equal(loaded[name].numpy(), a)
 
 
-def test_bfloat16_loads_as_float32_exactly(tmp_path):
-    values = np.array([1.0, -2.5, 3.140625], dtype=np.float32)
+def test_bfloat16_loads_as_bfloat16_or_as_float32_exactly(tmp_path):
+    """BF16 bits load as bfloat16 where the backend holds it, else as float32 (exact)."""
+    values = np.array([1.0, -2.5, 3.140625, -0.0, np.inf], dtype=np.float32)
     bf16 = (values.view(np.uint32) >> 16).astype("<u2")
-    header = json.dumps({"x": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}).encode()
+    header = json.dumps({"x": {"dtype": "BF16", "shape": [5], "data_offsets": [0, 10]}}).encode()
     path = tmp_path / "bf16.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + bf16.tobytes())
-    x = ember.load(path)["x"]
-    assert x.dtype is ember.float32
-    np.testing.assert_array_equal(x.numpy(), values)
+    targets = [n for n in ember.registry.names("backends") if ember.config.availability(n)[0]]
+    for name in targets:
+        x = ember.load(path, backend=name)["x"]
+        held = ember.bfloat16 in ember.get_backend(name).dtypes
+        assert x.dtype is (ember.bfloat16 if held else ember.float32), (name, x.dtype)
+        assert x.numpy().astype(np.float32).view(np.uint32).tolist() == values.view(np.uint32).tolist()
 
 
 def test_pytorch_reads_and_writes_interchange(tmp_path):
@@ -73,6 +77,12 @@ def test_pytorch_reads_and_writes_interchange(tmp_path):
     np.testing.assert_array_equal(loaded["w"].numpy(), _sample()["w"].numpy())
     st_torch.save_file({"q": torch.tensor([1.5, -2.0], dtype=torch.bfloat16)}, str(tmp_path / "t.safetensors"))
     np.testing.assert_array_equal(ember.load(tmp_path / "t.safetensors")["q"].numpy(), [1.5, -2.0])
+    if ember.bfloat16 in ember.get_backend("numpy").dtypes:    # bfloat16 both ways, bit for bit
+        b = ember.tensor([1.0, -2.5, 3.140625, 1e-40, -np.inf], dtype=ember.bfloat16)
+        ember.save({"b": b}, tmp_path / "b.safetensors")
+        back = st_torch.load_file(str(tmp_path / "b.safetensors"))["b"]
+        assert back.dtype == torch.bfloat16
+        assert back.view(torch.int16).numpy().tolist() == b.numpy().view(np.int16).tolist()
 
 
 # -- atomic writes ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from numba import uint64 as U
 
 from ember.shapes import windows_out
 
+from .backend import HALF
+
 
 @functools.lru_cache(maxsize=64)
 def _pool_loop(kh, kw, sh, sw, dh, dw):
@@ -74,10 +76,10 @@ def _plane_order(like):
 
 def _planes(a, order):
     """``a`` as contiguous (planes, H, W), planes in ``order``: a view where the memory
-    allows. float16 comes as float32 (Numba has no half-precision arithmetic; the max
-    and the placement are exact there)."""
+    allows. float16 and bfloat16 come as float32 (Numba has no 16-bit float arithmetic;
+    the max and the placement are exact there)."""
     t = np.ascontiguousarray(a.transpose(order + (2, 3)),
-                             dtype=np.float32 if a.dtype == np.float16 else a.dtype)
+                             dtype=np.float32 if a.dtype in HALF else a.dtype)
     return t.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
 
 

@@ -5,7 +5,7 @@ import math
 
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import (_float_input, abs as abs_, exp, float_unary, log1p, maximum, minimum,
+from .elementwise import (_float_input, _float32_input, abs as abs_, exp, float_unary, log1p, maximum, minimum,
                           tanh)
 from .reduce import sum as sum_
 
@@ -215,13 +215,13 @@ def gelu_tanh(x):
 
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
-    x = _float_input("softmax", x)
+    x = _float32_input("softmax", x)
     axis = normalize_axis("softmax", axis, x.ndim, x.shape)
     return run(Softmax(axis), (x,), x.shape, x.dtype)
 
 
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis``, stable for large inputs."""
-    x = _float_input("log_softmax", x)
+    x = _float32_input("log_softmax", x)
     axis = normalize_axis("log_softmax", axis, x.ndim, x.shape)
     return run(LogSoftmax(axis), (x,), x.shape, x.dtype)

@@ -10,6 +10,7 @@ so attention differentiates to any order.
 
 import math
 
+from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, is_grad_enabled, run
 from ..errors import DTypeError, ShapeError
@@ -143,6 +144,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     q = as_tensor(query, op)
     k, v = as_tensor(key, op, like=q), as_tensor(value, op, like=q)
     backend = same_backend(op, (q, k, v))
+    q, k, v = amp.lower(q, k, v)
     for name, t in (("query", q), ("key", k), ("value", v)):
         if not t.dtype.is_float:
             raise DTypeError(f"{op}: {name} must be floating, got {t.dtype.name}")
@@ -197,13 +199,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         keep = rand(*scores, backend=backend) >= dropout_p
         inputs.append(cast(keep, q.dtype) * (1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0))
 
-    wide = q.dtype is dt.float16 and dt.float32 in backend.dtypes   # softmax in float32
-    if wide:
-        inputs = [cast(t, dt.float32) if t.dtype is dt.float16 else t for t in inputs]
+    half = q.dtype if q.dtype in dt.HALF and dt.float32 in backend.dtypes else None
+    if half:        # the softmax in float32
+        inputs = [cast(t, dt.float32) if t.dtype is half else t for t in inputs]
     dtype = inputs[0].dtype
     if source == 0:      # nothing to attend to: zeros, still linked to q, k and v
         out = matmul(matmul(inputs[0], transpose(inputs[1])), inputs[2])
     else:
         out = run(Attention(scale, kind, dropout_p > 0.0, is_causal, scores, dtype, k.ndim),
                   tuple(inputs), batch + (length, v.shape[-1]), dtype)
-    return cast(out, dt.float16) if wide else out
+    return cast(out, half) if half else out

@@ -1,6 +1,6 @@
 """Elementwise ops: unary, binary with broadcasting, comparisons, where, cast, clip."""
 
-from .. import dispatch
+from .. import amp, dispatch
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import DTypeError
@@ -9,7 +9,7 @@ from ..tensor import Tensor, wrap
 from ._util import (as_tensor, binary_operands, check_dtype, const, primitive, same_backend,
                     unbroadcast)
 
-NUMERIC = (dt.int32, dt.int64, dt.float16, dt.float32, dt.float64)
+NUMERIC = (dt.int32, dt.int64) + dt.FLOATS
 
 
 # -- cast ---------------------------------------------------------------------
@@ -68,6 +68,11 @@ def _float_input(name, x):
     if not isinstance(x, Tensor):
         x = as_tensor(x, name)
     return x if x.dtype.is_float else cast(x, dt.default_float)
+
+
+def _float32_input(name, x):
+    """As _float_input; under autocast, 16-bit floats compute in float32 (exp, log...)."""
+    return amp.widen(_float_input(name, x))
 
 
 def _numeric_input(name, x):
@@ -205,28 +210,28 @@ def _unary(op_cls, name, prepare):
 neg = _unary(Neg, "neg", _numeric_input)
 abs = _unary(Abs, "abs", _numeric_input)  # noqa: A001  (ember.abs mirrors numpy.abs)
 sign = _unary(Sign, "sign", _numeric_input)
-exp = _unary(Exp, "exp", _float_input)
-log = _unary(Log, "log", _float_input)
+exp = _unary(Exp, "exp", _float32_input)
+log = _unary(Log, "log", _float32_input)
 sqrt = _unary(Sqrt, "sqrt", _float_input)
 sin = _unary(Sin, "sin", _float_input)
 cos = _unary(Cos, "cos", _float_input)
 tanh = _unary(Tanh, "tanh", _float_input)
 
 
-def float_unary(op_cls, name, x):
+def float_unary(op_cls, name, x, prepare=_float_input):
     """Run the unary float op ``op_cls(dtype)`` on ``x`` (integers computed as floats)."""
-    x = _float_input(name, x)
+    x = prepare(name, x)
     return run(op_cls(x.dtype), (x,), x.shape, x.dtype)
 
 
 def log1p(x):
     """log(1 + x), accurate for x near 0 (within a few ULP everywhere)."""
-    return float_unary(Log1p, "log1p", x)
+    return float_unary(Log1p, "log1p", x, _float32_input)
 
 
 def expm1(x):
     """exp(x) - 1, accurate for x near 0 (within a few ULP everywhere)."""
-    return float_unary(Expm1, "expm1", x)
+    return float_unary(Expm1, "expm1", x, _float32_input)
 
 
 # -- binary --------------------------------------------------------------------
@@ -332,6 +337,7 @@ def pow(a, b):  # noqa: A001
     a, b, shape = binary_operands("pow", a, b)
     if a.dtype is dt.bool_:
         raise DTypeError("pow: bool tensors are not supported; cast to an integer or float dtype")
+    a, b = amp.widen(a, b)
     return run(Pow(), (a, b), shape, a.dtype)
 
 

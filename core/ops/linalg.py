@@ -1,5 +1,6 @@
 """Batched matrix multiplication: a real primitive, never multiply-and-sum."""
 
+from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import ShapeError
@@ -27,6 +28,7 @@ def matmul(a, b):
     a = as_tensor(a, "matmul", like=b if hasattr(b, "_backend") else None)
     b = as_tensor(b, "matmul", like=a)
     same_backend("matmul", (a, b))
+    a, b = amp.lower(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: {a.shape} @ {b.shape}: operands need at least one "
                          f"dimension; use * for scalars")

@@ -1,5 +1,6 @@
 """Reductions over any axes, with keepdims."""
 
+from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import ShapeError
@@ -39,16 +40,16 @@ class Sum(Op):
 def sum(x, axis=None, keepdims=False):  # noqa: A001
     """Sum over ``axis`` (an int, a tuple, or None for all); ints and bools sum to the
     backend's integer dtype (int64 where it has one)."""
-    x = as_tensor(x, "sum")
+    x = amp.widen(as_tensor(x, "sum"))     # under autocast, in float32
     axes = normalize_axes("sum", axis, x.ndim, x.shape)
     if not x.dtype.is_float and x.dtype is not x._backend.default_int:
         x = cast(x, x._backend.default_int)
-    if x.dtype is dt.float16 and dt.float32 in x._backend.dtypes:
+    if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
         # accumulated in float32, as PyTorch does: a float16 running sum overflows (and
-        # loses the small terms) long before the result does
+        # a 16-bit one loses the small terms) long before the result does
         wide = cast(x, dt.float32)
         return cast(run(Sum(axes, keepdims), (wide,), _reduced(x.shape, axes, keepdims),
-                        dt.float32), dt.float16)
+                        dt.float32), x.dtype)
     return run(Sum(axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
 
 
@@ -61,11 +62,11 @@ def mean(x, axis=None, keepdims=False):
     n = 1
     for a in axes:
         n *= x.shape[a]
-    if x.dtype is dt.float16 and dt.float32 in x._backend.dtypes:
-        # the float32 sum is divided before it returns to float16: a float16 sum of
+    if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
+        # the float32 sum is divided before it returns to 16 bits: a float16 sum of
         # representable values can overflow where their mean does not
         return cast(sum(cast(x, dt.float32), axes, keepdims) * (1.0 / n if n else float("nan")),
-                    dt.float16)
+                    x.dtype)
     return sum(x, axes, keepdims) * (1.0 / n if n else float("nan"))
 
 
@@ -197,7 +198,7 @@ def _arg(name, x, axis, keepdims):
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) computed stably by shifting with the (detached) maximum."""
-    x = as_tensor(x, "logsumexp")
+    x = amp.widen(as_tensor(x, "logsumexp"))
     if not x.dtype.is_float:
         x = cast(x, dt.default_float)
     axes = normalize_axes("logsumexp", axis, x.ndim, x.shape)

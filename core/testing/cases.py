@@ -13,7 +13,7 @@ import ember
 from ember import dtypes as dt
 from ember.ops.activation import gelu_tanh
 
-FLOAT = (dt.float16, dt.float32, dt.float64)
+FLOAT = dt.FLOATS
 NUMERIC = (dt.int32, dt.int64) + FLOAT
 ALL = (dt.bool_,) + NUMERIC
 
@@ -33,12 +33,12 @@ EDGES = ("0", "-0", "subnormal", "-subnormal", "tiny", "max", "-max", "inf", "-i
          1.0, -1.0, 1e-30, -1e-30)
 
 #: the edge bound, in ULPs of the result's dtype, unless a case says otherwise
-ULPS = {dt.float16: 2, dt.float32: 4, dt.float64: 8}
+ULPS = {dt.float16: 2, dt.bfloat16: 2, dt.float32: 4, dt.float64: 8}
 
 
 def edge_values(case, dtype):
     """The case's edge inputs in ``dtype`` (values it cannot hold round, as a cast does)."""
-    info = np.finfo(dtype.np)
+    info = dt.finfo(dtype)
     named = {"0": 0.0, "-0": -0.0, "subnormal": float(info.smallest_subnormal),
              "-subnormal": -float(info.smallest_subnormal), "tiny": float(info.tiny),
              "max": float(info.max), "-max": -float(info.max), "inf": np.inf, "-inf": -np.inf,
@@ -202,7 +202,7 @@ OPS = [
     # hence 12 + 6|u| ULP at x = -5 (u = -7.5) on top of the device's exp
     OpCase("gelu_tanh", gelu_tanh, _np_gelu_tanh, domain=(-3, 3), double=True,
            signed_zeros=True, edges=(1e-8, -1e-8, -5.0, 5.0, 12.0, -12.0, 1e15, -1e15),
-           ulps={dt.float16: 4, dt.float32: 64, dt.float64: 64}),
+           ulps={dt.float16: 4, dt.bfloat16: 4, dt.float32: 64, dt.float64: 64}),
     OpCase("log1p", ember.log1p, np.log1p, domain=(-0.9, 3.0), double=True, signed_zeros=True,
            edges=(1e-10, -1e-10, 1e-5, -0.5, -1.0, -2.0, 1e30)),
     OpCase("expm1", ember.expm1, np.expm1, domain=(-3, 3), double=True, signed_zeros=True,
@@ -308,7 +308,7 @@ OPS = [
     # attention: a row that may attend nowhere (every key masked) gives 0 and a zero
     # gradient, not NaN (PyTorch's safe softmax); S = 0 gives zeros, L = 0 nothing; a +inf
     # score gives NaN (inf - inf), a NaN input NaN in its batch entry, as the composed ops;
-    # float16 computes in float32 and rounds once
+    # float16 and bfloat16 compute in float32 and round once
     OpCase("attention", ember.scaled_dot_product_attention, _np_attention, ATTENTION,
            domain=(-1, 1), double=True, scale=3, cancels=True),
     OpCase("attention_causal", lambda q, k, v: ember.scaled_dot_product_attention(

@@ -6,6 +6,7 @@ cross_entropy picks each target's logit with one gather (IndexCrossEntropy); the
 other losses turn them into one-hot rows on the device.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -17,6 +18,14 @@ from ember.errors import BackendError, DTypeError, ShapeError
 from ember.plugins.nn.functional import one_hot
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def _float32(loss):
+    """Under autocast the loss runs in float32 (as in PyTorch): its prediction is widened."""
+    @functools.wraps(loss)
+    def run(pred, target, *args, **kwargs):
+        return loss(ember.amp.widen(pred), target, *args, **kwargs)
+    return run
 
 
 def _reduce(loss, reduction, op):
@@ -49,17 +58,20 @@ def _same_shape(op, pred, target):
     return target.to(pred.dtype) if target.dtype is not pred.dtype else target
 
 
+@_float32
 def mse_loss(pred, target, reduction="mean"):
     """(pred - target)^2."""
     d = pred - _same_shape("mse_loss", pred, target)
     return _reduce(d * d, reduction, "mse_loss")
 
 
+@_float32
 def l1_loss(pred, target, reduction="mean"):
     """|pred - target|."""
     return _reduce((pred - _same_shape("l1_loss", pred, target)).abs(), reduction, "l1_loss")
 
 
+@_float32
 def huber_loss(pred, target, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
     d = (pred - _same_shape("huber_loss", pred, target)).abs()
@@ -67,6 +79,7 @@ def huber_loss(pred, target, reduction="mean", delta=1.0):
     return _reduce(loss, reduction, "huber_loss")
 
 
+@_float32
 def binary_cross_entropy(prob, target, reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
     t = _same_shape("binary_cross_entropy", prob, target)
@@ -75,6 +88,7 @@ def binary_cross_entropy(prob, target, reduction="mean"):
     return _reduce(-(t * log_p + (1.0 - t) * log_q), reduction, "binary_cross_entropy")
 
 
+@_float32
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     """BCE on sigmoid(logits), computed as max(x, 0) - x t + log(1 + exp(-|x|)) (stable)."""
     t = _same_shape("binary_cross_entropy_with_logits", logits, target)
@@ -119,6 +133,7 @@ def _checked_targets(op, scores, target):
     return target, classes
 
 
+@_float32
 def nll_loss(log_probs, target, reduction="mean"):
     """-log_probs[target class], for log-probabilities of shape (N, C, ...)."""
     q = _class_targets("nll_loss", log_probs, target)
@@ -154,6 +169,7 @@ class SoftmaxCrossEntropy(ember.Op):
         return (ember.softmax(x, self.axis) - q) * g.unsqueeze(self.axis), None
 
 
+@_float32
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """-sum(q * log_softmax(logits)) over the class axis (1), where q is the one-hot
     target (or the given probabilities), smoothed toward uniform by label_smoothing."""
@@ -174,6 +190,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     return _reduce(loss, reduction, "cross_entropy")
 
 
+@_float32
 def token_cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """cross_entropy with the classes on the last axis: next-token logits (..., vocab)
     against ids (...), each position one example (a language model's loss, as

@@ -69,6 +69,7 @@ def linear(x, weight, bias=None):
     if x.ndim == 0 or x.shape[-1:] != weight.shape[1:]:
         raise ShapeError(f"linear: input {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                          f"features but weight {weight.shape} expects {weight.shape[1]}")
+    x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: all three
     if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
         out = x @ weight.T     # mixed dtypes: let the core's promotion handle it
         return out + bias if bias is not None else out
@@ -187,6 +188,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if o % groups:
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
+    x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
     x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
@@ -333,6 +335,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ShapeError(f"layer_norm: input {x.shape} does not end in the normalized shape "
                          f"{normalized_shape}")
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    x = ember.amp.widen(x)       # under autocast, in float32
     mean = x.mean(axis=axes, keepdims=True)
     var = x.var(axis=axes, correction=0, keepdims=True)
     out = (x - mean) / ember.sqrt(var + eps)
@@ -348,7 +351,8 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
     if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
         raise ShapeError(f"rms_norm: input {x.shape} does not end in the normalized shape "
                          f"{normalized_shape}")
-    eps = float(np.finfo(x.dtype.np).eps) if eps is None else eps
+    x = ember.amp.widen(x)       # under autocast, in float32
+    eps = float(ember.dtypes.finfo(x.dtype).eps) if eps is None else eps
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     out = x / ember.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
     return out * weight if weight is not None else out

@@ -1073,7 +1073,10 @@ def gather_nd(c, a, x, index):
 
 @op("Einsum")
 def einsum(c, a, *xs):
-    return c.on_host(lambda *hs: np.einsum(a["equation"], *hs), *xs)
+    def run(*hs):     # NumPy's einsum has no bfloat16 loop: float32, rounded once
+        wide = [h.astype(np.float32) if h.dtype == ember.bfloat16.np else h for h in hs]
+        return np.einsum(a["equation"], *wide).astype(np.result_type(*hs))
+    return c.on_host(run, *xs)
 
 
 @op("Compress")

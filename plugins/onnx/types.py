@@ -9,7 +9,8 @@ from ember import DTypeError
 
 _EMBER = {TensorProto.FLOAT: ember.float32, TensorProto.DOUBLE: ember.float64,
           TensorProto.FLOAT16: ember.float16, TensorProto.INT32: ember.int32,
-          TensorProto.INT64: ember.int64, TensorProto.BOOL: ember.bool_}
+          TensorProto.INT64: ember.int64, TensorProto.BOOL: ember.bool_,
+          TensorProto.BFLOAT16: ember.bfloat16}
 
 
 def type_name(elem_type):

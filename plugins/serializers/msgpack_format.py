@@ -70,6 +70,9 @@ class EmberFormat:
                 name, shape, raw = _unpack(payload)
                 if name not in _DTYPES:
                     raise fail(source, f"unknown dtype {name!r} in a tensor")
+                if _DTYPES[name].np is None:
+                    raise fail(source, f"a {name} tensor needs the package ml_dtypes "
+                                       f"(pip install ml_dtypes)")
                 if not isinstance(raw, bytes):
                     raise fail(source, "tensor data is not bytes")
                 arr = array_from_bytes(source, "tensor", _DTYPES[name].np.newbyteorder("<"),

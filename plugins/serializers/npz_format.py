@@ -24,10 +24,17 @@ class NpzFormat:
 
     extensions = (".npz",)
     nested = False
+    #: dtypes NumPy's .npy header cannot name (a bfloat16 array reads back as raw bytes)
+    unstorable = ("bfloat16",)
 
     @staticmethod
     def dumps(obj):
         tensors, lone = flat_tensors(obj, ".npz")
+        for name, t in tensors.items():
+            if t.dtype.name in NpzFormat.unstorable:
+                raise SerializationError(
+                    f".npz cannot store {name!r}: NumPy's format has no {t.dtype.name}; save it "
+                    f"as .safetensors or .ember, or convert it first (t.float())")
         buf = io.BytesIO()
         arrays = {name: t.numpy() for name, t in tensors.items()}
         if lone:

@@ -9,20 +9,30 @@ import struct
 
 import numpy as np
 
+import ember
 from ember.errors import SerializationError
 
 from .common import array_from_bytes, fail, flat_tensors, tensor_bytes, to_tensor
 
 MAX_HEADER = 100_000_000
 _TO_ST = {"bool": "BOOL", "int32": "I32", "int64": "I64", "float16": "F16", "float32": "F32",
-          "float64": "F64"}
+          "float64": "F64", "bfloat16": "BF16"}
 _FROM_ST = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "U16": np.uint16,
             "I32": np.int32, "U32": np.uint32, "I64": np.int64, "F16": np.float16,
             "F32": np.float32, "F64": np.float64, "BF16": np.uint16}
 
 
+def _bfloat16(bits, backend):
+    """BF16 bits as bfloat16 where the backend holds it, else as float32, whose high half
+    they are (exact)."""
+    if ember.bfloat16 in ember.get_backend(backend).dtypes:
+        return bits.view(ember.bfloat16.np)
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
 class SafetensorsFormat:
-    """A flat dict of tensors; bfloat16 loads as float32 (exactly), small ints widen."""
+    """A flat dict of tensors; small ints widen, and bfloat16 loads as float32 (exactly)
+    onto a backend without bfloat16."""
 
     extensions = (".safetensors",)
     nested = False
@@ -82,8 +92,8 @@ class SafetensorsFormat:
             raw = bytes(buffer[offsets[0]:offsets[1]])
             arr = array_from_bytes(source, f"tensor {name!r}",
                                    np.dtype(_FROM_ST[st_dtype]).newbyteorder("<"), entry["shape"], raw)
-            if st_dtype == "BF16":   # the high half of a float32: exact
-                arr = (arr.astype(np.uint32) << 16).view(np.float32)
+            if st_dtype == "BF16":
+                arr = _bfloat16(arr, backend)
             arrays[name] = arr
         end = 0
         for begin, stop, name in sorted(spans):

@@ -48,7 +48,7 @@ ERRORS = [
     ("item", lambda: ember.zeros(2, 2).item(), ValueError,
      "item: the tensor has shape (2, 2) (4 elements); item() needs exactly one"),
     ("unknown_dtype", lambda: ember.zeros(2, dtype="complex64"), ember.DTypeError,
-     "unknown dtype 'complex64'; ember has bool, int32, int64, float16, float32, float64"),
+     "unknown dtype 'complex64'; ember has bool, int32, int64, float16, bfloat16, float32, float64"),
     ("complex_scalar", lambda: ember.zeros(2) + 1j, ember.DTypeError,
      "cannot combine a tensor with complex 1j; use a bool, int, float or tensor"),
     ("unknown_backend", lambda: ember.zeros(2).to("nope"), ember.BackendError, "no backend 'nope'; available: "),

@@ -52,7 +52,7 @@ def _values(case, dtype, backend):
     if case.cancels:
         edges = [v for v in edges if not np.isfinite(v) or abs(v) <= 1e4]
     if backend.flushes_subnormals:
-        tiny = float(np.finfo(dtype.np).tiny)
+        tiny = float(dt.finfo(dtype).tiny)
         edges = [v for v in edges if v == 0 or not abs(v) < tiny]
     return st.one_of(st.floats(lo, hi), st.sampled_from(edges))
 

@@ -137,6 +137,48 @@ def test_float16_mean_does_not_overflow(backend):
     expect(h.mean().item() == 60000.0, f"float16 mean of 60000s: {h.mean().item()}")
 
 
+def _need_bfloat16(backend):
+    if ember.bfloat16 not in backend.dtypes:
+        pytest.skip(f"backend {backend.device} has no bfloat16")
+    return pytest.importorskip("ml_dtypes", reason="ml_dtypes, the oracle, is not installed")
+
+
+def test_bfloat16_conversions_round_to_nearest_even(backend):
+    """float32 -> bfloat16 bit for bit as ml_dtypes rounds: the low half just under, at
+    and over a tie, for random high halves (every exponent, subnormals, the overflow to
+    inf, NaN); float64 rounds once, not through float32; bfloat16 -> float32 is exact."""
+    ml_dtypes = _need_bfloat16(backend)
+    high = np.random.default_rng(0).integers(0, 1 << 16, 4096, dtype=np.uint32) << 16
+    low = np.array([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], dtype=np.uint32)
+    x = (high[:, None] | low).ravel().view(np.float32)
+    want = x.astype(ml_dtypes.bfloat16)
+    got = ember.tensor(x, backend=backend).to(ember.bfloat16).numpy()
+    nan = np.isnan(want.astype(np.float32))
+    expect(np.array_equal(np.isnan(got.astype(np.float32)), nan), "NaN stays NaN, only NaN")
+    bad = got.view(np.uint16)[~nan] != want.view(np.uint16)[~nan]
+    expect(not bad.any(), f"float32 -> bfloat16 of {x[~nan][bad][:4]} gave "
+                          f"{got[~nan][bad][:4]}, ml_dtypes {want[~nan][bad][:4]}")
+    back = ember.tensor(want, backend=backend).to(ember.float32).numpy()
+    expect(np.array_equal(back[~nan].view(np.uint32), want[~nan].astype(np.float32).view(np.uint32)),
+           "bfloat16 -> float32 is exact")
+    if ember.float64 in backend.dtypes:
+        # 1 + 2^-8 + 2^-30 is above the tie: through float32 it would become the tie, then 1
+        over = np.array([1 + 2.0 ** -8 + 2.0 ** -30, -(1 + 2.0 ** -8 + 2.0 ** -30)])
+        got = ember.tensor(over, backend=backend).to(ember.bfloat16).numpy().astype(np.float64)
+        expect(got.tolist() == [1 + 2.0 ** -7, -(1 + 2.0 ** -7)],
+               f"float64 -> bfloat16 rounds twice: {got.tolist()}")
+
+
+def test_bfloat16_sums_accumulate_in_float32(backend):
+    """A bfloat16 running sum of 1000 ones stops at 256 (256 + 1 rounds back to 256)."""
+    _need_bfloat16(backend)
+    ones = ember.ones(1000, dtype=ember.bfloat16, backend=backend)
+    expect(ones.sum().item() == 1000.0 and ones.mean().item() == 1.0,
+           f"sum {ones.sum().item()}, mean {ones.mean().item()}")
+    m = ember.ones(1, 1000, dtype=ember.bfloat16, backend=backend)
+    expect((m @ m.T).item() == 1000.0, f"matmul gives {(m @ m.T).item()}")
+
+
 def test_reductions_over_empty_axes(backend):
     e = ember.zeros(0, 3, backend=backend)
     expect(e.sum(axis=0).tolist() == [0, 0, 0], "sum over an empty axis is 0")

@@ -90,7 +90,7 @@ def _edge_check(backend, case, dtype, keep):
 
 
 def _subnormal(x):
-    return (x != 0) & (np.abs(x) < np.finfo(x.dtype).tiny)
+    return (x != 0) & (np.abs(x) < dt.finfo(dt.dtype(x.dtype)).tiny)
 
 
 @pytest.mark.parametrize("case,dtype", EDGE)

@@ -93,6 +93,8 @@ PROMOTIONS = [  # (left, right, result), the documented table
     ("bool", "int32", "int32"), ("int32", "int64", "int64"), ("int64", "float16", "float16"),
     ("int32", "float32", "float32"), ("float16", "float32", "float32"),
     ("float32", "float64", "float64"), ("bool", "float64", "float64"), ("bool", "bool", "bool"),
+    ("float16", "bfloat16", "float32"), ("int64", "bfloat16", "bfloat16"),
+    ("bfloat16", "float32", "float32"),
 ]
 
 

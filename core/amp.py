@@ -1,0 +1,83 @@
+"""Automatic mixed precision: ``with ember.autocast(dtype=ember.bfloat16):`` runs the ops
+that gain from a 16-bit dtype (matmul, hence linear layers and convolutions, and
+attention) in it, and the ops that lose accuracy there (softmax, normalization, losses,
+exp, log, sums) in float32, following PyTorch's autocast op lists. Every other op runs
+in the widest dtype of its inputs, by the usual promotion.
+
+The casts are ordinary differentiable ops, so gradients reach float32 parameters as
+float32 (master weights), and ``ember.compile`` records them like any op; a compiled
+function keeps one trace per autocast state. Ops written outside the core opt in with
+``lower`` (a matmul-like op) or ``widen`` (a reduction-like op).
+"""
+
+import functools
+import threading
+
+from . import dtypes as dt
+from .errors import DTypeError
+
+_local = threading.local()
+
+
+def state():
+    """This thread's autocast dtype, or None outside autocast."""
+    return getattr(_local, "dtype", None)
+
+
+def get_autocast_dtype():
+    return state()
+
+
+def is_autocast_enabled():
+    return state() is not None
+
+
+class autocast:
+    """Run the enclosed ops in mixed precision in this thread; ``enabled=False`` turns a
+    surrounding autocast off (as for a loss computed outside it). Nests."""
+
+    def __init__(self, dtype=dt.bfloat16, enabled=True):
+        dtype = dt.dtype(dtype)
+        if dtype not in dt.HALF:
+            raise DTypeError(f"autocast: dtype must be float16 or bfloat16, got {dtype.name}")
+        self.dtype, self.enabled = dtype, enabled
+
+    def __enter__(self):
+        self.outer = state()
+        _local.dtype = self.dtype if self.enabled else None
+        return self
+
+    def __exit__(self, *exc):
+        _local.dtype = self.outer
+
+    def __call__(self, fn):
+        """As a decorator: ``fn`` runs under this autocast."""
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with autocast(self.dtype, self.enabled):
+                return fn(*args, **kwargs)
+        return run
+
+
+def _cast_all(tensors, want, eligible):
+    from .ops.elementwise import cast
+    from .tensor import Tensor
+    out = tuple(cast(t, want) if isinstance(t, Tensor) and eligible(t.dtype) else t
+                for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def lower(*tensors):
+    """Under autocast, float32 and 16-bit float tensors cast to the autocast dtype (float64
+    stays, as in PyTorch); the tensors unchanged outside it. One tensor in, one out."""
+    low = state()
+    if low is None:
+        return tensors[0] if len(tensors) == 1 else tensors
+    return _cast_all(tensors, low, lambda d: d is dt.float32 or d in dt.HALF)
+
+
+def widen(*tensors):
+    """Under autocast, 16-bit float tensors cast to float32; unchanged outside it."""
+    if state() is None:
+        return tensors[0] if len(tensors) == 1 else tensors
+    return _cast_all(tensors, dt.float32, lambda d: d in dt.HALF)

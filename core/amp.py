@@ -59,6 +59,18 @@ class autocast:
         return run
 
 
+#: precision names (Trainer, ``ember train``, the examples) -> autocast dtype (None: off)
+PRECISIONS = {"fp32": None, "bf16": dt.bfloat16, "fp16": dt.float16}
+
+
+def precision(name):
+    """The autocast of a precision name: "bf16", "fp16", or "fp32" (off)."""
+    if name not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    low = PRECISIONS[name]
+    return autocast(low or dt.bfloat16, enabled=low is not None)
+
+
 def _cast_all(tensors, want, eligible):
     from .ops.elementwise import cast
     from .tensor import Tensor

@@ -385,7 +385,7 @@ class _Trace:
     # -- calls -----------------------------------------------------------------------------
     def recorder(self, name, original):
         def record(*args):
-            out = original(*args)
+            out = _own(original(*args))
             if name == "from_numpy":
                 self.constant(args[0], out)
             else:
@@ -502,6 +502,17 @@ def _thaw(a):
     if type(a) is tuple and len(a) == 2 and a[0] == "dtype":
         return a[1]
     return repr(a)
+
+
+def _own(out):
+    """A result whose buffer is its own object: NumPy hands 0-d results out as scalars,
+    and its bool scalars are two shared objects (np.True_, np.False_), which the trace,
+    knowing buffers by id, would take for one value."""
+    if isinstance(out, np.generic):
+        return np.array(out)
+    if type(out) is tuple:
+        return tuple(map(_own, out))
+    return out
 
 
 def _recordable(backend, name):

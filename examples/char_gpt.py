@@ -4,7 +4,8 @@ The text is every machine's own: the running Python's Lib/*.py, in sorted order,
 every tenth file held out for validation (whole files, so validation is unseen code).
 ``--text FILE`` trains on any other text (its last tenth is held out). Losses are in
 bits per byte. AdamW with a warmup and a cosine decay, gradient clipping and dropout;
-``--compile`` replays each step as one graph. Checkpoints go to --out, and the final
+``--compile`` replays each step as one graph; ``--precision bf16`` (or fp16, with loss
+scaling) runs forward passes under ember.autocast, parameters staying float32. Checkpoints go to --out, and the final
 model is written in Hugging Face's layout (GPT2.save_pretrained).
 
     python examples/char_gpt.py                 # the default config, on EMBER_BACKEND
@@ -39,6 +40,8 @@ def parser():
     for key, value in DEFAULTS.items():
         p.add_argument("--" + key.replace("_", "-"), type=type(value), default=value)
     p.add_argument("--compile", action="store_true", help="replay each step as one graph")
+    p.add_argument("--precision", choices=ember.amp.PRECISIONS, default="fp32",
+                   help="bf16/fp16: matmuls and attention in 16 bits under ember.autocast")
     p.add_argument("--out", default="runs/char_gpt", help="folder for checkpoints and the model")
     p.add_argument("--sample", type=int, default=200,
                    help="bytes to sample at the end (at most the context's length)")
@@ -68,15 +71,25 @@ def setup(args, vocab_size):
     return model, opt, schedule
 
 
-def training_step(model, opt, clip):
-    """step(ids, next_ids) -> loss: forward, cross-entropy, backward, clipping, update."""
+def training_step(model, opt, clip, precision="fp32"):
+    """step(ids, next_ids) -> loss: forward, cross-entropy, backward, clipping, update;
+    with fp16 the loss is scaled (GradScaler) and the gradients unscaled before clipping."""
+    scaler = optim.GradScaler() if precision == "fp16" else None
+
     def step(x, y):
-        logits = model(x)
-        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with ember.amp.precision(precision):
+            logits = model(x)
+            loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad()
-        loss.backward()
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        if scaler is not None:
+            scaler.unscale_(opt)
         optim.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
         return loss
     return step
 
@@ -96,7 +109,7 @@ def evaluate(model, data, args, backend):
     """Mean validation loss (bits/byte) over fixed windows, so every call sees the same."""
     model.eval()
     total = 0.0
-    with ember.no_grad():
+    with ember.no_grad(), ember.amp.precision(args.precision):
         for x, y in validation_batches(data, args):
             logits = model(ember.tensor(x, backend=backend))
             total += cross_entropy(logits.reshape(-1, logits.shape[-1]),
@@ -116,9 +129,10 @@ def train(argv=None, out=sys.stdout):
     model, opt, schedule = setup(args, tokenizer.vocab_size)
     print(f"{described}\nGPT2 of {model.num_parameters():,} parameters ({args.n_layer} layers, "
           f"{args.n_head} heads, {args.n_embd} wide, context {args.context}) on backend "
-          f"{backend.device}{', compiled' if args.compile else ''}", file=out)
+          f"{backend.device}{', compiled' if args.compile else ''}"
+          f"{'' if args.precision == 'fp32' else ', ' + args.precision + ' autocast'}", file=out)
 
-    step = training_step(model, opt, args.clip)
+    step = training_step(model, opt, args.clip, args.precision)
     run_step = ember.compile(step) if args.compile else step
     checkpoints = CheckpointManager(os.path.join(args.out, "checkpoints"), keep_last=2,
                                     metric="val_bits_per_byte")

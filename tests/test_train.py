@@ -148,6 +148,8 @@ def test_cli_train_evaluate_predict(tmp_path, run_python):
      "config: data.val_fraction must be a number between 0 and 1 (exclusive), got 0"),
     (("scale = 16.0", "scale = -1"), "config: data.scale must be a number > 0, got -1"),
     (("seed = 0", "seed = true"), "config: seed must be a whole number >= 0, got True"),
+    (("epochs = 30", 'epochs = 30\nprecision = "int8"'),
+     "config: train.precision must be 'fp32' or 'bf16' or 'fp16', got 'int8'"),
 ])
 def test_cli_refuses_bad_configs_in_one_line(tmp_path, capsys, change, message):
     from ember.cli import main

@@ -2,12 +2,13 @@
 
 from .algorithms import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
+from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
 from .schedulers import (SCHEDULERS, CosineAnnealingLR, CosineWithWarmupLR, ExponentialLR,
                          LinearWarmup, LRScheduler, OneCycleLR, ReduceLROnPlateau,
                          SchedulerExample, StepLR)
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR",
-           "CosineWithWarmupLR", "ExponentialLR", "LRScheduler", "LinearWarmup", "OneCycleLR", "Optimizer",
+           "CosineWithWarmupLR", "ExponentialLR", "GradScaler", "LRScheduler", "LinearWarmup", "OneCycleLR", "Optimizer",
            "OptimizerExample", "RMSprop", "ReduceLROnPlateau", "SchedulerExample", "StepLR",
            "clip_grad_norm_", "clip_grad_value_"]

@@ -133,6 +133,33 @@ def test_optimizer_state_dict_resumes_the_identical_trajectory(backend, name):
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_skips_a_step_with_found_inf_on_the_device(backend, name):
+    """step(found_inf) (what GradScaler calls): True leaves parameters and state as they
+    were, the first step included (its state keeps its zero start, its count 0); False
+    follows the rule exactly as a plain step, so a run with skipped steps equals the run
+    without them."""
+    cls = registry.get("optimizers", name)
+    ex = cls.example()
+    dtype = grad_dtype(backend)
+    guarded = [ember.tensor(x, dtype=dtype, requires_grad=True) for x in X0]
+    plain = [ember.tensor(x, dtype=dtype, requires_grad=True) for x in X0]
+    g_opt, p_opt = cls(guarded, **ex.kwargs), cls(plain, **ex.kwargs)
+    yes, no = (ember.tensor(v, backend=backend) for v in (True, False))
+    for step, skip in enumerate([True, False, True, True, False, False]):
+        g_opt.zero_grad()
+        _quadratic_loss(guarded).backward()
+        g_opt.step(found_inf=yes if skip else no)
+        if not skip:
+            p_opt.zero_grad()
+            _quadratic_loss(plain).backward()
+            p_opt.step()
+        for i, (g, p) in enumerate(zip(guarded, plain)):
+            np.testing.assert_allclose(g.numpy(), p.numpy(), **_tol(dtype),
+                                       err_msg=f"{name}: parameter {i} after guarded step "
+                                               f"{step + 1} ({'skipped' if skip else 'kept'})")
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_optimizer_compiled_step_matches_eager(backend, name):
     """The whole step (loss, backward, step) under ember.compile follows the eager
     trajectory, with the learning rate changed mid-run by hand (as a scheduler does)

@@ -56,6 +56,7 @@ class Optimizer:
             self.param_groups.append(group)
         self.state = {}   # id(param) -> {name: tensor or number}
         self._lr_tensors = {}   # id(group) -> [0-d tensor, the lr it holds] (compiled steps)
+        self._guarded = False   # inside step(found_inf=...): step counts are tensors
 
     def validate(self, group):
         if group["lr"] < 0:
@@ -66,20 +67,50 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None
 
-    def step(self):
-        """One update of every parameter that has a gradient."""
+    def step(self, found_inf=None):
+        """One update of every parameter that has a gradient.
+
+        With ``found_inf`` (a 0-d bool tensor, as GradScaler passes), the update is kept
+        only where it is False: on a step whose gradients hold inf or NaN, parameters and
+        state tensors keep their values, decided on the device, with nothing read back to
+        the host. Only while some parameter has no state yet (the first steps) is the flag
+        read, so that a skipped first step makes no state; inside ember.compile, which
+        reads nothing, such state keeps its zero start instead (exact for Adam and plain
+        SGD). Step counts are then tensors; other state an optimizer holds in Python
+        numbers is not guarded."""
         compiling = ember.is_compiling()
-        with ember.no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state.setdefault(id(p), {})
-                    p.copy_(self.update(p, p.grad, state, group))
-                    if compiling:    # how the compiled graph prints this state
-                        for name, v in state.items():
-                            if isinstance(v, Tensor):
-                                ember.name_state(v, f"{name}[{ember.state_name(p, 'param')}]")
+        if found_inf is not None and not compiling and any(
+                not self.state.get(id(p)) for g in self.param_groups for p in g["params"]
+                if p.grad is not None) and bool(found_inf.item()):
+            return
+        self._guarded = found_inf is not None
+        try:
+            with ember.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            self._step_one(p, group, found_inf, compiling)
+        finally:
+            self._guarded = False
+
+    def _step_one(self, p, group, found_inf, compiling):
+        state = self.state.setdefault(id(p), {})
+        # the values before the update (state tensors change value, not identity)
+        before = {k: v.detach() if isinstance(v, Tensor) else v for k, v in state.items()}
+        new = self.update(p, p.grad, state, group)
+        if found_inf is not None:
+            new = ember.where(found_inf, p, new)
+            for name, value in state.items():
+                if isinstance(value, Tensor) and (name in before or compiling):
+                    old = before.get(name, 0.0)
+                    old = old.to(value.dtype) if isinstance(old, Tensor) else \
+                        ember.full_like(value, old)
+                    value.copy_(ember.where(found_inf, old, value))
+        p.copy_(new)
+        if compiling:    # how the compiled graph prints this state
+            for name, v in state.items():
+                if isinstance(v, Tensor):
+                    ember.name_state(v, f"{name}[{ember.state_name(p, 'param')}]")
 
     def lr(self, group):
         """The group's learning rate: the number, or while ember.compile traces a 0-d
@@ -116,13 +147,13 @@ class Optimizer:
         else:
             state[name] = value.detach() if isinstance(value, Tensor) else value
 
-    @staticmethod
-    def count_step(state, p, in_tensor):
+    def count_step(self, state, p, in_tensor):
         """``state["step"]`` plus one, stored back and returned: a Python int, or with
-        ``in_tensor`` (capturable, or while ember.compile traces) a 0-d tensor counted in
-        place, so that each replay of a compiled step counts on."""
+        ``in_tensor`` (capturable, or while ember.compile traces) or in a guarded step
+        (``step(found_inf)``) a 0-d tensor counted in place, so that each replay of a
+        compiled step counts on and a skipped step does not count."""
         step = state.get("step", 0)
-        if not in_tensor:
+        if not (in_tensor or self._guarded):
             state["step"] = (int(step.item()) if isinstance(step, Tensor) else step) + 1
             return state["step"]
         if not isinstance(step, Tensor):

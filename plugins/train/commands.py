@@ -48,6 +48,7 @@ _POSITIVE = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) a
              "a number > 0")
 _OPTIONAL_COUNT = (lambda v: v is None or _whole(1)[0](v), "a whole number >= 1")
 _OPTIONAL_POSITIVE = (lambda v: v is None or _POSITIVE[0](v), "a number > 0")
+_PRECISION = (lambda v: v in ember.amp.PRECISIONS, " or ".join(map(repr, ember.amp.PRECISIONS)))
 
 
 def setting(config, path, default, rule):
@@ -215,7 +216,8 @@ class TrainCommand:
                           compile=args.compile or bool(train_cfg.get("compile", False)),
                           max_steps=setting(config, "train.max_steps", None, _OPTIONAL_COUNT),
                           clip_grad_norm=setting(config, "train.clip_grad_norm", None,
-                                                 _OPTIONAL_POSITIVE))
+                                                 _OPTIONAL_POSITIVE),
+                          precision=setting(config, "train.precision", "fp32", _PRECISION))
         history = trainer.fit(model, loss, optimizer, train_loader, val_loader, epochs,
                               callbacks, metrics)
         result = trainer.evaluate(model, test_loader, loss, metrics)

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 import ember
 import ember.distributed as dist
-from ember.plugins.optim import clip_grad_norm_
+from ember.plugins.optim import GradScaler, clip_grad_norm_
 from ember.registry import registry
 
 from .metrics import Metric
@@ -56,16 +56,23 @@ class Trainer:
     loaders), the figures of an epoch pool every rank's and only rank 0 shows a bar."""
 
     def __init__(self, progress=True, file=None, compile=False, max_steps=None,  # noqa: A002
-                 clip_grad_norm=None):
+                 clip_grad_norm=None, precision="fp32"):
         """``max_steps`` ends training after that many steps, within an epoch (which then
         ends as any other: validation, callbacks); ``clip_grad_norm`` rescales the
         gradients to that total norm at most before each update (as PyTorch Lightning's
-        max_steps and gradient_clip_val)."""
+        max_steps and gradient_clip_val). ``precision`` "bf16" or "fp16" runs forward
+        passes and losses under ember.autocast (parameters stay as they are), "fp16"
+        also with a GradScaler."""
         for name, value in (("max_steps", max_steps), ("clip_grad_norm", clip_grad_norm)):
             if value is not None and (isinstance(value, bool) or not value > 0):
                 raise ValueError(f"Trainer: {name} must be a number > 0 or None, got {value!r}")
+        if precision not in ember.amp.PRECISIONS:
+            raise ValueError(f"Trainer: precision must be one of "
+                             f"{', '.join(ember.amp.PRECISIONS)}, got {precision!r}")
         self.progress, self.file, self.compile = progress, file or sys.stderr, compile
         self.max_steps, self.clip_grad_norm = max_steps, clip_grad_norm
+        self.precision = precision
+        self.scaler = GradScaler() if precision == "fp16" else None
         self.model = self.optimizer = None
         self.stop_training, self.step = False, 0
 
@@ -78,14 +85,23 @@ class Trainer:
             raise ValueError("Trainer(compile=True): not with data-parallel training (the "
                              "all-reduce of gradients runs outside any one graph); drop one")
 
+        scaler = self.scaler
+
         def step(inputs, target):
-            output = model(*inputs)
-            value = loss_fn(output, target)
+            with self.autocast():
+                output = model(*inputs)
+                value = loss_fn(output, target)
             optimizer.zero_grad()
-            value.backward()
+            (value if scaler is None else scaler.scale(value)).backward()
             if self.clip_grad_norm is not None:
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
                 clip_grad_norm_(model.parameters(), self.clip_grad_norm)
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
             return output.detach(), value
         if not self.compile:
             return step
@@ -99,6 +115,10 @@ class Trainer:
                 seen[0] = settings
             return compiled(inputs, target)
         return replayed
+
+    def autocast(self):
+        """The autocast of this trainer's precision (off for fp32)."""
+        return ember.amp.precision(self.precision)
 
     def fit(self, model, loss, optimizer, train_loader, val_loader=None, epochs=1, callbacks=(),
             metrics=()):
@@ -180,7 +200,7 @@ class Trainer:
         was_training = model.training
         model.eval()
         total = count = 0.0
-        with ember.no_grad():
+        with ember.no_grad(), self.autocast():
             for *inputs, target in loader:
                 output = model(*inputs)
                 n = target.shape[0] if target.ndim else 1
@@ -200,7 +220,7 @@ class Trainer:
         was_training = model.training
         model.eval()
         outs = []
-        with ember.no_grad():
+        with ember.no_grad(), self.autocast():
             for batch in loader:
                 inputs = batch[:-1] if len(batch) > 1 else batch
                 outs.append(model(*inputs).numpy())

@@ -160,6 +160,22 @@ def test_a_number_that_changes_every_call_is_a_clear_error(backend):
 Pair = collections.namedtuple("Pair", "low high")
 
 
+def test_equal_0d_results_stay_distinct_values(backend):
+    """Two 0-d comparisons equal when traced (NumPy returns both as the one object
+    np.False_) are two values in the graph: replayed where they differ, each has its own."""
+    def both(x):
+        s = x.sum()
+        above_ten, above_zero = s > 10.0, s > 0.0      # both made before either is read
+        return ember.where(above_ten, 1.0, 0.0) + ember.where(above_zero, 2.0, 0.0)
+
+    f = ember.compile(both)
+    for _ in range(3):
+        f(ember.tensor([-1.0, -2.0], backend=backend))
+    for values, want in (([1.0, 2.0], 2.0), ([10.0, 2.0], 3.0), ([-5.0, 1.0], 0.0)):
+        got = f(ember.tensor(values, backend=backend)).item()
+        expect(got == want, f"compiled on sum {sum(values)}: {got}, expected {want}")
+
+
 def test_outputs_keep_their_container_types(backend):
     """Tuples, namedtuples, lists and dicts come back as the eager call returned them, on
     the tracing calls and on replays."""

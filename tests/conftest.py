@@ -59,9 +59,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # -- the longest tests first -------------------------------------------------------------
-#: tests that run for 20 s to 2 min (the third-party backend runs the whole suite in a
+#: tests that run for 20 s to 2 min (the third-party backend runs a fifth of the suite in a
 #: subprocess; the fuzzers write thousands of corrupt files)
-LONGEST = ("test_third_party_backend_passes_the_whole_suite",
+LONGEST = ("test_third_party_backend_passes_the_suite",
            "test_fuzzed_files_raise_nothing_but_serialization_error")
 
 

@@ -125,10 +125,7 @@ class ArrayModuleBackend(Backend):
         xp.add.at(xp.moveaxis(out, axis, 0), index, moved)
         return out
 
-    def matmul(self, a, b):
-        if a.dtype == dt.bfloat16.np:   # BLAS in float32, rounded once (ml_dtypes' own loop is slow)
-            return self.xp.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(a.dtype)
-        return self.xp.matmul(a, b)
+    def matmul(self, a, b): return self.xp.matmul(a, b)
 
     # DLPack: the arrays themselves, shared without a copy where the memory allows
     def dlpack_device(self, buf): return buf.__dlpack_device__()
@@ -362,6 +359,11 @@ class NumpyBackend(ArrayModuleBackend):
 
     def max(self, x, axes, keepdims): return numpy.maximum.reduce(x, axis=axes, keepdims=keepdims)
     def min(self, x, axes, keepdims): return numpy.minimum.reduce(x, axis=axes, keepdims=keepdims)
+
+    def matmul(self, a, b):
+        if a.dtype in HALF:     # BLAS in float32, rounded once: NumPy's 16-bit loops are slow
+            return numpy.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(a.dtype)
+        return numpy.matmul(a, b)
 
     @classmethod
     def devices(cls):

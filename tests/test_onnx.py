@@ -273,6 +273,24 @@ def test_ember_models_exported_load_back_into_ember(name):
         assert _relative(again(x).numpy(), model(x).numpy()) < 1e-6
 
 
+@pytest.mark.parametrize("opset", [18, 24])
+def test_a_third_party_layer_exports_as_the_onnx_form_it_gives(opset):
+    """ember_swish's Swish (examples/third_party_plugin) writes itself through onnx_op:
+    ONNX's Swish from opset 24, x * Sigmoid(beta x) before; onnxruntime agrees."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember_swish import Swish
+    model = nn.Sequential(nn.Linear(4, 6), Swish(beta=1.5), nn.Linear(6, 2)).eval()
+    x = ember.randn(3, 4)
+    proto = export(model, (x,), opset=opset)
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops == (["Gemm", "Swish", "Gemm"] if opset >= 24 else
+                   ["Gemm", "Mul", "Sigmoid", "Mul", "Gemm"]), ops
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for batch in (x, ember.randn(5, 4)):
+        assert _relative(session.run(None, {"x0": batch.numpy()})[0], model(batch).numpy()) < 1e-6
+
+
 def test_exporting_a_model_in_training_mode_is_refused():
     from ember.plugins import nn
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))

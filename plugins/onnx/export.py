@@ -3,7 +3,8 @@
 the function reads (parameters, buffers) as initializers and its arguments as inputs.
 A layer with an ONNX op of its own (Conv2d, Linear, LayerNorm, BatchNorm2d, pooling) is
 written as that op: the trace marks which layer recorded each primitive
-(ember.layer_scope), so other runtimes can use their own kernels for it.
+(ember.layer_scope), so other runtimes can use their own kernels for it. A layer class
+of any package gives its own form with a method ``onnx_op(builder, x, out, param)``.
 
 A dynamic batch axis is found by tracing twice, at the example's batch size and at one
 more: every shape number that differs between the two traces is linear in the batch
@@ -42,10 +43,15 @@ def _trace(fn, args):
 
 
 class _Builder:
-    """Collects ONNX nodes and initializers; names values as the Graph labels them."""
+    """Collects ONNX nodes and initializers; names values as the Graph labels them.
 
-    def __init__(self, graph, batch):
-        self.graph, self.batch = graph, batch
+    A layer's ``onnx_op`` writes through two calls: ``node(op_type, inputs, outputs=None,
+    **attributes)`` adds a node and returns its output's name (names, with several
+    outputs), ``const(value, dtype=np.int64)`` adds an initializer and returns its name;
+    ``opset`` is the opset being written."""
+
+    def __init__(self, graph, batch, opset):
+        self.graph, self.batch, self.opset = graph, batch, opset
         self.nodes, self.inits, self.count = [], [], 0
         self._batch_name = None
 
@@ -286,12 +292,23 @@ def _layer_writers():
             layers.AvgPool2d: _pool("AveragePool")}
 
 
+def _writer(layer, writers):
+    """What writes ``layer`` as ONNX ops: the function above for ember's own layers, or
+    its class's ``onnx_op(builder, x, out, param)`` (how a layer of any package adds its
+    form: x and out are the names of its input and output, param(t) names one of its
+    parameters or buffers); None for a layer written as the primitives it runs."""
+    found = writers.get(type(layer))
+    if found is None and callable(getattr(type(layer), "onnx_op", None)):
+        return lambda b, layer, x, out, param: layer.onnx_op(b, x, out, param)
+    return found
+
+
 def _groups(graph, writers):
     """Runs of consecutive nodes recorded inside one call of a layer that has an ONNX
     op (its outermost such layer), as (layer or None, [node indices])."""
     runs = []
     for k, node in enumerate(graph.nodes):
-        layer = next((s for s in node.scope if type(s) in writers), None)
+        layer = next((s for s in node.scope if _writer(s, writers) is not None), None)
         if runs and layer is not None and runs[-1][0] is layer:
             runs[-1][1].append(k)
         else:
@@ -340,7 +357,7 @@ def export(module_or_fn, example_args, path=None, opset=18, dynamic_batch=True):
     if graph.out_names:
         raise ExportError("export: the function changes state (running statistics, "
                           "optimizer state); export the model in eval mode")
-    b = _Builder(graph, batch)
+    b = _Builder(graph, batch, opset)
     n_args = len(args)
     for i, t in zip(graph.inputs[n_args:], state):
         b.inits.append(numpy_helper.from_array(t.numpy(), b.name(i)))
@@ -356,7 +373,7 @@ def export(module_or_fn, example_args, path=None, opset=18, dynamic_batch=True):
     writers = _layer_writers()
     for layer, indices in _groups(graph, writers):
         if layer is not None and _as_layer(b, graph, layer, indices, uses, param_ids,
-                                           writers[type(layer)]):
+                                           _writer(layer, writers)):
             continue
         for k in indices:
             _emit(b, graph.nodes[k], None if other is None else other.nodes[k])

@@ -17,6 +17,14 @@ class Swish(Module):
     def extra_repr(self):
         return f"beta={self.beta}"
 
+    def onnx_op(self, builder, x, out, param):
+        """How ember.plugins.onnx.export writes this layer: ONNX's Swish (opset 24 on),
+        else x * Sigmoid(beta x)."""
+        if builder.opset >= 24:
+            return builder.node("Swish", [x], [out], alpha=float(self.beta))
+        scaled = builder.node("Mul", [x, builder.const(self.beta, "float32")])
+        return builder.node("Mul", [x, builder.node("Sigmoid", [scaled])], [out])
+
     @classmethod
     def example(cls):
         return LayerExample({"beta": 1.5}, shape=(4, 3), low=-3.0, high=3.0)

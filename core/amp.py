@@ -17,11 +17,15 @@ from . import dtypes as dt
 from .errors import DTypeError
 
 _local = threading.local()
+#: autocasts entered (enabled) in any thread: while 0, ``state`` is one global read, so
+#: the ops' hooks cost nothing outside autocast
+active_count = 0
+_count_lock = threading.Lock()
 
 
 def state():
     """This thread's autocast dtype, or None outside autocast."""
-    return getattr(_local, "dtype", None)
+    return getattr(_local, "dtype", None) if active_count else None
 
 
 def get_autocast_dtype():
@@ -43,12 +47,20 @@ class autocast:
         self.dtype, self.enabled = dtype, enabled
 
     def __enter__(self):
-        self.outer = state()
+        global active_count
+        self.outer = getattr(_local, "dtype", None)
         _local.dtype = self.dtype if self.enabled else None
+        if self.enabled:
+            with _count_lock:
+                active_count += 1
         return self
 
     def __exit__(self, *exc):
+        global active_count
         _local.dtype = self.outer
+        if self.enabled:
+            with _count_lock:
+                active_count -= 1
 
     def __call__(self, fn):
         """As a decorator: ``fn`` runs under this autocast."""

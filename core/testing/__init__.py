@@ -11,5 +11,6 @@ backend that is not available here is skipped with its reason.
 
 from .checks import (assert_close, gradcheck, gradgradcheck, tolerance,  # noqa: F401
                      without_fast_paths)
-from .plugin import (backend, pytest_addoption, pytest_configure,  # noqa: F401
-                     pytest_generate_tests, pytest_pycollect_makemodule, pytest_report_header)
+from .plugin import (backend, pytest_addoption, pytest_collection_modifyitems,  # noqa: F401
+                     pytest_configure, pytest_generate_tests, pytest_pycollect_makemodule,
+                     pytest_report_header)

@@ -35,7 +35,8 @@ def test_third_party_backend_passes_the_suite(tmp_path):
     tail = r.stdout.strip().splitlines()[-1]
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in tail and "failed" not in tail
-    assert int(tail.split(" passed")[0].split()[-1]) > (4000 if full else 800)
+    passed = int(tail.split(" passed")[0].split()[-1])
+    assert passed > 4000 if full else 800 < passed < 1500, tail     # a fifth: the sample
 
 
 def test_unavailable_backend_is_skipped_with_its_reason(tmp_path):

@@ -5,8 +5,9 @@ every tenth file held out for validation (whole files, so validation is unseen c
 ``--text FILE`` trains on any other text (its last tenth is held out). Losses are in
 bits per byte. AdamW with a warmup and a cosine decay, gradient clipping and dropout;
 ``--compile`` replays each step as one graph; ``--precision bf16`` (or fp16, with loss
-scaling) runs forward passes under ember.autocast, parameters staying float32. Checkpoints go to --out, and the final
-model is written in Hugging Face's layout (GPT2.save_pretrained).
+scaling) runs forward passes under ember.autocast, parameters staying float32.
+Checkpoints go to --out, and the final model is written in Hugging Face's layout
+(GPT2.save_pretrained).
 
     python examples/char_gpt.py                 # the default config, on EMBER_BACKEND
     python examples/char_gpt.py --steps 50 --text README.md

@@ -5,8 +5,8 @@ import math
 
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import (_float_input, _float32_input, abs as abs_, exp, float_unary, log1p, maximum, minimum,
-                          tanh)
+from .elementwise import (_float_input, _float32_input, abs as abs_, exp, float_unary, log1p,
+                          maximum, minimum, tanh)
 from .reduce import sum as sum_
 
 

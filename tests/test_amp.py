@@ -77,6 +77,30 @@ def test_grad_scaler_state_dict_resumes_and_errors_are_named():
         scaler.unscale_(opt)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_scaled_steps_read_nothing_back_once_stepped(monkeypatch, momentum):
+    """After the first step (whose skip must make no state), unscale, step and update run
+    on the device: no host read, with state (momentum) or without (plain SGD)."""
+    p = ember.tensor([1.0, -2.0], requires_grad=True)
+    opt, scaler = SGD([p], lr=0.1, momentum=momentum), GradScaler(init_scale=8.0)
+
+    def step(k):
+        scaler.scale((p * p).sum() * k).backward()
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad()
+    step(1.0)
+    backend = p.backend
+    reads = []
+    original = backend.to_numpy
+    monkeypatch.setattr(backend, "to_numpy", lambda buf: reads.append(1) or original(buf))
+    for k in (1.0, np.inf, 1.0):
+        step(k)
+    monkeypatch.undo()
+    assert not reads, f"{len(reads)} host reads in three scaled steps"
+    assert scaler.get_scale() == 4.0        # backed off once, on the inf step
+
+
 def test_unscale_before_clipping_clips_the_true_gradient():
     p = ember.tensor([3.0, 4.0], requires_grad=True)
     scaler = GradScaler(init_scale=256.0)

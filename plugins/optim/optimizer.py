@@ -73,14 +73,14 @@ class Optimizer:
         With ``found_inf`` (a 0-d bool tensor, as GradScaler passes), the update is kept
         only where it is False: on a step whose gradients hold inf or NaN, parameters and
         state tensors keep their values, decided on the device, with nothing read back to
-        the host. Only while some parameter has no state yet (the first steps) is the flag
-        read, so that a skipped first step makes no state; inside ember.compile, which
+        the host. Only while some parameter has never been stepped is the flag read, so
+        that a skipped first step makes no state; inside ember.compile, which
         reads nothing, such state keeps its zero start instead (exact for Adam and plain
         SGD). Step counts are then tensors; other state an optimizer holds in Python
         numbers is not guarded."""
         compiling = ember.is_compiling()
         if found_inf is not None and not compiling and any(
-                not self.state.get(id(p)) for g in self.param_groups for p in g["params"]
+                id(p) not in self.state for g in self.param_groups for p in g["params"]
                 if p.grad is not None) and bool(found_inf.item()):
             return
         self._guarded = found_inf is not None

@@ -86,9 +86,19 @@ def precision(name):
 def _cast_all(tensors, want, eligible):
     from .ops.elementwise import cast
     from .tensor import Tensor
-    out = tuple(cast(t, want) if isinstance(t, Tensor) and eligible(t.dtype) else t
-                for t in tensors)
-    return out[0] if len(out) == 1 else out
+    out = []
+    for t in tensors:
+        if isinstance(t, Tensor) and eligible(t.dtype):
+            if want not in t._backend.dtypes:
+                held = ", ".join(d.name for d in dt.HALF if d in t._backend.dtypes)
+                raise DTypeError(
+                    f"autocast({want.name}): backend {t._backend.name} does not hold "
+                    f"{want.name}; " + (f"autocast with {held}" if held else
+                                         "it holds no 16-bit float: run without autocast")
+                    + " on this backend, or move to one that holds it (numpy)")
+            t = cast(t, want)
+        out.append(t)
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def lower(*tensors):

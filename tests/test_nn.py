@@ -242,6 +242,22 @@ def test_module_tree_state_and_repr():
     assert all(p.dtype is ember.float64 for p in model.parameters())
 
 
+def test_load_state_dict_takes_other_float_dtypes_and_refuses_other_kinds(tmp_path):
+    """A bfloat16 checkpoint (as Hugging Face ships them) loads into float32 parameters,
+    exactly, as PyTorch's copy_ casts; integers into float parameters are refused."""
+    model = nn.Linear(3, 2)
+    half = {k: v.to(ember.bfloat16) for k, v in model.state_dict().items()}
+    ember.save(half, tmp_path / "half.safetensors")
+    loaded = ember.load(tmp_path / "half.safetensors")
+    assert loaded["weight"].dtype is ember.bfloat16
+    model.load_state_dict(loaded)
+    assert model.weight.dtype is ember.float32
+    np.testing.assert_array_equal(model.weight.numpy(), half["weight"].numpy().astype(np.float32))
+    with pytest.raises(ember.DTypeError, match="bias has dtype int64 in the state_dict but "
+                                               "float32 in Linear; cast the module or the state"):
+        model.load_state_dict({"weight": model.weight, "bias": ember.tensor([1, 2])})
+
+
 def test_cross_entropy_matches_log_softmax_reference():
     x = np.random.default_rng(3).standard_normal((6, 4)) * 3
     y = np.array([0, 3, 1, 1, 2, 0])

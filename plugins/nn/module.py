@@ -182,7 +182,10 @@ class Module:
             if value.shape != target.shape:
                 raise ShapeError(f"load_state_dict: {name} has shape {value.shape} in the "
                                  f"state_dict but {target.shape} in {type(self).__name__}")
-            if value.dtype is not target.dtype:
+            if value.dtype is not target.dtype and not (value.dtype.is_float and
+                                                        target.dtype.is_float):
+                # floats take the module's float dtype (a bfloat16 checkpoint into float32
+                # parameters, as PyTorch's copy_ does); a change of kind is refused
                 raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
                                  f"state_dict but {target.dtype.name} in {type(self).__name__}; "
                                  f"cast the module or the state first")

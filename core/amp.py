@@ -84,6 +84,10 @@ def precision(name):
 
 
 def _cast_all(tensors, want, eligible):
+    """``tensors`` with each ``eligible`` float cast to ``want`` (all unchanged when want
+    is None: outside autocast); one tensor in, one out."""
+    if want is None:
+        return tensors[0] if len(tensors) == 1 else tensors
     from .ops.elementwise import cast
     from .tensor import Tensor
     out = []
@@ -101,17 +105,20 @@ def _cast_all(tensors, want, eligible):
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def _lowerable(d):
+    return d is dt.float32 or d in dt.HALF
+
+
+def _half(d):
+    return d in dt.HALF
+
+
 def lower(*tensors):
     """Under autocast, float32 and 16-bit float tensors cast to the autocast dtype (float64
     stays, as in PyTorch); the tensors unchanged outside it. One tensor in, one out."""
-    low = state()
-    if low is None:
-        return tensors[0] if len(tensors) == 1 else tensors
-    return _cast_all(tensors, low, lambda d: d is dt.float32 or d in dt.HALF)
+    return _cast_all(tensors, state(), _lowerable)
 
 
 def widen(*tensors):
     """Under autocast, 16-bit float tensors cast to float32; unchanged outside it."""
-    if state() is None:
-        return tensors[0] if len(tensors) == 1 else tensors
-    return _cast_all(tensors, dt.float32, lambda d: d in dt.HALF)
+    return _cast_all(tensors, dt.float32 if state() is not None else None, _half)

@@ -75,22 +75,18 @@ def setup(args, vocab_size):
 def training_step(model, opt, clip, precision="fp32"):
     """step(ids, next_ids) -> loss: forward, cross-entropy, backward, clipping, update;
     with fp16 the loss is scaled (GradScaler) and the gradients unscaled before clipping."""
-    scaler = optim.GradScaler() if precision == "fp16" else None
+    scaler = optim.GradScaler(enabled=precision == "fp16")   # disabled: passes through
 
     def step(x, y):
         with ember.amp.precision(precision):
             logits = model(x)
             loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad()
-        (loss if scaler is None else scaler.scale(loss)).backward()
-        if scaler is not None:
-            scaler.unscale_(opt)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
         optim.clip_grad_norm_(model.parameters(), clip)
-        if scaler is None:
-            opt.step()
-        else:
-            scaler.step(opt)
-            scaler.update()
+        scaler.step(opt)
+        scaler.update()
         return loss
     return step
 

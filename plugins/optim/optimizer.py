@@ -95,8 +95,10 @@ class Optimizer:
 
     def _step_one(self, p, group, found_inf, compiling):
         state = self.state.setdefault(id(p), {})
-        # the values before the update (state tensors change value, not identity)
-        before = {k: v.detach() if isinstance(v, Tensor) else v for k, v in state.items()}
+        # a guarded step keeps the values before the update (state tensors change value,
+        # not identity); a plain step needs none
+        before = {} if found_inf is None else \
+            {k: v.detach() if isinstance(v, Tensor) else v for k, v in state.items()}
         new = self.update(p, p.grad, state, group)
         if found_inf is not None:
             new = ember.where(found_inf, p, new)

@@ -85,23 +85,19 @@ class Trainer:
             raise ValueError("Trainer(compile=True): not with data-parallel training (the "
                              "all-reduce of gradients runs outside any one graph); drop one")
 
-        scaler = self.scaler
+        scaler = self.scaler or GradScaler(enabled=False)    # disabled: passes everything through
 
         def step(inputs, target):
             with self.autocast():
                 output = model(*inputs)
                 value = loss_fn(output, target)
             optimizer.zero_grad()
-            (value if scaler is None else scaler.scale(value)).backward()
+            scaler.scale(value).backward()
             if self.clip_grad_norm is not None:
-                if scaler is not None:
-                    scaler.unscale_(optimizer)
+                scaler.unscale_(optimizer)
                 clip_grad_norm_(model.parameters(), self.clip_grad_norm)
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)
-                scaler.update()
+            scaler.step(optimizer)
+            scaler.update()
             return output.detach(), value
         if not self.compile:
             return step

@@ -4,12 +4,14 @@
 (``array_api_compat.array_namespace(t)``, scikit-learn with array_api_dispatch)
 takes ember tensors on any backend; ``device`` is a backend name ("opencl:1").
 Most of it is composed from ember's ops, so it runs, and differentiates, wherever
-they do; the functions in ON_HOST run NumPy on a host copy. Deviations: ember has
-no int8/int16/unsigned or complex dtypes (conj, real and imag take real arrays),
-and its default float is float32.
+they do; the functions in ON_HOST run NumPy on a host copy. Deviations: the default
+float is float32 (and the default complex complex64), as in PyTorch; complex tensors
+are not differentiable; a device backend offers the dtypes it holds (``__array_namespace_info__().dtypes(device=...)``).
 """
 
 import builtins
+import collections
+import inspect
 import math
 
 import numpy as np
@@ -18,7 +20,8 @@ from . import dispatch
 from . import dtypes as dt
 from . import ops
 from .config import get_backend
-from .creation import arange as _arange, from_dlpack, full as _full, linspace as _linspace
+from .creation import arange as _arange, from_dlpack as _from_dlpack, full as _full
+from .creation import linspace as _linspace
 from .creation import tensor as _tensor
 from .errors import DTypeError, ShapeError
 from .tensor import Tensor
@@ -26,7 +29,12 @@ from .tensor import Tensor
 __array_api_version__ = "2024.12"
 
 bool = dt.bool_  # noqa: A001  (the standard's names)
-int32, int64, float32, float64 = dt.int32, dt.int64, dt.float32, dt.float64
+int8, int16, int32, int64 = dt.int8, dt.int16, dt.int32, dt.int64
+uint8, uint16, uint32, uint64 = dt.uint8, dt.uint16, dt.uint32, dt.uint64
+float32, float64, complex64, complex128 = dt.float32, dt.float64, dt.complex64, dt.complex128
+#: the standard's dtypes (ember's float16 and bfloat16 are extensions)
+_STANDARD = (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64,
+             complex64, complex128)
 e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
@@ -50,8 +58,10 @@ class _Info:
         return get_backend().device
 
     def default_dtypes(self, *, device=None):
-        return {"real floating": dt.default_float, "complex floating": None,
-                "integral": get_backend(device).default_int, "indexing": get_backend(device).default_int}
+        b = get_backend(device)
+        return {"real floating": dt.default_float,
+                "complex floating": dt.default_complex if dt.default_complex in b.dtypes else None,
+                "integral": b.default_int, "indexing": b.default_int}
 
     def devices(self):
         from .registry import registry
@@ -64,7 +74,7 @@ class _Info:
         return found
 
     def dtypes(self, *, device=None, kind=None):
-        have = [d for d in (bool, int32, int64, float32, float64) if d in get_backend(device).dtypes]
+        have = [d for d in _STANDARD if d in get_backend(device).dtypes]
         return {d.name: d for d in have if kind is None or isdtype(d, kind)}
 
 
@@ -75,11 +85,11 @@ def __array_namespace_info__():
 # -- data types ------------------------------------------------------------------------
 _KINDS = {
     "bool": lambda d: d is dt.bool_,
-    "signed integer": lambda d: d in (dt.int32, dt.int64),
-    "unsigned integer": lambda d: False,
-    "integral": lambda d: d in (dt.int32, dt.int64),
+    "signed integer": lambda d: d.kind == "i",
+    "unsigned integer": lambda d: d.is_unsigned,
+    "integral": lambda d: d.is_int,
     "real floating": lambda d: d.is_float,
-    "complex floating": lambda d: False,
+    "complex floating": lambda d: d.is_complex,
     "numeric": lambda d: d is not dt.bool_,
 }
 
@@ -103,9 +113,9 @@ def result_type(*arrays_and_dtypes):
         raise DTypeError("result_type: give at least one array or dtype")
     out = found[0]
     for d in found[1:]:
-        out = dt.PROMOTE[out, d]
+        out = dt.promote(out, d)
     for x in arrays_and_dtypes:
-        if isinstance(x, (builtins.bool, int, float)) and not isinstance(x, Tensor):
+        if isinstance(x, (builtins.bool, int, float, complex)) and not isinstance(x, Tensor):
             out = dt.scalar_dtype(x, out)
     return out
 
@@ -117,7 +127,7 @@ def can_cast(from_, to):
 
 class _Limits:
     def __init__(self, info, dtype):
-        self.bits, self.max, self.min, self.dtype = info.bits, info.max, info.min, dtype
+        self.bits, self.dtype = info.bits, dtype
         if hasattr(info, "eps"):
             self.eps, self.smallest_normal = float(info.eps), float(info.smallest_normal)
             self.max, self.min = float(info.max), float(info.min)
@@ -126,15 +136,16 @@ class _Limits:
 
 
 def finfo(type):  # noqa: A002
+    """Limits of a real or complex floating dtype (a complex dtype's: its parts')."""
     d = type.dtype if isinstance(type, Tensor) else dt.dtype(type)
-    if not d.is_float:
+    if not d.is_inexact:
         raise DTypeError(f"finfo: {d.name} is not a floating dtype; use iinfo")
-    return _Limits(dt.finfo(d), d)
+    return _Limits(dt.finfo(d), dt.real_of(d))
 
 
 def iinfo(type):  # noqa: A002
     d = type.dtype if isinstance(type, Tensor) else dt.dtype(type)
-    if d not in (dt.int32, dt.int64):
+    if not d.is_int:
         raise DTypeError(f"iinfo: {d.name} is not an integer dtype; use finfo")
     return _Limits(np.iinfo(d.np), d)
 
@@ -167,7 +178,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
     if copy is False:
         raise ValueError("asarray: copy=False, but making a tensor from this object copies it")
     if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
-        out = from_dlpack(obj, backend=device)
+        out = _from_dlpack(obj, backend=device)
         return out if dtype is None else out.to(dtype=dtype)
     return _tensor(obj, dtype=dtype, backend=device)
 
@@ -263,11 +274,32 @@ def meshgrid(*arrays, indexing="xy"):
 abs = ops.abs  # noqa: A001
 add, subtract, multiply, divide, pow = ops.add, ops.sub, ops.mul, ops.div, ops.pow  # noqa: A001
 sqrt, exp, log, sin, cos, tanh, sign = ops.sqrt, ops.exp, ops.log, ops.sin, ops.cos, ops.tanh, ops.sign
-negative, maximum, minimum, clip, where = ops.neg, ops.maximum, ops.minimum, ops.clip, ops.where
+negative, maximum, minimum, where = ops.neg, ops.maximum, ops.minimum, ops.where
 equal, not_equal, less, less_equal, greater, greater_equal = (
     ops.eq, ops.ne, ops.lt, ops.le, ops.gt, ops.ge)
 logical_and, logical_or, logical_xor, logical_not = (
     ops.logical_and, ops.logical_or, ops.logical_xor, ops.logical_not)
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    """Shared without a copy where the backend can; ``copy=False`` refuses a move to
+    another device, which must copy."""
+    if copy is False and device is not None and isinstance(x, Tensor) and \
+            get_backend(device) is not x.backend:
+        raise BufferError(f"from_dlpack: copy=False, but moving to {device} copies")
+    return _from_dlpack(x, backend=device)
+
+
+def clip(x, /, min=None, max=None):  # noqa: A002  (the standard's names)
+    """Bounds may be scalars, arrays that broadcast to x, or None; the result keeps x's
+    shape and dtype, and NaN stays NaN (a comparison with NaN is false)."""
+    out = x
+    for bound, outside in ((min, ops.lt), (max, ops.gt)):
+        if bound is not None:
+            if isinstance(bound, Tensor):
+                bound = ops.broadcast_to(bound.to(dtype=x.dtype), x.shape)
+            out = ops.where(outside(out, bound), bound, out)
+    return out if out is not x else _new_object(x)
 
 
 def positive(x, /):
@@ -298,8 +330,17 @@ def log1p(x, /):
     return ops.log1p(x)
 
 
+def _complex_expm1(z):
+    """exp(z) - 1 without exp's cancellation near 0: expm1(a) cos(b) - 2 sin(b/2)^2 +
+    i exp(a) sin(b) where z = a + ib is finite; exp(z) - 1 (C99's special values) elsewhere."""
+    a, b = z.real, z.imag
+    with np.errstate(all="ignore"):
+        near = np.expm1(a) * np.cos(b) - 2 * np.sin(b / 2) ** 2 + 1j * (np.exp(a) * np.sin(b))
+        return np.where(np.isfinite(a) & np.isfinite(b), near, np.exp(z) - 1).astype(z.dtype)
+
+
 def expm1(x, /):
-    return ops.expm1(x)
+    return on_host(_complex_expm1, x) if x.dtype.is_complex else ops.expm1(x)
 
 
 def log2(x, /):
@@ -323,13 +364,18 @@ def tan(x, /):
 
 
 def sinh(x, /):
-    """(expm1(x) - expm1(-x)) / 2: exact for tiny x, where exp(x) - exp(-x) is 0."""
+    """(expm1(x) - expm1(-x)) / 2: exact for tiny x, where exp(x) - exp(-x) is 0
+    (complex x: NumPy's, with C99's special values, on the host)."""
+    if x.dtype.is_complex:
+        return on_host(np.sinh, x)
     return (ops.expm1(x) - ops.expm1(-x)) * 0.5
 
 
 def cosh(x, /):
     """h * (h / 2) + (1 / h) / (2 h) with h = exp(|x| / 2): finite up to log(2 * max),
-    where exp(x) / 2 has already overflowed."""
+    where exp(x) / 2 has already overflowed (complex x: NumPy's, on the host)."""
+    if x.dtype.is_complex:
+        return on_host(np.cosh, x)
     h = ops.exp(ops.abs(x) * 0.5)
     return h * (h * 0.5) + (1.0 / h) / (h * 2.0)
 
@@ -346,9 +392,21 @@ def hypot(x1, x2, /):
 
 
 # -- reductions ----------------------------------------------------------------------------
+def _accumulator(x, dtype):
+    """The standard's sum and prod dtype: ``dtype`` if given, else the default (unsigned)
+    integer for integers, else x's own."""
+    if dtype is None and x.dtype.is_unsigned and dt.uint64 in x.backend.dtypes:
+        dtype = dt.uint64
+    elif dtype is None and (x.dtype.kind == "i" or x.dtype is bool):
+        dtype = x.backend.default_int
+    return x if dtype is None else x.to(dtype=dtype)
+
+
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):  # noqa: A001
-    x = x if dtype is None else x.to(dtype=dtype)
-    return ops.sum(x, axis, keepdims)
+    """In the standard's dtype (ember's own sum widens small integers to int64)."""
+    x = _accumulator(x, dtype)
+    out = ops.sum(x, axis, keepdims)
+    return out if out.dtype is x.dtype else out.to(dtype=x.dtype)
 
 
 def mean(x, /, *, axis=None, keepdims=False):
@@ -420,7 +478,7 @@ def matrix_transpose(x, /):
     return ops.transpose(x, -2, -1)
 
 
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
     return ops.unsqueeze(x, axis)
 
 
@@ -443,6 +501,8 @@ def stack(arrays, /, *, axis=0):
 
 
 def unstack(x, /, *, axis=0):
+    if x.shape[axis] == 0:
+        return ()
     return tuple(ops.squeeze(p, axis) for p in ops.split(x, x.shape[axis], axis))
 
 
@@ -511,7 +571,14 @@ matmul = ops.matmul
 
 
 def vecdot(x1, x2, /, *, axis=-1):
-    return ops.sum(x1 * x2, axis)
+    """sum(conj(x1) * x2) along ``axis``, in the operands' promoted dtype; the axis is
+    contracted, so its sizes must match (the other axes broadcast)."""
+    if not (-x1.ndim <= axis < x1.ndim and -x2.ndim <= axis < x2.ndim) or \
+            x1.shape[axis] != x2.shape[axis]:
+        raise ShapeError(f"vecdot: axis {axis} of shapes {x1.shape} and {x2.shape} must exist "
+                         f"and have one size")
+    product = ops.conj(x1) * x2
+    return sum(product, axis=axis, dtype=product.dtype)
 
 
 def tensordot(x1, x2, /, *, axes=2):
@@ -533,6 +600,9 @@ def _result(array, backend, like=None):
     keep ``like``'s dtype where the backend lacks theirs, integers narrow to its own."""
     array = np.asarray(array)
     d = dt.from_numpy_dtype(array.dtype, "a result")
+    if d not in backend.dtypes and d.is_complex:
+        from .creation import unsupported
+        raise unsupported("array_api", d, backend)
     if d not in backend.dtypes:
         d = (like.dtype if like is not None and like.dtype.is_float else dt.default_float) \
             if d.is_float else backend.default_int
@@ -554,13 +624,29 @@ def _host(np_fn, doc=None):
     def fn(*args, **kwargs):
         return on_host(np_fn, *args, **kwargs)
     fn.__name__, fn.__doc__ = np_fn.__name__, doc or f"numpy.{np_fn.__name__} on the host."
+    if inspect.isfunction(np_fn):     # a lambda spelling the standard's signature
+        fn.__wrapped__ = np_fn
     return fn
 
 
 acos, acosh, asin, asinh = _host(np.arccos), _host(np.arccosh), _host(np.arcsin), _host(np.arcsinh)
 atan, atan2, atanh = _host(np.arctan), _host(np.arctan2), _host(np.arctanh)
 ceil, floor, trunc, round = _host(np.ceil), _host(np.floor), _host(np.trunc), _host(np.round)  # noqa: A001
-remainder, floor_divide = _host(np.remainder), _host(np.floor_divide)
+remainder = _host(np.remainder)
+
+
+def _floor_divide(x1, x2):
+    """NumPy's, but floor(x1 / x2) where an operand is infinite, as the standard asks
+    (NumPy gives NaN for inf // 2 and -1 for -1 // inf, the standard inf and -0)."""
+    out = np.floor_divide(x1, x2)
+    if out.dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            out = np.where(np.isinf(x1) | np.isinf(x2), np.floor(np.true_divide(x1, x2)), out)
+    return out
+
+
+floor_divide = _host(_floor_divide)
+floor_divide.__doc__ = _floor_divide.__doc__
 copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.nextafter)
 bitwise_and, bitwise_or, bitwise_xor = _host(np.bitwise_and), _host(np.bitwise_or), _host(np.bitwise_xor)
 bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
@@ -570,21 +656,11 @@ take_along_axis = _host(lambda x, indices, /, *, axis=-1: np.take_along_axis(x, 
 repeat = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
 
 
-def conj(x, /):
-    return x
-
-
-def real(x, /):
-    return x
-
-
-def imag(x, /):
-    return zeros_like(x)
+conj, real, imag = ops.conj, ops.real, ops.imag
 
 
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
-    return on_host(lambda a: np.prod(a, axis=axis, keepdims=keepdims), x if dtype is None
-                   else x.to(dtype=dtype))
+    return on_host(lambda a: np.prod(a, axis=axis, keepdims=keepdims), _accumulator(x, dtype))
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):
@@ -648,18 +724,23 @@ def unique_all(x, /):
     return on_host(run, x)
 
 
+UniqueCountsResult = collections.namedtuple("UniqueCountsResult", "values counts")
+UniqueInverseResult = collections.namedtuple("UniqueInverseResult", "values inverse_indices")
+
+
 def unique_counts(x, /):
     values, _, _, counts = unique_all(x)
-    return values, counts
+    return UniqueCountsResult(values, counts)
 
 
 def unique_inverse(x, /):
     values, _, inverse, _ = unique_all(x)
-    return values, inverse
+    return UniqueInverseResult(values, inverse)
 
 
 def unique_values(x, /):
     return on_host(lambda a: np.unique(a.reshape(-1)), x)
 
 
-from . import array_api_linalg as linalg  # noqa: E402  (the extension's namespace)
+from . import array_api_linalg as linalg  # noqa: E402  (the extensions' namespaces)
+from . import array_api_fft as fft  # noqa: E402

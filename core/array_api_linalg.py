@@ -8,7 +8,7 @@ import numpy as np
 
 from . import ops
 from .ops.reduce import safe_root
-from .array_api import _host, eye, matmul, matrix_transpose, on_host, tensordot, vecdot
+from .array_api import _host, eye, matmul, matrix_transpose, on_host, sum, tensordot, vecdot
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
            "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "outer", "pinv", "qr",
@@ -94,5 +94,4 @@ def outer(x1, x2, /):
 
 def trace(x, /, *, offset=0, dtype=None):
     mask = eye(x.shape[-2], x.shape[-1], k=offset, dtype=x.dtype, device=x.device)
-    out = ops.sum(x * mask, (-2, -1))
-    return out if dtype is None else out.to(dtype=dtype)
+    return sum(x * mask, axis=(-2, -1), dtype=dtype)

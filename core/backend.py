@@ -32,6 +32,10 @@ movement
     scatter_add(shape, axis, index, src)  zeros(shape) + src at index (gather's adjoint)
 linear algebra
     matmul(a, b)                      (..., m, k) @ (..., k, n), batch axes broadcast
+complex parts, only where ``dtypes`` holds complex64 or complex128 (COMPLEX_PRIMITIVES)
+    real(x) imag(x)                   -> the parts, in the real dtype of x's parts
+    conj(x)
+    abs(x) of a complex x             -> its modulus, in the real dtype of its parts
 
 Optional fast paths are attributes that default to None; the core then uses
 its composed fallback written on the primitives above.
@@ -46,6 +50,8 @@ PRIMITIVES = (
     "sum max min argmax "
     "reshape permute expand flip slice pad concatenate gather scatter_add matmul"
 ).split()
+
+COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
 FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
@@ -139,7 +145,8 @@ class Backend:
     @classmethod
     def missing_primitives(cls):
         """Names of the table that this class does not define."""
-        return [p for p in PRIMITIVES if not callable(getattr(cls, p, None))]
+        table = PRIMITIVES + list(COMPLEX_PRIMITIVES if cls.dtypes & set(dt.COMPLEX) else ())
+        return [p for p in table if not callable(getattr(cls, p, None))]
 
     def __init__(self, index=0):
         self.index = index
@@ -168,5 +175,9 @@ class Backend:
         """(buffer, shape, NumPy dtype) from any __dlpack__ object; here through a host copy."""
         import numpy as np
         arr = np.ascontiguousarray(np.from_dlpack(obj))
-        arr = arr.astype(dt.from_numpy_dtype(arr.dtype, "the DLPack buffer").np, copy=False)
+        if dt.from_numpy_dtype(arr.dtype, "the DLPack buffer") not in self.dtypes and \
+                arr.dtype.kind in "iu":     # an integer type it lacks: its own, as tensor() does
+            from .creation import check_fits
+            check_fits("from_dlpack", arr, self.default_int)
+            arr = arr.astype(self.default_int.np)
         return self.from_numpy(arr), arr.shape, arr.dtype

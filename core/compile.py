@@ -516,9 +516,9 @@ def _own(out):
 
 
 def _recordable(backend, name):
-    from .backend import FAST_PATHS, PRIMITIVES
-    return (name in PRIMITIVES or name in FAST_PATHS) and callable(getattr(backend, name, None)) \
-        and name not in ("fast_fused", "fast_capture")
+    from .backend import COMPLEX_PRIMITIVES, FAST_PATHS, PRIMITIVES
+    return (name in PRIMITIVES or name in COMPLEX_PRIMITIVES or name in FAST_PATHS) \
+        and callable(getattr(backend, name, None)) and name not in ("fast_fused", "fast_capture")
 
 
 def _user_frame():

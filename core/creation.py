@@ -45,12 +45,15 @@ def check_fits(op, values, dtype):
     if not dtype.is_int:
         return
     arr = np.asarray(values)
-    if arr.size == 0 or arr.dtype.kind not in "iuf":
+    if arr.size == 0 or arr.dtype.kind not in "iufc":
         return
     info = np.iinfo(dtype.np)
+    if arr.dtype.kind == "c":      # a cast keeps the real part, as NumPy's and PyTorch's
+        arr = arr.real
     if arr.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(arr) | (np.trunc(arr) < info.min) | (arr >= -float(info.min))
+            bad = ~np.isfinite(arr) | (np.trunc(arr) < info.min) | (arr >= 2.0 ** (
+                info.bits - (not dtype.is_unsigned)))
     elif np.can_cast(arr.dtype, dtype.np):
         return
     else:
@@ -93,6 +96,8 @@ def _infer(data, arr, backend):
         return get_backend(backend).default_int
     if kind == "f" and not (arr.size and np.abs(arr).max() >= 2.0**63):
         return dt.default_float
+    if kind == "c":
+        return dt.default_complex
     if arr.size == 0:
         return dt.default_float
     if kind in "fO":
@@ -151,8 +156,6 @@ def from_dlpack(obj, backend=None):
         raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
                          f"{type(obj).__name__}: {exc}") from None
     dtype = dt.from_numpy_dtype(np.dtype(npd), "the DLPack buffer")
-    if np.dtype(npd) != dtype.np:   # a small integer type: widen, as tensor() does
-        return tensor(b.to_numpy(buf), dtype=dtype, backend=b)
     if dtype not in b.dtypes:
         raise unsupported("from_dlpack", dtype, b)
     return wrap(buf, b, tuple(shape), dtype)

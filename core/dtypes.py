@@ -1,15 +1,24 @@
 """Element types and the promotion rule.
 
-Promotion (documented in docs/user-guide.md):
+Promotion (documented in docs/user-guide.md), the Array API standard's table where
+it has one and PyTorch's where it is silent:
 
-* two tensors: bool < int32 < int64 < float16, bfloat16 < float32 < float64, the
-  larger wins; float16 with bfloat16 gives float32 (neither holds the other), as in
-  PyTorch; an integer or bool tensor with a float tensor gives that float dtype
-  (as PyTorch does, so float16 stays float16 beside int64);
+* two tensors of one kind: the larger wins (int8 < int16 < int32 < int64, uint8 <
+  ... < uint64, float16 and bfloat16 < float32 < float64, complex64 < complex128);
+  float16 with bfloat16 gives float32 (neither holds the other), as in PyTorch;
+* a signed with an unsigned integer: the smallest signed integer that holds both
+  (uint8 with int8 gives int16); uint64 with a signed integer has none, and is
+  refused by name (NumPy's float64 would lose integers past 2**53);
+* bool with anything gives the other; an integer with a float or complex gives that
+  float or complex (as PyTorch does, so float16 stays float16 beside int64); a float
+  with a complex gives the complex that holds both (float64 with complex64 gives
+  complex128);
 * a Python scalar is "weak": it takes the tensor's dtype when its kind fits
-  (``float32_tensor * 2.0`` stays float32); a float scalar with an integer or
-  bool tensor gives the default float, an int scalar with a bool tensor int64.
-* the default float is float32; Python ints become int64.
+  (``float32_tensor * 2.0`` stays float32, ``uint8_tensor + 1`` stays uint8, and a
+  value the dtype cannot hold is refused); a float scalar with an integer or bool
+  tensor gives the default float, an int scalar with a bool tensor int64, a complex
+  scalar with a float tensor the complex of that precision.
+* the default float is float32, the default complex complex64; Python ints become int64.
 """
 
 import numpy as np
@@ -25,18 +34,23 @@ except ImportError:
 class DType:
     """A named element type; compare with ``is`` or ``==``."""
 
-    __slots__ = ("name", "np", "itemsize", "is_float", "is_int", "is_bool", "rank")
+    __slots__ = ("name", "np", "itemsize", "kind", "bits", "is_float", "is_int", "is_bool",
+                 "is_complex", "is_unsigned", "is_inexact")
 
-    def __init__(self, name, np_dtype, rank, kind=None, itemsize=None):
+    def __init__(self, name, np_dtype, kind=None, itemsize=None):
         self.name = name
         #: the NumPy dtype of its host arrays (None: bfloat16 without ml_dtypes)
         self.np = None if np_dtype is None else np.dtype(np_dtype)
         self.itemsize = itemsize or self.np.itemsize
-        kind = kind or self.np.kind
-        self.is_float = kind == "f"
-        self.is_int = kind == "i"
+        self.bits = 8 * self.itemsize
+        #: NumPy's kind letter: b(ool), i(nt), u(nsigned), f(loat), c(omplex)
+        self.kind = kind = kind or self.np.kind
+        self.is_float = kind == "f"          # real floating
+        self.is_int = kind in "iu"           # integral, signed or unsigned
+        self.is_unsigned = kind == "u"
         self.is_bool = kind == "b"
-        self.rank = rank
+        self.is_complex = kind == "c"
+        self.is_inexact = kind in "fc"       # float or complex: what true division gives
 
     def __repr__(self):
         return f"ember.{self.name}"
@@ -47,39 +61,46 @@ class DType:
         return (dtype, (self.name,))
 
 
-bool_ = DType("bool", np.bool_, 0)
-int32 = DType("int32", np.int32, 1)
-int64 = DType("int64", np.int64, 2)
-float16 = DType("float16", np.float16, 3)
-#: 8 exponent bits as float32, 8 significand bits; float16 and bfloat16 share a rank
-bfloat16 = DType("bfloat16", _host_bfloat16, 3, kind="f", itemsize=2)
-float32 = DType("float32", np.float32, 4)
-float64 = DType("float64", np.float64, 5)
+bool_ = DType("bool", np.bool_)
+int8 = DType("int8", np.int8)
+int16 = DType("int16", np.int16)
+int32 = DType("int32", np.int32)
+int64 = DType("int64", np.int64)
+uint8 = DType("uint8", np.uint8)
+uint16 = DType("uint16", np.uint16)
+uint32 = DType("uint32", np.uint32)
+uint64 = DType("uint64", np.uint64)
+float16 = DType("float16", np.float16)
+#: 8 exponent bits as float32, 8 significand bits
+bfloat16 = DType("bfloat16", _host_bfloat16, kind="f", itemsize=2)
+float32 = DType("float32", np.float32)
+float64 = DType("float64", np.float64)
+complex64 = DType("complex64", np.complex64)
+complex128 = DType("complex128", np.complex128)
 
-ALL = (bool_, int32, int64, float16, bfloat16, float32, float64)
+SIGNED = (int8, int16, int32, int64)
+UNSIGNED = (uint8, uint16, uint32, uint64)
+INTS = SIGNED + UNSIGNED
 FLOATS = (float16, bfloat16, float32, float64)
+COMPLEX = (complex64, complex128)
+ALL = (bool_,) + INTS + FLOATS + COMPLEX
 #: the 16-bit floats: their sums, means and products accumulate in float32
 HALF = (float16, bfloat16)
 BY_NAME = {d.name: d for d in ALL}
 BY_NAME["bool_"] = bool_
 _BY_NP = {d.np: d for d in ALL if d.np is not None}
-# NumPy types ember stores in a wider type of the same kind without loss.
-_WIDENED = {np.dtype(t): int32 for t in (np.int8, np.uint8, np.int16, np.uint16)}
-_WIDENED[np.dtype(np.uint32)] = int64
 
 default_float = float32
+default_complex = complex64
 
 
 def dtype(spec):
     """The DType for an ember dtype, a name, a NumPy dtype or a Python type."""
     if isinstance(spec, DType):
         return spec
-    if spec is float:
-        return default_float
-    if spec is int:
-        return int64
-    if spec is bool:
-        return bool_
+    python = {float: default_float, int: int64, bool: bool_, complex: default_complex}
+    if isinstance(spec, type) and spec in python:
+        return python[spec]
     if isinstance(spec, str) and spec in BY_NAME:
         return BY_NAME[spec]
     try:
@@ -94,13 +115,13 @@ def dtype(spec):
 
 def is_dtype_spec(x):
     """Whether x names a dtype (as .to(x) reads it) rather than a backend."""
-    return isinstance(x, (DType, np.dtype)) or x in (float, int, bool) or (
+    return isinstance(x, (DType, np.dtype)) or x in (float, int, bool, complex) or (
         isinstance(x, str) and x in BY_NAME)
 
 
 def from_numpy_dtype(npd, what="array"):
-    """The DType that holds a NumPy dtype, widening small integers."""
-    found = _BY_NP.get(npd) or _WIDENED.get(npd)
+    """The DType that holds a NumPy dtype."""
+    found = _BY_NP.get(npd)
     if found is None:
         names = ", ".join(d.name for d in ALL)
         raise DTypeError(f"{what} has NumPy dtype {npd}, which ember cannot hold; "
@@ -109,18 +130,40 @@ def from_numpy_dtype(npd, what="array"):
 
 
 def finfo(d):
-    """NumPy's finfo of a float DType (ml_dtypes' for bfloat16, which NumPy's refuses)."""
+    """NumPy's finfo of a float or complex DType (ml_dtypes' for bfloat16, which NumPy's
+    refuses); a complex dtype's limits are its parts'."""
     return _ml_finfo(d.np) if d is bfloat16 else np.finfo(d.np)
+
+
+def real_of(d):
+    """The real dtype of a complex dtype's parts (other dtypes are their own)."""
+    return {complex64: float32, complex128: float64}.get(d, d)
+
+
+def complex_of(d):
+    """The complex dtype whose parts hold the float dtype ``d`` (float64: complex128)."""
+    return complex128 if d in (float64, complex128) else complex64
+
+
+_KINDS = "biufc"
 
 
 def _promote_pair(a, b):
     if a is b:
         return a
-    if a.is_float != b.is_float:
-        return a if a.is_float else b
-    if a.rank == b.rank:      # float16 with bfloat16
-        return float32
-    return a if a.rank > b.rank else b
+    if a.kind == b.kind:
+        if a.bits == b.bits:      # float16 with bfloat16
+            return float32
+        return a if a.bits > b.bits else b
+    lo, hi = sorted((a, b), key=lambda d: _KINDS.index(d.kind))
+    if lo.is_bool:
+        return hi
+    if lo.kind == "i" and hi.kind == "u":
+        bits = max(lo.bits, 2 * hi.bits)
+        return {8: int8, 16: int16, 32: int32, 64: int64}.get(bits)
+    if hi.is_complex and lo.is_float:
+        return complex_of(lo) if lo.bits > hi.bits // 2 else hi
+    return hi                 # an integer with a float or complex
 
 
 PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
@@ -128,17 +171,25 @@ PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
 
 def promote(a, b):
     """The result dtype of a binary operation between tensors of dtypes a and b."""
-    return PROMOTE[a, b]
+    out = PROMOTE[a, b]
+    if out is None:
+        raise DTypeError(f"{a.name} with {b.name}: no integer dtype holds both (it would "
+                         f"take 128 bits); cast one with .to(ember.int64) or "
+                         f".to(ember.float64) first")
+    return out
 
 
 def scalar_dtype(value, other, default_int=None):
     """The dtype a Python scalar takes beside a tensor of dtype ``other`` (a bool tensor
     and an int give ``default_int``, the backend's integer dtype; int64 by default)."""
-    if isinstance(value, bool) or isinstance(value, np.bool_):
+    if isinstance(value, (bool, np.bool_)):
         return other
     if isinstance(value, (int, np.integer)):
         return (default_int or int64) if other is bool_ else other
     if isinstance(value, (float, np.floating)):
-        return other if other.is_float else default_float
+        return other if other.is_float or other.is_complex else default_float
+    if isinstance(value, (complex, np.complexfloating)):
+        return other if other.is_complex else complex_of(other) if other.is_float \
+            else default_complex
     raise DTypeError(f"cannot combine a tensor with {type(value).__name__} {value!r}; "
-                     f"use a bool, int, float or tensor")
+                     f"use a bool, int, float, complex or tensor")

@@ -123,7 +123,7 @@ class Tensor:
                                  f"tensor in device memory; NumPy can only get a copy")
             a = self.numpy()
         else:
-            a = self._data.view()
+            a = np.asarray(self._data).view()     # NumPy's 0-d results may be scalars
             a.flags.writeable = False
         if dtype is not None and np.dtype(dtype) != a.dtype:
             if copy is False:
@@ -163,9 +163,12 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __complex__(self):
+        return complex(self.item())
+
     def __index__(self):
         """A one-element integer tensor serves as an index or slice bound (x[:n])."""
-        if self.size != 1 or self.dtype.is_float:
+        if self.size != 1 or self.dtype.is_inexact:
             raise TypeError(f"only a one-element integer or bool tensor can be used as an "
                             f"index, not a {self.dtype.name} tensor of shape {self.shape}")
         return int(self.item())
@@ -268,15 +271,36 @@ class Tensor:
     def __le__(self, o): return _ops.le(self, o)
     def __gt__(self, o): return _ops.gt(self, o)
     def __ge__(self, o): return _ops.ge(self, o)
-    def __and__(self, o): return _ops.logical_and(self, o)
-    def __or__(self, o): return _ops.logical_or(self, o)
-    def __invert__(self): return _ops.logical_not(self)
+    # bool tensors: logic on the backend; integers: the Array API's bitwise functions
+    def __and__(self, o): return _bitwise("bitwise_and", _ops.logical_and, self, o)
+    def __rand__(self, o): return _bitwise("bitwise_and", _ops.logical_and, o, self)
+    def __or__(self, o): return _bitwise("bitwise_or", _ops.logical_or, self, o)
+    def __ror__(self, o): return _bitwise("bitwise_or", _ops.logical_or, o, self)
+    def __xor__(self, o): return _bitwise("bitwise_xor", _ops.logical_xor, self, o)
+    def __rxor__(self, o): return _bitwise("bitwise_xor", _ops.logical_xor, o, self)
+    def __invert__(self):
+        return _ops.logical_not(self) if self.dtype.is_bool else _array_api().bitwise_invert(self)
+    def __lshift__(self, o): return _array_api().bitwise_left_shift(self, o)
+    def __rlshift__(self, o): return _array_api().bitwise_left_shift(o, self)
+    def __rshift__(self, o): return _array_api().bitwise_right_shift(self, o)
+    def __rrshift__(self, o): return _array_api().bitwise_right_shift(o, self)
+    def __floordiv__(self, o): return _array_api().floor_divide(self, o)
+    def __rfloordiv__(self, o): return _array_api().floor_divide(o, self)
+    def __mod__(self, o): return _array_api().remainder(self, o)
+    def __rmod__(self, o): return _array_api().remainder(o, self)
 
     def __iadd__(self, o): return self._inplace(_ops.add, o, "+=")
     def __isub__(self, o): return self._inplace(_ops.sub, o, "-=")
     def __imul__(self, o): return self._inplace(_ops.mul, o, "*=")
     def __itruediv__(self, o): return self._inplace(_ops.div, o, "/=")
     def __ipow__(self, o): return self._inplace(_ops.pow, o, "**=")
+    def __ifloordiv__(self, o): return self._inplace(type(self).__floordiv__, o, "//=")
+    def __imod__(self, o): return self._inplace(type(self).__mod__, o, "%=")
+    def __iand__(self, o): return self._inplace(type(self).__and__, o, "&=")
+    def __ior__(self, o): return self._inplace(type(self).__or__, o, "|=")
+    def __ixor__(self, o): return self._inplace(type(self).__xor__, o, "^=")
+    def __ilshift__(self, o): return self._inplace(type(self).__lshift__, o, "<<=")
+    def __irshift__(self, o): return self._inplace(type(self).__rshift__, o, ">>=")
 
     def _in_autograd(self, other):
         """Whether updating this tensor with ``other`` would cut an autograd graph."""
@@ -295,7 +319,8 @@ class Tensor:
                              f"has {self.shape}; an in-place update cannot change a tensor's "
                              f"shape: write x = x {sym[:-1]} y")
         if out.dtype is not self.dtype:
-            if out.dtype.is_float and not self.dtype.is_float:
+            if out.dtype.is_inexact and not self.dtype.is_inexact or out.dtype.is_complex \
+                    and not self.dtype.is_complex:
                 raise DTypeError(f"in-place {sym}: the result is {out.dtype} but the tensor is "
                                  f"{self.dtype}; write x = x {sym[:-1]} y to get a new tensor")
             out = _ops.cast(out, self.dtype)
@@ -425,3 +450,16 @@ def wrap(data, backend, shape, dtype, cls=Tensor):
 
 from . import autograd as _autograd  # noqa: E402  (they build on Tensor)
 from . import ops as _ops  # noqa: E402
+
+
+def _array_api():
+    from . import array_api
+    return array_api
+
+
+def _bitwise(name, logical, a, b):
+    """``logical`` where both operands are bool, else the Array API's bitwise ``name``
+    (integers, computed on the host)."""
+    if all(isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.is_bool for x in (a, b)):
+        return logical(a, b)
+    return getattr(_array_api(), name)(a, b)

@@ -126,7 +126,8 @@ def test_cli_info_lists_numpy_available(run_python):
     r = subprocess.run([sys.executable, "-m", "ember.cli", "info"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "numpy    available  [ember]" in r.stdout
-    assert "dtypes: bool, int32, int64, float16, bfloat16, float32, float64" in r.stdout
+    assert ("dtypes: bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, "
+            "bfloat16, float32, float64, complex64, complex128") in r.stdout
     assert "default backend: numpy" in r.stdout
     from ember import host
     assert f"host: {host.cpu_model()}, " in r.stdout

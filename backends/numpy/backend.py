@@ -83,7 +83,8 @@ class ArrayModuleBackend(Backend):
     def gt(self, a, b): return self.xp.greater(a, b)
     def ge(self, a, b): return self.xp.greater_equal(a, b)
     def where(self, cond, a, b): return self.xp.where(cond, a, b)
-    def cast(self, x, dtype): return x.astype(dtype.np)
+    def cast(self, x, dtype):   # complex to real keeps the real part, as PyTorch's cast
+        return (self.xp.real(x) if x.dtype.kind == "c" and dtype.kind != "c" else x).astype(dtype.np)
 
     # reductions; 16-bit floats accumulate in float32, as on GPUs
     def sum(self, x, axes, keepdims):
@@ -126,6 +127,11 @@ class ArrayModuleBackend(Backend):
         return out
 
     def matmul(self, a, b): return self.xp.matmul(a, b)
+
+    # complex parts
+    def real(self, x): return self.xp.real(x)
+    def imag(self, x): return self.xp.imag(x)
+    def conj(self, x): return self.xp.conj(x)
 
     # DLPack: the arrays themselves, shared without a copy where the memory allows
     def dlpack_device(self, buf): return buf.__dlpack_device__()

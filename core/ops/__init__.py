@@ -4,7 +4,8 @@ from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, log, logical_and,
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
-                          neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1)
+                          neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
+                          real, imag, conj)
 from .indexing import getitem, setitem
 from .linalg import matmul
 from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, reshape, split,
@@ -19,5 +20,5 @@ __all__ = [
     "neg", "pad", "permute", "pow", "relu", "reshape", "scaled_dot_product_attention",
     "sigmoid", "sign", "sin", "softmax",
     "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "to_backend",
-    "transpose", "unsqueeze", "var", "where",
+    "transpose", "unsqueeze", "var", "where", "real", "imag", "conj",
 ]

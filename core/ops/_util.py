@@ -20,9 +20,11 @@ def as_tensor(x, op, like=None):
     """``x`` as a Tensor; scalars and arrays land on ``like``'s backend."""
     if isinstance(x, Tensor):
         return x
-    from ..creation import tensor
+    from ..creation import check_fits, tensor
     if like is not None and isinstance(x, (numbers.Number, np.bool_)):
-        return const(x, dt.scalar_dtype(x, like.dtype, like._backend.default_int), like._backend)
+        dtype = dt.scalar_dtype(x, like.dtype, like._backend.default_int)
+        check_fits(op, x, dtype)
+        return const(x, dtype, like._backend)
     try:
         return tensor(x, backend=like._backend if like is not None else None)
     except DTypeError:
@@ -56,7 +58,7 @@ def binary_operands(op, a, b):
         same_backend(op, (a, b))
     if a.dtype is not b.dtype:
         from .elementwise import cast
-        dtype = dt.PROMOTE[a.dtype, b.dtype]
+        dtype = dt.promote(a.dtype, b.dtype)
         if a.dtype is not dtype:
             a = cast(a, dtype)
         if b.dtype is not dtype:

@@ -9,7 +9,9 @@ from ..tensor import Tensor, wrap
 from ._util import (as_tensor, binary_operands, check_dtype, const, primitive, same_backend,
                     unbroadcast)
 
-NUMERIC = (dt.int32, dt.int64) + dt.FLOATS
+#: the dtypes with an order (maximum, clip, comparisons); complex numbers have none
+REAL = dt.INTS + dt.FLOATS
+NUMERIC = REAL + dt.COMPLEX
 
 
 # -- cast ---------------------------------------------------------------------
@@ -64,10 +66,11 @@ class Transfer(Op):
 
 # -- unary ---------------------------------------------------------------------
 def _float_input(name, x):
-    """Float ops on integer or bool tensors compute in the default float."""
+    """Float ops on integer or bool tensors compute in the default float; complex
+    tensors stay complex."""
     if not isinstance(x, Tensor):
         x = as_tensor(x, name)
-    return x if x.dtype.is_float else cast(x, dt.default_float)
+    return x if x.dtype.is_inexact else cast(x, dt.default_float)
 
 
 def _float32_input(name, x):
@@ -75,11 +78,22 @@ def _float32_input(name, x):
     return amp.widen(_float_input(name, x))
 
 
-def _numeric_input(name, x):
+def _numeric_input(name, x, allowed=NUMERIC):
     if not isinstance(x, Tensor):
         x = as_tensor(x, name)
-    check_dtype(name, x, NUMERIC)
+    check_dtype(name, x, allowed)
     return x
+
+
+def _real_input(name, x):
+    """Ops of ordered values (clip): complex numbers are refused by name."""
+    return _numeric_input(name, x, REAL)
+
+
+def check_ordered(name, t):
+    if t.dtype.is_complex:
+        raise DTypeError(f"{name}: complex numbers have no order; compare ember.abs(x) or "
+                         f"ember.real(x) instead")
 
 
 class Neg(Op):
@@ -208,8 +222,42 @@ def _unary(op_cls, name, prepare):
 
 
 neg = _unary(Neg, "neg", _numeric_input)
-abs = _unary(Abs, "abs", _numeric_input)  # noqa: A001  (ember.abs mirrors numpy.abs)
+_abs = _unary(Abs, "abs", _numeric_input)
 sign = _unary(Sign, "sign", _numeric_input)
+
+
+def abs(x):  # noqa: A001  (ember.abs mirrors numpy.abs)
+    """Elementwise abs; of a complex tensor, the modulus in the real dtype of its parts
+    (not differentiable: ember's autograd follows real floats)."""
+    x = _numeric_input("abs", x)
+    if x.dtype.is_complex:
+        return primitive("abs", (x,), x.shape, dt.real_of(x.dtype))
+    return _abs(x)
+
+
+def _complex_part(name, x, part):
+    x = as_tensor(x, name)
+    if x.dtype.is_complex:
+        return primitive(name, (x,), x.shape, dt.real_of(x.dtype) if part else x.dtype)
+    return None
+
+
+def real(x):
+    """The real part (of a real tensor: itself)."""
+    out = _complex_part("real", x, True)
+    return x if out is None else out
+
+
+def imag(x):
+    """The imaginary part (of a real tensor: zeros)."""
+    out = _complex_part("imag", x, True)
+    return mul(x, 0) if out is None else out
+
+
+def conj(x):
+    """The complex conjugate (of a real tensor: itself)."""
+    out = _complex_part("conj", x, False)
+    return x if out is None else out
 exp = _unary(Exp, "exp", _float32_input)
 log = _unary(Log, "log", _float32_input)
 sqrt = _unary(Sqrt, "sqrt", _float_input)
@@ -327,7 +375,7 @@ def mul(a, b):
 def div(a, b):
     """True division: integer operands give the default float."""
     a, b, shape = binary_operands("div", a, b)
-    if not a.dtype.is_float:
+    if not a.dtype.is_inexact:
         a, b = cast(a, dt.default_float), cast(b, dt.default_float)
     return run(Div(), (a, b), shape, a.dtype)
 
@@ -344,12 +392,14 @@ def pow(a, b):  # noqa: A001
 def maximum(a, b):
     """Elementwise larger value; ties split the gradient."""
     a, b, shape = binary_operands("maximum", a, b)
+    check_ordered("maximum", a)
     return run(Maximum(), (a, b), shape, a.dtype)
 
 
 def minimum(a, b):
     """Elementwise smaller value; ties split the gradient."""
     a, b, shape = binary_operands("minimum", a, b)
+    check_ordered("minimum", a)
     return run(Minimum(), (a, b), shape, a.dtype)
 
 
@@ -357,6 +407,8 @@ def minimum(a, b):
 def _compare(name):
     def fn(a, b):
         a, b, shape = binary_operands(name, a, b)
+        if name not in ("eq", "ne"):
+            check_ordered(name, a)
         return primitive(name, (a, b), shape, dt.bool_)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} comparison, giving a bool tensor."
@@ -448,7 +500,7 @@ class Clip(Op):
 
 def clip(x, min=None, max=None):  # noqa: A002  (names as in numpy.clip)
     """Limit values to [min, max]; the gradient is 1 inside, 0 outside."""
-    x = _numeric_input("clip", x)
+    x = _real_input("clip", x)
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
     lo = None if min is None else const(min, x.dtype, x._backend)

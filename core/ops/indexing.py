@@ -92,6 +92,10 @@ def _apply_slices(x, entries):
 
 def getitem(x, key):
     """x[key] with NumPy semantics; differentiable throughout."""
+    if isinstance(key, (bool, np.bool_)) or (isinstance(key, (Tensor, np.ndarray))
+                                             and key.ndim == 0 and _host(key).dtype == np.bool_):
+        from .movement import unsqueeze     # NumPy: a new axis, of length 1 (True) or 0 (False)
+        return getitem(unsqueeze(x, 0), np.array([bool(_host(key))]))
     if isinstance(key, (Tensor, np.ndarray, list)) or (
             isinstance(key, tuple) and not all(_is_basic(k) for k in key)):
         return _advanced(x, key)

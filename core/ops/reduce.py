@@ -1,12 +1,14 @@
 """Reductions over any axes, with keepdims."""
 
+import numpy as np
+
 from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ._util import as_tensor, const, primitive
-from .elementwise import cast, eq, exp, log, sqrt, where
+from .elementwise import cast, check_ordered, eq, exp, log, sqrt, where
 
 
 def _reduced(shape, axes, keepdims):
@@ -39,10 +41,10 @@ class Sum(Op):
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001
     """Sum over ``axis`` (an int, a tuple, or None for all); ints and bools sum to the
-    backend's integer dtype (int64 where it has one)."""
+    backend's integer dtype (int64 where it has one), uint64 to uint64."""
     x = amp.widen(as_tensor(x, "sum"))     # under autocast, in float32
     axes = normalize_axes("sum", axis, x.ndim, x.shape)
-    if not x.dtype.is_float and x.dtype is not x._backend.default_int:
+    if not x.dtype.is_inexact and x.dtype not in (x._backend.default_int, dt.uint64):
         x = cast(x, x._backend.default_int)
     if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
         # accumulated in float32, as PyTorch does: a float16 running sum overflows (and
@@ -57,7 +59,7 @@ def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``; integer inputs give the default float."""
     x = as_tensor(x, "mean")
     axes = normalize_axes("mean", axis, x.ndim, x.shape)
-    if not x.dtype.is_float:
+    if not x.dtype.is_inexact:
         x = cast(x, dt.default_float)
     n = 1
     for a in axes:
@@ -149,6 +151,7 @@ class Extreme(Op):
 
 def _extreme(kind, x, axis, keepdims):
     x = as_tensor(x, kind)
+    check_ordered(kind, x)
     axes = normalize_axes(kind, axis, x.ndim, x.shape)
     for a in axes:
         if x.shape[a] == 0:
@@ -174,14 +177,19 @@ def argmax(x, axis=None, keepdims=False):
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the first smallest value along one axis (None: of the flattened tensor)."""
-    x = as_tensor(x, "argmin")
+    x = as_tensor(x, "argmin").detach()
     if x.dtype is dt.bool_:
         x = cast(x, dt.int32)
-    return _arg("argmin", -x.detach(), axis, keepdims)
+    if x.dtype.is_int:    # order-reversing without overflow: -x wraps at int8's -128 and at 0 - 1 unsigned
+        flipped = (int(np.iinfo(x.dtype.np).max) if x.dtype.is_unsigned else -1) - x
+    else:
+        flipped = -x
+    return _arg("argmin", flipped, axis, keepdims)
 
 
 def _arg(name, x, axis, keepdims):
     from .movement import reshape
+    check_ordered(name, x)
     if axis is None:
         if keepdims:
             out = _arg(name, reshape(x, (-1,)), 0, False)

@@ -13,7 +13,8 @@ SUITE = ("ember.testing.suite.test_ops", "ember.testing.suite.test_autograd",
          "ember.testing.suite.test_tensor", "ember.testing.suite.test_errors",
          "ember.testing.suite.test_backend_contract", "ember.testing.suite.test_array_api",
          "ember.testing.suite.test_compile", "ember.testing.suite.test_numerics",
-         "ember.testing.suite.test_fuzz", "ember.testing.suite.test_amp")
+         "ember.testing.suite.test_fuzz", "ember.testing.suite.test_amp",
+         "ember.testing.suite.test_dtypes")
 
 _modules_by_path = {}
 

@@ -46,12 +46,19 @@ def to_tensor(source, what, array, backend):
         raise fail(source, f"{what}: {exc}") from None
 
 
-def flat_tensors(obj, fmt):
-    """A flat {name: tensor} for formats that only store that; a lone tensor is 'tensor'."""
+def flat_tensors(obj, fmt, unstorable=(), instead=""):
+    """A flat {name: tensor} for formats that only store that; a lone tensor is 'tensor'.
+    A tensor whose dtype the format cannot name (``unstorable``) is refused by name."""
     if isinstance(obj, ember.Tensor):
-        return {"tensor": obj}, True
-    if isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, ember.Tensor)
-                                     for k, v in obj.items()):
-        return obj, False
-    raise SerializationError(f"{fmt} stores a tensor or a flat dict of name -> tensor; "
-                             f"save checkpoints and nested state in .ember")
+        tensors, lone = {"tensor": obj}, True
+    elif isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, ember.Tensor)
+                                       for k, v in obj.items()):
+        tensors, lone = obj, False
+    else:
+        raise SerializationError(f"{fmt} stores a tensor or a flat dict of name -> tensor; "
+                                 f"save checkpoints and nested state in .ember")
+    for name, t in tensors.items():
+        if t.dtype.name in unstorable:
+            raise SerializationError(f"{fmt} cannot store {name!r}: the format has no "
+                                     f"{t.dtype.name}; save it as {instead}, or convert it first")
+    return tensors, lone

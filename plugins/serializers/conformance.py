@@ -24,7 +24,11 @@ def _tensors(backend, skip=()):
     for d in ember.dtypes.ALL:
         if d in backend.dtypes and d.name not in skip:
             values = rng.standard_normal((3, 4)) * 10
-            out[f"t_{d.name}"] = ember.tensor(values > 0 if d is ember.bool_ else values.astype(d.np))
+            if d.is_complex:
+                values = values + 1j * rng.standard_normal((3, 4))
+            out[f"t_{d.name}"] = ember.tensor(values > 0 if d is ember.bool_ else
+                                              np.abs(values).astype(d.np) if d.is_unsigned
+                                              else values.astype(d.np))
     out["zero_d"] = ember.tensor(3.5)
     out["empty"] = ember.zeros(0, 3)
     out["strided"] = ember.arange(24.0).reshape(4, 6).T[::2]

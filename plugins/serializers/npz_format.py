@@ -29,12 +29,7 @@ class NpzFormat:
 
     @staticmethod
     def dumps(obj):
-        tensors, lone = flat_tensors(obj, ".npz")
-        for name, t in tensors.items():
-            if t.dtype.name in NpzFormat.unstorable:
-                raise SerializationError(
-                    f".npz cannot store {name!r}: NumPy's format has no {t.dtype.name}; save it "
-                    f"as .safetensors or .ember, or convert it first (t.float())")
+        tensors, lone = flat_tensors(obj, ".npz", NpzFormat.unstorable, ".safetensors or .ember")
         buf = io.BytesIO()
         arrays = {name: t.numpy() for name, t in tensors.items()}
         if lone:

@@ -15,11 +15,12 @@ from ember.errors import SerializationError
 from .common import array_from_bytes, fail, flat_tensors, tensor_bytes, to_tensor
 
 MAX_HEADER = 100_000_000
-_TO_ST = {"bool": "BOOL", "int32": "I32", "int64": "I64", "float16": "F16", "float32": "F32",
-          "float64": "F64", "bfloat16": "BF16"}
-_FROM_ST = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "U16": np.uint16,
-            "I32": np.int32, "U32": np.uint32, "I64": np.int64, "F16": np.float16,
-            "F32": np.float32, "F64": np.float64, "BF16": np.uint16}
+#: ember's dtype names and safetensors' (which has no complex128)
+_TO_ST = {"bool": "BOOL", "int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64",
+          "uint8": "U8", "uint16": "U16", "uint32": "U32", "uint64": "U64", "float16": "F16",
+          "bfloat16": "BF16", "float32": "F32", "float64": "F64", "complex64": "C64"}
+#: what the bytes are read as (BF16's bits as uint16, then viewed or widened)
+_FROM_ST = {st: np.dtype(np.uint16 if st == "BF16" else name) for name, st in _TO_ST.items()}
 
 
 def _bfloat16(bits, backend):
@@ -31,15 +32,17 @@ def _bfloat16(bits, backend):
 
 
 class SafetensorsFormat:
-    """A flat dict of tensors; small ints widen, and bfloat16 loads as float32 (exactly)
-    onto a backend without bfloat16."""
+    """A flat dict of tensors; integers a backend lacks load as its own, and bfloat16 as
+    float32 (exactly) onto a backend without bfloat16."""
 
     extensions = (".safetensors",)
     nested = False
+    unstorable = ("complex128",)
 
     @staticmethod
     def dumps(obj):
-        tensors, lone = flat_tensors(obj, ".safetensors")
+        tensors, lone = flat_tensors(obj, ".safetensors", SafetensorsFormat.unstorable,
+                                     ".ember or .npz")
         header, chunks, offset = {}, [], 0
         for name, t in tensors.items():
             if name == "__metadata__":
@@ -91,7 +94,7 @@ class SafetensorsFormat:
             spans.append((offsets[0], offsets[1], name))
             raw = bytes(buffer[offsets[0]:offsets[1]])
             arr = array_from_bytes(source, f"tensor {name!r}",
-                                   np.dtype(_FROM_ST[st_dtype]).newbyteorder("<"), entry["shape"], raw)
+                                   _FROM_ST[st_dtype].newbyteorder("<"), entry["shape"], raw)
             if st_dtype == "BF16":
                 arr = _bfloat16(arr, backend)
             arrays[name] = arr

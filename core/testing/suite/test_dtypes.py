@@ -1,0 +1,149 @@
+"""The small, unsigned and complex dtypes on every backend that holds them: promotion by
+the Array API's table, arithmetic that wraps as the dtype does (checked against NumPy),
+out-of-range scalars refused, complex parts and moduli against NumPy's complex128."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import dtypes as dt
+from ember.testing.checks import expect
+
+PROMOTIONS = [  # (left, right, result): the standard's table, and PyTorch's across kinds
+    ("uint8", "int8", "int16"), ("uint16", "int8", "int32"), ("uint32", "int16", "int64"),
+    ("uint8", "uint32", "uint32"), ("int8", "int64", "int64"), ("bool", "uint8", "uint8"),
+    ("uint64", "float16", "float16"), ("int8", "complex64", "complex64"),
+    ("float64", "complex64", "complex128"), ("float32", "complex64", "complex64"),
+    ("complex64", "complex128", "complex128"), ("bfloat16", "complex64", "complex64"),
+]
+
+
+def _need(backend, *names):
+    missing = [n for n in names if dt.dtype(n) not in backend.dtypes]
+    if missing:
+        pytest.skip(f"backend {backend.name} does not hold {', '.join(missing)}")
+
+
+@pytest.mark.parametrize("left,right,result", PROMOTIONS)
+def test_promotion_table(backend, left, right, result):
+    _need(backend, left, right, result)
+    a = ember.tensor(np.array([1, 0]).astype(dt.dtype(left).np))
+    b = ember.tensor(np.array([1, 1]).astype(dt.dtype(right).np))
+    expect((a + b).dtype is dt.dtype(result) and (b * a).dtype is dt.dtype(result),
+           f"{left} with {right}: {(a + b).dtype}, want {result}")
+
+
+def test_uint64_with_a_signed_integer_is_refused_by_name(backend):
+    _need(backend, "uint64", "int64")
+    a = ember.tensor(np.array([1], np.uint64))
+    with pytest.raises(ember.DTypeError, match="uint64 with int64: no integer dtype holds both"):
+        a + ember.tensor(np.array([1], np.int64))
+
+
+@pytest.mark.parametrize("name", ["int8", "int16", "uint8", "uint16", "uint32", "uint64"])
+def test_integer_arithmetic_wraps_as_numpy(backend, name):
+    """+, -, *, //, %, &, |, ^, <<, >> and ~ between tensors of one small dtype keep the dtype
+    and wrap around exactly as NumPy's fixed-width integers do."""
+    _need(backend, name)
+    info = np.iinfo(name)
+    rng = np.random.default_rng(0)
+    x = rng.integers(info.min, info.max, 64, dtype=name, endpoint=True)
+    y = rng.integers(1, info.max, 64, dtype=name, endpoint=True)
+    a, b = ember.tensor(x), ember.tensor(y)
+    with np.errstate(over="ignore"):
+        for op in ("__add__", "__sub__", "__mul__", "__floordiv__", "__mod__", "__and__", "__or__",
+                   "__xor__"):
+            got = getattr(a, op)(b)
+            want = getattr(x, op)(y)
+            expect(got.dtype.name == name, f"{name} {op}: {got.dtype}")
+            np.testing.assert_array_equal(got.numpy(), want, err_msg=f"{name} {op}")
+    np.testing.assert_array_equal((~a).numpy(), ~x)
+    np.testing.assert_array_equal((a >> 1).numpy(), x >> 1)
+    np.testing.assert_array_equal((a + 1).numpy(), x + np.array(1, name), err_msg="a + 1 wraps")
+
+
+@pytest.mark.parametrize("name", ["int8", "uint8", "int32", "int64", "uint64"])
+def test_reductions_at_the_integer_limits(backend, name):
+    """argmin and argmax at the dtype's minimum and maximum (argmin once negated -x, which
+    wraps at int8's -128 and at unsigned 0 - 1), and sums widened to 64 bits."""
+    _need(backend, name)
+    info = np.iinfo(name)
+    x = np.array([5, info.max, info.min, 0, info.min, info.max], dtype=name)
+    t = ember.tensor(x)
+    expect(int(t.argmin()) == int(np.argmin(x)) and int(t.argmax()) == int(np.argmax(x)),
+           f"{name}: argmin {int(t.argmin())} argmax {int(t.argmax())}")
+    expect(int(t.min()) == info.min and int(t.max()) == info.max, f"{name}: min and max")
+    if backend.default_int is ember.int64:     # wgpu sums in its int32, as it must
+        small = np.full(300, info.max if info.max < 2 ** 31 else 1, dtype=name)
+        expect(int(ember.tensor(small).sum()) == int(small.astype(object).sum()),
+               f"{name}: a sum of 300 maxima widens")
+
+
+@pytest.mark.parametrize("name,value", [("uint8", 256), ("uint8", -1), ("int8", 128),
+                                        ("int16", -40000), ("uint32", 2 ** 32)])
+def test_a_scalar_the_dtype_cannot_hold_is_refused(backend, name, value):
+    _need(backend, name)
+    t = ember.tensor(np.array([1, 2], dtype=name))
+    with pytest.raises(ember.RangeError, match=f"{value} does not fit in {name}"):
+        t + value
+
+
+def test_uint8_images_keep_their_dtype_and_scale_to_float(backend):
+    """What image files and MNIST hold: uint8 in, float32 out of a division."""
+    _need(backend, "uint8")
+    pixels = np.array([[0, 128, 255]], dtype=np.uint8)
+    t = ember.tensor(pixels)
+    expect(t.dtype is ember.uint8, f"{t.dtype}")
+    scaled = t / 255.0
+    expect(scaled.dtype is ember.float32, f"{scaled.dtype}")
+    np.testing.assert_allclose(scaled.numpy(), pixels / np.float32(255.0), rtol=1e-7)
+
+
+def _complex_values(name):
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal(32) + 1j * rng.standard_normal(32)
+    z[:4] = [0j, -0.0 + 0j, 1e-30 + 1e30j, 3 - 4j]
+    return z.astype(name)
+
+
+@pytest.mark.parametrize("name", ["complex64", "complex128"])
+def test_complex_parts_and_arithmetic_match_numpy(backend, name):
+    _need(backend, name)
+    z = _complex_values(name)
+    w = (z[::-1] + (0.5 + 0.5j)).astype(name)     # nonzero divisors
+    a, b = ember.tensor(z), ember.tensor(w)
+    real = dt.real_of(dt.dtype(name))
+    for got, want, what in ((ember.real(a), z.real, "real"), (ember.imag(a), z.imag, "imag"),
+                            (ember.abs(a), np.abs(z.astype(np.complex128)), "abs")):
+        expect(got.dtype is real, f"{what}: {got.dtype}, want {real}")
+        np.testing.assert_allclose(got.numpy(), want, rtol=4 * np.finfo(real.np).eps,
+                                   err_msg=what)
+    np.testing.assert_array_equal(ember.conj(a).numpy(), np.conj(z))
+    eps = np.finfo(real.np).eps
+    exact = z.astype(np.complex128), w.astype(np.complex128)
+    for got, want, what in ((a * b, exact[0] * exact[1], "mul"), (a + b, exact[0] + exact[1], "add"),
+                            (a / b, exact[0] / exact[1], "div"), (ember.exp(a[4:]), np.exp(exact[0][4:]), "exp"),
+                            (a.sum(), exact[0].sum(), "sum")):
+        expect(got.dtype.name == name, f"{what}: {got.dtype}")
+        err = np.abs(got.numpy() - want) / np.maximum(np.abs(want), np.finfo(real.np).tiny)
+        expect(np.all(err <= 16 * eps), f"{what}: relative error {err.max():.2e} > 16 eps")
+
+
+def test_complex_scalars_and_order(backend):
+    _need(backend, "complex64")
+    x = ember.tensor([1.0, 2.0])
+    expect((x * 1j).dtype is ember.complex64, f"float32 * 1j: {(x * 1j).dtype}")
+    expect(ember.tensor([1 + 2j]).dtype is ember.complex64, "a Python complex list")
+    with pytest.raises(ember.DTypeError, match="complex numbers have no order"):
+        ember.tensor([1j]) < ember.tensor([2j])
+    with pytest.raises(ember.DTypeError, match="only floating tensors have gradients"):
+        ember.tensor([1j]).requires_grad_()
+
+
+def test_a_backend_without_the_dtype_refuses_it_by_name(backend):
+    missing = [d for d in dt.ALL if d not in backend.dtypes and d.np is not None]
+    if not missing:
+        pytest.skip(f"backend {backend.name} holds every dtype")
+    d = missing[0]
+    with pytest.raises(ember.DTypeError, match=f"does not support {d.name}"):
+        ember.zeros(2, dtype=d)

@@ -14,9 +14,13 @@ from .tensor import Tensor, wrap
 
 def unsupported(op, dtype, backend):
     names = ", ".join(d.name for d in dt.ALL if d in backend.dtypes)
-    instead = "float32" if dtype.is_float else backend.default_int.name
+    if dtype.is_complex:
+        fix = "keep complex tensors on a backend that holds them (numpy, cupy)"
+    else:
+        instead = "float32" if dtype.is_float else backend.default_int.name
+        fix = f"cast with .to(ember.{instead}) or pick another backend"
     return DTypeError(f"{op}: backend {backend.device} does not support {dtype.name}; it "
-                      f"supports {names}; cast with .to(ember.{instead}) or pick another backend")
+                      f"supports {names}; {fix}")
 
 
 def _target(dtype, backend, op):

@@ -56,6 +56,28 @@ class StridedArray:
         return f"StridedArray({self.dtype}{self.shape}, strides={self.strides}, offset={self.offset})"
 
 
+def floating(np_dtype):
+    """Whether a buffer's NumPy dtype is a float (ml_dtypes' bfloat16 is of kind V)."""
+    return np_dtype.kind == "f" or np_dtype == dt.bfloat16.np
+
+
+class KernelLanguage:
+    """What the spelling classes of ``_fused_code`` share: buffers that hold each dtype
+    as the kernel computes it, so a load reads, a store writes, and nothing rounds
+    between ops. A language with storage types (OpenCL's 16-bit floats) overrides them."""
+
+    @staticmethod
+    def round(dtype, expr):
+        """``expr`` (of compute type) rounded to what ``dtype`` holds."""
+        return expr
+
+    @staticmethod
+    def store(buf, at, value, dtype, accumulate=False):
+        """The statement writing ``value`` (plus what is there, when ``accumulate``) to
+        element ``at`` of buffer ``buf`` of ``dtype``."""
+        return f"{buf}[{at}] = {buf}[{at}] + {value};" if accumulate else f"{buf}[{at}] = {value};"
+
+
 def work_group(length):
     """The work-group size of a row reduction: a power of two, up to 256, not far past
     the row's length."""
@@ -101,9 +123,10 @@ class StridedBackend(Backend):
         """The expression of elementwise primitive ``name`` over inputs of ``dtypes`` (from
         the subclass's SPELLING), and its output dtype."""
         a = np.dtype(dtypes[0])
-        kind = "f" if a.kind == "f" else "b" if a == np.bool_ else "i"
-        if name == "cast":
-            return self.SPELLING["cast_bool" if dtype is dt.bool_ else "cast"], dtype.np
+        kind = "f" if floating(a) else "b" if a == np.bool_ else "i"
+        if name == "cast":     # a conversion with a spelling of its own, else the plain one
+            plain = "cast_bool" if dtype is dt.bool_ else "cast"
+            return self.SPELLING.get(f"cast {a.name} {dtype.name}", self.SPELLING[plain]), dtype.np
         if name == "where":
             return self.SPELLING["where"], np.dtype(dtypes[1])
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
@@ -298,7 +321,7 @@ class StridedBackend(Backend):
         to what the output holds. ``lang`` spells it: ``type(dtype)``,
         ``func(name, out type, [(type, param)], expr)``, ``let(type, name, value)``,
         ``index()`` (r = g) and ``split(d, extent)``, ``literal(value, dtype)``,
-        ``load(buffer number, index)``."""
+        ``load(buffer number, index, dtype)``, and ``round`` and ``store`` (KernelLanguage)."""
         funcs = []
         for k, ((_, ins, _, out_dtype), expr) in enumerate(zip(spec.nodes, exprs)):
             types = [lang.type(spec.dtype_of(i)) for i in ins]
@@ -318,17 +341,17 @@ class StridedBackend(Backend):
         for k, ((_, dtype), value) in enumerate(zip(spec.inputs, spec.scalars)):
             if value is None:
                 m, strides = next(slots)
-                value = lang.load(m, at(strides))
+                value = lang.load(m, at(strides), np.dtype(dtype))
             else:
                 value = lang.literal(value, np.dtype(dtype))
             body.append(lang.let(lang.type(dtype), f"a{k}", value))
         for k, (_, ins, _, out_dtype) in enumerate(spec.nodes):
             args = ", ".join(f"a{j}" if kind == "x" else f"v{j}" for kind, j in ins)
-            body.append(lang.let(lang.type(out_dtype), f"v{k}", f"op{k}({args})"))
+            body.append(lang.let(lang.type(out_dtype), f"v{k}",
+                                 lang.round(np.dtype(out_dtype), f"op{k}({args})")))
         where = at(out_layout) if offset is None else f"{offset} + {at(out_layout)}"
         for m, j in enumerate(spec.outputs):
-            value = f"o{m}[{where}] + v{j}" if accumulate else f"v{j}"
-            body.append(f"o{m}[{where}] = {value};")
+            body.append(lang.store(f"o{m}", where, f"v{j}", np.dtype(spec.nodes[j][3]), accumulate))
         return funcs, body
 
     def neg(self, x): return self._unary("neg", x)

@@ -7,10 +7,11 @@ import numpy as np
 
 from ember import dtypes as dt
 
-from .kernels import KernelCache, ctype
-from ..strided import StridedArray, StridedBackend, work_group
+from .kernels import HALF, KernelCache, ctype, storage
+from ..strided import KernelLanguage, StridedArray, StridedBackend, floating, work_group
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
 
 
 def _import_cl():
@@ -55,7 +56,7 @@ def _all_devices():
 
 def _c_literal(v, dtype):
     """A C literal of v in dtype, exact (floats in hexadecimal), NaN and infinities too."""
-    if dtype.kind == "f":
+    if floating(dtype):
         v = float(v)
         if v != v:
             return "NAN"
@@ -68,6 +69,8 @@ def _c_literal(v, dtype):
 #: OP(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
 _SPELLING = {
     "cast": "(TO)(x)", "cast_bool": "(uchar)((x) != 0)", "where": "((x) ? (y) : (z))",
+    "cast float64 bfloat16": "ember_bf16_of_double(x)",
+    "cast float64 float16": "ember_half_of_double(x)",
     **{op: f"(uchar)((x) {c} (y))" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                   ("le", "<="), ("gt", ">"), ("ge", ">="))},
     "neg": "(-(x))", "exp": "exp(x)", "log": "log(x)", "sin": "sin(x)", "cos": "cos(x)",
@@ -94,7 +97,7 @@ def _c_fold(kind, dtype):
     t = ctype(dtype)
     if kind == "sum":
         return "((a) + (b))", f"(({t})0)"
-    if dtype.kind == "f":
+    if floating(dtype):
         cmp = ">" if kind == "max" else "<"
         return f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))", \
             "(-INFINITY)" if kind == "max" else "INFINITY"
@@ -104,10 +107,43 @@ def _c_fold(kind, dtype):
     return f"{kind}((a), (b))", lowest if kind == "max" else highest
 
 
-class _OpenCLC:
+def _read(buf, at, dtype):
+    """Element ``at`` of buffer ``buf`` of ``dtype`` as its compute type."""
+    if dtype == np.float16:
+        return f"vload_half({at}, {buf})"
+    if dtype in HALF:
+        return f"ember_from_bf16({buf}[{at}])"
+    return f"{buf}[{at}]"
+
+
+def _in_float32(state=False):
+    """A primitive from a kernel file (matmul, argmax, gather, scatter_add, pooling,
+    attention) on 16-bit float operands: run in float32, its float results rounded once
+    at the end, as the NumPy backend does, so kernels/*.cl need no 16-bit variants.
+    ``state``: the first result is attention's saved state, kept in float32."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args):
+            half = next((a.dtype for a in args if isinstance(a, StridedArray) and a.dtype in HALF),
+                        None)
+            if half is None:
+                return method(self, *args)
+            to32 = [self.cast(a, dt.float32) if isinstance(a, StridedArray) and a.dtype == half
+                    else a for a in args]
+            out = method(self, *to32)
+            many = isinstance(out, tuple)
+            back = [o if not isinstance(o, StridedArray) or o.dtype != np.float32 or (state and i == 0)
+                    else self.cast(o, dt.from_numpy_dtype(half)) for i, o in enumerate(out if many else (out,))]
+            return tuple(back) if many else back[0]
+        return run
+    return wrap
+
+
+class _OpenCLC(KernelLanguage):
     """How StridedBackend._fused_code spells a kernel in OpenCL C. An eager kernel (one
     of ``eager`` inputs) reads its output's offset from argument h0 and its extents and
-    strides from the long array ``meta``."""
+    strides from the long array ``meta``. float16 and bfloat16 compute in float: loads
+    widen, each op's result rounds, stores narrow."""
 
     literal = staticmethod(_c_literal)
     type = staticmethod(ctype)
@@ -141,15 +177,31 @@ class _OpenCLC:
         return f"const {self.idx} k{d} = r % {extent}; r /= {extent};"
 
     @staticmethod
-    def load(m, at):
-        return f"i{m}[f{m} + {at}]"
+    def load(m, at, dtype=None):
+        return _read(f"i{m}", f"f{m} + {at}", dtype)
+
+    @staticmethod
+    def round(dtype, expr):
+        return f"{_ROUND[dtype]}({expr})" if dtype in _ROUND else expr
+
+    @staticmethod
+    def store(buf, at, value, dtype, accumulate=False):
+        if accumulate:
+            value = f"{_read(buf, at, dtype)} + {value}"
+        if dtype == np.float16:
+            return f"vstore_half_rte({value}, {at}, {buf});"
+        if dtype in HALF:
+            return f"{buf}[{at}] = ember_to_bf16({value});"
+        return f"{buf}[{at}] = {value};"
 
 
 class OpenCLBackend(StridedBackend):
     """Any OpenCL device; on a machine with no driver, pocl-binary-distribution's CPU device."""
 
     name = "opencl"
-    dtypes = frozenset({dt.bool_, dt.int32, dt.int64, dt.float32, dt.float64})
+    #: float16 and bfloat16 are stored in 16 bits and computed in float (_OpenCLC)
+    dtypes = frozenset({dt.bool_, dt.int32, dt.int64, dt.float16, dt.float32, dt.float64} |
+                       ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
 
     @classmethod
     def availability(cls):
@@ -192,7 +244,7 @@ class OpenCLBackend(StridedBackend):
                 f"device: {d.name.strip()}, {d.max_compute_units} compute units, "
                 f"{d.global_mem_size / 2**30:.1f} GiB, max work-group {d.max_work_group_size}",
                 f"float64: {'yes' if dt.float64 in self.dtypes else 'no (cl_khr_fp64 missing)'}, "
-                f"float16: no"]
+                f"float16 and bfloat16: stored in 16 bits, computed in float32"]
 
     def synchronize(self):
         self.queue.finish()
@@ -251,9 +303,9 @@ class OpenCLBackend(StridedBackend):
         ``group`` and the rest, so no work-item is out of bounds), or for a reduction one
         work-group per row folding in local memory; returns launch(outs, inputs, n,
         meta, offset)."""
-        outs_decl = [f"__global {ctype(spec.nodes[j][3])}* restrict o{m}"
+        outs_decl = [f"__global {storage(spec.nodes[j][3])}* restrict o{m}"
                      for m, j in enumerate(spec.outputs)]
-        ins_decl = [f"__global const {ctype(spec.inputs[k][1])}* restrict i{m}, const long f{m}"
+        ins_decl = [f"__global const {storage(spec.inputs[k][1])}* restrict i{m}, const long f{m}"
                     for m, k in enumerate(spec.buffers)]
         params = ["const long h0", "__global const long* meta"] if lang.eager else []
         if spec.reduce is None:      # no bounds test: it keeps pocl from vectorizing (5x)
@@ -264,7 +316,7 @@ class OpenCLBackend(StridedBackend):
             fold, init = _c_fold(kind, np.dtype(spec.nodes[reduced][3]))
             rows, length, index = self._fused_rows(spec, lang)
             wg = lang.group or work_group(length)
-            outs_decl.append(f"__global {t}* red")
+            outs_decl.append(f"__global {storage(spec.nodes[reduced][3])}* red")
             head = [f"#define FOLD(a, b) {fold}", f"__local {t} part[{wg}];",
                     "const long row = get_group_id(0);", "const int lid = get_local_id(0);",
                     f"{t} acc = {init};", f"for (long j = lid; j < {length}; j += {wg}) {{"] + index
@@ -272,7 +324,9 @@ class OpenCLBackend(StridedBackend):
                     "barrier(CLK_LOCAL_MEM_FENCE);",
                     f"for (int s = {wg} / 2; s > 0; s >>= 1) {{",
                     "    if (lid < s) part[lid] = FOLD(part[lid], part[lid + s]);",
-                    "    barrier(CLK_LOCAL_MEM_FENCE);", "}", "if (lid == 0) red[row] = part[0];"]
+                    "    barrier(CLK_LOCAL_MEM_FENCE);", "}",
+                    "if (lid == 0) " + lang.store("red", "row", "part[0]",
+                                                  np.dtype(spec.nodes[reduced][3]))]
         funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
         kernel = self.kernels.build("helpers.cl", "\n".join(funcs) + "\n__kernel void fused(" + ", ".join(
             outs_decl + ins_decl + params) + ") {\n    " + "\n    ".join(head + body + tail) + "\n}\n",
@@ -298,6 +352,7 @@ class OpenCLBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ----------------------
+    @_in_float32()
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int64)
@@ -331,11 +386,13 @@ class OpenCLBackend(StridedBackend):
                    np.int64(idx.size), np.int64(post), np.int64(total))
         return out
 
+    @_in_float32()
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed("gather", out, x, idx, x.shape, axis, out.size)
 
+    @_in_float32()
     def scatter_add(self, shape, axis, index, src):
         out = self.full(shape, 0, dt.from_numpy_dtype(src.dtype))
         src, idx = self._packed(src), self._packed(index)
@@ -370,6 +427,7 @@ class OpenCLBackend(StridedBackend):
                 np.int32(length), np.int32(source), q.dtype.type(scale),
                 np.int64(msl), np.int64(mss), np.int64(ksl), np.int64(kss)]
 
+    @_in_float32(state=True)
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
         """Flash attention (kernels/attention.cl): a work-item per query row streams the
         keys with an online softmax; the state kept for backward is each row's
@@ -385,6 +443,7 @@ class OpenCLBackend(StridedBackend):
                               *self._attention_args(arrays, offsets, strides, length, source, scale))
         return lse, out
 
+    @_in_float32()
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
         """dq over the query rows (and rowsum(g * out) on the way), then dk and dv over
         the key rows, each probability recomputed from the saved log-sum-exp."""
@@ -403,6 +462,10 @@ class OpenCLBackend(StridedBackend):
         self._rows_launch(self._attention_kernel("attention_dkv", q, v, mask, keep, causal),
                           source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
         return dq, dk, dv
+
+    matmul = _in_float32()(StridedBackend.matmul)
+    fast_max_pool2d = _in_float32()(StridedBackend.fast_max_pool2d)
+    fast_max_unpool2d = _in_float32()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------
     def tuning_name(self):

@@ -7,14 +7,31 @@ from pathlib import Path
 
 import numpy as np
 
+from ember import dtypes as dt
+
 _SOURCES = Path(__file__).with_name("kernels")
 
+#: the C type of each dtype's values; the 16-bit floats compute in float
 CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int32): "int", np.dtype(np.int64): "long",
-          np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+          np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+          np.dtype(np.float16): "float"}
+#: the C type of each dtype's buffers where it differs: float16 as half (read and written
+#: with vload_half and vstore_half_rte, which need no cl_khr_fp16), bfloat16 as its bits
+STORAGE = {np.dtype(np.float16): "half"}
+if dt.bfloat16.np is not None:
+    CTYPES[dt.bfloat16.np], STORAGE[dt.bfloat16.np] = "float", "ushort"
+#: the 16-bit floats: stored in 16 bits, computed in float, rounded at each op's result
+HALF = tuple(STORAGE)
 
 
 def ctype(dtype):
     return CTYPES[np.dtype(dtype)]
+
+
+def storage(dtype):
+    """The C type of a buffer of ``dtype``."""
+    dtype = np.dtype(dtype)
+    return STORAGE.get(dtype) or CTYPES[dtype]
 
 
 class KernelCache:

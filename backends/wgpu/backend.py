@@ -14,7 +14,7 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import StridedArray, StridedBackend, work_group
+from ..strided import KernelLanguage, StridedArray, StridedBackend, work_group
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -328,7 +328,7 @@ def _wgsl_fold(kind, dtype):
     return f"{kind}(a, b)", "i32(-2147483647 - 1)" if kind == "max" else "i32(2147483647)"
 
 
-class _WGSL:
+class _WGSL(KernelLanguage):
     """How StridedBackend._fused_code spells a kernel in WGSL. p holds n, then each
     input's offset; an eager kernel (one of ``eager`` inputs) reads its output's offset
     after them, then its extents and strides."""
@@ -366,7 +366,7 @@ class _WGSL:
         return f"let k{d} = r % {extent};\n    r = r / {extent};"
 
     @staticmethod
-    def load(m, at):
+    def load(m, at, dtype=None):
         return f"i{m}[p[{m + 1}] + {at}]"
 
 

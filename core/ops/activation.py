@@ -3,6 +3,7 @@ fallback composed of primitives; backward always in tensor ops."""
 
 import math
 
+from .. import dtypes as dt
 from ..autograd import Op, run
 from ..shapes import normalize_axis
 from .elementwise import (_float_input, _float32_input, abs as abs_, exp, float_unary, log1p,
@@ -92,10 +93,20 @@ class GeluTanh(Op):
         b = self.backend
         if b.fast_gelu_tanh is not None:
             return b.fast_gelu_tanh(x)
-        return b.div(x, b.add(_gelu_e(b, x, self.dtype), b.full((), 1, self.dtype)))
+        return _in_float32(b, self.dtype, lambda x, d: b.div(x, b.add(_gelu_e(b, x, d),
+                                                                       b.full((), 1, d))), x)
 
     def backward(self, g, x):
         return (run(GeluTanhGrad(g.dtype), (g, x), g.shape, g.dtype),)
+
+
+def _in_float32(b, dtype, fn, *bufs):
+    """``fn(*bufs, dtype)``, a composed fallback of several rounding steps; on 16-bit floats
+    it runs in float32 and rounds once, as GPUs' and PyTorch's kernels do (rounded to
+    bfloat16 at each step, GELU's left tail is 5 ULP off)."""
+    if dtype in dt.HALF and dt.float32 in b.dtypes:
+        return b.cast(fn(*(b.cast(x, dt.float32) for x in bufs), dt.float32), dtype)
+    return fn(*bufs, dtype)
 
 
 def _gelu_e(b, x, dtype):
@@ -118,12 +129,15 @@ class GeluTanhGrad(Op):
         b = self.backend
         if b.fast_gelu_tanh_grad is not None:
             return b.fast_gelu_tanh_grad(g, x)
-        k = lambda v: b.full((), v, self.dtype)      # noqa: E731
-        s = b.div(k(1), b.add(_gelu_e(b, x, self.dtype), k(1)))
-        xc = b.maximum(b.minimum(x, k(GELU_CLIP)), k(-GELU_CLIP))
-        du = b.mul(b.add(b.mul(b.mul(xc, xc), k(3 * GELU_A)), k(1)), k(2 * GELU_C))
-        slope = b.mul(b.mul(b.mul(xc, du), s), b.sub(k(1), s))
-        return b.mul(g, b.add(slope, s))
+
+        def composed(g, x, dtype):
+            k = lambda v: b.full((), v, dtype)      # noqa: E731
+            s = b.div(k(1), b.add(_gelu_e(b, x, dtype), k(1)))
+            xc = b.maximum(b.minimum(x, k(GELU_CLIP)), k(-GELU_CLIP))
+            du = b.mul(b.add(b.mul(b.mul(xc, xc), k(3 * GELU_A)), k(1)), k(2 * GELU_C))
+            slope = b.mul(b.mul(b.mul(xc, du), s), b.sub(k(1), s))
+            return b.mul(g, b.add(slope, s))
+        return _in_float32(b, self.dtype, composed, g, x)
 
     def backward(self, gg, g, x):
         # d/dg is gelu'(x) itself: this op again, on gg

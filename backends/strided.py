@@ -2,6 +2,7 @@
 through a shape, element strides and an element offset, so permute, expand, slice and
 flip are views that copy nothing."""
 
+import functools
 import re
 
 import numpy as np
@@ -71,11 +72,37 @@ class KernelLanguage:
         """``expr`` (of compute type) rounded to what ``dtype`` holds."""
         return expr
 
-    @staticmethod
-    def store(buf, at, value, dtype, accumulate=False):
+    @classmethod
+    def store(cls, buf, at, value, dtype, accumulate=False):
         """The statement writing ``value`` (plus what is there, when ``accumulate``) to
         element ``at`` of buffer ``buf`` of ``dtype``."""
-        return f"{buf}[{at}] = {buf}[{at}] + {value};" if accumulate else f"{buf}[{at}] = {value};"
+        if accumulate:
+            value = cls.round(dtype, f"{buf}[{at}] + {value}")
+        return f"{buf}[{at}] = {value};"
+
+
+def in_float32(state=False):
+    """A primitive from a kernel file (matmul, argmax, gather, scatter_add, pooling,
+    attention) on a dtype the backend computes in float (``computed_in_float32``:
+    its 16-bit floats): run in float32, its float results rounded once at the end, as the
+    NumPy backend does, so those kernels need no 16-bit variants. ``state``: the first
+    result is attention's saved state, kept in float32."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args):
+            half = next((a.dtype for a in args if isinstance(a, StridedArray)
+                         and a.dtype in self.computed_in_float32), None)
+            if half is None:
+                return method(self, *args)
+            out = method(self, *(self.cast(a, dt.float32) if isinstance(a, StridedArray)
+                                 and a.dtype == half else a for a in args))
+            many = isinstance(out, tuple)
+            back = [o if not isinstance(o, StridedArray) or o.dtype != np.float32 or (state and not i)
+                    else self.cast(o, dt.from_numpy_dtype(half))
+                    for i, o in enumerate(out if many else (out,))]
+            return tuple(back) if many else back[0]
+        return run
+    return wrap
 
 
 def work_group(length):
@@ -113,6 +140,9 @@ class StridedBackend(Backend):
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
     SPELLING = {}
+    #: NumPy dtypes stored narrower than they compute (16-bit floats, computed in float and
+    #: rounded at each op): the kernel-file primitives take them through ``in_float32``
+    computed_in_float32 = ()
 
     def __init__(self, index=0):
         super().__init__(index)

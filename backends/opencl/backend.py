@@ -8,7 +8,8 @@ import numpy as np
 from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
-from ..strided import KernelLanguage, StridedArray, StridedBackend, floating, work_group
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, in_float32,
+                       work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -116,29 +117,6 @@ def _read(buf, at, dtype):
     return f"{buf}[{at}]"
 
 
-def _in_float32(state=False):
-    """A primitive from a kernel file (matmul, argmax, gather, scatter_add, pooling,
-    attention) on 16-bit float operands: run in float32, its float results rounded once
-    at the end, as the NumPy backend does, so kernels/*.cl need no 16-bit variants.
-    ``state``: the first result is attention's saved state, kept in float32."""
-    def wrap(method):
-        @functools.wraps(method)
-        def run(self, *args):
-            half = next((a.dtype for a in args if isinstance(a, StridedArray) and a.dtype in HALF),
-                        None)
-            if half is None:
-                return method(self, *args)
-            to32 = [self.cast(a, dt.float32) if isinstance(a, StridedArray) and a.dtype == half
-                    else a for a in args]
-            out = method(self, *to32)
-            many = isinstance(out, tuple)
-            back = [o if not isinstance(o, StridedArray) or o.dtype != np.float32 or (state and i == 0)
-                    else self.cast(o, dt.from_numpy_dtype(half)) for i, o in enumerate(out if many else (out,))]
-            return tuple(back) if many else back[0]
-        return run
-    return wrap
-
-
 class _OpenCLC(KernelLanguage):
     """How StridedBackend._fused_code spells a kernel in OpenCL C. An eager kernel (one
     of ``eager`` inputs) reads its output's offset from argument h0 and its extents and
@@ -200,6 +178,7 @@ class OpenCLBackend(StridedBackend):
 
     name = "opencl"
     #: float16 and bfloat16 are stored in 16 bits and computed in float (_OpenCLC)
+    computed_in_float32 = HALF
     dtypes = frozenset({dt.bool_, dt.int32, dt.int64, dt.float16, dt.float32, dt.float64} |
                        ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
 
@@ -352,7 +331,7 @@ class OpenCLBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ----------------------
-    @_in_float32()
+    @in_float32()
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int64)
@@ -386,13 +365,13 @@ class OpenCLBackend(StridedBackend):
                    np.int64(idx.size), np.int64(post), np.int64(total))
         return out
 
-    @_in_float32()
+    @in_float32()
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed("gather", out, x, idx, x.shape, axis, out.size)
 
-    @_in_float32()
+    @in_float32()
     def scatter_add(self, shape, axis, index, src):
         out = self.full(shape, 0, dt.from_numpy_dtype(src.dtype))
         src, idx = self._packed(src), self._packed(index)
@@ -427,7 +406,7 @@ class OpenCLBackend(StridedBackend):
                 np.int32(length), np.int32(source), q.dtype.type(scale),
                 np.int64(msl), np.int64(mss), np.int64(ksl), np.int64(kss)]
 
-    @_in_float32(state=True)
+    @in_float32(state=True)
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
         """Flash attention (kernels/attention.cl): a work-item per query row streams the
         keys with an online softmax; the state kept for backward is each row's
@@ -443,7 +422,7 @@ class OpenCLBackend(StridedBackend):
                               *self._attention_args(arrays, offsets, strides, length, source, scale))
         return lse, out
 
-    @_in_float32()
+    @in_float32()
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
         """dq over the query rows (and rowsum(g * out) on the way), then dk and dv over
         the key rows, each probability recomputed from the saved log-sum-exp."""
@@ -463,9 +442,9 @@ class OpenCLBackend(StridedBackend):
                           source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
         return dq, dk, dv
 
-    matmul = _in_float32()(StridedBackend.matmul)
-    fast_max_pool2d = _in_float32()(StridedBackend.fast_max_pool2d)
-    fast_max_unpool2d = _in_float32()(StridedBackend.fast_max_unpool2d)
+    matmul = in_float32()(StridedBackend.matmul)
+    fast_max_pool2d = in_float32()(StridedBackend.fast_max_pool2d)
+    fast_max_unpool2d = in_float32()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------
     def tuning_name(self):

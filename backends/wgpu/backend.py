@@ -2,8 +2,9 @@
 dispatched into one open compute pass that is submitted only when the host needs a
 result (a readback) or many dispatches have queued, so ops never wait on each other.
 
-WGSL has no 64-bit types, so this backend stores bool (as u32), int32 and float32;
-int32 is its default integer (Python ints, sums, argmax and indices)."""
+WGSL has no 64-bit types, so this backend stores bool (as u32), int32, float32 and
+bfloat16 (as the f32 of its value, rounded to nearest even after each op); int32 is its
+default integer (Python ints, sums, argmax and indices)."""
 
 import os
 import re
@@ -14,7 +15,8 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import KernelLanguage, StridedArray, StridedBackend, work_group
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, in_float32,
+                       work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -22,6 +24,8 @@ _MAX_GROUPS = 65535         # workgroups per dispatch dimension (WebGPU's defaul
 _FLUSH_EVERY = 256          # dispatches queued before a submit without a readback
 _PER_INVOCATION = 8         # elements per invocation of the elementwise grid-stride loop
 _STORAGE = {np.dtype(np.bool_): np.dtype(np.uint32)}   # host dtype of each stored dtype
+_BF16 = () if dt.bfloat16.np is None else (dt.bfloat16.np,)
+_STORAGE.update({d: np.dtype(np.float32) for d in _BF16})
 
 
 def _import_wgpu():
@@ -88,7 +92,7 @@ class _Block:
 
 def _wgsl_literal(v, dtype):
     """A WGSL literal of v in dtype; floats by their bits, so NaN and infinities are exact."""
-    if dtype.kind == "f":
+    if floating(dtype):
         bits = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
         return f"bitcast<f32>({bits}u)"
     return f"{int(bool(v))}u" if dtype == np.bool_ else f"i32({int(v)})"
@@ -97,6 +101,18 @@ def _wgsl_literal(v, dtype):
 def _isnan(v):
     return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
 
+
+_BF16_HELPERS = """
+// bfloat16 values live in f32: rounded to nearest even on the 16 high bits (NaN to the
+// quiet NaN of its sign, as ml_dtypes)
+fn ember_round_bf16(x: f32) -> f32 {
+    let u = bitcast<u32>(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        return bitcast<f32>(select(0x7fc00000u, 0xffc00000u, (u >> 31u) == 1u));
+    }
+    return bitcast<f32>(((u + 0x7fffu + ((u >> 16u) & 1u)) >> 16u) << 16u);
+}
+"""
 
 _FLOAT_HELPERS = """
 // WGSL's builtins promise nothing for NaN (llvmpipe's tanh gives -1), so NaN is tested
@@ -329,6 +345,10 @@ def _wgsl_fold(kind, dtype):
 
 
 class _WGSL(KernelLanguage):
+    @staticmethod
+    def round(dtype, expr):
+        return f"ember_round_bf16({expr})" if dtype in _BF16 else expr
+
     """How StridedBackend._fused_code spells a kernel in WGSL. p holds n, then each
     input's offset; an eager kernel (one of ``eager`` inputs) reads its output's offset
     after them, then its extents and strides."""
@@ -374,7 +394,8 @@ class WgpuBackend(StridedBackend):
     """Any WebGPU adapter; on a machine without a GPU, Mesa's llvmpipe through OpenGL."""
 
     name = "wgpu"
-    dtypes = frozenset({dt.bool_, dt.int32, dt.float32})
+    dtypes = frozenset({dt.bool_, dt.int32, dt.float32} | ({dt.bfloat16} if _BF16 else set()))
+    computed_in_float32 = _BF16
     default_int = dt.int32
     # WGSL lets an implementation flush subnormals (llvmpipe does), bounds pow only as
     # exp2(y * log2(x)), and sin and cos only inside [-pi, pi] (absolute 2**-11); exp
@@ -432,7 +453,8 @@ class WgpuBackend(StridedBackend):
                 f"{lim['max-storage-buffer-binding-size'] / 2**20:.0f} MiB, workgroup memory "
                 f"{lim['max-compute-workgroup-storage-size'] // 1024} KiB, "
                 f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
-                "float64, int64: no (WGSL has no 64-bit types); float16: no"]
+                "float64, int64: no (WGSL has no 64-bit types); float16: no; bfloat16: "
+                "stored as float32 values, rounded at each op"]
 
     # -- submission ----------------------------------------------------------------
     def _compute_pass(self):
@@ -538,7 +560,8 @@ class WgpuBackend(StridedBackend):
     def full(self, shape, value, dtype):
         out = self._alloc(shape, dtype.np, zeroed=value == 0)
         if out.size and value != 0:
-            bits = int(np.array([value], dtype=_STORAGE.get(dtype.np, dtype.np)).view(np.int32)[0])
+            stored = np.array([value], dtype=dtype.np).astype(_STORAGE.get(dtype.np, dtype.np))
+            bits = int(stored.view(np.int32)[0])
             self._dispatch("fill.wgsl", [out.buf], (out.size, bits),
                            self._grid(-(-out.size // 256)), TO=wgsl_type(dtype.np))
         return out
@@ -574,7 +597,9 @@ class WgpuBackend(StridedBackend):
         funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
         code = "\n".join(funcs)
         helpers = ((_FLOAT_HELPERS.replace("TA", "f32") if _FLOAT_CALL.search(code) else "")
-                   + (_INT_HELPERS.replace("TA", "i32") if "ember_ipow" in code else ""))
+                   + (_INT_HELPERS.replace("TA", "i32") if "ember_ipow" in code else "")
+                   + (_BF16_HELPERS if "ember_round_bf16" in code + "".join(body) or
+                      reducing and spec.nodes[reduced][3] in _BF16 else ""))
         fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs), "HELPERS": helpers}
         if not reducing:
             shader = self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out,
@@ -585,6 +610,7 @@ class WgpuBackend(StridedBackend):
                 "fused_reduce.wgsl", n_out + n_in + 1, writable=n_out, T=t,
                 WG=lang.group or work_group(length), FOLD=fold, INIT=init, ROWS=rows,
                 LENGTH=length, INDEX="\n            ".join(index), X=f"v{reduced}",
+                RESULT=lang.round(np.dtype(spec.nodes[reduced][3]), "part[0]"),
                 BODY="\n            ".join(body), **fields)
 
         def launch(outs, inputs, n, meta=(), offset=0):
@@ -598,6 +624,7 @@ class WgpuBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ------------------------
+    @in_float32()
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int32)
@@ -632,11 +659,13 @@ class WgpuBackend(StridedBackend):
                            T=wgsl_type(data.dtype), OUT=out_type, BODY=body)
         return out
 
+    @in_float32()
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed(out, x, idx, x.shape, axis, out.size, wgsl_type(x.dtype), "o[i] = x[q];")
 
+    @in_float32()
     def scatter_add(self, shape, axis, index, src):
         out = self._alloc(shape, src.dtype, zeroed=True)
         src, idx = self._packed(src), self._packed(index)
@@ -651,6 +680,10 @@ class WgpuBackend(StridedBackend):
         else:
             atomic, body = "atomic<i32>", "atomicAdd(&o[q], x[i]);"
         return self._indexed(out, src, idx, shape, axis, src.size, atomic, body)
+
+    matmul = in_float32()(StridedBackend.matmul)
+    fast_max_pool2d = in_float32()(StridedBackend.fast_max_pool2d)
+    fast_max_unpool2d = in_float32()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul ----------------------------------------------------------------------------------
     def _padded(self, x, width):

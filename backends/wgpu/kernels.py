@@ -10,12 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ember import dtypes as dt
+
 _SOURCES = Path(__file__).with_name("kernels")
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
 _INCLUDE = re.compile(r"^// include (\S+)$", re.M)   # a shared file, pasted in
 
-#: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1)
+#: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1; bfloat16 as
+#: the f32 of its value, whose low 16 bits are 0, rounded at each op)
 WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32"}
+if dt.bfloat16.np is not None:
+    WGSL_TYPES[dt.bfloat16.np] = "f32"
 
 
 def wgsl_type(dtype):

@@ -6,7 +6,7 @@
 // Template fields: DECLS (outputs, then red, the inputs and p: rows, then each
 // input's offset), HELPERS, FUNCS, T, WG, FOLD, INIT, ROWS, LENGTH, INDEX (the
 // element's flat index g from row and j), BODY (its loads, calls and stores), X
-// (the value reduced).
+// (the value reduced), RESULT (part[0] as the output's dtype holds it).
 
 {{DECLS}}
 
@@ -43,6 +43,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
         workgroupBarrier();
     }
     if (lid == 0u && live) {
-        red[row] = part[0];
+        red[row] = {{RESULT}};
     }
 }

@@ -8,9 +8,13 @@ import ember
 from ember import DTypeError
 
 _EMBER = {TensorProto.FLOAT: ember.float32, TensorProto.DOUBLE: ember.float64,
-          TensorProto.FLOAT16: ember.float16, TensorProto.INT32: ember.int32,
-          TensorProto.INT64: ember.int64, TensorProto.BOOL: ember.bool_,
-          TensorProto.BFLOAT16: ember.bfloat16}
+          TensorProto.FLOAT16: ember.float16, TensorProto.BFLOAT16: ember.bfloat16,
+          TensorProto.INT8: ember.int8, TensorProto.INT16: ember.int16,
+          TensorProto.INT32: ember.int32, TensorProto.INT64: ember.int64,
+          TensorProto.UINT8: ember.uint8, TensorProto.UINT16: ember.uint16,
+          TensorProto.UINT32: ember.uint32, TensorProto.UINT64: ember.uint64,
+          TensorProto.BOOL: ember.bool_, TensorProto.COMPLEX64: ember.complex64,
+          TensorProto.COMPLEX128: ember.complex128}
 
 
 def type_name(elem_type):

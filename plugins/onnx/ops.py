@@ -962,6 +962,13 @@ for _name, _fn in _HOST_BINARY.items():
     OPS[_name] = (lambda fn: lambda c, a, x, y: c.on_host(fn, x, y))(_fn)
 
 
+@op("BitShift")
+def bit_shift(c, a, x, y):
+    """x << y or x >> y (``direction``), on unsigned integers as ONNX defines it."""
+    fn = np.left_shift if a["direction"] == "LEFT" else np.right_shift
+    return c.on_host(lambda p, q: fn(p, q).astype(p.dtype), x, y)
+
+
 @op("Mod")
 def mod(c, a, x, y):
     """Remainder with the divisor's sign (as Python), or the dividend's with fmod=1 (as C)."""

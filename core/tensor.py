@@ -278,12 +278,11 @@ class Tensor:
     def __ror__(self, o): return _bitwise("bitwise_or", _ops.logical_or, o, self)
     def __xor__(self, o): return _bitwise("bitwise_xor", _ops.logical_xor, self, o)
     def __rxor__(self, o): return _bitwise("bitwise_xor", _ops.logical_xor, o, self)
-    def __invert__(self):
-        return _ops.logical_not(self) if self.dtype.is_bool else _array_api().bitwise_invert(self)
-    def __lshift__(self, o): return _array_api().bitwise_left_shift(self, o)
-    def __rlshift__(self, o): return _array_api().bitwise_left_shift(o, self)
-    def __rshift__(self, o): return _array_api().bitwise_right_shift(self, o)
-    def __rrshift__(self, o): return _array_api().bitwise_right_shift(o, self)
+    def __invert__(self): return _bitwise("bitwise_invert", _ops.logical_not, self)
+    def __lshift__(self, o): return _bitwise("bitwise_left_shift", None, self, o)
+    def __rlshift__(self, o): return _bitwise("bitwise_left_shift", None, o, self)
+    def __rshift__(self, o): return _bitwise("bitwise_right_shift", None, self, o)
+    def __rrshift__(self, o): return _bitwise("bitwise_right_shift", None, o, self)
     def __floordiv__(self, o): return _array_api().floor_divide(self, o)
     def __rfloordiv__(self, o): return _array_api().floor_divide(o, self)
     def __mod__(self, o): return _array_api().remainder(self, o)
@@ -457,9 +456,15 @@ def _array_api():
     return array_api
 
 
-def _bitwise(name, logical, a, b):
-    """``logical`` where both operands are bool, else the Array API's bitwise ``name``
-    (integers, computed on the host)."""
-    if all(isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.is_bool for x in (a, b)):
-        return logical(a, b)
-    return getattr(_array_api(), name)(a, b)
+def _bitwise(name, logical, *operands):
+    """``logical`` where every operand is bool, else the Array API's bitwise ``name``
+    (integers, computed on the host); floats are refused by name."""
+    if logical is not None and all(isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.is_bool
+                                   for x in operands):
+        return logical(*operands)
+    for x in operands:
+        if isinstance(x, (float, complex)) or isinstance(x, Tensor) and x.dtype.is_inexact:
+            kind = x.dtype.name if isinstance(x, Tensor) else type(x).__name__
+            raise DTypeError(f"{name}: needs integer or bool tensors, got {kind}; compare "
+                             f"first, as in (x > 0) & (x < 1)")
+    return getattr(_array_api(), name)(*operands)

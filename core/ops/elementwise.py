@@ -249,9 +249,12 @@ def real(x):
 
 
 def imag(x):
-    """The imaginary part (of a real tensor: zeros)."""
+    """The imaginary part (of a real tensor: zeros, even where it is inf or NaN)."""
     out = _complex_part("imag", x, True)
-    return mul(x, 0) if out is None else out
+    if out is None:
+        from ..creation import full
+        return full(x.shape, 0, x.dtype, x._backend)
+    return out
 
 
 def conj(x):

@@ -50,6 +50,11 @@ ERRORS = [
     ("unknown_dtype", lambda: ember.zeros(2, dtype="float8"), ember.DTypeError,
      "unknown dtype 'float8'; ember has bool, int8, int16, int32, int64, uint8, uint16, uint32, "
      "uint64, float16, bfloat16, float32, float64, complex64, complex128"),
+    ("bitwise_float", lambda: ember.zeros(2) & ember.zeros(2), ember.DTypeError,
+     "bitwise_and: needs integer or bool tensors, got float32; compare first, as in "
+     "(x > 0) & (x < 1)"),
+    ("complex_order", lambda: ember.tensor([1j], backend="numpy").max(), ember.DTypeError,
+     "max: complex numbers have no order; compare ember.abs(x) or ember.real(x) instead"),
     ("fraction_scalar", lambda: ember.zeros(2) + fractions.Fraction(1, 3), ember.DTypeError,
      "cannot combine a tensor with Fraction Fraction(1, 3); use a bool, int, float, complex "
      "or tensor"),

@@ -108,13 +108,16 @@ def _c_fold(kind, dtype):
     return f"{kind}((a), (b))", lowest if kind == "max" else highest
 
 
+#: (read, write) of an element of a buffer of each dtype stored narrower than it computes
+_ACCESS = {np.dtype(np.float16): ("vload_half({at}, {buf})", "vstore_half_rte({value}, {at}, {buf});"),
+           **{d: ("ember_from_bf16({buf}[{at}])", "{buf}[{at}] = ember_to_bf16({value});")
+              for d in HALF if d != np.float16}}
+_PLAIN = ("{buf}[{at}]", "{buf}[{at}] = {value};")
+
+
 def _read(buf, at, dtype):
     """Element ``at`` of buffer ``buf`` of ``dtype`` as its compute type."""
-    if dtype == np.float16:
-        return f"vload_half({at}, {buf})"
-    if dtype in HALF:
-        return f"ember_from_bf16({buf}[{at}])"
-    return f"{buf}[{at}]"
+    return _ACCESS.get(dtype, _PLAIN)[0].format(buf=buf, at=at)
 
 
 class _OpenCLC(KernelLanguage):
@@ -166,11 +169,7 @@ class _OpenCLC(KernelLanguage):
     def store(buf, at, value, dtype, accumulate=False):
         if accumulate:
             value = f"{_read(buf, at, dtype)} + {value}"
-        if dtype == np.float16:
-            return f"vstore_half_rte({value}, {at}, {buf});"
-        if dtype in HALF:
-            return f"{buf}[{at}] = ember_to_bf16({value});"
-        return f"{buf}[{at}] = {value};"
+        return _ACCESS.get(dtype, _PLAIN)[1].format(buf=buf, at=at, value=value)
 
 
 class OpenCLBackend(StridedBackend):

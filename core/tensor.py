@@ -197,8 +197,10 @@ class Tensor:
 
     def requires_grad_(self, flag=True):
         if flag and not self.dtype.is_float:
+            fix = ("differentiate its parts, ember.real(t) and ember.imag(t), as float tensors"
+                   if self.dtype.is_complex else "cast it first with .to(ember.float32)")
             raise DTypeError(f"requires_grad: only floating tensors have gradients; this one "
-                             f"is {self.dtype}; cast it first with .to(ember.float32)")
+                             f"is {self.dtype}; {fix}")
         if not flag and self._ctx is not None:
             raise AutogradError("requires_grad_(False) on a non-leaf tensor; use .detach()")
         self.requires_grad = flag

@@ -14,7 +14,9 @@ from ember import dtypes as dt
 from ember.ops.activation import gelu_tanh
 
 FLOAT = dt.FLOATS
-NUMERIC = (dt.int32, dt.int64) + FLOAT
+#: every integer dtype: the references compute in int64 and wrap to the dtype, as its
+#: arithmetic does (unsigned inputs are drawn non-negative)
+NUMERIC = dt.INTS + FLOAT
 ALL = (dt.bool_,) + NUMERIC
 
 UNARY = [((),), ((1,),), ((7,),), ((3, 4),), ((2, 1, 3),), ((0, 3),)]

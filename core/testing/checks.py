@@ -13,8 +13,14 @@ TOLERANCE = {
     dt.bfloat16: (8e-2, 8e-2),   # 8 significand bits to float16's 11
     dt.float32: (1e-4, 1e-5),
     dt.float64: (1e-10, 1e-12),
-    dt.int32: (0, 0), dt.int64: (0, 0), dt.bool_: (0, 0),
+    dt.bool_: (0, 0), **{d: (0, 0) for d in dt.INTS},
 }
+
+
+def reference_dtype(dtype):
+    """The NumPy dtype a float64 reference computes an op of ``dtype`` in: float64 for
+    floats, uint64 for unsigned integers (wrapping as they do), int64 for the rest."""
+    return np.float64 if dtype.is_float else np.uint64 if dtype.is_unsigned else np.int64
 
 
 def tolerance(dtype, scale=1.0):

@@ -15,7 +15,7 @@ import pytest
 
 from ember import dtypes as dt
 from ember.testing.cases import BINARY, OPS, UNARY, edge_values
-from ember.testing.checks import assert_close, assert_ulp, expect
+from ember.testing.checks import assert_close, assert_ulp, expect, reference_dtype
 from ember.testing.suite.test_ops import _expected_dtype, _make
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -75,7 +75,7 @@ def _check(backend, name, dtype, arrays, layout):
     case, dtype = BY_NAME[name], dt.dtype(dtype)
     with np.errstate(all="ignore"):
         cast = [a.astype(dtype.np) for a in arrays]
-        ref = [c.astype(np.float64 if dtype.is_float else np.int64) for c in cast]
+        ref = [c.astype(reference_dtype(dtype)) for c in cast]
         want = np.asarray(case.ref(*ref))
     got = case.fn(*[_make(c, backend, dtype, layout) for c in cast])
     what = f"{backend.device}: {name} ({dtype.name}, {layout}) of {', '.join(map(repr, ref))}"

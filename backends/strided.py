@@ -65,7 +65,8 @@ def floating(np_dtype):
 class KernelLanguage:
     """What the spelling classes of ``_fused_code`` share: buffers that hold each dtype
     as the kernel computes it, so a load reads, a store writes, and nothing rounds
-    between ops. A language with storage types (OpenCL's 16-bit floats) overrides them."""
+    between ops. A language whose buffers hold a dtype otherwise (OpenCL's 16-bit floats,
+    stored narrow; WGSL's bfloat16, held in f32) overrides them."""
 
     @staticmethod
     def round(dtype, expr):

@@ -6,7 +6,8 @@ takes ember tensors on any backend; ``device`` is a backend name ("opencl:1").
 Most of it is composed from ember's ops, so it runs, and differentiates, wherever
 they do; the functions in ON_HOST run NumPy on a host copy. Deviations: the default
 float is float32 (and the default complex complex64), as in PyTorch; complex tensors
-are not differentiable; a device backend offers the dtypes it holds (``__array_namespace_info__().dtypes(device=...)``).
+are not differentiable; a device backend offers the dtypes it holds
+(``__array_namespace_info__().dtypes(device=...)``).
 """
 
 import builtins
@@ -273,7 +274,7 @@ def meshgrid(*arrays, indexing="xy"):
 # -- elementwise ------------------------------------------------------------------------
 abs = ops.abs  # noqa: A001
 add, subtract, multiply, divide, pow = ops.add, ops.sub, ops.mul, ops.div, ops.pow  # noqa: A001
-sqrt, exp, log, sin, cos, tanh, sign = ops.sqrt, ops.exp, ops.log, ops.sin, ops.cos, ops.tanh, ops.sign
+sqrt, exp, log, sin, cos, sign = ops.sqrt, ops.exp, ops.log, ops.sin, ops.cos, ops.sign
 negative, maximum, minimum, where = ops.neg, ops.maximum, ops.minimum, ops.where
 equal, not_equal, less, less_equal, greater, greater_equal = (
     ops.eq, ops.ne, ops.lt, ops.le, ops.gt, ops.ge)
@@ -337,6 +338,18 @@ def _complex_expm1(z):
     with np.errstate(all="ignore"):
         near = np.expm1(a) * np.cos(b) - 2 * np.sin(b / 2) ** 2 + 1j * (np.exp(a) * np.sin(b))
         return np.where(np.isfinite(a) & np.isfinite(b), near, np.exp(z) - 1).astype(z.dtype)
+
+
+def _complex_tanh(z):
+    """NumPy's, but tanh(+-inf + ib) for finite b is +-1 with the sign of b on its zero
+    imaginary part, as the standard says (C99, and NumPy, take the sign of sin(2b))."""
+    out = np.tanh(z)
+    edge = np.isinf(z.real) & np.isfinite(z.imag)
+    return np.where(edge, np.sign(z.real) + 1j * np.copysign(0.0, z.imag), out).astype(z.dtype)
+
+
+def tanh(x, /):
+    return on_host(_complex_tanh, x) if x.dtype.is_complex else ops.tanh(x)
 
 
 def expm1(x, /):
@@ -588,9 +601,10 @@ def tensordot(x1, x2, /, *, axes=2):
         a_axes, b_axes = [a % x1.ndim for a in axes[0]], [b % x2.ndim for b in axes[1]]
     a_free = [a for a in range(x1.ndim) if a not in a_axes]
     b_free = [b for b in range(x2.ndim) if b not in b_axes]
-    k = int(np.prod([x1.shape[a] for a in a_axes], dtype=np.int64))
-    a = ops.reshape(ops.permute(x1, tuple(a_free + a_axes)), (-1, k))
-    b = ops.reshape(ops.permute(x2, tuple(b_axes + b_free)), (k, -1))
+    k, m, n = (int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+               for x, axes in ((x1, a_axes), (x1, a_free), (x2, b_free)))
+    a = ops.reshape(ops.permute(x1, tuple(a_free + a_axes)), (m, k))    # sizes, not -1:
+    b = ops.reshape(ops.permute(x2, tuple(b_axes + b_free)), (k, n))    # k may be 0
     return ops.reshape(a @ b, tuple(x1.shape[i] for i in a_free) + tuple(x2.shape[i] for i in b_free))
 
 

@@ -49,12 +49,14 @@ def check_fits(op, values, dtype):
     if not dtype.is_int:
         return
     arr = np.asarray(values)
-    if arr.size == 0 or arr.dtype.kind not in "iufc":
+    if arr.size == 0 or arr.dtype.kind not in "iufcO":
         return
     info = np.iinfo(dtype.np)
     if arr.dtype.kind == "c":      # a cast keeps the real part, as NumPy's and PyTorch's
         arr = arr.real
-    if arr.dtype.kind == "f":
+    if arr.dtype.kind == "O":      # Python ints past int64, held exactly
+        bad = np.vectorize(lambda v: not info.min <= int(v) <= info.max, otypes=[bool])(arr)
+    elif arr.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(arr) | (np.trunc(arr) < info.min) | (arr >= 2.0 ** (
                 info.bits - (not dtype.is_unsigned)))
@@ -63,7 +65,8 @@ def check_fits(op, values, dtype):
     else:
         bad = (arr < info.min) | (arr > info.max)
     if bad.any():
-        value = arr[bad].flat[0].item()
+        value = arr[bad].flat[0]
+        value = value.item() if isinstance(value, np.generic) else value
         raise RangeError(f"{op}: {value!r} does not fit in {dtype.name} (range {info.min} to "
                          f"{info.max}); use a wider integer dtype or a float dtype")
 
@@ -132,6 +135,11 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
         raise ShapeError(f"tensor: the nested lists are ragged ({exc}); every row needs the "
                          f"same length") from None
     dtype = dt.dtype(dtype) if dtype is not None else _infer(data, arr, backend)
+    if dtype.is_int and arr.dtype.kind in "fO" and not _array_like(data):
+        exact = np.array(data, dtype=object)       # NumPy's float64 for ints past int64
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in exact.flat):
+            check_fits("tensor", exact, dtype)
+            arr = exact.astype(dtype.np)
     return _upload(arr, dtype, backend, requires_grad, "tensor")
 
 

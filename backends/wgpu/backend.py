@@ -345,13 +345,14 @@ def _wgsl_fold(kind, dtype):
 
 
 class _WGSL(KernelLanguage):
+    """How StridedBackend._fused_code spells a kernel in WGSL. p holds n, then each
+    input's offset; an eager kernel (one of ``eager`` inputs) reads its output's offset
+    after them, then its extents and strides. bfloat16 values are f32s, rounded after
+    each op."""
+
     @staticmethod
     def round(dtype, expr):
         return f"ember_round_bf16({expr})" if dtype in _BF16 else expr
-
-    """How StridedBackend._fused_code spells a kernel in WGSL. p holds n, then each
-    input's offset; an eager kernel (one of ``eager`` inputs) reads its output's offset
-    after them, then its extents and strides."""
 
     literal = staticmethod(_wgsl_literal)
     type = staticmethod(wgsl_type)

@@ -147,3 +147,13 @@ def test_a_backend_without_the_dtype_refuses_it_by_name(backend):
     d = missing[0]
     with pytest.raises(ember.DTypeError, match=f"does not support {d.name}"):
         ember.zeros(2, dtype=d)
+
+
+def test_python_ints_past_int64_are_exact_or_refused(backend):
+    """NumPy turns [2**63 + 1, 5] into float64 (2**63); a uint64 tensor of them is exact,
+    and a value past uint64 is refused by name."""
+    _need(backend, "uint64")
+    values = [2 ** 64 - 1024, 2 ** 63 + 1, 5, 0]
+    expect(ember.tensor(values, dtype=ember.uint64).tolist() == values, "uint64 from Python ints")
+    with pytest.raises(ember.RangeError, match="18446744073709551616 does not fit in uint64"):
+        ember.tensor([2 ** 64, 0], dtype=ember.uint64)

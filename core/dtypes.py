@@ -92,15 +92,16 @@ _BY_NP = {d.np: d for d in ALL if d.np is not None}
 
 default_float = float32
 default_complex = complex64
+#: the dtype each Python type names (``.to(float)``, ``dtype=int``)
+_PYTHON_TYPES = {float: default_float, int: int64, bool: bool_, complex: default_complex}
 
 
 def dtype(spec):
     """The DType for an ember dtype, a name, a NumPy dtype or a Python type."""
     if isinstance(spec, DType):
         return spec
-    python = {float: default_float, int: int64, bool: bool_, complex: default_complex}
-    if isinstance(spec, type) and spec in python:
-        return python[spec]
+    if isinstance(spec, type) and spec in _PYTHON_TYPES:
+        return _PYTHON_TYPES[spec]
     if isinstance(spec, str) and spec in BY_NAME:
         return BY_NAME[spec]
     try:
@@ -115,7 +116,7 @@ def dtype(spec):
 
 def is_dtype_spec(x):
     """Whether x names a dtype (as .to(x) reads it) rather than a backend."""
-    return isinstance(x, (DType, np.dtype)) or x in (float, int, bool, complex) or (
+    return isinstance(x, (DType, np.dtype)) or (isinstance(x, type) and x in _PYTHON_TYPES) or (
         isinstance(x, str) and x in BY_NAME)
 
 

@@ -82,24 +82,26 @@ class KernelLanguage:
         return f"{buf}[{at}] = {value};"
 
 
-def in_float32(state=False):
+def computed_wide(state=False):
     """A primitive from a kernel file (matmul, argmax, gather, scatter_add, pooling,
-    attention) on a dtype the backend computes in float (``computed_in_float32``:
-    its 16-bit floats): run in float32, its float results rounded once at the end, as the
-    NumPy backend does, so those kernels need no 16-bit variants. ``state``: the first
-    result is attention's saved state, kept in float32."""
+    attention) on a dtype the backend computes wider (``wide``: its 16-bit floats in
+    float32, its 8- and 16-bit integers in int32): run in the wide dtype, its results of
+    that dtype rounded (or wrapped) once at the end, as the NumPy backend does, so those
+    kernels need no narrow variants. ``state``: the first result is attention's saved
+    state, kept wide."""
     def wrap(method):
         @functools.wraps(method)
         def run(self, *args):
-            half = next((a.dtype for a in args if isinstance(a, StridedArray)
-                         and a.dtype in self.computed_in_float32), None)
-            if half is None:
+            narrow = next((a.dtype for a in args if isinstance(a, StridedArray)
+                           and a.dtype in self.wide), None)
+            if narrow is None:
                 return method(self, *args)
-            out = method(self, *(self.cast(a, dt.float32) if isinstance(a, StridedArray)
-                                 and a.dtype == half else a for a in args))
+            wide = self.wide[narrow]
+            out = method(self, *(self.cast(a, wide) if isinstance(a, StridedArray)
+                                 and a.dtype == narrow else a for a in args))
             many = isinstance(out, tuple)
-            back = [o if not isinstance(o, StridedArray) or o.dtype != np.float32 or (state and not i)
-                    else self.cast(o, dt.from_numpy_dtype(half))
+            back = [o if not isinstance(o, StridedArray) or o.dtype != wide.np or (state and not i)
+                    else self.cast(o, dt.from_numpy_dtype(narrow))
                     for i, o in enumerate(out if many else (out,))]
             return tuple(back) if many else back[0]
         return run
@@ -141,9 +143,9 @@ class StridedBackend(Backend):
     #: the kernel-language spelling of each elementwise case that ``_expr`` decides: an
     #: expression of x, y, z with TO, TA, TB, TC for the output and input types
     SPELLING = {}
-    #: NumPy dtypes stored narrower than they compute (16-bit floats, computed in float and
-    #: rounded at each op): the kernel-file primitives take them through ``in_float32``
-    computed_in_float32 = ()
+    #: {NumPy dtype: ember dtype} of the dtypes the kernel-file primitives compute wider
+    #: (``computed_wide``): 16-bit floats in float32, small integers in int32
+    wide = {}
 
     def __init__(self, index=0):
         super().__init__(index)

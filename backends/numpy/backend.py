@@ -260,6 +260,8 @@ class ArrayModuleBackend(Backend):
             if kp is not None:
                 s *= kp
             out[..., r0:r1, :] = xp.matmul(s, v[..., :end, :])
+            if end < v.shape[-2]:   # the keys skipped weigh 0, and 0 * inf is NaN (PyTorch)
+                out[..., r0:r1, :] += (v[..., end:, :] * 0).sum(axis=-2, keepdims=True)
         return lse, out
 
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):

@@ -8,7 +8,7 @@ import numpy as np
 from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, in_float32,
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, computed_wide,
                        work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -64,7 +64,10 @@ def _c_literal(v, dtype):
         if v in (float("inf"), float("-inf")):
             return "INFINITY" if v > 0 else "(-INFINITY)"
         return f"(({ctype(dtype)}){v.hex()})"
-    return f"(({ctype(dtype)}){int(v)})"
+    v = int(v)
+    if v == -2 ** 63:
+        return "(-9223372036854775807L - 1)"    # 9223372036854775808L alone is out of range
+    return f"(({ctype(dtype)}){v}{'UL' if v >= 2 ** 63 else 'L' if v >= 2 ** 31 else ''})"
 
 
 #: OP(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
@@ -102,10 +105,8 @@ def _c_fold(kind, dtype):
         cmp = ">" if kind == "max" else "<"
         return f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))", \
             "(-INFINITY)" if kind == "max" else "INFINITY"
-    lowest, highest = {"uchar": ("((uchar)0)", "((uchar)1)"),     # bool
-                       "int": ("(-2147483647 - 1)", "2147483647")}.get(
-        t, ("(-9223372036854775807L - 1)", "9223372036854775807L"))
-    return f"{kind}((a), (b))", lowest if kind == "max" else highest
+    limits = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return f"{kind}((a), (b))", _c_literal(limits[0] if kind == "max" else limits[1], dtype)
 
 
 #: (read, write) of an element of a buffer of each dtype stored narrower than it computes
@@ -176,9 +177,12 @@ class OpenCLBackend(StridedBackend):
     """Any OpenCL device; on a machine with no driver, pocl-binary-distribution's CPU device."""
 
     name = "opencl"
-    #: float16 and bfloat16 are stored in 16 bits and computed in float (_OpenCLC)
-    computed_in_float32 = HALF
-    dtypes = frozenset({dt.bool_, dt.int32, dt.int64, dt.float16, dt.float32, dt.float64} |
+    #: float16 and bfloat16 are stored in 16 bits and computed in float (_OpenCLC), and
+    #: their kernel-file primitives run in float32; the 8- and 16-bit integers' run in
+    #: int32, and elsewhere in their own C types (C wraps each result to them)
+    wide = {**{d: dt.float32 for d in HALF},
+            **{d.np: dt.int32 for d in (dt.int8, dt.int16, dt.uint8, dt.uint16)}}
+    dtypes = frozenset({dt.bool_, *dt.INTS, dt.float16, dt.float32, dt.float64} |
                        ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
 
     @classmethod
@@ -330,7 +334,7 @@ class OpenCLBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ----------------------
-    @in_float32()
+    @computed_wide()
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int64)
@@ -364,13 +368,13 @@ class OpenCLBackend(StridedBackend):
                    np.int64(idx.size), np.int64(post), np.int64(total))
         return out
 
-    @in_float32()
+    @computed_wide()
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed("gather", out, x, idx, x.shape, axis, out.size)
 
-    @in_float32()
+    @computed_wide()
     def scatter_add(self, shape, axis, index, src):
         out = self.full(shape, 0, dt.from_numpy_dtype(src.dtype))
         src, idx = self._packed(src), self._packed(index)
@@ -405,7 +409,7 @@ class OpenCLBackend(StridedBackend):
                 np.int32(length), np.int32(source), q.dtype.type(scale),
                 np.int64(msl), np.int64(mss), np.int64(ksl), np.int64(kss)]
 
-    @in_float32(state=True)
+    @computed_wide(state=True)
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
         """Flash attention (kernels/attention.cl): a work-item per query row streams the
         keys with an online softmax; the state kept for backward is each row's
@@ -416,12 +420,15 @@ class OpenCLBackend(StridedBackend):
         lse = self._alloc(batch + (length,), q.dtype)
         count = int(np.prod(batch, dtype=np.int64))
         if length and count:
+            # 0 * sum(v): NaN when a value is not finite, so that keys weighing 0 count
+            poison = self._reduce("sum", self.mul(v, self.full((), 0, dt.from_numpy_dtype(
+                v.dtype))), tuple(range(v.ndim)), False)
             self._rows_launch(self._attention_kernel("attention", q, v, mask, keep, causal),
-                              length, count, out.buf, lse.buf,
+                              length, count, out.buf, lse.buf, poison.buf,
                               *self._attention_args(arrays, offsets, strides, length, source, scale))
         return lse, out
 
-    @in_float32()
+    @computed_wide()
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
         """dq over the query rows (and rowsum(g * out) on the way), then dk and dv over
         the key rows, each probability recomputed from the saved log-sum-exp."""
@@ -441,9 +448,9 @@ class OpenCLBackend(StridedBackend):
                           source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
         return dq, dk, dv
 
-    matmul = in_float32()(StridedBackend.matmul)
-    fast_max_pool2d = in_float32()(StridedBackend.fast_max_pool2d)
-    fast_max_unpool2d = in_float32()(StridedBackend.fast_max_unpool2d)
+    matmul = computed_wide()(StridedBackend.matmul)
+    fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)
+    fast_max_unpool2d = computed_wide()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------
     def tuning_name(self):
@@ -495,5 +502,7 @@ class OpenCLBackend(StridedBackend):
 
 
 def _atomic(dtype):
+    """index.cl's ATOMIC code of scatter_add in ``dtype``."""
     return {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3,
-            np.dtype(np.int64): 4}.get(np.dtype(dtype), 5)
+            np.dtype(np.uint32): 3, np.dtype(np.int64): 4, np.dtype(np.uint64): 4}.get(
+        np.dtype(dtype), 5)

@@ -12,7 +12,9 @@ from ember import dtypes as dt
 _SOURCES = Path(__file__).with_name("kernels")
 
 #: the C type of each dtype's values; the 16-bit floats compute in float
-CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int32): "int", np.dtype(np.int64): "long",
+CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int8): "char", np.dtype(np.int16): "short",
+          np.dtype(np.int32): "int", np.dtype(np.int64): "long", np.dtype(np.uint8): "uchar",
+          np.dtype(np.uint16): "ushort", np.dtype(np.uint32): "uint", np.dtype(np.uint64): "ulong",
           np.dtype(np.float32): "float", np.dtype(np.float64): "double",
           np.dtype(np.float16): "float"}
 #: the C type of each dtype's buffers where it differs: float16 as half (read and written

@@ -2,7 +2,8 @@
 dispatched into one open compute pass that is submitted only when the host needs a
 result (a readback) or many dispatches have queued, so ops never wait on each other.
 
-WGSL has no 64-bit types, so this backend stores bool (as u32), int32, float32 and
+WGSL has no 64-bit types, so this backend stores bool (as u32), the integers up to 32
+bits (int8 and int16 as i32, uint8 and uint16 as u32, wrapped after each op), float32 and
 bfloat16 (as the f32 of its value, rounded to nearest even after each op); int32 is its
 default integer (Python ints, sums, argmax and indices)."""
 
@@ -15,7 +16,7 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, in_float32,
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, computed_wide,
                        work_group)
 from .kernels import ShaderCache, wgsl_type
 
@@ -23,7 +24,13 @@ _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
 _MAX_GROUPS = 65535         # workgroups per dispatch dimension (WebGPU's default limit)
 _FLUSH_EVERY = 256          # dispatches queued before a submit without a readback
 _PER_INVOCATION = 8         # elements per invocation of the elementwise grid-stride loop
-_STORAGE = {np.dtype(np.bool_): np.dtype(np.uint32)}   # host dtype of each stored dtype
+#: the host dtype of each dtype stored in a wider one
+_STORAGE = {np.dtype(np.bool_): np.dtype(np.uint32), np.dtype(np.int8): np.dtype(np.int32),
+            np.dtype(np.int16): np.dtype(np.int32), np.dtype(np.uint8): np.dtype(np.uint32),
+            np.dtype(np.uint16): np.dtype(np.uint32)}
+#: the bits each of them keeps, wrapped after each op (_WGSL.round)
+_NARROW = {np.dtype(np.int8): 8, np.dtype(np.int16): 16, np.dtype(np.uint8): 8,
+           np.dtype(np.uint16): 16}
 _BF16 = () if dt.bfloat16.np is None else (dt.bfloat16.np,)
 _STORAGE.update({d: np.dtype(np.float32) for d in _BF16})
 
@@ -95,7 +102,9 @@ def _wgsl_literal(v, dtype):
     if floating(dtype):
         bits = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
         return f"bitcast<f32>({bits}u)"
-    return f"{int(bool(v))}u" if dtype == np.bool_ else f"i32({int(v)})"
+    if dtype == np.bool_:
+        return f"{int(bool(v))}u"
+    return f"{int(v)}u" if dtype.kind == "u" else f"i32({int(v)})"
 
 
 def _isnan(v):
@@ -284,16 +293,12 @@ fn ember_pow(x: TA, y: TA) -> TA {
 """
 
 #: a call of a _FLOAT_HELPERS function (a shader includes the helpers it calls)
-_FLOAT_CALL = re.compile(r"\bember_(?!ipow\b)\w+\(")
+_FLOAT_CALL = re.compile(r"\bember_(?!ipow\b|upow\b)\w+\(")
 
-_INT_HELPERS = """
-fn ember_ipow(base: TA, exponent: TA) -> TA {
-    if (exponent < 0) {   // C integer division: 0 unless |base| == 1
-        if (base == 1) {
-            return 1;
-        }
-        return select(0, select(1, -1, (exponent & 1) != 0), base == -1);
-    }
+#: base ** exponent of integers by repeated squaring, wrapping: NAME of type TA, for an
+#: exponent >= 0
+_POW_LOOP = """
+fn NAME(base: TA, exponent: TA) -> TA {
     var r: TA = 1;
     var b = base;
     var e = exponent;
@@ -307,6 +312,26 @@ fn ember_ipow(base: TA, exponent: TA) -> TA {
     return r;
 }
 """
+#: i32 powers: a negative exponent as C's integer division (0 unless |base| == 1)
+_IPOW = """
+fn ember_ipow(base: i32, exponent: i32) -> i32 {
+    if (exponent < 0) {
+        if (base == 1) {
+            return 1;
+        }
+        return select(0, select(1, -1, (exponent & 1) != 0), base == -1);
+    }
+    return ember_ipow_loop(base, exponent);
+}
+""" + _POW_LOOP.replace("NAME", "ember_ipow_loop").replace("TA", "i32")
+
+
+def _int_helpers(code):
+    """The integer power helpers that ``code`` calls."""
+    return ((_IPOW if "ember_ipow(" in code else "") +
+            (_POW_LOOP.replace("NAME", "ember_upow").replace("TA", "u32")
+             if "ember_upow(" in code else ""))
+
 
 #: op(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
 _SPELLING = {
@@ -339,9 +364,8 @@ def _wgsl_fold(kind, dtype):
         cmp = ">" if kind == "max" else "<"
         return f"select(b, a, a {cmp} b || {_isnan('a')})", \
             f"bitcast<f32>({0xff800000 if kind == 'max' else 0x7f800000}u)"
-    if t == "u32":      # bool
-        return f"{kind}(a, b)", "0u" if kind == "max" else "1u"
-    return f"{kind}(a, b)", "i32(-2147483647 - 1)" if kind == "max" else "i32(2147483647)"
+    limits = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return f"{kind}(a, b)", _wgsl_literal(limits[0] if kind == "max" else limits[1], dtype)
 
 
 class _WGSL(KernelLanguage):
@@ -352,6 +376,11 @@ class _WGSL(KernelLanguage):
 
     @staticmethod
     def round(dtype, expr):
+        if dtype in _NARROW:        # the low bits, sign-extended for int8 and int16
+            bits = _NARROW[dtype]
+            if dtype.kind == "u":
+                return f"(({expr}) & {(1 << bits) - 1}u)"
+            return f"((({expr}) << {32 - bits}u) >> {32 - bits}u)"
         return f"ember_round_bf16({expr})" if dtype in _BF16 else expr
 
     literal = staticmethod(_wgsl_literal)
@@ -395,8 +424,11 @@ class WgpuBackend(StridedBackend):
     """Any WebGPU adapter; on a machine without a GPU, Mesa's llvmpipe through OpenGL."""
 
     name = "wgpu"
-    dtypes = frozenset({dt.bool_, dt.int32, dt.float32} | ({dt.bfloat16} if _BF16 else set()))
-    computed_in_float32 = _BF16
+    dtypes = frozenset({dt.bool_, dt.int8, dt.int16, dt.int32, dt.uint8, dt.uint16, dt.uint32,
+                        dt.float32} | ({dt.bfloat16} if _BF16 else set()))
+    #: the kernel-file primitives run bfloat16 in float32, and the 8- and 16-bit integers
+    #: in int32
+    wide = {**{d: dt.float32 for d in _BF16}, **{d: dt.int32 for d in _NARROW}}
     default_int = dt.int32
     # WGSL lets an implementation flush subnormals (llvmpipe does), bounds pow only as
     # exp2(y * log2(x)), and sin and cos only inside [-pi, pi] (absolute 2**-11); exp
@@ -454,8 +486,9 @@ class WgpuBackend(StridedBackend):
                 f"{lim['max-storage-buffer-binding-size'] / 2**20:.0f} MiB, workgroup memory "
                 f"{lim['max-compute-workgroup-storage-size'] // 1024} KiB, "
                 f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
-                "float64, int64: no (WGSL has no 64-bit types); float16: no; bfloat16: "
-                "stored as float32 values, rounded at each op"]
+                "float64, int64, uint64: no (WGSL has no 64-bit types); float16: no; "
+                "bfloat16: stored as float32 values, rounded at each op; int8, int16, uint8, "
+                "uint16: stored in 32 bits, wrapped at each op"]
 
     # -- submission ----------------------------------------------------------------
     def _compute_pass(self):
@@ -570,6 +603,14 @@ class WgpuBackend(StridedBackend):
     # -- kernels rendered by StridedBackend._fused_code ----------------------------------------
     SPELLING = _SPELLING
 
+    def _expr(self, name, dtypes, dtype=None):
+        """StridedBackend's, but WGSL has no unary minus on u32, and u32 powers need no
+        negative exponents: they wrap from 0 and loop."""
+        expr, out = super()._expr(name, dtypes, dtype)
+        if np.dtype(dtypes[0]).kind == "u" and name in ("neg", "pow"):
+            expr = "TA(0) - x" if name == "neg" else "ember_upow(x, y)"
+        return expr, out
+
     @staticmethod
     def _language(n, eager=0, group=None):
         return _WGSL(eager, group)
@@ -598,7 +639,7 @@ class WgpuBackend(StridedBackend):
         funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
         code = "\n".join(funcs)
         helpers = ((_FLOAT_HELPERS.replace("TA", "f32") if _FLOAT_CALL.search(code) else "")
-                   + (_INT_HELPERS.replace("TA", "i32") if "ember_ipow" in code else "")
+                   + _int_helpers(code)
                    + (_BF16_HELPERS if "ember_round_bf16" in code + "".join(body) or
                       reducing and spec.nodes[reduced][3] in _BF16 else ""))
         fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs), "HELPERS": helpers}
@@ -625,7 +666,7 @@ class WgpuBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ------------------------
-    @in_float32()
+    @computed_wide()
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int32)
@@ -660,13 +701,13 @@ class WgpuBackend(StridedBackend):
                            T=wgsl_type(data.dtype), OUT=out_type, BODY=body)
         return out
 
-    @in_float32()
+    @computed_wide()
     def gather(self, x, axis, index):
         x, idx = self._packed(x), self._packed(index)
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed(out, x, idx, x.shape, axis, out.size, wgsl_type(x.dtype), "o[i] = x[q];")
 
-    @in_float32()
+    @computed_wide()
     def scatter_add(self, shape, axis, index, src):
         out = self._alloc(shape, src.dtype, zeroed=True)
         src, idx = self._packed(src), self._packed(index)
@@ -679,12 +720,12 @@ class WgpuBackend(StridedBackend):
         elif src.dtype == np.bool_:
             atomic, body = "atomic<u32>", "atomicOr(&o[q], x[i]);"
         else:
-            atomic, body = "atomic<i32>", "atomicAdd(&o[q], x[i]);"
+            atomic, body = f"atomic<{wgsl_type(src.dtype)}>", "atomicAdd(&o[q], x[i]);"
         return self._indexed(out, src, idx, shape, axis, src.size, atomic, body)
 
-    matmul = in_float32()(StridedBackend.matmul)
-    fast_max_pool2d = in_float32()(StridedBackend.fast_max_pool2d)
-    fast_max_unpool2d = in_float32()(StridedBackend.fast_max_unpool2d)
+    matmul = computed_wide()(StridedBackend.matmul)
+    fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)
+    fast_max_unpool2d = computed_wide()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul ----------------------------------------------------------------------------------
     def _padded(self, x, width):

@@ -309,7 +309,8 @@ OPS = [
            [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8))], FLOAT, domain=(-1, 1), cancels=True),
     # attention: a row that may attend nowhere (every key masked) gives 0 and a zero
     # gradient, not NaN (PyTorch's safe softmax); S = 0 gives zeros, L = 0 nothing; a +inf
-    # score gives NaN (inf - inf), a NaN input NaN in its batch entry, as the composed ops;
+    # score gives NaN (inf - inf), a NaN input NaN in its batch entry, as the composed ops
+    # (a key a row may not attend weighs 0, and 0 * an infinite value is NaN, as PyTorch's);
     # float16 and bfloat16 compute in float32 and round once
     OpCase("attention", ember.scaled_dot_product_attention, _np_attention, ATTENTION,
            domain=(-1, 1), double=True, scale=3, cancels=True),

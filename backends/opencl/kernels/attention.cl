@@ -73,7 +73,15 @@ inline T dot_v(const TV* a, __global const T* row) {
     return hsum(d);
 }
 
-__kernel void attention(__global T* out, __global T* lse, ARGS) {
+// acc += 0 * v[j]: NaN where v[j] is not finite
+inline void weigh_zero(TV* acc, __global const T* vj) {
+    for (int c = 0; c < NV; ++c) acc[c] = fma((TV)(0), VLOAD(c, vj), acc[c]);
+}
+
+// poison[0]: 0 * the sum of v, NaN if any value is not finite (then the keys a row may
+// not attend are visited too)
+__kernel void attention(__global T* out, __global T* lse, __global const T* poison, ARGS) {
+    const bool poisoned = isnan(poison[0]);
     const int i = get_global_id(0);
     const long b = get_global_id(1);
     if (i >= L) return;
@@ -85,7 +93,10 @@ __kernel void attention(__global T* out, __global T* lse, ARGS) {
     const int end = CAUSAL ? min(S, i + 1) : S;
     for (int j = 0; j < end; ++j) {
         const T s = score(qv, k + o[1] + (long)j * E, scale, mask, o[3] + i * msl + j * mss);
-        if (s == -INFINITY) continue;
+        if (s == -INFINITY) {  // weight 0, and 0 * inf is NaN, as PyTorch's attention gives
+            if (poisoned) weigh_zero(acc, v + o[2] + (long)j * EV);
+            continue;
+        }
         if (s > m) {           // a new maximum: rescale what is summed so far
             const T r = exp(m - s);
             l *= r;
@@ -100,6 +111,9 @@ __kernel void attention(__global T* out, __global T* lse, ARGS) {
         __global const T* vj = v + o[2] + (long)j * EV;
         for (int c = 0; c < NV; ++c) acc[c] = fma((TV)(p), VLOAD(c, vj), acc[c]);
     }
+#if CAUSAL
+    if (poisoned) for (int j = end; j < S; ++j) weigh_zero(acc, v + o[2] + (long)j * EV);
+#endif
     const long r = b * L + i;
     const T inv = l == 0 ? 0 : 1 / l;           // nowhere to attend: zeros
     for (int c = 0; c < NV; ++c) VSTORE(acc[c] * inv, c, out + r * EV);

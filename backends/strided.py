@@ -3,6 +3,7 @@ through a shape, element strides and an element offset, so permute, expand, slic
 flip are views that copy nothing."""
 
 import functools
+import itertools
 import re
 
 import numpy as np
@@ -108,6 +109,34 @@ def computed_wide(state=False):
     return wrap
 
 
+def by_parts(method):
+    """A primitive linear in each array argument (matmul, scatter_add) on complex arrays:
+    run on their real and imaginary parts, the products of parts summed with the powers of
+    i they carry, so that the real kernels serve complex ones (3 or 4 GEMMs per complex one,
+    as BLAS's own complex GEMM does the arithmetic)."""
+    @functools.wraps(method)
+    def run(self, *args):
+        at = [i for i, a in enumerate(args) if isinstance(a, StridedArray) and a.dtype.kind == "c"]
+        if not at:
+            return method(self, *args)
+        dtype = args[at[0]].dtype
+        sums = [None, None]                  # the real and the imaginary part
+        for choice in itertools.product((0, 1), repeat=len(at)):
+            parts = list(args)
+            for i, imaginary in zip(at, choice):
+                parts[i] = self.imag(args[i]) if imaginary else self.real(args[i])
+            term, k = method(self, *parts), sum(choice)     # times i ** k
+            part, negative = k % 2, k % 4 >= 2
+            if sums[part] is None:
+                sums[part] = self.neg(term) if negative else term
+            else:
+                sums[part] = (self.sub if negative else self.add)(sums[part], term)
+        real, imag = (p if p is not None else self.full(sums[1 - i].shape, 0, dt.from_numpy_dtype(
+            sums[1 - i].dtype)) for i, p in enumerate(sums))
+        return self._ew(self.SPELLING["complex"], dtype, [real, imag])
+    return run
+
+
 def work_group(length):
     """The work-group size of a row reduction: a power of two, up to 256, not far past
     the row's length."""
@@ -154,12 +183,25 @@ class StridedBackend(Backend):
 
     def _expr(self, name, dtypes, dtype=None):
         """The expression of elementwise primitive ``name`` over inputs of ``dtypes`` (from
-        the subclass's SPELLING), and its output dtype."""
+        the subclass's SPELLING), and its output dtype. A complex input takes the
+        ``"NAME complex"`` spelling where there is one (abs, real and imag give its parts'
+        real dtype)."""
         a = np.dtype(dtypes[0])
-        kind = "f" if floating(a) else "b" if a == np.bool_ else "i"
+        kind = "c" if a.kind == "c" else "f" if floating(a) else "b" if a == np.bool_ else "i"
         if name == "cast":     # a conversion with a spelling of its own, else the plain one
             plain = "cast_bool" if dtype is dt.bool_ else "cast"
+            if kind == "c" or dtype.is_complex:
+                plain = (f"cast {'complex' if kind == 'c' else 'real'} "
+                         f"{'complex' if dtype.is_complex else 'bool' if dtype is dt.bool_ else 'real'}")
             return self.SPELLING.get(f"cast {a.name} {dtype.name}", self.SPELLING[plain]), dtype.np
+        if kind == "c":
+            out = dt.real_of(dt.from_numpy_dtype(a)).np if name in ("abs", "real", "imag") \
+                else np.dtype(np.bool_) if name in ("eq", "ne") else a
+            if f"{name} complex" in self.SPELLING:
+                return self.SPELLING[f"{name} complex"], out
+            if name in ("add", "sub", "neg"):
+                return self.SPELLING[name], out
+            raise TypeError(f"{self.name}: {name} has no complex spelling")
         if name == "where":
             return self.SPELLING["where"], np.dtype(dtypes[1])
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
@@ -387,6 +429,9 @@ class StridedBackend(Backend):
             body.append(lang.store(f"o{m}", where, f"v{j}", np.dtype(spec.nodes[j][3]), accumulate))
         return funcs, body
 
+    def real(self, x): return self._unary("real", x)
+    def imag(self, x): return self._unary("imag", x)
+    def conj(self, x): return self._unary("conj", x)
     def neg(self, x): return self._unary("neg", x)
     def exp(self, x): return self._unary("exp", x)
     def log(self, x): return self._unary("log", x)

@@ -8,8 +8,8 @@ import numpy as np
 from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, computed_wide,
-                       work_group)
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, by_parts, computed_wide,
+                       floating, work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -55,15 +55,23 @@ def _all_devices():
     return _probed_devices()[0]
 
 
+def _c_real(v, t):
+    """A C literal of float v in type t, exact (in hexadecimal), NaN and infinities too."""
+    v = float(v)
+    if v != v:
+        return "NAN"
+    if v in (float("inf"), float("-inf")):
+        return "INFINITY" if v > 0 else "(-INFINITY)"
+    return f"(({t}){v.hex()})"
+
+
 def _c_literal(v, dtype):
-    """A C literal of v in dtype, exact (floats in hexadecimal), NaN and infinities too."""
+    """A C literal of v in dtype, exact: floats in hexadecimal, complex as (re, im)."""
+    if dtype.kind == "c":
+        part = "float" if dtype == np.complex64 else "double"
+        return f"(({ctype(dtype)})({_c_real(v.real, part)}, {_c_real(v.imag, part)}))"
     if floating(dtype):
-        v = float(v)
-        if v != v:
-            return "NAN"
-        if v in (float("inf"), float("-inf")):
-            return "INFINITY" if v > 0 else "(-INFINITY)"
-        return f"(({ctype(dtype)}){v.hex()})"
+        return _c_real(v, ctype(dtype))
     v = int(v)
     if v == -2 ** 63:
         return "(-9223372036854775807L - 1)"    # 9223372036854775808L alone is out of range
@@ -93,6 +101,20 @@ _SPELLING = {
     "pow float": "pow(x, y)", "pow int": "(TO)ember_ipow(x, y)",
     "maximum float": "(((x) > (y) || isnan(x)) ? (x) : (y))", "maximum int": "max(x, y)",
     "minimum float": "(((x) < (y) || isnan(x)) ? (x) : (y))", "minimum int": "min(x, y)",
+    # complex numbers are float2 or double2 (re, im); kernels/complex.cl has the functions
+    "cast real complex": "(TO)((x), 0)", "cast complex complex": "(TO)((x).x, (x).y)",
+    "cast complex real": "(TO)((x).x)", "cast complex bool": "(uchar)((x).x != 0 || (x).y != 0)",
+    "complex": "(TO)((x), (y))",
+    "real complex": "(x).x", "imag complex": "(x).y", "conj complex": "(TO)((x).x, -(x).y)",
+    "abs complex": "hypot((x).x, (x).y)",
+    "eq complex": "(uchar)((x).x == (y).x && (x).y == (y).y)",
+    "ne complex": "(uchar)((x).x != (y).x || (x).y != (y).y)",
+    **{f"{op} complex": f"ember_c{fn}(x, y)" for op, fn in (("mul", "mul"), ("div", "div"),
+                                                             ("pow", "pow"))},
+    **{f"{op} complex": f"ember_c{fn}(x)" for op, fn in (
+        ("exp", "exp"), ("log", "log"), ("sqrt", "sqrt"), ("sin", "sin"), ("cos", "cos"),
+        ("tanh", "tanh"), ("sign", "sign"), ("fast_expm1", "expm1"), ("fast_log1p", "log1p"))},
+    "fast_sigmoid complex": "ember_cdiv((TO)(1, 0), (TO)(1, 0) + ember_cexp(-(x)))",
 }
 
 
@@ -182,7 +204,7 @@ class OpenCLBackend(StridedBackend):
     #: int32, and elsewhere in their own C types (C wraps each result to them)
     wide = {**{d: dt.float32 for d in HALF},
             **{d.np: dt.int32 for d in (dt.int8, dt.int16, dt.uint8, dt.uint16)}}
-    dtypes = frozenset({dt.bool_, *dt.INTS, dt.float16, dt.float32, dt.float64} |
+    dtypes = frozenset({dt.bool_, *dt.INTS, dt.float16, dt.float32, dt.float64, *dt.COMPLEX} |
                        ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
 
     @classmethod
@@ -215,8 +237,9 @@ class OpenCLBackend(StridedBackend):
         self.queue = cl.CommandQueue(self.context)
         self.pool = MemoryPool(ImmediateAllocator(self.queue))
         self.kernels = KernelCache(cl, self.context)
+        fp64 = "cl_khr_fp64" in self.device_obj.extensions
         self.dtypes = frozenset(d for d in type(self).dtypes
-                                if d is not dt.float64 or "cl_khr_fp64" in self.device_obj.extensions)
+                                if fp64 or d not in (dt.float64, dt.complex128))
         self._meta = {}
         self._is_cpu = bool(self.device_obj.type & cl.device_type.CPU)
 
@@ -374,6 +397,7 @@ class OpenCLBackend(StridedBackend):
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed("gather", out, x, idx, x.shape, axis, out.size)
 
+    @by_parts
     @computed_wide()
     def scatter_add(self, shape, axis, index, src):
         out = self.full(shape, 0, dt.from_numpy_dtype(src.dtype))
@@ -448,7 +472,7 @@ class OpenCLBackend(StridedBackend):
                           source, count, dk.buf, dv.buf, g.buf, rowdot.buf, lse.buf, *args)
         return dq, dk, dv
 
-    matmul = computed_wide()(StridedBackend.matmul)
+    matmul = by_parts(computed_wide()(StridedBackend.matmul))
     fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)
     fast_max_unpool2d = computed_wide()(StridedBackend.fast_max_unpool2d)
 
@@ -504,5 +528,5 @@ class OpenCLBackend(StridedBackend):
 def _atomic(dtype):
     """index.cl's ATOMIC code of scatter_add in ``dtype``."""
     return {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3,
-            np.dtype(np.uint32): 3, np.dtype(np.int64): 4, np.dtype(np.uint64): 4}.get(
-        np.dtype(dtype), 5)
+            np.dtype(np.uint32): 3, np.dtype(np.int64): 4, np.dtype(np.uint64): 4,
+            np.dtype(np.bool_): 5}.get(np.dtype(dtype), 0)

@@ -16,7 +16,8 @@ CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int8): "char", np.dtype(np.in
           np.dtype(np.int32): "int", np.dtype(np.int64): "long", np.dtype(np.uint8): "uchar",
           np.dtype(np.uint16): "ushort", np.dtype(np.uint32): "uint", np.dtype(np.uint64): "ulong",
           np.dtype(np.float32): "float", np.dtype(np.float64): "double",
-          np.dtype(np.float16): "float"}
+          np.dtype(np.float16): "float", np.dtype(np.complex64): "float2",
+          np.dtype(np.complex128): "double2"}
 #: the C type of each dtype's buffers where it differs: float16 as half (read and written
 #: with vload_half and vstore_half_rte, which need no cl_khr_fp16), bfloat16 as its bits
 STORAGE = {np.dtype(np.float16): "half"}
@@ -55,7 +56,10 @@ class KernelCache:
         kernel = self.kernels.get(key)
         if kernel is None:
             header = "#define NEED_FP64 1\n" if "double" in code else ""
-            program = self.cl.Program(self.context, header + self._source(filename) + code).build()
+            source = self._source(filename) + "".join(   # complex.cl once per real type used
+                f"#define R {r}\n#define C {r}2\n{self._source('complex.cl')}#undef R\n#undef C\n"
+                for r in ("float", "double") if f"{r}2" in code)
+            program = self.cl.Program(self.context, header + source + code).build()
             kernel = self.kernels[key] = self.cl.Kernel(program, name)
         return kernel
 

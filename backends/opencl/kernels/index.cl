@@ -7,7 +7,8 @@
 #endif
 #pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable
 
-// ATOMIC: 1 float, 2 double, 3 int, 4 long, 5 uchar (bool: or, last writer wins)
+// ATOMIC: 1 float, 2 double, 3 int, 4 long, 5 uchar (bool: or, last writer wins), 0 none
+// (complex: scatter_add runs on the parts, so only gather is built)
 #if ATOMIC == 1
 inline void ATOMIC_ADD(volatile __global float* p, float v) {
     union { unsigned int u; float f; } old, upd;
@@ -24,7 +25,7 @@ inline void ATOMIC_ADD(volatile __global double* p, double v) {
 #define ATOMIC_ADD(p, v) atomic_add((p), (v))
 #elif ATOMIC == 4
 #define ATOMIC_ADD(p, v) atom_add((p), (v))
-#else
+#elif ATOMIC == 5
 #define ATOMIC_ADD(p, v) (*(p) = (uchar)(*(p) | (v)))
 #endif
 
@@ -43,8 +44,10 @@ __kernel void gather(__global T* out, __global const T* x, __global const long* 
     if (i < total) out[i] = x[data_position(i, idx, axis_len, n, post)];
 }
 
+#if ATOMIC
 __kernel void scatter_add(__global T* out, __global const T* src, __global const long* idx,
                           const long axis_len, const long n, const long post, const long total) {
     const long i = get_global_id(0);
     if (i < total) ATOMIC_ADD(out + data_position(i, idx, axis_len, n, post), src[i]);
 }
+#endif

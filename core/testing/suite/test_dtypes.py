@@ -1,12 +1,14 @@
 """The small, unsigned and complex dtypes on every backend that holds them: promotion by
 the Array API's table, arithmetic that wraps as the dtype does (checked against NumPy),
-out-of-range scalars refused, complex parts and moduli against NumPy's complex128."""
+out-of-range scalars refused, complex arithmetic, GEMMs and functions (special values
+included) against NumPy's complex128."""
 
 import numpy as np
 import pytest
 
 import ember
 from ember import dtypes as dt
+from ember.ops.movement import scatter_add
 from ember.testing.checks import expect
 
 PROMOTIONS = [  # (left, right, result): the standard's table, and PyTorch's across kinds
@@ -127,6 +129,63 @@ def test_complex_parts_and_arithmetic_match_numpy(backend, name):
         expect(got.dtype.name == name, f"{what}: {got.dtype}")
         err = np.abs(got.numpy() - want) / np.maximum(np.abs(want), np.finfo(real.np).tiny)
         expect(np.all(err <= 16 * eps), f"{what}: relative error {err.max():.2e} > 16 eps")
+
+
+@pytest.mark.parametrize("name", ["complex64", "complex128"])
+def test_complex_matmul_reductions_and_indexing_match_numpy(backend, name):
+    """Complex GEMMs (a backend may build them from real ones), sums and means, gathers,
+    scatter_add (the primitive: no public op reaches it without gradients) and movement,
+    against complex128 NumPy."""
+    _need(backend, name)
+    z = _complex_values(name)[:24]
+    a, b = z[:12].reshape(3, 4), z[12:].reshape(4, 3)
+    eps = np.finfo(dt.real_of(dt.dtype(name)).np).eps
+    ta, tb = ember.tensor(a), ember.tensor(b)
+    wide = a.astype(np.complex128), b.astype(np.complex128)
+    got = (ta @ tb).numpy()
+    bound = np.abs(wide[0]) @ np.abs(wide[1])          # the products' magnitudes
+    expect(np.all(np.abs(got - wide[0] @ wide[1]) <= 16 * eps * bound), f"matmul: {got}")
+    for got, want, what in ((ta.sum(axis=0), wide[0].sum(axis=0), "sum"),
+                            (ta.mean(axis=1), wide[0].mean(axis=1), "mean")):
+        bound = np.abs(wide[0]).sum(axis=0 if what == "sum" else 1)
+        expect(np.all(np.abs(got.numpy() - want) <= 16 * eps * bound), f"{what}: {got}")
+    index = np.array([2, 0, 2, 1])
+    np.testing.assert_array_equal(ta[index].numpy(), a[index])
+    np.testing.assert_array_equal(ta.transpose(0, 1)[1:, ::-1].numpy(), a.T[1:, ::-1])
+    np.testing.assert_array_equal(ember.concatenate([ta, ta[:1]]).numpy(), np.concatenate([a, a[:1]]))
+    added = scatter_add((3, 4), 0, ember.tensor(np.array([0, 2, 0])), ta)   # rows 0 and 2 of 0
+    want = np.zeros((3, 4), np.complex128)
+    np.add.at(want, np.array([0, 2, 0]), wide[0])
+    expect(np.all(np.abs(added.numpy() - want) <= 4 * eps * np.abs(want)), f"scatter_add: {added}")
+
+
+_SPECIAL = [0.0, -0.0, 1.0, -2.5, np.inf, -np.inf, np.nan, 1e30, 1e-20]
+
+
+@pytest.mark.parametrize("name", ["complex64", "complex128"])
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "sin", "cos", "tanh", "expm1", "log1p",
+                                "sign", "abs", "square", "reciprocal"])
+def test_complex_functions_at_special_values_match_numpy(backend, name, op):
+    """Each pair of ±0, finite, huge, tiny, ±inf and NaN parts: NaN where NumPy gives NaN,
+    the same infinities, and finite parts within 64 eps of the result's modulus (C11
+    Annex G's special values, as NumPy's complex functions)."""
+    _need(backend, name)
+    z = np.array([complex(x, y) for x in _SPECIAL for y in _SPECIAL], name)
+    fn = {"square": lambda t: t * t, "reciprocal": lambda t: 1 / t}.get(op) or getattr(ember, op)
+    ref = {"square": lambda t: t * t, "reciprocal": lambda t: 1 / t}.get(op) or getattr(np, op)
+    got = fn(ember.tensor(z)).numpy()
+    with np.errstate(all="ignore"):
+        want = ref(z)
+    eps = np.finfo(dt.real_of(dt.dtype(name)).np).eps
+    with np.errstate(all="ignore"):
+        scale = np.where(np.isfinite(np.abs(want)), np.abs(want), 0)
+    for part in (np.real, np.imag):
+        g, w = part(got), part(want)
+        with np.errstate(invalid="ignore"):
+            wrong = (np.isnan(g) != np.isnan(w)) | (np.isinf(w) & (g != w)) | (
+                np.isfinite(w) & ~(np.abs(g - w) <= 64 * eps * scale))
+        expect(not wrong.any(), f"{op}({name}): at {z[wrong][:4]} got {got[wrong][:4]}, "
+                                f"NumPy {want[wrong][:4]}")
 
 
 def test_complex_scalars_and_order(backend):

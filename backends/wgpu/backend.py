@@ -16,8 +16,8 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, floating, computed_wide,
-                       work_group)
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, by_parts, computed_wide,
+                       floating, work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -99,12 +99,20 @@ class _Block:
 
 def _wgsl_literal(v, dtype):
     """A WGSL literal of v in dtype; floats by their bits, so NaN and infinities are exact."""
+    if dtype.kind == "c":
+        part = np.dtype(np.float32)
+        return f"vec2<f32>({_wgsl_literal(v.real, part)}, {_wgsl_literal(v.imag, part)})"
     if floating(dtype):
         bits = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
         return f"bitcast<f32>({bits}u)"
     if dtype == np.bool_:
         return f"{int(bool(v))}u"
     return f"{int(v)}u" if dtype.kind == "u" else f"i32({int(v)})"
+
+
+def _itemsize(dtype):
+    """Bytes per element in a buffer: 4 (narrower dtypes are held in 32 bits), complex 8."""
+    return 8 if np.dtype(dtype).kind == "c" else 4
 
 
 def _isnan(v):
@@ -351,6 +359,18 @@ _SPELLING = {
     "pow float": "ember_pow(x, y)", "pow int": "ember_ipow(x, y)",
     "maximum float": f"select(y, x, x > y || {_isnan('x')})", "maximum int": "max(x, y)",
     "minimum float": f"select(y, x, x < y || {_isnan('x')})", "minimum int": "min(x, y)",
+    # complex64 is vec2<f32> (re, im); kernels/complex.wgsl has the functions
+    "cast real complex": "vec2<f32>(f32(x), 0.0)", "cast complex complex": "x",
+    "cast complex real": "TO(x.x)", "cast complex bool": "select(0u, 1u, x.x != 0.0 || x.y != 0.0)",
+    "complex": "vec2<f32>(x, y)",
+    "real complex": "x.x", "imag complex": "x.y", "conj complex": "vec2<f32>(x.x, -x.y)",
+    "abs complex": "ember_hypot(x.x, x.y)",
+    "eq complex": "select(0u, 1u, x.x == y.x && x.y == y.y)",
+    "ne complex": "select(0u, 1u, x.x != y.x || x.y != y.y)",
+    **{f"{op} complex": f"ember_c{op}(x, y)" for op in ("mul", "div", "pow")},
+    **{f"{op} complex": f"ember_c{op.replace('fast_', '')}(x)" for op in (
+        "exp", "log", "sqrt", "sin", "cos", "tanh", "sign", "fast_expm1", "fast_log1p")},
+    "fast_sigmoid complex": "ember_cdiv(vec2<f32>(1.0, 0.0), vec2<f32>(1.0, 0.0) + ember_cexp(-x))",
 }
 
 
@@ -425,7 +445,7 @@ class WgpuBackend(StridedBackend):
 
     name = "wgpu"
     dtypes = frozenset({dt.bool_, dt.int8, dt.int16, dt.int32, dt.uint8, dt.uint16, dt.uint32,
-                        dt.float32} | ({dt.bfloat16} if _BF16 else set()))
+                        dt.float32, dt.complex64} | ({dt.bfloat16} if _BF16 else set()))
     #: the kernel-file primitives run bfloat16 in float32, and the 8- and 16-bit integers
     #: in int32
     wide = {**{d: dt.float32 for d in _BF16}, **{d: dt.int32 for d in _NARROW}}
@@ -486,7 +506,7 @@ class WgpuBackend(StridedBackend):
                 f"{lim['max-storage-buffer-binding-size'] / 2**20:.0f} MiB, workgroup memory "
                 f"{lim['max-compute-workgroup-storage-size'] // 1024} KiB, "
                 f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
-                "float64, int64, uint64: no (WGSL has no 64-bit types); float16: no; "
+                "float64, int64, uint64, complex128: no (WGSL has no 64-bit types); float16: no; "
                 "bfloat16: stored as float32 values, rounded at each op; int8, int16, uint8, "
                 "uint16: stored in 32 bits, wrapped at each op"]
 
@@ -543,7 +563,7 @@ class WgpuBackend(StridedBackend):
     # -- memory ----------------------------------------------------------------------
     def _alloc(self, shape, dtype, zeroed=False):
         """A buffer from the pool (or a new one); ``zeroed`` fills it with zeros."""
-        nbytes = self._bytes(shape)
+        nbytes = self._bytes(shape, dtype)
         block, fresh = self._pool.take(nbytes)
         out = StridedArray(block, shape, dtype)
         if zeroed and not fresh:
@@ -551,16 +571,16 @@ class WgpuBackend(StridedBackend):
                            TO="u32")
         return out
 
-    def _bytes(self, shape):
-        n = 1
+    def _bytes(self, shape, dtype):
+        n = _itemsize(dtype)
         for d in shape:
             n *= d
-        if n * 4 > self.max_binding:
+        if n > self.max_binding:
             raise BackendError(
-                f"wgpu: a tensor of shape {tuple(shape)} needs {n * 4 / 2**20:.0f} MiB, but "
+                f"wgpu: a tensor of shape {tuple(shape)} needs {n / 2**20:.0f} MiB, but "
                 f"{self.adapter.info['device']} binds at most {self.max_binding / 2**20:.0f} MiB "
                 f"per buffer; split it, or use another backend (numpy, opencl) for this size")
-        return max(n, 1) * 4
+        return max(n, 4)
 
     def _meta_buffer(self, values):
         key = tuple(values)
@@ -576,7 +596,7 @@ class WgpuBackend(StridedBackend):
 
     def from_numpy(self, array):
         arr = np.ascontiguousarray(array, dtype=_STORAGE.get(array.dtype, array.dtype))
-        self._bytes(arr.shape)
+        self._bytes(arr.shape, arr.dtype)
         buf = self.device_obj.create_buffer_with_data(
             data=arr if arr.size else np.zeros(1, np.uint32), usage=self.usage)
         return StridedArray(self._pool.adopt(buf), array.shape, array.dtype)
@@ -587,11 +607,16 @@ class WgpuBackend(StridedBackend):
         if x.size == 0:
             return np.empty(x.shape, dtype=x.dtype)
         self.flush()
-        raw = self.device_obj.queue.read_buffer(x.buf.gpu, x.offset * 4, x.size * 4)
+        size = _itemsize(x.dtype)
+        raw = self.device_obj.queue.read_buffer(x.buf.gpu, x.offset * size, x.size * size)
         host = np.frombuffer(raw, dtype=stored).reshape(x.shape)
         return host.astype(x.dtype) if stored != x.dtype else host.copy()
 
     def full(self, shape, value, dtype):
+        if dtype.is_complex and value != 0:      # two words: the parts, then together
+            value = complex(value)
+            return self._ew(self.SPELLING["complex"], dtype.np, [
+                self.full(shape, part, dt.float32) for part in (value.real, value.imag)])
         out = self._alloc(shape, dtype.np, zeroed=value == 0)
         if out.size and value != 0:
             stored = np.array([value], dtype=dtype.np).astype(_STORAGE.get(dtype.np, dtype.np))
@@ -640,6 +665,8 @@ class WgpuBackend(StridedBackend):
         code = "\n".join(funcs)
         helpers = ((_FLOAT_HELPERS.replace("TA", "f32") if _FLOAT_CALL.search(code) else "")
                    + _int_helpers(code)
+                   + (self.kernels.source("complex.wgsl", {}) if "ember_c" in code or
+                      "ember_hypot" in code else "")
                    + (_BF16_HELPERS if "ember_round_bf16" in code + "".join(body) or
                       reducing and spec.nodes[reduced][3] in _BF16 else ""))
         fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs), "HELPERS": helpers}
@@ -707,6 +734,7 @@ class WgpuBackend(StridedBackend):
         out = self._alloc(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
         return self._indexed(out, x, idx, x.shape, axis, out.size, wgsl_type(x.dtype), "o[i] = x[q];")
 
+    @by_parts
     @computed_wide()
     def scatter_add(self, shape, axis, index, src):
         out = self._alloc(shape, src.dtype, zeroed=True)
@@ -723,7 +751,7 @@ class WgpuBackend(StridedBackend):
             atomic, body = f"atomic<{wgsl_type(src.dtype)}>", "atomicAdd(&o[q], x[i]);"
         return self._indexed(out, src, idx, shape, axis, src.size, atomic, body)
 
-    matmul = computed_wide()(StridedBackend.matmul)
+    matmul = by_parts(computed_wide()(StridedBackend.matmul))
     fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)
     fast_max_unpool2d = computed_wide()(StridedBackend.fast_max_unpool2d)
 

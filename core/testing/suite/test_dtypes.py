@@ -160,6 +160,8 @@ def test_complex_matmul_reductions_and_indexing_match_numpy(backend, name):
 
 
 _SPECIAL = [0.0, -0.0, 1.0, -2.5, np.inf, -np.inf, np.nan, 1e30, 1e-20]
+#: the complex functions that take sin and cos of a part
+_TRIG_OF_PARTS = ("exp", "sin", "cos", "tanh", "expm1")
 
 
 @pytest.mark.parametrize("name", ["complex64", "complex128"])
@@ -170,7 +172,13 @@ def test_complex_functions_at_special_values_match_numpy(backend, name, op):
     the same infinities, and finite parts within 64 eps of the result's modulus (C11
     Annex G's special values, as NumPy's complex functions)."""
     _need(backend, name)
-    z = np.array([complex(x, y) for x in _SPECIAL for y in _SPECIAL], name)
+    special = _SPECIAL
+    if op == "square" or (backend.ulp_bounds.get("sin") and op in _TRIG_OF_PARTS):
+        # a square of 1e30 parts is inf - inf, which NumPy's FMA loops give as -inf and
+        # others as NaN; a backend whose sin and cos hold only inside [-pi, pi] declares
+        # so (ulp_bounds), and 1e30 is far outside
+        special = [v for v in special if v != 1e30]
+    z = np.array([complex(x, y) for x in special for y in special], name)
     fn = {"square": lambda t: t * t, "reciprocal": lambda t: 1 / t}.get(op) or getattr(ember, op)
     ref = {"square": lambda t: t * t, "reciprocal": lambda t: 1 / t}.get(op) or getattr(np, op)
     got = fn(ember.tensor(z)).numpy()

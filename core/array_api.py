@@ -406,10 +406,10 @@ def hypot(x1, x2, /):
 
 # -- reductions ----------------------------------------------------------------------------
 def _accumulator(x, dtype):
-    """The standard's sum and prod dtype: ``dtype`` if given, else the default (unsigned)
-    integer for integers, else x's own."""
-    if dtype is None and x.dtype.is_unsigned and dt.uint64 in x.backend.dtypes:
-        dtype = dt.uint64
+    """The standard's sum, prod and cumulative dtype: ``dtype`` if given, else the default
+    (unsigned) integer for integers (uint32 beside wgpu's int32), else x's own."""
+    if dtype is None and x.dtype.is_unsigned:
+        dtype = dt.uint64 if x.backend.default_int.bits == 64 else dt.uint32
     elif dtype is None and (x.dtype.kind == "i" or x.dtype is bool):
         dtype = x.backend.default_int
     return x if dtype is None else x.to(dtype=dtype)
@@ -674,7 +674,8 @@ conj, real, imag = ops.conj, ops.real, ops.imag
 
 
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
-    return on_host(lambda a: np.prod(a, axis=axis, keepdims=keepdims), _accumulator(x, dtype))
+    return on_host(lambda a: np.prod(a, axis=axis, keepdims=keepdims, dtype=a.dtype),
+                   _accumulator(x, dtype))
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):
@@ -701,13 +702,13 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
 
 def _cumulative(np_fn, x, axis, dtype, include_initial, initial):
     def run(a):
-        out = np_fn(a, axis=axis if axis is not None else 0, dtype=dtype.np if dtype else None)
+        out = np_fn(a, axis=axis if axis is not None else 0, dtype=a.dtype)
         if include_initial:
             pad = [(0, 0)] * out.ndim
             pad[axis if axis is not None else 0] = (1, 0)
             out = np.pad(out, pad, constant_values=initial)
         return out
-    return on_host(run, x)
+    return on_host(run, _accumulator(x, dtype))
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):

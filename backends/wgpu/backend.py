@@ -229,8 +229,8 @@ fn ember_log(x: TA) -> TA {
 // log(1 + x): log's parts with 1 + x = 2**k (1 + f), f = (2**-k - 1) + x 2**-k rounded
 // once (1 + x itself loses x's low bits)
 fn ember_log1p(x: TA) -> TA {
-    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
-        return x;
+    if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) || x == TA(0)) {
+        return x;                           // NaN, and +-0 (1 + -0 would lose its sign)
     }
     if (x <= TA(-1) || x >= TA(16777216)) { // -1 -> -inf, below NaN; beyond 2**24 1 + x is x
         return ember_log(select(x, TA(1) + x, x <= TA(-1)));

@@ -208,6 +208,25 @@ def test_creation_and_dtypes(backend):
            and x.to_device(dev).device == dev, "constants, mT, to_device")
 
 
+def test_sums_and_products_accumulate_in_the_default_integers(backend):
+    """The standard's accumulator dtypes: integers in the default integer, unsigned ones in
+    the default unsigned integer of the same width (uint32 beside wgpu's int32)."""
+    dev = backend.device
+    unsigned = dt.uint64 if backend.default_int.bits == 64 else dt.uint32
+    for name in ("int8", "uint8"):
+        if dt.dtype(name) not in backend.dtypes:
+            continue
+        x = ea.asarray([200, 100, 3] if name == "uint8" else [100, 100, 3], dtype=dt.dtype(name),
+                       device=dev)
+        want = unsigned if name == "uint8" else backend.default_int
+        for fn in (ea.sum, ea.prod, ea.cumulative_sum, ea.cumulative_prod):
+            out = fn(x)
+            expect(out.dtype is want, f"{fn.__name__}({name}): {out.dtype}, want {want}")
+        expect(ea.sum(x).tolist() == int(np.sum(x.numpy(), dtype=np.int64)) and
+               ea.cumulative_prod(x).tolist() == np.cumprod(x.numpy(), dtype=np.int64).tolist(),
+               f"{name}: sums and products widen before they wrap")
+
+
 def test_array_api_compat_finds_the_namespace(backend):
     compat = pytest.importorskip("array_api_compat")
     x = ember.ones(3, backend=backend)

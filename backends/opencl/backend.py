@@ -347,12 +347,17 @@ class OpenCLBackend(StridedBackend):
                 args += [x.buf, np.int64(x.offset)]
             if lang.eager:
                 args += [np.int64(offset), self._meta_buffer(meta)]
-            if wg is None:  # whole work-groups, then the rest from where they stop
-                main = n - n % group
+            if wg is None:  # whole work-groups, then the rest: two work-group sizes in all
+                main = n - n % group       # (pocl builds each kernel once per size it meets)
                 if main:
                     kernel(self.queue, (main,), (group,), *args)
-                if n > main:
-                    kernel(self.queue, (n - main,), None, *args, global_offset=(main,))
+                if n > main and main and not accumulate and not any(
+                        x.buf is o.buf for x in inputs for o in outs):
+                    # the last whole work-group again, ending at n: in-order, and it
+                    # writes what is there already
+                    kernel(self.queue, (group,), (group,), *args, global_offset=(n - group,))
+                elif n > main:   # work-groups of one
+                    kernel(self.queue, (n - main,), (1,), *args, global_offset=(main,))
             else:           # a work-group per row: n rows in an eager kernel
                 kernel(self.queue, ((n if lang.eager else rows) * wg,), (wg,), *args)
         return launch
@@ -376,7 +381,7 @@ class OpenCLBackend(StridedBackend):
         kernel = self.kernels.get("pool.cl", name, T=ctype(dtype), FLOAT=int(dtype in _FLOATS),
                                   KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw)
         total = arrays[0].size
-        kernel(self.queue, (total,), None, *[a.buf for a in arrays],
+        kernel(self.queue, _padded(total), (64,), *[a.buf for a in arrays],
                *[np.int64(v) for v in sizes], np.int64(total))
 
     # -- gather and scatter_add -------------------------------------------------------
@@ -388,7 +393,7 @@ class OpenCLBackend(StridedBackend):
                 post *= d
             kernel = self.kernels.get("index.cl", name, T=ctype(data.dtype),
                                       ATOMIC=_atomic(data.dtype))
-            kernel(self.queue, (total,), None, out.buf, data.buf, idx.buf, np.int64(shape[axis]),
+            kernel(self.queue, _padded(total), (64,), out.buf, data.buf, idx.buf, np.int64(shape[axis]),
                    np.int64(idx.size), np.int64(post), np.int64(total))
         return out
 
@@ -418,13 +423,10 @@ class OpenCLBackend(StridedBackend):
             MT="uchar" if bool_mask else t, KEEP=int(keep is not None))
 
     def _rows_launch(self, kernel, rows, count, *args):
-        """``kernel`` over (rows, batch entries) in work-groups of 64 rows and then the
-        rest: pocl left to choose runs it 1.4x slower."""
-        main = rows - rows % 64
-        if main:
-            kernel(self.queue, (main, count), (64, 1), *args)
-        if rows > main:
-            kernel(self.queue, (rows - main, count), None, *args, global_offset=(main, 0))
+        """``kernel`` over (rows, batch entries) in work-groups of 64 rows, the last one
+        partly past the rows (the kernel returns there): pocl left to choose runs it 1.4x
+        slower, and builds it anew for each size it meets."""
+        kernel(self.queue, (_padded(rows)[0], count), (64, 1), *args)
 
     def _attention_args(self, arrays, offsets, strides, length, source, scale):
         q, k, v, mask, keep = arrays
@@ -524,6 +526,12 @@ class OpenCLBackend(StridedBackend):
             kernel(self.queue, grid, (16, 16), out.buf, x.buf, np.int64(x.offset),
                    np.int64(x.strides[0]), np.int64(x.strides[1]), np.int32(rows), np.int32(cols))
         return out
+
+
+def _padded(n):
+    """The global size of a kernel that tests its bounds, run in work-groups of 64: one
+    work-group size, so pocl builds it once (a size of its own choosing differs with n)."""
+    return (-(-n // 64) * 64,)
 
 
 def _atomic(dtype):

@@ -16,8 +16,8 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, by_parts, computed_wide,
-                       floating, work_group)
+from ..strided import (KernelLanguage, StridedArray, StridedBackend, by_parts, c_strides,
+                       computed_wide, floating, work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -750,6 +750,72 @@ class WgpuBackend(StridedBackend):
         else:
             atomic, body = f"atomic<{wgsl_type(src.dtype)}>", "atomicAdd(&o[q], x[i]);"
         return self._indexed(out, src, idx, shape, axis, src.size, atomic, body)
+
+    # -- attention (kernels/attention*.wgsl) ------------------------------------------------
+    def _attention_run(self, name, q, k, v, mask, keep, scale, causal, out, *extra):
+        """Dispatch attention shader ``name``: q, k and v packed into one buffer (so that
+        a shader binds at most seven), a row (query, or key for dk/dv) per invocation;
+        ``out`` and ``extra`` are the buffers bound before qkv."""
+        q, k, v = (self._packed(x) for x in (q, k, v))
+        arrays, batch, offsets, strides = self._attention_layout(q, k, v, mask, keep)
+        shift = (0, q.size, q.size + k.size, 0, 0)          # each entry's q, k, v in qkv
+        offsets = tuple(o + shift[n % 5] for n, o in enumerate(offsets))
+        qkv = self.concatenate([self.reshape(x, (x.size,)) for x in (q, k, v)], 0)
+        count = int(np.prod(batch, dtype=np.int64))
+        length, source = q.shape[-2], k.shape[-2]
+        dummy = self._alloc((1,), np.float32)
+        mask, keep = arrays[3:]
+        (msl, mss), (ksl, kss) = strides
+        bits = int(np.array([scale], np.float32).view(np.int32)[0])
+        rows = source if name == "attention_dkv" else length
+        bool_mask = mask is not None and mask.dtype == np.bool_
+        self._dispatch(
+            f"{name}.wgsl", [out.buf, *(x.buf for x in extra), qkv.buf,
+                             (dummy if mask is None else mask).buf,
+                             (dummy if keep is None else keep).buf],
+            (length, source, msl, mss, ksl, kss, bits, count) + offsets,
+            self._grid(-(-rows // 64) * count), MT="u32" if bool_mask else "f32", E=q.shape[-1],
+            EV=v.shape[-1], CAUSAL=str(bool(causal)).lower(), MASK=0 if mask is None else
+            (1 if bool_mask else 2), KEEP=str(keep is not None).lower(),
+            HELPERS=_FLOAT_HELPERS.replace("TA", "f32"))
+
+    @computed_wide(state=True)
+    def fast_attention(self, q, k, v, mask, keep, scale, causal):
+        """Flash attention (kernels/attention.wgsl): a query row per invocation streams
+        the keys with an online softmax; the state kept for backward is each row's
+        log-sum-exp."""
+        batch = tuple(np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+        count = int(np.prod(batch, dtype=np.int64))
+        length, ev = q.shape[-2], v.shape[-1]
+        both = self._alloc((count * length * (ev + 1),), np.float32)   # out, then lse
+        if length and count:
+            # 0 * sum(v): NaN when a value is not finite, so that keys weighing 0 count
+            poison = self._reduce("sum", self.mul(v, self.full((), 0, dt.float32)),
+                                  tuple(range(v.ndim)), False)
+            self._attention_run("attention", q, k, v, mask, keep, scale, causal, both, poison)
+        out = both.view(batch + (length, ev), c_strides(batch + (length, ev)), 0)
+        return both.view(batch + (length,), c_strides(batch + (length,)), count * length * ev), out
+
+    @computed_wide()
+    def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
+        """dq over the query rows, then dk and dv over the key rows, each probability
+        recomputed from the saved log-sum-exp; rowsum(g * out) comes first, from the
+        primitives."""
+        batch = out.shape[:-2]
+        length, source = q.shape[-2], k.shape[-2]
+        count = int(np.prod(batch, dtype=np.int64))
+        e, ev = q.shape[-1], v.shape[-1]
+        if not (length and source and count):    # no query sees a key: zero gradients
+            return tuple(self.full(batch + x.shape[-2:], 0, dt.float32) for x in (q, k, v))
+        g = self._packed(self.expand(g, out.shape))
+        rowdot = self._reduce("sum", self.mul(g, out), (out.ndim - 1,), False)
+        lr = self.concatenate([self.reshape(x, (x.size,)) for x in (lse, rowdot)], 0)
+        dq = self._alloc(batch + (length, e), np.float32)
+        self._attention_run("attention_dq", q, k, v, mask, keep, scale, causal, dq, g, lr)
+        dkv = self._alloc((count * source * (e + ev),), np.float32)     # dk, then dv
+        self._attention_run("attention_dkv", q, k, v, mask, keep, scale, causal, dkv, g, lr)
+        return dq, dkv.view(batch + (source, e), c_strides(batch + (source, e)), 0), \
+            dkv.view(batch + (source, ev), c_strides(batch + (source, ev)), count * source * e)
 
     matmul = by_parts(computed_wide()(StridedBackend.matmul))
     fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)

@@ -1,9 +1,9 @@
 """Attention forward + backward (causal, 8 heads of 64 features, float32) at sequence
 lengths 128, 512 and 2048: ember's scaled_dot_product_attention on each backend against
 PyTorch CPU's, side by side in one run. NumPy runs its flash-attention fast path (blocks
-of queries through BLAS), OpenCL its flash-attention kernels (kernels/attention.cl); wgpu
-runs the composed op (GEMM, softmax, GEMM) until it has a fused kernel. ``--composed``
-hides the fast paths, to measure what they gain.
+of queries through BLAS), OpenCL and wgpu their flash-attention kernels
+(kernels/attention.cl, kernels/attention*.wgsl). ``--composed`` hides the fast paths
+(the composed op is GEMM, softmax, GEMM), to measure what they gain.
 
     python benchmarks/attention.py [--backend numpy] [--lengths 128 512 2048]
 """

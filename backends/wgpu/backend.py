@@ -789,9 +789,11 @@ class WgpuBackend(StridedBackend):
         length, ev = q.shape[-2], v.shape[-1]
         both = self._alloc((count * length * (ev + 1),), np.float32)   # out, then lse
         if length and count:
-            # 0 * sum(v): NaN when a value is not finite, so that keys weighing 0 count
-            poison = self._reduce("sum", self.mul(v, self.full((), 0, dt.float32)),
-                                  tuple(range(v.ndim)), False)
+            # how many of v's values are not finite (by their bits: WGSL may take
+            # 0 * x as 0), so that keys weighing 0 count where there are any
+            poison = self._reduce("sum", self._ew(
+                "select(0.0, 1.0, (bitcast<u32>(x) & 0x7fffffffu) >= 0x7f800000u)",
+                np.float32, [v]), tuple(range(v.ndim)), False)
             self._attention_run("attention", q, k, v, mask, keep, scale, causal, both, poison)
         out = both.view(batch + (length, ev), c_strides(batch + (length, ev)), 0)
         return both.view(batch + (length,), c_strides(batch + (length,)), count * length * ev), out

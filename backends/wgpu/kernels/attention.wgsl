@@ -1,7 +1,7 @@
 // Flash attention forward (kernels/attention.cl's): one invocation per query row of one
 // batch entry streams the keys it may see with an online softmax; o holds the output
 // (entries, L, EV) and then each row's log-sum-exp (+inf where the row attends nowhere).
-// poison[0] is 0 * the sum of v: NaN if a value is not finite, and then the keys a row
+// poison[0] counts v's values that are not finite; where there are any, the keys a row
 // may not attend weigh 0 too (0 * inf is NaN, as PyTorch's attention gives).
 @group(0) @binding(0) var<storage, read_write> o: array<f32>;
 @group(0) @binding(1) var<storage, read> poison: array<f32>;
@@ -12,9 +12,12 @@
 
 // include attention_common.wgsl
 
+// acc += 0 * v[j], by v's bits: a compiler may take 0 * x as 0
 fn weigh_zero(acc: ptr<function, array<f32, EV>>, base: i32) {
     for (var c = 0; c < EV; c++) {
-        (*acc)[c] = fma(0.0, qkv[base + c], (*acc)[c]);
+        if ((bitcast<u32>(qkv[base + c]) & 0x7fffffffu) >= 0x7f800000u) {
+            (*acc)[c] = bitcast<f32>(0x7fc00000u);
+        }
     }
 }
 
@@ -34,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let ko = p[off + 1];
     let vo = p[off + 2];
     let mo = p[off + 3] + i * p[2];
-    let poisoned = (bitcast<u32>(poison[0]) & 0x7fffffffu) > 0x7f800000u;
+    let poisoned = poison[0] > 0.0;
     var qv: array<f32, E>;
     var acc: array<f32, EV>;
     for (var c = 0; c < E; c++) {

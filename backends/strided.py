@@ -18,6 +18,14 @@ from ember.shapes import windows_out
 _TYPE_NAMES = re.compile(r"\bT([OABC])\b")
 
 
+#: the complex cases each kernel language spells as a call of its own ember_c<name>
+#: (kernels/complex.cl, kernels/complex.wgsl)
+COMPLEX_CALLS = {
+    **{f"{op} complex": f"ember_c{op}(x, y)" for op in ("mul", "div", "pow")},
+    **{f"{op} complex": f"ember_c{op.replace('fast_', '')}(x)" for op in (
+        "exp", "log", "sqrt", "sin", "cos", "tanh", "sign", "fast_expm1", "fast_log1p")}}
+
+
 def c_strides(shape):
     strides, step = [], 1
     for d in reversed(shape):

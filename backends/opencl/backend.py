@@ -8,8 +8,8 @@ import numpy as np
 from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, by_parts, computed_wide,
-                       floating, work_group)
+from ..strided import (COMPLEX_CALLS, KernelLanguage, StridedArray, StridedBackend, by_parts,
+                       computed_wide, floating, work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -109,11 +109,7 @@ _SPELLING = {
     "abs complex": "hypot((x).x, (x).y)",
     "eq complex": "(uchar)((x).x == (y).x && (x).y == (y).y)",
     "ne complex": "(uchar)((x).x != (y).x || (x).y != (y).y)",
-    **{f"{op} complex": f"ember_c{fn}(x, y)" for op, fn in (("mul", "mul"), ("div", "div"),
-                                                             ("pow", "pow"))},
-    **{f"{op} complex": f"ember_c{fn}(x)" for op, fn in (
-        ("exp", "exp"), ("log", "log"), ("sqrt", "sqrt"), ("sin", "sin"), ("cos", "cos"),
-        ("tanh", "tanh"), ("sign", "sign"), ("fast_expm1", "expm1"), ("fast_log1p", "log1p"))},
+    **COMPLEX_CALLS,
     "fast_sigmoid complex": "ember_cdiv((TO)(1, 0), (TO)(1, 0) + ember_cexp(-(x)))",
 }
 

@@ -3,9 +3,9 @@ dispatched into one open compute pass that is submitted only when the host needs
 result (a readback) or many dispatches have queued, so ops never wait on each other.
 
 WGSL has no 64-bit types, so this backend stores bool (as u32), the integers up to 32
-bits (int8 and int16 as i32, uint8 and uint16 as u32, wrapped after each op), float32 and
-bfloat16 (as the f32 of its value, rounded to nearest even after each op); int32 is its
-default integer (Python ints, sums, argmax and indices)."""
+bits (int8 and int16 as i32, uint8 and uint16 as u32, wrapped after each op), float32,
+bfloat16 (as the f32 of its value, rounded to nearest even after each op) and complex64
+(as vec2<f32>); int32 is its default integer (Python ints, sums, argmax and indices)."""
 
 import os
 import re
@@ -16,8 +16,8 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import (KernelLanguage, StridedArray, StridedBackend, by_parts, c_strides,
-                       computed_wide, floating, work_group)
+from ..strided import (COMPLEX_CALLS, KernelLanguage, StridedArray, StridedBackend, by_parts,
+                       c_strides, computed_wide, floating, work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -367,9 +367,7 @@ _SPELLING = {
     "abs complex": "ember_hypot(x.x, x.y)",
     "eq complex": "select(0u, 1u, x.x == y.x && x.y == y.y)",
     "ne complex": "select(0u, 1u, x.x != y.x || x.y != y.y)",
-    **{f"{op} complex": f"ember_c{op}(x, y)" for op in ("mul", "div", "pow")},
-    **{f"{op} complex": f"ember_c{op.replace('fast_', '')}(x)" for op in (
-        "exp", "log", "sqrt", "sin", "cos", "tanh", "sign", "fast_expm1", "fast_log1p")},
+    **COMPLEX_CALLS,
     "fast_sigmoid complex": "ember_cdiv(vec2<f32>(1.0, 0.0), vec2<f32>(1.0, 0.0) + ember_cexp(-x))",
 }
 
@@ -508,7 +506,7 @@ class WgpuBackend(StridedBackend):
                 f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
                 "float64, int64, uint64, complex128: no (WGSL has no 64-bit types); float16: no; "
                 "bfloat16: stored as float32 values, rounded at each op; int8, int16, uint8, "
-                "uint16: stored in 32 bits, wrapped at each op"]
+                "uint16: stored in 32 bits, wrapped at each op; complex64: vec2<f32>"]
 
     # -- submission ----------------------------------------------------------------
     def _compute_pass(self):

@@ -1,7 +1,6 @@
 """Checking helpers the suite is built from; third parties may use them directly."""
 
 import contextlib
-import os
 
 import numpy as np
 
@@ -22,26 +21,6 @@ def reference_dtype(dtype):
     """The NumPy dtype a float64 reference computes an op of ``dtype`` in: float64 for
     floats, uint64 for unsigned integers (wrapping as they do), int64 for the rest."""
     return np.float64 if dtype.is_float else np.uint64 if dtype.is_unsigned else np.int64
-
-
-#: the integer dtypes that a kernel-compiling backend spells as it spells int32, in another
-#: C or WGSL type: on such a backend each op of the table runs in a third of them
-NARROW_INTS = (dt.int8, dt.int16, dt.uint8, dt.uint16, dt.uint32, dt.uint64)
-
-
-def in_rotation(index, dtype, every):
-    """Whether item ``index`` of a table runs in ``dtype`` when each runs in one of
-    ``every`` dtypes: a different share per item, so each dtype meets a share of the
-    items and each item a share of the dtypes. EMBER_FULL_SUITE=1: all of them."""
-    return os.environ.get("EMBER_FULL_SUITE") == "1" or \
-        (index + dt.ALL.index(dtype)) % every == 0
-
-
-def sampled_out(backend, index, dtype):
-    """Whether op ``index`` of the table skips ``dtype`` on ``backend``: a narrow integer
-    dtype, on a backend other than numpy (whose kernels cost a compile each, a third of
-    the suite's time on a cold cache), off its rotation of three."""
-    return backend.name != "numpy" and dtype in NARROW_INTS and not in_rotation(index, dtype, 3)
 
 
 def tolerance(dtype, scale=1.0):

@@ -7,7 +7,7 @@ import ember
 from ember import dtypes as dt
 from ember.testing.cases import OPS, UNARY, edge_values
 from ember.testing.checks import (assert_close, assert_ulp, expect, gradcheck, gradgradcheck,
-                                  reference_dtype, sampled_out)
+                                  reference_dtype)
 
 
 def _host_inputs(case, shapes, dtype, seed=0):
@@ -60,9 +60,6 @@ def _skip_unsupported(backend, dtypes):
 @pytest.mark.parametrize("case,shape_index,dtype,layout", FORWARD)
 def test_forward(backend, case, shape_index, dtype, layout):
     _skip_unsupported(backend, (dtype,) + case.needs)
-    if sampled_out(backend, OPS.index(case), dtype):
-        pytest.skip(f"{dtype.name} runs a third of the ops on {backend.name} "
-                    f"(EMBER_FULL_SUITE=1: all)")
     shapes = case.shapes[shape_index]
     cast, ref = _host_inputs(case, shapes, dtype)
     with np.errstate(all="ignore"):

@@ -4,7 +4,8 @@ result (a readback) or many dispatches have queued, so ops never wait on each ot
 
 WGSL has no 64-bit types, so this backend stores bool (as u32), the integers up to 32
 bits (int8 and int16 as i32, uint8 and uint16 as u32, wrapped after each op), float32,
-bfloat16 (as the f32 of its value, rounded to nearest even after each op) and complex64
+float16 and bfloat16 (as the f32 of their values, rounded to nearest even after each op:
+WGSL's f16 needs the shader-f16 feature, which llvmpipe lacks) and complex64
 (as vec2<f32>); int32 is its default integer (Python ints, sums, argmax and indices)."""
 
 import os
@@ -31,8 +32,10 @@ _STORAGE = {np.dtype(np.bool_): np.dtype(np.uint32), np.dtype(np.int8): np.dtype
 #: the bits each of them keeps, wrapped after each op (_WGSL.round)
 _NARROW = {np.dtype(np.int8): 8, np.dtype(np.int16): 16, np.dtype(np.uint8): 8,
            np.dtype(np.uint16): 16}
-_BF16 = () if dt.bfloat16.np is None else (dt.bfloat16.np,)
-_STORAGE.update({d: np.dtype(np.float32) for d in _BF16})
+#: the 16-bit floats, held as the f32 of their values and rounded after each op by these
+_ROUND = {np.dtype(np.float16): "ember_round_half",
+          **({} if dt.bfloat16.np is None else {dt.bfloat16.np: "ember_round_bf16"})}
+_STORAGE.update({d: np.dtype(np.float32) for d in _ROUND})
 
 
 def _import_wgpu():
@@ -119,7 +122,7 @@ def _isnan(v):
     return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
 
 
-_BF16_HELPERS = """
+_ROUND_HELPERS = """
 // bfloat16 values live in f32: rounded to nearest even on the 16 high bits (NaN to the
 // quiet NaN of its sign, as ml_dtypes)
 fn ember_round_bf16(x: f32) -> f32 {
@@ -128,6 +131,24 @@ fn ember_round_bf16(x: f32) -> f32 {
         return bitcast<f32>(select(0x7fc00000u, 0xffc00000u, (u >> 31u) == 1u));
     }
     return bitcast<f32>(((u + 0x7fffu + ((u >> 16u) & 1u)) >> 16u) << 16u);
+}
+
+// float16 values live in f32 (where the adapter has no shader-f16, llvmpipe among them):
+// rounded to nearest even at 11 bits, below 2**-14 to multiples of 2**-24 (float16's
+// subnormals), from 65520 on to infinity, as NumPy's float16
+fn ember_round_half(x: f32) -> f32 {
+    let u = bitcast<u32>(x);
+    let a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) {
+        return x;
+    }
+    if (a >= 0x477ff000u) {
+        return bitcast<f32>((u & 0x80000000u) | 0x7f800000u);
+    }
+    if (a < 0x38800000u) {
+        return round(x * 16777216.0) * 5.9604644775390625e-8;   // round: ties to even
+    }
+    return bitcast<f32>(((u + 0xfffu + ((u >> 13u) & 1u)) >> 13u) << 13u);
 }
 """
 
@@ -389,8 +410,8 @@ def _wgsl_fold(kind, dtype):
 class _WGSL(KernelLanguage):
     """How StridedBackend._fused_code spells a kernel in WGSL. p holds n, then each
     input's offset; an eager kernel (one of ``eager`` inputs) reads its output's offset
-    after them, then its extents and strides. bfloat16 values are f32s, rounded after
-    each op."""
+    after them, then its extents and strides. float16 and bfloat16 values are f32s,
+    rounded after each op."""
 
     @staticmethod
     def round(dtype, expr):
@@ -399,7 +420,7 @@ class _WGSL(KernelLanguage):
             if dtype.kind == "u":
                 return f"(({expr}) & {(1 << bits) - 1}u)"
             return f"((({expr}) << {32 - bits}u) >> {32 - bits}u)"
-        return f"ember_round_bf16({expr})" if dtype in _BF16 else expr
+        return f"{_ROUND[dtype]}({expr})" if dtype in _ROUND else expr
 
     literal = staticmethod(_wgsl_literal)
     type = staticmethod(wgsl_type)
@@ -443,10 +464,11 @@ class WgpuBackend(StridedBackend):
 
     name = "wgpu"
     dtypes = frozenset({dt.bool_, dt.int8, dt.int16, dt.int32, dt.uint8, dt.uint16, dt.uint32,
-                        dt.float32, dt.complex64} | ({dt.bfloat16} if _BF16 else set()))
-    #: the kernel-file primitives run bfloat16 in float32, and the 8- and 16-bit integers
+                        dt.float16, dt.float32, dt.complex64} |
+                       ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
+    #: the kernel-file primitives run the 16-bit floats in float32, and the 8- and 16-bit integers
     #: in int32
-    wide = {**{d: dt.float32 for d in _BF16}, **{d: dt.int32 for d in _NARROW}}
+    wide = {**{d: dt.float32 for d in _ROUND}, **{d: dt.int32 for d in _NARROW}}
     default_int = dt.int32
     # WGSL lets an implementation flush subnormals (llvmpipe does), bounds pow only as
     # exp2(y * log2(x)), and sin and cos only inside [-pi, pi] (absolute 2**-11); exp
@@ -504,7 +526,7 @@ class WgpuBackend(StridedBackend):
                 f"{lim['max-storage-buffer-binding-size'] / 2**20:.0f} MiB, workgroup memory "
                 f"{lim['max-compute-workgroup-storage-size'] // 1024} KiB, "
                 f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
-                "float64, int64, uint64, complex128: no (WGSL has no 64-bit types); float16: no; "
+                "float64, int64, uint64, complex128: no (WGSL has no 64-bit types); float16 and "
                 "bfloat16: stored as float32 values, rounded at each op; int8, int16, uint8, "
                 "uint16: stored in 32 bits, wrapped at each op; complex64: vec2<f32>"]
 
@@ -665,8 +687,8 @@ class WgpuBackend(StridedBackend):
                    + _int_helpers(code)
                    + (self.kernels.source("complex.wgsl", {}) if "ember_c" in code or
                       "ember_hypot" in code else "")
-                   + (_BF16_HELPERS if "ember_round_bf16" in code + "".join(body) or
-                      reducing and spec.nodes[reduced][3] in _BF16 else ""))
+                   + (_ROUND_HELPERS if "ember_round_" in code + "".join(body) or
+                      reducing and spec.nodes[reduced][3] in _ROUND else ""))
         fields = {"DECLS": "\n".join(decls), "FUNCS": "\n\n".join(funcs), "HELPERS": helpers}
         if not reducing:
             shader = self.kernels.get("fused.wgsl", n_out + n_in + 1, writable=n_out,

@@ -17,13 +17,14 @@ _FIELD = re.compile(r"\{\{(\w+)\}\}")
 _INCLUDE = re.compile(r"^// include (\S+)$", re.M)   # a shared file, pasted in
 
 #: the WGSL storage type of each NumPy dtype (bool is stored as u32: 0 or 1; the 8- and
-#: 16-bit integers as i32 or u32 values within their range, wrapped at each op; bfloat16
-#: as the f32 of its value, whose low 16 bits are 0, rounded at each op; complex64 as
+#: 16-bit integers as i32 or u32 values within their range, wrapped at each op; float16
+#: and bfloat16 as the f32 of their values, rounded at each op; complex64 as
 #: vec2<f32>, kernels/complex.wgsl's functions)
 WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int8): "i32", np.dtype(np.int16): "i32",
               np.dtype(np.int32): "i32", np.dtype(np.uint8): "u32", np.dtype(np.uint16): "u32",
               np.dtype(np.uint32): "u32", np.dtype(np.float32): "f32",
               np.dtype(np.complex64): "vec2<f32>"}
+WGSL_TYPES[np.dtype(np.float16)] = "f32"
 if dt.bfloat16.np is not None:
     WGSL_TYPES[dt.bfloat16.np] = "f32"
 

@@ -1,6 +1,8 @@
 """ember.compile beyond the conformance suite: what state a replay updates, the
 structure of results, resets, the errors a user meets, graphs with random draws."""
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -91,6 +93,26 @@ def test_two_dropouts_of_one_shape_draw_two_masks():
         a, b = f(x)
     assert f.graph(x).count()["random"] == 2
     assert not np.array_equal(a.numpy(), b.numpy())
+
+
+def test_a_trace_collects_only_what_the_call_made():
+    """The collector is off during a traced call and collects generation 0 alone after it
+    (everything the call made): a full collection walks the whole heap, 0.25 s a trace in
+    a process holding torch and transformers."""
+    started = []
+
+    def watch(phase, info):
+        if phase == "start":
+            started.append(info["generation"])
+    gc.callbacks.append(watch)
+    try:
+        f = ember.compile(lambda a: (a * 2).exp().sum())
+        for _ in range(3):
+            f(ember.ones(3))
+    finally:
+        gc.callbacks.remove(watch)
+    assert started and set(started) == {0}, f"generations collected while tracing: {started}"
+    assert gc.isenabled(), "the collector stays off after a trace"
 
 
 def test_tracing_patches_nothing_and_another_thread_computes_eagerly_meanwhile():

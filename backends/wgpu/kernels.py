@@ -2,8 +2,8 @@
 compute pipelines once per (file, fields) and cached on the device.
 
 WGSL has no preprocessor, so fields are plain text substitutions (and a line
-``// include FILE`` pastes a shared file); every shader's bindings are storage
-buffers, the first read-write and the rest read-only."""
+``// include FILE`` pastes a shared file, and what it includes); every shader's bindings
+are storage buffers, the first read-write and the rest read-only."""
 
 import re
 from pathlib import Path
@@ -27,6 +27,11 @@ WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int8): "i32", np.dtype(np.i
 WGSL_TYPES[np.dtype(np.float16)] = "f32"
 if dt.bfloat16.np is not None:
     WGSL_TYPES[dt.bfloat16.np] = "f32"
+
+
+def _pasted(filename):
+    """A kernel file with the files it includes pasted in, and theirs."""
+    return _INCLUDE.sub(lambda m: _pasted(m.group(1)), (_SOURCES / filename).read_text())
 
 
 def wgsl_type(dtype):
@@ -57,8 +62,7 @@ class ShaderCache:
 
     def source(self, filename, fields):
         if filename not in self.sources:
-            self.sources[filename] = _INCLUDE.sub(lambda m: (_SOURCES / m.group(1)).read_text(),
-                                                  (_SOURCES / filename).read_text())
+            self.sources[filename] = _pasted(filename)
         return _FIELD.sub(lambda m: str(fields[m.group(1)]), self.sources[filename])
 
     def get(self, filename, bindings, writable=1, **fields):

@@ -25,14 +25,14 @@ fn weigh_zero(acc: ptr<function, array<f32, EV>>, base: i32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let L = p[0];
-    let S = p[1];
-    let item = attention_item(wid, nw, lid, L);
-    let b = item.x;
-    let i = item.y;
-    if (b >= p[7] || i >= L) {
+    let row = attention_row(wid, nw, lid, L);
+    if (!row.live) {
         return;
     }
-    let off = 8 + 5 * b;
+    let S = p[1];
+    let b = row.b;
+    let i = row.r;
+    let off = row.off;
     let qo = p[off];
     let ko = p[off + 1];
     let vo = p[off + 2];

@@ -13,12 +13,22 @@ const KEEP: bool = {{KEEP}};
 
 {{HELPERS}}
 
-// (batch entry, row) of this invocation: 64 rows of one entry per workgroup, the
-// workgroups of a (x, y) grid counted row-major
-fn attention_item(wid: vec3<u32>, nw: vec3<u32>, lid: u32, rows: i32) -> vec2<i32> {
+// This invocation's batch entry b, its row r of `rows` (queries, or keys for dk and dv)
+// and where the entry's offsets start in p: 64 rows of one entry per workgroup, the
+// workgroups of a (x, y) grid counted row-major; `live` is false past the last row.
+struct Row {
+    b: i32,
+    r: i32,
+    off: i32,
+    live: bool,
+}
+
+fn attention_row(wid: vec3<u32>, nw: vec3<u32>, lid: u32, rows: i32) -> Row {
     let blocks = (rows + 63) / 64;
     let linear = i32(wid.y * nw.x + wid.x);
-    return vec2<i32>(linear / blocks, (linear % blocks) * 64 + i32(lid));
+    let b = linear / blocks;
+    let r = (linear % blocks) * 64 + i32(lid);
+    return Row(b, r, 8 + 5 * b, b < p[7] && r < rows);
 }
 
 // the score of a row `a` against the row of qkv at `base`, or -inf where the mask refuses

@@ -1,28 +1,20 @@
 // Flash attention's dk and dv (kernels/attention.cl's attention_dkv): one invocation per
 // key row, over the queries that may see it; o holds dk (entries, S, E) and then dv
-// (entries, S, EV); lr as attention_dq.wgsl's.
-@group(0) @binding(0) var<storage, read_write> o: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> lr: array<f32>;
-@group(0) @binding(3) var<storage, read> qkv: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<{{MT}}>;
-@group(0) @binding(5) var<storage, read> keep: array<f32>;
-@group(0) @binding(6) var<storage, read> p: array<i32>;
-
-// include attention_common.wgsl
+// (entries, S, EV).
+// include attention_grad.wgsl
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let L = p[0];
     let S = p[1];
-    let item = attention_item(wid, nw, lid, S);
-    let b = item.x;
-    let j = item.y;
-    if (b >= p[7] || j >= S) {
+    let row = attention_row(wid, nw, lid, S);
+    if (!row.live) {
         return;
     }
-    let off = 8 + 5 * b;
+    let L = p[0];
+    let b = row.b;
+    let j = row.r;
+    let off = row.off;
     let qo = p[off];
     var kv: array<f32, E>;
     var vv: array<f32, EV>;

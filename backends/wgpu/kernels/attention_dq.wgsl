@@ -1,32 +1,21 @@
 // Flash attention's dq (kernels/attention.cl's attention_dq): one invocation per query
-// row, each probability recomputed from the saved log-sum-exp; lr holds the log-sum-exps
-// (entries, L) and then rowsum(g * out) of each row.
-@group(0) @binding(0) var<storage, read_write> dq: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> lr: array<f32>;
-@group(0) @binding(3) var<storage, read> qkv: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<{{MT}}>;
-@group(0) @binding(5) var<storage, read> keep: array<f32>;
-@group(0) @binding(6) var<storage, read> p: array<i32>;
-
-// include attention_common.wgsl
+// row, each probability recomputed from the saved log-sum-exp; o is dq.
+// include attention_grad.wgsl
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
     let L = p[0];
-    let S = p[1];
-    let item = attention_item(wid, nw, lid, L);
-    let b = item.x;
-    let i = item.y;
-    if (b >= p[7] || i >= L) {
+    let row = attention_row(wid, nw, lid, L);
+    if (!row.live) {
         return;
     }
-    let off = 8 + 5 * b;
+    let i = row.r;
+    let off = row.off;
     let ko = p[off + 1];
     let vo = p[off + 2];
     let mo = p[off + 3] + i * p[2];
-    let r = b * L + i;
+    let r = row.b * L + i;
     let top = lr[r];
     let rowdot = lr[p[7] * L + r];
     var qv: array<f32, E>;
@@ -39,6 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     for (var c = 0; c < EV; c++) {
         gv[c] = g[r * EV + c];
     }
+    let S = p[1];
     let end = select(S, min(S, i + 1), CAUSAL);
     for (var j = 0; j < end; j++) {
         let w = ember_exp(attention_score(&qv, ko + j * E, mo + j * p[3]) - top);
@@ -56,6 +46,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     }
     let scale = bitcast<f32>(p[6]);
     for (var c = 0; c < E; c++) {
-        dq[r * E + c] = acc[c] * scale;
+        o[r * E + c] = acc[c] * scale;
     }
 }

@@ -14,10 +14,11 @@ from .tensor import Tensor, wrap
 
 def unsupported(op, dtype, backend):
     names = ", ".join(d.name for d in dt.ALL if d in backend.dtypes)
-    if dtype.is_complex:
-        fix = "keep complex tensors on a backend that holds them (numpy, cupy)"
+    if dtype.is_complex and dt.complex64 not in backend.dtypes:
+        fix = "keep complex tensors on a backend that holds them (numpy, opencl, cupy)"
     else:
-        instead = "float32" if dtype.is_float else backend.default_int.name
+        instead = ("complex64" if dtype.is_complex else "float32" if dtype.is_float
+                   else backend.default_int.name)
         fix = f"cast with .to(ember.{instead}) or pick another backend"
     return DTypeError(f"{op}: backend {backend.device} does not support {dtype.name}; it "
                       f"supports {names}; {fix}")

@@ -7,8 +7,8 @@
 #endif
 #pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable
 
-// ATOMIC: 1 float, 2 double, 3 int, 4 long, 5 uchar (bool: or, last writer wins), 0 none
-// (complex: scatter_add runs on the parts, so only gather is built)
+// ATOMIC: 1 float, 2 double, 3 int or uint, 4 long or ulong, 5 uchar (bool: or, last writer
+// wins), 0 none (complex: scatter_add runs on the parts, so only gather is built)
 #if ATOMIC == 1
 inline void ATOMIC_ADD(volatile __global float* p, float v) {
     union { unsigned int u; float f; } old, upd;

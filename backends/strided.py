@@ -66,6 +66,11 @@ class StridedArray:
         return f"StridedArray({self.dtype}{self.shape}, strides={self.strides}, offset={self.offset})"
 
 
+def int_limits(np_dtype):
+    """(lowest, highest) of a bool or integer buffer dtype: the identities of max and min."""
+    return (0, 1) if np_dtype == np.bool_ else (np.iinfo(np_dtype).min, np.iinfo(np_dtype).max)
+
+
 def floating(np_dtype):
     """Whether a buffer's NumPy dtype is a float (ml_dtypes' bfloat16 is of kind V)."""
     return np_dtype.kind == "f" or np_dtype == dt.bfloat16.np

@@ -9,7 +9,7 @@ from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
 from ..strided import (COMPLEX_CALLS, KernelLanguage, StridedArray, StridedBackend, by_parts,
-                       computed_wide, floating, work_group)
+                       computed_wide, floating, int_limits, work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -123,8 +123,8 @@ def _c_fold(kind, dtype):
         cmp = ">" if kind == "max" else "<"
         return f"((((a) {cmp} (b)) || isnan(a)) ? (a) : (b))", \
             "(-INFINITY)" if kind == "max" else "INFINITY"
-    limits = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
-    return f"{kind}((a), (b))", _c_literal(limits[0] if kind == "max" else limits[1], dtype)
+    lowest, highest = int_limits(dtype)
+    return f"{kind}((a), (b))", _c_literal(lowest if kind == "max" else highest, dtype)
 
 
 #: (read, write) of an element of a buffer of each dtype stored narrower than it computes

@@ -18,7 +18,7 @@ from ember import dtypes as dt
 from ember.errors import BackendError
 
 from ..strided import (COMPLEX_CALLS, KernelLanguage, StridedArray, StridedBackend, by_parts,
-                       c_strides, computed_wide, floating, work_group)
+                       c_strides, computed_wide, floating, int_limits, work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -403,8 +403,8 @@ def _wgsl_fold(kind, dtype):
         cmp = ">" if kind == "max" else "<"
         return f"select(b, a, a {cmp} b || {_isnan('a')})", \
             f"bitcast<f32>({0xff800000 if kind == 'max' else 0x7f800000}u)"
-    limits = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
-    return f"{kind}(a, b)", _wgsl_literal(limits[0] if kind == "max" else limits[1], dtype)
+    lowest, highest = int_limits(dtype)
+    return f"{kind}(a, b)", _wgsl_literal(lowest if kind == "max" else highest, dtype)
 
 
 class _WGSL(KernelLanguage):

@@ -14,6 +14,8 @@ from .registry import registry
 _instances = {}
 _availability = {}
 _default = None
+#: one backend object per (name, index), also when threads ask for it first at once
+_making = threading.RLock()
 
 
 class _Local(threading.local):
@@ -85,10 +87,14 @@ def get_backend(spec=None):
         raise BackendError(f"a backend is named by a string such as 'numpy' or "
                            f"'opencl:1', got {spec!r}")
     name, index = _parse(spec)
-    key = (name, index)
-    inst = _instances.get(key)
+    inst = _instances.get((name, index))
     if inst is not None:
         return inst
+    with _making:
+        return _instances.get((name, index)) or _make(name, index)
+
+
+def _make(name, index):
     if name not in registry.table("backends"):
         raise BackendError(f"no backend {name!r}; {_listing()}")
     ok, reason = availability(name)
@@ -99,7 +105,7 @@ def get_backend(spec=None):
     if index >= len(devs):
         raise BackendError(f"backend {name!r} has {len(devs)} device(s) "
                            f"(0..{len(devs) - 1}: {', '.join(devs)}), not {index}")
-    inst = _instances[key] = cls(index)
+    inst = _instances[name, index] = cls(index)
     return inst
 
 

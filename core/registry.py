@@ -6,6 +6,7 @@ breaks the rest.
 """
 
 import importlib.metadata
+import threading
 import traceback
 
 import pluggy
@@ -26,12 +27,20 @@ class Registry:
         self._tables = {}
         self.failures = []   # (entry point or plugin, reason)
         self._package = {}   # plugin object -> distribution name
+        # the first use may come from several threads at once: one loads, the others wait
+        # (and a plugin's import may use the registry: reentrant)
+        self._lock = threading.RLock()
 
     def load(self):
         """Import every entry-point plugin once; failures are recorded."""
         if self._loaded:
             return
-        self._loaded = True
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    def _load(self):
         for ep in importlib.metadata.entry_points(group=GROUP):
             dist = ep.dist.name if ep.dist is not None else "?"
             try:
@@ -61,6 +70,10 @@ class Registry:
         """{name: (object, package)} for one kind, built once and cached."""
         if kind in self._tables:
             return self._tables[kind]
+        with self._lock:
+            return self._tables[kind] if kind in self._tables else self._build(kind)
+
+    def _build(self, kind):
         self.load()
         if kind not in hookspecs.KINDS:
             raise PluginError(f"unknown plugin kind {kind!r}; kinds are "

@@ -20,6 +20,24 @@ def test_environment_picks_the_backend(run_python):
     assert r.stdout.strip() == "numpy", r.stderr
 
 
+def test_threads_that_use_ember_first_at_once_share_one_registry_and_backend(run_python):
+    """The plugins load once, whichever thread comes first; the others wait for them (an
+    empty backend table was once cached by the second thread), and all get one backend."""
+    r = run_python(textwrap.dedent("""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+        import ember
+        start = threading.Barrier(8)
+        def first_use(_):
+            start.wait()
+            return ember.zeros(2)._backend
+        with ThreadPoolExecutor(8) as pool:
+            backends = list(pool.map(first_use, range(8)))
+        print(len({id(b) for b in backends}), backends[0].name)
+    """))
+    assert r.stdout.split() == ["1", "numpy"], r.stderr
+
+
 def test_a_broken_plugin_never_breaks_import(run_python, tmp_path):
     dist = tmp_path / "broken_plugin-1.0.dist-info"
     dist.mkdir()

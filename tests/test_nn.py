@@ -85,6 +85,60 @@ def test_numpy_pool_loops_take_any_memory_layout(layout):
     np.testing.assert_allclose(stored.grad.numpy(), grad.transpose(order))
 
 
+_CUT_CASES = [   # (q, k, v shapes, mask shape or None, keyword arguments): the cut axis is
+    (((4, 2, 16, 8), (4, 2, 24, 8), (4, 2, 24, 5)), (4, 1, 1, 24), {}),    # 0, mask cut too
+    (((2, 3, 20, 8), (2, 3, 20, 8), (2, 3, 20, 8)), None, {"is_causal": True,
+                                                          "dropout_p": 0.3}),
+    (((1, 3, 20, 8), (2, 3, 24, 8), (2, 1, 24, 8)), (3, 20, 24), {"scale": 0.6}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_CUT_CASES)))
+def test_numpy_attention_cut_over_cores_matches_the_composed_op(monkeypatch, case):
+    """NumPy's attention over several heads runs a share of the heads per core when called
+    from the main thread: inputs that broadcast along the cut axis, masks and dropout cut
+    with them, give the composed op's output and gradients, as a call from another thread
+    (not cut) does, and BLAS gets its thread count back."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ember.backends.numpy import threads
+    monkeypatch.setattr(threads, "MIN_WORK", 0)
+    monkeypatch.setattr(threads, "cores", lambda: 3)
+    calls = []
+    monkeypatch.setattr(threads, "run", lambda tasks, run=threads.run: calls.append(run(tasks)))
+    backend = ember.get_backend("numpy")
+    shapes, mask_shape, kw = _CUT_CASES[case]
+    rng = np.random.default_rng(case)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    if mask_shape is not None:
+        kw = {**kw, "attn_mask": ember.tensor(rng.random(mask_shape) > 0.3)}
+
+    def run():
+        ember.manual_seed(1)
+        ts = [ember.tensor(a, requires_grad=True) for a in arrays]
+        out = F.scaled_dot_product_attention(*ts, **kw)
+        weights = np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape)
+        (out * ember.tensor(weights)).sum().backward()
+        return [out.numpy()] + [t.grad.numpy() for t in ts]
+
+    def blas():
+        return [m["num_threads"] for m in threadpoolctl.threadpool_info()
+                if m["user_api"] == "blas"]
+
+    before = blas()
+    cut = run()
+    assert blas() == before and len(calls) == 2          # forward and backward were cut
+    with ThreadPoolExecutor(1) as other:
+        whole = other.submit(run).result()
+    with without_fast_paths(backend, "fast_attention", "fast_attention_grad"):
+        composed = run()
+    assert len(calls) == 2
+    for name, a, b, c in zip(("output", "dq", "dk", "dv"), cut, whole, composed):
+        assert np.abs(a - b).max() <= 2e-6 * np.abs(b).max(), name
+        assert np.abs(a - c).max() <= 2e-6 * np.abs(c).max(), name
+
+
 def test_conv2d_channel_mismatch_names_both_shapes():
     with pytest.raises(ember.ShapeError, match=r"conv2d: input \(8, 3, 32, 32\) has 3 channels "
                                                r"but weight \(16, 1, 3, 3\) expects 1 \(groups=1\)"):

@@ -17,6 +17,8 @@ from ember.backend import Backend
 from ember.ops.activation import GELU_A, GELU_C, GELU_CLIP
 from ember.shapes import windows_out
 
+from . import threads
+
 
 #: NumPy dtypes whose sums and products run in float32 (ml_dtypes' bfloat16 where present)
 HALF = tuple(d.np for d in dt.HALF if d.np is not None)
@@ -214,40 +216,44 @@ class ArrayModuleBackend(Backend):
     def _attention_blocks(self, q, k, v, mask, keep, causal):
         """Query blocks of about ``attention_scores`` scores each, at least ``attention_rows``
         rows (so each GEMM stays large), with the keys each may see (causal: up to its last
-        row), and the mask and dropout rows that go with them."""
+        row), the first key a mask may hide (causal: the block's first row, as every key
+        before it attends) and the mask and dropout rows that go with them."""
         batch = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         (length, source), n = (q.shape[-2], k.shape[-2]), max(1, math.prod(batch))
         rows = max(self.attention_rows, min(length, self.attention_scores // max(1, n * source)))
-        scores = batch + (length, source)
-        mask = None if mask is None else self.xp.broadcast_to(mask, scores)
-        keep = None if keep is None else self.xp.broadcast_to(keep, scores)
         for r0 in range(0, length, rows):
             r1 = min(length, r0 + rows)
-            end = min(source, r1) if causal else source
-            yield (r0, r1, end, None if mask is None else mask[..., r0:r1, :end],
+            end, first = (min(source, r1), min(source, r0)) if causal else (source, 0)
+            yield (r0, r1, end, first, None if mask is None else mask[..., r0:r1, first:end],
                    None if keep is None else keep[..., r0:r1, :end])
 
-    def _attention_scores(self, q, kt, scale, mask):
+    def _attention_scores(self, q, kt, mask, first):
+        """q kt (q already scaled), the mask applied from key ``first`` on."""
         s = self.xp.matmul(q, kt)
-        s *= s.dtype.type(scale)
         if mask is not None and mask.dtype == bool:
-            self.xp.copyto(s, -self.xp.inf, where=~mask)
+            self.xp.copyto(s[..., first:], -self.xp.inf, where=~mask)
         elif mask is not None:
             s += mask
         return s
 
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
-        """Flash attention's schedule in NumPy: query blocks against the keys they may see,
-        each block's softmax in place in one reused-size buffer; only the output and each
-        row's log-sum-exp are kept (no L x S matrix), and a causal mask skips the keys
-        past each block."""
-        xp = self.xp
         batch = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-        out = xp.empty(batch + (q.shape[-2], v.shape[-1]), q.dtype)
-        lse = xp.empty(batch + (q.shape[-2],), q.dtype)
+        out = self.xp.empty(batch + (q.shape[-2], v.shape[-1]), q.dtype)
+        lse = self.xp.empty(batch + (q.shape[-2],), q.dtype)
+        self.attention_into(out, lse, q, k, v, mask, keep, scale, causal)
+        return lse, out
+
+    def attention_into(self, out, lse, q, k, v, mask, keep, scale, causal):
+        """Flash attention's schedule in NumPy: query blocks against the keys they may see,
+        each block's softmax in place in one reused-size buffer, normalized after the
+        second GEMM (on L x Ev, not L x S); only the output and each row's log-sum-exp are
+        kept (no L x S matrix), and a causal mask skips the keys past each block."""
+        xp = self.xp
         kt = xp.swapaxes(k, -1, -2)
-        for r0, r1, end, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], scale, m)
+        q = q * q.dtype.type(scale)
+        poisoned = causal and not xp.isfinite(v).all()     # (PyTorch's answer there: NaN)
+        for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
+            s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], m, first)
             top = s.max(axis=-1, keepdims=True)
             top[top == -xp.inf] = 0        # a row that may attend nowhere: exp(-inf) = 0
             s -= top
@@ -256,42 +262,58 @@ class ArrayModuleBackend(Backend):
             with numpy.errstate(divide="ignore"):
                 lse[..., r0:r1] = xp.where(total == 0, xp.inf, xp.log(total) + top)[..., 0]
             total[total == 0] = 1
-            s /= total
             if kp is not None:
                 s *= kp
-            out[..., r0:r1, :] = xp.matmul(s, v[..., :end, :])
-            if end < v.shape[-2]:   # the keys skipped weigh 0, and 0 * inf is NaN (PyTorch)
-                out[..., r0:r1, :] += (v[..., end:, :] * 0).sum(axis=-2, keepdims=True)
-        return lse, out
+            o = xp.matmul(s, v[..., :end, :])
+            o /= total
+            if end < v.shape[-2] and poisoned:  # skipped keys weigh 0, and 0 * inf is NaN
+                o += (v[..., end:, :] * 0).sum(axis=-2, keepdims=True)
+            out[..., r0:r1, :] = o
 
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
-        """Flash attention's backward: each block's probabilities recomputed from the
-        saved log-sum-exp, ds = p (dp - rowsum(g o)), gradients accumulated per block."""
-        xp = self.xp
         batch = out.shape[:-2]
+        grads = (self.xp.empty(batch + q.shape[-2:], q.dtype),
+                 self.xp.empty(batch + k.shape[-2:], q.dtype),
+                 self.xp.empty(batch + v.shape[-2:], q.dtype))
+        self.attention_grad_into(grads, g, q, k, v, mask, keep, scale, causal, lse, out)
+        return grads
+
+    def attention_grad_into(self, grads, g, q, k, v, mask, keep, scale, causal, lse, out):
+        """Flash attention's backward into ``grads`` (dq, dk, dv): each block's
+        probabilities recomputed from the saved log-sum-exp, ds = p (dp - rowsum(g o)),
+        gradients accumulated per block. The subtractions of the log-sum-exp and of
+        rowsum(g o) ride in the GEMMs, as one more feature (1 in k and v, minus them in
+        q and g): one pass over the L x S scores less each."""
+        xp = self.xp
+        dq, dk, dv = grads
+        dk[...], dv[...] = 0, 0
         g = xp.broadcast_to(g, out.shape)
         d = (g * out).sum(axis=-1)
-        q = xp.broadcast_to(q, batch + q.shape[-2:])
-        dq = xp.zeros(q.shape, q.dtype)
-        dk = xp.zeros(batch + k.shape[-2:], q.dtype)
-        dv = xp.zeros(batch + v.shape[-2:], q.dtype)
-        kt = xp.swapaxes(k, -1, -2)
-        for r0, r1, end, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            p = self._attention_scores(q[..., r0:r1, :], kt[..., :end], scale, m)
-            p -= lse[..., r0:r1, None]
+        qa = self._with_feature(xp.broadcast_to(q * q.dtype.type(scale), dq.shape), -lse)
+        ka = self._with_feature(k, 1)
+        ga, va = (g, v) if keep is not None else (self._with_feature(g, -d),
+                                                  self._with_feature(v, 1))
+        q = qa[..., :-1]                                  # q scale: dk = ds^T (q scale)
+        kt = xp.swapaxes(ka, -1, -2)
+        for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
+            p = self._attention_scores(qa[..., r0:r1, :], kt[..., :end], m, first)
             xp.exp(p, out=p)
             gb = g[..., r0:r1, :]
             dv[..., :end, :] += xp.matmul(xp.swapaxes(p if kp is None else p * kp, -1, -2), gb)
-            dp = xp.matmul(gb, xp.swapaxes(v[..., :end, :], -1, -2))
+            dp = xp.matmul(ga[..., r0:r1, :], xp.swapaxes(va[..., :end, :], -1, -2))
             if kp is not None:
                 dp *= kp
-            dp -= d[..., r0:r1, None]
+                dp -= d[..., r0:r1, None]
             dp *= p
             dq[..., r0:r1, :] = xp.matmul(dp, k[..., :end, :])
             dk[..., :end, :] += xp.matmul(xp.swapaxes(dp, -1, -2), q[..., r0:r1, :])
         dq *= q.dtype.type(scale)
-        dk *= q.dtype.type(scale)
-        return dq, dk, dv
+
+    def _with_feature(self, x, column):
+        """``x`` (..., n, f) with ``column`` (a number, or (..., n)) as feature f + 1."""
+        extra = self.xp.broadcast_to(self.xp.asarray(column, x.dtype)[..., None],
+                                     x.shape[:-1] + (1,))
+        return self.xp.concatenate([x, extra], axis=-1)
 
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""
@@ -381,6 +403,25 @@ class NumpyBackend(ArrayModuleBackend):
         from importlib.metadata import version
         return [f"max pooling: loops compiled by Numba {version('numba')} on the first pool "
                 f"of each window shape"]
+
+    # attention over several heads: a share of the heads per core (threads.py)
+    def attention_into(self, out, lse, q, k, v, mask, keep, scale, causal):
+        cuts = threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
+        if cuts is None:
+            return super().attention_into(out, lse, q, k, v, mask, keep, scale, causal)
+        base = super().attention_into
+        threads.run([functools.partial(base, c(out), c(lse, 1), c(q), c(k),
+                                       c(v), c(mask), c(keep), scale, causal) for c in cuts])
+
+    def attention_grad_into(self, grads, g, q, k, v, mask, keep, scale, causal, lse, out):
+        cuts = threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
+        if cuts is None:
+            return super().attention_grad_into(grads, g, q, k, v, mask, keep, scale, causal,
+                                               lse, out)
+        base = super().attention_grad_into
+        threads.run([functools.partial(base, [c(d) for d in grads],
+                                       c(g), c(q), c(k), c(v), c(mask), c(keep), scale, causal,
+                                       c(lse, 1), c(out)) for c in cuts])
 
     # loops compiled by Numba, imported on first use (Numba's import takes 0.3 s)
     def fast_max_pool2d(self, x, kernel, stride, dilation):

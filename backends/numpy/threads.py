@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 #: below this many scores (or elements) a piece per core costs more than it saves
 MIN_WORK = 1 << 18
+#: pieces per core, so that a core slowed by other work takes fewer of them
+PIECES_PER_CORE = 1
 
 _state = {"pool": None, "controller": None}
 
@@ -43,7 +45,7 @@ def shares(batch, work):
     (broadcast) ``batch`` axes; None (run as is) when the work is small, there is one
     core or one item on that axis, the caller is not the main thread, or BLAS's thread
     count cannot be set."""
-    n = min(cores(), max(batch, default=1))
+    n = min(PIECES_PER_CORE * cores(), max(batch, default=1))
     if (n < 2 or work < MIN_WORK or threading.current_thread() is not threading.main_thread()
             or not _controller()):
         return None

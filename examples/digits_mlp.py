@@ -60,7 +60,7 @@ def main(argv=None, out=sys.stdout, build=build_model, images=False, name="digit
     test_loader = DataLoader(test, batch_size=256)
     result = trainer.evaluate(model, test_loader, "cross_entropy", [Accuracy()])
     print(f"test accuracy {result['accuracy']:.4f} (loss {result['loss']:.4f}) after "
-          f"{history.epochs} epochs, {sum(history['time']):.1f} s of training", file=out)
+          f"{history.epochs} epoch{'s' * (history.epochs != 1)}, {sum(history['time']):.1f} s of training", file=out)
 
     png = os.path.join(args.out, "learning_curves.png")
     try:

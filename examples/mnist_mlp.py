@@ -41,7 +41,8 @@ def run(build, description, argv=None, epochs=8, lr=1e-3, out=sys.stdout):
                           metrics=[Accuracy()], callbacks=[SchedulerStep(sched)])
     result = trainer.evaluate(model, DataLoader(test, batch_size=1000), "cross_entropy", [Accuracy()])
     print(f"{description.split(' on ')[0]} on backend {ember.get_backend().device}: test accuracy "
-          f"{result['accuracy']:.4f} after {history.epochs} epochs, "
+          f"{result['accuracy']:.4f} after {history.epochs} "
+          f"epoch{'s' * (history.epochs != 1)}, "
           f"{sum(history['time']):.0f} s of training", file=out)
     return result["accuracy"]
 

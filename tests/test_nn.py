@@ -85,6 +85,41 @@ def test_numpy_pool_loops_take_any_memory_layout(layout):
     np.testing.assert_allclose(stored.grad.numpy(), grad.transpose(order))
 
 
+@pytest.mark.parametrize("op, args", [
+    ("add", (np.arange(60, dtype=np.float32).reshape(3, 4, 5), np.float32(0.5))),
+    ("mul", (np.ones((3, 1, 5), np.float16), np.arange(20.0).reshape(4, 5))),   # float64 wins
+    ("fast_relu", (np.linspace(-1, 1, 30, dtype=np.float16).reshape(5, 6),)),   # stays float16
+    ("div", (np.arange(12).reshape(3, 4), np.arange(1, 5))),                   # ints: float64
+    ("gt", (np.arange(12.0).reshape(4, 3)[:, ::-1], 5.0)),
+    ("exp", (np.zeros((0, 7), np.float32),)),
+    ("sqrt", (np.arange(24, dtype=np.float64).reshape(2, 3, 4).transpose(2, 0, 1),)),
+])
+def test_numpy_elementwise_cut_over_cores_is_the_whole_op_bit_for_bit(monkeypatch, op, args):
+    """Large elementwise ops run a piece per core: NumPy's dtype (weak Python numbers,
+    strong arrays), broadcasting, any memory layout and empty arrays, bit for bit."""
+    from ember.backends.numpy import threads
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "cores", lambda: 3)
+    backend = ember.get_backend("numpy")
+    cut = getattr(backend, op)(*args)
+    monkeypatch.setattr(threads, "cores", lambda: 1)
+    whole = getattr(backend, op)(*args)
+    assert cut.dtype == whole.dtype and cut.shape == whole.shape
+    np.testing.assert_array_equal(cut, whole)
+
+
+def test_numpy_pieces_run_in_the_callers_errstate(monkeypatch):
+    from ember.backends.numpy import threads
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    backend = ember.get_backend("numpy")
+    x = np.array([1.0, 0.0, 2.0, 0.0], np.float32)
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        backend.div(x, np.float32(0.0))
+    with np.errstate(divide="ignore"):
+        assert np.isinf(backend.div(x, np.float32(0.0))[0])
+
+
 _CUT_CASES = [   # (q, k, v shapes, mask shape or None, keyword arguments): the cut axis is
     (((4, 2, 16, 8), (4, 2, 24, 8), (4, 2, 24, 5)), (4, 1, 1, 24), {}),    # 0, mask cut too
     (((2, 3, 20, 8), (2, 3, 20, 8), (2, 3, 20, 8)), None, {"is_causal": True,
@@ -103,10 +138,14 @@ def test_numpy_attention_cut_over_cores_matches_the_composed_op(monkeypatch, cas
     from concurrent.futures import ThreadPoolExecutor
 
     from ember.backends.numpy import threads
-    monkeypatch.setattr(threads, "MIN_WORK", 0)
+    monkeypatch.setattr(threads, "MIN_SCORES", 0)
     monkeypatch.setattr(threads, "cores", lambda: 3)
-    calls = []
-    monkeypatch.setattr(threads, "run", lambda tasks, run=threads.run: calls.append(run(tasks)))
+    calls, run_pieces = [], threads.run
+
+    def counted(tasks, one_blas_thread=True):
+        calls.extend([None] * one_blas_thread)        # attention's pieces hold BLAS
+        return run_pieces(tasks, one_blas_thread)
+    monkeypatch.setattr(threads, "run", counted)
     backend = ember.get_backend("numpy")
     shapes, mask_shape, kw = _CUT_CASES[case]
     rng = np.random.default_rng(case)

@@ -198,8 +198,10 @@ class ArrayModuleBackend(Backend):
         n, c = x.shape[:2]
         oh, ow = windows_out(x.shape[2:], kernel, stride, dilation)
         s = x.strides
-        view = self.xp.lib.stride_tricks.as_strided(
-            x, (c, kh, kw, n, oh, ow), (s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw))
+        return self._contiguous(self.xp.lib.stride_tricks.as_strided(
+            x, (c, kh, kw, n, oh, ow), (s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw)))
+
+    def _contiguous(self, view):
         return self.xp.ascontiguousarray(view)
 
     def fast_col2im(self, cols, shape, kernel, stride, dilation):
@@ -393,6 +395,31 @@ class NumpyBackend(ArrayModuleBackend):
         super().__init__(index)
         _keep_freed_memory()
 
+    # elementwise ops on large arrays: a piece per core, as PyTorch's CPU kernels
+    def neg(self, x): return threads.unary(numpy.negative, x)
+    def exp(self, x): return threads.unary(numpy.exp, x)
+    def log(self, x): return threads.unary(numpy.log, x)
+    def sin(self, x): return threads.unary(numpy.sin, x)
+    def cos(self, x): return threads.unary(numpy.cos, x)
+    def tanh(self, x): return threads.unary(numpy.tanh, x)
+    def sqrt(self, x): return threads.unary(numpy.sqrt, x)
+    def abs(self, x): return threads.unary(numpy.abs, x)
+    def sign(self, x): return threads.unary(numpy.sign, x)
+    def add(self, a, b): return threads.binary(numpy.add, a, b)
+    def sub(self, a, b): return threads.binary(numpy.subtract, a, b)
+    def mul(self, a, b): return threads.binary(numpy.multiply, a, b)
+    def div(self, a, b): return threads.binary(numpy.true_divide, a, b)
+    def maximum(self, a, b): return threads.binary(numpy.maximum, a, b)
+    def minimum(self, a, b): return threads.binary(numpy.minimum, a, b)
+    def eq(self, a, b): return threads.binary(numpy.equal, a, b)
+    def ne(self, a, b): return threads.binary(numpy.not_equal, a, b)
+    def lt(self, a, b): return threads.binary(numpy.less, a, b)
+    def le(self, a, b): return threads.binary(numpy.less_equal, a, b)
+    def gt(self, a, b): return threads.binary(numpy.greater, a, b)
+    def ge(self, a, b): return threads.binary(numpy.greater_equal, a, b)
+    def fast_relu(self, x): return threads.binary(numpy.maximum, x, 0)
+    def fast_relu_grad(self, g, x): return threads.binary(numpy.multiply, g, self.gt(x, 0))
+
     # the ufuncs' reduce directly: np.sum and np.max wrap it in Python, which costs 2-3 us
     # a call, as much as the work on a training step's (64, 10) logits
     def sum(self, x, axes, keepdims):
@@ -416,6 +443,10 @@ class NumpyBackend(ArrayModuleBackend):
         from importlib.metadata import version
         return [f"max pooling: loops compiled by Numba {version('numba')} on the first pool "
                 f"of each window shape"]
+
+    # copies of windows (im2col) and attention over several heads: a share per core
+    def _contiguous(self, view):
+        return threads.contiguous(view)
 
     # attention over several heads: a share of the heads per core (threads.py)
     def attention_into(self, out, lse, q, k, v, mask, keep, scale, causal):

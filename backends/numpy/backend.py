@@ -442,7 +442,10 @@ class NumpyBackend(ArrayModuleBackend):
     def info(self):
         from importlib.metadata import version
         return [f"max pooling: loops compiled by Numba {version('numba')} on the first pool "
-                f"of each window shape"]
+                f"of each window shape",
+                f"cores: {threads.cores()}, each with a piece of elementwise ops on "
+                f"{threads.MIN_ELEMENTS:,} elements or more, of window copies and of "
+                f"attention's heads"]
 
     # copies of windows (im2col) and attention over several heads: a share per core
     def _contiguous(self, view):

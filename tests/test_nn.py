@@ -125,6 +125,8 @@ _CUT_CASES = [   # (q, k, v shapes, mask shape or None, keyword arguments): the 
     (((2, 3, 20, 8), (2, 3, 20, 8), (2, 3, 20, 8)), None, {"is_causal": True,
                                                           "dropout_p": 0.3}),
     (((1, 3, 20, 8), (2, 3, 24, 8), (2, 1, 24, 8)), (3, 20, 24), {"scale": 0.6}),
+    (((2, 2, 300, 8), (2, 2, 40, 8), (2, 2, 40, 8)), (2, 1, 1, 40), {}),   # 3 blocks of rows
+    (((1, 2, 300, 8), (1, 2, 300, 8), (1, 2, 300, 8)), None, {"is_causal": True}),
 ]
 
 
@@ -140,6 +142,7 @@ def test_numpy_attention_cut_over_cores_matches_the_composed_op(monkeypatch, cas
     from ember.backends.numpy import threads
     monkeypatch.setattr(threads, "MIN_SCORES", 0)
     monkeypatch.setattr(threads, "cores", lambda: 3)
+    monkeypatch.setattr(type(ember.get_backend("numpy")), "attention_scores", 1)  # 128 rows
     calls, run_pieces = [], threads.run
 
     def counted(tasks, one_blas_thread=True):

@@ -223,6 +223,9 @@ class ArrayModuleBackend(Backend):
         batch = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         (length, source), n = (q.shape[-2], k.shape[-2]), max(1, math.prod(batch))
         rows = max(self.attention_rows, min(length, self.attention_scores // max(1, n * source)))
+        scores = batch + (length, source)      # a mask may broadcast along the rows too
+        mask = None if mask is None else self.xp.broadcast_to(mask, scores)
+        keep = None if keep is None else self.xp.broadcast_to(keep, scores)
         for r0 in range(0, length, rows):
             r1 = min(length, r0 + rows)
             end, first = (min(source, r1), min(source, r0)) if causal else (source, 0)
@@ -447,11 +450,10 @@ class NumpyBackend(ArrayModuleBackend):
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies and of "
                 f"attention's heads"]
 
-    # copies of windows (im2col) and attention over several heads: a share per core
+    # im2col's copies of windows and attention over several heads: a share per core
     def _contiguous(self, view):
         return threads.contiguous(view)
 
-    # attention over several heads: a share of the heads per core (threads.py)
     def attention_into(self, out, lse, q, k, v, mask, keep, scale, causal):
         cuts = threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
         if cuts is None:

@@ -1,6 +1,8 @@
 """Layers against independent hand-written NumPy references, and a small CNN that learns."""
 
 import math
+import os
+import textwrap
 
 import numpy as np
 import pytest
@@ -118,6 +120,25 @@ def test_numpy_pieces_run_in_the_callers_errstate(monkeypatch):
         backend.div(x, np.float32(0.0))
     with np.errstate(divide="ignore"):
         assert np.isinf(backend.div(x, np.float32(0.0))[0])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_numpy_pieces_in_a_forked_child_use_a_pool_of_its_own(run_python):
+    """A forked child (a DataLoader worker) has none of its parent's pool threads: a large
+    op there once waited for them forever."""
+    r = run_python(textwrap.dedent("""
+        import os
+        import numpy as np
+        import ember
+        backend = ember.get_backend("numpy")
+        x = np.ones(1 << 21, np.float32)
+        backend.exp(x)                       # the parent's pool starts here
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if float(backend.exp(x)[0]) > 2.7 else 1)
+        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """))
+    assert r.stdout.strip() == "0", r.stderr
 
 
 _CUT_CASES = [   # (q, k, v shapes, mask shape or None, keyword arguments): the cut axis is

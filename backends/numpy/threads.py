@@ -34,6 +34,17 @@ _pool_lock = threading.Lock()
 _AS_IS = contextlib.nullcontext()
 
 
+def _forget_pool():
+    """A forked child (a DataLoader worker) has none of the parent's threads: it starts
+    its own pool when it needs one, instead of waiting on threads that are not there."""
+    global _pool_lock
+    _state["pool"], _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def cores():
     """The cores this process may run on."""
     try:

@@ -455,22 +455,25 @@ class NumpyBackend(ArrayModuleBackend):
         return threads.contiguous(view)
 
     def attention_into(self, out, lse, q, k, v, mask, keep, scale, causal):
-        cuts = threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
+        base, cuts = super().attention_into, self._head_shares(out, k)
         if cuts is None:
-            return super().attention_into(out, lse, q, k, v, mask, keep, scale, causal)
-        base = super().attention_into
+            return base(out, lse, q, k, v, mask, keep, scale, causal)
         threads.run([functools.partial(base, c(out), c(lse, 1), c(q), c(k),
                                        c(v), c(mask), c(keep), scale, causal) for c in cuts])
 
     def attention_grad_into(self, grads, g, q, k, v, mask, keep, scale, causal, lse, out):
-        cuts = threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
+        base, cuts = super().attention_grad_into, self._head_shares(out, k)
         if cuts is None:
-            return super().attention_grad_into(grads, g, q, k, v, mask, keep, scale, causal,
-                                               lse, out)
-        base = super().attention_grad_into
+            return base(grads, g, q, k, v, mask, keep, scale, causal, lse, out)
         threads.run([functools.partial(base, [c(d) for d in grads],
                                        c(g), c(q), c(k), c(v), c(mask), c(keep), scale, causal,
                                        c(lse, 1), c(out)) for c in cuts])
+
+    @staticmethod
+    def _head_shares(out, k):
+        """threads.shares for attention with output ``out``: its work is its scores,
+        batch x L x S."""
+        return threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
 
     # loops compiled by Numba, imported on first use (Numba's import takes 0.3 s)
     def fast_max_pool2d(self, x, kernel, stride, dilation):

@@ -185,6 +185,10 @@ class StridedBackend(Backend):
     #: {NumPy dtype: ember dtype} of the dtypes the kernel-file primitives compute wider
     #: (``computed_wide``): 16-bit floats in float32, small integers in int32
     wide = {}
+    #: True where one build of many kernels costs about what one costs (pocl: ~0.1 s a
+    #: program, each kernel's machine code made at its first launch): an eager op's first
+    #: use then builds its every layout at once (``_build_eager``)
+    builds_in_batches = False
 
     def __init__(self, index=0):
         super().__init__(index)
@@ -302,19 +306,39 @@ class StridedBackend(Backend):
         simple = out.contiguous and "strided" not in kinds
         key = (expr, out_dtype, tuple(x.dtype for x in inputs), kinds if simple else len(shape),
                accumulate, n >= 2 ** 31)
-        launch = self._eager.get(key)
-        if launch is None:
-            launch = self._eager[key] = self._eager_kernel(*key)
+        launch = self._eager.get(key) or self._build_eager(key)
         meta = () if simple else tuple(shape) + tuple(out.strides) + sum(
             (broadcast_strides(x, shape) for x in inputs), ())
         launch([out], inputs, n, meta, out.offset)
         return out
 
-    def _eager_kernel(self, expr, out_dtype, dtypes, form, accumulate, wide):
-        """Compile ``_ew``'s kernel. ``form`` is each operand's kind when no operand needs
-        strides (flat ones read at the flat index, one-element ones at their offset), else
-        the rank: extents at meta[0:rank], then the strides of the output and each input.
-        (One strided variant per rank, not per operand layout: a build costs pocl ~20 ms.)"""
+    def _build_eager(self, key):
+        """Compile the kernel of ``key`` (an ``_ew`` or ``_reduce`` key) and, on a backend
+        that ``builds_in_batches``, its siblings in the same build: every other layout of
+        the op (each operand flat or one element, strided ranks 1 to 4), or every other
+        work-group size of the reduction. Returns key's launcher."""
+        keys = [key]
+        if self.builds_in_batches and key[0] == "reduce":
+            keys += [key[:3] + (2 ** k,) for k in range(9) if 2 ** k != key[3]]
+        elif self.builds_in_batches:
+            expr, out_dtype, dtypes, form, accumulate, wide = key
+            keys += [(expr, out_dtype, dtypes, f, accumulate, wide) for f in [
+                *itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3, 4] if f != form]
+        items = [self._reduce_item(*k[1:]) if k[0] == "reduce" else self._eager_item(*k)
+                 for k in keys]
+        self._eager.update(zip(keys, self._compile_all(items)))
+        return self._eager[key]
+
+    def _compile_all(self, items):
+        """The launchers of several kernels, each ``_compile``'s arguments; a subclass
+        that ``builds_in_batches`` builds them at once."""
+        return [self._compile(*item) for item in items]
+
+    def _eager_item(self, expr, out_dtype, dtypes, form, accumulate, wide):
+        """``_compile``'s arguments for ``_ew``'s kernel. ``form`` is each operand's kind
+        when no operand needs strides (flat ones read at the flat index, one-element ones at
+        their offset), else the rank: extents at meta[0:rank], then the strides of the
+        output and each input. (One strided variant per rank, not per operand layout.)"""
         lang = self._language(2 ** 31 if wide else 1, eager=len(dtypes))
         ndim = form if isinstance(form, int) else 0
         spec = FusedSpec([lang.meta(d, extent=True) for d in range(ndim)],
@@ -325,8 +349,16 @@ class StridedBackend(Backend):
                        for m in range(1 + len(dtypes))]
         else:
             strides = [None] + [() if kind == "one" else None for kind in form]
-        return self._compile(spec, [expr], strides[1:], lang, (lang.out_offset, strides[0]),
-                             accumulate)
+        return spec, [expr], strides[1:], lang, (lang.out_offset, strides[0]), accumulate
+
+    def _reduce_item(self, kind, dtype, group):
+        """``_compile``'s arguments for ``_reduce``'s kernel: a fold over the rows of a
+        packed matrix, their count and length read at run time, ``group`` work-items a row."""
+        lang = self._language(1, eager=1, group=group)
+        spec = FusedSpec((lang.meta(0, extent=True), lang.meta(1, extent=True)),
+                         [(None, dtype)], [("ew", [("x", 0)], None, dtype)], [],
+                         reduce=(kind, 0, (1,), None))
+        return spec, ["x"], (None,), lang
 
     def _reduce(self, kind, x, axes, keepdims):
         """sum, max or min over ``axes``: the fused reduction ``_fused_code`` renders for
@@ -341,13 +373,7 @@ class StridedBackend(Backend):
         out = self._alloc(kept_shape, x.dtype)
         if rows:
             key = ("reduce", kind, arr.dtype, work_group(length))
-            launch = self._eager.get(key)
-            if launch is None:
-                lang = self._language(1, eager=1, group=key[3])
-                spec = FusedSpec((lang.meta(0, extent=True), lang.meta(1, extent=True)),
-                                 [(None, arr.dtype)], [("ew", [("x", 0)], None, arr.dtype)], [],
-                                 reduce=(kind, 0, (1,), None))
-                launch = self._eager[key] = self._compile(spec, ["x"], (None,), lang)
+            launch = self._eager.get(key) or self._build_eager(key)
             launch([out], [arr], rows, (rows, length))
         return self._keep(out, x.shape, axes, keepdims)
 

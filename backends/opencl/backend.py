@@ -200,6 +200,7 @@ class OpenCLBackend(StridedBackend):
     #: int32, and elsewhere in their own C types (C wraps each result to them)
     wide = {**{d: dt.float32 for d in HALF},
             **{d.np: dt.int32 for d in (dt.int8, dt.int16, dt.uint8, dt.uint16)}}
+    builds_in_batches = True
     dtypes = frozenset({dt.bool_, *dt.INTS, dt.float16, dt.float32, dt.float64, *dt.COMPLEX} |
                        ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
 
@@ -300,18 +301,30 @@ class OpenCLBackend(StridedBackend):
         return _OpenCLC("int" if n < 2 ** 31 else "long", eager, group)
 
     def _compile(self, spec, exprs, layout, lang, out=None, accumulate=False):
-        """The kernel of a fused group (or an eager one, ``lang.eager``) in OpenCL C, after
-        kernels/helpers.cl: one work-item per element (launched as whole work-groups of
-        ``group`` and the rest, so no work-item is out of bounds), or for a reduction one
-        work-group per row folding in local memory; returns launch(outs, inputs, n,
-        meta, offset)."""
+        return self._compile_all([(spec, exprs, layout, lang, out, accumulate)])[0]
+
+    def _compile_all(self, items):
+        """Kernels of one elementwise op (``_compile``'s arguments each, their functions
+        the same) in one program: pocl's build costs ~0.1 s whether it holds one kernel
+        or twelve, and makes each kernel's machine code only at its first launch."""
+        rendered = [self._render(f"fused{i}", *item) for i, item in enumerate(items)]
+        funcs = rendered[0][0]
+        assert all(r[0] == funcs for r in rendered), "one program holds one op's kernels"
+        kernels = self.kernels.build("helpers.cl", "\n".join(funcs) + "".join(
+            r[1] for r in rendered), [f"fused{i}" for i in range(len(items))])
+        return [self._launcher(kernel, *r[2:]) for kernel, r in zip(kernels, rendered)]
+
+    def _render(self, name, spec, exprs, layout, lang, out=None, accumulate=False):
+        """(functions, kernel, lang, work-group, rows, accumulate) of a fused group (or an
+        eager one, ``lang.eager``) in OpenCL C, after kernels/helpers.cl: one work-item
+        per element, or for a reduction one work-group per row folding in local memory."""
         outs_decl = [f"__global {storage(spec.nodes[j][3])}* restrict o{m}"
                      for m, j in enumerate(spec.outputs)]
         ins_decl = [f"__global const {storage(spec.inputs[k][1])}* restrict i{m}, const long f{m}"
                     for m, k in enumerate(spec.buffers)]
         params = ["const long h0", "__global const long* meta"] if lang.eager else []
         if spec.reduce is None:      # no bounds test: it keeps pocl from vectorizing (5x)
-            head, tail, wg = ["const long g = get_global_id(0);"], [], None
+            head, tail, wg, rows = ["const long g = get_global_id(0);"], [], None, None
         else:
             kind, reduced, _, shape = spec.reduce
             t = ctype(spec.nodes[reduced][3])
@@ -330,10 +343,14 @@ class OpenCLBackend(StridedBackend):
                     "if (lid == 0) " + lang.store("red", "row", "part[0]",
                                                   np.dtype(spec.nodes[reduced][3]))]
         funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
-        kernel = self.kernels.build("helpers.cl", "\n".join(funcs) + "\n__kernel void fused(" + ", ".join(
-            outs_decl + ins_decl + params) + ") {\n    " + "\n    ".join(head + body + tail) + "\n}\n",
-            "fused")
+        return funcs, (f"\n__kernel void {name}(" + ", ".join(outs_decl + ins_decl + params)
+                       + ") {\n    " + "\n    ".join(head + body + tail) + "\n}\n"), \
+            lang, wg, rows, accumulate
 
+    def _launcher(self, kernel, lang, wg, rows, accumulate):
+        """launch(outs, inputs, n, meta, offset) of a built kernel: whole work-groups of
+        ``group`` and the rest, so no work-item is out of bounds; a reduction's a
+        work-group per row."""
         group = min(1024 if self._is_cpu else 256, kernel.get_work_group_info(
             self.cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device_obj))
 

@@ -56,18 +56,18 @@ class KernelCache:
             self.sources[filename] = (_SOURCES / filename).read_text()
         return self.sources[filename]
 
-    def build(self, filename, code, name):
-        """Kernel ``name`` of generated ``code`` appended to ``filename`` (its helpers)."""
+    def build(self, filename, code, names):
+        """Kernels ``names`` of generated ``code`` appended to ``filename`` (its helpers)."""
         key = (filename, code)
-        kernel = self.kernels.get(key)
-        if kernel is None:
+        kernels = self.kernels.get(key)
+        if kernels is None:
             header = "#define NEED_FP64 1\n" if "double" in code else ""
             source = self._source(filename) + "".join(   # complex.cl once per real type used
                 f"#define R {r}\n#define C {r}2\n{self._source('complex.cl')}#undef R\n#undef C\n"
                 for r in ("float", "double") if f"{r}2" in code)
             program = self.cl.Program(self.context, header + source + code).build(BUILD_OPTIONS)
-            kernel = self.kernels[key] = self.cl.Kernel(program, name)
-        return kernel
+            kernels = self.kernels[key] = [self.cl.Kernel(program, name) for name in names]
+        return kernels
 
     def get(self, filename, name, **defines):
         key = (filename, name, tuple(sorted(defines.items())))

@@ -75,7 +75,7 @@ def check_fits(op, values, dtype):
 def _upload(arr, dtype, backend, requires_grad, op):
     backend = _target(dtype, backend, op)
     check_fits(op, arr, dtype)
-    arr = np.asarray(arr, dtype=dtype.np, order="C")
+    arr = np.asarray(dt.host_array(arr, dtype), order="C")
     t = wrap(dispatch.primitives(backend).from_numpy(arr), backend, arr.shape, dtype)
     if requires_grad:
         t.requires_grad_()
@@ -181,7 +181,7 @@ def full(shape, value, dtype=None, backend=None, requires_grad=False):
     dtype = dt.dtype(dtype)
     b = _target(dtype, backend, "full")
     check_fits("full", value, dtype)
-    t = wrap(dispatch.primitives(b).full(shape, value, dtype), b, shape, dtype)
+    t = wrap(dispatch.primitives(b).full(shape, dt.host_scalar(value, dtype), dtype), b, shape, dtype)
     return t.requires_grad_() if requires_grad else t
 
 

@@ -130,6 +130,28 @@ def from_numpy_dtype(npd, what="array"):
     return found
 
 
+def host_array(values, d):
+    """``values`` (an array or a number) as a NumPy array of DType ``d``. float64 to
+    bfloat16 rounds once, as PyTorch does; ml_dtypes below 0.7 rounds through float32,
+    twice (ember pins it below 0.7, which takes 0.8 s to import). So float64 goes to
+    float32 rounding to odd (a dropped remainder sets the lowest bit), whose rounding to
+    nearest even is then the one rounding."""
+    arr = np.asarray(values)
+    if d is not bfloat16 or arr.dtype != np.float64:
+        return arr.astype(d.np, copy=False)
+    with np.errstate(over="ignore"):          # past float32's range: inf, then stepped back
+        near = arr.astype(np.float32)
+    bits = near.view(np.uint32) - (np.abs(near.astype(np.float64)) > np.abs(arr))  # toward 0
+    sticky = bits.view(np.float32).astype(np.float64) != arr
+    return (bits | sticky).view(np.float32).astype(d.np)
+
+
+def host_scalar(value, d):
+    """A number as ``d`` rounds it (``host_array``'s one rounding), for a backend's ``full``."""
+    return host_array(np.float64(value), d)[()] if d is bfloat16 and isinstance(
+        value, (float, np.floating)) else value
+
+
 def finfo(d):
     """NumPy's finfo of a float or complex DType (ml_dtypes' for bfloat16, which NumPy's
     refuses); a complex dtype's limits are its parts'."""

@@ -86,7 +86,8 @@ class ArrayModuleBackend(Backend):
     def ge(self, a, b): return self.xp.greater_equal(a, b)
     def where(self, cond, a, b): return self.xp.where(cond, a, b)
     def cast(self, x, dtype):   # complex to real keeps the real part, as PyTorch's cast
-        return (self.xp.real(x) if x.dtype.kind == "c" and dtype.kind != "c" else x).astype(dtype.np)
+        x = self.xp.real(x) if x.dtype.kind == "c" and dtype.kind != "c" else x
+        return dt.host_array(x, dtype) if dtype is dt.bfloat16 else x.astype(dtype.np)
 
     # reductions; 16-bit floats accumulate in float32, as on GPUs
     def sum(self, x, axes, keepdims):

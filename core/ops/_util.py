@@ -13,7 +13,8 @@ from ..tensor import Tensor, wrap
 
 def const(value, dtype, backend):
     """A 0-d constant tensor on ``backend``."""
-    return wrap(dispatch.primitives(backend).full((), value, dtype), backend, (), dtype)
+    return wrap(dispatch.primitives(backend).full((), dt.host_scalar(value, dtype), dtype),
+                backend, (), dtype)
 
 
 def as_tensor(x, op, like=None):

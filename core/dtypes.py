@@ -132,18 +132,19 @@ def from_numpy_dtype(npd, what="array"):
 
 def host_array(values, d):
     """``values`` (an array or a number) as a NumPy array of DType ``d``. float64 to
-    bfloat16 rounds once, as PyTorch does; ml_dtypes below 0.7 rounds through float32,
-    twice (ember pins it below 0.7, which takes 0.8 s to import). So float64 goes to
-    float32 rounding to odd (a dropped remainder sets the lowest bit), whose rounding to
-    nearest even is then the one rounding."""
+    bfloat16 rounds once, as ml_dtypes 0.7 and ember's OpenCL kernels do; ml_dtypes below
+    0.7 (ember pins it there: 0.7 takes 0.8 s to import) and PyTorch 2.13 round through
+    float32, twice. So float64 goes to float32 rounding to odd (a dropped remainder sets
+    the lowest bit), whose rounding to nearest even is then the one rounding."""
     arr = np.asarray(values)
-    if d is not bfloat16 or arr.dtype != np.float64:
-        return arr.astype(d.np, copy=False)
-    with np.errstate(over="ignore"):          # past float32's range: inf, then stepped back
+    # past a float dtype's range is inf, as in PyTorch; NaN is no error (ml_dtypes 0.6 warns)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if d is not bfloat16 or arr.dtype != np.float64:
+            return arr.astype(d.np, copy=False)
         near = arr.astype(np.float32)
-    bits = near.view(np.uint32) - (np.abs(near.astype(np.float64)) > np.abs(arr))  # toward 0
-    sticky = bits.view(np.float32).astype(np.float64) != arr
-    return (bits | sticky).view(np.float32).astype(d.np)
+        bits = near.view(np.uint32) - (np.abs(near.astype(np.float64)) > np.abs(arr))  # toward 0
+        sticky = bits.view(np.float32).astype(np.float64) != arr
+        return (bits | sticky).view(np.float32).astype(d.np)
 
 
 def host_scalar(value, d):

@@ -59,10 +59,12 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # -- the longest tests first -------------------------------------------------------------
-#: tests that run for 20 s to 2 min (the third-party backend runs a fifth of the suite in a
-#: subprocess; the fuzzers write thousands of corrupt files)
-LONGEST = ("test_third_party_backend_passes_the_suite",
-           "test_fuzzed_files_raise_nothing_but_serialization_error")
+#: tests that run for 10 s or more (25 savers killed mid-write, each a fresh interpreter;
+#: the third-party backend runs a fifth of the suite in a subprocess; scikit-learn builds
+#: many small OpenCL kernels)
+LONGEST = ("test_sigkill_during_save_leaves_the_last_good_file",
+           "test_third_party_backend_passes_the_suite",
+           "test_scikit_learn_pca_and_lda_take_ember_tensors")
 
 
 def pytest_collection_modifyitems(items):

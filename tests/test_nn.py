@@ -346,6 +346,26 @@ def test_default_initializations_follow_the_documented_rules():
     assert abs(w.max()) <= 2 * math.sqrt(6 / 700)
 
 
+@pytest.mark.parametrize("make,x_shape,out_shape", [
+    (lambda: nn.Linear(0, 5), (2, 3, 0), (2, 3, 5)),
+    (lambda: nn.Conv2d(0, 4, 3), (2, 0, 5, 5), (2, 4, 3, 3))])
+def test_layers_without_inputs_warn_as_pytorch_and_give_their_bias(make, x_shape, out_shape):
+    """in_features = 0: the weight has no values (its fan is 0, so no scale to draw it
+    with) and the bias's bound is 0, as in PyTorch; output and gradients keep their shapes."""
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        layer = make()
+    x = ember.ones(*x_shape, requires_grad=True)
+    y = layer(x)
+    assert y.shape == out_shape and not y.numpy().any() and not layer.bias.numpy().any()
+    y.sum().backward()
+    assert x.grad.shape == x_shape and layer.weight.grad.shape == layer.weight.shape
+    np.testing.assert_array_equal(layer.bias.grad.numpy(), np.prod(out_shape) // layer.bias.shape[0])
+    for initializer in (nn.init.xavier_uniform, nn.init.xavier_normal, nn.init.kaiming_uniform,
+                        nn.init.kaiming_normal):
+        with pytest.warns(UserWarning, match="no-op"):
+            assert initializer((5, 0)).shape == (5, 0)
+
+
 def test_module_tree_state_and_repr():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
     names = [n for n, _ in model.named_parameters()]

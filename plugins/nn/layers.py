@@ -49,7 +49,8 @@ class Conv2d(Module):
         shape = (out_channels, in_channels // groups, kh, kw)
         self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
                                                      backend=backend))
-        bound = 1.0 / math.sqrt(init.fans(shape)[0])
+        fan_in = init.fans(shape)[0]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0      # as PyTorch
         self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
             if bias else None
 

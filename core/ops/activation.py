@@ -231,6 +231,8 @@ def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
     x = _float32_input("softmax", x)
     axis = normalize_axis("softmax", axis, x.ndim, x.shape)
+    if x.size == 0:         # nothing to normalize (the backends' max of an empty axis fails)
+        return x + 0.0
     return run(Softmax(axis), (x,), x.shape, x.dtype)
 
 
@@ -238,4 +240,6 @@ def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis``, stable for large inputs."""
     x = _float32_input("log_softmax", x)
     axis = normalize_axis("log_softmax", axis, x.ndim, x.shape)
+    if x.size == 0:
+        return x + 0.0
     return run(LogSoftmax(axis), (x,), x.shape, x.dtype)

@@ -124,11 +124,15 @@ def _np_logsumexp(x, axis=None, keepdims=False):
 
 
 def _np_softmax(x, axis=-1):
+    if x.size == 0:           # PyTorch's answer: an empty tensor of x's shape
+        return x.copy()
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def _np_log_softmax(x, axis=-1):
+    if x.size == 0:
+        return x.copy()
     s = x - np.max(x, axis=axis, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
 
@@ -260,10 +264,11 @@ OPS = [
            grad=False, out="index"),
     OpCase("logsumexp", lambda x: x.logsumexp(axis=-1), lambda x: _np_logsumexp(x, axis=-1),
            REDUCE, domain=(-5, 5), double=True, cancels=True),
-    OpCase("softmax", lambda x: ember.softmax(x, -1), _np_softmax, REDUCE, domain=(-5, 5),
-           double=True),
+    # softmax and log_softmax of an empty axis (or none to normalize): empty, as PyTorch
+    OpCase("softmax", lambda x: ember.softmax(x, -1), _np_softmax, REDUCE + [((3, 0),), ((0, 4),)],
+           domain=(-5, 5), double=True),
     OpCase("log_softmax", lambda x: ember.log_softmax(x, 0), lambda x: _np_log_softmax(x, 0),
-           REDUCE, domain=(-5, 5), cancels=True),
+           REDUCE + [((0, 4),), ((3, 0),)], domain=(-5, 5), cancels=True),
     # movement
     OpCase("reshape", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1),
            [((2, 6),), ((3, 4),), ((4, 1, 2),)], ALL),

@@ -366,6 +366,14 @@ def test_layers_without_inputs_warn_as_pytorch_and_give_their_bias(make, x_shape
             assert initializer((5, 0)).shape == (5, 0)
 
 
+@pytest.mark.parametrize("shape", [(4, 0), (4, 0, 3)])
+def test_batch_norm_of_no_channels_is_empty_as_pytorch(shape):
+    x = ember.ones(*shape, requires_grad=True)
+    y = F.batch_norm(x, ember.zeros(0), ember.ones(0), training=True)
+    y.sum().backward()
+    assert y.shape == shape and x.grad.shape == shape
+
+
 def test_module_tree_state_and_repr():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
     names = [n for n, _ in model.named_parameters()]

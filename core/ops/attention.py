@@ -171,7 +171,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     batch = broadcast_shapes(op, q.shape[:-2], k.shape[:-2], v.shape[:-2])
     length, source = q.shape[-2], k.shape[-2]
     scores = batch + (length, source)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    # E = 0: every score is an empty sum, 0 at any scale (PyTorch: each row's mean of v)
+    scale = 1.0 / math.sqrt(q.shape[-1] or 1) if scale is None else float(scale)
 
     inputs, kind = [q, k, v], None
     if is_causal:
@@ -205,6 +206,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dtype = inputs[0].dtype
     if source == 0:      # nothing to attend to: zeros, still linked to q, k and v
         out = matmul(matmul(inputs[0], transpose(inputs[1])), inputs[2])
+    elif q.shape[-1] == 0:      # no features: every score an empty sum, 0 (the fused
+        p = probabilities(inputs[0], inputs[1], inputs[3] if kind else None, scale)  # kernels need E > 0)
+        out = matmul(p * inputs[-1] if dropout_p > 0.0 else p, inputs[2])
     else:
         out = run(Attention(scale, kind, dropout_p > 0.0, is_causal, scores, dtype, k.ndim),
                   tuple(inputs), batch + (length, v.shape[-1]), dtype)

@@ -142,7 +142,8 @@ def _np_attention(q, k, v, mask=None, causal=False, scale=None, gqa=False):
     if gqa:
         k = np.repeat(k, q.shape[-3] // k.shape[-3], axis=-3)
         v = np.repeat(v, q.shape[-3] // v.shape[-3], axis=-3)
-    s = q @ np.swapaxes(k, -1, -2) * (1 / np.sqrt(q.shape[-1]) if scale is None else scale)
+    # E = 0: every score an empty sum, 0 at any scale
+    s = q @ np.swapaxes(k, -1, -2) * (1 / np.sqrt(q.shape[-1] or 1) if scale is None else scale)
     if causal:
         mask = np.tri(q.shape[-2], k.shape[-2], dtype=bool)
     if mask is not None:
@@ -180,7 +181,8 @@ def _with_mask(make, dtype_of):
 #: q, k, v shapes: heads and batch, broadcast batch axes, a single query, nothing to
 #: attend to (S = 0: zeros) and no queries (L = 0)
 ATTENTION = [((2, 3, 4), (2, 5, 4), (2, 5, 6)), ((1, 2, 4, 3), (2, 1, 6, 3), (2, 6, 2)),
-             ((1, 4), (3, 4), (3, 2)), ((3, 4), (0, 4), (0, 2)), ((0, 4), (3, 4), (3, 2))]
+             ((1, 4), (3, 4), (3, 2)), ((3, 4), (0, 4), (0, 2)), ((0, 4), (3, 4), (3, 2)),
+             ((2, 3, 0), (2, 5, 0), (2, 5, 6))]
 MASKED = [((2, 4, 3), (2, 5, 3), (2, 5, 2)), ((2, 3), (3, 3), (3, 4))]
 
 
@@ -316,6 +318,7 @@ OPS = [
     # gradient, not NaN (PyTorch's safe softmax); S = 0 gives zeros, L = 0 nothing; a +inf
     # score gives NaN (inf - inf), a NaN input NaN in its batch entry, as the composed ops
     # (a key a row may not attend weighs 0, and 0 * an infinite value is NaN, as PyTorch's);
+    # E = 0: every score is 0, each row the mean of the values it may attend (PyTorch's);
     # float16 and bfloat16 compute in float32 and round once
     OpCase("attention", ember.scaled_dot_product_attention, _np_attention, ATTENTION,
            domain=(-1, 1), double=True, scale=3, cancels=True),

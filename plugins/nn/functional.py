@@ -308,7 +308,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
-        n = x.size // x.shape[1]
+        n = x.shape[0] * math.prod(x.shape[2:])         # values per channel
         if n < 2:
             raise ShapeError(f"batch_norm: training needs more than one value per channel, "
                              f"got input {x.shape}")

@@ -69,11 +69,18 @@ class ArrayModuleBackend(Backend):
     def mul(self, a, b): return self.xp.multiply(a, b)
     def div(self, a, b): return self.xp.true_divide(a, b)
     def pow(self, a, b):
-        out = self.xp.power(a, b)
+        xp = self.xp
+        if b.dtype.kind == "i" and a.dtype.kind in "iu" and (b < 0).any():
+            # as C's integer division, PyTorch and the kernels: 0, but 1 ** -n = 1 and
+            # (-1) ** -n = +-1 (NumPy refuses negative integer exponents outright)
+            neg = b < 0
+            out = xp.power(a, xp.where(neg, 0, b).astype(b.dtype))
+            unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b & 1), 0))
+            return xp.where(neg, unit, out).astype(out.dtype)
+        out = xp.power(a, b)
         if out.dtype.kind in "fV" and (b == 0.5).any():
             # NumPy takes sqrt for an exponent of 0.5 that broadcasts (NaN at -inf, -0 at -0):
             # C's pow, as every backend gives, is inf and +0 there
-            xp = self.xp
             out = xp.where((b == 0.5) & ((a == 0) | (a == -xp.inf)), xp.abs(a), out)
         return out
     def maximum(self, a, b): return self.xp.maximum(a, b)

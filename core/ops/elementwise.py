@@ -384,7 +384,14 @@ def div(a, b):
 
 
 def pow(a, b):  # noqa: A001
-    """a ** b with broadcasting."""
+    """a ** b with broadcasting. Integer tensors to negative integer tensor powers are 0,
+    but 1 ** -n = 1 and (-1) ** -n = +-1 (C's and PyTorch's); to a negative Python int
+    exponent they are refused, as PyTorch does."""
+    if (isinstance(a, Tensor) and a.dtype.is_int and isinstance(b, int)
+            and not isinstance(b, bool) and b < 0):
+        raise DTypeError(f"pow: integers to negative integer powers are not allowed (the "
+                         f"exponent is {b}); make the base a float tensor first, "
+                         f"x.to(ember.float32) ** {b}")
     a, b, shape = binary_operands("pow", a, b)
     if a.dtype is dt.bool_:
         raise DTypeError("pow: bool tensors are not supported; cast to an integer or float dtype")

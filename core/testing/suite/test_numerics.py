@@ -57,6 +57,21 @@ def test_pow_at_c_special_values(backend):
     np.testing.assert_array_equal(by_scalar, np.array([INF, 0.0, 2.0], np.float32), err_msg="x ** 0.5")
 
 
+def test_integer_pow_of_negative_exponents_is_pytorchs(backend):
+    """Integer tensors to negative integer tensor powers: 0, but 1 ** -n = 1 and
+    (-1) ** -n = +-1 (C's integer division, as PyTorch); a negative Python int exponent
+    is refused by name before the backend sees it, as PyTorch refuses it."""
+    for dtype in (ember.int8, ember.int16, ember.int32, ember.int64):
+        if dtype not in backend.dtypes:
+            continue
+        a = ember.tensor([2, 1, -1, -1, 0, 3, -2], dtype=dtype, backend=backend)
+        b = ember.tensor([-1, -3, -1, -2, 2, 2, -2], dtype=dtype, backend=backend)
+        got = (a ** b).numpy().tolist()
+        expect(got == [0, 1, -1, 1, 0, 9, 0], f"{dtype.name} ** negative exponents gave {got}")
+    with pytest.raises(ember.DTypeError, match="integers to negative integer powers"):
+        ember.tensor([2], backend=backend) ** -1
+
+
 def test_variance_of_tiny_and_huge_values(backend):
     """Deviations are scaled before squaring: 1e-30 ** 2 underflows float32, 1e20 ** 2
     overflows, yet both spreads are representable."""

@@ -37,18 +37,25 @@ def atomic_write(path, data):
     a temporary file in the same folder, flushed and fsynced, then renamed over ``path``."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise SerializationError(f"{path}: cannot write there ({exc.strerror}: {folder}); "
+                                 f"create the folder or pick another path") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):      # a full disk, a folder in the way: the old file stays
+            raise SerializationError(f"{path}: cannot write it ({exc.strerror}); the file "
+                                     f"there before, if any, is unchanged") from exc
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(folder, os.O_RDONLY)

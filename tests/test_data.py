@@ -130,6 +130,12 @@ def test_dataloader_batches_shuffles_reproducibly_and_drops_last():
         assert sum(got, []) == list(range(10))
 
 
+def test_dataloader_names_samples_of_different_shapes():
+    loader = DataLoader([(np.ones(2), 1), (np.ones(3), 1)], batch_size=2)
+    with pytest.raises(ember.ShapeError, match=r"field 0 .* \(2,\) at sample 0, \(3,\) at sample 1"):
+        list(loader)
+
+
 def test_dataloader_hands_worker_errors_to_the_caller():
     class Broken(TensorDataset):
         def take(self, idx):

@@ -132,6 +132,15 @@ def test_a_failing_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 # -- bad and hostile input -------------------------------------------------------------------
+def test_unwritable_paths_raise_serialization_error_naming_the_path(tmp_path):
+    with pytest.raises(ember.SerializationError, match="no/x.ember: cannot write there .*create the folder"):
+        ember.save({"a": ember.ones(1)}, tmp_path / "no" / "x.ember")
+    (tmp_path / "dir.ember").mkdir()
+    with pytest.raises(ember.SerializationError, match="dir.ember: cannot write it"):
+        ember.save({"a": ember.ones(1)}, tmp_path / "dir.ember")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.ember"]     # no temporary left
+
+
 def test_format_choice_errors(tmp_path):
     with pytest.raises(ember.SerializationError, match="cannot tell the format from the extension"):
         ember.save(ember.ones(1), tmp_path / "x.bin")

@@ -75,4 +75,15 @@ class Subset(Dataset):
 
 def default_collate(items):
     """A list of per-item tuples -> a tuple of stacked arrays."""
-    return tuple(np.stack([np.asarray(col) for col in column]) for column in zip(*items))
+    out = []
+    for k, column in enumerate(zip(*items)):
+        arrays = [np.asarray(col) for col in column]
+        shapes = [a.shape for a in arrays]
+        other = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
+        if other is not None:
+            raise ShapeError(f"collate: field {k} of a batch's samples differs in shape: "
+                             f"{shapes[0]} at sample 0, {shapes[other]} at sample {other}; "
+                             f"give the samples one shape (pad or crop them) or pass "
+                             f"DataLoader(collate=)")
+        out.append(np.stack(arrays))
+    return tuple(out)

@@ -374,6 +374,29 @@ def test_batch_norm_of_no_channels_is_empty_as_pytorch(shape):
     assert y.shape == shape and x.grad.shape == shape
 
 
+@pytest.mark.parametrize("padding_idx", [0, 2, -1])
+def test_embedding_padding_idx_is_pytorchs(padding_idx):
+    """The padding row starts at zeros and gets no gradient; its entries still read it."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    ours = nn.Embedding(5, 3, padding_idx=padding_idx)
+    theirs = torch.nn.Embedding(5, 3, padding_idx=padding_idx)
+    theirs.load_state_dict({"weight": torch.tensor(ours.weight.numpy())})
+    assert not ours.weight.numpy()[padding_idx].any()
+    with ember.no_grad():
+        ours.weight += 1.0                   # the row is read as it is, not as zeros
+    with torch.no_grad():
+        theirs.weight += 1.0
+    ids = [[0, 2, 4], [4, 4, 1]]
+    g = np.random.default_rng(0).standard_normal((2, 3, 3)).astype(np.float32)
+    y, ty = ours(ember.tensor(ids)), theirs(torch.tensor(ids))
+    (y * ember.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(ours.weight.grad.numpy(), theirs.weight.grad.numpy())
+    with pytest.raises(ember.IndexingError, match="padding_idx 5 is out of range"):
+        nn.Embedding(5, 3, padding_idx=5)
+
+
 def test_module_tree_state_and_repr():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
     names = [n for n, _ in model.named_parameters()]

@@ -181,10 +181,10 @@ class GPT2Model(Module):
     def __init__(self, config, dtype=None, backend=None):
         super().__init__()
         c = config
-        self.wte = Embedding(c.vocab_size, c.n_embd, dtype, backend)
+        self.wte = Embedding(c.vocab_size, c.n_embd, dtype=dtype, backend=backend)
         self.wte.weight = Parameter(init.normal((c.vocab_size, c.n_embd), 0.0,
                                                 c.initializer_range, dtype, backend))
-        self.wpe = Embedding(c.n_positions, c.n_embd, dtype, backend)
+        self.wpe = Embedding(c.n_positions, c.n_embd, dtype=dtype, backend=backend)
         self.wpe.weight = Parameter(init.normal((c.n_positions, c.n_embd), 0.0,
                                                 c.initializer_range, dtype, backend))
         self.drop = Dropout(c.embd_pdrop)

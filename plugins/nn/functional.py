@@ -388,8 +388,9 @@ def apply_rotary(x, cos, sin):
     return x * cos + ember.concatenate([-x2, x1], axis=-1) * sin
 
 
-def embedding(indices, weight):
-    """Rows of ``weight`` picked by integer ``indices`` of any shape."""
+def embedding(indices, weight, padding_idx=None):
+    """Rows of ``weight`` picked by integer ``indices`` of any shape. Entries equal to
+    ``padding_idx`` give their row but pass no gradient to it, as in PyTorch."""
     if not isinstance(indices, ember.Tensor):
         indices = ember.tensor(indices, backend=weight.backend)
     if indices.dtype.is_float or indices.dtype is ember.bool_:
@@ -397,14 +398,30 @@ def embedding(indices, weight):
     if indices.backend is not weight.backend:
         raise BackendError(f"embedding: the indices are on {indices.device} and the table on "
                            f"{weight.device}; move the indices with .to({weight.device!r})")
+    n = weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = _padding_index(padding_idx, n, "embedding")
     if ember.is_compiling():      # a replay reads nothing back (see ember.Tensor indexing)
-        return weight[indices]
-    host, n = indices.numpy(), weight.shape[0]   # read once: checked here, gathered below
-    if host.size and (host.min() < 0 or host.max() >= n):
-        bad = host[(host < 0) | (host >= n)].flat[0]
-        raise IndexingError(f"embedding: index {bad} is out of range for a table of {n} rows; "
-                            f"indices run from 0 to {n - 1} (negative ones do not wrap)")
-    return weight[host]
+        rows = weight[indices]
+    else:
+        host = indices.numpy()    # read once: checked here, gathered below
+        if host.size and (host.min() < 0 or host.max() >= n):
+            bad = host[(host < 0) | (host >= n)].flat[0]
+            raise IndexingError(f"embedding: index {bad} is out of range for a table of {n} "
+                                f"rows; indices run from 0 to {n - 1} (negative ones do not wrap)")
+        rows = weight[host]
+    if padding_idx is None:
+        return rows
+    padded = (indices == padding_idx).reshape(indices.shape + (1,))
+    return ember.where(padded, rows.detach(), rows)
+
+
+def _padding_index(padding_idx, n, op):
+    """``padding_idx`` in [0, n), a negative one counted from the end, as PyTorch."""
+    if not -n <= padding_idx < n:
+        raise IndexingError(f"{op}: padding_idx {padding_idx} is out of range for a table of "
+                            f"{n} rows; give one in [-{n}, {n})")
+    return padding_idx % n
 
 
 def leaky_relu(x, negative_slope=0.01):

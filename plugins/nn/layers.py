@@ -3,6 +3,7 @@ stated in each docstring; all draw from ember's seeded host generator."""
 
 import math
 
+import ember
 from ember.errors import ShapeError
 
 from . import functional as F
@@ -242,19 +243,26 @@ class RMSNorm(Module):
 
 
 class Embedding(Module):
-    """Rows of a (num_embeddings, embedding_dim) table by index. Init: N(0, 1)."""
+    """Rows of a (num_embeddings, embedding_dim) table by index. Init: N(0, 1), the row
+    of ``padding_idx`` zeros; that row gets no gradient (PyTorch's padding_idx)."""
 
-    def __init__(self, num_embeddings, embedding_dim, dtype=None, backend=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, backend=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = Parameter(init.normal((num_embeddings, embedding_dim), 0.0, 1.0, dtype,
-                                            backend))
+        self.padding_idx = None if padding_idx is None else F._padding_index(
+            padding_idx, num_embeddings, "Embedding")
+        weight = init.normal((num_embeddings, embedding_dim), 0.0, 1.0, dtype, backend)
+        if self.padding_idx is not None:
+            pad = ember.arange(num_embeddings, backend=weight.backend) == self.padding_idx
+            weight = ember.where(pad.reshape(num_embeddings, 1), 0.0, weight)
+        self.weight = Parameter(weight)
 
     def forward(self, indices):
-        return F.embedding(indices, self.weight)
+        return F.embedding(indices, self.weight, self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
     @classmethod
     def example(cls):

@@ -151,6 +151,13 @@ def test_gpt2_refuses_bad_input_naming_both_numbers(tmp_path):
         model(ember.tensor([[1, 50]]))
     with pytest.raises(ValueError, match="activation_function 'gelu_x'"):
         GPT2Config(activation_function="gelu_x")
+    with pytest.raises(ember.ShapeError, match="30 prompt tokens and 3 new ones make 33, past "
+                                               "n_positions 32"):
+        model.generate(ember.zeros(1, 30, dtype=ember.int64), 3)      # before any step runs
+    with pytest.raises(ember.ShapeError, match=r"prompt \(1, 0\) has no tokens"):
+        model.generate(ember.zeros(1, 0, dtype=ember.int64), 1)
+    with pytest.raises(ValueError, match="max_new_tokens must be an int >= 0, got -1"):
+        model.generate(ember.zeros(1, 1, dtype=ember.int64), -1)
 
 
 def test_from_pretrained_refuses_broken_directories(tmp_path):

@@ -9,6 +9,7 @@ The language-model head is tied to the token embedding and has no key of its own
 import dataclasses
 import json
 import math
+import numbers
 import os
 
 import numpy as np
@@ -250,6 +251,16 @@ class GPT2(Module):
         """
         if not isinstance(ids, ember.Tensor):
             ids = ember.tensor(ids, backend=self.transformer.wte.weight.backend)
+        if not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+            raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if ids.ndim == 2 and max_new_tokens:      # (GPT2 itself names any other shape)
+            if ids.shape[1] == 0:
+                raise ShapeError(f"generate: the prompt {ids.shape} has no tokens to continue; "
+                                 f"give each row at least one (a start token)")
+            if ids.shape[1] + max_new_tokens > self.config.n_positions:
+                raise ShapeError(f"generate: {ids.shape[1]} prompt tokens and {max_new_tokens} "
+                                 f"new ones make {ids.shape[1] + max_new_tokens}, past n_positions "
+                                 f"{self.config.n_positions}; ask for fewer or shorten the prompt")
         rng = np.random.default_rng(seed)
         cache = KeyValueCache() if use_cache else None
         tokens, step_input = ids, ids

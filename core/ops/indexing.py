@@ -90,8 +90,26 @@ def _apply_slices(x, entries):
     return x, dropped
 
 
+def _check_key(key):
+    """Refuse what no index can be (a float, a string, a slice of them, a zero step) by
+    name, before any of it reaches NumPy's or a backend's indexing."""
+    for k in key if isinstance(key, tuple) else (key,):
+        if isinstance(k, slice):
+            parts = (k.start, k.stop, k.step)
+            if not all(p is None or isinstance(p, (int, np.integer)) for p in parts):
+                raise IndexingError(f"slice bounds and steps must be ints or None, got {k}")
+            if k.step == 0:
+                raise IndexingError(f"slice step cannot be zero, got {k}")
+        elif not (k is None or k is Ellipsis or isinstance(
+                k, (int, np.integer, bool, np.bool_, Tensor, np.ndarray, list, tuple))):
+            raise IndexingError(f"only integers, slices (:), ellipsis (...), None and integer "
+                                f"or bool tensors, arrays or lists are valid indices; got "
+                                f"{type(k).__name__} {k!r}")
+
+
 def getitem(x, key):
     """x[key] with NumPy semantics; differentiable throughout."""
+    _check_key(key)
     if isinstance(key, (bool, np.bool_)) or (isinstance(key, (Tensor, np.ndarray))
                                              and key.ndim == 0 and _host(key).dtype == np.bool_):
         from .movement import unsqueeze     # NumPy: a new axis, of length 1 (True) or 0 (False)

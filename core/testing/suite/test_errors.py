@@ -31,6 +31,13 @@ ERRORS = [
      "index 4 is out of bounds for axis 0 with size 4"),
     ("too_many_indices", lambda: ember.zeros(2)[0, 0], ember.IndexingError,
      "too many indices: the key uses 2 axes but the tensor has 1"),
+    ("float_index", lambda: ember.zeros(2)[1.0], ember.IndexingError,
+     "only integers, slices (:), ellipsis (...), None and integer or bool tensors, arrays or "
+     "lists are valid indices; got float 1.0"),
+    ("zero_step", lambda: ember.zeros(2)[::0], ember.IndexingError,
+     "slice step cannot be zero, got slice(None, None, 0)"),
+    ("float_slice", lambda: ember.zeros(2)[:1.5], ember.IndexingError,
+     "slice bounds and steps must be ints or None, got slice(None, 1.5, None)"),
     ("setitem", lambda: ember.zeros(3, requires_grad=True).__setitem__(0, 1.0), ember.MutationError,
      "item assignment on a tensor that takes part in autograd; build the new tensor instead, "
      "e.g. x = ember.where(mask, value, x), or assign under ember.no_grad()"),

@@ -25,6 +25,7 @@ from .creation import arange as _arange, from_dlpack as _from_dlpack, full as _f
 from .creation import linspace as _linspace
 from .creation import tensor as _tensor
 from .errors import DTypeError, ShapeError
+from .shapes import normalize_axis
 from .tensor import Tensor
 
 __array_api_version__ = "2024.12"
@@ -596,9 +597,18 @@ def vecdot(x1, x2, /, *, axis=-1):
 
 def tensordot(x1, x2, /, *, axes=2):
     if isinstance(axes, int):
+        if not 0 <= axes <= builtins.min(x1.ndim, x2.ndim):
+            raise ShapeError(f"tensordot: axes={axes} contracts more axes than x1 {x1.shape} "
+                             f"or x2 {x2.shape} has; give 0 to {builtins.min(x1.ndim, x2.ndim)}")
         a_axes, b_axes = list(range(x1.ndim - axes, x1.ndim)), list(range(axes))
     else:
-        a_axes, b_axes = [a % x1.ndim for a in axes[0]], [b % x2.ndim for b in axes[1]]
+        a_axes = [normalize_axis("tensordot", a, x1.ndim, x1.shape) for a in axes[0]]
+        b_axes = [normalize_axis("tensordot", b, x2.ndim, x2.shape) for b in axes[1]]
+    sizes = [(x1.shape[a], x2.shape[b]) for a, b in zip(a_axes, b_axes)]
+    if len(a_axes) != len(b_axes) or len(set(a_axes)) < len(a_axes) or len(set(b_axes)) < len(
+            b_axes) or builtins.any(p != q for p, q in sizes):
+        raise ShapeError(f"tensordot: x1 axes {a_axes} of {x1.shape} and x2 axes {b_axes} of "
+                         f"{x2.shape} must pair up, distinct and of equal sizes")
     a_free = [a for a in range(x1.ndim) if a not in a_axes]
     b_free = [b for b in range(x2.ndim) if b not in b_axes]
     k, m, n = (int(np.prod([x.shape[i] for i in axes], dtype=np.int64))

@@ -7,6 +7,7 @@ import collections
 import numpy as np
 
 from . import ops
+from .errors import ShapeError
 from .ops.reduce import safe_root
 from .array_api import _host, eye, matmul, matrix_transpose, on_host, sum, tensordot, vecdot
 
@@ -21,7 +22,17 @@ SVDResult = collections.namedtuple("SVDResult", "U S Vh")
 
 det, inv, eigvalsh, matrix_power = (_host(np.linalg.det), _host(np.linalg.inv),
                                     _host(np.linalg.eigvalsh), _host(np.linalg.matrix_power))
-solve = _host(np.linalg.solve)
+_solve = _host(np.linalg.solve)
+
+
+def solve(x1, x2, /):
+    """x1^-1 x2, x2 a vector (M,) or a stack of (M, K) matrices; NumPy's LAPACK on the host."""
+    rows = x2.shape[0] if x2.ndim == 1 else x2.shape[-2] if x2.ndim else None
+    if x1.ndim < 2 or x1.shape[-1] != x1.shape[-2] or rows != x1.shape[-1]:
+        raise ShapeError(f"solve: x1 {x1.shape} must be square matrices (..., M, M) and x2 "
+                         f"{x2.shape} hold M = {x1.shape[-1] if x1.ndim else '?'} rows, "
+                         f"(M,) or (..., M, K)")
+    return _solve(x1, x2)
 cross = _host(lambda x1, x2, /, *, axis=-1: np.cross(x1, x2, axis=axis))
 diagonal = _host(lambda x, /, *, offset=0: np.diagonal(x, offset, -2, -1))
 

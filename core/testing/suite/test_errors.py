@@ -31,6 +31,14 @@ ERRORS = [
      "index 4 is out of bounds for axis 0 with size 4"),
     ("too_many_indices", lambda: ember.zeros(2)[0, 0], ember.IndexingError,
      "too many indices: the key uses 2 axes but the tensor has 1"),
+    ("tensordot_axes", lambda: ember.array_api.tensordot(ember.zeros(2, 2), ember.zeros(2, 2), axes=3),
+     ember.ShapeError, "tensordot: axes=3 contracts more axes than x1 (2, 2) or x2 (2, 2) has"),
+    ("tensordot_sizes", lambda: ember.array_api.tensordot(ember.zeros(2, 2), ember.zeros(3, 2),
+                                                          axes=([0], [0])),
+     ember.ShapeError, "tensordot: x1 axes [0] of (2, 2) and x2 axes [0] of (3, 2) must pair up"),
+    ("solve_shapes", lambda: ember.array_api.linalg.solve(ember.eye(2), ember.ones(3)),
+     ember.ShapeError, "solve: x1 (2, 2) must be square matrices (..., M, M) and x2 (3,) hold "
+     "M = 2 rows"),
     ("float_index", lambda: ember.zeros(2)[1.0], ember.IndexingError,
      "only integers, slices (:), ellipsis (...), None and integer or bool tensors, arrays or "
      "lists are valid indices; got float 1.0"),

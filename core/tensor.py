@@ -173,6 +173,13 @@ class Tensor:
                             f"index, not a {self.dtype.name} tensor of shape {self.shape}")
         return int(self.item())
 
+    def __format__(self, spec):
+        """A 0-d tensor formats as its number (f"{loss:.4f}"), as in PyTorch; others as
+        their repr, which takes no format spec."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(",
                                threshold=200, edgeitems=3)
@@ -267,8 +274,9 @@ class Tensor:
     def __neg__(self): return _ops.neg(self)
     def __pos__(self): return self
     def __abs__(self): return _ops.abs(self)
-    def __eq__(self, o): return _ops.eq(self, o)
-    def __ne__(self, o): return _ops.ne(self, o)
+    # None compares by identity (x == None is False), as in PyTorch
+    def __eq__(self, o): return NotImplemented if o is None else _ops.eq(self, o)
+    def __ne__(self, o): return NotImplemented if o is None else _ops.ne(self, o)
     def __lt__(self, o): return _ops.lt(self, o)
     def __le__(self, o): return _ops.le(self, o)
     def __gt__(self, o): return _ops.gt(self, o)

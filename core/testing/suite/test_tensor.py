@@ -264,3 +264,14 @@ def test_dlpack_round_trip_with_numpy(backend):
     small = ember.from_dlpack(np.array([1, 2], dtype=np.uint8), backend=backend)
     want = ember.uint8 if ember.uint8 in backend.dtypes else backend.default_int
     expect(small.dtype is want, f"uint8 gives {want} on {backend.name}, got {small.dtype}")
+
+
+def test_format_and_comparison_with_none_are_pytorchs(backend):
+    """f"{loss:.4f}" formats a 0-d tensor's number; other tensors take no format spec.
+    x == None is False and x != None True (identity), not an attempt to make a tensor."""
+    expect(f"{ember.tensor(1.5):.3f}" == "1.500", "a 0-d tensor formats as its number")
+    expect(f"{ember.tensor(7, dtype=ember.int32):03d}" == "007", "an integer 0-d tensor too")
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{ember.ones(2):.2f}"
+    x = ember.ones(2)
+    expect((x == None) is False and (x != None) is True, "None compares by identity")  # noqa: E711

@@ -437,6 +437,58 @@ def test_cross_entropy_matches_log_softmax_reference():
     assert cross_entropy(ember.tensor([[1e4, 0.0]]), ember.tensor([1])).item() == pytest.approx(1e4)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(6, 5), (3, 5, 4)])
+def test_cross_entropy_weight_and_ignore_index_are_pytorchs(backend, shape, reduction):
+    """Class weights, ignored targets and label smoothing in every combination (a -inf
+    logit among class-index targets), against PyTorch's loss and gradient (in float64)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    rng = np.random.default_rng(0)
+    for eps, weighted, ignore, prob in [(e, w, i, p) for e in (0.0, 0.2) for w in (False, True)
+                                        for i in (None, -100, 2) for p in (False, True)
+                                        if not (p and i is not None)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        if prob:        # (PyTorch's 0 * -inf is NaN where ember's is 0: no -inf logit here)
+            t = rng.random(shape).astype(np.float32)
+            t /= t.sum(1, keepdims=True)
+        else:
+            x[0, 1] = -np.inf
+            t = rng.integers(0, shape[1], shape[:1] + shape[2:])
+            t.flat[0] = 0
+            if ignore is not None:
+                t.flat[1] = t.flat[-1] = ignore
+        w = rng.random(shape[1]).astype(np.float32) + 0.5
+        kw, tkw = {}, {}
+        if weighted:
+            kw["weight"], tkw["weight"] = ember.tensor(w, backend=backend), torch.tensor(w, dtype=torch.float64)
+        if ignore is not None:
+            kw["ignore_index"] = tkw["ignore_index"] = ignore
+        ours = ember.tensor(x, backend=backend, requires_grad=True)
+        theirs = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        loss = cross_entropy(ours, ember.tensor(t, backend=backend), reduction, eps, **kw)
+        want = torch.nn.functional.cross_entropy(
+            theirs, torch.tensor(t, dtype=torch.float64) if prob else torch.tensor(t),
+            reduction=reduction, label_smoothing=eps, **tkw)
+        g = rng.standard_normal(want.shape)
+        (loss * ember.tensor(g.astype(np.float32), backend=backend)).sum().backward()
+        (want * torch.tensor(g)).sum().backward()
+        case = f"eps={eps} weight={weighted} ignore_index={ignore} probabilities={prob}"
+        np.testing.assert_allclose(loss.numpy(), want.detach().numpy(), rtol=2e-5, err_msg=case)
+        if np.isfinite(want.detach().numpy()).all():       # an infinite loss has no gradient
+            np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-4,
+                                       atol=1e-6, err_msg=case)
+
+
+def test_cross_entropy_ignore_index_is_asked_for_and_checked():
+    with pytest.raises(ember.ShapeError, match="target class -100 is out of range for 3 classes; "
+                                               "pass ignore_index=-100"):
+        cross_entropy(ember.ones(2, 3), ember.tensor([0, -100]))
+    with pytest.raises(ember.ShapeError, match=r"weight must have one entry per class, shape \(3,\)"):
+        cross_entropy(ember.ones(2, 3), ember.tensor([0, 1]), weight=ember.ones(2))
+    with pytest.raises(ValueError, match="ignore_index applies to class-index targets"):
+        cross_entropy(ember.ones(2, 3), ember.ones(2, 3) / 3, ignore_index=-100)
+
+
 def test_cross_entropy_second_derivatives():
     from ember.testing import gradgradcheck
     x = np.random.default_rng(4).standard_normal((3, 4))

@@ -104,9 +104,9 @@ def _class_targets(op, scores, target):
     return one_hot(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
 
 
-def _checked_targets(op, scores, target):
+def _checked_targets(op, scores, target, ignore_index=None):
     """(target, number of classes): probabilities of the scores' shape, or class indices
-    (N, d...) in range for scores (N, C, d...)."""
+    (N, d...) in range for scores (N, C, d...), or equal to ``ignore_index``."""
     target = _as_target(op, scores, target)
     if scores.ndim < 1:
         raise ShapeError(f"{op}: scores need a class axis, got shape {scores.shape}")
@@ -126,10 +126,13 @@ def _checked_targets(op, scores, target):
     if target.size and not ember.is_compiling():   # one small host read, eager only: a
         # compiled replay reads nothing back (check targets before a compiled call)
         host = target.numpy()
-        out_of_range = (host < 0) | (host >= classes)
+        out_of_range = ((host < 0) | (host >= classes)) & (host != ignore_index)
         if out_of_range.any():
-            raise ShapeError(f"{op}: target class {host[out_of_range].flat[0]} is out of range "
-                             f"for {classes} classes")
+            bad = host[out_of_range].flat[0]
+            hint = (f"; pass ignore_index={bad} to skip such targets, as PyTorch's default "
+                    f"ignore_index=-100 does" if bad < 0 and ignore_index is None else "")
+            raise ShapeError(f"{op}: target class {bad} is out of range for {classes} "
+                             f"classes{hint}")
     return target, classes
 
 
@@ -170,15 +173,23 @@ class SoftmaxCrossEntropy(ember.Op):
 
 
 @_float32
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, weight=None,
+                  ignore_index=None):
     """-sum(q * log_softmax(logits)) over the class axis (1), where q is the one-hot
-    target (or the given probabilities), smoothed toward uniform by label_smoothing."""
+    target (or the given probabilities), smoothed toward uniform by label_smoothing.
+    ``weight`` (C,) and ``ignore_index`` are PyTorch's: each target's loss is scaled by
+    its class's weight and the mean divides by the targets' summed weights; targets equal
+    to ``ignore_index`` add nothing and count nothing. Unlike PyTorch's, ignore_index
+    defaults to None, so a -100 target is an error until it is asked for."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if not logits.dtype.is_float:
         raise DTypeError(f"cross_entropy: logits must be floating, got {logits.dtype.name}")
-    target, _ = _checked_targets("cross_entropy", logits, target)
+    target, classes = _checked_targets("cross_entropy", logits, target, ignore_index)
     axis = 1 if logits.ndim > 1 else 0
+    if weight is not None or ignore_index is not None:
+        return _weighted_cross_entropy(logits, target, axis, classes, weight, ignore_index,
+                                       reduction, label_smoothing)
     if not target.dtype.is_float and not label_smoothing:
         return _index_cross_entropy(logits, target, axis, reduction)
     q = _class_targets("cross_entropy", logits, target)
@@ -190,11 +201,58 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     return _reduce(loss, reduction, "cross_entropy")
 
 
+def _weighted_cross_entropy(logits, target, axis, classes, weight, ignore_index, reduction,
+                            label_smoothing):
+    """cross_entropy with class weights or ignored targets, in tensor ops, as PyTorch's
+    (aten's cross_entropy_loss_label_smoothing): (1 - e) nll + e / C smooth, both summed
+    over the targets that count and, for the mean, divided by their weights' sum (for
+    probability targets, by the count of positions)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
+                         f"got {reduction!r}")
+    if weight is None:
+        weight = ember.ones(classes, dtype=logits.dtype, backend=logits.backend)
+    else:
+        weight = _as_target("cross_entropy", logits, weight)
+        if weight.shape != (classes,):
+            raise ShapeError(f"cross_entropy: weight must have one entry per class, shape "
+                             f"({classes},), got {weight.shape}")
+        weight = weight.to(logits.dtype)
+    log_p = ember.log_softmax(logits, axis)
+    per_class = weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
+
+    def weighted_sum(q):         # -sum_c w_c q_c log p_c, 0 * -inf (a masked logit) as 0
+        return -ember.where(q == 0, 0.0, q * per_class * log_p).sum(axis=axis)
+    if target.dtype.is_float:
+        if ignore_index is not None:
+            raise ValueError("cross_entropy: ignore_index applies to class-index targets, "
+                             "not to probabilities")
+        q = target.to(logits.dtype)
+        if label_smoothing:
+            q = q * (1.0 - label_smoothing) + label_smoothing / classes
+        return _reduce(weighted_sum(q), reduction, "cross_entropy")
+    counts = target != ignore_index if ignore_index is not None else ember.ones(
+        target.shape, dtype=ember.bool_, backend=target.backend)
+    safe = ember.where(counts, target, 0)
+    kept = ember.where(counts, weight[safe], 0.0)          # each target's weight, 0 if ignored
+    nll = ember.where(counts, weighted_sum(one_hot(safe, classes, axis=axis, dtype=logits.dtype)), 0.0)
+    smooth = ember.where(counts, weighted_sum(ember.ones_like(log_p)), 0.0)
+    if reduction == "mean":
+        total = kept.sum()
+        nll, smooth = nll.sum() / total, smooth.sum() / total
+    elif reduction == "sum":
+        nll, smooth = nll.sum(), smooth.sum()
+    return (1.0 - label_smoothing) * nll + (label_smoothing / classes) * smooth \
+        if label_smoothing else nll
+
+
 @_float32
-def token_cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+def token_cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, weight=None,
+                        ignore_index=None):
     """cross_entropy with the classes on the last axis: next-token logits (..., vocab)
     against ids (...), each position one example (a language model's loss, as
-    transformers computes it from (batch, time, vocab) logits)."""
+    transformers computes it from (batch, time, vocab) logits; its padding takes
+    ignore_index=-100)."""
     target = _as_target("token_cross_entropy", logits, target)
     if logits.ndim < 2:
         raise ShapeError(f"token_cross_entropy: logits need (..., vocab), got shape {logits.shape}")
@@ -204,7 +262,8 @@ def token_cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
                          f"probabilities of the logits' shape)")
     vocab = logits.shape[-1]
     flat = target.reshape(-1, vocab) if target.shape == logits.shape else target.reshape(-1)
-    loss = cross_entropy(logits.reshape(-1, vocab), flat, reduction, label_smoothing)
+    loss = cross_entropy(logits.reshape(-1, vocab), flat, reduction, label_smoothing, weight,
+                         ignore_index)
     return loss.reshape(logits.shape[:-1]) if reduction == "none" else loss
 
 
@@ -404,8 +463,13 @@ class NLLLoss(Loss):
 class CrossEntropyLoss(Loss):
     fn = staticmethod(cross_entropy)
 
-    def __init__(self, reduction="mean", label_smoothing=0.0):
-        super().__init__(reduction, label_smoothing=label_smoothing)
+    def __init__(self, reduction="mean", label_smoothing=0.0, weight=None, ignore_index=None):
+        options = {"label_smoothing": label_smoothing}
+        if weight is not None:
+            options["weight"] = weight
+        if ignore_index is not None:
+            options["ignore_index"] = ignore_index
+        super().__init__(reduction, **options)
 
     @classmethod
     def example(cls):

@@ -52,6 +52,13 @@ def test_bad_settings_are_named():
         optim.SGD([{"params": [w]}, {"params": [p[0], w], "lr": 0.1}])
     with pytest.raises(ValueError, match="appears twice"):
         optim.Adam([w, w])
+    # schedulers that would divide by zero at their first step
+    with pytest.raises(ValueError, match="StepLR: step_size must be >= 1, got 0"):
+        optim.StepLR(optim.SGD(p, lr=0.1), 0)
+    with pytest.raises(ValueError, match="CosineAnnealingLR: T_max .* must be >= 1, got 0"):
+        optim.CosineAnnealingLR(optim.SGD(p, lr=0.1), 0)
+    with pytest.raises(ValueError, match="OneCycleLR: pct_start 0.1 of 10 steps leaves a phase"):
+        optim.OneCycleLR(optim.SGD(p, lr=0.1), 0.1, 10, pct_start=0.1)
 
 
 def test_load_state_dict_refuses_a_different_layout():

@@ -54,6 +54,8 @@ class StepLR(LRScheduler):
     """lr = base * gamma ** (t // step_size)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
+        if step_size < 1:
+            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
@@ -85,6 +87,9 @@ class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base - eta_min) (1 + cos(pi t / T_max)) / 2."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803  (PyTorch's name)
+        if T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max (the steps of a half cosine) must be "
+                             f">= 1, got {T_max}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
@@ -154,6 +159,9 @@ class OneCycleLR(LRScheduler):
                  final_div_factor=1e4):
         if total_steps < 2:
             raise ValueError(f"OneCycleLR: total_steps must be >= 2, got {total_steps}")
+        if not 1 < pct_start * total_steps < total_steps:   # each phase at least one step
+            raise ValueError(f"OneCycleLR: pct_start {pct_start} of {total_steps} steps leaves "
+                             f"a phase without steps; give 1 / total_steps < pct_start < 1")
         self.max_lr, self.total_steps, self.pct_start = max_lr, total_steps, pct_start
         self.div_factor, self.final_div_factor = div_factor, final_div_factor
         for g in optimizer.param_groups:

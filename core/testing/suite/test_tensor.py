@@ -275,3 +275,11 @@ def test_format_and_comparison_with_none_are_pytorchs(backend):
         f"{ember.ones(2):.2f}"
     x = ember.ones(2)
     expect((x == None) is False and (x != None) is True, "None compares by identity")  # noqa: E711
+
+
+def test_one_element_integer_tensors_bound_slices(backend):
+    """x[:n] with n a 0-d integer tensor, as array-API libraries (scikit-learn) write it."""
+    x = ember.arange(10, backend=backend)
+    n, step = ember.tensor(5, backend=backend), ember.tensor(2, backend=backend)
+    expect(x[:n].numpy().tolist() == [0, 1, 2, 3, 4], "x[:n]")
+    expect(x[1:n:step].numpy().tolist() == [1, 3], "x[1:n:step]")

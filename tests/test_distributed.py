@@ -157,6 +157,13 @@ def test_the_script_in_the_docs_runs_on_two_ranks(tmp_path):
     assert (tmp_path / "model.ember").exists()
 
 
+@needs_mpi
+def test_launch_names_a_missing_script_once(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "ember.cli", "launch", "-n", "2", "missing.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr == "ember launch: no such script 'missing.py'\n"
+
+
 def test_post_accumulate_grad_hooks_and_end_of_backward_callbacks():
     from ember import autograd
     w = ember.tensor([1.0, 2.0], requires_grad=True)

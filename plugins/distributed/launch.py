@@ -48,6 +48,9 @@ class LaunchCommand:
         if args.nproc < 1:
             print(f"ember launch: -n must be at least 1, got {args.nproc}", file=sys.stderr)
             return 2
+        if args.script != "ember" and not os.path.isfile(args.script):   # once, not per rank
+            print(f"ember launch: no such script {args.script!r}", file=sys.stderr)
+            return 2
         command = [mpiexec, "-n", str(args.nproc)]
         if args.hosts:
             command += ["-hosts", args.hosts]

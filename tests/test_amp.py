@@ -68,6 +68,8 @@ def test_grad_scaler_state_dict_resumes_and_errors_are_named():
         GradScaler().load_state_dict({"scale": 2.0})
     with pytest.raises(ValueError, match="backoff_factor"):
         GradScaler(backoff_factor=2.0)
+    with pytest.raises(ValueError, match="init_scale must be a finite number > 0, got -1"):
+        GradScaler(init_scale=-1)
     p = ember.tensor([1.0], requires_grad=True)
     opt = SGD([p])
     (p * 2).sum().backward()

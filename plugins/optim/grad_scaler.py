@@ -20,6 +20,8 @@ class GradScaler:
 
     def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
                  growth_interval=2000, enabled=True):
+        if not 0.0 < init_scale < float("inf"):
+            raise ValueError(f"GradScaler: init_scale must be a finite number > 0, got {init_scale}")
         if not growth_factor > 1.0:
             raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
         if not 0.0 < backoff_factor < 1.0:

@@ -72,6 +72,23 @@ def test_integer_pow_of_negative_exponents_is_pytorchs(backend):
         ember.tensor([2], backend=backend) ** -1
 
 
+def test_narrowing_past_a_float_range_is_inf_without_a_warning(backend):
+    """float32 to float16, and float32 sums of 16-bit floats back to them, past the range:
+    inf, as PyTorch, and no NumPy RuntimeWarning from inside."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for dtype in (ember.float16, ember.bfloat16):
+            if dtype not in backend.dtypes:
+                continue
+            big = ember.tensor([1e5 if dtype is ember.float16 else 3.4e38, 1.0], backend=backend)
+            got = big.to(dtype).numpy().astype(np.float64).tolist()
+            expect(got == [INF, 1.0], f"float32 -> {dtype.name} past its range gave {got}")
+        if ember.float16 in backend.dtypes:
+            total = ember.full((70000,), 1.0, dtype=ember.float16, backend=backend).sum()
+            expect(float(total.numpy()) == INF, "a float16 sum past 65504 is inf")
+
+
 def test_variance_of_tiny_and_huge_values(backend):
     """Deviations are scaled before squaring: 1e-30 ** 2 underflows float32, 1e20 ** 2
     overflows, yet both spreads are representable."""

@@ -50,20 +50,17 @@ def ones(shape, dtype=None, backend=None):
     return ember.ones(tuple(shape), dtype=dtype, backend=backend)
 
 
-def _no_values(shape, dtype, backend):
-    """The empty tensor of a zero-element ``shape`` (its fans may be 0: no scale to draw
-    with), with PyTorch's warning; None for any other shape."""
-    if math.prod(shape):
-        return None
+def _empty(shape, dtype, backend):
+    """The tensor of a zero-element ``shape`` (whose fans may be 0: no scale to draw
+    with), with PyTorch's warning."""
     warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
     return zeros(shape, dtype, backend)
 
 
 def xavier_uniform(shape, gain=1.0, dtype=None, backend=None):
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
-    empty = _no_values(shape, dtype, backend)
-    if empty is not None:
-        return empty
+    if not math.prod(shape):
+        return _empty(shape, dtype, backend)
     fan_in, fan_out = fans(shape)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform(shape, -a, a, dtype, backend)
@@ -71,9 +68,8 @@ def xavier_uniform(shape, gain=1.0, dtype=None, backend=None):
 
 def xavier_normal(shape, gain=1.0, dtype=None, backend=None):
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
-    empty = _no_values(shape, dtype, backend)
-    if empty is not None:
-        return empty
+    if not math.prod(shape):
+        return _empty(shape, dtype, backend)
     fan_in, fan_out = fans(shape)
     return normal(shape, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), dtype, backend)
 
@@ -89,9 +85,8 @@ def _kaiming_std(shape, a, mode, nonlinearity):
 def kaiming_uniform(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype=None,
                     backend=None):
     """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015)."""
-    empty = _no_values(shape, dtype, backend)
-    if empty is not None:
-        return empty
+    if not math.prod(shape):
+        return _empty(shape, dtype, backend)
     bound = math.sqrt(3.0) * _kaiming_std(shape, a, mode, nonlinearity)
     return uniform(shape, -bound, bound, dtype, backend)
 
@@ -99,9 +94,8 @@ def kaiming_uniform(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtyp
 def kaiming_normal(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype=None,
                    backend=None):
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    empty = _no_values(shape, dtype, backend)
-    if empty is not None:
-        return empty
+    if not math.prod(shape):
+        return _empty(shape, dtype, backend)
     return normal(shape, 0.0, _kaiming_std(shape, a, mode, nonlinearity), dtype, backend)
 
 

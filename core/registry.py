@@ -104,7 +104,8 @@ class Registry:
         table = self.table(kind)
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            raise PluginError(f"no {kind[:-1]} named {name!r}; registered {kind}: {known}")
+            one = kind[:-2] if kind.endswith("sses") else kind[:-1]      # losses -> loss
+            raise PluginError(f"no {one} named {name!r}; registered {kind}: {known}")
         return table[name][0]
 
     def commands(self):

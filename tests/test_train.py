@@ -93,6 +93,26 @@ def test_early_stopping_stops_and_restores_the_best():
         EarlyStopping(monitor="val_acc").on_epoch_end(trainer, 0, {"loss": 1.0})
 
 
+def test_fit_and_evaluate_refuse_what_has_no_mean():
+    """An epoch of no batches has no loss (it was reported as 0.0); negative epochs and an
+    unknown loss are named."""
+    x, y = np.ones((0, 4), np.float32), np.zeros(0, np.int64)
+    empty = DataLoader(TensorDataset(x, y), batch_size=4)
+    full = DataLoader(TensorDataset(np.ones((8, 4), np.float32), np.zeros(8, np.int64)), batch_size=4)
+    model = nn.Linear(4, 3)
+    trainer = Trainer(progress=False)
+    with pytest.raises(ember.DataError, match="fit: the training loader gave no batches "
+                                              r"\(its dataset holds 0 samples\)"):
+        trainer.fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), empty)
+    with pytest.raises(ember.DataError, match="evaluate: the loader gave no batches"):
+        trainer.fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), full,
+                    val_loader=empty)
+    with pytest.raises(ValueError, match="epochs must be an int >= 0, got -1"):
+        trainer.fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), full, epochs=-1)
+    with pytest.raises(ember.PluginError, match="no loss named 'nope'; registered losses"):
+        trainer.fit(model, "nope", optim.SGD(model.parameters(), lr=0.1), full)
+
+
 def test_digits_demo_reaches_95_percent(tmp_path):
     spec = importlib.util.spec_from_file_location("digits_mlp", EXAMPLES / "digits_mlp.py")
     module = importlib.util.module_from_spec(spec)

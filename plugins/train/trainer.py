@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 import ember
 import ember.distributed as dist
+from ember.errors import DataError
 from ember.plugins.optim import GradScaler, clip_grad_norm_
 from ember.registry import registry
 
@@ -118,6 +119,8 @@ class Trainer:
 
     def fit(self, model, loss, optimizer, train_loader, val_loader=None, epochs=1, callbacks=(),
             metrics=()):
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
         loss_fn = resolve("losses", loss)
         metric_objs = [resolve("metrics", m) for m in metrics]
         for m in metric_objs:
@@ -167,6 +170,8 @@ class Trainer:
                     self.stop_training = True
                     break
             total, count = _across_ranks(total, count, metric_objs)
+            if not count and not self.stop_training:
+                raise DataError(_no_batches("fit: the training loader", train_loader))
             logs = {"loss": total / max(count, 1)}
             logs.update({m.name: m.compute() for m in metric_objs})
             logs["lr"] = optimizer.param_groups[0]["lr"]
@@ -207,7 +212,9 @@ class Trainer:
                     m.update(output, target)
         model.train(was_training)
         total, count = _across_ranks(total, count, fresh)
-        out = {"loss": total / max(count, 1)} if loss_fn is not None else {}
+        if not count:
+            raise DataError(_no_batches("evaluate: the loader", loader))
+        out = {"loss": total / count} if loss_fn is not None else {}
         out.update({m.name: m.compute() for m in fresh})
         return out
 
@@ -222,3 +229,11 @@ class Trainer:
                 outs.append(model(*inputs).numpy())
         model.train(was_training)
         return np.concatenate(outs) if outs else np.zeros((0,))
+
+
+def _no_batches(what, loader):
+    """The message for a loader that yielded nothing: a mean of no batches is no number."""
+    size = len(loader.dataset) if hasattr(loader, "dataset") and hasattr(loader.dataset, "__len__") else None
+    held = f" (its dataset holds {size} samples)" if size is not None else ""
+    return (f"{what} gave no batches{held}; give it samples, or a batch_size it can fill "
+            f"when drop_last=True")

@@ -44,6 +44,14 @@ def test_classification_metrics_match_their_definitions():
     assert positive.compute() == pytest.approx(2 / 3)   # 2 of the 3 predicted positives
 
 
+def test_confusion_matrix_refuses_classes_it_cannot_count():
+    m = ConfusionMatrix(num_classes=3)
+    with pytest.raises(ember.ShapeError, match="class 5 is out of range for num_classes=3"):
+        m.update(np.eye(3)[[0, 0]], np.array([0, 5]))
+    with pytest.raises(ember.ShapeError, match="target class -1 is negative"):
+        ConfusionMatrix().update(np.eye(3)[[0, 0]], np.array([0, -1]))
+
+
 def test_regression_metrics():
     mse, mae = MeanSquaredError(), MeanAbsoluteError()
     for m in (mse, mae):

@@ -91,7 +91,13 @@ class ConfusionMatrix(Metric):
         t = _np(target).reshape(-1).astype(np.int64)
         if pred.shape != t.shape:
             raise ShapeError(f"{self.name}: {pred.shape[0]} predictions for {t.shape[0]} targets")
-        self._grow(max(self.counts.shape[0], int(max(pred.max(initial=0), t.max(initial=0))) + 1))
+        high = int(max(pred.max(initial=0), t.max(initial=0)))
+        if t.size and t.min() < 0:       # NumPy's add.at would count it in the last class
+            raise ShapeError(f"{self.name}: target class {t.min()} is negative")
+        if self.num_classes is not None and high >= self.num_classes:
+            raise ShapeError(f"{self.name}: class {high} is out of range for num_classes="
+                             f"{self.num_classes}")
+        self._grow(max(self.counts.shape[0], high + 1))
         np.add.at(self.counts, (t, pred), 1)
 
     def _grow(self, n):

@@ -130,6 +130,18 @@ def test_dataloader_batches_shuffles_reproducibly_and_drops_last():
         assert sum(got, []) == list(range(10))
 
 
+def test_bad_data_files_and_loaders_are_named(tmp_path):
+    (tmp_path / "latin1.csv").write_bytes(b"a,y\n1,0\n\xe9,1\n")
+    with pytest.raises(ember.DataError, match=r"latin1.csv: not UTF-8 text \(invalid continuation "
+                                              r"byte at byte 8\)"):
+        load_csv(tmp_path / "latin1.csv")
+    np.savez(tmp_path / "objects.npz", x=np.array([object()], dtype=object), y=np.zeros(1))
+    with pytest.raises(ember.DataError, match="objects.npz: .*ember loads numbers only, never pickles"):
+        load_arrays(tmp_path / "objects.npz")
+    with pytest.raises(TypeError, match="the dataset must have a length and items by index"):
+        DataLoader(i for i in range(3))
+
+
 def test_dataloader_names_samples_of_different_shapes():
     loader = DataLoader([(np.ones(2), 1), (np.ones(3), 1)], batch_size=2)
     with pytest.raises(ember.ShapeError, match=r"field 0 .* \(2,\) at sample 0, \(3,\) at sample 1"):

@@ -26,6 +26,11 @@ class DataLoader:
                  collate=None, prefetch=2, backend=None, dtype=None, sampler=None):
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if not (hasattr(dataset, "__len__") and (hasattr(dataset, "__getitem__")
+                                                 or hasattr(dataset, "take"))):
+            raise TypeError(f"DataLoader: the dataset must have a length and items by index "
+                            f"or batches by take(indices) (a Dataset, a TensorDataset or a "
+                            f"list), got {type(dataset).__name__}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: give shuffle or a sampler, not both (the sampler "
                              "shuffles: DistributedSampler(dataset, shuffle=True))")

@@ -34,7 +34,12 @@ def load_csv(path, label_column=-1, header=True, delimiter=",", text=None):
         if not os.path.exists(source):
             raise _missing(source, "pass the path of an existing CSV file")
         with _open_maybe_gzip(source) as f:
-            text = f.read().decode("utf-8-sig")
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                            f"save it as UTF-8") from None
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     start = 1 if header else 0
     names = rows[0] if header and rows else None
@@ -148,7 +153,11 @@ def load_arrays(path, features="x", labels="y"):
         if missing:
             raise DataError(f"{path}: no array named {', '.join(missing)}; it holds "
                             f"{', '.join(data.files)}")
-        return TensorDataset(data[features], data[labels]) if labels else TensorDataset(data[features])
+        try:         # members load here: an object array would need unpickling
+            return TensorDataset(data[features], data[labels]) if labels else \
+                TensorDataset(data[features])
+        except ValueError as exc:
+            raise DataError(f"{path}: {exc}; ember loads numbers only, never pickles") from None
 
 
 def load_image_folder(root, size=None, grayscale=False):

@@ -41,6 +41,10 @@ def text_corpus(path=None):
 
 def _random_starts(data, rng, count, context):
     """``count`` offsets of windows that still have a next byte, drawn from ``rng``."""
+    if data.size < context + 2:
+        raise DataError(f"text of {data.size} bytes is too short for windows of {context} "
+                        f"bytes and their next byte; give at least {context + 2} bytes or a "
+                        f"shorter context")
     return rng.integers(0, data.size - context - 1, count)
 
 

@@ -213,6 +213,14 @@ def test_an_initializer_that_contradicts_its_shape_is_a_serialization_error():
         load(proto)
 
 
+def test_an_opset_past_the_newest_known_is_a_serialization_error():
+    proto = _double_mlp()
+    proto.opset_import[0].version = onnx.defs.onnx_opset_version() + 1
+    with pytest.raises(ember.SerializationError, match=f"opset {proto.opset_import[0].version}, "
+                                                       f"past the newest"):
+        load(proto)
+
+
 def test_an_unsupported_op_names_its_op_domain_opset_and_node():
     node = helper.make_node("FancyOp", ["x"], ["y"], domain="com.example", name="the_node")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],

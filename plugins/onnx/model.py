@@ -158,6 +158,11 @@ class OnnxModel(Module):
         super().__init__()
         graph = proto.graph
         object.__setattr__(self, "opset", _opset(proto))
+        newest = onnx.defs.onnx_opset_version()
+        if self.opset > newest:      # its ops may mean what no release here defines
+            raise SerializationError(f"ONNX model uses opset {self.opset}, past the newest this "
+                                     f"onnx package ({onnx.__version__}) knows, {newest}; "
+                                     f"export it with opset <= {newest} or update onnx")
         program = Program(graph, self.opset)
         consts = {}
         for name, array in program.consts.items():

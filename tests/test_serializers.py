@@ -264,6 +264,17 @@ def test_fuzzed_files_raise_nothing_but_serialization_error(fmt):
 
 
 # -- checkpoints ------------------------------------------------------------------------
+def test_a_nan_metric_is_never_the_best_checkpoint(tmp_path):
+    model = nn.Linear(2, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    manager = CheckpointManager(tmp_path, keep_last=1, metric="val_loss")
+    for step, value in enumerate([float("nan"), 0.5, 0.7]):     # a first epoch that diverged
+        manager.save(model, opt, None, epoch=step, step=step, metrics={"val_loss": value})
+    assert manager.best()["file"] == "ckpt-00000001.ember"
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*")) == ["ckpt-00000001.ember",
+                                                               "ckpt-00000002.ember"]
+
+
 def _train(model, opt, sched, x, y, steps):
     for _ in range(steps):
         loss = mse_loss(model(x), y)

@@ -7,6 +7,7 @@ load_state_dict methods, so any Module, Optimizer or scheduler fits.
 """
 
 import json
+import math
 import os
 
 import ember
@@ -66,7 +67,10 @@ class CheckpointManager:
             raise SerializationError(f"{path}: unreadable checkpoint index ({exc})") from None
 
     def best(self):
-        scored = [e for e in self.entries if e.get("score") is not None]
+        """The entry of the best score; a NaN score (a run that diverged) is never best:
+        min and max would keep it wherever it comes first, as NaN compares false."""
+        scored = [e for e in self.entries
+                  if e.get("score") is not None and not math.isnan(e["score"])]
         if not scored:
             return None
         pick = min if self.mode == "min" else max

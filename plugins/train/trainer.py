@@ -2,6 +2,7 @@
 callbacks and a history; evaluate and predict for trained models."""
 
 import copy
+import numbers
 import sys
 import time
 
@@ -119,7 +120,7 @@ class Trainer:
 
     def fit(self, model, loss, optimizer, train_loader, val_loader=None, epochs=1, callbacks=(),
             metrics=()):
-        if not isinstance(epochs, int) or epochs < 0:
+        if not isinstance(epochs, numbers.Integral) or epochs < 0:
             raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
         loss_fn = resolve("losses", loss)
         metric_objs = [resolve("metrics", m) for m in metrics]

@@ -1,5 +1,9 @@
 """Shape rules, in one place, each raising ShapeError with every shape named."""
 
+import numbers
+
+import numpy as np
+
 from .errors import ShapeError
 
 
@@ -22,10 +26,16 @@ def broadcast_shapes(op, *shapes):
     return tuple(out)
 
 
+def _is_axis(axis):
+    """An int (a NumPy one too), not a bool."""
+    return isinstance(axis, numbers.Integral) and not isinstance(axis, (bool, np.bool_))
+
+
 def normalize_axis(op, axis, ndim, shape=None):
     """A non-negative axis, or a ShapeError saying the valid range."""
-    if not isinstance(axis, int) or isinstance(axis, bool):
+    if not _is_axis(axis):
         raise ShapeError(f"{op}: axis must be an int, got {axis!r}")
+    axis = int(axis)
     if -ndim <= axis < ndim:
         return axis % ndim if ndim else 0
     where = f" (shape {tuple(shape)})" if shape is not None else ""
@@ -37,8 +47,10 @@ def normalize_axes(op, axis, ndim, shape=None):
     """A sorted tuple of distinct non-negative axes; None means all of them."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int) and not isinstance(axis, bool):
+    if _is_axis(axis):
         axis = (axis,)
+    elif not isinstance(axis, (tuple, list)):
+        raise ShapeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     axes = tuple(sorted(normalize_axis(op, a, ndim, shape) for a in axis))
     if len(set(axes)) != len(axes):
         raise ShapeError(f"{op}: axis {tuple(axis)} names an axis twice")

@@ -39,6 +39,8 @@ ERRORS = [
     ("solve_shapes", lambda: ember.array_api.linalg.solve(ember.eye(2), ember.ones(3)),
      ember.ShapeError, "solve: x1 (2, 2) must be square matrices (..., M, M) and x2 (3,) hold "
      "M = 2 rows"),
+    ("axis_float", lambda: ember.zeros(2, 3).sum(axis=1.0), ember.ShapeError,
+     "sum: axis must be an int, a tuple of ints or None, got 1.0"),
     ("float_index", lambda: ember.zeros(2)[1.0], ember.IndexingError,
      "only integers, slices (:), ellipsis (...), None and integer or bool tensors, arrays or "
      "lists are valid indices; got float 1.0"),

@@ -283,3 +283,11 @@ def test_one_element_integer_tensors_bound_slices(backend):
     n, step = ember.tensor(5, backend=backend), ember.tensor(2, backend=backend)
     expect(x[:n].numpy().tolist() == [0, 1, 2, 3, 4], "x[:n]")
     expect(x[1:n:step].numpy().tolist() == [1, 3], "x[1:n:step]")
+
+
+def test_numpy_integers_serve_as_axes(backend):
+    """An axis from NumPy (np.argmax, a shape's entry) is an int, as in PyTorch."""
+    x = ember.ones(2, 3, backend=backend)
+    expect(x.sum(axis=np.int64(1)).numpy().tolist() == [3.0, 3.0], "sum(axis=np.int64(1))")
+    expect(x.sum(axis=[np.int64(0), 1]).numpy().item() == 6.0, "sum over a list of axes")
+    expect(ember.softmax(x, np.int32(0)).shape == (2, 3), "softmax(axis=np.int32(0))")

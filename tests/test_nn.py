@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import textwrap
 
 import numpy as np
@@ -200,6 +201,38 @@ def test_numpy_attention_cut_over_cores_matches_the_composed_op(monkeypatch, cas
     for name, a, b, c in zip(("output", "dq", "dk", "dv"), cut, whole, composed):
         assert np.abs(a - b).max() <= 2e-6 * np.abs(b).max(), name
         assert np.abs(a - c).max() <= 2e-6 * np.abs(c).max(), name
+
+
+@pytest.mark.parametrize("kernel,dilation", [(3, 1), (4, 1), (4, 2), ((3, 4), (1, 2))])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_conv2d_same_and_valid_padding_are_pytorchs(kernel, dilation, padding):
+    """PyTorch's string paddings, an odd total of 'same' put last; forward and backward."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 9)).astype(np.float32)
+    ours = nn.Conv2d(3, 4, kernel, padding=padding, dilation=dilation)
+    theirs = torch.nn.Conv2d(3, 4, kernel, padding=padding, dilation=dilation).double()
+    theirs.load_state_dict({k: torch.tensor(v.numpy(), dtype=torch.float64)
+                            for k, v in ours.state_dict().items()})
+    xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y, want = ours(xe), theirs(xt)
+    y.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(y.numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: nn.Conv2d(2, 2, 3, stride=0), "Conv2d: stride must be at least 1, got (0, 0)"),
+    (lambda: nn.Conv2d(2, 2, 3, dilation=0), "Conv2d: dilation must be at least 1"),
+    (lambda: nn.Conv2d(2, 2, 0), "Conv2d: kernel_size must be at least 1"),
+    (lambda: nn.Conv2d(2, 2, 3, groups=0), "Conv2d: groups must be an int >= 1, got 0"),
+    (lambda: nn.Conv2d(2, 2, 3, padding="same", stride=2), "padding='same' needs stride 1"),
+    (lambda: nn.Conv2d(2, 2, 3, padding="full"), "'valid' or 'same', got 'full'"),
+    (lambda: nn.MaxPool2d(2, stride=0)(ember.ones(1, 1, 4, 4)), "max_pool2d: stride must be at least 1")])
+def test_windows_of_no_size_or_step_are_refused_by_name(make, message):
+    """A stride, dilation or kernel of 0 divided by zero or gave no windows at all."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
 
 
 def test_conv2d_channel_mismatch_names_both_shapes():

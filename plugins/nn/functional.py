@@ -2,6 +2,7 @@
 them and autograd differentiates them to any order)."""
 
 import math
+import numbers
 
 import numpy as np
 
@@ -15,13 +16,35 @@ from ember.tensor import wrap
 scaled_dot_product_attention = ember.scaled_dot_product_attention
 
 
-def _pair(v, name, op):
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(v)
-    if len(v) != 2 or not all(isinstance(i, int) for i in v):
+def _pair(v, name, op, least=1):
+    """(h, w) of an int or a pair of ints, each at least ``least`` (padding's is 0): a
+    stride, kernel or dilation of 0 would divide by zero or give no windows."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        v = (v, v)
+    elif isinstance(v, (tuple, list)):
+        v = tuple(v)
+    if not (isinstance(v, tuple) and len(v) == 2 and all(
+            isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in v)):
         raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
-    return v
+    if min(v) < least:
+        raise ValueError(f"{op}: {name} must be at least {least}, got {v}")
+    return int(v[0]), int(v[1])
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """(symmetric (ph, pw), extra (bottom, right)) for conv2d: ints, or PyTorch's 'valid'
+    (none) and 'same' (stride 1 only; an odd total puts the extra row or column last)."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"conv2d: padding='same' needs stride 1, got {stride} (as PyTorch)")
+        totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        return tuple(t // 2 for t in totals), tuple(t % 2 for t in totals)
+    if isinstance(padding, str):
+        raise ValueError(f"conv2d: padding must be an int, a pair of ints, 'valid' or 'same', "
+                         f"got {padding!r}")
+    return _pair(padding, "padding", "conv2d", least=0), (0, 0)
 
 
 class Linear(ember.Op):
@@ -178,10 +201,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _check_4d("conv2d", x)
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must have shape (out, in/groups, kh, kw), got {weight.shape}")
-    stride, padding = _pair(stride, "stride", "conv2d"), _pair(padding, "padding", "conv2d")
-    dilation = _pair(dilation, "dilation", "conv2d")
+    stride, dilation = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"conv2d: groups must be an int >= 1, got {groups!r}")
     n, c = x.shape[:2]
     o, cg, kh, kw = weight.shape
+    padding, extra = _conv_padding(padding, (kh, kw), stride, dilation)
+    if any(extra):
+        x = ember.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     if c != cg * groups:
         raise ShapeError(f"conv2d: input {x.shape} has {c} channels but weight {weight.shape} "
                          f"expects {cg * groups} (groups={groups})")
@@ -259,7 +286,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     _check_4d("max_pool2d", x)
     kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
     stride = kernel if stride is None else _pair(stride, "stride", "max_pool2d")
-    padding = _pair(padding, "padding", "max_pool2d")
+    padding = _pair(padding, "padding", "max_pool2d", least=0)
     dilation = _pair(dilation, "dilation", "max_pool2d")
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
@@ -276,8 +303,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     _check_4d("avg_pool2d", x)
     kernel = _pair(kernel_size, "kernel_size", "avg_pool2d")
     stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d")
-    x, out_hw = _padded("avg_pool2d", x, kernel, stride, _pair(padding, "padding", "avg_pool2d"),
-                        (1, 1))
+    x, out_hw = _padded("avg_pool2d", x, kernel, stride,
+                        _pair(padding, "padding", "avg_pool2d", least=0), (1, 1))
     cols = im2col(x, kernel, stride, (1, 1), out_hw)
     c, n = cols.shape[0], x.shape[0]
     return cols.reshape(c, kernel[0] * kernel[1], n, *out_hw).mean(axis=1).permute(1, 0, 2, 3)

@@ -41,10 +41,14 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=None, backend=None):
         super().__init__()
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"Conv2d: groups must be an int >= 1, got {groups!r}")
         if in_channels % groups or out_channels % groups:
             raise ShapeError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} "
                              f"must both be divisible by groups={groups}")
         kh, kw = F._pair(kernel_size, "kernel_size", "Conv2d")
+        F._conv_padding(padding, (kh, kw), F._pair(stride, "stride", "Conv2d"),   # checked now
+                        F._pair(dilation, "dilation", "Conv2d"))
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         shape = (out_channels, in_channels // groups, kh, kw)

@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import ember
 from ember import EmberError, ShapeError
+from ember.plugins.nn import functional as F
 
 INT_MAX = np.iinfo(np.int64).max
 _TRACES = 5          # calls for ember.compile to agree on a trace
@@ -248,10 +249,12 @@ def _pair(v):
 
 def _conv(b, layer, x, out, param):
     kh, kw = layer.kernel_size
-    pads = _pair(layer.padding)
+    (ph, pw), (eh, ew) = F._conv_padding(layer.padding, (kh, kw), tuple(_pair(layer.stride)),
+                                         tuple(_pair(layer.dilation)))
     inputs = [x, param(layer.weight)] + ([param(layer.bias)] if layer.bias is not None else [])
     return b.node("Conv", inputs, [out], kernel_shape=[kh, kw], strides=_pair(layer.stride),
-                  dilations=_pair(layer.dilation), pads=pads + pads, group=layer.groups)
+                  dilations=_pair(layer.dilation), pads=[ph, pw, ph + eh, pw + ew],
+                  group=layer.groups)
 
 
 def _linear(b, layer, x, out, param, rank):

@@ -228,7 +228,9 @@ def test_conv2d_same_and_valid_padding_are_pytorchs(kernel, dilation, padding):
     (lambda: nn.Conv2d(2, 2, 3, groups=0), "Conv2d: groups must be an int >= 1, got 0"),
     (lambda: nn.Conv2d(2, 2, 3, padding="same", stride=2), "padding='same' needs stride 1"),
     (lambda: nn.Conv2d(2, 2, 3, padding="full"), "'valid' or 'same', got 'full'"),
-    (lambda: nn.MaxPool2d(2, stride=0)(ember.ones(1, 1, 4, 4)), "max_pool2d: stride must be at least 1")])
+    (lambda: nn.MaxPool2d(2, stride=0)(ember.ones(1, 1, 4, 4)), "max_pool2d: stride must be at least 1"),
+    (lambda: nn.Linear(-1, 2), "Linear: in_features and out_features must be ints >= 0, got -1 and 2"),
+    (lambda: nn.BatchNorm1d(3, momentum=None), "BatchNorm1d: momentum must be a number in [0, 1]")])
 def test_windows_of_no_size_or_step_are_refused_by_name(make, message):
     """A stride, dilation or kernel of 0 divided by zero or gave no windows at all."""
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -2,6 +2,7 @@
 stated in each docstring; all draw from ember's seeded host generator."""
 
 import math
+import numbers
 
 import ember
 from ember.errors import ShapeError
@@ -16,6 +17,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, backend=None):
         super().__init__()
+        if not all(isinstance(n, numbers.Integral) and n >= 0 for n in (in_features, out_features)):
+            raise ValueError(f"Linear: in_features and out_features must be ints >= 0, got "
+                             f"{in_features!r} and {out_features!r}")
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
         self.weight = Parameter(init.kaiming_uniform((out_features, in_features), a=math.sqrt(5),
@@ -41,7 +45,7 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=None, backend=None):
         super().__init__()
-        if not isinstance(groups, int) or groups < 1:
+        if not isinstance(groups, numbers.Integral) or groups < 1:
             raise ValueError(f"Conv2d: groups must be an int >= 1, got {groups!r}")
         if in_channels % groups or out_channels % groups:
             raise ShapeError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} "
@@ -156,6 +160,10 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, backend=None):
         super().__init__()
+        if momentum is None or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be a number in [0, 1], got "
+                             f"{momentum!r} (PyTorch's momentum=None, a cumulative average, is "
+                             f"not supported)")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(init.ones((num_features,), dtype, backend)) if affine else None
         self.bias = Parameter(init.zeros((num_features,), dtype, backend)) if affine else None

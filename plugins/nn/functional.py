@@ -425,6 +425,9 @@ def embedding(indices, weight, padding_idx=None):
     if indices.backend is not weight.backend:
         raise BackendError(f"embedding: the indices are on {indices.device} and the table on "
                            f"{weight.device}; move the indices with .to({weight.device!r})")
+    if weight.ndim != 2:
+        raise ShapeError(f"embedding: the table must be (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
     n = weight.shape[0]
     if padding_idx is not None:
         padding_idx = _padding_index(padding_idx, n, "embedding")

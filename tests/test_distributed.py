@@ -24,11 +24,20 @@ needs_mpi = pytest.mark.skipif(find_mpiexec() is None or not ember.config.availa
 
 
 def launch(*args, timeout=120, env=None):
+    """``ember launch -n 2`` of a script: (the finished process, seconds it took). A run
+    that failed with no output at all is run once more, so that the test judges what the
+    ranks did: seen once in six fresh-clone `make test` runs on 2026-12-02 (exit status 1,
+    empty stdout and stderr, other tests launching MPI jobs beside it), never alone in
+    eight runs of that test, loaded or not."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMBER_")}
     full_env.update(env or {})
-    start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "ember.cli", "launch", "-n", "2", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=full_env)
+    for _ in range(2):
+        start = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "ember.cli", "launch", "-n", "2",
+                               *map(str, args)],
+                              capture_output=True, text=True, timeout=timeout, env=full_env)
+        if done.returncode == 0 or done.stdout or done.stderr:
+            break
     return done, time.monotonic() - start
 
 

@@ -206,8 +206,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dtype = inputs[0].dtype
     if source == 0:      # nothing to attend to: zeros, still linked to q, k and v
         out = matmul(matmul(inputs[0], transpose(inputs[1])), inputs[2])
-    elif q.shape[-1] == 0:      # no features: every score an empty sum, 0 (the fused
-        p = probabilities(inputs[0], inputs[1], inputs[3] if kind else None, scale)  # kernels need E > 0)
+    elif q.shape[-1] == 0:
+        # no features: every score is an empty sum, 0; the fused kernels need E > 0
+        p = probabilities(inputs[0], inputs[1], inputs[3] if kind else None, scale)
         out = matmul(p * inputs[-1] if dropout_p > 0.0 else p, inputs[2])
     else:
         out = run(Attention(scale, kind, dropout_p > 0.0, is_causal, scores, dtype, k.ndim),

@@ -95,9 +95,8 @@ def _check_key(key):
     name, before any of it reaches NumPy's or a backend's indexing."""
     for k in key if isinstance(key, tuple) else (key,):
         if isinstance(k, slice):
-            parts = (k.start, k.stop, k.step)
-            if not all(p is None or hasattr(p, "__index__") for p in parts):   # (x[:n], n a
-                # one-element integer tensor, is an index too)
+            # anything with __index__ bounds a slice: x[:n], n a one-element integer tensor
+            if not all(p is None or hasattr(p, "__index__") for p in (k.start, k.stop, k.step)):
                 raise IndexingError(f"slice bounds and steps must be ints or None, got {k}")
             if k.step == 0:
                 raise IndexingError(f"slice step cannot be zero, got {k}")

@@ -28,14 +28,17 @@ def _float32(loss):
     return run
 
 
+def _check_reduction(reduction, op):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {', '.join(REDUCTIONS)}, "
+                         f"got {reduction!r}")
+
+
 def _reduce(loss, reduction, op):
+    _check_reduction(reduction, op)
     if reduction == "mean":
         return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss
 
 
 def _as_target(op, pred, target):
@@ -207,9 +210,7 @@ def _weighted_cross_entropy(logits, target, axis, classes, weight, ignore_index,
     (aten's cross_entropy_loss_label_smoothing): (1 - e) nll + e / C smooth, both summed
     over the targets that count and, for the mean, divided by their weights' sum (for
     probability targets, by the count of positions)."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
-                         f"got {reduction!r}")
+    _check_reduction(reduction, "cross_entropy")
     if weight is None:
         weight = ember.ones(classes, dtype=logits.dtype, backend=logits.backend)
     else:
@@ -333,9 +334,7 @@ _OFFSETS = {}
 def _index_cross_entropy(logits, target, axis, reduction):
     """IndexCrossEntropy, its flat indices target * D + (n C D + d) for logits (N, C, D...)
     (the offsets uploaded once per shape, as one-hot's class range)."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {', '.join(REDUCTIONS)}, "
-                         f"got {reduction!r}")
+    _check_reduction(reduction, "cross_entropy")
     shape = logits.shape
     inner = math.prod(shape[axis + 1:])
     key = (logits.backend.device, shape, target.dtype.name)
@@ -374,9 +373,7 @@ class Loss:
     fn = None
 
     def __init__(self, reduction="mean", **options):
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of "
-                             f"{', '.join(REDUCTIONS)}, got {reduction!r}")
+        _check_reduction(reduction, type(self).__name__)
         self.reduction, self.options = reduction, options
 
     def __call__(self, pred, target):

@@ -147,11 +147,19 @@ def by_parts(method):
     return run
 
 
-def work_group(length):
-    """The work-group size of a row reduction: a power of two, up to 256, not far past
-    the row's length."""
+#: a reduction's work-item folds blocks of this many of its elements, then adds each
+#: block's sum to its total with Kahan's compensation (comp keeps what the addition
+#: rounded away; none once the total is inf or NaN, where inf - inf would poison it):
+#: a float32 sum of 4M values of 0.1 was 1.5e-4 off, now 3e-7 (NumPy's 1.5e-7), and
+#: as fast as the plain loop
+REDUCE_BLOCK = 32
+
+
+def work_group(length, most=256):
+    """The work-group size of a row reduction: a power of two, up to ``most``, not far
+    past the row's length."""
     wg = 1
-    while wg < length and wg < 256:
+    while wg < length and wg < most:
         wg *= 2
     return wg
 
@@ -189,6 +197,8 @@ class StridedBackend(Backend):
     #: program, each kernel's machine code made at its first launch): an eager op's first
     #: use then builds its every layout at once (``_build_eager``)
     builds_in_batches = False
+    #: the most work-items folding one row of a reduction (see work_group)
+    reduce_group = 256
 
     def __init__(self, index=0):
         super().__init__(index)
@@ -372,7 +382,7 @@ class StridedBackend(Backend):
                               x.shape, axes, keepdims)
         out = self._alloc(kept_shape, x.dtype)
         if rows:
-            key = ("reduce", kind, arr.dtype, work_group(length))
+            key = ("reduce", kind, arr.dtype, work_group(length, self.reduce_group))
             launch = self._eager.get(key) or self._build_eager(key)
             launch([out], [arr], rows, (rows, length))
         return self._keep(out, x.shape, axes, keepdims)

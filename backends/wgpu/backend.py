@@ -17,8 +17,8 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import (COMPLEX_CALLS, KernelLanguage, StridedArray, StridedBackend, by_parts,
-                       c_strides, computed_wide, floating, int_limits, work_group)
+from ..strided import (COMPLEX_CALLS, REDUCE_BLOCK, KernelLanguage, StridedArray, StridedBackend,
+                       by_parts, c_strides, computed_wide, floating, int_limits, work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -120,6 +120,10 @@ def _itemsize(dtype):
 
 def _isnan(v):
     return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
+
+
+def _isfinite(v):
+    return f"((bitcast<u32>({v}) & 0x7f800000u) != 0x7f800000u)"
 
 
 _ROUND_HELPERS = """
@@ -695,8 +699,13 @@ class WgpuBackend(StridedBackend):
                                       BODY="\n    ".join(body), **fields)
         else:
             fold, init = _wgsl_fold(kind, np.dtype(spec.nodes[reduced][3]))
+            add, total = "acc = fold(acc, b);", "acc"
+            if kind == "sum" and t == "f32":       # Kahan's compensation (REDUCE_BLOCK)
+                add, total = (f"let y_ = b - comp; let s_ = acc + y_; comp = select(0.0, "
+                              f"(s_ - acc) - y_, {_isfinite('s_')}); acc = s_;", "acc - comp")
             shader = self.kernels.get(
-                "fused_reduce.wgsl", n_out + n_in + 1, writable=n_out, T=t,
+                "fused_reduce.wgsl", n_out + n_in + 1, writable=n_out, T=t, BLOCK=REDUCE_BLOCK,
+                ADD=add, TOTAL=total,
                 WG=lang.group or work_group(length), FOLD=fold, INIT=init, ROWS=rows,
                 LENGTH=length, INDEX="\n            ".join(index), X=f"v{reduced}",
                 RESULT=lang.round(np.dtype(spec.nodes[reduced][3]), "part[0]"),

@@ -53,9 +53,9 @@ def ulp_error(got, want, dtype, flushes_subnormals=False, signed_zeros=False):
     infinity; with ``signed_zeros``, the same zero), inf where exactly one of them is NaN
     or infinite (or, with ``signed_zeros``, a zero's sign differs). Where a backend
     flushes subnormals, a zero for a subnormal reference counts as exact."""
-    got = np.asarray(got).astype(np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):     # a signaling NaN's widening raises 'invalid'
+        got = np.asarray(got).astype(np.float64)
+        want = np.asarray(want, dtype=np.float64)
         ref = want.astype(dtype.np).astype(np.float64)     # overflow rounds to inf
         err = np.abs(got - want) / np.spacing(np.abs(ref).astype(dtype.np)).astype(np.float64)
     same = got == ref

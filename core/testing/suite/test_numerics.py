@@ -89,6 +89,28 @@ def test_narrowing_past_a_float_range_is_inf_without_a_warning(backend):
             expect(float(total.numpy()) == INF, "a float16 sum past 65504 is inf")
 
 
+def test_inf_and_nan_results_come_without_a_warning(backend):
+    """exp(100), log(0), 0 / 0: inf and NaN, as PyTorch gives them, and no NumPy
+    RuntimeWarning from inside (the NumPy backend printed one per op and call site)."""
+    import warnings
+    x = _f32([100.0, 0.0, -1.0, 3e38, -INF, NAN], backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, f in (("exp", ember.exp), ("log", ember.log), ("sqrt", ember.sqrt),
+                        ("expm1", ember.expm1), ("log1p", lambda t: ember.log1p(t - 1)),
+                        ("x / 0", lambda t: t / 0), ("x * 10", lambda t: t * 10),
+                        ("x ** 0.5", lambda t: t ** 0.5), ("sin", ember.sin),
+                        ("sum", lambda t: (t[3:4] * ember.ones(4, backend=backend)).sum()),
+                        ("softplus", ember.softplus), ("sigmoid", lambda t: ember.sigmoid(-t))):
+            with np.errstate(all="raise"):     # the caller's own setting changes nothing
+                got = f(x).numpy().astype(np.float64)
+            want = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt}.get(name)
+            if want is not None:
+                with np.errstate(all="ignore"):
+                    want = want(x.numpy().astype(np.float64))
+                assert_ulp(got, want, ember.float32, 4, name)
+
+
 def test_a_long_float32_sum_keeps_its_precision(backend):
     """4M values of 0.1: one running total per work-item was 1.5e-4 off on OpenCL and
     wgpu. NumPy's pairwise sum is 1.5e-7 off, a blocked Kahan sum 3e-7 (OpenCL), 4e-6

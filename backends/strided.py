@@ -441,7 +441,7 @@ class StridedBackend(Backend):
         of an eager kernel's one output (stored at ``g`` when None); ``accumulate`` adds
         to what the output holds. ``lang`` spells it: ``type(dtype)``,
         ``func(name, out type, [(type, param)], expr)``, ``let(type, name, value)``,
-        ``index()`` (r = g) and ``split(d, extent)``, ``literal(value, dtype)``,
+        ``index()`` (r = g) and ``split(d, extent, outer)`` (k0 is r), ``literal(value, dtype)``,
         ``load(buffer number, index, dtype)``, and ``round`` and ``store`` (KernelLanguage)."""
         funcs = []
         for k, ((_, ins, _, out_dtype), expr) in enumerate(zip(spec.nodes, exprs)):
@@ -452,7 +452,7 @@ class StridedBackend(Backend):
         body = []
         offset, out_layout = out if out is not None else (None, None)
         if out_layout or any(layout):           # a strides tuple; () reads one element
-            body += [lang.index()] + [lang.split(d, spec.shape[d])
+            body += [lang.index()] + [lang.split(d, spec.shape[d], outer=d == 0)
                                       for d in reversed(range(len(spec.shape)))]
 
         def at(strides):

@@ -455,7 +455,9 @@ class _WGSL(KernelLanguage):
         return "var r = g;"
 
     @staticmethod
-    def split(d, extent):
+    def split(d, extent, outer=False):
+        if outer:       # what is left of the index is the outermost one
+            return f"let k{d} = r;"
         return f"let k{d} = r % {extent};\n    r = r / {extent};"
 
     @staticmethod

@@ -310,30 +310,41 @@ class StridedBackend(Backend):
         if n == 0:
             return out
         # each operand flat (contiguous at the output's shape) or one element (a scalar):
-        # no index arithmetic at all; else every operand through its strides
+        # no index arithmetic at all; else, into a contiguous output of rank 2 or more,
+        # the flat operands as they are and the others through their strides (a broadcast
+        # row, a transposed view: 6.0 -> 2.9 ms for x - x.max(axis=1, keepdims=True) on
+        # 4096 x 1024 with pocl); else every operand and the output through their strides
         kinds = tuple("flat" if x.shape == shape and x.contiguous else "one" if x.size == 1
                       else "strided" for x in inputs)
-        simple = out.contiguous and "strided" not in kinds
-        key = (expr, out_dtype, tuple(x.dtype for x in inputs), kinds if simple else len(shape),
-               accumulate, n >= 2 ** 31)
+        if not out.contiguous or "strided" in kinds and len(shape) == 1:
+            form, meta = len(shape), tuple(shape) + tuple(out.strides) + sum(
+                (broadcast_strides(x, shape) for x in inputs), ())
+        elif "strided" in kinds:            # (a one-element operand: strides of 0)
+            kinds = tuple("flat" if k == "flat" else "strided" for k in kinds)
+            form, meta = (len(shape),) + kinds, tuple(shape) + sum(
+                (broadcast_strides(x, shape) for x, k in zip(inputs, kinds) if k == "strided"), ())
+        else:
+            form, meta = kinds, ()
+        key = (expr, out_dtype, tuple(x.dtype for x in inputs), form, accumulate, n >= 2 ** 31)
         launch = self._eager.get(key) or self._build_eager(key)
-        meta = () if simple else tuple(shape) + tuple(out.strides) + sum(
-            (broadcast_strides(x, shape) for x in inputs), ())
         launch([out], inputs, n, meta, out.offset)
         return out
 
     def _build_eager(self, key):
         """Compile the kernel of ``key`` (an ``_ew`` or ``_reduce`` key) and, on a backend
         that ``builds_in_batches``, its siblings in the same build: every other layout of
-        the op (each operand flat or one element, strided ranks 1 to 4), or every other
-        work-group size of the reduction. Returns key's launcher."""
+        the op (each operand flat or one element; everything strided, ranks 1 to 4; for a
+        key with strided operands into a contiguous output, every other such mix of its
+        rank), or every other work-group size of the reduction. Returns key's launcher."""
         keys = [key]
         if self.builds_in_batches and key[0] == "reduce":
             keys += [key[:3] + (2 ** k,) for k in range(9) if 2 ** k != key[3]]
         elif self.builds_in_batches:
             expr, out_dtype, dtypes, form, accumulate, wide = key
-            keys += [(expr, out_dtype, dtypes, f, accumulate, wide) for f in [
-                *itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3, 4] if f != form]
+            forms = [*itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3, 4]
+            forms += [(rank,) + kinds for rank in (2, 3, 4) for kinds in itertools.product(
+                ("flat", "strided"), repeat=len(dtypes)) if "strided" in kinds]
+            keys += [(expr, out_dtype, dtypes, f, accumulate, wide) for f in forms if f != form]
         items = [self._reduce_item(*k[1:]) if k[0] == "reduce" else self._eager_item(*k)
                  for k in keys]
         self._eager.update(zip(keys, self._compile_all(items)))
@@ -347,19 +358,28 @@ class StridedBackend(Backend):
     def _eager_item(self, expr, out_dtype, dtypes, form, accumulate, wide):
         """``_compile``'s arguments for ``_ew``'s kernel. ``form`` is each operand's kind
         when no operand needs strides (flat ones read at the flat index, one-element ones at
-        their offset), else the rank: extents at meta[0:rank], then the strides of the
-        output and each input. (One strided variant per rank, not per operand layout.)"""
+        their offset); or (rank, kind...) with "strided" kinds, into a contiguous output:
+        extents at meta[0:rank], then each strided operand's strides; or the rank alone:
+        the extents, then the strides of the output and each input."""
         lang = self._language(2 ** 31 if wide else 1, eager=len(dtypes))
-        ndim = form if isinstance(form, int) else 0
+        if isinstance(form, int):           # everything strided, the output too
+            form = (form,) + ("strided",) * len(dtypes)
+            out_strides = tuple(lang.meta(form[0] + d) for d in range(form[0]))
+        else:
+            out_strides = None
+        ndim, kinds = (form[0], form[1:]) if isinstance(form[0], int) else (0, form)
+        at = ndim + len(out_strides or ())      # where the next operand's strides are
+        strides = []
+        for kind in kinds:
+            if kind == "strided":
+                strides.append(tuple(lang.meta(at + d) for d in range(ndim)))
+                at += ndim
+            else:
+                strides.append(() if kind == "one" else None)
         spec = FusedSpec([lang.meta(d, extent=True) for d in range(ndim)],
                          [(None, d) for d in dtypes],
                          [("ew", [("x", k) for k in range(len(dtypes))], None, out_dtype)], [0])
-        if ndim:
-            strides = [tuple(lang.meta(ndim * (1 + m) + d) for d in range(ndim))
-                       for m in range(1 + len(dtypes))]
-        else:
-            strides = [None] + [() if kind == "one" else None for kind in form]
-        return spec, [expr], strides[1:], lang, (lang.out_offset, strides[0]), accumulate
+        return spec, [expr], strides, lang, (lang.out_offset, out_strides), accumulate
 
     def _reduce_item(self, kind, dtype, group):
         """``_compile``'s arguments for ``_reduce``'s kernel: a fold over the rows of a

@@ -26,7 +26,9 @@ COMPLEX_CALLS = {
         "exp", "log", "sqrt", "sin", "cos", "tanh", "sign", "fast_expm1", "fast_log1p")}}
 
 
+@functools.lru_cache(maxsize=1024)     # an eager op asks for it several times
 def c_strides(shape):
+    """The element strides of a C-ordered array of ``shape`` (a tuple)."""
     strides, step = [], 1
     for d in reversed(shape):
         strides.append(step)

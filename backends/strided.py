@@ -4,6 +4,7 @@ flip are views that copy nothing."""
 
 import functools
 import itertools
+import math
 import re
 
 import numpy as np
@@ -199,6 +200,10 @@ class StridedBackend(Backend):
     #: program, each kernel's machine code made at its first launch): an eager op's first
     #: use then builds its every layout at once (``_build_eager``)
     builds_in_batches = False
+    #: whether ``_language(n, eager, columns=True)`` spells a reduction folding each column
+    #: of a packed matrix in one work-item (then a sum over leading axes reads whole rows
+    #: of adjacent columns at once, where the rows path first transposes)
+    reduces_columns = False
     #: the most work-items folding one row of a reduction (see work_group)
     reduce_group = 256
 
@@ -340,7 +345,8 @@ class StridedBackend(Backend):
         rank), or every other work-group size of the reduction. Returns key's launcher."""
         keys = [key]
         if self.builds_in_batches and key[0] == "reduce":
-            keys += [key[:3] + (2 ** k,) for k in range(9) if 2 ** k != key[3]]
+            keys += [key[:3] + (g,) for g in [2 ** k for k in range(9)] + (
+                ["columns"] if self.reduces_columns else []) if g != key[3]]
         elif self.builds_in_batches:
             expr, out_dtype, dtypes, form, accumulate, wide = key
             forms = [*itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3, 4]
@@ -385,8 +391,10 @@ class StridedBackend(Backend):
 
     def _reduce_item(self, kind, dtype, group):
         """``_compile``'s arguments for ``_reduce``'s kernel: a fold over the rows of a
-        packed matrix, their count and length read at run time, ``group`` work-items a row."""
-        lang = self._language(1, eager=1, group=group)
+        packed matrix, their count and length read at run time, ``group`` work-items a row
+        (or, for "columns", over its columns, a work-item each)."""
+        lang = (self._language(1, eager=1, group=self.reduce_group, columns=True)
+                if group == "columns" else self._language(1, eager=1, group=group))
         spec = FusedSpec((lang.meta(0, extent=True), lang.meta(1, extent=True)),
                          [(None, dtype)], [("ew", [("x", 0)], None, dtype)], [],
                          reduce=(kind, 0, (1,), None))
@@ -398,6 +406,24 @@ class StridedBackend(Backend):
         run time; built once per (fold, dtype, work-group size)."""
         if not axes:
             return x
+        axes = tuple(sorted(axes))
+        lead = next((i for i, a in enumerate(axes) if a != i), len(axes))
+        trail = axes[lead:]
+        if (self.reduces_columns and lead and x.contiguous and x.offset == 0
+                and trail == tuple(range(x.ndim - len(trail), x.ndim))
+                and math.prod(x.shape[lead:x.ndim - len(trail)]) >= 64):
+            # leading axes (a bias's gradient, a batch mean), after any trailing ones
+            # (NCHW over N, H and W): a work-item per column, reading along rows
+            y = self._reduce(kind, x, trail, False) if trail else x
+            length, cols = math.prod(y.shape[:lead]), math.prod(y.shape[lead:])
+            if not length:
+                out = self.full(y.shape[lead:], 0, dt.from_numpy_dtype(x.dtype))
+            else:
+                out = self._alloc(y.shape[lead:], x.dtype)
+                key = ("reduce", kind, y.dtype, "columns")
+                launch = self._eager.get(key) or self._build_eager(key)
+                launch([out], [y], cols, (cols, length))
+            return self._keep(out, x.shape, axes, keepdims)
         kept_shape, rows, length, arr = self._rows(x, axes)
         if rows and not length:                       # the sum of nothing
             return self._keep(self.full(kept_shape, 0, dt.from_numpy_dtype(x.dtype)),
@@ -434,8 +460,9 @@ class StridedBackend(Backend):
         ``var(name, value)``, ``index_type`` and ``eager`` (the group is an eager kernel's,
         its shape the expressions of (rows, length))."""
         if lang.eager:          # rows of a packed matrix, their count and length read at run time
-            rows, length = spec.shape
-            return rows, length, [lang.let(lang.index_type, "g", f"row * {length} + j")]
+            rows, length = spec.shape       # (or its columns: then rows counts them)
+            at = f"j * {rows} + row" if getattr(lang, "columns", False) else f"row * {length} + j"
+            return rows, length, [lang.let(lang.index_type, "g", at)]
         axes = spec.reduce[2]
         kept = [d for d in range(len(spec.shape)) if d not in axes]
         rows = length = 1

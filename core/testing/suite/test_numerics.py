@@ -126,6 +126,32 @@ def test_a_long_float32_sum_keeps_its_precision(backend):
                f"sum gave {got}, want {total}")
 
 
+def test_reductions_over_leading_and_outer_axes(backend):
+    """A bias's gradient (axis 0), BatchNorm's statistics (N, H and W of NCHW): OpenCL
+    folds leading axes down columns and the trailing ones along rows; every backend
+    must agree with NumPy, with NaN, infinities and integers too."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, 70, 3, 5)).astype(np.float32)
+    x[1, 3, 0, 0], x[2, 4, 1, 1], x[3, 5, 2, 2], x[4, 5, 0, 3] = NAN, INF, -INF, INF
+    t = ember.tensor(x, backend=backend)
+    x64 = x.astype(np.float64)
+    for axes in ((0,), (0, 2, 3), (0, 1), (0, 3)):
+        for kind in ("max", "min"):
+            assert_ulp(getattr(t, kind)(axis=axes, keepdims=True).numpy(),
+                       getattr(x64, kind)(axis=axes, keepdims=True), ember.float32, 0,
+                       f"{kind} over {axes}")
+        got = t.sum(axis=axes).numpy().astype(np.float64)
+        want, scale = x64.sum(axis=axes), np.abs(x64).sum(axis=axes)   # a sum's condition
+        with np.errstate(invalid="ignore"):
+            ok = (got == want) | np.isnan(got) & np.isnan(want) | (
+                np.abs(got - want) <= 4 * 2.0 ** -24 * scale)
+        expect(ok.all(), f"sum over {axes}: {got[~ok][:3]}, want {want[~ok][:3]}")
+    ints = rng.integers(-1000, 1000, (40, 80))
+    i = ember.tensor(ints, backend=backend)
+    expect(i.sum(axis=0).tolist() == ints.sum(axis=0).tolist()
+           and i.max(axis=0).tolist() == ints.max(axis=0).tolist(), "integer sums over axis 0")
+
+
 def test_variance_of_tiny_and_huge_values(backend):
     """Deviations are scaled before squaring: 1e-30 ** 2 underflows float32, 1e20 ** 2
     overflows, yet both spreads are representable."""

@@ -212,6 +212,7 @@ class OpenCLBackend(StridedBackend):
     wide = {**{d: dt.float32 for d in HALF},
             **{d.np: dt.int32 for d in (dt.int8, dt.int16, dt.uint8, dt.uint16)}}
     builds_in_batches = True
+    reduces_columns = True
     dtypes = frozenset({dt.bool_, *dt.INTS, dt.float16, dt.float32, dt.float64, *dt.COMPLEX} |
                        ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
 
@@ -255,7 +256,6 @@ class OpenCLBackend(StridedBackend):
         # as fast as over 256 (4096 rows of 1024 float32)
         if self._is_cpu:
             self.reduce_group = 16
-        self.reduces_columns = True
         # an eager kernel's strided operands find their element by dividing the index by
         # extents known at run time: x86 has no vector integer division, so pocl divided
         # one lane at a time (x - x.max(axis=1, keepdims=True) on 4096 x 1024: 7.5 ms, in
@@ -334,12 +334,15 @@ class OpenCLBackend(StridedBackend):
         funcs = rendered[0][0]
         kernels = self.kernels.build("helpers.cl", "\n".join(funcs) + "".join(
             r[1] for r in rendered), [f"fused{i}" for i in range(len(items))])
-        return [self._launcher(kernel, *r[2:]) for kernel, r in zip(kernels, rendered)]
+        for kernel, r in zip(kernels, rendered):
+            kernel.set_scalar_arg_dtypes(r[2])          # see kernels._typed
+        return [self._launcher(kernel, *r[3:]) for kernel, r in zip(kernels, rendered)]
 
     def _render(self, name, spec, exprs, layout, lang, out=None, accumulate=False):
-        """(functions, kernel, lang, work-group, rows, accumulate) of a fused group (or an
-        eager one, ``lang.eager``) in OpenCL C, after kernels/helpers.cl: one work-item
-        per element, or for a reduction one work-group per row folding in local memory."""
+        """(functions, kernel, its scalar arguments' dtypes, lang, work-group, rows,
+        accumulate) of a fused group (or an eager one, ``lang.eager``) in OpenCL C, after
+        kernels/helpers.cl: one work-item per element; for a reduction, one work-group per
+        row folding in local memory, or (``lang.columns``) one work-item per column."""
         outs_decl = [f"__global {storage(spec.nodes[j][3])}* restrict o{m}"
                      for m, j in enumerate(spec.outputs)]
         ins_decl = [f"__global const {storage(spec.inputs[k][1])}* restrict i{m}, const long f{m}"
@@ -358,8 +361,8 @@ class OpenCLBackend(StridedBackend):
                 wg, rows, first, step = None, None, "0", 1
                 head = ["const long row = get_global_id(0);"]
                 if self._is_cpu:    # a barrier in the loop makes pocl run the group's
-                    # items (adjacent columns) as vector lanes at each step: 15 -> 1.3 ms
-                    # for a sum over the 4096 rows of 1024 columns
+                    # items (adjacent columns) as vector lanes at each step: 16.4 -> 2.8
+                    # ms for a sum over the 4096 rows of 1024 columns
                     index = index + ["barrier(CLK_LOCAL_MEM_FENCE);"]
             else:
                 wg = lang.group or work_group(length, self.reduce_group)
@@ -387,9 +390,11 @@ class OpenCLBackend(StridedBackend):
                          "    barrier(CLK_LOCAL_MEM_FENCE);", "}",
                          "if (lid == 0) " + lang.store("red", "row", "part[0]", dtype)]
         funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
+        scalars = [None] * len(outs_decl) + [None, np.int64] * len(ins_decl) + (
+            [np.int64, None] if lang.eager else [])      # the pointers, the offsets
         return funcs, (f"\n__kernel void {name}(" + ", ".join(outs_decl + ins_decl + params)
                        + ") {\n    " + "\n    ".join(head + body + tail) + "\n}\n"), \
-            lang, wg, rows, accumulate
+            scalars, lang, wg, rows, accumulate
 
     def _launcher(self, kernel, lang, wg, rows, accumulate):
         """launch(outs, inputs, n, meta, offset) of a built kernel: whole work-groups of

@@ -76,7 +76,8 @@ class KernelCache:
         return self.sources[filename]
 
     def build(self, filename, code, names):
-        """Kernels ``names`` of generated ``code`` appended to ``filename`` (its helpers)."""
+        """Kernels ``names`` of generated ``code`` appended to ``filename`` (its helpers);
+        the caller declares their scalar arguments' dtypes (it wrote them)."""
         key = (filename, code)
         kernels = self.kernels.get(key)
         if kernels is None:
@@ -85,8 +86,7 @@ class KernelCache:
                 f"#define R {r}\n#define C {r}2\n{self._source('complex.cl')}#undef R\n#undef C\n"
                 for r in ("float", "double") if f"{r}2" in code)
             program = self.cl.Program(self.context, header + source + code).build(BUILD_OPTIONS)
-            kernels = self.kernels[key] = [_typed(self.cl, self.cl.Kernel(program, name))
-                                          for name in names]
+            kernels = self.kernels[key] = [self.cl.Kernel(program, name) for name in names]
         return kernels
 
     def get(self, filename, name, **defines):

@@ -71,7 +71,7 @@ inline __attribute__((overloadable, always_inline)) float ember_exp(const float 
     p = fma(p, r * r, r) + 1.0f;
     const int ki = (int)k, k1 = ki >> 1;
     const float y = p * as_float((k1 + 127) << 23) * as_float((ki - k1 + 127) << 23);
-    return isnan(x) ? x : y;
+    return x != x ? x : y;
 }
 
 inline __attribute__((overloadable, always_inline)) float ember_log(const float x) {
@@ -95,7 +95,7 @@ inline __attribute__((overloadable, always_inline)) float ember_log(const float 
     float y = fma(e, -2.12194440e-4f, p * f * z);
     y = fma(z, -0.5f, y);
     const float r = fma(e, 0.693359375f, f + y);
-    return isnan(x) ? x : x < 0.0f ? NAN : x == 0.0f ? -INFINITY : x == INFINITY ? x : r;
+    return x != x ? x : x < 0.0f ? NAN : x == 0.0f ? -INFINITY : x == INFINITY ? x : r;
 }
 
 inline __attribute__((overloadable, always_inline)) float ember_log1p(const float x) {
@@ -110,11 +110,8 @@ inline __attribute__((overloadable, always_inline)) float ember_log1p(const floa
 // float32 pow and expm1 through float64 (pocl's are scalar SLEEF calls, 50 and 150 times
 // slower than exp): each result within 2^-31 before its one rounding to float
 
-// 2^t = 2^k 2^r, r = t - k in [-1/2, 1/2]: the Taylor series of exp(r ln2) to r^10
-inline __attribute__((always_inline)) double ember_exp2_wide(const double t) {
-    const double tc = fmin(fmax(t, -200.0), 200.0);
-    const double k = (tc + 6755399441055744.0) - 6755399441055744.0;   // rint
-    const double r = (tc - k) * 0.6931471805599453;
+// (exp(r) - 1 - r) / r^2 by its Taylor series: 1/2 + r/6 + ... + r^8/10!
+inline __attribute__((always_inline)) double ember_exp_tail(const double r) {
     double p = fma(r, 1.0 / 3628800, 1.0 / 362880);
     p = fma(p, r, 1.0 / 40320);
     p = fma(p, r, 1.0 / 5040);
@@ -122,26 +119,24 @@ inline __attribute__((always_inline)) double ember_exp2_wide(const double t) {
     p = fma(p, r, 1.0 / 120);
     p = fma(p, r, 1.0 / 24);
     p = fma(p, r, 1.0 / 6);
-    p = fma(p, r, 0.5);
-    p = fma(p, r, 1.0);
-    p = fma(p, r, 1.0);
-    return isnan(t) ? t : p * as_double((long)((int)k + 1023) << 52);
+    return fma(p, r, 0.5);
+}
+
+// 2^t = 2^k 2^r, r = t - k in [-1/2, 1/2]: exp(r ln2) by its Taylor series to r^10
+inline __attribute__((always_inline)) double ember_exp2_wide(const double t) {
+    const double tc = fmin(fmax(t, -200.0), 200.0);
+    const double k = (tc + 6755399441055744.0) - 6755399441055744.0;   // rint
+    const double r = (tc - k) * 0.6931471805599453;
+    const double p = fma(ember_exp_tail(r) * r, r, r) + 1.0;
+    return t != t ? t : p * as_double((long)((int)k + 1023) << 52);
 }
 
 inline __attribute__((overloadable, always_inline)) float ember_expm1(const float x) {
     // the Taylor series to x^10 where |x| < ln2/2; elsewhere exp(x) - 1 loses 2 bits of 53
     const double d = x;
-    double p = fma(d, 1.0 / 3628800, 1.0 / 362880);
-    p = fma(p, d, 1.0 / 40320);
-    p = fma(p, d, 1.0 / 5040);
-    p = fma(p, d, 1.0 / 720);
-    p = fma(p, d, 1.0 / 120);
-    p = fma(p, d, 1.0 / 24);
-    p = fma(p, d, 1.0 / 6);
-    p = fma(p, d, 0.5);
-    const double near0 = fma(p * d, d, d);
+    const double near0 = fma(ember_exp_tail(d) * d, d, d);
     const double far = ember_exp2_wide(d * 1.4426950408889634) - 1.0;
-    return (x == 0.0f || isnan(x)) ? x : (float)(fabs(d) < 0.34657359027997264 ? near0 : far);
+    return (x == 0.0f || x != x) ? x : (float)(fabs(d) < 0.34657359027997264 ? near0 : far);
 }
 
 // |x|^y = 2^(y log2 |x|), log2 from the series of atanh; then C's signs and special cases
@@ -161,7 +156,7 @@ inline __attribute__((overloadable, always_inline)) float ember_pow(const float 
     q = fma(q, s2, 1.0);
     // float's subnormals are normal doubles; 0 and inf give -inf and inf
     const double e = (double)((int)((bits >> 52) & 0x7ff) - 1023 + big);
-    const double l2 = isnan(ax) ? ax : ax == 0.0 ? -INFINITY : ax == INFINITY ? INFINITY
+    const double l2 = ax != ax ? ax : ax == 0.0 ? -INFINITY : ax == INFINITY ? INFINITY
         : e + s * q * 2.8853900817779268;   // 2 / ln2
     const float mag = (float)ember_exp2_wide((double)y * l2);
     // signs and the cases C's pow names: x^0 = 1^y = 1 (NaN too), (-1)^(+-inf) = 1, a

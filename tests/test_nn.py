@@ -317,6 +317,15 @@ def test_erf_and_gelu_keep_their_relative_precision_in_the_tails():
         [0.5 * v * math.erfc(-v / math.sqrt(2)) for v in (-5.0, 0.5, 2.0)]).tolist()
 
 
+def test_erf_and_gelu_take_integers_as_floats_and_refuse_complex():
+    for f in (F.erf, F.gelu):
+        got = f(ember.tensor([1, 2]))
+        assert got.dtype is ember.float32
+        np.testing.assert_array_equal(got.numpy(), f(ember.tensor([1.0, 2.0])).numpy())
+        with pytest.raises(ember.DTypeError, match="complex tensors are not supported"):
+            f(ember.tensor([1 + 2j]))
+
+
 def test_erf_and_gelu_gradients_are_finite_at_the_edges():
     x = ember.tensor([-30.0, -0.75, -1e-30, 0.0, 0.7499, 0.75, 30.0], requires_grad=True)
     F.erf(x).sum().backward()

@@ -477,6 +477,13 @@ _ERF_TAYLOR = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2
 _HALF = (ember.float16, ember.bfloat16)
 
 
+def _real_float(name, x):
+    """x, an integer or bool tensor in the default float (as ember.exp takes them)."""
+    if x.dtype.is_complex:
+        raise DTypeError(f"{name}: complex tensors are not supported, got {x.dtype.name}")
+    return x if x.dtype.is_float else x.to(ember.default_float)
+
+
 def _horner(x, coefficients):
     """sum c x^k over ``coefficients`` from the highest power down."""
     acc = x * coefficients[0] + coefficients[1]
@@ -501,8 +508,7 @@ def erf(x):
     """Error function, within 3 ULP of float32 everywhere (float64 inputs get the same
     relative error, 2e-7, not float64's own): its Taylor series where |x| < 3/4, else
     1 - erfc (whose error is then at most 0.4 of erf's)."""
-    if not x.dtype.is_float:
-        raise DTypeError(f"erf: needs a floating tensor, got {x.dtype.name}")
+    x = _real_float("erf", x)
     if x.dtype in _HALF:
         return erf(x.to(ember.float32)).to(x.dtype)
     small = x.abs() < 0.75
@@ -521,6 +527,7 @@ def gelu(x, approximate="none"):
         return gelu_tanh(x)
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = _real_float("gelu", x)
     if x.dtype in _HALF:
         return gelu(x.to(ember.float32)).to(x.dtype)
     e = _erfc_of_abs(x.abs(), square=0.5)

@@ -85,6 +85,10 @@ class KernelLanguage:
     between ops. A language whose buffers hold a dtype otherwise (OpenCL's 16-bit floats,
     stored narrow; WGSL's bfloat16, held in f32) overrides them."""
 
+    #: a reduction's kernel folds down the columns of a packed matrix, a work-item each
+    #: (StridedBackend.reduces_columns), not along its rows
+    columns = False
+
     @staticmethod
     def round(dtype, expr):
         """``expr`` (of compute type) rounded to what ``dtype`` holds."""
@@ -461,7 +465,7 @@ class StridedBackend(Backend):
         its shape the expressions of (rows, length))."""
         if lang.eager:          # rows of a packed matrix, their count and length read at run time
             rows, length = spec.shape       # (or its columns: then rows counts them)
-            at = f"j * {rows} + row" if getattr(lang, "columns", False) else f"row * {length} + j"
+            at = f"j * {rows} + row" if lang.columns else f"row * {length} + j"
             return rows, length, [lang.let(lang.index_type, "g", at)]
         axes = spec.reduce[2]
         kept = [d for d in range(len(spec.shape)) if d not in axes]

@@ -431,6 +431,28 @@ def _keep_freed_memory():
     mallopt(m_trim_threshold, 256 << 20)
 
 
+#: the unsigned integer dtype of each item size, for _bit_select
+_UINTS = {n: numpy.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+#: from this many elements where selects bits: below it NumPy's where is as fast
+SELECT_MIN = 1 << 14
+
+
+def _bit_select(cond, a, b, out=None):
+    """where(cond, a, b) as b ^ ((a ^ b) & -cond) on the values' bits, exact for every
+    value (NaN payloads too). NumPy's where branches on each element, and a mask with no
+    pattern mispredicts half of them: 18 ms on 4M float32 under a random mask, 2.5 under
+    a sorted one; these four passes take 3."""
+    u = _UINTS[a.dtype.itemsize]
+    if out is None:
+        out = numpy.empty(numpy.broadcast_shapes(cond.shape, a.shape, b.shape), a.dtype)
+    bits, b_bits = out.view(u), b.view(u)
+    numpy.bitwise_xor(a.view(u), b_bits, out=bits)
+    mask = cond.astype(u)
+    bits &= numpy.negative(mask, out=mask)
+    bits ^= b_bits
+    return out
+
+
 @_without_warnings
 class NumpyBackend(ArrayModuleBackend):
     """Runs on the CPU through NumPy; the reference every other backend is checked against."""
@@ -465,6 +487,13 @@ class NumpyBackend(ArrayModuleBackend):
     def gt(self, a, b): return threads.binary(numpy.greater, a, b)
     def ge(self, a, b): return threads.binary(numpy.greater_equal, a, b)
     def fast_relu(self, x): return threads.binary(numpy.maximum, x, 0)
+
+    def where(self, cond, a, b):
+        if (a.dtype == b.dtype and a.dtype.itemsize in _UINTS and cond.dtype == bool
+                and max(cond.size, a.size, b.size) >= SELECT_MIN):
+            return threads.elementwise(_bit_select, cond, a, b)
+        return numpy.where(cond, a, b)
+
     def fast_relu_grad(self, g, x): return threads.binary(numpy.multiply, g, self.gt(x, 0))
 
     # the ufuncs' reduce directly: np.sum and np.max wrap it in Python, which costs 2-3 us

@@ -131,6 +131,14 @@ def binary(ufunc, a, b):
     return _elementwise(ufunc, (a, b))
 
 
+def elementwise(function, *args):
+    """function(*args), cut over the cores where an operand is large; ``function`` takes
+    ``out=`` as a ufunc does."""
+    if all(getattr(a, "size", 1) < MIN_ELEMENTS for a in args):
+        return function(*args)
+    return _elementwise(function, args)
+
+
 def _elementwise(ufunc, args):
     shape = numpy.broadcast_shapes(*(numpy.shape(a) for a in args))
     if _pieces(shape) < 2:

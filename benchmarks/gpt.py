@@ -1,7 +1,8 @@
 """The GPT of examples/char_gpt.py against the same model written in PyTorch CPU.
 
 ``rows()`` times one training step (forward, cross-entropy, backward, clipping, AdamW) of
-the default config on each backend, eager and compiled, beside PyTorch's, in alternation.
+the default config on each backend, eager and compiled, beside PyTorch's, eager and with
+its forward through torch.compile (inductor's C++ kernels), in alternation.
 ``--train`` runs the whole default schedule in both frameworks from the same initial
 weights and the same batches, and prints both validation curves and the time per step.
 
@@ -30,8 +31,9 @@ def _args(argv=()):
     return char_gpt.parser().parse_args(list(argv))
 
 
-def torch_twin(model, args):
-    """The same GPT in PyTorch (the same module tree, so ember's weights load by key)."""
+def torch_twin(model, args, compiled=False):
+    """The same GPT in PyTorch (the same module tree, so ember's weights load by key);
+    ``compiled``: its forward (and so its backward) through torch.compile."""
     import torch
     from torch import nn
     fn = nn.functional
@@ -107,8 +109,10 @@ def torch_twin(model, args):
         return args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * done))
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
+    forward = torch.compile(twin) if compiled else twin
+
     def step(x, y):
-        logits = twin(x)
+        logits = forward(x)
         loss = fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
@@ -141,11 +145,12 @@ def rows(backends, min_time=1.0):
             cases.append(_ember_step(b, compiled, args, x, y))
     try:
         import torch
-        ember.manual_seed(args.seed)
-        _, step = torch_twin(char_gpt.build(args, 256), args)
         tx, ty = torch.tensor(x), torch.tensor(y)
-        names.append("torch")
-        cases.append(((lambda: step(tx, ty)), lambda: None))
+        for compiled in (False, True):
+            ember.manual_seed(args.seed)
+            _, step = torch_twin(char_gpt.build(args, 256), args, compiled)
+            names.append("torch compiled" if compiled else "torch")
+            cases.append(((lambda step=step: step(tx, ty)), lambda: None))
     except ImportError:
         pass
     return dict(zip(names, side_by_side(cases, min_time=min_time, repeat=3)))

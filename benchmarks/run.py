@@ -184,8 +184,9 @@ def main(argv=None):
         print(attended[-1], flush=True)
     stepped = gpt.rows(backends, min_time=min_time)
     tokens = 16 * 128
-    gpt_rows = [f"| {name} | {t * 1e3:.0f} ms | {tokens / t:,.0f} | "
-                + (f"{t / stepped['torch']:.2f}x |" if "torch" in stepped else "- |")
+    gpt_rows = [f"| {name} | {t * 1e3:.0f} ms | {tokens / t:,.0f} | " + " | ".join(
+                    f"{t / stepped[them]:.2f}x" if them in stepped else "-"
+                    for them in ("torch", "torch compiled")) + " |"
                 for name, t in stepped.items()]
     print("\n".join(gpt_rows), flush=True)
     resnet_rows = []
@@ -228,9 +229,11 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
         + attended[1] + [""]
     lines += ["The GPT of `examples/char_gpt.py` (`benchmarks/gpt.py`): one training step of its",
               "default config (4 layers, 128 wide, 16 sequences of 128 bytes: forward,",
-              "cross-entropy, backward, clipping, AdamW) against the same model in PyTorch CPU.",
+              "cross-entropy, backward, clipping, AdamW) against the same model in PyTorch CPU,",
+              "eager and with its forward through torch.compile (inductor).",
               "`python benchmarks/gpt.py --train` compares the two learning curves.", "",
-              "| contender | step | tokens/s | ratio to PyTorch |", "|---|---|---|---|"] \
+              "| contender | step | tokens/s | ratio to PyTorch | to PyTorch compiled |",
+              "|---|---|---|---|---|"] \
         + gpt_rows + [""]
     if resnet_rows:
         lines += ["ResNet-18 inference from ONNX (`benchmarks/onnx_resnet.py`): 224 x 224 images",

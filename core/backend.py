@@ -55,7 +55,8 @@ COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
 FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
-              "fast_im2col", "fast_col2im", "fast_max_pool2d", "fast_max_unpool2d",
+              "fast_standardize", "fast_standardize_grad", "fast_im2col", "fast_col2im",
+              "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
 
@@ -88,6 +89,12 @@ class Backend:
     fast_expm1 = None        # (x) -> exp(x) - 1, within a few ULP near 0
     fast_softmax = None      # (x, axis) -> softmax along one axis
     fast_log_softmax = None  # (x, axis) -> log_softmax along one axis
+    #: (x, axes, eps) -> (y, rstd): y = (x - mean) * rstd over ``axes`` (a tuple), rstd =
+    #: 1 / sqrt(var + eps) with keepdims (ember.ops.reduce.Standardize), exact for
+    #: spreads whose squares overflow or underflow; x float32 or float64
+    fast_standardize = None
+    #: (g, y, rstd, axes) -> rstd (g - mean(g) - y mean(g y)) over ``axes``
+    fast_standardize_grad = None
     #: (x, kernel, stride, dilation) -> the windows of an (already padded) NCHW x,
     #: contiguous, as (C, kh, kw, N, OH, OW): a conv is one GEMM over it, a pool a
     #: reduction along the window axes

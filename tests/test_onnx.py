@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.ops.reduce import standardize
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
@@ -320,3 +321,29 @@ def test_layers_export_as_their_onnx_ops():
     gpt = GPT2(GPT2Config(vocab_size=20, n_positions=16, n_embd=8, n_layer=2, n_head=2)).eval()
     ops = [n.op_type for n in export(gpt, (ember.tensor([[1, 2, 3]]),)).graph.node]
     assert ops.count("LayerNormalization") == 5 and "ReduceSum" not in ops
+
+
+def test_a_functional_layer_norm_exports_as_layer_normalization():
+    """standardize (F.layer_norm's core) outside a LayerNorm layer records the backend's
+    fast path on numpy: it becomes LayerNormalization with a scale of ones, and
+    onnxruntime agrees; a norm over leading axes has no such form and says what to do."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+
+    class Norm(nn.Module):
+        def __init__(self, axes):
+            super().__init__()
+            self.axes = axes
+
+        def forward(self, x):
+            return standardize(ember.relu(x), self.axes) * 2.0
+
+    x = ember.randn(3, 4, 5) * 100.0 + 7.0
+    proto = export(Norm(-1).eval(), (x,))
+    assert "LayerNormalization" in [n.op_type for n in proto.graph.node]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = Norm(-1)(x).numpy()
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-5
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    with pytest.raises(ExportError, match="move them last"):
+        export(Norm(0).eval(), (x,))

@@ -2,6 +2,8 @@
 records each window's winner, and its adjoint. Built from NumPy calls, a pool reads
 every window through strided views several times and its backward makes masked
 writes (1.9 ms and 0.5 ms for the benchmark CNN's pool, against 0.2 ms each here).
+Layer norm's standardize over the last axis of float32 rows, and its gradient, in
+float64 within each row (0.38 -> 0.1 ms and 0.34 -> 0.08 ms on a GPT's 2048 rows of 128).
 
 Each loop is compiled per window geometry, on first use in a process (about 0.5 s):
 with the window's size, stride and dilation as constants Numba unrolls the window,
@@ -17,6 +19,7 @@ from numba import uint64 as U
 
 from ember.shapes import windows_out
 
+from . import threads
 from .backend import HALF
 
 
@@ -109,3 +112,55 @@ def max_unpool2d(g, index, kernel, stride, dilation, shape):
     out = np.zeros((shape[0] * shape[1],) + tuple(shape[2:]), dtype=planes.dtype)
     _unpool_loop(kw, sh, sw, dh, dw)(planes, _planes(index, order), out)
     return _unplane(out, order, shape, g.dtype)
+
+
+# Each row's sums in float64, where no float32 deviation's square overflows or underflows
+# (no scaling pass) and the mean's rounding is far below float32's; reassociating the
+# sums lets LLVM vectorize them.
+@numba.njit(nogil=True, fastmath={"reassoc"}, error_model="numpy")
+def _standardize_rows(x, y, rstd, eps):
+    rows, n = x.shape
+    for r in range(rows):
+        total = 0.0
+        for j in range(n):
+            total += np.float64(x[r, j])
+        mean = total / n
+        var = 0.0
+        for j in range(n):
+            d = np.float64(x[r, j]) - mean
+            var += d * d
+        k = 1.0 / np.sqrt(var / n + eps)
+        rstd[r] = k
+        for j in range(n):
+            y[r, j] = (np.float64(x[r, j]) - mean) * k
+
+
+@numba.njit(nogil=True, fastmath={"reassoc"}, error_model="numpy")
+def _standardize_rows_grad(g, y, rstd, dx):
+    rows, n = g.shape
+    for r in range(rows):
+        sg, sgy = 0.0, 0.0
+        for j in range(n):
+            sg += np.float64(g[r, j])
+            sgy += np.float64(g[r, j]) * np.float64(y[r, j])
+        mg, mgy, k = sg / n, sgy / n, np.float64(rstd[r])
+        for j in range(n):
+            dx[r, j] = (np.float64(g[r, j]) - mg - np.float64(y[r, j]) * mgy) * k
+
+
+def standardize_rows(x, eps):
+    """(y, rstd) of Standardize over the last axis of float32 ``x``."""
+    x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    y, rstd = np.empty_like(x2), np.empty(x2.shape[0], x2.dtype)
+    threads.over_rows(lambda a, b: _standardize_rows(x2[a:b], y[a:b], rstd[a:b], eps),
+                      x2.shape[0], x2.size)
+    return y.reshape(x.shape), rstd.reshape(x.shape[:-1] + (1,))
+
+
+def standardize_rows_grad(g, y, rstd):
+    g2 = np.ascontiguousarray(g).reshape(-1, g.shape[-1])
+    y2, r = np.ascontiguousarray(y).reshape(g2.shape), np.ascontiguousarray(rstd).reshape(-1)
+    dx = np.empty_like(g2)
+    threads.over_rows(lambda a, b: _standardize_rows_grad(g2[a:b], y2[a:b], r[a:b], dx[a:b]),
+                      g2.shape[0], g2.size)
+    return dx.reshape(g.shape)

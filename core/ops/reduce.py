@@ -4,10 +4,11 @@ import numpy as np
 
 from .. import amp
 from .. import dtypes as dt
-from ..autograd import Op, run
+from ..autograd import Op, is_grad_enabled, run
 from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
-from ._util import as_tensor, const, primitive
+from ..tensor import wrap
+from ._util import as_tensor, const, fast_path, primitive
 from .elementwise import cast, check_ordered, eq, exp, log, sqrt, where
 
 
@@ -128,6 +129,75 @@ def std(x, axis=None, correction=1, keepdims=False):
     s, m = _spread(x, "std", axis, correction, keepdims)
     root = safe_root(m)
     return root if s is None else root * s
+
+
+class Standardize(Op):
+    """(x - mean) / sqrt(var + eps) over ``axes``, the variance without correction: layer
+    norm's core as one op, so that a backend runs it in a few passes over x (NumPy: fwd +
+    bwd of a GPT's (16, 128, 128) LayerNorm 3.7 ms as twenty primitives, 0.3 in PyTorch).
+    Saves its output and rstd = 1 / sqrt(var + eps); backward is
+    rstd (g - mean(g) - y mean(g y))."""
+
+    __slots__ = ("axes", "eps", "n", "dtype", "rstd")
+    saves_output = True
+
+    def __init__(self, axes, eps, n, dtype):
+        self.axes, self.eps, self.n, self.dtype = axes, eps, n, dtype
+
+    def forward(self, x):
+        b = self.backend
+        if b.fast_standardize is not None:
+            y, self.rstd = b.fast_standardize(x, self.axes, self.eps)
+            return y
+        # the deviations from the mean less their own mean (the mean's rounding: 1e4 +
+        # N(0, 1) in float32 was 1e-3 off without it, PyTorch's 4e-4), divided by their
+        # largest magnitude s before squaring (as _spread), rstd = 1 / (s sqrt(var / s^2 +
+        # eps / s^2)); where eps / s^2 overflows, var is far below eps: 1 / sqrt(eps)
+        axes, inv_n = self.axes, 1 / self.n
+        k = lambda v: b.full((), v, self.dtype)      # noqa: E731
+        d = b.sub(x, b.mul(b.sum(x, axes, True), k(inv_n)))
+        d = b.sub(d, b.mul(b.sum(d, axes, True), k(inv_n)))
+        s = b.max(b.abs(d), axes, True)
+        s = b.where(b.eq(s, k(0)), k(1), s)
+        q = b.div(d, s)
+        var = b.mul(b.sum(b.mul(q, q), axes, True), k(inv_n))
+        r = b.div(k(1), b.mul(s, b.sqrt(b.add(var, b.div(b.div(k(self.eps), s), s)))))
+        self.rstd = b.where(b.eq(r, k(0)), k(self.eps ** -0.5), r) if self.eps > 0 else r
+        return b.mul(d, self.rstd)
+
+    def backward(self, g, x):
+        axes = self.axes
+        if is_grad_enabled():    # a gradient's own graph: y and rstd again in tensor ops
+            d = x - mean(x, axes, keepdims=True)
+            rstd = 1.0 / sqrt(mean(d * d, axes, keepdims=True) + self.eps)
+            y = d * rstd
+        else:
+            rstd = wrap(self.rstd, g._backend, _reduced(x.shape, axes, True), g.dtype)
+            y = self.out
+            if g._backend.fast_standardize_grad is not None:
+                return (fast_path("fast_standardize_grad", g, g, y, rstd, axes),)
+        return ((g - mean(g, axes, keepdims=True) - y * mean(g * y, axes, keepdims=True))
+                * rstd,)
+
+
+def standardize(x, axis=-1, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) over ``axis`` (an int or a tuple), the variance
+    without correction, as layer norm normalizes before its affine step. Exact for
+    spreads as tiny as 1e-30 and as huge as 1e30 in float32; a constant input gives 0
+    (a NaN or an infinity, NaN); 16-bit floats compute in float32, ints in the default
+    float; an empty input gives an empty output."""
+    x = as_tensor(x, "standardize")
+    axes = normalize_axes("standardize", axis, x.ndim, x.shape)
+    if not x.dtype.is_float:
+        x = cast(x, dt.default_float)
+    if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
+        return cast(standardize(cast(x, dt.float32), axes, eps), x.dtype)
+    if x.size == 0:
+        return x - x
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return run(Standardize(axes, float(eps), n, x.dtype), (x,), x.shape, x.dtype)
 
 
 class Extreme(Op):

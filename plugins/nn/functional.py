@@ -10,6 +10,7 @@ import ember
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
 from ember.ops.activation import gelu_tanh
+from ember.ops.reduce import standardize
 from ember.ops.movement import Unslice
 from ember.tensor import wrap
 
@@ -362,10 +363,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ShapeError(f"layer_norm: input {x.shape} does not end in the normalized shape "
                          f"{normalized_shape}")
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
-    x = ember.amp.widen(x)       # under autocast, in float32
-    mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, correction=0, keepdims=True)
-    out = (x - mean) / ember.sqrt(var + eps)
+    out = standardize(ember.amp.widen(x), axes, eps)     # under autocast, in float32
     if weight is not None:
         out = out * weight + bias
     return out

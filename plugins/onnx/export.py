@@ -182,6 +182,17 @@ def _emit(b, node, other):
     if name in ("fast_softmax", "fast_log_softmax"):
         op = "Softmax" if name == "fast_softmax" else "LogSoftmax"
         return b.node(op, [args[0]], outs, axis=int(args[1]))
+    if name == "fast_standardize":         # LayerNormalization with a scale of ones
+        x, axes, eps = args
+        shape, dtype = b.graph.meta[node.args[0].i]
+        if tuple(axes) != tuple(range(len(shape) - len(axes), len(shape))):
+            raise ExportError(f"export: standardizing over axes {tuple(axes)} of a rank-"
+                              f"{len(shape)} tensor has no ONNX form here (LayerNormalization "
+                              f"takes the trailing axes); move them last")
+        ones = b.const(np.ones(shape[len(shape) - len(axes):]), dtype)
+        b.node("LayerNormalization", [x, ones], [outs[0], "", outs[1]], axis=-len(axes),
+               epsilon=float(eps))
+        return outs[0]
     if name == "fast_im2col":
         return _im2col(b, node, args, outs)
     if name == "fast_max_pool2d":

@@ -9,6 +9,7 @@ import numpy as np
 
 import ember
 from ember import ShapeError
+from ember.ops.reduce import standardize
 from ember.plugins.nn import functional as F
 
 from .types import as_tensor, ember_dtype
@@ -835,10 +836,7 @@ def batch_norm(c, a, x, scale, bias, mean, var):
 @op("InstanceNormalization")
 def instance_norm(c, a, x, scale, bias):
     x = c.tensor(x)
-    axes = tuple(range(2, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, correction=0, keepdims=True)
-    out = (x - mean) / ember.sqrt(var + a.get("epsilon", 1e-5))
+    out = standardize(x, tuple(range(2, x.ndim)), a.get("epsilon", 1e-5))
     return out * _channels(c.tensor(scale), x.ndim) + _channels(c.tensor(bias), x.ndim)
 
 
@@ -846,6 +844,9 @@ def instance_norm(c, a, x, scale, bias):
 def layer_norm(c, a, x, scale, bias=None):
     x = c.tensor(x)
     axes = tuple(range(_axis(a.get("axis", -1), x.ndim), x.ndim))
+    if c.outputs <= 1:          # no Mean or InvStdDev wanted: one op
+        out = standardize(x, axes, a.get("epsilon", 1e-5)) * c.tensor(scale)
+        return out + c.tensor(bias) if bias is not None else out
     mean = x.mean(axis=axes, keepdims=True)
     centred = x - mean
     inv = 1.0 / ember.sqrt((centred * centred).mean(axis=axes, keepdims=True) + a.get("epsilon", 1e-5))
@@ -869,9 +870,7 @@ def group_norm(c, a, x, scale, bias):
     groups = a["num_groups"]
     n, ch = x.shape[:2]
     grouped = x.reshape(n, groups, -1)
-    mean = grouped.mean(axis=2, keepdims=True)
-    var = grouped.var(axis=2, correction=0, keepdims=True)
-    out = ((grouped - mean) / ember.sqrt(var + a.get("epsilon", 1e-5))).reshape(x.shape)
+    out = standardize(grouped, 2, a.get("epsilon", 1e-5)).reshape(x.shape)
     scale, bias = c.tensor(scale), c.tensor(bias)
     if scale.shape[0] == groups and groups != ch:       # opset 18: one scale per group
         scale = ember.broadcast_to(scale.reshape(groups, 1), (groups, ch // groups)).reshape(ch)

@@ -7,6 +7,7 @@ from ember.testing.checks import expect, without_fast_paths
 from ember import dtypes as dt
 from ember.backend import PRIMITIVES
 from ember.ops.activation import gelu_tanh
+from ember.ops.reduce import standardize
 
 
 def test_declares_the_whole_primitive_table(backend):
@@ -33,7 +34,8 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
     x = ember.randn(4, 5)
     for name, fn in (("fast_relu", ember.relu), ("fast_sigmoid", ember.sigmoid),
                      ("fast_gelu_tanh", gelu_tanh), ("fast_softmax", ember.softmax),
-                     ("fast_log_softmax", ember.log_softmax)):
+                     ("fast_log_softmax", ember.log_softmax),
+                     ("fast_standardize", lambda t: standardize(t, -1))):
         if getattr(backend, name) is None:
             continue
         fast = fn(x).numpy()
@@ -53,6 +55,13 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
         with without_fast_paths(backend, "fast_gelu_tanh_grad"):
             slow = gelu_grad(x).numpy()
         expect(abs(fast - slow).max() <= 1e-5 * abs(slow).max(), "fast_gelu_tanh_grad")
+    if backend.fast_standardize_grad is not None:
+        g = ember.randn(4, 5)
+        standardize_grad = ember.grad(lambda t: (standardize(t, (0, 1)) * g).sum())
+        fast = standardize_grad(x).numpy()
+        with without_fast_paths(backend, "fast_standardize_grad"):
+            slow = standardize_grad(x).numpy()
+        expect(abs(fast - slow).max() <= 1e-5 * abs(slow).max(), "fast_standardize_grad")
 
 
 def test_device_string_round_trips(backend):

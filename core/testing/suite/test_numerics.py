@@ -9,6 +9,7 @@ import pytest
 
 import ember
 import ember.array_api as ea
+from ember.ops.reduce import standardize
 from ember.testing.checks import assert_ulp, expect
 
 INF, NAN = math.inf, math.nan
@@ -176,6 +177,48 @@ def test_where_keeps_every_bit_under_a_random_mask(backend):
                 same = same.reshape(got.shape + (2,)).all(-1) | (np.isnan(got) & np.isnan(want))
             expect(got.dtype == want.dtype and got.shape == want.shape and same.all(),
                    f"where on {name} {c.shape} {x.shape}")
+
+
+def test_standardize_at_the_edges(backend):
+    """Layer norm's core, (x - mean) / sqrt(var + eps), and its gradient against float64,
+    row by row relative to the row's largest value: spreads whose squares underflow
+    (1e-30) or overflow (1e25) float32, a mean of 1e4 + N(0, 1) whose rounding PyTorch
+    keeps (4e-4 off), constant rows (0, with eps; NaN without), NaN and inf (NaN)."""
+    rng = np.random.default_rng(11)
+    rows = rng.standard_normal((6, 48))
+    rows[0] *= 1e-30
+    rows[1] *= 1e25
+    rows[2] += 1e4
+    rows[3] = 7.0
+    rows[4, 5], rows[5, 9] = NAN, INF
+    x = rows.astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    for eps in (1e-5, 0.0):
+        with np.errstate(invalid="ignore", divide="ignore"):     # inf - inf, 1 / 0
+            d = x64 - x64.mean(axis=1, keepdims=True)
+            rstd = 1 / np.sqrt((d * d).mean(axis=1, keepdims=True) + eps)
+            y = d * rstd
+            dx = rstd * (g64 - g64.mean(axis=1, keepdims=True)
+                         - y * (g64 * y).mean(axis=1, keepdims=True))
+        for axis, flip in ((-1, lambda a: a), (0, np.transpose)):    # rows, columns
+            t = ember.tensor(flip(x).copy(), backend=backend, requires_grad=True)
+            got = standardize(t, axis, eps)
+            (got * ember.tensor(flip(g).copy(), backend=backend)).sum().backward()
+            for name, a, want in (("y", got.numpy(), y), ("dx", t.grad.numpy(), dx)):
+                a = flip(a).astype(np.float64)
+                scale = np.abs(np.nan_to_num(want, nan=0.0)).max(axis=1, keepdims=True)
+                ok = (np.abs(a - want) <= 16 * 2.0 ** -24 * scale) | np.isnan(a) & np.isnan(want)
+                expect(ok.all(), f"standardize {name} over axis {axis}, eps={eps}: rows "
+                       f"{np.unique(np.nonzero(~ok)[0])} give {a[~ok][:3]}, float64 {want[~ok][:3]}")
+    wide = ember.tensor(rows[:3], backend=backend) if ember.float64 in backend.dtypes else None
+    if wide is not None:
+        d = rows[:3] - rows[:3].mean(axis=1, keepdims=True)
+        want = d / np.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-5)
+        got = standardize(wide, 1).numpy()
+        expect(np.abs(got - want).max() <= 1e-13 * np.abs(want).max(), "standardize on float64")
+    expect(standardize(ember.zeros(3, 0, backend=backend), -1).shape == (3, 0),
+           "standardize of an empty tensor is empty")
 
 
 def test_variance_of_tiny_and_huge_values(backend):

@@ -55,7 +55,8 @@ COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
 FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
-              "fast_standardize", "fast_standardize_grad", "fast_im2col", "fast_col2im",
+              "fast_standardize", "fast_standardize_grad", "fast_erf", "fast_gelu",
+              "fast_gelu_grad", "fast_im2col", "fast_col2im",
               "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -95,6 +96,12 @@ class Backend:
     fast_standardize = None
     #: (g, y, rstd, axes) -> rstd (g - mean(g) - y mean(g y)) over ``axes``
     fast_standardize_grad = None
+    #: (x) -> erf(x), x float32 or float64, within 3 ULP of float32 (ember.ops.special)
+    fast_erf = None
+    #: (x) -> the exact GELU, x Phi(x), within 8 ULP of float32; -inf gives NaN
+    fast_gelu = None
+    #: (g, x) -> g (Phi(x) + x phi(x)), x's factor held to +-100 (ember.ops.special)
+    fast_gelu_grad = None
     #: (x, kernel, stride, dilation) -> the windows of an (already padded) NCHW x,
     #: contiguous, as (C, kh, kw, N, OH, OW): a conv is one GEMM over it, a pool a
     #: reduction along the window axes

@@ -17,7 +17,8 @@ from .errors import BackendError, SerializationError
 #: a run of them over one shape becomes one kernel where the backend has ``fast_fused``
 ELEMENTWISE = frozenset(
     "neg exp log sin cos tanh sqrt abs sign add sub mul div pow maximum minimum "
-    "eq ne lt le gt ge where cast fast_relu fast_sigmoid fast_log1p fast_expm1".split())
+    "eq ne lt le gt ge where cast fast_relu fast_sigmoid fast_log1p fast_expm1 fast_erf fast_gelu "
+    "fast_gelu_grad".split())
 FORMAT = "ember-graph"
 VERSION = 1
 

@@ -347,3 +347,26 @@ def test_a_functional_layer_norm_exports_as_layer_normalization():
     assert _relative(load(proto)(x).numpy(), want) < 1e-6
     with pytest.raises(ExportError, match="move them last"):
         export(Norm(0).eval(), (x,))
+
+
+def test_erf_and_gelu_export_as_erf():
+    """A backend's erf and GELU fast paths (numpy's) export as ONNX's Erf; onnxruntime
+    agrees, and the model loads back."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    model = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 3)).eval()
+    x = ember.randn(5, 4)
+
+    class ErfOf(nn.Module):
+        def forward(self, x):
+            return F.erf(model(x))
+
+    for net in (model, ErfOf().eval()):
+        proto = export(net, (x,))
+        assert "Erf" in [n.op_type for n in proto.graph.node]
+        session = ort.InferenceSession(proto.SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        want = net(x).numpy()
+        assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
+        assert _relative(load(proto)(x).numpy(), want) < 1e-6

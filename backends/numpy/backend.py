@@ -597,6 +597,18 @@ class NumpyBackend(ArrayModuleBackend):
         from . import kernels
         return kernels.standardize_rows_grad(g, y, rstd)
 
+    def fast_erf(self, x):
+        from . import special
+        return special.erf(x)
+
+    def fast_gelu(self, x):
+        from . import special
+        return special.gelu(x)
+
+    def fast_gelu_grad(self, g, x):
+        from . import special
+        return special.gelu_grad(g, x)
+
     def fast_max_pool2d(self, x, kernel, stride, dilation):
         from . import kernels
         return kernels.max_pool2d(x, kernel, stride, dilation)

@@ -9,6 +9,7 @@ import numpy as np
 import ember
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
+from ember.ops import special
 from ember.ops.activation import gelu_tanh
 from ember.ops.reduce import standardize
 from ember.ops.movement import Unslice
@@ -460,76 +461,19 @@ def elu(x, alpha=1.0):
     return ember.where(x > 0, x, (ember.exp(ember.minimum(x, 0.0)) - 1.0) * alpha)
 
 
-#: Numerical Recipes' erfcc (Press et al., 2nd ed., 6.2): t exp(-a^2 + poly(t)),
-#: t = 1 / (1 + a / 2), within 1.2e-7 of erfc(a) relative, for every a >= 0
-_ERFCC = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
-          0.09678418, 0.37409196, 1.00002368, -1.26551223)
-#: erf's Taylor series x sum c_n x^(2n), c_n = 2 / sqrt(pi) (-1)^n / (n! (2n + 1)), to
-#: n = 9: within 1e-9 of it relative where |x| < 3/4
-_ERF_TAYLOR = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
-                    for n in reversed(range(10)))
-
-
-#: computed in float32 and rounded once, as PyTorch's half kernels do: erfc's exact
-#: split (_erfc_of_abs) needs float32's precision
-_HALF = (ember.float16, ember.bfloat16)
-
-
-def _real_float(name, x):
-    """x, an integer or bool tensor in the default float (as ember.exp takes them)."""
-    if x.dtype.is_complex:
-        raise DTypeError(f"{name}: complex tensors are not supported, got {x.dtype.name}")
-    return x if x.dtype.is_float else x.to(ember.default_float)
-
-
-def _horner(x, coefficients):
-    """sum c x^k over ``coefficients`` from the highest power down."""
-    acc = x * coefficients[0] + coefficients[1]
-    for c in coefficients[2:]:
-        acc = acc * x + c
-    return acc
-
-
-def _erfc_of_abs(a, square=1.0):
-    """erfc(u) for u = a sqrt(square) >= 0 (NaN stays NaN), as _ERFCC. Its exp(-u^2) is
-    exp(-square z^2) exp(square (z^2 - a^2)) with z = a to a multiple of 2^-8, so that
-    square z^2 is exact in float32 (square is 1 or 1/2): u^2 rounded, or u rounded
-    before it, costs u^2 ULP (4% at GELU(-5) with the old formula). 0 past u = 10.06."""
-    a = ember.minimum(a, 10.5 / math.sqrt(square))        # erfc(10.5) is 0 in float32
-    z = (a + 49152.0) - 49152.0                             # 1.5 * 2^15: its ULP is 2^-8
-    t = 1.0 / (1.0 + (0.5 * math.sqrt(square)) * a)
-    return t * ember.exp((z * z) * -square) * ember.exp(
-        ((z - a) * (z + a)) * square + _horner(t, _ERFCC))
-
-
 def erf(x):
-    """Error function, within 3 ULP of float32 everywhere (float64 inputs get the same
-    relative error, 2e-7, not float64's own): its Taylor series where |x| < 3/4, else
-    1 - erfc (whose error is then at most 0.4 of erf's)."""
-    x = _real_float("erf", x)
-    if x.dtype in _HALF:
-        return erf(x.to(ember.float32)).to(x.dtype)
-    small = x.abs() < 0.75
-    xs = ember.where(small, x, 0.0)           # each branch sees only its own inputs, so
-    z = xs * xs                               # neither gives the other NaN gradients
-    near0 = xs * _horner(z, _ERF_TAYLOR)
-    far = ember.sign(x) * (1.0 - _erfc_of_abs(ember.where(small, 1.0, x.abs())))
-    return ember.where(small, near0, far)
+    """The error function (ember.ops.special.erf: within 3 ULP of float32)."""
+    return special.erf(x)
 
 
 def gelu(x, approximate="none"):
-    """x * Phi(x); approximate='tanh' uses the tanh form, as PyTorch. Phi(x) = erfc(-x /
-    sqrt(2)) / 2, whose relative error (1.2e-7) holds in the left tail too, where
-    1 + erf(x / sqrt(2)) cancels."""
+    """x * Phi(x) (ember.ops.special.gelu); approximate='tanh' uses the tanh form, as
+    PyTorch."""
     if approximate == "tanh":
         return gelu_tanh(x)
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    x = _real_float("gelu", x)
-    if x.dtype in _HALF:
-        return gelu(x.to(ember.float32)).to(x.dtype)
-    e = _erfc_of_abs(x.abs(), square=0.5)
-    return 0.5 * x * ember.where(x < 0, e, 2.0 - e)
+    return special.gelu(x)
 
 
 def one_hot(indices, num_classes, axis=-1, dtype=None):

@@ -173,6 +173,13 @@ def _emit(b, node, other):
         half = b.node("Mul", [x, b.const(0.5, dtype)])
         return b.node("Mul", [half, b.node("Add", [b.node("Tanh", [inner]), b.const(1.0, dtype)])],
                       outs)
+    if name == "fast_erf":
+        return b.node("Erf", [args[0]], outs)
+    if name == "fast_gelu":               # x/2 (1 + erf(x / sqrt 2)), any opset
+        x, dtype = args[0], b.graph.meta[node.args[0].i][1]
+        half = b.node("Mul", [x, b.const(0.5, dtype)])
+        erf = b.node("Erf", [b.node("Mul", [x, b.const(np.sqrt(0.5), dtype)])])
+        return b.node("Mul", [half, b.node("Add", [erf, b.const(1.0, dtype)])], outs)
     if name == "fast_log1p":
         dtype = b.graph.meta[node.args[0].i][1]
         return b.node("Log", [b.node("Add", [args[0], b.const(1.0, dtype)])], outs)

@@ -169,9 +169,67 @@ inline __attribute__((overloadable, always_inline)) float ember_pow(const float 
         : (x < 0.0f && isfinite(x) && !integer) ? NAN
         : (signbit(x) && odd) ? -mag : mag;
 }
+
+// erf and the exact GELU (ember.ops.special: the same formulas as the NumPy backend's
+// loops), float32 through float64: pocl's erf and erfc are scalar SLEEF calls
+// erfc(u), u >= 0: Numerical Recipes' erfcc, t exp(-u^2 + poly(t)), within 1.2e-7
+inline __attribute__((always_inline)) double ember_erfcc(const double u) {
+    const double t = 1.0 / (1.0 + 0.5 * u);
+    double p = fma(t, 0.17087277, -0.82215223);
+    p = fma(p, t, 1.48851587);
+    p = fma(p, t, -1.13520398);
+    p = fma(p, t, 0.27886807);
+    p = fma(p, t, -0.18628806);
+    p = fma(p, t, 0.09678418);
+    p = fma(p, t, 0.37409196);
+    p = fma(p, t, 1.00002368);
+    p = fma(p, t, -1.26551223);
+    return t * ember_exp2_wide((p - u * u) * 1.4426950408889634);
+}
+
+// erf's Taylor series where |x| < 3/4, else 1 - erfc
+inline __attribute__((overloadable, always_inline)) float ember_erf(const float x) {
+    const double v = x, z = v * v;
+    double p = fma(z, -1.6365844691234924e-07, 1.6462114365889246e-06);
+    p = fma(p, z, -1.492565035840625e-05);
+    p = fma(p, z, 0.00012055332981789664);
+    p = fma(p, z, -0.0008548327023450852);
+    p = fma(p, z, 0.005223977625442188);
+    p = fma(p, z, -0.026866170645131252);
+    p = fma(p, z, 0.11283791670955126);
+    p = fma(p, z, -0.37612638903183754);
+    p = fma(p, z, 1.1283791670955126);
+    const double far = copysign(1.0 - ember_erfcc(fabs(v)), v);
+    return x != x ? x : (float)(fabs(v) < 0.75 ? v * p : far);
+}
+
+// x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2
+inline __attribute__((overloadable, always_inline)) float ember_gelu(const float x) {
+    const double v = x, e = ember_erfcc(fabs(v) * 0.7071067811865476);
+    return x != x ? x : (float)(0.5 * v * (v < 0.0 ? e : 2.0 - e));
+}
+
+// g (Phi(x) + x phi(x)), x's factor held to +-100 (phi is 0 there: never inf * 0)
+inline __attribute__((overloadable, always_inline)) float ember_gelu_grad(const float g,
+                                                                          const float x) {
+    const double v = x, e = ember_erfcc(fabs(v) * 0.7071067811865476);
+    const double held = fmin(fmax(v, -100.0), 100.0);
+    const double slope = 0.5 * (v < 0.0 ? e : 2.0 - e)
+        + held * ember_exp2_wide(v * v * -0.7213475204444817) * 0.3989422804014327;
+    return x != x ? x : (float)(g * slope);
+}
 #else
 inline __attribute__((overloadable)) float ember_pow(const float x, const float y) { return pow(x, y); }
 inline __attribute__((overloadable)) float ember_expm1(const float x) { return expm1(x); }
+inline __attribute__((overloadable)) float ember_erf(const float x) { return erf(x); }
+inline __attribute__((overloadable)) float ember_gelu(const float x) {
+    const float e = erfc(fabs(x) * 0.70710678f);
+    return 0.5f * x * (x < 0.0f ? e : 2.0f - e);
+}
+inline __attribute__((overloadable)) float ember_gelu_grad(const float g, const float x) {
+    const float e = erfc(fabs(x) * 0.70710678f), held = fmin(fmax(x, -100.0f), 100.0f);
+    return g * (0.5f * (x < 0.0f ? e : 2.0f - e) + held * exp(-0.5f * x * x) * 0.39894228f);
+}
 #endif
 
 #ifdef NEED_FP64
@@ -180,4 +238,13 @@ inline __attribute__((overloadable)) double ember_log(const double x) { return l
 inline __attribute__((overloadable)) double ember_log1p(const double x) { return log1p(x); }
 inline __attribute__((overloadable)) double ember_expm1(const double x) { return expm1(x); }
 inline __attribute__((overloadable)) double ember_pow(const double x, const double y) { return pow(x, y); }
+inline __attribute__((overloadable)) double ember_erf(const double x) { return erf(x); }
+inline __attribute__((overloadable)) double ember_gelu(const double x) {
+    const double e = erfc(fabs(x) * 0.7071067811865476);
+    return 0.5 * x * (x < 0.0 ? e : 2.0 - e);
+}
+inline __attribute__((overloadable)) double ember_gelu_grad(const double g, const double x) {
+    const double e = erfc(fabs(x) * 0.7071067811865476), held = fmin(fmax(x, -100.0), 100.0);
+    return g * (0.5 * (x < 0.0 ? e : 2.0 - e) + held * exp(-0.5 * x * x) * 0.3989422804014327);
+}
 #endif

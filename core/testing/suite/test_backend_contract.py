@@ -6,6 +6,7 @@ import ember
 from ember.testing.checks import expect, without_fast_paths
 from ember import dtypes as dt
 from ember.backend import PRIMITIVES
+from ember.ops import special
 from ember.ops.activation import gelu_tanh
 from ember.ops.reduce import standardize
 
@@ -35,7 +36,8 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
     for name, fn in (("fast_relu", ember.relu), ("fast_sigmoid", ember.sigmoid),
                      ("fast_gelu_tanh", gelu_tanh), ("fast_softmax", ember.softmax),
                      ("fast_log_softmax", ember.log_softmax),
-                     ("fast_standardize", lambda t: standardize(t, -1))):
+                     ("fast_standardize", lambda t: standardize(t, -1)),
+                     ("fast_erf", special.erf), ("fast_gelu", special.gelu)):
         if getattr(backend, name) is None:
             continue
         fast = fn(x).numpy()
@@ -55,6 +57,12 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
         with without_fast_paths(backend, "fast_gelu_tanh_grad"):
             slow = gelu_grad(x).numpy()
         expect(abs(fast - slow).max() <= 1e-5 * abs(slow).max(), "fast_gelu_tanh_grad")
+    if backend.fast_gelu_grad is not None:
+        gelu_grad = ember.grad(lambda t: special.gelu(t).sum())
+        fast = gelu_grad(x).numpy()
+        with without_fast_paths(backend, "fast_gelu_grad"):
+            slow = gelu_grad(x).numpy()
+        expect(abs(fast - slow).max() <= 1e-5 * abs(slow).max(), "fast_gelu_grad")
     if backend.fast_standardize_grad is not None:
         g = ember.randn(4, 5)
         standardize_grad = ember.grad(lambda t: (standardize(t, (0, 1)) * g).sum())

@@ -597,6 +597,20 @@ class NumpyBackend(ArrayModuleBackend):
         from . import kernels
         return kernels.standardize_rows_grad(g, y, rstd)
 
+    @_in_float32
+    def fast_sigmoid(self, x):
+        from . import special
+        return special.sigmoid(x)
+
+    @_in_float32
+    def fast_gelu_tanh(self, x):
+        from . import special
+        return special.gelu_tanh(x)
+
+    @_in_float32
+    def fast_gelu_tanh_grad(self, g, x):
+        from . import special
+        return special.gelu_tanh_grad(g, x)
     def fast_erf(self, x):
         from . import special
         return special.erf(x)

@@ -5,13 +5,16 @@ every shape set, dtype and memory layout, a finite-difference gradcheck, and
 (where ``double``) a second-order check.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import ember
 from ember import dtypes as dt
+from ember.ops import special
 from ember.ops.activation import gelu_tanh
+from ember.ops.reduce import standardize
 
 FLOAT = dt.FLOATS
 #: every integer dtype: the references compute in int64 and wrap to the dtype, as its
@@ -105,6 +108,19 @@ def c_pow(a, b):
     """np.power as C's pow: NumPy computes an exponent of 0.5 that broadcasts as sqrt,
     which differs at -inf (NaN, not inf) and -0 (-0, not +0)."""
     return np.where((b == 0.5) & ((a == 0) | (a == -np.inf)), np.abs(a), np.power(a, b))
+
+
+def _np_erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _np_gelu(x):
+    return 0.5 * x * np.vectorize(math.erfc, otypes=[np.float64])(-x / math.sqrt(2))
+
+
+def _np_standardize(x):
+    d = x - x.mean(axis=-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
 
 
 def _np_spread(x, axis):
@@ -211,6 +227,16 @@ OPS = [
     OpCase("gelu_tanh", gelu_tanh, _np_gelu_tanh, domain=(-3, 3), double=True,
            signed_zeros=True, edges=(1e-8, -1e-8, -5.0, 5.0, 12.0, -12.0, 1e15, -1e15),
            ulps={dt.float16: 4, dt.bfloat16: 4, dt.float32: 64, dt.float64: 64}),
+    # erf: +-0 -> +-0, tiny -> 2x / sqrt(pi) (its Taylor series below 3/4), huge and inf
+    # -> +-1, NaN -> NaN
+    OpCase("erf", special.erf, _np_erf, domain=(-3, 3), double=True, signed_zeros=True,
+           edges=(1e-8, -1e-8, 0.7499, 0.75, -0.75, 3.0, -3.0, 6.0, -10.0)),
+    # the exact GELU, x Phi(x): +-0 -> +-0, tiny -> x / 2, huge -> x, huge negative -> -0,
+    # -inf -> NaN (as PyTorch); the tensor ops (wgpu) are within 8 ULP of float32, a fast
+    # path 2.3; float64's x / sqrt(2), rounded, moves erfc by 2 x^2 ULP
+    OpCase("gelu", special.gelu, _np_gelu, domain=(-3, 3), double=True, signed_zeros=True,
+           edges=(1e-8, -1e-8, -5.0, 5.0, -10.0, 12.0, 1e15, -1e15),
+           ulps={dt.float16: 2, dt.bfloat16: 2, dt.float32: 8, dt.float64: 256}),
     OpCase("log1p", ember.log1p, np.log1p, domain=(-0.9, 3.0), double=True, signed_zeros=True,
            edges=(1e-10, -1e-10, 1e-5, -0.5, -1.0, -2.0, 1e30)),
     OpCase("expm1", ember.expm1, np.expm1, domain=(-3, 3), double=True, signed_zeros=True,
@@ -253,6 +279,10 @@ OPS = [
     OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE, cancels=True),
     OpCase("var", lambda x: x.var(axis=-1), lambda x: _np_spread(x, -1) ** 2,
            [((3, 4),), ((2, 3, 4),), ((5,),)], double=True, scale=3, cancels=True),
+    # layer norm's core over the last axis (test_numerics has its edges: tiny, huge and
+    # constant rows, NaN and inf)
+    OpCase("standardize", lambda x: standardize(x, -1), _np_standardize,
+           [((3, 4),), ((2, 3, 5),), ((4, 1),)], double=True, scale=3, cancels=True),
     OpCase("std", lambda x: x.std(), lambda x: _np_spread(x, None), [((3, 4),), ((5,),)], scale=3,
            cancels=True),
     OpCase("max_axis", lambda x: x.max(axis=-1), lambda x: x.max(axis=-1), REDUCE, NUMERIC,

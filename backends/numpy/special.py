@@ -26,7 +26,7 @@ from ember.ops.special import ERF_SWITCH, ERF_TAYLOR, ERFCC, GELU_SLOPE_CLIP
 
 from . import threads
 
-_C = ERFCC
+_C = ERFCC            # ten coefficients each (_horner)
 _T = ERF_TAYLOR
 _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
@@ -70,38 +70,33 @@ def _exp_or_inf(a):
 
 
 @numba.njit(inline="always")
+def _horner(t, c):
+    """sum c[i] t^(9 - i) of a tuple of ten coefficients, the highest power first."""
+    p = c[0] * t + c[1]
+    p = p * t + c[2]
+    p = p * t + c[3]
+    p = p * t + c[4]
+    p = p * t + c[5]
+    p = p * t + c[6]
+    p = p * t + c[7]
+    p = p * t + c[8]
+    return p * t + c[9]
+
+
+@numba.njit(inline="always")
 def _erfc(u):
     """erfc(u) for u >= 0 (NaN: garbage, which the callers replace)."""
     u = u if u == u else 0.0
     t = 1.0 / (1.0 + 0.5 * u)
-    p = _C[0] * t + _C[1]
-    p = p * t + _C[2]
-    p = p * t + _C[3]
-    p = p * t + _C[4]
-    p = p * t + _C[5]
-    p = p * t + _C[6]
-    p = p * t + _C[7]
-    p = p * t + _C[8]
-    p = p * t + _C[9]
-    return t * _exp(p - u * u)
+    return t * _exp(_horner(t, _C) - u * u)
 
 
 @numba.njit(nogil=True, error_model="numpy")
 def _erf_loop(x, out):
     for i in range(x.size):
         v = np.float64(x[i])
-        z = v * v
-        p = _T[0] * z + _T[1]
-        p = p * z + _T[2]
-        p = p * z + _T[3]
-        p = p * z + _T[4]
-        p = p * z + _T[5]
-        p = p * z + _T[6]
-        p = p * z + _T[7]
-        p = p * z + _T[8]
-        p = p * z + _T[9]
         far = 1.0 - _erfc(abs(v))
-        y = v * p if abs(v) < ERF_SWITCH else (far if v > 0 else -far)
+        y = v * _horner(v * v, _T) if abs(v) < ERF_SWITCH else (far if v > 0 else -far)
         out[i] = y if v == v else v
 
 

@@ -105,6 +105,20 @@ inline __attribute__((overloadable, always_inline)) float ember_log1p(const floa
     return (u == 1.0f || x == INFINITY) ? x : u == 0.0f ? -INFINITY : r;
 }
 
+// erf, the exact GELU and its gradient from the builtins, in type T: double's own
+// precision, and float's on a device without float64 (below: float through float64)
+#define EMBER_ERF_OF_BUILTINS(T) \
+inline __attribute__((overloadable)) T ember_erf(const T x) { return erf(x); } \
+inline __attribute__((overloadable)) T ember_gelu(const T x) { \
+    const T e = erfc(fabs(x) * (T)0.7071067811865476); \
+    return (T)0.5 * x * (x < (T)0 ? e : (T)2 - e); \
+} \
+inline __attribute__((overloadable)) T ember_gelu_grad(const T g, const T x) { \
+    const T e = erfc(fabs(x) * (T)0.7071067811865476), held = fmin(fmax(x, (T)-100), (T)100); \
+    return g * ((T)0.5 * (x < (T)0 ? e : (T)2 - e) \
+                + held * exp((T)-0.5 * x * x) * (T)0.3989422804014327); \
+}
+
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 // float32 pow and expm1 through float64 (pocl's are scalar SLEEF calls, 50 and 150 times
@@ -221,15 +235,7 @@ inline __attribute__((overloadable, always_inline)) float ember_gelu_grad(const 
 #else
 inline __attribute__((overloadable)) float ember_pow(const float x, const float y) { return pow(x, y); }
 inline __attribute__((overloadable)) float ember_expm1(const float x) { return expm1(x); }
-inline __attribute__((overloadable)) float ember_erf(const float x) { return erf(x); }
-inline __attribute__((overloadable)) float ember_gelu(const float x) {
-    const float e = erfc(fabs(x) * 0.70710678f);
-    return 0.5f * x * (x < 0.0f ? e : 2.0f - e);
-}
-inline __attribute__((overloadable)) float ember_gelu_grad(const float g, const float x) {
-    const float e = erfc(fabs(x) * 0.70710678f), held = fmin(fmax(x, -100.0f), 100.0f);
-    return g * (0.5f * (x < 0.0f ? e : 2.0f - e) + held * exp(-0.5f * x * x) * 0.39894228f);
-}
+EMBER_ERF_OF_BUILTINS(float)
 #endif
 
 #ifdef NEED_FP64
@@ -238,13 +244,5 @@ inline __attribute__((overloadable)) double ember_log(const double x) { return l
 inline __attribute__((overloadable)) double ember_log1p(const double x) { return log1p(x); }
 inline __attribute__((overloadable)) double ember_expm1(const double x) { return expm1(x); }
 inline __attribute__((overloadable)) double ember_pow(const double x, const double y) { return pow(x, y); }
-inline __attribute__((overloadable)) double ember_erf(const double x) { return erf(x); }
-inline __attribute__((overloadable)) double ember_gelu(const double x) {
-    const double e = erfc(fabs(x) * 0.7071067811865476);
-    return 0.5 * x * (x < 0.0 ? e : 2.0 - e);
-}
-inline __attribute__((overloadable)) double ember_gelu_grad(const double g, const double x) {
-    const double e = erfc(fabs(x) * 0.7071067811865476), held = fmin(fmax(x, -100.0), 100.0);
-    return g * (0.5 * (x < 0.0 ? e : 2.0 - e) + held * exp(-0.5 * x * x) * 0.3989422804014327);
-}
+EMBER_ERF_OF_BUILTINS(double)
 #endif

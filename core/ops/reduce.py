@@ -5,7 +5,7 @@ import numpy as np
 from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, is_grad_enabled, run
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ..tensor import wrap
 from ._util import as_tensor, const, fast_path, primitive
@@ -185,14 +185,17 @@ def standardize(x, axis=-1, eps=1e-5):
     without correction, as layer norm normalizes before its affine step. Exact for
     spreads as tiny as 1e-30 and as huge as 1e30 in float32; a constant input gives 0
     (a NaN or an infinity, NaN); 16-bit floats compute in float32, ints in the default
-    float; an empty input gives an empty output."""
+    float, complex ones are refused; an empty input gives an empty output, and no axes
+    give 0 (each value is its own mean)."""
     x = as_tensor(x, "standardize")
     axes = normalize_axes("standardize", axis, x.ndim, x.shape)
+    if x.dtype.is_complex:
+        raise DTypeError(f"standardize: complex tensors are not supported, got {x.dtype.name}")
     if not x.dtype.is_float:
         x = cast(x, dt.default_float)
     if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
         return cast(standardize(cast(x, dt.float32), axes, eps), x.dtype)
-    if x.size == 0:
+    if x.size == 0 or not axes:        # each value its own mean: 0 (NaN for inf and NaN)
         return x - x
     n = 1
     for a in axes:

@@ -219,6 +219,10 @@ def test_standardize_at_the_edges(backend):
         expect(np.abs(got - want).max() <= 1e-13 * np.abs(want).max(), "standardize on float64")
     expect(standardize(ember.zeros(3, 0, backend=backend), -1).shape == (3, 0),
            "standardize of an empty tensor is empty")
+    alone = standardize(_f32([2.0, -INF], backend), ()).numpy()
+    expect(alone[0] == 0 and np.isnan(alone[1]), f"standardize over no axes gave {alone}")
+    with pytest.raises(ember.DTypeError, match="complex"):
+        standardize(ember.tensor(np.array([1 + 2j], np.complex64), backend=backend))
 
 
 def test_variance_of_tiny_and_huge_values(backend):

@@ -517,7 +517,6 @@ class NumpyBackend(ArrayModuleBackend):
     def le(self, a, b): return threads.binary(numpy.less_equal, a, b)
     def gt(self, a, b): return threads.binary(numpy.greater, a, b)
     def ge(self, a, b): return threads.binary(numpy.greater_equal, a, b)
-    def fast_relu(self, x): return threads.binary(numpy.maximum, x, 0)
 
     def where(self, cond, a, b):
         if (a.dtype == b.dtype and a.dtype.itemsize in _UINTS and cond.dtype == bool
@@ -525,6 +524,7 @@ class NumpyBackend(ArrayModuleBackend):
             return threads.elementwise(_bit_select, cond, a, b)
         return numpy.where(cond, a, b)
 
+    def fast_relu(self, x): return threads.binary(numpy.maximum, x, 0)
     def fast_relu_grad(self, g, x): return threads.binary(numpy.multiply, g, self.gt(x, 0))
 
     # the ufuncs' reduce directly: np.sum and np.max wrap it in Python, which costs 2-3 us
@@ -611,6 +611,7 @@ class NumpyBackend(ArrayModuleBackend):
     def fast_gelu_tanh_grad(self, g, x):
         from . import special
         return special.gelu_tanh_grad(g, x)
+
     def fast_erf(self, x):
         from . import special
         return special.erf(x)

@@ -461,9 +461,8 @@ def elu(x, alpha=1.0):
     return ember.where(x > 0, x, (ember.exp(ember.minimum(x, 0.0)) - 1.0) * alpha)
 
 
-def erf(x):
-    """The error function (ember.ops.special.erf: within 3 ULP of float32)."""
-    return special.erf(x)
+#: the error function, within 3 ULP of float32
+erf = special.erf
 
 
 def gelu(x, approximate="none"):

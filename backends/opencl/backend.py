@@ -85,8 +85,10 @@ _SPELLING = {
     "cast float64 float16": "ember_half_of_double(x)",
     **{op: f"(uchar)((x) {c} (y))" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                   ("le", "<="), ("gt", ">"), ("ge", ">="))},
-    # ember_exp, ember_log, ember_log1p, ember_expm1 and ember_pow: kernels/helpers.cl
-    "neg": "(-(x))", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "sin(x)", "cos": "cos(x)",
+    # ember_exp, ember_log, ember_log1p, ember_expm1, ember_pow, ember_sin and ember_cos:
+    # kernels/helpers.cl
+    "neg": "(-(x))", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "ember_sin(x)",
+    "cos": "ember_cos(x)",
     # pocl's tanh stops at 1 - 2**-24 (float): past where tanh rounds to 1, it is 1
     "tanh": "(fabs(x) > (sizeof(TO) == 8 ? (TO)19.5 : (TO)9.1) ? copysign((TO)1, x) : tanh(x))",
     "sqrt": "sqrt(x)",

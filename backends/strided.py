@@ -242,7 +242,8 @@ class StridedBackend(Backend):
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
             return self.SPELLING[name], np.dtype(np.bool_)
         if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid", "fast_log1p",
-                    "fast_expm1", "fast_erf", "fast_gelu", "fast_gelu_grad") and kind != "f":
+                    "fast_expm1", "fast_erf", "fast_gelu", "fast_gelu_grad", "fast_gelu_tanh",
+                    "fast_gelu_tanh_grad") and kind != "f":
             raise TypeError(f"{self.name}: {name} needs a floating tensor")
         if kind == "b" and name in ("add", "mul", "maximum", "minimum"):
             return self.SPELLING[f"{name} bool"], a

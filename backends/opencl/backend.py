@@ -96,6 +96,7 @@ _SPELLING = {
     "fast_log1p": "ember_log1p(x)", "fast_expm1": "ember_expm1(x)",
     # ember_erf, ember_gelu, ember_gelu_grad: kernels/helpers.cl (float64 inside)
     "fast_erf": "ember_erf(x)", "fast_gelu": "ember_gelu(x)", "fast_gelu_grad": "ember_gelu_grad(x, y)",
+    "fast_gelu_tanh": "ember_gelu_tanh(x)", "fast_gelu_tanh_grad": "ember_gelu_tanh_grad(x, y)",
     "fast_relu float": "(((x) > 0 || (x) != (x)) ? (x) : (TO)0)", "fast_relu int": "max(x, (TO)0)",
     "abs float": "fabs(x)", "abs int": "((x) < 0 ? -(x) : (x))",
     "sign float": "((x) != (x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))",
@@ -504,7 +505,14 @@ class OpenCLBackend(StridedBackend):
                 np.int32(length), np.int32(source), q.dtype.type(scale),
                 np.int64(msl), np.int64(mss), np.int64(ksl), np.int64(kss)]
 
-    # erf and the exact GELU, one kernel each (kernels/helpers.cl); WGSL has no float64
+    # erf and GELU (exact and tanh form), one kernel each (kernels/helpers.cl); WGSL has
+    # no float64
+    def fast_gelu_tanh(self, x):
+        return self._unary("fast_gelu_tanh", x)
+
+    def fast_gelu_tanh_grad(self, g, x):
+        return self._binary("fast_gelu_tanh_grad", g, x)
+
     def fast_erf(self, x):
         return self._unary("fast_erf", x)
 

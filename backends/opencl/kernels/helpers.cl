@@ -105,6 +105,23 @@ inline __attribute__((overloadable, always_inline)) float ember_log1p(const floa
     return (u == 1.0f || x == INFINITY) ? x : u == 0.0f ? -INFINITY : r;
 }
 
+// GELU's tanh form and its gradient (ember.ops.activation.GeluTanh, GeluTanhGrad: the
+// same steps as its primitives, in one kernel), with e = exp(-2u), u = c (x + a x^3)
+#define EMBER_GELU_TANH(T) \
+inline __attribute__((overloadable, always_inline)) T ember_gelu_tanh_e(const T x) { \
+    return ember_exp((x + x * x * x * (T)0.044715) * (T)-1.5957691216057308); \
+} \
+inline __attribute__((overloadable, always_inline)) T ember_gelu_tanh(const T x) { \
+    return x / (ember_gelu_tanh_e(x) + (T)1); \
+} \
+inline __attribute__((overloadable, always_inline)) T ember_gelu_tanh_grad(const T g, \
+                                                                           const T x) { \
+    const T s = (T)1 / (ember_gelu_tanh_e(x) + (T)1), xc = fmin(fmax(x, (T)-100), (T)100); \
+    const T du = (xc * xc * (T)0.134145 + (T)1) * (T)1.5957691216057308; \
+    return g * (xc * du * s * ((T)1 - s) + s); \
+}
+EMBER_GELU_TANH(float)
+
 // erf, the exact GELU and its gradient from the builtins, in type T: double's own
 // precision, and float's on a device without float64 (below: float through float64)
 #define EMBER_ERF_OF_BUILTINS(T) \
@@ -307,6 +324,7 @@ inline __attribute__((overloadable)) float ember_cos(const float x) { return cos
 
 #ifdef NEED_FP64
 inline __attribute__((overloadable)) double ember_exp(const double x) { return exp(x); }
+EMBER_GELU_TANH(double)
 inline __attribute__((overloadable)) double ember_log(const double x) { return log(x); }
 inline __attribute__((overloadable)) double ember_log1p(const double x) { return log1p(x); }
 inline __attribute__((overloadable)) double ember_expm1(const double x) { return expm1(x); }

@@ -553,8 +553,8 @@ class NumpyBackend(ArrayModuleBackend):
 
     def info(self):
         from importlib.metadata import version
-        return [f"max pooling: loops compiled by Numba {version('numba')} on the first pool "
-                f"of each window shape",
+        return [f"loops compiled by Numba {version('numba')} on first use: max pooling (per "
+                f"window shape), layer norm's rows, erf, GELU and sigmoid",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies and of "
                 f"attention's heads"]

@@ -321,7 +321,8 @@ def test_bfloat16_conversions_round_to_nearest_even(backend):
     high = np.random.default_rng(0).integers(0, 1 << 16, 4096, dtype=np.uint32) << 16
     low = np.array([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], dtype=np.uint32)
     x = (high[:, None] | low).ravel().view(np.float32)
-    want = x.astype(ml_dtypes.bfloat16)
+    with np.errstate(invalid="ignore"):     # the reference's cast of signaling NaNs
+        want = x.astype(ml_dtypes.bfloat16)
     got = ember.tensor(x, backend=backend).to(ember.bfloat16).numpy()
     nan = np.isnan(want.astype(np.float32))
     expect(np.array_equal(np.isnan(got.astype(np.float32)), nan), "NaN stays NaN, only NaN")

@@ -2,8 +2,9 @@
 # The one prepared check for a lent NVIDIA machine (docs/gpu.md): the conformance
 # suite on cupy, on OpenCL through NVIDIA's driver and on wgpu through NVIDIA's
 # Vulkan driver, then benchmarks/gpu.py (eager and compiled steps against PyTorch
-# CUDA in the same run). The machine has no network: ember and the packages it
-# lacks travel as wheels in .whl/, the Vulkan loader as a .deb in .gl/ (see
+# CUDA eager and torch.compile "reduce-overhead" in the same run). The machine has no
+# network: ember and the packages it lacks travel as wheels in .whl/, the Vulkan loader
+# as a .deb in .gl/ (see
 # docs/gpu.md for how both are fetched). Logs go to $OUT (or ./gpu-check).
 #
 #   [BACKENDS="cupy opencl:0 wgpu:0"] [BENCH_BACKENDS=...] bash benchmarks/gpu_check.sh [suite|bench|nccl|all]
@@ -40,5 +41,5 @@ if [ "$what" != suite ] && [ "$what" != nccl ]; then
     timeout 120 python3 benchmarks/compiled.py $(for b in ${BENCH_BACKENDS:-opencl:0 wgpu:0 cupy}; \
         do echo --backend $b; done) 2>&1 | tee "$out/compiled.txt"
     echo "== benchmarks/gpu.py"
-    timeout 150 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt"
+    timeout 240 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt"
 fi

@@ -82,16 +82,19 @@ def ember_step(model_fn, shape, backend=None, opt_name="sgd", compiled=False):
     return lambda: run(x, y)
 
 
-def torch_step(model_fn, shape, device="cpu", opt_name="sgd"):
+def torch_step(model_fn, shape, device="cpu", opt_name="sgd", mode=None):
+    """The same step in PyTorch; ``mode``: the model through torch.compile in that mode
+    ("reduce-overhead" replays CUDA graphs), its backward with it."""
     import torch
     torch.manual_seed(0)
     model = model_fn(torch.nn).to(device)
+    forward = torch.compile(model, mode=mode) if mode else model
     x = torch.randn(*shape, device=device)
     y = torch.randint(0, 10, (shape[0],), device=device)
     opt = _optimizer(torch.optim, model.parameters(), opt_name)
 
     def step():
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss = torch.nn.functional.cross_entropy(forward(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -505,8 +505,8 @@ class OpenCLBackend(StridedBackend):
                 np.int32(length), np.int32(source), q.dtype.type(scale),
                 np.int64(msl), np.int64(mss), np.int64(ksl), np.int64(kss)]
 
-    # erf and GELU (exact and tanh form), one kernel each (kernels/helpers.cl); WGSL has
-    # no float64
+    # erf and GELU (exact and tanh form), one kernel each (kernels/helpers.cl; erf and
+    # the exact GELU compute in float64, which WGSL lacks)
     def fast_gelu_tanh(self, x):
         return self._unary("fast_gelu_tanh", x)
 

@@ -73,6 +73,14 @@ def _float_input(name, x):
     return x if x.dtype.is_inexact else cast(x, dt.default_float)
 
 
+def _real_float_input(name, x):
+    """As _float_input, for ops defined on the reals only: complex tensors are refused."""
+    x = _float_input(name, x)
+    if x.dtype.is_complex:
+        raise DTypeError(f"{name}: complex tensors are not supported, got {x.dtype.name}")
+    return x
+
+
 def _float32_input(name, x):
     """As _float_input; under autocast, 16-bit floats compute in float32 (exp, log...)."""
     return amp.widen(_float_input(name, x))

@@ -5,11 +5,11 @@ import numpy as np
 from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, is_grad_enabled, run
-from ..errors import DTypeError, ShapeError
+from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ..tensor import wrap
 from ._util import as_tensor, const, fast_path, primitive
-from .elementwise import cast, check_ordered, eq, exp, log, sqrt, where
+from .elementwise import _real_float_input, cast, check_ordered, eq, exp, log, sqrt, where
 
 
 def _reduced(shape, axes, keepdims):
@@ -189,10 +189,7 @@ def standardize(x, axis=-1, eps=1e-5):
     give 0 (each value is its own mean)."""
     x = as_tensor(x, "standardize")
     axes = normalize_axes("standardize", axis, x.ndim, x.shape)
-    if x.dtype.is_complex:
-        raise DTypeError(f"standardize: complex tensors are not supported, got {x.dtype.name}")
-    if not x.dtype.is_float:
-        x = cast(x, dt.default_float)
+    x = _real_float_input("standardize", x)
     if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
         return cast(standardize(cast(x, dt.float32), axes, eps), x.dtype)
     if x.size == 0 or not axes:        # each value its own mean: 0 (NaN for inf and NaN)

@@ -14,9 +14,8 @@ import math
 
 from .. import dtypes as dt
 from ..autograd import Op, is_grad_enabled, run
-from ..errors import DTypeError
-from ._util import as_tensor, fast_path
-from .elementwise import abs as abs_, cast, exp, minimum, sign, where
+from ._util import fast_path
+from .elementwise import _real_float_input, abs as abs_, cast, exp, minimum, sign, where
 
 #: Numerical Recipes' erfcc (Press et al., 2nd ed., 6.2): t exp(-a^2 + poly(t)),
 #: t = 1 / (1 + a / 2), within 1.2e-7 of erfc(a) relative, for every a >= 0
@@ -31,14 +30,6 @@ ERF_SWITCH = 0.75
 #: |x| past which x's factor in GELU's slope is held (its phi(x) is 0 there): inf * 0
 #: never gives NaN
 GELU_SLOPE_CLIP = 100.0
-
-
-def _real_float(name, x):
-    """x as a float tensor: integers and bools in the default float (as ember.exp)."""
-    x = as_tensor(x, name)
-    if x.dtype.is_complex:
-        raise DTypeError(f"{name}: complex tensors are not supported, got {x.dtype.name}")
-    return x if x.dtype.is_float else cast(x, dt.default_float)
 
 
 def _in_float32(fn, x):
@@ -97,7 +88,7 @@ class Gelu(Op):
 
 def erf(x):
     """The error function, within 3 ULP of float32 everywhere (see the module)."""
-    x = _real_float("erf", x)
+    x = _real_float_input("erf", x)
 
     def compute(x):
         if x._backend.fast_erf is not None:
@@ -113,7 +104,7 @@ def erf(x):
 def gelu(x):
     """GELU, x Phi(x), within 8 ULP of float32 everywhere (see the module); +inf -> inf,
     -inf -> NaN (as PyTorch: -inf * 0)."""
-    x = _real_float("gelu", x)
+    x = _real_float_input("gelu", x)
 
     def compute(x):
         if x._backend.fast_gelu is not None:

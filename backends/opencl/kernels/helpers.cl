@@ -141,6 +141,11 @@ inline __attribute__((overloadable)) T ember_gelu_grad(const T g, const T x) { \
 // float32 pow and expm1 through float64 (pocl's are scalar SLEEF calls, 50 and 150 times
 // slower than exp): each result within 2^-31 before its one rounding to float
 
+// the nearest integer to a, |a| <= 2^51 (pocl's rint is a slow library call)
+inline __attribute__((always_inline)) double ember_rint(const double a) {
+    return (a + 0x1.8p52) - 0x1.8p52;
+}
+
 // (exp(r) - 1 - r) / r^2 by its Taylor series: 1/2 + r/6 + ... + r^8/10!
 inline __attribute__((always_inline)) double ember_exp_tail(const double r) {
     double p = fma(r, 1.0 / 3628800, 1.0 / 362880);
@@ -156,7 +161,7 @@ inline __attribute__((always_inline)) double ember_exp_tail(const double r) {
 // 2^t = 2^k 2^r, r = t - k in [-1/2, 1/2]: exp(r ln2) by its Taylor series to r^10
 inline __attribute__((always_inline)) double ember_exp2_wide(const double t) {
     const double tc = fmin(fmax(t, -200.0), 200.0);
-    const double k = (tc + 6755399441055744.0) - 6755399441055744.0;   // rint
+    const double k = ember_rint(tc);
     const double r = (tc - k) * 0.6931471805599453;
     const double p = fma(ember_exp_tail(r) * r, r, r) + 1.0;
     return t != t ? t : p * as_double((long)((int)k + 1023) << 52);
@@ -207,11 +212,6 @@ inline __attribute__((overloadable, always_inline)) float ember_pow(const float 
 // in, so the remainder keeps its bits for every float32 (3.4e38 included); r = that
 // remainder times pi/2, |r| <= pi/4, into the Taylor series of sin and cos. Scalars only:
 // a double2 or a pointer to a private variable keeps pocl from vectorizing (30-100x)
-
-// the nearest integer to a, |a| <= 2^51 (pocl's rint is a slow library call)
-inline __attribute__((always_inline)) double ember_rint(const double a) {
-    return (a + 0x1.8p52) - 0x1.8p52;
-}
 
 // term T into the remainder s (in [-1/2, 1/2]) and its whole quarter turns k: T mod 4 in
 // [-2, 2], exactly (a double past 2^54 is 0 mod 4: clamped there), less the nearest

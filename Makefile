@@ -33,9 +33,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
 
 # PyTorch (2.13.0, the CPU wheel) is a test oracle and a yardstick, never a dependency of
-# ember: the set-up above installs it beside ember where it can.
+# ember: the set-up above installs it beside ember where it can. Some machines set
+# OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) for old OpenBLAS builds, forcing NumPy's current
+# one onto older kernels (Haswell's on an AVX-512 CPU: half its GEMM speed); the benchmarks
+# run without them, and docs/performance.md names the kernels NumPy's BLAS then picked.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -211,7 +211,7 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
              "by the other's: below 1.0x ember is faster. The contenders of a row are timed in",
              "alternation, seven rounds, so a slow spell of the (shared) machine falls on all alike.", "",
              f"Machine: {platform.machine()}, {host.describe()}, Python "
-             f"{platform.python_version()}, NumPy {np.__version__}"
+             f"{platform.python_version()}, NumPy {np.__version__} (BLAS: {host.blas()})"
              + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed") + ".", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in table]

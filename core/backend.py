@@ -56,7 +56,7 @@ COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_standardize", "fast_standardize_grad", "fast_erf", "fast_gelu",
-              "fast_gelu_grad", "fast_im2col", "fast_col2im",
+              "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -109,6 +109,11 @@ class Backend:
     #: (cols, shape, kernel, stride, dilation) -> im2col's adjoint: the windows summed
     #: back into zeros of the NCHW ``shape``
     fast_col2im = None
+    #: (x, w, padding) -> the convolution (cross-correlation) of NCHW x with (O, C, 3, 3)
+    #: w at stride 1, dilation 1, one group, with (ph, pw) zeros around x, as NCHW (any
+    #: strides): a backend's own algorithm (NumPy: Winograd's F(2x2, 3x3)), each value
+    #: within a few roundings of the direct sum and its non-finite values the direct sum's
+    fast_conv3x3 = None
     #: (x, kernel, stride, dilation) -> (out, index): the max of each window of an
     #: (already padded) NCHW x, and, as int32, the offset i * kw + j in its window of
     #: the first element equal to it (of the first NaN, where a NaN is the max)

@@ -13,6 +13,7 @@ def info(out=sys.stdout):
     p = lambda *a: print(*a, file=out)  # noqa: E731
     p(f"ember {__version__}")
     p(f"host: {host.describe()}")
+    p(f"NumPy's BLAS: {host.blas()}")
     kept = len(tuning.entries())
     p(f"kernel tuning: {'on' if tuning.enabled() else 'off (EMBER_TUNING=0)'}, "
       f"{kept} choice{'s' if kept != 1 else ''} kept in {tuning.cache_path()}")

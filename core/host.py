@@ -1,4 +1,4 @@
-"""The host CPU: its model and the vector instructions it has.
+"""The host CPU: its model, the vector instructions it has and NumPy's BLAS.
 
 Kernel speed on CPU devices (NumPy's BLAS, pocl, llvmpipe) depends on these more
 than on anything ember chooses, so ``ember info`` and the benchmark report name them.
@@ -46,3 +46,22 @@ def describe():
     features = cpu_features()
     return (f"{cpu_model()}, {os.cpu_count()} cores, "
             f"{' '.join(features) if features else 'vector features unknown'}")
+
+
+def blas():
+    """NumPy's BLAS as threadpoolctl sees it: library, version, the kernels it picked
+    for this CPU (OpenBLAS: OPENBLAS_CORETYPE may force older ones, at half the
+    speed on an AVX-512 CPU) and its threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl is not installed)"
+    found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not found:
+        return "unknown"
+    info = found[0]
+    kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
+    forced = os.environ.get("OPENBLAS_CORETYPE") if info.get("internal_api") == "openblas" else None
+    return (f"{info.get('internal_api', '?')} {info.get('version') or ''}{kernels}"
+            f"{f' (OPENBLAS_CORETYPE={forced})' if forced else ''}, "
+            f"{info.get('num_threads', '?')} threads")

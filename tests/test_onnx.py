@@ -349,6 +349,28 @@ def test_a_functional_layer_norm_exports_as_layer_normalization():
         export(Norm(0).eval(), (x,))
 
 
+def test_a_functional_3x3_convolution_exports_as_conv():
+    """F.conv2d outside a Conv2d layer records numpy's fast_conv3x3 (Winograd's): it
+    becomes one Conv with its pads, and onnxruntime agrees."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    w = ember.randn(16, 16, 3, 3) * 0.1
+
+    class Conv(nn.Module):
+        def forward(self, x):
+            return F.conv2d(x, w, padding=(1, 2))
+
+    x = ember.randn(2, 16, 24, 24)
+    proto = export(Conv().eval(), (x,))
+    assert [n.op_type for n in proto.graph.node].count("Conv") == 1
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = Conv()(x).numpy()
+    assert want.shape == (2, 16, 24, 26)
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
 def test_erf_and_gelu_export_as_erf():
     """A backend's erf and GELU fast paths (numpy's) export as ONNX's Erf; onnxruntime
     agrees, and the model loads back."""

@@ -554,7 +554,8 @@ class NumpyBackend(ArrayModuleBackend):
     def info(self):
         from importlib.metadata import version
         return [f"loops compiled by Numba {version('numba')} on first use: max pooling (per "
-                f"window shape), layer norm's rows, erf, GELU and sigmoid",
+                f"window shape), layer norm's rows, erf, GELU, sigmoid and Winograd's 3x3 "
+                f"convolutions",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies and of "
                 f"attention's heads"]
@@ -623,6 +624,20 @@ class NumpyBackend(ArrayModuleBackend):
     def fast_gelu_grad(self, g, x):
         from . import special
         return special.gelu_grad(g, x)
+
+    def fast_conv3x3(self, x, w, padding):
+        from . import winograd
+        if x.dtype not in (numpy.float32, numpy.float64) or w.dtype != x.dtype:
+            return self._conv3x3(x, w, padding)
+        return winograd.conv3x3(x, w, padding, lambda: self._conv3x3(x, w, padding))
+
+    def _conv3x3(self, x, w, padding):
+        """The same convolution as im2col's one GEMM."""
+        (ph, pw), (n, c), o = padding, x.shape[:2], w.shape[0]
+        cols = self.fast_im2col(numpy.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))),
+                                (3, 3), (1, 1), (1, 1))
+        out = self.matmul(w.reshape(o, c * 9), cols.reshape(c * 9, math.prod(cols.shape[3:])))
+        return out.reshape((o, n) + cols.shape[4:]).transpose(1, 0, 2, 3)
 
     def fast_max_pool2d(self, x, kernel, stride, dilation):
         from . import kernels

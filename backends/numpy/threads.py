@@ -82,14 +82,22 @@ def _cuts(shape, n):
     return axis, [slice(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
+def blas_pieces():
+    """How many pieces that call BLAS may run at once: one per core, or 1 where BLAS
+    cannot be held to one thread meanwhile (another thread than the main one, no
+    threadpoolctl) or within a piece."""
+    if threading.current_thread() is not threading.main_thread() or not _controller():
+        return 1
+    return _pieces((cores(),))
+
+
 def shares(batch, work):
     """One function per core that cuts an array to its share of the largest of the
     (broadcast) ``batch`` axes; None (run whole) when the ``work`` is small, there is
     one core or one item on that axis, the caller is not the main thread, or BLAS's
     thread count cannot be set."""
     n = _pieces(batch)
-    if (n < 2 or work < MIN_SCORES or threading.current_thread() is not threading.main_thread()
-            or not _controller()):
+    if n < 2 or work < MIN_SCORES or blas_pieces() < 2:
         return None
     axis, pieces = _cuts(batch, n)
 

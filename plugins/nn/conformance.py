@@ -221,6 +221,37 @@ def test_conv_and_pool_agree_with_and_without_the_window_fast_paths(backend):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=what)
 
 
+def test_conv3x3_fast_path_agrees_with_the_composed_convolution(backend):
+    """A backend's own 3x3 convolution (fast_conv3x3) against im2col's GEMM, forward and
+    backward, at the paddings it takes; an infinity gives the composed values."""
+    from . import functional as F
+    if backend.fast_conv3x3 is None:
+        pytest.skip(f"backend {backend.name} has no fast_conv3x3")
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((4, 16, 17, 16)), rng.standard_normal((16, 16, 3, 3))
+
+    def run_once(padding, spot=None):
+        x = ember.tensor(x0, dtype=ember.float32, backend=backend, requires_grad=True)
+        w = ember.tensor(w0, dtype=ember.float32, backend=backend, requires_grad=True)
+        if spot is not None:
+            x = x + ember.tensor(spot, dtype=ember.float32, backend=backend)
+        out = F.conv2d(x, w, None, padding=padding)
+        if spot is not None:
+            return (out.numpy(),)
+        (out * out).sum().backward()
+        return out.numpy(), x.grad.numpy(), w.grad.numpy()
+
+    inf = np.zeros(x0.shape)
+    inf[1, 2, 3, 4] = np.inf
+    for padding, spot in ((0, None), (1, None), (2, None), ((1, 2), None), (1, inf)):
+        fast = run_once(padding, spot)
+        with without_fast_paths(backend, "fast_conv3x3"):
+            slow = run_once(padding, spot)
+        for a, b, what in zip(fast, slow, ("conv", "input gradient", "weight gradient")):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b[np.isfinite(b)]).max(),
+                                       err_msg=f"{what}, padding {padding}")
+
+
 POOLS = {"2": {"kernel_size": 2},
          "3, stride 1, padding 1": {"kernel_size": 3, "stride": 1, "padding": 1},
          "(2, 3), stride (1, 2), padding 1, dilation (2, 1)":

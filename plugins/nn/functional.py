@@ -218,6 +218,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
     x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
+    if _takes_conv3x3(x, weight, stride, padding, dilation, groups):
+        for size, p in zip(x.shape[2:], padding):
+            _out_size("conv2d", size, 3, 1, p, 1)
+        out = conv3x3(x, weight, padding)
+        return out if bias is None else out + bias.reshape(1, o, 1, 1)
     x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
@@ -229,6 +234,49 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         out = out + bias.reshape(o, 1, 1, 1)
     return out.permute(1, 0, 2, 3)     # NCHW, a view of the GEMM's (O, N, OH, OW) rows
+
+
+def _takes_conv3x3(x, weight, stride, padding, dilation, groups):
+    """Whether the backend's fast_conv3x3 runs this convolution: 3x3 at stride 1, no
+    dilation, one group, padding up to 2 (its input gradient is then one too), floats."""
+    return (x.backend.fast_conv3x3 is not None and weight.shape[2:] == (3, 3)
+            and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and all(0 <= p <= 2 for p in padding) and x.dtype is weight.dtype
+            and x.dtype in (ember.float32, ember.float64))
+
+
+class Conv3x3(ember.Op):
+    """A 3x3 convolution at stride 1 as one op, through the backend's own algorithm
+    (fast_conv3x3; NumPy's is Winograd's, 2 to 3 times fewer flops than im2col's GEMM).
+    Its input gradient is the same kind of convolution, of g with the kernel flipped
+    and its channel axes swapped, padded by 2 - padding; its weight gradient one GEMM
+    over x's windows, as conv2d's."""
+
+    __slots__ = ("padding",)
+
+    def __init__(self, padding):
+        self.padding = padding
+
+    def forward(self, x, w):
+        return self.backend.fast_conv3x3(x, w, self.padding)
+
+    def backward(self, g, x, w):
+        (ph, pw), (n, c), o = self.padding, x.shape[:2], w.shape[0]
+        gx = conv3x3(g, w.flip((2, 3)).permute(1, 0, 2, 3), (2 - ph, 2 - pw)) \
+            if x.requires_grad else None
+        if not w.requires_grad:
+            return gx, None
+        padded = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        rows = n * g.shape[2] * g.shape[3]
+        cols = im2col(padded, (3, 3), (1, 1), (1, 1), g.shape[2:]).reshape(c * 9, rows)
+        gw = g.permute(1, 0, 2, 3).reshape(o, rows) @ cols.T
+        return gx, gw.reshape(w.shape)
+
+
+def conv3x3(x, w, padding):
+    n, o = x.shape[0], w.shape[0]
+    oh, ow = (x.shape[2] + 2 * padding[0] - 2, x.shape[3] + 2 * padding[1] - 2)
+    return run(Conv3x3(tuple(padding)), (x, w), (n, o, oh, ow), x.dtype)
 
 
 class MaxPool2d(ember.Op):

@@ -202,6 +202,9 @@ def _emit(b, node, other):
         return outs[0]
     if name == "fast_im2col":
         return _im2col(b, node, args, outs)
+    if name == "fast_conv3x3":
+        x, w, (ph, pw) = args
+        return b.node("Conv", [x, w], outs[:1], kernel_shape=[3, 3], pads=[ph, pw, ph, pw])
     if name == "fast_max_pool2d":
         x, kernel, stride, dilation = args
         b.node("MaxPool", [x], outs[:1], kernel_shape=list(kernel), strides=list(stride),

@@ -689,9 +689,13 @@ def conv(c, a, x, w, bias=None):
     spatial = x.ndim - 2
     kernel, strides, dilations, pads = _window(c, a, x, a.get("kernel_shape", w.shape[2:]))
     x2, w2 = _as_2d(x), _as_2d(w)
-    x2 = ember.pad(x2, ((0, 0), (0, 0), *pads)) if any(p != (0, 0) for p in pads) else x2
+    # symmetric pads go to conv2d (a 3x3 convolution pads inside its own algorithm)
+    padding = [p[0] for p in pads] if all(p[0] == p[1] for p in pads) else 0
+    if not padding:
+        x2 = ember.pad(x2, ((0, 0), (0, 0), *pads)) if any(p != (0, 0) for p in pads) else x2
     out = F.conv2d(x2, w2, None if bias is None else c.tensor(bias), stride=tuple(strides),
-                   dilation=tuple(dilations), groups=a.get("group", 1))
+                   padding=tuple(padding) if padding else 0, dilation=tuple(dilations),
+                   groups=a.get("group", 1))
     return out if spatial == 2 else ember.squeeze(out, 2)
 
 

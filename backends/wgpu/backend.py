@@ -200,6 +200,121 @@ fn ember_exp(x: TA) -> TA {
     return p * bitcast<f32>(u32(k1 + 127) << 23u) * bitcast<f32>(u32(k - k1 + 127) << 23u);
 }
 
+// sin and cos: WGSL bounds its builtins only inside [-pi, pi], and llvmpipe's lose every
+// digit past 1e8. |x| 2/pi is reduced with integers (Payne and Hanek; fast-math cannot
+// reassociate them): the 24-bit mantissa times the 96 bits of 2/pi that matter at its
+// exponent gives the quarter turns mod 4 and their fraction to 2^-70; the fraction
+// times pi/2 in integers too, r to float once, and sin and cos of r, |r| <= pi/4, are
+// Cephes' polynomials. Worst over all floats within 2 ULP (tests/test_wgpu.py).
+fn ember_mul_wide(a: u32, b: u32) -> vec2<u32> {       // a b as (low, high) words
+    let a0 = a & 0xffffu;
+    let a1 = a >> 16u;
+    let b0 = b & 0xffffu;
+    let b1 = b >> 16u;
+    let p00 = a0 * b0;
+    let p01 = a0 * b1;
+    let p10 = a1 * b0;
+    let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+    return vec2<u32>((p00 & 0xffffu) | (mid << 16u), a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u));
+}
+
+fn ember_two_over_pi(i: u32) -> u32 {                  // word i of 2/pi, after a word of 0
+    var t = array<u32, 8>(0u, 0xa2f9836eu, 0x4e441529u, 0xfc2757d1u, 0xf534ddc0u, 0xdb629599u,
+                          0x3c439041u, 0xfe5163abu);
+    return t[i];
+}
+
+fn ember_window(p: u32) -> u32 {                       // 32 bits of 2/pi from bit p
+    let sh = p & 31u;
+    let hi = ember_two_over_pi(p >> 5u);
+    return select((hi << sh) | (ember_two_over_pi((p >> 5u) + 1u) >> ((32u - sh) & 31u)), hi, sh == 0u);
+}
+
+// (r, quadrant): a = (4 k + quadrant) pi/2 + r with |r| <= pi/4, for finite a >= pi/4
+fn ember_quarter_turns(a: f32) -> vec2<f32> {
+    let bits = bitcast<u32>(a);
+    let m = (bits & 0x7fffffu) | 0x800000u;             // a = m 2**s
+    let p = (bits >> 23u) - 120u;                       // 2/pi's bit s - 1, in ember_two_over_pi
+    let g0 = ember_window(p);                           // 2**s 2/pi mod 4, 2 integer bits
+    let g1 = ember_window(p + 32u);
+    let g2 = ember_window(p + 64u);
+    let l2 = ember_mul_wide(m, g2);                     // m g mod 2**96, 94 fraction bits
+    let l1 = ember_mul_wide(m, g1);
+    var w1 = l2.y + l1.x;
+    var w2 = l1.y + m * g0 + select(0u, 1u, w1 < l2.y);
+    var w0 = l2.x;
+    var q = w2 >> 30u;
+    let up = (w2 >> 29u) & 1u;                          // fraction >= 1/2: the next turn, less
+    if (up == 1u) {
+        q = (q + 1u) & 3u;
+        w2 = ~w2;
+        w1 = ~w1;
+        w0 = ~w0 + 1u;
+        w1 = w1 + select(0u, 1u, w0 == 0u);
+        w2 = w2 + select(0u, 1u, w0 == 0u && w1 == 0u);
+    }
+    w2 = w2 & 0x3fffffffu;
+    // the fraction's first 32 significant bits, to float once
+    var top = (w2 << 2u) | (w1 >> 30u);
+    var low = (w1 << 2u) | (w0 >> 30u);
+    var shift = 0u;
+    if (top == 0u) {
+        top = low;
+        low = w0 << 2u;
+        shift = 32u;
+    }
+    let z = countLeadingZeros(top);
+    top = select((top << z) | (low >> ((32u - z) & 31u)), top, z == 0u);
+    // times pi/2 = 0xc90fdaa2 2**-31, the product's first 32 bits to float once
+    let pr = ember_mul_wide(top, 0xc90fdaa2u);
+    let adj = select(0u, 1u, pr.y < 0x80000000u);
+    let hi = select(pr.y, (pr.y << 1u) | (pr.x >> 31u), adj == 1u);
+    let r = f32(hi) * bitcast<f32>((127u - 31u - adj - shift - z) << 23u);
+    return vec2<f32>(select(r, -r, up == 1u), f32(q));
+}
+
+fn ember_sin_poly(r: f32) -> f32 {
+    let z = r * r;
+    return r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
+}
+
+fn ember_cos_poly(r: f32) -> f32 {
+    let z = r * r;
+    return 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3
+        + z * 2.443315711809948e-5));
+}
+
+fn ember_sin(x: TA) -> TA {
+    let a = abs(x);
+    if ((bitcast<u32>(a)) >= 0x7f800000u) {             // NaN, or sin(inf): NaN (fast-math
+        return select(bitcast<f32>(0x7fc00000u), x, bitcast<u32>(a) > 0x7f800000u);  // makes x - x 0)
+    }
+    if (a < 0.000244140625) {                          // x**3 / 6 is below x's rounding; keeps -0
+        return x;
+    }
+    if (a < bitcast<f32>(0x3f490fdbu)) {                // pi/4
+        return ember_sin_poly(x);
+    }
+    let t = ember_quarter_turns(a);
+    let q = u32(t.y);
+    let v = select(ember_sin_poly(t.x), ember_cos_poly(t.x), (q & 1u) == 1u);
+    return select(v, -v, (q >= 2u) != (x < 0.0));
+}
+
+fn ember_cos(x: TA) -> TA {
+    let a = abs(x);
+    if ((bitcast<u32>(a)) >= 0x7f800000u) {
+        return select(bitcast<f32>(0x7fc00000u), x, bitcast<u32>(a) > 0x7f800000u);
+    }
+    if (a < bitcast<f32>(0x3f490fdbu)) {
+        return ember_cos_poly(a);
+    }
+    let t = ember_quarter_turns(a);
+    let q = u32(t.y);
+    let v = select(ember_cos_poly(t.x), ember_sin_poly(t.x), (q & 1u) == 1u);
+    return select(v, -v, q == 1u || q == 2u);
+}
+
 // exp(x) - 1: Taylor to x**9 / 9! for |x| < 0.5 (its remainder is below float32's
 // rounding there), where exp(x) - 1 cancels
 fn ember_expm1(x: TA) -> TA {
@@ -371,7 +486,7 @@ _SPELLING = {
     "cast": "TO(x)", "cast_bool": "select(0u, 1u, x != TA(0))", "where": "select(z, y, x != 0u)",
     **{op: f"select(0u, 1u, x {c} y)" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                      ("le", "<="), ("gt", ">"), ("ge", ">="))},
-    "neg": "-x", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "sin(x)", "cos": "cos(x)",
+    "neg": "-x", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "ember_sin(x)", "cos": "ember_cos(x)",
     "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)",
     "fast_sigmoid": "ember_sigmoid(x)", "fast_log1p": "ember_log1p(x)", "fast_expm1": "ember_expm1(x)",
     "fast_relu float": f"select(TO(0), x, x > TA(0) || {_isnan('x')})",
@@ -476,11 +591,10 @@ class WgpuBackend(StridedBackend):
     #: in int32
     wide = {**{d: dt.float32 for d in _ROUND}, **{d: dt.int32 for d in _NARROW}}
     default_int = dt.int32
-    # WGSL lets an implementation flush subnormals (llvmpipe does), bounds pow only as
-    # exp2(y * log2(x)), and sin and cos only inside [-pi, pi] (absolute 2**-11); exp
-    # and log are ember's own (_FLOAT_HELPERS)
+    # WGSL lets an implementation flush subnormals (llvmpipe does) and bounds pow only as
+    # exp2(y * log2(x)); exp, log, sin and cos are ember's own (_FLOAT_HELPERS)
     flushes_subnormals = True
-    ulp_bounds = {"pow": 256, "sin": 2**24, "cos": 2**24}
+    ulp_bounds = {"pow": 256}
 
     @classmethod
     def availability(cls):

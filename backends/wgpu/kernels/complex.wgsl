@@ -78,7 +78,7 @@ fn ember_cexp(z: vec2<f32>) -> vec2<f32> {
     }
     if (ember_c_inf(x) && x < 0.0) {
         if (ember_c_finite(y)) {
-            return vec2<f32>(0.0 * cos(y), 0.0 * sin(y));
+            return vec2<f32>(0.0 * ember_cos(y), 0.0 * ember_sin(y));
         }
         return vec2<f32>(0.0, 0.0);
     }
@@ -86,10 +86,10 @@ fn ember_cexp(z: vec2<f32>) -> vec2<f32> {
         return vec2<f32>(select(nan, x, ember_c_inf(x)), nan);
     }
     if (ember_c_inf(x)) {
-        return vec2<f32>(x * cos(y), x * sin(y));
+        return vec2<f32>(x * ember_cos(y), x * ember_sin(y));
     }
     let e = ember_exp(x * 0.5);           // in two halves where e**x alone overflows
-    return vec2<f32>(e * cos(y) * e, e * sin(y) * e);
+    return vec2<f32>(e * ember_cos(y) * e, e * ember_sin(y) * e);
 }
 
 fn ember_clog(z: vec2<f32>) -> vec2<f32> {
@@ -182,7 +182,7 @@ fn ember_csinh(z: vec2<f32>) -> vec2<f32> {
     if (ember_c_nan(x)) {
         return vec2<f32>(x, x);
     }
-    return vec2<f32>(ember_c_sinh(x) * cos(y), ember_c_cosh(x) * sin(y));
+    return vec2<f32>(ember_c_sinh(x) * ember_cos(y), ember_c_cosh(x) * ember_sin(y));
 }
 
 fn ember_ccosh(z: vec2<f32>) -> vec2<f32> {
@@ -199,7 +199,7 @@ fn ember_ccosh(z: vec2<f32>) -> vec2<f32> {
     if (ember_c_nan(x)) {
         return vec2<f32>(x, x);
     }
-    return vec2<f32>(ember_c_cosh(x) * cos(y), ember_c_sinh(x) * sin(y));
+    return vec2<f32>(ember_c_cosh(x) * ember_cos(y), ember_c_sinh(x) * ember_sin(y));
 }
 
 // sin z = -i sinh(iz), cos z = cosh(iz)
@@ -224,7 +224,7 @@ fn ember_ctanh(z: vec2<f32>) -> vec2<f32> {
         return vec2<f32>(x, select(nan, y, y == 0.0));
     }
     if (ember_c_inf(x)) {
-        let im = select(y, sin(2.0 * y), ember_c_finite(y));
+        let im = select(y, ember_sin(2.0 * y), ember_c_finite(y));
         return vec2<f32>(ember_c_copysign(1.0, x), ember_c_copysign(0.0, im));
     }
     if (!ember_c_finite(y)) {
@@ -232,15 +232,15 @@ fn ember_ctanh(z: vec2<f32>) -> vec2<f32> {
     }
     if (abs(x) > 11.0) {                  // tanh x rounds to +-1 there
         let e = ember_exp(-2.0 * abs(x));
-        return vec2<f32>(ember_c_copysign(1.0, x), 4.0 * sin(y) * cos(y) * e);
+        return vec2<f32>(ember_c_copysign(1.0, x), 4.0 * ember_sin(y) * ember_cos(y) * e);
     }
-    let d = ember_c_cosh(2.0 * x) + cos(2.0 * y);
-    return vec2<f32>(ember_c_sinh(2.0 * x) / d, sin(2.0 * y) / d);
+    let d = ember_c_cosh(2.0 * x) + ember_cos(2.0 * y);
+    return vec2<f32>(ember_c_sinh(2.0 * x) / d, ember_sin(2.0 * y) / d);
 }
 
 fn ember_cexpm1(z: vec2<f32>) -> vec2<f32> {
-    let a = sin(z.y * 0.5);
-    return vec2<f32>(ember_expm1(z.x) * cos(z.y) - 2.0 * a * a, ember_exp(z.x) * sin(z.y));
+    let a = ember_sin(z.y * 0.5);
+    return vec2<f32>(ember_expm1(z.x) * ember_cos(z.y) - 2.0 * a * a, ember_exp(z.x) * ember_sin(z.y));
 }
 
 fn ember_clog1p(z: vec2<f32>) -> vec2<f32> {

@@ -38,14 +38,20 @@ except ImportError:     # NumPy 1
         return functools.wraps(method)(numpy.errstate(all="ignore")(method))
 
 
+#: primitives that only move or view values (no arithmetic, no cast): nothing to warn of,
+#: and a compiled MLP step makes 22 such calls of its 41
+_MOVEMENT = {"reshape", "permute", "expand", "flip", "slice", "concatenate", "gather",
+             "from_numpy", "to_numpy"}
+
+
 def _without_warnings(cls):
     """NumPy warns where a float op overflows, divides by zero or has no answer; the other
     backends, and PyTorch, give inf and NaN without a word (exp(100), log(0), 0 / 0). So
-    each primitive and fast path runs with NumPy's error state set to ignore (the threads
-    that share its work run in its context)."""
+    each primitive and fast path that computes runs with NumPy's error state set to
+    ignore (the threads that share its work run in its context)."""
     for name in PRIMITIVES + list(COMPLEX_PRIMITIVES) + list(FAST_PATHS):
         method = getattr(cls, name, None)
-        if callable(method):
+        if callable(method) and name not in _MOVEMENT:
             setattr(cls, name, _quiet(method))
     return cls
 

@@ -112,7 +112,8 @@ class Backend:
     #: (x, w, padding) -> the convolution (cross-correlation) of NCHW x with (O, C, 3, 3)
     #: w at stride 1, dilation 1, one group, with (ph, pw) zeros around x, as NCHW (any
     #: strides): a backend's own algorithm (NumPy: Winograd's F(2x2, 3x3)), each value
-    #: within a few roundings of the direct sum and its non-finite values the direct sum's
+    #: within a few roundings of the direct sum and its non-finite values the direct sum's;
+    #: conv2d calls it for float32 and float64, 16 channels or more in and out
     fast_conv3x3 = None
     #: (x, kernel, stride, dilation) -> (out, index): the max of each window of an
     #: (already padded) NCHW x, and, as int32, the offset i * kw + j in its window of

@@ -29,7 +29,7 @@ def reference(x, w, padding):
 def everywhere(monkeypatch):
     """Winograd for every size, in chunks of a few tile rows (several per core, the last
     one short)."""
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(F, "CONV3X3_MIN_CHANNELS", 1)
     monkeypatch.setattr(winograd, "MIN_OUTPUTS", 1)
     monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
     monkeypatch.setattr(winograd, "MIN_COLUMNS", 7)
@@ -60,7 +60,7 @@ def test_each_output_within_a_few_roundings_of_the_float64_sum(request, shape, o
     rng = np.random.default_rng(sum(shape) + out)
     x, w = rng.standard_normal(shape), rng.standard_normal((out, shape[1], 3, 3))
     got = _through(x, w, padding)
-    assert min(shape[1], out) >= winograd.MIN_CHANNELS
+    assert min(shape[1], out) >= F.CONV3X3_MIN_CHANNELS
     assert got.shape[0] * got.shape[2] * got.shape[3] >= winograd.MIN_OUTPUTS
     bound = reference(np.abs(x), np.abs(w), padding) * (8 * EPS32)
     err = np.abs(got - reference(x, w, padding))

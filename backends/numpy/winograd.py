@@ -23,11 +23,10 @@ import numpy as np
 
 from . import threads
 
-#: the fewest input and output channels, and outputs per channel (N OH OW), that pay
-#: for the transforms: below them the GEMMs are too thin (a 1 -> 8 channel conv is
-#: faster as im2col's one GEMM), or the weights' transform costs more than it saves
-#: (ResNet-18's 512 channels of 7 x 7 at batch 1: 3.3 ms, im2col's 1.1)
-MIN_CHANNELS, MIN_OUTPUTS = 16, 1024
+#: the fewest outputs per channel (N OH OW) that pay for the transforms: below them the
+#: weights' transform costs more than it saves (ResNet-18's 512 channels of 7 x 7 at
+#: batch 1: 3.3 ms, im2col's 1.1). (conv2d sends 16 channels or more in and out.)
+MIN_OUTPUTS = 1024
 #: a chunk's transformed inputs, about, and the fewest tiles it has (the GEMMs' columns)
 CHUNK_BYTES, MIN_COLUMNS = 1 << 21, 256
 
@@ -155,11 +154,11 @@ def _chunks(x, u, out, padding, th, tw, chunks):
 def conv3x3(x, w, padding, direct):
     """The (N, O, OH, OW) convolution of NCHW ``x`` with (O, C, 3, 3) ``w`` at stride
     1, padded by ``padding`` = (ph, pw) zeros, as a view of (O, N, OH, OW) memory;
-    ``direct()`` computes it without Winograd (thin GEMMs, non-finite values)."""
+    ``direct()`` computes it without Winograd (small outputs, non-finite values)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     oh, ow = h + 2 * padding[0] - 2, wd + 2 * padding[1] - 2
-    if min(c, o) < MIN_CHANNELS or n * oh * ow < MIN_OUTPUTS:
+    if n * oh * ow < MIN_OUTPUTS:
         return direct()
     th, tw = (oh + 1) // 2, (ow + 1) // 2
     # a row more than it needs: with the 16 tiles' matrices a power of two of bytes

@@ -236,11 +236,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.permute(1, 0, 2, 3)     # NCHW, a view of the GEMM's (O, N, OH, OW) rows
 
 
+#: the fewest input and output channels for which conv2d calls a backend's fast_conv3x3:
+#: a thinner convolution is cheap as im2col's one GEMM, whose windows its weight gradient
+#: reuses (the benchmark CNN's 1 -> 8 channels: its compiled step 20% slower through it)
+CONV3X3_MIN_CHANNELS = 16
+
+
 def _takes_conv3x3(x, weight, stride, padding, dilation, groups):
     """Whether the backend's fast_conv3x3 runs this convolution: 3x3 at stride 1, no
-    dilation, one group, padding up to 2 (its input gradient is then one too), floats."""
+    dilation, one group, padding up to 2 (its input gradient is then one too), floats,
+    16 channels or more in and out."""
     return (x.backend.fast_conv3x3 is not None and weight.shape[2:] == (3, 3)
             and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and min(weight.shape[:2]) >= CONV3X3_MIN_CHANNELS
             and all(0 <= p <= 2 for p in padding) and x.dtype is weight.dtype
             and x.dtype in (ember.float32, ember.float64))
 

@@ -13,6 +13,7 @@ on ready windows, without the window copies or anything else of the forward.
 
 import argparse
 import io
+import json
 import os
 import sys
 import warnings
@@ -128,11 +129,16 @@ def main(argv=None):
     parser.add_argument("--backend", action="append")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--json", action="store_true",
+                        help="print the table as one line of JSON (benchmarks/run.py reads it)")
     args = parser.parse_args(argv)
     backends = args.backend or [n for n in ember.registry.names("backends")
                                 if ember.config.availability(n)[0]]
     with ember.no_grad():
         table, worst = rows(backends, args.batches, args.size)
+    if args.json:
+        print(json.dumps({"rows": table, "worst": worst}))
+        return
     names = list(dict.fromkeys(name for _, times in table for name in times))
     print("batch | " + " | ".join(names) + "   (images/s; time over onnxruntime's)")
     for n, times in table:

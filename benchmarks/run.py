@@ -6,8 +6,10 @@ ratios and rewrites docs/performance.md.
 """
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 
 import numpy as np
@@ -191,16 +193,32 @@ def main(argv=None):
     print("\n".join(gpt_rows), flush=True)
     resnet_rows = []
     if torch is not None and not args.quick:
-        table_rows, _ = onnx_resnet.rows(backends)
-        names = list(dict.fromkeys(name for _, times in table_rows for name in times))
-        resnet_rows = [["batch"] + names] + [onnx_resnet.cells(n, times, names)
-                                             for n, times in table_rows]
+        resnet_rows = resnet_table(backends)
         print("\n".join(" | ".join(row) for row in resnet_rows), flush=True)
     if not args.no_write:
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
                   + [f"ember:{b}" for b in backends], rates, tuned,
                   (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended),
                   gpt_rows, resnet_rows)
+
+
+def resnet_table(backends):
+    """ResNet-18's rows, each backend in a process of its own beside onnxruntime, PyTorch
+    and the GEMMs alone: in one process the numpy backend's forward took twice as long
+    right after OpenCL's (1.3 s against 0.7 at batch 32, seconds later still 0.9: the
+    memory the other left behind, not threads)."""
+    table = [["backend", "batch", "onnxruntime", "ember", "PyTorch", "GEMMs only"]]
+    for b in backends:
+        done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "onnx_resnet.py"),
+                               "--backend", b, "--json"], capture_output=True, text=True)
+        if done.returncode:
+            print(f"ResNet-18 on {b} failed:\n{done.stderr[-2000:]}", flush=True)
+            continue
+        for batch, times in json.loads(done.stdout.splitlines()[-1])["rows"]:
+            cells = onnx_resnet.cells(batch, times, ["onnxruntime", f"ember:{b}", "torch",
+                                                     "GEMMs only"])
+            table.append([f"ember:{b}"] + cells)
+    return table
 
 
 def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended, gpt_rows,
@@ -238,7 +256,9 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
     if resnet_rows:
         lines += ["ResNet-18 inference from ONNX (`benchmarks/onnx_resnet.py`): 224 x 224 images",
                   "per second (higher is better), ember.plugins.onnx against onnxruntime CPU",
-                  "(ratio: time over onnxruntime's) and PyTorch CPU eager.", "",
+                  "(ratio: time over onnxruntime's), PyTorch CPU eager and the model's",
+                  "convolution GEMMs alone (numpy.matmul on ready windows); each backend in a",
+                  "process of its own with the others beside it.", "",
                   "| " + " | ".join(resnet_rows[0]) + " |", "|" + "---|" * len(resnet_rows[0])] \
             + ["| " + " | ".join(row) + " |" for row in resnet_rows[1:]] + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",

@@ -59,7 +59,8 @@ def blas():
     found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     if not found:
         return "unknown"
-    info = found[0]
+    # NumPy's own (in numpy.libs), where another package loaded a BLAS of its own too
+    info = next((i for i in found if "numpy" in i.get("filepath", "")), found[0])
     kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
     forced = os.environ.get("OPENBLAS_CORETYPE") if info.get("internal_api") == "openblas" else None
     return (f"{info.get('internal_api', '?')} {info.get('version') or ''}{kernels}"

@@ -137,7 +137,7 @@ def _buffer(name, size, dtype):
 
 def _chunks(x, u, out, padding, th, tw, chunks):
     """Each (r0, r1) of ``chunks`` transformed, multiplied and written to ``out``, in
-    buffers of this call's own; False where an output is not finite."""
+    this thread's kept buffers; False where an output is not finite."""
     (ph, pw), (c, o) = padding, (x.shape[1], u.shape[1])
     size = max(r1 - r0 for r0, r1 in chunks) * tw * 16
     vs, ms = _buffer("v", size * c, x.dtype), _buffer("m", size * o, x.dtype)

@@ -129,13 +129,15 @@ def _checked_targets(op, scores, target, ignore_index=None):
     if target.size and not ember.is_compiling():   # one small host read, eager only: a
         # compiled replay reads nothing back (check targets before a compiled call)
         host = target.numpy()
-        out_of_range = ((host < 0) | (host >= classes)) & (host != ignore_index)
-        if out_of_range.any():
-            bad = host[out_of_range].flat[0]
-            hint = (f"; pass ignore_index={bad} to skip such targets, as PyTorch's default "
-                    f"ignore_index=-100 does" if bad < 0 and ignore_index is None else "")
-            raise ShapeError(f"{op}: target class {bad} is out of range for {classes} "
-                             f"classes{hint}")
+        if host.min() < 0 or host.max() >= classes:    # the masks only then (4 -> 2 us)
+            out_of_range = ((host < 0) | (host >= classes)) & (host != ignore_index)
+            if out_of_range.any():
+                bad = host[out_of_range].flat[0]
+                hint = (f"; pass ignore_index={bad} to skip such targets, as PyTorch's "
+                        f"default ignore_index=-100 does" if bad < 0 and ignore_index is None
+                        else "")
+                raise ShapeError(f"{op}: target class {bad} is out of range for {classes} "
+                                 f"classes{hint}")
     return target, classes
 
 

@@ -10,10 +10,12 @@ and without subnormal inputs.
 """
 
 import argparse
+import math
 
 import numpy as np
 
 import ember
+from ember.plugins.nn import functional as F
 from ember.testing.checks import ulp_error
 
 
@@ -31,6 +33,9 @@ FUNCTIONS = {
     "log": (ember.log, np.log),
     "log1p": (ember.log1p, np.log1p),
     "expm1": (ember.expm1, np.expm1),
+    "sin": (ember.sin, np.sin),
+    "cos": (ember.cos, np.cos),
+    "erf": (F.erf, lambda x: np.vectorize(math.erf)(x)),
 }
 
 

@@ -313,8 +313,7 @@ class Tensor:
 
     def _in_autograd(self, other):
         """Whether updating this tensor with ``other`` would cut an autograd graph."""
-        from .autograd import is_grad_enabled
-        return is_grad_enabled() and (self.requires_grad
+        return _autograd.is_grad_enabled() and (self.requires_grad
                                       or (isinstance(other, Tensor) and other.requires_grad))
 
     def _inplace(self, fn, other, sym):

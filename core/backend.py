@@ -57,6 +57,7 @@ FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_standardize", "fast_standardize_grad", "fast_erf", "fast_gelu",
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
+              "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -115,6 +116,10 @@ class Backend:
     #: within a few roundings of the direct sum and its non-finite values the direct sum's;
     #: conv2d calls it for float32 and float64, 16 channels or more in and out
     fast_conv3x3 = None
+    #: (x, w, stride, padding, dilation) -> the depthwise convolution of NCHW x with (C, 1,
+    #: kh, kw) w (one group per channel, C groups), (ph, pw) zeros around x, as NCHW: the
+    #: direct sum of each window, for float32 and float64
+    fast_depthwise_conv2d = None
     #: (x, kernel, stride, dilation) -> (out, index): the max of each window of an
     #: (already padded) NCHW x, and, as int32, the offset i * kw + j in its window of
     #: the first element equal to it (of the first NaN, where a NaN is the max)

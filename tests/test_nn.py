@@ -13,7 +13,7 @@ import ember
 from ember.plugins import nn
 from ember.plugins.losses import cross_entropy
 from ember.plugins.nn import functional as F
-from ember.testing.checks import without_fast_paths
+from ember.testing.checks import gradcheck, without_fast_paths
 
 
 def conv2d_reference(x, w, b, stride, padding, dilation, groups):
@@ -47,11 +47,50 @@ def test_conv2d_matches_direct_convolution(stride, padding, dilation, groups):
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("kernel,stride,padding,dilation", [
+    (3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 1), (5, 1, 2, 1), (3, 1, 2, 2), (3, 2, 0, 1)])
+def test_depthwise_conv2d_matches_direct_convolution(kernel, stride, padding, dilation):
+    """groups = channels (MobileNet's) through the numpy backend's loops: float32 within
+    a few roundings of float64 loops (odd sizes, a CNHW-strided input as a conv's output
+    is), float64 to its precision; gradients against finite differences."""
+    rng = np.random.default_rng(kernel * 10 + stride)
+    x, w, b = rng.standard_normal((2, 6, 11, 9)), rng.standard_normal((6, 1, kernel, kernel)), \
+        rng.standard_normal(6)
+    want = conv2d_reference(x, w, b, stride, padding, dilation, 6)
+    scale = conv2d_reference(np.abs(x), np.abs(w), np.abs(b), stride, padding, dilation, 6)
+    cnhw = ember.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), dtype=ember.float32)
+    for xs, dtype, eps in ((ember.tensor(x, dtype=ember.float32), ember.float32, 2 ** -24),
+                           (cnhw.permute(1, 0, 2, 3), ember.float32, 2 ** -24),
+                           (ember.tensor(x), ember.float64, 2 ** -53)):
+        got = F.conv2d(xs, ember.tensor(w, dtype=dtype), ember.tensor(b, dtype=dtype), stride,
+                       padding, dilation, groups=6).numpy()
+        assert got.dtype == dtype.np and np.all(np.abs(got - want) <= 8 * eps * scale)
+    gradcheck(lambda x, w: F.conv2d(x, w, None, stride, padding, dilation, groups=6),
+              [x[:1, :, :7, :6], w], ember.get_backend("numpy"))
+
+
+def test_depthwise_conv2d_at_the_edges():
+    """inf, NaN and overflow as the composed convolution gives them; an empty batch."""
+    backend = ember.get_backend("numpy")
+    x = np.random.default_rng(0).uniform(0.5, 1, (1, 3, 6, 6)).astype(np.float32)
+    x[0, 0, 2, 2], x[0, 1, 3, 3], x[0, 2, 1, 1:3] = np.inf, np.nan, 3e38
+    w = ember.ones(3, 1, 3, 3)
+    got = F.conv2d(ember.tensor(x), w, padding=1, groups=3).numpy()
+    with without_fast_paths(backend, "fast_depthwise_conv2d"):
+        want = F.conv2d(ember.tensor(x), w, padding=1, groups=3).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+    assert np.isposinf(got[0, 0]).sum() == 9 and np.isnan(got[0, 1]).sum() == 9
+    assert np.isposinf(got[0, 2]).sum() > 0
+    empty = F.conv2d(ember.zeros(0, 3, 6, 6), w, padding=1, groups=3)
+    assert empty.shape == (0, 3, 6, 6)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float64", "int32", "bool"])
 def test_numpy_pool_loops_match_the_composed_pool_for_every_dtype(dtype):
     """The Numba loops (float16 through float32) against the composed pool, with many
     ties (small integers), overlapping windows, and gradients for the float dtypes."""
-    from ember.testing.checks import without_fast_paths
+    from ember.testing.checks import gradcheck, without_fast_paths
     backend = ember.get_backend("numpy")
     x0 = np.random.default_rng(0).integers(-3, 4, (2, 3, 7, 8))
     dtype = ember.bool_ if dtype == "bool" else getattr(ember, dtype)

@@ -371,6 +371,28 @@ def test_a_functional_3x3_convolution_exports_as_conv():
     assert _relative(load(proto)(x).numpy(), want) < 1e-6
 
 
+def test_a_functional_depthwise_convolution_exports_as_a_grouped_conv():
+    """F.conv2d with a group per channel records numpy's fast_depthwise_conv2d: it becomes
+    one Conv with group = channels, and onnxruntime agrees."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    w = ember.randn(8, 1, 5, 5)
+
+    class Depthwise(nn.Module):
+        def forward(self, x):
+            return F.conv2d(x, w, stride=2, padding=2, groups=8)
+
+    x = ember.randn(2, 8, 15, 14)
+    proto = export(Depthwise().eval(), (x,))
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    assert len(convs) == 1 and {a.name: a.i for a in convs[0].attribute}["group"] == 8
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = Depthwise()(x).numpy()
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
 def test_erf_and_gelu_export_as_erf():
     """A backend's erf and GELU fast paths (numpy's) export as ONNX's Erf; onnxruntime
     agrees, and the model loads back."""

@@ -560,8 +560,8 @@ class NumpyBackend(ArrayModuleBackend):
     def info(self):
         from importlib.metadata import version
         return [f"loops compiled by Numba {version('numba')} on first use: max pooling (per "
-                f"window shape), layer norm's rows, erf, GELU, sigmoid and Winograd's 3x3 "
-                f"convolutions",
+                f"window shape), layer norm's rows, erf, GELU, sigmoid, depthwise convolutions "
+                f"and Winograd's 3x3 ones",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies and of "
                 f"attention's heads"]
@@ -644,6 +644,10 @@ class NumpyBackend(ArrayModuleBackend):
                                 (3, 3), (1, 1), (1, 1))
         out = self.matmul(w.reshape(o, c * 9), cols.reshape(c * 9, math.prod(cols.shape[3:])))
         return out.reshape((o, n) + cols.shape[4:]).transpose(1, 0, 2, 3)
+
+    def fast_depthwise_conv2d(self, x, w, stride, padding, dilation):
+        from . import kernels
+        return kernels.depthwise_conv2d(x, w, stride, padding, dilation)
 
     def fast_max_pool2d(self, x, kernel, stride, dilation):
         from . import kernels

@@ -252,6 +252,34 @@ def test_conv3x3_fast_path_agrees_with_the_composed_convolution(backend):
                                        err_msg=f"{what}, padding {padding}")
 
 
+def test_depthwise_fast_path_agrees_with_the_composed_convolution(backend):
+    """A backend's depthwise convolution (fast_depthwise_conv2d, groups = channels)
+    against im2col's batched GEMM, forward and backward, at strides, paddings, dilations
+    and kernel sizes MobileNet uses."""
+    from . import functional as F
+    if backend.fast_depthwise_conv2d is None:
+        pytest.skip(f"backend {backend.name} has no fast_depthwise_conv2d")
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((2, 5, 13, 12))
+
+    def run_once(k, stride, padding, dilation):
+        x = ember.tensor(x0, dtype=ember.float32, backend=backend, requires_grad=True)
+        w = ember.tensor(np.random.default_rng(k).standard_normal((5, 1, k, k)),
+                         dtype=ember.float32, backend=backend, requires_grad=True)
+        out = F.conv2d(x, w, None, stride, padding, dilation, groups=5)
+        (out * out).sum().backward()
+        return out.numpy(), x.grad.numpy(), w.grad.numpy()
+
+    for geometry in ((3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 1), (3, 1, 2, 2)):
+        fast = run_once(*geometry)
+        with without_fast_paths(backend, "fast_depthwise_conv2d"):
+            slow = run_once(*geometry)
+        for a, b, what in zip(fast, slow, ("conv", "input gradient", "weight gradient")):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max(),
+                                       err_msg=f"{what}, kernel, stride, padding, dilation "
+                                               f"{geometry}")
+
+
 POOLS = {"2": {"kernel_size": 2},
          "3, stride 1, padding 1": {"kernel_size": 3, "stride": 1, "padding": 1},
          "(2, 3), stride (1, 2), padding 1, dilation (2, 1)":

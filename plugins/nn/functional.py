@@ -218,6 +218,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
     x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
+    if (groups == c == o and x.backend.fast_depthwise_conv2d is not None
+            and x.dtype is weight.dtype and x.dtype in (ember.float32, ember.float64)):
+        out_hw = [_out_size("conv2d", size, k, s, p, d) for size, k, s, p, d in
+                  zip(x.shape[2:], (kh, kw), stride, padding, dilation)]
+        out = run(DepthwiseConv2d((kh, kw), stride, padding, dilation), (x, weight),
+                  (n, o, *out_hw), x.dtype)
+        return out if bias is None else out + bias.reshape(1, o, 1, 1)
     if _takes_conv3x3(x, weight, stride, padding, dilation, groups):
         for size, p in zip(x.shape[2:], padding):
             _out_size("conv2d", size, 3, 1, p, 1)
@@ -285,6 +292,36 @@ def conv3x3(x, w, padding):
     n, o = x.shape[0], w.shape[0]
     oh, ow = (x.shape[2] + 2 * padding[0] - 2, x.shape[3] + 2 * padding[1] - 2)
     return run(Conv3x3(tuple(padding)), (x, w), (n, o, oh, ow), x.dtype)
+
+
+class DepthwiseConv2d(ember.Op):
+    """A convolution with one group per channel (MobileNet's) as one op, through the
+    backend's direct loops (fast_depthwise_conv2d): im2col's windows, kh kw times the
+    input, cost more to copy than the products. The backward is tensor ops over the
+    windows: the weight gradient their sum weighted by g, the input gradient the kernel
+    times g put back by col2im."""
+
+    __slots__ = ("kernel", "stride", "padding", "dilation")
+
+    def __init__(self, kernel, stride, padding, dilation):
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+
+    def forward(self, x, w):
+        return self.backend.fast_depthwise_conv2d(x, w, self.stride, self.padding, self.dilation)
+
+    def backward(self, g, x, w):
+        (ph, pw), (kh, kw), (n, c, h, wd) = self.padding, self.kernel, x.shape
+        padded = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        gt = g.permute(1, 0, 2, 3).reshape(c, 1, 1, *g.permute(1, 0, 2, 3).shape[1:])
+        gx = gw = None
+        if x.requires_grad:
+            windows = w.reshape(c, kh, kw, 1, 1, 1) * gt
+            gx = col2im(windows, padded.shape, self.kernel, self.stride, self.dilation)
+            gx = gx[:, :, ph:ph + h, pw:pw + wd] if ph or pw else gx
+        if w.requires_grad:
+            cols = im2col(padded, self.kernel, self.stride, self.dilation, g.shape[2:])
+            gw = (cols * gt).sum(axis=(3, 4, 5)).reshape(w.shape)
+        return gx, gw
 
 
 class MaxPool2d(ember.Op):

@@ -119,7 +119,7 @@ def _depthwise_planes(x, w, out, stride, padding, dilation, p0, p1):
     """out[n, c] = the 2-D convolution of x[n, c] with w[c, 0], for the planes n C + c in
     [p0, p1): each plane copied once into zeros (the padding), then each output row summed
     kernel offset by kernel offset along the row (unsigned indices: LLVM vectorizes the
-    row at stride 1, 1.9 -> 9 GMAC/s)."""
+    row at stride 1, 1.9 -> 4.8 GMAC/s on one core for 28-wide rows)."""
     _, c_, h, wd = x.shape
     _, _, oh, ow = out.shape
     kh, kw = U(w.shape[2]), U(w.shape[3])

@@ -310,9 +310,10 @@ class DepthwiseConv2d(ember.Op):
         return self.backend.fast_depthwise_conv2d(x, w, self.stride, self.padding, self.dilation)
 
     def backward(self, g, x, w):
-        (ph, pw), (kh, kw), (n, c, h, wd) = self.padding, self.kernel, x.shape
+        (ph, pw), (kh, kw), (_, c, h, wd) = self.padding, self.kernel, x.shape
         padded = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        gt = g.permute(1, 0, 2, 3).reshape(c, 1, 1, *g.permute(1, 0, 2, 3).shape[1:])
+        gt = g.permute(1, 0, 2, 3)                  # (C, 1, 1, N, OH, OW), as the windows
+        gt = gt.reshape(c, 1, 1, *gt.shape[1:])
         gx = gw = None
         if x.requires_grad:
             windows = w.reshape(c, kh, kw, 1, 1, 1) * gt

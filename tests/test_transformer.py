@@ -164,3 +164,27 @@ def test_rotary_matches_the_llama_formula():
     np.testing.assert_allclose(got, x * np.cos(ang) + rotated * np.sin(ang), rtol=1e-12)
     # a rotation keeps each pair's length
     np.testing.assert_allclose(np.linalg.norm(got, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-12)
+
+
+def test_hardswish_and_hardsigmoid_are_pytorchs():
+    """MobileNetV3's activations: values (the signs of zeros included) and gradients (to
+    2 ULP) as PyTorch's at and between the kinks, NaN and inf; hardswish(-inf) is the
+    limit -0.0 where PyTorch's -inf * 0 gives NaN."""
+    x0 = np.array([-np.inf, -7.5, -3.0000002, -3.0, -2.9999998, -1.0, -0.0, 0.0, 0.4, 2.9999998,
+                   3.0, 3.0000002, 9.0, np.inf, np.nan], np.float32)
+    for ours, theirs in ((F.hardswish, torch.nn.functional.hardswish),
+                         (F.hardsigmoid, torch.nn.functional.hardsigmoid)):
+        x = ember.tensor(x0, requires_grad=True)
+        tx = torch.tensor(x0, requires_grad=True)
+        y, ty = ours(x), theirs(tx)
+        want = ty.detach().numpy().copy()
+        if ours is F.hardswish:
+            assert np.isnan(want[0]) and want[1] == 0
+            want[0] = -0.0
+        np.testing.assert_array_equal(y.numpy(), want)
+        assert np.array_equal(np.signbit(y.numpy()), np.signbit(want))
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy()[1:-1], tx.grad.numpy()[1:-1], rtol=2.5e-7, atol=0)
+    assert _rel(nn.Hardswish()(_pair((4, 6), 1)[0]).numpy(),
+                torch.nn.Hardswish()(_pair((4, 6), 1)[1]).detach().numpy()) < 1e-7

@@ -1,8 +1,8 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
 from . import functional, init
-from .activations import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
-                          Tanh)
+from .activations import (ELU, GELU, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, ReLU,
+                          Sigmoid, SiLU, Softmax, Tanh)
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,
                      LayerNorm, Linear, MaxPool2d, RMSNorm)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
@@ -21,10 +21,11 @@ LAYERS = {
     "transformer_decoder": TransformerDecoder,
     "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "sigmoid": Sigmoid,
     "tanh": Tanh, "silu": SiLU, "softmax": Softmax, "log_softmax": LogSoftmax,
+    "hardsigmoid": Hardsigmoid, "hardswish": Hardswish,
 }
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "ELU", "Embedding",
-           "Flatten", "GELU", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear",
+           "Flatten", "GELU", "Hardsigmoid", "Hardswish", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear",
            "LogSoftmax", "MaxPool2d", "Module", "ModuleList", "MultiheadAttention", "Parameter",
            "RMSNorm", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",

@@ -53,6 +53,24 @@ class SiLU(_Activation):
         return F.silu(x)
 
 
+class Hardsigmoid(_Activation):
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 5), low=-5.0, high=5.0)
+
+
+class Hardswish(_Activation):
+    def forward(self, x):
+        return F.hardswish(x)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 5), low=-5.0, high=5.0)
+
+
 class Sigmoid(_Activation):
     def forward(self, x):
         return ember.sigmoid(x)

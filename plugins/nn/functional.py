@@ -547,6 +547,22 @@ def _padding_index(padding_idx, n, op):
     return padding_idx % n
 
 
+def hardsigmoid(x):
+    """min(max(x + 3, 0), 6) / 6, as PyTorch's (MobileNetV3's gates): its gradient 1/6
+    strictly inside (-3, 3), 0 outside and at the ends; NaN stays NaN."""
+    return ember.where(x <= -3, 0.0, ember.where(x >= 3, 1.0, (x + 3.0) / 6.0))
+
+
+def hardswish(x):
+    """x min(max(x + 3, 0), 6) / 6, as PyTorch's (MobileNetV3's activation): -0.0 up to
+    -3 (PyTorch's x * 0), x from 3; its gradient x / 3 + 1/2 strictly inside (-3, 3), 0
+    and 1 outside (PyTorch's). -inf gives -0.0, the limit (PyTorch's -inf * 0 is NaN).
+    The quadratic sees 0 outside, so no infinite slope of it meets the mask."""
+    inside = (x > -3) & (x < 3)
+    held = ember.where(inside, x, 0.0)
+    return ember.where(x <= -3, -0.0, ember.where(inside, held * (held + 3.0) / 6.0, x))
+
+
 def leaky_relu(x, negative_slope=0.01):
     return ember.where(x > 0, x, x * negative_slope)
 

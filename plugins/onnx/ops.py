@@ -222,13 +222,15 @@ def selu(c, a, x):
 
 @op("HardSigmoid")
 def hard_sigmoid(c, a, x):
-    return ember.clip(c.tensor(x) * a.get("alpha", 0.2) + a.get("beta", 0.5), 0.0, 1.0)
+    alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
+    if alpha == 1 / 6 and beta == 0.5:        # PyTorch's, as torch.onnx writes it
+        return F.hardsigmoid(c.tensor(x))
+    return ember.clip(c.tensor(x) * alpha + beta, 0.0, 1.0)
 
 
 @op("HardSwish")
 def hard_swish(c, a, x):
-    x = c.tensor(x)
-    return x * ember.clip(x * (1 / 6) + 0.5, 0.0, 1.0)
+    return F.hardswish(c.tensor(x))
 
 
 @op("ThresholdedRelu")

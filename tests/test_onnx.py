@@ -318,6 +318,13 @@ def test_layers_export_as_their_onnx_ops():
         ["Conv", "BatchNormalization", "Relu", "MaxPool", "AveragePool", "Gemm"]
     x = ember.randn(3, 1, 8, 8)
     assert _relative(load(export(cnn, (ember.randn(2, 1, 8, 8),)))(x).numpy(), cnn(x).numpy()) < 1e-6
+    mobile = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, groups=2), nn.Hardswish(), nn.Flatten(),
+                           nn.Linear(64, 3), nn.Hardsigmoid()).eval()
+    ops = [n.op_type for n in export(mobile, (ember.randn(2, 2, 4, 4),)).graph.node]
+    assert [op for op in ops if op in ("Conv", "HardSwish", "Gemm", "HardSigmoid")] == \
+        ["Conv", "HardSwish", "Gemm", "HardSigmoid"] and "Max" not in ops
+    x = ember.randn(3, 2, 4, 4) * 4.0
+    assert _relative(load(export(mobile, (x,)))(x).numpy(), mobile(x).numpy()) < 1e-6
     gpt = GPT2(GPT2Config(vocab_size=20, n_positions=16, n_embd=8, n_layer=2, n_head=2)).eval()
     ops = [n.op_type for n in export(gpt, (ember.tensor([[1, 2, 3]]),)).graph.node]
     assert ops.count("LayerNormalization") == 5 and "ReduceSum" not in ops

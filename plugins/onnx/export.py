@@ -1,10 +1,11 @@
 """ember -> ONNX. ``ember.compile`` traces the function into a Graph of backend primitives
 (ember.graph); each primitive is written as the standard ONNX ops it means, the state
 the function reads (parameters, buffers) as initializers and its arguments as inputs.
-A layer with an ONNX op of its own (Conv2d, Linear, LayerNorm, BatchNorm2d, pooling) is
-written as that op: the trace marks which layer recorded each primitive
-(ember.layer_scope), so other runtimes can use their own kernels for it. A layer class
-of any package gives its own form with a method ``onnx_op(builder, x, out, param)``.
+A layer with an ONNX op of its own (Conv2d, Linear, LayerNorm, BatchNorm2d, pooling,
+Hardswish, Hardsigmoid) is written as that op: the trace marks which layer recorded each
+primitive (ember.layer_scope), so other runtimes can use their own kernels for it. A
+layer class of any package gives its own form with a method ``onnx_op(builder, x, out,
+param)``.
 
 A dynamic batch axis is found by tracing twice, at the example's batch size and at one
 more: every shape number that differs between the two traces is linear in the batch
@@ -315,10 +316,13 @@ def _pool(op):
 
 
 def _layer_writers():
-    from ember.plugins.nn import layers
+    from ember.plugins.nn import activations, layers
     return {layers.Conv2d: _conv, layers.Linear: _linear, layers.LayerNorm: _layer_norm,
             layers.BatchNorm2d: _batch_norm, layers.MaxPool2d: _pool("MaxPool"),
-            layers.AvgPool2d: _pool("AveragePool")}
+            layers.AvgPool2d: _pool("AveragePool"),
+            activations.Hardswish: lambda b, layer, x, out, param: b.node("HardSwish", [x], [out]),
+            activations.Hardsigmoid: lambda b, layer, x, out, param: b.node(
+                "HardSigmoid", [x], [out], alpha=1 / 6, beta=0.5)}
 
 
 def _writer(layer, writers):

@@ -218,17 +218,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
     x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
-    if (groups == c == o and x.backend.fast_depthwise_conv2d is not None
-            and x.dtype is weight.dtype and x.dtype in (ember.float32, ember.float64)):
+    fast = _fast_conv(x, weight, stride, padding, dilation, groups)
+    if fast is not None:       # one op of the backend's own (Winograd's, depthwise loops)
         out_hw = [_out_size("conv2d", size, k, s, p, d) for size, k, s, p, d in
                   zip(x.shape[2:], (kh, kw), stride, padding, dilation)]
-        out = run(DepthwiseConv2d((kh, kw), stride, padding, dilation), (x, weight),
-                  (n, o, *out_hw), x.dtype)
-        return out if bias is None else out + bias.reshape(1, o, 1, 1)
-    if _takes_conv3x3(x, weight, stride, padding, dilation, groups):
-        for size, p in zip(x.shape[2:], padding):
-            _out_size("conv2d", size, 3, 1, p, 1)
-        out = conv3x3(x, weight, padding)
+        out = run(fast, (x, weight), (n, o, *out_hw), x.dtype)
         return out if bias is None else out + bias.reshape(1, o, 1, 1)
     x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
@@ -249,15 +243,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 CONV3X3_MIN_CHANNELS = 16
 
 
-def _takes_conv3x3(x, weight, stride, padding, dilation, groups):
-    """Whether the backend's fast_conv3x3 runs this convolution: 3x3 at stride 1, no
-    dilation, one group, padding up to 2 (its input gradient is then one too), floats,
-    16 channels or more in and out."""
-    return (x.backend.fast_conv3x3 is not None and weight.shape[2:] == (3, 3)
-            and stride == (1, 1) and dilation == (1, 1) and groups == 1
-            and min(weight.shape[:2]) >= CONV3X3_MIN_CHANNELS
-            and all(0 <= p <= 2 for p in padding) and x.dtype is weight.dtype
-            and x.dtype in (ember.float32, ember.float64))
+def _fast_conv(x, weight, stride, padding, dilation, groups):
+    """The op of a backend's own that runs this float32 or float64 convolution, or None:
+    a group per channel through fast_depthwise_conv2d; 3x3 at stride 1, no dilation,
+    one group, padding up to 2 (its input gradient is then one too) and 16 channels or
+    more in and out through fast_conv3x3."""
+    b = x.backend
+    if x.dtype is not weight.dtype or x.dtype not in (ember.float32, ember.float64):
+        return None
+    o, cg, kh, kw = weight.shape
+    if groups == o == x.shape[1] and b.fast_depthwise_conv2d is not None:
+        return DepthwiseConv2d((kh, kw), stride, padding, dilation)
+    if (b.fast_conv3x3 is not None and (kh, kw) == (3, 3) and stride == (1, 1)
+            and dilation == (1, 1) and groups == 1 and min(o, cg) >= CONV3X3_MIN_CHANNELS
+            and all(0 <= p <= 2 for p in padding)):
+        return Conv3x3(tuple(padding))
+    return None
 
 
 class Conv3x3(ember.Op):

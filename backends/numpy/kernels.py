@@ -4,8 +4,10 @@ every window through strided views several times and its backward makes masked
 writes (1.9 ms and 0.5 ms for the benchmark CNN's pool, against 0.2 ms each here).
 Layer norm's standardize over the last axis of float32 rows, and its gradient, in
 float64 within each row (0.38 -> 0.1 ms and 0.34 -> 0.08 ms on a GPT's 2048 rows of 128).
+Depthwise convolutions, each plane's windows summed in place, where im2col copies kh kw
+times the input.
 
-Each loop is compiled per window geometry, on first use in a process (about 0.5 s):
+Each pooling loop is compiled per window geometry, on first use in a process (about 0.5 s):
 with the window's size, stride and dilation as constants Numba unrolls the window,
 four times faster than a loop over sizes it only knows at run time. The loops run
 over (planes, rows, columns) arrays in the planes' memory order, and index with

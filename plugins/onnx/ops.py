@@ -223,7 +223,7 @@ def selu(c, a, x):
 @op("HardSigmoid")
 def hard_sigmoid(c, a, x):
     alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
-    if alpha == 1 / 6 and beta == 0.5:        # PyTorch's, as torch.onnx writes it
+    if np.float32(alpha) == np.float32(1 / 6) and beta == 0.5:   # PyTorch's, a float32 attribute
         return F.hardsigmoid(c.tensor(x))
     return ember.clip(c.tensor(x) * alpha + beta, 0.0, 1.0)
 
@@ -692,12 +692,12 @@ def conv(c, a, x, w, bias=None):
     kernel, strides, dilations, pads = _window(c, a, x, a.get("kernel_shape", w.shape[2:]))
     x2, w2 = _as_2d(x), _as_2d(w)
     # symmetric pads go to conv2d (a 3x3 convolution pads inside its own algorithm)
-    padding = [p[0] for p in pads] if all(p[0] == p[1] for p in pads) else 0
-    if not padding:
-        x2 = ember.pad(x2, ((0, 0), (0, 0), *pads)) if any(p != (0, 0) for p in pads) else x2
+    symmetric = all(before == after for before, after in pads)
+    if not symmetric:
+        x2 = ember.pad(x2, ((0, 0), (0, 0), *pads))
     out = F.conv2d(x2, w2, None if bias is None else c.tensor(bias), stride=tuple(strides),
-                   padding=tuple(padding) if padding else 0, dilation=tuple(dilations),
-                   groups=a.get("group", 1))
+                   padding=tuple(before for before, _ in pads) if symmetric else 0,
+                   dilation=tuple(dilations), groups=a.get("group", 1))
     return out if spatial == 2 else ember.squeeze(out, 2)
 
 

@@ -184,6 +184,38 @@ def test_numpy_pieces_in_a_forked_child_use_a_pool_of_its_own(run_python):
     assert r.stdout.strip() == "0", r.stderr
 
 
+def test_numpy_backend_has_openblas_workers_sleep_soon_unless_told_otherwise(run_python):
+    """OpenBLAS's idle workers spin 2^28 cycles by default, on the cores the backend's
+    pieces need: the numpy backend has them spin 2^BLAS_SPIN, unless the user set
+    OPENBLAS_THREAD_TIMEOUT; the environment is left as it was, and GEMMs still agree."""
+    pytest.importorskip("threadpoolctl")
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        pytest.skip("this run sets OPENBLAS_THREAD_TIMEOUT")
+    code = textwrap.dedent("""
+        import os
+        import numpy as np
+        from threadpoolctl import ThreadpoolController
+        libs = [lib for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers
+                if lib.threading_layer == "pthreads"]
+        if not libs:
+            print("no OpenBLAS built on pthreads"); raise SystemExit
+        a = np.random.default_rng(0).standard_normal((300, 300))
+        before = a @ a                       # the workers run with the timeout of the load
+        import ember
+        from ember.backends.numpy import threads
+        ember.get_backend("numpy")
+        print(libs[0].dynlib.openblas_thread_timeout(), threads.BLAS_SPIN,
+              os.environ.get("OPENBLAS_THREAD_TIMEOUT"), np.array_equal(a @ a, before))
+    """)
+    r = run_python(code)
+    if r.stdout.startswith("no OpenBLAS"):
+        pytest.skip(r.stdout.strip())
+    got, spin, left, same = r.stdout.split()
+    assert (int(got), left, same) == (int(spin), "None", "True"), r.stderr
+    r = run_python(code, env={"OPENBLAS_THREAD_TIMEOUT": "25"})
+    assert r.stdout.split() == ["25", spin, "25", "True"], r.stderr
+
+
 _CUT_CASES = [   # (q, k, v shapes, mask shape or None, keyword arguments): the cut axis is
     (((4, 2, 16, 8), (4, 2, 24, 8), (4, 2, 24, 5)), (4, 1, 1, 24), {}),    # 0, mask cut too
     (((2, 3, 20, 8), (2, 3, 20, 8), (2, 3, 20, 8)), None, {"is_causal": True,

@@ -500,6 +500,7 @@ class NumpyBackend(ArrayModuleBackend):
     def __init__(self, index=0):
         super().__init__(index)
         _keep_freed_memory()
+        threads.quiet_blas_workers()
 
     # elementwise ops on large arrays: a piece per core, as PyTorch's CPU kernels
     def neg(self, x): return threads.unary(numpy.negative, x)

@@ -11,6 +11,7 @@ from .registry import registry
 def info(out=sys.stdout):
     """Backends (available or why not, devices, dtypes) and every plugin by kind."""
     p = lambda *a: print(*a, file=out)  # noqa: E731
+    listed = _backends()        # first: a backend may tune the host's libraries (BLAS)
     p(f"ember {__version__}")
     p(f"host: {host.describe()}")
     p(f"NumPy's BLAS: {host.blas()}")
@@ -18,24 +19,8 @@ def info(out=sys.stdout):
     p(f"kernel tuning: {'on' if tuning.enabled() else 'off (EMBER_TUNING=0)'}, "
       f"{kept} choice{'s' if kept != 1 else ''} kept in {tuning.cache_path()}")
     p("backends:")
-    table = registry.table("backends")
-    for name in sorted(table):
-        cls, package = table[name]
-        ok, reason = config.availability(name)
-        if not ok:
-            p(f"  {name:8s} unavailable: {reason}  [{package}]")
-            continue
-        try:
-            inst = config.get_backend(name)
-            extra, dtypes = inst.info(), inst.dtypes
-        except Exception as exc:  # info is best effort; never hide the rest
-            extra, dtypes = [f"info failed: {type(exc).__name__}: {exc}"], cls.dtypes
-        p(f"  {name:8s} available  [{package}]")
-        p(f"           dtypes: {', '.join(d.name for d in _ordered(dtypes))}")
-        for i, dev in enumerate(cls.devices()):
-            p(f"           device {name}:{i}: {dev}")
-        for line in extra:
-            p(f"           {line}")
+    for line in listed:
+        p(line)
     for kind in hookspecs.KINDS[1:]:
         entries = registry.table(kind)
         if not entries:
@@ -49,6 +34,28 @@ def info(out=sys.stdout):
         for what, reason in registry.failures:
             p(f"  {what}: {reason}")
     p(f"default backend: {_default_name()}")
+
+
+def _backends():
+    """The lines that list each backend: available or why not, devices, dtypes."""
+    lines = []
+    table = registry.table("backends")
+    for name in sorted(table):
+        cls, package = table[name]
+        ok, reason = config.availability(name)
+        if not ok:
+            lines.append(f"  {name:8s} unavailable: {reason}  [{package}]")
+            continue
+        try:
+            inst = config.get_backend(name)
+            extra, dtypes = inst.info(), inst.dtypes
+        except Exception as exc:  # info is best effort; never hide the rest
+            extra, dtypes = [f"info failed: {type(exc).__name__}: {exc}"], cls.dtypes
+        lines.append(f"  {name:8s} available  [{package}]")
+        lines.append(f"           dtypes: {', '.join(d.name for d in _ordered(dtypes))}")
+        lines += [f"           device {name}:{i}: {dev}" for i, dev in enumerate(cls.devices())]
+        lines += [f"           {line}" for line in extra]
+    return lines
 
 
 def _ordered(dtypes):

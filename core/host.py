@@ -4,6 +4,7 @@ Kernel speed on CPU devices (NumPy's BLAS, pocl, llvmpipe) depends on these more
 than on anything ember chooses, so ``ember info`` and the benchmark report name them.
 """
 
+import ctypes
 import os
 import platform
 
@@ -62,7 +63,18 @@ def blas():
     # NumPy's own (in numpy.libs), where another package loaded a BLAS of its own too
     info = next((i for i in found if "numpy" in i.get("filepath", "")), found[0])
     kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
-    forced = os.environ.get("OPENBLAS_CORETYPE") if info.get("internal_api") == "openblas" else None
+    openblas = info.get("internal_api") == "openblas"
+    forced = os.environ.get("OPENBLAS_CORETYPE") if openblas else None
     return (f"{info.get('internal_api', '?')} {info.get('version') or ''}{kernels}"
             f"{f' (OPENBLAS_CORETYPE={forced})' if forced else ''}, "
-            f"{info.get('num_threads', '?')} threads")
+            f"{info.get('num_threads', '?')} threads{_spin(info['filepath']) if openblas else ''}")
+
+
+def _spin(path):
+    """How long OpenBLAS's idle workers spin before they sleep, a core each meanwhile
+    (the numpy backend shortens it: backends/numpy/threads.py)."""
+    try:
+        timeout = ctypes.CDLL(path).openblas_thread_timeout()     # 0: OpenBLAS's default
+    except (OSError, AttributeError):
+        return ""
+    return f", idle workers spin 2^{min(max(timeout, 4), 30) if timeout else 28} cycles"

@@ -110,15 +110,17 @@ class Backend:
     #: (cols, shape, kernel, stride, dilation) -> im2col's adjoint: the windows summed
     #: back into zeros of the NCHW ``shape``
     fast_col2im = None
-    #: (x, w, padding) -> the convolution (cross-correlation) of NCHW x with (O, C, 3, 3)
-    #: w at stride 1, dilation 1, one group, with (ph, pw) zeros around x, as NCHW (any
-    #: strides): a backend's own algorithm (NumPy: Winograd's F(2x2, 3x3)), each value
-    #: within a few roundings of the direct sum and its non-finite values the direct sum's;
-    #: conv2d calls it for float32 and float64, 16 channels or more in and out
+    #: (x, w, b, padding) -> the convolution (cross-correlation) of NCHW x with (O, C, 3,
+    #: 3) w at stride 1, dilation 1, one group, with (ph, pw) zeros around x, plus the (O,)
+    #: bias b (None: none), as NCHW (any strides): a backend's own algorithm (NumPy:
+    #: Winograd's F(2x2, 3x3)), each value within a few roundings of the direct sum and
+    #: its non-finite values the direct sum's; conv2d calls it for float32 and float64,
+    #: 16 channels or more in and out
     fast_conv3x3 = None
-    #: (x, w, stride, padding, dilation) -> the depthwise convolution of NCHW x with (C, 1,
-    #: kh, kw) w (one group per channel, C groups), (ph, pw) zeros around x, as NCHW: the
-    #: direct sum of each window, for float32 and float64
+    #: (x, w, b, stride, padding, dilation) -> the depthwise convolution of NCHW x with
+    #: (C, 1, kh, kw) w (one group per channel, C groups), (ph, pw) zeros around x, plus
+    #: the (C,) bias b (None: none), as NCHW: the direct sum of each window, then the
+    #: bias, for float32 and float64
     fast_depthwise_conv2d = None
     #: (x, kernel, stride, dilation) -> (out, index): the max of each window of an
     #: (already padded) NCHW x, and, as int32, the offset i * kw + j in its window of

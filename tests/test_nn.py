@@ -65,8 +65,8 @@ def test_depthwise_conv2d_matches_direct_convolution(kernel, stride, padding, di
         got = F.conv2d(xs, ember.tensor(w, dtype=dtype), ember.tensor(b, dtype=dtype), stride,
                        padding, dilation, groups=6).numpy()
         assert got.dtype == dtype.np and np.all(np.abs(got - want) <= 8 * eps * scale)
-    gradcheck(lambda x, w: F.conv2d(x, w, None, stride, padding, dilation, groups=6),
-              [x[:1, :, :7, :6], w], ember.get_backend("numpy"))
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups=6),
+              [x[:1, :, :7, :6], w, b], ember.get_backend("numpy"))
 
 
 def test_depthwise_conv2d_at_the_edges():

@@ -358,19 +358,19 @@ def test_a_functional_layer_norm_exports_as_layer_normalization():
 
 def test_a_functional_3x3_convolution_exports_as_conv():
     """F.conv2d outside a Conv2d layer records numpy's fast_conv3x3 (Winograd's): it
-    becomes one Conv with its pads, and onnxruntime agrees."""
+    becomes one Conv with its pads and bias, and onnxruntime agrees."""
     ort = pytest.importorskip("onnxruntime")
     from ember.plugins import nn
     from ember.plugins.nn import functional as F
-    w = ember.randn(16, 16, 3, 3) * 0.1
+    w, b = ember.randn(16, 16, 3, 3) * 0.1, ember.randn(16)
 
     class Conv(nn.Module):
         def forward(self, x):
-            return F.conv2d(x, w, padding=(1, 2))
+            return F.conv2d(x, w, b, padding=(1, 2))
 
     x = ember.randn(2, 16, 24, 24)
     proto = export(Conv().eval(), (x,))
-    assert [n.op_type for n in proto.graph.node].count("Conv") == 1
+    assert [n.op_type for n in proto.graph.node] == ["Conv"]
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Conv()(x).numpy()
     assert want.shape == (2, 16, 24, 26)
@@ -380,20 +380,21 @@ def test_a_functional_3x3_convolution_exports_as_conv():
 
 def test_a_functional_depthwise_convolution_exports_as_a_grouped_conv():
     """F.conv2d with a group per channel records numpy's fast_depthwise_conv2d: it becomes
-    one Conv with group = channels, and onnxruntime agrees."""
+    one Conv with group = channels and the bias, and onnxruntime agrees."""
     ort = pytest.importorskip("onnxruntime")
     from ember.plugins import nn
     from ember.plugins.nn import functional as F
-    w = ember.randn(8, 1, 5, 5)
+    w, b = ember.randn(8, 1, 5, 5), ember.randn(8)
 
     class Depthwise(nn.Module):
         def forward(self, x):
-            return F.conv2d(x, w, stride=2, padding=2, groups=8)
+            return F.conv2d(x, w, b, stride=2, padding=2, groups=8)
 
     x = ember.randn(2, 8, 15, 14)
     proto = export(Depthwise().eval(), (x,))
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
-    assert len(convs) == 1 and {a.name: a.i for a in convs[0].attribute}["group"] == 8
+    assert [n.op_type for n in proto.graph.node] == ["Conv"]
+    assert {a.name: a.i for a in convs[0].attribute}["group"] == 8
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Depthwise()(x).numpy()
     assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6

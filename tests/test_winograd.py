@@ -35,13 +35,13 @@ def everywhere(monkeypatch):
     monkeypatch.setattr(winograd, "MIN_COLUMNS", 7)
 
 
-def _through(x, w, padding, fast=True):
-    x = ember.tensor(x, dtype=ember.float32)
-    w = ember.tensor(w, dtype=ember.float32)
+def _through(x, w, padding, fast=True, b=None):
+    x, w = ember.tensor(x, dtype=ember.float32), ember.tensor(w, dtype=ember.float32)
+    b = None if b is None else ember.tensor(b, dtype=ember.float32)
     if fast:
-        return F.conv2d(x, w, padding=padding).numpy()
+        return F.conv2d(x, w, b, padding=padding).numpy()
     with without_fast_paths(ember.get_backend("numpy"), "fast_conv3x3"):
-        return F.conv2d(x, w, padding=padding).numpy()
+        return F.conv2d(x, w, b, padding=padding).numpy()
 
 
 @pytest.mark.parametrize("shape,out,padding", [
@@ -53,17 +53,20 @@ def _through(x, w, padding, fast=True):
 @pytest.mark.parametrize("chunked", [False, True])
 def test_each_output_within_a_few_roundings_of_the_float64_sum(request, shape, out, padding,
                                                                chunked):
-    """Each float32 output within 8 eps of sum |w| |x| from the float64 sum (direct
-    im2col's own error here is 1 to 2 eps, Winograd's 0.4 to 1.4)."""
+    """Each float32 output within 8 eps of sum |w| |x| + |b| from the float64 sum (direct
+    im2col's own error here is 1 to 2 eps, Winograd's 0.4 to 1.4), with and without a
+    bias (added as the outputs are written)."""
     if chunked:
         request.getfixturevalue("everywhere")
     rng = np.random.default_rng(sum(shape) + out)
     x, w = rng.standard_normal(shape), rng.standard_normal((out, shape[1], 3, 3))
-    got = _through(x, w, padding)
+    b = rng.standard_normal(out) * 4 if chunked else np.zeros(out)
+    got = _through(x, w, padding, b=b if chunked else None)
     assert min(shape[1], out) >= F.CONV3X3_MIN_CHANNELS
     assert got.shape[0] * got.shape[2] * got.shape[3] >= winograd.MIN_OUTPUTS
-    bound = reference(np.abs(x), np.abs(w), padding) * (8 * EPS32)
-    err = np.abs(got - reference(x, w, padding))
+    along = (1, out, 1, 1)
+    bound = (reference(np.abs(x), np.abs(w), padding) + np.abs(b).reshape(along)) * (8 * EPS32)
+    err = np.abs(got - reference(x, w, padding) - b.reshape(along))
     assert got.shape == bound.shape and np.all(err <= bound), np.max(err / bound)
 
 
@@ -81,6 +84,13 @@ def test_non_finite_inputs_and_overflow_give_the_direct_sums_values(everywhere):
         assert not np.all(np.isfinite(got))
         if spot == np.inf:     # positive weights: the direct sum's infinities, not NaN
             assert np.isposinf(got[0]).sum() > 0 and not np.isnan(got).any()
+    # an infinite or NaN bias: the direct sum's values too
+    x = rng.uniform(0.5, 1.0, (2, 3, 6, 7))
+    for spot in (-np.inf, np.nan):
+        b = np.array([1.0, spot, -2.0, 0.5])
+        got, direct = _through(x, w, (1, 1), b=b), _through(x, w, (1, 1), fast=False, b=b)
+        np.testing.assert_array_equal(got, direct)
+        assert not np.isfinite(got[:, 1]).any() and np.isfinite(got[:, [0, 2, 3]]).all()
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 9, 8), (1, 2, 2, 3), (1, 1, 1, 1)])

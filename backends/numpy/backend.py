@@ -632,21 +632,23 @@ class NumpyBackend(ArrayModuleBackend):
         from . import special
         return special.gelu_grad(g, x)
 
-    def fast_conv3x3(self, x, w, padding):
+    def fast_conv3x3(self, x, w, b, padding):
         from . import winograd
-        return winograd.conv3x3(x, w, padding, lambda: self._conv3x3(x, w, padding))
+        return winograd.conv3x3(x, w, b, padding, lambda: self._conv3x3(x, w, b, padding))
 
-    def _conv3x3(self, x, w, padding):
+    def _conv3x3(self, x, w, b, padding):
         """The same convolution as im2col's one GEMM."""
         (ph, pw), (n, c), o = padding, x.shape[:2], w.shape[0]
         cols = self.fast_im2col(numpy.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))),
                                 (3, 3), (1, 1), (1, 1))
         out = self.matmul(w.reshape(o, c * 9), cols.reshape(c * 9, math.prod(cols.shape[3:])))
+        if b is not None:
+            out += b[:, None]
         return out.reshape((o, n) + cols.shape[4:]).transpose(1, 0, 2, 3)
 
-    def fast_depthwise_conv2d(self, x, w, stride, padding, dilation):
+    def fast_depthwise_conv2d(self, x, w, b, stride, padding, dilation):
         from . import kernels
-        return kernels.depthwise_conv2d(x, w, stride, padding, dilation)
+        return kernels.depthwise_conv2d(x, w, b, stride, padding, dilation)
 
     def fast_max_pool2d(self, x, kernel, stride, dilation):
         from . import kernels

@@ -117,11 +117,12 @@ def max_unpool2d(g, index, kernel, stride, dilation, shape):
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _depthwise_planes(x, w, out, stride, padding, dilation, p0, p1):
-    """out[n, c] = the 2-D convolution of x[n, c] with w[c, 0], for the planes n C + c in
-    [p0, p1): each plane copied once into zeros (the padding), then each output row summed
-    kernel offset by kernel offset along the row (unsigned indices: LLVM vectorizes the
-    row at stride 1, 1.9 -> 4.8 GMAC/s on one core for 28-wide rows)."""
+def _depthwise_planes(x, w, b, out, stride, padding, dilation, p0, p1):
+    """out[n, c] = the 2-D convolution of x[n, c] with w[c, 0], plus b[c] where b has C
+    values (none where it is empty), for the planes n C + c in [p0, p1): each plane
+    copied once into zeros (the padding), then each output row summed kernel offset by
+    kernel offset along the row (unsigned indices: LLVM vectorizes the row at stride 1,
+    1.9 -> 4.8 GMAC/s on one core for 28-wide rows)."""
     _, c_, h, wd = x.shape
     _, _, oh, ow = out.shape
     kh, kw = U(w.shape[2]), U(w.shape[3])
@@ -144,18 +145,23 @@ def _depthwise_planes(x, w, out, stride, padding, dilation, p0, p1):
                     else:
                         for j in range(U(ow)):
                             acc[j] += k * row[at + j * sw]
+            if b.size:
+                acc += b[c]
             out[n, c, i] = acc
 
 
-def depthwise_conv2d(x, w, stride, padding, dilation):
+def depthwise_conv2d(x, w, b, stride, padding, dilation):
     """The convolution of NCHW x with (C, 1, kh, kw) w, one group per channel, zero
-    ``padding`` (ph, pw) around x: MobileNet's, whose im2col windows cost more to copy
-    than the products (MobileNetV3-small at batch 32: most of its time)."""
+    ``padding`` (ph, pw) around x, plus the (C,) bias b (None: none): MobileNet's, whose
+    im2col windows cost more to copy than the products (MobileNetV3-small at batch 32:
+    most of its time)."""
     n, c = x.shape[:2]
     (ph, pw), kernel = padding, w.shape[2:]
     oh, ow = windows_out((x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), kernel, stride, dilation)
     out = np.empty((n, c, oh, ow), x.dtype)
-    threads.over_rows(lambda a, b: _depthwise_planes(x, w, out, stride, padding, dilation, a, b),
+    b = np.empty(0, x.dtype) if b is None else b
+    threads.over_rows(lambda p0, p1: _depthwise_planes(x, w, b, out, stride, padding, dilation,
+                                                       p0, p1),
                       n * c, out.size * kernel[0] * kernel[1])
     return out
 

@@ -88,12 +88,14 @@ def _weight_tiles(w, u):
 
 
 @numba.njit(nogil=True, error_model="numpy")
-def _output_tiles(m, out, th, tw, r0, r1):
-    """out[o, n] from A^T m A of each tile's 16 products, for the tile rows r = n th +
-    ty in [r0, r1); False where an output is not finite."""
+def _output_tiles(m, b, out, th, tw, r0, r1):
+    """out[o, n] from A^T m A of each tile's 16 products, plus b[o] where b has O values
+    (none where it is empty), for the tile rows r = n th + ty in [r0, r1); False where an
+    output is not finite."""
     o_, _, oh, ow = out.shape
     finite = True
     for o in range(o_):
+        bias = b[o] if b.size else 0
         for r in range(r0, r1):
             n, ty = r // th, r % th
             base, y = (r - r0) * tw, 2 * ty
@@ -110,6 +112,8 @@ def _output_tiles(m, out, th, tw, r0, r1):
                 d3 = m[7, o, t] - m[11, o, t] - m[15, o, t]
                 r00, r01 = s0 + s1 + s2, s1 - s2 - s3
                 r10, r11 = d0 + d1 + d2, d1 - d2 - d3
+                if b.size:
+                    r00, r01, r10, r11 = r00 + bias, r01 + bias, r10 + bias, r11 + bias
                 finite &= np.isfinite(r00 + r01 + r10 + r11)
                 out[o, n, y, xx] = r00
                 if xx + 1 < ow:
@@ -135,9 +139,9 @@ def _buffer(name, size, dtype):
     return buf
 
 
-def _chunks(x, u, out, padding, th, tw, chunks):
-    """Each (r0, r1) of ``chunks`` transformed, multiplied and written to ``out``, in
-    this thread's kept buffers; False where an output is not finite."""
+def _chunks(x, u, b, out, padding, th, tw, chunks):
+    """Each (r0, r1) of ``chunks`` transformed, multiplied and written to ``out`` with
+    the bias b added, in this thread's kept buffers; False where an output is not finite."""
     (ph, pw), (c, o) = padding, (x.shape[1], u.shape[1])
     size = max(r1 - r0 for r0, r1 in chunks) * tw * 16
     vs, ms = _buffer("v", size * c, x.dtype), _buffer("m", size * o, x.dtype)
@@ -147,14 +151,15 @@ def _chunks(x, u, out, padding, th, tw, chunks):
         v, m = vs[:16 * c * k].reshape(16, c, k), ms[:16 * o * k].reshape(16, o, k)
         _input_tiles(x, v, ph, pw, th, tw, r0, r1)
         np.matmul(u, v, out=m)
-        finite &= _output_tiles(m, out, th, tw, r0, r1)
+        finite &= _output_tiles(m, b, out, th, tw, r0, r1)
     return finite
 
 
-def conv3x3(x, w, padding, direct):
+def conv3x3(x, w, b, padding, direct):
     """The (N, O, OH, OW) convolution of NCHW ``x`` with (O, C, 3, 3) ``w`` at stride
-    1, padded by ``padding`` = (ph, pw) zeros, as a view of (O, N, OH, OW) memory;
-    ``direct()`` computes it without Winograd (small outputs, non-finite values)."""
+    1, padded by ``padding`` = (ph, pw) zeros, plus the (O,) bias ``b`` (None: none), as
+    a view of (O, N, OH, OW) memory; ``direct()`` computes it without Winograd (small
+    outputs, non-finite values)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     oh, ow = h + 2 * padding[0] - 2, wd + 2 * padding[1] - 2
@@ -167,6 +172,7 @@ def conv3x3(x, w, padding, direct):
     u = np.empty((16, o + 1, c), x.dtype)[:, :o]
     _weight_tiles(w, u)
     out = np.empty((o, n, oh, ow), x.dtype)
+    b = np.empty(0, x.dtype) if b is None else b
     # tile rows a chunk, at least MIN_COLUMNS tiles (each GEMM's columns)
     per = max(-(-MIN_COLUMNS // tw), CHUNK_BYTES // (16 * max(c, o) * tw * x.itemsize))
     chunks = [(r, min(r + per, n * th)) for r in range(0, n * th, per)]
@@ -175,7 +181,7 @@ def conv3x3(x, w, padding, direct):
     finite = [None] * cores
 
     def share(i):
-        finite[i] = _chunks(x, u, out, padding, th, tw, chunks[i::cores])
+        finite[i] = _chunks(x, u, b, out, padding, th, tw, chunks[i::cores])
     threads.run([functools.partial(share, i) for i in range(cores)])
     if not all(finite):
         return direct()

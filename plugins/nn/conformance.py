@@ -229,17 +229,19 @@ def test_conv3x3_fast_path_agrees_with_the_composed_convolution(backend):
         pytest.skip(f"backend {backend.name} has no fast_conv3x3")
     rng = np.random.default_rng(0)
     x0, w0 = rng.standard_normal((4, 16, 17, 16)), rng.standard_normal((16, 16, 3, 3))
+    b0 = rng.standard_normal(16)
 
     def run_once(padding, spot=None):
         x = ember.tensor(x0, dtype=ember.float32, backend=backend, requires_grad=True)
         w = ember.tensor(w0, dtype=ember.float32, backend=backend, requires_grad=True)
+        b = ember.tensor(b0, dtype=ember.float32, backend=backend, requires_grad=True)
         if spot is not None:
             x = x + ember.tensor(spot, dtype=ember.float32, backend=backend)
-        out = F.conv2d(x, w, None, padding=padding)
+        out = F.conv2d(x, w, b, padding=padding)
         if spot is not None:
             return (out.numpy(),)
         (out * out).sum().backward()
-        return out.numpy(), x.grad.numpy(), w.grad.numpy()
+        return out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
 
     inf = np.zeros(x0.shape)
     inf[1, 2, 3, 4] = np.inf
@@ -247,7 +249,8 @@ def test_conv3x3_fast_path_agrees_with_the_composed_convolution(backend):
         fast = run_once(padding, spot)
         with without_fast_paths(backend, "fast_conv3x3"):
             slow = run_once(padding, spot)
-        for a, b, what in zip(fast, slow, ("conv", "input gradient", "weight gradient")):
+        for a, b, what in zip(fast, slow, ("conv", "input gradient", "weight gradient",
+                                           "bias gradient")):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b[np.isfinite(b)]).max(),
                                        err_msg=f"{what}, padding {padding}")
 
@@ -266,15 +269,18 @@ def test_depthwise_fast_path_agrees_with_the_composed_convolution(backend):
         x = ember.tensor(x0, dtype=ember.float32, backend=backend, requires_grad=True)
         w = ember.tensor(np.random.default_rng(k).standard_normal((5, 1, k, k)),
                          dtype=ember.float32, backend=backend, requires_grad=True)
-        out = F.conv2d(x, w, None, stride, padding, dilation, groups=5)
+        b = ember.tensor(np.arange(5.0) - 2, dtype=ember.float32, backend=backend,
+                         requires_grad=True)
+        out = F.conv2d(x, w, b, stride, padding, dilation, groups=5)
         (out * out).sum().backward()
-        return out.numpy(), x.grad.numpy(), w.grad.numpy()
+        return out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
 
     for geometry in ((3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 1), (3, 1, 2, 2)):
         fast = run_once(*geometry)
         with without_fast_paths(backend, "fast_depthwise_conv2d"):
             slow = run_once(*geometry)
-        for a, b, what in zip(fast, slow, ("conv", "input gradient", "weight gradient")):
+        for a, b, what in zip(fast, slow, ("conv", "input gradient", "weight gradient",
+                                           "bias gradient")):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max(),
                                        err_msg=f"{what}, kernel, stride, padding, dilation "
                                                f"{geometry}")

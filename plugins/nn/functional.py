@@ -218,12 +218,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
     x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
-    fast = _fast_conv(x, weight, stride, padding, dilation, groups)
+    fast = _fast_conv(x, weight, bias, stride, padding, dilation, groups)
     if fast is not None:       # one op of the backend's own (Winograd's, depthwise loops)
         out_hw = [_out_size("conv2d", size, k, s, p, d) for size, k, s, p, d in
                   zip(x.shape[2:], (kh, kw), stride, padding, dilation)]
-        out = run(fast, (x, weight), (n, o, *out_hw), x.dtype)
-        return out if bias is None else out + bias.reshape(1, o, 1, 1)
+        return run(fast, (x, weight) + ((bias,) if bias is not None else ()), (n, o, *out_hw),
+                   x.dtype)
     x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
@@ -243,13 +243,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 CONV3X3_MIN_CHANNELS = 16
 
 
-def _fast_conv(x, weight, stride, padding, dilation, groups):
-    """The op of a backend's own that runs this float32 or float64 convolution, or None:
-    a group per channel through fast_depthwise_conv2d; 3x3 at stride 1, no dilation,
-    one group, padding up to 2 (its input gradient is then one too) and 16 channels or
-    more in and out through fast_conv3x3."""
+def _fast_conv(x, weight, bias, stride, padding, dilation, groups):
+    """The op of a backend's own that runs this float32 or float64 convolution and adds
+    its bias, or None: a group per channel through fast_depthwise_conv2d; 3x3 at stride
+    1, no dilation, one group, padding up to 2 (its input gradient is then one too) and
+    16 channels or more in and out through fast_conv3x3."""
     b = x.backend
-    if x.dtype is not weight.dtype or x.dtype not in (ember.float32, ember.float64):
+    if x.dtype not in (ember.float32, ember.float64) or any(
+            t is not None and t.dtype is not x.dtype for t in (weight, bias)):
         return None
     o, cg, kh, kw = weight.shape
     if groups == o == x.shape[1] and b.fast_depthwise_conv2d is not None:
@@ -261,32 +262,40 @@ def _fast_conv(x, weight, stride, padding, dilation, groups):
     return None
 
 
+def _bias_grad(g, bias):
+    """A convolution's bias gradient, after its input's and weight's: () without a bias."""
+    if bias is None:
+        return ()
+    return (g.sum(axis=(0, 2, 3)) if bias.requires_grad else None,)
+
+
 class Conv3x3(ember.Op):
-    """A 3x3 convolution at stride 1 as one op, through the backend's own algorithm
-    (fast_conv3x3; NumPy's is Winograd's, 2 to 3 times fewer flops than im2col's GEMM).
-    Its input gradient is the same kind of convolution, of g with the kernel flipped
-    and its channel axes swapped, padded by 2 - padding; its weight gradient one GEMM
-    over x's windows, as conv2d's."""
+    """A 3x3 convolution at stride 1, plus its bias where it has one, as one op, through
+    the backend's own algorithm (fast_conv3x3; NumPy's is Winograd's, 2 to 3 times fewer
+    flops than im2col's GEMM, the bias added as the outputs are written). Its input
+    gradient is the same kind of convolution, of g with the kernel flipped and its
+    channel axes swapped, padded by 2 - padding; its weight gradient one GEMM over x's
+    windows, as conv2d's."""
 
     __slots__ = ("padding",)
 
     def __init__(self, padding):
         self.padding = padding
 
-    def forward(self, x, w):
-        return self.backend.fast_conv3x3(x, w, self.padding)
+    def forward(self, x, w, b=None):
+        return self.backend.fast_conv3x3(x, w, b, self.padding)
 
-    def backward(self, g, x, w):
+    def backward(self, g, x, w, b=None):
         (ph, pw), (n, c), o = self.padding, x.shape[:2], w.shape[0]
         gx = conv3x3(g, w.flip((2, 3)).permute(1, 0, 2, 3), (2 - ph, 2 - pw)) \
             if x.requires_grad else None
-        if not w.requires_grad:
-            return gx, None
-        padded = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        rows = n * g.shape[2] * g.shape[3]
-        cols = im2col(padded, (3, 3), (1, 1), (1, 1), g.shape[2:]).reshape(c * 9, rows)
-        gw = g.permute(1, 0, 2, 3).reshape(o, rows) @ cols.T
-        return gx, gw.reshape(w.shape)
+        gw = None
+        if w.requires_grad:
+            padded = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+            rows = n * g.shape[2] * g.shape[3]
+            cols = im2col(padded, (3, 3), (1, 1), (1, 1), g.shape[2:]).reshape(c * 9, rows)
+            gw = (g.permute(1, 0, 2, 3).reshape(o, rows) @ cols.T).reshape(w.shape)
+        return (gx, gw) + _bias_grad(g, b)
 
 
 def conv3x3(x, w, padding):
@@ -296,21 +305,22 @@ def conv3x3(x, w, padding):
 
 
 class DepthwiseConv2d(ember.Op):
-    """A convolution with one group per channel (MobileNet's) as one op, through the
-    backend's direct loops (fast_depthwise_conv2d): im2col's windows, kh kw times the
-    input, cost more to copy than the products. The backward is tensor ops over the
-    windows: the weight gradient their sum weighted by g, the input gradient the kernel
-    times g put back by col2im."""
+    """A convolution with one group per channel (MobileNet's), plus its bias where it has
+    one, as one op, through the backend's direct loops (fast_depthwise_conv2d): im2col's
+    windows, kh kw times the input, cost more to copy than the products. The backward
+    is tensor ops over the windows: the weight gradient their sum weighted by g, the
+    input gradient the kernel times g put back by col2im."""
 
     __slots__ = ("kernel", "stride", "padding", "dilation")
 
     def __init__(self, kernel, stride, padding, dilation):
         self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
 
-    def forward(self, x, w):
-        return self.backend.fast_depthwise_conv2d(x, w, self.stride, self.padding, self.dilation)
+    def forward(self, x, w, b=None):
+        return self.backend.fast_depthwise_conv2d(x, w, b, self.stride, self.padding,
+                                                  self.dilation)
 
-    def backward(self, g, x, w):
+    def backward(self, g, x, w, b=None):
         (ph, pw), (kh, kw), (_, c, h, wd) = self.padding, self.kernel, x.shape
         padded = ember.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         gt = g.permute(1, 0, 2, 3)                  # (C, 1, 1, N, OH, OW), as the windows
@@ -323,7 +333,7 @@ class DepthwiseConv2d(ember.Op):
         if w.requires_grad:
             cols = im2col(padded, self.kernel, self.stride, self.dilation, g.shape[2:])
             gw = (cols * gt).sum(axis=(3, 4, 5)).reshape(w.shape)
-        return gx, gw
+        return (gx, gw) + _bias_grad(g, b)
 
 
 class MaxPool2d(ember.Op):

@@ -204,13 +204,15 @@ def _emit(b, node, other):
     if name == "fast_im2col":
         return _im2col(b, node, args, outs)
     if name == "fast_depthwise_conv2d":
-        x, w, stride, (ph, pw), dilation = args
+        x, w, bias, stride, (ph, pw), dilation = args
         channels, _, kh, kw = b.graph.meta[node.args[1].i][0]
-        return b.node("Conv", [x, w], outs[:1], kernel_shape=[kh, kw], strides=list(stride),
-                      pads=[ph, pw, ph, pw], dilations=list(dilation), group=channels)
+        return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
+                      kernel_shape=[kh, kw], strides=list(stride), pads=[ph, pw, ph, pw],
+                      dilations=list(dilation), group=channels)
     if name == "fast_conv3x3":
-        x, w, (ph, pw) = args
-        return b.node("Conv", [x, w], outs[:1], kernel_shape=[3, 3], pads=[ph, pw, ph, pw])
+        x, w, bias, (ph, pw) = args
+        return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
+                      kernel_shape=[3, 3], pads=[ph, pw, ph, pw])
     if name == "fast_max_pool2d":
         x, kernel, stride, dilation = args
         b.node("MaxPool", [x], outs[:1], kernel_shape=list(kernel), strides=list(stride),

@@ -189,6 +189,18 @@ class Backend:
     def synchronize(self):
         """Wait until queued work is done (for timing); nothing to wait for on the host."""
 
+    # -- compiled replay -------------------------------------------------------------
+    def plan_function(self, name):
+        """What a compiled Plan calls for primitive or fast path ``name``: the method
+        itself, or a leaner one where the backend wraps each call in a setting that
+        plan_scope then holds for the whole replay instead."""
+        return getattr(self, name)
+
+    def plan_scope(self, run):
+        """``run`` (a Plan's function of its input buffers) as a replay calls it: here
+        the backend may set up once what it would for each call (NumPy: its error state)."""
+        return run
+
     # -- DLPack interchange (defaults copy through the host) ----------------------
     def dlpack_device(self, buf):
         """(DLPack device type, device id) that dlpack(buf) will export: the host, (1, 0)."""

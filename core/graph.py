@@ -321,10 +321,10 @@ class Plan:
             [(n.name, n.args, n.outs) for n in graph.nodes]
         # (callable, args, outs, fused): a fused kernel returns a list of its outputs
         self.steps = [(fn if not isinstance(fn, str) else _random_draw(backend) if fn == "random"
-                       else getattr(backend, fn), args, outs, not isinstance(fn, str))
+                       else backend.plan_function(fn), args, outs, not isinstance(fn, str))
                       for fn, args, outs in steps]
         self._code, self._funcs, self._consts = self._generate()
-        self._run = self.calling(None)
+        self._run = backend.plan_scope(self.calling(None))
 
     def _generate(self):
         graph, funcs, consts = self.graph, [], []

@@ -2,6 +2,7 @@
 structure of results, resets, the errors a user meets, graphs with random draws."""
 
 import gc
+import warnings
 
 import numpy as np
 import pytest
@@ -259,3 +260,27 @@ def test_a_learning_rate_changed_every_step_replays_as_eager():
     # eager takes the fused Adam fast path, the graph the composed rule: float32 rounding
     np.testing.assert_allclose(replayed, eager, rtol=2e-5)
     assert traces <= 3
+
+
+def test_a_replay_gives_inf_and_nan_without_a_warning_as_eager_does():
+    """Overflow, log(0) and 0 / 0 in a replayed graph: inf, -inf and NaN and no NumPy
+    warning, as in eager mode (a replay sets the backend's error state once, not per
+    step), and the caller's own error state is left as it was."""
+    def f(x):
+        return (x * 1e30).exp(), x.log(), x / x
+
+    compiled = ember.compile(f)
+    x = ember.tensor([0.0, 1.0, 100.0])
+    want = [t.numpy() for t in f(x)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(4):
+            got = [t.numpy() for t in compiled(x)]
+    assert compiled.trace_count == 2
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(got[2][0]) and np.isneginf(got[1][0]) and np.isposinf(got[0][2])
+    with np.errstate(divide="raise"):
+        compiled(x)
+        with pytest.raises(FloatingPointError):
+            np.log(np.zeros(1))

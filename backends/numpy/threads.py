@@ -36,11 +36,12 @@ MIN_ELEMENTS = 1 << 21
 MIN_SCORES = 1 << 18
 
 #: how long OpenBLAS's idle workers spin, as OPENBLAS_THREAD_TIMEOUT (2 to this power
-#: of cycles): 2^18, about 0.1 ms, keeps them awake between the GEMMs of a training
-#: step (an MLP's 64 x 784 x 128 took 40 us at 18 and at OpenBLAS's 28, 85 us at 4)
-#: and frees the cores for the pieces cut after one (ResNet-18 at batch 32 on 2
-#: cores: 660 -> 560 ms)
-BLAS_SPIN = 18
+#: of cycles): 2^22, about 1.5 ms, keeps them awake between the GEMMs of an eager
+#: training step (an MLP step at batch 64: 305 us at OpenBLAS's 28, 312 at 20 and 22,
+#: 330 at 18; a lone 64 x 784 x 128 GEMM 40 us at 18, 85 at 4) and frees the cores for
+#: the pieces cut after one, which run for milliseconds (ResNet-18 at batch 32 on 2
+#: cores: 660 ms at 28, 450 to 560 at 14 to 24)
+BLAS_SPIN = 22
 
 _POOL_NAME = "ember-numpy"
 _state = {"pool": None, "controller": None}

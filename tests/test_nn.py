@@ -325,6 +325,16 @@ def test_conv2d_channel_mismatch_names_both_shapes():
         F.conv2d(ember.zeros(8, 3, 32, 32), ember.zeros(16, 1, 3, 3))
 
 
+@pytest.mark.parametrize("groups,bias_shape", [(1, (3,)), (1, (16, 1)), (16, (40,)), (16, ())])
+def test_conv2d_bias_of_another_shape_is_refused_before_any_backend_loop(groups, bias_shape):
+    """One bias value per output channel, as PyTorch asks: the backends' own convolutions
+    (Winograd's, the depthwise loops) add it as they write, reading b[o] unchecked."""
+    with pytest.raises(ember.ShapeError, match=r"conv2d: bias must have shape \(16,\), one "
+                                               r"value per output channel"):
+        F.conv2d(ember.zeros(2, 16, 20, 20), ember.zeros(16, 16 // groups, 3, 3),
+                 ember.zeros(*bias_shape), padding=1, groups=groups)
+
+
 def test_pooling_matches_reference():
     x = np.random.default_rng(1).standard_normal((2, 3, 6, 7))
     got = F.max_pool2d(ember.tensor(x), 2, 2, padding=1).numpy()

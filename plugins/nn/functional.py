@@ -217,6 +217,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if o % groups:
         raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
+    if bias is not None and bias.shape != (o,):
+        raise ShapeError(f"conv2d: bias must have shape ({o},), one value per output channel "
+                         f"of weight {weight.shape}, got {bias.shape}")
     x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
     fast = _fast_conv(x, weight, bias, stride, padding, dilation, groups)
     if fast is not None:       # one op of the backend's own (Winograd's, depthwise loops)

@@ -53,7 +53,8 @@ PRIMITIVES = (
 
 COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
-FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_gelu_tanh",
+FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_hardswish",
+              "fast_hardsigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_standardize", "fast_standardize_grad", "fast_erf", "fast_gelu",
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
@@ -85,6 +86,10 @@ class Backend:
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_relu_grad = None    # (g, x) -> g where x > 0, else 0 (x of g's dtype and shape)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))
+    #: (x) -> max(x, -3) min(max(x + 3, 0), 6) / 6 and (x) -> min(max(x + 3, 0), 6) / 6,
+    #: each step rounded to x's dtype, so that the values are the composed op's to the bit
+    fast_hardswish = None
+    fast_hardsigmoid = None
     fast_gelu_tanh = None    # (x) -> GELU's tanh form (ember.ops.activation.GeluTanh)
     fast_gelu_tanh_grad = None  # (g, x) -> g * its derivative (GeluTanhGrad)
     fast_log1p = None        # (x) -> log(1 + x), within a few ULP near 0

@@ -378,6 +378,27 @@ def test_a_functional_3x3_convolution_exports_as_conv():
     assert _relative(load(proto)(x).numpy(), want) < 1e-6
 
 
+def test_functional_hard_activations_export_as_onnxs_own():
+    """F.hardswish and F.hardsigmoid outside their layers record numpy's one-pass fast
+    paths: they become HardSwish and HardSigmoid, and onnxruntime agrees."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+
+    class Gate(nn.Module):
+        def forward(self, x):
+            return F.hardsigmoid(F.hardswish(x) - 1.0)
+
+    x = ember.tensor(np.linspace(-8, 8, 60, dtype=np.float32).reshape(3, 20))
+    proto = export(Gate().eval(), (x,))
+    assert [n.op_type for n in proto.graph.node if n.op_type.startswith("Hard")] == \
+        ["HardSwish", "HardSigmoid"]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = Gate()(x).numpy()
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
 def test_a_functional_depthwise_convolution_exports_as_a_grouped_conv():
     """F.conv2d with a group per channel records numpy's fast_depthwise_conv2d: it becomes
     one Conv with group = channels and the bias, and onnxruntime agrees."""

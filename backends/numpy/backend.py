@@ -640,6 +640,14 @@ class NumpyBackend(ArrayModuleBackend):
         from . import special
         return special.gelu_tanh_grad(g, x)
 
+    def fast_hardswish(self, x):
+        from . import special
+        return special.hard(x, True)
+
+    def fast_hardsigmoid(self, x):
+        from . import special
+        return special.hard(x, False)
+
     def fast_erf(self, x):
         from . import special
         return special.erf(x)

@@ -189,6 +189,41 @@ def _apply(loop, *arrays):
     return out.reshape(arrays[-1].shape)
 
 
+@numba.njit(nogil=True, error_model="numpy")
+def _hard_loop(x, out, swish, three, six, low, zero):
+    """hardswish (max(x, -3) gate / 6) or hardsigmoid (gate / 6), gate = min(max(x + 3,
+    0), 6), each step in x's dtype as the composed op rounds it; NaN stays NaN (the
+    comparisons with it are false)."""
+    for i in range(x.size):
+        v = x[i]
+        gate = v + three
+        gate = zero if gate < zero else gate
+        gate = six if gate > six else gate
+        if swish:
+            out[i] = ((low if v < low else v) * gate) / six
+        else:
+            out[i] = gate / six
+
+
+def hard(x, swish):
+    """hardswish or hardsigmoid in one pass: float32 and float64 by _hard_loop, over a
+    dense array in its own memory order (a convolution's output is a permuted view: no
+    copy); other dtypes as the composed op's NumPy calls."""
+    k = x.dtype.type
+    if x.dtype not in (np.float32, np.float64):
+        gate = np.minimum(np.maximum(x + k(3), k(0)), k(6))
+        return (np.maximum(x, k(-3)) * gate if swish else gate) / k(6)
+    out = np.empty_like(x)             # x's strides where x is dense in some axis order
+    if out.strides == x.strides and x.size:      # both flat in that order, as views
+        flat, into = x.ravel(order="K"), out.ravel(order="K")
+    else:
+        flat, out = np.ascontiguousarray(x).reshape(-1), np.empty(x.shape, x.dtype)
+        into = out.reshape(-1)
+    threads.over_rows(lambda a, b: _hard_loop(flat[a:b], into[a:b], swish, k(3), k(6),
+                                              k(-3), k(0)), into.size, into.size)
+    return out
+
+
 def erf(x):
     return _apply(_erf_loop if x.dtype == np.float32 else _erf_loop64, x)
 

@@ -255,6 +255,33 @@ def test_conv3x3_fast_path_agrees_with_the_composed_convolution(backend):
                                        err_msg=f"{what}, padding {padding}")
 
 
+def test_hard_activation_fast_paths_give_the_composed_values_to_the_bit(backend):
+    """A backend's one-pass hardswish and hardsigmoid (fast_hardswish, fast_hardsigmoid)
+    against the composed op: every value and the sign of every zero, at and between the
+    kinks, subnormals, the dtype's limits, inf and NaN, on a permuted input too."""
+    from . import functional as F
+    if backend.fast_hardswish is None and backend.fast_hardsigmoid is None:
+        pytest.skip(f"backend {backend.name} has neither fast_hardswish nor fast_hardsigmoid")
+    edges = [-np.inf, -1e30, -7.5, -3.0000002, -3.0, -2.9999998, -1.0, -1e-40, -0.0, 0.0,
+             1e-40, 0.4, 2.9999998, 3.0, 3.0000002, 5.9999995, 6.0, 9.0, 1e30, np.inf, np.nan]
+    x0 = np.concatenate([edges, np.linspace(-8, 8, 43)]).reshape(4, 16)
+    for dtype in (ember.float32, ember.float64):
+        if dtype not in backend.dtypes:
+            continue
+        limits = np.finfo(dtype.np)
+        x0[0, :2] = limits.max, -limits.max
+        for x in (ember.tensor(x0, dtype=dtype, backend=backend),
+                  ember.tensor(x0.T.copy(), dtype=dtype, backend=backend).permute(1, 0)):
+            for f, path in ((F.hardswish, "fast_hardswish"), (F.hardsigmoid, "fast_hardsigmoid")):
+                fast = f(x).numpy()
+                with without_fast_paths(backend, "fast_hardswish", "fast_hardsigmoid"):
+                    slow = f(x).numpy()
+                assert fast.dtype == slow.dtype and fast.shape == slow.shape
+                np.testing.assert_array_equal(fast.view(f"u{fast.itemsize}"),
+                                              slow.view(f"u{slow.itemsize}"),
+                                              err_msg=f"{path}, {dtype.name}")
+
+
 def test_depthwise_fast_path_agrees_with_the_composed_convolution(backend):
     """A backend's depthwise convolution (fast_depthwise_conv2d, groups = channels)
     against im2col's batched GEMM, forward and backward, at strides, paddings, dilations

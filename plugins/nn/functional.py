@@ -563,9 +563,11 @@ def _padding_index(padding_idx, n, op):
 
 class _Hard(ember.Op):
     """hardsigmoid (``swish`` False) or hardswish as one op: min(max(x + 3, 0), 6) / 6,
-    times x for the swish, in four or six passes on the backend (a where-select for each
-    piece took twice as long); the gradient, tensor ops, is PyTorch's: strictly inside
-    (-3, 3) 1/6 and x / 3 + 1/2, outside 0, and 1 above for the swish."""
+    times x for the swish, in one pass where the backend has its own (fast_hardswish,
+    fast_hardsigmoid: MobileNetV3's activations) and in four or six passes otherwise (a
+    where-select for each piece took twice as long); the gradient, tensor ops, is
+    PyTorch's: strictly inside (-3, 3) 1/6 and x / 3 + 1/2, outside 0, and 1 above for
+    the swish."""
 
     __slots__ = ("swish", "dtype")
 
@@ -574,6 +576,9 @@ class _Hard(ember.Op):
 
     def forward(self, x):
         b = self.backend
+        fast = b.fast_hardswish if self.swish else b.fast_hardsigmoid
+        if fast is not None:
+            return fast(x)
         k = lambda v: b.full((), v, self.dtype)      # noqa: E731
         gate = b.minimum(b.maximum(b.add(x, k(3)), k(0)), k(6))
         if not self.swish:

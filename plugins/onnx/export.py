@@ -201,6 +201,10 @@ def _emit(b, node, other):
         b.node("LayerNormalization", [x, ones], [outs[0], "", outs[1]], axis=-len(axes),
                epsilon=float(eps))
         return outs[0]
+    if name == "fast_hardswish":
+        return b.node("HardSwish", args, outs)
+    if name == "fast_hardsigmoid":
+        return b.node("HardSigmoid", args, outs, alpha=1 / 6, beta=0.5)
     if name == "fast_im2col":
         return _im2col(b, node, args, outs)
     if name == "fast_depthwise_conv2d":

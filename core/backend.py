@@ -53,7 +53,7 @@ PRIMITIVES = (
 
 COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
-FAST_PATHS = ("fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_hardswish",
+FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_hardswish",
               "fast_hardsigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_standardize", "fast_standardize_grad", "fast_erf", "fast_gelu",
@@ -83,6 +83,10 @@ class Backend:
     #: bound (WGSL: exp within 3 + 2|x| ULP); the suite then holds the op to this bound
     ulp_bounds = {}
 
+    #: (c, a, b) -> a @ b + c for a (m, k), b (k, n) and c broadcastable to (m, n), each
+    #: sum rounded as matmul then add round it: a GEMM with its bias added on the product
+    #: (Linear, a convolution's im2col GEMM), no second output array
+    fast_addmm = None
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_relu_grad = None    # (g, x) -> g where x > 0, else 0 (x of g's dtype and shape)
     fast_sigmoid = None      # (x) -> 1 / (1 + exp(-x))

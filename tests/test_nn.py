@@ -151,6 +151,20 @@ def test_numpy_elementwise_cut_over_cores_is_the_whole_op_bit_for_bit(monkeypatc
     np.testing.assert_array_equal(cut, whole)
 
 
+def test_numpy_addmm_cut_over_cores_is_matmul_then_add_bit_for_bit(monkeypatch):
+    """A large product takes its bias a piece per core, in place: a column, a row and a
+    full matrix of biases, as matmul then add give them."""
+    from ember.backends.numpy import threads
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "cores", lambda: 3)
+    backend = ember.get_backend("numpy")
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((7, 5)).astype(np.float32), rng.standard_normal((5, 11)).astype(np.float32)
+    for c in (rng.standard_normal((7, 1)), rng.standard_normal(11), rng.standard_normal((7, 11))):
+        c = c.astype(np.float32)
+        np.testing.assert_array_equal(backend.fast_addmm(c, a, b), np.matmul(a, b) + c)
+
+
 def test_numpy_pieces_run_in_the_callers_errstate(monkeypatch):
     from ember.backends.numpy import threads
     monkeypatch.setattr(threads, "MIN_ELEMENTS", 0)

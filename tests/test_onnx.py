@@ -378,6 +378,28 @@ def test_a_functional_3x3_convolution_exports_as_conv():
     assert _relative(load(proto)(x).numpy(), want) < 1e-6
 
 
+def test_a_functional_linear_with_a_bias_exports_and_onnxruntime_agrees():
+    """F.linear outside a Linear layer records numpy's GEMM with its bias added in place
+    (fast_addmm, on a 3-D input's rows): it becomes MatMul and Add."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    w, b = ember.randn(6, 5), ember.randn(6)
+
+    class Affine(nn.Module):
+        def forward(self, x):
+            return F.linear(x, w, b)
+
+    x = ember.randn(2, 3, 5)
+    proto = export(Affine().eval(), (x,))
+    assert {"MatMul", "Add"} <= {n.op_type for n in proto.graph.node}
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = Affine()(x).numpy()
+    assert want.shape == (2, 3, 6)
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
 def test_functional_hard_activations_export_as_onnxs_own():
     """F.hardswish and F.hardsigmoid outside their layers record numpy's one-pass fast
     paths: they become HardSwish and HardSigmoid, and onnxruntime agrees."""

@@ -640,6 +640,13 @@ class NumpyBackend(ArrayModuleBackend):
         from . import special
         return special.gelu_tanh_grad(g, x)
 
+    def fast_addmm(self, c, a, b):
+        out = self.matmul(a, b)              # a new array: c is added into it
+        if out.size < threads.MIN_ELEMENTS:
+            return numpy.add(out, c, out=out)
+        c = numpy.broadcast_to(c, out.shape)
+        return threads.into(out, lambda index: numpy.add(out[index], c[index], out=out[index]))
+
     def fast_hardswish(self, x):
         from . import special
         return special.hard(x, True)

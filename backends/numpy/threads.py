@@ -149,7 +149,7 @@ def shares(batch, work):
     return [cutter(piece) for piece in pieces]
 
 
-def _into(out, fill):
+def into(out, fill):
     """Fill ``out`` by pieces: ``fill(index)`` fills out[index], one piece per core."""
     axis, pieces = _cuts(out.shape, _pieces(out.shape))
     run([functools.partial(fill, (slice(None),) * axis + (piece,)) for piece in pieces],
@@ -174,7 +174,7 @@ def contiguous(view):
     if view.size < MIN_ELEMENTS or _pieces(view.shape) < 2:
         return numpy.ascontiguousarray(view)
     out = numpy.empty(view.shape, view.dtype)
-    return _into(out, lambda index: numpy.copyto(out[index], view[index]))
+    return into(out, lambda index: numpy.copyto(out[index], view[index]))
 
 
 def unary(ufunc, x):
@@ -206,7 +206,7 @@ def _elementwise(ufunc, args):
                     for a in args)).dtype
     whole = [numpy.broadcast_to(a, shape) if isinstance(a, numpy.ndarray) else a for a in args]
     out = numpy.empty(shape, dtype)
-    return _into(out, lambda index: ufunc(
+    return into(out, lambda index: ufunc(
         *(a[index] if isinstance(a, numpy.ndarray) else a for a in whole), out=out[index]))
 
 

@@ -255,6 +255,38 @@ def test_conv3x3_fast_path_agrees_with_the_composed_convolution(backend):
                                        err_msg=f"{what}, padding {padding}")
 
 
+def test_addmm_fast_path_gives_matmul_then_add_to_the_bit(backend):
+    """A backend's GEMM with its bias added into the product (fast_addmm) against matmul
+    then add: a column (a convolution's bias), a row (Linear's) and a full matrix, an
+    empty inner dimension, infinities and NaN in the bias; through Linear and conv2d."""
+    from . import functional as F
+    if backend.fast_addmm is None:
+        pytest.skip(f"backend {backend.name} has no fast_addmm")
+    rng = np.random.default_rng(7)
+    for dtype in (ember.float32, ember.float64):
+        if dtype not in backend.dtypes:
+            continue
+        up = lambda a: backend.from_numpy(np.asarray(a, dtype.np))     # noqa: E731
+        for (m, k, n), c_shape in (((5, 7, 3), (5, 1)), ((6, 4, 9), (9,)), ((3, 8, 4), (3, 4)),
+                                   ((4, 0, 5), (1, 5))):
+            a, b = up(rng.standard_normal((m, k))), up(rng.standard_normal((k, n)))
+            c = rng.standard_normal(c_shape)
+            c.flat[0], c.flat[-1] = np.inf, np.nan
+            got = backend.to_numpy(backend.fast_addmm(up(c), a, b))
+            want = backend.to_numpy(backend.add(backend.matmul(a, b), up(c)))
+            assert got.shape == want.shape == (m, n)
+            np.testing.assert_array_equal(got, want, err_msg=f"{dtype.name}, {(m, k, n)}")
+    x = ember.tensor(rng.standard_normal((3, 2, 4, 5)), dtype=ember.float32, backend=backend)
+    w = ember.tensor(rng.standard_normal((6, 2, 2, 2)), dtype=ember.float32, backend=backend)
+    lw = ember.tensor(rng.standard_normal((7, 5)), dtype=ember.float32, backend=backend)
+    bias = ember.tensor(rng.standard_normal(7), dtype=ember.float32, backend=backend)
+    fast = F.conv2d(x, w, bias[:6], stride=2).numpy(), F.linear(x, lw, bias).numpy()
+    with without_fast_paths(backend, "fast_addmm"):
+        slow = F.conv2d(x, w, bias[:6], stride=2).numpy(), F.linear(x, lw, bias).numpy()
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_hard_activation_fast_paths_give_the_composed_values_to_the_bit(backend):
     """A backend's one-pass hardswish and hardsigmoid (fast_hardswish, fast_hardsigmoid)
     against the composed op: every value and the sign of every zero, at and between the

@@ -50,14 +50,20 @@ def _conv_padding(padding, kernel, stride, dilation):
 
 
 class Linear(ember.Op):
-    """x @ W.T + b as one op (a GEMM and a broadcast add on the backend); the backward
-    is tensor ops: g @ W, g.T @ x over all leading axes, and g summed."""
+    """x @ W.T + b as one op (a GEMM and a broadcast add on the backend, the bias added
+    into the product where it has fast_addmm); the backward is tensor ops: g @ W, g.T @ x
+    over all leading axes, and g summed."""
 
     __slots__ = ()
 
     def forward(self, x, w, b=None):
-        out = self.backend.matmul(x, self.backend.permute(w, (1, 0)))
-        return out if b is None else self.backend.add(out, b)
+        be, wt = self.backend, self.backend.permute(w, (1, 0))
+        if b is None:
+            return be.matmul(x, wt)
+        if be.fast_addmm is None:
+            return be.add(be.matmul(x, wt), b)
+        rows = be.reshape(x, (math.prod(x.shape[:-1]), x.shape[-1]))     # the bias added in
+        return be.reshape(be.fast_addmm(b, rows, wt), x.shape[:-1] + (w.shape[0],))   # place
 
     def backward(self, g, x, w, b=None):
         gx = g @ w if x.requires_grad else None
@@ -230,14 +236,35 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
-    if groups == 1:   # one GEMM: (O, C*kh*kw) @ (C*kh*kw, N*OH*OW)
+    biased = groups == 1 and bias is not None and x.dtype is weight.dtype is bias.dtype
+    if biased:        # one GEMM, (O, C*kh*kw) @ (C*kh*kw, N*OH*OW), the bias added into it
+        out = run(BiasedGemm(), (bias.reshape(o, 1), weight.reshape(o, k),
+                                 cols.reshape(k, rows)), (o, rows), x.dtype)
+    elif groups == 1:
         out = weight.reshape(o, k) @ cols.reshape(k, rows)
     else:             # one batched GEMM over the groups
         out = weight.reshape(groups, o // groups, k) @ cols.reshape(groups, k, rows)
     out = out.reshape(o, n, oh, ow)
-    if bias is not None:
+    if bias is not None and not biased:
         out = out + bias.reshape(o, 1, 1, 1)
     return out.permute(1, 0, 2, 3)     # NCHW, a view of the GEMM's (O, N, OH, OW) rows
+
+
+class BiasedGemm(ember.Op):
+    """a @ b + c, c a column, as one op: a convolution's GEMM with its bias, added into
+    the product where the backend has fast_addmm (one output array, not two); the
+    backward is matmul's and the bias's row sums."""
+
+    __slots__ = ()
+
+    def forward(self, c, a, b):
+        be = self.backend
+        return be.add(be.matmul(a, b), c) if be.fast_addmm is None else be.fast_addmm(c, a, b)
+
+    def backward(self, g, c, a, b):
+        return (g.sum(axis=1, keepdims=True) if c.requires_grad else None,
+                g @ b.T if a.requires_grad else None,
+                a.T @ g if b.requires_grad else None)
 
 
 #: the fewest input and output channels for which conv2d calls a backend's fast_conv3x3:

@@ -201,6 +201,9 @@ def _emit(b, node, other):
         b.node("LayerNormalization", [x, ones], [outs[0], "", outs[1]], axis=-len(axes),
                epsilon=float(eps))
         return outs[0]
+    if name == "fast_addmm":
+        c, a, m = args
+        return b.node("Add", [b.node("MatMul", [a, m]), c], outs)
     if name == "fast_hardswish":
         return b.node("HardSwish", args, outs)
     if name == "fast_hardsigmoid":

@@ -48,11 +48,13 @@ def test_conv2d_matches_direct_convolution(stride, padding, dilation, groups):
 
 
 @pytest.mark.parametrize("kernel,stride,padding,dilation", [
-    (3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 1), (5, 1, 2, 1), (3, 1, 2, 2), (3, 2, 0, 1)])
+    (3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 1), (5, 1, 2, 1), (3, 1, 2, 2), (3, 2, 0, 1),
+    (3, 3, 1, 1), (4, 2, 1, 2), (2, 3, 0, 1)])
 def test_depthwise_conv2d_matches_direct_convolution(kernel, stride, padding, dilation):
-    """groups = channels (MobileNet's) through the numpy backend's loops: float32 within
-    a few roundings of float64 loops (odd sizes, a CNHW-strided input as a conv's output
-    is), float64 to its precision; gradients against finite differences."""
+    """groups = channels (MobileNet's) through the numpy backend's loops (each plane split
+    into its stride's phases): float32 within a few roundings of float64 loops (odd
+    sizes, strides up to 3, even kernels, a CNHW-strided input as a conv's output is),
+    float64 to its precision; gradients against finite differences."""
     rng = np.random.default_rng(kernel * 10 + stride)
     x, w, b = rng.standard_normal((2, 6, 11, 9)), rng.standard_normal((6, 1, kernel, kernel)), \
         rng.standard_normal(6)

@@ -1,14 +1,16 @@
-"""ResNet-18 inference from ONNX, in images per second: ember.plugins.onnx on each
-backend against onnxruntime CPU and PyTorch CPU, side by side in one run (contenders in
-alternation). The model is torchvision's resnet18 architecture with random weights
-(tests/torch_vision_models.py), exported by torch.onnx.export; onnxruntime is a
-yardstick here, never a dependency of ember.
+"""ResNet-18 (or MobileNetV3-small) inference from ONNX, in images per second:
+ember.plugins.onnx on each backend against onnxruntime CPU and PyTorch CPU, side by side
+in one run (contenders in alternation). The models are torchvision's architectures with
+random weights (tests/torch_vision_models.py), exported by torch.onnx.export;
+onnxruntime is a yardstick here, never a dependency of ember.
 
-The contender "GEMMs only" is a floor for any convolution built on NumPy's BLAS: just
-the model's 20 convolution GEMMs, (out, in*kh*kw) @ (in*kh*kw, batch*OH*OW) with numpy.matmul
-on ready windows, without the window copies or anything else of the forward.
+The contender "GEMMs only" (ResNet-18) is a floor for any convolution built on NumPy's
+BLAS: just the model's 20 convolution GEMMs, (out, in*kh*kw) @ (in*kh*kw, batch*OH*OW)
+with numpy.matmul on ready windows, without the window copies or anything else of the
+forward.
 
     python benchmarks/onnx_resnet.py [--backend numpy] [--batches 1 32] [--size 224]
+                                     [--model mobilenet_v3_small]
 """
 
 import argparse
@@ -28,11 +30,14 @@ sys.path.insert(0, ROOT)
 from timing import side_by_side  # noqa: E402
 
 
-def _model(size):
+MODELS = ("resnet18", "mobilenet_v3_small")
+
+
+def _model(size, name="resnet18"):
     import torch
-    from tests.torch_vision_models import ResNet18, with_running_statistics
+    from tests.torch_vision_models import MobileNetV3Small, ResNet18, with_running_statistics
     torch.manual_seed(0)
-    model = with_running_statistics(ResNet18())
+    model = with_running_statistics(ResNet18() if name == "resnet18" else MobileNetV3Small())
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -67,12 +72,12 @@ def _quiet(onnxruntime):
     return options
 
 
-def rows(backends, batches=(1, 32), size=224, min_time=0.5):
+def rows(backends, batches=(1, 32), size=224, min_time=0.5, name="resnet18"):
     """[(batch, {contender: seconds per call})] and the largest relative deviation of
     ember's outputs from onnxruntime's."""
     import torch
     from ember.plugins.onnx import load
-    model, data = _model(size)
+    model, data = _model(size, name)
     contenders = {}
     try:
         import onnxruntime
@@ -94,7 +99,8 @@ def rows(backends, batches=(1, 32), size=224, min_time=0.5):
             return run
         contenders[f"ember:{b}"] = case
     contenders["torch"] = lambda x: (lambda: model(torch.from_numpy(x)).detach())
-    contenders["GEMMs only"] = lambda x: _conv_gemms(model, size, len(x))
+    if name == "resnet18":      # (a grouped convolution is not one GEMM)
+        contenders["GEMMs only"] = lambda x: _conv_gemms(model, size, len(x))
     out, worst = [], 0.0
     for n in batches:
         x = np.random.default_rng(n).standard_normal((n, 3, size, size)).astype(np.float32)
@@ -129,13 +135,14 @@ def main(argv=None):
     parser.add_argument("--backend", action="append")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--model", choices=MODELS, default="resnet18")
     parser.add_argument("--json", action="store_true",
                         help="print the table as one line of JSON (benchmarks/run.py reads it)")
     args = parser.parse_args(argv)
     backends = args.backend or [n for n in ember.registry.names("backends")
                                 if ember.config.availability(n)[0]]
     with ember.no_grad():
-        table, worst = rows(backends, args.batches, args.size)
+        table, worst = rows(backends, args.batches, args.size, name=args.model)
     if args.json:
         print(json.dumps({"rows": table, "worst": worst}))
         return

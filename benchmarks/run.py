@@ -204,20 +204,23 @@ def main(argv=None):
 
 def resnet_table(backends):
     """ResNet-18's rows, each backend in a process of its own beside onnxruntime, PyTorch
-    and the GEMMs alone: in one process the numpy backend's forward took twice as long
-    right after OpenCL's (1.3 s against 0.7 at batch 32, seconds later still 0.9: the
-    memory the other left behind, not threads)."""
-    table = [["backend", "batch", "onnxruntime", "ember", "PyTorch", "GEMMs only"]]
-    for b in backends:
+    and the GEMMs alone, then MobileNetV3-small's on numpy: in one process the numpy
+    backend's forward took twice as long right after OpenCL's (1.3 s against 0.7 at
+    batch 32, seconds later still 0.9: the memory the other left behind, not threads)."""
+    table = [["model", "backend", "batch", "onnxruntime", "ember", "PyTorch", "GEMMs only"]]
+    runs = [("resnet18", b) for b in backends]
+    runs += [("mobilenet_v3_small", "numpy")] if "numpy" in backends else []
+    for model, b in runs:
         done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "onnx_resnet.py"),
-                               "--backend", b, "--json"], capture_output=True, text=True)
+                               "--backend", b, "--model", model, "--json"],
+                              capture_output=True, text=True)
         if done.returncode:
-            print(f"ResNet-18 on {b} failed:\n{done.stderr[-2000:]}", flush=True)
+            print(f"{model} on {b} failed:\n{done.stderr[-2000:]}", flush=True)
             continue
         for batch, times in json.loads(done.stdout.splitlines()[-1])["rows"]:
             cells = onnx_resnet.cells(batch, times, ["onnxruntime", f"ember:{b}", "torch",
                                                      "GEMMs only"])
-            table.append([f"ember:{b}"] + cells)
+            table.append([model, f"ember:{b}"] + cells)
     return table
 
 
@@ -254,11 +257,12 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
               "|---|---|---|---|---|"] \
         + gpt_rows + [""]
     if resnet_rows:
-        lines += ["ResNet-18 inference from ONNX (`benchmarks/onnx_resnet.py`): 224 x 224 images",
-                  "per second (higher is better), ember.plugins.onnx against onnxruntime CPU",
-                  "(ratio: time over onnxruntime's), PyTorch CPU eager and the model's",
-                  "convolution GEMMs alone (numpy.matmul on ready windows); each backend in a",
-                  "process of its own with the others beside it.", "",
+        lines += ["ResNet-18 and MobileNetV3-small inference from ONNX",
+                  "(`benchmarks/onnx_resnet.py`): 224 x 224 images per second (higher is",
+                  "better), ember.plugins.onnx against onnxruntime CPU (ratio: time over",
+                  "onnxruntime's), PyTorch CPU eager and ResNet's convolution GEMMs alone",
+                  "(numpy.matmul on ready windows); each backend in a process of its own with",
+                  "the others beside it.", "",
                   "| " + " | ".join(resnet_rows[0]) + " |", "|" + "---|" * len(resnet_rows[0])] \
             + ["| " + " | ".join(row) + " |" for row in resnet_rows[1:]] + [""]
     lines += ["Workloads (benchmarks/workloads.py): the MLP and CNN steps are forward,",

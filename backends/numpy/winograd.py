@@ -89,13 +89,12 @@ def _weight_tiles(w, u):
 
 @numba.njit(nogil=True, error_model="numpy")
 def _output_tiles(m, b, out, th, tw, r0, r1):
-    """out[o, n] from A^T m A of each tile's 16 products, plus b[o] where b has O values
-    (none where it is empty), for the tile rows r = n th + ty in [r0, r1); False where an
-    output is not finite."""
+    """out[o, n] from A^T m A of each tile's 16 products plus b[o], for the tile rows
+    r = n th + ty in [r0, r1); False where an output is not finite."""
     o_, _, oh, ow = out.shape
     finite = True
     for o in range(o_):
-        bias = b[o] if b.size else 0
+        bias = b[o]
         for r in range(r0, r1):
             n, ty = r // th, r % th
             base, y = (r - r0) * tw, 2 * ty
@@ -110,10 +109,9 @@ def _output_tiles(m, b, out, th, tw, r0, r1):
                 d1 = m[5, o, t] - m[9, o, t] - m[13, o, t]
                 d2 = m[6, o, t] - m[10, o, t] - m[14, o, t]
                 d3 = m[7, o, t] - m[11, o, t] - m[15, o, t]
-                r00, r01 = s0 + s1 + s2, s1 - s2 - s3
-                r10, r11 = d0 + d1 + d2, d1 - d2 - d3
-                if b.size:
-                    r00, r01, r10, r11 = r00 + bias, r01 + bias, r10 + bias, r11 + bias
+                # the bias in x's dtype: float32 sums stay float32, as does the check
+                r00, r01 = s0 + s1 + s2 + bias, s1 - s2 - s3 + bias
+                r10, r11 = d0 + d1 + d2 + bias, d1 - d2 - d3 + bias
                 finite &= np.isfinite(r00 + r01 + r10 + r11)
                 out[o, n, y, xx] = r00
                 if xx + 1 < ow:
@@ -172,7 +170,7 @@ def conv3x3(x, w, b, padding, direct):
     u = np.empty((16, o + 1, c), x.dtype)[:, :o]
     _weight_tiles(w, u)
     out = np.empty((o, n, oh, ow), x.dtype)
-    b = np.empty(0, x.dtype) if b is None else b
+    b = np.full(o, -0.0, x.dtype) if b is None else b    # x + -0.0 is x, -0.0 too
     # tile rows a chunk, at least MIN_COLUMNS tiles (each GEMM's columns)
     per = max(-(-MIN_COLUMNS // tw), CHUNK_BYTES // (16 * max(c, o) * tw * x.itemsize))
     chunks = [(r, min(r + per, n * th)) for r in range(0, n * th, per)]

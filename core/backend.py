@@ -83,9 +83,10 @@ class Backend:
     #: bound (WGSL: exp within 3 + 2|x| ULP); the suite then holds the op to this bound
     ulp_bounds = {}
 
-    #: (c, a, b) -> a @ b + c for a (m, k), b (k, n) and c broadcastable to (m, n), each
-    #: sum rounded as matmul then add round it: a GEMM with its bias added on the product
-    #: (Linear, a convolution's im2col GEMM), no second output array
+    #: (c, a, b, relu=False) -> a @ b + c for a (m, k), b (k, n) and c broadcastable to
+    #: (m, n), each sum rounded as matmul then add round it: a GEMM with its bias added on
+    #: the product (Linear, a convolution's im2col GEMM), no second output array; with
+    #: ``relu``, then max(., 0) as fast_relu takes it (F.conv2d_relu)
     fast_addmm = None
     fast_relu = None         # (x) -> maximum(x, 0)
     fast_relu_grad = None    # (g, x) -> g where x > 0, else 0 (x of g's dtype and shape)
@@ -119,12 +120,14 @@ class Backend:
     #: (cols, shape, kernel, stride, dilation) -> im2col's adjoint: the windows summed
     #: back into zeros of the NCHW ``shape``
     fast_col2im = None
-    #: (x, w, b, padding) -> the convolution (cross-correlation) of NCHW x with (O, C, 3,
-    #: 3) w at stride 1, dilation 1, one group, with (ph, pw) zeros around x, plus the (O,)
-    #: bias b (None: none), as NCHW (any strides): a backend's own algorithm (NumPy:
-    #: Winograd's F(2x2, 3x3)), each value within a few roundings of the direct sum and
-    #: its non-finite values the direct sum's; conv2d calls it for float32 and float64,
-    #: 16 channels or more in and out
+    #: (x, w, b, padding, residual=None, relu=False) -> the convolution (cross-
+    #: correlation) of NCHW x with (O, C, 3, 3) w at stride 1, dilation 1, one group, with
+    #: (ph, pw) zeros around x, plus the (O,) bias b (None: none), as NCHW (any strides):
+    #: a backend's own algorithm (NumPy: Winograd's F(2x2, 3x3)), each value within a few
+    #: roundings of the direct sum and its non-finite values the direct sum's; conv2d
+    #: calls it for float32 and float64, 16 channels or more in and out. F.conv2d_relu
+    #: passes an NCHW ``residual`` of the output's shape to add, then ``relu`` to take
+    #: max(., 0) as fast_relu does: each rounded as the separate ops round it
     fast_conv3x3 = None
     #: (x, w, b, stride, padding, dilation) -> the depthwise convolution of NCHW x with
     #: (C, 1, kh, kw) w (one group per channel, C groups), (ph, pw) zeros around x, plus

@@ -62,6 +62,56 @@ def test_a_cnn_exported_by_pytorch_matches_it_at_another_batch_size(backend):
     assert _relative(got, ref) < 1e-5
 
 
+def _blocks():
+    """Conv -> Relu, Conv -> Add -> Relu with the residual on either side of the Add, a
+    convolution read twice and an Add that broadcasts: what fuse.py fuses and what not."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Blocks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(16, 16, 3, padding=1), nn.Conv2d(16, 16, 3, padding=1)
+            self.c, self.d = nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 3, stride=2, padding=1)
+            self.shift = nn.Parameter(torch.randn(1, 16, 1, 1))
+
+        def forward(self, x):
+            y = torch.relu(self.a(x))
+            y = torch.relu(self.b(y) + y)
+            y = torch.relu(y + self.c(y))
+            z = self.d(y)
+            return torch.relu(z) + z, torch.relu(self.c(y) + self.shift)
+
+    torch.manual_seed(0)
+    return Blocks()
+
+
+def test_conv_relu_chains_fuse_into_one_node_with_the_same_values(backend, monkeypatch):
+    """Conv -> [Add ->] Relu runs as one node (F.conv2d_relu), to the bit the values and
+    gradients of the nodes one by one, and PyTorch's; a convolution that something else
+    reads, or an Add that broadcasts, stays as it was."""
+    torch = pytest.importorskip("torch")
+    from ember.plugins.onnx import model as onnx_model
+    model = _blocks()
+    data = _export(model, (torch.randn(2, 16, 32, 32),), ["batch"])
+    fused = load(data, backend=backend.device)
+    assert [n.op_type for n in fused._program.nodes].count("Conv+Relu") == 4
+    assert "Conv" in [n.op_type for n in fused._program.nodes]
+    monkeypatch.setattr(onnx_model, "fuse", lambda program: None)
+    plain = load(data, backend=backend.device)
+    x = np.random.default_rng(0).standard_normal((3, 16, 32, 32)).astype(np.float32)
+    results = []
+    for m in (fused, plain):
+        outs = m(ember.tensor(x, backend=backend.device))
+        (outs[0].sum() + outs[1].sum()).backward()
+        results.append([o.numpy() for o in outs] + [p.grad.numpy() for p in m.parameters()])
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)
+    refs = model(torch.from_numpy(x))
+    for got, ref in zip(results[0], refs):
+        assert _relative(got, ref.detach().numpy()) < 1e-5
+
+
 def test_a_transformer_encoder_exported_by_pytorch_matches_it(backend):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
@@ -374,6 +424,32 @@ def test_a_functional_3x3_convolution_exports_as_conv():
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Conv()(x).numpy()
     assert want.shape == (2, 16, 24, 26)
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
+def test_a_fused_convolution_exports_as_conv_add_and_relu():
+    """F.conv2d_relu records numpy's fused primitives (Winograd's with a residual and a
+    relu, the im2col GEMM's fast_addmm with a relu): they become Conv, Add and Relu,
+    and onnxruntime agrees."""
+    ort = pytest.importorskip("onnxruntime")
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    w, b = ember.randn(16, 16, 3, 3) * 0.1, ember.randn(16)
+    w7 = ember.randn(16, 16, 7, 7) * 0.05
+
+    class Block(nn.Module):
+        def forward(self, x):
+            y = F.conv2d_relu(x, w, b, padding=1, residual=x)
+            return F.conv2d_relu(y, w7, b, stride=2, padding=3)
+
+    x = ember.randn(2, 16, 24, 24)
+    proto = export(Block().eval(), (x,))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("Relu") == 2 and ops.count("Add") >= 1 and "Conv" in ops
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = Block()(x).numpy()
+    assert want.shape == (2, 16, 12, 12)
     assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
     assert _relative(load(proto)(x).numpy(), want) < 1e-6
 

@@ -640,12 +640,12 @@ class NumpyBackend(ArrayModuleBackend):
         from . import special
         return special.gelu_tanh_grad(g, x)
 
-    def fast_addmm(self, c, a, b):
+    def fast_addmm(self, c, a, b, relu=False):
         out = self.matmul(a, b)              # a new array: c is added into it
         if out.size < threads.MIN_ELEMENTS:
-            return numpy.add(out, c, out=out)
+            return _bias_relu(out, c, relu)
         c = numpy.broadcast_to(c, out.shape)
-        return threads.into(out, lambda index: numpy.add(out[index], c[index], out=out[index]))
+        return threads.into(out, lambda index: _bias_relu(out[index], c[index], relu))
 
     def fast_hardswish(self, x):
         from . import special
@@ -667,11 +667,12 @@ class NumpyBackend(ArrayModuleBackend):
         from . import special
         return special.gelu_grad(g, x)
 
-    def fast_conv3x3(self, x, w, b, padding):
+    def fast_conv3x3(self, x, w, b, padding, residual=None, relu=False):
         from . import winograd
-        return winograd.conv3x3(x, w, b, padding, lambda: self._conv3x3(x, w, b, padding))
+        return winograd.conv3x3(x, w, b, padding, residual, relu,
+                                lambda: self._conv3x3(x, w, b, padding, residual, relu))
 
-    def _conv3x3(self, x, w, b, padding):
+    def _conv3x3(self, x, w, b, padding, residual, relu):
         """The same convolution as im2col's one GEMM."""
         (ph, pw), (n, c), o = padding, x.shape[:2], w.shape[0]
         cols = self.fast_im2col(numpy.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))),
@@ -679,7 +680,12 @@ class NumpyBackend(ArrayModuleBackend):
         out = self.matmul(w.reshape(o, c * 9), cols.reshape(c * 9, math.prod(cols.shape[3:])))
         if b is not None:
             out += b[:, None]
-        return out.reshape((o, n) + cols.shape[4:]).transpose(1, 0, 2, 3)
+        out = out.reshape((o, n) + cols.shape[4:])
+        if residual is not None:
+            out += residual.transpose(1, 0, 2, 3)
+        if relu:
+            numpy.maximum(out, 0, out=out)
+        return out.transpose(1, 0, 2, 3)
 
     def fast_depthwise_conv2d(self, x, w, b, stride, padding, dilation):
         from . import kernels
@@ -692,3 +698,21 @@ class NumpyBackend(ArrayModuleBackend):
     def fast_max_unpool2d(self, g, index, kernel, stride, dilation, shape):
         from . import kernels
         return kernels.max_unpool2d(g, index, kernel, stride, dilation, shape)
+
+
+#: the elements a block of _bias_relu: its sum is still in the cache when relu reads it
+_RELU_BLOCK = 1 << 16
+
+
+def _bias_relu(out, c, relu):
+    """(m, n) out + c (c broadcast to out's shape), then max(., 0) where ``relu``, in
+    place: by blocks of rows, so the relu reads what the add has just written from the
+    cache."""
+    if not relu:
+        return numpy.add(out, c, out=out)
+    c, step = numpy.broadcast_to(c, out.shape), max(1, _RELU_BLOCK // max(1, out.shape[1]))
+    for lo in range(0, len(out), step):
+        block = out[lo:lo + step]
+        numpy.add(block, c[lo:lo + step], out=block)
+        numpy.maximum(block, 0, out=block)
+    return out

@@ -123,6 +123,24 @@ def _output_tiles(m, b, out, th, tw, r0, r1):
     return finite
 
 
+@numba.njit(nogil=True, error_model="numpy")
+def _epilogue(out, r, low, th, r0, r1):
+    """The outputs of the tile rows [r0, r1) plus r[n, o, y, x] (where r has values),
+    then held to at least ``low`` (0: a relu; -inf: none) as NumPy's maximum holds
+    them (NaN stays NaN): while the output transform's values are in the cache."""
+    o_, _, oh, ow = out.shape
+    has_r = r.size > 0
+    for o in range(o_):
+        for row in range(r0, r1):
+            n, y0 = row // th, 2 * (row % th)
+            for y in range(y0, min(y0 + 2, oh)):
+                for x in range(ow):
+                    v = out[o, n, y, x]
+                    if has_r:
+                        v += r[n, o, y, x]
+                    out[o, n, y, x] = v if v > low or v != v else low
+
+
 _workspace = threading.local()
 
 
@@ -137,9 +155,10 @@ def _buffer(name, size, dtype):
     return buf
 
 
-def _chunks(x, u, b, out, padding, th, tw, chunks):
+def _chunks(x, u, b, r, low, out, padding, th, tw, chunks):
     """Each (r0, r1) of ``chunks`` transformed, multiplied and written to ``out`` with
-    the bias b added, in this thread's kept buffers; False where an output is not finite."""
+    the bias b, residual r and relu (_output_tiles, _epilogue), in this thread's kept
+    buffers; False where an output is not finite."""
     (ph, pw), (c, o) = padding, (x.shape[1], u.shape[1])
     size = max(r1 - r0 for r0, r1 in chunks) * tw * 16
     vs, ms = _buffer("v", size * c, x.dtype), _buffer("m", size * o, x.dtype)
@@ -150,14 +169,17 @@ def _chunks(x, u, b, out, padding, th, tw, chunks):
         _input_tiles(x, v, ph, pw, th, tw, r0, r1)
         np.matmul(u, v, out=m)
         finite &= _output_tiles(m, b, out, th, tw, r0, r1)
+        if r.size or low == 0:
+            _epilogue(out, r, low, th, r0, r1)
     return finite
 
 
-def conv3x3(x, w, b, padding, direct):
+def conv3x3(x, w, b, padding, residual, relu, direct):
     """The (N, O, OH, OW) convolution of NCHW ``x`` with (O, C, 3, 3) ``w`` at stride
-    1, padded by ``padding`` = (ph, pw) zeros, plus the (O,) bias ``b`` (None: none), as
-    a view of (O, N, OH, OW) memory; ``direct()`` computes it without Winograd (small
-    outputs, non-finite values)."""
+    1, padded by ``padding`` = (ph, pw) zeros, plus the (O,) bias ``b``, plus the
+    (N, O, OH, OW) ``residual``, then max(., 0) where ``relu`` (None, None, False:
+    none), as a view of (O, N, OH, OW) memory; ``direct()`` computes it without
+    Winograd (small outputs, non-finite values)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     oh, ow = h + 2 * padding[0] - 2, wd + 2 * padding[1] - 2
@@ -171,6 +193,8 @@ def conv3x3(x, w, b, padding, direct):
     _weight_tiles(w, u)
     out = np.empty((o, n, oh, ow), x.dtype)
     b = np.full(o, -0.0, x.dtype) if b is None else b    # x + -0.0 is x, -0.0 too
+    r = np.empty((0, 0, 0, 0), x.dtype) if residual is None else residual
+    low = x.dtype.type(0 if relu else -np.inf)
     # tile rows a chunk, at least MIN_COLUMNS tiles (each GEMM's columns)
     per = max(-(-MIN_COLUMNS // tw), CHUNK_BYTES // (16 * max(c, o) * tw * x.itemsize))
     chunks = [(r, min(r + per, n * th)) for r in range(0, n * th, per)]
@@ -179,7 +203,7 @@ def conv3x3(x, w, b, padding, direct):
     finite = [None] * cores
 
     def share(i):
-        finite[i] = _chunks(x, u, b, out, padding, th, tw, chunks[i::cores])
+        finite[i] = _chunks(x, u, b, r, low, out, padding, th, tw, chunks[i::cores])
     threads.run([functools.partial(share, i) for i in range(cores)])
     if not all(finite):
         return direct()

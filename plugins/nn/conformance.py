@@ -273,9 +273,15 @@ def test_addmm_fast_path_gives_matmul_then_add_to_the_bit(backend):
             c = rng.standard_normal(c_shape)
             c.flat[0], c.flat[-1] = np.inf, np.nan
             got = backend.to_numpy(backend.fast_addmm(up(c), a, b))
-            want = backend.to_numpy(backend.add(backend.matmul(a, b), up(c)))
-            assert got.shape == want.shape == (m, n)
+            want = backend.add(backend.matmul(a, b), up(c))
+            relu = backend.to_numpy(backend.fast_addmm(up(c), a, b, True))
+            want_relu = ember.relu(ember.tensor(backend.to_numpy(want), backend=backend)).numpy()
+            want = backend.to_numpy(want)
+            assert got.shape == want.shape == relu.shape == (m, n)
             np.testing.assert_array_equal(got, want, err_msg=f"{dtype.name}, {(m, k, n)}")
+            np.testing.assert_array_equal(relu.view(f"u{relu.itemsize}"),
+                                          want_relu.view(f"u{relu.itemsize}"),
+                                          err_msg=f"relu, {dtype.name}, {(m, k, n)}")
     x = ember.tensor(rng.standard_normal((3, 2, 4, 5)), dtype=ember.float32, backend=backend)
     w = ember.tensor(rng.standard_normal((6, 2, 2, 2)), dtype=ember.float32, backend=backend)
     lw = ember.tensor(rng.standard_normal((7, 5)), dtype=ember.float32, backend=backend)
@@ -285,6 +291,48 @@ def test_addmm_fast_path_gives_matmul_then_add_to_the_bit(backend):
         slow = F.conv2d(x, w, bias[:6], stride=2).numpy(), F.linear(x, lw, bias).numpy()
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)
+
+
+def test_conv2d_relu_gives_relu_of_conv2d_plus_residual_to_the_bit(backend):
+    """F.conv2d_relu against relu(conv2d + residual), composed, forward and backward, to
+    the bit: through each way a backend may fuse them (numpy: Winograd's 3x3, with an
+    infinity that sends it to the direct sum; the im2col GEMM's fast_addmm) and those it
+    does not (depthwise, a residual after im2col); residuals with -0, +-inf and NaN."""
+    from . import functional as F
+    rng = np.random.default_rng(3)
+    for x_shape, w_shape, stride, padding, groups in (
+            ((2, 16, 26, 25), (16, 16, 3, 3), 1, 1, 1), ((2, 16, 26, 25), (16, 16, 3, 3), 1, 0, 1),
+            ((2, 3, 15, 15), (8, 3, 7, 7), 2, 3, 1), ((2, 8, 9, 9), (16, 8, 1, 1), 2, 0, 1),
+            ((2, 8, 9, 9), (8, 1, 3, 3), 1, 1, 8)):
+        x0, w0 = rng.standard_normal(x_shape), rng.standard_normal(w_shape) * 0.3
+        b0 = rng.standard_normal(w_shape[0])
+        if w_shape[2:] == (3, 3) and groups == 1 and padding == 0:
+            x0[1, 2, 3, 4] = np.inf
+        out_shape = F.conv2d(ember.tensor(x0, dtype=ember.float32, backend=backend),
+                             ember.tensor(w0, dtype=ember.float32, backend=backend),
+                             stride=stride, padding=padding, groups=groups).shape
+        r0 = rng.standard_normal(out_shape)
+        r0.flat[:4] = -0.0, np.inf, -np.inf, np.nan
+        g0 = rng.standard_normal(out_shape)
+        for with_residual in (False, True):
+            def run_once(fused):
+                x, w, b = (ember.tensor(a, dtype=ember.float32, backend=backend, requires_grad=True)
+                           for a in (x0, w0, b0))
+                r = ember.tensor(r0, dtype=ember.float32, backend=backend, requires_grad=True) \
+                    if with_residual else None
+                if fused:
+                    y = F.conv2d_relu(x, w, b, stride, padding, groups=groups, residual=r)
+                else:
+                    y = F.conv2d(x, w, b, stride, padding, groups=groups)
+                    y = ember.relu(y + r if with_residual else y)
+                y.backward(ember.tensor(g0, dtype=ember.float32, backend=backend))
+                return [y.numpy()] + [t.grad.numpy() for t in (x, w, b, r) if t is not None]
+            for got, want, what in zip(run_once(True), run_once(False),
+                                       ("output", "input gradient", "weight gradient",
+                                        "bias gradient", "residual gradient")):
+                np.testing.assert_array_equal(got.view("u4"), want.view("u4"),
+                                              err_msg=f"{what}, weight {w_shape}, stride {stride}, "
+                                                      f"residual {with_residual}")
 
 
 def test_hard_activation_fast_paths_give_the_composed_values_to_the_bit(backend):

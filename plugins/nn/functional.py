@@ -10,7 +10,7 @@ import ember
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
 from ember.ops import special
-from ember.ops.activation import gelu_tanh
+from ember.ops.activation import gelu_tanh, relu_grad
 from ember.ops.reduce import standardize
 from ember.ops.movement import Unslice
 from ember.tensor import wrap
@@ -206,40 +206,62 @@ def _check_4d(op, x):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation, as PyTorch) through im2col and one batched matmul."""
-    _check_4d("conv2d", x)
+    return _conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+                residual=None):
+    """relu(conv2d(x, weight, bias, ...) + residual) (residual None: none), to the bit the
+    composed ops' values, as one op where the backend fuses them: NumPy's Winograd
+    convolution and im2col GEMM add the residual and take the relu as they write their
+    outputs, a pass over memory or two fewer (ResNet's blocks: conv, add, relu). The ONNX
+    importer calls it for Conv followed by Relu, or by Add and Relu, as onnxruntime's
+    FusedConv and PyTorch's mkldnn convolutions fuse the same."""
+    return _conv2d("conv2d_relu", x, weight, bias, stride, padding, dilation, groups,
+                   residual, relu=True)
+
+
+def _conv2d(name, x, weight, bias, stride, padding, dilation, groups, residual=None,
+            relu=False):
+    _check_4d(name, x)
     if weight.ndim != 4:
-        raise ShapeError(f"conv2d: weight must have shape (out, in/groups, kh, kw), got {weight.shape}")
-    stride, dilation = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+        raise ShapeError(f"{name}: weight must have shape (out, in/groups, kh, kw), got {weight.shape}")
+    stride, dilation = _pair(stride, "stride", name), _pair(dilation, "dilation", name)
     if not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"conv2d: groups must be an int >= 1, got {groups!r}")
+        raise ValueError(f"{name}: groups must be an int >= 1, got {groups!r}")
     n, c = x.shape[:2]
     o, cg, kh, kw = weight.shape
     padding, extra = _conv_padding(padding, (kh, kw), stride, dilation)
     if any(extra):
         x = ember.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     if c != cg * groups:
-        raise ShapeError(f"conv2d: input {x.shape} has {c} channels but weight {weight.shape} "
+        raise ShapeError(f"{name}: input {x.shape} has {c} channels but weight {weight.shape} "
                          f"expects {cg * groups} (groups={groups})")
     if o % groups:
-        raise ShapeError(f"conv2d: weight {weight.shape} has {o} output channels, not divisible "
+        raise ShapeError(f"{name}: weight {weight.shape} has {o} output channels, not divisible "
                          f"by groups={groups}")
     if bias is not None and bias.shape != (o,):
-        raise ShapeError(f"conv2d: bias must have shape ({o},), one value per output channel "
+        raise ShapeError(f"{name}: bias must have shape ({o},), one value per output channel "
                          f"of weight {weight.shape}, got {bias.shape}")
-    x, weight, bias = ember.amp.lower(x, weight, bias)    # under autocast: the windows too
-    fast = _fast_conv(x, weight, bias, stride, padding, dilation, groups)
+    out_hw = [_out_size(name, size, k, s, p, d) for size, k, s, p, d in
+              zip(x.shape[2:], (kh, kw), stride, padding, dilation)]
+    if residual is not None and residual.shape != (n, o, *out_hw):
+        raise ShapeError(f"{name}: residual must have the output's shape {(n, o, *out_hw)}, "
+                         f"got {residual.shape}")
+    x, weight, bias, residual = ember.amp.lower(x, weight, bias, residual)
+    fast = _fast_conv(x, weight, bias, residual, stride, padding, dilation, groups, relu)
     if fast is not None:       # one op of the backend's own (Winograd's, depthwise loops)
-        out_hw = [_out_size("conv2d", size, k, s, p, d) for size, k, s, p, d in
-                  zip(x.shape[2:], (kh, kw), stride, padding, dilation)]
-        return run(fast, (x, weight) + ((bias,) if bias is not None else ()), (n, o, *out_hw),
-                   x.dtype)
-    x, (oh, ow) = _padded("conv2d", x, (kh, kw), stride, padding, dilation)
+        fused = residual if getattr(fast, "residual", False) else None
+        inputs = tuple(t for t in (x, weight, bias, fused) if t is not None)
+        return _epilogue(run(fast, inputs, (n, o, *out_hw), x.dtype), fast, residual, relu)
+    x, (oh, ow) = _padded(name, x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
     biased = groups == 1 and bias is not None and x.dtype is weight.dtype is bias.dtype
+    fused = biased and relu and residual is None and x.backend.fast_addmm is not None
     if biased:        # one GEMM, (O, C*kh*kw) @ (C*kh*kw, N*OH*OW), the bias added into it
-        out = run(BiasedGemm(), (bias.reshape(o, 1), weight.reshape(o, k),
-                                 cols.reshape(k, rows)), (o, rows), x.dtype)
+        out = run(BiasedGemm(fused), (bias.reshape(o, 1), weight.reshape(o, k),
+                                      cols.reshape(k, rows)), (o, rows), x.dtype)
     elif groups == 1:
         out = weight.reshape(o, k) @ cols.reshape(k, rows)
     else:             # one batched GEMM over the groups
@@ -247,21 +269,38 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     out = out.reshape(o, n, oh, ow)
     if bias is not None and not biased:
         out = out + bias.reshape(o, 1, 1, 1)
-    return out.permute(1, 0, 2, 3)     # NCHW, a view of the GEMM's (O, N, OH, OW) rows
+    out = out.permute(1, 0, 2, 3)      # NCHW, a view of the GEMM's (O, N, OH, OW) rows
+    return out if fused else _epilogue(out, None, residual, relu)
+
+
+def _epilogue(out, op, residual, relu):
+    """relu(out + residual), as far as ``op`` did not fuse them."""
+    if residual is not None and not getattr(op, "residual", False):
+        out = out + residual
+    return ember.relu(out) if relu and not getattr(op, "relu", False) else out
 
 
 class BiasedGemm(ember.Op):
     """a @ b + c, c a column, as one op: a convolution's GEMM with its bias, added into
-    the product where the backend has fast_addmm (one output array, not two); the
+    the product where the backend has fast_addmm (one output array, not two), and a
+    relu taken there too where ``relu`` (conv2d_relu; only with fast_addmm); the
     backward is matmul's and the bias's row sums."""
 
-    __slots__ = ()
+    __slots__ = ("relu",)
+    saves_output = True
+
+    def __init__(self, relu=False):
+        self.relu = relu
 
     def forward(self, c, a, b):
         be = self.backend
-        return be.add(be.matmul(a, b), c) if be.fast_addmm is None else be.fast_addmm(c, a, b)
+        if be.fast_addmm is None:
+            return be.add(be.matmul(a, b), c)
+        return be.fast_addmm(c, a, b, True) if self.relu else be.fast_addmm(c, a, b)
 
     def backward(self, g, c, a, b):
+        if self.relu:
+            g = relu_grad(g, self.out)
         return (g.sum(axis=1, keepdims=True) if c.requires_grad else None,
                 g @ b.T if a.requires_grad else None,
                 a.T @ g if b.requires_grad else None)
@@ -273,14 +312,15 @@ class BiasedGemm(ember.Op):
 CONV3X3_MIN_CHANNELS = 16
 
 
-def _fast_conv(x, weight, bias, stride, padding, dilation, groups):
+def _fast_conv(x, weight, bias, residual, stride, padding, dilation, groups, relu):
     """The op of a backend's own that runs this float32 or float64 convolution and adds
     its bias, or None: a group per channel through fast_depthwise_conv2d; 3x3 at stride
     1, no dilation, one group, padding up to 2 (its input gradient is then one too) and
-    16 channels or more in and out through fast_conv3x3."""
+    16 channels or more in and out through fast_conv3x3, which adds the residual and
+    takes the relu too."""
     b = x.backend
     if x.dtype not in (ember.float32, ember.float64) or any(
-            t is not None and t.dtype is not x.dtype for t in (weight, bias)):
+            t is not None and t.dtype is not x.dtype for t in (weight, bias, residual)):
         return None
     o, cg, kh, kw = weight.shape
     if groups == o == x.shape[1] and b.fast_depthwise_conv2d is not None:
@@ -288,7 +328,7 @@ def _fast_conv(x, weight, bias, stride, padding, dilation, groups):
     if (b.fast_conv3x3 is not None and (kh, kw) == (3, 3) and stride == (1, 1)
             and dilation == (1, 1) and groups == 1 and min(o, cg) >= CONV3X3_MIN_CHANNELS
             and all(0 <= p <= 2 for p in padding)):
-        return Conv3x3(tuple(padding))
+        return Conv3x3(tuple(padding), bias is not None, residual is not None, relu)
     return None
 
 
@@ -300,22 +340,29 @@ def _bias_grad(g, bias):
 
 
 class Conv3x3(ember.Op):
-    """A 3x3 convolution at stride 1, plus its bias where it has one, as one op, through
-    the backend's own algorithm (fast_conv3x3; NumPy's is Winograd's, 2 to 3 times fewer
-    flops than im2col's GEMM, the bias added as the outputs are written). Its input
-    gradient is the same kind of convolution, of g with the kernel flipped and its
-    channel axes swapped, padded by 2 - padding; its weight gradient one GEMM over x's
-    windows, as conv2d's."""
+    """A 3x3 convolution at stride 1, plus its bias, plus a residual, then a relu (each
+    where the op has it), as one op, through the backend's own algorithm
+    (fast_conv3x3; NumPy's is Winograd's, 2 to 3 times fewer flops than im2col's GEMM,
+    the rest added as the outputs are written). Its input gradient is the same kind of
+    convolution, of g with the kernel flipped and its channel axes swapped, padded by
+    2 - padding; its weight gradient one GEMM over x's windows, as conv2d's."""
 
-    __slots__ = ("padding",)
+    __slots__ = ("padding", "bias", "residual", "relu")
+    saves_output = True
 
-    def __init__(self, padding):
-        self.padding = padding
+    def __init__(self, padding, bias=False, residual=False, relu=False):
+        self.padding, self.bias, self.residual, self.relu = padding, bias, residual, relu
 
-    def forward(self, x, w, b=None):
-        return self.backend.fast_conv3x3(x, w, b, self.padding)
+    def forward(self, x, w, *rest):
+        b = rest[0] if self.bias else None
+        r = rest[-1] if self.residual else None
+        if r is None and not self.relu:
+            return self.backend.fast_conv3x3(x, w, b, self.padding)
+        return self.backend.fast_conv3x3(x, w, b, self.padding, r, self.relu)
 
-    def backward(self, g, x, w, b=None):
+    def backward(self, g, x, w, *rest):
+        if self.relu:
+            g = relu_grad(g, self.out)
         (ph, pw), (n, c), o = self.padding, x.shape[:2], w.shape[0]
         gx = conv3x3(g, w.flip((2, 3)).permute(1, 0, 2, 3), (2 - ph, 2 - pw)) \
             if x.requires_grad else None
@@ -325,7 +372,8 @@ class Conv3x3(ember.Op):
             rows = n * g.shape[2] * g.shape[3]
             cols = im2col(padded, (3, 3), (1, 1), (1, 1), g.shape[2:]).reshape(c * 9, rows)
             gw = (g.permute(1, 0, 2, 3).reshape(o, rows) @ cols.T).reshape(w.shape)
-        return (gx, gw) + _bias_grad(g, b)
+        grads = (gx, gw) + _bias_grad(g, rest[0] if self.bias else None)
+        return grads + ((g if rest[-1].requires_grad else None,) if self.residual else ())
 
 
 def conv3x3(x, w, padding):

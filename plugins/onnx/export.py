@@ -202,7 +202,9 @@ def _emit(b, node, other):
                epsilon=float(eps))
         return outs[0]
     if name == "fast_addmm":
-        c, a, m = args
+        c, a, m, *relu = args
+        if relu and relu[0]:
+            return b.node("Relu", [b.node("Add", [b.node("MatMul", [a, m]), c])], outs)
         return b.node("Add", [b.node("MatMul", [a, m]), c], outs)
     if name == "fast_hardswish":
         return b.node("HardSwish", args, outs)
@@ -217,9 +219,16 @@ def _emit(b, node, other):
                       kernel_shape=[kh, kw], strides=list(stride), pads=[ph, pw, ph, pw],
                       dilations=list(dilation), group=channels)
     if name == "fast_conv3x3":
-        x, w, bias, (ph, pw) = args
-        return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
-                      kernel_shape=[3, 3], pads=[ph, pw, ph, pw])
+        x, w, bias, (ph, pw), *epilogue = args
+        residual, relu = epilogue or (None, False)
+        if residual is None and not relu:
+            return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
+                          kernel_shape=[3, 3], pads=[ph, pw, ph, pw])
+        out = b.node("Conv", [x, w] + [bias] * (bias is not None), kernel_shape=[3, 3],
+                     pads=[ph, pw, ph, pw])
+        if residual is not None:
+            out = b.node("Add", [out, residual], None if relu else outs[:1])
+        return b.node("Relu", [out], outs[:1]) if relu else out
     if name == "fast_max_pool2d":
         x, kernel, stride, dilation = args
         b.node("MaxPool", [x], outs[:1], kernel_shape=list(kernel), strides=list(stride),

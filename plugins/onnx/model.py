@@ -15,6 +15,7 @@ from ember import DTypeError, EmberError, SerializationError, ShapeError
 from ember.plugins.nn.module import Module, Parameter
 
 from .control import SCOPED
+from .fuse import fuse
 from .ops import OPS, Context
 from .types import as_tensor, ember_dtype, type_name
 
@@ -26,7 +27,7 @@ class UnsupportedOp(EmberError, NotImplementedError):
 class Node:
     """One graph node, its attributes already read into Python values (a subgraph into
     a Program)."""
-    __slots__ = ("op_type", "domain", "name", "inputs", "outputs", "attrs")
+    __slots__ = ("op_type", "domain", "name", "inputs", "outputs", "attrs", "run")
 
     def __init__(self, proto, index, opset):
         self.op_type, self.domain = proto.op_type, proto.domain
@@ -38,6 +39,15 @@ class Node:
                 f"{self.domain or 'ai.onnx'!r} (opset {opset}) is not supported by "
                 f"ember.plugins.onnx; ember.plugins.onnx.supported_ops() lists those that are")
         self.attrs = {a.name: _attribute(a, self, opset) for a in proto.attribute}
+        self.run = OPS[self.op_type]
+
+    def fused(self, name, op_type, inputs, attrs, run):
+        """A node that stands for several (fuse.py): it makes this node's outputs from
+        ``inputs`` by ``run``."""
+        node = object.__new__(Node)
+        node.op_type, node.domain, node.name, node.inputs = op_type, "", name, inputs
+        node.outputs, node.attrs, node.run = list(self.outputs), attrs, run
+        return node
 
 
 def _attribute(attr, node, opset):
@@ -134,7 +144,7 @@ class Program:
         ctx = Context("numpy" if host else backend, self.opset, node.name, len(node.outputs))
         if not host:
             ctx.cache, ctx.scope = cache, values
-        out = OPS[node.op_type](ctx, node.attrs, *args)
+        out = node.run(ctx, node.attrs, *args)
         outs = out if isinstance(out, tuple) else (out,)
         for name, value in zip(node.outputs, outs):
             if name:
@@ -177,6 +187,7 @@ class OnnxModel(Module):
                                             and i.name not in self._parameters])
         object.__setattr__(self, "output_names", program.outputs)
         program.fold(consts)
+        fuse(program)
         object.__setattr__(self, "_program", program)
         object.__setattr__(self, "_consts", consts)
         object.__setattr__(self, "_uploads", {})

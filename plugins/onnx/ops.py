@@ -687,7 +687,14 @@ def _window(c, a, x, kernel):
 
 @op("Conv")
 def conv(c, a, x, w, bias=None):
-    x, w = c.tensor(x), c.tensor(w)
+    return conv_relu(c, a, x, w, bias, relu=False)
+
+
+def conv_relu(c, a, x, w, bias=None, residual=None, relu=True):
+    """A Conv node, or (fuse.py) a Conv node and the Relu after it, with the Add between
+    them (``residual``, its other input) where there was one: relu(conv + residual) by
+    F.conv2d_relu where the residual has the output's shape, else as separate ops."""
+    x, w, residual = c.tensor(x), c.tensor(w), c.tensor(residual)
     spatial = x.ndim - 2
     kernel, strides, dilations, pads = _window(c, a, x, a.get("kernel_shape", w.shape[2:]))
     x2, w2 = _as_2d(x), _as_2d(w)
@@ -695,10 +702,19 @@ def conv(c, a, x, w, bias=None):
     symmetric = all(before == after for before, after in pads)
     if not symmetric:
         x2 = ember.pad(x2, ((0, 0), (0, 0), *pads))
-    out = F.conv2d(x2, w2, None if bias is None else c.tensor(bias), stride=tuple(strides),
-                   padding=tuple(before for before, _ in pads) if symmetric else 0,
-                   dilation=tuple(dilations), groups=a.get("group", 1))
-    return out if spatial == 2 else ember.squeeze(out, 2)
+    args = (x2, w2, None if bias is None else c.tensor(bias), tuple(strides),
+            tuple(before for before, _ in pads) if symmetric else 0, tuple(dilations),
+            a.get("group", 1))
+    if relu and spatial == 2:
+        shape = (x.shape[0], w.shape[0]) + tuple(
+            (size + b + e - d * (k - 1) - 1) // s + 1
+            for size, k, s, d, (b, e) in zip(x.shape[2:], kernel, strides, dilations, pads))
+        if residual is None or (residual.shape == shape and residual.dtype is x.dtype):
+            return F.conv2d_relu(*args, residual=residual)      # (else a broadcast Add)
+    out = F.conv2d(*args)
+    out = out if spatial == 2 else ember.squeeze(out, 2)
+    out = out if residual is None else out + residual
+    return ember.relu(out) if relu else out
 
 
 @op("ConvTranspose")

@@ -103,7 +103,8 @@ def max_pool2d(x, kernel, stride, dilation):
     planes = _planes(x, order)
     out = np.empty((n * c, oh, ow), dtype=planes.dtype)
     index = np.empty((n * c, oh, ow), dtype=np.int32)
-    _pool_loop(kh, kw, sh, sw, dh, dw)(planes, out, index)
+    pool = _pool_loop(kh, kw, sh, sw, dh, dw)
+    threads.over_rows(lambda a, b: pool(planes[a:b], out[a:b], index[a:b]), n * c, planes.size)
     return (_unplane(out, order, (n, c, oh, ow), x.dtype),
             _unplane(index, order, (n, c, oh, ow), np.int32))
 
@@ -113,7 +114,8 @@ def max_unpool2d(g, index, kernel, stride, dilation, shape):
     order = _plane_order(index)
     planes = _planes(g, order)
     out = np.zeros((shape[0] * shape[1],) + tuple(shape[2:]), dtype=planes.dtype)
-    _unpool_loop(kw, sh, sw, dh, dw)(planes, _planes(index, order), out)
+    unpool, index = _unpool_loop(kw, sh, sw, dh, dw), _planes(index, order)
+    threads.over_rows(lambda a, b: unpool(planes[a:b], index[a:b], out[a:b]), len(out), out.size)
     return _unplane(out, order, shape, g.dtype)
 
 

@@ -248,7 +248,8 @@ def _conv2d(name, x, weight, bias, stride, padding, dilation, groups, residual=N
     if residual is not None and residual.shape != (n, o, *out_hw):
         raise ShapeError(f"{name}: residual must have the output's shape {(n, o, *out_hw)}, "
                          f"got {residual.shape}")
-    x, weight, bias, residual = ember.amp.lower(x, weight, bias, residual)
+    # under autocast: the windows too; the residual is added as `+` adds (promoting)
+    x, weight, bias = ember.amp.lower(x, weight, bias)
     fast = _fast_conv(x, weight, bias, residual, stride, padding, dilation, groups, relu)
     if fast is not None:       # one op of the backend's own (Winograd's, depthwise loops)
         fused = residual if getattr(fast, "residual", False) else None

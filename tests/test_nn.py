@@ -115,6 +115,23 @@ def test_numpy_pool_loops_match_the_composed_pool_for_every_dtype(dtype, shape):
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
+def test_conv2d_relu_under_autocast_adds_the_residual_as_plus_does():
+    """Under bfloat16 autocast the convolution runs in bfloat16 and a float32 residual
+    promotes its sum to float32, fused or not: the same dtype and bits."""
+    rng = np.random.default_rng(2)
+    x = ember.tensor(rng.standard_normal((2, 16, 40, 40)), dtype=ember.float32)
+    w = ember.tensor(rng.standard_normal((16, 16, 3, 3)) * 0.1, dtype=ember.float32)
+    b = ember.tensor(rng.standard_normal(16), dtype=ember.float32)
+    with ember.autocast(dtype=ember.bfloat16):
+        for residual in (x, x.to(ember.bfloat16), None):
+            fused = F.conv2d_relu(x, w, b, padding=1, residual=residual)
+            conv = F.conv2d(x, w, b, padding=1)
+            composed = ember.relu(conv if residual is None else conv + residual)
+            assert fused.dtype is composed.dtype
+            np.testing.assert_array_equal(fused.to(ember.float32).numpy(),
+                                          composed.to(ember.float32).numpy())
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "CNHW", "NHWC"])
 def test_numpy_pool_loops_take_any_memory_layout(layout):
     """A conv's output is a (C, N, H, W) array seen as NCHW; channels-last input is copied."""

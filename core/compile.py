@@ -123,15 +123,16 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if _trace_in_progress() is not None:     # inside another compiled function's trace
             return self.fn(*args, **kwargs)
-        key = _key(args, kwargs)
+        leaves = []      # the arguments' tensors, flattened once for the key and the replay
+        key = _key(args, kwargs, leaves)
         entry = self._entries.get(key)
         if entry is None:
             if len(self._entries) >= self.cache_limit:
                 self._full(key)
                 return self.fn(*args, **kwargs)
             entry = self._entries[key] = _Entry(self)
-        result = entry(args, kwargs)
-        if key[-1][0] and any(leaf[3] for _, (_, leaves) in key[:-1] for leaf in leaves):
+        result = entry(args, kwargs, leaves)
+        if key[-1][0] and any(t.requires_grad for t in leaves):
             refusal = NotDifferentiable(
                 f"outputs of compile({self.name}) carry no gradients, though its arguments "
                 f"require grad; call the function uncompiled to differentiate it, or compile "
@@ -185,17 +186,19 @@ def _unflatten(spec, leaves):
     return kind(*items) if hasattr(kind, "_fields") else kind(items)   # namedtuple or other
 
 
-def _key(args, kwargs):
+def _key(args, kwargs, leaves=None):
     """Per argument (by position or keyword): its structure and tensors' shapes, dtypes,
-    backends and requires_grad; then the mode: grad mode and the autocast dtype."""
+    backends and requires_grad; then the mode: grad mode and the autocast dtype. The
+    tensors are appended to ``leaves`` in the order _flatten((args, kwargs)) gives."""
     parts = [(f"argument {k}", a) for k, a in enumerate(args)]
     parts += [(f"argument {n!r}", v) for n, v in kwargs.items()]
+    leaves = [] if leaves is None else leaves
     key = []
     for label, a in parts:
-        leaves = []
+        start = len(leaves)
         spec = _flatten(a, leaves)
         key.append((label, (_hashable(spec), tuple(
-            (t.shape, t.dtype.name, t._backend.device, t.requires_grad) for t in leaves))))
+            (t.shape, t.dtype.name, t._backend.device, t.requires_grad) for t in leaves[start:]))))
     return tuple(key) + ((is_grad_enabled(), amp.state()),)
 
 
@@ -216,9 +219,9 @@ class _Entry:
         self.owner, self.traces, self.graph = owner, [], None
         self.replay = None
 
-    def __call__(self, args, kwargs):
+    def __call__(self, args, kwargs, leaves):
         if self.replay is not None:
-            return self.replay(args, kwargs)
+            return self.replay(leaves)
         for fn in self.traces[-1].refreshers if self.traces else ():
             fn()       # outside the recording, so a changed learning rate is not a constant
         with self.owner._lock:
@@ -266,11 +269,10 @@ class _Replay:
                        if type(r) is not int and id(r()) in owners]
             self.run = backend.fast_capture(graph, aliases, range(n_out)) or graph.run
 
-    def __call__(self, args, kwargs):
+    def __call__(self, leaves):
+        """Run the Graph on the arguments' tensors ``leaves`` (as _key flattened them)."""
         for fn in self.refreshers:
             fn()
-        leaves = []
-        _flatten((args, kwargs), leaves)
         bufs = [t._data for t in leaves]
         for ref in self.state_in:
             t = ref()

@@ -21,6 +21,14 @@ def _relative(got, ref):
     return float(np.linalg.norm(got.astype(np.float64) - ref) / np.linalg.norm(ref))
 
 
+def _agree(ort, proto, x, want, rtol=1e-6):
+    """onnxruntime and ember's own import run ``proto`` on input x0 = ``x`` and give
+    ``want``: within ``rtol`` (onnxruntime's), 1e-6 (ember's), norm-wise relative."""
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < rtol
+    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
 def _export(module, args, dynamic):
     torch = pytest.importorskip("torch")
     names = [f"in{i}" for i in range(len(args))]
@@ -398,10 +406,8 @@ def test_a_functional_layer_norm_exports_as_layer_normalization():
     x = ember.randn(3, 4, 5) * 100.0 + 7.0
     proto = export(Norm(-1).eval(), (x,))
     assert "LayerNormalization" in [n.op_type for n in proto.graph.node]
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Norm(-1)(x).numpy()
-    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-5
-    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    _agree(ort, proto, x, want, 1e-5)
     with pytest.raises(ExportError, match="move them last"):
         export(Norm(0).eval(), (x,))
 
@@ -421,11 +427,9 @@ def test_a_functional_3x3_convolution_exports_as_conv():
     x = ember.randn(2, 16, 24, 24)
     proto = export(Conv().eval(), (x,))
     assert [n.op_type for n in proto.graph.node] == ["Conv"]
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Conv()(x).numpy()
     assert want.shape == (2, 16, 24, 26)
-    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
-    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    _agree(ort, proto, x, want)
 
 
 def test_a_fused_convolution_exports_as_conv_add_and_relu():
@@ -447,11 +451,9 @@ def test_a_fused_convolution_exports_as_conv_add_and_relu():
     proto = export(Block().eval(), (x,))
     ops = [n.op_type for n in proto.graph.node]
     assert ops.count("Relu") == 2 and ops.count("Add") >= 1 and "Conv" in ops
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Block()(x).numpy()
     assert want.shape == (2, 16, 12, 12)
-    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
-    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    _agree(ort, proto, x, want)
 
 
 def test_a_functional_linear_with_a_bias_exports_and_onnxruntime_agrees():
@@ -469,11 +471,9 @@ def test_a_functional_linear_with_a_bias_exports_and_onnxruntime_agrees():
     x = ember.randn(2, 3, 5)
     proto = export(Affine().eval(), (x,))
     assert {"MatMul", "Add"} <= {n.op_type for n in proto.graph.node}
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Affine()(x).numpy()
     assert want.shape == (2, 3, 6)
-    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
-    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    _agree(ort, proto, x, want)
 
 
 def test_functional_hard_activations_export_as_onnxs_own():
@@ -491,10 +491,8 @@ def test_functional_hard_activations_export_as_onnxs_own():
     proto = export(Gate().eval(), (x,))
     assert [n.op_type for n in proto.graph.node if n.op_type.startswith("Hard")] == \
         ["HardSwish", "HardSigmoid"]
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Gate()(x).numpy()
-    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
-    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    _agree(ort, proto, x, want)
 
 
 def test_a_functional_depthwise_convolution_exports_as_a_grouped_conv():
@@ -514,10 +512,8 @@ def test_a_functional_depthwise_convolution_exports_as_a_grouped_conv():
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
     assert [n.op_type for n in proto.graph.node] == ["Conv"]
     assert {a.name: a.i for a in convs[0].attribute}["group"] == 8
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     want = Depthwise()(x).numpy()
-    assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
-    assert _relative(load(proto)(x).numpy(), want) < 1e-6
+    _agree(ort, proto, x, want)
 
 
 def test_erf_and_gelu_export_as_erf():

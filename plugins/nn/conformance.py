@@ -277,7 +277,8 @@ def test_addmm_fast_path_gives_matmul_then_add_to_the_bit(backend):
             relu = backend.to_numpy(backend.fast_addmm(up(c), a, b, True))
             want_relu = ember.relu(ember.tensor(backend.to_numpy(want), backend=backend)).numpy()
             want = backend.to_numpy(want)
-            assert got.shape == want.shape == relu.shape == (m, n)
+            expect(got.shape == want.shape == relu.shape == (m, n),
+                   f"fast_addmm's shape {got.shape}, matmul then add's {want.shape}")
             np.testing.assert_array_equal(got, want, err_msg=f"{dtype.name}, {(m, k, n)}")
             np.testing.assert_array_equal(relu.view(f"u{relu.itemsize}"),
                                           want_relu.view(f"u{relu.itemsize}"),
@@ -356,7 +357,8 @@ def test_hard_activation_fast_paths_give_the_composed_values_to_the_bit(backend)
                 fast = f(x).numpy()
                 with without_fast_paths(backend, "fast_hardswish", "fast_hardsigmoid"):
                     slow = f(x).numpy()
-                assert fast.dtype == slow.dtype and fast.shape == slow.shape
+                expect(fast.dtype == slow.dtype and fast.shape == slow.shape,
+                       f"{path}: {fast.dtype} {fast.shape}, composed {slow.dtype} {slow.shape}")
                 np.testing.assert_array_equal(fast.view(f"u{fast.itemsize}"),
                                               slow.view(f"u{slow.itemsize}"),
                                               err_msg=f"{path}, {dtype.name}")

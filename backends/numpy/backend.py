@@ -584,8 +584,8 @@ class NumpyBackend(ArrayModuleBackend):
                 f"window shape), layer norm's rows, erf, GELU, sigmoid, depthwise convolutions "
                 f"and Winograd's 3x3 ones",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
-                f"{threads.MIN_ELEMENTS:,} elements or more, of window copies and of "
-                f"attention's heads"]
+                f"{threads.MIN_ELEMENTS:,} elements or more, of window copies, of max "
+                f"pooling's planes and of attention's heads"]
 
     # im2col's copies of windows and attention over several heads: a share per core
     def _contiguous(self, view):

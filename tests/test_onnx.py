@@ -120,6 +120,36 @@ def test_conv_relu_chains_fuse_into_one_node_with_the_same_values(backend, monke
         assert _relative(got, ref.detach().numpy()) < 1e-5
 
 
+def test_a_convolution_a_subgraph_reads_is_not_fused():
+    """Conv -> Relu stays two nodes where an If's branch reads the convolution's output
+    too (subgraphs read the values around them by name), and the graph runs as the
+    onnx reference evaluator runs it."""
+    from onnx.reference import ReferenceEvaluator
+    rng = np.random.default_rng(4)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2, 3, 3], rng.standard_normal(72).tolist())
+    branch = lambda name, op: helper.make_graph(                          # noqa: E731
+        [helper.make_node(op, ["c"], ["b_" + name])], name, [],
+        [helper.make_tensor_value_info("b_" + name, TensorProto.FLOAT, [1, 4, 5, 5])])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"]),
+             helper.make_node("If", ["flag"], ["z"], then_branch=branch("then", "Neg"),
+                              else_branch=branch("else", "Abs"))]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5]),
+                     helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5, 5]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 5, 5])], [w])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model = load(proto)
+    assert [n.op_type for n in model._program.nodes] == ["Conv", "Relu", "If"]
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    for flag in (True, False):
+        want = ReferenceEvaluator(proto).run(None, {"x": x, "flag": np.array(flag)})
+        got = model(ember.tensor(x), ember.tensor(np.array(flag)))
+        for g, r in zip(got, want):
+            assert _relative(g.numpy(), r) < 1e-6
+
+
 def test_a_transformer_encoder_exported_by_pytorch_matches_it(backend):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

@@ -297,7 +297,7 @@ class BiasedGemm(ember.Op):
         be = self.backend
         if be.fast_addmm is None:
             return be.add(be.matmul(a, b), c)
-        return be.fast_addmm(c, a, b, True) if self.relu else be.fast_addmm(c, a, b)
+        return be.fast_addmm(c, a, b, self.relu)
 
     def backward(self, g, c, a, b):
         if self.relu:
@@ -355,11 +355,8 @@ class Conv3x3(ember.Op):
         self.padding, self.bias, self.residual, self.relu = padding, bias, residual, relu
 
     def forward(self, x, w, *rest):
-        b = rest[0] if self.bias else None
-        r = rest[-1] if self.residual else None
-        if r is None and not self.relu:
-            return self.backend.fast_conv3x3(x, w, b, self.padding)
-        return self.backend.fast_conv3x3(x, w, b, self.padding, r, self.relu)
+        return self.backend.fast_conv3x3(x, w, rest[0] if self.bias else None, self.padding,
+                                         rest[-1] if self.residual else None, self.relu)
 
     def backward(self, g, x, w, *rest):
         if self.relu:

@@ -219,8 +219,7 @@ def _emit(b, node, other):
                       kernel_shape=[kh, kw], strides=list(stride), pads=[ph, pw, ph, pw],
                       dilations=list(dilation), group=channels)
     if name == "fast_conv3x3":
-        x, w, bias, (ph, pw), *epilogue = args
-        residual, relu = epilogue or (None, False)
+        x, w, bias, (ph, pw), residual, relu = args
         if residual is None and not relu:
             return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
                           kernel_shape=[3, 3], pads=[ph, pw, ph, pw])

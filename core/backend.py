@@ -58,7 +58,7 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
               "fast_standardize", "fast_standardize_grad", "fast_erf", "fast_gelu",
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
-              "fast_depthwise_conv2d",
+              "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
               "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -129,6 +129,13 @@ class Backend:
     #: passes an NCHW ``residual`` of the output's shape to add, then ``relu`` to take
     #: max(., 0) as fast_relu does: each rounded as the separate ops round it
     fast_conv3x3 = None
+    #: (x, w, b, stride, padding, dilation, residual=None, relu=False) -> the convolution
+    #: of NCHW x with (O, C, kh, kw) w, one group, (ph, pw) zeros around x, plus the bias
+    #: b, plus the residual, then the relu (as fast_conv3x3's), as NCHW: the direct sum
+    #: of each window, for float32 and float64, when conv2d's result needs no gradient
+    #: (NumPy: a GEMM per few images over windows in a buffer it reuses, where im2col
+    #: copies the whole batch's windows, which the weight gradient reads again)
+    fast_conv2d = None
     #: (x, w, b, stride, padding, dilation) -> the depthwise convolution of NCHW x with
     #: (C, 1, kh, kw) w (one group per channel, C groups), (ph, pw) zeros around x, plus
     #: the (C,) bias b (None: none), as NCHW: the direct sum of each window, then the

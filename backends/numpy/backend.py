@@ -669,23 +669,12 @@ class NumpyBackend(ArrayModuleBackend):
 
     def fast_conv3x3(self, x, w, b, padding, residual=None, relu=False):
         from . import winograd
-        return winograd.conv3x3(x, w, b, padding, residual, relu,
-                                lambda: self._conv3x3(x, w, b, padding, residual, relu))
+        return winograd.conv3x3(x, w, b, padding, residual, relu, lambda: self.fast_conv2d(
+            x, w, b, (1, 1), padding, (1, 1), residual, relu))
 
-    def _conv3x3(self, x, w, b, padding, residual, relu):
-        """The same convolution as im2col's one GEMM."""
-        (ph, pw), (n, c), o = padding, x.shape[:2], w.shape[0]
-        cols = self.fast_im2col(numpy.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))),
-                                (3, 3), (1, 1), (1, 1))
-        out = self.matmul(w.reshape(o, c * 9), cols.reshape(c * 9, math.prod(cols.shape[3:])))
-        if b is not None:
-            out += b[:, None]
-        out = out.reshape((o, n) + cols.shape[4:])
-        if residual is not None:
-            out += residual.transpose(1, 0, 2, 3)
-        if relu:
-            numpy.maximum(out, 0, out=out)
-        return out.transpose(1, 0, 2, 3)
+    def fast_conv2d(self, x, w, b, stride, padding, dilation, residual=None, relu=False):
+        from . import gemm_conv
+        return gemm_conv.conv2d(x, w, b, stride, padding, dilation, residual, relu)
 
     def fast_depthwise_conv2d(self, x, w, b, stride, padding, dilation):
         from . import kernels

@@ -364,6 +364,63 @@ def test_hard_activation_fast_paths_give_the_composed_values_to_the_bit(backend)
                                               err_msg=f"{path}, {dtype.name}")
 
 
+def _conv_reference(x, w, b, stride, padding, dilation):
+    """The convolution in float64 and the sum of its products' magnitudes (with the
+    bias's), each output's scale for a rounding-error bound."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    kh, kw = w.shape[2:]
+    x = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = np.lib.stride_tricks.sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+                                                   (2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+    out = np.einsum("nchwij,ocij->nohw", win, w) + b[:, None, None]
+    scale = np.einsum("nchwij,ocij->nohw", np.abs(win), np.abs(w)) + np.abs(b)[:, None, None]
+    return out, scale
+
+
+def test_conv2d_fast_path_gives_the_direct_sum_when_no_gradient_is_needed(backend):
+    """A backend's own convolution of one group (fast_conv2d, called where no gradient
+    is recorded) against the float64 direct sum, each output within (K + 2) roundings
+    of float32 times its products' magnitudes (K the products per output), at the
+    strides, paddings, dilations and kernels ResNet uses; with a residual and relu, the
+    composed ops' values to the bit; an empty batch, and an infinity, which reaches its
+    windows' outputs as the direct sum's does."""
+    from . import functional as F
+    if backend.fast_conv2d is None:
+        pytest.skip(f"backend {backend.name} has no fast_conv2d")
+    rng = np.random.default_rng(3)
+    up = lambda a: ember.tensor(a, dtype=ember.float32, backend=backend)    # noqa: E731
+    eps = float(np.finfo(np.float32).eps)
+    for n, c, hw, o, k, stride, padding, dilation in (
+            (3, 5, (11, 9), 7, 3, (2, 2), (1, 1), (1, 1)), (2, 3, (20, 20), 8, 7, (2, 2), (3, 3), (1, 1)),
+            (40, 6, (4, 4), 5, 1, (1, 1), (0, 0), (1, 1)), (4, 6, (8, 7), 5, 1, (2, 2), (0, 0), (1, 1)),
+            (2, 4, (9, 9), 3, 3, (1, 2), (2, 1), (2, 1)), (0, 4, (5, 5), 6, 3, (1, 1), (1, 1), (1, 1))):
+        x0, w0 = rng.standard_normal((n, c) + hw), rng.standard_normal((o, c, k, k))
+        b0 = rng.standard_normal(o)
+        x0, w0, b0 = (a.astype(np.float32).astype(np.float64) for a in (x0, w0, b0))
+        want, scale = _conv_reference(x0, w0, b0, stride, padding, dilation)
+        r0 = rng.standard_normal(want.shape).astype(np.float32).astype(np.float64)
+        with ember.no_grad():
+            got = F.conv2d(up(x0), up(w0), up(b0), stride, padding, dilation).numpy()
+            fused = F.conv2d_relu(up(x0), up(w0), up(b0), stride, padding, dilation,
+                                  residual=up(r0)).numpy()
+        geometry = f"{(n, c, hw, o, k)}, stride {stride}, padding {padding}, dilation {dilation}"
+        expect(got.shape == want.shape, f"{geometry}: shape {got.shape}, want {want.shape}")
+        past = np.abs(got - want) - (c * k * k + 2) * eps * scale
+        if np.any(past > 0):
+            raise AssertionError(f"{geometry}: past the error bound at "
+                                 f"{np.unravel_index(np.argmax(past), past.shape)}")
+        composed = np.maximum(got + r0.astype(np.float32), np.float32(0))     # as ember rounds
+        np.testing.assert_array_equal(fused.view(np.uint32), composed.view(np.uint32),
+                                      err_msg=f"conv2d_relu, {geometry}")
+    x0 = np.zeros((2, 3, 6, 6))
+    x0[1, 2, 3, 3] = np.inf
+    with ember.no_grad():
+        got = F.conv2d(up(x0), up(np.ones((4, 3, 3, 3))), None, 2, 1).numpy()
+    want = np.zeros((2, 4, 3, 3))
+    want[1, :, 1:3, 1:3] = np.inf          # the windows that hold the infinity
+    np.testing.assert_array_equal(got, want)
+
+
 def test_depthwise_fast_path_agrees_with_the_composed_convolution(backend):
     """A backend's depthwise convolution (fast_depthwise_conv2d, groups = channels)
     against im2col's batched GEMM, forward and backward, at strides, paddings, dilations

@@ -318,7 +318,8 @@ def _fast_conv(x, weight, bias, residual, stride, padding, dilation, groups, rel
     its bias, or None: a group per channel through fast_depthwise_conv2d; 3x3 at stride
     1, no dilation, one group, padding up to 2 (its input gradient is then one too) and
     16 channels or more in and out through fast_conv3x3, which adds the residual and
-    takes the relu too."""
+    takes the relu too; any other of one group through fast_conv2d (the same) where no
+    gradient is recorded."""
     b = x.backend
     if x.dtype not in (ember.float32, ember.float64) or any(
             t is not None and t.dtype is not x.dtype for t in (weight, bias, residual)):
@@ -330,6 +331,10 @@ def _fast_conv(x, weight, bias, residual, stride, padding, dilation, groups, rel
             and dilation == (1, 1) and groups == 1 and min(o, cg) >= CONV3X3_MIN_CHANNELS
             and all(0 <= p <= 2 for p in padding)):
         return Conv3x3(tuple(padding), bias is not None, residual is not None, relu)
+    if b.fast_conv2d is not None and groups == 1 and not (ember.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, weight, bias, residual))):
+        return InferenceConv2d(tuple(stride), tuple(padding), tuple(dilation), bias is not None,
+                              residual is not None, relu)
     return None
 
 
@@ -372,6 +377,24 @@ class Conv3x3(ember.Op):
             gw = (g.permute(1, 0, 2, 3).reshape(o, rows) @ cols.T).reshape(w.shape)
         grads = (gx, gw) + _bias_grad(g, rest[0] if self.bias else None)
         return grads + ((g if rest[-1].requires_grad else None,) if self.residual else ())
+
+
+class InferenceConv2d(ember.Op):
+    """A convolution of one group, plus its bias, plus a residual, then a relu (each
+    where the op has it), as one op through the backend's own (fast_conv2d), for a
+    result that needs no gradient (inference): NumPy's copies a few images' windows at a
+    time, where im2col's GEMM keeps the whole batch's for the weight gradient."""
+
+    __slots__ = ("stride", "padding", "dilation", "bias", "residual", "relu")
+
+    def __init__(self, stride, padding, dilation, bias=False, residual=False, relu=False):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.bias, self.residual, self.relu = bias, residual, relu
+
+    def forward(self, x, w, *rest):
+        return self.backend.fast_conv2d(x, w, rest[0] if self.bias else None, self.stride,
+                                        self.padding, self.dilation,
+                                        rest[-1] if self.residual else None, self.relu)
 
 
 def conv3x3(x, w, padding):

@@ -218,13 +218,17 @@ def _emit(b, node, other):
         return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
                       kernel_shape=[kh, kw], strides=list(stride), pads=[ph, pw, ph, pw],
                       dilations=list(dilation), group=channels)
-    if name == "fast_conv3x3":
-        x, w, bias, (ph, pw), residual, relu = args
-        if residual is None and not relu:
-            return b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1],
-                          kernel_shape=[3, 3], pads=[ph, pw, ph, pw])
-        out = b.node("Conv", [x, w] + [bias] * (bias is not None), kernel_shape=[3, 3],
-                     pads=[ph, pw, ph, pw])
+    if name in ("fast_conv3x3", "fast_conv2d"):
+        if name == "fast_conv3x3":
+            x, w, bias, padding, residual, relu = args
+            stride = dilation = (1, 1)
+        else:
+            x, w, bias, stride, padding, dilation, residual, relu = args
+        kh, kw = b.graph.meta[node.args[1].i][0][2:]
+        (ph, pw), last = padding, residual is None and not relu
+        out = b.node("Conv", [x, w] + [bias] * (bias is not None), outs[:1] if last else None,
+                     kernel_shape=[kh, kw], strides=list(stride), pads=[ph, pw, ph, pw],
+                     dilations=list(dilation))
         if residual is not None:
             out = b.node("Add", [out, residual], None if relu else outs[:1])
         return b.node("Relu", [out], outs[:1]) if relu else out

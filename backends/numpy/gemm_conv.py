@@ -12,6 +12,7 @@ so that it keeps COLUMNS columns or more."""
 import functools
 
 import numpy as np
+from ember.shapes import windows_out
 
 from . import threads
 
@@ -27,8 +28,8 @@ def conv2d(x, w, b, stride, padding, dilation, residual, relu):
     round it."""
     n, c, h, wd = x.shape
     o, _, kh, kw = w.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    ph, pw = padding
+    oh, ow = windows_out((h + 2 * ph, wd + 2 * pw), (kh, kw), stride, dilation)
     out = np.empty((n, o, oh, ow), x.dtype)
     per = max(1, COLUMNS // max(1, oh * ow))
     chunks = [(i, min(i + per, n)) for i in range(0, n, per)]

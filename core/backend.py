@@ -82,6 +82,10 @@ class Backend:
     #: {op name: ULPs} where the device's builtins promise less than the op table's edge
     #: bound (WGSL: exp within 3 + 2|x| ULP); the suite then holds the op to this bound
     ulp_bounds = {}
+    #: the most bytes one tensor may hold (a buffer binding's limit), or None: the core
+    #: then splits work that would make a larger one where it can (conv2d's windows
+    #: a share of the batch at a time)
+    max_tensor_bytes = None
 
     #: (c, a, b, relu=False) -> a @ b + c for a (m, k), b (k, n) and c broadcastable to
     #: (m, n), each sum rounded as matmul then add round it: a GEMM with its bias added on

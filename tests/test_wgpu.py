@@ -43,7 +43,7 @@ def test_int64_arrays_become_int32_where_every_value_fits(wgpu):
 
 
 def test_a_tensor_past_the_binding_limit_names_the_limit(wgpu):
-    rows = wgpu.max_binding // (4 * 1024) + 1
+    rows = wgpu.max_tensor_bytes // (4 * 1024) + 1
     with pytest.raises(ember.BackendError, match=r"binds at most \d+ MiB per buffer"):
         ember.zeros(rows, 1024, backend="wgpu")
 

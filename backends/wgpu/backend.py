@@ -626,7 +626,8 @@ class WgpuBackend(StridedBackend):
         self.device_obj = self.adapter.request_device_sync(
             required_limits={k: limits[k] for k in wanted if k in limits})
         self.max_bindings = limits.get("max-storage-buffers-per-shader-stage", 8)
-        self.max_binding = min(limits["max-storage-buffer-binding-size"], limits["max-buffer-size"])
+        self.max_tensor_bytes = min(limits["max-storage-buffer-binding-size"],
+                                    limits["max-buffer-size"])
         self.usage = 0
         for flag in _USAGE_NAMES:
             self.usage |= getattr(wgpu.BufferUsage, flag)
@@ -715,11 +716,12 @@ class WgpuBackend(StridedBackend):
         n = _itemsize(dtype)
         for d in shape:
             n *= d
-        if n > self.max_binding:
+        if n > self.max_tensor_bytes:
             raise BackendError(
                 f"wgpu: a tensor of shape {tuple(shape)} needs {n / 2**20:.0f} MiB, but "
-                f"{self.adapter.info['device']} binds at most {self.max_binding / 2**20:.0f} MiB "
-                f"per buffer; split it, or use another backend (numpy, opencl) for this size")
+                f"{self.adapter.info['device']} binds at most "
+                f"{self.max_tensor_bytes / 2**20:.0f} MiB per buffer; split it, or use another "
+                f"backend (numpy, opencl) for this size")
         return max(n, 4)
 
     def _meta_buffer(self, values):

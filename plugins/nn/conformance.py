@@ -421,6 +421,54 @@ def test_conv2d_fast_path_gives_the_direct_sum_when_no_gradient_is_needed(backen
     np.testing.assert_array_equal(got, want)
 
 
+def test_conv2d_takes_a_share_of_the_batch_where_its_windows_pass_the_tensor_limit(backend):
+    """Where a backend holds at most max_tensor_bytes in one tensor (wgpu: a binding's
+    128 MiB on llvmpipe) and a convolution's windows would pass it, conv2d runs a share
+    of the batch at a time: the same values (each within the rounding bound of the
+    float64 direct sum) and gradients (norm-wise within 1e-6 of the whole batch's), a
+    residual and relu too."""
+    from . import functional as F
+    rng = np.random.default_rng(4)
+    x0, w0, b0 = rng.standard_normal((7, 3, 9, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    r0 = rng.standard_normal((7, 5, 5, 4))
+    x0, w0, b0, r0 = (a.astype(np.float32).astype(np.float64) for a in (x0, w0, b0, r0))
+    want, scale = _conv_reference(x0, w0, b0, (2, 2), (1, 1), (1, 1))
+
+    def run_once():
+        x, w, b = (ember.tensor(a, dtype=ember.float32, backend=backend, requires_grad=True)
+                   for a in (x0, w0, b0))
+        out = F.conv2d(x, w, b, stride=2, padding=1)
+        fused = F.conv2d_relu(x, w, b, stride=2, padding=1,
+                              residual=ember.tensor(r0, dtype=ember.float32, backend=backend))
+        ((out * out).sum() + fused.sum()).backward()
+        return out.numpy(), fused.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+
+    whole = run_once()
+    saved, im2col, batches = backend.__dict__.get("max_tensor_bytes"), F.im2col, []
+
+    def spy(x, *args):
+        batches.append(x.shape[0])
+        return im2col(x, *args)
+    backend.max_tensor_bytes = 9000     # the windows of 4 images (8640 bytes): shares 4, 3
+    F.im2col = spy
+    try:
+        split = run_once()
+    finally:
+        F.im2col = im2col
+        if saved is None:
+            del backend.max_tensor_bytes
+        else:
+            backend.max_tensor_bytes = saved
+    expect(batches[:4] == [4, 3, 4, 3], f"the windows' batches: {batches}")
+    past = np.abs(split[0] - want) - 29 * float(np.finfo(np.float32).eps) * scale
+    expect(np.all(past <= 0), f"split conv2d past the error bound by {past.max():.3g}")
+    for a, b, what in zip(split[1:], whole[1:], ("conv2d_relu", "input gradient",
+                                                 "weight gradient", "bias gradient")):
+        err = np.linalg.norm(a - b) / np.linalg.norm(b)
+        expect(a.shape == b.shape and err <= 1e-6, f"{what}: {a.shape} against {b.shape}, "
+                                                    f"relative error {err:.3g}")
+
+
 def test_depthwise_fast_path_agrees_with_the_composed_convolution(backend):
     """A backend's depthwise convolution (fast_depthwise_conv2d, groups = channels)
     against im2col's batched GEMM, forward and backward, at strides, paddings, dilations

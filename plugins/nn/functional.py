@@ -224,6 +224,7 @@ def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
 def _conv2d(name, x, weight, bias, stride, padding, dilation, groups, residual=None,
             relu=False):
     _check_4d(name, x)
+    given = (x, padding)
     if weight.ndim != 4:
         raise ShapeError(f"{name}: weight must have shape (out, in/groups, kh, kw), got {weight.shape}")
     stride, dilation = _pair(stride, "stride", name), _pair(dilation, "dilation", name)
@@ -255,6 +256,13 @@ def _conv2d(name, x, weight, bias, stride, padding, dilation, groups, residual=N
         fused = residual if getattr(fast, "residual", False) else None
         inputs = tuple(t for t in (x, weight, bias, fused) if t is not None)
         return _epilogue(run(fast, inputs, (n, o, *out_hw), x.dtype), fast, residual, relu)
+    share = _images_per_windows(x, c * kh * kw * math.prod(out_hw))
+    if share < n:      # a share of the batch at a time, each one's windows in one tensor
+        x, padding = given
+        return ember.concatenate([_conv2d(
+            name, x[i:i + share], weight, bias, stride, padding, dilation, groups,
+            None if residual is None else residual[i:i + share], relu)
+            for i in range(0, n, share)], axis=0)
     x, (oh, ow) = _padded(name, x, (kh, kw), stride, padding, dilation)
     cols = im2col(x, (kh, kw), stride, dilation, (oh, ow))
     k, rows = cg * kh * kw, n * oh * ow
@@ -272,6 +280,17 @@ def _conv2d(name, x, weight, bias, stride, padding, dilation, groups, residual=N
         out = out + bias.reshape(o, 1, 1, 1)
     out = out.permute(1, 0, 2, 3)      # NCHW, a view of the GEMM's (O, N, OH, OW) rows
     return out if fused else _epilogue(out, None, residual, relu)
+
+
+def _images_per_windows(x, per_image):
+    """How many images' windows (``per_image`` elements each) fit in one tensor of x's
+    backend (its max_tensor_bytes; wgpu binds 128 MiB a buffer on llvmpipe, ResNet-18's
+    first convolution takes 225 MiB of windows at batch 32): all of x's where it has no
+    limit, at least one."""
+    limit = x.backend.max_tensor_bytes
+    if not limit:
+        return x.shape[0]
+    return max(1, limit // max(1, per_image * x.dtype.itemsize))
 
 
 def _epilogue(out, op, residual, relu):

@@ -11,6 +11,7 @@ import ember
 from ember import ShapeError
 from ember.ops.reduce import standardize
 from ember.plugins.nn import functional as F
+from ember.shapes import windows_out
 
 from .types import as_tensor, ember_dtype
 
@@ -706,9 +707,8 @@ def conv_relu(c, a, x, w, bias=None, residual=None, relu=True):
             tuple(before for before, _ in pads) if symmetric else 0, tuple(dilations),
             a.get("group", 1))
     if relu and spatial == 2:
-        shape = (x.shape[0], w.shape[0]) + tuple(
-            (size + b + e - d * (k - 1) - 1) // s + 1
-            for size, k, s, d, (b, e) in zip(x.shape[2:], kernel, strides, dilations, pads))
+        padded = tuple(size + b + e for size, (b, e) in zip(x.shape[2:], pads))
+        shape = (x.shape[0], w.shape[0]) + windows_out(padded, kernel, strides, dilations)
         if residual is None or (residual.shape == shape and residual.dtype is x.dtype):
             return F.conv2d_relu(*args, residual=residual)      # (else a broadcast Add)
     out = F.conv2d(*args)

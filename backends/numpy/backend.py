@@ -475,7 +475,7 @@ def _keep_freed_memory():
     benchmark CNN step a third of its time. Once the free memory at the top of the heap
     reaches the threshold glibc returns all of it, so the threshold must pass what a
     step frees at once: MobileNetV3-small's forward at batch 32 frees 300 MB at its end
-    and took 35,000 page faults a call under a 256 MiB threshold (320 -> 170 ms without
+    and took 34,000 page faults a call under a 256 MiB threshold (280 -> 116 ms without
     them). Arrays above 32 MiB are still mapped anew. Other C libraries are left as
     they are. Returns the threshold set, or None."""
     if not sys.platform.startswith("linux"):
@@ -490,6 +490,13 @@ def _keep_freed_memory():
     mallopt(m_mmap_threshold, 32 << 20)
     mallopt(m_trim_threshold, keep)
     return keep
+
+
+def _kept_memory_line():
+    """ember info's line on the memory glibc keeps (none off Linux)."""
+    keep = _keep_freed_memory()
+    return [f"freed arrays' memory kept for the next ones, returned to the system once "
+            f"{keep >> 20} MiB of it is free (glibc's trim threshold)"] if keep else []
 
 
 #: the unsigned integer dtype of each item size, for _bit_select
@@ -598,9 +605,7 @@ class NumpyBackend(ArrayModuleBackend):
                 f"and Winograd's 3x3 ones",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies, of max "
-                f"pooling's planes and of attention's heads"] + (
-            [f"freed arrays' memory kept for the next ones, returned to the system once "
-             f"{keep >> 20} MiB of it is free (glibc's trim threshold)"] if (keep := _keep_freed_memory()) else [])
+                f"pooling's planes and of attention's heads"] + _kept_memory_line()
 
     # im2col's copies of windows and attention over several heads: a share per core
     def _contiguous(self, view):

@@ -63,14 +63,14 @@ class _Windows:
         g = hi - lo
         if (kh, kw, sh, sw, ph, pw, g) == (1, 1, 1, 1, 0, 0, 1):
             return x[lo].reshape(c, h * wd)     # a view where x's rows are contiguous
-        if g not in self.buffers:
-            self.buffers[g] = (np.zeros((g, c, h + 2 * ph, wd + 2 * pw), x.dtype),
-                               np.empty((c, kh, kw, g, oh, ow), x.dtype))
+        if g not in self.buffers:        # zero borders only where there is padding
+            self.buffers[g] = (np.zeros((g, c, h + 2 * ph, wd + 2 * pw), x.dtype)
+                               if ph or pw else None, np.empty((c, kh, kw, g, oh, ow), x.dtype))
         padded, cols = self.buffers[g]
-        if ph or pw:
-            padded[:, :, ph:ph + h, pw:pw + wd] = x[lo:hi]
-        else:
+        if padded is None:
             padded = x[lo:hi]
+        else:
+            padded[:, :, ph:ph + h, pw:pw + wd] = x[lo:hi]
         s = padded.strides
         _copy(cols, np.lib.stride_tricks.as_strided(
             padded, cols.shape, (s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw)))

@@ -178,8 +178,8 @@ def conv3x3(x, w, b, padding, residual, relu, direct):
     """The (N, O, OH, OW) convolution of NCHW ``x`` with (O, C, 3, 3) ``w`` at stride
     1, padded by ``padding`` = (ph, pw) zeros, plus the (O,) bias ``b``, plus the
     (N, O, OH, OW) ``residual``, then max(., 0) where ``relu`` (None, None, False:
-    none), as a view of (O, N, OH, OW) memory; ``direct()`` computes it without
-    Winograd (small outputs, non-finite values)."""
+    none), as a view of (O, N, OH, OW) memory; or what ``direct()`` returns, which
+    computes it without Winograd (small outputs, non-finite values)."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     oh, ow = h + 2 * padding[0] - 2, wd + 2 * padding[1] - 2

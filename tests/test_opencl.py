@@ -1,6 +1,7 @@
 """What is particular to the OpenCL backend: its own float32 exp, log, log1p, expm1, pow,
-sin and cos (kernels/helpers.cl), written so that pocl can vectorize them. (Every
-primitive is checked by the conformance suite, which runs on OpenCL too.)"""
+sin and cos (kernels/helpers.cl), written so that pocl can vectorize them, and fused
+float32 kernels of 16 lanes a work-item on a CPU. (Every primitive is checked by the
+conformance suite, which runs on OpenCL too.)"""
 
 import numpy as np
 import pytest
@@ -77,3 +78,48 @@ def test_pow_is_correctly_rounded_but_for_ties_and_follows_c_at_its_special_case
             want = np.power(x.astype(np.float64), y.astype(np.float64))
         worst, at = _worst(got.numpy(), want)
         assert worst <= 0.502, f"pow({x[at]!r}, {y[at]!r}) = {got.numpy()[at]!r}, want {want[at]!r}"
+
+
+#: the ops whose spellings a kernel of lanes takes (backend._LANE_SPELLINGS), each after
+#: an exact product by 1, so that every one is a fused group of two
+LANE_OPS = {
+    "exp": ember.exp, "log": ember.log, "log1p": ember.log1p, "sqrt": ember.sqrt,
+    "abs": ember.abs, "neg": ember.neg, "sigmoid": ember.sigmoid, "relu": ember.relu,
+    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+    "div": lambda x, y: x / y, "maximum": ember.maximum, "minimum": ember.minimum}
+
+
+@pytest.mark.parametrize("name", sorted(LANE_OPS))
+def test_a_fused_float32_kernel_of_sixteen_lanes_gives_the_scalar_kernels_bits(name, monkeypatch):
+    """On a CPU, a compiled group of float32 ops reading its operands whole runs 16
+    elements a work-item as vectors (vload16, helpers.cl's functions on float16): each
+    lane must give the bits of the scalar kernel that eager mode runs, whose ULP bounds
+    the tests above check, over every 1021st float (NaN as NaN). A group whose size is
+    not a multiple of 16 keeps the scalar kernel."""
+    backend = ember.get_backend("opencl")
+    if not backend._vector_stores:
+        pytest.skip("kernels of lanes are for a CPU device whose buffers align to a vector")
+    sources = []
+    build = backend.kernels.build
+    monkeypatch.setattr(backend.kernels, "build",
+                        lambda file, code, names: sources.append(code) or build(file, code, names))
+    op = LANE_OPS[name]
+    unary = name in ("exp", "log", "log1p", "sqrt", "abs", "neg", "sigmoid", "relu")
+
+    def fused(x, y):
+        x = x * 1.0
+        return op(x) if unary else op(x, y)
+
+    for n in (len(EVERY_1021ST) // 16 * 16, 1021):
+        x = ember.tensor(EVERY_1021ST[:n], backend="opencl")
+        y = ember.tensor(np.roll(EVERY_1021ST[:n], 7), backend="opencl")
+        compiled = ember.compile(fused)
+        for _ in range(3):
+            got = compiled(x, y).numpy()
+        want = fused(x, y).numpy()
+        nan = np.isnan(want)
+        assert np.array_equal(np.isnan(got), nan)
+        differ = np.flatnonzero(got.view(np.uint32)[~nan] != want.view(np.uint32)[~nan])
+        assert differ.size == 0, f"{name}: {got[~nan][differ[:3]]}, scalar {want[~nan][differ[:3]]}"
+        assert any("vload16" in code for code in sources) == (n % 16 == 0), n
+        sources.clear()

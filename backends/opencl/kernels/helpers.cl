@@ -56,54 +56,58 @@ inline long ember_ipow(long b, long e) {
 // log and log1p call SLEEF's scalar functions, which keeps a kernel to one element at a
 // time (17 and 25 times slower than exp), and its exp is 1.6 times slower than this one.
 // Cephes' polynomials; worst over all floats: exp 1.010 ULP, log 0.827, log1p 1.437
-// (tests/test_opencl.py)
-inline __attribute__((overloadable, always_inline)) float ember_exp(const float x) {
-    // 2^k exp(r), r = x - k ln2 in [-ln2/2, ln2/2]; 2^k in two factors, so a result past
-    // FLT_MAX is inf and one below FLT_MIN rounds once, to a subnormal or 0
-    const float xc = fmin(fmax(x, -104.0f), 89.0f);
-    const float k = fma(xc, 1.44269504088896341f, 12582912.0f) - 12582912.0f;   // rint
-    const float r = fma(k, 2.12194440e-4f, fma(k, -0.693359375f, xc));
-    float p = fma(1.9875691500e-4f, r, 1.3981999507e-3f);
-    p = fma(p, r, 8.3334519073e-3f);
-    p = fma(p, r, 4.1665795894e-2f);
-    p = fma(p, r, 1.6666665459e-1f);
-    p = fma(p, r, 5.0000001201e-1f);
-    p = fma(p, r * r, r) + 1.0f;
-    const int ki = (int)k, k1 = ki >> 1;
-    const float y = p * as_float((k1 + 127) << 23) * as_float((ki - k1 + 127) << 23);
-    return x != x ? x : y;
+// (tests/test_opencl.py). Written for float (T) with int (I) and for float16 with int16,
+// the lanes of a vector kernel (OpenCLBackend._lanes): the same steps, lane by lane, so
+// every lane's bits are the scalar function's. A comparison is then -1 where it holds,
+// so it serves only as a ?: condition.
+#define EMBER_EXP_LOG(T, I) \
+inline __attribute__((overloadable, always_inline)) T ember_exp(const T x) { \
+    /* 2^k exp(r), r = x - k ln2 in [-ln2/2, ln2/2]; 2^k in two factors, so a result \
+       past FLT_MAX is inf and one below FLT_MIN rounds once, to a subnormal or 0. The \
+       clamp keeps a NaN, which every step then carries */ \
+    const T xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x; \
+    const T k = fma(xc, 1.44269504088896341f, 12582912.0f) - 12582912.0f;   /* rint */ \
+    const T r = fma(k, 2.12194440e-4f, fma(k, -0.693359375f, xc)); \
+    T p = fma(1.9875691500e-4f, r, 1.3981999507e-3f); \
+    p = fma(p, r, 8.3334519073e-3f); \
+    p = fma(p, r, 4.1665795894e-2f); \
+    p = fma(p, r, 1.6666665459e-1f); \
+    p = fma(p, r, 5.0000001201e-1f); \
+    p = fma(p, r * r, r) + 1.0f; \
+    const I ki = convert_##I(k), k1 = ki >> 1; \
+    return p * as_##T((k1 + 127) << 23) * as_##T((ki - k1 + 127) << 23); \
+} \
+inline __attribute__((overloadable, always_inline)) T ember_log(const T x) { \
+    /* x = m 2^e with m in [sqrt(1/2), sqrt(2)): log x = e ln2 + log(1 + f), f = m - 1 \
+       exact; a subnormal x is scaled by 2^23 first */ \
+    const I sub = x < 0x1p-126f; \
+    const I bits = as_##I(sub ? x * 0x1p23f : x); \
+    const T m = as_##T((bits & 0x007fffff) | 0x3f800000);       /* in [1, 2) */ \
+    const I big = m > 1.41421356f; \
+    const T f = (big ? m * 0.5f : m) - 1.0f; \
+    const T e = convert_##T(((bits >> 23) & 0xff) - 127 + (big ? 1 : 0) - (sub ? 23 : 0)); \
+    const T z = f * f; \
+    T p = fma(7.0376836292e-2f, f, -1.1514610310e-1f); \
+    p = fma(p, f, 1.1676998740e-1f); \
+    p = fma(p, f, -1.2420140846e-1f); \
+    p = fma(p, f, 1.4249322787e-1f); \
+    p = fma(p, f, -1.6668057665e-1f); \
+    p = fma(p, f, 2.0000714765e-1f); \
+    p = fma(p, f, -2.4999993993e-1f); \
+    p = fma(p, f, 3.3333331174e-1f); \
+    T y = fma(e, -2.12194440e-4f, p * f * z); \
+    y = fma(z, -0.5f, y); \
+    const T r = fma(e, 0.693359375f, f + y); \
+    return x != x ? x : x < 0.0f ? NAN : x == 0.0f ? -INFINITY : x == INFINITY ? x : r; \
+} \
+inline __attribute__((overloadable, always_inline)) T ember_log1p(const T x) { \
+    /* log(u) + c / u, u = 1 + x rounded and c = x - (u - 1) what the rounding dropped */ \
+    const T u = 1.0f + x; \
+    const T r = ember_log(u) + (x - (u - 1.0f)) / u; \
+    return (u == 1.0f || x == INFINITY) ? x : u == 0.0f ? -INFINITY : r; \
 }
-
-inline __attribute__((overloadable, always_inline)) float ember_log(const float x) {
-    // x = m 2^e with m in [sqrt(1/2), sqrt(2)): log x = e ln2 + log(1 + f), f = m - 1
-    // exact; a subnormal x is scaled by 2^23 first
-    const int sub = x < 0x1p-126f;
-    const int bits = as_int(sub ? x * 0x1p23f : x);
-    const float m = as_float((bits & 0x007fffff) | 0x3f800000);       // in [1, 2)
-    const int big = m > 1.41421356f;
-    const float f = (big ? m * 0.5f : m) - 1.0f;
-    const float e = (float)(((bits >> 23) & 0xff) - 127 + big - (sub ? 23 : 0));
-    const float z = f * f;
-    float p = fma(7.0376836292e-2f, f, -1.1514610310e-1f);
-    p = fma(p, f, 1.1676998740e-1f);
-    p = fma(p, f, -1.2420140846e-1f);
-    p = fma(p, f, 1.4249322787e-1f);
-    p = fma(p, f, -1.6668057665e-1f);
-    p = fma(p, f, 2.0000714765e-1f);
-    p = fma(p, f, -2.4999993993e-1f);
-    p = fma(p, f, 3.3333331174e-1f);
-    float y = fma(e, -2.12194440e-4f, p * f * z);
-    y = fma(z, -0.5f, y);
-    const float r = fma(e, 0.693359375f, f + y);
-    return x != x ? x : x < 0.0f ? NAN : x == 0.0f ? -INFINITY : x == INFINITY ? x : r;
-}
-
-inline __attribute__((overloadable, always_inline)) float ember_log1p(const float x) {
-    // log(u) + c / u, u = 1 + x rounded and c = x - (u - 1) what the rounding dropped
-    const float u = 1.0f + x;
-    const float r = ember_log(u) + (x - (u - 1.0f)) / u;
-    return (u == 1.0f || x == INFINITY) ? x : u == 0.0f ? -INFINITY : r;
-}
+EMBER_EXP_LOG(float, int)
+EMBER_EXP_LOG(float16, int16)
 
 // GELU's tanh form and its gradient (ember.ops.activation.GeluTanh, GeluTanhGrad: the
 // same steps as its primitives, in one kernel), with e = exp(-2u), u = c (x + a x^3)

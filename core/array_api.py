@@ -637,7 +637,8 @@ def on_host(fn, *args, **kwargs):
     """``fn`` (a NumPy function) on host copies of the tensor arguments; tensors back,
     on the first argument's backend (tuples stay tuples, named ones keep their names)."""
     like = next(a for a in args if isinstance(a, Tensor))
-    out = fn(*[a.numpy() if isinstance(a, Tensor) else a for a in args], **kwargs)
+    with np.errstate(all="ignore"):     # inf and NaN without a word, as every backend
+        out = fn(*[a.numpy() if isinstance(a, Tensor) else a for a in args], **kwargs)
     if isinstance(out, tuple):
         parts = [_result(o, like.backend, like) for o in out]
         return type(out)(*parts) if hasattr(out, "_fields") else tuple(parts)
@@ -661,11 +662,11 @@ remainder = _host(np.remainder)
 
 def _floor_divide(x1, x2):
     """NumPy's, but floor(x1 / x2) where an operand is infinite, as the standard asks
-    (NumPy gives NaN for inf // 2 and -1 for -1 // inf, the standard inf and -0)."""
+    (NumPy gives NaN for inf // 2 and -1 for -1 // inf, the standard inf and -0). An
+    integer divided by 0 gives 0 (and % by 0 gives 0), NumPy's answer, on every backend."""
     out = np.floor_divide(x1, x2)
     if out.dtype.kind == "f":
-        with np.errstate(all="ignore"):
-            out = np.where(np.isinf(x1) | np.isinf(x2), np.floor(np.true_divide(x1, x2)), out)
+        out = np.where(np.isinf(x1) | np.isinf(x2), np.floor(np.true_divide(x1, x2)), out)
     return out
 
 

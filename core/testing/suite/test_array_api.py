@@ -158,6 +158,23 @@ def test_binary_ops_match_the_reference(backend, name):
     check()
 
 
+def test_host_functions_give_inf_nan_and_integer_zero_division_without_a_warning(backend):
+    """Functions computed on the host say nothing where NumPy would warn, as no backend
+    does: acos(2) is NaN, an integer // 0 or % 0 is 0 (NumPy's answer; the standard
+    leaves it to the implementation), and inf // 2 is inf (the standard's, not NumPy's NaN)."""
+    import warnings
+    ints = ember.tensor([7, -7, 0], backend=backend)
+    zero = ember.zeros(3, dtype=ints.dtype, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expect(np.isnan(ea.acos(ember.tensor([2.0], backend=backend)).numpy()).all(), "acos(2)")
+        expect((ints // zero).tolist() == [0, 0, 0] and (ints % zero).tolist() == [0, 0, 0],
+               f"integer division by zero: {(ints // zero).tolist()}, {(ints % zero).tolist()}")
+        got = ea.floor_divide(ember.tensor([np.inf, -1.0], backend=backend),
+                              ember.tensor([2.0, np.inf], backend=backend)).numpy()
+        expect(got[0] == np.inf and got[1] == 0 and np.signbit(got[1]), f"inf // 2, -1 // inf: {got}")
+
+
 def test_linear_algebra_matches_the_reference(backend):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 3, 5))

@@ -802,3 +802,70 @@ def test_the_third_party_layers_are_registered_and_exercised():
     """examples/third_party_plugin is installed by `make test`; the suite checks its layers."""
     table = ember.registry.table("layers")
     assert table["swish"][1] == "ember-swish" and table["scale"][1] == "ember-swish"
+
+
+#: PyTorch's functional name -> (ember's, keyword arguments)
+TORCH_ACTIVATIONS = {
+    "elu": (F.elu, {"alpha": 1.5}), "celu": (F.celu, {"alpha": 0.5}), "selu": (F.selu, {}),
+    "hardtanh": (F.hardtanh, {"min_val": -2.0, "max_val": 1.0}), "relu6": (F.relu6, {}),
+    "mish": (F.mish, {}), "softsign": (F.softsign, {}), "logsigmoid": (F.logsigmoid, {}),
+    "softplus": (ember.softplus, {"beta": 2.0, "threshold": 15.0}),
+    "softmin": (F.softmin, {"dim": 0}), "glu": (F.glu, {"dim": 0})}
+#: where ember gives the limit and PyTorch NaN (inf / inf, -inf * 0)
+LIMITS = {"mish": {-math.inf: -0.0}, "softsign": {-math.inf: -1.0, math.inf: 1.0}}
+#: gradients held to their formula in float64 where PyTorch's cancels (softsign's
+#: quotient rule leaves 1.4e-46 at x = 1e30, where 1 / (1 + |x|)^2 is 1e-60)
+SLOPES = {"softsign": lambda x: 1.0 / (1.0 + np.abs(x)) ** 2}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_ACTIVATIONS))
+def test_activations_match_torch_in_float64_at_the_edges_and_their_gradients(name):
+    """Each activation against PyTorch's in float64: within 4 ULP over -8..8 and at the
+    edges (+-0 with their signs, 1e-8, the thresholds, 1e30, +-inf, NaN), but for the
+    limits ember gives where PyTorch's formula gives NaN (LIMITS); the gradients within
+    1e-12 relative wherever the input is finite."""
+    torch = pytest.importorskip("torch")
+    from ember.testing.checks import ulp_error
+    fn, kwargs = TORCH_ACTIVATIONS[name]
+    edges = [-math.inf, -1e30, -800.0, -100.0, -20.0, -7.5, -6.0, -2.0, -1.0, -1e-8, -0.0,
+             0.0, 1e-8, 1.0, 6.0, 7.5, 20.0, 100.0, 1e30, math.inf, math.nan]
+    x = np.concatenate([edges, np.linspace(-8, 8, 101)])      # an even count, for glu
+    if name == "softmin":      # over the whole vector: one NaN or inf would make all NaN
+        x = x[np.isfinite(x)]
+    want = getattr(torch.nn.functional, name)(torch.tensor(x), **kwargs).numpy().copy()
+    for at, limit in LIMITS.get(name, {}).items():
+        assert np.isnan(want[x == at]).all()
+        want[x == at] = limit
+    got = fn(ember.tensor(x), **kwargs).numpy()
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan, err_msg=f"{name}: NaN where PyTorch's is")
+    assert ulp_error(got[~nan], want[~nan], ember.float64).max() <= 4, \
+        f"{name}: {got[~nan]} != {want[~nan]}"
+    zero = want == 0
+    np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]),
+                                  err_msg=f"{name}: the signs of zeros")
+    # an infinite input gives a NaN gradient in PyTorch's formulas: finite inputs only
+    xs = np.linspace(-8, 8, 102) if name in ("softmin", "glu") else x[np.isfinite(x)]
+    t = ember.tensor(xs, requires_grad=True)
+    out = fn(t, **kwargs)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, out.shape)   # not a plain sum: softmin's
+    (out * ember.tensor(w)).sum().backward()                     # gradient would be 0
+    if name in SLOPES:
+        slope = w * SLOPES[name](xs)
+    else:
+        tx = torch.tensor(xs, requires_grad=True)
+        (slope,) = torch.autograd.grad(
+            (getattr(torch.nn.functional, name)(tx, **kwargs) * torch.tensor(w)).sum(), tx)
+    np.testing.assert_allclose(t.grad.numpy(), np.asarray(slope), rtol=1e-12, atol=0,
+                               err_msg=f"{name}: gradient")
+
+
+def test_glu_and_softmin_refuse_what_pytorch_refuses():
+    with pytest.raises(ember.ShapeError, match="size 5"):
+        F.glu(ember.ones((2, 5)))
+    with pytest.raises(ember.ShapeError, match="out of range"):
+        F.glu(ember.ones((2, 4)), dim=2)
+    with pytest.raises(ValueError, match="alpha"):
+        F.celu(ember.ones(2), alpha=0.0)
+    with pytest.raises(ValueError, match="min_val"):
+        F.hardtanh(ember.ones(2), 1.0, -1.0)

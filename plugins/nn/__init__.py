@@ -1,8 +1,9 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
 from . import functional, init
-from .activations import (ELU, GELU, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, ReLU,
-                          Sigmoid, SiLU, Softmax, Tanh)
+from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
+                          Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid,
+                          SiLU, Softmax, Softmin, Softplus, Softsign, Tanh)
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,
                      LayerNorm, Linear, MaxPool2d, RMSNorm)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
@@ -21,12 +22,17 @@ LAYERS = {
     "transformer_decoder": TransformerDecoder,
     "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "sigmoid": Sigmoid,
     "tanh": Tanh, "silu": SiLU, "softmax": Softmax, "log_softmax": LogSoftmax,
-    "hardsigmoid": Hardsigmoid, "hardswish": Hardswish,
+    "hardsigmoid": Hardsigmoid, "hardswish": Hardswish, "celu": CELU, "selu": SELU,
+    "hardtanh": Hardtanh, "relu6": ReLU6, "mish": Mish, "softplus": Softplus,
+    "softsign": Softsign, "log_sigmoid": LogSigmoid, "softmin": Softmin, "glu": GLU,
+    "identity": Identity,
 }
 
-__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "ELU", "Embedding",
-           "Flatten", "GELU", "Hardsigmoid", "Hardswish", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear",
-           "LogSoftmax", "MaxPool2d", "Module", "ModuleList", "MultiheadAttention", "Parameter",
-           "RMSNorm", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Tanh",
+__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv2d", "Dropout", "ELU",
+           "Embedding", "Flatten", "GELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh",
+           "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
+           "LogSoftmax", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
+           "Parameter", "RMSNorm", "ReLU", "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid",
+           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
            "TransformerEncoderLayer", "functional", "functional_call", "init"]

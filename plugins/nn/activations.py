@@ -97,3 +97,94 @@ class LogSoftmax(_Activation):
 
     def forward(self, x):
         return ember.log_softmax(x, self.dim)
+
+
+class CELU(_Activation):
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+
+class SELU(_Activation):
+    def forward(self, x):
+        return F.selu(x)
+
+
+class Hardtanh(_Activation):
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+
+class ReLU6(_Activation):
+    example_range = (-3.0, 9.0)       # past both kinks, 0 and 6
+
+    def forward(self, x):
+        return F.relu6(x)
+
+
+class Mish(_Activation):
+    def forward(self, x):
+        return F.mish(x)
+
+
+class Softplus(_Activation):
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return ember.softplus(x, self.beta, self.threshold)
+
+
+class Softsign(_Activation):
+    def forward(self, x):
+        return F.softsign(x)
+
+
+class LogSigmoid(_Activation):
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Softmin(_Activation):
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmin(x, self.dim)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"dim": 1}, shape=(3, 5), low=-3.0, high=3.0)
+
+
+class GLU(_Activation):
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 6), low=-3.0, high=3.0)
+
+
+class Identity(_Activation):
+    """The input itself (a placeholder where a model takes a layer out, as PyTorch's:
+    any arguments are accepted and ignored)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x

@@ -734,7 +734,103 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def elu(x, alpha=1.0):
-    return ember.where(x > 0, x, (ember.exp(ember.minimum(x, 0.0)) - 1.0) * alpha)
+    """x where x > 0, else alpha (exp(x) - 1) through expm1, as PyTorch: elu(-1e-8) is
+    -1e-8 (exp(x) - 1 gave 0 there) and elu(-0.0) is -0.0."""
+    return ember.where(x > 0, x, ember.expm1(_nonpositive(x)) * alpha)
+
+
+def _nonpositive(x):
+    """x where it is not above 0 (-0.0 and NaN as they are), else 0: what exp and expm1
+    may take in a branch that where() leaves unused, with no inf in its gradient."""
+    return ember.where(x > 0, 0.0, x)
+
+
+def celu(x, alpha=1.0):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)), as PyTorch (expm1: exact near 0)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (x / alpha)")
+    return ember.where(x > 0, x, ember.expm1(_nonpositive(x) / alpha) * alpha)
+
+
+#: SELU's constants (Klambauer et al. 2017), PyTorch's digits
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(x):
+    """scale elu(x, alpha) with SELU's constants, as PyTorch."""
+    return elu(x, SELU_ALPHA) * SELU_SCALE
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clamped to [min_val, max_val], as PyTorch: NaN stays NaN, x at an end stays x
+    (relu6(-0.0) is -0.0); the gradient is 1 strictly inside and at NaN, 0 outside and
+    at the ends (PyTorch's)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is above max_val {max_val}")
+    inside = ~((x <= min_val) | (x >= max_val))
+    return ember.where(inside, x, ember.where(x < min_val, min_val,
+                                              ember.where(x > max_val, max_val, x.detach())))
+
+
+def relu6(x):
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), as PyTorch."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def mish(x):
+    """x tanh(softplus(x)), as PyTorch; mish(-inf) is -0.0, the limit (PyTorch's
+    -inf * 0 is NaN)."""
+    y = x * ember.tanh(ember.softplus(x))
+    return ember.where(x == -math.inf, -0.0, y)
+
+
+class Softsign(ember.Op):
+    """x / (1 + |x|) with the gradient 1 / (1 + |x|)^2 as one expression: the quotient
+    rule's two terms cancel at |x| = 1e30, leaving 0 for 1e-60."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        b = self.backend
+        ax = b.abs(x)
+        y = b.div(x, b.add(ax, b.full((), 1, self.dtype)))
+        return b.where(b.eq(ax, b.full((), math.inf, self.dtype)), b.sign(x), y)
+
+    def backward(self, g, x):
+        d = x.abs() + 1.0
+        return (g / (d * d),)
+
+
+def softsign(x):
+    """x / (1 + |x|), as PyTorch; +-inf give +-1, the limits (PyTorch's inf / inf is NaN),
+    with the gradient 0 there."""
+    if not x.dtype.is_float:
+        x = x.to(ember.default_float)
+    return run(Softsign(x.dtype), (x,), x.shape, x.dtype)
+
+
+#: log(sigmoid(x)), exact in both tails (ember.log_sigmoid)
+logsigmoid = ember.log_sigmoid
+
+
+def softmin(x, dim):
+    """softmax(-x) along ``dim``, as PyTorch (which asks for dim as well)."""
+    return ember.softmax(-x, dim)
+
+
+def glu(x, dim=-1):
+    """a sigmoid(b), a and b the two halves of ``x`` along ``dim``, as PyTorch."""
+    if x.ndim == 0 or not -x.ndim <= dim < x.ndim:
+        raise ShapeError(f"glu: dim {dim} is out of range for an input of shape {x.shape}")
+    axis = dim % x.ndim
+    if x.shape[axis] % 2:
+        raise ShapeError(f"glu: dim {dim} of input {x.shape} has size {x.shape[axis]}; "
+                         f"halving it needs an even size")
+    a, b = ember.split(x, 2, axis)
+    return a * ember.sigmoid(b)
 
 
 #: the error function, within 3 ULP of float32

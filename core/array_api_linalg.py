@@ -94,8 +94,15 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     big = ops.max(a, axis, keepdims=True).detach()
     scale = ops.where(ops.logical_or(ops.eq(big, 0), ops.eq(big, float("inf"))), 1.0, big)
     r = a / scale
-    norm = safe_root(ops.sum(r * r, axis, keepdims)) if ord == 2 else \
-        ops.sum(r ** ord, axis, keepdims) ** (1.0 / ord)
+    if ord == 2:
+        norm = safe_root(ops.sum(r * r, axis, keepdims))
+    else:
+        total = ops.sum(r ** ord, axis, keepdims)
+        if ord > 0:     # the root's slope is inf at 0: a zero vector's gradient 0, not NaN
+            zero = ops.eq(total, 0)
+            norm = ops.where(zero, 0.0, ops.where(zero, 1.0, total) ** (1.0 / ord))
+        else:
+            norm = total ** (1.0 / ord)
     return norm * (scale if keepdims else ops.reshape(scale, norm.shape))
 
 

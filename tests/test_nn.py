@@ -869,3 +869,68 @@ def test_glu_and_softmin_refuse_what_pytorch_refuses():
         F.celu(ember.ones(2), alpha=0.0)
     with pytest.raises(ValueError, match="min_val"):
         F.hardtanh(ember.ones(2), 1.0, -1.0)
+
+
+def _against_torch(make, arrays, rtol=1e-12):
+    """make(lib, *tensors) in ember and in PyTorch, float64: values and the gradients of a
+    weighted sum, each within ``rtol`` of PyTorch's."""
+    torch = pytest.importorskip("torch")
+    ours = [ember.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    got, want = make(ember, F, *ours), make(torch, torch.nn.functional, *theirs)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=rtol, atol=0)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, got.shape)
+    (got * ember.tensor(w)).sum().backward()
+    grads = torch.autograd.grad((want * torch.tensor(w)).sum(), theirs)
+    for o, g in zip(ours, grads):
+        np.testing.assert_allclose(o.grad.numpy(), g.numpy(), rtol=rtol, atol=1e-15)
+
+
+@pytest.mark.parametrize("in_hw, out", [((7, 5), (3, 2)), ((5, 9), (4, 4)), ((6, 4), (3, 2)),
+                                        ((7, 5), 1), ((7, 5), (None, 3)), ((3, 3), (5, 4))])
+@pytest.mark.parametrize("batched", [True, False])
+def test_adaptive_avg_pool2d_takes_pytorchs_windows(in_hw, out, batched):
+    """Overlapping windows of different sizes (7 -> 3), windows that divide the input (an
+    avg_pool2d), the global mean, None for an axis kept and an output larger than the
+    input, each on (N, C, H, W) and (C, H, W)."""
+    x = np.random.default_rng(0).standard_normal(((2, 3) if batched else (3,)) + in_hw)
+    _against_torch(lambda lib, f, t: f.adaptive_avg_pool2d(t, out), [x])
+
+
+def test_group_norm_is_pytorchs_and_refuses_groups_that_do_not_divide():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 6, 3, 4)), rng.standard_normal(6), rng.standard_normal(6)
+    x[1, :3] = 7.0                  # a constant group: 0 before the affine step
+    _against_torch(lambda lib, f, t, w, b: f.group_norm(t, 2, w, b, eps=1e-5), [x, w, b],
+                   rtol=1e-10)
+    _against_torch(lambda lib, f, t: f.group_norm(t, 3), [x[:, :, 0]], rtol=1e-10)
+    with pytest.raises(ember.ShapeError, match="6 channels do not divide into 4 groups"):
+        F.group_norm(ember.tensor(x), 4)
+    with pytest.raises(ValueError, match="num_channels 6"):
+        nn.GroupNorm(4, 6)
+
+
+def test_normalize_cosine_similarity_and_pairwise_distance_are_pytorchs():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    a[2] = 0.0                                       # a zero vector: eps takes over
+    for p in (1.0, 2.0, 3.0):
+        _against_torch(lambda lib, f, x: f.normalize(x, p=p, dim=1), [a])
+        _against_torch(lambda lib, f, x, y: f.pairwise_distance(x, y, p=p), [a, b])
+    _against_torch(lambda lib, f, x: f.normalize(x, dim=0), [a])
+    _against_torch(lambda lib, f, x, y: f.cosine_similarity(x, y), [a, b])
+    _against_torch(lambda lib, f, x, y: f.cosine_similarity(x, y, dim=0), [a, b])
+    _against_torch(lambda lib, f, x, y: f.cosine_similarity(x, y), [a, b[:1]])   # broadcast
+    _against_torch(lambda lib, f, x, y: f.pairwise_distance(x, y, keepdim=True), [a, b])
+
+
+def test_normalize_and_cosine_similarity_do_not_overflow_where_pytorch_does():
+    """float32 norms scaled by the largest magnitude: [3e37, 4e37] normalizes to [0.6, 0.8]
+    and is its own direction (PyTorch's float32 norm is inf: 0 and NaN), and [3e-30,
+    4e-30], whose squares are 0 in float32, under an eps below its norm (PyTorch's norm
+    is 0: x / eps)."""
+    x = ember.tensor([[3e37, 4e37]])
+    np.testing.assert_allclose(F.normalize(x).numpy(), [[0.6, 0.8]], rtol=1e-6)
+    np.testing.assert_allclose(F.cosine_similarity(x, x).numpy(), [1.0], rtol=1e-6)
+    tiny = ember.tensor([[3e-30, 4e-30]])
+    np.testing.assert_allclose(F.normalize(tiny, eps=1e-40).numpy(), [[0.6, 0.8]], rtol=1e-6)

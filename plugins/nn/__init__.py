@@ -1,11 +1,12 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
 from . import functional, init
-from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
-                          Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid,
-                          SiLU, Softmax, Softmin, Softplus, Softsign, Tanh)
-from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Embedding, Flatten,
-                     LayerNorm, Linear, MaxPool2d, RMSNorm)
+from .activations import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Hardsigmoid, Hardswish,
+                          Hardtanh, Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
+                          PairwiseDistance, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
+                          Softsign, Tanh)
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
+                     Embedding, Flatten, GroupNorm, LayerNorm, Linear, MaxPool2d, RMSNorm)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
@@ -25,14 +26,16 @@ LAYERS = {
     "hardsigmoid": Hardsigmoid, "hardswish": Hardswish, "celu": CELU, "selu": SELU,
     "hardtanh": Hardtanh, "relu6": ReLU6, "mish": Mish, "softplus": Softplus,
     "softsign": Softsign, "log_sigmoid": LogSigmoid, "softmin": Softmin, "glu": GLU,
-    "identity": Identity,
+    "identity": Identity, "group_norm": GroupNorm, "adaptive_avg_pool2d": AdaptiveAvgPool2d,
+    "cosine_similarity": CosineSimilarity, "pairwise_distance": PairwiseDistance,
 }
 
-__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv2d", "Dropout", "ELU",
-           "Embedding", "Flatten", "GELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh",
-           "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
-           "LogSoftmax", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv2d",
+           "CosineSimilarity", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GLU",
+           "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "LAYERS",
+           "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
+           "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention", "PairwiseDistance",
            "Parameter", "RMSNorm", "ReLU", "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid",
-           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
-           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-           "TransformerEncoderLayer", "functional", "functional_call", "init"]
+           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "TransformerDecoder",
+           "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+           "functional", "functional_call", "init"]

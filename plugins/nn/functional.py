@@ -535,6 +535,106 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return cols.reshape(c, kernel[0] * kernel[1], n, *out_hw).mean(axis=1).permute(1, 0, 2, 3)
 
 
+def _adaptive_windows(size, out):
+    """(out, size) matrix averaging PyTorch's adaptive windows: row i over inputs
+    floor(i size / out) .. ceil((i + 1) size / out) - 1."""
+    m = np.zeros((out, size))
+    for i in range(out):
+        start, stop = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:stop] = 1.0 / (stop - start)
+    return m
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Mean over the windows PyTorch's adaptive average pooling takes for an output of
+    ``output_size`` (an int, a pair, None in a pair keeping that input size), on
+    (N, C, H, W) or (C, H, W): (1, 1) is the mean over H and W, sizes that divide the
+    input are avg_pool2d, and others two products with constant averaging matrices (the
+    windows then overlap or differ in size), so every backend runs them as GEMMs."""
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), "
+                         f"got shape {x.shape}")
+    h, w = x.shape[-2:]
+    pair = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+        else tuple(output_size)
+    if len(pair) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got "
+                         f"{output_size!r}")
+    oh, ow = (h if pair[0] is None else int(pair[0]), w if pair[1] is None else int(pair[1]))
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be at least 1, got {output_size!r}")
+    if h == 0 or w == 0:
+        raise ShapeError(f"adaptive_avg_pool2d: input {x.shape} has no positions to average")
+    if (oh, ow) == (1, 1):
+        return x.mean(axis=(-2, -1), keepdims=True)
+    if h % oh == 0 and w % ow == 0 and x.ndim == 4:
+        return avg_pool2d(x, (h // oh, w // ow))
+    rows = ember.tensor(_adaptive_windows(h, oh), dtype=x.dtype, backend=x.backend)
+    cols = ember.tensor(_adaptive_windows(w, ow).T, dtype=x.dtype, backend=x.backend)
+    return rows @ x @ cols
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Each sample's channels in ``num_groups`` groups, each normalized over its
+    channels and positions (ember.ops.reduce.standardize), then a per-channel weight and
+    bias, as PyTorch's."""
+    if x.ndim < 2:
+        raise ShapeError(f"group_norm: input must be (N, C, ...), got shape {x.shape}")
+    n, c = x.shape[:2]
+    if num_groups < 1 or c % num_groups:
+        raise ShapeError(f"group_norm: {c} channels do not divide into {num_groups} groups")
+    grouped = ember.amp.widen(x).reshape(n, num_groups, c // num_groups, *x.shape[2:])
+    out = standardize(grouped, tuple(range(2, grouped.ndim)), eps).reshape(x.shape)
+    per_channel = (c,) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out
+
+
+def _norm(x, p, dim):
+    """The p-norm along ``dim`` (kept), scaled by the largest magnitude first (the
+    array API's vector_norm): no overflow at 1e30 in float32, no underflow at 1e-30."""
+    from ember.array_api import linalg
+    return linalg.vector_norm(x, axis=dim, keepdims=True, ord=p)
+
+
+def _at_least(value, least):
+    """max(value, least) whose gradient is value's (PyTorch clamps its norms so, under
+    no_grad)."""
+    return value + (ember.maximum(value, least) - value).detach()
+
+
+def normalize(x, p=2.0, dim=1, eps=1e-12):
+    """x / max(||x||_p, eps) along ``dim``, as PyTorch; the norm does not overflow
+    (normalize([3e38, 4e38]) is [0.6, 0.8], where PyTorch's float32 norm is inf)."""
+    return x / ember.maximum(_norm(x, p, dim), eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim``, as PyTorch
+    computes it (each normalized first, broadcast against the other): a zero vector
+    gives 0."""
+    if x1.shape != x2.shape:
+        try:
+            shape = np.broadcast_shapes(x1.shape, x2.shape)
+        except ValueError:
+            raise ShapeError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} do not "
+                             f"broadcast") from None
+        x1, x2 = ember.broadcast_to(x1, shape), ember.broadcast_to(x2, shape)
+    a = x1 / _at_least(_norm(x1, 2.0, dim), eps)
+    b = x2 / _at_least(_norm(x2, 2.0, dim), eps)
+    return (a * b).sum(axis=dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last axis, as PyTorch (eps keeps the gradient of
+    equal rows finite)."""
+    d = _norm(x1 - x2 + eps, p, -1)
+    return d if keepdim else d.squeeze(-1)
+
+
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the rest by 1 / (1 - p).
 

@@ -117,6 +117,25 @@ class AvgPool2d(Module):
                             bad_shape=(2, 3, 6))
 
 
+class AdaptiveAvgPool2d(Module):
+    """Mean over the windows that give an output of ``output_size`` (F.adaptive_avg_pool2d).
+    No parameters."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"output_size": (3, 2)}, shape=(2, 3, 7, 5), bad_shape=(2, 3))
+
+
 class Flatten(Module):
     """Merge axes start_dim..end_dim (all but the batch axis by default)."""
 
@@ -228,6 +247,31 @@ class LayerNorm(Module):
     @classmethod
     def example(cls):
         return LayerExample({"normalized_shape": (3, 4)}, shape=(2, 3, 4), bad_shape=(2, 4, 3))
+
+
+class GroupNorm(Module):
+    """Normalization of each sample's channels in groups (F.group_norm). Init: weight 1,
+    bias 0, one each per channel."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None, backend=None):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels {num_channels} must divide into "
+                             f"num_groups {num_groups}")
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.weight = Parameter(init.ones((num_channels,), dtype, backend)) if affine else None
+        self.bias = Parameter(init.zeros((num_channels,), dtype, backend)) if affine else None
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_groups": 2, "num_channels": 4}, shape=(2, 4, 3, 3),
+                            bad_shape=(2, 3, 3, 3))
 
 
 class RMSNorm(Module):

@@ -871,9 +871,10 @@ def test_glu_and_softmin_refuse_what_pytorch_refuses():
         F.hardtanh(ember.ones(2), 1.0, -1.0)
 
 
-def _against_torch(make, arrays, rtol=1e-12):
+def _against_torch(make, arrays, rtol=1e-12, grads_of=None):
     """make(lib, *tensors) in ember and in PyTorch, float64: values and the gradients of a
-    weighted sum, each within ``rtol`` of PyTorch's."""
+    weighted sum (for the arrays numbered in ``grads_of``, else all), each within
+    ``rtol`` of PyTorch's."""
     torch = pytest.importorskip("torch")
     ours = [ember.tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
@@ -882,8 +883,9 @@ def _against_torch(make, arrays, rtol=1e-12):
     w = np.random.default_rng(1).uniform(0.5, 2.0, got.shape)
     (got * ember.tensor(w)).sum().backward()
     grads = torch.autograd.grad((want * torch.tensor(w)).sum(), theirs)
-    for o, g in zip(ours, grads):
-        np.testing.assert_allclose(o.grad.numpy(), g.numpy(), rtol=rtol, atol=1e-15)
+    for k, (o, g) in enumerate(zip(ours, grads)):
+        if grads_of is None or k in grads_of:
+            np.testing.assert_allclose(o.grad.numpy(), g.numpy(), rtol=rtol, atol=1e-15)
 
 
 @pytest.mark.parametrize("in_hw, out", [((7, 5), (3, 2)), ((5, 9), (4, 4)), ((6, 4), (3, 2)),
@@ -934,3 +936,39 @@ def test_normalize_and_cosine_similarity_do_not_overflow_where_pytorch_does():
     np.testing.assert_allclose(F.cosine_similarity(x, x).numpy(), [1.0], rtol=1e-6)
     tiny = ember.tensor([[3e-30, 4e-30]])
     np.testing.assert_allclose(F.normalize(tiny, eps=1e-40).numpy(), [[0.6, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")      # PyTorch's, on "mean"
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_is_pytorchs_with_zero_targets(reduction, log_target):
+    """Zero probabilities count 0 (0 log 0), log targets of -inf likewise; batchmean
+    divides by the batch size. The gradients are the prediction's (a zero target's own
+    slope is -inf, which PyTorch gives as NaN)."""
+    torch = pytest.importorskip("torch")
+    from ember.plugins.losses import kl_div
+    rng = np.random.default_rng(0)
+    lp = np.log(rng.dirichlet(np.ones(5), 4))
+    t = rng.dirichlet(np.ones(5), 4)
+    t[1, 2] = 0.0
+    with np.errstate(divide="ignore"):
+        t = np.log(t) if log_target else t          # log 0 = -inf: a zero probability
+    if reduction == "none" or reduction == "batchmean":
+        _against_torch(lambda lib, f, a, b: f.kl_div(a, b, reduction=reduction,
+                                                      log_target=log_target)
+                       if lib is torch else kl_div(a, b, reduction, log_target), [lp, t],
+                       grads_of=(0,))
+    else:
+        got = kl_div(ember.tensor(lp), ember.tensor(t), reduction, log_target).numpy()
+        want = torch.nn.functional.kl_div(torch.tensor(lp), torch.tensor(t), reduction=reduction,
+                                          log_target=log_target).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_smooth_l1_loss_is_pytorchs(beta):
+    from ember.plugins.losses import smooth_l1_loss
+    rng = np.random.default_rng(0)
+    p, t = rng.standard_normal((4, 3)) * 2, rng.standard_normal((4, 3))
+    _against_torch(lambda lib, f, a, b: f.smooth_l1_loss(a, b, reduction="none", beta=beta)
+                   if lib is not ember else smooth_l1_loss(a, b, "none", beta), [p, t])

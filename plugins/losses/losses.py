@@ -83,6 +83,34 @@ def huber_loss(pred, target, reduction="mean", delta=1.0):
 
 
 @_float32
+def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2, as PyTorch (Fast R-CNN's box
+    loss); beta 0 is the L1 loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = (pred - _same_shape("smooth_l1_loss", pred, target)).abs()
+    loss = d if beta == 0 else ember.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+@_float32
+def kl_div(log_pred, target, reduction="mean", log_target=False):
+    """KL(target || pred) pointwise with ``log_pred`` holding log-probabilities, as
+    PyTorch's: t log t - t log_pred, 0 where t is 0 (0 log 0 = 0); with ``log_target``,
+    exp(t) (t - log_pred). reduction "batchmean" divides the sum by the batch size, the
+    divergence per sample; "mean" divides it by every element, as PyTorch."""
+    t = _same_shape("kl_div", log_pred, target)
+    if log_target:
+        loss = ember.exp(t) * (t - log_pred)
+    else:
+        zero = t == 0
+        loss = ember.where(zero, 0.0, t * ember.log(ember.where(zero, 1.0, t))) - t * log_pred
+    if reduction == "batchmean":
+        return loss.sum() / (loss.shape[0] if loss.ndim else 1)
+    return _reduce(loss, reduction, "kl_div")
+
+
+@_float32
 def binary_cross_entropy(prob, target, reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
     t = _same_shape("binary_cross_entropy", prob, target)
@@ -429,6 +457,34 @@ class HuberLoss(Loss):
         return LossExample({"delta": 0.7}, (5, 3), "same", ref)
 
 
+class SmoothL1Loss(Loss):
+    fn = staticmethod(smooth_l1_loss)
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction, beta=beta)
+
+    @classmethod
+    def example(cls):
+        def ref(p, t, beta=0.7):
+            d = np.abs(p - t)
+            return np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+        return LossExample({"beta": 0.7}, (5, 3), "same", ref)
+
+
+class KLDivLoss(Loss):
+    fn = staticmethod(kl_div)
+
+    def __init__(self, reduction="mean", log_target=False):
+        if reduction == "batchmean":      # the one reduction of its own
+            self.reduction, self.options = reduction, {"log_target": log_target}
+        else:
+            super().__init__(reduction, log_target=log_target)
+
+    @classmethod
+    def example(cls):
+        return LossExample({}, (4, 5), "prob", lambda lp, t: t * (np.log(t) - lp), low=-3, high=0)
+
+
 class BCELoss(Loss):
     fn = staticmethod(binary_cross_entropy)
 
@@ -490,7 +546,8 @@ class TokenCrossEntropyLoss(CrossEntropyLoss):
 
 
 LOSSES = {
-    "mse": MSELoss, "l1": L1Loss, "huber": HuberLoss, "bce": BCELoss,
+    "mse": MSELoss, "l1": L1Loss, "huber": HuberLoss, "smooth_l1": SmoothL1Loss,
+    "kl_div": KLDivLoss, "bce": BCELoss,
     "bce_with_logits": BCEWithLogitsLoss, "nll": NLLLoss, "cross_entropy": CrossEntropyLoss,
     "token_cross_entropy": TokenCrossEntropyLoss,
 }

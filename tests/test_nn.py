@@ -972,3 +972,42 @@ def test_smooth_l1_loss_is_pytorchs(beta):
     p, t = rng.standard_normal((4, 3)) * 2, rng.standard_normal((4, 3))
     _against_torch(lambda lib, f, a, b: f.smooth_l1_loss(a, b, reduction="none", beta=beta)
                    if lib is not ember else smooth_l1_loss(a, b, "none", beta), [p, t])
+
+
+@pytest.mark.parametrize("config", [
+    dict(stride=1, padding=0, dilation=1, groups=1), dict(stride=2, padding=1, dilation=1, groups=2),
+    dict(stride=3, padding=2, dilation=2, groups=1), dict(stride=1, padding="same", dilation=2, groups=1),
+    dict(stride=2, padding="valid", dilation=1, groups=1)])
+def test_conv1d_is_pytorchs(config):
+    rng = np.random.default_rng(0)
+    g = config["groups"]
+    x, w, b = rng.standard_normal((2, 4, 11)), rng.standard_normal((6, 4 // g, 3)), rng.standard_normal(6)
+    _against_torch(lambda lib, f, t, w, b: f.conv1d(t, w, b, **config), [x, w, b], rtol=1e-10)
+    _against_torch(lambda lib, f, t, w: f.conv1d(t, w, **config), [x[0], w], rtol=1e-10)
+
+
+@pytest.mark.parametrize("config", [
+    dict(stride=1, padding=0, output_padding=0, groups=1, dilation=1),
+    dict(stride=2, padding=1, output_padding=1, groups=1, dilation=1),
+    dict(stride=(2, 3), padding=(0, 2), output_padding=(1, 0), groups=2, dilation=1),
+    dict(stride=2, padding=1, output_padding=0, groups=1, dilation=(2, 1)),
+    dict(stride=1, padding=0, output_padding=1, groups=1, dilation=2)])
+def test_conv_transpose2d_is_pytorchs(config):
+    """Strides, crops, output padding, groups and dilation against PyTorch in float64:
+    values and the gradients of input, weight and bias."""
+    rng = np.random.default_rng(0)
+    g = config["groups"]
+    x, w, b = (rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((4, 6 // g, 3, 2)),
+               rng.standard_normal(6))
+    _against_torch(lambda lib, f, t, w, b: f.conv_transpose2d(t, w, b, **config), [x, w, b],
+                   rtol=1e-10)
+
+
+def test_conv_transpose2d_refuses_what_pytorch_refuses():
+    x, w = ember.ones((1, 4, 3, 3)), ember.ones((4, 2, 3, 3))
+    with pytest.raises(ValueError, match="output_padding"):
+        F.conv_transpose2d(x, w, stride=2, output_padding=2)
+    with pytest.raises(ember.ShapeError, match="has 3 channels"):
+        F.conv_transpose2d(ember.ones((1, 3, 3, 3)), w)
+    with pytest.raises(ember.ShapeError, match="crops the whole output"):
+        F.conv_transpose2d(ember.ones((1, 4, 1, 1)), ember.ones((4, 2, 1, 1)), padding=1)

@@ -5,14 +5,16 @@ from .activations import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Hardsigm
                           Hardtanh, Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
                           PairwiseDistance, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
                           Softsign, Tanh)
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout,
-                     Embedding, Flatten, GroupNorm, LayerNorm, Linear, MaxPool2d, RMSNorm)
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
+                     ConvTranspose2d, Dropout, Embedding, Flatten, GroupNorm, LayerNorm, Linear,
+                     MaxPool2d, RMSNorm)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
 LAYERS = {
-    "linear": Linear, "conv2d": Conv2d, "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d,
+    "linear": Linear, "conv1d": Conv1d, "conv2d": Conv2d, "conv_transpose2d": ConvTranspose2d,
+    "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d,
     "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
     "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
@@ -30,12 +32,12 @@ LAYERS = {
     "cosine_similarity": CosineSimilarity, "pairwise_distance": PairwiseDistance,
 }
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv2d",
-           "CosineSimilarity", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GLU",
-           "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "LAYERS",
-           "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
-           "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention", "PairwiseDistance",
-           "Parameter", "RMSNorm", "ReLU", "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid",
-           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "TransformerDecoder",
-           "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-           "functional", "functional_call", "init"]
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d",
+           "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "ELU", "Embedding",
+           "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
+           "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
+           "LogSoftmax", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
+           "PairwiseDistance", "Parameter", "RMSNorm", "ReLU", "ReLU6", "SELU", "Sequential",
+           "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
+           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer", "functional", "functional_call", "init"]

@@ -209,6 +209,81 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
 
 
+def _single(v, name, op, least=1):
+    """An int from an int or a 1-tuple, at least ``least``."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < least:
+        raise ValueError(f"{op}: {name} must be an int >= {least} or a 1-tuple of one, got {v!r}")
+    return int(v)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over (N, C, L) or (C, L), as PyTorch: conv2d over a height of one,
+    the weight (out, in/groups, k)."""
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"conv1d: input must be (N, C, L) or (C, L), got shape {x.shape}")
+    if weight.ndim != 3:
+        raise ShapeError(f"conv1d: weight must have shape (out, in/groups, k), got {weight.shape}")
+    if isinstance(groups, numbers.Integral) and groups >= 1 and x.shape[-2] != weight.shape[1] * groups:
+        raise ShapeError(f"conv1d: input {x.shape} has {x.shape[-2]} channels but weight "
+                         f"{weight.shape} expects {weight.shape[1] * groups} (groups={groups})")
+    pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", "conv1d", 0))
+    batched = x if x.ndim == 3 else x.unsqueeze(0)
+    out = conv2d(batched.unsqueeze(2), weight.unsqueeze(2), bias,
+                 (1, _single(stride, "stride", "conv1d")), pad,
+                 (1, _single(dilation, "dilation", "conv1d")), groups).squeeze(2)
+    return out if x.ndim == 3 else out.squeeze(0)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transposed 2-D convolution (conv2d's gradient with respect to its input, as
+    PyTorch's), weight (in, out/groups, kh, kw): one GEMM per group spreads each input
+    position over its window (C_out kh kw rows), col2im sums the windows into the output,
+    then ``padding`` is cropped from each side and ``output_padding`` more rows and
+    columns are kept at the bottom and right. Output size (H - 1) s - 2 p + d (k - 1) +
+    output_padding + 1."""
+    _check_4d("conv_transpose2d", x)
+    if weight.ndim != 4:
+        raise ShapeError(f"conv_transpose2d: weight must have shape (in, out/groups, kh, kw), "
+                         f"got {weight.shape}")
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"conv_transpose2d: groups must be an int >= 1, got {groups!r}")
+    stride, dilation = (_pair(stride, "stride", "conv_transpose2d"),
+                        _pair(dilation, "dilation", "conv_transpose2d"))
+    padding = _pair(padding, "padding", "conv_transpose2d", least=0)
+    extra = _pair(output_padding, "output_padding", "conv_transpose2d", least=0)
+    n, c, h, w = x.shape
+    cin, cog, kh, kw = weight.shape
+    if c != cin or cin % groups:
+        raise ShapeError(f"conv_transpose2d: input {x.shape} has {c} channels but weight "
+                         f"{weight.shape} takes {cin}, in groups of {groups}")
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(f"conv_transpose2d: output_padding {extra} must be smaller than stride "
+                         f"{stride} or dilation {dilation}, as PyTorch requires")
+    cout = cog * groups
+    if bias is not None and bias.shape != (cout,):
+        raise ShapeError(f"conv_transpose2d: bias must have shape ({cout},), got {bias.shape}")
+    full = [(size - 1) * s + d * (k - 1) + 1 for size, s, d, k in
+            zip((h, w), stride, dilation, (kh, kw))]
+    out_hw = [f - 2 * p + e for f, p, e in zip(full, padding, extra)]
+    if min(out_hw) < 1:
+        raise ShapeError(f"conv_transpose2d: padding {padding} crops the whole output of "
+                         f"{tuple(full)} from input {x.shape}")
+    # (groups, out/groups kh kw, in/groups) @ (groups, in/groups, N H W)
+    wt = weight.reshape(groups, cin // groups, cog * kh * kw).permute(0, 2, 1)
+    xs = x.permute(1, 0, 2, 3).reshape(groups, cin // groups, n * h * w)
+    cols = (wt @ xs).reshape(cout, kh, kw, n, h, w)
+    out = col2im(cols, (n, cout, *full), (kh, kw), stride, dilation)
+    if any(extra):
+        out = ember.pad(out, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    (ph, pw), (oh, ow) = padding, out_hw
+    if ph or pw:
+        out = out[:, :, ph:ph + oh, pw:pw + ow]
+    return out + bias.reshape(cout, 1, 1) if bias is not None else out
+
+
 def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                 residual=None):
     """relu(conv2d(x, weight, bias, ...) + residual) (residual None: none), to the bit the

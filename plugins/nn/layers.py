@@ -79,6 +79,86 @@ class Conv2d(Module):
                             bad_shape=(2, 3, 7, 6), scale=3)
 
 
+class Conv1d(Module):
+    """1-D convolution over (N, C, L) (F.conv1d). Init as Linear with fan_in = in/groups * k,
+    as PyTorch."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, dtype=None, backend=None):
+        super().__init__()
+        if not isinstance(groups, numbers.Integral) or groups < 1:
+            raise ValueError(f"Conv1d: groups must be an int >= 1, got {groups!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ShapeError(f"Conv1d: in_channels {in_channels} and out_channels {out_channels} "
+                             f"must both be divisible by groups={groups}")
+        k = F._single(kernel_size, "kernel_size", "Conv1d")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (k,)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        shape = (out_channels, in_channels // groups, k)
+        self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
+                                                     backend=backend))
+        fan_in = init.fans(shape)[0]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0      # as PyTorch
+        self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
+            if bias else None
+
+    def forward(self, x):
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"groups={self.groups}")
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2,
+                             "padding": 1, "dilation": 2, "groups": 2}, shape=(2, 4, 9),
+                            bad_shape=(2, 3, 9), scale=3)
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution over (N, C, H, W) (F.conv_transpose2d): weight (in,
+    out/groups, kh, kw), init as PyTorch's (fan_in = out/groups * kh * kw)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None, backend=None):
+        super().__init__()
+        if not isinstance(groups, numbers.Integral) or groups < 1:
+            raise ValueError(f"ConvTranspose2d: groups must be an int >= 1, got {groups!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ShapeError(f"ConvTranspose2d: in_channels {in_channels} and out_channels "
+                             f"{out_channels} must both be divisible by groups={groups}")
+        kh, kw = F._pair(kernel_size, "kernel_size", "ConvTranspose2d")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.groups, self.dilation = groups, dilation
+        shape = (in_channels, out_channels // groups, kh, kw)
+        self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
+                                                     backend=backend))
+        fan_in = init.fans(shape)[0]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0      # as PyTorch
+        self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
+            if bias else None
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding}, groups={self.groups}, "
+                f"dilation={self.dilation}")
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2,
+                             "padding": 1, "output_padding": 1, "groups": 2}, shape=(2, 4, 4, 3),
+                            bad_shape=(2, 3, 4, 3), scale=3)
+
+
 class MaxPool2d(Module):
     """Maximum over each window; stride defaults to the kernel size. No parameters."""
 

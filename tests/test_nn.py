@@ -1011,3 +1011,35 @@ def test_conv_transpose2d_refuses_what_pytorch_refuses():
         F.conv_transpose2d(ember.ones((1, 3, 3, 3)), w)
     with pytest.raises(ember.ShapeError, match="crops the whole output"):
         F.conv_transpose2d(ember.ones((1, 4, 1, 1)), ember.ones((4, 2, 1, 1)), padding=1)
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 3, 5), dict(scale_factor=2, mode="nearest")),
+    ((2, 3, 7), dict(size=3, mode="nearest")),
+    ((2, 3, 7), dict(size=4, mode="nearest-exact")),
+    ((2, 3, 5), dict(size=8, mode="linear")),
+    ((2, 3, 5), dict(size=8, mode="linear", align_corners=True)),
+    ((2, 3, 4, 5), dict(scale_factor=1.5, mode="bilinear")),
+    ((2, 3, 4, 5), dict(scale_factor=(0.5, 2.5), mode="bilinear", recompute_scale_factor=True)),
+    ((2, 3, 4, 5), dict(size=(7, 3), mode="bilinear", align_corners=True)),
+    ((2, 3, 4, 5), dict(size=(1, 1), mode="bilinear", align_corners=True)),
+    ((2, 3, 4, 5), dict(scale_factor=3, mode="nearest")),
+    ((1, 2, 3, 4, 2), dict(scale_factor=2, mode="trilinear")),
+    ((1, 2, 3, 4, 2), dict(size=(2, 5, 3), mode="nearest"))])
+def test_interpolate_is_pytorchs(shape, kwargs):
+    """Up and down, by size and by scale factor (its reciprocal placing the sources, or
+    recomputed), every mode, align_corners both ways: values and gradients."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    _against_torch(lambda lib, f, t: f.interpolate(t, **kwargs), [x])
+
+
+def test_interpolate_refuses_what_pytorch_refuses():
+    x = ember.ones((1, 1, 4, 4))
+    with pytest.raises(ember.ShapeError, match="rank 3"):
+        F.interpolate(x, scale_factor=2, mode="linear")
+    with pytest.raises(ValueError, match="either size or scale_factor"):
+        F.interpolate(x, size=3, scale_factor=2)
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, scale_factor=2, align_corners=True)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        F.interpolate(x, scale_factor=2, mode="bicubic")

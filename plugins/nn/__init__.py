@@ -7,14 +7,14 @@ from .activations import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Hardsigm
                           Softsign, Tanh)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
                      ConvTranspose2d, Dropout, Embedding, Flatten, GroupNorm, LayerNorm, Linear,
-                     MaxPool2d, RMSNorm)
+                     MaxPool2d, RMSNorm, Upsample)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
 LAYERS = {
     "linear": Linear, "conv1d": Conv1d, "conv2d": Conv2d, "conv_transpose2d": ConvTranspose2d,
-    "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d,
+    "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d, "upsample": Upsample,
     "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
     "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
@@ -40,4 +40,4 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU
            "PairwiseDistance", "Parameter", "RMSNorm", "ReLU", "ReLU6", "SELU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-           "TransformerEncoderLayer", "functional", "functional_call", "init"]
+           "TransformerEncoderLayer", "Upsample", "functional", "functional_call", "init"]

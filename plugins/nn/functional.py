@@ -649,6 +649,74 @@ def adaptive_avg_pool2d(x, output_size):
     return rows @ x @ cols
 
 
+#: interpolate's modes and the spatial axes each takes
+_INTERPOLATE_RANKS = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,),
+                      "bilinear": (2,), "trilinear": (3,)}
+
+
+def _source(size, out, scale, mode, align_corners):
+    """(i0, i1, weight of i1) per output position along one axis, PyTorch's source
+    positions: nearest floor(j scale), nearest-exact floor((j + 1/2) scale), linear
+    (j + 1/2) scale - 1/2 clamped at 0 or, with align_corners, j (size - 1) / (out - 1)."""
+    j = np.arange(out, dtype=np.float64)
+    if mode in ("nearest", "nearest-exact"):
+        src = np.floor((j + 0.5 if mode == "nearest-exact" else j) * scale)
+        i0 = np.minimum(src.astype(np.int64), size - 1)
+        return i0, i0, None
+    if align_corners:
+        src = j * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
+    else:
+        src = np.maximum((j + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    return i0, np.minimum(i0 + 1, size - 1), src - i0
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None):
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) as torch.nn.functional.interpolate:
+    to ``size``, or by ``scale_factor`` (whose reciprocal then places the sources, unless
+    recompute_scale_factor), with mode nearest, nearest-exact, linear, bilinear or
+    trilinear (align_corners as PyTorch's, False by default). Each axis in turn gathers
+    its one or two source rows and mixes them, so gradients flow to every source."""
+    if mode not in _INTERPOLATE_RANKS:
+        raise ValueError(f"interpolate: mode must be one of {', '.join(_INTERPOLATE_RANKS)}, "
+                         f"got {mode!r}")
+    axes = x.ndim - 2
+    if axes not in _INTERPOLATE_RANKS[mode]:
+        raise ShapeError(f"interpolate: mode {mode!r} takes inputs of rank "
+                         f"{' or '.join(str(r + 2) for r in _INTERPOLATE_RANKS[mode])}, "
+                         f"got shape {x.shape}")
+    if align_corners is not None and mode.startswith("nearest"):
+        raise ValueError("interpolate: align_corners applies to the linear modes only")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give either size or scale_factor")
+    spatial = x.shape[2:]
+    if size is not None:
+        out = tuple(size) if isinstance(size, (tuple, list)) else (size,) * axes
+        scales = [s / o if o else 0.0 for s, o in zip(spatial, out)]
+    else:
+        factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) \
+            else (scale_factor,) * axes
+        out = tuple(int(math.floor(s * f)) for s, f in zip(spatial, factors))
+        scales = [s / o if recompute_scale_factor and o else 1.0 / f
+                  for s, o, f in zip(spatial, out, factors)]
+    if len(out) != axes or min(out) < 1:
+        raise ShapeError(f"interpolate: output size {out} for input {x.shape}: one size of at "
+                         f"least 1 per spatial axis")
+    if min(spatial) < 1:
+        raise ShapeError(f"interpolate: input {x.shape} has an empty spatial axis")
+    for k, (size_k, out_k, scale) in enumerate(zip(spatial, out, scales)):
+        i0, i1, w1 = _source(size_k, out_k, scale, mode, align_corners)
+        lead = (slice(None),) * (2 + k)
+        lo = x[lead + (i0,)]
+        if w1 is not None:
+            shape = (out_k,) + (1,) * (axes - 1 - k)
+            w1 = ember.tensor(w1.reshape(shape), dtype=x.dtype, backend=x.backend)
+            lo = lo * (1.0 - w1) + x[lead + (i1,)] * w1
+        x = lo
+    return x
+
+
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Each sample's channels in ``num_groups`` groups, each normalized over its
     channels and positions (ember.ops.reduce.standardize), then a per-channel weight and

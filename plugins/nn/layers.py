@@ -159,6 +159,29 @@ class ConvTranspose2d(Module):
                             bad_shape=(2, 3, 4, 3), scale=3)
 
 
+class Upsample(Module):
+    """Resize to ``size`` or by ``scale_factor`` (F.interpolate). No parameters."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"scale_factor": 1.5, "mode": "bilinear"}, shape=(2, 3, 4, 5),
+                            bad_shape=(2, 3, 4))
+
+
 class MaxPool2d(Module):
     """Maximum over each window; stride defaults to the kernel size. No parameters."""
 

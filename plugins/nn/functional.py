@@ -214,7 +214,8 @@ def _single(v, name, op, least=1):
     if isinstance(v, (tuple, list)) and len(v) == 1:
         v = v[0]
     if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < least:
-        raise ValueError(f"{op}: {name} must be an int >= {least} or a 1-tuple of one, got {v!r}")
+        raise ValueError(f"{op}: {name} must be an int >= {least} (or a 1-tuple of one), "
+                         f"got {v!r}")
     return int(v)
 
 
@@ -225,7 +226,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv1d: input must be (N, C, L) or (C, L), got shape {x.shape}")
     if weight.ndim != 3:
         raise ShapeError(f"conv1d: weight must have shape (out, in/groups, k), got {weight.shape}")
-    if isinstance(groups, numbers.Integral) and groups >= 1 and x.shape[-2] != weight.shape[1] * groups:
+    channels = weight.shape[1] * groups if isinstance(groups, numbers.Integral) else None
+    if channels is not None and groups >= 1 and x.shape[-2] != channels:
         raise ShapeError(f"conv1d: input {x.shape} has {x.shape[-2]} channels but weight "
                          f"{weight.shape} expects {weight.shape[1] * groups} (groups={groups})")
     pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", "conv1d", 0))
@@ -637,7 +639,8 @@ def adaptive_avg_pool2d(x, output_size):
                          f"{output_size!r}")
     oh, ow = (h if pair[0] is None else int(pair[0]), w if pair[1] is None else int(pair[1]))
     if oh < 1 or ow < 1:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be at least 1, got {output_size!r}")
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be at least 1, got "
+                         f"{output_size!r}")
     if h == 0 or w == 0:
         raise ShapeError(f"adaptive_avg_pool2d: input {x.shape} has no positions to average")
     if (oh, ow) == (1, 1):

@@ -39,23 +39,24 @@ class Linear(Module):
         return LayerExample({"in_features": 5, "out_features": 3}, shape=(4, 5), bad_shape=(4, 6))
 
 
-class Conv2d(Module):
-    """2-D convolution over (N, C, H, W). Init as Linear with fan_in = in/groups * kh * kw."""
+class _Conv(Module):
+    """What the convolution layers share: the groups check, PyTorch's init (weight
+    kaiming_uniform with a = sqrt(5), bias uniform within 1 / sqrt(fan_in)) and repr."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, dtype=None, backend=None):
-        super().__init__()
+    #: the settings the repr shows after the channels and kernel size
+    shown = ("stride", "padding", "dilation", "groups")
+
+    def _make_weights(self, in_channels, out_channels, kernel, groups, bias, dtype, backend,
+                    transposed=False):
+        name = type(self).__name__
         if not isinstance(groups, numbers.Integral) or groups < 1:
-            raise ValueError(f"Conv2d: groups must be an int >= 1, got {groups!r}")
+            raise ValueError(f"{name}: groups must be an int >= 1, got {groups!r}")
         if in_channels % groups or out_channels % groups:
-            raise ShapeError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} "
+            raise ShapeError(f"{name}: in_channels {in_channels} and out_channels {out_channels} "
                              f"must both be divisible by groups={groups}")
-        kh, kw = F._pair(kernel_size, "kernel_size", "Conv2d")
-        F._conv_padding(padding, (kh, kw), F._pair(stride, "stride", "Conv2d"),   # checked now
-                        F._pair(dilation, "dilation", "Conv2d"))
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        shape = (out_channels, in_channels // groups, kh, kw)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
+        shape = (in_channels, out_channels // groups, *kernel) if transposed else \
+            (out_channels, in_channels // groups, *kernel)
         self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
                                                      backend=backend))
         fan_in = init.fans(shape)[0]
@@ -63,14 +64,26 @@ class Conv2d(Module):
         self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
             if bias else None
 
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " + \
+            ", ".join(f"{k}={getattr(self, k)}" for k in self.shown)
+
+
+class Conv2d(_Conv):
+    """2-D convolution over (N, C, H, W). Init as Linear with fan_in = in/groups * kh * kw."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, dtype=None, backend=None):
+        super().__init__()
+        kernel = F._pair(kernel_size, "kernel_size", "Conv2d")
+        F._conv_padding(padding, kernel, F._pair(stride, "stride", "Conv2d"),   # checked now
+                        F._pair(dilation, "dilation", "Conv2d"))
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self._make_weights(in_channels, out_channels, kernel, groups, bias, dtype, backend)
+
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
-
-    def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"groups={self.groups}")
 
     @classmethod
     def example(cls):
@@ -79,37 +92,21 @@ class Conv2d(Module):
                             bad_shape=(2, 3, 7, 6), scale=3)
 
 
-class Conv1d(Module):
+class Conv1d(_Conv):
     """1-D convolution over (N, C, L) (F.conv1d). Init as Linear with fan_in = in/groups * k,
     as PyTorch."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, dtype=None, backend=None):
         super().__init__()
-        if not isinstance(groups, numbers.Integral) or groups < 1:
-            raise ValueError(f"Conv1d: groups must be an int >= 1, got {groups!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ShapeError(f"Conv1d: in_channels {in_channels} and out_channels {out_channels} "
-                             f"must both be divisible by groups={groups}")
-        k = F._single(kernel_size, "kernel_size", "Conv1d")
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (k,)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        shape = (out_channels, in_channels // groups, k)
-        self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
-                                                     backend=backend))
-        fan_in = init.fans(shape)[0]
-        bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0      # as PyTorch
-        self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
-            if bias else None
+        self._make_weights(in_channels, out_channels,
+                         (F._single(kernel_size, "kernel_size", "Conv1d"),), groups, bias, dtype,
+                         backend)
 
     def forward(self, x):
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
-
-    def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"groups={self.groups}")
 
     @classmethod
     def example(cls):
@@ -118,39 +115,24 @@ class Conv1d(Module):
                             bad_shape=(2, 3, 9), scale=3)
 
 
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_Conv):
     """Transposed 2-D convolution over (N, C, H, W) (F.conv_transpose2d): weight (in,
     out/groups, kh, kw), init as PyTorch's (fan_in = out/groups * kh * kw)."""
+
+    shown = ("stride", "padding", "output_padding", "groups", "dilation")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, dtype=None, backend=None):
         super().__init__()
-        if not isinstance(groups, numbers.Integral) or groups < 1:
-            raise ValueError(f"ConvTranspose2d: groups must be an int >= 1, got {groups!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ShapeError(f"ConvTranspose2d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must both be divisible by groups={groups}")
-        kh, kw = F._pair(kernel_size, "kernel_size", "ConvTranspose2d")
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation = groups, dilation
-        shape = (in_channels, out_channels // groups, kh, kw)
-        self.weight = Parameter(init.kaiming_uniform(shape, a=math.sqrt(5), dtype=dtype,
-                                                     backend=backend))
-        fan_in = init.fans(shape)[0]
-        bound = 1.0 / math.sqrt(fan_in) if fan_in else 0.0      # as PyTorch
-        self.bias = Parameter(init.uniform((out_channels,), -bound, bound, dtype, backend)) \
-            if bias else None
+        self._make_weights(in_channels, out_channels,
+                         F._pair(kernel_size, "kernel_size", "ConvTranspose2d"), groups, bias,
+                         dtype, backend, transposed=True)
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
-
-    def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, "
-                f"output_padding={self.output_padding}, groups={self.groups}, "
-                f"dilation={self.dilation}")
 
     @classmethod
     def example(cls):

@@ -99,8 +99,8 @@ _UNARY = {
     "Sin": ember.sin, "Cos": ember.cos, "Tan": _tan, "Tanh": ember.tanh, "Sinh": _sinh,
     "Cosh": _cosh, "Sigmoid": ember.sigmoid, "Relu": ember.relu, "Sign": ember.sign,
     "Erf": F.erf, "Softplus": ember.softplus, "Not": ember.logical_not,
-    "Softsign": lambda x: x / (ember.abs(x) + 1.0), "Reciprocal": lambda x: 1.0 / x,
-    "IsNaN": lambda x: x != x, "Mish": lambda x: x * ember.tanh(ember.softplus(x)),
+    "Softsign": F.softsign, "Reciprocal": lambda x: 1.0 / x,
+    "IsNaN": lambda x: x != x, "Mish": F.mish,
 }
 for _name, _fn in _UNARY.items():
     OPS[_name] = (lambda fn: lambda c, a, x: fn(c.tensor(x)))(_fn)
@@ -209,16 +209,14 @@ def elu(c, a, x):
 
 @op("Celu")
 def celu(c, a, x):
-    alpha = a.get("alpha", 1.0)
-    x = c.tensor(x)
-    return ember.relu(x) + ember.minimum(ember.expm1(x / alpha) * alpha, 0.0)
+    return F.celu(c.tensor(x), a.get("alpha", 1.0))
 
 
 @op("Selu")
 def selu(c, a, x):
+    """gamma elu(x, alpha): ONNX's defaults are PyTorch's constants rounded to float32."""
     alpha, gamma = a.get("alpha", 1.67326319217681884765625), a.get("gamma", 1.05070102214813232421875)
-    x = c.tensor(x)
-    return ember.where(x > 0, x, ember.expm1(ember.minimum(x, 0.0)) * alpha) * gamma
+    return F.elu(c.tensor(x), alpha) * gamma
 
 
 @op("HardSigmoid")
@@ -719,9 +717,9 @@ def conv_relu(c, a, x, w, bias=None, residual=None, relu=True):
 
 @op("ConvTranspose")
 def conv_transpose(c, a, x, w, bias=None):
-    """The gradient of a convolution: zeros between the inputs (stride), padding of
-    dilation * (kernel - 1) less the given pads, then a convolution with the kernel
-    flipped and its channel axes swapped per group."""
+    """F.conv_transpose2d's whole output (no pads), then each axis cropped by its pads,
+    begin and end (negative ones, from output_shape or auto_pad, add zeros), with
+    output_padding's zeros at the end, then the bias (on those zeros too, as PyTorch)."""
     x, w = c.tensor(x), c.tensor(w)
     spatial = x.ndim - 2
     if spatial not in (1, 2):
@@ -731,11 +729,11 @@ def conv_transpose(c, a, x, w, bias=None):
     kernel = lift(a.get("kernel_shape", w.shape[2 + (spatial == 1):]))
     strides, dilations = lift(a.get("strides", [1] * spatial)), lift(a.get("dilations", [1] * spatial))
     extra = lift(a.get("output_padding", [0] * spatial), 0)
-    groups = a.get("group", 1)
-    n, cin, *size = x.shape
+    size = x.shape[2:]
     auto = a.get("auto_pad", "NOTSET")
     if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
-        target = lift(a["output_shape"][-spatial:]) if "output_shape" in a else             [d * s for d, s in zip(size, strides)]
+        target = lift(a["output_shape"][-spatial:]) if "output_shape" in a else \
+            [d * s for d, s in zip(size, strides)]
         pads = []
         for d, s, k, dl, e, t in zip(size, strides, kernel, dilations, extra, target):
             total = s * (d - 1) + e + (k - 1) * dl + 1 - t
@@ -744,23 +742,19 @@ def conv_transpose(c, a, x, w, bias=None):
     else:
         given = a.get("pads", [0] * 2 * spatial)
         pads = [(0, 0)] * (spatial == 1) + list(zip(given[:spatial], given[spatial:]))
-    for axis, s in ((2, strides[0]), (3, strides[1])):
-        if s > 1:                                  # s - 1 zeros after each input position
-            shape = list(x.shape)
-            x = ember.pad(ember.unsqueeze(x, axis + 1), ((0, 0),) * (axis + 1) + ((0, s - 1),))
-            shape[axis] *= s
-            x = x.reshape(shape)
-            x = x[(slice(None),) * axis + (slice(0, shape[axis] - s + 1),)]
-    widths = [(dl * (k - 1) - b, dl * (k - 1) - e + more)
-              for k, dl, (b, e), more in zip(kernel, dilations, pads, extra)]
-    x = x[(slice(None), slice(None)) + tuple(slice(max(-b, 0), d - max(-e, 0))
-                                             for (b, e), d in zip(widths, x.shape[2:]))]
-    x = ember.pad(x, ((0, 0), (0, 0)) + tuple((max(b, 0), max(e, 0)) for b, e in widths))
-    cout = w.shape[1] * groups
-    w = w.reshape(groups, cin // groups, w.shape[1], *w.shape[2:]).permute(0, 2, 1, 3, 4)
-    w = ember.flip(w.reshape(cout, cin // groups, *w.shape[3:]), (2, 3))
-    out = F.conv2d(x, w, None if bias is None else c.tensor(bias), dilation=tuple(dilations),
-                   groups=groups)
+    out = F.conv_transpose2d(x, w, None, tuple(strides), groups=a.get("group", 1),
+                             dilation=tuple(dilations))
+    # in the whole output's coordinates the result is [b, length + output_padding - e):
+    # what of it lies outside the whole output is zeros
+    lengths = out.shape[2:]
+    out = out[(slice(None), slice(None)) + tuple(
+        slice(max(b, 0), min(length + more - e, length))
+        for (b, e), more, length in zip(pads, extra, lengths))]
+    widths = tuple((max(-b, 0), max(more - e, 0)) for (b, e), more in zip(pads, extra))
+    if any(b or e for b, e in widths):
+        out = ember.pad(out, ((0, 0), (0, 0)) + widths)
+    if bias is not None:        # the added rows and columns too
+        out = out + c.tensor(bias).reshape(-1, 1, 1)
     return out if spatial == 2 else ember.squeeze(out, 2)
 
 

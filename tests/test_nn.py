@@ -860,7 +860,7 @@ def test_activations_match_torch_in_float64_at_the_edges_and_their_gradients(nam
                                err_msg=f"{name}: gradient")
 
 
-def test_glu_and_softmin_refuse_what_pytorch_refuses():
+def test_activations_refuse_what_pytorch_refuses():
     with pytest.raises(ember.ShapeError, match="size 5"):
         F.glu(ember.ones((2, 5)))
     with pytest.raises(ember.ShapeError, match="out of range"):

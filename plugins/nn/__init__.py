@@ -1,13 +1,12 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
 from . import functional, init
-from .activations import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Hardsigmoid, Hardswish,
-                          Hardtanh, Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
-                          PairwiseDistance, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
-                          Softsign, Tanh)
+from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
+                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
+                          Softmax, Softmin, Softplus, Softsign, Tanh)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
-                     ConvTranspose2d, Dropout, Embedding, Flatten, GroupNorm, LayerNorm, Linear,
-                     MaxPool2d, RMSNorm, Upsample)
+                     ConvTranspose2d, CosineSimilarity, Dropout, Embedding, Flatten, GroupNorm,
+                     LayerNorm, Linear, MaxPool2d, PairwiseDistance, RMSNorm, Upsample)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)

@@ -409,3 +409,33 @@ class Embedding(Module):
     def example(cls):
         return LayerExample({"num_embeddings": 7, "embedding_dim": 3}, shape=(2, 5),
                             integer_high=7)
+
+
+class CosineSimilarity(Module):
+    """Cosine similarity of two inputs along ``dim`` (F.cosine_similarity)."""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 5), call=lambda layer, x: layer(x, x.flip(0) + 0.5))
+
+
+class PairwiseDistance(Module):
+    """p-norm of x1 - x2 + eps along the last axis (F.pairwise_distance)."""
+
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 5), call=lambda layer, x: layer(x, x.flip(0) + 0.5))

@@ -1043,3 +1043,14 @@ def test_interpolate_refuses_what_pytorch_refuses():
         F.interpolate(x, scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match="mode must be one of"):
         F.interpolate(x, scale_factor=2, mode="bicubic")
+
+
+@pytest.mark.parametrize("shape, r", [((2, 8, 3, 2), 2), ((18, 4, 5), 3), ((1, 2, 4, 4, 1), 1)])
+def test_pixel_shuffle_and_unshuffle_are_pytorchs_and_inverse(shape, r):
+    x = np.random.default_rng(0).standard_normal(shape)
+    _against_torch(lambda lib, f, t: f.pixel_shuffle(t, r), [x])
+    up = F.pixel_shuffle(ember.tensor(x), r)
+    _against_torch(lambda lib, f, t: f.pixel_unshuffle(t, r), [up.numpy()])
+    np.testing.assert_array_equal(F.pixel_unshuffle(up, r).numpy(), x)
+    with pytest.raises(ember.ShapeError, match="divisible by upscale_factor"):
+        F.pixel_shuffle(ember.ones((1, 3, 2, 2)), 2)

@@ -6,7 +6,8 @@ from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Ha
                           Softmax, Softmin, Softplus, Softsign, Tanh)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
                      ConvTranspose2d, CosineSimilarity, Dropout, Embedding, Flatten, GroupNorm,
-                     LayerNorm, Linear, MaxPool2d, PairwiseDistance, RMSNorm, Upsample)
+                     LayerNorm, Linear, MaxPool2d, PairwiseDistance, PixelShuffle, PixelUnshuffle,
+                     RMSNorm, Upsample)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
@@ -29,6 +30,7 @@ LAYERS = {
     "softsign": Softsign, "log_sigmoid": LogSigmoid, "softmin": Softmin, "glu": GLU,
     "identity": Identity, "group_norm": GroupNorm, "adaptive_avg_pool2d": AdaptiveAvgPool2d,
     "cosine_similarity": CosineSimilarity, "pairwise_distance": PairwiseDistance,
+    "pixel_shuffle": PixelShuffle, "pixel_unshuffle": PixelUnshuffle,
 }
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d",
@@ -36,7 +38,8 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU
            "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
            "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
            "LogSoftmax", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
-           "PairwiseDistance", "Parameter", "RMSNorm", "ReLU", "ReLU6", "SELU", "Sequential",
-           "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh",
-           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-           "TransformerEncoderLayer", "Upsample", "functional", "functional_call", "init"]
+           "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "ReLU",
+           "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus",
+           "Softsign", "Tanh", "TransformerDecoder", "TransformerDecoderLayer",
+           "TransformerEncoder", "TransformerEncoderLayer", "Upsample", "functional",
+           "functional_call", "init"]

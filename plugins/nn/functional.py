@@ -720,6 +720,33 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return x
 
 
+def pixel_shuffle(x, upscale_factor):
+    """(..., C r^2, H, W) -> (..., C, H r, W r), channel c r^2 + i r + j going to row i and
+    column j of each r x r block, as PyTorch's (ESPCN's sub-pixel convolution)."""
+    r = _single(upscale_factor, "upscale_factor", "pixel_shuffle")
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle: input {x.shape} needs (..., C, H, W) with C divisible "
+                         f"by upscale_factor^2 = {r * r}")
+    *lead, c, h, w = x.shape
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    k = len(lead)
+    y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(x, downscale_factor):
+    """pixel_shuffle's inverse: (..., C, H r, W r) -> (..., C r^2, H, W), as PyTorch's."""
+    r = _single(downscale_factor, "downscale_factor", "pixel_unshuffle")
+    if x.ndim < 3 or x.shape[-2] % r or x.shape[-1] % r:
+        raise ShapeError(f"pixel_unshuffle: input {x.shape} needs (..., C, H, W) with H and W "
+                         f"divisible by downscale_factor = {r}")
+    *lead, c, h, w = x.shape
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    k = len(lead)
+    y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Each sample's channels in ``num_groups`` groups, each normalized over its
     channels and positions (ember.ops.reduce.standardize), then a per-channel weight and

@@ -439,3 +439,39 @@ class PairwiseDistance(Module):
     @classmethod
     def example(cls):
         return LayerExample({}, shape=(3, 5), call=lambda layer, x: layer(x, x.flip(0) + 0.5))
+
+
+class PixelShuffle(Module):
+    """Channels into r x r blocks of pixels (F.pixel_shuffle). No parameters."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x):
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"upscale_factor": 2}, shape=(2, 8, 3, 2), bad_shape=(2, 6, 3, 2))
+
+
+class PixelUnshuffle(Module):
+    """r x r blocks of pixels into channels (F.pixel_unshuffle). No parameters."""
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x):
+        return F.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"downscale_factor": 2}, shape=(2, 3, 4, 6), bad_shape=(2, 3, 5, 6))

@@ -209,6 +209,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
 
 
+def _check_groups(op, groups):
+    """The convolutions' ``groups``: an int of at least 1."""
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+
+
 def _single(v, name, op, least=1):
     """An int from an int or a 1-tuple, at least ``least``."""
     if isinstance(v, (tuple, list)) and len(v) == 1:
@@ -226,8 +232,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ShapeError(f"conv1d: input must be (N, C, L) or (C, L), got shape {x.shape}")
     if weight.ndim != 3:
         raise ShapeError(f"conv1d: weight must have shape (out, in/groups, k), got {weight.shape}")
-    channels = weight.shape[1] * groups if isinstance(groups, numbers.Integral) else None
-    if channels is not None and groups >= 1 and x.shape[-2] != channels:
+    _check_groups("conv1d", groups)
+    if x.shape[-2] != weight.shape[1] * groups:
         raise ShapeError(f"conv1d: input {x.shape} has {x.shape[-2]} channels but weight "
                          f"{weight.shape} expects {weight.shape[1] * groups} (groups={groups})")
     pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", "conv1d", 0))
@@ -250,8 +256,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if weight.ndim != 4:
         raise ShapeError(f"conv_transpose2d: weight must have shape (in, out/groups, kh, kw), "
                          f"got {weight.shape}")
-    if not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"conv_transpose2d: groups must be an int >= 1, got {groups!r}")
+    _check_groups("conv_transpose2d", groups)
     stride, dilation = (_pair(stride, "stride", "conv_transpose2d"),
                         _pair(dilation, "dilation", "conv_transpose2d"))
     padding = _pair(padding, "padding", "conv_transpose2d", least=0)
@@ -305,8 +310,7 @@ def _conv2d(name, x, weight, bias, stride, padding, dilation, groups, residual=N
     if weight.ndim != 4:
         raise ShapeError(f"{name}: weight must have shape (out, in/groups, kh, kw), got {weight.shape}")
     stride, dilation = _pair(stride, "stride", name), _pair(dilation, "dilation", name)
-    if not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"{name}: groups must be an int >= 1, got {groups!r}")
+    _check_groups(name, groups)
     n, c = x.shape[:2]
     o, cg, kh, kw = weight.shape
     padding, extra = _conv_padding(padding, (kh, kw), stride, dilation)

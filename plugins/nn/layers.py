@@ -49,8 +49,7 @@ class _Conv(Module):
     def _make_weights(self, in_channels, out_channels, kernel, groups, bias, dtype, backend,
                     transposed=False):
         name = type(self).__name__
-        if not isinstance(groups, numbers.Integral) or groups < 1:
-            raise ValueError(f"{name}: groups must be an int >= 1, got {groups!r}")
+        F._check_groups(name, groups)
         if in_channels % groups or out_channels % groups:
             raise ShapeError(f"{name}: in_channels {in_channels} and out_channels {out_channels} "
                              f"must both be divisible by groups={groups}")

@@ -899,6 +899,92 @@ def test_adaptive_avg_pool2d_takes_pytorchs_windows(in_hw, out, batched):
     _against_torch(lambda lib, f, t: f.adaptive_avg_pool2d(t, out), [x])
 
 
+#: (kernel, stride, padding, dilation, ceil_mode): ceil_mode adds a partial last window
+#: (7 -> 4 with 3/2/1) or does not, where it would start in the end padding (2/2/0 on 7)
+POOL_WINDOWS = [(3, 2, 1, 1, True), (2, 2, 0, 1, True), (3, 2, 0, 1, True), (3, 3, 1, 1, True),
+                (2, 3, 1, 1, False), (3, 2, 1, 1, False), ((3, 2), (2, 1), (1, 0), 1, True)]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode", POOL_WINDOWS)
+def test_pooling_windows_ceil_mode_and_divisors_are_pytorchs(kernel, stride, padding, dilation,
+                                                            ceil_mode):
+    """max and average pooling, 2-D on (N, C, H, W) and (C, H, W) and 1-D, with PyTorch's
+    window count under ceil_mode, and average pooling's three divisors: padding counted
+    (count_include_pad, never ceil_mode's overhang), the input's elements only, and
+    divisor_override."""
+    rng = np.random.default_rng(0)
+    x, x3, x1 = (rng.standard_normal(s) for s in ((2, 3, 7, 8), (3, 7, 8), (2, 3, 9)))
+    one = (lambda v: v if isinstance(v, int) else v[0])
+    for data in (x, x3):
+        _against_torch(lambda lib, f, t: f.max_pool2d(t, kernel, stride, padding, dilation,
+                                                      ceil_mode), [data])
+        for include in (True, False):
+            for divisor in (None, 5):
+                _against_torch(lambda lib, f, t: f.avg_pool2d(
+                    t, kernel, stride, padding, ceil_mode, include, divisor), [data])
+    k1, s1, p1 = one(kernel), one(stride), one(padding)
+    _against_torch(lambda lib, f, t: f.max_pool1d(t, k1, s1, p1, 2, ceil_mode), [x1])
+    for include in (True, False):
+        _against_torch(lambda lib, f, t: f.avg_pool1d(t, k1, s1, p1, ceil_mode, include), [x1])
+
+
+@pytest.mark.parametrize("out", [(3, 2), (5, 7), 1, (4, None), (9, 10)])
+def test_adaptive_max_pool_takes_pytorchs_windows_and_first_largest(out):
+    """Overlapping windows of different sizes, the global max, None for an axis kept and
+    an output larger than the input; the gradient goes to each window's first largest
+    element (ties from a ReLU's zeros), as PyTorch's; 1-D along the last axis."""
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((2, 3, 7, 8)), 0)        # ties: many zeros
+    x[0, 0] = 0.0                                               # a plane of zeros
+    _against_torch(lambda lib, f, t: f.adaptive_max_pool2d(t, out), [x])
+    _against_torch(lambda lib, f, t: f.adaptive_max_pool2d(t, out), [x[1]])
+    if isinstance(out, int):
+        _against_torch(lambda lib, f, t: f.adaptive_max_pool1d(t, out), [x[:, :, 0]])
+        _against_torch(lambda lib, f, t: f.adaptive_avg_pool1d(t, out), [x[:, :, 0]])
+
+
+def test_pooling_indices_are_pytorchs_on_every_backend(backend):
+    """return_indices: each winner's position in its unpadded input plane (h * W + w),
+    with padding, dilation and ceil_mode, for max_pool2d, max_pool1d and the adaptive
+    max pools, float32 on each backend against PyTorch."""
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(0)
+    x, x1 = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 7, 8), (2, 3, 9)))
+    t, t1 = ember.tensor(x, backend=backend), ember.tensor(x1, backend=backend)
+    cases = [(F.max_pool2d(t, 3, 2, 1, (1, 2), True, True),
+              tf.max_pool2d(torch.tensor(x), 3, 2, 1, (1, 2), True, True)),
+             (F.max_pool1d(t1, 2, 3, 1, 1, True, True),
+              tf.max_pool1d(torch.tensor(x1), 2, 3, 1, 1, True, True)),
+             (F.adaptive_max_pool2d(t, (3, 5), True),
+              tf.adaptive_max_pool2d(torch.tensor(x), (3, 5), True)),
+             (F.adaptive_max_pool1d(t1, 4, True),
+              tf.adaptive_max_pool1d(torch.tensor(x1), 4, True))]
+    for (got, index), (want, want_index) in cases:
+        assert got.numpy().tolist() == want.numpy().tolist()
+        assert index.numpy().tolist() == want_index.numpy().tolist()
+
+
+def test_pooling_layers_take_pytorchs_arguments_and_refuse_bad_ones():
+    x = ember.tensor(np.random.default_rng(0).standard_normal((1, 2, 7, 7)).astype(np.float32))
+    assert nn.MaxPool2d(3, 2, ceil_mode=True)(x).shape == (1, 2, 3, 3)
+    out, index = nn.MaxPool2d(2, return_indices=True)(x)
+    assert out.shape == index.shape == (1, 2, 3, 3) and index.dtype is x.backend.default_int
+    assert nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False)(x).shape == (1, 2, 4, 4)
+    assert nn.AdaptiveMaxPool2d((2, None))(x).shape == (1, 2, 2, 7)
+    assert nn.AvgPool1d(3)(x[0]).shape == (2, 7, 2)
+    with pytest.raises(ember.ShapeError, match="padding .2, 2. must be at most half the kernel"):
+        F.max_pool2d(x, 3, padding=2)
+    with pytest.raises(ember.ShapeError, match="input size 1 with padding 0 is smaller"):
+        F.avg_pool1d(x[0, 0, :, :1], 2)
+    with pytest.raises(ember.ShapeError, match=r"input must be \(N, C, L\) or \(C, L\)"):
+        F.max_pool1d(x, 2)
+    with pytest.raises(ValueError, match="divisor_override must be a nonzero number"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(ValueError, match="output_size must be at least 1"):
+        F.adaptive_max_pool2d(x, 0)
+
+
 def test_group_norm_is_pytorchs_and_refuses_groups_that_do_not_divide():
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 6, 3, 4)), rng.standard_normal(6), rng.standard_normal(6)

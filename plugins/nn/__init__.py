@@ -4,9 +4,10 @@ from . import functional, init
 from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
                           LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                           Softmax, Softmin, Softplus, Softsign, Tanh)
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
+from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+                     AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
                      ConvTranspose2d, CosineSimilarity, Dropout, Embedding, Flatten, GroupNorm,
-                     LayerNorm, Linear, MaxPool2d, PairwiseDistance, PixelShuffle, PixelUnshuffle,
+                     LayerNorm, Linear, MaxPool1d, MaxPool2d, PairwiseDistance, PixelShuffle, PixelUnshuffle,
                      RMSNorm, Upsample)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
@@ -14,7 +15,10 @@ from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDec
 
 LAYERS = {
     "linear": Linear, "conv1d": Conv1d, "conv2d": Conv2d, "conv_transpose2d": ConvTranspose2d,
-    "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d, "upsample": Upsample,
+    "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d, "max_pool1d": MaxPool1d,
+    "avg_pool1d": AvgPool1d, "adaptive_max_pool2d": AdaptiveMaxPool2d,
+    "adaptive_max_pool1d": AdaptiveMaxPool1d, "adaptive_avg_pool1d": AdaptiveAvgPool1d,
+    "upsample": Upsample,
     "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
     "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
@@ -33,11 +37,12 @@ LAYERS = {
     "pixel_shuffle": PixelShuffle, "pixel_unshuffle": PixelUnshuffle,
 }
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d",
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+           "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d",
            "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "ELU", "Embedding",
            "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
            "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
-           "LogSoftmax", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
+           "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
            "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "ReLU",
            "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus",
            "Softsign", "Tanh", "TransformerDecoder", "TransformerDecoderLayer",

@@ -579,41 +579,154 @@ def _pick(cols, index):
     """The element at window offset ``index`` (C, N, OH, OW) of each window of ``cols``,
     as NCHW."""
     c, kh, kw, n, oh, ow = cols.shape
-    cols = cols.reshape(c, kh * kw, n, oh, ow)
-    offsets = ember.arange(kh * kw, dtype=index.dtype, backend=cols.backend)
-    hit = offsets.reshape(1, -1, 1, 1, 1) == index.unsqueeze(1)
-    picked = ember.where(hit, cols, 0).sum(axis=1)      # integer sums widen: back to the dtype
-    return picked.to(cols.dtype).permute(1, 0, 2, 3)
+    return _pick_along(cols.reshape(c, kh * kw, n, oh, ow), index, 1).permute(1, 0, 2, 3)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """Largest value in each window (padding counts as -inf); the gradient goes to the
-    first largest element of each window, as PyTorch's."""
-    _check_4d("max_pool2d", x)
-    kernel = _pair(kernel_size, "kernel_size", "max_pool2d")
-    stride = kernel if stride is None else _pair(stride, "stride", "max_pool2d")
-    padding = _pair(padding, "padding", "max_pool2d", least=0)
-    dilation = _pair(dilation, "dilation", "max_pool2d")
+def _pick_along(values, index, axis):
+    """values[..., index, ...] along ``axis`` (index has values' shape without it, or one
+    values broadcasts to): a masked sum, so the gradient reaches the picked elements only."""
+    axis = axis % values.ndim - values.ndim      # from the right: index may broadcast values
+    offsets = ember.arange(values.shape[axis], dtype=index.dtype, backend=values.backend)
+    hit = offsets.reshape((-1,) + (1,) * (-axis - 1)) == index.unsqueeze(axis)
+    picked = ember.where(hit, values, 0).sum(axis=axis)  # integer sums widen: back to the dtype
+    return picked.to(values.dtype)
+
+
+def _image_batch(op, x, spatial=2):
+    """x as a batch of images: (N, C, *spatial) as it is, (C, *spatial) as a batch of one
+    (PyTorch's unbatched input), and a function that undoes it on a result."""
+    if x.ndim == spatial + 2:
+        return x, lambda y: y
+    if x.ndim == spatial + 1:
+        return x.unsqueeze(0), lambda y: y.squeeze(0)
+    names = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
+    raise ShapeError(f"{op}: input must be {names}, got shape {x.shape}")
+
+
+def _pool_window(op, x, kernel, stride, padding, dilation, ceil_mode, pad_value):
+    """x padded for pooling and the output size (OH, OW), as PyTorch counts windows:
+    floor((size + 2 pad - dilation (kernel - 1) - 1) / stride) + 1, or with ``ceil_mode``
+    ceil, less one where the last window would start in the end padding; the partial
+    last windows read ``pad_value`` past the padding."""
     if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel}")
-    x, out_hw = _padded("max_pool2d", x, kernel, stride, padding, dilation, -math.inf)
-    if x.backend.fast_max_pool2d is not None:
-        return run(MaxPool2d(kernel, stride, dilation), (x,), x.shape[:2] + out_hw, x.dtype)
+        raise ShapeError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
+    out, extra = [], []
+    for size, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation):
+        span = size + 2 * p - (k - 1) * d - 1
+        if span < 0:
+            raise ShapeError(f"{op}: input size {size} with padding {p} is smaller than the "
+                             f"(dilated) kernel {(k - 1) * d + 1}")
+        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (o - 1) * s >= size + p:
+            o -= 1
+        out.append(o)
+        extra.append(max(0, (o - 1) * s + (k - 1) * d + 1 - (size + 2 * p)))
+    widths = ((padding[0], padding[0] + extra[0]), (padding[1], padding[1] + extra[1]))
+    if any(a or b for a, b in widths):
+        x = ember.pad(x, ((0, 0), (0, 0)) + widths, value=pad_value)
+    return x, tuple(out)
+
+
+def _pool_args(op, kernel_size, stride, padding, dilation=1):
+    """(kernel, stride, padding, dilation) pairs; stride None (or empty) is the kernel's."""
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None or stride == () or stride == [] else \
+        _pair(stride, "stride", op)
+    return kernel, stride, _pair(padding, "padding", op, least=0), _pair(dilation, "dilation", op)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Largest value in each window (padding counts as -inf); the gradient goes to the
+    first largest element of each window, as PyTorch's. ``return_indices`` also gives
+    each winner's position in its input plane (h * W + w), as PyTorch's."""
+    x, unbatch = _image_batch("max_pool2d", x)
+    kernel, stride, padding, dilation = _pool_args("max_pool2d", kernel_size, stride, padding,
+                                                   dilation)
+    h, w = x.shape[2:]
+    x, out_hw = _pool_window("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode,
+                             -math.inf)
+    if x.backend.fast_max_pool2d is not None and not return_indices:
+        return unbatch(run(MaxPool2d(kernel, stride, dilation), (x,), x.shape[:2] + out_hw,
+                           x.dtype))
     cols = im2col(x, kernel, stride, dilation, out_hw)
     c, kh, kw, n, oh, ow = cols.shape
-    return _pick(cols, cols.reshape(c, kh * kw, n, oh, ow).argmax(axis=1))
+    index = cols.reshape(c, kh * kw, n, oh, ow).argmax(axis=1)
+    out = unbatch(_pick(cols, index))
+    if not return_indices:
+        return out
+    # the winner's window offset to its row and column in the unpadded input
+    index = index.permute(1, 0, 2, 3)
+    steps = {"backend": x.backend, "dtype": index.dtype}
+    rows = (ember.arange(oh, **steps) * stride[0] - padding[0]).reshape(oh, 1)
+    columns = ember.arange(ow, **steps) * stride[1] - padding[1]
+    where = (rows + (index // kw) * dilation[0]) * w + columns + (index % kw) * dilation[1]
+    return out, unbatch(where)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean of each window; zero padding counts in the mean (count_include_pad, as PyTorch)."""
-    _check_4d("avg_pool2d", x)
-    kernel = _pair(kernel_size, "kernel_size", "avg_pool2d")
-    stride = kernel if stride is None else _pair(stride, "stride", "avg_pool2d")
-    x, out_hw = _padded("avg_pool2d", x, kernel, stride,
-                        _pair(padding, "padding", "avg_pool2d", least=0), (1, 1))
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean of each window, as PyTorch: zero padding counts in the divisor with
+    ``count_include_pad`` (ceil_mode's overhang past the padding never does); without
+    it, only the input's own elements; ``divisor_override`` replaces the count."""
+    x, unbatch = _image_batch("avg_pool2d", x)
+    kernel, stride, padding, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Number)
+                                         or divisor_override == 0):
+        raise ValueError(f"avg_pool2d: divisor_override must be a nonzero number, got "
+                         f"{divisor_override!r}")
+    size = x.shape[2:]
+    x, out_hw = _pool_window("avg_pool2d", x, kernel, stride, padding, (1, 1), ceil_mode, 0.0)
     cols = im2col(x, kernel, stride, (1, 1), out_hw)
-    c, n = cols.shape[0], x.shape[0]
-    return cols.reshape(c, kernel[0] * kernel[1], n, *out_hw).mean(axis=1).permute(1, 0, 2, 3)
+    c, n, area = cols.shape[0], x.shape[0], kernel[0] * kernel[1]
+    cols = cols.reshape(c, area, n, *out_hw)
+    counts = [_window_counts(*args, count_include_pad) for args in
+              zip(size, kernel, stride, padding, out_hw)]
+    if divisor_override is None and all((count == k).all() for count, k in zip(counts, kernel)):
+        return unbatch(cols.mean(axis=1).permute(1, 0, 2, 3))
+    divisor = divisor_override if divisor_override is not None else ember.tensor(
+        np.outer(*counts), dtype=x.dtype, backend=x.backend)
+    return unbatch(cols.sum(axis=1).permute(1, 0, 2, 3) / divisor)
+
+
+def _window_counts(size, k, s, p, out, include_pad):
+    """How many positions each of ``out`` windows along one axis averages: those inside
+    the padding too with ``include_pad``, else only the input's."""
+    start = np.arange(out) * s - p
+    stop = np.minimum(start + k, size + p)
+    if not include_pad:
+        start, stop = np.maximum(start, 0), np.minimum(stop, size)
+    return stop - start
+
+
+def _as_2d(op, x, kernel_size, stride, padding, dilation=1):
+    """A 1-D pooling's (N, C, L) or (C, L) input and window as 2-D ones over a height of
+    one, and a function that takes a 2-D result back to 1-D."""
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{op}: input must be (N, C, L) or (C, L), got shape {x.shape}")
+    one = (lambda v, name, least=1: (1 if least else 0, _single(v, name, op, least)))
+    stride = None if stride is None or stride == () or stride == [] else one(stride, "stride")
+    return (x.unsqueeze(-2), one(kernel_size, "kernel_size"), stride,
+            one(padding, "padding", 0), one(dilation, "dilation"))
+
+
+def _squeezed(out):
+    """A 2-D pooling's result (and indices) over a height of one, back to 1-D."""
+    return tuple(o.squeeze(-2) for o in out) if isinstance(out, tuple) else out.squeeze(-2)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Largest value of each window along the last axis of (N, C, L) or (C, L), as PyTorch."""
+    x, kernel, stride, padding, dilation = _as_2d("max_pool1d", x, kernel_size, stride, padding,
+                                                  dilation)
+    return _squeezed(max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices))
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean of each window along the last axis of (N, C, L) or (C, L), as PyTorch."""
+    x, kernel, stride, padding, _ = _as_2d("avg_pool1d", x, kernel_size, stride, padding)
+    return _squeezed(avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad))
 
 
 def _adaptive_windows(size, out):
@@ -626,34 +739,89 @@ def _adaptive_windows(size, out):
     return m
 
 
+def _adaptive_size(op, output_size, h, w):
+    """(OH, OW) from an int, a pair, or None in a pair keeping that input size."""
+    pair = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+        else tuple(output_size)
+    if len(pair) != 2:
+        raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if pair[0] is None else int(pair[0]), w if pair[1] is None else int(pair[1]))
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{op}: output_size must be at least 1, got {output_size!r}")
+    if h == 0 or w == 0:
+        raise ShapeError(f"{op}: input of shape (..., {h}, {w}) has no positions to pool")
+    return oh, ow
+
+
 def adaptive_avg_pool2d(x, output_size):
     """Mean over the windows PyTorch's adaptive average pooling takes for an output of
     ``output_size`` (an int, a pair, None in a pair keeping that input size), on
     (N, C, H, W) or (C, H, W): (1, 1) is the mean over H and W, sizes that divide the
     input are avg_pool2d, and others two products with constant averaging matrices (the
     windows then overlap or differ in size), so every backend runs them as GEMMs."""
-    if x.ndim not in (3, 4):
-        raise ShapeError(f"adaptive_avg_pool2d: input must be (N, C, H, W) or (C, H, W), "
-                         f"got shape {x.shape}")
+    x, unbatch = _image_batch("adaptive_avg_pool2d", x)
     h, w = x.shape[-2:]
-    pair = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
-        else tuple(output_size)
-    if len(pair) != 2:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got "
-                         f"{output_size!r}")
-    oh, ow = (h if pair[0] is None else int(pair[0]), w if pair[1] is None else int(pair[1]))
-    if oh < 1 or ow < 1:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be at least 1, got "
-                         f"{output_size!r}")
-    if h == 0 or w == 0:
-        raise ShapeError(f"adaptive_avg_pool2d: input {x.shape} has no positions to average")
+    oh, ow = _adaptive_size("adaptive_avg_pool2d", output_size, h, w)
     if (oh, ow) == (1, 1):
-        return x.mean(axis=(-2, -1), keepdims=True)
-    if h % oh == 0 and w % ow == 0 and x.ndim == 4:
-        return avg_pool2d(x, (h // oh, w // ow))
+        return unbatch(x.mean(axis=(-2, -1), keepdims=True))
+    if h % oh == 0 and w % ow == 0:
+        return unbatch(avg_pool2d(x, (h // oh, w // ow)))
     rows = ember.tensor(_adaptive_windows(h, oh), dtype=x.dtype, backend=x.backend)
     cols = ember.tensor(_adaptive_windows(w, ow).T, dtype=x.dtype, backend=x.backend)
-    return rows @ x @ cols
+    return unbatch(rows @ x @ cols)
+
+
+def _adaptive_positions(size, out):
+    """(out, widest) input positions of PyTorch's adaptive windows along one axis, the
+    shorter windows padded with their last position (their max is the same, and the
+    first largest is still found first)."""
+    starts = [(i * size) // out for i in range(out)]
+    stops = [-(-((i + 1) * size) // out) for i in range(out)]
+    widest = max(b - a for a, b in zip(starts, stops))
+    return np.array([[min(a + j, b - 1) for j in range(widest)] for a, b in zip(starts, stops)])
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Largest value of each of PyTorch's adaptive windows for an output of
+    ``output_size`` on (N, C, H, W) or (C, H, W); the gradient goes to the first largest
+    element, and ``return_indices`` gives its position in the input plane (h * W + w).
+    The windows are gathered as (N, C, OH, OW, kh * kw): they may overlap and differ in
+    size, so no fixed stride walks them."""
+    x, unbatch = _image_batch("adaptive_max_pool2d", x)
+    (n, c, h, w), be = x.shape, x.backend
+    oh, ow = _adaptive_size("adaptive_max_pool2d", output_size, h, w)
+    rows, cols = _adaptive_positions(h, oh), _adaptive_positions(w, ow)
+    kh, kw = rows.shape[1], cols.shape[1]
+    windows = x[:, :, ember.tensor(rows.reshape(-1), backend=be)][
+        ..., ember.tensor(cols.reshape(-1), backend=be)]
+    windows = windows.reshape(n, c, oh, kh, ow, kw).permute(0, 1, 2, 4, 3, 5) \
+        .reshape(n, c, oh, ow, kh * kw)
+    index = windows.argmax(axis=-1)
+    out = unbatch(_pick_along(windows, index, -1))
+    if not return_indices:
+        return out
+    where = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(oh, ow, kh * kw)
+    where = ember.tensor(where, dtype=index.dtype, backend=be)
+    return out, unbatch(_pick_along(where, index, -1))
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """adaptive_avg_pool2d along the last axis of (N, C, L) or (C, L)."""
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_avg_pool1d: input must be (N, C, L) or (C, L), got shape "
+                         f"{x.shape}")
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, _single(output_size, "output_size",
+                                                            "adaptive_avg_pool1d"))).squeeze(-2)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """adaptive_max_pool2d along the last axis of (N, C, L) or (C, L)."""
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_max_pool1d: input must be (N, C, L) or (C, L), got shape "
+                         f"{x.shape}")
+    return _squeezed(adaptive_max_pool2d(
+        x.unsqueeze(-2), (1, _single(output_size, "output_size", "adaptive_max_pool1d")),
+        return_indices))
 
 
 #: interpolate's modes and the spatial axes each takes

@@ -163,61 +163,134 @@ class Upsample(Module):
                             bad_shape=(2, 3, 4))
 
 
-class MaxPool2d(Module):
-    """Maximum over each window; stride defaults to the kernel size. No parameters."""
+class _Pool(Module):
+    """A pooling layer: no parameters; its arguments, kept under PyTorch's names, go to
+    the functional.py function of the layer's ``function`` name."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
-        super().__init__()
-        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+    function, arguments, shown = None, (), 3
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        return getattr(F, self.function)(x, *(getattr(self, name) for name in self.arguments))
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return ", ".join(f"{name}={getattr(self, name)}" for name in self.arguments[:self.shown])
+
+
+class MaxPool2d(_Pool):
+    """Maximum over each window (F.max_pool2d); stride defaults to the kernel size."""
+
+    function = "max_pool2d"
+    arguments = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     @classmethod
     def example(cls):
         return LayerExample({"kernel_size": 2, "stride": 2, "padding": 1}, shape=(2, 3, 5, 6),
-                            bad_shape=(3, 5, 6))
+                            bad_shape=(3, 5))
 
 
-class AvgPool2d(Module):
-    """Mean over each window; stride defaults to the kernel size. No parameters."""
+class MaxPool1d(MaxPool2d):
+    """Maximum over each window along the last axis (F.max_pool1d)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    function = "max_pool1d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+                            shape=(2, 3, 8), bad_shape=(3,))
+
+
+class AvgPool2d(_Pool):
+    """Mean over each window (F.avg_pool2d); stride defaults to the kernel size."""
+
+    function = "avg_pool2d"
+    arguments = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                 "divisor_override")
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
 
     @classmethod
     def example(cls):
         return LayerExample({"kernel_size": 3, "stride": 2, "padding": 1}, shape=(2, 3, 6, 5),
-                            bad_shape=(2, 3, 6))
+                            bad_shape=(2, 3))
 
 
-class AdaptiveAvgPool2d(Module):
-    """Mean over the windows that give an output of ``output_size`` (F.adaptive_avg_pool2d).
-    No parameters."""
+class AvgPool1d(_Pool):
+    """Mean over each window along the last axis (F.avg_pool1d)."""
+
+    function = "avg_pool1d"
+    arguments = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                             "count_include_pad": False}, shape=(2, 3, 8), bad_shape=(3,))
+
+
+class AdaptiveAvgPool2d(_Pool):
+    """Mean over the windows that give an output of ``output_size``
+    (F.adaptive_avg_pool2d)."""
+
+    function, arguments = "adaptive_avg_pool2d", ("output_size",)
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, x):
-        return F.adaptive_avg_pool2d(x, self.output_size)
+    @classmethod
+    def example(cls):
+        return LayerExample({"output_size": (3, 2)}, shape=(2, 3, 7, 5), bad_shape=(2, 3))
 
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Mean over the windows along the last axis that give ``output_size`` of them."""
+
+    function = "adaptive_avg_pool1d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"output_size": 3}, shape=(2, 3, 7), bad_shape=(3,))
+
+
+class AdaptiveMaxPool2d(_Pool):
+    """Maximum over the windows that give an output of ``output_size``
+    (F.adaptive_max_pool2d)."""
+
+    function, arguments, shown = "adaptive_max_pool2d", ("output_size", "return_indices"), 1
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
 
     @classmethod
     def example(cls):
         return LayerExample({"output_size": (3, 2)}, shape=(2, 3, 7, 5), bad_shape=(2, 3))
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Maximum over the windows along the last axis that give ``output_size`` of them."""
+
+    function = "adaptive_max_pool1d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"output_size": 3}, shape=(2, 3, 7), bad_shape=(3,))
 
 
 class Flatten(Module):

@@ -6,6 +6,8 @@ indexed axes are flattened into one, the indices become one flat index checked
 on the host, and a single Gather (whose adjoint is ScatterAdd) does the rest.
 """
 
+import math
+
 import numpy as np
 
 from ..errors import IndexingError
@@ -226,7 +228,7 @@ def _advanced(x, key):
         flat = flat * x.shape[a] + arr
     rest = [a for a in range(x.ndim) if a not in adv]
     moved = permute(x, adv + rest)
-    merged = reshape(moved, (-1,) + tuple(x.shape[a] for a in rest))
+    merged = reshape(moved, (math.prod(x.shape[a] for a in adv),) + tuple(x.shape[a] for a in rest))
     out = gather(merged, 0, index_tensor(flat, x._backend))
     adjacent = adv == list(range(adv[0], adv[-1] + 1))
     if adjacent and adv[0] > 0:

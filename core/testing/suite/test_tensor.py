@@ -220,6 +220,16 @@ def test_indexing_matches_numpy_with_gradient(backend, key):
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("key", [(slice(None), [1, 0]), (Ellipsis, [[0], [2]]), ([0, 0], slice(None), [1, 2])])
+def test_indexing_an_empty_tensor_with_integer_arrays_gives_numpys_empty_shape(backend, key):
+    """Integer-array indices on a tensor with a zero-length axis elsewhere (a batch of
+    none) give NumPy's empty result, not a reshape error."""
+    ref = np.zeros((0, 3, 4)) if key[0] != [0, 0] else np.zeros((2, 0, 3))
+    out = ember.tensor(ref, dtype=ember.float32)[key]
+    expect(out.shape == ref[key].shape, f"{ref.shape}[{key}] gave {out.shape}, NumPy "
+                                        f"{ref[key].shape}")
+
+
 SET_KEYS = [(1,), (slice(None), 2), (Ellipsis, slice(1, None, 2)), ([0, 0], [1, 1], [2, 2]),
             (np.array([True, False]), slice(None), 0), (slice(None, None, -1), [2, 0])]
 

@@ -985,6 +985,48 @@ def test_pooling_layers_take_pytorchs_arguments_and_refuse_bad_ones():
         F.adaptive_max_pool2d(x, 0)
 
 
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("widths", [(2, 1), (-1, 2), (2, -1), (1, 2, 3, 0), (0, 0, -1, 2),
+                                    (1, 1, 2, 0, 1, 1), (4, 4), (5, 0), (3, -3)])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 6), (3, 5, 6), (5, 6)])
+def test_pad_is_pytorchs_in_every_mode(mode, widths, shape):
+    """F.pad's (left, right, top, bottom, ...) order, negative widths cropping (after
+    reflect and replicate pad, before circular wraps, as PyTorch), the modes' limits
+    (reflect below the axis size, circular at most once around) and the inputs each mode
+    takes: values and gradients (repeated edges sum theirs), or the same refusal."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape)
+    try:
+        torch.nn.functional.pad(torch.tensor(x), widths, mode=mode)
+    except (RuntimeError, ValueError, NotImplementedError):
+        with pytest.raises((ember.ShapeError, ValueError)):
+            F.pad(ember.tensor(x), widths, mode=mode)
+        return
+    _against_torch(lambda lib, f, t: f.pad(t, widths, mode=mode), [x])
+
+
+def test_padding_layers_are_pytorchs():
+    """Each padding layer: an int for every side or a tuple, the same output as
+    PyTorch's layer of that name; constant ones fill with their value."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5, 6))
+    for name in ("ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "CircularPad"):
+        for dims in (1, 2, 3):
+            data = x[(0,) * (3 - dims)]
+            for padding in (1, (2, 1, 0, 3, 1, 2)[:2 * dims]):
+                extra = (2.5,) if name == "ConstantPad" else ()
+                ours = getattr(nn, f"{name}{dims}d")(padding, *extra)
+                theirs = getattr(torch.nn, f"{name}{dims}d")(padding, *extra)
+                np.testing.assert_array_equal(ours(ember.tensor(data)).numpy(),
+                                              theirs(torch.tensor(data)).numpy())
+    with pytest.raises(ValueError, match="padding must be an int or 4 ints"):
+        nn.ReflectionPad2d((1, 2))
+    with pytest.raises(ValueError, match="mode 'reflect' takes no value"):
+        F.pad(ember.ones(2, 3), (1, 1), "reflect", 0.5)
+    with pytest.raises(ValueError, match="even number of ints"):
+        F.pad(ember.ones(2, 3), (1,))
+
+
 def test_group_norm_is_pytorchs_and_refuses_groups_that_do_not_divide():
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 6, 3, 4)), rng.standard_normal(6), rng.standard_normal(6)

@@ -5,10 +5,13 @@ from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Ha
                           LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
                           Softmax, Softmin, Softplus, Softsign, Tanh)
 from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
-                     AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
+                     AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, CircularPad1d, CircularPad2d,
+                     CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, Conv1d, Conv2d,
                      ConvTranspose2d, CosineSimilarity, Dropout, Embedding, Flatten, GroupNorm,
-                     LayerNorm, Linear, MaxPool1d, MaxPool2d, PairwiseDistance, PixelShuffle, PixelUnshuffle,
-                     RMSNorm, Upsample)
+                     LayerNorm, Linear, MaxPool1d, MaxPool2d, PairwiseDistance, PixelShuffle,
+                     PixelUnshuffle, RMSNorm, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                     ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Upsample, ZeroPad1d,
+                     ZeroPad2d, ZeroPad3d)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
@@ -18,7 +21,9 @@ LAYERS = {
     "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d, "max_pool1d": MaxPool1d,
     "avg_pool1d": AvgPool1d, "adaptive_max_pool2d": AdaptiveMaxPool2d,
     "adaptive_max_pool1d": AdaptiveMaxPool1d, "adaptive_avg_pool1d": AdaptiveAvgPool1d,
-    "upsample": Upsample,
+    "upsample": Upsample, "zero_pad2d": ZeroPad2d, "constant_pad1d": ConstantPad1d,
+    "reflection_pad1d": ReflectionPad1d, "reflection_pad2d": ReflectionPad2d,
+    "replication_pad2d": ReplicationPad2d, "circular_pad2d": CircularPad2d,
     "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
     "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
@@ -38,13 +43,15 @@ LAYERS = {
 }
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
-           "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Conv1d",
-           "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "ELU", "Embedding",
+           "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "CircularPad1d",
+           "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+           "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "ELU", "Embedding",
            "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
            "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
-           "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
-           "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "ReLU",
-           "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus",
-           "Softsign", "Tanh", "TransformerDecoder", "TransformerDecoderLayer",
-           "TransformerEncoder", "TransformerEncoderLayer", "Upsample", "functional",
-           "functional_call", "init"]
+           "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleList",
+           "MultiheadAttention", "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle",
+           "RMSNorm", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+           "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU",
+           "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "TransformerDecoder",
+           "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Upsample",
+           "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional", "functional_call", "init"]

@@ -980,6 +980,88 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return d if keepdim else d.squeeze(-1)
 
 
+#: F.pad's modes
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad, mode="constant", value=None):
+    """PyTorch's F.pad: ``pad`` gives (before, after) pairs from the last axis backwards,
+    (left, right, top, bottom, ...); a negative width crops. "constant" fills with
+    ``value`` (0) on any axes; "reflect" (mirrored without the edge), "replicate" (the
+    edge repeated) and "circular" (wrapped) pad the last 1 to 3 axes of an input with
+    one or two more (batch and channel), as PyTorch. reflect and replicate pad the input
+    and then crop, circular crops and then wraps, as PyTorch does."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(PAD_MODES)}, got {mode!r}")
+    pad = tuple(pad)
+    if len(pad) % 2 or not all(isinstance(w, numbers.Integral) and not isinstance(w, bool)
+                               for w in pad):
+        raise ValueError(f"pad: pad must be an even number of ints (before, after) from the "
+                         f"last axis backwards, got {pad!r}")
+    pairs = len(pad) // 2
+    if pairs > x.ndim:
+        raise ShapeError(f"pad: {pairs} (before, after) pairs for an input of {x.ndim} axes "
+                         f"{x.shape}")
+    widths = [(0, 0)] * (x.ndim - pairs) + [(int(pad[2 * i]), int(pad[2 * i + 1]))
+                                            for i in reversed(range(pairs))]
+    if mode == "constant":
+        x = _crop(x, widths)
+        return ember.pad(x, tuple((max(a, 0), max(b, 0)) for a, b in widths),
+                         0 if value is None else value)
+    if value is not None:
+        raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' fills)")
+    if pairs > 3 or x.ndim not in (pairs + 1, pairs + 2):
+        raise ShapeError(f"pad: mode {mode!r} pads the last 1 to 3 axes of an input with one "
+                         f"or two axes more (batch, channels), as PyTorch; got {pairs} pairs for "
+                         f"shape {x.shape}")
+    if mode == "circular":
+        x = _crop(x, widths)
+    for axis, (before, after) in enumerate(widths):
+        x = pad_axis(x, axis, max(before, 0), max(after, 0), mode)
+    return x if mode == "circular" else _crop(x, widths)
+
+
+def _crop(x, widths):
+    """x without the elements that negative (before, after) widths remove."""
+    if all(a >= 0 and b >= 0 for a, b in widths):
+        return x
+    if any(d + min(a, 0) + min(b, 0) < 0 for d, (a, b) in zip(x.shape, widths)):
+        raise ShapeError(f"pad: negative widths {widths} crop more than shape {x.shape} holds")
+    return x[tuple(slice(-min(a, 0), d + min(b, 0)) for d, (a, b) in zip(x.shape, widths))]
+
+
+def pad_axis(x, axis, before, after, mode):
+    """x padded along one axis, by concatenating slices (so every backend has it and
+    autograd sums the gradients of repeated elements): "reflect" mirrors without the
+    edge, "replicate" repeats the edge, "circular" wraps around once."""
+    if not before and not after:
+        return x
+    n = x.shape[axis]
+
+    def take(start, stop):
+        return x[(slice(None),) * axis + (slice(start, stop),)]
+    if mode == "replicate":
+        if n == 0:
+            raise ShapeError(f"pad: replicate padding of an empty axis {axis} of {x.shape}")
+        def edge(at, count):
+            return ember.broadcast_to(take(at, at + 1), x.shape[:axis] + (count,) + x.shape[axis + 1:])
+        parts = [edge(0, before), x, edge(n - 1, after)]
+    elif mode == "reflect":
+        if before >= n or after >= n:
+            raise ShapeError(f"pad: reflect padding {before, after} must be less than the size "
+                             f"{n} of axis {axis}")
+        parts = [ember.flip(take(1, before + 1), axis), x,
+                 ember.flip(take(n - 1 - after, n - 1), axis)]
+    elif mode == "circular":
+        if before > n or after > n:
+            raise ShapeError(f"pad: circular padding {before, after} wraps around axis {axis} "
+                             f"of size {n} more than once")
+        parts = [take(n - before, n), x, take(0, after)]
+    else:
+        raise ValueError(f"pad_axis: mode must be reflect, replicate or circular, got {mode!r}")
+    return ember.concatenate(parts, axis=axis)
+
+
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the rest by 1 / (1 - p).
 

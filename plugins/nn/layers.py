@@ -1,6 +1,7 @@
 """The built-in layers. Default initializations follow PyTorch's and are
 stated in each docstring; all draw from ember's seeded host generator."""
 
+import inspect
 import math
 import numbers
 
@@ -185,8 +186,8 @@ class MaxPool2d(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__()
-        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
     @classmethod
     def example(cls):
@@ -291,6 +292,88 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     @classmethod
     def example(cls):
         return LayerExample({"output_size": 3}, shape=(2, 3, 7), bad_shape=(3,))
+
+
+class _Pad(Module):
+    """Padding of the last ``dims`` axes (F.pad in ``mode``) by ``padding``: an int for
+    every side, or (left, right, top, bottom, front, back) as far as ``dims`` goes. No
+    parameters."""
+
+    mode, dims, value = "reflect", 1, None
+
+    def __init__(self, padding):
+        super().__init__()
+        if isinstance(padding, numbers.Integral) and not isinstance(padding, bool):
+            padding = (padding,) * (2 * self.dims)
+        if len(tuple(padding)) != 2 * self.dims:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or "
+                             f"{2 * self.dims} ints, got {padding!r}")
+        self.padding = tuple(padding)
+
+    def forward(self, x):
+        return F.pad(x, self.padding, self.mode, self.value)
+
+    def extra_repr(self):
+        return f"padding={self.padding}" + ("" if self.value is None else f", value={self.value}")
+
+    @classmethod
+    def example(cls):
+        constant = cls.mode == "constant"
+        return LayerExample({"padding": (2, 1, 0, 3, 1, 1)[:2 * cls.dims],
+                             **({"value": 1.5} if "value" in inspect.signature(cls).parameters
+                                else {})},
+                            shape=(2, 3, 4, 5, 6)[:2 + cls.dims],
+                            bad_shape=(5,) * (cls.dims - 1 if constant else cls.dims + 3) or None)
+
+
+class _ConstantPad(_Pad):
+    mode = "constant"
+
+    def __init__(self, padding, value):
+        super().__init__(padding)
+        self.value = value
+
+
+def _pad_layer(name, base, mode, dims, doc):
+    """A padding layer class of PyTorch's name."""
+    return type(name, (base,), {"mode": mode, "dims": dims, "__doc__": doc,
+                                "__module__": __name__, "__qualname__": name})
+
+
+ConstantPad1d, ConstantPad2d, ConstantPad3d = (
+    _pad_layer(f"ConstantPad{d}d", _ConstantPad, "constant", d,
+               f"Padding of the last {d} axes with ``value``.") for d in (1, 2, 3))
+ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = (
+    _pad_layer(f"ReflectionPad{d}d", _Pad, "reflect", d,
+               f"Padding of the last {d} axes mirrored at the edge (the edge not repeated).")
+    for d in (1, 2, 3))
+ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = (
+    _pad_layer(f"ReplicationPad{d}d", _Pad, "replicate", d,
+               f"Padding of the last {d} axes with the edge repeated.") for d in (1, 2, 3))
+CircularPad1d, CircularPad2d, CircularPad3d = (
+    _pad_layer(f"CircularPad{d}d", _Pad, "circular", d,
+               f"Padding of the last {d} axes wrapped around.") for d in (1, 2, 3))
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Padding of the last axis with zeros."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Padding of the last 2 axes with zeros."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Padding of the last 3 axes with zeros."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
 
 
 class Flatten(Module):

@@ -508,27 +508,18 @@ def pad(c, a, x, pads=None, value=None, axes=None):
     return x
 
 
-def _pad_axis(c, x, axis, before, after, mode):
-    """Edge, reflect or wrap padding along one axis, by concatenating slices."""
-    if not before and not after:
-        return x
-    n = x.shape[axis]
+#: ONNX's Pad modes by F.pad's names
+_PAD_MODES = {"edge": "replicate", "reflect": "reflect", "wrap": "circular"}
 
-    def take(start, stop):
-        key = [slice(None)] * x.ndim
-        key[axis] = slice(start, stop)
-        return x[tuple(key)]
-    if mode == "edge":
-        parts = [take(0, 1)] * before + [x] + [take(n - 1, n)] * after
-    elif mode == "reflect":
-        if before >= n or after >= n:
-            c.refuse(f"reflect padding of {before, after} needs an axis longer than {n}")
-        parts = [ember.flip(take(1, before + 1), axis), x, ember.flip(take(n - 1 - after, n - 1), axis)]
-    elif mode == "wrap":
-        parts = [take(n - before, n), x, take(0, after)]
-    else:
+
+def _pad_axis(c, x, axis, before, after, mode):
+    """Edge, reflect or wrap padding along one axis (F.pad_axis)."""
+    if mode not in _PAD_MODES:
         c.refuse(f"Pad mode {mode!r} is not one of constant, edge, reflect, wrap")
-    return ember.concatenate(parts, axis=axis)
+    n = x.shape[axis]
+    if mode == "reflect" and (before >= n or after >= n):
+        c.refuse(f"reflect padding of {before, after} needs an axis longer than {n}")
+    return F.pad_axis(x, axis, before, after, _PAD_MODES[mode])
 
 
 @op("Trilu")

@@ -220,7 +220,8 @@ def test_indexing_matches_numpy_with_gradient(backend, key):
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
 
 
-@pytest.mark.parametrize("key", [(slice(None), [1, 0]), (Ellipsis, [[0], [2]]), ([0, 0], slice(None), [1, 2])])
+@pytest.mark.parametrize("key", [(slice(None), [1, 0]), (Ellipsis, [[0], [2]]),
+                                 ([0, 0], slice(None), [1, 2])])
 def test_indexing_an_empty_tensor_with_integer_arrays_gives_numpys_empty_shape(backend, key):
     """Integer-array indices on a tensor with a zero-length axis elsewhere (a batch of
     none) give NumPy's empty result, not a reshape error."""

@@ -434,6 +434,34 @@ def test_batch_norm_running_statistics_follow_pytorch_rules():
                                np.sqrt(rv[None, :, None, None] + 1e-5), rtol=1e-10)
 
 
+def test_batch_norm_state_dicts_load_either_way_with_pytorchs_batch_count(backend):
+    """num_batches_tracked (PyTorch's key, counted per training call) makes a PyTorch
+    BatchNorm checkpoint load strictly into ember's and back, on every backend (an int64
+    count into wgpu's int32); a count that would wrap is refused; assigning a tensor to a
+    buffer's name keeps it a buffer, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.BatchNorm2d(3)
+    for _ in range(2):
+        theirs(torch.randn(4, 3, 2, 2))
+    ours = nn.BatchNorm2d(3, backend=backend)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert int(ours.num_batches_tracked.item()) == 2
+    ours(ember.randn(4, 3, 2, 2, backend=backend))
+    ours.eval()
+    ours(ember.randn(4, 3, 2, 2, backend=backend))      # eval: not counted
+    back = torch.nn.BatchNorm2d(3)
+    back.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    assert int(back.num_batches_tracked) == 3
+    ours.running_mean = ember.ones(3, backend=backend)
+    assert "running_mean" in ours.state_dict() and ours.state_dict()["running_mean"].sum().item() == 3
+    if ours.num_batches_tracked.dtype is ember.int32:
+        with pytest.raises(ember.DTypeError, match="num_batches_tracked holds values outside int32"):
+            ours.load_state_dict({**ours.state_dict(),
+                                  "num_batches_tracked": ember.tensor(2 ** 40, dtype=ember.int64,
+                                                                      backend="numpy")})
+    assert nn.BatchNorm1d(3, track_running_stats=False).state_dict().keys() == {"weight", "bias"}
+
+
 def test_layer_norm_and_activations_match_formulas():
     x = np.linspace(-4, 4, 24).reshape(2, 3, 4)
     got = F.layer_norm(ember.tensor(x), (3, 4)).numpy()

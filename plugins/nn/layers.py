@@ -411,8 +411,16 @@ class Dropout(Module):
         return LayerExample({"p": 0.3}, shape=(6, 5), random_in_train=True)
 
 
+def _counter(like):
+    """A 0-d count of PyTorch's dtype (int64, or the backend's widest int) beside ``like``."""
+    be = like.backend
+    return ember.zeros((), dtype=ember.int64 if ember.int64 in be.dtypes else be.default_int,
+                       backend=be)
+
+
 class _BatchNorm(Module):
-    """Init: weight 1, bias 0, running mean 0, running variance 1."""
+    """Init: weight 1, bias 0, running mean 0, running variance 1; num_batches_tracked
+    counts training steps (PyTorch's state-dict key, so checkpoints load either way)."""
 
     dims = ()
 
@@ -429,8 +437,9 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", init.zeros((num_features,), dtype, backend))
             self.register_buffer("running_var", init.ones((num_features,), dtype, backend))
+            self.register_buffer("num_batches_tracked", _counter(self.running_mean))
         else:
-            self.running_mean = self.running_var = None
+            self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x):
         if x.ndim not in self.dims or x.shape[1] != self.num_features:
@@ -438,6 +447,9 @@ class _BatchNorm(Module):
             raise ShapeError(f"{type(self).__name__}: expects {want} input with "
                              f"{self.num_features} channels on axis 1, got {x.shape}")
         use_batch = self.training or self.running_mean is None
+        if self.training and self.num_batches_tracked is not None:
+            with ember.no_grad():
+                self.num_batches_tracked += 1
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             use_batch, self.momentum, self.eps)
 

@@ -3,6 +3,8 @@
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
+
 import ember
 from ember.errors import DTypeError, ShapeError, StateDictError
 from ember.dtypes import is_dtype_spec
@@ -66,6 +68,9 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before assigning attributes")
+        if name in self._buffers and (value is None or isinstance(value, Tensor)) and \
+                not isinstance(value, Parameter):      # a buffer stays one, as in PyTorch
+            return self._set_buffer(name, value)
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):
@@ -182,10 +187,13 @@ class Module:
             if value.shape != target.shape:
                 raise ShapeError(f"load_state_dict: {name} has shape {value.shape} in the "
                                  f"state_dict but {target.shape} in {type(self).__name__}")
+            if value.dtype.is_int and target.dtype.is_int and value.dtype is not target.dtype:
+                value = _fitted(name, value, target.dtype)
             if value.dtype is not target.dtype and not (value.dtype.is_float and
                                                         target.dtype.is_float):
                 # floats take the module's float dtype (a bfloat16 checkpoint into float32
-                # parameters, as PyTorch's copy_ does); a change of kind is refused
+                # parameters, as PyTorch's copy_ does); integers another width (PyTorch's
+                # int64 count into wgpu's int32) where they fit; a change of kind is refused
                 raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
                                  f"state_dict but {target.dtype.name} in {type(self).__name__}; "
                                  f"cast the module or the state first")
@@ -202,6 +210,9 @@ class Module:
         for t in (*self.parameters(), *self.buffers()):
             moved = t.detach()
             if target is not None:
+                be = ember.get_backend(target)
+                if t.dtype.is_int and t.dtype not in be.dtypes:   # a count, to wgpu's int32
+                    moved = moved.to(dtype=be.default_int)
                 moved = moved.to(target)
             if dtype is not None and t.dtype.is_float:
                 moved = moved.to(dtype=dtype)
@@ -224,6 +235,16 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _fitted(name, value, dtype):
+    """An integer state tensor in another integer dtype, refused where a value would wrap."""
+    held = value.numpy()
+    info = np.iinfo(dtype.np)
+    if held.size and (held.min() < info.min or held.max() > info.max):
+        raise DTypeError(f"load_state_dict: {name} holds values outside {dtype.name}'s range "
+                         f"[{info.min}, {info.max}]")
+    return ember.tensor(held.astype(dtype.np), dtype=dtype, backend=value.backend)
 
 
 class Sequential(Module):

@@ -462,6 +462,40 @@ def test_batch_norm_state_dicts_load_either_way_with_pytorchs_batch_count(backen
     assert nn.BatchNorm1d(3, track_running_stats=False).state_dict().keys() == {"weight", "bias"}
 
 
+def test_instance_norm_is_pytorchs_with_and_without_running_statistics():
+    """F.instance_norm's values and gradients (a constant channel gives 0), its running
+    statistics (the batch's mean of each sample's, the variance unbiased) and their use
+    in eval; the layers' state-dict keys, unbatched input and channel check."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(3), rng.standard_normal(3)
+    x[1, 2] = 4.0
+    _against_torch(lambda lib, f, t, w, b: f.instance_norm(t, weight=w, bias=b), [x, w, b],
+                   rtol=1e-10)
+    _against_torch(lambda lib, f, t: f.instance_norm(t), [x[:, :, 0]], rtol=1e-10)
+    for dims, shape in ((1, (3, 5)), (2, (2, 3, 4, 5)), (3, (2, 3, 2, 3, 4))):
+        data = rng.standard_normal(shape) * 3 + 1
+        ours = getattr(nn, f"InstanceNorm{dims}d")(3, affine=True, track_running_stats=True,
+                                                   momentum=0.2).to(ember.float64)
+        theirs = getattr(torch.nn, f"InstanceNorm{dims}d")(3, affine=True, track_running_stats=True,
+                                                         momentum=0.2).double()
+        assert ours.state_dict().keys() == theirs.state_dict().keys()
+        for train in (True, True, False):
+            ours.train(train)
+            theirs.train(train)
+            np.testing.assert_allclose(ours(ember.tensor(data)).numpy(),
+                                       theirs(torch.tensor(data)).detach().numpy(), rtol=1e-10,
+                                       atol=1e-12)
+        for key, value in theirs.state_dict().items():
+            np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-12)
+    with pytest.raises(ember.ShapeError, match="expects 3 channels on the channel axis"):
+        nn.InstanceNorm2d(3, affine=True)(ember.ones(2, 4, 3, 3))
+    with pytest.raises(ember.ShapeError, match="expects 3-D or 4-D input"):
+        nn.InstanceNorm2d(3)(ember.ones(3, 3))
+    with pytest.raises(ember.ShapeError, match="at least one position axis"):
+        F.instance_norm(ember.ones(2, 3))
+
+
 def test_layer_norm_and_activations_match_formulas():
     x = np.linspace(-4, 4, 24).reshape(2, 3, 4)
     got = F.layer_norm(ember.tensor(x), (3, 4)).numpy()

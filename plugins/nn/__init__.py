@@ -8,10 +8,10 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Ad
                      AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, CircularPad1d, CircularPad2d,
                      CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, Conv1d, Conv2d,
                      ConvTranspose2d, CosineSimilarity, Dropout, Embedding, Flatten, GroupNorm,
-                     LayerNorm, Linear, MaxPool1d, MaxPool2d, PairwiseDistance, PixelShuffle,
-                     PixelUnshuffle, RMSNorm, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
-                     ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Upsample, ZeroPad1d,
-                     ZeroPad2d, ZeroPad3d)
+                     InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, MaxPool1d,
+                     MaxPool2d, PairwiseDistance, PixelShuffle, PixelUnshuffle, RMSNorm,
+                     ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d,
+                     ReplicationPad2d, ReplicationPad3d, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
@@ -25,7 +25,8 @@ LAYERS = {
     "reflection_pad1d": ReflectionPad1d, "reflection_pad2d": ReflectionPad2d,
     "replication_pad2d": ReplicationPad2d, "circular_pad2d": CircularPad2d,
     "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
-    "batch_norm2d": BatchNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
+    "batch_norm2d": BatchNorm2d, "instance_norm1d": InstanceNorm1d,
+    "instance_norm2d": InstanceNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
     "multihead_attention": MultiheadAttention,
     "transformer_encoder_layer": TransformerEncoderLayer,
@@ -47,11 +48,12 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
            "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
            "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "ELU", "Embedding",
            "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
-           "Identity", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
-           "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleList",
-           "MultiheadAttention", "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle",
-           "RMSNorm", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-           "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU",
-           "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "TransformerDecoder",
+           "Identity", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LAYERS",
+           "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
+           "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
+           "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "ReLU",
+           "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+           "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU", "Sigmoid",
+           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "TransformerDecoder",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Upsample",
            "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional", "functional_call", "init"]

@@ -1094,16 +1094,61 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
         mean = x.mean(axis=axes, keepdims=True)
         var = x.var(axis=axes, correction=0, keepdims=True)
         if running_mean is not None:
-            with ember.no_grad():
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean.reshape(x.shape[1])
-                running_var *= 1 - momentum
-                running_var += momentum * (var.reshape(x.shape[1]) * (n / (n - 1)))
+            _follow(running_mean, running_var, mean.reshape(x.shape[1]),
+                    var.reshape(x.shape[1]) * (n / (n - 1)), momentum)
     else:
         mean, var = running_mean.reshape(shape), running_var.reshape(shape)
     out = (x - mean) / ember.sqrt(var + eps)
     if weight is not None:
         out = out * weight.reshape(shape) + bias.reshape(shape)
+    return out
+
+
+def _follow(running_mean, running_var, mean, var, momentum):
+    """Running statistics moved ``momentum`` of the way to a batch's (in place, as
+    PyTorch's: ``var`` is the unbiased variance)."""
+    with ember.no_grad():
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+        running_var *= 1 - momentum
+        running_var += momentum * var
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Each sample's each channel normalized over its positions, as PyTorch's: with
+    ``use_input_stats`` by its own statistics (and running ones, if given, moved toward
+    their mean over the batch, the variance unbiased), else by the running ones; then a
+    per-channel weight and bias."""
+    if x.ndim < 3:
+        raise ShapeError(f"instance_norm: input must be (N, C, ...) with at least one "
+                         f"position axis, got shape {x.shape}")
+    axes, c = tuple(range(2, x.ndim)), x.shape[1]
+    per_channel = (c,) + (1,) * (x.ndim - 2)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ShapeError(f"instance_norm: {name} has shape {t.shape}, the input {c} "
+                             f"channels (shape {x.shape})")
+    if use_input_stats:
+        n = math.prod(x.shape[2:])
+        if running_mean is not None:
+            if n < 2:
+                raise ShapeError(f"instance_norm: running statistics need more than one "
+                                 f"position per channel, got input {x.shape}")
+            _follow(running_mean, running_var, x.mean(axis=axes).mean(axis=0),
+                    x.var(axis=axes, correction=1).mean(axis=0), momentum)
+        out = standardize(ember.amp.widen(x), axes, eps)
+    elif running_mean is None:
+        raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                         "running_var")
+    else:
+        out = (x - running_mean.reshape(per_channel)) / ember.sqrt(
+            running_var.reshape(per_channel) + eps)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
     return out
 
 

@@ -446,12 +446,16 @@ class _BatchNorm(Module):
             want = " or ".join(f"{d}-D" for d in self.dims)
             raise ShapeError(f"{type(self).__name__}: expects {want} input with "
                              f"{self.num_features} channels on axis 1, got {x.shape}")
-        use_batch = self.training or self.running_mean is None
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self._batch_statistics(), self.momentum, self.eps)
+
+    def _batch_statistics(self):
+        """Whether this call normalizes by its input's statistics (training, or no running
+        ones kept), counted in num_batches_tracked where it moves the running ones."""
         if self.training and self.num_batches_tracked is not None:
             with ember.no_grad():
                 self.num_batches_tracked += 1
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            use_batch, self.momentum, self.eps)
+        return self.training or self.running_mean is None
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -475,6 +479,61 @@ class BatchNorm2d(_BatchNorm):
     @classmethod
     def example(cls):
         return LayerExample({"num_features": 3}, shape=(2, 3, 3, 2), bad_shape=(2, 4, 3, 2))
+
+
+class _InstanceNorm(_BatchNorm):
+    """Init: weight 1 and bias 0 with ``affine``; running mean 0 and variance 1 with
+    ``track_running_stats`` (both off by default, as PyTorch's)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, dtype=None, backend=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
+                         backend)
+
+    def forward(self, x):
+        if x.ndim not in self.dims:
+            want = " or ".join(f"{d}-D" for d in self.dims)
+            raise ShapeError(f"{type(self).__name__}: expects {want} input, got {x.shape}")
+        batched = x.ndim == self.dims[-1]
+        x = x if batched else x.unsqueeze(0)
+        if (self.weight is not None or self.running_mean is not None) and \
+                x.shape[1] != self.num_features:
+            raise ShapeError(f"{type(self).__name__}: expects {self.num_features} channels on "
+                             f"the channel axis, got input {x.shape if batched else x.shape[1:]}")
+        # PyTorch keeps num_batches_tracked at 0 here: its instance norm does not count
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or self.running_mean is None, self.momentum,
+                              self.eps)
+        return out if batched else out.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization over (N, C, L) or (C, L) input: each channel of each
+    sample over its positions."""
+
+    dims = (2, 3)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_features": 3, "affine": True}, shape=(2, 3, 5),
+                            bad_shape=(2, 4, 5))
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization over (N, C, H, W) or (C, H, W) input (style transfer's)."""
+
+    dims = (3, 4)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_features": 3, "track_running_stats": True},
+                            shape=(2, 3, 3, 4), bad_shape=(2, 4, 3, 4))
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization over (N, C, D, H, W) or (C, D, H, W) input."""
+
+    dims = (4, 5)
 
 
 class LayerNorm(Module):

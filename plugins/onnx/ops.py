@@ -842,9 +842,8 @@ def batch_norm(c, a, x, scale, bias, mean, var):
 
 @op("InstanceNormalization")
 def instance_norm(c, a, x, scale, bias):
-    x = c.tensor(x)
-    out = standardize(x, tuple(range(2, x.ndim)), a.get("epsilon", 1e-5))
-    return out * _channels(c.tensor(scale), x.ndim) + _channels(c.tensor(bias), x.ndim)
+    return F.instance_norm(c.tensor(x), weight=c.tensor(scale), bias=c.tensor(bias),
+                           eps=a.get("epsilon", 1e-5))
 
 
 @op("LayerNormalization")

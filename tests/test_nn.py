@@ -872,7 +872,9 @@ TORCH_ACTIVATIONS = {
     "hardtanh": (F.hardtanh, {"min_val": -2.0, "max_val": 1.0}), "relu6": (F.relu6, {}),
     "mish": (F.mish, {}), "softsign": (F.softsign, {}), "logsigmoid": (F.logsigmoid, {}),
     "softplus": (ember.softplus, {"beta": 2.0, "threshold": 15.0}),
-    "softmin": (F.softmin, {"dim": 0}), "glu": (F.glu, {"dim": 0})}
+    "softmin": (F.softmin, {"dim": 0}), "glu": (F.glu, {"dim": 0}),
+    "threshold": (F.threshold, {"threshold": 0.5, "value": -2.0}),
+    "hardshrink": (F.hardshrink, {"lambd": 0.5}), "softshrink": (F.softshrink, {"lambd": 0.5})}
 #: where ember gives the limit and PyTorch NaN (inf / inf, -inf * 0)
 LIMITS = {"mish": {-math.inf: -0.0}, "softsign": {-math.inf: -1.0, math.inf: 1.0}}
 #: gradients held to their formula in float64 where PyTorch's cancels (softsign's
@@ -889,8 +891,8 @@ def test_activations_match_torch_in_float64_at_the_edges_and_their_gradients(nam
     torch = pytest.importorskip("torch")
     from ember.testing.checks import ulp_error
     fn, kwargs = TORCH_ACTIVATIONS[name]
-    edges = [-math.inf, -1e30, -800.0, -100.0, -20.0, -7.5, -6.0, -2.0, -1.0, -1e-8, -0.0,
-             0.0, 1e-8, 1.0, 6.0, 7.5, 20.0, 100.0, 1e30, math.inf, math.nan]
+    edges = [-math.inf, -1e30, -800.0, -100.0, -20.0, -7.5, -6.0, -2.0, -1.0, -0.5, -1e-8, -0.0,
+             0.0, 1e-8, 0.5, 1.0, 6.0, 7.5, 20.0, 100.0, 1e30, math.inf, math.nan]
     x = np.concatenate([edges, np.linspace(-8, 8, 101)])      # an even count, for glu
     if name == "softmin":      # over the whole vector: one NaN or inf would make all NaN
         x = x[np.isfinite(x)]
@@ -920,6 +922,98 @@ def test_activations_match_torch_in_float64_at_the_edges_and_their_gradients(nam
             (getattr(torch.nn.functional, name)(tx, **kwargs) * torch.tensor(w)).sum(), tx)
     np.testing.assert_allclose(t.grad.numpy(), np.asarray(slope), rtol=1e-12, atol=0,
                                err_msg=f"{name}: gradient")
+
+
+def test_tanhshrink_is_within_ulps_of_the_exact_value_where_pytorchs_cancels(backend):
+    """x - tanh(x) against mpmath from 1e-30 to 30 and at the edges: within 4 ULP in
+    float64 and 16 in float32 (the series below 1/2, the difference above); PyTorch's
+    float32 is 0 below 2e-4 and 30% off at 1e-3. Its gradient is tanh(x)^2."""
+    mp = pytest.importorskip("mpmath")
+    from ember.testing.checks import ulp_error
+    mp.mp.dps = 250                       # x - tanh(x) ~ x^3 / 3 at x = 1e-30
+    x = np.concatenate([np.logspace(-30, 1.5, 300), [0.49999, 0.5, 0.50001]])
+    x = np.concatenate([x, -x, [0.0, -0.0, math.inf, -math.inf, math.nan]])
+    exact = np.array([float(mp.mpf(v) - mp.tanh(mp.mpf(v))) if np.isfinite(v) and v else v
+                      for v in x])             # +-0, +-inf and NaN give themselves
+    for dtype, bound in ((ember.float64, 4), (ember.float32, 16)):
+        if dtype not in backend.dtypes:
+            continue
+        got = F.tanhshrink(ember.tensor(x, dtype=dtype)).numpy()
+        want = exact.astype(dtype.np)
+        nan = np.isnan(want)
+        assert np.array_equal(np.isnan(got), nan)
+        assert ulp_error(got[~nan], want[~nan], dtype).max() <= bound, dtype
+        assert np.array_equal(np.signbit(got[want == 0]), np.signbit(want[want == 0]))
+    t = ember.tensor(np.linspace(-3, 3, 61), dtype=ember.float32, requires_grad=True)
+    F.tanhshrink(t).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), np.tanh(np.linspace(-3, 3, 61)) ** 2, rtol=1e-5)
+
+
+def test_prelu_is_pytorchs_with_one_slope_and_one_per_channel():
+    """F.prelu and PReLU: values and gradients (input and slopes) against PyTorch's in
+    float64, the slope taken at 0 (its branch), one slope or one per channel (axis 1),
+    PyTorch's init 0.25 and state-dict key."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4))
+    x[0, 0, :2] = 0.0
+    for w in (np.array([0.3]), rng.standard_normal(3)):
+        _against_torch(lambda lib, f, t, w: f.prelu(t, w), [x, w])
+    _against_torch(lambda lib, f, t, w: f.prelu(t, w), [x[0, 0], np.array([0.2])])
+    layer = nn.PReLU(3)
+    assert list(layer.state_dict()) == ["weight"] and layer.weight.numpy().tolist() == [0.25] * 3
+    with pytest.raises(ember.ShapeError, match="one per channel"):
+        F.prelu(ember.ones(2, 4), ember.ones(3))
+
+
+def test_module_containers_and_methods_have_pytorchs_names_and_keys():
+    """ModuleDict, ParameterList, ParameterDict and ModuleList's extend and slices give
+    PyTorch's state-dict keys; apply, add_module, register_parameter, get_submodule,
+    get_parameter, del and double() behave as PyTorch's."""
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        m = lib.Module()
+        m.blocks = lib.ModuleDict({"a": lib.Linear(2, 3), "b": lib.Linear(3, 1)})
+        m.scales = lib.ParameterList([lib.Parameter(ember.ones(2) if lib is nn else torch.ones(2))])
+        m.extra = lib.ParameterDict({"bias": lib.Parameter(ember.zeros(1) if lib is nn
+                                                           else torch.zeros(1))})
+        m.stack = lib.ModuleList([lib.ReLU()]).extend([lib.Linear(1, 1)])
+        m.add_module("head", lib.Linear(1, 1))
+        m.register_parameter("temperature", None)
+        return m
+    ours, theirs = build(nn), build(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours.blocks) == ["a", "b"] and "a" in ours.blocks and len(ours.stack[1:]) == 1
+    assert ours.get_submodule("blocks.b") is ours.blocks["b"]
+    assert ours.get_parameter("blocks.a.weight") is ours.blocks["a"].weight
+    seen = []
+    ours.apply(lambda m: seen.append(type(m).__name__))
+    assert seen[-1] == "Module" and seen.count("Linear") == 4
+    del ours.head
+    assert "head.weight" not in ours.state_dict()
+    assert all(p.dtype is ember.float64 for p in ours.double().parameters())
+    with pytest.raises(AttributeError, match="has no child 'c'"):
+        ours.get_submodule("blocks.c")
+    with pytest.raises(TypeError, match="not a Module"):
+        ours.blocks["c"] = ember.ones(1)
+
+
+def test_channel_dropout_and_unflatten_are_pytorchs():
+    """Dropout2d zeroes whole channels (scaling the rest by 1 / (1 - p)) in train mode
+    only, on batched and unbatched input; Unflatten splits one axis."""
+    x = ember.ones(4, 8, 3, 3)
+    ember.manual_seed(0)
+    y = nn.Dropout2d(0.5)(x).numpy()
+    per_channel = y.reshape(4, 8, 9)
+    assert set(np.unique(per_channel)) <= {0.0, 2.0}
+    assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()       # whole channels
+    assert 0 < (per_channel[:, :, 0] == 0).sum() < 32
+    assert nn.Dropout1d(0.3)(ember.ones(5, 7)).shape == (5, 7)
+    assert (nn.Dropout3d(0.5).eval()(ember.ones(2, 2, 2, 2, 2)).numpy() == 1).all()
+    with pytest.raises(ember.ShapeError, match=r"\(N, C, 2 axes\) or \(C, 2 axes\)"):
+        F.dropout2d(ember.ones(3, 4), 0.5)
+    assert nn.Unflatten(-1, (2, 3))(ember.ones(4, 6)).shape == (4, 2, 3)
 
 
 def test_activations_refuse_what_pytorch_refuses():

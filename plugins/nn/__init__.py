@@ -1,18 +1,21 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
 from . import functional, init
-from .activations import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, Identity,
-                          LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU,
-                          Softmax, Softmin, Softplus, Softsign, Tanh)
+from .activations import (CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
+                          Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
+                          SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
+                          Softsign, Tanh, Tanhshrink, Threshold)
 from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                      AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, CircularPad1d, CircularPad2d,
                      CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d, Conv1d, Conv2d,
-                     ConvTranspose2d, CosineSimilarity, Dropout, Embedding, Flatten, GroupNorm,
-                     InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, MaxPool1d,
-                     MaxPool2d, PairwiseDistance, PixelShuffle, PixelUnshuffle, RMSNorm,
-                     ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d,
-                     ReplicationPad2d, ReplicationPad3d, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
-from .module import LayerExample, Module, ModuleList, Parameter, Sequential, functional_call
+                     ConvTranspose2d, CosineSimilarity, Dropout, Dropout1d, Dropout2d, Dropout3d,
+                     Embedding, Flatten, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+                     LayerNorm, Linear, MaxPool1d, MaxPool2d, PairwiseDistance, PixelShuffle,
+                     PixelUnshuffle, RMSNorm, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                     ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Unflatten, Upsample,
+                     ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
+                     ParameterList, Sequential, functional_call)
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
@@ -24,8 +27,8 @@ LAYERS = {
     "upsample": Upsample, "zero_pad2d": ZeroPad2d, "constant_pad1d": ConstantPad1d,
     "reflection_pad1d": ReflectionPad1d, "reflection_pad2d": ReflectionPad2d,
     "replication_pad2d": ReplicationPad2d, "circular_pad2d": CircularPad2d,
-    "flatten": Flatten, "dropout": Dropout, "batch_norm1d": BatchNorm1d,
-    "batch_norm2d": BatchNorm2d, "instance_norm1d": InstanceNorm1d,
+    "flatten": Flatten, "unflatten": Unflatten, "dropout": Dropout, "dropout2d": Dropout2d,
+    "batch_norm1d": BatchNorm1d, "batch_norm2d": BatchNorm2d, "instance_norm1d": InstanceNorm1d,
     "instance_norm2d": InstanceNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
     "multihead_attention": MultiheadAttention,
@@ -38,7 +41,9 @@ LAYERS = {
     "hardsigmoid": Hardsigmoid, "hardswish": Hardswish, "celu": CELU, "selu": SELU,
     "hardtanh": Hardtanh, "relu6": ReLU6, "mish": Mish, "softplus": Softplus,
     "softsign": Softsign, "log_sigmoid": LogSigmoid, "softmin": Softmin, "glu": GLU,
-    "identity": Identity, "group_norm": GroupNorm, "adaptive_avg_pool2d": AdaptiveAvgPool2d,
+    "identity": Identity, "prelu": PReLU, "threshold": Threshold, "hardshrink": Hardshrink,
+    "softshrink": Softshrink, "tanhshrink": Tanhshrink, "softmax2d": Softmax2d,
+    "group_norm": GroupNorm, "adaptive_avg_pool2d": AdaptiveAvgPool2d,
     "cosine_similarity": CosineSimilarity, "pairwise_distance": PairwiseDistance,
     "pixel_shuffle": PixelShuffle, "pixel_unshuffle": PixelUnshuffle,
 }
@@ -46,14 +51,16 @@ LAYERS = {
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
            "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "CircularPad1d",
            "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
-           "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "ELU", "Embedding",
-           "Flatten", "GELU", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
-           "Identity", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LAYERS",
-           "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
-           "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleList", "MultiheadAttention",
-           "PairwiseDistance", "Parameter", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "ReLU",
-           "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
-           "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU", "Sigmoid",
-           "Softmax", "Softmin", "Softplus", "Softsign", "Tanh", "TransformerDecoder",
-           "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Upsample",
-           "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional", "functional_call", "init"]
+           "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "Dropout1d",
+           "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GroupNorm",
+           "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU",
+           "Linear", "LogSigmoid", "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module",
+           "ModuleDict", "ModuleList", "MultiheadAttention", "PReLU", "PairwiseDistance",
+           "Parameter", "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle",
+           "RMSNorm", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+           "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU",
+           "Sigmoid", "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign",
+           "Tanh", "Tanhshrink", "Threshold", "TransformerDecoder", "TransformerDecoderLayer",
+           "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "Upsample", "ZeroPad1d",
+           "ZeroPad2d", "ZeroPad3d", "functional", "functional_call", "init"]

@@ -1,9 +1,10 @@
 """Activation layers: parameter-free Modules around tensor functions."""
 
 import ember
+from ember.errors import ShapeError
 
 from . import functional as F
-from .module import LayerExample, Module
+from .module import LayerExample, Module, Parameter
 
 
 class _Activation(Module):
@@ -189,3 +190,69 @@ class Identity(_Activation):
     def forward(self, x):
         return x
 
+
+
+class Threshold(_Activation):
+    def __init__(self, threshold, value):
+        super().__init__()
+        self.threshold, self.value = threshold, value
+
+    def forward(self, x):
+        return F.threshold(x, self.threshold, self.value)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"threshold": 0.5, "value": -2.0}, shape=(3, 5), low=-3.0, high=3.0)
+
+
+class Hardshrink(_Activation):
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x):
+        return F.hardshrink(x, self.lambd)
+
+
+class Softshrink(Hardshrink):
+    def forward(self, x):
+        return F.softshrink(x, self.lambd)
+
+
+class Tanhshrink(_Activation):
+    def forward(self, x):
+        return F.tanhshrink(x)
+
+
+class Softmax2d(_Activation):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ShapeError(f"Softmax2d: input must be (N, C, H, W) or (C, H, W), got shape "
+                             f"{x.shape}")
+        return ember.softmax(x, -3)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(2, 3, 2, 2), low=-3.0, high=3.0, bad_shape=(3, 5))
+
+
+class PReLU(Module):
+    """x where x > 0, else a learned slope times x (F.prelu): one slope, or one per
+    channel. Init: every slope ``init`` (0.25)."""
+
+    def __init__(self, num_parameters=1, init=0.25, dtype=None, backend=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(ember.full((num_parameters,), init, dtype=dtype, backend=backend))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_parameters": 3}, shape=(2, 3, 4), bad_shape=(2, 4, 4))

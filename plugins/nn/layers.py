@@ -400,8 +400,10 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
 
+    function = "dropout"
+
     def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+        return getattr(F, self.function)(x, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -409,6 +411,52 @@ class Dropout(Module):
     @classmethod
     def example(cls):
         return LayerExample({"p": 0.3}, shape=(6, 5), random_in_train=True)
+
+
+class Dropout1d(Dropout):
+    """Whole channels of (N, C, L) or (C, L) zeroed with probability p (F.dropout1d)."""
+
+    function = "dropout1d"
+
+
+class Dropout2d(Dropout):
+    """Whole channels of (N, C, H, W) or (C, H, W) zeroed with probability p."""
+
+    function = "dropout2d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"p": 0.3}, shape=(2, 6, 3, 3), random_in_train=True,
+                            bad_shape=(6, 3))
+
+
+class Dropout3d(Dropout):
+    """Whole channels of (N, C, D, H, W) or (C, D, H, W) zeroed with probability p."""
+
+    function = "dropout3d"
+
+
+class Unflatten(Module):
+    """Axis ``dim`` split into ``unflattened_size`` (Flatten's inverse)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        if x.ndim == 0 or not -x.ndim <= self.dim < x.ndim:
+            raise ShapeError(f"Unflatten: dim {self.dim} is out of range for an input of shape "
+                             f"{x.shape}")
+        axis = self.dim % x.ndim
+        return x.reshape(x.shape[:axis] + self.unflattened_size + x.shape[axis + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"dim": 1, "unflattened_size": (3, 4)}, shape=(2, 12, 2),
+                            bad_shape=(2, 10, 2))
 
 
 def _counter(like):

@@ -95,6 +95,55 @@ class Module:
             ember.name_state(tensor, name)
         object.__setattr__(self, name, tensor)
 
+    def register_parameter(self, name, param):
+        """``name`` as a parameter (None: declared, holding nothing), as setattr does."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name} must be a Parameter or None, got "
+                            f"{type(param).__name__}")
+        setattr(self, name, param)
+        if param is None:
+            self._parameters.pop(name, None)
+
+    def add_module(self, name, module):
+        """``module`` as a child under ``name`` (which may be any string, as "0")."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name} must be a Module or None, got "
+                            f"{type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        object.__delattr__(self, name)
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` ("" is this one)."""
+        module = self
+        for part in target.split(".") if target else ():
+            if part not in module._modules:
+                raise AttributeError(f"get_submodule: {type(module).__name__} has no child "
+                                     f"{part!r} (in {target!r})")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target):
+        """The parameter at dotted path ``target``."""
+        owner, _, name = target.rpartition(".")
+        module = self.get_submodule(owner)
+        if name not in module._parameters:
+            raise AttributeError(f"get_parameter: {type(module).__name__} has no parameter "
+                                 f"{name!r} (in {target!r})")
+        return module._parameters[name]
+
+    def apply(self, fn):
+        """fn(module) for every child, depth first, then this module (weight init)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def __call__(self, *args, **kwargs):
         with ember.layer_scope(self):       # a recorded call knows which layer made each node
             return self.forward(*args, **kwargs)
@@ -128,7 +177,8 @@ class Module:
     def named_buffers(self, prefix=""):
         for mod_prefix, mod in self.named_modules(prefix):
             for name, b in mod._buffers.items():
-                yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+                if b is not None:           # a buffer set to None holds no state, as in PyTorch
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
 
     def buffers(self):
         return (b for _, b in self.named_buffers())
@@ -220,6 +270,18 @@ class Module:
             t.grad = None
         return self
 
+    def float(self):
+        return self.to(dtype=ember.float32)
+
+    def double(self):
+        return self.to(dtype=ember.float64)
+
+    def half(self):
+        return self.to(dtype=ember.float16)
+
+    def bfloat16(self):
+        return self.to(dtype=ember.bfloat16)
+
     # -- display ------------------------------------------------------------------
     def extra_repr(self):
         return ""
@@ -293,14 +355,131 @@ class ModuleList(Module):
         setattr(self, str(len(self)), module)
         return self
 
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
     def __getitem__(self, i):
-        return list(self._modules.values())[i]
+        items = list(self._modules.values())[i]
+        return ModuleList(items) if isinstance(i, slice) else items
+
+    def __setitem__(self, i, module):
+        setattr(self, list(self._modules)[i], module)
 
     def __iter__(self):
         return iter(self._modules.values())
 
     def __len__(self):
         return len(self._modules)
+
+
+class ModuleDict(Module):
+    """Modules held by name, in insertion order; each registered under its key."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def update(self, modules):
+        for name, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[name] = module
+
+    def __setitem__(self, name, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: {name!r} is a {type(module).__name__}, not a Module")
+        setattr(self, name, module)
+
+    def __getitem__(self, name):
+        return self._modules[name]
+
+    def __delitem__(self, name):
+        delattr(self, name)
+
+    def pop(self, name):
+        module = self[name]
+        del self[name]
+        return module
+
+    def __contains__(self, name):
+        return name in self._modules
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+
+class ParameterList(Module):
+    """Parameters held in a list, registered under their indices ("0", "1", ...);
+    tensors given are wrapped as Parameters."""
+
+    def __init__(self, values=()):
+        super().__init__()
+        for v in values:
+            self.append(v)
+
+    def append(self, value):
+        setattr(self, str(len(self)), value if isinstance(value, Parameter) else Parameter(value))
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._parameters.values())[i]
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __len__(self):
+        return len(self._parameters)
+
+
+class ParameterDict(Module):
+    """Parameters held by name, in insertion order; tensors given are wrapped."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        for name, value in (parameters or {}).items():
+            self[name] = value
+
+    def __setitem__(self, name, value):
+        setattr(self, name, value if isinstance(value, Parameter) else Parameter(value))
+
+    def __getitem__(self, name):
+        return self._parameters[name]
+
+    def __contains__(self, name):
+        return name in self._parameters
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
 
 
 def functional_call(module, tensors, *args):

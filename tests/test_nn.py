@@ -1016,6 +1016,79 @@ def test_channel_dropout_and_unflatten_are_pytorchs():
     assert nn.Unflatten(-1, (2, 3))(ember.ones(4, 6)).shape == (4, 2, 3)
 
 
+RECURRENT = [("LSTM", {}), ("GRU", {}), ("RNN", {}), ("RNN", {"nonlinearity": "relu"}),
+             ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+             ("LSTM", {"proj_size": 2, "num_layers": 2}),
+             ("GRU", {"bidirectional": True, "num_layers": 3, "bias": False})]
+
+
+@pytest.mark.parametrize("name, kwargs", RECURRENT, ids=[f"{n}-{k}" for n, k in RECURRENT])
+def test_recurrent_layers_are_pytorchs_with_its_state_dict_keys(name, kwargs):
+    """RNN, LSTM and GRU (stacked, bidirectional, batch_first, projected, without bias):
+    PyTorch's state-dict keys in its order, so its weights load; outputs, final states
+    and the gradients of input, initial state and every weight within 1e-12 in float64,
+    batched and unbatched."""
+    torch = pytest.importorskip("torch")
+    ours = getattr(nn, name)(4, 3, **kwargs).to(ember.float64)
+    theirs = getattr(torch.nn, name)(4, 3, **kwargs).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(0)
+    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    out = kwargs.get("proj_size") or 3
+    for batch in ((2,), ()):
+        x = rng.standard_normal(((2, 5) if kwargs.get("batch_first") else (5, 2))[:len(batch) + 1]
+                                + (4,) if batch else (5, 4))
+        h0 = rng.standard_normal((layers,) + batch + (out,))
+        c0 = rng.standard_normal((layers,) + batch + (3,))
+        xs, hs, cs = (ember.tensor(a, requires_grad=True) for a in (x, h0, c0))
+        xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+        lstm = name == "LSTM"
+        got, state = ours(xs, (hs, cs) if lstm else hs)
+        want, wstate = theirs(xt, (ht, ct) if lstm else ht)
+        got_all = [got] + (list(state) if lstm else [state])
+        want_all = [want] + (list(wstate) if lstm else [wstate])
+        weights = [rng.uniform(0.5, 2.0, t.shape) for t in got_all]
+        sum(((g * ember.tensor(w)).sum() for g, w in zip(got_all, weights)),
+            ember.tensor(0.0)).backward()
+        sum((g * torch.tensor(w)).sum() for g, w in zip(want_all, weights)).backward()
+        for a, b in zip(got_all, want_all):
+            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-15)
+        pairs = [(xs, xt), (hs, ht)] + ([(cs, ct)] if lstm else []) + \
+            list(zip(ours.parameters(), theirs.parameters()))
+        for a, b in pairs:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-13)
+        ours.zero_grad()
+        theirs.zero_grad()
+
+
+@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_recurrent_cells_are_pytorchs(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(nn, name)(4, 3).to(ember.float64), getattr(torch.nn, name)(4, 3).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 4))
+    for data in (x, x[0]):
+        got, want = ours(ember.tensor(data)), theirs(torch.tensor(data))
+        for a, b in zip(*(((g,) if not isinstance(g, tuple) else g) for g in (got, want))):
+            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_recurrent_layers_refuse_wrong_shapes_naming_both():
+    lstm = nn.LSTM(4, 3, num_layers=2)
+    with pytest.raises(ember.ShapeError, match=r"input of shape \(5, 2, 6\) must end in input_size 4"):
+        lstm(ember.ones(5, 2, 6))
+    with pytest.raises(ember.ShapeError, match=r"h0 has shape \(1, 2, 3\); expected \(2, 2, 3\)"):
+        lstm(ember.ones(5, 2, 4), (ember.ones(1, 2, 3), ember.ones(2, 2, 3)))
+    with pytest.raises(ember.ShapeError, match="hx must be a pair"):
+        lstm(ember.ones(5, 2, 4), ember.ones(2, 2, 3))
+    with pytest.raises(ember.ShapeError, match="no time steps"):
+        nn.GRU(4, 3)(ember.ones(0, 2, 4))
+    with pytest.raises(ValueError, match="proj_size must be 0, or .LSTM only. below hidden_size"):
+        nn.LSTM(4, 3, proj_size=3)
+
+
 def test_activations_refuse_what_pytorch_refuses():
     with pytest.raises(ember.ShapeError, match="size 5"):
         F.glu(ember.ones((2, 5)))

@@ -16,6 +16,7 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Ad
                      ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
                      ParameterList, Sequential, functional_call)
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
@@ -31,7 +32,8 @@ LAYERS = {
     "batch_norm1d": BatchNorm1d, "batch_norm2d": BatchNorm2d, "instance_norm1d": InstanceNorm1d,
     "instance_norm2d": InstanceNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
-    "multihead_attention": MultiheadAttention,
+    "rnn": RNN, "lstm": LSTM, "gru": GRU, "rnn_cell": RNNCell, "lstm_cell": LSTMCell,
+    "gru_cell": GRUCell, "multihead_attention": MultiheadAttention,
     "transformer_encoder_layer": TransformerEncoderLayer,
     "transformer_encoder": TransformerEncoder,
     "transformer_decoder_layer": TransformerDecoderLayer,
@@ -52,15 +54,16 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
            "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "CircularPad1d",
            "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
            "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout", "Dropout1d",
-           "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GroupNorm",
-           "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "InstanceNorm1d",
-           "InstanceNorm2d", "InstanceNorm3d", "LAYERS", "LayerExample", "LayerNorm", "LeakyReLU",
-           "Linear", "LogSigmoid", "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module",
-           "ModuleDict", "ModuleList", "MultiheadAttention", "PReLU", "PairwiseDistance",
-           "Parameter", "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle",
-           "RMSNorm", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-           "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU",
-           "Sigmoid", "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign",
-           "Tanh", "Tanhshrink", "Threshold", "TransformerDecoder", "TransformerDecoderLayer",
+           "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU", "GRU", "GRUCell",
+           "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity",
+           "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LAYERS", "LSTM", "LSTMCell",
+           "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
+           "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList",
+           "MultiheadAttention", "PReLU", "PairwiseDistance", "Parameter", "ParameterDict",
+           "ParameterList", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "RNN", "RNNCell", "ReLU",
+           "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+           "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU", "Sigmoid",
+           "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh",
+           "Tanhshrink", "Threshold", "TransformerDecoder", "TransformerDecoderLayer",
            "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "Upsample", "ZeroPad1d",
            "ZeroPad2d", "ZeroPad3d", "functional", "functional_call", "init"]

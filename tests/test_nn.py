@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.plugins import nn
+from ember.plugins import losses, nn
 from ember.plugins.losses import cross_entropy
 from ember.plugins.nn import functional as F
 from ember.testing.checks import gradcheck, without_fast_paths
@@ -1087,6 +1087,85 @@ def test_recurrent_layers_refuse_wrong_shapes_naming_both():
         nn.GRU(4, 3)(ember.ones(0, 2, 4))
     with pytest.raises(ValueError, match="proj_size must be 0, or .LSTM only. below hidden_size"):
         nn.LSTM(4, 3, proj_size=3)
+
+
+def _losses_against_torch(name, inputs, kwargs, grads_of=(0,)):
+    """ember.plugins.losses' and torch.nn.functional's ``name`` on the same float64
+    inputs (integer arrays as class indices), each reduction: values within 1e-12 and
+    the gradients of the inputs numbered in ``grads_of``."""
+    torch = pytest.importorskip("torch")
+    for reduction in ("mean", "sum", "none"):
+        ours = [ember.tensor(a, requires_grad=k in grads_of) for k, a in enumerate(inputs)]
+        theirs = [torch.tensor(a, requires_grad=k in grads_of) for k, a in enumerate(inputs)]
+        got = getattr(losses, name)(*ours, reduction=reduction, **{
+            k: ember.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
+        want = getattr(torch.nn.functional, name)(*theirs, reduction=reduction, **{
+            k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-300,
+                                   err_msg=f"{name}/{reduction}")
+        w = np.random.default_rng(1).uniform(0.5, 2.0, got.shape)
+        (got * ember.tensor(w)).sum().backward()
+        grads = torch.autograd.grad((want * torch.tensor(w)).sum(), [theirs[k] for k in grads_of])
+        for k, g in zip(grads_of, grads):
+            np.testing.assert_allclose(ours[k].grad.numpy(), g.numpy(), rtol=1e-10, atol=1e-15,
+                                       err_msg=f"{name}/{reduction}: gradient of input {k}")
+
+
+def test_pytorchs_other_losses_match_it_in_float64():
+    """poisson, gaussian NLL, ranking, hinge, soft margin, multi-label, cosine
+    embedding, triplet and multi-class margin losses; BCE's weight and pos_weight;
+    nll_loss's weight and ignore_index: each reduction's values and gradients."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    signs = np.where(rng.random((6, 4)) > 0.5, 1.0, -1.0)
+    counts = rng.integers(0, 5, (6, 4)).astype(np.float64)
+    labels = rng.integers(0, 4, 6)
+    binary = (rng.random((6, 4)) > 0.5).astype(np.float64)
+    cases = [
+        ("poisson_nll_loss", [x, counts], {"full": True}),
+        ("poisson_nll_loss", [np.abs(x) + 0.1, counts], {"log_input": False}),
+        ("gaussian_nll_loss", [x, t, np.abs(t) + 1e-7], {"full": True}),
+        ("gaussian_nll_loss", [x, t, np.abs(t[:, 0])], {}),
+        ("margin_ranking_loss", [x, t, signs], {"margin": 0.3}),
+        ("hinge_embedding_loss", [np.abs(x), signs], {"margin": 0.8}),
+        ("soft_margin_loss", [x * 30, signs], {}),
+        ("multilabel_soft_margin_loss", [x * 30, binary], {"weight": np.arange(1.0, 5.0)}),
+        ("cosine_embedding_loss", [x, t, signs[:, 0]], {"margin": 0.2}),
+        ("triplet_margin_loss", [x, t, x[::-1].copy()], {"margin": 0.5, "p": 3.0, "swap": True}),
+        ("multi_margin_loss", [x, labels], {"p": 2, "margin": 0.7, "weight": np.arange(1.0, 5.0)}),
+        ("multi_margin_loss", [x, labels], {}),
+        ("binary_cross_entropy", [1 / (1 + np.exp(-x)), binary], {"weight": np.arange(1.0, 5.0)}),
+        ("binary_cross_entropy_with_logits", [x * 10, binary],
+         {"weight": np.arange(1.0, 5.0), "pos_weight": np.array([0.5, 1.0, 2.0, 3.0])}),
+        ("nll_loss", [np.log(np.abs(x) / np.abs(x).sum(1, keepdims=True)), np.where(
+            labels == 2, -100, labels)], {"weight": np.arange(1.0, 5.0), "ignore_index": -100}),
+    ]
+    for name, inputs, kwargs in cases:
+        _losses_against_torch(name, inputs, kwargs, grads_of={
+            "triplet_margin_loss": (0, 1, 2), "margin_ranking_loss": (0, 1),
+            "cosine_embedding_loss": (0, 1), "gaussian_nll_loss": (0, 1, 2)}.get(name, (0,)))
+
+
+def test_three_input_losses_and_refusals():
+    """The classes of the three-input losses call their functions; bad variances, shapes
+    and p are refused by name."""
+    a, b, c = (ember.tensor(np.random.default_rng(k).standard_normal((3, 4))) for k in range(3))
+    y = ember.tensor([1.0, -1.0, 1.0])
+    assert losses.TripletMarginLoss(margin=0.5)(a, b, c).item() == \
+        losses.triplet_margin_loss(a, b, c, margin=0.5).item()
+    assert losses.CosineEmbeddingLoss(reduction="sum", margin=0.1)(a, b, y).item() == \
+        losses.cosine_embedding_loss(a, b, y, margin=0.1, reduction="sum").item()
+    assert losses.GaussianNLLLoss(full=True)(a, b, c.abs()).shape == ()
+    with pytest.raises(ValueError, match="var has negative entries"):
+        losses.gaussian_nll_loss(a, b, c)
+    with pytest.raises(ember.ShapeError, match=r"var of shape \(2, 4\) fits neither"):
+        losses.gaussian_nll_loss(a, b, c[:2])
+    with pytest.raises(ValueError, match="p must be 1 or 2"):
+        losses.multi_margin_loss(a, ember.tensor([0, 1, 2]), p=3)
+    with pytest.raises(ember.ShapeError, match=r"target \(3, 4\) must have one entry per pair, shape \(3,\)"):
+        losses.cosine_embedding_loss(a, b, ember.ones(3, 4))
+    with pytest.raises(ember.ShapeError, match=r"pos_weight of shape \(3,\) does not broadcast"):
+        losses.binary_cross_entropy_with_logits(a, a.abs() / 10, pos_weight=ember.ones(3))
 
 
 def test_activations_refuse_what_pytorch_refuses():

@@ -1,13 +1,23 @@
 """Losses (``ember.plugins.losses``), registered by name."""
 
-from .losses import (LOSSES, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
-                     L1Loss, Loss, LossExample, MSELoss, NLLLoss, SmoothL1Loss,
-                     TokenCrossEntropyLoss, binary_cross_entropy, binary_cross_entropy_with_logits,
-                     cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
-                     smooth_l1_loss, token_cross_entropy)
+from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
+                     GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, LOSSES,
+                     Loss, LossExample, MSELoss, MarginRankingLoss, MultiLabelSoftMarginLoss,
+                     MultiMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
+                     TokenCrossEntropyLoss, TripletMarginLoss, binary_cross_entropy,
+                     binary_cross_entropy_with_logits, cosine_embedding_loss, cross_entropy,
+                     gaussian_nll_loss, hinge_embedding_loss, huber_loss, kl_div, l1_loss,
+                     margin_ranking_loss, mse_loss, multi_margin_loss, multilabel_soft_margin_loss,
+                     nll_loss, poisson_nll_loss, smooth_l1_loss, soft_margin_loss,
+                     token_cross_entropy, triplet_margin_loss)
 
-__all__ = ["LOSSES", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss",
-           "L1Loss", "Loss", "LossExample", "MSELoss", "NLLLoss", "SmoothL1Loss",
-           "TokenCrossEntropyLoss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss",
-           "smooth_l1_loss", "token_cross_entropy"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss",
+           "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "LOSSES",
+           "Loss", "LossExample", "MSELoss", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
+           "MultiMarginLoss", "NLLLoss", "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss",
+           "TokenCrossEntropyLoss", "TripletMarginLoss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "cosine_embedding_loss", "cross_entropy",
+           "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div", "l1_loss",
+           "margin_ranking_loss", "mse_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
+           "nll_loss", "poisson_nll_loss", "smooth_l1_loss", "soft_margin_loss",
+           "token_cross_entropy", "triplet_margin_loss"]

@@ -20,6 +20,8 @@ def _data(ex, seed=0):
         target = rng.integers(0, ex.shape[-1], ex.shape[:-1])
     elif ex.target == "binary":
         target = (rng.random(ex.shape) > 0.5).astype(np.float64)
+    elif ex.target == "sign":
+        target = np.where(rng.random(ex.shape) > 0.5, 1.0, -1.0)
     elif ex.target == "prob":
         raw = rng.random(ex.shape)
         target = raw / raw.sum(axis=1, keepdims=True)

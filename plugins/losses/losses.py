@@ -110,21 +110,48 @@ def kl_div(log_pred, target, reduction="mean", log_target=False):
     return _reduce(loss, reduction, "kl_div")
 
 
+def _broadcast_weight(op, name, pred, weight):
+    """A per-element weight that broadcasts to the prediction's shape, in its dtype."""
+    weight = _as_target(op, pred, weight)
+    try:
+        np.broadcast_shapes(weight.shape, pred.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: {name} of shape {weight.shape} does not broadcast to the "
+                         f"prediction's {pred.shape}") from None
+    return weight.to(pred.dtype)
+
+
 @_float32
-def binary_cross_entropy(prob, target, reduction="mean"):
-    """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
+def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
+    """-w (t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does;
+    ``weight`` broadcasts to the prediction (a weight per element or per class)."""
     t = _same_shape("binary_cross_entropy", prob, target)
     log_p = ember.clip(ember.log(prob), -100.0, None)
     log_q = ember.clip(ember.log(1.0 - prob), -100.0, None)
-    return _reduce(-(t * log_p + (1.0 - t) * log_q), reduction, "binary_cross_entropy")
+    loss = -(t * log_p + (1.0 - t) * log_q)
+    if weight is not None:
+        loss = loss * _broadcast_weight("binary_cross_entropy", "weight", prob, weight)
+    return _reduce(loss, reduction, "binary_cross_entropy")
 
 
 @_float32
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """BCE on sigmoid(logits), computed as max(x, 0) - x t + log(1 + exp(-|x|)) (stable)."""
-    t = _same_shape("binary_cross_entropy_with_logits", logits, target)
-    loss = ember.relu(logits) - logits * t + ember.log1p(ember.exp(-logits.abs()))
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """BCE on sigmoid(logits), computed as max(x, 0) - x t + log(1 + exp(-|x|)) (stable).
+    ``pos_weight`` (broadcast along the last axes, one per class) scales the positive
+    term: (1 - t) x + (1 + (pw - 1) t) (log(1 + exp(-|x|)) + max(-x, 0)), as PyTorch;
+    ``weight`` scales each element's loss."""
+    op = "binary_cross_entropy_with_logits"
+    t = _same_shape(op, logits, target)
+    softplus = ember.log1p(ember.exp(-logits.abs()))
+    if pos_weight is None:
+        loss = ember.relu(logits) - logits * t + softplus
+    else:
+        pw = _broadcast_weight(op, "pos_weight", logits, pos_weight)
+        loss = (1.0 - t) * logits + (1.0 + (pw - 1.0) * t) * (softplus + ember.relu(-logits))
+    if weight is not None:
+        loss = loss * _broadcast_weight(op, "weight", logits, weight)
+    return _reduce(loss, reduction, op)
 
 
 def _class_targets(op, scores, target):
@@ -170,8 +197,14 @@ def _checked_targets(op, scores, target, ignore_index=None):
 
 
 @_float32
-def nll_loss(log_probs, target, reduction="mean"):
-    """-log_probs[target class], for log-probabilities of shape (N, C, ...)."""
+def nll_loss(log_probs, target, weight=None, ignore_index=None, reduction="mean"):
+    """-log_probs[target class], for log-probabilities of shape (N, C, ...). ``weight``
+    and ``ignore_index`` are PyTorch's, as in cross_entropy (ignore_index defaults to
+    None there too)."""
+    if weight is not None or ignore_index is not None:
+        target, classes = _checked_targets("nll_loss", log_probs, target, ignore_index)
+        return _weighted_nll("nll_loss", log_probs, target, 1 if log_probs.ndim > 1 else 0,
+                             classes, weight, ignore_index, reduction, 0.0)
     q = _class_targets("nll_loss", log_probs, target)
     axis = 1 if log_probs.ndim > 1 else 0
     picked = ember.where(q == 0, 0.0, q * log_probs)   # 0 * -inf is NaN: skip non-targets
@@ -221,8 +254,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, weight=
     target, classes = _checked_targets("cross_entropy", logits, target, ignore_index)
     axis = 1 if logits.ndim > 1 else 0
     if weight is not None or ignore_index is not None:
-        return _weighted_cross_entropy(logits, target, axis, classes, weight, ignore_index,
-                                       reduction, label_smoothing)
+        return _weighted_nll("cross_entropy", ember.log_softmax(logits, axis), target, axis,
+                             classes, weight, ignore_index, reduction, label_smoothing)
     if not target.dtype.is_float and not label_smoothing:
         return _index_cross_entropy(logits, target, axis, reduction)
     q = _class_targets("cross_entropy", logits, target)
@@ -234,39 +267,40 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, weight=
     return _reduce(loss, reduction, "cross_entropy")
 
 
-def _weighted_cross_entropy(logits, target, axis, classes, weight, ignore_index, reduction,
-                            label_smoothing):
-    """cross_entropy with class weights or ignored targets, in tensor ops, as PyTorch's
-    (aten's cross_entropy_loss_label_smoothing): (1 - e) nll + e / C smooth, both summed
-    over the targets that count and, for the mean, divided by their weights' sum (for
-    probability targets, by the count of positions)."""
-    _check_reduction(reduction, "cross_entropy")
+def _weighted_nll(op, log_p, target, axis, classes, weight, ignore_index, reduction,
+                  label_smoothing):
+    """nll_loss (and cross_entropy, from its log_softmax) with class weights or ignored
+    targets, in tensor ops, as PyTorch's (aten's cross_entropy_loss_label_smoothing):
+    (1 - e) nll + e / C smooth, both summed over the targets that count and, for the
+    mean, divided by their weights' sum (for probability targets, by the count of
+    positions)."""
+    _check_reduction(reduction, op)
     if weight is None:
-        weight = ember.ones(classes, dtype=logits.dtype, backend=logits.backend)
+        weight = ember.ones(classes, dtype=log_p.dtype, backend=log_p.backend)
     else:
-        weight = _as_target("cross_entropy", logits, weight)
+        weight = _as_target(op, log_p, weight)
         if weight.shape != (classes,):
-            raise ShapeError(f"cross_entropy: weight must have one entry per class, shape "
+            raise ShapeError(f"{op}: weight must have one entry per class, shape "
                              f"({classes},), got {weight.shape}")
-        weight = weight.to(logits.dtype)
-    log_p = ember.log_softmax(logits, axis)
-    per_class = weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
+        weight = weight.to(log_p.dtype)
+    per_class = weight.reshape((classes,) + (1,) * (log_p.ndim - axis - 1))
 
     def weighted_sum(q):         # -sum_c w_c q_c log p_c, 0 * -inf (a masked logit) as 0
         return -ember.where(q == 0, 0.0, q * per_class * log_p).sum(axis=axis)
     if target.dtype.is_float:
         if ignore_index is not None:
-            raise ValueError("cross_entropy: ignore_index applies to class-index targets, "
-                             "not to probabilities")
-        q = target.to(logits.dtype)
+            raise ValueError(f"{op}: ignore_index applies to class-index targets, not to "
+                             f"probabilities")
+        q = target.to(log_p.dtype)
         if label_smoothing:
             q = q * (1.0 - label_smoothing) + label_smoothing / classes
-        return _reduce(weighted_sum(q), reduction, "cross_entropy")
+        return _reduce(weighted_sum(q), reduction, op)
     counts = target != ignore_index if ignore_index is not None else ember.ones(
         target.shape, dtype=ember.bool_, backend=target.backend)
     safe = ember.where(counts, target, 0)
     kept = ember.where(counts, weight[safe], 0.0)          # each target's weight, 0 if ignored
-    nll = ember.where(counts, weighted_sum(one_hot(safe, classes, axis=axis, dtype=logits.dtype)), 0.0)
+    nll = ember.where(counts, weighted_sum(one_hot(safe, classes, axis=axis, dtype=log_p.dtype)),
+                      0.0)
     smooth = ember.where(counts, weighted_sum(ember.ones_like(log_p)), 0.0)
     if reduction == "mean":
         total = kept.sum()
@@ -383,6 +417,152 @@ def _index_cross_entropy(logits, target, axis, reduction):
                out_shape, logits.dtype)
 
 
+# -- PyTorch's other losses ----------------------------------------------------------
+@_float32
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Negative log-likelihood of ``target`` counts under Poisson(rate): with
+    ``log_input`` the input is log(rate), exp(x) - t x; else rate - t log(rate + eps);
+    ``full`` adds Stirling's t log t - t + log(2 pi t) / 2 where t > 1, as PyTorch."""
+    t = _same_shape("poisson_nll_loss", input, target).to(input.dtype)
+    loss = ember.exp(input) - t * input if log_input else input - t * ember.log(input + eps)
+    if full:
+        big = t > 1
+        safe = ember.where(big, t, 2.0)
+        loss = loss + ember.where(big, safe * ember.log(safe) - safe +
+                                  0.5 * ember.log(2 * math.pi * safe), 0.0)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+@_float32
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """(log(v) + (x - t)^2 / v) / 2 (+ log(2 pi) / 2 with ``full``), v the variance
+    clamped at ``eps`` with its gradient passed through, as PyTorch; ``var`` has the
+    input's shape, or one fewer trailing axis or a last axis of 1 (one per sample)."""
+    op = "gaussian_nll_loss"
+    t = _same_shape(op, input, target)
+    var = _as_target(op, input, var).to(input.dtype)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif not (var.shape[:-1] == input.shape[:-1] and var.shape[-1:] == (1,)):
+            raise ShapeError(f"{op}: var of shape {var.shape} fits neither the input's "
+                             f"{input.shape} nor one variance per sample")
+    if not ember.is_compiling() and var.size and bool((var < 0).any().item()):
+        raise ValueError(f"{op}: var has negative entries")
+    var = var + (ember.maximum(var, eps) - var).detach()
+    loss = 0.5 * (ember.log(var) + (input - t) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, op)
+
+
+def _signs(op, x, y):
+    """The target y of +-1 entries, on x's backend and in its dtype, of x's shape."""
+    y = _as_target(op, x, y)
+    if y.shape != x.shape:
+        raise ShapeError(f"{op}: input {x.shape} and target {y.shape} differ; they need one "
+                         f"shape")
+    return y.to(x.dtype)
+
+
+@_float32
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """max(0, -y (x1 - x2) + margin): y = 1 says x1 should rank above x2, -1 below."""
+    y = _signs("margin_ranking_loss", input1, target)
+    if input2.shape != input1.shape:
+        raise ShapeError(f"margin_ranking_loss: inputs {input1.shape} and {input2.shape} differ")
+    return _reduce(ember.relu(-y * (input1 - input2) + margin), reduction, "margin_ranking_loss")
+
+
+@_float32
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """x where y = 1, max(0, margin - x) where y = -1 (input a distance), as PyTorch."""
+    y = _signs("hinge_embedding_loss", input, target)
+    loss = ember.where(y != 1, ember.relu(margin - input), 0.0) + ember.where(y != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+@_float32
+def soft_margin_loss(input, target, reduction="mean"):
+    """log(1 + exp(-y x)) = -log sigmoid(y x), exact in both tails (softplus's threshold
+    would cut it off past 20), y = +-1."""
+    y = _signs("soft_margin_loss", input, target)
+    return _reduce(-ember.log_sigmoid(y * input), reduction, "soft_margin_loss")
+
+
+@_float32
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """-mean over classes of w (y log sigmoid(x) + (1 - y) log sigmoid(-x)), per sample
+    (N, C), y in {0, 1}, as PyTorch."""
+    op = "multilabel_soft_margin_loss"
+    y = _same_shape(op, input, target).to(input.dtype)
+    loss = -(y * ember.log_sigmoid(input) + (1.0 - y) * ember.log_sigmoid(-input))
+    if weight is not None:
+        loss = loss * _broadcast_weight(op, "weight", input, weight)
+    return _reduce(loss.mean(axis=-1), reduction, op)
+
+
+@_float32
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 - cos(x1, x2) where y = 1, max(0, cos - margin) where y = -1, the cosine along
+    the last axis of (N, D) or (D,) inputs with PyTorch's 1e-12 under each norm."""
+    op = "cosine_embedding_loss"
+    if input1.shape != input2.shape or input1.ndim not in (1, 2):
+        raise ShapeError(f"{op}: inputs must be two (N, D) or (D,) tensors of one shape, got "
+                         f"{input1.shape} and {input2.shape}")
+    y = _as_target(op, input1, target)
+    if y.shape != input1.shape[:-1]:
+        raise ShapeError(f"{op}: target {y.shape} must have one entry per pair, shape "
+                         f"{input1.shape[:-1]}")
+    dot = (input1 * input2).sum(axis=-1)
+    norms = ((input1 * input1).sum(axis=-1) + 1e-12) * ((input2 * input2).sum(axis=-1) + 1e-12)
+    cos = dot / ember.sqrt(norms)
+    y = y.to(input1.dtype)
+    loss = ember.where(y == 1, 1.0 - cos, 0.0) + ember.where(y == -1, ember.relu(cos - margin), 0.0)
+    return _reduce(loss, reduction, op)
+
+
+@_float32
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        reduction="mean"):
+    """max(d(a, p) - d(a, n) + margin, 0) with d the p-norm distance (F.pairwise_distance);
+    ``swap`` takes min(d(a, n), d(p, n)) for the negative, as PyTorch."""
+    from ember.plugins.nn.functional import pairwise_distance
+    if not anchor.shape == positive.shape == negative.shape or anchor.ndim not in (1, 2):
+        raise ShapeError(f"triplet_margin_loss: anchor, positive and negative must be (N, D) "
+                         f"or (D,) of one shape, got {anchor.shape}, {positive.shape} and "
+                         f"{negative.shape}")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ember.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(ember.relu(d_pos - d_neg + margin), reduction, "triplet_margin_loss")
+
+
+@_float32
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multi-class hinge: sum over classes i != y of w_y max(0, margin - x_y + x_i)^p / C
+    for scores (N, C) or (C,) and class indices, as PyTorch (p is 1 or 2)."""
+    op = "multi_margin_loss"
+    if p not in (1, 2):
+        raise ValueError(f"{op}: p must be 1 or 2, got {p!r}")
+    if input.ndim not in (1, 2):
+        raise ShapeError(f"{op}: scores must be (N, C) or (C,), got {input.shape}")
+    q = _class_targets(op, input, target)
+    if q.shape != input.shape:
+        raise ShapeError(f"{op}: takes class indices, not probabilities")
+    picked = (q * input).sum(axis=-1, keepdims=True)
+    hinge = ember.where(q == 1, 0.0, ember.relu(margin - picked + input)) ** p
+    if weight is not None:
+        classes = input.shape[-1]
+        weight = _as_target(op, input, weight)
+        if weight.shape != (classes,):
+            raise ShapeError(f"{op}: weight must have one entry per class, shape ({classes},), "
+                             f"got {weight.shape}")
+        hinge = hinge * (q * weight.to(input.dtype)).sum(axis=-1, keepdims=True)
+    return _reduce(hinge.sum(axis=-1) / input.shape[-1], reduction, op)
+
+
 # -- classes and their conformance examples -------------------------------------------
 @dataclass
 class LossExample:
@@ -390,7 +570,8 @@ class LossExample:
 
     kwargs: dict
     shape: tuple                  # prediction shape
-    target: str                   # "same" (floats), "binary" (0/1 floats), "index", "prob",
+    target: str                   # "same" (floats), "binary" (0/1 floats), "sign" (+-1
+    #                               floats), "index", "prob",
     #                               "index_last" (class indices against the last axis)
     reference: object             # NumPy float64 (pred, target) -> unreduced loss
     low: float = -2.0
@@ -416,6 +597,11 @@ class Loss:
     @classmethod
     def example(cls):
         raise NotImplementedError(f"{cls.__name__} declares no conformance example")
+
+
+def _given(**options):
+    """The options that are not None (a loss class passes on only those set)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _np_log_softmax(x, axis):
@@ -488,6 +674,9 @@ class KLDivLoss(Loss):
 class BCELoss(Loss):
     fn = staticmethod(binary_cross_entropy)
 
+    def __init__(self, reduction="mean", weight=None):
+        super().__init__(reduction, **_given(weight=weight))
+
     @classmethod
     def example(cls):
         return LossExample({}, (6,), "binary",
@@ -497,6 +686,9 @@ class BCELoss(Loss):
 
 class BCEWithLogitsLoss(Loss):
     fn = staticmethod(binary_cross_entropy_with_logits)
+
+    def __init__(self, reduction="mean", weight=None, pos_weight=None):
+        super().__init__(reduction, **_given(weight=weight, pos_weight=pos_weight))
 
     @classmethod
     def example(cls):
@@ -509,6 +701,9 @@ class BCEWithLogitsLoss(Loss):
 class NLLLoss(Loss):
     fn = staticmethod(nll_loss)
 
+    def __init__(self, reduction="mean", weight=None, ignore_index=None):
+        super().__init__(reduction, **_given(weight=weight, ignore_index=ignore_index))
+
     @classmethod
     def example(cls):
         return LossExample({}, (5, 4), "index",
@@ -519,12 +714,8 @@ class CrossEntropyLoss(Loss):
     fn = staticmethod(cross_entropy)
 
     def __init__(self, reduction="mean", label_smoothing=0.0, weight=None, ignore_index=None):
-        options = {"label_smoothing": label_smoothing}
-        if weight is not None:
-            options["weight"] = weight
-        if ignore_index is not None:
-            options["ignore_index"] = ignore_index
-        super().__init__(reduction, **options)
+        super().__init__(reduction, label_smoothing=label_smoothing,
+                         **_given(weight=weight, ignore_index=ignore_index))
 
     @classmethod
     def example(cls):
@@ -545,9 +736,116 @@ class TokenCrossEntropyLoss(CrossEntropyLoss):
         return LossExample({}, (2, 3, 5), "index_last", ref, low=-4, high=4)
 
 
+class PoissonNLLLoss(Loss):
+    fn = staticmethod(poisson_nll_loss)
+
+    def __init__(self, reduction="mean", log_input=True, full=False, eps=1e-8):
+        super().__init__(reduction, log_input=log_input, full=full, eps=eps)
+
+    @classmethod
+    def example(cls):
+        def ref(x, t):
+            stirling = np.where(t > 1, t * np.log(t) - t + 0.5 * np.log(2 * np.pi * t), 0.0)
+            return np.exp(x) - t * x + stirling
+        return LossExample({"full": True}, (4, 3), "same", ref, low=0.1, high=3.0)
+
+
+class HingeEmbeddingLoss(Loss):
+    fn = staticmethod(hinge_embedding_loss)
+
+    def __init__(self, reduction="mean", margin=1.0):
+        super().__init__(reduction, margin=margin)
+
+    @classmethod
+    def example(cls):
+        return LossExample({"margin": 1.5}, (4, 3), "sign",
+                           lambda x, y: np.where(y == 1, x, np.maximum(0, 1.5 - x)), low=0, high=3)
+
+
+class SoftMarginLoss(Loss):
+    fn = staticmethod(soft_margin_loss)
+
+    @classmethod
+    def example(cls):
+        return LossExample({}, (4, 3), "sign", lambda x, y: np.log1p(np.exp(-y * x)), low=-3,
+                           high=3)
+
+
+class MultiLabelSoftMarginLoss(Loss):
+    fn = staticmethod(multilabel_soft_margin_loss)
+
+    def __init__(self, reduction="mean", weight=None):
+        super().__init__(reduction, **_given(weight=weight))
+
+    @classmethod
+    def example(cls):
+        def ref(x, y):
+            p = 1 / (1 + np.exp(-x))
+            return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(axis=-1)
+        return LossExample({}, (4, 5), "binary", ref, low=-3, high=3)
+
+
+class MultiMarginLoss(Loss):
+    fn = staticmethod(multi_margin_loss)
+
+    def __init__(self, reduction="mean", p=1, margin=1.0, weight=None):
+        super().__init__(reduction, p=p, margin=margin, **_given(weight=weight))
+
+    @classmethod
+    def example(cls):
+        def ref(x, t, margin=0.5):
+            picked = np.take_along_axis(x, t[:, None], 1)
+            hinge = np.maximum(0, margin - picked + x) ** 2
+            hinge[np.arange(len(t)), t] = 0
+            return hinge.sum(axis=1) / x.shape[1]
+        return LossExample({"p": 2, "margin": 0.5}, (5, 4), "index", ref)
+
+
+class _ThreeInputLoss(Loss):
+    """A loss of three tensors (two inputs and a target, or a triplet)."""
+
+    def __call__(self, a, b, c):
+        return type(self).fn(a, b, c, reduction=self.reduction, **self.options)
+
+
+class GaussianNLLLoss(_ThreeInputLoss):
+    """Called as loss(input, target, var)."""
+
+    fn = staticmethod(gaussian_nll_loss)
+
+    def __init__(self, reduction="mean", full=False, eps=1e-6):
+        super().__init__(reduction, full=full, eps=eps)
+
+
+class MarginRankingLoss(_ThreeInputLoss):
+    """Called as loss(input1, input2, target)."""
+
+    fn = staticmethod(margin_ranking_loss)
+
+    def __init__(self, reduction="mean", margin=0.0):
+        super().__init__(reduction, margin=margin)
+
+
+class CosineEmbeddingLoss(MarginRankingLoss):
+    """Called as loss(input1, input2, target)."""
+
+    fn = staticmethod(cosine_embedding_loss)
+
+
+class TripletMarginLoss(_ThreeInputLoss):
+    """Called as loss(anchor, positive, negative)."""
+
+    fn = staticmethod(triplet_margin_loss)
+
+    def __init__(self, reduction="mean", margin=1.0, p=2.0, eps=1e-6, swap=False):
+        super().__init__(reduction, margin=margin, p=p, eps=eps, swap=swap)
+
+
 LOSSES = {
     "mse": MSELoss, "l1": L1Loss, "huber": HuberLoss, "smooth_l1": SmoothL1Loss,
     "kl_div": KLDivLoss, "bce": BCELoss,
     "bce_with_logits": BCEWithLogitsLoss, "nll": NLLLoss, "cross_entropy": CrossEntropyLoss,
-    "token_cross_entropy": TokenCrossEntropyLoss,
+    "token_cross_entropy": TokenCrossEntropyLoss, "poisson_nll": PoissonNLLLoss,
+    "hinge_embedding": HingeEmbeddingLoss, "soft_margin": SoftMarginLoss,
+    "multilabel_soft_margin": MultiLabelSoftMarginLoss, "multi_margin": MultiMarginLoss,
 }

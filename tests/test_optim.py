@@ -12,6 +12,12 @@ SETTINGS = {
     "AdamW": {"lr": 0.05, "weight_decay": 0.1},
     "RMSprop": {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True},
     "Adagrad": {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1},
+    "Adamax": {"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01},
+    "NAdam": {"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01, "momentum_decay": 0.01},
+    "NAdam-decoupled": {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    "RAdam": {"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01},
+    "RAdam-decoupled": {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    "Adadelta": {"lr": 0.5, "rho": 0.8, "weight_decay": 0.01},
 }
 
 
@@ -22,15 +28,21 @@ def test_trajectory_matches_pytorch(name):
     a = np.array([1.0, 3.0, 0.5, 2.0])
     p = ember.tensor(x0, dtype=ember.float64, requires_grad=True)
     tp = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
-    opt = getattr(optim, name)([p], **SETTINGS[name])
-    topt = getattr(torch.optim, name)([tp], **SETTINGS[name])
-    for _ in range(20):
-        opt.zero_grad()
-        (0.5 * ember.tensor(a) * p * p).sum().backward()
-        opt.step()
-        topt.zero_grad()
-        (0.5 * torch.tensor(a) * tp * tp).sum().backward()
-        topt.step()
+    cls = name.split("-")[0]
+    opt = getattr(optim, cls)([p], **SETTINGS[name])
+    topt = getattr(torch.optim, cls)([tp], **SETTINGS[name])
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)    # NAdam's mu_product is a float32 scalar otherwise
+    try:
+        for _ in range(20):
+            opt.zero_grad()
+            (0.5 * ember.tensor(a) * p * p).sum().backward()
+            opt.step()
+            topt.zero_grad()
+            (0.5 * torch.tensor(a) * tp * tp).sum().backward()
+            topt.step()
+    finally:
+        torch.set_default_dtype(default)
     np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
@@ -79,7 +91,8 @@ def test_parameters_without_gradients_are_left_alone():
 
 
 def test_schedulers_and_optimizers_are_registered_by_name():
-    assert ember.registry.names("optimizers") == ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+    assert ember.registry.names("optimizers") == ["adadelta", "adagrad", "adam", "adamax", "adamw",
+                                                  "nadam", "radam", "rmsprop", "sgd"]
     assert set(ember.registry.names("schedulers")) == {
         "step", "exponential", "cosine", "linear_warmup", "cosine_with_warmup", "one_cycle",
         "reduce_on_plateau"}

@@ -1,6 +1,7 @@
 """Optimizers, learning-rate schedulers and gradient clipping (``ember.plugins.optim``)."""
 
-from .algorithms import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, RMSprop
+from .algorithms import (OPTIMIZERS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam,
+                         RMSprop)
 from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
@@ -8,7 +9,8 @@ from .schedulers import (SCHEDULERS, CosineAnnealingLR, CosineWithWarmupLR, Expo
                          LinearWarmup, LRScheduler, OneCycleLR, ReduceLROnPlateau,
                          SchedulerExample, StepLR)
 
-__all__ = ["OPTIMIZERS", "SCHEDULERS", "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR",
-           "CosineWithWarmupLR", "ExponentialLR", "GradScaler", "LRScheduler", "LinearWarmup", "OneCycleLR", "Optimizer",
-           "OptimizerExample", "RMSprop", "ReduceLROnPlateau", "SchedulerExample", "StepLR",
+__all__ = ["OPTIMIZERS", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
+           "CosineAnnealingLR", "CosineWithWarmupLR", "ExponentialLR", "GradScaler",
+           "LRScheduler", "LinearWarmup", "NAdam", "OneCycleLR", "Optimizer", "OptimizerExample",
+           "RAdam", "RMSprop", "ReduceLROnPlateau", "SchedulerExample", "StepLR",
            "clip_grad_norm_", "clip_grad_value_"]

@@ -168,4 +168,126 @@ class Adagrad(Optimizer):
                                  "initial_accumulator_value": 0.1}, reference.Adagrad)
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+def _branch(condition, then, otherwise):
+    """then where ``condition`` holds, else otherwise: a Python if for a number, a where
+    for a step count held in a tensor (a compiled or guarded step)."""
+    if isinstance(condition, ember.Tensor):
+        return ember.where(condition, then, otherwise)
+    return then if condition else otherwise
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm: m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps);
+    p = p - lr / (1 - b1^t) m / u; g = grad + wd p."""
+
+    defaults = {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+
+    def update(self, p, g, state, group):
+        (b1, b2), eps = group["betas"], group["eps"]
+        t = self.count_step(state, p, ember.is_compiling())
+        g = _with_decay(p, g, group["weight_decay"])
+        m = state.get("exp_avg", 0.0) * b1 + g * (1.0 - b1)
+        u = ember.maximum(state.get("exp_inf", ember.zeros_like(p)) * b2, ember.abs(g) + eps)
+        self.keep(state, "exp_avg", m)
+        self.keep(state, "exp_inf", u)
+        return p - (m / u) * (self.lr(group) / (1 - b1 ** t))
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01},
+                                reference.Adamax)
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum (Dozat 2016), PyTorch's momentum schedule
+    mu_t = b1 (1 - 0.96^(t psi) / 2): p = p - lr (1 - mu_t) / (1 - prod mu) g / d
+    - lr mu_(t+1) / (1 - prod mu mu_(t+1)) m / d, d = sqrt(v / (1 - b2^t)) + eps;
+    weight decay added to g, or decoupled (p = p (1 - lr wd))."""
+
+    defaults = {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                "momentum_decay": 4e-3, "decoupled_weight_decay": False}
+
+    def update(self, p, g, state, group):
+        lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
+        t = self.count_step(state, p, ember.is_compiling())
+        if group["decoupled_weight_decay"]:
+            p = p * (1.0 - lr * wd)
+        else:
+            g = _with_decay(p, g, wd)
+        psi = group["momentum_decay"]
+        mu, mu_next = (b1 * (1.0 - 0.5 * 0.96 ** (k * psi)) for k in (t, t + 1))
+        product = state.get("mu_product", 1.0) * mu
+        self.keep(state, "mu_product", product)
+        m = state.get("exp_avg", 0.0) * b1 + g * (1.0 - b1)
+        v = state.get("exp_avg_sq", 0.0) * b2 + g * g * (1.0 - b2)
+        self.keep(state, "exp_avg", m)
+        self.keep(state, "exp_avg_sq", v)
+        denom = ember.sqrt(v / (1 - b2 ** t)) + eps
+        return p - (g / denom) * (lr * (1.0 - mu) / (1.0 - product)) \
+            - (m / denom) * (lr * mu_next / (1.0 - product * mu_next))
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01,
+                                 "momentum_decay": 0.01}, reference.NAdam)
+
+
+class RAdam(Optimizer):
+    """Rectified Adam (Liu et al. 2019): the Adam step scaled by the variance
+    rectification r_t where the approximated SMA length rho_t > 5, else the plain
+    momentum step lr m / (1 - b1^t); weight decay added to g, or decoupled."""
+
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                "decoupled_weight_decay": False}
+
+    def update(self, p, g, state, group):
+        lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
+        t = self.count_step(state, p, ember.is_compiling())
+        if group["decoupled_weight_decay"]:
+            p = p * (1.0 - lr * wd)
+        else:
+            g = _with_decay(p, g, wd)
+        m = state.get("exp_avg", 0.0) * b1 + g * (1.0 - b1)
+        v = state.get("exp_avg_sq", 0.0) * b2 + g * g * (1.0 - b2)
+        self.keep(state, "exp_avg", m)
+        self.keep(state, "exp_avg_sq", v)
+        m_hat = m / (1 - b1 ** t)
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho = rho_inf - 2.0 * t * b2 ** t / (1 - b2 ** t)
+        long_enough = rho > 5.0
+        safe = _branch(long_enough, rho, 6.0)             # the unused branch stays finite
+        rect = ((safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)) ** 0.5
+        adaptive = (1 - b2 ** t) ** 0.5 / (ember.sqrt(v) + eps)
+        return p - m_hat * _branch(long_enough, adaptive * rect, 1.0) * lr
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01},
+                                reference.RAdam)
+
+
+class Adadelta(Optimizer):
+    """v = rho v + (1 - rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) g;
+    u = rho u + (1 - rho) d^2; p = p - lr d; g = grad + wd p."""
+
+    defaults = {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0}
+
+    def update(self, p, g, state, group):
+        rho, eps = group["rho"], group["eps"]
+        g = _with_decay(p, g, group["weight_decay"])
+        v = state.get("square_avg", 0.0) * rho + g * g * (1.0 - rho)
+        acc = state.get("acc_delta")
+        acc = ember.zeros_like(p) if acc is None else acc      # in p's dtype from the start
+        delta = ember.sqrt(acc + eps) / ember.sqrt(v + eps) * g
+        u = acc * rho + delta * delta * (1.0 - rho)
+        self.keep(state, "square_avg", v)
+        self.keep(state, "acc_delta", u)
+        return p - delta * self.lr(group)
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.5, "rho": 0.8, "weight_decay": 0.01}, reference.Adadelta)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+              "adamax": Adamax, "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta}

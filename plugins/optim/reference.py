@@ -93,3 +93,71 @@ class Adagrad(_Reference):
         lr_t = s["lr"] / (1 + (self.t - 1) * s.get("lr_decay", 0.0))
         st["sum"] = st.get("sum", s.get("initial_accumulator_value", 0.0)) + g * g
         return p - lr_t * g / (np.sqrt(st["sum"]) + s.get("eps", 1e-10))
+
+
+class Adamax(_Reference):
+    """torch.optim.Adamax: g += wd p; m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps);
+    p -= lr / (1 - b1^t) m / u."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        (b1, b2), eps = s.get("betas", (0.9, 0.999)), s.get("eps", 1e-8)
+        g = g + s.get("weight_decay", 0.0) * p
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["u"] = np.maximum(b2 * st.get("u", 0.0), np.abs(g) + eps)
+        return p - s["lr"] / (1 - b1 ** self.t) * st["m"] / st["u"]
+
+
+class NAdam(_Reference):
+    """torch.optim.NAdam: g += wd p; mu_t = b1 (1 - 0.5 * 0.96^(t psi)); m and v as Adam;
+    p -= lr (1 - mu_t) / (1 - prod_{i<=t} mu_i) g / d + lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i) m / d,
+    d = sqrt(v / (1 - b2^t)) + eps."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        lr, (b1, b2), eps = s["lr"], s.get("betas", (0.9, 0.999)), s.get("eps", 1e-8)
+        psi = s.get("momentum_decay", 4e-3)
+        g = g + s.get("weight_decay", 0.0) * p
+        mu = b1 * (1 - 0.5 * 0.96 ** (self.t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((self.t + 1) * psi))
+        st["prod"] = st.get("prod", 1.0) * mu
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+        d = np.sqrt(st["v"] / (1 - b2 ** self.t)) + eps
+        return p - lr * (1 - mu) / (1 - st["prod"]) * g / d \
+            - lr * mu_next / (1 - st["prod"] * mu_next) * st["m"] / d
+
+
+class RAdam(_Reference):
+    """torch.optim.RAdam: g += wd p; m and v as Adam; rho_inf = 2 / (1 - b2) - 1,
+    rho_t = rho_inf - 2 t b2^t / (1 - b2^t); if rho_t > 5:
+    r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)),
+    p -= lr m_hat r_t sqrt(1 - b2^t) / (sqrt(v) + eps); else p -= lr m_hat."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        lr, (b1, b2), eps = s["lr"], s.get("betas", (0.9, 0.999)), s.get("eps", 1e-8)
+        g = g + s.get("weight_decay", 0.0) * p
+        st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+        st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+        m_hat = st["m"] / (1 - b1 ** self.t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho = rho_inf - 2 * self.t * b2 ** self.t / (1 - b2 ** self.t)
+        if rho <= 5:
+            return p - lr * m_hat
+        r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+        return p - lr * m_hat * r * np.sqrt(1 - b2 ** self.t) / (np.sqrt(st["v"]) + eps)
+
+
+class Adadelta(_Reference):
+    """torch.optim.Adadelta: g += wd p; v = rho v + (1 - rho) g^2;
+    d = sqrt(u + eps) / sqrt(v + eps) g; u = rho u + (1 - rho) d^2; p -= lr d."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        rho, eps = s.get("rho", 0.9), s.get("eps", 1e-6)
+        g = g + s.get("weight_decay", 0.0) * p
+        st["v"] = rho * st.get("v", 0.0) + (1 - rho) * g * g
+        d = np.sqrt(st.get("u", 0.0) + eps) / np.sqrt(st["v"] + eps) * g
+        st["u"] = rho * st.get("u", 0.0) + (1 - rho) * d * d
+        return p - s["lr"] * d

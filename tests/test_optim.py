@@ -95,7 +95,8 @@ def test_schedulers_and_optimizers_are_registered_by_name():
                                                   "nadam", "radam", "rmsprop", "sgd"]
     assert set(ember.registry.names("schedulers")) == {
         "step", "exponential", "cosine", "linear_warmup", "cosine_with_warmup", "one_cycle",
-        "reduce_on_plateau"}
+        "reduce_on_plateau", "multi_step", "constant", "polynomial", "lambda", "multiplicative",
+        "cosine_warm_restarts"}
 
 
 def test_cosine_with_warmup_matches_transformers():
@@ -113,3 +114,58 @@ def test_cosine_with_warmup_matches_transformers():
         theirs.step()
         schedule.step()
         mine.step()
+
+
+#: PyTorch's scheduler name -> its arguments, ember's the same
+TORCH_SCHEDULERS = {
+    "MultiStepLR": {"milestones": [3, 7, 7], "gamma": 0.5},
+    "ConstantLR": {"factor": 0.25, "total_iters": 4},
+    "PolynomialLR": {"total_iters": 6, "power": 1.5},
+    "LinearLR": {"start_factor": 0.2, "end_factor": 0.9, "total_iters": 5},
+    "LambdaLR": {"lr_lambda": lambda t: 1.0 / (1.0 + t)},
+    "MultiplicativeLR": {"lr_lambda": lambda t: 0.9 if t % 2 else 0.99},
+    "CosineAnnealingWarmRestarts": {"T_0": 3, "T_mult": 2, "eta_min": 0.001},
+    "CosineAnnealingWarmRestarts-1": {"T_0": 4, "eta_min": 0.01},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_SCHEDULERS))
+def test_scheduler_learning_rates_are_pytorchs(name):
+    """20 steps of each scheduler give PyTorch's learning rates (to rounding: PyTorch
+    updates some recursively)."""
+    torch = pytest.importorskip("torch")
+    cls, kwargs = name.split("-")[0], TORCH_SCHEDULERS[name]
+    ours_opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)
+    theirs_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ours, theirs = getattr(optim, cls)(ours_opt, **kwargs), getattr(torch.optim.lr_scheduler, cls)(
+        theirs_opt, **kwargs)
+    got, want = [ours.get_last_lr()[0]], [theirs.get_last_lr()[0]]
+    for _ in range(20):
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+        got.append(ours.get_last_lr()[0])
+        want.append(theirs.get_last_lr()[0])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_sequential_lr_is_pytorchs():
+    """A warmup then a cosine (the schedules restart their counts at the milestone)."""
+    torch = pytest.importorskip("torch")
+
+    def build(lib, sched, params):
+        opt = lib.SGD(params, lr=0.1)
+        first = sched.LinearLR(opt, start_factor=0.1, total_iters=3)
+        second = sched.CosineAnnealingLR(opt, T_max=5, eta_min=0.01)
+        return opt, sched.SequentialLR(opt, [first, second], milestones=[3])
+    ours_opt, ours = build(optim, optim, [ember.zeros(1, requires_grad=True)])
+    theirs_opt, theirs = build(torch.optim, torch.optim.lr_scheduler,
+                               [torch.zeros(1, requires_grad=True)])
+    got, want = [ours.get_last_lr()[0]], [theirs.get_last_lr()[0]]
+    for _ in range(10):
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+        got.append(ours.get_last_lr()[0])
+        want.append(theirs.get_last_lr()[0])
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -5,12 +5,16 @@ from .algorithms import (OPTIMIZERS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW
 from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
-from .schedulers import (SCHEDULERS, CosineAnnealingLR, CosineWithWarmupLR, ExponentialLR,
-                         LinearWarmup, LRScheduler, OneCycleLR, ReduceLROnPlateau,
-                         SchedulerExample, StepLR)
+from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
+                         CosineAnnealingWarmRestarts, CosineWithWarmupLR, ExponentialLR,
+                         LambdaLR, LinearLR, LinearWarmup, LRScheduler, MultiplicativeLR,
+                         MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau,
+                         SchedulerExample, SequentialLR, StepLR)
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
-           "CosineAnnealingLR", "CosineWithWarmupLR", "ExponentialLR", "GradScaler",
-           "LRScheduler", "LinearWarmup", "NAdam", "OneCycleLR", "Optimizer", "OptimizerExample",
-           "RAdam", "RMSprop", "ReduceLROnPlateau", "SchedulerExample", "StepLR",
+           "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CosineWithWarmupLR",
+           "ExponentialLR", "GradScaler", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",
+           "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer",
+           "OptimizerExample", "PolynomialLR", "RAdam", "RMSprop", "ReduceLROnPlateau",
+           "SchedulerExample", "SequentialLR", "StepLR",
            "clip_grad_norm_", "clip_grad_value_"]

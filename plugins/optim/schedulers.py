@@ -2,6 +2,7 @@
 documents it (torch.optim.lr_scheduler). Call ``step()`` once per epoch (or
 per batch for OneCycle); ReduceLROnPlateau's ``step(metric)`` takes the metric."""
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -121,6 +122,168 @@ class LinearWarmup(LRScheduler):
     def example(cls):
         return SchedulerExample({"start_factor": 0.1, "total_iters": 4}, 6, lambda b, m: [
             b * (0.1 + 0.9 * min(t, 4) / 4) for t in range(1, 7)])
+
+
+#: PyTorch's name for LinearWarmup
+LinearLR = LinearWarmup
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base * gamma ** (the milestones passed: how many are <= t)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1):
+        self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, t)
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"milestones": [2, 5, 5], "gamma": 0.5}, 7, lambda b, m: [
+            b * 0.5 ** sum(t >= k for k in (2, 5, 5)) for t in range(1, 8)])
+
+
+class ConstantLR(LRScheduler):
+    """lr = base * factor for the first total_iters steps, then base."""
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr * (self.factor if t < self.total_iters else 1.0)
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"factor": 0.25, "total_iters": 3}, 5,
+                                lambda b, m: [b * 0.25, b * 0.25, b, b, b])
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base * (1 - min(t, total_iters) / total_iters) ** power."""
+
+    def __init__(self, optimizer, total_iters=5, power=1.0):
+        if total_iters < 1:
+            raise ValueError(f"PolynomialLR: total_iters must be >= 1, got {total_iters}")
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        return base_lr * (1.0 - min(t, self.total_iters) / self.total_iters) ** self.power
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"total_iters": 4, "power": 2.0}, 6, lambda b, m: [
+            b * (1 - min(t, 4) / 4) ** 2 for t in range(1, 7)])
+
+
+class LambdaLR(LRScheduler):
+    """lr = base * lr_lambda(t) (a function, or one per parameter group)."""
+
+    def __init__(self, optimizer, lr_lambda):
+        groups = len(optimizer.param_groups)
+        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else \
+            [lr_lambda] * groups
+        if len(self.lr_lambdas) != groups:
+            raise ValueError(f"{type(self).__name__}: {len(self.lr_lambdas)} functions for "
+                             f"{groups} parameter groups")
+        super().__init__(optimizer)
+
+    def _apply(self):
+        for g, base, f in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            g["lr"] = self._lr(base, f, self.last_epoch)
+
+    @staticmethod
+    def _lr(base_lr, f, t):
+        return base_lr * f(t)
+
+    def state_dict(self):
+        """Without the functions (code is not state; PyTorch leaves them out too)."""
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"lr_lambda": lambda t: 0.9 ** t + 0.1}, 5,
+                                lambda b, m: [b * (0.9 ** t + 0.1) for t in range(1, 6)])
+
+
+class MultiplicativeLR(LambdaLR):
+    """lr = the previous lr * lr_lambda(t): base times the product of lr_lambda(1..t)."""
+
+    @staticmethod
+    def _lr(base_lr, f, t):
+        return base_lr * math.prod(f(k) for k in range(1, t + 1))
+
+    @classmethod
+    def example(cls):
+        return SchedulerExample({"lr_lambda": lambda t: 0.95}, 5,
+                                lambda b, m: [b * 0.95 ** t for t in range(1, 6)])
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter 2017): a cosine from base to eta_min over T_i steps,
+    restarted at base, T_i = T_0 * T_mult ** (restarts so far)."""
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0):  # noqa: N803  (PyTorch's names)
+        if T_0 < 1 or not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be >= 1 and T_mult an int "
+                             f">= 1, got {T_0} and {T_mult}")
+        self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, t):
+        if self.T_mult == 1:
+            done, length = t % self.T_0, self.T_0
+        else:
+            n = int(math.log(t / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+            done = t - self.T_0 * (self.T_mult ** n - 1) // (self.T_mult - 1)
+            length = self.T_0 * self.T_mult ** n
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * done / length)) / 2
+
+    @classmethod
+    def example(cls):
+        ends = [0, 2, 6, 14]                             # restarts at 2, 2 + 4, 6 + 8
+
+        def expected(b, m):
+            out = []
+            for t in range(1, 10):
+                k = max(i for i, e in enumerate(ends) if e <= t)
+                done, length = t - ends[k], 2 * 2 ** k
+                out.append(0.01 + (b - 0.01) * (1 + math.cos(math.pi * done / length)) / 2)
+            return out
+        return SchedulerExample({"T_0": 2, "T_mult": 2, "eta_min": 0.01}, 9, expected)
+
+
+class SequentialLR(LRScheduler):
+    """``schedulers`` one after another: the k-th runs from milestones[k - 1] (its own
+    count restarting at 0 there), as PyTorch's SequentialLR."""
+
+    def __init__(self, optimizer, schedulers, milestones):
+        if len(milestones) != len(schedulers) - 1 or list(milestones) != sorted(milestones):
+            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need "
+                             f"{len(schedulers) - 1} increasing milestones, got {milestones}")
+        if any(s.optimizer is not optimizer for s in schedulers):
+            raise ValueError("SequentialLR: every scheduler must drive its optimizer")
+        self.schedulers, self.milestones = list(schedulers), list(milestones)
+        super().__init__(optimizer)
+
+    def _apply(self):
+        k = bisect.bisect_right(self.milestones, self.last_epoch)
+        inner = self.schedulers[k]
+        inner.last_epoch = self.last_epoch - (self.milestones[k - 1] if k else 0)
+        inner._apply()
+
+    def state_dict(self):
+        return {**{k: v for k, v in super().state_dict().items() if k != "schedulers"},
+                "schedulers": [s.state_dict() for s in self.schedulers]}
+
+    def load_state_dict(self, state):
+        for inner, saved in zip(self.schedulers, state["schedulers"]):
+            inner.load_state_dict(saved)
+        super().load_state_dict({k: v for k, v in state.items() if k != "schedulers"})
 
 
 class CosineWithWarmupLR(LRScheduler):
@@ -252,5 +415,7 @@ class ReduceLROnPlateau(LRScheduler):
 
 SCHEDULERS = {"step": StepLR, "exponential": ExponentialLR, "cosine": CosineAnnealingLR,
               "linear_warmup": LinearWarmup, "cosine_with_warmup": CosineWithWarmupLR,
-              "one_cycle": OneCycleLR,
-              "reduce_on_plateau": ReduceLROnPlateau}
+              "one_cycle": OneCycleLR, "reduce_on_plateau": ReduceLROnPlateau,
+              "multi_step": MultiStepLR, "constant": ConstantLR, "polynomial": PolynomialLR,
+              "lambda": LambdaLR, "multiplicative": MultiplicativeLR,
+              "cosine_warm_restarts": CosineAnnealingWarmRestarts}

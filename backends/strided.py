@@ -19,6 +19,19 @@ from ember.shapes import windows_out
 _TYPE_NAMES = re.compile(r"\bT([OABC])\b")
 
 
+def saturating_casts(spell):
+    """{"cast float <int dtype>": expression} for every integer dtype: ember.cast's float
+    to integer conversion, which saturates at the dtype's limits and takes NaN to 0
+    (C's cast and WGSL's leave those undefined: x86 gives INT_MIN). ``spell(dtype, top,
+    bottom)`` writes one, x >= top (a float) being too large, x <= bottom too small."""
+    out = {}
+    for d in (dt.int8, dt.int16, dt.int32, dt.int64, dt.uint8, dt.uint16, dt.uint32, dt.uint64):
+        info = np.iinfo(d.np)
+        out[f"cast float {d.name}"] = spell(d, float(2 ** (d.bits - (not d.is_unsigned))),
+                                            float(info.min - 1))
+    return out
+
+
 #: the complex cases each kernel language spells as a call of its own ember_c<name>
 #: (kernels/complex.cl, kernels/complex.wgsl)
 COMPLEX_CALLS = {
@@ -225,6 +238,8 @@ class StridedBackend(Backend):
         kind = "c" if a.kind == "c" else "f" if floating(a) else "b" if a == np.bool_ else "i"
         if name == "cast":     # a conversion with a spelling of its own, else the plain one
             plain = "cast_bool" if dtype is dt.bool_ else "cast"
+            if kind == "f" and dtype.is_int:        # saturating, NaN to 0 (ember.cast)
+                plain = f"cast float {dtype.name}"
             if kind == "c" or dtype.is_complex:
                 plain = (f"cast {'complex' if kind == 'c' else 'real'} "
                          f"{'complex' if dtype.is_complex else 'bool' if dtype is dt.bool_ else 'real'}")

@@ -147,7 +147,21 @@ class ArrayModuleBackend(Backend):
         if dtype.is_float:      # past a narrower float's range is inf, as PyTorch, unwarned
             with numpy.errstate(over="ignore"):
                 return x.astype(dtype.np)
+        if dtype.kind in "iu" and x.dtype.kind == "f":
+            return self._saturated(x, dtype)
         return x.astype(dtype.np)
+
+    def _saturated(self, x, dtype):
+        """float to integer, saturating at the dtype's limits with NaN to 0 (ember.cast):
+        NumPy's astype leaves them to the CPU (x86 gives INT_MIN, which wraps to 0 in
+        uint8) and warns."""
+        xp, info = self.xp, numpy.iinfo(dtype.np)
+        x = x.astype(numpy.float32) if x.dtype.itemsize < 4 else x   # bounds a half can't hold
+        top = 2.0 ** (info.bits - (info.min < 0))
+        high, low = x >= top, x <= info.min - 1.0
+        out = xp.where(high | low | xp.isnan(x), 0, x).astype(dtype.np)
+        out = xp.where(high, dtype.np.type(info.max), out)
+        return xp.where(low, dtype.np.type(info.min), out)
 
     # reductions; 16-bit floats accumulate in float32, as on GPUs
     def sum(self, x, axes, keepdims):

@@ -9,7 +9,7 @@ from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
 from ..strided import (COMPLEX_CALLS, REDUCE_BLOCK, KernelLanguage, StridedArray, StridedBackend,
-                       by_parts, computed_wide, floating, int_limits, work_group)
+                       by_parts, computed_wide, floating, int_limits, saturating_casts, work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -85,6 +85,8 @@ LANES = 16
 #: OP(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
 _SPELLING = {
     "cast": "(TO)(x)", "cast_bool": "(uchar)((x) != 0)", "where": "((x) ? (y) : (z))",
+    # OpenCL's saturated conversions: NaN gives 0, rounding toward zero
+    **saturating_casts(lambda d, top, bottom: f"convert_{ctype(d.np)}_sat(x)"),
     "cast float64 bfloat16": "ember_bf16_of_double(x)",
     "cast float64 float16": "ember_half_of_double(x)",
     **{op: f"(uchar)((x) {c} (y))" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),

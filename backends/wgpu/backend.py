@@ -18,7 +18,8 @@ from ember import dtypes as dt
 from ember.errors import BackendError
 
 from ..strided import (COMPLEX_CALLS, REDUCE_BLOCK, KernelLanguage, StridedArray, StridedBackend,
-                       by_parts, c_strides, computed_wide, floating, int_limits, work_group)
+                       by_parts, c_strides, computed_wide, floating, int_limits, saturating_casts,
+                       work_group)
 from .kernels import ShaderCache, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -120,6 +121,16 @@ def _itemsize(dtype):
 
 def _isnan(v):
     return f"((bitcast<u32>({v}) & 0x7fffffffu) > 0x7f800000u)"
+
+
+def _saturating_cast(d, top, bottom):
+    """A float to integer conversion that saturates and takes NaN to 0: WGSL's i32() and
+    u32() of such values are undefined (llvmpipe gives INT_MIN), and int8 ... uint16,
+    held as i32 or u32, would wrap."""
+    info = np.iinfo(d.np)
+    low = "(-2147483647 - 1)" if info.min == -2 ** 31 else str(info.min)
+    return (f"select(select(select(TO(x), TO({info.max}), f32(x) >= {top!r}), TO({low}), "
+            f"f32(x) <= {bottom!r}), TO(0), {_isnan('f32(x)')})")
 
 
 def _isfinite(v):
@@ -484,6 +495,7 @@ def _int_helpers(code):
 #: op(x, y, z) of each elementwise case (StridedBackend._expr decides which applies)
 _SPELLING = {
     "cast": "TO(x)", "cast_bool": "select(0u, 1u, x != TA(0))", "where": "select(z, y, x != 0u)",
+    **saturating_casts(_saturating_cast),
     **{op: f"select(0u, 1u, x {c} y)" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                      ("le", "<="), ("gt", ">"), ("ge", ">="))},
     "neg": "-x", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "ember_sin(x)", "cos": "ember_cos(x)",

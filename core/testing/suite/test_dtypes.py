@@ -3,6 +3,8 @@ the Array API's table, arithmetic that wraps as the dtype does (checked against 
 out-of-range scalars refused, complex arithmetic, GEMMs and functions (special values
 included) against NumPy's complex128."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -99,6 +101,36 @@ def test_uint8_images_keep_their_dtype_and_scale_to_float(backend):
     scaled = t / 255.0
     expect(scaled.dtype is ember.float32, f"{scaled.dtype}")
     np.testing.assert_allclose(scaled.numpy(), pixels / np.float32(255.0), rtol=1e-7)
+
+
+#: float values whose integer cast is at an edge: NaN, infinities, past every limit, just
+#: inside and outside the 8, 16, 32 and 64-bit ranges, and fractions (truncated toward 0)
+CAST_EDGES = [math.nan, math.inf, -math.inf, 1e30, -1e30, 300.0, 255.9, 256.0, -0.9, -1.0,
+              -128.5, -129.0, 127.9, 65535.5, 65536.0, -32769.0, 2.0 ** 31, -2.0 ** 31,
+              -2.0 ** 31 - 4096, 2.0 ** 32, 2.0 ** 63, -2.0 ** 63, 2.0 ** 64, 0.0, -0.0, 7.5]
+
+
+@pytest.mark.parametrize("name", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
+                                  "int64", "uint64"])
+@pytest.mark.parametrize("source", ["float32", "float64", "float16"])
+def test_float_to_integer_casts_saturate_and_take_nan_to_zero(backend, name, source):
+    """ember's float to integer cast truncates toward zero, saturates at the dtype's
+    limits and takes NaN to 0, on every backend and in compiled code alike (C's and
+    WGSL's casts leave those undefined, NumPy's warns: x86 gives INT_MIN, so
+    uint8(300.0) was 44 and uint8(nan) 0 on one backend and 255 on another)."""
+    _need(backend, name, source)
+    with np.errstate(over="ignore"):                      # 1e30 in float16 is inf
+        values = np.array(CAST_EDGES, dtype=source)      # what the source dtype holds
+    info = np.iinfo(name)
+    want = [0 if math.isnan(v) else max(info.min, min(info.max, int(v))) if math.isfinite(v)
+            else (info.max if v > 0 else info.min) for v in values.astype(np.float64)]
+    t = ember.tensor(values, dtype=source)
+    got = t.to(name)
+    expect(got.dtype is dt.dtype(name) and got.numpy().tolist() == want,
+           f"{source} -> {name}: {got.numpy().tolist()}, expected {want}")
+    compiled = ember.compile(lambda x: (x * 1.0).to(name))(t)
+    expect(compiled.numpy().tolist() == want, f"compiled {source} -> {name}: "
+                                              f"{compiled.numpy().tolist()}")
 
 
 def _complex_values(name):

@@ -132,6 +132,37 @@ def test_encoder_and_decoder_match_torch(norm_first, activation):
     assert _rel(src.grad.numpy(), tsrc.grad.numpy()) < 1e-4
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")   # the oracle's note
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_full_transformer_matches_torch_with_its_keys_and_masks(bias):
+    """nn.Transformer: PyTorch's state-dict keys (LayerNorms without bias where
+    bias=False), its weights loaded give its output and gradients with a causal target
+    mask and source padding; generate_square_subsequent_mask is PyTorch's."""
+    torch.manual_seed(0)
+    kw = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1,
+              dim_feedforward=16, dropout=0.0, batch_first=True, bias=bias)
+    ref, mine = torch.nn.Transformer(**kw), nn.Transformer(**kw)
+    assert list(mine.state_dict()) == list(ref.state_dict())
+    _load(mine, ref)
+    (src, tsrc), (tgt, ttgt) = _pair((3, 6, 8), 0), _pair((3, 4, 8), 1)
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(4)
+    assert np.array_equal(nn.Transformer.generate_square_subsequent_mask(4).numpy(),
+                          causal.numpy())
+    padding = np.zeros((3, 6), bool)
+    padding[1, 4:] = True
+    out = mine(src, tgt, tgt_mask=ember.tensor(causal.numpy()),
+               src_key_padding_mask=ember.tensor(padding))
+    want = ref(tsrc, ttgt, tgt_mask=causal, src_key_padding_mask=torch.tensor(padding))
+    assert _rel(out.numpy(), want.detach().numpy()) < 1e-5
+    w = np.linspace(-1, 1, want.numel(), dtype=np.float32).reshape(want.shape)
+    (out * ember.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    assert _rel(src.grad.numpy(), tsrc.grad.numpy()) < 1e-4
+    assert _rel(tgt.grad.numpy(), ttgt.grad.numpy()) < 1e-4
+    with pytest.raises(ember.ShapeError, match="hold batches of 3 and 2"):
+        mine(src, tgt[:2])
+
+
 def test_layers_are_independent_copies():
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2)
     a, b = enc.layers[0].linear1.weight, enc.layers[1].linear1.weight

@@ -17,8 +17,8 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Ad
 from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
                      ParameterList, Sequential, functional_call)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .transformer import (MultiheadAttention, TransformerDecoder, TransformerDecoderLayer,
-                          TransformerEncoder, TransformerEncoderLayer)
+from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
+                          TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 
 LAYERS = {
     "linear": Linear, "conv1d": Conv1d, "conv2d": Conv2d, "conv_transpose2d": ConvTranspose2d,
@@ -37,7 +37,7 @@ LAYERS = {
     "transformer_encoder_layer": TransformerEncoderLayer,
     "transformer_encoder": TransformerEncoder,
     "transformer_decoder_layer": TransformerDecoderLayer,
-    "transformer_decoder": TransformerDecoder,
+    "transformer_decoder": TransformerDecoder, "transformer": Transformer,
     "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "sigmoid": Sigmoid,
     "tanh": Tanh, "silu": SiLU, "softmax": Softmax, "log_softmax": LogSoftmax,
     "hardsigmoid": Hardsigmoid, "hardswish": Hardswish, "celu": CELU, "selu": SELU,
@@ -64,6 +64,7 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
            "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
            "ReplicationPad2d", "ReplicationPad3d", "SELU", "Sequential", "SiLU", "Sigmoid",
            "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh",
-           "Tanhshrink", "Threshold", "TransformerDecoder", "TransformerDecoderLayer",
-           "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "Upsample", "ZeroPad1d",
-           "ZeroPad2d", "ZeroPad3d", "functional", "functional_call", "init"]
+           "Tanhshrink", "Threshold", "Transformer", "TransformerDecoder",
+           "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
+           "Upsample", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional", "functional_call",
+           "init"]

@@ -1192,8 +1192,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     out = standardize(ember.amp.widen(x), axes, eps)     # under autocast, in float32
     if weight is not None:
-        out = out * weight + bias
-    return out
+        out = out * weight
+    return out if bias is None else out + bias
 
 
 def rms_norm(x, normalized_shape, weight=None, eps=None):

@@ -585,9 +585,11 @@ class InstanceNorm3d(_InstanceNorm):
 
 
 class LayerNorm(Module):
-    """Normalization over the trailing dims of each sample. Init: weight 1, bias 0."""
+    """Normalization over the trailing dims of each sample. Init: weight 1, bias 0 (none
+    with bias=False, as PyTorch's)."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=None, backend=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None, backend=None):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
@@ -595,7 +597,7 @@ class LayerNorm(Module):
         self.weight = Parameter(init.ones(self.normalized_shape, dtype, backend)) \
             if elementwise_affine else None
         self.bias = Parameter(init.zeros(self.normalized_shape, dtype, backend)) \
-            if elementwise_affine else None
+            if elementwise_affine and bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

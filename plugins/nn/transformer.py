@@ -1,6 +1,6 @@
 """Attention and transformer layers with PyTorch's arguments, semantics and state-dict
 keys, so PyTorch weights load unchanged: MultiheadAttention, TransformerEncoderLayer,
-TransformerEncoder, TransformerDecoderLayer and TransformerDecoder."""
+TransformerEncoder, TransformerDecoderLayer, TransformerDecoder and Transformer."""
 
 import math
 from collections import OrderedDict
@@ -183,7 +183,7 @@ class _TransformerLayer(Module):
         self.norm_first = norm_first
         blocks = len(attentions) + 1
         for i in range(1, blocks + 1):
-            setattr(self, f"norm{i}", LayerNorm(d_model, layer_norm_eps, **kw))
+            setattr(self, f"norm{i}", LayerNorm(d_model, layer_norm_eps, bias=bias, **kw))
         for i in range(1, blocks + 1):
             setattr(self, f"dropout{i}", Dropout(dropout))
         self.activation = _activation(activation)
@@ -329,3 +329,63 @@ class TransformerDecoder(Module):
                                                                  tgt_is_causal=True),
                             build=lambda: cls(TransformerDecoderLayer(
                                 4, 2, 4, 0.1, activation="gelu", batch_first=True), 1))
+
+
+class Transformer(Module):
+    """PyTorch's encoder-decoder Transformer (Vaswani et al. 2017): ``num_encoder_layers``
+    encoder layers and ``num_decoder_layers`` decoder layers, each stack ending in a
+    LayerNorm (keys ``encoder.layers.0.*``, ``encoder.norm.*``, ``decoder...``); its
+    matrices are initialized xavier-uniform, as PyTorch's."""
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
+                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False,
+                 bias=True, dtype=None, backend=None):
+        super().__init__()
+        kw = {"dtype": dtype, "backend": backend}
+        layer = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                 batch_first, norm_first, bias)
+        self.encoder = custom_encoder if custom_encoder is not None else TransformerEncoder(
+            TransformerEncoderLayer(*layer, **kw), num_encoder_layers,
+            LayerNorm(d_model, layer_norm_eps, bias=bias, **kw))
+        self.decoder = custom_decoder if custom_decoder is not None else TransformerDecoder(
+            TransformerDecoderLayer(*layer, **kw), num_decoder_layers,
+            LayerNorm(d_model, layer_norm_eps, bias=bias, **kw))
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        for p in self.parameters():
+            if p.ndim > 1:
+                with ember.no_grad():
+                    p.copy_(init.xavier_uniform(p.shape, dtype=p.dtype, backend=p.backend))
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        batch = 0 if self.batch_first else 1
+        if src.ndim == 3 and tgt.ndim == 3 and src.shape[batch] != tgt.shape[batch]:
+            raise ShapeError(f"Transformer: src {src.shape} and tgt {tgt.shape} hold batches "
+                             f"of {src.shape[batch]} and {tgt.shape[batch]}")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ShapeError(f"Transformer: src {src.shape} and tgt {tgt.shape} must both end "
+                             f"in d_model {self.d_model}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=bool(src_is_causal))
+        return self.decoder(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                            memory_key_padding_mask, bool(tgt_is_causal), memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, dtype=None, backend=None):
+        """(sz, sz) float mask: -inf above the diagonal (a position may not attend to later
+        ones), 0 elsewhere, as PyTorch's."""
+        causal = np.triu(np.full((sz, sz), -np.inf), 1)
+        return ember.tensor(causal, dtype=dtype or ember.default_float, backend=backend)
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, nhead={self.nhead}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 5, 4), bad_shape=(3, 5, 6), random_in_train=True,
+                            scale=3, call=lambda layer, x: layer(x, x[:, :4] * 0.5,
+                                                                 tgt_is_causal=True),
+                            build=lambda: cls(4, 2, 1, 1, 8, 0.1, batch_first=True))

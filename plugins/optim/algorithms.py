@@ -176,6 +176,23 @@ def _branch(condition, then, otherwise):
     return then if condition else otherwise
 
 
+def _adam_moments(optimizer, p, g, state, group):
+    """What NAdam and RAdam begin with: the step count t, weight decay (added to g, or
+    decoupled: p (1 - lr wd)), and Adam's moments m and v, kept in ``state``; returns
+    (p, g, t, m, v)."""
+    lr, (b1, b2), wd = optimizer.lr(group), group["betas"], group["weight_decay"]
+    t = optimizer.count_step(state, p, ember.is_compiling())
+    if group["decoupled_weight_decay"]:
+        p = p * (1.0 - lr * wd)
+    else:
+        g = _with_decay(p, g, wd)
+    m = state.get("exp_avg", 0.0) * b1 + g * (1.0 - b1)
+    v = state.get("exp_avg_sq", 0.0) * b2 + g * g * (1.0 - b2)
+    optimizer.keep(state, "exp_avg", m)
+    optimizer.keep(state, "exp_avg_sq", v)
+    return p, g, t, m, v
+
+
 class Adamax(Optimizer):
     """Adam with the infinity norm: m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps);
     p = p - lr / (1 - b1^t) m / u; g = grad + wd p."""
@@ -208,20 +225,12 @@ class NAdam(Optimizer):
                 "momentum_decay": 4e-3, "decoupled_weight_decay": False}
 
     def update(self, p, g, state, group):
-        lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
-        t = self.count_step(state, p, ember.is_compiling())
-        if group["decoupled_weight_decay"]:
-            p = p * (1.0 - lr * wd)
-        else:
-            g = _with_decay(p, g, wd)
+        lr, (b1, b2), eps = self.lr(group), group["betas"], group["eps"]
+        p, g, t, m, v = _adam_moments(self, p, g, state, group)
         psi = group["momentum_decay"]
         mu, mu_next = (b1 * (1.0 - 0.5 * 0.96 ** (k * psi)) for k in (t, t + 1))
         product = state.get("mu_product", 1.0) * mu
         self.keep(state, "mu_product", product)
-        m = state.get("exp_avg", 0.0) * b1 + g * (1.0 - b1)
-        v = state.get("exp_avg_sq", 0.0) * b2 + g * g * (1.0 - b2)
-        self.keep(state, "exp_avg", m)
-        self.keep(state, "exp_avg_sq", v)
         denom = ember.sqrt(v / (1 - b2 ** t)) + eps
         return p - (g / denom) * (lr * (1.0 - mu) / (1.0 - product)) \
             - (m / denom) * (lr * mu_next / (1.0 - product * mu_next))
@@ -241,16 +250,8 @@ class RAdam(Optimizer):
                 "decoupled_weight_decay": False}
 
     def update(self, p, g, state, group):
-        lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
-        t = self.count_step(state, p, ember.is_compiling())
-        if group["decoupled_weight_decay"]:
-            p = p * (1.0 - lr * wd)
-        else:
-            g = _with_decay(p, g, wd)
-        m = state.get("exp_avg", 0.0) * b1 + g * (1.0 - b1)
-        v = state.get("exp_avg_sq", 0.0) * b2 + g * g * (1.0 - b2)
-        self.keep(state, "exp_avg", m)
-        self.keep(state, "exp_avg_sq", v)
+        lr, (b1, b2), eps = self.lr(group), group["betas"], group["eps"]
+        p, g, t, m, v = _adam_moments(self, p, g, state, group)
         m_hat = m / (1 - b1 ** t)
         rho_inf = 2.0 / (1.0 - b2) - 1.0
         rho = rho_inf - 2.0 * t * b2 ** t / (1 - b2 ** t)

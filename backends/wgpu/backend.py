@@ -11,6 +11,7 @@ WGSL's f16 needs the shader-f16 feature, which llvmpipe lacks) and complex64
 import os
 import re
 import tempfile
+import threading
 
 import numpy as np
 
@@ -131,6 +132,21 @@ def _saturating_cast(d, top, bottom):
     low = "(-2147483647 - 1)" if info.min == -2 ** 31 else str(info.min)
     return (f"select(select(select(TO(x), TO({info.max}), f32(x) >= {top!r}), TO({low}), "
             f"f32(x) <= {bottom!r}), TO(0), {_isnan('f32(x)')})")
+
+
+def _guard_polling(device):
+    """A lock held by the device's poll thread while it is in wgpu-native: wgpu-py polls
+    in a thread of its own while a buffer maps, and its callback wakes the waiting caller
+    before that poll returns. (A no-op lock where wgpu-py polls otherwise.)"""
+    lock = threading.Lock()
+    poller = getattr(device, "_poller", None)
+    poll = getattr(poller, "_poll_func", None)
+    if callable(poll):
+        def guarded(block):
+            with lock:
+                poll(block)
+        poller._poll_func = guarded
+    return lock
 
 
 def _isfinite(v):
@@ -650,6 +666,7 @@ class WgpuBackend(StridedBackend):
         self._encoder = self._pass = None
         self._queued = 0            # dispatches in the open compute pass
         self._sync_buffer = self.device_obj.create_buffer(size=4, usage=self.usage)
+        self._polling = _guard_polling(self.device_obj)
 
     def info(self):
         i, lim = self.adapter.info, self.adapter.limits
@@ -680,7 +697,25 @@ class WgpuBackend(StridedBackend):
 
     def synchronize(self):
         self.flush()
-        self.device_obj.queue.read_buffer(self._sync_buffer)
+        self._read(self._sync_buffer, 0, 4)
+
+    def _read(self, gpu, offset, size):
+        """``size`` bytes of a GPU buffer from ``offset``, once the queue has run: a copy
+        into a mappable buffer, mapped. As queue.read_buffer does, but the device's poll
+        thread (wgpu-py's, which runs the map's callback) is waited out of wgpu-native
+        before the mapped range is read and the buffer dropped: when the two overlapped,
+        wgpu-native aborted the process now and then (llvmpipe's GL backend)."""
+        usage = self.wgpu.BufferUsage
+        tmp = self.device_obj.create_buffer(size=size, usage=usage.COPY_DST | usage.MAP_READ)
+        encoder = self.device_obj.create_command_encoder()
+        encoder.copy_buffer_to_buffer(gpu, offset, tmp, 0, size)
+        self.device_obj.queue.submit([encoder.finish()])
+        tmp.map_async("READ_NOSYNC").sync_wait()
+        with self._polling:     # the poll thread has returned from wgpu-native
+            data = tmp.read_mapped()
+        tmp.unmap()
+        tmp.destroy()
+        return data
 
     def _dispatch(self, filename, blocks, meta, groups, **fields):
         """Queue one dispatch of a shader over ``blocks`` (output first) and a meta buffer."""
@@ -762,7 +797,7 @@ class WgpuBackend(StridedBackend):
             return np.empty(x.shape, dtype=x.dtype)
         self.flush()
         size = _itemsize(x.dtype)
-        raw = self.device_obj.queue.read_buffer(x.buf.gpu, x.offset * size, x.size * size)
+        raw = self._read(x.buf.gpu, x.offset * size, x.size * size)
         host = np.frombuffer(raw, dtype=stored).reshape(x.shape)
         return host.astype(x.dtype) if stored != x.dtype else host.copy()
 

@@ -129,43 +129,42 @@ TORCH_SCHEDULERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(TORCH_SCHEDULERS))
-def test_scheduler_learning_rates_are_pytorchs(name):
-    """20 steps of each scheduler give PyTorch's learning rates (to rounding: PyTorch
-    updates some recursively)."""
+def _learning_rates_side_by_side(build, steps):
+    """The learning rates of ``build(optim module, scheduler module, params)``'s
+    (optimizer, scheduler) in ember and in PyTorch, before and after each of ``steps``."""
     torch = pytest.importorskip("torch")
-    cls, kwargs = name.split("-")[0], TORCH_SCHEDULERS[name]
-    ours_opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)
-    theirs_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    ours, theirs = getattr(optim, cls)(ours_opt, **kwargs), getattr(torch.optim.lr_scheduler, cls)(
-        theirs_opt, **kwargs)
+    ours_opt, ours = build(optim, optim, [ember.zeros(1, requires_grad=True)])
+    theirs_opt, theirs = build(torch.optim, torch.optim.lr_scheduler,
+                               [torch.zeros(1, requires_grad=True)])
     got, want = [ours.get_last_lr()[0]], [theirs.get_last_lr()[0]]
-    for _ in range(20):
+    for _ in range(steps):
         theirs_opt.step()
         ours.step()
         theirs.step()
         got.append(ours.get_last_lr()[0])
         want.append(theirs.get_last_lr()[0])
+    return got, want
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_SCHEDULERS))
+def test_scheduler_learning_rates_are_pytorchs(name):
+    """20 steps of each scheduler give PyTorch's learning rates (to rounding: PyTorch
+    updates some recursively)."""
+    cls, kwargs = name.split("-")[0], TORCH_SCHEDULERS[name]
+
+    def build(lib, sched, params):
+        opt = lib.SGD(params, lr=0.1)
+        return opt, getattr(sched, cls)(opt, **kwargs)
+    got, want = _learning_rates_side_by_side(build, 20)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
 def test_sequential_lr_is_pytorchs():
     """A warmup then a cosine (the schedules restart their counts at the milestone)."""
-    torch = pytest.importorskip("torch")
-
     def build(lib, sched, params):
         opt = lib.SGD(params, lr=0.1)
         first = sched.LinearLR(opt, start_factor=0.1, total_iters=3)
         second = sched.CosineAnnealingLR(opt, T_max=5, eta_min=0.01)
         return opt, sched.SequentialLR(opt, [first, second], milestones=[3])
-    ours_opt, ours = build(optim, optim, [ember.zeros(1, requires_grad=True)])
-    theirs_opt, theirs = build(torch.optim, torch.optim.lr_scheduler,
-                               [torch.zeros(1, requires_grad=True)])
-    got, want = [ours.get_last_lr()[0]], [theirs.get_last_lr()[0]]
-    for _ in range(10):
-        theirs_opt.step()
-        ours.step()
-        theirs.step()
-        got.append(ours.get_last_lr()[0])
-        want.append(theirs.get_last_lr()[0])
+    got, want = _learning_rates_side_by_side(build, 10)
     np.testing.assert_allclose(got, want, rtol=1e-12)

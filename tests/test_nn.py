@@ -1168,6 +1168,28 @@ def test_three_input_losses_and_refusals():
         losses.binary_cross_entropy_with_logits(a, a.abs() / 10, pos_weight=ember.ones(3))
 
 
+def test_bilinear_and_pretrained_embeddings_are_pytorchs():
+    """F.bilinear's values and gradients (inputs, weight, bias) over leading axes; the
+    Bilinear layer's keys and init bound; Embedding.from_pretrained frozen or not."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in ((2, 3, 4), (2, 3, 5), (6, 4, 5), (6,))]
+    _against_torch(lambda lib, f, a, b, w, bias: f.bilinear(a, b, w, bias), arrays)
+    layer, theirs = nn.Bilinear(4, 5, 6), torch.nn.Bilinear(4, 5, 6)
+    assert list(layer.state_dict()) == list(theirs.state_dict())
+    assert np.abs(layer.weight.numpy()).max() <= 0.5 < 2 * np.abs(layer.weight.numpy()).max()
+    with pytest.raises(ember.ShapeError, match="must share their leading axes and end in 4 and 5"):
+        layer(ember.ones(3, 4), ember.ones(2, 5))
+    table = rng.standard_normal((5, 3)).astype(np.float32)
+    frozen = nn.Embedding.from_pretrained(table)
+    assert not frozen.weight.requires_grad and frozen.weight.dtype is ember.float32
+    np.testing.assert_array_equal(frozen(ember.tensor([4, 1])).numpy(), table[[4, 1]])
+    trained = nn.Embedding.from_pretrained(ember.tensor(table), freeze=False, padding_idx=0)
+    trained(ember.tensor([0, 2])).sum().backward()
+    assert trained.weight.grad.numpy()[0].tolist() == [0.0] * 3      # the padding row
+    assert trained.weight.grad.numpy()[2].tolist() == [1.0] * 3
+
+
 def test_activations_refuse_what_pytorch_refuses():
     with pytest.raises(ember.ShapeError, match="size 5"):
         F.glu(ember.ones((2, 5)))

@@ -108,6 +108,25 @@ def linear(x, weight, bias=None):
     return run(Linear(), inputs, x.shape[:-1] + weight.shape[:1], x.dtype)
 
 
+def bilinear(input1, input2, weight, bias=None):
+    """y_o = x1^T W_o x2 + b_o, weight (out, in1, in2), over any leading axes (the two
+    inputs' must agree), as PyTorch's: one GEMM of x1 with the weight's (in1, out * in2)
+    view, then a product with x2 summed over in2."""
+    if weight.ndim != 3:
+        raise ShapeError(f"bilinear: weight must be (out, in1, in2), got shape {weight.shape}")
+    out, in1, in2 = weight.shape
+    if input1.ndim == 0 or input1.shape[-1] != in1 or input2.ndim == 0 or \
+            input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
+        raise ShapeError(f"bilinear: inputs {input1.shape} and {input2.shape} must share their "
+                         f"leading axes and end in {in1} and {in2} features (weight "
+                         f"{weight.shape})")
+    lead = input1.shape[:-1]
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
+    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out * in2)).reshape(-1, out, in2)
+    y = (mixed * x2.unsqueeze(1)).sum(axis=-1).reshape(lead + (out,))
+    return y if bias is None else y + bias
+
+
 def _out_size(op, size, k, s, p, d):
     out = (size + 2 * p - d * (k - 1) - 1) // s + 1
     if out < 1:

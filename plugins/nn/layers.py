@@ -659,6 +659,35 @@ class RMSNorm(Module):
                             bad_shape=(2, 4, 3))
 
 
+class Bilinear(Module):
+    """y = x1^T A x2 + b (F.bilinear). Init: A and b ~ U(-1/sqrt(in1), 1/sqrt(in1)), as
+    PyTorch's."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, dtype=None,
+                 backend=None):
+        super().__init__()
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        bound = 1.0 / math.sqrt(in1_features) if in1_features else 0.0
+        self.weight = Parameter(init.uniform((out_features, in1_features, in2_features),
+                                             -bound, bound, dtype, backend))
+        self.bias = Parameter(init.uniform((out_features,), -bound, bound, dtype, backend)) \
+            if bias else None
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in1_features": 5, "in2_features": 5, "out_features": 3},
+                            shape=(4, 5), bad_shape=(4, 6),
+                            call=lambda layer, x: layer(x, x.flip(0) + 0.5))
+
+
 class Embedding(Module):
     """Rows of a (num_embeddings, embedding_dim) table by index. Init: N(0, 1), the row
     of ``padding_idx`` zeros; that row gets no gradient (PyTorch's padding_idx)."""
@@ -676,6 +705,21 @@ class Embedding(Module):
 
     def forward(self, indices):
         return F.embedding(indices, self.weight, self.padding_idx)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding holding the (num_embeddings, embedding_dim) table ``embeddings``
+        (word vectors), not trained when ``freeze``, as PyTorch's."""
+        table = embeddings if isinstance(embeddings, ember.Tensor) else ember.tensor(embeddings)
+        if table.ndim != 2:
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D "
+                             f"(num_embeddings, embedding_dim), got shape {table.shape}")
+        layer = cls(*table.shape, padding_idx=padding_idx, dtype=table.dtype,
+                    backend=table.backend)
+        with ember.no_grad():
+            layer.weight.copy_(table)
+        layer.weight.requires_grad = not freeze
+        return layer
 
     def extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

@@ -1190,6 +1190,25 @@ def test_bilinear_and_pretrained_embeddings_are_pytorchs():
     assert trained.weight.grad.numpy()[2].tolist() == [1.0] * 3
 
 
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 3}, {"kernel_size": 2, "stride": 2},
+                                    {"kernel_size": (2, 3), "stride": (2, 1), "padding": 1,
+                                     "dilation": (1, 2)}])
+def test_unfold_and_fold_are_pytorchs(kwargs):
+    """F.unfold's columns and F.fold's sums of overlapping windows (padding cropped),
+    values and gradients, batched and not; the modules take the same arguments."""
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((2, 3, 7, 8))
+    _against_torch(lambda lib, f, t: f.unfold(t, **kwargs), [image])
+    _against_torch(lambda lib, f, t: f.unfold(t, **kwargs), [image[0]])
+    columns = F.unfold(ember.tensor(image), **kwargs).numpy()
+    _against_torch(lambda lib, f, t: f.fold(t, (7, 8), **kwargs), [columns])
+    _against_torch(lambda lib, f, t: f.fold(t, (7, 8), **kwargs), [columns[0]])
+    np.testing.assert_array_equal(nn.Fold((7, 8), **kwargs)(nn.Unfold(**kwargs)(
+        ember.tensor(image))).numpy(), F.fold(ember.tensor(columns), (7, 8), **kwargs).numpy())
+    with pytest.raises(ember.ShapeError, match="must hold C"):
+        F.fold(ember.tensor(columns[:, :, 1:]), (7, 8), **kwargs)
+
+
 def test_activations_refuse_what_pytorch_refuses():
     with pytest.raises(ember.ShapeError, match="size 5"):
         F.glu(ember.ones((2, 5)))

@@ -9,11 +9,11 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Ad
                      AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bilinear, CircularPad1d,
                      CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                      Conv1d, Conv2d, ConvTranspose2d, CosineSimilarity, Dropout, Dropout1d,
-                     Dropout2d, Dropout3d, Embedding, Flatten, GroupNorm, InstanceNorm1d,
+                     Dropout2d, Dropout3d, Embedding, Flatten, Fold, GroupNorm, InstanceNorm1d,
                      InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, MaxPool1d, MaxPool2d,
                      PairwiseDistance, PixelShuffle, PixelUnshuffle, RMSNorm, ReflectionPad1d,
                      ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
-                     ReplicationPad3d, Unflatten, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+                     ReplicationPad3d, Unflatten, Unfold, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
                      ParameterList, Sequential, functional_call)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -28,7 +28,7 @@ LAYERS = {
     "upsample": Upsample, "zero_pad2d": ZeroPad2d, "constant_pad1d": ConstantPad1d,
     "reflection_pad1d": ReflectionPad1d, "reflection_pad2d": ReflectionPad2d,
     "replication_pad2d": ReplicationPad2d, "circular_pad2d": CircularPad2d,
-    "flatten": Flatten, "unflatten": Unflatten, "dropout": Dropout, "dropout2d": Dropout2d,
+    "flatten": Flatten, "unflatten": Unflatten, "unfold": Unfold, "dropout": Dropout, "dropout2d": Dropout2d,
     "batch_norm1d": BatchNorm1d, "batch_norm2d": BatchNorm2d, "instance_norm1d": InstanceNorm1d,
     "instance_norm2d": InstanceNorm2d, "layer_norm": LayerNorm, "rms_norm": RMSNorm,
     "embedding": Embedding, "sequential": Sequential,
@@ -54,10 +54,10 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
            "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Bilinear", "CELU",
            "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
            "ConstantPad3d", "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout",
-           "Dropout1d", "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "GELU", "GLU",
-           "GRU", "GRUCell", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
-           "Identity", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LAYERS", "LSTM",
-           "LSTMCell", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
+           "Dropout1d", "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "Fold", "GELU",
+           "GLU", "GRU", "GRUCell", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish",
+           "Hardtanh", "Identity", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LAYERS",
+           "LSTM", "LSTMCell", "LayerExample", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid",
            "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList",
            "MultiheadAttention", "PReLU", "PairwiseDistance", "Parameter", "ParameterDict",
            "ParameterList", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "RNN", "RNNCell", "ReLU",
@@ -66,5 +66,5 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
            "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh",
            "Tanhshrink", "Threshold", "Transformer", "TransformerDecoder",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
-           "Upsample", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional", "functional_call",
-           "init"]
+           "Unfold", "Upsample", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional",
+           "functional_call", "init"]

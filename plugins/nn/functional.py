@@ -218,6 +218,45 @@ def _padded(op, x, kernel, stride, padding, dilation, pad_value=0.0):
     return x, out_hw
 
 
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """The sliding windows of (N, C, H, W) (or (C, H, W)) as columns, PyTorch's
+    (N, C * kh * kw, L) with L windows in row-major order (im2col)."""
+    x, unbatch = _image_batch("unfold", input)
+    kernel, stride = _pair(kernel_size, "kernel_size", "unfold"), _pair(stride, "stride", "unfold")
+    dilation = _pair(dilation, "dilation", "unfold")
+    x, out_hw = _padded("unfold", x, kernel, stride, _pair(padding, "padding", "unfold", least=0),
+                        dilation)
+    cols = im2col(x, kernel, stride, dilation, out_hw)           # (C, kh, kw, N, OH, OW)
+    c, kh, kw, n, oh, ow = cols.shape
+    return unbatch(cols.permute(3, 0, 1, 2, 4, 5).reshape(n, c * kh * kw, oh * ow))
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """unfold's adjoint, as PyTorch's: columns (N, C * kh * kw, L) (or unbatched) summed
+    back into an (N, C, H, W) image of ``output_size``, overlaps added."""
+    op = "fold"
+    kernel, stride = _pair(kernel_size, "kernel_size", op), _pair(stride, "stride", op)
+    dilation, padding = _pair(dilation, "dilation", op), _pair(padding, "padding", op, least=0)
+    h, w = _pair(output_size, "output_size", op)
+    batched = input.ndim == 3
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: input must be (N, C * kh * kw, L) or (C * kh * kw, L), got "
+                         f"shape {input.shape}")
+    x = input if batched else input.unsqueeze(0)
+    n, rows, blocks = x.shape
+    oh, ow = (_out_size(op, size, k, s, p, d) for size, k, s, p, d in
+              zip((h, w), kernel, stride, padding, dilation))
+    if rows % (kernel[0] * kernel[1]) or blocks != oh * ow:
+        raise ShapeError(f"{op}: input {input.shape} must hold C * {kernel[0] * kernel[1]} rows "
+                         f"and {oh * ow} blocks (the {oh} x {ow} windows of {(h, w)})")
+    c = rows // (kernel[0] * kernel[1])
+    cols = x.reshape(n, c, kernel[0], kernel[1], oh, ow).permute(1, 2, 3, 0, 4, 5)
+    (ph, pw) = padding
+    out = col2im(cols, (n, c, h + 2 * ph, w + 2 * pw), kernel, stride, dilation)
+    out = out[:, :, ph:ph + h, pw:pw + w]
+    return out if batched else out.squeeze(0)
+
+
 def _check_4d(op, x):
     if x.ndim != 4:
         raise ShapeError(f"{op}: expects input of shape (N, C, H, W), got {x.shape}")

@@ -376,6 +376,37 @@ class ZeroPad3d(ConstantPad3d):
         super().__init__(padding, 0.0)
 
 
+class Unfold(_Pool):
+    """Sliding windows as columns (F.unfold): (N, C * kh * kw, L)."""
+
+    function = "unfold"
+    arguments = ("kernel_size", "dilation", "padding", "stride")
+    shown = 4
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = (kernel_size, dilation,
+                                                                      padding, stride)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": (2, 3), "padding": 1, "stride": 2},
+                            shape=(2, 3, 5, 6), bad_shape=(3, 5))
+
+
+class Fold(_Pool):
+    """Columns summed back into an image (F.fold), Unfold's adjoint."""
+
+    function = "fold"
+    arguments = ("output_size", "kernel_size", "dilation", "padding", "stride")
+    shown = 5
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+
 class Flatten(Module):
     """Merge axes start_dim..end_dim (all but the batch axis by default)."""
 

@@ -374,7 +374,34 @@ class ModuleList(Module):
         return len(self._modules)
 
 
-class ModuleDict(Module):
+class _ByName:
+    """A dict's reading methods over one of the module's own tables (``_held``)."""
+
+    _held = "_modules"
+
+    def __getitem__(self, name):
+        return getattr(self, self._held)[name]
+
+    def __contains__(self, name):
+        return name in getattr(self, self._held)
+
+    def __iter__(self):
+        return iter(getattr(self, self._held))
+
+    def __len__(self):
+        return len(getattr(self, self._held))
+
+    def keys(self):
+        return getattr(self, self._held).keys()
+
+    def values(self):
+        return getattr(self, self._held).values()
+
+    def items(self):
+        return getattr(self, self._held).items()
+
+
+class ModuleDict(_ByName, Module):
     """Modules held by name, in insertion order; each registered under its key."""
 
     def __init__(self, modules=None):
@@ -391,9 +418,6 @@ class ModuleDict(Module):
             raise TypeError(f"ModuleDict: {name!r} is a {type(module).__name__}, not a Module")
         setattr(self, name, module)
 
-    def __getitem__(self, name):
-        return self._modules[name]
-
     def __delitem__(self, name):
         delattr(self, name)
 
@@ -401,24 +425,6 @@ class ModuleDict(Module):
         module = self[name]
         del self[name]
         return module
-
-    def __contains__(self, name):
-        return name in self._modules
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
 
 
 class ParameterList(Module):
@@ -449,8 +455,10 @@ class ParameterList(Module):
         return len(self._parameters)
 
 
-class ParameterDict(Module):
+class ParameterDict(_ByName, Module):
     """Parameters held by name, in insertion order; tensors given are wrapped."""
+
+    _held = "_parameters"
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -460,26 +468,6 @@ class ParameterDict(Module):
     def __setitem__(self, name, value):
         setattr(self, name, value if isinstance(value, Parameter) else Parameter(value))
 
-    def __getitem__(self, name):
-        return self._parameters[name]
-
-    def __contains__(self, name):
-        return name in self._parameters
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
 
 
 def functional_call(module, tensors, *args):

@@ -286,8 +286,7 @@ def _single(v, name, op, least=1):
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C, L) or (C, L), as PyTorch: conv2d over a height of one,
     the weight (out, in/groups, k)."""
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"conv1d: input must be (N, C, L) or (C, L), got shape {x.shape}")
+    _check_1d("conv1d", x)
     if weight.ndim != 3:
         raise ShapeError(f"conv1d: weight must have shape (out, in/groups, k), got {weight.shape}")
     _check_groups("conv1d", groups)
@@ -650,15 +649,20 @@ def _pick_along(values, index, axis):
     return picked.to(values.dtype)
 
 
-def _image_batch(op, x, spatial=2):
-    """x as a batch of images: (N, C, *spatial) as it is, (C, *spatial) as a batch of one
+def _image_batch(op, x):
+    """x as a batch of images: (N, C, H, W) as it is, (C, H, W) as a batch of one
     (PyTorch's unbatched input), and a function that undoes it on a result."""
-    if x.ndim == spatial + 2:
+    if x.ndim == 4:
         return x, lambda y: y
-    if x.ndim == spatial + 1:
+    if x.ndim == 3:
         return x.unsqueeze(0), lambda y: y.squeeze(0)
-    names = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
-    raise ShapeError(f"{op}: input must be {names}, got shape {x.shape}")
+    raise ShapeError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+
+
+def _check_1d(op, x):
+    """The 1-D ops' input: (N, C, L), or (C, L) unbatched."""
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{op}: input must be (N, C, L) or (C, L), got shape {x.shape}")
 
 
 def _pool_window(op, x, kernel, stride, padding, dilation, ceil_mode, pad_value):
@@ -685,11 +689,15 @@ def _pool_window(op, x, kernel, stride, padding, dilation, ceil_mode, pad_value)
     return x, tuple(out)
 
 
+def _kernel_stride(stride):
+    """Whether a pooling's ``stride`` asks for the kernel's: None, or PyTorch's empty list."""
+    return stride is None or stride == () or stride == []
+
+
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
     """(kernel, stride, padding, dilation) pairs; stride None (or empty) is the kernel's."""
     kernel = _pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or stride == () or stride == [] else \
-        _pair(stride, "stride", op)
+    stride = kernel if _kernel_stride(stride) else _pair(stride, "stride", op)
     return kernel, stride, _pair(padding, "padding", op, least=0), _pair(dilation, "dilation", op)
 
 
@@ -760,10 +768,9 @@ def _window_counts(size, k, s, p, out, include_pad):
 def _as_2d(op, x, kernel_size, stride, padding, dilation=1):
     """A 1-D pooling's (N, C, L) or (C, L) input and window as 2-D ones over a height of
     one, and a function that takes a 2-D result back to 1-D."""
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"{op}: input must be (N, C, L) or (C, L), got shape {x.shape}")
+    _check_1d(op, x)
     one = (lambda v, name, least=1: (1 if least else 0, _single(v, name, op, least)))
-    stride = None if stride is None or stride == () or stride == [] else one(stride, "stride")
+    stride = None if _kernel_stride(stride) else one(stride, "stride")
     return (x.unsqueeze(-2), one(kernel_size, "kernel_size"), stride,
             one(padding, "padding", 0), one(dilation, "dilation"))
 
@@ -791,10 +798,15 @@ def _adaptive_windows(size, out):
     """(out, size) matrix averaging PyTorch's adaptive windows: row i over inputs
     floor(i size / out) .. ceil((i + 1) size / out) - 1."""
     m = np.zeros((out, size))
-    for i in range(out):
-        start, stop = (i * size) // out, -(-((i + 1) * size) // out)
+    for i, (start, stop) in enumerate(_adaptive_bounds(size, out)):
         m[i, start:stop] = 1.0 / (stop - start)
     return m
+
+
+def _adaptive_bounds(size, out):
+    """PyTorch's adaptive windows along one axis: [(floor(i size / out),
+    ceil((i + 1) size / out))] for each of the ``out`` outputs."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
 def _adaptive_size(op, output_size, h, w):
@@ -833,10 +845,9 @@ def _adaptive_positions(size, out):
     """(out, widest) input positions of PyTorch's adaptive windows along one axis, the
     shorter windows padded with their last position (their max is the same, and the
     first largest is still found first)."""
-    starts = [(i * size) // out for i in range(out)]
-    stops = [-(-((i + 1) * size) // out) for i in range(out)]
-    widest = max(b - a for a, b in zip(starts, stops))
-    return np.array([[min(a + j, b - 1) for j in range(widest)] for a, b in zip(starts, stops)])
+    bounds = _adaptive_bounds(size, out)
+    widest = max(b - a for a, b in bounds)
+    return np.array([[min(a + j, b - 1) for j in range(widest)] for a, b in bounds])
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):
@@ -865,18 +876,14 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
 
 def adaptive_avg_pool1d(x, output_size):
     """adaptive_avg_pool2d along the last axis of (N, C, L) or (C, L)."""
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"adaptive_avg_pool1d: input must be (N, C, L) or (C, L), got shape "
-                         f"{x.shape}")
+    _check_1d("adaptive_avg_pool1d", x)
     return adaptive_avg_pool2d(x.unsqueeze(-2), (1, _single(output_size, "output_size",
                                                             "adaptive_avg_pool1d"))).squeeze(-2)
 
 
 def adaptive_max_pool1d(x, output_size, return_indices=False):
     """adaptive_max_pool2d along the last axis of (N, C, L) or (C, L)."""
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"adaptive_max_pool1d: input must be (N, C, L) or (C, L), got shape "
-                         f"{x.shape}")
+    _check_1d("adaptive_max_pool1d", x)
     return _squeezed(adaptive_max_pool2d(
         x.unsqueeze(-2), (1, _single(output_size, "output_size", "adaptive_max_pool1d")),
         return_indices))
@@ -988,12 +995,16 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
         raise ShapeError(f"group_norm: {c} channels do not divide into {num_groups} groups")
     grouped = ember.amp.widen(x).reshape(n, num_groups, c // num_groups, *x.shape[2:])
     out = standardize(grouped, tuple(range(2, grouped.ndim)), eps).reshape(x.shape)
-    per_channel = (c,) + (1,) * (x.ndim - 2)
+    return _channel_affine(out, weight, bias)
+
+
+def _channel_affine(out, weight, bias):
+    """out (N, C, ...) times a weight and plus a bias of one entry per channel (either
+    may be None), as the normalizations end."""
+    per_channel = (out.shape[1],) + (1,) * (out.ndim - 2)
     if weight is not None:
         out = out * weight.reshape(per_channel)
-    if bias is not None:
-        out = out + bias.reshape(per_channel)
-    return out
+    return out if bias is None else out + bias.reshape(per_channel)
 
 
 def _norm(x, p, dim):
@@ -1101,8 +1112,10 @@ def pad_axis(x, axis, before, after, mode):
     if mode == "replicate":
         if n == 0:
             raise ShapeError(f"pad: replicate padding of an empty axis {axis} of {x.shape}")
+
         def edge(at, count):
-            return ember.broadcast_to(take(at, at + 1), x.shape[:axis] + (count,) + x.shape[axis + 1:])
+            return ember.broadcast_to(take(at, at + 1),
+                                      x.shape[:axis] + (count,) + x.shape[axis + 1:])
         parts = [edge(0, before), x, edge(n - 1, after)]
     elif mode == "reflect":
         if before >= n or after >= n:
@@ -1234,11 +1247,7 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     else:
         out = (x - running_mean.reshape(per_channel)) / ember.sqrt(
             running_var.reshape(per_channel) + eps)
-    if weight is not None:
-        out = out * weight.reshape(per_channel)
-    if bias is not None:
-        out = out + bias.reshape(per_channel)
-    return out
+    return _channel_affine(out, weight, bias)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

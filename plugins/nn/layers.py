@@ -164,9 +164,9 @@ class Upsample(Module):
                             bad_shape=(2, 3, 4))
 
 
-class _Pool(Module):
-    """A pooling layer: no parameters; its arguments, kept under PyTorch's names, go to
-    the functional.py function of the layer's ``function`` name."""
+class _Functional(Module):
+    """A layer of no parameters around one functional.py function (``function``, a
+    pooling or Unfold's): its arguments, kept under PyTorch's names, go to it in order."""
 
     function, arguments, shown = None, (), 3
 
@@ -177,7 +177,7 @@ class _Pool(Module):
         return ", ".join(f"{name}={getattr(self, name)}" for name in self.arguments[:self.shown])
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(_Functional):
     """Maximum over each window (F.max_pool2d); stride defaults to the kernel size."""
 
     function = "max_pool2d"
@@ -206,7 +206,7 @@ class MaxPool1d(MaxPool2d):
                             shape=(2, 3, 8), bad_shape=(3,))
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(_Functional):
     """Mean over each window (F.avg_pool2d); stride defaults to the kernel size."""
 
     function = "avg_pool2d"
@@ -226,7 +226,7 @@ class AvgPool2d(_Pool):
                             bad_shape=(2, 3))
 
 
-class AvgPool1d(_Pool):
+class AvgPool1d(_Functional):
     """Mean over each window along the last axis (F.avg_pool1d)."""
 
     function = "avg_pool1d"
@@ -244,7 +244,7 @@ class AvgPool1d(_Pool):
                              "count_include_pad": False}, shape=(2, 3, 8), bad_shape=(3,))
 
 
-class AdaptiveAvgPool2d(_Pool):
+class AdaptiveAvgPool2d(_Functional):
     """Mean over the windows that give an output of ``output_size``
     (F.adaptive_avg_pool2d)."""
 
@@ -269,7 +269,7 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
         return LayerExample({"output_size": 3}, shape=(2, 3, 7), bad_shape=(3,))
 
 
-class AdaptiveMaxPool2d(_Pool):
+class AdaptiveMaxPool2d(_Functional):
     """Maximum over the windows that give an output of ``output_size``
     (F.adaptive_max_pool2d)."""
 
@@ -376,7 +376,7 @@ class ZeroPad3d(ConstantPad3d):
         super().__init__(padding, 0.0)
 
 
-class Unfold(_Pool):
+class Unfold(_Functional):
     """Sliding windows as columns (F.unfold): (N, C * kh * kw, L)."""
 
     function = "unfold"
@@ -394,7 +394,7 @@ class Unfold(_Pool):
                             shape=(2, 3, 5, 6), bad_shape=(3, 5))
 
 
-class Fold(_Pool):
+class Fold(_Functional):
     """Columns summed back into an image (F.fold), Unfold's adjoint."""
 
     function = "fold"

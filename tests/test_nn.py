@@ -1164,6 +1164,11 @@ def test_three_input_losses_and_refusals():
         losses.multi_margin_loss(a, ember.tensor([0, 1, 2]), p=3)
     with pytest.raises(ember.ShapeError, match=r"target \(3, 4\) must have one entry per pair, shape \(3,\)"):
         losses.cosine_embedding_loss(a, b, ember.ones(3, 4))
+    huge = ember.tensor([[1e20, 3e38], [2e20, -3e38]], dtype=ember.float32)   # squares overflow
+    got = losses.cosine_embedding_loss(huge, huge[[1, 0]], ember.tensor([1.0, -1.0]),
+                                       reduction="none").numpy()
+    cos = (1e20 * 2e20 - 3e38 * 3e38) / (np.hypot(1e20, 3e38) * np.hypot(2e20, 3e38))
+    np.testing.assert_allclose(got, [1 - cos, 0.0], rtol=1e-6)
     with pytest.raises(ember.ShapeError, match=r"pos_weight of shape \(3,\) does not broadcast"):
         losses.binary_cross_entropy_with_logits(a, a.abs() / 10, pos_weight=ember.ones(3))
 
@@ -1405,12 +1410,16 @@ def test_normalize_cosine_similarity_and_pairwise_distance_are_pytorchs():
 
 def test_normalize_and_cosine_similarity_do_not_overflow_where_pytorch_does():
     """float32 norms scaled by the largest magnitude: [3e37, 4e37] normalizes to [0.6, 0.8]
-    and is its own direction (PyTorch's float32 norm is inf: 0 and NaN), and [3e-30,
+    and is its own direction (PyTorch's float32 norm is inf: 0 and NaN), as do vectors
+    whose norm is past float32's range, and [3e-30,
     4e-30], whose squares are 0 in float32, under an eps below its norm (PyTorch's norm
     is 0: x / eps)."""
-    x = ember.tensor([[3e37, 4e37]])
-    np.testing.assert_allclose(F.normalize(x).numpy(), [[0.6, 0.8]], rtol=1e-6)
-    np.testing.assert_allclose(F.cosine_similarity(x, x).numpy(), [1.0], rtol=1e-6)
+    x = ember.tensor([[3e37, 4e37], [3e38, 3e38], [3e38, -3.4e38]])
+    want = np.array([[0.6, 0.8], [0.5 ** 0.5, 0.5 ** 0.5], [3 / 20.56 ** 0.5, -3.4 / 20.56 ** 0.5]])
+    np.testing.assert_allclose(F.normalize(x).numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(F.cosine_similarity(x, x).numpy(), [1.0] * 3, rtol=1e-6)
+    np.testing.assert_allclose(F.cosine_similarity(x[1:], x[:2]).numpy(),
+                               np.sum(want[1:] * want[:2], axis=1), rtol=1e-6)
     tiny = ember.tensor([[3e-30, 4e-30]])
     np.testing.assert_allclose(F.normalize(tiny, eps=1e-40).numpy(), [[0.6, 0.8]], rtol=1e-6)
 

@@ -74,33 +74,48 @@ def mean(x, axis=None, keepdims=False):
 
 
 def _spread(x, op, axis, correction, keepdims):
-    """(s, m) with variance s * s * m: the deviations are divided by their largest magnitude
-    s before squaring, so that neither tiny values (1e-30 ** 2 underflows float32) nor huge
-    ones (1e20 ** 2 overflows) lose the variance; s is a constant to autograd (the identity
-    holds for any s), so the gradient is the plain formula's."""
+    """(m, scales) with variance m * s1 * s1 * s0 * s0 (multiplied in that order, so that
+    no partial product overflows where the result does not). Rows whose largest magnitude
+    s0 is so large that their sum, or a value less the mean, could overflow are divided by
+    it first (var of [1e38, 3e38, 1e38] in float32 was NaN, torch's float32 inf, the true
+    8.9e75 inf and its std 9.4e37 finite); the deviations are then divided by their own
+    largest magnitude s1 before squaring, so that neither tiny values (1e-30 ** 2
+    underflows float32) nor huge ones lose the variance. Both scales are constants to
+    autograd (the identity holds for any), so the gradient is the plain formula's.
+    float16 and bfloat16 work in float32, as PyTorch's."""
     x = as_tensor(x, op)
     axes = normalize_axes(op, axis, x.ndim, x.shape)
     if not x.dtype.is_float:
         x = cast(x, dt.default_float)
+    if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
+        m, scales = _spread(cast(x, dt.float32), op, axes, correction, keepdims)
+        return cast(m, x.dtype), [cast(s, x.dtype) for s in scales]
     n = 1
     for a in axes:
         n *= x.shape[a]
-    d = x - mean(x, axes, keepdims=True)
     denom = n - correction
     scale = 1.0 / denom if denom > 0 else float("nan")
     if n == 0:
-        return None, sum(d * d, axes, keepdims) * scale
-    s = max(d.detach().abs(), axes, keepdims=True)
-    s = where(eq(s, 0), const(1, s.dtype, s._backend), s)
-    q = d / s
+        d = x - mean(x, axes, keepdims=True)
+        return sum(d * d, axes, keepdims) * scale, []
+    one = const(1, x.dtype, x._backend)
+    big = max(x.detach().abs(), axes, keepdims=True)
+    s0 = where(big > float(dt.finfo(x.dtype).max) / (n + 2), big, one)
+    y = x / s0
+    d = y - mean(y, axes, keepdims=True)
+    s1 = max(d.detach().abs(), axes, keepdims=True)
+    s1 = where(eq(s1, 0), one, s1)
+    q = d / s1
     m = sum(q * q, axes, keepdims) * scale
-    return (s if keepdims else s.reshape(m.shape)), m
+    return m, [s if keepdims else s.reshape(m.shape) for s in (s1, s0)]
 
 
 def var(x, axis=None, correction=1, keepdims=False):
     """Variance with Bessel's correction by default, as torch.var does."""
-    s, m = _spread(x, "var", axis, correction, keepdims)
-    return m if s is None else m * s * s
+    m, scales = _spread(x, "var", axis, correction, keepdims)
+    for s in scales:
+        m = m * s * s
+    return m
 
 
 class SafeRoot(Op):
@@ -126,9 +141,11 @@ def safe_root(m):
 
 def std(x, axis=None, correction=1, keepdims=False):
     """Standard deviation; its gradient at a constant input is 0, as PyTorch's."""
-    s, m = _spread(x, "std", axis, correction, keepdims)
+    m, scales = _spread(x, "std", axis, correction, keepdims)
     root = safe_root(m)
-    return root if s is None else root * s
+    for s in scales:
+        root = root * s
+    return root
 
 
 class Standardize(Op):

@@ -282,6 +282,8 @@ OPS = [
            lambda x: x.sum(axis=(0, -1), keepdims=True), [((3, 4),), ((2, 3, 4),), ((1, 4),)], NUMERIC,
            out="sum", cancels=True),
     OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE, cancels=True),
+    # var and std: edges in test_numerics (tiny rows, huge ones, rows near the dtype's
+    # limit: std finite, var inf past the range); a NaN or inf gives NaN, no values NaN
     OpCase("var", lambda x: x.var(axis=-1), lambda x: _np_spread(x, -1) ** 2,
            [((3, 4),), ((2, 3, 4),), ((5,),)], double=True, scale=3, cancels=True),
     # layer norm's core over the last axis (test_numerics has its edges: tiny, huge and

@@ -505,7 +505,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
 @_float32
 def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """1 - cos(x1, x2) where y = 1, max(0, cos - margin) where y = -1, the cosine along
-    the last axis of (N, D) or (D,) inputs with PyTorch's 1e-12 under each norm."""
+    the last axis of (N, D) or (D,) inputs with PyTorch's 1e-12 under each squared norm."""
     op = "cosine_embedding_loss"
     if input1.shape != input2.shape or input1.ndim not in (1, 2):
         raise ShapeError(f"{op}: inputs must be two (N, D) or (D,) tensors of one shape, got "
@@ -514,9 +514,14 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     if y.shape != input1.shape[:-1]:
         raise ShapeError(f"{op}: target {y.shape} must have one entry per pair, shape "
                          f"{input1.shape[:-1]}")
-    dot = (input1 * input2).sum(axis=-1)
-    norms = ((input1 * input1).sum(axis=-1) + 1e-12) * ((input2 * input2).sum(axis=-1) + 1e-12)
-    cos = dot / ember.sqrt(norms)
+    # each divided by its largest magnitude s first (the 1e-12 by s * s): squares of
+    # 1e20 overflow float32, where PyTorch's cosine is NaN
+    from ember.plugins.nn.functional import _by_largest
+    (a, s1), (b, s2) = _by_largest(input1, -1), _by_largest(input2, -1)
+    dot = (a * b).sum(axis=-1, keepdims=True)
+    cos = (dot / ember.sqrt((a * a).sum(axis=-1, keepdims=True) + 1e-12 / (s1 * s1))
+           / ember.sqrt((b * b).sum(axis=-1, keepdims=True) + 1e-12 / (s2 * s2)))
+    cos = cos.reshape(y.shape)
     y = y.to(input1.dtype)
     loss = ember.where(y == 1, 1.0 - cos, 0.0) + ember.where(y == -1, ember.relu(cos - margin), 0.0)
     return _reduce(loss, reduction, op)

@@ -1020,16 +1020,30 @@ def _at_least(value, least):
     return value + (ember.maximum(value, least) - value).detach()
 
 
+def _by_largest(x, dim):
+    """(x / s, s), s the largest magnitude along ``dim`` (kept; a constant to autograd, 1
+    where it is 0 or not finite): a direction computed from x / s is x's, and its norm
+    cannot overflow."""
+    if x.size == 0:
+        return x, 1.0
+    big = ember.max(x.detach().abs(), axis=dim, keepdims=True)
+    s = ember.where(ember.logical_or(ember.eq(big, 0), ember.eq(big, float("inf"))), 1.0, big)
+    return x / s, s
+
+
 def normalize(x, p=2.0, dim=1, eps=1e-12):
-    """x / max(||x||_p, eps) along ``dim``, as PyTorch; the norm does not overflow
-    (normalize([3e38, 4e38]) is [0.6, 0.8], where PyTorch's float32 norm is inf)."""
-    return x / ember.maximum(_norm(x, p, dim), eps)
+    """x / max(||x||_p, eps) along ``dim``, as PyTorch; computed from x over its largest
+    magnitude s (as y / max(||y||, eps / s)), so that a norm past the dtype's range does
+    not make it 0 (normalize([3e38, 3e38]) is [0.707, 0.707], PyTorch's float32 0)."""
+    y, s = _by_largest(x, dim)
+    return y / ember.maximum(_norm(y, p, dim), eps / s)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim``, as PyTorch
     computes it (each normalized first, broadcast against the other): a zero vector
-    gives 0."""
+    gives 0. Each is scaled as in normalize: vectors whose norms overflow are still
+    compared (PyTorch's float32 gives NaN or 0)."""
     if x1.shape != x2.shape:
         try:
             shape = np.broadcast_shapes(x1.shape, x2.shape)
@@ -1037,8 +1051,9 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
             raise ShapeError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} do not "
                              f"broadcast") from None
         x1, x2 = ember.broadcast_to(x1, shape), ember.broadcast_to(x2, shape)
-    a = x1 / _at_least(_norm(x1, 2.0, dim), eps)
-    b = x2 / _at_least(_norm(x2, 2.0, dim), eps)
+    (y1, s1), (y2, s2) = _by_largest(x1, dim), _by_largest(x2, dim)
+    a = y1 / _at_least(_norm(y1, 2.0, dim), eps / s1)
+    b = y2 / _at_least(_norm(y2, 2.0, dim), eps / s2)
     return (a * b).sum(axis=dim)
 
 
@@ -1182,28 +1197,26 @@ def dropout3d(x, p=0.5, training=True):
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True,
                momentum=0.1, eps=1e-5):
-    """Normalize over every axis but the channels (axis 1). In training, batch
-    statistics are used and the running ones updated in place (unbiased variance)."""
+    """Normalize over every axis but the channels (axis 1). In training, by the batch's
+    statistics (standardize: one op, no overflow where the values are near the dtype's
+    limit), the running ones moved toward them in place (unbiased variance)."""
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expects (N, C, ...) input, got {x.shape}")
     axes = (0,) + tuple(range(2, x.ndim))
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
         n = x.shape[0] * math.prod(x.shape[2:])         # values per channel
         if n < 2:
             raise ShapeError(f"batch_norm: training needs more than one value per channel, "
                              f"got input {x.shape}")
-        mean = x.mean(axis=axes, keepdims=True)
-        var = x.var(axis=axes, correction=0, keepdims=True)
         if running_mean is not None:
-            _follow(running_mean, running_var, mean.reshape(x.shape[1]),
-                    var.reshape(x.shape[1]) * (n / (n - 1)), momentum)
+            with ember.no_grad():
+                _follow(running_mean, running_var, x.mean(axis=axes),
+                        x.var(axis=axes, correction=1), momentum)
+        out = standardize(ember.amp.widen(x), axes, eps)    # under autocast, in float32
     else:
-        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    out = (x - mean) / ember.sqrt(var + eps)
-    if weight is not None:
-        out = out * weight.reshape(shape) + bias.reshape(shape)
-    return out
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        out = (x - running_mean.reshape(shape)) / ember.sqrt(running_var.reshape(shape) + eps)
+    return _channel_affine(out, weight, bias)
 
 
 def _follow(running_mean, running_var, mean, var, momentum):

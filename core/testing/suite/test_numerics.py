@@ -229,14 +229,18 @@ def test_standardize_at_the_edges(backend):
 
 def test_variance_of_tiny_and_huge_values(backend):
     """Deviations are scaled before squaring: 1e-30 ** 2 underflows float32, 1e20 ** 2
-    overflows, yet both spreads are representable."""
-    rows = np.zeros((2, 12))
+    overflows, yet both spreads are representable. Rows near float32's limit, whose sum
+    and deviations overflow, are scaled before the mean: their std is finite."""
+    rows = np.zeros((4, 12))
     rows[0, 1:] = 1e-30
     rows[1, :2] = [1e20, -1e20]
+    rows[2] = 3e38 * (-1.0) ** np.arange(12)
+    rows[3] = [3e38] * 6 + [1e38] * 6
     x = ember.tensor(rows, dtype=ember.float32, backend=backend)
     want = rows.astype(np.float32).astype(np.float64).std(axis=1, ddof=1)
     assert_ulp(x.std(axis=1).numpy(), want, ember.float32, 4, "std")
     assert_ulp(x[:1].var(axis=1).numpy(), want[:1] ** 2, ember.float32, 8, "var")
+    expect(np.isposinf(x[2:].var(axis=1).numpy()).all(), "a variance past float32's range is inf")
 
 
 def test_integers_never_wrap(backend):

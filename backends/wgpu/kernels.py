@@ -38,6 +38,21 @@ def wgsl_type(dtype):
     return WGSL_TYPES[np.dtype(dtype)]
 
 
+def matmul_block(rb, c):
+    """matmul.wgsl's generated fields for a block of 4 * rb rows and c vec4 columns."""
+    rows, cols = range(4 * rb), range(c)
+    accumulators = "\n".join(f"    var acc{r}_{j} = vec4<T>();" for r in rows for j in cols)
+    step = "\n".join([f"        let a{q} = at[ia + {q}];" for q in range(rb)]
+                     + [f"        let b{j} = b[ib + {j}];" for j in cols]
+                     + [f"        acc{r}_{j} += a{r // 4}.{'xyzw'[r % 4]} * b{j};"
+                        for r in rows for j in cols])
+    stores = "\n".join(f"    if (row + {r} < m) {{\n        c[base + {r} * n4] = acc{r}_0;\n"
+                        + "".join(f"        if (col + {j} < n4) {{\n"
+                                  f"            c[base + {r} * n4 + {j}] = acc{r}_{j};\n"
+                                  f"        }}\n" for j in cols[1:]) + "    }" for r in rows)
+    return {"RB": rb, "C": c, "ACCUMULATORS": accumulators, "STEP": step, "STORES": stores}
+
+
 class ShaderCache:
     """Compute pipelines with explicit layouts: binding 0 read-write, the others read-only."""
 

@@ -1,9 +1,15 @@
-// Batched C = A @ B with an 8x4 block of C per invocation, in registers, read through
-// vec4 loads (two of A, one of B per step of k, k unrolled by two). The host hands A transposed
-// (At: K x Mp, Mp a multiple of 8) and B as K x Np (Np a multiple of 4), padded with
-// zeros, so loads need no masks; rows of C past M are not stored.
+// Batched C = A @ B with a block of 4 * RB rows and C columns of vec4 of C per invocation,
+// in registers: each step of k loads RB vec4 of A and C vec4 of B and does 16 * RB * C
+// multiply-adds. Loads are what cost most on CPU drivers (llvmpipe gathers each lane's
+// value), so the larger the block the faster, until registers run out; the block and the
+// workgroup shape are tuned per device. The host hands A transposed (At: K x Mp) and B as
+// K x Np, each padded with zeros to a multiple of 4 (Mp, Np), so that rows are vec4s.
+// A block on the bottom or right edge reads past them (into the next row of k, or out of
+// bounds, which WGSL makes safe) only for rows and columns of C that it does not store.
 // p = (M, Mp / 4, Np / 4, K), then per batch the vec4 offsets of At and B. WX x WY
-// invocations (columns of vec4 x blocks of 8 rows) make a workgroup (tuned per device).
+// invocations (blocks of columns x blocks of rows) make a workgroup. The accumulators
+// (acc<row>_<column>), a step's loads and multiply-adds, and the stores are generated
+// (kernels.matmul_block: WGSL has no preprocessor to unroll them).
 alias T = {{T}};
 
 @group(0) @binding(0) var<storage, read_write> c: array<vec4<T>>;
@@ -17,84 +23,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let m4 = p[1];
     let n4 = p[2];
     let k = p[3];
-    let col = i32(gid.x);
-    let row8 = i32(gid.y);
-    if (col >= n4 || row8 * 2 >= m4) {
+    let col = i32(gid.x) * {{C}};
+    let row4 = i32(gid.y) * {{RB}};
+    if (col >= n4 || row4 >= m4) {
         return;
     }
     let batch = i32(gid.z);
-    var ia = p[4 + 2 * batch] + row8 * 2;
+    var ia = p[4 + 2 * batch] + row4;
     var ib = p[5 + 2 * batch] + col;
-    var c0 = vec4<T>();
-    var c1 = vec4<T>();
-    var c2 = vec4<T>();
-    var c3 = vec4<T>();
-    var c4 = vec4<T>();
-    var c5 = vec4<T>();
-    var c6 = vec4<T>();
-    var c7 = vec4<T>();
-    var kk = 0;
-    for (; kk + 2 <= k; kk += 2) {
-        let lo = at[ia];
-        let hi = at[ia + 1];
-        let bv = b[ib];
-        let lo2 = at[ia + m4];
-        let hi2 = at[ia + m4 + 1];
-        let bv2 = b[ib + n4];
-        c0 += lo.x * bv;
-        c1 += lo.y * bv;
-        c2 += lo.z * bv;
-        c3 += lo.w * bv;
-        c4 += hi.x * bv;
-        c5 += hi.y * bv;
-        c6 += hi.z * bv;
-        c7 += hi.w * bv;
-        c0 += lo2.x * bv2;
-        c1 += lo2.y * bv2;
-        c2 += lo2.z * bv2;
-        c3 += lo2.w * bv2;
-        c4 += hi2.x * bv2;
-        c5 += hi2.y * bv2;
-        c6 += hi2.z * bv2;
-        c7 += hi2.w * bv2;
-        ia += 2 * m4;
-        ib += 2 * n4;
+{{ACCUMULATORS}}
+    for (var kk = 0; kk < k; kk += 1) {
+{{STEP}}
+        ia += m4;
+        ib += n4;
     }
-    if (kk < k) {
-        let lo = at[ia];
-        let hi = at[ia + 1];
-        let bv = b[ib];
-        c0 += lo.x * bv;
-        c1 += lo.y * bv;
-        c2 += lo.z * bv;
-        c3 += lo.w * bv;
-        c4 += hi.x * bv;
-        c5 += hi.y * bv;
-        c6 += hi.z * bv;
-        c7 += hi.w * bv;
-    }
-    let row = row8 * 8;
+    let row = row4 * 4;
     let base = batch * m * n4 + row * n4 + col;
-    c[base] = c0;
-    if (row + 1 < m) {
-        c[base + 1 * n4] = c1;
-    }
-    if (row + 2 < m) {
-        c[base + 2 * n4] = c2;
-    }
-    if (row + 3 < m) {
-        c[base + 3 * n4] = c3;
-    }
-    if (row + 4 < m) {
-        c[base + 4 * n4] = c4;
-    }
-    if (row + 5 < m) {
-        c[base + 5 * n4] = c5;
-    }
-    if (row + 6 < m) {
-        c[base + 6 * n4] = c6;
-    }
-    if (row + 7 < m) {
-        c[base + 7 * n4] = c7;
-    }
+{{STORES}}
 }

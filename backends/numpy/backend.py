@@ -261,25 +261,20 @@ class ArrayModuleBackend(Backend):
         return slope
 
     def fast_standardize(self, x, axes, eps):
-        """ember.ops.reduce.Standardize in seven passes over x (twenty primitives composed);
-        the composed form's scaling by the largest deviation only where a variance is
-        inf or NaN or so small that its squares lost bits."""
+        """ember.ops.reduce.Standardize in six passes over x (twenty primitives composed);
+        None, for the composed form's scaling, where a variance is inf or NaN (values near
+        the dtype's limit, or an inf or NaN among them) or so small that its squares lost
+        bits."""
         xp, inv_n = self.xp, x.dtype.type(1 / math.prod(x.shape[a] for a in axes))
         d = x - xp.sum(x, axis=axes, keepdims=True) * inv_n
         d -= xp.sum(d, axis=axes, keepdims=True) * inv_n       # the mean's rounding
         var = xp.sum(d * d, axis=axes, keepdims=True) * inv_n
         info = xp.finfo(x.dtype)
-        if bool(xp.all((var == 0) | (var >= info.tiny / info.eps) & (var <= info.max))):
-            rstd = var + eps
-            xp.sqrt(rstd, out=rstd)
-        else:
-            s = xp.max(xp.abs(d), axis=axes, keepdims=True)
-            s[s == 0] = 1
-            q = d / s
-            rstd = xp.sqrt(xp.sum(q * q, axis=axes, keepdims=True) * inv_n + eps / s / s) * s
+        if not bool(xp.all((var == 0) | (var >= info.tiny / info.eps) & (var <= info.max))):
+            return None
+        rstd = var + eps
+        xp.sqrt(rstd, out=rstd)
         xp.reciprocal(rstd, out=rstd)
-        if eps > 0:
-            rstd[rstd == 0] = eps ** -0.5     # eps / s^2 overflowed: var is far below eps
         d *= rstd
         return d, rstd
 

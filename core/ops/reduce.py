@@ -164,23 +164,38 @@ class Standardize(Op):
     def forward(self, x):
         b = self.backend
         if b.fast_standardize is not None:
-            y, self.rstd = b.fast_standardize(x, self.axes, self.eps)
-            return y
-        # the deviations from the mean less their own mean (the mean's rounding: 1e4 +
-        # N(0, 1) in float32 was 1e-3 off without it, PyTorch's 4e-4), divided by their
-        # largest magnitude s before squaring (as _spread), rstd = 1 / (s sqrt(var / s^2 +
-        # eps / s^2)); where eps / s^2 overflows, var is far below eps: 1 / sqrt(eps)
-        axes, inv_n = self.axes, 1 / self.n
+            found = b.fast_standardize(x, self.axes, self.eps)
+            if found is not None:      # None: a backend's fast path leaves the edges here
+                y, self.rstd = found
+                return y
+        # rows whose largest magnitude s0 is so large that their sum or a deviation could
+        # overflow are divided by it first (eps by s0^2); the deviations from the mean less
+        # their own mean (the mean's rounding: 1e4 + N(0, 1) in float32 was 1e-3 off
+        # without it, PyTorch's 4e-4), divided by their largest magnitude s before
+        # squaring (as _spread): r = 1 / (s sqrt(var / s^2 + eps / s^2)) in the scaled
+        # units, rstd = r / s0. Where eps / s^2 overflows, var is far below eps (and s0 is
+        # 1): rstd = 1 / sqrt(eps). Where eps / s0^2 underflows on a constant row, r is
+        # inf: y is 0 and rstd 1 / sqrt(eps) (without eps, NaN and inf, as the formula).
+        axes, inv_n, eps = self.axes, 1 / self.n, self.eps
         k = lambda v: b.full((), v, self.dtype)      # noqa: E731
+        big = b.max(b.abs(x), axes, True)
+        s0 = b.where(b.gt(big, k(float(dt.finfo(self.dtype).max) * inv_n / 2)), big, k(1))
+        x = b.div(x, s0)
         d = b.sub(x, b.mul(b.sum(x, axes, True), k(inv_n)))
         d = b.sub(d, b.mul(b.sum(d, axes, True), k(inv_n)))
         s = b.max(b.abs(d), axes, True)
         s = b.where(b.eq(s, k(0)), k(1), s)
         q = b.div(d, s)
         var = b.mul(b.sum(b.mul(q, q), axes, True), k(inv_n))
-        r = b.div(k(1), b.mul(s, b.sqrt(b.add(var, b.div(b.div(k(self.eps), s), s)))))
-        self.rstd = b.where(b.eq(r, k(0)), k(self.eps ** -0.5), r) if self.eps > 0 else r
-        return b.mul(d, self.rstd)
+        e = b.div(b.div(b.div(b.div(k(eps), s0), s0), s), s)
+        r = b.div(k(1), b.mul(s, b.sqrt(b.add(var, e))))
+        if eps <= 0:
+            self.rstd = b.div(r, s0)
+            return b.mul(d, r)
+        r = b.where(b.eq(r, k(0)), k(eps ** -0.5), r)
+        unbounded = b.eq(r, k(float("inf")))
+        self.rstd = b.where(unbounded, k(eps ** -0.5), b.div(r, s0))
+        return b.mul(d, b.where(unbounded, k(0), r))
 
     def backward(self, g, x):
         axes = self.axes

@@ -185,14 +185,19 @@ def test_standardize_at_the_edges(backend):
     """Layer norm's core, (x - mean) / sqrt(var + eps), and its gradient against float64,
     row by row relative to the row's largest value: spreads whose squares underflow
     (1e-30) or overflow (1e25) float32, a mean of 1e4 + N(0, 1) whose rounding PyTorch
-    keeps (4e-4 off), constant rows (0, with eps; NaN without), NaN and inf (NaN)."""
+    keeps (4e-4 off), constant rows (0, with eps; NaN without), NaN and inf (NaN), and
+    rows near float32's limit, whose sum or deviations overflow (scaled first)."""
     rng = np.random.default_rng(11)
-    rows = rng.standard_normal((6, 48))
+    rows = rng.standard_normal((9, 48))
     rows[0] *= 1e-30
     rows[1] *= 1e25
     rows[2] += 1e4
     rows[3] = 7.0
     rows[4, 5], rows[5, 9] = NAN, INF
+    rows[6] = 2e38 + 1e37 * rows[6]                       # the sum overflows
+    rows[7] = 3.4e38 * (-1.0) ** np.arange(48)            # deviations of 3.4e38 and more
+    rows[7, :3] = -3.4e38
+    rows[8] = 3e38
     x = rows.astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
     x64, g64 = x.astype(np.float64), g.astype(np.float64)

@@ -44,7 +44,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: and a round trip for device backends)
 ON_HOST = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
            "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter", "sort",
-           "argsort", "searchsorted", "cumulative_sum", "cumulative_prod", "prod", "isin",
+           "argsort", "searchsorted", "cumulative_prod", "isin",
            "take_along_axis", "repeat", "bitwise_and", "bitwise_or", "bitwise_xor",
            "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift", "unique_all",
            "unique_counts", "unique_inverse", "unique_values")
@@ -685,8 +685,8 @@ conj, real, imag = ops.conj, ops.real, ops.imag
 
 
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
-    return on_host(lambda a: np.prod(a, axis=axis, keepdims=keepdims, dtype=a.dtype),
-                   _accumulator(x, dtype))
+    x = _accumulator(x, dtype)
+    return ops.prod(x, axis, keepdims, dtype=x.dtype)
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):
@@ -723,7 +723,15 @@ def _cumulative(np_fn, x, axis, dtype, include_initial, initial):
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative(np.cumsum, x, axis, dtype, include_initial, 0)
+    """ember.cumsum on the tensor's backend (differentiable), a 0 first with
+    ``include_initial``."""
+    x = _accumulator(x, dtype)
+    axis = 0 if axis is None else axis
+    out = ops.cumsum(x, axis, dtype=x.dtype)
+    if include_initial:
+        axis = normalize_axis("cumulative_sum", axis, out.ndim, out.shape)
+        out = ops.pad(out, tuple((1, 0) if a == axis else (0, 0) for a in range(out.ndim)))
+    return out
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):

@@ -400,6 +400,8 @@ class Tensor:
     def argmax(self, axis=None, keepdims=False): return _ops.argmax(self, axis, keepdims)
     def argmin(self, axis=None, keepdims=False): return _ops.argmin(self, axis, keepdims)
     def logsumexp(self, axis=None, keepdims=False): return _ops.logsumexp(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False, dtype=None): return _ops.prod(self, axis, keepdims, dtype)
+    def cumsum(self, axis, dtype=None): return _ops.cumsum(self, axis, dtype)
     def any(self, axis=None, keepdims=False): return _ops.any(self, axis, keepdims)
     def all(self, axis=None, keepdims=False): return _ops.all(self, axis, keepdims)
     def exp(self): return _ops.exp(self)

@@ -434,6 +434,13 @@ class ArrayModuleBackend(Backend):
                                      x.shape[:-1] + (1,))
         return self.xp.concatenate([x, extra], axis=-1)
 
+    def fast_cumsum(self, x, axis):
+        """A running sum, float32 accumulated in float64 (as PyTorch's CPU cumsum): each
+        position rounded once, where a float32 running sum drifts with its length."""
+        if x.dtype == self.xp.float32:
+            return self.xp.cumsum(x, axis, dtype=self.xp.float64).astype(x.dtype)
+        return self.xp.cumsum(x, axis)
+
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""
         d = g + weight_decay * p if weight_decay else g

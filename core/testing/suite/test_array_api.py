@@ -88,6 +88,8 @@ UNARY = {
     "tril": (lambda xp, x: xp.tril(x if x.ndim > 1 else xp.stack([x, x]), k=-1), -3, 3),
     "triu": (lambda xp, x: xp.triu(x if x.ndim > 1 else xp.stack([x, x])), -3, 3),
     "matrix_transpose": (lambda xp, x: xp.matrix_transpose(x if x.ndim > 1 else xp.stack([x, x])), -3, 3),
+    "cumulative_sum": (lambda xp, x: xp.cumulative_sum(x, axis=-1, include_initial=True), -3, 3),
+    "prod": (lambda xp, x: xp.prod(x, axis=-1), -1.5, 1.5),
 }
 
 HOST = {   # ON_HOST functions and the linalg extension: (name, fn of (xp, x), low, high)
@@ -98,8 +100,6 @@ HOST = {   # ON_HOST functions and the linalg extension: (name, fn of (xp, x), l
     "sort": (lambda xp, x: xp.sort(x, axis=-1), -3, 3),
     "sort_descending": (lambda xp, x: xp.sort(x, axis=0, descending=True), -3, 3),
     "argsort": (lambda xp, x: xp.argsort(x, axis=-1), -3, 3),
-    "cumulative_sum": (lambda xp, x: xp.cumulative_sum(x, axis=-1, include_initial=True), -3, 3),
-    "prod": (lambda xp, x: xp.prod(x, axis=-1), -1.5, 1.5),
     "unique_values": (lambda xp, x: xp.unique_values(xp.round(x)), -3, 3),
     "unique_counts": (lambda xp, x: xp.unique_counts(xp.round(x)), -3, 3),
     "vector_norm": (lambda xp, x: xp.linalg.vector_norm(x, axis=-1), -3, 3),

@@ -1,0 +1,94 @@
+"""Prefix sums (cumsum) and products (prod) along an axis, differentiable. Where a backend
+has no fast path they are composed of slices, pads, adds and multiplies: trees of
+ceil(log2 n) levels (Hillis and Steele's scan, pairwise products), so their rounding grows
+with log n, not with n as a running sum's; and a product's gradient is the tree's own, a
+product of the other factors, exact where some are 0 (no division by them)."""
+
+import math
+
+from .. import dtypes as dt
+from ..autograd import Op, run
+from ..shapes import normalize_axes, normalize_axis
+from ._util import as_tensor
+from .elementwise import cast
+from .movement import flip, pad, permute, reshape
+
+
+def _along(x, axis, start, stop):
+    """x[start:stop] along ``axis``."""
+    return x[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def _widths(ndim, axis, before, after):
+    return tuple((before, after) if a == axis else (0, 0) for a in range(ndim))
+
+
+def _summed(x, dtype, op):
+    """x in the dtype its sums are kept in: ``dtype`` if given; else integers and bools in
+    the backend's default integer (as sum), float16 and bfloat16 in float32 (their sums
+    overflow and lose small terms first; the result returns to x's dtype)."""
+    x = as_tensor(x, op)
+    if dtype is not None:
+        return cast(x, dtype), dtype
+    if not x.dtype.is_inexact and x.dtype not in (x._backend.default_int, dt.uint64):
+        return cast(x, x._backend.default_int), x._backend.default_int
+    if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
+        return cast(x, dt.float32), x.dtype
+    return x, x.dtype
+
+
+class CumSum(Op):
+    """A backend's fast_cumsum; the gradient is the reversed cumsum of g."""
+
+    __slots__ = ("axis",)
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        return self.backend.fast_cumsum(x, self.axis)
+
+    def backward(self, g, x):
+        return (flip(cumsum(flip(g, self.axis), self.axis), self.axis),)
+
+
+def cumsum(x, axis, dtype=None):
+    """Sums of x along ``axis`` up to each position, as torch.cumsum: integers and bools
+    sum in the backend's default integer, float16 and bfloat16 in float32; an empty axis
+    gives an empty result. NaN and inf spread to every later position."""
+    wide, dtype = _summed(x, dtype, "cumsum")
+    axis = normalize_axis("cumsum", axis, max(wide.ndim, 1), wide.shape)   # 0-d: axis 0 or -1
+    n = wide.shape[axis] if wide.ndim else 1
+    if wide.ndim == 0 or n <= 1:
+        y = wide
+    elif wide._backend.fast_cumsum is not None:
+        y = run(CumSum(axis), (wide,), wide.shape, wide.dtype)
+    else:
+        y, step = wide, 1
+        while step < n:      # each position adds the partial sum ending `step` before it
+            y = y + pad(_along(y, axis, 0, n - step), _widths(y.ndim, axis, step, 0))
+            step *= 2
+    return y if y.dtype is dtype else cast(y, dtype)
+
+
+def prod(x, axis=None, keepdims=False, dtype=None):
+    """The product over ``axis`` (an int, a tuple, or None for all), as torch.prod, in
+    sum's dtypes (integers in the default integer, 16-bit floats in float32); an empty
+    axis gives 1. Computed as a tree of pairwise products, so overflow happens where a
+    partial product overflows, as in any order."""
+    wide, dtype = _summed(x, dtype, "prod")
+    axes = normalize_axes("prod", axis, wide.ndim, wide.shape)
+    rest = tuple(a for a in range(wide.ndim) if a not in axes)
+    kept = tuple(wide.shape[a] for a in rest)
+    y = reshape(permute(wide, rest + axes), kept + (math.prod(wide.shape[a] for a in axes),))
+    if y.shape[-1] == 0:
+        y = pad(y, _widths(y.ndim, y.ndim - 1, 0, 1), 1)
+    while y.shape[-1] > 1:
+        n = y.shape[-1]
+        if n % 2:
+            y = pad(y, _widths(y.ndim, y.ndim - 1, 0, 1), 1)
+            n += 1
+        y = _along(y, y.ndim - 1, 0, n // 2) * _along(y, y.ndim - 1, n // 2, n)
+    shape = tuple(1 if a in axes else d for a, d in enumerate(wide.shape)) if keepdims else kept
+    y = reshape(y, shape)
+    return y if y.dtype is dtype else cast(y, dtype)

@@ -1,11 +1,15 @@
 """The .ember format: msgpack, with tensors as extension types.
 
-Layout: a map {"format": "ember", "version": 1, "ember": <writer version>,
-"object": ...}. Objects are nil, bools, ints, floats, strings, bytes, lists,
-maps (string or int keys) and three extension types: 1 a tensor
+Layout: a map {"format": "ember", "version": 2, "ember": <writer version>,
+"crc32": <zlib.crc32 of the object's bytes>, "object": <the object, packed, as bytes>}
+(version 1, still read, held the object itself and no checksum: a flipped bit in a
+tensor loaded as a wrong value). Objects are nil, bools, ints, floats, strings, bytes,
+lists, maps (string or int keys) and three extension types: 1 a tensor
 [dtype name, shape, raw little-endian bytes], 2 an integer beyond 64 bits (as
 decimal text, for RNG states), 3 a tuple (as a packed list).
 """
+
+import zlib
 
 import msgpack
 import numpy as np
@@ -15,7 +19,7 @@ from ember.errors import SerializationError
 
 from .common import array_from_bytes, fail, tensor_bytes, to_tensor
 
-VERSION = 1
+VERSION = 2
 EXT_TENSOR, EXT_BIGINT, EXT_TUPLE = 1, 2, 3
 MAX_DEPTH = 64
 _DTYPES = {d.name: d for d in ember.dtypes.ALL}
@@ -59,8 +63,9 @@ class EmberFormat:
 
     @staticmethod
     def dumps(obj):
+        packed = msgpack.packb(_encode(obj), use_bin_type=True)
         body = {"format": "ember", "version": VERSION, "ember": ember.__version__,
-                "object": _encode(obj)}
+                "crc32": zlib.crc32(packed), "object": packed}
         return msgpack.packb(body, use_bin_type=True)
 
     @staticmethod
@@ -101,9 +106,20 @@ class EmberFormat:
             raise fail(source, f"not a readable .ember file ({type(exc).__name__}: {exc})") from None
         if not isinstance(body, dict) or body.get("format") != "ember":
             raise fail(source, "not an .ember file (no ember header)")
-        if body.get("version") != VERSION:
+        if body.get("version") not in (1, VERSION):
             raise fail(source, f".ember version {body.get('version')!r}; this ember reads "
-                               f"version {VERSION}")
+                               f"versions 1 to {VERSION}")
         if "object" not in body:
             raise fail(source, "the .ember file holds no object")
-        return body["object"]
+        if body["version"] == 1:
+            return body["object"]
+        packed = body["object"]
+        if not isinstance(packed, bytes) or body.get("crc32") != zlib.crc32(packed):
+            raise fail(source, "its contents do not match their checksum; the file is "
+                               "damaged (load an earlier copy)")
+        try:
+            return _unpack(packed)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise fail(source, f"not a readable .ember file ({type(exc).__name__}: {exc})") from None

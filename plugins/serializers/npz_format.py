@@ -7,6 +7,7 @@ MAX_RATIO times, so a hostile file cannot make ember allocate what it does not h
 
 import io
 import math
+import struct
 import zipfile
 
 import numpy as np
@@ -51,12 +52,30 @@ class NpzFormat:
         return tensors
 
 
+def _declared_members(data):
+    """The member count the zip's end record states (None for zip64's placeholder):
+    zipfile stops reading the directory where a damaged entry runs past it, and would
+    hand back fewer arrays without a word (a flipped bit in an entry's field lengths)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    total = struct.unpack_from("<H", data, end + 10)[0]
+    return None if total == 0xFFFF else total
+
+
 def _read(data, source):
     arrays = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         members = zf.infolist()
         if len(members) > MAX_MEMBERS:
             raise fail(source, f"{len(members)} members; the limit is {MAX_MEMBERS}")
+        declared = _declared_members(data)
+        if declared is not None and declared != len(members):
+            raise fail(source, f"its directory holds {len(members)} readable members of the "
+                               f"{declared} its end record lists; the file is damaged")
+        names = [info.filename for info in members]
+        if len(set(names)) != len(names):
+            raise fail(source, "two members have one name; the file is damaged")
         for info in members:
             if not info.filename.endswith(".npy"):
                 raise fail(source, f"member {info.filename!r} is not a .npy array")

@@ -1511,7 +1511,12 @@ def test_conv_transpose2d_refuses_what_pytorch_refuses():
     ((2, 3, 4, 5), dict(size=(1, 1), mode="bilinear", align_corners=True)),
     ((2, 3, 4, 5), dict(scale_factor=3, mode="nearest")),
     ((1, 2, 3, 4, 2), dict(scale_factor=2, mode="trilinear")),
-    ((1, 2, 3, 4, 2), dict(size=(2, 5, 3), mode="nearest"))])
+    ((1, 2, 3, 4, 2), dict(size=(2, 5, 3), mode="nearest")),
+    ((2, 3, 4, 5), dict(scale_factor=2, mode="bicubic")),
+    ((2, 3, 4, 5), dict(size=(7, 3), mode="bicubic", align_corners=True)),
+    ((2, 3, 6, 5), dict(size=(2, 4), mode="bicubic")),
+    ((2, 3, 6, 5), dict(size=(4, 2), mode="area")),
+    ((2, 3, 7), dict(size=3, mode="area"))])
 def test_interpolate_is_pytorchs(shape, kwargs):
     """Up and down, by size and by scale factor (its reciprocal placing the sources, or
     recomputed), every mode, align_corners both ways: values and gradients."""
@@ -1528,7 +1533,9 @@ def test_interpolate_refuses_what_pytorch_refuses():
     with pytest.raises(ValueError, match="align_corners"):
         F.interpolate(x, scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match="mode must be one of"):
-        F.interpolate(x, scale_factor=2, mode="bicubic")
+        F.interpolate(x, scale_factor=2, mode="cubic")
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, size=2, mode="area", align_corners=False)
 
 
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 2), 2), ((18, 4, 5), 3), ((1, 2, 4, 4, 1), 1)])
@@ -1540,3 +1547,41 @@ def test_pixel_shuffle_and_unshuffle_are_pytorchs_and_inverse(shape, r):
     np.testing.assert_array_equal(F.pixel_unshuffle(up, r).numpy(), x)
     with pytest.raises(ember.ShapeError, match="divisible by upscale_factor"):
         F.pixel_shuffle(ember.ones((1, 3, 2, 2)), 2)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_and_affine_grid_are_pytorchs(mode, padding_mode, align_corners):
+    """Positions inside, on the edges and far outside (reflected several times), and the
+    halves nearest rounds to even; values and gradients of input and grid (bilinear)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 4))
+    grid = rng.uniform(-3.5, 3.5, (2, 6, 7, 2))
+    grid[0, 0, :4] = [[-1, -1], [1, 1], [0.5, -0.25], [0.25, 0.75]]   # corners; ties at w=4
+    grid[0, 1, :3] = [[-2.0, 1.0], [3.0, -3.0], [0.0, 0.0]]
+    grads_of = (0,) if mode == "nearest" else None
+    _against_torch(lambda lib, f, t, g: f.grid_sample(t, g, mode=mode, padding_mode=padding_mode,
+                                                      align_corners=align_corners),
+                   [x, grid], rtol=1e-10, grads_of=grads_of)
+    theta = rng.standard_normal((2, 2, 3))
+    _against_torch(lambda lib, f, th: f.affine_grid(th, (2, 3, 5, 4), align_corners=align_corners),
+                   [theta])
+    _against_torch(lambda lib, f, th: f.affine_grid(th, (2, 1, 3, 2, 4), align_corners=align_corners),
+                   [rng.standard_normal((2, 3, 4))])
+
+
+def test_grid_sample_refuses_by_name():
+    with pytest.raises(ValueError, match="padding_mode one of"):
+        F.grid_sample(ember.ones((1, 1, 2, 2)), ember.zeros((1, 1, 1, 2)), padding_mode="wrap")
+    with pytest.raises(ember.ShapeError, match=r"grid \(N, Ho, Wo, 2\)"):
+        F.grid_sample(ember.ones((1, 1, 2, 2)), ember.zeros((1, 1, 2)))
+    with pytest.raises(ember.ShapeError, match=r"\(N, 2, 3\)"):
+        F.affine_grid(ember.zeros((1, 2, 2)), (1, 1, 3, 3))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_local_response_norm_is_pytorchs(size):
+    x = np.random.default_rng(0).standard_normal((2, 6, 3, 2))
+    _against_torch(lambda lib, f, t: f.local_response_norm(t, size, alpha=0.3, beta=0.6, k=2.0), [x])
+    _against_torch(lambda lib, f, t: f.local_response_norm(t, size), [x[..., 0]])

@@ -891,33 +891,47 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
 
 #: interpolate's modes and the spatial axes each takes
 _INTERPOLATE_RANKS = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,),
-                      "bilinear": (2,), "trilinear": (3,)}
+                      "bilinear": (2,), "bicubic": (2,), "trilinear": (3,), "area": (1, 2)}
 
 
-def _source(size, out, scale, mode, align_corners):
-    """(i0, i1, weight of i1) per output position along one axis, PyTorch's source
-    positions: nearest floor(j scale), nearest-exact floor((j + 1/2) scale), linear
-    (j + 1/2) scale - 1/2 clamped at 0 or, with align_corners, j (size - 1) / (out - 1)."""
+def _cubic_weights(t, a=-0.75):
+    """Keys' cubic convolution weights of the four taps around a source at fraction t past
+    its second tap (PyTorch's A = -0.75)."""
+    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1                 # noqa: E731 |d| <= 1
+    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a            # noqa: E731 1 < |d| < 2
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _taps(size, out, scale, mode, align_corners):
+    """[(source index, weight or None)] per output position along one axis, PyTorch's
+    source positions: nearest floor(j scale), nearest-exact floor((j + 1/2) scale),
+    linear (j + 1/2) scale - 1/2 clamped at 0 (bicubic unclamped, four taps clamped to
+    the edge) or, with align_corners, j (size - 1) / (out - 1)."""
     j = np.arange(out, dtype=np.float64)
     if mode in ("nearest", "nearest-exact"):
         src = np.floor((j + 0.5 if mode == "nearest-exact" else j) * scale)
-        i0 = np.minimum(src.astype(np.int64), size - 1)
-        return i0, i0, None
+        return [(np.minimum(src.astype(np.int64), size - 1), None)]
     if align_corners:
         src = j * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
     else:
-        src = np.maximum((j + 0.5) * scale - 0.5, 0.0)
+        src = (j + 0.5) * scale - 0.5
+    if mode == "bicubic":
+        i0 = np.floor(src).astype(np.int64)
+        return [(np.clip(i0 - 1 + k, 0, size - 1), w)
+                for k, w in enumerate(_cubic_weights(src - i0))]
+    src = np.maximum(src, 0.0)
     i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
-    return i0, np.minimum(i0 + 1, size - 1), src - i0
+    return [(i0, 1.0 - (src - i0)), (np.minimum(i0 + 1, size - 1), src - i0)]
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):
     """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) as torch.nn.functional.interpolate:
     to ``size``, or by ``scale_factor`` (whose reciprocal then places the sources, unless
-    recompute_scale_factor), with mode nearest, nearest-exact, linear, bilinear or
-    trilinear (align_corners as PyTorch's, False by default). Each axis in turn gathers
-    its one or two source rows and mixes them, so gradients flow to every source."""
+    recompute_scale_factor), with mode nearest, nearest-exact, linear, bilinear, bicubic,
+    trilinear or area (align_corners as PyTorch's, False by default). Each axis in turn
+    gathers its source rows (one, two or four) and mixes them, so gradients flow to every
+    source; area is the adaptive average pool."""
     if mode not in _INTERPOLATE_RANKS:
         raise ValueError(f"interpolate: mode must be one of {', '.join(_INTERPOLATE_RANKS)}, "
                          f"got {mode!r}")
@@ -926,8 +940,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         raise ShapeError(f"interpolate: mode {mode!r} takes inputs of rank "
                          f"{' or '.join(str(r + 2) for r in _INTERPOLATE_RANKS[mode])}, "
                          f"got shape {x.shape}")
-    if align_corners is not None and mode.startswith("nearest"):
-        raise ValueError("interpolate: align_corners applies to the linear modes only")
+    if align_corners is not None and mode in ("nearest", "nearest-exact", "area"):
+        raise ValueError("interpolate: align_corners applies to the linear and cubic modes only")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give either size or scale_factor")
     spatial = x.shape[2:]
@@ -945,16 +959,120 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
                          f"least 1 per spatial axis")
     if min(spatial) < 1:
         raise ShapeError(f"interpolate: input {x.shape} has an empty spatial axis")
+    if mode == "area":
+        return (adaptive_avg_pool1d if axes == 1 else adaptive_avg_pool2d)(x, out)
     for k, (size_k, out_k, scale) in enumerate(zip(spatial, out, scales)):
-        i0, i1, w1 = _source(size_k, out_k, scale, mode, align_corners)
-        lead = (slice(None),) * (2 + k)
-        lo = x[lead + (i0,)]
-        if w1 is not None:
-            shape = (out_k,) + (1,) * (axes - 1 - k)
-            w1 = ember.tensor(w1.reshape(shape), dtype=x.dtype, backend=x.backend)
-            lo = lo * (1.0 - w1) + x[lead + (i1,)] * w1
-        x = lo
+        lead, mixed = (slice(None),) * (2 + k), None
+        for index, weight in _taps(size_k, out_k, scale, mode, align_corners):
+            tap = x[lead + (index,)]
+            if weight is not None:
+                shape = (out_k,) + (1,) * (axes - 1 - k)
+                tap = tap * ember.tensor(weight.reshape(shape), dtype=x.dtype, backend=x.backend)
+            mixed = tap if mixed is None else mixed + tap
+        x = mixed
     return x
+
+
+def local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0, *, window_start=None):
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels) ** beta, as
+    PyTorch's (AlexNet's normalization): the window starts ``window_start`` channels
+    before each one (PyTorch: size // 2; ONNX's LRN: (size - 1) // 2), zeros past the
+    edges."""
+    if x.ndim < 3:
+        raise ShapeError(f"local_response_norm: input must be (N, C, ...) with at least one "
+                         f"position axis, got shape {x.shape}")
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+    before = size // 2 if window_start is None else window_start
+    c = x.shape[1]
+    squares = ember.pad(x * x, ((0, 0), (before, size - 1 - before)) + ((0, 0),) * (x.ndim - 2))
+    total = squares[:, :c]
+    for i in range(1, size):
+        total = total + squares[:, i:i + c]
+    return x / (k + alpha / size * total) ** beta
+
+
+def affine_grid(theta, size, align_corners=False):
+    """Sampling positions theta @ (x, y[, z], 1) over an output of ``size`` (N, C, H, W)
+    or (N, C, D, H, W), in [-1, 1] (pixel centres, or corners with align_corners), as
+    PyTorch's: (N, H, W, 2) or (N, D, H, W, 3), x first; theta (N, 2, 3) or (N, 3, 4)."""
+    size = tuple(int(n) for n in size)
+    spatial = size[2:]
+    if len(spatial) not in (2, 3) or theta.shape != (size[0], len(spatial), len(spatial) + 1):
+        raise ShapeError(f"affine_grid: theta {theta.shape} and size {size} must be "
+                         f"(N, 2, 3) with (N, C, H, W) or (N, 3, 4) with (N, C, D, H, W)")
+
+    def axis(n):
+        if align_corners:
+            return np.linspace(-1, 1, n) if n > 1 else np.zeros(1)
+        return (np.arange(n) * 2 + 1) / n - 1
+    mesh = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")
+    base = np.stack([m.reshape(-1) for m in reversed(mesh)] + [np.ones(mesh[0].size)], axis=1)
+    base = ember.tensor(base, dtype=theta.dtype, backend=theta.backend)
+    return ember.matmul(base, theta.transpose(-2, -1)).reshape(size[0], *spatial, len(spatial))
+
+
+#: grid_sample's modes and padding modes
+GRID_MODES, GRID_PADDINGS = ("bilinear", "nearest"), ("zeros", "border", "reflection")
+
+
+def _floor(v):
+    """floor of v, held within [-2, 2**24) (enough for positions in an image): the
+    saturating cast truncates toward zero, so it is taken of v + 2 >= 0."""
+    v = ember.clip(v, -2.0, 2.0 ** 24)
+    return (v + 2.0).to(ember.int32).to(v.dtype) - 2.0
+
+
+def _unnormalized(g, n, padding_mode, align_corners):
+    """Grid coordinates in [-1, 1] as pixel positions along an axis of n, padded as
+    PyTorch's grid_sample: border clips to [0, n - 1], reflection mirrors about the
+    edges (pixel centres with align_corners, else the image's borders) then clips."""
+    pos = (g + 1.0) * ((n - 1) / 2) if align_corners else ((g + 1.0) * n - 1.0) / 2
+    if padding_mode == "reflection" and n > 1:
+        lo, span = (0.0, n - 1.0) if align_corners else (-0.5, float(n))
+        d = (pos - lo).abs()
+        flips = _floor(d / span)
+        extra = d - flips * span
+        odd = flips - 2.0 * _floor(flips / 2.0)
+        pos = ember.where(odd == 0, extra + lo, span - extra + lo)
+    if padding_mode != "zeros":     # PyTorch's gradient is 0 on the edges too
+        pos = ember.where((pos > 0) & (pos < n - 1), pos, ember.clip(pos, 0.0, n - 1.0).detach())
+    return pos
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+    """Values of (N, C, H, W) ``input`` at the positions of (N, Ho, Wo, 2) ``grid`` ((x, y)
+    in [-1, 1]), as PyTorch's: bilinear (differentiable in input and grid) or nearest
+    (ties to even), padding zeros, border or reflection; (N, C, Ho, Wo)."""
+    if mode not in GRID_MODES or padding_mode not in GRID_PADDINGS:
+        raise ValueError(f"grid_sample: mode must be one of {GRID_MODES} and padding_mode one "
+                         f"of {GRID_PADDINGS}, got {mode!r}, {padding_mode!r}")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ShapeError(f"grid_sample: input (N, C, H, W) and grid (N, Ho, Wo, 2) of one batch, "
+                         f"got {input.shape} and {grid.shape}")
+    n, c, h, w = input.shape
+    x = _unnormalized(grid[..., 0], w, padding_mode, align_corners)
+    y = _unnormalized(grid[..., 1], h, padding_mode, align_corners)
+    rows = input.permute(0, 2, 3, 1).reshape(n * h * w, c)            # one row per pixel
+    base = ember.arange(n, backend=input.backend).reshape(n, 1, 1) * (h * w)
+
+    def at(yi, xi):
+        """input at integer-valued positions (N, Ho, Wo): (N, Ho, Wo, C), 0 outside."""
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+        flat = (ember.clip(yi, 0, h - 1) * w + ember.clip(xi, 0, w - 1)).to(base.dtype) + base
+        return rows[flat] * inside.to(input.dtype).unsqueeze(-1)
+
+    if mode == "nearest":
+        xr, yr = (_floor(v + 0.5) for v in (x, y))                       # halves to even:
+        xr, yr = (ember.where((r - v == 0.5) & (r - 2.0 * _floor(r / 2.0) == 1), r - 1.0, r)
+                  for r, v in ((xr, x), (yr, y)))
+        out = at(yr.detach(), xr.detach())
+    else:
+        x0, y0 = _floor(x).detach(), _floor(y).detach()
+        fx, fy = (x - x0).unsqueeze(-1), (y - y0).unsqueeze(-1)
+        out = ((at(y0, x0) * (1.0 - fx) + at(y0, x0 + 1.0) * fx) * (1.0 - fy)
+               + (at(y0 + 1.0, x0) * (1.0 - fx) + at(y0 + 1.0, x0 + 1.0) * fx) * fy)
+    return out.permute(0, 3, 1, 2)
 
 
 def pixel_shuffle(x, upscale_factor):

@@ -641,6 +641,22 @@ class LayerNorm(Module):
         return LayerExample({"normalized_shape": (3, 4)}, shape=(2, 3, 4), bad_shape=(2, 4, 3))
 
 
+class LocalResponseNorm(_Functional):
+    """Each value over a power of its channel neighbourhood's mean square
+    (F.local_response_norm, AlexNet's); no parameters."""
+
+    function, arguments = "local_response_norm", ("size", "alpha", "beta", "k")
+    shown = 4
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"size": 3, "alpha": 0.5}, shape=(2, 5, 3, 2), bad_shape=(3,))
+
+
 class GroupNorm(Module):
     """Normalization of each sample's channels in groups (F.group_norm). Init: weight 1,
     bias 0, one each per channel."""

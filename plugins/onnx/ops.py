@@ -1340,13 +1340,11 @@ def reverse_sequence(c, a, x, lengths):
 
 @op("LRN")
 def lrn(c, a, x):
-    """x / (bias + alpha / size * (sum of squares over neighbouring channels)) ** beta."""
-    x = c.tensor(x)
-    size, ch = a["size"], x.shape[1]
-    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
-    squares = ember.pad(x * x, ((0, 0), (before, after)) + ((0, 0),) * (x.ndim - 2))
-    total = sum(squares[:, i:i + ch] for i in range(size))
-    return x / (a.get("bias", 1.0) + a.get("alpha", 1e-4) / size * total) ** a.get("beta", 0.75)
+    """x / (bias + alpha / size * (sum of squares over neighbouring channels)) ** beta, the
+    window starting (size - 1) // 2 channels before (PyTorch's: size // 2)."""
+    size = a["size"]
+    return F.local_response_norm(c.tensor(x), size, a.get("alpha", 1e-4), a.get("beta", 0.75),
+                                 a.get("bias", 1.0), window_start=(size - 1) // 2)
 
 
 OPS["Scatter"] = OPS["ScatterElements"]           # the name before opset 11
@@ -1498,19 +1496,20 @@ def rotary_embedding(c, a, x, cos, sin, positions=None):
 
 @op("AffineGrid")
 def affine_grid(c, a, theta, size):
-    """Sampling coordinates theta @ (x, y[, z], 1) over a grid of the output size, in
-    [-1, 1] (pixel centres, or corners with align_corners)."""
-    theta, size = c.tensor(theta), c.ints(size)
-    spatial = size[2:]
+    """F.affine_grid (PyTorch's, which the operator follows)."""
+    return F.affine_grid(c.tensor(theta), c.ints(size), bool(a.get("align_corners", 0)))
 
-    def axis(n):
-        if a.get("align_corners", 0):
-            return np.linspace(-1, 1, n) if n > 1 else np.zeros(1)
-        return (np.arange(n) * 2 + 1) / n - 1
-    mesh = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")
-    base = np.stack([m.reshape(-1) for m in reversed(mesh)] + [np.ones(mesh[0].size)], axis=1)
-    grid = ember.matmul(c.tensor(base.astype(theta.dtype.np)), theta.transpose(-2, -1))
-    return grid.reshape(size[0], *spatial, len(spatial))
+
+@op("GridSample")
+def grid_sample(c, a, x, grid):
+    """F.grid_sample on 2-D images: modes bilinear (opset 20: linear) and nearest."""
+    mode = {"linear": "bilinear"}.get(a.get("mode", "bilinear"), a.get("mode", "bilinear"))
+    x = c.tensor(x)
+    if mode not in F.GRID_MODES or x.ndim != 4:
+        c.refuse(f"GridSample mode {a.get('mode')!r} on rank {x.ndim}: ember samples 2-D "
+                 f"images bilinearly or by nearest")
+    return F.grid_sample(x, c.tensor(grid), mode, a.get("padding_mode", "zeros"),
+                         bool(a.get("align_corners", 0)))
 
 
 @op("NonMaxSuppression")

@@ -1585,3 +1585,47 @@ def test_local_response_norm_is_pytorchs(size):
     x = np.random.default_rng(0).standard_normal((2, 6, 3, 2))
     _against_torch(lambda lib, f, t: f.local_response_norm(t, size, alpha=0.3, beta=0.6, k=2.0), [x])
     _against_torch(lambda lib, f, t: f.local_response_norm(t, size), [x[..., 0]])
+
+
+@pytest.mark.parametrize("kwargs", [dict(max_norm=1.5), dict(max_norm=1.0, norm_type=1.0),
+                                    dict(scale_grad_by_freq=True),
+                                    dict(padding_idx=2, scale_grad_by_freq=True, max_norm=2.0)])
+def test_embedding_max_norm_and_scale_grad_by_freq_are_pytorchs(kwargs):
+    """max_norm rescales the picked rows of the table itself (repeated picks once), and
+    scale_grad_by_freq divides each row's gradient by its count in the batch."""
+    torch = pytest.importorskip("torch")
+    w = np.random.default_rng(0).standard_normal((6, 4)) * 2
+    idx = [[0, 2, 2], [5, 0, 2]]
+    ours = nn.Embedding.from_pretrained(ember.tensor(w), freeze=False, **kwargs)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(w), freeze=False, **kwargs)
+    got, want = ours(ember.tensor(idx)), theirs(torch.tensor(idx))
+    g = np.random.default_rng(1).standard_normal(got.shape)
+    (got * ember.tensor(g)).sum().backward()
+    (want * torch.tensor(g)).sum().backward()
+    for a, b in ((got, want), (ours.weight, theirs.weight), (ours.weight.grad, theirs.weight.grad)):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="sparse gradients"):
+        nn.Embedding(3, 2, sparse=True)
+
+
+def test_embedding_max_norm_in_a_compiled_step():
+    """The renormalization is a state update the compiled step replays: the table after
+    six compiled steps is the eager one's."""
+    tables = []
+    for compiled in (False, True):
+        ember.manual_seed(0)
+        emb = nn.Embedding(5, 3, max_norm=0.5)
+        opt = ember.plugins.optim.SGD(emb.parameters(), lr=0.1)
+
+        def step(i):
+            loss = emb(i).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        run = ember.compile(step) if compiled else step
+        for k in range(6):
+            run(ember.tensor([k % 5, 3]))
+        tables.append(emb.weight.numpy())
+    np.testing.assert_allclose(tables[1], tables[0], rtol=1e-6)
+    assert np.linalg.norm(tables[0], axis=1).max() <= 0.5 + 0.1 * 3 ** 0.5 + 1e-6

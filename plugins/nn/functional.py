@@ -1438,9 +1438,16 @@ def apply_rotary(x, cos, sin):
     return x * cos + ember.concatenate([-x2, x1], axis=-1) * sin
 
 
-def embedding(indices, weight, padding_idx=None):
-    """Rows of ``weight`` picked by integer ``indices`` of any shape. Entries equal to
-    ``padding_idx`` give their row but pass no gradient to it, as in PyTorch."""
+def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` picked by integer ``indices`` of any shape, as PyTorch's. Entries
+    equal to ``padding_idx`` give their row but pass no gradient to it; with ``max_norm``
+    the picked rows whose ``norm_type``-norm is larger are first scaled down to it in the
+    table itself (in place, as PyTorch's embedding_renorm_); ``scale_grad_by_freq``
+    divides each row's gradient by how often the batch picks it."""
+    if sparse:
+        raise ValueError("embedding: sparse gradients are not supported; ember's gradients "
+                         "are dense (leave sparse=False)")
     if not isinstance(indices, ember.Tensor):
         indices = ember.tensor(indices, backend=weight.backend)
     if indices.dtype.is_float or indices.dtype is ember.bool_:
@@ -1454,19 +1461,40 @@ def embedding(indices, weight, padding_idx=None):
     n = weight.shape[0]
     if padding_idx is not None:
         padding_idx = _padding_index(padding_idx, n, "embedding")
-    if ember.is_compiling():      # a replay reads nothing back (see ember.Tensor indexing)
-        rows = weight[indices]
-    else:
-        host = indices.numpy()    # read once: checked here, gathered below
-        if host.size and (host.min() < 0 or host.max() >= n):
-            bad = host[(host < 0) | (host >= n)].flat[0]
+    picks = indices
+    if not ember.is_compiling():      # a replay reads nothing back (see ember.Tensor indexing)
+        picks = indices.numpy()       # read once: checked here, gathered below
+        if picks.size and (picks.min() < 0 or picks.max() >= n):
+            bad = picks[(picks < 0) | (picks >= n)].flat[0]
             raise IndexingError(f"embedding: index {bad} is out of range for a table of {n} "
                                 f"rows; indices run from 0 to {n - 1} (negative ones do not wrap)")
-        rows = weight[host]
+    if max_norm is not None:
+        with ember.no_grad():
+            if ember.is_compiling():  # no host reads: the picked rows found on the device
+                norms = _norm(weight, norm_type, -1)
+                over = (_pick_counts(picks, weight) > 0).unsqueeze(-1) & (norms > max_norm)
+                weight.copy_(weight * ember.where(over, max_norm / (norms + 1e-7), 1.0))
+            else:
+                old = weight[picks]
+                norms = _norm(old, norm_type, -1)
+                weight[picks] = old * ember.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    rows = weight[picks]
+    if scale_grad_by_freq:            # the value is the row's, the gradient 1 / count of it
+        share = (1.0 / _pick_counts(picks, weight)[picks]).unsqueeze(-1)
+        rows = rows * share + (rows * (1.0 - share)).detach()
     if padding_idx is None:
         return rows
     padded = (indices == padding_idx).reshape(indices.shape + (1,))
     return ember.where(padded, rows.detach(), rows)
+
+
+def _pick_counts(picks, weight):
+    """How often ``picks`` picks each row of ``weight``: a gather's adjoint (scatter_add)
+    of ones, on the device."""
+    with ember.enable_grad():
+        ones = ember.zeros(weight.shape[0], dtype=weight.dtype, backend=weight.backend,
+                           requires_grad=True)
+        return ember.grad(lambda t: t[picks].sum())(ones).detach()
 
 
 def _padding_index(padding_idx, n, op):

@@ -739,9 +739,15 @@ class Embedding(Module):
     """Rows of a (num_embeddings, embedding_dim) table by index. Init: N(0, 1), the row
     of ``padding_idx`` zeros; that row gets no gradient (PyTorch's padding_idx)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, backend=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, dtype=None, backend=None):
         super().__init__()
+        if sparse:
+            raise ValueError("Embedding: sparse gradients are not supported; ember's gradients "
+                             "are dense (leave sparse=False)")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
         self.padding_idx = None if padding_idx is None else F._padding_index(
             padding_idx, num_embeddings, "Embedding")
         weight = init.normal((num_embeddings, embedding_dim), 0.0, 1.0, dtype, backend)
@@ -751,26 +757,30 @@ class Embedding(Module):
         self.weight = Parameter(weight)
 
     def forward(self, indices):
-        return F.embedding(indices, self.weight, self.padding_idx)
+        return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         """An Embedding holding the (num_embeddings, embedding_dim) table ``embeddings``
         (word vectors), not trained when ``freeze``, as PyTorch's."""
         table = embeddings if isinstance(embeddings, ember.Tensor) else ember.tensor(embeddings)
         if table.ndim != 2:
             raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D "
                              f"(num_embeddings, embedding_dim), got shape {table.shape}")
-        layer = cls(*table.shape, padding_idx=padding_idx, dtype=table.dtype,
-                    backend=table.backend)
+        layer = cls(*table.shape, padding_idx=padding_idx, max_norm=max_norm,
+                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
+                    dtype=table.dtype, backend=table.backend)
         with ember.no_grad():
             layer.weight.copy_(table)
         layer.weight.requires_grad = not freeze
         return layer
 
     def extra_repr(self):
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        extra = "".join(f", {name}={getattr(self, name)}" for name in
+                        ("padding_idx", "max_norm", "scale_grad_by_freq") if getattr(self, name))
+        return f"{self.num_embeddings}, {self.embedding_dim}{extra}"
 
     @classmethod
     def example(cls):

@@ -179,7 +179,7 @@ class Standardize(Op):
         axes, inv_n, eps = self.axes, 1 / self.n, self.eps
         k = lambda v: b.full((), v, self.dtype)      # noqa: E731
         big = b.max(b.abs(x), axes, True)
-        s0 = b.where(b.gt(big, k(float(dt.finfo(self.dtype).max) * inv_n / 2)), big, k(1))
+        s0 = b.where(b.gt(big, k(float(dt.finfo(self.dtype).max) / (self.n + 2))), big, k(1))
         x = b.div(x, s0)
         d = b.sub(x, b.mul(b.sum(x, axes, True), k(inv_n)))
         d = b.sub(d, b.mul(b.sum(d, axes, True), k(inv_n)))

@@ -1013,21 +1013,27 @@ def affine_grid(theta, size, align_corners=False):
 
 
 #: grid_sample's modes and padding modes
-GRID_MODES, GRID_PADDINGS = ("bilinear", "nearest"), ("zeros", "border", "reflection")
+GRID_MODES, GRID_PADDINGS = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
 
 
 def _floor(v):
-    """floor of v, held within [-2, 2**24) (enough for positions in an image): the
-    saturating cast truncates toward zero, so it is taken of v + 2 >= 0."""
-    v = ember.clip(v, -2.0, 2.0 ** 24)
-    return (v + 2.0).to(ember.int32).to(v.dtype) - 2.0
+    """floor of v, held within +-2**24 (far past any image, still exact in float32): the
+    saturating cast truncates toward zero, one less where that rounded a negative up."""
+    v = ember.clip(v, -2.0 ** 24, 2.0 ** 24)
+    t = v.to(ember.int32).to(v.dtype)
+    return t - (v < t).to(v.dtype)
 
 
-def _unnormalized(g, n, padding_mode, align_corners):
-    """Grid coordinates in [-1, 1] as pixel positions along an axis of n, padded as
-    PyTorch's grid_sample: border clips to [0, n - 1], reflection mirrors about the
-    edges (pixel centres with align_corners, else the image's borders) then clips."""
-    pos = (g + 1.0) * ((n - 1) / 2) if align_corners else ((g + 1.0) * n - 1.0) / 2
+def _unnormalized(g, n, align_corners):
+    """Grid coordinates in [-1, 1] as pixel positions along an axis of n (-1 and 1 the
+    outer pixels' centres with align_corners, else the image's borders)."""
+    return (g + 1.0) * ((n - 1) / 2) if align_corners else ((g + 1.0) * n - 1.0) / 2
+
+
+def _grid_padded(pos, n, padding_mode, align_corners):
+    """Pixel positions padded as PyTorch's grid_sample: border clips to [0, n - 1],
+    reflection mirrors about the edges (pixel centres with align_corners, else the
+    image's borders) then clips; zeros leaves them (what falls outside reads 0)."""
     if padding_mode == "reflection" and n > 1:
         lo, span = (0.0, n - 1.0) if align_corners else (-0.5, float(n))
         d = (pos - lo).abs()
@@ -1042,8 +1048,9 @@ def _unnormalized(g, n, padding_mode, align_corners):
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
     """Values of (N, C, H, W) ``input`` at the positions of (N, Ho, Wo, 2) ``grid`` ((x, y)
-    in [-1, 1]), as PyTorch's: bilinear (differentiable in input and grid) or nearest
-    (ties to even), padding zeros, border or reflection; (N, C, Ho, Wo)."""
+    in [-1, 1]), as PyTorch's: bilinear or bicubic (Keys' A = -0.75 on 4 x 4 taps, each
+    padded; both differentiable in input and grid) or nearest (ties to even), padding
+    zeros, border or reflection; (N, C, Ho, Wo)."""
     if mode not in GRID_MODES or padding_mode not in GRID_PADDINGS:
         raise ValueError(f"grid_sample: mode must be one of {GRID_MODES} and padding_mode one "
                          f"of {GRID_PADDINGS}, got {mode!r}, {padding_mode!r}")
@@ -1051,8 +1058,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ShapeError(f"grid_sample: input (N, C, H, W) and grid (N, Ho, Wo, 2) of one batch, "
                          f"got {input.shape} and {grid.shape}")
     n, c, h, w = input.shape
-    x = _unnormalized(grid[..., 0], w, padding_mode, align_corners)
-    y = _unnormalized(grid[..., 1], h, padding_mode, align_corners)
+    x = _unnormalized(grid[..., 0], w, align_corners)
+    y = _unnormalized(grid[..., 1], h, align_corners)
     rows = input.permute(0, 2, 3, 1).reshape(n * h * w, c)            # one row per pixel
     base = ember.arange(n, backend=input.backend).reshape(n, 1, 1) * (h * w)
 
@@ -1062,6 +1069,20 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         flat = (ember.clip(yi, 0, h - 1) * w + ember.clip(xi, 0, w - 1)).to(base.dtype) + base
         return rows[flat] * inside.to(input.dtype).unsqueeze(-1)
 
+    if mode == "bicubic":                   # the taps padded one by one, as PyTorch's
+        x0, y0 = _floor(x).detach(), _floor(y).detach()
+        wx = _cubic_weights((x - x0).unsqueeze(-1))
+        wy = _cubic_weights((y - y0).unsqueeze(-1))
+        out = None
+        for i in range(4):
+            yi = _grid_padded(y0 + (i - 1.0), h, padding_mode, align_corners).detach()
+            for j in range(4):
+                xj = _grid_padded(x0 + (j - 1.0), w, padding_mode, align_corners).detach()
+                tap = at(yi, xj) * (wy[i] * wx[j])
+                out = tap if out is None else out + tap
+        return out.permute(0, 3, 1, 2)
+    x = _grid_padded(x, w, padding_mode, align_corners)
+    y = _grid_padded(y, h, padding_mode, align_corners)
     if mode == "nearest":
         xr, yr = (_floor(v + 0.5) for v in (x, y))                       # halves to even:
         xr, yr = (ember.where((r - v == 0.5) & (r - 2.0 * _floor(r / 2.0) == 1), r - 1.0, r)

@@ -1502,12 +1502,14 @@ def affine_grid(c, a, theta, size):
 
 @op("GridSample")
 def grid_sample(c, a, x, grid):
-    """F.grid_sample on 2-D images: modes bilinear (opset 20: linear) and nearest."""
-    mode = {"linear": "bilinear"}.get(a.get("mode", "bilinear"), a.get("mode", "bilinear"))
+    """F.grid_sample on 2-D images: modes bilinear, bicubic (opset 20: linear, cubic) and
+    nearest."""
+    mode = a.get("mode", "bilinear")
+    mode = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, mode)
     x = c.tensor(x)
     if mode not in F.GRID_MODES or x.ndim != 4:
         c.refuse(f"GridSample mode {a.get('mode')!r} on rank {x.ndim}: ember samples 2-D "
-                 f"images bilinearly or by nearest")
+                 f"images (bilinear, bicubic or nearest)")
     return F.grid_sample(x, c.tensor(grid), mode, a.get("padding_mode", "zeros"),
                          bool(a.get("align_corners", 0)))
 

@@ -1574,11 +1574,26 @@ def test_grid_sample_and_affine_grid_are_pytorchs(mode, padding_mode, align_corn
                    [rng.standard_normal((2, 3, 4))])
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_of_volumes_is_pytorchs(mode, padding_mode, align_corners):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 2, 3, 5, 4))
+    grid = rng.uniform(-2.5, 2.5, (2, 3, 2, 4, 3))
+    grid[0, 0, 0, :2] = [[-1, -1, -1], [1, 1, 1]]
+    _against_torch(lambda lib, f, t, g: f.grid_sample(t, g, mode=mode, padding_mode=padding_mode,
+                                                      align_corners=align_corners),
+                   [x, grid], rtol=1e-10, grads_of=(0,) if mode == "nearest" else None)
+
+
 def test_grid_sample_refuses_by_name():
     with pytest.raises(ValueError, match="padding_mode one of"):
         F.grid_sample(ember.ones((1, 1, 2, 2)), ember.zeros((1, 1, 1, 2)), padding_mode="wrap")
     with pytest.raises(ember.ShapeError, match=r"grid \(N, Ho, Wo, 2\)"):
         F.grid_sample(ember.ones((1, 1, 2, 2)), ember.zeros((1, 1, 2)))
+    with pytest.raises(ValueError, match="bicubic samples images"):
+        F.grid_sample(ember.ones((1, 1, 2, 2, 2)), ember.zeros((1, 1, 1, 1, 3)), mode="bicubic")
     with pytest.raises(ember.ShapeError, match=r"\(N, 2, 3\)"):
         F.affine_grid(ember.zeros((1, 2, 2)), (1, 1, 3, 3))
 

@@ -1,6 +1,7 @@
 """Layer computations as tensor code on core primitives (so every backend has
 them and autograd differentiates them to any order)."""
 
+import itertools
 import math
 import numbers
 
@@ -1047,53 +1048,63 @@ def _grid_padded(pos, n, padding_mode, align_corners):
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
-    """Values of (N, C, H, W) ``input`` at the positions of (N, Ho, Wo, 2) ``grid`` ((x, y)
-    in [-1, 1]), as PyTorch's: bilinear or bicubic (Keys' A = -0.75 on 4 x 4 taps, each
-    padded; both differentiable in input and grid) or nearest (ties to even), padding
-    zeros, border or reflection; (N, C, Ho, Wo)."""
+    """Values of (N, C, H, W) or (N, C, D, H, W) ``input`` at the positions of (N, Ho, Wo,
+    2) or (N, Do, Ho, Wo, 3) ``grid`` ((x, y[, z]) in [-1, 1]), as PyTorch's: bilinear
+    (trilinear on volumes) or bicubic (images; Keys' A = -0.75 on 4 x 4 taps, each padded),
+    both differentiable in input and grid, or nearest (ties to even); padding zeros,
+    border or reflection; (N, C, Ho, Wo) or (N, C, Do, Ho, Wo)."""
     if mode not in GRID_MODES or padding_mode not in GRID_PADDINGS:
         raise ValueError(f"grid_sample: mode must be one of {GRID_MODES} and padding_mode one "
                          f"of {GRID_PADDINGS}, got {mode!r}, {padding_mode!r}")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise ShapeError(f"grid_sample: input (N, C, H, W) and grid (N, Ho, Wo, 2) of one batch, "
-                         f"got {input.shape} and {grid.shape}")
-    n, c, h, w = input.shape
-    x = _unnormalized(grid[..., 0], w, align_corners)
-    y = _unnormalized(grid[..., 1], h, align_corners)
-    rows = input.permute(0, 2, 3, 1).reshape(n * h * w, c)            # one row per pixel
-    base = ember.arange(n, backend=input.backend).reshape(n, 1, 1) * (h * w)
+    k = input.ndim - 2
+    if k not in (2, 3) or grid.ndim != input.ndim or grid.shape[-1] != k \
+            or grid.shape[0] != input.shape[0]:
+        raise ShapeError(f"grid_sample: input (N, C, H, W) with grid (N, Ho, Wo, 2), or (N, C, D, "
+                         f"H, W) with (N, Do, Ho, Wo, 3), of one batch; got {input.shape} and "
+                         f"{grid.shape}")
+    if mode == "bicubic" and k != 2:
+        raise ValueError("grid_sample: bicubic samples images (N, C, H, W) only, as PyTorch's")
+    n, c, spatial = input.shape[0], input.shape[1], input.shape[2:]
+    pos = [_unnormalized(grid[..., k - 1 - a], size, align_corners)    # grid holds x first
+           for a, size in enumerate(spatial)]
+    rows = input.permute(0, *range(2, k + 2), 1).reshape(n * math.prod(spatial), c)
+    base = ember.arange(n, backend=input.backend).reshape((n,) + (1,) * k) * math.prod(spatial)
 
-    def at(yi, xi):
-        """input at integer-valued positions (N, Ho, Wo): (N, Ho, Wo, C), 0 outside."""
-        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
-        flat = (ember.clip(yi, 0, h - 1) * w + ember.clip(xi, 0, w - 1)).to(base.dtype) + base
+    def at(index):
+        """input at integer-valued positions, one tensor per axis: (N, ..., C), 0 outside."""
+        inside, flat = None, base
+        for i, size, stride in zip(index, spatial, (math.prod(spatial[a + 1:]) for a in range(k))):
+            within = (i >= 0) & (i <= size - 1)
+            inside = within if inside is None else inside & within
+            flat = flat + (ember.clip(i, 0, size - 1) * stride).to(base.dtype)
         return rows[flat] * inside.to(input.dtype).unsqueeze(-1)
 
     if mode == "bicubic":                   # the taps padded one by one, as PyTorch's
-        x0, y0 = _floor(x).detach(), _floor(y).detach()
-        wx = _cubic_weights((x - x0).unsqueeze(-1))
-        wy = _cubic_weights((y - y0).unsqueeze(-1))
-        out = None
-        for i in range(4):
-            yi = _grid_padded(y0 + (i - 1.0), h, padding_mode, align_corners).detach()
-            for j in range(4):
-                xj = _grid_padded(x0 + (j - 1.0), w, padding_mode, align_corners).detach()
-                tap = at(yi, xj) * (wy[i] * wx[j])
-                out = tap if out is None else out + tap
-        return out.permute(0, 3, 1, 2)
-    x = _grid_padded(x, w, padding_mode, align_corners)
-    y = _grid_padded(y, h, padding_mode, align_corners)
-    if mode == "nearest":
-        xr, yr = (_floor(v + 0.5) for v in (x, y))                       # halves to even:
-        xr, yr = (ember.where((r - v == 0.5) & (r - 2.0 * _floor(r / 2.0) == 1), r - 1.0, r)
-                  for r, v in ((xr, x), (yr, y)))
-        out = at(yr.detach(), xr.detach())
+        taps = []
+        for p, size in zip(pos, spatial):
+            p0 = _floor(p).detach()
+            weights = _cubic_weights((p - p0).unsqueeze(-1))
+            taps.append([(_grid_padded(p0 + (o - 1.0), size, padding_mode, align_corners).detach(),
+                          weights[o]) for o in range(4)])
     else:
-        x0, y0 = _floor(x).detach(), _floor(y).detach()
-        fx, fy = (x - x0).unsqueeze(-1), (y - y0).unsqueeze(-1)
-        out = ((at(y0, x0) * (1.0 - fx) + at(y0, x0 + 1.0) * fx) * (1.0 - fy)
-               + (at(y0 + 1.0, x0) * (1.0 - fx) + at(y0 + 1.0, x0 + 1.0) * fx) * fy)
-    return out.permute(0, 3, 1, 2)
+        pos = [_grid_padded(p, size, padding_mode, align_corners) for p, size in zip(pos, spatial)]
+        taps = []
+        for p in pos:
+            if mode == "nearest":           # halves to even
+                r = _floor(p + 0.5)
+                r = ember.where((r - p == 0.5) & (r - 2.0 * _floor(r / 2.0) == 1), r - 1.0, r)
+                taps.append([(r.detach(), None)])
+            else:
+                p0 = _floor(p).detach()
+                f = (p - p0).unsqueeze(-1)
+                taps.append([(p0, 1.0 - f), (p0 + 1.0, f)])
+    out = None
+    for corner in itertools.product(*taps):
+        value = at([i for i, _ in corner])
+        for _, weight in corner:
+            value = value if weight is None else value * weight
+        out = value if out is None else out + value
+    return out.permute(0, k + 1, *range(1, k + 1))
 
 
 def pixel_shuffle(x, upscale_factor):

@@ -1502,15 +1502,11 @@ def affine_grid(c, a, theta, size):
 
 @op("GridSample")
 def grid_sample(c, a, x, grid):
-    """F.grid_sample on 2-D images: modes bilinear, bicubic (opset 20: linear, cubic) and
-    nearest."""
+    """F.grid_sample: images and volumes, modes bilinear, bicubic (opset 20: linear,
+    cubic) and nearest."""
     mode = a.get("mode", "bilinear")
     mode = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, mode)
-    x = c.tensor(x)
-    if mode not in F.GRID_MODES or x.ndim != 4:
-        c.refuse(f"GridSample mode {a.get('mode')!r} on rank {x.ndim}: ember samples 2-D "
-                 f"images (bilinear, bicubic or nearest)")
-    return F.grid_sample(x, c.tensor(grid), mode, a.get("padding_mode", "zeros"),
+    return F.grid_sample(c.tensor(x), c.tensor(grid), mode, a.get("padding_mode", "zeros"),
                          bool(a.get("align_corners", 0)))
 
 

@@ -44,7 +44,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: and a round trip for device backends)
 ON_HOST = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
            "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter", "sort",
-           "argsort", "searchsorted", "cumulative_prod", "isin",
+           "argsort", "searchsorted", "isin",
            "take_along_axis", "repeat", "bitwise_and", "bitwise_or", "bitwise_xor",
            "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift", "unique_all",
            "unique_counts", "unique_inverse", "unique_values")
@@ -711,31 +711,25 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
     return on_host(lambda a, v: np.searchsorted(a, v, side=side, sorter=sorter), x1, x2)
 
 
-def _cumulative(np_fn, x, axis, dtype, include_initial, initial):
-    def run(a):
-        out = np_fn(a, axis=axis if axis is not None else 0, dtype=a.dtype)
-        if include_initial:
-            pad = [(0, 0)] * out.ndim
-            pad[axis if axis is not None else 0] = (1, 0)
-            out = np.pad(out, pad, constant_values=initial)
-        return out
-    return on_host(run, _accumulator(x, dtype))
-
-
-def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    """ember.cumsum on the tensor's backend (differentiable), a 0 first with
-    ``include_initial``."""
+def _cumulative(op, x, axis, dtype, include_initial, initial):
+    """ember's cumsum or cumprod on the tensor's backend (differentiable), ``initial``
+    first with ``include_initial``."""
     x = _accumulator(x, dtype)
     axis = 0 if axis is None else axis
-    out = ops.cumsum(x, axis, dtype=x.dtype)
+    out = op(x, axis, dtype=x.dtype)
     if include_initial:
-        axis = normalize_axis("cumulative_sum", axis, out.ndim, out.shape)
-        out = ops.pad(out, tuple((1, 0) if a == axis else (0, 0) for a in range(out.ndim)))
+        axis = normalize_axis(op.__name__, axis, out.ndim, out.shape)
+        out = ops.pad(out, tuple((1, 0) if a == axis else (0, 0) for a in range(out.ndim)),
+                      initial)
     return out
 
 
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    return _cumulative(ops.cumsum, x, axis, dtype, include_initial, 0)
+
+
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative(np.cumprod, x, axis, dtype, include_initial, 1)
+    return _cumulative(ops.cumprod, x, axis, dtype, include_initial, 1)
 
 
 class UniqueAllResult(tuple):

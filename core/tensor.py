@@ -402,6 +402,7 @@ class Tensor:
     def logsumexp(self, axis=None, keepdims=False): return _ops.logsumexp(self, axis, keepdims)
     def prod(self, axis=None, keepdims=False, dtype=None): return _ops.prod(self, axis, keepdims, dtype)
     def cumsum(self, axis, dtype=None): return _ops.cumsum(self, axis, dtype)
+    def cumprod(self, axis, dtype=None): return _ops.cumprod(self, axis, dtype)
     def any(self, axis=None, keepdims=False): return _ops.any(self, axis, keepdims)
     def all(self, axis=None, keepdims=False): return _ops.all(self, axis, keepdims)
     def exp(self): return _ops.exp(self)

@@ -1,4 +1,5 @@
-"""Prefix sums (cumsum) and products (prod) along an axis, differentiable. Where a backend
+"""Prefix sums and products (cumsum, cumprod) and products (prod) along an axis,
+differentiable. Where a backend
 has no fast path they are composed of slices, pads, adds and multiplies: trees of
 ceil(log2 n) levels (Hillis and Steele's scan, pairwise products), so their rounding grows
 with log n, not with n as a running sum's; and a product's gradient is the tree's own, a
@@ -58,17 +59,30 @@ def cumsum(x, axis, dtype=None):
     gives an empty result. NaN and inf spread to every later position."""
     wide, dtype = _summed(x, dtype, "cumsum")
     axis = normalize_axis("cumsum", axis, max(wide.ndim, 1), wide.shape)   # 0-d: axis 0 or -1
-    n = wide.shape[axis] if wide.ndim else 1
-    if wide.ndim == 0 or n <= 1:
-        y = wide
-    elif wide._backend.fast_cumsum is not None:
+    if wide.ndim and wide.shape[axis] > 1 and wide._backend.fast_cumsum is not None:
         y = run(CumSum(axis), (wide,), wide.shape, wide.dtype)
     else:
-        y, step = wide, 1
-        while step < n:      # each position adds the partial sum ending `step` before it
-            y = y + pad(_along(y, axis, 0, n - step), _widths(y.ndim, axis, step, 0))
-            step *= 2
+        y = _scan(wide, axis, lambda a, b: a + b, 0)
     return y if y.dtype is dtype else cast(y, dtype)
+
+
+def cumprod(x, axis, dtype=None):
+    """Products of x along ``axis`` up to each position, as torch.cumprod, in sum's dtypes;
+    the scan's own multiplies give the gradient, exact where factors are 0."""
+    wide, dtype = _summed(x, dtype, "cumprod")
+    axis = normalize_axis("cumprod", axis, max(wide.ndim, 1), wide.shape)
+    y = _scan(wide, axis, lambda a, b: a * b, 1)
+    return y if y.dtype is dtype else cast(y, dtype)
+
+
+def _scan(y, axis, combine, identity):
+    """Hillis and Steele's inclusive scan: ceil(log2 n) rounds, each position combined
+    with the partial result ending ``step`` before it (``identity`` before the start)."""
+    n, step = (y.shape[axis] if y.ndim else 1), 1
+    while step < n:
+        y = combine(y, pad(_along(y, axis, 0, n - step), _widths(y.ndim, axis, step, 0), identity))
+        step *= 2
+    return y
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):

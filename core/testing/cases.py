@@ -281,14 +281,16 @@ OPS = [
     OpCase("sum_axes_keepdims", lambda x: x.sum(axis=(0, -1), keepdims=True),
            lambda x: x.sum(axis=(0, -1), keepdims=True), [((3, 4),), ((2, 3, 4),), ((1, 4),)], NUMERIC,
            out="sum", cancels=True),
-    # cumsum and prod (a tree of pairwise products: its gradient needs no division, so
-    # zeros are exact): NaN and inf spread to later positions and into the product, as in
-    # float64; an empty axis gives an empty cumsum and a product of 1
+    # cumsum, cumprod and prod (scans and a tree of pairwise products: their gradients need
+    # no division, so zeros are exact): NaN and inf spread to later positions and into the
+    # product, as in float64; an empty axis gives an empty scan and a product of 1
     OpCase("cumsum", lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1),
            [((3, 5),), ((2, 3, 17),), ((1,),), ((2, 0),)], NUMERIC, out="sum", double=True,
            cancels=True),
     OpCase("cumsum_axis0", lambda x: x.cumsum(0), lambda x: np.cumsum(x, 0), [((9, 2),), ((0, 2),)],
            cancels=True),
+    OpCase("cumprod", lambda x: x.cumprod(-1), lambda x: np.cumprod(x, -1),
+           [((3, 5),), ((2, 3, 9),), ((1,),), ((2, 0),)], NUMERIC, out="sum", double=True),
     OpCase("prod", lambda x: x.prod(axis=-1), lambda x: np.prod(x, -1),
            [((3, 5),), ((2, 3, 7),), ((4, 0),), ((1,),)], NUMERIC, out="sum", double=True),
     OpCase("prod_axes_keepdims", lambda x: x.prod(axis=(0, -1), keepdims=True),

@@ -90,6 +90,7 @@ UNARY = {
     "matrix_transpose": (lambda xp, x: xp.matrix_transpose(x if x.ndim > 1 else xp.stack([x, x])), -3, 3),
     "cumulative_sum": (lambda xp, x: xp.cumulative_sum(x, axis=-1, include_initial=True), -3, 3),
     "prod": (lambda xp, x: xp.prod(x, axis=-1), -1.5, 1.5),
+    "cumulative_prod": (lambda xp, x: xp.cumulative_prod(x, axis=-1, include_initial=True), -1.5, 1.5),
 }
 
 HOST = {   # ON_HOST functions and the linalg extension: (name, fn of (xp, x), low, high)

@@ -406,3 +406,20 @@ def test_long_cumsums_and_products_keep_float32_precision(backend):
     expect(spread[0] == 1 and np.isnan(spread[1:]).all(), f"cumsum past a NaN: {spread}")
     spread = _f32([1.0, INF, 2.0, -1.0], backend).cumsum(0).numpy()
     expect(spread.tolist() == [1, INF, INF, INF], f"cumsum past an inf: {spread}")
+
+
+def test_products_have_exact_gradients_at_zeros(backend):
+    """d prod / d x_i is the product of the other factors, 0 or not (x / prod divides by
+    0), and d cumprod: the same for each prefix: checked exactly on small integers."""
+    v = np.array([2.0, 0.0, 3.0, -1.0, 0.0, 5.0, 4.0])
+    x = ember.tensor(v, dtype=ember.float32, backend=backend, requires_grad=True)
+    x.prod().backward()
+    others = [np.prod(np.delete(v, i)) for i in range(v.size)]
+    expect(x.grad.tolist() == others, f"d prod: {x.grad.tolist()}, exact {others}")
+    v[4] = 7.0                                   # one zero left: every prefix past it is 0
+    x = ember.tensor(v, dtype=ember.float32, backend=backend, requires_grad=True)
+    w = np.arange(1.0, v.size + 1)
+    (x.cumprod(0) * ember.tensor(w, dtype=ember.float32, backend=backend)).sum().backward()
+    exact = [sum(w[k] * np.prod(np.delete(v[:k + 1], i)) for k in range(i, v.size))
+             for i in range(v.size)]
+    expect(x.grad.tolist() == exact, f"d cumprod: {x.grad.tolist()}, exact {exact}")

@@ -136,7 +136,7 @@ def test_every_differentiable_op_is_gradchecked():
     names = " ".join(c.name for c in OPS if c.grad)
     for op in ("neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
                "clip", "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where",
-               "sum", "cumsum", "prod", "mean", "var", "std", "max", "min", "logsumexp", "softmax",
+               "sum", "cumsum", "cumprod", "prod", "mean", "var", "std", "max", "min", "logsumexp", "softmax",
                "log_softmax", "reshape", "transpose", "permute", "broadcast_to", "squeeze",
                "flatten", "concatenate", "stack", "split", "pad", "flip", "cast", "index",
                "matmul"):

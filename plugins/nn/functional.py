@@ -1170,7 +1170,7 @@ def _at_least(value, least):
     return value + (ember.maximum(value, least) - value).detach()
 
 
-def _by_largest(x, dim):
+def by_largest(x, dim):
     """(x / s, s), s the largest magnitude along ``dim`` (kept; a constant to autograd, 1
     where it is 0 or not finite): a direction computed from x / s is x's, and its norm
     cannot overflow."""
@@ -1185,7 +1185,7 @@ def normalize(x, p=2.0, dim=1, eps=1e-12):
     """x / max(||x||_p, eps) along ``dim``, as PyTorch; computed from x over its largest
     magnitude s (as y / max(||y||, eps / s)), so that a norm past the dtype's range does
     not make it 0 (normalize([3e38, 3e38]) is [0.707, 0.707], PyTorch's float32 0)."""
-    y, s = _by_largest(x, dim)
+    y, s = by_largest(x, dim)
     return y / ember.maximum(_norm(y, p, dim), eps / s)
 
 
@@ -1201,7 +1201,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
             raise ShapeError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} do not "
                              f"broadcast") from None
         x1, x2 = ember.broadcast_to(x1, shape), ember.broadcast_to(x2, shape)
-    (y1, s1), (y2, s2) = _by_largest(x1, dim), _by_largest(x2, dim)
+    (y1, s1), (y2, s2) = by_largest(x1, dim), by_largest(x2, dim)
     a = y1 / _at_least(_norm(y1, 2.0, dim), eps / s1)
     b = y2 / _at_least(_norm(y2, 2.0, dim), eps / s2)
     return (a * b).sum(axis=dim)

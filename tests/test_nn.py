@@ -1627,12 +1627,13 @@ def test_embedding_max_norm_and_scale_grad_by_freq_are_pytorchs(kwargs):
 
 
 def test_embedding_max_norm_in_a_compiled_step():
-    """The renormalization is a state update the compiled step replays: the table after
-    six compiled steps is the eager one's."""
+    """The renormalization is a state update the compiled step replays, and the counts of
+    scale_grad_by_freq are found on the device: the table after six compiled steps is the
+    eager one's."""
     tables = []
     for compiled in (False, True):
         ember.manual_seed(0)
-        emb = nn.Embedding(5, 3, max_norm=0.5)
+        emb = nn.Embedding(5, 3, max_norm=0.5, scale_grad_by_freq=True)
         opt = ember.plugins.optim.SGD(emb.parameters(), lr=0.1)
 
         def step(i):
@@ -1643,7 +1644,7 @@ def test_embedding_max_norm_in_a_compiled_step():
             return loss
         run = ember.compile(step) if compiled else step
         for k in range(6):
-            run(ember.tensor([k % 5, 3]))
+            run(ember.tensor([k % 5, 3, 3]))
         tables.append(emb.weight.numpy())
     np.testing.assert_allclose(tables[1], tables[0], rtol=1e-6)
     assert np.linalg.norm(tables[0], axis=1).max() <= 0.5 + 0.1 * 3 ** 0.5 + 1e-6

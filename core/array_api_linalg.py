@@ -8,7 +8,7 @@ import numpy as np
 
 from . import ops
 from .errors import ShapeError
-from .ops.reduce import safe_root
+from .ops.reduce import by_largest, safe_root
 from .array_api import _host, eye, matmul, matrix_transpose, on_host, sum, tensordot, vecdot
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
@@ -91,9 +91,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
         return ops.sum(a ** ord, axis, keepdims) ** (1.0 / ord)
     # scaled by the largest magnitude (held constant), so that |x| ** ord neither
     # underflows to 0 for tiny x nor overflows for huge x; an infinite element gives inf
-    big = ops.max(a, axis, keepdims=True).detach()
-    scale = ops.where(ops.logical_or(ops.eq(big, 0), ops.eq(big, float("inf"))), 1.0, big)
-    r = a / scale
+    r, scale = by_largest(a, axis)
     if ord == 2:
         norm = safe_root(ops.sum(r * r, axis, keepdims))
     else:

@@ -9,7 +9,8 @@ from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ..tensor import wrap
 from ._util import as_tensor, const, fast_path, primitive
-from .elementwise import _real_float_input, cast, check_ordered, eq, exp, log, sqrt, where
+from .elementwise import (_real_float_input, cast, check_ordered, eq, exp, log, logical_or, sqrt,
+                          where)
 
 
 def _reduced(shape, axes, keepdims):
@@ -137,6 +138,17 @@ class SafeRoot(Op):
 def safe_root(m):
     """sqrt of ``m`` (>= 0) with gradient 0 at 0."""
     return run(SafeRoot(), (m,), m.shape, m.dtype)
+
+
+def by_largest(x, axis):
+    """(x / s, s), s the largest magnitude over ``axis`` (kept; a constant to autograd, 1
+    where it is 0 or inf): a norm or a direction computed from x / s neither overflows
+    nor underflows (vector_norm, F.normalize, F.cosine_similarity)."""
+    if x.size == 0:
+        return x, 1.0
+    big = max(x.detach().abs(), axis, keepdims=True)
+    s = where(logical_or(eq(big, 0), eq(big, float("inf"))), 1.0, big)
+    return x / s, s
 
 
 def std(x, axis=None, correction=1, keepdims=False):

@@ -516,7 +516,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
                          f"{input1.shape[:-1]}")
     # each divided by its largest magnitude s first (the 1e-12 by s * s): squares of
     # 1e20 overflow float32, where PyTorch's cosine is NaN
-    from ember.plugins.nn.functional import by_largest
+    from ember.ops.reduce import by_largest
     (a, s1), (b, s2) = by_largest(input1, -1), by_largest(input2, -1)
     dot = (a * b).sum(axis=-1, keepdims=True)
     cos = (dot / ember.sqrt((a * a).sum(axis=-1, keepdims=True) + 1e-12 / (s1 * s1))

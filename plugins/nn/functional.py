@@ -12,7 +12,7 @@ from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
 from ember.ops import special
 from ember.ops.activation import gelu_tanh, relu_grad
-from ember.ops.reduce import standardize
+from ember.ops.reduce import by_largest, standardize
 from ember.ops.movement import Unslice
 from ember.tensor import wrap
 
@@ -1168,17 +1168,6 @@ def _at_least(value, least):
     """max(value, least) whose gradient is value's (PyTorch clamps its norms so, under
     no_grad)."""
     return value + (ember.maximum(value, least) - value).detach()
-
-
-def by_largest(x, dim):
-    """(x / s, s), s the largest magnitude along ``dim`` (kept; a constant to autograd, 1
-    where it is 0 or not finite): a direction computed from x / s is x's, and its norm
-    cannot overflow."""
-    if x.size == 0:
-        return x, 1.0
-    big = ember.max(x.detach().abs(), axis=dim, keepdims=True)
-    s = ember.where(ember.logical_or(ember.eq(big, 0), ember.eq(big, float("inf"))), 1.0, big)
-    return x / s, s
 
 
 def normalize(x, p=2.0, dim=1, eps=1e-12):

@@ -98,12 +98,16 @@ class EmberFormat:
         def _unpack(payload):
             return msgpack.unpackb(payload, raw=False, strict_map_key=False, ext_hook=ext_hook)
 
-        try:
-            body = _unpack(data)
-        except SerializationError:
-            raise
-        except Exception as exc:  # msgpack's errors, and anything a hostile file provokes
-            raise fail(source, f"not a readable .ember file ({type(exc).__name__}: {exc})") from None
+        def _read(payload):
+            try:
+                return _unpack(payload)
+            except SerializationError:
+                raise
+            except Exception as exc:  # msgpack's errors, and anything a hostile file provokes
+                raise fail(source, f"not a readable .ember file ({type(exc).__name__}: "
+                                   f"{exc})") from None
+
+        body = _read(data)
         if not isinstance(body, dict) or body.get("format") != "ember":
             raise fail(source, "not an .ember file (no ember header)")
         if body.get("version") not in (1, VERSION):
@@ -117,9 +121,4 @@ class EmberFormat:
         if not isinstance(packed, bytes) or body.get("crc32") != zlib.crc32(packed):
             raise fail(source, "its contents do not match their checksum; the file is "
                                "damaged (load an earlier copy)")
-        try:
-            return _unpack(packed)
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise fail(source, f"not a readable .ember file ({type(exc).__name__}: {exc})") from None
+        return _read(packed)

@@ -43,8 +43,8 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
 ON_HOST = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
-           "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter", "sort",
-           "argsort", "searchsorted", "isin",
+           "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter",
+           "searchsorted", "isin",
            "take_along_axis", "repeat", "bitwise_and", "bitwise_or", "bitwise_xor",
            "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift", "unique_all",
            "unique_counts", "unique_inverse", "unique_values")
@@ -690,21 +690,11 @@ def prod(x, /, *, axis=None, dtype=None, keepdims=False):
 
 
 def sort(x, /, *, axis=-1, descending=False, stable=True):
-    """Descending is the ascending sort reversed (negating would fail on bool and
-    misplace the integer minimum)."""
-    return on_host(lambda a: np.flip(np.sort(a, axis), axis) if descending else
-                   np.sort(a, axis, kind="stable"), x)
+    return ops.sort(x, axis, descending).values
 
 
 def argsort(x, /, *, axis=-1, descending=False, stable=True):
-    """Descending and stable: ties keep their order (the reversed array's stable
-    ascending order, reversed and mapped back)."""
-    def run(a):
-        if not descending:
-            return np.argsort(a, axis, kind="stable")
-        n = a.shape[axis] if a.ndim else 1
-        return n - 1 - np.flip(np.argsort(np.flip(a, axis), axis, kind="stable"), axis)
-    return on_host(run, x)
+    return ops.argsort(x, axis, descending)
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):

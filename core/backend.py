@@ -60,7 +60,7 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_cumsum", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
+              "fast_cumsum", "fast_argsort", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
 
 
@@ -114,6 +114,11 @@ class Backend:
     #: (x, axis) -> the sums along ``axis`` up to each position, each within a few
     #: roundings of its exact value (ember.ops.scan.cumsum composes a log-depth scan)
     fast_cumsum = None
+    #: (x, descending) -> the stable order of each row of 2-d x along its last axis, in
+    #: default_int: ties in index order, -0 equal to +0, NaN after every number (before
+    #: them when descending); x is any ordered dtype but bool (ember.ops.sort composes a
+    #: bitonic network where a backend has none)
+    fast_argsort = None
     #: (x) -> erf(x), x float32 or float64, within 3 ULP of float32 (ember.ops.special)
     fast_erf = None
     #: (x) -> the exact GELU, x Phi(x), within 8 ULP of float32; -inf gives NaN

@@ -403,6 +403,10 @@ class Tensor:
     def prod(self, axis=None, keepdims=False, dtype=None): return _ops.prod(self, axis, keepdims, dtype)
     def cumsum(self, axis, dtype=None): return _ops.cumsum(self, axis, dtype)
     def cumprod(self, axis, dtype=None): return _ops.cumprod(self, axis, dtype)
+    def sort(self, axis=-1, descending=False, stable=True): return _ops.sort(self, axis, descending, stable)
+    def argsort(self, axis=-1, descending=False, stable=True): return _ops.argsort(self, axis, descending, stable)
+    def topk(self, k, axis=-1, largest=True, sorted=True): return _ops.topk(self, k, axis, largest, sorted)  # noqa: A002
+    def kthvalue(self, k, axis=-1, keepdims=False): return _ops.kthvalue(self, k, axis, keepdims)
     def any(self, axis=None, keepdims=False): return _ops.any(self, axis, keepdims)
     def all(self, axis=None, keepdims=False): return _ops.all(self, axis, keepdims)
     def exp(self): return _ops.exp(self)

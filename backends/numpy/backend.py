@@ -441,6 +441,19 @@ class ArrayModuleBackend(Backend):
             return self.xp.cumsum(x, axis, dtype=self.xp.float64).astype(x.dtype)
         return self.xp.cumsum(x, axis)
 
+    def fast_argsort(self, x, descending):
+        """NumPy's stable sort; descending as the stable ascending order of the reversed
+        rows, reversed and mapped back (ties keep their order, NaN comes first). bfloat16
+        sorts as float32 (ml_dtypes' sort puts NaN first)."""
+        xp, n = self.xp, x.shape[-1]
+        if x.dtype == dt.bfloat16.np:
+            x = x.astype(xp.float32)
+        if not descending:
+            order = xp.argsort(x, axis=-1, kind="stable")
+        else:
+            order = n - 1 - xp.flip(xp.argsort(xp.flip(x, -1), axis=-1, kind="stable"), -1)
+        return order.astype(self.default_int.np, copy=False)
+
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""
         d = g + weight_decay * p if weight_decay else g

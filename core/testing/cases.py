@@ -316,6 +316,23 @@ OPS = [
            sample="distinct", grad=False, out="index"),
     OpCase("argmin_flat", lambda x: x.argmin(), np.argmin, REDUCE, NUMERIC, sample="distinct",
            grad=False, out="index"),
+    # sorting, stable: ties keep their order, -0 equals +0, NaN after every number (first
+    # when descending), an empty axis gives empty results; the values are gathered from x,
+    # so their gradient goes back to where each came from
+    OpCase("sort", lambda x: x.sort(-1).values, lambda x: np.sort(x, -1) if x.ndim else x,
+           [((3, 5),), ((2, 3, 17),), ((1,),), ((2, 0),), ((),)], NUMERIC, sample="distinct"),
+    OpCase("sort_descending_axis0", lambda x: x.sort(0, descending=True).values,
+           lambda x: np.flip(np.sort(x, 0), 0), [((9, 2),), ((0, 2),)], sample="distinct"),
+    OpCase("argsort", lambda x: x.argsort(-1), lambda x: np.argsort(x, -1, kind="stable"),
+           [((3, 5),), ((2, 3, 17),), ((1,),), ((2, 0),)], NUMERIC, sample="distinct",
+           grad=False, out="index"),
+    OpCase("topk", lambda x: x.topk(3).values, lambda x: np.flip(np.sort(x, -1), -1)[..., :3],
+           [((3, 5),), ((2, 4, 7),), ((4, 3),)], NUMERIC, sample="distinct"),
+    OpCase("topk_smallest_axis0", lambda x: x.topk(2, 0, largest=False).indices,
+           lambda x: np.argsort(x, 0, kind="stable")[:2], [((5, 3),), ((2, 0),)], NUMERIC,
+           sample="distinct", grad=False, out="index"),
+    OpCase("kthvalue", lambda x: x.kthvalue(2).values, lambda x: np.sort(x, -1)[..., 1],
+           [((3, 5),), ((2, 3, 4),)], NUMERIC, sample="distinct"),
     OpCase("logsumexp", lambda x: x.logsumexp(axis=-1), lambda x: _np_logsumexp(x, axis=-1),
            REDUCE, domain=(-5, 5), double=True, cancels=True),
     # softmax and log_softmax of an empty axis (or none to normalize): empty, as PyTorch

@@ -1013,18 +1013,10 @@ def reduce_prod(c, a, x, axes=None):
 
 @op("TopK")
 def top_k(c, a, x, k):
-    k = int(c.scalar(k))
-
-    def host(h):
-        axis = _axis(a.get("axis", -1), h.ndim)
-        n = h.shape[axis]
-        if a.get("largest", 1):      # descending, ties in index order (see array_api argsort)
-            order = n - 1 - np.flip(np.argsort(np.flip(h, axis), axis, kind="stable"), axis)
-        else:
-            order = np.argsort(h, axis, kind="stable")
-        index = np.take(order, np.arange(k), axis=axis)
-        return np.take_along_axis(h, index, axis), index.astype(np.int64)
-    return c.on_host(host, x)
+    """ember.topk: ties in index order, as ONNX asks (its ``sorted=0`` allows any order)."""
+    x = c.tensor(x)
+    return tuple(ember.topk(x, int(c.scalar(k)), _axis(a.get("axis", -1), x.ndim),
+                            largest=bool(a.get("largest", 1))))
 
 
 def _wrapped(index, size):

@@ -423,3 +423,95 @@ def test_products_have_exact_gradients_at_zeros(backend):
     exact = [sum(w[k] * np.prod(np.delete(v[:k + 1], i)) for k in range(i, v.size))
              for i in range(v.size)]
     expect(x.grad.tolist() == exact, f"d cumprod: {x.grad.tolist()}, exact {exact}")
+
+
+def _stable_order(values, descending=False):
+    """The stable order of a row by Python's sort: NaN after every number (first when
+    descending), -0 equal to +0, ties in index order."""
+    def key(i):
+        v = int(values[i]) if np.issubdtype(values.dtype, np.integer) else float(values[i])
+        if v != v:
+            return (1, 0.0, i) if not descending else (0, 0.0, i)
+        return (0, v, i) if not descending else (1, -v, i)
+    return sorted(range(len(values)), key=key)
+
+
+def test_sorting_at_the_edges(backend):
+    """sort, argsort and topk order NaN after every number (first when descending, as
+    PyTorch), keep ties (-0 and +0 among them) in index order, and reach every dtype's
+    limits: checked against Python's own sort on each dtype the backend holds."""
+    rng = np.random.default_rng(3)
+    for dtype in sorted(backend.dtypes - {ember.bool_}, key=lambda d: d.name):
+        if dtype.is_complex:
+            continue
+        if dtype.is_inexact:
+            info = ember.dtypes.finfo(dtype)
+            pool = [NAN, INF, -INF, 0.0, -0.0, float(info.max), -float(info.max),
+                    float(info.tiny), 1.0, -1.0, 2.5]
+            if not backend.flushes_subnormals:
+                pool.append(float(info.smallest_subnormal))
+        else:
+            info = np.iinfo(dtype.np)
+            pool = [int(info.min), int(info.max), 0, 1, int(info.max) - 1, int(info.min) + 1]
+        for n in (1, 2, 7, 33):
+            row = np.array(rng.choice(np.array(pool, dtype=object), n).tolist(), dtype=dtype.np)
+            t = ember.tensor(row, backend=backend)
+            for descending in (False, True):
+                order = _stable_order(row, descending)
+                values, indices = t.sort(descending=descending)
+                expect(indices.tolist() == order and t.argsort(descending=descending).tolist() == order,
+                       f"{dtype.name} sort(descending={descending}) of {row.tolist()}: order "
+                       f"{indices.tolist()}, expected {order}")
+                got = values.numpy().astype(np.float64)
+                want = row[order].astype(np.float64)
+                expect(np.array_equal(got, want, equal_nan=True)
+                       and np.array_equal(np.signbit(got), np.signbit(want)),
+                       f"{dtype.name} sorted values {got.tolist()}, expected {want.tolist()}")
+                k = min(3, n)
+                top = t.topk(k, largest=descending)
+                expect(top.indices.tolist() == order[:k], f"{dtype.name} topk({k}, largest="
+                       f"{descending}) of {row.tolist()}: {top.indices.tolist()}")
+    flags = ember.tensor([True, False, True, False], backend=backend)
+    expect(flags.sort().values.tolist() == [False, False, True, True]
+           and flags.argsort(descending=True).tolist() == [0, 2, 1, 3], "sorting bools")
+
+
+def test_sorting_shapes_and_refusals(backend):
+    """Empty axes give empty results, a 0-d tensor sorts to itself at index 0, a long row
+    of many ties keeps them in index order; a k past the axis is refused with both
+    numbers, complex values (no order) by name."""
+    empty = ember.zeros(2, 0, backend=backend)
+    values, indices = empty.sort()
+    expect(values.shape == (2, 0) and indices.shape == (2, 0), "sort of an empty axis")
+    expect(empty.topk(0).values.shape == (2, 0), "topk(0) of an empty axis")
+    expect(ember.zeros(0, 3, backend=backend).argsort(0).shape == (0, 3), "argsort of 0 rows")
+    scalar = _f32(2.5, backend).sort()
+    expect(scalar.values.shape == () and scalar.values.item() == 2.5
+           and scalar.indices.item() == 0, "sort of a 0-d tensor")
+    row = np.random.default_rng(4).integers(0, 10, 1000).astype(np.float32)
+    expect(_f32(row, backend).argsort().tolist() == _stable_order(row), "1000 values, 10 distinct")
+    cols = np.random.default_rng(5).standard_normal((6, 5)).astype(np.float32)
+    got = _f32(cols, backend).kthvalue(3, 0, keepdims=True)
+    expect(got.values.shape == (1, 5) and np.array_equal(got.values.numpy()[0], np.sort(cols, 0)[2])
+           and got.indices.numpy()[0].tolist() == np.argsort(cols, 0, kind="stable")[2].tolist(),
+           "kthvalue along axis 0")
+    with pytest.raises(ember.RangeError, match="from 0 to the axis' length 4, got 5"):
+        ember.zeros(3, 4, backend=backend).topk(5)
+    with pytest.raises(ember.RangeError, match="from 1 to the axis' length 4, got 0"):
+        ember.zeros(3, 4, backend=backend).kthvalue(0)
+    if ember.complex64 in backend.dtypes:
+        with pytest.raises(ember.DTypeError, match="complex numbers have no order"):
+            ember.zeros(3, dtype=ember.complex64, backend=backend).sort()
+
+
+def test_sorted_values_send_their_gradient_back(backend):
+    """The gradient of sorted values (and of topk's) goes to the position each came from,
+    the tied one that was taken among equals, as PyTorch's."""
+    x = ember.tensor(np.array([[3.0, 1.0, 3.0, 2.0]], np.float32), backend=backend,
+                     requires_grad=True)
+    weights = _f32([[10.0, 20.0, 30.0, 40.0]], backend)
+    (x.sort(descending=True).values * weights).sum().backward()
+    expect(x.grad.tolist() == [[10.0, 40.0, 20.0, 30.0]], f"sort's gradient {x.grad.tolist()}")
+    x.grad = None
+    (x.topk(2, largest=False).values * weights[:, :2]).sum().backward()
+    expect(x.grad.tolist() == [[0.0, 10.0, 0.0, 20.0]], f"topk's gradient {x.grad.tolist()}")

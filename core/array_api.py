@@ -45,7 +45,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 ON_HOST = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "trunc",
            "round", "remainder", "floor_divide", "copysign", "signbit", "nextafter",
            "searchsorted", "isin",
-           "take_along_axis", "repeat", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "repeat", "bitwise_and", "bitwise_or", "bitwise_xor",
            "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift", "unique_all",
            "unique_counts", "unique_inverse", "unique_values")
 
@@ -677,7 +677,10 @@ bitwise_and, bitwise_or, bitwise_xor = _host(np.bitwise_and), _host(np.bitwise_o
 bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
     _host(np.invert), _host(np.left_shift), _host(np.right_shift))
 isin = _host(lambda x1, x2, /, *, invert=False: np.isin(x1, x2, invert=invert))
-take_along_axis = _host(lambda x, indices, /, *, axis=-1: np.take_along_axis(x, indices, axis))
+
+
+def take_along_axis(x, indices, /, *, axis=-1):
+    return ops.take_along_axis(x, indices, axis)
 repeat = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
 
 

@@ -6,7 +6,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
-from .indexing import getitem, setitem
+from .indexing import getitem, setitem, take_along_axis
 from .linalg import matmul
 from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, reshape, split,
                        squeeze, stack, transpose, unsqueeze)
@@ -21,6 +21,6 @@ __all__ = [
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
     "neg", "pad", "permute", "pow", "prod", "relu", "reshape", "scaled_dot_product_attention",
     "sigmoid", "sign", "sin", "softmax",
-    "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "to_backend",
+    "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "take_along_axis", "tanh", "to_backend",
     "transpose", "unsqueeze", "var", "where", "real", "imag", "conj",
 ]

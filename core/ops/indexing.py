@@ -238,6 +238,67 @@ def _advanced(x, key):
     return out
 
 
+def rows_along(x, axis):
+    """x (at least 1-d) as 2-d rows along ``axis``, and the function that puts (rows, m)
+    results back in x's layout (the axis then of length m; with keepdims=False, an axis
+    of 1 goes)."""
+    rest = tuple(a for a in range(x.ndim) if a != axis)
+    moved = tuple(x.shape[a] for a in rest)
+    order = rest + (axis,)
+    rows = reshape(permute(x, order), (math.prod(moved), x.shape[axis]))
+    back = tuple(int(i) for i in np.argsort(order))
+
+    def undo(t, keepdims=True):
+        t = permute(reshape(t, moved + (t.shape[-1],)), back)
+        return t if keepdims else reshape(t, x.shape[:axis] + x.shape[axis + 1:])
+    return rows, undo
+
+
+def take_rows(rows, order):
+    """rows[r, order[r, j]] for each r, j, the order in range: a gather from the flattened
+    rows, so that the gradient scatters back."""
+    r, n = rows.shape
+    starts = index_tensor(np.arange(r).reshape(r, 1) * n, rows._backend)
+    return gather(reshape(rows, (-1,)), 0, order + starts)
+
+
+def take_along_axis(x, indices, axis=-1):
+    """x's values at ``indices`` along ``axis``, as numpy.take_along_axis and
+    torch.take_along_dim: ``indices`` has as many axes as x, the other axes broadcast,
+    negative indices count from the end. Differentiable in x (the gradient scatters
+    back). The indices are checked on the host, except while ember.compile traces
+    (as x[index] is)."""
+    from ..compile import is_compiling
+    from ..shapes import broadcast_shapes, normalize_axis
+    from ._util import as_tensor
+    from .elementwise import cast, where
+    from .movement import broadcast_to
+    x = as_tensor(x, "take_along_axis")
+    indices = as_tensor(indices, "take_along_axis", like=x)
+    same_backend("take_along_axis", (x, indices))
+    if indices.dtype.is_inexact or indices.dtype.name == "bool":
+        raise IndexingError(f"take_along_axis: indices must be integers, got {indices.dtype.name}")
+    if indices.ndim != x.ndim or not x.ndim:
+        raise IndexingError(f"take_along_axis: indices have {indices.ndim} axes and x has "
+                            f"{x.ndim}; give them as many (at least 1), e.g. with unsqueeze")
+    axis = normalize_axis("take_along_axis", axis, x.ndim, x.shape)
+    n = x.shape[axis]
+    one = lambda shape: shape[:axis] + (1,) + shape[axis + 1:]      # noqa: E731
+    shape = broadcast_shapes("take_along_axis", one(x.shape), one(indices.shape))
+    if not is_compiling() and indices.size:
+        host = indices.numpy()
+        if host.min() < -n or host.max() >= n:
+            bad = host[(host < -n) | (host >= n)].flat[0]
+            raise IndexingError(f"take_along_axis: index {bad} is out of bounds for axis "
+                                f"{axis} with size {n}")
+    index = cast(indices, x._backend.default_int)
+    index = where(index < 0, index + n, index)
+    rows, _ = rows_along(broadcast_to(x, shape[:axis] + (n,) + shape[axis + 1:]), axis)
+    order, undo = rows_along(broadcast_to(index, shape[:axis] + (indices.shape[axis],)
+                                          + shape[axis + 1:]), axis)
+    return undo(take_rows(rows, order))
+
+
 def setitem(x, key, value):
     """A copy of ``x`` with ``x[key]`` replaced by ``value`` (NumPy semantics: the value
     broadcasts and is cast to x's dtype; of repeated positions the last write wins).

@@ -3,13 +3,12 @@ ties keep their order, -0 equals +0, NaN comes after every number (first when
 descending), an empty axis gives empty results.
 
 The order comes from a backend's fast_argsort where it has one (NumPy: its stable
-sort), else from a bitonic sorting network composed of slices, flips, comparisons and
-wheres on whole rows: ceil(log2 n) (ceil(log2 n) + 1) / 2 rounds of compare-and-swap,
+sort), else from a bitonic sorting network composed of flips, comparisons and wheres on
+whole rows: ceil(log2 n) (ceil(log2 n) + 1) / 2 rounds of compare-and-swap,
 which a compiled step fuses. Each element carries its index, which breaks ties, so the
 network's order is the stable one. The values are gathered from x by that order, so
 their gradient goes back to the positions they came from."""
 
-import math
 from collections import namedtuple
 
 import numpy as np
@@ -20,7 +19,8 @@ from ..shapes import normalize_axis
 from ._util import as_tensor, index_tensor, primitive
 from .elementwise import (cast, check_ordered, logical_and, logical_not, logical_or,
                           logical_xor, where)
-from .movement import flip, gather, pad, permute, reshape
+from .indexing import rows_along, take_rows
+from .movement import flip, pad, reshape
 
 #: what sort, topk and kthvalue return, as torch.return_types do: a tuple that also
 #: names its parts
@@ -32,7 +32,7 @@ def sort(x, axis=-1, descending=False, stable=True):
     sort is always stable (``stable`` is accepted for PyTorch's signature)."""
     x, rows, undo = _rows("sort", x, axis)
     order = _order(rows, descending)
-    return Ranked(undo(_take(rows, order)), undo(order))
+    return Ranked(undo(take_rows(rows, order)), undo(order))
 
 
 def argsort(x, axis=-1, descending=False, stable=True):
@@ -49,7 +49,7 @@ def topk(x, k, axis=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's na
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
         raise RangeError(f"topk: k must be an int from 0 to the axis' length {n}, got {k!r}")
     order = _order(rows, largest)[:, :int(k)]
-    return Ranked(undo(_take(rows, order)), undo(order))
+    return Ranked(undo(take_rows(rows, order)), undo(order))
 
 
 def kthvalue(x, k, axis=-1, keepdims=False):
@@ -60,39 +60,19 @@ def kthvalue(x, k, axis=-1, keepdims=False):
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n:
         raise RangeError(f"kthvalue: k must be an int from 1 to the axis' length {n}, got {k!r}")
     order = _order(rows, False)[:, int(k) - 1:int(k)]
-    return Ranked(undo(_take(rows, order), keepdims), undo(order, keepdims))
+    return Ranked(undo(take_rows(rows, order), keepdims), undo(order, keepdims))
 
 
 def _rows(name, x, axis):
     """x, x as 2-d rows along ``axis``, and the function that puts (rows, m) results back
-    in x's layout (the axis of length m; with keepdims=False an axis of 1 goes)."""
+    in x's layout (a 0-d x is one row of one)."""
     x = as_tensor(x, name)
     check_ordered(name, x)
-    ndim = max(x.ndim, 1)
-    axis = normalize_axis(name, axis, ndim, x.shape or (1,))
-    shape = x.shape or (1,)
-    rest = tuple(a for a in range(ndim) if a != axis)
-    moved = tuple(shape[a] for a in rest)
-    rows = reshape(permute(reshape(x, shape), rest + (axis,)), (math.prod(moved), shape[axis]))
-
-    def undo(t, keepdims=True):
-        t = permute(reshape(t, moved + (t.shape[-1],)), _inverse(rest + (axis,)))
-        if not keepdims:
-            t = reshape(t, shape[:axis] + shape[axis + 1:])
-        return reshape(t, ()) if not x.ndim and keepdims else t
-    return x, rows, undo
-
-
-def _inverse(perm):
-    return tuple(int(i) for i in np.argsort(perm))
-
-
-def _take(rows, order):
-    """rows[r, order[r, j]] for each r, j: a gather from the flattened rows, so that the
-    gradient scatters back."""
-    r, n = rows.shape
-    starts = index_tensor(np.arange(r).reshape(r, 1) * n, rows._backend)
-    return gather(reshape(rows, (-1,)), 0, order + starts)
+    axis = normalize_axis(name, axis, max(x.ndim, 1), x.shape or (1,))
+    rows, undo = rows_along(reshape(x, x.shape or (1,)), axis)
+    if x.ndim:
+        return x, rows, undo
+    return x, rows, lambda t, keepdims=True: reshape(undo(t, keepdims), ())
 
 
 def _order(rows, descending):

@@ -515,3 +515,33 @@ def test_sorted_values_send_their_gradient_back(backend):
     x.grad = None
     (x.topk(2, largest=False).values * weights[:, :2]).sum().backward()
     expect(x.grad.tolist() == [[0.0, 10.0, 0.0, 20.0]], f"topk's gradient {x.grad.tolist()}")
+
+
+def test_take_along_axis_gathers_and_scatters_back(backend):
+    """take_along_axis along each axis, with negative indices and broadcast axes, equals
+    NumPy's; its gradient adds each output's weight where it was taken from (np.add.at);
+    indices out of range or of the wrong rank are refused by name."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    for axis in range(3):
+        shape = list(x.shape)
+        shape[axis], shape[(axis + 1) % 3] = 6, 1
+        index = rng.integers(-x.shape[axis], x.shape[axis], shape)
+        positive = np.where(index < 0, index + x.shape[axis], index)
+        t = ember.tensor(x, backend=backend, requires_grad=True)
+        got = ember.take_along_axis(t, ember.tensor(index.astype(np.int32), backend=backend), axis)
+        full = tuple(6 if a == axis else x.shape[a] for a in range(3))
+        picked = np.broadcast_to(positive, full)
+        expect(np.array_equal(got.numpy(), np.take_along_axis(x, picked, axis)),
+               f"take_along_axis along axis {axis}")
+        weights = rng.standard_normal(full).astype(np.float32)
+        (got * ember.tensor(weights, backend=backend)).sum().backward()
+        want = np.zeros(x.shape)
+        where = list(np.indices(full))
+        where[axis] = picked
+        np.add.at(want, tuple(where), weights.astype(np.float64))
+        assert_ulp(t.grad.numpy(), want, ember.float32, 4, f"take_along_axis' gradient, axis {axis}")
+    with pytest.raises(ember.IndexingError, match="index 5 is out of bounds for axis 2 with size 5"):
+        ember.take_along_axis(_f32(x, backend), ember.tensor([[[5]]], backend=backend), 2)
+    with pytest.raises(ember.IndexingError, match="indices have 1 axes and x has 3"):
+        ember.take_along_axis(_f32(x, backend), ember.tensor([0], backend=backend), 2)

@@ -60,7 +60,7 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_cumsum", "fast_argsort", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
+              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
 
 
@@ -119,6 +119,10 @@ class Backend:
     #: them when descending); x is any ordered dtype but bool (ember.ops.sort composes a
     #: bitonic network where a backend has none)
     fast_argsort = None
+    #: (x, mode) -> x rounded to integral values, mode one of ember.ops.rounding.MODES
+    #: (floor, ceil, trunc, round: halves to even), zeros keeping x's sign, inf and NaN
+    #: passing through; x a float (ember.ops.rounding composes it of casts elsewhere)
+    fast_rounding = None
     #: (x) -> erf(x), x float32 or float64, within 3 ULP of float32 (ember.ops.special)
     fast_erf = None
     #: (x) -> the exact GELU, x Phi(x), within 8 ULP of float32; -inf gives NaN

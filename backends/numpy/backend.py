@@ -454,6 +454,10 @@ class ArrayModuleBackend(Backend):
             order = n - 1 - xp.flip(xp.argsort(xp.flip(x, -1), axis=-1, kind="stable"), -1)
         return order.astype(self.default_int.np, copy=False)
 
+    def fast_rounding(self, x, mode):
+        xp = self.xp
+        return {"floor": xp.floor, "ceil": xp.ceil, "trunc": xp.trunc, "round": xp.rint}[mode](x)
+
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""
         d = g + weight_decay * p if weight_decay else g

@@ -213,6 +213,12 @@ OPS = [
     OpCase("neg", ember.neg, np.negative, dtypes=NUMERIC, signed_zeros=True),
     OpCase("abs", ember.abs, np.abs, dtypes=NUMERIC, sample="away_from_zero"),
     OpCase("sign", ember.sign, np.sign, dtypes=NUMERIC, sample="away_from_zero", grad=False),
+    # rounding: halves to even, a zero result keeps x's sign, inf and NaN pass through,
+    # integers come back as they are; the gradient is zero (test_numerics)
+    *[OpCase(n, getattr(ember, n), ref, dtypes=NUMERIC, domain=(-4.0, 4.0), grad=False,
+             signed_zeros=True, edges=(0.5, -0.5, 1.5, -2.5, 2.5, 0.49999997, 8388607.5, -4097.5))
+      for n, ref in (("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc),
+                     ("round", np.rint))],
     OpCase("exp", ember.exp, np.exp, double=True,
            edges=(88.7, 89.0, -87.3, -103.0, -110.0, 11.0, -17.0, 709.0, 710.0, -745.0)),
     OpCase("log", ember.log, np.log, domain=(0.1, 4.0), double=True, edges=(2.0, 0.5, 1e30)),

@@ -954,7 +954,10 @@ def softmax_cross_entropy(c, a, x, target, weight=None):
 
 # -- ops without a device kernel in ember: NumPy on host copies (Context.on_host) -------
 
-_HOST_UNARY = {"Floor": np.floor, "Ceil": np.ceil, "Round": np.round, "Asin": np.arcsin,
+OPS["Floor"], OPS["Ceil"] = (lambda c, a, x: ember.floor(c.tensor(x)),
+                             lambda c, a, x: ember.ceil(c.tensor(x)))
+OPS["Round"] = lambda c, a, x: ember.round(c.tensor(x))
+_HOST_UNARY = {"Asin": np.arcsin,
                "Acos": np.arccos, "Atan": np.arctan, "Asinh": np.arcsinh, "Acosh": np.arccosh,
                "Atanh": np.arctanh, "BitwiseNot": np.invert, "Det": np.linalg.det}
 _HOST_BINARY = {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or,

@@ -545,3 +545,19 @@ def test_take_along_axis_gathers_and_scatters_back(backend):
         ember.take_along_axis(_f32(x, backend), ember.tensor([[[5]]], backend=backend), 2)
     with pytest.raises(ember.IndexingError, match="indices have 1 axes and x has 3"):
         ember.take_along_axis(_f32(x, backend), ember.tensor([0], backend=backend), 2)
+
+
+def test_rounding_has_pytorchs_zero_gradient_and_decimals(backend):
+    """floor, ceil, trunc and round pass a zero gradient back (PyTorch's), and round's
+    ``decimals`` scales as PyTorch's does; a bool tensor is refused by name."""
+    x = ember.tensor(np.array([1.5, -2.25, 3.0], np.float32), backend=backend, requires_grad=True)
+    sum(f(x) for f in (ember.floor, ember.ceil, ember.trunc, ember.round)).sum().backward()
+    expect(x.grad.tolist() == [0.0, 0.0, 0.0], f"rounding's gradient {x.grad.tolist()}")
+    values = np.array([1.2345, -1234.5, 0.125], np.float32)
+    for decimals in (2, -1):
+        scale = np.float32(10.0 ** abs(decimals))
+        want = (np.rint(values * scale) / scale if decimals > 0 else np.rint(values / scale) * scale)
+        got = _f32(values, backend).round(decimals).numpy()
+        assert_ulp(got, want.astype(np.float64), ember.float32, 1, f"round(decimals={decimals})")
+    with pytest.raises(ember.DTypeError, match="a bool tensor has nothing to round"):
+        ember.floor(ember.tensor([True], backend=backend))

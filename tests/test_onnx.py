@@ -571,3 +571,55 @@ def test_erf_and_gelu_export_as_erf():
         want = net(x).numpy()
         assert _relative(session.run(None, {"x0": x.numpy()})[0], want) < 1e-6
         assert _relative(load(proto)(x).numpy(), want) < 1e-6
+
+
+def _quantized_by_onnxruntime(tmp_path):
+    """The CNN quantized statically (QDQ, uint8 and int8 activations, int8 weights) and an
+    MLP quantized dynamically (DynamicQuantizeLinear and MatMulInteger) by onnxruntime's
+    own tools, as a user quantizes a model: {name: (path, input)}."""
+    torch = pytest.importorskip("torch")
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    rng = np.random.default_rng(0)
+
+    class Calibration(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"in0": rng.standard_normal((4, 3, 16, 16)).astype(np.float32)}
+                                 for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    (tmp_path / "cnn.onnx").write_bytes(_export(_cnn(), (torch.randn(2, 3, 16, 16),), ["batch"]))
+    image = rng.standard_normal((5, 3, 16, 16)).astype(np.float32)
+    models = {}
+    for activations in (quantization.QuantType.QUInt8, quantization.QuantType.QInt8):
+        path = tmp_path / f"cnn-{activations.name}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantization.quantize_static(tmp_path / "cnn.onnx", path, Calibration(),
+                                         quant_format=quantization.QuantFormat.QDQ,
+                                         activation_type=activations,
+                                         weight_type=quantization.QuantType.QInt8)
+        models[f"static-{activations.name}"] = (path, image)
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+    (tmp_path / "mlp.onnx").write_bytes(_export(mlp, (torch.randn(2, 32),), ["batch"]))
+    quantization.quantize_dynamic(tmp_path / "mlp.onnx", tmp_path / "mlp-dynamic.onnx",
+                                  weight_type=quantization.QuantType.QInt8)
+    models["dynamic"] = (tmp_path / "mlp-dynamic.onnx",
+                         rng.standard_normal((7, 32)).astype(np.float32))
+    return models
+
+
+def test_models_quantized_by_onnxruntime_give_its_outputs_to_the_bit(backend, tmp_path):
+    """QuantizeLinear / DequantizeLinear pairs around float ops (QDQ), and dynamic
+    quantization's DynamicQuantizeLinear and MatMulInteger, run on the backend (int32
+    products, halves rounding to even) and give onnxruntime's outputs exactly."""
+    ort = pytest.importorskip("onnxruntime")
+    for name, (path, x) in _quantized_by_onnxruntime(tmp_path).items():
+        ops = {n.op_type for n in onnx.load(path).graph.node}
+        assert {"QuantizeLinear", "MatMulInteger"} & ops, f"{name}: {sorted(ops)}"
+        want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+            None, {"in0": x})[0]
+        got = load(path, backend=backend.device)(ember.tensor(x, backend=backend.device)).numpy()
+        assert np.array_equal(got, want), f"{name}: {np.abs(got - want).max()} from onnxruntime"

@@ -439,7 +439,7 @@ class ArrayModuleBackend(Backend):
         position rounded once, where a float32 running sum drifts with its length."""
         if x.dtype == self.xp.float32:
             return self.xp.cumsum(x, axis, dtype=self.xp.float64).astype(x.dtype)
-        return self.xp.cumsum(x, axis)
+        return self.xp.cumsum(x, axis, dtype=x.dtype)     # NumPy's int32 sums are int64
 
     def fast_argsort(self, x, descending):
         """NumPy's stable sort; descending as the stable ascending order of the reversed

@@ -984,24 +984,25 @@ def mod(c, a, x, y):
     return c.on_host(lambda p, q: fn(p, q).astype(p.dtype), x, y)
 
 
-def _cumulative(fn):
+def _cumulative(fn, identity):
+    """ember.cumsum or cumprod: integers in their own dtype (wrapping, as ONNX's), floats
+    accumulated as ember does; ``reverse`` runs from the end, ``exclusive`` shifts in the
+    identity."""
     def run(c, a, x, axis):
-        def host(h, ax):
-            ax = int(ax.reshape(-1)[0])
-            if a.get("reverse", 0):
-                h = np.flip(h, ax)
-            out = fn(h, axis=ax).astype(h.dtype)
-            if a.get("exclusive", 0):
-                out = np.roll(out, 1, ax)
-                first = [slice(None)] * h.ndim
-                first[ax] = 0
-                out[tuple(first)] = 0 if fn is np.cumsum else 1
-            return np.flip(out, ax) if a.get("reverse", 0) else out
-        return c.on_host(host, x, axis)
+        x = c.tensor(x)
+        ax = _axis(int(c.scalar(axis)), x.ndim)
+        if a.get("reverse", 0):
+            x = ember.flip(x, ax)
+        y = fn(x, ax, dtype=None if x.dtype.is_inexact else x.dtype)
+        if a.get("exclusive", 0):
+            widths = [(1, 0) if d == ax else (0, 0) for d in range(x.ndim)]
+            y = ember.pad(y[(slice(None),) * ax + (slice(0, x.shape[ax] - 1),)], widths,
+                          value=identity)
+        return ember.flip(y, ax) if a.get("reverse", 0) else y
     return run
 
 
-OPS["CumSum"], OPS["CumProd"] = _cumulative(np.cumsum), _cumulative(np.cumprod)
+OPS["CumSum"], OPS["CumProd"] = _cumulative(ember.cumsum, 0), _cumulative(ember.cumprod, 1)
 
 
 @op("ReduceProd")

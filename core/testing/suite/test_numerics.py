@@ -561,3 +561,14 @@ def test_rounding_has_pytorchs_zero_gradient_and_decimals(backend):
         assert_ulp(got, want.astype(np.float64), ember.float32, 1, f"round(decimals={decimals})")
     with pytest.raises(ember.DTypeError, match="a bool tensor has nothing to round"):
         ember.floor(ember.tensor([True], backend=backend))
+
+
+def test_integer_running_sums_keep_the_dtype_asked_for(backend):
+    """cumsum(dtype=int32) sums in int32 and says so: its buffer's dtype and values agree
+    (NumPy's own cumsum of int32 would hand back int64)."""
+    x = ember.tensor(np.array([[1, 2, 3], [2 ** 30, 2 ** 30, 5]], np.int32), backend=backend)
+    got = x.cumsum(1, dtype=ember.int32)
+    values = got.numpy()
+    expect(got.dtype is ember.int32 and values.dtype == np.int32
+           and values.tolist() == [[1, 3, 6], [2 ** 30, -2 ** 31, -2 ** 31 + 5]],
+           f"int32 cumsum: {got.dtype.name}, {values.dtype}, {values.tolist()}")

@@ -1648,3 +1648,73 @@ def test_embedding_max_norm_in_a_compiled_step():
         tables.append(emb.weight.numpy())
     np.testing.assert_allclose(tables[1], tables[0], rtol=1e-6)
     assert np.linalg.norm(tables[0], axis=1).max() <= 0.5 + 0.1 * 3 ** 0.5 + 1e-6
+
+
+@pytest.mark.parametrize("config", [
+    dict(stride=(2, 1, 2), padding=(1, 0, 2), dilation=(1, 2, 1), groups=2),
+    dict(stride=1, padding="same", dilation=(2, 1, 1), groups=1),
+    dict(stride=(1, 2, 1), padding="valid", dilation=1, groups=4)])
+def test_conv3d_is_pytorchs(config):
+    """Strides, paddings ('same' with an odd total included), dilations and groups in
+    float64: values and the gradients of input, weight and bias, batched and unbatched."""
+    rng = np.random.default_rng(0)
+    g = config["groups"]
+    w, b = rng.standard_normal((8, 4 // g, 3, 2, 3)), rng.standard_normal(8)
+    for x in (rng.standard_normal((2, 4, 7, 6, 5)), rng.standard_normal((4, 5, 4, 5))):
+        _against_torch(lambda lib, f, t, w, b: f.conv3d(t, w, b, **config), [x, w, b], rtol=1e-10)
+
+
+#: (kernel, stride, padding, dilation, ceil_mode) of volumes 7 x 6 x 5: ceil_mode's partial
+#: last window (7 -> 4 with 3/2/1 on depth), dilation, and unequal sides
+POOL3D_WINDOWS = [((3, 2, 2), (2, 2, 1), (1, 1, 0), (1, 1, 2), False),
+                  ((3, 2, 2), (2, 2, 1), (1, 1, 0), (1, 1, 2), True),
+                  (2, 2, 0, 1, True), (3, (2, 3, 2), 1, 1, True)]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode", POOL3D_WINDOWS)
+def test_3d_pooling_is_pytorchs(kernel, stride, padding, dilation, ceil_mode):
+    """max_pool3d (ties on a grid of halves: the gradient goes to the first largest in (d,
+    h, w) order, and return_indices' positions) and avg_pool3d with its three divisors,
+    against PyTorch in float64, batched and unbatched."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x = np.round(rng.standard_normal((2, 3, 7, 6, 5)) * 2) / 2
+    for data in (x, x[0]):
+        _against_torch(lambda lib, f, t: f.max_pool3d(t, kernel, stride, padding, dilation,
+                                                      ceil_mode), [data])
+        got = F.max_pool3d(ember.tensor(data), kernel, stride, padding, dilation, ceil_mode, True)[1]
+        want = torch.nn.functional.max_pool3d(torch.tensor(data), kernel, stride, padding,
+                                              dilation, ceil_mode, True)[1]
+        assert got.tolist() == want.tolist()
+        if dilation == 1:
+            for include in (True, False):
+                _against_torch(lambda lib, f, t: f.avg_pool3d(t, kernel, stride, padding,
+                                                              ceil_mode, include), [data])
+            _against_torch(lambda lib, f, t: f.avg_pool3d(t, kernel, stride, padding, ceil_mode,
+                                                          divisor_override=5), [data])
+
+
+def test_conv_transpose1d_is_pytorchs():
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3)), rng.standard_normal(6)
+    for data in (x, x[0]):
+        _against_torch(lambda lib, f, t, w, b: f.conv_transpose1d(t, w, b, 2, 1, 1, 2, 2),
+                       [data, w, b], rtol=1e-10)
+
+
+@pytest.mark.parametrize("name, args", [("Conv3d", (4, 6, (3, 2, 3))), ("ConvTranspose1d", (4, 6, 3)),
+                                        ("BatchNorm3d", (4,))])
+def test_3d_and_transposed_1d_layers_have_pytorchs_state_dict_and_outputs(name, args):
+    """Their state-dict keys and shapes are PyTorch's, so its weights load, and the
+    outputs then agree (BatchNorm3d in training mode, its running statistics too)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(nn, name)(*args).to(ember.float64), getattr(torch.nn, name)(*args).double()
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(4).standard_normal((2, 4, 5, 4, 3) if name != "ConvTranspose1d"
+                                                 else (2, 4, 7))
+    np.testing.assert_allclose(ours(ember.tensor(x)).numpy(),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-13)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-12)

@@ -11,7 +11,7 @@ from .. import dtypes as dt
 from ..autograd import Op, run
 from ..shapes import normalize_axes, normalize_axis
 from ._util import as_tensor
-from .elementwise import cast
+from .elementwise import cast, logical_and, where
 from .movement import flip, pad, permute, reshape
 
 
@@ -24,15 +24,21 @@ def _widths(ndim, axis, before, after):
     return tuple((before, after) if a == axis else (0, 0) for a in range(ndim))
 
 
-def _summed(x, dtype, op):
+def _summed(x, dtype, op, products=False):
     """x in the dtype its sums are kept in: ``dtype`` if given; else integers and bools in
     the backend's default integer (as sum), float16 and bfloat16 in float32 (their sums
-    overflow and lose small terms first; the result returns to x's dtype)."""
+    overflow and lose small terms first; the result returns to x's dtype). ``products``
+    keep every float narrower than float64 in float64 where the backend holds it (as
+    PyTorch's CPU products accumulate in double): a tree's partial products then neither
+    overflow nor underflow where a running product of the float32 values would not."""
     x = as_tensor(x, op)
     if dtype is not None:
         return cast(x, dtype), dtype
     if not x.dtype.is_inexact and x.dtype not in (x._backend.default_int, dt.uint64):
         return cast(x, x._backend.default_int), x._backend.default_int
+    if products and x.dtype.is_float and x.dtype is not dt.float64 \
+            and dt.float64 in x._backend.dtypes:
+        return cast(x, dt.float64), x.dtype
     if x.dtype in dt.HALF and dt.float32 in x._backend.dtypes:
         return cast(x, dt.float32), x.dtype
     return x, x.dtype
@@ -67,11 +73,25 @@ def cumsum(x, axis, dtype=None):
 
 
 def cumprod(x, axis, dtype=None):
-    """Products of x along ``axis`` up to each position, as torch.cumprod, in sum's dtypes;
-    the scan's own multiplies give the gradient, exact where factors are 0."""
-    wide, dtype = _summed(x, dtype, "cumprod")
+    """Products of x along ``axis`` up to each position, as torch.cumprod, in sum's dtypes
+    (floats in float64 where the backend holds it, as PyTorch's CPU cumprod); the scan's
+    own multiplies give the gradient, exact where factors are 0. On a backend without
+    float64 (wgpu) a float32 partial product of the scan can overflow or underflow where
+    the running product would not (1e-30, 1e-30, 1e30, 1e30 gives NaN last, not 1)."""
+    wide, dtype = _summed(x, dtype, "cumprod", products=True)
     axis = normalize_axis("cumprod", axis, max(wide.ndim, 1), wide.shape)
-    y = _scan(wide, axis, lambda a, b: a * b, 1)
+    multiply = lambda a, b: a * b     # noqa: E731
+    if not wide.dtype.is_float:
+        y = _scan(wide, axis, multiply, 1)
+    else:
+        # the zeros apart (q: 1 until the first, then their signed zero), so that a zero
+        # times a later partial product that overflowed (p) is 0, as in exact arithmetic,
+        # and NaN only where an inf or NaN was among the factors (f)
+        zero, finite = wide == 0, (wide - wide) == 0
+        p = _scan(where(zero, 1.0, wide), axis, multiply, 1)
+        q = _scan(where(zero, wide, 1.0), axis, multiply, 1)
+        f = _scan(where(finite, 1.0, wide), axis, multiply, 1)
+        y = where(logical_and(q == 0, (p - p) != 0), q * f, p * q)
     return y if y.dtype is dtype else cast(y, dtype)
 
 
@@ -90,7 +110,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     sum's dtypes (integers in the default integer, 16-bit floats in float32); an empty
     axis gives 1. Computed as a tree of pairwise products, so overflow happens where a
     partial product overflows, as in any order."""
-    wide, dtype = _summed(x, dtype, "prod")
+    wide, dtype = _summed(x, dtype, "prod", products=True)
     axes = normalize_axes("prod", axis, wide.ndim, wide.shape)
     rest = tuple(a for a in range(wide.ndim) if a not in axes)
     kept = tuple(wide.shape[a] for a in rest)

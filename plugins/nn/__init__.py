@@ -6,12 +6,13 @@ from .activations import (CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswi
                           SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
                           Softsign, Tanh, Tanhshrink, Threshold)
 from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
-                     AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bilinear, CircularPad1d,
-                     CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
-                     Conv1d, Conv2d, ConvTranspose2d, CosineSimilarity, Dropout, Dropout1d,
+                     AvgPool1d, AvgPool2d, AvgPool3d, BatchNorm1d, BatchNorm2d, BatchNorm3d,
+                     Bilinear, CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,
+                     ConstantPad2d, ConstantPad3d, Conv1d, Conv2d, Conv3d, ConvTranspose1d,
+                     ConvTranspose2d, CosineSimilarity, Dropout, Dropout1d,
                      Dropout2d, Dropout3d, Embedding, Flatten, Fold, GroupNorm, InstanceNorm1d,
                      InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, LocalResponseNorm,
-                     MaxPool1d, MaxPool2d,
+                     MaxPool1d, MaxPool2d, MaxPool3d,
                      PairwiseDistance, PixelShuffle, PixelUnshuffle, RMSNorm, ReflectionPad1d,
                      ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                      ReplicationPad3d, Unflatten, Unfold, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
@@ -22,7 +23,9 @@ from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
                           TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 
 LAYERS = {
-    "linear": Linear, "bilinear": Bilinear, "conv1d": Conv1d, "conv2d": Conv2d, "conv_transpose2d": ConvTranspose2d,
+    "linear": Linear, "bilinear": Bilinear, "conv1d": Conv1d, "conv2d": Conv2d, "conv3d": Conv3d,
+    "conv_transpose1d": ConvTranspose1d, "conv_transpose2d": ConvTranspose2d,
+    "max_pool3d": MaxPool3d, "avg_pool3d": AvgPool3d, "batch_norm3d": BatchNorm3d,
     "max_pool2d": MaxPool2d, "avg_pool2d": AvgPool2d, "max_pool1d": MaxPool1d,
     "avg_pool1d": AvgPool1d, "adaptive_max_pool2d": AdaptiveMaxPool2d,
     "adaptive_max_pool1d": AdaptiveMaxPool1d, "adaptive_avg_pool1d": AdaptiveAvgPool1d,
@@ -53,15 +56,15 @@ LAYERS = {
 }
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
-           "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Bilinear", "CELU",
+           "AvgPool1d", "AvgPool2d", "AvgPool3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "CELU",
            "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
-           "ConstantPad3d", "Conv1d", "Conv2d", "ConvTranspose2d", "CosineSimilarity", "Dropout",
+           "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "CosineSimilarity", "Dropout",
            "Dropout1d", "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten", "Fold", "GELU",
            "GLU", "GRU", "GRUCell", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish",
            "Hardtanh", "Identity", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LAYERS",
            "LSTM", "LSTMCell", "LayerExample", "LayerNorm", "LeakyReLU", "Linear",
            "LocalResponseNorm", "LogSigmoid",
-           "LogSoftmax", "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList",
+           "LogSoftmax", "MaxPool1d", "MaxPool2d", "MaxPool3d", "Mish", "Module", "ModuleDict", "ModuleList",
            "MultiheadAttention", "PReLU", "PairwiseDistance", "Parameter", "ParameterDict",
            "ParameterList", "PixelShuffle", "PixelUnshuffle", "RMSNorm", "RNN", "RNNCell", "ReLU",
            "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",

@@ -284,6 +284,12 @@ def _single(v, name, op, least=1):
     return int(v)
 
 
+def _flat(v, name, op, least=1):
+    """A 1-D op's int (or 1-tuple) as the pair of a 2-D op over a height of one: (1, v),
+    or (0, v) for a padding."""
+    return (1 if least else 0, _single(v, name, op, least))
+
+
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C, L) or (C, L), as PyTorch: conv2d over a height of one,
     the weight (out, in/groups, k)."""
@@ -294,11 +300,10 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if x.shape[-2] != weight.shape[1] * groups:
         raise ShapeError(f"conv1d: input {x.shape} has {x.shape[-2]} channels but weight "
                          f"{weight.shape} expects {weight.shape[1] * groups} (groups={groups})")
-    pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", "conv1d", 0))
+    pad = padding if isinstance(padding, str) else _flat(padding, "padding", "conv1d", 0)
     batched = x if x.ndim == 3 else x.unsqueeze(0)
-    out = conv2d(batched.unsqueeze(2), weight.unsqueeze(2), bias,
-                 (1, _single(stride, "stride", "conv1d")), pad,
-                 (1, _single(dilation, "dilation", "conv1d")), groups).squeeze(2)
+    out = conv2d(batched.unsqueeze(2), weight.unsqueeze(2), bias, _flat(stride, "stride", "conv1d"),
+                 pad, _flat(dilation, "dilation", "conv1d"), groups).squeeze(2)
     return out if x.ndim == 3 else out.squeeze(0)
 
 
@@ -347,6 +352,23 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if ph or pw:
         out = out[:, :, ph:ph + oh, pw:pw + ow]
     return out + bias.reshape(cout, 1, 1) if bias is not None else out
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transposed 1-D convolution of (N, C, L) or (C, L) with weight (in, out/groups,
+    k), as PyTorch's: conv_transpose2d over a height of one."""
+    _check_1d("conv_transpose1d", x)
+    if weight.ndim != 3:
+        raise ShapeError(f"conv_transpose1d: weight must have shape (in, out/groups, k), got "
+                         f"{weight.shape}")
+    op = "conv_transpose1d"
+    batched = x if x.ndim == 3 else x.unsqueeze(0)
+    out = conv_transpose2d(batched.unsqueeze(2), weight.unsqueeze(2), bias,
+                           _flat(stride, "stride", op), _flat(padding, "padding", op, 0),
+                           _flat(output_padding, "output_padding", op, 0), groups,
+                           _flat(dilation, "dilation", op)).squeeze(2)
+    return out if x.ndim == 3 else out.squeeze(0)
 
 
 def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -667,7 +689,8 @@ def _check_1d(op, x):
 
 
 def _pool_window(op, x, kernel, stride, padding, dilation, ceil_mode, pad_value):
-    """x padded for pooling and the output size (OH, OW), as PyTorch counts windows:
+    """x padded for pooling and the output size (OH, OW) (or (OD, OH, OW) for a volume),
+    as PyTorch counts windows:
     floor((size + 2 pad - dilation (kernel - 1) - 1) / stride) + 1, or with ``ceil_mode``
     ceil, less one where the last window would start in the end padding; the partial
     last windows read ``pad_value`` past the padding."""
@@ -684,10 +707,17 @@ def _pool_window(op, x, kernel, stride, padding, dilation, ceil_mode, pad_value)
             o -= 1
         out.append(o)
         extra.append(max(0, (o - 1) * s + (k - 1) * d + 1 - (size + 2 * p)))
-    widths = ((padding[0], padding[0] + extra[0]), (padding[1], padding[1] + extra[1]))
+    widths = tuple((p, p + e) for p, e in zip(padding, extra))
     if any(a or b for a, b in widths):
         x = ember.pad(x, ((0, 0), (0, 0)) + widths, value=pad_value)
     return x, tuple(out)
+
+
+def lowest(dtype):
+    """What max pooling pads with: -inf, an integer dtype's least value, or False."""
+    if dtype is ember.bool_:
+        return False
+    return -math.inf if dtype.is_inexact else int(np.iinfo(dtype.np).min)
 
 
 def _kernel_stride(stride):
@@ -712,7 +742,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                                                    dilation)
     h, w = x.shape[2:]
     x, out_hw = _pool_window("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode,
-                             -math.inf)
+                             lowest(x.dtype))
     if x.backend.fast_max_pool2d is not None and not return_indices:
         return unbatch(run(MaxPool2d(kernel, stride, dilation), (x,), x.shape[:2] + out_hw,
                            x.dtype))
@@ -770,10 +800,9 @@ def _as_2d(op, x, kernel_size, stride, padding, dilation=1):
     """A 1-D pooling's (N, C, L) or (C, L) input and window as 2-D ones over a height of
     one, and a function that takes a 2-D result back to 1-D."""
     _check_1d(op, x)
-    one = (lambda v, name, least=1: (1 if least else 0, _single(v, name, op, least)))
-    stride = None if _kernel_stride(stride) else one(stride, "stride")
-    return (x.unsqueeze(-2), one(kernel_size, "kernel_size"), stride,
-            one(padding, "padding", 0), one(dilation, "dilation"))
+    stride = None if _kernel_stride(stride) else _flat(stride, "stride", op)
+    return (x.unsqueeze(-2), _flat(kernel_size, "kernel_size", op), stride,
+            _flat(padding, "padding", op, 0), _flat(dilation, "dilation", op))
 
 
 def _squeezed(out):
@@ -1783,3 +1812,6 @@ def _class_range(backend, n, dtype):
             _RANGES.clear()
         _RANGES[key] = ember.arange(n, dtype=dtype, backend=backend)
     return _RANGES[key]
+
+
+from .volumetric import avg_pool3d, conv3d, max_pool3d  # noqa: E402,F401  (F's 3-D ops)

@@ -9,6 +9,7 @@ import ember
 from ember.errors import ShapeError
 
 from . import functional as F
+from . import volumetric
 from . import init
 from .module import LayerExample, Module, Parameter
 
@@ -141,6 +142,55 @@ class ConvTranspose2d(_Conv):
                             bad_shape=(2, 3, 4, 3), scale=3)
 
 
+class Conv3d(_Conv):
+    """3-D convolution over (N, C, D, H, W) (F.conv3d). Init as Linear with fan_in =
+    in/groups * kd * kh * kw, as PyTorch."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, dtype=None, backend=None):
+        super().__init__()
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self._make_weights(in_channels, out_channels,
+                           volumetric._triple(kernel_size, "kernel_size", "Conv3d"), groups, bias,
+                           dtype, backend)
+
+    def forward(self, x):
+        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_channels": 4, "out_channels": 6, "kernel_size": (3, 2, 3),
+                             "stride": (2, 1, 1), "padding": 1, "groups": 2},
+                            shape=(2, 4, 5, 4, 3), bad_shape=(2, 3, 5, 4, 3), scale=3)
+
+
+class ConvTranspose1d(_Conv):
+    """Transposed 1-D convolution over (N, C, L) (F.conv_transpose1d): weight (in,
+    out/groups, k), init as PyTorch's."""
+
+    shown = ConvTranspose2d.shown
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None, backend=None):
+        super().__init__()
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.groups, self.dilation = groups, dilation
+        self._make_weights(in_channels, out_channels,
+                           (F._single(kernel_size, "kernel_size", "ConvTranspose1d"),), groups,
+                           bias, dtype, backend, transposed=True)
+
+    def forward(self, x):
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "stride": 2,
+                             "padding": 1, "output_padding": 1, "groups": 2}, shape=(2, 4, 5),
+                            bad_shape=(2, 3, 5), scale=3)
+
+
 class Upsample(Module):
     """Resize to ``size`` or by ``scale_factor`` (F.interpolate). No parameters."""
 
@@ -242,6 +292,28 @@ class AvgPool1d(_Functional):
     def example(cls):
         return LayerExample({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
                              "count_include_pad": False}, shape=(2, 3, 8), bad_shape=(3,))
+
+
+class MaxPool3d(MaxPool2d):
+    """Maximum over each window of a volume (F.max_pool3d)."""
+
+    function = "max_pool3d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": (3, 2, 2), "stride": 2, "padding": 1,
+                             "ceil_mode": True}, shape=(2, 3, 6, 5, 4), bad_shape=(3, 5))
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over each window of a volume (F.avg_pool3d)."""
+
+    function = "avg_pool3d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"kernel_size": 3, "stride": (2, 1, 2), "padding": 1,
+                             "count_include_pad": False}, shape=(2, 3, 5, 4, 6), bad_shape=(3, 5))
 
 
 class AdaptiveAvgPool2d(_Functional):
@@ -558,6 +630,16 @@ class BatchNorm2d(_BatchNorm):
     @classmethod
     def example(cls):
         return LayerExample({"num_features": 3}, shape=(2, 3, 3, 2), bad_shape=(2, 4, 3, 2))
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization over (N, C, D, H, W) input."""
+
+    dims = (5,)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_features": 3}, shape=(2, 3, 2, 3, 2), bad_shape=(2, 4, 2, 3, 2))
 
 
 class _InstanceNorm(_BatchNorm):

@@ -659,14 +659,15 @@ def _spatial_pads(c, a, x, kernel, strides, dilations):
 
 
 def _as_2d(x):
-    """1-D convolutions and pools run as 2-D ones of height 1."""
-    return x if x.ndim == 4 else ember.unsqueeze(x, 2)
+    """1-D convolutions and pools run as 2-D ones of height 1 (2-D and 3-D ones as they are)."""
+    return ember.unsqueeze(x, 2) if x.ndim == 3 else x
 
 
 def _window(c, a, x, kernel):
     n = len(kernel)
-    if n not in (1, 2):
-        c.refuse(f"{n}-D windows are not supported (ember has 1-D and 2-D convolution and pooling)")
+    if n not in (1, 2, 3):
+        c.refuse(f"{n}-D windows are not supported (ember has 1-D, 2-D and 3-D convolution "
+                 f"and pooling)")
     strides = a.get("strides", [1] * n)
     dilations = a.get("dilations", [1] * n)
     pads = _spatial_pads(c, a, x, kernel, strides, dilations)
@@ -695,6 +696,10 @@ def conv_relu(c, a, x, w, bias=None, residual=None, relu=True):
     args = (x2, w2, None if bias is None else c.tensor(bias), tuple(strides),
             tuple(before for before, _ in pads) if symmetric else 0, tuple(dilations),
             a.get("group", 1))
+    if spatial == 3:
+        out = F.conv3d(*args)
+        out = out if residual is None else out + residual
+        return ember.relu(out) if relu else out
     if relu and spatial == 2:
         padded = tuple(size + b + e for size, (b, e) in zip(x.shape[2:], pads))
         shape = (x.shape[0], w.shape[0]) + windows_out(padded, kernel, strides, dilations)
@@ -777,19 +782,40 @@ def _pooled(c, a, x, dilated=True):
 
 @op("MaxPool")
 def max_pool(c, a, x):
-    if c.outputs > 1:
-        c.refuse("MaxPool's Indices output is not supported")
+    """F.max_pool2d or max_pool3d over the explicitly padded input; the Indices output
+    flattens each winner's place in the unpadded input over the whole tensor, rows first
+    (``storage_order`` 1: columns first)."""
     x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
-    x = ember.pad(x, ((0, 0), (0, 0), *pads), -math.inf) if any(p != (0, 0) for p in pads) else x
-    out = F.max_pool2d(x, tuple(kernel), tuple(strides), dilation=tuple(dilations))
-    return out if spatial == 2 else ember.squeeze(out, 2)
+    size = x.shape[2:]
+    if any(p != (0, 0) for p in pads):
+        x = ember.pad(x, ((0, 0), (0, 0), *pads), F.lowest(x.dtype))
+    pool = F.max_pool3d if spatial == 3 else F.max_pool2d
+    out = pool(x, tuple(kernel), tuple(strides), dilation=tuple(dilations),
+               return_indices=c.outputs > 1)
+    squeeze = (lambda t: t) if spatial != 1 else (lambda t: ember.squeeze(t, 2))
+    if c.outputs == 1:
+        return squeeze(out)
+    out, where = out
+    coords = []
+    for length, (before, _) in zip(reversed(x.shape[2:]), reversed(pads)):
+        coords.insert(0, where % length - before)
+        where = where // length
+    order = range(len(size)) if not a.get("storage_order", 0) else reversed(range(len(size)))
+    flat = ember.zeros((), dtype=where.dtype, backend=x.device)
+    for k in order:
+        flat = flat * size[k] + coords[k]
+    n, ch = x.shape[:2]
+    planes = ember.arange(n * ch, dtype=where.dtype, backend=x.device).reshape(
+        (n, ch) + (1,) * len(size))
+    return squeeze(out), squeeze(flat + planes * math.prod(size))
 
 
 @op("AveragePool")
 def average_pool(c, a, x):
     x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x, dilated=False)
     padded = ember.pad(x, ((0, 0), (0, 0), *pads))
-    out = F.avg_pool2d(padded, tuple(kernel), tuple(strides))
+    mean = F.avg_pool3d if spatial == 3 else F.avg_pool2d
+    out = mean(padded, tuple(kernel), tuple(strides))
     if any(p != (0, 0) for p in pads):
         # windows over padding: divide by the count of real (or, with count_include_pad,
         # of explicitly padded) positions, never by the ceil_mode overhang
@@ -800,9 +826,9 @@ def average_pool(c, a, x):
                 given = [(0, 0), *given]
             ones = ember.pad(ones, ((0, 0), (0, 0), *given), 1.0)
             pads = [(b - gb, e - ge) for (b, e), (gb, ge) in zip(pads, given)]
-        share = F.avg_pool2d(ember.pad(ones, ((0, 0), (0, 0), *pads)), tuple(kernel), tuple(strides))
+        share = mean(ember.pad(ones, ((0, 0), (0, 0), *pads)), tuple(kernel), tuple(strides))
         out = out / share
-    return out if spatial == 2 else ember.squeeze(out, 2)
+    return out if spatial != 1 else ember.squeeze(out, 2)
 
 
 @op("LpPool")
@@ -811,8 +837,9 @@ def lp_pool(c, a, x):
     p = a.get("p", 2)
     powered = ember.abs(x) ** p
     padded = ember.pad(powered, ((0, 0), (0, 0), *pads))
-    out = (F.avg_pool2d(padded, tuple(kernel), tuple(strides)) * math.prod(kernel)) ** (1.0 / p)
-    return out if spatial == 2 else ember.squeeze(out, 2)
+    mean = F.avg_pool3d if spatial == 3 else F.avg_pool2d
+    out = (mean(padded, tuple(kernel), tuple(strides)) * math.prod(kernel)) ** (1.0 / p)
+    return out if spatial != 1 else ember.squeeze(out, 2)
 
 
 @op("GlobalAveragePool")

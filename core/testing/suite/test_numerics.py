@@ -572,3 +572,20 @@ def test_integer_running_sums_keep_the_dtype_asked_for(backend):
     expect(got.dtype is ember.int32 and values.dtype == np.int32
            and values.tolist() == [[1, 3, 6], [2 ** 30, -2 ** 31, -2 ** 31 + 5]],
            f"int32 cumsum: {got.dtype.name}, {values.dtype}, {values.tolist()}")
+
+
+def test_running_products_past_float32s_range(backend):
+    """cumprod's partial products leave float32's range where the running product does
+    not: a zero before two of 3e38 stays 0 (0 * inf would be NaN), and where the backend
+    holds float64 (PyTorch's CPU accumulator) 3.39e38, 1.18e-38, 1.18e-38 ends at 4.7e-38,
+    not at an underflowed 0."""
+    for row in ([0.0, 3e38, 3e38, 1.0], [-0.0, 3e38, 3e38], [0.0, INF, 2.0], [2.0, 0.0, 3.0, -1.0]):
+        got = _f32(row, backend).cumprod(0).numpy()
+        want = np.cumprod(np.array(row, np.float32).astype(np.float64)).astype(np.float32)
+        expect(np.array_equal(got, want, equal_nan=True)
+               and np.array_equal(np.signbit(got), np.signbit(want)),
+               f"cumprod of {row}: {got.tolist()}, expected {want.tolist()}")
+    if ember.float64 in backend.dtypes:
+        row = np.array([3.39e38, 1.18e-38, 1.18e-38], np.float32)
+        got = _f32(row, backend).cumprod(0).numpy()
+        expect(got[2] == np.float32(np.prod(row.astype(np.float64))), f"cumprod's tail {got[2]!r}")

@@ -322,6 +322,15 @@ OPS = [
            sample="distinct", grad=False, out="index"),
     OpCase("argmin_flat", lambda x: x.argmin(), np.argmin, REDUCE, NUMERIC, sample="distinct",
            grad=False, out="index"),
+    # einsum: contractions as batched GEMMs, diagonals, sums, '...' broadcasting
+    *[OpCase(f"einsum_{name}", (lambda eq: lambda *xs: ember.einsum(eq, *xs))(eq),
+             (lambda eq: lambda *xs: np.einsum(eq, *xs))(eq), [shapes], NUMERIC, cancels=True)
+      for name, eq, shapes in (
+          ("attention", "bhqd,bhkd->bhqk", ((2, 3, 4, 5), (2, 3, 6, 5))),
+          ("trace_diag", "iij->j", ((3, 3, 4),)),
+          ("ellipsis", "...ij,...jk->...ik", ((2, 3, 4), (4, 5))),
+          ("chain", "ab,bc,cd->ad", ((2, 3), (3, 4), (4, 5))),
+          ("outer_sum", "i,j->", ((3,), (4,))))],
     # sorting, stable: ties keep their order, -0 equals +0, NaN after every number (first
     # when descending), an empty axis gives empty results; the values are gathered from x,
     # so their gradient goes back to where each came from

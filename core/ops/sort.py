@@ -48,7 +48,7 @@ def topk(x, k, axis=-1, largest=True, sorted=True):  # noqa: A002  (PyTorch's na
     n = rows.shape[-1]
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
         raise RangeError(f"topk: k must be an int from 0 to the axis' length {n}, got {k!r}")
-    order = _order(rows, largest)[:, :int(k)]
+    order = _order(rows, largest, int(k))
     return Ranked(undo(take_rows(rows, order)), undo(order))
 
 
@@ -59,7 +59,7 @@ def kthvalue(x, k, axis=-1, keepdims=False):
     n = rows.shape[-1]
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n:
         raise RangeError(f"kthvalue: k must be an int from 1 to the axis' length {n}, got {k!r}")
-    order = _order(rows, False)[:, int(k) - 1:int(k)]
+    order = _order(rows, False, int(k))[:, int(k) - 1:]
     return Ranked(undo(take_rows(rows, order), keepdims), undo(order, keepdims))
 
 
@@ -75,24 +75,32 @@ def _rows(name, x, axis):
     return x, rows, lambda t, keepdims=True: reshape(undo(t, keepdims), ())
 
 
-def _order(rows, descending):
-    """The stable order of each row of 2-d ``rows``, in the backend's index dtype."""
+def _order(rows, descending, k=None):
+    """The stable order of each row of 2-d ``rows``, in the backend's index dtype: its
+    first ``k`` positions (all where None)."""
     keys = rows.detach()
     b = keys._backend
     if keys.dtype is dt.bool_:
         keys = cast(keys, b.default_int)
-    if keys.shape[-1] <= 1 or keys.shape[0] == 0:
-        return index_tensor(np.zeros(keys.shape, dtype=np.int64), b)
+    n = keys.shape[-1]
+    k = n if k is None else k
+    if n <= 1 or keys.shape[0] == 0 or k == 0:
+        return index_tensor(np.zeros(keys.shape[:-1] + (min(k, n),), dtype=np.int64), b)
     if b.fast_argsort is not None:
-        return primitive("fast_argsort", (keys,), keys.shape, b.default_int, bool(descending))
-    return _bitonic(keys, bool(descending))
+        order = primitive("fast_argsort", (keys,), keys.shape, b.default_int, bool(descending))
+    else:
+        order = _bitonic(keys, bool(descending), k)
+    return order if order.shape[-1] == k else order[:, :k]
 
 
-def _bitonic(keys, descending):
-    """A bitonic network on (key, tie) pairs, the rows padded to a power of two m. The
-    tie-breaker is the index, plus m for what must come after the other equal keys:
-    ascending, NaN, which becomes +inf (after +inf itself); descending, every number
-    but NaN (NaN, made +inf, comes first). Padding comes last either way."""
+def _bitonic(keys, descending, k):
+    """The first ``k`` of each row's order by a bitonic network on (key, tie) pairs, the
+    rows padded to a power of two m. The tie-breaker is the index, plus m for what must
+    come after the other equal keys: ascending, NaN, which becomes +inf (after +inf
+    itself); descending, every number but NaN (NaN, made +inf, comes first). Padding
+    comes last either way. For a k below m / 2, blocks of the power of two K >= k are
+    sorted, then pairs of blocks pruned to their first K and merged, halving the rows
+    each time (a top-k's network: log2(m / K) merges of log2(K) + 1 rounds)."""
     r, n = keys.shape
     m = 1 << (n - 1).bit_length()
     b = keys._backend
@@ -109,16 +117,32 @@ def _bitonic(keys, descending):
         ties = index_tensor(index, b)
     from ..creation import tensor
     upper = tensor(np.array([False, True]).reshape(1, 1, 2, 1), backend=b)
-    k = 1
-    while k < m:
-        keys, ties = _exchange(keys, ties, k, descending, upper, mirror=True)
-        j = k // 2
-        while j:
-            keys, ties = _exchange(keys, ties, j, descending, upper, mirror=False)
-            j //= 2
-        k *= 2
-    ties = ties[:, :n]
+    block = min(m, 1 << max(k - 1, 0).bit_length())
+    size = 1
+    while size < block:             # sort each block of ``block``
+        keys, ties = _exchange(keys, ties, size, descending, upper, mirror=True)
+        keys, ties = _merge(keys, ties, size // 2, descending, upper)
+        size *= 2
+    while keys.shape[1] > block:    # keep the first ``block`` of each pair of blocks, sorted
+        keys, ties = _prune(keys, ties, block, descending)
+        keys, ties = _merge(keys, ties, block // 2, descending, upper)
+    ties = ties[:, :min(k, n)]
     return where(ties >= m, ties - m, ties)
+
+
+def _merge(keys, ties, j, descending, upper):
+    """Rounds j, j / 2, ..., 1 of a bitonic merge (sorting blocks of 2j that hold a
+    bitonic sequence)."""
+    while j:
+        keys, ties = _exchange(keys, ties, j, descending, upper, mirror=False)
+        j //= 2
+    return keys, ties
+
+
+def _first(keys, other_keys, ties, other_ties, descending):
+    """Whether (key, tie) comes before (other key, other tie)."""
+    first = (keys > other_keys) if descending else (keys < other_keys)
+    return logical_or(first, logical_and(keys == other_keys, ties < other_ties))
 
 
 def _exchange(keys, ties, j, descending, upper, mirror):
@@ -130,8 +154,20 @@ def _exchange(keys, ties, j, descending, upper, mirror):
     keys, ties = reshape(keys, shape), reshape(ties, shape)
     axes = (2, 3) if mirror else (2,)
     other_keys, other_ties = flip(keys, axes), flip(ties, axes)
-    first = (keys > other_keys) if descending else (keys < other_keys)
-    first = logical_or(first, logical_and(keys == other_keys, ties < other_ties))
-    keep = logical_xor(first, upper)
+    keep = logical_xor(_first(keys, other_keys, ties, other_ties, descending), upper)
     return (reshape(where(keep, keys, other_keys), (r, m)),
             reshape(where(keep, ties, other_ties), (r, m)))
+
+
+def _prune(keys, ties, block, descending):
+    """Of each pair of sorted blocks, the ``block`` that come first: position t of the
+    first against position block - 1 - t of the second, the earlier kept (a bitonic
+    sequence), halving the rows."""
+    r, m = keys.shape
+    shape = (r, m // (2 * block), 2, block)
+    keys, ties = reshape(keys, shape), reshape(ties, shape)
+    a_keys, a_ties = keys[:, :, 0], ties[:, :, 0]
+    b_keys, b_ties = flip(keys[:, :, 1], (2,)), flip(ties[:, :, 1], (2,))
+    keep = _first(a_keys, b_keys, a_ties, b_ties, descending)
+    return (reshape(where(keep, a_keys, b_keys), (r, m // 2)),
+            reshape(where(keep, a_ties, b_ties), (r, m // 2)))

@@ -490,6 +490,10 @@ def test_sorting_shapes_and_refusals(backend):
            and scalar.indices.item() == 0, "sort of a 0-d tensor")
     row = np.random.default_rng(4).integers(0, 10, 1000).astype(np.float32)
     expect(_f32(row, backend).argsort().tolist() == _stable_order(row), "1000 values, 10 distinct")
+    for k in (1, 10, 300):      # a top-k's network prunes blocks of the power of two >= k
+        expect(_f32(row, backend).topk(k).indices.tolist() == _stable_order(row, True)[:k]
+               and _f32(row, backend).topk(k, largest=False).indices.tolist()
+               == _stable_order(row)[:k], f"topk({k}) of 1000 values, 10 distinct")
     cols = np.random.default_rng(5).standard_normal((6, 5)).astype(np.float32)
     got = _f32(cols, backend).kthvalue(3, 0, keepdims=True)
     expect(got.values.shape == (1, 5) and np.array_equal(got.values.numpy()[0], np.sort(cols, 0)[2])

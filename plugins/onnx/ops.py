@@ -711,6 +711,29 @@ def conv_relu(c, a, x, w, bias=None, residual=None, relu=True):
     return ember.relu(out) if relu else out
 
 
+@op("Col2Im")
+def col2im(c, a, x, image_shape, block_shape):
+    """F.fold onto the image grown by its pads (which may differ at either end), then
+    cropped to it."""
+    image, block = c.ints(image_shape), c.ints(block_shape)
+    if len(image) != 2:
+        c.refuse(f"Col2Im of {len(image)}-D images is not supported (ember folds 2-D ones)")
+    pads = a.get("pads", [0] * 4)
+    grown = [size + b + e for size, b, e in zip(image, pads[:2], pads[2:])]
+    out = F.fold(c.tensor(x), grown, block, a.get("dilations", 1), 0, a.get("strides", 1))
+    return out[:, :, pads[0]:pads[0] + image[0], pads[1]:pads[1] + image[1]]
+
+
+@op("SwiGLU")
+def swiglu(c, a, x, gate):
+    """x sigmoid(alpha x) times the gate (ONNX's SwiGLU of two inputs of one shape)."""
+    x, gate = c.tensor(x), c.tensor(gate)
+    if x.shape != gate.shape:
+        c.refuse(f"SwiGLU's inputs must have one shape, got {x.shape} and {gate.shape}")
+    alpha = a.get("alpha", 1.0)
+    return x * ember.sigmoid(x * alpha if alpha != 1.0 else x) * gate
+
+
 @op("ConvTranspose")
 def conv_transpose(c, a, x, w, bias=None):
     """F.conv_transpose2d's whole output (no pads), then each axis cropped by its pads,

@@ -1119,10 +1119,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         pos = [_grid_padded(p, size, padding_mode, align_corners) for p, size in zip(pos, spatial)]
         taps = []
         for p in pos:
-            if mode == "nearest":           # halves to even
-                r = _floor(p + 0.5)
-                r = ember.where((r - p == 0.5) & (r - 2.0 * _floor(r / 2.0) == 1), r - 1.0, r)
-                taps.append([(r.detach(), None)])
+            if mode == "nearest":           # halves to even; the grid's gradient zero
+                taps.append([(ember.round(p), None)])
             else:
                 p0 = _floor(p).detach()
                 f = (p - p0).unsqueeze(-1)

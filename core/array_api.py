@@ -42,8 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "remainder",
-           "floor_divide", "copysign", "signbit", "nextafter", "searchsorted", "isin", "repeat",
+ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter", "searchsorted", "isin", "repeat",
            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
            "bitwise_right_shift", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
@@ -653,8 +652,11 @@ def _host(np_fn, doc=None):
     return fn
 
 
-acos, acosh, asin, asinh = _host(np.arccos), _host(np.arccosh), _host(np.arcsin), _host(np.arcsinh)
-atan, atan2, atanh = _host(np.arctan), _host(np.arctan2), _host(np.arctanh)
+acos, acosh, asin, asinh, atan, atanh = ops.acos, ops.acosh, ops.asin, ops.asinh, ops.atan, ops.atanh
+
+
+def atan2(x1, x2, /):
+    return ops.atan2(x1, x2)
 ceil, floor, trunc = ops.ceil, ops.floor, ops.trunc
 
 

@@ -7,6 +7,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
+from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import getitem, setitem, take_along_axis
 from .linalg import matmul
 from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, reshape, split,
@@ -17,7 +18,7 @@ from .scan import cumprod, cumsum, prod
 from .sort import argsort, kthvalue, sort, topk
 
 __all__ = [
-    "abs", "add", "all", "any", "argmax", "argmin", "argsort", "ceil", "floor", "round", "trunc", "kthvalue", "sort", "topk", "broadcast_to", "cast", "clip",
+    "abs", "acos", "acosh", "add", "all", "any", "asin", "asinh", "atan", "atan2", "atanh", "argmax", "argmin", "argsort", "ceil", "floor", "round", "trunc", "kthvalue", "sort", "topk", "broadcast_to", "cast", "clip",
     "concatenate", "cos", "cumprod", "cumsum", "div", "einsum", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
     "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",

@@ -213,6 +213,17 @@ OPS = [
     OpCase("neg", ember.neg, np.negative, dtypes=NUMERIC, signed_zeros=True),
     OpCase("abs", ember.abs, np.abs, dtypes=NUMERIC, sample="away_from_zero"),
     OpCase("sign", ember.sign, np.sign, dtypes=NUMERIC, sample="away_from_zero", grad=False),
+    # inverse trigonometric and hyperbolic functions: C99's edges (odd ones keep -0, NaN
+    # outside the domain, atan2 by the signs of zeros and infinities), a few ULP inside
+    *[OpCase(n, getattr(ember, n), ref, domain=dom, double=True, signed_zeros=odd,
+             edges=(0.5, -0.5, 0.66, 2.4142137, 0.99999, -0.99999, 1.0000001, 3.0, 1e20))
+      for n, ref, dom, odd in (("atan", np.arctan, (-4.0, 4.0), True),
+                               ("asin", np.arcsin, (-0.95, 0.95), True),
+                               ("acos", np.arccos, (-0.95, 0.95), False),
+                               ("asinh", np.arcsinh, (-4.0, 4.0), True),
+                               ("acosh", np.arccosh, (1.05, 4.0), False),
+                               ("atanh", np.arctanh, (-0.95, 0.95), True))],
+    OpCase("atan2", ember.atan2, np.arctan2, BINARY, double=True, sample="away_from_zero"),
     # rounding: halves to even, a zero result keeps x's sign, inf and NaN pass through,
     # integers come back as they are; the gradient is zero (test_numerics)
     *[OpCase(n, getattr(ember, n), ref, dtypes=NUMERIC, domain=(-4.0, 4.0), grad=False,

@@ -1007,9 +1007,9 @@ def softmax_cross_entropy(c, a, x, target, weight=None):
 OPS["Floor"], OPS["Ceil"] = (lambda c, a, x: ember.floor(c.tensor(x)),
                              lambda c, a, x: ember.ceil(c.tensor(x)))
 OPS["Round"] = lambda c, a, x: ember.round(c.tensor(x))
-_HOST_UNARY = {"Asin": np.arcsin,
-               "Acos": np.arccos, "Atan": np.arctan, "Asinh": np.arcsinh, "Acosh": np.arccosh,
-               "Atanh": np.arctanh, "BitwiseNot": np.invert, "Det": np.linalg.det}
+for _name in ("Asin", "Acos", "Atan", "Asinh", "Acosh", "Atanh"):
+    OPS[_name] = (lambda fn: lambda c, a, x: fn(c.tensor(x)))(getattr(ember, _name.lower()))
+_HOST_UNARY = {"BitwiseNot": np.invert, "Det": np.linalg.det}
 _HOST_BINARY = {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or,
                 "BitwiseXor": np.bitwise_xor}
 for _name, _fn in _HOST_UNARY.items():

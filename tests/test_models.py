@@ -1,4 +1,4 @@
-"""GPT2 against Hugging Face transformers (the oracle, where installed), its key/value
+"""GPT2 and Llama against Hugging Face transformers (the oracle, where installed), its key/value
 cache against recomputing, sampling, the byte tokenizer and bad input."""
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.plugins.models import GPT2, ByteTokenizer, GPT2Config, KeyValueCache
+from ember.plugins.models import GPT2, ByteTokenizer, GPT2Config, KeyValueCache, Llama, LlamaConfig
 from ember.plugins.models.sampling import next_tokens
 
 SMALL = {"vocab_size": 50, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 4}
@@ -177,3 +177,77 @@ def test_from_pretrained_refuses_broken_directories(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"\x10\x00")
     with pytest.raises(ember.SerializationError, match="too short"):
         GPT2.from_pretrained(tmp_path)
+
+
+# -- Llama -------------------------------------------------------------------------------
+LLAMA = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 32}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["own-head", "tied-head"])
+def hf_llama(request, tmp_path_factory):
+    """A random LlamaForCausalLM (grouped-query attention; a head of its own, or tied to
+    the embedding with as many key/value heads as query heads) written by transformers'
+    save_pretrained, with its logits and greedy continuation for a fixed prompt."""
+    torch = pytest.importorskip("torch", reason="transformers needs PyTorch (pip install torch)")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle "
+                                                              "here (pip install transformers)")
+    tied = request.param
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**{**LLAMA, "num_key_value_heads": 4 if tied else 2},
+                                      tie_word_embeddings=tied, rope_theta=500.0,
+                                      bos_token_id=0, eos_token_id=0)
+    model = transformers.LlamaForCausalLM(config).eval()
+    with torch.no_grad():                      # weights large enough that logits spread out
+        for p in model.parameters():
+            p.mul_(8.0) if p.ndim == 2 else None
+    directory = tmp_path_factory.mktemp("hf_llama")
+    model.save_pretrained(directory, safe_serialization=True)
+    prompt = torch.tensor([[3, 14, 15, 9, 2, 6, 31], [5, 3, 5, 8, 9, 7, 60]])
+    with torch.no_grad():
+        logits = model(prompt).logits.numpy()
+        greedy = model.generate(prompt, max_new_tokens=12, do_sample=False, pad_token_id=0,
+                                eos_token_id=None, attention_mask=torch.ones_like(prompt))
+    return directory, prompt.numpy(), logits, greedy.numpy()
+
+
+def test_llama_from_pretrained_matches_transformers(backend, hf_llama):
+    """Logits within 1e-4 of transformers' (relative to the largest) and the same greedy
+    continuation, its key/value cache included, on every backend."""
+    directory, prompt, logits, greedy = hf_llama
+    model = Llama.from_pretrained(directory, backend=backend)
+    assert not any(m.training for m in model.modules())
+    ids = ember.tensor(prompt, dtype=backend.default_int)
+    assert np.abs(logits).max() > 1.0
+    assert _rel(model(ids).numpy(), logits) < 1e-4
+    np.testing.assert_array_equal(model.generate(ids, 12, temperature=0).numpy(), greedy)
+
+
+def test_llama_save_pretrained_loads_in_transformers(hf_llama, tmp_path):
+    import torch
+    import transformers
+    directory, prompt, logits, _ = hf_llama
+    Llama.from_pretrained(directory).save_pretrained(tmp_path)
+    again = transformers.LlamaForCausalLM.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
+
+
+def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend, tmp_path):
+    ember.manual_seed(0)
+    model = Llama(**LLAMA).eval()
+    ids = ember.tensor(np.random.default_rng(0).integers(0, 64, (2, 9)), dtype=backend.default_int)
+    full = model(ids).numpy()
+    cache = KeyValueCache()
+    pieces = [model(ids[:, a:b], cache).numpy() for a, b in ((0, 4), (4, 5), (5, 9))]
+    assert _rel(np.concatenate(pieces, axis=1), full) < 1e-5
+    with pytest.raises(ember.ShapeError, match="sequence of 33 tokens is longer than "
+                                               "max_position_embeddings 32"):
+        model(ember.zeros(1, 33, dtype=ember.int32))
+    with pytest.raises(ember.ShapeError, match="num_key_value_heads 3 does not divide "
+                                               "num_attention_heads 4"):
+        LlamaConfig(**{**LLAMA, "num_key_value_heads": 3})
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "llama",
+                                                      "rope_scaling": {"rope_type": "yarn"}}))
+    with pytest.raises(ember.SerializationError, match="rotary scaling .* is not supported"):
+        Llama.from_pretrained(tmp_path)

@@ -9,10 +9,7 @@ The language-model head is tied to the token embedding and has no key of its own
 import dataclasses
 import json
 import math
-import numbers
 import os
-
-import numpy as np
 
 import ember
 from ember.errors import SerializationError, ShapeError
@@ -21,9 +18,7 @@ from ember.plugins.nn import (Dropout, Embedding, LayerExample, LayerNorm, Linea
                               ModuleList, Parameter, init)
 from ember.plugins.nn import functional as F
 
-from .sampling import next_tokens
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+from .causal import CONFIG_FILE, WEIGHTS_FILE, CausalLM, causal_attention, read_config
 
 #: Hugging Face's activation names (ACT2FN) that GPT-2 configs use
 ACTIVATIONS = {
@@ -84,26 +79,6 @@ class GPT2Config:
                 "tie_word_embeddings": True, **dataclasses.asdict(self)}
 
 
-class KeyValueCache:
-    """The keys and values of every position seen so far, per layer, for generation:
-    a forward given a cache attends to them and appends its own."""
-
-    def __init__(self):
-        self.layers = {}
-
-    def __len__(self):
-        """The number of positions held."""
-        return self.layers[0][0].shape[2] if self.layers else 0
-
-    def update(self, layer, k, v):
-        """Append this step's (batch, heads, time, head_dim) keys and values; return all."""
-        if layer in self.layers:
-            past_k, past_v = self.layers[layer]
-            k, v = ember.cat([past_k, k], axis=2), ember.cat([past_v, v], axis=2)
-        self.layers[layer] = (k, v)
-        return k, v
-
-
 def _linear(n_in, n_out, std, dtype, backend):
     """A Conv1D of Hugging Face's: weight N(0, std), bias 0 (its _init_weights)."""
     layer = Linear(n_in, n_out, dtype=dtype, backend=backend)
@@ -133,14 +108,8 @@ class GPT2Attention(Module):
                    for t in ember.split(self.c_attn(x), 3, axis=-1))
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
-        past = k.shape[2] - time
-        mask, causal = None, past == 0 and time > 1
-        if past and time > 1:      # new rows see every past position and the causal part
-            allowed = np.arange(past + time)[None, :] <= past + np.arange(time)[:, None]
-            mask = ember.tensor(allowed, backend=x.backend)
-        out = ember.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=causal, scale=self.scale,
-            dropout_p=self.attn_pdrop if self.training else 0.0)
+        out = causal_attention(q, k, v, time, scale=self.scale,
+                               dropout_p=self.attn_pdrop if self.training else 0.0)
         out = out.permute(0, 2, 1, 3).reshape(batch, time, embd)
         return self.resid_dropout(self.c_proj(out))
 
@@ -191,18 +160,10 @@ class GPT2Model(Module):
         self.drop = Dropout(c.embd_pdrop)
         self.h = ModuleList([GPT2Block(c, i, dtype, backend) for i in range(c.n_layer)])
         self.ln_f = LayerNorm(c.n_embd, eps=c.layer_norm_epsilon, dtype=dtype, backend=backend)
-        object.__setattr__(self, "n_positions", c.n_positions)
 
     def forward(self, ids, cache=None):
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.wte.weight.backend)
-        if ids.ndim != 2:
-            raise ShapeError(f"GPT2: ids must be (batch, time), got shape {ids.shape}; "
-                             f"add a batch axis with ids[None]")
+        """Hidden states of (batch, time) ids, continuing what ``cache`` holds."""
         past = len(cache) if cache is not None else 0
-        if past + ids.shape[1] > self.n_positions:
-            raise ShapeError(f"GPT2: a sequence of {past + ids.shape[1]} tokens is longer than "
-                             f"n_positions {self.n_positions}; shorten it or crop the context")
         positions = ember.arange(past, past + ids.shape[1], dtype=ids.dtype, backend=ids.backend)
         x = self.drop(self.wte(ids) + self.wpe(positions))
         for block in self.h:
@@ -210,7 +171,7 @@ class GPT2Model(Module):
         return self.ln_f(x)
 
 
-class GPT2(Module):
+class GPT2(CausalLM):
     """GPT-2 with its language-model head (Hugging Face's GPT2LMHeadModel):
     ``model(ids)`` gives logits of shape (batch, time, vocab_size).
 
@@ -223,8 +184,11 @@ class GPT2(Module):
         object.__setattr__(self, "config", config)
         self.transformer = GPT2Model(config, dtype, backend)
 
+    positions_field = "n_positions"
+
     def forward(self, ids, cache=None):
         """Logits for each position; given a KeyValueCache, ids continue what it holds."""
+        ids, _ = self.check_ids(ids, cache, "GPT2")
         hidden = self.transformer(ids, cache)
         return ember.matmul(hidden, self.transformer.wte.weight.T)
 
@@ -239,40 +203,6 @@ class GPT2(Module):
                              "n_head": 2}, shape=(2, 5), integer_high=11, bad_shape=(2, 9),
                             random_in_train=True)
 
-    # -- generation -----------------------------------------------------------------
-    def generate(self, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 use_cache=True):
-        """Continue each row of ``ids`` (batch, time) by ``max_new_tokens`` tokens.
-
-        Greedy at ``temperature=0``; otherwise sampled from softmax(logits / temperature),
-        kept to the ``top_k`` likeliest and to the smallest set holding ``top_p`` of the
-        probability. ``seed`` makes sampling repeatable. With ``use_cache`` each step feeds
-        only the new token and attends to the keys and values kept from before.
-        """
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.transformer.wte.weight.backend)
-        if not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
-            raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if ids.ndim == 2 and max_new_tokens:      # (GPT2 itself names any other shape)
-            if ids.shape[1] == 0:
-                raise ShapeError(f"generate: the prompt {ids.shape} has no tokens to continue; "
-                                 f"give each row at least one (a start token)")
-            if ids.shape[1] + max_new_tokens > self.config.n_positions:
-                raise ShapeError(f"generate: {ids.shape[1]} prompt tokens and {max_new_tokens} "
-                                 f"new ones make {ids.shape[1] + max_new_tokens}, past n_positions "
-                                 f"{self.config.n_positions}; ask for fewer or shorten the prompt")
-        rng = np.random.default_rng(seed)
-        cache = KeyValueCache() if use_cache else None
-        tokens, step_input = ids, ids
-        with ember.no_grad():
-            for _ in range(max_new_tokens):
-                logits = self(step_input if use_cache else tokens, cache)
-                last = logits[:, -1].numpy()
-                chosen = next_tokens(last, temperature, top_k, top_p, rng)
-                step_input = ember.tensor(chosen[:, None], dtype=ids.dtype, backend=ids.backend)
-                tokens = ember.cat([tokens, step_input], axis=1)
-        return tokens
-
     # -- Hugging Face's files -------------------------------------------------------------
     def _conv1d_names(self):
         """The Linears that Hugging Face keeps as Conv1D, weights stored (in, out)."""
@@ -285,17 +215,7 @@ class GPT2(Module):
         (keys with or without the "transformer." prefix; lm_head tied to wte).
         ``overrides`` replace config fields (``attn_pdrop=0.0``), as in transformers.
         The model comes back in eval mode, as Hugging Face's does."""
-        config_path = os.path.join(directory, CONFIG_FILE)
-        try:
-            with open(config_path, encoding="utf-8") as f:
-                values = json.load(f)
-        except OSError as exc:
-            raise SerializationError(f"{config_path}: cannot read: {exc.strerror or exc}") \
-                from None
-        except ValueError as exc:
-            raise SerializationError(f"{config_path}: not JSON ({exc})") from None
-        if not isinstance(values, dict):
-            raise SerializationError(f"{config_path}: not a JSON object")
+        values, config_path = read_config(directory)
         model = cls(GPT2Config.from_dict({**values, **overrides}, config_path), dtype=dtype,
                     backend=backend)
         weights = os.path.join(directory, WEIGHTS_FILE)

@@ -1,0 +1,126 @@
+"""What the decoder-only language models share: the key/value cache, generation, the
+causal mask of a step that continues a cache, and reading Hugging Face's config.json."""
+
+import json
+import numbers
+import os
+
+import numpy as np
+
+import ember
+from ember.errors import SerializationError, ShapeError
+from ember.plugins.nn import Module
+
+from .sampling import next_tokens
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+class KeyValueCache:
+    """The keys and values of every position seen so far, per layer, for generation:
+    a forward given a cache attends to them and appends its own."""
+
+    def __init__(self):
+        self.layers = {}
+
+    def __len__(self):
+        """The number of positions held."""
+        return self.layers[0][0].shape[2] if self.layers else 0
+
+    def update(self, layer, k, v):
+        """Append this step's (batch, heads, time, head_dim) keys and values; return all."""
+        if layer in self.layers:
+            past_k, past_v = self.layers[layer]
+            k, v = ember.cat([past_k, k], axis=2), ember.cat([past_v, v], axis=2)
+        self.layers[layer] = (k, v)
+        return k, v
+
+
+def causal_attention(q, k, v, time, **kwargs):
+    """scaled_dot_product_attention of ``time`` new queries against k and v, which may
+    hold a cache's earlier positions first: the new rows see every one of those and the
+    causal part of their own."""
+    past = k.shape[2] - time
+    mask, causal = None, past == 0 and time > 1
+    if past and time > 1:
+        allowed = np.arange(past + time)[None, :] <= past + np.arange(time)[:, None]
+        mask = ember.tensor(allowed, backend=q.backend)
+    return ember.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, **kwargs)
+
+
+def read_config(directory):
+    """The JSON object of ``directory``'s config.json, and its path."""
+    path = os.path.join(directory, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+    except OSError as exc:
+        raise SerializationError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SerializationError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(values, dict):
+        raise SerializationError(f"{path}: not a JSON object")
+    return values, path
+
+
+class CausalLM(Module):
+    """A language model whose ``self(ids, cache)`` gives (batch, time, vocab) logits,
+    continuing what a KeyValueCache holds; its config's field ``positions_field`` bounds
+    its sequences."""
+
+    positions_field = None
+
+    @property
+    def max_positions(self):
+        return getattr(self.config, self.positions_field)
+
+    def _backend(self):
+        return next(iter(self.parameters())).backend
+
+    def generate(self, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
+                 use_cache=True):
+        """Continue each row of ``ids`` (batch, time) by ``max_new_tokens`` tokens.
+
+        Greedy at ``temperature=0``; otherwise sampled from softmax(logits / temperature),
+        kept to the ``top_k`` likeliest and to the smallest set holding ``top_p`` of the
+        probability. ``seed`` makes sampling repeatable. With ``use_cache`` each step feeds
+        only the new token and attends to the keys and values kept from before.
+        """
+        if not isinstance(ids, ember.Tensor):
+            ids = ember.tensor(ids, backend=self._backend())
+        if not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+            raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if ids.ndim == 2 and max_new_tokens:      # (the model itself names any other shape)
+            if ids.shape[1] == 0:
+                raise ShapeError(f"generate: the prompt {ids.shape} has no tokens to continue; "
+                                 f"give each row at least one (a start token)")
+            if ids.shape[1] + max_new_tokens > self.max_positions:
+                raise ShapeError(f"generate: {ids.shape[1]} prompt tokens and {max_new_tokens} "
+                                 f"new ones make {ids.shape[1] + max_new_tokens}, past "
+                                 f"{self.positions_field} {self.max_positions}; ask for fewer "
+                                 f"or shorten the prompt")
+        rng = np.random.default_rng(seed)
+        cache = KeyValueCache() if use_cache else None
+        tokens, step_input = ids, ids
+        with ember.no_grad():
+            for _ in range(max_new_tokens):
+                logits = self(step_input if use_cache else tokens, cache)
+                last = logits[:, -1].numpy()
+                chosen = next_tokens(last, temperature, top_k, top_p, rng)
+                step_input = ember.tensor(chosen[:, None], dtype=ids.dtype, backend=ids.backend)
+                tokens = ember.cat([tokens, step_input], axis=1)
+        return tokens
+
+    def check_ids(self, ids, cache, name):
+        """ids as a (batch, time) tensor on the model's backend, short enough to fit."""
+        if not isinstance(ids, ember.Tensor):
+            ids = ember.tensor(ids, backend=self._backend())
+        if ids.ndim != 2:
+            raise ShapeError(f"{name}: ids must be (batch, time), got shape {ids.shape}; "
+                             f"add a batch axis with ids[None]")
+        past = len(cache) if cache is not None else 0
+        if past + ids.shape[1] > self.max_positions:
+            raise ShapeError(f"{name}: a sequence of {past + ids.shape[1]} tokens is longer than "
+                             f"{self.positions_field} {self.max_positions}; shorten it or crop "
+                             f"the context")
+        return ids, past

@@ -17,7 +17,7 @@ from ember.plugins.nn.module import Module, Parameter
 from .control import SCOPED
 from .fuse import fuse
 from .ops import OPS, Context
-from . import quantized  # noqa: F401  (registers the quantized ops in OPS)
+from . import quantized, stateful  # noqa: F401  (register their ops in OPS)
 from .types import as_tensor, ember_dtype, type_name
 
 

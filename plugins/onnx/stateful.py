@@ -1,8 +1,9 @@
-"""ONNX's ops that carry a state from one call to the next (opset 26): CausalConvWithState
-(a depthwise causal convolution, as Mamba's) and LinearAttention (a recurrent key-value
-state, with the gated and delta rules of Gated DeltaNet), as ONNX's reference computes
-them, on the model's backend: the convolution is F.conv1d, the recurrence one step of
-tensor ops per position, in float32."""
+"""ONNX's ops that carry a state from one call to the next: CausalConvWithState (a
+depthwise causal convolution, as Mamba's), LinearAttention (a recurrent key-value state,
+with the gated and delta rules of Gated DeltaNet) and TensorScatter (a key/value cache's
+write), as ONNX's reference computes them, on the model's backend: the convolution is
+F.conv1d, the recurrence one step of tensor ops per position in float32, the write a
+take_along_axis and a where."""
 
 import math
 
@@ -86,3 +87,28 @@ def linear_attention(c, a, query, key, value, past_state=None, decay=None, beta=
         ember.zeros((b, heads, 0, d_v), dtype=ember.float32, backend=query.device)
     out = out.permute(0, 2, 1, 3).reshape(b, t, heads * d_v)
     return out.to(query.dtype), state.to(state_dtype)
+
+
+@op("TensorScatter")
+def tensor_scatter(c, a, cache, update, write_indices=None):
+    """A key/value cache with ``update`` written along ``axis`` from each batch row's
+    write index (``mode`` circular: wrapping round the cache's length)."""
+    cache, update = c.tensor(cache), c.tensor(update)
+    mode = a.get("mode", "linear")
+    if mode not in ("linear", "circular"):
+        c.refuse(f"mode {mode!r} is not linear or circular")
+    axis = a.get("axis", -2) % cache.ndim
+    length, count = cache.shape[axis], update.shape[axis]
+    along = [1] * cache.ndim
+    along[axis] = length
+    index = ember.tensor(range(length), backend=cache.device).reshape(along)
+    if write_indices is not None:
+        index = index - c.tensor(write_indices).to(index.dtype).reshape(
+            (-1,) + (1,) * (cache.ndim - 1))
+    if mode == "circular":
+        index = ember.where(index < 0, index + length, index)
+    written = (index >= 0) & (index < count)
+    shape = list(cache.shape[:axis + 1]) + [1] * (cache.ndim - axis - 1)
+    picked = ember.take_along_axis(update, ember.broadcast_to(ember.clip(index, 0, count - 1),
+                                                              shape), axis)
+    return ember.where(written, picked, cache)

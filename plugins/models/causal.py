@@ -9,7 +9,8 @@ import numpy as np
 
 import ember
 from ember.errors import SerializationError, ShapeError
-from ember.plugins.nn import Module
+from ember.io import atomic_write
+from ember.plugins.nn import Embedding, Linear, Module, Parameter, init
 
 from .sampling import next_tokens
 
@@ -46,6 +47,39 @@ def causal_attention(q, k, v, time, **kwargs):
         allowed = np.arange(past + time)[None, :] <= past + np.arange(time)[:, None]
         mask = ember.tensor(allowed, backend=q.backend)
     return ember.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, **kwargs)
+
+
+def normal_linear(n_in, n_out, std, bias=True, dtype=None, backend=None):
+    """Hugging Face's init of a projection: weight N(0, std), bias 0."""
+    layer = Linear(n_in, n_out, bias=bias, dtype=dtype, backend=backend)
+    layer.weight = Parameter(init.normal((n_out, n_in), 0.0, std, dtype, backend))
+    if bias:
+        layer.bias = Parameter(init.zeros((n_out,), dtype, backend))
+    return layer
+
+
+def normal_embedding(count, width, std, dtype=None, backend=None):
+    """Hugging Face's init of an embedding: N(0, std)."""
+    layer = Embedding(count, width, dtype=dtype, backend=backend)
+    layer.weight = Parameter(init.normal((count, width), 0.0, std, dtype, backend))
+    return layer
+
+
+def load_weights(model, state, weights, config_path):
+    """model.load_state_dict(state), a mismatch named as the files' fault."""
+    try:
+        model.load_state_dict(state)
+    except (ember.StateDictError, ShapeError) as exc:
+        raise SerializationError(f"{weights}: does not fit {config_path}: {exc}") from None
+    return model.eval()
+
+
+def write_pretrained(directory, config, state):
+    """config.json and model.safetensors in ``directory``, each written atomically."""
+    os.makedirs(directory, exist_ok=True)
+    atomic_write(os.path.join(directory, CONFIG_FILE),
+                 (json.dumps(config, indent=2) + "\n").encode())
+    ember.save(state, os.path.join(directory, WEIGHTS_FILE))
 
 
 def read_config(directory):

@@ -7,18 +7,16 @@ The language-model head is tied to the token embedding and has no key of its own
 """
 
 import dataclasses
-import json
 import math
 import os
 
 import ember
 from ember.errors import SerializationError, ShapeError
-from ember.io import atomic_write
-from ember.plugins.nn import (Dropout, Embedding, LayerExample, LayerNorm, Linear, Module,
-                              ModuleList, Parameter, init)
+from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 from ember.plugins.nn import functional as F
 
-from .causal import CONFIG_FILE, WEIGHTS_FILE, CausalLM, causal_attention, read_config
+from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, load_weights, normal_embedding,
+                     normal_linear, read_config, write_pretrained)
 
 #: Hugging Face's activation names (ACT2FN) that GPT-2 configs use
 ACTIVATIONS = {
@@ -79,14 +77,6 @@ class GPT2Config:
                 "tie_word_embeddings": True, **dataclasses.asdict(self)}
 
 
-def _linear(n_in, n_out, std, dtype, backend):
-    """A Conv1D of Hugging Face's: weight N(0, std), bias 0 (its _init_weights)."""
-    layer = Linear(n_in, n_out, dtype=dtype, backend=backend)
-    layer.weight = Parameter(init.normal((n_out, n_in), 0.0, std, dtype, backend))
-    layer.bias = Parameter(init.zeros((n_out,), dtype, backend))
-    return layer
-
-
 class GPT2Attention(Module):
     """Causal self-attention: one projection to q, k and v, heads, one output projection."""
 
@@ -94,8 +84,8 @@ class GPT2Attention(Module):
         super().__init__()
         c = config
         proj_std = c.initializer_range / math.sqrt(2 * c.n_layer)
-        self.c_attn = _linear(c.n_embd, 3 * c.n_embd, c.initializer_range, dtype, backend)
-        self.c_proj = _linear(c.n_embd, c.n_embd, proj_std, dtype, backend)
+        self.c_attn = normal_linear(c.n_embd, 3 * c.n_embd, c.initializer_range, dtype=dtype, backend=backend)
+        self.c_proj = normal_linear(c.n_embd, c.n_embd, proj_std, dtype=dtype, backend=backend)
         self.resid_dropout = Dropout(c.resid_pdrop)
         self.n_head, self.attn_pdrop, self.layer_idx = c.n_head, c.attn_pdrop, layer_idx
         head_dim = c.n_embd // c.n_head
@@ -119,9 +109,9 @@ class GPT2MLP(Module):
         super().__init__()
         c = config
         inner = c.n_inner or 4 * c.n_embd
-        self.c_fc = _linear(c.n_embd, inner, c.initializer_range, dtype, backend)
-        self.c_proj = _linear(inner, c.n_embd, c.initializer_range / math.sqrt(2 * c.n_layer),
-                              dtype, backend)
+        self.c_fc = normal_linear(c.n_embd, inner, c.initializer_range, dtype=dtype, backend=backend)
+        self.c_proj = normal_linear(inner, c.n_embd, c.initializer_range / math.sqrt(2 * c.n_layer),
+                                    dtype=dtype, backend=backend)
         self.dropout = Dropout(c.resid_pdrop)
         object.__setattr__(self, "act", ACTIVATIONS[c.activation_function])
 
@@ -151,12 +141,8 @@ class GPT2Model(Module):
     def __init__(self, config, dtype=None, backend=None):
         super().__init__()
         c = config
-        self.wte = Embedding(c.vocab_size, c.n_embd, dtype=dtype, backend=backend)
-        self.wte.weight = Parameter(init.normal((c.vocab_size, c.n_embd), 0.0,
-                                                c.initializer_range, dtype, backend))
-        self.wpe = Embedding(c.n_positions, c.n_embd, dtype=dtype, backend=backend)
-        self.wpe.weight = Parameter(init.normal((c.n_positions, c.n_embd), 0.0,
-                                                c.initializer_range, dtype, backend))
+        self.wte = normal_embedding(c.vocab_size, c.n_embd, c.initializer_range, dtype, backend)
+        self.wpe = normal_embedding(c.n_positions, c.n_embd, c.initializer_range, dtype, backend)
         self.drop = Dropout(c.embd_pdrop)
         self.h = ModuleList([GPT2Block(c, i, dtype, backend) for i in range(c.n_layer)])
         self.ln_f = LayerNorm(c.n_embd, eps=c.layer_norm_epsilon, dtype=dtype, backend=backend)
@@ -229,18 +215,11 @@ class GPT2(CausalLM):
             if key in transposed and value.ndim == 2:
                 value = value.T
             state[key] = value.to(target) if value.dtype.is_float else value
-        try:
-            model.load_state_dict(state)
-        except (ember.StateDictError, ShapeError) as exc:
-            raise SerializationError(f"{weights}: does not fit {config_path}: {exc}") from None
-        return model.eval()
+        return load_weights(model, state, weights, config_path)
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors as Hugging Face lays them out."""
-        os.makedirs(directory, exist_ok=True)
         transposed = self._conv1d_names()
         state = {k: (v.T if k in transposed else v) for k, v in self.state_dict().items()}
-        config = {**self.config.to_dict(), "dtype": self.transformer.wte.weight.dtype.name}
-        atomic_write(os.path.join(directory, CONFIG_FILE),
-                     (json.dumps(config, indent=2) + "\n").encode())
-        ember.save(state, os.path.join(directory, WEIGHTS_FILE))
+        write_pretrained(directory, {**self.config.to_dict(),
+                                     "dtype": self.transformer.wte.weight.dtype.name}, state)

@@ -8,17 +8,15 @@ tree and state-dict keys are Hugging Face's (``model.layers.0.self_attn.q_proj.w
 """
 
 import dataclasses
-import json
 import os
 
 import ember
 from ember.errors import SerializationError, ShapeError
-from ember.io import atomic_write
-from ember.plugins.nn import (Embedding, LayerExample, Linear, Module, ModuleList, Parameter,
-                              RMSNorm, init)
+from ember.plugins.nn import LayerExample, Module, ModuleList, RMSNorm
 from ember.plugins.nn import functional as F
 
-from .causal import CONFIG_FILE, WEIGHTS_FILE, CausalLM, causal_attention, read_config
+from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, load_weights, normal_embedding,
+                     normal_linear, read_config, write_pretrained)
 from .gpt2 import ACTIVATIONS
 
 
@@ -84,13 +82,7 @@ class LlamaConfig:
 
 
 def _linear(n_in, n_out, bias, config, dtype, backend):
-    """Hugging Face's init: weight N(0, initializer_range), bias 0."""
-    layer = Linear(n_in, n_out, bias=bias, dtype=dtype, backend=backend)
-    layer.weight = Parameter(init.normal((n_out, n_in), 0.0, config.initializer_range, dtype,
-                                         backend))
-    if bias:
-        layer.bias = Parameter(init.zeros((n_out,), dtype, backend))
-    return layer
+    return normal_linear(n_in, n_out, config.initializer_range, bias, dtype, backend)
 
 
 class LlamaAttention(Module):
@@ -159,9 +151,8 @@ class LlamaModel(Module):
     def __init__(self, config, dtype=None, backend=None):
         super().__init__()
         c = config
-        self.embed_tokens = Embedding(c.vocab_size, c.hidden_size, dtype=dtype, backend=backend)
-        self.embed_tokens.weight = Parameter(init.normal((c.vocab_size, c.hidden_size), 0.0,
-                                                         c.initializer_range, dtype, backend))
+        self.embed_tokens = normal_embedding(c.vocab_size, c.hidden_size, c.initializer_range,
+                                             dtype, backend)
         self.layers = ModuleList([LlamaDecoderLayer(c, i, dtype, backend)
                                   for i in range(c.num_hidden_layers)])
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps, dtype=dtype, backend=backend)
@@ -235,16 +226,10 @@ class Llama(CausalLM):
         state = {k: (v.to(target.dtype) if v.dtype.is_float else v) for k, v in stored.items()
                  if not (k == "lm_head.weight" and model.lm_head is None)
                  and not k.endswith("rotary_emb.inv_freq")}
-        try:
-            model.load_state_dict(state)
-        except (ember.StateDictError, ShapeError) as exc:
-            raise SerializationError(f"{weights}: does not fit {config_path}: {exc}") from None
-        return model.eval()
+        return load_weights(model, state, weights, config_path)
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors as Hugging Face lays them out."""
-        os.makedirs(directory, exist_ok=True)
-        config = {**self.config.to_dict(), "dtype": self.model.embed_tokens.weight.dtype.name}
-        atomic_write(os.path.join(directory, CONFIG_FILE),
-                     (json.dumps(config, indent=2) + "\n").encode())
-        ember.save(self.state_dict(), os.path.join(directory, WEIGHTS_FILE))
+        write_pretrained(directory, {**self.config.to_dict(),
+                                     "dtype": self.model.embed_tokens.weight.dtype.name},
+                         self.state_dict())

@@ -768,10 +768,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     it, only the input's own elements; ``divisor_override`` replaces the count."""
     x, unbatch = _image_batch("avg_pool2d", x)
     kernel, stride, padding, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
-    if divisor_override is not None and (not isinstance(divisor_override, numbers.Number)
-                                         or divisor_override == 0):
-        raise ValueError(f"avg_pool2d: divisor_override must be a nonzero number, got "
-                         f"{divisor_override!r}")
+    _check_divisor("avg_pool2d", divisor_override)
     size = x.shape[2:]
     x, out_hw = _pool_window("avg_pool2d", x, kernel, stride, padding, (1, 1), ceil_mode, 0.0)
     cols = im2col(x, kernel, stride, (1, 1), out_hw)
@@ -784,6 +781,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     divisor = divisor_override if divisor_override is not None else ember.tensor(
         np.outer(*counts), dtype=x.dtype, backend=x.backend)
     return unbatch(cols.sum(axis=1).permute(1, 0, 2, 3) / divisor)
+
+
+def _check_divisor(op, divisor_override):
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Number)
+                                         or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a nonzero number, got "
+                         f"{divisor_override!r}")
 
 
 def _window_counts(size, k, s, p, out, include_pad):

@@ -121,19 +121,22 @@ class ConvTranspose2d(_Conv):
     out/groups, kh, kw), init as PyTorch's (fan_in = out/groups * kh * kw)."""
 
     shown = ("stride", "padding", "output_padding", "groups", "dilation")
+    function = "conv_transpose2d"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, dtype=None, backend=None):
         super().__init__()
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation = groups, dilation
-        self._make_weights(in_channels, out_channels,
-                         F._pair(kernel_size, "kernel_size", "ConvTranspose2d"), groups, bias,
-                         dtype, backend, transposed=True)
+        self._make_weights(in_channels, out_channels, self._kernel(kernel_size), groups, bias,
+                           dtype, backend, transposed=True)
+
+    def _kernel(self, kernel_size):
+        return F._pair(kernel_size, "kernel_size", type(self).__name__)
 
     def forward(self, x):
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.groups, self.dilation)
+        return getattr(F, self.function)(x, self.weight, self.bias, self.stride, self.padding,
+                                         self.output_padding, self.groups, self.dilation)
 
     @classmethod
     def example(cls):
@@ -165,24 +168,14 @@ class Conv3d(_Conv):
                             shape=(2, 4, 5, 4, 3), bad_shape=(2, 3, 5, 4, 3), scale=3)
 
 
-class ConvTranspose1d(_Conv):
+class ConvTranspose1d(ConvTranspose2d):
     """Transposed 1-D convolution over (N, C, L) (F.conv_transpose1d): weight (in,
     out/groups, k), init as PyTorch's."""
 
-    shown = ConvTranspose2d.shown
+    function = "conv_transpose1d"
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, dtype=None, backend=None):
-        super().__init__()
-        self.stride, self.padding, self.output_padding = stride, padding, output_padding
-        self.groups, self.dilation = groups, dilation
-        self._make_weights(in_channels, out_channels,
-                           (F._single(kernel_size, "kernel_size", "ConvTranspose1d"),), groups,
-                           bias, dtype, backend, transposed=True)
-
-    def forward(self, x):
-        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.groups, self.dilation)
+    def _kernel(self, kernel_size):
+        return (F._single(kernel_size, "kernel_size", "ConvTranspose1d"),)
 
     @classmethod
     def example(cls):

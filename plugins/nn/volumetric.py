@@ -4,7 +4,6 @@ along D, stacked beside the channels, so that one conv2d (or 2-D pooling) over a
 of N * OD images does the rest. Differentiable wherever the 2-D op is, on every backend.
 F re-exports them (``F.conv3d``)."""
 
-import math
 import numbers
 
 import numpy as np
@@ -129,10 +128,7 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     without it only the input's own elements; ``divisor_override`` replaces the count."""
     x, unbatch = _volume_batch("avg_pool3d", x)
     kernel, stride, padding, _ = _pool3d_args("avg_pool3d", kernel_size, stride, padding)
-    if divisor_override is not None and (not isinstance(divisor_override, numbers.Number)
-                                         or divisor_override == 0):
-        raise ValueError(f"avg_pool3d: divisor_override must be a nonzero number, got "
-                         f"{divisor_override!r}")
+    F._check_divisor("avg_pool3d", divisor_override)
     size = x.shape[2:]
     x, out = F._pool_window("avg_pool3d", x, kernel, stride, padding, (1, 1, 1), ceil_mode, 0.0)
     n, c, d, h, w = x.shape

@@ -42,7 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter", "searchsorted", "isin", "repeat",
+ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter", "isin", "repeat",
            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
            "bitwise_right_shift", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
@@ -706,7 +706,7 @@ def argsort(x, /, *, axis=-1, descending=False, stable=True):
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
-    return on_host(lambda a, v: np.searchsorted(a, v, side=side, sorter=sorter), x1, x2)
+    return ops.searchsorted(x1, x2, side, sorter)
 
 
 def _cumulative(op, x, axis, dtype, include_initial, initial):

@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes as dt
-from ..errors import RangeError
+from ..errors import RangeError, ShapeError
 from ..shapes import normalize_axis
 from ._util import as_tensor, index_tensor, primitive
 from .elementwise import (cast, check_ordered, logical_and, logical_not, logical_or,
@@ -61,6 +61,50 @@ def kthvalue(x, k, axis=-1, keepdims=False):
         raise RangeError(f"kthvalue: k must be an int from 1 to the axis' length {n}, got {k!r}")
     order = _order(rows, False, int(k))[:, int(k) - 1:]
     return Ranked(undo(take_rows(rows, order), keepdims), undo(order, keepdims))
+
+
+def searchsorted(sorted_sequence, values, side="left", sorter=None):
+    """Where each value would go in ``sorted_sequence`` to keep it sorted (along its last
+    axis; an N-d sequence is one row per leading index, as values' leading axes), as
+    numpy.searchsorted and torch.searchsorted: ``side`` left gives the first such place,
+    right the last; NaN sorts after every number. ``sorter`` (indices that sort the
+    sequence) reads it through them. A binary search of ceil(log2 n) + 1 rounds of
+    gathers and comparisons on the backend, in the backend's index dtype."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    seq = as_tensor(sorted_sequence, "searchsorted")
+    values = as_tensor(values, "searchsorted", like=seq)
+    check_ordered("searchsorted", seq)
+    if seq.ndim == 0:
+        raise ShapeError("searchsorted: the sorted sequence must have at least one axis")
+    if seq.ndim > 1 and seq.shape[:-1] != values.shape[:-1]:
+        raise ShapeError(f"searchsorted: a sequence of shape {seq.shape} searches values whose "
+                         f"leading axes are its own, {seq.shape[:-1]}; got values {values.shape}")
+    if sorter is not None:
+        sorter = as_tensor(sorter, "searchsorted", like=seq)
+        seq = take_rows(seq.reshape(-1, seq.shape[-1]), sorter.reshape(-1, seq.shape[-1])
+                        .to(seq._backend.default_int)).reshape(seq.shape)
+    if values.dtype is not seq.dtype:
+        from .. import dtypes
+        common = dtypes.promote(seq.dtype, values.dtype)
+        seq, values = cast(seq, common), cast(values, common)
+    n, b = seq.shape[-1], seq._backend
+    if n == 0 or values.size == 0:
+        return index_tensor(np.zeros(values.shape, dtype=np.int64), b)
+    rows = seq.reshape(-1, n)
+    flat = values.reshape(rows.shape[0] if seq.ndim > 1 else 1, -1).detach()
+    pos = index_tensor(np.zeros(flat.shape, dtype=np.int64), b)
+    step = 1 << max(n.bit_length() - 1, 0)
+    while step:
+        candidate = pos + step
+        probe = take_rows(rows.detach(), where(candidate <= n, candidate - 1, 0))
+        if side == "left":      # probe < value, NaN last
+            before = logical_or(probe < flat, logical_and(flat != flat, probe == probe))
+        else:                   # probe <= value, NaN last
+            before = logical_or(probe <= flat, flat != flat)
+        pos = where(logical_and(candidate <= n, before), candidate, pos)
+        step //= 2
+    return pos.reshape(values.shape)
 
 
 def _rows(name, x, axis):

@@ -593,3 +593,29 @@ def test_running_products_past_float32s_range(backend):
         row = np.array([3.39e38, 1.18e-38, 1.18e-38], np.float32)
         got = _f32(row, backend).cumprod(0).numpy()
         expect(got[2] == np.float32(np.prod(row.astype(np.float64))), f"cumprod's tail {got[2]!r}")
+
+
+def test_searchsorted_is_numpys(backend):
+    """Both sides, over sequences with -0 and 0, infinities and NaN (sorted last), empty
+    and of every length to 100, against numpy.searchsorted; a ``sorter``; and rows of an
+    N-d sequence searched by the values' own leading axes."""
+    rng = np.random.default_rng(7)
+    pool = np.array([0.0, -0.0, 1.0, 2.0, INF, -INF, NAN, 3.5], np.float32)
+    values = rng.choice(np.concatenate([pool, [0.5, -1.0]]).astype(np.float32), (3, 5))
+    for n in (0, 1, 2, 7, 8, 9, 100):
+        seq = np.sort(rng.choice(pool, n))
+        for side in ("left", "right"):
+            got = ember.searchsorted(_f32(seq, backend), _f32(values, backend), side).numpy()
+            expect(np.array_equal(got, np.searchsorted(seq, values, side)),
+                   f"searchsorted({side}) in {seq.tolist()}: {got.tolist()}")
+    x = rng.integers(0, 20, 10).astype(np.int32)
+    order, probes = np.argsort(x, kind="stable"), rng.integers(-2, 22, 6).astype(np.int32)
+    got = ember.searchsorted(ember.tensor(x, backend=backend), ember.tensor(probes, backend=backend),
+                             "right", sorter=ember.tensor(order.astype(np.int32), backend=backend))
+    expect(np.array_equal(got.numpy(), np.searchsorted(x, probes, "right", sorter=order)),
+           "searchsorted with a sorter")
+    rows = np.sort(rng.standard_normal((3, 8)).astype(np.float32), -1)
+    probes = rng.standard_normal((3, 4)).astype(np.float32)
+    got = ember.searchsorted(_f32(rows, backend), _f32(probes, backend)).numpy()
+    expect(all(np.array_equal(got[r], np.searchsorted(rows[r], probes[r])) for r in range(3)),
+           "searchsorted row by row")

@@ -652,11 +652,27 @@ def _host(np_fn, doc=None):
     return fn
 
 
-acos, acosh, asin, asinh, atan, atanh = ops.acos, ops.acosh, ops.asin, ops.asinh, ops.atan, ops.atanh
+def _real_on_backend(op, np_fn):
+    """``op`` (ember's, on the backend) for real x; NumPy's on a host copy for complex x
+    (the standard's complex branch cuts, which ember's ops do not compute)."""
+    host = _host(np_fn)
+
+    def fn(x, /):
+        return host(x) if isinstance(x, Tensor) and x.dtype.is_complex else op(x)
+    fn.__name__, fn.__doc__ = op.__name__, op.__doc__
+    return fn
+
+
+acos, acosh, asin = (_real_on_backend(ops.acos, np.arccos), _real_on_backend(ops.acosh, np.arccosh),
+                     _real_on_backend(ops.asin, np.arcsin))
+asinh, atan, atanh = (_real_on_backend(ops.asinh, np.arcsinh), _real_on_backend(ops.atan, np.arctan),
+                      _real_on_backend(ops.atanh, np.arctanh))
 
 
 def atan2(x1, x2, /):
     return ops.atan2(x1, x2)
+
+
 ceil, floor, trunc = ops.ceil, ops.floor, ops.trunc
 
 

@@ -1,6 +1,6 @@
-"""Sorting along an axis (sort, argsort, topk, kthvalue), as PyTorch's with stable=True:
-ties keep their order, -0 equals +0, NaN comes after every number (first when
-descending), an empty axis gives empty results.
+"""Sorting and searching along an axis (sort, argsort, topk, kthvalue, searchsorted), as
+PyTorch's with stable=True: ties keep their order, -0 equals +0, NaN comes after every
+number (first when descending), an empty axis gives empty results.
 
 The order comes from a backend's fast_argsort where it has one (NumPy: its stable
 sort), else from a bitonic sorting network composed of flips, comparisons and wheres on
@@ -85,8 +85,7 @@ def searchsorted(sorted_sequence, values, side="left", sorter=None):
         seq = take_rows(seq.reshape(-1, seq.shape[-1]), sorter.reshape(-1, seq.shape[-1])
                         .to(seq._backend.default_int)).reshape(seq.shape)
     if values.dtype is not seq.dtype:
-        from .. import dtypes
-        common = dtypes.promote(seq.dtype, values.dtype)
+        common = dt.promote(seq.dtype, values.dtype)
         seq, values = cast(seq, common), cast(values, common)
     n, b = seq.shape[-1], seq._backend
     if n == 0 or values.size == 0:

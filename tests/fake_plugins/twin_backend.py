@@ -1,13 +1,14 @@
-"""A third-party backend as another package would write it: here a NumPy twin
-that says it is unavailable unless TWIN_AVAILABLE is set."""
+"""A third-party backend as another package would write it: here a NumPy twin (NumPy's
+primitives, quiet where NumPy would warn, as the backend contract asks) that says it is
+unavailable unless TWIN_AVAILABLE is set."""
 
 import os
 
-from ember.backends.numpy.backend import ArrayModuleBackend
+from ember.backends.numpy.backend import NumpyBackend
 from ember.hookspecs import hookimpl
 
 
-class TwinBackend(ArrayModuleBackend):
+class TwinBackend(NumpyBackend):
     name = "twin"
 
     @classmethod

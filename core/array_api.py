@@ -42,7 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter", "isin", "repeat",
+ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter", "repeat",
            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
            "bitwise_right_shift", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
@@ -697,7 +697,22 @@ copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.n
 bitwise_and, bitwise_or, bitwise_xor = _host(np.bitwise_and), _host(np.bitwise_or), _host(np.bitwise_xor)
 bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
     _host(np.invert), _host(np.left_shift), _host(np.right_shift))
-isin = _host(lambda x1, x2, /, *, invert=False: np.isin(x1, x2, invert=invert))
+
+
+def isin(x1, x2, /, *, invert=False):
+    """Whether each element of x1 equals one of x2's, on the backend: x2 sorted, each
+    element searched in it (NaN is in nothing, -0 equals 0)."""
+    from .ops.movement import gather
+    x1, x2 = (x if isinstance(x, Tensor) else _tensor(x) for x in (x1, x2))
+    if x1.dtype is not x2.dtype:
+        common = dt.promote(x1.dtype, x2.dtype)
+        x1, x2 = ops.cast(x1, common), ops.cast(x2, common)
+    if x2.size == 0:
+        return _full(x1.shape, builtins.bool(invert), dt.bool_, x1.device)
+    table = ops.sort(ops.reshape(x2, (-1,))).values
+    place = ops.clip(ops.searchsorted(table, x1), None, table.shape[0] - 1)
+    found = ops.eq(gather(table, 0, place), x1)
+    return ops.logical_not(found) if invert else found
 
 
 def take_along_axis(x, indices, /, *, axis=-1):

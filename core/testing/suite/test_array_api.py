@@ -279,3 +279,22 @@ def test_asarray_copy_is_a_new_object_that_in_place_updates_leave_alone(backend)
     y[0] = 5.0
     expect(x.tolist() == [1.0, 2.0] and y.tolist() == [5.0, 1.0], f"{x.tolist()} {y.tolist()}")
     expect(ea.asarray(x) is x, "asarray without copy keeps the object")
+
+
+def test_isin_on_the_backend(backend):
+    """isin (and invert) equal NumPy's over floats with -0, infinities and NaN (in
+    nothing), integers against a 2-d table, and an empty table."""
+    rng = np.random.default_rng(8)
+    a = rng.choice(np.array([0.0, -0.0, 1.0, 2.0, np.inf, -np.inf, np.nan, 3.5]), (4, 5))
+    b = rng.choice(np.array([0.0, 1.0, np.nan, -np.inf, 7.0]), 6)
+    x, table = (ember.tensor(v.astype(np.float32), backend=backend) for v in (a, b))
+    for invert in (False, True):
+        got = ea.isin(x, table, invert=invert).numpy()
+        expect(np.array_equal(got, np.isin(a, b, invert=invert)), f"isin(invert={invert})")
+    ints, grid = rng.integers(0, 10, 7), rng.integers(0, 10, (2, 3))
+    got = ea.isin(ember.tensor(ints, backend=backend), ember.tensor(grid, backend=backend))
+    expect(np.array_equal(got.numpy(), np.isin(ints, grid)), "isin of integers")
+    expect(ea.isin(ember.tensor(ints, backend=backend), ember.zeros(0, backend=backend)).tolist()
+           == [False] * 7, "isin of an empty table")
+    expect(ea.isin(ember.tensor(ints, backend=backend), ember.zeros(0, backend=backend),
+                   invert=True).tolist() == [True] * 7, "isin(invert=True) of an empty table")

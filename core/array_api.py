@@ -42,7 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter", "repeat",
+ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter",
            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
            "bitwise_right_shift", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
@@ -717,7 +717,24 @@ def isin(x1, x2, /, *, invert=False):
 
 def take_along_axis(x, indices, /, *, axis=-1):
     return ops.take_along_axis(x, indices, axis)
-repeat = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
+_repeat_on_host = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
+
+
+def repeat(x, repeats, /, *, axis=None):
+    """Each element ``repeats`` times along ``axis`` (None: of the flattened x). An int
+    count is a broadcast and a reshape on the backend (differentiable); counts per
+    element make a shape that depends on them, computed on the host."""
+    if not isinstance(repeats, (int, np.integer)) or isinstance(repeats, builtins.bool):
+        return _repeat_on_host(x, repeats, axis=axis)
+    if repeats < 0:
+        raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
+    if axis is None:
+        x, axis = ops.reshape(x, (-1,)), 0
+    axis = normalize_axis("repeat", axis, x.ndim, x.shape)
+    wide = ops.unsqueeze(x, axis + 1)
+    shape = x.shape[:axis + 1] + (int(repeats),) + x.shape[axis + 1:]
+    out = x.shape[:axis] + (x.shape[axis] * int(repeats),) + x.shape[axis + 1:]
+    return ops.reshape(ops.broadcast_to(wide, shape), out)
 
 
 conj, real, imag = ops.conj, ops.real, ops.imag

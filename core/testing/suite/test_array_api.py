@@ -298,3 +298,19 @@ def test_isin_on_the_backend(backend):
            == [False] * 7, "isin of an empty table")
     expect(ea.isin(ember.tensor(ints, backend=backend), ember.zeros(0, backend=backend),
                    invert=True).tolist() == [True] * 7, "isin(invert=True) of an empty table")
+
+
+def test_repeat_by_a_count_on_the_backend(backend):
+    """repeat by an int count (every axis, None, 0) equals NumPy's and passes gradients
+    back summed; counts per element (a shape that depends on them) too."""
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for count in (0, 1, 3):
+        for axis in (None, 0, 1, -1):
+            got = ea.repeat(ember.tensor(a, backend=backend), count, axis=axis).numpy()
+            expect(np.array_equal(got, np.repeat(a, count, axis)), f"repeat({count}, {axis})")
+    t = ember.tensor(a, backend=backend, requires_grad=True)
+    ea.repeat(t, 2, axis=1).sum().backward()
+    expect(t.grad.tolist() == [[2.0] * 3] * 2, f"repeat's gradient {t.grad.tolist()}")
+    counts = ember.tensor([1, 0, 2], backend=backend)
+    expect(ea.repeat(ember.tensor(a, backend=backend), counts, axis=1).tolist()
+           == np.repeat(a, [1, 0, 2], 1).tolist(), "repeat by counts per element")

@@ -1135,6 +1135,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         for _, weight in corner:
             value = value if weight is None else value * weight
         out = value if out is None else out + value
+    if mode == "nearest" and grid.requires_grad:    # the grid's gradient is 0, as PyTorch's
+        chosen = ember.full((), True, dtype=ember.bool_, backend=out.backend)
+        out = ember.where(chosen, out, grid.sum().to(out.dtype))
     return out.permute(0, k + 1, *range(1, k + 1))
 
 

@@ -7,6 +7,8 @@ of the float-to-integer cast (which truncates toward zero on every backend),
 comparisons and wheres. A float of magnitude 2**(p - 1) or more (p its significand's
 bits) is an integer already and passes through, so the cast never saturates."""
 
+import numbers
+
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import DTypeError
@@ -79,6 +81,8 @@ def round(x, decimals=0):  # noqa: A001  (torch.round)
     """x rounded to the nearest integral value, halves to even (round(2.5) is 2), as
     torch.round; with ``decimals``, as PyTorch does it: round(x * 10**decimals) /
     10**decimals (negative decimals: round(x / 10**-decimals) * 10**-decimals)."""
+    if not isinstance(decimals, numbers.Integral) or isinstance(decimals, bool):
+        raise ValueError(f"round: decimals must be an int, got {decimals!r}")
     if not decimals:
         return _round(x)
     x = as_tensor(x, "round")

@@ -565,6 +565,8 @@ def test_rounding_has_pytorchs_zero_gradient_and_decimals(backend):
         assert_ulp(got, want.astype(np.float64), ember.float32, 1, f"round(decimals={decimals})")
     with pytest.raises(ember.DTypeError, match="a bool tensor has nothing to round"):
         ember.floor(ember.tensor([True], backend=backend))
+    with pytest.raises(ValueError, match="decimals must be an int, got 1.5"):
+        ember.round(_f32([1.0], backend), 1.5)
 
 
 def test_integer_running_sums_keep_the_dtype_asked_for(backend):

@@ -1717,3 +1717,17 @@ def test_3d_and_transposed_1d_layers_have_pytorchs_state_dict_and_outputs(name, 
                                theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-13)
     for key, value in theirs.state_dict().items():
         np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_grid_sample_far_outside_is_pytorchs(mode, padding_mode):
+    """Finite positions past 2**24 (1e30, 2e7) are floored exactly, so they reflect and
+    clamp as PyTorch's do (a floor held within +-2**24 gave 1e14 for bicubic's border)."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 5)).astype(np.float32)
+    grid = np.array([[[[1e30, -1e30], [0.2, 2e7], [-3e9, 0.5], [3.0, -5.0]]]], np.float32)
+    got = F.grid_sample(ember.tensor(x), ember.tensor(grid), mode=mode, padding_mode=padding_mode)
+    want = torch.nn.functional.grid_sample(torch.tensor(x), torch.tensor(grid), mode=mode,
+                                           padding_mode=padding_mode, align_corners=False)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)

@@ -1050,14 +1050,6 @@ def affine_grid(theta, size, align_corners=False):
 GRID_MODES, GRID_PADDINGS = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
 
 
-def _floor(v):
-    """floor of v, held within +-2**24 (far past any image, still exact in float32): the
-    saturating cast truncates toward zero, one less where that rounded a negative up."""
-    v = ember.clip(v, -2.0 ** 24, 2.0 ** 24)
-    t = v.to(ember.int32).to(v.dtype)
-    return t - (v < t).to(v.dtype)
-
-
 def _unnormalized(g, n, align_corners):
     """Grid coordinates in [-1, 1] as pixel positions along an axis of n (-1 and 1 the
     outer pixels' centres with align_corners, else the image's borders)."""
@@ -1071,9 +1063,9 @@ def _grid_padded(pos, n, padding_mode, align_corners):
     if padding_mode == "reflection" and n > 1:
         lo, span = (0.0, n - 1.0) if align_corners else (-0.5, float(n))
         d = (pos - lo).abs()
-        flips = _floor(d / span)
+        flips = ember.floor(d / span)
         extra = d - flips * span
-        odd = flips - 2.0 * _floor(flips / 2.0)
+        odd = flips - 2.0 * ember.floor(flips / 2.0)
         pos = ember.where(odd == 0, extra + lo, span - extra + lo)
     if padding_mode != "zeros":     # PyTorch's gradient is 0 on the edges too
         pos = ember.where((pos > 0) & (pos < n - 1), pos, ember.clip(pos, 0.0, n - 1.0).detach())
@@ -1115,7 +1107,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if mode == "bicubic":                   # the taps padded one by one, as PyTorch's
         taps = []
         for p, size in zip(pos, spatial):
-            p0 = _floor(p).detach()
+            p0 = ember.floor(p).detach()
             weights = _cubic_weights((p - p0).unsqueeze(-1))
             taps.append([(_grid_padded(p0 + (o - 1.0), size, padding_mode, align_corners).detach(),
                           weights[o]) for o in range(4)])
@@ -1126,7 +1118,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             if mode == "nearest":           # halves to even; the grid's gradient zero
                 taps.append([(ember.round(p), None)])
             else:
-                p0 = _floor(p).detach()
+                p0 = ember.floor(p).detach()
                 f = (p - p0).unsqueeze(-1)
                 taps.append([(p0, 1.0 - f), (p0 + 1.0, f)])
     out = None

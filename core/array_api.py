@@ -678,6 +678,8 @@ ceil, floor, trunc = ops.ceil, ops.floor, ops.trunc
 
 def round(x, /):  # noqa: A001
     return ops.round(x)
+
+
 remainder = _host(np.remainder)
 
 
@@ -717,6 +719,8 @@ def isin(x1, x2, /, *, invert=False):
 
 def take_along_axis(x, indices, /, *, axis=-1):
     return ops.take_along_axis(x, indices, axis)
+
+
 _repeat_on_host = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
 
 

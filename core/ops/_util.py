@@ -81,6 +81,13 @@ def unbroadcast(g, shape):
     return reshape(out, shape) if out.shape != shape else out
 
 
+def zeros_like_grad(g):
+    """Zeros of g's shape and dtype (one broadcast 0-d constant): the gradient of ops
+    that are piecewise constant (sign, rounding), as PyTorch gives it."""
+    from .movement import broadcast_to
+    return broadcast_to(const(0, g.dtype, g._backend), g.shape)
+
+
 def index_tensor(values, backend):
     """Host integers -> an index tensor in the backend's index dtype."""
     idt = backend.default_int

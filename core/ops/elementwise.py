@@ -7,7 +7,7 @@ from ..errors import DTypeError
 from ..shapes import broadcast_shapes
 from ..tensor import Tensor, wrap
 from ._util import (as_tensor, binary_operands, check_dtype, const, primitive, same_backend,
-                    unbroadcast)
+                    unbroadcast, zeros_like_grad)
 
 #: the dtypes with an order (maximum, clip, comparisons); complex numbers have none
 REAL = dt.INTS + dt.FLOATS
@@ -120,8 +120,7 @@ class Sign(Op):
     __slots__ = ()
     def forward(self, x): return self.backend.sign(x)
     def backward(self, g, x):   # PyTorch's zeros, whatever g holds
-        from .movement import broadcast_to
-        return (broadcast_to(const(0, g.dtype, g._backend), g.shape),)
+        return (zeros_like_grad(g),)
 
 
 class Exp(Op):

@@ -1,6 +1,7 @@
 """What the decoder-only language models share: the key/value cache, generation, the
 causal mask of a step that continues a cache, and reading Hugging Face's config.json."""
 
+import dataclasses
 import json
 import numbers
 import os
@@ -82,6 +83,13 @@ def write_pretrained(directory, config, state):
     ember.save(state, os.path.join(directory, WEIGHTS_FILE))
 
 
+def known_fields(config_class, values):
+    """The entries of a Hugging Face config that are fields of ``config_class`` (a
+    dataclass); the rest (token ids, versions, ...) do not change the network."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {k: v for k, v in values.items() if k in names}
+
+
 def read_config(directory):
     """The JSON object of ``directory``'s config.json, and its path."""
     path = os.path.join(directory, CONFIG_FILE)
@@ -152,9 +160,9 @@ class CausalLM(Module):
         if ids.ndim != 2:
             raise ShapeError(f"{name}: ids must be (batch, time), got shape {ids.shape}; "
                              f"add a batch axis with ids[None]")
-        past = len(cache) if cache is not None else 0
-        if past + ids.shape[1] > self.max_positions:
-            raise ShapeError(f"{name}: a sequence of {past + ids.shape[1]} tokens is longer than "
+        length = (len(cache) if cache is not None else 0) + ids.shape[1]
+        if length > self.max_positions:
+            raise ShapeError(f"{name}: a sequence of {length} tokens is longer than "
                              f"{self.positions_field} {self.max_positions}; shorten it or crop "
                              f"the context")
-        return ids, past
+        return ids

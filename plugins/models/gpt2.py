@@ -15,8 +15,8 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 from ember.plugins.nn import functional as F
 
-from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, load_weights, normal_embedding,
-                     normal_linear, read_config, write_pretrained)
+from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, known_fields, load_weights,
+                     normal_embedding, normal_linear, read_config, write_pretrained)
 
 #: Hugging Face's activation names (ACT2FN) that GPT-2 configs use
 ACTIVATIONS = {
@@ -68,8 +68,7 @@ class GPT2Config:
         if not values.get("tie_word_embeddings", True):
             raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
                                      f"ember's GPT2 ties lm_head to wte")
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**known_fields(cls, values))
 
     def to_dict(self):
         """Hugging Face's config.json for this configuration."""
@@ -174,7 +173,7 @@ class GPT2(CausalLM):
 
     def forward(self, ids, cache=None):
         """Logits for each position; given a KeyValueCache, ids continue what it holds."""
-        ids, _ = self.check_ids(ids, cache, "GPT2")
+        ids = self.check_ids(ids, cache, "GPT2")
         hidden = self.transformer(ids, cache)
         return ember.matmul(hidden, self.transformer.wte.weight.T)
 

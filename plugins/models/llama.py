@@ -15,8 +15,8 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import LayerExample, Module, ModuleList, RMSNorm
 from ember.plugins.nn import functional as F
 
-from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, load_weights, normal_embedding,
-                     normal_linear, read_config, write_pretrained)
+from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, known_fields, load_weights,
+                     normal_embedding, normal_linear, read_config, write_pretrained)
 from .gpt2 import ACTIVATIONS
 
 
@@ -68,8 +68,7 @@ class LlamaConfig:
         if rope.get("rope_type", rope.get("type")) not in (None, "default"):
             raise SerializationError(f"{source}: rotary scaling {rope!r} is not supported; "
                                      f"ember's Llama has the default rotary embedding")
-        names = {f.name for f in dataclasses.fields(cls)}
-        fields = {k: v for k, v in values.items() if k in names}
+        fields = known_fields(cls, values)
         if "rope_theta" in rope:
             fields["rope_theta"] = rope["rope_theta"]
         return cls(**fields)
@@ -193,7 +192,7 @@ class Llama(CausalLM):
 
     def forward(self, ids, cache=None):
         """Logits for each position; given a KeyValueCache, ids continue what it holds."""
-        ids, _ = self.check_ids(ids, cache, "Llama")
+        ids = self.check_ids(ids, cache, "Llama")
         hidden = self.model(ids, cache)
         if self.lm_head is None:
             return ember.matmul(hidden, self.model.embed_tokens.weight.T)

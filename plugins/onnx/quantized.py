@@ -101,34 +101,28 @@ def dynamic_quantize_linear(c, a, x):
     return ember.cast(y, ember.uint8), ember.cast(scale, x.dtype), ember.cast(zero, ember.uint8)
 
 
-def _centered(c, q, zero_point, rows=False):
-    """int32(q) - zero point; ``rows``: a 1-D zero point is one per row (matmul's A)."""
+def _centered(c, q, zero_point, axis=None):
+    """int32(q) - its zero point: one value, or one per index of ``axis`` of q (a
+    matmul's A: its rows, -2; a filter: its output channels, 0; None: the last axis)."""
     q = ember.cast(c.tensor(q), ember.int32)
     if zero_point is None:
         return q
     z = ember.cast(c.tensor(zero_point), ember.int32)
-    if rows and z.ndim == 1 and z.size > 1:
-        z = ember.unsqueeze(z, -1)
+    if z.size == 1:
+        z = ember.reshape(z, ())
+    elif axis is not None:
+        z = ember.reshape(z, (-1,) + (1,) * (q.ndim - 1 - axis % q.ndim))
     return q - z
 
 
 @op("MatMulInteger")
 def matmul_integer(c, a, x, y, x_zero_point=None, y_zero_point=None):
-    return ember.matmul(_centered(c, x, x_zero_point, rows=True), _centered(c, y, y_zero_point))
-
-
-def _filter_centered(c, w, zero_point):
-    """int32(w) - its zero point, one per output channel where it is 1-D."""
-    w = ember.cast(c.tensor(w), ember.int32)
-    if zero_point is None:
-        return w
-    z = ember.cast(c.tensor(zero_point), ember.int32)
-    return w - ember.reshape(z, () if z.size == 1 else (-1,) + (1,) * (w.ndim - 1))
+    return ember.matmul(_centered(c, x, x_zero_point, -2), _centered(c, y, y_zero_point))
 
 
 @op("ConvInteger")
 def conv_integer(c, a, x, w, x_zero_point=None, w_zero_point=None):
-    return OPS["Conv"](c, a, _centered(c, x, x_zero_point), _filter_centered(c, w, w_zero_point))
+    return OPS["Conv"](c, a, _centered(c, x, x_zero_point), _centered(c, w, w_zero_point, 0))
 
 
 def _requantized(c, acc, multiplier, zero_point, dtype):
@@ -144,7 +138,7 @@ def _requantized(c, acc, multiplier, zero_point, dtype):
 @op("QLinearMatMul")
 def qlinear_matmul(c, a, x, x_scale, x_zero_point, y, y_scale, y_zero_point, out_scale,
                    out_zero_point=None):
-    acc = ember.matmul(_centered(c, x, x_zero_point, rows=True), _centered(c, y, y_zero_point))
+    acc = ember.matmul(_centered(c, x, x_zero_point, -2), _centered(c, y, y_zero_point))
     multiplier = c.tensor(x_scale) * c.tensor(y_scale) / c.tensor(out_scale)
     dtype = c.tensor(out_zero_point).dtype if out_zero_point is not None else c.tensor(x).dtype
     return _requantized(c, acc, multiplier, out_zero_point, dtype)
@@ -154,7 +148,7 @@ def qlinear_matmul(c, a, x, x_scale, x_zero_point, y, y_scale, y_zero_point, out
 def qlinear_conv(c, a, x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
                  y_zero_point=None, bias=None):
     w = c.tensor(w)
-    acc = OPS["Conv"](c, a, _centered(c, x, x_zero_point), _filter_centered(c, w, w_zero_point),
+    acc = OPS["Conv"](c, a, _centered(c, x, x_zero_point), _centered(c, w, w_zero_point, 0),
                       None if bias is None else ember.cast(c.tensor(bias), ember.int32))
     w_scale = c.tensor(w_scale)
     if w_scale.size > 1:

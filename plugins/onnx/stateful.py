@@ -66,9 +66,12 @@ def linear_attention(c, a, query, key, value, past_state=None, decay=None, beta=
     if delta:
         beta = c.tensor(beta)
         beta = beta.reshape(b, t, beta.shape[-1], 1).permute(0, 2, 1, 3).to(ember.float32)
-    state = ember.zeros((b, kv_heads, d_k, d_v), dtype=ember.float32, backend=query.device) \
-        if past_state is None else c.tensor(past_state).to(ember.float32)
-    state_dtype = query.dtype if past_state is None else c.tensor(past_state).dtype
+    if past_state is None:
+        state, state_dtype = ember.zeros((b, kv_heads, d_k, d_v), dtype=ember.float32,
+                                         backend=query.device), query.dtype
+    else:
+        past_state = c.tensor(past_state)
+        state, state_dtype = past_state.to(ember.float32), past_state.dtype
     scale = a.get("scale") or 1.0 / math.sqrt(d_k)
     outputs = []
     for i in range(t):

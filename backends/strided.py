@@ -292,6 +292,12 @@ class StridedBackend(Backend):
     def fast_expm1(self, x):
         return self._unary("fast_expm1", x)
 
+    def fast_fmod(self, x, y):
+        return self._binary("fast_fmod", x, y)
+
+    def fast_trunc_div(self, x, y):
+        return self._binary("fast_trunc_div", x, y)
+
     def fast_fused(self, spec):
         """The expressions of the run's primitives, handed to the subclass's ``_fused``."""
         exprs = [self._expr(name, [spec.dtype_of(i) for i in ins], attr)[0]

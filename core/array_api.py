@@ -42,7 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("remainder", "floor_divide", "copysign", "signbit", "nextafter",
+ON_HOST = ("copysign", "signbit", "nextafter",
            "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
            "bitwise_right_shift", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
@@ -680,21 +680,23 @@ def round(x, /):  # noqa: A001
     return ops.round(x)
 
 
-remainder = _host(np.remainder)
+def remainder(x1, x2, /):
+    return ops.remainder(x1, x2)
 
 
-def _floor_divide(x1, x2):
-    """NumPy's, but floor(x1 / x2) where an operand is infinite, as the standard asks
-    (NumPy gives NaN for inf // 2 and -1 for -1 // inf, the standard inf and -0). An
-    integer divided by 0 gives 0 (and % by 0 gives 0), NumPy's answer, on every backend."""
-    out = np.floor_divide(x1, x2)
-    if out.dtype.kind == "f":
-        out = np.where(np.isinf(x1) | np.isinf(x2), np.floor(np.true_divide(x1, x2)), out)
-    return out
+def floor_divide(x1, x2, /):
+    """ember.floor_divide (Python's //), but floor(x1 / x2) where an operand is infinite,
+    as the standard asks (Python gives NaN for inf // 2 and -1 for -1 // inf, the
+    standard inf and -0). An integer divided by 0 gives 0, on every backend."""
+    out = ops.floor_divide(x1, x2)
+    if not out.dtype.is_inexact:
+        return out
+    x1, x2 = (x if isinstance(x, Tensor) else _full((), x, out.dtype, out.device)
+              for x in (x1, x2))
+    infinite = ops.logical_or(isinf(x1), isinf(x2))
+    return ops.where(infinite, ops.floor(ops.div(x1, x2)), out)
 
 
-floor_divide = _host(_floor_divide)
-floor_divide.__doc__ = _floor_divide.__doc__
 copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.nextafter)
 bitwise_and, bitwise_or, bitwise_xor = _host(np.bitwise_and), _host(np.bitwise_or), _host(np.bitwise_xor)
 bitwise_invert, bitwise_left_shift, bitwise_right_shift = (

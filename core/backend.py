@@ -60,7 +60,7 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
+              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
 
 
@@ -123,6 +123,14 @@ class Backend:
     #: (floor, ceil, trunc, round: halves to even), zeros keeping x's sign, inf and NaN
     #: passing through; x a float (ember.ops.rounding composes it of casts elsewhere)
     fast_rounding = None
+    #: (x, y) -> C's fmod of float32 or float64 x and y, broadcast: x - trunc(x / y) y
+    #: exactly, with x's sign (NaN where x is inf or NaN or y is 0 or NaN; x where y is
+    #: inf); the core computes it on a host copy where a backend has none
+    fast_fmod = None
+    #: (x, y) -> C's integer x / y (rounded toward zero), broadcast, of one integer dtype:
+    #: 0 where y is 0, the dtype's least value for that value / -1 (it wraps); the core
+    #: computes it on a host copy where a backend has none
+    fast_trunc_div = None
     #: (x) -> erf(x), x float32 or float64, within 3 ULP of float32 (ember.ops.special)
     fast_erf = None
     #: (x) -> the exact GELU, x Phi(x), within 8 ULP of float32; -inf gives NaN

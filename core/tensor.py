@@ -293,10 +293,10 @@ class Tensor:
     def __rlshift__(self, o): return _bitwise("bitwise_left_shift", None, o, self)
     def __rshift__(self, o): return _bitwise("bitwise_right_shift", None, self, o)
     def __rrshift__(self, o): return _bitwise("bitwise_right_shift", None, o, self)
-    def __floordiv__(self, o): return _array_api().floor_divide(self, o)
-    def __rfloordiv__(self, o): return _array_api().floor_divide(o, self)
-    def __mod__(self, o): return _array_api().remainder(self, o)
-    def __rmod__(self, o): return _array_api().remainder(o, self)
+    def __floordiv__(self, o): return _ops.floor_divide(self, o)
+    def __rfloordiv__(self, o): return _ops.floor_divide(o, self)
+    def __mod__(self, o): return _ops.remainder(self, o)
+    def __rmod__(self, o): return _ops.remainder(o, self)
 
     def __iadd__(self, o): return self._inplace(_ops.add, o, "+=")
     def __isub__(self, o): return self._inplace(_ops.sub, o, "-=")
@@ -431,6 +431,10 @@ class Tensor:
     def softmax(self, axis=-1): return _ops.softmax(self, axis)
     def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
     def matmul(self, o): return _ops.matmul(self, o)
+    def div(self, o, rounding_mode=None): return _ops.div(self, o, rounding_mode)
+    def fmod(self, o): return _ops.fmod(self, o)
+    def remainder(self, o): return _ops.remainder(self, o)
+    def floor_divide(self, o): return _ops.floor_divide(self, o)
 
     def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
     view = reshape

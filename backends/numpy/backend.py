@@ -454,6 +454,13 @@ class ArrayModuleBackend(Backend):
             order = n - 1 - xp.flip(xp.argsort(xp.flip(x, -1), axis=-1, kind="stable"), -1)
         return order.astype(self.default_int.np, copy=False)
 
+    def fast_fmod(self, x, y):
+        return self.xp.fmod(x, y)
+
+    def fast_trunc_div(self, x, y):
+        xp = self.xp
+        return xp.floor_divide(x - xp.fmod(x, y), y)   # an exact division: floor is trunc
+
     def fast_rounding(self, x, mode):
         xp = self.xp
         return {"floor": xp.floor, "ceil": xp.ceil, "trunc": xp.trunc, "round": xp.rint}[mode](x)

@@ -108,6 +108,10 @@ _SPELLING = {
     "sign float": "((x) != (x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))",
     "sign int": "(TO)(((x) > 0) - ((x) < 0))",
     "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))",
+    # C's % and / are undefined where y is 0 and for INT_MIN / -1: 0, and -x (it wraps)
+    "fast_fmod": "fmod(x, y)",
+    "fast_trunc_div": "((y) == 0 ? (TO)0 : ((TO)-1 < (TO)0 && (y) == (TO)-1) ? (TO)(-(x)) "
+                      ": (TO)((x) / (y)))",
     "add bool": "((x) | (y))", "mul bool": "((x) & (y))", "maximum bool": "((x) | (y))",
     "minimum bool": "((x) & (y))",
     "pow float": "ember_pow(x, y)", "pow int": "(TO)ember_ipow(x, y)",

@@ -184,6 +184,67 @@ fn ember_round_half(x: f32) -> f32 {
 """
 
 _FLOAT_HELPERS = """
+// C's fmod, exact: the significands' long division, a bit a step (musl's fmodf)
+fn ember_fmod(x: f32, y: f32) -> f32 {
+    var ux = bitcast<u32>(x);
+    var uy = bitcast<u32>(y);
+    var ex = i32((ux >> 23u) & 0xffu);
+    var ey = i32((uy >> 23u) & 0xffu);
+    let sx = ux & 0x80000000u;
+    if ((uy << 1u) == 0u || (uy & 0x7fffffffu) > 0x7f800000u || ex == 0xff) {
+        return bitcast<f32>(0x7fc00000u);         // y 0 or NaN, x inf or NaN
+    }
+    if ((ux << 1u) <= (uy << 1u)) {
+        return select(x, bitcast<f32>(sx), (ux << 1u) == (uy << 1u));
+    }
+    if (ex == 0) {                                // subnormal: normalized
+        var i = ux << 9u;
+        while ((i >> 31u) == 0u) {
+            ex -= 1;
+            i = i << 1u;
+        }
+        ux = ux << u32(1 - ex);
+    } else {
+        ux = (ux & 0x007fffffu) | 0x00800000u;
+    }
+    if (ey == 0) {
+        var i = uy << 9u;
+        while ((i >> 31u) == 0u) {
+            ey -= 1;
+            i = i << 1u;
+        }
+        uy = uy << u32(1 - ey);
+    } else {
+        uy = (uy & 0x007fffffu) | 0x00800000u;
+    }
+    while (ex > ey) {
+        if (ux >= uy) {
+            ux -= uy;
+            if (ux == 0u) {
+                return bitcast<f32>(sx);
+            }
+        }
+        ux = ux << 1u;
+        ex -= 1;
+    }
+    if (ux >= uy) {
+        ux -= uy;
+        if (ux == 0u) {
+            return bitcast<f32>(sx);
+        }
+    }
+    while ((ux >> 23u) == 0u) {
+        ux = ux << 1u;
+        ex -= 1;
+    }
+    if (ex > 0) {
+        ux = (ux - 0x00800000u) | (u32(ex) << 23u);
+    } else {
+        ux = ux >> u32(1 - ex);
+    }
+    return bitcast<f32>(ux | sx);
+}
+
 // WGSL's builtins promise nothing for NaN (llvmpipe's tanh gives -1), so NaN is tested
 fn ember_tanh(x: TA) -> TA {
     if (((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)) {
@@ -523,6 +584,9 @@ _SPELLING = {
     "sign float": f"select(TO(x > TA(0)) - TO(x < TA(0)), x, {_isnan('x')})",
     "sign int": "TO(x > TA(0)) - TO(x < TA(0))",
     "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y",
+    # WGSL's float % is x - y * trunc(x / y), which rounds; its integer / gives x where
+    # y is 0 (and INT_MIN for INT_MIN / -1, as wanted)
+    "fast_fmod": "ember_fmod(x, y)", "fast_trunc_div": "select(x / y, TO(0), y == TA(0))",
     "add bool": "x | y", "mul bool": "x & y", "maximum bool": "x | y", "minimum bool": "x & y",
     "pow float": "ember_pow(x, y)", "pow int": "ember_ipow(x, y)",
     "maximum float": f"select(y, x, x > y || {_isnan('x')})", "maximum int": "max(x, y)",
@@ -806,10 +870,10 @@ class WgpuBackend(StridedBackend):
             value = complex(value)
             return self._ew(self.SPELLING["complex"], dtype.np, [
                 self.full(shape, part, dt.float32) for part in (value.real, value.imag)])
-        out = self._alloc(shape, dtype.np, zeroed=value == 0)
-        if out.size and value != 0:
-            stored = np.array([value], dtype=dtype.np).astype(_STORAGE.get(dtype.np, dtype.np))
-            bits = int(stored.view(np.int32)[0])
+        stored = np.array([value], dtype=dtype.np).astype(_STORAGE.get(dtype.np, dtype.np))
+        bits = int(stored.view(np.int32)[0])
+        out = self._alloc(shape, dtype.np, zeroed=bits == 0)      # -0.0 is not all zeros
+        if out.size and bits:
             self._dispatch("fill.wgsl", [out.buf], (out.size, bits),
                            self._grid(-(-out.size // 256)), TO=wgsl_type(dtype.np))
         return out

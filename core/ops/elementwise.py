@@ -383,8 +383,12 @@ def mul(a, b):
     return run(Mul(), (a, b), shape, a.dtype)
 
 
-def div(a, b):
-    """True division: integer operands give the default float."""
+def div(a, b, rounding_mode=None):
+    """True division: integer operands give the default float. With ``rounding_mode``
+    "trunc" or "floor", the quotient rounded so, as torch.div's (ember.ops.division)."""
+    if rounding_mode is not None:
+        from .division import divide_rounded
+        return divide_rounded(a, b, rounding_mode)
     a, b, shape = binary_operands("div", a, b)
     if not a.dtype.is_inexact:
         a, b = cast(a, dt.default_float), cast(b, dt.default_float)

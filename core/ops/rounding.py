@@ -18,6 +18,32 @@ from .elementwise import check_ordered, mul
 MODES = ("floor", "ceil", "trunc", "round")
 
 
+def rounded(b, x, mode, dtype, index):
+    """Buffer x (float ``dtype``) rounded by ``mode`` on backend b: its fast_rounding, or
+    the composition of casts to the integer dtype ``index`` (int32 or int64)."""
+    if b.fast_rounding is not None:
+        return b.fast_rounding(x, mode)
+    c = lambda v: b.full((), v, dtype)       # noqa: E731
+    t = b.cast(b.cast(x, index), dtype)      # toward zero
+    one = c(1.0)
+    if mode == "floor":
+        r = b.where(b.gt(t, x), b.sub(t, one), t)
+    elif mode == "ceil":
+        r = b.where(b.lt(t, x), b.add(t, one), t)
+    elif mode == "round":
+        d, half = b.sub(x, t), c(0.5)           # exact: |d| < 1
+        h = b.mul(t, half)
+        tie_up = b.ne(h, b.cast(b.cast(h, index), dtype))   # t is odd
+        up = b.where(b.eq(d, half), tie_up, b.gt(d, half))
+        down = b.where(b.eq(d, b.neg(half)), tie_up, b.lt(d, b.neg(half)))
+        r = b.where(up, b.add(t, one), b.where(down, b.sub(t, one), t))
+    else:
+        r = t
+    r = b.where(b.eq(r, c(0.0)), b.mul(x, c(0.0)), r)      # the sign of x's zero
+    whole = c(2.0 ** (dt.finfo(dtype).nmant))
+    return b.where(b.lt(b.abs(x), whole), r, x)
+
+
 class Rounding(Op):
     """One of MODES on a float tensor; the gradient is zero, as PyTorch's."""
 
@@ -27,28 +53,7 @@ class Rounding(Op):
         self.mode, self.dtype, self.index = mode, dtype, index
 
     def forward(self, x):
-        b = self.backend
-        if b.fast_rounding is not None:
-            return b.fast_rounding(x, self.mode)
-        c = lambda v: b.full((), v, self.dtype)       # noqa: E731
-        t = b.cast(b.cast(x, self.index), self.dtype)      # toward zero
-        one = c(1.0)
-        if self.mode == "floor":
-            r = b.where(b.gt(t, x), b.sub(t, one), t)
-        elif self.mode == "ceil":
-            r = b.where(b.lt(t, x), b.add(t, one), t)
-        elif self.mode == "round":
-            d, half = b.sub(x, t), c(0.5)           # exact: |d| < 1
-            h = b.mul(t, half)
-            tie_up = b.ne(h, b.cast(b.cast(h, self.index), self.dtype))   # t is odd
-            up = b.where(b.eq(d, half), tie_up, b.gt(d, half))
-            down = b.where(b.eq(d, b.neg(half)), tie_up, b.lt(d, b.neg(half)))
-            r = b.where(up, b.add(t, one), b.where(down, b.sub(t, one), t))
-        else:
-            r = t
-        r = b.where(b.eq(r, c(0.0)), b.mul(x, c(0.0)), r)      # the sign of x's zero
-        whole = c(2.0 ** (dt.finfo(self.dtype).nmant))
-        return b.where(b.lt(b.abs(x), whole), r, x)
+        return rounded(self.backend, x, self.mode, self.dtype, self.index)
 
     def backward(self, g, x):
         return (zeros_like_grad(g),)

@@ -230,6 +230,13 @@ OPS = [
              signed_zeros=True, edges=(0.5, -0.5, 1.5, -2.5, 2.5, 0.49999997, 8388607.5, -4097.5))
       for n, ref in (("floor", np.floor), ("ceil", np.ceil), ("trunc", np.trunc),
                      ("round", np.rint))],
+    # division that rounds, exact: fmod is C's (x's sign), remainder and floor_divide
+    # Python's (y's sign, a zero one too; 1 // 0.1 is 9); x / 0 gives inf or NaN, an
+    # integer's 0; floor_divide's gradient is zero (every special pair: test_numerics)
+    *[OpCase(n, getattr(ember, n), ref, BINARY, dtypes=NUMERIC, domain=(-4.0, 4.0),
+             sample="away_from_zero", grad=n != "floor_divide")
+      for n, ref in (("fmod", np.fmod), ("remainder", np.remainder),
+                     ("floor_divide", np.floor_divide))],
     OpCase("exp", ember.exp, np.exp, double=True,
            edges=(88.7, 89.0, -87.3, -103.0, -110.0, 11.0, -17.0, 709.0, 710.0, -745.0)),
     OpCase("log", ember.log, np.log, domain=(0.1, 4.0), double=True, edges=(2.0, 0.5, 1e30)),

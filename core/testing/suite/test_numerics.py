@@ -621,3 +621,93 @@ def test_searchsorted_is_numpys(backend):
     got = ember.searchsorted(_f32(rows, backend), _f32(probes, backend)).numpy()
     expect(all(np.array_equal(got[r], np.searchsorted(rows[r], probes[r])) for r in range(3)),
            "searchsorted row by row")
+
+
+def _division_references(x, y):
+    """NumPy's fmod, remainder, floor_divide and truncated division of x and y (16-bit
+    floats in float32, as ember computes them), in x's dtype."""
+    d = x.dtype
+    if d.kind == "f" or d == ember.bfloat16.np:
+        w = np.float32 if d.itemsize == 2 else d
+        x, y = x.astype(w), y.astype(w)
+    with np.errstate(all="ignore"):
+        q = np.trunc(x / y) if x.dtype.kind == "f" else np.floor_divide(x - np.fmod(x, y), y)
+        out = {"fmod": np.fmod(x, y), "remainder": np.remainder(x, y),
+               "floor_divide": np.floor_divide(x, y), "trunc": q}
+        return {k: v.astype(d) for k, v in out.items()}
+
+
+def test_division_rounds_exactly_at_every_special_pair(backend):
+    """fmod, %, // and div(rounding_mode="trunc") of every pair of ±0, subnormals, the
+    dtype's limits, ±inf, NaN and ordinary values, bit for bit against NumPy (signed zeros
+    included): WGSL's float % rounds, C's integer / is undefined at 0 and INT_MIN / -1."""
+    ops = {"fmod": ember.fmod, "remainder": lambda a, b: a % b,
+           "floor_divide": lambda a, b: a // b,
+           "trunc": lambda a, b: ember.div(a, b, rounding_mode="trunc")}
+    for dtype in ember.dtypes.FLOATS + ember.dtypes.INTS:
+        if dtype not in backend.dtypes:
+            continue
+        if dtype.is_float:
+            info = ember.dtypes.finfo(dtype)
+            v = [0.0, -0.0, info.smallest_subnormal, -info.smallest_subnormal, info.tiny,
+                 info.max, -info.max, INF, -INF, NAN, 1.0, -1.0, 3.0, -3.0, 0.1, -0.1, 2.5,
+                 1e30, -7.0, 0.3, 5e-39, 1e-44]
+            with np.errstate(over="ignore"):
+                v = np.array([float(a) for a in v]).astype(dtype.np)
+        else:
+            lo, hi = (int(v) for v in (np.iinfo(dtype.np).min, np.iinfo(dtype.np).max))
+            v = np.array(sorted({lo, lo + 1, hi, hi - 1, 0, 1, 2, 3, 7, hi // 3}
+                                | ({-1, -2, -3, -7} if lo < 0 else set())), dtype=dtype.np)
+        x, y = (a.ravel() for a in np.meshgrid(v, v, indexing="ij"))
+        want = _division_references(x, y)
+        tx, ty = (ember.tensor(a, dtype=dtype, backend=backend) for a in (x, y))
+        for name, fn in ops.items():
+            got = fn(tx, ty).numpy()
+            w = want[name]
+            if dtype.is_float:
+                same = np.where(np.isnan(w.astype(np.float64)), np.isnan(got.astype(np.float64)),
+                                (got == w) & (np.signbit(got) == np.signbit(w)))
+            else:
+                same = got == w
+            bad = np.flatnonzero(~same)
+            expect(bad.size == 0, f"{name} {dtype.name}: {bad.size} pairs differ, e.g. "
+                   + ", ".join(f"({x[i]}, {y[i]}) -> {got[i]}, not {w[i]}" for i in bad[:3]))
+
+
+def test_division_rounds_exactly_over_every_exponent(backend):
+    """fmod, % and // of random float32 bit patterns (quotients up to 2**277, subnormal
+    divisors): a remainder taken by x - trunc(x / y) y rounds away every bit of them."""
+    bits = np.random.default_rng(0).integers(0, 2 ** 32, 4000, dtype=np.uint64).astype(np.uint32)
+    x, y = bits[:2000].view(np.float32), bits[2000:].view(np.float32)
+    want = _division_references(x, y)
+    tx, ty = ember.tensor(x, backend=backend), ember.tensor(y, backend=backend)
+    for name, got in (("fmod", ember.fmod(tx, ty)), ("remainder", tx % ty),
+                      ("floor_divide", tx // ty)):
+        got, w = got.numpy(), want[name]
+        same = np.where(np.isnan(w), np.isnan(got), (got == w) & (np.signbit(got) == np.signbit(w)))
+        expect(same.all(), f"{name}: {np.count_nonzero(~same)} of 2000 differ")
+
+
+def test_division_gradients_are_pytorchs(backend):
+    """d(x % y)/dy = -floor(x / y), d fmod/dy = -trunc(x / y), dx = 1; floor_divide's
+    and div's rounding modes give zeros (PyTorch has none for floor_divide)."""
+    x = ember.tensor([5.0, -3.0, 7.5, -0.5], backend=backend, requires_grad=True)
+    y = ember.tensor([3.0, 2.0, -2.0, 0.25], backend=backend, requires_grad=True)
+    for fn, dy in ((ember.remainder, [-1.0, 2.0, 4.0, 2.0]), (ember.fmod, [-1.0, 1.0, 3.0, 2.0]),
+                   (ember.floor_divide, [0.0] * 4),
+                   (lambda a, b: ember.div(a, b, rounding_mode="trunc"), [0.0] * 4)):
+        gx, gy = ember.grad(lambda a, b: fn(a, b).sum(), argnums=(0, 1))(x, y)
+        want_dx = [0.0] * 4 if dy == [0.0] * 4 else [1.0] * 4
+        expect(gx.tolist() == want_dx and gy.tolist() == dy, f"{fn}: {gx.tolist()}, {gy.tolist()}")
+
+
+def test_division_refusals(backend):
+    b = ember.tensor([True, False], backend=backend)
+    with pytest.raises(ember.DTypeError, match="cast them to an integer"):
+        b % b
+    with pytest.raises(ValueError, match="rounding_mode"):
+        ember.div(ember.tensor([1.0], backend=backend), 2.0, rounding_mode="round")
+    if ember.complex64 in backend.dtypes:
+        z = ember.tensor([1 + 1j], backend=backend)
+        with pytest.raises(ember.DTypeError, match="complex"):
+            ember.fmod(z, z)

@@ -298,6 +298,13 @@ class StridedBackend(Backend):
     def fast_trunc_div(self, x, y):
         return self._binary("fast_trunc_div", x, y)
 
+    def fast_bitwise_and(self, x, y): return self._binary("fast_bitwise_and", x, y)
+    def fast_bitwise_or(self, x, y): return self._binary("fast_bitwise_or", x, y)
+    def fast_bitwise_xor(self, x, y): return self._binary("fast_bitwise_xor", x, y)
+    def fast_bitwise_not(self, x): return self._unary("fast_bitwise_not", x)
+    def fast_left_shift(self, x, y): return self._binary("fast_left_shift", x, y)
+    def fast_right_shift(self, x, y): return self._binary("fast_right_shift", x, y)
+
     def fast_fused(self, spec):
         """The expressions of the run's primitives, handed to the subclass's ``_fused``."""
         exprs = [self._expr(name, [spec.dtype_of(i) for i in ins], attr)[0]

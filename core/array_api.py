@@ -42,9 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("copysign", "signbit", "nextafter",
-           "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert", "bitwise_left_shift",
-           "bitwise_right_shift", "unique_all", "unique_counts", "unique_inverse",
+ON_HOST = ("copysign", "signbit", "nextafter", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
 
 
@@ -698,9 +696,30 @@ def floor_divide(x1, x2, /):
 
 
 copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.nextafter)
-bitwise_and, bitwise_or, bitwise_xor = _host(np.bitwise_and), _host(np.bitwise_or), _host(np.bitwise_xor)
-bitwise_invert, bitwise_left_shift, bitwise_right_shift = (
-    _host(np.invert), _host(np.left_shift), _host(np.right_shift))
+
+
+def bitwise_and(x1, x2, /):
+    return ops.bitwise_and(x1, x2)
+
+
+def bitwise_or(x1, x2, /):
+    return ops.bitwise_or(x1, x2)
+
+
+def bitwise_xor(x1, x2, /):
+    return ops.bitwise_xor(x1, x2)
+
+
+def bitwise_invert(x, /):
+    return ops.bitwise_not(x)
+
+
+def bitwise_left_shift(x1, x2, /):
+    return ops.bitwise_left_shift(x1, x2)
+
+
+def bitwise_right_shift(x1, x2, /):
+    return ops.bitwise_right_shift(x1, x2)
 
 
 def isin(x1, x2, /, *, invert=False):

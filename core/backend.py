@@ -60,7 +60,9 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
+              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div",
+              "fast_bitwise_and", "fast_bitwise_or", "fast_bitwise_xor", "fast_bitwise_not",
+              "fast_left_shift", "fast_right_shift", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
 
 
@@ -131,6 +133,12 @@ class Backend:
     #: 0 where y is 0, the dtype's least value for that value / -1 (it wraps); the core
     #: computes it on a host copy where a backend has none
     fast_trunc_div = None
+    #: (x, y) -> x & y, x | y, x ^ y and (x) -> ~x of integer buffers (one dtype), broadcast
+    fast_bitwise_and = fast_bitwise_or = fast_bitwise_xor = fast_bitwise_not = None
+    #: (x, y) -> x << y and x >> y (arithmetic where signed), wrapping to x's dtype; where
+    #: y < 0 or y >= its bits, 0 (and -1 for x >> y of a negative x), as NumPy's; the core
+    #: computes these on a host copy where a backend has none
+    fast_left_shift = fast_right_shift = None
     #: (x) -> erf(x), x float32 or float64, within 3 ULP of float32 (ember.ops.special)
     fast_erf = None
     #: (x) -> the exact GELU, x Phi(x), within 8 ULP of float32; -inf gives NaN

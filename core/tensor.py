@@ -281,18 +281,18 @@ class Tensor:
     def __le__(self, o): return _ops.le(self, o)
     def __gt__(self, o): return _ops.gt(self, o)
     def __ge__(self, o): return _ops.ge(self, o)
-    # bool tensors: logic on the backend; integers: the Array API's bitwise functions
-    def __and__(self, o): return _bitwise("bitwise_and", _ops.logical_and, self, o)
-    def __rand__(self, o): return _bitwise("bitwise_and", _ops.logical_and, o, self)
-    def __or__(self, o): return _bitwise("bitwise_or", _ops.logical_or, self, o)
-    def __ror__(self, o): return _bitwise("bitwise_or", _ops.logical_or, o, self)
-    def __xor__(self, o): return _bitwise("bitwise_xor", _ops.logical_xor, self, o)
-    def __rxor__(self, o): return _bitwise("bitwise_xor", _ops.logical_xor, o, self)
-    def __invert__(self): return _bitwise("bitwise_invert", _ops.logical_not, self)
-    def __lshift__(self, o): return _bitwise("bitwise_left_shift", None, self, o)
-    def __rlshift__(self, o): return _bitwise("bitwise_left_shift", None, o, self)
-    def __rshift__(self, o): return _bitwise("bitwise_right_shift", None, self, o)
-    def __rrshift__(self, o): return _bitwise("bitwise_right_shift", None, o, self)
+    # integers bit by bit, bool tensors logically (ember.ops.bitwise)
+    def __and__(self, o): return _ops.bitwise_and(self, o)
+    def __rand__(self, o): return _ops.bitwise_and(o, self)
+    def __or__(self, o): return _ops.bitwise_or(self, o)
+    def __ror__(self, o): return _ops.bitwise_or(o, self)
+    def __xor__(self, o): return _ops.bitwise_xor(self, o)
+    def __rxor__(self, o): return _ops.bitwise_xor(o, self)
+    def __invert__(self): return _ops.bitwise_not(self)
+    def __lshift__(self, o): return _ops.bitwise_left_shift(self, o)
+    def __rlshift__(self, o): return _ops.bitwise_left_shift(o, self)
+    def __rshift__(self, o): return _ops.bitwise_right_shift(self, o)
+    def __rrshift__(self, o): return _ops.bitwise_right_shift(o, self)
     def __floordiv__(self, o): return _ops.floor_divide(self, o)
     def __rfloordiv__(self, o): return _ops.floor_divide(o, self)
     def __mod__(self, o): return _ops.remainder(self, o)
@@ -476,22 +476,3 @@ def wrap(data, backend, shape, dtype, cls=Tensor):
 
 from . import autograd as _autograd  # noqa: E402  (they build on Tensor)
 from . import ops as _ops  # noqa: E402
-
-
-def _array_api():
-    from . import array_api
-    return array_api
-
-
-def _bitwise(name, logical, *operands):
-    """``logical`` where every operand is bool, else the Array API's bitwise ``name``
-    (integers, computed on the host); floats are refused by name."""
-    if logical is not None and all(isinstance(x, bool) or isinstance(x, Tensor) and x.dtype.is_bool
-                                   for x in operands):
-        return logical(*operands)
-    for x in operands:
-        if isinstance(x, (float, complex)) or isinstance(x, Tensor) and x.dtype.is_inexact:
-            kind = x.dtype.name if isinstance(x, Tensor) else type(x).__name__
-            raise DTypeError(f"{name}: needs integer or bool tensors, got {kind}; compare "
-                             f"first, as in (x > 0) & (x < 1)")
-    return getattr(_array_api(), name)(*operands)

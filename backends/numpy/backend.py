@@ -461,6 +461,13 @@ class ArrayModuleBackend(Backend):
         xp = self.xp
         return xp.floor_divide(x - xp.fmod(x, y), y)   # an exact division: floor is trunc
 
+    def fast_bitwise_and(self, x, y): return self.xp.bitwise_and(x, y)
+    def fast_bitwise_or(self, x, y): return self.xp.bitwise_or(x, y)
+    def fast_bitwise_xor(self, x, y): return self.xp.bitwise_xor(x, y)
+    def fast_bitwise_not(self, x): return self.xp.invert(x)
+    def fast_left_shift(self, x, y): return self.xp.left_shift(x, y)
+    def fast_right_shift(self, x, y): return self.xp.right_shift(x, y)
+
     def fast_rounding(self, x, mode):
         xp = self.xp
         return {"floor": xp.floor, "ceil": xp.ceil, "trunc": xp.trunc, "round": xp.rint}[mode](x)

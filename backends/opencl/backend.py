@@ -110,6 +110,13 @@ _SPELLING = {
     "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))",
     # C's % and / are undefined where y is 0 and for INT_MIN / -1: 0, and -x (it wraps)
     "fast_fmod": "fmod(x, y)",
+    "fast_bitwise_and": "((x) & (y))", "fast_bitwise_or": "((x) | (y))",
+    "fast_bitwise_xor": "((x) ^ (y))", "fast_bitwise_not": "((TO)~(x))",
+    # C's shifts are undefined by a negative count or the width or more: NumPy's answers
+    "fast_left_shift": "(((y) < (TO)0 || (y) >= (TO)(sizeof(TO) * 8)) ? (TO)0 "
+                       ": (TO)((x) << (y)))",
+    "fast_right_shift": "(((y) < (TO)0 || (y) >= (TO)(sizeof(TO) * 8)) ? ((x) < (TO)0 ? "
+                        "(TO)-1 : (TO)0) : (TO)((x) >> (y)))",
     "fast_trunc_div": "((y) == 0 ? (TO)0 : ((TO)-1 < (TO)0 && (y) == (TO)-1) ? (TO)(-(x)) "
                       ": (TO)((x) / (y)))",
     "add bool": "((x) | (y))", "mul bool": "((x) & (y))", "maximum bool": "((x) | (y))",

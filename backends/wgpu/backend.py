@@ -587,6 +587,13 @@ _SPELLING = {
     # WGSL's float % is x - y * trunc(x / y), which rounds; its integer / gives x where
     # y is 0 (and INT_MIN for INT_MIN / -1, as wanted)
     "fast_fmod": "ember_fmod(x, y)", "fast_trunc_div": "select(x / y, TO(0), y == TA(0))",
+    "fast_bitwise_and": "x & y", "fast_bitwise_or": "x | y", "fast_bitwise_xor": "x ^ y",
+    "fast_bitwise_not": "~x",
+    # WGSL takes a shift's count modulo 32 (int8 ... uint16 are 32-bit values that wrap
+    # after each op, so 32 is their bound too): NumPy's answers past it
+    "fast_left_shift": "select(x << u32(y), TO(0), y < TA(0) || y >= TA(32))",
+    "fast_right_shift": "select(x >> u32(y), select(TO(0), ~TO(0), x < TA(0)), "
+                        "y < TA(0) || y >= TA(32))",
     "add bool": "x | y", "mul bool": "x & y", "maximum bool": "x | y", "minimum bool": "x & y",
     "pow float": "ember_pow(x, y)", "pow int": "ember_ipow(x, y)",
     "maximum float": f"select(y, x, x > y || {_isnan('x')})", "maximum int": "max(x, y)",

@@ -489,7 +489,7 @@ def where(cond, a, b):
         raise DTypeError(f"where: the condition must be a bool tensor, got {cond.dtype.name}; "
                          f"compare first, as in where(x > 0, x, 0)")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor(a, "where", like=None)
+        a = as_tensor(a, "where", like=cond)
     a, b, _ = binary_operands("where", a, b)
     same_backend("where", (cond, a))
     shape = broadcast_shapes("where", cond.shape, a.shape, b.shape)

@@ -1009,29 +1009,25 @@ OPS["Floor"], OPS["Ceil"] = (lambda c, a, x: ember.floor(c.tensor(x)),
 OPS["Round"] = lambda c, a, x: ember.round(c.tensor(x))
 for _name in ("Asin", "Acos", "Atan", "Asinh", "Acosh", "Atanh"):
     OPS[_name] = (lambda fn: lambda c, a, x: fn(c.tensor(x)))(getattr(ember, _name.lower()))
-_HOST_UNARY = {"BitwiseNot": np.invert, "Det": np.linalg.det}
-_HOST_BINARY = {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or,
-                "BitwiseXor": np.bitwise_xor}
-for _name, _fn in _HOST_UNARY.items():
-    OPS[_name] = (lambda fn: lambda c, a, x: c.on_host(lambda h: np.asarray(fn(h)).astype(h.dtype),
-                                                       x))(_fn)
+OPS["Det"] = lambda c, a, x: c.on_host(lambda h: np.asarray(np.linalg.det(h)).astype(h.dtype), x)
 OPS["NonZero"] = lambda c, a, x: c.on_host(lambda h: np.array(np.nonzero(h), dtype=np.int64), x)
-for _name, _fn in _HOST_BINARY.items():
-    OPS[_name] = (lambda fn: lambda c, a, x, y: c.on_host(fn, x, y))(_fn)
+OPS["BitwiseNot"] = lambda c, a, x: ember.bitwise_not(c.tensor(x))
+for _name in ("And", "Or", "Xor"):
+    OPS[f"Bitwise{_name}"] = (lambda fn: lambda c, a, x, y: fn(c.tensor(x), c.tensor(y)))(
+        getattr(ember, f"bitwise_{_name.lower()}"))
 
 
 @op("BitShift")
 def bit_shift(c, a, x, y):
     """x << y or x >> y (``direction``), on unsigned integers as ONNX defines it."""
-    fn = np.left_shift if a["direction"] == "LEFT" else np.right_shift
-    return c.on_host(lambda p, q: fn(p, q).astype(p.dtype), x, y)
+    fn = ember.bitwise_left_shift if a["direction"] == "LEFT" else ember.bitwise_right_shift
+    return fn(c.tensor(x), c.tensor(y))
 
 
 @op("Mod")
 def mod(c, a, x, y):
     """Remainder with the divisor's sign (as Python), or the dividend's with fmod=1 (as C)."""
-    fn = np.fmod if a.get("fmod", 0) else np.mod
-    return c.on_host(lambda p, q: fn(p, q).astype(p.dtype), x, y)
+    return (ember.fmod if a.get("fmod", 0) else ember.remainder)(c.tensor(x), c.tensor(y))
 
 
 def _cumulative(fn, identity):

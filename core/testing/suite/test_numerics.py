@@ -711,3 +711,37 @@ def test_division_refusals(backend):
         z = ember.tensor([1 + 1j], backend=backend)
         with pytest.raises(ember.DTypeError, match="complex"):
             ember.fmod(z, z)
+
+
+def test_bitwise_ops_at_every_integer_limit(backend):
+    """& | ^ ~ << >> of every pair of each integer dtype's limits, small values and shift
+    counts from -1 past the width, exactly as NumPy's (C's shifts are undefined past the
+    width, WGSL's take the count modulo 32); bool tensors take the logical ops."""
+    ops = {"and": (lambda a, b: a & b, np.bitwise_and), "or": (lambda a, b: a | b, np.bitwise_or),
+           "xor": (lambda a, b: a ^ b, np.bitwise_xor), "not": (lambda a, b: ~a, lambda a, b: ~a),
+           "<<": (lambda a, b: a << b, np.left_shift), ">>": (lambda a, b: a >> b, np.right_shift)}
+    for dtype in ember.dtypes.INTS:
+        if dtype not in backend.dtypes:
+            continue
+        info = np.iinfo(dtype.np)
+        counts = {0, 1, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100}
+        v = sorted({int(info.min), int(info.min) + 1, int(info.max), 0, 1, 2, 5, 0x55}
+                   | ({-1, -2, -100} if info.min < 0 else set())
+                   | {c for c in counts if c <= info.max}
+                   | ({-1} if info.min < 0 else set()))
+        x, y = (a.ravel() for a in np.meshgrid(np.array(v, dtype=dtype.np),
+                                               np.array(v, dtype=dtype.np), indexing="ij"))
+        tx, ty = (ember.tensor(a, dtype=dtype, backend=backend) for a in (x, y))
+        for name, (fn, ref) in ops.items():
+            got, want = fn(tx, ty).numpy(), ref(x, y)
+            bad = np.flatnonzero(got != want)
+            expect(got.dtype == dtype.np and bad.size == 0,
+                   f"{name} {dtype.name}: " + ", ".join(
+                       f"({x[i]}, {y[i]}) -> {got[i]}, not {want[i]}" for i in bad[:3]))
+    t = ember.tensor([True, False, True], backend=backend)
+    expect((t & ~t).tolist() == [False] * 3 and (t ^ True).tolist() == [False, True, False],
+           "bool tensors' logic")
+    with pytest.raises(ember.DTypeError, match="integer"):
+        ember.tensor([1.5], backend=backend) & 1
+    with pytest.raises(ember.DTypeError, match="needs integer tensors, got bool"):
+        t << t

@@ -1,5 +1,7 @@
 """Tensor creation, dtype promotion, conversions and movement between backends."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -302,3 +304,12 @@ def test_numpy_integers_serve_as_axes(backend):
     expect(x.sum(axis=np.int64(1)).numpy().tolist() == [3.0, 3.0], "sum(axis=np.int64(1))")
     expect(x.sum(axis=[np.int64(0), 1]).numpy().item() == 6.0, "sum over a list of axes")
     expect(ember.softmax(x, np.int32(0)).shape == (2, 3), "softmax(axis=np.int32(0))")
+
+
+def test_where_of_two_scalars_lands_on_the_conditions_backend(backend):
+    """where(cond, 0.0, -inf) put its scalars on the default backend (ONNX's attention
+    masks on opencl failed with 'tensors are on different backends')."""
+    cond = ember.tensor([True, False], backend=backend)
+    out = ember.where(cond, 0.0, -math.inf)
+    expect(out.device == backend.device and out.dtype is ember.float32
+           and out.tolist() == [0.0, -math.inf], f"{out.device} {out.dtype} {out.tolist()}")

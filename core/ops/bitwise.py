@@ -1,0 +1,83 @@
+"""Bitwise operations on integer tensors (``& | ^ ~ << >>``), as NumPy's and PyTorch's:
+a shift by a negative count, or by the dtype's width or more, gives 0 (a right shift of
+a negative value -1); results wrap to the dtype. On bool tensors and, or, xor and not
+are the logical ops.
+
+A backend offers each as a fast path (one operator of its kernel language, guarded
+where C's and WGSL's shifts are undefined or masked), so they run and fuse on the
+device; where one lacks it the core computes it on a host copy. Integers have no
+gradient, so none is recorded."""
+
+import numpy as np
+
+from .. import dispatch
+from .. import dtypes as dt
+from ..errors import DTypeError
+from ..tensor import wrap
+from ._util import as_tensor, binary_operands
+from .elementwise import logical_and, logical_not, logical_or, logical_xor
+
+#: op name -> (fast path, NumPy's function, the logical op on bool tensors)
+_OPS = {"bitwise_and": ("fast_bitwise_and", np.bitwise_and, logical_and),
+        "bitwise_or": ("fast_bitwise_or", np.bitwise_or, logical_or),
+        "bitwise_xor": ("fast_bitwise_xor", np.bitwise_xor, logical_xor),
+        "bitwise_not": ("fast_bitwise_not", np.invert, logical_not),
+        "bitwise_left_shift": ("fast_left_shift", np.left_shift, None),
+        "bitwise_right_shift": ("fast_right_shift", np.right_shift, None)}
+
+
+def _bitwise(name, *operands):
+    fast, host, logical = _OPS[name]
+    if len(operands) == 2:
+        x, y, shape = binary_operands(name, *operands)
+        tensors = (x, y)
+    else:
+        x = as_tensor(operands[0], name)
+        tensors, shape = (x,), x.shape
+    if x.dtype is dt.bool_ and logical is not None:
+        return logical(*tensors)
+    if not x.dtype.is_int:
+        if logical is None:
+            raise DTypeError(f"{name}: needs integer tensors, got {x.dtype.name}; cast "
+                             f"first, e.g. x.to(ember.int32)")
+        raise DTypeError(f"{name}: needs integer or bool tensors, got {x.dtype.name}; "
+                         f"compare first, as in (x > 0) & (x < 1)")
+    b = dispatch.primitives(x._backend)
+    bufs = [dispatch.read(t) for t in tensors]
+    if getattr(b, fast) is not None:
+        out = getattr(b, fast)(*bufs)
+    else:
+        with np.errstate(all="ignore"):
+            out = b.from_numpy(np.ascontiguousarray(host(*[b.to_numpy(a) for a in bufs])))
+    return wrap(out, x._backend, shape, x.dtype)
+
+
+def bitwise_and(x, y):
+    """x & y: integers bit by bit, bool tensors logically."""
+    return _bitwise("bitwise_and", x, y)
+
+
+def bitwise_or(x, y):
+    """x | y: integers bit by bit, bool tensors logically."""
+    return _bitwise("bitwise_or", x, y)
+
+
+def bitwise_xor(x, y):
+    """x ^ y: integers bit by bit, bool tensors logically."""
+    return _bitwise("bitwise_xor", x, y)
+
+
+def bitwise_not(x):
+    """~x: every bit of an integer flipped (-x - 1 for signed ones), bool negated."""
+    return _bitwise("bitwise_not", x)
+
+
+def bitwise_left_shift(x, y):
+    """x << y, wrapping to the dtype; 0 where y < 0 or y >= the dtype's bits."""
+    return _bitwise("bitwise_left_shift", x, y)
+
+
+def bitwise_right_shift(x, y):
+    """x >> y, arithmetic for signed x; where y < 0 or y >= the dtype's bits, -1 for
+    negative x and 0 for the rest."""
+    return _bitwise("bitwise_right_shift", x, y)

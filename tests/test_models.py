@@ -1,4 +1,4 @@
-"""GPT2 and Llama against Hugging Face transformers (the oracle, where installed), its key/value
+"""GPT2 and the Llama family (Llama, Mistral, Qwen2, Qwen3) against Hugging Face transformers (the oracle, where installed), its key/value
 cache against recomputing, sampling, the byte tokenizer and bad input."""
 
 import json
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import ember
-from ember.plugins.models import GPT2, ByteTokenizer, GPT2Config, KeyValueCache, Llama, LlamaConfig
+from ember.plugins.models import (GPT2, ByteTokenizer, GPT2Config, KeyValueCache, Llama,
+                                  LlamaConfig, Qwen2, from_pretrained)
 from ember.plugins.models.sampling import next_tokens
 
 SMALL = {"vocab_size": 50, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 4}
@@ -251,3 +252,75 @@ def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend, tmp_path
                                                       "rope_scaling": {"rope_type": "yarn"}}))
     with pytest.raises(ember.SerializationError, match="rotary scaling .* is not supported"):
         Llama.from_pretrained(tmp_path)
+
+
+# -- Mistral, Qwen2, Qwen3: Llama's shape with a sliding window, biases, per-head norms ------
+FAMILY = {  # model_type -> (transformers' class names, the config fields that matter)
+    "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 4, "head_dim": 8}),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {
+        "sliding_window": 3, "use_sliding_window": True, "max_window_layers": 1,
+        "layer_types": ["full_attention", "sliding_attention"]}),
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 12}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILY))
+def hf_family(request, tmp_path_factory):
+    """A random model of each family written by transformers' save_pretrained, its
+    logits and greedy continuation past the sliding window (prompt 7, 12 new tokens)."""
+    torch = pytest.importorskip("torch", reason="transformers needs PyTorch (pip install torch)")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle "
+                                                              "here (pip install transformers)")
+    config_name, model_name, fields = FAMILY[request.param]
+    torch.manual_seed(0)
+    config = getattr(transformers, config_name)(**LLAMA, **fields, bos_token_id=0,
+                                                eos_token_id=0, rope_theta=500.0)
+    model = getattr(transformers, model_name)(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(8.0) if p.ndim == 2 else p.add_(0.3 * torch.randn_like(p))   # biases, norms
+    directory = tmp_path_factory.mktemp(f"hf_{request.param}")
+    model.save_pretrained(directory, safe_serialization=True)
+    prompt = torch.tensor([[3, 14, 15, 9, 2, 6, 31], [5, 3, 5, 8, 9, 7, 60]])
+    with torch.no_grad():
+        logits = model(prompt).logits.numpy()
+        greedy = model.generate(prompt, max_new_tokens=12, do_sample=False, pad_token_id=0,
+                                eos_token_id=None, attention_mask=torch.ones_like(prompt))
+    return request.param, directory, prompt.numpy(), logits, greedy.numpy()
+
+
+def test_llama_family_matches_transformers(backend, hf_family):
+    """ember.plugins.models.from_pretrained picks the class by model_type; logits within
+    1e-4 of transformers' and the same greedy continuation (the window slides past the
+    prompt), on every backend; save_pretrained writes what transformers reads back."""
+    kind, directory, prompt, logits, greedy = hf_family
+    model = from_pretrained(directory, backend=backend)
+    assert type(model).family == kind and not model.training
+    ids = ember.tensor(prompt, dtype=backend.default_int)
+    assert _rel(model(ids).numpy(), logits) < 1e-4
+    np.testing.assert_array_equal(model.generate(ids, 12, temperature=0).numpy(), greedy)
+    np.testing.assert_array_equal(model.generate(ids, 12, temperature=0, use_cache=False).numpy(),
+                                  greedy)
+
+
+def test_llama_family_save_pretrained_loads_in_transformers(hf_family, tmp_path):
+    import torch
+    import transformers
+    kind, directory, prompt, logits, _ = hf_family
+    from_pretrained(directory).save_pretrained(tmp_path)
+    again = getattr(transformers, FAMILY[kind][1]).from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
+
+
+def test_family_members_refuse_each_others_directories(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "mistral"}))
+    with pytest.raises(ember.SerializationError, match="model_type 'mistral' is not qwen2"):
+        Qwen2.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "gemma"}))
+    with pytest.raises(ember.SerializationError, match="model_type 'gemma' is not a model "
+                                                       "ember can load; registered ones: gpt2"):
+        from_pretrained(tmp_path)
+    with pytest.raises(ember.ShapeError, match="layer_types names 1 layers but "
+                                               "num_hidden_layers is 2"):
+        LlamaConfig(**LLAMA, model_type="qwen2", layer_types=["full_attention"])

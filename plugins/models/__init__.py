@@ -2,10 +2,11 @@
 
 from .causal import KeyValueCache
 from .gpt2 import GPT2, GPT2Config
-from .llama import Llama, LlamaConfig
+from .llama import Llama, LlamaConfig, Mistral, Qwen2, Qwen3
+from .pretrained import from_pretrained
 from .tokenizer import ByteTokenizer
 
-MODELS = {"gpt2": GPT2, "llama": Llama}
+MODELS = {"gpt2": GPT2, "llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3}
 
 __all__ = ["ByteTokenizer", "GPT2", "GPT2Config", "KeyValueCache", "Llama", "LlamaConfig",
-           "MODELS"]
+           "MODELS", "Mistral", "Qwen2", "Qwen3", "from_pretrained"]

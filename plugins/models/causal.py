@@ -38,15 +38,19 @@ class KeyValueCache:
         return k, v
 
 
-def causal_attention(q, k, v, time, **kwargs):
+def causal_attention(q, k, v, time, window=None, **kwargs):
     """scaled_dot_product_attention of ``time`` new queries against k and v, which may
     hold a cache's earlier positions first: the new rows see every one of those and the
-    causal part of their own."""
+    causal part of their own; with a sliding ``window``, only the last ``window`` keys
+    up to their own position (Mistral's)."""
     past = k.shape[2] - time
     mask, causal = None, past == 0 and time > 1
-    if past and time > 1:
-        allowed = np.arange(past + time)[None, :] <= past + np.arange(time)[:, None]
-        mask = ember.tensor(allowed, backend=q.backend)
+    if window is not None and past + time <= window:
+        window = None                   # every key is within every query's window
+    if (past and time > 1) or window is not None:
+        ahead = np.arange(past + time)[None, :] - (past + np.arange(time)[:, None])
+        allowed = (ahead <= 0) & (ahead > -window) if window is not None else ahead <= 0
+        mask, causal = ember.tensor(allowed, backend=q.backend), False
     return ember.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, **kwargs)
 
 

@@ -1,10 +1,13 @@
-"""LLaMA as Hugging Face's ``LlamaForCausalLM`` lays it out, so its checkpoints load
-(Llama 2 and 3, and the many models of the same shape: TinyLlama, SmolLM, ...).
+"""LLaMA and the models of its shape as Hugging Face lays them out, so their checkpoints
+load: ``LlamaForCausalLM`` (Llama 2 and 3, TinyLlama, SmolLM, ...), ``MistralForCausalLM``
+(a sliding attention window), ``Qwen2ForCausalLM`` (biased query, key and value
+projections) and ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys).
 
 RMSNorm before attention and MLP, rotary position embeddings on queries and keys
 (Hugging Face's half rotation), grouped-query attention (``num_key_value_heads``),
 a SwiGLU MLP, and a language-model head of its own or tied to the embedding. The module
-tree and state-dict keys are Hugging Face's (``model.layers.0.self_attn.q_proj.weight``...).
+tree and state-dict keys are Hugging Face's (``model.layers.0.self_attn.q_proj.weight``...);
+``config.model_type`` says which of the family a model is.
 """
 
 import dataclasses
@@ -20,10 +23,17 @@ from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, known_fields, loa
 from .gpt2 import ACTIVATIONS
 
 
+#: model_type -> Hugging Face's class of the family
+ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                 "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+
+
 @dataclasses.dataclass
 class LlamaConfig:
-    """The fields of Hugging Face's LlamaConfig that change the network, with its defaults."""
+    """The fields of Hugging Face's LlamaConfig (and MistralConfig, Qwen2Config,
+    Qwen3Config: ``model_type``) that change the network, with Llama's defaults."""
 
+    model_type: str = "llama"
     vocab_size: int = 32000
     hidden_size: int = 4096
     intermediate_size: int = 11008
@@ -40,8 +50,19 @@ class LlamaConfig:
     attention_bias: bool = False
     attention_dropout: float = 0.0
     mlp_bias: bool = False
+    #: keys a query sees, itself included (Mistral; Qwen's layers of "sliding_attention")
+    sliding_window: int = None
+    #: Qwen's per-layer "full_attention" or "sliding_attention" (None: Mistral's rule,
+    #: every layer sliding where sliding_window is set; Llama's, none)
+    layer_types: list = None
 
     def __post_init__(self):
+        if self.model_type not in ARCHITECTURES:
+            raise SerializationError(f"Llama: model_type {self.model_type!r} is not one of "
+                                     f"{', '.join(ARCHITECTURES)}")
+        if self.layer_types is not None and len(self.layer_types) != self.num_hidden_layers:
+            raise ShapeError(f"Llama: layer_types names {len(self.layer_types)} layers but "
+                             f"num_hidden_layers is {self.num_hidden_layers}")
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         if self.head_dim is None:
@@ -58,11 +79,28 @@ class LlamaConfig:
             raise ValueError(f"Llama: hidden_act {self.hidden_act!r} is not one of "
                              f"{', '.join(ACTIVATIONS)}")
 
+    def window(self, layer):
+        """The sliding window of layer ``layer``, or None (it sees every earlier key)."""
+        if self.model_type == "llama" or self.sliding_window is None:
+            return None
+        if self.layer_types is None:
+            return self.sliding_window if self.model_type == "mistral" else None
+        return self.sliding_window if self.layer_types[layer] == "sliding_attention" else None
+
     @classmethod
     def from_dict(cls, values, source="config"):
         """Take the fields ember uses; refuse what would change the network silently."""
-        if values.get("model_type", "llama") != "llama":
-            raise SerializationError(f"{source}: model_type {values['model_type']!r} is not llama")
+        values = dict(values)
+        values.setdefault("model_type", "llama")
+        if values["model_type"] not in ARCHITECTURES:
+            raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
+                                     f"one of {', '.join(ARCHITECTURES)}")
+        if values["model_type"] in ("qwen2", "qwen3") and "layer_types" not in values:
+            # transformers 4's Qwen: sliding from layer max_window_layers on, if at all
+            count, first = values.get("num_hidden_layers", 32), values.get("max_window_layers", 28)
+            values["layer_types"] = [
+                "sliding_attention" if values.get("use_sliding_window") and i >= first
+                else "full_attention" for i in range(count)]
         # transformers 5 writes rope_parameters; earlier ones rope_theta and rope_scaling
         rope = values.get("rope_parameters") or values.get("rope_scaling") or {}
         if rope.get("rope_type", rope.get("type")) not in (None, "default"):
@@ -75,8 +113,10 @@ class LlamaConfig:
 
     def to_dict(self):
         """Hugging Face's config.json for this configuration."""
-        return {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
-                **dataclasses.asdict(self),
+        values = dataclasses.asdict(self)
+        if self.model_type in ("qwen2", "qwen3"):
+            values["use_sliding_window"] = "sliding_attention" in (self.layer_types or ())
+        return {"architectures": [ARCHITECTURES[self.model_type]], **values,
                 "rope_parameters": {"rope_type": "default", "rope_theta": self.rope_theta}}
 
 
@@ -92,22 +132,30 @@ class LlamaAttention(Module):
         super().__init__()
         c = config
         heads, kv, d = c.num_attention_heads, c.num_key_value_heads, c.head_dim
-        self.q_proj = _linear(c.hidden_size, heads * d, c.attention_bias, c, dtype, backend)
-        self.k_proj = _linear(c.hidden_size, kv * d, c.attention_bias, c, dtype, backend)
-        self.v_proj = _linear(c.hidden_size, kv * d, c.attention_bias, c, dtype, backend)
+        qkv_bias = c.attention_bias or c.model_type == "qwen2"
+        self.q_proj = _linear(c.hidden_size, heads * d, qkv_bias, c, dtype, backend)
+        self.k_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
+        self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
         self.o_proj = _linear(heads * d, c.hidden_size, c.attention_bias, c, dtype, backend)
+        self.q_norm = self.k_norm = None
+        if c.model_type == "qwen3":         # each head's queries and keys normalized
+            self.q_norm = RMSNorm(d, c.rms_norm_eps, dtype=dtype, backend=backend)
+            self.k_norm = RMSNorm(d, c.rms_norm_eps, dtype=dtype, backend=backend)
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
-        self.layer_idx, self.dropout = layer_idx, c.attention_dropout
+        self.layer_idx, self.dropout, self.window = layer_idx, c.attention_dropout, c.window(layer_idx)
 
     def forward(self, x, cos, sin, cache=None):
         batch, time, _ = x.shape
-        split = lambda t, n: t.reshape(batch, time, n, self.head_dim).permute(0, 2, 1, 3)  # noqa: E731
-        q = F.apply_rotary(split(self.q_proj(x), self.heads), cos, sin)
-        k = F.apply_rotary(split(self.k_proj(x), self.kv_heads), cos, sin)
-        v = split(self.v_proj(x), self.kv_heads)
+        split = lambda t, n: t.reshape(batch, time, n, self.head_dim)   # noqa: E731
+        q, k = split(self.q_proj(x), self.heads), split(self.k_proj(x), self.kv_heads)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = (F.apply_rotary(t.permute(0, 2, 1, 3), cos, sin) for t in (q, k))
+        v = split(self.v_proj(x), self.kv_heads).permute(0, 2, 1, 3)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
-        out = causal_attention(q, k, v, time, enable_gqa=self.kv_heads != self.heads,
+        out = causal_attention(q, k, v, time, window=self.window,
+                               enable_gqa=self.kv_heads != self.heads,
                                dropout_p=self.dropout if self.training else 0.0)
         return self.o_proj(out.permute(0, 2, 1, 3).reshape(batch, time, self.heads * self.head_dim))
 
@@ -177,14 +225,18 @@ class Llama(CausalLM):
     """LLaMA with its language-model head (Hugging Face's LlamaForCausalLM):
     ``model(ids)`` gives logits of shape (batch, time, vocab_size).
 
-    Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``.
+    Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``;
+    the config's ``model_type`` makes it Mistral, Qwen2 or Qwen3 (their classes below
+    differ only in that default).
     """
 
     positions_field = "max_position_embeddings"
+    #: the model_type this class builds by default and loads
+    family = "llama"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
-        config = dataclasses.replace(config or LlamaConfig(), **fields)
+        config = dataclasses.replace(config or LlamaConfig(model_type=self.family), **fields)
         object.__setattr__(self, "config", config)
         self.model = LlamaModel(config, dtype, backend)
         self.lm_head = None if config.tie_word_embeddings else \
@@ -213,12 +265,19 @@ class Llama(CausalLM):
 
     @classmethod
     def from_pretrained(cls, directory, dtype=None, backend=None, **overrides):
-        """Load a Hugging Face Llama directory: config.json and model.safetensors.
+        """Load a Hugging Face directory of ``cls.family`` (Llama's loads any of the
+        family, as the class its model_type names): config.json and model.safetensors.
         ``overrides`` replace config fields, as in transformers. The model comes back in
         eval mode, as Hugging Face's does."""
         values, config_path = read_config(directory)
-        model = cls(LlamaConfig.from_dict({**values, **overrides}, config_path), dtype=dtype,
-                    backend=backend)
+        config = LlamaConfig.from_dict({**values, **overrides}, config_path)
+        if cls is Llama:
+            cls = FAMILY[config.model_type]
+        elif config.model_type != cls.family:
+            raise SerializationError(f"{config_path}: model_type {config.model_type!r} is not "
+                                     f"{cls.family}; ember.plugins.models.from_pretrained "
+                                     f"picks the class a directory needs")
+        model = cls(config, dtype=dtype, backend=backend)
         weights = os.path.join(directory, WEIGHTS_FILE)
         target = model.model.embed_tokens.weight
         stored = ember.load(weights, backend=target.backend)
@@ -232,3 +291,46 @@ class Llama(CausalLM):
         write_pretrained(directory, {**self.config.to_dict(),
                                      "dtype": self.model.embed_tokens.weight.dtype.name},
                          self.state_dict())
+
+
+class Mistral(Llama):
+    """Mistral (MistralForCausalLM): Llama whose layers attend within a sliding window
+    of ``sliding_window`` keys."""
+
+    family = "mistral"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(sliding_window=3)       # shorter than the example's 5 tokens
+        return ex
+
+
+class Qwen2(Llama):
+    """Qwen2 and Qwen2.5 (Qwen2ForCausalLM): Llama with biased query, key and value
+    projections; Qwen's layers of "sliding_attention" attend within a window."""
+
+    family = "qwen2"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(sliding_window=2, layer_types=["full_attention", "sliding_attention"])
+        return ex
+
+
+class Qwen3(Llama):
+    """Qwen3 (Qwen3ForCausalLM): Llama with RMSNorm on each head's queries and keys
+    before the rotation, and a head_dim of its own."""
+
+    family = "qwen3"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(head_dim=6)
+        return ex
+
+
+#: model_type -> the class that builds it
+FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3}

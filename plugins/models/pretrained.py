@@ -1,0 +1,21 @@
+"""Loading a Hugging Face directory as whichever registered model its config names, as
+transformers' AutoModelForCausalLM does."""
+
+import ember
+from ember.errors import SerializationError
+
+from .causal import read_config
+
+
+def from_pretrained(directory, dtype=None, backend=None, **overrides):
+    """The model in a Hugging Face ``directory`` (config.json and model.safetensors), built
+    by the registered model named by its config's ``model_type`` (gpt2, llama, mistral,
+    qwen2, qwen3, or one a plugin registers), in eval mode."""
+    values, path = read_config(directory)
+    kind = values.get("model_type")
+    names = ember.registry.names("models")
+    if kind not in names or not hasattr(ember.registry.get("models", kind), "from_pretrained"):
+        raise SerializationError(f"{path}: model_type {kind!r} is not a model ember can load; "
+                                 f"registered ones: {', '.join(names)}")
+    return ember.registry.get("models", kind).from_pretrained(directory, dtype=dtype,
+                                                              backend=backend, **overrides)

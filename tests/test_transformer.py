@@ -219,3 +219,23 @@ def test_hardswish_and_hardsigmoid_are_pytorchs():
         np.testing.assert_allclose(x.grad.numpy()[1:-1], tx.grad.numpy()[1:-1], rtol=2.5e-7, atol=0)
     assert _rel(nn.Hardswish()(_pair((4, 6), 1)[0]).numpy(),
                 torch.nn.Hardswish()(_pair((4, 6), 1)[1]).detach().numpy()) < 1e-7
+
+
+def test_rms_norm_holds_rows_whose_squares_overflow(backend):
+    """float32 rows of 1e20 and float16 rows of 300, whose squares overflow (PyTorch's
+    rms_norm gives 0 for them): within 2 ULP of float64, and the gradient float64's."""
+    rows = np.array([[1e20, 2e20, -1e20, 5e19], [3.0, -4.0, 5.0, 0.5], [1e-30, 2e-30, 0.0, 0.0]])
+    for dtype, x in ((ember.float32, rows), (ember.float16, rows[1:2] * 100)):
+        if dtype not in backend.dtypes:
+            continue
+        wide = x.astype(dtype.np).astype(np.float64)
+        want = wide / np.sqrt((wide * wide).mean(-1, keepdims=True) + 1e-6)
+        t = ember.tensor(x, dtype=dtype, backend=backend, requires_grad=True)
+        out = F.rms_norm(t, (4,), eps=1e-6)
+        assert _rel(out.numpy(), want) < 2 * float(np.finfo(dtype.np).eps), dtype
+        g = np.arange(1.0, 5.0)
+        (out * ember.tensor(g, dtype=dtype, backend=backend)).sum().backward()
+        t64 = ember.tensor(wide, backend="numpy", requires_grad=True)
+        (F.rms_norm(t64, (4,), eps=1e-6) * ember.tensor(g, backend="numpy")).sum().backward()
+        for got, ref in zip(t.grad.numpy().astype(np.float64), t64.grad.numpy()):
+            assert _rel(got, ref) < 8 * float(np.finfo(dtype.np).eps), (dtype, got, ref)

@@ -254,13 +254,18 @@ def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend, tmp_path
         Llama.from_pretrained(tmp_path)
 
 
-# -- Mistral, Qwen2, Qwen3: Llama's shape with a sliding window, biases, per-head norms ------
+# -- Mistral, Qwen2, Qwen3, Gemma, Phi-3: Llama's shape with sliding windows, biases, per-head
+# norms, offset norms and scaled embeddings, fused projections and a partial rotation ------
 FAMILY = {  # model_type -> (transformers' class names, the config fields that matter)
     "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 4, "head_dim": 8}),
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {
         "sliding_window": 3, "use_sliding_window": True, "max_window_layers": 1,
         "layer_types": ["full_attention", "sliding_attention"]}),
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 12}),
+    "gemma": ("GemmaConfig", "GemmaForCausalLM", {"head_dim": 8, "tie_word_embeddings": True}),
+    "phi3": ("Phi3Config", "Phi3ForCausalLM", {
+        "sliding_window": 5, "rope_parameters": {"rope_type": "default", "rope_theta": 500.0,
+                                                 "partial_rotary_factor": 0.5}}),
 }
 
 
@@ -273,8 +278,9 @@ def hf_family(request, tmp_path_factory):
                                                               "here (pip install transformers)")
     config_name, model_name, fields = FAMILY[request.param]
     torch.manual_seed(0)
+    fields = {"rope_theta": 500.0, **fields}
     config = getattr(transformers, config_name)(**LLAMA, **fields, bos_token_id=0,
-                                                eos_token_id=0, rope_theta=500.0)
+                                                eos_token_id=0, pad_token_id=0)
     model = getattr(transformers, model_name)(config).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -317,9 +323,9 @@ def test_family_members_refuse_each_others_directories(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "mistral"}))
     with pytest.raises(ember.SerializationError, match="model_type 'mistral' is not qwen2"):
         Qwen2.from_pretrained(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "gemma"}))
-    with pytest.raises(ember.SerializationError, match="model_type 'gemma' is not a model "
-                                                       "ember can load; registered ones: gpt2"):
+    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "falcon"}))
+    with pytest.raises(ember.SerializationError, match="model_type 'falcon' is not a model "
+                                                       "ember can load; registered ones: .*gpt2"):
         from_pretrained(tmp_path)
     with pytest.raises(ember.ShapeError, match="layer_types names 1 layers but "
                                                "num_hidden_layers is 2"):

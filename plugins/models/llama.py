@@ -1,7 +1,9 @@
 """LLaMA and the models of its shape as Hugging Face lays them out, so their checkpoints
 load: ``LlamaForCausalLM`` (Llama 2 and 3, TinyLlama, SmolLM, ...), ``MistralForCausalLM``
 (a sliding attention window), ``Qwen2ForCausalLM`` (biased query, key and value
-projections) and ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys).
+projections), ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys),
+``GemmaForCausalLM`` (scaled embeddings, norms whose weight is an offset from 1) and
+``Phi3ForCausalLM`` (fused projections, a partial rotation).
 
 RMSNorm before attention and MLP, rotary position embeddings on queries and keys
 (Hugging Face's half rotation), grouped-query attention (``num_key_value_heads``),
@@ -11,11 +13,12 @@ tree and state-dict keys are Hugging Face's (``model.layers.0.self_attn.q_proj.w
 """
 
 import dataclasses
+import math
 import os
 
 import ember
 from ember.errors import SerializationError, ShapeError
-from ember.plugins.nn import LayerExample, Module, ModuleList, RMSNorm
+from ember.plugins.nn import LayerExample, Module, ModuleList, Parameter, RMSNorm, init
 from ember.plugins.nn import functional as F
 
 from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, known_fields, load_weights,
@@ -25,7 +28,8 @@ from .gpt2 import ACTIVATIONS
 
 #: model_type -> Hugging Face's class of the family
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
-                 "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+                 "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+                 "gemma": "GemmaForCausalLM", "phi3": "Phi3ForCausalLM"}
 
 
 @dataclasses.dataclass
@@ -52,9 +56,18 @@ class LlamaConfig:
     mlp_bias: bool = False
     #: keys a query sees, itself included (Mistral; Qwen's layers of "sliding_attention")
     sliding_window: int = None
-    #: Qwen's per-layer "full_attention" or "sliding_attention" (None: Mistral's rule,
-    #: every layer sliding where sliding_window is set; Llama's, none)
+    #: Qwen's per-layer "full_attention" or "sliding_attention" (None: Mistral's and
+    #: Phi-3's rule, every layer sliding where sliding_window is set; Llama's, none)
     layer_types: list = None
+    #: the share of each head's features that rotates (Phi-3's; the rest pass through)
+    partial_rotary_factor: float = 1.0
+    #: Phi-3's dropout on each block's output, in training
+    resid_pdrop: float = 0.0
+    #: the special tokens, kept so that save_pretrained writes them back (an int, or a
+    #: list of ints for eos: Llama 3's)
+    bos_token_id: int = None
+    eos_token_id: object = None
+    pad_token_id: int = None
 
     def __post_init__(self):
         if self.model_type not in ARCHITECTURES:
@@ -73,18 +86,25 @@ class LlamaConfig:
         if self.num_attention_heads % self.num_key_value_heads:
             raise ShapeError(f"Llama: num_key_value_heads {self.num_key_value_heads} does not "
                              f"divide num_attention_heads {self.num_attention_heads}")
-        if self.head_dim % 2:
-            raise ShapeError(f"Llama: head_dim {self.head_dim} must be even (rotary pairs)")
+        if self.rotary_dim % 2 or not 0 < self.rotary_dim <= self.head_dim:
+            raise ShapeError(f"Llama: the rotated features, head_dim {self.head_dim} times "
+                             f"partial_rotary_factor {self.partial_rotary_factor}, must be an "
+                             f"even number from 2 to head_dim (rotary pairs)")
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"Llama: hidden_act {self.hidden_act!r} is not one of "
                              f"{', '.join(ACTIVATIONS)}")
+
+    @property
+    def rotary_dim(self):
+        """How many of each head's features rotate."""
+        return int(self.head_dim * self.partial_rotary_factor)
 
     def window(self, layer):
         """The sliding window of layer ``layer``, or None (it sees every earlier key)."""
         if self.model_type == "llama" or self.sliding_window is None:
             return None
         if self.layer_types is None:
-            return self.sliding_window if self.model_type == "mistral" else None
+            return self.sliding_window if self.model_type in ("mistral", "phi3") else None
         return self.sliding_window if self.layer_types[layer] == "sliding_attention" else None
 
     @classmethod
@@ -95,6 +115,8 @@ class LlamaConfig:
         if values["model_type"] not in ARCHITECTURES:
             raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
                                      f"one of {', '.join(ARCHITECTURES)}")
+        if "hidden_activation" in values:    # Gemma's name in transformers 4
+            values.setdefault("hidden_act", values["hidden_activation"])
         if values["model_type"] in ("qwen2", "qwen3") and "layer_types" not in values:
             # transformers 4's Qwen: sliding from layer max_window_layers on, if at all
             count, first = values.get("num_hidden_layers", 32), values.get("max_window_layers", 28)
@@ -107,8 +129,8 @@ class LlamaConfig:
             raise SerializationError(f"{source}: rotary scaling {rope!r} is not supported; "
                                      f"ember's Llama has the default rotary embedding")
         fields = known_fields(cls, values)
-        if "rope_theta" in rope:
-            fields["rope_theta"] = rope["rope_theta"]
+        fields.update({k: rope[k] for k in ("rope_theta", "partial_rotary_factor")
+                       if k in rope and k not in values})      # (an override wins)
         return cls(**fields)
 
     def to_dict(self):
@@ -117,7 +139,8 @@ class LlamaConfig:
         if self.model_type in ("qwen2", "qwen3"):
             values["use_sliding_window"] = "sliding_attention" in (self.layer_types or ())
         return {"architectures": [ARCHITECTURES[self.model_type]], **values,
-                "rope_parameters": {"rope_type": "default", "rope_theta": self.rope_theta}}
+                "rope_parameters": {"rope_type": "default", "rope_theta": self.rope_theta,
+                                    "partial_rotary_factor": self.partial_rotary_factor}}
 
 
 def _linear(n_in, n_out, bias, config, dtype, backend):
@@ -133,9 +156,14 @@ class LlamaAttention(Module):
         c = config
         heads, kv, d = c.num_attention_heads, c.num_key_value_heads, c.head_dim
         qkv_bias = c.attention_bias or c.model_type == "qwen2"
-        self.q_proj = _linear(c.hidden_size, heads * d, qkv_bias, c, dtype, backend)
-        self.k_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
-        self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
+        self.q_proj = self.k_proj = self.v_proj = self.qkv_proj = None
+        if c.model_type == "phi3":          # queries, keys and values from one projection
+            self.qkv_proj = _linear(c.hidden_size, (heads + 2 * kv) * d, qkv_bias, c, dtype,
+                                    backend)
+        else:
+            self.q_proj = _linear(c.hidden_size, heads * d, qkv_bias, c, dtype, backend)
+            self.k_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
+            self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
         self.o_proj = _linear(heads * d, c.hidden_size, c.attention_bias, c, dtype, backend)
         self.q_norm = self.k_norm = None
         if c.model_type == "qwen3":         # each head's queries and keys normalized
@@ -144,14 +172,22 @@ class LlamaAttention(Module):
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
         self.layer_idx, self.dropout, self.window = layer_idx, c.attention_dropout, c.window(layer_idx)
 
+    def _project(self, x):
+        if self.qkv_proj is None:
+            return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        qkv, q_end = self.qkv_proj(x), self.heads * self.head_dim
+        k_end = q_end + self.kv_heads * self.head_dim
+        return qkv[..., :q_end], qkv[..., q_end:k_end], qkv[..., k_end:]
+
     def forward(self, x, cos, sin, cache=None):
         batch, time, _ = x.shape
         split = lambda t, n: t.reshape(batch, time, n, self.head_dim)   # noqa: E731
-        q, k = split(self.q_proj(x), self.heads), split(self.k_proj(x), self.kv_heads)
+        q, k, v = self._project(x)
+        q, k = split(q, self.heads), split(k, self.kv_heads)
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k = (F.apply_rotary(t.permute(0, 2, 1, 3), cos, sin) for t in (q, k))
-        v = split(self.v_proj(x), self.kv_heads).permute(0, 2, 1, 3)
+        q, k = (_rotate(t.permute(0, 2, 1, 3), cos, sin) for t in (q, k))
+        v = split(v, self.kv_heads).permute(0, 2, 1, 3)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         out = causal_attention(q, k, v, time, window=self.window,
@@ -160,19 +196,53 @@ class LlamaAttention(Module):
         return self.o_proj(out.permute(0, 2, 1, 3).reshape(batch, time, self.heads * self.head_dim))
 
 
+def _rotate(x, cos, sin):
+    """Rotary embedding on the first cos.shape[-1] features of x (all but Phi-3's)."""
+    r = cos.shape[-1]
+    if r == x.shape[-1]:
+        return F.apply_rotary(x, cos, sin)
+    return ember.concatenate([F.apply_rotary(x[..., :r], cos, sin), x[..., r:]], axis=-1)
+
+
 class LlamaMLP(Module):
-    """down(act(gate(x)) * up(x)): SwiGLU with SiLU."""
+    """down(act(gate(x)) * up(x)): SwiGLU with SiLU (Gemma's with GELU); Phi-3 projects
+    gate and up as one."""
 
     def __init__(self, config, dtype=None, backend=None):
         super().__init__()
-        c = config
-        self.gate_proj = _linear(c.hidden_size, c.intermediate_size, c.mlp_bias, c, dtype, backend)
-        self.up_proj = _linear(c.hidden_size, c.intermediate_size, c.mlp_bias, c, dtype, backend)
-        self.down_proj = _linear(c.intermediate_size, c.hidden_size, c.mlp_bias, c, dtype, backend)
+        c, n = config, config.intermediate_size
+        self.gate_proj = self.up_proj = self.gate_up_proj = None
+        if c.model_type == "phi3":
+            self.gate_up_proj = _linear(c.hidden_size, 2 * n, c.mlp_bias, c, dtype, backend)
+        else:
+            self.gate_proj = _linear(c.hidden_size, n, c.mlp_bias, c, dtype, backend)
+            self.up_proj = _linear(c.hidden_size, n, c.mlp_bias, c, dtype, backend)
+        self.down_proj = _linear(n, c.hidden_size, c.mlp_bias, c, dtype, backend)
         object.__setattr__(self, "act", ACTIVATIONS[c.hidden_act])
 
     def forward(self, x):
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        if self.gate_up_proj is None:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        else:
+            both, n = self.gate_up_proj(x), self.down_proj.in_features
+            gate, up = both[..., :n], both[..., n:]
+        return self.down_proj(self.act(gate) * up)
+
+
+class OffsetRMSNorm(RMSNorm):
+    """Gemma's RMSNorm: its weight is an offset from 1 (initialized 0)."""
+
+    def __init__(self, size, eps, dtype=None, backend=None):
+        super().__init__(size, eps, dtype=dtype, backend=backend)
+        self.weight = Parameter(init.zeros((size,), dtype, backend))
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, eps=self.eps) * (1.0 + self.weight)
+
+
+def _norm(config, size, dtype, backend):
+    cls = OffsetRMSNorm if config.model_type == "gemma" else RMSNorm
+    return cls(size, config.rms_norm_eps, dtype=dtype, backend=backend)
 
 
 class LlamaDecoderLayer(Module):
@@ -183,13 +253,14 @@ class LlamaDecoderLayer(Module):
         c = config
         self.self_attn = LlamaAttention(c, layer_idx, dtype, backend)
         self.mlp = LlamaMLP(c, dtype, backend)
-        self.input_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps, dtype=dtype, backend=backend)
-        self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps, dtype=dtype,
-                                                backend=backend)
+        self.input_layernorm = _norm(c, c.hidden_size, dtype, backend)
+        self.post_attention_layernorm = _norm(c, c.hidden_size, dtype, backend)
+        self.resid_pdrop = c.resid_pdrop
 
     def forward(self, x, cos, sin, cache=None):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        drop = lambda t: F.dropout(t, self.resid_pdrop, self.training) if self.resid_pdrop else t  # noqa: E731
+        x = x + drop(self.self_attn(self.input_layernorm(x), cos, sin, cache))
+        return x + drop(self.mlp(self.post_attention_layernorm(x)))
 
 
 class LlamaModel(Module):
@@ -202,7 +273,7 @@ class LlamaModel(Module):
                                              dtype, backend)
         self.layers = ModuleList([LlamaDecoderLayer(c, i, dtype, backend)
                                   for i in range(c.num_hidden_layers)])
-        self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps, dtype=dtype, backend=backend)
+        self.norm = _norm(c, c.hidden_size, dtype, backend)
         object.__setattr__(self, "config", c)
         object.__setattr__(self, "rotary", {})   # (backend, dtype) -> (cos, sin): not state
 
@@ -210,10 +281,12 @@ class LlamaModel(Module):
         """Hidden states of (batch, time) ids, continuing what ``cache`` holds."""
         past = len(cache) if cache is not None else 0
         x = self.embed_tokens(ids)
+        if self.config.model_type == "gemma":
+            x = x * math.sqrt(self.config.hidden_size)
         key = (x.device, x.dtype)
         if key not in self.rotary:          # made once per backend and dtype the model meets
             c = self.config
-            self.rotary[key] = F.rotary_embedding(c.max_position_embeddings, c.head_dim,
+            self.rotary[key] = F.rotary_embedding(c.max_position_embeddings, c.rotary_dim,
                                                   c.rope_theta, dtype=x.dtype, backend=x.device)
         cos, sin = (t[past:past + ids.shape[1]] for t in self.rotary[key])
         for layer in self.layers:
@@ -226,8 +299,8 @@ class Llama(CausalLM):
     ``model(ids)`` gives logits of shape (batch, time, vocab_size).
 
     Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``;
-    the config's ``model_type`` makes it Mistral, Qwen2 or Qwen3 (their classes below
-    differ only in that default).
+    the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma or Phi3 (their
+    classes below differ only in that default).
     """
 
     positions_field = "max_position_embeddings"
@@ -332,5 +405,32 @@ class Qwen3(Llama):
         return ex
 
 
+class Gemma(Llama):
+    """Gemma (GemmaForCausalLM): Llama with embeddings scaled by sqrt(hidden_size), norms
+    whose weight is an offset from 1, and GELU in the MLP."""
+
+    family = "gemma"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
+        return ex
+
+
+class Phi3(Llama):
+    """Phi-3 and Phi-4-mini (Phi3ForCausalLM): Llama with fused qkv_proj and gate_up_proj,
+    a rotation of the first partial_rotary_factor of each head, residual dropout."""
+
+    family = "phi3"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(partial_rotary_factor=0.5, resid_pdrop=0.1)
+        return ex
+
+
 #: model_type -> the class that builds it
-FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3}
+FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3, "gemma": Gemma,
+          "phi3": Phi3}

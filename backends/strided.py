@@ -88,8 +88,18 @@ def int_limits(np_dtype):
 
 
 def floating(np_dtype):
-    """Whether a buffer's NumPy dtype is a float (ml_dtypes' bfloat16 is of kind V)."""
-    return np_dtype.kind == "f" or np_dtype == dt.bfloat16.np
+    """Whether a buffer's NumPy dtype is a float that kernels compute on (ml_dtypes'
+    bfloat16 is of kind V; its 8-bit floats are held as their bits, not computed on)."""
+    return np_dtype.kind == "f" and np_dtype.itemsize > 1 or np_dtype == dt.bfloat16.np
+
+
+#: the NumPy dtypes of the 8-bit floats, which kernels hold as their bits
+FLOAT8 = {d.np: d for d in dt.FLOAT8 if d.np is not None}
+
+
+def float8_bits(value, np_dtype):
+    """The bits that hold ``value`` in an 8-bit float buffer (a cast's rounding)."""
+    return int(dt.host_array(np.float64(value), FLOAT8[np_dtype]).view(np.uint8))
 
 
 class KernelLanguage:
@@ -236,6 +246,8 @@ class StridedBackend(Backend):
         real dtype)."""
         a = np.dtype(dtypes[0])
         kind = "c" if a.kind == "c" else "f" if floating(a) else "b" if a == np.bool_ else "i"
+        if name == "cast" and (a in FLOAT8 or dtype.stores_only):
+            return self._float8_cast(a, dtype), dtype.np
         if name == "cast":     # a conversion with a spelling of its own, else the plain one
             plain = "cast_bool" if dtype is dt.bool_ else "cast"
             if kind == "f" and dtype.is_int:        # saturating, NaN to 0 (ember.cast)
@@ -265,6 +277,24 @@ class StridedBackend(Backend):
         if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum"):
             return self.SPELLING[f"{name} {'float' if kind == 'f' else 'int'}"], a
         return self.SPELLING[name], a
+
+    def _float8_cast(self, a, dtype):
+        """A cast from or to an 8-bit float (held as its bits): through float32, with the
+        language's ember_from_<format> and ember_to_<format> (kernels/helpers.cl,
+        backend.py's WGSL) and its spellings "float8 of real", "float8 of complex", "float8
+        of float64" (x as float32 there) and "bool of float" (a float as bool)."""
+        if a == dtype.np:
+            return "x"
+        if a in FLOAT8:
+            value = f"ember_from_{FLOAT8[a].name[len('float8_'):]}(x)"
+            if dtype.stores_only:
+                return f"ember_to_{dtype.name[len('float8_'):]}({value})"
+            expr = self.SPELLING["bool of float"] if dtype is dt.bool_ else \
+                self._expr("cast", (np.dtype(np.float32),), dtype)[0]
+            return re.sub(r"\bx\b", value, expr)
+        source = "float8 of complex" if a.kind == "c" else "float8 of float64" \
+            if a == np.float64 else "float8 of real"
+        return f"ember_to_{dtype.name[len('float8_'):]}({self.SPELLING[source]})"
 
     def _unary(self, name, x):
         return self._ew(*self._expr(name, (x.dtype,)), [x])

@@ -13,7 +13,7 @@ import threading
 import weakref
 
 from . import amp, dispatch
-from .errors import AutogradError, BackendError
+from .errors import AutogradError, BackendError, DTypeError
 from .tensor import Tensor, wrap
 
 
@@ -92,6 +92,9 @@ class Op:
     __slots__ = ("backend", "inputs", "_out", "seq")
     #: True when backward needs the output tensor (exp, tanh, softmax...)
     saves_output = False
+    #: True when it only moves or selects values (reshape, slice, where, cast...), so it
+    #: takes dtypes that are only stored (float8) too
+    moves = False
 
     def forward(self, *bufs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -116,6 +119,8 @@ def run(op, inputs, shape, dtype):
             raise BackendError(f"{type(op).__name__}: tensors are on different backends "
                                f"({backend.device} and {t._backend.device}); move one with "
                                f".to({backend.device!r})")
+        if t.dtype.stores_only and not op.moves:
+            raise stored_only(type(op).__name__, t.dtype)
     if dispatch.active_count and dispatch.active() is not None:   # ember.compile records
         op.backend = dispatch.primitives(backend)
         out = wrap(op.forward(*[dispatch.read(t) for t in inputs]), backend, shape, dtype)
@@ -128,6 +133,12 @@ def run(op, inputs, shape, dtype):
                 link(out, op, inputs)
                 break
     return out
+
+
+def stored_only(name, dtype):
+    """The error for computing on a dtype that is only stored (float8)."""
+    return DTypeError(f"{name}: {dtype.name} values are stored, moved and cast, not computed "
+                      f"on (as in PyTorch); cast first, e.g. x.to(ember.float32)")
 
 
 def link(out, op, inputs):

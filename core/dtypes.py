@@ -25,19 +25,20 @@ import numpy as np
 
 from .errors import DTypeError
 
-try:    # bfloat16's host arrays; without ml_dtypes no backend offers bfloat16
+try:    # bfloat16's and float8's host arrays; without ml_dtypes no backend offers them
     from ml_dtypes import bfloat16 as _host_bfloat16, finfo as _ml_finfo
+    from ml_dtypes import float8_e4m3fn as _host_e4m3fn, float8_e5m2 as _host_e5m2
 except ImportError:
-    _host_bfloat16 = _ml_finfo = None
+    _host_bfloat16 = _ml_finfo = _host_e4m3fn = _host_e5m2 = None
 
 
 class DType:
     """A named element type; compare with ``is`` or ``==``."""
 
     __slots__ = ("name", "np", "itemsize", "kind", "bits", "is_float", "is_int", "is_bool",
-                 "is_complex", "is_unsigned", "is_inexact")
+                 "is_complex", "is_unsigned", "is_inexact", "stores_only")
 
-    def __init__(self, name, np_dtype, kind=None, itemsize=None):
+    def __init__(self, name, np_dtype, kind=None, itemsize=None, stores_only=False):
         self.name = name
         #: the NumPy dtype of its host arrays (None: bfloat16 without ml_dtypes)
         self.np = None if np_dtype is None else np.dtype(np_dtype)
@@ -51,6 +52,8 @@ class DType:
         self.is_bool = kind == "b"
         self.is_complex = kind == "c"
         self.is_inexact = kind in "fc"       # float or complex: what true division gives
+        #: values are stored, moved and cast, not computed on (float8, as PyTorch's)
+        self.stores_only = stores_only
 
     def __repr__(self):
         return f"ember.{self.name}"
@@ -73,6 +76,10 @@ uint64 = DType("uint64", np.uint64)
 float16 = DType("float16", np.float16)
 #: 8 exponent bits as float32, 8 significand bits
 bfloat16 = DType("bfloat16", _host_bfloat16, kind="f", itemsize=2)
+#: 8-bit floats (PyTorch's names): 4 exponent bits and 3 significand bits, no infinity
+#: (a cast saturates at +-448, as PyTorch's), and 5 and 2 with infinity (IEEE-like)
+float8_e4m3fn = DType("float8_e4m3fn", _host_e4m3fn, kind="f", itemsize=1, stores_only=True)
+float8_e5m2 = DType("float8_e5m2", _host_e5m2, kind="f", itemsize=1, stores_only=True)
 float32 = DType("float32", np.float32)
 float64 = DType("float64", np.float64)
 complex64 = DType("complex64", np.complex64)
@@ -83,7 +90,10 @@ UNSIGNED = (uint8, uint16, uint32, uint64)
 INTS = SIGNED + UNSIGNED
 FLOATS = (float16, bfloat16, float32, float64)
 COMPLEX = (complex64, complex128)
-ALL = (bool_,) + INTS + FLOATS + COMPLEX
+#: the 8-bit floats: held, moved and cast to and from every dtype; computing on them
+#: takes a cast first (ember.ops refuse them by name)
+FLOAT8 = (float8_e4m3fn, float8_e5m2)
+ALL = (bool_,) + INTS + FLOATS + COMPLEX + FLOAT8
 #: the 16-bit floats: their sums, means and products accumulate in float32
 HALF = (float16, bfloat16)
 BY_NAME = {d.name: d for d in ALL}
@@ -132,14 +142,18 @@ def from_numpy_dtype(npd, what="array"):
 
 def host_array(values, d):
     """``values`` (an array or a number) as a NumPy array of DType ``d``. float64 to
-    bfloat16 rounds once, as ml_dtypes 0.7 and ember's OpenCL kernels do; ml_dtypes below
-    0.7 (ember pins it there: 0.7 takes 0.8 s to import) and PyTorch 2.13 round through
-    float32, twice. So float64 goes to float32 rounding to odd (a dropped remainder sets
-    the lowest bit), whose rounding to nearest even is then the one rounding."""
+    bfloat16 or float8 rounds once, as ml_dtypes 0.7 and ember's OpenCL kernels do;
+    ml_dtypes below 0.7 (ember pins it there: 0.7 takes 0.8 s to import) and PyTorch 2.13
+    round through float32, twice. So float64 goes to float32 rounding to odd (a dropped
+    remainder sets the lowest bit), whose rounding to nearest even is then the one
+    rounding. float8_e4m3fn saturates at +-448 (infinities too), as PyTorch's cast."""
     arr = np.asarray(values)
     # past a float dtype's range is inf, as in PyTorch; NaN is no error (ml_dtypes 0.6 warns)
     with np.errstate(over="ignore", invalid="ignore"):
-        if d is not bfloat16 or arr.dtype != np.float64:
+        if d is float8_e4m3fn and arr.dtype.kind in "fV" and arr.dtype != d.np:
+            arr = np.clip(arr.astype(np.float64 if arr.dtype == np.float64 else np.float32),
+                          -448.0, 448.0)
+        if not (d is bfloat16 or d.stores_only) or arr.dtype != np.float64:
             return arr.astype(d.np, copy=False)
         near = arr.astype(np.float32)
         bits = near.view(np.uint32) - (np.abs(near.astype(np.float64)) > np.abs(arr))  # toward 0
@@ -149,14 +163,14 @@ def host_array(values, d):
 
 def host_scalar(value, d):
     """A number as ``d`` rounds it (``host_array``'s one rounding), for a backend's ``full``."""
-    return host_array(np.float64(value), d)[()] if d is bfloat16 and isinstance(
-        value, (float, np.floating)) else value
+    return host_array(np.float64(value), d)[()] if (d is bfloat16 or d.stores_only) and \
+        isinstance(value, (float, np.floating)) else value
 
 
 def finfo(d):
-    """NumPy's finfo of a float or complex DType (ml_dtypes' for bfloat16, which NumPy's
-    refuses); a complex dtype's limits are its parts'."""
-    return _ml_finfo(d.np) if d is bfloat16 else np.finfo(d.np)
+    """NumPy's finfo of a float or complex DType (ml_dtypes' for bfloat16 and float8,
+    which NumPy's refuses); a complex dtype's limits are its parts'."""
+    return _ml_finfo(d.np) if d is bfloat16 or d.stores_only else np.finfo(d.np)
 
 
 def real_of(d):
@@ -175,6 +189,8 @@ _KINDS = "biufc"
 def _promote_pair(a, b):
     if a is b:
         return a
+    if a.stores_only or b.stores_only:       # as PyTorch: float8 promotes with nothing
+        return None
     if a.kind == b.kind:
         if a.bits == b.bits:      # float16 with bfloat16
             return float32
@@ -196,6 +212,9 @@ PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
 def promote(a, b):
     """The result dtype of a binary operation between tensors of dtypes a and b."""
     out = PROMOTE[a, b]
+    if out is None and (a.stores_only or b.stores_only):
+        raise DTypeError(f"{a.name} with {b.name}: an 8-bit float promotes with no other "
+                         f"dtype (as in PyTorch); cast it first, e.g. x.to(ember.float32)")
     if out is None:
         raise DTypeError(f"{a.name} with {b.name}: no integer dtype holds both (it would "
                          f"take 128 bits); cast one with .to(ember.int64) or "

@@ -24,7 +24,7 @@ class CupyBackend(ArrayModuleBackend):
     """NVIDIA GPUs through CuPy (any CuPy wheel: cupy-cuda12x, cupy-cuda13x...)."""
 
     name = "cupy"
-    dtypes = frozenset(dt.ALL) - {dt.bfloat16}   # CuPy cannot hold ml_dtypes' arrays
+    dtypes = frozenset(dt.ALL) - {dt.bfloat16, *dt.FLOAT8}   # CuPy cannot hold ml_dtypes' arrays
     _active = None  # the one CUDA device this process computes on
 
     @classmethod

@@ -142,12 +142,12 @@ class ArrayModuleBackend(Backend):
     def where(self, cond, a, b): return self.xp.where(cond, a, b)
     def cast(self, x, dtype):   # complex to real keeps the real part, as PyTorch's cast
         x = self.xp.real(x) if x.dtype.kind == "c" and dtype.kind != "c" else x
-        if dtype is dt.bfloat16:        # (CuPy holds no bfloat16: the host's rounding)
-            return dt.host_array(x, dtype)
+        if dtype is dt.bfloat16 or dtype.stores_only:    # (CuPy holds neither: the host's
+            return dt.host_array(x, dtype)               # one rounding, float8's saturation)
         if dtype.is_float:      # past a narrower float's range is inf, as PyTorch, unwarned
             with numpy.errstate(over="ignore"):
                 return x.astype(dtype.np)
-        if dtype.kind in "iu" and x.dtype.kind == "f":
+        if dtype.kind in "iu" and x.dtype.kind in "fV":       # (V: ml_dtypes' floats)
             return self._saturated(x, dtype)
         return x.astype(dtype.np)
 

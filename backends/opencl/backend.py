@@ -8,8 +8,9 @@ import numpy as np
 from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
-from ..strided import (COMPLEX_CALLS, REDUCE_BLOCK, KernelLanguage, StridedArray, StridedBackend,
-                       by_parts, computed_wide, floating, int_limits, saturating_casts, work_group)
+from ..strided import (COMPLEX_CALLS, FLOAT8, REDUCE_BLOCK, KernelLanguage, StridedArray,
+                       StridedBackend, by_parts, computed_wide, float8_bits, floating, int_limits,
+                       saturating_casts, work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -70,6 +71,8 @@ def _c_literal(v, dtype):
     if dtype.kind == "c":
         part = "float" if dtype == np.complex64 else "double"
         return f"(({ctype(dtype)})({_c_real(v.real, part)}, {_c_real(v.imag, part)}))"
+    if dtype in FLOAT8:
+        return f"((uchar){float8_bits(v, dtype)})"
     if floating(dtype):
         return _c_real(v, ctype(dtype))
     v = int(v)
@@ -88,6 +91,9 @@ _SPELLING = {
     # OpenCL's saturated conversions: NaN gives 0, rounding toward zero
     **saturating_casts(lambda d, top, bottom: f"convert_{ctype(d.np)}_sat(x)"),
     "cast float64 bfloat16": "ember_bf16_of_double(x)",
+    # to and from the 8-bit floats, through float (StridedBackend._float8_cast)
+    "float8 of real": "(float)(x)", "float8 of complex": "(float)((x).x)",
+    "float8 of float64": "ember_float_odd(x)", "bool of float": "(uchar)((x) != 0)",
     "cast float64 float16": "ember_half_of_double(x)",
     **{op: f"(uchar)((x) {c} (y))" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                   ("le", "<="), ("gt", ">"), ("ge", ">="))},
@@ -252,7 +258,7 @@ class OpenCLBackend(StridedBackend):
     builds_in_batches = True
     reduces_columns = True
     dtypes = frozenset({dt.bool_, *dt.INTS, dt.float16, dt.float32, dt.float64, *dt.COMPLEX} |
-                       ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
+                       {d for d in (dt.bfloat16, *dt.FLOAT8) if d.np is not None})
 
     @classmethod
     def availability(cls):
@@ -352,7 +358,7 @@ class OpenCLBackend(StridedBackend):
     def full(self, shape, value, dtype):
         out = self._alloc(shape, dtype.np)
         if out.size:
-            pattern = np.array([value], dtype=dtype.np)
+            pattern = np.array([dt.host_scalar(value, dtype)], dtype=dtype.np)
             self.cl.enqueue_fill_buffer(self.queue, out.buf, pattern, 0, out.size * dtype.itemsize)
         return out
 

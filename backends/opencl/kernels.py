@@ -23,6 +23,8 @@ CTYPES = {np.dtype(np.bool_): "uchar", np.dtype(np.int8): "char", np.dtype(np.in
 STORAGE = {np.dtype(np.float16): "half"}
 if dt.bfloat16.np is not None:
     CTYPES[dt.bfloat16.np], STORAGE[dt.bfloat16.np] = "float", "ushort"
+#: the 8-bit floats are held as their bits, and only cast (kernels/helpers.cl)
+CTYPES.update({d.np: "uchar" for d in dt.FLOAT8 if d.np is not None})
 #: the 16-bit floats: stored in 16 bits, computed in float, rounded at each op's result
 HALF = tuple(STORAGE)
 

@@ -18,9 +18,9 @@ import numpy as np
 from ember import dtypes as dt
 from ember.errors import BackendError
 
-from ..strided import (COMPLEX_CALLS, REDUCE_BLOCK, KernelLanguage, StridedArray, StridedBackend,
-                       by_parts, c_strides, computed_wide, floating, int_limits, saturating_casts,
-                       work_group)
+from ..strided import (COMPLEX_CALLS, FLOAT8, REDUCE_BLOCK, KernelLanguage, StridedArray,
+                       StridedBackend, by_parts, c_strides, computed_wide, float8_bits, floating,
+                       int_limits, saturating_casts, work_group)
 from .kernels import ShaderCache, matmul_block, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -38,6 +38,14 @@ _NARROW = {np.dtype(np.int8): 8, np.dtype(np.int16): 16, np.dtype(np.uint8): 8,
 _ROUND = {np.dtype(np.float16): "ember_round_half",
           **({} if dt.bfloat16.np is None else {dt.bfloat16.np: "ember_round_bf16"})}
 _STORAGE.update({d: np.dtype(np.float32) for d in _ROUND})
+_STORAGE.update({d: np.dtype(np.uint32) for d in FLOAT8})    # their bits
+
+
+def _stored(array):
+    """A host array as its buffer holds it (8-bit floats: their bits, widened)."""
+    if array.dtype in FLOAT8:
+        return np.ascontiguousarray(array.view(np.uint8), dtype=np.uint32)
+    return np.ascontiguousarray(array, dtype=_STORAGE.get(array.dtype, array.dtype))
 
 
 def _import_wgpu():
@@ -107,6 +115,8 @@ def _wgsl_literal(v, dtype):
     if dtype.kind == "c":
         part = np.dtype(np.float32)
         return f"vec2<f32>({_wgsl_literal(v.real, part)}, {_wgsl_literal(v.imag, part)})"
+    if dtype in FLOAT8:
+        return f"{float8_bits(v, dtype)}u"
     if floating(dtype):
         bits = int(np.array([v], dtype=np.float32).view(np.uint32)[0])
         return f"bitcast<f32>({bits}u)"
@@ -184,6 +194,65 @@ fn ember_round_half(x: f32) -> f32 {
 """
 
 _FLOAT_HELPERS = """
+// the 8-bit floats are held as their bits in a u32 and only cast: encoded from f32
+// rounding to nearest even (float8_e4m3fn saturating at +-448, as PyTorch's cast;
+// float8_e5m2 overflowing to inf; NaN as ml_dtypes codes it), decoded to f32
+fn ember_to_float8(f: f32, m: u32, bias: u32, nan_bits: u32, over: f32, over_bits: u32,
+                   min_normal: f32, sub_scale: f32) -> u32 {
+    let u = bitcast<u32>(f);
+    let s = (u >> 24u) & 0x80u;
+    let a = abs(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        return s | nan_bits;
+    }
+    if (a >= over) {
+        return s | over_bits;
+    }
+    if (a < min_normal) {
+        return s | u32(round(a * sub_scale));          // round: ties to even
+    }
+    let b = bitcast<u32>(a);
+    let r = (b + ((1u << (22u - m)) - 1u) + ((b >> (23u - m)) & 1u)) >> (23u - m);
+    return s | (r - ((127u - bias) << m));
+}
+
+fn ember_to_e4m3fn(f: f32) -> u32 {
+    return ember_to_float8(f, 3u, 7u, 0x7fu, 464.0, 0x7eu, 0.015625, 512.0);
+}
+
+fn ember_to_e5m2(f: f32) -> u32 {
+    return ember_to_float8(f, 2u, 15u, 0x7eu, 61440.0, 0x7cu, 6.103515625e-05, 65536.0);
+}
+
+fn ember_signed(b: u32, v: f32) -> f32 {
+    return select(v, -v, (b & 0x80u) != 0u);
+}
+
+fn ember_from_e4m3fn(b: u32) -> f32 {
+    let e = (b >> 3u) & 15u;
+    let m = b & 7u;
+    if (e == 15u && m == 7u) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    if (e == 0u) {
+        return ember_signed(b, f32(m) * 0.001953125);
+    }
+    return ember_signed(b, bitcast<f32>(((e + 120u) << 23u) | (m << 20u)));
+}
+
+fn ember_from_e5m2(b: u32) -> f32 {
+    let e = (b >> 2u) & 31u;
+    let m = b & 3u;
+    if (e == 31u) {
+        return select(bitcast<f32>(0x7fc00000u), ember_signed(b, bitcast<f32>(0x7f800000u)),
+                      m == 0u);
+    }
+    if (e == 0u) {
+        return ember_signed(b, f32(m) * 1.52587890625e-05);
+    }
+    return ember_signed(b, bitcast<f32>(((e + 112u) << 23u) | (m << 21u)));
+}
+
 // C's fmod, exact: the significands' long division, a bit a step (musl's fmodf)
 fn ember_fmod(x: f32, y: f32) -> f32 {
     var ux = bitcast<u32>(x);
@@ -586,6 +655,8 @@ _SPELLING = {
     "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y",
     # WGSL's float % is x - y * trunc(x / y), which rounds; its integer / gives x where
     # y is 0 (and INT_MIN for INT_MIN / -1, as wanted)
+    # to and from the 8-bit floats, through f32 (StridedBackend._float8_cast)
+    "float8 of real": "f32(x)", "float8 of complex": "x.x", "bool of float": "select(0u, 1u, x != 0.0)",
     "fast_fmod": "ember_fmod(x, y)", "fast_trunc_div": "select(x / y, TO(0), y == TA(0))",
     "fast_bitwise_and": "x & y", "fast_bitwise_or": "x | y", "fast_bitwise_xor": "x ^ y",
     "fast_bitwise_not": "~x",
@@ -685,7 +756,7 @@ class WgpuBackend(StridedBackend):
     name = "wgpu"
     dtypes = frozenset({dt.bool_, dt.int8, dt.int16, dt.int32, dt.uint8, dt.uint16, dt.uint32,
                         dt.float16, dt.float32, dt.complex64} |
-                       ({dt.bfloat16} if dt.bfloat16.np is not None else set()))
+                       {d for d in (dt.bfloat16, *dt.FLOAT8) if d.np is not None})
     #: the kernel-file primitives run the 16-bit floats in float32, and the 8- and 16-bit integers
     #: in int32
     wide = {**{d: dt.float32 for d in _ROUND}, **{d: dt.int32 for d in _NARROW}}
@@ -855,7 +926,7 @@ class WgpuBackend(StridedBackend):
         return buf
 
     def from_numpy(self, array):
-        arr = np.ascontiguousarray(array, dtype=_STORAGE.get(array.dtype, array.dtype))
+        arr = _stored(array)
         self._bytes(arr.shape, arr.dtype)
         buf = self.device_obj.create_buffer_with_data(
             data=arr if arr.size else np.zeros(1, np.uint32), usage=self.usage)
@@ -870,6 +941,8 @@ class WgpuBackend(StridedBackend):
         size = _itemsize(x.dtype)
         raw = self._read(x.buf.gpu, x.offset * size, x.size * size)
         host = np.frombuffer(raw, dtype=stored).reshape(x.shape)
+        if x.dtype in FLOAT8:
+            return host.astype(np.uint8).view(x.dtype)
         return host.astype(x.dtype) if stored != x.dtype else host.copy()
 
     def full(self, shape, value, dtype):
@@ -877,8 +950,7 @@ class WgpuBackend(StridedBackend):
             value = complex(value)
             return self._ew(self.SPELLING["complex"], dtype.np, [
                 self.full(shape, part, dt.float32) for part in (value.real, value.imag)])
-        stored = np.array([value], dtype=dtype.np).astype(_STORAGE.get(dtype.np, dtype.np))
-        bits = int(stored.view(np.int32)[0])
+        bits = int(_stored(dt.host_array(value, dtype).reshape(1)).view(np.int32)[0])
         out = self._alloc(shape, dtype.np, zeroed=bits == 0)      # -0.0 is not all zeros
         if out.size and bits:
             self._dispatch("fill.wgsl", [out.buf], (out.size, bits),

@@ -27,6 +27,8 @@ WGSL_TYPES = {np.dtype(np.bool_): "u32", np.dtype(np.int8): "i32", np.dtype(np.i
 WGSL_TYPES[np.dtype(np.float16)] = "f32"
 if dt.bfloat16.np is not None:
     WGSL_TYPES[dt.bfloat16.np] = "f32"
+#: the 8-bit floats are held as their bits in a u32, and only cast
+WGSL_TYPES.update({d.np: "u32" for d in dt.FLOAT8 if d.np is not None})
 
 
 def _pasted(filename):

@@ -114,5 +114,9 @@ def primitive(name, tensors, shape, dtype, *args):
     """A tensor from one backend primitive that autograd does not follow (comparisons,
     logic, argmax), called through the dispatch point."""
     b = tensors[0]._backend
+    for t in tensors:
+        if t.dtype.stores_only:
+            from ..autograd import stored_only
+            raise stored_only(name, t.dtype)
     out = getattr(dispatch.primitives(b), name)(*[dispatch.read(t) for t in tensors], *args)
     return wrap(out, b, shape, dtype)

@@ -17,6 +17,7 @@ NUMERIC = REAL + dt.COMPLEX
 # -- cast ---------------------------------------------------------------------
 class Cast(Op):
     __slots__ = ("dtype",)
+    moves = True
 
     def __init__(self, dtype):
         self.dtype = dtype
@@ -59,6 +60,7 @@ def to_backend(x, spec):
 
 class Transfer(Op):
     __slots__ = ()
+    moves = True
 
     def backward(self, g, x):
         return (to_backend(g, x._backend),)
@@ -473,6 +475,7 @@ def logical_not(a):
 # -- where, clip -------------------------------------------------------------------
 class Where(Op):
     __slots__ = ()
+    moves = True
     def forward(self, c, x, y): return self.backend.where(c, x, y)
 
     def backward(self, g, c, x, y):

@@ -11,6 +11,7 @@ from ._util import as_tensor, same_backend, unbroadcast
 
 class Reshape(Op):
     __slots__ = ("shape",)
+    moves = True
 
     def __init__(self, shape):
         self.shape = shape
@@ -37,6 +38,7 @@ def reshape(x, shape):
 
 class Permute(Op):
     __slots__ = ("axes",)
+    moves = True
 
     def __init__(self, axes):
         self.axes = axes
@@ -78,6 +80,7 @@ def transpose(x, a=-2, b=-1):
 
 class Expand(Op):
     __slots__ = ("shape",)
+    moves = True
 
     def __init__(self, shape):
         self.shape = shape
@@ -131,6 +134,7 @@ def flatten(x, start=0, end=-1):
 
 class Slice(Op):
     __slots__ = ("starts", "stops", "steps")
+    moves = True
 
     def __init__(self, starts, stops, steps):
         self.starts, self.stops, self.steps = starts, stops, steps
@@ -186,6 +190,7 @@ def slice_axes(x, starts, stops, steps):
 
 class Pad(Op):
     __slots__ = ("widths", "value")
+    moves = True
 
     def __init__(self, widths, value):
         self.widths, self.value = widths, value
@@ -217,6 +222,7 @@ def pad(x, widths, value=0):
 
 class Concatenate(Op):
     __slots__ = ("axis",)
+    moves = True
 
     def __init__(self, axis):
         self.axis = axis
@@ -307,6 +313,7 @@ def split(x, sections, axis=0):
 
 class Flip(Op):
     __slots__ = ("axes",)
+    moves = True
 
     def __init__(self, axes):
         self.axes = axes
@@ -328,6 +335,7 @@ def flip(x, axis=None):
 
 class Gather(Op):
     __slots__ = ("axis",)
+    moves = True
 
     def __init__(self, axis):
         self.axis = axis

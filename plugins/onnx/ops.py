@@ -13,7 +13,7 @@ from ember.ops.reduce import standardize
 from ember.plugins.nn import functional as F
 from ember.shapes import windows_out
 
-from .types import as_tensor, ember_dtype
+from .types import as_tensor, ember_dtype, to_float8
 
 OPS = {}
 
@@ -174,19 +174,27 @@ def is_inf(c, a, x):
     return ember.logical_or(pos, neg) if a.get("detect_negative", 1) else pos
 
 
+def _cast(c, a, x, to):
+    """x cast to ``to``: host arrays stay on the host, 8-bit floats by ONNX's rules
+    (``saturate``), from floats; other types through float32."""
+    if to.stores_only:
+        x = c.tensor(x)
+        if not x.dtype.is_float or x.dtype.stores_only:
+            x = ember.cast(x, ember.float32)
+        return to_float8(x, to, a.get("saturate", 1))
+    return x.astype(to.np) if isinstance(x, np.ndarray) else ember.cast(x, to)
+
+
 @op("Cast")
 def cast(c, a, x):
-    to = ember_dtype(a["to"], f"Cast node {c.node!r}")
-    if isinstance(x, np.ndarray):
-        return x.astype(to.np)
-    return ember.cast(x, to)
+    return _cast(c, a, x, ember_dtype(a["to"], f"Cast node {c.node!r}"))
 
 
 @op("CastLike")
 def cast_like(c, a, x, like):
     dtype = like.dtype if isinstance(like, ember.Tensor) else ember.dtypes.from_numpy_dtype(
         like.dtype, c.node)
-    return x.astype(dtype.np) if isinstance(x, np.ndarray) else ember.cast(x, dtype)
+    return _cast(c, a, x, dtype)
 
 
 # -- activations ------------------------------------------------------------------------

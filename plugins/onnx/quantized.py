@@ -4,15 +4,16 @@ QLinearConv), computed as ONNX's reference computes them, on the model's backend
 integer products in int32 (exact, wrapping past its range as ONNX Runtime's), scales
 applied in float64 where the backend holds it (the reference's NumPy promotes to it)
 and in float32 elsewhere, rounding halves to even, results saturating at the integer
-type's limits. The quantized types ember does not hold (int4, float8, ...) are refused
-by name."""
+type's limits. 8-bit float quantization divides by the scale in float32 and casts by
+ONNX's rules (``saturate``). The quantized types ember does not hold (int4, ...) are
+refused by name."""
 
 import numpy as np
 
 import ember
 
 from .ops import OPS, op
-from .types import ember_dtype
+from .types import ember_dtype, to_float8
 
 #: the integer types a quantized tensor may have, with the range it saturates to
 _RANGES = {d: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max))
@@ -54,7 +55,7 @@ def _quantized_type(c, a, zero_point, default=ember.uint8):
         dtype = ember_dtype(a["output_dtype"], f"ONNX node {c.node!r}")
     else:
         dtype = default
-    if dtype not in _RANGES:
+    if dtype not in _RANGES and not dtype.stores_only:
         c.refuse(f"quantizing to {dtype.name} is not supported; ember quantizes to "
                  f"{', '.join(d.name for d in _RANGES)}")
     return dtype
@@ -65,6 +66,12 @@ def quantize_linear(c, a, x, scale, zero_point=None):
     x = c.tensor(x)
     dtype = _quantized_type(c, a, zero_point)
     axis, block = a.get("axis", 1), a.get("block_size", 0)
+    if dtype.stores_only:
+        y = ember.cast(x, ember.float32) / ember.cast(_per_axis(c, scale, x, axis, block),
+                                                     ember.float32)
+        if zero_point is not None:
+            y = y + ember.cast(_per_axis(c, zero_point, x, axis, block), ember.float32)
+        return to_float8(y, dtype, a.get("saturate", 1))
     if a.get("precision"):
         work = ember_dtype(a["precision"], f"ONNX node {c.node!r}")
         x, s = ember.cast(x, work), ember.cast(_per_axis(c, scale, x, axis, block), work)
@@ -79,7 +86,7 @@ def quantize_linear(c, a, x, scale, zero_point=None):
 @op("DequantizeLinear")
 def dequantize_linear(c, a, x, scale, zero_point=None):
     x = c.tensor(x)
-    if x.dtype not in _RANGES and x.dtype is not ember.int32:
+    if x.dtype not in _RANGES and x.dtype is not ember.int32 and not x.dtype.stores_only:
         c.refuse(f"dequantizing {x.dtype.name} is not supported")
     axis, block = a.get("axis", 1), a.get("block_size", 0)
     s = _per_axis(c, scale, x, axis, block)

@@ -1,6 +1,8 @@
 """ONNX element types as ember dtypes (the rest are refused by name), and host arrays
 as tensors of exactly their dtype."""
 
+import math
+
 import numpy as np
 from onnx import TensorProto
 
@@ -14,7 +16,20 @@ _EMBER = {TensorProto.FLOAT: ember.float32, TensorProto.DOUBLE: ember.float64,
           TensorProto.UINT8: ember.uint8, TensorProto.UINT16: ember.uint16,
           TensorProto.UINT32: ember.uint32, TensorProto.UINT64: ember.uint64,
           TensorProto.BOOL: ember.bool_, TensorProto.COMPLEX64: ember.complex64,
-          TensorProto.COMPLEX128: ember.complex128}
+          TensorProto.COMPLEX128: ember.complex128,
+          TensorProto.FLOAT8E4M3FN: ember.float8_e4m3fn, TensorProto.FLOAT8E5M2: ember.float8_e5m2}
+
+
+def to_float8(x, dtype, saturate=True):
+    """Float tensor x cast to an 8-bit float by ONNX's rules: saturating (its default),
+    past the largest finite value is that value, infinities too; otherwise float8_e4m3fn
+    makes it NaN and float8_e5m2 inf (ember.cast saturates float8_e4m3fn, as PyTorch)."""
+    top = float(ember.dtypes.finfo(dtype).max)
+    if saturate and dtype is ember.float8_e5m2:
+        x = ember.clip(x, -top, top)
+    elif not saturate and dtype is ember.float8_e4m3fn:     # past the midpoint above 448
+        x = ember.where(ember.abs(x) >= 464.0, math.nan, x)
+    return ember.cast(x, dtype)
 
 
 def type_name(elem_type):

@@ -25,8 +25,8 @@ class NpzFormat:
 
     extensions = (".npz",)
     nested = False
-    #: dtypes NumPy's .npy header cannot name (a bfloat16 array reads back as raw bytes)
-    unstorable = ("bfloat16",)
+    #: dtypes NumPy's .npy header cannot name (ml_dtypes' arrays read back as raw bytes)
+    unstorable = ("bfloat16", "float8_e4m3fn", "float8_e5m2")
 
     @staticmethod
     def dumps(obj):

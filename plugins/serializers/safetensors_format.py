@@ -18,22 +18,32 @@ MAX_HEADER = 100_000_000
 #: ember's dtype names and safetensors' (which has no complex128)
 _TO_ST = {"bool": "BOOL", "int8": "I8", "int16": "I16", "int32": "I32", "int64": "I64",
           "uint8": "U8", "uint16": "U16", "uint32": "U32", "uint64": "U64", "float16": "F16",
-          "bfloat16": "BF16", "float32": "F32", "float64": "F64", "complex64": "C64"}
-#: what the bytes are read as (BF16's bits as uint16, then viewed or widened)
-_FROM_ST = {st: np.dtype(np.uint16 if st == "BF16" else name) for name, st in _TO_ST.items()}
+          "bfloat16": "BF16", "float32": "F32", "float64": "F64", "complex64": "C64",
+          "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2"}
+#: the formats read as their bits, then viewed as the dtype or widened to float32
+_BITS = {"BF16": np.dtype(np.uint16), "F8_E4M3": np.dtype(np.uint8), "F8_E5M2": np.dtype(np.uint8)}
+#: what the bytes are read as
+_FROM_ST = {st: _BITS.get(st) or np.dtype(name) for name, st in _TO_ST.items()}
+_DTYPES = {st: ember.dtypes.dtype(name) for name, st in _TO_ST.items()}
 
 
-def _bfloat16(bits, backend):
-    """BF16 bits as bfloat16 where the backend holds it, else as float32, whose high half
-    they are (exact)."""
-    if ember.bfloat16 in ember.get_backend(backend).dtypes:
-        return bits.view(ember.bfloat16.np)
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+def _from_bits(bits, st_dtype, source, name, backend):
+    """BF16 or float8 bits as their dtype where the backend holds it, else as float32
+    (exactly: BF16 is its high half)."""
+    d = _DTYPES[st_dtype]
+    if d in ember.get_backend(backend).dtypes:
+        return bits.view(d.np)
+    if st_dtype == "BF16":
+        return (bits.astype(np.uint32) << 16).view(np.float32)
+    if d.np is None:
+        raise fail(source, f"tensor {name!r}: {st_dtype} needs ml_dtypes to be read "
+                           f"(pip install ml_dtypes)")
+    return bits.view(d.np).astype(np.float32)
 
 
 class SafetensorsFormat:
-    """A flat dict of tensors; integers a backend lacks load as its own, and bfloat16 as
-    float32 (exactly) onto a backend without bfloat16."""
+    """A flat dict of tensors; integers a backend lacks load as its own, and bfloat16 and
+    float8 as float32 (exactly) onto a backend without them."""
 
     extensions = (".safetensors",)
     nested = False
@@ -95,8 +105,8 @@ class SafetensorsFormat:
             raw = bytes(buffer[offsets[0]:offsets[1]])
             arr = array_from_bytes(source, f"tensor {name!r}",
                                    _FROM_ST[st_dtype].newbyteorder("<"), entry["shape"], raw)
-            if st_dtype == "BF16":
-                arr = _bfloat16(arr, backend)
+            if st_dtype in _BITS:
+                arr = _from_bits(arr, st_dtype, source, name, backend)
             arrays[name] = arr
         end = 0
         for begin, stop, name in sorted(spans):

@@ -24,7 +24,45 @@ inline float ember_round_half(float f) {
     return vload_half(0, (const half *)&bits);
 }
 
+// the 8-bit floats are stored as their bits (uchar) and only cast: decoded to float,
+// encoded from float rounding to nearest even, float8_e4m3fn saturating at +-448 (as
+// PyTorch's cast), float8_e5m2 overflowing to inf, NaN coded as ml_dtypes codes it
+#define EMBER_TO_FLOAT8(NAME, M, BIAS, NAN_BITS, OVER, OVER_BITS, MIN_NORMAL, SUB_SCALE)    \
+inline uchar ember_to_##NAME(float f) {                                                   \
+    uchar s = (uchar)((as_uint(f) >> 24) & 0x80u);                                        \
+    float a = fabs(f);                                                                    \
+    if (isnan(f)) return s | NAN_BITS;                                                    \
+    if (a >= OVER) return s | OVER_BITS;                                                  \
+    if (a < MIN_NORMAL) return s | (uchar)rint(a * SUB_SCALE);                            \
+    uint u = as_uint(a);                                                                  \
+    u = (u + ((1u << (22 - M)) - 1u) + ((u >> (23 - M)) & 1u)) >> (23 - M);               \
+    return s | (uchar)(u - ((127u - BIAS) << M));                                          \
+}
+EMBER_TO_FLOAT8(e4m3fn, 3, 7, 0x7f, 464.0f, 0x7e, 0x1p-6f, 0x1p9f)
+EMBER_TO_FLOAT8(e5m2, 2, 15, 0x7e, 61440.0f, 0x7c, 0x1p-14f, 0x1p16f)
+
+inline float ember_from_e4m3fn(uchar b) {
+    uint e = (b >> 3) & 15u, m = b & 7u;
+    float v = e == 0 ? (float)m * 0x1p-9f : (e == 15 && m == 7) ? NAN
+              : as_float(((e + 120u) << 23) | (m << 20));
+    return (b & 0x80) ? -v : v;
+}
+
+inline float ember_from_e5m2(uchar b) {
+    uint e = (b >> 2) & 31u, m = b & 3u;
+    float v = e == 0 ? (float)m * 0x1p-16f : e == 31 ? (m ? NAN : INFINITY)
+              : as_float(((e + 112u) << 23) | (m << 21));
+    return (b & 0x80) ? -v : v;
+}
+
 #ifdef NEED_FP64
+// float64 to float rounding to odd, whose rounding to a narrower float is then the one
+// rounding (through float to nearest, it would round twice)
+inline float ember_float_odd(double d) {
+    float f = convert_float_rtz(d);
+    return ((double)f != d && !isnan(d)) ? as_float(as_uint(f) | 1u) : f;
+}
+
 // float64 to a 16-bit float in one rounding (through float, it would round twice): to
 // float rounding to odd (the lowest bit keeps what was dropped), then to nearest even
 inline float ember_bf16_of_double(double d) {

@@ -256,3 +256,78 @@ def test_python_ints_past_int64_are_exact_or_refused(backend):
     expect(ember.tensor(values, dtype=ember.uint64).tolist() == values, "uint64 from Python ints")
     with pytest.raises(ember.RangeError, match="18446744073709551616 does not fit in uint64"):
         ember.tensor([2 ** 64, 0], dtype=ember.uint64)
+
+
+def _float8_reference(x, d):
+    """float64 x rounded once to the 8-bit float d (nearest, ties to even), as float64:
+    by searching the sorted table of d's finite values (ml_dtypes decodes them);
+    float8_e4m3fn saturates at +-448 (PyTorch's cast), float8_e5m2 overflows to inf."""
+    codes = np.arange(256, dtype=np.uint8).view(d.np).astype(np.float64)
+    table = np.unique(codes[np.isfinite(codes)])          # -max .. max, one zero
+    even = {v: c for c, v in zip(range(256), codes) if np.isfinite(v) and c < 128}
+    top = table[-1]
+    out = np.empty_like(x)
+    for i, v in enumerate(x):
+        if np.isnan(v):
+            out[i] = np.nan
+            continue
+        a = abs(v)
+        if d is ember.float8_e4m3fn and a >= top:
+            r = top
+        elif a > top:
+            step = top - table[-2]
+            r = np.inf if a >= top + step / 2 else top
+        else:
+            k = np.searchsorted(table, a)
+            lo, hi = table[max(k - 1, 0)], table[min(k, len(table) - 1)]
+            if a - lo < hi - a or (a - lo == hi - a and even[lo] % 2 == 0):
+                r = lo
+            else:
+                r = hi
+        out[i] = np.copysign(r, v)
+    return out
+
+
+def test_float8_casts_round_once_and_keep_their_bits(backend):
+    """Every 8-bit code decodes as ml_dtypes does; float32 (and float64) values round to
+    nearest even once, at every midpoint and a hair either side of it, float8_e4m3fn
+    saturating at +-448 (infinities too, as PyTorch's cast), float8_e5m2 to inf; moves keep
+    the bits; arithmetic and promotion are refused by name, as PyTorch refuses them."""
+    for d in (ember.float8_e4m3fn, ember.float8_e5m2):
+        if d not in backend.dtypes:
+            continue
+        codes = np.arange(256, dtype=np.uint8).view(d.np)
+        got = ember.tensor(codes, backend=backend).to(ember.float32).numpy()
+        want = codes.astype(np.float32)
+        expect(np.array_equal(got.view(np.uint32), want.view(np.uint32))
+               or np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(
+                   got[~np.isnan(got)], want[~np.isnan(want)]), f"{d.name} decoding")
+        values = np.unique(codes.astype(np.float64)[np.isfinite(codes.astype(np.float64))])
+        mid = (values[1:] + values[:-1]) / 2
+        near = np.concatenate([values, mid, np.nextafter(mid.astype(np.float32), np.inf),
+                               np.nextafter(mid.astype(np.float32), -np.inf),
+                               [np.inf, -np.inf, np.nan, 1e30, 470.0, 464.0, 61440.0, 1e-30]])
+        for wide in (ember.float32, ember.float64):
+            if wide not in backend.dtypes:
+                continue
+            x = near.astype(wide.np)
+            if wide is ember.float64:               # a hair past float32's rounding
+                x = np.concatenate([x, mid + mid * 2.0 ** -30, mid - mid * 2.0 ** -30])
+            out = ember.tensor(x, dtype=wide, backend=backend).to(d)
+            got = out.to(ember.float32).numpy().astype(np.float64)
+            ref = _float8_reference(x.astype(np.float64), d)
+            same = (got == ref) & (np.signbit(got) == np.signbit(ref)) | np.isnan(got) & np.isnan(ref)
+            bad = np.flatnonzero(~same)
+            expect(bad.size == 0, f"{wide.name} -> {d.name}: " + ", ".join(
+                f"{x[i]!r} -> {got[i]}, not {ref[i]}" for i in bad[:4]))
+        t = ember.tensor(codes[:24].reshape(4, 6), backend=backend)
+        moved = ember.cat([t.T[::-1], ember.pad(t[1:3, ::2].T, ((0, 3), (0, 0)))], axis=1)
+        host = codes[:24].reshape(4, 6)
+        want = np.concatenate([host.T[::-1], np.pad(host[1:3, ::2].T, ((0, 3), (0, 0)))], axis=1)
+        expect(np.array_equal(moved.numpy().view(np.uint8), want.view(np.uint8)), f"{d.name} moves")
+        for name, fn in (("add", lambda: t + t), ("sum", lambda: t.sum()), ("lt", lambda: t < t),
+                         ("matmul", lambda: t @ t.T)):
+            with pytest.raises(ember.DTypeError, match=d.name):
+                fn()
+        with pytest.raises(ember.DTypeError, match="promotes with no other dtype"):
+            t * ember.ones(4, 6, backend=backend)

@@ -330,3 +330,53 @@ def test_family_members_refuse_each_others_directories(tmp_path):
     with pytest.raises(ember.ShapeError, match="layer_types names 1 layers but "
                                                "num_hidden_layers is 2"):
         LlamaConfig(**LLAMA, model_type="qwen2", layer_types=["full_attention"])
+
+
+def test_fp8_checkpoints_in_shards_load_dequantized(tmp_path):
+    """Hugging Face's fine-grained FP8 layout (float8_e4m3fn weights, a float32
+    weight_scale_inv per block of weight_block_size, partial blocks at the edges), split
+    into two shards with model.safetensors.index.json, all written by PyTorch and the
+    safetensors library: the logits are transformers' on the dequantized weights."""
+    torch = pytest.importorskip("torch", reason="PyTorch writes the checkpoint here")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle")
+    st = pytest.importorskip("safetensors.torch", reason="safetensors writes the shards")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**LLAMA, bos_token_id=0, eos_token_id=0)
+    model = transformers.LlamaForCausalLM(config).eval()
+    block, state, plain = [16, 32], {}, {}
+    for key, w in model.state_dict().items():
+        w = w * 8.0 if w.ndim == 2 else w
+        if key.endswith("proj.weight"):
+            rows, cols = w.shape
+            r, c = -(-rows // block[0]), -(-cols // block[1])
+            pad = torch.zeros(r * block[0], c * block[1])
+            pad[:rows, :cols] = w
+            amax = pad.reshape(r, block[0], c, block[1]).abs().amax(dim=(1, 3))
+            scale = amax / 448.0
+            full = scale.repeat_interleave(block[0], 0).repeat_interleave(block[1], 1)[:rows, :cols]
+            q = (w / full).to(torch.float8_e4m3fn)
+            state[key], state[key + "_scale_inv"] = q, scale
+            w = q.to(torch.float32) * full
+        else:
+            state[key] = w.clone()
+        plain[key] = w
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[::2], "model-00002-of-00002.safetensors": keys[1::2]}
+    for name, part in shards.items():
+        st.save_file({k: state[k].contiguous() for k in part}, tmp_path / name)
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {k: n for n, part in shards.items() for k in part}}))
+    values = config.to_dict()
+    values["quantization_config"] = {"quant_method": "fp8", "weight_block_size": block,
+                                     "activation_scheme": "dynamic", "fmt": "e4m3"}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    model.load_state_dict(plain)
+    prompt = torch.tensor([[3, 14, 15, 9, 2, 6, 31]])
+    with torch.no_grad():
+        want = model(prompt).logits.numpy()
+    got = from_pretrained(tmp_path)(ember.tensor(prompt.numpy())).numpy()
+    assert _rel(got, want) < 1e-5
+    values["quantization_config"] = {"quant_method": "awq"}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    with pytest.raises(ember.SerializationError, match="quantization 'awq' is not supported"):
+        from_pretrained(tmp_path)

@@ -16,6 +16,8 @@ from ember.plugins.nn import Embedding, Linear, Module, Parameter, init
 from .sampling import next_tokens
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+#: a checkpoint split into shards names each tensor's file here (Hugging Face's layout)
+INDEX_FILE = WEIGHTS_FILE + ".index.json"
 
 
 class KeyValueCache:
@@ -79,6 +81,58 @@ def load_weights(model, state, weights, config_path):
     return model.eval()
 
 
+def read_weights(directory, config, backend):
+    """(state, what): a Hugging Face directory's tensors, from model.safetensors or the
+    shards model.safetensors.index.json names, with fine-grained FP8 weights (config's
+    quantization_config, quant_method "fp8") dequantized to float32."""
+    index_path = os.path.join(directory, INDEX_FILE)
+    if not os.path.exists(index_path) or os.path.exists(os.path.join(directory, WEIGHTS_FILE)):
+        path = os.path.join(directory, WEIGHTS_FILE)
+        return _dequantized(ember.load(path, backend=backend), config, path), path
+    index, _ = read_config(directory, INDEX_FILE)
+    weight_map = index.get("weight_map")
+    if not isinstance(weight_map, dict) or not all(
+            isinstance(f, str) and os.path.basename(f) == f for f in weight_map.values()):
+        raise SerializationError(f"{index_path}: weight_map must name a shard file in the "
+                                 f"directory for each tensor")
+    state = {}
+    for shard in sorted(set(weight_map.values())):
+        state.update(ember.load(os.path.join(directory, shard), backend=backend))
+    missing = sorted(set(weight_map) - set(state))
+    if missing:
+        raise SerializationError(f"{index_path}: the shards hold no tensor {missing[0]!r}"
+                                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return _dequantized(state, config, index_path), index_path
+
+
+def _dequantized(state, config, source):
+    """Hugging Face's fine-grained FP8 layout: ``X.weight`` in float8_e4m3fn beside
+    ``X.weight_scale_inv``, one float32 per block of ``weight_block_size`` (rows, columns;
+    the last blocks may be partial) or one for the tensor; the weight is their product."""
+    quant = config.get("quantization_config")
+    if not quant:
+        return state
+    if quant.get("quant_method") != "fp8":
+        raise SerializationError(f"{source}: quantization {quant.get('quant_method')!r} is not "
+                                 f"supported; ember reads Hugging Face's fine-grained fp8 "
+                                 f"checkpoints and unquantized ones")
+    block = quant.get("weight_block_size")
+    out = {}
+    for key, value in state.items():
+        scale = state.get(key + "_scale_inv")
+        if key.endswith(("_scale_inv", ".activation_scale")):
+            continue
+        if scale is not None:
+            value, scale = value.to(ember.float32), scale.to(ember.float32)
+            if block and scale.ndim == 2:
+                rows, cols = value.shape
+                scale = scale[ember.tensor(np.arange(rows) // block[0], backend=scale.device)]
+                scale = scale[:, ember.tensor(np.arange(cols) // block[1], backend=scale.device)]
+            value = value * scale
+        out[key] = value
+    return out
+
+
 def write_pretrained(directory, config, state):
     """config.json and model.safetensors in ``directory``, each written atomically."""
     os.makedirs(directory, exist_ok=True)
@@ -94,9 +148,9 @@ def known_fields(config_class, values):
     return {k: v for k, v in values.items() if k in names}
 
 
-def read_config(directory):
-    """The JSON object of ``directory``'s config.json, and its path."""
-    path = os.path.join(directory, CONFIG_FILE)
+def read_config(directory, name=CONFIG_FILE):
+    """The JSON object of ``directory``'s config.json (or ``name``), and its path."""
+    path = os.path.join(directory, name)
     try:
         with open(path, encoding="utf-8") as f:
             values = json.load(f)

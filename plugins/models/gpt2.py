@@ -8,15 +8,14 @@ The language-model head is tied to the token embedding and has no key of its own
 
 import dataclasses
 import math
-import os
 
 import ember
 from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 from ember.plugins.nn import functional as F
 
-from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, known_fields, load_weights,
-                     normal_embedding, normal_linear, read_config, write_pretrained)
+from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
+                     normal_linear, read_config, read_weights, write_pretrained)
 
 #: Hugging Face's activation names (ACT2FN) that GPT-2 configs use
 ACTIVATIONS = {
@@ -203,8 +202,7 @@ class GPT2(CausalLM):
         values, config_path = read_config(directory)
         model = cls(GPT2Config.from_dict({**values, **overrides}, config_path), dtype=dtype,
                     backend=backend)
-        weights = os.path.join(directory, WEIGHTS_FILE)
-        stored = ember.load(weights, backend=model.transformer.wte.weight.backend)
+        stored, weights = read_weights(directory, values, model.transformer.wte.weight.backend)
         transposed, target = model._conv1d_names(), model.transformer.wte.weight.dtype
         state = {}
         for key, value in stored.items():

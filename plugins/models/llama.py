@@ -21,8 +21,8 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import LayerExample, Module, ModuleList, Parameter, RMSNorm, init
 from ember.plugins.nn import functional as F
 
-from .causal import (WEIGHTS_FILE, CausalLM, causal_attention, known_fields, load_weights,
-                     normal_embedding, normal_linear, read_config, write_pretrained)
+from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
+                     normal_linear, read_config, read_weights, write_pretrained)
 from .gpt2 import ACTIVATIONS
 
 
@@ -351,9 +351,8 @@ class Llama(CausalLM):
                                      f"{cls.family}; ember.plugins.models.from_pretrained "
                                      f"picks the class a directory needs")
         model = cls(config, dtype=dtype, backend=backend)
-        weights = os.path.join(directory, WEIGHTS_FILE)
         target = model.model.embed_tokens.weight
-        stored = ember.load(weights, backend=target.backend)
+        stored, weights = read_weights(directory, values, target.backend)
         state = {k: (v.to(target.dtype) if v.dtype.is_float else v) for k, v in stored.items()
                  if not (k == "lm_head.weight" and model.lm_head is None)
                  and not k.endswith("rotary_emb.inv_freq")}

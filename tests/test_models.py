@@ -198,11 +198,17 @@ def hf_llama(request, tmp_path_factory):
     config = transformers.LlamaConfig(**{**LLAMA, "num_key_value_heads": 4 if tied else 2},
                                       tie_word_embeddings=tied, rope_theta=500.0,
                                       bos_token_id=0, eos_token_id=0)
-    model = transformers.LlamaForCausalLM(config).eval()
-    with torch.no_grad():                      # weights large enough that logits spread out
+    return _written(torch, transformers.LlamaForCausalLM(config).eval(),
+                    tmp_path_factory.mktemp("hf_llama"))
+
+
+def _written(torch, model, directory, spread_all=False):
+    """A random transformers model with weights large enough that logits spread out (and
+    with ``spread_all``, biases and norms moved off their initial values), saved by
+    save_pretrained in ``directory``: (directory, prompt, logits, greedy continuation)."""
+    with torch.no_grad():
         for p in model.parameters():
-            p.mul_(8.0) if p.ndim == 2 else None
-    directory = tmp_path_factory.mktemp("hf_llama")
+            p.mul_(8.0) if p.ndim == 2 else p.add_(0.3 * torch.randn_like(p)) if spread_all else None
     model.save_pretrained(directory, safe_serialization=True)
     prompt = torch.tensor([[3, 14, 15, 9, 2, 6, 31], [5, 3, 5, 8, 9, 7, 60]])
     with torch.no_grad():
@@ -282,17 +288,8 @@ def hf_family(request, tmp_path_factory):
     config = getattr(transformers, config_name)(**LLAMA, **fields, bos_token_id=0,
                                                 eos_token_id=0, pad_token_id=0)
     model = getattr(transformers, model_name)(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(8.0) if p.ndim == 2 else p.add_(0.3 * torch.randn_like(p))   # biases, norms
-    directory = tmp_path_factory.mktemp(f"hf_{request.param}")
-    model.save_pretrained(directory, safe_serialization=True)
-    prompt = torch.tensor([[3, 14, 15, 9, 2, 6, 31], [5, 3, 5, 8, 9, 7, 60]])
-    with torch.no_grad():
-        logits = model(prompt).logits.numpy()
-        greedy = model.generate(prompt, max_new_tokens=12, do_sample=False, pad_token_id=0,
-                                eos_token_id=None, attention_mask=torch.ones_like(prompt))
-    return request.param, directory, prompt.numpy(), logits, greedy.numpy()
+    return (request.param, *_written(torch, model, tmp_path_factory.mktemp(f"hf_{request.param}"),
+                                     spread_all=True))
 
 
 def test_llama_family_matches_transformers(backend, hf_family):

@@ -253,39 +253,43 @@ fn ember_from_e5m2(b: u32) -> f32 {
     return ember_signed(b, bitcast<f32>(((e + 112u) << 23u) | (m << 21u)));
 }
 
+// a finite nonzero f32's significand with its leading bit at bit 23, and its exponent
+// field (below 1 for a subnormal, as normalized)
+struct EmberSignificand {
+    m: u32,
+    e: i32,
+}
+
+fn ember_significand(u: u32) -> EmberSignificand {
+    var e = i32((u >> 23u) & 0xffu);
+    if (e != 0) {
+        return EmberSignificand((u & 0x007fffffu) | 0x00800000u, e);
+    }
+    var i = u << 9u;
+    while ((i >> 31u) == 0u) {
+        e -= 1;
+        i = i << 1u;
+    }
+    return EmberSignificand(u << u32(1 - e), e);
+}
+
 // C's fmod, exact: the significands' long division, a bit a step (musl's fmodf)
 fn ember_fmod(x: f32, y: f32) -> f32 {
-    var ux = bitcast<u32>(x);
-    var uy = bitcast<u32>(y);
-    var ex = i32((ux >> 23u) & 0xffu);
-    var ey = i32((uy >> 23u) & 0xffu);
-    let sx = ux & 0x80000000u;
-    if ((uy << 1u) == 0u || (uy & 0x7fffffffu) > 0x7f800000u || ex == 0xff) {
+    let sx = bitcast<u32>(x) & 0x80000000u;
+    let ax = bitcast<u32>(x) << 1u;
+    let ay = bitcast<u32>(y) << 1u;
+    if (ay == 0u || ay > 0xff000000u || ax >= 0xff000000u) {
         return bitcast<f32>(0x7fc00000u);         // y 0 or NaN, x inf or NaN
     }
-    if ((ux << 1u) <= (uy << 1u)) {
-        return select(x, bitcast<f32>(sx), (ux << 1u) == (uy << 1u));
+    if (ax <= ay) {
+        return select(x, bitcast<f32>(sx), ax == ay);
     }
-    if (ex == 0) {                                // subnormal: normalized
-        var i = ux << 9u;
-        while ((i >> 31u) == 0u) {
-            ex -= 1;
-            i = i << 1u;
-        }
-        ux = ux << u32(1 - ex);
-    } else {
-        ux = (ux & 0x007fffffu) | 0x00800000u;
-    }
-    if (ey == 0) {
-        var i = uy << 9u;
-        while ((i >> 31u) == 0u) {
-            ey -= 1;
-            i = i << 1u;
-        }
-        uy = uy << u32(1 - ey);
-    } else {
-        uy = (uy & 0x007fffffu) | 0x00800000u;
-    }
+    let sigx = ember_significand(bitcast<u32>(x));
+    let sigy = ember_significand(bitcast<u32>(y));
+    var ux = sigx.m;
+    var ex = sigx.e;
+    let uy = sigy.m;
+    let ey = sigy.e;
     while (ex > ey) {
         if (ux >= uy) {
             ux -= uy;

@@ -17,7 +17,7 @@ from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linsp
                        ones_like, rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
                        zeros_like)
 from .dtypes import (bfloat16, bool_, complex64, complex128, default_float, float16, float32,
-                     float8_e4m3fn, float8_e5m2,
+                     float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
                      float64, int8, int16, int32, int64, promote, uint8, uint16, uint32, uint64)
 from .errors import (AutogradError, BackendError, DataError, DistributedError, DTypeError,
                      EmberError, IndexingError, MutationError, PluginError, RangeError,
@@ -40,7 +40,7 @@ __all__ = [
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "amp", "arange", "asarray", "autocast", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
     "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
-    "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float32", "float64", "full", "full_like", "get_backend",
+    "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",

@@ -683,16 +683,7 @@ def remainder(x1, x2, /):
 
 
 def floor_divide(x1, x2, /):
-    """ember.floor_divide (Python's //), but floor(x1 / x2) where an operand is infinite,
-    as the standard asks (Python gives NaN for inf // 2 and -1 for -1 // inf, the
-    standard inf and -0). An integer divided by 0 gives 0, on every backend."""
-    out = ops.floor_divide(x1, x2)
-    if not out.dtype.is_inexact:
-        return out
-    x1, x2 = (x if isinstance(x, Tensor) else _full((), x, out.dtype, out.device)
-              for x in (x1, x2))
-    infinite = ops.logical_or(isinf(x1), isinf(x2))
-    return ops.where(infinite, ops.floor(ops.div(x1, x2)), out)
+    return ops.floor_divide(x1, x2)
 
 
 copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.nextafter)

@@ -28,8 +28,10 @@ from .errors import DTypeError
 try:    # bfloat16's and float8's host arrays; without ml_dtypes no backend offers them
     from ml_dtypes import bfloat16 as _host_bfloat16, finfo as _ml_finfo
     from ml_dtypes import float8_e4m3fn as _host_e4m3fn, float8_e5m2 as _host_e5m2
+    from ml_dtypes import float8_e4m3fnuz as _host_e4m3fnuz, float8_e5m2fnuz as _host_e5m2fnuz
 except ImportError:
     _host_bfloat16 = _ml_finfo = _host_e4m3fn = _host_e5m2 = None
+    _host_e4m3fnuz = _host_e5m2fnuz = None
 
 
 class DType:
@@ -77,9 +79,15 @@ float16 = DType("float16", np.float16)
 #: 8 exponent bits as float32, 8 significand bits
 bfloat16 = DType("bfloat16", _host_bfloat16, kind="f", itemsize=2)
 #: 8-bit floats (PyTorch's names): 4 exponent bits and 3 significand bits, no infinity
-#: (a cast saturates at +-448, as PyTorch's), and 5 and 2 with infinity (IEEE-like)
+#: (a cast saturates at +-448, as PyTorch's), and 5 and 2 with infinity (IEEE-like); the
+#: "fnuz" ones (AMD's) have no infinity and no -0, one NaN (0x80), and a cast past their
+#: largest value gives NaN, as PyTorch's and ml_dtypes'
 float8_e4m3fn = DType("float8_e4m3fn", _host_e4m3fn, kind="f", itemsize=1, stores_only=True)
 float8_e5m2 = DType("float8_e5m2", _host_e5m2, kind="f", itemsize=1, stores_only=True)
+float8_e4m3fnuz = DType("float8_e4m3fnuz", _host_e4m3fnuz, kind="f", itemsize=1,
+                        stores_only=True)
+float8_e5m2fnuz = DType("float8_e5m2fnuz", _host_e5m2fnuz, kind="f", itemsize=1,
+                        stores_only=True)
 float32 = DType("float32", np.float32)
 float64 = DType("float64", np.float64)
 complex64 = DType("complex64", np.complex64)
@@ -92,7 +100,7 @@ FLOATS = (float16, bfloat16, float32, float64)
 COMPLEX = (complex64, complex128)
 #: the 8-bit floats: held, moved and cast to and from every dtype; computing on them
 #: takes a cast first (ember.ops refuse them by name)
-FLOAT8 = (float8_e4m3fn, float8_e5m2)
+FLOAT8 = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz)
 ALL = (bool_,) + INTS + FLOATS + COMPLEX + FLOAT8
 #: the 16-bit floats: their sums, means and products accumulate in float32
 HALF = (float16, bfloat16)

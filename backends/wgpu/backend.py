@@ -196,9 +196,10 @@ fn ember_round_half(x: f32) -> f32 {
 _FLOAT_HELPERS = """
 // the 8-bit floats are held as their bits in a u32 and only cast: encoded from f32
 // rounding to nearest even (float8_e4m3fn saturating at +-448, as PyTorch's cast;
-// float8_e5m2 overflowing to inf; NaN as ml_dtypes codes it), decoded to f32
+// float8_e5m2 overflowing to inf, the fnuz ones to their one NaN, 0x80, and they have no
+// -0; NaN as ml_dtypes codes it), decoded to f32
 fn ember_to_float8(f: f32, m: u32, bias: u32, nan_bits: u32, over: f32, over_bits: u32,
-                   min_normal: f32, sub_scale: f32) -> u32 {
+                   min_normal: f32, sub_scale: f32, signed_zero: bool) -> u32 {
     let u = bitcast<u32>(f);
     let s = (u >> 24u) & 0x80u;
     let a = abs(f);
@@ -208,49 +209,62 @@ fn ember_to_float8(f: f32, m: u32, bias: u32, nan_bits: u32, over: f32, over_bit
     if (a >= over) {
         return s | over_bits;
     }
+    var r: u32;
     if (a < min_normal) {
-        return s | u32(round(a * sub_scale));          // round: ties to even
+        r = u32(round(a * sub_scale));                 // round: ties to even
+    } else {
+        let b = bitcast<u32>(a);
+        r = ((b + ((1u << (22u - m)) - 1u) + ((b >> (23u - m)) & 1u)) >> (23u - m))
+            - ((127u - bias) << m);
     }
-    let b = bitcast<u32>(a);
-    let r = (b + ((1u << (22u - m)) - 1u) + ((b >> (23u - m)) & 1u)) >> (23u - m);
-    return s | (r - ((127u - bias) << m));
+    return select(s | r, 0u, r == 0u && !signed_zero);
 }
 
 fn ember_to_e4m3fn(f: f32) -> u32 {
-    return ember_to_float8(f, 3u, 7u, 0x7fu, 464.0, 0x7eu, 0.015625, 512.0);
+    return ember_to_float8(f, 3u, 7u, 0x7fu, 464.0, 0x7eu, 0.015625, 512.0, true);
 }
 
 fn ember_to_e5m2(f: f32) -> u32 {
-    return ember_to_float8(f, 2u, 15u, 0x7eu, 61440.0, 0x7cu, 6.103515625e-05, 65536.0);
+    return ember_to_float8(f, 2u, 15u, 0x7eu, 61440.0, 0x7cu, 6.103515625e-05, 65536.0, true);
 }
 
-fn ember_signed(b: u32, v: f32) -> f32 {
+fn ember_to_e4m3fnuz(f: f32) -> u32 {
+    return ember_to_float8(f, 3u, 8u, 0x80u, 248.0, 0x80u, 0.0078125, 1024.0, false);
+}
+
+fn ember_to_e5m2fnuz(f: f32) -> u32 {
+    return ember_to_float8(f, 2u, 16u, 0x80u, 61440.0, 0x80u, 3.0517578125e-05, 131072.0, false);
+}
+
+// |value| of code b: the subnormals m * step, the normals by their fields
+fn ember_from_float8(b: u32, m_bits: u32, bias: u32, step: f32) -> f32 {
+    let e = (b & 0x7fu) >> m_bits;
+    let m = b & ((1u << m_bits) - 1u);
+    let v = select(bitcast<f32>(((e + 127u - bias) << 23u) | (m << (23u - m_bits))),
+                   f32(m) * step, e == 0u);
     return select(v, -v, (b & 0x80u) != 0u);
 }
 
 fn ember_from_e4m3fn(b: u32) -> f32 {
-    let e = (b >> 3u) & 15u;
-    let m = b & 7u;
-    if (e == 15u && m == 7u) {
-        return bitcast<f32>(0x7fc00000u);
-    }
-    if (e == 0u) {
-        return ember_signed(b, f32(m) * 0.001953125);
-    }
-    return ember_signed(b, bitcast<f32>(((e + 120u) << 23u) | (m << 20u)));
+    return select(ember_from_float8(b, 3u, 7u, 0.001953125), bitcast<f32>(0x7fc00000u),
+                  (b & 0x7fu) == 0x7fu);
 }
 
 fn ember_from_e5m2(b: u32) -> f32 {
-    let e = (b >> 2u) & 31u;
-    let m = b & 3u;
-    if (e == 31u) {
-        return select(bitcast<f32>(0x7fc00000u), ember_signed(b, bitcast<f32>(0x7f800000u)),
-                      m == 0u);
+    if ((b & 0x7cu) == 0x7cu) {
+        let inf = select(bitcast<f32>(0x7f800000u), bitcast<f32>(0xff800000u), (b & 0x80u) != 0u);
+        return select(bitcast<f32>(0x7fc00000u), inf, (b & 3u) == 0u);
     }
-    if (e == 0u) {
-        return ember_signed(b, f32(m) * 1.52587890625e-05);
-    }
-    return ember_signed(b, bitcast<f32>(((e + 112u) << 23u) | (m << 21u)));
+    return ember_from_float8(b, 2u, 15u, 1.52587890625e-05);
+}
+
+fn ember_from_e4m3fnuz(b: u32) -> f32 {
+    return select(ember_from_float8(b, 3u, 8u, 0.0009765625), bitcast<f32>(0x7fc00000u), b == 0x80u);
+}
+
+fn ember_from_e5m2fnuz(b: u32) -> f32 {
+    return select(ember_from_float8(b, 2u, 16u, 7.62939453125e-06), bitcast<f32>(0x7fc00000u),
+                  b == 0x80u);
 }
 
 // a finite nonzero f32's significand with its leading bit at bit 23, and its exponent

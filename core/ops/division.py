@@ -5,8 +5,10 @@ every backend, exact at every value.
 representable). ``remainder`` (``x % y``) and ``floor_divide`` (``x // y``) are
 Python's: the remainder takes y's sign (a zero one too), the quotient is floored, and
 a float's is Python's float ``//``, which is exact where floor(x / y) would round (1 //
-0.1 is 9.0). Division by zero gives inf or NaN for floats and 0 for integers, on every
-backend (NumPy's answer; PyTorch's CPU raises there). Integers wrap where the quotient
+0.1 is 9.0); where x or y is infinite it is floor(x / y), as the Array API standard
+asks (inf // 2 is inf, -1 // inf is -0, where Python and PyTorch give NaN and -1).
+Division by zero gives inf or NaN for floats and 0 for integers, on every backend
+(NumPy's answer; PyTorch's CPU raises there). Integers wrap where the quotient
 overflows (INT_MIN // -1 is INT_MIN), as their arithmetic does. 16-bit floats compute
 in float32 and round once, as PyTorch's CPU kernels do.
 
@@ -82,6 +84,9 @@ def _floor_div(b, x, y, dtype):
     f = b.where(b.gt(b.sub(q, f), b.full((), 0.5, dtype)), b.add(f, one), f)
     ratio = b.div(x, y)
     f = b.where(b.eq(q, zero), b.mul(ratio, zero), f)       # a zero takes x / y's sign
+    inf = b.full((), float("inf"), dtype)                   # floor(x / y) (the standard's)
+    infinite = b.where(b.eq(b.abs(x), inf), b.eq(b.abs(x), inf), b.eq(b.abs(y), inf))
+    f = b.where(infinite, rounded(b, ratio, "floor", dtype, _index(dtype)), f)
     return b.where(b.eq(y, zero), ratio, f)
 
 
@@ -152,8 +157,9 @@ def remainder(x, y):
 
 def floor_divide(x, y):
     """Python's x // y (torch.floor_divide): the floored quotient, as Python computes it
-    for floats (1 // 0.1 is 9.0, as PyTorch's); inf // 2 is NaN (as Python's divmod and
-    PyTorch's); y 0 gives x / y for floats and 0 for integers. Its gradient is zero."""
+    for floats (1 // 0.1 is 9.0, as PyTorch's); floor(x / y) where x or y is infinite
+    (inf // 2 is inf, the Array API's; Python's and PyTorch's NaN); y 0 gives x / y for
+    floats and 0 for integers. Its gradient is zero."""
     return _divide("floor_divide", x, y)
 
 

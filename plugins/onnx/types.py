@@ -17,15 +17,18 @@ _EMBER = {TensorProto.FLOAT: ember.float32, TensorProto.DOUBLE: ember.float64,
           TensorProto.UINT32: ember.uint32, TensorProto.UINT64: ember.uint64,
           TensorProto.BOOL: ember.bool_, TensorProto.COMPLEX64: ember.complex64,
           TensorProto.COMPLEX128: ember.complex128,
-          TensorProto.FLOAT8E4M3FN: ember.float8_e4m3fn, TensorProto.FLOAT8E5M2: ember.float8_e5m2}
+          TensorProto.FLOAT8E4M3FN: ember.float8_e4m3fn, TensorProto.FLOAT8E5M2: ember.float8_e5m2,
+          TensorProto.FLOAT8E4M3FNUZ: ember.float8_e4m3fnuz,
+          TensorProto.FLOAT8E5M2FNUZ: ember.float8_e5m2fnuz}
 
 
 def to_float8(x, dtype, saturate=True):
     """Float tensor x cast to an 8-bit float by ONNX's rules: saturating (its default),
     past the largest finite value is that value, infinities too; otherwise float8_e4m3fn
-    makes it NaN and float8_e5m2 inf (ember.cast saturates float8_e4m3fn, as PyTorch)."""
+    and the fnuz ones make it NaN and float8_e5m2 inf (ember.cast saturates
+    float8_e4m3fn, as PyTorch's)."""
     top = float(ember.dtypes.finfo(dtype).max)
-    if saturate and dtype is ember.float8_e5m2:
+    if saturate and dtype is not ember.float8_e4m3fn:
         x = ember.clip(x, -top, top)
     elif not saturate and dtype is ember.float8_e4m3fn:     # past the midpoint above 448
         x = ember.where(ember.abs(x) >= 464.0, math.nan, x)

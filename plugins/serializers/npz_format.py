@@ -26,7 +26,8 @@ class NpzFormat:
     extensions = (".npz",)
     nested = False
     #: dtypes NumPy's .npy header cannot name (ml_dtypes' arrays read back as raw bytes)
-    unstorable = ("bfloat16", "float8_e4m3fn", "float8_e5m2")
+    unstorable = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                  "float8_e5m2fnuz")
 
     @staticmethod
     def dumps(obj):

@@ -47,7 +47,7 @@ class SafetensorsFormat:
 
     extensions = (".safetensors",)
     nested = False
-    unstorable = ("complex128",)
+    unstorable = ("complex128", "float8_e4m3fnuz", "float8_e5m2fnuz")
 
     @staticmethod
     def dumps(obj):

@@ -25,35 +25,42 @@ inline float ember_round_half(float f) {
 }
 
 // the 8-bit floats are stored as their bits (uchar) and only cast: decoded to float,
-// encoded from float rounding to nearest even, float8_e4m3fn saturating at +-448 (as
-// PyTorch's cast), float8_e5m2 overflowing to inf, NaN coded as ml_dtypes codes it
-#define EMBER_TO_FLOAT8(NAME, M, BIAS, NAN_BITS, OVER, OVER_BITS, MIN_NORMAL, SUB_SCALE)    \
+// encoded from float rounding to nearest even; float8_e4m3fn saturates at +-448 (as
+// PyTorch's cast), float8_e5m2 overflows to inf, the fnuz ones to their one NaN (0x80,
+// and they have no -0); NaN coded as ml_dtypes codes it
+#define EMBER_TO_FLOAT8(NAME, M, BIAS, NAN_BITS, OVER, OVER_BITS, MIN_NORMAL, SUB_SCALE,      \
+                        SIGNED_ZERO)                                                          \
 inline uchar ember_to_##NAME(float f) {                                                   \
-    uchar s = (uchar)((as_uint(f) >> 24) & 0x80u);                                        \
+    uchar s = (uchar)((as_uint(f) >> 24) & 0x80u), r;                                     \
     float a = fabs(f);                                                                    \
     if (isnan(f)) return s | NAN_BITS;                                                    \
     if (a >= OVER) return s | OVER_BITS;                                                  \
-    if (a < MIN_NORMAL) return s | (uchar)rint(a * SUB_SCALE);                            \
-    uint u = as_uint(a);                                                                  \
-    u = (u + ((1u << (22 - M)) - 1u) + ((u >> (23 - M)) & 1u)) >> (23 - M);               \
-    return s | (uchar)(u - ((127u - BIAS) << M));                                          \
+    if (a < MIN_NORMAL) {                                                                 \
+        r = (uchar)rint(a * SUB_SCALE);                                                   \
+    } else {                                                                              \
+        uint u = as_uint(a);                                                              \
+        u = (u + ((1u << (22 - M)) - 1u) + ((u >> (23 - M)) & 1u)) >> (23 - M);           \
+        r = (uchar)(u - ((127u - BIAS) << M));                                            \
+    }                                                                                     \
+    return (r == 0 && !SIGNED_ZERO) ? (uchar)0 : s | r;                                   \
 }
-EMBER_TO_FLOAT8(e4m3fn, 3, 7, 0x7f, 464.0f, 0x7e, 0x1p-6f, 0x1p9f)
-EMBER_TO_FLOAT8(e5m2, 2, 15, 0x7e, 61440.0f, 0x7c, 0x1p-14f, 0x1p16f)
+EMBER_TO_FLOAT8(e4m3fn, 3, 7, 0x7f, 464.0f, 0x7e, 0x1p-6f, 0x1p9f, 1)
+EMBER_TO_FLOAT8(e5m2, 2, 15, 0x7e, 61440.0f, 0x7c, 0x1p-14f, 0x1p16f, 1)
+EMBER_TO_FLOAT8(e4m3fnuz, 3, 8, 0x80, 248.0f, 0x80, 0x1p-7f, 0x1p10f, 0)
+EMBER_TO_FLOAT8(e5m2fnuz, 2, 16, 0x80, 61440.0f, 0x80, 0x1p-15f, 0x1p17f, 0)
 
-inline float ember_from_e4m3fn(uchar b) {
-    uint e = (b >> 3) & 15u, m = b & 7u;
-    float v = e == 0 ? (float)m * 0x1p-9f : (e == 15 && m == 7) ? NAN
-              : as_float(((e + 120u) << 23) | (m << 20));
-    return (b & 0x80) ? -v : v;
+// decoded: NAN_TEST on the exponent e and significand m, or (fnuz) the code 0x80
+#define EMBER_FROM_FLOAT8(NAME, M, BIAS, SUB_STEP, SPECIAL)                                \
+inline float ember_from_##NAME(uchar b) {                                                 \
+    uint e = (b & 0x7fu) >> M, m = b & ((1u << M) - 1u);                                  \
+    float v = e == 0 ? (float)m * SUB_STEP : as_float(((e + 127u - BIAS) << 23) | (m << (23 - M))); \
+    SPECIAL                                                                               \
+    return (b & 0x80) ? -v : v;                                                           \
 }
-
-inline float ember_from_e5m2(uchar b) {
-    uint e = (b >> 2) & 31u, m = b & 3u;
-    float v = e == 0 ? (float)m * 0x1p-16f : e == 31 ? (m ? NAN : INFINITY)
-              : as_float(((e + 112u) << 23) | (m << 21));
-    return (b & 0x80) ? -v : v;
-}
+EMBER_FROM_FLOAT8(e4m3fn, 3, 7, 0x1p-9f, if (e == 15 && m == 7) return NAN;)
+EMBER_FROM_FLOAT8(e5m2, 2, 15, 0x1p-16f, if (e == 31) return m ? NAN : (b & 0x80) ? -INFINITY : INFINITY;)
+EMBER_FROM_FLOAT8(e4m3fnuz, 3, 8, 0x1p-10f, if (b == 0x80) return NAN;)
+EMBER_FROM_FLOAT8(e5m2fnuz, 2, 16, 0x1p-17f, if (b == 0x80) return NAN;)
 
 #ifdef NEED_FP64
 // float64 to float rounding to odd, whose rounding to a narrower float is then the one

@@ -261,7 +261,9 @@ def test_python_ints_past_int64_are_exact_or_refused(backend):
 def _float8_reference(x, d):
     """float64 x rounded once to the 8-bit float d (nearest, ties to even), as float64:
     by searching the sorted table of d's finite values (ml_dtypes decodes them);
-    float8_e4m3fn saturates at +-448 (PyTorch's cast), float8_e5m2 overflows to inf."""
+    float8_e4m3fn saturates at +-448 (PyTorch's cast), float8_e5m2 overflows to inf, the
+    fnuz ones to NaN, and their zeros have no sign."""
+    fnuz = d.name.endswith("fnuz")
     codes = np.arange(256, dtype=np.uint8).view(d.np).astype(np.float64)
     table = np.unique(codes[np.isfinite(codes)])          # -max .. max, one zero
     even = {v: c for c, v in zip(range(256), codes) if np.isfinite(v) and c < 128}
@@ -276,7 +278,7 @@ def _float8_reference(x, d):
             r = top
         elif a > top:
             step = top - table[-2]
-            r = np.inf if a >= top + step / 2 else top
+            r = (np.nan if fnuz else np.inf) if a >= top + step / 2 else top
         else:
             k = np.searchsorted(table, a)
             lo, hi = table[max(k - 1, 0)], table[min(k, len(table) - 1)]
@@ -284,16 +286,17 @@ def _float8_reference(x, d):
                 r = lo
             else:
                 r = hi
-        out[i] = np.copysign(r, v)
+        out[i] = r if fnuz and r == 0 else np.copysign(r, v)
     return out
 
 
 def test_float8_casts_round_once_and_keep_their_bits(backend):
     """Every 8-bit code decodes as ml_dtypes does; float32 (and float64) values round to
     nearest even once, at every midpoint and a hair either side of it, float8_e4m3fn
-    saturating at +-448 (infinities too, as PyTorch's cast), float8_e5m2 to inf; moves keep
-    the bits; arithmetic and promotion are refused by name, as PyTorch refuses them."""
-    for d in (ember.float8_e4m3fn, ember.float8_e5m2):
+    saturating at +-448 (infinities too, as PyTorch's cast), float8_e5m2 to inf, the fnuz
+    ones to NaN; moves keep the bits; arithmetic and promotion are refused by name, as
+    PyTorch refuses them."""
+    for d in dt.FLOAT8:
         if d not in backend.dtypes:
             continue
         codes = np.arange(256, dtype=np.uint8).view(d.np)

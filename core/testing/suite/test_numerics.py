@@ -632,8 +632,11 @@ def _division_references(x, y):
         x, y = x.astype(w), y.astype(w)
     with np.errstate(all="ignore"):
         q = np.trunc(x / y) if x.dtype.kind == "f" else np.floor_divide(x - np.fmod(x, y), y)
+        floored = np.floor_divide(x, y)
+        if x.dtype.kind == "f":       # floor(x / y) where an operand is infinite (the standard's)
+            floored = np.where(np.isinf(x) | np.isinf(y), np.floor(x / y), floored)
         out = {"fmod": np.fmod(x, y), "remainder": np.remainder(x, y),
-               "floor_divide": np.floor_divide(x, y), "trunc": q}
+               "floor_divide": floored, "trunc": q}
         return {k: v.astype(d) for k, v in out.items()}
 
 

@@ -59,11 +59,6 @@ def _trunc_div(b, x, y):
         _on_host(b, host_trunc_div, x, y)
 
 
-def _index(dtype):
-    """The integer dtype rounding a float of ``dtype`` casts through."""
-    return dt.int64 if dtype is dt.float64 else dt.int32
-
-
 def _crosses(b, r, y, zero):
     """Where the truncated remainder r is nonzero with y's opposite sign: there the
     floored quotient is one less and the floored remainder r + y."""
@@ -80,13 +75,13 @@ def _floor_div(b, x, y, dtype):
     mod = _fmod(b, x, y, dtype)
     q = b.div(b.sub(x, mod), y)
     q = b.where(_crosses(b, mod, y, zero), b.sub(q, one), q)
-    f = rounded(b, q, "floor", dtype, _index(dtype))
+    f = rounded(b, q, "floor", dtype)
     f = b.where(b.gt(b.sub(q, f), b.full((), 0.5, dtype)), b.add(f, one), f)
     ratio = b.div(x, y)
     f = b.where(b.eq(q, zero), b.mul(ratio, zero), f)       # a zero takes x / y's sign
     inf = b.full((), float("inf"), dtype)                   # floor(x / y) (the standard's)
     infinite = b.where(b.eq(b.abs(x), inf), b.eq(b.abs(x), inf), b.eq(b.abs(y), inf))
-    f = b.where(infinite, rounded(b, ratio, "floor", dtype, _index(dtype)), f)
+    f = b.where(infinite, rounded(b, ratio, "floor", dtype), f)
     return b.where(b.eq(y, zero), ratio, f)
 
 
@@ -117,7 +112,7 @@ class Division(Op):
             return _floor_div(b, x, y, self.dtype)
         if self.dtype.is_int:
             return _trunc_div(b, x, y)
-        return rounded(b, b.div(x, y), "trunc", self.dtype, _index(self.dtype))
+        return rounded(b, b.div(x, y), "trunc", self.dtype)
 
     def backward(self, g, x, y):
         if self.kind not in ("fmod", "remainder"):

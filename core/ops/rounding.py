@@ -18,11 +18,12 @@ from .elementwise import check_ordered, mul
 MODES = ("floor", "ceil", "trunc", "round")
 
 
-def rounded(b, x, mode, dtype, index):
+def rounded(b, x, mode, dtype):
     """Buffer x (float ``dtype``) rounded by ``mode`` on backend b: its fast_rounding, or
-    the composition of casts to the integer dtype ``index`` (int32 or int64)."""
+    the composition of casts to int64 (float64) or int32."""
     if b.fast_rounding is not None:
         return b.fast_rounding(x, mode)
+    index = dt.int64 if dtype is dt.float64 else dt.int32
     c = lambda v: b.full((), v, dtype)       # noqa: E731
     t = b.cast(b.cast(x, index), dtype)      # toward zero
     one = c(1.0)
@@ -47,13 +48,13 @@ def rounded(b, x, mode, dtype, index):
 class Rounding(Op):
     """One of MODES on a float tensor; the gradient is zero, as PyTorch's."""
 
-    __slots__ = ("mode", "dtype", "index")
+    __slots__ = ("mode", "dtype")
 
-    def __init__(self, mode, dtype, index):
-        self.mode, self.dtype, self.index = mode, dtype, index
+    def __init__(self, mode, dtype):
+        self.mode, self.dtype = mode, dtype
 
     def forward(self, x):
-        return rounded(self.backend, x, self.mode, self.dtype, self.index)
+        return rounded(self.backend, x, self.mode, self.dtype)
 
     def backward(self, g, x):
         return (zeros_like_grad(g),)
@@ -68,8 +69,7 @@ def _rounding(mode):
                              f"number first, e.g. x.to(ember.float32)")
         if not x.dtype.is_inexact:
             return x
-        index = dt.int64 if x.dtype is dt.float64 else dt.int32
-        return run(Rounding(mode, x.dtype, index), (x,), x.shape, x.dtype)
+        return run(Rounding(mode, x.dtype), (x,), x.shape, x.dtype)
     fn.__name__ = fn.__qualname__ = mode
     return fn
 

@@ -328,6 +328,7 @@ class StridedBackend(Backend):
     def fast_trunc_div(self, x, y):
         return self._binary("fast_trunc_div", x, y)
 
+    def fast_copysign(self, x, y): return self._binary("fast_copysign", x, y)
     def fast_bitwise_and(self, x, y): return self._binary("fast_bitwise_and", x, y)
     def fast_bitwise_or(self, x, y): return self._binary("fast_bitwise_or", x, y)
     def fast_bitwise_xor(self, x, y): return self._binary("fast_bitwise_xor", x, y)

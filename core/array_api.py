@@ -42,7 +42,7 @@ e, pi, inf, nan, newaxis = math.e, math.pi, math.inf, math.nan, None
 #: functions with no composition of ember's ops yet: they run NumPy on a host copy
 #: and hand the result back on the input's backend (correct, but not differentiable,
 #: and a round trip for device backends)
-ON_HOST = ("copysign", "signbit", "nextafter", "unique_all", "unique_counts", "unique_inverse",
+ON_HOST = ("nextafter", "unique_all", "unique_counts", "unique_inverse",
            "unique_values")
 
 
@@ -686,7 +686,15 @@ def floor_divide(x1, x2, /):
     return ops.floor_divide(x1, x2)
 
 
-copysign, signbit, nextafter = _host(np.copysign), _host(np.signbit), _host(np.nextafter)
+def copysign(x1, x2, /):
+    return ops.copysign(x1, x2)
+
+
+def signbit(x, /):
+    return ops.signbit(x)
+
+
+nextafter = _host(np.nextafter)
 
 
 def bitwise_and(x1, x2, /):

@@ -60,7 +60,7 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div",
+              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div", "fast_copysign",
               "fast_bitwise_and", "fast_bitwise_or", "fast_bitwise_xor", "fast_bitwise_not",
               "fast_left_shift", "fast_right_shift", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -133,6 +133,9 @@ class Backend:
     #: 0 where y is 0, the dtype's least value for that value / -1 (it wraps); the core
     #: computes it on a host copy where a backend has none
     fast_trunc_div = None
+    #: (x, y) -> |x| with y's sign bit, x and y float32 or float64, broadcast (-0 and NaN
+    #: carry theirs); the core computes it on a host copy where a backend has none
+    fast_copysign = None
     #: (x, y) -> x & y, x | y, x ^ y and (x) -> ~x of integer buffers (one dtype), broadcast
     fast_bitwise_and = fast_bitwise_or = fast_bitwise_xor = fast_bitwise_not = None
     #: (x, y) -> x << y and x >> y (arithmetic where signed), wrapping to x's dtype; where

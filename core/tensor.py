@@ -435,6 +435,8 @@ class Tensor:
     def fmod(self, o): return _ops.fmod(self, o)
     def remainder(self, o): return _ops.remainder(self, o)
     def floor_divide(self, o): return _ops.floor_divide(self, o)
+    def copysign(self, o): return _ops.copysign(self, o)
+    def signbit(self): return _ops.signbit(self)
 
     def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
     view = reshape

@@ -461,6 +461,7 @@ class ArrayModuleBackend(Backend):
         xp = self.xp
         return xp.floor_divide(x - xp.fmod(x, y), y)   # an exact division: floor is trunc
 
+    def fast_copysign(self, x, y): return self.xp.copysign(x, y)
     def fast_bitwise_and(self, x, y): return self.xp.bitwise_and(x, y)
     def fast_bitwise_or(self, x, y): return self.xp.bitwise_or(x, y)
     def fast_bitwise_xor(self, x, y): return self.xp.bitwise_xor(x, y)

@@ -115,7 +115,7 @@ _SPELLING = {
     "sign int": "(TO)(((x) > 0) - ((x) < 0))",
     "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))",
     # C's % and / are undefined where y is 0 and for INT_MIN / -1: 0, and -x (it wraps)
-    "fast_fmod": "fmod(x, y)",
+    "fast_fmod": "fmod(x, y)", "fast_copysign": "copysign(x, y)",
     "fast_bitwise_and": "((x) & (y))", "fast_bitwise_or": "((x) | (y))",
     "fast_bitwise_xor": "((x) ^ (y))", "fast_bitwise_not": "((TO)~(x))",
     # C's shifts are undefined by a negative count or the width or more: NumPy's answers

@@ -675,7 +675,8 @@ _SPELLING = {
     # y is 0 (and INT_MIN for INT_MIN / -1, as wanted)
     # to and from the 8-bit floats, through f32 (StridedBackend._float8_cast)
     "float8 of real": "f32(x)", "float8 of complex": "x.x", "bool of float": "select(0u, 1u, x != 0.0)",
-    "fast_fmod": "ember_fmod(x, y)", "fast_trunc_div": "select(x / y, TO(0), y == TA(0))",
+    "fast_fmod": "ember_fmod(x, y)",
+    "fast_copysign": "bitcast<f32>((bitcast<u32>(x) & 0x7fffffffu) | (bitcast<u32>(y) & 0x80000000u))", "fast_trunc_div": "select(x / y, TO(0), y == TA(0))",
     "fast_bitwise_and": "x & y", "fast_bitwise_or": "x | y", "fast_bitwise_xor": "x ^ y",
     "fast_bitwise_not": "~x",
     # WGSL takes a shift's count modulo 32 (int8 ... uint16 are 32-bit values that wrap

@@ -18,10 +18,11 @@ from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, r
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .rounding import ceil, floor, round, trunc
 from .scan import cumprod, cumsum, prod
+from .signs import copysign, signbit
 from .sort import argsort, kthvalue, searchsorted, sort, topk
 
 __all__ = [
-    "abs", "acos", "acosh", "add", "all", "any", "asin", "asinh", "atan", "atan2", "atanh", "argmax", "argmin", "argsort", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "ceil", "floor", "round", "trunc", "kthvalue", "searchsorted", "sort", "topk", "broadcast_to", "cast", "clip",
+    "abs", "acos", "acosh", "add", "all", "any", "asin", "asinh", "atan", "atan2", "atanh", "argmax", "argmin", "argsort", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "ceil", "floor", "round", "trunc", "kthvalue", "searchsorted", "sort", "topk", "broadcast_to", "cast", "clip", "copysign", "signbit",
     "concatenate", "cos", "cumprod", "cumsum", "div", "einsum", "floor_divide", "fmod", "remainder", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
     "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",

@@ -748,3 +748,32 @@ def test_bitwise_ops_at_every_integer_limit(backend):
         ember.tensor([1.5], backend=backend) & 1
     with pytest.raises(ember.DTypeError, match="needs integer tensors, got bool"):
         t << t
+
+
+def test_copysign_and_signbit_read_the_sign_bit(backend):
+    """copysign and signbit of every pair of signed zeros, NaNs of either sign, infinities,
+    subnormals and limits, bit for bit against NumPy, and copysign's gradient PyTorch's
+    (the sign x took; 0 at x = 0)."""
+    for dtype in ember.dtypes.FLOATS:
+        if dtype not in backend.dtypes:
+            continue
+        info = ember.dtypes.finfo(dtype)
+        v = np.array([0.0, -0.0, NAN, -NAN, INF, -INF, float(info.smallest_subnormal),
+                      -float(info.smallest_subnormal), float(info.max), -1.5, 2.0]).astype(dtype.np)
+        x, y = (a.ravel() for a in np.meshgrid(v, v, indexing="ij"))
+        got = ember.copysign(ember.tensor(x, backend=backend), ember.tensor(y, backend=backend))
+        wide = np.float32 if dtype.itemsize == 2 else dtype.np      # (NumPy's, exact)
+        want = np.copysign(x.astype(wide), y.astype(wide)).astype(dtype.np)
+        got, nan = got.numpy(), np.isnan(want.astype(np.float64))     # (NaN payloads vary)
+        expect(np.array_equal(np.isnan(got.astype(np.float64)), nan)
+               and np.array_equal(np.signbit(got), np.signbit(want))
+               and np.array_equal(got[~nan], want[~nan]), f"copysign {dtype.name}")
+        sign = ember.signbit(ember.tensor(v, backend=backend)).numpy()
+        expect(sign.tolist() == np.signbit(v.astype(wide)).tolist(), f"signbit {dtype.name}")
+    ints = ember.tensor([-3, 0, 5], dtype=ember.int32, backend=backend)
+    expect(ember.signbit(ints).tolist() == [True, False, False]
+           and ember.copysign(ints, -1).tolist() == [-3.0, -0.0, -5.0], "integers")
+    x = ember.tensor([1.0, -2.0, 0.0, 3.0], backend=backend, requires_grad=True)
+    y = ember.tensor([-1.0, -1.0, -1.0, NAN], backend=backend)
+    ember.copysign(x, y).sum().backward()
+    expect(x.grad.tolist() == [-1.0, 1.0, 0.0, 1.0], f"copysign's gradient {x.grad.tolist()}")

@@ -329,6 +329,8 @@ class StridedBackend(Backend):
         return self._binary("fast_trunc_div", x, y)
 
     def fast_copysign(self, x, y): return self._binary("fast_copysign", x, y)
+    def fast_remainder(self, x, y): return self._binary("fast_remainder", x, y)
+    def fast_floor_divide(self, x, y): return self._binary("fast_floor_divide", x, y)
     def fast_bitwise_and(self, x, y): return self._binary("fast_bitwise_and", x, y)
     def fast_bitwise_or(self, x, y): return self._binary("fast_bitwise_or", x, y)
     def fast_bitwise_xor(self, x, y): return self._binary("fast_bitwise_xor", x, y)

@@ -60,7 +60,8 @@ FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast
               "fast_gelu_grad", "fast_im2col", "fast_col2im", "fast_conv3x3",
               "fast_conv2d", "fast_depthwise_conv2d",
               "fast_max_pool2d", "fast_max_unpool2d",
-              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div", "fast_copysign",
+              "fast_cumsum", "fast_argsort", "fast_rounding", "fast_fmod", "fast_trunc_div", "fast_remainder", "fast_floor_divide",
+              "fast_copysign",
               "fast_bitwise_and", "fast_bitwise_or", "fast_bitwise_xor", "fast_bitwise_not",
               "fast_left_shift", "fast_right_shift", "fast_sgd_step", "fast_adam_step", "fast_attention", "fast_attention_grad",
               "fast_fused", "fast_capture")
@@ -133,6 +134,10 @@ class Backend:
     #: 0 where y is 0, the dtype's least value for that value / -1 (it wraps); the core
     #: computes it on a host copy where a backend has none
     fast_trunc_div = None
+    #: (x, y) -> Python's x % y and x // y in one pass (ember.ops.division composes them
+    #: of fast_fmod and fast_trunc_div where a backend has none), floats or integers of
+    #: one dtype, broadcast, each as ember.remainder and ember.floor_divide define it
+    fast_remainder = fast_floor_divide = None
     #: (x, y) -> |x| with y's sign bit, x and y float32 or float64, broadcast (-0 and NaN
     #: carry theirs); the core computes it on a host copy where a backend has none
     fast_copysign = None

@@ -19,6 +19,7 @@ ELEMENTWISE = frozenset(
     "neg exp log sin cos tanh sqrt abs sign add sub mul div pow maximum minimum "
     "eq ne lt le gt ge where cast fast_relu fast_sigmoid fast_log1p fast_expm1 fast_erf fast_gelu "
     "fast_gelu_grad fast_gelu_tanh fast_gelu_tanh_grad fast_fmod fast_trunc_div fast_copysign "
+    "fast_remainder fast_floor_divide "
     "fast_bitwise_and fast_bitwise_or fast_bitwise_xor fast_bitwise_not fast_left_shift "
     "fast_right_shift".split())
 FORMAT = "ember-graph"

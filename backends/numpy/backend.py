@@ -462,6 +462,16 @@ class ArrayModuleBackend(Backend):
         return xp.floor_divide(x - xp.fmod(x, y), y)   # an exact division: floor is trunc
 
     def fast_copysign(self, x, y): return self.xp.copysign(x, y)
+    def fast_remainder(self, x, y): return self.xp.remainder(x, y)
+
+    def fast_floor_divide(self, x, y):
+        """NumPy's, but floor(x / y) where an operand is infinite (NumPy gives NaN for
+        inf // 2 and -1 for -1 // inf; ember.floor_divide the standard's inf and -0)."""
+        xp, out = self.xp, self.xp.floor_divide(x, y)
+        if out.dtype.kind != "f":
+            return out
+        return xp.where(xp.isinf(x) | xp.isinf(y), xp.floor(x / y), out)
+
     def fast_bitwise_and(self, x, y): return self.xp.bitwise_and(x, y)
     def fast_bitwise_or(self, x, y): return self.xp.bitwise_or(x, y)
     def fast_bitwise_xor(self, x, y): return self.xp.bitwise_xor(x, y)

@@ -116,6 +116,7 @@ _SPELLING = {
     "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))",
     # C's % and / are undefined where y is 0 and for INT_MIN / -1: 0, and -x (it wraps)
     "fast_fmod": "fmod(x, y)", "fast_copysign": "copysign(x, y)",
+    "fast_remainder": "ember_remainder(x, y)", "fast_floor_divide": "ember_floor_divide(x, y)",
     "fast_bitwise_and": "((x) & (y))", "fast_bitwise_or": "((x) | (y))",
     "fast_bitwise_xor": "((x) ^ (y))", "fast_bitwise_not": "((TO)~(x))",
     # C's shifts are undefined by a negative count or the width or more: NumPy's answers

@@ -267,6 +267,59 @@ fn ember_from_e5m2fnuz(b: u32) -> f32 {
                   b == 0x80u);
 }
 
+// Python's // and % (ember.ops.division composes them; here one kernel): the remainder
+// takes y's sign, a float's floored quotient is (x - fmod) / y corrected by a rounding,
+// floor(x / y) past an infinity; an integer // or % by 0 is 0 (WGSL's / gives x there)
+fn ember_remainder_f32(x: f32, y: f32) -> f32 {
+    let r = ember_fmod(x, y);
+    if (r == 0.0) {                                    // zero of y's sign
+        return bitcast<f32>(bitcast<u32>(y) & 0x80000000u);
+    }
+    return select(r, r + y, (r < 0.0) != (y < 0.0));
+}
+
+fn ember_floor_divide_f32(x: f32, y: f32) -> f32 {
+    let infinite = (bitcast<u32>(x) << 1u) == 0xff000000u || (bitcast<u32>(y) << 1u) == 0xff000000u;
+    if (y == 0.0 || infinite) {
+        return select(x / y, floor(x / y), infinite && y != 0.0);
+    }
+    let m = ember_fmod(x, y);
+    var q = (x - m) / y;
+    if (m != 0.0 && (m < 0.0) != (y < 0.0)) {
+        q -= 1.0;
+    }
+    if (q == 0.0) {                                    // zero of x / y's sign
+        return bitcast<f32>(bitcast<u32>(x / y) & 0x80000000u);
+    }
+    let f = floor(q);
+    return select(f, f + 1.0, q - f > 0.5);
+}
+
+fn ember_remainder_i32(x: i32, y: i32) -> i32 {
+    if (y == 0) {
+        return 0;
+    }
+    let r = x - (x / y) * y;        // not x % y: naga's gives x for a negative y here
+    return select(r, r + y, r != 0 && (r < 0) != (y < 0));
+}
+
+fn ember_floor_divide_i32(x: i32, y: i32) -> i32 {
+    if (y == 0) {
+        return 0;
+    }
+    let q = x / y;                                     // WGSL's: INT_MIN for INT_MIN / -1
+    let r = x - q * y;
+    return select(q, q - 1, r != 0 && (r < 0) != (y < 0));
+}
+
+fn ember_remainder_u32(x: u32, y: u32) -> u32 {
+    return select(x - (x / y) * y, 0u, y == 0u);
+}
+
+fn ember_floor_divide_u32(x: u32, y: u32) -> u32 {
+    return select(x / y, 0u, y == 0u);
+}
+
 // a finite nonzero f32's significand with its leading bit at bit 23, and its exponent
 // field (below 1 for a subnormal, as normalized)
 struct EmberSignificand {
@@ -980,8 +1033,11 @@ class WgpuBackend(StridedBackend):
     SPELLING = _SPELLING
 
     def _expr(self, name, dtypes, dtype=None):
-        """StridedBackend's, but WGSL has no unary minus on u32, and u32 powers need no
-        negative exponents: they wrap from 0 and loop."""
+        """StridedBackend's, but WGSL has no unary minus on u32, u32 powers need no
+        negative exponents (they wrap from 0 and loop), and // and % have a helper per
+        type (WGSL has no overloads)."""
+        if name in ("fast_remainder", "fast_floor_divide"):     # one helper per WGSL type
+            return f"ember_{name[len('fast_'):]}_{wgsl_type(dtypes[0])}(x, y)", np.dtype(dtypes[0])
         expr, out = super()._expr(name, dtypes, dtype)
         if np.dtype(dtypes[0]).kind == "u" and name in ("neg", "pow"):
             expr = "TA(0) - x" if name == "neg" else "ember_upow(x, y)"

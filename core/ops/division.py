@@ -12,10 +12,11 @@ Division by zero gives inf or NaN for floats and 0 for integers, on every backen
 overflows (INT_MIN // -1 is INT_MIN), as their arithmetic does. 16-bit floats compute
 in float32 and round once, as PyTorch's CPU kernels do.
 
-A backend has no division primitive that rounds; it offers ``fast_fmod`` (floats) and
-``fast_trunc_div`` (integers), and where it lacks one the core computes it on a host
-copy (exact, but a round trip, and not compiled). Everything else is composed of
-primitives. Gradients are PyTorch's: fmod and remainder pass g to x and give y -g
+A backend has no division primitive that rounds. It offers ``fast_remainder`` and
+``fast_floor_divide`` (each in one pass), else ``fast_fmod`` (floats) and
+``fast_trunc_div`` (integers), of which the core composes the rest; where it lacks
+those too the core computes them on a host copy (exact, but a round trip, and not
+compiled). Gradients are PyTorch's: fmod and remainder pass g to x and give y -g
 times the truncated or floored quotient; floor_divide's gradient is zero (PyTorch has
 none)."""
 
@@ -107,9 +108,11 @@ class Division(Op):
         if self.kind == "fmod":
             return _fmod(b, x, y, self.dtype)
         if self.kind == "remainder":
-            return _remainder(b, x, y, self.dtype)
+            fast = b.fast_remainder
+            return fast(x, y) if fast is not None else _remainder(b, x, y, self.dtype)
         if self.kind == "floor_divide":
-            return _floor_div(b, x, y, self.dtype)
+            fast = b.fast_floor_divide
+            return fast(x, y) if fast is not None else _floor_div(b, x, y, self.dtype)
         if self.dtype.is_int:
             return _trunc_div(b, x, y)
         return rounded(b, b.div(x, y), "trunc", self.dtype)

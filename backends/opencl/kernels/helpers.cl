@@ -24,6 +24,47 @@ inline float ember_round_half(float f) {
     return vload_half(0, (const half *)&bits);
 }
 
+// Python's // and % (ember.ops.division composes them of fmod; here one kernel): the
+// remainder takes y's sign, a float's floored quotient is (x - fmod) / y corrected by a
+// rounding (exact where floor(x / y) would round), floor(x / y) past an infinity; an
+// integer // or % by 0 is 0 and INT_MIN // -1 wraps (C leaves both undefined)
+#define EMBER_FLOAT_DIVISION(T) \
+inline __attribute__((overloadable)) T ember_remainder(const T x, const T y) { \
+    const T r = fmod(x, y); \
+    return r == (T)0 ? copysign((T)0, y) : ((r < (T)0) != (y < (T)0)) ? r + y : r; \
+} \
+inline __attribute__((overloadable)) T ember_floor_divide(const T x, const T y) { \
+    if (y == (T)0) return x / y; \
+    if (isinf(x) || isinf(y)) return floor(x / y); \
+    const T mod = fmod(x, y); \
+    T q = (x - mod) / y; \
+    if (mod != (T)0 && (mod < (T)0) != (y < (T)0)) q -= (T)1; \
+    if (q == (T)0) return copysign((T)0, x / y); \
+    const T f = floor(q); \
+    return q - f > (T)0.5 ? f + (T)1 : f; \
+}
+#define EMBER_INT_DIVISION(T) \
+inline __attribute__((overloadable)) T ember_remainder(const T x, const T y) { \
+    if (y == (T)0 || ((T)-1 < (T)0 && y == (T)-1)) return (T)0; \
+    const T r = x % y; \
+    return (r != (T)0 && ((r < (T)0) != (y < (T)0))) ? (T)(r + y) : r; \
+} \
+inline __attribute__((overloadable)) T ember_floor_divide(const T x, const T y) { \
+    if (y == (T)0) return (T)0; \
+    if ((T)-1 < (T)0 && y == (T)-1) return (T)(-x); \
+    const T q = x / y, r = (T)(x - q * y); \
+    return (r != (T)0 && ((r < (T)0) != (y < (T)0))) ? (T)(q - (T)1) : q; \
+}
+EMBER_FLOAT_DIVISION(float)
+EMBER_INT_DIVISION(char)
+EMBER_INT_DIVISION(uchar)
+EMBER_INT_DIVISION(short)
+EMBER_INT_DIVISION(ushort)
+EMBER_INT_DIVISION(int)
+EMBER_INT_DIVISION(uint)
+EMBER_INT_DIVISION(long)
+EMBER_INT_DIVISION(ulong)
+
 // the 8-bit floats are stored as their bits (uchar) and only cast: decoded to float,
 // encoded from float rounding to nearest even; float8_e4m3fn saturates at +-448 (as
 // PyTorch's cast), float8_e5m2 overflows to inf, the fnuz ones to their one NaN (0x80,
@@ -63,6 +104,8 @@ EMBER_FROM_FLOAT8(e4m3fnuz, 3, 8, 0x1p-10f, if (b == 0x80) return NAN;)
 EMBER_FROM_FLOAT8(e5m2fnuz, 2, 16, 0x1p-17f, if (b == 0x80) return NAN;)
 
 #ifdef NEED_FP64
+EMBER_FLOAT_DIVISION(double)
+
 // float64 to float rounding to odd, whose rounding to a narrower float is then the one
 // rounding (through float to nearest, it would round twice)
 inline float ember_float_odd(double d) {

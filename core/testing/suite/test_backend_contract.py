@@ -39,7 +39,11 @@ def test_fast_paths_agree_with_the_composed_fallbacks(backend):
                      ("fast_standardize", lambda t: standardize(t, -1)),
                      ("fast_erf", special.erf), ("fast_gelu", special.gelu),
                      ("fast_fmod", lambda t: ember.fmod(t * 1e6, 0.7)),
-                     ("fast_trunc_div", lambda t: (t * 1e3).to(ember.int32) // -7)):
+                     ("fast_trunc_div", lambda t: (t * 1e3).to(ember.int32) // -7),
+                     ("fast_remainder", lambda t: (t * 1e3) % -0.7),
+                     ("fast_floor_divide", lambda t: (t * 1e3) // 0.7),
+                     ("fast_remainder", lambda t: (t * 1e3).to(ember.int32) % -7),
+                     ("fast_floor_divide", lambda t: (t * 1e3).to(ember.int32) // -7)):
         if getattr(backend, name) is None:
             continue
         fast = fn(x).numpy()

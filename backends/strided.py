@@ -322,12 +322,8 @@ class StridedBackend(Backend):
     def fast_expm1(self, x):
         return self._unary("fast_expm1", x)
 
-    def fast_fmod(self, x, y):
-        return self._binary("fast_fmod", x, y)
-
-    def fast_trunc_div(self, x, y):
-        return self._binary("fast_trunc_div", x, y)
-
+    def fast_fmod(self, x, y): return self._binary("fast_fmod", x, y)
+    def fast_trunc_div(self, x, y): return self._binary("fast_trunc_div", x, y)
     def fast_copysign(self, x, y): return self._binary("fast_copysign", x, y)
     def fast_remainder(self, x, y): return self._binary("fast_remainder", x, y)
     def fast_floor_divide(self, x, y): return self._binary("fast_floor_divide", x, y)

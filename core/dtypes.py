@@ -42,7 +42,7 @@ class DType:
 
     def __init__(self, name, np_dtype, kind=None, itemsize=None, stores_only=False):
         self.name = name
-        #: the NumPy dtype of its host arrays (None: bfloat16 without ml_dtypes)
+        #: the NumPy dtype of its host arrays (None: bfloat16 and float8 without ml_dtypes)
         self.np = None if np_dtype is None else np.dtype(np_dtype)
         self.itemsize = itemsize or self.np.itemsize
         self.bits = 8 * self.itemsize
@@ -158,7 +158,7 @@ def host_array(values, d):
     arr = np.asarray(values)
     # past a float dtype's range is inf, as in PyTorch; NaN is no error (ml_dtypes 0.6 warns)
     with np.errstate(over="ignore", invalid="ignore"):
-        if d is float8_e4m3fn and arr.dtype.kind in "fV" and arr.dtype != d.np:
+        if d is float8_e4m3fn and arr.dtype.kind in "biufV" and arr.dtype != d.np:
             arr = np.clip(arr.astype(np.float64 if arr.dtype == np.float64 else np.float32),
                           -448.0, 448.0)
         if not (d is bfloat16 or d.stores_only) or arr.dtype != np.float64:

@@ -110,6 +110,14 @@ def fast_path(name, like, *args, shapes=None):
     return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
 
 
+def on_host(b, np_fn, *bufs):
+    """``np_fn`` (NumPy's) on host copies of buffers ``bufs`` of backend b, as a buffer of
+    b: the exact fallback of a fast path a backend lacks (a round trip; not compiled)."""
+    with np.errstate(all="ignore"):
+        out = np_fn(*[b.to_numpy(x) for x in bufs])
+    return b.from_numpy(np.ascontiguousarray(out))
+
+
 def primitive(name, tensors, shape, dtype, *args):
     """A tensor from one backend primitive that autograd does not follow (comparisons,
     logic, argmax), called through the dispatch point."""

@@ -14,7 +14,7 @@ from .. import dispatch
 from .. import dtypes as dt
 from ..errors import DTypeError
 from ..tensor import wrap
-from ._util import as_tensor, binary_operands
+from ._util import as_tensor, binary_operands, on_host
 from .elementwise import logical_and, logical_not, logical_or, logical_xor
 
 #: op name -> (fast path, NumPy's function, the logical op on bool tensors)
@@ -44,11 +44,8 @@ def _bitwise(name, *operands):
                          f"compare first, as in (x > 0) & (x < 1)")
     b = dispatch.primitives(x._backend)
     bufs = [dispatch.read(t) for t in tensors]
-    if getattr(b, fast) is not None:
-        out = getattr(b, fast)(*bufs)
-    else:
-        with np.errstate(all="ignore"):
-            out = b.from_numpy(np.ascontiguousarray(host(*[b.to_numpy(a) for a in bufs])))
+    run = getattr(b, fast)
+    out = run(*bufs) if run is not None else on_host(b, host, *bufs)
     return wrap(out, x._backend, shape, x.dtype)
 
 

@@ -25,16 +25,9 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..errors import DTypeError
-from ._util import binary_operands, unbroadcast, zeros_like_grad
+from ._util import binary_operands, on_host, unbroadcast, zeros_like_grad
 from .elementwise import cast, check_ordered, mul
 from .rounding import rounded
-
-
-def _on_host(b, np_fn, *bufs):
-    """``np_fn`` on host copies of ``bufs``: a backend's missing fast path, exactly."""
-    with np.errstate(all="ignore"):
-        out = np_fn(*[b.to_numpy(x) for x in bufs])
-    return b.from_numpy(np.ascontiguousarray(out))
 
 
 def host_trunc_div(x, y):
@@ -45,7 +38,7 @@ def host_trunc_div(x, y):
 def _fmod(b, x, y, dtype):
     if dtype.is_int:
         return _int_divmod(b, x, y, dtype)[1]
-    return b.fast_fmod(x, y) if b.fast_fmod is not None else _on_host(b, np.fmod, x, y)
+    return b.fast_fmod(x, y) if b.fast_fmod is not None else on_host(b, np.fmod, x, y)
 
 
 def _int_divmod(b, x, y, dtype):
@@ -57,7 +50,7 @@ def _int_divmod(b, x, y, dtype):
 
 def _trunc_div(b, x, y):
     return b.fast_trunc_div(x, y) if b.fast_trunc_div is not None else \
-        _on_host(b, host_trunc_div, x, y)
+        on_host(b, host_trunc_div, x, y)
 
 
 def _crosses(b, r, y, zero):

@@ -317,7 +317,7 @@ class OpenCLBackend(StridedBackend):
                 f"{d.global_mem_size / 2**30:.1f} GiB, max work-group {d.max_work_group_size}",
                 f"float64: {'yes' if dt.float64 in self.dtypes else 'no (cl_khr_fp64 missing)'}, "
                 f"float16 and bfloat16: stored in 16 bits, computed in float32; complex: "
-                f"float2 and double2 (kernels/complex.cl)"]
+                f"float2 and double2 (kernels/complex.cl); float8: their bits, moved and cast"]
 
     def synchronize(self):
         self.queue.finish()

@@ -892,7 +892,8 @@ class WgpuBackend(StridedBackend):
                 f"{lim['max-compute-invocations-per-workgroup']} invocations per workgroup",
                 "float64, int64, uint64, complex128: no (WGSL has no 64-bit types); float16 and "
                 "bfloat16: stored as float32 values, rounded at each op; int8, int16, uint8, "
-                "uint16: stored in 32 bits, wrapped at each op; complex64: vec2<f32>"]
+                "uint16: stored in 32 bits, wrapped at each op; complex64: vec2<f32>; "
+                "float8: their bits in 32, moved and cast"]
 
     # -- submission ----------------------------------------------------------------
     def _compute_pass(self):

@@ -35,7 +35,8 @@ ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
 @dataclasses.dataclass
 class LlamaConfig:
     """The fields of Hugging Face's LlamaConfig (and MistralConfig, Qwen2Config,
-    Qwen3Config: ``model_type``) that change the network, with Llama's defaults."""
+    Qwen3Config, GemmaConfig, Phi3Config: ``model_type``) that change the network, with
+    Llama's defaults."""
 
     model_type: str = "llama"
     vocab_size: int = 32000
@@ -71,8 +72,8 @@ class LlamaConfig:
 
     def __post_init__(self):
         if self.model_type not in ARCHITECTURES:
-            raise SerializationError(f"Llama: model_type {self.model_type!r} is not one of "
-                                     f"{', '.join(ARCHITECTURES)}")
+            raise ValueError(f"Llama: model_type {self.model_type!r} is not one of "
+                             f"{', '.join(ARCHITECTURES)}")
         if self.layer_types is not None and len(self.layer_types) != self.num_hidden_layers:
             raise ShapeError(f"Llama: layer_types names {len(self.layer_types)} layers but "
                              f"num_hidden_layers is {self.num_hidden_layers}")

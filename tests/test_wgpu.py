@@ -27,9 +27,9 @@ def test_int32_is_the_default_integer(wgpu):
 
 def test_float64_arrays_are_refused_with_the_cast_to_make(wgpu):
     with pytest.raises(ember.DTypeError, match=r"backend wgpu does not support float64; "
-                       r"it supports bool, int8, int16, int32, uint8, uint16, uint32, float16, bfloat16, "
-                       r"float32, "
-                       r"complex64, float8_e4m3fn, float8_e5m2; cast with \.to\(ember\.float32\)"):
+                       r"it supports bool, int8, int16, int32, uint8, uint16, uint32, float16, "
+                       r"bfloat16, float32, complex64, float8_e4m3fn, float8_e5m2, "
+                       r"float8_e4m3fnuz, float8_e5m2fnuz; cast with \.to\(ember\.float32\)"):
         ember.tensor(np.arange(3, dtype=np.float64), backend="wgpu")
 
 

@@ -260,8 +260,9 @@ def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend, tmp_path
         Llama.from_pretrained(tmp_path)
 
 
-# -- Mistral, Qwen2, Qwen3, Gemma, Phi-3: Llama's shape with sliding windows, biases, per-head
-# norms, offset norms and scaled embeddings, fused projections and a partial rotation ------
+# -- Mistral, Qwen2, Qwen3, Gemma, Phi-3, Mixtral, Qwen3-MoE: Llama's shape with sliding
+# windows, biases, per-head norms, offset norms and scaled embeddings, fused projections, a
+# partial rotation and sparse mixtures of experts -------------------------------------------
 FAMILY = {  # model_type -> (transformers' class names, the config fields that matter)
     "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 4, "head_dim": 8}),
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {
@@ -272,6 +273,11 @@ FAMILY = {  # model_type -> (transformers' class names, the config fields that m
     "phi3": ("Phi3Config", "Phi3ForCausalLM", {
         "sliding_window": 5, "rope_parameters": {"rope_type": "default", "rope_theta": 500.0,
                                                  "partial_rotary_factor": 0.5}}),
+    "mixtral": ("MixtralConfig", "MixtralForCausalLM", {"num_local_experts": 4,
+                                                        "num_experts_per_tok": 2}),
+    "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM", {
+        "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 24,
+        "norm_topk_prob": False, "mlp_only_layers": [1], "head_dim": 8}),
 }
 
 

@@ -2,8 +2,9 @@
 load: ``LlamaForCausalLM`` (Llama 2 and 3, TinyLlama, SmolLM, ...), ``MistralForCausalLM``
 (a sliding attention window), ``Qwen2ForCausalLM`` (biased query, key and value
 projections), ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys),
-``GemmaForCausalLM`` (scaled embeddings, norms whose weight is an offset from 1) and
-``Phi3ForCausalLM`` (fused projections, a partial rotation).
+``GemmaForCausalLM`` (scaled embeddings, norms whose weight is an offset from 1),
+``Phi3ForCausalLM`` (fused projections, a partial rotation), and the mixtures of experts
+``MixtralForCausalLM`` and ``Qwen3MoeForCausalLM`` (moe.py).
 
 RMSNorm before attention and MLP, rotary position embeddings on queries and keys
 (Hugging Face's half rotation), grouped-query attention (``num_key_value_heads``),
@@ -23,20 +24,28 @@ from ember.plugins.nn import functional as F
 
 from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
                      normal_linear, read_config, read_weights, write_pretrained)
+from .moe import SparseMoE
 from .gpt2 import ACTIVATIONS
 
 
+#: the config fields of each mixture of experts
+_MOE_FIELDS = {"mixtral": ("num_local_experts", "num_experts_per_tok"),
+               "qwen3_moe": ("num_local_experts", "num_experts_per_tok", "moe_intermediate_size",
+                             "norm_topk_prob", "decoder_sparse_step", "mlp_only_layers")}
+#: the Qwen models, whose config.json may name sliding layers by index (transformers 4)
+QWEN = ("qwen2", "qwen3", "qwen3_moe")
 #: model_type -> Hugging Face's class of the family
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
                  "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
-                 "gemma": "GemmaForCausalLM", "phi3": "Phi3ForCausalLM"}
+                 "gemma": "GemmaForCausalLM", "phi3": "Phi3ForCausalLM",
+                 "mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM"}
 
 
 @dataclasses.dataclass
 class LlamaConfig:
     """The fields of Hugging Face's LlamaConfig (and MistralConfig, Qwen2Config,
-    Qwen3Config, GemmaConfig, Phi3Config: ``model_type``) that change the network, with
-    Llama's defaults."""
+    Qwen3Config, GemmaConfig, Phi3Config, MixtralConfig, Qwen3MoeConfig: ``model_type``)
+    that change the network, with Llama's defaults."""
 
     model_type: str = "llama"
     vocab_size: int = 32000
@@ -69,6 +78,17 @@ class LlamaConfig:
     bos_token_id: int = None
     eos_token_id: object = None
     pad_token_id: int = None
+    #: the mixtures of experts: how many (None: Mixtral's 8, Qwen-MoE's 128; transformers
+    #: 4's Qwen configs call it num_experts), how many each token goes to, Qwen-MoE's
+    #: experts' width, whether the chosen probabilities are renormalized (Mixtral's always
+    #: are), and Qwen-MoE's layers that stay dense (not a multiple of decoder_sparse_step,
+    #: or in mlp_only_layers)
+    num_local_experts: int = None
+    num_experts_per_tok: int = 2
+    moe_intermediate_size: int = None
+    norm_topk_prob: bool = False
+    decoder_sparse_step: int = 1
+    mlp_only_layers: list = None
 
     def __post_init__(self):
         if self.model_type not in ARCHITECTURES:
@@ -105,8 +125,17 @@ class LlamaConfig:
         if self.model_type == "llama" or self.sliding_window is None:
             return None
         if self.layer_types is None:
-            return self.sliding_window if self.model_type in ("mistral", "phi3") else None
+            return self.sliding_window if self.model_type in ("mistral", "phi3", "mixtral") \
+                else None
         return self.sliding_window if self.layer_types[layer] == "sliding_attention" else None
+
+    def experts(self, layer):
+        """How many experts layer ``layer``'s sparse block has, or 0 where it is dense."""
+        if self.model_type == "mixtral":
+            return self.num_local_experts or 8
+        if self.model_type != "qwen3_moe" or layer in (self.mlp_only_layers or ()):
+            return 0
+        return (self.num_local_experts or 128) if (layer + 1) % self.decoder_sparse_step == 0 else 0
 
     @classmethod
     def from_dict(cls, values, source="config"):
@@ -116,9 +145,11 @@ class LlamaConfig:
         if values["model_type"] not in ARCHITECTURES:
             raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
                                      f"one of {', '.join(ARCHITECTURES)}")
-        if "hidden_activation" in values:    # Gemma's name in transformers 4
-            values.setdefault("hidden_act", values["hidden_activation"])
-        if values["model_type"] in ("qwen2", "qwen3") and "layer_types" not in values:
+        for old, new in (("hidden_activation", "hidden_act"),
+                         ("num_experts", "num_local_experts")):
+            if old in values:                # transformers 4's names (Gemma's, Qwen-MoE's)
+                values.setdefault(new, values[old])
+        if values["model_type"] in QWEN and "layer_types" not in values:
             # transformers 4's Qwen: sliding from layer max_window_layers on, if at all
             count, first = values.get("num_hidden_layers", 32), values.get("max_window_layers", 28)
             values["layer_types"] = [
@@ -135,9 +166,13 @@ class LlamaConfig:
         return cls(**fields)
 
     def to_dict(self):
-        """Hugging Face's config.json for this configuration."""
+        """Hugging Face's config.json for this configuration (the experts' fields only
+        where the family has them: MixtralConfig reads num_experts as num_local_experts)."""
         values = dataclasses.asdict(self)
-        if self.model_type in ("qwen2", "qwen3"):
+        for name in set(_MOE_FIELDS["mixtral"] + _MOE_FIELDS["qwen3_moe"]) - set(
+                _MOE_FIELDS.get(self.model_type, ())):
+            del values[name]
+        if self.model_type in QWEN:
             values["use_sliding_window"] = "sliding_attention" in (self.layer_types or ())
         return {"architectures": [ARCHITECTURES[self.model_type]], **values,
                 "rope_parameters": {"rope_type": "default", "rope_theta": self.rope_theta,
@@ -167,11 +202,12 @@ class LlamaAttention(Module):
             self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
         self.o_proj = _linear(heads * d, c.hidden_size, c.attention_bias, c, dtype, backend)
         self.q_norm = self.k_norm = None
-        if c.model_type == "qwen3":         # each head's queries and keys normalized
+        if c.model_type in ("qwen3", "qwen3_moe"):     # each head's queries and keys normalized
             self.q_norm = RMSNorm(d, c.rms_norm_eps, dtype=dtype, backend=backend)
             self.k_norm = RMSNorm(d, c.rms_norm_eps, dtype=dtype, backend=backend)
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
-        self.layer_idx, self.dropout, self.window = layer_idx, c.attention_dropout, c.window(layer_idx)
+        self.layer_idx, self.dropout = layer_idx, c.attention_dropout
+        self.window = c.window(layer_idx)
 
     def _project(self, x):
         if self.qkv_proj is None:
@@ -207,11 +243,11 @@ def _rotate(x, cos, sin):
 
 class LlamaMLP(Module):
     """down(act(gate(x)) * up(x)): SwiGLU with SiLU (Gemma's with GELU); Phi-3 projects
-    gate and up as one."""
+    gate and up as one. ``size``: its width, if not intermediate_size (Qwen-MoE's experts)."""
 
-    def __init__(self, config, dtype=None, backend=None):
+    def __init__(self, config, dtype=None, backend=None, size=None):
         super().__init__()
-        c, n = config, config.intermediate_size
+        c, n = config, size or config.intermediate_size
         self.gate_proj = self.up_proj = self.gate_up_proj = None
         if c.model_type == "phi3":
             self.gate_up_proj = _linear(c.hidden_size, 2 * n, c.mlp_bias, c, dtype, backend)
@@ -228,6 +264,31 @@ class LlamaMLP(Module):
             both, n = self.gate_up_proj(x), self.down_proj.in_features
             gate, up = both[..., :n], both[..., n:]
         return self.down_proj(self.act(gate) * up)
+
+
+class MixtralExpert(Module):
+    """One of Mixtral's experts: w2(act(w1(x)) * w3(x)), Hugging Face's names."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        c = config
+        self.w1 = _linear(c.hidden_size, c.intermediate_size, False, c, dtype, backend)
+        self.w2 = _linear(c.intermediate_size, c.hidden_size, False, c, dtype, backend)
+        self.w3 = _linear(c.hidden_size, c.intermediate_size, False, c, dtype, backend)
+        object.__setattr__(self, "act", ACTIVATIONS[c.hidden_act])
+
+    def forward(self, x):
+        return self.w2(self.act(self.w1(x)) * self.w3(x))
+
+
+def _sparse_moe(c, count, dtype, backend):
+    """Mixtral's block_sparse_moe or Qwen-MoE's mlp: a router and ``count`` experts."""
+    if c.model_type == "mixtral":
+        experts = [MixtralExpert(c, dtype, backend) for _ in range(count)]
+    else:
+        experts = [LlamaMLP(c, dtype, backend, c.moe_intermediate_size) for _ in range(count)]
+    return SparseMoE(_linear(c.hidden_size, count, False, c, dtype, backend), experts,
+                     c.num_experts_per_tok, c.norm_topk_prob or c.model_type == "mixtral")
 
 
 class OffsetRMSNorm(RMSNorm):
@@ -247,21 +308,32 @@ def _norm(config, size, dtype, backend):
 
 
 class LlamaDecoderLayer(Module):
-    """x + attn(norm(x)), then + mlp(norm(x))."""
+    """x + attn(norm(x)), then + mlp(norm(x)) (or a sparse mixture of experts: Mixtral's
+    block_sparse_moe, Qwen-MoE's mlp)."""
 
     def __init__(self, config, layer_idx, dtype=None, backend=None):
         super().__init__()
         c = config
         self.self_attn = LlamaAttention(c, layer_idx, dtype, backend)
-        self.mlp = LlamaMLP(c, dtype, backend)
+        count = c.experts(layer_idx)
+        self.mlp = self.block_sparse_moe = None
+        if count and c.model_type == "mixtral":
+            self.block_sparse_moe = _sparse_moe(c, count, dtype, backend)
+        else:
+            self.mlp = _sparse_moe(c, count, dtype, backend) if count else \
+                LlamaMLP(c, dtype, backend)
         self.input_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.post_attention_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.resid_pdrop = c.resid_pdrop
 
     def forward(self, x, cos, sin, cache=None):
-        drop = lambda t: F.dropout(t, self.resid_pdrop, self.training) if self.resid_pdrop else t  # noqa: E731
-        x = x + drop(self.self_attn(self.input_layernorm(x), cos, sin, cache))
-        return x + drop(self.mlp(self.post_attention_layernorm(x)))
+        feed = self.mlp if self.mlp is not None else self.block_sparse_moe
+        x = x + self._dropped(self.self_attn(self.input_layernorm(x), cos, sin, cache))
+        return x + self._dropped(feed(self.post_attention_layernorm(x)))
+
+    def _dropped(self, t):
+        """Phi-3's residual dropout (in training); the identity elsewhere."""
+        return F.dropout(t, self.resid_pdrop, self.training) if self.resid_pdrop else t
 
 
 class LlamaModel(Module):
@@ -300,8 +372,8 @@ class Llama(CausalLM):
     ``model(ids)`` gives logits of shape (batch, time, vocab_size).
 
     Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``;
-    the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma or Phi3 (their
-    classes below differ only in that default).
+    the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma, Phi3, Mixtral or
+    Qwen3Moe (their classes below differ only in that default).
     """
 
     positions_field = "max_position_embeddings"
@@ -431,6 +503,34 @@ class Phi3(Llama):
         return ex
 
 
+class Mixtral(Llama):
+    """Mixtral (MixtralForCausalLM): Mistral whose MLPs are sparse mixtures of
+    num_local_experts experts, each token going to num_experts_per_tok of them."""
+
+    family = "mixtral"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(num_local_experts=4, num_experts_per_tok=2)
+        return ex
+
+
+class Qwen3Moe(Llama):
+    """Qwen3-MoE (Qwen3MoeForCausalLM): Qwen3 whose MLPs (in every decoder_sparse_step-th
+    layer, but mlp_only_layers) are sparse mixtures of num_local_experts experts of width
+    moe_intermediate_size."""
+
+    family = "qwen3_moe"
+
+    @classmethod
+    def example(cls):
+        ex = Llama.example()
+        ex.kwargs.update(num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=8,
+                         norm_topk_prob=True, mlp_only_layers=[1])
+        return ex
+
+
 #: model_type -> the class that builds it
 FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3, "gemma": Gemma,
-          "phi3": Phi3}
+          "phi3": Phi3, "mixtral": Mixtral, "qwen3_moe": Qwen3Moe}

@@ -379,6 +379,8 @@ class Llama(CausalLM):
     positions_field = "max_position_embeddings"
     #: the model_type this class builds by default and loads
     family = "llama"
+    #: what the suite's small example of the class sets besides Llama's (example())
+    example_fields = {}
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -406,7 +408,8 @@ class Llama(CausalLM):
     def example(cls):
         return LayerExample({"vocab_size": 13, "hidden_size": 16, "intermediate_size": 24,
                              "num_hidden_layers": 2, "num_attention_heads": 4,
-                             "num_key_value_heads": 2, "max_position_embeddings": 8},
+                             "num_key_value_heads": 2, "max_position_embeddings": 8,
+                             **cls.example_fields},
                             shape=(2, 5), integer_high=13, bad_shape=(2, 9))
 
     @classmethod
@@ -443,12 +446,7 @@ class Mistral(Llama):
     of ``sliding_window`` keys."""
 
     family = "mistral"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(sliding_window=3)       # shorter than the example's 5 tokens
-        return ex
+    example_fields = dict(sliding_window=3)     # shorter than the example's 5 tokens
 
 
 class Qwen2(Llama):
@@ -456,12 +454,7 @@ class Qwen2(Llama):
     projections; Qwen's layers of "sliding_attention" attend within a window."""
 
     family = "qwen2"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(sliding_window=2, layer_types=["full_attention", "sliding_attention"])
-        return ex
+    example_fields = dict(sliding_window=2, layer_types=["full_attention", "sliding_attention"])
 
 
 class Qwen3(Llama):
@@ -469,12 +462,7 @@ class Qwen3(Llama):
     before the rotation, and a head_dim of its own."""
 
     family = "qwen3"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(head_dim=6)
-        return ex
+    example_fields = dict(head_dim=6)
 
 
 class Gemma(Llama):
@@ -482,12 +470,7 @@ class Gemma(Llama):
     whose weight is an offset from 1, and GELU in the MLP."""
 
     family = "gemma"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
-        return ex
+    example_fields = dict(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
 
 
 class Phi3(Llama):
@@ -495,12 +478,7 @@ class Phi3(Llama):
     a rotation of the first partial_rotary_factor of each head, residual dropout."""
 
     family = "phi3"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(partial_rotary_factor=0.5, resid_pdrop=0.1)
-        return ex
+    example_fields = dict(partial_rotary_factor=0.5, resid_pdrop=0.1)
 
 
 class Mixtral(Llama):
@@ -508,12 +486,7 @@ class Mixtral(Llama):
     num_local_experts experts, each token going to num_experts_per_tok of them."""
 
     family = "mixtral"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(num_local_experts=4, num_experts_per_tok=2)
-        return ex
+    example_fields = dict(num_local_experts=4, num_experts_per_tok=2)
 
 
 class Qwen3Moe(Llama):
@@ -522,13 +495,8 @@ class Qwen3Moe(Llama):
     moe_intermediate_size."""
 
     family = "qwen3_moe"
-
-    @classmethod
-    def example(cls):
-        ex = Llama.example()
-        ex.kwargs.update(num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=8,
-                         norm_topk_prob=True, mlp_only_layers=[1])
-        return ex
+    example_fields = dict(num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=8,
+                          norm_topk_prob=True, mlp_only_layers=[1])
 
 
 #: model_type -> the class that builds it

@@ -1731,3 +1731,48 @@ def test_grid_sample_far_outside_is_pytorchs(mode, padding_mode):
     want = torch.nn.functional.grid_sample(torch.tensor(x), torch.tensor(grid), mode=mode,
                                            padding_mode=padding_mode, align_corners=False)
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_functional_takes_pytorch_names_and_arguments(backend):
+    """F.softmax(x, dim=...), F.cross_entropy(logits, y, weight, ignore_index=-100) and the
+    rest under torch.nn.functional's names and argument order give PyTorch's values."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle here")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(0)
+    logits, probs = rng.standard_normal((6, 5)), rng.uniform(0.05, 0.95, (6, 5))
+    labels = np.array([0, 4, -100, 2, 1, -100])
+    weight, bits = rng.uniform(0.5, 2.0, 5), (rng.uniform(size=(6, 5)) > 0.5) * 1.0
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    e = lambda a, dtype=dtype: ember.tensor(a, dtype=dtype, backend=backend)   # noqa: E731
+    t = torch.tensor
+    cases = [
+        (F.softmax(e(logits), dim=0), tf.softmax(t(logits), dim=0)),
+        (F.log_softmax(e(logits), -1), tf.log_softmax(t(logits), -1)),
+        (F.relu(e(logits)), tf.relu(t(logits))), (F.sigmoid(e(logits)), tf.sigmoid(t(logits))),
+        (F.tanh(e(logits)), tf.tanh(t(logits))), (F.softplus(e(logits), 2.0, 1.0),
+                                                 tf.softplus(t(logits), 2.0, 1.0)),
+        (F.cross_entropy(e(logits), e(labels, dtype=backend.default_int), e(weight)),
+         tf.cross_entropy(t(logits), t(labels), t(weight))),
+        (F.cross_entropy(e(logits), e(labels, dtype=backend.default_int), label_smoothing=0.1,
+                         reduction="sum"),
+         tf.cross_entropy(t(logits), t(labels), label_smoothing=0.1, reduction="sum")),
+        (F.nll_loss(F.log_softmax(e(logits), 1), e(labels, dtype=backend.default_int)),
+         tf.nll_loss(tf.log_softmax(t(logits), 1), t(labels))),
+        (F.mse_loss(e(logits), e(probs)), tf.mse_loss(t(logits), t(probs))),
+        (F.l1_loss(e(logits), e(probs), reduction="sum"), tf.l1_loss(t(logits), t(probs), reduction="sum")),
+        (F.smooth_l1_loss(e(logits), e(probs), beta=0.5), tf.smooth_l1_loss(t(logits), t(probs), beta=0.5)),
+        (F.huber_loss(e(logits), e(probs), delta=0.7), tf.huber_loss(t(logits), t(probs), delta=0.7)),
+        (F.kl_div(F.log_softmax(e(logits), 1), e(probs), reduction="batchmean"),
+         tf.kl_div(tf.log_softmax(t(logits), 1), t(probs), reduction="batchmean")),
+        (F.binary_cross_entropy(e(probs), e(bits), e(weight)),
+         tf.binary_cross_entropy(t(probs), t(bits), t(weight))),
+        (F.binary_cross_entropy_with_logits(e(logits), e(bits), pos_weight=e(weight)),
+         tf.binary_cross_entropy_with_logits(t(logits), t(bits), pos_weight=t(weight))),
+    ]
+    for i, (got, want) in enumerate(cases):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12 if dtype is ember.float64
+                                   else 2e-6, err_msg=f"case {i}")
+    with pytest.raises(ValueError, match="give dim"):
+        F.softmax(e(logits))
+    with pytest.raises(ValueError, match="size_average and reduce"):
+        F.mse_loss(e(logits), e(probs), size_average=True)

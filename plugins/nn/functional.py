@@ -1821,3 +1821,6 @@ def _class_range(backend, n, dtype):
 
 
 from .volumetric import avg_pool3d, conv3d, max_pool3d  # noqa: E402,F401  (F's 3-D ops)
+from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
+                          cross_entropy, huber_loss, kl_div, l1_loss, log_softmax, mse_loss,
+                          nll_loss, relu, sigmoid, smooth_l1_loss, softmax, softplus, tanh)

@@ -1,0 +1,99 @@
+"""torch.nn.functional's activations and losses under its names and signatures, so code
+written against ``F`` runs unchanged: ``F.softmax(x, dim=-1)``, ``F.cross_entropy(logits,
+y, weight, ignore_index=-100)``. Each calls ember's own op or loss (ember.softmax,
+ember.plugins.losses), which the suite checks; only the arguments are PyTorch's here.
+PyTorch's deprecated ``size_average`` and ``reduce`` are refused unless left None."""
+
+import ember
+from ember.plugins import losses
+
+
+def _dim(name, dim):
+    if dim is None:
+        raise ValueError(f"{name}: give dim (PyTorch's implicit choice of it is deprecated)")
+    return dim
+
+
+def _reduction(name, size_average, reduce, reduction):
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{name}: size_average and reduce are PyTorch's deprecated "
+                         f"arguments; pass reduction='mean', 'sum' or 'none'")
+    return reduction
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002  (PyTorch's names)
+    x = input.to(dtype) if dtype is not None else input
+    return ember.softmax(x, _dim("softmax", dim))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
+    x = input.to(dtype) if dtype is not None else input
+    return ember.log_softmax(x, _dim("log_softmax", dim))
+
+
+def relu(input, inplace=False):  # noqa: A002
+    return ember.relu(input)
+
+
+def sigmoid(input):  # noqa: A002
+    return ember.sigmoid(input)
+
+
+def tanh(input):  # noqa: A002
+    return ember.tanh(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
+    return ember.softplus(input, beta, threshold)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    return losses.cross_entropy(input, target, _reduction("cross_entropy", size_average,
+                                                          reduce, reduction),
+                                label_smoothing, weight, ignore_index)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+             reduce=None, reduction="mean"):
+    return losses.nll_loss(input, target, weight, ignore_index,
+                           _reduction("nll_loss", size_average, reduce, reduction))
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    return losses.mse_loss(input, target, _reduction("mse_loss", size_average, reduce, reduction))
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    return losses.l1_loss(input, target, _reduction("l1_loss", size_average, reduce, reduction))
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+                   beta=1.0):
+    return losses.smooth_l1_loss(input, target, _reduction("smooth_l1_loss", size_average,
+                                                           reduce, reduction), beta)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa: A002
+    if weight is not None:
+        raise ValueError("huber_loss: weight is not supported; weigh the loss taken with "
+                         "reduction='none' instead")
+    return losses.huber_loss(input, target, reduction, delta)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+           log_target=False):
+    return losses.kl_div(input, target, _reduction("kl_div", size_average, reduce, reduction),
+                         log_target)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                         reduction="mean"):
+    return losses.binary_cross_entropy(input, target, weight, _reduction(
+        "binary_cross_entropy", size_average, reduce, reduction))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
+                                     reduce=None, reduction="mean", pos_weight=None):
+    return losses.binary_cross_entropy_with_logits(input, target, weight, _reduction(
+        "binary_cross_entropy_with_logits", size_average, reduce, reduction), pos_weight)

@@ -74,7 +74,8 @@ def _floor_div(b, x, y, dtype):
     ratio = b.div(x, y)
     f = b.where(b.eq(q, zero), b.mul(ratio, zero), f)       # a zero takes x / y's sign
     inf = b.full((), float("inf"), dtype)                   # floor(x / y) (the standard's)
-    infinite = b.where(b.eq(b.abs(x), inf), b.eq(b.abs(x), inf), b.eq(b.abs(y), inf))
+    x_inf = b.eq(b.abs(x), inf)
+    infinite = b.where(x_inf, x_inf, b.eq(b.abs(y), inf))
     f = b.where(infinite, rounded(b, ratio, "floor", dtype), f)
     return b.where(b.eq(y, zero), ratio, f)
 

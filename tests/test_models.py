@@ -1,5 +1,7 @@
-"""GPT2 and the Llama family (Llama, Mistral, Qwen2, Qwen3) against Hugging Face transformers (the oracle, where installed), its key/value
-cache against recomputing, sampling, the byte tokenizer and bad input."""
+"""GPT2 and the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3, the mixtures of
+experts; their rotary scalings) against Hugging Face transformers (the oracle, where
+installed), its key/value cache against recomputing, sampling, the byte tokenizer and bad
+input."""
 
 import json
 
@@ -240,7 +242,7 @@ def test_llama_save_pretrained_loads_in_transformers(hf_llama, tmp_path):
         np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
 
 
-def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend, tmp_path):
+def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend):
     ember.manual_seed(0)
     model = Llama(**LLAMA).eval()
     ids = ember.tensor(np.random.default_rng(0).integers(0, 64, (2, 9)), dtype=backend.default_int)
@@ -254,10 +256,6 @@ def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend, tmp_path
     with pytest.raises(ember.ShapeError, match="num_key_value_heads 3 does not divide "
                                                "num_attention_heads 4"):
         LlamaConfig(**{**LLAMA, "num_key_value_heads": 3})
-    (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "llama",
-                                                      "rope_scaling": {"rope_type": "yarn"}}))
-    with pytest.raises(ember.SerializationError, match="rotary scaling .* is not supported"):
-        Llama.from_pretrained(tmp_path)
 
 
 # -- Mistral, Qwen2, Qwen3, Gemma, Phi-3, Mixtral, Qwen3-MoE: Llama's shape with sliding
@@ -320,6 +318,85 @@ def test_llama_family_save_pretrained_loads_in_transformers(hf_family, tmp_path)
     again = getattr(transformers, FAMILY[kind][1]).from_pretrained(tmp_path).eval()
     with torch.no_grad():
         np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
+
+
+ROPE = {  # rope_type -> (transformers' class names, the config fields: every band of each)
+    "linear": ("LlamaConfig", "LlamaForCausalLM", {"rope_parameters": {
+        "rope_type": "linear", "rope_theta": 500.0, "factor": 2.5}}),
+    # wavelengths 6.3, 30, 140, 660 of an original 32: kept, blended, slowed, slowed
+    "llama3": ("LlamaConfig", "LlamaForCausalLM", {"rope_parameters": {
+        "rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0, "original_max_position_embeddings": 32}}),
+    # 16 features: the ramp runs over frequencies 0 to 2; cos and sin scaled by 1.139
+    "yarn": ("Qwen2Config", "Qwen2ForCausalLM", {"num_attention_heads": 2, "rope_parameters": {
+        "rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+        "original_max_position_embeddings": 64}}),
+    # short table up to 8 positions, long past them (the prompt crosses over in generation)
+    "longrope": ("Phi3Config", "Phi3ForCausalLM", {
+        "original_max_position_embeddings": 8, "rope_parameters": {
+            "rope_type": "longrope", "rope_theta": 500.0, "short_factor": [1.0, 1.2, 1.5, 2.0],
+            "long_factor": [1.0, 3.0, 6.0, 11.0]}}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(ROPE))
+def hf_rope(request, tmp_path_factory):
+    """A random model of each rotary scaling written by transformers, its logits for a
+    prompt of 7 and of 14 tokens and its greedy continuation of the first by 12."""
+    torch = pytest.importorskip("torch", reason="transformers needs PyTorch (pip install torch)")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle")
+    config_name, model_name, fields = ROPE[request.param]
+    torch.manual_seed(0)
+    config = getattr(transformers, config_name)(**{**LLAMA, **fields}, bos_token_id=0,
+                                                eos_token_id=0, pad_token_id=0)
+    model = getattr(transformers, model_name)(config).eval()
+    written = _written(torch, model, tmp_path_factory.mktemp(f"hf_{request.param}"))
+    long_prompt = torch.tensor(np.arange(28).reshape(2, 14) * 5 % 64)
+    with torch.no_grad():
+        long_logits = model(long_prompt).logits.numpy()
+    return (request.param, *written, long_prompt.numpy(), long_logits)
+
+
+def test_rotary_scalings_match_transformers(backend, hf_rope):
+    """Llama 3's, linear, YaRN and Phi-3's longrope rotations: logits within 1e-4 of
+    transformers' before and past the original context, the same greedy continuation
+    with and without the cache (longrope's recomputed where its table switches), on
+    every backend; save_pretrained writes what transformers reads back."""
+    kind, directory, prompt, logits, greedy, long_prompt, long_logits = hf_rope
+    model = from_pretrained(directory, backend=backend)
+    assert model.config.rope_scaling["rope_type"] == kind
+    ids = ember.tensor(prompt, dtype=backend.default_int)
+    assert _rel(model(ids).numpy(), logits) < 1e-4
+    assert _rel(model(ember.tensor(long_prompt, dtype=ids.dtype)).numpy(), long_logits) < 1e-4
+    for use_cache in (True, False):
+        np.testing.assert_array_equal(
+            model.generate(ids, 12, temperature=0, use_cache=use_cache).numpy(), greedy)
+
+
+def test_rotary_scalings_save_what_transformers_reads(hf_rope, tmp_path):
+    import torch
+    import transformers
+    kind, directory, prompt, logits = hf_rope[:4]
+    from_pretrained(directory).save_pretrained(tmp_path)
+    again = getattr(transformers, ROPE[kind][1]).from_pretrained(tmp_path).eval()
+    assert again.config.rope_parameters["rope_type"] == kind
+    with torch.no_grad():
+        np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
+
+
+def test_rotary_scalings_refuse_what_they_cannot_read(tmp_path):
+    for rope, message in (({"rope_type": "dynamic", "factor": 2.0}, "rotary scaling 'dynamic' "
+                           "is not supported; .* has default, linear, llama3, yarn, longrope"),
+                          ({"type": "llama3", "factor": 8.0}, "rotary scaling 'llama3' needs "
+                           "low_freq_factor, high_freq_factor in rope_parameters")):
+        (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "llama",
+                                                          "rope_scaling": rope}))
+        with pytest.raises(ember.SerializationError, match=message):
+            from_pretrained(tmp_path)
+    with pytest.raises(ember.ShapeError, match="rope short_factor has 2 entries but the "
+                                               "rotation has 4 frequencies"):
+        LlamaConfig(**LLAMA, rope_scaling={"rope_type": "longrope", "short_factor": [1, 2],
+                                           "long_factor": [1, 2, 3, 4]})
 
 
 def test_family_members_refuse_each_others_directories(tmp_path):

@@ -204,12 +204,19 @@ class CausalLM(Module):
         tokens, step_input = ids, ids
         with ember.no_grad():
             for _ in range(max_new_tokens):
+                if use_cache and len(cache) and self.cache_expires(len(cache), tokens.shape[1]):
+                    cache, step_input = KeyValueCache(), tokens     # computed afresh
                 logits = self(step_input if use_cache else tokens, cache)
                 last = logits[:, -1].numpy()
                 chosen = next_tokens(last, temperature, top_k, top_p, rng)
                 step_input = ember.tensor(chosen[:, None], dtype=ids.dtype, backend=ids.backend)
                 tokens = ember.cat([tokens, step_input], axis=1)
         return tokens
+
+    def cache_expires(self, cached, length):
+        """Whether keys and values cached for ``cached`` positions are wrong for a sequence
+        of ``length`` (a model whose rotation depends on the length says so)."""
+        return False
 
     def check_ids(self, ids, cache, name):
         """ids as a (batch, time) tensor on the model's backend, short enough to fit."""

@@ -24,6 +24,7 @@ from ember.plugins.nn import functional as F
 
 from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
                      normal_linear, read_config, read_weights, write_pretrained)
+from . import rope
 from .moe import SparseMoE
 from .gpt2 import ACTIVATIONS
 
@@ -61,6 +62,9 @@ class LlamaConfig:
     rms_norm_eps: float = 1e-6
     tie_word_embeddings: bool = False
     rope_theta: float = 10000.0
+    #: a scaled rotation: rope_parameters without rope_theta and partial_rotary_factor, as
+    #: {"rope_type": "llama3" | "linear" | "yarn" | "longrope", ...} (None: the plain one)
+    rope_scaling: dict = None
     attention_bias: bool = False
     attention_dropout: float = 0.0
     mlp_bias: bool = False
@@ -111,6 +115,7 @@ class LlamaConfig:
             raise ShapeError(f"Llama: the rotated features, head_dim {self.head_dim} times "
                              f"partial_rotary_factor {self.partial_rotary_factor}, must be an "
                              f"even number from 2 to head_dim (rotary pairs)")
+        rope.check(self.rope_scaling, self.rotary_dim)
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"Llama: hidden_act {self.hidden_act!r} is not one of "
                              f"{', '.join(ACTIVATIONS)}")
@@ -156,13 +161,11 @@ class LlamaConfig:
                 "sliding_attention" if values.get("use_sliding_window") and i >= first
                 else "full_attention" for i in range(count)]
         # transformers 5 writes rope_parameters; earlier ones rope_theta and rope_scaling
-        rope = values.get("rope_parameters") or values.get("rope_scaling") or {}
-        if rope.get("rope_type", rope.get("type")) not in (None, "default"):
-            raise SerializationError(f"{source}: rotary scaling {rope!r} is not supported; "
-                                     f"ember's Llama has the default rotary embedding")
+        parameters = values.get("rope_parameters") or values.get("rope_scaling") or {}
         fields = known_fields(cls, values)
-        fields.update({k: rope[k] for k in ("rope_theta", "partial_rotary_factor")
-                       if k in rope and k not in values})      # (an override wins)
+        fields.update({k: parameters[k] for k in rope.OWN
+                       if k in parameters and k not in values})      # (an override wins)
+        fields["rope_scaling"] = rope.scaling_from(parameters, values, source)
         return cls(**fields)
 
     def to_dict(self):
@@ -174,9 +177,17 @@ class LlamaConfig:
             del values[name]
         if self.model_type in QWEN:
             values["use_sliding_window"] = "sliding_attention" in (self.layer_types or ())
+        scaling = values.pop("rope_scaling") or {"rope_type": "default"}
+        if "original_max_position_embeddings" in scaling:   # Phi3Config's own field wins
+            values["original_max_position_embeddings"] = scaling["original_max_position_embeddings"]
         return {"architectures": [ARCHITECTURES[self.model_type]], **values,
-                "rope_parameters": {"rope_type": "default", "rope_theta": self.rope_theta,
+                "rope_parameters": {**scaling, "rope_theta": self.rope_theta,
                                     "partial_rotary_factor": self.partial_rotary_factor}}
+
+    def long_rotation(self, length):
+        """Whether a sequence of ``length`` positions rotates by longrope's long table."""
+        return bool(self.rope_scaling) and self.rope_scaling["rope_type"] == "longrope" and \
+            length > rope.original_context(self.rope_scaling, self.max_position_embeddings)
 
 
 def _linear(n_in, n_out, bias, config, dtype, backend):
@@ -348,7 +359,7 @@ class LlamaModel(Module):
                                   for i in range(c.num_hidden_layers)])
         self.norm = _norm(c, c.hidden_size, dtype, backend)
         object.__setattr__(self, "config", c)
-        object.__setattr__(self, "rotary", {})   # (backend, dtype) -> (cos, sin): not state
+        object.__setattr__(self, "rotary", {})   # (backend, dtype, long) -> (cos, sin): not state
 
     def forward(self, ids, cache=None):
         """Hidden states of (batch, time) ids, continuing what ``cache`` holds."""
@@ -356,11 +367,15 @@ class LlamaModel(Module):
         x = self.embed_tokens(ids)
         if self.config.model_type == "gemma":
             x = x * math.sqrt(self.config.hidden_size)
-        key = (x.device, x.dtype)
+        c = self.config
+        long = c.long_rotation(past + ids.shape[1])
+        key = (x.device, x.dtype, long)
         if key not in self.rotary:          # made once per backend and dtype the model meets
-            c = self.config
+            frequencies, scale = rope.frequencies(c.rope_scaling, c.rope_theta, c.rotary_dim,
+                                                  c.max_position_embeddings, long)
             self.rotary[key] = F.rotary_embedding(c.max_position_embeddings, c.rotary_dim,
-                                                  c.rope_theta, dtype=x.dtype, backend=x.device)
+                                                  dtype=x.dtype, backend=x.device,
+                                                  frequencies=frequencies, scale=scale)
         cos, sin = (t[past:past + ids.shape[1]] for t in self.rotary[key])
         for layer in self.layers:
             x = layer(x, cos, sin, cache)
@@ -397,6 +412,11 @@ class Llama(CausalLM):
         if self.lm_head is None:
             return ember.matmul(hidden, self.model.embed_tokens.weight.T)
         return self.lm_head(hidden)
+
+    def cache_expires(self, cached, length):
+        """Past its original context, longrope rotates every position by its long table, so
+        keys cached before the switch no longer fit (transformers' Phi-3 recomputes them)."""
+        return self.config.long_rotation(length) != self.config.long_rotation(cached)
 
     def extra_repr(self):
         c = self.config

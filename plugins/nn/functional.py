@@ -1469,16 +1469,24 @@ def silu(x):
     return x * ember.sigmoid(x)
 
 
-def rotary_embedding(length, dim, base=10000.0, dtype=None, backend=None):
+def rotary_embedding(length, dim, base=10000.0, dtype=None, backend=None, *, frequencies=None,
+                     scale=1.0):
     """(cos, sin), each (length, dim), of rotary position embeddings as LLaMA and Hugging
-    Face compute them: angle p / base^(2i / dim) for position p, repeated for both halves."""
+    Face compute them: angle p / base^(2i / dim) for position p, repeated for both halves.
+    A scaled rotation (Llama 3's, YaRN's...) gives its own dim / 2 inverse ``frequencies``
+    instead of base's, and ``scale`` multiplies cos and sin (YaRN's attention factor)."""
     if dim % 2:
         raise ShapeError(f"rotary_embedding: dim must be even (pairs of features rotate), "
                          f"got {dim}")
-    freqs = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
-    angles = np.outer(np.arange(length, dtype=np.float64), freqs)
+    if frequencies is None:
+        frequencies = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
+    elif np.shape(frequencies) != (dim // 2,):
+        raise ShapeError(f"rotary_embedding: frequencies must be dim / 2 = {dim // 2} numbers, "
+                         f"got shape {np.shape(frequencies)}")
+    angles = np.outer(np.arange(length, dtype=np.float64), frequencies)
     angles = np.concatenate([angles, angles], axis=-1)
-    make = lambda a: ember.tensor(a, dtype=dtype or ember.default_float, backend=backend)  # noqa: E731
+    make = lambda a: ember.tensor(a * scale, dtype=dtype or ember.default_float,  # noqa: E731
+                                  backend=backend)
     return make(np.cos(angles)), make(np.sin(angles))
 
 

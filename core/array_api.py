@@ -741,24 +741,10 @@ def take_along_axis(x, indices, /, *, axis=-1):
     return ops.take_along_axis(x, indices, axis)
 
 
-_repeat_on_host = _host(lambda x, repeats, /, *, axis=None: np.repeat(x, repeats, axis))
-
-
 def repeat(x, repeats, /, *, axis=None):
-    """Each element ``repeats`` times along ``axis`` (None: of the flattened x). An int
-    count is a broadcast and a reshape on the backend (differentiable); counts per
-    element make a shape that depends on them, computed on the host."""
-    if not isinstance(repeats, (int, np.integer)) or isinstance(repeats, builtins.bool):
-        return _repeat_on_host(x, repeats, axis=axis)
-    if repeats < 0:
-        raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
-    if axis is None:
-        x, axis = ops.reshape(x, (-1,)), 0
-    axis = normalize_axis("repeat", axis, x.ndim, x.shape)
-    wide = ops.unsqueeze(x, axis + 1)
-    shape = x.shape[:axis + 1] + (int(repeats),) + x.shape[axis + 1:]
-    out = x.shape[:axis] + (x.shape[axis] * int(repeats),) + x.shape[axis + 1:]
-    return ops.reshape(ops.broadcast_to(wide, shape), out)
+    """Each element ``repeats`` times along ``axis`` (None: of the flattened x): ember's
+    repeat_interleave, on the backend (counts per element are read on the host)."""
+    return ops.repeat_interleave(x, repeats, axis)
 
 
 conj, real, imag = ops.conj, ops.real, ops.imag

@@ -447,6 +447,7 @@ class Tensor:
     def unsqueeze(self, axis): return _ops.unsqueeze(self, axis)
     def flatten(self, start=0, end=-1): return _ops.flatten(self, start, end)
     def flip(self, axis=None): return _ops.flip(self, axis)
+    def repeat_interleave(self, repeats, dim=None): return _ops.repeat_interleave(self, repeats, dim)
 
     @property
     def T(self):

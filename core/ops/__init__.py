@@ -13,8 +13,8 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import getitem, setitem, take_along_axis
 from .linalg import matmul
-from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, reshape, split,
-                       squeeze, stack, transpose, unsqueeze)
+from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, repeat_interleave,
+                       reshape, split, squeeze, stack, transpose, unsqueeze)
 from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .rounding import ceil, floor, round, trunc
 from .scan import cumprod, cumsum, prod
@@ -26,7 +26,7 @@ __all__ = [
     "concatenate", "cos", "cumprod", "cumsum", "div", "einsum", "floor_divide", "fmod", "remainder", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
     "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
-    "neg", "pad", "permute", "pow", "prod", "relu", "reshape", "scaled_dot_product_attention",
+    "neg", "pad", "permute", "pow", "prod", "relu", "repeat_interleave", "reshape", "scaled_dot_product_attention",
     "sigmoid", "sign", "sin", "softmax",
     "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "take_along_axis", "tanh", "to_backend",
     "transpose", "unsqueeze", "var", "where", "real", "imag", "conj",

@@ -20,7 +20,7 @@ from ._util import as_tensor, fast_path, same_backend, unbroadcast
 from .activation import softmax
 from .elementwise import cast, eq, where
 from .linalg import matmul
-from .movement import broadcast_to, reshape, transpose, unsqueeze
+from .movement import repeat_interleave, transpose
 
 
 class Attention(Op):
@@ -122,10 +122,7 @@ def _repeat_heads(x, heads, name, query_heads):
         raise ShapeError(f"scaled_dot_product_attention: {query_heads} query heads cannot be "
                          f"shared among {heads} {name} heads; the query heads must be a "
                          f"multiple of the {name} heads")
-    group = query_heads // heads
-    shape = x.shape[:-3] + (heads, group) + x.shape[-2:]
-    return reshape(broadcast_to(unsqueeze(x, -3), shape),
-                   x.shape[:-3] + (query_heads,) + x.shape[-2:])
+    return repeat_interleave(x, query_heads // heads, -3)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..autograd import Op, run
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..shapes import broadcast_shapes, normalize_axes, normalize_axis, reshape_target, size_of
 from ..tensor import Tensor
 from ._util import as_tensor, same_backend, unbroadcast
@@ -119,6 +119,39 @@ def unsqueeze(x, axis):
     """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
     axis = normalize_axis("unsqueeze", axis, x.ndim + 1, x.shape)
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def repeat_interleave(x, repeats, dim=None):
+    """Each element ``repeats`` times along ``dim`` (None: of the flattened x), as
+    torch.repeat_interleave. An int count is a broadcast and a reshape; counts per element
+    (a sequence or a 1-D tensor, read on the host: the shape depends on them) gather.
+    Differentiable either way."""
+    op = "repeat_interleave"
+    x = as_tensor(x, op)
+    counts = np.asarray(repeats.numpy() if isinstance(repeats, Tensor) else repeats)
+    if counts.size == 0:
+        counts = counts.astype(np.int64)            # ([] is float64 to NumPy)
+    if counts.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: repeats must be integers, got {counts.dtype} "
+                         f"({np.ravel(counts)[:3].tolist()}...)")
+    if counts.ndim > 1:
+        raise ShapeError(f"{op}: repeats must be an int or 1-D, got shape {counts.shape}")
+    if (counts < 0).any():
+        raise ValueError(f"{op}: repeats must be >= 0, got {int(counts.min())}")
+    if dim is None:
+        x, dim = reshape(x, (-1,)), 0
+    dim = normalize_axis(op, dim, x.ndim, x.shape)
+    if counts.size == 1:
+        r = int(counts.reshape(()))
+        shape = x.shape[:dim + 1] + (r,) + x.shape[dim + 1:]
+        return reshape(broadcast_to(unsqueeze(x, dim + 1), shape),
+                       x.shape[:dim] + (x.shape[dim] * r,) + x.shape[dim + 1:])
+    if counts.size != x.shape[dim]:
+        raise ShapeError(f"{op}: {counts.size} repeats for axis {dim} of shape {x.shape}; give "
+                         f"one per element ({x.shape[dim]}) or an int")
+    from ..creation import tensor
+    index = np.repeat(np.arange(x.shape[dim]), counts.astype(np.int64))
+    return gather(x, dim, tensor(index, dtype=x.backend.default_int, backend=x.backend))
 
 
 def flatten(x, start=0, end=-1):

@@ -395,6 +395,11 @@ OPS = [
            [((2, 3),), ((1, 1),), ((0, 2),)]),
     OpCase("flip", lambda x: ember.flip(x, (0, -1)), lambda x: np.flip(x, (0, -1)),
            [((3, 4),), ((2, 3, 4),)], ALL),
+    # an int count, and counts per element (a 0 drops the element; an empty axis stays empty)
+    OpCase("repeat_interleave", lambda x: ember.repeat_interleave(x, 2, dim=1),
+           lambda x: np.repeat(x, 2, 1), [((2, 3),), ((3, 0),), ((2, 1, 2),)], ALL),
+    OpCase("repeat_interleave_counts", lambda x: x.repeat_interleave([1, 0, 3], dim=-1),
+           lambda x: np.repeat(x, [1, 0, 3], -1), [((2, 3),), ((0, 3),), ((3,),)], ALL),
     OpCase("cast_f64_roundtrip", lambda x: x.to(ember.float64).to(x.dtype) * 1.5,
            lambda x: x * 1.5, dtypes=FLOAT, needs=(dt.float64,)),
     # indexing

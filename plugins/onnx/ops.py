@@ -1207,10 +1207,7 @@ def attention(c, a, q, k, v, mask=None, past_key=None, past_value=None, nonpad=N
         scores = None
     else:
         if k.shape[1] != q.shape[1]:
-            group = q.shape[1] // k.shape[1]
-            k, v = (ember.broadcast_to(ember.unsqueeze(t, 2), (t.shape[0], t.shape[1], group) +
-                                       t.shape[2:]).reshape(q.shape[0], q.shape[1], *t.shape[2:])
-                    for t in (k, v))
+            k, v = (ember.repeat_interleave(t, q.shape[1] // k.shape[1], dim=1) for t in (k, v))
         scores = ember.matmul(q, k.transpose(-2, -1)) * scale
         if softcap:
             scores = ember.tanh(scores / softcap) * softcap

@@ -268,6 +268,15 @@ FAMILY = {  # model_type -> (transformers' class names, the config fields that m
         "layer_types": ["full_attention", "sliding_attention"]}),
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 12}),
     "gemma": ("GemmaConfig", "GemmaForCausalLM", {"head_dim": 8, "tie_word_embeddings": True}),
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", {
+        "head_dim": 8, "sliding_window": 4, "query_pre_attn_scalar": 6,
+        "attn_logit_softcapping": 3.0, "final_logit_softcapping": 4.0}),
+    "gemma3_text": ("Gemma3TextConfig", "Gemma3ForCausalLM", {
+        "head_dim": 8, "sliding_window": 4, "query_pre_attn_scalar": 6, "layer_types":
+        ["sliding_attention", "full_attention"], "final_logit_softcapping": 4.0,
+        "rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 2.0,
+                                               "rope_theta": 500.0},
+                            "sliding_attention": {"rope_type": "default", "rope_theta": 50.0}}}),
     "phi3": ("Phi3Config", "Phi3ForCausalLM", {
         "sliding_window": 5, "rope_parameters": {"rope_type": "default", "rope_theta": 500.0,
                                                  "partial_rotary_factor": 0.5}}),
@@ -355,6 +364,27 @@ def hf_rope(request, tmp_path_factory):
     with torch.no_grad():
         long_logits = model(long_prompt).logits.numpy()
     return (request.param, *written, long_prompt.numpy(), long_logits)
+
+
+@pytest.mark.parametrize("hf_family", ["gemma2", "gemma3_text"], indirect=True)
+def test_gemma_reads_the_hubs_older_configs(hf_family, tmp_path):
+    """The Hub's Gemma 2 and 3 configs (transformers 4's) have no layer_types (a pattern
+    of sliding layers instead), Gemma 3's rope_local_base_freq and rope_scaling: the
+    same model as transformers 5's config.json."""
+    import shutil
+    kind, directory, prompt, logits, _ = hf_family
+    values = json.loads((directory / "config.json").read_text())
+    del values["layer_types"]
+    rotation = values.pop("rope_parameters")
+    values["rope_theta"] = 500.0
+    if kind == "gemma3_text":
+        values.update(sliding_window_pattern=2, rope_local_base_freq=50.0,
+                      rope_scaling={"rope_type": "linear", "factor": 2.0})
+        assert rotation["sliding_attention"]["rope_theta"] == 50.0
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    shutil.copy(directory / "model.safetensors", tmp_path)
+    got = from_pretrained(tmp_path)(ember.tensor(prompt)).numpy()
+    assert _rel(got, logits) < 1e-4
 
 
 def test_rotary_scalings_match_transformers(backend, hf_rope):

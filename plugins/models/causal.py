@@ -3,6 +3,7 @@ causal mask of a step that continues a cache, and reading Hugging Face's config.
 
 import dataclasses
 import json
+import math
 import numbers
 import os
 
@@ -12,6 +13,7 @@ import ember
 from ember.errors import SerializationError, ShapeError
 from ember.io import atomic_write
 from ember.plugins.nn import Embedding, Linear, Module, Parameter, init
+from ember.plugins.nn import functional as F
 
 from .sampling import next_tokens
 
@@ -40,20 +42,36 @@ class KeyValueCache:
         return k, v
 
 
-def causal_attention(q, k, v, time, window=None, **kwargs):
+def causal_attention(q, k, v, time, window=None, softcap=None, **kwargs):
     """scaled_dot_product_attention of ``time`` new queries against k and v, which may
     hold a cache's earlier positions first: the new rows see every one of those and the
     causal part of their own; with a sliding ``window``, only the last ``window`` keys
-    up to their own position (Mistral's)."""
+    up to their own position (Mistral's). ``softcap`` caps the scores to +-softcap by
+    softcap tanh(s / softcap) before the mask (Gemma 2's), composed of ember's ops."""
     past = k.shape[2] - time
     mask, causal = None, past == 0 and time > 1
     if window is not None and past + time <= window:
         window = None                   # every key is within every query's window
-    if (past and time > 1) or window is not None:
+    if (past and time > 1) or window is not None or (softcap and time > 1):
         ahead = np.arange(past + time)[None, :] - (past + np.arange(time)[:, None])
         allowed = (ahead <= 0) & (ahead > -window) if window is not None else ahead <= 0
         mask, causal = ember.tensor(allowed, backend=q.backend), False
+    if softcap:
+        return _softcapped_attention(q, k, v, mask, softcap, **kwargs)
     return ember.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, **kwargs)
+
+
+def _softcapped_attention(q, k, v, allowed, softcap, scale=None, enable_gqa=False,
+                          dropout_p=0.0):
+    """softmax(softcap tanh(q k^T scale / softcap), where allowed) v: every row may attend
+    to its own position at least, so none is empty."""
+    if enable_gqa:
+        k, v = (ember.repeat_interleave(t, q.shape[1] // t.shape[1], dim=1) for t in (k, v))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = ember.tanh(ember.matmul(q, k.transpose(-2, -1)) * (scale / softcap)) * softcap
+    if allowed is not None:
+        scores = ember.where(allowed, scores, -math.inf)
+    return ember.matmul(F.dropout(ember.softmax(scores, -1), dropout_p), v)
 
 
 def normal_linear(n_in, n_out, std, bias=True, dtype=None, backend=None):

@@ -3,6 +3,9 @@ load: ``LlamaForCausalLM`` (Llama 2 and 3, TinyLlama, SmolLM, ...), ``MistralFor
 (a sliding attention window), ``Qwen2ForCausalLM`` (biased query, key and value
 projections), ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys),
 ``GemmaForCausalLM`` (scaled embeddings, norms whose weight is an offset from 1),
+``Gemma2ForCausalLM`` (norms after attention and MLP too, soft-capped attention scores and
+logits, sliding and full layers in turn), ``Gemma3ForCausalLM`` (Gemma 3's text models:
+Gemma 2 with per-head norms, a rotation base of its own on sliding layers),
 ``Phi3ForCausalLM`` (fused projections, a partial rotation), and the mixtures of experts
 ``MixtralForCausalLM`` and ``Qwen3MoeForCausalLM`` (moe.py).
 
@@ -29,24 +32,40 @@ from .moe import SparseMoE
 from .gpt2 import ACTIVATIONS
 
 
-#: the config fields of each mixture of experts
-_MOE_FIELDS = {"mixtral": ("num_local_experts", "num_experts_per_tok"),
+_GEMMA2_FIELDS = ("query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping")
+#: the config fields only some families have (config.json carries them for those only)
+_OWN_FIELDS = {"mixtral": ("num_local_experts", "num_experts_per_tok"),
                "qwen3_moe": ("num_local_experts", "num_experts_per_tok", "moe_intermediate_size",
-                             "norm_topk_prob", "decoder_sparse_step", "mlp_only_layers")}
+                             "norm_topk_prob", "decoder_sparse_step", "mlp_only_layers"),
+               "gemma2": _GEMMA2_FIELDS,
+               "gemma3_text": _GEMMA2_FIELDS + ("rope_local_base_freq",)}
+_GEMMA_DEFAULTS = dict(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
+#: transformers' defaults where a family's differ from Llama's: for a config.json that
+#: omits them, and for a model built by its class without a config
+_DEFAULTS = {"gemma": _GEMMA_DEFAULTS,
+             "gemma2": dict(_GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
+                            attn_logit_softcapping=50.0, final_logit_softcapping=30.0),
+             "gemma3_text": dict(_GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
+                                 rope_theta=1e6, rope_local_base_freq=1e4)}
 #: the Qwen models, whose config.json may name sliding layers by index (transformers 4)
 QWEN = ("qwen2", "qwen3", "qwen3_moe")
+#: Gemma's shape: embeddings scaled by sqrt(hidden_size), norms offset from 1
+GEMMA = ("gemma", "gemma2", "gemma3_text")
+#: Gemma 2's and 3's layers: every ``n``-th attends in full, the rest slide a window
+_SLIDING_PATTERN = {"gemma2": 2, "gemma3_text": 6}
 #: model_type -> Hugging Face's class of the family
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
                  "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
-                 "gemma": "GemmaForCausalLM", "phi3": "Phi3ForCausalLM",
+                 "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
+                 "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM",
                  "mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM"}
 
 
 @dataclasses.dataclass
 class LlamaConfig:
     """The fields of Hugging Face's LlamaConfig (and MistralConfig, Qwen2Config,
-    Qwen3Config, GemmaConfig, Phi3Config, MixtralConfig, Qwen3MoeConfig: ``model_type``)
-    that change the network, with Llama's defaults."""
+    Qwen3Config, GemmaConfig, Gemma2Config, Gemma3TextConfig, Phi3Config, MixtralConfig,
+    Qwen3MoeConfig: ``model_type``) that change the network, with Llama's defaults."""
 
     model_type: str = "llama"
     vocab_size: int = 32000
@@ -93,6 +112,13 @@ class LlamaConfig:
     norm_topk_prob: bool = False
     decoder_sparse_step: int = 1
     mlp_only_layers: list = None
+    #: Gemma 2's and 3's: scores scaled by query_pre_attn_scalar ** -0.5 (None: head_dim's),
+    #: attention scores (Gemma 2's) and logits soft-capped to +-cap by cap tanh(x / cap)
+    #: (None: not), and Gemma 3's rotation base on sliding layers (None: rope_theta)
+    query_pre_attn_scalar: float = None
+    attn_logit_softcapping: float = None
+    final_logit_softcapping: float = None
+    rope_local_base_freq: float = None
 
     def __post_init__(self):
         if self.model_type not in ARCHITECTURES:
@@ -129,6 +155,9 @@ class LlamaConfig:
         """The sliding window of layer ``layer``, or None (it sees every earlier key)."""
         if self.model_type == "llama" or self.sliding_window is None:
             return None
+        if self.layer_types is None and self.model_type in _SLIDING_PATTERN:
+            full = (layer + 1) % _SLIDING_PATTERN[self.model_type] == 0     # Gemma 2's and 3's
+            return None if full else self.sliding_window
         if self.layer_types is None:
             return self.sliding_window if self.model_type in ("mistral", "phi3", "mixtral") \
                 else None
@@ -154,6 +183,10 @@ class LlamaConfig:
                          ("num_experts", "num_local_experts")):
             if old in values:                # transformers 4's names (Gemma's, Qwen-MoE's)
                 values.setdefault(new, values[old])
+        if values["model_type"] == "gemma3_text" and "layer_types" not in values:
+            n, count = values.get("sliding_window_pattern", 6), values.get("num_hidden_layers", 32)
+            values["layer_types"] = ["full_attention" if (i + 1) % n == 0
+                                     else "sliding_attention" for i in range(count)]
         if values["model_type"] in QWEN and "layer_types" not in values:
             # transformers 4's Qwen: sliding from layer max_window_layers on, if at all
             count, first = values.get("num_hidden_layers", 32), values.get("max_window_layers", 28)
@@ -162,27 +195,45 @@ class LlamaConfig:
                 else "full_attention" for i in range(count)]
         # transformers 5 writes rope_parameters; earlier ones rope_theta and rope_scaling
         parameters = values.get("rope_parameters") or values.get("rope_scaling") or {}
+        if "full_attention" in parameters:       # Gemma 3's, one rotation per layer type
+            parameters, local = parameters["full_attention"] or {}, \
+                dict(parameters.get("sliding_attention") or {})
+            if rope.scaling_from(local, values, source):
+                raise SerializationError(f"{source}: a scaled rotation on sliding layers is not "
+                                         f"supported ({local})")
+            values = {**values, "rope_local_base_freq": local.get(
+                "rope_theta", values.get("rope_local_base_freq"))}
         fields = known_fields(cls, values)
         fields.update({k: parameters[k] for k in rope.OWN
                        if k in parameters and k not in values})      # (an override wins)
         fields["rope_scaling"] = rope.scaling_from(parameters, values, source)
-        return cls(**fields)
+        return cls(**{**_DEFAULTS.get(values["model_type"], {}), **fields})
 
     def to_dict(self):
         """Hugging Face's config.json for this configuration (the experts' fields only
         where the family has them: MixtralConfig reads num_experts as num_local_experts)."""
         values = dataclasses.asdict(self)
-        for name in set(_MOE_FIELDS["mixtral"] + _MOE_FIELDS["qwen3_moe"]) - set(
-                _MOE_FIELDS.get(self.model_type, ())):
+        for name in set(sum(_OWN_FIELDS.values(), ())) - set(_OWN_FIELDS.get(self.model_type, ())):
             del values[name]
         if self.model_type in QWEN:
             values["use_sliding_window"] = "sliding_attention" in (self.layer_types or ())
         scaling = values.pop("rope_scaling") or {"rope_type": "default"}
         if "original_max_position_embeddings" in scaling:   # Phi3Config's own field wins
             values["original_max_position_embeddings"] = scaling["original_max_position_embeddings"]
+        parameters = {**scaling, "rope_theta": self.rope_theta,
+                      "partial_rotary_factor": self.partial_rotary_factor}
+        if self.model_type == "gemma3_text":
+            parameters = {"full_attention": parameters, "sliding_attention": {
+                "rope_type": "default", "rope_theta": values.pop("rope_local_base_freq")}}
         return {"architectures": [ARCHITECTURES[self.model_type]], **values,
-                "rope_parameters": {**scaling, "rope_theta": self.rope_theta,
-                                    "partial_rotary_factor": self.partial_rotary_factor}}
+                "rope_parameters": parameters}
+
+    def rotation(self, layer):
+        """(base, scaling) of layer ``layer``'s rotation: Gemma 3's sliding layers have a
+        plain one of base rope_local_base_freq."""
+        if self.model_type == "gemma3_text" and self.window(layer) is not None:
+            return self.rope_local_base_freq or self.rope_theta, None
+        return self.rope_theta, self.rope_scaling
 
     def long_rotation(self, length):
         """Whether a sequence of ``length`` positions rotates by longrope's long table."""
@@ -213,12 +264,14 @@ class LlamaAttention(Module):
             self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
         self.o_proj = _linear(heads * d, c.hidden_size, c.attention_bias, c, dtype, backend)
         self.q_norm = self.k_norm = None
-        if c.model_type in ("qwen3", "qwen3_moe"):     # each head's queries and keys normalized
-            self.q_norm = RMSNorm(d, c.rms_norm_eps, dtype=dtype, backend=backend)
-            self.k_norm = RMSNorm(d, c.rms_norm_eps, dtype=dtype, backend=backend)
+        if c.model_type in ("qwen3", "qwen3_moe", "gemma3_text"):   # per-head queries and keys
+            self.q_norm, self.k_norm = _norm(c, d, dtype, backend), _norm(c, d, dtype, backend)
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
         self.layer_idx, self.dropout = layer_idx, c.attention_dropout
         self.window = c.window(layer_idx)
+        self.scale = c.query_pre_attn_scalar ** -0.5 if c.query_pre_attn_scalar else None
+        # (transformers' Gemma 3 takes attn_logit_softcapping but applies none)
+        self.softcap = c.attn_logit_softcapping if c.model_type == "gemma2" else None
 
     def _project(self, x):
         if self.qkv_proj is None:
@@ -227,8 +280,9 @@ class LlamaAttention(Module):
         k_end = q_end + self.kv_heads * self.head_dim
         return qkv[..., :q_end], qkv[..., q_end:k_end], qkv[..., k_end:]
 
-    def forward(self, x, cos, sin, cache=None):
+    def forward(self, x, rotations, cache=None):
         batch, time, _ = x.shape
+        cos, sin = rotations[self.layer_idx]
         split = lambda t, n: t.reshape(batch, time, n, self.head_dim)   # noqa: E731
         q, k, v = self._project(x)
         q, k = split(q, self.heads), split(k, self.kv_heads)
@@ -238,8 +292,8 @@ class LlamaAttention(Module):
         v = split(v, self.kv_heads).permute(0, 2, 1, 3)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
-        out = causal_attention(q, k, v, time, window=self.window,
-                               enable_gqa=self.kv_heads != self.heads,
+        out = causal_attention(q, k, v, time, window=self.window, softcap=self.softcap,
+                               scale=self.scale, enable_gqa=self.kv_heads != self.heads,
                                dropout_p=self.dropout if self.training else 0.0)
         return self.o_proj(out.permute(0, 2, 1, 3).reshape(batch, time, self.heads * self.head_dim))
 
@@ -314,13 +368,15 @@ class OffsetRMSNorm(RMSNorm):
 
 
 def _norm(config, size, dtype, backend):
-    cls = OffsetRMSNorm if config.model_type == "gemma" else RMSNorm
+    cls = OffsetRMSNorm if config.model_type in GEMMA else RMSNorm
     return cls(size, config.rms_norm_eps, dtype=dtype, backend=backend)
 
 
 class LlamaDecoderLayer(Module):
     """x + attn(norm(x)), then + mlp(norm(x)) (or a sparse mixture of experts: Mixtral's
-    block_sparse_moe, Qwen-MoE's mlp)."""
+    block_sparse_moe, Qwen-MoE's mlp); Gemma 2 and 3 normalize each output too (their
+    post_attention_layernorm, post_feedforward_layernorm; pre_feedforward_layernorm
+    before the MLP)."""
 
     def __init__(self, config, layer_idx, dtype=None, backend=None):
         super().__init__()
@@ -335,11 +391,19 @@ class LlamaDecoderLayer(Module):
                 LlamaMLP(c, dtype, backend)
         self.input_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.post_attention_layernorm = _norm(c, c.hidden_size, dtype, backend)
+        self.pre_feedforward_layernorm = self.post_feedforward_layernorm = None
+        if c.model_type in _SLIDING_PATTERN:
+            self.pre_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
+            self.post_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.resid_pdrop = c.resid_pdrop
 
-    def forward(self, x, cos, sin, cache=None):
+    def forward(self, x, rotations, cache=None):
         feed = self.mlp if self.mlp is not None else self.block_sparse_moe
-        x = x + self._dropped(self.self_attn(self.input_layernorm(x), cos, sin, cache))
+        attended = self.self_attn(self.input_layernorm(x), rotations, cache)
+        if self.pre_feedforward_layernorm is not None:          # Gemma 2's and 3's sandwich
+            x = x + self.post_attention_layernorm(attended)
+            return x + self.post_feedforward_layernorm(feed(self.pre_feedforward_layernorm(x)))
+        x = x + self._dropped(attended)
         return x + self._dropped(feed(self.post_attention_layernorm(x)))
 
     def _dropped(self, t):
@@ -359,27 +423,37 @@ class LlamaModel(Module):
                                   for i in range(c.num_hidden_layers)])
         self.norm = _norm(c, c.hidden_size, dtype, backend)
         object.__setattr__(self, "config", c)
-        object.__setattr__(self, "rotary", {})   # (backend, dtype, long) -> (cos, sin): not state
+        object.__setattr__(self, "rotary", {})   # (rotation, backend, dtype) -> (cos, sin): not state
 
     def forward(self, ids, cache=None):
         """Hidden states of (batch, time) ids, continuing what ``cache`` holds."""
         past = len(cache) if cache is not None else 0
-        x = self.embed_tokens(ids)
-        if self.config.model_type == "gemma":
-            x = x * math.sqrt(self.config.hidden_size)
         c = self.config
-        long = c.long_rotation(past + ids.shape[1])
-        key = (x.device, x.dtype, long)
-        if key not in self.rotary:          # made once per backend and dtype the model meets
-            frequencies, scale = rope.frequencies(c.rope_scaling, c.rope_theta, c.rotary_dim,
+        x = self.embed_tokens(ids)
+        if c.model_type in GEMMA:
+            x = x * math.sqrt(c.hidden_size)
+        long, rotations = c.long_rotation(past + ids.shape[1]), {}
+        for i in range(c.num_hidden_layers):    # (cos, sin) of each layer, one per rotation
+            base, scaling = c.rotation(i)
+            if (base, scaling is None) not in rotations:
+                rotations[base, scaling is None] = self._positions(base, scaling, long, x, past,
+                                                                   ids.shape[1])
+            rotations[i] = rotations[base, scaling is None]
+        for layer in self.layers:
+            x = layer(x, rotations, cache)
+        return self.norm(x)
+
+    def _positions(self, base, scaling, long, x, past, time):
+        """(cos, sin) of positions past..past + time, from a table made once per rotation,
+        backend and dtype the model meets (a model has at most two rotations)."""
+        c, key = self.config, (base, scaling is None, long, x.device, x.dtype)
+        if key not in self.rotary:
+            frequencies, scale = rope.frequencies(scaling, base, c.rotary_dim,
                                                   c.max_position_embeddings, long)
             self.rotary[key] = F.rotary_embedding(c.max_position_embeddings, c.rotary_dim,
                                                   dtype=x.dtype, backend=x.device,
                                                   frequencies=frequencies, scale=scale)
-        cos, sin = (t[past:past + ids.shape[1]] for t in self.rotary[key])
-        for layer in self.layers:
-            x = layer(x, cos, sin, cache)
-        return self.norm(x)
+        return tuple(t[past:past + time] for t in self.rotary[key])
 
 
 class Llama(CausalLM):
@@ -387,8 +461,8 @@ class Llama(CausalLM):
     ``model(ids)`` gives logits of shape (batch, time, vocab_size).
 
     Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``;
-    the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma, Phi3, Mixtral or
-    Qwen3Moe (their classes below differ only in that default).
+    the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma, Gemma2, Gemma3,
+    Phi3, Mixtral or Qwen3Moe (their classes below differ only in that default).
     """
 
     positions_field = "max_position_embeddings"
@@ -399,7 +473,11 @@ class Llama(CausalLM):
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
-        config = dataclasses.replace(config or LlamaConfig(model_type=self.family), **fields)
+        if config is None:
+            config = LlamaConfig(**{"model_type": self.family, **_DEFAULTS.get(self.family, {}),
+                                    **fields})
+        elif fields:
+            config = dataclasses.replace(config, **fields)
         object.__setattr__(self, "config", config)
         self.model = LlamaModel(config, dtype, backend)
         self.lm_head = None if config.tie_word_embeddings else \
@@ -410,8 +488,11 @@ class Llama(CausalLM):
         ids = self.check_ids(ids, cache, "Llama")
         hidden = self.model(ids, cache)
         if self.lm_head is None:
-            return ember.matmul(hidden, self.model.embed_tokens.weight.T)
-        return self.lm_head(hidden)
+            logits = ember.matmul(hidden, self.model.embed_tokens.weight.T)
+        else:
+            logits = self.lm_head(hidden)
+        cap = self.config.final_logit_softcapping
+        return logits if cap is None else ember.tanh(logits / cap) * cap
 
     def cache_expires(self, cached, length):
         """Past its original context, longrope rotates every position by its long table, so
@@ -490,7 +571,27 @@ class Gemma(Llama):
     whose weight is an offset from 1, and GELU in the MLP."""
 
     family = "gemma"
-    example_fields = dict(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
+
+
+class Gemma2(Llama):
+    """Gemma 2 (Gemma2ForCausalLM): Gemma whose layers alternate sliding and full
+    attention, normalize attention's and the MLP's outputs too, scale scores by
+    query_pre_attn_scalar ** -0.5 and soft-cap them and the logits."""
+
+    family = "gemma2"
+    example_fields = dict(sliding_window=3, query_pre_attn_scalar=6,
+                          attn_logit_softcapping=2.0, final_logit_softcapping=3.0)
+
+
+class Gemma3(Llama):
+    """Gemma 3's text models (Gemma3ForCausalLM; model_type gemma3_text, as Gemma 3 1B):
+    Gemma 2 with per-head query and key norms, no cap on the scores, five sliding layers
+    to a full one, and a rotation of base rope_local_base_freq on the sliding ones."""
+
+    family = "gemma3_text"
+    example_fields = dict(sliding_window=3, query_pre_attn_scalar=6, rope_local_base_freq=50.0,
+                          layer_types=["sliding_attention", "full_attention"],
+                          rope_scaling={"rope_type": "linear", "factor": 2.0})
 
 
 class Phi3(Llama):
@@ -521,4 +622,5 @@ class Qwen3Moe(Llama):
 
 #: model_type -> the class that builds it
 FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3, "gemma": Gemma,
-          "phi3": Phi3, "mixtral": Mixtral, "qwen3_moe": Qwen3Moe}
+          "gemma2": Gemma2, "gemma3_text": Gemma3, "phi3": Phi3, "mixtral": Mixtral,
+          "qwen3_moe": Qwen3Moe}

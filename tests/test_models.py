@@ -282,6 +282,11 @@ FAMILY = {  # model_type -> (transformers' class names, the config fields that m
                                                  "partial_rotary_factor": 0.5}}),
     "mixtral": ("MixtralConfig", "MixtralForCausalLM", {"num_local_experts": 4,
                                                         "num_experts_per_tok": 2}),
+    "gpt_oss": ("GptOssConfig", "GptOssForCausalLM", {
+        "num_local_experts": 4, "num_experts_per_tok": 2, "sliding_window": 4, "head_dim": 8,
+        "swiglu_limit": 3.0, "rope_parameters": {
+            "rope_type": "yarn", "rope_theta": 500.0, "factor": 4.0, "beta_fast": 32.0,
+            "beta_slow": 1.0, "truncate": False, "original_max_position_embeddings": 8}}),
     "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM", {
         "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 24,
         "norm_topk_prob": False, "mlp_only_layers": [1], "head_dim": 8}),
@@ -490,6 +495,45 @@ def test_fp8_checkpoints_in_shards_load_dequantized(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(values))
     with pytest.raises(ember.SerializationError, match="quantization 'awq' is not supported"):
         from_pretrained(tmp_path)
+
+
+def test_mxfp4_experts_load_dequantized(backend, tmp_path):
+    """gpt-oss's MXFP4 layout (experts' weights as uint8 blocks of 32 e2m1 codes and an
+    e8m0 scale each): the weights transformers' own convert_moe_packed_tensors makes of
+    them give transformers' logits, on every backend; a block without its scales is
+    named."""
+    torch = pytest.importorskip("torch", reason="PyTorch writes the checkpoint here")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle")
+    st = pytest.importorskip("safetensors.torch", reason="safetensors writes the checkpoint")
+    from transformers.integrations.mxfp4 import convert_moe_packed_tensors
+    torch.manual_seed(0)
+    config = transformers.GptOssConfig(**{**LLAMA, "intermediate_size": 64}, num_local_experts=4,
+                                       num_experts_per_tok=2, head_dim=8, bos_token_id=0,
+                                       eos_token_id=0, pad_token_id=0)
+    model = transformers.GptOssForCausalLM(config).eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    for key in [k for k in state if k.endswith(("gate_up_proj", "down_proj"))]:
+        experts, columns, rows = state[key].shape      # stored (experts, rows, columns / 32, 16)
+        blocks = torch.tensor(rng.integers(0, 256, (experts, rows, columns // 32, 16)), dtype=torch.uint8)
+        scales = torch.tensor(rng.integers(122, 129, (experts, rows, columns // 32)), dtype=torch.uint8)
+        del state[key]
+        state[key + "_blocks"], state[key + "_scales"] = blocks, scales
+        model.state_dict()[key].copy_(convert_moe_packed_tensors(blocks, scales, dtype=torch.float32))
+    st.save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "model.safetensors")
+    values = {**config.to_dict(), "quantization_config": {"quant_method": "mxfp4"}}
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    prompt = torch.tensor([[3, 14, 15, 9, 2, 6, 31]])
+    with torch.no_grad():
+        want = model(prompt).logits.numpy()
+    got = from_pretrained(tmp_path, backend=backend)(
+        ember.tensor(prompt.numpy(), dtype=backend.default_int)).numpy()
+    assert _rel(got, want) < 1e-5
+    del state["model.layers.0.mlp.experts.down_proj_scales"]
+    st.save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "model.safetensors")
+    with pytest.raises(ember.SerializationError, match="down_proj_blocks uint8.* needs "
+                                                       "model.layers.0.mlp.experts.down_proj_scales"):
+        from_pretrained(tmp_path, backend=backend)
 
 
 def test_mixture_of_experts_dispatch_equals_the_compiled_dense_sum(backend):

@@ -341,15 +341,18 @@ OPS = [
            sample="distinct", grad=False, out="index"),
     OpCase("argmin_flat", lambda x: x.argmin(), np.argmin, REDUCE, NUMERIC, sample="distinct",
            grad=False, out="index"),
-    # einsum: contractions as batched GEMMs, diagonals, sums, '...' broadcasting
+    # einsum: contractions as batched GEMMs, diagonals, sums, '...' broadcasting; operands
+    # contract left to right (as torch.einsum without opt_einsum), which decides where a
+    # chain through infinities meets 0 * inf: the chain's reference pairs them so too
     *[OpCase(f"einsum_{name}", (lambda eq: lambda *xs: ember.einsum(eq, *xs))(eq),
-             (lambda eq: lambda *xs: np.einsum(eq, *xs))(eq), [shapes], NUMERIC, cancels=True)
-      for name, eq, shapes in (
-          ("attention", "bhqd,bhkd->bhqk", ((2, 3, 4, 5), (2, 3, 6, 5))),
-          ("trace_diag", "iij->j", ((3, 3, 4),)),
-          ("ellipsis", "...ij,...jk->...ik", ((2, 3, 4), (4, 5))),
-          ("chain", "ab,bc,cd->ad", ((2, 3), (3, 4), (4, 5))),
-          ("outer_sum", "i,j->", ((3,), (4,))))],
+             ref or (lambda eq: lambda *xs: np.einsum(eq, *xs))(eq), [shapes], NUMERIC,
+             cancels=True)
+      for name, eq, shapes, ref in (
+          ("attention", "bhqd,bhkd->bhqk", ((2, 3, 4, 5), (2, 3, 6, 5)), None),
+          ("trace_diag", "iij->j", ((3, 3, 4),), None),
+          ("ellipsis", "...ij,...jk->...ik", ((2, 3, 4), (4, 5)), None),
+          ("chain", "ab,bc,cd->ad", ((2, 3), (3, 4), (4, 5)), lambda a, b, c: (a @ b) @ c),
+          ("outer_sum", "i,j->", ((3,), (4,)), None))],
     # sorting, stable: ties keep their order, -0 equals +0, NaN after every number (first
     # when descending), an empty axis gives empty results; the values are gathered from x,
     # so their gradient goes back to where each came from

@@ -15,6 +15,7 @@ from ember.io import atomic_write
 from ember.plugins.nn import Embedding, Linear, Module, Parameter, init
 from ember.plugins.nn import functional as F
 
+from .quantized import dequantized
 from .sampling import next_tokens
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
@@ -42,36 +43,45 @@ class KeyValueCache:
         return k, v
 
 
-def causal_attention(q, k, v, time, window=None, softcap=None, **kwargs):
+def causal_attention(q, k, v, time, window=None, softcap=None, sinks=None, **kwargs):
     """scaled_dot_product_attention of ``time`` new queries against k and v, which may
     hold a cache's earlier positions first: the new rows see every one of those and the
     causal part of their own; with a sliding ``window``, only the last ``window`` keys
     up to their own position (Mistral's). ``softcap`` caps the scores to +-softcap by
-    softcap tanh(s / softcap) before the mask (Gemma 2's), composed of ember's ops."""
+    softcap tanh(s / softcap) before the mask (Gemma 2's); ``sinks``, a logit per head,
+    join each row's softmax as a key with no value (gpt-oss's): both composed of ember's
+    ops."""
     past = k.shape[2] - time
     mask, causal = None, past == 0 and time > 1
+    composed = bool(softcap) or sinks is not None
     if window is not None and past + time <= window:
         window = None                   # every key is within every query's window
-    if (past and time > 1) or window is not None or (softcap and time > 1):
+    if (past and time > 1) or window is not None or (composed and time > 1):
         ahead = np.arange(past + time)[None, :] - (past + np.arange(time)[:, None])
         allowed = (ahead <= 0) & (ahead > -window) if window is not None else ahead <= 0
         mask, causal = ember.tensor(allowed, backend=q.backend), False
-    if softcap:
-        return _softcapped_attention(q, k, v, mask, softcap, **kwargs)
+    if composed:
+        return _composed_attention(q, k, v, mask, softcap, sinks, **kwargs)
     return ember.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, **kwargs)
 
 
-def _softcapped_attention(q, k, v, allowed, softcap, scale=None, enable_gqa=False,
-                          dropout_p=0.0):
-    """softmax(softcap tanh(q k^T scale / softcap), where allowed) v: every row may attend
-    to its own position at least, so none is empty."""
+def _composed_attention(q, k, v, allowed, softcap, sinks, scale=None, enable_gqa=False,
+                        dropout_p=0.0):
+    """softmax(softcap tanh(q k^T scale / softcap), where allowed, beside the sinks) v:
+    every row may attend to its own position at least, so none is empty."""
     if enable_gqa:
         k, v = (ember.repeat_interleave(t, q.shape[1] // t.shape[1], dim=1) for t in (k, v))
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = ember.tanh(ember.matmul(q, k.transpose(-2, -1)) * (scale / softcap)) * softcap
+    scores = ember.matmul(q, k.transpose(-2, -1))
+    scores = ember.tanh(scores * (scale / softcap)) * softcap if softcap else scores * scale
     if allowed is not None:
         scores = ember.where(allowed, scores, -math.inf)
-    return ember.matmul(F.dropout(ember.softmax(scores, -1), dropout_p), v)
+    if sinks is None:
+        p = ember.softmax(scores, -1)
+    else:
+        column = ember.broadcast_to(sinks.reshape(1, -1, 1, 1), scores.shape[:-1] + (1,))
+        p = ember.softmax(ember.cat([scores, column.to(scores.dtype)], axis=-1), -1)[..., :-1]
+    return ember.matmul(F.dropout(p, dropout_p), v)
 
 
 def normal_linear(n_in, n_out, std, bias=True, dtype=None, backend=None):
@@ -101,12 +111,12 @@ def load_weights(model, state, weights, config_path):
 
 def read_weights(directory, config, backend):
     """(state, what): a Hugging Face directory's tensors, from model.safetensors or the
-    shards model.safetensors.index.json names, with fine-grained FP8 weights (config's
-    quantization_config, quant_method "fp8") dequantized to float32."""
+    shards model.safetensors.index.json names, with quantized weights (config's
+    quantization_config: fine-grained "fp8", "mxfp4") dequantized to float32."""
     index_path = os.path.join(directory, INDEX_FILE)
     if not os.path.exists(index_path) or os.path.exists(os.path.join(directory, WEIGHTS_FILE)):
         path = os.path.join(directory, WEIGHTS_FILE)
-        return _dequantized(ember.load(path, backend=backend), config, path), path
+        return dequantized(ember.load(path, backend=backend), config, path), path
     index, _ = read_config(directory, INDEX_FILE)
     weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not all(
@@ -120,35 +130,7 @@ def read_weights(directory, config, backend):
     if missing:
         raise SerializationError(f"{index_path}: the shards hold no tensor {missing[0]!r}"
                                  + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    return _dequantized(state, config, index_path), index_path
-
-
-def _dequantized(state, config, source):
-    """Hugging Face's fine-grained FP8 layout: ``X.weight`` in float8_e4m3fn beside
-    ``X.weight_scale_inv``, one float32 per block of ``weight_block_size`` (rows, columns;
-    the last blocks may be partial) or one for the tensor; the weight is their product."""
-    quant = config.get("quantization_config")
-    if not quant:
-        return state
-    if quant.get("quant_method") != "fp8":
-        raise SerializationError(f"{source}: quantization {quant.get('quant_method')!r} is not "
-                                 f"supported; ember reads Hugging Face's fine-grained fp8 "
-                                 f"checkpoints and unquantized ones")
-    block = quant.get("weight_block_size")
-    out = {}
-    for key, value in state.items():
-        scale = state.get(key + "_scale_inv")
-        if key.endswith(("_scale_inv", ".activation_scale")):
-            continue
-        if scale is not None:
-            value, scale = value.to(ember.float32), scale.to(ember.float32)
-            if block and scale.ndim == 2:
-                rows, cols = value.shape
-                scale = scale[ember.tensor(np.arange(rows) // block[0], backend=scale.device)]
-                scale = scale[:, ember.tensor(np.arange(cols) // block[1], backend=scale.device)]
-            value = value * scale
-        out[key] = value
-    return out
+    return dequantized(state, config, index_path), index_path
 
 
 def write_pretrained(directory, config, state):

@@ -7,7 +7,8 @@ projections), ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys),
 logits, sliding and full layers in turn), ``Gemma3ForCausalLM`` (Gemma 3's text models:
 Gemma 2 with per-head norms, a rotation base of its own on sliding layers),
 ``Phi3ForCausalLM`` (fused projections, a partial rotation), and the mixtures of experts
-``MixtralForCausalLM`` and ``Qwen3MoeForCausalLM`` (moe.py).
+``MixtralForCausalLM``, ``Qwen3MoeForCausalLM`` and ``GptOssForCausalLM`` (gpt-oss:
+attention sinks, biased projections, stacked experts; moe.py).
 
 RMSNorm before attention and MLP, rotary position embeddings on queries and keys
 (Hugging Face's half rotation), grouped-query attention (``num_key_value_heads``),
@@ -28,7 +29,7 @@ from ember.plugins.nn import functional as F
 from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
                      normal_linear, read_config, read_weights, write_pretrained)
 from . import rope
-from .moe import SparseMoE
+from .moe import GptOssExperts, GptOssMLP, SparseMoE
 from .gpt2 import ACTIVATIONS
 
 
@@ -37,6 +38,8 @@ _GEMMA2_FIELDS = ("query_pre_attn_scalar", "attn_logit_softcapping", "final_logi
 _OWN_FIELDS = {"mixtral": ("num_local_experts", "num_experts_per_tok"),
                "qwen3_moe": ("num_local_experts", "num_experts_per_tok", "moe_intermediate_size",
                              "norm_topk_prob", "decoder_sparse_step", "mlp_only_layers"),
+               "gpt_oss": ("num_local_experts", "num_experts_per_tok", "swiglu_alpha",
+                           "swiglu_limit"),
                "gemma2": _GEMMA2_FIELDS,
                "gemma3_text": _GEMMA2_FIELDS + ("rope_local_base_freq",)}
 _GEMMA_DEFAULTS = dict(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
@@ -46,26 +49,34 @@ _DEFAULTS = {"gemma": _GEMMA_DEFAULTS,
              "gemma2": dict(_GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
                             attn_logit_softcapping=50.0, final_logit_softcapping=30.0),
              "gemma3_text": dict(_GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
-                                 rope_theta=1e6, rope_local_base_freq=1e4)}
+                                 rope_theta=1e6, rope_local_base_freq=1e4),
+             "gpt_oss": dict(attention_bias=True, sliding_window=128, rms_norm_eps=1e-5,
+                             num_experts_per_tok=4, rope_scaling=dict(
+                                 rope_type="yarn", factor=32.0, beta_fast=32.0, beta_slow=1.0,
+                                 truncate=False, original_max_position_embeddings=4096))}
 #: the Qwen models, whose config.json may name sliding layers by index (transformers 4)
 QWEN = ("qwen2", "qwen3", "qwen3_moe")
 #: Gemma's shape: embeddings scaled by sqrt(hidden_size), norms offset from 1
 GEMMA = ("gemma", "gemma2", "gemma3_text")
-#: Gemma 2's and 3's layers: every ``n``-th attends in full, the rest slide a window
-_SLIDING_PATTERN = {"gemma2": 2, "gemma3_text": 6}
+#: by default every ``n``-th layer attends in full, the rest slide a window
+_SLIDING_PATTERN = {"gemma2": 2, "gemma3_text": 6, "gpt_oss": 2}
+#: Gemma 2's and 3's layers normalize attention's and the MLP's outputs too
+SANDWICH = ("gemma2", "gemma3_text")
 #: model_type -> Hugging Face's class of the family
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
                  "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
                  "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
                  "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM",
-                 "mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM"}
+                 "mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM",
+                 "gpt_oss": "GptOssForCausalLM"}
 
 
 @dataclasses.dataclass
 class LlamaConfig:
     """The fields of Hugging Face's LlamaConfig (and MistralConfig, Qwen2Config,
     Qwen3Config, GemmaConfig, Gemma2Config, Gemma3TextConfig, Phi3Config, MixtralConfig,
-    Qwen3MoeConfig: ``model_type``) that change the network, with Llama's defaults."""
+    Qwen3MoeConfig, GptOssConfig: ``model_type``) that change the network, with Llama's
+    defaults."""
 
     model_type: str = "llama"
     vocab_size: int = 32000
@@ -119,6 +130,10 @@ class LlamaConfig:
     attn_logit_softcapping: float = None
     final_logit_softcapping: float = None
     rope_local_base_freq: float = None
+    #: gpt-oss's experts: gate sigmoid(swiglu_alpha gate) (up + 1), both clamped to
+    #: swiglu_limit (the gate from above only)
+    swiglu_alpha: float = 1.702
+    swiglu_limit: float = 7.0
 
     def __post_init__(self):
         if self.model_type not in ARCHITECTURES:
@@ -165,8 +180,8 @@ class LlamaConfig:
 
     def experts(self, layer):
         """How many experts layer ``layer``'s sparse block has, or 0 where it is dense."""
-        if self.model_type == "mixtral":
-            return self.num_local_experts or 8
+        if self.model_type in ("mixtral", "gpt_oss"):
+            return self.num_local_experts or (8 if self.model_type == "mixtral" else 128)
         if self.model_type != "qwen3_moe" or layer in (self.mlp_only_layers or ()):
             return 0
         return (self.num_local_experts or 128) if (layer + 1) % self.decoder_sparse_step == 0 else 0
@@ -206,7 +221,8 @@ class LlamaConfig:
         fields = known_fields(cls, values)
         fields.update({k: parameters[k] for k in rope.OWN
                        if k in parameters and k not in values})      # (an override wins)
-        fields["rope_scaling"] = rope.scaling_from(parameters, values, source)
+        if parameters:
+            fields["rope_scaling"] = rope.scaling_from(parameters, values, source)
         return cls(**{**_DEFAULTS.get(values["model_type"], {}), **fields})
 
     def to_dict(self):
@@ -270,6 +286,10 @@ class LlamaAttention(Module):
         self.layer_idx, self.dropout = layer_idx, c.attention_dropout
         self.window = c.window(layer_idx)
         self.scale = c.query_pre_attn_scalar ** -0.5 if c.query_pre_attn_scalar else None
+        self.sinks = None           # gpt-oss's: a learned logit per head, attended to by none
+        if c.model_type == "gpt_oss":
+            self.sinks = Parameter(init.normal((heads,), 0.0, c.initializer_range, dtype,
+                                               backend))
         # (transformers' Gemma 3 takes attn_logit_softcapping but applies none)
         self.softcap = c.attn_logit_softcapping if c.model_type == "gemma2" else None
 
@@ -293,7 +313,7 @@ class LlamaAttention(Module):
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         out = causal_attention(q, k, v, time, window=self.window, softcap=self.softcap,
-                               scale=self.scale, enable_gqa=self.kv_heads != self.heads,
+                               sinks=self.sinks, scale=self.scale, enable_gqa=self.kv_heads != self.heads,
                                dropout_p=self.dropout if self.training else 0.0)
         return self.o_proj(out.permute(0, 2, 1, 3).reshape(batch, time, self.heads * self.head_dim))
 
@@ -347,7 +367,13 @@ class MixtralExpert(Module):
 
 
 def _sparse_moe(c, count, dtype, backend):
-    """Mixtral's block_sparse_moe or Qwen-MoE's mlp: a router and ``count`` experts."""
+    """Mixtral's block_sparse_moe, Qwen-MoE's or gpt-oss's mlp: a router and ``count``
+    experts."""
+    if c.model_type == "gpt_oss":
+        return GptOssMLP(_linear(c.hidden_size, count, True, c, dtype, backend),
+                         GptOssExperts(count, c.hidden_size, c.intermediate_size, c.swiglu_alpha,
+                                       c.swiglu_limit, c.initializer_range, dtype, backend),
+                         c.num_experts_per_tok)
     if c.model_type == "mixtral":
         experts = [MixtralExpert(c, dtype, backend) for _ in range(count)]
     else:
@@ -392,7 +418,7 @@ class LlamaDecoderLayer(Module):
         self.input_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.post_attention_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.pre_feedforward_layernorm = self.post_feedforward_layernorm = None
-        if c.model_type in _SLIDING_PATTERN:
+        if c.model_type in SANDWICH:
             self.pre_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
             self.post_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.resid_pdrop = c.resid_pdrop
@@ -462,7 +488,7 @@ class Llama(CausalLM):
 
     Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``;
     the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma, Gemma2, Gemma3,
-    Phi3, Mixtral or Qwen3Moe (their classes below differ only in that default).
+    Phi3, Mixtral, Qwen3Moe or GptOss (their classes below differ only in that default).
     """
 
     positions_field = "max_position_embeddings"
@@ -594,6 +620,19 @@ class Gemma3(Llama):
                           rope_scaling={"rope_type": "linear", "factor": 2.0})
 
 
+class GptOss(Llama):
+    """gpt-oss (GptOssForCausalLM): biased attention with a learned sink logit per head,
+    sliding and full layers in turn, YaRN's rotation, and in every layer a mixture of
+    num_local_experts stacked experts, num_experts_per_tok per token. Its MXFP4
+    checkpoints load dequantized."""
+
+    family = "gpt_oss"
+    example_fields = dict(num_local_experts=4, num_experts_per_tok=2, sliding_window=3,
+                          rope_scaling=dict(rope_type="yarn", factor=4.0, beta_fast=32.0,
+                                            beta_slow=1.0, truncate=False,
+                                            original_max_position_embeddings=4))
+
+
 class Phi3(Llama):
     """Phi-3 and Phi-4-mini (Phi3ForCausalLM): Llama with fused qkv_proj and gate_up_proj,
     a rotation of the first partial_rotary_factor of each head, residual dropout."""
@@ -607,7 +646,7 @@ class Mixtral(Llama):
     num_local_experts experts, each token going to num_experts_per_tok of them."""
 
     family = "mixtral"
-    example_fields = dict(num_local_experts=4, num_experts_per_tok=2)
+    example_fields = dict(num_local_experts=4, num_experts_per_tok=3)   # every expert gets a token
 
 
 class Qwen3Moe(Llama):
@@ -623,4 +662,4 @@ class Qwen3Moe(Llama):
 #: model_type -> the class that builds it
 FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3, "gemma": Gemma,
           "gemma2": Gemma2, "gemma3_text": Gemma3, "phi3": Phi3, "mixtral": Mixtral,
-          "qwen3_moe": Qwen3Moe}
+          "qwen3_moe": Qwen3Moe, "gpt_oss": GptOss}

@@ -10,8 +10,8 @@ from .causal import read_config
 def from_pretrained(directory, dtype=None, backend=None, **overrides):
     """The model in a Hugging Face ``directory`` (config.json and model.safetensors), built
     by the registered model named by its config's ``model_type`` (gpt2, llama, mistral,
-    qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, mixtral, qwen3_moe, or one a plugin
-    registers), in eval mode."""
+    qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, mixtral, qwen3_moe, gpt_oss, or one a
+    plugin registers), in eval mode."""
     values, path = read_config(directory)
     kind = values.get("model_type")
     names = ember.registry.names("models")

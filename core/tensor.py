@@ -439,7 +439,12 @@ class Tensor:
     def signbit(self): return _ops.signbit(self)
 
     def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
-    view = reshape
+
+    def view(self, *shape):
+        """reshape, or given one dtype, the bits read as it (ember.bitcast), as PyTorch's."""
+        if len(shape) == 1 and is_dtype_spec(shape[0]):
+            return _ops.bitcast(self, shape[0])
+        return _ops.reshape(self, _varargs(shape))
     def permute(self, *axes): return _ops.permute(self, _varargs(axes))
     def transpose(self, a=-2, b=-1): return _ops.transpose(self, a, b)
     def expand(self, *shape): return _ops.broadcast_to(self, _varargs(shape))

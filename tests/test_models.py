@@ -392,6 +392,25 @@ def test_gemma_reads_the_hubs_older_configs(hf_family, tmp_path):
     assert _rel(got, logits) < 1e-4
 
 
+def test_a_multimodal_checkpoint_loads_as_its_language_model(tmp_path):
+    """Gemma 3's image-text checkpoints (Gemma3ForConditionalGeneration: a text_config,
+    the language model under language_model.*, a vision tower beside it) load as
+    Gemma3 with transformers' logits for a text prompt."""
+    torch = pytest.importorskip("torch", reason="transformers needs PyTorch (pip install torch)")
+    transformers = pytest.importorskip("transformers", reason="transformers is the oracle")
+    torch.manual_seed(0)
+    vision = transformers.SiglipVisionConfig(hidden_size=16, intermediate_size=32, image_size=28,
+                                             num_hidden_layers=1, num_attention_heads=2,
+                                             patch_size=14)
+    config = transformers.Gemma3Config(text_config={**LLAMA, "head_dim": 8, "sliding_window": 4},
+                                       vision_config=vision.to_dict(), mm_tokens_per_image=4)
+    model = transformers.Gemma3ForConditionalGeneration(config).eval()
+    _, prompt, logits, _ = _written(torch, model, tmp_path)
+    loaded = from_pretrained(tmp_path)
+    assert type(loaded).family == "gemma3_text"
+    assert _rel(loaded(ember.tensor(prompt)).numpy(), logits) < 1e-4
+
+
 def test_rotary_scalings_match_transformers(backend, hf_rope):
     """Llama 3's, linear, YaRN and Phi-3's longrope rotations: logits within 1e-4 of
     transformers' before and past the original context, the same greedy continuation

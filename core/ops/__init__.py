@@ -2,7 +2,7 @@
 
 from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
-from .bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
+from .bitwise import (bitcast, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
                       bitwise_right_shift, bitwise_xor)
 from .division import floor_divide, fmod, remainder
 from .einsum import einsum
@@ -22,7 +22,7 @@ from .signs import copysign, signbit
 from .sort import argsort, kthvalue, searchsorted, sort, topk
 
 __all__ = [
-    "abs", "acos", "acosh", "add", "all", "any", "asin", "asinh", "atan", "atan2", "atanh", "argmax", "argmin", "argsort", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "ceil", "floor", "round", "trunc", "kthvalue", "searchsorted", "sort", "topk", "broadcast_to", "cast", "clip", "copysign", "signbit",
+    "abs", "acos", "acosh", "add", "all", "any", "asin", "asinh", "atan", "atan2", "atanh", "argmax", "argmin", "argsort", "bitcast", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "ceil", "floor", "round", "trunc", "kthvalue", "searchsorted", "sort", "topk", "broadcast_to", "cast", "clip", "copysign", "signbit",
     "concatenate", "cos", "cumprod", "cumsum", "div", "einsum", "floor_divide", "fmod", "remainder", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
     "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",

@@ -115,7 +115,7 @@ def on_host(b, np_fn, *bufs):
     b: the exact fallback of a fast path a backend lacks (a round trip; not compiled)."""
     with np.errstate(all="ignore"):
         out = np_fn(*[b.to_numpy(x) for x in bufs])
-    return b.from_numpy(np.ascontiguousarray(out))
+    return b.from_numpy(np.asarray(out, order="C"))     # (ascontiguousarray makes 0-d 1-d)
 
 
 def primitive(name, tensors, shape, dtype, *args):

@@ -12,10 +12,10 @@ import numpy as np
 
 from .. import dispatch
 from .. import dtypes as dt
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import wrap
 from ._util import as_tensor, binary_operands, on_host
-from .elementwise import logical_and, logical_not, logical_or, logical_xor
+from .elementwise import cast, logical_and, logical_not, logical_or, logical_xor
 
 #: op name -> (fast path, NumPy's function, the logical op on bool tensors)
 _OPS = {"bitwise_and": ("fast_bitwise_and", np.bitwise_and, logical_and),
@@ -78,3 +78,35 @@ def bitwise_right_shift(x, y):
     """x >> y, arithmetic for signed x; where y < 0 or y >= the dtype's bits, -1 for
     negative x and 0 for the rest."""
     return _bitwise("bitwise_right_shift", x, y)
+
+
+def bitcast(x, dtype):
+    """x's bits read as ``dtype`` (PyTorch's ``Tensor.view(dtype)``, ONNX's BitCast): the
+    last axis shrinks or grows by the ratio of the item sizes (it must divide evenly),
+    and no value is converted (view(float32) of int32 1065353216 is 1.0). Between integers
+    (and bool) of one size it is the wrapping cast; otherwise it runs on a host copy.
+    There is no gradient: the bits are not a function of the value that autograd knows."""
+    x = as_tensor(x, "bitcast")
+    dtype = dt.dtype(dtype)
+    if dtype is x.dtype:
+        return x
+    if dtype not in x._backend.dtypes:
+        from ..creation import unsupported
+        raise unsupported("bitcast", dtype, x._backend)
+    size, new = x.dtype.itemsize, dtype.itemsize
+    shape = x.shape
+    if size != new:
+        if not shape:
+            raise ShapeError(f"bitcast: a 0-d {x.dtype.name} tensor cannot be read as "
+                             f"{dtype.name} (item sizes {size} and {new}); give it an axis")
+        if new > size and shape[-1] * size % new:
+            raise ShapeError(f"bitcast: the last axis of {shape} holds {shape[-1] * size} bytes, "
+                             f"not a multiple of {dtype.name}'s {new}")
+        shape = shape[:-1] + (shape[-1] * size // new,)
+    if size == new and not (x.dtype.is_float or dtype.is_float or x.dtype.is_complex
+                            or dtype.is_complex or x.dtype.stores_only or dtype.stores_only):
+        return cast(x.detach(), dtype)
+    b = dispatch.primitives(x._backend)
+    out = on_host(b, lambda a: np.ascontiguousarray(a).view(dtype.np).reshape(shape),
+                  dispatch.read(x))
+    return wrap(out, x._backend, shape, dtype)

@@ -141,6 +141,31 @@ def write_pretrained(directory, config, state):
     ember.save(state, os.path.join(directory, WEIGHTS_FILE))
 
 
+#: where a multimodal checkpoint keeps its language model: transformers 4's keys (which
+#: transformers 5 writes too) and transformers 5's own, as a text model's
+_TEXT_PREFIXES = {"language_model.model.": "model.", "language_model.lm_head.": "lm_head.",
+                  "model.language_model.": "model."}
+
+
+def text_config(values):
+    """A config.json's values, or a multimodal one's language model's (its text_config,
+    with the outer tie_word_embeddings and quantization_config, which govern it)."""
+    text = values.get("text_config")
+    if not isinstance(text, dict):
+        return values
+    return {**text, **{k: values[k] for k in ("tie_word_embeddings", "quantization_config")
+                       if k in values}}
+
+
+def text_weights(state):
+    """A checkpoint's tensors with a multimodal one's language model keyed as a text
+    model's (its vision tower and projector dropped); a text model's as they are."""
+    if not any(k.startswith(tuple(_TEXT_PREFIXES)) for k in state):
+        return state
+    return {new + k[len(old):]: v for k, v in state.items()
+            for old, new in _TEXT_PREFIXES.items() if k.startswith(old)}
+
+
 def known_fields(config_class, values):
     """The entries of a Hugging Face config that are fields of ``config_class`` (a
     dataclass); the rest (token ids, versions, ...) do not change the network."""

@@ -27,7 +27,8 @@ from ember.plugins.nn import LayerExample, Module, ModuleList, Parameter, RMSNor
 from ember.plugins.nn import functional as F
 
 from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
-                     normal_linear, read_config, read_weights, write_pretrained)
+                     normal_linear, read_config, read_weights, text_config, text_weights,
+                     write_pretrained)
 from . import rope
 from .moe import GptOssExperts, GptOssMLP, SparseMoE
 from .gpt2 import ACTIVATIONS
@@ -544,8 +545,10 @@ class Llama(CausalLM):
         """Load a Hugging Face directory of ``cls.family`` (Llama's loads any of the
         family, as the class its model_type names): config.json and model.safetensors.
         ``overrides`` replace config fields, as in transformers. The model comes back in
-        eval mode, as Hugging Face's does."""
+        eval mode, as Hugging Face's does. A multimodal checkpoint (Gemma 3's, LLaVA's: a
+        text_config) loads as its language model."""
         values, config_path = read_config(directory)
+        values = text_config(values)
         config = LlamaConfig.from_dict({**values, **overrides}, config_path)
         if cls is Llama:
             cls = FAMILY[config.model_type]
@@ -556,7 +559,8 @@ class Llama(CausalLM):
         model = cls(config, dtype=dtype, backend=backend)
         target = model.model.embed_tokens.weight
         stored, weights = read_weights(directory, values, target.backend)
-        state = {k: (v.to(target.dtype) if v.dtype.is_float else v) for k, v in stored.items()
+        state = {k: (v.to(target.dtype) if v.dtype.is_float else v)
+                 for k, v in text_weights(stored).items()
                  if not (k == "lm_head.weight" and model.lm_head is None)
                  and not k.endswith("rotary_emb.inv_freq")}
         return load_weights(model, state, weights, config_path)

@@ -197,6 +197,15 @@ def cast_like(c, a, x, like):
     return _cast(c, a, x, dtype)
 
 
+@op("BitCast")
+def bit_cast(c, a, x):
+    """The bits read as another type of the same size (ember.bitcast)."""
+    x, dtype = c.tensor(x), ember_dtype(a["to"], f"BitCast node {c.node!r}")
+    if dtype.itemsize != x.dtype.itemsize:
+        c.refuse(f"BitCast from {x.dtype.name} to {dtype.name}: the types must have one size")
+    return ember.bitcast(x, dtype)
+
+
 # -- activations ------------------------------------------------------------------------
 
 @op("LeakyRelu")
@@ -797,13 +806,11 @@ def _ceil_extra(x, kernel, strides, dilations, pads):
     return extra
 
 
-def _pooled(c, a, x, dilated=True):
+def _pooled(c, a, x):
     """The input as 2-D, and its window: pads grown for ceil_mode's partial windows."""
     x = c.tensor(x)
     spatial = x.ndim - 2
     kernel, strides, dilations, pads = _window(c, a, x, a["kernel_shape"])
-    if not dilated and any(d != 1 for d in dilations):
-        c.refuse("pooling with dilations is supported for MaxPool only")
     x = _as_2d(x)
     if a.get("ceil_mode", 0):
         extra = _ceil_extra(x, kernel, strides, dilations, pads)
@@ -841,12 +848,25 @@ def max_pool(c, a, x):
     return squeeze(out), squeeze(flat + planes * math.prod(size))
 
 
+def _window_mean(x, kernel, strides, dilations):
+    """The mean of each window of a 2-D or 3-D input: F's average pooling, or with
+    dilations a depthwise convolution by ones over the window's size."""
+    if all(d == 1 for d in dilations):
+        mean = F.avg_pool3d if len(kernel) == 3 else F.avg_pool2d
+        return mean(x, tuple(kernel), tuple(strides))
+    n, ch = x.shape[:2]
+    ones = ember.ones((1, 1, *kernel), dtype=x.dtype, backend=x.device)
+    conv = F.conv3d if len(kernel) == 3 else F.conv2d
+    out = conv(x.reshape(n * ch, 1, *x.shape[2:]), ones, None, tuple(strides), 0, tuple(dilations))
+    return out.reshape(n, ch, *out.shape[2:]) / math.prod(kernel)
+
+
 @op("AveragePool")
 def average_pool(c, a, x):
-    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x, dilated=False)
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
     padded = ember.pad(x, ((0, 0), (0, 0), *pads))
-    mean = F.avg_pool3d if spatial == 3 else F.avg_pool2d
-    out = mean(padded, tuple(kernel), tuple(strides))
+    mean = lambda t: _window_mean(t, kernel, strides, dilations)  # noqa: E731
+    out = mean(padded)
     if any(p != (0, 0) for p in pads):
         # windows over padding: divide by the count of real (or, with count_include_pad,
         # of explicitly padded) positions, never by the ceil_mode overhang
@@ -857,19 +877,16 @@ def average_pool(c, a, x):
                 given = [(0, 0), *given]
             ones = ember.pad(ones, ((0, 0), (0, 0), *given), 1.0)
             pads = [(b - gb, e - ge) for (b, e), (gb, ge) in zip(pads, given)]
-        share = mean(ember.pad(ones, ((0, 0), (0, 0), *pads)), tuple(kernel), tuple(strides))
-        out = out / share
+        out = out / mean(ember.pad(ones, ((0, 0), (0, 0), *pads)))
     return out if spatial != 1 else ember.squeeze(out, 2)
 
 
 @op("LpPool")
 def lp_pool(c, a, x):
-    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x, dilated=False)
+    x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
     p = a.get("p", 2)
-    powered = ember.abs(x) ** p
-    padded = ember.pad(powered, ((0, 0), (0, 0), *pads))
-    mean = F.avg_pool3d if spatial == 3 else F.avg_pool2d
-    out = (mean(padded, tuple(kernel), tuple(strides)) * math.prod(kernel)) ** (1.0 / p)
+    padded = ember.pad(ember.abs(x) ** p, ((0, 0), (0, 0), *pads))
+    out = (_window_mean(padded, kernel, strides, dilations) * math.prod(kernel)) ** (1.0 / p)
     return out if spatial != 1 else ember.squeeze(out, 2)
 
 

@@ -750,6 +750,41 @@ def test_bitwise_ops_at_every_integer_limit(backend):
         t << t
 
 
+def test_bitcast_reads_the_same_bytes_as_every_dtype(backend):
+    """x.view(dtype) (ember.bitcast) between every pair of dtypes the backend holds, from
+    random bytes (no NaN or, where the backend flushes them, subnormal source floats):
+    the bytes NumPy's view gives, the last axis rescaled by the item sizes; refusals
+    named."""
+    rng = np.random.default_rng(7)
+    dtypes = [d for d in ember.dtypes.ALL if d in backend.dtypes and d is not ember.bool_]
+    for source in dtypes:
+        data = rng.integers(0, 256, (3, 16), dtype=np.uint8).view(source.np)
+        if source.is_inexact:
+            parts = data.view(np.float32 if source.is_complex and source.itemsize == 8
+                              else np.float64 if source.is_complex else source.np)
+            wide = parts.astype(np.float64)
+            tiny = float(ember.dtypes.finfo(source).tiny) if source.is_float else 0.0
+            parts[np.isnan(wide) | ((np.abs(wide) < tiny) & backend.flushes_subnormals)] = 0
+        x = ember.tensor(data, dtype=source, backend=backend)
+        for target in dtypes:
+            got, want = x.view(target).numpy(), data.view(target.np)
+            same = got.shape == want.shape and (
+                np.array_equal(got.astype(np.complex128 if target.is_complex else np.float64),
+                               want.astype(np.complex128 if target.is_complex else np.float64),
+                               equal_nan=True) if target.is_inexact else np.array_equal(got, want))
+            expect(same, f"{source.name} viewed as {target.name}: {got.ravel()[:4]}, not "
+                         f"{want.ravel()[:4]}")
+    flags = ember.tensor([True, False], backend=backend)
+    expect(flags.view(ember.uint8).tolist() == [1, 0], "bool as uint8")
+    one = ember.tensor(1.0, backend=backend).view(ember.int32)
+    expect(one.shape == () and one.numpy().shape == () and one.item() == 0x3F800000, "0-d")
+    with pytest.raises(ember.ShapeError, match="last axis of .3,. holds 6 bytes, not a "
+                                               "multiple of int32's 4"):
+        ember.tensor([1, 2, 3], dtype=ember.int16, backend=backend).view(ember.int32)
+    with pytest.raises(ember.ShapeError, match="0-d float32 tensor cannot be read as int16"):
+        ember.tensor(1.0, backend=backend).view(ember.int16)
+
+
 def test_copysign_and_signbit_read_the_sign_bit(backend):
     """copysign and signbit of every pair of signed zeros, NaNs of either sign, infinities,
     subnormals and limits, bit for bit against NumPy, and copysign's gradient PyTorch's

@@ -34,42 +34,76 @@ from .moe import GptOssExperts, GptOssMLP, SparseMoE
 from .gpt2 import ACTIVATIONS
 
 
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """How one model_type of Llama's shape differs from Llama: the table below is the
+    only place that names them."""
+
+    #: Hugging Face's class of it
+    architecture: str
+    #: biased query, key and value projections whatever attention_bias says (Qwen2's)
+    qkv_bias: bool = False
+    #: queries, keys and values from one qkv_proj, gate and up from one gate_up_proj (Phi-3's)
+    fused: bool = False
+    #: RMSNorm on each head's queries and keys before the rotation (Qwen3's, Gemma 3's)
+    head_norms: bool = False
+    #: embeddings scaled by sqrt(hidden_size), norms whose weight is an offset from 1
+    gemma: bool = False
+    #: norms after attention and after the MLP too (Gemma 2's and 3's)
+    sandwich: bool = False
+    #: attention scores soft-capped by attn_logit_softcapping (Gemma 2's)
+    softcap: bool = False
+    #: a learned sink logit per head in each row's softmax (gpt-oss's)
+    sinks: bool = False
+    #: which layers slide a window where layer_types is not given: "all" (Mistral's),
+    #: every layer but each n-th (an int n), or none (None; "never": nor by layer_types)
+    sliding: object = None
+    #: sliding layers rotate by base rope_local_base_freq, unscaled (Gemma 3's)
+    local_rotation: bool = False
+    #: the mixture of experts its MLPs are: "mixtral", "qwen3_moe", "gpt_oss" or None
+    experts: str = None
+    #: config fields only it has (config.json carries them for it alone)
+    fields: tuple = ()
+    #: transformers' defaults where they differ from Llama's: for a config.json that
+    #: omits them, and for a model its class builds without a config
+    defaults: dict = dataclasses.field(default_factory=dict)
+
+
 _GEMMA2_FIELDS = ("query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping")
-#: the config fields only some families have (config.json carries them for those only)
-_OWN_FIELDS = {"mixtral": ("num_local_experts", "num_experts_per_tok"),
-               "qwen3_moe": ("num_local_experts", "num_experts_per_tok", "moe_intermediate_size",
-                             "norm_topk_prob", "decoder_sparse_step", "mlp_only_layers"),
-               "gpt_oss": ("num_local_experts", "num_experts_per_tok", "swiglu_alpha",
-                           "swiglu_limit"),
-               "gemma2": _GEMMA2_FIELDS,
-               "gemma3_text": _GEMMA2_FIELDS + ("rope_local_base_freq",)}
 _GEMMA_DEFAULTS = dict(hidden_act="gelu_pytorch_tanh", tie_word_embeddings=True)
-#: transformers' defaults where a family's differ from Llama's: for a config.json that
-#: omits them, and for a model built by its class without a config
-_DEFAULTS = {"gemma": _GEMMA_DEFAULTS,
-             "gemma2": dict(_GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
-                            attn_logit_softcapping=50.0, final_logit_softcapping=30.0),
-             "gemma3_text": dict(_GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
-                                 rope_theta=1e6, rope_local_base_freq=1e4),
-             "gpt_oss": dict(attention_bias=True, sliding_window=128, rms_norm_eps=1e-5,
-                             num_experts_per_tok=4, rope_scaling=dict(
-                                 rope_type="yarn", factor=32.0, beta_fast=32.0, beta_slow=1.0,
-                                 truncate=False, original_max_position_embeddings=4096))}
+_EXPERTS = ("num_local_experts", "num_experts_per_tok")
+#: model_type -> how it differs from Llama
+FAMILIES = {
+    "llama": Family("LlamaForCausalLM", sliding="never"),
+    "mistral": Family("MistralForCausalLM", sliding="all"),
+    "qwen2": Family("Qwen2ForCausalLM", qkv_bias=True),
+    "qwen3": Family("Qwen3ForCausalLM", head_norms=True),
+    "gemma": Family("GemmaForCausalLM", gemma=True, sliding="never", defaults=_GEMMA_DEFAULTS),
+    "gemma2": Family("Gemma2ForCausalLM", gemma=True, sandwich=True, softcap=True, sliding=2,
+                     fields=_GEMMA2_FIELDS, defaults=dict(
+                         _GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
+                         attn_logit_softcapping=50.0, final_logit_softcapping=30.0)),
+    "gemma3_text": Family("Gemma3ForCausalLM", gemma=True, sandwich=True, head_norms=True,
+                          sliding=6, local_rotation=True,
+                          fields=_GEMMA2_FIELDS + ("rope_local_base_freq",), defaults=dict(
+                              _GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
+                              rope_theta=1e6, rope_local_base_freq=1e4)),
+    "phi3": Family("Phi3ForCausalLM", fused=True, sliding="all"),
+    "mixtral": Family("MixtralForCausalLM", sliding="all", experts="mixtral", fields=_EXPERTS,
+                      defaults=dict(num_local_experts=8)),
+    "qwen3_moe": Family("Qwen3MoeForCausalLM", head_norms=True, experts="qwen3_moe",
+                        fields=_EXPERTS + ("moe_intermediate_size", "norm_topk_prob",
+                                           "decoder_sparse_step", "mlp_only_layers"),
+                        defaults=dict(num_local_experts=128)),
+    "gpt_oss": Family("GptOssForCausalLM", sinks=True, sliding=2, experts="gpt_oss",
+                      fields=_EXPERTS + ("swiglu_alpha", "swiglu_limit"), defaults=dict(
+                          num_local_experts=128, attention_bias=True, sliding_window=128,
+                          rms_norm_eps=1e-5, num_experts_per_tok=4, rope_scaling=dict(
+                              rope_type="yarn", factor=32.0, beta_fast=32.0, beta_slow=1.0,
+                              truncate=False, original_max_position_embeddings=4096))),
+}
 #: the Qwen models, whose config.json may name sliding layers by index (transformers 4)
 QWEN = ("qwen2", "qwen3", "qwen3_moe")
-#: Gemma's shape: embeddings scaled by sqrt(hidden_size), norms offset from 1
-GEMMA = ("gemma", "gemma2", "gemma3_text")
-#: by default every ``n``-th layer attends in full, the rest slide a window
-_SLIDING_PATTERN = {"gemma2": 2, "gemma3_text": 6, "gpt_oss": 2}
-#: Gemma 2's and 3's layers normalize attention's and the MLP's outputs too
-SANDWICH = ("gemma2", "gemma3_text")
-#: model_type -> Hugging Face's class of the family
-ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
-                 "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
-                 "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
-                 "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM",
-                 "mixtral": "MixtralForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM",
-                 "gpt_oss": "GptOssForCausalLM"}
 
 
 @dataclasses.dataclass
@@ -113,8 +147,8 @@ class LlamaConfig:
     bos_token_id: int = None
     eos_token_id: object = None
     pad_token_id: int = None
-    #: the mixtures of experts: how many (None: Mixtral's 8, Qwen-MoE's 128; transformers
-    #: 4's Qwen configs call it num_experts), how many each token goes to, Qwen-MoE's
+    #: the mixtures of experts: how many (transformers 4's Qwen configs call it
+    #: num_experts), how many each token goes to, Qwen-MoE's
     #: experts' width, whether the chosen probabilities are renormalized (Mixtral's always
     #: are), and Qwen-MoE's layers that stay dense (not a multiple of decoder_sparse_step,
     #: or in mlp_only_layers)
@@ -137,9 +171,9 @@ class LlamaConfig:
     swiglu_limit: float = 7.0
 
     def __post_init__(self):
-        if self.model_type not in ARCHITECTURES:
+        if self.model_type not in FAMILIES:
             raise ValueError(f"Llama: model_type {self.model_type!r} is not one of "
-                             f"{', '.join(ARCHITECTURES)}")
+                             f"{', '.join(FAMILIES)}")
         if self.layer_types is not None and len(self.layer_types) != self.num_hidden_layers:
             raise ShapeError(f"Llama: layer_types names {len(self.layer_types)} layers but "
                              f"num_hidden_layers is {self.num_hidden_layers}")
@@ -163,44 +197,50 @@ class LlamaConfig:
                              f"{', '.join(ACTIVATIONS)}")
 
     @property
+    def traits(self):
+        """How this model_type differs from Llama (a Family)."""
+        return FAMILIES[self.model_type]
+
+    @property
     def rotary_dim(self):
         """How many of each head's features rotate."""
         return int(self.head_dim * self.partial_rotary_factor)
 
     def window(self, layer):
         """The sliding window of layer ``layer``, or None (it sees every earlier key)."""
-        if self.model_type == "llama" or self.sliding_window is None:
+        rule = self.traits.sliding
+        if rule == "never" or self.sliding_window is None:
             return None
-        if self.layer_types is None and self.model_type in _SLIDING_PATTERN:
-            full = (layer + 1) % _SLIDING_PATTERN[self.model_type] == 0     # Gemma 2's and 3's
-            return None if full else self.sliding_window
-        if self.layer_types is None:
-            return self.sliding_window if self.model_type in ("mistral", "phi3", "mixtral") \
-                else None
-        return self.sliding_window if self.layer_types[layer] == "sliding_attention" else None
+        if self.layer_types is not None:
+            slides = self.layer_types[layer] == "sliding_attention"
+        else:
+            slides = rule == "all" or (isinstance(rule, int) and (layer + 1) % rule != 0)
+        return self.sliding_window if slides else None
 
     def experts(self, layer):
         """How many experts layer ``layer``'s sparse block has, or 0 where it is dense."""
-        if self.model_type in ("mixtral", "gpt_oss"):
-            return self.num_local_experts or (8 if self.model_type == "mixtral" else 128)
-        if self.model_type != "qwen3_moe" or layer in (self.mlp_only_layers or ()):
+        kind = self.traits.experts
+        if kind is None or (kind == "qwen3_moe" and (
+                layer in (self.mlp_only_layers or ()) or (layer + 1) % self.decoder_sparse_step)):
             return 0
-        return (self.num_local_experts or 128) if (layer + 1) % self.decoder_sparse_step == 0 else 0
+        return self.num_local_experts or self.traits.defaults["num_local_experts"]
 
     @classmethod
     def from_dict(cls, values, source="config"):
         """Take the fields ember uses; refuse what would change the network silently."""
         values = dict(values)
         values.setdefault("model_type", "llama")
-        if values["model_type"] not in ARCHITECTURES:
+        if values["model_type"] not in FAMILIES:
             raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
-                                     f"one of {', '.join(ARCHITECTURES)}")
+                                     f"one of {', '.join(FAMILIES)}")
         for old, new in (("hidden_activation", "hidden_act"),
                          ("num_experts", "num_local_experts")):
             if old in values:                # transformers 4's names (Gemma's, Qwen-MoE's)
                 values.setdefault(new, values[old])
-        if values["model_type"] == "gemma3_text" and "layer_types" not in values:
-            n, count = values.get("sliding_window_pattern", 6), values.get("num_hidden_layers", 32)
+        traits = FAMILIES[values["model_type"]]
+        if isinstance(traits.sliding, int) and "sliding_window_pattern" in values \
+                and "layer_types" not in values:       # (Gemma 3's, before layer_types)
+            n, count = values["sliding_window_pattern"], values.get("num_hidden_layers", 32)
             values["layer_types"] = ["full_attention" if (i + 1) % n == 0
                                      else "sliding_attention" for i in range(count)]
         if values["model_type"] in QWEN and "layer_types" not in values:
@@ -224,13 +264,14 @@ class LlamaConfig:
                        if k in parameters and k not in values})      # (an override wins)
         if parameters:
             fields["rope_scaling"] = rope.scaling_from(parameters, values, source)
-        return cls(**{**_DEFAULTS.get(values["model_type"], {}), **fields})
+        return cls(**{**traits.defaults, **fields})
 
     def to_dict(self):
         """Hugging Face's config.json for this configuration (the experts' fields only
         where the family has them: MixtralConfig reads num_experts as num_local_experts)."""
         values = dataclasses.asdict(self)
-        for name in set(sum(_OWN_FIELDS.values(), ())) - set(_OWN_FIELDS.get(self.model_type, ())):
+        for name in {f for family in FAMILIES.values() for f in family.fields} - set(
+                self.traits.fields):
             del values[name]
         if self.model_type in QWEN:
             values["use_sliding_window"] = "sliding_attention" in (self.layer_types or ())
@@ -239,16 +280,16 @@ class LlamaConfig:
             values["original_max_position_embeddings"] = scaling["original_max_position_embeddings"]
         parameters = {**scaling, "rope_theta": self.rope_theta,
                       "partial_rotary_factor": self.partial_rotary_factor}
-        if self.model_type == "gemma3_text":
+        if self.traits.local_rotation:
             parameters = {"full_attention": parameters, "sliding_attention": {
                 "rope_type": "default", "rope_theta": values.pop("rope_local_base_freq")}}
-        return {"architectures": [ARCHITECTURES[self.model_type]], **values,
+        return {"architectures": [self.traits.architecture], **values,
                 "rope_parameters": parameters}
 
     def rotation(self, layer):
         """(base, scaling) of layer ``layer``'s rotation: Gemma 3's sliding layers have a
         plain one of base rope_local_base_freq."""
-        if self.model_type == "gemma3_text" and self.window(layer) is not None:
+        if self.traits.local_rotation and self.window(layer) is not None:
             return self.rope_local_base_freq or self.rope_theta, None
         return self.rope_theta, self.rope_scaling
 
@@ -270,9 +311,9 @@ class LlamaAttention(Module):
         super().__init__()
         c = config
         heads, kv, d = c.num_attention_heads, c.num_key_value_heads, c.head_dim
-        qkv_bias = c.attention_bias or c.model_type == "qwen2"
+        qkv_bias = c.attention_bias or c.traits.qkv_bias
         self.q_proj = self.k_proj = self.v_proj = self.qkv_proj = None
-        if c.model_type == "phi3":          # queries, keys and values from one projection
+        if c.traits.fused:
             self.qkv_proj = _linear(c.hidden_size, (heads + 2 * kv) * d, qkv_bias, c, dtype,
                                     backend)
         else:
@@ -281,18 +322,18 @@ class LlamaAttention(Module):
             self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
         self.o_proj = _linear(heads * d, c.hidden_size, c.attention_bias, c, dtype, backend)
         self.q_norm = self.k_norm = None
-        if c.model_type in ("qwen3", "qwen3_moe", "gemma3_text"):   # per-head queries and keys
+        if c.traits.head_norms:
             self.q_norm, self.k_norm = _norm(c, d, dtype, backend), _norm(c, d, dtype, backend)
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
         self.layer_idx, self.dropout = layer_idx, c.attention_dropout
         self.window = c.window(layer_idx)
         self.scale = c.query_pre_attn_scalar ** -0.5 if c.query_pre_attn_scalar else None
         self.sinks = None           # gpt-oss's: a learned logit per head, attended to by none
-        if c.model_type == "gpt_oss":
+        if c.traits.sinks:
             self.sinks = Parameter(init.normal((heads,), 0.0, c.initializer_range, dtype,
                                                backend))
         # (transformers' Gemma 3 takes attn_logit_softcapping but applies none)
-        self.softcap = c.attn_logit_softcapping if c.model_type == "gemma2" else None
+        self.softcap = c.attn_logit_softcapping if c.traits.softcap else None
 
     def _project(self, x):
         if self.qkv_proj is None:
@@ -335,7 +376,7 @@ class LlamaMLP(Module):
         super().__init__()
         c, n = config, size or config.intermediate_size
         self.gate_proj = self.up_proj = self.gate_up_proj = None
-        if c.model_type == "phi3":
+        if c.traits.fused:
             self.gate_up_proj = _linear(c.hidden_size, 2 * n, c.mlp_bias, c, dtype, backend)
         else:
             self.gate_proj = _linear(c.hidden_size, n, c.mlp_bias, c, dtype, backend)
@@ -370,17 +411,18 @@ class MixtralExpert(Module):
 def _sparse_moe(c, count, dtype, backend):
     """Mixtral's block_sparse_moe, Qwen-MoE's or gpt-oss's mlp: a router and ``count``
     experts."""
-    if c.model_type == "gpt_oss":
+    if c.traits.experts == "gpt_oss":
         return GptOssMLP(_linear(c.hidden_size, count, True, c, dtype, backend),
                          GptOssExperts(count, c.hidden_size, c.intermediate_size, c.swiglu_alpha,
                                        c.swiglu_limit, c.initializer_range, dtype, backend),
                          c.num_experts_per_tok)
-    if c.model_type == "mixtral":
+    mixtral = c.traits.experts == "mixtral"
+    if mixtral:
         experts = [MixtralExpert(c, dtype, backend) for _ in range(count)]
     else:
         experts = [LlamaMLP(c, dtype, backend, c.moe_intermediate_size) for _ in range(count)]
     return SparseMoE(_linear(c.hidden_size, count, False, c, dtype, backend), experts,
-                     c.num_experts_per_tok, c.norm_topk_prob or c.model_type == "mixtral")
+                     c.num_experts_per_tok, c.norm_topk_prob or mixtral)
 
 
 class OffsetRMSNorm(RMSNorm):
@@ -395,7 +437,7 @@ class OffsetRMSNorm(RMSNorm):
 
 
 def _norm(config, size, dtype, backend):
-    cls = OffsetRMSNorm if config.model_type in GEMMA else RMSNorm
+    cls = OffsetRMSNorm if config.traits.gemma else RMSNorm
     return cls(size, config.rms_norm_eps, dtype=dtype, backend=backend)
 
 
@@ -411,7 +453,7 @@ class LlamaDecoderLayer(Module):
         self.self_attn = LlamaAttention(c, layer_idx, dtype, backend)
         count = c.experts(layer_idx)
         self.mlp = self.block_sparse_moe = None
-        if count and c.model_type == "mixtral":
+        if count and c.traits.experts == "mixtral":
             self.block_sparse_moe = _sparse_moe(c, count, dtype, backend)
         else:
             self.mlp = _sparse_moe(c, count, dtype, backend) if count else \
@@ -419,7 +461,7 @@ class LlamaDecoderLayer(Module):
         self.input_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.post_attention_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.pre_feedforward_layernorm = self.post_feedforward_layernorm = None
-        if c.model_type in SANDWICH:
+        if c.traits.sandwich:
             self.pre_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
             self.post_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
         self.resid_pdrop = c.resid_pdrop
@@ -457,7 +499,7 @@ class LlamaModel(Module):
         past = len(cache) if cache is not None else 0
         c = self.config
         x = self.embed_tokens(ids)
-        if c.model_type in GEMMA:
+        if c.traits.gemma:
             x = x * math.sqrt(c.hidden_size)
         long, rotations = c.long_rotation(past + ids.shape[1]), {}
         for i in range(c.num_hidden_layers):    # (cos, sin) of each layer, one per rotation
@@ -501,8 +543,8 @@ class Llama(CausalLM):
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
         if config is None:
-            config = LlamaConfig(**{"model_type": self.family, **_DEFAULTS.get(self.family, {}),
-                                    **fields})
+            config = LlamaConfig(**{"model_type": self.family,
+                                    **FAMILIES[self.family].defaults, **fields})
         elif fields:
             config = dataclasses.replace(config, **fields)
         object.__setattr__(self, "config", config)

@@ -1,20 +1,14 @@
 """LLaMA and the models of its shape as Hugging Face lays them out, so their checkpoints
-load: ``LlamaForCausalLM`` (Llama 2 and 3, TinyLlama, SmolLM, ...), ``MistralForCausalLM``
-(a sliding attention window), ``Qwen2ForCausalLM`` (biased query, key and value
-projections), ``Qwen3ForCausalLM`` (RMSNorm on each head's queries and keys),
-``GemmaForCausalLM`` (scaled embeddings, norms whose weight is an offset from 1),
-``Gemma2ForCausalLM`` (norms after attention and MLP too, soft-capped attention scores and
-logits, sliding and full layers in turn), ``Gemma3ForCausalLM`` (Gemma 3's text models:
-Gemma 2 with per-head norms, a rotation base of its own on sliding layers),
-``Phi3ForCausalLM`` (fused projections, a partial rotation), and the mixtures of experts
-``MixtralForCausalLM``, ``Qwen3MoeForCausalLM`` and ``GptOssForCausalLM`` (gpt-oss:
-attention sinks, biased projections, stacked experts; moe.py).
+load: Llama 2 and 3 (TinyLlama, SmolLM...), Mistral, Qwen2 and 3, Gemma 1 to 3, Phi-3,
+OLMo 2, SmolLM3, Granite and the mixtures of experts Mixtral, Qwen3-MoE and gpt-oss
+(moe.py). FAMILIES, one Family per ``config.model_type``, says how each differs from
+Llama: the layers read it, never the name.
 
-RMSNorm before attention and MLP, rotary position embeddings on queries and keys
-(Hugging Face's half rotation), grouped-query attention (``num_key_value_heads``),
-a SwiGLU MLP, and a language-model head of its own or tied to the embedding. The module
-tree and state-dict keys are Hugging Face's (``model.layers.0.self_attn.q_proj.weight``...);
-``config.model_type`` says which of the family a model is.
+Llama: RMSNorm before attention and MLP, rotary position embeddings on queries and keys
+(Hugging Face's half rotation; scaled ones in rope.py), grouped-query attention
+(``num_key_value_heads``), a SwiGLU MLP, and a language-model head of its own or tied
+to the embedding. The module tree and state-dict keys are Hugging Face's
+(``model.layers.0.self_attn.q_proj.weight``...).
 """
 
 import dataclasses
@@ -45,12 +39,14 @@ class Family:
     qkv_bias: bool = False
     #: queries, keys and values from one qkv_proj, gate and up from one gate_up_proj (Phi-3's)
     fused: bool = False
-    #: RMSNorm on each head's queries and keys before the rotation (Qwen3's, Gemma 3's)
-    head_norms: bool = False
+    #: RMSNorm on the queries and keys before the rotation: on each head's ("head": Qwen3's,
+    #: Gemma 3's) or on the whole projection's ("projection": OLMo 2's); None: none
+    qk_norms: str = None
     #: embeddings scaled by sqrt(hidden_size), norms whose weight is an offset from 1
     gemma: bool = False
-    #: norms after attention and after the MLP too (Gemma 2's and 3's)
-    sandwich: bool = False
+    #: where the blocks normalize: before attention and the MLP ("pre"), after them too
+    #: ("sandwich": Gemma 2's and 3's), or only after them ("post": OLMo 2's)
+    norms: str = "pre"
     #: attention scores soft-capped by attn_logit_softcapping (Gemma 2's)
     softcap: bool = False
     #: a learned sink logit per head in each row's softmax (gpt-oss's)
@@ -60,6 +56,13 @@ class Family:
     sliding: object = None
     #: sliding layers rotate by base rope_local_base_freq, unscaled (Gemma 3's)
     local_rotation: bool = False
+    #: the layers no_rope_layers marks 0 (by default each no_rope_layer_interval-th) do not
+    #: rotate (SmolLM3's)
+    nope: bool = False
+    #: embeddings, attention scores, each block's output and the logits scaled by the
+    #: config's embedding_multiplier, attention_multiplier, residual_multiplier and
+    #: 1 / logits_scaling (Granite's)
+    multipliers: bool = False
     #: the mixture of experts its MLPs are: "mixtral", "qwen3_moe", "gpt_oss" or None
     experts: str = None
     #: config fields only it has (config.json carries them for it alone)
@@ -77,13 +80,13 @@ FAMILIES = {
     "llama": Family("LlamaForCausalLM", sliding="never"),
     "mistral": Family("MistralForCausalLM", sliding="all"),
     "qwen2": Family("Qwen2ForCausalLM", qkv_bias=True),
-    "qwen3": Family("Qwen3ForCausalLM", head_norms=True),
+    "qwen3": Family("Qwen3ForCausalLM", qk_norms="head"),
     "gemma": Family("GemmaForCausalLM", gemma=True, sliding="never", defaults=_GEMMA_DEFAULTS),
-    "gemma2": Family("Gemma2ForCausalLM", gemma=True, sandwich=True, softcap=True, sliding=2,
+    "gemma2": Family("Gemma2ForCausalLM", gemma=True, norms="sandwich", softcap=True, sliding=2,
                      fields=_GEMMA2_FIELDS, defaults=dict(
                          _GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
                          attn_logit_softcapping=50.0, final_logit_softcapping=30.0)),
-    "gemma3_text": Family("Gemma3ForCausalLM", gemma=True, sandwich=True, head_norms=True,
+    "gemma3_text": Family("Gemma3ForCausalLM", gemma=True, norms="sandwich", qk_norms="head",
                           sliding=6, local_rotation=True,
                           fields=_GEMMA2_FIELDS + ("rope_local_base_freq",), defaults=dict(
                               _GEMMA_DEFAULTS, query_pre_attn_scalar=256, sliding_window=4096,
@@ -91,7 +94,7 @@ FAMILIES = {
     "phi3": Family("Phi3ForCausalLM", fused=True, sliding="all"),
     "mixtral": Family("MixtralForCausalLM", sliding="all", experts="mixtral", fields=_EXPERTS,
                       defaults=dict(num_local_experts=8)),
-    "qwen3_moe": Family("Qwen3MoeForCausalLM", head_norms=True, experts="qwen3_moe",
+    "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norms="head", experts="qwen3_moe",
                         fields=_EXPERTS + ("moe_intermediate_size", "norm_topk_prob",
                                            "decoder_sparse_step", "mlp_only_layers"),
                         defaults=dict(num_local_experts=128)),
@@ -101,6 +104,13 @@ FAMILIES = {
                           rms_norm_eps=1e-5, num_experts_per_tok=4, rope_scaling=dict(
                               rope_type="yarn", factor=32.0, beta_fast=32.0, beta_slow=1.0,
                               truncate=False, original_max_position_embeddings=4096))),
+    "olmo2": Family("Olmo2ForCausalLM", norms="post", qk_norms="projection",
+                    defaults=dict(rms_norm_eps=1e-5)),
+    "smollm3": Family("SmolLM3ForCausalLM", nope=True, fields=("no_rope_layers",
+                                                               "no_rope_layer_interval"),
+                      defaults=dict(tie_word_embeddings=True)),
+    "granite": Family("GraniteForCausalLM", multipliers=True, fields=(
+        "embedding_multiplier", "attention_multiplier", "residual_multiplier", "logits_scaling")),
 }
 #: the Qwen models, whose config.json may name sliding layers by index (transformers 4)
 QWEN = ("qwen2", "qwen3", "qwen3_moe")
@@ -110,8 +120,8 @@ QWEN = ("qwen2", "qwen3", "qwen3_moe")
 class LlamaConfig:
     """The fields of Hugging Face's LlamaConfig (and MistralConfig, Qwen2Config,
     Qwen3Config, GemmaConfig, Gemma2Config, Gemma3TextConfig, Phi3Config, MixtralConfig,
-    Qwen3MoeConfig, GptOssConfig: ``model_type``) that change the network, with Llama's
-    defaults."""
+    Qwen3MoeConfig, GptOssConfig, Olmo2Config, SmolLM3Config, GraniteConfig:
+    ``model_type``) that change the network, with Llama's defaults."""
 
     model_type: str = "llama"
     vocab_size: int = 32000
@@ -169,6 +179,15 @@ class LlamaConfig:
     #: swiglu_limit (the gate from above only)
     swiglu_alpha: float = 1.702
     swiglu_limit: float = 7.0
+    #: SmolLM3's: 1 for each layer that rotates, 0 for one that does not (None: all but
+    #: each no_rope_layer_interval-th)
+    no_rope_layers: list = None
+    no_rope_layer_interval: int = 4
+    #: Granite's scales (see Family.multipliers)
+    embedding_multiplier: float = 1.0
+    attention_multiplier: float = 1.0
+    residual_multiplier: float = 1.0
+    logits_scaling: float = 1.0
 
     def __post_init__(self):
         if self.model_type not in FAMILIES:
@@ -288,7 +307,10 @@ class LlamaConfig:
 
     def rotation(self, layer):
         """(base, scaling) of layer ``layer``'s rotation: Gemma 3's sliding layers have a
-        plain one of base rope_local_base_freq."""
+        plain one of base rope_local_base_freq; None for SmolLM3's layers without one."""
+        if self.traits.nope and not (self.no_rope_layers[layer] if self.no_rope_layers else
+                                     (layer + 1) % self.no_rope_layer_interval):
+            return None
         if self.traits.local_rotation and self.window(layer) is not None:
             return self.rope_local_base_freq or self.rope_theta, None
         return self.rope_theta, self.rope_scaling
@@ -322,12 +344,17 @@ class LlamaAttention(Module):
             self.v_proj = _linear(c.hidden_size, kv * d, qkv_bias, c, dtype, backend)
         self.o_proj = _linear(heads * d, c.hidden_size, c.attention_bias, c, dtype, backend)
         self.q_norm = self.k_norm = None
-        if c.traits.head_norms:
+        if c.traits.qk_norms == "head":
             self.q_norm, self.k_norm = _norm(c, d, dtype, backend), _norm(c, d, dtype, backend)
+        elif c.traits.qk_norms == "projection":
+            self.q_norm = _norm(c, heads * d, dtype, backend)
+            self.k_norm = _norm(c, kv * d, dtype, backend)
+        self.normed = c.traits.qk_norms
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
         self.layer_idx, self.dropout = layer_idx, c.attention_dropout
         self.window = c.window(layer_idx)
-        self.scale = c.query_pre_attn_scalar ** -0.5 if c.query_pre_attn_scalar else None
+        self.scale = c.query_pre_attn_scalar ** -0.5 if c.query_pre_attn_scalar else \
+            c.attention_multiplier if c.traits.multipliers else None
         self.sinks = None           # gpt-oss's: a learned logit per head, attended to by none
         if c.traits.sinks:
             self.sinks = Parameter(init.normal((heads,), 0.0, c.initializer_range, dtype,
@@ -344,13 +371,16 @@ class LlamaAttention(Module):
 
     def forward(self, x, rotations, cache=None):
         batch, time, _ = x.shape
-        cos, sin = rotations[self.layer_idx]
         split = lambda t, n: t.reshape(batch, time, n, self.head_dim)   # noqa: E731
         q, k, v = self._project(x)
-        q, k = split(q, self.heads), split(k, self.kv_heads)
-        if self.q_norm is not None:
+        if self.normed == "projection":
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k = (_rotate(t.permute(0, 2, 1, 3), cos, sin) for t in (q, k))
+        q, k = split(q, self.heads), split(k, self.kv_heads)
+        if self.normed == "head":
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = (t.permute(0, 2, 1, 3) for t in (q, k))
+        if rotations[self.layer_idx] is not None:
+            q, k = (_rotate(t, *rotations[self.layer_idx]) for t in (q, k))
         v = split(v, self.kv_heads).permute(0, 2, 1, 3)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
@@ -458,26 +488,30 @@ class LlamaDecoderLayer(Module):
         else:
             self.mlp = _sparse_moe(c, count, dtype, backend) if count else \
                 LlamaMLP(c, dtype, backend)
-        self.input_layernorm = _norm(c, c.hidden_size, dtype, backend)
-        self.post_attention_layernorm = _norm(c, c.hidden_size, dtype, backend)
-        self.pre_feedforward_layernorm = self.post_feedforward_layernorm = None
-        if c.traits.sandwich:
-            self.pre_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
-            self.post_feedforward_layernorm = _norm(c, c.hidden_size, dtype, backend)
+        norm = lambda: _norm(c, c.hidden_size, dtype, backend)     # noqa: E731
+        # Hugging Face's names: Llama's post_attention_layernorm is the MLP's input norm
+        self.input_layernorm = norm() if c.traits.norms != "post" else None
+        self.post_attention_layernorm = norm()
+        self.pre_feedforward_layernorm = norm() if c.traits.norms == "sandwich" else None
+        self.post_feedforward_layernorm = norm() if c.traits.norms != "pre" else None
         self.resid_pdrop = c.resid_pdrop
+        self.residual = c.residual_multiplier if c.traits.multipliers else 1.0
 
     def forward(self, x, rotations, cache=None):
         feed = self.mlp if self.mlp is not None else self.block_sparse_moe
-        attended = self.self_attn(self.input_layernorm(x), rotations, cache)
-        if self.pre_feedforward_layernorm is not None:          # Gemma 2's and 3's sandwich
-            x = x + self.post_attention_layernorm(attended)
-            return x + self.post_feedforward_layernorm(feed(self.pre_feedforward_layernorm(x)))
-        x = x + self._dropped(attended)
-        return x + self._dropped(feed(self.post_attention_layernorm(x)))
+        if self.post_feedforward_layernorm is None:                 # Llama's
+            x = x + self._scaled(self.self_attn(self.input_layernorm(x), rotations, cache))
+            return x + self._scaled(feed(self.post_attention_layernorm(x)))
+        inner = self.input_layernorm or (lambda t: t)               # (OLMo 2's: none)
+        x = x + self.post_attention_layernorm(self.self_attn(inner(x), rotations, cache))
+        inner = self.pre_feedforward_layernorm or (lambda t: t)
+        return x + self.post_feedforward_layernorm(feed(inner(x)))
 
-    def _dropped(self, t):
-        """Phi-3's residual dropout (in training); the identity elsewhere."""
-        return F.dropout(t, self.resid_pdrop, self.training) if self.resid_pdrop else t
+    def _scaled(self, t):
+        """A block's output as the residual adds it: Phi-3's dropout (in training),
+        Granite's residual_multiplier."""
+        t = F.dropout(t, self.resid_pdrop, self.training) if self.resid_pdrop else t
+        return t * self.residual if self.residual != 1.0 else t
 
 
 class LlamaModel(Module):
@@ -501,8 +535,13 @@ class LlamaModel(Module):
         x = self.embed_tokens(ids)
         if c.traits.gemma:
             x = x * math.sqrt(c.hidden_size)
+        elif c.traits.multipliers:
+            x = x * c.embedding_multiplier
         long, rotations = c.long_rotation(past + ids.shape[1]), {}
         for i in range(c.num_hidden_layers):    # (cos, sin) of each layer, one per rotation
+            if c.rotation(i) is None:
+                rotations[i] = None
+                continue
             base, scaling = c.rotation(i)
             if (base, scaling is None) not in rotations:
                 rotations[base, scaling is None] = self._positions(base, scaling, long, x, past,
@@ -530,8 +569,8 @@ class Llama(CausalLM):
     ``model(ids)`` gives logits of shape (batch, time, vocab_size).
 
     Built from a LlamaConfig or its fields: ``Llama(num_hidden_layers=2, hidden_size=64, ...)``;
-    the config's ``model_type`` makes it Mistral, Qwen2, Qwen3, Gemma, Gemma2, Gemma3,
-    Phi3, Mixtral, Qwen3Moe or GptOss (their classes below differ only in that default).
+    the config's ``model_type`` makes it any of FAMILIES (their classes below differ only
+    in that default).
     """
 
     positions_field = "max_position_embeddings"
@@ -560,7 +599,10 @@ class Llama(CausalLM):
             logits = ember.matmul(hidden, self.model.embed_tokens.weight.T)
         else:
             logits = self.lm_head(hidden)
-        cap = self.config.final_logit_softcapping
+        c = self.config
+        if c.traits.multipliers:
+            logits = logits / c.logits_scaling
+        cap = c.final_logit_softcapping
         return logits if cap is None else ember.tanh(logits / cap) * cap
 
     def cache_expires(self, cached, length):
@@ -679,6 +721,30 @@ class GptOss(Llama):
                                             original_max_position_embeddings=4))
 
 
+class Olmo2(Llama):
+    """OLMo 2 (Olmo2ForCausalLM): Llama whose blocks normalize only their outputs, with
+    RMSNorm on the whole query and key projections."""
+
+    family = "olmo2"
+
+
+class SmolLM3(Llama):
+    """SmolLM3 (SmolLM3ForCausalLM): Llama whose every no_rope_layer_interval-th layer
+    (or those no_rope_layers marks 0) attends without a rotation."""
+
+    family = "smollm3"
+    example_fields = dict(no_rope_layer_interval=2)
+
+
+class Granite(Llama):
+    """Granite 3 (GraniteForCausalLM): Llama with embedding_multiplier,
+    attention_multiplier (the scores' scale), residual_multiplier and logits_scaling."""
+
+    family = "granite"
+    example_fields = dict(embedding_multiplier=3.0, attention_multiplier=0.3,
+                          residual_multiplier=0.5, logits_scaling=2.0)
+
+
 class Phi3(Llama):
     """Phi-3 and Phi-4-mini (Phi3ForCausalLM): Llama with fused qkv_proj and gate_up_proj,
     a rotation of the first partial_rotary_factor of each head, residual dropout."""
@@ -708,4 +774,5 @@ class Qwen3Moe(Llama):
 #: model_type -> the class that builds it
 FAMILY = {"llama": Llama, "mistral": Mistral, "qwen2": Qwen2, "qwen3": Qwen3, "gemma": Gemma,
           "gemma2": Gemma2, "gemma3_text": Gemma3, "phi3": Phi3, "mixtral": Mixtral,
-          "qwen3_moe": Qwen3Moe, "gpt_oss": GptOss}
+          "qwen3_moe": Qwen3Moe, "gpt_oss": GptOss, "olmo2": Olmo2, "smollm3": SmolLM3,
+          "granite": Granite}

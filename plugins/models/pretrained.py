@@ -9,10 +9,9 @@ from .causal import read_config, text_config
 
 def from_pretrained(directory, dtype=None, backend=None, **overrides):
     """The model in a Hugging Face ``directory`` (config.json and model.safetensors), built
-    by the registered model named by its config's ``model_type`` (gpt2, llama, mistral,
-    qwen2, qwen3, gemma, gemma2, gemma3_text, phi3, mixtral, qwen3_moe, gpt_oss, or one a
-    plugin registers; a multimodal checkpoint's text_config names its language model,
-    which loads alone), in eval mode."""
+    by the registered model named by its config's ``model_type`` (gpt2, one of
+    llama.FAMILIES, or one a plugin registers; a multimodal checkpoint's text_config names
+    its language model, which loads alone), in eval mode."""
     values, path = read_config(directory)
     kind = text_config(values).get("model_type")     # a multimodal one's language model's
     names = ember.registry.names("models")

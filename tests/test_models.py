@@ -232,6 +232,29 @@ def test_llama_from_pretrained_matches_transformers(backend, hf_llama):
     np.testing.assert_array_equal(model.generate(ids, 12, temperature=0).numpy(), greedy)
 
 
+def test_generation_stops_at_eos_as_transformers(hf_llama):
+    """With eos_token_id (one id, or a list), a row that emits one continues with
+    pad_token_id and generation ends once every row has: transformers' generate, token
+    for token."""
+    import torch
+    import transformers
+    directory, prompt, _, greedy = hf_llama
+    theirs = transformers.LlamaForCausalLM.from_pretrained(directory).eval()
+    ours = Llama.from_pretrained(directory)
+    new = greedy[:, prompt.shape[1]:]
+    for eos in (int(new[0, 2]), [int(new[1, 5]), int(new[0, 9])]):
+        with torch.no_grad():
+            want = theirs.generate(torch.tensor(prompt), max_new_tokens=12, do_sample=False,
+                                   eos_token_id=eos, pad_token_id=1,
+                                   attention_mask=torch.ones_like(torch.tensor(prompt))).numpy()
+        got = ours.generate(ember.tensor(prompt), 12, temperature=0, eos_token_id=eos,
+                            pad_token_id=1).numpy()
+        np.testing.assert_array_equal(got, want)
+        assert (want == 1).any() or want.shape[1] < greedy.shape[1], "eos never came"
+    with pytest.raises(ValueError, match="eos_token_id must be an id or a list of ids"):
+        ours.generate(ember.tensor(prompt), 2, eos_token_id=[])
+
+
 def test_llama_save_pretrained_loads_in_transformers(hf_llama, tmp_path):
     import torch
     import transformers

@@ -203,13 +203,18 @@ class CausalLM(Module):
         return next(iter(self.parameters())).backend
 
     def generate(self, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 use_cache=True):
+                 use_cache=True, eos_token_id=None, pad_token_id=None):
         """Continue each row of ``ids`` (batch, time) by ``max_new_tokens`` tokens.
 
         Greedy at ``temperature=0``; otherwise sampled from softmax(logits / temperature),
         kept to the ``top_k`` likeliest and to the smallest set holding ``top_p`` of the
         probability. ``seed`` makes sampling repeatable. With ``use_cache`` each step feeds
         only the new token and attends to the keys and values kept from before.
+
+        With ``eos_token_id`` (an id or a list of them, as a chat model's
+        ``config.eos_token_id``), a row that emits one is finished: it continues with
+        ``pad_token_id`` (default: the first eos id), and generation stops once every row
+        is, as Hugging Face's generate does.
         """
         if not isinstance(ids, ember.Tensor):
             ids = ember.tensor(ids, backend=self._backend())
@@ -227,6 +232,13 @@ class CausalLM(Module):
         rng = np.random.default_rng(seed)
         cache = KeyValueCache() if use_cache else None
         tokens, step_input = ids, ids
+        stops = None if eos_token_id is None else np.atleast_1d(eos_token_id)
+        if stops is not None:
+            if stops.dtype.kind not in "iu" or stops.ndim != 1 or not stops.size:
+                raise ValueError(f"generate: eos_token_id must be an id or a list of ids, got "
+                                 f"{eos_token_id!r}")
+            pad = int(stops[0]) if pad_token_id is None else pad_token_id
+            finished = np.zeros(ids.shape[0], dtype=bool)
         with ember.no_grad():
             for _ in range(max_new_tokens):
                 if use_cache and len(cache) and self.cache_expires(len(cache), tokens.shape[1]):
@@ -234,8 +246,13 @@ class CausalLM(Module):
                 logits = self(step_input if use_cache else tokens, cache)
                 last = logits[:, -1].numpy()
                 chosen = next_tokens(last, temperature, top_k, top_p, rng)
+                if stops is not None:
+                    chosen = np.where(finished, pad, chosen)
+                    finished |= np.isin(chosen, stops)
                 step_input = ember.tensor(chosen[:, None], dtype=ids.dtype, backend=ids.backend)
                 tokens = ember.cat([tokens, step_input], axis=1)
+                if stops is not None and finished.all():
+                    break
         return tokens
 
     def cache_expires(self, cached, length):

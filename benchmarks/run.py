@@ -19,6 +19,7 @@ from ember import host
 
 sys.path.insert(0, os.path.dirname(__file__))
 import attention  # noqa: E402
+import generate  # noqa: E402
 import gpt  # noqa: E402
 import onnx_resnet  # noqa: E402
 from timing import median_time, side_by_side  # noqa: E402,F401  (others import them here)
@@ -191,6 +192,14 @@ def main(argv=None):
                     for them in ("torch", "torch compiled")) + " |"
                 for name, t in stepped.items()]
     print("\n".join(gpt_rows), flush=True)
+    decoded = []
+    if torch is not None:
+        for b in backends:
+            if b == "wgpu":         # (llvmpipe: minutes a row for 135M parameters' GEMVs)
+                continue
+            decoded += [f"| ember:{b} | {what} | {ours * 1e3:.1f} ms | {theirs * 1e3:.1f} ms | "
+                        f"{ours / theirs:.2f}x |" for what, ours, theirs in generate.rows(backend=b)]
+        print("\n".join(decoded), flush=True)
     resnet_rows = []
     if torch is not None and not args.quick:
         resnet_rows = resnet_table(backends)
@@ -199,7 +208,7 @@ def main(argv=None):
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
                   + [f"ember:{b}" for b in backends], rates, tuned,
                   (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended),
-                  gpt_rows, resnet_rows)
+                  gpt_rows, decoded, resnet_rows)
 
 
 def resnet_table(backends):
@@ -225,7 +234,7 @@ def resnet_table(backends):
 
 
 def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended, gpt_rows,
-              resnet_rows):
+              decoded, resnet_rows):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -256,6 +265,15 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
               "| contender | step | tokens/s | ratio to PyTorch | to PyTorch compiled |",
               "|---|---|---|---|---|"] \
         + gpt_rows + [""]
+    if decoded:
+        lines += ["Decoding with a Llama of SmolLM2-135M's shape (`benchmarks/generate.py`: 30",
+                  "layers, 576 wide, tied embeddings, float32, random weights) against",
+                  "transformers' LlamaForCausalLM with the same weights on PyTorch CPU, eager:",
+                  "the prefill of a 128-token prompt, and one step with 128 positions cached",
+                  "(the time per generated token; it reads every weight once, so memory",
+                  "bandwidth bounds both).", "",
+                  "| backend | work | ember | transformers | ratio |", "|---|---|---|---|---|"] \
+            + decoded + [""]
     if resnet_rows:
         lines += ["ResNet-18 and MobileNetV3-small inference from ONNX",
                   "(`benchmarks/onnx_resnet.py`): 224 x 224 images per second (higher is",

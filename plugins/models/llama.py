@@ -349,7 +349,7 @@ class LlamaAttention(Module):
         elif c.traits.qk_norms == "projection":
             self.q_norm = _norm(c, heads * d, dtype, backend)
             self.k_norm = _norm(c, kv * d, dtype, backend)
-        self.normed = c.traits.qk_norms
+        self.qk_norms = c.traits.qk_norms
         self.heads, self.kv_heads, self.head_dim = heads, kv, d
         self.layer_idx, self.dropout = layer_idx, c.attention_dropout
         self.window = c.window(layer_idx)
@@ -373,10 +373,10 @@ class LlamaAttention(Module):
         batch, time, _ = x.shape
         split = lambda t, n: t.reshape(batch, time, n, self.head_dim)   # noqa: E731
         q, k, v = self._project(x)
-        if self.normed == "projection":
+        if self.qk_norms == "projection":
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = split(q, self.heads), split(k, self.kv_heads)
-        if self.normed == "head":
+        if self.qk_norms == "head":
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = (t.permute(0, 2, 1, 3) for t in (q, k))
         if rotations[self.layer_idx] is not None:
@@ -385,7 +385,8 @@ class LlamaAttention(Module):
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         out = causal_attention(q, k, v, time, window=self.window, softcap=self.softcap,
-                               sinks=self.sinks, scale=self.scale, enable_gqa=self.kv_heads != self.heads,
+                               sinks=self.sinks, scale=self.scale,
+                               enable_gqa=self.kv_heads != self.heads,
                                dropout_p=self.dropout if self.training else 0.0)
         return self.o_proj(out.permute(0, 2, 1, 3).reshape(batch, time, self.heads * self.head_dim))
 
@@ -526,7 +527,8 @@ class LlamaModel(Module):
                                   for i in range(c.num_hidden_layers)])
         self.norm = _norm(c, c.hidden_size, dtype, backend)
         object.__setattr__(self, "config", c)
-        object.__setattr__(self, "rotary", {})   # (rotation, backend, dtype) -> (cos, sin): not state
+        # (rotation, backend, dtype) -> (cos, sin) tables: not state
+        object.__setattr__(self, "rotary", {})
 
     def forward(self, ids, cache=None):
         """Hidden states of (batch, time) ids, continuing what ``cache`` holds."""

@@ -83,7 +83,8 @@ def frequencies(scaling, base, dim, positions, long=False):
     attention = scaling.get("attention_factor")                   # longrope
     if attention is None:
         attention = math.sqrt(1 + math.log(factor) / math.log(original)) if factor > 1 else 1.0
-    return inv / np.asarray(scaling["long_factor" if long else "short_factor"], np.float64), attention
+    factors = np.asarray(scaling["long_factor" if long else "short_factor"], np.float64)
+    return inv / factors, attention
 
 
 def _yarn(scaling, inv, factor, base, dim, original):
@@ -99,7 +100,8 @@ def _yarn(scaling, inv, factor, base, dim, original):
 
     def correction(rotations):          # the feature index that turns ``rotations`` times
         return dim * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(base))
-    low, high = correction(scaling.get("beta_fast") or 32), correction(scaling.get("beta_slow") or 1)
+    low = correction(scaling.get("beta_fast") or 32)
+    high = correction(scaling.get("beta_slow") or 1)
     if scaling.get("truncate", True):
         low, high = math.floor(low), math.ceil(high)
     low, high = max(low, 0), min(high, dim - 1)

@@ -645,6 +645,10 @@ class OpenCLBackend(StridedBackend):
         return [(a, b, wg) for a, b in tiles] + [(rm, rn, g) for g in (0, 4, 64) if g != wg]
 
     def _matmul(self, a, b, m, k, n, batch, count, choice):
+        if count * m <= _FEW_ROWS and b.ndim == 2 and k >= _VW:
+            w = self.permute(b, (1, 0))
+            if w.contiguous and w.offset == 0:            # a weight seen transposed
+                return self._matmul_rows_nt(a, w, count * m, k, n, batch + (m, n))
         if a.ndim == 2:                                   # A transposed, contiguous, offset 0
             at = self._transpose2d(a)
         else:
@@ -666,6 +670,18 @@ class OpenCLBackend(StridedBackend):
                offsets, np.int32(m), np.int32(n), np.int32(k))
         return out
 
+    def _matmul_rows_nt(self, a, w, rows, k, n, shape):
+        """A few rows of A against W (N x K) as stored: matmul.cl's matmul_rows_nt."""
+        a = self._packed(a)
+        out = self._alloc(shape, a.dtype)
+        T = ctype(a.dtype)
+        kernel = self.kernels.get("matmul.cl", "matmul_rows_nt", T=T, TV=f"{T}{_VW}", VW=_VW,
+                                  TM=f"{T}4", RM=4, RN=_VW, ROWS=_FEW_ROWS,  # (RM, RN: matmul)
+                                  **({} if a.dtype in _FLOATS else {"INTEGER": 1}))
+        kernel(self.queue, _padded(n), (64,), out.buf, a.buf, w.buf, np.int32(rows),
+               np.int32(n), np.int32(k))
+        return out
+
     def _transpose2d(self, x):
         rows, cols = x.shape
         out = self._alloc((cols, rows), x.dtype)
@@ -676,6 +692,11 @@ class OpenCLBackend(StridedBackend):
             kernel(self.queue, grid, (16, 16), out.buf, x.buf, np.int64(x.offset),
                    np.int64(x.strides[0]), np.int64(x.strides[1]), np.int32(rows), np.int32(cols))
         return out
+
+
+#: matmuls of at most this many rows against a transposed weight take matmul_rows_nt,
+#: which reads K in vectors of _VW
+_FEW_ROWS, _VW = 8, 8
 
 
 def _padded(n):

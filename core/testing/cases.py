@@ -422,6 +422,11 @@ OPS = [
     # linear algebra
     OpCase("matmul", ember.matmul, np.matmul, MATMUL, NUMERIC, domain=(-1, 1), double=True, scale=3,
            cancels=True),
+    # a few rows against a weight seen transposed (a decoding step's Linear): K past and
+    # off a vector's width, rows up to 8 and past, batch axes folded into the rows
+    OpCase("matmul_rows_by_transposed", lambda a, w: a @ w.T, lambda a, w: a @ w.T,
+           [((1, 37), (50, 37)), ((8, 16), (7, 16)), ((9, 24), (5, 24)), ((2, 1, 40), (3, 40))],
+           NUMERIC, domain=(-1, 1), cancels=True),
     OpCase("matmul_operator", lambda a, b: a @ b.transpose(-1, -2),
            lambda a, b: a @ np.swapaxes(b, -1, -2),
            [((3, 4), (5, 4)), ((2, 3, 8), (2, 6, 8))], FLOAT, domain=(-1, 1), cancels=True),

@@ -58,3 +58,37 @@ __kernel void matmul(__global T* C, __global const T* At, __global const T* B,
     }
 }
 
+
+#ifdef ROWS
+// C (M x N) = A (M x K) @ W^T for a few rows (M <= ROWS) against W (N x K) row-major, as
+// a decoding step's Linear meets its weight: each work-item takes one column n and reads
+// W's row n once, contiguously, for every row of A (no transposed copy of W, no tile of
+// C wasted on rows that do not exist). Defines: T, TV (T vector of VW), VW, ROWS.
+#define VLOADV CONCAT(vload, VW)
+#define VSTOREV CONCAT(vstore, VW)
+
+__kernel void matmul_rows_nt(__global T* C, __global const T* A, __global const T* W,
+                             const int M, const int N, const int K) {
+    const int n = get_global_id(0);
+    if (n >= N) return;
+    __global const T* w = W + (long)n * K;
+    TV acc[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) acc[r] = (TV)(0);
+    int k = 0;
+    for (; k + VW <= K; k += VW) {
+        const TV wv = VLOADV(0, w + k);
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r)
+            if (r < M) acc[r] = MAD(VLOADV(0, A + (long)r * K + k), wv, acc[r]);
+    }
+    for (int r = 0; r < M; ++r) {
+        T parts[VW];
+        VSTOREV(acc[r], 0, parts);
+        T sum = (T)0;
+        for (int j = 0; j < VW; ++j) sum += parts[j];
+        for (int t = k; t < K; ++t) sum = MAD(A[(long)r * K + t], w[t], sum);
+        C[(long)r * N + n] = sum;
+    }
+}
+#endif

@@ -453,6 +453,10 @@ class Tensor:
     def flatten(self, start=0, end=-1): return _ops.flatten(self, start, end)
     def flip(self, axis=None): return _ops.flip(self, axis)
     def repeat_interleave(self, repeats, dim=None): return _ops.repeat_interleave(self, repeats, dim)
+    def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
+
+    def index_add(self, dim, index, source, alpha=1):
+        return _ops.index_add(self, dim, index, source, alpha)
 
     @property
     def T(self):

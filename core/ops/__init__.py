@@ -11,7 +11,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
-from .indexing import getitem, setitem, take_along_axis
+from .indexing import getitem, index_add, scatter_add, setitem, take_along_axis
 from .linalg import matmul
 from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, repeat_interleave,
                        reshape, split, squeeze, stack, transpose, unsqueeze)
@@ -26,7 +26,8 @@ __all__ = [
     "concatenate", "cos", "cumprod", "cumsum", "div", "einsum", "floor_divide", "fmod", "remainder", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
     "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
     "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
-    "neg", "pad", "permute", "pow", "prod", "relu", "repeat_interleave", "reshape", "scaled_dot_product_attention",
+    "neg", "pad", "permute", "pow", "prod", "relu", "repeat_interleave", "reshape",
+    "scatter_add", "index_add", "scaled_dot_product_attention",
     "sigmoid", "sign", "sin", "softmax",
     "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "take_along_axis", "tanh", "to_backend",
     "transpose", "unsqueeze", "var", "where", "real", "imag", "conj",

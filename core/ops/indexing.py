@@ -299,6 +299,76 @@ def take_along_axis(x, indices, axis=-1):
     return undo(take_rows(rows, order))
 
 
+def scatter_add(x, dim, index, src):
+    """x plus src's values added where ``index`` points along ``dim``, as
+    torch.scatter_add: out[i][index[i][j][k]][k] += src[i][j][k] for dim 1, each other
+    coordinate the element's own; repeated indices add up. index has x's axes (no more
+    along each than x has, but along dim) and src at least index's extent; indices run
+    from 0 to x.shape[dim] - 1. Differentiable in x and src (src's gradient gathers
+    back). The indices are checked on the host, except while ember.compile traces."""
+    from ..compile import is_compiling
+    from ..errors import DTypeError, ShapeError
+    from ..shapes import normalize_axis
+    from ._util import as_tensor
+    from .elementwise import add, cast
+    from .movement import scatter_add as scattered
+    op = "scatter_add"
+    x = as_tensor(x, op)
+    index, src = as_tensor(index, op, like=x), as_tensor(src, op, like=x)
+    same_backend(op, (x, index, src))
+    if index.dtype.is_inexact or index.dtype.name == "bool":
+        raise IndexingError(f"{op}: index must be integers, got {index.dtype.name}")
+    if src.dtype is not x.dtype:
+        raise DTypeError(f"{op}: src is {src.dtype.name} but x is {x.dtype.name}; cast src "
+                         f"with .to({x.dtype.name})")
+    if not (index.ndim == x.ndim == src.ndim) or not x.ndim:
+        raise ShapeError(f"{op}: x {x.shape}, index {index.shape} and src {src.shape} must "
+                         f"have as many axes (at least 1)")
+    dim = normalize_axis(op, dim, x.ndim, x.shape)
+    if any(i > s for i, s in zip(index.shape, src.shape)) or any(
+            i > n for a, (i, n) in enumerate(zip(index.shape, x.shape)) if a != dim):
+        raise ShapeError(f"{op}: index {index.shape} is larger than src {src.shape}, or than "
+                         f"x {x.shape} along an axis but {dim}")
+    if not index.size:
+        return x
+    n = x.shape[dim]
+    if not is_compiling():
+        host = index.numpy()
+        if host.min() < 0 or host.max() >= n:
+            bad = host[(host < 0) | (host >= n)].flat[0]
+            raise IndexingError(f"{op}: index {bad} is out of bounds for axis {dim} with "
+                                f"size {n}")
+    src = src[tuple(slice(0, i) for i in index.shape)]
+    strides = [math.prod(x.shape[a + 1:]) for a in range(x.ndim)]
+    base = sum(np.arange(size).reshape([-1 if b == a else 1 for b in range(x.ndim)]) * strides[a]
+               for a, size in enumerate(index.shape) if a != dim)
+    flat = cast(index, x._backend.default_int) * strides[dim] + \
+        index_tensor(np.broadcast_to(base, index.shape), x._backend)
+    added = scattered((x.size,), 0, reshape(flat, (-1,)), reshape(src, (-1,)))
+    return add(x, reshape(added, x.shape))
+
+
+def index_add(x, dim, index, source, alpha=1):
+    """x plus ``alpha`` times source's slices added at the 1-D ``index`` along ``dim``, as
+    torch.index_add: out[..., index[i], ...] += alpha * source[..., i, ...]; repeated
+    indices add up. Differentiable in x and source."""
+    from ..errors import ShapeError
+    from ..shapes import normalize_axis
+    from ._util import as_tensor
+    from .movement import broadcast_to
+    op = "index_add"
+    x = as_tensor(x, op)
+    index, source = as_tensor(index, op, like=x), as_tensor(source, op, like=x)
+    dim = normalize_axis(op, dim, x.ndim, x.shape)
+    if index.ndim != 1 or source.ndim != x.ndim or source.shape[dim] != index.shape[0] or \
+            source.shape[:dim] + source.shape[dim + 1:] != x.shape[:dim] + x.shape[dim + 1:]:
+        raise ShapeError(f"{op}: source {source.shape} must be x {x.shape} but for axis {dim}, "
+                         f"there as long as the 1-D index {index.shape}")
+    full = broadcast_to(reshape(index, [-1 if a == dim else 1 for a in range(x.ndim)]),
+                        source.shape)
+    return scatter_add(x, dim, full, source * alpha if alpha != 1 else source)
+
+
 def setitem(x, key, value):
     """A copy of ``x`` with ``x[key]`` replaced by ``value`` (NumPy semantics: the value
     broadcasts and is cast to x's dtype; of repeated positions the last write wins).

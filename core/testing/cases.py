@@ -208,6 +208,26 @@ def _pad_ref(x):
     return np.pad(x, ((1, 2), (0, 1)), constant_values=0.5)
 
 
+#: scatter_add's index along axis 1 (2 and 0 repeat: their values add up)
+_SCATTER = np.array([[0, 2, 2], [1, 0, 0]])
+
+
+def _scatter_add(x, s):
+    return ember.scatter_add(x, 1, ember.tensor(_SCATTER, backend=x.device), s)
+
+
+def _np_scatter_add(x, s):
+    out = x.copy()
+    np.add.at(out, (np.arange(2)[:, None], _SCATTER), s[:2, :3])
+    return out
+
+
+def _np_index_add(x, s):
+    out = x.copy()
+    np.add.at(out, [0, 2, 2, 1], s)
+    return out
+
+
 OPS = [
     # unary elementwise
     OpCase("neg", ember.neg, np.negative, dtypes=NUMERIC, signed_zeros=True),
@@ -406,6 +426,11 @@ OPS = [
            lambda x: np.repeat(x, [1, 0, 3], -1), [((2, 3),), ((0, 3),), ((3,),)], ALL),
     OpCase("cast_f64_roundtrip", lambda x: x.to(ember.float64).to(x.dtype) * 1.5,
            lambda x: x * 1.5, dtypes=FLOAT, needs=(dt.float64,)),
+    # scattering: repeated indices add up; src may be larger than the index
+    OpCase("scatter_add", _scatter_add, _np_scatter_add, [((2, 4), (2, 3)), ((2, 3), (3, 5))],
+           NUMERIC, cancels=True),
+    OpCase("index_add", lambda x, s: x.index_add(0, ember.tensor([0, 2, 2, 1], backend=x.device), s),
+           _np_index_add, [((3, 5), (4, 5)), ((3, 1), (4, 1))], NUMERIC, cancels=True),
     # indexing
     OpCase("index_basic", lambda x: x[1:, ::2], lambda x: x[1:, ::2], [((4, 5),), ((3, 3, 2),)], ALL),
     OpCase("index_negative_step", lambda x: x[::-1, 1], lambda x: x[::-1, 1], [((4, 5),)], ALL),

@@ -15,7 +15,6 @@ differentiable through the router."""
 import numpy as np
 
 import ember
-from ember.ops.movement import scatter_add
 from ember.plugins.nn import Module, ModuleList, Parameter, init
 
 
@@ -36,8 +35,7 @@ def routed(flat, indices, weights, count, expert):
         rows = np.flatnonzero((picked == e).any(axis=1))
         if rows.size:
             at = ember.tensor(rows, dtype=indices.dtype, backend=flat.device)
-            part = dense[:, e][at][:, None] * expert(e, flat[at])
-            out = out + scatter_add(flat.shape, 0, at, part)
+            out = out.index_add(0, at, dense[:, e][at][:, None] * expert(e, flat[at]))
     return out
 
 

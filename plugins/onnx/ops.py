@@ -861,6 +861,31 @@ def _window_mean(x, kernel, strides, dilations):
     return out.reshape(n, ch, *out.shape[2:]) / math.prod(kernel)
 
 
+@op("MaxUnpool")
+def max_unpool(c, a, x, indices, output_shape=None):
+    """Zeros of the unpooled shape (each spatial axis (in - 1) * stride + kernel - pads)
+    with x's values at the flat ``indices`` MaxPool gave, where an index repeats the last
+    value (as an assignment); then, given ``output_shape``, zeros after each axis up to it
+    (ONNX's reference). The indices are read on the host to keep one of each; the values
+    move on the backend."""
+    x = c.tensor(x)
+    spatial = x.ndim - 2
+    kernel = a["kernel_shape"]
+    strides, pads = a.get("strides", [1] * spatial), a.get("pads", [0] * 2 * spatial)
+    shape = x.shape[:2] + tuple(
+        (n - 1) * s + k - b - e for n, s, k, b, e in zip(x.shape[2:], strides, kernel,
+                                                        pads[:spatial], pads[spatial:]))
+    where = np.asarray(c.ints(indices)).reshape(-1)[::-1]
+    kept, last = np.unique(where, return_index=True)
+    picked = ember.tensor(where.size - 1 - last, backend=x.device)
+    out = ember.zeros(math.prod(shape), dtype=x.dtype, backend=x.device)
+    out = out.index_add(0, ember.tensor(kept, backend=x.device), x.reshape(-1)[picked])
+    out = out.reshape(shape)
+    if output_shape is None:
+        return out
+    return ember.pad(out, tuple((0, n - m) for n, m in zip(c.ints(output_shape), shape)))
+
+
 @op("AveragePool")
 def average_pool(c, a, x):
     x, spatial, kernel, strides, dilations, pads = _pooled(c, a, x)
@@ -1108,6 +1133,15 @@ _SCATTER = {"none": None, "add": np.add, "mul": np.multiply, "max": np.maximum, 
 
 @op("ScatterElements")
 def scatter_elements(c, a, x, index, updates):
+    """With reduction "add", ember.scatter_add on the backend (negative indices count
+    from the end); the other reductions, whose repeated indices need an order, on the
+    host."""
+    if a.get("reduction", "none") == "add":
+        x, index = c.tensor(x), c.tensor(index)
+        axis = _axis(a.get("axis", 0), x.ndim)
+        index = ember.where(index < 0, index + x.shape[axis], index)
+        return ember.scatter_add(x, axis, index, c.tensor(updates))
+
     def host(h, i, u):
         axis = _axis(a.get("axis", 0), h.ndim)
         out, i = h.copy(), _wrapped(i, h.shape[axis])

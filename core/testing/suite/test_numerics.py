@@ -785,6 +785,22 @@ def test_bitcast_reads_the_same_bytes_as_every_dtype(backend):
         ember.tensor(1.0, backend=backend).view(ember.int16)
 
 
+def test_scatter_add_refusals(backend):
+    x = ember.tensor([1.0, 2.0], backend=backend)
+    at = lambda *v: ember.tensor(list(v), backend=backend)       # noqa: E731
+    for index, src, error, message in (
+            (at(2), at(1.0), ember.IndexingError, "index 2 is out of bounds for axis 0 with size 2"),
+            (at(-1), at(1.0), ember.IndexingError, "index -1 is out of bounds"),
+            (at(0.5), at(1.0), ember.IndexingError, "index must be integers, got float32"),
+            (at(0, 1, 0), at(1.0, 2.0), ember.ShapeError, "index .3,. is larger than src .2,.")):
+        with pytest.raises(error, match=message):
+            x.scatter_add(0, index, src)
+    with pytest.raises(ember.DTypeError, match="src is int.. but x is float32; cast src"):
+        x.scatter_add(0, at(0), ember.tensor([1], dtype=ember.int32, backend=backend))
+    with pytest.raises(ember.ShapeError, match="as long as the 1-D index"):
+        x.index_add(0, at(0, 1), at(1.0))
+
+
 def test_copysign_and_signbit_read_the_sign_bit(backend):
     """copysign and signbit of every pair of signed zeros, NaNs of either sign, infinities,
     subnormals and limits, bit for bit against NumPy, and copysign's gradient PyTorch's

@@ -105,7 +105,7 @@ def bitcast(x, dtype):
         shape = shape[:-1] + (shape[-1] * size // new,)
     if size == new and not (x.dtype.is_float or dtype.is_float or x.dtype.is_complex
                             or dtype.is_complex or x.dtype.stores_only or dtype.stores_only):
-        return cast(x.detach(), dtype)
+        return cast(x, dtype)              # (integers: no gradient to cut)
     b = dispatch.primitives(x._backend)
     out = on_host(b, lambda a: np.ascontiguousarray(a).view(dtype.np).reshape(shape),
                   dispatch.read(x))

@@ -503,10 +503,10 @@ class LlamaDecoderLayer(Module):
         if self.post_feedforward_layernorm is None:                 # Llama's
             x = x + self._scaled(self.self_attn(self.input_layernorm(x), rotations, cache))
             return x + self._scaled(feed(self.post_attention_layernorm(x)))
-        inner = self.input_layernorm or (lambda t: t)               # (OLMo 2's: none)
-        x = x + self.post_attention_layernorm(self.self_attn(inner(x), rotations, cache))
-        inner = self.pre_feedforward_layernorm or (lambda t: t)
-        return x + self.post_feedforward_layernorm(feed(inner(x)))
+        into = x if self.input_layernorm is None else self.input_layernorm(x)   # (OLMo 2's)
+        x = x + self.post_attention_layernorm(self.self_attn(into, rotations, cache))
+        into = x if self.pre_feedforward_layernorm is None else self.pre_feedforward_layernorm(x)
+        return x + self.post_feedforward_layernorm(feed(into))
 
     def _scaled(self, t):
         """A block's output as the residual adds it: Phi-3's dropout (in training),
@@ -539,16 +539,16 @@ class LlamaModel(Module):
             x = x * math.sqrt(c.hidden_size)
         elif c.traits.multipliers:
             x = x * c.embedding_multiplier
-        long, rotations = c.long_rotation(past + ids.shape[1]), {}
-        for i in range(c.num_hidden_layers):    # (cos, sin) of each layer, one per rotation
-            if c.rotation(i) is None:
-                rotations[i] = None
-                continue
-            base, scaling = c.rotation(i)
-            if (base, scaling is None) not in rotations:
-                rotations[base, scaling is None] = self._positions(base, scaling, long, x, past,
-                                                                   ids.shape[1])
-            rotations[i] = rotations[base, scaling is None]
+        long, sliced, rotations = c.long_rotation(past + ids.shape[1]), {}, []
+        for i in range(c.num_hidden_layers):    # (cos, sin) of each layer, sliced once a rotation
+            rotation = c.rotation(i)
+            if rotation is not None:
+                base, scaling = rotation
+                key = (base, scaling is None)
+                if key not in sliced:
+                    sliced[key] = self._positions(base, scaling, long, x, past, ids.shape[1])
+                rotation = sliced[key]
+            rotations.append(rotation)
         for layer in self.layers:
             x = layer(x, rotations, cache)
         return self.norm(x)

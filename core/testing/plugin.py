@@ -48,19 +48,22 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """--suite-sample K: keep every K-th test of each suite module, in collection order, so
-    that every module and every op family keeps some of its cases."""
+    that every module and every op family keeps some of its cases; the rest are reported
+    deselected."""
     k = config.getoption("suite_sample")
     if k <= 1:
         return
-    seen, kept = {}, []
+    seen, kept, dropped = {}, [], []
     for item in items:
         module = getattr(item, "module", None)
         name = getattr(module, "__name__", "")
         if name in _modules_by_path.values():
             seen[name] = seen.get(name, -1) + 1
             if seen[name] % k:
+                dropped.append(item)
                 continue
         kept.append(item)
+    config.hook.pytest_deselected(items=dropped)
     items[:] = kept
 
 

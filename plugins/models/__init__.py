@@ -1,5 +1,10 @@
 """Whole networks (``ember.plugins.models``), registered by name like layers."""
 
+from .bert import (BertConfig, BertForMaskedLM, BertForQuestionAnswering,
+                   BertForSequenceClassification, BertForTokenClassification, BertModel,
+                   ENCODERS, RobertaForMaskedLM, RobertaForQuestionAnswering,
+                   RobertaForSequenceClassification, RobertaForTokenClassification, RobertaModel,
+                   XLMRobertaModel)
 from .causal import KeyValueCache
 from .gpt2 import GPT2, GPT2Config
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
@@ -7,9 +12,13 @@ from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, Llama
 from .pretrained import from_pretrained
 from .tokenizer import ByteTokenizer
 
-#: GPT-2 and the Llama family, each by its model_type
-MODELS = {"gpt2": GPT2, **FAMILY}
+#: GPT-2, the Llama family and the BERT encoders, each by its model_type
+MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS}
 
-__all__ = ["ByteTokenizer", "GPT2", "GPT2Config", "Gemma", "Gemma2", "Gemma3", "GptOss", "Granite",
+__all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
+           "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
+           "ByteTokenizer", "GPT2", "GPT2Config", "Gemma", "Gemma2", "Gemma3", "GptOss", "Granite",
            "KeyValueCache", "Llama", "LlamaConfig", "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3",
-           "Qwen2", "Qwen3", "Qwen3Moe", "SmolLM3", "from_pretrained"]
+           "Qwen2", "Qwen3", "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",
+           "RobertaForSequenceClassification", "RobertaForTokenClassification", "RobertaModel",
+           "SmolLM3", "XLMRobertaModel", "from_pretrained"]

@@ -1,26 +1,17 @@
-"""What the decoder-only language models share: the key/value cache, generation, the
-causal mask of a step that continues a cache, and reading Hugging Face's config.json."""
+"""What the decoder-only language models share: the key/value cache, generation and the
+causal mask of a step that continues a cache."""
 
-import dataclasses
-import json
 import math
 import numbers
-import os
 
 import numpy as np
 
 import ember
-from ember.errors import SerializationError, ShapeError
-from ember.io import atomic_write
-from ember.plugins.nn import Embedding, Linear, Module, Parameter, init
+from ember.errors import ShapeError
+from ember.plugins.nn import Module
 from ember.plugins.nn import functional as F
 
-from .quantized import dequantized
 from .sampling import next_tokens
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
-#: a checkpoint split into shards names each tensor's file here (Hugging Face's layout)
-INDEX_FILE = WEIGHTS_FILE + ".index.json"
 
 
 class KeyValueCache:
@@ -83,109 +74,6 @@ def _composed_attention(q, k, v, allowed, softcap, sinks, scale=None, enable_gqa
         p = ember.softmax(ember.cat([scores, column.to(scores.dtype)], axis=-1), -1)[..., :-1]
     return ember.matmul(F.dropout(p, dropout_p), v)
 
-
-def normal_linear(n_in, n_out, std, bias=True, dtype=None, backend=None):
-    """Hugging Face's init of a projection: weight N(0, std), bias 0."""
-    layer = Linear(n_in, n_out, bias=bias, dtype=dtype, backend=backend)
-    layer.weight = Parameter(init.normal((n_out, n_in), 0.0, std, dtype, backend))
-    if bias:
-        layer.bias = Parameter(init.zeros((n_out,), dtype, backend))
-    return layer
-
-
-def normal_embedding(count, width, std, dtype=None, backend=None):
-    """Hugging Face's init of an embedding: N(0, std)."""
-    layer = Embedding(count, width, dtype=dtype, backend=backend)
-    layer.weight = Parameter(init.normal((count, width), 0.0, std, dtype, backend))
-    return layer
-
-
-def load_weights(model, state, weights, config_path):
-    """model.load_state_dict(state), a mismatch named as the files' fault."""
-    try:
-        model.load_state_dict(state)
-    except (ember.StateDictError, ShapeError) as exc:
-        raise SerializationError(f"{weights}: does not fit {config_path}: {exc}") from None
-    return model.eval()
-
-
-def read_weights(directory, config, backend):
-    """(state, what): a Hugging Face directory's tensors, from model.safetensors or the
-    shards model.safetensors.index.json names, with quantized weights (config's
-    quantization_config: fine-grained "fp8", "mxfp4") dequantized to float32."""
-    index_path = os.path.join(directory, INDEX_FILE)
-    if not os.path.exists(index_path) or os.path.exists(os.path.join(directory, WEIGHTS_FILE)):
-        path = os.path.join(directory, WEIGHTS_FILE)
-        return dequantized(ember.load(path, backend=backend), config, path), path
-    index, _ = read_config(directory, INDEX_FILE)
-    weight_map = index.get("weight_map")
-    if not isinstance(weight_map, dict) or not all(
-            isinstance(f, str) and os.path.basename(f) == f for f in weight_map.values()):
-        raise SerializationError(f"{index_path}: weight_map must name a shard file in the "
-                                 f"directory for each tensor")
-    state = {}
-    for shard in sorted(set(weight_map.values())):
-        state.update(ember.load(os.path.join(directory, shard), backend=backend))
-    missing = sorted(set(weight_map) - set(state))
-    if missing:
-        raise SerializationError(f"{index_path}: the shards hold no tensor {missing[0]!r}"
-                                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    return dequantized(state, config, index_path), index_path
-
-
-def write_pretrained(directory, config, state):
-    """config.json and model.safetensors in ``directory``, each written atomically."""
-    os.makedirs(directory, exist_ok=True)
-    atomic_write(os.path.join(directory, CONFIG_FILE),
-                 (json.dumps(config, indent=2) + "\n").encode())
-    ember.save(state, os.path.join(directory, WEIGHTS_FILE))
-
-
-#: where a multimodal checkpoint keeps its language model: transformers 4's keys (which
-#: transformers 5 writes too) and transformers 5's own, as a text model's
-_TEXT_PREFIXES = {"language_model.model.": "model.", "language_model.lm_head.": "lm_head.",
-                  "model.language_model.": "model."}
-
-
-def text_config(values):
-    """A config.json's values, or a multimodal one's language model's (its text_config,
-    with the outer tie_word_embeddings and quantization_config, which govern it)."""
-    text = values.get("text_config")
-    if not isinstance(text, dict):
-        return values
-    return {**text, **{k: values[k] for k in ("tie_word_embeddings", "quantization_config")
-                       if k in values}}
-
-
-def text_weights(state):
-    """A checkpoint's tensors with a multimodal one's language model keyed as a text
-    model's (its vision tower and projector dropped); a text model's as they are."""
-    if not any(k.startswith(tuple(_TEXT_PREFIXES)) for k in state):
-        return state
-    return {new + k[len(old):]: v for k, v in state.items()
-            for old, new in _TEXT_PREFIXES.items() if k.startswith(old)}
-
-
-def known_fields(config_class, values):
-    """The entries of a Hugging Face config that are fields of ``config_class`` (a
-    dataclass); the rest (token ids, versions, ...) do not change the network."""
-    names = {f.name for f in dataclasses.fields(config_class)}
-    return {k: v for k, v in values.items() if k in names}
-
-
-def read_config(directory, name=CONFIG_FILE):
-    """The JSON object of ``directory``'s config.json (or ``name``), and its path."""
-    path = os.path.join(directory, name)
-    try:
-        with open(path, encoding="utf-8") as f:
-            values = json.load(f)
-    except OSError as exc:
-        raise SerializationError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise SerializationError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(values, dict):
-        raise SerializationError(f"{path}: not a JSON object")
-    return values, path
 
 
 class CausalLM(Module):

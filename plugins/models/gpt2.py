@@ -12,22 +12,10 @@ import math
 import ember
 from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
-from ember.plugins.nn import functional as F
 
-from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
-                     normal_linear, read_config, read_weights, write_pretrained)
-
-#: Hugging Face's activation names (ACT2FN) that GPT-2 configs use
-ACTIVATIONS = {
-    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_fast": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu": F.gelu,
-    "relu": ember.relu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "tanh": ember.tanh,
-}
+from .causal import CausalLM, causal_attention
+from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
+                          normal_linear, read_config, read_weights, write_pretrained)
 
 
 @dataclasses.dataclass

@@ -20,12 +20,12 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import LayerExample, Module, ModuleList, Parameter, RMSNorm, init
 from ember.plugins.nn import functional as F
 
-from .causal import (CausalLM, causal_attention, known_fields, load_weights, normal_embedding,
-                     normal_linear, read_config, read_weights, text_config, text_weights,
-                     write_pretrained)
+from .causal import CausalLM, causal_attention
+from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
+                          normal_linear, read_config, read_weights, text_config, text_weights,
+                          write_pretrained)
 from . import rope
 from .moe import GptOssExperts, GptOssMLP, SparseMoE
-from .gpt2 import ACTIVATIONS
 
 
 @dataclasses.dataclass(frozen=True)

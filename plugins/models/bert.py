@@ -1,0 +1,641 @@
+"""BERT, RoBERTa and XLM-RoBERTa encoders as transformers lays them out, so their
+checkpoints load: the bare encoder (what sentence-embedding models are) and the heads
+people fine-tune (masked language model, sequence and token classification, extractive
+question answering).
+
+Post-norm blocks of bidirectional attention over word, position and token-type
+embeddings. RoBERTa differs in three places, which its ``Family`` names: its positions
+count from pad_token_id + 1 and skip padding, its masked-LM head is ``lm_head`` (GELU
+whatever hidden_act says), and its sequence classifier has a dense layer of its own over
+the first token where BERT's uses the pooler.
+"""
+
+import dataclasses
+import warnings
+
+import ember
+from ember.errors import SerializationError, ShapeError
+from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList, Parameter, init
+from ember.plugins.nn import functional as F
+
+from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
+                          normal_linear, read_config, read_weights, write_pretrained)
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """How one model_type of BERT's shape is laid out in transformers."""
+
+    names: str                  # transformers' class names: f"{names}Model", f"{names}ForMaskedLM"
+    prefix: str                 # the encoder's attribute (and key prefix) in a model with a head
+    roberta: bool = False       # RoBERTa's positions, masked-LM head and classifier
+    defaults: dict = dataclasses.field(default_factory=dict)   # transformers' config defaults
+
+
+FAMILIES = {
+    "bert": Family("Bert", "bert"),
+    "roberta": Family("Roberta", "roberta", roberta=True,
+                      defaults=dict(vocab_size=50265, pad_token_id=1)),
+    "xlm-roberta": Family("XLMRoberta", "roberta", roberta=True, defaults=dict(pad_token_id=1)),
+}
+
+
+@dataclasses.dataclass
+class BertConfig:
+    """The fields of transformers' BertConfig (and RobertaConfig, XLMRobertaConfig, told
+    apart by ``model_type``) that change the network, with BERT's defaults. ``id2label``
+    names a classifier's outputs (``num_labels`` of them)."""
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    classifier_dropout: float = None
+    id2label: dict = None               # None: two labels, LABEL_0 and LABEL_1
+    model_type: str = "bert"
+
+    def __post_init__(self):
+        if self.model_type not in FAMILIES:
+            raise ValueError(f"BERT: model_type {self.model_type!r} is not one of "
+                             f"{', '.join(FAMILIES)}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ShapeError(f"BERT: num_attention_heads {self.num_attention_heads} does not "
+                             f"divide hidden_size {self.hidden_size}")
+        if self.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"BERT: hidden_act {self.hidden_act!r} is not one of "
+                             f"{', '.join(ACTIVATIONS)}")
+        self.id2label = {int(k): str(v) for k, v in (self.id2label or _labels(2)).items()}
+        if sorted(self.id2label) != list(range(len(self.id2label))):
+            raise ValueError(f"BERT: id2label must name the labels 0 .. n-1, got keys "
+                             f"{sorted(self.id2label)}")
+
+    @property
+    def traits(self):
+        return FAMILIES[self.model_type]
+
+    @property
+    def num_labels(self):
+        """How many outputs a classification head has."""
+        return len(self.id2label)
+
+    @property
+    def first_position(self):
+        """The position index of the first token (RoBERTa's count from pad_token_id + 1)."""
+        return self.pad_token_id + 1 if self.traits.roberta else 0
+
+    @property
+    def max_length(self):
+        """The longest sequence the position table holds."""
+        return self.max_position_embeddings - self.first_position
+
+    @classmethod
+    def from_dict(cls, values, source="config"):
+        """Take the fields ember uses, with the model_type's defaults where transformers
+        fills them in; refuse what would change the network silently. ``num_labels``
+        (as ``from_pretrained(..., num_labels=5)``) gives that many fresh label names
+        where id2label holds another count."""
+        values = dict(values)
+        kind = values.setdefault("model_type", "bert")
+        if kind not in FAMILIES:
+            raise SerializationError(f"{source}: model_type {kind!r} is not one of "
+                                     f"{', '.join(FAMILIES)}")
+        for field, wrong in (("is_decoder", True), ("add_cross_attention", True)):
+            if values.get(field) == wrong:
+                raise SerializationError(f"{source}: {field}=true is not supported; ember's "
+                                         f"BERT encoders attend both ways, without cross-attention")
+        if values.get("position_embedding_type", "absolute") != "absolute":
+            raise SerializationError(f"{source}: position_embedding_type "
+                                     f"{values['position_embedding_type']!r} is not supported; "
+                                     f"ember's BERT reads absolute position embeddings")
+        if not values.get("tie_word_embeddings", True):
+            raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
+                                     f"ember's masked-LM head is tied to the word embeddings")
+        count = values.get("num_labels")
+        if count is not None and len(values.get("id2label") or _labels(2)) != count:
+            values["id2label"] = _labels(count)
+        return cls(**{**FAMILIES[kind].defaults, **known_fields(cls, values)})
+
+    def to_dict(self, architecture):
+        """transformers' config.json for this configuration and head."""
+        labels = {str(k): v for k, v in self.id2label.items()}
+        return {"architectures": [architecture], **dataclasses.asdict(self), "id2label": labels,
+                "label2id": {v: int(k) for k, v in labels.items()},
+                "position_embedding_type": "absolute", "tie_word_embeddings": True}
+
+
+def _labels(count):
+    return {i: f"LABEL_{i}" for i in range(count)}
+
+
+def _linear(n_in, n_out, config, dtype, backend):
+    return normal_linear(n_in, n_out, config.initializer_range, dtype=dtype, backend=backend)
+
+
+def _layer_norm(config, dtype, backend):
+    return LayerNorm(config.hidden_size, eps=config.layer_norm_eps, dtype=dtype, backend=backend)
+
+
+class BertEmbeddings(Module):
+    """Word, position and token-type embeddings summed, normalized, dropped out."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        c, std = config, config.initializer_range
+        object.__setattr__(self, "config", c)
+        self.word_embeddings = normal_embedding(c.vocab_size, c.hidden_size, std, dtype, backend,
+                                                padding_idx=c.pad_token_id)
+        self.position_embeddings = normal_embedding(
+            c.max_position_embeddings, c.hidden_size, std, dtype, backend,
+            padding_idx=c.pad_token_id if c.traits.roberta else None)
+        self.token_type_embeddings = normal_embedding(c.type_vocab_size, c.hidden_size, std,
+                                                      dtype, backend)
+        self.LayerNorm = _layer_norm(c, dtype, backend)
+        self.dropout = Dropout(c.hidden_dropout_prob)
+
+    def positions(self, ids):
+        """0, 1, 2... (BERT), or RoBERTa's: pad_token_id + 1, + 2... counting only the
+        tokens that are not padding, padding at pad_token_id."""
+        if not self.config.traits.roberta:
+            return ember.arange(ids.shape[1], dtype=ids.dtype, backend=ids.backend)
+        real = (ids != self.config.pad_token_id).to(ids.dtype)
+        return ember.cumsum(real, axis=1) * real + self.config.pad_token_id
+
+    def forward(self, ids, token_type_ids=None):
+        x = self.word_embeddings(ids) + self.position_embeddings(self.positions(ids))
+        types = self.token_type_embeddings
+        x = x + (types.weight[0] if token_type_ids is None else types(token_type_ids))
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(Module):
+    """Queries, keys and values of every head; softmax(q k^T / sqrt(d)) v where the
+    attention mask allows."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        c = config
+        self.query, self.key, self.value = (_linear(c.hidden_size, c.hidden_size, c, dtype, backend)
+                                            for _ in range(3))
+        self.heads, self.dropout_p = c.num_attention_heads, c.attention_probs_dropout_prob
+
+    def forward(self, x, allowed=None):
+        batch, time, width = x.shape
+        q, k, v = (proj(x).reshape(batch, time, self.heads, width // self.heads).permute(0, 2, 1, 3)
+                   for proj in (self.query, self.key, self.value))
+        out = ember.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=self.dropout_p if self.training else 0.0)
+        return out.permute(0, 2, 1, 3).reshape(batch, time, width)
+
+
+class BertResidual(Module):
+    """LayerNorm(x + dropout(dense(h))): how each half of a block ends (transformers'
+    BertSelfOutput and BertOutput)."""
+
+    def __init__(self, n_in, config, dtype=None, backend=None):
+        super().__init__()
+        self.dense = _linear(n_in, config.hidden_size, config, dtype, backend)
+        self.LayerNorm = _layer_norm(config, dtype, backend)
+        self.dropout = Dropout(config.hidden_dropout_prob)
+
+    def forward(self, h, x):
+        return self.LayerNorm(self.dropout(self.dense(h)) + x)
+
+
+class BertAttention(Module):
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.self = BertSelfAttention(config, dtype, backend)
+        self.output = BertResidual(config.hidden_size, config, dtype, backend)
+
+    def forward(self, x, allowed=None):
+        return self.output(self.self(x, allowed), x)
+
+
+class BertIntermediate(Module):
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.dense = _linear(config.hidden_size, config.intermediate_size, config, dtype, backend)
+        object.__setattr__(self, "act", ACTIVATIONS[config.hidden_act])
+
+    def forward(self, x):
+        return self.act(self.dense(x))
+
+
+class BertLayer(Module):
+    """A post-norm block: attention, then the feed-forward network, each added and
+    normalized."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.attention = BertAttention(config, dtype, backend)
+        self.intermediate = BertIntermediate(config, dtype, backend)
+        self.output = BertResidual(config.intermediate_size, config, dtype, backend)
+
+    def forward(self, x, allowed=None):
+        x = self.attention(x, allowed)
+        return self.output(self.intermediate(x), x)
+
+
+class BertEncoder(Module):
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.layer = ModuleList([BertLayer(config, dtype, backend)
+                                 for _ in range(config.num_hidden_layers)])
+
+    def forward(self, x, allowed=None):
+        for layer in self.layer:
+            x = layer(x, allowed)
+        return x
+
+
+class BertPooler(Module):
+    """tanh(dense(the first token's hidden state)): the [CLS] summary BERT's sequence
+    classifier reads."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.dense = _linear(config.hidden_size, config.hidden_size, config, dtype, backend)
+
+    def forward(self, hidden):
+        return ember.tanh(self.dense(hidden[:, 0]))
+
+
+def _family_config(cls, config, fields):
+    """The config a class is built from: ``config`` with ``fields`` replaced, or the
+    class's family's defaults with ``fields``."""
+    if config is None:
+        return BertConfig(**{"model_type": cls.family, **FAMILIES[cls.family].defaults, **fields})
+    return dataclasses.replace(config, **fields) if fields else config
+
+
+class _Pretrained(Module):
+    """Loading and saving transformers' directories for the encoder and every head."""
+
+    family = "bert"
+    #: what transformers' class name adds to the family's names ("Model", "ForMaskedLM")
+    head = "Model"
+
+    @property
+    def architecture(self):
+        """transformers' class name for this model ("RobertaForMaskedLM")."""
+        return self.config.traits.names + self.head
+
+    @classmethod
+    def for_architecture(cls, name):
+        """The class that transformers' architecture ``name`` (a config's first
+        "architectures" entry: "BertForMaskedLM") loads as; this class for any other."""
+        return ARCHITECTURES.get(name, cls)
+
+    def encoder_prefix(self):
+        """Where the encoder's keys sit in this model's state dict."""
+        return "" if isinstance(self, BertModel) else self.config.traits.prefix + "."
+
+    @classmethod
+    def from_pretrained(cls, directory, dtype=None, backend=None, **overrides):
+        """Load a transformers directory (config.json, model.safetensors or shards) of this
+        family: any of its heads' checkpoints, or the bare encoder's. The encoder must be
+        there whole; a head the checkpoint lacks (a classifier built on a pretrained
+        encoder, ``num_labels=`` its outputs) keeps its fresh weights, with a warning, as
+        transformers does; with ``ignore_mismatched_sizes=True`` so does a head whose
+        shape differs (a classifier of another label count). ``overrides`` replace config
+        fields (and BertModel's ``add_pooling_layer=False`` leaves the pooler out). In
+        eval mode."""
+        values, config_path = read_config(directory)
+        built = {k: overrides.pop(k) for k in ("add_pooling_layer",) if k in overrides}
+        resize = overrides.pop("ignore_mismatched_sizes", False)
+        config = BertConfig.from_dict({**values, **overrides}, config_path)
+        if config.traits.roberta != FAMILIES[cls.family].roberta:
+            raise SerializationError(f"{config_path}: model_type {config.model_type!r} is not "
+                                     f"a {FAMILIES[cls.family].names} model; load it with "
+                                     f"ember.plugins.models.from_pretrained")
+        model = cls(config, dtype=dtype, backend=backend, **built)
+        own = model.state_dict()
+        stored, weights = read_weights(directory, values, next(iter(own.values())).backend)
+        state = model._own_keys(stored)
+        if resize:      # a head of another size (another label count) starts afresh
+            state = {k: v for k, v in state.items()
+                     if not (model._optional(k) and k in own and v.shape != own[k].shape)}
+        fresh = [k for k in own if k not in state and model._optional(k)]
+        if fresh:
+            warnings.warn(f"{weights}: holds no {', '.join(fresh)}; {type(model).__name__} "
+                          f"keeps their fresh weights: train it before use", stacklevel=2)
+            state.update({k: own[k] for k in fresh})
+        return load_weights(model, state, weights, config_path)
+
+    def _optional(self, key):
+        """Whether a checkpoint may lack ``key``: a head's or the pooler's weight (transformers
+        then initializes it afresh), not the encoder's."""
+        prefix = self.encoder_prefix()
+        return not key.startswith(prefix) or key.startswith(prefix + "pooler.")
+
+    def _own_keys(self, stored):
+        """A checkpoint's tensors keyed as this model's: "gamma"/"beta" of old checkpoints
+        renamed, the encoder's prefix added or taken off, position-id buffers, tied
+        decoder weights and other heads' weights left out."""
+        prefix, own = self.config.traits.prefix + ".", set(self.state_dict())
+        tied = ("cls.predictions.decoder.", "lm_head.decoder.")
+        state = {}
+        for key, value in stored.items():
+            key = key[:-6] + ".weight" if key.endswith(".gamma") else \
+                key[:-5] + ".bias" if key.endswith(".beta") else key
+            if key.endswith(".position_ids") or key.startswith(tied):
+                continue
+            bare = key[len(prefix):] if key.startswith(prefix) else key
+            encoder = bare.startswith(("embeddings.", "encoder.", "pooler."))
+            key = self.encoder_prefix() + bare if encoder else key
+            if key in own or encoder and not bare.startswith("pooler."):
+                state[key] = value.to(self.embeddings_weight().dtype) if value.dtype.is_float \
+                    else value
+        return state
+
+    def embeddings_weight(self):
+        return self.encoder_module().embeddings.word_embeddings.weight
+
+    def encoder_module(self):
+        return self if isinstance(self, BertModel) else getattr(self, self.config.traits.prefix)
+
+    def save_pretrained(self, directory):
+        """Write config.json and model.safetensors as transformers lays them out."""
+        write_pretrained(directory, {**self.config.to_dict(self.architecture),
+                                     "dtype": self.embeddings_weight().dtype.name},
+                         self.state_dict())
+
+    def extra_repr(self):
+        c = self.config
+        return (f"model_type={c.model_type}, vocab_size={c.vocab_size}, "
+                f"hidden_size={c.hidden_size}, num_hidden_layers={c.num_hidden_layers}, "
+                f"num_attention_heads={c.num_attention_heads}")
+
+
+class BertModel(_Pretrained):
+    """The BERT encoder (transformers' BertModel): ``model(ids)`` gives the last hidden
+    states (batch, time, hidden_size); ``model.pooler(hidden)`` the [CLS] summary.
+
+    ``attention_mask`` (batch, time), nonzero where a token is real, keeps padding out
+    of every token's attention; ``token_type_ids`` (batch, time) say which segment each
+    token is in (all 0 when not given). Built from a BertConfig or its fields:
+    ``BertModel(num_hidden_layers=2, hidden_size=64, ...)``.
+    """
+
+    def __init__(self, config=None, dtype=None, backend=None, add_pooling_layer=True, **fields):
+        super().__init__()
+        config = _family_config(type(self), config, fields)
+        object.__setattr__(self, "config", config)
+        self.embeddings = BertEmbeddings(config, dtype, backend)
+        self.encoder = BertEncoder(config, dtype, backend)
+        self.pooler = BertPooler(config, dtype, backend) if add_pooling_layer else None
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"vocab_size": 11, "hidden_size": 8, "num_hidden_layers": 2,
+                             "num_attention_heads": 2, "intermediate_size": 12,
+                             "max_position_embeddings": 10, "type_vocab_size": 2,
+                             "add_pooling_layer": False},    # (its output is the hidden states)
+                            shape=(2, 5), integer_high=11, bad_shape=(2, 11),
+                            random_in_train=True)
+
+    def forward(self, ids, attention_mask=None, token_type_ids=None):
+        ids = self._check(ids, attention_mask, token_type_ids)
+        allowed = None
+        if attention_mask is not None:
+            allowed = (ember.asarray(attention_mask, backend=ids.backend) != 0)
+            allowed = allowed.reshape(ids.shape[0], 1, 1, ids.shape[1])
+        if token_type_ids is not None:
+            token_type_ids = ember.asarray(token_type_ids, backend=ids.backend)
+        return self.encoder(self.embeddings(ids, token_type_ids), allowed)
+
+    def _check(self, ids, attention_mask, token_type_ids):
+        """ids as a (batch, time) integer tensor short enough for the position table, the
+        masks of its shape."""
+        name = type(self).__name__
+        if not isinstance(ids, ember.Tensor):
+            ids = ember.tensor(ids, backend=self.embeddings_weight().backend)
+        if ids.ndim != 2 or ids.dtype.is_float:
+            raise ShapeError(f"{name}: ids must be (batch, time) integers, got {ids.dtype} of "
+                             f"shape {ids.shape}; add a batch axis with ids[None]")
+        if ids.shape[1] > self.config.max_length:
+            raise ShapeError(f"{name}: a sequence of {ids.shape[1]} tokens is longer than "
+                             f"the {self.config.max_length} positions the model has "
+                             f"(max_position_embeddings {self.config.max_position_embeddings}); "
+                             f"truncate it")
+        for what, mask in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+            if mask is not None and tuple(getattr(mask, "shape", ())) != ids.shape:
+                raise ShapeError(f"{name}: {what} must have the ids' shape {ids.shape}, got "
+                                 f"{tuple(getattr(mask, 'shape', ()))}")
+        return ids
+
+
+class _Head(_Pretrained):
+    """A head over the encoder, kept under the family's prefix (``bert``, ``roberta``)."""
+
+    def __init__(self, config, dtype=None, backend=None, fields=None, pooled=False):
+        super().__init__()
+        config = _family_config(type(self), config, fields or {})
+        object.__setattr__(self, "config", config)
+        setattr(self, config.traits.prefix,
+                BertModel(config, dtype, backend, add_pooling_layer=pooled))
+
+    def hidden(self, ids, attention_mask, token_type_ids):
+        return self.encoder_module()(ids, attention_mask, token_type_ids)
+
+
+class BertPredictionHeadTransform(Module):
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.dense = _linear(config.hidden_size, config.hidden_size, config, dtype, backend)
+        self.LayerNorm = _layer_norm(config, dtype, backend)
+        object.__setattr__(self, "act", ACTIVATIONS[config.hidden_act])
+
+    def forward(self, x):
+        return self.LayerNorm(self.act(self.dense(x)))
+
+
+class BertLMPredictionHead(Module):
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config, dtype, backend)
+        self.bias = Parameter(init.zeros((config.vocab_size,), dtype, backend))
+
+    def forward(self, hidden, table):
+        return ember.matmul(self.transform(hidden), table.T) + self.bias
+
+
+class BertOnlyMLMHead(Module):
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config, dtype, backend)
+
+
+class RobertaLMHead(Module):
+    """RoBERTa's masked-LM head: dense, GELU, layer_norm; a bias over the vocabulary."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.dense = _linear(config.hidden_size, config.hidden_size, config, dtype, backend)
+        self.layer_norm = _layer_norm(config, dtype, backend)
+        self.bias = Parameter(init.zeros((config.vocab_size,), dtype, backend))
+
+    def forward(self, hidden, table):
+        features = self.layer_norm(F.gelu(self.dense(hidden)))
+        return ember.matmul(features, table.T) + self.bias
+
+
+class BertForMaskedLM(_Head):
+    """BERT with its masked-language-model head (transformers' BertForMaskedLM):
+    ``model(ids)`` gives logits over the vocabulary (batch, time, vocab_size), its
+    decoder tied to the word embeddings."""
+
+    head = "ForMaskedLM"
+
+    def __init__(self, config=None, dtype=None, backend=None, **fields):
+        super().__init__(config, dtype, backend, fields)
+        if self.config.traits.roberta:
+            self.lm_head = RobertaLMHead(self.config, dtype, backend)
+        else:
+            self.cls = BertOnlyMLMHead(self.config, dtype, backend)
+
+    def forward(self, ids, attention_mask=None, token_type_ids=None):
+        head = self.lm_head if self.config.traits.roberta else self.cls.predictions
+        return head(self.hidden(ids, attention_mask, token_type_ids), self.embeddings_weight())
+
+
+class RobertaClassificationHead(Module):
+    """RoBERTa's sequence classifier: out_proj(tanh(dense(the first token))), with dropout
+    before each."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__()
+        self.dense = _linear(config.hidden_size, config.hidden_size, config, dtype, backend)
+        self.dropout = Dropout(_classifier_dropout(config))
+        self.out_proj = _linear(config.hidden_size, config.num_labels, config, dtype, backend)
+
+    def forward(self, hidden):
+        x = ember.tanh(self.dense(self.dropout(hidden[:, 0])))
+        return self.out_proj(self.dropout(x))
+
+
+def _classifier_dropout(config):
+    return config.hidden_dropout_prob if config.classifier_dropout is None \
+        else config.classifier_dropout
+
+
+class BertForSequenceClassification(_Head):
+    """BERT with a classifier over the whole sequence (transformers'
+    BertForSequenceClassification): ``model(ids)`` gives (batch, num_labels) logits;
+    ``config.id2label`` names them. BERT's reads the pooler, RoBERTa's its own dense
+    layer over the first token."""
+
+    head = "ForSequenceClassification"
+
+    def __init__(self, config=None, dtype=None, backend=None, **fields):
+        config = _family_config(type(self), config, fields)
+        super().__init__(config, dtype, backend, pooled=not config.traits.roberta)
+        c = self.config
+        if c.traits.roberta:
+            self.classifier = RobertaClassificationHead(c, dtype, backend)
+        else:
+            self.dropout = Dropout(_classifier_dropout(c))
+            self.classifier = _linear(c.hidden_size, c.num_labels, c, dtype, backend)
+
+    def forward(self, ids, attention_mask=None, token_type_ids=None):
+        hidden = self.hidden(ids, attention_mask, token_type_ids)
+        if self.config.traits.roberta:
+            return self.classifier(hidden)
+        return self.classifier(self.dropout(self.bert.pooler(hidden)))
+
+
+class BertForTokenClassification(_Head):
+    """BERT with a classifier for each token (transformers' BertForTokenClassification,
+    as named-entity taggers are): ``model(ids)`` gives (batch, time, num_labels) logits."""
+
+    head = "ForTokenClassification"
+
+    def __init__(self, config=None, dtype=None, backend=None, **fields):
+        super().__init__(config, dtype, backend, fields)
+        c = self.config
+        self.dropout = Dropout(_classifier_dropout(c))
+        self.classifier = _linear(c.hidden_size, c.num_labels, c, dtype, backend)
+
+    def forward(self, ids, attention_mask=None, token_type_ids=None):
+        return self.classifier(self.dropout(self.hidden(ids, attention_mask, token_type_ids)))
+
+
+class BertForQuestionAnswering(_Head):
+    """BERT for extractive question answering (transformers' BertForQuestionAnswering):
+    ``model(ids)`` gives (start_logits, end_logits), each (batch, time): where in the
+    context the answer starts and ends."""
+
+    head = "ForQuestionAnswering"
+
+    def __init__(self, config=None, dtype=None, backend=None, **fields):
+        super().__init__(config, dtype, backend, fields)
+        c = self.config
+        self.qa_outputs = _linear(c.hidden_size, c.num_labels, c, dtype, backend)
+
+    def forward(self, ids, attention_mask=None, token_type_ids=None):
+        logits = self.qa_outputs(self.hidden(ids, attention_mask, token_type_ids))
+        start, end = ember.split(logits, 2, axis=-1)
+        return start.squeeze(-1), end.squeeze(-1)
+
+
+class RobertaModel(BertModel):
+    """The RoBERTa encoder (transformers' RobertaModel; XLM-RoBERTa's too): BERT whose
+    positions count from pad_token_id + 1 and skip padding."""
+
+    family = "roberta"
+
+
+class RobertaForMaskedLM(BertForMaskedLM):
+    """RoBERTa with its masked-language-model head (``lm_head``)."""
+
+    family = "roberta"
+
+
+class RobertaForSequenceClassification(BertForSequenceClassification):
+    """RoBERTa with its sequence classifier (dense and out_proj over the first token)."""
+
+    family = "roberta"
+
+
+class RobertaForTokenClassification(BertForTokenClassification):
+    family = "roberta"
+
+
+class RobertaForQuestionAnswering(BertForQuestionAnswering):
+    family = "roberta"
+
+
+class XLMRobertaModel(RobertaModel):
+    """XLM-RoBERTa's encoder (transformers' XLMRobertaModel): RoBERTa's network with a
+    multilingual vocabulary; its heads are the Roberta classes, given its config."""
+
+    family = "xlm-roberta"
+
+
+#: transformers' architecture names (a config's "architectures") -> the class to build
+ARCHITECTURES = {FAMILIES[kind].names + cls.head: cls
+                 for kind, classes in (("bert", (BertModel, BertForMaskedLM,
+                                                 BertForSequenceClassification,
+                                                 BertForTokenClassification,
+                                                 BertForQuestionAnswering)),
+                                       ("roberta", (RobertaModel, RobertaForMaskedLM,
+                                                    RobertaForSequenceClassification,
+                                                    RobertaForTokenClassification,
+                                                    RobertaForQuestionAnswering)),
+                                       ("xlm-roberta", (XLMRobertaModel, RobertaForMaskedLM,
+                                                        RobertaForSequenceClassification,
+                                                        RobertaForTokenClassification,
+                                                        RobertaForQuestionAnswering)))
+                 for cls in classes}
+
+#: model_type -> the encoder class registered for it
+ENCODERS = {"bert": BertModel, "roberta": RobertaModel, "xlm-roberta": XLMRobertaModel}

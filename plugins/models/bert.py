@@ -18,8 +18,9 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList, Parameter, init
 from ember.plugins.nn import functional as F
 
-from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
-                          normal_linear, read_config, read_weights, write_pretrained)
+from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
+                          normal_embedding, normal_linear, read_config, read_weights,
+                          write_pretrained)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +71,7 @@ class BertConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ShapeError(f"BERT: num_attention_heads {self.num_attention_heads} does not "
                              f"divide hidden_size {self.hidden_size}")
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"BERT: hidden_act {self.hidden_act!r} is not one of "
-                             f"{', '.join(ACTIVATIONS)}")
+        check_activation("BERT", "hidden_act", self.hidden_act)
         self.id2label = {int(k): str(v) for k, v in (self.id2label or _labels(2)).items()}
         if sorted(self.id2label) != list(range(len(self.id2label))):
             raise ValueError(f"BERT: id2label must name the labels 0 .. n-1, got keys "

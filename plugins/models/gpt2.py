@@ -14,8 +14,9 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 
 from .causal import CausalLM, causal_attention
-from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
-                          normal_linear, read_config, read_weights, write_pretrained)
+from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
+                          normal_embedding, normal_linear, read_config, read_weights,
+                          write_pretrained)
 
 
 @dataclasses.dataclass
@@ -40,9 +41,7 @@ class GPT2Config:
     def __post_init__(self):
         if self.n_embd % self.n_head:
             raise ShapeError(f"GPT2: n_head {self.n_head} does not divide n_embd {self.n_embd}")
-        if self.activation_function not in ACTIVATIONS:
-            raise ValueError(f"GPT2: activation_function {self.activation_function!r} is not "
-                             f"one of {', '.join(ACTIVATIONS)}")
+        check_activation("GPT2", "activation_function", self.activation_function)
 
     @classmethod
     def from_dict(cls, values, source="config"):

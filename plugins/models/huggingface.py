@@ -31,6 +31,12 @@ ACTIVATIONS = {
 }
 
 
+def check_activation(model, field, name):
+    """Refuse an activation name outside ACTIVATIONS, naming the model and config field."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{model}: {field} {name!r} is not one of {', '.join(ACTIVATIONS)}")
+
+
 def normal_linear(n_in, n_out, std, bias=True, dtype=None, backend=None):
     """Hugging Face's init of a projection: weight N(0, std), bias 0."""
     layer = Linear(n_in, n_out, bias=bias, dtype=dtype, backend=backend)

@@ -21,9 +21,9 @@ from ember.plugins.nn import LayerExample, Module, ModuleList, Parameter, RMSNor
 from ember.plugins.nn import functional as F
 
 from .causal import CausalLM, causal_attention
-from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
-                          normal_linear, read_config, read_weights, text_config, text_weights,
-                          write_pretrained)
+from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
+                          normal_embedding, normal_linear, read_config, read_weights,
+                          text_config, text_weights, write_pretrained)
 from . import rope
 from .moe import GptOssExperts, GptOssMLP, SparseMoE
 
@@ -211,9 +211,7 @@ class LlamaConfig:
                              f"partial_rotary_factor {self.partial_rotary_factor}, must be an "
                              f"even number from 2 to head_dim (rotary pairs)")
         rope.check(self.rope_scaling, self.rotary_dim)
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"Llama: hidden_act {self.hidden_act!r} is not one of "
-                             f"{', '.join(ACTIVATIONS)}")
+        check_activation("Llama", "hidden_act", self.hidden_act)
 
     @property
     def traits(self):

@@ -602,7 +602,8 @@ def _quantized_by_onnxruntime(tmp_path):
             quantization.quantize_static(tmp_path / "cnn.onnx", path, Calibration(),
                                          quant_format=quantization.QuantFormat.QDQ,
                                          activation_type=activations,
-                                         weight_type=quantization.QuantType.QInt8, reduce_range=True)
+                                         weight_type=quantization.QuantType.QInt8,
+                                         reduce_range=True)
         models[f"static-{activations.name}"] = (path, image)
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))

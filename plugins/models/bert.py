@@ -319,7 +319,7 @@ class _Pretrained(Module):
         model = cls(config, dtype=dtype, backend=backend, **built)
         own = model.state_dict()
         stored, weights = read_weights(directory, values, next(iter(own.values())).backend)
-        state = model._own_keys(stored)
+        state = model._own_keys(stored, own)
         if resize:      # a head of another size (another label count) starts afresh
             state = {k: v for k, v in state.items()
                      if not (model._optional(k) and k in own and v.shape != own[k].shape)}
@@ -336,11 +336,11 @@ class _Pretrained(Module):
         prefix = self.encoder_prefix()
         return not key.startswith(prefix) or key.startswith(prefix + "pooler.")
 
-    def _own_keys(self, stored):
-        """A checkpoint's tensors keyed as this model's: "gamma"/"beta" of old checkpoints
-        renamed, the encoder's prefix added or taken off, position-id buffers, tied
-        decoder weights and other heads' weights left out."""
-        prefix, own = self.config.traits.prefix + ".", set(self.state_dict())
+    def _own_keys(self, stored, own):
+        """A checkpoint's tensors keyed as this model's (``own``, its state dict):
+        "gamma"/"beta" of old checkpoints renamed, the encoder's prefix added or taken off,
+        position-id buffers, tied decoder weights and other heads' weights left out."""
+        prefix, target = self.config.traits.prefix + ".", self.embeddings_weight().dtype
         tied = ("cls.predictions.decoder.", "lm_head.decoder.")
         state = {}
         for key, value in stored.items():
@@ -352,8 +352,7 @@ class _Pretrained(Module):
             encoder = bare.startswith(("embeddings.", "encoder.", "pooler."))
             key = self.encoder_prefix() + bare if encoder else key
             if key in own or encoder and not bare.startswith("pooler."):
-                state[key] = value.to(self.embeddings_weight().dtype) if value.dtype.is_float \
-                    else value
+                state[key] = value.to(target) if value.dtype.is_float else value
         return state
 
     def embeddings_weight(self):

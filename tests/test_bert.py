@@ -1,4 +1,4 @@
-"""BERT, RoBERTa and XLM-RoBERTa encoders and their heads against Hugging Face
+"""BERT, RoBERTa, XLM-RoBERTa and DistilBERT encoders and their heads against Hugging Face
 transformers (the oracle, where installed): outputs with padding masks and segments,
 fine-tuning gradients, checkpoints both ways, and bad input."""
 
@@ -14,13 +14,32 @@ from ember.plugins.models import (BertConfig, BertForMaskedLM, BertForSequenceCl
 
 SMALL = {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
          "intermediate_size": 48, "max_position_embeddings": 40, "type_vocab_size": 2}
+#: DistilBERT's names for the same small network
+SMALL_DISTIL = {"vocab_size": 64, "dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 48,
+                "max_position_embeddings": 40}
 #: transformers' config class per model_type
-CONFIGS = {"bert": "BertConfig", "roberta": "RobertaConfig", "xlm-roberta": "XLMRobertaConfig"}
+CONFIGS = {"bert": "BertConfig", "roberta": "RobertaConfig", "xlm-roberta": "XLMRobertaConfig",
+           "distilbert": "DistilBertConfig"}
 HEADS = {"Model": {}, "ForMaskedLM": {}, "ForSequenceClassification": {"num_labels": 3},
          "ForTokenClassification": {"num_labels": 5}, "ForQuestionAnswering": {}}
-NAMES = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta"}
-CASES = [(kind, head) for kind in ("bert", "roberta") for head in HEADS] + [
-    ("xlm-roberta", "Model"), ("xlm-roberta", "ForSequenceClassification")]
+NAMES = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta",
+         "distilbert": "DistilBert"}
+#: no dropout anywhere, in each config's names
+NO_DROPOUT = {"bert": {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+              "distilbert": {"dropout": 0.0, "attention_dropout": 0.0, "seq_classif_dropout": 0.0}}
+CASES = [(kind, head) for kind in ("bert", "roberta", "distilbert") for head in HEADS] + [
+    ("xlm-roberta", "Model"), ("xlm-roberta", "ForSequenceClassification"),
+    ("distilbert", "sinusoidal")]
+
+
+def _small(kind):
+    return SMALL_DISTIL if kind == "distilbert" else SMALL
+
+
+def _call(model, kind, ids, mask, types):
+    """The model's outputs on a batch; DistilBERT has no segments."""
+    return model(ids, attention_mask=mask,
+                 **({} if kind == "distilbert" else {"token_type_ids": types}))
 
 
 def _rel(got, want):
@@ -57,7 +76,9 @@ def hf_encoder(request, tmp_path_factory):
                                                               "here (pip install transformers)")
     kind, head = request.param
     torch.manual_seed(0)
-    config = getattr(transformers, CONFIGS[kind])(**SMALL, **HEADS[head])
+    extra = {"sinusoidal_pos_embds": True} if head == "sinusoidal" else HEADS[head]
+    head = "Model" if head == "sinusoidal" else head
+    config = getattr(transformers, CONFIGS[kind])(**_small(kind), **extra)
     model = getattr(transformers, NAMES[kind] + head)(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -67,8 +88,7 @@ def hf_encoder(request, tmp_path_factory):
     model.save_pretrained(directory, safe_serialization=True)
     ids, mask, types = _inputs(config.pad_token_id)
     with torch.no_grad():
-        want = _outputs(model(torch.tensor(ids), attention_mask=torch.tensor(mask),
-                              token_type_ids=torch.tensor(types)))
+        want = _outputs(_call(model, kind, *(torch.tensor(a) for a in (ids, mask, types))))
     return kind, head, directory, want
 
 
@@ -80,7 +100,7 @@ def test_encoders_match_transformers(backend, hf_encoder):
     assert model.architecture == NAMES[kind] + head and not model.training
     ids, mask, types = (ember.tensor(a, dtype=backend.default_int)
                         for a in _inputs(model.config.pad_token_id))
-    got = _outputs(model(ids, attention_mask=mask, token_type_ids=types))
+    got = _outputs(_call(model, kind, ids, mask, types))
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.shape == w.shape and np.abs(w).max() > 0.05
@@ -96,12 +116,12 @@ def test_encoders_save_what_transformers_loads(hf_encoder, tmp_path):
     again = getattr(transformers, NAMES[kind] + head).from_pretrained(tmp_path).eval()
     ids, mask, types = (torch.tensor(a) for a in _inputs(again.config.pad_token_id))
     with torch.no_grad():
-        got = _outputs(again(ids, attention_mask=mask, token_type_ids=types))
+        got = _outputs(_call(again, kind, ids, mask, types))
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta"])
+@pytest.mark.parametrize("kind", ["bert", "roberta", "distilbert"])
 def test_fine_tuning_gradients_match_transformers(kind, tmp_path):
     """A sequence classifier's cross-entropy gradients in train mode (dropout off), padding
     included: every parameter within 1e-4 of PyTorch's; the padding row of the word (and
@@ -109,21 +129,21 @@ def test_fine_tuning_gradients_match_transformers(kind, tmp_path):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(1)
-    config = getattr(transformers, CONFIGS[kind])(**SMALL, num_labels=3, hidden_dropout_prob=0.0,
-                                                  attention_probs_dropout_prob=0.0)
+    config = getattr(transformers, CONFIGS[kind])(
+        **_small(kind), num_labels=3, **NO_DROPOUT.get(kind, NO_DROPOUT["bert"]))
     theirs = getattr(transformers, NAMES[kind] + "ForSequenceClassification")(config).double()
     theirs.train()
     theirs.save_pretrained(tmp_path, safe_serialization=True)
     ids, mask, types = _inputs(config.pad_token_id)
     labels = np.array([2, 0])
     loss = torch.nn.functional.cross_entropy(
-        theirs(torch.tensor(ids), attention_mask=torch.tensor(mask),
-               token_type_ids=torch.tensor(types)).logits, torch.tensor(labels))
+        _call(theirs, kind, *(torch.tensor(a) for a in (ids, mask, types))).logits,
+        torch.tensor(labels))
     loss.backward()
     ours = from_pretrained(tmp_path, dtype=ember.float64).train()
     from ember.plugins.losses import cross_entropy
-    cross_entropy(ours(ember.tensor(ids), attention_mask=ember.tensor(mask),
-                       token_type_ids=ember.tensor(types)), ember.tensor(labels)).backward()
+    cross_entropy(_call(ours, kind, *(ember.tensor(a) for a in (ids, mask, types))),
+                  ember.tensor(labels)).backward()
     want = {name: p.grad.numpy() for name, p in theirs.named_parameters()}
     biggest = max(np.abs(g).max() for g in want.values())
     for name, p in ours.named_parameters():
@@ -214,3 +234,35 @@ def test_encoders_refuse_bad_input_naming_the_fix(tmp_path):
         with pytest.raises(ember.SerializationError, match=message):
             from_pretrained(tmp_path / "roberta")
         (tmp_path / "roberta" / "config.json").write_text(json.dumps(values))
+
+
+def test_distilbert_fixed_positions_bare_encoder_and_refusals(tmp_path):
+    """sinusoidal_pos_embds gives transformers' fixed table (and no gradient to it); the
+    bare encoder loads out of the masked-LM checkpoint; bad configs and input are refused
+    naming both numbers."""
+    from ember.plugins.models import DistilBertForMaskedLM, DistilBertModel
+    model = DistilBertModel(**SMALL_DISTIL, sinusoidal_pos_embds=True)
+    table = model.embeddings.position_embeddings.weight
+    assert not table.requires_grad
+    position, feature = np.arange(40)[:, None], np.arange(32)[None]
+    angle = position / 10000.0 ** (2 * (feature // 2) / 32)
+    want = np.where(feature % 2 == 0, np.sin(angle), np.cos(angle)).astype(np.float32)
+    assert np.abs(table.numpy() - want).max() <= 2 * np.spacing(np.float32(1))
+    lm = DistilBertForMaskedLM(**SMALL_DISTIL).eval()
+    lm.save_pretrained(tmp_path / "lm")
+    assert "vocab_projector.weight" not in ember.load(tmp_path / "lm" / "model.safetensors")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        encoder = DistilBertModel.from_pretrained(tmp_path / "lm")
+    ids = ember.tensor(_inputs(0)[0])
+    np.testing.assert_array_equal(encoder(ids).numpy(), lm.distilbert(ids).numpy())
+    assert type(from_pretrained(tmp_path / "lm")) is DistilBertForMaskedLM
+    with pytest.raises(ember.ShapeError, match="n_heads 5 does not divide dim 32"):
+        DistilBertModel(**{**SMALL_DISTIL, "n_heads": 5})
+    with pytest.raises(ember.ShapeError, match="41 tokens is longer than the 40 positions"):
+        encoder(ember.zeros((1, 41), dtype=ember.int64))
+    with pytest.raises(TypeError):
+        encoder(ids, token_type_ids=ids)        # DistilBERT has no segments
+    BertModel(**SMALL).save_pretrained(tmp_path / "bert")
+    with pytest.raises(ember.SerializationError, match="'bert' is not one of distilbert"):
+        DistilBertModel.from_pretrained(tmp_path / "bert")

@@ -6,19 +6,25 @@ from .bert import (BertConfig, BertForMaskedLM, BertForQuestionAnswering,
                    RobertaForSequenceClassification, RobertaForTokenClassification, RobertaModel,
                    XLMRobertaModel)
 from .causal import KeyValueCache
+from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQuestionAnswering,
+                         DistilBertForSequenceClassification, DistilBertForTokenClassification,
+                         DistilBertModel)
 from .gpt2 import GPT2, GPT2Config
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
 from .pretrained import from_pretrained
 from .tokenizer import ByteTokenizer
 
-#: GPT-2, the Llama family and the BERT encoders, each by its model_type
-MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS}
+#: GPT-2, the Llama family, the BERT encoders and DistilBERT, each by its model_type
+MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
-           "ByteTokenizer", "GPT2", "GPT2Config", "Gemma", "Gemma2", "Gemma3", "GptOss", "Granite",
-           "KeyValueCache", "Llama", "LlamaConfig", "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3",
-           "Qwen2", "Qwen3", "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",
-           "RobertaForSequenceClassification", "RobertaForTokenClassification", "RobertaModel",
-           "SmolLM3", "XLMRobertaModel", "from_pretrained"]
+           "ByteTokenizer", "DistilBertConfig", "DistilBertForMaskedLM",
+           "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",
+           "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "Gemma",
+           "Gemma2", "Gemma3", "GptOss", "Granite", "KeyValueCache", "Llama", "LlamaConfig",
+           "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3", "Qwen2", "Qwen3", "Qwen3Moe",
+           "RobertaForMaskedLM", "RobertaForQuestionAnswering", "RobertaForSequenceClassification",
+           "RobertaForTokenClassification", "RobertaModel", "SmolLM3", "XLMRobertaModel",
+           "from_pretrained"]

@@ -41,45 +41,37 @@ FAMILIES = {
 }
 
 
-@dataclasses.dataclass
-class BertConfig:
-    """The fields of transformers' BertConfig (and RobertaConfig, XLMRobertaConfig, told
-    apart by ``model_type``) that change the network, with BERT's defaults. ``id2label``
-    names a classifier's outputs (``num_labels`` of them)."""
+class EncoderConfig:
+    """What the encoders' configs (dataclasses: BertConfig, DistilBertConfig) share: the
+    model_types they describe, a classifier's labels (``id2label`` names the
+    ``num_labels`` outputs) and transformers' config.json both ways. A subclass names its
+    fields for the width, the head count and the activation."""
 
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
-    classifier_dropout: float = None
-    id2label: dict = None               # None: two labels, LABEL_0 and LABEL_1
-    model_type: str = "bert"
+    #: model_type -> Family, for the model_types this config describes
+    families = FAMILIES
+    #: the model's name in messages; the config's fields of width, heads and activation
+    title, width_field, heads_field = "BERT", "hidden_size", "num_attention_heads"
+    act_field = "hidden_act"
+    #: what config.json states that ember's network fixes
+    written = {"tie_word_embeddings": True}
 
     def __post_init__(self):
-        if self.model_type not in FAMILIES:
-            raise ValueError(f"BERT: model_type {self.model_type!r} is not one of "
-                             f"{', '.join(FAMILIES)}")
-        if self.hidden_size % self.num_attention_heads:
-            raise ShapeError(f"BERT: num_attention_heads {self.num_attention_heads} does not "
-                             f"divide hidden_size {self.hidden_size}")
-        check_activation("BERT", "hidden_act", self.hidden_act)
+        if self.model_type not in self.families:
+            raise ValueError(f"{self.title}: model_type {self.model_type!r} is not one of "
+                             f"{', '.join(self.families)}")
+        width, heads = getattr(self, self.width_field), getattr(self, self.heads_field)
+        if width % heads:
+            raise ShapeError(f"{self.title}: {self.heads_field} {heads} does not divide "
+                             f"{self.width_field} {width}")
+        check_activation(self.title, self.act_field, getattr(self, self.act_field))
         self.id2label = {int(k): str(v) for k, v in (self.id2label or _labels(2)).items()}
         if sorted(self.id2label) != list(range(len(self.id2label))):
-            raise ValueError(f"BERT: id2label must name the labels 0 .. n-1, got keys "
+            raise ValueError(f"{self.title}: id2label must name the labels 0 .. n-1, got keys "
                              f"{sorted(self.id2label)}")
 
     @property
     def traits(self):
-        return FAMILIES[self.model_type]
+        return self.families[self.model_type]
 
     @property
     def num_labels(self):
@@ -103,10 +95,57 @@ class BertConfig:
         (as ``from_pretrained(..., num_labels=5)``) gives that many fresh label names
         where id2label holds another count."""
         values = dict(values)
-        kind = values.setdefault("model_type", "bert")
-        if kind not in FAMILIES:
+        kind = values.setdefault("model_type", next(iter(cls.families)))
+        if kind not in cls.families:
             raise SerializationError(f"{source}: model_type {kind!r} is not one of "
-                                     f"{', '.join(FAMILIES)}")
+                                     f"{', '.join(cls.families)}")
+        cls._refuse(values, source)
+        if not values.get("tie_word_embeddings", True):
+            raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
+                                     f"ember's masked-LM head is tied to the word embeddings")
+        count = values.get("num_labels")
+        if count is not None and len(values.get("id2label") or _labels(2)) != count:
+            values["id2label"] = _labels(count)
+        return cls(**{**cls.families[kind].defaults, **known_fields(cls, values)})
+
+    @classmethod
+    def _refuse(cls, values, source):
+        """Raise a SerializationError for config values ember's network does not follow."""
+
+    def to_dict(self, architecture):
+        """transformers' config.json for this configuration and head."""
+        labels = {str(k): v for k, v in self.id2label.items()}
+        return {"architectures": [architecture], **dataclasses.asdict(self), "id2label": labels,
+                "label2id": {v: int(k) for k, v in labels.items()}, **self.written}
+
+
+@dataclasses.dataclass
+class BertConfig(EncoderConfig):
+    """The fields of transformers' BertConfig (and RobertaConfig, XLMRobertaConfig, told
+    apart by ``model_type``) that change the network, with BERT's defaults. ``id2label``
+    names a classifier's outputs (``num_labels`` of them)."""
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    classifier_dropout: float = None
+    id2label: dict = None               # None: two labels, LABEL_0 and LABEL_1
+    model_type: str = "bert"
+
+    written = {"position_embedding_type": "absolute", "tie_word_embeddings": True}
+
+    @classmethod
+    def _refuse(cls, values, source):
         for field, wrong in (("is_decoder", True), ("add_cross_attention", True)):
             if values.get(field) == wrong:
                 raise SerializationError(f"{source}: {field}=true is not supported; ember's "
@@ -115,20 +154,6 @@ class BertConfig:
             raise SerializationError(f"{source}: position_embedding_type "
                                      f"{values['position_embedding_type']!r} is not supported; "
                                      f"ember's BERT reads absolute position embeddings")
-        if not values.get("tie_word_embeddings", True):
-            raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
-                                     f"ember's masked-LM head is tied to the word embeddings")
-        count = values.get("num_labels")
-        if count is not None and len(values.get("id2label") or _labels(2)) != count:
-            values["id2label"] = _labels(count)
-        return cls(**{**FAMILIES[kind].defaults, **known_fields(cls, values)})
-
-    def to_dict(self, architecture):
-        """transformers' config.json for this configuration and head."""
-        labels = {str(k): v for k, v in self.id2label.items()}
-        return {"architectures": [architecture], **dataclasses.asdict(self), "id2label": labels,
-                "label2id": {v: int(k) for k, v in labels.items()},
-                "position_embedding_type": "absolute", "tie_word_embeddings": True}
 
 
 def _labels(count):
@@ -245,9 +270,11 @@ class BertLayer(Module):
 
 
 class BertEncoder(Module):
-    def __init__(self, config, dtype=None, backend=None):
+    """num_hidden_layers blocks in turn: BertLayers, or another family's (``block``)."""
+
+    def __init__(self, config, dtype=None, backend=None, block=None):
         super().__init__()
-        self.layer = ModuleList([BertLayer(config, dtype, backend)
+        self.layer = ModuleList([(block or BertLayer)(config, dtype, backend)
                                  for _ in range(config.num_hidden_layers)])
 
     def forward(self, x, allowed=None):
@@ -268,20 +295,42 @@ class BertPooler(Module):
         return ember.tanh(self.dense(hidden[:, 0]))
 
 
+def _allowed(ids, attention_mask):
+    """Where each query may attend, (batch, 1, 1, time), from an attention mask (batch,
+    time) nonzero at real tokens; None (everywhere) without one."""
+    if attention_mask is None:
+        return None
+    allowed = ember.asarray(attention_mask, backend=ids.backend) != 0
+    return allowed.reshape(ids.shape[0], 1, 1, ids.shape[1])
+
+
 def _family_config(cls, config, fields):
     """The config a class is built from: ``config`` with ``fields`` replaced, or the
     class's family's defaults with ``fields``."""
     if config is None:
-        return BertConfig(**{"model_type": cls.family, **FAMILIES[cls.family].defaults, **fields})
+        return cls.config_class(**{"model_type": cls.family, **cls.traits().defaults, **fields})
     return dataclasses.replace(config, **fields) if fields else config
 
 
 class _Pretrained(Module):
-    """Loading and saving transformers' directories for the encoder and every head."""
+    """Loading and saving transformers' directories for an encoder and its heads
+    (BERT's family here; DistilBERT's names its own config, parts and tied keys)."""
 
     family = "bert"
+    config_class = BertConfig
     #: what transformers' class name adds to the family's names ("Model", "ForMaskedLM")
     head = "Model"
+    #: the encoder's parts: the key prefixes its checkpoint keys start with
+    parts = ("embeddings.", "encoder.", "pooler.")
+    #: checkpoint keys of decoders tied to the word embeddings (read from the table)
+    tied = ("cls.predictions.decoder.", "lm_head.decoder.")
+    #: transformers' architecture names -> the classes they load as (set below them)
+    architectures = {}
+
+    @classmethod
+    def traits(cls):
+        """The Family this class's checkpoints are laid out as."""
+        return cls.config_class.families[cls.family]
 
     @property
     def architecture(self):
@@ -292,11 +341,11 @@ class _Pretrained(Module):
     def for_architecture(cls, name):
         """The class that transformers' architecture ``name`` (a config's first
         "architectures" entry: "BertForMaskedLM") loads as; this class for any other."""
-        return ARCHITECTURES.get(name, cls)
+        return cls.architectures.get(name, cls)
 
     def encoder_prefix(self):
         """Where the encoder's keys sit in this model's state dict."""
-        return "" if isinstance(self, BertModel) else self.config.traits.prefix + "."
+        return "" if self.head == "Model" else self.config.traits.prefix + "."
 
     @classmethod
     def from_pretrained(cls, directory, dtype=None, backend=None, **overrides):
@@ -311,10 +360,10 @@ class _Pretrained(Module):
         values, config_path = read_config(directory)
         built = {k: overrides.pop(k) for k in ("add_pooling_layer",) if k in overrides}
         resize = overrides.pop("ignore_mismatched_sizes", False)
-        config = BertConfig.from_dict({**values, **overrides}, config_path)
-        if config.traits.roberta != FAMILIES[cls.family].roberta:
+        config = cls.config_class.from_dict({**values, **overrides}, config_path)
+        if config.traits.roberta != cls.traits().roberta:
             raise SerializationError(f"{config_path}: model_type {config.model_type!r} is not "
-                                     f"a {FAMILIES[cls.family].names} model; load it with "
+                                     f"a {cls.traits().names} model; load it with "
                                      f"ember.plugins.models.from_pretrained")
         model = cls(config, dtype=dtype, backend=backend, **built)
         own = model.state_dict()
@@ -341,15 +390,14 @@ class _Pretrained(Module):
         "gamma"/"beta" of old checkpoints renamed, the encoder's prefix added or taken off,
         position-id buffers, tied decoder weights and other heads' weights left out."""
         prefix, target = self.config.traits.prefix + ".", self.embeddings_weight().dtype
-        tied = ("cls.predictions.decoder.", "lm_head.decoder.")
         state = {}
         for key, value in stored.items():
             key = key[:-6] + ".weight" if key.endswith(".gamma") else \
                 key[:-5] + ".bias" if key.endswith(".beta") else key
-            if key.endswith(".position_ids") or key.startswith(tied):
+            if key.endswith(".position_ids") or key.startswith(self.tied):
                 continue
             bare = key[len(prefix):] if key.startswith(prefix) else key
-            encoder = bare.startswith(("embeddings.", "encoder.", "pooler."))
+            encoder = bare.startswith(self.parts)
             key = self.encoder_prefix() + bare if encoder else key
             if key in own or encoder and not bare.startswith("pooler."):
                 state[key] = value.to(target) if value.dtype.is_float else value
@@ -359,7 +407,27 @@ class _Pretrained(Module):
         return self.encoder_module().embeddings.word_embeddings.weight
 
     def encoder_module(self):
-        return self if isinstance(self, BertModel) else getattr(self, self.config.traits.prefix)
+        return self if self.head == "Model" else getattr(self, self.config.traits.prefix)
+
+    def _check(self, ids, **masks):
+        """ids as a (batch, time) integer tensor short enough for the position table, the
+        masks (attention_mask, token_type_ids) of its shape."""
+        name = type(self).__name__
+        if not isinstance(ids, ember.Tensor):
+            ids = ember.tensor(ids, backend=self.embeddings_weight().backend)
+        if ids.ndim != 2 or ids.dtype.is_float:
+            raise ShapeError(f"{name}: ids must be (batch, time) integers, got {ids.dtype} of "
+                             f"shape {ids.shape}; add a batch axis with ids[None]")
+        if ids.shape[1] > self.config.max_length:
+            raise ShapeError(f"{name}: a sequence of {ids.shape[1]} tokens is longer than "
+                             f"the {self.config.max_length} positions the model has "
+                             f"(max_position_embeddings {self.config.max_position_embeddings}); "
+                             f"truncate it")
+        for what, mask in masks.items():
+            if mask is not None and tuple(getattr(mask, "shape", ())) != ids.shape:
+                raise ShapeError(f"{name}: {what} must have the ids' shape {ids.shape}, got "
+                                 f"{tuple(getattr(mask, 'shape', ()))}")
+        return ids
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors as transformers lays them out."""
@@ -402,36 +470,10 @@ class BertModel(_Pretrained):
                             random_in_train=True)
 
     def forward(self, ids, attention_mask=None, token_type_ids=None):
-        ids = self._check(ids, attention_mask, token_type_ids)
-        allowed = None
-        if attention_mask is not None:
-            allowed = (ember.asarray(attention_mask, backend=ids.backend) != 0)
-            allowed = allowed.reshape(ids.shape[0], 1, 1, ids.shape[1])
+        ids = self._check(ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         if token_type_ids is not None:
             token_type_ids = ember.asarray(token_type_ids, backend=ids.backend)
-        return self.encoder(self.embeddings(ids, token_type_ids), allowed)
-
-    def _check(self, ids, attention_mask, token_type_ids):
-        """ids as a (batch, time) integer tensor short enough for the position table, the
-        masks of its shape."""
-        name = type(self).__name__
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.embeddings_weight().backend)
-        if ids.ndim != 2 or ids.dtype.is_float:
-            raise ShapeError(f"{name}: ids must be (batch, time) integers, got {ids.dtype} of "
-                             f"shape {ids.shape}; add a batch axis with ids[None]")
-        if ids.shape[1] > self.config.max_length:
-            raise ShapeError(f"{name}: a sequence of {ids.shape[1]} tokens is longer than "
-                             f"the {self.config.max_length} positions the model has "
-                             f"(max_position_embeddings {self.config.max_position_embeddings}); "
-                             f"truncate it")
-        for what, mask in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
-            if mask is not None and tuple(getattr(mask, "shape", ())) != ids.shape:
-                raise ShapeError(f"{name}: {what} must have the ids' shape {ids.shape}, got "
-                                 f"{tuple(getattr(mask, 'shape', ()))}")
-        return ids
-
-
+        return self.encoder(self.embeddings(ids, token_type_ids), _allowed(ids, attention_mask))
 class _Head(_Pretrained):
     """A head over the encoder, kept under the family's prefix (``bert``, ``roberta``)."""
 
@@ -439,11 +481,14 @@ class _Head(_Pretrained):
         super().__init__()
         config = _family_config(type(self), config, fields or {})
         object.__setattr__(self, "config", config)
-        setattr(self, config.traits.prefix,
-                BertModel(config, dtype, backend, add_pooling_layer=pooled))
+        setattr(self, config.traits.prefix, self._encoder(config, dtype, backend, pooled))
 
-    def hidden(self, ids, attention_mask, token_type_ids):
-        return self.encoder_module()(ids, attention_mask, token_type_ids)
+    @staticmethod
+    def _encoder(config, dtype, backend, pooled):
+        return BertModel(config, dtype, backend, add_pooling_layer=pooled)
+
+    def hidden(self, ids, *masks):
+        return self.encoder_module()(ids, *masks)
 
 
 class BertPredictionHeadTransform(Module):
@@ -634,6 +679,8 @@ ARCHITECTURES = {FAMILIES[kind].names + cls.head: cls
                                                         RobertaForTokenClassification,
                                                         RobertaForQuestionAnswering)))
                  for cls in classes}
+
+_Pretrained.architectures = ARCHITECTURES
 
 #: model_type -> the encoder class registered for it
 ENCODERS = {"bert": BertModel, "roberta": RobertaModel, "xlm-roberta": XLMRobertaModel}

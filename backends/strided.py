@@ -126,13 +126,17 @@ class KernelLanguage:
         return f"{buf}[{at}] = {value};"
 
 
-def computed_wide(state=False):
+def computed_wide(state=False, indices=()):
     """A primitive from a kernel file (matmul, argmax, gather, scatter_add, pooling,
     attention) on a dtype the backend computes wider (``wide``: its 16-bit floats in
     float32, its 8- and 16-bit integers in int32): run in the wide dtype, its results of
     that dtype rounded (or wrapped) once at the end, as the NumPy backend does, so those
     kernels need no narrow variants. ``state``: the first result is attention's saved
-    state, kept wide."""
+    state, kept wide; ``indices``: the positions of results that are indices (argmax's,
+    max pooling's), kept in the index dtype even where it is the wide one (int32 on
+    wgpu, where an index past 255 wrapped as a uint8)."""
+    keep = set(indices) | ({0} if state else set())
+
     def wrap(method):
         @functools.wraps(method)
         def run(self, *args):
@@ -144,7 +148,7 @@ def computed_wide(state=False):
             out = method(self, *(self.cast(a, wide) if isinstance(a, StridedArray)
                                  and a.dtype == narrow else a for a in args))
             many = isinstance(out, tuple)
-            back = [o if not isinstance(o, StridedArray) or o.dtype != wide.np or (state and not i)
+            back = [o if not isinstance(o, StridedArray) or o.dtype != wide.np or i in keep
                     else self.cast(o, dt.from_numpy_dtype(narrow))
                     for i, o in enumerate(out if many else (out,))]
             return tuple(back) if many else back[0]

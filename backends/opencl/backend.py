@@ -496,7 +496,7 @@ class OpenCLBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ----------------------
-    @computed_wide()
+    @computed_wide(indices=(0,))
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int64)
@@ -626,7 +626,7 @@ class OpenCLBackend(StridedBackend):
         return dq, dk, dv
 
     matmul = by_parts(computed_wide()(StridedBackend.matmul))
-    fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)
+    fast_max_pool2d = computed_wide(indices=(1,))(StridedBackend.fast_max_pool2d)
     fast_max_unpool2d = computed_wide()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul (StridedBackend.matmul tunes the tiling) -----------------------------------

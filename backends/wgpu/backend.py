@@ -1106,7 +1106,7 @@ class WgpuBackend(StridedBackend):
         return launch
 
     # -- reductions (sum, max and min are StridedBackend._reduce) ------------------------
-    @computed_wide()
+    @computed_wide(indices=(0,))
     def argmax(self, x, axis, keepdims):
         kept_shape, rows, length, arr = self._rows(x, (axis,))
         out = self._alloc(kept_shape, np.int32)
@@ -1233,7 +1233,7 @@ class WgpuBackend(StridedBackend):
             dkv.view(batch + (source, ev), c_strides(batch + (source, ev)), count * source * e)
 
     matmul = by_parts(computed_wide()(StridedBackend.matmul))
-    fast_max_pool2d = computed_wide()(StridedBackend.fast_max_pool2d)
+    fast_max_pool2d = computed_wide(indices=(1,))(StridedBackend.fast_max_pool2d)
     fast_max_unpool2d = computed_wide()(StridedBackend.fast_max_unpool2d)
 
     # -- matmul ----------------------------------------------------------------------------------

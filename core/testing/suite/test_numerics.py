@@ -261,6 +261,23 @@ def test_integers_never_wrap(backend):
         ember.zeros(2.5, backend=backend)
 
 
+def test_indices_into_small_integers_do_not_wrap(backend):
+    """argmax, argmin and max pooling's indices over 8- and 16-bit tensors are indices:
+    past 255 (and 65535 is no concern) they stay whole; wgpu computes those dtypes in
+    int32, its index dtype, and used to cast the indices back to the tensor's dtype."""
+    from ember.plugins.nn import functional as F
+    for dtype in (ember.int8, ember.uint8, ember.int16, ember.uint16):
+        a = np.zeros((2, 300), dtype=dtype.np)
+        a[0, 299], a[1, 280] = 7, 5
+        x = ember.tensor(a, backend=backend)
+        expect(ember.argmax(x, -1).tolist() == [299, 280], f"argmax {dtype.name}")
+        expect(ember.argmin(7 - x, -1).tolist() == [299, 280],
+               f"argmin {dtype.name}")
+        image = ember.tensor(a.reshape(1, 1, 20, 30), backend=backend)
+        _, index = F.max_pool2d(image, (20, 30), return_indices=True)
+        expect(index.tolist() == [[[[299]]]], f"max_pool2d index {dtype.name}: {index.tolist()}")
+
+
 def test_in_place_ops_cannot_change_the_shape(backend):
     x = ember.zeros(3, backend=backend)
     with pytest.raises(ember.ShapeError, match=r"result has shape \(2, 3\) but the tensor has \(3,\)"):

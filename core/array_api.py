@@ -237,19 +237,12 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
     return _tensor(np.eye(n_rows, n_cols, k), dtype=_float(dtype), backend=device)
 
 
-def _band(x, k, lower):
-    rows = ops.unsqueeze(_arange(x.shape[-2], backend=x.backend), -1)
-    cols = _arange(x.shape[-1], backend=x.backend)
-    keep = (cols - rows <= k) if lower else (cols - rows >= k)
-    return ops.where(keep, x, zeros_like(x))
-
-
 def tril(x, /, *, k=0):
-    return _band(x, k, True)
+    return ops.tril(x, k)
 
 
 def triu(x, /, *, k=0):
-    return _band(x, k, False)
+    return ops.triu(x, k)
 
 
 def meshgrid(*arrays, indexing="xy"):
@@ -277,6 +270,8 @@ equal, not_equal, less, less_equal, greater, greater_equal = (
     ops.eq, ops.ne, ops.lt, ops.le, ops.gt, ops.ge)
 logical_and, logical_or, logical_xor, logical_not = (
     ops.logical_and, ops.logical_or, ops.logical_xor, ops.logical_not)
+square, reciprocal, logaddexp, hypot = ops.square, ops.reciprocal, ops.logaddexp, ops.hypot
+isnan, isinf, isfinite = ops.isnan, ops.isinf, ops.isfinite
 
 
 def from_dlpack(x, /, *, device=None, copy=None):
@@ -304,24 +299,19 @@ def positive(x, /):
     return x
 
 
-def square(x, /):
-    return x * x
 
 
-def reciprocal(x, /):
-    return 1.0 / x
 
 
-def isnan(x, /):
-    return ops.ne(x, x) if x.dtype.is_float else zeros_like(x, dtype=bool)
 
 
-def isinf(x, /):
-    return ops.eq(ops.abs(x), math.inf) if x.dtype.is_float else zeros_like(x, dtype=bool)
 
 
-def isfinite(x, /):
-    return ops.logical_not(ops.logical_or(isnan(x), isinf(x)))
+
+
+
+
+
 
 
 def log1p(x, /):
@@ -361,14 +351,6 @@ def log10(x, /):
     return ops.log(x) * (1.0 / math.log(10.0))
 
 
-def logaddexp(x1, x2, /):
-    """log(exp(x1) + exp(x2)) = max + log1p(exp(-|x1 - x2|)); equal arguments (both
-    infinite included, where x1 - x2 is NaN) give x1 + log(2)."""
-    big = ops.maximum(x1, x2)
-    out = big + ops.log1p(ops.exp(-ops.abs(x1 - x2)))
-    return ops.where(ops.eq(x1, x2), x1 + math.log(2.0), out)
-
-
 def tan(x, /):
     return ops.sin(x) / ops.cos(x)
 
@@ -388,17 +370,6 @@ def cosh(x, /):
         return on_host(np.cosh, x)
     h = ops.exp(ops.abs(x) * 0.5)
     return h * (h * 0.5) + (1.0 / h) / (h * 2.0)
-
-
-def hypot(x1, x2, /):
-    """big * sqrt(1 + (small / big) ** 2): no overflow or underflow in the squares; inf
-    when either is infinite (even beside NaN), as C's hypot."""
-    a, b = ops.abs(x1), ops.abs(x2)
-    big, small = ops.maximum(a, b), ops.minimum(a, b)
-    ratio = small / ops.where(ops.eq(big, 0), 1.0, big)
-    out = big * ops.sqrt(ratio * ratio + 1.0)
-    out = ops.where(ops.eq(big, 0), small, out)
-    return ops.where(ops.logical_or(ops.eq(a, math.inf), ops.eq(b, math.inf)), math.inf, out)
 
 
 # -- reductions ----------------------------------------------------------------------------
@@ -529,35 +500,15 @@ def broadcast_arrays(*arrays):
     return [ops.broadcast_to(a, shape) for a in arrays]
 
 
-def moveaxis(x, source, destination, /):
-    src = [s % x.ndim for s in ((source,) if isinstance(source, int) else source)]
-    dst = [d % x.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
-    order = [a for a in range(x.ndim) if a not in src]
-    for d, s in sorted(zip(dst, src)):
-        order.insert(d, s)
-    return ops.permute(x, tuple(order))
+moveaxis = ops.movedim
 
 
 def roll(x, /, shift, *, axis=None):
-    if axis is None:
-        return ops.reshape(roll(ops.reshape(x, (-1,)), shift, axis=0), x.shape)
-    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    for s, a in zip(shifts, axes):
-        n = x.shape[a]
-        if n:
-            s %= n
-            x = ops.concatenate([_slice(x, a, n - s, None), _slice(x, a, 0, n - s)], a) if s else x
-    return x
+    return ops.roll(x, shift, axis)
 
 
 def tile(x, repetitions, /):
-    reps = (1,) * (x.ndim - len(repetitions)) + tuple(repetitions)
-    x = ops.reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
-    for a, r in enumerate(reps):
-        if r != 1:
-            x = ops.concatenate([x] * r, a)
-    return x
+    return ops.tile(x, repetitions)
 
 
 def take(x, indices, /, *, axis=None):
@@ -572,8 +523,7 @@ def take(x, indices, /, *, axis=None):
 
 def nonzero(x, /):
     """Indices of the nonzero elements, one array per axis (read back to the host)."""
-    found = np.nonzero(x.numpy())
-    return tuple(_tensor(i, dtype=x.backend.default_int, backend=x.backend) for i in found)
+    return ops.nonzero(x, as_tuple=True)
 
 
 # -- linear algebra ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import ops
 from .errors import ShapeError
-from .ops.reduce import by_largest, safe_root
+from .ops.reduce import vector_norm as _vector_norm
 from .array_api import _host, eye, matmul, matrix_transpose, on_host, sum, tensordot, vecdot
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
@@ -77,31 +77,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-    """Composed from ops (so differentiable) for every ord."""
-    a = ops.abs(x)
-    if ord == float("inf"):
-        return ops.max(a, axis, keepdims)
-    if ord == -float("inf"):
-        return ops.min(a, axis, keepdims)
-    if ord == 0:
-        return ops.sum(ops.ne(x, 0).to(dtype=x.dtype), axis, keepdims)
-    if ord == 1:
-        return ops.sum(a, axis, keepdims)
-    if x.size == 0:
-        return ops.sum(a ** ord, axis, keepdims) ** (1.0 / ord)
-    # scaled by the largest magnitude (held constant), so that |x| ** ord neither
-    # underflows to 0 for tiny x nor overflows for huge x; an infinite element gives inf
-    r, scale = by_largest(a, axis)
-    if ord == 2:
-        norm = safe_root(ops.sum(r * r, axis, keepdims))
-    else:
-        total = ops.sum(r ** ord, axis, keepdims)
-        if ord > 0:     # the root's slope is inf at 0: a zero vector's gradient 0, not NaN
-            zero = ops.eq(total, 0)
-            norm = ops.where(zero, 0.0, ops.where(zero, 1.0, total) ** (1.0 / ord))
-        else:
-            norm = total ** (1.0 / ord)
-    return norm * (scale if keepdims else ops.reshape(scale, norm.shape))
+    return _vector_norm(x, ord, axis, keepdims)
 
 
 def outer(x1, x2, /):

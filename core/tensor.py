@@ -9,10 +9,10 @@ import numpy as np
 from . import dispatch as _dispatch
 from .dtypes import is_dtype_spec
 from .errors import AutogradError, BackendError, DTypeError, ShapeError
-from .shapes import size_of
+from .methods import Count, Methods
 
 
-class Tensor:
+class Tensor(Methods):
     __slots__ = ("_data", "_backend", "shape", "dtype", "requires_grad", "_grad",
                  "_ctx", "_retain", "__weakref__")
 
@@ -61,7 +61,8 @@ class Tensor:
 
     @property
     def size(self):
-        return size_of(self.shape)
+        """The element count, an int; called, PyTorch's x.size(): see methods.Count."""
+        return Count(self.shape)
 
     @property
     def grad(self):
@@ -390,81 +391,9 @@ class Tensor:
                                 "or assign under ember.no_grad()")
         _dispatch.rebind(self, _ops.setitem(self, key, value)._data)
 
-    # -- methods mirroring the functions ---------------------------------------
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def var(self, axis=None, correction=1, keepdims=False): return _ops.var(self, axis, correction, keepdims)
-    def std(self, axis=None, correction=1, keepdims=False): return _ops.std(self, axis, correction, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return _ops.argmax(self, axis, keepdims)
-    def argmin(self, axis=None, keepdims=False): return _ops.argmin(self, axis, keepdims)
-    def logsumexp(self, axis=None, keepdims=False): return _ops.logsumexp(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False, dtype=None): return _ops.prod(self, axis, keepdims, dtype)
-    def cumsum(self, axis, dtype=None): return _ops.cumsum(self, axis, dtype)
-    def cumprod(self, axis, dtype=None): return _ops.cumprod(self, axis, dtype)
-    def sort(self, axis=-1, descending=False, stable=True): return _ops.sort(self, axis, descending, stable)
-    def argsort(self, axis=-1, descending=False, stable=True): return _ops.argsort(self, axis, descending, stable)
-    def topk(self, k, axis=-1, largest=True, sorted=True): return _ops.topk(self, k, axis, largest, sorted)  # noqa: A002
-    def kthvalue(self, k, axis=-1, keepdims=False): return _ops.kthvalue(self, k, axis, keepdims)
-    def any(self, axis=None, keepdims=False): return _ops.any(self, axis, keepdims)
-    def all(self, axis=None, keepdims=False): return _ops.all(self, axis, keepdims)
-    def exp(self): return _ops.exp(self)
-    def sign(self): return _ops.sign(self)
-    def floor(self): return _ops.floor(self)
-    def ceil(self): return _ops.ceil(self)
-    def trunc(self): return _ops.trunc(self)
-    def round(self, decimals=0): return _ops.round(self, decimals)
-    def log(self): return _ops.log(self)
-    def sqrt(self): return _ops.sqrt(self)
-    def abs(self): return _ops.abs(self)
-    def sin(self): return _ops.sin(self)
-    def cos(self): return _ops.cos(self)
-    def tanh(self): return _ops.tanh(self)
-    def atan(self): return _ops.atan(self)
-    def asin(self): return _ops.asin(self)
-    def acos(self): return _ops.acos(self)
-    def sigmoid(self): return _ops.sigmoid(self)
-    def relu(self): return _ops.relu(self)
-    def clip(self, min=None, max=None): return _ops.clip(self, min, max)
-    clamp = clip
-    def softmax(self, axis=-1): return _ops.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
-    def matmul(self, o): return _ops.matmul(self, o)
-    def div(self, o, rounding_mode=None): return _ops.div(self, o, rounding_mode)
-    def fmod(self, o): return _ops.fmod(self, o)
-    def remainder(self, o): return _ops.remainder(self, o)
-    def floor_divide(self, o): return _ops.floor_divide(self, o)
-    def copysign(self, o): return _ops.copysign(self, o)
-    def signbit(self): return _ops.signbit(self)
-
-    def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
-
-    def view(self, *shape):
-        """reshape, or given one dtype, the bits read as it (ember.bitcast), as PyTorch's."""
-        if len(shape) == 1 and is_dtype_spec(shape[0]):
-            return _ops.bitcast(self, shape[0])
-        return _ops.reshape(self, _varargs(shape))
-    def permute(self, *axes): return _ops.permute(self, _varargs(axes))
-    def transpose(self, a=-2, b=-1): return _ops.transpose(self, a, b)
-    def expand(self, *shape): return _ops.broadcast_to(self, _varargs(shape))
-    def squeeze(self, axis=None): return _ops.squeeze(self, axis)
-    def unsqueeze(self, axis): return _ops.unsqueeze(self, axis)
-    def flatten(self, start=0, end=-1): return _ops.flatten(self, start, end)
-    def flip(self, axis=None): return _ops.flip(self, axis)
-    def repeat_interleave(self, repeats, dim=None): return _ops.repeat_interleave(self, repeats, dim)
-    def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
-
-    def index_add(self, dim, index, source, alpha=1):
-        return _ops.index_add(self, dim, index, source, alpha)
-
     @property
     def T(self):
         return _ops.permute(self, tuple(range(self.ndim))[::-1])
-
-
-def _varargs(args):
-    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
 
 
 _new = object.__new__
@@ -488,3 +417,6 @@ def wrap(data, backend, shape, dtype, cls=Tensor):
 
 from . import autograd as _autograd  # noqa: E402  (they build on Tensor)
 from . import ops as _ops  # noqa: E402
+from . import methods as _methods  # noqa: E402
+
+_methods.use(_ops)

@@ -1,5 +1,9 @@
-"""Every tensor operation, one module per family."""
+"""Every tensor operation, one module per family. The functions that take axes take
+NumPy's names for them (``axis``, ``keepdims``) and PyTorch's (``dim``, ``keepdim``) as
+keywords; ops call one another directly, without that translation."""
 
+from ._util import torch_axes
+from .arithmetic import hypot, lerp, logaddexp, reciprocal, rsqrt, square
 from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .bitwise import (bitcast, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
@@ -11,24 +15,43 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
-from .indexing import getitem, index_add, scatter_add, setitem, take_along_axis
-from .linalg import matmul
-from .movement import (broadcast_to, concatenate, flatten, flip, pad, permute, repeat_interleave,
-                       reshape, split, squeeze, stack, transpose, unsqueeze)
-from .reduce import all, any, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from .indexing import (gather, getitem, index_add, masked_fill, nonzero, scatter_add, setitem,
+                       take_along_axis)
+from .linalg import bmm, dot, matmul, mm, outer
+from .movement import (broadcast_to, chunk, clone, concatenate, flatten, flip, movedim, pad,
+                       permute, repeat_interleave, reshape, roll, split, squeeze, stack, tile,
+                       transpose, tril, triu, unbind, unsqueeze)
+from .nonfinite import (allclose, isclose, isfinite, isinf, isnan, isneginf, isposinf,
+                        nan_to_num)
+from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, std,
+                     sum, var)
 from .rounding import ceil, floor, round, trunc
 from .scan import cumprod, cumsum, prod
 from .signs import copysign, signbit
 from .sort import argsort, kthvalue, searchsorted, sort, topk
+from .special import erf
 
-__all__ = [
-    "abs", "acos", "acosh", "add", "all", "any", "asin", "asinh", "atan", "atan2", "atanh", "argmax", "argmin", "argsort", "bitcast", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "ceil", "floor", "round", "trunc", "kthvalue", "searchsorted", "sort", "topk", "broadcast_to", "cast", "clip", "copysign", "signbit",
-    "concatenate", "cos", "cumprod", "cumsum", "div", "einsum", "floor_divide", "fmod", "remainder", "eq", "exp", "flatten", "flip", "ge", "getitem", "gt", "le", "setitem",
-    "expm1", "log", "log1p", "log_sigmoid", "log_softmax", "softplus", "logical_and", "logical_not", "logical_or", "logical_xor",
-    "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
-    "neg", "pad", "permute", "pow", "prod", "relu", "repeat_interleave", "reshape",
-    "scatter_add", "index_add", "scaled_dot_product_attention",
-    "sigmoid", "sign", "sin", "softmax",
-    "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "take_along_axis", "tanh", "to_backend",
-    "transpose", "unsqueeze", "var", "where", "real", "imag", "conj",
-]
+(all, amax, amin, any, argmax, argmin, argsort, concatenate, cumprod, cumsum, flip, kthvalue,
+ log_softmax, logsumexp, mean, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis, topk,
+ unsqueeze, var) = map(torch_axes, (
+    all, amax, amin, any, argmax, argmin, argsort, concatenate, cumprod, cumsum, flip, kthvalue,
+    log_softmax, logsumexp, mean, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis,
+    topk, unsqueeze, var))
+
+__all__ = ["abs", "acos", "acosh", "add", "all", "allclose", "amax", "amin", "any", "argmax",
+           "argmin", "argsort", "asin", "asinh", "atan", "atan2", "atanh", "bitcast", "bitwise_and",
+           "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor",
+           "bmm", "broadcast_to", "cast", "ceil", "chunk", "clip", "clone", "concatenate", "conj",
+           "copysign", "cos", "cumprod", "cumsum", "div", "dot", "einsum", "eq", "erf", "exp",
+           "expm1", "flatten", "flip", "floor", "floor_divide", "fmod", "gather", "ge", "getitem",
+           "gt", "hypot", "imag", "index_add", "isclose", "isfinite", "isinf", "isnan", "isneginf",
+           "isposinf", "kthvalue", "le", "lerp", "log", "log1p", "log_sigmoid", "log_softmax",
+           "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
+           "lt", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm",
+           "movedim", "mul", "nan_to_num", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pow",
+           "prod", "real", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape",
+           "roll", "round", "rsqrt", "scaled_dot_product_attention", "scatter_add", "searchsorted",
+           "setitem", "sigmoid", "sign", "signbit", "sin", "softmax", "softplus", "sort", "split",
+           "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "take_along_axis", "tanh",
+           "tile", "to_backend", "topk", "transpose", "tril", "triu", "trunc", "unbind",
+           "unsqueeze", "var", "where"]

@@ -1,5 +1,6 @@
 """What every op module needs: operand coercion, constants, unbroadcasting."""
 
+import functools
 import numbers
 
 import numpy as np
@@ -128,3 +129,26 @@ def primitive(name, tensors, shape, dtype, *args):
             raise stored_only(name, t.dtype)
     out = getattr(dispatch.primitives(b), name)(*[dispatch.read(t) for t in tensors], *args)
     return wrap(out, b, shape, dtype)
+
+
+_UNSET = object()
+
+
+def torch_axes(fn):
+    """``fn`` (whose axis arguments are NumPy's ``axis`` and ``keepdims``) also taking
+    PyTorch's names as keywords: ``dim``, ``keepdim``, and var's and std's ``unbiased``
+    (``correction`` 1 or 0). Giving both spellings of one is a TypeError, as Python's
+    own duplicate arguments are."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, dim=_UNSET, keepdim=_UNSET, unbiased=_UNSET, **kwargs):
+        for torch_name, value, numpy_name in (("dim", dim, "axis"),
+                                              ("keepdim", keepdim, "keepdims"),
+                                              ("unbiased", unbiased, "correction")):
+            if value is not _UNSET:
+                if numpy_name in kwargs:
+                    raise TypeError(f"{name}: give {numpy_name} or {torch_name}, not both")
+                kwargs[numpy_name] = int(value) if torch_name == "unbiased" else value
+        return fn(*args, **kwargs)
+    return wrapper

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import IndexingError
 from ..tensor import Tensor
 from ._util import index_tensor, same_backend
-from .movement import flip, gather, permute, reshape, slice_axes
+from .movement import flip, gather as take_flat, permute, reshape, slice_axes
 
 
 def _is_basic(k):
@@ -154,7 +154,7 @@ def _traced_gather(x, key):
     index = entries[tensors[0]]
     if index.dtype.is_float or index.dtype.name == "bool":
         return None
-    return gather(x, tensors[0], cast(index, x._backend.default_int))
+    return take_flat(x, tensors[0], cast(index, x._backend.default_int))
 
 
 def _advanced(x, key):
@@ -229,7 +229,7 @@ def _advanced(x, key):
     rest = [a for a in range(x.ndim) if a not in adv]
     moved = permute(x, adv + rest)
     merged = reshape(moved, (math.prod(x.shape[a] for a in adv),) + tuple(x.shape[a] for a in rest))
-    out = gather(merged, 0, index_tensor(flat, x._backend))
+    out = take_flat(merged, 0, index_tensor(flat, x._backend))
     adjacent = adv == list(range(adv[0], adv[-1] + 1))
     if adjacent and adv[0] > 0:
         nb = flat.ndim
@@ -259,7 +259,7 @@ def take_rows(rows, order):
     rows, so that the gradient scatters back."""
     r, n = rows.shape
     starts = index_tensor(np.arange(r).reshape(r, 1) * n, rows._backend)
-    return gather(reshape(rows, (-1,)), 0, order + starts)
+    return take_flat(reshape(rows, (-1,)), 0, order + starts)
 
 
 def take_along_axis(x, indices, axis=-1):
@@ -297,6 +297,85 @@ def take_along_axis(x, indices, axis=-1):
     order, undo = rows_along(broadcast_to(index, shape[:axis] + (indices.shape[axis],)
                                           + shape[axis + 1:]), axis)
     return undo(take_rows(rows, order))
+
+
+def gather(x, dim, index):
+    """x's values at ``index`` along ``dim``, as torch.gather: ``index`` has as many axes
+    as x and no more than x's extent along the others (x is read at the same positions
+    there: out[i][j] = x[i][index[i][j]] for dim 1); the result has index's shape. A
+    negative index or one past the axis is an IndexingError, as PyTorch's."""
+    from ..shapes import normalize_axis
+    from ._util import as_tensor
+    x = as_tensor(x, "gather")
+    index = as_tensor(index, "gather", like=x)
+    if index.ndim != x.ndim:
+        raise IndexingError(f"gather: index has {index.ndim} axes and x has {x.ndim}; give "
+                            f"them as many, e.g. with unsqueeze")
+    dim = normalize_axis("gather", dim, x.ndim, x.shape)
+    for a, (n, m) in enumerate(zip(x.shape, index.shape)):
+        if a != dim and m > n:
+            raise IndexingError(f"gather: index of shape {index.shape} is larger than x of "
+                                f"shape {x.shape} along axis {a}; it may only be as large")
+    if index.size and not _tracing() and not index.dtype.is_inexact \
+            and index.dtype.name != "bool" and int(index.numpy().min()) < 0:
+        raise IndexingError(f"gather: index {int(index.numpy().min())} is negative; gather "
+                            f"takes indices from 0 to {x.shape[dim] - 1}")
+    stops = [n if a == dim else m for a, (n, m) in enumerate(zip(x.shape, index.shape))]
+    if tuple(stops) != x.shape:
+        x = slice_axes(x, [0] * x.ndim, stops, (1,) * x.ndim)
+    return take_along_axis(x, index, dim)
+
+
+def nonzero(x, as_tuple=False):
+    """The indices of x's nonzero elements in row-major order, as torch.nonzero: an (n,
+    ndim) tensor, or with ``as_tuple`` one index tensor per axis (numpy.nonzero's). Read on
+    the host: how many there are depends on the values."""
+    from ..creation import tensor
+    from ._util import as_tensor
+    x = as_tensor(x, "nonzero")
+    found = np.nonzero(x.numpy().reshape(x.shape or (1,)))   # a 0-d x as 1-d, as PyTorch
+    idt = x._backend.default_int
+    if as_tuple:
+        return tuple(tensor(i, dtype=idt, backend=x._backend) for i in found)
+    count = len(found[0])
+    return tensor(np.stack(found, axis=-1)[:, :x.ndim].reshape(count, x.ndim), dtype=idt,
+                  backend=x._backend)
+
+
+def _tracing():
+    from ..compile import is_compiling
+    return is_compiling()
+
+
+def masked_fill(x, mask, value):
+    """x with ``value`` where ``mask`` (bool, broadcastable to x) is true, as
+    torch.Tensor.masked_fill: the result has x's shape and dtype (a value past an integer
+    dtype's range is a RangeError, not a wraparound); differentiable in x (and in a tensor
+    value)."""
+    from ..errors import DTypeError, ShapeError
+    from ..shapes import broadcast_shapes
+    from ._util import as_tensor
+    from .elementwise import cast, where
+    x = as_tensor(x, "masked_fill")
+    mask = as_tensor(mask, "masked_fill", like=x)
+    if mask.dtype.name != "bool":
+        raise DTypeError(f"masked_fill: the mask must be a bool tensor, got {mask.dtype.name}; "
+                         f"compare first, as in x.masked_fill(x < 0, 0)")
+    if broadcast_shapes("masked_fill", mask.shape, x.shape) != x.shape:
+        raise ShapeError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to "
+                         f"x's shape {x.shape}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ShapeError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+                             f"{value.shape}")
+        value = cast(value, x.dtype)
+    else:
+        from ..creation import check_fits
+        check_fits("masked_fill", value, x.dtype)
+        value = as_tensor(value, "masked_fill", like=x)
+        if value.dtype is not x.dtype:
+            value = cast(value, x.dtype)
+    return where(mask, value, x)
 
 
 def scatter_add(x, dim, index, src):
@@ -389,6 +468,6 @@ def setitem(x, key, value):
     if v._backend is not x._backend:
         same_backend("setitem", (x, v))
     v = reshape(broadcast_to(cast(v, x.dtype) if v.dtype is not x.dtype else v, target), (-1,))
-    picked = gather(v, 0, index_tensor(np.where(written, source, 0), x.backend))
+    picked = take_flat(v, 0, index_tensor(np.where(written, source, 0), x.backend))
     mask = cast(index_tensor(written.reshape(x.shape), x.backend), "bool")
     return where(mask, reshape(picked, x.shape), x)

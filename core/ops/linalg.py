@@ -51,3 +51,38 @@ def matmul(a, b):
         shape = out.shape[:-2] + (() if va else (out.shape[-2],)) + (() if vb else (out.shape[-1],))
         out = reshape(out, shape)
     return out
+
+
+def _ranks(op, tensors, ranks, what):
+    for t, rank in zip(tensors, ranks):
+        if getattr(t, "ndim", None) != rank:
+            shapes = " and ".join(str(getattr(u, "shape", type(u).__name__)) for u in tensors)
+            raise ShapeError(f"{op}: needs {what}, got {shapes}; matmul (@) takes any ranks")
+
+
+def mm(a, b):
+    """Matrix product of two matrices (torch.mm)."""
+    _ranks("mm", (a, b), (2, 2), "two matrices")
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    """Matrix products of two batches of matrices, (b, n, k) @ (b, k, m) (torch.bmm): the
+    batch sizes must match, as no broadcasting is done."""
+    _ranks("bmm", (a, b), (3, 3), "two (batch, rows, columns) tensors")
+    if a.shape[0] != b.shape[0]:
+        raise ShapeError(f"bmm: batch sizes {a.shape[0]} and {b.shape[0]} differ ({a.shape} and "
+                         f"{b.shape}); matmul (@) broadcasts them")
+    return matmul(a, b)
+
+
+def dot(a, b):
+    """The inner product of two vectors of one length (torch.dot)."""
+    _ranks("dot", (a, b), (1, 1), "two vectors")
+    return matmul(a, b)
+
+
+def outer(a, b):
+    """The (n, m) products a[i] * b[j] of two vectors (torch.outer)."""
+    _ranks("outer", (a, b), (1, 1), "two vectors")
+    return reshape(a, (a.shape[0], 1)) * reshape(b, (1, b.shape[0]))

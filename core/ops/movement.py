@@ -321,8 +321,17 @@ def stack(tensors, axis=0):
     return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
 
-def split(x, sections, axis=0):
-    """Split into ``sections`` equal parts (an int) or parts of the given sizes (a list)."""
+def split(x, sections, axis=0, *, dim=None):
+    """Split into ``sections`` equal parts (an int, numpy.split's) or parts of the given
+    sizes (a list). Given PyTorch's ``dim`` instead of ``axis``, an int is torch.split's:
+    the size of each part, the last one smaller where the axis runs out."""
+    if dim is not None:
+        x, axis = as_tensor(x, "split"), dim
+        if isinstance(sections, int):
+            if sections < 1:
+                raise ValueError(f"split: a part's size must be >= 1, got {sections}")
+            n = x.shape[normalize_axis("split", axis, x.ndim, x.shape)]
+            sections = [min(sections, n - start) for start in range(0, n, sections)] or [0]
     axis = normalize_axis("split", axis, x.ndim, x.shape)
     n = x.shape[axis]
     if isinstance(sections, int):
@@ -402,3 +411,100 @@ def gather(x, axis, index):
 def scatter_add(shape, axis, index, src):
     """Zeros of ``shape`` with ``src`` summed in at ``index`` along ``axis``."""
     return run(ScatterAdd(tuple(shape), axis), (index, src), tuple(shape), src.dtype)
+
+
+# -- composed of the above, under PyTorch's names -------------------------------------
+def clone(x):
+    """A new tensor with x's value, differentiable (PyTorch's clone). Buffers are never
+    written in place (x[i] = v and x += y rebind x), so the two share one."""
+    return run(Reshape(x.shape), (as_tensor(x, "clone"),), x.shape, x.dtype)
+
+
+def _band(op, x, diagonal, lower):
+    from ..creation import arange
+    from .elementwise import where
+    x = as_tensor(x, op)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: needs at least 2 axes (a matrix), got shape {x.shape}")
+    rows = unsqueeze(arange(x.shape[-2], backend=x.backend), -1)
+    offset = arange(x.shape[-1], backend=x.backend) - rows
+    keep = offset <= diagonal if lower else offset >= diagonal
+    return where(keep, x, as_tensor(False if x.dtype.name == "bool" else 0, op, like=x))
+
+
+def tril(x, diagonal=0):
+    """The lower triangle of the last two axes: zeros above the ``diagonal``-th diagonal
+    (0 the main one, > 0 above it), as torch.tril; NaN and inf above it become 0 too."""
+    return _band("tril", x, diagonal, True)
+
+
+def triu(x, diagonal=0):
+    """The upper triangle of the last two axes: zeros below the ``diagonal``-th diagonal."""
+    return _band("triu", x, diagonal, False)
+
+
+def roll(x, shifts, dims=None):
+    """Elements shifted ``shifts`` places along ``dims`` (each, with a shift each), those
+    past the end coming round to the start; the flattened x when ``dims`` is None."""
+    x = as_tensor(x, "roll")
+    if dims is None:
+        return reshape(roll(reshape(x, (-1,)), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ShapeError(f"roll: {len(shifts)} shifts for {len(dims)} dims; give one each")
+    for s, a in zip(shifts, dims):
+        a = normalize_axis("roll", a, x.ndim, x.shape)
+        n = x.shape[a]
+        if n and s % n:
+            head, tail = split(x, [n - s % n, s % n], a)
+            x = concatenate([tail, head], a)
+    return x
+
+
+def movedim(x, source, destination):
+    """x with axes ``source`` (an int or a sequence) moved to ``destination``, the others
+    keeping their order (torch.movedim, numpy.moveaxis)."""
+    x = as_tensor(x, "movedim")
+    src, dst = ([a] if isinstance(a, int) else list(a) for a in (source, destination))
+    if len(src) != len(dst):
+        raise ShapeError(f"movedim: {len(src)} source axes for {len(dst)} destinations")
+    normalize_axes("movedim", src, x.ndim, x.shape)      # refuses axes out of range or twice
+    normalize_axes("movedim", dst, x.ndim, x.shape)
+    src, dst = ([normalize_axis("movedim", a, x.ndim) for a in axes] for axes in (src, dst))
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, tuple(order))
+
+
+def chunk(x, chunks, dim=0):
+    """x split along ``dim`` into parts of ceil(n / chunks) (the last smaller), as
+    torch.chunk: fewer than ``chunks`` parts where the sizes run out first."""
+    x = as_tensor(x, "chunk")
+    if not isinstance(chunks, int) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be an int >= 1, got {chunks!r}")
+    dim = normalize_axis("chunk", dim, x.ndim, x.shape)
+    size = -(-x.shape[dim] // chunks)
+    return [x] * chunks if size == 0 else split(x, size, dim=dim)
+
+
+def unbind(x, dim=0):
+    """The slices of x along ``dim``, that axis gone (torch.unbind)."""
+    x = as_tensor(x, "unbind")
+    dim = normalize_axis("unbind", dim, x.ndim, x.shape)
+    return tuple(squeeze(part, dim) for part in split(x, [1] * x.shape[dim], dim))
+
+
+def tile(x, reps):
+    """x repeated ``reps[i]`` times along each axis (numpy.tile; torch.Tensor.repeat,
+    which asks for at least as many reps as axes): a broadcast and a reshape."""
+    x = as_tensor(x, "tile")
+    reps = tuple(reps)
+    if any(not isinstance(r, int) or r < 0 for r in reps):
+        raise ValueError(f"tile: repetitions must be ints >= 0, got {reps}")
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    x = reshape(x, tuple(d for n in shape for d in (1, n)))
+    x = broadcast_to(x, tuple(d for r, n in zip(reps, shape) for d in (r, n)))
+    return reshape(x, tuple(r * n for r, n in zip(reps, shape)))

@@ -151,6 +151,53 @@ def by_largest(x, axis):
     return x / s, s
 
 
+def vector_norm(x, ord=2, axis=None, keepdims=False):
+    """(sum |x|^ord)^(1 / ord) over ``axis`` (all when None); ord inf and -inf the largest
+    and smallest magnitude, 0 the count of nonzeros. Scaled by the largest magnitude, so
+    that |x|^ord neither overflows (a float32 norm of 1e30s, where PyTorch's is inf) nor
+    underflows; an infinite element gives inf, NaN gives NaN; a zero vector's gradient is
+    0, not NaN; an empty one's norm 0. Integers give the default float."""
+    x = as_tensor(x, "vector_norm")
+    if not x.dtype.is_inexact:
+        x = cast(x, dt.default_float)
+    a = x.abs()
+    if ord == float("inf"):
+        return max(a, axis, keepdims) if a.size else sum(a, axis, keepdims)
+    if ord == -float("inf"):
+        return min(a, axis, keepdims)
+    if ord == 0:
+        return sum(cast(x != 0, a.dtype), axis, keepdims)
+    if ord == 1:
+        return sum(a, axis, keepdims)
+    if x.size == 0:
+        return sum(a, axis, keepdims)
+    r, scale = by_largest(a, axis)
+    if ord == 2:
+        norm = safe_root(sum(r * r, axis, keepdims))
+    else:
+        total = sum(r ** ord, axis, keepdims)
+        if ord > 0:     # the root's slope is inf at 0: a zero vector's gradient 0, not NaN
+            zero = eq(total, 0)
+            norm = where(zero, 0.0, where(zero, 1.0, total) ** (1.0 / ord))
+        else:
+            norm = total ** (1.0 / ord)
+    if not keepdims:
+        from .movement import reshape
+        scale = reshape(scale, norm.shape)
+    return norm * scale
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """PyTorch's torch.norm and Tensor.norm for vectors: vector_norm of order ``p`` ("fro"
+    is 2) over ``dim`` (all axes when None)."""
+    if p == "fro":
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number or 'fro', got {p!r}; matrix norms are in "
+                         f"ember.array_api.linalg")
+    return vector_norm(x, p, dim, keepdim)
+
+
 def std(x, axis=None, correction=1, keepdims=False):
     """Standard deviation; its gradient at a constant input is 0, as PyTorch's."""
     m, scales = _spread(x, "std", axis, correction, keepdims)
@@ -274,13 +321,49 @@ def _extreme(kind, x, axis, keepdims):
     return run(Extreme(kind, axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    """Largest value over ``axis``."""
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=False):  # noqa: A001
+    """Largest value over ``axis`` (NumPy's amax; ties share the gradient). Given
+    PyTorch's ``dim`` (an int) instead, (values, indices) as torch.max(x, dim) returns
+    them: the first largest (NaN first of all), its gradient going to that index."""
+    if dim is None:
+        return _extreme("max", x, axis, keepdims)
+    return _with_index("max", argmax, x, axis, dim, keepdim)
+
+
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=False):  # noqa: A001
+    """Smallest value over ``axis``; given ``dim``, (values, indices) as torch.min."""
+    if dim is None:
+        return _extreme("min", x, axis, keepdims)
+    return _with_index("min", argmin, x, axis, dim, keepdim)
+
+
+def _with_index(kind, arg, x, axis, dim, keepdim):
+    from .indexing import take_along_axis
+    from .movement import squeeze
+    from .sort import Ranked
+    if axis is not None:
+        raise TypeError(f"{kind}: give axis or dim, not both")
+    x = as_tensor(x, kind)
+    check_ordered(kind, x)
+    dim = normalize_axis(kind, dim, x.ndim, x.shape)
+    if x.shape[dim] == 0:
+        raise ShapeError(f"{kind}: cannot reduce axis {dim} of size 0 (shape {x.shape}); "
+                         f"an empty reduction has no {kind}imum")
+    index = arg(x, dim, keepdims=True)
+    values = take_along_axis(x, index, dim)
+    if not keepdim:
+        values, index = squeeze(values, dim), squeeze(index, dim)
+    return Ranked(values, index)
+
+
+def amax(x, axis=None, keepdims=False):
+    """Largest value over ``axis`` (all axes when None), ties sharing the gradient
+    (torch.amax: the values only)."""
     return _extreme("max", x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    """Smallest value over ``axis``."""
+def amin(x, axis=None, keepdims=False):
+    """Smallest value over ``axis`` (torch.amin)."""
     return _extreme("min", x, axis, keepdims)
 
 

@@ -476,6 +476,72 @@ OPS = [
         q, k, v, enable_gqa=True), lambda q, k, v: _np_attention(q, k, v, gqa=True),
         [((1, 4, 3, 4), (1, 2, 5, 4), (1, 2, 5, 3)), ((6, 2, 2), (3, 4, 2), (1, 4, 2))],
         domain=(-1, 1), scale=3, cancels=True),
+    # PyTorch's names composed of the ops above. Integers hold no NaN or infinity;
+    # nan_to_num puts the dtype's largest finite values for the infinities unless told
+    *[OpCase(n, getattr(ember, n), getattr(np, n), dtypes=NUMERIC, grad=False, out="bool")
+      for n in ("isnan", "isinf", "isfinite")],
+    OpCase("nan_to_num", lambda x: ember.nan_to_num(x / x - 1 + x, 1.5, 2.0, -3.0),
+           lambda x: np.nan_to_num(x / x - 1 + x, nan=1.5, posinf=2.0, neginf=-3.0), grad=False),
+    # |a - b| <= atol + rtol |b|; equal infinities close, NaN close to nothing
+    OpCase("isclose", lambda a, b: ember.isclose(a, b, rtol=0.1, atol=0.5),
+           lambda a, b: np.isclose(a, b, rtol=0.1, atol=0.5), BINARY, grad=False, out="bool"),
+    # 1 / sqrt(x): +-0 -> +-inf, inf -> 0, below 0 NaN; 1 / x: +-0 -> +-inf, a subnormal's
+    # reciprocal overflows to inf
+    OpCase("square", ember.square, np.square, dtypes=NUMERIC, double=True, signed_zeros=False),
+    OpCase("rsqrt", ember.rsqrt, lambda x: 1 / np.sqrt(x), domain=(0.1, 4.0), edges=(4.0, 1e30)),
+    OpCase("reciprocal", ember.reciprocal, lambda x: 1 / x, sample="away_from_zero", double=True),
+    # start + w (end - start) below |w| 0.5, end - (end - start)(1 - w) from it: exact at
+    # w = 0 and 1
+    OpCase("lerp", ember.lerp, lambda a, b, w: np.where(np.abs(w) < 0.5, a + w * (b - a),
+                                                        b - (b - a) * (1 - w)),
+           [((3, 4), (3, 4), (3, 4)), ((2, 1, 3), (4, 1), (3,)), ((0, 3), (1, 3), ())],
+           cancels=True),
+    # no overflow in exp or in the squares; equal infinities: logaddexp gives them, hypot
+    # inf (test_torch_names checks both against PyTorch at every special pair)
+    OpCase("logaddexp", ember.logaddexp, np.logaddexp, BINARY, domain=(-30, 30), double=True),
+    OpCase("hypot", ember.hypot, np.hypot, BINARY, sample="away_from_zero", double=True),
+    # movement: what is outside a triangle becomes 0 (NaN and inf too)
+    OpCase("tril", lambda x: ember.tril(x, 1), lambda x: np.tril(x, 1),
+           [((3, 4),), ((2, 3, 3),), ((4, 2),), ((0, 3),)], ALL),
+    OpCase("triu", lambda x: ember.triu(x, -1), lambda x: np.triu(x, -1),
+           [((3, 4),), ((2, 3, 3),), ((4, 2),)], ALL),
+    OpCase("roll", lambda x: ember.roll(x, -3, -1), lambda x: np.roll(x, -3, -1),
+           [((3, 4),), ((2, 3, 5),), ((7,),), ((3, 0),)], ALL),
+    OpCase("movedim", lambda x: ember.movedim(x, (0, 1), (-1, 0)),
+           lambda x: np.moveaxis(x, (0, 1), (-1, 0)), [((2, 3, 4),), ((1, 3, 2),)], ALL),
+    OpCase("tile", lambda x: ember.tile(x, (2, 1, 3)), lambda x: np.tile(x, (2, 1, 3)),
+           [((3, 4),), ((2,),), ((2, 1, 3),), ((0, 2),)], ALL),
+    OpCase("clone", ember.clone, np.copy, dtypes=ALL, signed_zeros=True),
+    # torch.gather reads x at the index's extent on the other axes; masked_fill keeps x's
+    # dtype
+    OpCase("gather", lambda x: ember.gather(x, 1, ember.tensor(
+        [[0, 2, 2], [1, 0, 0]], backend=x.backend)), lambda x: np.take_along_axis(
+        x[:2], np.array([[0, 2, 2], [1, 0, 0]]), 1), [((3, 4),), ((2, 3),)], NUMERIC),
+    OpCase("masked_fill", lambda x: ember.masked_fill(x, x > 1, 3),
+           lambda x: np.where(x > 1, 3, x), UNARY, NUMERIC, domain=(-3, 3)),
+    OpCase("nonzero", lambda x: ember.nonzero(x > 0), lambda x: np.argwhere(x > 0),
+           [((3, 4),), ((5,),), ((0, 2),)], NUMERIC, grad=False, out="index",
+           data_dependent_shape=True),
+    # reductions: amax shares a tie's gradient, max(x, dim=) gives it to the index it
+    # returns; the norm is scaled by the largest magnitude, so no square overflows
+    OpCase("amax", lambda x: ember.amax(x, dim=(0, -1)), lambda x: np.amax(x, axis=(0, -1)),
+           [((3, 4),), ((2, 3, 4),), ((1, 4),)], NUMERIC, sample="distinct"),
+    OpCase("max_dim", lambda x: ember.max(x, dim=-1).values, lambda x: np.max(x, -1), REDUCE,
+           NUMERIC, sample="distinct"),
+    OpCase("min_dim_indices", lambda x: x.min(dim=0, keepdim=True).indices,
+           lambda x: np.argmin(x, 0)[None], REDUCE, NUMERIC, sample="distinct", grad=False,
+           out="index"),
+    OpCase("norm", lambda x: x.norm(), lambda x: np.sqrt(np.sum(x * x)), REDUCE, double=True,
+           sample="away_from_zero"),
+    OpCase("norm_p3_dim", lambda x: ember.norm(x, 3, dim=-1, keepdim=True),
+           lambda x: np.sum(np.abs(x) ** 3, -1, keepdims=True) ** (1 / 3), REDUCE,
+           sample="away_from_zero"),
+    OpCase("mm", ember.mm, np.matmul, [((3, 4), (4, 5)), ((1, 7), (7, 1)), ((0, 2), (2, 3))],
+           domain=(-1, 1), cancels=True),
+    OpCase("bmm", ember.bmm, np.matmul, [((2, 3, 4), (2, 4, 5)), ((1, 0, 2), (1, 2, 3))],
+           domain=(-1, 1), cancels=True),
+    OpCase("dot", ember.dot, np.dot, [((4,), (4,)), ((0,), (0,))], domain=(-1, 1), cancels=True),
+    OpCase("outer", ember.outer, np.outer, [((3,), (4,)), ((1,), (0,))], NUMERIC),
 ]
 
 CASES = {c.name: c for c in OPS}

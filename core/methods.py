@@ -1,0 +1,218 @@
+"""The Tensor's methods that mirror functions (x.sum(), x.masked_fill(...)): PyTorch's
+names and arguments, each one line over ``ember.ops``, in a base class of Tensor.
+
+They take NumPy's ``axis``/``keepdims`` and PyTorch's ``dim``/``keepdim`` alike (see
+ember.ops); where the two libraries differ the method is PyTorch's (x.split(2) gives
+parts of 2, x.repeat(2, 1) tiles, x.max(dim=1) gives (values, indices)).
+"""
+
+
+class Count(int):
+    """``x.size``: the element count (the Array API's and NumPy's attribute), which, called,
+    is PyTorch's ``x.size()``: the shape, or one axis's length."""
+
+    def __new__(cls, shape):
+        import math
+        count = super().__new__(cls, math.prod(shape))
+        count.shape = shape
+        return count
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        from .shapes import normalize_axis
+        return self.shape[normalize_axis("size", dim, len(self.shape), self.shape)]
+
+
+def _varargs(args):
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+class Methods:
+    __slots__ = ()
+
+    # -- reductions and scans (axis or dim) ---------------------------------------------
+    def sum(self, *a, **k): return _ops.sum(self, *a, **k)
+    def mean(self, *a, **k): return _ops.mean(self, *a, **k)
+    def var(self, *a, **k): return _ops.var(self, *a, **k)
+    def std(self, *a, **k): return _ops.std(self, *a, **k)
+    def max(self, *a, **k): return _ops.max(self, *a, **k)
+    def min(self, *a, **k): return _ops.min(self, *a, **k)
+    def amax(self, *a, **k): return _ops.amax(self, *a, **k)
+    def amin(self, *a, **k): return _ops.amin(self, *a, **k)
+    def argmax(self, *a, **k): return _ops.argmax(self, *a, **k)
+    def argmin(self, *a, **k): return _ops.argmin(self, *a, **k)
+    def logsumexp(self, *a, **k): return _ops.logsumexp(self, *a, **k)
+    def prod(self, *a, **k): return _ops.prod(self, *a, **k)
+    def cumsum(self, *a, **k): return _ops.cumsum(self, *a, **k)
+    def cumprod(self, *a, **k): return _ops.cumprod(self, *a, **k)
+    def sort(self, *a, **k): return _ops.sort(self, *a, **k)
+    def argsort(self, *a, **k): return _ops.argsort(self, *a, **k)
+    def topk(self, *a, **k): return _ops.topk(self, *a, **k)
+    def kthvalue(self, *a, **k): return _ops.kthvalue(self, *a, **k)
+    def any(self, *a, **k): return _ops.any(self, *a, **k)
+    def all(self, *a, **k): return _ops.all(self, *a, **k)
+    def softmax(self, *a, **k): return _ops.softmax(self, *a, **k)
+    def log_softmax(self, *a, **k): return _ops.log_softmax(self, *a, **k)
+    def norm(self, p=2, dim=None, keepdim=False): return _ops.norm(self, p, dim, keepdim)
+
+    # -- elementwise --------------------------------------------------------------------
+    def exp(self): return _ops.exp(self)
+    def expm1(self): return _ops.expm1(self)
+    def log(self): return _ops.log(self)
+    def log1p(self): return _ops.log1p(self)
+    def sign(self): return _ops.sign(self)
+    def floor(self): return _ops.floor(self)
+    def ceil(self): return _ops.ceil(self)
+    def trunc(self): return _ops.trunc(self)
+    def round(self, decimals=0): return _ops.round(self, decimals)
+    def sqrt(self): return _ops.sqrt(self)
+    def rsqrt(self): return _ops.rsqrt(self)
+    def square(self): return _ops.square(self)
+    def reciprocal(self): return _ops.reciprocal(self)
+    def abs(self): return _ops.abs(self)
+    def neg(self): return _ops.neg(self)
+    def sin(self): return _ops.sin(self)
+    def cos(self): return _ops.cos(self)
+    def tanh(self): return _ops.tanh(self)
+    def atan(self): return _ops.atan(self)
+    def asin(self): return _ops.asin(self)
+    def acos(self): return _ops.acos(self)
+    def erf(self): return _ops.erf(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def clip(self, min=None, max=None): return _ops.clip(self, min, max)  # noqa: A002
+    clamp = clip
+    def clamp_min(self, min): return _ops.clip(self, min, None)  # noqa: A002
+    def clamp_max(self, max): return _ops.clip(self, None, max)  # noqa: A002
+    def add(self, o, alpha=1): return _ops.add(self, o if alpha == 1 else o * alpha)
+    def sub(self, o, alpha=1): return _ops.sub(self, o if alpha == 1 else o * alpha)
+    def mul(self, o): return _ops.mul(self, o)
+    def div(self, o, rounding_mode=None): return _ops.div(self, o, rounding_mode)
+    def pow(self, o): return _ops.pow(self, o)
+    def fmod(self, o): return _ops.fmod(self, o)
+    def remainder(self, o): return _ops.remainder(self, o)
+    def floor_divide(self, o): return _ops.floor_divide(self, o)
+    def maximum(self, o): return _ops.maximum(self, o)
+    def minimum(self, o): return _ops.minimum(self, o)
+    def atan2(self, o): return _ops.atan2(self, o)
+    def hypot(self, o): return _ops.hypot(self, o)
+    def logaddexp(self, o): return _ops.logaddexp(self, o)
+    def lerp(self, end, weight): return _ops.lerp(self, end, weight)
+    def copysign(self, o): return _ops.copysign(self, o)
+    def signbit(self): return _ops.signbit(self)
+    def eq(self, o): return _ops.eq(self, o)
+    def ne(self, o): return _ops.ne(self, o)
+    def lt(self, o): return _ops.lt(self, o)
+    def le(self, o): return _ops.le(self, o)
+    def gt(self, o): return _ops.gt(self, o)
+    def ge(self, o): return _ops.ge(self, o)
+    def logical_not(self): return _ops.logical_not(self)
+    def where(self, condition, other): return _ops.where(condition, self, other)
+    def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)
+    def isnan(self): return _ops.isnan(self)
+    def isinf(self): return _ops.isinf(self)
+    def isposinf(self): return _ops.isposinf(self)
+    def isneginf(self): return _ops.isneginf(self)
+    def isfinite(self): return _ops.isfinite(self)
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _ops.nan_to_num(self, nan, posinf, neginf)
+    def isclose(self, o, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops.isclose(self, o, rtol, atol, equal_nan)
+    def allclose(self, o, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _ops.allclose(self, o, rtol, atol, equal_nan)
+
+    # -- products -----------------------------------------------------------------------
+    def matmul(self, o): return _ops.matmul(self, o)
+    def mm(self, o): return _ops.mm(self, o)
+    def bmm(self, o): return _ops.bmm(self, o)
+    def dot(self, o): return _ops.dot(self, o)
+    def outer(self, o): return _ops.outer(self, o)
+
+    # -- movement -----------------------------------------------------------------------
+    def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
+
+    def view(self, *shape):
+        """reshape, or given one dtype, the bits read as it (ember.bitcast), as PyTorch's."""
+        from .dtypes import is_dtype_spec
+        if len(shape) == 1 and is_dtype_spec(shape[0]):
+            return _ops.bitcast(self, shape[0])
+        return _ops.reshape(self, _varargs(shape))
+    def permute(self, *axes): return _ops.permute(self, _varargs(axes))
+    def transpose(self, a=-2, b=-1): return _ops.transpose(self, a, b)
+    def t(self): return self if self.ndim < 2 else _ops.transpose(self, 0, 1)
+    def movedim(self, source, destination): return _ops.movedim(self, source, destination)
+    def expand(self, *shape): return _ops.broadcast_to(self, _varargs(shape))
+    def squeeze(self, *a, **k): return _ops.squeeze(self, *a, **k)
+    def unsqueeze(self, *a, **k): return _ops.unsqueeze(self, *a, **k)
+    def flatten(self, start=0, end=-1): return _ops.flatten(self, start, end)
+    def flip(self, *a, **k): return _ops.flip(self, *a, **k)
+    def roll(self, shifts, dims=None): return _ops.roll(self, shifts, dims)
+    def tril(self, diagonal=0): return _ops.tril(self, diagonal)
+    def triu(self, diagonal=0): return _ops.triu(self, diagonal)
+    def split(self, split_size, dim=0): return _ops.split(self, split_size, dim=dim)
+    def chunk(self, chunks, dim=0): return _ops.chunk(self, chunks, dim)
+    def unbind(self, dim=0): return _ops.unbind(self, dim)
+
+    def repeat(self, *sizes):
+        """x tiled ``sizes[i]`` times along each axis (PyTorch's repeat; numpy.tile)."""
+        sizes = _varargs(sizes)
+        if len(sizes) < self.ndim:
+            from .errors import ShapeError
+            raise ShapeError(f"repeat: {len(sizes)} repetitions for {self.ndim} axes; give at "
+                             f"least one per axis")
+        return _ops.tile(self, sizes)
+    def repeat_interleave(self, repeats, dim=None): return _ops.repeat_interleave(self, repeats, dim)
+    def gather(self, dim, index): return _ops.gather(self, dim, index)
+    def nonzero(self, as_tuple=False): return _ops.nonzero(self, as_tuple)
+    def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
+
+    def index_add(self, dim, index, source, alpha=1):
+        return _ops.index_add(self, dim, index, source, alpha)
+    def clone(self): return _ops.clone(self)
+
+    def contiguous(self):
+        """The tensor itself: ember's tensors are values, with no layout to make dense."""
+        return self
+
+    # -- facts and new tensors like this one --------------------------------------------
+    def dim(self): return len(self.shape)
+    def numel(self): return int(self.size)
+    def type_as(self, other): return self.to(dtype=other.dtype)
+    def new_zeros(self, *shape): return self.new_full(_varargs(shape), 0)
+    def new_ones(self, *shape): return self.new_full(_varargs(shape), 1)
+    def new_empty(self, *shape): return self.new_full(_varargs(shape), 0)
+
+    def new_full(self, shape, fill_value):
+        """A tensor of ``shape`` filled with ``fill_value``, of this one's dtype and backend."""
+        from .creation import full
+        return full(shape, fill_value, self.dtype, self._backend)
+
+    def new_tensor(self, data):
+        from .creation import tensor
+        return tensor(data, self.dtype, self._backend)
+
+    def cpu(self):
+        """This tensor in host memory: on the numpy backend."""
+        return self.to("numpy")
+
+    # -- in place (rebinding this tensor, as x += y does) ------------------------------
+    def add_(self, o, alpha=1): return self._inplace(_ops.add, o if alpha == 1 else o * alpha, "+=")
+    def sub_(self, o, alpha=1): return self._inplace(_ops.sub, o if alpha == 1 else o * alpha, "-=")
+    def mul_(self, o): return self._inplace(_ops.mul, o, "*=")
+    def div_(self, o): return self._inplace(_ops.div, o, "/=")
+    def zero_(self): return self.copy_(0)
+    def fill_(self, value): return self.copy_(value)
+
+    def clamp_(self, min=None, max=None): return self.copy_(_ops.clip(self, min, max))  # noqa: A002
+
+
+
+#: ember.ops, which builds on Tensor (so on this module): ember.tensor hands it over with
+#: use() once both are imported
+_ops = None
+
+
+def use(ops):
+    global _ops
+    _ops = ops

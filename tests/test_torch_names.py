@@ -1,0 +1,225 @@
+"""PyTorch's spellings against PyTorch itself (the oracle, where installed): the Tensor
+methods and functions a port of PyTorch code calls, with dim/keepdim, give torch's
+values, shapes and gradients on every backend; the composed functions at every special
+pair of values; and what PyTorch would refuse is refused by name."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle here (pip install torch)")
+
+SPECIAL = [0.0, -0.0, 1e-45, 1e-30, 1.0, -1.0, 2.5, 1e30, -1e30, 3e38, -3e38, math.inf,
+           -math.inf, math.nan]
+
+
+def _pair(backend, seed=0, shape=(3, 5)):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return ember.tensor(a, backend=backend), torch.tensor(a)
+
+
+def _same(got, want, what, ulps=None):
+    """ember's result (a tensor, a tuple of them, or a Python value) equal to torch's:
+    the same shape and values, NaN and infinities at the same places, and the finite
+    floats within 1e-6 of the result's largest magnitude (summation orders and PyTorch's
+    fused multiply-adds differ in the last bits), or within ``ulps`` each."""
+    if isinstance(want, (tuple, list)):
+        assert isinstance(got, (tuple, list)) and len(got) == len(want), what
+        for g, w in zip(got, want):
+            _same(g, w, what, ulps)
+        return
+    if not isinstance(want, torch.Tensor):
+        assert got == want, f"{what}: {got!r}, torch {want!r}"
+        return
+    g, w = got.numpy(), want.detach().numpy()
+    assert g.shape == w.shape, f"{what}: shape {g.shape}, torch {w.shape}"
+    if w.dtype.kind == "f" and ulps is not None:
+        np.testing.assert_array_max_ulp(g.astype(w.dtype), w, ulps)
+    elif w.dtype.kind == "f":
+        g = g.astype(np.float64)
+        w = w.astype(np.float64)
+        np.testing.assert_array_equal(np.isfinite(g), np.isfinite(w), err_msg=what)
+        np.testing.assert_array_equal(g[~np.isfinite(g)], w[~np.isfinite(w)], err_msg=what)
+        finite = np.isfinite(w)
+        if finite.any():
+            scale = np.abs(w[finite]).max()
+            assert np.abs(g[finite] - w[finite]).max() <= 1e-6 * scale, what
+    else:
+        np.testing.assert_array_equal(g, w, err_msg=what)
+
+
+#: (what, a PyTorch expression on x (3, 5) and y (3, 5), as ember runs it too)
+IDIOMS = [
+    ("sum dim keepdim", lambda m, x, y: x.sum(dim=1, keepdim=True)),
+    ("mean dims", lambda m, x, y: x.mean(dim=(0, 1))),
+    ("std unbiased=False", lambda m, x, y: x.std(dim=0, unbiased=False)),
+    ("var keepdim", lambda m, x, y: x.var(1, keepdim=True)),
+    ("max dim", lambda m, x, y: tuple(x.max(dim=1))),
+    ("min dim keepdim", lambda m, x, y: tuple(x.min(dim=0, keepdim=True))),
+    ("argmax dim", lambda m, x, y: x.argmax(dim=1)),
+    ("amax", lambda m, x, y: x.amax(1)),
+    ("softmax dim", lambda m, x, y: x.softmax(dim=-1)),
+    ("log_softmax", lambda m, x, y: m.log_softmax(x, dim=0)),
+    ("cat dim", lambda m, x, y: m.cat([x, y], dim=1)),
+    ("stack dim", lambda m, x, y: m.stack([x, y], dim=-1)),
+    ("cumsum dim", lambda m, x, y: x.cumsum(dim=1)),
+    ("sort dim", lambda m, x, y: tuple(x.sort(dim=0, descending=True))),
+    ("topk dim", lambda m, x, y: tuple(x.topk(2, dim=0))),
+    ("logsumexp", lambda m, x, y: x.logsumexp(dim=1)),
+    ("norm", lambda m, x, y: x.norm()),
+    ("norm p dim", lambda m, x, y: x.norm(p=1, dim=1)),
+    ("split size", lambda m, x, y: tuple(x.split(2, dim=1))),
+    ("split sizes", lambda m, x, y: tuple(m.split(x, [1, 4], dim=1))),
+    ("chunk", lambda m, x, y: tuple(x.chunk(3, dim=1))),
+    ("unbind", lambda m, x, y: tuple(x.unbind(1))),
+    ("size", lambda m, x, y: (tuple(x.size()), x.size(1), x.size(-1), x.dim(), x.numel())),
+    ("t", lambda m, x, y: x.t()),
+    ("masked_fill", lambda m, x, y: x.masked_fill(x > 0, -2.0)),
+    ("where", lambda m, x, y: x.where(x > 0, y)),
+    ("gather", lambda m, x, y: x.gather(1, m.tensor([[0, 4], [1, 1], [3, 2]]))),
+    ("tril triu", lambda m, x, y: (x.tril(), x.triu(1), m.tril(x, -1))),
+    ("roll", lambda m, x, y: (x.roll(2, 1), x.roll(-1), x.roll((1, 2), (0, 1)))),
+    ("movedim", lambda m, x, y: x.reshape(3, 5, 1).movedim(0, -1)),
+    ("repeat", lambda m, x, y: x.repeat(2, 1, 3)),
+    ("clone", lambda m, x, y: x.clone()),
+    ("pow mul add sub", lambda m, x, y: x.pow(2).mul(3).add(y, alpha=2).sub(1)),
+    ("comparisons", lambda m, x, y: (x.eq(y), x.gt(0), x.le(y), x.ne(0))),
+    ("square rsqrt reciprocal", lambda m, x, y: (x.square(), x.abs().rsqrt(), x.reciprocal())),
+    ("lerp", lambda m, x, y: (x.lerp(y, 0.3), m.lerp(x, y, 0.8), x.lerp(y, y))),
+    ("logaddexp hypot", lambda m, x, y: (m.logaddexp(x, y), m.hypot(x, y))),
+    ("erf", lambda m, x, y: m.erf(x)),
+    ("isnan isinf isfinite", lambda m, x, y: ((x / 0).isnan(), (x / 0).isinf(),
+                                              (x / 0).isfinite(), (x / 0).isposinf())),
+    ("nan_to_num", lambda m, x, y: (x / 0).nan_to_num()),
+    ("isclose allclose", lambda m, x, y: (m.isclose(x, x + 1e-6), m.allclose(x, x + 1e-6),
+                                          m.allclose(x, y))),
+    ("mm bmm dot outer", lambda m, x, y: (x.mm(y.t()), x[None].bmm(y.t()[None]),
+                                          x[0].dot(y[0]), m.outer(x[0], y[1]))),
+    ("nonzero", lambda m, x, y: (x > 0).nonzero()),
+    ("clamp_min max", lambda m, x, y: (x.clamp_min(0), x.clamp_max(0.5))),
+    ("new tensors", lambda m, x, y: (x.new_zeros((2,)), x.new_ones(2, 3), x.new_full((2,), 7.0),
+                                     x.type_as(x.int()))),
+]
+
+
+@pytest.mark.parametrize("what,expr", IDIOMS, ids=[i[0] for i in IDIOMS])
+def test_pytorch_idioms_give_pytorchs_answers(backend, what, expr):
+    (x, tx), (y, ty) = _pair(backend, 0), _pair(backend, 1)
+    with np.errstate(all="ignore"):
+        _same(expr(ember, x, y), expr(torch, tx, ty), what)
+
+
+def test_in_place_methods_rebind_and_refuse_under_autograd(backend):
+    x, tx = _pair(backend)
+    for name, args in (("add_", (2.0,)), ("sub_", (1.0,)), ("mul_", (3.0,)), ("div_", (4.0,)),
+                       ("clamp_", (-0.5, 0.5)), ("fill_", (1.5,)), ("zero_", ())):
+        e, t = x.clone(), tx.clone()
+        assert getattr(e, name)(*args) is e
+        getattr(t, name)(*args)
+        _same(e, t, name)
+    w = ember.ones(3, requires_grad=True, backend=backend)
+    with pytest.raises(ember.AutogradError, match="no_grad"):
+        w.add_(1.0)
+    with pytest.raises(ember.MutationError, match="no_grad"):
+        w.zero_()
+    with ember.no_grad():
+        w.mul_(2.0)
+    assert w.tolist() == [2.0, 2.0, 2.0] and w.requires_grad
+
+
+def test_gradients_follow_pytorch(backend):
+    """max(x, dim) sends a tie's gradient to the index it returns, amax shares it;
+    logaddexp splits it at equal arguments; norm's is 0 at a zero vector; lerp's, clone's,
+    gather's and masked_fill's are PyTorch's."""
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], dtype=np.float32)
+    b = np.array([[1.0, -1.0, 3.0], [0.5, 2.0, -0.0]], dtype=np.float32)
+    index = [[2, 0], [1, 1]]
+    exprs = [
+        lambda m, x, y: x.max(dim=1).values.sum(),
+        lambda m, x, y: x.amax(dim=1).sum(),
+        lambda m, x, y: m.logaddexp(x, y).sum(),
+        lambda m, x, y: (x * 0).norm(dim=1).sum() + m.norm(x),
+        lambda m, x, y: m.lerp(x, y, 0.25).sum() + m.lerp(x, y, y).sum(),
+        lambda m, x, y: (x.clone() * y).sum() + x.gather(1, m.tensor(index)).sum(),
+        lambda m, x, y: (x.masked_fill(x > 1.5, 0.0) * y).sum() + m.hypot(x, y + 1).sum(),
+    ]
+    for n, expr in enumerate(exprs):
+        x = ember.tensor(a, requires_grad=True, backend=backend)
+        y = ember.tensor(b, requires_grad=True, backend=backend)
+        tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        expr(ember, x, y).backward()
+        expr(torch, tx, ty).backward()
+        for got, want in ((x.grad, tx.grad), (y.grad, ty.grad)):
+            if want is not None:
+                _same(got, want, f"gradient {n}")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_composed_functions_at_every_special_pair(backend, dtype):
+    """logaddexp, hypot, isclose, lerp and the classifiers at every pair of +-0,
+    subnormals, huge values, +-inf and NaN: PyTorch's results (logaddexp and hypot to 2
+    ULPs), and nan_to_num's defaults are the dtype's limits."""
+    if ember.dtype(dtype) not in backend.dtypes:
+        pytest.skip(f"{backend.name} has no {dtype}")
+    with np.errstate(all="ignore"):
+        values = np.array(SPECIAL, dtype=dtype)
+    a, b = np.meshgrid(values, values)
+    x, y = (ember.tensor(v, backend=backend) for v in (a, b))
+    tx, ty = torch.tensor(a), torch.tensor(b)
+    for name in ("logaddexp", "hypot", "isclose"):
+        _same(getattr(ember, name)(x, y), getattr(torch, name)(tx, ty), f"{name} {dtype}",
+              ulps=2)
+    for name in ("isnan", "isinf", "isposinf", "isneginf", "isfinite", "nan_to_num"):
+        _same(getattr(ember, name)(x), getattr(torch, name)(tx), f"{name} {dtype}")
+    _same(ember.isclose(x, y, equal_nan=True), torch.isclose(tx, ty, equal_nan=True), "isclose")
+    _same(ember.lerp(x, y, 0.75), torch.lerp(tx, ty, 0.75), f"lerp {dtype}")
+
+
+def test_norm_neither_overflows_nor_underflows(backend):
+    """The float32 norm of values whose squares overflow (PyTorch gives inf) or underflow
+    (PyTorch gives 0) is the float64 one, rounded; inf stays inf and NaN NaN."""
+    for values in ([1e30, 1e30], [3e-30, 4e-30], [1e-45, 1e-45], [2e38, -2e38, 1.0],
+                   [math.inf, 1.0], [math.nan, 1.0], [0.0, -0.0], []):
+        want = np.linalg.norm(np.array(values, dtype=np.float32).astype(np.float64))
+        got = ember.norm(ember.tensor(np.array(values, dtype=np.float32), backend=backend))
+        with np.errstate(over="ignore"):
+            np.testing.assert_array_max_ulp(got.numpy(), np.float32(want), 2)
+    cubes = ember.tensor(np.array([[1e20, 2e20], [1e-20, 0.0]], dtype=np.float32),
+                         backend=backend)
+    want = np.cbrt(np.array([1 + 8, 1.0])) * np.array([1e20, 1e-20])
+    np.testing.assert_array_max_ulp(ember.norm(cubes, 3, dim=1).numpy(),
+                                    want.astype(np.float32), 4)
+
+
+def test_refusals_name_the_problem(backend):
+    x = ember.zeros((3, 4), backend=backend)
+    with pytest.raises(ember.IndexingError, match="index -1 is negative"):
+        x.gather(1, ember.tensor([[-1]], backend=backend))
+    with pytest.raises(ember.IndexingError, match="larger than x of shape"):
+        x.gather(1, ember.zeros((4, 1), dtype=backend.default_int, backend=backend))
+    with pytest.raises(ember.IndexingError, match="out of bounds"):
+        x.gather(0, ember.tensor([[3]], backend=backend))
+    with pytest.raises(ember.DTypeError, match="bool tensor"):
+        x.masked_fill(x, 1.0)
+    with pytest.raises(ember.ShapeError, match="does not broadcast to x's shape"):
+        x[0].masked_fill(x > 0, 1.0)
+    with pytest.raises(ember.RangeError, match="300 does not fit in int8"):
+        x.to(ember.int8).masked_fill(x > 0, 300)
+    with pytest.raises(ember.ShapeError, match="mm: needs two matrices"):
+        ember.mm(x, x[0])
+    with pytest.raises(ember.ShapeError, match="batch sizes 2 and 3 differ"):
+        ember.bmm(ember.zeros((2, 3, 4)), ember.zeros((3, 4, 5)))
+    with pytest.raises(ember.ShapeError, match="needs at least 2 axes"):
+        x[0].tril()
+    with pytest.raises(ember.ShapeError, match="repetitions for 2 axes"):
+        x.repeat(2)
+    with pytest.raises(TypeError, match="give axis or dim, not both"):
+        x.sum(axis=0, dim=1)
+    with pytest.raises(ValueError, match="chunks must be an int >= 1"):
+        x.chunk(0)
+    with pytest.raises(ValueError, match="matrix norms"):
+        x.norm("nuc")
+    assert x.size == 12 and x.size() == (3, 4) and x.contiguous() is x

@@ -403,11 +403,11 @@ def std(x, /, *, axis=None, correction=0.0, keepdims=False):
 
 
 def max(x, /, *, axis=None, keepdims=False):  # noqa: A001
-    return ops.max(x, axis, keepdims)
+    return ops.amax(x, axis, keepdims)
 
 
 def min(x, /, *, axis=None, keepdims=False):  # noqa: A001
-    return ops.min(x, axis, keepdims)
+    return ops.amin(x, axis, keepdims)
 
 
 def all(x, /, *, axis=None, keepdims=False):  # noqa: A001

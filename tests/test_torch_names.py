@@ -58,6 +58,8 @@ IDIOMS = [
     ("std unbiased=False", lambda m, x, y: x.std(dim=0, unbiased=False)),
     ("var keepdim", lambda m, x, y: x.var(1, keepdim=True)),
     ("max dim", lambda m, x, y: tuple(x.max(dim=1))),
+    ("max positional", lambda m, x, y: (tuple(x.max(1)), tuple(m.max(x, 0, True)), x.max())),
+    ("max of two", lambda m, x, y: (m.max(x, y), m.min(x, y))),
     ("min dim keepdim", lambda m, x, y: tuple(x.min(dim=0, keepdim=True))),
     ("argmax dim", lambda m, x, y: x.argmax(dim=1)),
     ("amax", lambda m, x, y: x.amax(1)),
@@ -218,6 +220,11 @@ def test_refusals_name_the_problem(backend):
         x.repeat(2)
     with pytest.raises(TypeError, match="give axis or dim, not both"):
         x.sum(axis=0, dim=1)
+    with pytest.raises(TypeError, match="not both"):
+        x.max(1, axis=0)
+    with pytest.raises(TypeError, match="keepdim needs dim"):
+        x.min(keepdim=True)
+    assert x.max(axis=1, keepdims=True).shape == (3, 1)      # NumPy's amax, by its names
     with pytest.raises(ValueError, match="chunks must be an int >= 1"):
         x.chunk(0)
     with pytest.raises(ValueError, match="matrix norms"):

@@ -100,11 +100,11 @@ def _spread(x, op, axis, correction, keepdims):
         d = x - mean(x, axes, keepdims=True)
         return sum(d * d, axes, keepdims) * scale, []
     one = const(1, x.dtype, x._backend)
-    big = max(x.detach().abs(), axes, keepdims=True)
+    big = amax(x.detach().abs(), axes, keepdims=True)
     s0 = where(big > float(dt.finfo(x.dtype).max) / (n + 2), big, one)
     y = x / s0
     d = y - mean(y, axes, keepdims=True)
-    s1 = max(d.detach().abs(), axes, keepdims=True)
+    s1 = amax(d.detach().abs(), axes, keepdims=True)
     s1 = where(eq(s1, 0), one, s1)
     q = d / s1
     m = sum(q * q, axes, keepdims) * scale
@@ -146,7 +146,7 @@ def by_largest(x, axis):
     nor underflows (vector_norm, F.normalize, F.cosine_similarity)."""
     if x.size == 0:
         return x, 1.0
-    big = max(x.detach().abs(), axis, keepdims=True)
+    big = amax(x.detach().abs(), axis, keepdims=True)
     s = where(logical_or(eq(big, 0), eq(big, float("inf"))), 1.0, big)
     return x / s, s
 
@@ -162,9 +162,9 @@ def vector_norm(x, ord=2, axis=None, keepdims=False):
         x = cast(x, dt.default_float)
     a = x.abs()
     if ord == float("inf"):
-        return max(a, axis, keepdims) if a.size else sum(a, axis, keepdims)
+        return amax(a, axis, keepdims) if a.size else sum(a, axis, keepdims)
     if ord == -float("inf"):
-        return min(a, axis, keepdims)
+        return amin(a, axis, keepdims)
     if ord == 0:
         return sum(cast(x != 0, a.dtype), axis, keepdims)
     if ord == 1:
@@ -321,28 +321,54 @@ def _extreme(kind, x, axis, keepdims):
     return run(Extreme(kind, axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
 
 
-def max(x, axis=None, keepdims=False, *, dim=None, keepdim=False):  # noqa: A001
-    """Largest value over ``axis`` (NumPy's amax; ties share the gradient). Given
-    PyTorch's ``dim`` (an int) instead, (values, indices) as torch.max(x, dim) returns
-    them: the first largest (NaN first of all), its gradient going to that index."""
-    if dim is None:
-        return _extreme("max", x, axis, keepdims)
-    return _with_index("max", argmax, x, axis, dim, keepdim)
+def max(x, *args, axis=None, keepdims=None, dim=None, keepdim=None):  # noqa: A001
+    """The largest value, as torch.max and numpy.amax give it, the arguments saying which:
+    ``max(x)`` over all elements; ``max(x, dim)``, ``max(x, dim, keepdim)`` or
+    ``max(x, dim=1, keepdim=True)`` (one axis, an int) PyTorch's (values, indices), the
+    first largest (NaN before all), its gradient going to that index; ``max(x, y)`` (a
+    tensor) the elementwise maximum; ``max(x, axis=..., keepdims=...)`` or a tuple of
+    axes NumPy's amax, ties sharing the gradient."""
+    return _max_min("max", argmax, x, args, axis, keepdims, dim, keepdim)
 
 
-def min(x, axis=None, keepdims=False, *, dim=None, keepdim=False):  # noqa: A001
-    """Smallest value over ``axis``; given ``dim``, (values, indices) as torch.min."""
-    if dim is None:
-        return _extreme("min", x, axis, keepdims)
-    return _with_index("min", argmin, x, axis, dim, keepdim)
+def min(x, *args, axis=None, keepdims=None, dim=None, keepdim=None):  # noqa: A001
+    """The smallest value: torch.min's and numpy.amin's forms, as ``max`` reads them."""
+    return _max_min("min", argmin, x, args, axis, keepdims, dim, keepdim)
 
 
-def _with_index(kind, arg, x, axis, dim, keepdim):
+def _max_min(kind, arg, x, args, axis, keepdims, dim, keepdim):
+    from ..tensor import Tensor
+    if len(args) > 2:
+        raise TypeError(f"{kind}: takes x and at most an axis and keepdim, got {len(args) + 1} "
+                        f"arguments")
+    first = args[0] if args else None
+    if isinstance(first, Tensor):
+        if len(args) > 1 or (axis, keepdims, dim, keepdim) != (None,) * 4:
+            raise TypeError(f"{kind}(x, y) is the elementwise {kind}imum and takes no axes")
+        from .elementwise import maximum, minimum
+        return (maximum if kind == "max" else minimum)(x, first)
+    torch_form = dim is not None or keepdim is not None or (
+        isinstance(first, (int, np.integer)) and not isinstance(first, bool))
+    if torch_form:
+        if axis is not None or keepdims is not None or (dim is not None and args) or (
+                keepdim is not None and len(args) > 1):
+            raise TypeError(f"{kind}: give axis and keepdims (NumPy's amax) or dim and keepdim "
+                            f"(PyTorch's values and indices), not both")
+        dim = first if dim is None else dim
+        if dim is None:
+            raise TypeError(f"{kind}: keepdim needs dim, the axis to reduce")
+        return _with_index(kind, arg, x, dim, keepdim if keepdim is not None else (
+            args[1] if len(args) > 1 else False))
+    if args and axis is not None or len(args) > 1 and keepdims is not None:
+        raise TypeError(f"{kind}: axis or keepdims given twice")
+    return _extreme(kind, x, first if args else axis,
+                    args[1] if len(args) > 1 else bool(keepdims))
+
+
+def _with_index(kind, arg, x, dim, keepdim):
     from .indexing import take_along_axis
     from .movement import squeeze
     from .sort import Ranked
-    if axis is not None:
-        raise TypeError(f"{kind}: give axis or dim, not both")
     x = as_tensor(x, kind)
     check_ordered(kind, x)
     dim = normalize_axis(kind, dim, x.ndim, x.shape)
@@ -410,7 +436,7 @@ def logsumexp(x, axis=None, keepdims=False):
     if 0 in (x.shape[a] for a in axes):   # log(0): the empty sum, as NumPy and PyTorch
         from ..creation import full
         return full(_reduced(x.shape, axes, keepdims), float("-inf"), x.dtype, x._backend)
-    m = max(x, axes, keepdims=True).detach()
+    m = amax(x, axes, keepdims=True).detach()
     m = where(m.abs() < float("inf"), m, const(0.0, x.dtype, x._backend))
     out = log(sum(exp(x - m), axes, keepdims=True)) + m
     if not keepdims:

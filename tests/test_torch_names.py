@@ -230,3 +230,63 @@ def test_refusals_name_the_problem(backend):
     with pytest.raises(ValueError, match="matrix norms"):
         x.norm("nuc")
     assert x.size == 12 and x.size() == (3, 4) and x.contiguous() is x
+
+
+def test_torch_nn_and_optim_paths(backend):
+    """torch.nn.init's in-place initializers, torch.nn.utils, torch.optim.lr_scheduler and
+    zero_grad(set_to_none=False), as a port writes them."""
+    from ember.plugins import nn, optim
+    from ember.plugins.optim.lr_scheduler import StepLR
+    ember.manual_seed(0)
+    w = ember.zeros((64, 48), backend=backend)
+    bound = math.sqrt(2.0) * math.sqrt(3.0 / 48)        # gain sqrt(2) (relu) * sqrt(3 / fan_in)
+    assert nn.init.kaiming_uniform_(w, nonlinearity="relu") is w
+    assert 0.9 * bound < np.abs(w.numpy()).max() <= bound
+    assert nn.init.xavier_normal_(w) is w and abs(w.numpy().std() / math.sqrt(2 / 112) - 1) < 0.1
+    assert nn.init.zeros_(w).numpy().max() == 0 and nn.init.constant_(w, 0.5).numpy().min() == 0.5
+    for a, b in ((-2.0, 2.0), (3.0, 3.5), (-0.1, 0.1)):
+        t = nn.init.trunc_normal_(ember.zeros(4000, backend=backend), std=1.0, a=a, b=b).numpy()
+        assert a <= t.min() and t.max() <= b and t.std() > 0, (a, b)
+    t = nn.init.trunc_normal_(ember.zeros(20000, backend=backend), std=0.02).numpy()
+    assert abs(t.std() / 0.02 - 1) < 0.05          # +-2 is 100 sigma: untruncated in effect
+
+    model = nn.Linear(4, 3, backend=backend)
+    twin = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(model.weight.numpy()))
+        twin.bias.copy_(torch.tensor(model.bias.numpy()))
+    vec = nn.utils.parameters_to_vector(model.parameters())
+    _same(vec, torch.nn.utils.parameters_to_vector(twin.parameters()), "parameters_to_vector")
+    nn.utils.vector_to_parameters(vec * 2, model.parameters())
+    torch.nn.utils.vector_to_parameters(torch.nn.utils.parameters_to_vector(
+        twin.parameters()).detach() * 2, twin.parameters())
+    _same(model.bias, twin.bias, "vector_to_parameters")
+    with pytest.raises(ember.ShapeError, match="a vector of 15 values"):
+        nn.utils.vector_to_parameters(vec[:3], model.parameters())
+
+    x = np.random.default_rng(3).standard_normal((5, 4)).astype(np.float32)
+    for norm_type in (2.0, 1.0, math.inf, 3.0):
+        twin.zero_grad()
+        for m, inputs in ((model, ember.tensor(x, backend=backend)), (twin, torch.tensor(x))):
+            (m(inputs) ** 2).sum().backward()
+        got = nn.utils.clip_grad_norm_(model.parameters(), 0.5, norm_type)
+        want = torch.nn.utils.clip_grad_norm_(twin.parameters(), 0.5, norm_type)
+        _same(got, want, f"clip_grad_norm_ {norm_type}")
+        _same(model.weight.grad, twin.weight.grad, f"clipped gradient {norm_type}")
+        optim.SGD(model.parameters(), lr=0.1).zero_grad()
+    huge = ember.zeros(3, requires_grad=True, backend=backend)
+    huge.grad = ember.full((3,), 1e20, backend=backend)
+    assert abs(float(nn.utils.clip_grad_norm_([huge], 1.0)) / (math.sqrt(3) * 1e20) - 1) < 1e-6
+    np.testing.assert_allclose(huge.grad.numpy(), 1 / math.sqrt(3), rtol=1e-5)   # torch: 0
+    huge.grad = ember.full((3,), math.inf, backend=backend)
+    with pytest.raises(ember.AutogradError, match="total norm of order 2.0 is inf"):
+        nn.utils.clip_grad_norm_([huge], 1.0, error_if_nonfinite=True)
+
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    (model(ember.tensor(x, backend=backend)) ** 2).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert model.weight.grad is not None and not model.weight.grad.numpy().any()
+    opt.zero_grad()
+    assert model.weight.grad is None
+    StepLR(opt, step_size=1, gamma=0.5).step()
+    assert opt.param_groups[0]["lr"] == 0.05

@@ -1,6 +1,6 @@
 """Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
 
-from . import functional, init
+from . import functional, init, utils
 from .activations import (CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
                           Identity, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                           SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
@@ -73,4 +73,4 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
            "Tanhshrink", "Threshold", "Transformer", "TransformerDecoder",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
            "Unfold", "Upsample", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional",
-           "functional_call", "init"]
+           "functional_call", "init", "utils"]

@@ -6,6 +6,7 @@ values on every backend. Fans follow PyTorch: for a weight of shape
 """
 
 import math
+import statistics
 import warnings
 
 import ember
@@ -99,10 +100,84 @@ def kaiming_normal(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", dtype
     return normal(shape, 0.0, _kaiming_std(shape, a, mode, nonlinearity), dtype, backend)
 
 
+def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, dtype=None, backend=None):
+    """N(mean, std^2) kept to [a, b] (as torch.nn.init.trunc_normal_, the bounds are
+    values, not standard deviations): draws outside are drawn again, from ember's seeded
+    generator; after 64 rounds (an interval far in a tail) the few left come from the
+    normal's inverse CDF over the interval."""
+    if not a < b or std <= 0:
+        raise ValueError(f"trunc_normal: needs a < b and std > 0, got a={a}, b={b}, std={std}")
+    rng = ember.random.generator()
+    values = rng.normal(mean, std, tuple(shape))
+    for _ in range(64):
+        outside = (values < a) | (values > b)
+        if not outside.any():
+            break
+        values[outside] = rng.normal(mean, std, int(outside.sum()))
+    else:
+        dist = statistics.NormalDist(mean, std)
+        lo, hi = dist.cdf(a), dist.cdf(b)
+        outside = (values < a) | (values > b)
+        values[outside] = [dist.inv_cdf(lo + (hi - lo) * u) for u in rng.uniform(
+            0, 1, int(outside.sum()))]
+    return ember.tensor(values.clip(a, b), dtype=dtype or ember.default_float, backend=backend)
+
+
 INITIALIZERS = {
     "xavier_uniform": xavier_uniform, "glorot_uniform": xavier_uniform,
     "xavier_normal": xavier_normal, "glorot_normal": xavier_normal,
     "kaiming_uniform": kaiming_uniform, "he_uniform": kaiming_uniform,
     "kaiming_normal": kaiming_normal, "he_normal": kaiming_normal,
     "zeros": zeros, "ones": ones, "normal": normal, "uniform": uniform,
+    "trunc_normal": trunc_normal,
 }
+
+
+# -- PyTorch's in-place forms: fill an existing tensor (a layer's weight) --------------
+def _fill(tensor, make, *args):
+    """``tensor`` given the values ``make(tensor.shape, *args, dtype, backend)`` draws,
+    in place and outside autograd (as torch.nn.init's functions), and returned."""
+    with ember.no_grad():
+        return tensor.copy_(make(tensor.shape, *args, dtype=tensor.dtype,
+                                 backend=tensor.backend))
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    return _fill(tensor, uniform, a, b)
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    return _fill(tensor, normal, mean, std)
+
+
+def constant_(tensor, val):
+    with ember.no_grad():
+        return tensor.copy_(val)
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1)
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    return _fill(tensor, xavier_uniform, gain)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    return _fill(tensor, xavier_normal, gain)
+
+
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+    return _fill(tensor, kaiming_uniform, a, mode, nonlinearity)
+
+
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+    return _fill(tensor, kaiming_normal, a, mode, nonlinearity)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    return _fill(tensor, trunc_normal, mean, std, a, b)

@@ -1,5 +1,6 @@
 """Optimizers, learning-rate schedulers and gradient clipping (``ember.plugins.optim``)."""
 
+from . import lr_scheduler
 from .algorithms import (OPTIMIZERS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam,
                          RMSprop)
 from .clip import clip_grad_norm_, clip_grad_value_
@@ -17,4 +18,4 @@ __all__ = ["OPTIMIZERS", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "Ad
            "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer",
            "OptimizerExample", "PolynomialLR", "RAdam", "RMSprop", "ReduceLROnPlateau",
            "SchedulerExample", "SequentialLR", "StepLR",
-           "clip_grad_norm_", "clip_grad_value_"]
+           "clip_grad_norm_", "clip_grad_value_", "lr_scheduler"]

@@ -62,10 +62,12 @@ class Optimizer:
         if group["lr"] < 0:
             raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {group['lr']}")
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients (None, PyTorch's default), or with ``set_to_none=False``
+        make them zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                p.grad = None if set_to_none or p.grad is None else ember.zeros_like(p.grad)
 
     def step(self, found_inf=None):
         """One update of every parameter that has a gradient.

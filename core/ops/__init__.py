@@ -48,10 +48,10 @@ __all__ = ["abs", "acos", "acosh", "add", "all", "allclose", "amax", "amin", "an
            "isposinf", "kthvalue", "le", "lerp", "log", "log1p", "log_sigmoid", "log_softmax",
            "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
            "lt", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm",
-           "movedim", "mul", "nan_to_num", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pow",
-           "prod", "real", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape",
-           "roll", "round", "rsqrt", "scaled_dot_product_attention", "scatter_add", "searchsorted",
-           "setitem", "sigmoid", "sign", "signbit", "sin", "softmax", "softplus", "sort", "split",
-           "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "take_along_axis", "tanh",
-           "tile", "to_backend", "topk", "transpose", "tril", "triu", "trunc", "unbind",
-           "unsqueeze", "var", "where"]
+           "movedim", "mul", "nan_to_num", "ne", "neg", "nonzero", "norm", "outer", "pad",
+           "permute", "pow", "prod", "real", "reciprocal", "relu", "remainder", "repeat_interleave",
+           "reshape", "roll", "round", "rsqrt", "scaled_dot_product_attention", "scatter_add",
+           "searchsorted", "setitem", "sigmoid", "sign", "signbit", "sin", "softmax", "softplus",
+           "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum",
+           "take_along_axis", "tanh", "tile", "to_backend", "topk", "transpose", "tril", "triu",
+           "trunc", "unbind", "unsqueeze", "var", "where"]

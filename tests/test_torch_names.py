@@ -85,6 +85,7 @@ IDIOMS = [
     ("tril triu", lambda m, x, y: (x.tril(), x.triu(1), m.tril(x, -1))),
     ("roll", lambda m, x, y: (x.roll(2, 1), x.roll(-1), x.roll((1, 2), (0, 1)))),
     ("movedim", lambda m, x, y: x.reshape(3, 5, 1).movedim(0, -1)),
+    ("flip dims", lambda m, x, y: (m.flip(x, dims=[0]), x.flip(1), x.flip((0, 1)))),
     ("repeat", lambda m, x, y: x.repeat(2, 1, 3)),
     ("clone", lambda m, x, y: x.clone()),
     ("pow mul add sub", lambda m, x, y: x.pow(2).mul(3).add(y, alpha=2).sub(1)),

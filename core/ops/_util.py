@@ -136,14 +136,14 @@ _UNSET = object()
 
 def torch_axes(fn):
     """``fn`` (whose axis arguments are NumPy's ``axis`` and ``keepdims``) also taking
-    PyTorch's names as keywords: ``dim``, ``keepdim``, and var's and std's ``unbiased``
-    (``correction`` 1 or 0). Giving both spellings of one is a TypeError, as Python's
-    own duplicate arguments are."""
+    PyTorch's names as keywords: ``dim`` (``dims`` for flip), ``keepdim``, and var's and
+    std's ``unbiased`` (``correction`` 1 or 0). Giving both spellings of one is a
+    TypeError, as Python's own duplicate arguments are."""
     name = fn.__name__
 
     @functools.wraps(fn)
-    def wrapper(*args, dim=_UNSET, keepdim=_UNSET, unbiased=_UNSET, **kwargs):
-        for torch_name, value, numpy_name in (("dim", dim, "axis"),
+    def wrapper(*args, dim=_UNSET, dims=_UNSET, keepdim=_UNSET, unbiased=_UNSET, **kwargs):
+        for torch_name, value, numpy_name in (("dim", dim, "axis"), ("dims", dims, "axis"),
                                               ("keepdim", keepdim, "keepdims"),
                                               ("unbiased", unbiased, "correction")):
             if value is not _UNSET:

@@ -291,3 +291,38 @@ def test_torch_nn_and_optim_paths(backend):
     assert model.weight.grad is None
     StepLR(opt, step_size=1, gamma=0.5).step()
     assert opt.param_groups[0]["lr"] == 0.05
+
+
+def test_torch_nn_loss_modules(backend):
+    """nn.CrossEntropyLoss() and its kin take PyTorch's constructor arguments (class
+    weights kept as a buffer, ignore_index -100 by default) and give its losses."""
+    from ember.plugins import nn
+    rng = np.random.default_rng(4)
+    scores = rng.standard_normal((5, 3)).astype(np.float32)
+    labels = np.array([0, 2, 1, -100, 2])
+    probs = rng.uniform(0.05, 0.95, (5, 3)).astype(np.float32)
+    other = rng.standard_normal((5, 3)).astype(np.float32)
+    weight = np.array([1.0, 2.0, 0.5], dtype=np.float32)
+    cases = [
+        ("CrossEntropyLoss", dict(weight=weight, label_smoothing=0.1), scores, labels),
+        ("CrossEntropyLoss", dict(reduction="sum"), scores, labels),
+        ("NLLLoss", dict(weight=weight), scores, labels),
+        ("BCELoss", dict(weight=weight), probs, np.round(probs[::-1].copy())),
+        ("BCEWithLogitsLoss", dict(pos_weight=weight), scores, np.round(probs)),
+        ("MSELoss", dict(), scores, other),
+        ("L1Loss", dict(reduction="none"), scores, other),
+        ("SmoothL1Loss", dict(beta=0.5), scores, other),
+        ("HuberLoss", dict(delta=0.5), scores, other),
+        ("KLDivLoss", dict(reduction="batchmean", log_target=True), scores, other),
+    ]
+    for name, options, x, target in cases:
+        def built(m, tensor):
+            return getattr(m.nn, name)(**{k: tensor(v) if isinstance(v, np.ndarray) else v
+                                          for k, v in options.items()})
+        mine = built(ember.plugins, lambda v: ember.tensor(v, backend=backend))
+        theirs = built(torch, torch.tensor)
+        got = mine(ember.tensor(x, backend=backend), ember.tensor(target, backend=backend)
+                   if target.dtype.kind == "f" else ember.tensor(target, dtype=backend.default_int,
+                                                                 backend=backend))
+        _same(got, theirs(torch.tensor(x), torch.tensor(target)), f"{name} {options}")
+        assert list(mine.state_dict()) == list(theirs.state_dict()), name

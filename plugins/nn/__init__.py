@@ -1,4 +1,5 @@
-"""Layers, activations and initializers (``ember.plugins.nn``), registered by name."""
+"""Layers, activations and initializers (``ember.plugins.nn``), registered by name; and
+torch.nn's loss modules (losses.py), over ember.plugins.losses."""
 
 from . import functional, init, utils
 from .activations import (CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
@@ -16,6 +17,8 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, Ad
                      PairwiseDistance, PixelShuffle, PixelUnshuffle, RMSNorm, ReflectionPad1d,
                      ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                      ReplicationPad3d, Unflatten, Unfold, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                     MSELoss, NLLLoss, SmoothL1Loss)
 from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
                      ParameterList, Sequential, functional_call)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -55,7 +58,9 @@ LAYERS = {
     "pixel_shuffle": PixelShuffle, "pixel_unshuffle": PixelUnshuffle,
 }
 
-__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss",
+           "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
            "AvgPool1d", "AvgPool2d", "AvgPool3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "CELU",
            "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
            "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "CosineSimilarity", "Dropout",

@@ -13,9 +13,10 @@ from .config import backend, get_backend, set_backend
 from .compile import CompileError, CompileWarning, before_replay, compile, is_compiling  # noqa: A004
 from .dispatch import layer_scope, name_state, state_name
 from .graph import Graph
-from .creation import (arange, asarray, eye, from_dlpack, full, full_like, linspace, normal, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, tensor, uniform, zeros,
-                       zeros_like)
+from .creation import (arange, asarray, bernoulli, empty, empty_like, eye, from_dlpack,
+                       from_numpy, full, full_like, is_tensor, linspace, multinomial, normal,
+                       numel, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       randperm, tensor, uniform, zeros, zeros_like)
 from .dtypes import (bfloat16, bool_, complex64, complex128, default_float, float16, float32,
                      float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
                      float64, int8, int16, int32, int64, promote, uint8, uint16, uint32, uint64)
@@ -33,12 +34,17 @@ __version__ = "0.1.0"
 dtype = dtypes.dtype
 cat = concatenate  # noqa: F405
 clamp = clip  # noqa: F405
+# PyTorch's other names for what ember has
+as_tensor, inference_mode, take_along_dim = asarray, no_grad, take_along_axis  # noqa: F405
+swapdims = swapaxes  # noqa: F405
 
 __all__ = [
     "Backend", "CompileError", "CompileWarning", "Graph", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
     "DTypeError", "EmberError",
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
-    "amp", "arange", "asarray", "autocast", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
+    "amp", "arange", "as_tensor", "asarray", "autocast", "bernoulli", "empty", "empty_like",
+    "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
+    "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
     "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",

@@ -300,3 +300,72 @@ def rand_like(x, dtype=None, requires_grad=False):
 def randn_like(x, dtype=None, requires_grad=False):
     dtype, b = _like(x, dtype)
     return randn(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)
+
+
+# -- PyTorch's names for the same -------------------------------------------------------
+def empty(*shape, dtype=None, backend=None, requires_grad=False):
+    """torch.empty: zeros (ember never hands out uninitialized memory)."""
+    return full(_shape("empty", shape), 0, dtype or dt.default_float, backend, requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad=False):
+    return zeros_like(x, dtype, requires_grad)
+
+
+def from_numpy(array, backend=None):
+    """A tensor of a NumPy array's values and dtype (a copy: tensors are values, so a
+    later change to the array does not reach it, where torch.from_numpy shares memory)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return tensor(array, backend=backend)
+
+
+def randperm(n, dtype=None, backend=None):
+    """A random permutation of 0 .. n-1, from ember's seeded generator."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be an int >= 0, got {n!r}")
+    values = _random.draw("permutation", int(n))
+    return _upload(values, dt.dtype(dtype or get_backend(backend).default_int), backend, False,
+                   "randperm")
+
+
+def bernoulli(p):
+    """1 with probability p (a tensor of probabilities in [0, 1]) and else 0, in p's dtype
+    and backend, drawn from ember's seeded generator."""
+    if not isinstance(p, Tensor) or not p.dtype.is_float:
+        raise TypeError("bernoulli: p must be a float tensor of probabilities")
+    return (rand_like(p) < p).to(p.dtype)
+
+
+def multinomial(probs, num_samples, replacement=False):
+    """Indices drawn from each row of ``probs`` (non-negative weights, 1-D or 2-D; they
+    need not sum to 1), as torch.multinomial: without replacement each index at most once
+    (so num_samples at most the number of nonzero weights). Drawn on the host from ember's
+    seeded generator; the backend's index dtype."""
+    if not isinstance(probs, Tensor) or probs.ndim not in (1, 2):
+        raise ShapeError(f"multinomial: probs must be a 1-D or 2-D tensor, got "
+                         f"{getattr(probs, 'shape', type(probs).__name__)}")
+    weights = probs.numpy().astype(np.float64).reshape(-1, probs.shape[-1])
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise RangeError("multinomial: probs must be finite and >= 0")
+    rng = _random.generator()
+    rows = []
+    for w in weights:
+        total = w.sum()
+        if total <= 0:
+            raise RangeError("multinomial: a row of probs sums to 0; it has nothing to draw")
+        if not replacement and num_samples > np.count_nonzero(w):
+            raise RangeError(f"multinomial: {num_samples} samples without replacement from "
+                             f"{np.count_nonzero(w)} nonzero weights; pass replacement=True")
+        rows.append(rng.choice(len(w), num_samples, replace=replacement, p=w / total))
+    out = np.array(rows, dtype=np.int64).reshape(probs.shape[:-1] + (num_samples,))
+    return tensor(out, dtype=probs.backend.default_int, backend=probs.backend)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(x):
+    """How many elements x holds."""
+    return int(x.size)

@@ -102,6 +102,17 @@ IDIOMS = [
     ("mm bmm dot outer", lambda m, x, y: (x.mm(y.t()), x[None].bmm(y.t()[None]),
                                           x[0].dot(y[0]), m.outer(x[0], y[1]))),
     ("nonzero", lambda m, x, y: (x > 0).nonzero()),
+    ("diag diagonal trace", lambda m, x, y: (m.diag(x[0]), m.diag(x[0], -2), m.diag(x, 1),
+                                             m.diagonal(x.reshape(3, 5, 1), 0, 0, 1),
+                                             m.diagonal(x, -1), m.trace(x))),
+    ("cdist", lambda m, x, y: (m.cdist(x, y[:2]), m.cdist(x[None], y[None], p=1))),
+    ("addmm baddbmm", lambda m, x, y: (m.addmm(y[0, :3], x, y.t(), beta=0.5, alpha=2),
+                                       m.baddbmm(x[None, :, :3], x[None], y.t()[None, :, :3]))),
+    ("index_select masked_select narrow", lambda m, x, y: (
+        m.index_select(x, 1, m.tensor([4, 0, 0])), m.masked_select(x, y > 0),
+        m.narrow(x, 1, -3, 2), m.swapaxes(x, 0, 1), m.take_along_dim(x, m.tensor([[1]]), 1))),
+    ("empty from_numpy numel", lambda m, x, y: (m.empty(2, 3).shape, m.empty_like(x).shape,
+                                                m.numel(x), m.is_tensor(x), m.is_tensor(3))),
     ("clamp_min max", lambda m, x, y: (x.clamp_min(0), x.clamp_max(0.5))),
     ("new tensors", lambda m, x, y: (x.new_zeros((2,)), x.new_ones(2, 3), x.new_full((2,), 7.0),
                                      x.type_as(x.int()))),
@@ -148,6 +159,8 @@ def test_gradients_follow_pytorch(backend):
         lambda m, x, y: m.lerp(x, y, 0.25).sum() + m.lerp(x, y, y).sum(),
         lambda m, x, y: (x.clone() * y).sum() + x.gather(1, m.tensor(index)).sum(),
         lambda m, x, y: (x.masked_fill(x > 1.5, 0.0) * y).sum() + m.hypot(x, y + 1).sum(),
+        lambda m, x, y: m.cdist(x, y).sum() + m.cdist(x, x).sum() + m.trace(x[:, :2]) +
+        (m.diag(x[0]) * 3).sum() + m.addmm(y[0, :2], x, y.t(), beta=0.5).sum(),
     ]
     for n, expr in enumerate(exprs):
         x = ember.tensor(a, requires_grad=True, backend=backend)
@@ -326,3 +339,24 @@ def test_torch_nn_loss_modules(backend):
                                                                  backend=backend))
         _same(got, theirs(torch.tensor(x), torch.tensor(target)), f"{name} {options}")
         assert list(mine.state_dict()) == list(theirs.state_dict()), name
+
+
+def test_random_draws_follow_their_distributions(backend):
+    """randperm, multinomial and bernoulli draw from ember's seeded generator (the same
+    seed, the same values on every backend) with the frequencies asked for."""
+    ember.manual_seed(7)
+    perm = ember.randperm(1000, backend=backend).numpy()
+    assert sorted(perm.tolist()) == list(range(1000)) and perm[:10].tolist() != list(range(10))
+    ember.manual_seed(7)
+    assert ember.randperm(1000, backend=backend).numpy().tolist() == perm.tolist()
+    probs = ember.tensor([[0.2, 0.0, 0.8], [1.0, 1.0, 2.0]], backend=backend)
+    draws = ember.multinomial(probs, 4000, replacement=True).numpy()
+    assert draws.shape == (2, 4000) and not (draws[0] == 1).any()
+    np.testing.assert_allclose(np.bincount(draws[1], minlength=3) / 4000, [0.25, 0.25, 0.5],
+                               atol=0.03)
+    once = ember.multinomial(probs, 2).numpy()
+    assert once.shape == (2, 2) and all(len(set(row)) == 2 for row in once.tolist())
+    with pytest.raises(ember.RangeError, match="without replacement from 2 nonzero weights"):
+        ember.multinomial(probs, 3)
+    coins = ember.bernoulli(ember.full((20000,), 0.3, backend=backend)).numpy()
+    assert set(np.unique(coins).tolist()) == {0.0, 1.0} and abs(coins.mean() - 0.3) < 0.02

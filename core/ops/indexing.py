@@ -471,3 +471,28 @@ def setitem(x, key, value):
     picked = take_flat(v, 0, index_tensor(np.where(written, source, 0), x.backend))
     mask = cast(index_tensor(written.reshape(x.shape), x.backend), "bool")
     return where(mask, reshape(picked, x.shape), x)
+
+
+def index_select(x, dim, index):
+    """x's slices at the 1-D ``index`` along ``dim`` (torch.index_select): x[..., index,
+    ...]; differentiable in x."""
+    from ..shapes import normalize_axis
+    from ._util import as_tensor
+    x = as_tensor(x, "index_select")
+    index = as_tensor(index, "index_select", like=x)
+    if index.ndim > 1:
+        raise IndexingError(f"index_select: index must be 0-D or 1-D, got shape {index.shape}")
+    dim = normalize_axis("index_select", dim, x.ndim, x.shape)
+    return getitem(x, (slice(None),) * dim + (index.reshape(-1),))
+
+
+def masked_select(x, mask):
+    """x's elements where ``mask`` (bool) is true, x and mask broadcast together, as a 1-D
+    tensor in row-major order (torch.masked_select); its length is the data's."""
+    from ..shapes import broadcast_shapes
+    from ._util import as_tensor
+    from .movement import broadcast_to
+    x = as_tensor(x, "masked_select")
+    mask = as_tensor(mask, "masked_select", like=x)
+    shape = broadcast_shapes("masked_select", x.shape, mask.shape)
+    return getitem(broadcast_to(x, shape), broadcast_to(mask, shape))

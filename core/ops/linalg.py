@@ -86,3 +86,47 @@ def outer(a, b):
     """The (n, m) products a[i] * b[j] of two vectors (torch.outer)."""
     _ranks("outer", (a, b), (1, 1), "two vectors")
     return reshape(a, (a.shape[0], 1)) * reshape(b, (1, b.shape[0]))
+
+
+def trace(x):
+    """The sum of a matrix's main diagonal (torch.trace)."""
+    from .movement import diagonal
+    _ranks("trace", (x,), (2,), "a matrix")
+    return diagonal(x).sum()
+
+
+def cdist(x1, x2, p=2.0):
+    """Distances between the rows of x1 (..., P, M) and of x2 (..., R, M): (..., P, R),
+    each the p-norm of a difference (torch.cdist), computed from the differences
+    themselves (PyTorch's matrix-product shortcut for p = 2 loses digits to
+    cancellation) and scaled, so that no square overflows; a zero distance has gradient
+    0."""
+    from .movement import unsqueeze
+    from .reduce import vector_norm
+    x1, x2 = as_tensor(x1, "cdist"), as_tensor(x2, "cdist", like=x1)
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ShapeError(f"cdist: needs (..., P, M) and (..., R, M) with one M, got {x1.shape} "
+                         f"and {x2.shape}")
+    if p < 0:
+        raise ValueError(f"cdist: p must be >= 0, got {p}")
+    return vector_norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, -1)
+
+
+def _scaled_sum(op, inp, product, beta, alpha):
+    """beta * inp + alpha * product; beta 0 ignores inp (its NaN and inf too), as PyTorch."""
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return product
+    inp = as_tensor(inp, op, like=product)
+    return (inp if beta == 1 else inp * beta) + product
+
+
+def addmm(input, mat1, mat2, beta=1, alpha=1):  # noqa: A002  (PyTorch's names)
+    """beta * input + alpha * (mat1 @ mat2), two matrices (torch.addmm: a Linear's
+    bias and product in one call in older code)."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, beta=1, alpha=1):  # noqa: A002
+    """beta * input + alpha * bmm(batch1, batch2) (torch.baddbmm)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)

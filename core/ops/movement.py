@@ -508,3 +508,61 @@ def tile(x, reps):
     x = reshape(x, tuple(d for n in shape for d in (1, n)))
     x = broadcast_to(x, tuple(d for r, n in zip(reps, shape) for d in (r, n)))
     return reshape(x, tuple(r * n for r, n in zip(reps, shape)))
+
+
+def narrow(x, dim, start, length):
+    """The ``length`` elements of x from ``start`` along ``dim`` (torch.narrow)."""
+    x = as_tensor(x, "narrow")
+    dim = normalize_axis("narrow", dim, x.ndim, x.shape)
+    n = x.shape[dim]
+    start = start + n if start < 0 else start
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise ShapeError(f"narrow: {length} elements from {start} do not fit in axis {dim} of "
+                         f"shape {x.shape}")
+    starts, stops = [0] * x.ndim, list(x.shape)
+    starts[dim], stops[dim] = start, start + length
+    return slice_axes(x, starts, stops, (1,) * x.ndim)
+
+
+def swapaxes(x, axis0, axis1):
+    """x with two axes exchanged (torch.swapaxes, transpose(x, a, b))."""
+    return transpose(as_tensor(x, "swapaxes"), axis0, axis1)
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal of the planes of axes ``dim1`` and ``dim2`` (``offset`` above the
+    main one, below it when negative), as the last axis (torch.diagonal); differentiable."""
+    from ..creation import arange
+    x = as_tensor(x, "diagonal")
+    if x.ndim < 2:
+        raise ShapeError(f"diagonal: needs at least 2 axes, got shape {x.shape}")
+    a = normalize_axis("diagonal", dim1, x.ndim, x.shape)
+    b = normalize_axis("diagonal", dim2, x.ndim, x.shape)
+    if a == b:
+        raise ShapeError(f"diagonal: dim1 and dim2 are both axis {a}")
+    x = permute(x, tuple(i for i in range(x.ndim) if i not in (a, b)) + (a, b))
+    rows, cols = x.shape[-2:]
+    n = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    i = arange(n, backend=x.backend)
+    return x[..., i - min(offset, 0), i + max(offset, 0)]
+
+
+_diagonal = diagonal      # (diag's argument takes PyTorch's name, "diagonal")
+
+
+def diag(x, diagonal=0):
+    """torch.diag: a vector's square matrix with it on the ``diagonal``-th diagonal (zeros
+    elsewhere), or a matrix's diagonal as a vector."""
+    from ..creation import arange
+    from .elementwise import where
+    x = as_tensor(x, "diag")
+    if x.ndim == 2:
+        return _diagonal(x, diagonal)
+    if x.ndim != 1:
+        raise ShapeError(f"diag: needs a vector or a matrix, got shape {x.shape}")
+    k, n = diagonal, x.shape[0] + abs(diagonal)
+    padded = pad(x, ((0, abs(k)),))
+    values = broadcast_to(reshape(padded, (n, 1)) if k >= 0 else padded, (n, n))
+    offsets = arange(n, backend=x.backend) - reshape(arange(n, backend=x.backend), (n, 1))
+    return where(offsets == k, values, as_tensor(
+        False if x.dtype.name == "bool" else 0, "diag", like=x))

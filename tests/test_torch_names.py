@@ -111,6 +111,17 @@ IDIOMS = [
     ("index_select masked_select narrow", lambda m, x, y: (
         m.index_select(x, 1, m.tensor([4, 0, 0])), m.masked_select(x, y > 0),
         m.narrow(x, 1, -3, 2), m.swapaxes(x, 0, 1), m.take_along_dim(x, m.tensor([[1]]), 1))),
+    ("median", lambda m, x, y: (m.median(x), m.median(x[0]), tuple(m.median(x, 1)),
+                                tuple(m.median(m.where(x > 1, x / 0 * 0, x), 0, True)))),
+    ("quantile", lambda m, x, y: tuple(
+        m.quantile(m.where(y > 1.5, y / 0 * 0, x), q, dim=d, keepdim=k, interpolation=i)
+        for q, d, k, i in ((0.3, None, False, "linear"), (m.tensor([0.1, 0.9]), 1, False,
+                           "nearest"), (0.5, 0, True, "midpoint"), (0.75, -1, False, "lower"),
+                           (m.tensor([0.2]), None, True, "higher")))),
+    ("unique bucketize", lambda m, x, y: (
+        m.unique(m.round(x)), m.unique(m.round(x), return_inverse=True, return_counts=True),
+        m.unique(m.round(x[:, :2]), dim=0), m.bucketize(x, m.tensor([-1.0, 0.0, 0.5])),
+        m.bucketize(m.round(x), m.tensor([-1.0, 0.0, 1.0]), right=True))),
     ("empty from_numpy numel", lambda m, x, y: (m.empty(2, 3).shape, m.empty_like(x).shape,
                                                 m.numel(x), m.is_tensor(x), m.is_tensor(3))),
     ("clamp_min max", lambda m, x, y: (x.clamp_min(0), x.clamp_max(0.5))),
@@ -161,6 +172,8 @@ def test_gradients_follow_pytorch(backend):
         lambda m, x, y: (x.masked_fill(x > 1.5, 0.0) * y).sum() + m.hypot(x, y + 1).sum(),
         lambda m, x, y: m.cdist(x, y).sum() + m.cdist(x, x).sum() + m.trace(x[:, :2]) +
         (m.diag(x[0]) * 3).sum() + m.addmm(y[0, :2], x, y.t(), beta=0.5).sum(),
+        lambda m, x, y: m.median(x, 1).values.sum() * 2 + m.median(y) +
+        (m.quantile(x, 0.3, dim=1) * m.tensor([1.0, 3.0])).sum(),
     ]
     for n, expr in enumerate(exprs):
         x = ember.tensor(a, requires_grad=True, backend=backend)

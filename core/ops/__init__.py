@@ -28,7 +28,8 @@ from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean,
 from .rounding import ceil, floor, round, trunc
 from .scan import cumprod, cumsum, prod
 from .signs import copysign, signbit
-from .sort import argsort, kthvalue, searchsorted, sort, topk
+from .sort import (argsort, bucketize, kthvalue, median, quantile, searchsorted, sort, topk,
+                   unique)
 from .special import erf
 
 (all, amax, amin, any, argmax, argmin, argsort, concatenate, cumprod, cumsum, flip, kthvalue,
@@ -41,19 +42,19 @@ from .special import erf
 __all__ = ["abs", "acos", "acosh", "add", "addmm", "all", "allclose", "amax", "amin", "any",
            "argmax", "argmin", "argsort", "asin", "asinh", "atan", "atan2", "atanh", "baddbmm",
            "bitcast", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
-           "bitwise_right_shift", "bitwise_xor", "bmm", "broadcast_to", "cast", "cdist", "ceil",
-           "chunk", "clip", "clone", "concatenate", "conj", "copysign", "cos", "cumprod", "cumsum",
-           "diag", "diagonal", "div", "dot", "einsum", "eq", "erf", "exp", "expm1", "flatten",
-           "flip", "floor", "floor_divide", "fmod", "gather", "ge", "getitem", "gt", "hypot",
-           "imag", "index_add", "index_select", "isclose", "isfinite", "isinf", "isnan", "isneginf",
-           "isposinf", "kthvalue", "le", "lerp", "log", "log1p", "log_sigmoid", "log_softmax",
-           "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp",
-           "lt", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "min",
-           "minimum", "mm", "movedim", "mul", "nan_to_num", "narrow", "ne", "neg", "nonzero",
-           "norm", "outer", "pad", "permute", "pow", "prod", "real", "reciprocal", "relu",
-           "remainder", "repeat_interleave", "reshape", "roll", "round", "rsqrt",
-           "scaled_dot_product_attention", "scatter_add", "searchsorted", "setitem", "sigmoid",
-           "sign", "signbit", "sin", "softmax", "softplus", "sort", "split", "sqrt", "square",
-           "squeeze", "stack", "std", "sub", "sum", "swapaxes", "take_along_axis", "tanh", "tile",
-           "to_backend", "topk", "trace", "transpose", "tril", "triu", "trunc", "unbind",
-           "unsqueeze", "var", "where"]
+           "bitwise_right_shift", "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast",
+           "cdist", "ceil", "chunk", "clip", "clone", "concatenate", "conj", "copysign", "cos",
+           "cumprod", "cumsum", "diag", "diagonal", "div", "dot", "einsum", "eq", "erf", "exp",
+           "expm1", "flatten", "flip", "floor", "floor_divide", "fmod", "gather", "ge", "getitem",
+           "gt", "hypot", "imag", "index_add", "index_select", "isclose", "isfinite", "isinf",
+           "isnan", "isneginf", "isposinf", "kthvalue", "le", "lerp", "log", "log1p", "log_sigmoid",
+           "log_softmax", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor",
+           "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean",
+           "median", "min", "minimum", "mm", "movedim", "mul", "nan_to_num", "narrow", "ne", "neg",
+           "nonzero", "norm", "outer", "pad", "permute", "pow", "prod", "quantile", "real",
+           "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll", "round",
+           "rsqrt", "scaled_dot_product_attention", "scatter_add", "searchsorted", "setitem",
+           "sigmoid", "sign", "signbit", "sin", "softmax", "softplus", "sort", "split", "sqrt",
+           "square", "squeeze", "stack", "std", "sub", "sum", "swapaxes", "take_along_axis", "tanh",
+           "tile", "to_backend", "topk", "trace", "transpose", "tril", "triu", "trunc", "unbind",
+           "unique", "unsqueeze", "var", "where"]

@@ -214,3 +214,126 @@ def _prune(keys, ties, block, descending):
     keep = _first(a_keys, b_keys, a_ties, b_ties, descending)
     return (reshape(where(keep, a_keys, b_keys), (r, m // 2)),
             reshape(where(keep, a_ties, b_ties), (r, m // 2)))
+
+
+# -- order statistics under PyTorch's names -----------------------------------------------
+def bucketize(input, boundaries, right=False):  # noqa: A002  (PyTorch's names)
+    """The index of the bucket of ``boundaries`` (1-D, ascending) each value falls in, as
+    torch.bucketize: boundaries[i - 1] < v <= boundaries[i], or with ``right``
+    boundaries[i - 1] <= v < boundaries[i] (searchsorted with the arguments swapped)."""
+    boundaries = as_tensor(boundaries, "bucketize")
+    if boundaries.ndim != 1:
+        raise ShapeError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
+    return searchsorted(boundaries, input, "right" if right else "left")
+
+
+def _nan_aware_pick(x, axis, position):
+    """(values, indices, sorted values, sorted order) of the ``position``-th smallest along
+    ``axis`` (kept), except that a row holding NaN gives its first NaN (stable sort puts
+    NaN last in its order of appearance)."""
+    from .indexing import take_along_axis
+    from .reduce import sum as sum_
+    values, order = sort(x, axis)
+    n = x.shape[axis]
+    nans = sum_(cast(values != values, order.dtype), axis, keepdims=True)
+    at = where(nans > 0, n - nans, position)
+    return take_along_axis(values, at, axis), take_along_axis(order, at, axis)
+
+
+def median(x, dim=None, keepdim=False):
+    """The lower of the two middle values for an even count (torch.median; NaN if the
+    values hold NaN). Without ``dim`` over all elements, a 0-d tensor; with it
+    (values, indices) along ``dim``, the gradient going to the index."""
+    x = as_tensor(x, "median")
+    check_ordered("median", x)
+    flat = dim is None
+    if flat:
+        x, dim = reshape(x, (-1,)), 0
+    dim = normalize_axis("median", dim, x.ndim, x.shape)
+    if x.shape[dim] == 0:
+        raise ShapeError(f"median: axis {dim} of shape {x.shape} is empty; it has no median")
+    values, indices = _nan_aware_pick(x, dim, (x.shape[dim] - 1) // 2)
+    if flat:
+        return reshape(values, ())
+    if not keepdim:
+        from .movement import squeeze
+        values, indices = squeeze(values, dim), squeeze(indices, dim)
+    return Ranked(values, indices)
+
+
+def quantile(x, q, dim=None, keepdim=False, interpolation="linear"):
+    """The ``q``-th quantiles (q in [0, 1], a number or a 1-D tensor, whose axis then comes
+    first) of x's elements (dim None) or along ``dim``, as torch.quantile: at position
+    q (n - 1) of the sorted values, between neighbours by ``interpolation`` (linear,
+    lower, higher, nearest with halves to even, midpoint); NaN if the values hold NaN."""
+    from ..creation import tensor
+    from .indexing import take_along_axis
+    from .movement import broadcast_to, squeeze, unsqueeze
+    kinds = ("linear", "lower", "higher", "nearest", "midpoint")
+    if interpolation not in kinds:
+        raise ValueError(f"quantile: interpolation must be one of {', '.join(kinds)}, got "
+                         f"{interpolation!r}")
+    x = as_tensor(x, "quantile")
+    if not x.dtype.is_float:
+        raise TypeError(f"quantile: x must be a float tensor, got {x.dtype.name}")
+    scalar_q = not hasattr(q, "shape")
+    qs = np.atleast_1d(np.asarray(q.numpy() if hasattr(q, "numpy") else q, np.float64))
+    if qs.ndim != 1 or ((qs < 0) | (qs > 1) | np.isnan(qs)).any():
+        raise ValueError(f"quantile: q must be in [0, 1], a number or 1-D, got {q!r}")
+    ndim = x.ndim
+    if dim is None:
+        x, dim, kept = reshape(x, (-1,)), 0, None
+    else:
+        dim = kept = normalize_axis("quantile", dim, x.ndim, x.shape)
+    n = x.shape[dim]
+    if n == 0:
+        raise ShapeError(f"quantile: axis {dim} of shape {x.shape} is empty")
+    values, _ = sort(x, dim)
+    has_nan = (values != values).any(dim, keepdims=True)
+    pos = qs * (n - 1)
+    lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    frac = pos - lo
+    if interpolation == "lower":
+        hi, frac = lo, frac * 0
+    elif interpolation == "higher":
+        lo, frac = hi, frac * 0
+    elif interpolation == "nearest":
+        lo = hi = np.rint(pos).astype(np.int64)
+        frac = frac * 0
+    elif interpolation == "midpoint":
+        frac = np.where(hi > lo, 0.5, 0.0)
+    moved = unsqueeze(values, 0)                # (q, ...) first, as PyTorch puts it
+    shape = (len(qs),) + values.shape[:dim] + (1,) + values.shape[dim + 1:]
+    at = lambda idx: broadcast_to(tensor(idx.reshape((-1,) + (1,) * values.ndim), dtype=  # noqa: E731
+        x.backend.default_int, backend=x.backend), shape)
+    a = take_along_axis(broadcast_to(moved, (len(qs),) + values.shape), at(lo), dim + 1)
+    b = take_along_axis(broadcast_to(moved, (len(qs),) + values.shape), at(hi), dim + 1)
+    w = tensor(frac.reshape((-1,) + (1,) * values.ndim), dtype=x.dtype, backend=x.backend)
+    out = where(unsqueeze(has_nan, 0), float("nan"), a + (b - a) * w)
+    out = out if keepdim and kept is not None else squeeze(out, dim + 1)
+    if keepdim and kept is None:
+        out = reshape(out, (len(qs),) + (1,) * ndim)
+    return squeeze(out, 0) if scalar_q else out
+
+
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct values of x (flattened, or the distinct slices along ``dim``), sorted,
+    and with ``return_inverse`` where each element came from (x's shape) and with
+    ``return_counts`` how many times each occurs, as torch.unique; each NaN is distinct,
+    as in PyTorch. Computed on the host: how many there are depends on the values."""
+    from ..creation import tensor
+    x = as_tensor(x, "unique")
+    kw = {} if dim is None else {"axis": normalize_axis("unique", dim, x.ndim, x.shape)}
+    host = x.numpy()
+    out = np.unique(host, return_inverse=True, return_counts=True, equal_nan=False, **kw)
+    values, inverse, counts = out
+    if dim is None:
+        inverse = inverse.reshape(x.shape)
+    idt = x.backend.default_int
+    result = [tensor(values, dtype=x.dtype, backend=x.backend)]
+    if return_inverse:
+        result.append(tensor(inverse.reshape(-1) if dim is not None else inverse, dtype=idt,
+                             backend=x.backend))
+    if return_counts:
+        result.append(tensor(counts, dtype=idt, backend=x.backend))
+    return result[0] if len(result) == 1 else tuple(result)

@@ -6,22 +6,27 @@ ember.ops); where the two libraries differ the method is PyTorch's (x.split(2) g
 parts of 2, x.repeat(2, 1) tiles, x.max(dim=1) gives (values, indices)).
 """
 
+from .shapes import normalize_axis, size_of
+
 
 class Count(int):
     """``x.size``: the element count (the Array API's and NumPy's attribute), which, called,
     is PyTorch's ``x.size()``: the shape, or one axis's length."""
 
     def __new__(cls, shape):
-        import math
-        count = super().__new__(cls, math.prod(shape))
+        count = super().__new__(cls, size_of(shape))
         count.shape = shape
         return count
 
     def __call__(self, dim=None):
         if dim is None:
             return self.shape
-        from .shapes import normalize_axis
         return self.shape[normalize_axis("size", dim, len(self.shape), self.shape)]
+
+
+def _times(o, alpha):
+    """PyTorch's ``alpha`` of add and sub: the other operand scaled."""
+    return o if alpha == 1 else o * alpha
 
 
 def _varargs(args):
@@ -85,8 +90,8 @@ class Methods:
     clamp = clip
     def clamp_min(self, min): return _ops.clip(self, min, None)  # noqa: A002
     def clamp_max(self, max): return _ops.clip(self, None, max)  # noqa: A002
-    def add(self, o, alpha=1): return _ops.add(self, o if alpha == 1 else o * alpha)
-    def sub(self, o, alpha=1): return _ops.sub(self, o if alpha == 1 else o * alpha)
+    def add(self, o, alpha=1): return _ops.add(self, _times(o, alpha))
+    def sub(self, o, alpha=1): return _ops.sub(self, _times(o, alpha))
     def mul(self, o): return _ops.mul(self, o)
     def div(self, o, rounding_mode=None): return _ops.div(self, o, rounding_mode)
     def pow(self, o): return _ops.pow(self, o)
@@ -162,7 +167,8 @@ class Methods:
             raise ShapeError(f"repeat: {len(sizes)} repetitions for {self.ndim} axes; give at "
                              f"least one per axis")
         return _ops.tile(self, sizes)
-    def repeat_interleave(self, repeats, dim=None): return _ops.repeat_interleave(self, repeats, dim)
+    def repeat_interleave(self, repeats, dim=None):
+        return _ops.repeat_interleave(self, repeats, dim)
     def gather(self, dim, index): return _ops.gather(self, dim, index)
     def nonzero(self, as_tuple=False): return _ops.nonzero(self, as_tuple)
     def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
@@ -197,8 +203,8 @@ class Methods:
         return self.to("numpy")
 
     # -- in place (rebinding this tensor, as x += y does) ------------------------------
-    def add_(self, o, alpha=1): return self._inplace(_ops.add, o if alpha == 1 else o * alpha, "+=")
-    def sub_(self, o, alpha=1): return self._inplace(_ops.sub, o if alpha == 1 else o * alpha, "-=")
+    def add_(self, o, alpha=1): return self._inplace(_ops.add, _times(o, alpha), "+=")
+    def sub_(self, o, alpha=1): return self._inplace(_ops.sub, _times(o, alpha), "-=")
     def mul_(self, o): return self._inplace(_ops.mul, o, "*=")
     def div_(self, o): return self._inplace(_ops.div, o, "/=")
     def zero_(self): return self.copy_(0)

@@ -4,15 +4,9 @@ hypot. Integer inputs of rsqrt and reciprocal give the default float, as PyTorch
 
 import math
 
-from .. import dtypes as dt
 from ._util import as_tensor, binary_operands
-from .elementwise import abs as abs_, cast, eq, log1p, exp, lt, logical_or, maximum, minimum
-from .elementwise import sqrt, where
-
-
-def _floating(x, op):
-    x = as_tensor(x, op)
-    return x if x.dtype.is_inexact else cast(x, dt.default_float)
+from .elementwise import (_float_input, abs as abs_, eq, exp, log1p, logical_or, lt, maximum,
+                          minimum, sqrt, where)
 
 
 def square(x):
@@ -23,12 +17,12 @@ def square(x):
 
 def rsqrt(x):
     """1 / sqrt(x): inf at +0, -inf at -0 (1 / -0), 0 at inf, NaN below 0."""
-    return 1.0 / sqrt(_floating(x, "rsqrt"))
+    return 1.0 / sqrt(_float_input("rsqrt", x))
 
 
 def reciprocal(x):
     """1 / x: inf at +0 and -inf at -0."""
-    return 1.0 / _floating(x, "reciprocal")
+    return 1.0 / _float_input("reciprocal", x)
 
 
 def lerp(start, end, weight):
@@ -45,7 +39,7 @@ def logaddexp(x1, x2):
     arguments (equal infinities too, whose difference is NaN) give x1 + log(2), each
     taking half of the gradient, as PyTorch's."""
     x1, x2, _ = binary_operands("logaddexp", x1, x2)
-    x1, x2 = _floating(x1, "logaddexp"), _floating(x2, "logaddexp")
+    x1, x2 = _float_input("logaddexp", x1), _float_input("logaddexp", x2)
     same = eq(x1, x2)
     gap = abs_(where(same, 0.0, x1 - x2))
     return maximum(x1, x2) + log1p(exp(-gap))
@@ -55,7 +49,7 @@ def hypot(x1, x2):
     """sqrt(x1^2 + x2^2) as big * sqrt(1 + (small / big)^2): no overflow or underflow
     in the squares; inf when either is infinite (even beside NaN), as C's hypot."""
     x1, x2, _ = binary_operands("hypot", x1, x2)
-    a, b = abs_(_floating(x1, "hypot")), abs_(_floating(x2, "hypot"))
+    a, b = abs_(_float_input("hypot", x1)), abs_(_float_input("hypot", x2))
     big, small = maximum(a, b), minimum(a, b)
     ratio = small / where(eq(big, 0), 1.0, big)
     out = big * sqrt(ratio * ratio + 1.0)

@@ -268,28 +268,37 @@ def take_along_axis(x, indices, axis=-1):
     negative indices count from the end. Differentiable in x (the gradient scatters
     back). The indices are checked on the host, except while ember.compile traces
     (as x[index] is)."""
+    return _take_along("take_along_axis", x, indices, axis, negative=True)
+
+
+def _take_along(op, x, indices, axis, negative):
+    """take_along_axis for ``op``; without ``negative`` (torch.gather's rule) a negative
+    index is refused in the same host check as one past the axis."""
     from ..compile import is_compiling
     from ..shapes import broadcast_shapes, normalize_axis
     from ._util import as_tensor
     from .elementwise import cast, where
     from .movement import broadcast_to
-    x = as_tensor(x, "take_along_axis")
-    indices = as_tensor(indices, "take_along_axis", like=x)
-    same_backend("take_along_axis", (x, indices))
+    x = as_tensor(x, op)
+    indices = as_tensor(indices, op, like=x)
+    same_backend(op, (x, indices))
     if indices.dtype.is_inexact or indices.dtype.name == "bool":
-        raise IndexingError(f"take_along_axis: indices must be integers, got {indices.dtype.name}")
+        raise IndexingError(f"{op}: indices must be integers, got {indices.dtype.name}")
     if indices.ndim != x.ndim or not x.ndim:
-        raise IndexingError(f"take_along_axis: indices have {indices.ndim} axes and x has "
+        raise IndexingError(f"{op}: indices have {indices.ndim} axes and x has "
                             f"{x.ndim}; give them as many (at least 1), e.g. with unsqueeze")
-    axis = normalize_axis("take_along_axis", axis, x.ndim, x.shape)
+    axis = normalize_axis(op, axis, x.ndim, x.shape)
     n = x.shape[axis]
     one = lambda shape: shape[:axis] + (1,) + shape[axis + 1:]      # noqa: E731
-    shape = broadcast_shapes("take_along_axis", one(x.shape), one(indices.shape))
+    shape = broadcast_shapes(op, one(x.shape), one(indices.shape))
     if not is_compiling() and indices.size:
         host = indices.numpy()
+        if not negative and host.min() < 0:
+            raise IndexingError(f"{op}: index {host.min()} is negative; {op} takes indices "
+                                f"from 0 to {n - 1}")
         if host.min() < -n or host.max() >= n:
             bad = host[(host < -n) | (host >= n)].flat[0]
-            raise IndexingError(f"take_along_axis: index {bad} is out of bounds for axis "
+            raise IndexingError(f"{op}: index {bad} is out of bounds for axis "
                                 f"{axis} with size {n}")
     index = cast(indices, x._backend.default_int)
     index = where(index < 0, index + n, index)
@@ -316,14 +325,10 @@ def gather(x, dim, index):
         if a != dim and m > n:
             raise IndexingError(f"gather: index of shape {index.shape} is larger than x of "
                                 f"shape {x.shape} along axis {a}; it may only be as large")
-    if index.size and not _tracing() and not index.dtype.is_inexact \
-            and index.dtype.name != "bool" and int(index.numpy().min()) < 0:
-        raise IndexingError(f"gather: index {int(index.numpy().min())} is negative; gather "
-                            f"takes indices from 0 to {x.shape[dim] - 1}")
     stops = [n if a == dim else m for a, (n, m) in enumerate(zip(x.shape, index.shape))]
     if tuple(stops) != x.shape:
         x = slice_axes(x, [0] * x.ndim, stops, (1,) * x.ndim)
-    return take_along_axis(x, index, dim)
+    return _take_along("gather", x, index, dim, negative=False)
 
 
 def nonzero(x, as_tuple=False):
@@ -340,11 +345,6 @@ def nonzero(x, as_tuple=False):
     count = len(found[0])
     return tensor(np.stack(found, axis=-1)[:, :x.ndim].reshape(count, x.ndim), dtype=idt,
                   backend=x._backend)
-
-
-def _tracing():
-    from ..compile import is_compiling
-    return is_compiling()
 
 
 def masked_fill(x, mask, value):

@@ -6,7 +6,7 @@ from ..autograd import Op, run
 from ..errors import DTypeError, ShapeError
 from ..shapes import broadcast_shapes, normalize_axes, normalize_axis, reshape_target, size_of
 from ..tensor import Tensor
-from ._util import as_tensor, same_backend, unbroadcast
+from ._util import as_tensor, const, same_backend, unbroadcast
 
 
 class Reshape(Op):
@@ -429,7 +429,7 @@ def _band(op, x, diagonal, lower):
     rows = unsqueeze(arange(x.shape[-2], backend=x.backend), -1)
     offset = arange(x.shape[-1], backend=x.backend) - rows
     keep = offset <= diagonal if lower else offset >= diagonal
-    return where(keep, x, as_tensor(False if x.dtype.name == "bool" else 0, op, like=x))
+    return where(keep, x, const(0, x.dtype, x._backend))
 
 
 def tril(x, diagonal=0):
@@ -564,5 +564,4 @@ def diag(x, diagonal=0):
     padded = pad(x, ((0, abs(k)),))
     values = broadcast_to(reshape(padded, (n, 1)) if k >= 0 else padded, (n, n))
     offsets = arange(n, backend=x.backend) - reshape(arange(n, backend=x.backend), (n, 1))
-    return where(offsets == k, values, as_tensor(
-        False if x.dtype.name == "bool" else 0, "diag", like=x))
+    return where(offsets == k, values, const(0, x.dtype, x._backend))

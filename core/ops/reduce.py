@@ -9,8 +9,8 @@ from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ..tensor import wrap
 from ._util import as_tensor, const, fast_path, primitive
-from .elementwise import (_real_float_input, cast, check_ordered, eq, exp, log, logical_or, sqrt,
-                          where)
+from .elementwise import (_float_input, _real_float_input, cast, check_ordered, eq, exp, log,
+                          logical_or, sqrt, where)
 
 
 def _reduced(shape, axes, keepdims):
@@ -157,9 +157,7 @@ def vector_norm(x, ord=2, axis=None, keepdims=False):
     that |x|^ord neither overflows (a float32 norm of 1e30s, where PyTorch's is inf) nor
     underflows; an infinite element gives inf, NaN gives NaN; a zero vector's gradient is
     0, not NaN; an empty one's norm 0. Integers give the default float."""
-    x = as_tensor(x, "vector_norm")
-    if not x.dtype.is_inexact:
-        x = cast(x, dt.default_float)
+    x = _float_input("vector_norm", x)
     a = x.abs()
     if ord == float("inf"):
         return amax(a, axis, keepdims) if a.size else sum(a, axis, keepdims)
@@ -310,14 +308,18 @@ class Extreme(Op):
         return (_kept(g, x.shape, self.axes, self.keepdims) * hit / count,)
 
 
-def _extreme(kind, x, axis, keepdims):
-    x = as_tensor(x, kind)
-    check_ordered(kind, x)
-    axes = normalize_axes(kind, axis, x.ndim, x.shape)
+def _refuse_empty(kind, x, axes):
     for a in axes:
         if x.shape[a] == 0:
             raise ShapeError(f"{kind}: cannot reduce axis {a} of size 0 (shape {x.shape}); "
                              f"an empty reduction has no {kind}imum")
+
+
+def _extreme(kind, x, axis, keepdims):
+    x = as_tensor(x, kind)
+    check_ordered(kind, x)
+    axes = normalize_axes(kind, axis, x.ndim, x.shape)
+    _refuse_empty(kind, x, axes)
     return run(Extreme(kind, axes, keepdims), (x,), _reduced(x.shape, axes, keepdims), x.dtype)
 
 
@@ -372,9 +374,7 @@ def _with_index(kind, arg, x, dim, keepdim):
     x = as_tensor(x, kind)
     check_ordered(kind, x)
     dim = normalize_axis(kind, dim, x.ndim, x.shape)
-    if x.shape[dim] == 0:
-        raise ShapeError(f"{kind}: cannot reduce axis {dim} of size 0 (shape {x.shape}); "
-                         f"an empty reduction has no {kind}imum")
+    _refuse_empty(kind, x, (dim,))
     index = arg(x, dim, keepdims=True)
     values = take_along_axis(x, index, dim)
     if not keepdim:

@@ -228,9 +228,9 @@ def bucketize(input, boundaries, right=False):  # noqa: A002  (PyTorch's names)
 
 
 def _nan_aware_pick(x, axis, position):
-    """(values, indices, sorted values, sorted order) of the ``position``-th smallest along
-    ``axis`` (kept), except that a row holding NaN gives its first NaN (stable sort puts
-    NaN last in its order of appearance)."""
+    """(values, indices) of the ``position``-th smallest along ``axis`` (kept), except
+    that a row holding NaN gives its first NaN (stable sort puts NaN last in its order of
+    appearance)."""
     from .indexing import take_along_axis
     from .reduce import sum as sum_
     values, order = sort(x, axis)
@@ -304,10 +304,11 @@ def quantile(x, q, dim=None, keepdim=False, interpolation="linear"):
         frac = np.where(hi > lo, 0.5, 0.0)
     moved = unsqueeze(values, 0)                # (q, ...) first, as PyTorch puts it
     shape = (len(qs),) + values.shape[:dim] + (1,) + values.shape[dim + 1:]
-    at = lambda idx: broadcast_to(tensor(idx.reshape((-1,) + (1,) * values.ndim), dtype=  # noqa: E731
-        x.backend.default_int, backend=x.backend), shape)
-    a = take_along_axis(broadcast_to(moved, (len(qs),) + values.shape), at(lo), dim + 1)
-    b = take_along_axis(broadcast_to(moved, (len(qs),) + values.shape), at(hi), dim + 1)
+    def at(idx):
+        return broadcast_to(tensor(idx.reshape((-1,) + (1,) * values.ndim),
+                                   dtype=x.backend.default_int, backend=x.backend), shape)
+    moved = broadcast_to(moved, (len(qs),) + values.shape)
+    a, b = take_along_axis(moved, at(lo), dim + 1), take_along_axis(moved, at(hi), dim + 1)
     w = tensor(frac.reshape((-1,) + (1,) * values.ndim), dtype=x.dtype, backend=x.backend)
     out = where(unsqueeze(has_nan, 0), float("nan"), a + (b - a) * w)
     out = out if keepdim and kept is not None else squeeze(out, dim + 1)
@@ -324,16 +325,12 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
     from ..creation import tensor
     x = as_tensor(x, "unique")
     kw = {} if dim is None else {"axis": normalize_axis("unique", dim, x.ndim, x.shape)}
-    host = x.numpy()
-    out = np.unique(host, return_inverse=True, return_counts=True, equal_nan=False, **kw)
-    values, inverse, counts = out
-    if dim is None:
-        inverse = inverse.reshape(x.shape)
-    idt = x.backend.default_int
-    result = [tensor(values, dtype=x.dtype, backend=x.backend)]
-    if return_inverse:
-        result.append(tensor(inverse.reshape(-1) if dim is not None else inverse, dtype=idt,
-                             backend=x.backend))
-    if return_counts:
-        result.append(tensor(counts, dtype=idt, backend=x.backend))
-    return result[0] if len(result) == 1 else tuple(result)
+    out = np.unique(x.numpy(), return_inverse=return_inverse, return_counts=return_counts,
+                    equal_nan=False, **kw)
+    if not (return_inverse or return_counts):
+        return tensor(out, dtype=x.dtype, backend=x.backend)
+    values, *extra = out
+    if return_inverse:      # x's shape without dim (NumPy's shape differs between versions)
+        extra[0] = extra[0].reshape(x.shape if dim is None else -1)
+    return (tensor(values, dtype=x.dtype, backend=x.backend),
+            *(tensor(e, dtype=x.backend.default_int, backend=x.backend) for e in extra))

@@ -32,7 +32,7 @@ from .registry import registry
 
 __version__ = "0.1.0"
 dtype = dtypes.dtype
-cat = concatenate  # noqa: F405
+cat = concat = concatenate  # noqa: F405
 clamp = clip  # noqa: F405
 # PyTorch's other names for what ember has
 as_tensor, inference_mode, take_along_dim = asarray, no_grad, take_along_axis  # noqa: F405
@@ -44,7 +44,7 @@ __all__ = [
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "amp", "arange", "as_tensor", "asarray", "autocast", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
-    "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "compile",
+    "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",
     "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",

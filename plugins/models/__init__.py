@@ -14,9 +14,10 @@ from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, Llama
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
 from .pretrained import from_pretrained
 from .tokenizer import ByteTokenizer
+from .vit import ViTConfig, ViTForImageClassification, ViTModel
 
-#: GPT-2, the Llama family, the BERT encoders and DistilBERT, each by its model_type
-MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel}
+#: GPT-2, the Llama family, the BERT encoders, DistilBERT and ViT, each by its model_type
+MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
@@ -26,5 +27,5 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "Gemma2", "Gemma3", "GptOss", "Granite", "KeyValueCache", "Llama", "LlamaConfig",
            "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3", "Qwen2", "Qwen3", "Qwen3Moe",
            "RobertaForMaskedLM", "RobertaForQuestionAnswering", "RobertaForSequenceClassification",
-           "RobertaForTokenClassification", "RobertaModel", "SmolLM3", "XLMRobertaModel",
-           "from_pretrained"]
+           "RobertaForTokenClassification", "RobertaModel", "SmolLM3", "ViTConfig",
+           "ViTForImageClassification", "ViTModel", "XLMRobertaModel", "from_pretrained"]

@@ -100,7 +100,7 @@ class EncoderConfig:
             raise SerializationError(f"{source}: model_type {kind!r} is not one of "
                                      f"{', '.join(cls.families)}")
         cls._refuse(values, source)
-        if not values.get("tie_word_embeddings", True):
+        if "tie_word_embeddings" in cls.written and not values.get("tie_word_embeddings", True):
             raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
                                      f"ember's masked-LM head is tied to the word embeddings")
         count = values.get("num_labels")
@@ -204,11 +204,12 @@ class BertSelfAttention(Module):
     """Queries, keys and values of every head; softmax(q k^T / sqrt(d)) v where the
     attention mask allows."""
 
-    def __init__(self, config, dtype=None, backend=None):
+    def __init__(self, config, dtype=None, backend=None, bias=True):
         super().__init__()
         c = config
-        self.query, self.key, self.value = (_linear(c.hidden_size, c.hidden_size, c, dtype, backend)
-                                            for _ in range(3))
+        self.query, self.key, self.value = (
+            normal_linear(c.hidden_size, c.hidden_size, c.initializer_range, bias, dtype, backend)
+            for _ in range(3))
         self.heads, self.dropout_p = c.num_attention_heads, c.attention_probs_dropout_prob
 
     def forward(self, x, allowed=None):
@@ -404,6 +405,8 @@ class _Pretrained(Module):
         return state
 
     def embeddings_weight(self):
+        """The word embeddings (the masked-LM decoder's table); their dtype and backend are
+        the model's."""
         return self.encoder_module().embeddings.word_embeddings.weight
 
     def encoder_module(self):

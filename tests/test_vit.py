@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import ember
-from ember.plugins.models import ViTConfig, ViTForImageClassification, ViTModel, from_pretrained
+from ember.plugins.models import (ImageProcessor, ViTConfig, ViTForImageClassification, ViTModel,
+                                  from_pretrained)
 
 SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
          "intermediate_size": 48, "image_size": 16, "patch_size": 4, "num_channels": 3}
@@ -182,3 +183,55 @@ def test_vit_refuses_bad_input_naming_the_fix():
     with pytest.raises(ValueError, match="pooler_act 'mish' is not one of"):
         ViTConfig(pooler_act="mish")
     assert model(_pixels()).shape == (2, 2)     # a NumPy array is taken as pixel values
+
+
+#: image processor settings: ViT's (squares, bilinear), DeiT's and ConvNeXt's (the shorter
+#: side resized, bicubic, the centre cropped; ImageNet's statistics), and a crop larger
+#: than the resized image (padded with zeros)
+PROCESSORS = [{"size": {"height": 16, "width": 16}},
+              {"size": {"shortest_edge": 20}, "do_center_crop": True, "resample": 3,
+               "crop_size": {"height": 16, "width": 18}, "image_mean": [0.485, 0.456, 0.406],
+               "image_std": [0.229, 0.224, 0.225]},
+              {"size": {"shortest_edge": 10}, "do_center_crop": True,
+               "crop_size": {"height": 16, "width": 18}}]
+
+
+@pytest.mark.parametrize("settings", PROCESSORS, ids=["vit", "deit", "padded"])
+def test_image_processor_gives_transformers_pixels(settings, tmp_path):
+    """The pixel values of transformers' Pillow processor, to the bit, for an image, a
+    grey one (converted to RGB) and a path; its preprocessor_config.json both ways."""
+    transformers = pytest.importorskip("transformers")
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    grey = Image.fromarray(rng.integers(0, 256, (41, 29), dtype=np.uint8))
+    images = [Image.fromarray(rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)),
+              grey.convert("RGB")]
+    theirs = transformers.ViTImageProcessorPil(**settings)
+    want = theirs(images, return_tensors="np")["pixel_values"]
+    theirs.save_pretrained(tmp_path / "theirs")
+    ours = ImageProcessor.from_pretrained(tmp_path / "theirs")
+    np.testing.assert_array_equal(ours(images).numpy(), want)
+    grey.save(tmp_path / "grey.png")
+    np.testing.assert_array_equal(ours(tmp_path / "grey.png").numpy(), want[1:])
+    np.testing.assert_array_equal(ours(np.asarray(images[0])).numpy(), want[:1])
+    ours.save_pretrained(tmp_path / "ours")
+    again = transformers.ViTImageProcessorPil.from_pretrained(tmp_path / "ours")
+    np.testing.assert_array_equal(again(images, return_tensors="np")["pixel_values"], want)
+
+
+def test_image_processor_refuses_what_it_cannot_read(tmp_path):
+    processor = ImageProcessor(size={"shortest_edge": 8})
+    with pytest.raises(ember.ShapeError, match="uint8 pixels.*astype\\(np.uint8\\)"):
+        processor(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ember.ShapeError, match="different sizes.*do_center_crop"):
+        processor([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 16, 3), np.uint8)])
+    with pytest.raises(ember.DataError, match="cannot read"):
+        processor(tmp_path / "missing.png")
+    with pytest.raises(TypeError, match="Pillow images, paths or uint8 arrays"):
+        processor(ember.zeros((3, 8, 8)))
+    with pytest.raises(ValueError, match="size must be"):
+        ImageProcessor(size={"longest_edge": 8})
+    (tmp_path / "preprocessor_config.json").write_text('{"image_std": [0.5, 0, 0.5]}')
+    with pytest.raises(ember.SerializationError, match="image_std must be positive"):
+        ImageProcessor.from_pretrained(tmp_path)
+    assert processor(np.zeros((8, 12), np.uint8)).shape == (1, 3, 8, 12)

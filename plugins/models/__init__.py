@@ -10,6 +10,7 @@ from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQ
                          DistilBertForSequenceClassification, DistilBertForTokenClassification,
                          DistilBertModel)
 from .gpt2 import GPT2, GPT2Config
+from .images import ImageProcessor
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
 from .pretrained import from_pretrained
@@ -24,7 +25,8 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "ByteTokenizer", "DistilBertConfig", "DistilBertForMaskedLM",
            "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",
            "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "Gemma",
-           "Gemma2", "Gemma3", "GptOss", "Granite", "KeyValueCache", "Llama", "LlamaConfig",
+           "Gemma2", "Gemma3", "GptOss", "Granite", "ImageProcessor", "KeyValueCache", "Llama",
+           "LlamaConfig",
            "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3", "Qwen2", "Qwen3", "Qwen3Moe",
            "RobertaForMaskedLM", "RobertaForQuestionAnswering", "RobertaForSequenceClassification",
            "RobertaForTokenClassification", "RobertaModel", "SmolLM3", "ViTConfig",

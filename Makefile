@@ -31,9 +31,10 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/digits_mlp.py --out runs/digits_mlp
 
-# Every test on every backend, spread over the machine's cores (pytest-xdist).
+# Every test on every backend, spread over the machine's cores (pytest-xdist); a worker
+# that runs out takes tests queued for the other (worksteal), so neither waits at the end.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # PyTorch (2.13.0, the CPU wheel) is a test oracle and a yardstick, never a dependency of
 # ember: the set-up above installs it beside ember where it can. Some machines set

@@ -5,12 +5,15 @@ with inputs and expected outputs) run on ember's numpy, opencl and wgpu backends
 Those ember does not pass are listed with their reasons, a section per backend, in
 onnx_node_failures.txt beside this file. A listed case must fail and an unlisted one
 must pass, so the list only shrinks: after a change, ``python tests/test_onnx_node.py``
-rewrites it from a fresh run on every available backend.
+rewrites it from a fresh run on every available backend. ``make test`` runs a fixed
+half of the cases on opencl (``_in_ci_share``); EMBER_FULL_SUITE=1 runs every one.
 """
 
+import os
 import re
 import sys
 import warnings
+import zlib
 from pathlib import Path
 
 import pytest
@@ -74,8 +77,20 @@ def _selected(device, request):
         pytest.skip(f"backend {device} not selected or not available")
 
 
+
+
+def _in_ci_share(device, name):
+    """Whether ``make test`` runs this case on ``device``: every case on numpy and wgpu;
+    on opencl the half whose name hashes even, a fixed half (pocl's first build of each
+    op and dtype an ONNX case meets took 170 s of CPU for all of them; the op table
+    already runs every op and dtype there). EMBER_FULL_SUITE=1 runs all of them."""
+    return device != "opencl" or os.environ.get("EMBER_FULL_SUITE") == "1" or \
+        zlib.crc32(name.encode()) % 2 == 0
+
+
 PASSING = [pytest.param(device, case, id=f"{device}-{case.name}")
-           for device in BACKENDS for case in CASES if (device, case.name) not in LISTED]
+           for device in BACKENDS for case in CASES
+           if (device, case.name) not in LISTED and _in_ci_share(device, case.name)]
 
 
 @pytest.mark.parametrize("device, case", PASSING)

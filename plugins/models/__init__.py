@@ -6,6 +6,9 @@ from .bert import (BertConfig, BertForMaskedLM, BertForQuestionAnswering,
                    RobertaForSequenceClassification, RobertaForTokenClassification, RobertaModel,
                    XLMRobertaModel)
 from .causal import KeyValueCache
+from .clip import (CLIPConfig, CLIPModel, CLIPTextConfig, CLIPTextModel,
+                   CLIPTextModelWithProjection, CLIPVisionConfig, CLIPVisionModel,
+                   CLIPVisionModelWithProjection)
 from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQuestionAnswering,
                          DistilBertForSequenceClassification, DistilBertForTokenClassification,
                          DistilBertModel)
@@ -17,10 +20,14 @@ from .pretrained import from_pretrained
 from .tokenizer import ByteTokenizer
 from .vit import ViTConfig, ViTForImageClassification, ViTModel
 
-#: GPT-2, the Llama family, the BERT encoders, DistilBERT and ViT, each by its model_type
-MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel}
+#: GPT-2, the Llama family, the BERT encoders, DistilBERT, ViT and CLIP, each by its
+#: model_type
+MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel,
+          "clip": CLIPModel}
 
-__all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
+__all__ = ["CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
+           "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",
+           "CLIPVisionModelWithProjection", "BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
            "ByteTokenizer", "DistilBertConfig", "DistilBertForMaskedLM",
            "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",

@@ -24,6 +24,7 @@ ACTIVATIONS = {
     "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "gelu_fast": lambda x: F.gelu(x, approximate="tanh"),
     "gelu": F.gelu,
+    "quick_gelu": lambda x: x * ember.sigmoid(1.702 * x),     # CLIP's
     "relu": ember.relu,
     "silu": F.silu,
     "swish": F.silu,

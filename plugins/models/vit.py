@@ -38,8 +38,68 @@ def _pair(value):
     return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
 
 
+class PatchGrid:
+    """What a vision config's ``image_size`` and ``patch_size`` (a number or (height,
+    width) each) make: the grid of patches, checked."""
+
+    def check_grid(self, title):
+        for axis, name in enumerate(("height", "width")):
+            size, patch = self.grid_size(axis)
+            if not 0 < patch <= size:
+                raise ShapeError(f"{title}: patch {name} {patch} must be in 1 .. the image "
+                                 f"{name} {size} (image_size {self.image_size}, patch_size "
+                                 f"{self.patch_size})")
+
+    def grid_size(self, axis):
+        """(image extent, patch extent) along ``axis`` (0: height, 1: width)."""
+        return _pair(self.image_size)[axis], _pair(self.patch_size)[axis]
+
+    def grid(self, height=None, width=None):
+        """(rows, columns) of patches in the configured image, or in height x width."""
+        (h, ph), (w, pw) = self.grid_size(0), self.grid_size(1)
+        return (height or h) // ph, (width or w) // pw
+
+    @property
+    def num_patches(self):
+        rows, columns = self.grid()
+        return rows * columns
+
+
+def resize_positions(table, grid, new_grid):
+    """A position table (1 + rows * columns, width), the [CLS] position first, with its
+    grid of patch positions resized bicubically (align_corners=False) to ``new_grid``, as
+    transformers' interpolate_pos_encoding does."""
+    width = table.shape[-1]
+    patches = table[1:].reshape(1, grid[0], grid[1], width).permute(0, 3, 1, 2)
+    patches = F.interpolate(patches, size=new_grid, mode="bicubic", align_corners=False)
+    return ember.concat([table[:1], patches.permute(0, 2, 3, 1).reshape(-1, width)], axis=0)
+
+
+def check_pixels(name, config, x, interpolate_pos_encoding, like):
+    """pixel_values as a (batch, num_channels, height, width) float tensor (of ``like``'s
+    dtype and backend if it was not a tensor) of the configured image size, or of any
+    size at least a patch with interpolate_pos_encoding."""
+    c = config
+    if not isinstance(x, ember.Tensor):
+        x = ember.tensor(x, dtype=like.dtype, backend=like.backend)
+    if x.ndim != 4 or not x.dtype.is_float or x.shape[1] != c.num_channels:
+        raise ShapeError(f"{name}: pixel_values must be (batch, {c.num_channels}, height, "
+                         f"width) floats, got {x.dtype} of shape {x.shape}; add a batch "
+                         f"axis with x[None], channels first")
+    size = (c.grid_size(0)[0], c.grid_size(1)[0])
+    if interpolate_pos_encoding:
+        if x.shape[2] < c.grid_size(0)[1] or x.shape[3] < c.grid_size(1)[1]:
+            raise ShapeError(f"{name}: an image of {x.shape[2]} x {x.shape[3]} is smaller "
+                             f"than one patch ({c.patch_size})")
+    elif x.shape[2:] != size:
+        raise ShapeError(f"{name}: the image is {x.shape[2]} x {x.shape[3]}, the model's "
+                         f"{size[0]} x {size[1]}; resize it, or pass "
+                         f"interpolate_pos_encoding=True")
+    return x
+
+
 @dataclasses.dataclass
-class ViTConfig(EncoderConfig):
+class ViTConfig(PatchGrid, EncoderConfig):
     """The fields of transformers' ViTConfig that change the network, with its defaults
     (ViT-Base at 224 x 224 in 16 x 16 patches). ``image_size`` and ``patch_size`` are a
     number or (height, width); ``id2label`` names the classifier's outputs."""
@@ -70,21 +130,7 @@ class ViTConfig(EncoderConfig):
     def __post_init__(self):
         super().__post_init__()
         check_activation(self.title, "pooler_act", self.pooler_act)
-        for axis, name in enumerate(("height", "width")):
-            size, patch = self.grid_size(axis)
-            if not 0 < patch <= size:
-                raise ShapeError(f"ViT: patch {name} {patch} must be in 1 .. the image {name} "
-                                 f"{size} (image_size {self.image_size}, patch_size "
-                                 f"{self.patch_size})")
-
-    def grid_size(self, axis):
-        """(image extent, patch extent) along ``axis`` (0: height, 1: width)."""
-        return _pair(self.image_size)[axis], _pair(self.patch_size)[axis]
-
-    @property
-    def num_patches(self):
-        (h, ph), (w, pw) = self.grid_size(0), self.grid_size(1)
-        return (h // ph) * (w // pw)
+        self.check_grid(self.title)
 
 
 class ViTPatchEmbeddings(Module):
@@ -127,12 +173,7 @@ class ViTEmbeddings(Module):
         table, c = self.position_embeddings, self.config
         if patches == table.shape[1] - 1 and height == width:
             return table
-        (rows, ph), (columns, pw) = c.grid_size(0), c.grid_size(1)
-        grid = table[:, 1:].reshape(1, rows // ph, columns // pw, c.hidden_size)
-        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=(height // ph, width // pw),
-                             mode="bicubic", align_corners=False)
-        return ember.concat([table[:, :1], grid.permute(0, 2, 3, 1).reshape(1, -1, c.hidden_size)],
-                            axis=1)
+        return resize_positions(table[0], c.grid(), c.grid(height, width))[None]
 
     def forward(self, pixel_values, interpolate_pos_encoding=False):
         batch, _, height, width = pixel_values.shape
@@ -232,27 +273,8 @@ class _ViT(_Pretrained):
         return self.encoder_module().embeddings.cls_token
 
     def _check(self, pixel_values, interpolate_pos_encoding=False):
-        """pixel_values as a (batch, num_channels, height, width) float tensor of the
-        configured image size (any size at least a patch with interpolate_pos_encoding)."""
-        name, c = type(self).__name__, self.config
-        x = pixel_values
-        if not isinstance(x, ember.Tensor):
-            x = ember.tensor(x, dtype=self.embeddings_weight().dtype,
-                             backend=self.embeddings_weight().backend)
-        if x.ndim != 4 or not x.dtype.is_float or x.shape[1] != c.num_channels:
-            raise ShapeError(f"{name}: pixel_values must be (batch, {c.num_channels}, height, "
-                             f"width) floats, got {x.dtype} of shape {x.shape}; add a batch "
-                             f"axis with x[None], channels first")
-        size = (c.grid_size(0)[0], c.grid_size(1)[0])
-        if interpolate_pos_encoding:
-            if x.shape[2] < c.grid_size(0)[1] or x.shape[3] < c.grid_size(1)[1]:
-                raise ShapeError(f"{name}: an image of {x.shape[2]} x {x.shape[3]} is smaller "
-                                 f"than one patch ({c.patch_size})")
-        elif x.shape[2:] != size:
-            raise ShapeError(f"{name}: the image is {x.shape[2]} x {x.shape[3]}, the model's "
-                             f"{size[0]} x {size[1]}; resize it, or pass "
-                             f"interpolate_pos_encoding=True")
-        return x
+        return check_pixels(type(self).__name__, self.config, pixel_values,
+                            interpolate_pos_encoding, self.embeddings_weight())
 
     def extra_repr(self):
         c = self.config

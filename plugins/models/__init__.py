@@ -27,8 +27,8 @@ MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vi
 
 __all__ = ["CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",
-           "CLIPVisionModelWithProjection", "BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
-           "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
+           "CLIPVisionModelWithProjection", "BertConfig", "BertForMaskedLM",
+           "BertForQuestionAnswering", "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
            "ByteTokenizer", "DistilBertConfig", "DistilBertForMaskedLM",
            "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",
            "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "Gemma",

@@ -18,7 +18,7 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList, Parameter, init
 from ember.plugins.nn import functional as F
 
-from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
+from .huggingface import (ACTIVATIONS, check_activation, check_ids, known_fields, load_weights,
                           normal_embedding, normal_linear, read_config, read_weights,
                           write_pretrained)
 
@@ -415,22 +415,10 @@ class _Pretrained(Module):
     def _check(self, ids, **masks):
         """ids as a (batch, time) integer tensor short enough for the position table, the
         masks (attention_mask, token_type_ids) of its shape."""
-        name = type(self).__name__
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.embeddings_weight().backend)
-        if ids.ndim != 2 or ids.dtype.is_float:
-            raise ShapeError(f"{name}: ids must be (batch, time) integers, got {ids.dtype} of "
-                             f"shape {ids.shape}; add a batch axis with ids[None]")
-        if ids.shape[1] > self.config.max_length:
-            raise ShapeError(f"{name}: a sequence of {ids.shape[1]} tokens is longer than "
-                             f"the {self.config.max_length} positions the model has "
-                             f"(max_position_embeddings {self.config.max_position_embeddings}); "
-                             f"truncate it")
-        for what, mask in masks.items():
-            if mask is not None and tuple(getattr(mask, "shape", ())) != ids.shape:
-                raise ShapeError(f"{name}: {what} must have the ids' shape {ids.shape}, got "
-                                 f"{tuple(getattr(mask, 'shape', ()))}")
-        return ids
+        c = self.config
+        return check_ids(type(self).__name__, ids, self.embeddings_weight().backend,
+                         c.max_length, f" (max_position_embeddings "
+                                       f"{c.max_position_embeddings})", **masks)
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors as transformers lays them out."""

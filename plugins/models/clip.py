@@ -16,7 +16,7 @@ import ember
 from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Conv2d, LayerExample, LayerNorm, Module, ModuleList, Parameter, init
 
-from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
+from .huggingface import (ACTIVATIONS, check_activation, check_ids, known_fields, load_weights,
                           normal_embedding, normal_linear, read_config, read_weights,
                           write_pretrained)
 from .vit import PatchGrid, check_pixels, resize_positions
@@ -315,18 +315,9 @@ class CLIPTextModel(_CLIP):
                             random_in_train=True, call=lambda model, ids: model(ids)[0])
 
     def forward(self, ids, attention_mask=None):
-        c, name = self.config, type(self).__name__
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.final_layer_norm.weight.backend)
-        if ids.ndim != 2 or ids.dtype.is_float:
-            raise ShapeError(f"{name}: ids must be (batch, time) integers, got {ids.dtype} of "
-                             f"shape {ids.shape}; add a batch axis with ids[None]")
-        if ids.shape[1] > c.max_position_embeddings:
-            raise ShapeError(f"{name}: a sequence of {ids.shape[1]} tokens is longer than the "
-                             f"{c.max_position_embeddings} positions the model has; truncate it")
-        if attention_mask is not None and tuple(attention_mask.shape) != ids.shape:
-            raise ShapeError(f"{name}: attention_mask must have the ids' shape {ids.shape}, "
-                             f"got {tuple(attention_mask.shape)}")
+        c = self.config
+        ids = check_ids(type(self).__name__, ids, self.final_layer_norm.weight.backend,
+                        c.max_position_embeddings, attention_mask=attention_mask)
         hidden = self.final_layer_norm(self.encoder(self.embeddings(ids),
                                                     _causal_allowed(ids, attention_mask)))
         ends = ids.argmax(-1) if c.eos_token_id == 2 else \

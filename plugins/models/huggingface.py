@@ -38,6 +38,26 @@ def check_activation(model, field, name):
         raise ValueError(f"{model}: {field} {name!r} is not one of {', '.join(ACTIVATIONS)}")
 
 
+def check_ids(name, ids, backend, positions, table_note="", **masks):
+    """ids as a (batch, time) integer tensor (on ``backend`` if it was not a tensor) no
+    longer than ``positions``, and the masks (attention_mask, token_type_ids) of its
+    shape: a ShapeError naming the model ``name`` and the fix otherwise."""
+    if not isinstance(ids, ember.Tensor):
+        ids = ember.tensor(ids, backend=backend)
+    if ids.ndim != 2 or ids.dtype.is_float:
+        raise ShapeError(f"{name}: ids must be (batch, time) integers, got {ids.dtype} of "
+                         f"shape {ids.shape}" + ("; add a batch axis with ids[None]"
+                                                   if ids.ndim == 1 else ""))
+    if ids.shape[1] > positions:
+        raise ShapeError(f"{name}: a sequence of {ids.shape[1]} tokens is longer than the "
+                         f"{positions} positions the model has{table_note}; truncate it")
+    for what, mask in masks.items():
+        if mask is not None and tuple(getattr(mask, "shape", ())) != ids.shape:
+            raise ShapeError(f"{name}: {what} must have the ids' shape {ids.shape}, got "
+                             f"{tuple(getattr(mask, 'shape', ()))}")
+    return ids
+
+
 def normal_linear(n_in, n_out, std, bias=True, dtype=None, backend=None):
     """Hugging Face's init of a projection: weight N(0, std), bias 0."""
     layer = Linear(n_in, n_out, bias=bias, dtype=dtype, backend=backend)

@@ -185,6 +185,21 @@ class ViTEmbeddings(Module):
         return self.dropout(x + table)
 
 
+class ViTSelfAttention(BertSelfAttention):
+    """BERT's attention of every head over every patch (no mask), under ViT's name."""
+
+
+class ViTIntermediate(BertIntermediate):
+    """act(dense(x)): the feed-forward network's first half, under ViT's name."""
+
+
+class ViTEncoder(BertEncoder):
+    """num_hidden_layers ViTLayers in turn."""
+
+    def __init__(self, config, dtype=None, backend=None):
+        super().__init__(config, dtype, backend, block=ViTLayer)
+
+
 class ViTSelfOutput(Module):
     """dropout(dense(attention)): the block adds the residual."""
 
@@ -200,7 +215,7 @@ class ViTSelfOutput(Module):
 class ViTAttention(Module):
     def __init__(self, config, dtype=None, backend=None):
         super().__init__()
-        self.attention = BertSelfAttention(config, dtype, backend, bias=config.qkv_bias)
+        self.attention = ViTSelfAttention(config, dtype, backend, bias=config.qkv_bias)
         self.output = ViTSelfOutput(config, dtype, backend)
 
     def forward(self, x):
@@ -226,7 +241,7 @@ class ViTLayer(Module):
         super().__init__()
         c = config
         self.attention = ViTAttention(c, dtype, backend)
-        self.intermediate = BertIntermediate(c, dtype, backend)
+        self.intermediate = ViTIntermediate(c, dtype, backend)
         self.output = ViTOutput(c, dtype, backend)
         self.layernorm_before, self.layernorm_after = (
             LayerNorm(c.hidden_size, eps=c.layer_norm_eps, dtype=dtype, backend=backend)
@@ -294,7 +309,7 @@ class ViTModel(_ViT):
         config = _family_config(type(self), config, fields)
         object.__setattr__(self, "config", config)
         self.embeddings = ViTEmbeddings(config, dtype, backend)
-        self.encoder = BertEncoder(config, dtype, backend, block=ViTLayer)
+        self.encoder = ViTEncoder(config, dtype, backend)
         self.layernorm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps, dtype=dtype,
                                    backend=backend)
         self.pooler = ViTPooler(config, dtype, backend) if add_pooling_layer else None

@@ -16,7 +16,8 @@ from .graph import Graph
 from .creation import (arange, asarray, bernoulli, empty, empty_like, eye, from_dlpack,
                        from_numpy, full, full_like, is_tensor, linspace, multinomial, normal,
                        numel, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                       randperm, tensor, uniform, zeros, zeros_like)
+                       randperm, tensor, tril_indices, triu_indices, uniform, zeros,
+                       zeros_like)
 from .dtypes import (bfloat16, bool_, complex64, complex128, default_float, float16, float32,
                      float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
                      float64, int8, int16, int32, int64, promote, uint8, uint16, uint32, uint64)
@@ -44,6 +45,7 @@ __all__ = [
     "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "amp", "arange", "as_tensor", "asarray", "autocast", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
+    "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",
     "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",

@@ -226,6 +226,26 @@ def arange(start, stop=None, step=1, dtype=None, backend=None):
                    dtype, backend, False, "arange")
 
 
+def tril_indices(row, col, offset=0, dtype=None, backend=None):
+    """The (2, count) row and column indices of a row x col matrix's lower triangle (at
+    and below diagonal ``offset``), in row-major order, as torch.tril_indices."""
+    return _triangle("tril_indices", np.tril_indices, row, col, offset, dtype, backend)
+
+
+def triu_indices(row, col, offset=0, dtype=None, backend=None):
+    """The (2, count) indices of a row x col matrix's upper triangle, as
+    torch.triu_indices."""
+    return _triangle("triu_indices", np.triu_indices, row, col, offset, dtype, backend)
+
+
+def _triangle(op, numpy_indices, row, col, offset, dtype, backend):
+    if min(row, col) < 0:
+        raise ShapeError(f"{op}: row and col must be >= 0, got {row} and {col}")
+    dtype = dt.dtype(dtype) if dtype is not None else get_backend(backend).default_int
+    pairs = np.stack(numpy_indices(row, offset, col)) if row and col else np.zeros((2, 0))
+    return _upload(pairs.astype(np.int64), dtype, backend, False, op)
+
+
 def linspace(start, stop, num, dtype=None, backend=None):
     """``num`` evenly spaced values from start to stop, both included."""
     if num < 0:

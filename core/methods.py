@@ -51,6 +51,13 @@ class Methods:
     def prod(self, *a, **k): return _ops.prod(self, *a, **k)
     def cumsum(self, *a, **k): return _ops.cumsum(self, *a, **k)
     def cumprod(self, *a, **k): return _ops.cumprod(self, *a, **k)
+    def cummax(self, *a, **k): return _ops.cummax(self, *a, **k)
+    def cummin(self, *a, **k): return _ops.cummin(self, *a, **k)
+    def logcumsumexp(self, *a, **k): return _ops.logcumsumexp(self, *a, **k)
+    def count_nonzero(self, *a, **k): return _ops.count_nonzero(self, *a, **k)
+    def nansum(self, *a, **k): return _ops.nansum(self, *a, **k)
+    def nanmean(self, *a, **k): return _ops.nanmean(self, *a, **k)
+    def diff(self, *a, **k): return _ops.diff(self, *a, **k)
     def sort(self, *a, **k): return _ops.sort(self, *a, **k)
     def argsort(self, *a, **k): return _ops.argsort(self, *a, **k)
     def topk(self, *a, **k): return _ops.topk(self, *a, **k)
@@ -116,6 +123,22 @@ class Methods:
     def where(self, condition, other): return _ops.where(condition, self, other)
     def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)
     def isnan(self): return _ops.isnan(self)
+    def logit(self, eps=None): return _ops.logit(self, eps)
+    def xlogy(self, other): return _ops.xlogy(self, other)
+    def frac(self): return _ops.frac(self)
+    def sgn(self): return _ops.sgn(self)
+    def heaviside(self, values): return _ops.heaviside(self, values)
+    def sinc(self): return _ops.sinc(self)
+    def deg2rad(self): return _ops.deg2rad(self)
+    def rad2deg(self): return _ops.rad2deg(self)
+    def fliplr(self): return _ops.fliplr(self)
+    def flipud(self): return _ops.flipud(self)
+    def rot90(self, k=1, dims=(0, 1)): return _ops.rot90(self, k, dims)
+    def kron(self, other): return _ops.kron(self, other)
+    def cross(self, other, dim=None): return _ops.cross(self, other, dim)
+    def bincount(self, weights=None, minlength=0): return _ops.bincount(self, weights, minlength)
+    def expand_as(self, other): return _ops.broadcast_to(self, other.shape)
+    def view_as(self, other): return _ops.reshape(self, other.shape)
     def isinf(self): return _ops.isinf(self)
     def isposinf(self): return _ops.isposinf(self)
     def isneginf(self): return _ops.isneginf(self)
@@ -173,6 +196,14 @@ class Methods:
     def nonzero(self, as_tuple=False): return _ops.nonzero(self, as_tuple)
     def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
 
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        return _ops.scatter(self, dim, index, src, value, reduce)
+
+    def scatter_reduce(self, dim, index, src, reduce, include_self=True):
+        return _ops.scatter_reduce(self, dim, index, src, reduce, include_self)
+    def index_fill(self, dim, index, value): return _ops.index_fill(self, dim, index, value)
+    def index_copy(self, dim, index, source): return _ops.index_copy(self, dim, index, source)
+
     def index_add(self, dim, index, source, alpha=1):
         return _ops.index_add(self, dim, index, source, alpha)
     def clone(self): return _ops.clone(self)
@@ -211,6 +242,26 @@ class Methods:
     def fill_(self, value): return self.copy_(value)
 
     def clamp_(self, min=None, max=None): return self.copy_(_ops.clip(self, min, max))  # noqa: A002
+
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return self.copy_(_ops.scatter(self, dim, index, src, value, reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self.copy_(_ops.scatter_add(self, dim, index, src))
+
+    def scatter_reduce_(self, dim, index, src, reduce, include_self=True):
+        return self.copy_(_ops.scatter_reduce(self, dim, index, src, reduce, include_self))
+
+    def index_fill_(self, dim, index, value):
+        return self.copy_(_ops.index_fill(self, dim, index, value))
+
+    def index_add_(self, dim, index, source, alpha=1):
+        return self.copy_(_ops.index_add(self, dim, index, source, alpha))
+
+    def index_copy_(self, dim, index, source):
+        return self.copy_(_ops.index_copy(self, dim, index, source))
+
+    def masked_fill_(self, mask, value): return self.copy_(_ops.masked_fill(self, mask, value))
 
 
 

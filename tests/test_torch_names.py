@@ -127,9 +127,50 @@ IDIOMS = [
     ("clamp_min max", lambda m, x, y: (x.clamp_min(0), x.clamp_max(0.5))),
     ("new tensors", lambda m, x, y: (x.new_zeros((2,)), x.new_ones(2, 3), x.new_full((2,), 7.0),
                                      x.type_as(x.int()))),
+    ("expand_as view_as", lambda m, x, y: (x[:1].expand_as(y), x.reshape(15).view_as(y))),
+    ("scatter", lambda m, x, y: (
+        x.scatter(1, m.tensor([[4, 0], [1, 1], [2, 2]]), y[:, :2]),
+        m.zeros(3, 5).scatter(1, m.tensor([[1], [3], [0]]), 1.0),
+        m.scatter(x, 0, m.tensor([[2, 0, 1, 1, 0]]), y, reduce="add"),
+        x.scatter_add(0, m.tensor([[0, 0, 2, 1, 0]]), y))),
+    ("scatter_reduce", lambda m, x, y: tuple(
+        x.scatter_reduce(0, m.tensor([[0, 2, 2, 1, 0], [0, 0, 2, 1, 1]]), y[1:], r,
+                         include_self=i)
+        for r in ("sum", "prod", "mean", "amax", "amin") for i in (True, False))),
+    ("index_fill index_copy", lambda m, x, y: (
+        x.index_fill(1, m.tensor([0, 3, -1]), -1.0), x.index_copy(0, m.tensor([2, 0]), y[:2]),
+        x.index_add(1, m.tensor([4, 4]), y[:, :2], alpha=0.5))),
+    ("cummax cummin logcumsumexp", lambda m, x, y: (
+        tuple(m.cummax(m.round(x), 1)), tuple(x.cummin(dim=0)),
+        tuple(m.cummax(m.tensor([1.0, float("nan"), 3.0, float("nan"), 2.0]), 0)),
+        m.logcumsumexp(x * 30, 1), x.logcumsumexp(dim=0))),
+    ("count_nonzero nansum nanmean", lambda m, x, y: (
+        m.count_nonzero(m.round(x), dim=1), m.round(x).count_nonzero(),
+        m.nansum(m.where(x > 1, y / 0 * 0, x), dim=0),
+        m.nanmean(m.where(x > 0, y / 0 * 0, x), 1, keepdim=True))),
+    ("diff", lambda m, x, y: (m.diff(x), x.diff(n=2, dim=0),
+                              m.diff(x, dim=1, prepend=y[:, :1], append=y[:, :2]),
+                              m.diff(x > 0), m.diff(m.tensor([1, 4, 9, 16]), n=3))),
+    ("xlogy sinc frac", lambda m, x, y: (
+        m.xlogy(m.round(x), y.abs()), m.xlogy(m.zeros(2), m.tensor([0.0, float("nan")])),
+        m.sinc(m.round(x * 2) / 2), m.sinc(x), (x * 3).frac())),
+    ("deg2rad rad2deg heaviside", lambda m, x, y: (
+        m.deg2rad(x), x.rad2deg(), m.deg2rad(m.tensor([180, 90])),
+        m.heaviside(m.round(x), m.tensor([0.5])), m.sgn(x))),
+    ("rot90 flips kron cross", lambda m, x, y: (
+        m.rot90(x), x.rot90(2), m.rot90(x, -1, [1, 0]), x.fliplr(), m.flipud(x),
+        m.kron(x[:2, :2], y[1:, 2:]), m.kron(x[0], y[:2]),
+        m.cross(x[:, :3], y[:, 1:4], dim=1), x[:3, :3].cross(y[:3, 2:], dim=0))),
+    ("meshgrid atleast tri_indices bincount", lambda m, x, y: (
+        m.meshgrid(x[0], y[1, :2], indexing="ij"), m.meshgrid(x[0], y[1, :2], indexing="xy"),
+        m.atleast_1d(x[0, 0]), m.atleast_2d(x[0]), m.atleast_3d(x), m.atleast_3d(x[0], y),
+        m.tril_indices(3, 4), m.triu_indices(4, 3, 1), m.tril_indices(3, 3, -1),
+        m.bincount(m.tensor([1, 1, 4])), m.bincount(m.tensor([0, 2, 2]), weights=x[0, :3],
+                                                    minlength=5))),
 ]
 
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
 @pytest.mark.parametrize("what,expr", IDIOMS, ids=[i[0] for i in IDIOMS])
 def test_pytorch_idioms_give_pytorchs_answers(backend, what, expr):
     (x, tx), (y, ty) = _pair(backend, 0), _pair(backend, 1)
@@ -174,6 +215,15 @@ def test_gradients_follow_pytorch(backend):
         (m.diag(x[0]) * 3).sum() + m.addmm(y[0, :2], x, y.t(), beta=0.5).sum(),
         lambda m, x, y: m.median(x, 1).values.sum() * 2 + m.median(y) +
         (m.quantile(x, 0.3, dim=1) * m.tensor([1.0, 3.0])).sum(),
+        lambda m, x, y: (x.scatter(1, m.tensor([[2, 1, 0], [1, 0, 2]]), y) * y).sum() +
+        (x.scatter_reduce(1, m.tensor([[2, 2, 0], [0, 1, 0]]), y, "amax") * y).sum(),
+        lambda m, x, y: sum((x.scatter_reduce(1, m.tensor([[0, 0, 1], [2, 2, 2]]), y * k, r,
+                                              include_self=i) * y).sum()
+                            for k, r, i in ((1, "prod", True), (2, "mean", True),
+                                            (-2, "amin", False), (1, "sum", False))),
+        lambda m, x, y: (m.cummax(x, 1).values * y).sum() + (m.logcumsumexp(x, 1) * y).sum()
+        + (x.index_fill(1, m.tensor([1]), 0.0) * y).sum() + m.sinc(x * y).sum()
+        + (m.xlogy(x, y.abs() + 1) + m.logit(m.sigmoid(x))).sum() + m.diff(x * y, n=2).sum(),
     ]
     for n, expr in enumerate(exprs):
         x = ember.tensor(a, requires_grad=True, backend=backend)
@@ -205,6 +255,16 @@ def test_composed_functions_at_every_special_pair(backend, dtype):
         _same(getattr(ember, name)(x), getattr(torch, name)(tx), f"{name} {dtype}")
     _same(ember.isclose(x, y, equal_nan=True), torch.isclose(tx, ty, equal_nan=True), "isclose")
     _same(ember.lerp(x, y, 0.75), torch.lerp(tx, ty, 0.75), f"lerp {dtype}")
+
+
+def test_scatter_sends_a_repeated_positions_gradient_to_its_last_write(backend):
+    """Of sources written to one element only the last lands, so only it gets that
+    element's gradient (PyTorch's backward gives every source the gradient at its
+    target, as if each had landed)."""
+    src = ember.tensor([[1.0, 2.0, 3.0]], requires_grad=True, backend=backend)
+    out = ember.zeros((1, 2), backend=backend).scatter(1, ember.tensor([[1, 1, 0]]), src)
+    (out * ember.tensor([[10.0, 20.0]], backend=backend)).sum().backward()
+    assert out.tolist() == [[3.0, 2.0]] and src.grad.tolist() == [[0.0, 20.0, 10.0]]
 
 
 def test_norm_neither_overflows_nor_underflows(backend):
@@ -257,6 +317,19 @@ def test_refusals_name_the_problem(backend):
     with pytest.raises(ValueError, match="matrix norms"):
         x.norm("nuc")
     assert x.size == 12 and x.size() == (3, 4) and x.contiguous() is x
+    index = ember.tensor([[0, 4]], backend=backend)
+    with pytest.raises(ember.IndexingError, match="index 4 is out of bounds for axis 1"):
+        x.scatter(1, index, 1.0)
+    with pytest.raises(ember.DTypeError, match="cast src with .to\\(float32\\)"):
+        x.scatter(1, index[:, :1], ember.ones((1, 1), dtype=ember.int32, backend=backend))
+    with pytest.raises(ValueError, match="reduce must be one of sum, prod, mean, amax, amin"):
+        x.scatter_reduce(1, index[:, :1], x, "max")
+    with pytest.raises(ember.ShapeError, match="no axis of length 3"):
+        ember.cross(x[:2], x[:2])
+    with pytest.raises(ember.IndexingError, match="bincount: x holds -1"):
+        ember.bincount(ember.tensor([0, -1], backend=backend))
+    with pytest.raises(ember.DTypeError, match="complex numbers have no order"):
+        ember.cummax(ember.tensor([1j, 2j]), 0)
 
 
 def test_torch_nn_and_optim_paths(backend):

@@ -333,9 +333,12 @@ class ArrayModuleBackend(Backend):
             yield (r0, r1, end, first, None if mask is None else mask[..., r0:r1, first:end],
                    None if keep is None else keep[..., r0:r1, :end])
 
-    def _attention_scores(self, q, kt, mask, first):
-        """q kt (q already scaled), the mask applied from key ``first`` on."""
+    def _attention_scores(self, q, kt, mask, first, scale=1):
+        """q kt (times ``scale`` where q is not scaled already), the mask applied from key
+        ``first`` on."""
         s = self.xp.matmul(q, kt)
+        if scale != 1:
+            s *= s.dtype.type(scale)
         if mask is not None and mask.dtype == bool:
             self.xp.copyto(s[..., first:], -self.xp.inf, where=~mask)
         elif mask is not None:
@@ -356,11 +359,17 @@ class ArrayModuleBackend(Backend):
         kept (no L x S matrix), and a causal mask skips the keys past each block."""
         xp = self.xp
         kt = xp.swapaxes(k, -1, -2)
-        q = q * q.dtype.type(scale)
+        # q scaled once (L x E, not L x S), unless that rounds some to 0: a subnormal query
+        # times an infinite key is infinite, 0 times it NaN
+        post, tiny = 1, numpy.finfo(q.dtype).tiny
+        if scale < 1 and bool(((q != 0) & (xp.abs(q) < tiny / scale)).any()):
+            post = scale                    # on the scores instead
+        else:
+            q = q * q.dtype.type(scale)
         poisoned = causal and not xp.isfinite(v).all()     # (PyTorch's answer there: NaN)
         calm = (mask is None or mask.dtype == bool) and self._scores_within(q, k, 60)
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], m, first)
+            s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], m, first, post)
             if calm:     # exp(s) is safe as it is: two passes over the scores less
                 top = xp.zeros(s.shape[:-1] + (1,), s.dtype)
             else:

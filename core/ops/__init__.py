@@ -3,7 +3,8 @@ NumPy's names for them (``axis``, ``keepdims``) and PyTorch's (``dim``, ``keepdi
 keywords; ops call one another directly, without that translation."""
 
 from ._util import torch_axes
-from .arithmetic import hypot, lerp, logaddexp, reciprocal, rsqrt, square
+from .arithmetic import (deg2rad, diff, frac, heaviside, hypot, lerp, logaddexp, logit, rad2deg,
+                         reciprocal, rsqrt, sgn, sinc, square, xlogy)
 from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .bitwise import (bitcast, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
@@ -15,46 +16,57 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
-from .indexing import (gather, getitem, index_add, index_select, masked_fill, masked_select,
-                       nonzero, scatter_add, setitem, take_along_axis)
-from .linalg import addmm, baddbmm, bmm, cdist, dot, matmul, mm, outer, trace
-from .movement import (broadcast_to, chunk, clone, concatenate, diag, diagonal, flatten, flip,
-                       movedim, narrow, pad, permute, repeat_interleave, reshape, roll, split,
-                       squeeze, stack, swapaxes, tile, transpose, tril, triu, unbind, unsqueeze)
+from .indexing import (gather, getitem, index_select, masked_fill, masked_select, nonzero, setitem,
+                       take_along_axis)
+from .linalg import addmm, baddbmm, bmm, cdist, cross, dot, kron, matmul, mm, outer, trace
+from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, chunk, clone,
+                       concatenate, diag, diagonal, flatten, flip, fliplr, flipud, meshgrid,
+                       movedim, narrow, pad, permute, repeat_interleave, reshape, roll, rot90,
+                       split, squeeze, stack, swapaxes, tile, transpose, tril, triu, unbind,
+                       unsqueeze)
 from .nonfinite import (allclose, isclose, isfinite, isinf, isnan, isneginf, isposinf,
                         nan_to_num)
-from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, std,
-                     sum, var)
+from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean,
+                     min, nanmean, nansum, norm, std, sum, var)
 from .rounding import ceil, floor, round, trunc
-from .scan import cumprod, cumsum, prod
+from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod
+from .scatter import (bincount, index_add, index_copy, index_fill, scatter, scatter_add,
+                      scatter_reduce)
 from .signs import copysign, signbit
 from .sort import (argsort, bucketize, kthvalue, median, quantile, searchsorted, sort, topk,
                    unique)
 from .special import erf
 
-(all, amax, amin, any, argmax, argmin, argsort, concatenate, cumprod, cumsum, flip, kthvalue,
- log_softmax, logsumexp, mean, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis, topk,
- unsqueeze, var) = map(torch_axes, (
-    all, amax, amin, any, argmax, argmin, argsort, concatenate, cumprod, cumsum, flip, kthvalue,
-    log_softmax, logsumexp, mean, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis,
-    topk, unsqueeze, var))
+(all, amax, amin, any, argmax, argmin, argsort, concatenate, count_nonzero, cummax, cummin,
+ cumprod, cumsum, diff, flip, kthvalue, log_softmax, logcumsumexp, logsumexp, mean, nanmean,
+ nansum, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis, topk, unsqueeze,
+ var) = map(torch_axes, (
+    all, amax, amin, any, argmax, argmin, argsort, concatenate, count_nonzero, cummax, cummin,
+    cumprod, cumsum, diff, flip, kthvalue, log_softmax, logcumsumexp, logsumexp, mean, nanmean,
+    nansum, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis, topk, unsqueeze,
+    var))
 
 __all__ = ["abs", "acos", "acosh", "add", "addmm", "all", "allclose", "amax", "amin", "any",
-           "argmax", "argmin", "argsort", "asin", "asinh", "atan", "atan2", "atanh", "baddbmm",
-           "bitcast", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
-           "bitwise_right_shift", "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast",
-           "cdist", "ceil", "chunk", "clip", "clone", "concatenate", "conj", "copysign", "cos",
-           "cumprod", "cumsum", "diag", "diagonal", "div", "dot", "einsum", "eq", "erf", "exp",
-           "expm1", "flatten", "flip", "floor", "floor_divide", "fmod", "gather", "ge", "getitem",
-           "gt", "hypot", "imag", "index_add", "index_select", "isclose", "isfinite", "isinf",
-           "isnan", "isneginf", "isposinf", "kthvalue", "le", "lerp", "log", "log1p", "log_sigmoid",
-           "log_softmax", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor",
-           "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean",
-           "median", "min", "minimum", "mm", "movedim", "mul", "nan_to_num", "narrow", "ne", "neg",
-           "nonzero", "norm", "outer", "pad", "permute", "pow", "prod", "quantile", "real",
-           "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll", "round",
-           "rsqrt", "scaled_dot_product_attention", "scatter_add", "searchsorted", "setitem",
-           "sigmoid", "sign", "signbit", "sin", "softmax", "softplus", "sort", "split", "sqrt",
-           "square", "squeeze", "stack", "std", "sub", "sum", "swapaxes", "take_along_axis", "tanh",
-           "tile", "to_backend", "topk", "trace", "transpose", "tril", "triu", "trunc", "unbind",
-           "unique", "unsqueeze", "var", "where"]
+           "argmax", "argmin", "argsort", "asin", "asinh", "atan", "atan2", "atanh", "atleast_1d",
+           "atleast_2d", "atleast_3d", "baddbmm", "bincount", "bitcast", "bitwise_and",
+           "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+           "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast", "cdist", "ceil", "chunk",
+           "clip", "clone", "concatenate", "conj", "copysign", "cos", "count_nonzero", "cross",
+           "cummax", "cummin", "cumprod", "cumsum", "deg2rad", "diag", "diagonal", "diff", "div",
+           "dot", "einsum", "eq", "erf", "exp", "expm1", "flatten", "flip", "fliplr", "flipud",
+           "floor", "floor_divide", "fmod", "frac", "gather", "ge", "getitem", "gt", "heaviside",
+           "hypot", "imag", "index_add", "index_copy", "index_fill", "index_select", "isclose",
+           "isfinite", "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp",
+           "log", "log1p", "log_sigmoid", "log_softmax", "logaddexp", "logcumsumexp",
+           "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logsumexp", "lt",
+           "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "median",
+           "meshgrid", "min", "minimum", "mm", "movedim", "mul", "nan_to_num", "nanmean",
+           "nansum", "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pow",
+           "prod", "quantile", "rad2deg", "real", "reciprocal", "relu", "remainder",
+           "repeat_interleave", "reshape", "roll", "rot90", "round", "rsqrt",
+           "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
+           "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin", "sinc",
+           "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
+           "sub", "sum", "swapaxes", "take_along_axis", "tanh", "tile", "to_backend", "topk",
+           "trace", "transpose", "tril", "triu", "trunc", "unbind", "unique", "unsqueeze", "var",
+           "where", "xlogy"]

@@ -1,12 +1,13 @@
 """Elementwise arithmetic composed of the primitives, each arranged to stay exact where
-its textbook formula is not: PyTorch's square, rsqrt, reciprocal, lerp, logaddexp and
-hypot. Integer inputs of rsqrt and reciprocal give the default float, as PyTorch's."""
+its textbook formula is not: PyTorch's square, rsqrt, reciprocal, lerp, logaddexp, hypot,
+logit, xlogy, deg2rad, rad2deg, frac, sgn, heaviside, sinc, and diff. Integer inputs of
+the float functions give the default float, as PyTorch's."""
 
 import math
 
 from ._util import as_tensor, binary_operands
-from .elementwise import (_float_input, abs as abs_, eq, exp, log1p, logical_or, lt, maximum,
-                          minimum, sqrt, where)
+from .elementwise import (_float_input, abs as abs_, eq, exp, log1p, logical_and, logical_or, lt,
+                          maximum, minimum, sqrt, where)
 
 
 def square(x):
@@ -55,3 +56,116 @@ def hypot(x1, x2):
     out = big * sqrt(ratio * ratio + 1.0)
     out = where(eq(big, 0), small, out)
     return where(logical_or(eq(a, math.inf), eq(b, math.inf)), math.inf, out)
+
+
+def logit(x, eps=None):
+    """log(x / (1 - x)) as log(x) - log1p(-x), exact near 1/2 where the quotient loses
+    digits: -inf at 0, inf at 1, NaN outside [0, 1]. ``eps`` first clamps x to [eps,
+    1 - eps], as PyTorch's."""
+    from .elementwise import clip, log
+    x = _float_input("logit", x)
+    if eps is not None:
+        x = clip(x, eps, 1.0 - eps)
+    return log(x) - log1p(-x)
+
+
+def xlogy(x, y):
+    """x * log(y), and 0 where x is 0 and y is not NaN (0 log 0 = 0, as in entropies),
+    as PyTorch's."""
+    from .elementwise import log, logical_not
+    from .nonfinite import isnan
+    x, y, _ = binary_operands("xlogy", x, y)
+    x, y = _float_input("xlogy", x), _float_input("xlogy", y)
+    zero = logical_and(eq(x, 0), logical_not(isnan(y)))
+    return where(zero, 0.0, x * log(where(zero, 1.0, y)))
+
+
+def deg2rad(x):
+    """x degrees in radians (integers give the default float)."""
+    return _float_input("deg2rad", x) * (math.pi / 180)
+
+
+def rad2deg(x):
+    """x radians in degrees (integers give the default float)."""
+    return _float_input("rad2deg", x) * (180 / math.pi)
+
+
+def frac(x):
+    """x minus its integer part, keeping x's sign (frac(-1.5) = -0.5), as PyTorch's; NaN
+    at +-inf."""
+    from .rounding import trunc
+    x = as_tensor(x, "frac")
+    return x - trunc(x)
+
+
+def sgn(x):
+    """The sign of x: sign(x) for reals; x / |x| for complex x (0 at 0), as PyTorch's."""
+    from .elementwise import sign
+    x = as_tensor(x, "sgn")
+    if not x.dtype.is_complex:
+        return sign(x)
+    size = abs_(x)
+    zero = eq(size, 0)
+    return where(zero, 0.0, x / where(zero, 1.0, size))
+
+
+def heaviside(x, values):
+    """0 where x < 0, 1 where x > 0, ``values`` where x is 0 (and NaN where x is NaN),
+    in x's and values' promoted dtype, as PyTorch's."""
+    from .elementwise import cast, gt
+    from .nonfinite import isnan
+    x, values, _ = binary_operands("heaviside", x, values)
+    out = where(eq(x, 0), values, cast(gt(x, 0), x.dtype))
+    return where(isnan(x), x, out) if x.dtype.is_inexact else out
+
+
+def sinc(x):
+    """sin(pi x) / (pi x), 1 at 0 (gradient 0 there), as PyTorch's; sin(pi x) taken as
+    +-sin(pi (x - n)) for the nearest integer n, so that sinc is exactly 0 at every
+    nonzero integer (every float32 past 2^24 is one) and exact near them, where sin of
+    the rounded pi x is not. float16 and bfloat16 compute in float32."""
+    from .. import dtypes as dt
+    from .division import remainder
+    from .elementwise import cast, sin
+    from .rounding import round as round_
+    x = _float_input("sinc", x)
+    dtype = x.dtype
+    if dtype in dt.HALF and dt.float32 in x._backend.dtypes:
+        x = cast(x, dt.float32)
+    n = round_(x)
+    odd = eq(remainder(n, 2.0), 1.0)
+    zero = eq(x, 0)
+    scaled = where(zero, 1.0, x * math.pi)
+    sine = sin((x - n) * math.pi)
+    out = where(zero, 1.0, where(odd, -sine, sine) / scaled)
+    return out if out.dtype is dtype else cast(out, dtype)
+
+
+def diff(x, n=1, axis=-1, prepend=None, append=None):
+    """The n-th differences along ``axis``, as numpy.diff and torch.diff: out[i] =
+    x[i + 1] - x[i], ``prepend`` and ``append`` joined first; bools give x[i + 1] !=
+    x[i]. Each difference shortens the axis by one (an axis shorter than n gives an
+    empty one)."""
+    from ..shapes import normalize_axis
+    from .elementwise import logical_xor
+    from .movement import broadcast_to, concatenate
+    x = as_tensor(x, "diff")
+    if not x.ndim:
+        from ..errors import ShapeError
+        raise ShapeError("diff: x must have at least one axis, got a 0-d tensor")
+    axis = normalize_axis("diff", axis, x.ndim, x.shape)
+    parts = []
+    for extra in (prepend, x, append):
+        if extra is None:
+            continue
+        extra = as_tensor(extra, "diff", like=x)
+        if extra.ndim == 0:      # a number: one slice of it
+            extra = broadcast_to(extra, x.shape[:axis] + (1,) + x.shape[axis + 1:])
+        parts.append(extra)
+    if len(parts) > 1:
+        x = concatenate(parts, axis)
+    take = lambda start, stop: x[(slice(None),) * axis + (slice(start, stop),)]  # noqa: E731
+    for _ in range(n):
+        first, rest = take(0, -1), take(1, None)
+        x = logical_xor(rest, first) if x.dtype.name == "bool" else rest - first
+    return x

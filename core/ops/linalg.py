@@ -130,3 +130,38 @@ def addmm(input, mat1, mat2, beta=1, alpha=1):  # noqa: A002  (PyTorch's names)
 def baddbmm(input, batch1, batch2, beta=1, alpha=1):  # noqa: A002
     """beta * input + alpha * bmm(batch1, batch2) (torch.baddbmm)."""
     return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def kron(a, b):
+    """The Kronecker product, as torch.kron: every element of a times the whole of b,
+    laid out in blocks; the fewer axes of either count as leading 1s."""
+    a, b = as_tensor(a, "kron"), as_tensor(b, "kron", like=a)
+    n = max(a.ndim, b.ndim)
+    a_shape, b_shape = (1,) * (n - a.ndim) + a.shape, (1,) * (n - b.ndim) + b.shape
+    product = reshape(a, tuple(d for s in a_shape for d in (s, 1))) * \
+        reshape(b, tuple(d for s in b_shape for d in (1, s)))
+    return reshape(product, tuple(p * q for p, q in zip(a_shape, b_shape)))
+
+
+def cross(a, b, dim=None):
+    """The cross product of 3-vectors along ``dim``, a and b broadcast together, as
+    torch.cross: without dim, the first axis of length 3 (PyTorch's old default;
+    torch.linalg.cross takes the last)."""
+    from ..shapes import normalize_axis
+    from .movement import broadcast_to, stack
+    a, b = as_tensor(a, "cross"), as_tensor(b, "cross", like=a)
+    shape = broadcast_shapes("cross", a.shape, b.shape)
+    if dim is None:
+        dim = next((i for i, d in enumerate(shape) if d == 3), None)
+        if dim is None:
+            raise ShapeError(f"cross: no axis of length 3 in the shape {shape}; give dim")
+    dim = normalize_axis("cross", dim, len(shape), shape)
+    for t in (a, b):        # 3 along dim in each: a length 1 does not broadcast there
+        k = t.ndim - len(shape) + dim
+        if k < 0 or t.shape[k] != 3:
+            raise ShapeError(f"cross: a {a.shape} and b {b.shape} must each have 3 elements "
+                             f"along axis {dim}")
+    a, b = broadcast_to(a, shape), broadcast_to(b, shape)
+    (a0, a1, a2), (b0, b1, b2) = ([t[(slice(None),) * dim + (i,)] for i in range(3)]
+                                  for t in (a, b))
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)

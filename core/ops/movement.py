@@ -565,3 +565,88 @@ def diag(x, diagonal=0):
     values = broadcast_to(reshape(padded, (n, 1)) if k >= 0 else padded, (n, n))
     offsets = arange(n, backend=x.backend) - reshape(arange(n, backend=x.backend), (n, 1))
     return where(offsets == k, values, const(0, x.dtype, x._backend))
+
+
+def _at_least(op, ndim, tensors):
+    """Each tensor with axes of 1 added, as numpy's and torch's atleast_1d/2d/3d: a 0-d
+    one at the front, a 1-d one on both sides for 3 (a row for 2)."""
+    single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    items = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
+        else tensors
+    out = []
+    for t in items:
+        t = as_tensor(t, op)
+        shape = {0: (1,) * ndim, 1: (1,) * (ndim - 1) + t.shape}.get(t.ndim, t.shape)
+        if ndim == 3 and t.ndim in (1, 2):
+            shape = (1,) + t.shape + (1,) if t.ndim == 1 else t.shape + (1,)
+        out.append(reshape(t, shape) if shape != t.shape else t)
+    return out[0] if single else tuple(out)
+
+
+def atleast_1d(*tensors):
+    return _at_least("atleast_1d", 1, tensors)
+
+
+def atleast_2d(*tensors):
+    return _at_least("atleast_2d", 2, tensors)
+
+
+def atleast_3d(*tensors):
+    return _at_least("atleast_3d", 3, tensors)
+
+
+def rot90(x, k=1, dims=(0, 1)):
+    """x turned by 90 degrees ``k`` times in the plane of ``dims``, from the first axis
+    towards the second, as torch.rot90 (and numpy.rot90's axes)."""
+    x = as_tensor(x, "rot90")
+    if len(dims) != 2 or x.ndim < 2:
+        raise ShapeError(f"rot90: needs two axes to turn in and x of at least 2, got dims "
+                         f"{tuple(dims)} and shape {x.shape}")
+    a, b = (normalize_axis("rot90", d, x.ndim, x.shape) for d in dims)
+    if a == b:
+        raise ShapeError(f"rot90: dims must be two different axes, got {tuple(dims)}")
+    k %= 4
+    if k == 1:
+        return swapaxes(flip(x, b), a, b)
+    if k == 2:
+        return flip(x, (a, b))
+    if k == 3:
+        return flip(swapaxes(x, a, b), b)
+    return x
+
+
+def fliplr(x):
+    """x with its columns (axis 1) reversed; x needs at least 2 axes."""
+    if x.ndim < 2:
+        raise ShapeError(f"fliplr: x needs at least 2 axes, got shape {x.shape}")
+    return flip(x, 1)
+
+
+def flipud(x):
+    """x with its rows (axis 0) reversed; x needs at least 1 axis."""
+    if x.ndim < 1:
+        raise ShapeError("flipud: x needs at least 1 axis, got a 0-d tensor")
+    return flip(x, 0)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids of 1-D tensors (0-d ones count as length 1), as torch.meshgrid:
+    ``indexing`` "ij" (PyTorch's default: the grids' axes in the tensors' order) or "xy"
+    (NumPy's and MATLAB's: the first two swapped)."""
+    items = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
+        else tensors
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    items = [as_tensor(t, "meshgrid") for t in items]
+    if any(t.ndim > 1 for t in items):
+        raise ShapeError(f"meshgrid: takes 0-d or 1-d tensors, got shapes "
+                         f"{[t.shape for t in items]}")
+    items = [reshape(t, (-1,)) for t in items]
+    if indexing == "xy" and len(items) > 1:
+        items[0], items[1] = items[1], items[0]
+    shape = tuple(t.shape[0] for t in items)
+    grids = [broadcast_to(reshape(t, tuple(-1 if b == a else 1 for b in range(len(items)))),
+                          shape) for a, t in enumerate(items)]
+    if indexing == "xy" and len(items) > 1:     # back in the tensors' order
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)

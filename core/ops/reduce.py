@@ -469,3 +469,31 @@ def _empty_logical(x, axis, keepdims, value):
     from ..creation import full
     axes = normalize_axes("any", axis, x.ndim, x.shape)
     return full(_reduced(x.shape, axes, keepdims), value, dtype=dt.bool_, backend=x._backend)
+
+
+def count_nonzero(x, axis=None, keepdims=False):
+    """How many of x's elements over ``axis`` are not 0 (NaN counts: it is not 0), in
+    the backend's integer dtype, as torch.count_nonzero and numpy.count_nonzero."""
+    from .elementwise import ne
+    x = as_tensor(x, "count_nonzero")
+    return sum(ne(x, 0), axis, keepdims)
+
+
+def nansum(x, axis=None, keepdims=False):
+    """The sum over ``axis`` with NaNs taken as 0 (all NaN: 0), as torch.nansum; infinities
+    still add up (inf + -inf is NaN)."""
+    from .nonfinite import isnan
+    x = as_tensor(x, "nansum")
+    return sum(where(isnan(x), 0, x) if x.dtype.is_inexact else x, axis, keepdims)
+
+
+def nanmean(x, axis=None, keepdims=False):
+    """The mean over ``axis`` of the values that are not NaN (all NaN: NaN, 0 / 0), as
+    torch.nanmean."""
+    from .elementwise import logical_not
+    from .nonfinite import isnan
+    x = as_tensor(x, "nanmean")
+    if not x.dtype.is_inexact:
+        return mean(x, axis, keepdims)
+    kept = logical_not(isnan(x))
+    return nansum(x, axis, keepdims) / cast(sum(kept, axis, keepdims), x.dtype)

@@ -1,18 +1,20 @@
-"""Prefix sums and products (cumsum, cumprod) and products (prod) along an axis,
-differentiable. Where a backend
-has no fast path they are composed of slices, pads, adds and multiplies: trees of
+"""Prefix sums and products (cumsum, cumprod), products (prod), running extremes
+(cummax, cummin) and log-sum-exps (logcumsumexp) along an axis, differentiable. Where a
+backend has no fast path they are composed of slices, pads, adds and multiplies: trees of
 ceil(log2 n) levels (Hillis and Steele's scan, pairwise products), so their rounding grows
 with log n, not with n as a running sum's; and a product's gradient is the tree's own, a
 product of the other factors, exact where some are 0 (no division by them)."""
 
 import math
 
+import numpy as np
+
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..shapes import normalize_axes, normalize_axis
 from ._util import as_tensor
-from .elementwise import cast, logical_and, where
-from .movement import flip, pad, permute, reshape
+from .elementwise import cast, check_ordered, logical_and, where
+from .movement import broadcast_to, flip, pad, permute, reshape
 
 
 def _along(x, axis, start, stop):
@@ -125,4 +127,71 @@ def prod(x, axis=None, keepdims=False, dtype=None):
         y = _along(y, y.ndim - 1, 0, n // 2) * _along(y, y.ndim - 1, n // 2, n)
     shape = tuple(1 if a in axes else d for a, d in enumerate(wide.shape)) if keepdims else kept
     y = reshape(y, shape)
+    return y if y.dtype is dtype else cast(y, dtype)
+
+
+def _running_extreme(op, x, axis, later_wins):
+    """(values, indices) of the running maximum or minimum along ``axis``: the index of
+    the latest of equal extremes, and of the latest NaN once one is met (NaN ranks above
+    every value), as PyTorch's cummax and cummin; values gathered from x at the indices,
+    so the gradient goes to them."""
+    from ..autograd import no_grad
+    from ..creation import arange
+    from .elementwise import logical_not, logical_or
+    from .indexing import take_along_axis
+    from .nonfinite import isnan
+    from .sort import Ranked
+    x = as_tensor(x, op)
+    check_ordered(op, x)
+    axis = normalize_axis(op, axis, max(x.ndim, 1), x.shape)
+    flat = reshape(x, (1,)) if not x.ndim else x
+    n = flat.shape[axis]
+    shape = [1] * flat.ndim
+    shape[axis] = n
+    index = broadcast_to(arange(n, dtype=x._backend.default_int,
+                                backend=x._backend).reshape(shape), flat.shape)
+    if flat.dtype.is_inexact:
+        edge = math.inf if op == "cummin" else -math.inf
+    else:
+        info = np.iinfo(flat.dtype.np)
+        edge = info.max if op == "cummin" else info.min
+    v, i, step = flat, index, 1
+    with no_grad():
+        while step < n:
+            ev = pad(_along(v, axis, 0, n - step), _widths(v.ndim, axis, step, 0), edge)
+            ei = pad(_along(i, axis, 0, n - step), _widths(v.ndim, axis, step, 0), 0)
+            keep = later_wins(v, ev)
+            if v.dtype.is_inexact:
+                keep = logical_or(isnan(v), logical_and(logical_not(isnan(ev)), keep))
+            v, i = where(keep, v, ev), where(keep, i, ei)
+            step *= 2
+    values = take_along_axis(flat, i, axis)
+    if not x.ndim:
+        return Ranked(reshape(values, ()), reshape(i, ()))
+    return Ranked(values, i)
+
+
+def cummax(x, axis):
+    """(values, indices) of the running maximum along ``axis``, as torch.cummax: of
+    equal maxima the latest index; NaN, once met, stays (at the latest NaN's index)."""
+    return _running_extreme("cummax", x, axis, lambda later, earlier: later >= earlier)
+
+
+def cummin(x, axis):
+    """(values, indices) of the running minimum along ``axis``, as torch.cummin."""
+    return _running_extreme("cummin", x, axis, lambda later, earlier: later <= earlier)
+
+
+def logcumsumexp(x, axis):
+    """log(cumsum(exp(x))) along ``axis`` without overflow, as torch.logcumsumexp: a scan
+    of logaddexp (rounding grows with log n); -inf terms add nothing, inf gives inf, NaN
+    spreads. Integers give the default float; float16 and bfloat16 run in float32."""
+    from .arithmetic import logaddexp
+    from .elementwise import _float_input
+    x = _float_input("logcumsumexp", x)
+    dtype = x.dtype
+    if dtype in dt.HALF and dt.float32 in x._backend.dtypes:
+        x = cast(x, dt.float32)
+    axis = normalize_axis("logcumsumexp", axis, max(x.ndim, 1), x.shape)
+    y = _scan(x, axis, logaddexp, -math.inf)
     return y if y.dtype is dtype else cast(y, dtype)

@@ -222,6 +222,59 @@ def _np_scatter_add(x, s):
     return out
 
 
+def _np_scatter(x, s):
+    """torch.scatter along axis 1 with _SCATTER: the last write to an element wins."""
+    out = x.copy()
+    for i in range(2):
+        for j in range(3):
+            out[i, _SCATTER[i, j]] = s[i, j]
+    return out
+
+
+def _np_scatter_reduce(kind, include_self):
+    def ref(x, s):
+        out = x.copy()
+        for i in range(2):
+            for t in range(x.shape[1]):
+                group = [s[i, j] for j in range(3) if _SCATTER[i, j] == t]
+                if group:
+                    values = ([x[i, t]] if include_self else []) + group
+                    out[i, t] = {"amax": np.max, "mean": np.mean}[kind](values)
+        return out
+    return ref
+
+
+def _np_cummax_indices(x):
+    """The latest index of the running maximum along the last axis (NaN ranks highest)."""
+    out = np.zeros(x.shape, dtype=np.int64)
+    for idx in np.ndindex(x.shape[:-1]):
+        best = 0
+        for j in range(x.shape[-1]):
+            v, b = x[idx + (j,)], x[idx + (best,)]
+            if np.isnan(v) or (not np.isnan(b) and v >= b):
+                best = j
+            out[idx + (j,)] = best
+    return out
+
+
+def _np_logcumsumexp(x, axis=-1):
+    return np.logaddexp.accumulate(x, axis=axis) if x.size else x
+
+
+def _np_xlogy(x, y):
+    with np.errstate(all="ignore"):
+        return np.where((x == 0) & ~np.isnan(y), 0.0, x * np.log(y))
+
+
+def _np_sinc(x):
+    """sin(pi x) / (pi x) with sin(pi x) = +-sin(pi (x - n)), n the nearest integer:
+    exactly 0 at the integers, as the true function (numpy.sinc rounds pi x first)."""
+    n = np.round(x)
+    with np.errstate(all="ignore"):
+        sine = np.sin(np.pi * (x - n)) * np.where(np.mod(n, 2) == 1, -1.0, 1.0)
+        return np.where(x == 0, 1.0, sine / (np.pi * x))
+
+
 def _np_index_add(x, s):
     out = x.copy()
     np.add.at(out, [0, 2, 2, 1], s)
@@ -543,6 +596,47 @@ OPS = [
            domain=(-1, 1), cancels=True),
     OpCase("dot", ember.dot, np.dot, [((4,), (4,)), ((0,), (0,))], domain=(-1, 1), cancels=True),
     OpCase("outer", ember.outer, np.outer, [((3,), (4,)), ((1,), (0,))], NUMERIC),
+    # scattering with PyTorch's names: of repeated positions scatter's last write wins;
+    # scatter_reduce's amax shares a tie's gradient, its mean counts x's own value
+    OpCase("scatter", lambda x, s: x.scatter(1, ember.tensor(_SCATTER, backend=x.device), s),
+           _np_scatter, [((2, 4), (2, 3)), ((2, 3), (3, 5))], NUMERIC),
+    OpCase("scatter_reduce_amax", lambda x, s: x.scatter_reduce(
+        1, ember.tensor(_SCATTER, backend=x.device), s, "amax"),
+        _np_scatter_reduce("amax", True), [((2, 4), (2, 3)), ((2, 3), (3, 5))], NUMERIC,
+        sample="distinct"),
+    OpCase("scatter_reduce_mean", lambda x, s: ember.scatter_reduce(
+        x, 1, ember.tensor(_SCATTER, backend=x.device), s, "mean", include_self=False),
+        _np_scatter_reduce("mean", False), [((2, 4), (2, 3))], FLOAT, cancels=True),
+    OpCase("index_fill", lambda x: x.index_fill(1, ember.tensor([0, 2], backend=x.device), -1.5),
+           lambda x: np.where(np.isin(np.arange(x.shape[1]), [0, 2]).reshape(
+               (-1,) + (1,) * (x.ndim - 2)), -1.5, x),
+           [((2, 3),), ((0, 4),), ((1, 3, 2),)], FLOAT),
+    # running extremes: values gathered at the latest index of equal extremes (NaN ranks
+    # highest); logcumsumexp: -inf adds nothing, inf gives inf, NaN spreads
+    OpCase("cummax", lambda x: ember.cummax(x, -1).values,
+           lambda x: np.maximum.accumulate(x, -1) if x.size else x, UNARY[1:], NUMERIC,
+           sample="distinct"),
+    OpCase("cummin_indices", lambda x: x.cummin(dim=-1).indices,
+           lambda x: _np_cummax_indices(-x), UNARY[1:], NUMERIC, grad=False, out="index",
+           domain=(-3, 3)),
+    OpCase("logcumsumexp", lambda x: ember.logcumsumexp(x, -1), _np_logcumsumexp, UNARY[1:],
+           domain=(-30, 30), edges=(-1e30, 80.0)),
+    OpCase("nansum", lambda x: ember.nansum(ember.where(x > 1, math.nan, x), dim=-1),
+           lambda x: np.nansum(np.where(x > 1, np.nan, x), -1), REDUCE, cancels=True),
+    OpCase("diff", lambda x: ember.diff(x, n=2, dim=-1, prepend=x[..., :1]),
+           lambda x: np.diff(x, 2, -1, prepend=x[..., :1]), [((3, 4),), ((5,),), ((2, 1),)],
+           NUMERIC, cancels=True),
+    # log(x) - log1p(-x): -inf at 0, inf at 1, NaN outside [0, 1]; 0 log 0 = 0, as in
+    # entropies; sinc is 1 at 0, with gradient 0
+    OpCase("logit", ember.logit, lambda x: np.log(x) - np.log1p(-x), domain=(0.02, 0.98),
+           edges=(0.5, 0.25, 0.75, 0.999)),
+    OpCase("xlogy", ember.xlogy, _np_xlogy, [((3, 4), (3, 4)), ((2, 1, 3), (4, 1))],
+           domain=(0.1, 3.0)),
+    OpCase("sinc", ember.sinc, _np_sinc, edges=(0.5, 1e10, 1e-20)),
+    OpCase("kron", ember.kron, np.kron, [((2, 3), (3, 2)), ((3,), (2, 2)), ((0, 2), (2, 1))],
+           NUMERIC),
+    OpCase("cross", lambda a, b: ember.cross(a, b, dim=-1), np.cross,
+           [((4, 3), (4, 3)), ((2, 1, 3), (5, 3))], cancels=True),
 ]
 
 CASES = {c.name: c for c in OPS}

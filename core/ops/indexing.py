@@ -382,7 +382,7 @@ def setitem(x, key, value):
     """A copy of ``x`` with ``x[key]`` replaced by ``value`` (NumPy semantics: the value
     broadcasts and is cast to x's dtype; of repeated positions the last write wins).
     Differentiable in x and value: a gather and a where."""
-    from .elementwise import cast, where
+    from .elementwise import cast
     from ._util import as_tensor
     from .movement import broadcast_to
     target = getitem(x, key).shape                     # the key's checks and errors
@@ -391,15 +391,23 @@ def setitem(x, key, value):
     positions = np.arange(x.size).reshape(x.shape)[host_key].reshape(-1)
     if positions.size == 0:
         return x
-    source = np.full(x.size, -1, dtype=np.int64)
-    source[positions] = np.arange(positions.size)      # NumPy: the last write wins
-    written = source >= 0
     v = as_tensor(value, "setitem", like=x)
     if v._backend is not x._backend:
         same_backend("setitem", (x, v))
     v = reshape(broadcast_to(cast(v, x.dtype) if v.dtype is not x.dtype else v, target), (-1,))
-    picked = take_flat(v, 0, index_tensor(np.where(written, source, 0), x.backend))
-    mask = cast(index_tensor(written.reshape(x.shape), x.backend), "bool")
+    return written(x, positions, v)
+
+
+def written(x, positions, values):
+    """x with its flat ``positions`` (host integers) replaced by ``values`` (a flat tensor,
+    one per position); of repeated positions the last write wins. Differentiable in x
+    and values: a gather and a where."""
+    from .elementwise import cast, where
+    source = np.full(x.size, -1, dtype=np.int64)
+    source[positions] = np.arange(positions.size)      # NumPy: the last write wins
+    hit = source >= 0
+    picked = take_flat(values, 0, index_tensor(np.where(hit, source, 0), x.backend))
+    mask = cast(index_tensor(hit.reshape(x.shape), x.backend), "bool")
     return where(mask, reshape(picked, x.shape), x)
 
 

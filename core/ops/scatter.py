@@ -24,6 +24,7 @@ from ..errors import DTypeError, IndexingError, ShapeError
 from ..shapes import normalize_axis
 from ..tensor import Tensor
 from ._util import as_tensor, index_tensor, same_backend
+from .indexing import written
 from .elementwise import add, cast, where
 from .movement import broadcast_to, concatenate, gather as take_flat, reshape
 from .movement import scatter_add as scattered
@@ -84,19 +85,6 @@ def _src(op, x, index, src):
     from ..creation import check_fits, full
     check_fits(op, src, x.dtype)
     return full((index.size,), src, dtype=x.dtype, backend=x._backend)
-
-
-def _written(x, targets, values):
-    """x with the flat positions ``targets`` (distinct, host) replaced by ``values``."""
-    if not targets.size:
-        return x
-    source = np.zeros(x.size, dtype=np.int64)
-    source[targets] = np.arange(targets.size)
-    mask = np.zeros(x.size, dtype=bool)
-    mask[targets] = True
-    picked = take_flat(values, 0, index_tensor(source, x._backend))
-    mask = cast(index_tensor(mask.reshape(x.shape), x._backend), "bool")
-    return where(mask, reshape(picked, x.shape), x)
 
 
 def scatter_add(x, dim, index, src):
@@ -207,11 +195,8 @@ def scatter(x, dim, index, src=None, value=None, reduce=None):
         return x
     if is_compiling():
         return _traced(x, dim, index, values, None, False)
-    positions = _flat_targets(x, dim, _host_index(op, x, dim, index)).reshape(-1)
-    # of repeated positions the last: the first of the reversed order
-    targets, last = np.unique(positions[::-1], return_index=True)
-    order = index_tensor(positions.size - 1 - last, x._backend)
-    return _written(x, targets, take_flat(values, 0, order))
+    return written(x, _flat_targets(x, dim, _host_index(op, x, dim, index)).reshape(-1),
+                   values)
 
 
 def scatter_reduce(x, dim, index, src, reduce, include_self=True):
@@ -253,7 +238,7 @@ def scatter_reduce(x, dim, index, src, reduce, include_self=True):
         grouped, axis=1)
     reduced = _mean(reduced, index_tensor(counts, x._backend), x) if reduce == "mean" \
         else cast(reduced, x.dtype)
-    return _written(x, targets, reduced)
+    return written(x, targets, reduced)
 
 
 def index_add(x, dim, index, source, alpha=1):

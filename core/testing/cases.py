@@ -222,6 +222,11 @@ def _np_scatter_add(x, s):
     return out
 
 
+#: the float dtypes and two integers (signed and unsigned): for composed ops whose integer
+#: paths are one (the op table runs the primitives beneath them at every integer dtype)
+SOME_INTS = FLOAT + (dt.int32, dt.uint8)
+
+
 def _np_scatter(x, s):
     """torch.scatter along axis 1 with _SCATTER: the last write to an element wins."""
     out = x.copy()
@@ -599,10 +604,10 @@ OPS = [
     # scattering with PyTorch's names: of repeated positions scatter's last write wins;
     # scatter_reduce's amax shares a tie's gradient, its mean counts x's own value
     OpCase("scatter", lambda x, s: x.scatter(1, ember.tensor(_SCATTER, backend=x.device), s),
-           _np_scatter, [((2, 4), (2, 3)), ((2, 3), (3, 5))], NUMERIC),
+           _np_scatter, [((2, 4), (2, 3)), ((2, 3), (3, 5))], SOME_INTS),
     OpCase("scatter_reduce_amax", lambda x, s: x.scatter_reduce(
         1, ember.tensor(_SCATTER, backend=x.device), s, "amax"),
-        _np_scatter_reduce("amax", True), [((2, 4), (2, 3)), ((2, 3), (3, 5))], NUMERIC,
+        _np_scatter_reduce("amax", True), [((2, 4), (2, 3)), ((2, 3), (3, 5))], SOME_INTS,
         sample="distinct"),
     OpCase("scatter_reduce_mean", lambda x, s: ember.scatter_reduce(
         x, 1, ember.tensor(_SCATTER, backend=x.device), s, "mean", include_self=False),
@@ -614,10 +619,10 @@ OPS = [
     # running extremes: values gathered at the latest index of equal extremes (NaN ranks
     # highest); logcumsumexp: -inf adds nothing, inf gives inf, NaN spreads
     OpCase("cummax", lambda x: ember.cummax(x, -1).values,
-           lambda x: np.maximum.accumulate(x, -1) if x.size else x, UNARY[1:], NUMERIC,
+           lambda x: np.maximum.accumulate(x, -1) if x.size else x, UNARY[1:], SOME_INTS,
            sample="distinct"),
     OpCase("cummin_indices", lambda x: x.cummin(dim=-1).indices,
-           lambda x: _np_cummax_indices(-x), UNARY[1:], NUMERIC, grad=False, out="index",
+           lambda x: _np_cummax_indices(-x), UNARY[1:], SOME_INTS, grad=False, out="index",
            domain=(-3, 3)),
     OpCase("logcumsumexp", lambda x: ember.logcumsumexp(x, -1), _np_logcumsumexp, UNARY[1:],
            domain=(-30, 30), edges=(-1e30, 80.0)),
@@ -625,7 +630,7 @@ OPS = [
            lambda x: np.nansum(np.where(x > 1, np.nan, x), -1), REDUCE, cancels=True),
     OpCase("diff", lambda x: ember.diff(x, n=2, dim=-1, prepend=x[..., :1]),
            lambda x: np.diff(x, 2, -1, prepend=x[..., :1]), [((3, 4),), ((5,),), ((2, 1),)],
-           NUMERIC, cancels=True),
+           SOME_INTS, cancels=True),
     # log(x) - log1p(-x): -inf at 0, inf at 1, NaN outside [0, 1]; 0 log 0 = 0, as in
     # entropies; sinc is 1 at 0, with gradient 0
     OpCase("logit", ember.logit, lambda x: np.log(x) - np.log1p(-x), domain=(0.02, 0.98),
@@ -634,7 +639,7 @@ OPS = [
            domain=(0.1, 3.0)),
     OpCase("sinc", ember.sinc, _np_sinc, edges=(0.5, 1e10, 1e-20)),
     OpCase("kron", ember.kron, np.kron, [((2, 3), (3, 2)), ((3,), (2, 2)), ((0, 2), (2, 1))],
-           NUMERIC),
+           SOME_INTS),
     OpCase("cross", lambda a, b: ember.cross(a, b, dim=-1), np.cross,
            [((4, 3), (4, 3)), ((2, 1, 3), (5, 3))], cancels=True),
 ]

@@ -17,13 +17,15 @@ from .images import ImageProcessor
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
 from .pretrained import from_pretrained
+from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextModel,
+                     SiglipVisionConfig, SiglipVisionModel)
 from .tokenizer import ByteTokenizer
 from .vit import ViTConfig, ViTForImageClassification, ViTModel
 
-#: GPT-2, the Llama family, the BERT encoders, DistilBERT, ViT and CLIP, each by its
-#: model_type
+#: GPT-2, the Llama family, the BERT encoders, DistilBERT, ViT, CLIP and SigLIP, each by
+#: its model_type
 MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel,
-          "clip": CLIPModel}
+          "clip": CLIPModel, "siglip": SiglipModel}
 
 __all__ = ["CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",
@@ -36,5 +38,7 @@ __all__ = ["CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "LlamaConfig",
            "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3", "Qwen2", "Qwen3", "Qwen3Moe",
            "RobertaForMaskedLM", "RobertaForQuestionAnswering", "RobertaForSequenceClassification",
-           "RobertaForTokenClassification", "RobertaModel", "SmolLM3", "ViTConfig",
+           "RobertaForTokenClassification", "RobertaModel", "SiglipConfig", "SiglipModel",
+           "SiglipTextConfig", "SiglipTextModel", "SiglipVisionConfig", "SiglipVisionModel",
+           "SmolLM3", "ViTConfig",
            "ViTForImageClassification", "ViTModel", "XLMRobertaModel", "from_pretrained"]

@@ -50,6 +50,8 @@ class CLIPTextConfig:
     eos_token_id: int = 49407           # 2 in checkpoints older than transformers 4.31: then
     model_type: str = "clip_text_model"  # the summary is at the largest token id instead
 
+    tower = "text_model"                # where the whole model keeps this tower
+
     def __post_init__(self):
         _check_tower(self, "CLIP text")
 
@@ -72,6 +74,8 @@ class CLIPVisionConfig(PatchGrid):
     attention_dropout: float = 0.0
     initializer_range: float = 0.02
     model_type: str = "clip_vision_model"
+
+    tower = "vision_model"
 
     def __post_init__(self):
         _check_tower(self, "CLIP vision")
@@ -215,26 +219,31 @@ class _CLIP(Module):
     config_class, tower = CLIPConfig, None
     #: whether this class's state-dict keys are the tower's bare ones (CLIPTextModel)
     bare = False
-    #: the config model_types these classes load (ember.plugins.models.from_pretrained)
-    model_types = tuple(CONFIGS)
+    #: the family's model_types (the whole model's first) -> their configs, which
+    #: ember.plugins.models.from_pretrained reads too; its architectures (set below)
+    configs, architectures = CONFIGS, {}
+
+    @classmethod
+    def model_types(cls):
+        return tuple(cls.configs)
 
     @classmethod
     def for_architecture(cls, name):
         """The class that transformers' architecture ``name`` (a config's first
         "architectures" entry: "CLIPVisionModel") loads as; this class for any other."""
-        return ARCHITECTURES.get(name, cls)
+        return cls.architectures.get(name, cls)
 
     @classmethod
     def _config(cls, values, path, overrides):
         """This class's config out of a config.json's values: the tower's own, or the
-        tower's part of a whole CLIP config."""
-        kind = values.get("model_type")
-        if kind not in CONFIGS:
+        tower's part of a whole model's config."""
+        kind, whole = values.get("model_type"), next(iter(cls.configs))
+        if kind not in cls.configs:
             raise SerializationError(f"{path}: model_type {kind!r} is not one of "
-                                     f"{', '.join(CONFIGS)}")
-        if cls.config_class is not CLIPConfig and kind == "clip":
+                                     f"{', '.join(cls.configs)}")
+        if cls.config_class is not cls.configs[whole] and kind == whole:
             values = values.get(cls.tower.replace("_model", "_config")) or {}
-        elif CONFIGS[kind] is not cls.config_class:
+        elif cls.configs[kind] is not cls.config_class:
             raise SerializationError(f"{path}: a {kind} checkpoint holds no {cls.__name__}; "
                                      f"load it with ember.plugins.models.from_pretrained")
         try:
@@ -251,15 +260,14 @@ class _CLIP(Module):
         model = cls(cls._config(values, path, overrides), dtype=dtype, backend=backend)
         own = model.state_dict()
         stored, weights = read_weights(directory, values, next(iter(own.values())).backend)
-        tower = {"clip_text_model": "text_model.", "clip_vision_model": "vision_model."}.get(
-            values.get("model_type"))
+        tower = getattr(cls.configs[values["model_type"]], "tower", None)
         full = {}
-        for key, value in stored.items():   # keyed as CLIPModel's
+        for key, value in stored.items():   # keyed as the whole model's
             if key.endswith("position_ids"):
                 continue
             if tower and not key.startswith(("text_model.", "vision_model.", "text_projection.",
                                              "visual_projection.")):
-                key = tower + key
+                key = f"{tower}.{key}"
             full[key] = value
         target = next(iter(own.values())).dtype
         state = {k: full[model._full(k)] for k in own if model._full(k) in full}
@@ -459,7 +467,6 @@ def _example_call(model, ids):
     return model(ids, pixels)[0]
 
 
-#: transformers' architecture names (a config's "architectures") -> the class to build
-ARCHITECTURES = {cls.__name__: cls for cls in (
+_CLIP.architectures = {cls.__name__: cls for cls in (
     CLIPModel, CLIPTextModel, CLIPTextModelWithProjection, CLIPVisionModel,
     CLIPVisionModelWithProjection)}

@@ -20,8 +20,8 @@ def from_pretrained(directory, dtype=None, backend=None, **overrides):
     if kind not in names:   # a multimodal one's language model's
         kind = text_config(values).get("model_type")
     loaders = {name: ember.registry.get("models", name) for name in names}
-    loaders = {**{k: m for m in loaders.values() for k in getattr(m, "model_types", ())},
-               **loaders}
+    loaders = {**{k: m for m in loaders.values()
+                  for k in (m.model_types() if hasattr(m, "model_types") else ())}, **loaders}
     if kind not in loaders or not hasattr(loaders[kind], "from_pretrained"):
         raise SerializationError(f"{path}: model_type {kind!r} is not a model ember can load; "
                                  f"registered ones: {', '.join(names)}")

@@ -65,14 +65,15 @@ class PatchGrid:
         return rows * columns
 
 
-def resize_positions(table, grid, new_grid):
-    """A position table (1 + rows * columns, width), the [CLS] position first, with its
-    grid of patch positions resized bicubically (align_corners=False) to ``new_grid``, as
-    transformers' interpolate_pos_encoding does."""
+def resize_positions(table, grid, new_grid, leading=1):
+    """A position table (leading + rows * columns, width), the [CLS] position first (no
+    ``leading`` row in SigLIP's), with its grid of patch positions resized bicubically
+    (align_corners=False) to ``new_grid``, as transformers' interpolate_pos_encoding."""
     width = table.shape[-1]
-    patches = table[1:].reshape(1, grid[0], grid[1], width).permute(0, 3, 1, 2)
+    patches = table[leading:].reshape(1, grid[0], grid[1], width).permute(0, 3, 1, 2)
     patches = F.interpolate(patches, size=new_grid, mode="bicubic", align_corners=False)
-    return ember.concat([table[:1], patches.permute(0, 2, 3, 1).reshape(-1, width)], axis=0)
+    return ember.concat([table[:leading], patches.permute(0, 2, 3, 1).reshape(-1, width)],
+                        axis=0)
 
 
 def check_pixels(name, config, x, interpolate_pos_encoding, like):

@@ -19,7 +19,7 @@ from ember.plugins.nn import Conv2d, LayerExample, LayerNorm, Module, ModuleList
 from .huggingface import (ACTIVATIONS, check_activation, check_ids, known_fields, load_weights,
                           normal_embedding, normal_linear, read_config, read_weights,
                           write_pretrained)
-from .vit import PatchGrid, check_pixels, resize_positions
+from .vit import PatchGrid, check_pixels, patch_tokens, positions_for
 
 
 def _check_tower(config, title):
@@ -200,12 +200,11 @@ class CLIPVisionEmbeddings(Module):
 
     def forward(self, pixel_values, interpolate_pos_encoding=False):
         batch, _, height, width = pixel_values.shape
-        x = self.patch_embedding(pixel_values)
-        x = x.reshape(batch, x.shape[1], -1).permute(0, 2, 1)
+        x = patch_tokens(self.patch_embedding(pixel_values))
         cls = ember.broadcast_to(self.class_embedding, (batch, 1, x.shape[-1]))
         table = self.position_embedding.weight
-        if interpolate_pos_encoding and not (x.shape[1] == table.shape[0] - 1 and height == width):
-            table = resize_positions(table, self.config.grid(), self.config.grid(height, width))
+        if interpolate_pos_encoding:
+            table = positions_for(table, self.config, height, width)
         return ember.concat([cls, x], axis=1) + table
 
 
@@ -214,9 +213,8 @@ class _CLIP(Module):
     reads its tower out of a whole CLIP checkpoint or a tower's own (its keys bare, as
     transformers 5 writes them, or under ``text_model.``/``vision_model.``, as 4 did)."""
 
-    #: the config class this model is built from; the tower ("text_model",
-    #: "vision_model") a tower's own keys are under in CLIPModel (None: CLIPModel)
-    config_class, tower = CLIPConfig, None
+    #: the config class this model is built from (a tower's names the tower)
+    config_class = CLIPConfig
     #: whether this class's state-dict keys are the tower's bare ones (CLIPTextModel)
     bare = False
     #: the family's model_types (the whole model's first) -> their configs, which
@@ -226,6 +224,12 @@ class _CLIP(Module):
     @classmethod
     def model_types(cls):
         return tuple(cls.configs)
+
+    @classmethod
+    def tower(cls):
+        """Where the whole model keeps this class's tower ("text_model"); None for the
+        whole model."""
+        return getattr(cls.config_class, "tower", None)
 
     @classmethod
     def for_architecture(cls, name):
@@ -242,7 +246,7 @@ class _CLIP(Module):
             raise SerializationError(f"{path}: model_type {kind!r} is not one of "
                                      f"{', '.join(cls.configs)}")
         if cls.config_class is not cls.configs[whole] and kind == whole:
-            values = values.get(cls.tower.replace("_model", "_config")) or {}
+            values = values.get(cls.tower().replace("_model", "_config")) or {}
         elif cls.configs[kind] is not cls.config_class:
             raise SerializationError(f"{path}: a {kind} checkpoint holds no {cls.__name__}; "
                                      f"load it with ember.plugins.models.from_pretrained")
@@ -276,7 +280,7 @@ class _CLIP(Module):
 
     def _full(self, key):
         """``key`` of this model's state dict as CLIPModel's."""
-        return f"{self.tower}.{key}" if self.bare else key
+        return f"{self.tower()}.{key}" if self.bare else key
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors as transformers lays them out."""
@@ -302,7 +306,7 @@ class CLIPTextModel(_CLIP):
     gives (last_hidden_state (batch, time, hidden_size), pooled (batch, hidden_size)), the
     pooled summary being the hidden state at each row's end-of-text token."""
 
-    config_class, tower, bare = CLIPTextConfig, "text_model", True
+    config_class, bare = CLIPTextConfig, True
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -312,15 +316,6 @@ class CLIPTextModel(_CLIP):
         self.encoder = CLIPEncoder(c, dtype, backend)
         self.final_layer_norm = LayerNorm(c.hidden_size, eps=c.layer_norm_eps, dtype=dtype,
                                           backend=backend)
-
-    @classmethod
-    def example(cls):
-        return LayerExample({"vocab_size": 11, "hidden_size": 8, "intermediate_size": 12,
-                             "num_hidden_layers": 2, "num_attention_heads": 2,
-                             "max_position_embeddings": 6, "eos_token_id": 10,
-                             "attention_dropout": 0.2},
-                            shape=(2, 5), integer_high=11, bad_shape=(2, 7),
-                            random_in_train=True, call=lambda model, ids: model(ids)[0])
 
     def forward(self, ids, attention_mask=None):
         c = self.config
@@ -339,7 +334,7 @@ class CLIPVisionModel(_CLIP):
     (last_hidden_state (batch, 1 + patches, hidden_size), pooled (batch, hidden_size)),
     the pooled summary being the class token's, normalized."""
 
-    config_class, tower, bare = CLIPVisionConfig, "vision_model", True
+    config_class, bare = CLIPVisionConfig, True
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -350,14 +345,6 @@ class CLIPVisionModel(_CLIP):
             LayerNorm(c.hidden_size, eps=c.layer_norm_eps, dtype=dtype, backend=backend)
             for _ in range(2))
         self.encoder = CLIPEncoder(c, dtype, backend)
-
-    @classmethod
-    def example(cls):
-        return LayerExample({"hidden_size": 8, "intermediate_size": 12, "num_hidden_layers": 2,
-                             "num_attention_heads": 2, "num_channels": 2, "image_size": 8,
-                             "patch_size": 4, "attention_dropout": 0.2},
-                            shape=(2, 2, 8, 8), bad_shape=(2, 2, 6, 8), random_in_train=True,
-                            call=lambda model, x: model(x)[0])
 
     def forward(self, pixel_values, interpolate_pos_encoding=False):
         x = check_pixels(type(self).__name__, self.config, pixel_values,
@@ -384,7 +371,7 @@ class CLIPTextModelWithProjection(_CLIP):
     ``model(ids, attention_mask)`` gives (text_embeds (batch, projection_dim),
     last_hidden_state)."""
 
-    config_class, tower = CLIPTextConfig, "text_model"
+    config_class = CLIPTextConfig
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -403,7 +390,7 @@ class CLIPVisionModelWithProjection(_CLIP):
     ``model(pixel_values)`` gives (image_embeds (batch, projection_dim),
     last_hidden_state)."""
 
-    config_class, tower = CLIPVisionConfig, "vision_model"
+    config_class = CLIPVisionConfig
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -439,11 +426,10 @@ class CLIPModel(_CLIP):
 
     @classmethod
     def example(cls):
-        text = CLIPTextModel.example().kwargs
-        vision = CLIPVisionModel.example().kwargs
-        return LayerExample({"text_config": text, "vision_config": vision, "projection_dim": 6},
+        return LayerExample({"text_config": {**EXAMPLE_TEXT, "eos_token_id": 10},
+                             "vision_config": EXAMPLE_VISION, "projection_dim": 6},
                             shape=(2, 5), integer_high=11, random_in_train=True,
-                            call=_example_call)
+                            call=example_call)
 
     def get_text_features(self, ids, attention_mask=None):
         return self.text_projection(self.text_model(ids, attention_mask)[1])
@@ -460,8 +446,18 @@ class CLIPModel(_CLIP):
         return per_text.T, per_text, text, image
 
 
-def _example_call(model, ids):
-    """The conformance suite's call of CLIPModel: its ids and a fixed batch of images."""
+#: the towers of the conformance suite's CLIP and SigLIP (ids below 11, 8 x 8 images)
+EXAMPLE_TEXT = {"vocab_size": 11, "hidden_size": 8, "intermediate_size": 12,
+                "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 6,
+                "attention_dropout": 0.2}
+EXAMPLE_VISION = {"hidden_size": 8, "intermediate_size": 12, "num_hidden_layers": 2,
+                  "num_attention_heads": 2, "num_channels": 2, "image_size": 8, "patch_size": 4,
+                  "attention_dropout": 0.2}
+
+
+def example_call(model, ids):
+    """The conformance suite's call of CLIPModel and SiglipModel: its ids and a fixed
+    batch of two 8 x 8 images of two channels."""
     pixels = ember.linspace(-1.0, 1.0, 2 * 2 * 8 * 8, dtype=model.logit_scale.dtype,
                             backend=ids.backend).reshape(2, 2, 8, 8)
     return model(ids, pixels)[0]

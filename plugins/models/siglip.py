@@ -15,9 +15,10 @@ import ember
 from ember.plugins.nn import (Conv2d, LayerExample, LayerNorm, Module, MultiheadAttention,
                               Parameter, init)
 
-from .clip import _CLIP, CLIPEncoder, CLIPMLP, CLIPTextEmbeddings, _check_tower, _with
+from .clip import (_CLIP, CLIPEncoder, CLIPMLP, CLIPTextEmbeddings, EXAMPLE_TEXT, EXAMPLE_VISION,
+                   _check_tower, _with, example_call)
 from .huggingface import check_ids, known_fields, normal_embedding, normal_linear
-from .vit import PatchGrid, check_pixels, resize_positions
+from .vit import PatchGrid, check_pixels, patch_tokens, positions_for
 
 
 @dataclasses.dataclass
@@ -103,14 +104,11 @@ class SiglipVisionEmbeddings(Module):
                                                    c.initializer_range, dtype, backend)
 
     def forward(self, pixel_values, interpolate_pos_encoding=False):
-        batch, _, height, width = pixel_values.shape
-        x = self.patch_embedding(pixel_values)
-        x = x.reshape(batch, x.shape[1], -1).permute(0, 2, 1)
+        _, _, height, width = pixel_values.shape
         table = self.position_embedding.weight
-        if interpolate_pos_encoding and not (x.shape[1] == table.shape[0] and height == width):
-            table = resize_positions(table, self.config.grid(), self.config.grid(height, width),
-                                     leading=0)
-        return x + table
+        if interpolate_pos_encoding:
+            table = positions_for(table, self.config, height, width, leading=0)
+        return patch_tokens(self.patch_embedding(pixel_values)) + table
 
 
 class SiglipMultiheadAttentionPoolingHead(Module):
@@ -145,7 +143,7 @@ class SiglipTextModel(_Siglip):
     gives (last_hidden_state, pooled): head(the last position's hidden state), padding or
     not, as transformers takes it (SigLIP pads to max_length)."""
 
-    config_class, tower, bare = SiglipTextConfig, "text_model", True
+    config_class, bare = SiglipTextConfig, True
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -174,7 +172,7 @@ class SiglipVisionModel(_Siglip):
     gives (last_hidden_state (batch, patches, hidden_size), pooled by the attention
     head, or None without ``vision_use_head``)."""
 
-    config_class, tower, bare = SiglipVisionConfig, "vision_model", True
+    config_class, bare = SiglipVisionConfig, True
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -214,14 +212,9 @@ class SiglipModel(_Siglip):
 
     @classmethod
     def example(cls):
-        text = {"vocab_size": 11, "hidden_size": 8, "intermediate_size": 12,
-                "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 6,
-                "attention_dropout": 0.2}
-        vision = {"hidden_size": 8, "intermediate_size": 12, "num_hidden_layers": 2,
-                  "num_attention_heads": 2, "num_channels": 2, "image_size": 8,
-                  "patch_size": 4, "attention_dropout": 0.2}
-        return LayerExample({"text_config": text, "vision_config": vision}, shape=(2, 5),
-                            integer_high=11, random_in_train=True, call=_example_call)
+        return LayerExample({"text_config": EXAMPLE_TEXT, "vision_config": EXAMPLE_VISION},
+                            shape=(2, 5), integer_high=11, random_in_train=True,
+                            call=example_call)
 
     def get_text_features(self, ids, attention_mask=None):
         return self.text_model(ids, attention_mask)[1]
@@ -236,13 +229,6 @@ class SiglipModel(_Siglip):
         image = image / ember.norm(image, dim=-1, keepdim=True)
         per_text = ember.matmul(text, image.T) * ember.exp(self.logit_scale) + self.logit_bias
         return per_text.T, per_text, text, image
-
-
-def _example_call(model, ids):
-    """The conformance suite's call of SiglipModel: its ids and a fixed batch of images."""
-    pixels = ember.linspace(-1.0, 1.0, 2 * 2 * 8 * 8, dtype=model.logit_scale.dtype,
-                            backend=ids.backend).reshape(2, 2, 8, 8)
-    return model(ids, pixels)[0]
 
 
 _Siglip.architectures = {c.__name__: c for c in (SiglipModel, SiglipTextModel,

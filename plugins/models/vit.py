@@ -65,10 +65,24 @@ class PatchGrid:
         return rows * columns
 
 
-def resize_positions(table, grid, new_grid, leading=1):
-    """A position table (leading + rows * columns, width), the [CLS] position first (no
-    ``leading`` row in SigLIP's), with its grid of patch positions resized bicubically
-    (align_corners=False) to ``new_grid``, as transformers' interpolate_pos_encoding."""
+def patch_tokens(x):
+    """A patch convolution's output (batch, width, rows, columns) as a sequence of patches
+    (batch, rows * columns, width)."""
+    return x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+
+
+def positions_for(table, config, height, width, leading=1):
+    """The position table (leading + patches, width; the [CLS] position first, none in
+    SigLIP's) for a height x width image, as transformers' interpolate_pos_encoding: the
+    stored one for a square image of as many patches, else its grid of patch positions
+    resized bicubically (align_corners=False) to the image's."""
+    grid = config.grid(height, width)
+    if grid[0] * grid[1] == table.shape[0] - leading and height == width:
+        return table
+    return _resized(table, config.grid(), grid, leading)
+
+
+def _resized(table, grid, new_grid, leading):
     width = table.shape[-1]
     patches = table[leading:].reshape(1, grid[0], grid[1], width).permute(0, 3, 1, 2)
     patches = F.interpolate(patches, size=new_grid, mode="bicubic", align_corners=False)
@@ -147,8 +161,7 @@ class ViTPatchEmbeddings(Module):
             self.projection.weight.shape, 0.0, c.initializer_range, dtype, backend))
 
     def forward(self, pixel_values):
-        x = self.projection(pixel_values)
-        return x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+        return patch_tokens(self.projection(pixel_values))
 
 
 class ViTEmbeddings(Module):
@@ -167,23 +180,14 @@ class ViTEmbeddings(Module):
         self.patch_embeddings = ViTPatchEmbeddings(c, dtype, backend)
         self.dropout = Dropout(c.hidden_dropout_prob)
 
-    def positions(self, height, width, patches):
-        """The position table for ``patches`` patches of a height x width image: the
-        stored one, or its patch part resized bicubically (align_corners=False) from the
-        configured image's grid of patches to this one's."""
-        table, c = self.position_embeddings, self.config
-        if patches == table.shape[1] - 1 and height == width:
-            return table
-        return resize_positions(table[0], c.grid(), c.grid(height, width))[None]
-
     def forward(self, pixel_values, interpolate_pos_encoding=False):
         batch, _, height, width = pixel_values.shape
         x = self.patch_embeddings(pixel_values)
         cls = ember.broadcast_to(self.cls_token, (batch, 1, x.shape[-1]))
-        x = ember.concat([cls, x], axis=1)
-        table = self.positions(height, width, x.shape[1] - 1) if interpolate_pos_encoding \
-            else self.position_embeddings
-        return self.dropout(x + table)
+        table = self.position_embeddings
+        if interpolate_pos_encoding:
+            table = positions_for(table[0], self.config, height, width)[None]
+        return self.dropout(ember.concat([cls, x], axis=1) + table)
 
 
 class ViTSelfAttention(BertSelfAttention):

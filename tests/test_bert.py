@@ -12,6 +12,8 @@ import ember
 from ember.plugins.models import (BertConfig, BertForMaskedLM, BertForSequenceClassification,
                                   BertModel, RobertaModel, from_pretrained)
 
+from .transformers_oracle import assert_gradients_close, rel
+
 SMALL = {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
          "intermediate_size": 48, "max_position_embeddings": 40, "type_vocab_size": 2}
 #: DistilBERT's names for the same small network
@@ -41,10 +43,6 @@ def _call(model, kind, ids, mask, types):
     return model(ids, attention_mask=mask,
                  **({} if kind == "distilbert" else {"token_type_ids": types}))
 
-
-def _rel(got, want):
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    return np.abs(got - want).max() / np.abs(want).max()
 
 
 def _inputs(pad):
@@ -104,7 +102,7 @@ def test_encoders_match_transformers(backend, hf_encoder):
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.shape == w.shape and np.abs(w).max() > 0.05
-        assert _rel(g, w) < 1e-4
+        assert rel(g, w) < 1e-4
 
 
 def test_encoders_save_what_transformers_loads(hf_encoder, tmp_path):
@@ -145,12 +143,7 @@ def test_fine_tuning_gradients_match_transformers(kind, tmp_path):
     cross_entropy(_call(ours, kind, *(ember.tensor(a) for a in (ids, mask, types))),
                   ember.tensor(labels)).backward()
     want = {name: p.grad.numpy() for name, p in theirs.named_parameters()}
-    biggest = max(np.abs(g).max() for g in want.values())
-    for name, p in ours.named_parameters():
-        if np.abs(want[name]).max() < 1e-9 * biggest:  # zero but for rounding: a key's bias
-            assert np.abs(p.grad.numpy()).max() < 1e-9 * biggest, name
-        else:
-            assert _rel(p.grad.numpy(), want[name]) < 1e-4, name
+    assert_gradients_close({name: p.grad.numpy() for name, p in ours.named_parameters()}, want)
     tables = ours.encoder_module().embeddings
     assert not np.any(tables.word_embeddings.weight.grad.numpy()[config.pad_token_id])
     if kind == "roberta":

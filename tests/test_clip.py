@@ -12,6 +12,8 @@ import ember
 from ember.plugins.models import (CLIPModel, CLIPTextModel, CLIPVisionModel, ImageProcessor,
                                   from_pretrained)
 
+from .transformers_oracle import assert_gradients_close, rel
+
 TEXT = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
         "num_attention_heads": 4, "max_position_embeddings": 12, "bos_token_id": 62,
         "eos_token_id": 63, "projection_dim": 16}
@@ -24,10 +26,6 @@ CASES = [("clip", "CLIPModel"), ("text", "CLIPTextModelWithProjection"),
          ("vision", "CLIPVisionModelWithProjection"), ("bare-text", "CLIPTextModel")]
 HF_HIDDEN = ("last_hidden_state", "pooler_output", "text_embeds", "image_embeds")
 
-
-def _rel(got, want):
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    return np.abs(got - want).max() / np.abs(want).max()
 
 
 def _inputs():
@@ -111,7 +109,7 @@ def test_clip_matches_transformers(backend, hf_clip):
         assert len(got) == len(expected)
         for g, w in zip(got, expected):
             assert g.shape == w.shape and np.abs(w).max() > 0.05
-            assert _rel(g.numpy(), w) < 1e-4, (name, interpolate)
+            assert rel(g.numpy(), w) < 1e-4, (name, interpolate)
 
 
 def test_clip_saves_what_transformers_loads(hf_clip, tmp_path):
@@ -167,14 +165,9 @@ def test_clip_fine_tuning_gradients_match_transformers(tmp_path):
     labels = ember.arange(2)
     ((cross_entropy(per_text, labels) + cross_entropy(per_image, labels)) / 2).backward()
     want = {k: p.grad.numpy() for k, p in theirs.named_parameters()}
-    mine = dict(ours.named_parameters())
+    mine = {k: p.grad.numpy() for k, p in ours.named_parameters()}
     assert sorted(mine) == sorted(want)
-    biggest = max(np.abs(g).max() for g in want.values())
-    for key, p in mine.items():
-        if np.abs(want[key]).max() < 1e-9 * biggest:    # zero but for rounding: a key's bias
-            assert np.abs(p.grad.numpy()).max() < 1e-9 * biggest, key
-        else:
-            assert _rel(p.grad.numpy(), want[key]) < 1e-4, key
+    assert_gradients_close(mine, want)
 
 
 def test_clip_zero_shot_reads_processed_images_and_refuses_bad_input():

@@ -8,7 +8,8 @@ import pytest
 import ember
 from ember.plugins.models import SiglipModel, SiglipVisionModel, from_pretrained
 
-from .test_clip import _inputs, _rel
+from .test_clip import _inputs
+from .transformers_oracle import assert_gradients_close, rel
 
 TEXT = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
         "num_attention_heads": 4, "max_position_embeddings": 12, "projection_size": 24,
@@ -82,7 +83,7 @@ def test_siglip_matches_transformers(backend, hf_siglip):
             continue
         for g, w in zip(got, expected):
             assert g.shape == w.shape and np.abs(w).max() > 0.05
-            assert _rel(g.numpy(), w) < 1e-4, name
+            assert rel(g.numpy(), w) < 1e-4, name
 
 
 def test_siglip_saves_what_transformers_loads(hf_siglip, tmp_path):
@@ -119,14 +120,9 @@ def test_siglip_sigmoid_loss_gradients_match_transformers(tmp_path):
     labels = 2 * ember.eye(2, dtype=ember.float64) - 1
     (-ember.log_sigmoid(labels * per_text).sum() / 2).backward()
     want = {k: p.grad.numpy() for k, p in theirs.named_parameters()}
-    mine = dict(ours.named_parameters())
+    mine = {k: p.grad.numpy() for k, p in ours.named_parameters()}
     assert sorted(mine) == sorted(want)
-    biggest = max(np.abs(g).max() for g in want.values())
-    for key, p in mine.items():
-        if np.abs(want[key]).max() < 1e-9 * biggest:    # zero but for rounding
-            assert np.abs(p.grad.numpy()).max() < 1e-9 * biggest, key
-        else:
-            assert _rel(p.grad.numpy(), want[key]) < 1e-4, key
+    assert_gradients_close(mine, want)
 
 
 def test_siglip_towers_load_alone_and_refuse_bad_input(tmp_path):

@@ -310,7 +310,7 @@ class CLIPTextModel(_CLIP):
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
-        c = _with(CLIPTextConfig, config, fields)
+        c = _with(self.config_class, config, fields)
         object.__setattr__(self, "config", c)
         self.embeddings = CLIPTextEmbeddings(c, dtype, backend)
         self.encoder = CLIPEncoder(c, dtype, backend)

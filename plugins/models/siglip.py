@@ -15,7 +15,8 @@ import ember
 from ember.plugins.nn import (Conv2d, LayerExample, LayerNorm, Module, MultiheadAttention,
                               Parameter, init)
 
-from .clip import (_CLIP, CLIPEncoder, CLIPMLP, CLIPTextEmbeddings, EXAMPLE_TEXT, EXAMPLE_VISION,
+from .bert import _allowed
+from .clip import (_CLIP, CLIPEncoder, CLIPMLP, CLIPTextModel, EXAMPLE_TEXT, EXAMPLE_VISION,
                    _check_tower, _with, example_call)
 from .huggingface import check_ids, known_fields, normal_embedding, normal_linear
 from .vit import PatchGrid, check_pixels, patch_tokens, positions_for
@@ -138,21 +139,16 @@ class _Siglip(_CLIP):
                "siglip_vision_model": SiglipVisionConfig}
 
 
-class SiglipTextModel(_Siglip):
+class SiglipTextModel(_Siglip, CLIPTextModel):
     """SigLIP's text tower (transformers' SiglipTextModel): ``model(ids, attention_mask)``
     gives (last_hidden_state, pooled): head(the last position's hidden state), padding or
     not, as transformers takes it (SigLIP pads to max_length)."""
 
-    config_class, bare = SiglipTextConfig, True
+    config_class = SiglipTextConfig
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
-        super().__init__()
-        c = _with(SiglipTextConfig, config, fields)
-        object.__setattr__(self, "config", c)
-        self.embeddings = CLIPTextEmbeddings(c, dtype, backend)
-        self.encoder = CLIPEncoder(c, dtype, backend)
-        self.final_layer_norm = LayerNorm(c.hidden_size, eps=c.layer_norm_eps, dtype=dtype,
-                                          backend=backend)
+        super().__init__(config, dtype, backend, **fields)      # CLIP's text tower
+        c = self.config
         self.head = normal_linear(c.hidden_size, c.projection_size or c.hidden_size,
                                   c.initializer_range, dtype=dtype, backend=backend)
 
@@ -160,10 +156,8 @@ class SiglipTextModel(_Siglip):
         c = self.config
         ids = check_ids(type(self).__name__, ids, self.head.weight.backend,
                         c.max_position_embeddings, attention_mask=attention_mask)
-        allowed = None if attention_mask is None else (
-            ember.asarray(attention_mask, backend=ids.backend) != 0).reshape(
-                ids.shape[0], 1, 1, ids.shape[1])
-        hidden = self.final_layer_norm(self.encoder(self.embeddings(ids), allowed))
+        hidden = self.final_layer_norm(self.encoder(self.embeddings(ids),
+                                                    _allowed(ids, attention_mask)))
         return hidden, self.head(hidden[:, -1])
 
 

@@ -37,11 +37,16 @@ def _inputs():
     return ids, mask, pixels
 
 
+def _pixels(interpolate=False):
+    """_inputs' two images, or (resized positions) two of 20 x 24."""
+    if not interpolate:
+        return _inputs()[2]
+    return np.random.default_rng(1).standard_normal((2, 3, 20, 24)).astype(np.float32)
+
+
 def _theirs(torch, model, name, interpolate=False):
-    ids, mask, pixels = _inputs()
-    if interpolate:
-        pixels = np.random.default_rng(1).standard_normal((2, 3, 20, 24)).astype(np.float32)
-    ids, mask, pixels = torch.tensor(ids), torch.tensor(mask), torch.tensor(pixels)
+    ids, mask, _ = _inputs()
+    ids, mask, pixels = torch.tensor(ids), torch.tensor(mask), torch.tensor(_pixels(interpolate))
     with torch.no_grad():
         if name == "clip":
             out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask,
@@ -54,9 +59,8 @@ def _theirs(torch, model, name, interpolate=False):
 
 
 def _ours(model, name, interpolate=False):
-    ids, mask, pixels = _inputs()
-    if interpolate:
-        pixels = np.random.default_rng(1).standard_normal((2, 3, 20, 24)).astype(np.float32)
+    ids, mask, _ = _inputs()
+    pixels = _pixels(interpolate)
     backend = next(model.parameters()).backend
     ids, mask = (ember.tensor(a, dtype=backend.default_int, backend=backend) for a in (ids, mask))
     pixels = ember.tensor(pixels, backend=backend)

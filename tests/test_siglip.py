@@ -8,7 +8,7 @@ import pytest
 import ember
 from ember.plugins.models import SiglipModel, SiglipVisionModel, from_pretrained
 
-from .test_clip import _inputs
+from .test_clip import _inputs, _pixels
 from .transformers_oracle import assert_gradients_close, rel
 
 TEXT = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
@@ -17,11 +17,6 @@ TEXT = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 48, "num_hidde
 VISION = {"hidden_size": 24, "intermediate_size": 40, "num_hidden_layers": 2,
           "num_attention_heads": 4, "image_size": 16, "patch_size": 4}
 CASES = [("siglip", "SiglipModel"), ("vision", "SiglipVisionModel"), ("text", "SiglipTextModel")]
-
-
-def _pixels(interpolate=False):
-    shape = (2, 3, 20, 24) if interpolate else (2, 3, 16, 16)
-    return np.random.default_rng(int(interpolate)).standard_normal(shape).astype(np.float32)
 
 
 def _theirs(torch, model, name, interpolate=False):

@@ -94,10 +94,16 @@ class CLIPConfig:
     model_type: str = "clip"
 
     def __post_init__(self):
-        for name, cls in (("text_config", CLIPTextConfig), ("vision_config", CLIPVisionConfig)):
-            value = getattr(self, name)
-            if value is None or isinstance(value, dict):
-                setattr(self, name, cls(**known_fields(cls, value or {})))
+        build_towers(self, CLIPTextConfig, CLIPVisionConfig)
+
+
+def build_towers(config, text_class, vision_class):
+    """A whole model's config's text_config and vision_config as their classes, from the
+    dicts of a config.json (the fields the class has) or their defaults (None)."""
+    for name, cls in (("text_config", text_class), ("vision_config", vision_class)):
+        value = getattr(config, name)
+        if value is None or isinstance(value, dict):
+            setattr(config, name, cls(**known_fields(cls, value or {})))
 
 
 #: model_type -> the config class that reads it

@@ -17,8 +17,8 @@ from ember.plugins.nn import (Conv2d, LayerExample, LayerNorm, Module, Multihead
 
 from .bert import _allowed
 from .clip import (_CLIP, CLIPEncoder, CLIPMLP, CLIPTextModel, EXAMPLE_TEXT, EXAMPLE_VISION,
-                   _check_tower, _with, example_call)
-from .huggingface import check_ids, known_fields, normal_embedding, normal_linear
+                   _check_tower, _with, build_towers, example_call)
+from .huggingface import check_ids, normal_embedding, normal_linear
 from .vit import PatchGrid, check_pixels, patch_tokens, positions_for
 
 
@@ -84,11 +84,7 @@ class SiglipConfig:
     model_type: str = "siglip"
 
     def __post_init__(self):
-        for name, cls in (("text_config", SiglipTextConfig),
-                          ("vision_config", SiglipVisionConfig)):
-            value = getattr(self, name)
-            if value is None or isinstance(value, dict):
-                setattr(self, name, cls(**known_fields(cls, value or {})))
+        build_towers(self, SiglipTextConfig, SiglipVisionConfig)
 
 
 class SiglipVisionEmbeddings(Module):

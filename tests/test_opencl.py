@@ -123,3 +123,27 @@ def test_a_fused_float32_kernel_of_sixteen_lanes_gives_the_scalar_kernels_bits(n
         assert differ.size == 0, f"{name}: {got[~nan][differ[:3]]}, scalar {want[~nan][differ[:3]]}"
         assert any("vload16" in code for code in sources) == (n % 16 == 0), n
         sources.clear()
+
+
+def test_each_helper_section_builds_with_only_the_sections_it_names():
+    """A kernel's program holds only the sections of kernels/helpers.cl that its code
+    names (kernels.helpers_for): each function and macro helpers.cl defines is listed on
+    its section's "//@" line, and each section builds with just what it pulls in (with
+    float64: every line of it; the suite builds the float32-only programs)."""
+    import re
+
+    import pyopencl as cl
+    from ember.backends.opencl import kernels
+
+    text = (kernels._SOURCES / "helpers.cl").read_text()
+    _, parts = kernels.sections(text)
+    for names, part in parts:
+        defined = set(re.findall(r"inline[^{;]*?\b(ember_\w+)\s*\(", part))
+        defined |= set(re.findall(r"#define (EMBER_\w+)", part))
+        assert defined <= names, f"{sorted(defined - names)} not on the //@ line of {part[:80]!r}"
+    context = ember.get_backend("opencl").context
+    for names, part in parts:
+        code = " ".join(sorted(names))
+        source = "#define NEED_FP64 1\n" + kernels.helpers_for(text, code) + "__kernel void k() {}\n"
+        assert part in source
+        cl.Program(context, source).build(kernels.BUILD_OPTIONS)

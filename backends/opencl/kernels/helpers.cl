@@ -1,10 +1,14 @@
 // Put ahead of every elementwise kernel, eager or fused, that StridedBackend._fused_code
-// renders (OpenCLBackend._compile).
+// renders (OpenCLBackend._compile): the lines above the first section, and each section
+// that defines a name the kernel or an included section uses. A section starts at its
+// "//@" line, which lists the names it defines (kernels.helpers_for); a section uses only
+// those defined above it.
 
 #ifdef NEED_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
+//@ ember_from_bf16 ember_to_bf16 ember_round_bf16
 // bfloat16 is stored as its 16 bits and computed in float: the high half of a float32,
 // rounded to nearest even (NaN to the quiet NaN of its sign, as ml_dtypes)
 inline float ember_from_bf16(ushort b) { return as_float((uint)b << 16); }
@@ -17,6 +21,7 @@ inline ushort ember_to_bf16(float f) {
 
 inline float ember_round_bf16(float f) { return ember_from_bf16(ember_to_bf16(f)); }
 
+//@ ember_round_half
 // float16 is stored as half and computed in float (no cl_khr_fp16 needed)
 inline float ember_round_half(float f) {
     ushort bits;                  // a half variable needs cl_khr_fp16; a pointer to one does not
@@ -24,6 +29,7 @@ inline float ember_round_half(float f) {
     return vload_half(0, (const half *)&bits);
 }
 
+//@ EMBER_FLOAT_DIVISION EMBER_INT_DIVISION ember_remainder ember_floor_divide
 // Python's // and % (ember.ops.division composes them of fmod; here one kernel): the
 // remainder takes y's sign, a float's floored quotient is (x - fmod) / y corrected by a
 // rounding (exact where floor(x / y) would round), floor(x / y) past an infinity; an
@@ -65,6 +71,8 @@ EMBER_INT_DIVISION(uint)
 EMBER_INT_DIVISION(long)
 EMBER_INT_DIVISION(ulong)
 
+//@ EMBER_TO_FLOAT8 ember_to_e4m3fn ember_to_e5m2 ember_to_e4m3fnuz ember_to_e5m2fnuz
+//@ EMBER_FROM_FLOAT8 ember_from_e4m3fn ember_from_e5m2 ember_from_e4m3fnuz ember_from_e5m2fnuz
 // the 8-bit floats are stored as their bits (uchar) and only cast: decoded to float,
 // encoded from float rounding to nearest even; float8_e4m3fn saturates at +-448 (as
 // PyTorch's cast), float8_e5m2 overflows to inf, the fnuz ones to their one NaN (0x80,
@@ -103,9 +111,13 @@ EMBER_FROM_FLOAT8(e5m2, 2, 15, 0x1p-16f, if (e == 31) return m ? NAN : (b & 0x80
 EMBER_FROM_FLOAT8(e4m3fnuz, 3, 8, 0x1p-10f, if (b == 0x80) return NAN;)
 EMBER_FROM_FLOAT8(e5m2fnuz, 2, 16, 0x1p-17f, if (b == 0x80) return NAN;)
 
+//@ ember_remainder ember_floor_divide
 #ifdef NEED_FP64
 EMBER_FLOAT_DIVISION(double)
+#endif
 
+//@ ember_float_odd ember_bf16_of_double ember_half_of_double
+#ifdef NEED_FP64
 // float64 to float rounding to odd, whose rounding to a narrower float is then the one
 // rounding (through float to nearest, it would round twice)
 inline float ember_float_odd(double d) {
@@ -128,6 +140,7 @@ inline float ember_half_of_double(double d) {
 }
 #endif
 
+//@ ember_ipow
 // integer power by squaring; negative exponents follow C integer division (0 unless |b| == 1)
 inline long ember_ipow(long b, long e) {
     if (e < 0) return b == 1 ? 1 : (b == -1 ? ((e & 1) ? -1 : 1) : 0);
@@ -140,6 +153,7 @@ inline long ember_ipow(long b, long e) {
     return r;
 }
 
+//@ EMBER_EXP_LOG ember_exp ember_log ember_log1p
 // float32 exp, log and log1p that pocl's work-group vectorizer can vectorize: pocl's
 // log and log1p call SLEEF's scalar functions, which keeps a kernel to one element at a
 // time (17 and 25 times slower than exp), and its exp is 1.6 times slower than this one.
@@ -196,7 +210,13 @@ inline __attribute__((overloadable, always_inline)) T ember_log1p(const T x) { \
 }
 EMBER_EXP_LOG(float, int)
 EMBER_EXP_LOG(float16, int16)
+#ifdef NEED_FP64
+inline __attribute__((overloadable)) double ember_exp(const double x) { return exp(x); }
+inline __attribute__((overloadable)) double ember_log(const double x) { return log(x); }
+inline __attribute__((overloadable)) double ember_log1p(const double x) { return log1p(x); }
+#endif
 
+//@ EMBER_GELU_TANH ember_gelu_tanh_e ember_gelu_tanh ember_gelu_tanh_grad
 // GELU's tanh form and its gradient (ember.ops.activation.GeluTanh, GeluTanhGrad: the
 // same steps as its primitives, in one kernel), with e = exp(-2u), u = c (x + a x^3)
 #define EMBER_GELU_TANH(T) \
@@ -213,7 +233,11 @@ inline __attribute__((overloadable, always_inline)) T ember_gelu_tanh_grad(const
     return g * (xc * du * s * ((T)1 - s) + s); \
 }
 EMBER_GELU_TANH(float)
+#ifdef NEED_FP64
+EMBER_GELU_TANH(double)
+#endif
 
+//@ EMBER_ERF_OF_BUILTINS ember_erf ember_gelu ember_gelu_grad
 // erf, the exact GELU and its gradient from the builtins, in type T: double's own
 // precision, and float's on a device without float64 (below: float through float64)
 #define EMBER_ERF_OF_BUILTINS(T) \
@@ -228,11 +252,11 @@ inline __attribute__((overloadable)) T ember_gelu_grad(const T g, const T x) { \
                 + held * exp((T)-0.5 * x * x) * (T)0.3989422804014327); \
 }
 
+//@ ember_rint ember_exp_tail ember_exp2_wide
+// float32 pow, expm1, sin, cos, erf and GELU through float64 where the device has it
+// (pocl's are scalar SLEEF calls, 40 to 150 times slower than exp), below
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
-// float32 pow and expm1 through float64 (pocl's are scalar SLEEF calls, 50 and 150 times
-// slower than exp): each result within 2^-31 before its one rounding to float
-
 // the nearest integer to a, |a| <= 2^51 (pocl's rint is a slow library call)
 inline __attribute__((always_inline)) double ember_rint(const double a) {
     return (a + 0x1.8p52) - 0x1.8p52;
@@ -258,7 +282,11 @@ inline __attribute__((always_inline)) double ember_exp2_wide(const double t) {
     const double p = fma(ember_exp_tail(r) * r, r, r) + 1.0;
     return t != t ? t : p * as_double((long)((int)k + 1023) << 52);
 }
+#endif
 
+//@ ember_expm1
+// expm1 and pow: each float32 result within 2^-31 before its one rounding to float
+#ifdef cl_khr_fp64
 inline __attribute__((overloadable, always_inline)) float ember_expm1(const float x) {
     // the Taylor series to x^10 where |x| < ln2/2; elsewhere exp(x) - 1 loses 2 bits of 53
     const double d = x;
@@ -266,7 +294,15 @@ inline __attribute__((overloadable, always_inline)) float ember_expm1(const floa
     const double far = ember_exp2_wide(d * 1.4426950408889634) - 1.0;
     return (x == 0.0f || x != x) ? x : (float)(fabs(d) < 0.34657359027997264 ? near0 : far);
 }
+#else
+inline __attribute__((overloadable)) float ember_expm1(const float x) { return expm1(x); }
+#endif
+#ifdef NEED_FP64
+inline __attribute__((overloadable)) double ember_expm1(const double x) { return expm1(x); }
+#endif
 
+//@ ember_pow
+#ifdef cl_khr_fp64
 // |x|^y = 2^(y log2 |x|), log2 from the series of atanh; then C's signs and special cases
 inline __attribute__((overloadable, always_inline)) float ember_pow(const float x, const float y) {
     const double ax = fabs((double)x);
@@ -297,7 +333,15 @@ inline __attribute__((overloadable, always_inline)) float ember_pow(const float 
         : (x < 0.0f && isfinite(x) && !integer) ? NAN
         : (signbit(x) && odd) ? -mag : mag;
 }
+#else
+inline __attribute__((overloadable)) float ember_pow(const float x, const float y) { return pow(x, y); }
+#endif
+#ifdef NEED_FP64
+inline __attribute__((overloadable)) double ember_pow(const double x, const double y) { return pow(x, y); }
+#endif
 
+//@ EMBER_TAKE_WHOLE ember_sin_or_cos ember_sin ember_cos
+#ifdef cl_khr_fp64
 // sin and cos of float32 through float64 (pocl's are scalar SLEEF calls, 40 times slower
 // than exp). x 2/pi is summed from 2/pi in four doubles, the products with the first
 // three exact (fma), each term's whole part (mod 4: the quadrant) taken off as it comes
@@ -357,7 +401,17 @@ inline __attribute__((overloadable, always_inline)) float ember_sin(const float 
 inline __attribute__((overloadable, always_inline)) float ember_cos(const float x) {
     return ember_sin_or_cos(x, 1);
 }
+#else
+inline __attribute__((overloadable)) float ember_sin(const float x) { return sin(x); }
+inline __attribute__((overloadable)) float ember_cos(const float x) { return cos(x); }
+#endif
+#ifdef NEED_FP64
+inline __attribute__((overloadable)) double ember_sin(const double x) { return sin(x); }
+inline __attribute__((overloadable)) double ember_cos(const double x) { return cos(x); }
+#endif
 
+//@ ember_erfcc ember_erf ember_gelu ember_gelu_grad
+#ifdef cl_khr_fp64
 // erf and the exact GELU (ember.ops.special: the same formulas as the NumPy backend's
 // loops), float32 through float64: pocl's erf and erfc are scalar SLEEF calls
 // erfc(u), u >= 0: Numerical Recipes' erfcc, t exp(-u^2 + poly(t)), within 1.2e-7
@@ -407,21 +461,8 @@ inline __attribute__((overloadable, always_inline)) float ember_gelu_grad(const 
     return x != x ? x : (float)(g * slope);
 }
 #else
-inline __attribute__((overloadable)) float ember_pow(const float x, const float y) { return pow(x, y); }
-inline __attribute__((overloadable)) float ember_expm1(const float x) { return expm1(x); }
 EMBER_ERF_OF_BUILTINS(float)
-inline __attribute__((overloadable)) float ember_sin(const float x) { return sin(x); }
-inline __attribute__((overloadable)) float ember_cos(const float x) { return cos(x); }
 #endif
-
 #ifdef NEED_FP64
-inline __attribute__((overloadable)) double ember_exp(const double x) { return exp(x); }
-EMBER_GELU_TANH(double)
-inline __attribute__((overloadable)) double ember_log(const double x) { return log(x); }
-inline __attribute__((overloadable)) double ember_log1p(const double x) { return log1p(x); }
-inline __attribute__((overloadable)) double ember_expm1(const double x) { return expm1(x); }
-inline __attribute__((overloadable)) double ember_pow(const double x, const double y) { return pow(x, y); }
 EMBER_ERF_OF_BUILTINS(double)
-inline __attribute__((overloadable)) double ember_sin(const double x) { return sin(x); }
-inline __attribute__((overloadable)) double ember_cos(const double x) { return cos(x); }
 #endif

@@ -1516,10 +1516,14 @@ def test_conv_transpose2d_refuses_what_pytorch_refuses():
     ((2, 3, 4, 5), dict(size=(7, 3), mode="bicubic", align_corners=True)),
     ((2, 3, 6, 5), dict(size=(2, 4), mode="bicubic")),
     ((2, 3, 6, 5), dict(size=(4, 2), mode="area")),
-    ((2, 3, 7), dict(size=3, mode="area"))])
+    ((2, 3, 7), dict(size=3, mode="area")),
+    ((2, 3, 9, 7), dict(size=(4, 3), mode="bicubic", antialias=True)),
+    ((1, 2, 16, 16), dict(scale_factor=0.3, mode="bilinear", antialias=True)),
+    ((2, 3, 9, 7), dict(size=(13, 10), mode="bicubic", antialias=True)),
+    ((1, 2, 6, 6), dict(size=(4, 9), mode="bicubic", align_corners=True, antialias=True))])
 def test_interpolate_is_pytorchs(shape, kwargs):
     """Up and down, by size and by scale factor (its reciprocal placing the sources, or
-    recomputed), every mode, align_corners both ways: values and gradients."""
+    recomputed), every mode, align_corners both ways, antialiased: values and gradients."""
     x = np.random.default_rng(0).standard_normal(shape)
     _against_torch(lambda lib, f, t: f.interpolate(t, **kwargs), [x])
 
@@ -1536,6 +1540,8 @@ def test_interpolate_refuses_what_pytorch_refuses():
         F.interpolate(x, scale_factor=2, mode="cubic")
     with pytest.raises(ValueError, match="align_corners"):
         F.interpolate(x, size=2, mode="area", align_corners=False)
+    with pytest.raises(ValueError, match="antialias applies to modes bilinear and bicubic"):
+        F.interpolate(x, size=2, antialias=True)
 
 
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 2), 2), ((18, 4, 5), 3), ((1, 2, 4, 4, 1), 1)])

@@ -928,12 +928,21 @@ _INTERPOLATE_RANKS = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear"
                       "bilinear": (2,), "bicubic": (2,), "trilinear": (3,), "area": (1, 2)}
 
 
-def _cubic_weights(t, a=-0.75):
-    """Keys' cubic convolution weights of the four taps around a source at fraction t past
-    its second tap (PyTorch's A = -0.75)."""
-    near = lambda d: ((a + 2) * d - (a + 3)) * d * d + 1                 # noqa: E731 |d| <= 1
-    far = lambda d: ((a * d - 5 * a) * d + 8 * a) * d - 4 * a            # noqa: E731 1 < |d| < 2
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+def _cubic_near(d, a=-0.75):
+    """Keys' cubic convolution filter at distances 0 <= d <= 1 (PyTorch's A = -0.75; PIL's
+    and antialiasing's -0.5)."""
+    return ((a + 2) * d - (a + 3)) * d * d + 1
+
+
+def _cubic_far(d, a=-0.75):
+    """The filter at distances 1 <= d <= 2 (zero past them)."""
+    return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+
+def _cubic_weights(t):
+    """The cubic filter's weights of the four taps around a source at fraction t past
+    its second tap (arrays or tensors)."""
+    return [_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t), _cubic_far(2 - t)]
 
 
 def _taps(size, out, scale, mode, align_corners):
@@ -958,14 +967,37 @@ def _taps(size, out, scale, mode, align_corners):
     return [(i0, 1.0 - (src - i0)), (np.minimum(i0 + 1, size - 1), src - i0)]
 
 
+def _antialiased(size, out, scale, mode, align_corners):
+    """The (out, size) matrix of PyTorch's antialias=True weights along one axis (PIL's
+    resampling): each output mixes the sources within the filter's reach of its centre,
+    the reach and the filter widened by the scale when shrinking; bicubic's filter is
+    Keys' with A = -0.5 (PIL's), bilinear's the triangle; each row sums to 1."""
+    if align_corners:
+        scale = (size - 1) / (out - 1) if out > 1 else 0.0
+    reach = 2.0 if mode == "bicubic" else 1.0
+    stretch = scale if scale >= 1.0 else 1.0
+    matrix = np.zeros((out, size))
+    for i in range(out):
+        centre = scale * (i + 0.5)
+        lo = max(int(centre - reach * stretch + 0.5), 0)      # (C's truncation, as PyTorch)
+        hi = min(int(centre + reach * stretch + 0.5), size)
+        d = np.abs((np.arange(lo, hi) - centre + 0.5) / stretch)
+        w = np.where(d < 1, _cubic_near(d, -0.5), np.where(d < 2, _cubic_far(d, -0.5), 0.0)) \
+            if mode == "bicubic" else np.maximum(1.0 - d, 0.0)
+        total = w.sum()
+        matrix[i, lo:hi] = w / total if total else w
+    return matrix
+
+
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None):
+                recompute_scale_factor=None, antialias=False):
     """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) as torch.nn.functional.interpolate:
     to ``size``, or by ``scale_factor`` (whose reciprocal then places the sources, unless
     recompute_scale_factor), with mode nearest, nearest-exact, linear, bilinear, bicubic,
     trilinear or area (align_corners as PyTorch's, False by default). Each axis in turn
     gathers its source rows (one, two or four) and mixes them, so gradients flow to every
-    source; area is the adaptive average pool."""
+    source; area is the adaptive average pool. ``antialias`` (bilinear and bicubic, as
+    PyTorch's) averages every source a shrunk output covers, through one matrix per axis."""
     if mode not in _INTERPOLATE_RANKS:
         raise ValueError(f"interpolate: mode must be one of {', '.join(_INTERPOLATE_RANKS)}, "
                          f"got {mode!r}")
@@ -978,6 +1010,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         raise ValueError("interpolate: align_corners applies to the linear and cubic modes only")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give either size or scale_factor")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"interpolate: antialias applies to modes bilinear and bicubic only, "
+                         f"got mode {mode!r}")
     spatial = x.shape[2:]
     if size is not None:
         out = tuple(size) if isinstance(size, (tuple, list)) else (size,) * axes
@@ -996,6 +1031,11 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     if mode == "area":
         return (adaptive_avg_pool1d if axes == 1 else adaptive_avg_pool2d)(x, out)
     for k, (size_k, out_k, scale) in enumerate(zip(spatial, out, scales)):
+        if antialias:
+            mix = _antialiased(size_k, out_k, scale, mode, align_corners)
+            mix = ember.tensor(mix.T, dtype=x.dtype, backend=x.backend)
+            x = ember.swapaxes(ember.swapaxes(x, 2 + k, -1) @ mix, 2 + k, -1)
+            continue
         lead, mixed = (slice(None),) * (2 + k), None
         for index, weight in _taps(size_k, out_k, scale, mode, align_corners):
             tap = x[lead + (index,)]

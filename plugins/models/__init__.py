@@ -9,6 +9,8 @@ from .causal import KeyValueCache
 from .clip import (CLIPConfig, CLIPModel, CLIPTextConfig, CLIPTextModel,
                    CLIPTextModelWithProjection, CLIPVisionConfig, CLIPVisionModel,
                    CLIPVisionModelWithProjection)
+from .dinov2 import (Dinov2Config, Dinov2ForImageClassification, Dinov2Model,
+                     Dinov2WithRegistersForImageClassification, Dinov2WithRegistersModel)
 from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQuestionAnswering,
                          DistilBertForSequenceClassification, DistilBertForTokenClassification,
                          DistilBertModel)
@@ -22,16 +24,18 @@ from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextMode
 from .tokenizer import ByteTokenizer
 from .vit import ViTConfig, ViTForImageClassification, ViTModel
 
-#: GPT-2, the Llama family, the BERT encoders, DistilBERT, ViT, CLIP and SigLIP, each by
-#: its model_type
+#: GPT-2, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP and SigLIP,
+#: each by its model_type
 MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel,
-          "clip": CLIPModel, "siglip": SiglipModel}
+          "dinov2": Dinov2Model, "clip": CLIPModel, "siglip": SiglipModel}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
            "ByteTokenizer", "CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",
-           "CLIPVisionModelWithProjection", "DistilBertConfig", "DistilBertForMaskedLM",
+           "CLIPVisionModelWithProjection", "Dinov2Config", "Dinov2ForImageClassification",
+           "Dinov2Model", "Dinov2WithRegistersForImageClassification",
+           "Dinov2WithRegistersModel", "DistilBertConfig", "DistilBertForMaskedLM",
            "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",
            "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "Gemma",
            "Gemma2", "Gemma3", "GptOss", "Granite", "ImageProcessor", "KeyValueCache", "Llama",

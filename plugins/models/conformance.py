@@ -55,6 +55,9 @@ def test_model_forward_and_backward_match_float64_numpy(backend, name):
     expect(out.dtype is ember.float32, f"{name}: output dtype {out.dtype}")
     assert_close(out, want_out.numpy(), ember.float32, 10 * ex.scale, f"{name} output",
                  floor=np.abs(want_out.numpy()).max())
+    unused = [param for param, want in want_grads.items() if want is None]
+    expect(not unused, f"{name}: {', '.join(unused)} got no gradient in float64 on numpy "
+                       f"either: the example's forward leaves them out")
     biggest = max(np.abs(want.numpy()).max() for want in want_grads.values())
     for param, want in want_grads.items():
         expect(grads[param] is not None, f"{name}: {param} got no gradient")

@@ -71,21 +71,23 @@ def patch_tokens(x):
     return x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
 
 
-def positions_for(table, config, height, width, leading=1):
+def positions_for(table, config, height, width, leading=1, antialias=False):
     """The position table (leading + patches, width; the [CLS] position first, none in
     SigLIP's) for a height x width image, as transformers' interpolate_pos_encoding: the
     stored one for a square image of as many patches, else its grid of patch positions
-    resized bicubically (align_corners=False) to the image's."""
+    resized bicubically (align_corners=False; ``antialias`` as DINOv2 with registers) to
+    the image's."""
     grid = config.grid(height, width)
     if grid[0] * grid[1] == table.shape[0] - leading and height == width:
         return table
-    return _resized(table, config.grid(), grid, leading)
+    return _resized(table, config.grid(), grid, leading, antialias)
 
 
-def _resized(table, grid, new_grid, leading):
+def _resized(table, grid, new_grid, leading, antialias):
     width = table.shape[-1]
     patches = table[leading:].reshape(1, grid[0], grid[1], width).permute(0, 3, 1, 2)
-    patches = F.interpolate(patches, size=new_grid, mode="bicubic", align_corners=False)
+    patches = F.interpolate(patches, size=new_grid, mode="bicubic", align_corners=False,
+                            antialias=antialias)
     return ember.concat([table[:leading], patches.permute(0, 2, 3, 1).reshape(-1, width)],
                         axis=0)
 
@@ -279,11 +281,13 @@ class _ViT(_Pretrained):
     config_class = ViTConfig
     parts = ("embeddings.", "encoder.", "layernorm.", "pooler.")
     tied = ()
+    #: [(pattern, replacement)] from transformers 5's in-memory key names to the Hub's
+    renamed = _RENAMED
 
     def _own_keys(self, stored, own):
         renamed = {}
         for key, value in stored.items():
-            for pattern, replacement in _RENAMED:
+            for pattern, replacement in self.renamed:
                 key = pattern.sub(replacement, key)
             renamed[key] = value
         return super()._own_keys(renamed, own)

@@ -178,19 +178,22 @@ def test_vit_refuses_bad_input_naming_the_fix():
     assert model(_pixels()).shape == (2, 2)     # a NumPy array is taken as pixel values
 
 
-#: image processor settings: ViT's (squares, bilinear), DeiT's and ConvNeXt's (the shorter
-#: side resized, bicubic, the centre cropped; ImageNet's statistics), and a crop larger
-#: than the resized image (padded with zeros)
-PROCESSORS = [{"size": {"height": 16, "width": 16}},
-              {"size": {"shortest_edge": 20}, "do_center_crop": True, "resample": 3,
-               "crop_size": {"height": 16, "width": 18}, "image_mean": [0.485, 0.456, 0.406],
-               "image_std": [0.229, 0.224, 0.225]},
-              {"size": {"shortest_edge": 10}, "do_center_crop": True,
-               "crop_size": {"height": 16, "width": 18}}]
+#: image processors and their settings: ViT's (squares, bilinear), DeiT's and ConvNeXt's
+#: (the shorter side resized, bicubic, the centre cropped; ImageNet's statistics), a crop
+#: larger than the resized image (padded with zeros), and DINOv2's (BitImageProcessor)
+PROCESSORS = [("ViTImageProcessorPil", {"size": {"height": 16, "width": 16}}),
+              ("ViTImageProcessorPil", {
+                  "size": {"shortest_edge": 20}, "do_center_crop": True, "resample": 3,
+                  "crop_size": {"height": 16, "width": 18}, "image_mean": [0.485, 0.456, 0.406],
+                  "image_std": [0.229, 0.224, 0.225]}),
+              ("ViTImageProcessorPil", {"size": {"shortest_edge": 10}, "do_center_crop": True,
+                                        "crop_size": {"height": 16, "width": 18}}),
+              ("BitImageProcessorPil", {"size": {"shortest_edge": 20},
+                                        "crop_size": {"height": 14, "width": 14}})]
 
 
-@pytest.mark.parametrize("settings", PROCESSORS, ids=["vit", "deit", "padded"])
-def test_image_processor_gives_transformers_pixels(settings, tmp_path):
+@pytest.mark.parametrize("kind, settings", PROCESSORS, ids=["vit", "deit", "padded", "dinov2"])
+def test_image_processor_gives_transformers_pixels(kind, settings, tmp_path):
     """The pixel values of transformers' Pillow processor, to the bit, for an image, a
     grey one (converted to RGB) and a path; its preprocessor_config.json both ways."""
     transformers = pytest.importorskip("transformers")
@@ -199,7 +202,7 @@ def test_image_processor_gives_transformers_pixels(settings, tmp_path):
     grey = Image.fromarray(rng.integers(0, 256, (41, 29), dtype=np.uint8))
     images = [Image.fromarray(rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)),
               grey.convert("RGB")]
-    theirs = transformers.ViTImageProcessorPil(**settings)
+    theirs = getattr(transformers, kind)(**settings)
     want = theirs(images, return_tensors="np")["pixel_values"]
     theirs.save_pretrained(tmp_path / "theirs")
     ours = ImageProcessor.from_pretrained(tmp_path / "theirs")
@@ -208,7 +211,7 @@ def test_image_processor_gives_transformers_pixels(settings, tmp_path):
     np.testing.assert_array_equal(ours(tmp_path / "grey.png").numpy(), want[1:])
     np.testing.assert_array_equal(ours(np.asarray(images[0])).numpy(), want[:1])
     ours.save_pretrained(tmp_path / "ours")
-    again = transformers.ViTImageProcessorPil.from_pretrained(tmp_path / "ours")
+    again = getattr(transformers, kind).from_pretrained(tmp_path / "ours")
     np.testing.assert_array_equal(again(images, return_tensors="np")["pixel_values"], want)
 
 

@@ -15,6 +15,7 @@ from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQ
                          DistilBertForSequenceClassification, DistilBertForTokenClassification,
                          DistilBertModel)
 from .gpt2 import GPT2, GPT2Config
+from .gpt_neox import GPTNeoX, GPTNeoXConfig
 from .images import ImageProcessor
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
@@ -24,9 +25,9 @@ from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextMode
 from .tokenizer import ByteTokenizer
 from .vit import ViTConfig, ViTForImageClassification, ViTModel
 
-#: GPT-2, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP and SigLIP,
-#: each by its model_type
-MODELS = {"gpt2": GPT2, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel,
+#: GPT-2, GPT-NeoX, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP and
+#: SigLIP, each by its model_type
+MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel,
           "dinov2": Dinov2Model, "clip": CLIPModel, "siglip": SiglipModel}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
@@ -37,7 +38,8 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "Dinov2Model", "Dinov2WithRegistersForImageClassification",
            "Dinov2WithRegistersModel", "DistilBertConfig", "DistilBertForMaskedLM",
            "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",
-           "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "Gemma",
+           "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "GPTNeoX",
+           "GPTNeoXConfig", "Gemma",
            "Gemma2", "Gemma3", "GptOss", "Granite", "ImageProcessor", "KeyValueCache", "Llama",
            "LlamaConfig", "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3", "Qwen2", "Qwen3",
            "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",

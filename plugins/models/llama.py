@@ -13,7 +13,6 @@ to the embedding. The module tree and state-dict keys are Hugging Face's
 
 import dataclasses
 import math
-import os
 
 import ember
 from ember.errors import SerializationError, ShapeError
@@ -552,16 +551,9 @@ class LlamaModel(Module):
         return self.norm(x)
 
     def _positions(self, base, scaling, long, x, past, time):
-        """(cos, sin) of positions past..past + time, from a table made once per rotation,
-        backend and dtype the model meets (a model has at most two rotations)."""
-        c, key = self.config, (base, scaling is None, long, x.device, x.dtype)
-        if key not in self.rotary:
-            frequencies, scale = rope.frequencies(scaling, base, c.rotary_dim,
-                                                  c.max_position_embeddings, long)
-            self.rotary[key] = F.rotary_embedding(c.max_position_embeddings, c.rotary_dim,
-                                                  dtype=x.dtype, backend=x.device,
-                                                  frequencies=frequencies, scale=scale)
-        return tuple(t[past:past + time] for t in self.rotary[key])
+        c = self.config
+        return rope.positions(self.rotary, base, scaling, c.rotary_dim,
+                              c.max_position_embeddings, x, past, time, long)
 
 
 class Llama(CausalLM):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ember.errors import SerializationError, ShapeError
+from ember.plugins.nn import functional as F
 
 #: rope_type -> the fields it needs (the rest have transformers' defaults)
 REQUIRED = {"linear": ("factor",),
@@ -32,7 +33,7 @@ def scaling_from(rope, values, source):
         kind = scaling["rope_type"] = "longrope"        # Phi-3's older names for it
     if kind not in REQUIRED:
         raise SerializationError(f"{source}: rotary scaling {kind!r} is not supported; ember's "
-                                 f"Llama family has {', '.join(['default', *REQUIRED])}")
+                                 f"rotary models have {', '.join(['default', *REQUIRED])}")
     missing = [k for k in REQUIRED[kind] if scaling.get(k) is None]
     if missing:
         raise SerializationError(f"{source}: rotary scaling {kind!r} needs {', '.join(missing)} "
@@ -107,3 +108,15 @@ def _yarn(scaling, inv, factor, base, dim, original):
     low, high = max(low, 0), min(high, dim - 1)
     ramp = np.clip((np.arange(dim // 2) - low) / ((high - low) or 0.001), 0.0, 1.0)
     return inv / factor * ramp + inv * (1 - ramp), attention
+
+
+def positions(tables, base, scaling, dim, context, x, past, time, long=False):
+    """(cos, sin) of positions past .. past + time for a rotation of ``dim`` features
+    with ``base`` and ``scaling``, from a table of the model's ``context`` positions made
+    once per rotation, backend and dtype the model meets (kept in the dict ``tables``)."""
+    key = (base, scaling is None, long, x.device, x.dtype)
+    if key not in tables:
+        inverse, scale = frequencies(scaling, base, dim, context, long)
+        tables[key] = F.rotary_embedding(context, dim, dtype=x.dtype, backend=x.device,
+                                         frequencies=inverse, scale=scale)
+    return tuple(t[past:past + time] for t in tables[key])

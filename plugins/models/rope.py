@@ -32,8 +32,8 @@ def scaling_from(rope, values, source):
     if values.get("model_type") == "phi3" and kind in ("su", "yarn"):
         kind = scaling["rope_type"] = "longrope"        # Phi-3's older names for it
     if kind not in REQUIRED:
-        raise SerializationError(f"{source}: rotary scaling {kind!r} is not supported; ember's "
-                                 f"rotary models have {', '.join(['default', *REQUIRED])}")
+        raise SerializationError(f"{source}: rotary scaling {kind!r} is not supported; ember "
+                                 f"has {', '.join(['default', *REQUIRED])}")
     missing = [k for k in REQUIRED[kind] if scaling.get(k) is None]
     if missing:
         raise SerializationError(f"{source}: rotary scaling {kind!r} needs {', '.join(missing)} "

@@ -19,30 +19,31 @@ from .gpt_neox import GPTNeoX, GPTNeoXConfig
 from .images import ImageProcessor
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
+from .phi import Phi, PhiConfig
 from .pretrained import from_pretrained
 from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextModel,
                      SiglipVisionConfig, SiglipVisionModel)
 from .tokenizer import ByteTokenizer
 from .vit import ViTConfig, ViTForImageClassification, ViTModel
 
-#: GPT-2, GPT-NeoX, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP and
-#: SigLIP, each by its model_type
-MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, **FAMILY, **ENCODERS, "distilbert": DistilBertModel, "vit": ViTModel,
-          "dinov2": Dinov2Model, "clip": CLIPModel, "siglip": SiglipModel}
+#: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP
+#: and SigLIP, each by its model_type
+MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, "phi": Phi, **FAMILY, **ENCODERS,
+          "distilbert": DistilBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
+          "clip": CLIPModel, "siglip": SiglipModel}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
            "ByteTokenizer", "CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",
            "CLIPVisionModelWithProjection", "Dinov2Config", "Dinov2ForImageClassification",
-           "Dinov2Model", "Dinov2WithRegistersForImageClassification",
-           "Dinov2WithRegistersModel", "DistilBertConfig", "DistilBertForMaskedLM",
-           "DistilBertForQuestionAnswering", "DistilBertForSequenceClassification",
-           "DistilBertForTokenClassification", "DistilBertModel", "GPT2", "GPT2Config", "GPTNeoX",
-           "GPTNeoXConfig", "Gemma",
-           "Gemma2", "Gemma3", "GptOss", "Granite", "ImageProcessor", "KeyValueCache", "Llama",
-           "LlamaConfig", "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi3", "Qwen2", "Qwen3",
-           "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",
+           "Dinov2Model", "Dinov2WithRegistersForImageClassification", "Dinov2WithRegistersModel",
+           "DistilBertConfig", "DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
+           "DistilBertForSequenceClassification", "DistilBertForTokenClassification",
+           "DistilBertModel", "GPT2", "GPT2Config", "GPTNeoX", "GPTNeoXConfig", "Gemma", "Gemma2",
+           "Gemma3", "GptOss", "Granite", "ImageProcessor", "KeyValueCache", "Llama",
+           "LlamaConfig", "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi", "Phi3", "PhiConfig",
+           "Qwen2", "Qwen3", "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",
            "RobertaForSequenceClassification", "RobertaForTokenClassification", "RobertaModel",
            "SiglipConfig", "SiglipModel", "SiglipTextConfig", "SiglipTextModel",
            "SiglipVisionConfig", "SiglipVisionModel", "SmolLM3", "ViTConfig",

@@ -19,9 +19,8 @@ from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleLis
 
 from . import rope
 from .causal import CausalLM, causal_attention
-from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
-                          normal_embedding, normal_linear, read_config, read_weights,
-                          write_pretrained)
+from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_pretrained,
+                          normal_embedding, normal_linear, save_pretrained)
 from .llama import _rotate
 
 
@@ -247,22 +246,14 @@ class GPTNeoX(CausalLM):
         its shards): the Hub's keys, or transformers 5's (lm_head); older checkpoints'
         mask and rotation buffers are left out. ``overrides`` replace config fields, as
         in transformers. In eval mode."""
-        values, config_path = read_config(directory)
-        model = cls(GPTNeoXConfig.from_dict({**values, **overrides}, config_path),
-                    dtype=dtype, backend=backend)
-        target = model.gpt_neox.embed_in.weight
-        stored, weights = read_weights(directory, values, target.backend)
-        state = {}
-        for key, value in stored.items():
-            key = "embed_out." + key[len("lm_head."):] if key.startswith("lm_head.") else key
-            if key.endswith((".attention.bias", ".attention.masked_bias", ".inv_freq")) or (
-                    key.startswith("embed_out.") and model.embed_out is None):
-                continue
-            state[key] = value.to(target.dtype) if value.dtype.is_float else value
-        return load_weights(model, state, weights, config_path)
+        def key(name, model):
+            name = "embed_out." + name[len("lm_head."):] if name.startswith("lm_head.") else name
+            if name.endswith((".attention.bias", ".attention.masked_bias", ".inv_freq")) or (
+                    model.embed_out is None and name.startswith("embed_out.")):
+                return None
+            return name
+        return load_pretrained(cls, GPTNeoXConfig, directory, dtype, backend, overrides, key)
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors with the Hub's keys."""
-        write_pretrained(directory, {**self.config.to_dict(),
-                                     "dtype": self.gpt_neox.embed_in.weight.dtype.name},
-                         self.state_dict())
+        save_pretrained(self, directory)

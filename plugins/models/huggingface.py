@@ -112,6 +112,32 @@ def read_weights(directory, config, backend):
     return dequantized(state, config, index_path), index_path
 
 
+def load_pretrained(cls, config_class, directory, dtype, backend, overrides, key=None):
+    """A ``cls`` model of a transformers directory: its config.json read by
+    ``config_class.from_dict`` (``overrides`` replacing fields), its tensors keyed by
+    ``key(name, model)`` (None leaves one out) and cast to the model's float dtype; in
+    eval mode."""
+    values, config_path = read_config(directory)
+    model = cls(config_class.from_dict({**values, **overrides}, config_path), dtype=dtype,
+                backend=backend)
+    target = next(iter(model.parameters()))
+    stored, weights = read_weights(directory, values, target.backend)
+    state = {}
+    for name, value in stored.items():
+        name = key(name, model) if key else name
+        if name is not None:
+            state[name] = value.to(target.dtype) if value.dtype.is_float else value
+    return load_weights(model, state, weights, config_path)
+
+
+def save_pretrained(model, directory, state=None):
+    """A model's config.json (its config's to_dict(), and its dtype) and its state dict (or
+    ``state``) in ``directory``, as transformers lays them out."""
+    dtype = next(iter(model.parameters())).dtype.name
+    write_pretrained(directory, {**model.config.to_dict(), "dtype": dtype},
+                     model.state_dict() if state is None else state)
+
+
 def write_pretrained(directory, config, state):
     """config.json and model.safetensors in ``directory``, each written atomically."""
     os.makedirs(directory, exist_ok=True)

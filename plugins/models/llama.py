@@ -22,7 +22,7 @@ from ember.plugins.nn import functional as F
 from .causal import CausalLM, causal_attention
 from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
                           normal_embedding, normal_linear, read_config, read_weights,
-                          text_config, text_weights, write_pretrained)
+                          save_pretrained, text_config, text_weights)
 from . import rope
 from .moe import GptOssExperts, GptOssMLP, SparseMoE
 
@@ -643,9 +643,7 @@ class Llama(CausalLM):
 
     def save_pretrained(self, directory):
         """Write config.json and model.safetensors as Hugging Face lays them out."""
-        write_pretrained(directory, {**self.config.to_dict(),
-                                     "dtype": self.model.embed_tokens.weight.dtype.name},
-                         self.state_dict())
+        save_pretrained(self, directory)
 
 
 class Mistral(Llama):

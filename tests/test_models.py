@@ -1,7 +1,7 @@
-"""GPT2 and the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3, the mixtures of
-experts; their rotary scalings) against Hugging Face transformers (the oracle, where
-installed), its key/value cache against recomputing, sampling, the byte tokenizer and bad
-input."""
+"""GPT2, the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Phi-3, the mixtures of
+experts; their rotary scalings), GPT-NeoX and Phi against Hugging Face transformers (the
+oracle, where installed), the key/value cache against recomputing, sampling, the byte
+tokenizer and bad input."""
 
 import json
 
@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 import ember
-from ember.plugins.models import (GPT2, ByteTokenizer, GPT2Config, KeyValueCache, Llama,
-                                  LlamaConfig, Qwen2, from_pretrained)
+from ember.plugins.models import (GPT2, ByteTokenizer, GPT2Config, GPTNeoX, GPTNeoXConfig,
+                                  KeyValueCache, Llama, LlamaConfig, Phi, PhiConfig, Qwen2,
+                                  from_pretrained)
 from ember.plugins.models.sampling import next_tokens
+
+from .transformers_oracle import assert_gradients_close
 
 SMALL = {"vocab_size": 50, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 4}
 
@@ -265,9 +268,11 @@ def test_llama_save_pretrained_loads_in_transformers(hf_llama, tmp_path):
         np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
 
 
-def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend):
+@pytest.mark.parametrize("cls", [Llama, GPTNeoX, Phi], ids=lambda c: c.__name__)
+def test_cache_equals_recomputing_and_a_long_sequence_is_named(backend, cls):
     ember.manual_seed(0)
-    model = Llama(**LLAMA).eval()
+    model = cls(**LLAMA).eval() if cls is not GPTNeoX else \
+        GPTNeoX(**{k: v for k, v in LLAMA.items() if k != "num_key_value_heads"}).eval()
     ids = ember.tensor(np.random.default_rng(0).integers(0, 64, (2, 9)), dtype=backend.default_int)
     full = model(ids).numpy()
     cache = KeyValueCache()
@@ -276,9 +281,76 @@ def test_llama_cache_equals_recomputing_and_bad_input_is_named(backend):
     with pytest.raises(ember.ShapeError, match="sequence of 33 tokens is longer than "
                                                "max_position_embeddings 32"):
         model(ember.zeros(1, 33, dtype=ember.int32))
-    with pytest.raises(ember.ShapeError, match="num_key_value_heads 3 does not divide "
-                                               "num_attention_heads 4"):
-        LlamaConfig(**{**LLAMA, "num_key_value_heads": 3})
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: LlamaConfig(**{**LLAMA, "num_key_value_heads": 3}),
+     "num_key_value_heads 3 does not divide num_attention_heads 4"),
+    (lambda: PhiConfig(**{**LLAMA, "num_key_value_heads": 3}),
+     "num_key_value_heads 3 does not divide num_attention_heads 4"),
+    (lambda: GPTNeoXConfig(hidden_size=32, num_attention_heads=5),
+     "num_attention_heads 5 does not divide hidden_size 32"),
+    (lambda: GPTNeoXConfig(hidden_size=32, num_attention_heads=4, rotary_pct=0.1),
+     "head_dim 8 times rotary_pct 0.1"),
+    (lambda: PhiConfig(hidden_size=32, num_attention_heads=4, partial_rotary_factor=0.1),
+     "head_dim 8 times partial_rotary_factor 0.1"),
+    (lambda: GPTNeoXConfig.from_dict({"model_type": "llama"}),
+     "model_type 'llama' is not gpt_neox"),
+    (lambda: PhiConfig.from_dict({"tie_word_embeddings": True}),
+     "tie_word_embeddings=true is not supported")])
+def test_configs_refuse_what_does_not_fit_naming_both_numbers(build, message):
+    with pytest.raises((ember.ShapeError, ember.SerializationError), match=message):
+        build()
+
+
+@pytest.mark.parametrize("kind", ["gpt_neox:sequential", "phi:qk"])
+def test_neox_and_phi_training_gradients_match_transformers(kind, tmp_path):
+    """The next-token loss's gradients in float64: every parameter within 1e-4 of
+    PyTorch's (GPT-NeoX's sequential residual, Phi's query/key norms and grouped heads)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config_name, model_name, fields = FAMILY[kind]
+    torch.manual_seed(1)
+    theirs = getattr(transformers, model_name)(getattr(transformers, config_name)(
+        **LLAMA, **fields)).double().train()
+    theirs.save_pretrained(tmp_path, safe_serialization=True)
+    prompt = np.array([[3, 14, 15, 9, 2, 6, 31], [5, 3, 5, 8, 9, 7, 60]])
+    ids = torch.tensor(prompt)
+    theirs(ids, labels=ids).loss.backward()
+    ours = from_pretrained(tmp_path, dtype=ember.float64).train()
+    from ember.plugins.losses import cross_entropy
+    x = ember.tensor(prompt)
+    cross_entropy(ours(x)[:, :-1].reshape(-1, LLAMA["vocab_size"]),
+                  x[:, 1:].reshape(-1)).backward()
+    head = "embed_out." if isinstance(ours, GPTNeoX) else "lm_head."   # (the Hub's name)
+    want = {k.replace("lm_head.", head): p.grad.numpy() for k, p in theirs.named_parameters()}
+    mine = {k: p.grad.numpy() for k, p in ours.named_parameters()}
+    assert sorted(mine) == sorted(want)
+    assert_gradients_close(mine, want)
+
+
+def test_gpt_neox_reads_transformers_4_configs_and_older_checkpoints(tmp_path):
+    """A config of transformers 4 (rotary_pct, rotary_emb_base, rope_scaling; no
+    rope_parameters) and a checkpoint with the causal-mask and inverse-frequency buffers
+    of older ones and transformers 5's lm_head load as the same model."""
+    fields = {k: v for k, v in LLAMA.items() if k != "num_key_value_heads"}
+    model = GPTNeoX(**fields, rotary_pct=0.5, rotary_emb_base=300.0,
+                    rope_scaling={"rope_type": "linear", "factor": 2.0}).eval()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["rope_parameters"]
+    config["rope_scaling"] = {"type": "linear", "factor": 2.0}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    state = ember.load(tmp_path / "model.safetensors")
+    state["lm_head.weight"] = state.pop("embed_out.weight")
+    state["gpt_neox.layers.0.attention.bias"] = ember.ones((1, 1, 32, 32), dtype=ember.bool_)
+    state["gpt_neox.layers.0.attention.masked_bias"] = ember.tensor(-1e9)
+    state["gpt_neox.layers.0.attention.rotary_emb.inv_freq"] = ember.ones(2)
+    ember.save(state, tmp_path / "model.safetensors")
+    again = from_pretrained(tmp_path)
+    assert again.config == model.config
+    ids = ember.tensor([[3, 14, 15, 9, 2, 6, 31]])
+    np.testing.assert_array_equal(again(ids).numpy(), model(ids).numpy())
 
 
 # -- Mistral, Qwen2, Qwen3, Gemma, Phi-3, Mixtral, Qwen3-MoE: Llama's shape with sliding
@@ -318,6 +390,22 @@ FAMILY = {  # model_type -> (transformers' class names, the config fields that m
     "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM", {
         "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 24,
         "norm_topk_prob": False, "mlp_only_layers": [1], "head_dim": 8}),
+    # GPT-NeoX and Phi, each a model of its own ("model_type:case"): Pythia's parallel
+    # residual with a quarter of each head rotating; sequential with half; tied, the whole
+    # head rotating, linearly scaled, no attention biases. Phi's grouped heads (LLAMA's)
+    # with half rotating; with query/key norms and a quarter; a whole scaled rotation
+    "gpt_neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM", {"rotary_emb_base": 500.0}),
+    "gpt_neox:sequential": ("GPTNeoXConfig", "GPTNeoXForCausalLM", {
+        "use_parallel_residual": False, "rotary_pct": 0.5, "hidden_act": "gelu_new"}),
+    "gpt_neox:tied": ("GPTNeoXConfig", "GPTNeoXForCausalLM", {
+        "tie_word_embeddings": True, "attention_bias": False, "rope_parameters": {
+            "rope_type": "linear", "factor": 2.0, "rope_theta": 500.0,
+            "partial_rotary_factor": 1.0}}),
+    "phi": ("PhiConfig", "PhiForCausalLM", {}),
+    "phi:qk": ("PhiConfig", "PhiForCausalLM", {"qk_layernorm": True, "rope_parameters": {
+        "rope_type": "default", "rope_theta": 500.0, "partial_rotary_factor": 0.25}}),
+    "phi:scaled": ("PhiConfig", "PhiForCausalLM", {"rope_parameters": {
+        "rope_type": "linear", "factor": 2.0, "rope_theta": 300.0, "partial_rotary_factor": 1.0}}),
 }
 
 
@@ -344,7 +432,7 @@ def test_llama_family_matches_transformers(backend, hf_family):
     prompt), on every backend; save_pretrained writes what transformers reads back."""
     kind, directory, prompt, logits, greedy = hf_family
     model = from_pretrained(directory, backend=backend)
-    assert type(model).family == kind and not model.training
+    assert type(model).family == kind.split(":")[0] and not model.training
     ids = ember.tensor(prompt, dtype=backend.default_int)
     assert _rel(model(ids).numpy(), logits) < 1e-4
     np.testing.assert_array_equal(model.generate(ids, 12, temperature=0).numpy(), greedy)

@@ -57,14 +57,8 @@ class GPTNeoXConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ShapeError(f"GPTNeoX: num_attention_heads {self.num_attention_heads} does "
                              f"not divide hidden_size {self.hidden_size}")
-        if self.rotary_dim % 2 or not 0 < self.rotary_dim <= self.head_size:
-            raise ShapeError(f"GPTNeoX: the rotated features, the head size {self.head_size} "
-                             f"times rotary_pct {self.rotary_pct}, must be an even number from "
-                             f"2 to the head size (rotary pairs)")
-        if self.rope_scaling and self.rope_scaling["rope_type"] == "longrope":
-            raise ValueError("GPTNeoX: rotary scaling 'longrope' is Phi-3's; GPT-NeoX takes "
-                             "linear, llama3 or yarn")
-        rope.check(self.rope_scaling, self.rotary_dim)
+        rope.check("GPTNeoX", self.rope_scaling, self.head_size, "rotary_pct", self.rotary_pct,
+                   longrope=False)
         check_activation("GPTNeoX", "hidden_act", self.hidden_act)
 
     @property
@@ -83,24 +77,18 @@ class GPTNeoXConfig:
         if values.get("model_type", "gpt_neox") != "gpt_neox":
             raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
                                      f"gpt_neox")
-        fields = known_fields(cls, values)
         parameters = values.get("rope_parameters") or values.get("rope_scaling") or {}
-        for ours, theirs in (("rotary_pct", "partial_rotary_factor"),
-                             ("rotary_emb_base", "rope_theta")):
-            if theirs in parameters and ours not in values:
-                fields[ours] = parameters[theirs]
-        fields["rope_scaling"] = rope.scaling_from(parameters, values, source) \
-            if parameters else None
-        return cls(**fields)
+        return cls(**{**known_fields(cls, values), **rope.fields_from(
+            parameters, values, source, theta="rotary_emb_base", share="rotary_pct")})
 
     def to_dict(self):
         """transformers' config.json: rope_parameters (transformers 5), and rotary_pct and
         rotary_emb_base for transformers 4."""
         values = dataclasses.asdict(self)
-        scaling = values.pop("rope_scaling") or {"rope_type": "default"}
+        parameters = rope.parameters_of(values.pop("rope_scaling"), self.rotary_emb_base,
+                                        self.rotary_pct)
         return {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", **values,
-                "rope_parameters": {**scaling, "rope_theta": self.rotary_emb_base,
-                                    "partial_rotary_factor": self.rotary_pct}}
+                "rope_parameters": parameters}
 
 
 def _linear(n_in, n_out, config, dtype, backend, bias=True):
@@ -207,6 +195,8 @@ class GPTNeoX(CausalLM):
     """
 
     positions_field = "max_position_embeddings"
+    #: the model_type it loads
+    family = "gpt_neox"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()

@@ -205,11 +205,8 @@ class LlamaConfig:
         if self.num_attention_heads % self.num_key_value_heads:
             raise ShapeError(f"Llama: num_key_value_heads {self.num_key_value_heads} does not "
                              f"divide num_attention_heads {self.num_attention_heads}")
-        if self.rotary_dim % 2 or not 0 < self.rotary_dim <= self.head_dim:
-            raise ShapeError(f"Llama: the rotated features, head_dim {self.head_dim} times "
-                             f"partial_rotary_factor {self.partial_rotary_factor}, must be an "
-                             f"even number from 2 to head_dim (rotary pairs)")
-        rope.check(self.rope_scaling, self.rotary_dim)
+        rope.check("Llama", self.rope_scaling, self.head_dim, "partial_rotary_factor",
+                   self.partial_rotary_factor)
         check_activation("Llama", "hidden_act", self.hidden_act)
 
     @property
@@ -275,11 +272,7 @@ class LlamaConfig:
                                          f"supported ({local})")
             values = {**values, "rope_local_base_freq": local.get(
                 "rope_theta", values.get("rope_local_base_freq"))}
-        fields = known_fields(cls, values)
-        fields.update({k: parameters[k] for k in rope.OWN
-                       if k in parameters and k not in values})      # (an override wins)
-        if parameters:
-            fields["rope_scaling"] = rope.scaling_from(parameters, values, source)
+        fields = {**known_fields(cls, values), **rope.fields_from(parameters, values, source)}
         return cls(**{**traits.defaults, **fields})
 
     def to_dict(self):
@@ -294,8 +287,7 @@ class LlamaConfig:
         scaling = values.pop("rope_scaling") or {"rope_type": "default"}
         if "original_max_position_embeddings" in scaling:   # Phi3Config's own field wins
             values["original_max_position_embeddings"] = scaling["original_max_position_embeddings"]
-        parameters = {**scaling, "rope_theta": self.rope_theta,
-                      "partial_rotary_factor": self.partial_rotary_factor}
+        parameters = rope.parameters_of(scaling, self.rope_theta, self.partial_rotary_factor)
         if self.traits.local_rotation:
             parameters = {"full_attention": parameters, "sliding_attention": {
                 "rope_type": "default", "rope_theta": values.pop("rope_local_base_freq")}}

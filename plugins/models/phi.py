@@ -59,14 +59,8 @@ class PhiConfig:
         if self.num_attention_heads % self.num_key_value_heads:
             raise ShapeError(f"Phi: num_key_value_heads {self.num_key_value_heads} does not "
                              f"divide num_attention_heads {self.num_attention_heads}")
-        if self.rotary_dim % 2 or not 0 < self.rotary_dim <= self.head_dim:
-            raise ShapeError(f"Phi: the rotated features, head_dim {self.head_dim} times "
-                             f"partial_rotary_factor {self.partial_rotary_factor}, must be an "
-                             f"even number from 2 to head_dim (rotary pairs)")
-        if self.rope_scaling and self.rope_scaling["rope_type"] == "longrope":
-            raise ValueError("Phi: rotary scaling 'longrope' is Phi-3's (model_type phi3); "
-                             "Phi takes linear, llama3 or yarn")
-        rope.check(self.rope_scaling, self.rotary_dim)
+        rope.check("Phi", self.rope_scaling, self.head_dim, "partial_rotary_factor",
+                   self.partial_rotary_factor, longrope=False)
         check_activation("Phi", "hidden_act", self.hidden_act)
 
     @property
@@ -87,21 +81,16 @@ class PhiConfig:
         if values.get("tie_word_embeddings"):
             raise SerializationError(f"{source}: tie_word_embeddings=true is not supported; "
                                      f"ember's Phi has an lm_head of its own, as phi-1 to phi-2")
-        fields = known_fields(cls, values)
         parameters = values.get("rope_parameters") or values.get("rope_scaling") or {}
-        fields.update({k: parameters[k] for k in rope.OWN if k in parameters and k not in values})
-        fields["rope_scaling"] = rope.scaling_from(parameters, values, source) \
-            if parameters else None
-        return cls(**fields)
+        return cls(**{**known_fields(cls, values), **rope.fields_from(parameters, values, source)})
 
     def to_dict(self):
         """transformers' config.json for this configuration."""
         values = dataclasses.asdict(self)
-        scaling = values.pop("rope_scaling") or {"rope_type": "default"}
+        parameters = rope.parameters_of(values.pop("rope_scaling"), self.rope_theta,
+                                        self.partial_rotary_factor)
         return {"architectures": ["PhiForCausalLM"], "model_type": "phi",
-                "tie_word_embeddings": False, **values,
-                "rope_parameters": {**scaling, "rope_theta": self.rope_theta,
-                                    "partial_rotary_factor": self.partial_rotary_factor}}
+                "tie_word_embeddings": False, **values, "rope_parameters": parameters}
 
 
 def _linear(n_in, n_out, config, dtype, backend):
@@ -211,6 +200,8 @@ class Phi(CausalLM):
     """
 
     positions_field = "max_position_embeddings"
+    #: the model_type it loads
+    family = "phi"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()

@@ -43,14 +43,40 @@ def scaling_from(rope, values, source):
     return scaling
 
 
-def check(scaling, dim):
-    """Refuse longrope factors that do not fit ``dim`` rotated features."""
+def check(title, scaling, head, share_name, share, longrope=True):
+    """Refuse a rotation that does not fit a head of ``head`` features of which ``share``
+    (the config's field ``share_name``) rotate: an odd or empty count, longrope factors
+    of another length, longrope itself where the model has none (``longrope=False``)."""
+    dim = int(head * share)
+    if dim % 2 or not 0 < dim <= head:
+        raise ShapeError(f"{title}: the rotated features, head_dim {head} times {share_name} "
+                         f"{share}, must be an even number from 2 to head_dim (rotary pairs)")
     if scaling and scaling["rope_type"] == "longrope":
+        if not longrope:
+            raise ValueError(f"{title}: rotary scaling 'longrope' is Phi-3's (model_type "
+                             f"phi3); {title} takes linear, llama3 or yarn")
         for name in ("short_factor", "long_factor"):
             if len(scaling[name]) != dim // 2:
-                raise ShapeError(f"Llama: rope {name} has {len(scaling[name])} entries but the "
-                                 f"rotation has {dim // 2} frequencies (head_dim times "
-                                 f"partial_rotary_factor, halved)")
+                raise ShapeError(f"{title}: rope {name} has {len(scaling[name])} entries but "
+                                 f"the rotation has {dim // 2} frequencies (head_dim times "
+                                 f"{share_name}, halved)")
+
+
+def fields_from(parameters, values, source, theta="rope_theta", share="partial_rotary_factor"):
+    """The config fields that rope_parameters (transformers 5's; or transformers 4's
+    rope_scaling) give: its base and rotating share under the config's own names
+    ``theta`` and ``share`` where the config's top level lacks them, and the scaling."""
+    fields = {ours: parameters[theirs] for ours, theirs in ((theta, "rope_theta"),
+                                                            (share, "partial_rotary_factor"))
+              if theirs in parameters and ours not in values}
+    fields["rope_scaling"] = scaling_from(parameters, values, source) if parameters else None
+    return fields
+
+
+def parameters_of(scaling, theta, share):
+    """transformers 5's rope_parameters of a rotation."""
+    return {**(scaling or {"rope_type": "default"}), "rope_theta": theta,
+            "partial_rotary_factor": share}
 
 
 def original_context(scaling, positions):

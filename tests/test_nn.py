@@ -1631,6 +1631,68 @@ def test_embedding_max_norm_and_scale_grad_by_freq_are_pytorchs(kwargs):
         nn.Embedding(3, 2, sparse=True)
 
 
+BAG_INDICES = np.array([1, 2, 4, 5, 4, 3, 2, 9])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("indices, offsets, options", [
+    (BAG_INDICES, [0, 4], {}),
+    (BAG_INDICES, [0, 0, 3, 8], {}),                            # empty bags give zeros
+    (BAG_INDICES, [0, 2, 5, 8], {"include_last_offset": True}),
+    (np.array([[1, 2, 0], [4, 0, 0], [0, 0, 0]]), None, {"padding_idx": 0}),
+    (np.array([[1, 2, 9], [4, 7, 7]]), None, {"padding_idx": -1})],
+    ids=["offsets", "empty-bags", "last-offset", "padding", "padding-from-the-end"])
+def test_embedding_bag_is_pytorchs(mode, indices, offsets, options):
+    """Bags by offsets (empty ones, CSR's last offset) or by rows, padding left out of a
+    bag and its count: values and the table's gradient in float64, each mode."""
+    table = np.random.default_rng(0).standard_normal((10, 4))
+
+    def bags(lib, f, weight):
+        return f.embedding_bag(lib.tensor(indices), weight,
+                               None if offsets is None else lib.tensor(offsets), mode=mode,
+                               **options)
+    _against_torch(bags, [table])
+
+
+def test_embedding_bag_per_sample_weights_and_layer_are_pytorchs():
+    """per_sample_weights scale each entry (their gradient too); nn.EmbeddingBag keeps
+    PyTorch's state key and from_pretrained options."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    table, weights = rng.standard_normal((10, 3)), rng.standard_normal(8)
+    _against_torch(lambda lib, f, t, w: f.embedding_bag(
+        lib.tensor(BAG_INDICES), t, lib.tensor([0, 3, 3]), mode="sum", per_sample_weights=w),
+        [table, weights])
+    ours = nn.EmbeddingBag.from_pretrained(ember.tensor(table), mode="max", padding_idx=2)
+    theirs = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(table), mode="max",
+                                                   padding_idx=2)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    assert not ours.weight.requires_grad
+    got = ours(ember.tensor(BAG_INDICES), ember.tensor([0, 5])).numpy()
+    np.testing.assert_array_equal(got, theirs(torch.tensor(BAG_INDICES),
+                                              torch.tensor([0, 5])).numpy())
+
+
+def test_embedding_bag_refuses_what_pytorch_refuses():
+    table = ember.ones((10, 3))
+    cases = [
+        (dict(input=[[1, 2]], offsets=[0]), ember.ShapeError, "give offsets only with a 1-D"),
+        (dict(input=[1, 2]), ember.ShapeError, "a 1-D input needs offsets"),
+        (dict(input=[1, 2], offsets=[1]), ember.IndexingError, "must start at 0"),
+        (dict(input=[1, 2], offsets=[0, 2, 1]), ember.IndexingError, "not decrease"),
+        (dict(input=[1, 2], offsets=[0, 1], include_last_offset=True), ember.IndexingError,
+         "last offset .* must be the input's length 2"),
+        (dict(input=[1, 2], offsets=[0], mode="mean", per_sample_weights=[1.0, 2.0]),
+         ValueError, "per_sample_weights needs mode 'sum'"),
+        (dict(input=[1, 2], offsets=[0], mode="sum", per_sample_weights=[1.0]),
+         ember.ShapeError, "must have the input's shape"),
+        (dict(input=[1, 2], offsets=[0], mode="median"), ValueError, "mode must be"),
+        (dict(input=[1, 12], offsets=[0]), ember.IndexingError, "index 12 is out of range")]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            F.embedding_bag(weight=table, **kwargs)
+
+
 def test_embedding_max_norm_in_a_compiled_step():
     """The renormalization is a state update the compiled step replays, and the counts of
     scale_grad_by_freq are found on the device: the table after six compiled steps is the

@@ -21,7 +21,6 @@ from . import rope
 from .causal import CausalLM, causal_attention
 from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_pretrained,
                           normal_embedding, normal_linear, save_pretrained)
-from .llama import _rotate
 
 
 @dataclasses.dataclass
@@ -113,7 +112,7 @@ class GPTNeoXAttention(Module):
         d = self.head_size
         qkv = self.query_key_value(x).reshape(batch, time, self.heads, 3 * d).permute(0, 2, 1, 3)
         q, k, v = qkv[..., :d], qkv[..., d:2 * d], qkv[..., 2 * d:]
-        q, k = _rotate(q, *rotation), _rotate(k, *rotation)
+        q, k = rope.rotate(q, *rotation), rope.rotate(k, *rotation)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         out = causal_attention(q, k, v, time, dropout_p=self.dropout if self.training else 0.0)

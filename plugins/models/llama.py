@@ -369,7 +369,7 @@ class LlamaAttention(Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = (t.permute(0, 2, 1, 3) for t in (q, k))
         if rotations[self.layer_idx] is not None:
-            q, k = (_rotate(t, *rotations[self.layer_idx]) for t in (q, k))
+            q, k = (rope.rotate(t, *rotations[self.layer_idx]) for t in (q, k))
         v = split(v, self.kv_heads).permute(0, 2, 1, 3)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
@@ -378,14 +378,6 @@ class LlamaAttention(Module):
                                enable_gqa=self.kv_heads != self.heads,
                                dropout_p=self.dropout if self.training else 0.0)
         return self.o_proj(out.permute(0, 2, 1, 3).reshape(batch, time, self.heads * self.head_dim))
-
-
-def _rotate(x, cos, sin):
-    """Rotary embedding on the first cos.shape[-1] features of x (all but Phi-3's)."""
-    r = cos.shape[-1]
-    if r == x.shape[-1]:
-        return F.apply_rotary(x, cos, sin)
-    return ember.concatenate([F.apply_rotary(x[..., :r], cos, sin), x[..., r:]], axis=-1)
 
 
 class LlamaMLP(Module):

@@ -18,7 +18,6 @@ from . import rope
 from .causal import CausalLM, causal_attention
 from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_pretrained,
                           normal_embedding, normal_linear, save_pretrained)
-from .llama import _rotate
 
 
 @dataclasses.dataclass
@@ -124,7 +123,7 @@ class PhiAttention(Module):
                                    (self.v_proj, self.kv_heads)))
         if self.q_layernorm is not None:
             q, k = self.q_layernorm(q), self.k_layernorm(k)
-        q, k = _rotate(q, *rotation), _rotate(k, *rotation)
+        q, k = rope.rotate(q, *rotation), rope.rotate(k, *rotation)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         out = causal_attention(q, k, v, time, enable_gqa=self.kv_heads != self.heads,

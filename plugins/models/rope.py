@@ -1,6 +1,8 @@
-"""Hugging Face's rotary scalings (``rope_parameters``' rope_type), which stretch a
-model's rotary embedding past the context it was trained on: the inverse frequencies and
-the factor on cos and sin, as transformers' modeling_rope_utils computes them (here in
+"""The rotary embedding of the models in Hugging Face's layout (Llama's family, GPT-NeoX,
+Phi): their config fields (``rope_parameters``) read and written, the (cos, sin) tables,
+the rotation of a share of each head's features, and the scalings (rope_type) that
+stretch a rotation past the context it was trained on: the inverse frequencies and the
+factor on cos and sin, as transformers' modeling_rope_utils computes them (here in
 float64). Llama 3.1 and 3.2 use "llama3", Qwen2.5's long-context checkpoints "yarn",
 Phi-3's 128k ones "longrope", which switches tables past its original context."""
 
@@ -8,6 +10,7 @@ import math
 
 import numpy as np
 
+import ember
 from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import functional as F
 
@@ -146,3 +149,12 @@ def positions(tables, base, scaling, dim, context, x, past, time, long=False):
         tables[key] = F.rotary_embedding(context, dim, dtype=x.dtype, backend=x.device,
                                          frequencies=inverse, scale=scale)
     return tuple(t[past:past + time] for t in tables[key])
+
+
+def rotate(x, cos, sin):
+    """The rotary embedding on the first cos.shape[-1] features of x (Phi's, GPT-NeoX's
+    and Phi-3's rotate a share of each head; the rest pass through)."""
+    r = cos.shape[-1]
+    if r == x.shape[-1]:
+        return F.apply_rotary(x, cos, sin)
+    return ember.concatenate([F.apply_rotary(x[..., :r], cos, sin), x[..., r:]], axis=-1)

@@ -1592,6 +1592,88 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     return ember.where(padded, rows.detach(), rows)
 
 
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
+                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """The sum, mean or max of each bag of ``weight``'s rows, as PyTorch's: the bags are the
+    rows of a 2-D ``input``, or the runs of a 1-D ``input`` that ``offsets`` start (with
+    ``include_last_offset``, its last entry, the input's length, ends the last bag: CSR's
+    layout). Entries equal to
+    ``padding_idx`` are left out of their bag (and of its count); an empty bag gives zeros.
+    ``per_sample_weights`` (mode "sum") scales each entry's row. The bags are reduced on
+    the device (index_add, scatter_reduce), so it compiles and differentiates; max's
+    gradient goes to each bag's largest entry per feature."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if not isinstance(input, ember.Tensor):
+        input = ember.tensor(input, backend=weight.backend)
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ShapeError("embedding_bag: a 2-D input is its own bags (one a row); give "
+                             "offsets only with a 1-D input")
+        bags, flat = input.shape[0], input.reshape(-1)
+        members = ember.arange(bags, backend=input.backend).reshape(-1, 1)
+        members = ember.broadcast_to(members, input.shape).reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ShapeError("embedding_bag: a 1-D input needs offsets, the start of each bag")
+        if not isinstance(offsets, ember.Tensor):
+            offsets = ember.tensor(offsets, backend=input.backend)
+        if offsets.ndim != 1 or offsets.dtype.is_float:
+            raise ShapeError(f"embedding_bag: offsets must be 1-D integers, got "
+                             f"{offsets.dtype.name} of shape {offsets.shape}")
+        bags, flat = offsets.shape[0] - (1 if include_last_offset else 0), input
+        if not ember.is_compiling() and offsets.shape[0]:   # (read back to check: as embedding)
+            starts = offsets.numpy()
+            if starts[0] != 0 or (np.diff(starts) < 0).any() or starts[-1] > input.shape[0]:
+                raise IndexingError(f"embedding_bag: offsets {starts.tolist()} must start at "
+                                    f"0 and not decrease, to at most the input's "
+                                    f"{input.shape[0]} entries")
+            if include_last_offset and starts[-1] != input.shape[0]:
+                raise IndexingError(f"embedding_bag: with include_last_offset the last offset "
+                                    f"ends the last bag, so it must be the input's length "
+                                    f"{input.shape[0]} (CSR's layout), got {starts[-1]}")
+        positions = ember.arange(input.shape[0], dtype=offsets.dtype, backend=input.backend)
+        members = ember.searchsorted(offsets, positions, side="right") - 1
+    else:
+        raise ShapeError(f"embedding_bag: input must be 1-D (with offsets) or 2-D (bags of "
+                         f"one length), got shape {input.shape}")
+    if bags < 0:
+        raise ShapeError("embedding_bag: include_last_offset needs at least one offset")
+    rows = embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq, sparse)
+    width = weight.shape[1]
+    if bags == 0:
+        return ember.zeros((0, width), dtype=weight.dtype, backend=weight.backend)
+    keep = None if padding_idx is None else \
+        (flat != _padding_index(padding_idx, weight.shape[0], "embedding_bag"))
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ValueError(f"embedding_bag: per_sample_weights needs mode 'sum', got {mode!r}")
+        if not isinstance(per_sample_weights, ember.Tensor):
+            per_sample_weights = ember.tensor(per_sample_weights, dtype=weight.dtype,
+                                              backend=weight.backend)
+        if per_sample_weights.shape != input.shape:
+            raise ShapeError(f"embedding_bag: per_sample_weights {per_sample_weights.shape} "
+                             f"must have the input's shape {input.shape}")
+        rows = rows * per_sample_weights.reshape(-1, 1)
+    zeros = ember.zeros((bags, width), dtype=weight.dtype, backend=weight.backend)
+    counts = None
+    if mode != "sum":           # each bag's entries, padding left out
+        counted = ember.ones(flat.shape[0], dtype=weight.dtype, backend=weight.backend) \
+            if keep is None else keep.to(weight.dtype)
+        counts = ember.index_add(zeros[:, 0], 0, members, counted).unsqueeze(-1)
+    if mode == "max":
+        if keep is not None:
+            rows = ember.where(keep.unsqueeze(-1), rows, float("-inf"))
+        index = ember.broadcast_to(members.unsqueeze(-1), rows.shape)
+        most = ember.scatter_reduce(zeros + float("-inf"), 0, index, rows, "amax")
+        return ember.where(counts > 0, most, 0.0)
+    if keep is not None:
+        rows = rows * keep.to(rows.dtype).unsqueeze(-1)
+    summed = ember.index_add(zeros, 0, members, rows)
+    return summed if mode == "sum" else summed / ember.maximum(counts, 1.0)
+
+
 def _pick_counts(picks, weight):
     """How often ``picks`` picks each row of ``weight``: a gather's adjoint (scatter_add)
     of ones, on the device."""

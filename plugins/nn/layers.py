@@ -818,13 +818,13 @@ class Embedding(Module):
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, dtype=None, backend=None):
         super().__init__()
         if sparse:
-            raise ValueError("Embedding: sparse gradients are not supported; ember's gradients "
-                             "are dense (leave sparse=False)")
+            raise ValueError(f"{type(self).__name__}: sparse gradients are not supported; "
+                             f"ember's gradients are dense (leave sparse=False)")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.padding_idx = None if padding_idx is None else F._padding_index(
-            padding_idx, num_embeddings, "Embedding")
+            padding_idx, num_embeddings, type(self).__name__)
         weight = init.normal((num_embeddings, embedding_dim), 0.0, 1.0, dtype, backend)
         if self.padding_idx is not None:
             pad = ember.arange(num_embeddings, backend=weight.backend) == self.padding_idx
@@ -837,16 +837,17 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
-                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
-        """An Embedding holding the (num_embeddings, embedding_dim) table ``embeddings``
-        (word vectors), not trained when ``freeze``, as PyTorch's."""
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False, **options):
+        """A layer holding the (num_embeddings, embedding_dim) table ``embeddings`` (word
+        vectors), not trained when ``freeze``, as PyTorch's (EmbeddingBag's ``mode`` and
+        ``include_last_offset`` among ``options``)."""
         table = embeddings if isinstance(embeddings, ember.Tensor) else ember.tensor(embeddings)
         if table.ndim != 2:
-            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D "
+            raise ShapeError(f"{cls.__name__}.from_pretrained: embeddings must be 2-D "
                              f"(num_embeddings, embedding_dim), got shape {table.shape}")
         layer = cls(*table.shape, padding_idx=padding_idx, max_norm=max_norm,
                     norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse,
-                    dtype=table.dtype, backend=table.backend)
+                    dtype=table.dtype, backend=table.backend, **options)
         with ember.no_grad():
             layer.weight.copy_(table)
         layer.weight.requires_grad = not freeze
@@ -861,6 +862,31 @@ class Embedding(Module):
     def example(cls):
         return LayerExample({"num_embeddings": 7, "embedding_dim": 3}, shape=(2, 5),
                             integer_high=7)
+
+
+class EmbeddingBag(Embedding):
+    """The sum, mean or max of bags of a (num_embeddings, embedding_dim) table's rows
+    (F.embedding_bag), as PyTorch's: ``layer(input, offsets=None, per_sample_weights=None)``
+    with a 2-D input of bags or a 1-D one cut by offsets. Init and state as Embedding's."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode="mean", sparse=False, include_last_offset=False,
+                 padding_idx=None, dtype=None, backend=None):
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        super().__init__(num_embeddings, embedding_dim, padding_idx, max_norm, norm_type,
+                         scale_grad_by_freq, sparse, dtype, backend)
+        self.mode, self.include_last_offset = mode, include_last_offset
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                               self.scale_grad_by_freq, self.mode, False, per_sample_weights,
+                               self.include_last_offset, self.padding_idx)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"num_embeddings": 7, "embedding_dim": 3, "mode": "max"},
+                            shape=(2, 5), integer_high=7)
 
 
 class CosineSimilarity(Module):

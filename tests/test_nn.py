@@ -1693,6 +1693,38 @@ def test_embedding_bag_refuses_what_pytorch_refuses():
             F.embedding_bag(weight=table, **kwargs)
 
 
+def test_gumbel_softmax_samples_softmax_and_passes_the_soft_gradient():
+    """The largest entry of a sample falls on each class with its softmax probability (the
+    Gumbel-max property, any tau; within 5 standard deviations over 20000 rows); a soft
+    sample sums to 1 along dim; a hard one is the one-hot of the same seed's soft sample,
+    whose gradient it passes (straight-through); the seed repeats a sample."""
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    logits = ember.tensor(np.log(p)[None].repeat(20000, 0), requires_grad=True)
+    ember.manual_seed(3)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    counts = hard.numpy()
+    assert set(np.unique(counts)) == {0.0, 1.0} and (counts.sum(1) == 1).all()
+    assert (np.abs(counts.mean(0) - p) < 5 * np.sqrt(p * (1 - p) / 20000)).all()
+    ember.manual_seed(3)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_array_equal(counts.argmax(1), soft.numpy().argmax(1))
+    w = ember.tensor(np.random.default_rng(0).standard_normal(soft.shape))
+    (soft * w).sum().backward()
+    grad_soft, logits.grad = logits.grad.numpy(), None
+    (hard * w).sum().backward()
+    np.testing.assert_allclose(logits.grad.numpy(), grad_soft, rtol=1e-12, atol=1e-18)
+    columns = F.gumbel_softmax(logits[:5].detach().T, tau=2.0, dim=0).numpy()
+    np.testing.assert_allclose(columns.sum(0), 1.0, rtol=1e-12)
+    ember.manual_seed(7)
+    again = F.gumbel_softmax(logits[:5].detach())
+    ember.manual_seed(7)
+    np.testing.assert_array_equal(F.gumbel_softmax(logits[:5].detach()).numpy(), again.numpy())
+    with pytest.raises(ValueError, match="tau must be > 0"):
+        F.gumbel_softmax(logits, tau=0.0)
+    with pytest.raises(ember.DTypeError, match="logits must be a float tensor"):
+        F.gumbel_softmax(ember.tensor([1, 2]))
+
+
 def test_embedding_max_norm_in_a_compiled_step():
     """The renormalization is a state update the compiled step replays, and the counts of
     scale_grad_by_freq are found on the device: the table after six compiled steps is the

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 import ember
+from ember import dtypes
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
 from ember.ops import special
@@ -1935,6 +1936,26 @@ def one_hot(indices, num_classes, axis=-1, dtype=None):
     classes = _class_range(indices.backend, num_classes, indices.dtype).reshape(shape)
     hit = indices.unsqueeze(axis) == classes
     return hit.to(dtype or ember.default_float)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample of the Gumbel-softmax (concrete) distribution over ``dim``, as PyTorch's:
+    softmax((logits + g) / tau) with g = -log(E), E exponential draws from ember's seeded
+    generator; ``hard`` gives the one-hot of its largest entry whose gradient is the soft
+    sample's (the straight-through estimator). ``eps`` is PyTorch's, unused there too."""
+    if not isinstance(logits, ember.Tensor) or not logits.dtype.is_float:
+        raise DTypeError("gumbel_softmax: logits must be a float tensor")
+    if not tau > 0:
+        raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")
+    uniform = ember.rand_like(logits).detach()
+    # E = -log(1 - U) > 0 (U < 1); the smallest positive float keeps -log(E) finite at U = 0
+    draws = ember.maximum(-ember.log1p(-uniform), float(dtypes.finfo(logits.dtype).tiny))
+    soft = ember.softmax((logits - ember.log(draws)) / tau, dim)
+    if not hard:
+        return soft
+    dim = dim % logits.ndim
+    picked = one_hot(soft.argmax(dim), logits.shape[dim], axis=dim, dtype=logits.dtype)
+    return picked - soft.detach() + soft
 
 
 _RANGES = {}

@@ -303,6 +303,14 @@ def test_configs_refuse_what_does_not_fit_naming_both_numbers(build, message):
         build()
 
 
+def test_a_model_built_from_fields_takes_their_head_count():
+    """Without num_key_value_heads, the fields' own head count sets it (not the default
+    config's 32)."""
+    model = Phi(vocab_size=64, hidden_size=32, num_attention_heads=4, num_hidden_layers=1)
+    assert model.config.num_key_value_heads == 4
+    assert model(ember.tensor([[1, 2, 3]])).shape == (1, 3, 64)
+
+
 @pytest.mark.parametrize("kind", ["gpt_neox:sequential", "phi:qk"])
 def test_neox_and_phi_training_gradients_match_transformers(kind, tmp_path):
     """The next-token loss's gradients in float64: every parameter within 1e-4 of

@@ -204,7 +204,8 @@ class Phi(CausalLM):
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
-        config = dataclasses.replace(config or PhiConfig(), **fields)
+        # (fields on a fresh config: num_key_value_heads follows their head count)
+        config = PhiConfig(**fields) if config is None else dataclasses.replace(config, **fields)
         object.__setattr__(self, "config", config)
         self.model = PhiModel(config, dtype, backend)
         self.lm_head = _linear(config.hidden_size, config.vocab_size, config, dtype, backend)

@@ -1688,6 +1688,10 @@ def test_embedding_bag_refuses_what_pytorch_refuses():
          ember.ShapeError, "must have the input's shape"),
         (dict(input=[1, 2], offsets=[0], mode="median"), ValueError, "mode must be"),
         (dict(input=[1, 12], offsets=[0]), ember.IndexingError, "index 12 is out of range")]
+    if ember.config.availability("opencl")[0]:
+        elsewhere = ember.tensor([0], backend="opencl")
+        cases.append((dict(input=ember.tensor([1, 2]), offsets=elsewhere), ember.BackendError,
+                      "offsets are on opencl.* move the offsets with \\.to\\('numpy'\\)"))
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):
             F.embedding_bag(weight=table, **kwargs)

@@ -1623,6 +1623,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
         if offsets.ndim != 1 or offsets.dtype.is_float:
             raise ShapeError(f"embedding_bag: offsets must be 1-D integers, got "
                              f"{offsets.dtype.name} of shape {offsets.shape}")
+        if offsets.backend is not input.backend:
+            raise BackendError(f"embedding_bag: the offsets are on {offsets.device} and the "
+                               f"input on {input.device}; move the offsets with "
+                               f".to({input.device!r})")
         bags, flat = offsets.shape[0] - (1 if include_last_offset else 0), input
         if not ember.is_compiling() and offsets.shape[0]:   # (read back to check: as embedding)
             starts = offsets.numpy()

@@ -1,6 +1,6 @@
-"""The Vision Transformer (ViT) and its image classifier against Hugging Face transformers
-(the oracle, where installed): outputs, resized position tables, fine-tuning gradients,
-checkpoints both ways, and bad input."""
+"""The Vision Transformer (ViT), DeiT and their image classifiers against Hugging Face
+transformers (the oracle, where installed): outputs, resized position tables, fine-tuning
+gradients, checkpoints both ways, and bad input."""
 
 import json
 import warnings
@@ -17,11 +17,14 @@ from .transformers_oracle import assert_gradients_close, rel
 SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
          "intermediate_size": 48, "image_size": 16, "patch_size": 4, "num_channels": 3}
 #: (name, transformers class, config changes): the classifier, the bare encoder with its
-#: pooler, and a non-square image in non-square patches without query/key/value biases
+#: pooler, a non-square image in non-square patches without query/key/value biases, and
+#: DeiT's encoder (a distillation token) and its distilled classifier
 CASES = [("classifier", "ViTForImageClassification", {"num_labels": 5}),
          ("encoder", "ViTModel", {"pooler_output_size": 24, "hidden_act": "gelu_new"}),
          ("oblong", "ViTModel", {"image_size": [16, 12], "patch_size": [4, 3],
-                                 "qkv_bias": False})]
+                                 "qkv_bias": False}),
+         ("deit", "DeiTModel", {}),
+         ("deit-teacher", "DeiTForImageClassificationWithTeacher", {"num_labels": 4})]
 #: the Hub checkpoints' names of a block's parts -> transformers 5's in-memory names
 HUB_TO_V5 = [("encoder.layer.", "layers."), ("attention.attention.query", "attention.q_proj"),
              ("attention.attention.key", "attention.k_proj"),
@@ -66,7 +69,8 @@ def hf_vit(request, tmp_path_factory):
                                                               "here (pip install transformers)")
     name, cls, extra = request.param
     torch.manual_seed(0)
-    config = transformers.ViTConfig(**{**SMALL, **extra})
+    kind = transformers.DeiTConfig if cls.startswith("DeiT") else transformers.ViTConfig
+    config = kind(**{**SMALL, **extra})
     model = getattr(transformers, cls)(config).eval()
     with torch.no_grad():
         for p in model.parameters():

@@ -24,7 +24,8 @@ from .pretrained import from_pretrained
 from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextModel,
                      SiglipVisionConfig, SiglipVisionModel)
 from .tokenizer import ByteTokenizer
-from .vit import ViTConfig, ViTForImageClassification, ViTModel
+from .vit import (DeiTForImageClassification, DeiTForImageClassificationWithTeacher, DeiTModel,
+                  ViTConfig, ViTForImageClassification, ViTModel)
 
 #: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP
 #: and SigLIP, each by its model_type
@@ -36,7 +37,8 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
            "ByteTokenizer", "CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",
-           "CLIPVisionModelWithProjection", "Dinov2Config", "Dinov2ForImageClassification",
+           "CLIPVisionModelWithProjection", "DeiTForImageClassification",
+           "DeiTForImageClassificationWithTeacher", "DeiTModel", "Dinov2Config", "Dinov2ForImageClassification",
            "Dinov2Model", "Dinov2WithRegistersForImageClassification", "Dinov2WithRegistersModel",
            "DistilBertConfig", "DistilBertForMaskedLM", "DistilBertForQuestionAnswering",
            "DistilBertForSequenceClassification", "DistilBertForTokenClassification",

@@ -23,6 +23,8 @@ from .bert import (BertEncoder, BertIntermediate, BertSelfAttention, EncoderConf
 from .huggingface import ACTIVATIONS, check_activation
 
 VIT = Family("ViT", "vit")
+#: DeiT: ViT with a distillation token after [CLS] (and a head reading it, with a teacher)
+DEIT = Family("DeiT", "deit")
 
 #: transformers 5's in-memory names of a ViT block's parts -> the Hub checkpoints' names
 _RENAMED = [(re.compile(p), r) for p, r in (
@@ -140,7 +142,7 @@ class ViTConfig(PatchGrid, EncoderConfig):
     id2label: dict = None               # None: two labels, LABEL_0 and LABEL_1
     model_type: str = "vit"
 
-    families = {"vit": VIT}
+    families = {"vit": VIT, "deit": DEIT}
     title = "ViT"
     written = {}
 
@@ -148,6 +150,11 @@ class ViTConfig(PatchGrid, EncoderConfig):
         super().__post_init__()
         check_activation(self.title, "pooler_act", self.pooler_act)
         self.check_grid(self.title)
+
+    @property
+    def leading(self):
+        """The tokens ahead of the patches: [CLS], and DeiT's distillation token."""
+        return 2 if self.model_type == "deit" else 1
 
 
 class ViTPatchEmbeddings(Module):
@@ -167,8 +174,9 @@ class ViTPatchEmbeddings(Module):
 
 
 class ViTEmbeddings(Module):
-    """[CLS] token, then the patches, plus learned positions (bicubically resized to
-    another image size with ``interpolate_pos_encoding``, as transformers does)."""
+    """[CLS] token (then DeiT's distillation token), then the patches, plus learned
+    positions (bicubically resized to another image size with
+    ``interpolate_pos_encoding``, as transformers does)."""
 
     def __init__(self, config, dtype=None, backend=None):
         super().__init__()
@@ -178,18 +186,25 @@ class ViTEmbeddings(Module):
         self.cls_token = Parameter(init.trunc_normal((1, 1, c.hidden_size), 0.0, std,
                                                      dtype=dtype, backend=backend))
         self.position_embeddings = Parameter(init.trunc_normal(
-            (1, c.num_patches + 1, c.hidden_size), 0.0, std, dtype=dtype, backend=backend))
+            (1, c.num_patches + c.leading, c.hidden_size), 0.0, std, dtype=dtype,
+            backend=backend))
+        self.distillation_token = Parameter(init.trunc_normal(
+            (1, 1, c.hidden_size), 0.0, std, dtype=dtype, backend=backend)) \
+            if c.leading == 2 else None
         self.patch_embeddings = ViTPatchEmbeddings(c, dtype, backend)
         self.dropout = Dropout(c.hidden_dropout_prob)
 
     def forward(self, pixel_values, interpolate_pos_encoding=False):
         batch, _, height, width = pixel_values.shape
         x = self.patch_embeddings(pixel_values)
-        cls = ember.broadcast_to(self.cls_token, (batch, 1, x.shape[-1]))
+        tokens = [self.cls_token] + ([self.distillation_token] if self.distillation_token
+                                     is not None else [])
+        tokens = [ember.broadcast_to(t, (batch, 1, x.shape[-1])) for t in tokens]
         table = self.position_embeddings
         if interpolate_pos_encoding:
-            table = positions_for(table[0], self.config, height, width)[None]
-        return self.dropout(ember.concat([cls, x], axis=1) + table)
+            table = positions_for(table[0], self.config, height, width,
+                                  self.config.leading)[None]
+        return self.dropout(ember.concat(tokens + [x], axis=1) + table)
 
 
 class ViTSelfAttention(BertSelfAttention):
@@ -296,6 +311,12 @@ class _ViT(_Pretrained):
         """The [CLS] token: its dtype and backend are the model's."""
         return self.encoder_module().embeddings.cls_token
 
+    @classmethod
+    def model_types(cls):
+        """The model_types from_pretrained loads with this class (and the class each
+        checkpoint's architectures names)."""
+        return tuple(ViTConfig.families)
+
     def _check(self, pixel_values, interpolate_pos_encoding=False):
         return check_pixels(type(self).__name__, self.config, pixel_values,
                             interpolate_pos_encoding, self.embeddings_weight())
@@ -356,4 +377,45 @@ class ViTForImageClassification(_Head, _ViT):
         return self.classifier(self.hidden(pixel_values, interpolate_pos_encoding)[:, 0])
 
 
-_ViT.architectures = {VIT.names + cls.head: cls for cls in (ViTModel, ViTForImageClassification)}
+class DeiTModel(ViTModel):
+    """ViTModel whose config defaults to DeiT's (transformers' DeiTModel): a distillation
+    token follows [CLS] in the hidden states (batch, 2 + patches, hidden_size)."""
+
+    family = "deit"
+
+
+class DeiTForImageClassification(ViTForImageClassification):
+    """DeiT with a linear classifier over the [CLS] token (transformers'
+    DeiTForImageClassification)."""
+
+    family = "deit"
+
+
+class DeiTForImageClassificationWithTeacher(_Head, _ViT):
+    """DeiT as distilled (facebook/deit-base-distilled-patch16-224): the mean of a classifier
+    over [CLS] (cls_classifier) and one over the distillation token
+    (distillation_classifier), as transformers' DeiTForImageClassificationWithTeacher
+    at inference."""
+
+    family = "deit"
+    head = "ForImageClassificationWithTeacher"
+
+    def __init__(self, config=None, dtype=None, backend=None, **fields):
+        super().__init__(config, dtype, backend, fields)
+        c = self.config
+        if c.leading != 2:
+            raise ValueError(f"{type(self).__name__}: needs model_type deit (a distillation "
+                             f"token), got {c.model_type}")
+        self.cls_classifier, self.distillation_classifier = (
+            _linear(c.hidden_size, c.num_labels, c, dtype, backend) for _ in range(2))
+
+    _encoder = staticmethod(ViTForImageClassification._encoder)
+
+    def forward(self, pixel_values, interpolate_pos_encoding=False):
+        hidden = self.hidden(pixel_values, interpolate_pos_encoding)
+        return (self.cls_classifier(hidden[:, 0]) + self.distillation_classifier(hidden[:, 1])) / 2
+
+
+_ViT.architectures = {cls.traits().names + cls.head: cls for cls in (
+    ViTModel, ViTForImageClassification, DeiTModel, DeiTForImageClassification,
+    DeiTForImageClassificationWithTeacher)}

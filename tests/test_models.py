@@ -268,11 +268,14 @@ def test_llama_save_pretrained_loads_in_transformers(hf_llama, tmp_path):
         np.testing.assert_array_equal(again(torch.tensor(prompt)).logits.numpy(), logits)
 
 
+#: LLAMA's fields that GPT-NeoX has (its heads are never grouped)
+NEOX = {k: v for k, v in LLAMA.items() if k != "num_key_value_heads"}
+
+
 @pytest.mark.parametrize("cls", [Llama, GPTNeoX, Phi], ids=lambda c: c.__name__)
 def test_cache_equals_recomputing_and_a_long_sequence_is_named(backend, cls):
     ember.manual_seed(0)
-    model = cls(**LLAMA).eval() if cls is not GPTNeoX else \
-        GPTNeoX(**{k: v for k, v in LLAMA.items() if k != "num_key_value_heads"}).eval()
+    model = cls(**(NEOX if cls is GPTNeoX else LLAMA)).eval()
     ids = ember.tensor(np.random.default_rng(0).integers(0, 64, (2, 9)), dtype=backend.default_int)
     full = model(ids).numpy()
     cache = KeyValueCache()
@@ -341,8 +344,7 @@ def test_gpt_neox_reads_transformers_4_configs_and_older_checkpoints(tmp_path):
     """A config of transformers 4 (rotary_pct, rotary_emb_base, rope_scaling; no
     rope_parameters) and a checkpoint with the causal-mask and inverse-frequency buffers
     of older ones and transformers 5's lm_head load as the same model."""
-    fields = {k: v for k, v in LLAMA.items() if k != "num_key_value_heads"}
-    model = GPTNeoX(**fields, rotary_pct=0.5, rotary_emb_base=300.0,
+    model = GPTNeoX(**NEOX, rotary_pct=0.5, rotary_emb_base=300.0,
                     rope_scaling={"rope_type": "linear", "factor": 2.0}).eval()
     model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())

@@ -137,12 +137,12 @@ def test_each_helper_section_builds_with_only_the_sections_it_names():
 
     text = (kernels._SOURCES / "helpers.cl").read_text()
     _, parts = kernels.sections(text)
-    for names, part in parts:
+    for names, _, part in parts:
         defined = set(re.findall(r"inline[^{;]*?\b(ember_\w+)\s*\(", part))
         defined |= set(re.findall(r"#define (EMBER_\w+)", part))
         assert defined <= names, f"{sorted(defined - names)} not on the //@ line of {part[:80]!r}"
     context = ember.get_backend("opencl").context
-    for names, part in parts:
+    for names, _, part in parts:
         code = " ".join(sorted(names))
         source = "#define NEED_FP64 1\n" + kernels.helpers_for(text, code) + "__kernel void k() {}\n"
         assert part in source

@@ -3,6 +3,7 @@
 Defines become #define lines ahead of the source, so macros with arguments, such as
 OP(x, y, z), pass through unchanged."""
 
+import functools
 import re
 from pathlib import Path
 
@@ -68,9 +69,11 @@ def _typed(cl, kernel):
 _NAME = re.compile(r"\b(?:ember|EMBER)_\w+")
 
 
+@functools.lru_cache(maxsize=None)
 def sections(text):
-    """(always, [(names, section)]) of a helpers source: its lines above the first "//@"
-    line, and each section with the names its "//@" lines list."""
+    """(always, ((names, uses, section), ...)) of a helpers source, read once per source:
+    its lines above the first "//@" line, and each section with the names its "//@" lines
+    list and the ember names its text uses."""
     always, parts, listed = [], [], None
     for line in text.splitlines(keepends=True):
         if line.startswith("//@"):
@@ -82,7 +85,8 @@ def sections(text):
             always.append(line)
         else:
             parts[-1][1].append(line)
-    return "".join(always), [(frozenset(names), "".join(lines)) for names, lines in parts]
+    return "".join(always), tuple((frozenset(names), frozenset(_NAME.findall("".join(lines))),
+                                   "".join(lines)) for names, lines in parts)
 
 
 def helpers_for(text, code):
@@ -94,11 +98,11 @@ def helpers_for(text, code):
     grew = True
     while grew:     # a section's own uses bring in the sections above it that it needs
         grew = False
-        for i, (names, part) in enumerate(parts):
+        for i, (names, uses, _) in enumerate(parts):
             if not keep[i] and names & used:
                 keep[i] = grew = True
-                used.update(_NAME.findall(part))
-    return always + "".join(part for k, (_, part) in zip(keep, parts) if k)
+                used |= uses
+    return always + "".join(part for k, (_, _, part) in zip(keep, parts) if k)
 
 
 class KernelCache:

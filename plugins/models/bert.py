@@ -160,8 +160,9 @@ def _labels(count):
     return {i: f"LABEL_{i}" for i in range(count)}
 
 
-def _linear(n_in, n_out, config, dtype, backend):
-    return normal_linear(n_in, n_out, config.initializer_range, dtype=dtype, backend=backend)
+def _linear(n_in, n_out, config, dtype, backend, bias=True):
+    """transformers' init of a projection with the config's initializer_range."""
+    return normal_linear(n_in, n_out, config.initializer_range, bias, dtype, backend)
 
 
 def _layer_norm(config, dtype, backend):

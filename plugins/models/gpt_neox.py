@@ -18,9 +18,10 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 
 from . import rope
+from .bert import _linear
 from .causal import CausalLM, causal_attention
 from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_pretrained,
-                          normal_embedding, normal_linear, save_pretrained)
+                          normal_embedding, save_pretrained)
 
 
 @dataclasses.dataclass
@@ -88,10 +89,6 @@ class GPTNeoXConfig:
                                         self.rotary_pct)
         return {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", **values,
                 "rope_parameters": parameters}
-
-
-def _linear(n_in, n_out, config, dtype, backend, bias=True):
-    return normal_linear(n_in, n_out, config.initializer_range, bias, dtype, backend)
 
 
 class GPTNeoXAttention(Module):

@@ -15,9 +15,10 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 
 from . import rope
+from .bert import _linear
 from .causal import CausalLM, causal_attention
 from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_pretrained,
-                          normal_embedding, normal_linear, save_pretrained)
+                          normal_embedding, save_pretrained)
 
 
 @dataclasses.dataclass
@@ -90,10 +91,6 @@ class PhiConfig:
                                         self.partial_rotary_factor)
         return {"architectures": ["PhiForCausalLM"], "model_type": "phi",
                 "tie_word_embeddings": False, **values, "rope_parameters": parameters}
-
-
-def _linear(n_in, n_out, config, dtype, backend):
-    return normal_linear(n_in, n_out, config.initializer_range, True, dtype, backend)
 
 
 class PhiAttention(Module):

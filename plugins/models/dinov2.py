@@ -258,12 +258,6 @@ class _Dinov2(_ViT):
         return super()._own_keys({k.replace(".mlp.down_proj.", ".mlp.weights_out."): v
                                   for k, v in stored.items()}, own)
 
-    @classmethod
-    def model_types(cls):
-        """The model_types from_pretrained loads with this class (and the class each
-        checkpoint's architectures names)."""
-        return tuple(Dinov2Config.families)
-
     def _check(self, pixel_values):
         return check_pixels(type(self).__name__, self.config, pixel_values, True,
                             self.embeddings_weight())

@@ -314,8 +314,8 @@ class _ViT(_Pretrained):
     @classmethod
     def model_types(cls):
         """The model_types from_pretrained loads with this class (and the class each
-        checkpoint's architectures names)."""
-        return tuple(ViTConfig.families)
+        checkpoint's architectures names): its config's families."""
+        return tuple(cls.config_class.families)
 
     def _check(self, pixel_values, interpolate_pos_encoding=False):
         return check_pixels(type(self).__name__, self.config, pixel_values,

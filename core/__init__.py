@@ -22,12 +22,13 @@ from .dtypes import (bfloat16, bool_, complex64, complex128, default_float, floa
                      float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
                      float64, int8, int16, int32, int64, promote, uint8, uint16, uint32, uint64)
 from .errors import (AutogradError, BackendError, DataError, DistributedError, DTypeError,
-                     EmberError, IndexingError, MutationError, PluginError, RangeError,
-                     SerializationError, ShapeError, StateDictError)
+                     EmberError, IndexingError, LinAlgError, MutationError, PluginError,
+                     RangeError, SerializationError, ShapeError, StateDictError)
 from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops._util import fast_path
 from .ops import __all__ as _ops_all
 from .io import load, save
+from . import linalg
 from .random import get_rng_state, manual_seed, set_rng_state
 from .registry import registry
 
@@ -42,12 +43,12 @@ swapdims = swapaxes  # noqa: F405
 __all__ = [
     "Backend", "CompileError", "CompileWarning", "Graph", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
     "DTypeError", "EmberError",
-    "IndexingError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
+    "IndexingError", "LinAlgError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "amp", "arange", "as_tensor", "asarray", "autocast", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",
-    "is_compiling", "layer_scope", "name_state", "state_name", "default_float", "dtype", "dtypes",
+    "is_compiling", "layer_scope", "linalg", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",

@@ -522,7 +522,11 @@ def take(x, indices, /, *, axis=None):
 
 
 def nonzero(x, /):
-    """Indices of the nonzero elements, one array per axis (read back to the host)."""
+    """Indices of the nonzero elements, one array per axis (read back to the host); a 0-d
+    x is refused, as the standard asks (ember.nonzero takes it as 1-d, as PyTorch)."""
+    if getattr(x, "ndim", None) == 0:
+        raise ShapeError("nonzero: x is 0-d; the Array API's nonzero needs at least one "
+                         "dimension (reshape it, or call ember.nonzero, which takes it as 1-d)")
     return ops.nonzero(x, as_tuple=True)
 
 

@@ -1,78 +1,81 @@
-"""The Array API ``linalg`` extension (``ember.array_api.linalg``): what composes from
-ember's ops (and so differentiates) is written with them; decompositions, solves and
-inverses run NumPy's LAPACK on a host copy."""
+"""The Array API ``linalg`` extension (``ember.array_api.linalg``): on real floats, the
+differentiable functions of ember.linalg (LAPACK's values from a host copy, gradients in
+ember's ops); on complex and integer input, NumPy's LAPACK on a host copy."""
 
-import collections
+import inspect
 
 import numpy as np
 
+from . import linalg as _torch_linalg
 from . import ops
 from .errors import ShapeError
+from .ops import lapack
+from .ops.lapack import EighResult, QRResult, SlogdetResult, SVDResult
 from .ops.reduce import vector_norm as _vector_norm
 from .array_api import _host, eye, matmul, matrix_transpose, on_host, sum, tensordot, vecdot
+from .tensor import Tensor
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
            "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "outer", "pinv", "qr",
            "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot", "vector_norm"]
 
-EighResult = collections.namedtuple("EighResult", "eigenvalues eigenvectors")
-QRResult = collections.namedtuple("QRResult", "Q R")
-SlogdetResult = collections.namedtuple("SlogdetResult", "sign logabsdet")
-SVDResult = collections.namedtuple("SVDResult", "U S Vh")
 
-det, inv, eigvalsh, matrix_power = (_host(np.linalg.det), _host(np.linalg.inv),
-                                    _host(np.linalg.eigvalsh), _host(np.linalg.matrix_power))
+def _real_or_host(op, np_fn):
+    """``op`` (ember.linalg's, differentiable) for a real float x; ``np_fn`` (a NumPy
+    function spelling the standard's signature, which the result takes) on a host copy
+    otherwise: complex, and integers, which NumPy computes in float64."""
+    def fn(x, /, *args, **kwargs):
+        if isinstance(x, Tensor) and x.dtype.is_float:
+            return op(x, *args, **kwargs)
+        return on_host(np_fn, x, *args, **kwargs)
+    fn.__name__, fn.__doc__ = op.__name__, op.__doc__
+    fn.__signature__ = inspect.signature(np_fn)
+    return fn
+
+
+det = _real_or_host(lapack.det, lambda x, /: np.linalg.det(x))
+inv = _real_or_host(lapack.inv, lambda x, /: np.linalg.inv(x))
+eigvalsh = _real_or_host(lapack.eigvalsh, lambda x, /: np.linalg.eigvalsh(x))
+matrix_power = _real_or_host(_torch_linalg.matrix_power,
+                             lambda x, n, /: np.linalg.matrix_power(x, n))
 _solve = _host(np.linalg.solve)
 
 
 def solve(x1, x2, /):
-    """x1^-1 x2, x2 a vector (M,) or a stack of (M, K) matrices; NumPy's LAPACK on the host."""
+    """x1^-1 x2, x2 a vector (M,) or a stack of (M, K) matrices."""
     rows = x2.shape[0] if x2.ndim == 1 else x2.shape[-2] if x2.ndim else None
     if x1.ndim < 2 or x1.shape[-1] != x1.shape[-2] or rows != x1.shape[-1]:
         raise ShapeError(f"solve: x1 {x1.shape} must be square matrices (..., M, M) and x2 "
                          f"{x2.shape} hold M = {x1.shape[-1] if x1.ndim else '?'} rows, "
                          f"(M,) or (..., M, K)")
+    if x1.dtype.is_float and x2.dtype.is_float:
+        return lapack.solve(x1, x2, vector=x2.ndim == 1)
     return _solve(x1, x2)
+
+
 cross = _host(lambda x1, x2, /, *, axis=-1: np.cross(x1, x2, axis=axis))
 diagonal = _host(lambda x, /, *, offset=0: np.diagonal(x, offset, -2, -1))
 
 
-def cholesky(x, /, *, upper=False):
-    return on_host(lambda a: np.swapaxes(np.linalg.cholesky(a), -1, -2).conj() if upper
-                   else np.linalg.cholesky(a), x)
+def _cholesky_host(x, /, *, upper=False):
+    return np.swapaxes(np.linalg.cholesky(x), -1, -2).conj() if upper else np.linalg.cholesky(x)
 
 
-def eigh(x, /):
-    return on_host(lambda a: EighResult(*np.linalg.eigh(a)), x)
-
-
-def qr(x, /, *, mode="reduced"):
-    return on_host(lambda a: QRResult(*np.linalg.qr(a, mode=mode)), x)
-
-
-def slogdet(x, /):
-    return on_host(lambda a: SlogdetResult(*np.linalg.slogdet(a)), x)
-
-
-def svd(x, /, *, full_matrices=True):
-    return on_host(lambda a: SVDResult(*np.linalg.svd(a, full_matrices=full_matrices)), x)
-
-
-def svdvals(x, /):
-    return on_host(lambda a: np.linalg.svd(a, compute_uv=False), x)
-
-
-def matrix_rank(x, /, *, rtol=None):
-    return on_host(lambda a: np.linalg.matrix_rank(a, rtol=rtol), x)
-
-
-def pinv(x, /, *, rtol=None):
-    return on_host(lambda a: np.linalg.pinv(a, rtol=rtol), x)
+cholesky = _real_or_host(lapack.cholesky, _cholesky_host)
+eigh = _real_or_host(lapack.eigh, lambda x, /: EighResult(*np.linalg.eigh(x)))
+qr = _real_or_host(lapack.qr, lambda x, /, *, mode="reduced": QRResult(*np.linalg.qr(x, mode)))
+slogdet = _real_or_host(lapack.slogdet, lambda x, /: SlogdetResult(*np.linalg.slogdet(x)))
+svd = _real_or_host(lapack.svd, lambda x, /, *, full_matrices=True: SVDResult(
+    *np.linalg.svd(x, full_matrices=full_matrices)))
+svdvals = _real_or_host(lapack.svdvals, lambda x, /: np.linalg.svd(x, compute_uv=False))
+matrix_rank = _real_or_host(_torch_linalg.matrix_rank,
+                            lambda x, /, *, rtol=None: np.linalg.matrix_rank(x, rtol=rtol))
+pinv = _real_or_host(lapack.pinv, lambda x, /, *, rtol=None: np.linalg.pinv(x, rtol=rtol))
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
-    if ord == "fro":
-        return ops.sqrt(ops.sum(x * x, (-2, -1), keepdims))
+    if x.dtype.is_float:
+        return _torch_linalg.matrix_norm(x, ord, keepdim=keepdims)
     return on_host(lambda a: np.linalg.norm(a, ord, axis=(-2, -1), keepdims=keepdims), x)
 
 

@@ -53,6 +53,9 @@ PRIMITIVES = (
 
 COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
+#: computations every backend inherits from Backend, through a host copy
+HOST_ROUTINES = ("lapack",)
+
 FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_hardswish",
               "fast_hardsigmoid", "fast_gelu_tanh",
               "fast_gelu_tanh_grad", "fast_log1p", "fast_expm1", "fast_softmax", "fast_log_softmax",
@@ -259,6 +262,18 @@ class Backend:
         """``run`` (a Plan's function of its input buffers) as a replay calls it: here
         the backend may set up once what it would for each call (NumPy: its error state)."""
         return run
+
+    # -- host computations --------------------------------------------------------------
+    def lapack(self, routine, params, *bufs):
+        """ember.ops.lapack's ``routine`` (one of its ROUTINES, given ``params``) on host
+        copies of ``bufs``, the result back on this backend: no backend has a LAPACK of
+        its own. A compiled call records it as one step and replays the round trip."""
+        import numpy as np
+        from .ops.lapack import ROUTINES
+        host = [self.to_numpy(b) for b in bufs]
+        with np.errstate(all="ignore"):
+            value = ROUTINES[routine](*host, *params)
+        return self.from_numpy(np.asarray(value, dtype=host[0].dtype, order="C"))
 
     # -- DLPack interchange (defaults copy through the host) ----------------------
     def dlpack_device(self, buf):

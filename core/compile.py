@@ -527,8 +527,9 @@ def _own(out):
 
 
 def _recordable(backend, name):
-    from .backend import COMPLEX_PRIMITIVES, FAST_PATHS, PRIMITIVES
-    return (name in PRIMITIVES or name in COMPLEX_PRIMITIVES or name in FAST_PATHS) \
+    from .backend import COMPLEX_PRIMITIVES, FAST_PATHS, HOST_ROUTINES, PRIMITIVES
+    return (name in PRIMITIVES or name in COMPLEX_PRIMITIVES or name in FAST_PATHS
+            or name in HOST_ROUTINES) \
         and callable(getattr(backend, name, None)) and name not in ("fast_fused", "fast_capture")
 
 

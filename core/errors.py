@@ -58,3 +58,8 @@ class MutationError(EmberError, TypeError):
 class DistributedError(EmberError, RuntimeError):
     """A collective that cannot complete: no world joined, mismatched shapes, a rank
     that stopped or did not answer in time."""
+
+
+class LinAlgError(EmberError, ValueError):
+    """A matrix a linear algebra routine cannot work with: singular for an inverse or a
+    solve, not positive-definite for Cholesky (torch.linalg.LinAlgError's cases)."""

@@ -294,8 +294,9 @@ def _decode(a):
 def _check_names(graph):
     """Every node names a backend primitive or fast path (a loaded file could name any
     attribute)."""
-    from .backend import COMPLEX_PRIMITIVES, FAST_PATHS, PRIMITIVES
-    allowed = (set(PRIMITIVES) | set(COMPLEX_PRIMITIVES) | set(FAST_PATHS) | {"random"}) - {"fast_fused", "fast_capture"}
+    from .backend import COMPLEX_PRIMITIVES, FAST_PATHS, HOST_ROUTINES, PRIMITIVES
+    allowed = (set(PRIMITIVES) | set(COMPLEX_PRIMITIVES) | set(FAST_PATHS) | set(HOST_ROUTINES)
+               | {"random"}) - {"fast_fused", "fast_capture"}
     unknown = sorted({n.name for n in graph.nodes if n.name not in allowed})
     if unknown:
         raise BackendError(f"graph: {', '.join(map(repr, unknown))} is not a backend primitive")

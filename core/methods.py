@@ -156,6 +156,11 @@ class Methods:
     def bmm(self, o): return _ops.bmm(self, o)
     def dot(self, o): return _ops.dot(self, o)
     def outer(self, o): return _ops.outer(self, o)
+    def det(self): return _ops.det(self)
+    def logdet(self): return _ops.logdet(self)
+    def slogdet(self): return _ops.slogdet(self)
+    def inverse(self): return _ops.inverse(self)
+    def pinverse(self, rcond=1e-15): return _ops.pinverse(self, rcond)
 
     # -- movement -----------------------------------------------------------------------
     def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))

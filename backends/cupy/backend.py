@@ -109,8 +109,9 @@ class CupyBackend(ArrayModuleBackend):
         are copied into the captured input buffers, state (parameters, optimizer moments)
         is updated in place inside the launch, and the function's results (``fresh``)
         are copied out; other state, such as gradients, is handed back in the captured
-        buffers. Graphs that draw random numbers on the host are not captured."""
-        if any(n.name == "random" for n in graph.nodes):
+        buffers. Graphs that draw random numbers or compute (LAPACK) on the host are not
+        captured."""
+        if any(n.name in ("random", "lapack") for n in graph.nodes):
             return None
         return capture.record(self, graph, aliases, fresh)
 

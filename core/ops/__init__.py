@@ -18,6 +18,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import (gather, getitem, index_select, masked_fill, masked_select, nonzero, setitem,
                        take_along_axis)
+from .lapack import det, inverse, logdet, pinverse, slogdet
 from .linalg import addmm, baddbmm, bmm, cdist, cross, dot, kron, matmul, mm, outer, trace
 from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, chunk, clone,
                        concatenate, diag, diagonal, flatten, flip, fliplr, flipud, meshgrid,
@@ -53,19 +54,19 @@ __all__ = ["abs", "acos", "acosh", "add", "addmm", "all", "allclose", "amax", "a
            "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast", "cdist", "ceil", "chunk",
            "clip", "clone", "concatenate", "conj", "copysign", "cos", "count_nonzero", "cross",
            "cummax", "cummin", "cumprod", "cumsum", "deg2rad", "diag", "diagonal", "diff", "div",
-           "dot", "einsum", "eq", "erf", "exp", "expm1", "flatten", "flip", "fliplr", "flipud",
+           "det", "dot", "einsum", "eq", "erf", "exp", "expm1", "flatten", "flip", "fliplr", "flipud",
            "floor", "floor_divide", "fmod", "frac", "gather", "ge", "getitem", "gt", "heaviside",
            "hypot", "imag", "index_add", "index_copy", "index_fill", "index_select", "isclose",
            "isfinite", "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp",
-           "log", "log1p", "log_sigmoid", "log_softmax", "logaddexp", "logcumsumexp",
+           "inverse", "log", "log1p", "logdet", "log_sigmoid", "log_softmax", "logaddexp", "logcumsumexp",
            "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logsumexp", "lt",
            "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "median",
            "meshgrid", "min", "minimum", "mm", "movedim", "mul", "nan_to_num", "nanmean",
-           "nansum", "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pow",
+           "nansum", "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pinverse", "pow",
            "prod", "quantile", "rad2deg", "real", "reciprocal", "relu", "remainder",
            "repeat_interleave", "reshape", "roll", "rot90", "round", "rsqrt",
            "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
-           "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin", "sinc",
+           "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin", "sinc", "slogdet",
            "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
            "sub", "sum", "swapaxes", "take_along_axis", "tanh", "tile", "to_backend", "topk",
            "trace", "transpose", "tril", "triu", "trunc", "unbind", "unique", "unsqueeze", "var",

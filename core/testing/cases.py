@@ -77,6 +77,9 @@ class OpCase:
     signed_zeros: bool = False       # f(-0) is -0 (odd functions), checked at the edges
     #: the output's shape depends on the input's values (a mask): ember.compile refuses it
     data_dependent_shape: bool = False
+    #: the result's error grows with the input's condition number (inverses, solves,
+    #: decompositions): the fuzzer's free values would judge the matrix, not the op
+    conditioned: bool = False
 
     def arrays(self, shapes, seed):
         """Float64 inputs for ``shapes``, drawn reproducibly from this case's domain."""
@@ -94,6 +97,28 @@ class OpCase:
                 vals = rng.uniform(lo, hi, n)
             out.append(np.asarray(vals, dtype=np.float64).reshape(shape))
         return out
+
+
+#: square matrices (a batch, 1 x 1, an empty batch, 0 x 0), and rectangular ones
+SQUARE = [((4, 4),), ((2, 3, 3),), ((1, 1),), ((0, 2, 2),), ((0, 0),)]
+RECTANGULAR = [((3, 5),), ((2, 4, 3),), ((1, 1),), ((0, 2, 3),)]
+
+
+def _eye_like(a):
+    n = a.shape[-1]
+    return np.eye(n) if isinstance(a, np.ndarray) else ember.eye(n, dtype=a.dtype,
+                                                                  backend=a._backend)
+
+
+def _well(a):
+    """a + 4n I: a matrix drawn from (-2, 2) is then diagonally dominant by 2n, so its
+    condition number (in the inf-norm) is below 3."""
+    return a + _eye_like(a) * (4.0 * a.shape[-1])
+
+
+def _spd(a):
+    """a a^T + n I: symmetric positive-definite, well-conditioned."""
+    return a @ a.mT + _eye_like(a) * float(a.shape[-1])
 
 
 def _np_gelu_tanh(x):
@@ -642,6 +667,32 @@ OPS = [
            SOME_INTS),
     OpCase("cross", lambda a, b: ember.cross(a, b, dim=-1), np.cross,
            [((4, 3), (4, 3)), ((2, 1, 3), (5, 3))], cancels=True),
+    # LAPACK's (ember.linalg): on matrices kept well-conditioned, so that float32's and
+    # float64's answers are close; singular ones, NaN and inf are tests/test_linalg.py's
+    OpCase("linalg_inv", lambda a: ember.linalg.inv(_well(a)), lambda a: np.linalg.inv(_well(a)),
+           SQUARE, conditioned=True, double=True),
+    OpCase("linalg_det", lambda a: ember.linalg.det(_well(a)), lambda a: np.linalg.det(_well(a)),
+           SQUARE, conditioned=True, double=True),
+    OpCase("linalg_slogdet", lambda a: ember.linalg.slogdet(-_well(a)).logabsdet,
+           lambda a: np.linalg.slogdet(-_well(a))[1], SQUARE, conditioned=True),
+    OpCase("linalg_solve", lambda a, b: ember.linalg.solve(_well(a), b),
+           lambda a, b: np.linalg.solve(_well(a), b),
+           [((3, 3), (3, 2)), ((2, 3, 3), (3, 4)), ((4, 4), (2, 4, 1)), ((0, 2, 2), (2, 1))],
+           conditioned=True, cancels=True),
+    OpCase("linalg_cholesky", lambda a: ember.linalg.cholesky(_spd(a)),
+           lambda a: np.linalg.cholesky(_spd(a)), SQUARE, conditioned=True, double=True),
+    OpCase("linalg_eigh", lambda a: ember.linalg.eigh(a + a.mT).eigenvectors ** 2,
+           lambda a: np.linalg.eigh(a + a.mT)[1] ** 2, SQUARE, conditioned=True),
+    OpCase("linalg_eigvalsh", lambda a: ember.linalg.eigvalsh(a + a.mT),
+           lambda a: np.linalg.eigvalsh(a + a.mT), SQUARE, conditioned=True),
+    OpCase("linalg_svdvals", ember.linalg.svdvals, lambda a: np.linalg.svd(a, compute_uv=False),
+           RECTANGULAR, conditioned=True, double=True),
+    OpCase("linalg_svd", lambda a: ember.linalg.svd(a, full_matrices=False).U ** 2,
+           lambda a: np.linalg.svd(a, full_matrices=False)[0] ** 2, RECTANGULAR,
+           conditioned=True),
+    OpCase("linalg_qr", lambda a: ember.linalg.qr(a).R, lambda a: np.linalg.qr(a)[1],
+           RECTANGULAR, conditioned=True),
+    OpCase("linalg_pinv", ember.linalg.pinv, np.linalg.pinv, RECTANGULAR, conditioned=True),
 ]
 
 CASES = {c.name: c for c in OPS}

@@ -59,7 +59,7 @@ def _values(case, dtype, backend):
 
 @st.composite
 def _draws(draw, backend):
-    names = [c.name for c in OPS if all(d in backend.dtypes for d in c.needs)
+    names = [c.name for c in OPS if not c.conditioned and all(d in backend.dtypes for d in c.needs)
              and any(d in backend.dtypes and d is not dt.bool_ for d in c.dtypes)]
     case = BY_NAME[draw(st.sampled_from(names))]
     dtype = draw(st.sampled_from([d for d in case.dtypes if d in backend.dtypes

@@ -1,0 +1,379 @@
+"""ember.linalg against torch.linalg (the oracle, where installed) on every backend: values,
+first and second derivatives, the results' names, and the edges: singular and
+non-positive-definite matrices, NaN, 0 x 0 matrices and empty batches, 16-bit floats,
+and what PyTorch refuses."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember.plugins.optim import SGD
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle here (pip install torch)")
+
+
+def _matrix(shape, seed=0, kind="general"):
+    """Float64 test matrices: general ones kept well away from singular, symmetric
+    positive-definite, symmetric with spread eigenvalues, or rectangular."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    n = shape[-1]
+    if kind == "general":
+        return a + 2.0 * n ** 0.5 * np.eye(n)
+    if kind == "spd":
+        return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+    if kind == "symmetric":
+        return a + np.swapaxes(a, -1, -2) + np.diag(np.arange(n) * 2.0)
+    return a
+
+
+def _weights(shape, seed):
+    return np.random.default_rng(1000 + seed).standard_normal(shape)
+
+
+#: (name, inputs as (shape, kind), loss(linalg, A...) -> a tensor invariant under the
+#: decompositions' sign choices); both libraries run the same expression
+CASES = [
+    ("inv", [((2, 4, 4), "general")], lambda L, A: L.inv(A)),
+    ("det", [((3, 4, 4), "general")], lambda L, A: L.det(A)),
+    ("slogdet", [((2, 3, 3), "general")], lambda L, A: L.slogdet(-A).logabsdet * L.slogdet(-A).sign),
+    ("solve", [((2, 4, 4), "general"), ((2, 4, 3), "rect")], lambda L, A, B: L.solve(A, B)),
+    ("solve_vector", [((4, 4), "general"), ((4,), "rect")], lambda L, A, b: L.solve(A, b)),
+    ("solve_broadcast", [((3, 3), "general"), ((2, 3, 2), "rect")], lambda L, A, B: L.solve(A, B)),
+    ("solve_right", [((2, 4, 4), "general"), ((2, 3, 4), "rect")],
+     lambda L, A, B: L.solve(A, B, left=False)),
+    ("cholesky", [((2, 4, 4), "spd")], lambda L, A: L.cholesky(A)),
+    ("cholesky_upper", [((4, 4), "spd")], lambda L, A: L.cholesky(A, upper=True)),
+    ("eigh", [((2, 4, 4), "symmetric")],
+     lambda L, A: (L.eigh(A).eigenvalues, L.eigh(A).eigenvectors ** 2)),
+    ("eigh_upper", [((4, 4), "symmetric")], lambda L, A: L.eigh(A, UPLO="U")[1] ** 2),
+    ("eigvalsh", [((2, 4, 4), "symmetric")], lambda L, A: L.eigvalsh(A)),
+    ("svd_tall", [((2, 5, 3), "rect")],
+     lambda L, A: (L.svd(A, full_matrices=False).U ** 2, L.svd(A, full_matrices=False).S,
+                   L.svd(A, full_matrices=False).Vh ** 2)),
+    ("svd_wide", [((3, 5), "rect")],
+     lambda L, A: (L.svd(A, full_matrices=False)[0] ** 2, L.svd(A, full_matrices=False)[2] ** 2)),
+    ("svd_square_full", [((4, 4), "rect")], lambda L, A: L.svd(A)[0] ** 2 * L.svd(A)[1]),
+    ("svdvals", [((2, 3, 5), "rect")], lambda L, A: L.svdvals(A)),
+    ("qr_tall", [((2, 5, 3), "rect")], lambda L, A: (L.qr(A).Q, L.qr(A).R)),
+    ("qr_wide", [((3, 5), "rect")], lambda L, A: (L.qr(A)[0], L.qr(A)[1])),
+    ("qr_square", [((4, 4), "rect")], lambda L, A: L.qr(A)[0] * 2 + L.qr(A)[1]),
+    ("pinv_tall", [((5, 3), "rect")], lambda L, A: L.pinv(A)),
+    ("pinv_wide", [((2, 3, 5), "rect")], lambda L, A: L.pinv(A)),
+    ("pinv_hermitian", [((4, 4), "symmetric")], lambda L, A: L.pinv(A, hermitian=True)),
+    ("matrix_power", [((2, 3, 3), "general")],
+     lambda L, A: (L.matrix_power(A, 5), L.matrix_power(A, -2), L.matrix_power(A, 0))),
+    ("matrix_norm", [((2, 4, 3), "rect")],
+     lambda L, A: tuple(L.matrix_norm(A, o) for o in ("fro", "nuc", 2, -2, 1, -1, math.inf,
+                                                         -math.inf))),
+    ("matrix_norm_dims", [((4, 2, 3), "rect")],
+     lambda L, A: (L.matrix_norm(A, 1, dim=(0, 2), keepdim=True), L.matrix_norm(A, "nuc", dim=(2, 0)))),
+    ("norm", [((3, 4), "rect")],
+     lambda L, A: (L.norm(A), L.norm(A, 1), L.norm(A, "fro"), L.norm(A, dim=1),
+                   L.norm(A, 3, dim=0, keepdim=True), L.norm(A[0], math.inf))),
+    ("vector_norm", [((3, 4), "rect")],
+     lambda L, A: (L.vector_norm(A), L.vector_norm(A, 1, dim=(0, 1)), L.vector_norm(A, -math.inf, 0))),
+    # the other orders' values are test_torch_top_level_names's (PyTorch 2.13's cond in
+    # them fails its own backward: "modified by an inplace operation")
+    ("cond", [((2, 4, 4), "general")], lambda L, A: tuple(L.cond(A, p) for p in (None, 2, -2))),
+    ("solve_triangular", [((2, 4, 4), "general"), ((2, 4, 2), "rect")],
+     lambda L, A, B: (L.solve_triangular(A, B, upper=True),
+                      L.solve_triangular(A, B, upper=False, unitriangular=True),
+                      L.solve_triangular(A, B.mT, upper=True, left=False))),
+    ("lstsq", [((2, 5, 3), "rect"), ((2, 5, 2), "rect")],
+     lambda L, A, B: (L.lstsq(A, B).solution, L.lstsq(A, B, driver="gelsd").singular_values)),
+    ("multi_dot", [((3, 4), "rect"), ((4, 2), "rect"), ((2, 5), "rect"), ((5,), "rect")],
+     lambda L, A, B, C, d: L.multi_dot([A[0], B, C, d])),
+    ("vander_vecdot_cross", [((2, 3), "rect"), ((2, 3), "rect")],
+     lambda L, x, y: (L.vander(x), L.vander(x, N=5), L.vecdot(x, y), L.cross(x, y),
+                      L.diagonal(L.vander(x), offset=1))),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _inputs(case, seed=0):
+    return [_matrix(shape, seed + i, kind) for i, (shape, kind) in enumerate(case[1])]
+
+
+def _widest(backend):
+    return ember.float64 if ember.float64 in backend.dtypes else ember.float32
+
+
+def _t(a):
+    """``a`` on the backend under test in its widest float."""
+    return ember.tensor(a, dtype=_widest(ember.get_backend(None)))
+
+
+def _close(got, want, rel, what, scale=None):
+    """Each result within ``rel`` of the largest magnitude of torch's (norm-wise relative
+    error: a tiny wrong entry cannot hide, a large one is judged against its scale), or
+    of ``scale`` where the answer is 0 and its rounding is judged against the inputs'."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, torch {want.shape}"
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want), err_msg=what)
+    finite = np.isfinite(want)
+    if finite.any():
+        scale = max(np.abs(want[finite]).max(), scale or np.finfo(np.float64).tiny)
+        err = np.abs(got[finite] - want[finite]).max() / scale
+        assert err <= rel, f"{what}: relative error {err:.2e} > {rel:.0e}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_values_and_gradients_match_torch(backend, case):
+    """Values in float32 and in the backend's widest float, and the gradient of a weighted
+    sum of every output, against PyTorch in float64."""
+    name, _, fn = case
+    arrays = _inputs(case)
+    wide = _widest(backend)
+    want = _flat(fn(torch.linalg, *[torch.tensor(a) for a in arrays]))
+    got32 = _flat(fn(ember.linalg, *[ember.tensor(a, dtype=ember.float32) for a in arrays]))
+    for g, w in zip(got32, want):
+        _close(g.numpy(), w.numpy(), 2e-5 * 10 if name == "cond" else 2e-5, f"{name} float32")
+    xs = [ember.tensor(a, dtype=wide, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    outs = _flat(fn(ember.linalg, *xs))
+    touts = _flat(fn(torch.linalg, *ts))
+    weights = [_weights(tuple(t.shape), k) for k, t in enumerate(touts)]
+    loss = sum(((o * ember.tensor(w, dtype=wide)).sum() for o, w in zip(outs, weights)
+                if o.dtype.is_float), ember.tensor(0.0, dtype=wide))
+    tloss = sum((o * torch.tensor(w)).sum() for o, w in zip(touts, weights) if o.is_floating_point())
+    loss.backward()
+    tloss.backward()
+    rel = 1e-9 if wide is ember.float64 else 2e-4
+    for k, (x, t) in enumerate(zip(xs, ts)):
+        _close(x.grad.numpy(), t.grad.numpy(), rel, f"{name}: gradient of input {k}")
+
+
+SECOND = {   # second derivatives: their gradients are ember ops again
+    "inv": lambda L, A: L.inv(A),
+    "det": lambda L, A: L.det(A),
+    "slogdet": lambda L, A: L.slogdet(A)[1],
+    "cholesky": lambda L, A: L.cholesky(A),
+    "solve": lambda L, A: L.solve(A, A.mT[..., :2] ** 2),
+    "eigvalsh": lambda L, A: L.eigvalsh(A + A.mT),
+    "svdvals": lambda L, A: L.svdvals(A),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND))
+def test_second_derivatives_match_torch(backend, name):
+    wide = _widest(backend)
+    if wide is not ember.float64:
+        pytest.skip(f"{backend.device} has no float64 to judge second derivatives in")
+    fn = SECOND[name]
+    a = _matrix((2, 4, 4), 3, "spd" if name == "cholesky" else "general")
+    x = ember.tensor(a, dtype=wide, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    w = _weights(tuple(fn(torch.linalg, t).shape), 0)
+    c = _weights(a.shape, 1)
+    (g,) = ember.autograd.grad(lambda x: (fn(ember.linalg, x) * ember.tensor(w)).sum())(x),
+    (tg,) = torch.autograd.grad((fn(torch.linalg, t) * torch.tensor(w)).sum(), t, create_graph=True)
+    (g * ember.tensor(c)).sum().backward()
+    (tg * torch.tensor(c)).sum().backward()
+    _close(x.grad.numpy(), t.grad.numpy(), 1e-8, f"{name}: second derivative")
+
+
+# -- the edges ------------------------------------------------------------------------
+SINGULAR = np.array([[[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]],
+                     [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]])   # the second: rank 2
+
+
+def test_a_singular_matrix_is_a_linalg_error_naming_it(backend):
+    A = _t(SINGULAR)
+    for fn in (lambda: ember.linalg.inv(A), lambda: ember.linalg.solve(A, A[..., :1])):
+        with pytest.raises(ember.LinAlgError, match=r"batch index \(1,\)\) is singular.*pinv"):
+            fn()
+        with pytest.raises(torch.linalg.LinAlgError):      # as PyTorch refuses it
+            torch.linalg.inv(torch.tensor(SINGULAR))
+    assert issubclass(ember.linalg.LinAlgError, ValueError)
+
+
+def _cofactors(a):
+    """The cofactor matrix from its definition: signed determinants of the minors."""
+    n = a.shape[-1]
+    out = np.empty_like(a)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, -2), j, -1)
+            out[..., i, j] = (-1) ** (i + j) * np.linalg.det(minor)
+    return out
+
+
+def test_det_of_singular_matrices_is_zero_with_its_cofactors_as_gradient(backend):
+    """det 0, and its gradient the cofactors, finite at rank n-1 and 0 at rank n-2. (At
+    the rank-2 matrix PyTorch 2.13 gives a zero gradient, though moving one entry moves
+    the determinant: d det / d a_00 is 4 there.)"""
+    wide = _widest(backend)
+    low = np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0])            # rank 1
+    for a in (SINGULAR, low):
+        x = ember.tensor(a, dtype=wide, requires_grad=True)
+        d = ember.linalg.det(x)
+        d.sum().backward()
+        _close(d.numpy(), np.linalg.det(a), 1e-6, "det of singular")
+        _close(x.grad.numpy(), _cofactors(a), 1e-6 if wide is ember.float64 else 1e-5,
+               "det's gradient at a singular matrix", scale=np.abs(a).max() ** 2)
+
+
+def test_slogdet_and_logdet_of_singular_and_negative(backend):
+    got = ember.linalg.slogdet(_t(SINGULAR))
+    want = torch.linalg.slogdet(torch.tensor(SINGULAR))
+    _close(got.sign.numpy(), want.sign.numpy(), 0, "slogdet sign")
+    _close(got.logabsdet.numpy(), want.logabsdet.numpy(), 1e-6, "slogdet logabsdet")
+    flipped = SINGULAR[:1] * np.array([[-1.0], [1.0], [1.0]])    # det < 0: logdet NaN
+    for a in (SINGULAR, flipped):
+        _close(ember.logdet(_t(a)).numpy(), torch.logdet(torch.tensor(a)).numpy(),
+               1e-6, "logdet")
+
+
+def test_cholesky_names_the_first_bad_minor_and_cholesky_ex_reports_it(backend):
+    bad = np.array([[[4.0, 2.0], [2.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])
+    with pytest.raises(ember.LinAlgError, match=r"batch index \(1,\)\) is not positive-"
+                                                r"definite \(its leading minor of order 2"):
+        ember.linalg.cholesky(_t(bad))
+    with pytest.raises(torch.linalg.LinAlgError, match="leading minor of order 2"):
+        torch.linalg.cholesky(torch.tensor(bad))
+    L, info = ember.linalg.cholesky_ex(_t(bad))
+    tL, tinfo = torch.linalg.cholesky_ex(torch.tensor(bad))
+    np.testing.assert_array_equal(info.numpy(), tinfo.numpy())
+    assert info.dtype is ember.int32
+    _close(L.numpy()[0], tL.numpy()[0], 1e-6, "cholesky_ex's good matrix")
+    assert np.isnan(L.numpy()[1]).all()      # PyTorch leaves it undefined; ember says so
+    with pytest.raises(ember.LinAlgError):
+        ember.linalg.cholesky_ex(_t(bad), check_errors=True)
+
+
+def test_nan_and_inf(backend):
+    """NaN in gives NaN out where LAPACK finishes (inv, det, eigh), as PyTorch's; cholesky
+    and svd cannot finish on it (PyTorch refuses both) and say the input holds inf or NaN."""
+    a = np.eye(3)
+    a[2, 1] = np.nan      # in the lower triangle, which cholesky and eigh read
+    for fn in ("inv", "det", "eigvalsh"):
+        got = getattr(ember.linalg, fn)(_t(a)).numpy()
+        want = getattr(torch.linalg, fn)(torch.tensor(a)).numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=fn)
+    for fn in ("cholesky", "svd"):
+        with pytest.raises(ember.LinAlgError, match="holds inf or NaN"):
+            getattr(ember.linalg, fn)(_t(a))
+        with pytest.raises(torch.linalg.LinAlgError):
+            getattr(torch.linalg, fn)(torch.tensor(a))
+
+
+def test_empty_matrices_and_batches(backend):
+    """0 x 0: det 1, slogdet (1, 0), inv empty (as PyTorch); empty batches keep their shape."""
+    z = ember.zeros((0, 0))
+    assert float(ember.linalg.det(z)) == 1.0 == float(torch.linalg.det(torch.zeros(0, 0)))
+    sign, logabs = ember.linalg.slogdet(z)
+    assert (float(sign), float(logabs)) == (1.0, 0.0)
+    assert ember.linalg.inv(z).shape == (0, 0)
+    batch = ember.zeros((0, 3, 3))
+    assert ember.linalg.inv(batch).shape == (0, 3, 3)
+    assert ember.linalg.det(batch).shape == (0,)
+    assert ember.linalg.svd(ember.zeros((0, 3, 2)), full_matrices=False).S.shape == (0, 2)
+    assert ember.linalg.eigh(batch).eigenvalues.shape == (0, 3)
+
+
+@pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16])
+def test_half_precision_computes_in_float32_and_rounds(backend, dtype):
+    if dtype not in backend.dtypes:
+        pytest.skip(f"{backend.device} has no {dtype.name}")
+    a = _matrix((2, 3, 3), 4)
+    x = ember.tensor(a, dtype=dtype)
+    got = ember.linalg.inv(x)
+    assert got.dtype is dtype
+    want = np.linalg.inv(x.to(ember.float32).numpy().astype(np.float64))
+    eps = ember.dtypes.finfo(dtype).eps
+    _close(got.to(ember.float32).numpy(), want, 4 * eps, f"inv in {dtype.name}")
+
+
+def test_refusals_name_the_problem(backend):
+    with pytest.raises(ember.DTypeError, match="floating-point.*int32.*to\\(ember.float32\\)"):
+        ember.linalg.inv(ember.tensor([[1, 2], [3, 4]], dtype=ember.int32))
+    with pytest.raises(ember.ShapeError, match=r"square matrices \(..., n, n\), got shape \(2, 3\)"):
+        ember.linalg.det(ember.ones((2, 3)))
+    with pytest.raises(ember.ShapeError, match=r"needs 3 rows"):
+        ember.linalg.solve(ember.eye(3), ember.ones((2, 2)))
+    with pytest.raises(ValueError, match="UPLO"):
+        ember.linalg.eigh(ember.eye(2), UPLO="X")
+    with pytest.raises(ember.AutogradError, match="mode='reduced'"):
+        x = ember.ones((3, 2), requires_grad=True)
+        ember.linalg.qr(x, mode="r").R.sum().backward()
+    if ember.complex64 in backend.dtypes:
+        with pytest.raises(ember.DTypeError, match="array_api.linalg"):
+            ember.linalg.inv(ember.eye(2).to(ember.complex64))
+
+
+def test_compiled_functions_replay_lapack(backend):
+    """ember.compile records each LAPACK call as one step that replays the host round trip:
+    new arguments give new answers, and a singular one is still refused by name."""
+    f = ember.compile(lambda A, b: (ember.linalg.solve(A, b), ember.linalg.det(A) * 2.0))
+    for seed in range(3):
+        a, b = _matrix((3, 3), seed), _matrix((3,), seed + 10, "rect")
+        x, d = f(_t(a), _t(b))
+        _close(x.numpy(), np.linalg.solve(a, b), 1e-5, f"compiled solve, call {seed}")
+        _close(d.numpy(), 2 * np.linalg.det(a), 1e-5, f"compiled det, call {seed}")
+    assert "lapack" in str(f.graph(_t(a), _t(b)))
+    with pytest.raises(ember.LinAlgError, match="singular"):
+        f(_t(SINGULAR[1]), _t(b))
+
+
+def test_a_compiled_training_step_through_logdet(backend):
+    """A Gaussian's negative log-likelihood with a learned Cholesky factor, trained eagerly
+    and compiled: the same losses."""
+    data = _t(np.random.default_rng(0).standard_normal((32, 3)))
+
+    def run(compiled):
+        raw = ember.tensor(np.eye(3) * 0.5, dtype=data.dtype, requires_grad=True)
+        opt = SGD([raw], lr=0.05)
+
+        def step(x):
+            opt.zero_grad()
+            L = ember.tril(raw)
+            cov = L @ L.mT + ember.eye(3) * 0.1
+            z = ember.linalg.solve(cov, x.mT)
+            loss = 0.5 * (x.mT * z).sum() / x.shape[0] + 0.5 * ember.linalg.slogdet(cov)[1]
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        fn = ember.compile(step) if compiled else step
+        return [float(fn(data)) for _ in range(5)]
+    eager, compiled = run(False), run(True)
+    _close(np.array(compiled), np.array(eager), 1e-5, "compiled losses")
+    assert eager[-1] < eager[0]
+
+
+def test_torch_top_level_names_and_methods(backend):
+    a = _matrix((2, 3, 3), 5)
+    x, t = _t(a), torch.tensor(a)
+    for name in ("det", "logdet", "inverse", "pinverse"):
+        _close(getattr(x, name)().numpy(), getattr(t, name)().numpy(), 2e-5, f"Tensor.{name}")
+        _close(getattr(ember, name)(x).numpy(), getattr(torch, name)(t).numpy(), 2e-5, name)
+    _close(x.slogdet()[1].numpy(), t.slogdet()[1].numpy(), 2e-5, "Tensor.slogdet")
+    r = _matrix((4, 3), 6, "rect")
+    got = ember.linalg.lstsq(_t(r), _t(r[:, :2] + 1.0))
+    want = torch.linalg.lstsq(torch.tensor(r), torch.tensor(r[:, :2] + 1.0))
+    for field in ("solution", "residuals", "rank", "singular_values"):
+        _close(getattr(got, field).numpy(), getattr(want, field).numpy(), 2e-5, f"lstsq {field}")
+    _close(ember.linalg.matrix_rank(_t(SINGULAR)).numpy(),
+           torch.linalg.matrix_rank(torch.tensor(SINGULAR)).numpy(), 0, "matrix_rank")
+    _close(ember.linalg.cond(_t(SINGULAR)).numpy(),
+           torch.linalg.cond(torch.tensor(SINGULAR)).numpy(), 1e-5, "cond of singular")
+    for p in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        _close(ember.linalg.cond(x, p).numpy(), torch.linalg.cond(t, p).numpy(), 1e-5, f"cond {p}")
+
+
+def test_array_api_linalg_differentiates_on_real_floats(backend):
+    xp = ember.array_api
+    a = _matrix((3, 3), 7)
+    x = ember.tensor(a, dtype=_widest(backend), requires_grad=True)
+    xp.linalg.det(xp.linalg.inv(x)).backward()
+    t = torch.tensor(a, requires_grad=True)
+    torch.linalg.det(torch.linalg.inv(t)).backward()
+    _close(x.grad.numpy(), t.grad.numpy(), 1e-4, "array_api.linalg gradient")

@@ -631,3 +631,21 @@ def test_models_quantized_by_onnxruntime_give_its_outputs_to_the_bit(backend, tm
         assert np.array_equal(spec, want), f"{name}: onnxruntime departs from onnx's reference"
         got = load(path, backend=backend.device)(ember.tensor(x, backend=backend.device)).numpy()
         assert np.array_equal(got, want), f"{name}: {np.abs(got - want).max()} from onnxruntime"
+
+
+def test_a_determinant_exports_as_det_and_imports_differentiable():
+    """linalg.det is ONNX's Det both ways (onnxruntime agrees, and the imported model's
+    gradient is the cofactors); linalg's other routines have no ONNX operator and say so."""
+    ort = pytest.importorskip("onnxruntime")
+    a = np.random.default_rng(0).standard_normal((2, 3, 3)).astype(np.float32)
+    proto = export(lambda A: ember.linalg.det(A) * 2.0, (ember.tensor(a),), dynamic_batch=False)
+    assert [n.op_type for n in proto.graph.node] == ["Det", "Mul"]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = 2 * np.linalg.det(a.astype(np.float64))
+    assert _relative(session.run(None, {"x0": a})[0], want) < 1e-5
+    x = ember.tensor(a, requires_grad=True)
+    load(proto)(x).sum().backward()
+    cofactors = 2 * np.linalg.det(a)[:, None, None] * np.linalg.inv(a).transpose(0, 2, 1)
+    assert _relative(x.grad.numpy(), cofactors) < 1e-5
+    with pytest.raises(ExportError, match="'inv' has no standard ONNX operator"):
+        export(ember.linalg.inv, (ember.tensor(a),), dynamic_batch=False)

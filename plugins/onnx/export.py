@@ -239,6 +239,11 @@ def _emit(b, node, other):
         return outs[0]
     if name == "fast_attention":
         return _attention(b, node, args, outs)
+    if name == "lapack":        # ember.linalg's host step: ONNX has a determinant only
+        if args[0] == "det":
+            return b.node("Det", [args[2]], outs)
+        raise ExportError(f"export: linalg's {args[0]!r} has no standard ONNX operator (ONNX "
+                          f"has Det alone); compute it outside the exported function")
     raise ExportError(f"export: the primitive {name!r} has no ONNX form here (it appears in "
                       f"training code: export the model's forward in eval mode)")
 

@@ -12,15 +12,15 @@ from . import ops
 from .autograd import no_grad
 from .creation import eye, ones_like, tensor, zeros
 from .errors import LinAlgError, ShapeError
-from .ops.lapack import (bad_minor, cholesky, det, eigh, eigvalsh, inv, matrices, pinv, qr,
-                         slogdet, solve, svd, svdvals)
+from .ops.lapack import (bad_minor, cholesky, det, eigh, eigvalsh, inv, matrices,
+                         matrix_exp, pinv, qr, slogdet, solve, svd, svdvals)
 from .ops.reduce import vector_norm as _vector_norm
 from .tensor import Tensor
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank",
+           "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank",
            "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd",
-           "svdvals", "vander", "vecdot", "vector_norm"]
+           "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
 CholeskyExResult = collections.namedtuple("CholeskyExResult", "L info")
 LstsqResult = collections.namedtuple("LstsqResult", "solution residuals rank singular_values")
@@ -250,6 +250,34 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
         eye = _eye(A)
         T = T * (1.0 - eye) + eye
     return solve(T, B, left=left, vector=False)
+
+
+def tensorinv(A, ind=2):
+    """The tensor B with tensordot(A, B, ind) the identity (torch.linalg.tensorinv): A's
+    first ``ind`` axes and the rest must hold as many elements; B's shape is the rest,
+    then the first."""
+    front, back = A.shape[:ind], A.shape[ind:]
+    rows, cols = math.prod(front), math.prod(back)
+    if ind < 1 or rows != cols:
+        raise ShapeError(f"linalg.tensorinv: A {A.shape} with ind={ind} splits into {front} "
+                         f"and {back}, which must hold as many elements ({rows} and {cols})")
+    return ops.reshape(inv(ops.reshape(A, (rows, cols))), back + front)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B (torch.linalg.tensorsolve): A's shape is B's
+    shape then X's; ``dims`` are axes of A moved to the end first."""
+    if dims is not None:
+        A = ops.movedim(A, tuple(dims), tuple(range(A.ndim - len(dims), A.ndim)))
+    if A.shape[:B.ndim] != B.shape:
+        raise ShapeError(f"linalg.tensorsolve: A {A.shape} must start with B's shape {B.shape}")
+    rest = A.shape[B.ndim:]
+    rows, cols = math.prod(B.shape), math.prod(rest)
+    if rows != cols:
+        raise ShapeError(f"linalg.tensorsolve: A {A.shape} past B's shape {B.shape} holds "
+                         f"{cols} elements, B {rows}; they must be equal")
+    X = solve(ops.reshape(A, (rows, cols)), ops.reshape(B, (rows,)))
+    return ops.reshape(X, rest)
 
 
 def vander(x, *, N=None):

@@ -161,6 +161,9 @@ class Methods:
     def slogdet(self): return _ops.slogdet(self)
     def inverse(self): return _ops.inverse(self)
     def pinverse(self, rcond=1e-15): return _ops.pinverse(self, rcond)
+    def matrix_exp(self): return _ops.matrix_exp(self)
+    def cholesky_solve(self, L, upper=False): return _ops.cholesky_solve(self, L, upper)
+    def cholesky_inverse(self, upper=False): return _ops.cholesky_inverse(self, upper)
 
     # -- movement -----------------------------------------------------------------------
     def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))

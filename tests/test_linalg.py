@@ -86,6 +86,10 @@ CASES = [
      lambda L, A, B: (L.lstsq(A, B).solution, L.lstsq(A, B, driver="gelsd").singular_values)),
     ("multi_dot", [((3, 4), "rect"), ((4, 2), "rect"), ((2, 5), "rect"), ((5,), "rect")],
      lambda L, A, B, C, d: L.multi_dot([A[0], B, C, d])),
+    ("matrix_exp", [((2, 3, 3), "rect")], lambda L, A: (L.matrix_exp(A), L.matrix_exp(A * 4.0))),
+    ("tensorinv_tensorsolve", [((4, 2, 2, 4), "rect"), ((4, 2), "rect")],
+     lambda L, A, B: (L.tensorinv(A, ind=2), L.tensorsolve(A, B),
+                      L.tensorsolve(A.permute(2, 3, 0, 1), B, dims=(0, 1)))),
     ("vander_vecdot_cross", [((2, 3), "rect"), ((2, 3), "rect")],
      lambda L, x, y: (L.vander(x), L.vander(x, N=5), L.vecdot(x, y), L.cross(x, y),
                       L.diagonal(L.vander(x), offset=1))),
@@ -160,6 +164,7 @@ SECOND = {   # second derivatives: their gradients are ember ops again
     "solve": lambda L, A: L.solve(A, A.mT[..., :2] ** 2),
     "eigvalsh": lambda L, A: L.eigvalsh(A + A.mT),
     "svdvals": lambda L, A: L.svdvals(A),
+    "matrix_exp": lambda L, A: L.matrix_exp(A * 0.5),
 }
 
 
@@ -352,10 +357,18 @@ def test_a_compiled_training_step_through_logdet(backend):
 def test_torch_top_level_names_and_methods(backend):
     a = _matrix((2, 3, 3), 5)
     x, t = _t(a), torch.tensor(a)
-    for name in ("det", "logdet", "inverse", "pinverse"):
+    for name in ("det", "logdet", "inverse", "pinverse", "matrix_exp"):
         _close(getattr(x, name)().numpy(), getattr(t, name)().numpy(), 2e-5, f"Tensor.{name}")
         _close(getattr(ember, name)(x).numpy(), getattr(torch, name)(t).numpy(), 2e-5, name)
     _close(x.slogdet()[1].numpy(), t.slogdet()[1].numpy(), 2e-5, "Tensor.slogdet")
+    spd = _matrix((2, 3, 3), 8, "spd")
+    for upper in (False, True):
+        L, tL = ember.linalg.cholesky(_t(spd), upper=upper), torch.linalg.cholesky(
+            torch.tensor(spd), upper=upper)
+        _close(ember.cholesky_solve(x, L, upper).numpy(), torch.cholesky_solve(t, tL, upper).numpy(),
+               2e-5, "cholesky_solve")
+        _close(L.cholesky_inverse(upper).numpy(), torch.cholesky_inverse(tL, upper).numpy(),
+               2e-5, "cholesky_inverse")
     r = _matrix((4, 3), 6, "rect")
     got = ember.linalg.lstsq(_t(r), _t(r[:, :2] + 1.0))
     want = torch.linalg.lstsq(torch.tensor(r), torch.tensor(r[:, :2] + 1.0))

@@ -18,7 +18,8 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import (gather, getitem, index_select, masked_fill, masked_select, nonzero, setitem,
                        take_along_axis)
-from .lapack import det, inverse, logdet, pinverse, slogdet
+from .lapack import (cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_exp,
+                     pinverse, slogdet)
 from .linalg import addmm, baddbmm, bmm, cdist, cross, dot, kron, matmul, mm, outer, trace
 from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, chunk, clone,
                        concatenate, diag, diagonal, flatten, flip, fliplr, flipud, meshgrid,
@@ -51,7 +52,7 @@ __all__ = ["abs", "acos", "acosh", "add", "addmm", "all", "allclose", "amax", "a
            "argmax", "argmin", "argsort", "asin", "asinh", "atan", "atan2", "atanh", "atleast_1d",
            "atleast_2d", "atleast_3d", "baddbmm", "bincount", "bitcast", "bitwise_and",
            "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
-           "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast", "cdist", "ceil", "chunk",
+           "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast", "cdist", "ceil", "cholesky_inverse", "cholesky_solve", "chunk",
            "clip", "clone", "concatenate", "conj", "copysign", "cos", "count_nonzero", "cross",
            "cummax", "cummin", "cumprod", "cumsum", "deg2rad", "diag", "diagonal", "diff", "div",
            "det", "dot", "einsum", "eq", "erf", "exp", "expm1", "flatten", "flip", "fliplr", "flipud",
@@ -60,7 +61,7 @@ __all__ = ["abs", "acos", "acosh", "add", "addmm", "all", "allclose", "amax", "a
            "isfinite", "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp",
            "inverse", "log", "log1p", "logdet", "log_sigmoid", "log_softmax", "logaddexp", "logcumsumexp",
            "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logsumexp", "lt",
-           "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "median",
+           "masked_fill", "masked_select", "matmul", "matrix_exp", "max", "maximum", "mean", "median",
            "meshgrid", "min", "minimum", "mm", "movedim", "mul", "nan_to_num", "nanmean",
            "nansum", "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pinverse", "pow",
            "prod", "quantile", "rad2deg", "real", "reciprocal", "relu", "remainder",

@@ -515,6 +515,55 @@ def _pinv_grad(g, P, A, atol, rtol):
             - matmul(matmul(PtK, P), A), None, None)
 
 
+# -- the matrix exponential -------------------------------------------------------------
+#: Higham (2005): the [13/13] Pade approximant's coefficients, and the 1-norm up to which
+#: it meets float64's precision without scaling
+PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
+          129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
+          40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+THETA13 = 5.371920351148152
+
+
+def _expm_host(a):
+    """exp(A) by scaling and squaring with the [13/13] Pade approximant (Higham, 2005),
+    in float64 whatever a's dtype; each matrix scaled by its own power of two."""
+    x = np.asarray(a, dtype=np.float64)
+    n = x.shape[-1]
+    norm = np.abs(x).sum(axis=-2).max(axis=-1, initial=0.0)
+    with np.errstate(all="ignore"):
+        s = np.where(np.isfinite(norm) & (norm > THETA13),
+                     np.ceil(np.log2(np.where(norm > 0, norm, 1.0) / THETA13)), 0).astype(int)
+    x = x / np.exp2(s)[..., None, None]
+    b, eye = PADE13, np.eye(n)
+    x2 = x @ x
+    x4 = x2 @ x2
+    x6 = x4 @ x2
+    u = x @ (x6 @ (b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2
+             + b[1] * eye)
+    v = x6 @ (b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 \
+        + b[0] * eye
+    r = np.linalg.solve(v - u, v + u) if n else v
+    for k in range(int(s.max(initial=0))):
+        r = np.where((k < s)[..., None, None], r @ r, r)
+    return r
+
+
+def matrix_exp(A):
+    """exp(A) = sum A^k / k! of square matrices (torch.linalg.matrix_exp). Gradient:
+    exp of the block matrix [[A^T, g], [0, A^T]], its upper right block (Najfeld and
+    Havel), the same routine again, so it differentiates any number of times."""
+    A = matrices("matrix_exp", A)
+    return _compute("expm", (), _expm_grad, (A,), A.shape)
+
+
+def _expm_grad(g, E, A):
+    n = A.shape[-1]
+    At = _mT(A)
+    top = concatenate([At, g], -1)
+    bottom = concatenate([A * 0.0, At], -1)
+    return (matrix_exp(concatenate([top, bottom], -2))[..., :n, n:],)
+
+
 # -- PyTorch's top-level names ----------------------------------------------------------
 def logdet(A):
     """log(det(A)) (torch.logdet): -inf for a singular matrix, NaN where det < 0."""
@@ -525,6 +574,19 @@ def logdet(A):
 def inverse(A):
     """torch.inverse: linalg.inv."""
     return inv(A)
+
+
+def cholesky_solve(B, L, upper=False):
+    """X with A X = B given A's Cholesky factor L (torch.cholesky_solve; ``upper``: L is
+    U with A = U^T U)."""
+    L = matrices("cholesky_solve", L)
+    return solve(matmul(_mT(L), L) if upper else matmul(L, _mT(L)), B, vector=False)
+
+
+def cholesky_inverse(L, upper=False):
+    """A^-1 given A's Cholesky factor L (torch.cholesky_inverse; ``upper``: L is U)."""
+    L = matrices("cholesky_inverse", L)
+    return inv(matmul(_mT(L), L) if upper else matmul(L, _mT(L)))
 
 
 def pinverse(A, rcond=1e-15):
@@ -555,4 +617,5 @@ ROUTINES = {
     "svdvals": _lapack("svdvals", lambda a: np.linalg.svd(a, compute_uv=False), _no_convergence),
     "qr": _packed_qr,
     "pinv": _lapack("pinv", _pinv_host, _no_convergence),
+    "expm": _expm_host,
 }

@@ -121,6 +121,19 @@ def _spd(a):
     return a @ a.mT + _eye_like(a) * float(a.shape[-1])
 
 
+def _np_expm(a):
+    """exp(A) as its Taylor series (30 terms of A / 64, then squared six times): a
+    reference independent of the Pade approximant ember uses."""
+    x = a / 64.0
+    term = total = np.broadcast_to(np.eye(a.shape[-1]), a.shape).copy()
+    for k in range(1, 30):
+        term = term @ x / k
+        total = total + term
+    for _ in range(6):
+        total = total @ total
+    return total
+
+
 def _np_gelu_tanh(x):
     u = np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)
     return x / (1.0 + np.exp(-2 * u))       # 0.5 x (1 + tanh(u)) without its cancellation
@@ -693,6 +706,8 @@ OPS = [
     OpCase("linalg_qr", lambda a: ember.linalg.qr(a).R, lambda a: np.linalg.qr(a)[1],
            RECTANGULAR, conditioned=True),
     OpCase("linalg_pinv", ember.linalg.pinv, np.linalg.pinv, RECTANGULAR, conditioned=True),
+    OpCase("linalg_matrix_exp", ember.linalg.matrix_exp, _np_expm, SQUARE, conditioned=True,
+           double=True),
 ]
 
 CASES = {c.name: c for c in OPS}

@@ -449,9 +449,10 @@ def _packed_qr(a, mode):
 def _qr_grad(g, packed, A, mode, q_cols, r_rows):
     m, n = A.shape[-2:]
     if mode == "r" or (mode == "complete" and m > n):
-        raise AutogradError(f"linalg.qr: the gradient needs Q, which mode={mode!r} "
-                            f"{'does not return' if mode == 'r' else 'does not fix for ' + str(m) + ' rows and ' + str(n) + ' columns'}"
-                            f"; use mode='reduced'")
+        why = ("does not return" if mode == "r" else
+               f"does not fix for {m} rows and {n} columns")
+        raise AutogradError(f"linalg.qr: the gradient needs Q, which mode={mode!r} {why}; "
+                            f"use mode='reduced'")
     b = A.shape[:-2]
     cut = m * q_cols
     Q, R = reshape(packed[..., :cut], b + (m, q_cols)), reshape(packed[..., cut:], b + (r_rows, n))

@@ -568,6 +568,52 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     return _reduce(hinge.sum(axis=-1) / input.shape[-1], reduction, op)
 
 
+@_float32
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """Multi-label hinge: sum over target classes j and non-target classes i of
+    max(0, 1 - (x_j - x_i)) / C, for scores (N, C) or (C,); each target row lists its
+    classes first, ended by the first -1 (the rest is ignored), as PyTorch."""
+    op = "multilabel_margin_loss"
+    if input.ndim not in (1, 2):
+        raise ShapeError(f"{op}: scores must be (N, C) or (C,), got {input.shape}")
+    target = _as_target(op, input, target)
+    if target.shape != input.shape or not target.dtype.is_int:
+        raise ShapeError(f"{op}: target must be class indices (integers) of the scores' shape "
+                         f"{input.shape}, padded with -1; got {target.dtype.name}{target.shape}")
+    classes = input.shape[-1]
+    if target.size and not ember.is_compiling():
+        host = target.numpy()
+        if host.min() < -1 or host.max() >= classes:
+            raise ShapeError(f"{op}: target holds {host.min() if host.min() < -1 else host.max()}, "
+                             f"outside -1 (the end of a row's classes) to {classes - 1}")
+    listed = ember.cumprod((target >= 0).to(input.dtype), -1)      # before the first -1
+    hot = one_hot(ember.maximum(target, 0), classes, dtype=input.dtype) * listed.unsqueeze(-1)
+    is_target = ember.amax(hot, axis=-2) if classes else listed   # (N, C): a target class
+    x_target = ember.take_along_axis(input, ember.maximum(target, 0), -1)   # (N, J)
+    hinge = ember.relu(1.0 - x_target.unsqueeze(-1) + input.unsqueeze(-2))  # (N, J, C)
+    loss = (hinge * listed.unsqueeze(-1) * (1.0 - is_target).unsqueeze(-2)).sum(axis=(-2, -1))
+    return _reduce(loss / max(classes, 1), reduction, op)
+
+
+@_float32
+def triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(d(a, p) - d(a, n) + margin, 0) for any ``distance_function`` of two tensors
+    (default F.pairwise_distance); ``swap`` takes min(d(a, n), d(p, n)), as PyTorch."""
+    from ember.plugins.nn.functional import pairwise_distance
+    op = "triplet_margin_with_distance_loss"
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    if not anchor.shape == positive.shape == negative.shape:
+        raise ShapeError(f"{op}: anchor, positive and negative must have one shape, got "
+                         f"{anchor.shape}, {positive.shape} and {negative.shape}")
+    d = distance_function or pairwise_distance
+    d_pos, d_neg = d(anchor, positive), d(anchor, negative)
+    if swap:
+        d_neg = ember.minimum(d_neg, d(positive, negative))
+    return _reduce(ember.relu(d_pos - d_neg + margin), reduction, op)
+
+
 # -- classes and their conformance examples -------------------------------------------
 @dataclass
 class LossExample:

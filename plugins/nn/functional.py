@@ -1977,5 +1977,10 @@ def _class_range(backend, n, dtype):
 
 from .volumetric import avg_pool3d, conv3d, max_pool3d  # noqa: E402,F401  (F's 3-D ops)
 from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
-                          cross_entropy, huber_loss, kl_div, l1_loss, log_softmax, mse_loss,
-                          nll_loss, relu, sigmoid, smooth_l1_loss, softmax, softplus, tanh)
+                          cosine_embedding_loss, cross_entropy, ctc_loss, gaussian_nll_loss,
+                          hinge_embedding_loss, huber_loss, kl_div, l1_loss, log_softmax,
+                          margin_ranking_loss, mse_loss, multi_margin_loss,
+                          multilabel_margin_loss, multilabel_soft_margin_loss, nll_loss,
+                          poisson_nll_loss, relu, sigmoid, smooth_l1_loss, soft_margin_loss,
+                          softmax, softplus, tanh, triplet_margin_loss,
+                          triplet_margin_with_distance_loss)

@@ -94,3 +94,119 @@ class KLDivLoss(_Loss):
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
         super().__init__(size_average=size_average, reduce=reduce, reduction=reduction,
                          log_target=log_target)
+
+
+class PoissonNLLLoss(_Loss):
+    fn = staticmethod(F.poisson_nll_loss)
+
+    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                 reduction="mean"):
+        super().__init__(log_input=log_input, full=full, size_average=size_average, eps=eps,
+                         reduce=reduce, reduction=reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Called as loss(input, target, var)."""
+
+    fn = staticmethod(F.gaussian_nll_loss)
+
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(full=full, eps=eps, reduction=reduction)
+
+    def forward(self, input, target, var):  # noqa: A002
+        return F.gaussian_nll_loss(input, target, var, **self.options)
+
+
+class HingeEmbeddingLoss(_Loss):
+    fn = staticmethod(F.hinge_embedding_loss)
+
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(margin=margin, size_average=size_average, reduce=reduce,
+                         reduction=reduction)
+
+
+class SoftMarginLoss(_Loss):
+    fn = staticmethod(F.soft_margin_loss)
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average=size_average, reduce=reduce, reduction=reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    fn = staticmethod(F.multilabel_soft_margin_loss)
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__({"weight": weight}, size_average=size_average, reduce=reduce,
+                         reduction=reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    fn = staticmethod(F.multilabel_margin_loss)
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average=size_average, reduce=reduce, reduction=reduction)
+
+
+class MultiMarginLoss(_Loss):
+    fn = staticmethod(F.multi_margin_loss)
+
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__({"weight": weight}, p=p, margin=margin, size_average=size_average,
+                         reduce=reduce, reduction=reduction)
+
+
+class _PairLoss(_Loss):
+    """A loss of two inputs and a target: loss(input1, input2, target)."""
+
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(margin=margin, size_average=size_average, reduce=reduce,
+                         reduction=reduction)
+
+    def forward(self, input1, input2, target):
+        return type(self).fn(input1, input2, target, **self.options)
+
+
+class MarginRankingLoss(_PairLoss):
+    fn = staticmethod(F.margin_ranking_loss)
+
+
+class CosineEmbeddingLoss(_PairLoss):
+    fn = staticmethod(F.cosine_embedding_loss)
+
+
+class TripletMarginLoss(_Loss):
+    """Called as loss(anchor, positive, negative)."""
+
+    fn = staticmethod(F.triplet_margin_loss)
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__(margin=margin, p=p, eps=eps, swap=swap, size_average=size_average,
+                         reduce=reduce, reduction=reduction)
+
+    def forward(self, anchor, positive, negative):
+        return type(self).fn(anchor, positive, negative, **self.options)
+
+
+class TripletMarginWithDistanceLoss(TripletMarginLoss):
+    """Called as loss(anchor, positive, negative); ``distance_function`` is any function
+    of two tensors (a Module too), F.pairwise_distance by default."""
+
+    fn = staticmethod(F.triplet_margin_with_distance_loss)
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        _Loss.__init__(self, distance_function=distance_function, margin=margin, swap=swap,
+                       reduction=reduction)
+
+
+class CTCLoss(_Loss):
+    """Called as loss(log_probs, targets, input_lengths, target_lengths)."""
+
+    fn = staticmethod(F.ctc_loss)
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(blank=blank, reduction=reduction, zero_infinity=zero_infinity)
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, **self.options)

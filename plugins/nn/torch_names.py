@@ -97,3 +97,73 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      reduce=None, reduction="mean", pos_weight=None):
     return losses.binary_cross_entropy_with_logits(input, target, weight, _reduction(
         "binary_cross_entropy_with_logits", size_average, reduce, reduction), pos_weight)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None,  # noqa: A002
+                     eps=1e-8, reduce=None, reduction="mean"):
+    return losses.poisson_nll_loss(input, target, log_input, full, eps, _reduction(
+        "poisson_nll_loss", size_average, reduce, reduction))
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):  # noqa: A002
+    return losses.gaussian_nll_loss(input, target, var, full, eps, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
+    return losses.margin_ranking_loss(input1, input2, target, margin, _reduction(
+        "margin_ranking_loss", size_average, reduce, reduction))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,  # noqa: A002
+                         reduction="mean"):
+    return losses.hinge_embedding_loss(input, target, margin, _reduction(
+        "hinge_embedding_loss", size_average, reduce, reduction))
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    return losses.soft_margin_loss(input, target, _reduction("soft_margin_loss", size_average,
+                                                             reduce, reduction))
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None,  # noqa: A002
+                                reduce=None, reduction="mean"):
+    return losses.multilabel_soft_margin_loss(input, target, weight, _reduction(
+        "multilabel_soft_margin_loss", size_average, reduce, reduction))
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None,  # noqa: A002
+                           reduction="mean"):
+    return losses.multilabel_margin_loss(input, target, _reduction(
+        "multilabel_margin_loss", size_average, reduce, reduction))
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,  # noqa: A002
+                      reduce=None, reduction="mean"):
+    return losses.multi_margin_loss(input, target, p, margin, weight, _reduction(
+        "multi_margin_loss", size_average, reduce, reduction))
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    return losses.cosine_embedding_loss(input1, input2, target, margin, _reduction(
+        "cosine_embedding_loss", size_average, reduce, reduction))
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    return losses.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+                                      _reduction("triplet_margin_loss", size_average, reduce,
+                                                 reduction))
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    return losses.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                    distance_function, margin, swap, reduction)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    return losses.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                           zero_infinity)

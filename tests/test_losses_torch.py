@@ -177,3 +177,19 @@ def test_ctc_loss_edges_and_module(backend):
         F.ctc_loss(x, [[1, 1], [1, 1]], [4, 3], [2, 2])
     with pytest.raises(ember.ShapeError, match="2 sequences need 2 input and target lengths"):
         F.ctc_loss(x, [[1, 1], [1, 1]], [3], [2, 2])
+
+
+def test_ctc_loss_compiles_with_host_lengths(backend):
+    """Compiled with targets and lengths given as lists (part of the trace's key), the
+    loss equals eager; given as tensors, which a replay could not read, it is refused."""
+    logits, targets, in_len, tg_len = _ctc_inputs(seed=3)
+    x = ember.tensor(logits, dtype=ember.float32)
+    step = ember.compile(lambda x, t, i, k: F.ctc_loss(F.log_softmax(x, 2), t, i, k))
+    for lengths in (in_len, np.array([12, 12, 7, 6])):
+        want = F.ctc_loss(F.log_softmax(x, 2), targets.tolist(), lengths.tolist(),
+                          tg_len.tolist())
+        got = step(x, targets.tolist(), lengths.tolist(), tg_len.tolist())
+        _close(got.numpy(), want.numpy(), 1e-6, f"compiled ctc, lengths {lengths.tolist()}")
+    with pytest.raises(ember.CompileError, match="as Python lists"):
+        step(x, ember.tensor(targets, dtype=backend.default_int), in_len.tolist(),
+             tg_len.tolist())

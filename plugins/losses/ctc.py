@@ -48,6 +48,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if log_probs.ndim != 3:
         raise ShapeError(f"{op}: log_probs must be (T, N, C) or (T, C), got {log_probs.shape}")
     frames, batch, classes = log_probs.shape
+    if ember.is_compiling() and any(isinstance(v, ember.Tensor) for v in
+                                    (targets, input_lengths, target_lengths)):
+        raise ember.CompileError(f"{op}: the targets and lengths lay out the states on the "
+                                 f"host; inside a compiled function pass them as Python lists "
+                                 f"(each new value traces again)")
     if not 0 <= blank < classes:
         raise ValueError(f"{op}: blank {blank} is not one of the {classes} classes")
     in_len = _host_ints(op, "input_lengths", input_lengths)

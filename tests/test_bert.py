@@ -1,4 +1,4 @@
-"""BERT, RoBERTa, XLM-RoBERTa and DistilBERT encoders and their heads against Hugging Face
+"""BERT, RoBERTa, XLM-RoBERTa, DistilBERT and ModernBERT encoders and their heads against Hugging Face
 transformers (the oracle, where installed): outputs with padding masks and segments,
 fine-tuning gradients, checkpoints both ways, and bad input."""
 
@@ -19,29 +19,40 @@ SMALL = {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2, "num_atten
 #: DistilBERT's names for the same small network
 SMALL_DISTIL = {"vocab_size": 64, "dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 48,
                 "max_position_embeddings": 40}
+#: ModernBERT's: three layers, the first global, a band of two tokens either side
+SMALL_MODERN = {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 3,
+                "num_attention_heads": 4, "intermediate_size": 48, "max_position_embeddings": 40,
+                "local_attention": 4, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2,
+                "cls_token_id": 1, "sep_token_id": 2}
 #: transformers' config class per model_type
 CONFIGS = {"bert": "BertConfig", "roberta": "RobertaConfig", "xlm-roberta": "XLMRobertaConfig",
-           "distilbert": "DistilBertConfig"}
+           "distilbert": "DistilBertConfig", "modernbert": "ModernBertConfig"}
 HEADS = {"Model": {}, "ForMaskedLM": {}, "ForSequenceClassification": {"num_labels": 3},
          "ForTokenClassification": {"num_labels": 5}, "ForQuestionAnswering": {}}
 NAMES = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta",
-         "distilbert": "DistilBert"}
+         "distilbert": "DistilBert", "modernbert": "ModernBert"}
 #: no dropout anywhere, in each config's names
 NO_DROPOUT = {"bert": {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
-              "distilbert": {"dropout": 0.0, "attention_dropout": 0.0, "seq_classif_dropout": 0.0}}
-CASES = [(kind, head) for kind in ("bert", "roberta", "distilbert") for head in HEADS] + [
+              "distilbert": {"dropout": 0.0, "attention_dropout": 0.0, "seq_classif_dropout": 0.0},
+              "modernbert": {}}
+CASES = [(kind, head) for kind in ("bert", "roberta", "distilbert", "modernbert")
+         for head in HEADS] + [
     ("xlm-roberta", "Model"), ("xlm-roberta", "ForSequenceClassification"),
-    ("distilbert", "sinusoidal")]
+    ("distilbert", "sinusoidal"), ("modernbert", "mean")]
+#: the cases that are a config variant of a head: (head, the config's extra fields)
+VARIANTS = {"sinusoidal": ("Model", {"sinusoidal_pos_embds": True}),
+            "mean": ("ForSequenceClassification", {"classifier_pooling": "mean",
+                                                   "num_labels": 3})}
 
 
 def _small(kind):
-    return SMALL_DISTIL if kind == "distilbert" else SMALL
+    return {"distilbert": SMALL_DISTIL, "modernbert": SMALL_MODERN}.get(kind, SMALL)
 
 
 def _call(model, kind, ids, mask, types):
-    """The model's outputs on a batch; DistilBERT has no segments."""
+    """The model's outputs on a batch; DistilBERT and ModernBERT have no segments."""
     return model(ids, attention_mask=mask,
-                 **({} if kind == "distilbert" else {"token_type_ids": types}))
+                 **({} if kind in ("distilbert", "modernbert") else {"token_type_ids": types}))
 
 
 
@@ -74,8 +85,7 @@ def hf_encoder(request, tmp_path_factory):
                                                               "here (pip install transformers)")
     kind, head = request.param
     torch.manual_seed(0)
-    extra = {"sinusoidal_pos_embds": True} if head == "sinusoidal" else HEADS[head]
-    head = "Model" if head == "sinusoidal" else head
+    head, extra = VARIANTS.get(head, (head, HEADS.get(head)))
     config = getattr(transformers, CONFIGS[kind])(**_small(kind), **extra)
     model = getattr(transformers, NAMES[kind] + head)(config).eval()
     with torch.no_grad():
@@ -119,7 +129,7 @@ def test_encoders_save_what_transformers_loads(hf_encoder, tmp_path):
         np.testing.assert_array_equal(g, w)
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta", "distilbert"])
+@pytest.mark.parametrize("kind", ["bert", "roberta", "distilbert", "modernbert"])
 def test_fine_tuning_gradients_match_transformers(kind, tmp_path):
     """A sequence classifier's cross-entropy gradients in train mode (dropout off), padding
     included: every parameter within 1e-4 of PyTorch's; the padding row of the word (and
@@ -145,7 +155,7 @@ def test_fine_tuning_gradients_match_transformers(kind, tmp_path):
     want = {name: p.grad.numpy() for name, p in theirs.named_parameters()}
     assert_gradients_close({name: p.grad.numpy() for name, p in ours.named_parameters()}, want)
     tables = ours.encoder_module().embeddings
-    assert not np.any(tables.word_embeddings.weight.grad.numpy()[config.pad_token_id])
+    assert not np.any(ours.embeddings_weight().grad.numpy()[config.pad_token_id])
     if kind == "roberta":
         assert not np.any(tables.position_embeddings.weight.grad.numpy()[config.pad_token_id])
 

@@ -17,6 +17,9 @@ from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQ
 from .gpt2 import GPT2, GPT2Config
 from .gpt_neox import GPTNeoX, GPTNeoXConfig
 from .images import ImageProcessor
+from .modernbert import (ModernBertConfig, ModernBertForMaskedLM, ModernBertForQuestionAnswering,
+                         ModernBertForSequenceClassification, ModernBertForTokenClassification,
+                         ModernBertModel)
 from .llama import (FAMILY, Gemma, Gemma2, Gemma3, GptOss, Granite, Llama, LlamaConfig, Mistral,
                     Mixtral, Olmo2, Phi3, Qwen2, Qwen3, Qwen3Moe, SmolLM3)
 from .phi import Phi, PhiConfig
@@ -27,10 +30,10 @@ from .tokenizer import ByteTokenizer
 from .vit import (DeiTForImageClassification, DeiTForImageClassificationWithTeacher, DeiTModel,
                   ViTConfig, ViTForImageClassification, ViTModel)
 
-#: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ViT, DINOv2, CLIP
+#: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ModernBERT, ViT, DINOv2, CLIP
 #: and SigLIP, each by its model_type
 MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, "phi": Phi, **FAMILY, **ENCODERS,
-          "distilbert": DistilBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
+          "distilbert": DistilBertModel, "modernbert": ModernBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
           "clip": CLIPModel, "siglip": SiglipModel}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
@@ -44,7 +47,9 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "DistilBertForSequenceClassification", "DistilBertForTokenClassification",
            "DistilBertModel", "GPT2", "GPT2Config", "GPTNeoX", "GPTNeoXConfig", "Gemma", "Gemma2",
            "Gemma3", "GptOss", "Granite", "ImageProcessor", "KeyValueCache", "Llama",
-           "LlamaConfig", "MODELS", "Mistral", "Mixtral", "Olmo2", "Phi", "Phi3", "PhiConfig",
+           "LlamaConfig", "MODELS", "Mistral", "ModernBertConfig", "ModernBertForMaskedLM",
+           "ModernBertForQuestionAnswering", "ModernBertForSequenceClassification",
+           "ModernBertForTokenClassification", "ModernBertModel", "Mixtral", "Olmo2", "Phi", "Phi3", "PhiConfig",
            "Qwen2", "Qwen3", "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",
            "RobertaForSequenceClassification", "RobertaForTokenClassification", "RobertaModel",
            "SiglipConfig", "SiglipModel", "SiglipTextConfig", "SiglipTextModel",

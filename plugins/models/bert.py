@@ -321,7 +321,7 @@ class _Pretrained(Module):
     family = "bert"
     config_class = BertConfig
     #: what transformers' class name adds to the family's names ("Model", "ForMaskedLM")
-    head = "Model"
+    task = "Model"
     #: the encoder's parts: the key prefixes its checkpoint keys start with
     parts = ("embeddings.", "encoder.", "pooler.")
     #: checkpoint keys of decoders tied to the word embeddings (read from the table)
@@ -337,7 +337,7 @@ class _Pretrained(Module):
     @property
     def architecture(self):
         """transformers' class name for this model ("RobertaForMaskedLM")."""
-        return self.config.traits.names + self.head
+        return self.config.traits.names + self.task
 
     @classmethod
     def for_architecture(cls, name):
@@ -347,7 +347,7 @@ class _Pretrained(Module):
 
     def encoder_prefix(self):
         """Where the encoder's keys sit in this model's state dict."""
-        return "" if self.head == "Model" else self.config.traits.prefix + "."
+        return "" if self.task == "Model" else self.config.traits.prefix + "."
 
     @classmethod
     def from_pretrained(cls, directory, dtype=None, backend=None, **overrides):
@@ -411,7 +411,7 @@ class _Pretrained(Module):
         return self.encoder_module().embeddings.word_embeddings.weight
 
     def encoder_module(self):
-        return self if self.head == "Model" else getattr(self, self.config.traits.prefix)
+        return self if self.task == "Model" else getattr(self, self.config.traits.prefix)
 
     def _check(self, ids, **masks):
         """ids as a (batch, time) integer tensor short enough for the position table, the
@@ -529,7 +529,7 @@ class BertForMaskedLM(_Head):
     ``model(ids)`` gives logits over the vocabulary (batch, time, vocab_size), its
     decoder tied to the word embeddings."""
 
-    head = "ForMaskedLM"
+    task = "ForMaskedLM"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -569,7 +569,7 @@ class BertForSequenceClassification(_Head):
     ``config.id2label`` names them. BERT's reads the pooler, RoBERTa's its own dense
     layer over the first token."""
 
-    head = "ForSequenceClassification"
+    task = "ForSequenceClassification"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         config = _family_config(type(self), config, fields)
@@ -592,7 +592,7 @@ class BertForTokenClassification(_Head):
     """BERT with a classifier for each token (transformers' BertForTokenClassification,
     as named-entity taggers are): ``model(ids)`` gives (batch, time, num_labels) logits."""
 
-    head = "ForTokenClassification"
+    task = "ForTokenClassification"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -609,7 +609,7 @@ class BertForQuestionAnswering(_Head):
     ``model(ids)`` gives (start_logits, end_logits), each (batch, time): where in the
     context the answer starts and ends."""
 
-    head = "ForQuestionAnswering"
+    task = "ForQuestionAnswering"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -657,7 +657,7 @@ class XLMRobertaModel(RobertaModel):
 
 
 #: transformers' architecture names (a config's "architectures") -> the class to build
-ARCHITECTURES = {FAMILIES[kind].names + cls.head: cls
+ARCHITECTURES = {FAMILIES[kind].names + cls.task: cls
                  for kind, classes in (("bert", (BertModel, BertForMaskedLM,
                                                  BertForSequenceClassification,
                                                  BertForTokenClassification,

@@ -308,7 +308,7 @@ class Dinov2ForImageClassification(_Head, _Dinov2):
     (transformers' Dinov2ForImageClassification and its registers' twin): ``model(pixel_values)``
     gives (batch, num_labels) logits; ``config.id2label`` names them."""
 
-    head = "ForImageClassification"
+    task = "ForImageClassification"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -341,6 +341,6 @@ class Dinov2WithRegistersForImageClassification(Dinov2ForImageClassification):
         return Dinov2WithRegistersModel(config, dtype, backend)
 
 
-_Dinov2.architectures = {cls.traits().names + cls.head: cls for cls in (
+_Dinov2.architectures = {cls.traits().names + cls.task: cls for cls in (
     Dinov2Model, Dinov2ForImageClassification, Dinov2WithRegistersModel,
     Dinov2WithRegistersForImageClassification)}

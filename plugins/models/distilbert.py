@@ -206,7 +206,7 @@ class DistilBertForMaskedLM(_DistilHead):
     ``model(ids)`` gives logits over the vocabulary (batch, time, vocab_size), its
     projection tied to the word embeddings."""
 
-    head = "ForMaskedLM"
+    task = "ForMaskedLM"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -228,7 +228,7 @@ class DistilBertForSequenceClassification(_DistilHead):
     dropout(relu(pre_classifier(the first token)))), (batch, num_labels) logits named by
     ``config.id2label``."""
 
-    head = "ForSequenceClassification"
+    task = "ForSequenceClassification"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -245,7 +245,7 @@ class DistilBertForSequenceClassification(_DistilHead):
 class DistilBertForTokenClassification(_DistilHead):
     """DistilBERT with a classifier for each token: (batch, time, num_labels) logits."""
 
-    head = "ForTokenClassification"
+    task = "ForTokenClassification"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -261,7 +261,7 @@ class DistilBertForQuestionAnswering(_DistilHead):
     """DistilBERT for extractive question answering: ``model(ids)`` gives (start_logits,
     end_logits), each (batch, time)."""
 
-    head = "ForQuestionAnswering"
+    task = "ForQuestionAnswering"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -276,6 +276,6 @@ class DistilBertForQuestionAnswering(_DistilHead):
 
 
 _DistilPretrained.architectures = {
-    "DistilBert" + cls.head: cls
+    "DistilBert" + cls.task: cls
     for cls in (DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification,
                 DistilBertForTokenClassification, DistilBertForQuestionAnswering)}

@@ -362,7 +362,7 @@ class ViTForImageClassification(_Head, _ViT):
     ViTForImageClassification): ``model(pixel_values)`` gives (batch, num_labels) logits;
     ``config.id2label`` names them (ImageNet's 1000 classes in google/vit-base-patch16-224)."""
 
-    head = "ForImageClassification"
+    task = "ForImageClassification"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -398,7 +398,7 @@ class DeiTForImageClassificationWithTeacher(_Head, _ViT):
     at inference."""
 
     family = "deit"
-    head = "ForImageClassificationWithTeacher"
+    task = "ForImageClassificationWithTeacher"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__(config, dtype, backend, fields)
@@ -416,6 +416,6 @@ class DeiTForImageClassificationWithTeacher(_Head, _ViT):
         return (self.cls_classifier(hidden[:, 0]) + self.distillation_classifier(hidden[:, 1])) / 2
 
 
-_ViT.architectures = {cls.traits().names + cls.head: cls for cls in (
+_ViT.architectures = {cls.traits().names + cls.task: cls for cls in (
     ViTModel, ViTForImageClassification, DeiTModel, DeiTForImageClassification,
     DeiTForImageClassificationWithTeacher)}

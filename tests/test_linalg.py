@@ -394,3 +394,14 @@ def test_array_api_linalg_differentiates_on_real_floats(backend):
     t = torch.tensor(a, requires_grad=True)
     torch.linalg.det(torch.linalg.inv(t)).backward()
     _close(x.grad.numpy(), t.grad.numpy(), 1e-4, "array_api.linalg gradient")
+
+
+def test_singular_values_of_rank_deficient_matrices_have_finite_gradients(backend):
+    """A loss of S alone, at a tall matrix of rank 1 (two zero singular values): U's and
+    V's terms add nothing, as PyTorch's (not 0 / 0)."""
+    a = np.outer([1.0, 2.0, 0.5, -1.0], [1.0, -1.0, 2.0])
+    x = ember.tensor(a, dtype=_widest(backend), requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    ember.linalg.svd(x, full_matrices=False).S.sum().backward()
+    torch.linalg.svd(t, full_matrices=False).S.sum().backward()
+    _close(x.grad.numpy(), t.grad.numpy(), 1e-6, "svd's S gradient at rank 1")

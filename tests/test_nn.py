@@ -1797,6 +1797,22 @@ def test_3d_pooling_is_pytorchs(kernel, stride, padding, dilation, ceil_mode):
                                                           divisor_override=5), [data])
 
 
+@pytest.mark.parametrize("size", [(2, 3, 4), 1, (3, None, 2), (7, 6, 5)])
+def test_adaptive_3d_pooling_is_pytorchs(size):
+    """adaptive_avg_pool3d and adaptive_max_pool3d (ties on a grid of halves, overlapping
+    windows of unequal sizes, return_indices' positions) against PyTorch in float64,
+    batched and unbatched."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = np.round(rng.standard_normal((2, 3, 7, 6, 5)) * 2) / 2
+    for data in (x, x[0]):
+        _against_torch(lambda lib, f, t: f.adaptive_avg_pool3d(t, size), [data])
+        _against_torch(lambda lib, f, t: f.adaptive_max_pool3d(t, size), [data])
+        got = F.adaptive_max_pool3d(ember.tensor(data), size, True)[1]
+        want = torch.nn.functional.adaptive_max_pool3d(torch.tensor(data), size, True)[1]
+        assert got.tolist() == want.tolist()
+
+
 def test_conv_transpose1d_is_pytorchs():
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3)), rng.standard_normal(6)

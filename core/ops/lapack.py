@@ -3,18 +3,17 @@ Cholesky, symmetric eigen, singular value and QR decompositions, differentiable 
 PyTorch's torch.linalg.
 
 No backend has a LAPACK of its own, so every backend computes these values with NumPy's
-on a host copy (16-bit floats in float32) and gets the result back; the gradients are
-PyTorch's formulas written in ember's ops, on the tensor's own backend, so they
-differentiate again. A compiled function cannot replay a host computation, so inside
-one they are a CompileError that says to call them outside it.
+on a host copy (16-bit floats in float32) through Backend.lapack, which ember.compile
+records as one step of the graph and replays; the gradients are PyTorch's formulas
+written in ember's ops, on the tensor's own backend, so they differentiate again.
 
 At the edges, as PyTorch: a singular matrix is a LinAlgError naming the first one (inv,
 solve), a matrix that is not positive-definite names the order of its first bad leading
 minor (cholesky); det of a singular matrix is 0 with a finite gradient (its cofactors);
 slogdet gives (0, -inf); NaN in gives NaN out, except in cholesky and svd, which cannot
-finish on it (a LinAlgError that says so); an empty batch or a 0 x 0 matrix gives empty results and
-det 1. Eigenvector and singular vector gradients divide by gaps between eigen or
-singular values: repeated ones give inf or NaN there, as in PyTorch.
+finish on it (a LinAlgError that says so); an empty batch or a 0 x 0 matrix gives empty
+results and det 1. Eigenvector and singular vector gradients divide by gaps between
+eigen or singular values: repeated ones give inf or NaN there, as in PyTorch.
 """
 
 import collections
@@ -192,10 +191,8 @@ def slogdet(A):
     singular one. Gradient of log|det|: A^-T."""
     A = matrices("slogdet", A)
     with no_grad():
-        sign = _compute("slogdet_sign", (), None, (A.detach(),),
-                        A.shape[:-2])
-    logabs = _compute("slogdet_logabs", (), _logabsdet_grad, (A,),
-                      A.shape[:-2])
+        sign = _compute("slogdet_sign", (), None, (A.detach(),), A.shape[:-2])
+    logabs = _compute("slogdet_logabs", (), _logabsdet_grad, (A,), A.shape[:-2])
     return SlogdetResult(sign, logabs)
 
 
@@ -221,11 +218,11 @@ def solve(A, B, left=True, vector=None):
     if rows != n:
         raise ShapeError(f"linalg.solve: A {A.shape} holds {n} x {n} matrices, so B {B.shape} "
                          f"needs {n} rows: (..., {n}) for vectors or (..., {n}, k)")
-    if B.dtype is not A.dtype:
-        B = cast(B, dt.promote(A.dtype, B.dtype) if not B.dtype.is_int and not B.dtype.is_bool
-                 else A.dtype)
-        if B.dtype is not A.dtype:
-            A = cast(A, B.dtype)
+    if B.dtype.is_complex:
+        raise DTypeError(f"linalg.solve: B is {B.dtype.name}; ember.linalg takes real floats "
+                         f"(ember.array_api.linalg computes complex ones)")
+    dtype = dt.promote(A.dtype, B.dtype) if B.dtype.is_float else A.dtype
+    A, B = cast(A, dtype), cast(B, dtype)
     Bm = unsqueeze(B, -1) if vector else B
     from ..shapes import broadcast_shapes
     batch = broadcast_shapes("linalg.solve", A.shape[:-2], Bm.shape[:-2])
@@ -326,12 +323,12 @@ def eigvalsh(A, UPLO="L"):
     Gradient: V diag(g) V^T."""
     A = matrices("eigvalsh", A)
     _uplo(UPLO)
-    w = _compute("eigvalsh", (UPLO,), _eigvalsh_grad, (A,), A.shape[:-1])
-    return w
+    return _compute("eigvalsh", (UPLO,), lambda g, w, A: _eigvalsh_grad(g, A, UPLO), (A,),
+                    A.shape[:-1])
 
 
-def _eigvalsh_grad(g, w, A):
-    V = eigh(A)[1]
+def _eigvalsh_grad(g, A, UPLO):
+    V = eigh(A, UPLO)[1]
     return (matmul(V * unsqueeze(g, -2), _mT(V)),)
 
 
@@ -396,11 +393,11 @@ def _svd_backward(gU, S, gS, U, Vh, gVh):
     inner = _quotient(_skew(matmul(_mT(U), gU)) * unsqueeze(S, -2)
                       + unsqueeze(S, -1) * _skew(matmul(Vh, gV)), E) + _diag_embed(gS)
     if m > k:
-        gUSinv = gU / unsqueeze(S, -2)
+        gUSinv = _quotient(gU, unsqueeze(S, -2))     # 0 where the loss ignores U
         gA = matmul(U, inner) + gUSinv - matmul(U, matmul(_mT(U), gUSinv))
         return matmul(gA, Vh)
     if n > k:
-        SinvgVh = gVh / unsqueeze(S, -1)
+        SinvgVh = _quotient(gVh, unsqueeze(S, -1))
         gA = matmul(inner, Vh) + SinvgVh - matmul(matmul(SinvgVh, V), Vh)
         return matmul(U, gA)
     return matmul(matmul(U, inner), Vh)
@@ -409,9 +406,7 @@ def _svd_backward(gU, S, gS, U, Vh, gVh):
 def svdvals(A):
     """The singular values, descending (torch.linalg.svdvals). Gradient: U diag(g) V^T."""
     A = matrices("svdvals", A, square=False)
-    S = _compute("svdvals", (), _svdvals_grad, (A,),
-                 A.shape[:-2] + (min(A.shape[-2:]),))
-    return S
+    return _compute("svdvals", (), _svdvals_grad, (A,), A.shape[:-2] + (min(A.shape[-2:]),))
 
 
 def _svdvals_grad(g, S, A):

@@ -349,6 +349,28 @@ class AdaptiveMaxPool2d(_Functional):
         return LayerExample({"output_size": (3, 2)}, shape=(2, 3, 7, 5), bad_shape=(2, 3))
 
 
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Mean over the boxes that give an output of ``output_size`` (F.adaptive_avg_pool3d)."""
+
+    function = "adaptive_avg_pool3d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"output_size": (2, None, 3)}, shape=(2, 3, 5, 4, 7),
+                            bad_shape=(2, 3))
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """Maximum over the boxes that give an output of ``output_size``
+    (F.adaptive_max_pool3d)."""
+
+    function = "adaptive_max_pool3d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"output_size": (2, 3, 2)}, shape=(2, 3, 5, 4, 7), bad_shape=(2, 3))
+
+
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """Maximum over the windows along the last axis that give ``output_size`` of them."""
 

@@ -1,5 +1,5 @@
-"""Convolution and pooling over volumes (N, C, D, H, W), as PyTorch's conv3d, max_pool3d
-and avg_pool3d, built on the 2-D ones: the kernel's depth taps become strided slices
+"""Convolution and pooling over volumes (N, C, D, H, W), as PyTorch's conv3d, max_pool3d,
+avg_pool3d and the adaptive pools, built on the 2-D ones: the kernel's depth taps become strided slices
 along D, stacked beside the channels, so that one conv2d (or 2-D pooling) over a batch
 of N * OD images does the rest. Differentiable wherever the 2-D op is, on every backend.
 F re-exports them (``F.conv3d``)."""
@@ -140,3 +140,63 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
               for args in zip(size, kernel, stride, padding, out)]
     divisor = np.einsum("i,j,k->ijk", *counts)
     return unbatch(total / ember.tensor(divisor, dtype=x.dtype, backend=x.backend))
+
+
+def _adaptive_size3(op, output_size, size):
+    """(OD, OH, OW) from an int or three (None keeping that input size), each at least 1."""
+    triple = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(triple) != 3:
+        raise ValueError(f"{op}: output_size must be an int or three, got {output_size!r}")
+    out = tuple(s if o is None else int(o) for o, s in zip(triple, size))
+    if min(out) < 1:
+        raise ValueError(f"{op}: output_size must be at least 1, got {output_size!r}")
+    if 0 in size:
+        raise ShapeError(f"{op}: input of shape (..., {', '.join(map(str, size))}) has no "
+                         f"positions to pool")
+    return out
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """Mean over the boxes PyTorch's adaptive average pooling takes for an output of
+    ``output_size`` on (N, C, D, H, W) or (C, D, H, W): each box's sum by three GEMMs with
+    0/1 window matrices (every backend, differentiable), divided by its size once, as
+    PyTorch (a sum of 0 stays exactly 0)."""
+    op = "adaptive_avg_pool3d"
+    x, unbatch = _volume_batch(op, x)
+    n, c, d, h, w = x.shape
+    od, oh, ow = _adaptive_size3(op, output_size, (d, h, w))
+    if (od, oh, ow) == (1, 1, 1):
+        return unbatch(x.mean(axis=(-3, -2, -1), keepdims=True))
+    windows = [F._adaptive_windows(size, out) > 0 for size, out in ((d, od), (h, oh), (w, ow))]
+    mats = [ember.tensor(m, dtype=x.dtype, backend=x.backend) for m in windows]
+    y = mats[1] @ (x @ mats[2].T)                                   # (N, C, D, OH, OW)
+    y = mats[0] @ y.reshape(n, c, d, oh * ow)                       # (N, C, OD, OH OW)
+    counts = np.einsum("i,j,k->ijk", *(m.sum(axis=1) for m in windows))
+    return unbatch(y.reshape(n, c, od, oh, ow) / ember.tensor(counts, dtype=x.dtype,
+                                                              backend=x.backend))
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Largest value of each of PyTorch's adaptive boxes for an output of ``output_size``
+    on (N, C, D, H, W) or (C, D, H, W): each plane's adaptive 2-D maxima, then the first
+    largest plane of each depth window, so the gradient goes to the first largest element
+    in (d, h, w) order; ``return_indices`` gives its d H W + h W + w."""
+    op = "adaptive_max_pool3d"
+    x, unbatch = _volume_batch(op, x)
+    n, c, d, h, w = x.shape
+    od, oh, ow = _adaptive_size3(op, output_size, (d, h, w))
+    flat = F.adaptive_max_pool2d(x.reshape(n, c * d, h, w), (oh, ow), return_indices)
+    planes, where = flat if return_indices else (flat, None)
+    depths = F._adaptive_positions(d, od)                           # (OD, widest)
+    taps = ember.tensor(depths.T.reshape(-1), backend=x.backend)
+    windows = planes.reshape(n, c, d, oh, ow)[:, :, taps].reshape(
+        n, c, depths.shape[1], od, oh, ow).permute(2, 0, 1, 3, 4, 5)
+    tap = windows.argmax(axis=0)
+    values = unbatch(F._pick_along(windows, tap, 0))
+    if not return_indices:
+        return values
+    hw = F._pick_along(where.reshape(n, c, d, oh, ow)[:, :, taps].reshape(
+        n, c, depths.shape[1], od, oh, ow).permute(2, 0, 1, 3, 4, 5), tap, 0)
+    first = ember.tensor(depths, dtype=tap.dtype, backend=x.backend)   # (OD, widest)
+    depth = F._pick_along(first.permute(1, 0).reshape(-1, od, 1, 1), tap, 0)
+    return values, unbatch(depth * (h * w) + hw)

@@ -1813,6 +1813,23 @@ def test_adaptive_3d_pooling_is_pytorchs(size):
         assert got.tolist() == want.tolist()
 
 
+@pytest.mark.parametrize("config", [
+    dict(stride=(2, 1, 2), padding=(1, 0, 1), output_padding=(1, 0, 0), groups=2,
+         dilation=1),
+    dict(stride=1, padding=0, output_padding=0, groups=1, dilation=(2, 1, 2)),
+    dict(stride=(3, 2, 1), padding=(0, 1, 0), output_padding=(2, 1, 0), groups=4,
+         dilation=(1, 2, 1))])
+def test_conv_transpose3d_is_pytorchs(config):
+    """Strides, paddings, output_padding past the padding, dilations and groups in float64:
+    values and the gradients of input, weight and bias, batched and unbatched."""
+    rng = np.random.default_rng(5)
+    g = config["groups"]
+    w, b = rng.standard_normal((4, 8 // g, 3, 2, 3)), rng.standard_normal(8)
+    for x in (rng.standard_normal((2, 4, 3, 4, 5)), rng.standard_normal((4, 2, 3, 4))):
+        _against_torch(lambda lib, f, t, w, b: f.conv_transpose3d(t, w, b, **config), [x, w, b],
+                       rtol=1e-10)
+
+
 def test_conv_transpose1d_is_pytorchs():
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3)), rng.standard_normal(6)
@@ -1822,6 +1839,7 @@ def test_conv_transpose1d_is_pytorchs():
 
 
 @pytest.mark.parametrize("name, args", [("Conv3d", (4, 6, (3, 2, 3))), ("ConvTranspose1d", (4, 6, 3)),
+                                        ("ConvTranspose3d", (4, 6, (3, 2, 2))),
                                         ("BatchNorm3d", (4,))])
 def test_3d_and_transposed_1d_layers_have_pytorchs_state_dict_and_outputs(name, args):
     """Their state-dict keys and shapes are PyTorch's, so its weights load, and the

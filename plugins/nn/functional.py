@@ -1976,7 +1976,7 @@ def _class_range(backend, n, dtype):
 
 
 from .volumetric import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d,  # noqa: E402,F401
-                         conv3d, max_pool3d)  # (F's 3-D ops)
+                         conv3d, conv_transpose3d, max_pool3d)  # (F's 3-D ops)
 from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
                           cosine_embedding_loss, cross_entropy, ctc_loss, gaussian_nll_loss,
                           hinge_embedding_loss, huber_loss, kl_div, l1_loss, log_softmax,

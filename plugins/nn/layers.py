@@ -184,6 +184,23 @@ class ConvTranspose1d(ConvTranspose2d):
                             bad_shape=(2, 3, 5), scale=3)
 
 
+class ConvTranspose3d(ConvTranspose2d):
+    """Transposed 3-D convolution over (N, C, D, H, W) (F.conv_transpose3d): weight (in,
+    out/groups, kd, kh, kw), init as PyTorch's."""
+
+    function = "conv_transpose3d"
+
+    def _kernel(self, kernel_size):
+        return volumetric._triple(kernel_size, "kernel_size", "ConvTranspose3d")
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"in_channels": 4, "out_channels": 6, "kernel_size": (3, 2, 2),
+                             "stride": (2, 1, 2), "padding": (1, 0, 1),
+                             "output_padding": (1, 0, 0), "groups": 2},
+                            shape=(2, 4, 3, 4, 3), bad_shape=(2, 3, 3, 4, 3), scale=3)
+
+
 class Upsample(Module):
     """Resize to ``size`` or by ``scale_factor`` (F.interpolate). No parameters."""
 

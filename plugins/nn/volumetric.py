@@ -1,8 +1,9 @@
-"""Convolution and pooling over volumes (N, C, D, H, W), as PyTorch's conv3d, max_pool3d,
-avg_pool3d and the adaptive pools, built on the 2-D ones: the kernel's depth taps become strided slices
-along D, stacked beside the channels, so that one conv2d (or 2-D pooling) over a batch
-of N * OD images does the rest. Differentiable wherever the 2-D op is, on every backend.
-F re-exports them (``F.conv3d``)."""
+"""Convolution and pooling over volumes (N, C, D, H, W), as PyTorch's conv3d,
+conv_transpose3d, max_pool3d, avg_pool3d and the adaptive pools, built on the 2-D ones:
+the kernel's depth taps become strided slices along D, stacked beside the channels, so
+that one conv2d (or 2-D pooling) over a batch of N * OD images does the rest.
+Differentiable wherever the 2-D op is, on every backend. F re-exports them
+(``F.conv3d``)."""
 
 import numbers
 
@@ -200,3 +201,50 @@ def adaptive_max_pool3d(x, output_size, return_indices=False):
     first = ember.tensor(depths, dtype=tap.dtype, backend=x.backend)   # (OD, widest)
     depth = F._pick_along(first.permute(1, 0).reshape(-1, od, 1, 1), tap, 0)
     return values, unbatch(depth * (h * w) + hw)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transposed 3-D convolution (conv3d's gradient with respect to its input, as
+    PyTorch's) of (N, C, D, H, W) or (C, D, H, W), weight (in, out/groups, kd, kh, kw): each
+    depth tap k is one conv_transpose2d over every input plane, its output planes spread
+    ``stride`` apart and shifted by k ``dilation`` along depth, and the taps summed; then
+    ``padding`` is cropped from each end of depth and ``output_padding`` more kept at the
+    back. Output depth (D - 1) s - 2 p + d (k - 1) + output_padding + 1."""
+    op = "conv_transpose3d"
+    x, unbatch = _volume_batch(op, x)
+    if weight.ndim != 5:
+        raise ShapeError(f"{op}: weight must have shape (in, out/groups, kd, kh, kw), got "
+                         f"{weight.shape}")
+    stride, dilation = _triple(stride, "stride", op), _triple(dilation, "dilation", op)
+    padding = _triple(padding, "padding", op, least=0)
+    extra = _triple(output_padding, "output_padding", op, least=0)
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {extra} must be smaller than stride {stride} "
+                         f"or dilation {dilation}, as PyTorch requires")
+    n, c, d, h, w = x.shape
+    kd = weight.shape[2]
+    if c != weight.shape[0]:
+        raise ShapeError(f"{op}: input {x.shape} has {c} channels but weight {weight.shape} "
+                         f"takes {weight.shape[0]}")
+    planes = x.permute(0, 2, 1, 3, 4).reshape(n * d, c, h, w)
+    sd, dd = stride[0], dilation[0]
+    full = (d - 1) * sd + dd * (kd - 1) + 1
+    total = None
+    for k in range(kd):     # tap k writes output depths i sd + k dd
+        y = F.conv_transpose2d(planes, weight[:, :, k], None, stride[1:], padding[1:],
+                               extra[1:], groups, dilation[1:])
+        y = y.reshape(n, d, *y.shape[1:]).permute(0, 2, 1, 3, 4)     # (N, out, D, OH, OW)
+        if sd > 1:          # D planes sd apart: each followed by sd - 1 planes of zeros
+            y = ember.pad(y.unsqueeze(3), ((0, 0),) * 3 + ((0, sd - 1),) + ((0, 0),) * 2)
+            y = y.reshape(n, y.shape[1], d * sd, *y.shape[4:])[:, :, :(d - 1) * sd + 1]
+        y = ember.pad(y, ((0, 0), (0, 0), (k * dd, full - k * dd - y.shape[2]), (0, 0), (0, 0)))
+        total = y if total is None else total + y
+    out = total[:, :, padding[0]:full - padding[0] + extra[0]] if extra[0] <= padding[0] else \
+        ember.pad(total, ((0, 0), (0, 0), (0, extra[0] - padding[0]), (0, 0), (0, 0)))[
+            :, :, padding[0]:]
+    if bias is not None:
+        if bias.shape != (out.shape[1],):
+            raise ShapeError(f"{op}: bias must have shape ({out.shape[1]},), got {bias.shape}")
+        out = out + bias.reshape(-1, 1, 1, 1)
+    return unbatch(out)

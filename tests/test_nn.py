@@ -1830,6 +1830,61 @@ def test_conv_transpose3d_is_pytorchs(config):
                        rtol=1e-10)
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_max_unpool_and_lp_pool_are_pytorchs(dims):
+    """max_unpool of max_pool's indices (default and given output sizes, padding) and
+    lp_pool (p = 2 and 3, ceil_mode) against PyTorch in float64, batched and unbatched;
+    an index off the output plane is refused by name."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3) + (7, 6, 5)[:dims])
+    even = rng.standard_normal((2, 3) + (6, 4, 4)[:dims])       # unpooled to its own size
+    for data, other in ((x, even), (x[0], even[0])):
+        pool = f"max_pool{dims}d"
+        for source, kernel, stride, padding, size in (
+                (other, 2, 2, 0, None), (data, 3, 2, 1, data.shape[-dims:]),
+                (data, 2, 2, 0, data.shape[-dims:])):
+            values, index = getattr(torch.nn.functional, pool)(
+                torch.tensor(source), kernel, stride, padding, return_indices=True)
+            _against_torch(lambda lib, f, t: getattr(f, f"max_unpool{dims}d")(
+                t, index if lib is torch else ember.tensor(index.numpy()), kernel, stride,
+                padding, size), [values.numpy()])
+        for p, kernel, stride, ceil in ((2, 2, None, False), (3, 3, 2, True)):
+            _against_torch(lambda lib, f, t: getattr(f, f"lp_pool{dims}d")(t, p, kernel, stride,
+                                                                            ceil), [np.abs(data)])
+    with pytest.raises(ember.ShapeError, match="outside the output plane"):
+        getattr(F, f"max_unpool{dims}d")(ember.ones((1, 1) + (2,) * dims),
+                                         ember.full((1, 1) + (2,) * dims, 99), 2)
+
+
+def test_pdist_channel_shuffle_rrelu_and_alpha_dropout_are_pytorchs():
+    """pdist (p = 1, 2, inf) and channel_shuffle against PyTorch in float64; rrelu's eval
+    slope and its training slopes' range; alpha dropout keeps a standard normal input's
+    mean and variance, sets dropped units to SELU's saturation mapped, and is the identity
+    in eval, as PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4))
+    for p in (1.0, 2.0, math.inf):
+        _against_torch(lambda lib, f, t: f.pdist(t, p), [x])
+    _against_torch(lambda lib, f, t: f.channel_shuffle(t, 3), [rng.standard_normal((2, 6, 3, 2))])
+    _against_torch(lambda lib, f, t: f.rrelu(t, 0.1, 0.3, training=False), [x])
+    ember.manual_seed(0)
+    t = ember.tensor(np.linspace(-3, -1, 1000))
+    slopes = (F.rrelu(t, 0.1, 0.3, training=True) / t).numpy()
+    assert 0.1 <= slopes.min() and slopes.max() <= 0.3 and slopes.std() > 0.04
+    big = ember.tensor(rng.standard_normal((400, 500)))
+    for fn in (F.alpha_dropout, F.feature_alpha_dropout):
+        out = fn(big, 0.3, training=True).numpy()
+        assert abs(out.mean()) < 0.02 and abs(out.var() - 1) < 0.03
+        np.testing.assert_array_equal(fn(big, 0.3, training=False).numpy(), big.numpy())
+    dropped = F.alpha_dropout(ember.zeros((2000,)) + 5.0, 0.5, training=True).numpy()
+    a, p = -1.7580993408473766, 0.5
+    scale = ((1 - p) * (1 + p * a * a)) ** -0.5
+    np.testing.assert_allclose(np.unique(dropped), sorted([5 * scale - scale * a * p,
+                                                           a * scale - scale * a * p]), rtol=1e-6)
+
+
 def test_conv_transpose1d_is_pytorchs():
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3)), rng.standard_normal(6)

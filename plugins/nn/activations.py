@@ -35,6 +35,22 @@ class LeakyReLU(_Activation):
         return F.leaky_relu(x, self.negative_slope)
 
 
+class RReLU(_Activation):
+    """Randomized leaky ReLU (F.rrelu): a slope from [lower, upper] per element in
+    training, their mean in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3):
+        super().__init__()
+        self.lower, self.upper = lower, upper
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training)
+
+    @classmethod
+    def example(cls):
+        return LayerExample({}, shape=(3, 5), low=-3.0, high=3.0, random_in_train=True)
+
+
 class ELU(_Activation):
     def __init__(self, alpha=1.0):
         super().__init__()

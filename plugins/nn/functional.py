@@ -1188,6 +1188,17 @@ def pixel_shuffle(x, upscale_factor):
     return y.reshape(*lead, c // (r * r), h * r, w * r)
 
 
+def channel_shuffle(x, groups):
+    """(N, C, ...) with its channels in ``groups`` interleaved: channel g (C / groups) + i
+    goes to i groups + g, as torch's (ShuffleNet)."""
+    g = _single(groups, "groups", "channel_shuffle")
+    if x.ndim < 3 or x.shape[1] % g:
+        raise ShapeError(f"channel_shuffle: input {x.shape} needs (N, C, *spatial) with C "
+                         f"divisible by groups = {g}")
+    n, c, *rest = x.shape
+    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
 def pixel_unshuffle(x, downscale_factor):
     """pixel_shuffle's inverse: (..., C, H r, W r) -> (..., C r^2, H, W), as PyTorch's."""
     r = _single(downscale_factor, "downscale_factor", "pixel_unshuffle")
@@ -1261,6 +1272,15 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     a = y1 / _at_least(_norm(y1, 2.0, dim), eps / s1)
     b = y2 / _at_least(_norm(y2, 2.0, dim), eps / s2)
     return (a * b).sum(axis=dim)
+
+
+def pdist(x, p=2.0):
+    """The p-norm distances between the rows of (N, M), i < j in row-major order (the
+    upper triangle of cdist(x, x)), as torch's; a zero distance's gradient is 0."""
+    if x.ndim != 2:
+        raise ShapeError(f"pdist: input must be (N, M), got shape {x.shape}")
+    rows, cols = ember.triu_indices(x.shape[0], x.shape[0], 1, backend=x.backend)
+    return ember.cdist(x, x, p)[rows, cols]
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -1384,6 +1404,53 @@ def _channel_dropout(op, spatial, x, p, training):
     channels = x.shape[:x.ndim - spatial] + (1,) * spatial
     keep = ember.rand(channels, dtype=ember.float32, backend=x.backend) >= p
     return x * keep.to(x.dtype) * (1.0 / (1.0 - p)) if p < 1.0 else x * 0.0
+
+
+#: SELU's negative saturation, -scale * alpha: the value alpha dropout sets dropped units to
+SELU_SATURATION = -1.7580993408473766
+
+
+def _alpha_dropout(op, x, p, training, shape):
+    """Units of ``shape`` (broadcast over x) set to SELU's saturation with probability p,
+    then an affine map that keeps a standardized input's mean 0 and variance 1
+    (Klambauer et al. 2017), as PyTorch's."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    a = SELU_SATURATION
+    scale = ((1.0 - p) * (1.0 + p * a * a)) ** -0.5
+    keep = (ember.rand(shape, dtype=ember.float32, backend=x.backend) >= p).to(x.dtype)
+    return (x * keep + a * (1.0 - keep)) * scale - scale * a * p
+
+
+def alpha_dropout(x, p=0.5, training=False):
+    """Dropout for self-normalizing networks (SELU): dropped units take SELU's saturation
+    and an affine map keeps the mean and variance, as torch's F.alpha_dropout."""
+    return _alpha_dropout("alpha_dropout", x, p, training, x.shape)
+
+
+def feature_alpha_dropout(x, p=0.5, training=False):
+    """alpha_dropout of whole channels of (N, C, *spatial), as torch's."""
+    if x.ndim < 2:
+        raise ShapeError(f"feature_alpha_dropout: input must be (N, C, ...), got {x.shape}")
+    return _alpha_dropout("feature_alpha_dropout", x, p, training,
+                          x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: negative inputs times a slope drawn uniformly from [lower,
+    upper] per element in training, (lower + upper) / 2 in eval, as torch's."""
+    if not 0.0 <= lower <= upper:
+        raise ValueError(f"rrelu: needs 0 <= lower <= upper, got {lower} and {upper}")
+    if training:
+        slope = ember.uniform(lower, upper, x.shape, dtype=ember.float32,
+                              backend=x.backend).to(x.dtype)
+    else:
+        slope = (lower + upper) / 2
+    return ember.where(x >= 0, x, x * slope)
 
 
 def dropout1d(x, p=0.5, training=True):
@@ -1977,6 +2044,8 @@ def _class_range(backend, n, dtype):
 
 from .volumetric import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d,  # noqa: E402,F401
                          conv3d, conv_transpose3d, max_pool3d)  # (F's 3-D ops)
+from .pools import (lp_pool1d, lp_pool2d, lp_pool3d, max_unpool1d,  # noqa: E402,F401
+                    max_unpool2d, max_unpool3d)
 from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
                           cosine_embedding_loss, cross_entropy, ctc_loss, gaussian_nll_loss,
                           hinge_embedding_loss, huber_loss, kl_div, l1_loss, log_softmax,

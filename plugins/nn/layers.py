@@ -571,6 +571,23 @@ class Dropout3d(Dropout):
     function = "dropout3d"
 
 
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks (F.alpha_dropout): dropped units take SELU's saturation,
+    mean and variance kept."""
+
+    function = "alpha_dropout"
+
+
+class FeatureAlphaDropout(Dropout):
+    """alpha dropout of whole channels (F.feature_alpha_dropout)."""
+
+    function = "feature_alpha_dropout"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"p": 0.3}, shape=(4, 6, 3), random_in_train=True)
+
+
 class Unflatten(Module):
     """Axis ``dim`` split into ``unflattened_size`` (Flatten's inverse)."""
 
@@ -956,6 +973,100 @@ class PairwiseDistance(Module):
     @classmethod
     def example(cls):
         return LayerExample({}, shape=(3, 5), call=lambda layer, x: layer(x, x.flip(0) + 0.5))
+
+
+class ChannelShuffle(Module):
+    """Channels in ``groups`` interleaved (F.channel_shuffle, ShuffleNet's). No parameters."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        return F.channel_shuffle(x, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"groups": 3}, shape=(2, 6, 3, 2), bad_shape=(2, 5, 3, 2))
+
+
+class _MaxUnpool(Module):
+    """max_pool's partial inverse (F.max_unpool1d/2d/3d): ``forward(input, indices,
+    output_size=None)`` with the indices the pool returned."""
+
+    function, dims = "max_unpool2d", 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, input, indices, output_size=None):  # noqa: A002  (PyTorch's names)
+        return getattr(F, self.function)(input, indices, self.kernel_size, self.stride,
+                                         self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+    @classmethod
+    def example(cls):
+        pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[cls.dims]
+        shape = (2, 3) + (6, 4, 4)[:cls.dims]
+        return LayerExample({"kernel_size": 2}, shape=shape, bad_shape=(2,),
+                            call=lambda layer, x: layer(*pool(x, 2, return_indices=True)))
+
+
+class MaxUnpool1d(_MaxUnpool):
+    function, dims = "max_unpool1d", 1
+
+
+class MaxUnpool2d(_MaxUnpool):
+    function, dims = "max_unpool2d", 2
+
+
+class MaxUnpool3d(_MaxUnpool):
+    function, dims = "max_unpool3d", 3
+
+
+class LPPool2d(_Functional):
+    """The ``norm_type``-norm of each window (F.lp_pool2d)."""
+
+    function, arguments = "lp_pool2d", ("norm_type", "kernel_size", "stride", "ceil_mode")
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.ceil_mode = ceil_mode
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"norm_type": 3, "kernel_size": 2, "stride": (2, 1)},
+                            shape=(2, 3, 5, 4), low=0.2, high=2.0, bad_shape=(2, 3))
+
+
+class LPPool1d(LPPool2d):
+    """The ``norm_type``-norm of each window along the last axis (F.lp_pool1d)."""
+
+    function = "lp_pool1d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"norm_type": 2, "kernel_size": 3, "stride": 2},
+                            shape=(2, 3, 7), low=0.2, high=2.0, bad_shape=(3,))
+
+
+class LPPool3d(LPPool2d):
+    """The ``norm_type``-norm of each window of a volume (F.lp_pool3d)."""
+
+    function = "lp_pool3d"
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"norm_type": 2, "kernel_size": (2, 2, 1)},
+                            shape=(2, 3, 4, 4, 3), low=0.2, high=2.0, bad_shape=(2, 3))
 
 
 class PixelShuffle(Module):

@@ -1885,6 +1885,29 @@ def test_pdist_channel_shuffle_rrelu_and_alpha_dropout_are_pytorchs():
                                                            a * scale - scale * a * p]), rtol=1e-6)
 
 
+def test_in_place_activations_and_upsampling_aliases_are_pytorchs():
+    """F.relu_ and the other in-place activations write their result into the input and
+    return it (refused on a tensor in autograd, ember's rule); UpsamplingNearest2d and
+    UpsamplingBilinear2d (align_corners=True) give PyTorch's outputs."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(8).standard_normal((2, 3, 4, 5))
+    for name, args in (("relu_", ()), ("elu_", (0.5,)), ("leaky_relu_", (0.2,)),
+                       ("hardtanh_", (-0.5, 0.5)), ("threshold_", (0.1, 7.0)), ("selu_", ()),
+                       ("celu_", (1.5,))):
+        ours, theirs = ember.tensor(x), torch.tensor(x)
+        back = getattr(F, name)(ours, *args)
+        getattr(torch.nn.functional, name)(theirs, *args)
+        assert back is ours
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, err_msg=name)
+    with pytest.raises(ember.MutationError):
+        F.relu_(ember.tensor(x, requires_grad=True))
+    for ours, theirs in ((nn.UpsamplingNearest2d(scale_factor=2), torch.nn.UpsamplingNearest2d(
+            scale_factor=2)), (nn.UpsamplingBilinear2d(size=(7, 9)),
+                               torch.nn.UpsamplingBilinear2d(size=(7, 9)))):
+        np.testing.assert_allclose(ours(ember.tensor(x)).numpy(),
+                                   theirs(torch.tensor(x)).numpy(), rtol=1e-12)
+
+
 def test_conv_transpose1d_is_pytorchs():
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3)), rng.standard_normal(6)

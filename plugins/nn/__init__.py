@@ -19,7 +19,8 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, Ad
                      LocalResponseNorm, MaxPool1d, MaxPool2d, MaxPool3d,
                      PairwiseDistance, PixelShuffle, PixelUnshuffle, RMSNorm, ReflectionPad1d,
                      ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
-                     ReplicationPad3d, Unflatten, Unfold, Upsample, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+                     ReplicationPad3d, Unflatten, Unfold, Upsample, UpsamplingBilinear2d,
+                     UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .losses import (BCELoss, BCEWithLogitsLoss, CTCLoss, CosineEmbeddingLoss, CrossEntropyLoss,
                      GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
                      MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
@@ -96,5 +97,5 @@ __all__ = ["CTCLoss", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingL
            "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh",
            "Tanhshrink", "Threshold", "Transformer", "TransformerDecoder",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
-           "Unfold", "Upsample", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional",
+           "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional",
            "functional_call", "init", "utils"]

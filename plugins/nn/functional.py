@@ -2046,6 +2046,7 @@ from .volumetric import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d,  
                          conv3d, conv_transpose3d, max_pool3d)  # (F's 3-D ops)
 from .pools import (lp_pool1d, lp_pool2d, lp_pool3d, max_unpool1d,  # noqa: E402,F401
                     max_unpool2d, max_unpool3d)
+
 from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
                           cosine_embedding_loss, cross_entropy, ctc_loss, gaussian_nll_loss,
                           hinge_embedding_loss, huber_loss, kl_div, l1_loss, log_softmax,
@@ -2054,3 +2055,17 @@ from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits
                           poisson_nll_loss, relu, sigmoid, smooth_l1_loss, soft_margin_loss,
                           softmax, softplus, tanh, triplet_margin_loss,
                           triplet_margin_with_distance_loss)
+
+
+def _in_place(fn):
+    """torch's ``F.<name>_``: ``fn`` of the input written back into it (ember's in-place
+    rule: refused on a tensor that takes part in autograd)."""
+    def apply(input, *args, **kwargs):  # noqa: A002  (PyTorch's name)
+        return input.copy_(fn(input, *args, **kwargs))
+    apply.__name__ = fn.__name__ + "_"
+    apply.__doc__ = f"F.{fn.__name__} of the input, written into it (PyTorch's F.{fn.__name__}_)."
+    return apply
+
+
+relu_, elu_, leaky_relu_, hardtanh_, threshold_, selu_, celu_, rrelu_ = map(
+    _in_place, (relu, elu, leaky_relu, hardtanh, threshold, selu, celu, rrelu))

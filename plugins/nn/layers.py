@@ -224,6 +224,20 @@ class Upsample(Module):
                             bad_shape=(2, 3, 4))
 
 
+class UpsamplingNearest2d(Upsample):
+    """Upsample with mode 'nearest' (PyTorch's older name)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode 'bilinear' and align_corners=True (PyTorch's older name)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "bilinear", align_corners=True)
+
+
 class _Functional(Module):
     """A layer of no parameters around one functional.py function (``function``, a
     pooling or Unfold's): its arguments, kept under PyTorch's names, go to it in order."""

@@ -167,3 +167,4 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
              zero_infinity=False):
     return losses.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction,
                            zero_infinity)
+

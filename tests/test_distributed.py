@@ -111,6 +111,46 @@ def test_collectives_across_two_ranks(name):
 
 
 @needs_mpi
+@pytest.mark.parametrize("name", ["numpy", "opencl"])
+def test_sync_batch_norm_on_two_ranks_is_batch_norm_of_the_global_batch(name):
+    """Each rank's half through SyncBatchNorm against BatchNorm2d over the whole batch:
+    outputs, input gradients, parameter gradients summed over the ranks and the running
+    statistics agree (float64 on numpy, float32 on opencl)."""
+    if not ember.config.availability(name)[0]:
+        pytest.skip(f"backend {name} unavailable")
+    done, _ = launch(SCRIPTS / "sync_batch_norm.py", name)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    bound = 1e-12 if found.pop("dtype") == "float64" else 1e-5
+    assert all(v < bound for v in found.values()), found
+
+
+def test_sync_batch_norm_outside_a_world_is_batch_norm():
+    """One process: SyncBatchNorm trains and evaluates as BatchNorm2d; convert_sync_batchnorm
+    swaps every BatchNorm for it, keeping the parameters (an optimizer holds them) and
+    buffers; a process group is refused by name."""
+    from ember.plugins import nn
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Sequential(nn.BatchNorm2d(4)))
+    x = ember.randn(2, 3, 6, 6)
+    want = model(x).numpy()
+    weight = model[1].weight
+    for m in (model[1], model[3][0]):
+        m.running_mean.copy_(ember.zeros(4))
+        m.running_var.copy_(ember.ones(4))
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert type(synced[1]) is nn.SyncBatchNorm and type(synced[3][0]) is nn.SyncBatchNorm
+    assert synced[1].weight is weight
+    np.testing.assert_allclose(synced(x).numpy(), want, rtol=1e-6)
+    synced.eval()
+    np.testing.assert_allclose(synced[1](ember.ones((1, 4, 2, 2))).numpy(),
+                               model[1](ember.ones((1, 4, 2, 2))).numpy())
+    with pytest.raises(ValueError, match="process_group must be None"):
+        nn.SyncBatchNorm(4, process_group="group")
+
+
+@needs_mpi
 @pytest.mark.parametrize("mode", ["each_batch", "accumulate"])
 def test_ddp_on_two_ranks_matches_one_process_on_the_global_batches(tmp_path, mode):
     out = tmp_path / "ddp.json"

@@ -29,6 +29,7 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CTCLoss, CosineEmbeddingLoss, C
 from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
                      ParameterList, Sequential, functional_call)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .sync_batch_norm import SyncBatchNorm
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
                           TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 
@@ -66,7 +67,7 @@ LAYERS = {
     "max_unpool2d": MaxUnpool2d, "max_unpool3d": MaxUnpool3d, "lp_pool1d": LPPool1d,
     "lp_pool2d": LPPool2d, "lp_pool3d": LPPool3d, "alpha_dropout": AlphaDropout,
     "feature_alpha_dropout": FeatureAlphaDropout, "rrelu": RReLU,
-    "channel_shuffle": ChannelShuffle,
+    "channel_shuffle": ChannelShuffle, "sync_batch_norm": SyncBatchNorm,
     "cosine_similarity": CosineSimilarity, "pairwise_distance": PairwiseDistance,
     "pixel_shuffle": PixelShuffle, "pixel_unshuffle": PixelUnshuffle,
 }
@@ -79,7 +80,7 @@ __all__ = ["CTCLoss", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingL
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
            "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AlphaDropout", "ChannelShuffle",
            "FeatureAlphaDropout", "LPPool1d", "LPPool2d", "LPPool3d", "MaxUnpool1d",
-           "MaxUnpool2d", "MaxUnpool3d", "RReLU",
+           "MaxUnpool2d", "MaxUnpool3d", "RReLU", "SyncBatchNorm",
            "AvgPool1d", "AvgPool2d", "AvgPool3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Bilinear", "CELU",
            "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
            "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "CosineSimilarity", "Dropout",

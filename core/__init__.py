@@ -13,7 +13,7 @@ from .config import backend, get_backend, set_backend
 from .compile import CompileError, CompileWarning, before_replay, compile, is_compiling  # noqa: A004
 from .dispatch import layer_scope, name_state, state_name
 from .graph import Graph
-from .creation import (arange, asarray, bernoulli, empty, empty_like, eye, from_dlpack,
+from .creation import (arange, asarray, bernoulli, empty, empty_like, eye, from_dlpack, logspace,
                        from_numpy, full, full_like, is_tensor, linspace, multinomial, normal,
                        numel, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, tril_indices, triu_indices, uniform, zeros,
@@ -39,12 +39,34 @@ clamp = clip  # noqa: F405
 # PyTorch's other names for what ember has
 as_tensor, inference_mode, take_along_dim = asarray, no_grad, take_along_axis  # noqa: F405
 swapdims = swapaxes  # noqa: F405
+divide = true_divide = div  # noqa: F405
+moveaxis, row_stack = movedim, vstack  # noqa: F405
+
+
+def ravel(x):
+    """x as one axis (torch.ravel)."""
+    return reshape(x, (-1,))  # noqa: F405
+
+
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to their common shape (torch.broadcast_tensors)."""
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(broadcast_to(t, shape) for t in tensors)  # noqa: F405
+
+
+def broadcast_shapes(*shapes):
+    """The shape the given shapes broadcast to (torch.broadcast_shapes), or a ShapeError
+    naming them."""
+    from .shapes import broadcast_shapes as _broadcast
+    return _broadcast("broadcast_shapes", *(tuple(s) if not isinstance(s, int) else (s,)
+                                            for s in shapes))
 
 __all__ = [
     "Backend", "CompileError", "CompileWarning", "Graph", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
     "DTypeError", "EmberError",
     "IndexingError", "LinAlgError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
-    "amp", "arange", "as_tensor", "asarray", "autocast", "bernoulli", "empty", "empty_like",
+    "amp", "arange", "as_tensor", "broadcast_shapes", "broadcast_tensors", "divide", "logspace",
+    "moveaxis", "ravel", "row_stack", "true_divide", "asarray", "autocast", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",

@@ -254,6 +254,14 @@ def linspace(start, stop, num, dtype=None, backend=None):
                    backend, False, "linspace")
 
 
+def logspace(start, end, steps, base=10.0, dtype=None, backend=None):
+    """``steps`` values base^t, t evenly spaced from start to end (torch.logspace)."""
+    if steps < 0:
+        raise ValueError(f"logspace: steps must be >= 0, got {steps}")
+    return _upload(np.logspace(start, end, int(steps), base=base),
+                   dt.dtype(dtype or dt.default_float), backend, False, "logspace")
+
+
 def eye(n, m=None, dtype=None, backend=None):
     """The identity matrix (n x m)."""
     return _upload(np.eye(n, m), dt.dtype(dtype or dt.default_float), backend, False, "eye")

@@ -167,6 +167,35 @@ IDIOMS = [
         m.tril_indices(3, 4), m.triu_indices(4, 3, 1), m.tril_indices(3, 3, -1),
         m.bincount(m.tensor([1, 1, 4])), m.bincount(m.tensor([0, 2, 2]), weights=x[0, :3],
                                                     minlength=5))),
+    ("stacking", lambda m, x, y: (
+        m.hstack([x, y]), m.hstack([x[0], y[1]]), m.vstack([x, y[0]]), m.row_stack([x[0], y[1]]),
+        m.dstack([x, y]), m.column_stack([x[0], y[1], x[2]]), m.column_stack([x, y[:, :1]]),
+        m.ravel(x), m.moveaxis(x[None], 0, -1))),
+    ("splitting", lambda m, x, y: (
+        m.tensor_split(x, 3, dim=1), m.tensor_split(x, [1, 4, 9], 1), m.tensor_split(x[0], 2),
+        m.tensor_split(x, [-2]), m.hsplit(x[:, :4], 2), m.hsplit(x, [2, 3]), m.vsplit(x, [1]),
+        m.dsplit(x[None, :, :4].permute(1, 0, 2), 2))),
+    ("block_diag cartesian_prod diag_embed", lambda m, x, y: (
+        m.block_diag(x[:2, :3], y[0, :2], x[0, 0]), m.cartesian_prod(x[0, :3], y[1, :2]),
+        m.cartesian_prod(x[0]), m.diag_embed(x), m.diag_embed(x[:, :3], 1),
+        m.diag_embed(x[:2, :3], -2), m.diag_embed(x[:2, :3], 0, 0, 2))),
+    ("products", lambda m, x, y: (
+        m.mv(x, y[0]), m.addmv(y[:, 0], x, y[1], beta=0.5, alpha=2), m.addr(x, y[:, 0], x[1],
+                                                                           alpha=3),
+        m.vdot(x[0], y[1]), m.inner(x, y), m.inner(x[0], x[0, 0]), m.tensordot(x, y, dims=([1], [1])),
+        m.tensordot(x, y.t(), dims=1), m.tensordot(x[0], y[0], dims=0))),
+    ("addcmul addcdiv exp2 log2 log10 logaddexp2", lambda m, x, y: (
+        m.addcmul(x, y, x, value=0.5), m.addcdiv(x, y, x + 3, value=2), m.exp2(x * 10),
+        m.log2(x.abs()), m.log10(x.abs()), m.logaddexp2(x * 50, y * 50),
+        m.exp2(m.tensor([-150.0, 0.0, 127.5, 128.0])), m.log2(m.tensor([0.0, -0.0, 1024.0])))),
+    ("statistics", lambda m, x, y: (
+        tuple(m.aminmax(x)), tuple(m.aminmax(x, dim=1, keepdim=True)), m.var_mean(x, 1),
+        m.std_mean(x, dim=0, correction=0, keepdim=True), m.cov(x), m.cov(x[0]),
+        m.cov(x, correction=0, fweights=m.tensor([1, 2, 1, 3, 1]),
+              aweights=(y[0].abs() + 0.1)), m.corrcoef(x), m.corrcoef(y[:2]))),
+    ("logspace broadcast", lambda m, x, y: (
+        m.logspace(0, 2, 5), m.logspace(-1, 1, 3, base=2.0), m.broadcast_tensors(x[:1], y[:, :1]),
+        m.broadcast_shapes((3, 1), (5,)), m.divide(x, y), m.true_divide(x, 2))),
 ]
 
 
@@ -224,6 +253,11 @@ def test_gradients_follow_pytorch(backend):
         lambda m, x, y: (m.cummax(x, 1).values * y).sum() + (m.logcumsumexp(x, 1) * y).sum()
         + (x.index_fill(1, m.tensor([1]), 0.0) * y).sum() + m.sinc(x * y).sum()
         + (m.xlogy(x, y.abs() + 1) + m.logit(m.sigmoid(x))).sum() + m.diff(x * y, n=2).sum(),
+        lambda m, x, y: (m.cov(x + y) * m.corrcoef(x * y + 1)).sum() + m.tensordot(x, y, 2)
+        + (m.diag_embed(x, 1) * 2).sum() + (m.block_diag(x, y) * m.block_diag(y, x)).sum()
+        + m.addcdiv(x, y, x.abs() + 1).sum() + (m.logaddexp2(x, y) + m.exp2(x) + m.log2(
+            y.abs() + 1)).sum() + (m.var_mean(x * y, 1)[0] * m.tensor([1.0, 2.0])).sum()
+        + (m.hstack([x, y]) * m.vstack([y, x]).reshape(2, 6)).sum() + m.inner(x, y).sum(),
     ]
     for n, expr in enumerate(exprs):
         x = ember.tensor(a, requires_grad=True, backend=backend)

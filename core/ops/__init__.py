@@ -3,8 +3,9 @@ NumPy's names for them (``axis``, ``keepdims``) and PyTorch's (``dim``, ``keepdi
 keywords; ops call one another directly, without that translation."""
 
 from ._util import torch_axes
-from .arithmetic import (deg2rad, diff, frac, heaviside, hypot, lerp, logaddexp, logit, rad2deg,
-                         reciprocal, rsqrt, sgn, sinc, square, xlogy)
+from .arithmetic import (addcdiv, addcmul, deg2rad, diff, exp2, frac, heaviside, hypot, lerp,
+                         log10, log2, logaddexp, logaddexp2, logit, rad2deg, reciprocal, rsqrt,
+                         sgn, sinc, square, xlogy)
 from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .bitwise import (bitcast, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
@@ -20,7 +21,8 @@ from .indexing import (gather, getitem, index_select, masked_fill, masked_select
                        take_along_axis)
 from .lapack import (cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_exp,
                      pinverse, slogdet)
-from .linalg import addmm, baddbmm, bmm, cdist, cross, dot, kron, matmul, mm, outer, trace
+from .linalg import (addmm, addmv, addr, baddbmm, bmm, cdist, cross, dot, inner, kron, matmul, mm,
+                     mv, outer, tensordot, trace, vdot)
 from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, chunk, clone,
                        concatenate, diag, diagonal, flatten, flip, fliplr, flipud, meshgrid,
                        movedim, narrow, pad, permute, repeat_interleave, reshape, roll, rot90,
@@ -38,6 +40,9 @@ from .signs import copysign, signbit
 from .sort import (argsort, bucketize, kthvalue, median, quantile, searchsorted, sort, topk,
                    unique)
 from .special import erf
+from .stacking import (block_diag, cartesian_prod, column_stack, diag_embed, dsplit, dstack,
+                       hsplit, hstack, tensor_split, vsplit, vstack)
+from .statistics import aminmax, corrcoef, cov, std_mean, var_mean
 
 (all, amax, amin, any, argmax, argmin, argsort, concatenate, count_nonzero, cummax, cummin,
  cumprod, cumsum, diff, flip, kthvalue, log_softmax, logcumsumexp, logsumexp, mean, nanmean,
@@ -48,27 +53,31 @@ from .special import erf
     nansum, prod, softmax, sort, squeeze, stack, std, sum, take_along_axis, topk, unsqueeze,
     var))
 
-__all__ = ["abs", "acos", "acosh", "add", "addmm", "all", "allclose", "amax", "amin", "any",
-           "argmax", "argmin", "argsort", "asin", "asinh", "atan", "atan2", "atanh", "atleast_1d",
-           "atleast_2d", "atleast_3d", "baddbmm", "bincount", "bitcast", "bitwise_and",
-           "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
-           "bitwise_xor", "bmm", "broadcast_to", "bucketize", "cast", "cdist", "ceil", "cholesky_inverse", "cholesky_solve", "chunk",
-           "clip", "clone", "concatenate", "conj", "copysign", "cos", "count_nonzero", "cross",
-           "cummax", "cummin", "cumprod", "cumsum", "deg2rad", "diag", "diagonal", "diff", "div",
-           "det", "dot", "einsum", "eq", "erf", "exp", "expm1", "flatten", "flip", "fliplr", "flipud",
-           "floor", "floor_divide", "fmod", "frac", "gather", "ge", "getitem", "gt", "heaviside",
-           "hypot", "imag", "index_add", "index_copy", "index_fill", "index_select", "isclose",
-           "isfinite", "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp",
-           "inverse", "log", "log1p", "logdet", "log_sigmoid", "log_softmax", "logaddexp", "logcumsumexp",
-           "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logsumexp", "lt",
-           "masked_fill", "masked_select", "matmul", "matrix_exp", "max", "maximum", "mean", "median",
-           "meshgrid", "min", "minimum", "mm", "movedim", "mul", "nan_to_num", "nanmean",
-           "nansum", "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pinverse", "pow",
-           "prod", "quantile", "rad2deg", "real", "reciprocal", "relu", "remainder",
-           "repeat_interleave", "reshape", "roll", "rot90", "round", "rsqrt",
-           "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
-           "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin", "sinc", "slogdet",
-           "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
-           "sub", "sum", "swapaxes", "take_along_axis", "tanh", "tile", "to_backend", "topk",
-           "trace", "transpose", "tril", "triu", "trunc", "unbind", "unique", "unsqueeze", "var",
-           "where", "xlogy"]
+__all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv", "addr", "all",
+           "allclose", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "asin",
+           "asinh", "atan", "atan2", "atanh", "atleast_1d", "atleast_2d", "atleast_3d", "baddbmm",
+           "bincount", "bitcast", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
+           "bitwise_right_shift", "bitwise_xor", "block_diag", "bmm", "broadcast_to", "bucketize",
+           "cartesian_prod", "cast", "cdist", "ceil", "cholesky_inverse", "cholesky_solve",
+           "chunk", "clip", "clone", "column_stack", "concatenate", "conj", "copysign", "corrcoef",
+           "cos", "count_nonzero", "cov", "cross", "cummax", "cummin", "cumprod", "cumsum",
+           "deg2rad", "det", "diag", "diag_embed", "diagonal", "diff", "div", "dot", "dsplit",
+           "dstack", "einsum", "eq", "erf", "exp", "exp2", "expm1", "flatten", "flip", "fliplr",
+           "flipud", "floor", "floor_divide", "fmod", "frac", "gather", "ge", "getitem", "gt",
+           "heaviside", "hsplit", "hstack", "hypot", "imag", "index_add", "index_copy",
+           "index_fill", "index_select", "inner", "inverse", "isclose", "isfinite", "isinf",
+           "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp", "log", "log10",
+           "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp", "logaddexp2",
+           "logcumsumexp", "logdet", "logical_and", "logical_not", "logical_or", "logical_xor",
+           "logit", "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "matrix_exp",
+           "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm", "movedim",
+           "mul", "mv", "nan_to_num", "nanmean", "nansum", "narrow", "ne", "neg", "nonzero",
+           "norm", "outer", "pad", "permute", "pinverse", "pow", "prod", "quantile", "rad2deg",
+           "real", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll",
+           "rot90", "round", "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add",
+           "scatter_reduce", "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin",
+           "sinc", "slogdet", "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze",
+           "stack", "std", "std_mean", "sub", "sum", "swapaxes", "take_along_axis", "tanh",
+           "tensor_split", "tensordot", "tile", "to_backend", "topk", "trace", "transpose", "tril",
+           "triu", "trunc", "unbind", "unique", "unsqueeze", "var", "var_mean", "vdot", "vsplit",
+           "vstack", "where", "xlogy"]

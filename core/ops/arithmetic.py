@@ -1,13 +1,14 @@
 """Elementwise arithmetic composed of the primitives, each arranged to stay exact where
-its textbook formula is not: PyTorch's square, rsqrt, reciprocal, lerp, logaddexp, hypot,
-logit, xlogy, deg2rad, rad2deg, frac, sgn, heaviside, sinc, and diff. Integer inputs of
+its textbook formula is not: PyTorch's square, rsqrt, reciprocal, lerp, logaddexp,
+logaddexp2, hypot, logit, xlogy, deg2rad, rad2deg, frac, sgn, heaviside, sinc, exp2,
+log2, log10, addcmul, addcdiv and diff. Integer inputs of
 the float functions give the default float, as PyTorch's."""
 
 import math
 
 from ._util import as_tensor, binary_operands
-from .elementwise import (_float_input, abs as abs_, eq, exp, log1p, logical_and, logical_or, lt,
-                          maximum, minimum, sqrt, where)
+from .elementwise import (_float_input, abs as abs_, eq, exp, log, log1p, logical_and, logical_or,
+                          lt, maximum, minimum, sqrt, where)
 
 
 def square(x):
@@ -44,6 +45,50 @@ def logaddexp(x1, x2):
     same = eq(x1, x2)
     gap = abs_(where(same, 0.0, x1 - x2))
     return maximum(x1, x2) + log1p(exp(-gap))
+
+
+def logaddexp2(x1, x2):
+    """log2(2^x1 + 2^x2), logaddexp's in base 2 (no overflow; equal infinities give
+    themselves)."""
+    x1, x2, _ = binary_operands("logaddexp2", x1, x2)
+    x1, x2 = _float_input("logaddexp2", x1), _float_input("logaddexp2", x2)
+    same = eq(x1, x2)
+    gap = abs_(where(same, 0.0, x1 - x2))
+    return maximum(x1, x2) + log1p(exp(-gap * math.log(2.0))) * (1.0 / math.log(2.0))
+
+
+def exp2(x):
+    """2^x, as pow(2, x): exact at integers (a product by ln 2 first would not be)."""
+    x = _float_input("exp2", x)
+    return as_tensor(2.0, "exp2", like=x) ** x
+
+
+def log2(x):
+    """log(x) / log(2): -inf at +-0, NaN below 0, inf at inf."""
+    return log(_float_input("log2", x)) * (1.0 / math.log(2.0))
+
+
+def log10(x):
+    """log(x) / log(10): -inf at +-0, NaN below 0, inf at inf."""
+    return log(_float_input("log10", x)) * (1.0 / math.log(10.0))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002  (PyTorch's names)
+    """input + value * tensor1 * tensor2 (torch.addcmul)."""
+    product = tensor1 * tensor2
+    return input + (product if value == 1 else product * value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """input + value * tensor1 / tensor2 (torch.addcdiv); integer operands are refused, as
+    PyTorch refuses them (their division would truncate)."""
+    t1, t2 = as_tensor(tensor1, "addcdiv"), as_tensor(tensor2, "addcdiv")
+    if not (t1.dtype.is_inexact or t2.dtype.is_inexact):
+        from ..errors import DTypeError
+        raise DTypeError(f"addcdiv: integer tensors ({t1.dtype.name} / {t2.dtype.name}) are "
+                         f"refused, as PyTorch refuses them; use floats")
+    quotient = t1 / t2
+    return input + (quotient if value == 1 else quotient * value)
 
 
 def hypot(x1, x2):

@@ -1,5 +1,7 @@
 """Batched matrix multiplication: a real primitive, never multiply-and-sum."""
 
+import math
+
 from .. import amp
 from .. import dtypes as dt
 from ..autograd import Op, run
@@ -86,6 +88,71 @@ def outer(a, b):
     """The (n, m) products a[i] * b[j] of two vectors (torch.outer)."""
     _ranks("outer", (a, b), (1, 1), "two vectors")
     return reshape(a, (a.shape[0], 1)) * reshape(b, (1, b.shape[0]))
+
+
+def mv(a, v):
+    """Matrix times vector, (n, m) @ (m,) (torch.mv)."""
+    _ranks("mv", (a, v), (2, 1), "a matrix and a vector")
+    return matmul(a, v)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002  (PyTorch's names)
+    """beta input + alpha (mat @ vec) (torch.addmv; beta 0 ignores the input, NaN
+    included)."""
+    return _scaled_sum("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):  # noqa: A002
+    """beta input + alpha outer(vec1, vec2) (torch.addr; beta 0 ignores the input)."""
+    return _scaled_sum("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def vdot(a, b):
+    """The inner product of two vectors, the first conjugated (torch.vdot)."""
+    _ranks("vdot", (a, b), (1, 1), "two vectors")
+    from .elementwise import conj
+    return matmul(conj(a) if a.dtype.is_complex else a, b)
+
+
+def inner(a, b):
+    """Sums of products over the last axes of a and b (torch.inner, numpy.inner): shape
+    a.shape[:-1] + b.shape[:-1]; a scalar multiplies."""
+    a = as_tensor(a, "inner", like=b if hasattr(b, "_backend") else None)
+    b = as_tensor(b, "inner", like=a)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, ([-1], [-1]))
+
+
+def tensordot(a, b, dims=2):
+    """Sums of products over ``dims`` pairs of axes (torch.tensordot; numpy's ``axes``):
+    an int n pairs a's last n with b's first n, or two lists name them. One matmul."""
+    from ..shapes import normalize_axis
+    from .movement import permute
+    a = as_tensor(a, "tensordot", like=b if hasattr(b, "_backend") else None)
+    b = as_tensor(b, "tensordot", like=a)
+    if isinstance(dims, int):
+        if not 0 <= dims <= min(a.ndim, b.ndim):
+            raise ShapeError(f"tensordot: dims={dims} contracts more axes than {a.shape} or "
+                             f"{b.shape} has; give 0 to {min(a.ndim, b.ndim)}")
+        a_axes, b_axes = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        a_axes = [normalize_axis("tensordot", i, a.ndim, a.shape) for i in dims[0]]
+        b_axes = [normalize_axis("tensordot", i, b.ndim, b.shape) for i in dims[1]]
+    pairs = [(a.shape[i], b.shape[j]) for i, j in zip(a_axes, b_axes)]
+    if len(a_axes) != len(b_axes) or len(set(a_axes)) < len(a_axes) or \
+            len(set(b_axes)) < len(b_axes) or any(p != q for p, q in pairs):
+        raise ShapeError(f"tensordot: axes {a_axes} of {a.shape} and {b_axes} of {b.shape} "
+                         f"must pair up, distinct and of equal sizes")
+    a_free = [i for i in range(a.ndim) if i not in a_axes]
+    b_free = [j for j in range(b.ndim) if j not in b_axes]
+    k = math.prod(a.shape[i] for i in a_axes)
+    m = math.prod(a.shape[i] for i in a_free)
+    n = math.prod(b.shape[j] for j in b_free)
+    left = reshape(permute(a, tuple(a_free + a_axes)), (m, k))      # sizes, not -1:
+    right = reshape(permute(b, tuple(b_axes + b_free)), (k, n))     # k may be 0
+    return reshape(matmul(left, right), tuple(a.shape[i] for i in a_free)
+                   + tuple(b.shape[j] for j in b_free))
 
 
 def trace(x):

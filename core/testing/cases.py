@@ -596,6 +596,12 @@ OPS = [
     # inf (test_torch_names checks both against PyTorch at every special pair)
     OpCase("logaddexp", ember.logaddexp, np.logaddexp, BINARY, domain=(-30, 30), double=True),
     OpCase("hypot", ember.hypot, np.hypot, BINARY, sample="away_from_zero", double=True),
+    OpCase("logaddexp2", ember.logaddexp2, np.logaddexp2, BINARY, domain=(-30, 30)),
+    # 2^x exact at integers; log2 and log10: -inf at +-0, NaN below 0
+    OpCase("exp2", ember.exp2, np.exp2, domain=(-4, 4), edges=(3.0, -3.0, 0.5, 127.0, 128.0,
+                                                                -149.0, -150.0, 1023.0)),
+    OpCase("log2", ember.log2, np.log2, domain=(0.1, 4.0), edges=(2.0, 0.5, 1024.0, 1e30)),
+    OpCase("log10", ember.log10, np.log10, domain=(0.1, 4.0), edges=(10.0, 0.1, 1e30)),
     # movement: what is outside a triangle becomes 0 (NaN and inf too)
     OpCase("tril", lambda x: ember.tril(x, 1), lambda x: np.tril(x, 1),
            [((3, 4),), ((2, 3, 3),), ((4, 2),), ((0, 3),)], ALL),

@@ -3,9 +3,9 @@ NumPy's names for them (``axis``, ``keepdims``) and PyTorch's (``dim``, ``keepdi
 keywords; ops call one another directly, without that translation."""
 
 from ._util import torch_axes
-from .arithmetic import (addcdiv, addcmul, deg2rad, diff, exp2, frac, heaviside, hypot, lerp,
-                         log10, log2, logaddexp, logaddexp2, logit, rad2deg, reciprocal, rsqrt,
-                         sgn, sinc, square, xlogy)
+from .arithmetic import (addcdiv, addcmul, cosh, deg2rad, diff, exp2, fmax, fmin, frac, heaviside,
+                         hypot, lerp, log10, log2, logaddexp, logaddexp2, logit, rad2deg,
+                         reciprocal, rsqrt, sgn, sinc, sinh, square, tan, xlogy)
 from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .bitwise import (bitcast, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
@@ -60,14 +60,14 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "bitwise_right_shift", "bitwise_xor", "block_diag", "bmm", "broadcast_to", "bucketize",
            "cartesian_prod", "cast", "cdist", "ceil", "cholesky_inverse", "cholesky_solve",
            "chunk", "clip", "clone", "column_stack", "concatenate", "conj", "copysign", "corrcoef",
-           "cos", "count_nonzero", "cov", "cross", "cummax", "cummin", "cumprod", "cumsum",
+           "cos", "cosh", "count_nonzero", "cov", "cross", "cummax", "cummin", "cumprod", "cumsum",
            "deg2rad", "det", "diag", "diag_embed", "diagonal", "diff", "div", "dot", "dsplit",
            "dstack", "einsum", "eq", "erf", "exp", "exp2", "expm1", "flatten", "flip", "fliplr",
-           "flipud", "floor", "floor_divide", "fmod", "frac", "gather", "ge", "getitem", "gt",
-           "heaviside", "hsplit", "hstack", "hypot", "imag", "index_add", "index_copy",
-           "index_fill", "index_select", "inner", "inverse", "isclose", "isfinite", "isinf",
-           "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp", "log", "log10",
-           "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp", "logaddexp2",
+           "flipud", "floor", "floor_divide", "fmax", "fmin", "fmod", "frac", "gather", "ge",
+           "getitem", "gt", "heaviside", "hsplit", "hstack", "hypot", "imag", "index_add",
+           "index_copy", "index_fill", "index_select", "inner", "inverse", "isclose", "isfinite",
+           "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp", "log",
+           "log10", "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp", "logaddexp2",
            "logcumsumexp", "logdet", "logical_and", "logical_not", "logical_or", "logical_xor",
            "logit", "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "matrix_exp",
            "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm", "movedim",
@@ -76,8 +76,8 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "real", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll",
            "rot90", "round", "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add",
            "scatter_reduce", "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin",
-           "sinc", "slogdet", "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze",
-           "stack", "std", "std_mean", "sub", "sum", "swapaxes", "take_along_axis", "tanh",
-           "tensor_split", "tensordot", "tile", "to_backend", "topk", "trace", "transpose", "tril",
-           "triu", "trunc", "unbind", "unique", "unsqueeze", "var", "var_mean", "vdot", "vsplit",
-           "vstack", "where", "xlogy"]
+           "sinc", "sinh", "slogdet", "softmax", "softplus", "sort", "split", "sqrt", "square",
+           "squeeze", "stack", "std", "std_mean", "sub", "sum", "swapaxes", "take_along_axis",
+           "tan", "tanh", "tensor_split", "tensordot", "tile", "to_backend", "topk", "trace",
+           "transpose", "tril", "triu", "trunc", "unbind", "unique", "unsqueeze", "var",
+           "var_mean", "vdot", "vsplit", "vstack", "where", "xlogy"]

@@ -1,14 +1,15 @@
 """Elementwise arithmetic composed of the primitives, each arranged to stay exact where
 its textbook formula is not: PyTorch's square, rsqrt, reciprocal, lerp, logaddexp,
 logaddexp2, hypot, logit, xlogy, deg2rad, rad2deg, frac, sgn, heaviside, sinc, exp2,
-log2, log10, addcmul, addcdiv and diff. Integer inputs of
+log2, log10, tan, sinh, cosh, fmax, fmin, addcmul, addcdiv and diff. Integer inputs of
 the float functions give the default float, as PyTorch's."""
 
 import math
 
 from ._util import as_tensor, binary_operands
-from .elementwise import (_float_input, abs as abs_, eq, exp, log, log1p, logical_and, logical_or,
-                          lt, maximum, minimum, sqrt, where)
+from .elementwise import (_float_input, abs as abs_, cos, eq, exp, expm1, log, log1p, logical_and,
+                          logical_or, lt, maximum, minimum, sin, sqrt, where)
+from .nonfinite import isnan
 
 
 def square(x):
@@ -71,6 +72,44 @@ def log2(x):
 def log10(x):
     """log(x) / log(10): -inf at +-0, NaN below 0, inf at inf."""
     return log(_float_input("log10", x)) * (1.0 / math.log(10.0))
+
+
+def tan(x):
+    """sin(x) / cos(x); odd, so -0 stays -0."""
+    x = _float_input("tan", x)
+    return sin(x) / cos(x)
+
+
+def sinh(x):
+    """(expm1(x) - expm1(-x)) / 2 where |x| < 1 (no cancellation near 0, -0 kept), else
+    sign(x) (h (h / 2) - 1 / (2 h h)) with h = exp(|x| / 2): finite up to log(2 max), where
+    exp(x) / 2 has already overflowed."""
+    x = _float_input("sinh", x)
+    a = abs_(x)
+    near = where(lt(a, 1.0), x, 0.0)     # the branch where's other side never overflows
+    small = (expm1(near) - expm1(-near)) * 0.5
+    h = exp(a * 0.5)
+    large = h * (h * 0.5) - (1.0 / h) / (h * 2.0)
+    return where(lt(a, 1.0), small, where(lt(x, 0.0), -large, large))
+
+
+def cosh(x):
+    """h (h / 2) + 1 / (2 h h) with h = exp(|x| / 2): even, finite up to log(2 max)."""
+    h = exp(abs_(_float_input("cosh", x)) * 0.5)
+    return h * (h * 0.5) + (1.0 / h) / (h * 2.0)
+
+
+def fmax(x1, x2):
+    """The larger of each pair, NaN only where both are NaN (C's fmax, torch.fmax; maximum
+    propagates NaN instead)."""
+    x1, x2, _ = binary_operands("fmax", x1, x2)
+    return where(isnan(x1), x2, where(isnan(x2), x1, maximum(x1, x2)))
+
+
+def fmin(x1, x2):
+    """The smaller of each pair, NaN only where both are NaN (torch.fmin)."""
+    x1, x2, _ = binary_operands("fmin", x1, x2)
+    return where(isnan(x1), x2, where(isnan(x2), x1, minimum(x1, x2)))
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002  (PyTorch's names)

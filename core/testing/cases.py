@@ -602,6 +602,16 @@ OPS = [
                                                                 -149.0, -150.0, 1023.0)),
     OpCase("log2", ember.log2, np.log2, domain=(0.1, 4.0), edges=(2.0, 0.5, 1024.0, 1e30)),
     OpCase("log10", ember.log10, np.log10, domain=(0.1, 4.0), edges=(10.0, 0.1, 1e30)),
+    # sinh and cosh stay finite up to log(2 max) (88.72 to 89.4 in float32, where
+    # exp(x) / 2 overflows); sinh is odd
+    OpCase("sinh", ember.sinh, np.sinh, domain=(-3, 3), double=True, signed_zeros=True,
+           edges=(0.5, 0.999, 1.0, 1e-10, 20.0, 88.0, 89.0, -89.0, 710.0, 711.0)),
+    OpCase("cosh", ember.cosh, np.cosh, domain=(-3, 3), double=True,
+           edges=(0.5, 1e-10, 20.0, 88.0, 89.0, -89.0, 710.0, 711.0)),
+    OpCase("tan", ember.tan, np.tan, domain=(-1.2, 1.2), double=True, signed_zeros=True,
+           edges=(0.5, 1.5, -1.5, 3.0)),
+    OpCase("fmax", ember.fmax, np.fmax, BINARY, edges=()),
+    OpCase("fmin", ember.fmin, np.fmin, BINARY),
     # movement: what is outside a triangle becomes 0 (NaN and inf too)
     OpCase("tril", lambda x: ember.tril(x, 1), lambda x: np.tril(x, 1),
            [((3, 4),), ((2, 3, 3),), ((4, 2),), ((0, 3),)], ALL),

@@ -40,7 +40,7 @@ clamp = clip  # noqa: F405
 as_tensor, inference_mode, take_along_dim = asarray, no_grad, take_along_axis  # noqa: F405
 swapdims = swapaxes  # noqa: F405
 divide = true_divide = div  # noqa: F405
-moveaxis, row_stack = movedim, vstack  # noqa: F405
+moveaxis, row_stack, trapz = movedim, vstack, trapezoid  # noqa: F405
 
 
 def ravel(x):
@@ -66,7 +66,7 @@ __all__ = [
     "DTypeError", "EmberError",
     "IndexingError", "LinAlgError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "amp", "arange", "as_tensor", "broadcast_shapes", "broadcast_tensors", "divide", "logspace",
-    "moveaxis", "ravel", "row_stack", "true_divide", "asarray", "autocast", "bernoulli", "empty", "empty_like",
+    "moveaxis", "ravel", "row_stack", "trapz", "true_divide", "asarray", "autocast", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",

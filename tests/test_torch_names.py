@@ -182,7 +182,8 @@ IDIOMS = [
     ("products", lambda m, x, y: (
         m.mv(x, y[0]), m.addmv(y[:, 0], x, y[1], beta=0.5, alpha=2), m.addr(x, y[:, 0], x[1],
                                                                            alpha=3),
-        m.vdot(x[0], y[1]), m.inner(x, y), m.inner(x[0], x[0, 0]), m.tensordot(x, y, dims=([1], [1])),
+        m.vdot(x[0], y[1]), m.inner(x, y), m.inner(x[0], x[0, 0]),
+        m.tensordot(x, y, dims=([1], [1])),
         m.tensordot(x, y.t(), dims=1), m.tensordot(x[0], y[0], dims=0))),
     ("addcmul addcdiv exp2 log2 log10 logaddexp2", lambda m, x, y: (
         m.addcmul(x, y, x, value=0.5), m.addcdiv(x, y, x + 3, value=2), m.exp2(x * 10),
@@ -193,6 +194,22 @@ IDIOMS = [
         m.std_mean(x, dim=0, correction=0, keepdim=True), m.cov(x), m.cov(x[0]),
         m.cov(x, correction=0, fweights=m.tensor([1, 2, 1, 3, 1]),
               aweights=(y[0].abs() + 0.1)), m.corrcoef(x), m.corrcoef(y[:2]))),
+    ("selecting and embedding", lambda m, x, y: (
+        m.select(x, 1, -2), m.t(x), m.t(x[0]), m.take(x, m.tensor([[0, 14], [-1, 3]])),
+        m.unravel_index(m.tensor([0, 7, 14, -1]), (3, 5)),
+        m.select_scatter(x, y[:, 0], 1, 2), m.slice_scatter(x, y[:, :2], 1, 1, 5, 2),
+        m.slice_scatter(x, y[:1], 0, 2), m.diagonal_scatter(x, y[0, :3]),
+        m.diagonal_scatter(x, y[0, :2], -1), m.diagonal_scatter(x, y[0, :3], 2))),
+    ("isin isreal equal msort", lambda m, x, y: (
+        m.isin(m.round(x), m.tensor([0.0, 1.0, -1.0])), m.isin(m.round(x), m.round(y),
+                                                                invert=True),
+        m.isreal(x), m.equal(x, x), m.equal(x, y), m.equal(x, x[:2]), m.msort(x))),
+    ("integration dist renorm ldexp", lambda m, x, y: (
+        m.trapezoid(x), m.trapezoid(x, dx=0.5, dim=0), m.trapezoid(y, m.cumsum(x.abs(), 1)),
+        m.trapezoid(y, m.tensor([0.0, 0.5, 2.0])[:, None].expand(3, 5).t().t()[:, 0], dim=0),
+        m.trapz(x, dim=1), m.cumulative_trapezoid(x), m.cumulative_trapezoid(y, dx=2.0, dim=0),
+        m.dist(x, y), m.dist(x, y, 1), m.dist(x, y, float("inf")), m.renorm(x, 2, 0, 1.5),
+        m.renorm(x, 1, 1, 1.0), m.ldexp(x, m.tensor([3, -2, 0, 100, -140])))),
     ("logspace broadcast", lambda m, x, y: (
         m.logspace(0, 2, 5), m.logspace(-1, 1, 3, base=2.0), m.broadcast_tensors(x[:1], y[:, :1]),
         m.broadcast_shapes((3, 1), (5,)), m.divide(x, y), m.true_divide(x, 2))),
@@ -258,6 +275,11 @@ def test_gradients_follow_pytorch(backend):
         + m.addcdiv(x, y, x.abs() + 1).sum() + (m.logaddexp2(x, y) + m.exp2(x) + m.log2(
             y.abs() + 1)).sum() + (m.var_mean(x * y, 1)[0] * m.tensor([1.0, 2.0])).sum()
         + (m.hstack([x, y]) * m.vstack([y, x]).reshape(2, 6)).sum() + m.inner(x, y).sum(),
+        lambda m, x, y: (m.slice_scatter(x, y[:, :2] * 3, 1, 0, 3, 2) * y).sum()
+        + (m.select_scatter(x, y[:, 1], 1, 0) * y).sum()
+        + (m.diagonal_scatter(x, y[0, :2]) * y).sum()
+        + (m.renorm(x, 2, 0, 1.0) * y).sum() + m.trapezoid(x * y).sum()
+        + (m.take(x, m.tensor([[0, 5], [-1, 2]])) * 2).sum() + m.dist(x, y),
     ]
     for n, expr in enumerate(exprs):
         x = ember.tensor(a, requires_grad=True, backend=backend)

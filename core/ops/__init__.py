@@ -4,7 +4,7 @@ keywords; ops call one another directly, without that translation."""
 
 from ._util import torch_axes
 from .arithmetic import (addcdiv, addcmul, cosh, deg2rad, diff, exp2, fmax, fmin, frac, heaviside,
-                         hypot, lerp, log10, log2, logaddexp, logaddexp2, logit, rad2deg,
+                         hypot, ldexp, lerp, log10, log2, logaddexp, logaddexp2, logit, rad2deg,
                          reciprocal, rsqrt, sgn, sinc, sinh, square, tan, xlogy)
 from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
@@ -18,7 +18,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           real, imag, conj)
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import (gather, getitem, index_select, masked_fill, masked_select, nonzero, setitem,
-                       take_along_axis)
+                       take, take_along_axis, unravel_index)
 from .lapack import (cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_exp,
                      pinverse, slogdet)
 from .linalg import (addmm, addmv, addr, baddbmm, bmm, cdist, cross, dot, inner, kron, matmul, mm,
@@ -28,20 +28,22 @@ from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, chunk, 
                        movedim, narrow, pad, permute, repeat_interleave, reshape, roll, rot90,
                        split, squeeze, stack, swapaxes, tile, transpose, tril, triu, unbind,
                        unsqueeze)
-from .nonfinite import (allclose, isclose, isfinite, isinf, isnan, isneginf, isposinf,
-                        nan_to_num)
-from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max, mean,
-                     min, nanmean, nansum, norm, std, sum, var)
+from .nonfinite import (allclose, equal, isclose, isfinite, isinf, isnan, isneginf, isposinf,
+                        isreal, nan_to_num)
+from .reduce import (all, amax, amin, any, argmax, argmin, count_nonzero, dist, logsumexp, max,
+                     mean, min, nanmean, nansum, norm, renorm, std, sum, var)
 from .rounding import ceil, floor, round, trunc
-from .scan import cummax, cummin, cumprod, cumsum, logcumsumexp, prod
+from .scan import (cummax, cummin, cumprod, cumsum, cumulative_trapezoid, logcumsumexp, prod,
+                   trapezoid)
 from .scatter import (bincount, index_add, index_copy, index_fill, scatter, scatter_add,
                       scatter_reduce)
 from .signs import copysign, signbit
-from .sort import (argsort, bucketize, kthvalue, median, quantile, searchsorted, sort, topk,
-                   unique)
+from .sort import (argsort, bucketize, isin, kthvalue, median, msort, quantile, searchsorted, sort,
+                   topk, unique)
 from .special import erf
-from .stacking import (block_diag, cartesian_prod, column_stack, diag_embed, dsplit, dstack,
-                       hsplit, hstack, tensor_split, vsplit, vstack)
+from .stacking import (block_diag, cartesian_prod, column_stack, diag_embed, diagonal_scatter,
+                       dsplit, dstack, hsplit, hstack, select, select_scatter, slice_scatter, t,
+                       tensor_split, vsplit, vstack)
 from .statistics import aminmax, corrcoef, cov, std_mean, var_mean
 
 (all, amax, amin, any, argmax, argmin, argsort, concatenate, count_nonzero, cummax, cummin,
@@ -61,23 +63,26 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "cartesian_prod", "cast", "cdist", "ceil", "cholesky_inverse", "cholesky_solve",
            "chunk", "clip", "clone", "column_stack", "concatenate", "conj", "copysign", "corrcoef",
            "cos", "cosh", "count_nonzero", "cov", "cross", "cummax", "cummin", "cumprod", "cumsum",
-           "deg2rad", "det", "diag", "diag_embed", "diagonal", "diff", "div", "dot", "dsplit",
-           "dstack", "einsum", "eq", "erf", "exp", "exp2", "expm1", "flatten", "flip", "fliplr",
-           "flipud", "floor", "floor_divide", "fmax", "fmin", "fmod", "frac", "gather", "ge",
-           "getitem", "gt", "heaviside", "hsplit", "hstack", "hypot", "imag", "index_add",
-           "index_copy", "index_fill", "index_select", "inner", "inverse", "isclose", "isfinite",
-           "isinf", "isnan", "isneginf", "isposinf", "kron", "kthvalue", "le", "lerp", "log",
-           "log10", "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp", "logaddexp2",
-           "logcumsumexp", "logdet", "logical_and", "logical_not", "logical_or", "logical_xor",
-           "logit", "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "matrix_exp",
-           "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm", "movedim",
-           "mul", "mv", "nan_to_num", "nanmean", "nansum", "narrow", "ne", "neg", "nonzero",
-           "norm", "outer", "pad", "permute", "pinverse", "pow", "prod", "quantile", "rad2deg",
-           "real", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll",
-           "rot90", "round", "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add",
-           "scatter_reduce", "searchsorted", "setitem", "sgn", "sigmoid", "sign", "signbit", "sin",
-           "sinc", "sinh", "slogdet", "softmax", "softplus", "sort", "split", "sqrt", "square",
-           "squeeze", "stack", "std", "std_mean", "sub", "sum", "swapaxes", "take_along_axis",
-           "tan", "tanh", "tensor_split", "tensordot", "tile", "to_backend", "topk", "trace",
-           "transpose", "tril", "triu", "trunc", "unbind", "unique", "unsqueeze", "var",
-           "var_mean", "vdot", "vsplit", "vstack", "where", "xlogy"]
+           "cumulative_trapezoid", "deg2rad", "det", "diag", "diag_embed", "diagonal",
+           "diagonal_scatter", "diff", "dist", "div", "dot", "dsplit", "dstack", "einsum", "eq",
+           "equal", "erf", "exp", "exp2", "expm1", "flatten", "flip", "fliplr", "flipud", "floor",
+           "floor_divide", "fmax", "fmin", "fmod", "frac", "gather", "ge", "getitem", "gt",
+           "heaviside", "hsplit", "hstack", "hypot", "imag", "index_add", "index_copy",
+           "index_fill", "index_select", "inner", "inverse", "isclose", "isfinite", "isin",
+           "isinf", "isnan", "isneginf", "isposinf", "isreal", "kron", "kthvalue", "ldexp", "le",
+           "lerp", "log", "log10", "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp",
+           "logaddexp2", "logcumsumexp", "logdet", "logical_and", "logical_not", "logical_or",
+           "logical_xor", "logit", "logsumexp", "lt", "masked_fill", "masked_select", "matmul",
+           "matrix_exp", "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm",
+           "movedim", "msort", "mul", "mv", "nan_to_num", "nanmean", "nansum", "narrow", "ne",
+           "neg", "nonzero", "norm", "outer", "pad", "permute", "pinverse", "pow", "prod",
+           "quantile", "rad2deg", "real", "reciprocal", "relu", "remainder", "renorm",
+           "repeat_interleave", "reshape", "roll", "rot90", "round", "rsqrt",
+           "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
+           "searchsorted", "select", "select_scatter", "setitem", "sgn", "sigmoid", "sign",
+           "signbit", "sin", "sinc", "sinh", "slice_scatter", "slogdet", "softmax", "softplus",
+           "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "std_mean", "sub", "sum",
+           "swapaxes", "t", "take", "take_along_axis", "tan", "tanh", "tensor_split", "tensordot",
+           "tile", "to_backend", "topk", "trace", "transpose", "trapezoid", "tril", "triu",
+           "trunc", "unbind", "unique", "unravel_index", "unsqueeze", "var", "var_mean", "vdot",
+           "vsplit", "vstack", "where", "xlogy"]

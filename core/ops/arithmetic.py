@@ -112,6 +112,13 @@ def fmin(x1, x2):
     return where(isnan(x1), x2, where(isnan(x2), x1, minimum(x1, x2)))
 
 
+def ldexp(x, other):
+    """x * 2^other (torch.ldexp): exact where the product is representable."""
+    x, other, _ = binary_operands("ldexp", x, other)
+    x = _float_input("ldexp", x)
+    return x * exp2(other.to(x.dtype))
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002  (PyTorch's names)
     """input + value * tensor1 * tensor2 (torch.addcmul)."""
     product = tensor1 * tensor2

@@ -434,3 +434,44 @@ def masked_select(x, mask):
     mask = as_tensor(mask, "masked_select", like=x)
     shape = broadcast_shapes("masked_select", x.shape, mask.shape)
     return getitem(broadcast_to(x, shape), broadcast_to(mask, shape))
+
+
+
+def _flat_indices(op, indices, backend, size):
+    """Integer ``indices`` (a tensor or host integers) checked to lie in [-size, size)
+    (eagerly: a compiled replay reads nothing back), negative ones counted from the end."""
+    from ..compile import is_compiling
+    from .elementwise import where
+    idx = indices if isinstance(indices, Tensor) else index_tensor(indices, backend)
+    if idx.dtype.is_float or idx.dtype.is_bool:
+        raise IndexingError(f"{op}: indices must be integers, got {idx.dtype.name}")
+    if idx.size and not is_compiling():
+        lo, hi = int(idx.min().item()), int(idx.max().item())
+        if lo < -size or hi >= size:
+            raise IndexingError(f"{op}: index {lo if lo < -size else hi} is out of range for "
+                                f"{size} elements")
+    return where(idx < 0, idx + size, idx)
+
+
+def take(x, index):
+    """x's elements at ``index`` into its flattened values (torch.take): the result has
+    the index's shape; negative indices count from the end."""
+    from ._util import as_tensor
+    x = as_tensor(x, "take")
+    idx = _flat_indices("take", index, x._backend, x.size)
+    flat = reshape(x, (-1,))
+    return reshape(take_flat(flat, 0, reshape(idx, (-1,))), idx.shape)
+
+
+def unravel_index(indices, shape):
+    """The coordinates of flat ``indices`` into an array of ``shape``, one tensor per axis
+    (torch.unravel_index); out of range is an IndexingError."""
+    from ..config import get_backend
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    backend = indices._backend if isinstance(indices, Tensor) else get_backend(None)
+    idx = _flat_indices("unravel_index", indices, backend, math.prod(shape))
+    out = []
+    for extent in reversed(shape):
+        out.append(idx % extent)
+        idx = idx // extent
+    return tuple(reversed(out))

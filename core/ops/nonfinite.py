@@ -82,3 +82,19 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Whether every element of a is close to b's (isclose), as a Python bool."""
     return bool(isclose(a, b, rtol, atol, equal_nan).all().item())
+
+
+def isreal(x):
+    """Whether each element is real: a complex one with a zero imaginary part, any other
+    (torch.isreal)."""
+    x = as_tensor(x, "isreal")
+    if x.dtype.is_complex:
+        return eq(imag(x), 0)
+    return broadcast_to(const(True, dt.bool_, x._backend), x.shape)
+
+
+def equal(a, b):
+    """Whether a and b have one shape and equal elements (NaN is equal to nothing), as a
+    Python bool (torch.equal)."""
+    a, b = as_tensor(a, "equal"), as_tensor(b, "equal", like=a)
+    return a.shape == b.shape and bool(eq(a, b).all().item())

@@ -497,3 +497,18 @@ def nanmean(x, axis=None, keepdims=False):
         return mean(x, axis, keepdims)
     kept = logical_not(isnan(x))
     return nansum(x, axis, keepdims) / cast(sum(kept, axis, keepdims), x.dtype)
+
+
+def dist(x, y, p=2):
+    """The p-norm of x - y over all elements (torch.dist), as vector_norm computes it."""
+    return vector_norm(as_tensor(x, "dist") - y, p)
+
+
+def renorm(x, p, dim, maxnorm):
+    """x with each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to it
+    (torch.renorm: the scale maxnorm / (norm + 1e-7))."""
+    x = as_tensor(x, "renorm")
+    axis = normalize_axis("renorm", dim, x.ndim, x.shape)
+    others = tuple(a for a in range(x.ndim) if a != axis)
+    norms = vector_norm(x, p, others, True)
+    return x * where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)

@@ -195,3 +195,43 @@ def logcumsumexp(x, axis):
     axis = normalize_axis("logcumsumexp", axis, max(x.ndim, 1), x.shape)
     y = _scan(x, axis, logaddexp, -math.inf)
     return y if y.dtype is dtype else cast(y, dtype)
+
+
+def _trapezoids(op, y, x, dx, dim):
+    """The areas (y_i + y_{i+1}) / 2 (x_{i+1} - x_i) of y's consecutive pairs along ``dim``
+    (spacing ``dx``, or the sample points ``x``: 1-D along dim, or y's shape)."""
+    y = as_tensor(y, op)
+    axis = normalize_axis(op, dim, y.ndim, y.shape)
+    n = y.shape[axis]
+
+    def part(t, start, stop):
+        key = [slice(None)] * t.ndim
+        key[axis if t.ndim == y.ndim else 0] = slice(start, stop)
+        return t[tuple(key)]
+    mid = (part(y, 1, n) + part(y, 0, n - 1)) * 0.5
+    if x is None:
+        return mid * dx
+    x = as_tensor(x, op, like=y)
+    if x.ndim == 1:
+        if x.shape[0] != n:
+            from ..errors import ShapeError
+            raise ShapeError(f"{op}: x has {x.shape[0]} points, y {n} along axis {dim}")
+        widths = reshape(part(x, 1, n) - part(x, 0, n - 1), (n - 1,) + (1,) * (y.ndim - axis - 1))
+    else:
+        widths = part(x, 1, n) - part(x, 0, n - 1)
+    return mid * widths
+
+
+def trapezoid(y, x=None, *, dx=1.0, dim=-1):
+    """The trapezoidal rule's integral of y along ``dim`` (torch.trapezoid, trapz): 0 for
+    fewer than two samples."""
+    areas = _trapezoids("trapezoid", y, x, dx, dim)
+    axis = normalize_axis("trapezoid", dim, areas.ndim, areas.shape)
+    return areas.sum(axis=axis)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=1.0, dim=-1):
+    """The running trapezoidal integrals along ``dim``, one fewer than y's samples
+    (torch.cumulative_trapezoid)."""
+    areas = _trapezoids("cumulative_trapezoid", y, x, dx, dim)
+    return cumsum(areas, normalize_axis("cumulative_trapezoid", dim, areas.ndim, areas.shape))

@@ -334,3 +334,28 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
         extra[0] = extra[0].reshape(x.shape if dim is None else -1)
     return (tensor(values, dtype=x.dtype, backend=x.backend),
             *(tensor(e, dtype=x.backend.default_int, backend=x.backend) for e in extra))
+
+
+def msort(x):
+    """x sorted along its first axis (torch.msort)."""
+    return sort(x, 0).values
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element equals one of test_elements', on the backend: those sorted and
+    each element searched in them (NaN is in nothing, -0 equals 0), as torch.isin."""
+    from .elementwise import eq
+    from .movement import gather
+    from ..creation import full
+    x1 = as_tensor(elements, "isin", like=test_elements if hasattr(test_elements, "_backend")
+                   else None)
+    x2 = as_tensor(test_elements, "isin", like=x1)
+    if x1.dtype is not x2.dtype:
+        common = dt.promote(x1.dtype, x2.dtype)
+        x1, x2 = cast(x1, common), cast(x2, common)
+    if x2.size == 0:
+        return full(x1.shape, bool(invert), dtype=dt.bool_, backend=x1._backend)
+    table = sort(reshape(x2, (-1,))).values
+    place = searchsorted(table, x1).clip(None, table.shape[0] - 1)
+    found = eq(gather(table, 0, place), x1)
+    return logical_not(found) if invert else found

@@ -1,6 +1,7 @@
-"""PyTorch's and NumPy's ways of joining and cutting tensors along an axis that other
-ops already give (concatenate, slicing, padding): hstack, vstack, dstack, column_stack,
-tensor_split and its hsplit/vsplit/dsplit, block_diag, cartesian_prod and diag_embed.
+"""PyTorch's and NumPy's ways of joining, cutting and embedding tensors that other ops
+already give (concatenate, slicing, padding, where): hstack, vstack, dstack,
+column_stack, tensor_split and its hsplit/vsplit/dsplit, select, t, block_diag,
+cartesian_prod, diag_embed, and select_scatter, slice_scatter and diagonal_scatter.
 Composed of differentiable ops, so they run and differentiate on every backend."""
 
 import numbers
@@ -8,8 +9,8 @@ import numbers
 from ..errors import ShapeError
 from ..shapes import normalize_axis
 from ._util import as_tensor
-from .movement import (atleast_1d, atleast_2d, atleast_3d, concatenate, meshgrid, movedim, pad,
-                       reshape, stack, unsqueeze)
+from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, concatenate, diagonal,
+                       meshgrid, movedim, pad, reshape, squeeze, stack, transpose, unsqueeze)
 
 
 def _tensors(op, tensors):
@@ -142,3 +143,97 @@ def diag_embed(x, offset=0, dim1=-2, dim2=-1):
     if a == b:
         raise ShapeError(f"diag_embed: dim1 and dim2 must differ, got {dim1} and {dim2}")
     return movedim(out, (ndim - 2, ndim - 1), (a, b))
+
+
+def select(x, dim, index):
+    """x[..., index, ...] along ``dim``, that axis removed (torch.select); a negative index
+    counts from the end."""
+    x = as_tensor(x, "select")
+    axis = normalize_axis("select", dim, x.ndim, x.shape)
+    length = x.shape[axis]
+    if not -length <= index < length:
+        from ..errors import IndexingError
+        raise IndexingError(f"select: index {index} is out of range for axis {dim} of size "
+                            f"{length}")
+    key = [slice(None)] * x.ndim
+    key[axis] = slice(index % length, index % length + 1)
+    return squeeze(x[tuple(key)], axis)
+
+
+def t(x):
+    """A matrix transposed; 0-d and 1-D tensors as they are (torch.t)."""
+    x = as_tensor(x, "t")
+    if x.ndim > 2:
+        raise ShapeError(f"t: takes a tensor of at most 2 axes, got shape {x.shape}; use "
+                         f"transpose(x, a, b) or x.mT")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def _embedded(op, x, src, axis, start, stop, step):
+    """x with src written over x[start:stop:step] along ``axis`` (src of that slice's
+    shape): where over a mask, src spread to its positions by padding."""
+    from ..creation import arange
+    from .elementwise import logical_and, where
+    length = x.shape[axis]
+    positions = range(length)[slice(start, stop, step)]
+    want = x.shape[:axis] + (len(positions),) + x.shape[axis + 1:]
+    src = as_tensor(src, op, like=x)
+    if src.shape != want:
+        raise ShapeError(f"{op}: src must have the slice's shape {want}, got {src.shape}")
+    if not len(positions):
+        return x
+    first, step_ = positions[0], positions.step
+    spread = unsqueeze(src, axis + 1)                   # each position, then step - 1 gaps
+    spread = pad(spread, ((0, 0),) * (axis + 1) + ((0, step_ - 1),) +
+                 ((0, 0),) * (x.ndim - axis - 1))
+    spread = reshape(spread, x.shape[:axis] + (len(positions) * step_,) + x.shape[axis + 1:])
+    span = (len(positions) - 1) * step_ + 1
+    key = [slice(None)] * x.ndim
+    key[axis] = slice(0, span)
+    spread = pad(spread[tuple(key)], ((0, 0),) * axis + ((first, length - first - span),) +
+                 ((0, 0),) * (x.ndim - axis - 1))
+    at = arange(length, backend=x._backend)
+    hit = logical_and(logical_and(at >= first, at < first + span), (at - first) % step_ == 0)
+    mask = reshape(hit, (length,) + (1,) * (x.ndim - axis - 1))
+    return where(mask, spread.to(x.dtype), x)
+
+
+def select_scatter(x, src, dim, index):
+    """x with src written over select(x, dim, index) (torch.select_scatter)."""
+    x = as_tensor(x, "select_scatter")
+    axis = normalize_axis("select_scatter", dim, x.ndim, x.shape)
+    i = index % x.shape[axis] if x.shape[axis] else index
+    return _embedded("select_scatter", x, unsqueeze(as_tensor(src, "select_scatter", like=x),
+                                                     axis), axis, i, i + 1, 1)
+
+
+def slice_scatter(x, src, dim=0, start=None, end=None, step=1):
+    """x with src written over x[start:end:step] along ``dim`` (torch.slice_scatter)."""
+    x = as_tensor(x, "slice_scatter")
+    axis = normalize_axis("slice_scatter", dim, x.ndim, x.shape)
+    if step < 1:
+        raise ValueError(f"slice_scatter: step must be at least 1, got {step}")
+    return _embedded("slice_scatter", x, src, axis, start, end, step)
+
+
+def diagonal_scatter(x, src, offset=0, dim1=0, dim2=1):
+    """x with src written over diagonal(x, offset, dim1, dim2) (torch.diagonal_scatter)."""
+    x = as_tensor(x, "diagonal_scatter")
+    a, b = (normalize_axis("diagonal_scatter", d, x.ndim, x.shape) for d in (dim1, dim2))
+    want = diagonal(x, offset, a, b).shape
+    src = as_tensor(src, "diagonal_scatter", like=x)
+    if src.shape != want:
+        raise ShapeError(f"diagonal_scatter: src must have the diagonal's shape {want}, got "
+                         f"{src.shape}")
+    moved = movedim(x, (a, b), (-2, -1))
+    rows, cols = moved.shape[-2:]
+    from ..creation import eye
+    mask = eye(rows, cols + max(0, -offset), dtype=x.dtype, backend=x._backend)
+    mask = mask[:, -offset:] if offset < 0 else pad(mask, ((0, 0), (offset, 0)))[:, :cols]
+    placed = diag_embed(src, offset)
+    placed = pad(placed, ((0, 0),) * (placed.ndim - 2) +
+                 ((0, max(0, rows - placed.shape[-2])), (0, max(0, cols - placed.shape[-1]))))
+    placed = placed[..., :rows, :cols]
+    from .elementwise import where
+    out = where(broadcast_to(mask, moved.shape) != 0, placed.to(x.dtype), moved)
+    return movedim(out, (-2, -1), (a, b))

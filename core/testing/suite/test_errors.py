@@ -32,10 +32,10 @@ ERRORS = [
     ("too_many_indices", lambda: ember.zeros(2)[0, 0], ember.IndexingError,
      "too many indices: the key uses 2 axes but the tensor has 1"),
     ("tensordot_axes", lambda: ember.array_api.tensordot(ember.zeros(2, 2), ember.zeros(2, 2), axes=3),
-     ember.ShapeError, "tensordot: axes=3 contracts more axes than x1 (2, 2) or x2 (2, 2) has"),
+     ember.ShapeError, "tensordot: dims=3 contracts more axes than (2, 2) or (2, 2) has"),
     ("tensordot_sizes", lambda: ember.array_api.tensordot(ember.zeros(2, 2), ember.zeros(3, 2),
                                                           axes=([0], [0])),
-     ember.ShapeError, "tensordot: x1 axes [0] of (2, 2) and x2 axes [0] of (3, 2) must pair up"),
+     ember.ShapeError, "tensordot: axes [0] of (2, 2) and [0] of (3, 2) must pair up"),
     ("solve_shapes", lambda: ember.array_api.linalg.solve(ember.eye(2), ember.ones(3)),
      ember.ShapeError, "solve: x1 (2, 2) must be square matrices (..., M, M) and x2 (3,) hold "
      "M = 2 rows"),

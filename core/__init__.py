@@ -42,31 +42,12 @@ swapdims = swapaxes  # noqa: F405
 divide = true_divide = div  # noqa: F405
 moveaxis, row_stack, trapz = movedim, vstack, trapezoid  # noqa: F405
 
-
-def ravel(x):
-    """x as one axis (torch.ravel)."""
-    return reshape(x, (-1,))  # noqa: F405
-
-
-def broadcast_tensors(*tensors):
-    """The tensors broadcast to their common shape (torch.broadcast_tensors)."""
-    shape = broadcast_shapes(*(t.shape for t in tensors))
-    return tuple(broadcast_to(t, shape) for t in tensors)  # noqa: F405
-
-
-def broadcast_shapes(*shapes):
-    """The shape the given shapes broadcast to (torch.broadcast_shapes), or a ShapeError
-    naming them."""
-    from .shapes import broadcast_shapes as _broadcast
-    return _broadcast("broadcast_shapes", *(tuple(s) if not isinstance(s, int) else (s,)
-                                            for s in shapes))
-
 __all__ = [
     "Backend", "CompileError", "CompileWarning", "Graph", "Op", "Tensor", "AutogradError", "BackendError", "DataError", "DistributedError",
     "DTypeError", "EmberError",
     "IndexingError", "LinAlgError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
-    "amp", "arange", "as_tensor", "broadcast_shapes", "broadcast_tensors", "divide", "logspace",
-    "moveaxis", "ravel", "row_stack", "trapz", "true_divide", "asarray", "autocast", "bernoulli", "empty", "empty_like",
+    "amp", "arange", "as_tensor", "divide", "logspace", "moveaxis", "row_stack", "trapz",
+    "true_divide", "asarray", "autocast", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",

@@ -5,14 +5,12 @@ on a host copy); the rest is composed of ember's ops on the tensor's backend."""
 import collections
 import math
 
-import numpy as np
-
 from . import dtypes as dt
 from . import ops
 from .autograd import no_grad
 from .creation import eye, ones_like, tensor, zeros
 from .errors import LinAlgError, ShapeError
-from .ops.lapack import (bad_minor, cholesky, det, eigh, eigvalsh, inv, matrices,
+from .ops.lapack import (bad_minors, cholesky, det, eigh, eigvalsh, inv, matrices,
                          matrix_exp, pinv, qr, slogdet, solve, svd, svdvals)
 from .ops.reduce import vector_norm as _vector_norm
 from .tensor import Tensor
@@ -34,19 +32,13 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     positive-definite, else the order of its first leading minor that is not, whose L
     is NaN; ``check_errors`` raises cholesky's LinAlgError instead."""
     A = matrices("cholesky_ex", A)
-    host = A.detach().numpy()
-    found = np.array([bad_minor(m) for m in host.reshape((-1,) + host.shape[-2:])],
-                     dtype=np.int32).reshape(host.shape[:-2])
-    info = _int(found, A)
+    found = bad_minors(A.detach().to(dt.float32 if A.dtype in dt.HALF else A.dtype).numpy())
+    info = tensor(found, dtype=dt.int32, backend=A._backend)
     if check_errors or not found.any():
         return CholeskyExResult(cholesky(A, upper=upper), info)
     ok = ops.unsqueeze(ops.unsqueeze(info == 0, -1), -1)
     L = cholesky(ops.where(ok, A, _eye(A)), upper=upper)
     return CholeskyExResult(ops.where(ok, L, math.nan), info)
-
-
-def _int(values, like):
-    return tensor(values, dtype=dt.int32, backend=like._backend)
 
 
 def _eye(A):

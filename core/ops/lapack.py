@@ -258,6 +258,17 @@ def bad_minor(m):
     return 0
 
 
+def bad_minors(a):
+    """bad_minor of each matrix of a batch (int32, the batch's shape): one factorization
+    of the whole batch when every matrix is positive-definite."""
+    try:
+        _potrf(a)
+        return np.zeros(a.shape[:-2], dtype=np.int32)
+    except np.linalg.LinAlgError:
+        return np.array([bad_minor(m) for m in a.reshape((-1,) + a.shape[-2:])],
+                        dtype=np.int32).reshape(a.shape[:-2])
+
+
 def _not_positive_definite(m):
     if not np.all(np.isfinite(m)):
         return "holds inf or NaN"

@@ -1,5 +1,6 @@
-"""PyTorch's and NumPy's ways of joining, cutting and embedding tensors that other ops
-already give (concatenate, slicing, padding, where): hstack, vstack, dstack,
+"""PyTorch's and NumPy's ways of joining, cutting, broadcasting and embedding tensors
+that other ops already give (concatenate, slicing, padding, where): ravel,
+broadcast_shapes, broadcast_tensors, hstack, vstack, dstack,
 column_stack, tensor_split and its hsplit/vsplit/dsplit, select, t, block_diag,
 cartesian_prod, diag_embed, and select_scatter, slice_scatter and diagonal_scatter.
 Composed of differentiable ops, so they run and differentiate on every backend."""
@@ -7,7 +8,7 @@ Composed of differentiable ops, so they run and differentiate on every backend."
 import numbers
 
 from ..errors import ShapeError
-from ..shapes import normalize_axis
+from ..shapes import broadcast_shapes as _common_shape, normalize_axis
 from ._util import as_tensor
 from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, concatenate, diagonal,
                        meshgrid, movedim, pad, reshape, squeeze, stack, transpose, unsqueeze)
@@ -19,6 +20,25 @@ def _tensors(op, tensors):
     if not items:
         raise ValueError(f"{op}: needs at least one tensor")
     return [as_tensor(t, op) for t in items]
+
+
+def ravel(x):
+    """x as one axis (torch.ravel)."""
+    return reshape(as_tensor(x, "ravel"), (-1,))
+
+
+def broadcast_shapes(*shapes):
+    """The shape the given shapes broadcast to (torch.broadcast_shapes), or a ShapeError
+    naming them."""
+    return _common_shape("broadcast_shapes", *((s,) if isinstance(s, int) else tuple(s)
+                                               for s in shapes))
+
+
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to their common shape (torch.broadcast_tensors)."""
+    items = _tensors("broadcast_tensors", tensors)
+    shape = broadcast_shapes(*(t.shape for t in items))
+    return tuple(broadcast_to(t, shape) for t in items)
 
 
 def hstack(tensors):

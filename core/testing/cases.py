@@ -675,9 +675,10 @@ OPS = [
     OpCase("cummax", lambda x: ember.cummax(x, -1).values,
            lambda x: np.maximum.accumulate(x, -1) if x.size else x, UNARY[1:], SOME_INTS,
            sample="distinct"),
+    # (the reference reverses the order by ~x on unsigned integers, where -x would wrap)
     OpCase("cummin_indices", lambda x: x.cummin(dim=-1).indices,
-           lambda x: _np_cummax_indices(-x), UNARY[1:], SOME_INTS, grad=False, out="index",
-           domain=(-3, 3)),
+           lambda x: _np_cummax_indices(~x if x.dtype.kind == "u" else -x), UNARY[1:],
+           SOME_INTS, grad=False, out="index", domain=(-3, 3)),
     OpCase("logcumsumexp", lambda x: ember.logcumsumexp(x, -1), _np_logcumsumexp, UNARY[1:],
            domain=(-30, 30), edges=(-1e30, 80.0)),
     OpCase("nansum", lambda x: ember.nansum(ember.where(x > 1, math.nan, x), dim=-1),

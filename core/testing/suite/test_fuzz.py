@@ -47,6 +47,8 @@ def _values(case, dtype, backend):
     if not dtype.is_float:
         info = np.iinfo(dtype.np)
         edges = [0, 1, -1, int(info.max), int(info.min)] if _elementwise(case) else [0, 1, -1]
+        # drawn into int64 arrays, then cast: uint64's max is drawn as the int64 that wraps to it
+        edges = [(v + 2 ** 63) % 2 ** 64 - 2 ** 63 for v in edges]
         return st.one_of(st.integers(int(lo * 3), int(hi * 3)), st.sampled_from(edges))
     edges = [float(v) for v in edge_values(case, dtype)]
     if case.cancels:

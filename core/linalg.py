@@ -10,7 +10,7 @@ from . import ops
 from .autograd import no_grad
 from .creation import eye, ones_like, tensor, zeros
 from .errors import LinAlgError, ShapeError
-from .ops.lapack import (bad_minors, cholesky, det, eigh, eigvalsh, inv, matrices,
+from .ops.lapack import (bad_minors, cholesky, default_rtol, det, eigh, eigvalsh, inv, matrices,
                          matrix_exp, pinv, qr, slogdet, solve, svd, svdvals)
 from .ops.reduce import vector_norm as _vector_norm
 from .tensor import Tensor
@@ -155,8 +155,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     A = matrices("matrix_rank", A, square=hermitian)
     with no_grad():
         s = ops.abs(eigvalsh(A)) if hermitian else svdvals(A)
-        if rtol is None:
-            rtol = 0.0 if atol is not None else max(A.shape[-2:]) * dt.finfo(A.dtype).eps
+        rtol = default_rtol(A, atol) if rtol is None else rtol
         top = ops.amax(s, axis=-1, keepdims=True) if s.shape[-1] else s[..., :1]
         rtol, atol = (ops.unsqueeze(t, -1) if isinstance(t, Tensor) else t   # per matrix
                       for t in (rtol, 0.0 if atol is None else atol))

@@ -25,8 +25,9 @@ from ..autograd import Op, no_grad, run
 from ..errors import AutogradError, DTypeError, LinAlgError, ShapeError
 from ._util import as_tensor, unbroadcast
 from .elementwise import cast, where
-from .movement import concatenate, diagonal, reshape, transpose, tril, unsqueeze
+from .movement import concatenate, diagonal, reshape, tril, unsqueeze
 from .linalg import matmul
+from .stacking import diag_embed
 from .reduce import sum as sum_
 
 #: the results' names, as torch.linalg's and the Array API's
@@ -115,18 +116,9 @@ def _singular(m):
             "holds inf or NaN")
 
 
-def _mT(x):
-    return transpose(x, -2, -1)
-
-
 def _eye_like(x, n):
     from ..creation import eye
     return eye(n, dtype=x.dtype, backend=x._backend)
-
-
-def _diag_embed(v):
-    """(..., n) -> (..., n, n) with v on the diagonal."""
-    return unsqueeze(v, -1) * _eye_like(v, v.shape[-1])
 
 
 def _batch_sum(x):
@@ -149,7 +141,7 @@ def inv(A):
 
 
 def _inv_grad(g, Y, A):
-    Yt = _mT(Y)
+    Yt = Y.mT
     return (-matmul(matmul(Yt, g), Yt),)
 
 
@@ -172,7 +164,7 @@ def _cofactor_grad(G, C, A):
     """The cofactors C = det(A) A^-T change as dC = (tr(A^-1 dA) C - C dA^T C) / det(A):
     the gradient is (<G, C> C - C G^T C) / det(A) (a singular A gives inf or NaN)."""
     d = unsqueeze(unsqueeze(det(A), -1), -1)
-    return ((_batch_sum(G * C) * C - matmul(matmul(C, _mT(G)), C)) / d,)
+    return ((_batch_sum(G * C) * C - matmul(matmul(C, G.mT), C)) / d,)
 
 
 def det(A):
@@ -197,7 +189,7 @@ def slogdet(A):
 
 
 def _logabsdet_grad(g, out, A):
-    return (unsqueeze(unsqueeze(g, -1), -1) * _mT(inv(A)),)
+    return (unsqueeze(unsqueeze(g, -1), -1) * inv(A).mT,)
 
 
 def solve(A, B, left=True, vector=None):
@@ -211,8 +203,8 @@ def solve(A, B, left=True, vector=None):
         vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     if not left:    # X A = B is A^T X^T = B^T
         if vector:
-            return solve(_mT(A), B, True, True)
-        return _mT(solve(_mT(A), _mT(B), True, False))
+            return solve(A.mT, B, True, True)
+        return solve(A.mT, B.mT, True, False).mT
     n = A.shape[-1]
     rows = B.shape[-1] if vector else B.shape[-2] if B.ndim >= 2 else None
     if rows != n:
@@ -231,8 +223,8 @@ def solve(A, B, left=True, vector=None):
 
 
 def _solve_grad(g, X, A, B):
-    gB = solve(_mT(A), g, vector=False)
-    gA = -matmul(gB, _mT(X)) if A.requires_grad else None
+    gB = solve(A.mT, g, vector=False)
+    gA = -matmul(gB, X.mT) if A.requires_grad else None
     return (unbroadcast(gA, A.shape) if gA is not None else None,
             unbroadcast(gB, B.shape) if B.requires_grad else None)
 
@@ -283,15 +275,15 @@ def cholesky(A, upper=False):
     sym(L^-T Phi(L^T gL) L^-1), Phi taking the lower triangle with half the diagonal."""
     A = matrices("cholesky", A)
     L = _compute("cholesky", (), _cholesky_grad, (A,), A.shape)
-    return _mT(L) if upper else L
+    return L.mT if upper else L
 
 
 def _cholesky_grad(gL, L, A):
-    phi = tril(matmul(_mT(L), gL))
-    phi = phi - 0.5 * _diag_embed(diagonal(phi, 0, -2, -1))
+    phi = tril(matmul(L.mT, gL))
+    phi = phi - 0.5 * diag_embed(diagonal(phi, 0, -2, -1))
     Linv = inv(L)
-    S = matmul(matmul(_mT(Linv), phi), Linv)
-    return (0.5 * (S + _mT(S)),)
+    S = matmul(matmul(Linv.mT, phi), Linv)
+    return (0.5 * (S + S.mT),)
 
 
 def eigh(A, UPLO="L"):
@@ -323,10 +315,10 @@ def _no_convergence(m):
 def _eigh_grad(g, both, A):
     n = A.shape[-1]
     V, w = both[..., :, :n], both[..., :, n]
-    VtgV = matmul(_mT(V), g[..., :, :n])
+    VtgV = matmul(V.mT, g[..., :, :n])
     gaps = unsqueeze(w, -2) - unsqueeze(w, -1) + _eye_like(w, n)   # w_j - w_i off the diagonal
-    inner = _quotient(0.5 * _skew(VtgV), gaps) + _diag_embed(g[..., :, n])
-    return (matmul(matmul(V, inner), _mT(V)),)
+    inner = _quotient(0.5 * _skew(VtgV), gaps) + diag_embed(g[..., :, n])
+    return (matmul(matmul(V, inner), V.mT),)
 
 
 def eigvalsh(A, UPLO="L"):
@@ -340,7 +332,7 @@ def eigvalsh(A, UPLO="L"):
 
 def _eigvalsh_grad(g, A, UPLO):
     V = eigh(A, UPLO)[1]
-    return (matmul(V * unsqueeze(g, -2), _mT(V)),)
+    return (matmul(V * unsqueeze(g, -2), V.mT),)
 
 
 def svd(A, full_matrices=True):
@@ -390,7 +382,7 @@ def _svd_grad(g, packed, A, full):
 
 
 def _skew(X):
-    return X - _mT(X)
+    return X - X.mT
 
 
 def _svd_backward(gU, S, gS, U, Vh, gVh):
@@ -398,14 +390,14 @@ def _svd_backward(gU, S, gS, U, Vh, gVh):
     gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] V^T, plus the parts of gU
     and gV outside U's and V's span when A is not square."""
     m, n, k = U.shape[-2], Vh.shape[-1], S.shape[-1]
-    V, gV = _mT(Vh), _mT(gVh)
+    V, gV = Vh.mT, gVh.mT
     S2 = S * S
     E = unsqueeze(S2, -2) - unsqueeze(S2, -1)
-    inner = _quotient(_skew(matmul(_mT(U), gU)) * unsqueeze(S, -2)
-                      + unsqueeze(S, -1) * _skew(matmul(Vh, gV)), E) + _diag_embed(gS)
+    inner = _quotient(_skew(matmul(U.mT, gU)) * unsqueeze(S, -2)
+                      + unsqueeze(S, -1) * _skew(matmul(Vh, gV)), E) + diag_embed(gS)
     if m > k:
         gUSinv = _quotient(gU, unsqueeze(S, -2))     # 0 where the loss ignores U
-        gA = matmul(U, inner) + gUSinv - matmul(U, matmul(_mT(U), gUSinv))
+        gA = matmul(U, inner) + gUSinv - matmul(U, matmul(U.mT, gUSinv))
         return matmul(gA, Vh)
     if n > k:
         SinvgVh = _quotient(gVh, unsqueeze(S, -1))
@@ -468,17 +460,23 @@ def _qr_grad(g, packed, A, mode, q_cols, r_rows):
     # A = [X | Y] with X = Q R1 square: Y = Q R2 feeds Q's gradient back through R2
     R1, gR1, gR2 = R[..., :, :m], gR[..., :, :m], gR[..., :, m:]
     Y = A[..., :, m:]
-    gX = _qr_square_grad(Q, R1, gQ + matmul(Y, _mT(gR2)), gR1)
+    gX = _qr_square_grad(Q, R1, gQ + matmul(Y, gR2.mT), gR1)
     return (concatenate([gX, matmul(Q, gR2)], -1),)
 
 
 def _qr_square_grad(Q, R, gQ, gR):
     """A = Q R with m >= n: gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q, copyltu
     making a symmetric matrix of M's lower triangle."""
-    M = matmul(R, _mT(gR)) - matmul(_mT(gQ), Q)
+    M = matmul(R, gR.mT) - matmul(gQ.mT, Q)
     low = tril(M, -1)
-    sym = low + _mT(low) + _diag_embed(diagonal(M, 0, -2, -1))
-    return matmul(gQ + matmul(Q, sym), _mT(inv(R)))
+    sym = low + low.mT + diag_embed(diagonal(M, 0, -2, -1))
+    return matmul(gQ + matmul(Q, sym), inv(R).mT)
+
+
+def default_rtol(A, atol):
+    """PyTorch's relative cutoff for singular values where none is given: max(m, n) eps,
+    or 0 when an absolute one is."""
+    return 0.0 if atol is not None else max(A.shape[-2:]) * dt.finfo(A.dtype).eps
 
 
 def pinv(A, atol=None, rtol=None, hermitian=False):
@@ -487,8 +485,7 @@ def pinv(A, atol=None, rtol=None, hermitian=False):
     an atol); ``hermitian`` reads a symmetric A's lower triangle (eigh for the SVD).
     Gradient: PyTorch's pinv_backward, finite where the rank does not change."""
     A = matrices("pinv", A, square=hermitian)
-    if rtol is None:
-        rtol = 0.0 if atol is not None else max(A.shape[-2:]) * dt.finfo(A.dtype).eps
+    rtol = default_rtol(A, atol) if rtol is None else rtol
     # the tolerances (numbers, or tensors of the batch's shape) are inputs of the step
     atol, rtol = (cast(as_tensor(0.0 if t is None else t, "linalg.pinv", like=A), A.dtype)
                   for t in (atol, rtol))
@@ -510,15 +507,15 @@ def _pinv_host(a, atol=0.0, rtol=0.0, hermitian=False):
 
 def _pinv_grad(g, P, A, atol, rtol):
     m, n = A.shape[-2:]
-    Pt, gt = _mT(P), _mT(g)
+    Pt, gt = P.mT, g.mT
     if m <= n:
         K = matmul(gt, P)
         KPt = matmul(K, Pt)
-        return (-_mT(matmul(P, K)) + KPt - matmul(matmul(A, P), KPt)
+        return (-matmul(P, K).mT + KPt - matmul(matmul(A, P), KPt)
                 + matmul(matmul(Pt, P), gt - matmul(K, A)), None, None)
     K = matmul(P, gt)
     PtK = matmul(Pt, K)
-    return (-_mT(matmul(K, P)) + matmul(matmul(gt - matmul(A, K), P), Pt) + PtK
+    return (-matmul(K, P).mT + matmul(matmul(gt - matmul(A, K), P), Pt) + PtK
             - matmul(matmul(PtK, P), A), None, None)
 
 
@@ -565,7 +562,7 @@ def matrix_exp(A):
 
 def _expm_grad(g, E, A):
     n = A.shape[-1]
-    At = _mT(A)
+    At = A.mT
     top = concatenate([At, g], -1)
     bottom = concatenate([A * 0.0, At], -1)
     return (matrix_exp(concatenate([top, bottom], -2))[..., :n, n:],)
@@ -587,13 +584,13 @@ def cholesky_solve(B, L, upper=False):
     """X with A X = B given A's Cholesky factor L (torch.cholesky_solve; ``upper``: L is
     U with A = U^T U)."""
     L = matrices("cholesky_solve", L)
-    return solve(matmul(_mT(L), L) if upper else matmul(L, _mT(L)), B, vector=False)
+    return solve(matmul(L.mT, L) if upper else matmul(L, L.mT), B, vector=False)
 
 
 def cholesky_inverse(L, upper=False):
     """A^-1 given A's Cholesky factor L (torch.cholesky_inverse; ``upper``: L is U)."""
     L = matrices("cholesky_inverse", L)
-    return inv(matmul(_mT(L), L) if upper else matmul(L, _mT(L)))
+    return inv(matmul(L.mT, L) if upper else matmul(L, L.mT))
 
 
 def pinverse(A, rcond=1e-15):

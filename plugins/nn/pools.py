@@ -4,7 +4,6 @@ elsewhere; one scatter) and lp_pool (the p-norm of each window, from average poo
 the p-th powers, exactly as PyTorch's formula). F re-exports them."""
 
 import math
-import numbers
 
 import ember
 from ember.autograd import run
@@ -15,16 +14,10 @@ from . import volumetric
 
 
 def _ints(v, name, op, dims, least=1):
-    """An int or ``dims`` ints, each at least ``least``, as a tuple of ``dims``."""
-    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        v = (int(v),) * dims
-    v = tuple(v) if isinstance(v, (tuple, list)) else v
-    if not (isinstance(v, tuple) and len(v) == dims and all(
-            isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in v)):
-        raise ValueError(f"{op}: {name} must be an int or {dims} ints, got {v!r}")
-    if min(v) < least:
-        raise ValueError(f"{op}: {name} must be at least {least}, got {v}")
-    return tuple(int(i) for i in v)
+    """``dims`` ints from an int or that many: the 1-, 2- and 3-D ops' own checks."""
+    if dims == 1:
+        return (F._single(v, name, op, least),)
+    return F._pair(v, name, op, least) if dims == 2 else volumetric._triple(v, name, op, least)
 
 
 def _max_unpool(op, dims, x, indices, kernel_size, stride, padding, output_size):
@@ -80,20 +73,23 @@ class _Spread(ember.Op):
         return None, ember.take_along_axis(g, index, -1), None
 
 
-def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None):
     """max_pool1d's partial inverse on (N, C, L) or (C, L), as torch's."""
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
                        output_size)
 
 
-def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None):
     """max_pool2d's partial inverse on (N, C, H, W) or (C, H, W), as torch's (SegNet's
     decoder)."""
     return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
                        output_size)
 
 
-def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None):
     """max_pool3d's partial inverse on (N, C, D, H, W) or (C, D, H, W), as torch's."""
     return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
                        output_size)
@@ -105,9 +101,9 @@ def _lp_pool(op, dims, x, norm_type, kernel_size, stride, ceil_mode):
     kernel = _ints(kernel_size, "kernel_size", op, dims)
     pool = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: volumetric.avg_pool3d}[dims]
     stride = kernel if stride is None else stride
-    average = pool(x ** norm_type, kernel if dims > 1 else kernel[0],
-                   stride, 0, ceil_mode)
-    return (ember.sign(average) * ember.relu(average.abs()) * math.prod(kernel)) ** (1.0 / norm_type)
+    average = pool(x ** norm_type, kernel if dims > 1 else kernel[0], stride, 0, ceil_mode)
+    size = math.prod(kernel)
+    return (ember.sign(average) * ember.relu(average.abs()) * size) ** (1.0 / norm_type)
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002

@@ -126,12 +126,14 @@ def _negative_log_likelihood(log_probs, labels, in_len, tg_len, blank):
     can_skip = ember.tensor(skip, backend=be)
     first = ember.tensor(np.arange(states) < 2, backend=be)
     alpha = ember.where(first, emit[0], NEG)
-    lengths = in_len[:, None]
-    for t in range(1, int(in_len.max(initial=0))):
+    steps = int(in_len.max(initial=0))
+    # (T, N, 1): whether frame t is inside sequence n, uploaded once
+    active = ember.tensor(np.arange(steps)[:, None, None] < in_len[None, :, None], backend=be)
+    for t in range(1, steps):
         one_back = ember.concatenate([neg, alpha[:, :-1]], -1)
         two_back = ember.where(can_skip, ember.concatenate([neg, neg, alpha[:, :-2]], -1), NEG)
         step = ember.logaddexp(ember.logaddexp(alpha, one_back), two_back) + emit[t]
-        alpha = ember.where(ember.tensor(t < lengths, backend=be), step, alpha)
+        alpha = ember.where(active[t], step, alpha)
     last = ember.tensor(2 * tg_len[:, None], dtype=be.default_int, backend=be)
     end = ember.take_along_axis(alpha, last, 1)[:, 0]
     before = ember.take_along_axis(alpha, ember.maximum(last - 1, 0), 1)[:, 0]

@@ -86,11 +86,10 @@ def lstsq(A, B, rcond=None, *, driver=None):
     X = matmul(pinv(A, rtol=rcond), B)
     empty = zeros((0,), dtype=A.dtype, backend=A._backend)
     with no_grad():
-        rank = matrix_rank(A, rtol=rcond) if driver != "gels" else \
-            zeros((0,), dtype=dt.int64, backend=A._backend)
+        ranks = matrix_rank(A, rtol=rcond) if driver != "gels" or m > n else None
+        rank = ranks if driver != "gels" else zeros((0,), dtype=dt.int64, backend=A._backend)
         residuals = empty
-        if driver in ("gels", "gelsd", "gelss") and m > n and \
-                bool(ops.all(matrix_rank(A, rtol=rcond) == n)):
+        if driver in ("gels", "gelsd", "gelss") and m > n and bool(ops.all(ranks == n)):
             r = matmul(A, X) - B
             residuals = ops.sum(r * r, axis=-2)
         values = svdvals(A) if driver in ("gelsd", "gelss") else empty

@@ -28,7 +28,7 @@ from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops._util import fast_path
 from .ops import __all__ as _ops_all
 from .io import load, save
-from . import linalg
+from . import linalg, special
 from .random import get_rng_state, manual_seed, set_rng_state
 from .registry import registry
 
@@ -51,7 +51,7 @@ __all__ = [
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",
-    "is_compiling", "layer_scope", "linalg", "name_state", "state_name", "default_float", "dtype", "dtypes",
+    "is_compiling", "layer_scope", "linalg", "special", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",

@@ -91,6 +91,13 @@ class Methods:
     def asin(self): return _ops.asin(self)
     def acos(self): return _ops.acos(self)
     def erf(self): return _ops.erf(self)
+    def erfc(self): return _ops.erfc(self)
+    def erfinv(self): return _ops.erfinv(self)
+    def lgamma(self): return _ops.lgamma(self)
+    def digamma(self): return _ops.digamma(self)
+    def polygamma(self, n): return _ops.polygamma(n, self)
+    def mvlgamma(self, p): return _ops.mvlgamma(self, p)
+    def i0(self): return _ops.i0(self)
     def sigmoid(self): return _ops.sigmoid(self)
     def relu(self): return _ops.relu(self)
     def clip(self, min=None, max=None): return _ops.clip(self, min, max)  # noqa: A002

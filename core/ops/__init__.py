@@ -16,6 +16,8 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
+from .gamma import digamma, lgamma, mvlgamma, polygamma
+from .bessel import i0
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import (gather, getitem, index_select, masked_fill, masked_select, nonzero, setitem,
                        take, take_along_axis, unravel_index)
@@ -40,7 +42,7 @@ from .scatter import (bincount, index_add, index_copy, index_fill, scatter, scat
 from .signs import copysign, signbit
 from .sort import (argsort, bucketize, isin, kthvalue, median, msort, quantile, searchsorted, sort,
                    topk, unique)
-from .special import erf
+from .special import erf, erfc, erfinv
 from .stacking import (block_diag, broadcast_shapes, broadcast_tensors, cartesian_prod,
                        column_stack, diag_embed, diagonal_scatter, dsplit, dstack, hsplit, hstack,
                        ravel, select, select_scatter, slice_scatter, t, tensor_split, vsplit,
@@ -65,25 +67,26 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "ceil", "cholesky_inverse", "cholesky_solve", "chunk", "clip", "clone", "column_stack",
            "concatenate", "conj", "copysign", "corrcoef", "cos", "cosh", "count_nonzero", "cov",
            "cross", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid", "deg2rad",
-           "det", "diag", "diag_embed", "diagonal", "diagonal_scatter", "diff", "dist", "div",
-           "dot", "dsplit", "dstack", "einsum", "eq", "equal", "erf", "exp", "exp2", "expm1",
-           "flatten", "flip", "fliplr", "flipud", "floor", "floor_divide", "fmax", "fmin", "fmod",
-           "frac", "gather", "ge", "getitem", "gt", "heaviside", "hsplit", "hstack", "hypot",
-           "imag", "index_add", "index_copy", "index_fill", "index_select", "inner", "inverse",
-           "isclose", "isfinite", "isin", "isinf", "isnan", "isneginf", "isposinf", "isreal",
-           "kron", "kthvalue", "ldexp", "le", "lerp", "log", "log10", "log1p", "log2",
-           "log_sigmoid", "log_softmax", "logaddexp", "logaddexp2", "logcumsumexp", "logdet",
-           "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logsumexp", "lt",
-           "masked_fill", "masked_select", "matmul", "matrix_exp", "max", "maximum", "mean",
-           "median", "meshgrid", "min", "minimum", "mm", "movedim", "msort", "mul", "mv",
-           "nan_to_num", "nanmean", "nansum", "narrow", "ne", "neg", "nonzero", "norm", "outer",
-           "pad", "permute", "pinverse", "pow", "prod", "quantile", "rad2deg", "ravel", "real",
-           "reciprocal", "relu", "remainder", "renorm", "repeat_interleave", "reshape", "roll",
-           "rot90", "round", "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add",
-           "scatter_reduce", "searchsorted", "select", "select_scatter", "setitem", "sgn",
-           "sigmoid", "sign", "signbit", "sin", "sinc", "sinh", "slice_scatter", "slogdet",
-           "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
-           "std_mean", "sub", "sum", "swapaxes", "t", "take", "take_along_axis", "tan", "tanh",
-           "tensor_split", "tensordot", "tile", "to_backend", "topk", "trace", "transpose",
-           "trapezoid", "tril", "triu", "trunc", "unbind", "unique", "unravel_index", "unsqueeze",
-           "var", "var_mean", "vdot", "vsplit", "vstack", "where", "xlogy"]
+           "det", "diag", "diag_embed", "diagonal", "diagonal_scatter", "diff", "digamma", "dist",
+           "div", "dot", "dsplit", "dstack", "einsum", "eq", "equal", "erf", "erfc", "erfinv",
+           "exp", "exp2", "expm1", "flatten", "flip", "fliplr", "flipud", "floor", "floor_divide",
+           "fmax", "fmin", "fmod", "frac", "gather", "ge", "getitem", "gt", "heaviside", "hsplit",
+           "hstack", "hypot", "i0", "imag", "index_add", "index_copy", "index_fill",
+           "index_select", "inner", "inverse", "isclose", "isfinite", "isin", "isinf", "isnan",
+           "isneginf", "isposinf", "isreal", "kron", "kthvalue", "ldexp", "le", "lerp", "lgamma",
+           "log", "log10", "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp",
+           "logaddexp2", "logcumsumexp", "logdet", "logical_and", "logical_not", "logical_or",
+           "logical_xor", "logit", "logsumexp", "lt", "masked_fill", "masked_select", "matmul",
+           "matrix_exp", "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm",
+           "movedim", "msort", "mul", "mv", "mvlgamma", "nan_to_num", "nanmean", "nansum",
+           "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pinverse",
+           "polygamma", "pow", "prod", "quantile", "rad2deg", "ravel", "real", "reciprocal",
+           "relu", "remainder", "renorm", "repeat_interleave", "reshape", "roll", "rot90", "round",
+           "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
+           "searchsorted", "select", "select_scatter", "setitem", "sgn", "sigmoid", "sign",
+           "signbit", "sin", "sinc", "sinh", "slice_scatter", "slogdet", "softmax", "softplus",
+           "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "std_mean", "sub", "sum",
+           "swapaxes", "t", "take", "take_along_axis", "tan", "tanh", "tensor_split", "tensordot",
+           "tile", "to_backend", "topk", "trace", "transpose", "trapezoid", "tril", "triu",
+           "trunc", "unbind", "unique", "unravel_index", "unsqueeze", "var", "var_mean", "vdot",
+           "vsplit", "vstack", "where", "xlogy"]

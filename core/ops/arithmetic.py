@@ -1,7 +1,7 @@
 """Elementwise arithmetic composed of the primitives, each arranged to stay exact where
 its textbook formula is not: PyTorch's square, rsqrt, reciprocal, lerp, logaddexp,
-logaddexp2, hypot, logit, xlogy, deg2rad, rad2deg, frac, sgn, heaviside, sinc, exp2,
-log2, log10, tan, sinh, cosh, fmax, fmin, addcmul, addcdiv and diff. Integer inputs of
+logaddexp2, hypot, logit, xlogy, xlog1py, entr, deg2rad, rad2deg, frac, sgn, heaviside,
+sinc, exp2, log2, log10, tan, sinh, cosh, fmax, fmin, addcmul, addcdiv and diff. Integer inputs of
 the float functions give the default float, as PyTorch's."""
 
 import math
@@ -169,6 +169,24 @@ def xlogy(x, y):
     x, y = _float_input("xlogy", x), _float_input("xlogy", y)
     zero = logical_and(eq(x, 0), logical_not(isnan(y)))
     return where(zero, 0.0, x * log(where(zero, 1.0, y)))
+
+
+def xlog1py(x, y):
+    """x * log1p(y), and 0 where x is 0 and y is not NaN, as torch.special.xlog1py."""
+    from .elementwise import logical_not
+    x, y, _ = binary_operands("xlog1py", x, y)
+    x, y = _float_input("xlog1py", x), _float_input("xlog1py", y)
+    zero = logical_and(eq(x, 0), logical_not(isnan(y)))
+    return where(zero, 0.0, x * log1p(where(zero, 0.0, y)))
+
+
+def entr(x):
+    """-x log(x), torch.special.entr's elementwise entropy: 0 at 0, -inf below 0 and at
+    inf, NaN at NaN."""
+    x = _float_input("entr", x)
+    positive = x > 0
+    value = -x * log(where(positive, x, 1.0))
+    return where(positive, value, where(eq(x, 0), 0.0, where(isnan(x), x, -math.inf)))
 
 
 def deg2rad(x):

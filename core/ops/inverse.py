@@ -12,11 +12,12 @@ differentiable again), not the compositions' own."""
 import math
 
 from .. import dtypes as dt
-from ..autograd import Op, no_grad, run
+from ..autograd import no_grad
 from .elementwise import (_real_float_input, abs as abs_, cast, log, log1p, logical_and,
                           logical_or, maximum, sqrt, where)
 from ..creation import full_like
 from ._util import binary_operands
+from .composed import unary as _unary, with_slopes as _with_slopes
 from .movement import broadcast_to
 
 #: Cephes atan.c: atan(t) = t + t z P(z) / Q(z), z = t^2, for |t| <= 0.66 (Q monic)
@@ -28,39 +29,6 @@ ATAN_Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.32881060491290
 T3P8 = 2.41421356237309504880
 #: past this magnitude asinh(x) = log(2 |x|) and acosh(x) = log(2 x) to the last bit
 LARGE = 2.0 ** 28
-
-
-class Known(Op):
-    """A value computed without autograd, joined to x with its derivative ``slope(x)``
-    (and y's, for atan2)."""
-
-    __slots__ = ("slopes",)
-
-    def __init__(self, slopes):
-        self.slopes = slopes
-
-    def forward(self, value, *inputs):
-        return value
-
-    def backward(self, g, value, *inputs):
-        return (None,) + tuple(g * s if t.requires_grad else None
-                               for s, t in zip(self.slopes(*inputs), inputs))
-
-
-def _with_slopes(value, inputs, slopes):
-    return run(Known(slopes), (value,) + tuple(inputs), value.shape, value.dtype)
-
-
-def _unary(name, compute, slope):
-    def fn(x):
-        x = _real_float_input(name, x)
-        wide = cast(x, dt.float32) if x.dtype in dt.HALF else x
-        with no_grad():
-            value = compute(wide.detach())
-        value = cast(value, x.dtype) if value.dtype is not x.dtype else value
-        return _with_slopes(value, (x,), lambda x: (slope(x),))
-    fn.__name__ = fn.__qualname__ = name
-    return fn
 
 
 def _atan(x):

@@ -15,7 +15,10 @@ import math
 from .. import dtypes as dt
 from ..autograd import Op, is_grad_enabled, run
 from ._util import fast_path
-from .elementwise import _real_float_input, abs as abs_, cast, exp, minimum, sign, where
+from .composed import unary
+from .elementwise import (_real_float_input, abs as abs_, cast, exp, expm1, log, log1p,
+                          logical_or, minimum,
+                          sign, sqrt, where)
 
 #: Numerical Recipes' erfcc (Press et al., 2nd ed., 6.2): t exp(-a^2 + poly(t)),
 #: t = 1 / (1 + a / 2), within 1.2e-7 of erfc(a) relative, for every a >= 0
@@ -25,6 +28,8 @@ ERFCC = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.186288
 #: n = 9: within 1e-9 of it relative where |x| < 3/4
 ERF_TAYLOR = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
                    for n in reversed(range(10)))
+#: where erfc(u) is 0 past doubt, in float32 and float64 (it underflows at 10.06, 27.2)
+ERFC_ZERO = (10.5, 27.5)
 #: where erf switches from its Taylor series to 1 - erfc
 ERF_SWITCH = 0.75
 #: |x| past which x's factor in GELU's slope is held (its phi(x) is 0 there): inf * 0
@@ -53,10 +58,24 @@ def _erfc_of_abs(a, square=1.0):
     exp(-square z^2) exp(square (z^2 - a^2)) with z = a to a multiple of 2^-8, so that
     square z^2 is exact in float32 (square is 1 or 1/2): u^2 rounded, or u rounded
     before it, costs u^2 ULP (4% at GELU(-5) with the old formula). 0 past u = 10.06."""
-    a = minimum(a, 10.5 / math.sqrt(square))              # erfc(10.5) is 0 in float32
-    z = (a + 49152.0) - 49152.0                             # 1.5 * 2^15: its ULP is 2^-8
+    a = minimum(a, ERFC_ZERO[a.dtype is dt.float64] / math.sqrt(square))
     t = 1.0 / (1.0 + (0.5 * math.sqrt(square)) * a)
-    return t * exp((z * z) * -square) * exp(((z - a) * (z + a)) * square + horner(t, ERFCC))
+    return t * _exp_square(a, -square) * exp(horner(t, ERFCC))
+
+
+def _exp_square(a, scale):
+    """exp(scale a^2) as exp(scale z^2) exp(scale (a - z)(a + z)), z = a to a multiple
+    of 2^-8 (1.5 * 2^15 added and taken away), so that scale z^2 is exact in float32
+    (scale is +-1 or +-1/2): a^2 rounded would cost a^2 ULP."""
+    z = (a + 49152.0) - 49152.0
+    return exp((z * z) * scale) * exp(((a - z) * (a + z)) * scale)
+
+
+def _log_erfc_of_abs(a, square=1.0):
+    """log erfc(u) for u = a sqrt(square) >= 0, ERFCC's in log space: never underflows
+    (-inf only at inf), within 1.2e-7 absolute; u^2's rounding costs one ULP here."""
+    t = 1.0 / (1.0 + (0.5 * math.sqrt(square)) * a)
+    return log(t) + (horner(t, ERFCC) - (a * a) * square)
 
 
 class Erf(Op):
@@ -119,3 +138,105 @@ def gelu_slope(x):
     e = _erfc_of_abs(abs_(x), square=0.5)
     held = minimum(abs_(x), GELU_SLOPE_CLIP) * sign(x)
     return 0.5 * where(x < 0, e, 2.0 - e) + held * exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+
+
+# -- erfc and the inverses -------------------------------------------------------------
+#: Winitzki's constant: erfinv(x) ~ sqrt(sqrt(b^2 - w / A) - b), b = 2 / (pi A) + w / 2,
+#: w = log(1 - x^2), within 2e-3 relative: the start of the Halley steps
+WINITZKI = 0.147
+SQRT_PI_2 = math.sqrt(math.pi) / 2
+
+
+def _erfc(x):
+    """erfc(x): 1 - erf(x) where |x| < 3/4 (erf's fast path there, if any: float64's
+    precision), else ERFCC (2 - it below 0)."""
+    small = abs_(x) < ERF_SWITCH
+    far = _erfc_of_abs(where(small, 1.0, abs_(x)))
+    return where(small, 1.0 - erf(where(small, x, 0.0)), where(x < 0, 2.0 - far, far))
+
+
+def _erfcx(x):
+    """exp(x^2) erfc(x): ERFCC without its exp(-x^2) for x >= 0 (no overflow, no
+    underflow: ~ 1 / (x sqrt(pi)) far out), 2 exp(x^2) - erfcx(-x) below."""
+    a = abs_(x)
+    t = 1.0 / (1.0 + 0.5 * a)
+    positive = t * exp(horner(t, ERFCC))
+    negative = 2.0 * _exp_square(where(a > 1e10, 0.0, a), 1.0) - positive
+    return where(x < 0, where(a > 1e10, math.inf, negative), positive)
+
+
+def _ndtr(x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2, the tail erfc(|x| / sqrt 2) / 2 below 0 (exact
+    scaling: _erfc_of_abs's square = 1/2)."""
+    tail = 0.5 * _erfc_of_abs(abs_(x), square=0.5)
+    return where(x < 0, tail, 1.0 - tail)
+
+
+def _log_ndtr(x):
+    """log Phi(x): the tail in log space below 0 (-x^2 / 2 far out, no underflow),
+    log1p(-tail) above (-tail far out)."""
+    a = abs_(x)
+    return where(x < 0, _log_erfc_of_abs(a, square=0.5) - math.log(2.0),
+                 log1p(-0.5 * _erfc_of_abs(a, square=0.5)))
+
+
+def _inverse(a, q, steps):
+    """y >= 0 with erf(y) = a, that is erfc(y) = q = 1 - a (each given where it is
+    exact): Winitzki's start, then Halley steps y - d / (1 + y d), d = f / f', on
+    erf(y) - a where a <= 1/2, else on erfc(y) - q in log space (q may be 1e-300).
+    0 at a = 0 (q = 1), inf at q = 0, NaN outside [0, 1]."""
+    central = a <= 0.5
+    ac, qt = where(central, a, 0.0), where(central, 1.0, q)
+    w = where(central, log1p(-ac * ac), log(qt) + log1p(where(central, 0.0, a)))
+    b = (2.0 / (math.pi * WINITZKI)) + 0.5 * w
+    y = sqrt(sqrt(b * b - w * (1.0 / WINITZKI)) - b)
+    log_q = log(qt)
+    for _ in range(steps):
+        yc, yt = where(central, y, 0.0), where(central, 1.0, y)
+        d_central = (erf(yc) - ac) * SQRT_PI_2 * exp(yc * yc)
+        d_tail = -expm1(_log_erfc_of_abs(yt) - log_q) * SQRT_PI_2 * exp(log_q + yt * yt)
+        d = where(central, d_central, d_tail)
+        y = y - d / (1.0 + y * d)
+    y = where(q == 0.0, math.inf, y)
+    return where(logical_or(q < 0.0, q > 1.0), math.nan, y)
+
+
+def _steps(x):
+    return 3 if x.dtype is dt.float64 else 2
+
+
+def _erfinv(x):
+    a = abs_(x)
+    y = _inverse(a, 1.0 - a, _steps(x))
+    return where(x == 0, x, where(x < 0, -y, y))
+
+
+def _ndtri(p):
+    """sqrt 2 erfcinv(2p): from the nearer end, so that 2p (or 2 (1 - p)) is exact."""
+    lower = p < 0.5
+    q = where(lower, 2.0 * p, 2.0 * (1.0 - p))
+    y = _inverse(1.0 - q, q, _steps(p)) * math.sqrt(2.0)
+    y = where(lower, -y, y)
+    return where(logical_or(p < 0.0, p > 1.0), math.nan, y)
+
+
+_GAUSS = 2.0 / math.sqrt(math.pi)
+erfc = unary("erfc", _erfc, lambda x: exp(x * x * -1.0) * -_GAUSS)
+erfc.__doc__ = """1 - erf(x) without its cancellation: 2 at -inf, 0 at inf (and past
+10.06), within 3 ULP of float32 (float64 inputs: float64's precision where |x| < 3/4
+on a backend with a fast erf, else float32's, as erf)."""
+erfcx = unary("erfcx", _erfcx, lambda x: 2.0 * x * erfcx(x) - _GAUSS)
+erfcx.__doc__ = """exp(x^2) erfc(x), the scaled complementary error function: finite
+and ~ 1 / (x sqrt(pi)) as x grows, inf below about -9.4 (float32)."""
+erfinv = unary("erfinv", _erfinv, lambda x: exp(erfinv(x) ** 2) * SQRT_PI_2)
+erfinv.__doc__ = """The inverse of erf on (-1, 1): +-inf at +-1, NaN past them, -0 at -0;
+float32's precision (see _inverse)."""
+ndtr = unary("ndtr", _ndtr, lambda x: exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+ndtr.__doc__ = """The standard normal CDF Phi(x), its lower tail without cancellation."""
+log_ndtr = unary("log_ndtr", _log_ndtr,
+                 lambda x: exp(x * x * -0.5 - log_ndtr(x)) * (1 / math.sqrt(2 * math.pi)))
+log_ndtr.__doc__ = """log Phi(x): finite far into the lower tail (-x^2 / 2 - log(-x sqrt(2 pi))
+there), -0 far into the upper one, -inf at -inf."""
+ndtri = unary("ndtri", _ndtri, lambda p: exp(ndtri(p) ** 2 * 0.5) * math.sqrt(2 * math.pi))
+ndtri.__doc__ = """The standard normal quantile, Phi's inverse on [0, 1]: -inf at 0, inf
+at 1, NaN outside; from the nearer tail, so a p of 1e-30 keeps its digits."""

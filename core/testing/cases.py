@@ -16,6 +16,11 @@ from ember.ops import special
 from ember.ops.activation import gelu_tanh
 from ember.ops.reduce import standardize
 
+try:
+    from scipy import special as _sp        # the special functions' references
+except ImportError:
+    _sp = None
+
 FLOAT = dt.FLOATS
 #: the floats of at most float32's precision
 SINGLE = tuple(d for d in FLOAT if d is not dt.float64)
@@ -152,6 +157,45 @@ def c_pow(a, b):
 
 def _np_erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _np_lgamma(x):
+    """log |Gamma(x)| by C's lgamma (SciPy's gammaln is inf at 5e-324, not 744.4), +inf
+    at the poles and at -inf. Next to lgamma's roots at 1 and 2 C's is thousands of ULP
+    off (glibc's: 14 at 1.5), so the edges keep away from them; tests/test_special.py
+    checks them against mpmath."""
+    def one(v):
+        try:
+            return math.lgamma(v) if v != -math.inf else math.inf
+        except (ValueError, OverflowError):
+            return math.inf
+    return np.vectorize(one, otypes=[np.float64])(x)
+
+
+def _scipy(name, inf=None, neg_inf=None, odd=False):
+    """SciPy's ``name`` as the float64 reference, with ember's (PyTorch's) values at +inf
+    and -inf where SciPy's differ, and -0 at -0 where ``odd``; None without SciPy (the
+    case is then left out)."""
+    if _sp is None:
+        return None
+    fn = getattr(_sp, name)
+
+    def ref(*args):                      # polygamma's order first; x last
+        x = args[-1]
+        with np.errstate(all="ignore"):
+            y = np.asarray(fn(*args), dtype=np.float64)
+        if inf is not None:
+            y = np.where(x == np.inf, inf, y)
+        if neg_inf is not None:
+            y = np.where(x == -np.inf, neg_inf, y)
+        return np.where(x == 0, x, y) if odd else y
+    return ref
+
+
+def _np_entr(x):
+    with np.errstate(all="ignore"):
+        return np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)),
+                        np.where(x == 0, 0.0, np.where(np.isnan(x), x, -np.inf)))
 
 
 def _np_gelu(x):
@@ -383,6 +427,61 @@ OPS = [
     OpCase("gelu", special.gelu, _np_gelu, dtypes=SINGLE, domain=(-3, 3), grad=False,
            signed_zeros=True, edges=(1e-8, -1e-8, -5.0, 5.0, -10.0, 12.0, 1e15, -1e15),
            ulps={dt.float16: 2, dt.bfloat16: 2, dt.float32: 8}),
+    # the gamma family (ember.ops.gamma), to float32's and float64's precision: lgamma is
+    # +inf at 0, the negative integers and +-inf; digamma -inf at +0, +inf at -0, NaN at
+    # the negative integers and -inf; polygamma(n) (-1)^(n+1) inf at the poles, 0 at
+    # inf, NaN at -inf; below 0 only absolute precision holds next to their roots (-2.457
+    # for lgamma, -0.504 for digamma), hence the domains
+    *[OpCase(n, fn, ref, domain=(0.2, 5.0), double=True, edges=edges)
+      for n, fn, ref, edges in (
+          ("lgamma", ember.lgamma, _np_lgamma,
+           (2.0, 0.5, -0.5, -3.5, 3.0, 1.4616321, 10.0, 100.0, 1e10, 1e30, -1e10)),
+          ("digamma", ember.digamma, _scipy("psi"),
+           (2.0, 0.5, -0.5, -1.5, 1.4616321, 1.4616322, 10.0, 1e10, 1e30, -1e10)),
+          ("trigamma", lambda x: ember.polygamma(1, x), _sp and (
+              lambda x: _scipy("polygamma", neg_inf=np.nan)(1, x)),
+           (2.0, 0.5, -0.5, -2.5, 10.0, 1e10, -1e10)))
+      if ref is not None],
+    *[OpCase("polygamma3", lambda x: ember.polygamma(3, x), lambda x: polygamma(3, x),
+             domain=(0.2, 5.0), edges=(2.0, -0.5, -2.5, 10.0, 1e10, -1e10))
+      for polygamma in (_scipy("polygamma", neg_inf=np.nan),) if polygamma is not None],
+    # mvlgamma(x, p): a sum of lgammas at x, x - 1/2, ..., so +inf from x = (p - 1) / 2 down
+    OpCase("mvlgamma", lambda x: ember.mvlgamma(x, 3), lambda x: np.where(x > 1, sum(
+        _np_lgamma(x - j / 2) for j in range(3)) + 1.5 * math.log(math.pi), np.nan),
+           domain=(1.5, 6.0)),
+    # modified Bessel functions (ember.ops.bessel): i0 even, i1 odd (-0 stays -0), at +-inf
+    # i0 inf (SciPy's and PyTorch's NaN), i1 +-inf, the scaled forms 0 and +-0; the power
+    # series' sum times exp(-x) costs up to 8 ULP of float32 near its switch point
+    *[OpCase(n, fn, ref, domain=(-6.0, 6.0), signed_zeros=odd, ulps={**ULPS, dt.float32: 8,
+                                                                      dt.float64: 10},
+             edges=(5.0, 11.99, 12.0, 19.99, 20.0, 50.0, -88.0, 92.0, 700.0, 714.0))
+      for n, fn, ref, odd in (
+          ("i0", ember.i0, _scipy("i0", inf=np.inf, neg_inf=np.inf), False),
+          ("i0e", ember.special.i0e, _scipy("i0e"), False),
+          ("i1", ember.special.i1, _scipy("i1", inf=np.inf, neg_inf=-np.inf, odd=True), True),
+          ("i1e", ember.special.i1e, _scipy("i1e", odd=True), True))
+      if ref is not None],
+    # the erf family (ember.ops.special): float32's precision (float64 inputs get it too,
+    # as erf, so the table checks float32 and 16 bits); erfc 2 at -inf and 0 past 10.06;
+    # erfinv +-inf at +-1 and NaN past; ndtri -inf at 0, inf at 1; log_ndtr finite far
+    # into the lower tail
+    OpCase("erfc", ember.erfc, lambda x: np.vectorize(math.erfc, otypes=[np.float64])(x),
+           dtypes=SINGLE, domain=(-4, 4), edges=(0.7499, 0.75, -0.75, 3.0, 5.0, 9.0, 10.0,
+                                                  10.5, -6.0)),
+    *[OpCase(n, fn, ref, dtypes=SINGLE, domain=domain, edges=edges, signed_zeros=odd)
+      for n, fn, ref, domain, edges, odd in (
+          ("erfinv", ember.erfinv, _scipy("erfinv", odd=True), (-0.99, 0.99),
+           (0.5, -0.5, 0.50001, 0.999, -0.9999, 1e-8, 0.99999994), True),
+          ("erfcx", ember.special.erfcx, _scipy("erfcx"), (-2, 4),
+           (0.5, 3.0, 30.0, 1e10, -5.0, -9.0, -9.5, -27.0), False),
+          ("ndtr", ember.special.ndtr, _scipy("ndtr"), (-6, 6),
+           (0.5, 3.0, -5.0, -8.0, -13.0, -14.0, 8.0), False),
+          ("log_ndtr", ember.special.log_ndtr, _scipy("log_ndtr"), (-10, 6),
+           (0.5, 3.0, -5.0, -20.0, -40.0, -1e10, 5.0, 8.0), False),
+          ("ndtri", ember.special.ndtri, _scipy("ndtri"), (0.01, 0.99),
+           (0.5, 0.25, 0.2499, 0.975, 1e-10, 1e-30, 0.99999994), False))
+      if ref is not None],
+    OpCase("entr", ember.special.entr, _np_entr, domain=(0.05, 3.0), edges=(0.5, 2.0, 1e30)),
     OpCase("log1p", ember.log1p, np.log1p, domain=(-0.9, 3.0), double=True, signed_zeros=True,
            edges=(1e-10, -1e-10, 1e-5, -0.5, -1.0, -2.0, 1e30)),
     OpCase("expm1", ember.expm1, np.expm1, domain=(-3, 3), double=True, signed_zeros=True,

@@ -1,0 +1,44 @@
+"""``ember.special``: torch.special's names and arguments, so that a port of PyTorch code
+keeps its calls. The functions live in ember.ops (gamma, bessel, special, arithmetic);
+each differentiates through its derivative's formula and runs on every backend.
+
+Not here (no ember op computes them yet): the Bessel functions J, Y and K, Airy's, the
+incomplete gamma functions and the orthogonal polynomials."""
+
+from . import ops
+from .ops.arithmetic import entr, xlog1py
+from .ops.bessel import i0, i0e, i1, i1e
+from .ops.gamma import digamma, mvlgamma, polygamma, zeta
+from .ops.special import erf, erfc, erfcx, erfinv, log_ndtr, ndtr, ndtri
+
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
+           "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
+           "logsumexp", "modified_bessel_i0", "modified_bessel_i1", "multigammaln", "ndtr",
+           "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+
+psi = digamma
+gammaln = ops.lgamma
+multigammaln = mvlgamma
+expit = ops.sigmoid
+modified_bessel_i0, modified_bessel_i1 = i0, i1
+exp2, expm1, log1p, logit, round, sinc, xlogy = (ops.exp2, ops.expm1, ops.log1p, ops.logit,
+                                                 ops.round, ops.sinc, ops.xlogy)
+
+
+def _as(x, dtype):
+    return x if dtype is None else ops.cast(x, dtype)
+
+
+def softmax(input, dim, *, dtype=None):
+    """softmax along ``dim``, computed in ``dtype`` when given (torch.special.softmax)."""
+    return ops.softmax(_as(input, dtype), axis=dim)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    """log_softmax along ``dim``, computed in ``dtype`` when given."""
+    return ops.log_softmax(_as(input, dtype), axis=dim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log sum exp over ``dim``, without overflow."""
+    return ops.logsumexp(input, axis=dim, keepdims=keepdim)

@@ -1,21 +1,26 @@
-"""erf and the exact GELU, x Phi(x): a backend's fast path where it has one (one pass,
-float64 inside), else tensor ops (some thirty primitives; ember.compile fuses them).
+"""The error function family: erf and the exact GELU, x Phi(x) (a backend's fast path
+where it has one: one pass, float64 inside), erfc, erfcx, erfinv, and the normal
+distribution's ndtr, log_ndtr and ndtri, composed of primitives (ember.compile fuses
+them), each to its dtype's relative precision in its tails too.
 
-Both hold float32's relative precision in their tails: erf is its Taylor series where
-|x| < 3/4, else 1 - erfc; Phi(x) = erfc(-x / sqrt 2) / 2, where 1 + erf(x / sqrt 2)
-cancels (4% off at GELU(-5), 0 at -7: PyTorch's float32 too). erfc is Numerical Recipes'
-erfcc, within 1.2e-7 relative everywhere. float64 inputs get float64's precision from
-the NumPy and OpenCL fast paths (their libm's erf and erfc), float32's from the tensor
-ops; 16-bit floats compute in float32 and round once; integers and bools compute in the
-default float; complex tensors are refused.
+- erf is its Taylor series where |x| < 3/4, else 1 - erfc; Phi(x) = erfc(-x / sqrt 2) / 2,
+  where 1 + erf(x / sqrt 2) cancels (4% off at GELU(-5), 0 at -7: PyTorch's float32 too).
+- erfc(u) = erfcx(u) exp(-u^2), its exp exact in the square (_exp_square). erfcx in
+  float32 is Numerical Recipes' erfcc without its exp (within 1.2e-7 relative); in
+  float64 exp(u^2) (1 - erf(u)) below 3/4, a Taylor series about 1.875 to 3, Laplace's
+  continued fraction past it (within 4 ULP measured).
+- log_ndtr's lower tail is log erfcx - u^2 (no underflow); erfinv and ndtri take Halley
+  steps from Winitzki's approximation, on erf near 0 and on log erfc in the tails.
+- 16-bit floats compute in float32 and round once; integers and bools compute in the
+  default float; complex tensors are refused.
 """
-
 import math
+from decimal import Decimal, localcontext
 
 from .. import dtypes as dt
 from ..autograd import Op, is_grad_enabled, run
 from ._util import fast_path
-from .composed import unary
+from .composed import polynomial, unary
 from .elementwise import (_real_float_input, abs as abs_, cast, exp, expm1, log, log1p,
                           logical_or, minimum,
                           sign, sqrt, where)
@@ -28,6 +33,35 @@ ERFCC = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.186288
 #: n = 9: within 1e-9 of it relative where |x| < 3/4
 ERF_TAYLOR = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
                    for n in reversed(range(10)))
+#: the same to n = 17, within float64's precision there
+ERF_TAYLOR64 = tuple(2 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
+                     for n in reversed(range(18)))
+#: float64's erfcx(u) = exp(u^2) erfc(u) from 3/4 to 3: its Taylor series about 1.875
+#: (within 3e-16 relative over that span at 30 terms). erfcx(1.875) to 45 digits
+#: (mpmath); the other coefficients follow exactly from erfcx' = 2 u erfcx - 2 / sqrt(pi):
+#: a_(k+1) = (2 c a_k + 2 a_(k-1)) / (k + 1), computed in Decimal
+ERFCX_CENTER = 1.875
+ERFCX_AT_CENTER = "0.269429985164670451746050437228595267254334364"
+PI_DIGITS = "3.1415926535897932384626433832795028841971693993751"
+
+
+def _erfcx_taylor(terms):
+    with localcontext() as context:
+        context.prec = 50
+        c, a0 = Decimal(ERFCX_CENTER), Decimal(ERFCX_AT_CENTER)
+        a = [a0, 2 * c * a0 - 2 / Decimal(PI_DIGITS).sqrt()]
+        for k in range(1, terms - 1):
+            a.append((2 * c * a[k] + 2 * a[k - 1]) / (k + 1))
+        return [float(v) for v in a]
+
+
+ERFCX_TAYLOR = _erfcx_taylor(30)
+#: from 3 on, float64's erfcx is Laplace's continued fraction 1 / (sqrt(pi) (u + (1/2) /
+#: (u + 1 / (u + (3/2) / (u + ...))))) to this depth (within 2e-16 relative)
+ERFCX_FRACTION_FROM, ERFCX_FRACTION = 3.0, 30
+#: a (1.5 * 2^15, 1.5 * 2^31) added and taken away rounds a to a multiple of 2^-8 (2^-21),
+#: whose square float32 (float64) holds exactly below 16 (32)
+SQUARE_SPLIT = (49152.0, 3221225472.0)
 #: where erfc(u) is 0 past doubt, in float32 and float64 (it underflows at 10.06, 27.2)
 ERFC_ZERO = (10.5, 27.5)
 #: where erf switches from its Taylor series to 1 - erfc
@@ -53,29 +87,50 @@ def horner(x, coefficients):
     return acc
 
 
+def _wide(x):
+    return x.dtype is dt.float64
+
+
+def _erfcx_of_abs(u):
+    """erfcx(u) = exp(u^2) erfc(u) for u >= 0, without its exp: ERFCC (within 1.2e-7) in
+    float32; in float64 exp(u^2) (1 - erf(u)) below 3/4, the Taylor series about 1.875
+    to 3, the continued fraction past it (0 at inf)."""
+    if not _wide(u):
+        t = 1.0 / (1.0 + 0.5 * u)
+        return t * exp(horner(t, ERFCC))
+    near, mid = u < ERF_SWITCH, u < ERFCX_FRACTION_FROM
+    un = where(near, u, 0.0)
+    below = _exp_square(un, 1.0) * (1.0 - un * horner(un * un, ERF_TAYLOR64))
+    between = polynomial(where(mid, u, ERFCX_CENTER) - ERFCX_CENTER, ERFCX_TAYLOR)
+    uf = where(mid, ERFCX_FRACTION_FROM, u)
+    acc = uf
+    for k in range(ERFCX_FRACTION, 0, -1):
+        acc = uf + (k / 2) / acc
+    return where(near, below, where(mid, between, (1 / math.sqrt(math.pi)) / acc))
+
+
 def _erfc_of_abs(a, square=1.0):
-    """erfc(u) for u = a sqrt(square) >= 0 (NaN stays NaN), as ERFCC. Its exp(-u^2) is
-    exp(-square z^2) exp(square (z^2 - a^2)) with z = a to a multiple of 2^-8, so that
-    square z^2 is exact in float32 (square is 1 or 1/2): u^2 rounded, or u rounded
-    before it, costs u^2 ULP (4% at GELU(-5) with the old formula). 0 past u = 10.06."""
-    a = minimum(a, ERFC_ZERO[a.dtype is dt.float64] / math.sqrt(square))
-    t = 1.0 / (1.0 + (0.5 * math.sqrt(square)) * a)
-    return t * _exp_square(a, -square) * exp(horner(t, ERFCC))
+    """erfc(u) for u = a sqrt(square) >= 0 (NaN stays NaN): erfcx(u) exp(-u^2), the
+    exp(-u^2) exact in its square (_exp_square; square is 1 or 1/2): u^2 rounded, or u
+    rounded before it, costs u^2 ULP (4% at GELU(-5) with the old formula). 0 past
+    u = 10.06 (float32) and 27.2 (float64)."""
+    a = minimum(a, ERFC_ZERO[_wide(a)] / math.sqrt(square))
+    return _erfcx_of_abs(a * math.sqrt(square)) * _exp_square(a, -square)
 
 
 def _exp_square(a, scale):
     """exp(scale a^2) as exp(scale z^2) exp(scale (a - z)(a + z)), z = a to a multiple
-    of 2^-8 (1.5 * 2^15 added and taken away), so that scale z^2 is exact in float32
-    (scale is +-1 or +-1/2): a^2 rounded would cost a^2 ULP."""
-    z = (a + 49152.0) - 49152.0
+    of 2^-8 (float32) or 2^-21 (float64), so that scale z^2 is exact (scale is +-1 or
+    +-1/2): a^2 rounded would cost a^2 ULP."""
+    split = SQUARE_SPLIT[_wide(a)]
+    z = (a + split) - split
     return exp((z * z) * scale) * exp(((a - z) * (a + z)) * scale)
 
 
 def _log_erfc_of_abs(a, square=1.0):
-    """log erfc(u) for u = a sqrt(square) >= 0, ERFCC's in log space: never underflows
-    (-inf only at inf), within 1.2e-7 absolute; u^2's rounding costs one ULP here."""
-    t = 1.0 / (1.0 + (0.5 * math.sqrt(square)) * a)
-    return log(t) + (horner(t, ERFCC) - (a * a) * square)
+    """log erfc(u) for u = a sqrt(square) >= 0, log erfcx(u) - u^2: never underflows
+    (-inf only at inf); u^2's rounding costs one ULP here."""
+    return log(_erfcx_of_abs(a * math.sqrt(square))) - (a * a) * square
 
 
 class Erf(Op):
@@ -114,7 +169,8 @@ def erf(x):
             return run(Erf(), (x,), x.shape, x.dtype)
         small = abs_(x) < ERF_SWITCH
         xs = where(small, x, 0.0)             # each branch sees only its own inputs, so
-        near0 = xs * horner(xs * xs, ERF_TAYLOR)    # neither gives the other NaN gradients
+        taylor = ERF_TAYLOR64 if _wide(x) else ERF_TAYLOR    # neither gives the other NaN
+        near0 = xs * horner(xs * xs, taylor)                 # gradients
         far = sign(x) * (1.0 - _erfc_of_abs(where(small, 1.0, abs_(x))))
         return where(small, near0, far)
     return _in_float32(compute, x)
@@ -156,11 +212,10 @@ def _erfc(x):
 
 
 def _erfcx(x):
-    """exp(x^2) erfc(x): ERFCC without its exp(-x^2) for x >= 0 (no overflow, no
-    underflow: ~ 1 / (x sqrt(pi)) far out), 2 exp(x^2) - erfcx(-x) below."""
+    """exp(x^2) erfc(x): _erfcx_of_abs for x >= 0 (no overflow, no underflow: ~ 1 / (x
+    sqrt(pi)) far out), 2 exp(x^2) - erfcx(-x) below."""
     a = abs_(x)
-    t = 1.0 / (1.0 + 0.5 * a)
-    positive = t * exp(horner(t, ERFCC))
+    positive = _erfcx_of_abs(a)
     negative = 2.0 * _exp_square(where(a > 1e10, 0.0, a), 1.0) - positive
     return where(x < 0, where(a > 1e10, math.inf, negative), positive)
 
@@ -202,7 +257,9 @@ def _inverse(a, q, steps):
 
 
 def _steps(x):
-    return 3 if x.dtype is dt.float64 else 2
+    """Halley steps from Winitzki's start: its error grows into the far tails, where
+    float64's last digits take the fourth."""
+    return 4 if _wide(x) else 2
 
 
 def _erfinv(x):

@@ -198,8 +198,44 @@ def _np_entr(x):
                         np.where(x == 0, 0.0, np.where(np.isnan(x), x, -np.inf)))
 
 
+def _np_exp_half_square(x):
+    """exp(-x^2 / 2) with x split so that the square of its high part is exact: x^2
+    rounded would cost x^2 ULP (90 at x = 13)."""
+    z = (x + 3221225472.0) - 3221225472.0            # x to a multiple of 2^-21
+    return np.exp(-z * z * 0.5) * np.exp(-(x - z) * (x + z) * 0.5)
+
+
+def _np_ndtr_tail(x):
+    """Phi(-|x|): SciPy's erfcx (the Faddeeva package) times the exact exp(-x^2 / 2), or
+    erfc of the rounded |x| / sqrt 2 without SciPy. SciPy's own ndtr and log_ndtr lose
+    that rounding times x^2 (135 ULP at -13)."""
+    a = np.abs(x)
+    with np.errstate(all="ignore"):
+        if _sp is None:
+            return 0.5 * np.vectorize(math.erfc, otypes=[np.float64])(a / math.sqrt(2))
+        far = a > 40.0                                  # Phi(-40) is 0 in float64
+        return np.where(far, 0.0, 0.5 * _sp.erfcx(a * math.sqrt(0.5)) *
+                        _np_exp_half_square(np.where(far, 0.0, a)))
+
+
+def _np_ndtr(x):
+    tail = _np_ndtr_tail(x)
+    return np.where(x < 0, tail, 1.0 - tail)
+
+
+def _np_log_ndtr(x):
+    with np.errstate(all="ignore"):
+        if _sp is None:
+            return np.log(_np_ndtr(x))
+        a = np.abs(x)
+        lower = np.log(0.5 * _sp.erfcx(a * math.sqrt(0.5))) - a * a * 0.5
+        return np.where(x < 0, np.where(x == -np.inf, -np.inf, lower),
+                        np.log1p(-_np_ndtr_tail(x)))
+
+
 def _np_gelu(x):
-    return 0.5 * x * np.vectorize(math.erfc, otypes=[np.float64])(-x / math.sqrt(2))
+    with np.errstate(all="ignore"):
+        return np.where(np.isfinite(x), x * _np_ndtr(x), np.where(x > 0, x, np.nan))
 
 
 def _np_standardize(x):
@@ -414,19 +450,20 @@ OPS = [
     OpCase("gelu_tanh", gelu_tanh, _np_gelu_tanh, domain=(-3, 3), double=True,
            signed_zeros=True, edges=(1e-8, -1e-8, -5.0, 5.0, 12.0, -12.0, 1e15, -1e15),
            ulps={dt.float16: 4, dt.bfloat16: 4, dt.float32: 64, dt.float64: 64}),
-    # erf and the exact GELU hold float32's precision (ember.ops.special): float64 inputs
-    # get float64's only from a fast path (numpy's, opencl's: tests/test_nn.py checks
-    # those, and their gradients), so the table checks them in float32 and 16 bits.
+    # erf and the exact GELU hold their dtype's precision (ember.ops.special), a fast
+    # path's and the tensor ops' alike (tests/test_nn.py checks the fast paths' gradients).
     # erf: +-0 -> +-0, tiny -> 2x / sqrt(pi) (its Taylor series below 3/4), huge and inf
     # -> +-1, NaN -> NaN
-    OpCase("erf", special.erf, _np_erf, dtypes=SINGLE, domain=(-3, 3), grad=False,
+    OpCase("erf", special.erf, _np_erf, domain=(-3, 3), grad=False,
            signed_zeros=True, edges=(1e-8, -1e-8, 0.7499, 0.75, -0.75, 3.0, -3.0, 6.0, -10.0)),
     # the exact GELU, x Phi(x): +-0 -> +-0, tiny -> x / 2, huge -> x, huge negative -> -0,
     # -inf -> NaN (as PyTorch); the tensor ops (wgpu) are within 8 ULP of float32, a fast
-    # path 2.3
-    OpCase("gelu", special.gelu, _np_gelu, dtypes=SINGLE, domain=(-3, 3), grad=False,
+    # path 2.3; in float64 the fast paths take libm's erfc of the rounded |x| / sqrt 2,
+    # which costs x^2 / 4 ULP in the left tail (26 at -10, where GELU is -7.6e-23), the
+    # tensor ops 4
+    OpCase("gelu", special.gelu, _np_gelu, domain=(-3, 3), grad=False,
            signed_zeros=True, edges=(1e-8, -1e-8, -5.0, 5.0, -10.0, 12.0, 1e15, -1e15),
-           ulps={dt.float16: 2, dt.bfloat16: 2, dt.float32: 8}),
+           ulps={dt.float16: 2, dt.bfloat16: 2, dt.float32: 8, dt.float64: 32}),
     # the gamma family (ember.ops.gamma), to float32's and float64's precision: lgamma is
     # +inf at 0, the negative integers and +-inf; digamma -inf at +0, +inf at -0, NaN at
     # the negative integers and -inf; polygamma(n) (-1)^(n+1) inf at the poles, 0 at
@@ -461,22 +498,21 @@ OPS = [
           ("i1", ember.special.i1, _scipy("i1", inf=np.inf, neg_inf=-np.inf, odd=True), True),
           ("i1e", ember.special.i1e, _scipy("i1e", odd=True), True))
       if ref is not None],
-    # the erf family (ember.ops.special): float32's precision (float64 inputs get it too,
-    # as erf, so the table checks float32 and 16 bits); erfc 2 at -inf and 0 past 10.06;
-    # erfinv +-inf at +-1 and NaN past; ndtri -inf at 0, inf at 1; log_ndtr finite far
-    # into the lower tail
+    # the erf family (ember.ops.special): erfc 2 at -inf and 0 past 10.06 (float32) or
+    # 27.2 (float64); erfinv +-inf at +-1 and NaN past; ndtri -inf at 0, inf at 1;
+    # log_ndtr finite far into the lower tail
     OpCase("erfc", ember.erfc, lambda x: np.vectorize(math.erfc, otypes=[np.float64])(x),
-           dtypes=SINGLE, domain=(-4, 4), edges=(0.7499, 0.75, -0.75, 3.0, 5.0, 9.0, 10.0,
-                                                  10.5, -6.0)),
-    *[OpCase(n, fn, ref, dtypes=SINGLE, domain=domain, edges=edges, signed_zeros=odd)
+           domain=(-4, 4), edges=(0.7499, 0.75, -0.75, 1.875, 2.99, 3.0, 5.0, 9.0, 10.0,
+                                  10.5, -6.0, 26.0, 27.5)),
+    *[OpCase(n, fn, ref, domain=domain, edges=edges, signed_zeros=odd)
       for n, fn, ref, domain, edges, odd in (
           ("erfinv", ember.erfinv, _scipy("erfinv", odd=True), (-0.99, 0.99),
            (0.5, -0.5, 0.50001, 0.999, -0.9999, 1e-8, 0.99999994), True),
           ("erfcx", ember.special.erfcx, _scipy("erfcx"), (-2, 4),
            (0.5, 3.0, 30.0, 1e10, -5.0, -9.0, -9.5, -27.0), False),
-          ("ndtr", ember.special.ndtr, _scipy("ndtr"), (-6, 6),
+          ("ndtr", ember.special.ndtr, _np_ndtr, (-6, 6),
            (0.5, 3.0, -5.0, -8.0, -13.0, -14.0, 8.0), False),
-          ("log_ndtr", ember.special.log_ndtr, _scipy("log_ndtr"), (-10, 6),
+          ("log_ndtr", ember.special.log_ndtr, _np_log_ndtr, (-10, 6),
            (0.5, 3.0, -5.0, -20.0, -40.0, -1e10, 5.0, 8.0), False),
           ("ndtri", ember.special.ndtri, _scipy("ndtri"), (0.01, 0.99),
            (0.5, 0.25, 0.2499, 0.975, 1e-10, 1e-30, 0.99999994), False))

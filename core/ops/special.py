@@ -290,8 +290,16 @@ erfinv.__doc__ = """The inverse of erf on (-1, 1): +-inf at +-1, NaN past them, 
 float32's precision (see _inverse)."""
 ndtr = unary("ndtr", _ndtr, lambda x: exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
 ndtr.__doc__ = """The standard normal CDF Phi(x), its lower tail without cancellation."""
-log_ndtr = unary("log_ndtr", _log_ndtr,
-                 lambda x: exp(x * x * -0.5 - log_ndtr(x)) * (1 / math.sqrt(2 * math.pi)))
+def _log_ndtr_slope(x):
+    """phi(x) / Phi(x): sqrt(2 / pi) / erfcx(-x / sqrt 2) below 0, where exp(-x^2 / 2 -
+    log_ndtr(x)) would cancel (-450 + 450 at -30), and that quotient above."""
+    lower = where(x < 0, x, 0.0)
+    upper = where(x < 0, 0.0, x)
+    return where(x < 0, math.sqrt(2 / math.pi) / erfcx(lower * -math.sqrt(0.5)),
+                 exp(upper * upper * -0.5) * (1 / math.sqrt(2 * math.pi)) / ndtr(upper))
+
+
+log_ndtr = unary("log_ndtr", _log_ndtr, _log_ndtr_slope)
 log_ndtr.__doc__ = """log Phi(x): finite far into the lower tail (-x^2 / 2 - log(-x sqrt(2 pi))
 there), -0 far into the upper one, -inf at -inf."""
 ndtri = unary("ndtri", _ndtri, lambda p: exp(ndtri(p) ** 2 * 0.5) * math.sqrt(2 * math.pi))

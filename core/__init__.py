@@ -7,7 +7,7 @@ through the "ember" entry points (see ember.hookspecs).
 from .tensor import Tensor  # first: tensor, autograd and ops import one another in this order
 from . import amp, dtypes
 from .amp import autocast
-from .autograd import Op, enable_grad, grad, is_grad_enabled, no_grad
+from .autograd import Op, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Backend
 from .config import backend, get_backend, set_backend
 from .compile import CompileError, CompileWarning, before_replay, compile, is_compiling  # noqa: A004
@@ -29,6 +29,10 @@ from .ops._util import fast_path
 from .ops import __all__ as _ops_all
 from .io import load, save
 from . import linalg, special
+from .pytorch_names import *  # noqa: F401,F403  (PyTorch's other names)
+from .pytorch_names import __all__ as _pytorch_names
+from .windows import (bartlett_window, blackman_window, hamming_window, hann_window,
+                      kaiser_window)
 from .random import get_rng_state, manual_seed, set_rng_state
 from .registry import registry
 
@@ -52,10 +56,11 @@ __all__ = [
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",
     "is_compiling", "layer_scope", "linalg", "special", "name_state", "state_name", "default_float", "dtype", "dtypes",
-    "enable_grad", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
+    "enable_grad", "set_grad_enabled", "bartlett_window", "blackman_window",
+    "hamming_window", "hann_window", "kaiser_window", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",
     "zeros_like",
-] + _ops_all
+] + _ops_all + _pytorch_names

@@ -50,6 +50,23 @@ class _SetGrad:
         return wrapper
 
 
+class set_grad_enabled(_SetGrad):
+    """torch.set_grad_enabled: sets grad mode at once when called, and as a context
+    manager (or decorator) restores the mode it found on leaving."""
+
+    def __init__(self, mode):
+        super().__init__(bool(mode))
+        self._found = _mode.enabled
+        _mode.enabled = self.enabled
+
+    def __enter__(self):
+        self._prev.append(self._found)
+
+    def __call__(self, fn):
+        _mode.enabled = self._found            # as a decorator it acts per call only
+        return super().__call__(fn)
+
+
 def no_grad():
     """Nothing inside records a graph (evaluation, optimizer updates)."""
     return _SetGrad(False)

@@ -213,6 +213,50 @@ IDIOMS = [
     ("logspace broadcast", lambda m, x, y: (
         m.logspace(0, 2, 5), m.logspace(-1, 1, 3, base=2.0), m.broadcast_tensors(x[:1], y[:, :1]),
         m.broadcast_shapes((3, 1), (5,)), m.divide(x, y), m.true_divide(x, 2))),
+    ("special functions", lambda m, x, y: (
+        m.lgamma(x.abs() + 0.1), m.digamma(x.abs() + 0.1), m.polygamma(2, x.abs() + 0.5),
+        m.erfc(x), m.erfinv(x.tanh()), m.i0(x), m.mvlgamma(x.abs() + 2, 3), x.lgamma(),
+        x.abs().digamma(), (x.abs() + 0.1).polygamma(1), m.special.i1e(x), m.special.ndtri(x.sigmoid()),
+        m.special.log_ndtr(x * 10), m.special.xlog1py(x, y.abs()), m.special.entr(x.abs()),
+        m.special.zeta(x.abs() + 1.5, y.abs() + 0.5), m.special.gammaln(x.abs() + 1),
+        m.special.multigammaln(x.abs() + 2, 2), m.special.expit(x), m.special.psi(y.abs()),
+        m.special.logsumexp(x, 1), m.special.softmax(x, 0), m.special.erfcx(x))),
+    ("order statistics", lambda m, x, y: (
+        tuple(m.mode(m.round(x), 1)), tuple(m.round(y).mode(0, True)), m.mode(m.round(x[0]))[0],
+        tuple(m.nanmedian(m.where(y > 0.5, y / 0 * 0, x), 1)),
+        m.nanmedian(m.where(y > 0.5, y / 0 * 0, x)), x.nanmedian(),
+        m.nanquantile(m.where(y > 0.5, y / 0 * 0, x), 0.3, dim=0),
+        m.nanquantile(m.where(y > 0.5, y / 0 * 0, x), m.tensor([0.25, 0.5]), dim=1,
+                      keepdim=True, interpolation="midpoint"),
+        x.quantile(0.5, 1), x.median(0)[0], m.unique_consecutive(m.round(x)),
+        m.unique_consecutive(m.round(x * 0.3), return_inverse=True, return_counts=True),
+        m.unique_consecutive(m.round(x * 0.2), dim=1))),
+    ("histograms", lambda m, x, y: (
+        m.histc(x, 4), m.histc(x, bins=3, min=-1, max=1), x.histc(5, 0, 0),
+        m.histc(m.zeros(3), 3), tuple(m.histogram(x, 4)),
+        tuple(m.histogram(x, m.tensor([-1.0, 0.0, 2.0]), weight=y.abs(), density=True)),
+        tuple(m.histogram(x, 3, range=(-2.0, 2.0))))),
+    ("integers and neighbours", lambda m, x, y: (
+        m.gcd(m.tensor([12, -18, 0, 7, 0]), m.tensor([18, 27, 0, -21, -5])),
+        m.lcm(m.tensor([12, -18, 0, 7, 4]), m.tensor([18, 27, 0, -21, -6])),
+        tuple(m.frexp(x * 1e3)), tuple(m.frexp(m.tensor([0.0, -0.0, 1e-40, 3e38]))),
+        m.nextafter(x, y), m.nextafter(m.tensor([0.0, 1.0, -1e-45]), m.tensor([1.0, 0.0, 1.0])))),
+    ("windows", lambda m, x, y: (
+        m.hann_window(8), m.hamming_window(7, False), m.hamming_window(6, True, 0.5, 0.5),
+        m.blackman_window(5), m.bartlett_window(6), m.kaiser_window(9, True, 5.0),
+        m.kaiser_window(4), m.hann_window(1), m.hann_window(0))),
+    ("aliases and dtype questions", lambda m, x, y: (
+        m.absolute(x), m.arccos(x.tanh()), m.arcsinh(x), m.arctan2(x, y), m.greater(x, y),
+        m.less_equal(x, y), m.not_equal(x, y), m.multiply(x, y), m.subtract(x, y, alpha=2),
+        m.rsub(x, y, alpha=3), m.negative(x), m.positive(x), m.fix(x * 3), m.argwhere(x > 1),
+        m.clamp_min(x, 0.1), m.clamp_max(x, 0.1), m.unflatten(x, 1, (1, 5)),
+        m.diagflat(x[0, :3], 1), m.combinations(x[0, :4]), m.combinations(x[0, :3], 2, True),
+        m.adjoint(x), m.chain_matmul(x, y.t(), x), m.is_floating_point(x),
+        m.is_complex(x), m.is_nonzero(x[0, :1]), m.is_same_size(x, y),
+        str(m.result_type(x, 2)).split(".")[-1], str(m.result_type(2, 3.0)).split(".")[-1],
+        str(m.promote_types(m.int8, m.float16)).split(".")[-1],
+        m.can_cast(m.float32, m.int32), m.can_cast(m.int16, m.float16),
+        m.can_cast((x > 0).dtype, m.int8), str(m.get_default_dtype()).split(".")[-1])),
 ]
 
 

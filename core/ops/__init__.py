@@ -10,7 +10,7 @@ from .attention import scaled_dot_product_attention
 from .activation import log_sigmoid, log_softmax, relu, sigmoid, softmax, softplus
 from .bitwise import (bitcast, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
                       bitwise_right_shift, bitwise_xor)
-from .division import floor_divide, fmod, remainder
+from .division import floor_divide, fmod, gcd, lcm, remainder
 from .einsum import einsum
 from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, log, logical_and,
                           logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne,
@@ -40,14 +40,15 @@ from .scan import (cummax, cummin, cumprod, cumsum, cumulative_trapezoid, logcum
 from .scatter import (bincount, index_add, index_copy, index_fill, scatter, scatter_add,
                       scatter_reduce)
 from .signs import copysign, signbit
-from .sort import (argsort, bucketize, isin, kthvalue, median, msort, quantile, searchsorted, sort,
-                   topk, unique)
+from .sort import (argsort, bucketize, isin, kthvalue, median, mode, msort, nanmedian, nanquantile,
+                   quantile, searchsorted, sort, topk, unique, unique_consecutive)
 from .special import erf, erfc, erfinv
 from .stacking import (block_diag, broadcast_shapes, broadcast_tensors, cartesian_prod,
                        column_stack, diag_embed, diagonal_scatter, dsplit, dstack, hsplit, hstack,
                        ravel, select, select_scatter, slice_scatter, t, tensor_split, vsplit,
                        vstack)
-from .statistics import aminmax, corrcoef, cov, std_mean, var_mean
+from .statistics import aminmax, corrcoef, cov, histc, histogram, std_mean, var_mean
+from .representation import frexp, nextafter
 
 (all, amax, amin, any, argmax, argmin, argsort, concatenate, count_nonzero, cummax, cummin,
  cumprod, cumsum, diff, flip, kthvalue, log_softmax, logcumsumexp, logsumexp, mean, nanmean,
@@ -70,16 +71,17 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "det", "diag", "diag_embed", "diagonal", "diagonal_scatter", "diff", "digamma", "dist",
            "div", "dot", "dsplit", "dstack", "einsum", "eq", "equal", "erf", "erfc", "erfinv",
            "exp", "exp2", "expm1", "flatten", "flip", "fliplr", "flipud", "floor", "floor_divide",
-           "fmax", "fmin", "fmod", "frac", "gather", "ge", "getitem", "gt", "heaviside", "hsplit",
-           "hstack", "hypot", "i0", "imag", "index_add", "index_copy", "index_fill",
-           "index_select", "inner", "inverse", "isclose", "isfinite", "isin", "isinf", "isnan",
-           "isneginf", "isposinf", "isreal", "kron", "kthvalue", "ldexp", "le", "lerp", "lgamma",
-           "log", "log10", "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp",
-           "logaddexp2", "logcumsumexp", "logdet", "logical_and", "logical_not", "logical_or",
-           "logical_xor", "logit", "logsumexp", "lt", "masked_fill", "masked_select", "matmul",
-           "matrix_exp", "max", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm",
-           "movedim", "msort", "mul", "mv", "mvlgamma", "nan_to_num", "nanmean", "nansum",
-           "narrow", "ne", "neg", "nonzero", "norm", "outer", "pad", "permute", "pinverse",
+           "fmax", "fmin", "fmod", "frac", "frexp", "gather", "gcd", "ge", "getitem", "gt",
+           "heaviside", "histc", "histogram", "hsplit", "hstack", "hypot", "i0", "imag",
+           "index_add", "index_copy", "index_fill", "index_select", "inner", "inverse", "isclose",
+           "isfinite", "isin", "isinf", "isnan", "isneginf", "isposinf", "isreal", "kron",
+           "kthvalue", "lcm", "ldexp", "le", "lerp", "lgamma", "log", "log10", "log1p", "log2",
+           "log_sigmoid", "log_softmax", "logaddexp", "logaddexp2", "logcumsumexp", "logdet",
+           "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "logsumexp", "lt",
+           "masked_fill", "masked_select", "matmul", "matrix_exp", "max", "maximum", "mean",
+           "median", "meshgrid", "min", "minimum", "mm", "mode", "movedim", "msort", "mul", "mv",
+           "mvlgamma", "nan_to_num", "nanmean", "nanmedian", "nanquantile", "nansum", "narrow",
+           "ne", "neg", "nextafter", "nonzero", "norm", "outer", "pad", "permute", "pinverse",
            "polygamma", "pow", "prod", "quantile", "rad2deg", "ravel", "real", "reciprocal",
            "relu", "remainder", "renorm", "repeat_interleave", "reshape", "roll", "rot90", "round",
            "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
@@ -88,5 +90,5 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "std_mean", "sub", "sum",
            "swapaxes", "t", "take", "take_along_axis", "tan", "tanh", "tensor_split", "tensordot",
            "tile", "to_backend", "topk", "trace", "transpose", "trapezoid", "tril", "triu",
-           "trunc", "unbind", "unique", "unravel_index", "unsqueeze", "var", "var_mean", "vdot",
-           "vsplit", "vstack", "where", "xlogy"]
+           "trunc", "unbind", "unique", "unique_consecutive", "unravel_index", "unsqueeze", "var",
+           "var_mean", "vdot", "vsplit", "vstack", "where", "xlogy"]

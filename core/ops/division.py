@@ -162,3 +162,36 @@ def divide_rounded(x, y, rounding_mode):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
     return _divide("floor_divide" if rounding_mode == "floor" else "trunc_divide", x, y)
+
+
+def _integer_operands(name, a, b):
+    a, b, _ = binary_operands(name, a, b)
+    if not a.dtype.is_int:
+        raise DTypeError(f"{name}: integer tensors only, got {a.dtype.name}; round and cast "
+                         f"floats first, e.g. x.round().to(ember.int64)")
+    return a, b
+
+
+def gcd(a, b):
+    """The greatest common divisor, elementwise, as torch.gcd: non-negative, gcd(x, 0) =
+    |x|, gcd(0, 0) = 0 (the dtype's minimum, whose |x| wraps, stays itself, as in
+    PyTorch). Euclid's steps, as many as the dtype's width needs (consecutive Fibonacci
+    numbers are the worst case: 95 for 64 bits), so it runs and compiles on the device."""
+    from .elementwise import abs as abs_, where
+    a, b = _integer_operands("gcd", a, b)
+    a, b = abs_(a), abs_(b)
+    for _ in range(int(a.dtype.itemsize * 8 * 1.4405) + 3):
+        nonzero = b != 0
+        r = remainder(a, where(nonzero, b, 1))
+        a, b = where(nonzero, b, a), where(nonzero, r, 0)
+    return a
+
+
+def lcm(a, b):
+    """The least common multiple, elementwise, as torch.lcm: |a / gcd(a, b) * b|, 0 where
+    either is 0; it wraps where it overflows the dtype, as PyTorch's."""
+    from .elementwise import abs as abs_, where
+    a, b = _integer_operands("lcm", a, b)
+    g = gcd(a, b)
+    zero = g == 0
+    return abs_(where(zero, 0, floor_divide(a, where(zero, 1, g)) * b))

@@ -244,15 +244,33 @@ def median(x, dim=None, keepdim=False):
     """The lower of the two middle values for an even count (torch.median; NaN if the
     values hold NaN). Without ``dim`` over all elements, a 0-d tensor; with it
     (values, indices) along ``dim``, the gradient going to the index."""
-    x = as_tensor(x, "median")
-    check_ordered("median", x)
+    return _median("median", x, dim, keepdim, ignore_nan=False)
+
+
+def nanmedian(x, dim=None, keepdim=False):
+    """median of the values that are not NaN (torch.nanmedian): the lower middle one of
+    each row's numbers; NaN (and index 0) for a row of NaN only."""
+    return _median("nanmedian", x, dim, keepdim, ignore_nan=True)
+
+
+def _median(name, x, dim, keepdim, ignore_nan):
+    from .indexing import take_along_axis
+    from .reduce import sum as sum_
+    x = as_tensor(x, name)
+    check_ordered(name, x)
     flat = dim is None
     if flat:
         x, dim = reshape(x, (-1,)), 0
-    dim = normalize_axis("median", dim, x.ndim, x.shape)
+    dim = normalize_axis(name, dim, x.ndim, x.shape)
     if x.shape[dim] == 0:
-        raise ShapeError(f"median: axis {dim} of shape {x.shape} is empty; it has no median")
-    values, indices = _nan_aware_pick(x, dim, (x.shape[dim] - 1) // 2)
+        raise ShapeError(f"{name}: axis {dim} of shape {x.shape} is empty; it has no median")
+    if ignore_nan:
+        values, order = sort(x, dim)                    # NaN last
+        count = sum_(cast(values == values, order.dtype), dim, keepdims=True)
+        at = where(count > 0, (count - 1) // 2, 0)
+        values, indices = take_along_axis(values, at, dim), take_along_axis(order, at, dim)
+    else:
+        values, indices = _nan_aware_pick(x, dim, (x.shape[dim] - 1) // 2)
     if flat:
         return reshape(values, ())
     if not keepdim:
@@ -266,55 +284,108 @@ def quantile(x, q, dim=None, keepdim=False, interpolation="linear"):
     first) of x's elements (dim None) or along ``dim``, as torch.quantile: at position
     q (n - 1) of the sorted values, between neighbours by ``interpolation`` (linear,
     lower, higher, nearest with halves to even, midpoint); NaN if the values hold NaN."""
+    return _quantile("quantile", x, q, dim, keepdim, interpolation, ignore_nan=False)
+
+
+def nanquantile(x, q, dim=None, keepdim=False, interpolation="linear"):
+    """quantile of the values that are not NaN (torch.nanquantile): each row at position
+    q (k - 1) of its k numbers; NaN for a row of NaN only."""
+    return _quantile("nanquantile", x, q, dim, keepdim, interpolation, ignore_nan=True)
+
+
+def _quantile(name, x, q, dim, keepdim, interpolation, ignore_nan):
+    """The positions q (k - 1) on the device, k each row's count of values (its numbers
+    only where ``ignore_nan``), in x's dtype as PyTorch's."""
     from ..creation import tensor
     from .indexing import take_along_axis
     from .movement import broadcast_to, squeeze, unsqueeze
+    from .reduce import sum as sum_
+    from .rounding import ceil, floor, round as round_
     kinds = ("linear", "lower", "higher", "nearest", "midpoint")
     if interpolation not in kinds:
-        raise ValueError(f"quantile: interpolation must be one of {', '.join(kinds)}, got "
+        raise ValueError(f"{name}: interpolation must be one of {', '.join(kinds)}, got "
                          f"{interpolation!r}")
-    x = as_tensor(x, "quantile")
+    x = as_tensor(x, name)
     if not x.dtype.is_float:
-        raise TypeError(f"quantile: x must be a float tensor, got {x.dtype.name}")
+        raise TypeError(f"{name}: x must be a float tensor, got {x.dtype.name}")
     scalar_q = not hasattr(q, "shape")
     qs = np.atleast_1d(np.asarray(q.numpy() if hasattr(q, "numpy") else q, np.float64))
     if qs.ndim != 1 or ((qs < 0) | (qs > 1) | np.isnan(qs)).any():
-        raise ValueError(f"quantile: q must be in [0, 1], a number or 1-D, got {q!r}")
+        raise ValueError(f"{name}: q must be in [0, 1], a number or 1-D, got {q!r}")
     ndim = x.ndim
     if dim is None:
         x, dim, kept = reshape(x, (-1,)), 0, None
     else:
-        dim = kept = normalize_axis("quantile", dim, x.ndim, x.shape)
+        dim = kept = normalize_axis(name, dim, x.ndim, x.shape)
     n = x.shape[dim]
     if n == 0:
-        raise ShapeError(f"quantile: axis {dim} of shape {x.shape} is empty")
-    values, _ = sort(x, dim)
-    has_nan = (values != values).any(dim, keepdims=True)
-    pos = qs * (n - 1)
-    lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+        raise ShapeError(f"{name}: axis {dim} of shape {x.shape} is empty")
+    values, _ = sort(x, dim)                                          # NaN last
+    numbers = values == values
+    count = sum_(cast(numbers, x.dtype), dim, keepdims=True) if ignore_nan else float(n)
+    qt = tensor(qs.reshape((-1,) + (1,) * values.ndim), dtype=x.dtype, backend=x.backend)
+    pos = qt * (count - 1.0)                                          # (q, ..., 1, ...)
+    lo, hi = floor(pos), ceil(pos)
     frac = pos - lo
     if interpolation == "lower":
         hi, frac = lo, frac * 0
     elif interpolation == "higher":
         lo, frac = hi, frac * 0
     elif interpolation == "nearest":
-        lo = hi = np.rint(pos).astype(np.int64)
+        lo = hi = round_(pos)
         frac = frac * 0
     elif interpolation == "midpoint":
-        frac = np.where(hi > lo, 0.5, 0.0)
-    moved = unsqueeze(values, 0)                # (q, ...) first, as PyTorch puts it
+        frac = where(hi > lo, 0.5, 0.0)
     shape = (len(qs),) + values.shape[:dim] + (1,) + values.shape[dim + 1:]
-    def at(idx):
-        return broadcast_to(tensor(idx.reshape((-1,) + (1,) * values.ndim),
-                                   dtype=x.backend.default_int, backend=x.backend), shape)
-    moved = broadcast_to(moved, (len(qs),) + values.shape)
-    a, b = take_along_axis(moved, at(lo), dim + 1), take_along_axis(moved, at(hi), dim + 1)
-    w = tensor(frac.reshape((-1,) + (1,) * values.ndim), dtype=x.dtype, backend=x.backend)
-    out = where(unsqueeze(has_nan, 0), float("nan"), a + (b - a) * w)
+    moved = broadcast_to(unsqueeze(values, 0), (len(qs),) + values.shape)
+
+    def at(index):                   # a row of NaN only has count 0: its first (a NaN)
+        index = cast(where(index < 0, 0.0, index), x.backend.default_int)
+        return take_along_axis(moved, broadcast_to(index, shape), dim + 1)
+    a, b = at(lo), at(hi)
+    out = a + (b - a) * frac
+    if not ignore_nan:
+        out = where(unsqueeze(logical_not(numbers).any(dim, keepdims=True), 0), float("nan"), out)
     out = out if keepdim and kept is not None else squeeze(out, dim + 1)
     if keepdim and kept is None:
         out = reshape(out, (len(qs),) + (1,) * ndim)
     return squeeze(out, 0) if scalar_q else out
+
+
+def mode(x, dim=-1, keepdim=False):
+    """(values, indices): the most frequent value along ``dim`` and its last position, as
+    torch.mode; among equally frequent values the smallest. Counted by comparing every
+    pair along the axis (n^2 comparisons per row)."""
+    from .indexing import take_along_axis
+    from .reduce import amax, amin
+    from .reduce import sum as sum_
+    from .movement import squeeze, unsqueeze
+    from ..creation import arange
+    x = as_tensor(x, "mode")
+    check_ordered("mode", x)
+    scalar = x.ndim == 0
+    if scalar:
+        x = reshape(x, (1,))
+    dim = normalize_axis("mode", dim, x.ndim, x.shape)
+    if x.shape[dim] == 0:
+        raise ShapeError(f"mode: axis {dim} of shape {x.shape} is empty; it has no mode")
+    a, b = unsqueeze(x, dim + 1), unsqueeze(x, dim)
+    counts = sum_(cast(a == b, x.backend.default_int), dim + 1)      # per element
+    top = amax(counts, dim, keepdims=True)
+    big = np.inf if x.dtype.is_float else np.iinfo(x.dtype.np).max
+    with_top = where(counts == top, x, big)
+    value = amin(with_top, dim, keepdims=True)
+    n = x.shape[dim]
+    shape = [1] * x.ndim
+    shape[dim] = n
+    positions = reshape(arange(n, dtype=x.backend.default_int, backend=x.backend), shape)
+    index = amax(where(x == value, positions, -1), dim, keepdims=True)
+    value = take_along_axis(x, index, dim)
+    if scalar:
+        return Ranked(reshape(value, ()), reshape(index, ()))
+    if not keepdim:
+        value, index = squeeze(value, dim), squeeze(index, dim)
+    return Ranked(value, index)
 
 
 def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
@@ -334,6 +405,33 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
         extra[0] = extra[0].reshape(x.shape if dim is None else -1)
     return (tensor(values, dtype=x.dtype, backend=x.backend),
             *(tensor(e, dtype=x.backend.default_int, backend=x.backend) for e in extra))
+
+
+def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    """x without its runs of equal consecutive values (slices along ``dim``), as
+    torch.unique_consecutive, with where each element went and each run's length.
+    Computed on the host: how many runs there are depends on the values."""
+    from ..creation import tensor
+    x = as_tensor(x, "unique_consecutive")
+    a = x.numpy()
+    if dim is None:
+        a, axis = a.reshape(-1), 0
+    else:
+        axis = normalize_axis("unique_consecutive", dim, x.ndim, x.shape)
+    moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis], -1)
+    change = np.ones(len(moved), dtype=bool)
+    change[1:] = (moved[1:] != moved[:-1]).any(axis=1)
+    starts = np.flatnonzero(change)
+    values = np.take(a, starts, axis=axis)
+    out = [tensor(values, dtype=x.dtype, backend=x.backend)]
+    if return_inverse:
+        inverse = np.cumsum(change) - 1
+        out.append(tensor(inverse.reshape(x.shape if dim is None else -1),
+                          dtype=x.backend.default_int, backend=x.backend))
+    if return_counts:
+        counts = np.diff(np.append(starts, len(moved)))
+        out.append(tensor(counts, dtype=x.backend.default_int, backend=x.backend))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def msort(x):

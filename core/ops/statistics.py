@@ -70,3 +70,89 @@ def corrcoef(x):
         return c / c
     d = sqrt(diagonal(c, 0, -2, -1))
     return clip(c / reshape(d, (-1, 1)) / reshape(d, (1, -1)), -1.0, 1.0)
+
+
+Histogram = collections.namedtuple("Histogram", "hist bin_edges")
+
+
+def _edges(lo, hi, bins, like):
+    """bins + 1 evenly spaced edges from lo to hi (0-d tensors), as torch.linspace
+    spaces them: from lo for the first half, back from hi for the rest."""
+    from ..creation import arange
+    from .elementwise import where
+    i = arange(bins + 1, dtype=like.dtype, backend=like.backend)
+    step = (hi - lo) / bins
+    return where(i < (bins + 1) // 2, lo + step * i, hi - step * (bins - i))
+
+
+def _binned(x, edges, weight):
+    """Each element's bin among ``edges`` (the last one closed), and its weight, 0 for the
+    elements outside the edges and NaN."""
+    from .elementwise import logical_and, where
+    from .sort import searchsorted
+    bins = edges.shape[0] - 1
+    flat = reshape(x, (-1,))
+    at = searchsorted(edges, flat, side="right") - 1
+    at = where(flat == edges[-1], bins - 1, at)
+    inside = logical_and(flat >= edges[0], flat <= edges[-1])
+    w = 1.0 if weight is None else reshape(weight, (-1,))
+    return where(inside, at, 0), where(inside, w, 0.0) * (flat * 0.0 + 1.0)
+
+
+def _counts(at, w, bins, dtype, backend):
+    from ..creation import zeros
+    from .elementwise import cast
+    from .scatter import scatter_add
+    return scatter_add(zeros((bins,), dtype=dtype, backend=backend), 0, at, cast(w, dtype))
+
+
+def histc(input, bins=100, min=0, max=0):  # noqa: A002  (PyTorch's names)
+    """A histogram of ``bins`` equal bins from min to max (the data's own extremes when
+    both are 0, widened by 1 each way when they are equal), as torch.histc: elements
+    outside, and NaN, are not counted; counts in the input's float dtype."""
+    from .elementwise import where
+    x = _float_input("histc", input)
+    if int(bins) <= 0:
+        raise ValueError(f"histc: bins must be positive, got {bins}")
+    if min == 0 and max == 0:
+        numbers = where(x == x, x, 0.0) if x.size else x
+        lo, hi = (amin(numbers), amax(numbers)) if x.size else (x.sum() * 0, x.sum() * 0)
+    else:
+        if min > max:
+            raise ValueError(f"histc: max ({max}) must not be less than min ({min})")
+        lo, hi = x.sum() * 0 + float(min), x.sum() * 0 + float(max)
+    same = lo == hi
+    lo, hi = where(same, lo - 1.0, lo), where(same, hi + 1.0, hi)
+    at, w = _binned(x, _edges(lo, hi, int(bins), x), None)
+    return _counts(at, w, int(bins), x.dtype, x.backend)
+
+
+def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: A002
+    """(hist, bin_edges), as torch.histogram: ``bins`` equal bins over ``range`` (the
+    data's extremes by default, widened by 1/2 each way when they are equal), or the
+    given increasing 1-D edges; each bin holds its left edge, the last both; ``weight``
+    weighs each element; ``density`` divides by the total and the bin widths."""
+    from ..tensor import Tensor
+    x = _float_input("histogram", input)
+    if isinstance(bins, Tensor):
+        edges = as_tensor(bins, "histogram").to(x.dtype)
+        if edges.ndim != 1 or edges.shape[0] < 2:
+            raise ShapeError(f"histogram: bin edges must be 1-D with at least 2, got "
+                             f"{edges.shape}")
+    else:
+        from .elementwise import where
+        if int(bins) <= 0:
+            raise ValueError(f"histogram: bins must be positive, got {bins}")
+        if range is not None:
+            lo, hi = x.sum() * 0 + float(range[0]), x.sum() * 0 + float(range[1])
+        else:
+            lo, hi = amin(x), amax(x)
+        same = lo == hi
+        edges = _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(bins), x)
+    if weight is not None and as_tensor(weight, "histogram").shape != x.shape:
+        raise ShapeError(f"histogram: weight {weight.shape} must have input's shape {x.shape}")
+    at, w = _binned(x, edges, weight)
+    hist = _counts(at, w, edges.shape[0] - 1, x.dtype, x.backend)
+    if density:
+        hist = hist / (sum_(hist) * (edges[1:] - edges[:-1]))
+    return Histogram(hist, edges)

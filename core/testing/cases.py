@@ -747,6 +747,13 @@ OPS = [
            edges=(0.5, 1.5, -1.5, 3.0)),
     OpCase("fmax", ember.fmax, np.fmax, BINARY, edges=()),
     OpCase("fmin", ember.fmin, np.fmin, BINARY),
+    # Euclid's steps on integers: non-negative, gcd(x, 0) = |x|, lcm 0 where either is 0
+    # (integers are drawn as 3x: the domain keeps lcm inside int8, whose overflow wraps
+    # before the absolute value is taken, as PyTorch's)
+    *[OpCase(n, getattr(ember, n), getattr(np, n), BINARY, dtypes=dt.INTS, domain=(-3.5, 3.5),
+             grad=False) for n in ("gcd", "lcm")],
+    # the float next to x towards y: exact, so every backend equals NumPy's bit for bit
+    OpCase("nextafter", ember.nextafter, np.nextafter, BINARY, grad=False),
     # movement: what is outside a triangle becomes 0 (NaN and inf too)
     OpCase("tril", lambda x: ember.tril(x, 1), lambda x: np.tril(x, 1),
            [((3, 4),), ((2, 3, 3),), ((4, 2),), ((0, 3),)], ALL),

@@ -1,0 +1,163 @@
+"""PyTorch's other names for what ember computes, and its questions about dtypes and
+sizes, so that a port of PyTorch code keeps its calls: each is one of ember's ops under
+torch's name and arguments, or a question answered from ember's dtype table."""
+
+import itertools
+
+from . import dtypes as dt
+from . import ops
+from .creation import tensor
+from .errors import DTypeError, ShapeError
+from .ops._util import as_tensor
+from .tensor import Tensor
+
+__all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
+           "arctan2", "arctanh", "argwhere", "can_cast", "chain_matmul", "clamp_max",
+           "clamp_min", "combinations", "diagflat", "fix", "float_power", "get_default_dtype",
+           "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero",
+           "is_same_size", "less", "less_equal", "multiply", "negative", "not_equal",
+           "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten"]
+
+absolute, negative, multiply, fix = ops.abs, ops.neg, ops.mul, ops.trunc
+arccos, arcsin, arctan, arctan2 = ops.acos, ops.asin, ops.atan, ops.atan2
+arccosh, arcsinh, arctanh = ops.acosh, ops.asinh, ops.atanh
+greater, greater_equal, less, less_equal, not_equal = ops.gt, ops.ge, ops.lt, ops.le, ops.ne
+
+
+def argwhere(input):  # noqa: A002  (PyTorch's names)
+    """The indices of the nonzero elements, one row each (torch.argwhere)."""
+    return ops.nonzero(input)
+
+
+def subtract(input, other, *, alpha=1):  # noqa: A002
+    """input - alpha * other (torch.subtract, torch.sub)."""
+    return ops.sub(input, other if alpha == 1 else other * alpha)
+
+
+def rsub(input, other, alpha=1):  # noqa: A002
+    """other - alpha * input (torch.rsub)."""
+    return ops.sub(other, input if alpha == 1 else input * alpha)
+
+
+def positive(input):  # noqa: A002
+    """input itself (torch.positive); refused for bool, as PyTorch refuses it."""
+    if input.dtype is dt.bool_:
+        raise DTypeError("positive: bool tensors have no unary +; use the tensor itself")
+    return input
+
+
+def clamp_min(input, min):  # noqa: A002
+    """max(input, min) elementwise (torch.clamp_min)."""
+    return ops.clip(input, min, None)
+
+
+def clamp_max(input, max):  # noqa: A002
+    """min(input, max) elementwise (torch.clamp_max)."""
+    return ops.clip(input, None, max)
+
+
+def float_power(input, exponent):  # noqa: A002
+    """input ** exponent in float64 (torch.float_power); a backend without float64
+    (wgpu) refuses it by name."""
+    x = as_tensor(input, "float_power", like=exponent if isinstance(exponent, Tensor) else None)
+    if dt.float64 not in x.backend.dtypes:
+        raise DTypeError(f"float_power: computes in float64, which the {x.backend.device} "
+                         f"backend lacks; use pow, or move the tensor to a backend with "
+                         f"float64")
+    e = exponent.to(dt.float64) if isinstance(exponent, Tensor) else float(exponent)
+    return ops.pow(x.to(dt.float64), e)
+
+
+def adjoint(input):  # noqa: A002
+    """The conjugate transpose of the last two axes (torch.adjoint)."""
+    return ops.conj(input.mT) if input.dtype.is_complex else input.mT
+
+
+def chain_matmul(*matrices):
+    """The product of the matrices in their cheapest order (torch.chain_matmul,
+    ember.linalg.multi_dot)."""
+    from .linalg import multi_dot
+    return multi_dot(matrices)
+
+
+def diagflat(input, offset=0):  # noqa: A002
+    """A matrix with input's elements (flattened) on its ``offset`` diagonal."""
+    return ops.diag(ops.reshape(input, (-1,)), offset)
+
+
+def unflatten(input, dim, sizes):  # noqa: A002
+    """``dim`` split into ``sizes`` (one may be -1), as torch.unflatten."""
+    from .shapes import normalize_axis
+    dim = normalize_axis("unflatten", dim, input.ndim, input.shape)
+    shape = input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:]
+    return ops.reshape(input, shape)
+
+
+def combinations(input, r=2, with_replacement=False):  # noqa: A002
+    """The length-r combinations of a 1-D tensor's elements, one row each, in
+    itertools' order (torch.combinations); differentiable (the rows gather)."""
+    if input.ndim != 1:
+        raise ShapeError(f"combinations: input must be 1-D, got shape {input.shape}")
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    rows = list(pick(range(input.shape[0]), r))
+    if not rows or r == 0:
+        return ops.reshape(input[:0], (0,) if r == 0 else (0, r))
+    index = tensor(rows, dtype=input.backend.default_int, backend=input.backend).reshape(-1)
+    return ops.reshape(ops.index_select(input, 0, index), (len(rows), r))
+
+
+def is_floating_point(input):  # noqa: A002
+    return input.dtype.is_float
+
+
+def is_complex(input):  # noqa: A002
+    return input.dtype.is_complex
+
+
+def is_same_size(input, other):  # noqa: A002
+    return tuple(input.shape) == tuple(other.shape)
+
+
+def is_nonzero(input):  # noqa: A002
+    """Whether a one-element tensor is not zero (torch.is_nonzero); any other size is
+    ambiguous and refused."""
+    if input.size != 1:
+        raise ShapeError(f"is_nonzero: a tensor of {input.size} elements is ambiguous; give "
+                         f"one element, or use .any() or .all()")
+    return bool(input.reshape(()).item() != 0)
+
+
+def get_default_dtype():
+    """The dtype of float tensors made without one: float32 (ember's default float)."""
+    return dt.default_float
+
+
+def promote_types(type1, type2):
+    """The dtype of a binary op between tensors of these dtypes (torch.promote_types)."""
+    return dt.promote(dt.dtype(type1), dt.dtype(type2))
+
+
+def result_type(tensor1, tensor2):
+    """The dtype of a binary op between these tensors or Python numbers
+    (torch.result_type): a number takes its kind's place beside a tensor."""
+    def kind(v):
+        return dt.dtype(v.dtype) if isinstance(v, Tensor) else None
+    a, b = kind(tensor1), kind(tensor2)
+    if a and b:
+        return dt.promote(a, b)
+    if a or b:
+        return dt.scalar_dtype(tensor2 if a else tensor1, a or b)
+    return dt.scalar_dtype(tensor2, dt.scalar_dtype(tensor1, dt.bool_))
+
+
+def _kind(d):
+    """bool < integers < floats < complex: a cast within a kind or up is allowed."""
+    d = dt.dtype(d)
+    return 0 if d.is_bool else 1 if d.is_int else 3 if d.is_complex else 2
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's type promotion allows the cast: not from a float to an integer,
+    from complex to real, or from anything but bool to bool (torch.can_cast)."""
+    return _kind(from_) <= _kind(to)

@@ -1265,7 +1265,10 @@ class WgpuBackend(StridedBackend):
             b = self._padded(b, 4 * n4)                                    # (..., K, Np)
         out = self._alloc(batch + (m, 4 * n4), a.dtype)
         offsets = self._batch_offsets(batch, (at.shape[:-2], k * m4, 0), (b.shape[:-2], k * n4, 0))
-        self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf], (m, m4, n4, k) + offsets,
-                       (-(-n4 // (c * wx)), -(-m4 // (rb * wy)), count), T=wgsl_type(a.dtype),
-                       WX=wx, WY=wy, **matmul_block(rb, c))
+        for first in range(0, count, _MAX_GROUPS):          # batches along z, 65535 a dispatch
+            self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf],
+                           (m, m4, n4, k, first) + offsets,
+                           (-(-n4 // (c * wx)), -(-m4 // (rb * wy)),
+                            min(count - first, _MAX_GROUPS)),
+                           T=wgsl_type(a.dtype), WX=wx, WY=wy, **matmul_block(rb, c))
         return out if 4 * n4 == n else out.view(batch + (m, n), out.strides, 0)

@@ -6,7 +6,8 @@
 // K x Np, each padded with zeros to a multiple of 4 (Mp, Np), so that rows are vec4s.
 // A block on the bottom or right edge reads past them (into the next row of k, or out of
 // bounds, which WGSL makes safe) only for rows and columns of C that it does not store.
-// p = (M, Mp / 4, Np / 4, K), then per batch the vec4 offsets of At and B. WX x WY
+// p = (M, Mp / 4, Np / 4, K, the first batch of this dispatch: WebGPU allows 65535
+// workgroups along z), then per batch the vec4 offsets of At and B. WX x WY
 // invocations (blocks of columns x blocks of rows) make a workgroup. The accumulators
 // (acc<row>_<column>), a step's loads and multiply-adds, and the stores are generated
 // (kernels.matmul_block: WGSL has no preprocessor to unroll them).
@@ -28,9 +29,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (col >= n4 || row4 >= m4) {
         return;
     }
-    let batch = i32(gid.z);
-    var ia = p[4 + 2 * batch] + row4;
-    var ib = p[5 + 2 * batch] + col;
+    let batch = i32(gid.z) + p[4];
+    var ia = p[5 + 2 * batch] + row4;
+    var ib = p[6 + 2 * batch] + col;
 {{ACCUMULATORS}}
     for (var kk = 0; kk < k; kk += 1) {
 {{STEP}}

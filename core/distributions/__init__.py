@@ -1,0 +1,15 @@
+"""``ember.distributions``: torch.distributions' classes and kl_divergence, composed of
+ember's ops, so that they run on every backend and differentiate: log_prob, entropy
+and the reparameterized samples (rsample) carry gradients to the parameters."""
+
+from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
+                         Uniform)
+from .discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
+from .distribution import Distribution
+from .kl import kl_divergence, register_kl
+from .multivariate import Dirichlet, Independent, MultivariateNormal
+
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
+           "Distribution", "Exponential", "Gamma", "Geometric", "Independent", "Laplace",
+           "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
+           "Uniform", "kl_divergence", "register_kl"]

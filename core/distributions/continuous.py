@@ -1,0 +1,355 @@
+"""Univariate continuous distributions, torch.distributions': Normal, LogNormal, Uniform,
+Exponential, Laplace, Cauchy, Gamma, Chi2, Beta. Location-scale ones sample by
+reparameterization (rsample differentiates in the parameters); Gamma and Beta draw by
+Marsaglia and Tsang's rejection method on the device, in a fixed number of rounds (see
+standard_gamma)."""
+
+import math
+
+from .. import dtypes as dt
+from .. import ops
+from ..autograd import no_grad
+from ..compile import is_compiling
+from ..creation import rand, randn
+from ..ops.gamma import digamma, lgamma
+from ..ops.special import erfinv, ndtr
+from .distribution import HALF_LOG_2PI, POSITIVE, REAL, UNIT, Distribution, parameters
+
+#: Marsaglia-Tsang proposals per draw: each is accepted with probability above 0.95
+#: (concentration >= 1), so all 12 fail with probability below 1e-15; that draw then
+#: keeps the last proposal
+GAMMA_ROUNDS = 12
+
+
+def _draws(like, shape, fn):
+    return fn(*shape, dtype=like.dtype, backend=like.backend)
+
+
+class Normal(Distribution):
+    """N(loc, scale^2)."""
+
+    has_rsample = True
+    arg_constraints = {"loc": REAL, "scale": POSITIVE}
+    _params = ("loc", "scale")
+
+    def __init__(self, loc, scale, validate_args=True):
+        (self.loc, self.scale), shape = parameters(loc, scale)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: self.loc)
+    mode = property(lambda self: self.loc)
+    variance = property(lambda self: self.scale ** 2)
+    stddev = property(lambda self: self.scale)
+
+    def rsample(self, sample_shape=()):
+        eps = _draws(self.loc, self._extended_shape(sample_shape), randn)
+        return self.loc + eps * self.scale
+
+    def log_prob(self, value):
+        value = self._value(value)
+        z = (value - self.loc) / self.scale
+        return -0.5 * z * z - ops.log(self.scale) - HALF_LOG_2PI
+
+    def cdf(self, value):
+        return ndtr((self._value(value) - self.loc) / self.scale)
+
+    def icdf(self, value):
+        return self.loc + self.scale * erfinv(value * 2.0 - 1.0) * math.sqrt(2.0)
+
+    def entropy(self):
+        return 0.5 + HALF_LOG_2PI + ops.log(self.scale)
+
+
+class LogNormal(Distribution):
+    """exp of N(loc, scale^2)."""
+
+    has_rsample = True
+    arg_constraints = {"loc": REAL, "scale": POSITIVE}
+    support = POSITIVE
+    _params = ("loc", "scale")
+
+    def __init__(self, loc, scale, validate_args=True):
+        (self.loc, self.scale), shape = parameters(loc, scale)
+        super().__init__(shape, (), validate_args)
+        self.base_dist = Normal(self.loc, self.scale, validate_args=False)
+
+    mean = property(lambda self: ops.exp(self.loc + self.scale ** 2 * 0.5))
+    mode = property(lambda self: ops.exp(self.loc - self.scale ** 2))
+    variance = property(lambda self: ops.expm1(self.scale ** 2) * ops.exp(
+        self.loc * 2.0 + self.scale ** 2))
+
+    def rsample(self, sample_shape=()):
+        return ops.exp(self.base_dist.rsample(sample_shape))
+
+    def log_prob(self, value):
+        value = self._value(value)
+        y = ops.log(value)
+        return self.base_dist.log_prob(y) - y
+
+    def entropy(self):
+        return self.base_dist.entropy() + self.loc
+
+
+class Uniform(Distribution):
+    """Uniform on [low, high)."""
+
+    has_rsample = True
+    arg_constraints = {"low": REAL, "high": REAL}
+    _params = ("low", "high")
+
+    def __init__(self, low, high, validate_args=True):
+        (self.low, self.high), shape = parameters(low, high)
+        super().__init__(shape, (), validate_args)
+        if self._validate and not is_compiling() and not bool((self.low < self.high).all()):
+            raise ValueError(f"Uniform: low must be below high everywhere, got {self!r}")
+
+    mean = property(lambda self: (self.high + self.low) * 0.5)
+    mode = property(lambda self: self.high * math.nan)
+    variance = property(lambda self: (self.high - self.low) ** 2 / 12.0)
+
+    def rsample(self, sample_shape=()):
+        u = _draws(self.low, self._extended_shape(sample_shape), rand)
+        return self.low + u * (self.high - self.low)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        inside = ops.logical_and(self.low <= value, value < self.high)
+        return ops.where(inside, -ops.log(self.high - self.low), -math.inf)
+
+    def cdf(self, value):
+        return ops.clip((self._value(value) - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def icdf(self, value):
+        return self.low + value * (self.high - self.low)
+
+    def entropy(self):
+        return ops.log(self.high - self.low)
+
+
+class Exponential(Distribution):
+    """rate exp(-rate x) on x >= 0."""
+
+    has_rsample = True
+    arg_constraints = {"rate": POSITIVE}
+    support = (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")
+    _params = ("rate",)
+
+    def __init__(self, rate, validate_args=True):
+        (self.rate,), shape = parameters(rate)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: 1.0 / self.rate)
+    mode = property(lambda self: self.rate * 0.0)
+    variance = property(lambda self: self.rate ** -2)
+
+    def rsample(self, sample_shape=()):
+        u = _draws(self.rate, self._extended_shape(sample_shape), rand)
+        return -ops.log1p(-u) / self.rate
+
+    def log_prob(self, value):
+        value = self._value(value)
+        return ops.log(self.rate) - self.rate * value
+
+    def cdf(self, value):
+        return -ops.expm1(-self.rate * self._value(value))
+
+    def icdf(self, value):
+        return -ops.log1p(-value) / self.rate
+
+    def entropy(self):
+        return 1.0 - ops.log(self.rate)
+
+
+class Laplace(Distribution):
+    """exp(-|x - loc| / scale) / (2 scale)."""
+
+    has_rsample = True
+    arg_constraints = {"loc": REAL, "scale": POSITIVE}
+    _params = ("loc", "scale")
+
+    def __init__(self, loc, scale, validate_args=True):
+        (self.loc, self.scale), shape = parameters(loc, scale)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: self.loc)
+    mode = property(lambda self: self.loc)
+    variance = property(lambda self: self.scale ** 2 * 2.0)
+
+    def rsample(self, sample_shape=()):
+        u = _draws(self.loc, self._extended_shape(sample_shape), rand) * 2.0 - 1.0
+        u = ops.clip(u, float(dt.finfo(u.dtype).eps) - 1.0, None)      # as PyTorch's
+        return self.loc - self.scale * ops.sign(u) * ops.log1p(-ops.abs(u))
+
+    def log_prob(self, value):
+        value = self._value(value)
+        return -ops.log(self.scale * 2.0) - ops.abs(value - self.loc) / self.scale
+
+    def cdf(self, value):
+        z = (self._value(value) - self.loc) / self.scale
+        return 0.5 - 0.5 * ops.sign(z) * ops.expm1(-ops.abs(z))
+
+    def icdf(self, value):
+        t = value - 0.5
+        return self.loc - self.scale * ops.sign(t) * ops.log1p(-ops.abs(t) * 2.0)
+
+    def entropy(self):
+        return 1.0 + ops.log(self.scale * 2.0)
+
+
+class Cauchy(Distribution):
+    """scale / (pi (scale^2 + (x - loc)^2)); mean and variance undefined (NaN, inf)."""
+
+    has_rsample = True
+    arg_constraints = {"loc": REAL, "scale": POSITIVE}
+    _params = ("loc", "scale")
+
+    def __init__(self, loc, scale, validate_args=True):
+        (self.loc, self.scale), shape = parameters(loc, scale)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: self.loc * math.nan)
+    mode = property(lambda self: self.loc)
+    variance = property(lambda self: self.loc * 0.0 + math.inf)
+
+    def rsample(self, sample_shape=()):
+        u = _draws(self.loc, self._extended_shape(sample_shape), rand)
+        return self.loc + self.scale * ops.tan((u - 0.5) * math.pi)
+
+    def log_prob(self, value):
+        z = (self._value(value) - self.loc) / self.scale
+        return -math.log(math.pi) - ops.log(self.scale) - ops.log1p(z * z)
+
+    def cdf(self, value):
+        return ops.atan((self._value(value) - self.loc) / self.scale) / math.pi + 0.5
+
+    def icdf(self, value):
+        return self.loc + self.scale * ops.tan((value - 0.5) * math.pi)
+
+    def entropy(self):
+        return math.log(4 * math.pi) + ops.log(self.scale)
+
+
+def settled(done):
+    """Whether every draw of a rejection sampler has been accepted: read on the host
+    when running eagerly, so that the rounds stop early; never while ember.compile
+    traces (the graph keeps them all)."""
+    return not is_compiling() and bool(done.all().item())
+
+
+def standard_gamma(alpha):
+    """Gamma(alpha, 1) draws of alpha's shape, on the device: Marsaglia and Tsang's
+    method for alpha + 1 where alpha < 1 (times U^(1/alpha)), GAMMA_ROUNDS proposals
+    each, the first accepted kept (eagerly, the rounds stop once every draw has one).
+    Not differentiable."""
+    with no_grad():
+        small = alpha < 1.0
+        a = ops.where(small, alpha + 1.0, alpha)
+        d = a - 1.0 / 3.0
+        c = 1.0 / ops.sqrt(d * 9.0)
+        shape = tuple(alpha.shape)
+        out, done = d * 1.0, alpha < 0.0                         # nothing accepted yet
+        for _ in range(GAMMA_ROUNDS):
+            x = _draws(alpha, shape, randn)
+            u = _draws(alpha, shape, rand)
+            v = (1.0 + c * x) ** 3
+            positive = v > 0
+            safe_v = ops.where(positive, v, 1.0)
+            accept = ops.logical_and(positive, ops.log1p(-u) < x * x * 0.5 + d - d * safe_v
+                                     + d * ops.log(safe_v))
+            take = ops.logical_and(accept, ops.logical_not(done))
+            out = ops.where(take, d * safe_v, out)
+            done = ops.logical_or(done, accept)
+            if settled(done):
+                break
+        boost = _draws(alpha, shape, rand)
+        boost = ops.where(small, (1.0 - boost) ** (1.0 / ops.where(small, alpha, 1.0)), 1.0)
+        return out * boost
+
+
+class Gamma(Distribution):
+    """Gamma(concentration, rate): x^(a - 1) exp(-rate x) rate^a / Gamma(a), x > 0."""
+
+    arg_constraints = {"concentration": POSITIVE, "rate": POSITIVE}
+    support = (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")
+    _params = ("concentration", "rate")
+
+    def __init__(self, concentration, rate, validate_args=True):
+        (self.concentration, self.rate), shape = parameters(concentration, rate)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: self.concentration / self.rate)
+    mode = property(lambda self: ops.clip((self.concentration - 1.0) / self.rate, 0.0, None))
+    variance = property(lambda self: self.concentration / self.rate ** 2)
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        return standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
+
+    def log_prob(self, value):
+        value = self._value(value)
+        a, b = self.concentration, self.rate
+        return ops.xlogy(a, b) + ops.xlogy(a - 1.0, value) - b * value - lgamma(a)
+
+    def entropy(self):
+        a = self.concentration
+        return a - ops.log(self.rate) + lgamma(a) + (1.0 - a) * digamma(a)
+
+
+class Chi2(Gamma):
+    """Gamma(df / 2, 1 / 2)."""
+
+    arg_constraints = {"df": POSITIVE}
+    _params = ("df",)
+
+    def __init__(self, df, validate_args=True):
+        (self.df,), _ = parameters(df)
+        super().__init__(self.df * 0.5, self.df * 0.0 + 0.5, validate_args)
+
+    def expand(self, batch_shape):
+        return Chi2(ops.broadcast_to(self.df, tuple(batch_shape)), validate_args=False)
+
+
+class Beta(Distribution):
+    """Beta(concentration1, concentration0) on [0, 1]."""
+
+    arg_constraints = {"concentration1": POSITIVE, "concentration0": POSITIVE}
+    support = UNIT
+    _params = ("concentration1", "concentration0")
+
+    def __init__(self, concentration1, concentration0, validate_args=True):
+        (self.concentration1, self.concentration0), shape = parameters(concentration1,
+                                                                       concentration0)
+        super().__init__(shape, (), validate_args)
+
+    @property
+    def mean(self):
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def mode(self):
+        from .multivariate import simplex_mode
+        pair = ops.stack([self.concentration1, self.concentration0], -1)
+        return simplex_mode(pair)[..., 0]
+
+    @property
+    def variance(self):
+        total = self.concentration1 + self.concentration0
+        return self.concentration1 * self.concentration0 / (total ** 2 * (total + 1.0))
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        x = standard_gamma(ops.broadcast_to(self.concentration1, shape))
+        y = standard_gamma(ops.broadcast_to(self.concentration0, shape))
+        return x / (x + y)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        a, b = self.concentration1, self.concentration0
+        return (ops.xlogy(a - 1.0, value) + ops.xlogy(b - 1.0, 1.0 - value)
+                + lgamma(a + b) - lgamma(a) - lgamma(b))
+
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        total = a + b
+        return (lgamma(a) + lgamma(b) - lgamma(total) - (a - 1.0) * digamma(a)
+                - (b - 1.0) * digamma(b) + (total - 2.0) * digamma(total))

@@ -1,0 +1,310 @@
+"""Discrete distributions, torch.distributions': Bernoulli, Categorical, OneHotCategorical,
+Binomial, Geometric and Poisson. Bernoulli and the categoricals take ``probs`` or
+``logits`` (either determines the other) and sample on the device: a uniform below the
+probability, the Gumbel-max trick. Their log_probs are the logits' (no log of a rounded
+probability)."""
+
+import math
+
+from .. import dtypes as dt
+from .. import ops
+from ..creation import arange, rand, zeros
+from ..autograd import no_grad
+from ..errors import ShapeError
+from ..ops.gamma import lgamma
+from .continuous import settled
+from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Distribution,
+                           parameters)
+
+
+def _probs_or_logits(name, probs, logits, binary):
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{name}: give either probs or logits, not both and not neither")
+    (given,), shape = parameters(probs if logits is None else logits)
+    if binary:
+        if logits is None:
+            return given, ops.logit(given), shape
+        return ops.sigmoid(given), given, shape
+    if given.ndim == 0:
+        raise ShapeError(f"{name}: {'probs' if logits is None else 'logits'} needs at least "
+                         f"one axis, the categories")
+    if logits is None:
+        probs = given / given.sum(-1, keepdims=True)
+        return probs, ops.log(probs), shape
+    logits = given - ops.logsumexp(given, -1, keepdims=True)
+    return ops.exp(logits), logits, shape
+
+
+class Bernoulli(Distribution):
+    """1 with probability probs, else 0."""
+
+    arg_constraints = {"probs": UNIT}
+    support = BOOLEAN
+    _params = ("probs",)
+
+    def __init__(self, probs=None, logits=None, validate_args=True):
+        self.probs, self.logits, shape = _probs_or_logits("Bernoulli", probs, logits, True)
+        super().__init__(shape, (), validate_args)
+
+    def expand(self, batch_shape):
+        return Bernoulli(logits=ops.broadcast_to(self.logits, tuple(batch_shape)),
+                         validate_args=False)
+
+    mean = property(lambda self: self.probs)
+    mode = property(lambda self: ops.where(self.probs > 0.5, 1.0, 0.0) * (self.probs * 0 + 1))
+    variance = property(lambda self: self.probs * (1.0 - self.probs))
+
+    def sample(self, sample_shape=()):
+        u = rand(*self._extended_shape(sample_shape), dtype=self.probs.dtype,
+                 backend=self.probs.backend)
+        return (u < self.probs).to(self.probs.dtype)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        return value * self.logits - ops.softplus(self.logits)
+
+    def entropy(self):
+        return ops.softplus(self.logits) - self.probs * self.logits
+
+
+class Categorical(Distribution):
+    """One of K categories (the last axis of probs or logits), as an integer index."""
+
+    arg_constraints = {"probs": (lambda v: (v >= 0).all(), "Simplex()")}
+    _params = ("probs",)
+
+    def __init__(self, probs=None, logits=None, validate_args=True):
+        self.probs, self.logits, shape = _probs_or_logits(type(self).__name__, probs, logits,
+                                                          False)
+        self._num_events = shape[-1]
+        super().__init__(shape[:-1], self._event(), validate_args)
+
+    def _event(self):
+        return ()
+
+    def expand(self, batch_shape):
+        return type(self)(logits=ops.broadcast_to(
+            self.logits, tuple(batch_shape) + (self._num_events,)), validate_args=False)
+
+    mean = property(lambda self: self.probs[..., 0] * math.nan)
+    mode = property(lambda self: self.probs.argmax(-1))
+    variance = property(lambda self: self.probs[..., 0] * math.nan)
+
+    def _gumbel_argmax(self, sample_shape):
+        """argmax(logits + Gumbel noise): a draw of each category with its probability."""
+        shape = Distribution._extended_shape(self, sample_shape)
+        shape = shape[:len(shape) - len(self.event_shape)] + (self._num_events,)
+        u = rand(*shape, dtype=self.logits.dtype, backend=self.logits.backend)
+        gumbel = -ops.log(-ops.log(ops.clip(u, 1e-30, None)))
+        return (self.logits + gumbel).argmax(-1)
+
+    def sample(self, sample_shape=()):
+        return self._gumbel_argmax(sample_shape)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        index = value.to(self.logits.backend.default_int)
+        logits = ops.broadcast_to(self.logits, tuple(value.shape) + (self._num_events,))
+        return ops.take_along_axis(logits, ops.unsqueeze(index, -1), -1)[..., 0]
+
+    def _value(self, value):
+        from ..creation import tensor
+        from ..tensor import Tensor
+        if not isinstance(value, Tensor):
+            value = tensor(value, backend=self.logits.backend)
+        if self._validate and not _tracing():
+            host = value.numpy()
+            if host.size and ((host < 0).any() or (host >= self._num_events).any()
+                              or (host != host.round()).any()):
+                raise ValueError(f"Expected value argument ({type(value).__name__} of shape "
+                                 f"{tuple(value.shape)}) to be within the support "
+                                 f"(IntegerInterval(lower_bound=0, upper_bound="
+                                 f"{self._num_events - 1})) of the distribution {self!r}, "
+                                 f"but found invalid values:\n{value}")
+        return value
+
+    def entropy(self):
+        finite = ops.where(self.logits == -math.inf, 0.0, self.logits)
+        return -(finite * self.probs).sum(-1)
+
+
+class OneHotCategorical(Categorical):
+    """Categorical's draws as one-hot vectors (event shape (K,))."""
+
+    def _event(self):
+        return (self._num_events,)
+
+    mean = property(lambda self: self.probs)
+    variance = property(lambda self: self.probs * (1.0 - self.probs))
+
+    mode = property(lambda self: _one_hot(self.probs.argmax(-1), self._num_events, self.probs))
+
+    def sample(self, sample_shape=()):
+        index = self._gumbel_argmax(sample_shape)
+        return _one_hot(index, self._num_events, self.probs)
+
+    def log_prob(self, value):
+        value = Distribution._value(self, value)
+        return (value * ops.where(self.logits == -math.inf, 0.0, self.logits)).sum(-1)
+
+
+def _one_hot(index, n, like):
+    return (ops.unsqueeze(index, -1) == arange(n, backend=like.backend)).to(like.dtype)
+
+
+def _tracing():
+    from ..compile import is_compiling
+    return is_compiling()
+
+
+class Binomial(Distribution):
+    """The number of successes in total_count trials of probability probs."""
+
+    arg_constraints = {"total_count": NONNEGATIVE_INTEGER, "probs": UNIT}
+    support = NONNEGATIVE_INTEGER
+    _params = ("total_count", "probs")
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
+        probs_, logits_, _ = _probs_or_logits("Binomial", probs, logits, True)
+        (self.total_count, self.probs, self.logits), shape = parameters(total_count, probs_,
+                                                                        logits_)
+        super().__init__(shape, (), validate_args)
+
+    def expand(self, batch_shape):
+        shape = tuple(batch_shape)
+        return Binomial(ops.broadcast_to(self.total_count, shape),
+                        logits=ops.broadcast_to(self.logits, shape), validate_args=False)
+
+    mean = property(lambda self: self.total_count * self.probs)
+    mode = property(lambda self: ops.minimum(ops.floor((self.total_count + 1.0) * self.probs),
+                                             self.total_count))
+    variance = property(lambda self: self.total_count * self.probs * (1.0 - self.probs))
+
+    def sample(self, sample_shape=()):
+        """The sum of total_count Bernoulli draws: the largest count, read on the host,
+        decides how many uniforms are drawn."""
+        shape = self._extended_shape(sample_shape)
+        n = int(self.total_count.max().item()) if self.total_count.size else 0
+        if not n:
+            return zeros(shape, dtype=self.probs.dtype, backend=self.probs.backend)
+        u = rand(*((n,) + shape), dtype=self.probs.dtype, backend=self.probs.backend)
+        trial = arange(n, dtype=self.probs.dtype, backend=self.probs.backend)
+        trial = trial.reshape((n,) + (1,) * len(shape))
+        return ops.logical_and(u < self.probs, trial < self.total_count).to(
+            self.probs.dtype).sum(0)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        n, k = self.total_count, value
+        return (lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
+                + k * self.logits - n * ops.softplus(self.logits))
+
+
+class Geometric(Distribution):
+    """The number of failures before the first success of probability probs."""
+
+    arg_constraints = {"probs": UNIT}
+    support = NONNEGATIVE_INTEGER
+    _params = ("probs",)
+
+    def __init__(self, probs=None, logits=None, validate_args=True):
+        self.probs, self.logits, shape = _probs_or_logits("Geometric", probs, logits, True)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: 1.0 / self.probs - 1.0)
+    mode = property(lambda self: self.probs * 0.0)
+    variance = property(lambda self: (1.0 / self.probs - 1.0) / self.probs)
+
+    def sample(self, sample_shape=()):
+        u = rand(*self._extended_shape(sample_shape), dtype=self.probs.dtype,
+                 backend=self.probs.backend)
+        tiny = float(dt.finfo(self.probs.dtype).tiny)
+        return ops.floor(ops.log(ops.clip(u, tiny, None)) / ops.log1p(-self.probs))
+
+    def log_prob(self, value):
+        value = self._value(value)
+        return value * ops.log1p(-self.probs) + ops.log(self.probs)
+
+    def entropy(self):
+        return ops.softplus(self.logits) / self.probs - self.logits
+
+
+#: arrivals counted below rate 10, and PTRS proposals from it
+SMALL_ARRIVALS, POISSON_ROUNDS = 48, 16
+#: log(k!) for k < 16, exact, and Stirling's series' coefficients past it
+LOG_FACTORIALS = [math.lgamma(k + 1.0) for k in range(16)]
+STIRLING = (1 / 12, -1 / 360, 1 / 1260)
+
+
+def _log_factorial(k):
+    """log(k!) for whole k >= 0: a table below 16, Stirling's series (three terms: within
+    1e-10 relative there) from it; a dozen primitives where lgamma takes sixty."""
+    from ..creation import tensor
+    table = tensor(LOG_FACTORIALS, dtype=k.dtype, backend=k.backend)
+    small = k < 16
+    exact = ops.take(table, ops.where(small, k, 0.0).to(k.backend.default_int))
+    n = ops.where(small, 16.0, k) + 1.0
+    inv = 1.0 / n
+    tail = inv * (STIRLING[0] + inv * inv * (STIRLING[1] + inv * inv * STIRLING[2]))
+    far = (n - 0.5) * ops.log(n) - n + 0.5 * math.log(2 * math.pi) + tail
+    return ops.where(small, exact, far)
+
+
+class Poisson(Distribution):
+    """rate^k exp(-rate) / k!."""
+
+    arg_constraints = {"rate": NONNEGATIVE}
+    support = NONNEGATIVE_INTEGER
+    _params = ("rate",)
+
+    def __init__(self, rate, validate_args=True):
+        (self.rate,), shape = parameters(rate)
+        super().__init__(shape, (), validate_args)
+
+    mean = property(lambda self: self.rate)
+    mode = property(lambda self: ops.floor(self.rate))
+    variance = property(lambda self: self.rate)
+
+    def sample(self, sample_shape=()):
+        """Draws on the device: below rate 10, the count of unit-rate exponential
+        arrivals before ``rate`` (48 arrivals: more has probability below 1e-11);
+        from 10, Hoermann's transformed rejection (PTRS, as NumPy's), POISSON_ROUNDS
+        proposals each accepted with probability above 0.9, the first accepted kept."""
+        shape = self._extended_shape(sample_shape)
+        rate = ops.broadcast_to(self.rate, shape)
+        with no_grad():
+            small = rate < 10.0
+            lam = ops.where(small, 10.0, rate)
+            u = rand(*((SMALL_ARRIVALS,) + shape), dtype=rate.dtype, backend=rate.backend)
+            arrivals = ops.cumsum(-ops.log1p(-u), 0)
+            counted = (arrivals < ops.where(small, rate, 0.0)).to(rate.dtype).sum(0)
+            slam, loglam = ops.sqrt(lam), ops.log(lam)
+            b = slam * 2.53 + 0.931
+            a = b * 0.02483 - 0.059
+            log_invalpha = ops.log(1.1239 + 1.1328 / (b - 3.4))
+            vr = 0.9277 - 3.6224 / (b - 2.0)
+            out, done = lam * 0.0, small
+            for _ in range(POISSON_ROUNDS):
+                if settled(done):
+                    break
+                uu = rand(*shape, dtype=rate.dtype, backend=rate.backend) - 0.5
+                v = rand(*shape, dtype=rate.dtype, backend=rate.backend)
+                us = 0.5 - ops.abs(uu)
+                k = ops.floor((a * 2.0 / us + b) * uu + lam + 0.43)
+                quick = ops.logical_and(us >= 0.07, v <= vr)
+                hopeless = ops.logical_or(k < 0, ops.logical_and(us < 0.013, v > us))
+                kk = ops.where(k < 0, 0.0, k)
+                slow = (ops.log(ops.clip(v, 1e-30, None)) + log_invalpha
+                        - ops.log(a / (us * us) + b)) <= -lam + kk * loglam - _log_factorial(kk)
+                accept = ops.logical_or(quick, ops.logical_and(ops.logical_not(hopeless), slow))
+                out = ops.where(ops.logical_and(accept, ops.logical_not(done)), kk, out)
+                done = ops.logical_or(done, accept)
+            return ops.where(small, counted, out)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        return ops.xlogy(value, self.rate) - self.rate - lgamma(value + 1.0)
+
+
+__all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "OneHotCategorical",
+           "Poisson"]

@@ -1,0 +1,121 @@
+"""kl_divergence(p, q) and register_kl, torch.distributions.kl's: closed forms per pair
+of types, looked up along both classes' method resolution orders (the most specific
+registered pair wins)."""
+
+import math
+
+from .. import linalg, ops
+from ..ops.gamma import digamma, lgamma
+from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
+from .discrete import Bernoulli, Categorical, Poisson
+from .multivariate import Dirichlet, Independent, MultivariateNormal
+
+_KL = {}
+
+
+def register_kl(type_p, type_q):
+    """Decorator: fn(p, q) is KL(p || q) for p of type_p and q of type_q."""
+    def register(fn):
+        _KL[type_p, type_q] = fn
+        return fn
+    return register
+
+
+def kl_divergence(p, q):
+    """KL(p || q) = E_p[log p - log q], over the batch."""
+    for tp in type(p).__mro__:
+        for tq in type(q).__mro__:
+            fn = _KL.get((tp, tq))
+            if fn is not None:
+                return fn(p, q)
+    raise NotImplementedError(f"kl_divergence: no closed form registered for "
+                              f"{type(p).__name__} and {type(q).__name__}; register one with "
+                              f"ember.distributions.register_kl")
+
+
+@register_kl(Normal, Normal)
+def _normal(p, q):
+    ratio = (p.scale / q.scale) ** 2
+    return 0.5 * (ratio + ((p.loc - q.loc) / q.scale) ** 2 - 1.0 - ops.log(ratio))
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _bernoulli(p, q):
+    return (p.probs * (ops.softplus(-q.logits) - ops.softplus(-p.logits))
+            + (1.0 - p.probs) * (ops.softplus(q.logits) - ops.softplus(p.logits)))
+
+
+@register_kl(Categorical, Categorical)
+def _categorical(p, q):
+    t = p.probs * (p.logits - q.logits)
+    t = ops.where(p.probs == 0, 0.0, t)
+    t = ops.where(ops.logical_and(q.probs == 0, p.probs > 0), math.inf, t)
+    return t.sum(-1)
+
+
+@register_kl(Uniform, Uniform)
+def _uniform(p, q):
+    inside = ops.logical_and(q.low <= p.low, p.high <= q.high)
+    return ops.where(inside, ops.log((q.high - q.low) / (p.high - p.low)), math.inf)
+
+
+@register_kl(Exponential, Exponential)
+def _exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - 1.0 - ops.log(ratio)
+
+
+@register_kl(Laplace, Laplace)
+def _laplace(p, q):
+    ratio = p.scale / q.scale
+    gap = ops.abs(p.loc - q.loc)
+    return -ops.log(ratio) + gap / q.scale + ratio * ops.exp(-gap / p.scale) - 1.0
+
+
+@register_kl(Gamma, Gamma)
+def _gamma(p, q):
+    a, b, c, d = p.concentration, p.rate, q.concentration, q.rate
+    return ((a - c) * digamma(a) - lgamma(a) + lgamma(c) + c * (ops.log(b) - ops.log(d))
+            + a * (d / b - 1.0))
+
+
+@register_kl(Beta, Beta)
+def _beta(p, q):
+    a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
+    t1, t2 = a1 + b1, a2 + b2
+    return (lgamma(t1) - lgamma(a1) - lgamma(b1) - lgamma(t2) + lgamma(a2) + lgamma(b2)
+            + (a1 - a2) * digamma(a1) + (b1 - b2) * digamma(b1) + (t2 - t1) * digamma(t1))
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _dirichlet(p, q):
+    a, b = p.concentration, q.concentration
+    sa, sb = a.sum(-1), b.sum(-1)
+    return (lgamma(sa) - lgamma(sb) - (lgamma(a) - lgamma(b)).sum(-1)
+            + ((a - b) * (digamma(a) - ops.unsqueeze(digamma(sa), -1))).sum(-1))
+
+
+@register_kl(Poisson, Poisson)
+def _poisson(p, q):
+    return p.rate * (ops.log(p.rate) - ops.log(q.rate)) - (p.rate - q.rate)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _mvn(p, q):
+    n = p.event_shape[0]
+    shape = ops.broadcast_shapes(p.batch_shape, q.batch_shape)
+    lp = ops.broadcast_to(p.scale_tril, shape + (n, n))
+    lq = ops.broadcast_to(q.scale_tril, shape + (n, n))
+    m = linalg.solve_triangular(lq, lp, upper=False)                    # Lq^-1 Lp
+    diff = ops.unsqueeze(ops.broadcast_to(q.loc - p.loc, shape + (n,)), -1)
+    z = linalg.solve_triangular(lq, diff, upper=False)[..., 0]
+    return (q._half_log_det() - p._half_log_det()
+            + 0.5 * ((m ** 2).sum((-2, -1)) + (z * z).sum(-1) - n))
+
+
+@register_kl(Independent, Independent)
+def _independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("kl_divergence: Independent distributions of different "
+                                  "reinterpreted_batch_ndims")
+    return p._sum(kl_divergence(p.base_dist, q.base_dist))

@@ -1,0 +1,177 @@
+"""Distributions over vectors, torch.distributions': MultivariateNormal (through its
+Cholesky factor: solves and log-determinants from ember.linalg, so log_prob and
+rsample differentiate in every parameter), Dirichlet, and Independent, which turns
+batch axes into event axes."""
+
+import math
+
+from .. import linalg, ops
+from ..errors import ShapeError
+from ..ops.gamma import digamma, lgamma
+from ..creation import randn
+from .continuous import standard_gamma
+from .distribution import POSITIVE, Distribution, parameters
+
+
+class MultivariateNormal(Distribution):
+    """N(loc, covariance) over vectors of loc's last axis; give exactly one of
+    covariance_matrix, precision_matrix and scale_tril (lower-triangular, positive
+    diagonal)."""
+
+    has_rsample = True
+    _params = ("loc", "scale_tril")
+
+    def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
+                 validate_args=True):
+        given = [m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None]
+        if len(given) != 1:
+            raise ValueError("MultivariateNormal: give exactly one of covariance_matrix, "
+                             "precision_matrix or scale_tril")
+        (loc,), _ = parameters(loc)
+        if loc.ndim < 1:
+            raise ShapeError("MultivariateNormal: loc needs at least one axis, the event's")
+        matrix = given[0].to(loc.dtype)
+        n = loc.shape[-1]
+        if matrix.ndim < 2 or tuple(matrix.shape[-2:]) != (n, n):
+            raise ShapeError(f"MultivariateNormal: the matrix must end in ({n}, {n}) for loc "
+                             f"of shape {tuple(loc.shape)}, got {tuple(matrix.shape)}")
+        if scale_tril is not None:
+            tril = matrix
+        elif covariance_matrix is not None:
+            tril = linalg.cholesky(matrix)        # a LinAlgError names a bad matrix
+        else:
+            tril = linalg.cholesky(linalg.inv(matrix))
+        batch = ops.broadcast_shapes(tuple(loc.shape[:-1]), tuple(tril.shape[:-2]))
+        self.loc = ops.broadcast_to(loc, batch + (n,))
+        self.scale_tril = ops.broadcast_to(tril, batch + (n, n))
+        super().__init__(batch, (n,), validate_args)
+
+    def _param_event(self, name):
+        return self.event_shape + ((self.event_shape[0],) if name == "scale_tril" else ())
+
+    covariance_matrix = property(lambda self: self.scale_tril @ self.scale_tril.mT)
+    precision_matrix = property(lambda self: linalg.inv(self.covariance_matrix))
+    mean = property(lambda self: self.loc)
+    mode = property(lambda self: self.loc)
+    variance = property(lambda self: (self.scale_tril ** 2).sum(-1))
+
+    def rsample(self, sample_shape=()):
+        eps = randn(*self._extended_shape(sample_shape), dtype=self.loc.dtype,
+                    backend=self.loc.backend)
+        return self.loc + (self.scale_tril @ ops.unsqueeze(eps, -1))[..., 0]
+
+    def _half_log_det(self):
+        return ops.log(ops.diagonal(self.scale_tril, 0, -2, -1)).sum(-1)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        diff = value - self.loc
+        shape = ops.broadcast_shapes(tuple(diff.shape[:-1]), self.batch_shape)
+        n = self.event_shape[0]
+        tril = ops.broadcast_to(self.scale_tril, shape + (n, n))
+        z = linalg.solve_triangular(tril, ops.unsqueeze(ops.broadcast_to(diff, shape + (n,)),
+                                                        -1), upper=False)[..., 0]
+        return -0.5 * (z * z).sum(-1) - 0.5 * n * math.log(2 * math.pi) - self._half_log_det()
+
+    def entropy(self):
+        n = self.event_shape[0]
+        return 0.5 * n * (1.0 + math.log(2 * math.pi)) + self._half_log_det()
+
+
+class Dirichlet(Distribution):
+    """Dirichlet(concentration) over the simplex of concentration's last axis."""
+
+    arg_constraints = {"concentration": POSITIVE}
+    _params = ("concentration",)
+
+    def __init__(self, concentration, validate_args=True):
+        (self.concentration,), shape = parameters(concentration)
+        if not shape:
+            raise ShapeError("Dirichlet: concentration needs at least one axis, the event's")
+        super().__init__(shape[:-1], shape[-1:], validate_args)
+
+    def _param_event(self, name):
+        return self.event_shape
+
+    mean = property(lambda self: self.concentration / self.concentration.sum(-1, keepdims=True))
+
+    @property
+    def mode(self):
+        return simplex_mode(self.concentration)
+
+    @property
+    def variance(self):
+        a = self.concentration
+        total = a.sum(-1, keepdims=True)
+        return a * (total - a) / (total ** 2 * (total + 1.0))
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        g = standard_gamma(ops.broadcast_to(self.concentration, shape))
+        return g / g.sum(-1, keepdims=True)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        a = self.concentration
+        return (ops.xlogy(a - 1.0, value).sum(-1) + lgamma(a.sum(-1)) - lgamma(a).sum(-1))
+
+    def entropy(self):
+        a = self.concentration
+        k, total = a.shape[-1], a.sum(-1)
+        return (lgamma(a).sum(-1) - lgamma(total) - (k - total) * digamma(total)
+                - ((a - 1.0) * digamma(a)).sum(-1))
+
+
+def simplex_mode(a):
+    """The Dirichlet mode as PyTorch gives it: (a - 1) clipped at 0, normalized; where
+    every concentration is below 1, the corner of the largest."""
+    above = ops.clip(a - 1.0, 0.0, None)
+    mode = above / above.sum(-1, keepdims=True)
+    corner = (a == ops.amax(a, -1, keepdims=True)).to(a.dtype)
+    return ops.where((a < 1.0).all(-1, keepdims=True), corner, mode)
+
+
+class Independent(Distribution):
+    """``base_distribution`` with its last ``reinterpreted_batch_ndims`` batch axes read
+    as event axes: log_prob and entropy sum over them."""
+
+    def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=True):
+        base, n = base_distribution, int(reinterpreted_batch_ndims)
+        if n > len(base.batch_shape):
+            raise ShapeError(f"Independent: reinterpreted_batch_ndims {n} exceeds the base's "
+                             f"batch shape {base.batch_shape}")
+        self.base_dist, self.reinterpreted_batch_ndims = base, n
+        cut = len(base.batch_shape) - n
+        self._params = ()
+        super().__init__(base.batch_shape[:cut], base.batch_shape[cut:] + base.event_shape,
+                         False)
+        self.has_rsample = base.has_rsample
+
+    def expand(self, batch_shape):
+        shape = tuple(batch_shape) + self.base_dist.batch_shape[
+            len(self.base_dist.batch_shape) - self.reinterpreted_batch_ndims:]
+        return Independent(self.base_dist.expand(shape), self.reinterpreted_batch_ndims)
+
+    mean = property(lambda self: self.base_dist.mean)
+    mode = property(lambda self: self.base_dist.mode)
+    variance = property(lambda self: self.base_dist.variance)
+
+    def rsample(self, sample_shape=()):
+        return self.base_dist.rsample(sample_shape)
+
+    def sample(self, sample_shape=()):
+        return self.base_dist.sample(sample_shape)
+
+    def _sum(self, t):
+        for _ in range(self.reinterpreted_batch_ndims):
+            t = t.sum(-1)
+        return t
+
+    def log_prob(self, value):
+        return self._sum(self.base_dist.log_prob(value))
+
+    def entropy(self):
+        return self._sum(self.base_dist.entropy())
+
+    def __repr__(self):
+        return f"Independent({self.base_dist!r}, {self.reinterpreted_batch_ndims})"

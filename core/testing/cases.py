@@ -243,6 +243,23 @@ def _np_standardize(x):
     return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
 
 
+def _np_norm(x, p, axis=None, keepdims=False):
+    """The p-norm scaled by the largest magnitude, as ember's: sum(|x|^p) of subnormals
+    would underflow to 0 (12 elements of 5e-324 have norm 1.5e-323, not 0); infinities
+    and NaN as the unscaled formula gives them."""
+    a = np.abs(x)
+    with np.errstate(all="ignore"):
+        plain = np.sum(a ** p, axis=axis, keepdims=keepdims) ** (1 / p)
+        s = np.max(a, axis=axis, keepdims=True) if a.size else np.ones((1,) * a.ndim)
+        ok = np.isfinite(s) & (s > 0)
+        s = np.where(ok, s, 1.0)
+        scaled = np.sum((a / s) ** p, axis=axis, keepdims=True) ** (1 / p) * s
+        scaled = scaled if keepdims else (np.squeeze(scaled, axis) if axis is not None
+                                          else scaled.reshape(()))
+    fine = np.all(np.isfinite(a), axis=axis, keepdims=keepdims)
+    return np.where(fine, scaled, plain)
+
+
 def _np_spread(x, axis):
     """The sample standard deviation in float64 without underflow or overflow: the
     deviations scaled by their largest magnitude before squaring (as ember's own)."""
@@ -786,11 +803,10 @@ OPS = [
     OpCase("min_dim_indices", lambda x: x.min(dim=0, keepdim=True).indices,
            lambda x: np.argmin(x, 0)[None], REDUCE, NUMERIC, sample="distinct", grad=False,
            out="index"),
-    OpCase("norm", lambda x: x.norm(), lambda x: np.sqrt(np.sum(x * x)), REDUCE, double=True,
+    OpCase("norm", lambda x: x.norm(), lambda x: _np_norm(x, 2), REDUCE, double=True,
            sample="away_from_zero"),
     OpCase("norm_p3_dim", lambda x: ember.norm(x, 3, dim=-1, keepdim=True),
-           lambda x: np.sum(np.abs(x) ** 3, -1, keepdims=True) ** (1 / 3), REDUCE,
-           sample="away_from_zero"),
+           lambda x: _np_norm(x, 3, -1, True), REDUCE, sample="away_from_zero"),
     OpCase("mm", ember.mm, np.matmul, [((3, 4), (4, 5)), ((1, 7), (7, 1)), ((0, 2), (2, 3))],
            domain=(-1, 1), cancels=True),
     OpCase("bmm", ember.bmm, np.matmul, [((2, 3, 4), (2, 4, 5)), ((1, 0, 2), (1, 2, 3))],

@@ -265,7 +265,10 @@ def _check_4d(op, x):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation, as PyTorch) through im2col and one batched matmul."""
+    """2-D convolution (cross-correlation, as PyTorch) through im2col and one batched
+    matmul, over (N, C, H, W) or an unbatched (C, H, W)."""
+    if x.ndim == 3:
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     return _conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups)
 
 
@@ -315,7 +318,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     position over its window (C_out kh kw rows), col2im sums the windows into the output,
     then ``padding`` is cropped from each side and ``output_padding`` more rows and
     columns are kept at the bottom and right. Output size (H - 1) s - 2 p + d (k - 1) +
-    output_padding + 1."""
+    output_padding + 1. An unbatched (C, H, W) input gives an unbatched output."""
+    if x.ndim == 3:
+        return conv_transpose2d(x.unsqueeze(0), weight, bias, stride, padding, output_padding,
+                                groups, dilation).squeeze(0)
     _check_4d("conv_transpose2d", x)
     if weight.ndim != 4:
         raise ShapeError(f"conv_transpose2d: weight must have shape (in, out/groups, kh, kw), "

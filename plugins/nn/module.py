@@ -215,7 +215,10 @@ class Module:
         return out
 
     def load_state_dict(self, state, strict=True):
-        """Copy values into this module's own tensors (optimizers keep their references)."""
+        """Copy values into this module's own tensors (optimizers keep their references);
+        lazy layers take their sizes from the state first."""
+        from .lazy import materialize_from_state
+        materialize_from_state(self, state)
         own = OrderedDict(self.named_parameters())
         own.update(self.named_buffers())
         missing = [k for k in own if k not in state]

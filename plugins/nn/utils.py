@@ -1,12 +1,63 @@
-"""torch.nn.utils' names: gradient clipping (ember.plugins.optim's) and a model's
-parameters as one flat vector and back."""
+"""torch.nn.utils' names: gradient clipping (ember.plugins.optim's), a model's
+parameters as one flat vector and back, parametrizations (weight_norm, spectral_norm;
+see parametrize.py) and padding a list of sequences into a batch (rnn.pad_sequence)."""
 
 import ember
 from ember.errors import ShapeError
 from ember.plugins.optim.clip import clip_grad_norm_, clip_grad_value_
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters"]
+from . import parametrize
+from .parametrize import legacy_weight_norm as weight_norm
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "parametrizations",
+           "parametrize", "remove_weight_norm", "rnn", "vector_to_parameters", "weight_norm"]
+
+
+class parametrizations:                      # noqa: N801  (torch.nn.utils.parametrizations)
+    """torch.nn.utils.parametrizations' namespace."""
+    weight_norm = staticmethod(parametrize.weight_norm)
+    spectral_norm = staticmethod(parametrize.spectral_norm)
+
+
+def remove_weight_norm(module, name="weight"):
+    """Undo the older weight_norm: ``name`` a plain parameter again, holding its value."""
+    from .module import Parameter
+    with ember.no_grad():
+        value = getattr(module, name).detach()
+    delattr(module, f"{name}_g")
+    delattr(module, f"{name}_v")
+    delattr(type(module), name)
+    object.__setattr__(module, "__class__", type(module)._parametrized_base)
+    setattr(module, name, Parameter(value))
+    return module
+
+
+class rnn:                                   # noqa: N801  (torch.nn.utils.rnn)
+    """torch.nn.utils.rnn's pad_sequence."""
+
+    @staticmethod
+    def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+        """Tensors of shape (L_i, *) stacked into (L_max, B, *) (or (B, L_max, *) with
+        batch_first), each padded with ``padding_value`` on ``padding_side``."""
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got "
+                             f"{padding_side!r}")
+        sequences = list(sequences)
+        if not sequences:
+            raise ShapeError("pad_sequence: needs at least one sequence")
+        tail = tuple(sequences[0].shape[1:])
+        for k, t in enumerate(sequences):
+            if t.ndim < 1 or tuple(t.shape[1:]) != tail:
+                raise ShapeError(f"pad_sequence: sequence {k} has shape {tuple(t.shape)}; every "
+                                 f"one must be (L, {', '.join(map(str, tail)) or ''}) with "
+                                 f"the first's trailing shape")
+        longest = max(t.shape[0] for t in sequences)
+        rows = []
+        for t in sequences:
+            gap = longest - t.shape[0]
+            widths = [(0, gap) if padding_side == "right" else (gap, 0)] + [(0, 0)] * (t.ndim - 1)
+            rows.append(ember.pad(t, widths, value=padding_value) if gap else t)
+        return ember.stack(rows, 0 if batch_first else 1)
 
 
 def parameters_to_vector(parameters):

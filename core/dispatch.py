@@ -97,6 +97,9 @@ def rebind(t, buf):
         recorder = active()
         if recorder is not None:
             recorder.rebound(t)
+    owner = getattr(t, "_owner", None)        # .data's view writes through (Tensor.data)
+    if owner is not None:
+        rebind(owner, buf)
 
 
 def created(t):

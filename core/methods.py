@@ -264,6 +264,109 @@ class Methods:
         """This tensor in host memory: on the numpy backend."""
         return self.to("numpy")
 
+    def is_contiguous(self, memory_format=None):
+        """True: ember's tensors are values, with no layout to be strided."""
+        return True
+
+    def stride(self, dim=None):
+        """The strides of this shape laid out densely, row-major (what is_contiguous says)."""
+        strides, step = [], 1
+        for n in reversed(self.shape):
+            strides.append(step)
+            step *= max(n, 1)
+        strides = tuple(reversed(strides))
+        return strides if dim is None else strides[dim]
+
+    def element_size(self): return self.dtype.itemsize
+    itemsize = property(element_size)
+    nbytes = property(lambda self: self.dtype.itemsize * int(self.size))
+    def nelement(self): return int(self.size)
+    def ndimension(self): return len(self.shape)
+    def reshape_as(self, other): return _ops.reshape(self, other.shape)
+
+    def is_signed(self):
+        return not (self.dtype.is_unsigned or self.dtype.is_bool)
+
+    def polygamma_(self, n): return self.copy_(_ops.polygamma(n, self))
+    def trace(self): return _ops.trace(self)
+    real = property(lambda self: _ops.real(self))
+    imag = property(lambda self: _ops.imag(self))
+    mH = property(lambda self: _ops.conj(self.mT) if self.dtype.is_complex else self.mT)
+    H = property(lambda self: _ops.conj(self.T) if self.dtype.is_complex else self.T)
+    retains_grad = property(lambda self: bool(self._retain))
+    def byte(self): return self.to(dtype="uint8")
+    def char(self): return self.to(dtype="int8")
+    def short(self): return self.to(dtype="int16")
+    def cfloat(self): return self.to(dtype="complex64")
+    def cdouble(self): return self.to(dtype="complex128")
+    def split_with_sizes(self, split_sizes, dim=0): return _ops.split(self, list(split_sizes), dim)
+    def cumsum_(self, dim): return self.copy_(_ops.cumsum(self, dim))
+    def cumprod_(self, dim): return self.copy_(_ops.cumprod(self, dim))
+
+    def unfold(self, dimension, size, step):
+        """Every window of ``size`` elements along ``dimension``, ``step`` apart, as a new
+        last axis (torch.Tensor.unfold); the windows are gathered, so the gradient sums
+        back over overlaps."""
+        from .creation import arange
+        from .errors import ShapeError
+        from .shapes import normalize_axis
+        dim = normalize_axis("unfold", dimension, max(self.ndim, 1), self.shape)
+        length = self.shape[dim] if self.ndim else 1
+        if size > length or size < 0 or step <= 0:
+            raise ShapeError(f"unfold: {size} elements every {step} do not fit in {length} "
+                             f"along axis {dim}")
+        count = (length - size) // step + 1
+        starts = arange(count, backend=self._backend).reshape(-1, 1) * step
+        index = (starts + arange(size, backend=self._backend).reshape(1, -1)).reshape(-1)
+        x = self if self.ndim else self.reshape(1)
+        picked = _ops.index_select(x, dim, index)
+        shape = x.shape[:dim] + (count, size) + x.shape[dim + 1:]
+        return _ops.movedim(picked.reshape(shape), dim + 1, -1)
+
+    # -- filling in place from ember's generator (initialization code's idioms) ----------
+    def uniform_(self, from_=0.0, to=1.0):
+        from .creation import uniform
+        return self.copy_(uniform(from_, to, self.shape, self.dtype, self._backend))
+
+    def normal_(self, mean=0.0, std=1.0):
+        from .creation import normal
+        return self.copy_(normal(mean, std, self.shape, self.dtype, self._backend))
+
+    def exponential_(self, lambd=1.0):
+        from .creation import rand
+        u = rand(*self.shape, dtype=self.dtype, backend=self._backend)
+        return self.copy_(-_ops.log1p(-u) / lambd)
+
+    def bernoulli_(self, p=0.5):
+        from .creation import rand
+        return self.copy_(rand(*self.shape, dtype=self.dtype, backend=self._backend) < p)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """The main diagonal (every index equal; a tall matrix's repeating every n + 1
+        rows with ``wrap``) set to fill_value, as torch.Tensor.fill_diagonal_."""
+        from .creation import arange
+        from .errors import ShapeError
+        if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
+            raise ShapeError(f"fill_diagonal_: needs a matrix or a tensor with all sides "
+                             f"equal, got shape {self.shape}")
+        rows = [arange(n, backend=self._backend) for n in self.shape]
+        if self.ndim == 2:
+            r, c = rows[0].reshape(-1, 1), rows[1].reshape(1, -1)
+            n = self.shape[1]
+            mask = (r % (n + 1) == c) if wrap else (r == c)
+            if not wrap:
+                mask = _ops.logical_and(mask, r < min(self.shape))
+        else:
+            mask = None
+            for k in range(1, self.ndim):
+                shape_a = [1] * self.ndim
+                shape_a[0] = self.shape[0]
+                shape_b = [1] * self.ndim
+                shape_b[k] = self.shape[k]
+                eq = rows[0].reshape(shape_a) == rows[k].reshape(shape_b)
+                mask = eq if mask is None else _ops.logical_and(mask, eq)
+        return self.copy_(_ops.where(mask, fill_value, self))
+
     # -- in place (rebinding this tensor, as x += y does) ------------------------------
     def add_(self, o, alpha=1): return self._inplace(_ops.add, _times(o, alpha), "+=")
     def sub_(self, o, alpha=1): return self._inplace(_ops.sub, _times(o, alpha), "-=")
@@ -296,6 +399,85 @@ class Methods:
 
 
 
+def _delegate(name, target):
+    """A method calling ``target`` (an ember.ops name, or "module:name" for ember's
+    other modules) with the tensor first."""
+    module, _, attr = target.rpartition(":")
+
+    def method(self, *args, **kwargs):
+        if module:
+            import importlib
+            fn = getattr(importlib.import_module(f"ember.{module}"), attr)
+        else:
+            fn = getattr(_ops, attr)
+        return fn(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"PyTorch's Tensor.{name}: ember.{target.replace(':', '.')} of this tensor."
+    return method
+
+
+def _delegate_inplace(name, target):
+    """``name`` ending in _: ``target``'s result written into this tensor (copy_)."""
+    out_of_place = _delegate(name, target)
+
+    def method(self, *args, **kwargs):
+        return self.copy_(out_of_place(self, *args, **kwargs))
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place: {out_of_place.__doc__}"
+    return method
+
+
+#: PyTorch's Tensor methods that are one of ember's functions with the tensor first
+DELEGATED = {
+    "absolute": "abs", "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2",
+    "arccosh": "acosh", "arcsinh": "asinh", "arctanh": "atanh", "acosh": "acosh",
+    "asinh": "asinh", "atanh": "atanh", "cosh": "cosh", "sinh": "sinh", "tan": "tan",
+    "log2": "log2", "log10": "log10", "exp2": "exp2", "ldexp": "ldexp", "fmax": "fmax",
+    "fmin": "fmin", "logaddexp2": "logaddexp2", "index_select": "index_select",
+    "narrow": "narrow", "take": "take", "take_along_dim": "take_along_axis", "select": "select",
+    "diag": "diag", "diagonal": "diagonal", "diag_embed": "diag_embed", "tile": "tile",
+    "swapaxes": "swapaxes", "swapdims": "swapaxes", "moveaxis": "movedim", "ravel": "ravel",
+    "tensor_split": "tensor_split", "hsplit": "hsplit", "vsplit": "vsplit", "dsplit": "dsplit",
+    "logical_and": "logical_and", "logical_or": "logical_or", "logical_xor": "logical_xor",
+    "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor",
+    "bitwise_not": "bitwise_not", "bitwise_left_shift": "bitwise_left_shift",
+    "bitwise_right_shift": "bitwise_right_shift", "conj": "conj", "inner": "inner",
+    "vdot": "vdot", "mv": "mv", "addmm": "addmm", "addmv": "addmv", "addr": "addr",
+    "baddbmm": "baddbmm", "addcmul": "addcmul", "addcdiv": "addcdiv", "dist": "dist",
+    "renorm": "renorm", "aminmax": "aminmax", "corrcoef": "corrcoef", "cov": "cov",
+    "equal": "equal", "isreal": "isreal", "divide": "div", "true_divide": "div",
+    "multiply": "mul", "greater": "gt", "greater_equal": "ge", "less": "lt", "less_equal": "le",
+    "not_equal": "ne", "masked_select": "masked_select", "broadcast_to": "broadcast_to",
+    "diagonal_scatter": "diagonal_scatter", "select_scatter": "select_scatter",
+    "slice_scatter": "slice_scatter", "histogram": "histogram", "erfc": "erfc",
+    "subtract": "pytorch_names:subtract", "float_power": "pytorch_names:float_power",
+    "positive": "pytorch_names:positive", "argwhere": "pytorch_names:argwhere",
+    "unflatten": "pytorch_names:unflatten", "diagflat": "pytorch_names:diagflat",
+    "adjoint": "pytorch_names:adjoint", "is_floating_point": "pytorch_names:is_floating_point",
+    "is_complex": "pytorch_names:is_complex", "is_nonzero": "pytorch_names:is_nonzero",
+    "is_same_size": "pytorch_names:is_same_size", "matrix_power": "linalg:matrix_power",
+    "cholesky": "linalg:cholesky", "xlogy": "xlogy", "logit": "logit",
+}
+#: and their in-place forms (the result copied into the tensor, as x += y rebinds it)
+DELEGATED_INPLACE = {
+    **{f"{n}_": n for n in (
+        "abs", "acos", "asin", "atan", "atan2", "acosh", "asinh", "atanh", "cos", "cosh", "sin",
+        "sinh", "tan", "tanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
+        "rsqrt", "square", "reciprocal", "sigmoid", "relu", "neg", "sign", "sgn", "floor",
+        "ceil", "round", "trunc", "frac", "erf", "erfc", "erfinv", "lgamma", "digamma", "i0",
+        "pow", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "copysign", "hypot",
+        "logit", "xlogy", "nan_to_num", "heaviside", "ldexp", "deg2rad", "rad2deg",
+        "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+        "bitwise_or", "bitwise_xor", "bitwise_not", "tril", "triu", "sinc", "gcd", "lcm",
+        "nextafter", "floor_divide", "renorm")},
+    "clamp_min_": "pytorch_names:clamp_min", "clamp_max_": "pytorch_names:clamp_max",
+    "absolute_": "abs", "negative_": "neg", "fix_": "trunc", "arccos_": "acos",
+    "arcsin_": "asin", "arctan_": "atan", "multiply_": "mul", "divide_": "div",
+    "true_divide_": "div", "subtract_": "pytorch_names:subtract", "clip_": "clip",
+    "eq_": "eq", "ne_": "ne", "lt_": "lt", "le_": "le", "gt_": "gt", "ge_": "ge",
+    "mvlgamma_": "mvlgamma",
+}
+
 #: ember.ops, which builds on Tensor (so on this module): ember.tensor hands it over with
 #: use() once both are imported
 _ops = None
@@ -304,3 +486,11 @@ _ops = None
 def use(ops):
     global _ops
     _ops = ops
+
+
+for _name, _target in DELEGATED.items():
+    if not hasattr(Methods, _name):
+        setattr(Methods, _name, _delegate(_name, _target))
+for _name, _target in DELEGATED_INPLACE.items():
+    if not hasattr(Methods, _name):
+        setattr(Methods, _name, _delegate_inplace(_name, _target))

@@ -359,8 +359,12 @@ class Tensor(Methods):
 
     @property
     def data(self):
-        """The value without autograd history (PyTorch's ``.data``)."""
-        return self.detach()
+        """The value without autograd history (PyTorch's ``.data``): in-place updates of
+        it (``p.data.normal_()``, ``w.data.copy_(v)``, ``x.data[i] = 0``) reach this
+        tensor too, as PyTorch's shared storage makes them, outside autograd."""
+        view = wrap(_dispatch.read(self), self._backend, self.shape, self.dtype, DataView)
+        view._owner = self
+        return view
 
     @data.setter
     def data(self, value):
@@ -397,6 +401,13 @@ class Tensor(Methods):
 
 
 _new = object.__new__
+
+
+class DataView(Tensor):
+    """What ``.data`` gives: a tensor with no history whose rebinds (every in-place
+    update) rebind the tensor it came from as well."""
+
+    __slots__ = ("_owner",)
 
 
 def wrap(data, backend, shape, dtype, cls=Tensor):

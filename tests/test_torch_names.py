@@ -245,6 +245,20 @@ IDIOMS = [
         m.hann_window(8), m.hamming_window(7, False), m.hamming_window(6, True, 0.5, 0.5),
         m.blackman_window(5), m.bartlett_window(6), m.kaiser_window(9, True, 5.0),
         m.kaiser_window(4), m.hann_window(1), m.hann_window(0))),
+    ("tensor methods", lambda m, x, y: (
+        x.index_select(1, m.tensor([4, 0, 0])), x.narrow(1, 1, 3), x.take(m.tensor([0, 14])),
+        x.select(0, 1), x.diagonal(1), x[0].diag(), x.tile((2, 1)), x.swapaxes(0, 1),
+        x.ravel(), x.tensor_split(2, 1), x.arctan2(y), (x.abs() + 1).arccosh(),
+        x.abs().log2(), x.exp2(), x.tan(), x.sinh(), x.cosh(),
+        (x > 0).logical_and(y > 0), x.inner(y), x[0].vdot(y[0]), x.mv(y[0]), x.addcmul(y, x, value=2),
+        x.dist(y), x.renorm(2, 0, 1.0), x.masked_select(y > 0), x.multiply(y), x.greater(y),
+        x.not_equal(y), x.unflatten(1, (1, 5)),
+        x.unfold(1, 2, 2), x.unfold(0, 2, 1), x.stride(), x.element_size(),
+        x.nelement(), x.ndimension(), x.is_floating_point(), x.is_contiguous(),
+        x.reshape_as(y.t()), x.trace(), x.mT, x.mH, (x.abs() * 3).byte(), x.short(), x.is_signed(),
+        x.clone().exp_(), x.clone().clamp_min_(0.2), x.clone().lerp_(y, 0.3),
+        x.clone().fill_diagonal_(7.0), m.zeros(7, 3).fill_diagonal_(1.0, wrap=True),
+        x.clone().addcmul_(y, y), x.clone().gt_(y), x.clone().fix_(), x.clone().cumsum_(1))),
     ("aliases and dtype questions", lambda m, x, y: (
         m.absolute(x), m.arccos(x.tanh()), m.arcsinh(x), m.arctan2(x, y), m.greater(x, y),
         m.less_equal(x, y), m.not_equal(x, y), m.multiply(x, y), m.subtract(x, y, alpha=2),
@@ -266,6 +280,21 @@ def test_pytorch_idioms_give_pytorchs_answers(backend, what, expr):
     (x, tx), (y, ty) = _pair(backend, 0), _pair(backend, 1)
     with np.errstate(all="ignore"):
         _same(expr(ember, x, y), expr(torch, tx, ty), what)
+
+
+def test_data_writes_through_as_pytorchs_shared_storage(backend):
+    """p.data's in-place updates reach p (initialization code: p.data.normal_(),
+    p.data.copy_(w), p.data[0] = 0), outside autograd, as PyTorch's."""
+    w = ember.ones((2, 3), requires_grad=True, backend=backend)
+    w.data.mul_(3.0)
+    w.data[0] = 0.0
+    w.data.copy_(w.data + 1.0)
+    assert w.tolist() == [[1.0, 1.0, 1.0], [4.0, 4.0, 4.0]] and w.requires_grad
+    ember.manual_seed(0)
+    w.data.normal_(0.0, 0.02)
+    assert 0 < float(w.detach().std()) < 0.1
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.detach().numpy(), rtol=1e-6)
 
 
 def test_in_place_methods_rebind_and_refuse_under_autograd(backend):

@@ -1992,3 +1992,28 @@ def test_functional_takes_pytorch_names_and_arguments(backend):
         F.softmax(e(logits))
     with pytest.raises(ValueError, match="size_average and reduce"):
         F.mse_loss(e(logits), e(probs), size_average=True)
+
+
+@pytest.mark.filterwarnings("ignore:.*upsample.* is deprecated")
+def test_pooling_with_indices_and_upsample_aliases_match_torch(backend):
+    torch = pytest.importorskip("torch")
+    TF = torch.nn.functional
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    e, t = ember.tensor(x, backend=backend), torch.tensor(x)
+    for name, args in (("max_pool1d_with_indices", (2,)), ("max_pool2d_with_indices", (2, 1)),
+                       ("adaptive_max_pool1d_with_indices", (4,)),
+                       ("adaptive_max_pool2d_with_indices", (3,))):
+        src_e, src_t = (e[0], t[0]) if "1d" in name else (e, t)
+        got, want = getattr(F, name)(src_e, *args), getattr(TF, name)(src_t, *args)
+        np.testing.assert_array_equal(got[0].numpy(), want[0].numpy(), err_msg=name)
+        np.testing.assert_array_equal(got[1].numpy(), want[1].numpy(), err_msg=name)
+    v = np.random.default_rng(1).standard_normal((1, 1, 3, 3, 3)).astype(np.float32)
+    got = F.max_pool3d_with_indices(ember.tensor(v, backend=backend), 2, 1)
+    want = TF.max_pool3d_with_indices(torch.tensor(v), 2, 1)
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    for name, kw in (("upsample", {"scale_factor": 2, "mode": "bilinear"}),
+                     ("upsample_nearest", {"size": (9, 9)}),
+                     ("upsample_bilinear", {"scale_factor": 2})):
+        np.testing.assert_allclose(getattr(F, name)(e, **kw).numpy(),
+                                   getattr(TF, name)(t, **kw).numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)

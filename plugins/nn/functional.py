@@ -2075,3 +2075,35 @@ def _in_place(fn):
 
 relu_, elu_, leaky_relu_, hardtanh_, threshold_, selu_, celu_, rrelu_ = map(
     _in_place, (relu, elu, leaky_relu, hardtanh, threshold, selu, celu, rrelu))
+
+
+def _with_indices(fn):
+    """torch's ``F.<pool>_with_indices``: the pooling with return_indices=True."""
+    def apply(input, *args, **kwargs):  # noqa: A002  (PyTorch's name)
+        kwargs.pop("return_indices", None)
+        return fn(input, *args, return_indices=True, **kwargs)
+    apply.__name__ = fn.__name__ + "_with_indices"
+    apply.__doc__ = f"F.{fn.__name__} with return_indices=True: (values, indices)."
+    return apply
+
+
+(max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d_with_indices,
+ adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices,
+ adaptive_max_pool3d_with_indices) = map(_with_indices, (
+    max_pool1d, max_pool2d, max_pool3d, adaptive_max_pool1d, adaptive_max_pool2d,
+    adaptive_max_pool3d))
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):  # noqa: A002
+    """PyTorch's deprecated F.upsample: F.interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):  # noqa: A002
+    """PyTorch's deprecated F.upsample_nearest: nearest interpolation."""
+    return interpolate(input, size, scale_factor, "nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):  # noqa: A002
+    """PyTorch's deprecated F.upsample_bilinear: bilinear with aligned corners."""
+    return interpolate(input, size, scale_factor, "bilinear", align_corners=True)

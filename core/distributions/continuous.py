@@ -25,8 +25,8 @@ def _draws(like, shape, fn):
     return fn(*shape, dtype=like.dtype, backend=like.backend)
 
 
-class Normal(Distribution):
-    """N(loc, scale^2)."""
+class _LocScale(Distribution):
+    """A location-scale family: loc anywhere, scale positive, reparameterized."""
 
     has_rsample = True
     arg_constraints = {"loc": REAL, "scale": POSITIVE}
@@ -38,6 +38,11 @@ class Normal(Distribution):
 
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)
+
+
+class Normal(_LocScale):
+    """N(loc, scale^2)."""
+
     variance = property(lambda self: self.scale ** 2)
     stddev = property(lambda self: self.scale)
 
@@ -60,17 +65,13 @@ class Normal(Distribution):
         return 0.5 + HALF_LOG_2PI + ops.log(self.scale)
 
 
-class LogNormal(Distribution):
+class LogNormal(_LocScale):
     """exp of N(loc, scale^2)."""
 
-    has_rsample = True
-    arg_constraints = {"loc": REAL, "scale": POSITIVE}
     support = POSITIVE
-    _params = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=True):
-        (self.loc, self.scale), shape = parameters(loc, scale)
-        super().__init__(shape, (), validate_args)
+        super().__init__(loc, scale, validate_args)
         self.base_dist = Normal(self.loc, self.scale, validate_args=False)
 
     mean = property(lambda self: ops.exp(self.loc + self.scale ** 2 * 0.5))
@@ -160,19 +161,9 @@ class Exponential(Distribution):
         return 1.0 - ops.log(self.rate)
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale):
     """exp(-|x - loc| / scale) / (2 scale)."""
 
-    has_rsample = True
-    arg_constraints = {"loc": REAL, "scale": POSITIVE}
-    _params = ("loc", "scale")
-
-    def __init__(self, loc, scale, validate_args=True):
-        (self.loc, self.scale), shape = parameters(loc, scale)
-        super().__init__(shape, (), validate_args)
-
-    mean = property(lambda self: self.loc)
-    mode = property(lambda self: self.loc)
     variance = property(lambda self: self.scale ** 2 * 2.0)
 
     def rsample(self, sample_shape=()):
@@ -196,19 +187,10 @@ class Laplace(Distribution):
         return 1.0 + ops.log(self.scale * 2.0)
 
 
-class Cauchy(Distribution):
+class Cauchy(_LocScale):
     """scale / (pi (scale^2 + (x - loc)^2)); mean and variance undefined (NaN, inf)."""
 
-    has_rsample = True
-    arg_constraints = {"loc": REAL, "scale": POSITIVE}
-    _params = ("loc", "scale")
-
-    def __init__(self, loc, scale, validate_args=True):
-        (self.loc, self.scale), shape = parameters(loc, scale)
-        super().__init__(shape, (), validate_args)
-
     mean = property(lambda self: self.loc * math.nan)
-    mode = property(lambda self: self.loc)
     variance = property(lambda self: self.loc * 0.0 + math.inf)
 
     def rsample(self, sample_shape=()):

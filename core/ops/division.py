@@ -176,11 +176,15 @@ def gcd(a, b):
     """The greatest common divisor, elementwise, as torch.gcd: non-negative, gcd(x, 0) =
     |x|, gcd(0, 0) = 0 (the dtype's minimum, whose |x| wraps, stays itself, as in
     PyTorch). Euclid's steps, as many as the dtype's width needs (consecutive Fibonacci
-    numbers are the worst case: 95 for 64 bits), so it runs and compiles on the device."""
+    numbers are the worst case: 95 for 64 bits), so it runs and compiles on the device;
+    eagerly it stops once every pair is done (checked every 8 steps, on the host)."""
     from .elementwise import abs as abs_, where
     a, b = _integer_operands("gcd", a, b)
+    from ..compile import is_compiling
     a, b = abs_(a), abs_(b)
-    for _ in range(int(a.dtype.itemsize * 8 * 1.4405) + 3):
+    for step in range(int(a.dtype.itemsize * 8 * 1.4405) + 3):
+        if step % 8 == 0 and not is_compiling() and not bool((b != 0).any()):
+            break                        # eagerly, stop once every pair is done
         nonzero = b != 0
         r = remainder(a, where(nonzero, b, 1))
         a, b = where(nonzero, b, a), where(nonzero, r, 0)

@@ -28,7 +28,7 @@ from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops._util import fast_path
 from .ops import __all__ as _ops_all
 from .io import load, save
-from . import distributions, linalg, special
+from . import linalg, special
 from .pytorch_names import *  # noqa: F401,F403  (PyTorch's other names)
 from .pytorch_names import __all__ as _pytorch_names
 from .windows import (bartlett_window, blackman_window, hamming_window, hann_window,
@@ -64,3 +64,11 @@ __all__ = [
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",
     "zeros_like",
 ] + _ops_all + _pytorch_names
+
+
+def __getattr__(name):
+    """ember.distributions loads on first use (20 ms that most programs never need)."""
+    if name == "distributions":
+        import importlib
+        return importlib.import_module(".distributions", __name__)
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

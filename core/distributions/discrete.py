@@ -6,6 +6,8 @@ probability)."""
 
 import math
 
+import numpy as np
+
 from .. import dtypes as dt
 from .. import ops
 from ..creation import arange, rand, zeros
@@ -77,10 +79,16 @@ class Categorical(Distribution):
         self.probs, self.logits, shape = _probs_or_logits(type(self).__name__, probs, logits,
                                                           False)
         self._num_events = shape[-1]
+        self.support = self._support()
         super().__init__(shape[:-1], self._event(), validate_args)
 
     def _event(self):
         return ()
+
+    def _support(self):
+        top = self._num_events - 1
+        return (lambda v: (v >= 0) & (v <= top) & (v == np.floor(v)),
+                f"IntegerInterval(lower_bound=0, upper_bound={top})")
 
     def expand(self, batch_shape):
         return type(self)(logits=ops.broadcast_to(
@@ -107,22 +115,6 @@ class Categorical(Distribution):
         logits = ops.broadcast_to(self.logits, tuple(value.shape) + (self._num_events,))
         return ops.take_along_axis(logits, ops.unsqueeze(index, -1), -1)[..., 0]
 
-    def _value(self, value):
-        from ..creation import tensor
-        from ..tensor import Tensor
-        if not isinstance(value, Tensor):
-            value = tensor(value, backend=self.logits.backend)
-        if self._validate and not _tracing():
-            host = value.numpy()
-            if host.size and ((host < 0).any() or (host >= self._num_events).any()
-                              or (host != host.round()).any()):
-                raise ValueError(f"Expected value argument ({type(value).__name__} of shape "
-                                 f"{tuple(value.shape)}) to be within the support "
-                                 f"(IntegerInterval(lower_bound=0, upper_bound="
-                                 f"{self._num_events - 1})) of the distribution {self!r}, "
-                                 f"but found invalid values:\n{value}")
-        return value
-
     def entropy(self):
         finite = ops.where(self.logits == -math.inf, 0.0, self.logits)
         return -(finite * self.probs).sum(-1)
@@ -134,6 +126,9 @@ class OneHotCategorical(Categorical):
     def _event(self):
         return (self._num_events,)
 
+    def _support(self):
+        return None
+
     mean = property(lambda self: self.probs)
     variance = property(lambda self: self.probs * (1.0 - self.probs))
 
@@ -144,17 +139,12 @@ class OneHotCategorical(Categorical):
         return _one_hot(index, self._num_events, self.probs)
 
     def log_prob(self, value):
-        value = Distribution._value(self, value)
+        value = self._value(value)
         return (value * ops.where(self.logits == -math.inf, 0.0, self.logits)).sum(-1)
 
 
 def _one_hot(index, n, like):
     return (ops.unsqueeze(index, -1) == arange(n, backend=like.backend)).to(like.dtype)
-
-
-def _tracing():
-    from ..compile import is_compiling
-    return is_compiling()
 
 
 class Binomial(Distribution):

@@ -30,7 +30,7 @@ class Distribution:
 
     def __init__(self, batch_shape=(), event_shape=(), validate_args=True):
         self.batch_shape, self.event_shape = tuple(batch_shape), tuple(event_shape)
-        self._validate = bool(validate_args) and validate_args is not None
+        self._validate = bool(validate_args)
         if self._validate and not is_compiling():
             for name, (ok, words) in self.arg_constraints.items():
                 value = getattr(self, name, None)

@@ -94,6 +94,33 @@ def register_grad_hook(t, fn):
     _grad_hooks[id(t)].append(fn)
 
 
+#: id(tensor) -> HookTable of functions of its gradient, run once the gradient is complete
+#: and before it is used (Tensor.register_hook)
+_tensor_hooks = {}
+
+
+def register_tensor_hook(t, fn):
+    """Run ``fn(grad)`` on ``t``'s gradient in each backward pass, before it accumulates
+    into .grad or flows on; a result other than None replaces the gradient."""
+    if id(t) not in _tensor_hooks:
+        from .hooks import HookTable
+        _tensor_hooks[id(t)] = HookTable()
+        weakref.finalize(t, _tensor_hooks.pop, id(t), None)
+    return _tensor_hooks[id(t)].add(fn)
+
+
+def _hooked(t, g):
+    for fn in list(_tensor_hooks[id(t)].values()):
+        out = fn(g)
+        if out is not None:
+            if not isinstance(out, Tensor) or out.shape != g.shape:
+                got = out.shape if isinstance(out, Tensor) else type(out).__name__
+                raise AutogradError(f"a hook registered with register_hook returned {got}; it "
+                                    f"must return None or a gradient of shape {g.shape}")
+            g = out
+    return g
+
+
 def queue_callback(fn):
     """Call ``fn()`` once, after the backward pass in progress has finished; False when
     it was queued already (so the first caller of a pass knows it is the first)."""
@@ -112,6 +139,10 @@ class Op:
     #: True when it only moves or selects values (reshape, slice, where, cast...), so it
     #: takes dtypes that are only stored (float8) too
     moves = False
+    #: True when backward is right for complex tensors too: PyTorch's convention, the
+    #: gradient of a real loss L is dL/dx + i dL/dy (for holomorphic f, g * conj(f'(z)));
+    #: ops that only move values are right as they stand
+    complex_grad = False
 
     def forward(self, *bufs):
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -144,9 +175,15 @@ def run(op, inputs, shape, dtype):
     else:
         op.backend = backend
         out = wrap(op.forward(*[t._data for t in inputs]), backend, shape, dtype)
-    if _mode.enabled and dtype.is_float:
+    if _mode.enabled and dtype.is_inexact:
         for t in inputs:
             if t.requires_grad:
+                if not (op.moves or op.complex_grad) and (
+                        dtype.is_complex or any(i.dtype.is_complex for i in inputs)):
+                    raise AutogradError(
+                        f"{type(op).__name__}: ember has no gradient of this op for complex "
+                        f"tensors; compute it from the parts (ember.real, ember.imag, "
+                        f"ember.abs) or under ember.no_grad()")
                 link(out, op, inputs)
                 break
     return out
@@ -216,6 +253,8 @@ def _propagate(roots, acc, create_graph, wanted_ids, found):
             g = acc.pop(id(t), None)
             if g is None:
                 continue
+            if _tensor_hooks and id(t) in _tensor_hooks:
+                g = _hooked(t, g)
             ctx = t._ctx
             if wanted_ids is not None:
                 if id(t) in wanted_ids:
@@ -266,6 +305,10 @@ def backward(t, grad=None, create_graph=False):
         if t.size != 1:
             raise AutogradError(f"backward: the output has shape {t.shape}; backward() "
                                 f"needs a single-element output or an explicit grad of that shape")
+        if t.dtype.is_complex:
+            raise AutogradError("backward: the output is complex; a gradient is implicitly "
+                                "created only for a real single-element output: reduce it to "
+                                "a real number first (ember.abs(t).sum()) or pass grad")
         from .creation import ones_like
         grad = ones_like(t)
     elif not isinstance(grad, Tensor) or grad.shape != t.shape:
@@ -291,9 +334,9 @@ def grad(fn, argnums=0):
             x = args[i]
             if not isinstance(x, Tensor):
                 raise AutogradError(f"grad: argument {i} is a {type(x).__name__}, not a tensor")
-            if not x.dtype.is_float:
+            if not x.dtype.is_inexact:
                 raise AutogradError(f"grad: argument {i} has dtype {x.dtype}; "
-                                    f"only floating tensors have gradients")
+                                    f"only floating and complex tensors have gradients")
             if not x.requires_grad:
                 args[i] = x.detach().requires_grad_()
         with _SetGrad(True):

@@ -54,7 +54,7 @@ PRIMITIVES = (
 COMPLEX_PRIMITIVES = ("real", "imag", "conj")
 
 #: computations every backend inherits from Backend, through a host copy
-HOST_ROUTINES = ("lapack",)
+HOST_ROUTINES = ("lapack", "fft")
 
 FAST_PATHS = ("fast_addmm", "fast_relu", "fast_relu_grad", "fast_sigmoid", "fast_hardswish",
               "fast_hardsigmoid", "fast_gelu_tanh",
@@ -274,6 +274,12 @@ class Backend:
         with np.errstate(all="ignore"):
             value = ROUTINES[routine](*host, *params)
         return self.from_numpy(np.asarray(value, dtype=host[0].dtype, order="C"))
+
+    def fft(self, kind, axes, norm, last, buf):
+        """ember.ops.fft's ``kind`` transform over ``axes`` with NumPy's pocketfft on a host
+        copy, the result back on this backend; recorded and replayed as lapack is."""
+        from .ops.fft import transform
+        return self.from_numpy(transform(kind, axes, norm, last, self.to_numpy(buf)))
 
     # -- DLPack interchange (defaults copy through the host) ----------------------
     def dlpack_device(self, buf):

@@ -203,12 +203,20 @@ class Tensor(Methods):
                                 "accumulate .grad; this one was computed by an op")
         _autograd.register_grad_hook(self, fn)
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient in each backward pass, before it
+        accumulates into .grad or flows on; a tensor it returns replaces the gradient.
+        ``.remove()`` on the returned handle takes the hook out."""
+        if not self.requires_grad:
+            raise AutogradError("register_hook: this tensor does not require grad, so no "
+                                "gradient reaches the hook; create it with requires_grad=True")
+        return _autograd.register_tensor_hook(self, hook)
+
     def requires_grad_(self, flag=True):
-        if flag and not self.dtype.is_float:
-            fix = ("differentiate its parts, ember.real(t) and ember.imag(t), as float tensors"
-                   if self.dtype.is_complex else "cast it first with .to(ember.float32)")
-            raise DTypeError(f"requires_grad: only floating tensors have gradients; this one "
-                             f"is {self.dtype}; {fix}")
+        if flag and not self.dtype.is_inexact:
+            raise DTypeError(f"requires_grad: only floating and complex tensors have "
+                             f"gradients; this one is {self.dtype}; cast it first with "
+                             f".to(ember.float32)")
         if not flag and self._ctx is not None:
             raise AutogradError("requires_grad_(False) on a non-leaf tensor; use .detach()")
         self.requires_grad = flag

@@ -111,7 +111,7 @@ class CupyBackend(ArrayModuleBackend):
         are copied out; other state, such as gradients, is handed back in the captured
         buffers. Graphs that draw random numbers or compute (LAPACK) on the host are not
         captured."""
-        if any(n.name in ("random", "lapack") for n in graph.nodes):
+        if any(n.name in ("random", "lapack", "fft") for n in graph.nodes):
             return None
         return capture.record(self, graph, aliases, fresh)
 

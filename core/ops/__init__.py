@@ -18,6 +18,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           real, imag, conj)
 from .gamma import digamma, lgamma, mvlgamma, polygamma
 from .bessel import i0
+from .complex_parts import angle, complex, polar, view_as_complex, view_as_real
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
 from .indexing import (gather, getitem, index_select, masked_fill, masked_select, nonzero, setitem,
                        take, take_along_axis, unravel_index)
@@ -60,13 +61,13 @@ from .representation import frexp, nextafter
     var))
 
 __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv", "addr", "all",
-           "allclose", "amax", "amin", "aminmax", "any", "argmax", "argmin", "argsort", "asin",
+           "allclose", "amax", "amin", "aminmax", "angle", "any", "argmax", "argmin", "argsort", "asin",
            "asinh", "atan", "atan2", "atanh", "atleast_1d", "atleast_2d", "atleast_3d", "baddbmm",
            "bincount", "bitcast", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
            "bitwise_right_shift", "bitwise_xor", "block_diag", "bmm", "broadcast_shapes",
            "broadcast_tensors", "broadcast_to", "bucketize", "cartesian_prod", "cast", "cdist",
            "ceil", "cholesky_inverse", "cholesky_solve", "chunk", "clip", "clone", "column_stack",
-           "concatenate", "conj", "copysign", "corrcoef", "cos", "cosh", "count_nonzero", "cov",
+           "complex", "concatenate", "conj", "copysign", "corrcoef", "cos", "cosh", "count_nonzero", "cov",
            "cross", "cummax", "cummin", "cumprod", "cumsum", "cumulative_trapezoid", "deg2rad",
            "det", "diag", "diag_embed", "diagonal", "diagonal_scatter", "diff", "digamma", "dist",
            "div", "dot", "dsplit", "dstack", "einsum", "eq", "equal", "erf", "erfc", "erfinv",
@@ -82,7 +83,7 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "median", "meshgrid", "min", "minimum", "mm", "mode", "movedim", "msort", "mul", "mv",
            "mvlgamma", "nan_to_num", "nanmean", "nanmedian", "nanquantile", "nansum", "narrow",
            "ne", "neg", "nextafter", "nonzero", "norm", "outer", "pad", "permute", "pinverse",
-           "polygamma", "pow", "prod", "quantile", "rad2deg", "ravel", "real", "reciprocal",
+           "polar", "polygamma", "pow", "prod", "quantile", "rad2deg", "ravel", "real", "reciprocal",
            "relu", "remainder", "renorm", "repeat_interleave", "reshape", "roll", "rot90", "round",
            "rsqrt", "scaled_dot_product_attention", "scatter", "scatter_add", "scatter_reduce",
            "searchsorted", "select", "select_scatter", "setitem", "sgn", "sigmoid", "sign",
@@ -91,4 +92,4 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "swapaxes", "t", "take", "take_along_axis", "tan", "tanh", "tensor_split", "tensordot",
            "tile", "to_backend", "topk", "trace", "transpose", "trapezoid", "tril", "triu",
            "trunc", "unbind", "unique", "unique_consecutive", "unravel_index", "unsqueeze", "var",
-           "var_mean", "vdot", "vsplit", "vstack", "where", "xlogy"]
+           "var_mean", "vdot", "view_as_complex", "view_as_real", "vsplit", "vstack", "where", "xlogy"]

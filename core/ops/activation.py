@@ -6,8 +6,8 @@ import math
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..shapes import normalize_axis
-from .elementwise import (_float_input, _float32_input, abs as abs_, exp, float_unary, log1p,
-                          maximum, minimum, tanh)
+from .elementwise import (_float_input, _real_float_input, _real_float32_input, abs as abs_, exp,
+                          float_unary, log1p, maximum, minimum, tanh)
 from .reduce import sum as sum_
 
 
@@ -190,12 +190,12 @@ class LogSoftmax(Op):
 
 def relu(x):
     """max(x, 0); the gradient at 0 is 0."""
-    return float_unary(Relu, "relu", x)
+    return float_unary(Relu, "relu", x, _real_float_input)
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), within a few ULP everywhere and never overflowing."""
-    return float_unary(Sigmoid, "sigmoid", x)
+    return float_unary(Sigmoid, "sigmoid", x, _real_float_input)
 
 
 def softplus(x, beta=1.0, threshold=20.0):
@@ -229,7 +229,7 @@ def gelu_tanh(x):
 
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
-    x = _float32_input("softmax", x)
+    x = _real_float32_input("softmax", x)
     axis = normalize_axis("softmax", axis, x.ndim, x.shape)
     if x.size == 0:         # nothing to normalize (the backends' max of an empty axis fails)
         return x + 0.0
@@ -238,7 +238,7 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis``, stable for large inputs."""
-    x = _float32_input("log_softmax", x)
+    x = _real_float32_input("log_softmax", x)
     axis = normalize_axis("log_softmax", axis, x.ndim, x.shape)
     if x.size == 0:
         return x + 0.0

@@ -26,7 +26,9 @@ class Cast(Op):
         return self.backend.cast(x, self.dtype)
 
     def backward(self, g, x):
-        return (cast(g, x.dtype) if x.dtype.is_float else None,)
+        if not x.dtype.is_inexact:
+            return (None,)
+        return (cast(real(g) if g.dtype.is_complex and not x.dtype.is_complex else g, x.dtype),)
 
 
 def cast(x, dtype):
@@ -88,6 +90,11 @@ def _float32_input(name, x):
     return amp.widen(_float_input(name, x))
 
 
+def _real_float32_input(name, x):
+    """As _float32_input, for ops defined on the reals only (softmax): complex refused."""
+    return amp.widen(_real_float_input(name, x))
+
+
 def _numeric_input(name, x, allowed=NUMERIC):
     if not isinstance(x, Tensor):
         x = as_tensor(x, name)
@@ -106,8 +113,14 @@ def check_ordered(name, t):
                          f"ember.real(x) instead")
 
 
+def _conj(t):
+    """conj(t) for a complex t: backward formulas use the conjugate of f'(z)."""
+    return conj(t) if t.dtype.is_complex else t
+
+
 class Neg(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x): return self.backend.neg(x)
     def backward(self, g, x): return (-g,)
 
@@ -128,42 +141,48 @@ class Sign(Op):
 class Exp(Op):
     __slots__ = ()
     saves_output = True
+    complex_grad = True
     def forward(self, x): return self.backend.exp(x)
-    def backward(self, g, x): return (g * self.out,)
+    def backward(self, g, x): return (g * _conj(self.out),)
 
 
 class Log(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x): return self.backend.log(x)
-    def backward(self, g, x): return (g / x,)
+    def backward(self, g, x): return (g / _conj(x),)
 
 
 class Sqrt(Op):
     __slots__ = ()
     saves_output = True
+    complex_grad = True
     def forward(self, x): return self.backend.sqrt(x)
-    def backward(self, g, x): return (g / (self.out * 2.0),)
+    def backward(self, g, x): return (g / (_conj(self.out) * 2.0),)
 
 
 class Sin(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x): return self.backend.sin(x)
-    def backward(self, g, x): return (g * cos(x),)
+    def backward(self, g, x): return (g * _conj(cos(x)),)
 
 
 class Cos(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x): return self.backend.cos(x)
-    def backward(self, g, x): return (-(g * sin(x)),)
+    def backward(self, g, x): return (-(g * _conj(sin(x))),)
 
 
 class Tanh(Op):
     __slots__ = ()
     saves_output = True
+    complex_grad = True
     def forward(self, x): return self.backend.tanh(x)
 
     def backward(self, g, x):
-        y = self.out
+        y = _conj(self.out)
         return (g * (1.0 - y * y),)
 
 
@@ -236,19 +255,52 @@ _abs = _unary(Abs, "abs", _numeric_input)
 sign = _unary(Sign, "sign", _numeric_input)
 
 
+class Modulus(Op):
+    """|z| of a complex z; its gradient g * z / |z| is 0 at z = 0, as PyTorch's sgn."""
+
+    __slots__ = ()
+    complex_grad = True
+    def forward(self, z): return self.backend.abs(z)
+
+    def backward(self, g, z):
+        from .arithmetic import sgn
+        return (cast(g, z.dtype) * sgn(z),)
+
+
+class Real(Op):
+    __slots__ = ()
+    complex_grad = True
+    def forward(self, z): return self.backend.real(z)
+    def backward(self, g, z): return (cast(g, z.dtype),)
+
+
+class Imag(Op):
+    __slots__ = ()
+    complex_grad = True
+    def forward(self, z): return self.backend.imag(z)
+    def backward(self, g, z): return (cast(g, z.dtype) * const(1j, z.dtype, z._backend),)
+
+
+class Conj(Op):
+    __slots__ = ()
+    complex_grad = True
+    def forward(self, z): return self.backend.conj(z)
+    def backward(self, g, z): return (conj(g),)
+
+
 def abs(x):  # noqa: A001  (ember.abs mirrors numpy.abs)
-    """Elementwise abs; of a complex tensor, the modulus in the real dtype of its parts
-    (not differentiable: ember's autograd follows real floats)."""
+    """Elementwise abs; of a complex tensor, the modulus in the real dtype of its parts."""
     x = _numeric_input("abs", x)
     if x.dtype.is_complex:
-        return primitive("abs", (x,), x.shape, dt.real_of(x.dtype))
+        return run(Modulus(), (x,), x.shape, dt.real_of(x.dtype))
     return _abs(x)
 
 
 def _complex_part(name, x, part):
     x = as_tensor(x, name)
     if x.dtype.is_complex:
-        return primitive(name, (x,), x.shape, dt.real_of(x.dtype) if part else x.dtype)
+        op = {"real": Real, "imag": Imag, "conj": Conj}[name]()
+        return run(op, (x,), x.shape, dt.real_of(x.dtype) if part else x.dtype)
     return None
 
 
@@ -298,38 +350,44 @@ def expm1(x):
 # -- binary --------------------------------------------------------------------
 class Add(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x, y): return self.backend.add(x, y)
     def backward(self, g, x, y): return unbroadcast(g, x.shape), unbroadcast(g, y.shape)
 
 
 class Sub(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x, y): return self.backend.sub(x, y)
     def backward(self, g, x, y): return unbroadcast(g, x.shape), unbroadcast(-g, y.shape)
 
 
 class Mul(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x, y): return self.backend.mul(x, y)
 
     def backward(self, g, x, y):
-        return (unbroadcast(g * y, x.shape) if x.requires_grad else None,
-                unbroadcast(g * x, y.shape) if y.requires_grad else None)
+        return (unbroadcast(g * _conj(y), x.shape) if x.requires_grad else None,
+                unbroadcast(g * _conj(x), y.shape) if y.requires_grad else None)
 
 
 class Div(Op):
     __slots__ = ()
+    complex_grad = True
     def forward(self, x, y): return self.backend.div(x, y)
 
     def backward(self, g, x, y):
-        gx = g / y
+        cx, cy = _conj(x), _conj(y)
+        gx = g / cy
         return (unbroadcast(gx, x.shape) if x.requires_grad else None,
-                unbroadcast(-(gx * x / y), y.shape) if y.requires_grad else None)
+                unbroadcast(-(gx * cx / cy), y.shape) if y.requires_grad else None)
 
 
 class Pow(Op):
     __slots__ = ()
     saves_output = True
+    complex_grad = True
     def forward(self, x, y): return self.backend.pow(x, y)
 
     def backward(self, g, x, y):
@@ -338,10 +396,10 @@ class Pow(Op):
         zero = const(0, g.dtype, g._backend)
         gx = gy = None
         if x.requires_grad:
-            gx = unbroadcast(where(eq(y, 0), zero, g * y * x ** (y - 1.0)), x.shape)
+            gx = unbroadcast(where(eq(y, 0), zero, g * _conj(y * x ** (y - 1.0))), x.shape)
         if y.requires_grad:
-            gy = unbroadcast(where(logical_and(eq(x, 0), ge(y, 0)), zero, g * self.out * log(x)),
-                             y.shape)
+            at_zero = logical_and(eq(x, 0), ge(real(y), 0))
+            gy = unbroadcast(where(at_zero, zero, g * _conj(self.out * log(x))), y.shape)
         return gx, gy
 
 

@@ -8,7 +8,7 @@ from ..autograd import Op, run
 from ..errors import ShapeError
 from ..shapes import broadcast_shapes
 from ._util import as_tensor, check_dtype, same_backend, unbroadcast
-from .elementwise import NUMERIC, cast
+from .elementwise import NUMERIC, cast, conj
 from .movement import reshape, transpose
 
 
@@ -18,10 +18,17 @@ class MatMul(Op):
     def forward(self, a, b):
         return self.backend.matmul(a, b)
 
+    complex_grad = True
+
     def backward(self, g, a, b):
-        ga = unbroadcast(matmul(g, transpose(b)), a.shape) if a.requires_grad else None
-        gb = unbroadcast(matmul(transpose(a), g), b.shape) if b.requires_grad else None
+        ga = unbroadcast(matmul(g, _adjoint(b)), a.shape) if a.requires_grad else None
+        gb = unbroadcast(matmul(_adjoint(a), g), b.shape) if b.requires_grad else None
         return ga, gb
+
+
+def _adjoint(m):
+    """The conjugate transpose (of a real matrix: its transpose)."""
+    return conj(transpose(m)) if m.dtype.is_complex else transpose(m)
 
 
 def matmul(a, b):

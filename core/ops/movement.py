@@ -183,6 +183,7 @@ class Unslice(Op):
     """The adjoint of Slice: place ``g`` into zeros of the sliced tensor's shape."""
 
     __slots__ = ("shape", "starts", "stops", "steps")
+    complex_grad = True
 
     def __init__(self, shape, starts, stops, steps):
         self.shape, self.starts, self.stops, self.steps = shape, starts, stops, steps
@@ -391,6 +392,7 @@ class Gather(Op):
 
 class ScatterAdd(Op):
     __slots__ = ("shape", "axis")
+    complex_grad = True
 
     def __init__(self, shape, axis):
         self.shape, self.axis = shape, axis

@@ -29,6 +29,7 @@ def _kept(g, shape, axes, keepdims):
 
 class Sum(Op):
     __slots__ = ("axes", "keepdims")
+    complex_grad = True
 
     def __init__(self, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims

@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes as dt
-from ..errors import RangeError, ShapeError
+from ..errors import DTypeError, RangeError, ShapeError
 from ..shapes import normalize_axis
 from ._util import as_tensor, index_tensor, primitive
 from .elementwise import (cast, check_ordered, logical_and, logical_not, logical_or,
@@ -307,7 +307,8 @@ def _quantile(name, x, q, dim, keepdim, interpolation, ignore_nan):
                          f"{interpolation!r}")
     x = as_tensor(x, name)
     if not x.dtype.is_float:
-        raise TypeError(f"{name}: x must be a float tensor, got {x.dtype.name}")
+        raise DTypeError(f"{name}: needs a real floating-point tensor, got {x.dtype.name} (as "
+                         f"PyTorch); convert it first, e.g. x.to(ember.float32)")
     scalar_q = not hasattr(q, "shape")
     qs = np.atleast_1d(np.asarray(q.numpy() if hasattr(q, "numpy") else q, np.float64))
     if qs.ndim != 1 or ((qs < 0) | (qs > 1) | np.isnan(qs)).any():

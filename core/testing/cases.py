@@ -75,6 +75,10 @@ class OpCase:
     scale: float = 1.0               # tolerance multiplier (long sums, fp16 ranges)
     needs: tuple = ()                # dtypes the case uses whatever its input dtype
     cancels: bool = False            # sums/differences: error is relative to the inputs' size
+    #: products: whether a partial product overflows depends on the order the backend
+    #: multiplies in (0 * max * max is 0 one way, 0 * inf = NaN another), so the fuzzer
+    #: keeps the dtype's largest values out, as it does for sums that cancel
+    order_overflows: bool = False
     #: edge inputs (unary float ops), besides the ones every float op gets (EDGES): each
     #: is judged in ULPs against ``ref`` in float64, NaN and infinities exactly
     edges: tuple = ()
@@ -107,6 +111,13 @@ class OpCase:
 #: square matrices (a batch, 1 x 1, an empty batch, 0 x 0), and rectangular ones
 SQUARE = [((4, 4),), ((2, 3, 3),), ((1, 1),), ((0, 2, 2),), ((0, 0),)]
 RECTANGULAR = [((3, 5),), ((2, 4, 3),), ((1, 1),), ((0, 2, 3),)]
+
+
+#: signals for the transforms (a line, a batch, one point, an empty batch); spectra of
+#: Hermitian signals need two terms or more; the transforms compute in float32 or float64
+SIGNALS = [((8,),), ((3, 5),), ((2, 1, 6),), ((1,),), ((0, 4),)]
+HALF_SPECTRA = [((5,),), ((3, 4),), ((2, 1, 2),), ((0, 3),)]
+SPECTRAL = (dt.float32, dt.float64)
 
 
 def _eye_like(a):
@@ -576,19 +587,23 @@ OPS = [
            out="sum", cancels=True),
     # cumsum, cumprod and prod (scans and a tree of pairwise products: their gradients need
     # no division, so zeros are exact): NaN and inf spread to later positions and into the
-    # product, as in float64; an empty axis gives an empty scan and a product of 1
+    # product, as in float64; an empty axis gives an empty scan and a product of 1; where a
+    # partial product overflows, the answer depends on the order (0 * max * max: 0, or NaN
+    # from 0 * inf on a backend that multiplies the maxima first), as on PyTorch's GPUs
     OpCase("cumsum", lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1),
            [((3, 5),), ((2, 3, 17),), ((1,),), ((2, 0),)], NUMERIC, out="sum", double=True,
            cancels=True),
     OpCase("cumsum_axis0", lambda x: x.cumsum(0), lambda x: np.cumsum(x, 0), [((9, 2),), ((0, 2),)],
            cancels=True),
     OpCase("cumprod", lambda x: x.cumprod(-1), lambda x: np.cumprod(x, -1),
-           [((3, 5),), ((2, 3, 9),), ((1,),), ((2, 0),)], NUMERIC, out="sum", double=True),
+           [((3, 5),), ((2, 3, 9),), ((1,),), ((2, 0),)], NUMERIC, out="sum", double=True,
+           order_overflows=True),
     OpCase("prod", lambda x: x.prod(axis=-1), lambda x: np.prod(x, -1),
-           [((3, 5),), ((2, 3, 7),), ((4, 0),), ((1,),)], NUMERIC, out="sum", double=True),
+           [((3, 5),), ((2, 3, 7),), ((4, 0),), ((1,),)], NUMERIC, out="sum", double=True,
+           order_overflows=True),
     OpCase("prod_axes_keepdims", lambda x: x.prod(axis=(0, -1), keepdims=True),
            lambda x: np.prod(x, (0, -1), keepdims=True), [((3, 2, 4),), ((0, 3),)], NUMERIC,
-           out="sum"),
+           out="sum", order_overflows=True),
     OpCase("mean", lambda x: x.mean(axis=0), lambda x: x.mean(axis=0), REDUCE, cancels=True),
     # var and std: edges in test_numerics (tiny rows, huge ones, rows near the dtype's
     # limit: std finite, var inf past the range); a NaN or inf gives NaN, no values NaN
@@ -883,6 +898,18 @@ OPS = [
     OpCase("linalg_pinv", ember.linalg.pinv, np.linalg.pinv, RECTANGULAR, conditioned=True),
     OpCase("linalg_matrix_exp", ember.linalg.matrix_exp, _np_expm, SQUARE, conditioned=True,
            double=True),
+    # ember.fft (a host step, as LAPACK's), seen through real parts so that every gradcheck
+    # runs complex autograd; each output sums its whole line, so NaN or inf spreads along
+    # it, and the error is relative to the inputs' size (cancels)
+    OpCase("fft_rfft_abs", lambda a: ember.abs(ember.fft.rfft(a)),
+           lambda a: np.abs(np.fft.rfft(a)), SIGNALS, SPECTRAL, cancels=True),
+    OpCase("fft_fft2_real", lambda a: ember.real(ember.fft.fft2(a * a, norm="ortho")),
+           lambda a: np.real(np.fft.fft2(a * a, norm="ortho")), RECTANGULAR, SPECTRAL,
+           cancels=True, double=True),
+    OpCase("fft_irfft", lambda a: ember.fft.irfft(a, norm="forward"),
+           lambda a: np.fft.irfft(a, norm="forward"), HALF_SPECTRA, SPECTRAL, cancels=True),
+    OpCase("fft_ihfft_imag", lambda a: ember.imag(ember.fft.ihfft(a, n=5)),
+           lambda a: np.imag(np.fft.ihfft(a, n=5)), SIGNALS, SPECTRAL, cancels=True),
 ]
 
 CASES = {c.name: c for c in OPS}

@@ -10,6 +10,9 @@ from ember.errors import DTypeError, ShapeError, StateDictError
 from ember.dtypes import is_dtype_spec
 from ember.tensor import Tensor
 
+from . import module_hooks
+from .module_hooks import HookedModule
+
 
 class Parameter(Tensor):
     """A tensor that a Module trains: registered by assignment, requires grad."""
@@ -47,7 +50,7 @@ class LayerExample:
     call: object = None               # (layer, x) -> output, where a layer takes more than x
 
 
-class Module:
+class Module(HookedModule):
     """Base class of layers. Assigning a Parameter, a Module or (through
     ``register_buffer``) a tensor registers it under the attribute's name."""
 
@@ -146,6 +149,8 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         with ember.layer_scope(self):       # a recorded call knows which layer made each node
+            if self._has_hooks():
+                return module_hooks.call(self, self.forward, args, kwargs)
             return self.forward(*args, **kwargs)
 
     def forward(self, *args):

@@ -1637,25 +1637,80 @@ def non_max_suppression(c, a, boxes, scores, limit=None, iou=None, threshold=Non
     return c.on_host(host, boxes, scores)
 
 
+def _signal(x):
+    """ONNX's real (..., 1) or complex (..., 2) signal as an ember tensor of one axis less."""
+    if x.shape[-1] == 1:
+        return ember.squeeze(x, -1)
+    return ember.view_as_complex(x.to(dtype=ember.float32) if x.dtype in (ember.float16,
+                                                                          ember.bfloat16) else x)
+
+
+def _parts(out, dtype):
+    """An ember result as ONNX's (..., 2) parts (a real one as (..., 1)), in ``dtype``."""
+    out = ember.view_as_real(out) if out.dtype.is_complex else ember.unsqueeze(out, -1)
+    return out if out.dtype is dtype else ember.cast(out, dtype)
+
+
 @op("DFT")
 def dft(c, a, x, length=None, axis=None):
     """Discrete Fourier transform of real (..., 1) or complex (..., 2) signals along an
-    axis, in NumPy's FFT on the host; complex results as (..., 2)."""
+    axis (ember.fft: differentiable); complex results as (..., 2)."""
+    x = c.tensor(x)
     axis = (int(c.scalar(axis)) if axis is not None else -2) if c.opset >= 20 else a.get("axis", 1)
+    axis = _axis(axis, x.ndim)
+    if axis == x.ndim - 1:
+        c.refuse("DFT's axis cannot be the last one, which holds the real and imaginary parts")
     inverse, onesided = a.get("inverse", 0), a.get("onesided", 0)
+    n = None if length is None else int(c.scalar(length))
+    signal = _signal(x)
+    if inverse:
+        out = (ember.fft.irfft if onesided else ember.fft.ifft)(signal, n, dim=axis)
+    else:
+        out = ember.fft.fft(signal, n, dim=axis)
+        if onesided:
+            out = ember.narrow(out, axis, 0, out.shape[axis] // 2 + 1)
+    return _parts(out, x.dtype)
 
-    def host(h, n):
-        ax = axis % h.ndim
-        signal = h[..., 0] if h.shape[-1] == 1 else h[..., 0] + 1j * h[..., 1]
-        if n is None:
-            n = 2 * (h.shape[ax] - 1) if inverse and onesided else h.shape[ax]
-        n = int(np.asarray(n).reshape(-1)[0])
-        if inverse:
-            out = np.fft.irfft(signal, n, axis=ax) if onesided else np.fft.ifft(signal, n, axis=ax)
+
+@op("STFT")
+def stft(c, a, x, frame_step, window=None, frame_length=None):
+    """Spectra of windowed frames of real (batch, length, 1) or complex (..., 2) signals,
+    frame_step apart and not padded: (batch, frames, bins, 2)."""
+    x, step = c.tensor(x), int(c.scalar(frame_step))
+    window = c.tensor(window)
+    if frame_length is not None:
+        size = int(c.scalar(frame_length))
+    else:
+        size = x.shape[-2] if window is None else window.shape[0]
+    signal = _signal(x)
+    if not 0 < size <= signal.shape[-1] or step < 1:
+        c.refuse(f"STFT: frames of {size} every {step} do not fit a signal of "
+                 f"{signal.shape[-1]} samples")
+    frames = signal.unfold(-1, size, step)
+    if window is not None:
+        frames = frames * window
+    transform = ember.fft.rfft if a.get("onesided", 1) and not signal.dtype.is_complex \
+        else ember.fft.fft
+    return _parts(transform(frames, dim=-1), x.dtype)
+
+
+@op("MelWeightMatrix")
+def mel_weight_matrix(c, a, bins, dft_length, rate, low, high):
+    """The triangular mel filters over a one-sided spectrum, (dft_length // 2 + 1, bins),
+    as ONNX's definition computes them (from constants, on the host)."""
+    bins, n, rate = int(c.scalar(bins)), int(c.scalar(dft_length)), c.scalar(rate)
+    to_mel = lambda hz: 2595.0 * np.log10(1.0 + hz / 700.0)       # noqa: E731
+    mel_low, mel_high = to_mel(c.scalar(low)), to_mel(c.scalar(high))
+    edges = np.arange(bins + 2) * (mel_high - mel_low) / (bins + 2) + mel_low
+    edges = ((n + 1) * (700.0 * np.expm1(edges / 2595.0 * np.log(10.0))) // rate).astype(int)
+    out = np.zeros((n // 2 + 1, bins))
+    for i in range(bins):
+        left, centre, right = edges[i:i + 3]
+        if centre == left:
+            out[centre, i] = 1.0
         else:
-            out = np.fft.fft(signal, n, axis=ax)
-            if onesided:
-                out = np.take(out, np.arange(n // 2 + 1), axis=ax)
-        parts = [out.real] if np.isrealobj(out) else [out.real, out.imag]
-        return np.stack(parts, -1).astype(h.dtype)
-    return c.on_host(host, x, length)
+            out[left:centre + 1, i] = (np.arange(left, centre + 1) - left) / (centre - left)
+        if right > centre:
+            out[centre:right, i] = (right - np.arange(centre, right)) / (right - centre)
+    dtype = ember_dtype(a.get("output_datatype", 1), f"MelWeightMatrix node {c.node!r}")
+    return ember.tensor(out, dtype=dtype, backend=c.backend)

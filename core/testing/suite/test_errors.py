@@ -60,8 +60,8 @@ ERRORS = [
      "where: the condition must be a bool tensor, got float32; compare first, as in "
      "where(x > 0, x, 0)"),
     ("grad_int", lambda: ember.zeros(2, dtype=ember.int32).requires_grad_(), ember.DTypeError,
-     "requires_grad: only floating tensors have gradients; this one is ember.int32; cast it "
-     "first with .to(ember.float32)"),
+     "requires_grad: only floating and complex tensors have gradients; this one is "
+     "ember.int32; cast it first with .to(ember.float32)"),
     ("item", lambda: ember.zeros(2, 2).item(), ValueError,
      "item: the tensor has shape (2, 2) (4 elements); item() needs exactly one"),
     ("unknown_dtype", lambda: ember.zeros(2, dtype="float8"), ember.DTypeError,

@@ -42,7 +42,8 @@ def _shapes(case):
 
 def _values(case, dtype, backend):
     """Elements: the op's domain and (for float dtypes) the edge values; an op that cancels
-    gets no ±max, whose sums overflow or not depending on the order of the terms."""
+    or multiplies gets no ±max, whose sums and products overflow or not depending on the
+    order of the terms."""
     lo, hi = case.domain
     if not dtype.is_float:
         info = np.iinfo(dtype.np)
@@ -51,7 +52,7 @@ def _values(case, dtype, backend):
         edges = [(v + 2 ** 63) % 2 ** 64 - 2 ** 63 for v in edges]
         return st.one_of(st.integers(int(lo * 3), int(hi * 3)), st.sampled_from(edges))
     edges = [float(v) for v in edge_values(case, dtype)]
-    if case.cancels:
+    if case.cancels or case.order_overflows:
         edges = [v for v in edges if not np.isfinite(v) or abs(v) <= 1e4]
     if backend.flushes_subnormals:
         tiny = float(dt.finfo(dtype).tiny)

@@ -1,0 +1,93 @@
+"""Discrete Fourier transforms over any set of axes, differentiable as PyTorch's.
+
+No backend has an FFT of its own, so every backend computes these with NumPy's pocketfft
+on a host copy through Backend.fft (one step of a compiled graph, as Backend.lapack),
+in the input's precision: float32 and complex64 in single, float64 and complex128 in
+double. The gradients are transforms again (the adjoint of a DFT is the opposite DFT
+with the dual normalization), so they differentiate twice and compile.
+
+Four kinds, each over ``axes`` with NumPy's and PyTorch's ``norm`` ("backward": the
+inverse scaled by 1/n; "forward": the forward; "ortho": both by 1/sqrt(n)):
+- ``fft``, ``ifft``: complex to complex, the shape kept;
+- ``rfft``: real to the half spectrum, the last axis n -> n // 2 + 1;
+- ``irfft``: the half spectrum of a Hermitian signal to the real signal of ``last``
+  points along the last axis (the imaginary parts of the zero and, for even ``last``,
+  Nyquist terms are ignored, as everywhere).
+
+At the edges: NaN or inf anywhere along a transformed axis spreads NaN (or inf) to every
+output of that line, as in NumPy and PyTorch; an empty batch gives an empty result; a
+transformed axis of no points is refused by the callers (ember.fft).
+"""
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..autograd import Op, run
+from .elementwise import cast, real
+from .movement import pad
+
+#: the normalization whose transform is the adjoint's: DFT^H = n * IDFT
+DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+
+
+def transform(kind, axes, norm, last, x):
+    """The ``kind`` transform of host array ``x`` over ``axes`` in its own precision."""
+    single = x.dtype in (np.float32, np.complex64)
+    if kind == "irfft":
+        sizes = [x.shape[a] for a in axes[:-1]] + [last]
+        out = np.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
+        return np.ascontiguousarray(out, dtype=np.float32 if single else np.float64)
+    fn = {"fft": np.fft.fftn, "ifft": np.fft.ifftn, "rfft": np.fft.rfftn}[kind]
+    out = fn(x, axes=axes, norm=norm)
+    return np.ascontiguousarray(out, dtype=np.complex64 if single else np.complex128)
+
+
+class FFT(Op):
+    """One ``kind`` transform over ``axes`` through the backend's ``fft`` host routine;
+    its gradient is the adjoint transform."""
+
+    __slots__ = ("kind", "axes", "norm", "last")
+    complex_grad = True
+
+    def __init__(self, kind, axes, norm, last):
+        self.kind, self.axes, self.norm, self.last = kind, axes, norm, last
+
+    def forward(self, x):
+        return self.backend.fft(self.kind, self.axes, self.norm, self.last, x)
+
+    def backward(self, g, x):
+        kind, axes, dual = self.kind, self.axes, DUAL[self.norm]
+        if kind in ("fft", "ifft"):
+            return (dft("ifft" if kind == "fft" else "fft", g, axes, dual),)
+        axis = axes[-1]
+        if kind == "rfft":      # the half spectrum's adjoint: zeros for the other half
+            widths = [(0, 0)] * g.ndim
+            widths[axis] = (0, x.shape[axis] - g.shape[axis])
+            return (real(dft("ifft", pad(g, tuple(widths)), axes, dual)),)
+        # irfft: every term but the zero and Nyquist ones stands for itself and its mirror
+        twice = np.full(x.shape[axis], 2.0)
+        twice[0] = 1.0
+        if self.last % 2 == 0:
+            twice[-1] = 1.0
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        from .. import creation
+        weights = creation.tensor(twice.reshape(shape), dtype=dt.real_of(x.dtype),
+                                  backend=x._backend)
+        return (dft("rfft", g, axes, dual) * cast(weights, x.dtype),)
+
+    def __repr__(self):
+        return f"FFT({self.kind}, axes={self.axes})"
+
+
+def dft(kind, x, axes, norm, last=None):
+    """The ``kind`` transform of checked ``x`` (complex for fft, ifft and irfft, real for
+    rfft, each axis already of its final length) over distinct ``axes``, the last of them
+    the half spectrum's (rfft, irfft)."""
+    shape = list(x.shape)
+    if kind == "rfft":
+        shape[axes[-1]] = shape[axes[-1]] // 2 + 1
+    elif kind == "irfft":
+        shape[axes[-1]] = last
+    dtype = dt.real_of(x.dtype) if kind == "irfft" else dt.complex_of(x.dtype)
+    return run(FFT(kind, tuple(axes), norm, last), (x,), tuple(shape), dtype)

@@ -1,0 +1,241 @@
+"""Module hooks, as PyTorch's: forward pre-hooks and forward hooks (with_kwargs,
+prepend, always_call), and full backward pre-hooks and backward hooks.
+
+A backward hook needs every gradient of a call's outputs (and then of its inputs) at
+once, so a hooked call joins its differentiable outputs into one flat tensor and hands
+back slices of it: the flat tensor's gradient is complete only when every slice's is,
+and its backward calls the hooks with them all; the inputs are joined the same way
+before forward. Calls without backward hooks run as before, untouched."""
+
+import warnings
+
+import ember
+from ember.autograd import run
+from ember.hooks import HookTable
+from ember.tensor import Tensor
+
+
+class _Joined(ember.Op):
+    """Tensors flattened into one (in ``dtype``), whose backward hands the pieces'
+    gradients to ``on_grads`` (which may replace them) before they flow on."""
+
+    __slots__ = ("on_grads",)
+    complex_grad = True
+
+    def __init__(self, on_grads):
+        self.on_grads = on_grads
+
+    def forward(self, *bufs):
+        b = self.backend
+        return b.concatenate([b.reshape(x, (-1,)) for x in bufs], 0)
+
+    def backward(self, g, *inputs):
+        grads, start = [], 0
+        for t in inputs:
+            grads.append(ember.reshape(g[start:start + t.size], t.shape))
+            start += t.size
+        return tuple(self.on_grads(tuple(grads)))
+
+
+def _join(tensors, on_grads):
+    """Tensors of one dtype as slices of one flat tensor whose gradient goes to on_grads."""
+    flat = run(_Joined(on_grads), tuple(tensors), (sum(t.size for t in tensors),),
+               tensors[0].dtype)
+    pieces, start = [], 0
+    for t in tensors:
+        pieces.append(flat[start:start + t.size].reshape(t.shape))
+        start += t.size
+    return pieces
+
+
+def _checked(name, new, old):
+    """A hook's replacement gradients: a tuple as long as the old, each None or of its
+    tensor's shape."""
+    new = tuple(new) if isinstance(new, (tuple, list)) else (new,)
+    if len(new) != len(old):
+        raise ember.AutogradError(f"{name}: the hook returned {len(new)} gradients for "
+                                  f"{len(old)}; return one per entry (None to keep none)")
+    for n, o in zip(new, old):
+        if n is not None and o is not None and n.shape != o.shape:
+            raise ember.AutogradError(f"{name}: the hook returned a gradient of shape "
+                                      f"{n.shape} for one of shape {o.shape}")
+    return new
+
+
+class _BackwardCall:
+    """One hooked call's backward: the output gradients (after the pre-hooks), then the
+    input gradients through the backward hooks."""
+
+    def __init__(self, module, args):
+        self.module, self.grad_output, self.outputs = module, None, ()
+        self.slots = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad
+                      and a.dtype.is_inexact]
+        self.count = len(args)
+
+    def outputs_done(self, grads):
+        for hook in list(self.module._backward_pre_hooks.values()):
+            new = hook(self.module, grads)
+            if new is not None:
+                grads = _checked("register_full_backward_pre_hook", new, grads)
+        self.grad_output = grads
+        if not self.slots:      # nothing flows to the inputs: the hooks hear of None
+            self.inputs_done(())
+        return tuple(ember.zeros_like(t) if g is None else g
+                     for g, t in zip(grads, self.outputs))
+
+    def inputs_done(self, grads):
+        grad_input = [None] * self.count
+        for i, g in zip(self.slots, grads):
+            grad_input[i] = g
+        grad_input = tuple(grad_input)
+        for hook in list(self.module._backward_hooks.values()):
+            new = hook(self.module, grad_input, self.grad_output)
+            if new is not None:
+                grad_input = _checked("register_full_backward_hook", new, grad_input)
+        return tuple(grad_input[i] for i in self.slots)
+
+
+def _differentiable(x):
+    return isinstance(x, Tensor) and x.requires_grad and x.dtype.is_inexact
+
+
+def _map_outputs(out, fn):
+    """``out`` with ``fn`` applied to the list of its differentiable tensors (a tensor, or
+    one level of tuple or list)."""
+    if isinstance(out, Tensor):
+        return fn([out])[0] if _differentiable(out) else out
+    if isinstance(out, (tuple, list)):
+        found = [x for x in out if _differentiable(x)]
+        if not found:
+            return out
+        new = iter(fn(found))
+        items = [next(new) if _differentiable(x) else x for x in out]
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    return out
+
+
+def _one_dtype(tensors):
+    """Tensors of several dtypes join in their common one; the pieces cast back."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = ember.promote(dtype, t.dtype)
+    return dtype
+
+
+def _joined(tensors, on_grads):
+    dtype = _one_dtype(tensors)
+    pieces = _join([t.to(dtype=dtype) for t in tensors], on_grads)
+    return [p.to(dtype=t.dtype) for p, t in zip(pieces, tensors)]
+
+
+def call(module, forward, args, kwargs):
+    """``forward(*args, **kwargs)`` with the module's hooks around it."""
+    for hook_id, hook in list(module._forward_pre_hooks.items()):
+        if hook_id in module._forward_hooks_with_kwargs:
+            result = hook(module, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise TypeError("a forward pre-hook registered with_kwargs=True must "
+                                    "return None or a tuple (args, kwargs)")
+                args, kwargs = result
+        else:
+            result = hook(module, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+    state = None
+    if (module._backward_hooks or module._backward_pre_hooks) and ember.is_grad_enabled():
+        state = _BackwardCall(module, args)
+        if state.slots:
+            joined = _joined([args[i] for i in state.slots], state.inputs_done)
+            args = list(args)
+            for i, t in zip(state.slots, joined):
+                args[i] = t
+            args = tuple(args)
+    called = set()
+    try:
+        out = forward(*args, **kwargs)
+        for hook_id, hook in list(module._forward_hooks.items()):
+            called.add(hook_id)
+            if hook_id in module._forward_hooks_with_kwargs:
+                result = hook(module, args, kwargs, out)
+            else:
+                result = hook(module, args, out)
+            if result is not None:
+                out = result
+    except Exception:
+        for hook_id, hook in list(module._forward_hooks.items()):
+            if hook_id in module._forward_hooks_always_called and hook_id not in called:
+                try:
+                    hook(module, args, None)
+                except Exception as e:          # the forward's error is the one to see
+                    warnings.warn(f"a forward hook with always_call=True raised {e!r} while "
+                                  f"the forward's own error was on its way out")
+        raise
+    if state is not None:
+        def join_outputs(tensors):
+            state.outputs = tensors
+            return _joined(tensors, state.outputs_done)
+        out = _map_outputs(out, join_outputs)
+    return out
+
+
+class HookedModule:
+    """The hook registrations of ember.nn.Module (mixed into it)."""
+
+    def _hooks(self, name):
+        table = self.__dict__.get(name)
+        if table is None:
+            table = HookTable()
+            object.__setattr__(self, name, table)
+        return table
+
+    @property
+    def _forward_pre_hooks(self): return self._hooks("_forward_pre_hooks_table")
+    @property
+    def _forward_hooks(self): return self._hooks("_forward_hooks_table")
+    @property
+    def _forward_hooks_with_kwargs(self): return self._hooks("_forward_kwargs_table")
+    @property
+    def _forward_hooks_always_called(self): return self._hooks("_forward_always_table")
+    @property
+    def _backward_hooks(self): return self._hooks("_backward_hooks_table")
+    @property
+    def _backward_pre_hooks(self): return self._hooks("_backward_pre_hooks_table")
+
+    def _has_hooks(self):
+        d = self.__dict__
+        return bool(d.get("_forward_pre_hooks_table") or d.get("_forward_hooks_table")
+                    or d.get("_backward_hooks_table") or d.get("_backward_pre_hooks_table"))
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` (``with_kwargs``: ``hook(module, args, kwargs)``) before
+        each forward; what it returns, if not None, replaces the arguments."""
+        handle = self._forward_pre_hooks.add(hook, prepend, (self._forward_hooks_with_kwargs,))
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """``hook(module, args, output)`` (``with_kwargs``: ``hook(module, args, kwargs,
+        output)``) after each forward; what it returns, if not None, replaces the output.
+        ``always_call``: it also runs when forward raises (with output None)."""
+        handle = self._forward_hooks.add(hook, prepend, (self._forward_hooks_with_kwargs,
+                                                          self._forward_hooks_always_called))
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` once the gradients of a call's outputs are
+        complete; a tuple it returns replaces them."""
+        return self._backward_pre_hooks.add(hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` once the gradients of a call's
+        positional tensor inputs are complete (None for the others); a tuple it returns
+        replaces grad_input."""
+        return self._backward_hooks.add(hook, prepend)
+

@@ -16,6 +16,7 @@ from .distilbert import (DistilBertConfig, DistilBertForMaskedLM, DistilBertForQ
                          DistilBertModel)
 from .gpt2 import GPT2, GPT2Config
 from .gpt_neox import GPTNeoX, GPTNeoXConfig
+from .audio import WhisperFeatureExtractor, mel_filter_bank
 from .images import ImageProcessor
 from .modernbert import (ModernBertConfig, ModernBertForMaskedLM, ModernBertForQuestionAnswering,
                          ModernBertForSequenceClassification, ModernBertForTokenClassification,
@@ -27,14 +28,15 @@ from .pretrained import from_pretrained
 from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextModel,
                      SiglipVisionConfig, SiglipVisionModel)
 from .tokenizer import ByteTokenizer
+from .whisper import WhisperConfig, WhisperForConditionalGeneration
 from .vit import (DeiTForImageClassification, DeiTForImageClassificationWithTeacher, DeiTModel,
                   ViTConfig, ViTForImageClassification, ViTModel)
 
 #: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ModernBERT, ViT, DINOv2, CLIP
-#: and SigLIP, each by its model_type
+#: SigLIP and Whisper, each by its model_type
 MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, "phi": Phi, **FAMILY, **ENCODERS,
           "distilbert": DistilBertModel, "modernbert": ModernBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
-          "clip": CLIPModel, "siglip": SiglipModel}
+          "clip": CLIPModel, "siglip": SiglipModel, "whisper": WhisperForConditionalGeneration}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
@@ -54,4 +56,6 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "RobertaForSequenceClassification", "RobertaForTokenClassification", "RobertaModel",
            "SiglipConfig", "SiglipModel", "SiglipTextConfig", "SiglipTextModel",
            "SiglipVisionConfig", "SiglipVisionModel", "SmolLM3", "ViTConfig",
-           "ViTForImageClassification", "ViTModel", "XLMRobertaModel", "from_pretrained"]
+           "ViTForImageClassification", "ViTModel", "WhisperConfig", "WhisperFeatureExtractor",
+           "WhisperForConditionalGeneration", "XLMRobertaModel", "from_pretrained",
+           "mel_filter_bank"]

@@ -1,0 +1,357 @@
+"""Whisper as transformers lays it out (WhisperForConditionalGeneration), so its checkpoints
+load (openai/whisper-tiny ... large-v3, distil-whisper): speech recognition and
+translation from log-mel features (audio.WhisperFeatureExtractor).
+
+The encoder turns (batch, mel bins, 2 max_source_positions) features into states: two
+1-D convolutions with GELU (the second halving the time), fixed sinusoidal positions,
+pre-norm self-attention blocks and a final norm. The decoder embeds tokens and learned
+positions, and each block attends causally to the tokens so far, then to the encoder's
+states, then applies its MLP; the logits reuse the token embedding (``proj_out`` is tied
+to it and has no key of its own). Queries are scaled before the product, keys have no
+bias, as transformers' WhisperAttention. ``generate`` decodes greedily, or samples,
+keeping the self-attention keys and values of earlier steps and the cross-attention
+keys and values of the audio from the first.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+import ember
+from ember.errors import SerializationError, ShapeError
+from ember.plugins.nn import Conv1d, Dropout, LayerExample, LayerNorm, Module, ModuleList
+from ember.plugins.nn import functional as F
+
+from .causal import CausalLM, causal_attention
+from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
+                          normal_embedding, normal_linear, read_config, read_weights,
+                          write_pretrained)
+
+
+@dataclasses.dataclass
+class WhisperConfig:
+    """The fields of transformers' WhisperConfig that change the network, with its
+    defaults (whisper-tiny's shape but 4 + 4 layers of 384). ``scale_embedding`` is kept
+    for the file's sake: transformers' Whisper never applies it, and nor does ember."""
+
+    vocab_size: int = 51865
+    num_mel_bins: int = 80
+    d_model: int = 384
+    encoder_layers: int = 4
+    encoder_attention_heads: int = 6
+    encoder_ffn_dim: int = 1536
+    decoder_layers: int = 4
+    decoder_attention_heads: int = 6
+    decoder_ffn_dim: int = 1536
+    max_source_positions: int = 1500
+    max_target_positions: int = 448
+    activation_function: str = "gelu"
+    dropout: float = 0.0
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    init_std: float = 0.02
+    scale_embedding: bool = False
+    pad_token_id: int = 50256
+    decoder_start_token_id: int = 50257
+    eos_token_id: int = 50256
+
+    def __post_init__(self):
+        for side in ("encoder", "decoder"):
+            heads = getattr(self, f"{side}_attention_heads")
+            if self.d_model % heads:
+                raise ShapeError(f"Whisper: {side}_attention_heads {heads} does not divide "
+                                 f"d_model {self.d_model}")
+        check_activation("Whisper", "activation_function", self.activation_function)
+
+    @classmethod
+    def from_dict(cls, values, source="config"):
+        """Take the fields ember uses; refuse what would change the network silently."""
+        if values.get("model_type", "whisper") != "whisper":
+            raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
+                                     f"whisper")
+        if not values.get("tie_word_embeddings", True):
+            raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
+                                     f"ember's Whisper ties proj_out to the token embedding")
+        return cls(**known_fields(cls, values))
+
+    def to_dict(self):
+        return {"architectures": ["WhisperForConditionalGeneration"], "model_type": "whisper",
+                "tie_word_embeddings": True, **dataclasses.asdict(self)}
+
+
+def sinusoids(length, channels, max_timescale=10000.0):
+    """The encoder's fixed positions: sines then cosines of geometric timescales."""
+    increment = math.log(max_timescale) / (channels // 2 - 1)
+    inverse = np.exp(-increment * np.arange(channels // 2))
+    scaled = np.arange(length)[:, None] * inverse[None, :]
+    return np.concatenate([np.sin(scaled), np.cos(scaled)], axis=1)
+
+
+class WhisperAttention(Module):
+    """Multi-head attention; self-attention (causal in the decoder) or, given a source's
+    keys and values, cross-attention."""
+
+    def __init__(self, d_model, heads, std, dropout, dtype=None, backend=None):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.scaling = (d_model // heads) ** -0.5
+        self.k_proj = normal_linear(d_model, d_model, std, bias=False, dtype=dtype, backend=backend)
+        self.v_proj = normal_linear(d_model, d_model, std, dtype=dtype, backend=backend)
+        self.q_proj = normal_linear(d_model, d_model, std, dtype=dtype, backend=backend)
+        self.out_proj = normal_linear(d_model, d_model, std, dtype=dtype, backend=backend)
+
+    def split(self, x):
+        batch, time, width = x.shape
+        return x.reshape(batch, time, self.heads, width // self.heads).permute(0, 2, 1, 3)
+
+    def keys_values(self, x):
+        """The (batch, heads, time, head_dim) keys and values of states ``x``."""
+        return self.split(self.k_proj(x)), self.split(self.v_proj(x))
+
+    def forward(self, x, source=None, cache=None, layer=None, causal=False):
+        batch, time, width = x.shape
+        q = self.split(self.q_proj(x) * self.scaling)
+        k, v = source if source is not None else self.keys_values(x)
+        if cache is not None and source is None:
+            k, v = cache.update(layer, k, v)
+        p = self.dropout if self.training else 0.0
+        if causal:
+            out = causal_attention(q, k, v, time, scale=1.0, dropout_p=p)
+        else:
+            out = ember.scaled_dot_product_attention(q, k, v, scale=1.0, dropout_p=p)
+        return self.out_proj(out.permute(0, 2, 1, 3).reshape(batch, time, width))
+
+
+class _Block(Module):
+    """What both sides' blocks share: the MLP after a norm, with its dropouts."""
+
+    def _mlp_init(self, c, ffn, dtype, backend):
+        self.fc1 = normal_linear(c.d_model, ffn, c.init_std, dtype=dtype, backend=backend)
+        self.fc2 = normal_linear(ffn, c.d_model, c.init_std, dtype=dtype, backend=backend)
+        self.final_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
+        self.drop, self.act_drop = Dropout(c.dropout), Dropout(c.activation_dropout)
+        object.__setattr__(self, "act", ACTIVATIONS[c.activation_function])
+
+    def _mlp(self, x):
+        h = self.act_drop(self.act(self.fc1(self.final_layer_norm(x))))
+        return x + self.drop(self.fc2(h))
+
+
+class WhisperEncoderLayer(_Block):
+    def __init__(self, c, dtype=None, backend=None):
+        super().__init__()
+        self.self_attn = WhisperAttention(c.d_model, c.encoder_attention_heads, c.init_std,
+                                          c.attention_dropout, dtype, backend)
+        self.self_attn_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
+        self._mlp_init(c, c.encoder_ffn_dim, dtype, backend)
+
+    def forward(self, x):
+        x = x + self.drop(self.self_attn(self.self_attn_layer_norm(x)))
+        return self._mlp(x)
+
+
+class WhisperDecoderLayer(_Block):
+    def __init__(self, c, layer, dtype=None, backend=None):
+        super().__init__()
+        heads, std, p = c.decoder_attention_heads, c.init_std, c.attention_dropout
+        self.self_attn = WhisperAttention(c.d_model, heads, std, p, dtype, backend)
+        self.self_attn_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
+        self.encoder_attn = WhisperAttention(c.d_model, heads, std, p, dtype, backend)
+        self.encoder_attn_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
+        self._mlp_init(c, c.decoder_ffn_dim, dtype, backend)
+        self.layer = layer
+
+    def forward(self, x, source, cache=None):
+        """``source``: this layer's cross-attention keys and values of the audio."""
+        x = x + self.drop(self.self_attn(self.self_attn_layer_norm(x), cache=cache,
+                                         layer=self.layer, causal=True))
+        x = x + self.drop(self.encoder_attn(self.encoder_attn_layer_norm(x), source=source))
+        return self._mlp(x)
+
+
+class _FixedPositions(Module):
+    """The encoder's sinusoidal positions: not trained (transformers freezes them), kept
+    under the checkpoint's key embed_positions.weight."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.register_buffer("weight", table)
+
+
+class WhisperEncoder(Module):
+    def __init__(self, c, dtype=None, backend=None):
+        super().__init__()
+        self.conv1 = Conv1d(c.num_mel_bins, c.d_model, 3, padding=1, dtype=dtype, backend=backend)
+        self.conv2 = Conv1d(c.d_model, c.d_model, 3, stride=2, padding=1, dtype=dtype,
+                            backend=backend)
+        self.embed_positions = _FixedPositions(ember.tensor(
+            sinusoids(c.max_source_positions, c.d_model), dtype=self.conv1.weight.dtype,
+            backend=backend))
+        self.layers = ModuleList([WhisperEncoderLayer(c, dtype, backend)
+                                  for _ in range(c.encoder_layers)])
+        self.layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
+        self.drop = Dropout(c.dropout)
+        object.__setattr__(self, "config", c)
+
+    def forward(self, features):
+        c = self.config
+        frames = 2 * c.max_source_positions
+        if features.ndim != 3 or features.shape[1:] != (c.num_mel_bins, frames):
+            raise ShapeError(f"Whisper: input_features must be (batch, {c.num_mel_bins}, "
+                             f"{frames}) log-mel frames (WhisperFeatureExtractor pads audio to "
+                             f"that), got shape {features.shape}")
+        x = F.gelu(self.conv2(F.gelu(self.conv1(features)))).permute(0, 2, 1)
+        x = self.drop(x + self.embed_positions.weight)
+        for layer in self.layers:
+            x = layer(x)
+        return self.layer_norm(x)
+
+
+class WhisperDecoder(Module):
+    def __init__(self, c, dtype=None, backend=None):
+        super().__init__()
+        self.embed_tokens = normal_embedding(c.vocab_size, c.d_model, c.init_std, dtype, backend,
+                                             padding_idx=c.pad_token_id)
+        self.embed_positions = normal_embedding(c.max_target_positions, c.d_model, c.init_std,
+                                                dtype, backend)
+        self.layers = ModuleList([WhisperDecoderLayer(c, i, dtype, backend)
+                                  for i in range(c.decoder_layers)])
+        self.layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
+        self.drop = Dropout(c.dropout)
+
+    def sources(self, states):
+        """Each layer's cross-attention keys and values of the encoder's states."""
+        return [layer.encoder_attn.keys_values(states) for layer in self.layers]
+
+    def forward(self, ids, sources, cache=None):
+        past = len(cache) if cache is not None else 0
+        x = self.embed_tokens(ids) + self.embed_positions.weight[past:past + ids.shape[1]]
+        x = self.drop(x)
+        for layer, source in zip(self.layers, sources):
+            x = layer(x, source, cache)
+        return self.layer_norm(x)
+
+
+class WhisperModel(Module):
+    """The encoder and the decoder (transformers' WhisperModel): decoder states out."""
+
+    def __init__(self, c, dtype=None, backend=None):
+        super().__init__()
+        self.encoder = WhisperEncoder(c, dtype, backend)
+        self.decoder = WhisperDecoder(c, dtype, backend)
+
+
+class WhisperForConditionalGeneration(Module):
+    """Whisper with its language-model head: ``model(input_features, decoder_input_ids)``
+    gives (batch, tokens, vocab_size) logits.
+
+    Built from a WhisperConfig or its fields: ``WhisperForConditionalGeneration(d_model=64,
+    ...)``; ``from_pretrained(directory)`` loads a transformers checkpoint."""
+
+    def __init__(self, config=None, dtype=None, backend=None, **fields):
+        super().__init__()
+        config = dataclasses.replace(config or WhisperConfig(), **fields)
+        object.__setattr__(self, "config", config)
+        self.model = WhisperModel(config, dtype, backend)
+
+    def forward(self, input_features, decoder_input_ids):
+        """Logits of each decoder position, the whole audio seen by every one."""
+        ids = self._check_ids(decoder_input_ids, 0)
+        states = self.model.encoder(input_features)
+        return self.logits(self.model.decoder(ids, self.model.decoder.sources(states)))
+
+    def logits(self, hidden):
+        return ember.matmul(hidden, self.model.decoder.embed_tokens.weight.T)
+
+    def _check_ids(self, ids, past):
+        if not isinstance(ids, ember.Tensor):
+            ids = ember.tensor(ids, backend=self.model.decoder.embed_tokens.weight.backend)
+        if ids.ndim != 2 or ids.dtype.is_float:
+            raise ShapeError(f"Whisper: decoder_input_ids must be (batch, tokens) integers, got "
+                             f"{ids.dtype} of shape {ids.shape}")
+        if past + ids.shape[1] > self.config.max_target_positions:
+            raise ShapeError(f"Whisper: {past + ids.shape[1]} decoder tokens are more than "
+                             f"max_target_positions {self.config.max_target_positions}")
+        return ids
+
+    def generate(self, input_features, decoder_input_ids=None, max_new_tokens=20,
+                 temperature=0.0, eos_token_id=None, **sampling):
+        """The tokens that continue ``decoder_input_ids`` (default: the start token, for
+        each example; a prompt such as <|startoftranscript|><|en|><|transcribe|>
+        <|notimestamps|> picks the task) for the audio, greedily at ``temperature`` 0,
+        stopping at ``eos_token_id`` (the config's by default); as CausalLM.generate."""
+        c = self.config
+        with ember.no_grad():
+            states = self.model.encoder(input_features)
+            decoding = _Decoding(self, self.model.decoder.sources(states))
+        if decoder_input_ids is None:
+            decoder_input_ids = np.full((input_features.shape[0], 1), c.decoder_start_token_id)
+        ids = self._check_ids(decoder_input_ids, 0)
+        return decoding.generate(ids, max_new_tokens, temperature=temperature,
+                                 eos_token_id=c.eos_token_id if eos_token_id is None
+                                 else eos_token_id, **sampling)
+
+    def extra_repr(self):
+        c = self.config
+        return (f"d_model={c.d_model}, encoder_layers={c.encoder_layers}, decoder_layers="
+                f"{c.decoder_layers}, vocab_size={c.vocab_size}")
+
+    @classmethod
+    def example(cls):
+        return LayerExample({"vocab_size": 13, "num_mel_bins": 4, "d_model": 8,
+                             "encoder_layers": 1, "encoder_attention_heads": 2,
+                             "encoder_ffn_dim": 16, "decoder_layers": 1,
+                             "decoder_attention_heads": 2, "decoder_ffn_dim": 16,
+                             "max_source_positions": 3, "max_target_positions": 6,
+                             "pad_token_id": 0, "decoder_start_token_id": 1,
+                             "eos_token_id": 2}, shape=(2, 4, 6), bad_shape=(2, 4, 5),
+                            call=_example_call)
+
+    # -- transformers' files ---------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, directory, dtype=None, backend=None, **overrides):
+        """Load a transformers Whisper directory (config.json, model.safetensors); the
+        model comes back in eval mode."""
+        values, config_path = read_config(directory)
+        model = cls(WhisperConfig.from_dict({**values, **overrides}, config_path), dtype=dtype,
+                    backend=backend)
+        embed = model.model.decoder.embed_tokens.weight
+        stored, weights = read_weights(directory, values, embed.backend)
+        state = {k: (v.to(embed.dtype) if v.dtype.is_float else v)
+                 for k, v in stored.items() if k != "proj_out.weight"}     # tied
+        return load_weights(model, state, weights, config_path)
+
+    def save_pretrained(self, directory):
+        """config.json and model.safetensors as transformers lays them out."""
+        write_pretrained(directory, {**self.config.to_dict(), "dtype":
+                                     self.model.decoder.embed_tokens.weight.dtype.name},
+                         self.state_dict())
+
+
+class _Decoding(CausalLM):
+    """The decoder over one batch of audio, as a causal language model for
+    CausalLM.generate: the cross-attention keys and values are computed once."""
+
+    positions_field = "max_target_positions"
+
+    def __init__(self, whisper, sources):
+        super().__init__()
+        object.__setattr__(self, "whisper", whisper)
+        object.__setattr__(self, "config", whisper.config)
+        object.__setattr__(self, "sources", sources)
+
+    def _backend(self):
+        return self.whisper.model.decoder.embed_tokens.weight.backend
+
+    def forward(self, ids, cache=None):
+        ids = self.whisper._check_ids(ids, len(cache) if cache is not None else 0)
+        return self.whisper.logits(self.whisper.model.decoder(ids, self.sources, cache))
+
+
+def _example_call(model, features):
+    """The conformance suite's call: the features and a fixed batch of decoder ids."""
+    ids = ember.tensor([[1, 5, 7], [1, 3, 12]], dtype=features.backend.default_int,
+                       backend=features.backend)
+    return model(features, ids)
+

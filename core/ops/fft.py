@@ -23,8 +23,6 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..autograd import Op, run
-from .elementwise import cast, real
-from .movement import pad
 
 #: the normalization whose transform is the adjoint's: DFT^H = n * IDFT
 DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -59,25 +57,29 @@ class FFT(Op):
         kind, axes, dual = self.kind, self.axes, DUAL[self.norm]
         if kind in ("fft", "ifft"):
             return (dft("ifft" if kind == "fft" else "fft", g, axes, dual),)
-        axis = axes[-1]
-        if kind == "rfft":      # the half spectrum's adjoint: zeros for the other half
-            widths = [(0, 0)] * g.ndim
-            widths[axis] = (0, x.shape[axis] - g.shape[axis])
-            return (real(dft("ifft", pad(g, tuple(widths)), axes, dual)),)
-        # irfft: every term but the zero and Nyquist ones stands for itself and its mirror
-        twice = np.full(x.shape[axis], 2.0)
-        twice[0] = 1.0
-        if self.last % 2 == 0:
-            twice[-1] = 1.0
-        shape = [1] * x.ndim
-        shape[axis] = x.shape[axis]
-        from .. import creation
-        weights = creation.tensor(twice.reshape(shape), dtype=dt.real_of(x.dtype),
-                                  backend=x._backend)
-        return (dft("rfft", g, axes, dual) * cast(weights, x.dtype),)
+        axis, n = axes[-1], x.shape[axes[-1]] if kind == "rfft" else self.last
+        # the terms that stand for themselves and their mirror image: all but the zero and
+        # (for even n) Nyquist ones
+        paired = np.ones(n // 2 + 1)
+        paired[1:(n + 1) // 2] = 2.0
+        if kind == "rfft":
+            # real(the inverse of g zero-padded to n) is irfft of g with the paired terms
+            # halved: half the work of a complex transform of n points
+            return (dft("irfft", g * _along(1.0 / paired, axis, x), axes, dual, n),)
+        return (dft("rfft", g, axes, dual) * _along(paired, axis, x),)
 
     def __repr__(self):
         return f"FFT({self.kind}, axes={self.axes})"
+
+
+def _along(values, axis, like):
+    """Host ``values`` as a tensor along ``axis`` of ``like`` (broadcasting over the rest),
+    in the complex dtype of like's precision."""
+    from .. import creation
+    shape = [1] * like.ndim
+    shape[axis] = len(values)
+    return creation.tensor(values.reshape(shape), dtype=dt.complex_of(like.dtype),
+                           backend=like._backend)
 
 
 def dft(kind, x, axes, norm, last=None):

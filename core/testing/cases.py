@@ -902,7 +902,7 @@ OPS = [
     # runs complex autograd; each output sums its whole line, so NaN or inf spreads along
     # it, and the error is relative to the inputs' size (cancels)
     OpCase("fft_rfft_abs", lambda a: ember.abs(ember.fft.rfft(a)),
-           lambda a: np.abs(np.fft.rfft(a)), SIGNALS, SPECTRAL, cancels=True),
+           lambda a: np.abs(np.fft.rfft(a)), SIGNALS, SPECTRAL, cancels=True, double=True),
     OpCase("fft_fft2_real", lambda a: ember.real(ember.fft.fft2(a * a, norm="ortho")),
            lambda a: np.real(np.fft.fft2(a * a, norm="ortho")), RECTANGULAR, SPECTRAL,
            cancels=True, double=True),

@@ -8,6 +8,8 @@ axis first (``s`` -1 keeps the axis), and irfft's default length is 2 (m - 1). U
 PyTorch on the CPU, float16 and bfloat16 transform in float32 (complex64 out) rather
 than being refused. A transform over an axis of no points is a ShapeError."""
 
+import numbers
+
 from . import dtypes as dt
 from . import ops
 from .creation import arange
@@ -45,13 +47,22 @@ def _input(name, x, real):
     return x
 
 
+def _sizes(name, s):
+    """n or s as a list of ints (None stays None)."""
+    if s is None:
+        return None
+    s = list(s) if isinstance(s, (tuple, list)) else [s]
+    if not all(isinstance(n, numbers.Integral) for n in s):
+        raise TypeError(f"fft.{name}: the sizes (n or s) must be ints, got {s!r}")
+    return s
+
+
 def _plan(name, x, s, dim, ndim_default):
     """(axes, sizes) from torch's ``s`` and ``dim``: ``dim`` None takes the last len(s)
     axes (all, or ``ndim_default``'s last, without s); s None keeps the sizes."""
     if isinstance(dim, int):
         dim = (dim,)
-    if s is not None and isinstance(s, int):
-        s = (s,)
+    s = _sizes(name, s)
     if dim is None:
         count = len(s) if s is not None else (x.ndim if ndim_default is None else ndim_default)
         if count > x.ndim:
@@ -103,8 +114,8 @@ def _c2r(name, x, s, dim, norm, ndim_default=None, dual=False):
     last axis has s[-1] points, default 2 (m - 1) for m in."""
     x = _input(name, x, False)
     norm = _norm(name, norm)
-    s = None if s is None else [s] if isinstance(s, int) else list(s)
-    last = None if s is None or s[-1] == -1 else int(s[-1])
+    s = _sizes(name, s)
+    last = None if s is None or s[-1] == -1 else s[-1]
     if s is not None:
         s[-1] = -1                  # the half spectrum's length follows from ``last``
     axes, sizes = _plan(name, x, s, dim, ndim_default)

@@ -208,6 +208,8 @@ def test_arguments_are_checked_by_name():
         ember.fft.fftn(x, s=(2, 2), dim=(0,))
     with pytest.raises(ember.ShapeError, match="axes to transform"):
         ember.fft.fftn(x, s=(2, 2, 2))
+    with pytest.raises(TypeError, match="must be ints"):
+        ember.fft.irfft(x, n=4.0)
 
 
 def test_integers_and_half_floats_transform_as_floats(backend):

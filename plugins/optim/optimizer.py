@@ -45,8 +45,13 @@ class Optimizer:
             group["params"] = list(g["params"])
             for p in group["params"]:
                 if not isinstance(p, Tensor) or not p.dtype.is_float:
-                    raise TypeError(f"{type(self).__name__}: parameters must be floating tensors, "
-                                    f"got {type(p).__name__}")
+                    got = p.dtype.name if isinstance(p, Tensor) else type(p).__name__
+                    fix = ("; optimize its real and imaginary parts as one real parameter "
+                           "(ember.view_as_real) and build the complex value from it "
+                           "(ember.view_as_complex)" if isinstance(p, Tensor) and
+                           p.dtype.is_complex else "")
+                    raise TypeError(f"{type(self).__name__}: parameters must be floating "
+                                    f"tensors, got {got}{fix}")
                 if id(p) in seen:   # it would be stepped twice per step()
                     raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} "
                                      f"appears twice (again in group {i}); list each parameter "

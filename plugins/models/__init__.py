@@ -28,15 +28,17 @@ from .pretrained import from_pretrained
 from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextModel,
                      SiglipVisionConfig, SiglipVisionModel)
 from .tokenizer import ByteTokenizer
+from .t5 import T5Config, T5ForConditionalGeneration
 from .whisper import WhisperConfig, WhisperForConditionalGeneration
 from .vit import (DeiTForImageClassification, DeiTForImageClassificationWithTeacher, DeiTModel,
                   ViTConfig, ViTForImageClassification, ViTModel)
 
 #: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ModernBERT, ViT, DINOv2, CLIP
-#: SigLIP and Whisper, each by its model_type
+#: SigLIP, T5 and Whisper, each by its model_type
 MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, "phi": Phi, **FAMILY, **ENCODERS,
           "distilbert": DistilBertModel, "modernbert": ModernBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
-          "clip": CLIPModel, "siglip": SiglipModel, "whisper": WhisperForConditionalGeneration}
+          "clip": CLIPModel, "siglip": SiglipModel, "t5": T5ForConditionalGeneration,
+          "whisper": WhisperForConditionalGeneration}
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
@@ -55,7 +57,8 @@ __all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "Qwen2", "Qwen3", "Qwen3Moe", "RobertaForMaskedLM", "RobertaForQuestionAnswering",
            "RobertaForSequenceClassification", "RobertaForTokenClassification", "RobertaModel",
            "SiglipConfig", "SiglipModel", "SiglipTextConfig", "SiglipTextModel",
-           "SiglipVisionConfig", "SiglipVisionModel", "SmolLM3", "ViTConfig",
+           "SiglipVisionConfig", "SiglipVisionModel", "SmolLM3", "T5Config",
+           "T5ForConditionalGeneration", "ViTConfig",
            "ViTForImageClassification", "ViTModel", "WhisperConfig", "WhisperFeatureExtractor",
            "WhisperForConditionalGeneration", "XLMRobertaModel", "from_pretrained",
            "mel_filter_bank"]

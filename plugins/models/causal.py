@@ -161,3 +161,24 @@ class CausalLM(Module):
                              f"{self.positions_field} {self.max_positions}; shorten it or crop "
                              f"the context")
         return ids
+
+
+class Decoding(CausalLM):
+    """An encoder-decoder's decoder over one batch of encoded input, as a causal language
+    model for CausalLM.generate: ``step(ids, cache)`` gives the logits of ids that
+    continue what the cache holds (the encoder's states and their cross-attention keys
+    and values are computed once, before)."""
+
+    def __init__(self, config, positions_field, backend, step):
+        super().__init__()
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "positions_field", positions_field)
+        object.__setattr__(self, "_step", step)
+        object.__setattr__(self, "_device", backend)
+
+    def _backend(self):
+        return self._device
+
+    def forward(self, ids, cache=None):
+        return self._step(ids, cache)
+

@@ -23,7 +23,7 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Conv1d, Dropout, LayerExample, LayerNorm, Module, ModuleList
 from ember.plugins.nn import functional as F
 
-from .causal import CausalLM, causal_attention
+from .causal import Decoding, causal_attention
 from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
                           normal_embedding, normal_linear, read_config, read_weights,
                           write_pretrained)
@@ -283,8 +283,13 @@ class WhisperForConditionalGeneration(Module):
         stopping at ``eos_token_id`` (the config's by default); as CausalLM.generate."""
         c = self.config
         with ember.no_grad():
-            states = self.model.encoder(input_features)
-            decoding = _Decoding(self, self.model.decoder.sources(states))
+            sources = self.model.decoder.sources(self.model.encoder(input_features))
+
+        def step(ids, cache):
+            ids = self._check_ids(ids, len(cache) if cache is not None else 0)
+            return self.logits(self.model.decoder(ids, sources, cache))
+        embed = self.model.decoder.embed_tokens.weight
+        decoding = Decoding(c, "max_target_positions", embed.backend, step)
         if decoder_input_ids is None:
             decoder_input_ids = np.full((input_features.shape[0], 1), c.decoder_start_token_id)
         ids = self._check_ids(decoder_input_ids, 0)
@@ -327,26 +332,6 @@ class WhisperForConditionalGeneration(Module):
         write_pretrained(directory, {**self.config.to_dict(), "dtype":
                                      self.model.decoder.embed_tokens.weight.dtype.name},
                          self.state_dict())
-
-
-class _Decoding(CausalLM):
-    """The decoder over one batch of audio, as a causal language model for
-    CausalLM.generate: the cross-attention keys and values are computed once."""
-
-    positions_field = "max_target_positions"
-
-    def __init__(self, whisper, sources):
-        super().__init__()
-        object.__setattr__(self, "whisper", whisper)
-        object.__setattr__(self, "config", whisper.config)
-        object.__setattr__(self, "sources", sources)
-
-    def _backend(self):
-        return self.whisper.model.decoder.embed_tokens.weight.backend
-
-    def forward(self, ids, cache=None):
-        ids = self.whisper._check_ids(ids, len(cache) if cache is not None else 0)
-        return self.whisper.logits(self.whisper.model.decoder(ids, self.sources, cache))
 
 
 def _example_call(model, features):

@@ -1,5 +1,6 @@
 """Whole networks (``ember.plugins.models``), registered by name like layers."""
 
+from .bart import BartConfig, BartForConditionalGeneration
 from .bert import (BertConfig, BertForMaskedLM, BertForQuestionAnswering,
                    BertForSequenceClassification, BertForTokenClassification, BertModel,
                    ENCODERS, RobertaForMaskedLM, RobertaForQuestionAnswering,
@@ -34,13 +35,13 @@ from .vit import (DeiTForImageClassification, DeiTForImageClassificationWithTeac
                   ViTConfig, ViTForImageClassification, ViTModel)
 
 #: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ModernBERT, ViT, DINOv2, CLIP
-#: SigLIP, T5 and Whisper, each by its model_type
+#: SigLIP, BART, T5 and Whisper, each by its model_type
 MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, "phi": Phi, **FAMILY, **ENCODERS,
           "distilbert": DistilBertModel, "modernbert": ModernBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
-          "clip": CLIPModel, "siglip": SiglipModel, "t5": T5ForConditionalGeneration,
-          "whisper": WhisperForConditionalGeneration}
+          "clip": CLIPModel, "siglip": SiglipModel, "bart": BartForConditionalGeneration,
+          "t5": T5ForConditionalGeneration, "whisper": WhisperForConditionalGeneration}
 
-__all__ = ["BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
+__all__ = ["BartConfig", "BartForConditionalGeneration", "BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
            "ByteTokenizer", "CLIPConfig", "CLIPModel", "CLIPTextConfig", "CLIPTextModel",
            "CLIPTextModelWithProjection", "CLIPVisionConfig", "CLIPVisionModel",

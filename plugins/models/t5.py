@@ -24,6 +24,7 @@ from ember.plugins.nn import Dropout, LayerExample, Linear, Module, ModuleList, 
 from .causal import Decoding
 from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
                           read_config, read_weights, write_pretrained)
+from .seq2seq import key_mask
 
 
 @dataclasses.dataclass
@@ -237,17 +238,6 @@ class T5Stack(Module):
         return self.dropout(self.final_layer_norm(x))
 
 
-def _key_mask(mask, dtype, backend):
-    """An attention_mask (batch, keys) of 1s and 0s as an additive (batch, 1, 1, keys) bias
-    (the dtype's lowest value where 0, as transformers)."""
-    if mask is None:
-        return None
-    keep = np.asarray(mask.numpy() if isinstance(mask, ember.Tensor) else mask) != 0
-    low = float(np.finfo(np.float32).min)
-    return ember.tensor(np.where(keep, 0.0, low)[:, None, None, :], dtype=ember.float32,
-                        backend=backend)
-
-
 class T5ForConditionalGeneration(Module):
     """T5 with its language-model head: ``model(input_ids, decoder_input_ids,
     attention_mask=None)`` gives (batch, target tokens, vocab_size) logits."""
@@ -279,7 +269,7 @@ class T5ForConditionalGeneration(Module):
             raise ShapeError(f"T5: attention_mask must have input_ids' shape {ids.shape}")
         attention = self.encoder.block[0].layer[0].SelfAttention
         bias = attention.position_bias(ids.shape[1], ids.shape[1], 0)
-        mask = _key_mask(attention_mask, bias.dtype, ids.backend)
+        mask = key_mask(attention_mask, ids.backend)
         return self.encoder(self.shared(ids), bias if mask is None else bias + mask)
 
     def sources(self, states):
@@ -296,7 +286,7 @@ class T5ForConditionalGeneration(Module):
         ahead = np.arange(past + time)[None, :] > (past + np.arange(time))[:, None]
         causal = np.where(ahead, float(np.finfo(np.float32).min), 0.0).astype(np.float32)
         bias = bias + ember.tensor(causal, dtype=bias.dtype, backend=ids.backend)
-        cross = _key_mask(attention_mask, bias.dtype, ids.backend)
+        cross = key_mask(attention_mask, ids.backend)
         if cross is None:
             cross = ember.zeros((1, 1, 1, 1), dtype=bias.dtype, backend=ids.backend)
         hidden = self.decoder(self.shared(ids), bias, cross, sources, cache)

@@ -23,10 +23,10 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Conv1d, Dropout, LayerExample, LayerNorm, Module, ModuleList
 from ember.plugins.nn import functional as F
 
-from .causal import Decoding, causal_attention
-from .huggingface import (ACTIVATIONS, check_activation, known_fields, load_weights,
-                          normal_embedding, normal_linear, read_config, read_weights,
-                          write_pretrained)
+from .causal import Decoding
+from .huggingface import (check_activation, known_fields, load_weights, normal_embedding,
+                          read_config, read_weights, write_pretrained)
+from .seq2seq import DecoderLayer, EncoderLayer, cross_keys_values
 
 
 @dataclasses.dataclass
@@ -88,88 +88,6 @@ def sinusoids(length, channels, max_timescale=10000.0):
     return np.concatenate([np.sin(scaled), np.cos(scaled)], axis=1)
 
 
-class WhisperAttention(Module):
-    """Multi-head attention; self-attention (causal in the decoder) or, given a source's
-    keys and values, cross-attention."""
-
-    def __init__(self, d_model, heads, std, dropout, dtype=None, backend=None):
-        super().__init__()
-        self.heads, self.dropout = heads, dropout
-        self.scaling = (d_model // heads) ** -0.5
-        self.k_proj = normal_linear(d_model, d_model, std, bias=False, dtype=dtype, backend=backend)
-        self.v_proj = normal_linear(d_model, d_model, std, dtype=dtype, backend=backend)
-        self.q_proj = normal_linear(d_model, d_model, std, dtype=dtype, backend=backend)
-        self.out_proj = normal_linear(d_model, d_model, std, dtype=dtype, backend=backend)
-
-    def split(self, x):
-        batch, time, width = x.shape
-        return x.reshape(batch, time, self.heads, width // self.heads).permute(0, 2, 1, 3)
-
-    def keys_values(self, x):
-        """The (batch, heads, time, head_dim) keys and values of states ``x``."""
-        return self.split(self.k_proj(x)), self.split(self.v_proj(x))
-
-    def forward(self, x, source=None, cache=None, layer=None, causal=False):
-        batch, time, width = x.shape
-        q = self.split(self.q_proj(x) * self.scaling)
-        k, v = source if source is not None else self.keys_values(x)
-        if cache is not None and source is None:
-            k, v = cache.update(layer, k, v)
-        p = self.dropout if self.training else 0.0
-        if causal:
-            out = causal_attention(q, k, v, time, scale=1.0, dropout_p=p)
-        else:
-            out = ember.scaled_dot_product_attention(q, k, v, scale=1.0, dropout_p=p)
-        return self.out_proj(out.permute(0, 2, 1, 3).reshape(batch, time, width))
-
-
-class _Block(Module):
-    """What both sides' blocks share: the MLP after a norm, with its dropouts."""
-
-    def _mlp_init(self, c, ffn, dtype, backend):
-        self.fc1 = normal_linear(c.d_model, ffn, c.init_std, dtype=dtype, backend=backend)
-        self.fc2 = normal_linear(ffn, c.d_model, c.init_std, dtype=dtype, backend=backend)
-        self.final_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
-        self.drop, self.act_drop = Dropout(c.dropout), Dropout(c.activation_dropout)
-        object.__setattr__(self, "act", ACTIVATIONS[c.activation_function])
-
-    def _mlp(self, x):
-        h = self.act_drop(self.act(self.fc1(self.final_layer_norm(x))))
-        return x + self.drop(self.fc2(h))
-
-
-class WhisperEncoderLayer(_Block):
-    def __init__(self, c, dtype=None, backend=None):
-        super().__init__()
-        self.self_attn = WhisperAttention(c.d_model, c.encoder_attention_heads, c.init_std,
-                                          c.attention_dropout, dtype, backend)
-        self.self_attn_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
-        self._mlp_init(c, c.encoder_ffn_dim, dtype, backend)
-
-    def forward(self, x):
-        x = x + self.drop(self.self_attn(self.self_attn_layer_norm(x)))
-        return self._mlp(x)
-
-
-class WhisperDecoderLayer(_Block):
-    def __init__(self, c, layer, dtype=None, backend=None):
-        super().__init__()
-        heads, std, p = c.decoder_attention_heads, c.init_std, c.attention_dropout
-        self.self_attn = WhisperAttention(c.d_model, heads, std, p, dtype, backend)
-        self.self_attn_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
-        self.encoder_attn = WhisperAttention(c.d_model, heads, std, p, dtype, backend)
-        self.encoder_attn_layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
-        self._mlp_init(c, c.decoder_ffn_dim, dtype, backend)
-        self.layer = layer
-
-    def forward(self, x, source, cache=None):
-        """``source``: this layer's cross-attention keys and values of the audio."""
-        x = x + self.drop(self.self_attn(self.self_attn_layer_norm(x), cache=cache,
-                                         layer=self.layer, causal=True))
-        x = x + self.drop(self.encoder_attn(self.encoder_attn_layer_norm(x), source=source))
-        return self._mlp(x)
-
-
 class _FixedPositions(Module):
     """The encoder's sinusoidal positions: not trained (transformers freezes them), kept
     under the checkpoint's key embed_positions.weight."""
@@ -188,7 +106,7 @@ class WhisperEncoder(Module):
         self.embed_positions = _FixedPositions(ember.tensor(
             sinusoids(c.max_source_positions, c.d_model), dtype=self.conv1.weight.dtype,
             backend=backend))
-        self.layers = ModuleList([WhisperEncoderLayer(c, dtype, backend)
+        self.layers = ModuleList([EncoderLayer(c, True, False, dtype, backend)
                                   for _ in range(c.encoder_layers)])
         self.layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
         self.drop = Dropout(c.dropout)
@@ -215,14 +133,14 @@ class WhisperDecoder(Module):
                                              padding_idx=c.pad_token_id)
         self.embed_positions = normal_embedding(c.max_target_positions, c.d_model, c.init_std,
                                                 dtype, backend)
-        self.layers = ModuleList([WhisperDecoderLayer(c, i, dtype, backend)
+        self.layers = ModuleList([DecoderLayer(c, i, True, False, dtype, backend)
                                   for i in range(c.decoder_layers)])
         self.layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
         self.drop = Dropout(c.dropout)
 
     def sources(self, states):
         """Each layer's cross-attention keys and values of the encoder's states."""
-        return [layer.encoder_attn.keys_values(states) for layer in self.layers]
+        return cross_keys_values(self.layers, states)
 
     def forward(self, ids, sources, cache=None):
         past = len(cache) if cache is not None else 0

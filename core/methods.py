@@ -427,6 +427,35 @@ def _delegate_inplace(name, target):
     return method
 
 
+def _reshape_inplace(name, target):
+    """``name`` ending in _ that changes the shape (squeeze_, t_): this tensor takes
+    ``target``'s result, shape and all. Refused where copy_ is (in autograd), and while
+    ember.compile records (a compiled call's state keeps its shape)."""
+    out_of_place = _delegate(name, target)
+
+    def method(self, *args, **kwargs):
+        from . import dispatch
+        from .compile import CompileError, is_compiling
+        from .errors import MutationError
+        if self._in_autograd(None):
+            raise MutationError(f"{name} on a tensor that takes part in autograd; write "
+                                f"x = x.{name[:-1]}(...) instead, or call it under ember.no_grad()")
+        if is_compiling():
+            raise CompileError(f"{name} changes a tensor's shape in place, which a compiled "
+                               f"function cannot replay; write x = x.{name[:-1]}(...)")
+        out = out_of_place(self, *args, **kwargs)
+        self.shape = out.shape
+        dispatch.rebind(self, dispatch.read(out))
+        return self
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place, shape and all: {out_of_place.__doc__}"
+    return method
+
+
+#: PyTorch's Tensor methods that change a tensor's shape in place
+RESHAPED_INPLACE = {"squeeze_": "squeeze", "unsqueeze_": "unsqueeze", "t_": "t",
+                    "transpose_": "transpose", "swapaxes_": "swapaxes", "swapdims_": "swapaxes"}
+
 #: PyTorch's Tensor methods that are one of ember's functions with the tensor first
 DELEGATED = {
     "absolute": "abs", "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2",
@@ -495,3 +524,6 @@ for _name, _target in DELEGATED.items():
 for _name, _target in DELEGATED_INPLACE.items():
     if not hasattr(Methods, _name):
         setattr(Methods, _name, _delegate_inplace(_name, _target))
+for _name, _target in RESHAPED_INPLACE.items():
+    if not hasattr(Methods, _name):
+        setattr(Methods, _name, _reshape_inplace(_name, _target))

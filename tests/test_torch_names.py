@@ -579,3 +579,20 @@ def test_random_draws_follow_their_distributions(backend):
         ember.multinomial(probs, 3)
     coins = ember.bernoulli(ember.full((20000,), 0.3, backend=backend)).numpy()
     assert set(np.unique(coins).tolist()) == {0.0, 1.0} and abs(coins.mean() - 0.3) < 0.02
+
+
+def test_shape_changing_methods_in_place_match_torch():
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    for name, args in (("unsqueeze_", (1,)), ("squeeze_", ()), ("t_", ()), ("transpose_", (0, 1)),
+                       ("swapdims_", (1, 0)), ("swapaxes_", (0, 1))):
+        x, t = ember.tensor(a[None] if name == "squeeze_" else a), torch.tensor(
+            a[None] if name == "squeeze_" else a)
+        same = getattr(x, name)(*args)
+        getattr(t, name)(*args)
+        assert same is x and x.shape == tuple(t.shape), name
+        np.testing.assert_array_equal(x.numpy(), t.numpy(), err_msg=name)
+    w = ember.ones(3, requires_grad=True)
+    with pytest.raises(ember.MutationError, match="x = x.unsqueeze"):
+        w.unsqueeze_(0)
+    with pytest.raises(ember.CompileError, match="cannot replay"):
+        ember.compile(lambda v: v.unsqueeze_(0))(ember.ones(3))

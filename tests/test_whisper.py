@@ -93,3 +93,20 @@ def test_whisper_refuses_what_it_cannot_run(checkpoint, tmp_path):
     again = from_pretrained(tmp_path)
     np.testing.assert_array_equal(again(ember.tensor(features), ember.tensor(ids)).numpy(),
                                   model(ember.tensor(features), ember.tensor(ids)).numpy())
+
+
+def test_suppressed_tokens_are_never_chosen(checkpoint):
+    """generate's suppress_tokens (never) and begin_suppress_tokens (not first), as the
+    config or generation_config.json of a Whisper checkpoint lists them."""
+    _, directory, features, _ = checkpoint
+    model = from_pretrained(directory)
+    audio = ember.tensor(features)
+    free = model.generate(audio, max_new_tokens=4, eos_token_id=-1).numpy()
+    firsts = sorted(set(free[:, 1].tolist()))
+    late = model.generate(audio, max_new_tokens=4, eos_token_id=-1,
+                          begin_suppress_tokens=firsts).numpy()
+    assert not np.isin(late[:, 1], firsts).any()
+    chosen = sorted(set(free[:, 1:].ravel().tolist()))
+    never = model.generate(audio, max_new_tokens=4, eos_token_id=-1,
+                           suppress_tokens=chosen).numpy()
+    assert not np.isin(never[:, 1:], chosen).any()

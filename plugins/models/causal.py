@@ -91,7 +91,8 @@ class CausalLM(Module):
         return next(iter(self.parameters())).backend
 
     def generate(self, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 use_cache=True, eos_token_id=None, pad_token_id=None):
+                 use_cache=True, eos_token_id=None, pad_token_id=None, suppress_tokens=None,
+                 begin_suppress_tokens=None):
         """Continue each row of ``ids`` (batch, time) by ``max_new_tokens`` tokens.
 
         Greedy at ``temperature=0``; otherwise sampled from softmax(logits / temperature),
@@ -103,6 +104,9 @@ class CausalLM(Module):
         ``config.eos_token_id``), a row that emits one is finished: it continues with
         ``pad_token_id`` (default: the first eos id), and generation stops once every row
         is, as Hugging Face's generate does.
+
+        ``suppress_tokens`` are never chosen, ``begin_suppress_tokens`` not as the first new
+        token (Hugging Face's SuppressTokens processors; ids past the vocabulary are moot).
         """
         if not isinstance(ids, ember.Tensor):
             ids = ember.tensor(ids, backend=self._backend())
@@ -133,6 +137,10 @@ class CausalLM(Module):
                     cache, step_input = KeyValueCache(), tokens     # computed afresh
                 logits = self(step_input if use_cache else tokens, cache)
                 last = logits[:, -1].numpy()
+                for banned in (suppress_tokens, begin_suppress_tokens if tokens is ids else None):
+                    if banned is not None:
+                        banned = np.asarray(banned, dtype=np.int64).reshape(-1)
+                        last[:, banned[(banned >= 0) & (banned < last.shape[-1])]] = -np.inf
                 chosen = next_tokens(last, temperature, top_k, top_p, rng)
                 if stops is not None:
                     chosen = np.where(finished, pad, chosen)

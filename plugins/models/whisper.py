@@ -55,6 +55,10 @@ class WhisperConfig:
     pad_token_id: int = 50256
     decoder_start_token_id: int = 50257
     eos_token_id: int = 50256
+    #: ids generate never chooses, and not first (older checkpoints keep them here; newer
+    #: ones in generation_config.json, whose values generate() takes as arguments)
+    suppress_tokens: list = None
+    begin_suppress_tokens: list = (220, 50256)
 
     def __post_init__(self):
         for side in ("encoder", "decoder"):
@@ -198,7 +202,8 @@ class WhisperForConditionalGeneration(Module):
         """The tokens that continue ``decoder_input_ids`` (default: the start token, for
         each example; a prompt such as <|startoftranscript|><|en|><|transcribe|>
         <|notimestamps|> picks the task) for the audio, greedily at ``temperature`` 0,
-        stopping at ``eos_token_id`` (the config's by default); as CausalLM.generate."""
+        stopping at ``eos_token_id`` and suppressing the config's suppress_tokens and
+        begin_suppress_tokens unless given; as CausalLM.generate."""
         c = self.config
         with ember.no_grad():
             sources = self.model.decoder.sources(self.model.encoder(input_features))
@@ -211,6 +216,8 @@ class WhisperForConditionalGeneration(Module):
         if decoder_input_ids is None:
             decoder_input_ids = np.full((input_features.shape[0], 1), c.decoder_start_token_id)
         ids = self._check_ids(decoder_input_ids, 0)
+        sampling.setdefault("suppress_tokens", c.suppress_tokens)
+        sampling.setdefault("begin_suppress_tokens", c.begin_suppress_tokens)
         return decoding.generate(ids, max_new_tokens, temperature=temperature,
                                  eos_token_id=c.eos_token_id if eos_token_id is None
                                  else eos_token_id, **sampling)

@@ -1,7 +1,8 @@
-"""BART and mBART against transformers (small random models saved by transformers and
-loaded by ember) on every backend: BART's post-norm layers and mBART's pre-norm ones with
-scaled embeddings and final norms, padding masks, logits with final_logits_bias, every
-parameter's gradient, and greedy decoding with the cache."""
+"""BART, mBART and Marian against transformers (small random models saved by transformers
+and loaded by ember) on every backend: BART's post-norm layers, mBART's pre-norm ones with
+scaled embeddings and final norms, Marian's fixed sinusoidal positions, padding masks,
+logits with final_logits_bias, every parameter's gradient, and greedy decoding with the
+cache."""
 
 import numpy as np
 import pytest
@@ -20,7 +21,9 @@ BASE = dict(vocab_size=53, max_position_embeddings=24, d_model=32, encoder_layer
             bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
 KINDS = {"bart": (transformers.BartConfig, transformers.BartForConditionalGeneration, BASE),
          "mbart": (transformers.MBartConfig, transformers.MBartForConditionalGeneration,
-                   dict(BASE, scale_embedding=True, activation_function="relu"))}
+                   dict(BASE, scale_embedding=True, activation_function="relu")),
+         "marian": (transformers.MarianConfig, transformers.MarianMTModel,
+                    dict(BASE, scale_embedding=True, activation_function="swish"))}
 
 
 @pytest.fixture(scope="module", params=sorted(KINDS))

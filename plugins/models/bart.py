@@ -1,10 +1,13 @@
-"""BART and mBART as transformers lays them out (BartForConditionalGeneration,
-MBartForConditionalGeneration), so their checkpoints load: facebook/bart-base and -large,
-bart-large-cnn and -xsum (summarization), mBART-50 and the models fine-tuned from them.
+"""BART, mBART and Marian as transformers lays them out (BartForConditionalGeneration,
+MBartForConditionalGeneration, MarianMTModel), so their checkpoints load: facebook/bart-base
+and -large, bart-large-cnn and -xsum (summarization), mBART-50 and the models fine-tuned
+from them, and the opus-mt translation models (Helsinki-NLP/opus-mt-*).
 
-Tokens (times sqrt(d_model) where ``scale_embedding``) and learned positions (offset by
-two rows, as fairseq left them) pass a LayerNorm, then layers of seq2seq.py: post-norm in
-BART, pre-norm in mBART, whose stacks end in one more LayerNorm. The head is the shared
+Tokens (times sqrt(d_model) where ``scale_embedding``) and positions pass to layers of
+seq2seq.py: post-norm in BART and Marian, pre-norm in mBART, whose stacks end in one more
+LayerNorm. BART's and mBART's positions are learned (offset by two rows, as fairseq left
+them) and followed by a LayerNorm; Marian's are fixed sinusoids (sines in the first half
+of the features, cosines in the second), not kept in its files. The head is the shared
 token embedding (``lm_head`` is tied to it) plus ``final_logits_bias``. ``generate``
 decodes from decoder_start_token_id (or a prompt) with the cache, greedily or sampling.
 """
@@ -25,12 +28,17 @@ from .seq2seq import DecoderLayer, EncoderLayer, cross_keys_values, key_mask
 
 #: the two rows transformers' BART and mBART keep before position 0 (fairseq's padding)
 OFFSET = 2
+#: the model types, and the defaults of transformers' configs that differ from BART's
+KINDS = {"bart": {}, "mbart": {},
+         "marian": dict(vocab_size=58101, pad_token_id=58100, eos_token_id=0,
+                        decoder_start_token_id=58100)}
 
 
 @dataclasses.dataclass
 class BartConfig:
-    """The fields of transformers' BartConfig (and MBartConfig, ``model_type="mbart"``)
-    that change the network, with BART-large's defaults."""
+    """The fields of transformers' BartConfig (and MBartConfig and MarianConfig, by
+    ``model_type``) that change the network, with BART-large's defaults (Marian's own
+    token ids where its file leaves them out)."""
 
     vocab_size: int = 50265
     max_position_embeddings: int = 1024
@@ -54,8 +62,8 @@ class BartConfig:
     model_type: str = "bart"
 
     def __post_init__(self):
-        if self.model_type not in ("bart", "mbart"):
-            raise ValueError(f"BART: model_type must be 'bart' or 'mbart', got "
+        if self.model_type not in KINDS:
+            raise ValueError(f"BART: model_type must be one of {', '.join(KINDS)}, got "
                              f"{self.model_type!r}")
         for side in ("encoder", "decoder"):
             heads = getattr(self, f"{side}_attention_heads")
@@ -68,20 +76,29 @@ class BartConfig:
     def pre_norm(self):
         return self.model_type == "mbart"
 
+    @property
+    def sinusoidal(self):
+        return self.model_type == "marian"
+
     @classmethod
     def from_dict(cls, values, source="config"):
-        if values.get("model_type", "bart") not in ("bart", "mbart"):
-            raise SerializationError(f"{source}: model_type {values['model_type']!r} is not "
-                                     f"bart or mbart")
+        kind = values.get("model_type", "bart")
+        if kind not in KINDS:
+            raise SerializationError(f"{source}: model_type {kind!r} is not one of "
+                                     f"{', '.join(KINDS)}")
         if values.get("tie_word_embeddings") is False:
             raise SerializationError(f"{source}: tie_word_embeddings=false is not supported; "
                                      f"ember's BART ties lm_head to the shared embedding")
-        return cls(**known_fields(cls, values))
+        if values.get("share_encoder_decoder_embeddings") is False or \
+                values.get("decoder_vocab_size") not in (None, values.get("vocab_size")):
+            raise SerializationError(f"{source}: separate encoder and decoder vocabularies "
+                                     f"(share_encoder_decoder_embeddings=false) are not supported")
+        return cls(**{**KINDS[kind], **known_fields(cls, values)})
 
     def to_dict(self):
-        head = "MBart" if self.pre_norm else "Bart"
-        return {"architectures": [f"{head}ForConditionalGeneration"], "tie_word_embeddings": True,
-                **dataclasses.asdict(self)}
+        head = {"bart": "BartForConditionalGeneration", "mbart": "MBartForConditionalGeneration",
+                "marian": "MarianMTModel"}[self.model_type]
+        return {"architectures": [head], "tie_word_embeddings": True, **dataclasses.asdict(self)}
 
 
 class BartStack(Module):
@@ -89,13 +106,16 @@ class BartStack(Module):
 
     def __init__(self, c, decoder, dtype=None, backend=None):
         super().__init__()
-        self.embed_positions = normal_embedding(c.max_position_embeddings + OFFSET, c.d_model,
-                                                c.init_std, dtype, backend)
+        if c.sinusoidal:        # fixed and not in the files: made per backend and dtype
+            object.__setattr__(self, "sinusoids", {})
+        else:
+            self.embed_positions = normal_embedding(c.max_position_embeddings + OFFSET,
+                                                    c.d_model, c.init_std, dtype, backend)
+            self.layernorm_embedding = LayerNorm(c.d_model, dtype=dtype, backend=backend)
         count = c.decoder_layers if decoder else c.encoder_layers
         self.layers = ModuleList([
             DecoderLayer(c, i, c.pre_norm, dtype=dtype, backend=backend) if decoder else
             EncoderLayer(c, c.pre_norm, dtype=dtype, backend=backend) for i in range(count)])
-        self.layernorm_embedding = LayerNorm(c.d_model, dtype=dtype, backend=backend)
         if c.pre_norm:
             self.layer_norm = LayerNorm(c.d_model, dtype=dtype, backend=backend)
         self.drop = Dropout(c.dropout)
@@ -108,6 +128,13 @@ class BartStack(Module):
         if past + time > self.max_positions:
             raise ShapeError(f"BART: {past + time} tokens are more than max_position_embeddings "
                              f"{self.max_positions}; truncate the input")
+        if "embed_positions" not in self._modules:
+            key = (tokens.backend.name, tokens.dtype)
+            if key not in self.sinusoids:
+                self.sinusoids[key] = ember.tensor(_sinusoids(self.max_positions,
+                                                              tokens.shape[-1]),
+                                                   dtype=tokens.dtype, backend=tokens.backend)
+            return self.drop(tokens * self.embed_scale + self.sinusoids[key][past:past + time])
         positions = self.embed_positions.weight[past + OFFSET:past + OFFSET + time]
         return self.drop(self.layernorm_embedding(tokens * self.embed_scale + positions))
 
@@ -201,7 +228,7 @@ class BartForConditionalGeneration(Module):
 
     @classmethod
     def model_types(cls):
-        return ("bart", "mbart")
+        return tuple(KINDS)
 
     @classmethod
     def example(cls):
@@ -223,8 +250,10 @@ class BartForConditionalGeneration(Module):
                     backend=backend)
         shared = model.model.shared.weight
         stored, weights = read_weights(directory, values, shared.backend)
+        fixed = model.config.sinusoidal       # older Marian files keep the sinusoids too
         state = {k: (v.to(shared.dtype) if v.dtype.is_float else v) for k, v in stored.items()
-                 if k != "lm_head.weight" and not k.endswith("embed_tokens.weight")}
+                 if k != "lm_head.weight" and not k.endswith("embed_tokens.weight")
+                 and not (fixed and k.endswith("embed_positions.weight"))}
         state.setdefault("final_logits_bias", model.final_logits_bias)
         return load_weights(model, state, weights, config_path)
 
@@ -233,6 +262,14 @@ class BartForConditionalGeneration(Module):
         write_pretrained(directory, {**self.config.to_dict(),
                                      "dtype": self.model.shared.weight.dtype.name},
                          self.state_dict())
+
+
+def _sinusoids(positions, width):
+    """Marian's fixed positions: pos / 10000^(2 (j // 2) / width), sines of the even j in
+    the first half of the features, cosines of the odd j in the second."""
+    angles = np.arange(positions)[:, None] / np.power(10000.0, 2 * (np.arange(width) // 2)
+                                                      / width)[None, :]
+    return np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1)
 
 
 def _example_call(model, ids):

@@ -57,14 +57,14 @@ def _sizes(name, s):
     return s
 
 
-def _plan(name, x, s, dim, ndim_default):
+def _plan(name, x, s, dim):
     """(axes, sizes) from torch's ``s`` and ``dim``: ``dim`` None takes the last len(s)
-    axes (all, or ``ndim_default``'s last, without s); s None keeps the sizes."""
+    axes (all, without s); s None keeps the sizes."""
     if isinstance(dim, int):
         dim = (dim,)
     s = _sizes(name, s)
     if dim is None:
-        count = len(s) if s is not None else (x.ndim if ndim_default is None else ndim_default)
+        count = len(s) if s is not None else x.ndim
         if count > x.ndim:
             raise ShapeError(f"fft.{name}: {count} axes to transform, but the input has shape "
                              f"{x.shape}")
@@ -97,19 +97,19 @@ def _resize(x, axes, sizes):
     return x
 
 
-def _c2c(kind, name, x, s, dim, norm, ndim_default=None):
+def _c2c(kind, name, x, s, dim, norm):
     x = _input(name, x, False)
-    axes, sizes = _plan(name, x, s, dim, ndim_default)
+    axes, sizes = _plan(name, x, s, dim)
     return dft(kind, _resize(x, axes, sizes), axes, _norm(name, norm))
 
 
-def _r2c(name, x, s, dim, norm, ndim_default=None):
+def _r2c(name, x, s, dim, norm):
     x = _input(name, x, True)
-    axes, sizes = _plan(name, x, s, dim, ndim_default)
+    axes, sizes = _plan(name, x, s, dim)
     return dft("rfft", _resize(x, axes, sizes), axes, _norm(name, norm))
 
 
-def _c2r(name, x, s, dim, norm, ndim_default=None, dual=False):
+def _c2r(name, x, s, dim, norm, dual=False):
     """irfftn (``dual``: hfftn, the conjugate's irfftn under the dual norm): the output's
     last axis has s[-1] points, default 2 (m - 1) for m in."""
     x = _input(name, x, False)
@@ -118,7 +118,7 @@ def _c2r(name, x, s, dim, norm, ndim_default=None, dual=False):
     last = None if s is None or s[-1] == -1 else s[-1]
     if s is not None:
         s[-1] = -1                  # the half spectrum's length follows from ``last``
-    axes, sizes = _plan(name, x, s, dim, ndim_default)
+    axes, sizes = _plan(name, x, s, dim)
     last = 2 * (x.shape[axes[-1]] - 1) if last is None else last
     if last < 1:
         raise ShapeError(f"fft.{name}: {last} output points along axis {axes[-1]} (the "

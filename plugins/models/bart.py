@@ -21,10 +21,9 @@ import ember
 from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Dropout, LayerExample, LayerNorm, Module, ModuleList
 
-from .causal import Decoding
 from .huggingface import (check_activation, known_fields, load_weights, normal_embedding,
                           read_config, read_weights, write_pretrained)
-from .seq2seq import DecoderLayer, EncoderLayer, cross_keys_values, key_mask
+from .seq2seq import DecoderLayer, EncoderLayer, Seq2SeqLM, cross_keys_values, key_mask
 
 #: the two rows transformers' BART and mBART keep before position 0 (fairseq's padding)
 OFFSET = 2
@@ -153,9 +152,11 @@ class BartModel(Module):
         self.decoder = BartStack(c, True, dtype, backend)
 
 
-class BartForConditionalGeneration(Module):
+class BartForConditionalGeneration(Seq2SeqLM):
     """BART or mBART with its head: ``model(input_ids, decoder_input_ids,
     attention_mask=None)`` gives (batch, target tokens, vocab_size) logits."""
+
+    positions_field = "max_position_embeddings"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -165,20 +166,14 @@ class BartForConditionalGeneration(Module):
         self.register_buffer("final_logits_bias", ember.zeros(
             (1, config.vocab_size), dtype=self.model.shared.weight.dtype, backend=backend))
 
-    def _ids(self, ids, what):
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.model.shared.weight.backend)
-        if ids.ndim != 2 or ids.dtype.is_float:
-            raise ShapeError(f"BART: {what} must be (batch, tokens) integers, got {ids.dtype} "
-                             f"of shape {ids.shape}")
-        return ids
+    @property
+    def embedding(self):
+        return self.model.shared
 
     def encode(self, input_ids, attention_mask=None):
         """The encoder's states; tokens where attention_mask is 0 are not attended to."""
         ids = self._ids(input_ids, "input_ids")
-        if attention_mask is not None and tuple(np.shape(attention_mask)) != ids.shape:
-            raise ShapeError(f"BART: attention_mask must have input_ids' shape {ids.shape}")
-        mask = key_mask(attention_mask, ids.backend)
+        mask = self._mask(attention_mask, ids)
         encoder = self.model.encoder
         x = encoder.embed(self.model.shared(ids))
         for layer in encoder.layers:
@@ -198,27 +193,6 @@ class BartForConditionalGeneration(Module):
 
     def sources(self, states):
         return cross_keys_values(self.model.decoder.layers, states)
-
-    def forward(self, input_ids, decoder_input_ids, attention_mask=None):
-        states = self.encode(input_ids, attention_mask)
-        return self.decode(decoder_input_ids, self.sources(states), attention_mask)
-
-    def generate(self, input_ids, max_new_tokens=20, attention_mask=None,
-                 decoder_input_ids=None, temperature=0.0, eos_token_id=None, **sampling):
-        """The decoder's tokens for ``input_ids``, each row starting with
-        decoder_start_token_id unless ``decoder_input_ids`` is given (mBART's target
-        language code, for one), greedily at ``temperature`` 0, stopping at
-        ``eos_token_id`` (the config's by default); as CausalLM.generate."""
-        c = self.config
-        with ember.no_grad():
-            sources = self.sources(self.encode(input_ids, attention_mask))
-        start = decoder_input_ids if decoder_input_ids is not None else \
-            np.full((len(input_ids), 1), c.decoder_start_token_id)
-        decoding = Decoding(c, "max_position_embeddings", self.model.shared.weight.backend,
-                            lambda ids, cache: self.decode(ids, sources, attention_mask, cache))
-        return decoding.generate(self._ids(start, "decoder_input_ids"), max_new_tokens,
-                                 temperature=temperature, eos_token_id=c.eos_token_id
-                                 if eos_token_id is None else eos_token_id, **sampling)
 
     def extra_repr(self):
         c = self.config

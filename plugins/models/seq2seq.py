@@ -8,10 +8,13 @@ BART); the attention scales its queries before the product and may have no key b
 values in a KeyValueCache), then to ``source``: the encoder states' keys and values,
 computed once per input by ``DecoderLayer.cross_keys_values``."""
 
+import numpy as np
+
 import ember
+from ember.errors import ShapeError
 from ember.plugins.nn import Dropout, LayerNorm, Module
 
-from .causal import causal_attention
+from .causal import Decoding, causal_attention
 from .huggingface import ACTIVATIONS, normal_linear
 
 
@@ -125,3 +128,51 @@ class DecoderLayer(_Layer):
 def cross_keys_values(layers, states):
     """Each decoder layer's cross-attention keys and values of the encoder's states."""
     return [layer.encoder_attn.keys_values(states) for layer in layers]
+
+
+class Seq2SeqLM(Module):
+    """What the text encoder-decoders (BART, T5) share around their ``encode``, ``sources``
+    and ``decode``: the forward pass, checked ids, and a cached ``generate``. A subclass
+    names its config's ``positions_field`` (the longest decoding) and its ``embedding``."""
+
+    positions_field = None
+
+    def _ids(self, ids, what):
+        """ids as a (batch, tokens) integer tensor on the model's backend."""
+        if not isinstance(ids, ember.Tensor):
+            ids = ember.tensor(ids, backend=self.embedding.weight.backend)
+        if ids.ndim != 2 or ids.dtype.is_float:
+            raise ShapeError(f"{type(self).__name__}: {what} must be (batch, tokens) integers, "
+                             f"got {ids.dtype} of shape {ids.shape}")
+        return ids
+
+    def _mask(self, attention_mask, ids):
+        """attention_mask (of ids' shape) as an additive bias over the keys (key_mask)."""
+        if attention_mask is not None and tuple(np.shape(attention_mask)) != ids.shape:
+            raise ShapeError(f"{type(self).__name__}: attention_mask must have input_ids' "
+                             f"shape {ids.shape}, got {tuple(np.shape(attention_mask))}")
+        return key_mask(attention_mask, ids.backend)
+
+    def forward(self, input_ids, decoder_input_ids, attention_mask=None):
+        """(batch, target tokens, vocab) logits; input tokens where attention_mask is 0
+        are not attended to."""
+        states = self.encode(input_ids, attention_mask)
+        return self.decode(decoder_input_ids, self.sources(states), attention_mask)
+
+    def generate(self, input_ids, max_new_tokens=20, attention_mask=None,
+                 decoder_input_ids=None, temperature=0.0, eos_token_id=None, **sampling):
+        """The decoder's tokens for ``input_ids``, each row starting with
+        decoder_start_token_id unless ``decoder_input_ids`` is given (mBART's target
+        language code, for one), greedily at ``temperature`` 0, stopping at
+        ``eos_token_id`` (the config's by default); as CausalLM.generate. The input is
+        encoded once, and its cross-attention keys and values computed once."""
+        c = self.config
+        with ember.no_grad():
+            sources = self.sources(self.encode(input_ids, attention_mask))
+        start = decoder_input_ids if decoder_input_ids is not None else \
+            np.full((len(input_ids), 1), c.decoder_start_token_id)
+        decoding = Decoding(c, self.positions_field, self.embedding.weight.backend,
+                            lambda ids, cache: self.decode(ids, sources, attention_mask, cache))
+        return decoding.generate(self._ids(start, "decoder_input_ids"), max_new_tokens,
+                                 temperature=temperature, eos_token_id=c.eos_token_id
+                                 if eos_token_id is None else eos_token_id, **sampling)

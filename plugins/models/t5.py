@@ -18,13 +18,12 @@ import math
 import numpy as np
 
 import ember
-from ember.errors import SerializationError, ShapeError
+from ember.errors import SerializationError
 from ember.plugins.nn import Dropout, LayerExample, Linear, Module, ModuleList, Parameter, init
 
-from .causal import Decoding
 from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
                           read_config, read_weights, write_pretrained)
-from .seq2seq import key_mask
+from .seq2seq import Seq2SeqLM, key_mask
 
 
 @dataclasses.dataclass
@@ -238,9 +237,11 @@ class T5Stack(Module):
         return self.dropout(self.final_layer_norm(x))
 
 
-class T5ForConditionalGeneration(Module):
+class T5ForConditionalGeneration(Seq2SeqLM):
     """T5 with its language-model head: ``model(input_ids, decoder_input_ids,
     attention_mask=None)`` gives (batch, target tokens, vocab_size) logits."""
+
+    positions_field = "n_positions"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -254,22 +255,16 @@ class T5ForConditionalGeneration(Module):
             self.lm_head = _normal_linear(config.d_model, config.vocab_size,
                                           config.initializer_factor, dtype, backend)
 
-    def _ids(self, ids, what):
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.shared.weight.backend)
-        if ids.ndim != 2 or ids.dtype.is_float:
-            raise ShapeError(f"T5: {what} must be (batch, tokens) integers, got {ids.dtype} of "
-                             f"shape {ids.shape}")
-        return ids
+    @property
+    def embedding(self):
+        return self.shared
 
     def encode(self, input_ids, attention_mask=None):
         """The encoder's states (batch, tokens, d_model); masked tokens are not attended to."""
         ids = self._ids(input_ids, "input_ids")
-        if attention_mask is not None and tuple(getattr(attention_mask, "shape", ())) != ids.shape:
-            raise ShapeError(f"T5: attention_mask must have input_ids' shape {ids.shape}")
+        mask = self._mask(attention_mask, ids)
         attention = self.encoder.block[0].layer[0].SelfAttention
         bias = attention.position_bias(ids.shape[1], ids.shape[1], 0)
-        mask = key_mask(attention_mask, ids.backend)
         return self.encoder(self.shared(ids), bias if mask is None else bias + mask)
 
     def sources(self, states):
@@ -295,30 +290,6 @@ class T5ForConditionalGeneration(Module):
         if self.config.tie_word_embeddings:
             return ember.matmul(hidden, self.shared.weight.T)
         return self.lm_head(hidden)
-
-    def forward(self, input_ids, decoder_input_ids, attention_mask=None):
-        states = self.encode(input_ids, attention_mask)
-        return self.decode(decoder_input_ids, self.sources(states), attention_mask)
-
-    def generate(self, input_ids, max_new_tokens=20, attention_mask=None,
-                 decoder_input_ids=None, temperature=0.0, eos_token_id=None, **sampling):
-        """The decoder's tokens for ``input_ids`` (each row starting with
-        decoder_start_token_id unless ``decoder_input_ids`` is given), greedily at
-        ``temperature`` 0, stopping at ``eos_token_id`` (the config's by default); as
-        CausalLM.generate."""
-        c = self.config
-        with ember.no_grad():
-            sources = self.sources(self.encode(input_ids, attention_mask))
-
-        def step(ids, cache):
-            return self.decode(ids, sources, attention_mask, cache)
-        batch = len(input_ids)
-        start = decoder_input_ids if decoder_input_ids is not None else \
-            np.full((batch, 1), c.decoder_start_token_id)
-        decoding = Decoding(c, "n_positions", self.shared.weight.backend, step)
-        return decoding.generate(self._ids(start, "decoder_input_ids"), max_new_tokens,
-                                 temperature=temperature, eos_token_id=c.eos_token_id
-                                 if eos_token_id is None else eos_token_id, **sampling)
 
     def extra_repr(self):
         c = self.config

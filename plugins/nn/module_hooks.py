@@ -68,8 +68,7 @@ class _BackwardCall:
 
     def __init__(self, module, args):
         self.module, self.grad_output, self.outputs = module, None, ()
-        self.slots = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad
-                      and a.dtype.is_inexact]
+        self.slots = [i for i, a in enumerate(args) if _differentiable(a)]
         self.count = len(args)
 
     def outputs_done(self, grads):

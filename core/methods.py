@@ -307,8 +307,10 @@ class Methods:
         """Every window of ``size`` elements along ``dimension``, ``step`` apart, as a new
         last axis (torch.Tensor.unfold); the windows are gathered, so the gradient sums
         back over overlaps."""
-        from .creation import arange
+        import numpy as np
+        from .creation import tensor
         from .errors import ShapeError
+        from .ops.movement import gather
         from .shapes import normalize_axis
         dim = normalize_axis("unfold", dimension, max(self.ndim, 1), self.shape)
         length = self.shape[dim] if self.ndim else 1
@@ -316,12 +318,11 @@ class Methods:
             raise ShapeError(f"unfold: {size} elements every {step} do not fit in {length} "
                              f"along axis {dim}")
         count = (length - size) // step + 1
-        starts = arange(count, backend=self._backend).reshape(-1, 1) * step
-        index = (starts + arange(size, backend=self._backend).reshape(1, -1)).reshape(-1)
+        # (count, size) positions, in range by construction: gathered with no host check
+        index = np.arange(count)[:, None] * step + np.arange(size)[None, :]
+        index = tensor(index, dtype=self._backend.default_int, backend=self._backend)
         x = self if self.ndim else self.reshape(1)
-        picked = _ops.index_select(x, dim, index)
-        shape = x.shape[:dim] + (count, size) + x.shape[dim + 1:]
-        return _ops.movedim(picked.reshape(shape), dim + 1, -1)
+        return _ops.movedim(gather(x, dim, index), dim + 1, -1)
 
     # -- filling in place from ember's generator (initialization code's idioms) ----------
     def uniform_(self, from_=0.0, to=1.0):

@@ -6,6 +6,11 @@ ember.ops); where the two libraries differ the method is PyTorch's (x.split(2) g
 parts of 2, x.repeat(2, 1) tiles, x.max(dim=1) gives (values, indices)).
 """
 
+import math
+
+import numpy as np
+
+from . import dtypes as dt
 from .shapes import normalize_axis, size_of
 
 
@@ -342,6 +347,115 @@ class Methods:
         from .creation import rand
         return self.copy_(rand(*self.shape, dtype=self.dtype, backend=self._backend) < p)
 
+    def random_(self, from_=0, to=None):
+        """Integers uniform in [from_, to) (to None: from 0 to from_ if given alone, else
+        up to the dtype's largest integer a float holds exactly), as torch.Tensor.random_."""
+        from .creation import randint
+        if to is None:
+            top = (2 ** (dt.finfo(self.dtype).nmant + 1) if self.dtype.is_float else
+                   int(np.iinfo(self.dtype.np).max) + 1)
+            from_, to = (0, from_) if from_ else (0, top)
+        return self.copy_(randint(from_, to, self.shape, backend=self._backend))
+
+    def log_normal_(self, mean=1.0, std=2.0):
+        from .creation import normal
+        return self.copy_(_ops.exp(normal(mean, std, self.shape, self.dtype, self._backend)))
+
+    def cauchy_(self, median=0.0, sigma=1.0):
+        from .creation import rand
+        u = rand(*self.shape, dtype=self.dtype, backend=self._backend)
+        return self.copy_(median + sigma * _ops.tan(math.pi * (u - 0.5)))
+
+    def geometric_(self, p):
+        """The number of Bernoulli(p) trials to the first success (1, 2, ...)."""
+        from .creation import rand
+        u = rand(*self.shape, dtype=dt.float32 if not self.dtype.is_float else self.dtype,
+                 backend=self._backend)
+        return self.copy_(_ops.ceil(_ops.log1p(-u) / math.log1p(-p)))
+
+    def bernoulli(self, p=None):
+        """0 or 1 drawn with this tensor's values as probabilities (or ``p``)."""
+        from .creation import bernoulli, full
+        return bernoulli(self if p is None else full(self.shape, p, self.dtype, self._backend))
+
+    def multinomial(self, num_samples, replacement=False):
+        from .creation import multinomial
+        return multinomial(self, num_samples, replacement)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """beta * self + alpha * the sum over the batch of batch1 @ batch2."""
+        return self * beta + _ops.matmul(batch1, batch2).sum(0) * alpha
+
+    def sum_to_size(self, *size):
+        """Summed over the axes that broadcasting ``size`` to this shape would expand."""
+        from .ops._util import unbroadcast
+        size = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+        return unbroadcast(self, size)
+
+    def masked_scatter(self, mask, source):
+        """This tensor with the positions where ``mask`` (broadcast) holds taken, in order,
+        from ``source``'s first elements, as torch.Tensor.masked_scatter."""
+        from .errors import ShapeError
+        mask = _ops.broadcast_to(mask, self.shape)
+        count = int(mask.sum().item())
+        flat = source.reshape(-1)
+        if flat.shape[0] < count:
+            raise ShapeError(f"masked_scatter: the mask takes {count} elements, source has "
+                             f"{flat.shape[0]}")
+        order = _ops.cumsum(mask.reshape(-1).to(dtype=self._backend.default_int), 0) - 1
+        picked = _ops.take(flat, _ops.clip(order, 0, max(count - 1, 0)))
+        return _ops.where(mask, picked.reshape(self.shape).to(dtype=self.dtype), self)
+
+    def index_put(self, indices, values, accumulate=False):
+        """This tensor with ``values`` at the index tensors ``indices`` (a tuple, one per
+        leading axis), added where ``accumulate``, as torch.Tensor.index_put."""
+        from .ops._util import as_tensor
+        key = tuple(as_tensor(i, "index_put", like=self) for i in indices)
+        if not accumulate:
+            out = self.clone()
+            out[key] = values
+            return out
+        # repeated positions each add: index_add over the indexed axes flattened
+        lead, rest = self.shape[:len(key)], self.shape[len(key):]
+        key = _ops.broadcast_tensors(*key)
+        flat = None
+        for i, n in zip(key, lead):
+            i = _ops.remainder(i, n)            # negative indices count from the end
+            flat = i if flat is None else flat * n + i
+        values = _ops.broadcast_to(as_tensor(values, "index_put", like=self),
+                                   flat.shape + rest)
+        table = self.reshape((-1,) + rest)
+        return _ops.index_add(table, 0, flat.reshape(-1),
+                              values.reshape((-1,) + rest)).reshape(self.shape)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return self.copy_(self.index_put(indices, values, accumulate))
+
+    def detach_(self):
+        """This tensor cut from the graph that made it, in place."""
+        self._ctx, self.requires_grad = None, False
+        return self
+
+    # ember's tensors hold no lazy conjugate or negative bits, so these resolve to themselves
+    def resolve_conj(self): return self
+    def resolve_neg(self): return self
+    def is_conj(self): return False
+    def is_neg(self): return False
+    def narrow_copy(self, dim, start, length): return _ops.narrow(self, dim, start, length)
+
+    @property
+    def is_cuda(self):
+        return self._backend.name == "cupy"
+
+    @property
+    def is_cpu(self):
+        return self._backend.name == "numpy"
+
+    def get_device(self):
+        """-1 for host memory (NumPy), else the device's index, as PyTorch's."""
+        _, _, index = str(self.device).partition(":")
+        return -1 if self.is_cpu else int(index or 0)
+
     def fill_diagonal_(self, fill_value, wrap=False):
         """The main diagonal (every index equal; a tall matrix's repeating every n + 1
         rows with ``wrap``) set to fill_value, as torch.Tensor.fill_diagonal_."""
@@ -506,7 +620,11 @@ DELEGATED_INPLACE = {
     "arcsin_": "asin", "arctan_": "atan", "multiply_": "mul", "divide_": "div",
     "true_divide_": "div", "subtract_": "pytorch_names:subtract", "clip_": "clip",
     "eq_": "eq", "ne_": "ne", "lt_": "lt", "le_": "le", "gt_": "gt", "ge_": "ge",
-    "mvlgamma_": "mvlgamma",
+    "mvlgamma_": "mvlgamma", "addmm_": "addmm", "addmv_": "addmv", "addr_": "addr",
+    "baddbmm_": "baddbmm", "arccosh_": "acosh", "arcsinh_": "asinh", "arctanh_": "atanh",
+    "arctan2_": "atan2", "greater_": "gt", "greater_equal_": "ge", "less_": "lt",
+    "less_equal_": "le", "not_equal_": "ne", "float_power_": "pytorch_names:float_power",
+    "bitwise_left_shift_": "bitwise_left_shift", "bitwise_right_shift_": "bitwise_right_shift",
 }
 
 #: ember.ops, which builds on Tensor (so on this module): ember.tensor hands it over with

@@ -596,3 +596,51 @@ def test_shape_changing_methods_in_place_match_torch():
         w.unsqueeze_(0)
     with pytest.raises(ember.CompileError, match="cannot replay"):
         ember.compile(lambda v: v.unsqueeze_(0))(ember.ones(3))
+
+
+def test_more_tensor_methods_match_torch(backend):
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    x, t = ember.tensor(a), torch.tensor(a)
+
+    def same(got, want, what):
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-6, err_msg=what)
+    b1, b2 = np.ones((2, 3, 5), np.float32), np.arange(40.0, dtype=np.float32).reshape(2, 5, 4)
+    same(x.addbmm(ember.tensor(b1), ember.tensor(b2), beta=0.5, alpha=2),
+         t.addbmm(torch.tensor(b1), torch.tensor(b2), beta=0.5, alpha=2), "addbmm")
+    same(x.sum_to_size(1, 4), t.sum_to_size(1, 4), "sum_to_size")
+    same(x.sum_to_size((3, 1)), t.sum_to_size((3, 1)), "sum_to_size of a tuple")
+    mask = a % 3 == 0
+    same(x.masked_scatter(ember.tensor(mask), -ember.arange(12.0)),
+         t.masked_scatter(torch.tensor(mask), -torch.arange(12.0)), "masked_scatter")
+    rows, cols = [0, 2, 0, -1], [1, 3, 1, 0]
+    for accumulate in (False, True):
+        same(x.index_put((ember.tensor(rows), ember.tensor(cols)), ember.tensor(5.0),
+                         accumulate=accumulate),
+             t.index_put((torch.tensor(rows), torch.tensor(cols)), torch.tensor(5.0),
+                         accumulate=accumulate), f"index_put accumulate={accumulate}")
+    for name, args in (("addmm_", (np.ones((3, 2), np.float32), np.ones((2, 4), np.float32))),
+                       ("greater_", (5.0,)), ("arctan2_", (np.full(4, 2.0, np.float32),))):
+        e, r = ember.tensor(a), torch.tensor(a)
+        getattr(e, name)(*[ember.tensor(v) if isinstance(v, np.ndarray) else v for v in args])
+        getattr(r, name)(*[torch.tensor(v) if isinstance(v, np.ndarray) else v for v in args])
+        same(e, r, name)
+    y = ember.ones(2, requires_grad=True) * 2.0
+    assert y.detach_() is y and not y.requires_grad and y.is_leaf
+    assert x.resolve_conj() is x and not x.is_conj() and not x.is_neg()
+    assert x.is_cpu == (backend.name == "numpy") and not x.is_cuda
+    assert x.get_device() == (-1 if backend.name == "numpy" else 0)
+
+
+def test_random_fills_follow_their_distributions(backend):
+    ember.manual_seed(0)
+    n = 20000
+    ints = ember.zeros(n).random_(3, 7).numpy()
+    assert set(np.unique(ints)) == {3.0, 4.0, 5.0, 6.0}
+    geometric = ember.zeros(n).geometric_(0.25).numpy()       # mean 1 / p, support 1, 2, ...
+    assert geometric.min() == 1 and abs(geometric.mean() - 4.0) < 5 * np.sqrt(12.0 / n)
+    lognormal = np.log(ember.zeros(n).log_normal_(0.5, 0.25).numpy())
+    assert abs(lognormal.mean() - 0.5) < 5 * 0.25 / np.sqrt(n)
+    cauchy = ember.zeros(n).cauchy_(1.0, 2.0).numpy()           # median 1, quartiles 1 +- 2
+    assert abs(np.median(cauchy) - 1.0) < 0.1 and abs(np.percentile(cauchy, 75) - 3.0) < 0.15
+    draws = ember.full((n,), 0.3).bernoulli().numpy()
+    assert set(np.unique(draws)) <= {0.0, 1.0} and abs(draws.mean() - 0.3) < 5 * np.sqrt(0.21 / n)

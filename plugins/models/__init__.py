@@ -30,16 +30,18 @@ from .siglip import (SiglipConfig, SiglipModel, SiglipTextConfig, SiglipTextMode
                      SiglipVisionConfig, SiglipVisionModel)
 from .tokenizer import ByteTokenizer
 from .t5 import T5Config, T5ForConditionalGeneration
+from .wav2vec2 import Wav2Vec2Config, Wav2Vec2ForCTC, decode_ctc, normalize_audio
 from .whisper import WhisperConfig, WhisperForConditionalGeneration
 from .vit import (DeiTForImageClassification, DeiTForImageClassificationWithTeacher, DeiTModel,
                   ViTConfig, ViTForImageClassification, ViTModel)
 
 #: GPT-2, GPT-NeoX, Phi, the Llama family, the BERT encoders, DistilBERT, ModernBERT, ViT, DINOv2, CLIP
-#: SigLIP, BART, T5 and Whisper, each by its model_type
+#: SigLIP, BART, T5, Whisper and Wav2Vec2, each by its model_type
 MODELS = {"gpt2": GPT2, "gpt_neox": GPTNeoX, "phi": Phi, **FAMILY, **ENCODERS,
           "distilbert": DistilBertModel, "modernbert": ModernBertModel, "vit": ViTModel, "dinov2": Dinov2Model,
           "clip": CLIPModel, "siglip": SiglipModel, "bart": BartForConditionalGeneration,
-          "t5": T5ForConditionalGeneration, "whisper": WhisperForConditionalGeneration}
+          "t5": T5ForConditionalGeneration, "whisper": WhisperForConditionalGeneration,
+          "wav2vec2": Wav2Vec2ForCTC}
 
 __all__ = ["BartConfig", "BartForConditionalGeneration", "BertConfig", "BertForMaskedLM", "BertForQuestionAnswering",
            "BertForSequenceClassification", "BertForTokenClassification", "BertModel",
@@ -60,6 +62,7 @@ __all__ = ["BartConfig", "BartForConditionalGeneration", "BertConfig", "BertForM
            "SiglipConfig", "SiglipModel", "SiglipTextConfig", "SiglipTextModel",
            "SiglipVisionConfig", "SiglipVisionModel", "SmolLM3", "T5Config",
            "T5ForConditionalGeneration", "ViTConfig",
-           "ViTForImageClassification", "ViTModel", "WhisperConfig", "WhisperFeatureExtractor",
+           "ViTForImageClassification", "ViTModel", "Wav2Vec2Config", "Wav2Vec2ForCTC",
+           "WhisperConfig", "WhisperFeatureExtractor",
            "WhisperForConditionalGeneration", "XLMRobertaModel", "from_pretrained",
-           "mel_filter_bank"]
+           "decode_ctc", "mel_filter_bank", "normalize_audio"]

@@ -9,7 +9,7 @@ import pytest
 import ember
 from ember.plugins.models import Wav2Vec2ForCTC, decode_ctc, from_pretrained, normalize_audio
 
-from .transformers_oracle import assert_gradients_close, rel
+from .transformers_oracle import assert_outputs_and_gradients_match, rel
 
 torch = pytest.importorskip("torch", reason="PyTorch runs the reference model")
 transformers = pytest.importorskip("transformers", reason="transformers is the reference")
@@ -40,16 +40,9 @@ def test_logits_and_gradients_match_transformers(backend, checkpoint):
     assert isinstance(model, Wav2Vec2ForCTC)
     want = reference(torch.tensor(audio)).logits
     got = model(ember.tensor(audio))
-    assert got.shape == tuple(want.shape) and rel(got.numpy(), want.detach().numpy()) < 2e-5
-    weights = np.random.default_rng(1).standard_normal(got.shape).astype(np.float32)
-    (got * ember.tensor(weights)).sum().backward()
-    reference.zero_grad()
-    (want * torch.tensor(weights)).sum().backward()
-    named = dict(reference.named_parameters())
-    grads = {n: p.grad.numpy() for n, p in model.named_parameters() if n in named
-             and named[n].grad is not None}
+    grads = assert_outputs_and_gradients_match(model, reference, got, want)
     assert "wav2vec2.encoder.pos_conv_embed.conv.parametrizations.weight.original0" in grads
-    assert_gradients_close(grads, {n: named[n].grad.numpy() for n in grads}, bound=1e-4)
+    assert len(grads) == len(list(model.parameters())) - 1     # all but masked_spec_embed
     assert decode_ctc(got) == decode_ctc(want.detach().numpy())
 
 

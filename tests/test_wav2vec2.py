@@ -1,7 +1,8 @@
 """Wav2Vec2ForCTC against transformers (small random models saved by transformers and
 loaded by ember) on every backend: the base layout (GroupNorm, post-norm) and the large
-one (LayerNorm convolutions, stable pre-norm), logits, every parameter's gradient, the
-positional convolution's weight norm in both key layouts, and greedy CTC decoding."""
+one (LayerNorm convolutions, stable pre-norm), logits (of padded batches too), every
+parameter's gradient, the positional convolution's weight norm in both key layouts,
+SpecAugment, and greedy CTC decoding."""
 
 import numpy as np
 import pytest
@@ -86,3 +87,18 @@ def test_spec_augment_masks_about_the_share_it_asks_for_in_training_only():
     share, want = frames.mean(), 1 - (1 - 0.05 / 10) ** 10
     assert abs(share - want) < 5 * np.sqrt(want * 10 / frames.size)
     assert 0 < zeros.mean() < 0.6
+
+
+def test_padded_batches_match_transformers(backend, checkpoint):
+    """An attention_mask over the samples: each example's padding frames are zeroed and
+    kept out of attention, as in transformers."""
+    reference, directory, audio = checkpoint
+    model = from_pretrained(directory)
+    mask = np.ones(audio.shape, dtype=np.int64)
+    mask[1, 500:] = 0
+    padded = np.where(mask == 1, audio, 0.0).astype(np.float32)
+    want = reference(torch.tensor(padded), attention_mask=torch.tensor(mask)).logits
+    got = model(ember.tensor(padded), attention_mask=mask)
+    assert rel(got.numpy(), want.detach().numpy()) < 2e-5
+    with pytest.raises(ember.ShapeError, match="attention_mask must have"):
+        model(ember.tensor(padded), attention_mask=mask[:, :10])

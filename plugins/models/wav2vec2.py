@@ -8,7 +8,8 @@ GroupNorm over each channel, ``feat_extract_norm="group"``; or a LayerNorm after
 weight normalization over its kernel axis (``weight_norm(dim=2)``, PyTorch's keys, the
 older weight_g/weight_v too) adds relative positions; then attention blocks: post-norm,
 with the encoder's LayerNorm first (base), or pre-norm with it last
-(``do_stable_layer_norm``, large). ``lm_head`` gives per-frame logits over the
+(``do_stable_layer_norm``, large); an attention_mask over the samples keeps each
+example's padding frames out of attention. ``lm_head`` gives per-frame logits over the
 characters, which ``ember.plugins.losses``' CTC loss trains and greedy CTC decoding
 reads (``decode_ctc``).
 """
@@ -25,7 +26,7 @@ from ember.plugins.nn.parametrize import weight_norm
 
 from .huggingface import ACTIVATIONS, check_activation, known_fields, load_weights, \
     normal_linear, read_config, read_weights, write_pretrained
-from .seq2seq import Attention
+from .seq2seq import Attention, key_mask
 
 
 @dataclasses.dataclass
@@ -200,11 +201,11 @@ class _EncoderLayer(Module):
                                           backend=backend)
         object.__setattr__(self, "stable", c.do_stable_layer_norm)
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
         if self.stable:            # pre-norm
-            x = x + self.dropout(self.attention(self.layer_norm(x)))
+            x = x + self.dropout(self.attention(self.layer_norm(x), mask=mask))
             return x + self.feed_forward(self.final_layer_norm(x))
-        x = self.layer_norm(x + self.dropout(self.attention(x)))
+        x = self.layer_norm(x + self.dropout(self.attention(x, mask=mask)))
         return self.final_layer_norm(x + self.feed_forward(x))
 
 
@@ -219,11 +220,17 @@ class _Encoder(Module):
                                   for _ in range(c.num_hidden_layers)])
         object.__setattr__(self, "stable", c.do_stable_layer_norm)
 
-    def forward(self, x):
+    def forward(self, x, frames=None):
+        """``frames``: (batch, frames) 1 for real frames, 0 for padding: padding is zeroed
+        first and no frame attends to it."""
+        mask = None
+        if frames is not None:
+            x = ember.where(frames[:, :, None] != 0, x, 0.0)
+            mask = key_mask(frames, x.backend)
         x = x + self.pos_conv_embed(x)
         x = self.dropout(x) if self.stable else self.dropout(self.layer_norm(x))
         for layer in self.layers:
-            x = layer(x)
+            x = layer(x, mask)
         return self.layer_norm(x) if self.stable else x
 
 
@@ -241,9 +248,19 @@ class Wav2Vec2Model(Module):
                                                         backend))
         object.__setattr__(self, "config", c)
 
-    def forward(self, input_values):
+    def forward(self, input_values, attention_mask=None):
+        """States of (batch, samples) audio; ``attention_mask`` (batch, samples), 1 for
+        samples and 0 for padding, marks each example's frames (as transformers': the
+        frames of its leading samples)."""
         features = self.feature_extractor(input_values).transpose(1, 2)
-        return self.encoder(self._spec_augment(self.feature_projection(features)))
+        frames = None
+        if attention_mask is not None:
+            lengths = np.asarray(attention_mask.numpy() if isinstance(attention_mask, ember.Tensor)
+                                 else attention_mask).sum(-1)
+            lengths = self.config.frames(lengths)
+            frames = ember.tensor(np.arange(features.shape[1])[None, :] < lengths[:, None],
+                                  backend=features.backend)
+        return self.encoder(self._spec_augment(self.feature_projection(features)), frames)
 
     def _spec_augment(self, x):
         """In training, SpecAugment's masks (transformers' apply_spec_augment): spans start
@@ -278,14 +295,17 @@ class Wav2Vec2ForCTC(Module):
         self.lm_head = normal_linear(config.hidden_size, config.vocab_size,
                                      config.initializer_range, dtype=dtype, backend=backend)
 
-    def forward(self, input_values):
+    def forward(self, input_values, attention_mask=None):
         if not isinstance(input_values, ember.Tensor):
             input_values = ember.tensor(input_values, backend=self.lm_head.weight.backend)
         if input_values.ndim != 2 or self.config.frames(input_values.shape[1]) < 1:
             raise ShapeError(f"Wav2Vec2: input_values must be (batch, samples) of at least "
                              f"{sum(self.config.conv_kernel)} samples, got shape "
                              f"{input_values.shape}")
-        return self.lm_head(self.dropout(self.wav2vec2(input_values)))
+        if attention_mask is not None and tuple(np.shape(attention_mask)) != input_values.shape:
+            raise ShapeError(f"Wav2Vec2: attention_mask must have input_values' shape "
+                             f"{input_values.shape}, got {tuple(np.shape(attention_mask))}")
+        return self.lm_head(self.dropout(self.wav2vec2(input_values, attention_mask)))
 
     def extra_repr(self):
         c = self.config

@@ -40,7 +40,7 @@ def _pair(config_class, model_class, fields, backend):
     return ours, theirs
 
 
-def _step_rows(name, ours, theirs, states_ours, states_theirs, start, backend, decode):
+def _step_rows(name, ours, theirs, states_ours, states_theirs, start, backend):
     """One decoding step with 32 tokens cached, in both libraries."""
     import torch
     sync = ember.get_backend(backend).synchronize
@@ -48,17 +48,16 @@ def _step_rows(name, ours, theirs, states_ours, states_theirs, start, backend, d
     prefix = rng.integers(0, 1000, (1, 32))
     prefix[0, 0] = start
     cache = KeyValueCache()
-    sources = ours.sources(states_ours) if hasattr(ours, "sources") else \
-        ours.model.decoder.sources(states_ours)
+    sources = ours.sources(states_ours)
     with ember.no_grad():
-        decode(ours, ember.tensor(prefix, backend=backend), sources, cache)
+        ours.decode(ember.tensor(prefix, backend=backend), sources, cache=cache)
     held = {k: v for k, v in cache.layers.items()}
     token = ember.tensor([[5]], backend=backend)
 
     def ours_step():
         cache.layers = dict(held)
         with ember.no_grad():
-            decode(ours, token, sources, cache)
+            ours.decode(token, sources, cache=cache)
 
     with torch.no_grad():
         out = theirs(encoder_outputs=(states_theirs,), decoder_input_ids=torch.tensor(prefix),
@@ -93,8 +92,7 @@ def _t5_rows(backend):
             return theirs.encoder(input_ids=t).last_hidden_state
     out.append(("flan-t5-small: encoder, 128 tokens", (ours_encode, sync),
                 (theirs_encode, lambda: None)))
-    out += _step_rows("flan-t5-small", ours, theirs, ours_encode(), theirs_encode(), 0, backend,
-                      lambda m, ids, sources, cache: m.decode(ids, sources, None, cache))
+    out += _step_rows("flan-t5-small", ours, theirs, ours_encode(), theirs_encode(), 0, backend)
     return out
 
 
@@ -123,8 +121,7 @@ def _whisper_rows(backend):
             return theirs.model.encoder(tf).last_hidden_state
     out.append(("whisper-tiny: encoder, 30 s", (ours_encoder, sync), (theirs_encoder, lambda: None)))
     out += _step_rows("whisper-tiny", ours, theirs, ours_encoder(), theirs_encoder(), 50258,
-                      backend, lambda m, ids, sources, cache: m.logits(
-                          m.model.decoder(ids, sources, cache)))
+                      backend)
     return out
 
 

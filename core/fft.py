@@ -97,16 +97,11 @@ def _resize(x, axes, sizes):
     return x
 
 
-def _c2c(kind, name, x, s, dim, norm):
-    x = _input(name, x, False)
+def _transform(kind, name, x, s, dim, norm):
+    """fftn, ifftn, or rfftn (``kind`` "rfft": a real input) of x resized to s."""
+    x = _input(name, x, kind == "rfft")
     axes, sizes = _plan(name, x, s, dim)
     return dft(kind, _resize(x, axes, sizes), axes, _norm(name, norm))
-
-
-def _r2c(name, x, s, dim, norm):
-    x = _input(name, x, True)
-    axes, sizes = _plan(name, x, s, dim)
-    return dft("rfft", _resize(x, axes, sizes), axes, _norm(name, norm))
 
 
 def _c2r(name, x, s, dim, norm, dual=False):
@@ -131,42 +126,42 @@ def _c2r(name, x, s, dim, norm, dual=False):
 
 def fft(input, n=None, dim=-1, norm=None):
     """The 1-D discrete Fourier transform along ``dim``."""
-    return _c2c("fft", "fft", input, n, dim, norm)
+    return _transform("fft", "fft", input, n, dim, norm)
 
 
 def ifft(input, n=None, dim=-1, norm=None):
     """The inverse of fft along ``dim``."""
-    return _c2c("ifft", "ifft", input, n, dim, norm)
+    return _transform("ifft", "ifft", input, n, dim, norm)
 
 
 def fft2(input, s=None, dim=(-2, -1), norm=None):
-    return _c2c("fft", "fft2", input, s, dim, norm)
+    return _transform("fft", "fft2", input, s, dim, norm)
 
 
 def ifft2(input, s=None, dim=(-2, -1), norm=None):
-    return _c2c("ifft", "ifft2", input, s, dim, norm)
+    return _transform("ifft", "ifft2", input, s, dim, norm)
 
 
 def fftn(input, s=None, dim=None, norm=None):
     """The transform over ``dim`` (every axis, or the last len(s), when None)."""
-    return _c2c("fft", "fftn", input, s, dim, norm)
+    return _transform("fft", "fftn", input, s, dim, norm)
 
 
 def ifftn(input, s=None, dim=None, norm=None):
-    return _c2c("ifft", "ifftn", input, s, dim, norm)
+    return _transform("ifft", "ifftn", input, s, dim, norm)
 
 
 def rfft(input, n=None, dim=-1, norm=None):
     """The transform of a real signal: its n // 2 + 1 non-negative frequencies."""
-    return _r2c("rfft", input, n, dim, norm)
+    return _transform("rfft", "rfft", input, n, dim, norm)
 
 
 def rfft2(input, s=None, dim=(-2, -1), norm=None):
-    return _r2c("rfft2", input, s, dim, norm)
+    return _transform("rfft", "rfft2", input, s, dim, norm)
 
 
 def rfftn(input, s=None, dim=None, norm=None):
-    return _r2c("rfftn", input, s, dim, norm)
+    return _transform("rfft", "rfftn", input, s, dim, norm)
 
 
 def irfft(input, n=None, dim=-1, norm=None):
@@ -196,7 +191,7 @@ def hfftn(input, s=None, dim=None, norm=None):
 
 
 def _ihfft(name, x, s, dim, norm):
-    return ops.conj(_r2c(name, x, s, dim, DUAL[_norm(name, norm)]))
+    return ops.conj(_transform("rfft", name, x, s, dim, DUAL[_norm(name, norm)]))
 
 
 def ihfft(input, n=None, dim=-1, norm=None):

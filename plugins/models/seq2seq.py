@@ -131,8 +131,8 @@ def cross_keys_values(layers, states):
 
 
 class Seq2SeqLM(Module):
-    """What the text encoder-decoders (BART, T5) share around their ``encode``, ``sources``
-    and ``decode``: the forward pass, checked ids, and a cached ``generate``. A subclass
+    """What the encoder-decoders (BART, T5, Whisper) share around their ``encode``,
+    ``sources`` and ``decode``: the forward pass, checked ids, and a cached ``generate``. A subclass
     names its config's ``positions_field`` (the longest decoding) and its ``embedding``."""
 
     positions_field = None

@@ -19,10 +19,10 @@ import numpy as np
 
 import ember
 from ember.errors import SerializationError
-from ember.plugins.nn import Dropout, LayerExample, Linear, Module, ModuleList, Parameter, init
+from ember.plugins.nn import Dropout, LayerExample, Module, ModuleList, Parameter, init
 
 from .huggingface import (ACTIVATIONS, known_fields, load_weights, normal_embedding,
-                          read_config, read_weights, write_pretrained)
+                          normal_linear, read_config, read_weights, write_pretrained)
 from .seq2seq import Seq2SeqLM, key_mask
 
 
@@ -161,10 +161,8 @@ class T5Attention(Module):
 
 
 def _normal_linear(n_in, n_out, std, dtype, backend):
-    """transformers' T5 init of a projection without bias: N(0, std)."""
-    layer = Linear(n_in, n_out, bias=False, dtype=dtype, backend=backend)
-    layer.weight = Parameter(init.normal((n_out, n_in), 0.0, std, dtype, backend))
-    return layer
+    """transformers' T5 init of a projection, which has no bias: N(0, std)."""
+    return normal_linear(n_in, n_out, std, bias=False, dtype=dtype, backend=backend)
 
 
 class T5DenseActDense(Module):

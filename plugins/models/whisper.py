@@ -23,10 +23,9 @@ from ember.errors import SerializationError, ShapeError
 from ember.plugins.nn import Conv1d, Dropout, LayerExample, LayerNorm, Module, ModuleList
 from ember.plugins.nn import functional as F
 
-from .causal import Decoding
 from .huggingface import (check_activation, known_fields, load_weights, normal_embedding,
                           read_config, read_weights, write_pretrained)
-from .seq2seq import DecoderLayer, EncoderLayer, cross_keys_values
+from .seq2seq import DecoderLayer, EncoderLayer, Seq2SeqLM, cross_keys_values
 
 
 @dataclasses.dataclass
@@ -164,12 +163,14 @@ class WhisperModel(Module):
         self.decoder = WhisperDecoder(c, dtype, backend)
 
 
-class WhisperForConditionalGeneration(Module):
+class WhisperForConditionalGeneration(Seq2SeqLM):
     """Whisper with its language-model head: ``model(input_features, decoder_input_ids)``
     gives (batch, tokens, vocab_size) logits.
 
     Built from a WhisperConfig or its fields: ``WhisperForConditionalGeneration(d_model=64,
     ...)``; ``from_pretrained(directory)`` loads a transformers checkpoint."""
+
+    positions_field = "max_target_positions"
 
     def __init__(self, config=None, dtype=None, backend=None, **fields):
         super().__init__()
@@ -177,50 +178,47 @@ class WhisperForConditionalGeneration(Module):
         object.__setattr__(self, "config", config)
         self.model = WhisperModel(config, dtype, backend)
 
+    @property
+    def embedding(self):
+        return self.model.decoder.embed_tokens
+
     def forward(self, input_features, decoder_input_ids):
         """Logits of each decoder position, the whole audio seen by every one."""
-        ids = self._check_ids(decoder_input_ids, 0)
-        states = self.model.encoder(input_features)
-        return self.logits(self.model.decoder(ids, self.model.decoder.sources(states)))
+        return self.decode(decoder_input_ids, self.sources(self.encode(input_features)))
+
+    def encode(self, input_features, attention_mask=None):
+        """The encoder's states of (batch, mel bins, frames) features; Whisper reads the
+        whole window, so it takes no attention_mask (transformers ignores one)."""
+        if attention_mask is not None:
+            raise ValueError("Whisper: the encoder reads all 30 s (padded with silence) and "
+                             "takes no attention_mask; leave it out")
+        return self.model.encoder(input_features)
+
+    def sources(self, states):
+        return self.model.decoder.sources(states)
+
+    def decode(self, ids, sources, attention_mask=None, cache=None):
+        """Logits of decoder ids continuing ``cache``, attending to the audio."""
+        ids = self._ids(ids, "decoder_input_ids")
+        past = len(cache) if cache is not None else 0
+        if past + ids.shape[1] > self.config.max_target_positions:
+            raise ShapeError(f"Whisper: {past + ids.shape[1]} decoder tokens are more than "
+                             f"max_target_positions {self.config.max_target_positions}")
+        return self.logits(self.model.decoder(ids, sources, cache))
 
     def logits(self, hidden):
         return ember.matmul(hidden, self.model.decoder.embed_tokens.weight.T)
 
-    def _check_ids(self, ids, past):
-        if not isinstance(ids, ember.Tensor):
-            ids = ember.tensor(ids, backend=self.model.decoder.embed_tokens.weight.backend)
-        if ids.ndim != 2 or ids.dtype.is_float:
-            raise ShapeError(f"Whisper: decoder_input_ids must be (batch, tokens) integers, got "
-                             f"{ids.dtype} of shape {ids.shape}")
-        if past + ids.shape[1] > self.config.max_target_positions:
-            raise ShapeError(f"Whisper: {past + ids.shape[1]} decoder tokens are more than "
-                             f"max_target_positions {self.config.max_target_positions}")
-        return ids
-
-    def generate(self, input_features, decoder_input_ids=None, max_new_tokens=20,
-                 temperature=0.0, eos_token_id=None, **sampling):
+    def generate(self, input_features, decoder_input_ids=None, max_new_tokens=20, **sampling):
         """The tokens that continue ``decoder_input_ids`` (default: the start token, for
         each example; a prompt such as <|startoftranscript|><|en|><|transcribe|>
-        <|notimestamps|> picks the task) for the audio, greedily at ``temperature`` 0,
-        stopping at ``eos_token_id`` and suppressing the config's suppress_tokens and
-        begin_suppress_tokens unless given; as CausalLM.generate."""
-        c = self.config
-        with ember.no_grad():
-            sources = self.model.decoder.sources(self.model.encoder(input_features))
-
-        def step(ids, cache):
-            ids = self._check_ids(ids, len(cache) if cache is not None else 0)
-            return self.logits(self.model.decoder(ids, sources, cache))
-        embed = self.model.decoder.embed_tokens.weight
-        decoding = Decoding(c, "max_target_positions", embed.backend, step)
-        if decoder_input_ids is None:
-            decoder_input_ids = np.full((input_features.shape[0], 1), c.decoder_start_token_id)
-        ids = self._check_ids(decoder_input_ids, 0)
-        sampling.setdefault("suppress_tokens", c.suppress_tokens)
-        sampling.setdefault("begin_suppress_tokens", c.begin_suppress_tokens)
-        return decoding.generate(ids, max_new_tokens, temperature=temperature,
-                                 eos_token_id=c.eos_token_id if eos_token_id is None
-                                 else eos_token_id, **sampling)
+        <|notimestamps|> picks the task) for the audio, as Seq2SeqLM.generate (greedy at
+        temperature 0), suppressing the config's suppress_tokens and
+        begin_suppress_tokens unless given."""
+        sampling.setdefault("suppress_tokens", self.config.suppress_tokens)
+        sampling.setdefault("begin_suppress_tokens", self.config.begin_suppress_tokens)
+        return super().generate(input_features, max_new_tokens,
+                                decoder_input_ids=decoder_input_ids, **sampling)
 
     def extra_repr(self):
         c = self.config

@@ -294,7 +294,7 @@ class NotDifferentiable:
         return "<NotDifferentiable>"
 
 
-def backward(t, grad=None, create_graph=False):
+def backward(t, grad=None, create_graph=False, inputs=None):
     if isinstance(t._ctx, NotDifferentiable):
         t._ctx.backward(grad)
     if not t.requires_grad:
@@ -314,42 +314,118 @@ def backward(t, grad=None, create_graph=False):
     elif not isinstance(grad, Tensor) or grad.shape != t.shape:
         got = grad.shape if isinstance(grad, Tensor) else type(grad).__name__
         raise AutogradError(f"backward: grad must be a tensor of shape {t.shape}, got {got}")
-    run_backward([t], [grad], create_graph=create_graph)
+    if inputs is None:
+        run_backward([t], [grad], create_graph=create_graph)
+        return
+    inputs = _sequence_of("inputs", inputs, caller="backward")
+    for x, g in zip(inputs, run_backward([t], [grad], create_graph=create_graph, wanted=inputs)):
+        if g is not None:       # only these accumulate, leaves or not (PyTorch's inputs=)
+            x.grad = g if x.grad is None else x.grad + g
 
 
-def grad(fn, argnums=0):
-    """The function computing d fn / d args[argnums] for a scalar-valued fn.
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """PyTorch's torch.autograd.grad: the gradients of ``outputs`` (a tensor or a
+    sequence) with respect to ``inputs`` (a tensor or a sequence, leaves or not), as a
+    tuple, leaving every ``.grad`` alone.
 
-    Its result is differentiable again, so ``grad(grad(f))`` is the second
-    derivative. ``argnums`` may be a tuple; then a tuple of gradients returns.
+    ``grad_outputs`` holds one gradient per output (None for a single-element one,
+    which gets 1). With ``create_graph`` the gradients are differentiable again.
+    An input the outputs do not depend on is an error unless ``allow_unused``; then
+    its gradient is None, or zeros with ``materialize_grads``. With
+    ``is_grads_batched`` each gradient in ``grad_outputs`` has a leading batch
+    dimension: the result is the gradients of each, stacked (one backward pass per
+    entry). ember keeps graphs until their tensors are freed, so ``retain_graph`` is
+    accepted and changes nothing. (The function transform that PyTorch calls
+    torch.func.grad is ember.grad, in ember.func.)
     """
-    many = isinstance(argnums, (tuple, list))
-    nums = tuple(argnums) if many else (argnums,)
+    outputs = _sequence_of("outputs", outputs)
+    inputs = _sequence_of("inputs", inputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise AutogradError("autograd.grad: materialize_grads=True needs allow_unused "
+                            "True or None (it gives zeros for the unused inputs)")
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise AutogradError(f"autograd.grad: inputs[{i}] does not require grad; create it "
+                                f"with requires_grad=True (or call .requires_grad_())")
+    given = [None] * len(outputs) if grad_outputs is None else _sequence_of(
+        "grad_outputs", grad_outputs, allow_none=True)
+    if len(given) != len(outputs):
+        raise AutogradError(f"autograd.grad: {len(given)} grad_outputs for {len(outputs)} "
+                            f"outputs; give one per output (None for a single-element one)")
+    if is_grads_batched:
+        return _batched_grads(outputs, inputs, given, create_graph, allow_unused,
+                              materialize_grads)
+    roots, grads = [], []
+    for i, (out, g) in enumerate(zip(outputs, given)):
+        g = _output_grad(i, out, g)
+        if out.requires_grad:
+            roots.append(out)
+            grads.append(g)
+        elif not allow_unused:
+            raise AutogradError(f"autograd.grad: outputs[{i}] does not require grad: no "
+                                f"input it was computed from does (or it was computed under "
+                                f"ember.no_grad())")
+    found = run_backward(roots, grads, create_graph=create_graph, wanted=inputs) if roots \
+        else [None] * len(inputs)
+    result = []
+    for i, (x, g) in enumerate(zip(inputs, found)):
+        if g is None:
+            if not allow_unused:
+                raise AutogradError(
+                    f"autograd.grad: inputs[{i}] was not used to compute the outputs; pass "
+                    f"allow_unused=True to get None for it (materialize_grads=True: zeros)")
+            if materialize_grads:
+                from .creation import zeros_like
+                g = zeros_like(x)
+        result.append(g)
+    return tuple(result)
 
-    @functools.wraps(fn)
-    def gradient(*args):
-        from .creation import ones_like, zeros_like
-        args = list(args)
-        for i in nums:
-            x = args[i]
-            if not isinstance(x, Tensor):
-                raise AutogradError(f"grad: argument {i} is a {type(x).__name__}, not a tensor")
-            if not x.dtype.is_inexact:
-                raise AutogradError(f"grad: argument {i} has dtype {x.dtype}; "
-                                    f"only floating and complex tensors have gradients")
-            if not x.requires_grad:
-                args[i] = x.detach().requires_grad_()
-        with _SetGrad(True):
-            out = fn(*args)
-        if not isinstance(out, Tensor) or out.size != 1:
-            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
-            raise AutogradError(f"grad: the function must return a single-element tensor, got {shape}")
-        wanted = [args[i] for i in nums]
-        if not out.requires_grad:
-            found = [None] * len(wanted)
-        else:
-            found = run_backward([out], [ones_like(out)], create_graph=True, wanted=wanted)
-        result = tuple(g if g is not None else zeros_like(w) for g, w in zip(found, wanted))
-        return result if many else result[0]
 
-    return gradient
+def _sequence_of(name, value, allow_none=False, caller="autograd.grad"):
+    """A tensor or a sequence of tensors (and Nones, for grad_outputs) as a list."""
+    items = [value] if isinstance(value, Tensor) else list(value) \
+        if isinstance(value, (tuple, list)) else None
+    if items is None or not all(isinstance(t, Tensor) or (allow_none and t is None)
+                                for t in items):
+        raise AutogradError(f"{caller}: {name} must be a tensor or a sequence of "
+                            f"tensors, got {type(value).__name__}")
+    return items
+
+
+def _output_grad(i, out, g):
+    """The gradient given for output ``i``, checked; ones for a single-element output."""
+    if g is None:
+        if out.size != 1:
+            raise AutogradError(f"autograd.grad: outputs[{i}] has shape {out.shape}; give its "
+                                f"gradient in grad_outputs (only a single-element output "
+                                f"gets an implicit 1)")
+        from .creation import ones_like
+        return ones_like(out)
+    if g.shape != out.shape:
+        raise AutogradError(f"autograd.grad: grad_outputs[{i}] has shape {g.shape} and "
+                            f"outputs[{i}] has shape {out.shape}; they must match")
+    return g
+
+
+def _batched_grads(outputs, inputs, given, create_graph, allow_unused, materialize_grads):
+    """is_grads_batched: one pass per entry of the leading dimension, stacked."""
+    from .ops import stack
+    counts = {g.shape[0] for g in given if g is not None and g.ndim}
+    if any(g is None or not g.ndim for g in given) or len(counts) != 1:
+        raise AutogradError("autograd.grad: with is_grads_batched=True every grad_outputs "
+                            "entry needs the same leading batch dimension")
+    rows = [grad(outputs, inputs, [g[b] for g in given], create_graph=create_graph,
+                 allow_unused=allow_unused, materialize_grads=materialize_grads)
+            for b in range(counts.pop())]
+    if not rows:
+        from .creation import full
+        return tuple(full((0,) + x.shape, 0, x.dtype, x._backend) for x in inputs)
+    return tuple(None if col[0] is None else stack(col) for col in zip(*rows))
+
+
+# PyTorch's torch.autograd.Function and torch.autograd.functional, which build on the above
+from . import autograd_functional as functional  # noqa: E402
+from .custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402

@@ -34,6 +34,7 @@ from .autograd import NotDifferentiable, is_grad_enabled
 from .config import get_backend
 from .errors import EmberError
 from .graph import Graph, Node, V
+from .pytree import flatten, unflatten
 from .tensor import Tensor, wrap
 
 
@@ -139,7 +140,7 @@ class CompiledFunction:
                 f"the whole training step (forward, loss.backward() and optimizer.step() inside "
                 f"the compiled function, which records them)")
             leaves = []
-            _flatten(result, leaves)
+            flatten(result, leaves)
             for t in leaves:
                 t._ctx = refusal
         return result
@@ -160,43 +161,17 @@ class CompiledFunction:
             CompileWarning, stacklevel=3)
 
 
-def _flatten(obj, leaves):
-    """obj's structure with each tensor replaced by its position in ``leaves``."""
-    if isinstance(obj, Tensor):
-        leaves.append(obj)
-        return ("T", len(leaves) - 1)
-    if isinstance(obj, (tuple, list, dict)):   # the type itself: namedtuples come back as such
-        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
-        return (type(obj), [(k, _flatten(v, leaves)) for k, v in items])
-    return ("C", obj)
-
-
-def _unflatten(spec, leaves):
-    kind, body = spec
-    if kind == "T":
-        return leaves[body]
-    if kind == "C":
-        return body
-    if issubclass(kind, dict):
-        out = {k: _unflatten(v, leaves) for k, v in body}
-        return out if kind is dict else kind(out)
-    items = [_unflatten(v, leaves) for _, v in body]
-    if kind is list or kind is tuple:
-        return kind(items)
-    return kind(*items) if hasattr(kind, "_fields") else kind(items)   # namedtuple or other
-
-
 def _key(args, kwargs, leaves=None):
     """Per argument (by position or keyword): its structure and tensors' shapes, dtypes,
     backends and requires_grad; then the mode: grad mode and the autocast dtype. The
-    tensors are appended to ``leaves`` in the order _flatten((args, kwargs)) gives."""
+    tensors are appended to ``leaves`` in the order flatten((args, kwargs)) gives."""
     parts = [(f"argument {k}", a) for k, a in enumerate(args)]
     parts += [(f"argument {n!r}", v) for n, v in kwargs.items()]
     leaves = [] if leaves is None else leaves
     key = []
     for label, a in parts:
         start = len(leaves)
-        spec = _flatten(a, leaves)
+        spec = flatten(a, leaves)
         key.append((label, (_hashable(spec), tuple(
             (t.shape, t.dtype.name, t._backend.device, t.requires_grad) for t in leaves[start:]))))
     return tuple(key) + ((is_grad_enabled(), amp.state()),)
@@ -288,7 +263,7 @@ class _Replay:
                 dispatch.rebind(t, buf)
         tensors = [wrap(b, self.backend, shape, dtype)
                    for b, (shape, dtype) in zip(outs[:n], self.out_meta)]
-        return _unflatten(self.out_spec, tensors)
+        return unflatten(self.out_spec, tensors)
 
 
 class _View:
@@ -316,7 +291,7 @@ class _Trace:
     @classmethod
     def run(cls, fn, args, kwargs):
         leaves = []
-        _flatten((args, kwargs), leaves)
+        flatten((args, kwargs), leaves)
         backends = {t._backend for t in leaves}
         if len(backends) > 1:
             raise CompileError("compile: the arguments are on different backends ("
@@ -340,7 +315,7 @@ class _Trace:
             if enabled:
                 gc.enable()
         trace.finish(leaves)
-        return trace, _unflatten(trace.out_spec, [wrap(b, trace.backend, s, d) for b, (s, d)
+        return trace, unflatten(trace.out_spec, [wrap(b, trace.backend, s, d) for b, (s, d)
                                                   in zip(trace.out_bufs, trace.out_meta)])
 
     def __init__(self, backend):
@@ -447,7 +422,7 @@ class _Trace:
     # -- the end ----------------------------------------------------------------------------
     def outputs(self, result):
         leaves = []
-        self.out_spec = _flatten(result, leaves)
+        self.out_spec = flatten(result, leaves)
         self.out_ids = []
         for t in leaves:
             i = self.values.get(id(t._data))

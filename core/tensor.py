@@ -192,9 +192,13 @@ class Tensor(Methods):
         return f"tensor({body}{extra})"
 
     # -- autograd --------------------------------------------------------------
-    def backward(self, grad=None, create_graph=False):
-        """Accumulate d self / d leaf into every leaf's ``.grad``."""
-        _autograd.backward(self, grad, create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None, *,
+                 grad=None):
+        """Accumulate d self / d leaf into every leaf's ``.grad`` (with ``inputs``, into
+        those tensors' only). PyTorch's arguments; ember keeps graphs until their tensors
+        are freed, so ``retain_graph`` changes nothing. ``grad`` is ember's older name of
+        ``gradient``."""
+        _autograd.backward(self, gradient if grad is None else grad, create_graph, inputs)
 
     def register_post_accumulate_grad_hook(self, fn):
         """Call ``fn(self)`` after each backward pass has accumulated this leaf's ``.grad``."""

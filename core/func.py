@@ -1,0 +1,423 @@
+"""ember.func: PyTorch's torch.func transforms of functions of tensors (grad,
+grad_and_value, vjp, jvp, jacrev, jacfwd, hessian, vmap), built on the tape: each
+differentiates with ember.autograd.grad and create_graph, so the transforms compose
+with one another and with themselves.
+
+What each costs, in passes over f:
+- grad, grad_and_value, vjp: one forward and one backward pass.
+- jvp: forward mode as two reverse passes. g(u) = J^T u is linear in u, so J t is
+  the gradient of <g(u), t> with respect to u (about three times f).
+- jacrev: one backward pass per output element. jacfwd: one pass of g's graph per
+  input element, after one forward and one backward. hessian: jacrev of jacrev.
+- vmap: func runs once per slice along ``in_dims``, and the results are stacked. It
+  has vmap's semantics (in_dims, out_dims, randomness), not a batched kernel, so it
+  costs what that loop costs.
+
+Every argument a transform differentiates is taken through a fresh node. Its inner
+gradient then holds only the paths through that argument, even when the same tensor
+is also an outer transform's input (no perturbation confusion). Results whose graph
+reaches only those fresh nodes are detached on the way out, as PyTorch's are.
+ember.func has no functional_call: a module's is ember.plugins.nn.functional_call.
+"""
+
+import functools
+
+from . import random as _random
+from .autograd import AutogradError, Op, enable_grad, grad as _autograd_grad, run
+from .errors import ShapeError
+from .pytree import tensors_of, unflatten
+from .tensor import Tensor
+
+__all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
+
+
+class _Alias(Op):
+    """The same values as a new node of the graph: what a transform differentiates by."""
+
+    __slots__ = ()
+    moves = True
+
+    def forward(self, x):
+        return x
+
+    def backward(self, g, x):
+        return (g,)
+
+
+def _tracked(name, x):
+    """x as a fresh node that requires grad (a leaf when x is outside every graph)."""
+    if not isinstance(x, Tensor):
+        raise AutogradError(f"{name}: differentiates tensors, got a {type(x).__name__}")
+    if not x.dtype.is_inexact:
+        raise AutogradError(f"{name}: an input has dtype {x.dtype}; only floating and "
+                            f"complex tensors have gradients (cast with .to(ember.float32))")
+    if not x.requires_grad:
+        return x.detach().requires_grad_()
+    return run(_Alias(), (x,), x.shape, x.dtype)
+
+
+def _argnums(name, argnums, count):
+    """argnums as a tuple of positions, and whether it was given as a tuple."""
+    many = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if many else (argnums,)
+    for n in nums:
+        if not isinstance(n, int) or not -count <= n < count:
+            raise AutogradError(f"{name}: argnums {argnums!r} does not name one of the "
+                                f"{count} positional arguments")
+    return tuple(n % count for n in nums), many
+
+
+def _track_args(name, args, argnums):
+    """args with the tensors at ``argnums`` (pytrees of them) replaced by tracked nodes:
+    (new args, the tracked tensors, and per argnum its (spec, count of tensors))."""
+    nums, many = _argnums(name, argnums, len(args))
+    args, tracked, parts = list(args), [], []
+    for n in nums:
+        leaves, spec = tensors_of(args[n])
+        if not leaves:
+            raise AutogradError(f"{name}: argument {n} holds no tensor to differentiate")
+        new = [_tracked(name, t) for t in leaves]
+        args[n] = unflatten(spec, new)
+        tracked += new
+        parts.append((spec, len(new)))
+    return args, tracked, (parts, many)
+
+
+def _per_argnum(values, layout):
+    """A flat list of per-tracked-tensor values in the shape of the differentiated
+    arguments: one structure, or a tuple of them when argnums was a tuple."""
+    parts, many = layout
+    out, start = [], 0
+    for spec, count in parts:
+        out.append(unflatten(spec, values[start:start + count]))
+        start += count
+    return tuple(out) if many else out[0]
+
+
+def _split_aux(name, out, has_aux):
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise AutogradError(f"{name}: with has_aux=True the function must return a pair "
+                            f"(output, aux), got {type(out).__name__}")
+    return out[0], out[1]
+
+
+def _gradients(outputs, inputs, cotangents):
+    """d <outputs, cotangents> / d inputs, differentiable again; zeros where unused."""
+    live = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
+    if not live:
+        from .creation import zeros_like
+        return [zeros_like(x) for x in inputs]
+    return list(_autograd_grad([o for o, _ in live], inputs, [c for _, c in live],
+                               create_graph=True, allow_unused=True, materialize_grads=True))
+
+
+def _release(values, own):
+    """Detach the tensors in ``values`` whose graph reaches no leaf but the transform's
+    own tracked ones (``own``, by id): only an outer transform or tape may keep them."""
+    from .autograd import _topological
+    leaves, spec = tensors_of(values)
+    out = []
+    for t in leaves:
+        if t.requires_grad and all(
+                id(n) in own for n in _topological([t]) if n._ctx is None):
+            t = t.detach()
+        out.append(t)
+    return unflatten(spec, out)
+
+
+def _own(tracked):
+    """The ids of the graph leaves a transform made (the aliases' own inputs are outer)."""
+    return {id(t) for t in tracked if t._ctx is None}
+
+
+def grad_and_value(func, argnums=0, has_aux=False):
+    """The function returning (d func / d args[argnums], func's value) for a
+    single-element real func; with ``has_aux``, func returns (output, aux) and the
+    result is (gradient, (value, aux)). argnums may be a tuple, and an argument a
+    tuple, list or dict of tensors: the gradient has its structure."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        args, tracked, layout = _track_args("grad", args, argnums)
+        with enable_grad():
+            out, aux = _split_aux("grad", func(*args, **kwargs), has_aux)
+            if not isinstance(out, Tensor) or out.size != 1 or out.dtype.is_complex:
+                got = (f"a {out.dtype} tensor of shape {out.shape}" if isinstance(out, Tensor)
+                       else f"a {type(out).__name__}")
+                raise AutogradError(f"grad: the function must return a single-element real "
+                                    f"tensor, got {got}")
+            from .creation import ones_like
+            grads = _gradients([out], tracked, [ones_like(out)])
+        result, value = _release((_per_argnum(grads, layout), (out, aux)), _own(tracked))
+        return (result, value) if has_aux else (result, value[0])
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """The function computing d func / d args[argnums] for a single-element real func
+    (PyTorch's torch.func.grad). Its result is differentiable again, so
+    ``grad(grad(f))`` is the second derivative. With ``has_aux`` it returns
+    (gradient, aux)."""
+    both = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        g, value = both(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return wrapper
+
+
+def vjp(func, *primals, has_aux=False):
+    """(func(*primals), vjp_fn[, aux]): ``vjp_fn(cotangents)`` (structured like func's
+    output) gives the tuple of d <output, cotangents> / d primals, one per primal, each
+    structured like it. vjp_fn may be called many times."""
+    args, tracked, layout = _track_args("vjp", primals, tuple(range(len(primals))))
+    with enable_grad():
+        out, aux = _split_aux("vjp", func(*args), has_aux)
+    outs, out_spec = tensors_of(out)
+    if not outs:
+        raise AutogradError("vjp: the function returned no tensor")
+    own = _own(tracked)
+
+    def vjp_fn(cotangents):
+        given, spec = tensors_of(cotangents)
+        if spec != out_spec and len(given) != len(outs):
+            raise AutogradError(f"vjp: {len(given)} cotangents for {len(outs)} outputs; give "
+                                f"them in the structure of the function's output")
+        for o, c in zip(outs, given):
+            if c.shape != o.shape:
+                raise AutogradError(f"vjp: a cotangent has shape {c.shape} for an output of "
+                                    f"shape {o.shape}")
+        with enable_grad():
+            grads = _gradients(outs, tracked, given)
+        result = _per_argnum(grads, layout)
+        return _release(result if isinstance(result, tuple) else (result,), own)
+
+    value = _release(out, own)
+    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
+
+
+def _real(name, tensors):
+    for t in tensors:
+        if t.dtype.is_complex:
+            raise AutogradError(f"{name}: ember's forward mode is two reverse passes, which "
+                                f"need real tensors; got {t.dtype}. Differentiate the real "
+                                f"and imaginary parts (ember.view_as_real) instead")
+
+
+def _dual(name, out, tracked):
+    """The output's tensors, stand-ins u for their cotangents, and g(u) = J^T u
+    (linear in u, differentiable in it): the pieces of forward mode."""
+    from .creation import zeros_like
+    outs, spec = tensors_of(out)
+    _real(name, outs + tracked)
+    us = [zeros_like(o).requires_grad_() for o in outs]
+    return outs, spec, us, _gradients(outs, tracked, us)
+
+
+def _directional(g_of_u, us, weights):
+    """d <g(u), weights> / d u: J times the weights, one tensor per output."""
+    from .creation import zeros_like
+    terms = [(g * w).sum() for g, w in zip(g_of_u, weights) if g.requires_grad]
+    if not terms:
+        return [zeros_like(u).detach() for u in us]
+    return _gradients([sum(terms[1:], terms[0])], us, [None])
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), J tangents[, aux]): the derivative of func at ``primals`` in the
+    direction ``tangents`` (a tuple like primals), structured like func's output.
+    ``strict`` is PyTorch's and refused: it concerns its own forward-mode kernels."""
+    if strict:
+        raise AutogradError("jvp: strict=True is not supported (ember's forward mode is "
+                            "two reverse passes); leave it False")
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise AutogradError("jvp: primals and tangents must be tuples (one entry per "
+                            "argument of the function)")
+    args, tracked, layout = _track_args("jvp", primals, tuple(range(len(primals))))
+    tangent_leaves, _ = tensors_of(tangents)
+    if len(tangent_leaves) != len(tracked):
+        raise AutogradError(f"jvp: {len(tangent_leaves)} tangents for {len(tracked)} primal "
+                            f"tensors; give tangents in the structure of primals")
+    for t, x in zip(tangent_leaves, tracked):
+        if t.shape != x.shape:
+            raise AutogradError(f"jvp: a tangent has shape {t.shape} for a primal of shape "
+                                f"{x.shape}")
+    with enable_grad():
+        out, aux = _split_aux("jvp", func(*args), has_aux)
+        outs, spec, us, g = _dual("jvp", out, tracked)
+        directions = _directional(g, us, tangent_leaves)
+    own = _own(tracked) | {id(u) for u in us}
+    value, tangent_out = _release((out, unflatten(spec, directions)), own)
+    return (value, tangent_out, aux) if has_aux else (value, tangent_out)
+
+
+def _one_hot(like, k):
+    from .creation import zeros
+    e = zeros(like.size, dtype=like.dtype, backend=like._backend)
+    e[k] = 1
+    return e.reshape(like.shape)
+
+
+def _stack_blocks(blocks, out, x, out_first):
+    """Rows (or columns) of one Jacobian block as a tensor of out.shape + x.shape."""
+    from .ops import stack
+    if not blocks:
+        from .creation import full
+        return full(out.shape + x.shape, 0, x.dtype, x._backend)
+    if out_first:
+        return stack(blocks).reshape(out.shape + x.shape)
+    j = stack(blocks, axis=-1).reshape(out.shape + (x.size,))
+    return j.reshape(out.shape + x.shape)
+
+
+def _jacobian_layout(rows, outs, out_spec, tracked, layout):
+    """jac[i][j] (output tensor i, tracked tensor j) in torch.func's structure: the
+    output's, each leaf holding the differentiated arguments' structure."""
+    return unflatten(out_spec, [_per_argnum(row, layout) for row in rows])
+
+
+def _check_mode(name, chunk_size, randomness=None):
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise AutogradError(f"{name}: chunk_size must be a positive int or None, "
+                            f"got {chunk_size!r}")
+    if randomness not in (None, "error", "different", "same"):
+        raise AutogradError(f"{name}: randomness must be 'error', 'different' or 'same', "
+                            f"got {randomness!r}")
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
+    """The function computing func's Jacobian with respect to args[argnums] by reverse
+    mode, one backward pass per output element: for an output of shape O and an
+    argument of shape I, a tensor of shape O + I (structured as torch.func.jacrev's).
+    ``chunk_size`` is accepted; the passes run one by one whatever it is."""
+    _check_mode("jacrev", chunk_size)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        args, tracked, layout = _track_args("jacrev", args, argnums)
+        with enable_grad():
+            out, aux = _split_aux("jacrev", func(*args, **kwargs), has_aux)
+            outs, out_spec = tensors_of(out)
+            rows = []
+            for o in outs:
+                per_row = [_gradients([o], tracked, [_one_hot(o, k)]) for k in range(o.size)]
+                rows.append([_stack_blocks([r[j] for r in per_row], o, x, True)
+                             for j, x in enumerate(tracked)])
+        jac = _release(_jacobian_layout(rows, outs, out_spec, tracked, layout), _own(tracked))
+        return (jac, _release(aux, _own(tracked))) if has_aux else jac
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """The function computing func's Jacobian with respect to args[argnums] by forward
+    mode (as jvp: one pass of J^T u's graph per input element): the same result as
+    jacrev, cheaper when the inputs have fewer elements than the outputs."""
+    _check_mode("jacfwd", None, randomness)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        args, tracked, layout = _track_args("jacfwd", args, argnums)
+        with enable_grad():
+            out, aux = _split_aux("jacfwd", func(*args, **kwargs), has_aux)
+            outs, out_spec, us, g = _dual("jacfwd", out, tracked)
+            columns = [[_directional([gj.reshape(-1)[k]], us, [1.0]) for k in range(x.size)]
+                       for gj, x in zip(g, tracked)]
+            rows = [[_stack_blocks([c[i] for c in columns[j]], o, x, False)
+                     for j, x in enumerate(tracked)] for i, o in enumerate(outs)]
+        own = _own(tracked) | {id(u) for u in us}
+        jac = _release(_jacobian_layout(rows, outs, out_spec, tracked, layout), own)
+        return (jac, _release(aux, own)) if has_aux else jac
+    return wrapper
+
+
+def hessian(func, argnums=0):
+    """The function computing func's Hessian with respect to args[argnums] (jacrev of
+    jacrev: one pass of the gradient's graph per input element), shape I + I."""
+    return jacrev(jacrev(func, argnums), argnums)
+
+
+def _dims_for(name, value, d):
+    """One dimension (or None) per tensor of ``value``, in tensors_of's order, from
+    ``d``: an int or None for all of them, or a structure matching value's."""
+    if d is None or isinstance(d, int):
+        return [d] * len(tensors_of(value)[0])
+    if isinstance(value, dict) and isinstance(d, dict) and value.keys() == d.keys():
+        return [x for k in value for x in _dims_for(name, value[k], d[k])]
+    if (isinstance(value, (tuple, list)) and isinstance(d, (tuple, list))
+            and len(value) == len(d)):
+        return [x for v, e in zip(value, d) for x in _dims_for(name, v, e)]
+    raise ShapeError(f"vmap: {name} {d!r} does not match the structure it describes "
+                     f"(a {type(value).__name__}); give an int, None, or the same structure")
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
+    """func mapped over a dimension of its arguments (torch.func.vmap): ``in_dims`` per
+    argument (an int, None for an argument passed whole, or a nested structure), the
+    results stacked along ``out_dims``. func runs once per slice (see the module).
+    ``randomness``: "error" refuses a func that draws random numbers, "different" lets
+    each slice draw its own, "same" gives every slice the same draws."""
+    _check_mode("vmap", chunk_size, randomness)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        leaves, spec = tensors_of(list(args))
+        if not isinstance(in_dims, (int, type(None), tuple)):
+            raise ShapeError(f"vmap: in_dims must be an int, None or a tuple with one entry "
+                             f"per argument, got {in_dims!r}")
+        dims = _dims_for("in_dims", list(args), list(in_dims) if isinstance(in_dims, tuple)
+                         else in_dims)
+        sizes = set()
+        for t, d in zip(leaves, dims):
+            if d is not None:
+                if not -t.ndim <= d < max(t.ndim, 1) or t.ndim == 0:
+                    raise ShapeError(f"vmap: in_dim {d} is out of range for an argument of "
+                                     f"shape {t.shape}")
+                sizes.add(t.shape[d])
+        if not sizes:
+            raise ShapeError("vmap: no argument is mapped (every in_dim is None or no "
+                             "argument is a tensor); map at least one tensor")
+        if len(sizes) > 1:
+            raise ShapeError(f"vmap: the mapped dimensions have different sizes "
+                             f"{sorted(sizes)}; they must all be the same")
+        size = sizes.pop()
+        if size == 0:
+            raise ShapeError("vmap: the mapped dimension has size 0; func never runs, so "
+                             "the results' shapes are unknown")
+        state = _random.get_rng_state()
+        results = []
+        for b in range(size):
+            if randomness == "same":
+                _random.set_rng_state(state)
+            sliced = [t.select(d, b) if d is not None else t for t, d in zip(leaves, dims)]
+            results.append(func(*unflatten(spec, sliced), **kwargs))
+            if randomness == "error" and _random.get_rng_state() != state:
+                raise AutogradError("vmap: func draws random numbers and randomness='error'; "
+                                    "pass randomness='different' (each slice its own draws) "
+                                    "or 'same'")
+        return _stacked(results, out_dims)
+    return wrapper
+
+
+def _stacked(results, out_dims):
+    """Each output tensor of the per-slice results, stacked along its out_dim."""
+    from .ops import stack
+    outs = [tensors_of(r) for r in results]
+    leaves0, spec = outs[0]
+    if any(kind == "C" for kind in _kinds(spec)):
+        raise ShapeError("vmap: func must return tensors (or tuples, lists and dicts of "
+                         "them); it returned another value")
+    dims = _dims_for("out_dims", results[0], out_dims)
+    return unflatten(spec, [leaves0[i] if d is None else stack([o[0][i] for o in outs], axis=d)
+                            for i, d in enumerate(dims)])
+
+
+def _kinds(spec):
+    """The kinds of spec's leaves: "T" for a tensor, "C" for anything else."""
+    kind, body = spec
+    if kind in ("T", "C"):
+        yield kind
+        return
+    for _, v in body:
+        yield from _kinds(v)

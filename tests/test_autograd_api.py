@@ -1,0 +1,221 @@
+"""PyTorch's autograd API beyond backward: torch.autograd.grad, torch.autograd.Function,
+torch.autograd.functional and torch.func's transforms. Each test runs the same code on
+ember and on PyTorch (float64) and compares what they give."""
+
+import re
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle here (pip install torch)")
+import torch.func  # noqa: E402
+import torch.autograd.functional  # noqa: E402
+
+
+def _np(t):
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else t.numpy()
+
+
+def _same(got, want, what, rtol=1e-12):
+    if isinstance(want, (tuple, list)):
+        assert isinstance(got, type(want)) and len(got) == len(want), f"{what}: {got!r}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            _same(g, w, f"{what}[{i}]", rtol)
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), f"{what}: {got!r}"
+        for k in want:
+            _same(got[k], want[k], f"{what}[{k!r}]", rtol)
+    elif want is None:
+        assert got is None, f"{what}: {got!r} where PyTorch gives None"
+    else:
+        assert tuple(got.shape) == tuple(want.shape), f"{what}: {got.shape} vs {want.shape}"
+        np.testing.assert_allclose(_np(got), _np(want), rtol=rtol, atol=0, err_msg=what)
+
+
+def _both(fn):
+    """fn(lib, *tensors) on ember and on PyTorch, over the same float64 inputs."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(3), rng.standard_normal((2, 3))
+    return [fn(lib, *(lib.tensor(a) for a in (x, w))) for lib in (ember, torch)]
+
+
+def _f(lib, x, w):
+    """A function of two tensors with every kind of term: its Hessian is dense."""
+    return (lib.tanh(w @ x) ** 2).sum() + (x * lib.sin(x)).sum()
+
+
+def test_autograd_grad_takes_pytorchs_arguments():
+    def run(lib, x, w):
+        x, w = x.requires_grad_(), w.requires_grad_()
+        h = w @ x                       # a non-leaf input, and two outputs
+        outs = (lib.tanh(h).sum(), h * h)
+        gx, gh = lib.autograd.grad(outs, (x, h), grad_outputs=(None, lib.ones_like(h)),
+                                   create_graph=True)
+        (gxx,) = lib.autograd.grad(gx.sum(), x, retain_graph=True)    # differentiable again
+        unused = lib.zeros(2, dtype=x.dtype).requires_grad_()
+        with_unused = lib.autograd.grad(outs[0], (x, unused), allow_unused=True,
+                                        retain_graph=True)
+        materialized = lib.autograd.grad(outs[0], (x, unused), materialize_grads=True,
+                                         retain_graph=True)
+        batched = lib.autograd.grad(h, x, grad_outputs=lib.eye(2, dtype=x.dtype), retain_graph=True,
+                                    is_grads_batched=True)
+        x.grad = None
+        (outs[0] + outs[1].sum()).backward(inputs=[w])                # only w accumulates
+        return gx, gh, gxx, with_unused, materialized, batched, x.grad, w.grad
+    got, want = _both(run)
+    _same(got, want, "autograd.grad")
+
+
+def test_autograd_grad_names_what_is_wrong():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y, z = x * 2.0, ember.tensor([3.0], requires_grad=True)
+    for call, says in [
+            (lambda: ember.autograd.grad(y.sum(), z), "was not used"),
+            (lambda: ember.autograd.grad(y, x), "give its gradient in grad_outputs"),
+            (lambda: ember.autograd.grad(y, x, ember.ones(3)), "has shape (3,)"),
+            (lambda: ember.autograd.grad(y.sum(), ember.ones(2)), "does not require grad"),
+            (lambda: ember.autograd.grad(y.sum(), "x"), "a tensor or a sequence")]:
+        with pytest.raises(ember.AutogradError, match=re.escape(says)):
+            call()
+
+
+def _functions(lib):
+    """The same custom Functions written against lib's autograd.Function."""
+    class Clipped(lib.autograd.Function):
+        """A straight-through clip with two outputs (one an integer count) and a
+        non-tensor argument; its backward is in tensor ops, so it differentiates again."""
+
+        @staticmethod
+        def forward(ctx, x, w, limit):
+            ctx.save_for_backward(x, w)
+            ctx.limit = limit
+            y = (w @ x).clamp(-limit, limit)
+            count = (y.abs() >= limit).sum()
+            ctx.mark_non_differentiable(count)
+            return y, x * x * x, count
+
+        @staticmethod
+        def backward(ctx, gy, gcube, gcount):
+            x, w = ctx.saved_tensors
+            gx = w.T @ gy + 3 * x * x * gcube if ctx.needs_input_grad[0] else None
+            gw = gy[:, None] * x[None, :] if ctx.needs_input_grad[1] else None
+            return gx, gw, None
+
+    class Reverse(lib.autograd.Function):
+        """Gradient reversal, in setup_context's form."""
+
+        @staticmethod
+        def forward(x, scale):
+            return x.clone()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.scale = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            return -ctx.scale * g, None
+    return Clipped, Reverse
+
+
+def test_custom_functions_follow_pytorchs():
+    def run(lib, x, w):
+        Clipped, Reverse = _functions(lib)
+        x, w = x.requires_grad_(), w.requires_grad_()
+        y, cube, count = Clipped.apply(x, w, 0.8)
+        loss = (Reverse.apply(y, 0.5) ** 2).sum() + cube.sum()
+        gx, gw = lib.autograd.grad(loss, (x, w), create_graph=True)
+        (gxx,) = lib.autograd.grad(gx.sum(), x)
+        with lib.no_grad():
+            plain = Clipped.apply(x, w, 0.8)[0]
+        return y, cube, count, gx, gw, gxx, plain.requires_grad, count.requires_grad
+    got, want = _both(run)
+    _same(got[:6], want[:6], "Function")
+    assert got[6:] == want[6:] == (False, False)
+
+
+def test_custom_functions_refuse_wrong_gradients_by_name():
+    class Wrong(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    class Once(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        @ember.autograd.once_differentiable
+        def backward(ctx, g):
+            return g * 2.0
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ember.AutogradError, match="returned 2 gradients"):
+        Wrong.apply(x).sum().backward()
+    (g,) = ember.autograd.grad(Once.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [2.0, 2.0])
+    with pytest.raises(ember.AutogradError, match="once_differentiable"):
+        g.sum().backward()
+
+
+def test_func_transforms_follow_torch_func():
+    def run(lib, x, w):
+        F = lib.func
+        g = F.grad(lambda x, w: _f(lib, x, w), argnums=(0, 1))(x, w)
+        (gx, aux) = F.grad(lambda x, w: (_f(lib, x, w), x.sum()), has_aux=True)(x, w)
+        gv = F.grad_and_value(lambda p: _f(lib, p["x"], p["w"]))({"x": x, "w": w})
+        out, pullback = F.vjp(lambda x, w: (w @ x, lib.sin(x)), x, w)
+        pulled = pullback((lib.ones(2, dtype=x.dtype), x))
+        pushed = F.jvp(lambda x: lib.tanh(w @ x), (x,), (lib.ones_like(x),))
+        jr = F.jacrev(lambda x, w: lib.tanh(w @ x) * x[:2], argnums=(0, 1))(x, w)
+        jf = F.jacfwd(lambda x, w: lib.tanh(w @ x) * x[:2], argnums=(0, 1))(x, w)
+        hess = F.hessian(lambda x: _f(lib, x, w))(x)
+        second = F.grad(lambda x: F.grad(lambda y: (y * x).sum())(x).sum())(x)
+        per_example = F.vmap(F.grad(lambda x, w: _f(lib, x, w)), in_dims=(0, None))(w, w)
+        mapped = F.vmap(lambda a, b: (a * b, a.sum()), in_dims=(1, 0), out_dims=(1, 0))(w, x)
+        return (g, gx, aux, gv, out, pulled, pushed, jr, jf, hess, second, per_example,
+                mapped, x.requires_grad, g[0].requires_grad)
+    got, want = _both(run)
+    _same(got[:13], want[:13], "torch.func", rtol=1e-11)
+    assert got[13:] == want[13:] == (False, False)
+
+
+def test_vmap_randomness_and_shapes_are_checked():
+    x = ember.ones(3, 2)
+    noisy = ember.func.vmap(lambda r: r + ember.randn(2))
+    with pytest.raises(ember.AutogradError, match="randomness='error'"):
+        noisy(x)
+    same = ember.func.vmap(lambda r: r + ember.randn(2), randomness="same")(x).numpy()
+    assert (same == same[0]).all()
+    different = ember.func.vmap(lambda r: r + ember.randn(2), randomness="different")(x)
+    assert len({tuple(r) for r in different.numpy()}) == 3
+    with pytest.raises(ember.ShapeError, match="different sizes"):
+        ember.func.vmap(lambda a, b: a + b)(x, ember.ones(4, 2))
+    with pytest.raises(ember.ShapeError, match="must return tensors"):
+        ember.func.vmap(lambda a: 1.0)(x)
+
+
+def test_autograd_functional_follows_pytorchs():
+    def run(lib, x, w):
+        A = lib.autograd.functional
+        two = lambda x, w: (lib.tanh(w @ x), (x * x).sum())    # noqa: E731
+        return (A.vjp(two, (x, w), (lib.ones(2, dtype=x.dtype), lib.tensor(2.0, dtype=x.dtype))),
+                A.jvp(lambda x: lib.sin(x) * x, x, lib.ones_like(x)),
+                A.jacobian(two, (x, w)),
+                A.jacobian(lambda x: lib.sin(x) * x.sum(), x, strategy="forward-mode",
+                           vectorize=True),
+                A.hessian(lambda x, w: _f(lib, x, w), (x, w)),
+                A.vhp(lambda x: _f(lib, x, w), x, lib.ones_like(x)),
+                A.hvp(lambda x: _f(lib, x, w), x, lib.ones_like(x)))
+    got, want = _both(run)
+    _same(got, want, "autograd.functional", rtol=1e-11)
+    with pytest.raises(ember.AutogradError, match="independent of input 1"):
+        ember.autograd.functional.jacobian(lambda a, b: a * 2.0, (ember.ones(2), ember.ones(2)),
+                                           strict=True)

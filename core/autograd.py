@@ -10,6 +10,7 @@ running it with grad mode on records a graph of its own: that is all
 import functools
 import itertools
 import threading
+import traceback
 import weakref
 
 from . import amp, dispatch
@@ -199,6 +200,8 @@ def link(out, op, inputs):
     """Record that ``op`` made ``out`` from ``inputs``, for backward."""
     op.inputs = inputs
     op.seq = next(_sequence)
+    if _anomaly.traces is not None:
+        _anomaly.traces[op.seq] = traceback.format_stack()[:-3]
     out._ctx = op
     out.requires_grad = True
     if op.saves_output:
@@ -266,14 +269,79 @@ def _propagate(roots, acc, create_graph, wanted_ids, found):
                         hook(t)
             if ctx is None:
                 continue
-            for inp, ig in zip(ctx.inputs, ctx.backward(g, *ctx.inputs)):
+            for k, (inp, ig) in enumerate(zip(ctx.inputs, ctx.backward(g, *ctx.inputs))):
                 if ig is None or not inp.requires_grad:
                     continue
                 if ig.shape != inp.shape:
                     raise AutogradError(f"{ctx!r}.backward returned a gradient of shape "
                                         f"{ig.shape} for an input of shape {inp.shape}")
+                if _anomaly.check_nan:
+                    _check_nan(ctx, k, ig)
                 key = id(inp)
                 acc[key] = acc[key] + ig if key in acc else ig
+
+
+class _AnomalyMode:
+    """detect_anomaly's state: per recorded op (by its number) the stack where its
+    forward ran, or None when off; and whether backward checks gradients for NaN."""
+
+    traces = None
+    check_nan = False
+
+
+_anomaly = _AnomalyMode()
+
+
+def set_detect_anomaly(mode, check_nan=True):
+    """Anomaly mode (PyTorch's): each op recorded meanwhile keeps the stack where its
+    forward ran, and with ``check_nan`` a backward that produces NaN is an
+    AutogradError naming the op and that stack. Slow (a stack per op, a host check per
+    gradient): for finding where a NaN starts, not for training."""
+    _anomaly.traces = {} if mode else None
+    _anomaly.check_nan = bool(mode and check_nan)
+
+
+def is_anomaly_enabled():
+    return _anomaly.traces is not None
+
+
+def is_anomaly_check_nan_enabled():
+    return _anomaly.check_nan
+
+
+class detect_anomaly:
+    """``with ember.autograd.detect_anomaly():`` (or as a decorator): anomaly mode
+    inside, the previous mode restored after."""
+
+    def __init__(self, check_nan=True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self.previous = (_anomaly.traces, _anomaly.check_nan)
+        if _anomaly.traces is None:
+            _anomaly.traces = {}
+        _anomaly.check_nan = bool(self.check_nan)
+
+    def __exit__(self, *exc):
+        _anomaly.traces, _anomaly.check_nan = self.previous
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.check_nan):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def _check_nan(op, k, grad):
+    """Anomaly mode: refuse a gradient with NaN, naming the op and where it ran."""
+    from .ops import isnan
+    if grad.dtype.is_inexact and grad.size and bool(isnan(grad).any().item()):
+        trace = _anomaly.traces.get(op.seq)
+        where = ("its forward ran at:\n" + "".join(trace)) if trace else (
+            "it was recorded before anomaly mode was on")
+        raise AutogradError(f"anomaly: {op!r}.backward returned NaN in the gradient of its "
+                            f"input {k} (shape {grad.shape}); {where}")
 
 
 class NotDifferentiable:
@@ -427,5 +495,6 @@ def _batched_grads(outputs, inputs, given, create_graph, allow_unused, materiali
 
 
 # PyTorch's torch.autograd.Function and torch.autograd.functional, which build on the above
-from . import autograd_functional as functional  # noqa: E402
-from .custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402
+from . import autograd_functional as functional  # noqa: E402,F401
+from .custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401

@@ -35,7 +35,7 @@ from .config import get_backend
 from .errors import EmberError
 from .graph import Graph, Node, V
 from .pytree import flatten, unflatten
-from .tensor import Tensor, wrap
+from .tensor import wrap
 
 
 def _trace_in_progress():

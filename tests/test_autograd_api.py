@@ -2,6 +2,7 @@
 torch.autograd.functional and torch.func's transforms. Each test runs the same code on
 ember and on PyTorch (float64) and compares what they give."""
 
+import contextlib
 import re
 
 import numpy as np
@@ -219,3 +220,37 @@ def test_autograd_functional_follows_pytorchs():
     with pytest.raises(ember.AutogradError, match="independent of input 1"):
         ember.autograd.functional.jacobian(lambda a, b: a * 2.0, (ember.ones(2), ember.ones(2)),
                                            strict=True)
+
+
+def test_anomaly_mode_names_the_op_whose_backward_made_nan_and_where_it_ran():
+    for lib, error in ((ember, ember.AutogradError), (torch, RuntimeError)):
+        x = lib.tensor([0.0, 1.0], requires_grad=True)
+        with lib.autograd.detect_anomaly():
+            assert lib.is_anomaly_enabled() if lib is torch else lib.autograd.is_anomaly_enabled()
+            y = lib.sqrt(x) * 0.0           # 0 / (2 sqrt(0)): NaN in sqrt's backward
+            with pytest.warns(UserWarning) if lib is torch else contextlib.nullcontext(), \
+                    pytest.raises(error, match="(?i)sqrt.*nan"):
+                (y * y).sum().backward()
+        x.grad = None
+        (lib.sqrt(x) * 0.0).sum().backward()                      # off again: NaN flows
+        assert np.isnan(_np(x.grad)[0])
+    with ember.autograd.detect_anomaly(), pytest.raises(ember.AutogradError) as caught:
+        (ember.sqrt(ember.tensor([0.0], requires_grad=True)) * 0.0).sum().backward()
+    assert "test_autograd_api.py" in str(caught.value)            # the forward's own line
+
+
+def test_gradcheck_agrees_with_pytorchs_and_catches_a_wrong_backward():
+    def run(lib, x, w):
+        x, w = x.requires_grad_(), w.requires_grad_()
+        Clipped, _ = _functions(lib)
+        good = lib.autograd.gradcheck(lambda x, w: lib.tanh(w @ x) * x[:2], (x, w))
+        second = lib.autograd.gradgradcheck(lambda x, w: lib.tanh(w @ x) * x[:2], (x, w))
+        # the straight-through estimator's backward is not clip's derivative:
+        wrong = lib.autograd.gradcheck(lambda x, w: Clipped.apply(x, w, 0.1)[0], (x, w),
+                                       raise_exception=False)
+        return good, second, wrong
+    got, want = _both(run)
+    assert got == want == (True, True, False)
+    x = ember.tensor([0.5, 2.0], requires_grad=True)
+    with pytest.raises(ember.autograd.GradcheckError, match="output 0 with respect to input 0"):
+        ember.autograd.gradcheck(lambda t: _functions(ember)[0].apply(t, ember.eye(2, dtype=t.dtype), 0.1)[0], (x,))

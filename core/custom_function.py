@@ -63,7 +63,8 @@ class _FunctionNode(Op):
         values = bufs[:self.live]
         if len(values) == 1:
             return values[0]
-        return b.concatenate([b.reshape(x, (-1,)) for x in values], 0)
+        sizes = [o.size for o, d in self.outputs if d]
+        return b.concatenate([b.reshape(x, (n,)) for x, n in zip(values, sizes)], 0)
 
     def backward(self, g, *inputs):
         from .creation import zeros_like

@@ -19,15 +19,15 @@ class _Joined(ember.Op):
     """Tensors flattened into one (in ``dtype``), whose backward hands the pieces'
     gradients to ``on_grads`` (which may replace them) before they flow on."""
 
-    __slots__ = ("on_grads",)
+    __slots__ = ("on_grads", "sizes")
     complex_grad = True
 
-    def __init__(self, on_grads):
-        self.on_grads = on_grads
+    def __init__(self, on_grads, sizes):
+        self.on_grads, self.sizes = on_grads, sizes
 
     def forward(self, *bufs):
         b = self.backend
-        return b.concatenate([b.reshape(x, (-1,)) for x in bufs], 0)
+        return b.concatenate([b.reshape(x, (n,)) for x, n in zip(bufs, self.sizes)], 0)
 
     def backward(self, g, *inputs):
         grads, start = [], 0
@@ -39,8 +39,8 @@ class _Joined(ember.Op):
 
 def _join(tensors, on_grads):
     """Tensors of one dtype as slices of one flat tensor whose gradient goes to on_grads."""
-    flat = run(_Joined(on_grads), tuple(tensors), (sum(t.size for t in tensors),),
-               tensors[0].dtype)
+    sizes = [t.size for t in tensors]
+    flat = run(_Joined(on_grads, sizes), tuple(tensors), (sum(sizes),), tensors[0].dtype)
     pieces, start = [], 0
     for t in tensors:
         pieces.append(flat[start:start + t.size].reshape(t.shape))

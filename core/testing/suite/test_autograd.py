@@ -124,3 +124,33 @@ def test_long_chain_does_not_recurse(backend):
         y = y * 1.0
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0])
+
+
+class _Cube(ember.autograd.Function):
+    """x^3 and x^2 with a hand-written backward in tensor ops (differentiable again)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x, x * x
+
+    @staticmethod
+    def backward(ctx, g_cube, g_square):
+        (x,) = ctx.saved_tensors
+        return 3.0 * x * x * g_cube + 2.0 * x * g_square
+
+
+def test_custom_function_autograd_grad_and_jacobians(backend):
+    """ember.autograd.Function, ember.autograd.grad and ember.func on this backend: exact
+    polynomial derivatives, so the comparison is exact."""
+    x = ember.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    cube, square = _Cube.apply(x)
+    (g,) = ember.autograd.grad((cube + square).sum(), x, create_graph=True)
+    (gg,) = ember.autograd.grad(g.sum(), x)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_array_equal(g.numpy(), 3 * v ** 2 + 2 * v)
+    np.testing.assert_array_equal(gg.numpy(), 6 * v + 2)
+    jac = ember.func.jacrev(lambda t: t * t.sum())(x.detach())
+    np.testing.assert_array_equal(jac.numpy(), np.diag([v.sum()] * 3) + v[:, None])
+    jvp = ember.func.jvp(lambda t: t * t, (x.detach(),), (ember.ones(3),))[1]
+    np.testing.assert_array_equal(jvp.numpy(), 2 * v)

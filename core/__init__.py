@@ -29,7 +29,7 @@ from .ops import *  # noqa: F401,F403  (the operations are the API)
 from .ops._util import fast_path
 from .ops import __all__ as _ops_all
 from .io import load, save
-from . import fft, func, linalg, special
+from . import fft, func, linalg, special, utils
 from .stft import istft, stft
 from .pytorch_names import *  # noqa: F401,F403  (PyTorch's other names)
 from .pytorch_names import __all__ as _pytorch_names
@@ -57,7 +57,7 @@ __all__ = [
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",
-    "is_compiling", "layer_scope", "distributions", "fft", "func", "istft", "linalg", "special", "stft", "name_state", "state_name", "default_float", "dtype", "dtypes",
+    "is_compiling", "layer_scope", "distributions", "fft", "func", "utils", "istft", "linalg", "special", "stft", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "set_grad_enabled", "bartlett_window", "blackman_window",
     "hamming_window", "hann_window", "kaiser_window", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",

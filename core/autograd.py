@@ -86,6 +86,15 @@ _sequence = itertools.count()
 _end_of_backward = []
 
 
+class _Passes(threading.local):
+    """How many backward passes this thread is inside (one runs inside another when a
+    backward recomputes and differentiates, as checkpoint's does)."""
+    depth = 0
+
+
+_passes = _Passes()
+
+
 def register_grad_hook(t, fn):
     """Call ``fn(t)`` each time a backward pass has accumulated leaf ``t``'s gradient
     (data-parallel training starts reducing a bucket as soon as it is complete)."""
@@ -239,22 +248,28 @@ def run_backward(roots, grads, create_graph=False, wanted=None):
         acc[id(r)] = acc[id(r)] + g if id(r) in acc else g
     wanted_ids = {id(w): i for i, w in enumerate(wanted)} if wanted is not None else None
     found = [None] * len(wanted) if wanted is not None else None
+    _passes.depth += 1
     try:
         _propagate(roots, acc, create_graph, wanted_ids, found)
     except BaseException:
-        _end_of_backward.clear()     # a failed pass finishes nothing
+        if _passes.depth == 1:
+            _end_of_backward.clear()     # a failed pass finishes nothing
         raise
-    while _end_of_backward:
-        _end_of_backward.pop(0)()
+    finally:
+        _passes.depth -= 1
+    while _end_of_backward and not _passes.depth:   # a pass run inside another one's
+        _end_of_backward.pop(0)()                   # backward (checkpoint) ends nothing
     return found
 
 
 def _propagate(roots, acc, create_graph, wanted_ids, found):
     # each backward computes in its forward's dtypes: autocast, if on, is not reapplied
     with _SetGrad(create_graph), amp.autocast(enabled=False):
-        for t in _topological(roots):
+        order = _topological(roots)
+        needed = None if wanted_ids is None else _leading_to(order, wanted_ids)
+        for t in order:
             g = acc.pop(id(t), None)
-            if g is None:
+            if g is None or (needed is not None and id(t) not in needed):
                 continue
             if _tensor_hooks and id(t) in _tensor_hooks:
                 g = _hooked(t, g)
@@ -279,6 +294,17 @@ def _propagate(roots, acc, create_graph, wanted_ids, found):
                     _check_nan(ctx, k, ig)
                 key = id(inp)
                 acc[key] = acc[key] + ig if key in acc else ig
+
+
+def _leading_to(order, wanted_ids):
+    """The ids of the tensors in ``order`` (newest first) from which a wanted tensor
+    was computed, or that are wanted: the only ones autograd.grad must go through."""
+    needed = set()
+    for t in reversed(order):               # oldest first: inputs before their outputs
+        if id(t) in wanted_ids or (t._ctx is not None and any(
+                id(i) in needed for i in t._ctx.inputs)):
+            needed.add(id(t))
+    return needed
 
 
 class _AnomalyMode:

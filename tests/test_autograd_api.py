@@ -3,7 +3,9 @@ torch.autograd.functional and torch.func's transforms. Each test runs the same c
 ember and on PyTorch (float64) and compares what they give."""
 
 import contextlib
+import gc
 import re
+import weakref
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import ember
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle here (pip install torch)")
 import torch.func  # noqa: E402
 import torch.autograd.functional  # noqa: E402
+import torch.utils.checkpoint  # noqa: E402
 
 
 def _np(t):
@@ -254,3 +257,55 @@ def test_gradcheck_agrees_with_pytorchs_and_catches_a_wrong_backward():
     x = ember.tensor([0.5, 2.0], requires_grad=True)
     with pytest.raises(ember.autograd.GradcheckError, match="output 0 with respect to input 0"):
         ember.autograd.gradcheck(lambda t: _functions(ember)[0].apply(t, ember.eye(2, dtype=t.dtype), 0.1)[0], (x,))
+
+
+def test_checkpoint_recomputes_what_plain_backward_would_have_kept():
+    from ember.plugins import nn
+    from ember.utils.checkpoint import checkpoint, checkpoint_sequential
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.3), nn.Linear(8, 8),
+                        nn.GELU(), nn.Linear(8, 2))
+    x = ember.randn(5, 4, requires_grad=True)
+    kept = []
+
+    def block(t):
+        h = net[1](net[0](t))
+        kept.append(weakref.ref(h))         # an activation (tanh's backward keeps it):
+        for layer in list(net)[2:]:         # checkpoint must let it go
+            h = layer(h)
+        return h
+
+    def run(how):
+        for p in list(net.parameters()) + [x]:
+            p.grad = None
+        ember.manual_seed(1)                # the same dropout masks each way
+        y = how()
+        gc.collect()
+        alive = kept[-1]() is not None
+        callbacks = []
+        y.register_hook(lambda g: [ember.autograd.queue_callback(
+            lambda: callbacks.append(x.grad is not None))] and None)
+        (y ** 2).sum().backward()
+        return y.numpy(), [p.grad.numpy() for p in [x] + list(net.parameters())], alive, callbacks
+    plain = run(lambda: block(x))
+    for how in (lambda: checkpoint(block, x, use_reentrant=False),
+                lambda: checkpoint_sequential(net, 3, x)):
+        got = run(how)
+        np.testing.assert_array_equal(got[0], plain[0])
+        for a, b in zip(got[1], plain[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
+        assert got[3] == [True]           # a queued callback runs once, at the outer end
+    assert plain[2] and not run(lambda: checkpoint(block, x))[2]
+
+
+def test_checkpoint_differentiates_twice_as_pytorchs():
+    from ember.utils.checkpoint import checkpoint
+
+    def run(lib, x, w):
+        check = checkpoint if lib is ember else torch.utils.checkpoint.checkpoint
+        x = x.requires_grad_()
+        y = check(lambda t: lib.tanh(w @ t) * t[:2], x, use_reentrant=False)
+        (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+        return y, g, lib.autograd.grad(g.sum(), x)[0]
+    got, want = _both(run)
+    _same(got, want, "checkpoint", rtol=1e-12)

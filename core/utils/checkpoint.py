@@ -13,7 +13,7 @@ graph keeps what its replay needs.
 """
 
 from .. import random as _random
-from ..autograd import (AutogradError, Function, _topological, enable_grad, grad,
+from ..autograd import (AutogradError, Function, enable_grad, grad,
                         is_grad_enabled, _sequence)
 from ..compile import is_compiling
 from ..func import _tracked

@@ -18,6 +18,9 @@ SETTINGS = {
     "RAdam": {"lr": 0.05, "betas": (0.8, 0.95), "weight_decay": 0.01},
     "RAdam-decoupled": {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True},
     "Adadelta": {"lr": 0.5, "rho": 0.8, "weight_decay": 0.01},
+    "Rprop": {"lr": 0.05, "etas": (0.4, 1.3), "step_sizes": (1e-3, 0.5)},
+    "Rprop-maximize": {"lr": 0.05, "maximize": True},
+    "ASGD": {"lr": 0.05, "lambd": 0.01, "alpha": 0.6, "t0": 5.0, "weight_decay": 0.01},
 }
 
 
@@ -44,6 +47,48 @@ def test_trajectory_matches_pytorch(name):
     finally:
         torch.set_default_dtype(default)
     np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
+def test_lbfgs_follows_pytorchs_on_rosenbrock(line_search):
+    """step(closure) as PyTorch's: the same iterates, losses and evaluation counts, with
+    and without the strong-Wolfe line search (history shorter than the run)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    settings = {"lr": 0.5 if line_search is None else 1.0, "max_iter": 15, "history_size": 4,
+                "line_search_fn": line_search}
+    runs = []
+    for lib, opt_lib in ((ember, optim), (torch, torch.optim)):
+        x = lib.tensor([-1.5, 2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        opt = opt_lib.LBFGS([x], **settings)
+
+        def closure():
+            opt.zero_grad()
+            loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+        losses = [float(opt.step(closure)) for _ in range(4)]
+        state = opt.state[id(x)] if lib is ember else opt.state[x]
+        runs.append((x.detach().numpy(), losses, state["func_evals"], state["n_iter"]))
+    (x, losses, evals, iters), (tx, tlosses, tevals, titers) = runs
+    np.testing.assert_allclose(x, tx, rtol=1e-7)        # Rosenbrock's conditioning grows
+    np.testing.assert_allclose(losses, tlosses, rtol=1e-7)  # the dot products' rounding
+    assert (evals, iters) == (tevals, titers)
+
+
+def test_step_takes_a_closure_and_returns_its_loss():
+    p = ember.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+    with ember.no_grad():                        # the closure records gradients anyway
+        assert float(opt.step(closure)) == 5.0
+    np.testing.assert_allclose(p.numpy(), [0.8, 1.6], rtol=1e-7)
+    with pytest.raises(ValueError, match="needs a closure"):
+        optim.LBFGS([p]).step()
 
 
 def test_bad_settings_are_named():
@@ -92,7 +137,8 @@ def test_parameters_without_gradients_are_left_alone():
 
 def test_schedulers_and_optimizers_are_registered_by_name():
     assert ember.registry.names("optimizers") == ["adadelta", "adagrad", "adam", "adamax", "adamw",
-                                                  "nadam", "radam", "rmsprop", "sgd"]
+                                                  "asgd", "nadam", "radam", "rmsprop", "rprop",
+                                                  "sgd"]
     assert set(ember.registry.names("schedulers")) == {
         "step", "exponential", "cosine", "linear_warmup", "cosine_with_warmup", "one_cycle",
         "reduce_on_plateau", "multi_step", "constant", "polynomial", "lambda", "multiplicative",

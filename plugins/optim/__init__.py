@@ -1,8 +1,9 @@
 """Optimizers, learning-rate schedulers and gradient clipping (``ember.plugins.optim``)."""
 
 from . import lr_scheduler
-from .algorithms import (OPTIMIZERS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam,
-                         RMSprop)
+from .algorithms import (ASGD, OPTIMIZERS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam,
+                         RAdam, RMSprop, Rprop)
+from .lbfgs import LBFGS
 from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
@@ -12,7 +13,7 @@ from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
                          MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau,
                          SchedulerExample, SequentialLR, StepLR)
 
-__all__ = ["OPTIMIZERS", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
+__all__ = ["ASGD", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
            "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CosineWithWarmupLR",
            "ExponentialLR", "GradScaler", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",
            "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer",

@@ -290,5 +290,76 @@ class Adadelta(Optimizer):
         return OptimizerExample({"lr": 0.5, "rho": 0.8, "weight_decay": 0.01}, reference.Adadelta)
 
 
+class Rprop(Optimizer):
+    """Resilient backpropagation (Riedmiller and Braun 1993), PyTorch's form: per
+    element, s = sign(g g_prev); its step grows by etas[1] where s > 0, shrinks by
+    etas[0] where s < 0 (within step_sizes); there g counts as 0 (no move, and no sign
+    change next step); p = p - sign(g) step. Steps start at lr."""
+
+    defaults = {"lr": 0.01, "etas": (0.5, 1.2), "step_sizes": (1e-6, 50.0), "maximize": False}
+
+    def validate(self, group):
+        super().validate(group)
+        minus, plus = group["etas"]
+        if not 0.0 < minus < 1.0 < plus:
+            raise ValueError(f"Rprop: etas must satisfy 0 < etas[0] < 1 < etas[1], got "
+                             f"{group['etas']}")
+
+    def update(self, p, g, state, group):
+        if group["maximize"]:
+            g = -g
+        (minus, plus), (lo, hi) = group["etas"], group["step_sizes"]
+        self.count_step(state, p, ember.is_compiling())
+        prev, size = state.get("prev"), state.get("step_size")
+        if size is None:
+            prev, size = ember.zeros_like(p), ember.zeros_like(p) + self.lr(group)
+        sign = ember.sign(g * prev)
+        factor = ember.where(sign > 0, plus, ember.where(sign < 0, minus, ember.ones_like(size)))
+        size = ember.clip(size * factor, lo, hi)        # (the factors in p's dtype)
+        g = ember.where(sign < 0, 0.0, g)
+        self.keep(state, "prev", g)
+        self.keep(state, "step_size", size)
+        return p - ember.sign(g) * size
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "etas": (0.4, 1.3), "step_sizes": (1e-3, 0.5)},
+                                reference.Rprop)
+
+
+class ASGD(Optimizer):
+    """Averaged SGD (Polyak and Juditsky 1992), PyTorch's form: p = p (1 - lambd eta) -
+    eta g; the average ax follows p, averaging from step t0 on (mu = 1 / max(1, t - t0));
+    eta = lr / (1 + lambd lr t)^alpha for the next step. g = grad + wd p; the average is
+    state["ax"]."""
+
+    defaults = {"lr": 0.01, "lambd": 1e-4, "alpha": 0.75, "t0": 1e6, "weight_decay": 0.0,
+                "maximize": False}
+
+    def update(self, p, g, state, group):
+        if group["maximize"]:
+            g = -g
+        lr, lambd, alpha, t0 = self.lr(group), group["lambd"], group["alpha"], group["t0"]
+        t = self.count_step(state, p, ember.is_compiling())
+        g = _with_decay(p, g, group["weight_decay"])
+        eta, mu = state.get("eta", lr), state.get("mu", 1.0)
+        p = p * (1.0 - lambd * eta) - g * eta
+        ax = state.get("ax")
+        if ax is None or (not isinstance(mu, ember.Tensor) and mu == 1.0):
+            ax = p                          # no averaging yet: the same value, exactly
+        else:
+            ax = _branch(mu == 1.0, p, ax + (p - ax) * mu)
+        self.keep(state, "ax", ax)
+        self.keep(state, "eta", lr / (1.0 + lambd * lr * t) ** alpha)
+        self.keep(state, "mu", 1.0 / ember.maximum(t - t0, 1.0) if isinstance(t, ember.Tensor)
+                  else 1.0 / max(1.0, t - t0))
+        return p
+
+    @classmethod
+    def example(cls):
+        return OptimizerExample({"lr": 0.05, "lambd": 0.01, "alpha": 0.6, "t0": 5.0,
+                                 "weight_decay": 0.01}, reference.ASGD)
+
+
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
-              "adamax": Adamax, "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta}
+              "adamax": Adamax, "nadam": NAdam, "radam": RAdam, "adadelta": Adadelta, "rprop": Rprop, "asgd": ASGD}

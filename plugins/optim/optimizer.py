@@ -74,8 +74,10 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None if set_to_none or p.grad is None else ember.zeros_like(p.grad)
 
-    def step(self, found_inf=None):
-        """One update of every parameter that has a gradient.
+    def step(self, closure=None, found_inf=None):
+        """One update of every parameter that has a gradient; with a ``closure`` (which
+        zeroes the gradients, computes the loss, calls backward and returns the loss, as
+        in PyTorch) it is called first, with gradients recorded, and its loss returned.
 
         With ``found_inf`` (a 0-d bool tensor, as GradScaler passes), the update is kept
         only where it is False: on a step whose gradients hold inf or NaN, parameters and
@@ -85,11 +87,15 @@ class Optimizer:
         reads nothing, such state keeps its zero start instead (exact for Adam and plain
         SGD). Step counts are then tensors; other state an optimizer holds in Python
         numbers is not guarded."""
+        loss = None
+        if closure is not None:
+            with ember.enable_grad():
+                loss = closure()
         compiling = ember.is_compiling()
         if found_inf is not None and not compiling and any(
                 id(p) not in self.state for g in self.param_groups for p in g["params"]
                 if p.grad is not None) and bool(found_inf.item()):
-            return
+            return loss
         self._guarded = found_inf is not None
         try:
             with ember.no_grad():
@@ -99,6 +105,7 @@ class Optimizer:
                             self._step_one(p, group, found_inf, compiling)
         finally:
             self._guarded = False
+        return loss
 
     def _step_one(self, p, group, found_inf, compiling):
         state = self.state.setdefault(id(p), {})

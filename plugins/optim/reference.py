@@ -161,3 +161,35 @@ class Adadelta(_Reference):
         d = np.sqrt(st.get("u", 0.0) + eps) / np.sqrt(st["v"] + eps) * g
         st["u"] = rho * st.get("u", 0.0) + (1 - rho) * d * d
         return p - s["lr"] * d
+
+
+class Rprop(_Reference):
+    """torch.optim.Rprop: s = sign(g g_prev); step = clip(step eta+ (s > 0), eta- (s < 0),
+    or 1, to step_sizes); g = 0 where s < 0; p -= sign(g) step; g_prev = g (step starts
+    at lr, g_prev at 0)."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        (minus, plus), (lo, hi) = s.get("etas", (0.5, 1.2)), s.get("step_sizes", (1e-6, 50.0))
+        sign = np.sign(g * st.get("prev", 0.0))
+        factor = np.where(sign > 0, plus, np.where(sign < 0, minus, 1.0))
+        st["step"] = np.clip(st.get("step", np.full_like(p, s["lr"])) * factor, lo, hi)
+        st["prev"] = np.where(sign < 0, 0.0, g)
+        return p - np.sign(st["prev"]) * st["step"]
+
+
+class ASGD(_Reference):
+    """torch.optim.ASGD: g += wd p; p = p (1 - lambd eta) - eta g; ax = p while mu is 1,
+    else ax += mu (p - ax); then eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1,
+    t - t0) for the next step (eta starts at lr, mu at 1)."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        lr, lambd, alpha, t0 = s["lr"], s.get("lambd", 1e-4), s.get("alpha", 0.75), s.get("t0", 1e6)
+        g = g + s.get("weight_decay", 0.0) * p
+        eta, mu = st.get("eta", lr), st.get("mu", 1.0)
+        p = p * (1 - lambd * eta) - eta * g
+        st["ax"] = p.copy() if mu == 1 else st["ax"] + mu * (p - st["ax"])
+        st["eta"] = lr / (1 + lambd * lr * self.t) ** alpha
+        st["mu"] = 1 / max(1, self.t - t0)
+        return p

@@ -142,7 +142,7 @@ def test_schedulers_and_optimizers_are_registered_by_name():
     assert set(ember.registry.names("schedulers")) == {
         "step", "exponential", "cosine", "linear_warmup", "cosine_with_warmup", "one_cycle",
         "reduce_on_plateau", "multi_step", "constant", "polynomial", "lambda", "multiplicative",
-        "cosine_warm_restarts"}
+        "cosine_warm_restarts", "cyclic"}
 
 
 def test_cosine_with_warmup_matches_transformers():
@@ -205,6 +205,50 @@ def test_scheduler_learning_rates_are_pytorchs(name):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("optimizer, kwargs", [
+    ("SGD", {"max_lr": 0.5, "total_steps": 20}),
+    ("Adam", {"max_lr": 0.5, "epochs": 4, "steps_per_epoch": 5, "anneal_strategy": "linear",
+              "three_phase": True, "pct_start": 0.25}),
+    ("SGD", {"max_lr": [0.5, 0.2], "total_steps": 20, "cycle_momentum": False}),
+])
+def test_one_cycle_moves_lr_and_momentum_as_pytorchs(optimizer, kwargs):
+    _cycles_as_pytorchs(optimizer, "OneCycleLR", kwargs, 20)
+
+
+@pytest.mark.parametrize("optimizer, kwargs", [
+    ("SGD", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3}),
+    ("Adam", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2, "step_size_down": 5,
+              "mode": "triangular2"}),
+    ("SGD", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4, "mode": "exp_range",
+             "gamma": 0.9}),
+])
+def test_cyclic_lr_moves_lr_and_momentum_as_pytorchs(optimizer, kwargs):
+    _cycles_as_pytorchs(optimizer, "CyclicLR", kwargs, 25)
+
+
+def _cycles_as_pytorchs(optimizer, scheduler, kwargs, steps):
+    """Learning rate and momentum (SGD's, or Adam's first beta) of two parameter groups,
+    before and after each step, in ember and in PyTorch."""
+    torch = pytest.importorskip("torch")
+    seen = []
+    for lib, sched in ((optim, optim), (torch.optim, torch.optim.lr_scheduler)):
+        params = [(ember if lib is optim else torch).zeros(1, requires_grad=True)
+                  for _ in range(2)]
+        extra = {"momentum": 0.9} if optimizer == "SGD" else {}
+        opt = getattr(lib, optimizer)([{"params": [params[0]]}, {"params": [params[1]]}],
+                                      lr=0.1, **extra)
+        s = getattr(sched, scheduler)(opt, **kwargs)
+        run = []
+        for _ in range(steps):
+            run.append([(g["lr"], g.get("momentum", g.get("betas", (0,))[0]))
+                        for g in opt.param_groups])
+            if lib is torch.optim:
+                opt.step()
+            s.step()
+        seen.append(run)
+    np.testing.assert_allclose(np.array(seen[0]), np.array(seen[1]), rtol=1e-12, atol=1e-15)
+
+
 def test_sequential_lr_is_pytorchs():
     """A warmup then a cosine (the schedules restart their counts at the milestone)."""
     def build(lib, sched, params):
@@ -214,3 +258,24 @@ def test_sequential_lr_is_pytorchs():
         return opt, sched.SequentialLR(opt, [first, second], milestones=[3])
     got, want = _learning_rates_side_by_side(build, 10)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_compiled_step_follows_lr_and_refuses_a_changed_momentum():
+    p = ember.tensor([1.0, -2.0], requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+
+    def step():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    compiled = ember.compile(step)
+    schedule = optim.OneCycleLR(opt, max_lr=0.5, total_steps=10, cycle_momentum=False)
+    for _ in range(4):
+        compiled()
+        schedule.step()
+    cycling = optim.OneCycleLR(opt, max_lr=0.5, total_steps=10)    # moves the momentum
+    cycling.step()
+    with pytest.raises(ember.CompileError, match="'momentum' changed from 0.9"):
+        compiled()

@@ -8,13 +8,14 @@ from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
 from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
-                         CosineAnnealingWarmRestarts, CosineWithWarmupLR, ExponentialLR,
+                         CosineAnnealingWarmRestarts, CosineWithWarmupLR, CyclicLR, ExponentialLR,
                          LambdaLR, LinearLR, LinearWarmup, LRScheduler, MultiplicativeLR,
                          MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau,
                          SchedulerExample, SequentialLR, StepLR)
 
 __all__ = ["ASGD", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
            "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CosineWithWarmupLR",
+           "CyclicLR",
            "ExponentialLR", "GradScaler", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",
            "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer",
            "OptimizerExample", "PolynomialLR", "RAdam", "RMSprop", "ReduceLROnPlateau",

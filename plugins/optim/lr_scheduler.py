@@ -2,6 +2,7 @@
 ``from ember.plugins.optim.lr_scheduler import StepLR`` ports as it reads."""
 
 from .schedulers import (ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,  # noqa: F401
-                         CosineWithWarmupLR, ExponentialLR, LambdaLR, LinearLR, LinearWarmup,
+                         CosineWithWarmupLR, CyclicLR, ExponentialLR, LambdaLR, LinearLR,
+                         LinearWarmup,
                          LRScheduler, MultiplicativeLR, MultiStepLR, OneCycleLR, PolynomialLR,
                          ReduceLROnPlateau, SequentialLR, StepLR)

@@ -138,16 +138,29 @@ class Optimizer:
         if held is None:
             p = group["params"][0]
             held = self._lr_tensors[id(group)] = [
-                ember.tensor(float(group["lr"]), dtype=p.dtype, backend=p.backend), group["lr"]]
+                ember.tensor(float(group["lr"]), dtype=p.dtype, backend=p.backend), group["lr"],
+                self._fixed(group)]
             k = self.param_groups.index(group)
             ember.name_state(held[0], "lr" if len(self.param_groups) == 1 else f"lr[group {k}]")
         ember.before_replay(self._refresh_lr)
         self._refresh_lr()
         return held[0]
 
+    def _fixed(self, group):
+        """The group's settings that a compiled step holds as they were traced: all but lr."""
+        return {k: group[k] for k in self.defaults if k != "lr" and k in group}
+
     def _refresh_lr(self):
         for group in self.param_groups:
             held = self._lr_tensors.get(id(group))
+            if held is not None and held[2] != self._fixed(group):
+                changed = next(k for k, v in self._fixed(group).items() if held[2].get(k) != v)
+                raise ember.CompileError(
+                    f"{type(self).__name__}: its setting {changed!r} changed from "
+                    f"{held[2][changed]!r} to {group[changed]!r} after the step was compiled; "
+                    f"a compiled step holds every setting but lr as traced. Set it before "
+                    f"compiling, or compile the step anew (a scheduler that cycles momentum: "
+                    f"pass cycle_momentum=False)")
             if held is not None and held[1] != group["lr"]:
                 with ember.no_grad():
                     held[0].copy_(float(group["lr"]))

@@ -313,36 +313,109 @@ class CosineWithWarmupLR(LRScheduler):
                                     math.pi * k / 4))) for k in (1, 2, 3, 4, 5))])
 
 
-class OneCycleLR(LRScheduler):
-    """Cosine from max_lr / div_factor up to max_lr over pct_start of the steps, then
-    down to max_lr / (div_factor * final_div_factor) (Smith, 2018; PyTorch's OneCycleLR,
-    learning rate only)."""
+def _per_group(name, optimizer, value):
+    """A setting given once or per parameter group, as a list per group."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(f"{name}: {len(value)} values for "
+                             f"{len(optimizer.param_groups)} parameter groups")
+        return list(value)
+    return [value] * len(optimizer.param_groups)
 
-    def __init__(self, optimizer, max_lr, total_steps, pct_start=0.3, div_factor=25.0,
-                 final_div_factor=1e4):
-        if total_steps < 2:
-            raise ValueError(f"OneCycleLR: total_steps must be >= 2, got {total_steps}")
-        if not 1 < pct_start * total_steps < total_steps:   # each phase at least one step
+
+class _CyclesMomentum:
+    """What OneCycleLR and CyclicLR share: the momentum (SGD's momentum, or the first of
+    Adam's betas) moved opposite to the learning rate, as PyTorch's cycle_momentum."""
+
+    def _setup_momentum(self, optimizer, cycle, base, top):
+        self.cycle_momentum = cycle
+        if not cycle:
+            return
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError(f"{type(self).__name__}: cycle_momentum needs an optimizer with "
+                             f"momentum or betas; pass cycle_momentum=False")
+        self.use_beta1 = "betas" in optimizer.defaults
+        self.base_momentums = _per_group("base_momentum", optimizer, base)
+        self.max_momentums = _per_group("max_momentum", optimizer, top)
+        for g, m in zip(optimizer.param_groups, self.max_momentums):
+            self._set_momentum(g, m)
+
+    def _set_momentum(self, group, value):
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+
+class OneCycleLR(_CyclesMomentum, LRScheduler):
+    """The 1cycle policy (Smith, 2018), PyTorch's OneCycleLR: the learning rate anneals
+    (cosine or linear) from max_lr / div_factor up to max_lr over pct_start of the
+    steps, then down to max_lr / (div_factor * final_div_factor) (three_phase: back to
+    the start first, then down); the momentum moves the other way between
+    max_momentum and base_momentum. Step it once per batch."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
+                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False):
+        if total_steps is None:
+            if not (isinstance(epochs, int) and isinstance(steps_per_epoch, int)
+                    and epochs > 0 and steps_per_epoch > 0):
+                raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch "
+                                 "(positive ints)")
+            total_steps = epochs * steps_per_epoch
+        if not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(f"OneCycleLR: total_steps must be a positive int, got {total_steps!r}")
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
+                             f"{anneal_strategy!r}")
+        self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
+        up = float(pct_start * total_steps) - 1
+        # (end step, start and end lr, start and end momentum) per phase
+        self.phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                       (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        if three_phase:
+            self.phases = [self.phases[0],
+                           (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                            "base_momentum", "max_momentum"),
+                           (total_steps - 1, "initial_lr", "min_lr", "max_momentum",
+                            "max_momentum")]
+        ends = [0.0] + [phase[0] for phase in self.phases]
+        if any(b <= a for a, b in zip(ends, ends[1:])):     # PyTorch: a division by zero
             raise ValueError(f"OneCycleLR: pct_start {pct_start} of {total_steps} steps leaves "
-                             f"a phase without steps; give 1 / total_steps < pct_start < 1")
-        self.max_lr, self.total_steps, self.pct_start = max_lr, total_steps, pct_start
-        self.div_factor, self.final_div_factor = div_factor, final_div_factor
-        for g in optimizer.param_groups:
-            g["initial_lr"] = max_lr / div_factor
+                             f"a phase without steps; give 1 / total_steps < pct_start < 1"
+                             f"{' / 2' if three_phase else ''}")
+        for g, top in zip(optimizer.param_groups, _per_group("max_lr", optimizer, max_lr)):
+            g["initial_lr"], g["max_lr"] = top / div_factor, top
+            g["min_lr"] = g["initial_lr"] / final_div_factor
+        self._setup_momentum(optimizer, cycle_momentum, base_momentum, max_momentum)
+        if cycle_momentum:
+            for g, low, top in zip(optimizer.param_groups, self.base_momentums,
+                                   self.max_momentums):
+                g["base_momentum"], g["max_momentum"] = low, top
         super().__init__(optimizer)
 
-    def lr_at(self, base_lr, t):
-        if t >= self.total_steps:
+    def _anneal(self, start, end, pct):
+        if self.anneal_strategy == "linear":
+            return (end - start) * pct + start
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    def _apply(self):
+        t = self.last_epoch
+        if t > self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {t} times, more than total_steps="
-                             f"{self.total_steps} - 1")
-        start, peak = base_lr, self.max_lr
-        low = start / self.final_div_factor
-        up_end = float(self.pct_start * self.total_steps) - 1
-        if t <= up_end:
-            a, b, pct = start, peak, t / up_end
-        else:
-            a, b, pct = peak, low, (t - up_end) / (self.total_steps - 1 - up_end)
-        return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+                             f"{self.total_steps}")
+        for g in self.optimizer.param_groups:
+            start = 0.0
+            for i, (end, lr0, lr1, m0, m1) in enumerate(self.phases):
+                if t <= end or i == len(self.phases) - 1:
+                    pct = (t - start) / (end - start)
+                    g["lr"] = self._anneal(g[lr0], g[lr1], pct)
+                    if self.cycle_momentum:
+                        self._set_momentum(g, self._anneal(g[m0], g[m1], pct))
+                    break
+                start = end
 
     @classmethod
     def example(cls):
@@ -355,6 +428,62 @@ class OneCycleLR(LRScheduler):
                 out.append(c + (a - c) / 2 * (math.cos(math.pi * pct) + 1))
             return out
         return SchedulerExample({"max_lr": 1.0, "total_steps": 10}, 9, expected)
+
+
+class CyclicLR(_CyclesMomentum, LRScheduler):
+    """Cyclical learning rates (Smith, 2017), PyTorch's CyclicLR: the rate rises from
+    base_lr to max_lr over step_size_up steps and falls back over step_size_down, the
+    amplitude scaled per cycle (triangular: 1, triangular2: halved each cycle) or per
+    step (exp_range: gamma^t), or by scale_fn; the momentum moves the other way. Step it
+    once per batch."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9):
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or "
+                             f"'exp_range' (or give scale_fn), got {mode!r}")
+        for g, lr in zip(optimizer.param_groups, _per_group("base_lr", optimizer, base_lr)):
+            g["lr"] = g["initial_lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        down = float(step_size_down if step_size_down is not None else step_size_up)
+        self.total_size = float(step_size_up) + down
+        self.step_ratio = float(step_size_up) / self.total_size
+        self.mode, self.gamma, self.custom = mode, gamma, scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else \
+            ("iterations" if mode == "exp_range" else "cycle")
+        self._setup_momentum(optimizer, cycle_momentum, base_momentum, max_momentum)
+        super().__init__(optimizer)
+
+    def scale_fn(self, x):
+        if self.custom is not None:
+            return self.custom(x)
+        return {"triangular": 1.0, "triangular2": 1 / (2.0 ** (x - 1)),
+                "exp_range": self.gamma ** x}[self.mode]
+
+    def _apply(self):
+        t = self.last_epoch
+        cycle = math.floor(1 + t / self.total_size)
+        x = 1.0 + t / self.total_size - cycle
+        factor = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+        for k, (g, base, top) in enumerate(zip(self.optimizer.param_groups, self.base_lrs,
+                                               self.max_lrs)):
+            g["lr"] = base + (top - base) * factor * scale
+            if self.cycle_momentum:
+                low, high = self.base_momentums[k], self.max_momentums[k]
+                self._set_momentum(g, high - (high - low) * factor * scale)
+
+    def state_dict(self):
+        return {k: v for k, v in super().state_dict().items() if k != "custom"}
+
+    @classmethod
+    def example(cls):
+        def expected(b, m):
+            return [0.1 + 0.9 * (t % 4 if t % 4 <= 2 else 4 - t % 4) / 2 * 0.5 ** (t // 4)
+                    for t in range(1, 10)]
+        return SchedulerExample({"base_lr": 0.1, "max_lr": 1.0, "step_size_up": 2,
+                                 "mode": "triangular2", "cycle_momentum": False}, 9, expected)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -415,7 +544,7 @@ class ReduceLROnPlateau(LRScheduler):
 
 SCHEDULERS = {"step": StepLR, "exponential": ExponentialLR, "cosine": CosineAnnealingLR,
               "linear_warmup": LinearWarmup, "cosine_with_warmup": CosineWithWarmupLR,
-              "one_cycle": OneCycleLR, "reduce_on_plateau": ReduceLROnPlateau,
+              "one_cycle": OneCycleLR, "cyclic": CyclicLR, "reduce_on_plateau": ReduceLROnPlateau,
               "multi_step": MultiStepLR, "constant": ConstantLR, "polynomial": PolynomialLR,
               "lambda": LambdaLR, "multiplicative": MultiplicativeLR,
               "cosine_warm_restarts": CosineAnnealingWarmRestarts}

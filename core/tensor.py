@@ -387,6 +387,24 @@ class Tensor(Methods):
         self._backend, self.shape, self.dtype = value._backend, value.shape, value.dtype
         _dispatch.rebind(self, _dispatch.read(value))
 
+    def __deepcopy__(self, memo):
+        """A new leaf holding a copy of the values (and of ``.grad``), requires_grad
+        kept, of the same class (a Parameter stays one): what ``copy.deepcopy(model)``
+        needs for an EMA copy or a frozen target network. As in PyTorch, a tensor
+        computed by a recorded op is refused: copy ``t.detach()`` instead."""
+        if self._ctx is not None:
+            raise AutogradError("deepcopy: only tensors made directly (graph leaves) can be "
+                                "deep-copied, not one computed by a recorded op; deep-copy "
+                                "t.detach() instead")
+        cls = Tensor if isinstance(self, DataView) else type(self)
+        new = _ops.clone(self.detach()).as_subclass(cls)
+        new.requires_grad = self.requires_grad
+        memo[id(self)] = new
+        if self._grad is not None:
+            import copy
+            new.grad = copy.deepcopy(self._grad, memo)
+        return new
+
     def as_subclass(self, cls):
         """A ``cls`` (a Tensor subclass, such as Parameter) holding this value, without
         autograd history."""

@@ -374,7 +374,7 @@ def test_conv2d_same_and_valid_padding_are_pytorchs(kernel, dilation, padding):
     (lambda: nn.Conv2d(2, 2, 3, padding="full"), "'valid' or 'same', got 'full'"),
     (lambda: nn.MaxPool2d(2, stride=0)(ember.ones(1, 1, 4, 4)), "max_pool2d: stride must be at least 1"),
     (lambda: nn.Linear(-1, 2), "Linear: in_features and out_features must be ints >= 0, got -1 and 2"),
-    (lambda: nn.BatchNorm1d(3, momentum=None), "BatchNorm1d: momentum must be a number in [0, 1]")])
+    (lambda: nn.BatchNorm1d(3, momentum=1.5), "BatchNorm1d: momentum must be a number in [0, 1]")])
 def test_layer_arguments_that_have_no_meaning_are_refused_by_name(make, message):
     """A stride, dilation or kernel of 0 divided by zero, or (a dilation of 0) computed
     silently; a negative feature count failed in sqrt; momentum=None in arithmetic."""

@@ -279,3 +279,76 @@ def test_a_compiled_step_follows_lr_and_refuses_a_changed_momentum():
     cycling.step()
     with pytest.raises(ember.CompileError, match="'momentum' changed from 0.9"):
         compiled()
+
+
+def _twin_models(torch, momentum=0.1):
+    """The same small network (Linear, BatchNorm1d, Linear) in ember and in PyTorch."""
+    from ember.plugins import nn
+    rng = np.random.default_rng(0)
+    ours = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=momentum), nn.Linear(4, 2))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4, momentum=momentum),
+                                 torch.nn.Linear(4, 2))
+    values = {k: rng.standard_normal(v.shape).astype(np.float32) if v.dtype.is_float
+              else v.numpy() for k, v in ours.state_dict().items()}
+    ours.load_state_dict({k: ember.tensor(v) for k, v in values.items()})
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in values.items()})
+    return ours, theirs
+
+
+@pytest.mark.parametrize("kind", ["swa", "ema", "ema-buffers", "avg_fn"])
+def test_averaged_model_follows_pytorchs(kind):
+    """AveragedModel over SGD steps: the averaged weights, buffers, n_averaged and the
+    state-dict keys; then update_bn and SWALR's learning rates."""
+    torch = pytest.importorskip("torch")
+    from torch.optim import swa_utils as tswa
+    swa = optim.swa_utils
+    ours, theirs = _twin_models(torch)
+    rng = np.random.default_rng(1)
+    batches = [rng.standard_normal((6, 3)).astype(np.float32) for _ in range(5)]
+    averaged = []
+    for lib, utils, model in ((ember, swa, ours), (torch, tswa, theirs)):
+        settings = {"swa": {}, "ema": {"multi_avg_fn": utils.get_ema_multi_avg_fn(0.9)},
+                    "ema-buffers": {"multi_avg_fn": utils.get_ema_multi_avg_fn(0.9),
+                                    "use_buffers": True},
+                    "avg_fn": {"avg_fn": utils.get_ema_avg_fn(0.8)}}[kind]
+        avg = utils.AveragedModel(model, **settings)
+        opt = (optim if lib is ember else torch.optim).SGD(model.parameters(), lr=0.1)
+        schedule = utils.SWALR(opt, swa_lr=0.02, anneal_epochs=3)
+        lrs = []
+        for x in batches:
+            opt.zero_grad()
+            (model(lib.tensor(x)) ** 2).mean().backward()
+            opt.step()
+            avg.update_parameters(model)
+            schedule.step()
+            lrs.append(opt.param_groups[0]["lr"])
+        utils.update_bn([lib.tensor(x) for x in batches], avg)
+        state = {k: v.detach().numpy().copy() for k, v in avg.state_dict().items()}
+        avg.eval()
+        averaged.append((state, lrs, avg(lib.tensor(batches[0])).detach().numpy()))
+    (mine, my_lrs, my_out), (want, their_lrs, their_out) = averaged
+    assert mine.keys() == want.keys()
+    for k in want:
+        np.testing.assert_allclose(mine[k], want[k], rtol=2e-5, atol=0, err_msg=k)
+    np.testing.assert_allclose(my_lrs, their_lrs, rtol=1e-12)
+    np.testing.assert_allclose(my_out, their_out, rtol=2e-5, atol=1e-6)
+
+
+def test_modules_deep_copy_and_batch_norm_averages_cumulatively():
+    import copy
+    torch = pytest.importorskip("torch")
+    ours, theirs = _twin_models(torch, momentum=None)
+    twin = copy.deepcopy(ours)
+    assert type(twin[0].weight) is type(ours[0].weight) and twin[0].weight is not ours[0].weight
+    with ember.no_grad():
+        twin[0].weight.copy_(ember.zeros_like(twin[0].weight))      # the original keeps its own
+    assert ours[0].weight.numpy().any()
+    x = np.random.default_rng(2).standard_normal((3, 6, 3)).astype(np.float32)
+    for batch in x:
+        ours(ember.tensor(batch))
+        theirs(torch.tensor(batch))
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(getattr(ours[1], name).numpy(),
+                                   getattr(theirs[1], name).detach().numpy(), rtol=1e-5)
+    with pytest.raises(ember.AutogradError, match="graph leaves"):
+        copy.deepcopy(ours[0].weight * 2.0)

@@ -634,17 +634,18 @@ def _counter(like):
 
 class _BatchNorm(Module):
     """Init: weight 1, bias 0, running mean 0, running variance 1; num_batches_tracked
-    counts training steps (PyTorch's state-dict key, so checkpoints load either way)."""
+    counts training steps (PyTorch's state-dict key, so checkpoints load either way).
+    momentum=None makes the running statistics the plain average of every batch's
+    (PyTorch's cumulative average: each batch moves them 1 / num_batches_tracked)."""
 
     dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, backend=None):
         super().__init__()
-        if momentum is None or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{type(self).__name__}: momentum must be a number in [0, 1], got "
-                             f"{momentum!r} (PyTorch's momentum=None, a cumulative average, is "
-                             f"not supported)")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be a number in [0, 1] or "
+                             f"None (a cumulative average), got {momentum!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(init.ones((num_features,), dtype, backend)) if affine else None
         self.bias = Parameter(init.zeros((num_features,), dtype, backend)) if affine else None
@@ -660,8 +661,12 @@ class _BatchNorm(Module):
             want = " or ".join(f"{d}-D" for d in self.dims)
             raise ShapeError(f"{type(self).__name__}: expects {want} input with "
                              f"{self.num_features} channels on axis 1, got {x.shape}")
+        batch = self._batch_statistics()
+        momentum = self.momentum
+        if momentum is None and batch and self.running_mean is not None:
+            momentum = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self._batch_statistics(), self.momentum, self.eps)
+                            batch, 0.0 if momentum is None else momentum, self.eps)
 
     def _batch_statistics(self):
         """Whether this call normalizes by its input's statistics (training, or no running

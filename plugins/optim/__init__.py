@@ -20,4 +20,12 @@ __all__ = ["ASGD", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelt
            "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer",
            "OptimizerExample", "PolynomialLR", "RAdam", "RMSprop", "ReduceLROnPlateau",
            "SchedulerExample", "SequentialLR", "StepLR",
-           "clip_grad_norm_", "clip_grad_value_", "lr_scheduler"]
+           "clip_grad_norm_", "clip_grad_value_", "lr_scheduler", "swa_utils"]
+
+
+def __getattr__(name):
+    """swa_utils loads on first use: it builds on ember.plugins.nn, which imports this."""
+    if name == "swa_utils":
+        import importlib
+        return importlib.import_module(".swa_utils", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

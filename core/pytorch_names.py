@@ -3,6 +3,10 @@ sizes, so that a port of PyTorch code keeps its calls: each is one of ember's op
 torch's name and arguments, or a question answered from ember's dtype table."""
 
 import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
 
 from . import dtypes as dt
 from . import ops
@@ -13,7 +17,8 @@ from .tensor import Tensor
 
 __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
            "arctan2", "arctanh", "argwhere", "can_cast", "chain_matmul", "clamp_max",
-           "clamp_min", "combinations", "diagflat", "fix", "float_power", "get_default_dtype",
+           "clamp_min", "combinations", "diagflat", "finfo", "fix", "float_power",
+           "get_default_dtype", "iinfo",
            "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero",
            "is_same_size", "less", "less_equal", "multiply", "negative", "not_equal",
            "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten"]
@@ -161,3 +166,40 @@ def can_cast(from_, to):
     """Whether PyTorch's type promotion allows the cast: not from a float to an integer,
     from complex to real, or from anything but bool to bool (torch.can_cast)."""
     return _kind(from_) <= _kind(to)
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """torch.finfo's and torch.iinfo's fields (an integer dtype has no eps, tiny,
+    smallest_normal or resolution: None)."""
+
+    bits: int
+    max: float
+    min: float
+    dtype: str
+    eps: float = None
+    tiny: float = None
+    smallest_normal: float = None
+    resolution: float = None
+
+
+def finfo(type=None):  # noqa: A002  (PyTorch's name)
+    """The limits of a floating (or complex: its parts') dtype, the default float's when
+    none is given, as torch.finfo: bits, eps, max, min, tiny (= smallest_normal) and
+    resolution (10^-floor(-log10 eps), the decimal digits it holds)."""
+    d = dt.default_float if type is None else dt.dtype(type)
+    if not d.is_inexact:
+        raise DTypeError(f"finfo: {d.name} is not a floating dtype; use ember.iinfo")
+    info = dt.finfo(d)
+    return TypeInfo(int(info.bits), float(info.max), float(info.min), dt.real_of(d).name,
+                    float(info.eps), float(info.smallest_normal), float(info.smallest_normal),
+                    10.0 ** -math.floor(-math.log10(float(info.eps))))
+
+
+def iinfo(type):  # noqa: A002  (PyTorch's name)
+    """The limits of an integer dtype, as torch.iinfo: bits, max, min."""
+    d = dt.dtype(type)
+    if not d.is_int:
+        raise DTypeError(f"iinfo: {d.name} is not an integer dtype; use ember.finfo")
+    info = np.iinfo(d.np)
+    return TypeInfo(int(info.bits), int(info.max), int(info.min), d.name)

@@ -644,3 +644,23 @@ def test_random_fills_follow_their_distributions(backend):
     assert abs(np.median(cauchy) - 1.0) < 0.1 and abs(np.percentile(cauchy, 75) - 3.0) < 0.15
     draws = ember.full((n,), 0.3).bernoulli().numpy()
     assert set(np.unique(draws)) <= {0.0, 1.0} and abs(draws.mean() - 0.3) < 5 * np.sqrt(0.21 / n)
+
+
+def test_finfo_and_iinfo_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    fields = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+    for name in ("float16", "bfloat16", "float32", "float64", "complex64", "complex128",
+                 "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz"):
+        ours, theirs = ember.finfo(getattr(ember, name)), torch.finfo(getattr(torch, name))
+        assert [getattr(ours, k) for k in fields] == [getattr(theirs, k) for k in fields], name
+    # two mantissa bits: 1, 1.25, 1.5... (PyTorch 2.13 says 0.125 for the fnuz variant only)
+    assert ember.finfo(ember.float8_e5m2fnuz).eps == ember.finfo(ember.float8_e5m2).eps == 0.25
+    assert ember.finfo() == ember.finfo(ember.float32)
+    for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"):
+        ours, theirs = ember.iinfo(getattr(ember, name)), torch.iinfo(getattr(torch, name))
+        assert (ours.bits, ours.max, ours.min, ours.dtype) == \
+            (theirs.bits, theirs.max, theirs.min, theirs.dtype), name
+    with pytest.raises(ember.DTypeError, match="use ember.iinfo"):
+        ember.finfo(ember.int32)
+    with pytest.raises(ember.DTypeError, match="use ember.finfo"):
+        ember.iinfo(ember.float32)

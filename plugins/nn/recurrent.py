@@ -6,12 +6,15 @@ code that autograd and ember.compile (unrolled) go through on every backend."""
 
 import math
 
+import numpy as np
+
 import ember
 from ember.errors import ShapeError
 
 from . import functional as F
 from . import init
 from .module import LayerExample, Module, Parameter
+from .packed import PackedSequence, packed_like, padded_in_sorted_order
 
 #: gates per cell: how many blocks of rows weight_ih and weight_hh stack
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -87,10 +90,12 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None):
         """input (L, N, input_size), (N, L, input_size) with batch_first, or unbatched
-        (L, input_size); hx the initial state (num_layers * directions, N, hidden),
-        zeros if None (LSTM: a pair (h0, c0)). Returns (output, h_n), LSTM's h_n a
-        pair (h_n, c_n)."""
+        (L, input_size), or a PackedSequence; hx the initial state (num_layers *
+        directions, N, hidden), zeros if None (LSTM: a pair (h0, c0)). Returns (output,
+        h_n), LSTM's h_n a pair (h_n, c_n); output is packed when input was."""
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(name, input, hx)
         if input.ndim not in (2, 3):
             raise ShapeError(f"{name}: input must be (L, N, input_size), (N, L, input_size) "
                              f"with batch_first, or (L, input_size), got {input.shape}")
@@ -100,9 +105,21 @@ class RNNBase(Module):
             else input.unsqueeze(1)
         if x.shape[0] == 0:
             raise ShapeError(f"{name}: the sequence {input.shape} has no time steps")
+        h0, c0 = self._initial(hx, name, batched, self._count(), x.shape[1], x)
+        x, state = self._layers(x, h0, c0)
+        if not batched:
+            return x.squeeze(1), (tuple(s.squeeze(1) for s in state) if self.mode == "LSTM"
+                                  else state.squeeze(1))
+        return (x.transpose(0, 1) if self.batch_first else x), state
+
+    def _count(self):
+        return self.num_layers * (2 if self.bidirectional else 1)
+
+    def _layers(self, x, h0, c0, valid=None):
+        """Every layer and direction over x (L, N, ins): the last layer's outputs and
+        the final state (h_n, or LSTM's pair). ``valid`` (L, N, 1), for packed input:
+        where each sequence has a step; elsewhere the state holds."""
         directions = 2 if self.bidirectional else 1
-        n, out = x.shape[1], self.proj_size or self.hidden_size
-        h0, c0 = self._initial(hx, name, batched, directions * self.num_layers, n, out, x)
         last_h, last_c = [], []
         for layer in range(self.num_layers):
             if layer and self.dropout and self.training:
@@ -111,20 +128,36 @@ class RNNBase(Module):
             for d, suffix in enumerate(("", "_reverse")[:directions]):
                 k = layer * directions + d
                 seq, h, c = self._run(x, suffix == "_reverse", self._weights(layer, suffix),
-                                      h0[k], None if c0 is None else c0[k])
+                                      h0[k], None if c0 is None else c0[k], valid)
                 outputs.append(seq)
                 last_h.append(h)
                 last_c.append(c)
             x = outputs[0] if directions == 1 else ember.concatenate(outputs, axis=-1)
         h_n = ember.stack(last_h)
-        state = (h_n, ember.stack(last_c)) if self.mode == "LSTM" else h_n
-        if not batched:
-            return x.squeeze(1), (tuple(s.squeeze(1) for s in state) if self.mode == "LSTM"
-                                  else state.squeeze(1))
-        return (x.transpose(0, 1) if self.batch_first else x), state
+        return x, ((h_n, ember.stack(last_c)) if self.mode == "LSTM" else h_n)
 
-    def _initial(self, hx, name, batched, count, n, out, x):
+    def _forward_packed(self, name, packed, hx):
+        """A PackedSequence through the layers: padded in its sorted order, each
+        sequence run for its own length, packed again; hx and h_n in the batch's order."""
+        x, lengths = padded_in_sorted_order(packed)
+        _check_size(name, x, self.input_size)
+        n = x.shape[1]
+        steps = np.arange(x.shape[0])[:, None] < np.asarray(lengths)[None, :]
+        valid = ember.tensor(steps[..., None], backend=x.backend)
+        order, back = packed.sorted_indices, packed.unsorted_indices
+        if hx is not None and order is not None:
+            hx = tuple(ember.index_select(s, 1, order) for s in hx) if self.mode == "LSTM" \
+                else ember.index_select(hx, 1, order)
+        h0, c0 = self._initial(hx, name, True, self._count(), n, x)
+        out, state = self._layers(x, h0, c0, valid)
+        if back is not None:
+            state = tuple(ember.index_select(s, 1, back) for s in state) \
+                if self.mode == "LSTM" else ember.index_select(state, 1, back)
+        return packed_like(packed, out), state
+
+    def _initial(self, hx, name, batched, count, n, x):
         """(h0, c0) as (count, N, size) tensors, zeros where not given."""
+        out = self.proj_size or self.hidden_size
         zeros = (lambda size: ember.zeros((count, n, size), dtype=x.dtype, backend=x.backend))
         if hx is None:
             return zeros(out), (zeros(self.hidden_size) if self.mode == "LSTM" else None)
@@ -143,9 +176,10 @@ class RNNBase(Module):
             states.append(s if batched else s.unsqueeze(1))
         return states[0], states[1]
 
-    def _run(self, x, reverse, weights, h, c):
+    def _run(self, x, reverse, weights, h, c, valid=None):
         """One direction of one layer over the sequence x (L, N, ins): the outputs
-        (L, N, out) in time order, and the last state."""
+        (L, N, out) in time order, and the last state (each sequence's own last, where
+        ``valid`` marks their steps)."""
         w_ih, b_ih, w_hh, b_hh, w_hr = weights
         projected = x @ w_ih.T
         if b_ih is not None:
@@ -153,7 +187,12 @@ class RNNBase(Module):
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outputs = [None] * x.shape[0]
         for t in steps:
-            h, c = _step(self.mode, projected[t], h, c, w_hh, b_hh, w_hr)
+            h_new, c_new = _step(self.mode, projected[t], h, c, w_hh, b_hh, w_hr)
+            if valid is None:
+                h, c = h_new, c_new
+            else:
+                h = ember.where(valid[t], h_new, h)
+                c = None if c is None else ember.where(valid[t], c_new, c)
             outputs[t] = h
         return ember.stack(outputs), h, c
 

@@ -6,7 +6,7 @@ import ember
 from ember.errors import ShapeError
 from ember.plugins.optim.clip import clip_grad_norm_, clip_grad_value_
 
-from . import parametrize
+from . import packed, parametrize
 from .parametrize import legacy_weight_norm as weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "parametrizations",
@@ -33,7 +33,13 @@ def remove_weight_norm(module, name="weight"):
 
 
 class rnn:                                   # noqa: N801  (torch.nn.utils.rnn)
-    """torch.nn.utils.rnn's pad_sequence."""
+    """torch.nn.utils.rnn: pad_sequence, and PackedSequence with its functions."""
+
+    PackedSequence = packed.PackedSequence
+    pack_padded_sequence = staticmethod(packed.pack_padded_sequence)
+    pad_packed_sequence = staticmethod(packed.pad_packed_sequence)
+    pack_sequence = staticmethod(packed.pack_sequence)
+    unpack_sequence = staticmethod(packed.unpack_sequence)
 
     @staticmethod
     def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):

@@ -4,7 +4,7 @@ The core knows no hardware: backends and everything built on tensors plug in
 through the "ember" entry points (see ember.hookspecs).
 """
 
-from .tensor import Tensor  # first: tensor, autograd and ops import one another in this order
+from .tensor import Tensor, set_printoptions  # first: tensor, autograd and ops import one another in this order
 from . import amp, dtypes
 from .amp import autocast
 from .autograd import Op, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -60,7 +60,7 @@ __all__ = [
     "is_compiling", "layer_scope", "distributions", "fft", "func", "utils", "istft", "linalg", "special", "stft", "name_state", "state_name", "default_float", "dtype", "dtypes",
     "enable_grad", "set_grad_enabled", "bartlett_window", "blackman_window",
     "hamming_window", "hann_window", "kaiser_window", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
-    "get_rng_state", "grad", "vmap", "load", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
+    "get_rng_state", "grad", "vmap", "load", "set_printoptions", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",

@@ -4,6 +4,8 @@ Tensors are values: in-place operators compute a new buffer and rebind the
 tensor to it, so views never alias and a backend may share memory freely.
 """
 
+import sys
+
 import numpy as np
 
 from . import dispatch as _dispatch
@@ -182,8 +184,15 @@ class Tensor(Methods):
         return object.__format__(self, spec)
 
     def __repr__(self):
+        o = PRINT_OPTIONS
+        formatter = None
+        if o["sci_mode"] and self.dtype.is_inexact:
+            digits = 8 if o["precision"] is None else o["precision"]
+            formatter = {"float_kind": lambda v: f"{v:.{digits}e}"}
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(",
-                               threshold=200, edgeitems=3)
+                               threshold=o["threshold"], edgeitems=o["edgeitems"],
+                               max_line_width=o["linewidth"], precision=o["precision"],
+                               suppress_small=o["sci_mode"] is False, formatter=formatter)
         extra = f", dtype={self.dtype.name}, backend={self.device}"
         if self.requires_grad:
             extra += ", requires_grad=True"
@@ -431,6 +440,35 @@ class Tensor(Methods):
 
 
 _new = object.__new__
+
+
+#: how repr shows a tensor's values (set_printoptions); None: NumPy's choice
+_PROFILES = {"default": {"precision": None, "threshold": 200, "edgeitems": 3, "linewidth": 75,
+                         "sci_mode": None},
+             "short": {"precision": 2, "threshold": 200, "edgeitems": 2, "linewidth": 75,
+                       "sci_mode": None},
+             "full": {"precision": None, "threshold": sys.maxsize, "edgeitems": 3,
+                      "linewidth": 75, "sci_mode": None}}
+PRINT_OPTIONS = dict(_PROFILES["default"])
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """How tensors print, PyTorch's arguments: digits after the point, how many values
+    before the middle is elided (and how many shown at each edge), line width, and
+    scientific notation (True, False, or None: chosen per tensor). A profile
+    ("default", "short", "full") sets them all first; ember's default shows NumPy's
+    digits and elides past 200 values."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
+                             f"got {profile!r}")
+        PRINT_OPTIONS.update(_PROFILES[profile])
+    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems,
+             "linewidth": linewidth}
+    PRINT_OPTIONS.update({k: v for k, v in given.items() if v is not None})
+    if sci_mode is not None or profile is not None:
+        PRINT_OPTIONS["sci_mode"] = sci_mode
 
 
 class DataView(Tensor):

@@ -664,3 +664,19 @@ def test_finfo_and_iinfo_are_pytorchs():
         ember.finfo(ember.int32)
     with pytest.raises(ember.DTypeError, match="use ember.finfo"):
         ember.iinfo(ember.float32)
+
+
+def test_set_printoptions_changes_how_tensors_print():
+    x = ember.tensor([1 / 3, 0.25, 5.0], dtype=ember.float64)
+    try:
+        ember.set_printoptions(precision=2)
+        assert "0.33," in repr(x) and "0.333" not in repr(x)
+        ember.set_printoptions(sci_mode=True)
+        assert "3.33e-01" in repr(x)
+        ember.set_printoptions(threshold=4, edgeitems=1)
+        assert "..." in repr(ember.arange(10))
+        with pytest.raises(ValueError, match="profile must be one of"):
+            ember.set_printoptions(profile="long")
+    finally:
+        ember.set_printoptions(profile="default")
+    assert "0.33333333" in repr(x) and "..." not in repr(ember.arange(10))

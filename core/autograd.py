@@ -417,7 +417,7 @@ def backward(t, grad=None, create_graph=False, inputs=None):
             x.grad = g if x.grad is None else x.grad + g
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+def grad(outputs, inputs=None, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """PyTorch's torch.autograd.grad: the gradients of ``outputs`` (a tensor or a
     sequence) with respect to ``inputs`` (a tensor or a sequence, leaves or not), as a
@@ -431,8 +431,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     dimension: the result is the gradients of each, stacked (one backward pass per
     entry). ember keeps graphs until their tensors are freed, so ``retain_graph`` is
     accepted and changes nothing. (The function transform that PyTorch calls
-    torch.func.grad is ember.grad, in ember.func.)
+    torch.func.grad is ember.grad, in ember.func; given a function instead of outputs,
+    as ember's older form ``grad(fn, argnums)``, this is that transform.)
     """
+    if callable(outputs) and not isinstance(outputs, Tensor):
+        from .func import grad as transform
+        return transform(outputs, 0 if inputs is None else inputs)
+    if inputs is None:
+        raise AutogradError("autograd.grad: give the inputs to differentiate with respect "
+                            "to: grad(outputs, inputs)")
     outputs = _sequence_of("outputs", outputs)
     inputs = _sequence_of("inputs", inputs)
     if allow_unused is None:

@@ -2017,3 +2017,29 @@ def test_pooling_with_indices_and_upsample_aliases_match_torch(backend):
         np.testing.assert_allclose(getattr(F, name)(e, **kw).numpy(),
                                    getattr(TF, name)(t, **kw).numpy(), rtol=1e-5, atol=1e-6,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("dims, shape, kernel, size", [
+    (2, (2, 3, 9, 7), (3, 2), {"output_size": (4, 5)}),
+    (2, (3, 8, 8), 2, {"output_ratio": (0.5, 0.6)}),
+    (3, (2, 2, 6, 7, 5), (2, 3, 2), {"output_size": (3, 4, 3)}),
+])
+def test_fractional_max_pool_picks_pytorchs_windows(dims, shape, kernel, size):
+    """Given PyTorch's random samples, the same windows, values, indices and gradients."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    batch = shape[0] if len(shape) == dims + 2 else 1
+    samples = rng.random((batch, shape[-dims - 1], dims)).astype(np.float32)
+    results = []
+    for lib, fn in ((ember, getattr(F, f"fractional_max_pool{dims}d")),
+                    (torch, getattr(torch.nn.functional, f"fractional_max_pool{dims}d"))):
+        xs = lib.tensor(x, requires_grad=True)
+        out, index = fn(xs, kernel, return_indices=True, _random_samples=lib.tensor(samples),
+                        **size)
+        (out * out).sum().backward()
+        results.append((out, index, xs.grad))
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got.numpy(), want.detach().numpy())
+    with pytest.raises(ember.ShapeError, match="does not fit"):
+        F.fractional_max_pool2d(ember.ones(1, 1, 4, 4), 3, output_size=3)

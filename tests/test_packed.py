@@ -55,3 +55,4 @@ def test_pack_and_pad_round_trip_and_refuse_bad_lengths():
         rnn.pack_padded_sequence(padded, [3, 0])
     with pytest.raises(ember.ShapeError, match="exceeds the 4 time steps"):
         rnn.pack_padded_sequence(padded, [5, 3])
+

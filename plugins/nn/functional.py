@@ -2050,8 +2050,8 @@ def _class_range(backend, n, dtype):
 
 from .volumetric import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d,  # noqa: E402,F401
                          conv3d, conv_transpose3d, max_pool3d)  # (F's 3-D ops)
-from .pools import (lp_pool1d, lp_pool2d, lp_pool3d, max_unpool1d,  # noqa: E402,F401
-                    max_unpool2d, max_unpool3d)
+from .pools import (fractional_max_pool2d, fractional_max_pool3d, lp_pool1d,  # noqa: E402,F401
+                    lp_pool2d, lp_pool3d, max_unpool1d, max_unpool2d, max_unpool3d)
 
 from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
                           cosine_embedding_loss, cross_entropy, ctc_loss, gaussian_nll_loss,

@@ -1088,6 +1088,41 @@ class LPPool3d(LPPool2d):
                             shape=(2, 3, 4, 4, 3), low=0.2, high=2.0, bad_shape=(2, 3))
 
 
+class FractionalMaxPool2d(_Functional):
+    """Max pooling over windows whose starts step by random fractional amounts
+    (F.fractional_max_pool2d, Graham 2014): new windows each call unless
+    ``_random_samples`` (N, C, 2) fixes them."""
+
+    function = "fractional_max_pool2d"
+    arguments = ("kernel_size", "output_size", "output_ratio", "return_indices",
+                 "_random_samples")
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        self.kernel_size, self.output_size, self.output_ratio = kernel_size, output_size, output_ratio
+        self.return_indices, self._random_samples = return_indices, _random_samples
+
+    @classmethod
+    def example(cls):
+        samples = ember.tensor([[[0.3, 0.8], [0.1, 0.5], [0.9, 0.2]]] * 2)
+        return LayerExample({"kernel_size": 2, "output_size": (3, 4), "_random_samples": samples},
+                            shape=(2, 3, 7, 6), bad_shape=(2, 3, 3, 3))
+
+
+class FractionalMaxPool3d(FractionalMaxPool2d):
+    """Fractional max pooling over (N, C, T, H, W) (F.fractional_max_pool3d)."""
+
+    function = "fractional_max_pool3d"
+
+    @classmethod
+    def example(cls):
+        samples = ember.tensor([[[0.3, 0.8, 0.6], [0.1, 0.5, 0.4]]] * 2)
+        return LayerExample({"kernel_size": (2, 2, 1), "output_ratio": 0.6,
+                             "_random_samples": samples},
+                            shape=(2, 2, 5, 6, 4), bad_shape=(2, 2, 5))
+
+
 class PixelShuffle(Module):
     """Channels into r x r blocks of pixels (F.pixel_shuffle). No parameters."""
 

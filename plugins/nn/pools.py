@@ -1,9 +1,12 @@
 """The pools PyTorch composes of others, for 1, 2 and 3 spatial axes: max_unpool (max
 pooling's partial inverse: each value written back at the index max pooling gave, zeros
-elsewhere; one scatter) and lp_pool (the p-norm of each window, from average pooling of
-the p-th powers, exactly as PyTorch's formula). F re-exports them."""
+elsewhere; one scatter), lp_pool (the p-norm of each window, from average pooling of
+the p-th powers, exactly as PyTorch's formula) and fractional max pooling (windows at
+PyTorch's random fractional steps, gathered in one index). F re-exports them."""
 
 import math
+
+import numpy as np
 
 import ember
 from ember.autograd import run
@@ -119,3 +122,91 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # n
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002
     """The ``norm_type``-norm of each window of (N, C, D, H, W) or (C, D, H, W)."""
     return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _intervals(samples, size, out, pool, dtype):
+    """PyTorch's window starts of fractional max pooling along one axis, per plane: for
+    a sample u, floor((i + u) a) - floor(u a), a = (size - pool) / (out - 1), in the
+    input's float type as PyTorch computes it, and the last window at the end."""
+    starts = np.empty((len(samples), out), np.int64)
+    if out > 1:
+        alpha = dtype(size - pool) / dtype(out - 1)
+        i = np.arange(out - 1, dtype=dtype)
+        u = samples.astype(dtype)
+        starts[:, :-1] = ((i[None, :] + u[:, None]) * alpha).astype(np.int64) - \
+            (u * alpha).astype(np.int64)[:, None]
+    starts[:, -1] = size - pool
+    return starts
+
+
+def _fractional_max_pool(op, dims, x, kernel_size, output_size, output_ratio, return_indices,
+                         samples):
+    """Max pooling over windows of ``kernel_size`` whose starts step by a random
+    fractional amount (Graham, 2014), one draw per plane and axis (``samples`` (N, C,
+    dims) in [0, 1): PyTorch's _random_samples, its axis order W, H in 2-D and T, H, W
+    in 3-D). The gradient goes to each window's first largest value."""
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ShapeError(f"{op}: input must be (N, C, {dims} axes) or (C, {dims} axes), got "
+                         f"shape {x.shape}")
+    unbatch = x.ndim == dims + 1
+    x = x.unsqueeze(0) if unbatch else x
+    size = x.shape[2:]
+    kernel = _ints(kernel_size, "kernel_size", op, dims)
+    if (output_size is None) == (output_ratio is None):
+        raise ValueError(f"{op}: give output_size or output_ratio (one of them)")
+    if output_size is not None:
+        out = _ints(output_size, "output_size", op, dims)
+    else:
+        ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * dims
+        if len(ratio) != dims or not all(0 < r < 1 for r in ratio):
+            raise ValueError(f"{op}: output_ratio must be {dims} numbers in (0, 1), got "
+                             f"{output_ratio!r}")
+        out = tuple(int(s * r) for s, r in zip(size, ratio))
+    for s, k, o in zip(size, kernel, out):
+        if o < 1 or o + k - 1 > s:
+            raise ShapeError(f"{op}: an output of {out} windows of {kernel} does not fit the "
+                             f"input's {size} (each axis needs output + kernel - 1 <= input)")
+    n, c = x.shape[:2]
+    if samples is None:
+        samples = ember.rand(n, c, dims, dtype=x.dtype if x.dtype.is_float else None,
+                             backend=x.backend)
+    drawn = samples.numpy() if isinstance(samples, ember.Tensor) else np.asarray(samples)
+    if drawn.shape != (n, c, dims):
+        raise ShapeError(f"{op}: _random_samples must be (N, C, {dims}) = {(n, c, dims)}, got "
+                         f"{drawn.shape}")
+    dtype = np.float64 if x.dtype is ember.float64 else np.float32
+    axes = [1, 0] if dims == 2 else list(range(dims))       # PyTorch's sample per axis
+    planes = drawn.reshape(n * c, dims)
+    strides = [math.prod(size[a + 1:]) for a in range(dims)]
+    index = np.zeros((n * c,) + out + kernel, np.int64)
+    for a in range(dims):
+        starts = _intervals(planes[:, axes[a]], size[a], out[a], kernel[a], dtype)
+        shape = [n * c] + [1] * (2 * dims)
+        shape[1 + a] = out[a]
+        offsets = np.arange(kernel[a]).reshape([1] * (1 + dims + a) + [kernel[a]] +
+                                                [1] * (dims - a - 1))
+        index = index + (starts.reshape(shape) + offsets) * strides[a]
+    windows = index.reshape(n * c, math.prod(out), math.prod(kernel))
+    flat = ember.tensor(windows.reshape(n * c, -1), backend=x.backend)
+    values = ember.take_along_axis(x.reshape(n * c, -1), flat, 1).reshape(windows.shape)
+    best = ember.argmax(values, axis=-1, keepdims=True)
+    result = ember.take_along_axis(values, best, -1).reshape((n, c) + out)
+    picked = ember.take_along_axis(ember.tensor(windows, backend=x.backend), best, -1)
+    picked = picked.reshape((n, c) + out)
+    if unbatch:
+        result, picked = result.squeeze(0), picked.squeeze(0)
+    return (result, picked) if return_indices else result
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,  # noqa: A002
+                          return_indices=False, _random_samples=None):
+    """Fractional max pooling of (N, C, H, W) or (C, H, W), as torch's."""
+    return _fractional_max_pool("fractional_max_pool2d", 2, input, kernel_size, output_size,
+                                output_ratio, return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,  # noqa: A002
+                          return_indices=False, _random_samples=None):
+    """Fractional max pooling of (N, C, T, H, W) or (C, T, H, W), as torch's."""
+    return _fractional_max_pool("fractional_max_pool3d", 3, input, kernel_size, output_size,
+                                output_ratio, return_indices, _random_samples)

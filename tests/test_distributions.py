@@ -45,6 +45,11 @@ CASES = {
     "MultivariateNormal": ({"loc": REAL, "covariance_matrix": SPD}, REAL * 2),
     "MultivariateNormal_tril": ({"loc": REAL, "scale_tril": np.linalg.cholesky(SPD)}, REAL),
     "MultivariateNormal_precision": ({"loc": REAL, "precision_matrix": SPD}, REAL),
+    "HalfNormal": ({"scale": POS}, POS2),
+    "HalfCauchy": ({"scale": POS}, POS2),
+    "Gumbel": ({"loc": REAL, "scale": POS}, REAL * 2),
+    "Weibull": ({"scale": POS, "concentration": POS2}, POS2),
+    "Pareto": ({"scale": POS * 0.5, "alpha": POS2 + 4.0}, POS + 1.6),
 }
 
 
@@ -88,7 +93,8 @@ def test_values_match_torch(backend, name):
             continue
         got = getattr(e, what)
         _close(got() if callable(got) else got, want, f"{name}.{what}", rtol)
-    if name in ("Normal", "Uniform", "Exponential", "Laplace", "Cauchy"):
+    if name in ("Normal", "Uniform", "Exponential", "Laplace", "Cauchy", "HalfNormal",
+                "HalfCauchy", "Gumbel", "Weibull", "Pareto"):
         _close(e.cdf(ember.tensor(value, dtype=dtype)), t.cdf(torch.tensor(value)),
                f"{name}.cdf", rtol * 10)
         _close(e.icdf(ember.tensor(UNIT, dtype=dtype)), t.icdf(torch.tensor(UNIT)),
@@ -122,7 +128,8 @@ DRAWS = [("Normal", 10000), ("Uniform", 10000), ("Exponential", 10000),
          ("Laplace", 10000), ("Gamma", 10000), ("Chi2", 10000), ("Beta", 10000),
          ("Bernoulli", 10000), ("OneHotCategorical", 10000), ("Binomial", 10000),
          ("Geometric", 10000), ("Poisson", 10000), ("Dirichlet", 10000),
-         ("MultivariateNormal", 10000)]
+         ("MultivariateNormal", 10000), ("HalfNormal", 10000), ("Gumbel", 10000),
+         ("Weibull", 10000), ("Pareto", 10000)]
 
 
 @pytest.mark.parametrize("name,n", DRAWS, ids=[d[0] for d in DRAWS])
@@ -154,7 +161,8 @@ def test_poisson_draws_large_rates_and_categorical_frequencies(backend):
 
 
 @pytest.mark.parametrize("name", ["Normal", "Uniform", "Exponential", "Laplace",
-                                  "MultivariateNormal"])
+                                  "MultivariateNormal", "HalfNormal", "Gumbel", "Weibull",
+                                  "Pareto"])
 def test_rsample_differentiates_in_the_parameters(backend, name):
     """d/dtheta of the mean of rsample equals d/dtheta of the distribution's mean, within
     the sampling error (a fixed seed: the draws are the same on every backend)."""
@@ -266,3 +274,46 @@ def test_a_vae_style_step_compiles(backend):
     assert compiled.trace_count <= 3
     assert len(set(losses[-5:])) == 5                  # fresh draws each call
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
+
+
+def test_transformed_distributions_and_mixtures_match_torch():
+    """A tanh-squashed Gaussian (SAC's policy), a chain of every transform, and a
+    Gaussian mixture: log_prob and its gradients, cdf, icdf, moments, as PyTorch's."""
+    T, TT = D.transforms, TD.transforms
+    loc, scale = REAL * 0.3, POS
+    y = np.tanh(REAL)
+    cases = [
+        (lambda lib, tr, l, s: [tr.TanhTransform()], y),
+        (lambda lib, tr, l, s: [tr.AffineTransform(0.5, 2.0), tr.SigmoidTransform(),
+                                tr.PowerTransform(2.0), tr.ExpTransform().inv,
+                                tr.AffineTransform(l, s)], REAL),
+        (lambda lib, tr, l, s: [tr.SoftplusTransform()], POS2),
+    ]
+    for k, (chain, value) in enumerate(cases):
+        got, want = [], []
+        for lib, dist, tr, out in ((ember, D, T, got), (torch, TD, TT, want)):
+            l = lib.tensor(loc, requires_grad=True)
+            s = lib.tensor(scale, requires_grad=True)
+            d = dist.TransformedDistribution(dist.Normal(l, s), chain(lib, tr, l * 0.1, s))
+            lp = d.log_prob(lib.tensor(value))
+            lp.sum().backward()
+            out += [lp, l.grad, s.grad]
+            if k != 1:      # a chain whose sign depends on a tensor: PyTorch has no cdf
+                out += [d.cdf(lib.tensor(value)), d.icdf(lib.tensor(UNIT))]
+        for j, (a, b) in enumerate(zip(got, want)):
+            _close(a, b, f"transform chain {k}, result {j}", 1e-9)
+    logits, locs = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))
+    mixtures = [dist.MixtureSameFamily(dist.Categorical(logits=lib.tensor(logits)),
+                                       dist.Normal(lib.tensor(locs), lib.tensor(POS)))
+                for lib, dist in ((ember, D), (torch, TD))]
+    x = np.array([0.3, -1.2])
+    for what in ("mean", "variance"):
+        _close(getattr(mixtures[0], what), getattr(mixtures[1], what), what, 1e-12)
+    for what in ("log_prob", "cdf"):
+        _close(getattr(mixtures[0], what)(ember.tensor(x)),
+               getattr(mixtures[1], what)(torch.tensor(x)), what, 1e-12)
+    ember.manual_seed(4)
+    draws = mixtures[0].sample((20000,)).numpy()
+    assert draws.shape == (20000, 2)
+    sem = np.sqrt(mixtures[0].variance.numpy() / 20000)
+    assert np.all(np.abs(draws.mean(0) - mixtures[0].mean.numpy()) <= 5 * sem)

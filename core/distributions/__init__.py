@@ -2,14 +2,19 @@
 ember's ops, so that they run on every backend and differentiate: log_prob, entropy
 and the reparameterized samples (rsample) carry gradients to the parameters."""
 
+from . import transforms
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
                          Uniform)
+from .derived import Gumbel, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto, Weibull
 from .discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
 from .multivariate import Dirichlet, Independent, MultivariateNormal
+from .transforms import TransformedDistribution
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
-           "Distribution", "Exponential", "Gamma", "Geometric", "Independent", "Laplace",
-           "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
-           "Uniform", "kl_divergence", "register_kl"]
+           "Distribution", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy",
+           "HalfNormal", "Independent", "Laplace", "LogNormal", "MixtureSameFamily",
+           "MultivariateNormal", "Normal", "OneHotCategorical", "Pareto", "Poisson",
+           "TransformedDistribution", "Uniform", "Weibull", "kl_divergence", "register_kl",
+           "transforms"]

@@ -9,12 +9,16 @@ from .derived import Gumbel, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto, 
 from .discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
+from .more import (ExpRelaxedCategorical, LogitRelaxedBernoulli, Multinomial, NegativeBinomial,
+                   RelaxedBernoulli, RelaxedOneHotCategorical, StudentT)
 from .multivariate import Dirichlet, Independent, MultivariateNormal
 from .transforms import TransformedDistribution
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
-           "Distribution", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy",
-           "HalfNormal", "Independent", "Laplace", "LogNormal", "MixtureSameFamily",
-           "MultivariateNormal", "Normal", "OneHotCategorical", "Pareto", "Poisson",
+           "Distribution", "ExpRelaxedCategorical", "Exponential", "Gamma", "Geometric",
+           "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace",
+           "LogitRelaxedBernoulli", "LogNormal", "MixtureSameFamily", "Multinomial",
+           "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
+           "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
            "TransformedDistribution", "Uniform", "Weibull", "kl_divergence", "register_kl",
            "transforms"]

@@ -199,7 +199,8 @@ def test_rsample_differentiates_in_the_parameters(backend, name):
 KL = [("Normal", "Normal"), ("Bernoulli", "Bernoulli"), ("Categorical", "Categorical"),
       ("Exponential", "Exponential"), ("Laplace", "Laplace"), ("Gamma", "Gamma"),
       ("Beta", "Beta"), ("Dirichlet", "Dirichlet"), ("Poisson", "Poisson"),
-      ("MultivariateNormal", "MultivariateNormal_tril"), ("Uniform", "Uniform")]
+      ("MultivariateNormal", "MultivariateNormal_tril"), ("Uniform", "Uniform"),
+      ("Gumbel", "Gumbel"), ("HalfNormal", "HalfNormal"), ("Pareto", "Pareto")]
 
 
 @pytest.mark.parametrize("p,q", KL, ids=[f"{a}-{b}" for a, b in KL])
@@ -326,6 +327,17 @@ def test_transformed_distributions_and_mixtures_match_torch():
     for what in ("log_prob", "cdf"):
         _close(getattr(mixtures[0], what)(ember.tensor(x)),
                getattr(mixtures[1], what)(torch.tensor(x)), what, 1e-12)
+    normals = [D.Normal(ember.tensor(loc), ember.tensor(scale)),
+               D.Normal(ember.tensor(loc * 2), ember.tensor(scale + 1))]
+    squashed = [D.TransformedDistribution(n, [T.AffineTransform(ember.tensor(loc), 2.0),
+                                              T.TanhTransform()]) for n in normals]
+    _close(D.kl_divergence(*squashed), TD.kl_divergence(TD.Normal(torch.tensor(loc), torch.tensor(scale)),
+                                                        TD.Normal(torch.tensor(loc * 2), torch.tensor(scale + 1))),
+           "KL of equally transformed normals", 1e-12)
+    other = D.TransformedDistribution(normals[1], [T.AffineTransform(ember.tensor(loc), 3.0),
+                                                   T.TanhTransform()])
+    with pytest.raises(NotImplementedError, match="equal transforms"):
+        D.kl_divergence(squashed[0], other)
     logits = ember.tensor(SIMPLEX_LOGITS, requires_grad=True)
     relaxed = D.RelaxedOneHotCategorical(ember.tensor(0.5, dtype=ember.float64), logits=logits)
     y = relaxed.rsample((50,))

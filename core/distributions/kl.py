@@ -5,10 +5,13 @@ registered pair wins)."""
 import math
 
 from .. import linalg, ops
+from ..tensor import Tensor
 from ..ops.gamma import digamma, lgamma
 from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
+from .derived import EULER_GAMMA, Gumbel, HalfNormal, Pareto
 from .discrete import Bernoulli, Categorical, Poisson
 from .multivariate import Dirichlet, Independent, MultivariateNormal
+from .transforms import Transform, TransformedDistribution
 
 _KL = {}
 
@@ -119,3 +122,50 @@ def _independent(p, q):
         raise NotImplementedError("kl_divergence: Independent distributions of different "
                                   "reinterpreted_batch_ndims")
     return p._sum(kl_divergence(p.base_dist, q.base_dist))
+
+
+@register_kl(Gumbel, Gumbel)
+def _gumbel(p, q):
+    ratio = p.scale / q.scale
+    shift = (p.loc - q.loc) / q.scale
+    return (-ops.log(ratio) + shift + ratio * EULER_GAMMA
+            + ops.exp(-shift + lgamma(1.0 + ratio)) - (1.0 + EULER_GAMMA))
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _half_normal(p, q):
+    return _normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Pareto, Pareto)
+def _pareto(p, q):
+    alpha_ratio = q.alpha / p.alpha
+    kl = q.alpha * ops.log(p.scale / q.scale) - ops.log(alpha_ratio) + alpha_ratio - 1.0
+    return ops.where(p.scale < q.scale, math.inf, kl)       # p's support reaches below q's
+
+
+def _same_transform(a, b):
+    """Equal transforms: one type, equal settings (tensors compared by value)."""
+    if type(a) is not type(b) or vars(a).keys() != vars(b).keys():
+        return False
+    for k, x in vars(a).items():
+        y = vars(b)[k]
+        if isinstance(x, Tensor) or isinstance(y, Tensor):
+            if not (isinstance(x, Tensor) and isinstance(y, Tensor) and ops.equal(x, y)):
+                return False
+        elif isinstance(x, Transform):
+            if not _same_transform(x, y):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _transformed(p, q):
+    """With the same transforms, KL is the bases' (an invertible map keeps it)."""
+    if len(p.transforms) != len(q.transforms) or not all(
+            _same_transform(a, b) for a, b in zip(p.transforms, q.transforms)):
+        raise NotImplementedError("kl_divergence: two TransformedDistributions need equal "
+                                  "transforms for the closed form (the KL of their bases)")
+    return kl_divergence(p.base_dist, q.base_dist)

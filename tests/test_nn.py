@@ -2043,3 +2043,52 @@ def test_fractional_max_pool_picks_pytorchs_windows(dims, shape, kernel, size):
         np.testing.assert_array_equal(got.numpy(), want.detach().numpy())
     with pytest.raises(ember.ShapeError, match="does not fit"):
         F.fractional_max_pool2d(ember.ones(1, 1, 4, 4), 3, output_size=3)
+
+
+def test_orthogonal_eye_dirac_and_sparse_initializers():
+    torch = pytest.importorskip("torch")
+    for shape, gain in (((3, 5), 2.0), ((6, 2, 2), 1.0)):
+        w = nn.init.orthogonal_(ember.zeros(*shape, dtype=ember.float64), gain=gain)
+        a = w.numpy().reshape(shape[0], -1)
+        gram = a @ a.T if a.shape[0] <= a.shape[1] else a.T @ a
+        np.testing.assert_allclose(gram, gain ** 2 * np.eye(len(gram)), rtol=0, atol=1e-12)
+    for shape, groups in (((4, 2, 3), 1), ((6, 4, 3, 3), 2), ((4, 4, 1, 3, 3), 2)):
+        want = torch.nn.init.dirac_(torch.zeros(shape), groups).numpy()
+        np.testing.assert_array_equal(nn.init.dirac_(ember.zeros(*shape), groups).numpy(), want)
+    np.testing.assert_array_equal(nn.init.eye_(ember.zeros(3, 4)).numpy(),
+                                  torch.nn.init.eye_(torch.zeros(3, 4)).numpy())
+    s = nn.init.sparse_(ember.zeros(10, 40, dtype=ember.float64), 0.3, std=0.5).numpy()
+    assert ((s == 0).sum(0) == 3).all() and 0.4 < s[s != 0].std() < 0.6
+    with pytest.raises(ember.ShapeError, match="2 or more dimensions"):
+        nn.init.orthogonal_(ember.zeros(4))
+
+
+def test_batch_norm_fuses_into_the_layer_before_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    stats = {"weight": rng.standard_normal(4), "bias": rng.standard_normal(4),
+             "running_mean": rng.standard_normal(4), "running_var": rng.uniform(0.5, 2, 4)}
+    x, y = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((3, 5))
+    results = []
+    for lib, utils in ((ember, nn.utils), (torch, torch.nn.utils)):
+        layers = (nn if lib is ember else torch.nn)
+        conv, lin = layers.Conv2d(3, 4, 3, bias=False).double(), layers.Linear(5, 4).double()
+        bn2, bn1 = layers.BatchNorm2d(4).double(), layers.BatchNorm1d(4).double()
+        for bn in (bn2, bn1):
+            bn.load_state_dict({**{k: lib.tensor(v) for k, v in stats.items()},
+                                "num_batches_tracked": lib.tensor(3)})
+        for m in (conv, lin, bn1, bn2):
+            m.eval()
+        results.append((utils.fuse_conv_bn_eval(conv, bn2)(lib.tensor(x)),
+                        bn2(conv(lib.tensor(x))),
+                        utils.fuse_linear_bn_eval(lin, bn1)(lib.tensor(y)), bn1(lin(lib.tensor(y)))))
+    for fused, plain in ((0, 1), (2, 3)):
+        for r in results:
+            np.testing.assert_allclose(_np(r[fused]), _np(r[plain]), rtol=1e-12, atol=1e-12)
+    conv, bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+    with pytest.raises(ValueError, match="eval mode"):
+        nn.utils.fuse_conv_bn_eval(conv, bn)
+
+
+def _np(t):
+    return t.detach().numpy() if hasattr(t, "detach") else t.numpy()

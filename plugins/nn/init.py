@@ -9,6 +9,8 @@ import math
 import statistics
 import warnings
 
+import numpy as np
+
 import ember
 from ember.errors import ShapeError
 
@@ -123,13 +125,76 @@ def trunc_normal(shape, mean=0.0, std=1.0, a=-2.0, b=2.0, dtype=None, backend=No
     return ember.tensor(values.clip(a, b), dtype=dtype or ember.default_float, backend=backend)
 
 
+def _matrix_shape(op, shape, least=2):
+    shape = tuple(shape)
+    if len(shape) < least:
+        raise ShapeError(f"{op}: needs a tensor of {least} or more dimensions, got shape {shape}")
+    return shape
+
+
+def orthogonal(shape, gain=1.0, dtype=None, backend=None):
+    """A (semi-)orthogonal matrix of shape (rows, prod(rest)), reshaped: the Q of a QR
+    of standard normal draws, its columns' signs made R's diagonal's (so Q is uniform
+    over the orthogonal group; Saxe et al. 2013), times gain, as PyTorch's."""
+    shape = _matrix_shape("orthogonal", shape)
+    rows, cols = shape[0], math.prod(shape[1:])
+    flat = ember.random.generator().normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return ember.tensor(q.reshape(shape) * gain, dtype=dtype or ember.default_float,
+                        backend=backend)
+
+
+def eye(shape, dtype=None, backend=None):
+    """The identity matrix of a 2-D shape (ones on the diagonal)."""
+    shape = _matrix_shape("eye", shape)
+    if len(shape) != 2:
+        raise ShapeError(f"eye: needs a 2-D tensor, got shape {shape}")
+    return ember.tensor(np.eye(*shape), dtype=dtype or ember.default_float, backend=backend)
+
+
+def dirac(shape, groups=1, dtype=None, backend=None):
+    """A convolution kernel (3-D to 5-D) that passes each of the first input channels
+    through to its output channel, per group: the identity convolution."""
+    shape = _matrix_shape("dirac", shape, 3)
+    if len(shape) > 5 or shape[0] % groups:
+        raise ShapeError(f"dirac: needs a 3-D to 5-D tensor whose first dimension divides "
+                         f"into {groups} groups, got shape {shape}")
+    values = np.zeros(shape)
+    per_group = shape[0] // groups
+    centre = tuple(s // 2 for s in shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, shape[1])):
+            values[(g * per_group + d, d) + centre] = 1.0
+    return ember.tensor(values, dtype=dtype or ember.default_float, backend=backend)
+
+
+def sparse(shape, sparsity, std=0.01, dtype=None, backend=None):
+    """N(0, std^2) values with ceil(sparsity * rows) of each column's set to zero, at
+    random rows (Martens 2010), as PyTorch's."""
+    shape = _matrix_shape("sparse", shape)
+    if len(shape) != 2:
+        raise ShapeError(f"sparse: needs a 2-D tensor, got shape {shape}")
+    rng = ember.random.generator()
+    rows, cols = shape
+    values = rng.normal(0.0, std, shape)
+    zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        values[rng.permutation(rows)[:zeros], c] = 0.0
+    return ember.tensor(values, dtype=dtype or ember.default_float, backend=backend)
+
+
 INITIALIZERS = {
     "xavier_uniform": xavier_uniform, "glorot_uniform": xavier_uniform,
     "xavier_normal": xavier_normal, "glorot_normal": xavier_normal,
     "kaiming_uniform": kaiming_uniform, "he_uniform": kaiming_uniform,
     "kaiming_normal": kaiming_normal, "he_normal": kaiming_normal,
     "zeros": zeros, "ones": ones, "normal": normal, "uniform": uniform,
-    "trunc_normal": trunc_normal,
+    "trunc_normal": trunc_normal, "orthogonal": orthogonal,
 }
 
 
@@ -181,3 +246,19 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
     return _fill(tensor, trunc_normal, mean, std, a, b)
+
+
+def orthogonal_(tensor, gain=1.0):
+    return _fill(tensor, orthogonal, gain)
+
+
+def eye_(tensor):
+    return _fill(tensor, eye)
+
+
+def dirac_(tensor, groups=1):
+    return _fill(tensor, dirac, groups)
+
+
+def sparse_(tensor, sparsity, std=0.01):
+    return _fill(tensor, sparse, sparsity, std)

@@ -4,12 +4,15 @@ see parametrize.py) and padding a list of sequences into a batch (rnn.pad_sequen
 
 import ember
 from ember.errors import ShapeError
-from ember.plugins.optim.clip import clip_grad_norm_, clip_grad_value_
+from ember.plugins.optim.clip import (clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,
+                                      get_total_norm)
 
 from . import packed, parametrize
 from .parametrize import legacy_weight_norm as weight_norm
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "parametrizations",
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "fuse_conv_bn_eval",
+           "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights",
+           "get_total_norm", "parameters_to_vector", "parametrizations",
            "parametrize", "remove_weight_norm", "rnn", "vector_to_parameters", "weight_norm"]
 
 
@@ -84,3 +87,65 @@ def vector_to_parameters(vec, parameters):
         for p in parameters:
             p.copy_(vec[start:start + p.size].reshape(p.shape))
             start += p.size
+
+
+# -- folding an eval-mode batch norm into the layer before it (torch.nn.utils.fusion) --
+def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, transpose=False):
+    """The weight and bias of a convolution followed by an eval-mode batch norm, as one
+    convolution's Parameters: w * g / sqrt(v + eps) per output channel (per input
+    channel of a transposed one's weight), (b - m) g / sqrt(v + eps) + beta."""
+    from .module import Parameter
+    with ember.no_grad():
+        conv_b = ember.zeros_like(bn_rm) if conv_b is None else conv_b
+        bn_w = ember.ones_like(bn_rm) if bn_w is None else bn_w
+        bn_b = ember.zeros_like(bn_rm) if bn_b is None else bn_b
+        rsqrt = ember.rsqrt(bn_rv + bn_eps)
+        shape = ((1, -1) if transpose else (-1, 1)) + (1,) * (conv_w.ndim - 2)
+        w = (conv_w * (bn_w * rsqrt).reshape(shape)).to(conv_w.dtype)
+        b = ((conv_b - bn_rm) * rsqrt * bn_w + bn_b).to(conv_b.dtype)
+    return Parameter(w, conv_w.requires_grad), Parameter(b, conv_b.requires_grad)
+
+
+def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b):
+    """The same for a Linear layer followed by an eval-mode BatchNorm1d."""
+    from .module import Parameter
+    with ember.no_grad():
+        linear_b = ember.zeros_like(bn_rm) if linear_b is None else linear_b
+        scale = bn_w * ember.rsqrt(bn_rv + bn_eps)
+        w = linear_w * scale.unsqueeze(-1)
+        b = (linear_b - bn_rm) * scale + bn_b
+    return Parameter(w, linear_w.requires_grad), Parameter(b, linear_b.requires_grad)
+
+
+def _eval_pair(op, layer, bn):
+    if layer.training or bn.training:
+        raise ValueError(f"{op}: fusion folds a batch norm's running statistics, so both "
+                         f"modules must be in eval mode (call .eval() first)")
+    if bn.running_mean is None:
+        raise ValueError(f"{op}: the batch norm keeps no running statistics "
+                         f"(track_running_stats=False), so there is nothing to fold")
+
+
+def fuse_conv_bn_eval(conv, bn, transpose=False):
+    """A copy of ``conv`` whose output equals bn(conv(x)) in eval mode."""
+    import copy
+    _eval_pair("fuse_conv_bn_eval", conv, bn)
+    fused = copy.deepcopy(conv)
+    fused.weight, fused.bias = fuse_conv_bn_weights(fused.weight, fused.bias, bn.running_mean,
+                                                    bn.running_var, bn.eps, bn.weight, bn.bias,
+                                                    transpose)
+    return fused
+
+
+def fuse_linear_bn_eval(linear, bn):
+    """A copy of ``linear`` whose output equals bn(linear(x)) in eval mode."""
+    import copy
+    _eval_pair("fuse_linear_bn_eval", linear, bn)
+    if bn.num_features not in (linear.out_features, 1):
+        raise ShapeError(f"fuse_linear_bn_eval: the batch norm has {bn.num_features} "
+                         f"features, the Linear layer {linear.out_features} outputs")
+    fused = copy.deepcopy(linear)
+    fused.weight, fused.bias = fuse_linear_bn_weights(fused.weight, fused.bias,
+                                                      bn.running_mean, bn.running_var, bn.eps,
+                                                      bn.weight, bn.bias)
+    return fused

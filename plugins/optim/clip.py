@@ -10,28 +10,42 @@ def _grads(params):
     return [p for p in params if p.grad is not None]
 
 
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of the tensors' norms (each scaled by its largest magnitude, ember.norm:
+    float32 values of 1e20 have a finite norm where a sum of squares overflows), a
+    tensor; with ``error_if_nonfinite`` an inf or NaN norm is refused (read on the
+    host). ``foreach`` is accepted for PyTorch's signature."""
+    tensors = [tensors] if isinstance(tensors, ember.Tensor) else list(tensors)
+    if not tensors:
+        return ember.tensor(0.0)
+    with ember.no_grad():
+        total = ember.norm(ember.stack([ember.norm(t, norm_type) for t in tensors]), norm_type)
+    if error_if_nonfinite and not bool(ember.isfinite(total).item()):
+        raise AutogradError(f"the gradients' total norm of order {norm_type} is "
+                            f"{total.item()}; it cannot be clipped. Find where the "
+                            f"gradients overflow, or pass error_if_nonfinite=False")
+    return total
+
+
+def clip_grads_with_norm_(params, max_norm, total_norm, foreach=None):
+    """Scale the gradients by min(1, max_norm / (total_norm + 1e-6)), on the device."""
+    with ember.no_grad():
+        coef = ember.clip(max_norm / (total_norm + 1e-6), None, 1.0)
+        for p in _grads(params):
+            p.grad = p.grad * coef.to(p.grad.dtype)
+
+
 def clip_grad_norm_(params, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale all gradients together so their joint norm is at most max_norm; returns
     the norm before clipping (a tensor). Like PyTorch, it always multiplies by
     min(1, max_norm / (norm + 1e-6)) so nothing is read back to decide (but with
-    ``error_if_nonfinite``, which reads the norm to refuse inf or NaN). The joint norm is
-    the norm of each gradient's norm, each scaled by its largest magnitude (ember.norm):
-    float32 gradients of 1e20 have a finite norm and are scaled down, where a sum of
-    squares overflows to inf and clipping would zero them. ``foreach`` is accepted for
-    PyTorch's signature."""
+    ``error_if_nonfinite``, which reads the norm to refuse inf or NaN): get_total_norm
+    of the gradients, then clip_grads_with_norm_."""
     with_grad = _grads(params)
     if not with_grad:
         return ember.tensor(0.0)
-    with ember.no_grad():
-        total = ember.norm(ember.stack([ember.norm(p.grad, norm_type) for p in with_grad]),
-                           norm_type)
-        if error_if_nonfinite and not bool(ember.isfinite(total).item()):
-            raise AutogradError(f"clip_grad_norm_: the gradients' total norm of order "
-                                f"{norm_type} is {total.item()}; it cannot be clipped. Find "
-                                f"where the gradients overflow, or pass error_if_nonfinite=False")
-        coef = ember.clip(max_norm / (total + 1e-6), None, 1.0)
-        for p in with_grad:
-            p.grad = p.grad * coef.to(p.grad.dtype)
+    total = get_total_norm([p.grad for p in with_grad], norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(with_grad, max_norm, total)
     return total
 
 

@@ -2092,3 +2092,22 @@ def test_batch_norm_fuses_into_the_layer_before_as_pytorchs():
 
 def _np(t):
     return t.detach().numpy() if hasattr(t, "detach") else t.numpy()
+
+
+def test_non_persistent_buffers_stay_out_of_the_state_dict_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    keys = []
+    for lib in (nn, torch.nn):
+        class Net(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = lib.Linear(2, 2)
+                self.register_buffer("cache", (ember if lib is nn else torch).ones(3),
+                                     persistent=False)
+                self.count = lib.Buffer((ember if lib is nn else torch).zeros(()))
+                self.tmp = lib.Buffer((ember if lib is nn else torch).ones(2), persistent=False)
+        net = Net()
+        net.load_state_dict(net.state_dict())                # strict: no missing cache
+        keys.append((sorted(net.state_dict()), sorted(n for n, _ in net.named_buffers()),
+                     sorted(net.state_dict(prefix="m.", keep_vars=True))))
+    assert keys[0] == keys[1]

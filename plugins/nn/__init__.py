@@ -31,8 +31,8 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CTCLoss, CosineEmbeddingLoss, C
                      MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                      MultiMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
                      TripletMarginLoss, TripletMarginWithDistanceLoss)
-from .module import (LayerExample, Module, ModuleDict, ModuleList, Parameter, ParameterDict,
-                     ParameterList, Sequential, functional_call)
+from .module import (Buffer, LayerExample, Module, ModuleDict, ModuleList, Parameter,
+                     ParameterDict, ParameterList, Sequential, functional_call)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sync_batch_norm import SyncBatchNorm
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
@@ -98,7 +98,7 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
            "MarginRankingLoss", "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d",
            "MaxUnpool2d", "MaxUnpool3d", "Mish", "Module", "ModuleDict", "ModuleList",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
-           "MultiheadAttention", "NLLLoss", "PReLU", "PairwiseDistance", "Parameter",
+           "MultiheadAttention", "NLLLoss", "PReLU", "PairwiseDistance", "Parameter", "Buffer",
            "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle", "PoissonNLLLoss",
            "RMSNorm", "RNN", "RNNCell", "RReLU", "ReLU", "ReLU6", "ReflectionPad1d",
            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",

@@ -34,6 +34,21 @@ class Parameter(Tensor):
         return "Parameter(" + super().__repr__() + ")"
 
 
+class Buffer(Tensor):
+    """A tensor that assignment to a Module attribute registers as a buffer (PyTorch's
+    torch.nn.Buffer); ``persistent=False`` keeps it out of the state dict."""
+
+    __slots__ = ("persistent",)
+
+    def __new__(cls, data, persistent=True):
+        b = (data if isinstance(data, Tensor) else ember.tensor(data)).as_subclass(cls)
+        b.persistent = persistent
+        return b
+
+    def __init__(self, data, persistent=True):
+        """Everything happens in __new__ (Tensor has slots, no __dict__)."""
+
+
 @dataclass
 class LayerExample:
     """How the conformance suite exercises a layer class (see ``Module.example``)."""
@@ -58,6 +73,7 @@ class Module(HookedModule):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     @classmethod
@@ -76,6 +92,8 @@ class Module(HookedModule):
             return self._set_buffer(name, value)
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
+        if isinstance(value, Buffer):       # torch.nn.Buffer: registered by assignment
+            return self.register_buffer(name, value.detach(), value.persistent)
         if isinstance(value, Parameter):
             self._parameters[name] = value
             ember.name_state(value, name)
@@ -85,10 +103,12 @@ class Module(HookedModule):
                 ember.name_state(t, path)       # compiled graphs print state by its path
         object.__setattr__(self, name, value)
 
-    def register_buffer(self, name, tensor):
-        """A tensor that is state but not trained (running statistics)."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """A tensor that is state but not trained (running statistics); a persistent=False
+        one (a cache of positions) is left out of the state dict, as in PyTorch."""
         object.__setattr__(self, name, tensor)
         self._buffers[name] = tensor
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
         if isinstance(tensor, ember.Tensor):
             ember.name_state(tensor, name)
 
@@ -119,6 +139,7 @@ class Module(HookedModule):
     def __delattr__(self, name):
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
+        self._non_persistent.discard(name)
         object.__delattr__(self, name)
 
     def get_submodule(self, target):
@@ -210,13 +231,19 @@ class Module(HookedModule):
         return self
 
     # -- state --------------------------------------------------------------------
-    def state_dict(self):
-        """Parameters and buffers by dotted name, detached (values, not graph)."""
-        out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.detach()
-        for name, b in self.named_buffers():
-            out[name] = b.detach()
+    def _persistent_buffers(self):
+        """The buffers a state dict holds: all but those registered persistent=False."""
+        for mod_prefix, mod in self.named_modules():
+            for name, b in mod._buffers.items():
+                if b is not None and name not in mod.__dict__.get("_non_persistent", ()):
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted name (after ``prefix``), detached
+        (values, not graph) unless ``keep_vars``, into ``destination`` if given."""
+        out = OrderedDict() if destination is None else destination
+        for name, t in (*self.named_parameters(), *self._persistent_buffers()):
+            out[prefix + name] = t if keep_vars else t.detach()
         return out
 
     def load_state_dict(self, state, strict=True):
@@ -225,7 +252,7 @@ class Module(HookedModule):
         from .lazy import materialize_from_state
         materialize_from_state(self, state)
         own = OrderedDict(self.named_parameters())
-        own.update(self.named_buffers())
+        own.update(self._persistent_buffers())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):

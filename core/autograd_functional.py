@@ -146,11 +146,11 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             outer_jacobian_strategy="reverse-mode"):
     """The Hessian of a single-element func: shape input.shape * 2 for one input; for a
     tuple, H[i][j] of shape inputs[i].shape + inputs[j].shape."""
-    xs, many = _as_tuple("hessian", inputs, "inputs")
+    _, many = _as_tuple("hessian", inputs, "inputs")
     scalar = _scalar("hessian", func)
 
     def gradient(*ys):
-        (g,) = [jacobian(scalar, ys, create_graph=True, strict=strict)]
+        g = jacobian(scalar, ys, create_graph=True, strict=strict)
         return g if many else g[0]
     return jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
                     strategy=outer_jacobian_strategy)

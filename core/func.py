@@ -118,13 +118,13 @@ def _release(values, own):
     own tracked ones (``own``, by id): only an outer transform or tape may keep them."""
     from .autograd import _topological
     leaves, spec = tensors_of(values)
-    out = []
-    for t in leaves:
-        if t.requires_grad and all(
-                id(n) in own for n in _topological([t]) if n._ctx is None):
-            t = t.detach()
-        out.append(t)
-    return unflatten(spec, out)
+
+    def only_own(roots):
+        return all(id(n) in own for n in _topological(roots) if n._ctx is None)
+    live = [t for t in leaves if t.requires_grad]
+    everything = only_own(live)          # one walk for the usual case: no outer graph
+    return unflatten(spec, [t.detach() if t.requires_grad and (everything or only_own([t]))
+                            else t for t in leaves])
 
 
 def _own(tracked):
@@ -181,14 +181,8 @@ def vjp(func, *primals, has_aux=False):
     own = _own(tracked)
 
     def vjp_fn(cotangents):
-        given, spec = tensors_of(cotangents)
-        if spec != out_spec and len(given) != len(outs):
-            raise AutogradError(f"vjp: {len(given)} cotangents for {len(outs)} outputs; give "
-                                f"them in the structure of the function's output")
-        for o, c in zip(outs, given):
-            if c.shape != o.shape:
-                raise AutogradError(f"vjp: a cotangent has shape {c.shape} for an output of "
-                                    f"shape {o.shape}")
+        given, _ = tensors_of(cotangents)
+        _matching("vjp", "cotangent", given, "output", outs)
         with enable_grad():
             grads = _gradients(outs, tracked, given)
         result = _per_argnum(grads, layout)
@@ -196,6 +190,17 @@ def vjp(func, *primals, has_aux=False):
 
     value = _release(out, own)
     return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
+
+
+def _matching(name, what, given, of, like):
+    """``given`` (cotangents, tangents) one per tensor of ``like``, each of its shape."""
+    if len(given) != len(like):
+        raise AutogradError(f"{name}: {len(given)} {what}s for {len(like)} {of} tensors; give "
+                            f"them in the structure of the {of}s")
+    for g, x in zip(given, like):
+        if g.shape != x.shape:
+            raise AutogradError(f"{name}: a {what} has shape {g.shape} for a {of} of shape "
+                                f"{x.shape}")
 
 
 def _real(name, tensors):
@@ -237,13 +242,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
                             "argument of the function)")
     args, tracked, layout = _track_args("jvp", primals, tuple(range(len(primals))))
     tangent_leaves, _ = tensors_of(tangents)
-    if len(tangent_leaves) != len(tracked):
-        raise AutogradError(f"jvp: {len(tangent_leaves)} tangents for {len(tracked)} primal "
-                            f"tensors; give tangents in the structure of primals")
-    for t, x in zip(tangent_leaves, tracked):
-        if t.shape != x.shape:
-            raise AutogradError(f"jvp: a tangent has shape {t.shape} for a primal of shape "
-                                f"{x.shape}")
+    _matching("jvp", "tangent", tangent_leaves, "primal", tracked)
     with enable_grad():
         out, aux = _split_aux("jvp", func(*args), has_aux)
         outs, spec, us, g = _dual("jvp", out, tracked)
@@ -266,13 +265,10 @@ def _stack_blocks(blocks, out, x, out_first):
     if not blocks:
         from .creation import full
         return full(out.shape + x.shape, 0, x.dtype, x._backend)
-    if out_first:
-        return stack(blocks).reshape(out.shape + x.shape)
-    j = stack(blocks, axis=-1).reshape(out.shape + (x.size,))
-    return j.reshape(out.shape + x.shape)
+    return stack(blocks, axis=0 if out_first else -1).reshape(out.shape + x.shape)
 
 
-def _jacobian_layout(rows, outs, out_spec, tracked, layout):
+def _jacobian_layout(rows, out_spec, layout):
     """jac[i][j] (output tensor i, tracked tensor j) in torch.func's structure: the
     output's, each leaf holding the differentiated arguments' structure."""
     return unflatten(out_spec, [_per_argnum(row, layout) for row in rows])
@@ -305,7 +301,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
                 per_row = [_gradients([o], tracked, [_one_hot(o, k)]) for k in range(o.size)]
                 rows.append([_stack_blocks([r[j] for r in per_row], o, x, True)
                              for j, x in enumerate(tracked)])
-        jac = _release(_jacobian_layout(rows, outs, out_spec, tracked, layout), _own(tracked))
+        jac = _release(_jacobian_layout(rows, out_spec, layout), _own(tracked))
         return (jac, _release(aux, _own(tracked))) if has_aux else jac
     return wrapper
 
@@ -327,7 +323,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             rows = [[_stack_blocks([c[i] for c in columns[j]], o, x, False)
                      for j, x in enumerate(tracked)] for i, o in enumerate(outs)]
         own = _own(tracked) | {id(u) for u in us}
-        jac = _release(_jacobian_layout(rows, outs, out_spec, tracked, layout), own)
+        jac = _release(_jacobian_layout(rows, out_spec, layout), own)
         return (jac, _release(aux, own)) if has_aux else jac
     return wrapper
 

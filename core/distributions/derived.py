@@ -8,8 +8,8 @@ import math
 from .. import ops
 from ..creation import ones_like, rand
 from ..ops.gamma import lgamma
-from .continuous import Cauchy, Exponential, Normal
-from .distribution import NONNEGATIVE, POSITIVE, REAL, Distribution, parameters
+from .continuous import Cauchy, Exponential, Normal, _LocScale
+from .distribution import NONNEGATIVE, POSITIVE, Distribution, parameters
 from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, \
     TransformedDistribution
 
@@ -62,16 +62,8 @@ class HalfCauchy(_Folded):
     variance = property(lambda self: self.scale * math.inf)
 
 
-class Gumbel(Distribution):
+class Gumbel(_LocScale):
     """The Gumbel (type-I extreme value) distribution: loc - scale log(-log U)."""
-
-    has_rsample = True
-    arg_constraints = {"loc": REAL, "scale": POSITIVE}
-    _params = ("loc", "scale")
-
-    def __init__(self, loc, scale, validate_args=True):
-        (self.loc, self.scale), shape = parameters(loc, scale)
-        super().__init__(shape, (), validate_args)
 
     mean = property(lambda self: self.loc + self.scale * EULER_GAMMA)
     mode = property(lambda self: self.loc)

@@ -143,7 +143,7 @@ DRAWS = [("Normal", 10000), ("Uniform", 10000), ("Exponential", 10000),
          ("Geometric", 10000), ("Poisson", 10000), ("Dirichlet", 10000),
          ("MultivariateNormal", 10000), ("HalfNormal", 10000), ("Gumbel", 10000),
          ("Weibull", 10000), ("Pareto", 10000), ("StudentT", 10000),
-         ("NegativeBinomial", 10000), ("Multinomial", 10000)]
+         ("NegativeBinomial", 3000), ("Multinomial", 3000)]
 
 
 @pytest.mark.parametrize("name,n", DRAWS, ids=[d[0] for d in DRAWS])

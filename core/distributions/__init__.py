@@ -4,13 +4,14 @@ and the reparameterized samples (rsample) carry gradients to the parameters."""
 
 from . import transforms
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
-                         Uniform)
+                         StudentT, Uniform)
 from .derived import Gumbel, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto, Weibull
-from .discrete import Bernoulli, Binomial, Categorical, Geometric, OneHotCategorical, Poisson
+from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
+                       NegativeBinomial, OneHotCategorical, Poisson)
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
-from .more import (ExpRelaxedCategorical, LogitRelaxedBernoulli, Multinomial, NegativeBinomial,
-                   RelaxedBernoulli, RelaxedOneHotCategorical, StudentT)
+from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
+                      RelaxedOneHotCategorical)
 from .multivariate import Dirichlet, Independent, MultivariateNormal
 from .transforms import TransformedDistribution
 

@@ -1,5 +1,5 @@
 """Univariate continuous distributions, torch.distributions': Normal, LogNormal, Uniform,
-Exponential, Laplace, Cauchy, Gamma, Chi2, Beta. Location-scale ones sample by
+Exponential, Laplace, Cauchy, Gamma, Chi2, Beta, StudentT. Location-scale ones sample by
 reparameterization (rsample differentiates in the parameters); Gamma and Beta draw by
 Marsaglia and Tsang's rejection method on the device, in a fixed number of rounds (see
 standard_gamma)."""
@@ -335,3 +335,44 @@ class Beta(Distribution):
         total = a + b
         return (lgamma(a) + lgamma(b) - lgamma(total) - (a - 1.0) * digamma(a)
                 - (b - 1.0) * digamma(b) + (total - 2.0) * digamma(total))
+
+
+class StudentT(Distribution):
+    """Student's t with ``df`` degrees of freedom, location and scale."""
+
+    arg_constraints = {"df": POSITIVE, "loc": REAL, "scale": POSITIVE}
+    _params = ("df", "loc", "scale")
+
+    def __init__(self, df, loc=0.0, scale=1.0, validate_args=True):
+        (self.df, self.loc, self.scale), shape = parameters(df, loc, scale)
+        super().__init__(shape, (), validate_args)
+
+    @property
+    def mean(self):
+        return ops.where(self.df > 1.0, self.loc, math.nan)
+
+    mode = property(lambda self: self.loc)
+
+    @property
+    def variance(self):
+        df = self.df
+        finite = self.scale ** 2 * df / ops.where(df > 2.0, df - 2.0, 1.0)
+        return ops.where(df > 2.0, finite, ops.where(df > 1.0, math.inf, math.nan))
+
+    def sample(self, sample_shape=()):
+        """Normal draws over the square root of Chi2's (Gamma's sampler: no rsample)."""
+        x = _draws(self.loc, self._extended_shape(sample_shape), randn)
+        z = Chi2(self.df, validate_args=False).sample(sample_shape)
+        return self.loc + self.scale * x * ops.rsqrt(z / self.df)
+
+    def log_prob(self, value):
+        y = (self._value(value) - self.loc) / self.scale
+        z = (ops.log(self.scale) + 0.5 * ops.log(self.df) + 0.5 * math.log(math.pi)
+             + lgamma(0.5 * self.df) - lgamma(0.5 * (self.df + 1.0)))
+        return -0.5 * (self.df + 1.0) * ops.log1p(y * y / self.df) - z
+
+    def entropy(self):
+        lbeta = lgamma(0.5 * self.df) + math.lgamma(0.5) - lgamma(0.5 * (self.df + 1.0))
+        return (ops.log(self.scale) + 0.5 * (self.df + 1.0) * (
+            digamma(0.5 * (self.df + 1.0)) - digamma(0.5 * self.df))
+            + 0.5 * ops.log(self.df) + lbeta)

@@ -1,5 +1,5 @@
 """Discrete distributions, torch.distributions': Bernoulli, Categorical, OneHotCategorical,
-Binomial, Geometric and Poisson. Bernoulli and the categoricals take ``probs`` or
+Binomial, Geometric, Poisson, NegativeBinomial (a Gamma-Poisson mixture) and Multinomial. Bernoulli and the categoricals take ``probs`` or
 ``logits`` (either determines the other) and sample on the device: a uniform below the
 probability, the Gumbel-max trick. Their log_probs are the logits' (no log of a rounded
 probability)."""
@@ -14,7 +14,7 @@ from ..creation import arange, rand, zeros
 from ..autograd import no_grad
 from ..errors import ShapeError
 from ..ops.gamma import lgamma
-from .continuous import settled
+from .continuous import Gamma, settled
 from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Distribution,
                            parameters)
 
@@ -298,3 +298,95 @@ class Poisson(Distribution):
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "OneHotCategorical",
            "Poisson"]
+
+
+def _log_sigmoid(x):
+    return -(ops.maximum(-x, 0.0) + ops.log1p(ops.exp(-ops.abs(x))))
+
+
+class NegativeBinomial(Distribution):
+    """The number of successes before ``total_count`` failures, each trial a success
+    with probability ``probs`` (PyTorch's convention)."""
+
+    arg_constraints = {"total_count": (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")}
+    support = NONNEGATIVE_INTEGER
+    _params = ("total_count", "logits")
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=True):
+        _, logits_, _ = _probs_or_logits("NegativeBinomial", probs, logits, True)
+        (self.total_count, self.logits), shape = parameters(total_count, logits_)
+        self.probs = ops.sigmoid(self.logits)
+        super().__init__(shape, (), validate_args)
+
+    def expand(self, batch_shape):
+        shape = tuple(batch_shape)
+        return NegativeBinomial(ops.broadcast_to(self.total_count, shape),
+                                logits=ops.broadcast_to(self.logits, shape), validate_args=False)
+
+    mean = property(lambda self: self.total_count * ops.exp(self.logits))
+    mode = property(lambda self: ops.maximum(
+        ops.floor((self.total_count - 1.0) * ops.exp(self.logits)), 0.0))
+    variance = property(lambda self: self.mean / ops.sigmoid(-self.logits))
+
+    def log_prob(self, value):
+        value = self._value(value)
+        unnormalized = self.total_count * _log_sigmoid(-self.logits) + value * _log_sigmoid(
+            self.logits)
+        norm = -lgamma(self.total_count + value) + lgamma(1.0 + value) + lgamma(self.total_count)
+        return unnormalized - ops.where(self.total_count + value == 0.0, 0.0, norm)
+
+    def sample(self, sample_shape=()):
+        rate = Gamma(self.total_count, ops.exp(-self.logits),
+                     validate_args=False).sample(sample_shape)
+        return Poisson(rate, validate_args=False).sample()
+
+
+class Multinomial(Distribution):
+    """Counts of ``total_count`` draws (a Python int) over the categories of the last
+    axis of probs or logits."""
+
+    _params = ("probs",)
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
+        if not isinstance(total_count, int) or total_count < 0:
+            raise ValueError(f"Multinomial: total_count must be a non-negative int, got "
+                             f"{total_count!r}")
+        self.total_count = total_count
+        self._categorical = Categorical(probs=probs, logits=logits, validate_args=validate_args)
+        self.probs, self.logits = self._categorical.probs, self._categorical.logits
+        super().__init__(self._categorical.batch_shape, self.probs.shape[-1:], validate_args)
+
+    mean = property(lambda self: self.probs * float(self.total_count))
+    variance = property(lambda self: self.probs * (1.0 - self.probs) * float(self.total_count))
+
+    def entropy(self):
+        """n H(categorical) - log n! + sum_k E[log x_k!], x_k binomial (PyTorch's sum over
+        the support 1..n)."""
+        n, p = float(self.total_count), self.probs
+        term1 = n * self._categorical.entropy() - math.lgamma(n + 1.0)
+        if not self.total_count:
+            return term1
+        s = arange(1, self.total_count + 1, dtype=p.dtype, backend=p.backend).reshape(
+            (self.total_count,) + (1,) * p.ndim)
+        log_binomial = (math.lgamma(n + 1.0) - lgamma(s + 1.0) - lgamma(n - s + 1.0)
+                        + ops.xlogy(s, p) + ops.xlogy(n - s, 1.0 - p))
+        return term1 + (ops.exp(log_binomial) * lgamma(s + 1.0)).sum((0, -1))
+
+    def expand(self, batch_shape):
+        return Multinomial(self.total_count, logits=ops.broadcast_to(
+            self.logits, tuple(batch_shape) + self.event_shape), validate_args=False)
+
+    def sample(self, sample_shape=()):
+        shape = tuple((sample_shape,) if isinstance(sample_shape, int) else sample_shape)
+        picks = self._categorical.sample((self.total_count,) + shape)
+        k = self.probs.shape[-1]
+        counts = (ops.unsqueeze(picks, -1) == arange(k, backend=picks.backend)).to(
+            self.probs.dtype)
+        return counts.sum(0)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        logits = ops.where(ops.logical_and(value == 0, self.logits == -math.inf), 0.0,
+                           self.logits)
+        return (lgamma(value.sum(-1) + 1.0) - lgamma(value + 1.0).sum(-1)
+                + (logits * value).sum(-1))

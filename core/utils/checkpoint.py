@@ -72,9 +72,9 @@ class _Run:
         return result
 
     def rerun_grads(self, grads):
-        """Run the function again on the saved inputs (detached: its outside tensors are
-        the arguments' stand-ins, joined to them when they require grad so that a
-        create_graph pass reaches them, and what it closes over) and differentiate it."""
+        """Run the function again on stand-ins for the saved inputs (aliases of those
+        that require grad, so that a create_graph pass reaches them) and differentiate
+        it with respect to them and to the tensors it closes over."""
         arg_leaves, arg_spec = tensors_of((self.args, self.kwargs))
         now = _random.get_rng_state()
         if self.rng is not None:

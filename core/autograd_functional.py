@@ -65,6 +65,12 @@ def _grads(name, outputs, inputs, cotangents, create_graph, strict):
     return found
 
 
+def _strict(name, strict):
+    """_grads as the gradients function of ember.func's Jacobian and dual helpers."""
+    return lambda outputs, inputs, cotangents: _grads(name, outputs, inputs, cotangents,
+                                                      True, strict)
+
+
 def _result(values, many, create_graph):
     values = tuple(v if create_graph else v.detach() for v in values)
     return values if many else values[0]
@@ -85,10 +91,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     v = _vector("jvp", v, xs, "inputs")
     with enable_grad():
         outs, many_out = _outputs("jvp", func(*xs))
-        _func._real("jvp", list(outs) + list(xs))
-        from .creation import zeros_like
-        us = [zeros_like(o).requires_grad_() for o in outs]
-        g = _grads("jvp", outs, xs, us, True, strict)
+        us, g = _func.dual("jvp", outs, xs, _strict("jvp", strict))
         directions = _func._directional(g, us, v)
     return _result(outs, many_out, create_graph), _result(directions, many_out, create_graph)
 
@@ -103,32 +106,14 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     xs, many_in = _prepared("jacobian", inputs, create_graph)
     with enable_grad():
         outs, many_out = _outputs("jacobian", func(*xs))
-        blocks = (_rows if strategy == "reverse-mode" else _columns)(outs, xs, strict)
+        gradients = _strict("jacobian", strict)
+        if strategy == "reverse-mode":
+            blocks = _func.jacobian_rows(outs, xs, gradients)
+        else:
+            blocks = _func.jacobian_columns(outs, xs, *_func.dual("jacobian", outs, xs,
+                                                                   gradients))
     rows = [_result(row, many_in, create_graph) for row in blocks]
     return tuple(rows) if many_out else rows[0]
-
-
-def _rows(outs, xs, strict):
-    """The Jacobian blocks [output][input], one backward pass per output element."""
-    blocks = []
-    for o in outs:
-        per = [_grads("jacobian", [o], xs, [_func._one_hot(o, k)], True, strict)
-               for k in range(o.size)]
-        blocks.append([_func._stack_blocks([r[j] for r in per], o, x, True)
-                       for j, x in enumerate(xs)])
-    return blocks
-
-
-def _columns(outs, xs, strict):
-    """The same blocks by forward mode: one pass of J^T u's graph per input element."""
-    from .creation import zeros_like
-    _func._real("jacobian", list(outs) + list(xs))
-    us = [zeros_like(o).requires_grad_() for o in outs]
-    g = _grads("jacobian", outs, xs, us, True, strict)
-    columns = [[_func._directional([gj.reshape(-1)[k]], us, [1.0]) for k in range(x.size)]
-               for gj, x in zip(g, xs)]
-    return [[_func._stack_blocks([c[i] for c in columns[j]], o, x, False)
-             for j, x in enumerate(xs)] for i, o in enumerate(outs)]
 
 
 def _scalar(name, func):

@@ -211,14 +211,41 @@ def _real(name, tensors):
                                 f"and imaginary parts (ember.view_as_real) instead")
 
 
-def _dual(name, out, tracked):
-    """The output's tensors, stand-ins u for their cotangents, and g(u) = J^T u
-    (linear in u, differentiable in it): the pieces of forward mode."""
+def dual(name, outs, inputs, gradients=None):
+    """Stand-ins u for the outputs' cotangents and g(u) = J^T u (linear in u,
+    differentiable in it): the pieces of forward mode. ``gradients(outputs, inputs,
+    cotangents)`` differentiates (this module's, or autograd.functional's strict one)."""
     from .creation import zeros_like
-    outs, spec = tensors_of(out)
-    _real(name, outs + tracked)
+    _real(name, list(outs) + list(inputs))
     us = [zeros_like(o).requires_grad_() for o in outs]
-    return outs, spec, us, _gradients(outs, tracked, us)
+    return us, (gradients or _gradients)(outs, inputs, us)
+
+
+def _dual(name, out, tracked):
+    """The output's tensors and structure, and dual's pieces for them."""
+    outs, spec = tensors_of(out)
+    return (outs, spec) + dual(name, outs, tracked)
+
+
+def jacobian_rows(outs, inputs, gradients=None):
+    """blocks[i][j] = d outs[i] / d inputs[j], of shape outs[i].shape + inputs[j].shape,
+    by reverse mode: one pass of ``gradients`` (see dual) per output element."""
+    gradients = gradients or _gradients
+    blocks = []
+    for o in outs:
+        per_row = [gradients([o], inputs, [_one_hot(o, k)]) for k in range(o.size)]
+        blocks.append([_stack_blocks([r[j] for r in per_row], o, x, True)
+                       for j, x in enumerate(inputs)])
+    return blocks
+
+
+def jacobian_columns(outs, inputs, us, g):
+    """The same blocks by forward mode from dual's (us, g): one pass of g's graph per
+    input element."""
+    columns = [[_directional([gj.reshape(-1)[k]], us, [1.0]) for k in range(x.size)]
+               for gj, x in zip(g, inputs)]
+    return [[_stack_blocks([c[i] for c in columns[j]], o, x, False)
+             for j, x in enumerate(inputs)] for i, o in enumerate(outs)]
 
 
 def _directional(g_of_u, us, weights):
@@ -296,11 +323,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
         with enable_grad():
             out, aux = _split_aux("jacrev", func(*args, **kwargs), has_aux)
             outs, out_spec = tensors_of(out)
-            rows = []
-            for o in outs:
-                per_row = [_gradients([o], tracked, [_one_hot(o, k)]) for k in range(o.size)]
-                rows.append([_stack_blocks([r[j] for r in per_row], o, x, True)
-                             for j, x in enumerate(tracked)])
+            rows = jacobian_rows(outs, tracked)
         jac = _release(_jacobian_layout(rows, out_spec, layout), _own(tracked))
         return (jac, _release(aux, _own(tracked))) if has_aux else jac
     return wrapper
@@ -318,10 +341,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         with enable_grad():
             out, aux = _split_aux("jacfwd", func(*args, **kwargs), has_aux)
             outs, out_spec, us, g = _dual("jacfwd", out, tracked)
-            columns = [[_directional([gj.reshape(-1)[k]], us, [1.0]) for k in range(x.size)]
-                       for gj, x in zip(g, tracked)]
-            rows = [[_stack_blocks([c[i] for c in columns[j]], o, x, False)
-                     for j, x in enumerate(tracked)] for i, o in enumerate(outs)]
+            rows = jacobian_columns(outs, tracked, us, g)
         own = _own(tracked) | {id(u) for u in us}
         jac = _release(_jacobian_layout(rows, out_spec, layout), own)
         return (jac, _release(aux, own)) if has_aux else jac

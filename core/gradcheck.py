@@ -58,22 +58,13 @@ def _numerical(func, items, i, eps):
 
 
 def _analytical(outs, items, wrt):
-    """d outputs / d inputs by backward passes: per output, per input, (out.size, x.size)."""
-    from .func import _one_hot
-    blocks = []
-    for o in outs:
-        rows = []
-        for k in range(o.size):
-            if o.requires_grad:
-                found = _grad(o, [items[i] for i in wrt], [_one_hot(o, k)],
-                              allow_unused=True, retain_graph=True)
-            else:
-                found = [None] * len(wrt)
-            rows.append([np.zeros(items[i].size) if g is None else
-                         g.numpy().astype(np.float64).reshape(-1) for i, g in zip(wrt, found)])
-        blocks.append([np.stack([r[j] for r in rows]) if rows else
-                       np.zeros((0, items[i].size)) for j, i in enumerate(wrt)])
-    return blocks
+    """d outputs / d inputs by backward passes (ember.func's Jacobian rows): per output,
+    per input, (out.size, x.size) in float64."""
+    from .func import jacobian_rows
+    xs = [items[i] for i in wrt]
+    blocks = jacobian_rows(outs, xs)
+    return [[b.numpy().astype(np.float64).reshape(o.size, x.size) for b, x in zip(row, xs)]
+            for o, row in zip(outs, blocks)]
 
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):

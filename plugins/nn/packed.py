@@ -72,9 +72,13 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         sorted_indices = _index(order, x)
         x, n = ember.index_select(x, 1, sorted_indices), n[order]
     sizes = [int((n > t).sum()) for t in range(int(n.max()))]
-    data = ember.concatenate([x[t, :b] for t, b in enumerate(sizes)], 0)
-    return PackedSequence(data, ember.tensor(np.asarray(sizes, dtype=np.int64)),
+    return PackedSequence(_packed_data(x, sizes), ember.tensor(np.asarray(sizes, dtype=np.int64)),
                           sorted_indices)
+
+
+def _packed_data(padded, sizes):
+    """The first sizes[t] rows of each time step of ``padded`` (L, B, *), one after another."""
+    return ember.concatenate([padded[t, :b] for t, b in enumerate(sizes)], 0)
 
 
 def padded_in_sorted_order(sequence, padding_value=0.0, total_length=None):
@@ -128,6 +132,5 @@ def unpack_sequence(packed_sequences):
 
 def packed_like(sequence, padded):
     """``padded`` (L, B, *) in ``sequence``'s sorted order, packed with its layout."""
-    data = ember.concatenate([padded[t, :b] for t, b in enumerate(sequence.sizes)], 0)
-    return PackedSequence(data, sequence.batch_sizes, sequence.sorted_indices,
-                          sequence.unsorted_indices)
+    return PackedSequence(_packed_data(padded, sequence.sizes), sequence.batch_sizes,
+                          sequence.sorted_indices, sequence.unsorted_indices)

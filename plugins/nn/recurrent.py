@@ -144,16 +144,20 @@ class RNNBase(Module):
         n = x.shape[1]
         steps = np.arange(x.shape[0])[:, None] < np.asarray(lengths)[None, :]
         valid = ember.tensor(steps[..., None], backend=x.backend)
-        order, back = packed.sorted_indices, packed.unsorted_indices
-        if hx is not None and order is not None:
-            hx = tuple(ember.index_select(s, 1, order) for s in hx) if self.mode == "LSTM" \
-                else ember.index_select(hx, 1, order)
+        if hx is not None:
+            hx = self._reordered(hx, packed.sorted_indices)
         h0, c0 = self._initial(hx, name, True, self._count(), n, x)
         out, state = self._layers(x, h0, c0, valid)
-        if back is not None:
-            state = tuple(ember.index_select(s, 1, back) for s in state) \
-                if self.mode == "LSTM" else ember.index_select(state, 1, back)
-        return packed_like(packed, out), state
+        return packed_like(packed, out), self._reordered(state, packed.unsorted_indices)
+
+    def _reordered(self, state, order):
+        """A state (LSTM's pair, or h) with its batch axis permuted by ``order`` (None:
+        as it is)."""
+        if order is None:
+            return state
+        if self.mode == "LSTM":
+            return tuple(ember.index_select(s, 1, order) for s in state)
+        return ember.index_select(state, 1, order)
 
     def _initial(self, hx, name, batched, count, n, x):
         """(h0, c0) as (count, N, size) tensors, zeros where not given."""

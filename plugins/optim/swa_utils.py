@@ -34,9 +34,11 @@ def get_ema_multi_avg_fn(decay=0.999):
 
 def get_swa_multi_avg_fn():
     """The running mean, avg + (current - avg) / (n + 1), on lists of tensors in place."""
+    single = get_swa_avg_fn()
+
     def swa_update(averaged, current, num_averaged):
         for a, c in zip(averaged, current):
-            a.copy_(a + (c - a) / (num_averaged + 1).to(a.dtype))
+            a.copy_(single(a, c, num_averaged))
     return swa_update
 
 

@@ -2111,3 +2111,67 @@ def test_non_persistent_buffers_stay_out_of_the_state_dict_as_pytorchs():
         keys.append((sorted(net.state_dict()), sorted(n for n, _ in net.named_buffers()),
                      sorted(net.state_dict(prefix="m.", keep_vars=True))))
     assert keys[0] == keys[1]
+
+
+def _shared_net(lib, tensors):
+    """A net whose Linear is used twice, with a BatchNorm between (buffers)."""
+    class Net(lib.Module):
+        def __init__(self):
+            super().__init__()
+            shared = lib.Linear(3, 3)
+            self.body = lib.Sequential(shared, lib.BatchNorm1d(3), shared)
+            self.head = lib.Linear(3, 2)
+            self.register_buffer("scale", tensors.ones(2))
+    return Net()
+
+
+def test_shared_modules_and_state_dict_order_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    seen = []
+    for lib, tensors in ((nn, ember), (torch.nn, torch)):
+        net = _shared_net(lib, tensors)
+        seen.append((
+            [n for n, _ in net.named_parameters()],
+            [n for n, _ in net.named_parameters(remove_duplicate=False)],
+            [n for n, _ in net.named_buffers()],
+            [n for n, _ in net.named_buffers(recurse=False)],
+            [n for n, _ in net.named_modules()],
+            [n for n, _ in net.named_modules(remove_duplicate=False)],
+            [n for n, _ in net.body.named_children()],
+            len(list(net.parameters())), len(list(net.parameters(recurse=False))),
+            list(net.state_dict()),               # module by module; shared under both keys
+            list(net.state_dict(prefix="m.")),
+        ))
+    assert seen[0] == seen[1]
+
+
+def test_load_state_dict_reports_keys_and_assigns_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    reports = []
+    for lib, tensors in ((nn, ember), (torch.nn, torch)):
+        net = _shared_net(lib, tensors)
+        state = dict(net.state_dict())
+        state.pop("head.bias")
+        state["extra.weight"] = tensors.zeros(1)
+        result = net.load_state_dict(state, strict=False)
+        reports.append((list(result.missing_keys), list(result.unexpected_keys),
+                        repr(net.load_state_dict(net.state_dict()))))
+    assert reports[0] == reports[1]
+    net = _shared_net(nn, ember)
+    new = {k: v * 0 + 2 for k, v in net.state_dict().items()}
+    old = net.head.weight
+    net.load_state_dict(new, assign=True)
+    assert net.head.weight is not old and isinstance(net.head.weight, nn.Parameter)
+    assert net.head.weight.requires_grad and net.head.weight is net.get_parameter("head.weight")
+    assert [p.numpy().tolist() for p in net.parameters()] == \
+        [np.full(p.shape, 2.0).tolist() for p in net.parameters()]
+    assert net.body[1].running_mean.numpy().tolist() == [2.0] * 3
+
+
+def test_zero_grad_to_none_or_zeros_as_pytorchs():
+    net = nn.Linear(2, 2)
+    net(ember.ones((1, 2))).sum().backward()
+    net.zero_grad(set_to_none=False)
+    assert net.weight.grad.numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    net.zero_grad()
+    assert net.weight.grad is None

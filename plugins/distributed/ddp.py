@@ -59,12 +59,12 @@ class DistributedDataParallel(Module):
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)
 
-    def state_dict(self):
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
         """The wrapped module's, unprefixed: a checkpoint loads with any number of processes."""
-        return self.module.state_dict()
+        return self.module.state_dict(destination, prefix, keep_vars)
 
-    def load_state_dict(self, state, strict=True):
-        return self.module.load_state_dict(state, strict)
+    def load_state_dict(self, state, strict=True, assign=False):
+        return self.module.load_state_dict(state, strict, assign)
 
     @contextlib.contextmanager
     def no_sync(self):

@@ -1,6 +1,6 @@
 """Module: a tree of layers holding parameters and buffers, as in PyTorch."""
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,35 +179,57 @@ class Module(HookedModule):
 
     # -- traversal ----------------------------------------------------------------
     def named_children(self):
-        return iter(self._modules.items())
+        """(name, child) of the direct children, each module once (as PyTorch's)."""
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
     def children(self):
-        return iter(self._modules.values())
+        return (m for _, m in self.named_children())
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """This module and every descendant with its dotted path, depth first; a module
+        reached twice (shared) comes once unless ``remove_duplicate=False``, as PyTorch's."""
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                               remove_duplicate)
 
     def modules(self):
         return (m for _, m in self.named_modules())
 
-    def named_parameters(self, prefix=""):
-        for mod_prefix, mod in self.named_modules(prefix):
-            for name, p in mod._parameters.items():
-                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        """(dotted name, tensor) of each module's ``table``; a tensor shared by several
+        modules (tied weights) comes once unless ``remove_duplicate=False``."""
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
+        for mod_prefix, mod in mods:
+            for name, t in getattr(mod, table).items():
+                if t is None or (remove_duplicate and id(t) in seen):
+                    continue        # a None entry holds no state, as in PyTorch
+                seen.add(id(t))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
 
-    def parameters(self):
-        return (p for _, p in self.named_parameters())
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def named_buffers(self, prefix=""):
-        for mod_prefix, mod in self.named_modules(prefix):
-            for name, b in mod._buffers.items():
-                if b is not None:           # a buffer set to None holds no state, as in PyTorch
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def buffers(self):
-        return (b for _, b in self.named_buffers())
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     def num_parameters(self):
         return sum(p.size for p in self.parameters())
@@ -221,9 +243,13 @@ class Module(HookedModule):
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Drop the parameters' gradients (``set_to_none=False``: fill them with zeros)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = ember.zeros_like(p.grad)
 
     def requires_grad_(self, flag=True):
         for p in self.parameters():
@@ -231,28 +257,30 @@ class Module(HookedModule):
         return self
 
     # -- state --------------------------------------------------------------------
-    def _persistent_buffers(self):
-        """The buffers a state dict holds: all but those registered persistent=False."""
-        for mod_prefix, mod in self.named_modules():
-            for name, b in mod._buffers.items():
-                if b is not None and name not in mod.__dict__.get("_non_persistent", ()):
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
-
     def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """Parameters and persistent buffers by dotted name (after ``prefix``), detached
-        (values, not graph) unless ``keep_vars``, into ``destination`` if given."""
+        """Parameters and persistent buffers by dotted name (after ``prefix``), module by
+        module as PyTorch orders them, detached (values, not graph) unless ``keep_vars``,
+        into ``destination`` if given. A tensor shared by two modules is under both keys."""
         out = OrderedDict() if destination is None else destination
-        for name, t in (*self.named_parameters(), *self._persistent_buffers()):
-            out[prefix + name] = t if keep_vars else t.detach()
+        for name, t in self._parameters.items():
+            if t is not None:
+                out[prefix + name] = t if keep_vars else t.detach()
+        for name, t in self._buffers.items():
+            if t is not None and name not in self._non_persistent:
+                out[prefix + name] = t if keep_vars else t.detach()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
-    def load_state_dict(self, state, strict=True):
-        """Copy values into this module's own tensors (optimizers keep their references);
-        lazy layers take their sizes from the state first."""
+    def load_state_dict(self, state, strict=True, assign=False):
+        """Copy values into this module's own tensors (optimizers keep their references),
+        or with ``assign`` make the state's tensors the module's (as PyTorch's);
+        lazy layers take their sizes from the state first. Returns the missing and
+        unexpected keys (PyTorch's IncompatibleKeys); ``strict`` refuses either."""
         from .lazy import materialize_from_state
         materialize_from_state(self, state)
-        own = OrderedDict(self.named_parameters())
-        own.update(self._persistent_buffers())
+        own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
@@ -282,9 +310,12 @@ class Module(HookedModule):
                 raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
                                  f"state_dict but {target.dtype.name} in {type(self).__name__}; "
                                  f"cast the module or the state first")
-            with ember.no_grad():
-                target.copy_(value)
-        return self
+            if assign:
+                _assign(self, name, target, value)
+            else:
+                with ember.no_grad():
+                    target.copy_(value)
+        return IncompatibleKeys(missing, unexpected)
 
     def to(self, target=None, dtype=None):
         """Move to a backend and/or cast floating state to a dtype, in place (the
@@ -332,6 +363,30 @@ class Module(HookedModule):
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict did not match: keys the module has that the state lacks,
+    and keys the state has that the module lacks (PyTorch's _IncompatibleKeys)."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+
+def _assign(module, name, target, value):
+    """load_state_dict(assign=True): ``value`` itself becomes the state at dotted
+    ``name``, a Parameter (keeping the old one's requires_grad) where one was."""
+    owner, _, attr = name.rpartition(".")
+    holder = module.get_submodule(owner)
+    if isinstance(target, Parameter):
+        value = Parameter(value.detach(), requires_grad=target.requires_grad)
+        holder._parameters[attr] = value
+    else:
+        holder._buffers[attr] = value
+    ember.name_state(value, attr)
+    object.__setattr__(holder, attr, value)
 
 
 def _fitted(name, value, dtype):
@@ -505,19 +560,48 @@ class ParameterDict(_ByName, Module):
 
 
 
-def functional_call(module, tensors, *args):
-    """Call ``module`` with some parameters or buffers replaced by ``tensors``
-    (a mapping of dotted name -> tensor), then put the originals back."""
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
+                    tie_weights=True, strict=False):
+    """Call ``module`` with some parameters or buffers replaced (torch.func's
+    functional_call): a mapping of dotted name -> tensor, or a tuple of mappings whose
+    names do not overlap; ``args`` a tuple or one argument. ``tie_weights``: a tensor
+    held under two names (tied weights) is replaced under both when either is given;
+    ``strict``: every parameter and buffer must be given. The originals come back after."""
+    dicts = parameter_and_buffer_dicts
+    given = {}
+    for d in dicts if isinstance(dicts, (tuple, list)) else (dicts,):
+        for name, value in d.items():
+            if name in given:
+                raise StateDictError(f"functional_call: {name!r} is in more than one of the "
+                                     f"dictionaries; give each name once")
+            given[name] = value
+    own = module.state_dict(keep_vars=True)
+    unknown = [k for k in given if k not in own]
+    missing = [k for k in own if k not in given] if strict else []
+    if unknown or missing:
+        parts = ([f"{type(module).__name__} has no parameter or buffer "
+                  f"{', '.join(map(repr, unknown))}"] if unknown else []) + \
+            ([f"strict=True and {', '.join(map(repr, missing))} not given"] if missing else [])
+        raise StateDictError("functional_call: " + "; ".join(parts))
+    if tie_weights:
+        names_of = {}
+        for name, t in own.items():
+            names_of.setdefault(id(t), []).append(name)
+        for name, value in list(given.items()):
+            for twin in names_of[id(own[name])]:
+                if given.setdefault(twin, value) is not value:
+                    raise StateDictError(f"functional_call: {name!r} and {twin!r} are tied "
+                                         f"(one tensor) but were given different values; give "
+                                         f"one, or pass tie_weights=False")
     saved = []
     try:
-        for name, value in tensors.items():
+        for name, value in given.items():
             owner_name, _, attr = name.rpartition(".")
-            owner = module
-            for part in owner_name.split(".") if owner_name else ():
-                owner = owner._modules[part]
+            owner = module.get_submodule(owner_name)
             saved.append((owner, attr, owner.__dict__[attr]))
             object.__setattr__(owner, attr, value)
-        return module(*args)
+        args = args if isinstance(args, tuple) else () if args is None else (args,)
+        return module(*args, **(kwargs or {}))
     finally:
         for owner, attr, value in reversed(saved):
             object.__setattr__(owner, attr, value)

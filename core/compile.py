@@ -289,7 +289,9 @@ class _Trace:
     plus how its inputs and outputs map to the caller's tensors."""
 
     @classmethod
-    def run(cls, fn, args, kwargs):
+    def run(cls, fn, args, kwargs, keep=False):
+        """(trace, result): the result rebuilt from the recorded buffers, or with ``keep``
+        the call's own (its tensors then are results, not state the call made)."""
         leaves = []
         flatten((args, kwargs), leaves)
         backends = {t._backend for t in leaves}
@@ -306,6 +308,9 @@ class _Trace:
             with dispatch.recording(trace):
                 result = fn(*args, **kwargs)
             trace.outputs(result)
+            kept = result if keep else None
+            if not keep:
+                trace.out_tensors = set()    # what the call returned is gone with it
             del result
             # tensors made by the call that nothing holds any more (cycles) are gone, and
             # the rest of the heap is not walked (a full collection in a process holding
@@ -315,6 +320,8 @@ class _Trace:
             if enabled:
                 gc.enable()
         trace.finish(leaves)
+        if keep:
+            return trace, kept
         return trace, unflatten(trace.out_spec, [wrap(b, trace.backend, s, d) for b, (s, d)
                                                   in zip(trace.out_bufs, trace.out_meta)])
 
@@ -428,6 +435,7 @@ class _Trace:
             i = self.values.get(id(t._data))
             self.out_ids.append(i if i is not None else self._new(t._data))
         self.out_meta = [(t.shape, t.dtype) for t in leaves]
+        self.out_tensors = {id(t) for t in leaves}
         self.out_bufs = [t._data for t in leaves]
 
     def finish(self, args):
@@ -438,7 +446,7 @@ class _Trace:
         state = list(self.rebound_tensors.values()) + [r() for r in self.created_refs]
         self.state_out, seen, out_names = [], set(), {}
         for t in state:
-            if t is None or id(t) in seen:
+            if t is None or id(t) in seen or id(t) in self.out_tensors:
                 continue
             seen.add(id(t))
             i = self.values.get(id(t._data))
@@ -447,6 +455,9 @@ class _Trace:
                 self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
                 out_names[len(outputs) - 1] = dispatch.state_name(t) or (
                     self.names[self.inputs[arg_pos[id(t)]]] if id(t) in arg_pos else "new")
+        made = {id(r()) for r in self.created_refs}
+        #: whether the call rebound a tensor that existed before it (vmap needs to know)
+        self.rebound_any = any(id(t) not in made for t in self.rebound_tensors.values())
         self.rebound_tensors, self.created_refs, self._view = {}, [], None
         self.graph = Graph(self.inputs, self.consts, self.nodes, outputs, self.meta, self.names,
                            out_names)

@@ -9,9 +9,12 @@ What each costs, in passes over f:
   the gradient of <g(u), t> with respect to u (about three times f).
 - jacrev: one backward pass per output element. jacfwd: one pass of g's graph per
   input element, after one forward and one backward. hessian: jacrev of jacrev.
-- vmap: func runs once per slice along ``in_dims``, and the results are stacked. It
-  has vmap's semantics (in_dims, out_dims, randomness), not a batched kernel, so it
-  costs what that loop costs.
+- vmap: func runs once, on the first slice, recorded; the recording then runs once
+  over the whole batch with each primitive batched (ember.batching), so vmap(grad(f))
+  gives per-sample gradients in one pass. Where that cannot be (func reads values on
+  the host, changes outside tensors, returns results that need gradients, or reaches
+  a primitive with no batching rule), func runs once per slice and the results are
+  stacked, with the same semantics.
 
 Every argument a transform differentiates is taken through a fresh node. Its inner
 gradient then holds only the paths through that argument, even when the same tensor
@@ -22,10 +25,11 @@ ember.func has no functional_call: a module's is ember.plugins.nn.functional_cal
 
 import functools
 
+from . import batching, dispatch
 from . import random as _random
 from .autograd import AutogradError, Op, enable_grad, grad as _autograd_grad, run
 from .errors import ShapeError
-from .pytree import tensors_of, unflatten
+from .pytree import flatten, tensors_of, unflatten
 from .tensor import Tensor
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
@@ -371,7 +375,8 @@ def _dims_for(name, value, d):
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """func mapped over a dimension of its arguments (torch.func.vmap): ``in_dims`` per
     argument (an int, None for an argument passed whole, or a nested structure), the
-    results stacked along ``out_dims``. func runs once per slice (see the module).
+    results stacked along ``out_dims``: one batched pass, or one call per slice where
+    func cannot be batched (see the module).
     ``randomness``: "error" refuses a func that draws random numbers, "different" lets
     each slice draw its own, "same" gives every slice the same draws."""
     _check_mode("vmap", chunk_size, randomness)
@@ -402,8 +407,23 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             raise ShapeError("vmap: the mapped dimension has size 0; func never runs, so "
                              "the results' shapes are unknown")
         state = _random.get_rng_state()
-        results = []
-        for b in range(size):
+        first = [t.select(d, 0) if d is not None else t for t, d in zip(leaves, dims)]
+        call_args = unflatten(spec, first)
+        trace, result = batching.record(func, call_args, kwargs)
+        if randomness == "error" and _random.get_rng_state() != state:
+            raise AutogradError("vmap: func draws random numbers and randomness='error'; "
+                                "pass randomness='different' (each slice its own draws) "
+                                "or 'same'")
+        if trace is not None:
+            batched = _batched(trace, result, (call_args, kwargs), zip(leaves, first, dims),
+                               size, randomness, out_dims)
+            if batched is not None:
+                return batched
+        else:           # not recorded: the loop starts over from the first slice
+            _random.set_rng_state(state)
+            result = None
+        results = [] if result is None else [result]
+        for b in range(len(results), size):
             if randomness == "same":
                 _random.set_rng_state(state)
             sliced = [t.select(d, b) if d is not None else t for t, d in zip(leaves, dims)]
@@ -414,6 +434,33 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                                     "or 'same'")
         return _stacked(results, out_dims)
     return wrapper
+
+
+def _batched(trace, result, call, slices, size, randomness, out_dims):
+    """vmap's results from one batched run of func's recording (ember.batching), or None
+    where it has none: its results need gradients or are not all tensors, or a
+    recorded call has no batching rule. ``call``: the first slice's (args, kwargs);
+    ``slices``: (argument, its first slice, in_dim) per argument tensor."""
+    outs = tensors_of(result)[0]
+    if any(kind == "C" for kind in _kinds(trace.out_spec)) or \
+            any(t.requires_grad for t in outs):
+        return None
+    whole = {id(s): (t, d) for t, s, d in slices if d is not None}
+    inputs = []
+    flatten(call, inputs)
+    args = []
+    for s in inputs:
+        if id(s) in whole:
+            t, d = whole[id(s)]
+            args.append((dispatch.read(t.movedim(d, 0) if d % t.ndim else t), True))
+        else:
+            args.append((dispatch.read(s), False))
+    try:
+        outs = batching.run(trace, args, size, randomness)
+    except batching.Unbatchable:
+        return None
+    return unflatten(trace.out_spec, batching.assemble(
+        trace, outs, size, _dims_for("out_dims", result, out_dims)))
 
 
 def _stacked(results, out_dims):

@@ -206,6 +206,83 @@ def test_vmap_randomness_and_shapes_are_checked():
         ember.func.vmap(lambda a: 1.0)(x)
 
 
+#: per case: f(lib, a, i, w) and in_dims over (a, i, w): a (4, 3, 5) float, i (4, 2)
+#: indices into a's 5, w (5, 2) float; each exercises the batching rules named
+_VMAP_CASES = {
+    "matmul batched @ shared": (lambda L, a, i, w: a @ w, (0, None, None)),
+    "matmul shared @ batched": (lambda L, a, i, w: w.T @ a.transpose(0, 1), (0, None, None)),
+    "matmul both, vector": (lambda L, a, i, w: (a @ a.transpose(0, 1), a[0] @ a[1]),
+                            (0, None, None)),
+    "reductions": (lambda L, a, i, w: (a.sum(0), a.amax(1), a.min(), a.argmax(1),
+                                       L.logsumexp(a, 1)), (0, None, None)),
+    "softmax, where, clamp": (lambda L, a, i, w: (L.softmax(a, -1), L.log_softmax(a, 0),
+                                                  L.where(a > 0, a, w[:3, :1]),
+                                                  L.clamp(a, -0.5, 0.5)), (0, None, None)),
+    "movement": (lambda L, a, i, w: (a.T, a.reshape(15), L.flip(a, (0,)), a[1:, ::2],
+                                     L.cat([a, w[:3]], 1), a[:, :1].expand(3, 4),
+                                     L.movedim(a, 0, 1)), (0, None, None)),
+    "mapped along axis 1": (lambda L, a, i, w: (a * w[:, 0]).sum(0), (2, None, None)),
+    "gather, batched index": (lambda L, a, i, w: (L.take_along_dim(a, i[None].expand(3, 2), 1),
+                                                  a[:, i], L.index_select(a, 1, i)),
+                              (0, 0, None)),
+    "per-sample gradient": (lambda L, a, i, w: L.func.grad(
+        lambda a: (L.take_along_dim(a, i[None].expand(3, 2), 1) ** 2).sum()
+        + (L.tanh(a @ w) ** 2).mean())(a), (0, 0, None)),
+}
+
+
+@pytest.mark.parametrize("case", _VMAP_CASES)
+def test_vmap_is_one_batched_pass_that_agrees_with_torch_func(backend, case):
+    fn, in_dims = _VMAP_CASES[case]
+    rng = np.random.default_rng(1)
+    arrays = (rng.standard_normal((4, 3, 5)), rng.integers(0, 5, (4, 2)),
+              rng.standard_normal((5, 2)))
+    arrays = (np.moveaxis(arrays[0], 0, in_dims[0]) if in_dims[0] else arrays[0],) + arrays[1:]
+    calls = []
+
+    def counted(lib, *args):
+        calls.append(lib)
+        return fn(lib, *args)
+
+    want = torch.func.vmap(lambda *t: counted(torch, *t), in_dims=in_dims)(
+        *(torch.tensor(x) for x in arrays))
+    got = ember.func.vmap(lambda *t: counted(ember, *t), in_dims=in_dims)(
+        *(ember.tensor(x.astype(np.float32) if x.dtype.kind == "f" else x) for x in arrays))
+    assert calls.count(ember) == 1, "func ran once per slice instead of once in all"
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,)):
+        assert tuple(g.shape) == tuple(w.shape)
+        w = w.numpy()
+        if w.dtype.kind == "i":
+            np.testing.assert_array_equal(g.numpy(), w)
+        else:      # float32 against float64: relative to the largest value
+            assert np.abs(g.numpy() - w).max() <= 2e-6 * np.abs(w).max(), case
+
+
+def test_vmap_falls_back_to_a_loop_where_a_pass_cannot_be_batched():
+    seen = []
+
+    def reads_values(r):        # a branch on a value: the first slice cannot speak for all
+        seen.append(r)
+        return r * 2 if r.sum().item() > 0 else -r
+
+    x = ember.tensor([[1.0, 2.0], [-3.0, -4.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(ember.func.vmap(reads_values)(x).numpy(),
+                                  [[2, 4], [3, 4], [10, 12]])
+    count = ember.zeros(())
+
+    def counts(r):             # changes a tensor outside: once per slice, as a loop does
+        count.add_(1.0)
+        return r + count
+
+    np.testing.assert_array_equal(ember.func.vmap(counts)(x).numpy(),
+                                  [[2, 3], [-1, -2], [8, 9]])
+    w = ember.ones(2, requires_grad=True)      # results that need gradients keep their graph
+    out = ember.func.vmap(lambda r: (r * w).sum())(x)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 4.0])
+
+
 def test_autograd_functional_follows_pytorchs():
     def run(lib, x, w):
         A = lib.autograd.functional

@@ -2175,3 +2175,33 @@ def test_zero_grad_to_none_or_zeros_as_pytorchs():
     assert net.weight.grad.numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]
     net.zero_grad()
     assert net.weight.grad is None
+
+
+def test_functional_call_takes_torch_funcs_arguments():
+    torch = pytest.importorskip("torch")
+    import torch.func
+    got = []
+    ours = _shared_net(nn, ember).eval()
+    theirs = _shared_net(torch.nn, torch).eval()
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    for lib, tensors, call, net in ((nn, ember, nn.functional_call, ours),
+                                    (torch.nn, torch, torch.func.functional_call, theirs)):
+        x = tensors.ones((2, 3))
+        w = tensors.ones((3, 3)) * 0.5
+        tied = call(net.body, {"0.weight": w}, (x,))             # 2.weight follows (tied)
+        untied = call(net.body, ({"0.weight": w}, {"1.bias": tensors.ones(3)}), x,
+                      tie_weights=False)
+        got.append([np.asarray(t.detach().numpy()) for t in (tied, untied)])
+        if lib is nn:     # the originals are back (PyTorch 2.13 leaves w in a shared module)
+            assert net.body[0].weight is not w and net.body[2].weight is net.body[0].weight
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    net = _shared_net(nn, ember)
+    with pytest.raises(ember.StateDictError, match="tied"):
+        nn.functional_call(net.body, {"0.weight": ember.ones((3, 3)),
+                                      "2.weight": ember.zeros((3, 3))}, ember.ones((1, 3)))
+    with pytest.raises(ember.StateDictError, match="no parameter or buffer 'nope'"):
+        nn.functional_call(net, {"nope": ember.ones(1)}, ember.ones((1, 3)))
+    with pytest.raises(ember.StateDictError, match="strict=True"):
+        nn.functional_call(net.body, {"0.weight": ember.ones((3, 3))}, ember.ones((1, 3)),
+                           strict=True)

@@ -2,12 +2,11 @@
 ember.compile's tracer, and the recorded primitive calls run again over the whole
 batch, each rewritten by a batching rule to carry the mapped axis in front (as
 JAX's and torch.func's batching rules do, here over the ~40 backend primitives
-rather than every op). While recording, the backend offers only the fast paths
-that have a rule, so ops take their composed forms.
+and the common fast paths rather than every op).
 
 A call that cannot be batched this way raises Unbatchable and vmap runs func once
 per slice instead: a host read (``.item()``, a branch on a value), a primitive
-with no rule (a host routine as ``lapack``), results that need gradients, or
+with no rule (a host routine as ``lapack``, a convolution's fast path), results that need gradients, or
 effects beyond the results (state rebound, ``.grad`` set).
 """
 
@@ -15,8 +14,7 @@ import numpy as np
 
 from . import dispatch
 from . import random as _random
-from .backend import FAST_PATHS
-from .compile import CompileError, _Trace, _View
+from .compile import CompileError, _Trace
 from .graph import ELEMENTWISE, V
 from .tensor import wrap
 
@@ -27,26 +25,14 @@ class Unbatchable(Exception):
 
 _UNARY = frozenset("neg exp log sin cos tanh sqrt abs sign real imag conj cast".split())
 _BROADCASTING = frozenset("add sub mul div pow maximum minimum eq ne lt le gt ge where".split())
-_FAST = frozenset(n for n in ELEMENTWISE if n.startswith("fast_"))
-
-
-class _SliceView(_View):
-    """The backend as the recorded slice sees it: fast paths without a batching rule
-    are absent, so ops use their composed forms over the primitives."""
-
-    def __getattr__(self, name):
-        if name in FAST_PATHS and name not in _FAST:
-            return None
-        return super().__getattr__(name)
+#: fast paths computing each element from the same position of their operands
+_FAST = frozenset(n for n in ELEMENTWISE if n.startswith("fast_")) | {
+    "fast_relu_grad", "fast_hardswish", "fast_hardsigmoid", "fast_rounding"}
 
 
 class _SliceTrace(_Trace):
     """ember.compile's trace, where any host read ends the recording: the first slice's
     values must not decide anything for the others."""
-
-    def __init__(self, backend):
-        super().__init__(backend)
-        self._view = _SliceView(self, backend)
 
     def host_read(self, original, buf):
         raise CompileError("vmap: func reads a tensor's values on the host")
@@ -100,7 +86,9 @@ class _Batch:
         flat = self.b.from_numpy(steps.reshape((self.n,) + (1,) * len(index.shape)))
         return self.b.add(index.buf, flat)
 
-    def call(self, name, args, out_shape):
+    def call(self, name, args, shapes):
+        """Primitive ``name`` over the batch; ``shapes``: its outputs' per-slice shapes."""
+        out_shape = shapes[0]
         b = self.b
         if name in _UNARY:
             return getattr(b, name)(args[0].buf, *args[1:])
@@ -111,7 +99,29 @@ class _Batch:
         if name in _FAST:
             return getattr(b, name)(*[self.full(a, out_shape) if isinstance(a, _Val) else a
                                       for a in args])
+        if name in _FOLDED:
+            return self._folded(name, args, shapes)
         return getattr(self, "_" + name)(*args)
+
+    def _folded(self, name, args, shapes):
+        """A fast path over a leading axis of samples (convolutions, pools): the batch
+        joins that axis, its weights shared by all."""
+        data = _FOLDED[name]
+        b, n = self.b, self.n
+        given = []
+        for k, a in enumerate(args):
+            if k in data and isinstance(a, _Val):
+                given.append(b.reshape(self.full(a), (n * a.shape[0],) + a.shape[1:]))
+            elif isinstance(a, _Val) and a.batched:
+                raise Unbatchable(f"{name} with batched weights")
+            elif name == "fast_max_unpool2d" and k == 5:        # the output's shape
+                given.append((n * a[0],) + tuple(a[1:]))
+            else:
+                given.append(a.buf if isinstance(a, _Val) else a)
+        out = getattr(b, name)(*given)
+        outs = out if isinstance(out, tuple) else (out,)
+        split = tuple(b.reshape(o, (n,) + tuple(s)) for o, s in zip(outs, shapes))
+        return split if isinstance(out, tuple) else split[0]
 
     # -- one rule per primitive that moves or reduces axes -------------------------------
     def _sum(self, x, axes, keepdims):
@@ -147,6 +157,61 @@ class _Batch:
 
     def _concatenate(self, xs, axis):
         return self.b.concatenate([self.full(x) for x in xs], axis + 1)
+
+    def _fast_softmax(self, x, axis):
+        return self.b.fast_softmax(x.buf, axis % len(x.shape) + 1)
+
+    def _fast_log_softmax(self, x, axis):
+        return self.b.fast_log_softmax(x.buf, axis % len(x.shape) + 1)
+
+    def _fast_cumsum(self, x, axis):
+        return self.b.fast_cumsum(x.buf, axis % len(x.shape) + 1)
+
+    def _fast_argsort(self, x, descending):      # rows of a 2-d buffer: the batch's rows too
+        rows, n = x.shape
+        order = self.b.fast_argsort(self.b.reshape(x.buf, (self.n * rows, n)), descending)
+        return self.b.reshape(order, (self.n, rows, n))
+
+    def _fast_addmm(self, c, x, y, relu=False):
+        """c + x @ y with one operand batched: the batch joins its rows or its columns, where
+        the bias c is the same along that axis."""
+        b, n = self.b, self.n
+        (rows, k), cols = x.shape, y.shape[1]
+        if x.batched and not (y.batched or c.batched) and (len(c.shape) < 2 or c.shape[0] == 1):
+            out = b.fast_addmm(c.buf, b.reshape(x.buf, (n * rows, k)), y.buf, relu)
+            return b.reshape(out, (n, rows, cols))
+        if y.batched and not (x.batched or c.batched) and (not c.shape or c.shape[-1] == 1):
+            joined = b.reshape(b.permute(y.buf, (1, 0, 2)), (k, n * cols))
+            out = b.reshape(b.fast_addmm(c.buf, x.buf, joined, relu), (rows, n, cols))
+            return b.permute(out, (1, 0, 2))
+        raise Unbatchable("fast_addmm with both operands or the bias batched")
+
+    def _fast_im2col(self, x, kernel, stride, dilation):
+        """(c, kh, kw, N, oh, ow) windows of N images: the batch joins N."""
+        b, n = self.b, self.n
+        cols = b.fast_im2col(b.reshape(x.buf, (n * x.shape[0],) + x.shape[1:]), kernel, stride,
+                             dilation)
+        c, kh, kw, _, oh, ow = cols.shape
+        split = b.reshape(cols, (c, kh, kw, n, x.shape[0], oh, ow))
+        return b.permute(split, (3, 0, 1, 2, 4, 5, 6))
+
+    def _fast_col2im(self, cols, shape, kernel, stride, dilation):
+        b, n = self.b, self.n
+        c, kh, kw, m, oh, ow = cols.shape
+        joined = b.reshape(b.permute(self.full(cols), (1, 2, 3, 0, 4, 5, 6)),
+                           (c, kh, kw, n * m, oh, ow))
+        out = b.fast_col2im(joined, (n * shape[0],) + tuple(shape[1:]), kernel, stride, dilation)
+        return b.reshape(out, (n,) + tuple(shape))
+
+    def _fast_standardize(self, x, axes, eps):
+        found = self.b.fast_standardize(x.buf, tuple(a + 1 for a in axes), eps)
+        if found is None:    # the backend leaves these values to the composed form
+            raise Unbatchable("fast_standardize declined the batch")
+        return found
+
+    def _fast_standardize_grad(self, g, y, rstd, axes):
+        return self.b.fast_standardize_grad(self.full(g), self.full(y), self.full(rstd),
+                                            tuple(a + 1 for a in axes))
 
     def _matmul(self, x, y):
         b, n = self.b, self.n
@@ -195,9 +260,15 @@ class _Batch:
         return b.permute(split, (axis,) + tuple(range(axis)) + tuple(range(axis + 1, len(shape) + 1)))
 
 
-_RULES = _UNARY | _BROADCASTING | _FAST | frozenset(
+#: fast paths over samples in a leading axis: the positions of their per-sample operands
+_FOLDED = {"fast_conv2d": (0, 6), "fast_conv3x3": (0, 4), "fast_depthwise_conv2d": (0,),
+           "fast_max_pool2d": (0,), "fast_max_unpool2d": (0, 1)}
+
+_RULES = _UNARY | _BROADCASTING | _FAST | frozenset(_FOLDED) | frozenset(
     "sum max min argmax reshape permute expand flip slice pad concatenate matmul gather "
-    "scatter_add".split())
+    "scatter_add fast_softmax fast_log_softmax fast_cumsum fast_argsort fast_addmm "
+    "fast_im2col fast_col2im "
+    "fast_standardize fast_standardize_grad".split())
 
 
 def _refs(a):
@@ -259,7 +330,9 @@ def run(trace, args, size, randomness):
             return t(plain(x) for x in a)
         return a
 
-    for n in graph.nodes:
+    last = {r: k for k, n in enumerate(graph.nodes) for r in n.refs()}
+    wanted = set(graph.outputs)
+    for k, n in enumerate(graph.nodes):
         outs_batched = any(o in batched for o in n.outs if o is not None)
         if n.name == "random":
             method, given, kwargs, dtype = n.args
@@ -268,13 +341,17 @@ def run(trace, args, size, randomness):
             values = np.stack(values) if outs_batched else values[0]
             result = b.from_numpy(np.ascontiguousarray(values, np.dtype(dtype)))
         elif outs_batched:
-            result = batch.call(n.name, resolve(n.args), graph.meta[n.outs[0]][0])
+            result = batch.call(n.name, resolve(n.args),
+                                [graph.meta[o][0] for o in n.outs if o is not None])
         else:
             result = getattr(b, n.name)(*plain(resolve(n.args)))
         results = result if len(n.outs) > 1 else (result,)
         for o, r in zip(n.outs, results):
             if o is not None:
                 env[o] = _Val(r, graph.meta[o], outs_batched)
+        for r in n.refs():              # a batch's worth of each value: free it after its last use
+            if last[r] == k and r not in wanted:
+                env.pop(r, None)
     return [(env[i].buf, env[i].batched) for i in graph.outputs[:len(trace.out_ids)]]
 
 

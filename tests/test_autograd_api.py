@@ -259,6 +259,41 @@ def test_vmap_is_one_batched_pass_that_agrees_with_torch_func(backend, case):
             assert np.abs(g.numpy() - w).max() <= 2e-6 * np.abs(w).max(), case
 
 
+def test_per_sample_gradients_of_a_cnn_are_one_batched_pass_as_torch_funcs(backend):
+    rng = np.random.default_rng(2)
+    arrays = {"conv.weight": rng.standard_normal((4, 2, 3, 3)) / 3,
+              "conv.bias": rng.standard_normal(4), "norm.weight": rng.standard_normal(8),
+              "norm.bias": rng.standard_normal(8), "fc.weight": rng.standard_normal((3, 32)) / 6,
+              "fc.bias": rng.standard_normal(3)}
+    images, labels = rng.standard_normal((5, 2, 6, 6)), rng.integers(0, 3, 5)
+    calls = []
+
+    def per_sample(lib, F, params, image, label):
+        calls.append(lib)
+        h = F.conv2d(image[None], params["conv.weight"], params["conv.bias"], padding=1)
+        h = F.max_pool2d(F.relu(h), 2)
+        h = F.layer_norm(h.reshape(1, 4, 9)[:, :, :8], (8,), params["norm.weight"],
+                         params["norm.bias"])
+        logits = F.linear(h.reshape(1, 32), params["fc.weight"], params["fc.bias"])
+        return F.cross_entropy(logits, label[None])
+
+    import torch.nn.functional as TF
+    from ember.plugins.nn import functional as EF
+    want = torch.func.vmap(torch.func.grad(lambda *a: per_sample(torch, TF, *a)),
+                           in_dims=(None, 0, 0))(
+        {k: torch.tensor(v) for k, v in arrays.items()}, torch.tensor(images),
+        torch.tensor(labels))
+    got = ember.func.vmap(ember.func.grad(lambda *a: per_sample(ember, EF, *a)),
+                          in_dims=(None, 0, 0))(
+        {k: ember.tensor(v.astype(np.float32)) for k, v in arrays.items()},
+        ember.tensor(images.astype(np.float32)), ember.tensor(labels))
+    assert calls.count(ember) == 1, "func ran once per slice instead of once in all"
+    for k, w in want.items():
+        w = w.numpy()
+        assert got[k].shape == w.shape
+        assert np.abs(got[k].numpy() - w).max() <= 1e-5 * np.abs(w).max(), k
+
+
 def test_vmap_falls_back_to_a_loop_where_a_pass_cannot_be_batched():
     seen = []
 

@@ -8,6 +8,7 @@ products of the backpropagated errors), side by side in one run.
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -101,11 +102,7 @@ def check(batch, backend):
 
 def rows(backends, batches=(64, 256), min_time=0.3, loop=True):
     """[(batch, {contender: seconds})], contenders timed in alternation."""
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    have_torch = importlib.util.find_spec("torch") is not None
     out = []
     for n in batches:
         for b in backends:

@@ -22,6 +22,7 @@ import attention  # noqa: E402
 import generate  # noqa: E402
 import gpt  # noqa: E402
 import onnx_resnet  # noqa: E402
+import per_sample_grads  # noqa: E402
 from timing import median_time, side_by_side  # noqa: E402,F401  (others import them here)
 import tuning  # noqa: E402
 import workloads  # noqa: E402
@@ -185,6 +186,12 @@ def main(argv=None):
                                                      if theirs else "") for b in backends)
             + (f" | {theirs * 1e3:.2f} ms |" if theirs else " | - |"))
         print(attended[-1], flush=True)
+    per_sample = []
+    for n, times in per_sample_grads.rows(backends, (64, 256), min_time=min_time):
+        hand = times["numpy by hand"]
+        per_sample += [f"| {n} | {name} | {t * 1e3:.2f} ms | {t / hand:.2f}x |"
+                       for name, t in times.items()]
+    print("\n".join(per_sample), flush=True)
     stepped = gpt.rows(backends, min_time=min_time)
     tokens = 16 * 128
     gpt_rows = [f"| {name} | {t * 1e3:.0f} ms | {tokens / t:,.0f} | " + " | ".join(
@@ -208,7 +215,7 @@ def main(argv=None):
         write_doc(header, table, epoch_rows, torch, ["throughput", "NumPy"]
                   + [f"ember:{b}" for b in backends], rates, tuned,
                   (["length"] + [f"ember:{b}" for b in backends] + ["PyTorch"], attended),
-                  gpt_rows, decoded, resnet_rows)
+                  gpt_rows, decoded, resnet_rows, per_sample)
 
 
 def resnet_table(backends):
@@ -234,7 +241,7 @@ def resnet_table(backends):
 
 
 def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, attended, gpt_rows,
-              decoded, resnet_rows):
+              decoded, resnet_rows, per_sample):
     lines = ["# Performance", "",
              "Written by `make bench` (`benchmarks/run.py`); every figure in one run on one machine,",
              "median microseconds per call (lower is better), float32. Ratios divide ember's time",
@@ -257,6 +264,13 @@ def write_doc(header, table, epoch_rows, torch, rate_header, rates, tuned, atten
               "features, batch 1; ember's ratio to PyTorch CPU's scaled_dot_product_attention.", "",
               "| " + " | ".join(attended[0]) + " |", "|" + "---|" * len(attended[0])] \
         + attended[1] + [""]
+    lines += ["Per-sample gradients (`benchmarks/per_sample_grads.py`): an MLP classifier",
+              "(784-128-10) differentiated sample by sample over a batch, by",
+              "`ember.func.vmap(ember.func.grad(loss))` (one batched pass), that pass under",
+              "`ember.compile`, and `grad` in a loop over the samples, against torch.func's",
+              "vmap(grad) and the gradients written by hand in NumPy (the ratio's base).", "",
+              "| batch | contender | time | ratio to NumPy by hand |", "|---|---|---|---|"] \
+        + per_sample + [""]
     lines += ["The GPT of `examples/char_gpt.py` (`benchmarks/gpt.py`): one training step of its",
               "default config (4 layers, 128 wide, 16 sequences of 128 bytes: forward,",
               "cross-entropy, backward, clipping, AdamW) against the same model in PyTorch CPU,",

@@ -168,3 +168,20 @@ def test_hooks_come_out_with_their_handles():
         h.remove()
     m(x).sum().backward()
     assert calls == ["pre", "post", "back"] and not m._has_hooks()
+
+
+def test_backward_hooks_see_each_gradient_in_its_tensors_dtype_as_torch():
+    seen = {}
+    for lib in (ember, torch):
+        class Two((nn if lib is ember else torch.nn).Module):
+            def forward(self, a, b):
+                return a * 2.0, (b * 3.0).to(lib.float32)
+        m, log = Two(), []
+        m.register_full_backward_hook(lambda mod, gi, go, log=log: log.append(
+            [str(g.dtype).split(".")[-1] for g in gi + go]))
+        a = lib.ones(3, dtype=lib.float64, requires_grad=True)
+        b = lib.ones(2, dtype=lib.float16, requires_grad=True)
+        x, y = m(a, b)
+        (x.sum() + y.sum()).backward()
+        seen[lib.__name__] = (log, str(b.grad.dtype).split(".")[-1], b.grad.tolist())
+    assert seen["ember"] == seen["torch"]

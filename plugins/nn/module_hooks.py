@@ -2,50 +2,29 @@
 prepend, always_call), and full backward pre-hooks and backward hooks.
 
 A backward hook needs every gradient of a call's outputs (and then of its inputs) at
-once, so a hooked call joins its differentiable outputs into one flat tensor and hands
-back slices of it: the flat tensor's gradient is complete only when every slice's is,
-and its backward calls the hooks with them all; the inputs are joined the same way
-before forward. Calls without backward hooks run as before, untouched."""
+once, so a hooked call passes its differentiable outputs through one
+ember.autograd.Function, whose backward receives all their gradients together and
+calls the hooks with them; the inputs pass through one the same way before forward. Calls without backward hooks run as before, untouched."""
 
 import warnings
 
 import ember
-from ember.autograd import run
 from ember.hooks import HookTable
 from ember.tensor import Tensor
 
 
-class _Joined(ember.Op):
-    """Tensors flattened into one (in ``dtype``), whose backward hands the pieces'
-    gradients to ``on_grads`` (which may replace them) before they flow on."""
+class _Hooked(ember.autograd.Function):
+    """Tensors passed through unchanged, as one node: its backward receives every
+    piece's gradient at once and hands them to ``on_grads`` (which may replace them)."""
 
-    __slots__ = ("on_grads", "sizes")
-    complex_grad = True
+    @staticmethod
+    def forward(ctx, on_grads, *tensors):
+        ctx.on_grads = on_grads
+        return tuple(t.detach() for t in tensors)
 
-    def __init__(self, on_grads, sizes):
-        self.on_grads, self.sizes = on_grads, sizes
-
-    def forward(self, *bufs):
-        b = self.backend
-        return b.concatenate([b.reshape(x, (n,)) for x, n in zip(bufs, self.sizes)], 0)
-
-    def backward(self, g, *inputs):
-        grads, start = [], 0
-        for t in inputs:
-            grads.append(ember.reshape(g[start:start + t.size], t.shape))
-            start += t.size
-        return tuple(self.on_grads(tuple(grads)))
-
-
-def _join(tensors, on_grads):
-    """Tensors of one dtype as slices of one flat tensor whose gradient goes to on_grads."""
-    sizes = [t.size for t in tensors]
-    flat = run(_Joined(on_grads, sizes), tuple(tensors), (sum(sizes),), tensors[0].dtype)
-    pieces, start = [], 0
-    for t in tensors:
-        pieces.append(flat[start:start + t.size].reshape(t.shape))
-        start += t.size
-    return pieces
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None,) + tuple(ctx.on_grads(grads))
 
 
 def _checked(name, new, old):
@@ -113,17 +92,18 @@ def _map_outputs(out, fn):
     return out
 
 
-def _one_dtype(tensors):
-    """Tensors of several dtypes join in their common one; the pieces cast back."""
+def _joined(tensors, on_grads):
+    """``tensors`` through one _Hooked node; several dtypes pass in their common one
+    (an autograd Function's outputs share one) and are cast back."""
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = ember.promote(dtype, t.dtype)
-    return dtype
 
-
-def _joined(tensors, on_grads):
-    dtype = _one_dtype(tensors)
-    pieces = _join([t.to(dtype=dtype) for t in tensors], on_grads)
+    def in_own_dtypes(grads):       # the hooks see each gradient in its tensor's dtype
+        new = on_grads(tuple(None if g is None else g.to(dtype=t.dtype)
+                             for g, t in zip(grads, tensors)))
+        return tuple(None if g is None else g.to(dtype=dtype) for g in new)
+    pieces = _Hooked.apply(in_own_dtypes, *[t.to(dtype=dtype) for t in tensors])
     return [p.to(dtype=t.dtype) for p, t in zip(pieces, tensors)]
 
 

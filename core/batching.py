@@ -213,6 +213,20 @@ class _Batch:
         return self.b.fast_standardize_grad(self.full(g), self.full(y), self.full(rstd),
                                             tuple(a + 1 for a in axes))
 
+    def _fast_attention(self, q, k, v, mask, keep, scale, causal):
+        """The backend broadcasts the leading axes of q, k, v and the masks: the batch
+        is one more of them."""
+        if not (q.batched or k.batched or v.batched):
+            raise Unbatchable("fast_attention with only its mask batched")
+        rank = max(len(x.shape) for x in (q, k, v, mask, keep) if isinstance(x, _Val))
+        given = [self.lift(x, rank) if isinstance(x, _Val) else x for x in (q, k, v, mask, keep)]
+        return self.b.fast_attention(*given, scale, causal)
+
+    def _fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
+        rank = len(out.shape)
+        given = [self.lift(x, rank) if isinstance(x, _Val) else x for x in (g, q, k, v, mask, keep)]
+        return self.b.fast_attention_grad(*given, scale, causal, self.full(lse), self.full(out))
+
     def _matmul(self, x, y):
         b, n = self.b, self.n
         if x.shape[-1] == 1 and len(x.shape) >= 2 and len(y.shape) >= 2:
@@ -267,7 +281,7 @@ _FOLDED = {"fast_conv2d": (0, 6), "fast_conv3x3": (0, 4), "fast_depthwise_conv2d
 _RULES = _UNARY | _BROADCASTING | _FAST | frozenset(_FOLDED) | frozenset(
     "sum max min argmax reshape permute expand flip slice pad concatenate matmul gather "
     "scatter_add fast_softmax fast_log_softmax fast_cumsum fast_argsort fast_addmm "
-    "fast_im2col fast_col2im "
+    "fast_im2col fast_col2im fast_attention fast_attention_grad "
     "fast_standardize fast_standardize_grad".split())
 
 

@@ -378,7 +378,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     results stacked along ``out_dims``: one batched pass, or one call per slice where
     func cannot be batched (see the module).
     ``randomness``: "error" refuses a func that draws random numbers, "different" lets
-    each slice draw its own, "same" gives every slice the same draws."""
+    each slice draw its own, "same" gives every slice the same draws. ``chunk_size``:
+    at most that many slices a batched pass (less memory for the batch's values)."""
     _check_mode("vmap", chunk_size, randomness)
 
     @functools.wraps(func)
@@ -416,7 +417,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                                 "or 'same'")
         if trace is not None:
             batched = _batched(trace, result, (call_args, kwargs), zip(leaves, first, dims),
-                               size, randomness, out_dims)
+                               size, (randomness, chunk_size, state), out_dims)
             if batched is not None:
                 return batched
         else:           # not recorded: the loop starts over from the first slice
@@ -436,31 +437,40 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     return wrapper
 
 
-def _batched(trace, result, call, slices, size, randomness, out_dims):
-    """vmap's results from one batched run of func's recording (ember.batching), or None
+def _batched(trace, result, call, slices, size, mode, out_dims):
+    """vmap's results from batched runs of func's recording (ember.batching), or None
     where it has none: its results need gradients or are not all tensors, or a
     recorded call has no batching rule. ``call``: the first slice's (args, kwargs);
-    ``slices``: (argument, its first slice, in_dim) per argument tensor."""
+    ``slices``: (argument, its first slice, in_dim) per argument tensor; ``mode``:
+    (randomness, chunk_size, the random state before the first slice)."""
+    from .ops import concatenate
+    randomness, chunk_size, state = mode
     outs = tensors_of(result)[0]
     if any(kind == "C" for kind in _kinds(trace.out_spec)) or \
             any(t.requires_grad for t in outs):
         return None
-    whole = {id(s): (t, d) for t, s, d in slices if d is not None}
+    whole = {id(s): t.movedim(d, 0) for t, s, d in slices if d is not None}
     inputs = []
     flatten(call, inputs)
-    args = []
-    for s in inputs:
-        if id(s) in whole:
-            t, d = whole[id(s)]
-            args.append((dispatch.read(t.movedim(d, 0) if d % t.ndim else t), True))
-        else:
-            args.append((dispatch.read(s), False))
-    try:
-        outs = batching.run(trace, args, size, randomness)
-    except batching.Unbatchable:
-        return None
-    return unflatten(trace.out_spec, batching.assemble(
-        trace, outs, size, _dims_for("out_dims", result, out_dims)))
+    dims = _dims_for("out_dims", result, out_dims)
+    step = chunk_size or size
+    parts = []
+    for start in range(0, size, step):       # chunk_size samples a pass (memory)
+        stop = min(start + step, size)
+        args = [(dispatch.read(whole[id(s)][start:stop] if step < size else whole[id(s)]), True)
+                if id(s) in whole else (dispatch.read(s), False) for s in inputs]
+        _random.set_rng_state(state)  # "same": every chunk draws what the first slice did
+        try:
+            outs = batching.run(trace, args, stop - start, randomness)
+        except batching.Unbatchable:
+            return None
+        parts.append(batching.assemble(trace, outs, stop - start, dims))
+        if randomness == "different":
+            state = _random.get_rng_state()
+    tensors = [part[0] if d is None or len(parts) == 1 else
+               concatenate([p[k] for p in parts], axis=d) for k, (d, part) in
+               enumerate(zip(dims, zip(*parts)))]
+    return unflatten(trace.out_spec, tensors)
 
 
 def _stacked(results, out_dims):

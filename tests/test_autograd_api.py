@@ -206,6 +206,11 @@ def test_vmap_randomness_and_shapes_are_checked():
         ember.func.vmap(lambda a: 1.0)(x)
 
 
+def _sdpa(lib):
+    return lib.scaled_dot_product_attention if lib is ember else \
+        torch.nn.functional.scaled_dot_product_attention
+
+
 #: per case: f(lib, a, i, w) and in_dims over (a, i, w): a (4, 3, 5) float, i (4, 2)
 #: indices into a's 5, w (5, 2) float; each exercises the batching rules named
 _VMAP_CASES = {
@@ -225,6 +230,10 @@ _VMAP_CASES = {
     "gather, batched index": (lambda L, a, i, w: (L.take_along_dim(a, i[None].expand(3, 2), 1),
                                                   a[:, i], L.index_select(a, 1, i)),
                               (0, 0, None)),
+    "attention and its gradient": (lambda L, a, i, w: (
+        _sdpa(L)(a[None], w.T[None], w.T[None]),
+        L.func.grad(lambda a: _sdpa(L)(a[None], a[None], a[None] * 2.0, is_causal=True)
+                    .pow(2).sum())(a)), (0, None, None)),
     "per-sample gradient": (lambda L, a, i, w: L.func.grad(
         lambda a: (L.take_along_dim(a, i[None].expand(3, 2), 1) ** 2).sum()
         + (L.tanh(a @ w) ** 2).mean())(a), (0, 0, None)),
@@ -292,6 +301,25 @@ def test_per_sample_gradients_of_a_cnn_are_one_batched_pass_as_torch_funcs(backe
         w = w.numpy()
         assert got[k].shape == w.shape
         assert np.abs(got[k].numpy() - w).max() <= 1e-5 * np.abs(w).max(), k
+
+
+def test_vmap_chunks_are_passes_of_at_most_chunk_size_slices():
+    calls = []
+
+    def f(lib, a, b):
+        calls.append(lib)
+        return (a @ b).sum(-1), a.amax(0)
+
+    a, b = np.random.default_rng(3).standard_normal((2, 7, 3, 4))
+    want = torch.func.vmap(lambda *t: f(torch, *t), in_dims=(0, None), out_dims=(0, 1),
+                           chunk_size=3)(torch.tensor(a), torch.tensor(b[0]).T)
+    got = ember.func.vmap(lambda *t: f(ember, *t), in_dims=(0, None), out_dims=(0, 1),
+                          chunk_size=3)(ember.tensor(a), ember.tensor(b[0]).T)
+    assert calls.count(ember) == 1
+    _same(got, want, "chunked vmap")
+    same = ember.func.vmap(lambda r: r * 0.0 + ember.randn(2), randomness="same",
+                           chunk_size=2)(ember.ones(5, 2)).numpy()
+    assert (same == same[0]).all()
 
 
 def test_vmap_falls_back_to_a_loop_where_a_pass_cannot_be_batched():

@@ -13,6 +13,7 @@ effects beyond the results (state rebound, ``.grad`` set).
 import numpy as np
 
 from . import dispatch
+from . import dtypes as dt
 from . import random as _random
 from .compile import CompileError, _Trace
 from .graph import ELEMENTWISE, V
@@ -184,7 +185,11 @@ class _Batch:
             joined = b.reshape(b.permute(y.buf, (1, 0, 2)), (k, n * cols))
             out = b.reshape(b.fast_addmm(c.buf, x.buf, joined, relu), (rows, n, cols))
             return b.permute(out, (1, 0, 2))
-        raise Unbatchable("fast_addmm with both operands or the bias batched")
+        # otherwise (an ensemble's weights): the product and the sum as their own rules
+        both = x.batched or y.batched
+        prod = self._matmul(x, y) if both else b.matmul(x.buf, y.buf)
+        out = b.add(self.lift(_Val(prod, ((rows, cols), x.dtype), both), 2), self.lift(c, 2))
+        return b.maximum(out, b.full((), 0, dt.from_numpy_dtype(x.dtype))) if relu else out
 
     def _fast_im2col(self, x, kernel, stride, dilation):
         """(c, kh, kw, N, oh, ow) windows of N images: the batch joins N."""

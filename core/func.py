@@ -32,7 +32,8 @@ from .errors import ShapeError
 from .pytree import flatten, tensors_of, unflatten
 from .tensor import Tensor
 
-__all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
+__all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state",
+           "vjp", "vmap"]
 
 
 class _Alias(Op):
@@ -484,6 +485,36 @@ def _stacked(results, out_dims):
     dims = _dims_for("out_dims", results[0], out_dims)
     return unflatten(spec, [leaves0[i] if d is None else stack([o[0][i] for o in outs], axis=d)
                             for i, d in enumerate(dims)])
+
+
+def stack_module_state(models):
+    """(params, buffers) of like modules stacked along a new first axis, by name, as
+    torch.func.stack_module_state: with ``vmap`` over a functional_call, an ensemble of
+    models runs as one. The stacked parameters are new leaves that require grad where
+    every model's do."""
+    from .ops import stack
+    models = list(models)
+    if not models:
+        raise ShapeError("stack_module_state: expected at least one model, got none")
+    if len({type(m) for m in models}) > 1 or len({m.training for m in models}) > 1:
+        raise ShapeError("stack_module_state: the models must be of one class and all in "
+                         "training mode or all in eval mode")
+    out = []
+    for kind in ("named_parameters", "named_buffers"):
+        tables = [dict(getattr(m, kind)()) for m in models]
+        if any(t.keys() != tables[0].keys() for t in tables):
+            raise ShapeError(f"stack_module_state: the models' {kind[6:]} differ in name")
+        stacked = {}
+        for name in tables[0]:
+            values = [t[name] for t in tables]
+            grads = {v.requires_grad for v in values}
+            if len(grads) > 1:
+                raise AutogradError(f"stack_module_state: {name} requires grad in some models "
+                                    f"and not in others; make them agree")
+            stacked[name] = stack([v.detach() for v in values]).requires_grad_(grads.pop()) \
+                if kind == "named_parameters" else stack([v.detach() for v in values])
+        out.append(stacked)
+    return tuple(out)
 
 
 def _kinds(spec):

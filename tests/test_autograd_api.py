@@ -206,6 +206,11 @@ def test_vmap_randomness_and_shapes_are_checked():
         ember.func.vmap(lambda a: 1.0)(x)
 
 
+def _F(lib):
+    from ember.plugins.nn import functional
+    return functional if lib is ember else torch.nn.functional
+
+
 def _sdpa(lib):
     return lib.scaled_dot_product_attention if lib is ember else \
         torch.nn.functional.scaled_dot_product_attention
@@ -230,6 +235,8 @@ _VMAP_CASES = {
     "gather, batched index": (lambda L, a, i, w: (L.take_along_dim(a, i[None].expand(3, 2), 1),
                                                   a[:, i], L.index_select(a, 1, i)),
                               (0, 0, None)),
+    "linear with batched weights": (lambda L, a, i, w: _F(L).linear(w.T, a, a[:, 0]),
+                                    (0, None, None)),
     "attention and its gradient": (lambda L, a, i, w: (
         _sdpa(L)(a[None], w.T[None], w.T[None]),
         L.func.grad(lambda a: _sdpa(L)(a[None], a[None], a[None] * 2.0, is_causal=True)

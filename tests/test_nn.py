@@ -2205,3 +2205,37 @@ def test_functional_call_takes_torch_funcs_arguments():
     with pytest.raises(ember.StateDictError, match="strict=True"):
         nn.functional_call(net.body, {"0.weight": ember.ones((3, 3))}, ember.ones((1, 3)),
                            strict=True)
+
+
+def test_an_ensemble_through_stack_module_state_and_vmap_is_torch_funcs():
+    torch = pytest.importorskip("torch")
+    import torch.func
+    ours = [nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 2)).eval()
+            for _ in range(3)]
+    theirs = [torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
+                                  torch.nn.Tanh(), torch.nn.Linear(8, 2)).eval() for _ in ours]
+    for o, t in zip(ours, theirs):
+        t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in o.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    results = []
+    for lib, models, call in ((ember, ours, nn.functional_call),
+                              (torch, theirs, torch.func.functional_call)):
+        params, buffers = lib.func.stack_module_state(models)
+        calls = []
+
+        def one(p, b, x, models=models, call=call, calls=calls):
+            calls.append(1)
+            return call(models[0], (p, b), (x,))
+        with lib.no_grad():
+            out = lib.func.vmap(one, in_dims=(0, 0, None))(params, buffers, lib.tensor(x))
+        trained = lib.func.vmap(one, in_dims=(0, 0, None))(params, buffers, lib.tensor(x))
+        trained.pow(2).sum().backward()
+        results.append((out.numpy(), params["0.weight"].grad.numpy(),
+                        sorted(params), sorted(buffers), params["0.weight"].requires_grad))
+        if lib is ember:
+            assert len(calls) == 1 + 3       # one batched pass; with gradients, one per model
+    for a, b in zip(*results):
+        if isinstance(a, np.ndarray):
+            assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
+        else:
+            assert a == b

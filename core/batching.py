@@ -17,6 +17,7 @@ from . import dtypes as dt
 from . import random as _random
 from .compile import CompileError, _Trace
 from .graph import ELEMENTWISE, V
+from .pytree import tensors_of
 from .tensor import wrap
 
 
@@ -41,9 +42,12 @@ class _SliceTrace(_Trace):
 
 def record(func, args, kwargs):
     """(trace, result) of one eager call of func, the result kept as the call made it
-    (with its graph); trace is None where the call cannot be recorded."""
+    where it needs no gradient (``trace.kept``; else rebuilt without its graph, which
+    would hold the call's values alive as if cached); trace is None where the call
+    cannot be recorded."""
     try:
-        return _SliceTrace.run(func, args, kwargs, keep=True)
+        return _SliceTrace.run(func, args, kwargs, keep=lambda result: not any(
+            t.requires_grad for t in tensors_of(result)[0]))
     except CompileError:
         return None, None
 

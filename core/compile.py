@@ -291,7 +291,8 @@ class _Trace:
     @classmethod
     def run(cls, fn, args, kwargs, keep=False):
         """(trace, result): the result rebuilt from the recorded buffers, or with ``keep``
-        the call's own (its tensors then are results, not state the call made)."""
+        (True, or a test of the result) the call's own (its tensors then are results,
+        not state the call made); ``trace.kept`` says which."""
         leaves = []
         flatten((args, kwargs), leaves)
         backends = {t._backend for t in leaves}
@@ -308,6 +309,7 @@ class _Trace:
             with dispatch.recording(trace):
                 result = fn(*args, **kwargs)
             trace.outputs(result)
+            keep = trace.kept = keep(result) if callable(keep) else keep
             kept = result if keep else None
             if not keep:
                 trace.out_tensors = set()    # what the call returned is gone with it
@@ -435,6 +437,7 @@ class _Trace:
             i = self.values.get(id(t._data))
             self.out_ids.append(i if i is not None else self._new(t._data))
         self.out_meta = [(t.shape, t.dtype) for t in leaves]
+        self.out_grad = [t.requires_grad for t in leaves]
         self.out_tensors = {id(t) for t in leaves}
         self.out_bufs = [t._data for t in leaves]
 

@@ -9,12 +9,7 @@ What each costs, in passes over f:
   the gradient of <g(u), t> with respect to u (about three times f).
 - jacrev: one backward pass per output element. jacfwd: one pass of g's graph per
   input element, after one forward and one backward. hessian: jacrev of jacrev.
-- vmap: func runs once, on the first slice, recorded; the recording then runs once
-  over the whole batch with each primitive batched (ember.batching), so vmap(grad(f))
-  gives per-sample gradients in one pass. Where that cannot be (func reads values on
-  the host, changes outside tensors, returns results that need gradients, or reaches
-  a primitive with no batching rule), func runs once per slice and the results are
-  stacked, with the same semantics.
+- vmap: one batched pass of func's recording (see ember.vmapping).
 
 Every argument a transform differentiates is taken through a fresh node. Its inner
 gradient then holds only the paths through that argument, even when the same tensor
@@ -25,12 +20,10 @@ ember.func has no functional_call: a module's is ember.plugins.nn.functional_cal
 
 import functools
 
-from . import batching, dispatch
-from . import random as _random
 from .autograd import AutogradError, Op, enable_grad, grad as _autograd_grad, run
-from .errors import ShapeError
-from .pytree import flatten, tensors_of, unflatten
+from .pytree import tensors_of, unflatten
 from .tensor import Tensor
+from .vmapping import check_mode as _check_mode, stack_module_state, vmap
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state",
            "vjp", "vmap"]
@@ -306,15 +299,6 @@ def _jacobian_layout(rows, out_spec, layout):
     return unflatten(out_spec, [_per_argnum(row, layout) for row in rows])
 
 
-def _check_mode(name, chunk_size, randomness=None):
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise AutogradError(f"{name}: chunk_size must be a positive int or None, "
-                            f"got {chunk_size!r}")
-    if randomness not in (None, "error", "different", "same"):
-        raise AutogradError(f"{name}: randomness must be 'error', 'different' or 'same', "
-                            f"got {randomness!r}")
-
-
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     """The function computing func's Jacobian with respect to args[argnums] by reverse
     mode, one backward pass per output element: for an output of shape O and an
@@ -357,171 +341,3 @@ def hessian(func, argnums=0):
     """The function computing func's Hessian with respect to args[argnums] (jacrev of
     jacrev: one pass of the gradient's graph per input element), shape I + I."""
     return jacrev(jacrev(func, argnums), argnums)
-
-
-def _dims_for(name, value, d):
-    """One dimension (or None) per tensor of ``value``, in tensors_of's order, from
-    ``d``: an int or None for all of them, or a structure matching value's."""
-    if d is None or isinstance(d, int):
-        return [d] * len(tensors_of(value)[0])
-    if isinstance(value, dict) and isinstance(d, dict) and value.keys() == d.keys():
-        return [x for k in value for x in _dims_for(name, value[k], d[k])]
-    if (isinstance(value, (tuple, list)) and isinstance(d, (tuple, list))
-            and len(value) == len(d)):
-        return [x for v, e in zip(value, d) for x in _dims_for(name, v, e)]
-    raise ShapeError(f"vmap: {name} {d!r} does not match the structure it describes "
-                     f"(a {type(value).__name__}); give an int, None, or the same structure")
-
-
-def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
-    """func mapped over a dimension of its arguments (torch.func.vmap): ``in_dims`` per
-    argument (an int, None for an argument passed whole, or a nested structure), the
-    results stacked along ``out_dims``: one batched pass, or one call per slice where
-    func cannot be batched (see the module).
-    ``randomness``: "error" refuses a func that draws random numbers, "different" lets
-    each slice draw its own, "same" gives every slice the same draws. ``chunk_size``:
-    at most that many slices a batched pass (less memory for the batch's values)."""
-    _check_mode("vmap", chunk_size, randomness)
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        leaves, spec = tensors_of(list(args))
-        if not isinstance(in_dims, (int, type(None), tuple)):
-            raise ShapeError(f"vmap: in_dims must be an int, None or a tuple with one entry "
-                             f"per argument, got {in_dims!r}")
-        dims = _dims_for("in_dims", list(args), list(in_dims) if isinstance(in_dims, tuple)
-                         else in_dims)
-        sizes = set()
-        for t, d in zip(leaves, dims):
-            if d is not None:
-                if not -t.ndim <= d < max(t.ndim, 1) or t.ndim == 0:
-                    raise ShapeError(f"vmap: in_dim {d} is out of range for an argument of "
-                                     f"shape {t.shape}")
-                sizes.add(t.shape[d])
-        if not sizes:
-            raise ShapeError("vmap: no argument is mapped (every in_dim is None or no "
-                             "argument is a tensor); map at least one tensor")
-        if len(sizes) > 1:
-            raise ShapeError(f"vmap: the mapped dimensions have different sizes "
-                             f"{sorted(sizes)}; they must all be the same")
-        size = sizes.pop()
-        if size == 0:
-            raise ShapeError("vmap: the mapped dimension has size 0; func never runs, so "
-                             "the results' shapes are unknown")
-        state = _random.get_rng_state()
-        first = [t.select(d, 0) if d is not None else t for t, d in zip(leaves, dims)]
-        call_args = unflatten(spec, first)
-        trace, result = batching.record(func, call_args, kwargs)
-        if randomness == "error" and _random.get_rng_state() != state:
-            raise AutogradError("vmap: func draws random numbers and randomness='error'; "
-                                "pass randomness='different' (each slice its own draws) "
-                                "or 'same'")
-        if trace is not None:
-            batched = _batched(trace, result, (call_args, kwargs), zip(leaves, first, dims),
-                               size, (randomness, chunk_size, state), out_dims)
-            if batched is not None:
-                return batched
-        else:           # not recorded: the loop starts over from the first slice
-            _random.set_rng_state(state)
-            result = None
-        results = [] if result is None else [result]
-        for b in range(len(results), size):
-            if randomness == "same":
-                _random.set_rng_state(state)
-            sliced = [t.select(d, b) if d is not None else t for t, d in zip(leaves, dims)]
-            results.append(func(*unflatten(spec, sliced), **kwargs))
-            if randomness == "error" and _random.get_rng_state() != state:
-                raise AutogradError("vmap: func draws random numbers and randomness='error'; "
-                                    "pass randomness='different' (each slice its own draws) "
-                                    "or 'same'")
-        return _stacked(results, out_dims)
-    return wrapper
-
-
-def _batched(trace, result, call, slices, size, mode, out_dims):
-    """vmap's results from batched runs of func's recording (ember.batching), or None
-    where it has none: its results need gradients or are not all tensors, or a
-    recorded call has no batching rule. ``call``: the first slice's (args, kwargs);
-    ``slices``: (argument, its first slice, in_dim) per argument tensor; ``mode``:
-    (randomness, chunk_size, the random state before the first slice)."""
-    from .ops import concatenate
-    randomness, chunk_size, state = mode
-    outs = tensors_of(result)[0]
-    if any(kind == "C" for kind in _kinds(trace.out_spec)) or \
-            any(t.requires_grad for t in outs):
-        return None
-    whole = {id(s): t.movedim(d, 0) for t, s, d in slices if d is not None}
-    inputs = []
-    flatten(call, inputs)
-    dims = _dims_for("out_dims", result, out_dims)
-    step = chunk_size or size
-    parts = []
-    for start in range(0, size, step):       # chunk_size samples a pass (memory)
-        stop = min(start + step, size)
-        args = [(dispatch.read(whole[id(s)][start:stop] if step < size else whole[id(s)]), True)
-                if id(s) in whole else (dispatch.read(s), False) for s in inputs]
-        _random.set_rng_state(state)  # "same": every chunk draws what the first slice did
-        try:
-            outs = batching.run(trace, args, stop - start, randomness)
-        except batching.Unbatchable:
-            return None
-        parts.append(batching.assemble(trace, outs, stop - start, dims))
-        if randomness == "different":
-            state = _random.get_rng_state()
-    tensors = [part[0] if d is None or len(parts) == 1 else
-               concatenate([p[k] for p in parts], axis=d) for k, (d, part) in
-               enumerate(zip(dims, zip(*parts)))]
-    return unflatten(trace.out_spec, tensors)
-
-
-def _stacked(results, out_dims):
-    """Each output tensor of the per-slice results, stacked along its out_dim."""
-    from .ops import stack
-    outs = [tensors_of(r) for r in results]
-    leaves0, spec = outs[0]
-    if any(kind == "C" for kind in _kinds(spec)):
-        raise ShapeError("vmap: func must return tensors (or tuples, lists and dicts of "
-                         "them); it returned another value")
-    dims = _dims_for("out_dims", results[0], out_dims)
-    return unflatten(spec, [leaves0[i] if d is None else stack([o[0][i] for o in outs], axis=d)
-                            for i, d in enumerate(dims)])
-
-
-def stack_module_state(models):
-    """(params, buffers) of like modules stacked along a new first axis, by name, as
-    torch.func.stack_module_state: with ``vmap`` over a functional_call, an ensemble of
-    models runs as one. The stacked parameters are new leaves that require grad where
-    every model's do."""
-    from .ops import stack
-    models = list(models)
-    if not models:
-        raise ShapeError("stack_module_state: expected at least one model, got none")
-    if len({type(m) for m in models}) > 1 or len({m.training for m in models}) > 1:
-        raise ShapeError("stack_module_state: the models must be of one class and all in "
-                         "training mode or all in eval mode")
-    out = []
-    for kind in ("named_parameters", "named_buffers"):
-        tables = [dict(getattr(m, kind)()) for m in models]
-        if any(t.keys() != tables[0].keys() for t in tables):
-            raise ShapeError(f"stack_module_state: the models' {kind[6:]} differ in name")
-        stacked = {}
-        for name in tables[0]:
-            values = [t[name] for t in tables]
-            grads = {v.requires_grad for v in values}
-            if len(grads) > 1:
-                raise AutogradError(f"stack_module_state: {name} requires grad in some models "
-                                    f"and not in others; make them agree")
-            stacked[name] = stack([v.detach() for v in values]).requires_grad_(grads.pop()) \
-                if kind == "named_parameters" else stack([v.detach() for v in values])
-        out.append(stacked)
-    return tuple(out)
-
-
-def _kinds(spec):
-    """The kinds of spec's leaves: "T" for a tensor, "C" for anything else."""
-    kind, body = spec
-    if kind in ("T", "C"):
-        yield kind
-        return
-    for _, v in body:
-        yield from _kinds(v)

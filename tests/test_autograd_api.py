@@ -329,6 +329,29 @@ def test_vmap_chunks_are_passes_of_at_most_chunk_size_slices():
     assert (same == same[0]).all()
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph")   # PyTorch's notice
+def test_vmap_results_that_need_gradients_are_batched_both_ways_as_torch_funcs(backend):
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s) for s in ((5, 3), (5, 4), (4, 2), (3, 2))]
+    calls, got = [], []
+    for lib in (ember, torch):
+        x, w, v, y = (lib.tensor(a.astype(np.float32) if lib is ember else a,
+                                 requires_grad=k != 3) for k, a in enumerate(arrays))
+
+        def f(row, target, lib=lib, w=w):         # w from outside, v an unmapped argument
+            calls.append(lib)
+            return (lib.tanh(row @ w) @ v * target.sum()).sin(), (row * row).sum()
+        out, sq = lib.func.vmap(f, in_dims=(1, 0), out_dims=(1, 0))(x, y)
+        (out.pow(2).sum() + sq.sum()).backward(create_graph=True)
+        second = lib.autograd.grad(w.grad.sum(), x)[0]      # differentiated again
+        got.append([out, sq, x.grad, w.grad, v.grad, second])
+    # one batched pass each: forward, backward, and the second backward through both
+    assert calls.count(ember) == 4
+    for g, t in zip(*got):
+        g, t = g.detach().numpy(), t.detach().numpy()
+        assert g.shape == t.shape and np.abs(g - t).max() <= 3e-5 * np.abs(t).max()
+
+
 def test_vmap_falls_back_to_a_loop_where_a_pass_cannot_be_batched():
     seen = []
 

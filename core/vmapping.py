@@ -24,13 +24,13 @@ __all__ = ["stack_module_state", "vmap"]
 
 
 def check_mode(name, chunk_size, randomness=None):
+    """Refuse a chunk_size or randomness that is none of the ones torch.func takes."""
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise AutogradError(f"{name}: chunk_size must be a positive int or None, "
                             f"got {chunk_size!r}")
     if randomness not in (None, "error", "different", "same"):
         raise AutogradError(f"{name}: randomness must be 'error', 'different' or 'same', "
                             f"got {randomness!r}")
-
 
 
 def _dims_for(name, value, d):
@@ -86,10 +86,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         first = [t.select(d, 0) if d is not None else t for t, d in zip(leaves, dims)]
         call_args = unflatten(spec, first)
         trace, result = batching.record(func, call_args, kwargs)
-        if randomness == "error" and _random.get_rng_state() != state:
-            raise AutogradError("vmap: func draws random numbers and randomness='error'; "
-                                "pass randomness='different' (each slice its own draws) "
-                                "or 'same'")
+        _refuse_draws(randomness, state)
         if trace is not None:
             batched = _batched(trace, result, _Call(func, spec, kwargs, leaves, first, dims),
                                size, (randomness, chunk_size, state), out_dims)
@@ -104,12 +101,16 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                 _random.set_rng_state(state)
             sliced = [t.select(d, b) if d is not None else t for t, d in zip(leaves, dims)]
             results.append(func(*unflatten(spec, sliced), **kwargs))
-            if randomness == "error" and _random.get_rng_state() != state:
-                raise AutogradError("vmap: func draws random numbers and randomness='error'; "
-                                    "pass randomness='different' (each slice its own draws) "
-                                    "or 'same'")
+            _refuse_draws(randomness, state)
         return _stacked(results, out_dims)
     return wrapper
+
+
+def _refuse_draws(randomness, state):
+    """randomness="error" and func drew random numbers since ``state``: say what to pass."""
+    if randomness == "error" and _random.get_rng_state() != state:
+        raise AutogradError("vmap: func draws random numbers and randomness='error'; pass "
+                            "randomness='different' (each slice its own draws) or 'same'")
 
 
 class _Call:
@@ -162,9 +163,9 @@ def _batched(trace, result, call, size, mode, out_dims):
     try:
         if not live:
             return unflatten(trace.out_spec, forward())
-        state_in = [r() for r in trace.state_in]
+        read = [r() for r in trace.state_in] + tensors_of(call.kwargs)[0]  # shared by all
         return unflatten(trace.out_spec, _Mapped.joined(forward, call, live, dims, [
-            t for t in state_in if t is not None and t.requires_grad and t.dtype.is_inexact]))
+            t for t in read if t is not None and t.requires_grad and t.dtype.is_inexact]))
     except batching.Unbatchable:
         return None
 

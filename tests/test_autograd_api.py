@@ -347,6 +347,12 @@ def test_vmap_results_that_need_gradients_are_batched_both_ways_as_torch_funcs(b
         got.append([out, sq, x.grad, w.grad, v.grad, second])
     # one batched pass each: forward, backward, and the second backward through both
     assert calls.count(ember) == 4
+    for lib in (ember, torch):              # a keyword argument is shared by every slice
+        as_lib = (lambda a: a.astype(np.float32)) if lib is ember else (lambda a: a)
+        scale = lib.tensor(as_lib(arrays[2][:, 0]), requires_grad=True)
+        lib.func.vmap(lambda r, scale: (r[:4] * scale).sin().sum())(
+            lib.tensor(as_lib(arrays[1].T)), scale=scale).sum().backward()
+        got[lib is torch].append(scale.grad)
     for g, t in zip(*got):
         g, t = g.detach().numpy(), t.detach().numpy()
         assert g.shape == t.shape and np.abs(g - t).max() <= 3e-5 * np.abs(t).max()

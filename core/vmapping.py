@@ -14,7 +14,8 @@ import functools
 
 from . import batching, dispatch
 from . import random as _random
-from .autograd import AutogradError, enable_grad, grad as _autograd_grad, is_grad_enabled
+from .autograd import (AutogradError, _topological, enable_grad, grad as _autograd_grad,
+                       is_grad_enabled)
 from .creation import zeros_like
 from .custom_function import Function
 from .errors import ShapeError
@@ -164,10 +165,21 @@ def _batched(trace, result, call, size, mode, out_dims):
         if not live:
             return unflatten(trace.out_spec, forward())
         read = [r() for r in trace.state_in] + tensors_of(call.kwargs)[0]  # shared by all
-        return unflatten(trace.out_spec, _Mapped.joined(forward, call, live, dims, [
-            t for t in read if t is not None and t.requires_grad and t.dtype.is_inexact]))
+        outside = [t for t in read if t is not None and t.requires_grad and t.dtype.is_inexact]
+        if _nested(outside, call.leaves):
+            return None
+        return unflatten(trace.out_spec, _Mapped.joined(forward, call, live, dims, outside))
     except batching.Unbatchable:
         return None
+
+
+def _nested(outside, args):
+    """Whether a tensor func reads from outside was used to compute another one, or an
+    argument: the backward, which differentiates by calling func again (not by the
+    buffers it read), would then count the path through the later one twice."""
+    ids = {id(t) for t in outside}
+    return any(id(n) in ids for t in [*outside, *args] if t.requires_grad and t._ctx is not None
+               for n in _topological([t]) if n is not t)
 
 
 class _Mapped(Function):

@@ -164,8 +164,12 @@ def _batched(trace, result, call, size, mode, out_dims):
     try:
         if not live:
             return unflatten(trace.out_spec, forward())
-        read = [r() for r in trace.state_in] + tensors_of(call.kwargs)[0]  # shared by all
-        outside = [t for t in read if t is not None and t.requires_grad and t.dtype.is_inexact]
+        # shared by every slice: what func read from outside, keyword tensors, and unmapped
+        # arguments (which func may also read from outside: differentiated as themselves)
+        shared = [r() for r in trace.state_in] + tensors_of(call.kwargs)[0] + [
+            t for t, d in zip(call.leaves, call.dims) if d is None]
+        outside = list({id(t): t for t in shared if t is not None and t.requires_grad
+                        and t.dtype.is_inexact}.values())
         if _nested(outside, call.leaves):
             return None
         return unflatten(trace.out_spec, _Mapped.joined(forward, call, live, dims, outside))
@@ -190,7 +194,8 @@ class _Mapped(Function):
     @staticmethod
     def joined(forward, call, live, dims, outside):
         """forward()'s tensors, those at positions ``live`` joined to the graph."""
-        args = [t for t in call.leaves if t.requires_grad and t.dtype.is_inexact]
+        args = [t for t, d in zip(call.leaves, call.dims)
+                if d is not None and t.requires_grad and t.dtype.is_inexact]
         computed = {}
 
         def run():
@@ -210,8 +215,8 @@ class _Mapped(Function):
     @staticmethod
     def backward(ctx, *grads):
         call, live, dims, args, outside = ctx.how
-        wanted = {id(t) for t in args}
-        positions = [k for k, t in enumerate(call.leaves) if id(t) in wanted]
+        positions = [k for k, (t, d) in enumerate(zip(call.leaves, call.dims))
+                     if d is not None and t.requires_grad and t.dtype.is_inexact]  # args
         create_graph = is_grad_enabled()       # a gradient that is differentiated again
 
         from .func import _tracked      # (ember.func imports this module)
@@ -229,12 +234,10 @@ class _Mapped(Function):
             return tuple(zeros_like(t) if g is None else g for g, t in zip(found, targets))
 
         in_dims = tuple(call.dims) + tuple(dims[k] for k in live)
-        out_dims = tuple(call.dims[k] if call.dims[k] is not None else 0 for k in positions) \
-            + (0,) * len(outside)
+        out_dims = tuple(call.dims[k] for k in positions) + (0,) * len(outside)
         per_slice = vmap(vjp_of_slice, in_dims=in_dims, out_dims=out_dims)(*call.leaves, *grads)
-        summed = [g if k < len(positions) and call.dims[positions[k]] is not None else g.sum(0)
-                  for k, g in enumerate(per_slice)]   # a shared tensor: the slices' sum
-        return (None, None) + tuple(summed)
+        shared = [g.sum(0) for g in per_slice[len(positions):]]  # the slices' sum
+        return (None, None) + tuple(per_slice[:len(positions)]) + tuple(shared)
 
 
 def _stacked(results, out_dims):

@@ -93,7 +93,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                                size, (randomness, chunk_size, state), out_dims)
             if batched is not None:
                 return batched
-        if trace is None or not trace.kept:   # the loop starts over from the first slice
+        if trace is None or not trace.kept or dispatch.active() is not None:
+            # the loop starts over from the first slice: the recording kept no graph, or
+            # an outer one (ember.compile) has to see the first slice computed too
             _random.set_rng_state(state)
             result = None
         results = [] if result is None else [result]

@@ -200,6 +200,10 @@ def test_vmap_randomness_and_shapes_are_checked():
     assert (same == same[0]).all()
     different = ember.func.vmap(lambda r: r + ember.randn(2), randomness="different")(x)
     assert len({tuple(r) for r in different.numpy()}) == 3
+    compiled = ember.compile(ember.func.vmap(lambda r: r + ember.randn(2),
+                                             randomness="different"))
+    rows = [tuple(r) for _ in range(4) for r in compiled(x).numpy()]   # traced, then replays
+    assert len(set(rows)) == len(rows) == 12
     with pytest.raises(ember.ShapeError, match="different sizes"):
         ember.func.vmap(lambda a, b: a + b)(x, ember.ones(4, 2))
     with pytest.raises(ember.ShapeError, match="must return tensors"):

@@ -5,9 +5,9 @@ JAX's and torch.func's batching rules do, here over the ~40 backend primitives
 and the common fast paths rather than every op).
 
 A call that cannot be batched this way raises Unbatchable and vmap runs func once
-per slice instead: a host read (``.item()``, a branch on a value), a primitive
-with no rule (a host routine as ``lapack``, a convolution's fast path), results that need gradients, or
-effects beyond the results (state rebound, ``.grad`` set).
+per slice instead: a host read (``.item()``, a branch on a value), a primitive with
+no rule (a host routine as ``lapack``), or effects beyond the results (state rebound,
+``.grad`` set).
 """
 
 import numpy as np
@@ -30,6 +30,9 @@ _BROADCASTING = frozenset("add sub mul div pow maximum minimum eq ne lt le gt ge
 #: fast paths computing each element from the same position of their operands
 _FAST = frozenset(n for n in ELEMENTWISE if n.startswith("fast_")) | {
     "fast_relu_grad", "fast_hardswish", "fast_hardsigmoid", "fast_rounding"}
+#: (x, axes, ...) with a tuple of axes, and (x, axis, ...) with one: the axes move by one
+_AXES = frozenset("sum max min flip".split())
+_AXIS = frozenset("argmax fast_softmax fast_log_softmax fast_cumsum".split())
 
 
 class _SliceTrace(_Trace):
@@ -65,7 +68,7 @@ class _Val:
 
 class _Batch:
     """The batching rules of one run: backend ``b`` (or a recorder's view of it) and the
-    batch size ``n``."""
+    batch size ``n``. A method ``_<primitive>`` is that primitive's rule."""
 
     def __init__(self, b, n):
         self.b, self.n = b, n
@@ -104,11 +107,15 @@ class _Batch:
         if name in _FAST:
             return getattr(b, name)(*[self.full(a, out_shape) if isinstance(a, _Val) else a
                                       for a in args])
+        if name in _AXES:
+            return getattr(b, name)(args[0].buf, tuple(a + 1 for a in args[1]), *args[2:])
+        if name in _AXIS:
+            return getattr(b, name)(args[0].buf, args[1] % len(args[0].shape) + 1, *args[2:])
         if name in _FOLDED:
-            return self._folded(name, args, shapes)
+            return self.folded(name, args, shapes)
         return getattr(self, "_" + name)(*args)
 
-    def _folded(self, name, args, shapes):
+    def folded(self, name, args, shapes):
         """A fast path over a leading axis of samples (convolutions, pools): the batch
         joins that axis, its weights shared by all."""
         data = _FOLDED[name]
@@ -128,19 +135,7 @@ class _Batch:
         split = tuple(b.reshape(o, (n,) + tuple(s)) for o, s in zip(outs, shapes))
         return split if isinstance(out, tuple) else split[0]
 
-    # -- one rule per primitive that moves or reduces axes -------------------------------
-    def _sum(self, x, axes, keepdims):
-        return self.b.sum(x.buf, tuple(a + 1 for a in axes), keepdims)
-
-    def _max(self, x, axes, keepdims):
-        return self.b.max(x.buf, tuple(a + 1 for a in axes), keepdims)
-
-    def _min(self, x, axes, keepdims):
-        return self.b.min(x.buf, tuple(a + 1 for a in axes), keepdims)
-
-    def _argmax(self, x, axis, keepdims):
-        return self.b.argmax(x.buf, axis + 1, keepdims)
-
+    # -- the rules of the primitives that move axes in other ways -------------------------
     def _reshape(self, x, shape):
         return self.b.reshape(x.buf, (self.n,) + tuple(shape))
 
@@ -149,9 +144,6 @@ class _Batch:
 
     def _expand(self, x, shape):
         return self.b.expand(self.lift(x, len(shape)), (self.n,) + tuple(shape))
-
-    def _flip(self, x, axes):
-        return self.b.flip(x.buf, tuple(a + 1 for a in axes))
 
     def _slice(self, x, starts, stops, steps):
         return self.b.slice(x.buf, (0,) + tuple(starts), (self.n,) + tuple(stops),
@@ -162,15 +154,6 @@ class _Batch:
 
     def _concatenate(self, xs, axis):
         return self.b.concatenate([self.full(x) for x in xs], axis + 1)
-
-    def _fast_softmax(self, x, axis):
-        return self.b.fast_softmax(x.buf, axis % len(x.shape) + 1)
-
-    def _fast_log_softmax(self, x, axis):
-        return self.b.fast_log_softmax(x.buf, axis % len(x.shape) + 1)
-
-    def _fast_cumsum(self, x, axis):
-        return self.b.fast_cumsum(x.buf, axis % len(x.shape) + 1)
 
     def _fast_argsort(self, x, descending):      # rows of a 2-d buffer: the batch's rows too
         rows, n = x.shape
@@ -287,11 +270,9 @@ class _Batch:
 _FOLDED = {"fast_conv2d": (0, 6), "fast_conv3x3": (0, 4), "fast_depthwise_conv2d": (0,),
            "fast_max_pool2d": (0,), "fast_max_unpool2d": (0, 1)}
 
-_RULES = _UNARY | _BROADCASTING | _FAST | frozenset(_FOLDED) | frozenset(
-    "sum max min argmax reshape permute expand flip slice pad concatenate matmul gather "
-    "scatter_add fast_softmax fast_log_softmax fast_cumsum fast_argsort fast_addmm "
-    "fast_im2col fast_col2im fast_attention fast_attention_grad "
-    "fast_standardize fast_standardize_grad".split())
+#: every primitive with a rule: the sets above, and each method ``_<primitive>`` of _Batch
+_RULES = _UNARY | _BROADCASTING | _FAST | _AXES | _AXIS | frozenset(_FOLDED) | frozenset(
+    n[1:] for n in vars(_Batch) if n.startswith("_") and not n.startswith("__"))
 
 
 def _refs(a):

@@ -15,6 +15,7 @@ import numpy as np
 from . import dispatch
 from . import dtypes as dt
 from . import random as _random
+from .autograd import _topological
 from .compile import CompileError, _Trace
 from .graph import ELEMENTWISE, V
 from .pytree import tensors_of
@@ -46,13 +47,20 @@ class _SliceTrace(_Trace):
 def record(func, args, kwargs):
     """(trace, result) of one eager call of func, the result kept as the call made it
     where it needs no gradient (``trace.kept``; else rebuilt without its graph, which
-    would hold the call's values alive as if cached); trace is None where the call
-    cannot be recorded."""
+    would hold the call's values alive as if cached); ``trace.reached``: the ids of the
+    tensors the result's graph reaches. trace is None where the call cannot be recorded."""
+    reached = set()
+
+    def keep(result):
+        live = [t for t in tensors_of(result)[0] if t.requires_grad]
+        reached.update(id(t) for t in _topological(live))
+        return not live
     try:
-        return _SliceTrace.run(func, args, kwargs, keep=lambda result: not any(
-            t.requires_grad for t in tensors_of(result)[0]))
+        trace, result = _SliceTrace.run(func, args, kwargs, keep=keep)
     except CompileError:
         return None, None
+    trace.reached = reached
+    return trace, result
 
 
 class _Val:

@@ -170,8 +170,8 @@ def _batched(trace, result, call, size, mode, out_dims):
         # arguments (which func may also read from outside: differentiated as themselves)
         shared = [r() for r in trace.state_in] + tensors_of(call.kwargs)[0] + [
             t for t, d in zip(call.leaves, call.dims) if d is None]
-        outside = list({id(t): t for t in shared if t is not None and t.requires_grad
-                        and t.dtype.is_inexact}.values())
+        outside = list({id(t): t for t in shared if t is not None and id(t) in trace.reached
+                        and t.requires_grad and t.dtype.is_inexact}.values())
         if _nested(outside, call.leaves):
             return None
         return unflatten(trace.out_spec, _Mapped.joined(forward, call, live, dims, outside))

@@ -368,9 +368,12 @@ def test_vmap_results_that_need_gradients_are_batched_both_ways_as_torch_funcs(b
         lib.func.vmap(lambda r: (r * h + r * w).sin().sum())(rows).sum().backward()
         got[lib is torch].append(w.grad)
         w.grad = None           # an unmapped argument that func also reads from outside
-        lib.func.vmap(lambda r, u: (r * w + r * u).sin().sum(), in_dims=(0, None))(
-            lib.tensor(as_lib(arrays[1].T)), w).sum().backward()
+        unused = lib.ones(4, requires_grad=True)            # read, but not for the result
+        lib.func.vmap(lambda r, u: (r * w + r * u).sin().sum() + 0 * (unused * 2.0).sum()
+                      .detach(), in_dims=(0, None))(lib.tensor(as_lib(arrays[1].T)), w) \
+            .sum().backward()
         got[lib is torch].append(w.grad)
+        assert unused.grad is None
     for g, t in zip(*got):
         g, t = g.detach().numpy(), t.detach().numpy()
         assert g.shape == t.shape and np.abs(g - t).max() <= 3e-5 * np.abs(t).max()

@@ -55,6 +55,11 @@ CASES = {
                          np.array([[0.0, 2.0, 5.0], [1.0, 0.0, 7.0]])),
     "Multinomial": ({"total_count": 6, "logits": SIMPLEX_LOGITS},
                     np.array([[1.0, 2.0, 0.0, 3.0], [0.0, 0.0, 6.0, 0.0]])),
+    "Kumaraswamy": ({"concentration1": POS + 0.5, "concentration0": POS2 + 0.5}, UNIT),
+    # (its entropy's terms, ~10 here, cancel where it crosses 0: a rate that keeps it
+    # away from 0 leaves float32 its relative accuracy)
+    "InverseGamma": ({"concentration": POS + 5.0, "rate": POS2 * 3.0}, POS2),
+    "FisherSnedecor": ({"df1": POS * 2 + 2.5, "df2": POS2 * 2 + 10.0}, POS2),
     "RelaxedBernoulli": ({"temperature": POS, "logits": REAL}, UNIT),
     "RelaxedOneHotCategorical": ({"temperature": np.array(0.7),
                                   "logits": SIMPLEX_LOGITS},
@@ -99,6 +104,8 @@ def test_values_match_torch(backend, name):
     for what in ("mean", "variance", "entropy", "mode"):
         if (name, what) == ("Multinomial", "entropy"):
             continue    # PyTorch's takes lgamma(n + 1) in float32: test_multinomial_entropy
+        if (name, what) == ("Kumaraswamy", "mode"):
+            continue    # PyTorch 2.13's is NaN everywhere: test_kumaraswamy_mode
         try:
             want = getattr(t, what)
             want = want() if callable(want) else want
@@ -143,7 +150,8 @@ DRAWS = [("Normal", 10000), ("Uniform", 10000), ("Exponential", 10000),
          ("Geometric", 10000), ("Poisson", 10000), ("Dirichlet", 10000),
          ("MultivariateNormal", 10000), ("HalfNormal", 10000), ("Gumbel", 10000),
          ("Weibull", 10000), ("Pareto", 10000), ("StudentT", 10000),
-         ("NegativeBinomial", 3000), ("Multinomial", 3000)]
+         ("NegativeBinomial", 3000), ("Multinomial", 3000), ("Kumaraswamy", 10000),
+         ("InverseGamma", 10000), ("FisherSnedecor", 10000)]
 
 
 @pytest.mark.parametrize("name,n", DRAWS, ids=[d[0] for d in DRAWS])
@@ -161,6 +169,16 @@ def test_draws_have_the_distributions_moments(backend, name, n):
     assert np.all(np.abs(x.var(0) - var) <= 5 * se_var + 1e-12), (name, x.var(0), var)
 
 
+def test_kumaraswamy_mode_is_where_its_density_peaks():
+    a, b = np.array([2.0, 3.0, 1.0, 0.5]), np.array([3.0, 1.5, 4.0, 2.0])
+    mode = D.Kumaraswamy(ember.tensor(a), ember.tensor(b)).mode.numpy()
+    x = np.linspace(1e-7, 1 - 1e-7, 2_000_001)
+    for k in range(2):          # interior modes: the density's argmax on a fine grid
+        density = a[k] * b[k] * x ** (a[k] - 1) * (1 - x ** a[k]) ** (b[k] - 1)
+        assert abs(mode[k] - x[density.argmax()]) < 1e-6
+    assert mode[2] == 0.0 and np.isnan(mode[3])     # a = 1: the mode is 0; a < 1: none
+
+
 def test_poisson_draws_large_rates_and_categorical_frequencies(backend):
     ember.manual_seed(2)
     rate = ember.tensor([0.0, 0.3, 9.9, 10.0, 55.0, 4000.0])
@@ -176,7 +194,7 @@ def test_poisson_draws_large_rates_and_categorical_frequencies(backend):
 
 @pytest.mark.parametrize("name", ["Normal", "Uniform", "Exponential", "Laplace",
                                   "MultivariateNormal", "HalfNormal", "Gumbel", "Weibull",
-                                  "Pareto"])
+                                  "Pareto", "Kumaraswamy"])
 def test_rsample_differentiates_in_the_parameters(backend, name):
     """d/dtheta of the mean of rsample equals d/dtheta of the distribution's mean, within
     the sampling error (a fixed seed: the draws are the same on every backend)."""

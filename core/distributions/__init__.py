@@ -5,7 +5,8 @@ and the reparameterized samples (rsample) carry gradients to the parameters."""
 from . import transforms
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
                          StudentT, Uniform)
-from .derived import Gumbel, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto, Weibull
+from .derived import (FisherSnedecor, Gumbel, HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
+                      MixtureSameFamily, Pareto, Weibull)
 from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
                        NegativeBinomial, OneHotCategorical, Poisson)
 from .distribution import Distribution
@@ -16,8 +17,9 @@ from .multivariate import Dirichlet, Independent, MultivariateNormal
 from .transforms import TransformedDistribution
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
-           "Distribution", "ExpRelaxedCategorical", "Exponential", "Gamma", "Geometric",
-           "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace",
+           "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma",
+           "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
+           "Kumaraswamy", "Laplace",
            "LogitRelaxedBernoulli", "LogNormal", "MixtureSameFamily", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
            "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",

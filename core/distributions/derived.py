@@ -1,5 +1,6 @@
 """Distributions PyTorch defines as others transformed or mixed: HalfNormal, HalfCauchy
-(|x| of a centred one), Gumbel, Weibull, Pareto, and MixtureSameFamily. Their
+(|x| of a centred one), Gumbel, Weibull, Pareto, Kumaraswamy, InverseGamma,
+FisherSnedecor (a ratio of Gammas), and MixtureSameFamily. Their
 formulas (moments, entropies, log-densities where PyTorch writes them out) are
 PyTorch's."""
 
@@ -7,9 +8,10 @@ import math
 
 from .. import ops
 from ..creation import ones_like, rand
-from ..ops.gamma import lgamma
-from .continuous import Cauchy, Exponential, Normal, _LocScale
-from .distribution import NONNEGATIVE, POSITIVE, Distribution, parameters
+from ..dtypes import finfo
+from ..ops.gamma import digamma, lgamma
+from .continuous import Cauchy, Exponential, Gamma, Normal, Uniform, _LocScale
+from .distribution import NONNEGATIVE, POSITIVE, UNIT, Distribution, parameters
 from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, \
     TransformedDistribution
 
@@ -150,6 +152,119 @@ class Pareto(TransformedDistribution):
 
     def entropy(self):
         return ops.log(self.scale / self.alpha) + (1.0 + 1.0 / self.alpha)
+
+
+class Kumaraswamy(TransformedDistribution):
+    """(1 - U^(1 / concentration0))^(1 / concentration1) for U ~ Uniform(0, 1): a
+    density on (0, 1) like Beta's whose cdf has a closed form."""
+
+    arg_constraints = {"concentration1": POSITIVE, "concentration0": POSITIVE}
+    support = UNIT
+    _params = ("concentration1", "concentration0")
+
+    def __init__(self, concentration1, concentration0, validate_args=True):
+        (self.concentration1, self.concentration0), _ = parameters(concentration1,
+                                                                   concentration0)
+        zero = self.concentration1 * 0.0
+        super().__init__(Uniform(zero, zero + 1.0, validate_args=False),
+                         [PowerTransform(1.0 / self.concentration0), AffineTransform(1.0, -1.0),
+                          PowerTransform(1.0 / self.concentration1)], validate_args)
+
+    def _moment(self, n):
+        """E[X^n] = b B(1 + n / a, b)."""
+        a, b = self.concentration1, self.concentration0
+        return b * ops.exp(lgamma(1.0 + n / a) + lgamma(b) - lgamma(1.0 + n / a + b))
+
+    mean = property(lambda self: self._moment(1))
+    variance = property(lambda self: self._moment(2) - self._moment(1) ** 2)
+
+    @property
+    def mode(self):
+        """((a - 1) / (ab - 1))^(1 / a) where a, b >= 1 (with a = b = 1 the density is flat:
+        NaN, as elsewhere where there is no interior mode)."""
+        a, b = self.concentration1, self.concentration0
+        inside = ops.exp((ops.log(a - 1.0) - ops.log(a * b - 1.0)) / a)
+        return ops.where((a >= 1.0) & (b >= 1.0), inside, math.nan)
+
+    def log_prob(self, value):
+        return super().log_prob(self._value(value))
+
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        harmonic = digamma(b + 1.0) + EULER_GAMMA
+        return (1.0 - 1.0 / b) + (1.0 - 1.0 / a) * harmonic - ops.log(a) - ops.log(b)
+
+
+class InverseGamma(TransformedDistribution):
+    """1 / X for X ~ Gamma(concentration, rate)."""
+
+    arg_constraints = {"concentration": POSITIVE, "rate": POSITIVE}
+    support = POSITIVE
+    _params = ("concentration", "rate")
+
+    def __init__(self, concentration, rate, validate_args=True):
+        (self.concentration, self.rate), _ = parameters(concentration, rate)
+        super().__init__(Gamma(self.concentration, self.rate, validate_args=False),
+                         PowerTransform(-1.0), validate_args)
+
+    @property
+    def mean(self):
+        a = self.concentration
+        return ops.where(a > 1.0, self.rate / (a - 1.0), math.inf)
+
+    mode = property(lambda self: self.rate / (self.concentration + 1.0))
+
+    @property
+    def variance(self):
+        a = self.concentration
+        return ops.where(a > 2.0, self.rate ** 2 / ((a - 1.0) ** 2 * (a - 2.0)), math.inf)
+
+    def log_prob(self, value):
+        return super().log_prob(self._value(value))
+
+    def entropy(self):
+        a = self.concentration
+        return a + ops.log(self.rate) + lgamma(a) - (1.0 + a) * digamma(a)
+
+
+class FisherSnedecor(Distribution):
+    """(X1 / df1) / (X2 / df2) for chi-squared X1, X2 of df1 and df2 degrees of freedom."""
+
+    arg_constraints = {"df1": POSITIVE, "df2": POSITIVE}
+    support = POSITIVE
+    _params = ("df1", "df2")
+
+    def __init__(self, df1, df2, validate_args=True):
+        (self.df1, self.df2), shape = parameters(df1, df2)
+        super().__init__(shape, (), validate_args)
+
+    @property
+    def mean(self):
+        return ops.where(self.df2 > 2.0, self.df2 / (self.df2 - 2.0), math.nan)
+
+    @property
+    def mode(self):
+        m = (self.df1 - 2.0) / self.df1 * self.df2 / (self.df2 + 2.0)
+        return ops.where(self.df1 > 2.0, m, math.nan)
+
+    @property
+    def variance(self):
+        d1, d2 = self.df1, self.df2
+        v = 2.0 * d2 ** 2 * (d1 + d2 - 2.0) / (d1 * (d2 - 2.0) ** 2 * (d2 - 4.0))
+        return ops.where(d2 > 4.0, v, math.nan)
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        tiny = float(finfo(self.df1.dtype).tiny)      # as PyTorch: no 0 in the ratio
+        x1 = Gamma(self.df1 * 0.5, self.df1, validate_args=False).sample(sample_shape)
+        x2 = Gamma(self.df2 * 0.5, self.df2, validate_args=False).sample(sample_shape)
+        return ops.maximum(x1.reshape(shape) / ops.maximum(x2.reshape(shape), tiny), tiny)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        h1, h2, ratio = self.df1 * 0.5, self.df2 * 0.5, self.df1 / self.df2
+        return (lgamma(h1 + h2) - lgamma(h1) - lgamma(h2) + h1 * ops.log(ratio)
+                + (h1 - 1.0) * ops.log(value) - (h1 + h2) * ops.log1p(ratio * value))
 
 
 class MixtureSameFamily(Distribution):

@@ -235,6 +235,8 @@ class TransformedDistribution(Distribution):
     _params = ()
 
     def expand(self, batch_shape):
+        if self._params:        # a named family (Weibull, Kumaraswamy): its own class again
+            return super().expand(batch_shape)
         return TransformedDistribution(self.base_dist.expand(batch_shape), self.transforms,
                                        validate_args=False)
 
@@ -287,4 +289,6 @@ class TransformedDistribution(Distribution):
         return value
 
     def __repr__(self):
+        if self._params:        # a named family: by its parameters, as PyTorch's
+            return super().__repr__()
         return f"TransformedDistribution({self.base_dist!r}, {self.transforms!r})"

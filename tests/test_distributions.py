@@ -383,3 +383,13 @@ def test_multinomial_entropy_is_the_sum_over_every_outcome(backend):
                  * math.prod(q ** k for q, k in zip(row, c)) for c in outcomes]
         want.append(-sum(q * math.log(q) for q in probs))
     np.testing.assert_allclose(d.entropy().numpy(), want, rtol=_rtol(backend) * 10)
+
+
+@pytest.mark.parametrize("name", ["Weibull", "Pareto", "HalfNormal", "Kumaraswamy",
+                                  "InverseGamma", "Gumbel"])
+def test_named_families_expand_to_their_own_class_as_torchs(name):
+    e, t = _build(name, ember, ember.get_backend("numpy")), _build(name, torch)
+    e2, t2 = e.expand((4, 2, 3)), t.expand((4, 2, 3))
+    assert type(e2).__name__ == type(t2).__name__ == _class(name)
+    _close(e2.mean, t2.mean, f"{name}.expand().mean", 1e-9)
+    assert repr(e).startswith(_class(name) + "(")

@@ -1,8 +1,9 @@
 """Per-sample gradients of an MLP classifier (784-128-10, ReLU, cross-entropy, float32)
-for a batch: ember.func.vmap(ember.func.grad(loss)) (one batched pass), and that
-pass replayed by ember.compile, against the same code run one sample at a time (what vmap did before it batched), torch.func's
-vmap(grad(loss)) on PyTorch CPU, and the gradients written by hand in NumPy (outer
-products of the backpropagated errors), side by side in one run.
+for a batch: ember.func.vmap(ember.func.grad(loss)) (one batched pass), and that pass
+replayed by ember.compile, against the same code run one sample at a time (what vmap
+did before it batched), torch.func's vmap(grad(loss)) on PyTorch CPU, and the
+gradients written by hand in NumPy (outer products of the backpropagated errors),
+side by side in one run.
 
     python benchmarks/per_sample_grads.py [--backend numpy] [--batch 64 256]
 """

@@ -271,7 +271,8 @@ class _Batch:
         merged = shape[:axis] + (self.n * shape[axis],) + shape[axis + 1:]
         out = b.scatter_add(merged, axis, self.offsets(index, shape[axis]), moved)
         split = b.reshape(out, shape[:axis] + (self.n, shape[axis]) + shape[axis + 1:])
-        return b.permute(split, (axis,) + tuple(range(axis)) + tuple(range(axis + 1, len(shape) + 1)))
+        return b.permute(split, (axis,) + tuple(range(axis))
+                         + tuple(range(axis + 1, len(shape) + 1)))
 
 
 #: fast paths over samples in a leading axis: the positions of their per-sample operands

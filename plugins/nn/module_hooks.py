@@ -4,7 +4,8 @@ prepend, always_call), and full backward pre-hooks and backward hooks.
 A backward hook needs every gradient of a call's outputs (and then of its inputs) at
 once, so a hooked call passes its differentiable outputs through one
 ember.autograd.Function, whose backward receives all their gradients together and
-calls the hooks with them; the inputs pass through one the same way before forward. Calls without backward hooks run as before, untouched."""
+calls the hooks with them; the inputs pass through one the same way before forward.
+Calls without backward hooks run as before, untouched."""
 
 import warnings
 

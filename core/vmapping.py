@@ -196,14 +196,15 @@ class _Mapped(Function):
     @staticmethod
     def joined(forward, call, live, dims, outside):
         """forward()'s tensors, those at positions ``live`` joined to the graph."""
-        args = [t for t, d in zip(call.leaves, call.dims)
-                if d is not None and t.requires_grad and t.dtype.is_inexact]
+        positions = [k for k, (t, d) in enumerate(zip(call.leaves, call.dims))
+                     if d is not None and t.requires_grad and t.dtype.is_inexact]
+        args = [call.leaves[k] for k in positions]      # the mapped ones that need gradients
         computed = {}
 
         def run():
             computed["all"] = forward()
             return tuple(computed["all"][k] for k in live)
-        linked = _Mapped.apply(run, (call, live, dims, args, outside), *args, *outside)
+        linked = _Mapped.apply(run, (call, live, dims, positions, outside), *args, *outside)
         tensors = list(computed["all"])
         for k, t in zip(live, linked if isinstance(linked, tuple) else (linked,)):
             tensors[k] = t
@@ -216,9 +217,7 @@ class _Mapped(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        call, live, dims, args, outside = ctx.how
-        positions = [k for k, (t, d) in enumerate(zip(call.leaves, call.dims))
-                     if d is not None and t.requires_grad and t.dtype.is_inexact]  # args
+        call, live, dims, positions, outside = ctx.how
         create_graph = is_grad_enabled()       # a gradient that is differentiated again
 
         from .func import _tracked      # (ember.func imports this module)
@@ -279,8 +278,9 @@ def stack_module_state(models):
             if len(grads) > 1:
                 raise AutogradError(f"stack_module_state: {name} requires grad in some models "
                                     f"and not in others; make them agree")
-            stacked[name] = stack([v.detach() for v in values]).requires_grad_(grads.pop()) \
-                if kind == "named_parameters" else stack([v.detach() for v in values])
+            value = stack([v.detach() for v in values])
+            stacked[name] = value.requires_grad_(grads.pop()) if kind == "named_parameters" \
+                else value
         out.append(stacked)
     return tuple(out)
 

@@ -3,7 +3,8 @@ installed): float32 matmul 4096 (TFLOP/s), the cost of a small op, and full
 training steps (forward, cross-entropy, backward, update) of the MLP and CNN of
 benchmarks/workloads.py, built from ember's layer, loss and optimizer plugins: ember
 eager against PyTorch eager, and ember.compile against torch.compile in mode
-"reduce-overhead" (CUDA graphs), each warmed by a few calls first.
+"reduce-overhead" (CUDA graphs; the whole step compiled, as ember.compile takes it),
+each warmed by ten calls first, the four timed in alternation.
 
     python benchmarks/gpu.py [--backend cupy]
 """
@@ -16,7 +17,7 @@ import ember
 
 sys.path.insert(0, os.path.dirname(__file__))
 import workloads  # noqa: E402
-from timing import median_time  # noqa: E402
+from timing import median_time, side_by_side  # noqa: E402
 
 
 def main(argv=None):
@@ -66,25 +67,31 @@ def main(argv=None):
             ("MLP 784-128-10 SGD, batch 4096", workloads.mlp, (4096, 784), "momentum"),
             ("CNN step, batch 64, 28x28", workloads.cnn, (64, 1, 28, 28), "momentum"),
             ("CNN step, batch 512, 28x28", workloads.cnn, (512, 1, 28, 28), "momentum")):
-        for compiled, label in ((False, " (us)"), (True, ", compiled (us)")):
-            ours = _warm_median(workloads.ember_step(model, shape, backend, opt, compiled), sync)
-            theirs = None
-            if torch is not None:
+        ours = [_warmed(workloads.ember_step(model, shape, backend, opt, c), sync)
+                for c in (False, True)]
+        theirs = [None, None]
+        if torch is not None:
+            for i, mode in enumerate((None, "reduce-overhead")):
                 try:
-                    theirs = _warm_median(workloads.torch_step(
-                        model, shape, device, opt, "reduce-overhead" if compiled else None), tsync)
+                    theirs[i] = _warmed(workloads.torch_step(model, shape, device, opt, mode), tsync)
                 except Exception as e:      # no compiler or Triton on the machine: say so
                     print(f"torch.compile failed, its column left empty: {type(e).__name__}: "
                           f"{str(e).splitlines()[0] if str(e) else ''}", flush=True)
-            row(name + label, ours, theirs)
+        contenders = [c for c in ours + theirs if c is not None]
+        times = iter(t * 1e6 for t in side_by_side(contenders, min_time=0.1, repeat=5, pause=0.02))
+        ours = [next(times) for _ in ours]
+        theirs = [next(times) if c is not None else None for c in theirs]
+        for i, label in enumerate((" (us)", ", compiled (us)")):
+            row(name + label, ours[i], theirs[i])
 
 
-def _warm_median(step, sync, warm=4):
-    """Microseconds a call, after ``warm`` calls (traces, compilation, graph captures)."""
+def _warmed(step, sync, warm=10):
+    """(step, sync) after ``warm`` calls: traces, compilation and graph captures done
+    (torch.compile's CUDA graphs are recorded on the third call)."""
     for _ in range(warm):
         step()
     sync()
-    return median_time(step, sync) * 1e6
+    return step, sync
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@
 # fetched). Every log goes whole to $OUT (or ./gpu-check). pytest is stopped by SIGINT at
 # its time limit, so it still prints the summary of what ran and which tests failed.
 #
-#   [BACKENDS="cupy opencl:0 wgpu:0"] [BENCH_BACKENDS=...] bash benchmarks/gpu_check.sh [suite|bench|nccl|all]
+#   bash benchmarks/gpu_check.sh [STEP...]     (steps: bench compiled nccl, or a backend;
+#                                               default: all, in the order below)
 set -u
-what=${1:-all}
+steps=${*:-bench compiled cupy opencl:0 wgpu:0 nccl}
 out=${OUT:-gpu-check}
 root=$(pwd)
 mkdir -p "$out"
@@ -28,29 +29,29 @@ export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 -m ember.cli info 2>&1 | tee "$out/info.txt"
 
-if [ "$what" = all ] || [ "$what" = bench ]; then
-    echo "== benchmarks/gpu.py"
-    timeout 180 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt"
-    echo "== benchmarks/compiled.py"
-    timeout 60 python3 benchmarks/compiled.py $(for b in ${BENCH_BACKENDS:-cupy opencl:0 wgpu:0}; \
-        do echo --backend $b; done) 2>&1 | tee "$out/compiled.txt"
-fi
-if [ "$what" = all ] || [ "$what" = suite ]; then
-    for b in ${BACKENDS:-cupy opencl:0 wgpu:0}; do
-        name=${b%%:*}
-        echo "== tests on $b"
-        if [ "$name" = cupy ]; then     # ember's own tests too: every test parametrized on cupy
-            where=$root; args="tests -k cupy"; limit=140
-        else                            # the conformance suite alone
-            where=/tmp/suite; args="-p ember.testing"; limit=60
+for step in $steps; do
+    case $step in
+    bench)
+        echo "== benchmarks/gpu.py"
+        timeout 200 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt" ;;
+    compiled)
+        echo "== benchmarks/compiled.py"
+        timeout 60 python3 benchmarks/compiled.py --backend cupy --backend opencl:0 \
+            --backend wgpu:0 2>&1 | tee "$out/compiled.txt" ;;
+    nccl)
+        echo "== NCCL (one rank per GPU: $(nvidia-smi -L | wc -l))"
+        EMBER_TRANSPORT=nccl timeout 30 python3 tests/mpi/nccl_check.py 2>&1 | tee "$out/nccl.txt" ;;
+    *)  # a backend: ember's own tests and the suite on cupy, the conformance suite elsewhere
+        name=${step%%:*}
+        echo "== tests on $step"
+        if [ "$name" = cupy ]; then
+            where=$root; args="tests -k cupy"; limit=130
+        else
+            where=/tmp/suite; args="-p ember.testing"; limit=50
         fi
         mkdir -p /tmp/suite
-        (cd "$where" && timeout -s INT -k 15 $limit python3 -m pytest $args \
-            --backend "$b" -q -n 14 -p no:cacheprovider -rfE --continue-on-collection-errors 2>&1) > "$out/suite-$name.txt"
-        grep -E "^(FAILED|ERROR)|passed|failed" "$out/suite-$name.txt" | tail -30
-    done
-fi
-if [ "$what" = all ] || [ "$what" = nccl ]; then
-    echo "== NCCL (one rank per GPU: $(nvidia-smi -L | wc -l))"
-    EMBER_TRANSPORT=nccl timeout 30 python3 tests/mpi/nccl_check.py 2>&1 | tee "$out/nccl.txt"
-fi
+        (cd "$where" && timeout -s INT -k 15 $limit python3 -m pytest $args --backend "$step" \
+            -q -n 14 -p no:cacheprovider -rfE --continue-on-collection-errors 2>&1) > "$out/suite-$name.txt"
+        grep -E "^(FAILED|ERROR)|passed|failed" "$out/suite-$name.txt" | tail -30 ;;
+    esac
+done

@@ -83,23 +83,30 @@ def ember_step(model_fn, shape, backend=None, opt_name="sgd", compiled=False):
 
 
 def torch_step(model_fn, shape, device="cpu", opt_name="sgd", mode=None):
-    """The same step in PyTorch; ``mode``: the model through torch.compile in that mode
-    ("reduce-overhead" replays CUDA graphs), its backward with it."""
+    """The same step in PyTorch; ``mode``: the whole step through torch.compile in that
+    mode, as ember.compile takes it ("reduce-overhead" replays CUDA graphs; Adam is then
+    capturable, as ember's)."""
     import torch
     torch.manual_seed(0)
     model = model_fn(torch.nn).to(device)
-    forward = torch.compile(model, mode=mode) if mode else model
     x = torch.randn(*shape, device=device)
     y = torch.randint(0, 10, (shape[0],), device=device)
-    opt = _optimizer(torch.optim, model.parameters(), opt_name)
+    opt = _optimizer(torch.optim, model.parameters(), opt_name, compiled=mode is not None)
 
     def step():
-        loss = torch.nn.functional.cross_entropy(forward(x), y)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
-    return step
+    if not mode:
+        return step
+    compiled = torch.compile(step, mode=mode)
+
+    def replay():       # a new step: the outputs of the graphs' last replay may be rewritten
+        torch.compiler.cudagraph_mark_step_begin()
+        return compiled()
+    return replay
 
 
 def ember_mlp(batch, backend=None):

@@ -67,10 +67,44 @@ LONGEST = ("test_sigkill_during_save_leaves_the_last_good_file",
            "test_scikit_learn_pca_and_lda_take_ember_tensors")
 
 
-def pytest_collection_modifyitems(items):
+# -- ember's own tests on the CPU's OpenCL and wgpu: a third of them unless --full -------
+#: the backends that compile every kernel for the CPU (pocl and llvmpipe: most of a run's
+#: time), and how many of ember's own tests on them one keeps of each run of that many
+SAMPLED, EVERY = ("opencl", "wgpu"), 3
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     default=os.environ.get("EMBER_FULL_SUITE") == "1",
+                     help="run ember's own tests on OpenCL and wgpu in full (as "
+                          "EMBER_FULL_SUITE=1 does); by default every third of each module, "
+                          "while NumPy and CuPy run them all and every backend the whole "
+                          "conformance suite")
+
+
+def pytest_collection_modifyitems(config, items):
     """Start the longest tests first. pytest-xdist hands tests to its workers in this
     order, so a two-minute test begun last would keep one worker busy while the other
-    sits idle; begun first, the short ones fill in around it."""
+    sits idle; begun first, the short ones fill in around it. Without --full, ember's own
+    tests (not the conformance suite) on OpenCL and wgpu keep every third of each module:
+    features built on the public API, which those backends pass in full in the suite."""
+    if not config.getoption("full"):
+        seen, kept, dropped = {}, [], []
+        for item in items:
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            name = params.get("backend", params.get("device", ""))
+            module = getattr(getattr(item, "module", None), "__name__", "")
+            if module.startswith("tests.") and str(name).partition(":")[0] in SAMPLED:
+                key = (module, name)
+                seen[key] = seen.get(key, -1) + 1
+                if seen[key] % EVERY:
+                    dropped.append(item)
+                    continue
+            kept.append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
     def rank(item):
         return next((k for k, name in enumerate(LONGEST) if item.name.startswith(name)),
                     len(LONGEST))

@@ -363,6 +363,32 @@ def test_gpt_neox_reads_transformers_4_configs_and_older_checkpoints(tmp_path):
     np.testing.assert_array_equal(again(ids).numpy(), model(ids).numpy())
 
 
+@pytest.mark.parametrize("softcap,sinks,window", [(3.0, False, 4), (3.0, False, None),
+                                                   (None, True, 4), (None, True, None)])
+def test_capped_and_sunk_attention_match_float64(backend, softcap, sinks, window):
+    """Gemma 2's capped scores and gpt-oss's sinks (attention composed of ember's ops),
+    causal, with and without a sliding window, grouped heads, against float64 NumPy."""
+    from ember.plugins.models.causal import causal_attention
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 4, 7, 8), (2, 2, 7, 8), (2, 2, 7, 8)))
+    logits = rng.standard_normal(4)
+    got = causal_attention(*(ember.tensor(a, dtype=ember.float32, backend=backend) for a in (q, k, v)),
+                           time=7, window=window, softcap=softcap, enable_gqa=True,
+                           sinks=ember.tensor(logits, dtype=ember.float32, backend=backend)
+                           if sinks else None).numpy()
+    k, v = np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1)
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(8)
+    if softcap:
+        scores = softcap * np.tanh(scores / softcap)
+    ahead = np.arange(7)[None, :] - np.arange(7)[:, None]
+    scores = np.where((ahead <= 0) & (ahead > -(window or 99)), scores, -np.inf)
+    if sinks:
+        scores = np.concatenate([scores, np.broadcast_to(logits[:, None, None], (2, 4, 7, 1))], -1)
+    p = np.exp(scores - scores.max(-1, keepdims=True))
+    p = (p / p.sum(-1, keepdims=True))[..., :7]
+    assert _rel(got, p @ v) < 1e-5
+
+
 # -- Mistral, Qwen2, Qwen3, Gemma, Phi-3, Mixtral, Qwen3-MoE: Llama's shape with sliding
 # windows, biases, per-head norms, offset norms and scaled embeddings, fused projections, a
 # partial rotation and sparse mixtures of experts -------------------------------------------

@@ -1,6 +1,10 @@
 """CUDA through CuPy: the NumPy backend's table with xp = cupy, CuPy's memory
 pool, cuBLAS matmul, and fused kernels (fused.py) as fast paths."""
 
+import functools
+
+import numpy
+
 from ember import dtypes as dt
 from ember.backends.numpy.backend import ArrayModuleBackend
 
@@ -25,6 +29,8 @@ class CupyBackend(ArrayModuleBackend):
 
     name = "cupy"
     dtypes = frozenset(dt.ALL) - {dt.bfloat16, *dt.FLOAT8}   # CuPy cannot hold ml_dtypes' arrays
+    #: CuPy builds its kernels with -ftz=true: float32 subnormals, in and out, are zeros
+    flushes_subnormals = True
     _active = None  # the one CUDA device this process computes on
 
     @classmethod
@@ -77,6 +83,69 @@ class CupyBackend(ArrayModuleBackend):
 
     def to_numpy(self, buf):
         return self.xp.asnumpy(buf)
+
+    def capturing(self):
+        return self.xp.cuda.get_current_stream().is_capturing()
+
+    def full(self, shape, value, dtype):
+        # cupy.full asks numpy.can_cast about the value, which NumPy 2 refuses for Python
+        # (and NumPy float64) scalars: the value goes as a 0-d array of its dtype
+        return self.xp.full(shape, numpy.asarray(value, dtype=dtype.np), dtype=dtype.np)
+
+    def scatter_add(self, shape, axis, index, src):
+        """cupy.add.at takes 32- and 64-bit numbers and float16 only: narrower integers
+        and bools add in 32 bits (wrapping back as PyTorch's; bools: any), complex
+        numbers as their real and imaginary parts."""
+        xp, kind = self.xp, src.dtype.kind
+        add = functools.partial(ArrayModuleBackend.scatter_add, self, shape, axis, index)
+        if kind == "c":
+            out = xp.empty(shape, src.dtype)
+            pairs = out.view(src.real.dtype).reshape(tuple(shape) + (2,))
+            pairs[..., 0] = add(xp.ascontiguousarray(src.real))
+            pairs[..., 1] = add(xp.ascontiguousarray(src.imag))
+            return out
+        if src.dtype.itemsize < 4 and kind in "iub":
+            out = add(src.astype(numpy.uint32 if kind == "u" else numpy.int32))
+            return out != 0 if kind == "b" else out.astype(src.dtype)
+        return add(src)
+
+    def fast_remainder(self, x, y):
+        """NumPy's remainder from C's exact fmod: CuPy's gives +0 where the divisor is
+        negative and NaN for x % inf."""
+        xp = self.xp
+        if x.dtype.kind != "f":
+            return xp.remainder(x, y)
+        r = xp.fmod(x, y)
+        r = xp.where((r != 0) & ((r < 0) != (y < 0)), r + y, r)
+        return xp.where(r == 0, xp.copysign(xp.zeros_like(r), y), r)
+
+    def fast_floor_divide(self, x, y):
+        """NumPy's floored quotient (its divmod from C's exact fmod: CuPy's floor(x / y)
+        loses a quotient that underflows, tiny // -max giving -0 for -1), and floor(x / y)
+        where an operand is infinite, as ember.floor_divide."""
+        xp = self.xp
+        if x.dtype.kind != "f":
+            return xp.floor_divide(x, y)
+        mod = xp.fmod(x, y)
+        div = (x - mod) / y
+        div = xp.where((mod != 0) & ((y < 0) != (mod < 0)), div - 1, div)
+        floor = xp.floor(div)
+        floor = xp.where(div - floor > 0.5, floor + 1, floor)
+        q = x / y
+        floor = xp.where(div == 0, xp.copysign(xp.zeros_like(q), q), floor)
+        return xp.where((y == 0) | xp.isinf(x) | xp.isinf(y), xp.floor(q), floor)
+
+    def fast_left_shift(self, x, y):
+        """NumPy's: 0 for a count below 0 or of the width or more (CUDA masks it)."""
+        xp, bits = self.xp, 8 * x.dtype.itemsize
+        out = xp.left_shift(x, xp.clip(y, 0, bits - 1).astype(y.dtype))
+        return xp.where((y < 0) | (y >= bits), xp.zeros_like(out), out)
+
+    def fast_right_shift(self, x, y):
+        """NumPy's: past the width (or below 0) 0, or -1 for a negative x."""
+        xp, bits = self.xp, 8 * x.dtype.itemsize
+        out = xp.right_shift(x, xp.clip(y, 0, bits - 1).astype(y.dtype))
+        return xp.where((y < 0) | (y >= bits), -(x < 0).astype(out.dtype), out)
 
     # -- fused fast paths ------------------------------------------------------
     def fast_sigmoid(self, x):

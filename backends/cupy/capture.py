@@ -181,13 +181,21 @@ def record(backend, graph, aliases, fresh):
 
     def run(backend, buffers):
         if not held:
+            import warnings
             try:
                 capture(buffers, own_gemm=True)
             except Exception as exc:     # no libcublas, or cuBLAS refused the capture
-                import warnings
                 warnings.warn(f"ember.compile on cupy: matmuls run between CUDA graph launches "
                               f"({type(exc).__name__}: {exc})", RuntimeWarning, stacklevel=2)
-                capture(buffers, own_gemm=False)
+                try:
+                    capture(buffers, own_gemm=False)
+                except Exception as exc:     # a fast path calls cuBLAS itself (attention)
+                    warnings.warn(f"ember.compile on cupy: this step runs its kernels one by one, "
+                                  f"not as a CUDA graph ({type(exc).__name__}: {exc})",
+                                  RuntimeWarning, stacklevel=2)
+                    held["uncaptured"] = True
+        if "uncaptured" in held:
+            return graph.run(backend, buffers)
         for s, b in zip(held["statics"], buffers):
             if s is not b:
                 cupy.copyto(s, b)

@@ -12,10 +12,15 @@ _SOURCES = Path(__file__).with_name("kernels")
 
 @functools.lru_cache(maxsize=None)
 def sigmoid(cupy, acc):
-    """1 / (1 + exp(-x)) as 0.5 tanh(x / 2) + 0.5 in one pass, computing in ``acc``."""
+    """1 / (1 + exp(-x)) in one pass, computing in ``acc``; for x < 0 as e / (1 + e) with
+    e = exp(x), which keeps the left tail (1 + exp(-x) rounds it away: 0.5 tanh(x / 2)
+    + 0.5 was 0 below x = -17 in float32)."""
     return cupy.ElementwiseKernel(
-        "T x", "T y", f"y = (T)(({acc})0.5 * tanh(({acc})0.5 * ({acc})x) + ({acc})0.5)",
-        f"ember_sigmoid_{acc}")
+        "T x", "T y", f"""
+        {acc} v = ({acc})x;
+        {acc} e = exp(-fabs(v));
+        y = (T)(v >= 0 ? ({acc})1 / (({acc})1 + e) : e / (({acc})1 + e));
+        """, f"ember_sigmoid_{acc}")
 
 
 @functools.lru_cache(maxsize=None)

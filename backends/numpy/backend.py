@@ -99,10 +99,15 @@ class ArrayModuleBackend(Backend):
         return numpy.array(buf, copy=True)
 
     def fft(self, kind, axes, norm, last, buf):
-        """Backend.fft without its host copy: the buffers are host arrays already, and
-        pocketfft writes a new one."""
+        """Backend.fft without a host copy: the array module's own FFT (NumPy's pocketfft,
+        CuPy's cuFFT) on the buffer where it is."""
         from ember.ops.fft import transform
-        return transform(kind, axes, norm, last, buf)
+        return transform(kind, axes, norm, last, buf, self.xp)
+
+    def capturing(self):
+        """Whether the device records a graph now (CuPy's stream capture): then no value
+        can be read back to decide a branch, and a step takes its general path."""
+        return False
 
     def full(self, shape, value, dtype):
         return self.xp.full(shape, value, dtype=dtype.np)
@@ -124,7 +129,7 @@ class ArrayModuleBackend(Backend):
     def div(self, a, b): return self.xp.true_divide(a, b)
     def pow(self, a, b):
         xp = self.xp
-        if b.dtype.kind == "i" and a.dtype.kind in "iu" and (b < 0).any():
+        if b.dtype.kind == "i" and a.dtype.kind in "iu" and (self.capturing() or (b < 0).any()):
             # as C's integer division, PyTorch and the kernels: 0, but 1 ** -n = 1 and
             # (-1) ** -n = +-1 (NumPy refuses negative integer exponents outright)
             neg = b < 0
@@ -132,7 +137,7 @@ class ArrayModuleBackend(Backend):
             unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b & 1), 0))
             return xp.where(neg, unit, out).astype(out.dtype)
         out = xp.power(a, b)
-        if out.dtype.kind in "fV" and (b == 0.5).any():
+        if out.dtype.kind in "fV" and (self.capturing() or (b == 0.5).any()):
             # NumPy takes sqrt for an exponent of 0.5 that broadcasts (NaN at -inf, -0 at -0):
             # C's pow, as every backend gives, is inf and +0 there
             out = xp.where((b == 0.5) & ((a == 0) | (a == -xp.inf)), xp.abs(a), out)
@@ -276,6 +281,9 @@ class ArrayModuleBackend(Backend):
         d -= xp.sum(d, axis=axes, keepdims=True) * inv_n       # the mean's rounding
         var = xp.sum(d * d, axis=axes, keepdims=True) * inv_n
         info = xp.finfo(x.dtype)
+        if self.capturing():    # a compiled step records this path: it cannot decline there
+            raise RuntimeError("fast_standardize reads on the host whether every variance "
+                               "is in range, which a CUDA graph capture cannot")
         if not bool(xp.all((var == 0) | (var >= info.tiny / info.eps) & (var <= info.max))):
             return None
         rstd = var + eps
@@ -368,12 +376,14 @@ class ArrayModuleBackend(Backend):
         # q scaled once (L x E, not L x S), unless that rounds some to 0: a subnormal query
         # times an infinite key is infinite, 0 times it NaN
         post, tiny = 1, numpy.finfo(q.dtype).tiny
-        if scale < 1 and bool(((q != 0) & (xp.abs(q) < tiny / scale)).any()):
+        capturing = self.capturing()      # no reads: the general path, always right
+        if scale < 1 and (capturing or bool(((q != 0) & (xp.abs(q) < tiny / scale)).any())):
             post = scale                    # on the scores instead
         else:
             q = q * q.dtype.type(scale)
-        poisoned = causal and not xp.isfinite(v).all()     # (PyTorch's answer there: NaN)
-        calm = (mask is None or mask.dtype == bool) and self._scores_within(q, k, 60)
+        poisoned = causal and (capturing or not xp.isfinite(v).all())  # (PyTorch: NaN)
+        calm = (not capturing and (mask is None or mask.dtype == bool)
+                and self._scores_within(q, k, 60))
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
             s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], m, first, post)
             if calm:     # exp(s) is safe as it is: two passes over the scores less
@@ -401,7 +411,9 @@ class ArrayModuleBackend(Backend):
         float32's overflow, and a row's largest term from underflow)."""
         xp = self.xp
         q_norms = xp.sqrt((q * q).sum(axis=-1))
-        k_norms = xp.sqrt((k * k).sum(axis=-1)).max(axis=-1, initial=0)[..., None]
+        if k.shape[-2] == 0:
+            return True
+        k_norms = xp.sqrt((k * k).sum(axis=-1)).max(axis=-1)[..., None]
         return bool(xp.all(q_norms * k_norms <= bound))
 
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):

@@ -1,7 +1,7 @@
 """Discrete Fourier transforms over any set of axes, differentiable as PyTorch's.
 
-No backend has an FFT of its own, so every backend computes these with NumPy's pocketfft
-on a host copy through Backend.fft (one step of a compiled graph, as Backend.lapack),
+Every backend computes these through Backend.fft: NumPy's pocketfft on a host copy by
+default, CuPy's cuFFT on the device (one step of a compiled graph, as Backend.lapack),
 in the input's precision: float32 and complex64 in single, float64 and complex128 in
 double. The gradients are transforms again (the adjoint of a DFT is the opposite DFT
 with the dual normalization), so they differentiate twice and compile.
@@ -28,16 +28,23 @@ from ..autograd import Op, run
 DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
-def transform(kind, axes, norm, last, x):
-    """The ``kind`` transform of host array ``x`` over ``axes`` in its own precision."""
+def transform(kind, axes, norm, last, x, xp=np):
+    """The ``kind`` transform of array ``x`` of module ``xp`` (NumPy's pocketfft, CuPy's
+    cuFFT) over ``axes`` in its own precision."""
     single = x.dtype in (np.float32, np.complex64)
+    real, cplx = (np.float32, np.complex64) if single else (np.float64, np.complex128)
+    if x.size == 0:     # cuFFT plans no empty batch
+        shape = list(x.shape)
+        if kind in ("rfft", "irfft"):
+            shape[axes[-1]] = last if kind == "irfft" else shape[axes[-1]] // 2 + 1
+        return xp.zeros(shape, real if kind == "irfft" else cplx)
     if kind == "irfft":
         sizes = [x.shape[a] for a in axes[:-1]] + [last]
-        out = np.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
-        return np.ascontiguousarray(out, dtype=np.float32 if single else np.float64)
-    fn = {"fft": np.fft.fftn, "ifft": np.fft.ifftn, "rfft": np.fft.rfftn}[kind]
+        out = xp.fft.irfftn(x, s=sizes, axes=axes, norm=norm)
+        return xp.ascontiguousarray(out, dtype=real)
+    fn = {"fft": xp.fft.fftn, "ifft": xp.fft.ifftn, "rfft": xp.fft.rfftn}[kind]
     out = fn(x, axes=axes, norm=norm)
-    return np.ascontiguousarray(out, dtype=np.complex64 if single else np.complex128)
+    return xp.ascontiguousarray(out, dtype=cplx)
 
 
 class FFT(Op):

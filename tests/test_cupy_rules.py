@@ -1,0 +1,60 @@
+"""The CuPy backend's own rules where CuPy and NumPy differ (cupy.add.at's dtypes, %, the
+shifts), run here with NumPy as the array module against NumPy's answers: CI has no GPU,
+and these are array-module code, so NumPy executes them line for line as CuPy would."""
+
+import numpy as np
+import pytest
+
+from ember.backends.cupy.backend import CupyBackend
+from ember.backends.numpy.backend import NumpyBackend
+
+RULES = ("scatter_add", "fast_remainder", "fast_floor_divide", "fast_left_shift",
+         "fast_right_shift")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """(NumPy's backend, the same with the CuPy backend's rules)."""
+    rules = type("CupyRulesOnNumpy", (NumpyBackend,),
+                 {name: CupyBackend.__dict__[name] for name in RULES})
+    return NumpyBackend(), rules()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "bool", "complex64",
+                                   "complex128", "int32", "float16"])
+def test_scatter_add_of_every_dtype_cupy_add_at_refuses(pair, dtype):
+    numpy_backend, rules = pair
+    rng = np.random.default_rng(0)
+    src = (rng.integers(-120, 120, (6, 3)) + (1j * rng.standard_normal((6, 3))
+                                               if dtype.startswith("complex") else 0))
+    src = src.astype(dtype) if dtype != "bool" else src > 0
+    index = np.array([0, 2, 2, 1, 0, 2])       # repeats: 2 takes three rows (int8 wraps)
+    for axis, idx, s in ((0, index, src), (1, np.array([1, 1, 0]), src)):
+        want = numpy_backend.scatter_add((4, 3) if axis == 0 else (6, 2), axis, idx, s)
+        got = rules.scatter_add((4, 3) if axis == 0 else (6, 2), axis, idx, s)
+        assert got.dtype == want.dtype and np.array_equal(got, want), (dtype, axis)
+
+
+@pytest.mark.parametrize("name", ["fast_remainder", "fast_floor_divide"])
+def test_remainder_and_floor_division_are_numpys_bit_for_bit_at_every_special_pair(pair, name):
+    v = np.array([0.0, -0.0, 1e-45, -1e-45, 1.2e-38, 1.0, -1.0, 3.0, -3.0, 0.1, 2.5, 7.0,
+                  3.4e38, -3.4e38, np.inf, -np.inf, np.nan], np.float32)
+    x, y = (a.ravel() for a in np.meshgrid(v, v, indexing="ij"))
+    bits = np.random.default_rng(0).integers(0, 2 ** 32, 4000, dtype=np.uint64).astype(np.uint32)
+    x, y = np.concatenate([x, bits[:2000].view(np.float32)]), np.concatenate([y, bits[2000:].view(np.float32)])
+    with np.errstate(all="ignore"):
+        got, want = getattr(pair[1], name)(x, y), getattr(pair[0], name)(x, y)
+    same = np.where(np.isnan(want), np.isnan(got), (got == want) & (np.signbit(got) == np.signbit(want)))
+    bad = np.flatnonzero(~same)
+    assert bad.size == 0, [(x[i], y[i], got[i], want[i]) for i in bad[:4]]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "uint64"])
+def test_shifts_past_the_width_and_below_zero_are_numpys(pair, dtype):
+    info = np.iinfo(dtype)
+    values = sorted({int(info.min), int(info.max), 0, 1, 5} | ({-1, -100} if info.min else set()))
+    counts = [c for c in (-1, 0, 1, 7, 8, 31, 32, 63, 64, 65, 100) if info.min <= c <= info.max]
+    x, y = (a.ravel() for a in np.meshgrid(np.array(values, dtype), np.array(counts, dtype)))
+    for name, ref in (("fast_left_shift", np.left_shift), ("fast_right_shift", np.right_shift)):
+        got = getattr(pair[1], name)(x, y)
+        assert got.dtype == x.dtype and np.array_equal(got, ref(x, y)), name

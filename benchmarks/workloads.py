@@ -82,24 +82,25 @@ def ember_step(model_fn, shape, backend=None, opt_name="sgd", compiled=False):
     return lambda: run(x, y)
 
 
-def torch_step(model_fn, shape, device="cpu", opt_name="sgd", mode=None):
-    """The same step in PyTorch; ``mode``: the whole step through torch.compile in that
-    mode, as ember.compile takes it ("reduce-overhead" replays CUDA graphs; Adam is then
-    capturable, as ember's)."""
+def torch_step(model_fn, shape, device="cpu", opt_name="sgd", mode=None, whole=True):
+    """The same step in PyTorch; ``mode``: through torch.compile in that mode
+    ("reduce-overhead" replays CUDA graphs; Adam is then capturable, as ember's), the
+    whole step as ember.compile takes it, or (``whole=False``) the model alone."""
     import torch
     torch.manual_seed(0)
     model = model_fn(torch.nn).to(device)
+    forward = torch.compile(model, mode=mode) if mode and not whole else model
     x = torch.randn(*shape, device=device)
     y = torch.randint(0, 10, (shape[0],), device=device)
     opt = _optimizer(torch.optim, model.parameters(), opt_name, compiled=mode is not None)
 
     def step():
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss = torch.nn.functional.cross_entropy(forward(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss
-    if not mode:
+    if not (mode and whole):
         return step
     compiled = torch.compile(step, mode=mode)
 

@@ -376,6 +376,8 @@ def test_composed_functions_at_every_special_pair(backend, dtype):
         pytest.skip(f"{backend.name} has no {dtype}")
     with np.errstate(all="ignore"):
         values = np.array(SPECIAL, dtype=dtype)
+    if backend.flushes_subnormals:      # (read as zeros there: the op table checks that)
+        values = values[(values == 0) | ~(np.abs(values) < np.finfo(dtype).tiny)]
     a, b = np.meshgrid(values, values)
     x, y = (ember.tensor(v, backend=backend) for v in (a, b))
     tx, ty = torch.tensor(a), torch.tensor(b)

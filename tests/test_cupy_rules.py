@@ -41,10 +41,12 @@ def test_remainder_and_floor_division_are_numpys_bit_for_bit_at_every_special_pa
                   3.4e38, -3.4e38, np.inf, -np.inf, np.nan], np.float32)
     x, y = (a.ravel() for a in np.meshgrid(v, v, indexing="ij"))
     bits = np.random.default_rng(0).integers(0, 2 ** 32, 4000, dtype=np.uint64).astype(np.uint32)
-    x, y = np.concatenate([x, bits[:2000].view(np.float32)]), np.concatenate([y, bits[2000:].view(np.float32)])
+    x = np.concatenate([x, bits[:2000].view(np.float32)])     # and every exponent
+    y = np.concatenate([y, bits[2000:].view(np.float32)])
     with np.errstate(all="ignore"):
         got, want = getattr(pair[1], name)(x, y), getattr(pair[0], name)(x, y)
-    same = np.where(np.isnan(want), np.isnan(got), (got == want) & (np.signbit(got) == np.signbit(want)))
+    same = np.where(np.isnan(want), np.isnan(got),
+                    (got == want) & (np.signbit(got) == np.signbit(want)))
     bad = np.flatnonzero(~same)
     assert bad.size == 0, [(x[i], y[i], got[i], want[i]) for i in bad[:4]]
 

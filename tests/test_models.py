@@ -372,10 +372,9 @@ def test_capped_and_sunk_attention_match_float64(backend, softcap, sinks, window
     rng = np.random.default_rng(5)
     q, k, v = (rng.standard_normal(s) for s in ((2, 4, 7, 8), (2, 2, 7, 8), (2, 2, 7, 8)))
     logits = rng.standard_normal(4)
-    got = causal_attention(*(ember.tensor(a, dtype=ember.float32, backend=backend) for a in (q, k, v)),
-                           time=7, window=window, softcap=softcap, enable_gqa=True,
-                           sinks=ember.tensor(logits, dtype=ember.float32, backend=backend)
-                           if sinks else None).numpy()
+    f32 = lambda a: ember.tensor(a, dtype=ember.float32, backend=backend)  # noqa: E731
+    got = causal_attention(f32(q), f32(k), f32(v), time=7, window=window, softcap=softcap,
+                           enable_gqa=True, sinks=f32(logits) if sinks else None).numpy()
     k, v = np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1)
     scores = q @ k.swapaxes(-1, -2) / np.sqrt(8)
     if softcap:

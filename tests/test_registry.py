@@ -185,3 +185,22 @@ def test_plugins_change_tensors_only_through_the_public_api():
                     if isinstance(leaf, ast.Attribute) and leaf.attr in ("_data", "_backend"):
                         writes.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not writes, writes
+
+
+def test_every_package_of_the_tree_is_in_the_wheel():
+    """pyproject lists each package by hand: one left out installs without its files
+    (ember.utils once did: no installed wheel could import ember)."""
+    from pathlib import Path
+    try:
+        import tomllib
+    except ImportError:     # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    root = Path(__file__).resolve().parent.parent
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    for package, folder in setup["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(root / folder).parts
+            name = ".".join((package,) + parts)
+            if "fake_plugins" not in parts:
+                assert name in listed, f"{name} ({init.parent}): not in pyproject's packages"

@@ -90,7 +90,8 @@ _SPELLING = {
     "cast": "(TO)(x)", "cast_bool": "(uchar)((x) != 0)", "where": "((x) ? (y) : (z))",
     # OpenCL's saturated conversions, rounding toward zero; NaN gives 0 (by the standard,
     # but NVIDIA's driver gives the minimum for float64 sources and 64-bit targets)
-    **saturating_casts(lambda d, top, bottom: f"(isnan(x) ? (TO)0 : convert_{ctype(d.np)}_sat(x))"),
+    **saturating_casts(
+        lambda d, top, bottom: f"(isnan(x) ? (TO)0 : convert_{ctype(d.np)}_sat(x))"),
     "cast float64 bfloat16": "ember_bf16_of_double(x)",
     # to and from the 8-bit floats, through float (StridedBackend._float8_cast)
     "float8 of real": "(float)(x)", "float8 of complex": "(float)((x).x)",

@@ -664,7 +664,8 @@ def _division_mismatches(backend, x, y, got):
     """{name: where ``got[name]`` is not NumPy's answer bit for bit (NaN for NaN); where
     the backend flushes subnormals, the answer for its inputs flushed to zeros of their
     sign, or a zero for a subnormal answer, counts too."""
-    wants, is_float = [_division_references(x, y)], x.dtype.kind == "f" or x.dtype == ember.bfloat16.np
+    wants = [_division_references(x, y)]
+    is_float = x.dtype.kind == "f" or x.dtype == ember.bfloat16.np
     tiny = float(ember.dtypes.finfo(ember.dtypes.dtype(x.dtype)).tiny) if is_float else 0
     if backend.flushes_subnormals and is_float:
         with np.errstate(invalid="ignore"):
@@ -679,7 +680,8 @@ def _division_mismatches(backend, x, y, got):
                 ok |= g == w
                 continue
             g64, w64 = g.astype(np.float64), w.astype(np.float64)
-            ok |= np.where(np.isnan(w64), np.isnan(g64), (g == w) & (np.signbit(g) == np.signbit(w)))
+            ok |= np.where(np.isnan(w64), np.isnan(g64),
+                           (g == w) & (np.signbit(g) == np.signbit(w)))
             if len(wants) > 1:
                 ok |= (g64 == 0) & (np.abs(w64) < tiny)
         bad[name] = np.flatnonzero(~ok)

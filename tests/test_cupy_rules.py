@@ -9,7 +9,7 @@ from ember.backends.cupy.backend import CupyBackend
 from ember.backends.numpy.backend import NumpyBackend
 
 RULES = ("scatter_add", "fast_remainder", "fast_floor_divide", "fast_left_shift",
-         "fast_right_shift")
+         "fast_right_shift", "log", "fast_log1p", "_complex_log")
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,19 @@ def test_shifts_past_the_width_and_below_zero_are_numpys(pair, dtype):
     for name, ref in (("fast_left_shift", np.left_shift), ("fast_right_shift", np.right_shift)):
         got = getattr(pair[1], name)(x, y)
         assert got.dtype == x.dtype and np.array_equal(got, ref(x, y)), name
+
+
+@pytest.mark.parametrize("name", ["log", "fast_log1p"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_logs_at_infinite_and_nan_parts_are_annex_gs(pair, name, dtype):
+    """Every pair of parts from +-0, +-1, +-inf and NaN: NumPy's values (C's Annex G),
+    as the rule writes them over what the array module's own log gave (here NaN wherever
+    a part is not finite, as CuPy's gives at inf + NaN i and NaN + inf i)."""
+    parts = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]
+    z = np.array([complex(a, b) for a in parts for b in parts], dtype)
+    with np.errstate(all="ignore"):
+        want = getattr(pair[0], name)(z)
+        spoiled = np.where(np.isfinite(z), want, np.nan + 0j).astype(dtype)   # CuPy's NaNs
+        got = pair[1]._complex_log(z, spoiled)
+    for part in (np.real, np.imag):
+        np.testing.assert_array_equal(part(got), part(want), err_msg=f"{name} {dtype}")

@@ -109,6 +109,26 @@ class CupyBackend(ArrayModuleBackend):
             return out != 0 if kind == "b" else out.astype(src.dtype)
         return add(src)
 
+    def log(self, x):
+        return self._complex_log(x, self.xp.log(x))
+
+    def fast_log1p(self, x):
+        return self._complex_log(x, self.xp.log1p(x))
+
+    def _complex_log(self, x, out):
+        """``out`` (log or log1p of x) with C's Annex G values where a part of a complex x is
+        infinite or NaN: log|x| + i arg(x), from hypot and atan2 (CuPy's complex log gives
+        NaN + NaN i at inf + NaN i and NaN + inf i, C's +inf + NaN i)."""
+        xp = self.xp
+        if x.dtype.kind != "c":
+            return out
+        re, im = x.real, x.imag
+        pairs = out.view(re.dtype).reshape(out.shape + (2,))
+        odd = ~xp.isfinite(x)
+        pairs[..., 0] = xp.where(odd, xp.log(xp.hypot(re, im)), pairs[..., 0])
+        pairs[..., 1] = xp.where(odd, xp.arctan2(im, re), pairs[..., 1])
+        return out
+
     def fast_remainder(self, x, y):
         """NumPy's remainder from C's exact fmod: CuPy's gives +0 where the divisor is
         negative and NaN for x % inf."""

@@ -9,7 +9,7 @@ from ember.backends.cupy.backend import CupyBackend
 from ember.backends.numpy.backend import NumpyBackend
 
 RULES = ("scatter_add", "fast_remainder", "fast_floor_divide", "fast_left_shift",
-         "fast_right_shift", "log", "fast_log1p", "_complex_log")
+         "fast_right_shift", "log", "fast_log1p", "_complex_log", "sign")
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,15 @@ def test_complex_logs_at_infinite_and_nan_parts_are_annex_gs(pair, name, dtype):
         got = pair[1]._complex_log(z, spoiled)
     for part in (np.real, np.imag):
         np.testing.assert_array_equal(part(got), part(want), err_msg=f"{name} {dtype}")
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_sign_at_infinite_and_nan_parts_is_numpys(pair, dtype):
+    parts = [0.0, -0.0, 1.0, -2.5, np.inf, -np.inf, np.nan]
+    z = np.array([complex(a, b) for a in parts for b in parts], dtype)
+    with np.errstate(all="ignore"):
+        got, want = pair[1].sign(z), np.sign(z)
+    for part in (np.real, np.imag):
+        g, w = part(got), part(want)
+        kept = ~np.isnan(w)
+        assert np.array_equal(np.isnan(g), ~kept) and np.array_equal(g[kept], w[kept]), dtype

@@ -115,6 +115,21 @@ class CupyBackend(ArrayModuleBackend):
     def fast_log1p(self, x):
         return self._complex_log(x, self.xp.log1p(x))
 
+    def sign(self, x):
+        """NumPy's: z / |z|, and where a part is infinite, the unit along it (NaN when
+        both are; CuPy's gives NaN wherever one is)."""
+        xp, out = self.xp, self.xp.sign(x)
+        if x.dtype.kind != "c":
+            return out
+        re, im = x.real, x.imag
+        pairs = out.view(re.dtype).reshape(out.shape + (2,))
+        one = xp.isinf(re) ^ xp.isinf(im)
+        odd = ~xp.isfinite(x)
+        for k, part in enumerate((re, im)):
+            unit = xp.where(xp.isinf(part), xp.copysign(xp.ones_like(part), part), 0)
+            pairs[..., k] = xp.where(odd, xp.where(one, unit, xp.nan), pairs[..., k])
+        return out
+
     def _complex_log(self, x, out):
         """``out`` (log or log1p of x) with C's Annex G values where a part of a complex x is
         infinite or NaN: log|x| + i arg(x), from hypot and atan2 (CuPy's complex log gives

@@ -24,6 +24,11 @@ def _scalar(t, x):
     return x if hasattr(x, "__cuda_array_interface__") else t(x)
 
 
+def _parts(z):
+    """A fresh complex array's (..., 2) view of real and imaginary parts, to write each."""
+    return z.view(z.real.dtype).reshape(z.shape + (2,))
+
+
 class CupyBackend(ArrayModuleBackend):
     """NVIDIA GPUs through CuPy (any CuPy wheel: cupy-cuda12x, cupy-cuda13x...)."""
 
@@ -100,7 +105,7 @@ class CupyBackend(ArrayModuleBackend):
         add = functools.partial(ArrayModuleBackend.scatter_add, self, shape, axis, index)
         if kind == "c":
             out = xp.empty(shape, src.dtype)
-            pairs = out.view(src.real.dtype).reshape(tuple(shape) + (2,))
+            pairs = _parts(out)
             pairs[..., 0] = add(xp.ascontiguousarray(src.real))
             pairs[..., 1] = add(xp.ascontiguousarray(src.imag))
             return out
@@ -122,7 +127,7 @@ class CupyBackend(ArrayModuleBackend):
         if x.dtype.kind != "c":
             return out
         re, im = x.real, x.imag
-        pairs = out.view(re.dtype).reshape(out.shape + (2,))
+        pairs = _parts(out)
         one = xp.isinf(re) ^ xp.isinf(im)
         odd = ~xp.isfinite(x)
         for k, part in enumerate((re, im)):
@@ -138,7 +143,7 @@ class CupyBackend(ArrayModuleBackend):
         if x.dtype.kind != "c":
             return out
         re, im = x.real, x.imag
-        pairs = out.view(re.dtype).reshape(out.shape + (2,))
+        pairs = _parts(out)
         odd = ~xp.isfinite(x)
         pairs[..., 0] = xp.where(odd, xp.log(xp.hypot(re, im)), pairs[..., 0])
         pairs[..., 1] = xp.where(odd, xp.arctan2(im, re), pairs[..., 1])

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ember import dtypes as dt
+from ember.testing.cases import OPS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The suite runs each backend's default kernel choices (no search, nothing written to the
@@ -60,46 +63,78 @@ def pytest_terminal_summary(terminalreporter):
 
 # -- the longest tests first -------------------------------------------------------------
 #: tests that run for 10 s or more (25 savers killed mid-write, each a fresh interpreter;
-#: the third-party backend runs a fifth of the suite in a subprocess; scikit-learn builds
+#: the third-party backend runs a tenth of the suite in a subprocess; scikit-learn builds
 #: many small OpenCL kernels)
 LONGEST = ("test_sigkill_during_save_leaves_the_last_good_file",
            "test_third_party_backend_passes_the_suite",
            "test_scikit_learn_pca_and_lda_take_ember_tensors")
 
 
-# -- ember's own tests on the CPU's OpenCL and wgpu: a third of them unless --full -------
-#: the backends that compile every kernel for the CPU (pocl and llvmpipe: most of a run's
-#: time), and how many of ember's own tests on them one keeps of each run of that many
+# -- on the CPU's OpenCL and wgpu, a representative part unless --full -----------------
+#: the backends that compile every kernel for the CPU (pocl and llvmpipe, 0.1 to 0.3 s a
+#: kernel on a 2-core CPU: most of a run's time), and how many tests of a run of that many
+#: they keep
 SAMPLED, EVERY = ("opencl", "wgpu"), 3
+#: the suite's modules whose checks are one op of the table in one dtype, or at one of its
+#: gradcheck shapes
+PAIRED = ("ember.testing.suite.test_ops", "ember.testing.suite.test_compile")
+_OP_INDEX = {case.name: k for k, case in enumerate(OPS)}
 
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true",
                      default=os.environ.get("EMBER_FULL_SUITE") == "1",
-                     help="run ember's own tests on OpenCL and wgpu in full (as "
-                          "EMBER_FULL_SUITE=1 does); by default every third of each module, "
-                          "while NumPy and CuPy run them all and every backend the whole "
-                          "conformance suite")
+                     help="run everything on OpenCL and wgpu (as EMBER_FULL_SUITE=1 does); by "
+                          "default they run a third of ember's own tests and of the plugins' "
+                          "conformance modules, and each op of the suite in float32 and in "
+                          "each other dtype on a rotating third of the ops")
+
+
+def _kept_pair(params):
+    """Whether a check of one op (its ``case``) in one ``dtype``, or at one of its
+    gradcheck shapes (``shape_index``), runs on a SAMPLED backend: every op in float32
+    (or its first dtype) and at its first shape, and each other dtype and shape on a
+    rotating third of the ops (and each check's first op in each dtype). So every op,
+    every dtype and every shape still runs on every backend, and every pair on numpy; the pairs left out build the same generated
+    code in another type, and were three fifths of the suite's time on opencl."""
+    case = params.get("case")
+    at = _OP_INDEX.get(getattr(case, "name", None))
+    if at is None:
+        return True
+    if "dtype" in params:
+        first = dt.float32 if dt.float32 in case.dtypes else case.dtypes[0]
+        return params["dtype"] is first or (at + dt.ALL.index(params["dtype"])) % EVERY == 0
+    if "shape_index" in params:
+        return params["shape_index"] == 0 or (at + params["shape_index"]) % EVERY == 0
+    return True
 
 
 def pytest_collection_modifyitems(config, items):
     """Start the longest tests first. pytest-xdist hands tests to its workers in this
     order, so a two-minute test begun last would keep one worker busy while the other
-    sits idle; begun first, the short ones fill in around it. Without --full, ember's own
-    tests (not the conformance suite) on OpenCL and wgpu keep every third of each module:
-    features built on the public API, which those backends pass in full in the suite."""
+    sits idle; begun first, the short ones fill in around it. Without --full, on OpenCL
+    and wgpu: every third test of each of ember's own modules and of each plugin's
+    conformance module (features built on the public API, whose ops those backends pass
+    in the suite), and the suite's op checks by ``_kept_pair``."""
     if not config.getoption("full"):
         seen, kept, dropped = {}, [], []
         for item in items:
             params = getattr(getattr(item, "callspec", None), "params", {})
             name = params.get("backend", params.get("device", ""))
             module = getattr(getattr(item, "module", None), "__name__", "")
-            if module.startswith("tests.") and str(name).partition(":")[0] in SAMPLED:
-                key = (module, name)
-                seen[key] = seen.get(key, -1) + 1
-                if seen[key] % EVERY:
-                    dropped.append(item)
-                    continue
+            if str(name).partition(":")[0] in SAMPLED:
+                if module.startswith(("tests.", "ember.plugins.")):
+                    key = (module, name)
+                    seen[key] = seen.get(key, -1) + 1
+                    if seen[key] % EVERY:
+                        dropped.append(item)
+                        continue
+                elif module in PAIRED:
+                    first = (item.originalname, name, params.get("dtype"))
+                    if not _kept_pair(params) and first in seen:
+                        dropped.append(item)
+                        continue
+                    seen[first] = True
             kept.append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)

@@ -117,7 +117,7 @@ def pytest_collection_modifyitems(config, items):
     conformance module (features built on the public API, whose ops those backends pass
     in the suite), and the suite's op checks by ``_kept_pair``."""
     if not config.getoption("full"):
-        seen, kept, dropped = {}, [], []
+        seen, covered, kept, dropped = {}, set(), [], []
         for item in items:
             params = getattr(getattr(item, "callspec", None), "params", {})
             name = params.get("backend", params.get("device", ""))
@@ -131,10 +131,10 @@ def pytest_collection_modifyitems(config, items):
                         continue
                 elif module in PAIRED:
                     first = (item.originalname, name, params.get("dtype"))
-                    if not _kept_pair(params) and first in seen:
+                    if not _kept_pair(params) and first in covered:
                         dropped.append(item)
                         continue
-                    seen[first] = True
+                    covered.add(first)
             kept.append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)

@@ -95,8 +95,9 @@ def _kept_pair(params):
     gradcheck shapes (``shape_index``), runs on a SAMPLED backend: every op in float32
     (or its first dtype) and at its first shape, and each other dtype and shape on a
     rotating third of the ops (and each check's first op in each dtype). So every op,
-    every dtype and every shape still runs on every backend, and every pair on numpy; the pairs left out build the same generated
-    code in another type, and were three fifths of the suite's time on opencl."""
+    every dtype and every shape still runs on every backend, and every pair on numpy;
+    the pairs left out build the same generated code in another type, and were three
+    fifths of the suite's time on opencl."""
     case = params.get("case")
     at = _OP_INDEX.get(getattr(case, "name", None))
     if at is None:

@@ -30,10 +30,10 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 
 # Bytecode is kept, in one folder inside the venv, even where PYTHONDONTWRITEBYTECODE is
 # set: otherwise every process compiles every module it imports, again. make test starts
-# two workers and dozens of Python subprocesses (CLI runs, distributed ranks, savers killed
-# mid-write, the third-party suite); importing ember, torch, transformers, onnx and scikit-learn took
-# 21.9 s from source and 7.4 s from bytecode, ember alone 1.5 s and 0.5 s (2 cores, AMD
-# EPYC, 2026-12-04).
+# two workers and dozens of Python subprocesses (CLI runs, distributed ranks, savers
+# killed mid-write, the third-party suite). Importing ember, torch, transformers, onnx
+# and scikit-learn took 21.9 s from source and 7.4 s from bytecode; ember alone, 1.5 s
+# and 0.5 s (2 cores, AMD EPYC, 2026-12-04).
 PYTHON := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache $(BIN)/python
 
 demo: $(STAMP)

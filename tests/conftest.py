@@ -103,8 +103,8 @@ def _kept_pair(params):
     if at is None:
         return True
     if "dtype" in params:
-        first = dt.float32 if dt.float32 in case.dtypes else case.dtypes[0]
-        return params["dtype"] is first or (at + dt.ALL.index(params["dtype"])) % EVERY == 0
+        dtype = params["dtype"]
+        return dtype is case.main_dtype or (at + dt.ALL.index(dtype)) % EVERY == 0
     if "shape_index" in params:
         return params["shape_index"] == 0 or (at + params["shape_index"]) % EVERY == 0
     return True

@@ -24,8 +24,7 @@ def _traced_in(case_index, case, dtype):
     dtype, so every op and every dtype's loads, stores and rounding are traced (the
     forward checks of test_ops run every pair eagerly; each pair traced costs pocl about
     0.4 s of building on a 2-core CPU). EMBER_FULL_SUITE=1: every pair."""
-    first = dt.float32 if dt.float32 in case.dtypes else case.dtypes[0]
-    return dtype is first or os.environ.get("EMBER_FULL_SUITE") == "1" or \
+    return dtype is case.main_dtype or os.environ.get("EMBER_FULL_SUITE") == "1" or \
         (case_index + dt.ALL.index(dtype)) % 8 == 0
 
 

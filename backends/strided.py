@@ -207,6 +207,16 @@ def broadcast_strides(arr, shape):
     return tuple(out)
 
 
+#: the elementwise primitives of one and of two operands (``_unary``, ``_binary``)
+UNARY = ("real", "imag", "conj", "neg", "exp", "log", "sin", "cos", "tanh", "sqrt", "abs",
+         "sign", "fast_relu", "fast_sigmoid", "fast_log1p", "fast_expm1", "fast_erf",
+         "fast_gelu", "fast_gelu_tanh", "fast_bitwise_not")
+BINARY = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le",
+          "gt", "ge", "fast_gelu_grad", "fast_gelu_tanh_grad", "fast_fmod", "fast_trunc_div",
+          "fast_copysign", "fast_remainder", "fast_floor_divide", "fast_bitwise_and",
+          "fast_bitwise_or", "fast_bitwise_xor", "fast_left_shift", "fast_right_shift")
+
+
 class StridedBackend(Backend):
     """Movement, concatenation, padding and im2col windows as views and strided copies,
     elementwise kernels and reductions from one renderer (``_fused_code``), shared by
@@ -237,6 +247,11 @@ class StridedBackend(Backend):
     reduces_columns = False
     #: the most work-items folding one row of a reduction (see work_group)
     reduce_group = 256
+    #: below this many elements an eager elementwise kernel that is not all flat reads
+    #: through strides at rank 4 whatever its layout: pocl makes each kernel's machine
+    #: code at its first launch (0.1 to 0.2 s on 2 cores), and the other forms, faster
+    #: over large tensors, made the op table's checks launch twice as many kernels
+    small_eager = 4096
 
     def __init__(self, index=0):
         super().__init__(index)
@@ -252,6 +267,8 @@ class StridedBackend(Backend):
         kind = "c" if a.kind == "c" else "f" if floating(a) else "b" if a == np.bool_ else "i"
         if name == "cast" and (a in FLOAT8 or dtype.stores_only):
             return self._float8_cast(a, dtype), dtype.np
+        if a in FLOAT8 and name != "cast":
+            raise TypeError(f"{self.name}: {name} of {a.name}, a dtype that is only stored")
         if name == "cast":     # a conversion with a spelling of its own, else the plain one
             plain = "cast_bool" if dtype is dt.bool_ else "cast"
             if kind == "f" and dtype.is_int:        # saturating, NaN to 0 (ember.cast)
@@ -274,8 +291,10 @@ class StridedBackend(Backend):
             return self.SPELLING[name], np.dtype(np.bool_)
         if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid", "fast_log1p",
                     "fast_expm1", "fast_erf", "fast_gelu", "fast_gelu_grad", "fast_gelu_tanh",
-                    "fast_gelu_tanh_grad") and kind != "f":
+                    "fast_gelu_tanh_grad", "fast_fmod", "fast_copysign") and kind != "f":
             raise TypeError(f"{self.name}: {name} needs a floating tensor")
+        if name.startswith(("fast_bitwise", "fast_left", "fast_right")) and kind == "f":
+            raise TypeError(f"{self.name}: {name} needs an integer or bool tensor")
         if kind == "b" and name in ("add", "mul", "maximum", "minimum"):
             return self.SPELLING[f"{name} bool"], a
         if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum"):
@@ -382,14 +401,22 @@ class StridedBackend(Backend):
         n = out.size
         if n == 0:
             return out
-        # each operand flat (contiguous at the output's shape) or one element (a scalar):
-        # no index arithmetic at all; else, into a contiguous output of rank 2 or more,
-        # the flat operands as they are and the others through their strides (a broadcast
-        # row, a transposed view: 7.5 -> 1.5 ms for x - x.max(axis=1, keepdims=True) on
-        # 4096 x 1024 with pocl); else every operand and the output through their strides
+        # every operand flat (contiguous at the output's shape) into a contiguous output:
+        # no index arithmetic at all; else, under ``small_eager`` elements, everything
+        # through its strides at rank 4, one kernel for every other layout and rank;
+        # else each operand flat or one element (a scalar); else, into a contiguous
+        # output of rank 2 or more, the flat operands as they are and the others through
+        # their strides (a broadcast row, a transposed view: 7.5 -> 1.5 ms for
+        # x - x.max(axis=1, keepdims=True) on 4096 x 1024 with pocl); else every operand
+        # and the output through their strides
         kinds = tuple("flat" if x.shape == shape and x.contiguous else "one" if x.size == 1
                       else "strided" for x in inputs)
-        if not out.contiguous or "strided" in kinds and len(shape) == 1:
+        if n < self.small_eager and len(shape) <= 4 and (
+                not out.contiguous or any(k != "flat" for k in kinds)):
+            pad = 4 - len(shape)
+            form, meta = 4, (1,) * pad + tuple(shape) + (0,) * pad + tuple(out.strides) + sum(
+                ((0,) * pad + broadcast_strides(x, shape) for x in inputs), ())
+        elif not out.contiguous or "strided" in kinds and len(shape) == 1:
             form, meta = len(shape), tuple(shape) + tuple(out.strides) + sum(
                 (broadcast_strides(x, shape) for x in inputs), ())
         elif "strided" in kinds:            # (a one-element operand: strides of 0)
@@ -405,29 +432,56 @@ class StridedBackend(Backend):
 
     def _build_eager(self, key):
         """Compile the kernel of ``key`` (an ``_ew`` or ``_reduce`` key) and, on a backend
-        that ``builds_in_batches``, its siblings in the same build: every other layout of
-        the op (each operand flat or one element; everything strided, ranks 1 to 4; for a
-        key with strided operands into a contiguous output, every other such mix of its
-        rank), or every other work-group size of the reduction. The batch is in one order
-        whichever of its kernels was asked for first, so its program's source is the same
-        in every process: the driver's cache (pocl's) then serves it to the other test
-        workers and to later runs. Returns key's launcher."""
-        keys = [key]
-        if key[0] == "reduce":      # (a columns fold, rarer, builds alone)
-            if self.builds_in_batches and key[3] != "columns":
-                keys = [key[:3] + (2 ** k,) for k in range(9)]
-        elif self.builds_in_batches:
-            expr, out_dtype, dtypes, form, accumulate, wide = key
-            forms = [*itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3, 4]
-            forms += [(rank,) + kinds for rank in (2, 3, 4) for kinds in itertools.product(
-                ("flat", "strided"), repeat=len(dtypes)) if "strided" in kinds]
-            keys = [(expr, out_dtype, dtypes, f, accumulate, wide) for f in forms]
+        that ``builds_in_batches``, its siblings (``_batch``) in the same build. A batch is
+        in one order whichever of its kernels was asked for first, so its program's source
+        is the same in every process: the driver's cache (pocl's) then serves it to the
+        other test workers and to later runs. Returns key's launcher."""
+        keys = self._batch(key) if self.builds_in_batches else [key]
         if key not in keys:
             keys.insert(0, key)
         items = [self._reduce_item(*k[1:]) if k[0] == "reduce" else self._eager_item(*k)
                  for k in keys]
         self._eager.update(zip(keys, self._compile_all(items)))
         return self._eager[key]
+
+    def _batch(self, key):
+        """The keys built with ``key``: for a reduction, every fold (of a real dtype) and
+        work-group size in its dtype (a columns fold, rarer, builds alone); for an elementwise kernel of
+        one of the two forms of small tensors (``_ew``), both forms of every primitive
+        over the same input dtypes (``_family``); for one of a large tensor's, every
+        other such form of its op: each operand flat or one element, everything strided
+        at ranks 1 to 3, strided operands into a contiguous output at ranks 2 to 4."""
+        if key[0] == "reduce":
+            dtype = np.dtype(key[2])
+            kinds = ("sum", "max", "min") if dtype.kind in "biuf" and dtype not in FLOAT8 \
+                else (key[1],)
+            return [key] if key[3] == "columns" else [
+                ("reduce", kind, dtype, 2 ** k) for kind in kinds for k in range(9)]
+        expr, out_dtype, dtypes, form, accumulate, wide = key
+        small = [("flat",) * len(dtypes), 4]
+        if form in small:
+            family = [] if accumulate else self._family(dtypes)
+            return [(e, o, dtypes, f, accumulate, wide) for f in small
+                    for e, o in (family if (expr, out_dtype) in family else [(expr, out_dtype)])]
+        forms = [*itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3]
+        forms += [(rank,) + kinds for rank in (2, 3, 4) for kinds in itertools.product(
+            ("flat", "strided"), repeat=len(dtypes)) if "strided" in kinds]
+        return [(expr, out_dtype, dtypes, f, accumulate, wide) for f in forms if f not in small]
+
+    def _family(self, dtypes):
+        """(expression, output dtype) of every elementwise primitive over inputs of
+        ``dtypes``, in one order: the unary ones and every cast, the binary ones, or where."""
+        names = {1: UNARY, 2: BINARY, 3: ("where",)}[len(dtypes)]
+        family = []
+        for name, to in [(n, None) for n in names] + (
+                [("cast", d) for d in dt.ALL if d in self.dtypes] if len(dtypes) == 1 else []):
+            try:
+                item = self._expr(name, dtypes, to)
+            except (KeyError, TypeError):       # not for these dtypes
+                continue
+            if item not in family:
+                family.append(item)
+        return family
 
     def _compile_all(self, items):
         """The launchers of several kernels, each ``_compile``'s arguments; a subclass

@@ -1,5 +1,7 @@
 """What the registry and the core expect of any backend class."""
 
+import itertools
+
 import numpy as np
 
 import ember
@@ -128,3 +130,35 @@ def test_fast_attention_agrees_with_the_composed_op(backend):
     t = ember.tensor(q, backend=backend)
     out = ember.scaled_dot_product_attention(t, t, t).numpy()
     expect(np.isfinite(out[0]).all() and np.isnan(out[1]).all(), "a NaN leaves its batch entry")
+
+
+def test_elementwise_ops_read_every_operand_layout_of_a_large_tensor(backend):
+    """Past a few thousand elements a device backend may pick a kernel per operand
+    layout (each operand whole, one element, broadcast or strided, at each rank, into a
+    strided output); the op table's small tensors may all take one general kernel. Each
+    layout here gives NumPy's bits."""
+    rng = np.random.default_rng(0)
+    for shape in ((6000,), (75, 80), (5, 30, 40), (3, 4, 25, 20)):
+        whole = rng.standard_normal(shape).astype(np.float32)
+        row = rng.standard_normal(shape[-1:]).astype(np.float32)
+        column = rng.standard_normal(shape[:-1] + (1,)).astype(np.float32)
+        flipped = np.ascontiguousarray(np.swapaxes(whole, 0, -1))     # whole, transposed
+        one = np.float32(0.75)
+        mask = whole > 0
+        operands = {"whole": (whole, ember.tensor(whole)), "one": (one, ember.tensor(one)),
+                    "row": (row, ember.tensor(row)), "column": (column, ember.tensor(column)),
+                    "strided": (whole, ember.tensor(flipped).swapaxes(0, -1) if len(shape) > 1
+                                else ember.tensor(np.repeat(whole, 2))[1::2])}
+        for (a_name, (a, ta)), (b_name, (b, tb)) in itertools.product(operands.items(), repeat=2):
+            if np.broadcast_shapes(np.shape(a), np.shape(b)) != shape:
+                continue
+            where = f"{shape}: {a_name} - {b_name}"
+            expect(np.array_equal((ta - tb).numpy(), a - b), where)
+            expect(np.array_equal(ember.where(ember.tensor(mask), ta, tb).numpy(),
+                                  np.where(mask, a, b)), f"{where}, where")
+        expect(np.array_equal(ember.exp(operands["strided"][1]).numpy(),
+                              ember.exp(ember.tensor(whole)).numpy()), f"{shape}: exp, strided")
+        target = ember.zeros(flipped.shape).swapaxes(0, -1) if len(shape) > 1 \
+            else ember.zeros(2 * shape[0])[::2]
+        target[...] = ember.tensor(whole) * 2      # into a strided output
+        expect(np.array_equal(target.numpy(), whole * 2), f"{shape}: into a strided view")

@@ -456,6 +456,36 @@ def test_gradcheck_agrees_with_pytorchs_and_catches_a_wrong_backward():
         ember.autograd.gradcheck(lambda t: _functions(ember)[0].apply(t, ember.eye(2, dtype=t.dtype), 0.1)[0], (x,))
 
 
+
+def test_the_suites_gradcheck_catches_one_wrong_element_of_a_large_input():
+    """Past ELEMENTWISE_UP_TO elements the suite's gradcheck differences along random
+    directions; a backward wrong at one element of 1200 (by a tenth of its size, by its
+    sign, or dropped) still fails it, and the right one passes."""
+    from ember.testing.checks import ELEMENTWISE_UP_TO, gradcheck
+    numpy_backend = ember.get_backend("numpy")
+
+    def scaled(error):
+        class Scaled(ember.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return ember.sin(x) * 3
+
+            @staticmethod
+            def backward(ctx, g):
+                x, = ctx.saved_tensors
+                return g * ember.cos(x) * 3 * ember.tensor(error, dtype=x.dtype)
+        return Scaled.apply
+
+    x = np.random.default_rng(0).standard_normal((30, 40))
+    assert x.size > ELEMENTWISE_UP_TO
+    gradcheck(scaled(np.ones(x.shape)), [x], numpy_backend)
+    for at, factor in (((0, 0), 1.1), ((17, 23), -1.0), ((29, 39), 0.0)):
+        error = np.ones(x.shape)
+        error[at] = factor
+        with pytest.raises(AssertionError, match="random direction"):
+            gradcheck(scaled(error), [x], numpy_backend)
+
 def test_checkpoint_recomputes_what_plain_backward_would_have_kept():
     from ember.plugins import nn
     from ember.utils.checkpoint import checkpoint, checkpoint_sequential

@@ -152,11 +152,11 @@ def test_elementwise_ops_read_every_operand_layout_of_a_large_tensor(backend):
         for (a_name, (a, ta)), (b_name, (b, tb)) in itertools.product(operands.items(), repeat=2):
             if np.broadcast_shapes(np.shape(a), np.shape(b)) != shape:
                 continue
-            where = f"{shape}: {a_name} - {b_name}"
-            expect(np.array_equal((ta - tb).numpy(), a - b), where)
-            expect(np.array_equal(ember.where(ember.tensor(mask), ta, tb).numpy(),
-                                  np.where(mask, a, b)), f"{where}, where")
-        expect(np.array_equal(ember.exp(operands["strided"][1]).numpy(),
+            expect(np.array_equal((ta - tb).numpy(), a - b), f"{shape}: {a_name} - {b_name}")
+        strided = operands["strided"][1]
+        expect(np.array_equal(ember.where(ember.tensor(mask), strided, operands["row"][1]).numpy(),
+                              np.where(mask, whole, row)), f"{shape}: where")
+        expect(np.array_equal(ember.exp(strided).numpy(),
                               ember.exp(ember.tensor(whole)).numpy()), f"{shape}: exp, strided")
         target = ember.zeros(flipped.shape).swapaxes(0, -1) if len(shape) > 1 \
             else ember.zeros(2 * shape[0])[::2]

@@ -456,7 +456,6 @@ def test_gradcheck_agrees_with_pytorchs_and_catches_a_wrong_backward():
         ember.autograd.gradcheck(lambda t: _functions(ember)[0].apply(t, ember.eye(2, dtype=t.dtype), 0.1)[0], (x,))
 
 
-
 def test_the_suites_gradcheck_catches_one_wrong_element_of_a_large_input():
     """Past ELEMENTWISE_UP_TO elements the suite's gradcheck differences along random
     directions; a backward wrong at one element of 1200 (by a tenth of its size, by its
@@ -485,6 +484,7 @@ def test_the_suites_gradcheck_catches_one_wrong_element_of_a_large_input():
         error[at] = factor
         with pytest.raises(AssertionError, match="random direction"):
             gradcheck(scaled(error), [x], numpy_backend)
+
 
 def test_checkpoint_recomputes_what_plain_backward_would_have_kept():
     from ember.plugins import nn

@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml
 		echo "PyTorch could not be installed; the tests that use it as their oracle skip"
 	$(BIN)/pip install --quiet --no-compile onnxruntime || \
 		echo "onnxruntime could not be installed; the ONNX export tests that use it skip"
+	$(BIN)/pip install --quiet --no-compile nvidia-cuda-nvrtc || \
+		echo "NVRTC could not be installed; the test that compiles the CuPy kernels skips"
 	$(BIN)/pip install --quiet --no-deps -e examples/third_party_plugin
 	touch $(STAMP)
 

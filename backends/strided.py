@@ -207,6 +207,32 @@ def broadcast_strides(arr, shape):
     return tuple(out)
 
 
+def batch_offsets(batch, *parts):
+    """Element offsets of each of the broadcast ``batch``'s matrices in each array of
+    ``parts``, (its own batch shape, elements a matrix, its first element), flattened
+    batch entry by batch entry."""
+    count = int(np.prod(batch, dtype=np.int64))
+    columns = [np.broadcast_to(np.arange(int(np.prod(own, dtype=np.int64))).reshape(own),
+                               batch).reshape(count) * step + start
+               for own, step, start in parts]
+    return tuple(int(v) for v in np.stack(columns, axis=1).reshape(-1))
+
+
+def attention_table(batch, arrays):
+    """What an attention kernel (opencl's kernels/attention.cl, cupy's
+    kernels/attention.cu) finds its rows by: the offsets table, five per entry of the
+    broadcast ``batch`` (of q's, k's, v's, mask's and keep's matrices), and the (row,
+    column) strides of mask and keep, 0 along an axis they broadcast over. ``arrays``:
+    for each of the five packed arrays, (its shape, its first element), or None."""
+    parts, strides = [], []
+    for x in arrays:
+        shape, start = ((), 0) if x is None else x
+        shape = (1,) * (len(batch) + 2 - len(shape)) + tuple(shape)
+        parts.append((shape[:-2], shape[-2] * shape[-1], start))
+        strides.append((shape[-1] if shape[-2] > 1 else 0, 1 if shape[-1] > 1 else 0))
+    return batch_offsets(batch, *parts), strides[3:]
+
+
 #: the elementwise primitives of one and of two operands (``_unary``, ``_binary``)
 UNARY = ("real", "imag", "conj", "neg", "exp", "log", "sin", "cos", "tanh", "sqrt", "abs",
          "sign", "fast_relu", "fast_sigmoid", "fast_log1p", "fast_expm1", "fast_erf",
@@ -446,11 +472,12 @@ class StridedBackend(Backend):
 
     def _batch(self, key):
         """The keys built with ``key``: for a reduction, every fold (of a real dtype) and
-        work-group size in its dtype (a columns fold, rarer, builds alone); for an elementwise kernel of
-        one of the two forms of small tensors (``_ew``), both forms of every primitive
-        over the same input dtypes (``_family``); for one of a large tensor's, every
-        other such form of its op: each operand flat or one element, everything strided
-        at ranks 1 to 3, strided operands into a contiguous output at ranks 2 to 4."""
+        work-group size in its dtype (a columns fold, rarer, builds alone); for an
+        elementwise kernel of one of the two forms of small tensors (``_ew``), both forms
+        of every primitive over the same input dtypes (``_family``); for one of a large
+        tensor's, every other such form of its op: each operand flat or one element,
+        everything strided at ranks 1 to 3, strided operands into a contiguous output at
+        ranks 2 to 4."""
         if key[0] == "reduce":
             dtype = np.dtype(key[2])
             kinds = ("sum", "max", "min") if dtype.kind in "biuf" and dtype not in FLOAT8 \
@@ -830,28 +857,10 @@ class StridedBackend(Backend):
             self._choices[key] = choice
         return choice
 
-    @staticmethod
-    def _batch_offsets(batch, *parts):
-        """Element offsets of each of the broadcast ``batch``'s matrices in each array of
-        ``parts``, (its own batch shape, elements a matrix, its first element), flattened
-        batch entry by batch entry."""
-        count = int(np.prod(batch, dtype=np.int64))
-        columns = [np.broadcast_to(np.arange(int(np.prod(own, dtype=np.int64))).reshape(own),
-                                   batch).reshape(count) * step + start
-                   for own, step, start in parts]
-        return tuple(int(v) for v in np.stack(columns, axis=1).reshape(-1))
-
     def _attention_layout(self, q, k, v, mask, keep):
         """What an attention kernel reads: q, k, v, mask and keep packed (None stays
-        None), the broadcast batch, the offsets table (five per batch entry: see
-        kernels/attention.cl) and the (row, column) strides of mask and keep, 0 along an
-        axis they broadcast over."""
+        None), the broadcast batch, and ``attention_table``'s offsets and strides."""
         batch = tuple(np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
         arrays = [None if x is None else self._contiguous(x) for x in (q, k, v, mask, keep)]
-        parts, strides = [], []
-        for x in arrays:
-            shape = (1,) * (len(batch) + 2 - (0 if x is None else x.ndim)) + \
-                (() if x is None else x.shape)
-            parts.append((shape[:-2], shape[-2] * shape[-1], 0 if x is None else x.offset))
-            strides.append((shape[-1] if shape[-2] > 1 else 0, 1 if shape[-1] > 1 else 0))
-        return arrays, batch, self._batch_offsets(batch, *parts), strides[3:]
+        return (arrays, batch) + attention_table(
+            batch, [None if x is None else (x.shape, x.offset) for x in arrays])

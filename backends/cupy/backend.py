@@ -7,10 +7,14 @@ import numpy
 
 from ember import dtypes as dt
 from ember.backends.numpy.backend import ArrayModuleBackend
+from ember.backends.strided import attention_table
 
 from . import capture, fused
 
 _BLOCK = 256
+#: query (or key) rows of a flash-attention block, a thread each; and the shared memory
+#: its tiles of the other side's rows may take (of the 48 KiB a block may have statically)
+_FLASH_ROWS, _FLASH_TILES = 64, 32768
 
 
 def _import_cupy():
@@ -241,3 +245,86 @@ class CupyBackend(ArrayModuleBackend):
             t(weight_decay), int(decoupled), int(ams), _scalar(t, 1 - beta1 ** step),
             _scalar(t, (1 - beta2 ** step) ** 0.5))
         return tuple(out) if ams else tuple(out[:3]) + (None,)
+
+    # -- flash attention (kernels/attention.cu) --------------------------------------
+    def _flash(self, q, v):
+        """Whether kernels/attention.cu takes a call: float32 and float64 with features.
+        float16 keeps the array-module path, which runs in float32 (the kernels hold rows
+        in registers of T), as does a CUDA-graph capture: its offsets table cannot be
+        uploaded while capturing."""
+        return q.dtype in (numpy.float32, numpy.float64) and min(q.shape[-1], v.shape[-1]) \
+            and not self.capturing()
+
+    def fast_attention(self, q, k, v, mask, keep, scale, causal):
+        """Flash attention in one kernel: a block of 64 query rows streams the keys and
+        values through shared memory with an online softmax (the L x S scores are never
+        stored); the state kept for backward is each row's log-sum-exp."""
+        if not self._flash(q, v):
+            return super().fast_attention(q, k, v, mask, keep, scale, causal)
+        layout = self._attention_layout(q, k, v, mask, keep)
+        batch, length = layout[1], q.shape[-2]
+        out = self.xp.empty(batch + (length, v.shape[-1]), q.dtype)
+        lse = self.xp.empty(batch + (length,), q.dtype)
+        if out.size:
+            # 0 * v summed: NaN when a value is not finite, so that keys weighing 0 count
+            poison = (v * 0).sum().reshape(1)
+            self._attention_launch("attention", layout, length, (out, lse, poison), causal,
+                                   scale)
+        return lse, out
+
+    def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
+        """dq over blocks of query rows (and rowsum(g * out) on the way), then dk and dv
+        over blocks of key rows, each probability recomputed from the log-sum-exp."""
+        if not self._flash(q, v):
+            return super().fast_attention_grad(g, q, k, v, mask, keep, scale, causal, lse, out)
+        xp = self.xp
+        layout = self._attention_layout(q, k, v, mask, keep)
+        batch = layout[1]
+        dq, dk, dv = grads = tuple(xp.zeros(batch + x.shape[-2:], q.dtype) for x in (q, k, v))
+        if not (dq.size and dk.size):       # no query sees a key: zero gradients
+            return grads
+        g = xp.ascontiguousarray(xp.broadcast_to(g, out.shape))
+        out, lse = xp.ascontiguousarray(out), xp.ascontiguousarray(lse)
+        rowdot = xp.empty(lse.shape, q.dtype)
+        self._attention_launch("attention_dq", layout, q.shape[-2], (dq, rowdot, g, out, lse),
+                               causal, scale)
+        self._attention_launch("attention_dkv", layout, k.shape[-2], (dk, dv, g, rowdot, lse),
+                               causal, scale)
+        return grads
+
+    def _attention_layout(self, q, k, v, mask, keep):
+        """q, k, v, mask and keep packed (mask and keep in q's dtype where they are
+        numbers), the broadcast batch, and ``attention_table``'s offsets and strides."""
+        xp = self.xp
+        batch = tuple(numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+        arrays = [None if x is None else xp.ascontiguousarray(
+            x, dtype=x.dtype if x.dtype == numpy.bool_ else q.dtype) for x in (q, k, v, mask, keep)]
+        return (arrays, batch) + attention_table(
+            batch, [None if x is None else (x.shape, 0) for x in arrays])
+
+    def _attention_launch(self, name, layout, rows, outputs, causal, scale):
+        """Kernel ``name`` of kernels/attention.cu over ``rows`` rows of each batch entry,
+        in blocks of _FLASH_ROWS, with tiles of as many of the other side's rows as fit
+        _FLASH_TILES."""
+        (q, k, v, mask, keep), batch, offsets, ((msl, mss), (ksl, kss)) = layout
+        e, ev, t = q.shape[-1], v.shape[-1], numpy.dtype(q.dtype)
+        tile = max(1, min(_FLASH_ROWS, _FLASH_TILES // t.itemsize // (e + ev + 2)))
+        bool_mask = mask is not None and mask.dtype == numpy.bool_
+        defines = {"T": "double" if t == numpy.float64 else "float", "E": e, "EV": ev,
+                   "BM": _FLASH_ROWS, "BN": tile, "CAUSAL": int(causal),
+                   "MASK": 0 if mask is None else 1 if bool_mask else 2,
+                   "MT": "unsigned char" if bool_mask else "T", "KEEP": int(keep is not None)}
+        table = self.xp.asarray(numpy.array(offsets, numpy.int64))
+        count = int(numpy.prod(batch, dtype=numpy.int64))
+        args = outputs + (q, k, v, q if mask is None else mask, q if keep is None else keep,
+                          table, numpy.int32(q.shape[-2]), numpy.int32(k.shape[-2]),
+                          t.type(scale), numpy.int64(msl), numpy.int64(mss), numpy.int64(ksl),
+                          numpy.int64(kss))
+        self._launch("attention.cu", name, defines, (count, -(-rows // _FLASH_ROWS)),
+                     (_FLASH_ROWS,), args)
+
+    def _launch(self, source, name, defines, grid, block, args):
+        """Kernel ``name`` of kernels/``source`` built with ``defines`` (once a process),
+        on the current stream."""
+        module = fused.module(self.xp, source, tuple(defines.items()))
+        module.get_function(name)(grid, block, args)

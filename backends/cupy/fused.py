@@ -32,6 +32,14 @@ def softmax_rows(cupy, ctype):
 
 
 @functools.lru_cache(maxsize=None)
+def module(cupy, source, defines):
+    """kernels/``source`` built with ``defines`` ((name, value) pairs) written ahead of
+    it: after NVRTC's own headers, whose templates a -D option would rename."""
+    head = "".join(f"#define {name} {value}\n" for name, value in defines)
+    return cupy.RawModule(code=head + (_SOURCES / source).read_text())
+
+
+@functools.lru_cache(maxsize=None)
 def sgd_step(cupy):
     """PyTorch's SGD: g += wd p; b = mom b + (1 - damp) g (b = g first); d = g + mom b
     (Nesterov) or b; p -= lr d."""

@@ -10,8 +10,8 @@ from ember import dtypes as dt
 
 from .kernels import HALF, KernelCache, ctype, storage
 from ..strided import (COMPLEX_CALLS, FLOAT8, REDUCE_BLOCK, KernelLanguage, StridedArray,
-                       StridedBackend, by_parts, computed_wide, float8_bits, floating, int_limits,
-                       saturating_casts, work_group)
+                       StridedBackend, batch_offsets, by_parts, computed_wide, float8_bits,
+                       floating, int_limits, saturating_casts, work_group)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _ROUND = {np.dtype(np.float16): "ember_round_half", dt.bfloat16.np: "ember_round_bf16"}
@@ -675,7 +675,7 @@ class OpenCLBackend(StridedBackend):
         b = self._packed(b)
         out = self._alloc(batch + (m, n), a.dtype)
         offsets = self._meta_buffer(
-            self._batch_offsets(batch, (a.shape[:-2], m * k, 0), (b.shape[:-2], k * n, 0)))
+            batch_offsets(batch, (a.shape[:-2], m * k, 0), (b.shape[:-2], k * n, 0)))
         rm, rn, wg = choice
         T = ctype(a.dtype)
         kernel = self.kernels.get("matmul.cl", "matmul", T=T, TV=f"{T}{rn}", TM=f"{T}{rm}",

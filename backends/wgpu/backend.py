@@ -19,8 +19,8 @@ from ember import dtypes as dt
 from ember.errors import BackendError
 
 from ..strided import (COMPLEX_CALLS, FLOAT8, REDUCE_BLOCK, KernelLanguage, StridedArray,
-                       StridedBackend, by_parts, c_strides, computed_wide, float8_bits, floating,
-                       int_limits, saturating_casts, work_group)
+                       StridedBackend, batch_offsets, by_parts, c_strides, computed_wide,
+                       float8_bits, floating, int_limits, saturating_casts, work_group)
 from .kernels import ShaderCache, matmul_block, wgsl_type
 
 _USAGE_NAMES = ("STORAGE", "COPY_SRC", "COPY_DST")
@@ -1264,7 +1264,7 @@ class WgpuBackend(StridedBackend):
         if not (4 * n4 == n and b.contiguous and b.offset == 0):
             b = self._padded(b, 4 * n4)                                    # (..., K, Np)
         out = self._alloc(batch + (m, 4 * n4), a.dtype)
-        offsets = self._batch_offsets(batch, (at.shape[:-2], k * m4, 0), (b.shape[:-2], k * n4, 0))
+        offsets = batch_offsets(batch, (at.shape[:-2], k * m4, 0), (b.shape[:-2], k * n4, 0))
         for first in range(0, count, _MAX_GROUPS):          # batches along z, 65535 a dispatch
             self._dispatch("matmul.wgsl", [out.buf, at.buf, b.buf],
                            (m, m4, n4, k, first) + offsets,

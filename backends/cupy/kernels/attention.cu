@@ -1,0 +1,230 @@
+// Flash attention: a block of BM threads takes BM query rows (forward, dq) or key rows
+// (dk, dv) of one batch entry, one row a thread, and streams the other side's rows
+// through shared memory in tiles of BN, with an online softmax; the L x S matrix is never
+// stored. The backward recomputes each probability from the forward's log-sum-exp (a row
+// that may attend nowhere has lse = +inf, so its p is 0).
+// Defines (prepended by the host): T (float or double), E and EV (query/key and value
+// features), BM, BN, CAUSAL (keys past the query skipped), MASK (0 none, 1 bool: 0
+// refuses, 2 float: added) and MT its element type, KEEP (a dropout mask, already scaled).
+// Grid: (batch entries, row blocks); block: BM threads.
+// off[5 * b + {0..4}]: element offsets of batch entry b's q, k, v, mask and keep;
+// a mask or keep entry (i, j) is at its offset + i * row stride + j * column stride.
+// The semantics are backends/opencl/kernels/attention.cl's, row for row.
+//
+// This file reads as CUDA C++ (NVRTC, through CuPy) and as OpenCL C: CI has no GPU, so
+// tests/test_cupy_kernels.py runs these kernels on pocl through the CuPy backend's own
+// host code, and compiles them with NVRTC where it is installed.
+
+#ifdef __OPENCL_VERSION__
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define KERNEL __kernel
+#define GLOBAL __global
+#define SHARED __local
+#define SYNC() barrier(CLK_LOCAL_MEM_FENCE)
+#define THREAD ((int)get_local_id(0))
+#define ENTRY ((long)get_group_id(0))
+#define ROWS ((int)get_group_id(1))
+#define DEVICE inline
+#define INF ((T)INFINITY)
+#else
+#define KERNEL extern "C" __global__
+#define GLOBAL
+#define SHARED __shared__
+#define SYNC() __syncthreads()
+#define THREAD ((int)threadIdx.x)
+#define ENTRY ((long)blockIdx.x)
+#define ROWS ((int)blockIdx.y)
+#define DEVICE __device__ inline
+#define INF ((T)__int_as_float(0x7f800000))
+#endif
+
+#define ARGS GLOBAL const T* q, GLOBAL const T* k, GLOBAL const T* v, \
+    GLOBAL const MT* mask, GLOBAL const T* keep, GLOBAL const long* off, \
+    const int L, const int S, const T scale, const long msl, const long mss, \
+    const long ksl, const long kss
+
+// a row of a tile in shared memory, dotted with n registers
+#ifdef __OPENCL_VERSION__
+DEVICE T dot(const T* a, __local const T* row, const int n) {
+#else
+DEVICE T dot(const T* a, const T* row, const int n) {
+#endif
+    T d = 0;
+    for (int c = 0; c < n; ++c) d = fma(a[c], row[c], d);
+    return d;
+}
+
+// the score of (i, j) from its dot product, or -INF where the mask refuses it
+DEVICE T masked(const T d, const T scale, GLOBAL const MT* mask, const long at) {
+#if MASK == 1
+    if (!mask[at]) return -INF;
+#endif
+    T s = d * scale;
+#if MASK == 2
+    s += mask[at];
+#endif
+    return s;
+}
+
+// rows [first, first + n) of a packed matrix of `width` features into a tile
+#ifdef __OPENCL_VERSION__
+DEVICE void load(__local T* tile, GLOBAL const T* from, const long first, const int n,
+                 const int width) {
+#else
+DEVICE void load(T* tile, GLOBAL const T* from, const long first, const int n,
+                 const int width) {
+#endif
+    for (int x = THREAD; x < n * width; x += BM) tile[x] = from[first * width + x];
+}
+
+// poison[0]: 0 * the sum of v, NaN if any value is not finite (then the keys a row may
+// not attend are visited too: weight 0, and 0 * inf is NaN, as PyTorch's attention gives)
+KERNEL void attention(GLOBAL T* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS) {
+    SHARED T ks[BN * E];
+    SHARED T vs[BN * EV];
+    const bool poisoned = isnan(poison[0]);
+    const int i = ROWS * BM + THREAD;
+    const long b = ENTRY;
+    const bool live = i < L;
+    GLOBAL const long* o = off + 5 * b;
+    T qv[E], acc[EV];
+    for (int c = 0; c < E; ++c) qv[c] = live ? q[o[0] + (long)i * E + c] : 0;
+    for (int c = 0; c < EV; ++c) acc[c] = 0;
+    T m = -INF, l = 0;
+    const int end = CAUSAL ? min(S, i + 1) : S;     // this row's keys
+    // the block's (the same for each thread: every one meets each SYNC)
+    const int last = CAUSAL && !poisoned ? min(S, (ROWS + 1) * BM) : S;
+    for (int j0 = 0; j0 < last; j0 += BN) {
+        const int n = min(BN, S - j0);
+        SYNC();
+        load(ks, k + o[1], j0, n, E);
+        load(vs, v + o[2], j0, n, EV);
+        SYNC();
+        if (!live) continue;
+        for (int jj = 0; jj < n; ++jj) {
+            const int j = j0 + jj;
+            const T s = j < end ? masked(dot(qv, ks + jj * E, E), scale, mask,
+                                         o[3] + i * msl + j * mss) : -INF;
+            if (s == -INF) {
+                if (poisoned) for (int c = 0; c < EV; ++c) acc[c] = fma((T)0, vs[jj * EV + c], acc[c]);
+                continue;
+            }
+            if (s > m) {        // a new maximum: rescale what is summed so far
+                const T r = exp(m - s);
+                l *= r;
+                for (int c = 0; c < EV; ++c) acc[c] *= r;
+                m = s;
+            }
+            T p = exp(s - m);   // NaN (a NaN score, or inf - inf) carries into l and acc
+            l += p;
+#if KEEP
+            p *= keep[o[4] + i * ksl + j * kss];
+#endif
+            for (int c = 0; c < EV; ++c) acc[c] = fma(p, vs[jj * EV + c], acc[c]);
+        }
+    }
+    if (!live) return;
+    const long r = b * L + i;
+    const T inv = l == 0 ? 0 : 1 / l;           // nowhere to attend: zeros
+    for (int c = 0; c < EV; ++c) out[r * EV + c] = acc[c] * inv;
+    lse[r] = l == 0 ? INF : m + log(l);
+}
+
+// dq, and D = rowsum(g * out) for attention_dkv
+KERNEL void attention_dq(GLOBAL T* dq, GLOBAL T* dsum, GLOBAL const T* g,
+                         GLOBAL const T* out, GLOBAL const T* lse, ARGS) {
+    SHARED T ks[BN * E];
+    SHARED T vs[BN * EV];
+    const int i = ROWS * BM + THREAD;
+    const long b = ENTRY;
+    const bool live = i < L;
+    GLOBAL const long* o = off + 5 * b;
+    const long r = b * L + i;
+    T qv[E], gv[EV], acc[E];
+    T rowdot = 0;
+    for (int c = 0; c < EV; ++c) {
+        gv[c] = live ? g[r * EV + c] : 0;
+        rowdot = fma(gv[c], live ? out[r * EV + c] : 0, rowdot);
+    }
+    const T top = live ? lse[r] : INF;
+    if (live) dsum[r] = rowdot;
+    for (int c = 0; c < E; ++c) {
+        qv[c] = live ? q[o[0] + (long)i * E + c] : 0;
+        acc[c] = 0;
+    }
+    const int end = CAUSAL ? min(S, i + 1) : S;
+    const int last = CAUSAL ? min(S, (ROWS + 1) * BM) : S;
+    for (int j0 = 0; j0 < last; j0 += BN) {
+        const int n = min(BN, S - j0);
+        SYNC();
+        load(ks, k + o[1], j0, n, E);
+        load(vs, v + o[2], j0, n, EV);
+        SYNC();
+        if (!live) continue;
+        for (int jj = 0; jj < n && j0 + jj < end; ++jj) {
+            const int j = j0 + jj;
+            const T p = exp(masked(dot(qv, ks + jj * E, E), scale, mask,
+                                   o[3] + i * msl + j * mss) - top);
+            if (p == 0) continue;
+            T dp = dot(gv, vs + jj * EV, EV);
+#if KEEP
+            dp *= keep[o[4] + i * ksl + j * kss];
+#endif
+            const T ds = p * (dp - rowdot);
+            for (int c = 0; c < E; ++c) acc[c] = fma(ds, ks[jj * E + c], acc[c]);
+        }
+    }
+    if (live) for (int c = 0; c < E; ++c) dq[r * E + c] = acc[c] * scale;
+}
+
+// dk and dv: a thread per key row, over the queries that may see it, streamed in tiles
+// with their log-sum-exps and D
+KERNEL void attention_dkv(GLOBAL T* dk, GLOBAL T* dv, GLOBAL const T* g,
+                          GLOBAL const T* dsum, GLOBAL const T* lse, ARGS) {
+    SHARED T qs[BN * E];
+    SHARED T gs[BN * EV];
+    SHARED T tops[BN];
+    SHARED T dots[BN];
+    const int j = ROWS * BM + THREAD;
+    const long b = ENTRY;
+    const bool live = j < S;
+    GLOBAL const long* o = off + 5 * b;
+    T kv[E], vv[EV], ak[E], av[EV];
+    for (int c = 0; c < E; ++c) {
+        kv[c] = live ? k[o[1] + (long)j * E + c] : 0;
+        ak[c] = 0;
+    }
+    for (int c = 0; c < EV; ++c) {
+        vv[c] = live ? v[o[2] + (long)j * EV + c] : 0;
+        av[c] = 0;
+    }
+    for (int i0 = CAUSAL ? ROWS * BM : 0; i0 < L; i0 += BN) {
+        const int n = min(BN, L - i0);
+        SYNC();
+        load(qs, q + o[0], i0, n, E);
+        load(gs, g, b * L + i0, n, EV);
+        load(tops, lse, b * L + i0, n, 1);
+        load(dots, dsum, b * L + i0, n, 1);
+        SYNC();
+        if (!live) continue;
+        for (int ii = CAUSAL && j > i0 ? j - i0 : 0; ii < n; ++ii) {
+            const int i = i0 + ii;
+            const T p = exp(masked(dot(kv, qs + ii * E, E), scale, mask,
+                                   o[3] + i * msl + j * mss) - tops[ii]);
+            if (p == 0) continue;
+            T dp = dot(vv, gs + ii * EV, EV), pk = p;
+#if KEEP
+            const T kept = keep[o[4] + i * ksl + j * kss];
+            dp *= kept;
+            pk *= kept;
+#endif
+            for (int c = 0; c < EV; ++c) av[c] = fma(pk, gs[ii * EV + c], av[c]);
+            const T ds = p * (dp - dots[ii]);
+            for (int c = 0; c < E; ++c) ak[c] = fma(ds, qs[ii * E + c], ak[c]);
+        }
+    }
+    if (!live) return;
+    const long r = b * S + j;
+    for (int c = 0; c < E; ++c) dk[r * E + c] = ak[c] * scale;
+    for (int c = 0; c < EV; ++c) dv[r * EV + c] = av[c];
+}

@@ -178,8 +178,9 @@ def test_flash_attention_takes_empty_axes_and_leaves_float16_to_the_array_path(f
                                       1.0, False, lse, out)
     assert [d.shape for d in grads] == [(1, 3, 4), (1, 0, 4), (1, 0, 4)]
     assert np.all(grads[0] == 0)
-    half = np.ones((1, 3, 4), np.float16)
-    assert not flash._flash(half, half)
+    half, wide = np.ones((1, 3, 4), np.float16), np.ones((1, 3, 8190), np.float32)
+    assert not flash._flash(half, half) and not flash._flash(wide, wide[..., :4])
+    assert flash._flash(wide[..., :4], wide[..., :4])
 
 
 def _nvrtc():

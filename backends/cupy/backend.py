@@ -248,12 +248,13 @@ class CupyBackend(ArrayModuleBackend):
 
     # -- flash attention (kernels/attention.cu) --------------------------------------
     def _flash(self, q, v):
-        """Whether kernels/attention.cu takes a call: float32 and float64 with features.
-        float16 keeps the array-module path, which runs in float32 (the kernels hold rows
-        in registers of T), as does a CUDA-graph capture: its offsets table cannot be
-        uploaded while capturing."""
-        return q.dtype in (numpy.float32, numpy.float64) and min(q.shape[-1], v.shape[-1]) \
-            and not self.capturing()
+        """Whether kernels/attention.cu takes a call: float32 and float64 with features,
+        a row of q and of v fitting a tile. float16 keeps the array-module path, which runs
+        in float32 (the kernels hold rows in registers of T), as does a CUDA-graph
+        capture: its offsets table cannot be uploaded while capturing."""
+        e, ev = q.shape[-1], v.shape[-1]
+        return q.dtype in (numpy.float32, numpy.float64) and min(e, ev) > 0 \
+            and (e + ev + 2) * q.dtype.itemsize <= _FLASH_TILES and not self.capturing()
 
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
         """Flash attention in one kernel: a block of 64 query rows streams the keys and
@@ -267,7 +268,8 @@ class CupyBackend(ArrayModuleBackend):
         lse = self.xp.empty(batch + (length,), q.dtype)
         if out.size:
             # 0 * v summed: NaN when a value is not finite, so that keys weighing 0 count
-            poison = (v * 0).sum().reshape(1)
+            with numpy.errstate(invalid="ignore"):
+                poison = (v * 0).sum().reshape(1)
             self._attention_launch("attention", layout, length, (out, lse, poison), causal,
                                    scale)
         return lse, out

@@ -7,6 +7,7 @@ its forward through torch.compile (inductor's C++ kernels), in alternation.
 weights and the same batches, and prints both validation curves and the time per step.
 
     python benchmarks/gpt.py [--backend numpy]            # step times
+    python benchmarks/gpt.py --backend cupy --torch-device cuda   # on an NVIDIA GPU
     python benchmarks/gpt.py --train [--steps 600]        # both learning curves
 """
 
@@ -31,9 +32,9 @@ def _args(argv=()):
     return char_gpt.parser().parse_args(list(argv))
 
 
-def torch_twin(model, args, compiled=False):
-    """The same GPT in PyTorch (the same module tree, so ember's weights load by key);
-    ``compiled``: its forward (and so its backward) through torch.compile."""
+def torch_twin(model, args, compiled=False, device="cpu"):
+    """The same GPT in PyTorch (the same module tree, so ember's weights load by key) on
+    ``device``; ``compiled``: its forward (and so its backward) through torch.compile."""
     import torch
     from torch import nn
     fn = nn.functional
@@ -88,7 +89,7 @@ def torch_twin(model, args, compiled=False):
 
         def forward(self, ids):
             body = self.transformer
-            x = body.wte(ids) + body.wpe(torch.arange(ids.shape[1]))
+            x = body.wte(ids) + body.wpe(torch.arange(ids.shape[1], device=ids.device))
             x = fn.dropout(x, args.dropout, self.training)
             for block in body.h:
                 x = block(x)
@@ -96,6 +97,7 @@ def torch_twin(model, args, compiled=False):
 
     twin = GPT()
     twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    twin.to(device)
     decay = [p for p in twin.parameters() if p.ndim >= 2]
     rest = [p for p in twin.parameters() if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -133,8 +135,9 @@ def _ember_step(backend, compiled, args, x, y):
     return (lambda: fn(xt, yt)), ember.get_backend(backend).synchronize
 
 
-def rows(backends, min_time=1.0):
-    """{contender: seconds per step} for the default config's step, in alternation."""
+def rows(backends, min_time=1.0, torch_device="cpu"):
+    """{contender: seconds per step} for the default config's step, in alternation (the
+    PyTorch twin's on ``torch_device``)."""
     args = _args()
     x, y = random_windows(np.frombuffer(bytes(range(256)) * 64, np.uint8),
                           np.random.default_rng(0), args.batch_size, args.context)
@@ -145,12 +148,13 @@ def rows(backends, min_time=1.0):
             cases.append(_ember_step(b, compiled, args, x, y))
     try:
         import torch
-        tx, ty = torch.tensor(x), torch.tensor(y)
+        tx, ty = torch.tensor(x, device=torch_device), torch.tensor(y, device=torch_device)
+        sync = torch.cuda.synchronize if torch_device.startswith("cuda") else (lambda: None)
         for compiled in (False, True):
             ember.manual_seed(args.seed)
-            _, step = torch_twin(char_gpt.build(args, 256), args, compiled)
+            _, step = torch_twin(char_gpt.build(args, 256), args, compiled, torch_device)
             names.append("torch compiled" if compiled else "torch")
-            cases.append(((lambda step=step: step(tx, ty)), lambda: None))
+            cases.append(((lambda step=step: step(tx, ty)), sync))
     except ImportError:
         pass
     for fn, sync in cases:      # compiled: two traces, then replays that build kernels
@@ -197,6 +201,7 @@ if __name__ == "__main__":
     p.add_argument("--backend", action="append", help="default: every available backend")
     p.add_argument("--train", action="store_true", help="both learning curves, whole schedule")
     p.add_argument("--steps", type=int)
+    p.add_argument("--torch-device", default="cpu", help="PyTorch's device (cuda on a GPU)")
     a = p.parse_args()
     if a.train:
         for name, (curve, per_step) in train_both(a.steps).items():
@@ -205,5 +210,5 @@ if __name__ == "__main__":
     else:
         names = a.backend or [n for n in ember.registry.names("backends")
                               if ember.config.availability(n)[0]]
-        for name, seconds in rows(names).items():
+        for name, seconds in rows(names, torch_device=a.torch_device).items():
             print(f"{name:24s} {seconds * 1e3:8.1f} ms a step")

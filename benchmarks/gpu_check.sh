@@ -1,7 +1,10 @@
 #!/bin/bash
 # The one prepared check for a lent NVIDIA machine (docs/gpu.md), sized to one call of
 # under ten minutes: benchmarks/gpu.py first (eager and compiled steps against PyTorch
-# CUDA eager and torch.compile "reduce-overhead" in the same run) and
+# CUDA eager and torch.compile "reduce-overhead" in the same run),
+# benchmarks/attention.py (forward and backward at lengths 1024 and 4096: the fused
+# kernel, the composed op, torch eager and compiled), benchmarks/gpt.py (the example
+# GPT's training step against torch's, eager and compiled) and
 # benchmarks/compiled.py, then ember's own tests and the conformance suite on cupy, the
 # conformance suite on OpenCL through NVIDIA's driver and on wgpu through NVIDIA's Vulkan
 # driver, then NCCL. The machine has no network: ember and the packages it lacks travel
@@ -9,10 +12,11 @@
 # fetched). Every log goes whole to $OUT (or ./gpu-check). pytest is stopped by SIGINT at
 # its time limit, so it still prints the summary of what ran and which tests failed.
 #
-#   bash benchmarks/gpu_check.sh [STEP...]     (steps: bench compiled nccl, or a backend;
+#   bash benchmarks/gpu_check.sh [STEP...]     (steps: bench attention gpt compiled nccl,
+#                                               or a backend;
 #                                               default: all, in the order below)
 set -u
-steps=${*:-bench compiled cupy opencl:0 wgpu:0 nccl}
+steps=${*:-bench attention gpt compiled cupy opencl:0 wgpu:0 nccl}
 out=${OUT:-gpu-check}
 root=$(pwd)
 mkdir -p "$out"
@@ -34,6 +38,14 @@ for step in $steps; do
     bench)
         echo "== benchmarks/gpu.py"
         timeout 200 python3 benchmarks/gpu.py --backend cupy 2>&1 | tee "$out/bench.txt" ;;
+    attention)
+        echo "== benchmarks/attention.py"
+        timeout 60 python3 benchmarks/attention.py --backend cupy --lengths 1024 4096 \
+            --composed --torch-device cuda 2>&1 | tee "$out/attention.txt" ;;
+    gpt)
+        echo "== benchmarks/gpt.py"
+        timeout 60 python3 benchmarks/gpt.py --backend cupy --torch-device cuda 2>&1 \
+            | tee "$out/gpt.txt" ;;
     compiled)
         echo "== benchmarks/compiled.py"
         timeout 60 python3 benchmarks/compiled.py --backend cupy --backend opencl:0 \

@@ -273,10 +273,13 @@ class StridedBackend(Backend):
     reduces_columns = False
     #: the most work-items folding one row of a reduction (see work_group)
     reduce_group = 256
-    #: below this many elements an eager elementwise kernel that is not all flat reads
-    #: through strides at rank 4 whatever its layout: pocl makes each kernel's machine
-    #: code at its first launch (0.1 to 0.2 s on 2 cores), and the other forms, faster
-    #: over large tensors, made the op table's checks launch twice as many kernels
+    #: below this many elements an eager elementwise kernel with a strided operand (or
+    #: output) reads through strides at rank 4 whatever its layout: pocl makes each
+    #: kernel's machine code at its first launch (0.1 to 0.2 s on 2 cores), and the
+    #: other forms, faster over large tensors, made the op table's checks launch twice
+    #: as many kernels. Flat and one-element operands keep their forms without index
+    #: arithmetic (a rank-4 index costs three 64-bit divisions an element: the eager
+    #: MLP step on opencl took 10 % longer, on wgpu 22 %)
     small_eager = 4096
 
     def __init__(self, index=0):
@@ -427,18 +430,18 @@ class StridedBackend(Backend):
         n = out.size
         if n == 0:
             return out
-        # every operand flat (contiguous at the output's shape) into a contiguous output:
-        # no index arithmetic at all; else, under ``small_eager`` elements, everything
-        # through its strides at rank 4, one kernel for every other layout and rank;
-        # else each operand flat or one element (a scalar); else, into a contiguous
-        # output of rank 2 or more, the flat operands as they are and the others through
-        # their strides (a broadcast row, a transposed view: 7.5 -> 1.5 ms for
-        # x - x.max(axis=1, keepdims=True) on 4096 x 1024 with pocl); else every operand
-        # and the output through their strides
+        # each operand flat (contiguous at the output's shape) or one element (a scalar)
+        # into a contiguous output: no index arithmetic at all; else, under
+        # ``small_eager`` elements, everything through its strides at rank 4, one kernel
+        # for every other layout and rank; else, into a contiguous output of rank 2 or
+        # more, the flat operands as they are and the others through their strides (a
+        # broadcast row, a transposed view: 7.5 -> 1.5 ms for x - x.max(axis=1,
+        # keepdims=True) on 4096 x 1024 with pocl); else every operand and the output
+        # through their strides
         kinds = tuple("flat" if x.shape == shape and x.contiguous else "one" if x.size == 1
                       else "strided" for x in inputs)
         if n < self.small_eager and len(shape) <= 4 and (
-                not out.contiguous or any(k != "flat" for k in kinds)):
+                not out.contiguous or "strided" in kinds):
             pad = 4 - len(shape)
             form, meta = 4, (1,) * pad + tuple(shape) + (0,) * pad + tuple(out.strides) + sum(
                 ((0,) * pad + broadcast_strides(x, shape) for x in inputs), ())
@@ -472,10 +475,11 @@ class StridedBackend(Backend):
 
     def _batch(self, key):
         """The keys built with ``key``: for a reduction, every fold (of a real dtype) and
-        work-group size in its dtype (a columns fold, rarer, builds alone); for an
-        elementwise kernel of one of the two forms of small tensors (``_ew``), both forms
-        of every primitive over the same input dtypes (``_family``); for one of a large
-        tensor's, every other such form of its op: each operand flat or one element,
+        work-group size in its dtype (a columns fold, rarer, builds alone). For an
+        elementwise kernel, every primitive over the same input dtypes (``_family``) in
+        the forms of its group: all flat, or everything strided at rank 4 (the small
+        tensors' forms, ``_ew``); or each operand flat or one element, some one (a
+        scalar operand); or else its own op alone, in every large tensor's form:
         everything strided at ranks 1 to 3, strided operands into a contiguous output at
         ranks 2 to 4."""
         if key[0] == "reduce":
@@ -485,15 +489,17 @@ class StridedBackend(Backend):
             return [key] if key[3] == "columns" else [
                 ("reduce", kind, dtype, 2 ** k) for kind in kinds for k in range(9)]
         expr, out_dtype, dtypes, form, accumulate, wide = key
-        small = [("flat",) * len(dtypes), 4]
-        if form in small:
-            family = [] if accumulate else self._family(dtypes)
-            return [(e, o, dtypes, f, accumulate, wide) for f in small
-                    for e, o in (family if (expr, out_dtype) in family else [(expr, out_dtype)])]
-        forms = [*itertools.product(("flat", "one"), repeat=len(dtypes)), 1, 2, 3]
-        forms += [(rank,) + kinds for rank in (2, 3, 4) for kinds in itertools.product(
-            ("flat", "strided"), repeat=len(dtypes)) if "strided" in kinds]
-        return [(expr, out_dtype, dtypes, f, accumulate, wide) for f in forms if f not in small]
+        plain = list(itertools.product(("flat", "one"), repeat=len(dtypes)))
+        small, scalar = [plain[0], 4], plain[1:]
+        for group in (small, scalar):
+            if form in group:
+                family = [] if accumulate else self._family(dtypes)
+                ops = family if (expr, out_dtype) in family else [(expr, out_dtype)]
+                return [(e, o, dtypes, f, accumulate, wide) for f in group for e, o in ops]
+        forms = [1, 2, 3] + [(rank,) + kinds for rank in (2, 3, 4) for kinds in
+                             itertools.product(("flat", "strided"), repeat=len(dtypes))
+                             if "strided" in kinds]
+        return [(expr, out_dtype, dtypes, f, accumulate, wide) for f in forms]
 
     def _family(self, dtypes):
         """(expression, output dtype) of every elementwise primitive over inputs of

@@ -6,7 +6,7 @@ through the "ember" entry points (see ember.hookspecs).
 
 from .tensor import Tensor, set_printoptions  # first: tensor, autograd and ops import one another in this order
 from . import amp, dtypes
-from .amp import autocast
+from .amp import autocast, get_float32_matmul_precision, set_float32_matmul_precision
 from .autograd import Op, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .func import grad, vmap
 from .backend import Backend
@@ -53,7 +53,8 @@ __all__ = [
     "DTypeError", "EmberError",
     "IndexingError", "LinAlgError", "MutationError", "PluginError", "RangeError", "SerializationError", "ShapeError", "StateDictError",
     "amp", "arange", "as_tensor", "divide", "logspace", "moveaxis", "row_stack", "trapz",
-    "true_divide", "asarray", "autocast", "bernoulli", "empty", "empty_like",
+    "true_divide", "asarray", "autocast", "get_float32_matmul_precision",
+    "set_float32_matmul_precision", "bernoulli", "empty", "empty_like",
     "from_numpy", "inference_mode", "is_tensor", "multinomial", "numel", "randperm",
     "tril_indices", "triu_indices",
     "swapdims", "take_along_dim", "backend", "before_replay", "bool_", "cat", "clamp", "concat", "compile",

@@ -71,6 +71,29 @@ class autocast:
         return run
 
 
+#: PyTorch's float32 matmul precisions: "highest", float32 throughout (the default);
+#: "high", TensorFloat-32 tensor cores where the device has them; "medium", bfloat16 ones
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision):
+    """How float32 matmuls (linear layers and convolutions too) may compute, as
+    ``torch.set_float32_matmul_precision``: "high" or "medium" let a GPU backend use its
+    tensor cores (CuPy: cuBLAS's TF32 or bfloat16 compute types, ten or eight bits of
+    mantissa), for about 8x the speed. The CPU backends compute in float32 whatever it
+    says. A compiled function keeps one trace per precision."""
+    global _matmul_precision
+    if precision not in MATMUL_PRECISIONS:
+        raise ValueError(f"set_float32_matmul_precision: precision must be one of "
+                         f"{', '.join(MATMUL_PRECISIONS)}, got {precision!r}")
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision():
+    return _matmul_precision
+
+
 #: precision names (Trainer, ``ember train``, the examples) -> autocast dtype (None: off)
 PRECISIONS = {"fp32": None, "bf16": dt.bfloat16, "fp16": dt.float16}
 

@@ -152,7 +152,7 @@ class CompiledFunction:
         self._warned = True
         last = list(self._entries)[-1]
         changed = next((label for (label, part), (_, old) in zip(key[:-1], last[:-1]) if part != old),
-                       "grad or autocast mode" if key[-1] != last[-1] else "the number of arguments")
+                       "grad, autocast or matmul precision mode" if key[-1] != last[-1] else "the number of arguments")
         warnings.warn(
             f"compile({self.name}): {self.cache_limit} signatures cached (cache_limit) and "
             f"{changed} keeps changing (shape, dtype, or the value of a Python number; other "
@@ -163,7 +163,8 @@ class CompiledFunction:
 
 def _key(args, kwargs, leaves=None):
     """Per argument (by position or keyword): its structure and tensors' shapes, dtypes,
-    backends and requires_grad; then the mode: grad mode and the autocast dtype. The
+    backends and requires_grad; then the mode: grad mode, the autocast dtype and the float32
+    matmul precision (a CUDA graph keeps the compute type it was captured with). The
     tensors are appended to ``leaves`` in the order flatten((args, kwargs)) gives."""
     parts = [(f"argument {k}", a) for k, a in enumerate(args)]
     parts += [(f"argument {n!r}", v) for n, v in kwargs.items()]
@@ -174,7 +175,7 @@ def _key(args, kwargs, leaves=None):
         spec = flatten(a, leaves)
         key.append((label, (_hashable(spec), tuple(
             (t.shape, t.dtype.name, t._backend.device, t.requires_grad) for t in leaves[start:]))))
-    return tuple(key) + ((is_grad_enabled(), amp.state()),)
+    return tuple(key) + ((is_grad_enabled(), amp.state(), amp.get_float32_matmul_precision()),)
 
 
 def _hashable(spec):

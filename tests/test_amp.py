@@ -163,3 +163,34 @@ def test_trainer_trains_in_low_precision(precision):
     assert (trainer.scaler is not None) == (precision == "fp16")
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16, fp16"):
         Trainer(precision="int8")
+
+
+def test_float32_matmul_precision_is_pytorchs_setting_and_keys_compiled_traces():
+    """set/get_float32_matmul_precision as torch's: "highest" by default, a name outside
+    its three refused by name; a compiled function traces once per precision (a CUDA graph
+    keeps the compute type it was captured with), and on the CPU backends every precision
+    computes in float32."""
+    torch = pytest.importorskip("torch")
+    assert ember.get_float32_matmul_precision() == torch.get_float32_matmul_precision() == "highest"
+    with pytest.raises(ValueError, match="highest, high, medium.*'fast'"):
+        ember.set_float32_matmul_precision("fast")
+    traces = []
+
+    @ember.compile
+    def product(a, b):
+        traces.append(1)
+        return a @ b
+
+    a = ember.randn(8, 8)
+    want = [product(a, a).numpy() for _ in range(3)][0]
+    first = len(traces)
+    try:
+        ember.set_float32_matmul_precision("high")
+        assert ember.get_float32_matmul_precision() == "high"
+        for _ in range(3):
+            assert np.array_equal(product(a, a).numpy(), want)
+        assert len(traces) == 2 * first          # traced anew, as for a new signature
+    finally:
+        ember.set_float32_matmul_precision("highest")
+    product(a, a)
+    assert len(traces) == 2 * first            # the first trace kept

@@ -181,6 +181,10 @@ def test_flash_attention_takes_empty_axes_and_leaves_float16_to_the_array_path(f
     half, wide = np.ones((1, 3, 4), np.float16), np.ones((1, 3, 8190), np.float32)
     assert not flash._flash(half, half) and not flash._flash(wide, wide[..., :4])
     assert flash._flash(wide[..., :4], wide[..., :4])
+    half = np.random.default_rng(0).standard_normal((1, 3, 4)).astype(np.float16)
+    for got, want in zip(flash.fast_attention(half, half, half, None, None, 0.5, False),
+                         NumpyBackend().fast_attention(half, half, half, None, None, 0.5, False)):
+        assert got.dtype == np.float16 and np.array_equal(got, want)
 
 
 def _nvrtc():

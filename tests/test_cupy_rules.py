@@ -5,6 +5,8 @@ and these are array-module code, so NumPy executes them line for line as CuPy wo
 import numpy as np
 import pytest
 
+import ember
+
 from ember.backends.cupy.backend import CupyBackend
 from ember.backends.numpy.backend import NumpyBackend
 
@@ -88,3 +90,28 @@ def test_complex_sign_at_infinite_and_nan_parts_is_numpys(pair, dtype):
         g, w = part(got), part(want)
         kept = ~np.isnan(w)
         assert np.array_equal(np.isnan(g), ~kept) and np.array_equal(g[kept], w[kept]), dtype
+
+
+def test_float32_matmul_precision_sets_cublass_compute_type_once_per_change():
+    """ember.set_float32_matmul_precision reaches cuBLAS as CuPy's compute type for float32
+    (COMPUTE_TYPE_DEFAULT 1, TF32 7, BF16 6), set when it changes, not per matmul; other
+    dtypes leave it alone."""
+    calls = []
+
+    class Linalg:
+        @staticmethod
+        def set_compute_type(dtype, kind):
+            calls.append((np.dtype(dtype).name, kind))
+
+    rules = type("CupyMatmulOnNumpy", (NumpyBackend,),
+                 {"matmul": CupyBackend.matmul, "_cublas": lambda self: Linalg,
+                  "_precision": "highest"})()
+    a = np.eye(3, dtype=np.float32)
+    try:
+        for setting in ("highest", "high", "high", "medium", "highest"):
+            ember.set_float32_matmul_precision(setting)
+            assert np.array_equal(rules.matmul(a, a), a)
+            rules.matmul(a.astype(np.float64), a.astype(np.float64))
+    finally:
+        ember.set_float32_matmul_precision("highest")
+    assert calls == [("float32", 7), ("float32", 6), ("float32", 1)]

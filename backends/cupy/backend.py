@@ -5,13 +5,16 @@ import functools
 
 import numpy
 
-from ember import dtypes as dt
+from ember import amp, dtypes as dt
 from ember.backends.numpy.backend import ArrayModuleBackend
 from ember.backends.strided import attention_table
 
 from . import capture, fused
 
 _BLOCK = 256
+#: cuBLAS's compute type for float32 GEMMs at each of ember.set_float32_matmul_precision's
+#: settings (CuPy's COMPUTE_TYPE_DEFAULT, _TF32 and _BF16)
+_COMPUTE_TYPES = {"highest": 1, "high": 7, "medium": 6}
 #: query (or key) rows of a flash-attention block, a thread each; and the shared memory
 #: its tiles of the other side's rows may take (of the 48 KiB a block may have statically)
 _FLASH_ROWS, _FLASH_TILES = 64, 32768
@@ -41,6 +44,7 @@ class CupyBackend(ArrayModuleBackend):
     #: CuPy builds its kernels with -ftz=true: float32 subnormals, in and out, are zeros
     flushes_subnormals = True
     _active = None  # the one CUDA device this process computes on
+    _precision = "highest"   # the float32 matmul precision cuBLAS was last set to
 
     @classmethod
     def availability(cls):
@@ -86,6 +90,19 @@ class CupyBackend(ArrayModuleBackend):
         return [f"CuPy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}",
                 f"memory pool: {pool.used_bytes() / 2**20:.1f} MiB used, "
                 f"{pool.total_bytes() / 2**20:.1f} MiB held"]
+
+    def matmul(self, a, b):
+        """cuBLAS's GEMM; for float32 in the compute type ember's float32 matmul precision
+        names (TF32 or bfloat16 tensor cores for "high" or "medium")."""
+        if a.dtype.char in "fF" and amp.get_float32_matmul_precision() != self._precision:
+            self._precision = amp.get_float32_matmul_precision()
+            self._cublas().set_compute_type(numpy.float32, _COMPUTE_TYPES[self._precision])
+        return ArrayModuleBackend.matmul(self, a, b)
+
+    def _cublas(self):
+        """CuPy's GEMM settings (below compute capability 8.0 it keeps float32 for TF32
+        and bfloat16, and warns)."""
+        return self.xp._core._routines_linalg
 
     def synchronize(self):
         self.xp.cuda.get_current_stream().synchronize()
@@ -261,7 +278,7 @@ class CupyBackend(ArrayModuleBackend):
         values through shared memory with an online softmax (the L x S scores are never
         stored); the state kept for backward is each row's log-sum-exp."""
         if not self._flash(q, v):
-            return super().fast_attention(q, k, v, mask, keep, scale, causal)
+            return ArrayModuleBackend.fast_attention(self, q, k, v, mask, keep, scale, causal)
         layout = self._attention_layout(q, k, v, mask, keep)
         batch, length = layout[1], q.shape[-2]
         out = self.xp.empty(batch + (length, v.shape[-1]), q.dtype)
@@ -278,7 +295,8 @@ class CupyBackend(ArrayModuleBackend):
         """dq over blocks of query rows (and rowsum(g * out) on the way), then dk and dv
         over blocks of key rows, each probability recomputed from the log-sum-exp."""
         if not self._flash(q, v):
-            return super().fast_attention_grad(g, q, k, v, mask, keep, scale, causal, lse, out)
+            return ArrayModuleBackend.fast_attention_grad(self, g, q, k, v, mask, keep, scale,
+                                                          causal, lse, out)
         xp = self.xp
         layout = self._attention_layout(q, k, v, mask, keep)
         batch = layout[1]

@@ -45,11 +45,15 @@ def _on_pocl():
         head = "".join(f"#define {name} {value}\n" for name, value in defines)
         return cl.Program(context, head + (SOURCES / source).read_text()).build()
 
+    @functools.lru_cache(maxsize=None)
+    def built(source, defines, name):
+        return cl.Kernel(program(source, defines), name)
+
     def launch(self, source, name, defines, grid, block, args):
         arrays = [a for a in args if isinstance(a, np.ndarray)]
         buffers = {id(a): cl.Buffer(context, flags, hostbuf=np.ascontiguousarray(a)
                                     if a.size else np.zeros(1, a.dtype)) for a in arrays}
-        kernel = getattr(program(source, tuple(defines.items())), name)
+        kernel = built(source, tuple(defines.items()), name)
         kernel(queue, (grid[0] * block[0], grid[1]), (block[0], 1),
                *[buffers[id(a)] if isinstance(a, np.ndarray) else a for a in args])
         for a in arrays:

@@ -26,6 +26,7 @@
 #define ROWS ((int)get_group_id(1))
 #define DEVICE inline
 #define INF ((T)INFINITY)
+#define SPTR __local
 #else
 #define KERNEL extern "C" __global__
 #define GLOBAL
@@ -36,6 +37,7 @@
 #define ROWS ((int)blockIdx.y)
 #define DEVICE __device__ inline
 #define INF ((T)__int_as_float(0x7f800000))
+#define SPTR
 #endif
 
 #define ARGS GLOBAL const T* q, GLOBAL const T* k, GLOBAL const T* v, \
@@ -43,12 +45,8 @@
     const int L, const int S, const T scale, const long msl, const long mss, \
     const long ksl, const long kss
 
-// a row of a tile in shared memory, dotted with n registers
-#ifdef __OPENCL_VERSION__
-DEVICE T dot(const T* a, __local const T* row, const int n) {
-#else
-DEVICE T dot(const T* a, const T* row, const int n) {
-#endif
+// a row of a tile in shared memory (SPTR: a pointer into it), dotted with n registers
+DEVICE T dot(const T* a, SPTR const T* row, const int n) {
     T d = 0;
     for (int c = 0; c < n; ++c) d = fma(a[c], row[c], d);
     return d;
@@ -67,14 +65,19 @@ DEVICE T masked(const T d, const T scale, GLOBAL const MT* mask, const long at) 
 }
 
 // rows [first, first + n) of a packed matrix of `width` features into a tile
-#ifdef __OPENCL_VERSION__
-DEVICE void load(__local T* tile, GLOBAL const T* from, const long first, const int n,
+DEVICE void load(SPTR T* tile, GLOBAL const T* from, const long first, const int n,
                  const int width) {
-#else
-DEVICE void load(T* tile, GLOBAL const T* from, const long first, const int n,
-                 const int width) {
-#endif
     for (int x = THREAD; x < n * width; x += BM) tile[x] = from[first * width + x];
+}
+
+// keys and values [j0, j0 + n) into their tiles, between barriers (every thread of the
+// block comes here, the rows past the end too)
+DEVICE void load_keys(SPTR T* ks, SPTR T* vs, GLOBAL const T* k, GLOBAL const T* v,
+                      const int j0, const int n) {
+    SYNC();
+    load(ks, k, j0, n, E);
+    load(vs, v, j0, n, EV);
+    SYNC();
 }
 
 // poison[0]: 0 * the sum of v, NaN if any value is not finite (then the keys a row may
@@ -96,10 +99,7 @@ KERNEL void attention(GLOBAL T* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS
     const int last = CAUSAL && !poisoned ? min(S, (ROWS + 1) * BM) : S;
     for (int j0 = 0; j0 < last; j0 += BN) {
         const int n = min(BN, S - j0);
-        SYNC();
-        load(ks, k + o[1], j0, n, E);
-        load(vs, v + o[2], j0, n, EV);
-        SYNC();
+        load_keys(ks, vs, k + o[1], v + o[2], j0, n);
         if (!live) continue;
         for (int jj = 0; jj < n; ++jj) {
             const int j = j0 + jj;
@@ -156,10 +156,7 @@ KERNEL void attention_dq(GLOBAL T* dq, GLOBAL T* dsum, GLOBAL const T* g,
     const int last = CAUSAL ? min(S, (ROWS + 1) * BM) : S;
     for (int j0 = 0; j0 < last; j0 += BN) {
         const int n = min(BN, S - j0);
-        SYNC();
-        load(ks, k + o[1], j0, n, E);
-        load(vs, v + o[2], j0, n, EV);
-        SYNC();
+        load_keys(ks, vs, k + o[1], v + o[2], j0, n);
         if (!live) continue;
         for (int jj = 0; jj < n && j0 + jj < end; ++jj) {
             const int j = j0 + jj;

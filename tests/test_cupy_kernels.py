@@ -116,7 +116,8 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("dtype,rtol", [("float32", 2e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("dtype,rtol", [("float16", 2e-3), ("float32", 2e-5),
+                                        ("float64", 1e-12)])
 @pytest.mark.parametrize("case", list(CASES))
 def test_flash_attention_kernel_matches_float64_attention(flash, case, dtype, rtol):
     """Broadcast batch axes (grouped heads), more query rows than a block, more keys than a
@@ -171,7 +172,7 @@ def test_flash_attention_kernel_spreads_a_non_finite_value_as_numpys(flash):
         _assert_close(got[..., others], value, size, 2e-5, "the other columns")
 
 
-def test_flash_attention_takes_empty_axes_and_leaves_float16_to_the_array_path(flash):
+def test_flash_attention_takes_empty_axes_and_leaves_wide_rows_to_the_array_path(flash):
     q = np.ones((2, 0, 4), np.float32)
     lse, out = flash.fast_attention(q, q, np.ones((2, 0, 3), np.float32), None, None, 1.0, False)
     assert out.shape == (2, 0, 3) and lse.shape == (2, 0)
@@ -182,13 +183,38 @@ def test_flash_attention_takes_empty_axes_and_leaves_float16_to_the_array_path(f
                                       1.0, False, lse, out)
     assert [d.shape for d in grads] == [(1, 3, 4), (1, 0, 4), (1, 0, 4)]
     assert np.all(grads[0] == 0)
-    half, wide = np.ones((1, 3, 4), np.float16), np.ones((1, 3, 8190), np.float32)
-    assert not flash._flash(half, half) and not flash._flash(wide, wide[..., :4])
+    wide = np.random.default_rng(0).standard_normal((1, 3, 8190)).astype(np.float32)
+    assert not flash._flash(wide, wide[..., :4])     # a row too wide for a tile
     assert flash._flash(wide[..., :4], wide[..., :4])
-    half = np.random.default_rng(0).standard_normal((1, 3, 4)).astype(np.float16)
-    for got, want in zip(flash.fast_attention(half, half, half, None, None, 0.5, False),
-                         NumpyBackend().fast_attention(half, half, half, None, None, 0.5, False)):
-        assert got.dtype == np.float16 and np.array_equal(got, want)
+    for got, want in zip(flash.fast_attention(wide, wide, wide[..., :4], None, None, 0.01, False),
+                         NumpyBackend().fast_attention(wide, wide, wide[..., :4], None, None,
+                                                       0.01, False)):
+        assert np.array_equal(got, want)       # the array-module path, unchanged
+
+
+def test_float16_attention_rounds_once_to_nearest_even_from_float32(flash):
+    """float16 is read into float32 exactly and rounded back once, to nearest even (the
+    kernel's own conversions, portable to both languages): one key gives every float16
+    value back bit for bit (subnormals, the limits, inf; NaN stays NaN), two keys of equal
+    score their float32 mean rounded as NumPy rounds it."""
+    every = np.arange(2 ** 16, dtype=np.uint16).view(np.float16).reshape(1024, 1, 64)
+    zero = np.zeros((1024, 1, 1), np.float16)         # 1024 entries, one key of 64 values
+    _, out = flash.fast_attention(zero, zero, every, None, None, 1.0, False)
+    same = np.where(np.isnan(every), np.isnan(out), (out.view(np.uint16) == every.view(np.uint16))
+                    | (every == 0) & (out == 0))      # -0: the weighted sum starts at +0
+    assert same.all(), every[~same][:4]
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2 ** 16, (2, 4096), dtype=np.uint16).view(np.float16)
+    pair = np.stack([bits[0], bits[1]]).T.reshape(4096, 2, 1)        # two keys each
+    _, out = flash.fast_attention(np.zeros((4096, 1, 1), np.float16),
+                                  np.zeros((4096, 2, 1), np.float16), pair, None, None, 1.0,
+                                  False)
+    with np.errstate(all="ignore"):
+        want = ((pair[:, 0].astype(np.float32) + pair[:, 1].astype(np.float32))
+                * np.float32(0.5)).astype(np.float16)
+    got = out[:, 0]
+    same = np.where(np.isnan(want), np.isnan(got), got.view(np.uint16) == want.view(np.uint16))
+    assert same.all(), [(pair[i, :, 0], got[i], want[i]) for i in np.flatnonzero(~same)[:4]]
 
 
 def _nvrtc():
@@ -221,20 +247,20 @@ def _compile(nvrtc, code, name):
 
 
 def test_every_cuda_source_compiles_with_nvrtc():
-    """Each kernel file, attention.cu in every variant the backend builds (dtype, mask,
-    causal, dropout), through the compiler CuPy calls."""
+    """Each kernel file, attention.cu in every variant of its preprocessor the backend
+    builds (dtype, mask, dropout), through the compiler CuPy calls."""
     nvrtc = _nvrtc()
     built = set()
     flash = _rules(lambda self, source, name, defines, grid, block, args:
                    built.add((source, tuple(defines.items()))))
     rng = np.random.default_rng(0)
-    for dtype in ("float32", "float64"):
+    for dtype in ("float16", "float32", "float64"):
         q = rng.standard_normal((2, 4, 16)).astype(dtype)
         for mask in (None, np.ones((4, 4), bool), np.zeros((4, 4), dtype)):
             for keep in (None, np.ones((2, 4, 4), dtype)):
-                for causal in (False, True):
-                    flash.fast_attention(q, q, q, mask, keep, 0.25, causal)
-    assert len(built) == 2 * 3 * 2 * 2
+                # (CAUSAL is only ever read in expressions: both sides compile either way)
+                flash.fast_attention(q, q, q, mask, keep, 0.25, True)
+    assert len(built) == 3 * 3 * 2
     others = [(path.name, ()) for path in sorted(SOURCES.glob("*.cu"))
               if path.name != "attention.cu"]
     for source, defines in others + sorted(built):

@@ -18,6 +18,16 @@ _COMPUTE_TYPES = {"highest": 1, "high": 7, "medium": 6}
 #: query (or key) rows of a flash-attention block, a thread each; and the shared memory
 #: its tiles of the other side's rows may take (of the 48 KiB a block may have statically)
 _FLASH_ROWS, _FLASH_TILES = 64, 32768
+#: the dtypes kernels/attention.cu holds: (its STORE type, HALF: 0 as it is, 2 float16's
+#: bits, read into float32 and rounded back)
+_FLASH_STORES = {numpy.dtype(numpy.float16): ("unsigned short", 2),
+                 numpy.dtype(numpy.float32): ("float", 0),
+                 numpy.dtype(numpy.float64): ("double", 0)}
+
+
+def _computed(dtype):
+    """What attention.cu computes a dtype in: float64 as it is, the rest in float32."""
+    return numpy.dtype(numpy.float64 if dtype == numpy.float64 else numpy.float32)
 
 
 def _import_cupy():
@@ -268,28 +278,28 @@ class CupyBackend(ArrayModuleBackend):
 
     # -- flash attention (kernels/attention.cu) --------------------------------------
     def _flash(self, q, v):
-        """Whether kernels/attention.cu takes a call: float32 and float64 with features,
-        a row of q and of v fitting a tile. float16 keeps the array-module path, which runs
-        in float32 (the kernels hold rows in registers of T), as does a CUDA-graph
-        capture: its offsets table cannot be uploaded while capturing."""
+        """Whether kernels/attention.cu takes a call: float16, float32 and float64 with
+        features, a row of q and of v fitting a tile. A CUDA-graph capture keeps the
+        array-module path: its offsets table cannot be uploaded while capturing."""
         e, ev = q.shape[-1], v.shape[-1]
-        return q.dtype in (numpy.float32, numpy.float64) and min(e, ev) > 0 \
-            and (e + ev + 2) * q.dtype.itemsize <= _FLASH_TILES and not self.capturing()
+        return q.dtype in _FLASH_STORES and min(e, ev) > 0 and not self.capturing() \
+            and (e + ev + 2) * _computed(q.dtype).itemsize <= _FLASH_TILES
 
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
         """Flash attention in one kernel: a block of 64 query rows streams the keys and
         values through shared memory with an online softmax (the L x S scores are never
-        stored); the state kept for backward is each row's log-sum-exp."""
+        stored); the state kept for backward is each row's log-sum-exp (float16 computes
+        in float32 and keeps its log-sum-exps there)."""
         if not self._flash(q, v):
             return ArrayModuleBackend.fast_attention(self, q, k, v, mask, keep, scale, causal)
         layout = self._attention_layout(q, k, v, mask, keep)
         batch, length = layout[1], q.shape[-2]
         out = self.xp.empty(batch + (length, v.shape[-1]), q.dtype)
-        lse = self.xp.empty(batch + (length,), q.dtype)
+        lse = self.xp.empty(batch + (length,), _computed(q.dtype))
         if out.size:
             # 0 * v summed: NaN when a value is not finite, so that keys weighing 0 count
             with numpy.errstate(invalid="ignore"):
-                poison = (v * 0).sum().reshape(1)
+                poison = (v * 0).sum(dtype=lse.dtype).reshape(1)
             self._attention_launch("attention", layout, length, (out, lse, poison), causal,
                                    scale)
         return lse, out
@@ -307,8 +317,9 @@ class CupyBackend(ArrayModuleBackend):
         if not (dq.size and dk.size):       # no query sees a key: zero gradients
             return grads
         g = xp.ascontiguousarray(xp.broadcast_to(g, out.shape))
-        out, lse = xp.ascontiguousarray(out), xp.ascontiguousarray(lse)
-        rowdot = xp.empty(lse.shape, q.dtype)
+        # (a log-sum-exp from the array-module path, under a capture, is in q's dtype)
+        out, lse = xp.ascontiguousarray(out), xp.ascontiguousarray(lse, _computed(q.dtype))
+        rowdot = xp.empty(lse.shape, lse.dtype)
         self._attention_launch("attention_dq", layout, q.shape[-2], (dq, rowdot, g, out, lse),
                                causal, scale)
         self._attention_launch("attention_dkv", layout, k.shape[-2], (dk, dv, g, rowdot, lse),
@@ -330,13 +341,15 @@ class CupyBackend(ArrayModuleBackend):
         in blocks of _FLASH_ROWS, with tiles of as many of the other side's rows as fit
         _FLASH_TILES."""
         (q, k, v, mask, keep), batch, offsets, ((msl, mss), (ksl, kss)) = layout
-        e, ev, t = q.shape[-1], v.shape[-1], numpy.dtype(q.dtype)
+        e, ev, t = q.shape[-1], v.shape[-1], _computed(q.dtype)
         tile = max(1, min(_FLASH_ROWS, _FLASH_TILES // t.itemsize // (e + ev + 2)))
         bool_mask = mask is not None and mask.dtype == numpy.bool_
-        defines = {"T": "double" if t == numpy.float64 else "float", "E": e, "EV": ev,
-                   "BM": _FLASH_ROWS, "BN": tile, "CAUSAL": int(causal),
-                   "MASK": 0 if mask is None else 1 if bool_mask else 2,
-                   "MT": "unsigned char" if bool_mask else "T", "KEEP": int(keep is not None)}
+        store, half = _FLASH_STORES[numpy.dtype(q.dtype)]
+        defines = {"T": "double" if t == numpy.float64 else "float", "STORE": store,
+                   "HALF": half, "E": e, "EV": ev, "BM": _FLASH_ROWS, "BN": tile,
+                   "CAUSAL": int(causal), "MASK": 0 if mask is None else 1 if bool_mask else 2,
+                   "MT": "unsigned char" if bool_mask else "STORE",
+                   "KEEP": int(keep is not None)}
         table = self.xp.asarray(numpy.array(offsets, numpy.int64))
         count = int(numpy.prod(batch, dtype=numpy.int64))
         args = outputs + (q, k, v, q if mask is None else mask, q if keep is None else keep,

@@ -3,9 +3,13 @@
 // through shared memory in tiles of BN, with an online softmax; the L x S matrix is never
 // stored. The backward recomputes each probability from the forward's log-sum-exp (a row
 // that may attend nowhere has lse = +inf, so its p is 0).
-// Defines (prepended by the host): T (float or double), E and EV (query/key and value
-// features), BM, BN, CAUSAL (keys past the query skipped), MASK (0 none, 1 bool: 0
-// refuses, 2 float: added) and MT its element type, KEEP (a dropout mask, already scaled).
+// Defines (prepended by the host): T (float or double: what it computes in), STORE and
+// HALF (what q, k, v, a float mask, dropout and the outputs and gradients are stored as:
+// T, HALF 0; or unsigned short holding bfloat16, HALF 1, or float16, HALF 2, each read
+// into T and rounded back to nearest even by the functions below), E and EV
+// (query/key and value features), BM, BN, CAUSAL (keys past the query skipped), MASK (0
+// none, 1 bool: 0 refuses, 2 float: added) and MT its element type, KEEP (a dropout
+// mask, already scaled). The log-sum-exps and rowsum(g * out) are kept in T.
 // Grid: (batch entries, row blocks); block: BM threads.
 // off[5 * b + {0..4}]: element offsets of batch entry b's q, k, v, mask and keep;
 // a mask or keep entry (i, j) is at its offset + i * row stride + j * column stride.
@@ -27,6 +31,8 @@
 #define DEVICE inline
 #define INF ((T)INFINITY)
 #define SPTR __local
+#define BITS(f) as_uint(f)
+#define FLOAT(u) as_float(u)
 #else
 #define KERNEL extern "C" __global__
 #define GLOBAL
@@ -38,10 +44,42 @@
 #define DEVICE __device__ inline
 #define INF ((T)__int_as_float(0x7f800000))
 #define SPTR
+#define BITS(f) __float_as_uint(f)
+#define FLOAT(u) __uint_as_float(u)
 #endif
 
-#define ARGS GLOBAL const T* q, GLOBAL const T* k, GLOBAL const T* v, \
-    GLOBAL const MT* mask, GLOBAL const T* keep, GLOBAL const long* off, \
+#if HALF == 0
+#define LD(x) (x)
+#define SV(x) (x)
+#elif HALF == 1
+// bfloat16: the top half of a float32, rounded to nearest even (NaN stays NaN)
+DEVICE float LD(const unsigned short h) { return FLOAT((unsigned int)h << 16); }
+DEVICE unsigned short SV(const float f) {
+    const unsigned int u = BITS(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+    return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+#else
+// float16 (IEEE binary16), exactly; rounded to nearest even, past 65504 to inf
+DEVICE float LD(const unsigned short h) {
+    const unsigned int sign = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu,
+        m = h & 0x3ffu;
+    if (e == 0) return FLOAT(sign | BITS((float)m * FLOAT(0x33800000u)));   // m 2^-24
+    if (e == 31) return FLOAT(sign | 0x7f800000u | (m << 13));
+    return FLOAT(sign | ((e + 112) << 23) | (m << 13));
+}
+DEVICE unsigned short SV(const float f) {
+    const unsigned int x = BITS(f), sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+    if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);               // NaN
+    if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);              // inf
+    if (a < 0x38800000u)        // a subnormal half (or 0): 0.5 + |f| rounds at 2^-24
+        return (unsigned short)(sign | (BITS(FLOAT(a) + 0.5f) - 0x3f000000u));
+    return (unsigned short)(sign | ((a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13));
+}
+#endif
+
+#define ARGS GLOBAL const STORE* q, GLOBAL const STORE* k, GLOBAL const STORE* v, \
+    GLOBAL const MT* mask, GLOBAL const STORE* keep, GLOBAL const long* off, \
     const int L, const int S, const T scale, const long msl, const long mss, \
     const long ksl, const long kss
 
@@ -59,20 +97,20 @@ DEVICE T masked(const T d, const T scale, GLOBAL const MT* mask, const long at) 
 #endif
     T s = d * scale;
 #if MASK == 2
-    s += mask[at];
+    s += LD(mask[at]);
 #endif
     return s;
 }
 
 // rows [first, first + n) of a packed matrix of `width` features into a tile
-DEVICE void load(SPTR T* tile, GLOBAL const T* from, const long first, const int n,
+DEVICE void load(SPTR T* tile, GLOBAL const STORE* from, const long first, const int n,
                  const int width) {
-    for (int x = THREAD; x < n * width; x += BM) tile[x] = from[first * width + x];
+    for (int x = THREAD; x < n * width; x += BM) tile[x] = LD(from[first * width + x]);
 }
 
 // keys and values [j0, j0 + n) into their tiles, between barriers (every thread of the
 // block comes here, the rows past the end too)
-DEVICE void load_keys(SPTR T* ks, SPTR T* vs, GLOBAL const T* k, GLOBAL const T* v,
+DEVICE void load_keys(SPTR T* ks, SPTR T* vs, GLOBAL const STORE* k, GLOBAL const STORE* v,
                       const int j0, const int n) {
     SYNC();
     load(ks, k, j0, n, E);
@@ -82,7 +120,7 @@ DEVICE void load_keys(SPTR T* ks, SPTR T* vs, GLOBAL const T* k, GLOBAL const T*
 
 // poison[0]: 0 * the sum of v, NaN if any value is not finite (then the keys a row may
 // not attend are visited too: weight 0, and 0 * inf is NaN, as PyTorch's attention gives)
-KERNEL void attention(GLOBAL T* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS) {
+KERNEL void attention(GLOBAL STORE* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS) {
     SHARED T ks[BN * E];
     SHARED T vs[BN * EV];
     const bool poisoned = isnan(poison[0]);
@@ -91,7 +129,7 @@ KERNEL void attention(GLOBAL T* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS
     const bool live = i < L;
     GLOBAL const long* o = off + 5 * b;
     T qv[E], acc[EV];
-    for (int c = 0; c < E; ++c) qv[c] = live ? q[o[0] + (long)i * E + c] : 0;
+    for (int c = 0; c < E; ++c) qv[c] = live ? LD(q[o[0] + (long)i * E + c]) : 0;
     for (int c = 0; c < EV; ++c) acc[c] = 0;
     T m = -INF, l = 0;
     const int end = CAUSAL ? min(S, i + 1) : S;     // this row's keys
@@ -118,7 +156,7 @@ KERNEL void attention(GLOBAL T* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS
             T p = exp(s - m);   // NaN (a NaN score, or inf - inf) carries into l and acc
             l += p;
 #if KEEP
-            p *= keep[o[4] + i * ksl + j * kss];
+            p *= LD(keep[o[4] + i * ksl + j * kss]);
 #endif
             for (int c = 0; c < EV; ++c) acc[c] = fma(p, vs[jj * EV + c], acc[c]);
         }
@@ -126,13 +164,13 @@ KERNEL void attention(GLOBAL T* out, GLOBAL T* lse, GLOBAL const T* poison, ARGS
     if (!live) return;
     const long r = b * L + i;
     const T inv = l == 0 ? 0 : 1 / l;           // nowhere to attend: zeros
-    for (int c = 0; c < EV; ++c) out[r * EV + c] = acc[c] * inv;
+    for (int c = 0; c < EV; ++c) out[r * EV + c] = SV(acc[c] * inv);
     lse[r] = l == 0 ? INF : m + log(l);
 }
 
 // dq, and D = rowsum(g * out) for attention_dkv
-KERNEL void attention_dq(GLOBAL T* dq, GLOBAL T* dsum, GLOBAL const T* g,
-                         GLOBAL const T* out, GLOBAL const T* lse, ARGS) {
+KERNEL void attention_dq(GLOBAL STORE* dq, GLOBAL T* dsum, GLOBAL const STORE* g,
+                         GLOBAL const STORE* out, GLOBAL const T* lse, ARGS) {
     SHARED T ks[BN * E];
     SHARED T vs[BN * EV];
     const int i = ROWS * BM + THREAD;
@@ -143,13 +181,13 @@ KERNEL void attention_dq(GLOBAL T* dq, GLOBAL T* dsum, GLOBAL const T* g,
     T qv[E], gv[EV], acc[E];
     T rowdot = 0;
     for (int c = 0; c < EV; ++c) {
-        gv[c] = live ? g[r * EV + c] : 0;
-        rowdot = fma(gv[c], live ? out[r * EV + c] : 0, rowdot);
+        gv[c] = live ? LD(g[r * EV + c]) : 0;
+        rowdot = fma(gv[c], live ? LD(out[r * EV + c]) : 0, rowdot);
     }
     const T top = live ? lse[r] : INF;
     if (live) dsum[r] = rowdot;
     for (int c = 0; c < E; ++c) {
-        qv[c] = live ? q[o[0] + (long)i * E + c] : 0;
+        qv[c] = live ? LD(q[o[0] + (long)i * E + c]) : 0;
         acc[c] = 0;
     }
     const int end = CAUSAL ? min(S, i + 1) : S;
@@ -165,18 +203,18 @@ KERNEL void attention_dq(GLOBAL T* dq, GLOBAL T* dsum, GLOBAL const T* g,
             if (p == 0) continue;
             T dp = dot(gv, vs + jj * EV, EV);
 #if KEEP
-            dp *= keep[o[4] + i * ksl + j * kss];
+            dp *= LD(keep[o[4] + i * ksl + j * kss]);
 #endif
             const T ds = p * (dp - rowdot);
             for (int c = 0; c < E; ++c) acc[c] = fma(ds, ks[jj * E + c], acc[c]);
         }
     }
-    if (live) for (int c = 0; c < E; ++c) dq[r * E + c] = acc[c] * scale;
+    if (live) for (int c = 0; c < E; ++c) dq[r * E + c] = SV(acc[c] * scale);
 }
 
 // dk and dv: a thread per key row, over the queries that may see it, streamed in tiles
 // with their log-sum-exps and D
-KERNEL void attention_dkv(GLOBAL T* dk, GLOBAL T* dv, GLOBAL const T* g,
+KERNEL void attention_dkv(GLOBAL STORE* dk, GLOBAL STORE* dv, GLOBAL const STORE* g,
                           GLOBAL const T* dsum, GLOBAL const T* lse, ARGS) {
     SHARED T qs[BN * E];
     SHARED T gs[BN * EV];
@@ -188,11 +226,11 @@ KERNEL void attention_dkv(GLOBAL T* dk, GLOBAL T* dv, GLOBAL const T* g,
     GLOBAL const long* o = off + 5 * b;
     T kv[E], vv[EV], ak[E], av[EV];
     for (int c = 0; c < E; ++c) {
-        kv[c] = live ? k[o[1] + (long)j * E + c] : 0;
+        kv[c] = live ? LD(k[o[1] + (long)j * E + c]) : 0;
         ak[c] = 0;
     }
     for (int c = 0; c < EV; ++c) {
-        vv[c] = live ? v[o[2] + (long)j * EV + c] : 0;
+        vv[c] = live ? LD(v[o[2] + (long)j * EV + c]) : 0;
         av[c] = 0;
     }
     for (int i0 = CAUSAL ? ROWS * BM : 0; i0 < L; i0 += BN) {
@@ -200,8 +238,10 @@ KERNEL void attention_dkv(GLOBAL T* dk, GLOBAL T* dv, GLOBAL const T* g,
         SYNC();
         load(qs, q + o[0], i0, n, E);
         load(gs, g, b * L + i0, n, EV);
-        load(tops, lse, b * L + i0, n, 1);
-        load(dots, dsum, b * L + i0, n, 1);
+        for (int x = THREAD; x < n; x += BM) {
+            tops[x] = lse[b * L + i0 + x];
+            dots[x] = dsum[b * L + i0 + x];
+        }
         SYNC();
         if (!live) continue;
         for (int ii = CAUSAL && j > i0 ? j - i0 : 0; ii < n; ++ii) {
@@ -211,7 +251,7 @@ KERNEL void attention_dkv(GLOBAL T* dk, GLOBAL T* dv, GLOBAL const T* g,
             if (p == 0) continue;
             T dp = dot(vv, gs + ii * EV, EV), pk = p;
 #if KEEP
-            const T kept = keep[o[4] + i * ksl + j * kss];
+            const T kept = LD(keep[o[4] + i * ksl + j * kss]);
             dp *= kept;
             pk *= kept;
 #endif
@@ -222,6 +262,6 @@ KERNEL void attention_dkv(GLOBAL T* dk, GLOBAL T* dv, GLOBAL const T* g,
     }
     if (!live) return;
     const long r = b * S + j;
-    for (int c = 0; c < E; ++c) dk[r * E + c] = ak[c] * scale;
-    for (int c = 0; c < EV; ++c) dv[r * EV + c] = av[c];
+    for (int c = 0; c < E; ++c) dk[r * E + c] = SV(ak[c] * scale);
+    for (int c = 0; c < EV; ++c) dv[r * EV + c] = SV(av[c]);
 }

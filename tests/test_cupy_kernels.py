@@ -116,8 +116,11 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("dtype,rtol", [("float16", 2e-3), ("float32", 2e-5),
-                                        ("float64", 1e-12)])
+BFLOAT16 = ember.bfloat16.np
+
+
+@pytest.mark.parametrize("dtype,rtol", [(BFLOAT16, 2e-2), ("float16", 2e-3),
+                                        ("float32", 2e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("case", list(CASES))
 def test_flash_attention_kernel_matches_float64_attention(flash, case, dtype, rtol):
     """Broadcast batch axes (grouped heads), more query rows than a block, more keys than a
@@ -192,28 +195,29 @@ def test_flash_attention_takes_empty_axes_and_leaves_wide_rows_to_the_array_path
         assert np.array_equal(got, want)       # the array-module path, unchanged
 
 
-def test_float16_attention_rounds_once_to_nearest_even_from_float32(flash):
-    """float16 is read into float32 exactly and rounded back once, to nearest even (the
-    kernel's own conversions, portable to both languages): one key gives every float16
-    value back bit for bit (subnormals, the limits, inf; NaN stays NaN), two keys of equal
-    score their float32 mean rounded as NumPy rounds it."""
-    every = np.arange(2 ** 16, dtype=np.uint16).view(np.float16).reshape(1024, 1, 64)
-    zero = np.zeros((1024, 1, 1), np.float16)         # 1024 entries, one key of 64 values
+@pytest.mark.parametrize("dtype", [np.float16, BFLOAT16])
+def test_16_bit_attention_rounds_once_to_nearest_even_from_float32(flash, dtype):
+    """16-bit floats are read into float32 exactly and rounded back once, to nearest even
+    (the kernel's own conversions, portable to both languages): one key gives every value
+    back bit for bit (subnormals, the limits, inf; NaN stays NaN), two keys of equal score
+    their float32 mean rounded as NumPy (ml_dtypes for bfloat16) rounds it."""
+    every = np.arange(2 ** 16, dtype=np.uint16).view(dtype).reshape(1024, 1, 64)
+    zero = np.zeros((1024, 1, 1), dtype)         # 1024 entries, one key of 64 values
     _, out = flash.fast_attention(zero, zero, every, None, None, 1.0, False)
-    same = np.where(np.isnan(every), np.isnan(out), (out.view(np.uint16) == every.view(np.uint16))
-                    | (every == 0) & (out == 0))      # -0: the weighted sum starts at +0
+    wide, got = every.astype(np.float32), out.astype(np.float32)
+    same = np.where(np.isnan(wide), np.isnan(got), (out.view(np.uint16) == every.view(np.uint16))
+                    | (wide == 0) & (got == 0))       # -0: the weighted sum starts at +0
     assert same.all(), every[~same][:4]
     rng = np.random.default_rng(0)
-    bits = rng.integers(0, 2 ** 16, (2, 4096), dtype=np.uint16).view(np.float16)
+    bits = rng.integers(0, 2 ** 16, (2, 4096), dtype=np.uint16).view(dtype)
     pair = np.stack([bits[0], bits[1]]).T.reshape(4096, 2, 1)        # two keys each
-    _, out = flash.fast_attention(np.zeros((4096, 1, 1), np.float16),
-                                  np.zeros((4096, 2, 1), np.float16), pair, None, None, 1.0,
-                                  False)
+    _, out = flash.fast_attention(np.zeros((4096, 1, 1), dtype), np.zeros((4096, 2, 1), dtype),
+                                  pair, None, None, 1.0, False)
     with np.errstate(all="ignore"):
         want = ((pair[:, 0].astype(np.float32) + pair[:, 1].astype(np.float32))
-                * np.float32(0.5)).astype(np.float16)
-    got = out[:, 0]
-    same = np.where(np.isnan(want), np.isnan(got), got.view(np.uint16) == want.view(np.uint16))
+                * np.float32(0.5)).astype(dtype)
+    got, nan = out[:, 0], np.isnan(want.astype(np.float32))
+    same = np.where(nan, np.isnan(got.astype(np.float32)), got.view(np.uint16) == want.view(np.uint16))
     assert same.all(), [(pair[i, :, 0], got[i], want[i]) for i in np.flatnonzero(~same)[:4]]
 
 
@@ -254,13 +258,13 @@ def test_every_cuda_source_compiles_with_nvrtc():
     flash = _rules(lambda self, source, name, defines, grid, block, args:
                    built.add((source, tuple(defines.items()))))
     rng = np.random.default_rng(0)
-    for dtype in ("float16", "float32", "float64"):
+    for dtype in (BFLOAT16, "float16", "float32", "float64"):
         q = rng.standard_normal((2, 4, 16)).astype(dtype)
         for mask in (None, np.ones((4, 4), bool), np.zeros((4, 4), dtype)):
             for keep in (None, np.ones((2, 4, 4), dtype)):
                 # (CAUSAL is only ever read in expressions: both sides compile either way)
                 flash.fast_attention(q, q, q, mask, keep, 0.25, True)
-    assert len(built) == 3 * 3 * 2
+    assert len(built) == 4 * 3 * 2
     others = [(path.name, ()) for path in sorted(SOURCES.glob("*.cu"))
               if path.name != "attention.cu"]
     for source, defines in others + sorted(built):

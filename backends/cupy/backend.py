@@ -18,11 +18,12 @@ _COMPUTE_TYPES = {"highest": 1, "high": 7, "medium": 6}
 #: query (or key) rows of a flash-attention block, a thread each; and the shared memory
 #: its tiles of the other side's rows may take (of the 48 KiB a block may have statically)
 _FLASH_ROWS, _FLASH_TILES = 64, 32768
-#: the dtypes kernels/attention.cu holds: (its STORE type, HALF: 0 as it is, 2 float16's
-#: bits, read into float32 and rounded back)
-_FLASH_STORES = {numpy.dtype(numpy.float16): ("unsigned short", 2),
-                 numpy.dtype(numpy.float32): ("float", 0),
-                 numpy.dtype(numpy.float64): ("double", 0)}
+#: the dtypes kernels/attention.cu holds: (its STORE type, HALF: 0 as it is, 1 bfloat16's
+#: or 2 float16's bits, read into float32 and rounded back). bfloat16 waits for the
+#: backend to hold it (``dtypes``); tests/test_cupy_kernels.py runs it with NumPy's
+_FLASH_STORES = {numpy.dtype(d): store for d, store in (
+    (dt.bfloat16.np, ("unsigned short", 1)), (numpy.float16, ("unsigned short", 2)),
+    (numpy.float32, ("float", 0)), (numpy.float64, ("double", 0))) if d is not None}
 
 
 def _computed(dtype):

@@ -202,6 +202,11 @@ class Backend:
     #: (g, q, k, v, mask, keep, scale, causal, state, out) -> (dq, dk, dv), each over the
     #: broadcast batch axes (the core sums them down to each input's shape)
     fast_attention_grad = None
+    #: whether fast_attention and its grad take float16 and bfloat16 inputs as they are,
+    #: computing in float32 inside and giving results in the inputs' dtype (a GPU kernel
+    #: that reads 16-bit values moves half the bytes); else the core casts the inputs of
+    #: 16-bit attention to float32 and the output back
+    fast_attention_16 = False
     #: (p, g, buf, lr, momentum, dampening, weight_decay, nesterov) -> (p, buf), the
     #: SGD rule as PyTorch documents it; buf is None on the first step (and is
     #: returned as None when momentum is 0). Fast paths return new buffers. lr (and

@@ -193,6 +193,19 @@ def test_flash_attention_takes_empty_axes_and_leaves_wide_rows_to_the_array_path
                          NumpyBackend().fast_attention(wide, wide, wide[..., :4], None, None,
                                                        0.01, False)):
         assert np.array_equal(got, want)       # the array-module path, unchanged
+    half = wide.astype(np.float16)             # in float32, the results rounded once
+    lse, out = flash.fast_attention(half, half, half[..., :4], None, None, 0.01, False)
+    want_lse, want = NumpyBackend().fast_attention(*(x.astype(np.float32) for x in (
+        half, half, half[..., :4])), None, None, 0.01, False)
+    assert lse.dtype == np.float32 and out.dtype == np.float16
+    assert np.array_equal(out, want.astype(np.float16)) and np.array_equal(lse, want_lse)
+    g = np.ones((1, 3, 4), np.float16)
+    grads = flash.fast_attention_grad(g, half, half, half[..., :4], None, None, 0.01, False,
+                                      lse, out)
+    wants = NumpyBackend().fast_attention_grad(*(x.astype(np.float32) for x in (
+        g, half, half, half[..., :4])), None, None, 0.01, False, lse, out.astype(np.float32))
+    for d, w in zip(grads, wants):
+        assert d.dtype == np.float16 and np.array_equal(d, w.astype(np.float16))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BFLOAT16])

@@ -294,6 +294,50 @@ _CUT_CASES = [   # (q, k, v shapes, mask shape or None, keyword arguments): the 
 ]
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_16_bit_attention_reaches_a_backend_that_computes_it_in_float32(monkeypatch, dtype):
+    """A backend whose fused attention takes 16-bit inputs (``fast_attention_16``, CuPy's)
+    gets them as they are, and its results in their dtype are the op's; another backend's
+    attention runs on float32 casts. Both agree to the 16-bit dtype's rounding: the
+    forward bit for bit, the gradients to a few units of it (the fused backward reads the
+    output as stored, in 16 bits, as FlashAttention's does). A float mask that needs its
+    gradient keeps the float32 path, whose backward gives it."""
+    backend = ember.get_backend("numpy")
+    seen, fast, grad = [], type(backend).fast_attention, type(backend).fast_attention_grad
+
+    def wide(x):
+        return x.astype(np.float32) if x is not None and x.dtype.itemsize == 2 \
+            and x.dtype.kind in "fV" else x
+
+    def in_float32(self, q, k, v, mask, keep, scale, causal):
+        seen.append(q.dtype)
+        lse, out = fast(self, *map(wide, (q, k, v, mask, keep)), scale, causal)
+        return lse, out.astype(q.dtype)
+
+    def grad_in_float32(self, g, q, k, v, mask, keep, scale, causal, lse, out):
+        return tuple(d.astype(q.dtype) for d in grad(
+            self, *map(wide, (g, q, k, v, mask, keep)), scale, causal, lse, wide(out)))
+    monkeypatch.setattr(type(backend), "fast_attention", in_float32)
+    monkeypatch.setattr(type(backend), "fast_attention_grad", grad_in_float32)
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((2, 3, 10, 8)) for _ in range(3)]
+    results = []
+    for takes_16 in (False, True):
+        monkeypatch.setattr(type(backend), "fast_attention_16", takes_16)
+        ts = [ember.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+        out = F.scaled_dot_product_attention(*ts, is_causal=True)
+        out.sum().backward()
+        assert out.dtype.name == dtype and seen.pop().name == ("float32", dtype)[takes_16]
+        results.append([x.astype(np.float32) for x in [out.numpy()] + [t.grad.numpy() for t in ts]])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    eps = float(ember.finfo(dtype).eps)
+    for a, b in zip(results[0][1:], results[1][1:]):
+        assert np.linalg.norm(a - b) <= 4 * eps * np.linalg.norm(a)
+    mask = ember.tensor(rng.standard_normal((10, 10)), dtype=dtype, requires_grad=True)
+    F.scaled_dot_product_attention(*ts, attn_mask=mask).sum().backward()
+    assert seen.pop().name == "float32" and mask.grad.dtype.name == dtype
+
+
 @pytest.mark.parametrize("case", range(len(_CUT_CASES)))
 def test_numpy_attention_cut_over_cores_matches_the_composed_op(monkeypatch, case):
     """NumPy's attention over several heads runs a share of the heads per core when called

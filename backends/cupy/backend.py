@@ -26,6 +26,12 @@ _FLASH_STORES = {numpy.dtype(d): store for d, store in (
     (numpy.float32, ("float", 0)), (numpy.float64, ("double", 0))) if d is not None}
 
 
+def _wide(x):
+    """A 16-bit float array in float32 (None and other arrays as they are)."""
+    return x.astype(numpy.float32) if x is not None and x.dtype.itemsize == 2 \
+        and x.dtype.kind in "fV" else x
+
+
 def _computed(dtype):
     """What attention.cu computes a dtype in: float64 as it is, the rest in float32."""
     return numpy.dtype(numpy.float64 if dtype == numpy.float64 else numpy.float32)
@@ -57,6 +63,7 @@ class CupyBackend(ArrayModuleBackend):
     dtypes = frozenset(dt.ALL) - {dt.bfloat16, *dt.FLOAT8}
     #: CuPy builds its kernels with -ftz=true: float32 subnormals, in and out, are zeros
     flushes_subnormals = True
+    fast_attention_16 = True    # kernels/attention.cu reads 16-bit floats into float32
     _active = None  # the one CUDA device this process computes on
     _precision = "highest"   # the float32 matmul precision cuBLAS was last set to
 
@@ -291,8 +298,10 @@ class CupyBackend(ArrayModuleBackend):
         values through shared memory with an online softmax (the L x S scores are never
         stored); the state kept for backward is each row's log-sum-exp (float16 computes
         in float32 and keeps its log-sum-exps there)."""
-        if not self._flash(q, v):
-            return ArrayModuleBackend.fast_attention(self, q, k, v, mask, keep, scale, causal)
+        if not self._flash(q, v):       # (16-bit inputs: in float32, the output rounded)
+            lse, out = ArrayModuleBackend.fast_attention(
+                self, *map(_wide, (q, k, v, mask, keep)), scale, causal)
+            return lse, out.astype(q.dtype, copy=False)
         layout = self._attention_layout(q, k, v, mask, keep)
         batch, length = layout[1], q.shape[-2]
         out = self.xp.empty(batch + (length, v.shape[-1]), q.dtype)
@@ -309,8 +318,10 @@ class CupyBackend(ArrayModuleBackend):
         """dq over blocks of query rows (and rowsum(g * out) on the way), then dk and dv
         over blocks of key rows, each probability recomputed from the log-sum-exp."""
         if not self._flash(q, v):
-            return ArrayModuleBackend.fast_attention_grad(self, g, q, k, v, mask, keep, scale,
-                                                          causal, lse, out)
+            grads = ArrayModuleBackend.fast_attention_grad(
+                self, *map(_wide, (g, q, k, v, mask, keep)), scale, causal, _wide(lse),
+                _wide(out))
+            return tuple(d.astype(q.dtype, copy=False) for d in grads)
         xp = self.xp
         layout = self._attention_layout(q, k, v, mask, keep)
         batch = layout[1]

@@ -198,6 +198,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         inputs.append(cast(keep, q.dtype) * (1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0))
 
     half = q.dtype if q.dtype in dt.HALF and dt.float32 in backend.dtypes else None
+    if half and backend.fast_attention_16 and backend.fast_attention is not None and source \
+            and q.shape[-1] and not (kind == "float" and mask.requires_grad):
+        half = None     # the backend's fused op computes in float32 itself
     if half:        # the softmax in float32
         inputs = [cast(t, dt.float32) if t.dtype is half else t for t in inputs]
     dtype = inputs[0].dtype

@@ -148,23 +148,24 @@ def from_numpy_dtype(npd, what="array"):
     return found
 
 
-def host_array(values, d):
-    """``values`` (an array or a number) as a NumPy array of DType ``d``. float64 to
+def host_array(values, d, xp=np):
+    """``values`` (an array or a number) as a NumPy array of DType ``d`` (or an array of
+    ``xp``, an array module such as CuPy's, the same way). float64 to
     bfloat16 or float8 rounds once, as ml_dtypes 0.7 and ember's OpenCL kernels do;
     ml_dtypes below 0.7 (ember pins it there: 0.7 takes 0.8 s to import) and PyTorch 2.13
     round through float32, twice. So float64 goes to float32 rounding to odd (a dropped
     remainder sets the lowest bit), whose rounding to nearest even is then the one
     rounding. float8_e4m3fn saturates at +-448 (infinities too), as PyTorch's cast."""
-    arr = np.asarray(values)
+    arr = xp.asarray(values)
     # past a float dtype's range is inf, as in PyTorch; NaN is no error (ml_dtypes 0.6 warns)
     with np.errstate(over="ignore", invalid="ignore"):
         if d is float8_e4m3fn and arr.dtype.kind in "biufV" and arr.dtype != d.np:
-            arr = np.clip(arr.astype(np.float64 if arr.dtype == np.float64 else np.float32),
+            arr = xp.clip(arr.astype(np.float64 if arr.dtype == np.float64 else np.float32),
                           -448.0, 448.0)
         if not (d is bfloat16 or d.stores_only) or arr.dtype != np.float64:
             return arr.astype(d.np, copy=False)
         near = arr.astype(np.float32)
-        bits = near.view(np.uint32) - (np.abs(near.astype(np.float64)) > np.abs(arr))  # toward 0
+        bits = near.view(np.uint32) - (xp.abs(near.astype(np.float64)) > xp.abs(arr))  # toward 0
         sticky = bits.view(np.float32).astype(np.float64) != arr
         return (bits | sticky).view(np.float32).astype(d.np)
 

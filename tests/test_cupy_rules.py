@@ -115,3 +115,24 @@ def test_float32_matmul_precision_sets_cublass_compute_type_once_per_change():
     finally:
         ember.set_float32_matmul_precision("highest")
     assert calls == [("float32", 7), ("float32", 6), ("float32", 1)]
+
+
+def test_bfloat16_optimizer_steps_take_the_array_rule_as_numpys(pair):
+    """bfloat16 parameters (CuPy 14 holds them; its fused steps are float16/32/64 kernels)
+    step by the array-module rule: NumPy's own answers, bit for bit."""
+    bf16 = ember.bfloat16.np
+    if bf16 is None:
+        pytest.skip("ml_dtypes is not installed")
+    numpy_backend, _ = pair
+    rules = type("CupyStepsOnNumpy", (NumpyBackend,), {
+        name: CupyBackend.__dict__[name] for name in ("fast_sgd_step", "fast_adam_step")})()
+    rng = np.random.default_rng(0)
+    p, g, m, v = (rng.standard_normal(50).astype(bf16) for _ in range(4))
+    v = np.abs(v)
+    for args in ((p, g, None, 0.1, 0.9, 0.0, 0.01, True), (p, g, m, 0.1, 0.9, 0.1, 0.0, False)):
+        for got, want in zip(rules.fast_sgd_step(*args), numpy_backend.fast_sgd_step(*args)):
+            assert got.dtype == bf16 and np.array_equal(got.view(np.uint16), want.view(np.uint16))
+    args = (p, g, m, v, None, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, 3)
+    for got, want in zip(rules.fast_adam_step(*args), numpy_backend.fast_adam_step(*args)):
+        assert (got is None and want is None) or np.array_equal(got.view(np.uint16),
+                                                                 want.view(np.uint16))

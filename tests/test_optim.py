@@ -49,6 +49,39 @@ def test_trajectory_matches_pytorch(name):
     np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_16_bit_parameters_and_state_stay_16_bit_and_follow_pytorch(dtype):
+    """Every optimizer on bfloat16 and float16 parameters: after ten steps the parameter
+    and every floating state buffer hold the tensor's dtype (SGD's and Adam's fast paths
+    left bfloat16 in float32 buffers: ml_dtypes' bfloat16 times a Python float is
+    float32), and the trajectory stays within a few of the dtype's ULPs of PyTorch's in
+    the same dtype (each step rounds)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    if dtype == "bfloat16" and ember.bfloat16.np is None:
+        pytest.skip("ml_dtypes is not installed")
+    x0, a = np.array([1.0, -2.0, 0.5, 3.0]), np.array([1.0, 3.0, 0.5, 2.0])
+    eps = float(ember.finfo(dtype).eps)
+    for name in sorted(SETTINGS):
+        cls = name.split("-")[0]
+        p = ember.tensor(x0, dtype=dtype, requires_grad=True)
+        tp = torch.tensor(x0, dtype=getattr(torch, dtype), requires_grad=True)
+        opt = getattr(optim, cls)([p], **SETTINGS[name])
+        topt = getattr(torch.optim, cls)([tp], **SETTINGS[name])
+        for _ in range(10):
+            opt.zero_grad()
+            (0.5 * ember.tensor(a, dtype=dtype) * p * p).sum().backward()
+            opt.step()
+            topt.zero_grad()
+            (0.5 * torch.tensor(a, dtype=tp.dtype) * tp * tp).sum().backward()
+            topt.step()
+        held = [p] + [s for state in opt.state.values() for s in state.values()
+                      if isinstance(s, ember.Tensor) and s.dtype.is_float]
+        assert all(t.dtype.name == dtype and t.numpy().dtype == t.dtype.np for t in held), name
+        want = tp.detach().float().numpy()
+        err = np.abs(p.numpy().astype(np.float32) - want) / (np.abs(want) + 1e-3)
+        assert err.max() <= 12 * eps, (name, err.max() / eps)
+
+
 @pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
 def test_lbfgs_follows_pytorchs_on_rosenbrock(line_search):
     """step(closure) as PyTorch's: the same iterates, losses and evaluation counts, with

@@ -57,9 +57,8 @@ class CupyBackend(ArrayModuleBackend):
     """NVIDIA GPUs through CuPy (any CuPy wheel: cupy-cuda12x, cupy-cuda13x...)."""
 
     name = "cupy"
-    #: not ml_dtypes' bfloat16 or float8: CuPy 13 cannot hold them, and CuPy 14's "initial
-    #: support" of bfloat16 (its upgrade guide) has not run here yet: casts to it must round
-    #: once from float64, and the fused kernels below are float16/32/64 only
+    #: not ml_dtypes' float8, which CuPy cannot hold; bfloat16 where CuPy can (CuPy 14 and
+    #: NumPy 2.1.2 on: ``__init__`` tries), its fused kernels computing it in float32
     dtypes = frozenset(dt.ALL) - {dt.bfloat16, *dt.FLOAT8}
     #: CuPy builds its kernels with -ftz=true: float32 subnormals, in and out, are zeros
     flushes_subnormals = True
@@ -104,6 +103,13 @@ class CupyBackend(ArrayModuleBackend):
         self.xp = cupy
         cupy.cuda.Device(index).use()
         CupyBackend._active = index
+        if dt.bfloat16.np is not None:
+            try:        # CuPy 14's "initial support" of ml_dtypes' bfloat16
+                cupy.ones(2, dt.bfloat16.np).astype(numpy.float32).sum()
+            except Exception:
+                pass
+            else:
+                self.dtypes = type(self).dtypes | {dt.bfloat16}
 
     def info(self):
         cupy = self.xp
@@ -231,6 +237,8 @@ class CupyBackend(ArrayModuleBackend):
 
     # -- fused fast paths ------------------------------------------------------
     def fast_sigmoid(self, x):
+        if x.dtype == dt.bfloat16.np:           # (the kernel's types: float16, 32 and 64)
+            return self.fast_sigmoid(x.astype(numpy.float32)).astype(x.dtype)
         acc = "double" if x.dtype == self.xp.float64 else "float"
         return fused.sigmoid(self.xp, acc)(x)
 
@@ -245,7 +253,7 @@ class CupyBackend(ArrayModuleBackend):
         if x.size == 0:
             return cupy.empty_like(x)
         moved = cupy.ascontiguousarray(cupy.moveaxis(x, axis, -1))
-        work = moved if moved.dtype != cupy.float16 else moved.astype(cupy.float32)
+        work = moved if moved.dtype.itemsize > 2 else moved.astype(cupy.float32)
         cols = work.shape[-1]
         rows = work.size // cols
         out = cupy.empty_like(work)
@@ -267,6 +275,9 @@ class CupyBackend(ArrayModuleBackend):
         return capture.record(self, graph, aliases, fresh)
 
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
+        if p.dtype == dt.bfloat16.np:           # the rule in array operations, as NumPy's
+            return ArrayModuleBackend.fast_sgd_step(self, p, g, buf, lr, momentum, dampening,
+                                                    weight_decay, nesterov)
         t = p.dtype.type
         first = buf is None
         new_p, new_buf = fused.sgd_step(self.xp)(p, g, g if first else buf, _scalar(t, lr),
@@ -276,6 +287,9 @@ class CupyBackend(ArrayModuleBackend):
 
     def fast_adam_step(self, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
                        step):
+        if p.dtype == dt.bfloat16.np:
+            return ArrayModuleBackend.fast_adam_step(self, p, g, m, v, vmax, lr, beta1, beta2,
+                                                     eps, weight_decay, decoupled, step)
         t = p.dtype.type
         ams = vmax is not None
         out = fused.adam_step(self.xp)(

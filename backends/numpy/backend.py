@@ -74,15 +74,20 @@ HALF = tuple(d.np for d in dt.HALF if d.np is not None)
 
 def _in_float32(method):
     """A fast path of several rounding steps, run in float32 on 16-bit float arrays and
-    rounded once at the end, as GPUs and PyTorch's CPU kernels do: rounded to bfloat16 at
-    each step, GELU's left tail is 5 ULP off."""
+    rounded once at the end (each array it returns), as GPUs and PyTorch's CPU kernels
+    do: rounded to bfloat16 at each step, GELU's left tail is 5 ULP off. (And ml_dtypes'
+    bfloat16 times a Python float is float32: an optimizer step's arithmetic left
+    bfloat16 parameters in float32 buffers.)"""
     @functools.wraps(method)
     def run(self, *args):
         half = next((a.dtype for a in args if getattr(a, "dtype", None) in HALF), None)
         if half is None:
             return method(self, *args)
-        return method(self, *(a.astype(numpy.float32) if getattr(a, "dtype", None) == half
-                              else a for a in args)).astype(half)
+        out = method(self, *(a.astype(numpy.float32) if getattr(a, "dtype", None) == half
+                             else a for a in args))
+        if isinstance(out, tuple):
+            return tuple(None if o is None else o.astype(half) for o in out)
+        return out.astype(half)
     return run
 
 
@@ -153,8 +158,8 @@ class ArrayModuleBackend(Backend):
     def where(self, cond, a, b): return self.xp.where(cond, a, b)
     def cast(self, x, dtype):   # complex to real keeps the real part, as PyTorch's cast
         x = self.xp.real(x) if x.dtype.kind == "c" and dtype.kind != "c" else x
-        if dtype is dt.bfloat16 or dtype.stores_only:    # (CuPy holds neither: the host's
-            return dt.host_array(x, dtype)               # one rounding, float8's saturation)
+        if dtype is dt.bfloat16 or dtype.stores_only:    # one rounding, float8's saturation
+            return dt.host_array(x, dtype, self.xp)
         if dtype.is_float:      # past a narrower float's range is inf, as PyTorch, unwarned
             with numpy.errstate(over="ignore"):
                 return x.astype(dtype.np)
@@ -510,6 +515,7 @@ class ArrayModuleBackend(Backend):
         xp = self.xp
         return {"floor": xp.floor, "ceil": xp.ceil, "trunc": xp.trunc, "round": xp.rint}[mode](x)
 
+    @_in_float32
     def fast_sgd_step(self, p, g, buf, lr, momentum, dampening, weight_decay, nesterov):
         """PyTorch's SGD rule with in-place arithmetic on fresh arrays (inputs untouched)."""
         d = g + weight_decay * p if weight_decay else g
@@ -524,6 +530,7 @@ class ArrayModuleBackend(Backend):
         step = d * lr
         return self.xp.subtract(p, step, out=step), new_buf
 
+    @_in_float32
     def fast_adam_step(self, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
                        step):
         """PyTorch's Adam / AdamW, the same arithmetic as the composed rule, fewer temporaries."""

@@ -23,7 +23,7 @@ def pair():
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "bool", "complex64",
-                                   "complex128", "int32", "float16"])
+                                   "complex128", "int32", "float16", "bfloat16"])
 def test_scatter_add_of_every_dtype_cupy_add_at_refuses(pair, dtype):
     numpy_backend, rules = pair
     rng = np.random.default_rng(0)

@@ -147,8 +147,8 @@ class CupyBackend(ArrayModuleBackend):
 
     def scatter_add(self, shape, axis, index, src):
         """cupy.add.at takes 32- and 64-bit numbers and float16 only: narrower integers
-        and bools add in 32 bits (wrapping back as PyTorch's; bools: any), complex
-        numbers as their real and imaginary parts."""
+        and bools add in 32 bits (wrapping back as PyTorch's; bools: any), bfloat16 in
+        float32, complex numbers as their real and imaginary parts."""
         xp, kind = self.xp, src.dtype.kind
         add = functools.partial(ArrayModuleBackend.scatter_add, self, shape, axis, index)
         if kind == "c":
@@ -160,6 +160,8 @@ class CupyBackend(ArrayModuleBackend):
         if src.dtype.itemsize < 4 and kind in "iub":
             out = add(src.astype(numpy.uint32 if kind == "u" else numpy.int32))
             return out != 0 if kind == "b" else out.astype(src.dtype)
+        if kind == "V":         # bfloat16: in float32, rounded once
+            return add(src.astype(numpy.float32)).astype(src.dtype)
         return add(src)
 
     def log(self, x):

@@ -1,5 +1,6 @@
 """GPU figures for the CuPy backend, side by side in one run with PyTorch CUDA (when
-installed): float32 matmul 4096 (TFLOP/s), the cost of a small op, and full
+installed): matmul in TFLOP/s (float32 at 4096; at 8192 float32 with TF32 tensor cores
+and bfloat16), the cost of a small op, and full
 training steps (forward, cross-entropy, backward, update) of the MLP and CNN of
 benchmarks/workloads.py, built from ember's layer, loss and optimizer plugins: ember
 eager against PyTorch eager, and ember.compile against torch.compile in mode
@@ -33,24 +34,38 @@ def main(argv=None):
     except ImportError:
         torch = None
     print(f"ember backend {backend.device}: {type(backend).devices()[backend.index]}")
-    print(f"{'workload (compiled: ember.compile, torch.compile)':40s} {'ember':>11s} "
+    print(f"{'workload (compiled: ember.compile, torch.compile)':56s} {'ember':>11s} "
           f"{'torch':>11s} {'ratio':>7s}")
 
     def row(label, ours, theirs, unit_is_rate=False):
         ratio = (theirs / ours if unit_is_rate else ours / theirs) if theirs else None
-        print(f"{label:40s} {ours:11.1f} {theirs if theirs else float('nan'):11.1f} "
+        print(f"{label:56s} {ours:11.1f} {theirs if theirs else float('nan'):11.1f} "
               f"{(f'{ratio:6.2f}x' if ratio else '-'):>7s}", flush=True)
 
-    n = 4096 if args.backend != "numpy" else 1024
-    a, b = ember.randn(n, n, backend=backend), ember.randn(n, n, backend=backend)
-    flops = 2 * n ** 3
-    ours = flops / median_time(lambda: a @ b, sync) / 1e12
-    theirs = None
+    big = args.backend != "numpy"
+    for n, dtype, precision in ((4096 if big else 1024, "float32", "highest"),
+                                (8192 if big else 1024, "float32", "high"),
+                                (8192 if big else 1024, "bfloat16", "highest")):
+        if ember.dtype(dtype) not in backend.dtypes:
+            print(f"matmul {dtype}: backend {backend.name} does not hold it", flush=True)
+            continue
+        # "high": TF32 tensor cores for float32 (ember.set_float32_matmul_precision, and
+        # PyTorch's flag); bfloat16: cuBLAS's bfloat16 GEMM, float32 accumulation
+        ember.set_float32_matmul_precision(precision)
+        a, b = (ember.randn(n, n, backend=backend, dtype=dtype) for _ in range(2))
+        flops = 2 * n ** 3
+        ours = flops / median_time(lambda: a @ b, sync) / 1e12
+        theirs = None
+        if torch is not None:
+            torch.set_float32_matmul_precision(precision)
+            ta, tb = (torch.randn(n, n, device=device, dtype=getattr(torch, dtype))
+                      for _ in range(2))
+            theirs = flops / median_time(lambda: ta @ tb, tsync) / 1e12
+        kind = dtype + (", TF32" if precision == "high" else "")
+        row(f"matmul {n} {kind} (TFLOP/s, ratio = torch/ember)", ours, theirs, unit_is_rate=True)
+    ember.set_float32_matmul_precision("highest")
     if torch is not None:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        ta, tb = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        theirs = flops / median_time(lambda: ta @ tb, tsync) / 1e12
-    row(f"matmul {n} float32 (TFLOP/s, ratio = torch/ember)", ours, theirs, unit_is_rate=True)
+        torch.set_float32_matmul_precision("highest")
 
     x = ember.randn(8, backend=backend, requires_grad=True)
     ours = median_time(lambda: x + x, sync) * 1e6

@@ -8,6 +8,7 @@ weights and the same batches, and prints both validation curves and the time per
 
     python benchmarks/gpt.py [--backend numpy]            # step times
     python benchmarks/gpt.py --backend cupy --torch-device cuda   # on an NVIDIA GPU
+    python benchmarks/gpt.py --backend cupy --torch-device cuda --precision bf16
     python benchmarks/gpt.py --train [--steps 600]        # both learning curves
 """
 
@@ -34,7 +35,8 @@ def _args(argv=()):
 
 def torch_twin(model, args, compiled=False, device="cpu"):
     """The same GPT in PyTorch (the same module tree, so ember's weights load by key) on
-    ``device``; ``compiled``: its forward (and so its backward) through torch.compile."""
+    ``device``; ``compiled``: its forward (and so its backward) through torch.compile;
+    ``args.precision`` "bf16" or "fp16": the forward under torch.autocast."""
     import torch
     from torch import nn
     fn = nn.functional
@@ -113,9 +115,12 @@ def torch_twin(model, args, compiled=False, device="cpu"):
 
     forward = torch.compile(twin) if compiled else twin
 
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+
     def step(x, y):
-        logits = forward(x)
-        loss = fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with torch.autocast(x.device.type, dtype=low, enabled=low is not None):
+            logits = forward(x)
+            loss = fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(twin.parameters(), args.clip)
@@ -129,16 +134,17 @@ def _ember_step(backend, compiled, args, x, y):
     with ember.backend(backend):
         ember.manual_seed(args.seed)
         model, opt, _ = char_gpt.setup(args, 256)
-    step = char_gpt.training_step(model, opt, args.clip)
+    step = char_gpt.training_step(model, opt, args.clip, args.precision)
     fn = ember.compile(step) if compiled else step
     xt, yt = ember.tensor(x, backend=backend), ember.tensor(y, backend=backend)
     return (lambda: fn(xt, yt)), ember.get_backend(backend).synchronize
 
 
-def rows(backends, min_time=1.0, torch_device="cpu"):
+def rows(backends, min_time=1.0, torch_device="cpu", precision="fp32"):
     """{contender: seconds per step} for the default config's step, in alternation (the
-    PyTorch twin's on ``torch_device``)."""
-    args = _args()
+    PyTorch twin's on ``torch_device``), under each framework's autocast at ``precision``
+    "bf16" or "fp16"."""
+    args = _args(["--precision", precision])
     x, y = random_windows(np.frombuffer(bytes(range(256)) * 64, np.uint8),
                           np.random.default_rng(0), args.batch_size, args.context)
     names, cases = [], []
@@ -202,6 +208,8 @@ if __name__ == "__main__":
     p.add_argument("--train", action="store_true", help="both learning curves, whole schedule")
     p.add_argument("--steps", type=int)
     p.add_argument("--torch-device", default="cpu", help="PyTorch's device (cuda on a GPU)")
+    p.add_argument("--precision", choices=ember.amp.PRECISIONS, default="fp32",
+                   help="the step under autocast (bf16, fp16), in both frameworks")
     a = p.parse_args()
     if a.train:
         for name, (curve, per_step) in train_both(a.steps).items():
@@ -210,5 +218,6 @@ if __name__ == "__main__":
     else:
         names = a.backend or [n for n in ember.registry.names("backends")
                               if ember.config.availability(n)[0]]
-        for name, seconds in rows(names, torch_device=a.torch_device).items():
+        for name, seconds in rows(names, torch_device=a.torch_device,
+                                  precision=a.precision).items():
             print(f"{name:24s} {seconds * 1e3:8.1f} ms a step")

@@ -4,7 +4,8 @@
 # CUDA eager and torch.compile "reduce-overhead" in the same run),
 # benchmarks/attention.py (forward and backward at lengths 1024 and 4096: the fused
 # kernel, the composed op, torch eager and compiled), benchmarks/gpt.py (the example
-# GPT's training step against torch's, eager and compiled) and
+# GPT's training step against torch's, eager and compiled, in float32 and under bfloat16
+# autocast) and
 # benchmarks/compiled.py, then ember's own tests and the conformance suite on cupy, the
 # conformance suite on OpenCL through NVIDIA's driver and on wgpu through NVIDIA's Vulkan
 # driver, then NCCL. The machine has no network: ember and the packages it lacks travel
@@ -43,9 +44,11 @@ for step in $steps; do
         timeout 60 python3 benchmarks/attention.py --backend cupy --lengths 1024 4096 \
             --composed --torch-device cuda 2>&1 | tee "$out/attention.txt" ;;
     gpt)
-        echo "== benchmarks/gpt.py"
-        timeout 60 python3 benchmarks/gpt.py --backend cupy --torch-device cuda 2>&1 \
-            | tee "$out/gpt.txt" ;;
+        for precision in fp32 bf16; do
+            echo "== benchmarks/gpt.py --precision $precision"
+            timeout 60 python3 benchmarks/gpt.py --backend cupy --torch-device cuda \
+                --precision $precision 2>&1 | tee "$out/gpt-$precision.txt"
+        done ;;
     compiled)
         echo "== benchmarks/compiled.py"
         timeout 60 python3 benchmarks/compiled.py --backend cupy --backend opencl:0 \

@@ -19,8 +19,7 @@ _COMPUTE_TYPES = {"highest": 1, "high": 7, "medium": 6}
 #: its tiles of the other side's rows may take (of the 48 KiB a block may have statically)
 _FLASH_ROWS, _FLASH_TILES = 64, 32768
 #: the dtypes kernels/attention.cu holds: (its STORE type, HALF: 0 as it is, 1 bfloat16's
-#: or 2 float16's bits, read into float32 and rounded back). bfloat16 waits for the
-#: backend to hold it (``dtypes``); tests/test_cupy_kernels.py runs it with NumPy's
+#: or 2 float16's bits, read into float32 and rounded back)
 _FLASH_STORES = {numpy.dtype(d): store for d, store in (
     (dt.bfloat16.np, ("unsigned short", 1)), (numpy.float16, ("unsigned short", 2)),
     (numpy.float32, ("float", 0)), (numpy.float64, ("double", 0))) if d is not None}
@@ -360,7 +359,8 @@ class CupyBackend(ArrayModuleBackend):
         xp = self.xp
         batch = tuple(numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
         arrays = [None if x is None else xp.ascontiguousarray(
-            x, dtype=x.dtype if x.dtype == numpy.bool_ else q.dtype) for x in (q, k, v, mask, keep)]
+            x, dtype=x.dtype if x.dtype == numpy.bool_ else q.dtype)
+            for x in (q, k, v, mask, keep)]
         return (arrays, batch) + attention_table(
             batch, [None if x is None else (x.shape, 0) for x in arrays])
 

@@ -152,7 +152,8 @@ class CompiledFunction:
         self._warned = True
         last = list(self._entries)[-1]
         changed = next((label for (label, part), (_, old) in zip(key[:-1], last[:-1]) if part != old),
-                       "grad, autocast or matmul precision mode" if key[-1] != last[-1] else "the number of arguments")
+                       "grad, autocast or matmul precision mode" if key[-1] != last[-1]
+                       else "the number of arguments")
         warnings.warn(
             f"compile({self.name}): {self.cache_limit} signatures cached (cache_limit) and "
             f"{changed} keeps changing (shape, dtype, or the value of a Python number; other "

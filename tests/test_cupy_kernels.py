@@ -230,7 +230,8 @@ def test_16_bit_attention_rounds_once_to_nearest_even_from_float32(flash, dtype)
         want = ((pair[:, 0].astype(np.float32) + pair[:, 1].astype(np.float32))
                 * np.float32(0.5)).astype(dtype)
     got, nan = out[:, 0], np.isnan(want.astype(np.float32))
-    same = np.where(nan, np.isnan(got.astype(np.float32)), got.view(np.uint16) == want.view(np.uint16))
+    same = np.where(nan, np.isnan(got.astype(np.float32)),
+                    got.view(np.uint16) == want.view(np.uint16))
     assert same.all(), [(pair[i, :, 0], got[i], want[i]) for i in np.flatnonzero(~same)[:4]]
 
 

@@ -144,7 +144,8 @@ KERNEL void attention(GLOBAL STORE* out, GLOBAL T* lse, GLOBAL const T* poison, 
             const T s = j < end ? masked(dot(qv, ks + jj * E, E), scale, mask,
                                          o[3] + i * msl + j * mss) : -INF;
             if (s == -INF) {
-                if (poisoned) for (int c = 0; c < EV; ++c) acc[c] = fma((T)0, vs[jj * EV + c], acc[c]);
+                if (poisoned)
+                    for (int c = 0; c < EV; ++c) acc[c] = fma((T)0, vs[jj * EV + c], acc[c]);
                 continue;
             }
             if (s > m) {        // a new maximum: rescale what is summed so far

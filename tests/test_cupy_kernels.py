@@ -194,8 +194,8 @@ def test_flash_attention_takes_empty_axes_and_leaves_wide_rows_to_the_array_path
     assert [d.shape for d in grads] == [(1, 3, 4), (1, 0, 4), (1, 0, 4)]
     assert np.all(grads[0] == 0)
     wide = np.random.default_rng(0).standard_normal((1, 3, 8190)).astype(np.float32)
-    assert not flash._flash(wide, wide[..., :4])     # a row too wide for a tile
-    assert flash._flash(wide[..., :4], wide[..., :4])
+    assert flash._flash(wide, wide, wide[..., :4], None, None) is None   # too wide for a tile
+    assert flash._flash(*(wide[..., :4],) * 3, None, None) is not None
     for got, want in zip(flash.fast_attention(wide, wide, wide[..., :4], None, None, 0.01, False),
                          NumpyBackend().fast_attention(wide, wide, wide[..., :4], None, None,
                                                        0.01, False)):
@@ -213,6 +213,34 @@ def test_flash_attention_takes_empty_axes_and_leaves_wide_rows_to_the_array_path
         g, half, half, half[..., :4])), None, None, 0.01, False, lse, out.astype(np.float32))
     for d, w in zip(grads, wants):
         assert d.dtype == np.float16 and np.array_equal(d, w.astype(np.float16))
+
+
+def test_a_cuda_graph_capture_takes_the_kernel_where_an_eager_call_left_its_table(flash):
+    """A capture cannot upload an offsets table: it finds the one an eager call of the same
+    layout left (a compiled step's traces run eagerly first) and runs the kernel, the same
+    numbers; a layout never seen takes the array-module path instead."""
+    launches, launch = [], type(flash)._launch
+
+    def counted(self, *args):
+        launches.append(args[1])
+        return launch(self, *args)
+    rules = type("Counted", (type(flash),), {"_launch": counted})()
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((2, 70, 8)).astype(np.float32) for _ in range(3))
+    eager = rules.fast_attention(q, k, v, None, None, 0.3, False)
+    assert launches == ["attention"]
+    rules.capturing = lambda: True
+    captured = rules.fast_attention(q, k, v, None, None, 0.3, False)
+    assert launches == ["attention"] * 2
+    for a, b in zip(eager, captured):
+        assert np.array_equal(a, b)
+    other = rules.fast_attention(q[:, :5], k[:, :7], v[:, :7], None, None, 0.3, False)
+    assert launches == ["attention"] * 2          # a new layout: the array-module path
+    numpy_backend = NumpyBackend()
+    numpy_backend.capturing = lambda: True          # (its general path, as under a capture)
+    want = numpy_backend.fast_attention(q[:, :5], k[:, :7], v[:, :7], None, None, 0.3, False)
+    for a, b in zip(other, want):
+        assert np.array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BFLOAT16])

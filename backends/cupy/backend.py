@@ -25,6 +25,12 @@ _FLASH_STORES = {numpy.dtype(d): store for d, store in (
     (numpy.float32, ("float", 0)), (numpy.float64, ("double", 0))) if d is not None}
 
 
+#: the offsets tables of attention.cu on the device, by array module and layout (one
+#: device a process): a CUDA-graph capture cannot upload one, and finds those its eager
+#: calls left
+_TABLES = {}
+
+
 def _wide(x):
     """A 16-bit float array in float32 (None and other arrays as they are)."""
     return x.astype(numpy.float32) if x is not None and x.dtype.itemsize == 2 \
@@ -300,24 +306,38 @@ class CupyBackend(ArrayModuleBackend):
         return tuple(out) if ams else tuple(out[:3]) + (None,)
 
     # -- flash attention (kernels/attention.cu) --------------------------------------
-    def _flash(self, q, v):
-        """Whether kernels/attention.cu takes a call: float16, float32 and float64 with
-        features, a row of q and of v fitting a tile. A CUDA-graph capture keeps the
-        array-module path: its offsets table cannot be uploaded while capturing."""
+    def _flash(self, q, k, v, mask, keep):
+        """What kernels/attention.cu reads, where it takes the call (float16, float32 and
+        float64 with features, a row of q and of v fitting a tile): q, k, v, mask and keep
+        packed, the broadcast batch, the offsets table on the device and the strides of
+        mask and keep. None for the array-module path: also under a CUDA-graph capture
+        that finds no table for its layout (a capture cannot upload one; the eager calls
+        before it, of the same shapes, leave theirs)."""
         e, ev = q.shape[-1], v.shape[-1]
-        return q.dtype in _FLASH_STORES and min(e, ev) > 0 and not self.capturing() \
-            and (e + ev + 2) * _computed(q.dtype).itemsize <= _FLASH_TILES
+        if q.dtype not in _FLASH_STORES or not min(e, ev) \
+                or (e + ev + 2) * _computed(q.dtype).itemsize > _FLASH_TILES:
+            return None
+        arrays, batch, offsets, strides = self._attention_layout(q, k, v, mask, keep)
+        key = (self.xp.__name__, offsets)       # (tests run these rules with NumPy's)
+        table = _TABLES.get(key)
+        if table is None:
+            if self.capturing():
+                return None
+            if len(_TABLES) >= 256:
+                _TABLES.clear()
+            table = _TABLES[key] = self.xp.asarray(numpy.array(offsets, numpy.int64))
+        return arrays, batch, table, strides
 
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
         """Flash attention in one kernel: a block of 64 query rows streams the keys and
         values through shared memory with an online softmax (the L x S scores are never
         stored); the state kept for backward is each row's log-sum-exp (float16 computes
         in float32 and keeps its log-sum-exps there)."""
-        if not self._flash(q, v):       # (16-bit inputs: in float32, the output rounded)
+        layout = self._flash(q, k, v, mask, keep)
+        if layout is None:              # (16-bit inputs: in float32, the output rounded)
             lse, out = ArrayModuleBackend.fast_attention(
                 self, *map(_wide, (q, k, v, mask, keep)), scale, causal)
             return lse, out.astype(q.dtype, copy=False)
-        layout = self._attention_layout(q, k, v, mask, keep)
         batch, length = layout[1], q.shape[-2]
         out = self.xp.empty(batch + (length, v.shape[-1]), q.dtype)
         lse = self.xp.empty(batch + (length,), _computed(q.dtype))
@@ -332,19 +352,18 @@ class CupyBackend(ArrayModuleBackend):
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
         """dq over blocks of query rows (and rowsum(g * out) on the way), then dk and dv
         over blocks of key rows, each probability recomputed from the log-sum-exp."""
-        if not self._flash(q, v):
+        layout = self._flash(q, k, v, mask, keep)
+        if layout is None:
             grads = ArrayModuleBackend.fast_attention_grad(
                 self, *map(_wide, (g, q, k, v, mask, keep)), scale, causal, _wide(lse),
                 _wide(out))
             return tuple(d.astype(q.dtype, copy=False) for d in grads)
-        xp = self.xp
-        layout = self._attention_layout(q, k, v, mask, keep)
-        batch = layout[1]
+        xp, batch = self.xp, layout[1]
         dq, dk, dv = grads = tuple(xp.zeros(batch + x.shape[-2:], q.dtype) for x in (q, k, v))
         if not (dq.size and dk.size):       # no query sees a key: zero gradients
             return grads
         g = xp.ascontiguousarray(xp.broadcast_to(g, out.shape))
-        # (a log-sum-exp from the array-module path, under a capture, is in q's dtype)
+        # (a log-sum-exp from the array-module path is in q's dtype)
         out, lse = xp.ascontiguousarray(out), xp.ascontiguousarray(lse, _computed(q.dtype))
         rowdot = xp.empty(lse.shape, lse.dtype)
         self._attention_launch("attention_dq", layout, q.shape[-2], (dq, rowdot, g, out, lse),
@@ -355,7 +374,8 @@ class CupyBackend(ArrayModuleBackend):
 
     def _attention_layout(self, q, k, v, mask, keep):
         """q, k, v, mask and keep packed (mask and keep in q's dtype where they are
-        numbers), the broadcast batch, and ``attention_table``'s offsets and strides."""
+        numbers), the broadcast batch, and ``attention_table``'s offsets (a tuple) and
+        strides."""
         xp = self.xp
         batch = tuple(numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
         arrays = [None if x is None else xp.ascontiguousarray(
@@ -368,7 +388,7 @@ class CupyBackend(ArrayModuleBackend):
         """Kernel ``name`` of kernels/attention.cu over ``rows`` rows of each batch entry,
         in blocks of _FLASH_ROWS, with tiles of as many of the other side's rows as fit
         _FLASH_TILES."""
-        (q, k, v, mask, keep), batch, offsets, ((msl, mss), (ksl, kss)) = layout
+        (q, k, v, mask, keep), batch, table, ((msl, mss), (ksl, kss)) = layout
         e, ev, t = q.shape[-1], v.shape[-1], _computed(q.dtype)
         tile = max(1, min(_FLASH_ROWS, _FLASH_TILES // t.itemsize // (e + ev + 2)))
         bool_mask = mask is not None and mask.dtype == numpy.bool_
@@ -378,7 +398,6 @@ class CupyBackend(ArrayModuleBackend):
                    "CAUSAL": int(causal), "MASK": 0 if mask is None else 1 if bool_mask else 2,
                    "MT": "unsigned char" if bool_mask else "STORE",
                    "KEEP": int(keep is not None)}
-        table = self.xp.asarray(numpy.array(offsets, numpy.int64))
         count = int(numpy.prod(batch, dtype=numpy.int64))
         args = outputs + (q, k, v, q if mask is None else mask, q if keep is None else keep,
                           table, numpy.int32(q.shape[-2]), numpy.int32(k.shape[-2]),

@@ -208,6 +208,8 @@ class CupyBackend(ArrayModuleBackend):
         """NumPy's remainder from C's exact fmod: CuPy's gives +0 where the divisor is
         negative and NaN for x % inf."""
         xp = self.xp
+        if x.dtype == dt.bfloat16.np:           # in float32, rounded once
+            return self.fast_remainder(*map(_wide, (x, y))).astype(x.dtype)
         if x.dtype.kind != "f":
             return xp.remainder(x, y)
         r = xp.fmod(x, y)
@@ -219,6 +221,8 @@ class CupyBackend(ArrayModuleBackend):
         loses a quotient that underflows, tiny // -max giving -0 for -1), and floor(x / y)
         where an operand is infinite, as ember.floor_divide."""
         xp = self.xp
+        if x.dtype == dt.bfloat16.np:
+            return self.fast_floor_divide(*map(_wide, (x, y))).astype(x.dtype)
         if x.dtype.kind != "f":
             return xp.floor_divide(x, y)
         mod = xp.fmod(x, y)

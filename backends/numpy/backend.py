@@ -500,7 +500,7 @@ class ArrayModuleBackend(Backend):
         """NumPy's, but floor(x / y) where an operand is infinite (NumPy gives NaN for
         inf // 2 and -1 for -1 // inf; ember.floor_divide the standard's inf and -0)."""
         xp, out = self.xp, self.xp.floor_divide(x, y)
-        if out.dtype.kind != "f":
+        if out.dtype.kind not in "fV":          # (V: ml_dtypes' bfloat16)
             return out
         return xp.where(xp.isinf(x) | xp.isinf(y), xp.floor(x / y), out)
 

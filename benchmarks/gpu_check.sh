@@ -14,10 +14,12 @@
 # its time limit, so it still prints the summary of what ran and which tests failed.
 #
 #   bash benchmarks/gpu_check.sh [STEP...]     (steps: bench attention gpt compiled nccl,
-#                                               or a backend;
-#                                               default: all, in the order below)
+#                                               or a backend; default, or "all": every
+#                                               one, in the order below)
 set -u
-steps=${*:-bench attention gpt compiled cupy opencl:0 wgpu:0 nccl}
+every="bench attention gpt compiled cupy opencl:0 wgpu:0 nccl"
+steps=${*:-$every}
+[ "$steps" = all ] && steps=$every
 out=${OUT:-gpu-check}
 root=$(pwd)
 mkdir -p "$out"

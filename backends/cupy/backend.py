@@ -6,7 +6,7 @@ import functools
 import numpy
 
 from ember import amp, dtypes as dt
-from ember.backends.numpy.backend import ArrayModuleBackend
+from ember.backends.numpy.backend import ArrayModuleBackend, in_float32
 from ember.backends.strided import attention_table
 
 from . import capture, fused
@@ -29,6 +29,11 @@ _FLASH_STORES = {numpy.dtype(d): store for d, store in (
 #: device a process): a CUDA-graph capture cannot upload one, and finds those its eager
 #: calls left
 _TABLES = {}
+
+
+#: CuPy's bfloat16 in float32, rounded once (CuPy's own bfloat16 loops carry the rules its
+#: float32 ones had, and its fused kernels here are float16, 32 and 64 only)
+_bfloat16_in_float32 = in_float32(tuple(d for d in (dt.bfloat16.np,) if d is not None))
 
 
 def _wide(x):
@@ -150,6 +155,7 @@ class CupyBackend(ArrayModuleBackend):
         # (and NumPy float64) scalars: the value goes as a 0-d array of its dtype
         return self.xp.full(shape, numpy.asarray(value, dtype=dtype.np), dtype=dtype.np)
 
+    @_bfloat16_in_float32
     def scatter_add(self, shape, axis, index, src):
         """cupy.add.at takes 32- and 64-bit numbers and float16 only: narrower integers
         and bools add in 32 bits (wrapping back as PyTorch's; bools: any), bfloat16 in
@@ -165,8 +171,6 @@ class CupyBackend(ArrayModuleBackend):
         if src.dtype.itemsize < 4 and kind in "iub":
             out = add(src.astype(numpy.uint32 if kind == "u" else numpy.int32))
             return out != 0 if kind == "b" else out.astype(src.dtype)
-        if kind == "V":         # bfloat16: in float32, rounded once
-            return add(src.astype(numpy.float32)).astype(src.dtype)
         return add(src)
 
     def log(self, x):
@@ -204,25 +208,23 @@ class CupyBackend(ArrayModuleBackend):
         pairs[..., 1] = xp.where(odd, xp.arctan2(im, re), pairs[..., 1])
         return out
 
+    @_bfloat16_in_float32
     def fast_remainder(self, x, y):
         """NumPy's remainder from C's exact fmod: CuPy's gives +0 where the divisor is
         negative and NaN for x % inf."""
         xp = self.xp
-        if x.dtype == dt.bfloat16.np:           # in float32, rounded once
-            return self.fast_remainder(*map(_wide, (x, y))).astype(x.dtype)
         if x.dtype.kind != "f":
             return xp.remainder(x, y)
         r = xp.fmod(x, y)
         r = xp.where((r != 0) & ((r < 0) != (y < 0)), r + y, r)
         return xp.where(r == 0, xp.copysign(xp.zeros_like(r), y), r)
 
+    @_bfloat16_in_float32
     def fast_floor_divide(self, x, y):
         """NumPy's floored quotient (its divmod from C's exact fmod: CuPy's floor(x / y)
         loses a quotient that underflows, tiny // -max giving -0 for -1), and floor(x / y)
         where an operand is infinite, as ember.floor_divide."""
         xp = self.xp
-        if x.dtype == dt.bfloat16.np:
-            return self.fast_floor_divide(*map(_wide, (x, y))).astype(x.dtype)
         if x.dtype.kind != "f":
             return xp.floor_divide(x, y)
         mod = xp.fmod(x, y)
@@ -247,9 +249,8 @@ class CupyBackend(ArrayModuleBackend):
         return xp.where((y < 0) | (y >= bits), -(x < 0).astype(out.dtype), out)
 
     # -- fused fast paths ------------------------------------------------------
+    @_bfloat16_in_float32
     def fast_sigmoid(self, x):
-        if x.dtype == dt.bfloat16.np:           # (the kernel's types: float16, 32 and 64)
-            return self.fast_sigmoid(x.astype(numpy.float32)).astype(x.dtype)
         acc = "double" if x.dtype == self.xp.float64 else "float"
         return fused.sigmoid(self.xp, acc)(x)
 
@@ -363,9 +364,9 @@ class CupyBackend(ArrayModuleBackend):
                 _wide(out))
             return tuple(d.astype(q.dtype, copy=False) for d in grads)
         xp, batch = self.xp, layout[1]
-        dq, dk, dv = grads = tuple(xp.zeros(batch + x.shape[-2:], q.dtype) for x in (q, k, v))
+        dq, dk, dv = grads = tuple(xp.empty(batch + x.shape[-2:], q.dtype) for x in (q, k, v))
         if not (dq.size and dk.size):       # no query sees a key: zero gradients
-            return grads
+            return tuple(xp.zeros_like(d) for d in grads)      # (else the kernels write all)
         g = xp.ascontiguousarray(xp.broadcast_to(g, out.shape))
         # (a log-sum-exp from the array-module path is in q's dtype)
         out, lse = xp.ascontiguousarray(out), xp.ascontiguousarray(lse, _computed(q.dtype))

@@ -72,23 +72,28 @@ def _without_warnings(cls):
 HALF = tuple(d.np for d in dt.HALF if d.np is not None)
 
 
-def _in_float32(method):
-    """A fast path of several rounding steps, run in float32 on 16-bit float arrays and
-    rounded once at the end (each array it returns), as GPUs and PyTorch's CPU kernels
-    do: rounded to bfloat16 at each step, GELU's left tail is 5 ULP off. (And ml_dtypes'
-    bfloat16 times a Python float is float32: an optimizer step's arithmetic left
-    bfloat16 parameters in float32 buffers.)"""
-    @functools.wraps(method)
-    def run(self, *args):
-        half = next((a.dtype for a in args if getattr(a, "dtype", None) in HALF), None)
-        if half is None:
-            return method(self, *args)
-        out = method(self, *(a.astype(numpy.float32) if getattr(a, "dtype", None) == half
-                             else a for a in args))
-        if isinstance(out, tuple):
-            return tuple(None if o is None else o.astype(half) for o in out)
-        return out.astype(half)
-    return run
+def in_float32(halves):
+    """A decorator: the fast path runs in float32 on arrays of the 16-bit float dtypes
+    ``halves`` and each array it returns is rounded once at the end, as GPUs and
+    PyTorch's CPU kernels do: rounded to bfloat16 at each step, GELU's left tail is 5 ULP
+    off. (And ml_dtypes' bfloat16 times a Python float is float32: an optimizer step's
+    arithmetic left bfloat16 parameters in float32 buffers.)"""
+    def decorate(method):
+        @functools.wraps(method)
+        def run(self, *args):
+            half = next((a.dtype for a in args if getattr(a, "dtype", None) in halves), None)
+            if half is None:
+                return method(self, *args)
+            out = method(self, *(a.astype(numpy.float32) if getattr(a, "dtype", None) == half
+                                 else a for a in args))
+            if isinstance(out, tuple):
+                return tuple(None if o is None else o.astype(half) for o in out)
+            return out.astype(half)
+        return run
+    return decorate
+
+
+_in_float32 = in_float32(HALF)
 
 
 class ArrayModuleBackend(Backend):

@@ -396,16 +396,14 @@ class ArrayModuleBackend(Backend):
                 and self._scores_within(q, k, 60))
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
             s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], m, first, post)
-            if calm:     # exp(s) is safe as it is: two passes over the scores less
-                top = xp.zeros(s.shape[:-1] + (1,), s.dtype)
-            else:
+            top = None               # calm: exp(s) is safe as it is, no pass for the maximum
+            if not calm:
                 top = s.max(axis=-1, keepdims=True)
                 top[top == -xp.inf] = 0    # a row that may attend nowhere: exp(-inf) = 0
-                s -= top
-            xp.exp(s, out=s)
-            total = s.sum(axis=-1, keepdims=True)
+            total = self._exp_rows(s, top)
             with numpy.errstate(divide="ignore"):
-                lse[..., r0:r1] = xp.where(total == 0, xp.inf, xp.log(total) + top)[..., 0]
+                lse[..., r0:r1] = xp.where(total == 0, xp.inf,
+                                           xp.log(total) + (0 if top is None else top))[..., 0]
             total[total == 0] = 1
             if kp is not None:
                 s *= kp
@@ -414,6 +412,17 @@ class ArrayModuleBackend(Backend):
             if end < v.shape[-2] and poisoned:  # skipped keys weigh 0, and 0 * inf is NaN
                 o += (v[..., end:, :] * 0).sum(axis=-2, keepdims=True)
             out[..., r0:r1, :] = o
+
+    def _exp_rows(self, s, top):
+        """exp(s - top) in place (``top``: each row's shift, or None for none) and each
+        row's sum, shaped (..., 1)."""
+        if top is not None:
+            s -= top
+        self.xp.exp(s, out=s)
+        return s.sum(axis=-1, keepdims=True)
+
+    def _exp_in_place(self, x):
+        self.xp.exp(x, out=x)
 
     def _scores_within(self, q, k, bound):
         """Whether every score q k^T lies within +-``bound``, by Cauchy-Schwarz: then
@@ -453,7 +462,7 @@ class ArrayModuleBackend(Backend):
         kt = xp.swapaxes(ka, -1, -2)
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
             p = self._attention_scores(qa[..., r0:r1, :], kt[..., :end], m, first)
-            xp.exp(p, out=p)
+            self._exp_in_place(p)
             gb = g[..., r0:r1, :]
             dv[..., :end, :] += xp.matmul(xp.swapaxes(p if kp is None else p * kp, -1, -2), gb)
             dp = xp.matmul(ga[..., r0:r1, :], xp.swapaxes(va[..., :end, :], -1, -2))
@@ -698,8 +707,8 @@ class NumpyBackend(ArrayModuleBackend):
     def info(self):
         from importlib.metadata import version
         return [f"loops compiled by Numba {version('numba')} on first use: max pooling (per "
-                f"window shape), layer norm's rows, erf, GELU, sigmoid, depthwise convolutions "
-                f"and Winograd's 3x3 ones",
+                f"window shape), layer norm's rows, erf, GELU, sigmoid, attention's exponentials, "
+                f"depthwise convolutions and Winograd's 3x3 ones",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies, of max "
                 f"pooling's planes and of attention's heads"] + _kept_memory_line()
@@ -730,6 +739,18 @@ class NumpyBackend(ArrayModuleBackend):
         return threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
 
     # loops compiled by Numba, imported on first use (Numba's import takes 0.3 s)
+    def _exp_rows(self, s, top):
+        if s.dtype != numpy.float32 or not s.flags.c_contiguous:
+            return super()._exp_rows(s, top)
+        from . import scores
+        return scores.exp_rows(s, top)
+
+    def _exp_in_place(self, x):
+        if x.dtype != numpy.float32 or not x.flags.c_contiguous:
+            return super()._exp_in_place(x)
+        from . import scores
+        scores.exp_in_place(x)
+
     def fast_standardize(self, x, axes, eps):
         if x.dtype != numpy.float32 or axes != (x.ndim - 1,):
             return super().fast_standardize(x, axes, eps)

@@ -59,8 +59,9 @@ def torch_case(length, device="cpu", compiled=False):
 
 
 def rows(backends, lengths=(128, 512, 2048), min_time=0.3, composed=False,
-         torch_device="cpu"):
-    """[(length, {contender: seconds})], contenders timed in alternation; with
+         torch_device="cpu", repeat=3):
+    """[(length, {contender: seconds})], contenders timed in alternation (the median of
+    ``repeat`` rounds); with
     ``composed``, each backend with a fast path also without it; PyTorch's on
     ``torch_device``, there compiled too where that is a GPU."""
     try:
@@ -77,7 +78,7 @@ def rows(backends, lengths=(128, 512, 2048), min_time=0.3, composed=False,
         if torch and torch_device.startswith("cuda"):
             torch.append(("torch compiled", _warmed(torch_case(n, torch_device, True))))
         names, cases = zip(*(plain + slow + torch))
-        out.append((n, dict(zip(names, side_by_side(cases, min_time=min_time, repeat=3)))))
+        out.append((n, dict(zip(names, side_by_side(cases, min_time=min_time, repeat=repeat)))))
     return out
 
 
@@ -97,11 +98,14 @@ def main(argv=None):
     parser.add_argument("--composed", action="store_true",
                         help="also time each backend's composed op (its fast path hidden)")
     parser.add_argument("--torch-device", default="cpu", help="PyTorch's device (cuda on a GPU)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of alternation, the median kept (more: steadier on a "
+                             "shared machine)")
     args = parser.parse_args(argv)
     backends = args.backend or [n for n in ember.registry.names("backends")
                                 if ember.config.availability(n)[0]]
     for n, times in rows(backends, args.lengths, composed=args.composed,
-                         torch_device=args.torch_device):
+                         torch_device=args.torch_device, repeat=args.repeat):
         torch = times.get("torch")
         print(f"L={n:5d} " + "  ".join(
             f"{name} {t * 1e3:8.2f} ms" + (f" ({t / torch:.2f}x torch)" if torch and name != "torch"

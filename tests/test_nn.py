@@ -607,14 +607,14 @@ def test_erf_and_gelu_gradients_are_finite_at_the_edges():
     np.testing.assert_allclose(x.grad.numpy(), np.float32(phi), rtol=2e-4)
 
 
-def test_numpy_attention_exp_within_1_ulp_for_every_float_and_row_sums_to_float32():
+def test_numpy_attention_exp_within_1_ulp_for_every_float_and_column_sums_to_float32():
     """The numpy backend's float32 exp for attention's scores (backends/numpy/scores.py):
     within 1 ULP of float64 on every 1021st float32 (4.2M of every sign and exponent)
     and at the edges of its range (overflow, the last normal, subnormal results, the
-    last one that rounds up to 2^-149); -inf gives 0, NaN NaN. exp_rows shifts each row
-    by its top (the difference rounded to float32, as NumPy's and PyTorch's), and its
-    row sums (float32 across vector lanes) stay within 2e-6 of
-    float64's over 4096 terms."""
+    last one that rounds up to 2^-149); -inf gives 0, NaN NaN. exp_columns shifts each
+    column (a query's scores) by its top (the difference rounded to float32, as NumPy's
+    and PyTorch's), and its column sums (float32 over 64 rows, then float64) stay within
+    2e-6 of float64's over 4096 terms."""
     pytest.importorskip("numba")
     from ember.backends.numpy import scores
     from ember.testing.checks import assert_ulp
@@ -628,22 +628,22 @@ def test_numpy_attention_exp_within_1_ulp_for_every_float_and_row_sums_to_float3
         with np.errstate(all="ignore"):
             assert_ulp(got, np.exp(x.astype(np.float64)), ember.float32, 1.0, "exp", x)
     rng = np.random.default_rng(0)
-    s = (rng.standard_normal((3, 5, 4096)) * 10).astype(np.float32)
-    s[0, 0, :7] = -np.inf                  # masked keys
-    top = s.max(axis=-1, keepdims=True)
+    s = (rng.standard_normal((3, 4096, 5)) * 10).astype(np.float32)      # keys x queries
+    s[0, :7, 0] = -np.inf                  # masked keys
+    top = s.max(axis=-2, keepdims=True)
     got = s.copy()
-    totals = scores.exp_rows(got, top)
+    totals = scores.exp_columns(got, top)
     want = np.exp((s - top).astype(np.float64))        # the difference rounded first
-    assert_ulp(got, want, ember.float32, 1.0, "exp_rows", s)
-    sums = want.sum(axis=-1, keepdims=True)
-    assert totals.shape == (3, 5, 1) and np.all(np.abs(totals - sums) <= 2e-6 * sums)
+    assert_ulp(got, want, ember.float32, 1.0, "exp_columns", s)
+    sums = want.sum(axis=-2, keepdims=True)
+    assert totals.shape == (3, 1, 5) and np.all(np.abs(totals - sums) <= 2e-6 * sums)
     calm = s[1:] / np.float32(2)           # no shift: exp(s) itself, as for calm scores
     got = calm.copy()
-    totals = scores.exp_rows(got, None)
+    totals = scores.exp_columns(got, None)
     want = np.exp(calm.astype(np.float64))
-    assert_ulp(got, want, ember.float32, 1.0, "exp_rows without a shift", calm)
-    assert np.all(np.abs(totals - want.sum(axis=-1, keepdims=True))
-                  <= 2e-6 * want.sum(axis=-1, keepdims=True))
+    assert_ulp(got, want, ember.float32, 1.0, "exp_columns without a shift", calm)
+    assert np.all(np.abs(totals - want.sum(axis=-2, keepdims=True))
+                  <= 2e-6 * want.sum(axis=-2, keepdims=True))
 
 
 def test_fast_gelu_gradient_within_ulps_of_its_terms():

@@ -357,16 +357,18 @@ class ArrayModuleBackend(Backend):
             yield (r0, r1, end, first, None if mask is None else mask[..., r0:r1, first:end],
                    None if keep is None else keep[..., r0:r1, :end])
 
-    def _attention_scores(self, q, kt, mask, first, scale=1):
-        """q kt (times ``scale`` where q is not scaled already), the mask applied from key
-        ``first`` on."""
-        s = self.xp.matmul(q, kt)
+    def _attention_scores(self, k, qt, mask, first, scale=1):
+        """Transposed scores, keys x queries: k qt (times ``scale`` where q is not scaled
+        already), the mask (queries x keys) applied from key ``first`` on. OpenBLAS runs
+        this product of depth E 15 % faster with the keys as its rows (length 2048, E 64,
+        128 queries: 3.0 against 3.6 ms a head)."""
+        s = self.xp.matmul(k, qt)
         if scale != 1:
             s *= s.dtype.type(scale)
         if mask is not None and mask.dtype == bool:
-            self.xp.copyto(s[..., first:], -self.xp.inf, where=~mask)
+            self.xp.copyto(s[..., first:, :], -self.xp.inf, where=~self.xp.swapaxes(mask, -1, -2))
         elif mask is not None:
-            s += mask
+            s += self.xp.swapaxes(mask, -1, -2)
         return s
 
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
@@ -378,11 +380,11 @@ class ArrayModuleBackend(Backend):
 
     def attention_into(self, out, lse, q, k, v, mask, keep, scale, causal):
         """Flash attention's schedule in NumPy: query blocks against the keys they may see,
-        each block's softmax in place in one reused-size buffer, normalized after the
-        second GEMM (on L x Ev, not L x S); only the output and each row's log-sum-exp are
-        kept (no L x S matrix), and a causal mask skips the keys past each block."""
+        each block's softmax in place (scores keys x queries, see _attention_scores),
+        normalized after the second GEMM (on L x Ev, not L x S); only the output and each
+        query's log-sum-exp are kept (no L x S matrix), and a causal mask skips the keys
+        past each block."""
         xp = self.xp
-        kt = xp.swapaxes(k, -1, -2)
         # q scaled once (L x E, not L x S), unless that rounds some to 0: a subnormal query
         # times an infinite key is infinite, 0 times it NaN
         post, tiny = 1, numpy.finfo(q.dtype).tiny
@@ -391,48 +393,49 @@ class ArrayModuleBackend(Backend):
             post = scale                    # on the scores instead
         else:
             q = q * q.dtype.type(scale)
+        qt = xp.swapaxes(q, -1, -2)
         poisoned = causal and (capturing or not xp.isfinite(v).all())  # (PyTorch: NaN)
         calm = (not capturing and (mask is None or mask.dtype == bool)
                 and self._scores_within(q, k, 60))
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            s = self._attention_scores(q[..., r0:r1, :], kt[..., :end], m, first, post)
+            s = self._attention_scores(k[..., :end, :], qt[..., r0:r1], m, first, post)
             top = None               # calm: exp(s) is safe as it is, no pass for the maximum
             if not calm:
-                top = s.max(axis=-1, keepdims=True)
-                top[top == -xp.inf] = 0    # a row that may attend nowhere: exp(-inf) = 0
-            total = self._exp_rows(s, top)
+                top = s.max(axis=-2, keepdims=True)
+                top[top == -xp.inf] = 0    # a query that may attend nowhere: exp(-inf) = 0
+            total = self._exp_columns(s, top)
             with numpy.errstate(divide="ignore"):
                 lse[..., r0:r1] = xp.where(total == 0, xp.inf,
-                                           xp.log(total) + (0 if top is None else top))[..., 0]
+                                           xp.log(total) + (0 if top is None else top))[..., 0, :]
             total[total == 0] = 1
             if kp is not None:
-                s *= kp
-            o = xp.matmul(s, v[..., :end, :])
-            o /= total
+                s *= xp.swapaxes(kp, -1, -2)
+            o = xp.matmul(xp.swapaxes(s, -1, -2), v[..., :end, :])
+            o /= xp.swapaxes(total, -1, -2)
             if end < v.shape[-2] and poisoned:  # skipped keys weigh 0, and 0 * inf is NaN
                 o += (v[..., end:, :] * 0).sum(axis=-2, keepdims=True)
             out[..., r0:r1, :] = o
 
-    def _exp_rows(self, s, top):
-        """exp(s - top) in place (``top``: each row's shift, or None for none) and each
-        row's sum, shaped (..., 1)."""
+    def _exp_columns(self, s, top):
+        """exp(s - top) in place (``top``: each column's shift, shaped (..., 1, n), or None
+        for none) and each column's sum, shaped (..., 1, n)."""
         if top is not None:
             s -= top
         self.xp.exp(s, out=s)
-        return s.sum(axis=-1, keepdims=True)
+        return s.sum(axis=-2, keepdims=True)
 
     def _exp_in_place(self, x):
         self.xp.exp(x, out=x)
 
     def _scores_within(self, q, k, bound):
         """Whether every score q k^T lies within +-``bound``, by Cauchy-Schwarz: then
-        softmax needs no row maximum subtracted (exp(60) and its sums stay far from
-        float32's overflow, and a row's largest term from underflow)."""
+        softmax needs no maximum subtracted (exp(60) and its sums stay far from float32's
+        overflow, and a query's largest term from underflow)."""
         xp = self.xp
-        q_norms = xp.sqrt((q * q).sum(axis=-1))
         if k.shape[-2] == 0:
             return True
-        k_norms = xp.sqrt((k * k).sum(axis=-1)).max(axis=-1)[..., None]
+        q_norms = xp.sqrt(xp.einsum("...i,...i->...", q, q))   # (q * q).sum(-1) took 7x as long
+        k_norms = xp.sqrt(xp.einsum("...i,...i->...", k, k)).max(axis=-1)[..., None]
         return bool(xp.all(q_norms * k_norms <= bound))
 
     def fast_attention_grad(self, g, q, k, v, mask, keep, scale, causal, lse, out):
@@ -445,33 +448,33 @@ class ArrayModuleBackend(Backend):
 
     def attention_grad_into(self, grads, g, q, k, v, mask, keep, scale, causal, lse, out):
         """Flash attention's backward into ``grads`` (dq, dk, dv): each block's
-        probabilities recomputed from the saved log-sum-exp, ds = p (dp - rowsum(g o)),
-        gradients accumulated per block. The subtractions of the log-sum-exp and of
+        probabilities recomputed from the saved log-sum-exp (keys x queries, as the
+        forward's), ds = p (dp - rowsum(g o)), gradients accumulated per block. The subtractions of the log-sum-exp and of
         rowsum(g o) ride in the GEMMs, as one more feature (1 in k and v, minus them in
         q and g): one pass over the L x S scores less each."""
         xp = self.xp
         dq, dk, dv = grads
         dk[...], dv[...] = 0, 0
         g = xp.broadcast_to(g, out.shape)
-        d = (g * out).sum(axis=-1)
+        d = xp.einsum("...i,...i->...", g, out)                 # rowsum(g o)
         qa = self._with_feature(xp.broadcast_to(q * q.dtype.type(scale), dq.shape), -lse)
         ka = self._with_feature(k, 1)
         ga, va = (g, v) if keep is not None else (self._with_feature(g, -d),
                                                   self._with_feature(v, 1))
         q = qa[..., :-1]                                  # q scale: dk = ds^T (q scale)
-        kt = xp.swapaxes(ka, -1, -2)
+        qat, gat = xp.swapaxes(qa, -1, -2), xp.swapaxes(ga, -1, -2)
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            p = self._attention_scores(qa[..., r0:r1, :], kt[..., :end], m, first)
+            p = self._attention_scores(ka[..., :end, :], qat[..., r0:r1], m, first)  # keys x queries
             self._exp_in_place(p)
-            gb = g[..., r0:r1, :]
-            dv[..., :end, :] += xp.matmul(xp.swapaxes(p if kp is None else p * kp, -1, -2), gb)
-            dp = xp.matmul(ga[..., r0:r1, :], xp.swapaxes(va[..., :end, :], -1, -2))
+            kp = None if kp is None else xp.swapaxes(kp, -1, -2)
+            dv[..., :end, :] += xp.matmul(p if kp is None else p * kp, g[..., r0:r1, :])
+            dp = xp.matmul(va[..., :end, :], gat[..., r0:r1])
             if kp is not None:
                 dp *= kp
-                dp -= d[..., r0:r1, None]
+                dp -= d[..., None, r0:r1]
             dp *= p
-            dq[..., r0:r1, :] = xp.matmul(dp, k[..., :end, :])
-            dk[..., :end, :] += xp.matmul(xp.swapaxes(dp, -1, -2), q[..., r0:r1, :])
+            dq[..., r0:r1, :] = xp.matmul(xp.swapaxes(dp, -1, -2), k[..., :end, :])
+            dk[..., :end, :] += xp.matmul(dp, q[..., r0:r1, :])
         dq *= q.dtype.type(scale)
 
     def _with_feature(self, x, column):
@@ -739,11 +742,11 @@ class NumpyBackend(ArrayModuleBackend):
         return threads.shares(out.shape[:-2], out.size // out.shape[-1] * k.shape[-2])
 
     # loops compiled by Numba, imported on first use (Numba's import takes 0.3 s)
-    def _exp_rows(self, s, top):
+    def _exp_columns(self, s, top):
         if s.dtype != numpy.float32 or not s.flags.c_contiguous:
-            return super()._exp_rows(s, top)
+            return super()._exp_columns(s, top)
         from . import scores
-        return scores.exp_rows(s, top)
+        return scores.exp_columns(s, top)
 
     def _exp_in_place(self, x):
         if x.dtype != numpy.float32 or not x.flags.c_contiguous:

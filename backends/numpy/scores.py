@@ -1,14 +1,13 @@
 """Exponentials of attention's float32 score blocks, compiled by Numba: exp(s - top) in
-place with each row's sum in one pass, and exp in place for the backward's recomputed
-probabilities.
+place with each query's sum in one pass, and exp in place for the backward's
+recomputed probabilities. The blocks are keys x queries (the numpy backend's
+_attention_scores says why), so a query is a column.
 
 From NumPy calls the forward's softmax takes three passes over each block (subtract,
-exp, sum: 210 us on 128 x 2048 scores), and NumPy's exp is a call LLVM cannot fuse
-with them. Here exp is float32 arithmetic that LLVM widens to the vector lanes, within
-1 ULP, and the pass takes 80 us (exp alone: 110 -> 70 us); attention at length 2048, one
-head, forward 8.8 -> 8.1 ms, backward 19.5 -> 19.2 ms. The row sums accumulate in
-float32 across the vector lanes, as PyTorch's fused exp-and-sum does (float64 ones
-took 113 us).
+exp, sum: 220 us on 2048 x 128 scores), and NumPy's exp is a call LLVM cannot fuse with
+them. Here exp is float32 arithmetic that LLVM widens to the vector lanes, within 1 ULP,
+and the pass takes 105 us (exp alone: 110 -> 70 us). Each column's sum accumulates in
+float32 over 64 rows at a time (one vector lane per column), then in float64.
 """
 
 import numba
@@ -63,15 +62,31 @@ def exp32(a):
     return e if a == a else a
 
 
-@numba.njit(nogil=True, fastmath={"reassoc", "contract"}, error_model="numpy")
-def _exp_rows(s, top, totals):
-    for i in range(s.shape[0]):
-        shift, total = top[i], np.float32(0.0)
-        for j in range(s.shape[1]):
-            e = exp32(s[i, j] - shift)
-            s[i, j] = e
-            total += e
-        totals[i] = total
+#: rows of a column's float32 partial sum before it is added to its float64 total
+_PARTIAL = 64
+
+
+@numba.njit(nogil=True, fastmath={"contract"}, error_model="numpy")
+def _exp_columns(s, top, totals):
+    """s (blocks, n, m), top and totals (blocks, m): the inner loop runs along a row (m
+    columns, one vector lane each), each column summed in float32 over _PARTIAL rows,
+    then in float64."""
+    blocks, n, m = s.shape
+    partial = np.zeros(m, np.float32)
+    for b in range(blocks):
+        total = np.zeros(m, np.float64)
+        for j0 in range(0, n, _PARTIAL):
+            for j in range(j0, min(n, j0 + _PARTIAL)):
+                row, shift = s[b, j], top[b]
+                for i in range(m):
+                    e = exp32(row[i] - shift[i])
+                    row[i] = e
+                    partial[i] += e
+            for i in range(m):
+                total[i] += partial[i]
+                partial[i] = 0
+        for i in range(m):
+            totals[b, i] = total[i]
 
 
 @numba.njit(nogil=True, fastmath={"contract"}, error_model="numpy")
@@ -80,16 +95,18 @@ def _exp_flat(x):
         x[i] = exp32(x[i])
 
 
-def exp_rows(s, top):
-    """exp(s - top) in place over the last axis of C-contiguous float32 ``s`` (``top``:
-    each row's shift, shaped (..., 1), or None for none); returns each row's sum, shaped
-    (..., 1) in float32."""
-    rows = s.reshape(-1, s.shape[-1])
-    shift = (np.zeros(rows.shape[0], s.dtype) if top is None
-             else np.ascontiguousarray(top, s.dtype).reshape(-1))
-    totals = np.empty(rows.shape[0], s.dtype)
-    _exp_rows(rows, shift, totals)
-    return totals.reshape(s.shape[:-1] + (1,))
+def exp_columns(s, top):
+    """exp(s - top) in place over C-contiguous float32 ``s`` (..., n, m) (``top``: each
+    column's shift, shaped (..., 1, m), or None for none); returns each column's sum,
+    shaped (..., 1, m) in float32."""
+    n, m = s.shape[-2:]
+    blocks = s.reshape(-1, n, m)
+    shift = (np.zeros((blocks.shape[0], m), s.dtype) if top is None
+             else np.ascontiguousarray(np.broadcast_to(top, s.shape[:-2] + (1, m)), s.dtype)
+             .reshape(-1, m))
+    totals = np.empty((blocks.shape[0], m), s.dtype)
+    _exp_columns(blocks, shift, totals)
+    return totals.reshape(s.shape[:-2] + (1, m))
 
 
 def exp_in_place(x):

@@ -613,8 +613,9 @@ def test_numpy_attention_exp_within_1_ulp_for_every_float_and_column_sums_to_flo
     and at the edges of its range (overflow, the last normal, subnormal results, the
     last one that rounds up to 2^-149); -inf gives 0, NaN NaN. exp_columns shifts each
     column (a query's scores) by its top (the difference rounded to float32, as NumPy's
-    and PyTorch's), and its column sums (float32 over 64 rows, then float64) stay within
-    2e-6 of float64's over 4096 terms."""
+    and PyTorch's), and its column sums (float32 over 64 rows, then float64; of a
+    transposed view, float32 across the vector lanes) stay within 2e-6 of float64's over
+    4096 terms."""
     pytest.importorskip("numba")
     from ember.backends.numpy import scores
     from ember.testing.checks import assert_ulp
@@ -637,6 +638,11 @@ def test_numpy_attention_exp_within_1_ulp_for_every_float_and_column_sums_to_flo
     assert_ulp(got, want, ember.float32, 1.0, "exp_columns", s)
     sums = want.sum(axis=-2, keepdims=True)
     assert totals.shape == (3, 1, 5) and np.all(np.abs(totals - sums) <= 2e-6 * sums)
+    rows = np.ascontiguousarray(np.swapaxes(s, -1, -2))     # queries x keys, seen transposed
+    view = np.swapaxes(rows, -1, -2)
+    totals = scores.exp_columns(view, top)
+    assert_ulp(view, want, ember.float32, 1.0, "exp_columns of a transposed view", s)
+    assert np.all(np.abs(totals - sums) <= 2e-6 * sums)
     calm = s[1:] / np.float32(2)           # no shift: exp(s) itself, as for calm scores
     got = calm.copy()
     totals = scores.exp_columns(got, None)

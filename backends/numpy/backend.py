@@ -357,18 +357,24 @@ class ArrayModuleBackend(Backend):
             yield (r0, r1, end, first, None if mask is None else mask[..., r0:r1, first:end],
                    None if keep is None else keep[..., r0:r1, :end])
 
-    def _attention_scores(self, k, qt, mask, first, scale=1):
-        """Transposed scores, keys x queries: k qt (times ``scale`` where q is not scaled
-        already), the mask (queries x keys) applied from key ``first`` on. OpenBLAS runs
-        this product of depth E 15 % faster with the keys as its rows (length 2048, E 64,
-        128 queries: 3.0 against 3.6 ms a head)."""
-        s = self.xp.matmul(k, qt)
+    def _attention_scores(self, q, k, mask, first, scale=1, keys_first=True):
+        """The scores of queries q against keys k, as keys x queries: k q^T (times
+        ``scale`` where q is not scaled already), the mask (queries x keys) applied from
+        key ``first`` on. OpenBLAS runs this product of depth E 15 % faster with the keys
+        as its rows (length 2048, E 64, 128 queries: 3.0 against 3.6 ms a head); not
+        ``keys_first``, it is q k^T's transposed view, which a dropout mask (queries x keys)
+        multiplies at a contiguous pace (through a transposed view: 8x slower)."""
+        xp = self.xp
+        if keys_first:
+            s = xp.matmul(k, xp.swapaxes(q, -1, -2))
+        else:
+            s = xp.swapaxes(xp.matmul(q, xp.swapaxes(k, -1, -2)), -1, -2)
         if scale != 1:
             s *= s.dtype.type(scale)
         if mask is not None and mask.dtype == bool:
-            self.xp.copyto(s[..., first:, :], -self.xp.inf, where=~self.xp.swapaxes(mask, -1, -2))
+            xp.copyto(s[..., first:, :], -xp.inf, where=~xp.swapaxes(mask, -1, -2))
         elif mask is not None:
-            s += self.xp.swapaxes(mask, -1, -2)
+            s += xp.swapaxes(mask, -1, -2)
         return s
 
     def fast_attention(self, q, k, v, mask, keep, scale, causal):
@@ -393,12 +399,12 @@ class ArrayModuleBackend(Backend):
             post = scale                    # on the scores instead
         else:
             q = q * q.dtype.type(scale)
-        qt = xp.swapaxes(q, -1, -2)
         poisoned = causal and (capturing or not xp.isfinite(v).all())  # (PyTorch: NaN)
         calm = (not capturing and (mask is None or mask.dtype == bool)
                 and self._scores_within(q, k, 60))
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            s = self._attention_scores(k[..., :end, :], qt[..., r0:r1], m, first, post)
+            s = self._attention_scores(q[..., r0:r1, :], k[..., :end, :], m, first, post,
+                                       keys_first=kp is None)
             top = None               # calm: exp(s) is safe as it is, no pass for the maximum
             if not calm:
                 top = s.max(axis=-2, keepdims=True)
@@ -449,9 +455,10 @@ class ArrayModuleBackend(Backend):
     def attention_grad_into(self, grads, g, q, k, v, mask, keep, scale, causal, lse, out):
         """Flash attention's backward into ``grads`` (dq, dk, dv): each block's
         probabilities recomputed from the saved log-sum-exp (keys x queries, as the
-        forward's), ds = p (dp - rowsum(g o)), gradients accumulated per block. The subtractions of the log-sum-exp and of
-        rowsum(g o) ride in the GEMMs, as one more feature (1 in k and v, minus them in
-        q and g): one pass over the L x S scores less each."""
+        forward's), ds = p (dp - rowsum(g o)), gradients accumulated per block. The
+        subtractions of the log-sum-exp and of rowsum(g o) ride in the GEMMs, as one more
+        feature (1 in k and v, minus them in q and g): one pass over the L x S scores less
+        each."""
         xp = self.xp
         dq, dk, dv = grads
         dk[...], dv[...] = 0, 0
@@ -462,14 +469,18 @@ class ArrayModuleBackend(Backend):
         ga, va = (g, v) if keep is not None else (self._with_feature(g, -d),
                                                   self._with_feature(v, 1))
         q = qa[..., :-1]                                  # q scale: dk = ds^T (q scale)
-        qat, gat = xp.swapaxes(qa, -1, -2), xp.swapaxes(ga, -1, -2)
         for r0, r1, end, first, m, kp in self._attention_blocks(q, k, v, mask, keep, causal):
-            p = self._attention_scores(ka[..., :end, :], qat[..., r0:r1], m, first)  # keys x queries
+            # keys x queries (see _attention_scores), as p and dp below
+            p = self._attention_scores(qa[..., r0:r1, :], ka[..., :end, :], m, first,
+                                       keys_first=kp is None)
             self._exp_in_place(p)
             kp = None if kp is None else xp.swapaxes(kp, -1, -2)
             dv[..., :end, :] += xp.matmul(p if kp is None else p * kp, g[..., r0:r1, :])
-            dp = xp.matmul(va[..., :end, :], gat[..., r0:r1])
-            if kp is not None:
+            if kp is None:
+                dp = xp.matmul(va[..., :end, :], xp.swapaxes(ga[..., r0:r1, :], -1, -2))
+            else:
+                dp = xp.swapaxes(xp.matmul(ga[..., r0:r1, :], xp.swapaxes(va[..., :end, :],
+                                                                         -1, -2)), -1, -2)
                 dp *= kp
                 dp -= d[..., None, r0:r1]
             dp *= p
@@ -608,6 +619,13 @@ def _kept_memory_line():
             f"{keep >> 20} MiB of it is free (glibc's trim threshold)"] if keep else []
 
 
+def _rows_or_columns(s):
+    """Whether attention's scores ``s`` are float32 that backends/numpy/scores.py takes:
+    C-contiguous, or the transposed view of a C-contiguous array."""
+    return s.dtype == numpy.float32 and (s.flags.c_contiguous
+                                         or numpy.swapaxes(s, -1, -2).flags.c_contiguous)
+
+
 #: the unsigned integer dtype of each item size, for _bit_select
 _UINTS = {n: numpy.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 #: from this many elements where selects bits: below it NumPy's where is as fast
@@ -743,13 +761,13 @@ class NumpyBackend(ArrayModuleBackend):
 
     # loops compiled by Numba, imported on first use (Numba's import takes 0.3 s)
     def _exp_columns(self, s, top):
-        if s.dtype != numpy.float32 or not s.flags.c_contiguous:
+        if not _rows_or_columns(s):
             return super()._exp_columns(s, top)
         from . import scores
         return scores.exp_columns(s, top)
 
     def _exp_in_place(self, x):
-        if x.dtype != numpy.float32 or not x.flags.c_contiguous:
+        if not _rows_or_columns(x):
             return super()._exp_in_place(x)
         from . import scores
         scores.exp_in_place(x)

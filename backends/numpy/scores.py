@@ -89,6 +89,19 @@ def _exp_columns(s, top, totals):
             totals[b, i] = total[i]
 
 
+@numba.njit(nogil=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def _exp_rows(s, top, totals):
+    """s (rows, n), top and totals (rows,): each row summed in float32 across the vector
+    lanes (reassociated), as PyTorch's fused exp-and-sum."""
+    for i in range(s.shape[0]):
+        shift, total = top[i], np.float32(0.0)
+        for j in range(s.shape[1]):
+            e = exp32(s[i, j] - shift)
+            s[i, j] = e
+            total += e
+        totals[i] = total
+
+
 @numba.njit(nogil=True, fastmath={"contract"}, error_model="numpy")
 def _exp_flat(x):
     for i in range(x.size):
@@ -96,10 +109,19 @@ def _exp_flat(x):
 
 
 def exp_columns(s, top):
-    """exp(s - top) in place over C-contiguous float32 ``s`` (..., n, m) (``top``: each
-    column's shift, shaped (..., 1, m), or None for none); returns each column's sum,
-    shaped (..., 1, m) in float32."""
+    """exp(s - top) in place over float32 ``s`` (..., n, m), C-contiguous or the
+    transposed view of a C-contiguous array (``top``: each column's shift, shaped
+    (..., 1, m), or None for none); returns each column's sum, shaped (..., 1, m) in
+    float32."""
     n, m = s.shape[-2:]
+    if not s.flags.c_contiguous:                  # a view of rows (..., m, n)
+        rows = np.swapaxes(s, -1, -2).reshape(-1, n)
+        shift = (np.zeros(rows.shape[0], s.dtype) if top is None else
+                 np.ascontiguousarray(np.broadcast_to(top, s.shape[:-2] + (1, m)), s.dtype)
+                 .reshape(-1))
+        totals = np.empty(rows.shape[0], s.dtype)
+        _exp_rows(rows, shift, totals)
+        return totals.reshape(s.shape[:-2] + (1, m))
     blocks = s.reshape(-1, n, m)
     shift = (np.zeros((blocks.shape[0], m), s.dtype) if top is None
              else np.ascontiguousarray(np.broadcast_to(top, s.shape[:-2] + (1, m)), s.dtype)
@@ -110,5 +132,5 @@ def exp_columns(s, top):
 
 
 def exp_in_place(x):
-    """exp of C-contiguous float32 ``x``, in place."""
-    _exp_flat(x.reshape(-1))
+    """exp of float32 ``x``, C-contiguous or the transposed view of such, in place."""
+    _exp_flat((x if x.flags.c_contiguous else np.swapaxes(x, -1, -2)).reshape(-1))

@@ -326,7 +326,7 @@ class StridedBackend(Backend):
             raise TypeError(f"{self.name}: {name} needs an integer or bool tensor")
         if kind == "b" and name in ("add", "mul", "maximum", "minimum"):
             return self.SPELLING[f"{name} bool"], a
-        if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum"):
+        if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum", "div"):
             return self.SPELLING[f"{name} {'float' if kind == 'f' else 'int'}"], a
         return self.SPELLING[name], a
 

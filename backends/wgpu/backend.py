@@ -163,6 +163,40 @@ def _isfinite(v):
     return f"((bitcast<u32>({v}) & 0x7f800000u) != 0x7f800000u)"
 
 
+#: x / y of f32s as the device rounds it (WGSL allows 2.5 ULP); a test puts an inexact
+#: quotient here to check that ember_div corrects it
+_QUOTIENT = "x / y"
+
+
+def _div_helper():
+    """ember_div: x / y rounded once where the device's / is not (WGSL allows 2.5 ULP, and
+    NVIDIA's Vulkan driver takes it: uint8 images scaled by 1/255 came out a ULP off
+    there, docs/gpu.md). The residual x - q y is
+    computed exactly from q and y cut by their bits into 12-bit halves (every product of
+    halves is exact; a cut by bits, unlike Veltkamp's, stays exact when a compiler fuses a
+    multiply and an add, and WGSL's fma need not be fused: llvmpipe's is not), and
+    corrects q by one Newton step. Quotients below 2^-87 (their correction would be
+    subnormal), infinite or NaN, and dividends so small or large that a product of halves
+    would leave float32's normal range, keep the device's /."""
+    return f"""
+fn ember_div(x: f32, y: f32) -> f32 {{
+    let q = {_QUOTIENT};
+    let ex = (bitcast<u32>(x) >> 23u) & 0xffu;
+    let eq = (bitcast<u32>(q) >> 23u) & 0xffu;
+    let ey = (bitcast<u32>(y) >> 23u) & 0xffu;
+    if (ex < 32u || ex > 250u || eq < 40u || eq == 255u || ey == 0u || ey == 255u) {{
+        return q;
+    }}
+    let qh = bitcast<f32>(bitcast<u32>(q) & 0xfffff000u);
+    let yh = bitcast<f32>(bitcast<u32>(y) & 0xfffff000u);
+    let ql = q - qh;
+    let yl = y - yh;
+    let r = (((x - qh * yh) - qh * yl) - ql * yh) - ql * yl;
+    return q + r / y;
+}}
+"""
+
+
 _ROUND_HELPERS = """
 // bfloat16 values live in f32: rounded to nearest even on the 16 high bits (NaN to the
 // quiet NaN of its sign, as ml_dtypes)
@@ -669,7 +703,7 @@ fn ember_pow(x: TA, y: TA) -> TA {
 """
 
 #: a call of a _FLOAT_HELPERS function (a shader includes the helpers it calls)
-_FLOAT_CALL = re.compile(r"\bember_(?!ipow\b|upow\b)\w+\(")
+_FLOAT_CALL = re.compile(r"\bember_(?!ipow\b|upow\b|div\b)\w+\(")
 
 #: base ** exponent of integers by repeated squaring, wrapping: NAME of type TA, for an
 #: exponent >= 0
@@ -723,7 +757,8 @@ _SPELLING = {
     "abs float": "abs(x)", "abs int": "abs(x)",
     "sign float": f"select(TO(x > TA(0)) - TO(x < TA(0)), x, {_isnan('x')})",
     "sign int": "TO(x > TA(0)) - TO(x < TA(0))",
-    "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y",
+    "add": "x + y", "sub": "x - y", "mul": "x * y", "div float": "ember_div(x, y)",
+    "div int": "x / y",
     # WGSL's float % is x - y * trunc(x / y), which rounds; its integer / gives x where
     # y is 0 (and INT_MIN for INT_MIN / -1, as wanted)
     # to and from the 8-bit floats, through f32 (StridedBackend._float8_cast)
@@ -1072,7 +1107,7 @@ class WgpuBackend(StridedBackend):
         funcs, body = self._fused_code(spec, exprs, layout, lang, out, accumulate)
         code = "\n".join(funcs)
         helpers = ((_FLOAT_HELPERS.replace("TA", "f32") if _FLOAT_CALL.search(code) else "")
-                   + _int_helpers(code)
+                   + _int_helpers(code) + (_div_helper() if "ember_div(" in code else "")
                    + (self.kernels.source("complex.wgsl", {}) if "ember_c" in code or
                       "ember_hypot" in code else "")
                    + (_ROUND_HELPERS if "ember_round_" in code + "".join(body) or

@@ -316,8 +316,9 @@ class StridedBackend(Backend):
             raise TypeError(f"{self.name}: {name} has no complex spelling")
         if name == "where":
             return self.SPELLING["where"], np.dtype(dtypes[1])
-        if name in ("eq", "ne", "lt", "le", "gt", "ge"):
-            return self.SPELLING[name], np.dtype(np.bool_)
+        if name in ("eq", "ne", "lt", "le", "gt", "ge"):    # "NAME float" where there is one
+            spelling = self.SPELLING.get(f"{name} float") if kind == "f" else None
+            return spelling or self.SPELLING[name], np.dtype(np.bool_)
         if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid", "fast_log1p",
                     "fast_expm1", "fast_erf", "fast_gelu", "fast_gelu_grad", "fast_gelu_tanh",
                     "fast_gelu_tanh_grad", "fast_fmod", "fast_copysign") and kind != "f":

@@ -749,6 +749,12 @@ _SPELLING = {
     **saturating_casts(_saturating_cast),
     **{op: f"select(0u, 1u, x {c} y)" for op, c in (("eq", "=="), ("ne", "!="), ("lt", "<"),
                                                      ("le", "<="), ("gt", ">"), ("ge", ">="))},
+    # a float comparison with NaN tested by its bits: a shader compiler that assumes no
+    # NaN (NVIDIA's Vulkan driver) folds x != x to false, which broke NaN's place in sort,
+    # topk and searchsorted, and nansum and nan_to_num, there
+    **{f"{op} float": f"select(0u, 1u, x {c} y && !{_isnan('x')} && !{_isnan('y')})"
+       for op, c in (("eq", "=="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="))},
+    "ne float": f"select(0u, 1u, x != y || {_isnan('x')} || {_isnan('y')})",
     "neg": "-x", "exp": "ember_exp(x)", "log": "ember_log(x)", "sin": "ember_sin(x)", "cos": "ember_cos(x)",
     "tanh": "ember_tanh(x)", "sqrt": "sqrt(x)",
     "fast_sigmoid": "ember_sigmoid(x)", "fast_log1p": "ember_log1p(x)", "fast_expm1": "ember_expm1(x)",

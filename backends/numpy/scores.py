@@ -12,9 +12,8 @@ float32 over 64 rows at a time (one vector lane per column), then in float64.
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
+
+from .special import float_of_bits, horner
 
 _LOG2E = np.float32(1.4426950408889634)
 #: ln 2 in two parts, the first with 8 low bits zero: k ln2_hi is exact for |k| <= 255
@@ -24,21 +23,12 @@ _ROUND = np.float32(12582912.0)
 #: exp's argument is clamped here first: below, every result rounds to 0; above, to inf
 _LOW, _HIGH = np.float32(-104.0), np.float32(89.0)
 _C = tuple(np.float32(1.0 / f) for f in (5040, 720, 120, 24, 6, 2, 1, 1))
-_ONE = np.float32(1.0)
-
-
-@intrinsic
-def _float_of_bits(typingctx, bits):
-    """The float32 whose bits are the int32 ``bits`` (a bitcast, which LLVM widens)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
 
 
 @numba.njit(inline="always")
 def _power_of_two(k):
     """2^k for -75 <= k <= 64, a normal float32."""
-    return _float_of_bits((np.int32(k) + np.int32(127)) << np.int32(23))
+    return float_of_bits(np.int32((k + 127) << 23))     # (Numba widens int32 sums)
 
 
 @numba.njit(inline="always")
@@ -50,13 +40,7 @@ def exp32(a):
     b = min(max(a, _LOW), _HIGH)
     k = (b * _LOG2E + _ROUND) - _ROUND
     r = (b - k * _LN2_HI) - k * _LN2_LO
-    p = _C[0] * r + _C[1]
-    p = p * r + _C[2]
-    p = p * r + _C[3]
-    p = p * r + _C[4]
-    p = p * r + _C[5]
-    p = p * r + _C[6]
-    p = p * r + _C[7]
+    p = horner(r, _C)
     half = np.int32(k) >> np.int32(1)
     e = p * _power_of_two(half) * _power_of_two(np.int32(k) - half)
     return e if a == a else a

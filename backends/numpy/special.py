@@ -26,18 +26,21 @@ from ember.ops.special import ERF_SWITCH, ERF_TAYLOR, ERFCC, GELU_SLOPE_CLIP
 
 from . import threads
 
-_C = ERFCC            # ten coefficients each (_horner)
+_C = ERFCC            # ten coefficients each (horner)
 _T = ERF_TAYLOR
 _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
 @intrinsic
-def _double_of_bits(typingctx, bits):
-    """The float64 whose bits are the int64 ``bits`` (a bitcast, which LLVM widens)."""
+def float_of_bits(typingctx, bits):
+    """The float whose bits are the integer ``bits``: a float64 of an int64, a float32 of
+    an int32 (a bitcast, which LLVM widens)."""
+    wide = bits.bitwidth == 64
+
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
+        return builder.bitcast(args[0], ir.DoubleType() if wide else ir.FloatType())
+    return (types.float64 if wide else types.float32)(bits), codegen
 
 
 @numba.njit(inline="always")
@@ -60,7 +63,7 @@ def _exp(a):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    return p * _double_of_bits((np.int64(k) + 1023) << 52)
+    return p * float_of_bits((np.int64(k) + 1023) << 52)
 
 
 @numba.njit(inline="always")
@@ -70,17 +73,13 @@ def _exp_or_inf(a):
 
 
 @numba.njit(inline="always")
-def _horner(t, c):
-    """sum c[i] t^(9 - i) of a tuple of ten coefficients, the highest power first."""
-    p = c[0] * t + c[1]
-    p = p * t + c[2]
-    p = p * t + c[3]
-    p = p * t + c[4]
-    p = p * t + c[5]
-    p = p * t + c[6]
-    p = p * t + c[7]
-    p = p * t + c[8]
-    return p * t + c[9]
+def horner(t, c):
+    """sum c[i] t^(n - 1 - i) of a tuple of n coefficients, the highest power first (its
+    length is part of the tuple's type, so the loop unrolls)."""
+    p = c[0]
+    for i in range(1, len(c)):
+        p = p * t + c[i]
+    return p
 
 
 @numba.njit(inline="always")
@@ -88,7 +87,7 @@ def _erfc(u):
     """erfc(u) for u >= 0 (NaN: garbage, which the callers replace)."""
     u = u if u == u else 0.0
     t = 1.0 / (1.0 + 0.5 * u)
-    return t * _exp(_horner(t, _C) - u * u)
+    return t * _exp(horner(t, _C) - u * u)
 
 
 @numba.njit(nogil=True, error_model="numpy")
@@ -96,7 +95,7 @@ def _erf_loop(x, out):
     for i in range(x.size):
         v = np.float64(x[i])
         far = 1.0 - _erfc(abs(v))
-        y = v * _horner(v * v, _T) if abs(v) < ERF_SWITCH else (far if v > 0 else -far)
+        y = v * horner(v * v, _T) if abs(v) < ERF_SWITCH else (far if v > 0 else -far)
         out[i] = y if v == v else v
 
 

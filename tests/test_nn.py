@@ -643,6 +643,9 @@ def test_numpy_attention_exp_within_1_ulp_for_every_float_and_column_sums_to_flo
     totals = scores.exp_columns(view, top)
     assert_ulp(view, want, ember.float32, 1.0, "exp_columns of a transposed view", s)
     assert np.all(np.abs(totals - sums) <= 2e-6 * sums)
+    for empty in (np.zeros((2, 0, 3), np.float32), np.zeros((2, 3, 0), np.float32)):
+        totals = scores.exp_columns(empty, None)     # no keys: sums 0; no queries: none
+        assert totals.shape == (2, 1, empty.shape[-1]) and not totals.any()
     calm = s[1:] / np.float32(2)           # no shift: exp(s) itself, as for calm scores
     got = calm.copy()
     totals = scores.exp_columns(got, None)

@@ -476,11 +476,9 @@ class ArrayModuleBackend(Backend):
             self._exp_in_place(p)
             kp = None if kp is None else xp.swapaxes(kp, -1, -2)
             dv[..., :end, :] += xp.matmul(p if kp is None else p * kp, g[..., r0:r1, :])
-            if kp is None:
-                dp = xp.matmul(va[..., :end, :], xp.swapaxes(ga[..., r0:r1, :], -1, -2))
-            else:
-                dp = xp.swapaxes(xp.matmul(ga[..., r0:r1, :], xp.swapaxes(va[..., :end, :],
-                                                                         -1, -2)), -1, -2)
+            dp = self._attention_scores(ga[..., r0:r1, :], va[..., :end, :], None, 0,
+                                        keys_first=kp is None)    # (g v^T)^T, laid out as p
+            if kp is not None:
                 dp *= kp
                 dp -= d[..., None, r0:r1]
             dp *= p

@@ -316,9 +316,10 @@ class StridedBackend(Backend):
             raise TypeError(f"{self.name}: {name} has no complex spelling")
         if name == "where":
             return self.SPELLING["where"], np.dtype(dtypes[1])
-        if name in ("eq", "ne", "lt", "le", "gt", "ge"):    # "NAME float" where there is one
-            spelling = self.SPELLING.get(f"{name} float") if kind == "f" else None
-            return spelling or self.SPELLING[name], np.dtype(np.bool_)
+        # a float input takes the language's "NAME float" spelling where it has one
+        own = self.SPELLING.get(f"{name} float") if kind == "f" else None
+        if name in ("eq", "ne", "lt", "le", "gt", "ge"):
+            return own or self.SPELLING[name], np.dtype(np.bool_)
         if name in ("exp", "log", "sin", "cos", "tanh", "sqrt", "fast_sigmoid", "fast_log1p",
                     "fast_expm1", "fast_erf", "fast_gelu", "fast_gelu_grad", "fast_gelu_tanh",
                     "fast_gelu_tanh_grad", "fast_fmod", "fast_copysign") and kind != "f":
@@ -327,9 +328,9 @@ class StridedBackend(Backend):
             raise TypeError(f"{self.name}: {name} needs an integer or bool tensor")
         if kind == "b" and name in ("add", "mul", "maximum", "minimum"):
             return self.SPELLING[f"{name} bool"], a
-        if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum", "div"):
+        if name in ("fast_relu", "abs", "sign", "pow", "maximum", "minimum"):
             return self.SPELLING[f"{name} {'float' if kind == 'f' else 'int'}"], a
-        return self.SPELLING[name], a
+        return own or self.SPELLING[name], a
 
     def _float8_cast(self, a, dtype):
         """A cast from or to an 8-bit float (held as its bits): through float32, with the

@@ -116,8 +116,7 @@ _SPELLING = {
     "abs float": "fabs(x)", "abs int": "((x) < 0 ? -(x) : (x))",
     "sign float": "((x) != (x) ? (x) : (TO)(((x) > 0) - ((x) < 0)))",
     "sign int": "(TO)(((x) > 0) - ((x) < 0))",
-    "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div float": "((x) / (y))",
-    "div int": "((x) / (y))",
+    "add": "((x) + (y))", "sub": "((x) - (y))", "mul": "((x) * (y))", "div": "((x) / (y))",
     # C's % and / are undefined where y is 0 and for INT_MIN / -1: 0, and -x (it wraps)
     "fast_fmod": "fmod(x, y)", "fast_copysign": "copysign(x, y)",
     "fast_remainder": "ember_remainder(x, y)", "fast_floor_divide": "ember_floor_divide(x, y)",
@@ -152,7 +151,7 @@ _SPELLING = {
 #: there, so only as a ?: condition; casts and sizeof(TO) are a scalar's)
 _LANE_SPELLINGS = frozenset(_SPELLING[k] for k in (
     "neg", "exp", "log", "sqrt", "fast_sigmoid", "fast_log1p", "fast_relu float", "abs float",
-    "add", "sub", "mul", "div float", "maximum float", "minimum float"))
+    "add", "sub", "mul", "div", "maximum float", "minimum float"))
 
 
 def _c_fold(kind, dtype):

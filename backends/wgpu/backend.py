@@ -763,8 +763,8 @@ _SPELLING = {
     "abs float": "abs(x)", "abs int": "abs(x)",
     "sign float": f"select(TO(x > TA(0)) - TO(x < TA(0)), x, {_isnan('x')})",
     "sign int": "TO(x > TA(0)) - TO(x < TA(0))",
-    "add": "x + y", "sub": "x - y", "mul": "x * y", "div float": "ember_div(x, y)",
-    "div int": "x / y",
+    "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y",
+    "div float": "ember_div(x, y)",
     # WGSL's float % is x - y * trunc(x / y), which rounds; its integer / gives x where
     # y is 0 (and INT_MIN for INT_MIN / -1, as wanted)
     # to and from the 8-bit floats, through f32 (StridedBackend._float8_cast)

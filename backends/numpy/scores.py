@@ -42,8 +42,8 @@ def exp32(a):
     b = min(max(a, _LOW), _HIGH)
     k = (b * _LOG2E + _ROUND) - _ROUND
     r = (b - k * _LN2_HI) - k * _LN2_LO
-    p = _C[0] * r + _C[1]      # written out: special.horner's loop, inlined here, kept
-    p = p * r + _C[2]          # the column pass from vectorizing (105 -> 157 us)
+    p = _C[0] * r + _C[1]      # written out, as special._horner is: a loop over the
+    p = p * r + _C[2]          # coefficients kept the column pass from vectorizing (157 us)
     p = p * r + _C[3]
     p = p * r + _C[4]
     p = p * r + _C[5]

@@ -26,7 +26,7 @@ from ember.ops.special import ERF_SWITCH, ERF_TAYLOR, ERFCC, GELU_SLOPE_CLIP
 
 from . import threads
 
-_C = ERFCC            # ten coefficients each (horner)
+_C = ERFCC            # ten coefficients each (_horner)
 _T = ERF_TAYLOR
 _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
@@ -73,13 +73,17 @@ def _exp_or_inf(a):
 
 
 @numba.njit(inline="always")
-def horner(t, c):
-    """sum c[i] t^(n - 1 - i) of a tuple of n coefficients, the highest power first (its
-    length is part of the tuple's type, so the loop unrolls)."""
-    p = c[0]
-    for i in range(1, len(c)):
-        p = p * t + c[i]
-    return p
+def _horner(t, c):
+    """sum c[i] t^(9 - i) of a tuple of ten coefficients, the highest power first."""
+    p = c[0] * t + c[1]
+    p = p * t + c[2]
+    p = p * t + c[3]
+    p = p * t + c[4]
+    p = p * t + c[5]
+    p = p * t + c[6]
+    p = p * t + c[7]
+    p = p * t + c[8]
+    return p * t + c[9]
 
 
 @numba.njit(inline="always")
@@ -87,7 +91,7 @@ def _erfc(u):
     """erfc(u) for u >= 0 (NaN: garbage, which the callers replace)."""
     u = u if u == u else 0.0
     t = 1.0 / (1.0 + 0.5 * u)
-    return t * _exp(horner(t, _C) - u * u)
+    return t * _exp(_horner(t, _C) - u * u)
 
 
 @numba.njit(nogil=True, error_model="numpy")
@@ -95,7 +99,7 @@ def _erf_loop(x, out):
     for i in range(x.size):
         v = np.float64(x[i])
         far = 1.0 - _erfc(abs(v))
-        y = v * horner(v * v, _T) if abs(v) < ERF_SWITCH else (far if v > 0 else -far)
+        y = v * _horner(v * v, _T) if abs(v) < ERF_SWITCH else (far if v > 0 else -far)
         out[i] = y if v == v else v
 
 

@@ -171,11 +171,10 @@ _QUOTIENT = "x / y"
 def _div_helper():
     """ember_div: x / y rounded once where the device's / is not (WGSL allows 2.5 ULP, and
     NVIDIA's Vulkan driver takes it: uint8 images scaled by 1/255 came out a ULP off
-    there, docs/gpu.md). The residual x - q y is
-    computed exactly from q and y cut by their bits into 12-bit halves (every product of
-    halves is exact; a cut by bits, unlike Veltkamp's, stays exact when a compiler fuses a
-    multiply and an add, and WGSL's fma need not be fused: llvmpipe's is not), and
-    corrects q by one Newton step. Quotients below 2^-87 (their correction would be
+    there, docs/gpu.md). The residual x - q y is computed exactly from q and y cut by
+    their bits into 12-bit halves (every product of halves is exact; a cut by bits, unlike
+    Veltkamp's, stays exact when a compiler fuses a multiply and an add, and WGSL's fma
+    need not be fused: llvmpipe's is not), and corrects q by one Newton step. Quotients below 2^-87 (their correction would be
     subnormal), infinite or NaN, and dividends so small or large that a product of halves
     would leave float32's normal range, keep the device's /."""
     return f"""

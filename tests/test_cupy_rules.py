@@ -11,7 +11,8 @@ from ember.backends.cupy.backend import CupyBackend
 from ember.backends.numpy.backend import NumpyBackend
 
 RULES = ("scatter_add", "fast_remainder", "fast_floor_divide", "fast_left_shift",
-         "fast_right_shift", "log", "fast_log1p", "_complex_log", "sign")
+         "fast_right_shift", "log", "fast_log1p", "_complex_log", "sign", "sin", "tanh",
+         "fast_expm1", "div")
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,78 @@ def test_complex_sign_at_infinite_and_nan_parts_is_numpys(pair, dtype):
         g, w = part(got), part(want)
         kept = ~np.isnan(w)
         assert np.array_equal(np.isnan(g), ~kept) and np.array_equal(g[kept], w[kept]), dtype
+
+
+def _nan_where_not_finite(fn):
+    def spoiled(z):
+        out = fn(z)
+        return np.where(np.isfinite(z), out, np.nan) if z.dtype.kind == "c" else out
+    return spoiled
+
+
+class _CupysComplexMath:
+    """NumPy standing in for CuPy's complex math: sin, tanh and expm1 NaN wherever a part is
+    not finite, and a quotient scaled by |b.real| + |b.imag| (CuPy's operator/, whose
+    1 / (inf + 0i) is NaN)."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    sin, tanh, expm1 = (staticmethod(_nan_where_not_finite(f)) for f in (np.sin, np.tanh,
+                                                                        np.expm1))
+
+    @staticmethod
+    def true_divide(a, b):
+        s = np.abs(b.real) + np.abs(b.imag)
+        ar, ai, br, bi = a.real / s, a.imag / s, b.real / s, b.imag / s
+        n = br * br + bi * bi
+        return ((ar * br + ai * bi) / n + 1j * ((ai * br - ar * bi) / n)).astype(a.dtype)
+
+
+_PARTS = [0.0, -0.0, 1.0, -1.0, -2.5, 2.0, 1e30, -1e30, 1e-20, np.inf, -np.inf, np.nan]
+
+
+def _same(got, want, wide=None, within=0):
+    """Per element: NaN where NumPy's part is NaN, and otherwise NumPy's sign and the same
+    value, or within ``within`` eps of the modulus of ``wide`` (the same in complex128)
+    where NumPy's is finite."""
+    ok = np.ones(got.shape, bool)
+    eps = np.finfo(got.real.dtype).eps
+    for part in (np.real, np.imag):
+        g, w = part(got), part(want)
+        with np.errstate(invalid="ignore"):
+            near = np.abs(g - part(wide)) <= within * eps * np.abs(wide) if within else False
+        ok &= np.where(np.isnan(w), np.isnan(g), (np.signbit(g) == np.signbit(w)) & (
+            (g == w) | (np.isfinite(w) & near)))
+    return ok
+
+
+@pytest.mark.parametrize("name", ["sin", "tanh", "fast_expm1", "div"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_sin_tanh_expm1_and_quotients_at_every_special_part_are_numpys(pair, name,
+                                                                             dtype):
+    """Every pair of parts from +-0, +-1, 2, -2.5, +-1e30, 1e-20, +-inf and NaN (and each
+    such quotient), through CuPy's complex math as the stand-in gives it: NumPy's values
+    and signs of zero where a part is not finite (C's Annex G, glibc's csin and ctanh,
+    Smith's quotient), and elsewhere within 4 eps of the modulus of the complex128 answer
+    (libm's sin and exp are not NumPy's own loops)."""
+    numpy_backend, rules = pair
+    rules = type(rules)()
+    rules.xp = _CupysComplexMath()
+    z = np.array([complex(a, b) for a in _PARTS for b in _PARTS], dtype)
+    with np.errstate(all="ignore"):
+        if name == "div":
+            x, y = (a.ravel() for a in np.meshgrid(z, z))
+            got, want, wide = rules.div(x, y), x / y, x.astype(complex) / y.astype(complex)
+            assert not _same(rules.xp.true_divide(x, y), want).all()   # the stand-in's NaNs
+        else:
+            fn = getattr(numpy_backend, name)
+            got, want, wide = getattr(rules, name)(z), fn(z), fn(z.astype(complex))
+            assert not _same(getattr(rules.xp, name.removeprefix("fast_"))(z), want).all()
+    assert got.dtype == want.dtype
+    bad = np.flatnonzero(~_same(got, want, wide, within=4))
+    cases = (x[bad], y[bad]) if name == "div" else z[bad]
+    assert bad.size == 0, (name, cases, got[bad][:4], want[bad][:4])
 
 
 def test_float32_matmul_precision_sets_cublass_compute_type_once_per_change():

@@ -63,6 +63,23 @@ def _parts(z):
     return z.view(z.real.dtype).reshape(z.shape + (2,))
 
 
+def _joined(xp, re, im, dtype):
+    """The complex array of ``dtype`` whose parts are ``re`` and ``im`` (re + 1j * im
+    would make inf * 1j a NaN real part)."""
+    out = xp.empty(re.shape, dtype)
+    pairs = _parts(out)
+    pairs[..., 0], pairs[..., 1] = re, im
+    return out
+
+
+def _annex_g(xp, z, own, re, im):
+    """``own`` (the array module's complex function of z) where both parts of z are
+    finite, and (re, im) where one is infinite or NaN: C's Annex G values there, as
+    NumPy's, where CuPy's complex math gives NaN."""
+    odd = ~xp.isfinite(z)
+    return _joined(xp, xp.where(odd, re, own.real), xp.where(odd, im, own.imag), own.dtype)
+
+
 class CupyBackend(ArrayModuleBackend):
     """NVIDIA GPUs through CuPy (any CuPy wheel: cupy-cuda12x, cupy-cuda13x...)."""
 
@@ -179,34 +196,84 @@ class CupyBackend(ArrayModuleBackend):
     def fast_log1p(self, x):
         return self._complex_log(x, self.xp.log1p(x))
 
+    def _complex_log(self, x, out):
+        """``out`` (log or log1p of x), and where a part of a complex x is infinite or
+        NaN, log|x| + i arg(x), from hypot and atan2 (CuPy's complex log gives NaN + NaN i at
+        inf + NaN i and NaN + inf i, C's +inf + NaN i)."""
+        xp = self.xp
+        if x.dtype.kind != "c":
+            return out
+        re, im = x.real, x.imag
+        return _annex_g(xp, x, out, xp.log(xp.hypot(re, im)), xp.arctan2(im, re))
+
     def sign(self, x):
         """NumPy's: z / |z|, and where a part is infinite, the unit along it (NaN when
         both are; CuPy's gives NaN wherever one is)."""
         xp, out = self.xp, self.xp.sign(x)
         if x.dtype.kind != "c":
             return out
-        re, im = x.real, x.imag
-        pairs = _parts(out)
-        one = xp.isinf(re) ^ xp.isinf(im)
-        odd = ~xp.isfinite(x)
-        for k, part in enumerate((re, im)):
-            unit = xp.where(xp.isinf(part), xp.copysign(xp.ones_like(part), part), 0)
-            pairs[..., k] = xp.where(odd, xp.where(one, unit, xp.nan), pairs[..., k])
-        return out
+        parts = x.real, x.imag
+        one = xp.isinf(parts[0]) ^ xp.isinf(parts[1])
+        unit = [xp.where(one, xp.where(xp.isinf(p), xp.copysign(xp.ones_like(p), p), 0), xp.nan)
+                for p in parts]
+        return _annex_g(xp, x, out, *unit)
 
-    def _complex_log(self, x, out):
-        """``out`` (log or log1p of x) with C's Annex G values where a part of a complex x is
-        infinite or NaN: log|x| + i arg(x), from hypot and atan2 (CuPy's complex log gives
-        NaN + NaN i at inf + NaN i and NaN + inf i, C's +inf + NaN i)."""
-        xp = self.xp
+    def sin(self, x):
+        """Where a part is infinite or NaN, sin x cosh y + i cos x sinh y with a zero part
+        kept and an infinite y's imaginary part +inf once x is not finite (glibc's csin,
+        which NumPy's is)."""
+        xp, out = self.xp, self.xp.sin(x)
         if x.dtype.kind != "c":
             return out
         re, im = x.real, x.imag
-        pairs = _parts(out)
-        odd = ~xp.isfinite(x)
-        pairs[..., 0] = xp.where(odd, xp.log(xp.hypot(re, im)), pairs[..., 0])
-        pairs[..., 1] = xp.where(odd, xp.arctan2(im, re), pairs[..., 1])
-        return out
+        odd_x = ~xp.isfinite(re) & xp.isinf(im)
+        return _annex_g(xp, x, out, xp.where(re == 0, re, xp.sin(re) * xp.cosh(im)),
+                        xp.where(im == 0, im, xp.where(odd_x, xp.inf, xp.cos(re) * xp.sinh(im))))
+
+    def tanh(self, x):
+        """Where a part is infinite or NaN, Annex G's ctanh: +-1 + i0 (the sign of
+        sin y cos y) for an infinite x; x + i0 for a NaN x and zero y; a zero x kept over
+        a non-finite y; NaN elsewhere."""
+        xp, out = self.xp, self.xp.tanh(x)
+        if x.dtype.kind != "c":
+            return out
+        re, im = x.real, x.imag
+        inf_x, nan = xp.isinf(re), xp.full_like(re, xp.nan)
+        zero_sign = xp.where(xp.isfinite(im), xp.sin(im) * xp.cos(im), im)
+        return _annex_g(
+            xp, x, out,
+            xp.where(inf_x, xp.copysign(xp.ones_like(re), re),
+                     xp.where(xp.isnan(re) | (re == 0), re, nan)),
+            xp.where(inf_x, xp.copysign(xp.zeros_like(im), zero_sign),
+                     xp.where(xp.isnan(re) & (im == 0), im, nan)))
+
+    def fast_expm1(self, x):
+        """A complex x's as NumPy's: expm1(x) cos y - 2 sin^2(y / 2) + i exp(x) sin y, exact
+        near 0 and NaN or infinite as NumPy's at every special part (CuPy's is not)."""
+        xp = self.xp
+        if x.dtype.kind != "c":
+            return xp.expm1(x)
+        re, im = x.real, x.imag
+        half = xp.sin(im / 2)
+        return _joined(xp, xp.expm1(re) * xp.cos(im) - 2 * half * half,
+                       xp.exp(re) * xp.sin(im), x.dtype)
+
+    def div(self, a, b):
+        """Complex quotients by NumPy's rule (Smith's, and a zero divisor dividing each part
+        by +0): CuPy's scales by |b.real| + |b.imag|, so 1 / (inf + 0i) is NaN, not 0."""
+        xp = self.xp
+        if "c" not in (a.dtype.kind, b.dtype.kind):
+            return xp.true_divide(a, b)
+        ar, ai, br, bi = a.real, a.imag, b.real, b.imag
+        size_r, size_i = xp.abs(br), xp.abs(bi)
+        by_real = size_r >= size_i
+        zero = (size_r == 0) & (size_i == 0)
+        rat = xp.where(by_real, bi / br, br / bi)
+        scale = 1 / xp.where(by_real, br + bi * rat, bi + br * rat)
+        re = xp.where(by_real, (ar + ai * rat) * scale, (ar * rat + ai) * scale)
+        im = xp.where(by_real, (ai - ar * rat) * scale, (ai * rat - ar) * scale)
+        return _joined(xp, xp.where(zero, ar / size_r, re), xp.where(zero, ai / size_r, im),
+                       xp.result_type(a, b))
 
     @_bfloat16_in_float32
     def fast_remainder(self, x, y):

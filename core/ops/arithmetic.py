@@ -50,12 +50,13 @@ def logaddexp(x1, x2):
 
 def logaddexp2(x1, x2):
     """log2(2^x1 + 2^x2), logaddexp's in base 2 (no overflow; equal infinities give
-    themselves)."""
+    themselves). 2^-gap is exp2's, not exp(-gap ln 2): the product's rounding would cost
+    gap ln 2 / 2 ULPs where the larger operand is near 0 (50 at a gap of 104)."""
     x1, x2, _ = binary_operands("logaddexp2", x1, x2)
     x1, x2 = _float_input("logaddexp2", x1), _float_input("logaddexp2", x2)
     same = eq(x1, x2)
     gap = abs_(where(same, 0.0, x1 - x2))
-    return maximum(x1, x2) + log1p(exp(-gap * math.log(2.0))) * (1.0 / math.log(2.0))
+    return maximum(x1, x2) + log1p(exp2(-gap)) * (1.0 / math.log(2.0))
 
 
 def exp2(x):

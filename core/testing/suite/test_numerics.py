@@ -31,6 +31,18 @@ def test_sigmoid_keeps_the_negative_tail(backend):
     np.testing.assert_allclose(logs, [-17.0, -40.0, -80.0], rtol=1e-5)
 
 
+def test_log_add_exp_of_a_far_smaller_term_keeps_its_relative_precision(backend):
+    """logaddexp and logaddexp2 of 0 and -gap is the small term log1p(e^-gap) alone:
+    logaddexp2's 2^-gap as exp(-gap ln 2) was 50 ULP off at a gap of 104 (the product's
+    rounding, times the gap). Gaps keep every intermediate normal (a flushing backend's
+    2^-127 is 0)."""
+    for name, top, ref in (("logaddexp", 87.0, np.logaddexp), ("logaddexp2", 125.0, np.logaddexp2)):
+        gap = np.arange(0.0, top, 0.37, dtype=np.float32)
+        got = getattr(ember, name)(_f32(np.zeros_like(gap), backend), _f32(-gap, backend))
+        assert_ulp(got.numpy(), ref(0.0, -gap.astype(np.float64)), ember.float32, 4, name,
+                   inputs=-gap, flushes_subnormals=backend.flushes_subnormals)
+
+
 def test_nan_in_gives_nan_out(backend):
     """WGSL's tanh gave -1, sigmoid 0 and x ** 2.5 gave 0 for NaN."""
     x = _f32([NAN], backend)

@@ -9,6 +9,7 @@ which a compiled step fuses. Each element carries its index, which breaks ties, 
 network's order is the stable one. The values are gathered from x by that order, so
 their gradient goes back to the positions they came from."""
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -343,14 +344,29 @@ def _quantile(name, x, q, dim, keepdim, interpolation, ignore_nan):
     def at(index):                   # a row of NaN only has count 0: its first (a NaN)
         index = cast(where(index < 0, 0.0, index), x.backend.default_int)
         return take_along_axis(moved, broadcast_to(index, shape), dim + 1)
-    a, b = at(lo), at(hi)
-    out = a + (b - a) * frac
+    out = _between(at(lo), at(hi), frac)
     if not ignore_nan:
         out = where(unsqueeze(logical_not(numbers).any(dim, keepdims=True), 0), float("nan"), out)
     out = out if keepdim and kept is not None else squeeze(out, dim + 1)
     if keepdim and kept is None:
         out = reshape(out, (len(qs),) + (1,) * ndim)
     return squeeze(out, 0) if scalar_q else out
+
+
+def _between(a, b, w):
+    """The value at weight w in [0, 1] from a to b (a <= b, neighbours in a sorted row):
+    a where w is 0 or a == b and b where w is 1, whatever they are (an infinity: a + (b - a)
+    w made inf NaN there); PyTorch's lerp where b - a is finite; a (1 - w) + b w where b - a
+    overflows (lerp's gave -inf halfway from -3e38 to 3e38); between an infinity and
+    anything else, the infinity, NaN from -inf to inf (lerp gave NaN or the infinity by
+    which side of 1/2 w fell)."""
+    from .arithmetic import lerp
+    from .nonfinite import isfinite
+    gap_finite = isfinite(b - a)
+    both_finite = logical_and(isfinite(a), isfinite(b))
+    limit = where(a == -math.inf, where(b == math.inf, math.nan, a), b)
+    inner = where(gap_finite, lerp(a, b, w), where(both_finite, a * (1.0 - w) + b * w, limit))
+    return where(logical_or(w == 0, a == b), a, where(w == 1, b, inner))
 
 
 def mode(x, dim=-1, keepdim=False):

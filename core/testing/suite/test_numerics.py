@@ -629,6 +629,34 @@ def test_running_products_past_float32s_range(backend):
         expect(got[2] == np.float32(np.prod(row.astype(np.float64))), f"cumprod's tail {got[2]!r}")
 
 
+def test_quantiles_between_infinities_and_huge_values_are_their_limits(backend):
+    """A quantile between neighbours a <= b is a where its weight is 0 or a == b, b where
+    it is 1, the infinity between one and anything else (NaN from -inf to inf), and
+    a (1 - w) + b w where b - a overflows. a + (b - a) w gave NaN for lower, higher and
+    nearest at any infinity, and PyTorch's lerp gives NaN or -inf at most of these."""
+    m = 3e38
+    rows = {   # row: {(interpolation, q): value}
+        (-INF, -INF, -INF): {(i, q): -INF for i in ("linear", "lower", "midpoint") for q in (0.0, 0.3, 1.0)},
+        (INF, INF): {("linear", 0.0): INF, ("linear", 0.5): INF, ("nearest", 0.7): INF},
+        (1.0, INF): {("linear", 0.0): 1.0, ("linear", 0.25): INF, ("linear", 1.0): INF,
+                     ("lower", 0.9): 1.0, ("higher", 0.1): INF, ("midpoint", 0.0): 1.0,
+                     ("midpoint", 0.5): INF},
+        (INF, -INF, 0.0): {("linear", 0.0): -INF, ("linear", 0.3): -INF, ("linear", 0.5): 0.0,
+                           ("linear", 0.75): INF, ("linear", 1.0): INF, ("nearest", 0.3): 0.0},
+        (-INF, INF): {("linear", 0.5): NAN, ("midpoint", 0.2): NAN, ("lower", 0.5): -INF,
+                      ("higher", 0.5): INF, ("nearest", 0.5): -INF},
+        (m, -m): {("linear", 0.5): 0.0, ("midpoint", 0.9): 0.0,
+                  ("linear", 0.3): float(np.float32(-m) * 0.7 + np.float32(m) * 0.3)},
+    }
+    for row, cases in rows.items():
+        for (interpolation, q), want in cases.items():
+            for fn in (ember.quantile, ember.nanquantile):
+                got = fn(_f32(row, backend), q, interpolation=interpolation).item()
+                ok = math.isnan(got) if math.isnan(want) else (
+                    got == want or abs(got - want) <= 1e-6 * abs(want))
+                expect(ok, f"{fn.__name__}({row}, {q}, {interpolation}): {got}, expected {want}")
+
+
 def test_searchsorted_is_numpys(backend):
     """Both sides, over sequences with -0 and 0, infinities and NaN (sorted last), empty
     and of every length to 100, against numpy.searchsorted; a ``sorter``; and rows of an

@@ -223,7 +223,8 @@ def test_hardswish_and_hardsigmoid_are_pytorchs():
 
 def test_rms_norm_holds_rows_whose_squares_overflow(backend):
     """float32 rows of 1e20 and float16 rows of 300, whose squares overflow (PyTorch's
-    rms_norm gives 0 for them): within 2 ULP of float64, and the gradient float64's."""
+    rms_norm gives 0 for them): within 2 ULP of float64, and the gradient float64's; a row
+    with an infinity is x / inf."""
     rows = np.array([[1e20, 2e20, -1e20, 5e19], [3.0, -4.0, 5.0, 0.5], [1e-30, 2e-30, 0.0, 0.0]])
     for dtype, x in ((ember.float32, rows), (ember.float16, rows[1:2] * 100)):
         if dtype not in backend.dtypes:
@@ -239,3 +240,6 @@ def test_rms_norm_holds_rows_whose_squares_overflow(backend):
         (F.rms_norm(t64, (4,), eps=1e-6) * ember.tensor(g, backend="numpy")).sum().backward()
         for got, ref in zip(t.grad.numpy().astype(np.float64), t64.grad.numpy()):
             assert _rel(got, ref) < 8 * float(np.finfo(dtype.np).eps), (dtype, got, ref)
+    # an infinite element: x / inf, as PyTorch's (it was NaN throughout, x / inf first)
+    row = F.rms_norm(ember.tensor([[np.inf, 1.0, -2.0]], backend=backend), (3,)).numpy()
+    assert np.isnan(row[0, 0]) and row[0, 1:].tolist() == [0.0, -0.0], row

@@ -123,11 +123,13 @@ def _broadcast_weight(op, name, pred, weight):
 
 @_float32
 def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
-    """-w (t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does;
-    ``weight`` broadcasts to the prediction (a weight per element or per class)."""
+    """-w (t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does, and
+    log(1 - p) as log1p(-p) (1 - 1e-30 is 1 in float32: the loss of p = 1e-30 at t = 0
+    was 0, not 1e-30); ``weight`` broadcasts to the prediction (a weight per element or
+    per class)."""
     t = _same_shape("binary_cross_entropy", prob, target)
     log_p = ember.clip(ember.log(prob), -100.0, None)
-    log_q = ember.clip(ember.log(1.0 - prob), -100.0, None)
+    log_q = ember.clip(ember.log1p(-prob), -100.0, None)
     loss = -(t * log_p + (1.0 - t) * log_q)
     if weight is not None:
         loss = loss * _broadcast_weight("binary_cross_entropy", "weight", prob, weight)
@@ -137,18 +139,23 @@ def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
 @_float32
 def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean",
                                      pos_weight=None):
-    """BCE on sigmoid(logits), computed as max(x, 0) - x t + log(1 + exp(-|x|)) (stable).
-    ``pos_weight`` (broadcast along the last axes, one per class) scales the positive
-    term: (1 - t) x + (1 + (pw - 1) t) (log(1 + exp(-|x|)) + max(-x, 0)), as PyTorch;
-    ``weight`` scales each element's loss."""
+    """BCE on sigmoid(logits): (1 - t) x + c softplus(-x), c = 1 + (pw - 1) t (PyTorch's;
+    ``pos_weight`` pw, broadcast along the last axes, one per class, scales the positive
+    term; 1 without it), taken from the side where no term cancels:
+    - x > 0: (1 - t) x + c softplus(-x), 1 - t exact for t near 1;
+    - x <= 0: c softplus(x) - pw t x, both terms >= 0.
+    relu(x) - x t + log1p(exp(-|x|)) lost up to 1% at x = 10, t = 1 - 1e-7, and its
+    slope at x = 0 was -t, not sigmoid(0) - t. A zero coefficient times an infinite x is
+    0 (the loss at x = inf, t = 1). ``weight`` scales each element's loss."""
     op = "binary_cross_entropy_with_logits"
     t = _same_shape(op, logits, target)
-    softplus = ember.log1p(ember.exp(-logits.abs()))
-    if pos_weight is None:
-        loss = ember.relu(logits) - logits * t + softplus
-    else:
-        pw = _broadcast_weight(op, "pos_weight", logits, pos_weight)
-        loss = (1.0 - t) * logits + (1.0 + (pw - 1.0) * t) * (softplus + ember.relu(-logits))
+    x = logits
+    pw = 1.0 if pos_weight is None else _broadcast_weight(op, "pos_weight", logits, pos_weight)
+    c = 1.0 if pos_weight is None else 1.0 + (pw - 1.0) * t
+    positive = x > 0
+    slope = ember.where(positive, 1.0 - t, -t * pw)
+    x_or_0 = ember.where(ember.isinf(x) & (slope == 0), 0.0, x)
+    loss = slope * x_or_0 + c * ember.where(positive, ember.softplus(-x), ember.softplus(x))
     if weight is not None:
         loss = loss * _broadcast_weight(op, "weight", logits, weight)
     return _reduce(loss, reduction, op)

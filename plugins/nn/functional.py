@@ -1567,11 +1567,13 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     if x.size:
         # each row divided by its largest magnitude first (where that passes 1, or always
-        # without eps): the squares of float32 values past 1e19 (float16's past 256)
-        # overflow, and PyTorch's rms_norm gives 0 for the row
+        # without eps; not an infinite one, whose row is then x / inf): the squares of
+        # float32 values past 1e19 (float16's past 256) overflow, and PyTorch's rms_norm
+        # gives 0 for the row
         with ember.no_grad():
             m = ember.abs(x).max(axis=axes, keepdims=True)
             m = ember.maximum(m, 1.0) if eps else ember.where(m == 0, 1.0, m)
+            m = ember.where(ember.isinf(m), 1.0, m)
         x = x / m
         eps = eps / (m * m) if eps else 0.0
     out = x / ember.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)

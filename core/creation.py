@@ -8,7 +8,7 @@ from . import dispatch
 from . import dtypes as dt
 from . import random as _random
 from .config import get_backend
-from .errors import DTypeError, RangeError, ShapeError
+from .errors import DTypeError, RangeError, ShapeError, refuses_none
 from .tensor import Tensor, wrap
 
 
@@ -197,16 +197,19 @@ def _like(x, dtype):
     return (dt.dtype(dtype) if dtype is not None else x.dtype), x._backend
 
 
+@refuses_none
 def zeros_like(x, dtype=None, requires_grad=False):
     dtype, b = _like(x, dtype)
     return full(x.shape, 0, dtype, b, requires_grad)
 
 
+@refuses_none
 def ones_like(x, dtype=None, requires_grad=False):
     dtype, b = _like(x, dtype)
     return full(x.shape, 1, dtype, b, requires_grad)
 
 
+@refuses_none
 def full_like(x, value, dtype=None, requires_grad=False):
     dtype, b = _like(x, dtype)
     return full(x.shape, value, dtype, b, requires_grad)
@@ -246,6 +249,7 @@ def _triangle(op, numpy_indices, row, col, offset, dtype, backend):
     return _upload(pairs.astype(np.int64), dtype, backend, False, op)
 
 
+@refuses_none
 def linspace(start, stop, num, dtype=None, backend=None):
     """``num`` evenly spaced values from start to stop, both included."""
     if num < 0:
@@ -254,6 +258,7 @@ def linspace(start, stop, num, dtype=None, backend=None):
                    backend, False, "linspace")
 
 
+@refuses_none
 def logspace(start, end, steps, base=10.0, dtype=None, backend=None):
     """``steps`` values base^t, t evenly spaced from start to end (torch.logspace)."""
     if steps < 0:
@@ -262,6 +267,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, backend=None):
                    dt.dtype(dtype or dt.default_float), backend, False, "logspace")
 
 
+@refuses_none
 def eye(n, m=None, dtype=None, backend=None):
     """The identity matrix (n x m)."""
     return _upload(np.eye(n, m), dt.dtype(dtype or dt.default_float), backend, False, "eye")
@@ -309,6 +315,7 @@ def normal(mean=0.0, std=1.0, shape=(), dtype=None, backend=None, requires_grad=
     return _upload(values, dtype, backend, requires_grad, "normal")
 
 
+@refuses_none
 def randint(low, high=None, shape=(), dtype=None, backend=None):
     """Integers in [low, high)."""
     if high is None:
@@ -320,11 +327,13 @@ def randint(low, high=None, shape=(), dtype=None, backend=None):
     return _upload(values, dtype, backend, False, "randint")
 
 
+@refuses_none
 def rand_like(x, dtype=None, requires_grad=False):
     dtype, b = _like(x, dtype)
     return rand(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)
 
 
+@refuses_none
 def randn_like(x, dtype=None, requires_grad=False):
     dtype, b = _like(x, dtype)
     return randn(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)
@@ -336,6 +345,7 @@ def empty(*shape, dtype=None, backend=None, requires_grad=False):
     return full(_shape("empty", shape), 0, dtype or dt.default_float, backend, requires_grad)
 
 
+@refuses_none
 def empty_like(x, dtype=None, requires_grad=False):
     return zeros_like(x, dtype, requires_grad)
 
@@ -365,6 +375,7 @@ def bernoulli(p):
     return (rand_like(p) < p).to(p.dtype)
 
 
+@refuses_none
 def multinomial(probs, num_samples, replacement=False):
     """Indices drawn from each row of ``probs`` (non-negative weights, 1-D or 2-D; they
     need not sum to 1), as torch.multinomial: without replacement each index at most once
@@ -394,6 +405,7 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+@refuses_none
 def numel(x):
     """How many elements x holds."""
     return int(x.size)

@@ -124,7 +124,7 @@ def dtype(spec):
         return BY_NAME[spec]
     try:
         npd = np.dtype(spec)
-    except TypeError:
+    except (TypeError, ValueError):      # (a tensor, say: ValueError)
         npd = None
     if npd is not None and npd in _BY_NP:
         return _BY_NP[npd]
@@ -220,7 +220,10 @@ PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
 
 def promote(a, b):
     """The result dtype of a binary operation between tensors of dtypes a and b."""
-    out = PROMOTE[a, b]
+    out = PROMOTE.get((a, b), promote)
+    if out is promote:
+        raise DTypeError(f"promote: {a!r} and {b!r} are not both ember dtypes; give "
+                         f"ember.float32 and the like")
     if out is None and (a.stores_only or b.stores_only):
         raise DTypeError(f"{a.name} with {b.name}: an 8-bit float promotes with no other "
                          f"dtype (as in PyTorch); cast it first, e.g. x.to(ember.float32)")

@@ -11,7 +11,7 @@ import numpy as np
 from . import dtypes as dt
 from . import ops
 from .creation import tensor
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, ShapeError, refuses_none
 from .ops._util import as_tensor
 from .tensor import Tensor
 
@@ -44,6 +44,7 @@ def rsub(input, other, alpha=1):  # noqa: A002
     return ops.sub(other, input if alpha == 1 else input * alpha)
 
 
+@refuses_none
 def positive(input):  # noqa: A002
     """input itself (torch.positive); refused for bool, as PyTorch refuses it."""
     if input.dtype is dt.bool_:
@@ -51,16 +52,19 @@ def positive(input):  # noqa: A002
     return input
 
 
+@refuses_none
 def clamp_min(input, min):  # noqa: A002
     """max(input, min) elementwise (torch.clamp_min)."""
     return ops.clip(input, min, None)
 
 
+@refuses_none
 def clamp_max(input, max):  # noqa: A002
     """min(input, max) elementwise (torch.clamp_max)."""
     return ops.clip(input, None, max)
 
 
+@refuses_none
 def float_power(input, exponent):  # noqa: A002
     """input ** exponent in float64 (torch.float_power); a backend without float64
     (wgpu) refuses it by name."""
@@ -73,6 +77,7 @@ def float_power(input, exponent):  # noqa: A002
     return ops.pow(x.to(dt.float64), e)
 
 
+@refuses_none
 def adjoint(input):  # noqa: A002
     """The conjugate transpose of the last two axes (torch.adjoint)."""
     return ops.conj(input.mT) if input.dtype.is_complex else input.mT
@@ -85,11 +90,13 @@ def chain_matmul(*matrices):
     return multi_dot(matrices)
 
 
+@refuses_none
 def diagflat(input, offset=0):  # noqa: A002
     """A matrix with input's elements (flattened) on its ``offset`` diagonal."""
     return ops.diag(ops.reshape(input, (-1,)), offset)
 
 
+@refuses_none
 def unflatten(input, dim, sizes):  # noqa: A002
     """``dim`` split into ``sizes`` (one may be -1), as torch.unflatten."""
     from .shapes import normalize_axis
@@ -98,6 +105,7 @@ def unflatten(input, dim, sizes):  # noqa: A002
     return ops.reshape(input, shape)
 
 
+@refuses_none
 def combinations(input, r=2, with_replacement=False):  # noqa: A002
     """The length-r combinations of a 1-D tensor's elements, one row each, in
     itertools' order (torch.combinations); differentiable (the rows gather)."""
@@ -112,18 +120,22 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     return ops.reshape(ops.index_select(input, 0, index), (len(rows), r))
 
 
+@refuses_none
 def is_floating_point(input):  # noqa: A002
     return input.dtype.is_float
 
 
+@refuses_none
 def is_complex(input):  # noqa: A002
     return input.dtype.is_complex
 
 
+@refuses_none
 def is_same_size(input, other):  # noqa: A002
     return tuple(input.shape) == tuple(other.shape)
 
 
+@refuses_none
 def is_nonzero(input):  # noqa: A002
     """Whether a one-element tensor is not zero (torch.is_nonzero); any other size is
     ambiguous and refused."""

@@ -1,6 +1,7 @@
 """Shape rules, in one place, each raising ShapeError with every shape named."""
 
 import numbers
+import operator
 
 import numpy as np
 
@@ -59,7 +60,10 @@ def normalize_axes(op, axis, ndim, shape=None):
 
 def reshape_target(op, shape, size, new):
     """Resolve one -1 in ``new`` and check the element count matches."""
-    new = tuple(int(d) for d in new)
+    try:
+        new = tuple(operator.index(d) for d in new)
+    except TypeError:
+        raise ShapeError(f"{op}: a shape is a tuple of ints, got {new!r}") from None
     unknown = [i for i, d in enumerate(new) if d == -1]
     if len(unknown) > 1 or any(d < -1 for d in new):
         raise ShapeError(f"{op}: cannot reshape {tuple(shape)} to {new}: "

@@ -22,6 +22,9 @@ def as_tensor(x, op, like=None):
     """``x`` as a Tensor; scalars and arrays land on ``like``'s backend."""
     if isinstance(x, Tensor):
         return x
+    if x is None:
+        raise DTypeError(f"{op}: got None where a tensor goes (a function that returned "
+                         f"nothing?)")
     from ..creation import check_fits, tensor
     if like is not None and isinstance(x, (numbers.Number, np.bool_)):
         dtype = dt.scalar_dtype(x, like.dtype, like._backend.default_int)

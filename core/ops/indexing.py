@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from ..errors import IndexingError
+from ..errors import IndexingError, refuses_none
 from ..tensor import Tensor
-from ._util import index_tensor, same_backend
+from ._util import as_tensor, index_tensor, same_backend
 from .movement import flip, gather as take_flat, permute, reshape, slice_axes
 
 
@@ -111,6 +111,8 @@ def _check_key(key):
 
 def getitem(x, key):
     """x[key] with NumPy semantics; differentiable throughout."""
+    if not isinstance(x, Tensor):               # (None: refused by name; a key may be None)
+        x = as_tensor(x, "getitem")
     _check_key(key)
     if isinstance(key, (bool, np.bool_)) or (isinstance(key, (Tensor, np.ndarray))
                                              and key.ndim == 0 and _host(key).dtype == np.bool_):
@@ -276,7 +278,6 @@ def _take_along(op, x, indices, axis, negative):
     index is refused in the same host check as one past the axis."""
     from ..compile import is_compiling
     from ..shapes import broadcast_shapes, normalize_axis
-    from ._util import as_tensor
     from .elementwise import cast, where
     from .movement import broadcast_to
     x = as_tensor(x, op)
@@ -314,7 +315,6 @@ def gather(x, dim, index):
     there: out[i][j] = x[i][index[i][j]] for dim 1); the result has index's shape. A
     negative index or one past the axis is an IndexingError, as PyTorch's."""
     from ..shapes import normalize_axis
-    from ._util import as_tensor
     x = as_tensor(x, "gather")
     index = as_tensor(index, "gather", like=x)
     if index.ndim != x.ndim:
@@ -336,7 +336,6 @@ def nonzero(x, as_tuple=False):
     ndim) tensor, or with ``as_tuple`` one index tensor per axis (numpy.nonzero's). Read on
     the host: how many there are depends on the values."""
     from ..creation import tensor
-    from ._util import as_tensor
     x = as_tensor(x, "nonzero")
     found = np.nonzero(x.numpy().reshape(x.shape or (1,)))   # a 0-d x as 1-d, as PyTorch
     idt = x._backend.default_int
@@ -354,7 +353,6 @@ def masked_fill(x, mask, value):
     value)."""
     from ..errors import DTypeError, ShapeError
     from ..shapes import broadcast_shapes
-    from ._util import as_tensor
     from .elementwise import cast, where
     x = as_tensor(x, "masked_fill")
     mask = as_tensor(mask, "masked_fill", like=x)
@@ -383,7 +381,6 @@ def setitem(x, key, value):
     broadcasts and is cast to x's dtype; of repeated positions the last write wins).
     Differentiable in x and value: a gather and a where."""
     from .elementwise import cast
-    from ._util import as_tensor
     from .movement import broadcast_to
     target = getitem(x, key).shape                     # the key's checks and errors
     keys = key if isinstance(key, tuple) else (key,)
@@ -415,7 +412,6 @@ def index_select(x, dim, index):
     """x's slices at the 1-D ``index`` along ``dim`` (torch.index_select): x[..., index,
     ...]; differentiable in x."""
     from ..shapes import normalize_axis
-    from ._util import as_tensor
     x = as_tensor(x, "index_select")
     index = as_tensor(index, "index_select", like=x)
     if index.ndim > 1:
@@ -428,7 +424,6 @@ def masked_select(x, mask):
     """x's elements where ``mask`` (bool) is true, x and mask broadcast together, as a 1-D
     tensor in row-major order (torch.masked_select); its length is the data's."""
     from ..shapes import broadcast_shapes
-    from ._util import as_tensor
     from .movement import broadcast_to
     x = as_tensor(x, "masked_select")
     mask = as_tensor(mask, "masked_select", like=x)
@@ -453,16 +448,17 @@ def _flat_indices(op, indices, backend, size):
     return where(idx < 0, idx + size, idx)
 
 
+@refuses_none
 def take(x, index):
     """x's elements at ``index`` into its flattened values (torch.take): the result has
     the index's shape; negative indices count from the end."""
-    from ._util import as_tensor
     x = as_tensor(x, "take")
     idx = _flat_indices("take", index, x._backend, x.size)
     flat = reshape(x, (-1,))
     return reshape(take_flat(flat, 0, reshape(idx, (-1,))), idx.shape)
 
 
+@refuses_none
 def unravel_index(indices, shape):
     """The coordinates of flat ``indices`` into an array of ``shape``, one tensor per axis
     (torch.unravel_index); out of range is an IndexingError."""

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..autograd import Op, run
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, refuses_none
 from ..shapes import broadcast_shapes, normalize_axes, normalize_axis, reshape_target, size_of
 from ..tensor import Tensor
 from ._util import as_tensor, const, same_backend, unbroadcast
@@ -23,6 +23,7 @@ class Reshape(Op):
         return (reshape(g, x.shape),)
 
 
+@refuses_none
 def reshape(x, shape):
     """Same values in a new shape; one size may be -1."""
     if isinstance(shape, int):
@@ -53,6 +54,7 @@ class Permute(Op):
         return (permute(g, tuple(inverse)),)
 
 
+@refuses_none
 def permute(x, axes):
     """Reorder the axes: out.shape[i] == x.shape[axes[i]]."""
     ndim = len(x.shape)
@@ -69,6 +71,7 @@ def permute(x, axes):
     return run(Permute(axes), (x,), tuple(x.shape[a] for a in axes), x.dtype)
 
 
+@refuses_none
 def transpose(x, a=-2, b=-1):
     """Swap two axes (the last two by default)."""
     a = normalize_axis("transpose", a, x.ndim, x.shape)
@@ -92,6 +95,7 @@ class Expand(Op):
         return (unbroadcast(g, x.shape),)
 
 
+@refuses_none
 def broadcast_to(x, shape):
     """``x`` repeated along size-1 (or new leading) axes to ``shape``."""
     shape = tuple(shape)
@@ -102,6 +106,7 @@ def broadcast_to(x, shape):
     return run(Expand(shape), (x,), shape, x.dtype)
 
 
+@refuses_none
 def squeeze(x, axis=None):
     """Drop size-1 axes (all of them, or the ones named)."""
     if axis is None:
@@ -115,6 +120,7 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
 
 
+@refuses_none
 def unsqueeze(x, axis):
     """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
     axis = normalize_axis("unsqueeze", axis, x.ndim + 1, x.shape)
@@ -154,6 +160,7 @@ def repeat_interleave(x, repeats, dim=None):
     return gather(x, dim, tensor(index, dtype=x.backend.default_int, backend=x.backend))
 
 
+@refuses_none
 def flatten(x, start=0, end=-1):
     """Merge axes start..end (inclusive) into one."""
     if x.ndim == 0:
@@ -238,6 +245,7 @@ class Pad(Op):
         return (slice_axes(g, starts, stops, (1,) * x.ndim),)
 
 
+@refuses_none
 def pad(x, widths, value=0):
     """Constant padding. ``widths`` is ((before, after), ...) for the leading axes,
     a single (before, after) for every axis, or an int for all sides."""
@@ -322,6 +330,7 @@ def stack(tensors, axis=0):
     return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
 
+@refuses_none
 def split(x, sections, axis=0, *, dim=None):
     """Split into ``sections`` equal parts (an int, numpy.split's) or parts of the given
     sizes (a list). Given PyTorch's ``dim`` instead of ``axis``, an int is torch.split's:
@@ -368,6 +377,7 @@ class Flip(Op):
         return (flip(g, self.axes),)
 
 
+@refuses_none
 def flip(x, axis=None):
     """Reverse the order along ``axis`` (all axes when None)."""
     axes = normalize_axes("flip", axis, x.ndim, x.shape)
@@ -416,6 +426,7 @@ def scatter_add(shape, axis, index, src):
 
 
 # -- composed of the above, under PyTorch's names -------------------------------------
+@refuses_none
 def clone(x):
     """A new tensor with x's value, differentiable (PyTorch's clone). Buffers are never
     written in place (x[i] = v and x += y rebind x), so the two share one."""
@@ -445,6 +456,7 @@ def triu(x, diagonal=0):
     return _band("triu", x, diagonal, False)
 
 
+@refuses_none
 def roll(x, shifts, dims=None):
     """Elements shifted ``shifts`` places along ``dims`` (each, with a shift each), those
     past the end coming round to the start; the flattened x when ``dims`` is None."""
@@ -464,6 +476,7 @@ def roll(x, shifts, dims=None):
     return x
 
 
+@refuses_none
 def movedim(x, source, destination):
     """x with axes ``source`` (an int or a sequence) moved to ``destination``, the others
     keeping their order (torch.movedim, numpy.moveaxis)."""
@@ -498,6 +511,7 @@ def unbind(x, dim=0):
     return tuple(squeeze(part, dim) for part in split(x, [1] * x.shape[dim], dim))
 
 
+@refuses_none
 def tile(x, reps):
     """x repeated ``reps[i]`` times along each axis (numpy.tile; torch.Tensor.repeat,
     which asks for at least as many reps as axes): a broadcast and a reshape."""
@@ -617,6 +631,7 @@ def rot90(x, k=1, dims=(0, 1)):
     return x
 
 
+@refuses_none
 def fliplr(x):
     """x with its columns (axis 1) reversed; x needs at least 2 axes."""
     if x.ndim < 2:
@@ -624,6 +639,7 @@ def fliplr(x):
     return flip(x, 1)
 
 
+@refuses_none
 def flipud(x):
     """x with its rows (axis 0) reversed; x needs at least 1 axis."""
     if x.ndim < 1:

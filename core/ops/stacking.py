@@ -7,7 +7,7 @@ Composed of differentiable ops, so they run and differentiate on every backend."
 
 import numbers
 
-from ..errors import ShapeError
+from ..errors import ShapeError, refuses_none
 from ..shapes import broadcast_shapes as _common_shape, normalize_axis
 from ._util import as_tensor
 from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, concatenate, diagonal,
@@ -65,6 +65,7 @@ def column_stack(tensors):
     return concatenate(items, 1)
 
 
+@refuses_none
 def tensor_split(x, indices_or_sections, dim=0):
     """Views of x cut along ``dim``: an int n gives n parts whose lengths differ by at most
     one (the longer ones first), a list of indices cuts before each (torch.tensor_split;
@@ -102,12 +103,14 @@ def _split_along(op, x, sections, dim, least):
     return tensor_split(x, sections, dim)
 
 
+@refuses_none
 def hsplit(x, sections):
     """tensor_split along axis 1 (axis 0 of a 1-D tensor); an int must divide it."""
     x = as_tensor(x, "hsplit")
     return _split_along("hsplit", x, sections, 1 if x.ndim > 1 else 0, 1)
 
 
+@refuses_none
 def vsplit(x, sections):
     """tensor_split along axis 0 of a tensor of at least 2 axes."""
     return _split_along("vsplit", x, sections, 0, 2)

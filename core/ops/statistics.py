@@ -4,7 +4,7 @@ differentiate on every backend."""
 
 import collections
 
-from ..errors import ShapeError
+from ..errors import ShapeError, refuses_none
 from ._util import as_tensor
 from .elementwise import _float_input, clip, sqrt
 from .movement import diagonal, reshape, transpose
@@ -127,6 +127,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (PyTorch's names)
     return _counts(at, w, int(bins), x.dtype, x.backend)
 
 
+@refuses_none
 def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: A002
     """(hist, bin_edges), as torch.histogram: ``bins`` equal bins over ``range`` (the
     data's extremes by default, widened by 1/2 each way when they are equal), or the

@@ -1,6 +1,7 @@
 """Layer computations as tensor code on core primitives (so every backend has
 them and autograd differentiates them to any order)."""
 
+import inspect
 import itertools
 import math
 import numbers
@@ -10,7 +11,7 @@ import numpy as np
 import ember
 from ember import dtypes
 from ember.autograd import run
-from ember.errors import BackendError, DTypeError, IndexingError, ShapeError
+from ember.errors import BackendError, DTypeError, IndexingError, ShapeError, refuses_none
 from ember.ops import special
 from ember.ops.activation import gelu_tanh, relu_grad
 from ember.ops.reduce import by_largest, standardize
@@ -2109,3 +2110,12 @@ def upsample_nearest(input, size=None, scale_factor=None):  # noqa: A002
 def upsample_bilinear(input, size=None, scale_factor=None):  # noqa: A002
     """PyTorch's deprecated F.upsample_bilinear: bilinear with aligned corners."""
     return interpolate(input, size, scale_factor, "bilinear", align_corners=True)
+
+
+# Every public function of F refuses None for an argument without a default by name
+# (ember.ops.refuses_none), before it reads an attribute of it: a forgotten return passed
+# on is a DTypeError naming the function and the argument, not an AttributeError inside.
+for _name, _fn in list(globals().items()):
+    if not _name.startswith("_") and inspect.isfunction(_fn) and \
+            _fn.__module__.startswith("ember.plugins."):
+        globals()[_name] = refuses_none(_fn)

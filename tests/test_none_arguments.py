@@ -1,0 +1,55 @@
+"""None where a public function takes a tensor (a forgotten return, an unset attribute) is
+an ember error, or a TypeError or ValueError that begins with the function's name, never
+an AttributeError or a TypeError from inside it: every public function of ember and
+ember.plugins.nn.functional, given None for each argument without a default in turn, the
+others being a float32 (2, 3) tensor."""
+
+import inspect
+
+import pytest
+
+import ember
+from ember.plugins.nn import functional as F
+
+#: functions whose arguments are not tensors, or that take None on purpose
+SKIP = {"compile", "fast_path", "name_state", "seed", "manual_seed", "set_printoptions", "save",
+        "load", "set_default_dtype", "set_float32_matmul_precision", "info", "vmap",
+        "set_grad_enabled", "set_rng_state"}
+
+
+def _public(module, own=""):
+    """``module``'s public functions (those of modules named ``own...`` only: F holds some
+    of the core's too, under their names there)."""
+    for name in sorted(dir(module)):
+        fn = getattr(module, name)
+        if name.startswith("_") or name in SKIP or not inspect.isfunction(fn) or \
+                not fn.__module__.startswith(own):
+            continue
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        needed = [p for p in params if p.default is inspect.Parameter.empty
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if 0 < len(needed) <= 3:
+            yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}", fn, len(needed)
+
+
+CALLS = [pytest.param(fn, n, pos, id=f"{label}-{pos}")
+         for module, own in ((ember, ""), (F, "ember.plugins."))
+         for label, fn, n in _public(module, own) for pos in range(n)]
+
+
+@pytest.mark.parametrize("fn,count,pos", CALLS)
+def test_none_for_an_argument_is_refused_by_name(fn, count, pos):
+    args = [ember.ones(2, 3)] * count
+    args[pos] = None
+    try:
+        fn(*args)
+    except ember.EmberError:
+        pass
+    except (TypeError, ValueError) as exc:    # a bad value of a plain argument, if named
+        if not str(exc).startswith(f"{fn.__name__}:"):
+            pytest.fail(f"{fn.__name__} with None as argument {pos}: {type(exc).__name__}: {exc}")
+    except Exception as exc:   # noqa: BLE001  (what the test is for)
+        pytest.fail(f"{fn.__name__} with None as argument {pos}: {type(exc).__name__}: {exc}")

@@ -158,6 +158,35 @@ def test_layer_refuses_bad_shapes(backend, name):
         _apply(layer, ex, x)
 
 
+#: layers whose example's first axis is not a batch an empty one leaves alone: a recurrent
+#: layer's time axis (a sequence needs a step, as PyTorch's), and the fractional pools'
+#: examples, which fix their random samples for a batch of 2
+_EMPTY_REFUSED = {"gru": "no time steps", "lstm": "no time steps", "rnn": "no time steps",
+                  "fractional_max_pool2d": "_random_samples", "fractional_max_pool3d":
+                  "_random_samples"}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_takes_an_empty_batch(backend, name):
+    """The example's input with no rows along its first axis gives outputs with none
+    (max_unpool reshaped to (0, C, -1), which no size resolves)."""
+    layer, ex = _build(name, backend)
+    if len(ex.shape) < 2:
+        pytest.skip(f"layer {name}'s example input has no batch axis")
+    layer.eval()
+    empty = (0,) + tuple(ex.shape[1:])
+    dtype = ember.get_backend(backend).default_int if ex.integer_high else ember.float32
+    x = ember.zeros(empty, dtype=dtype, backend=backend)
+    if name in _EMPTY_REFUSED:
+        with pytest.raises(ember.ShapeError, match=_EMPTY_REFUSED[name]):
+            _apply(layer, ex, x)
+        return
+    out = _apply(layer, ex, x)
+    for y in out if isinstance(out, (tuple, list)) else (out,):
+        expect(not isinstance(y, ember.Tensor) or (y.ndim and y.shape[0] == 0),
+               f"{name}: an input of shape {empty} gave {getattr(y, 'shape', y)}")
+
+
 @pytest.mark.parametrize("name", LAYERS)
 def test_layer_refuses_an_input_on_another_backend(backend, name):
     """A layer holding parameters or buffers on one backend, given input on another, raises

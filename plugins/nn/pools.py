@@ -52,8 +52,8 @@ def _max_unpool(op, dims, x, indices, kernel_size, stride, padding, output_size)
             raise ShapeError(f"{op}: index {bad} is outside the output plane of {out} "
                              f"({plane} positions)")
     lead = x.shape[:-dims]
-    flat = x.reshape(*lead, -1)
-    index = indices.reshape(*lead, -1).to(x.backend.default_int)
+    flat = x.reshape(*lead, math.prod(size))      # (not -1: an empty batch leaves it open)
+    index = indices.reshape(*lead, math.prod(size)).to(x.backend.default_int)
     with ember.no_grad():
         spread = ember.scatter(ember.zeros((*lead, plane), dtype=x.dtype, backend=x.backend),
                                -1, index, flat.detach())

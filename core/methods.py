@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import dtypes as dt
+from .errors import refuses_none
 from .shapes import normalize_axis, size_of
 
 
@@ -165,7 +166,9 @@ class Methods:
     def kron(self, other): return _ops.kron(self, other)
     def cross(self, other, dim=None): return _ops.cross(self, other, dim)
     def bincount(self, weights=None, minlength=0): return _ops.bincount(self, weights, minlength)
+    @refuses_none
     def expand_as(self, other): return _ops.broadcast_to(self, other.shape)
+    @refuses_none
     def view_as(self, other): return _ops.reshape(self, other.shape)
     def isinf(self): return _ops.isinf(self)
     def isposinf(self): return _ops.isposinf(self)
@@ -251,6 +254,7 @@ class Methods:
     # -- facts and new tensors like this one --------------------------------------------
     def dim(self): return len(self.shape)
     def numel(self): return int(self.size)
+    @refuses_none
     def type_as(self, other): return self.to(dtype=other.dtype)
     def new_zeros(self, *shape): return self.new_full(_varargs(shape), 0)
     def new_ones(self, *shape): return self.new_full(_varargs(shape), 1)
@@ -287,6 +291,7 @@ class Methods:
     nbytes = property(lambda self: self.dtype.itemsize * int(self.size))
     def nelement(self): return int(self.size)
     def ndimension(self): return len(self.shape)
+    @refuses_none
     def reshape_as(self, other): return _ops.reshape(self, other.shape)
 
     def is_signed(self):
@@ -392,6 +397,7 @@ class Methods:
         size = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
         return unbroadcast(self, size)
 
+    @refuses_none
     def masked_scatter(self, mask, source):
         """This tensor with the positions where ``mask`` (broadcast) holds taken, in order,
         from ``source``'s first elements, as torch.Tensor.masked_scatter."""

@@ -2,7 +2,8 @@
 an ember error, or a TypeError or ValueError that begins with the function's name, never
 an AttributeError or a TypeError from inside it: every public function of ember and
 ember.plugins.nn.functional, given None for each argument without a default in turn, the
-others being a float32 (2, 3) tensor."""
+others being a float32 (2, 3) tensor; and every Tensor method, which may leave a plain
+argument's type to Python's TypeError but never reads an attribute of None."""
 
 import inspect
 
@@ -53,3 +54,28 @@ def test_none_for_an_argument_is_refused_by_name(fn, count, pos):
             pytest.fail(f"{fn.__name__} with None as argument {pos}: {type(exc).__name__}: {exc}")
     except Exception as exc:   # noqa: BLE001  (what the test is for)
         pytest.fail(f"{fn.__name__} with None as argument {pos}: {type(exc).__name__}: {exc}")
+
+
+def _methods():
+    for name in sorted(dir(ember.Tensor)):
+        attr = getattr(ember.Tensor, name)
+        if name.startswith("_") or not inspect.isfunction(attr) or name in ("backward",
+                                                                            "register_hook"):
+            continue
+        params = list(inspect.signature(attr).parameters.values())[1:]
+        needed = [p for p in params if p.default is inspect.Parameter.empty
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        for pos in range(len(needed)):
+            yield pytest.param(name, len(needed), pos, id=f"{name}-{pos}")
+
+
+@pytest.mark.parametrize("name,count,pos", list(_methods()))
+def test_none_for_a_methods_argument_is_never_an_attribute_error_inside(name, count, pos):
+    """Tensor methods given None (x.view_as(None) read None.shape): an ember error, or
+    Python's own TypeError or ValueError for a plain argument's type."""
+    args = [ember.ones(2, 3)] * count
+    args[pos] = None
+    try:
+        getattr(ember.ones(2, 3), name)(*args)
+    except (ember.EmberError, TypeError, ValueError):
+        pass

@@ -69,22 +69,31 @@ class LinAlgError(EmberError, ValueError):
     solve, not positive-definite for Cholesky (torch.linalg.LinAlgError's cases)."""
 
 
+def required_params(fn):
+    """(position, name) of each parameter of ``fn`` that has no default and may be given
+    by position."""
+    return [(i, p.name) for i, p in enumerate(inspect.signature(fn).parameters.values())
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def none_refused(op, name):
+    """The error for None where ``op`` needs a value for parameter ``name``."""
+    return DTypeError(f"{op}: {name} is None; it has no default and needs a value (a "
+                      f"function that returned nothing?)")
+
+
 def refuses_none(fn):
     """``fn``, refusing None by name for each parameter it has no default for (a
     forgotten return passed on, an unset attribute) before it reads an attribute of it:
     a DTypeError that names the function and the parameter, not an AttributeError from
     inside. Cheap: one ``is None`` per such argument."""
-    params = list(inspect.signature(fn).parameters.values())
-    required = [(i, p.name) for i, p in enumerate(params)
-                if p.default is inspect.Parameter.empty
-                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    op = fn.__name__
+    required, op = required_params(fn), fn.__name__
 
     @functools.wraps(fn)
     def checked(*args, **kwargs):
         for i, name in required:
             if (args[i] if i < len(args) else kwargs.get(name, 0)) is None:
-                raise DTypeError(f"{op}: {name} is None; it has no default and needs a value "
-                                 f"(a function that returned nothing?)")
+                raise none_refused(op, name)
         return fn(*args, **kwargs)
     return checked

@@ -158,6 +158,16 @@ def test_layer_refuses_bad_shapes(backend, name):
         _apply(layer, ex, x)
 
 
+@pytest.mark.parametrize("name", [n for n in LAYERS if registry.get("layers", n).example().call
+                                  is None])
+def test_layer_refuses_none_by_name(backend, name):
+    """layer(None) (a forgotten return upstream) names the layer and its input, rather
+    than an AttributeError from inside forward."""
+    layer, _ = _build(name, backend)
+    with pytest.raises(ember.DTypeError, match=f"{type(layer).__name__}: .* is None"):
+        layer(None)
+
+
 #: layers whose example's first axis is not a batch an empty one leaves alone: a recurrent
 #: layer's time axis (a sequence needs a step, as PyTorch's), and the fractional pools'
 #: examples, which fix their random samples for a batch of 2

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import ember
-from ember.errors import DTypeError, ShapeError, StateDictError
+from ember.errors import DTypeError, ShapeError, StateDictError, none_refused, required_params
 from ember.dtypes import is_dtype_spec
 from ember.tensor import Tensor
 
@@ -47,6 +47,17 @@ class Buffer(Tensor):
 
     def __init__(self, data, persistent=True):
         """Everything happens in __new__ (Tensor has slots, no __dict__)."""
+
+
+_INPUTS = {}
+
+
+def _inputs(cls):
+    """(position, name) of the inputs ``cls.forward`` has no default for (self not
+    counted), found once per class."""
+    if cls not in _INPUTS:
+        _INPUTS[cls] = [(i - 1, name) for i, name in required_params(cls.forward) if i]
+    return _INPUTS[cls]
 
 
 @dataclass
@@ -169,6 +180,9 @@ class Module(HookedModule):
         return self
 
     def __call__(self, *args, **kwargs):
+        for i, name in _inputs(type(self)):     # None for an input: refused by name
+            if i < len(args) and args[i] is None:
+                raise none_refused(type(self).__name__, name)
         with ember.layer_scope(self):       # a recorded call knows which layer made each node
             if self._has_hooks():
                 return module_hooks.call(self, self.forward, args, kwargs)

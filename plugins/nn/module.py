@@ -52,11 +52,13 @@ class Buffer(Tensor):
 _INPUTS = {}
 
 
-def _inputs(cls):
-    """(position, name) of the inputs ``cls.forward`` has no default for (self not
-    counted), found once per class."""
+def _input(cls):
+    """The name of ``cls.forward``'s first input where it has no default (None for it is
+    then a slip upstream; later inputs may take None for "none", as a mask), else None:
+    found once per class."""
     if cls not in _INPUTS:
-        _INPUTS[cls] = [(i - 1, name) for i, name in required_params(cls.forward) if i]
+        first = [name for i, name in required_params(cls.forward) if i == 1]
+        _INPUTS[cls] = first[0] if first else None
     return _INPUTS[cls]
 
 
@@ -180,9 +182,8 @@ class Module(HookedModule):
         return self
 
     def __call__(self, *args, **kwargs):
-        for i, name in _inputs(type(self)):     # None for an input: refused by name
-            if i < len(args) and args[i] is None:
-                raise none_refused(type(self).__name__, name)
+        if args and args[0] is None and _input(type(self)):     # refused by name
+            raise none_refused(type(self).__name__, _input(type(self)))
         with ember.layer_scope(self):       # a recorded call knows which layer made each node
             if self._has_hooks():
                 return module_hooks.call(self, self.forward, args, kwargs)

@@ -2,7 +2,7 @@
 NumPy's names for them (``axis``, ``keepdims``) and PyTorch's (``dim``, ``keepdim``) as
 keywords; ops call one another directly, without that translation."""
 
-from ._util import torch_axes
+from ._util import rounds_once, torch_axes
 from .arithmetic import (addcdiv, addcmul, cosh, deg2rad, diff, exp2, fmax, fmin, frac, heaviside,
                          hypot, ldexp, lerp, log10, log2, logaddexp, logaddexp2, logit, rad2deg,
                          reciprocal, rsqrt, sgn, sinc, sinh, square, tan, xlogy)

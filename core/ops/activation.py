@@ -6,6 +6,7 @@ import math
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..shapes import normalize_axis
+from ._util import rounds_once
 from .elementwise import (_float_input, _real_float_input, _real_float32_input, abs as abs_, exp,
                           float_unary, log1p, maximum, minimum, tanh)
 from .reduce import sum as sum_
@@ -198,6 +199,7 @@ def sigmoid(x):
     return float_unary(Sigmoid, "sigmoid", x, _real_float_input)
 
 
+@rounds_once
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, as torch.nn.functional.softplus: x itself where
     beta x > threshold; computed as max(x, 0) + log1p(exp(-|x|)), which neither
@@ -212,6 +214,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     return where(bx > threshold, x, y)
 
 
+@rounds_once
 def log_sigmoid(x):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): exact in both tails (x itself
     far left, -exp(-x) far right), where log(sigmoid(x)) gives -inf or 0."""

@@ -6,7 +6,7 @@ the float functions give the default float, as PyTorch's."""
 
 import math
 
-from ._util import as_tensor, binary_operands
+from ._util import as_tensor, binary_operands, rounds_once
 from .elementwise import (_float_input, abs as abs_, cos, eq, exp, expm1, log, log1p, logical_and,
                           logical_or, lt, maximum, minimum, sin, sqrt, where)
 from .nonfinite import isnan
@@ -28,6 +28,7 @@ def reciprocal(x):
     return 1.0 / _float_input("reciprocal", x)
 
 
+@rounds_once
 def lerp(start, end, weight):
     """start + weight (end - start), PyTorch's: from the nearer end, so that weight 0
     gives start and weight 1 gives end exactly."""
@@ -37,6 +38,7 @@ def lerp(start, end, weight):
                  end - diff * (1.0 - weight))
 
 
+@rounds_once
 def logaddexp(x1, x2):
     """log(exp(x1) + exp(x2)) = max + log1p(exp(-|x1 - x2|)), without overflow; equal
     arguments (equal infinities too, whose difference is NaN) give x1 + log(2), each
@@ -48,6 +50,7 @@ def logaddexp(x1, x2):
     return maximum(x1, x2) + log1p(exp(-gap))
 
 
+@rounds_once
 def logaddexp2(x1, x2):
     """log2(2^x1 + 2^x2), logaddexp's in base 2 (no overflow; equal infinities give
     themselves). 2^-gap is exp2's, not exp(-gap ln 2): the product's rounding would cost
@@ -65,22 +68,26 @@ def exp2(x):
     return as_tensor(2.0, "exp2", like=x) ** x
 
 
+@rounds_once
 def log2(x):
     """log(x) / log(2): -inf at +-0, NaN below 0, inf at inf."""
     return log(_float_input("log2", x)) * (1.0 / math.log(2.0))
 
 
+@rounds_once
 def log10(x):
     """log(x) / log(10): -inf at +-0, NaN below 0, inf at inf."""
     return log(_float_input("log10", x)) * (1.0 / math.log(10.0))
 
 
+@rounds_once
 def tan(x):
     """sin(x) / cos(x); odd, so -0 stays -0."""
     x = _float_input("tan", x)
     return sin(x) / cos(x)
 
 
+@rounds_once
 def sinh(x):
     """(expm1(x) - expm1(-x)) / 2 where |x| < 1 (no cancellation near 0, -0 kept), else
     sign(x) (h (h / 2) - 1 / (2 h h)) with h = exp(|x| / 2): finite up to log(2 max), where
@@ -94,6 +101,7 @@ def sinh(x):
     return where(lt(a, 1.0), small, where(lt(x, 0.0), -large, large))
 
 
+@rounds_once
 def cosh(x):
     """h (h / 2) + 1 / (2 h h) with h = exp(|x| / 2): even, finite up to log(2 max)."""
     h = exp(abs_(_float_input("cosh", x)) * 0.5)
@@ -138,6 +146,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
     return input + (quotient if value == 1 else quotient * value)
 
 
+@rounds_once
 def hypot(x1, x2):
     """sqrt(x1^2 + x2^2) as big * sqrt(1 + (small / big)^2): no overflow or underflow
     in the squares; inf when either is infinite (even beside NaN), as C's hypot."""
@@ -150,6 +159,7 @@ def hypot(x1, x2):
     return where(logical_or(eq(a, math.inf), eq(b, math.inf)), math.inf, out)
 
 
+@rounds_once
 def logit(x, eps=None):
     """log(x / (1 - x)) as log(x) - log1p(-x), exact near 1/2 where the quotient loses
     digits: -inf at 0, inf at 1, NaN outside [0, 1]. ``eps`` first clamps x to [eps,
@@ -161,6 +171,7 @@ def logit(x, eps=None):
     return log(x) - log1p(-x)
 
 
+@rounds_once
 def xlogy(x, y):
     """x * log(y), and 0 where x is 0 and y is not NaN (0 log 0 = 0, as in entropies),
     as PyTorch's."""
@@ -229,6 +240,7 @@ def heaviside(x, values):
     return where(isnan(x), x, out) if x.dtype.is_inexact else out
 
 
+@rounds_once
 def sinc(x):
     """sin(pi x) / (pi x), 1 at 0 (gradient 0 there), as PyTorch's; sin(pi x) taken as
     +-sin(pi (x - n)) for the nearest integer n, so that sinc is exactly 0 at every

@@ -12,7 +12,7 @@ import ember
 from ember import dtypes
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, IndexingError, ShapeError, refuses_none
-from ember.ops import special
+from ember.ops import rounds_once, special
 from ember.ops.activation import gelu_tanh, relu_grad
 from ember.ops.reduce import by_largest, standardize
 from ember.ops.movement import Unslice
@@ -1581,6 +1581,7 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
     return out * weight if weight is not None else out
 
 
+@rounds_once
 def silu(x):
     """x * sigmoid(x) (swish)."""
     return x * ember.sigmoid(x)
@@ -1818,6 +1819,7 @@ def hardsigmoid(x):
     return _hard("hardsigmoid", x, False)
 
 
+@rounds_once
 def hardswish(x):
     """x min(max(x + 3, 0), 6) / 6, as PyTorch's (MobileNetV3's activation): -0.0 up to
     -3 (PyTorch's x * 0), x from 3; its gradient x / 3 + 1/2 strictly inside (-3, 3), 0
@@ -1829,6 +1831,7 @@ def leaky_relu(x, negative_slope=0.01):
     return ember.where(x > 0, x, x * negative_slope)
 
 
+@rounds_once
 def elu(x, alpha=1.0):
     """x where x > 0, else alpha (exp(x) - 1) through expm1, as PyTorch: elu(-1e-8) is
     -1e-8 (exp(x) - 1 gave 0 there) and elu(-0.0) is -0.0."""
@@ -1841,6 +1844,7 @@ def _nonpositive(x):
     return ember.where(x > 0, 0.0, x)
 
 
+@rounds_once
 def celu(x, alpha=1.0):
     """max(0, x) + min(0, alpha (exp(x / alpha) - 1)), as PyTorch (expm1: exact near 0)."""
     if alpha == 0:
@@ -1852,6 +1856,7 @@ def celu(x, alpha=1.0):
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
 
+@rounds_once
 def selu(x):
     """scale elu(x, alpha) with SELU's constants, as PyTorch."""
     return elu(x, SELU_ALPHA) * SELU_SCALE
@@ -1873,6 +1878,7 @@ def relu6(x):
     return hardtanh(x, 0.0, 6.0)
 
 
+@rounds_once
 def mish(x):
     """x tanh(softplus(x)), as PyTorch; mish(-inf) is -0.0, the limit (PyTorch's
     -inf * 0 is NaN)."""
@@ -1900,6 +1906,7 @@ class Softsign(ember.Op):
         return (g / (d * d),)
 
 
+@rounds_once
 def softsign(x):
     """x / (1 + |x|), as PyTorch; +-inf give +-1, the limits (PyTorch's inf / inf is NaN),
     with the gradient 0 there."""
@@ -1978,6 +1985,7 @@ def _tanh_series(terms):
 _TANHSHRINK = _tanh_series(18)
 
 
+@rounds_once
 def tanhshrink(x):
     """x - tanh(x), as PyTorch's values but without its cancellation near 0 (float32
     x - tanh(x) is 30% off at x = 1e-3, and 0 below 2e-4): below |x| = 1/2 the series

@@ -103,12 +103,16 @@ def rounds_once(fn):
     """``fn``, a composition of several ops, computed in float32 where its result is a
     16-bit float and rounded to it once at the end, as PyTorch's kernels compute them
     (opmath): rounded to bfloat16 at each step, logaddexp2 was up to 555 ULP off and
-    sinh 3, where float32's single rounding is 0.5. Other results pass as they are."""
+    sinh 3, where float32's single rounding is 0.5. Other results pass as they are, and
+    so does every call under autocast, whose lists decide the result's dtype."""
+    from .. import amp
+
     @functools.wraps(fn)
     def once(*args, **kwargs):
         floats = [a.dtype for a in args if isinstance(a, Tensor)]
         half = floats[0] if floats and floats[0] in dt.HALF else None
-        if half is None or any(d is not half and (d.is_float or d.is_complex) for d in floats):
+        if half is None or any(d is not half and (d.is_float or d.is_complex) for d in floats) \
+                or amp.is_autocast_enabled():
             return fn(*args, **kwargs)
         from .elementwise import cast
         wide = [cast(a, dt.float32) if isinstance(a, Tensor) and a.dtype is half else a

@@ -230,6 +230,7 @@ def gelu_tanh(x):
     return float_unary(GeluTanh, "gelu", x)
 
 
+@rounds_once
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum for stability."""
     x = _real_float32_input("softmax", x)
@@ -239,6 +240,7 @@ def softmax(x, axis=-1):
     return run(Softmax(axis), (x,), x.shape, x.dtype)
 
 
+@rounds_once
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis``, stable for large inputs."""
     x = _real_float32_input("log_softmax", x)

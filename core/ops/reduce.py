@@ -8,7 +8,7 @@ from ..autograd import Op, is_grad_enabled, run
 from ..errors import ShapeError
 from ..shapes import normalize_axes, normalize_axis
 from ..tensor import wrap
-from ._util import as_tensor, const, fast_path, primitive
+from ._util import as_tensor, const, fast_path, primitive, rounds_once
 from .elementwise import (_float_input, _real_float_input, cast, check_ordered, eq, exp, log,
                           logical_or, sqrt, where)
 
@@ -112,6 +112,7 @@ def _spread(x, op, axis, correction, keepdims):
     return m, [s if keepdims else s.reshape(m.shape) for s in (s1, s0)]
 
 
+@rounds_once
 def var(x, axis=None, correction=1, keepdims=False):
     """Variance with Bessel's correction by default, as torch.var does."""
     m, scales = _spread(x, "var", axis, correction, keepdims)
@@ -197,6 +198,7 @@ def norm(x, p=2, dim=None, keepdim=False):
     return vector_norm(x, p, dim, keepdim)
 
 
+@rounds_once
 def std(x, axis=None, correction=1, keepdims=False):
     """Standard deviation; its gradient at a constant input is 0, as PyTorch's."""
     m, scales = _spread(x, "std", axis, correction, keepdims)

@@ -1556,6 +1556,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out if bias is None else out + bias
 
 
+@rounds_once
 def rms_norm(x, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` axes, times weight
     (as torch.nn.functional.rms_norm: eps defaults to the dtype's machine epsilon)."""

@@ -109,9 +109,9 @@ def rounds_once(fn):
 
     @functools.wraps(fn)
     def once(*args, **kwargs):
-        floats = [a.dtype for a in args if isinstance(a, Tensor)]
-        half = floats[0] if floats and floats[0] in dt.HALF else None
-        if half is None or any(d is not half and (d.is_float or d.is_complex) for d in floats) \
+        dtypes = [a.dtype for a in args if isinstance(a, Tensor)]
+        half = dtypes[0] if dtypes and dtypes[0] in dt.HALF else None
+        if half is None or any(d is not half and (d.is_float or d.is_complex) for d in dtypes) \
                 or amp.is_autocast_enabled():
             return fn(*args, **kwargs)
         from .elementwise import cast

@@ -10,6 +10,7 @@ import inspect
 import pytest
 
 import ember
+from ember.errors import required_params
 from ember.plugins.nn import functional as F
 
 #: functions whose arguments are not tensors, or that take None on purpose
@@ -27,11 +28,9 @@ def _public(module, own=""):
                 not fn.__module__.startswith(own):
             continue
         try:
-            params = inspect.signature(fn).parameters.values()
+            needed = required_params(fn)
         except (TypeError, ValueError):
             continue
-        needed = [p for p in params if p.default is inspect.Parameter.empty
-                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if 0 < len(needed) <= 3:
             yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}", fn, len(needed)
 
@@ -62,9 +61,7 @@ def _methods():
         if name.startswith("_") or not inspect.isfunction(attr) or name in ("backward",
                                                                             "register_hook"):
             continue
-        params = list(inspect.signature(attr).parameters.values())[1:]
-        needed = [p for p in params if p.default is inspect.Parameter.empty
-                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        needed = [param for i, param in required_params(attr) if i]      # (not self)
         for pos in range(len(needed)):
             yield pytest.param(name, len(needed), pos, id=f"{name}-{pos}")
 

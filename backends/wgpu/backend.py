@@ -759,7 +759,9 @@ _SPELLING = {
     "fast_sigmoid": "ember_sigmoid(x)", "fast_log1p": "ember_log1p(x)", "fast_expm1": "ember_expm1(x)",
     "fast_relu float": f"select(TO(0), x, x > TA(0) || {_isnan('x')})",
     "fast_relu int": "max(x, TA(0))",
-    "abs float": "abs(x)", "abs int": "abs(x)",
+    # naga lowers abs of a u32 to a signed abs (|4294967294| gave 2); a select is right
+    # for i32 (|INT_MIN| wraps to itself) and u32 alike
+    "abs float": "abs(x)", "abs int": "select(TO(0) - x, x, x >= TO(0))",
     "sign float": f"select(TO(x > TA(0)) - TO(x < TA(0)), x, {_isnan('x')})",
     "sign int": "TO(x > TA(0)) - TO(x < TA(0))",
     "add": "x + y", "sub": "x - y", "mul": "x * y", "div": "x / y",

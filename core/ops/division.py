@@ -181,14 +181,16 @@ def gcd(a, b):
     from .elementwise import abs as abs_, where
     a, b = _integer_operands("gcd", a, b)
     from ..compile import is_compiling
-    a, b = abs_(a), abs_(b)
+    # Euclid's steps hold for either sign (remainder keeps a representative of a mod b),
+    # so the magnitude is taken once, at the end: |INT_MIN| wraps to itself, and taken
+    # first it made gcd(1, INT_MIN) -1
     for step in range(int(a.dtype.itemsize * 8 * 1.4405) + 3):
         if step % 8 == 0 and not is_compiling() and not bool((b != 0).any()):
             break                        # eagerly, stop once every pair is done
         nonzero = b != 0
         r = remainder(a, where(nonzero, b, 1))
         a, b = where(nonzero, b, a), where(nonzero, r, 0)
-    return a
+    return abs_(a)
 
 
 def lcm(a, b):

@@ -786,9 +786,7 @@ def test_division_rounds_exactly_at_every_special_pair(backend):
             with np.errstate(over="ignore"):
                 v = np.array([float(a) for a in v]).astype(dtype.np)
         else:
-            lo, hi = (int(v) for v in (np.iinfo(dtype.np).min, np.iinfo(dtype.np).max))
-            v = np.array(sorted({lo, lo + 1, hi, hi - 1, 0, 1, 2, 3, 7, hi // 3}
-                                | ({-1, -2, -3, -7} if lo < 0 else set())), dtype=dtype.np)
+            v = _integer_specials(dtype)
         x, y = (a.ravel() for a in np.meshgrid(v, v, indexing="ij"))
         want = _division_references(x, y)
         tx, ty = (ember.tensor(a, dtype=dtype, backend=backend) for a in (x, y))
@@ -797,6 +795,38 @@ def test_division_rounds_exactly_at_every_special_pair(backend):
             g, w = got[name], want[name]
             expect(bad.size == 0, f"{name} {dtype.name}: {bad.size} pairs differ, e.g. "
                    + ", ".join(f"({x[i]}, {y[i]}) -> {g[i]}, not {w[i]}" for i in bad[:3]))
+
+
+def _integer_specials(dtype):
+    """An integer dtype's limits, their neighbours, small values of both signs and a
+    third of the largest."""
+    lo, hi = (int(v) for v in (np.iinfo(dtype.np).min, np.iinfo(dtype.np).max))
+    return np.array(sorted({lo, lo + 1, hi, hi - 1, 0, 1, 2, 3, 7, hi // 3}
+                           | ({-1, -2, -3, -7} if lo < 0 else set())), dtype=dtype.np)
+
+
+def test_abs_gcd_and_lcm_at_the_integer_limits_are_numpys(backend):
+    """abs, gcd and lcm of every pair of each integer dtype's specials, exactly as NumPy's:
+    gcd took |x| first, so |INT_MIN|, which wraps to itself, made gcd(1, INT_MIN) -1; wgpu's
+    abs of a u32 (naga's lowering) made |4294967294| 2. An lcm past the dtype's range
+    wraps, where NumPy and PyTorch differ, so only those that fit are compared."""
+    for dtype in ember.dtypes.INTS:
+        if dtype not in backend.dtypes:
+            continue
+        v = _integer_specials(dtype)
+        x, y = (a.ravel() for a in np.meshgrid(v, v, indexing="ij"))
+        tx, ty = (ember.tensor(a, dtype=dtype, backend=backend) for a in (x, y))
+        top = int(np.iinfo(dtype.np).max)
+        fits = np.array([math.lcm(int(a), int(b)) <= top for a, b in zip(x, y)])
+        with np.errstate(over="ignore"):
+            cases = (("abs", ember.abs(tx), np.abs(x), slice(None)),
+                     ("gcd", ember.gcd(tx, ty), np.gcd(x, y), slice(None)),
+                     ("lcm", ember.lcm(tx, ty), np.lcm(x, y), fits))
+        for name, got, want, kept in cases:
+            got, want, xs, ys = got.numpy()[kept], want[kept], x[kept], y[kept]
+            bad = np.flatnonzero(got != want)
+            expect(bad.size == 0, f"{name} {dtype.name}: {bad.size} pairs differ, e.g. "
+                   + ", ".join(f"({xs[i]}, {ys[i]}) -> {got[i]}, not {want[i]}" for i in bad[:3]))
 
 
 def test_division_rounds_exactly_over_every_exponent(backend):

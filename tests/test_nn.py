@@ -1861,6 +1861,34 @@ def test_embedding_bag_refuses_what_pytorch_refuses():
             F.embedding_bag(weight=table, **kwargs)
 
 
+def test_one_hot_is_pytorchs_and_refuses_indices_outside_its_classes(backend):
+    """F.one_hot gives PyTorch's integer rows (int64; wgpu's int32), infers num_classes
+    from the largest index, and refuses an index past the classes, where it gave a row of
+    zeros; one_hot_mask keeps that row of zeros, unchecked, for the losses and ONNX."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    labels = np.array([[0, 2], [1, 3]])
+    x = ember.tensor(labels, backend=backend)
+    for args in ((), (5,), (-1,)):
+        got = F.one_hot(x, *args)
+        want = torch.nn.functional.one_hot(torch.tensor(labels), *args).numpy()
+        assert got.dtype is backend.default_int
+        np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(F.one_hot(x, 4, axis=0, dtype=ember.float32).numpy(),
+                                  np.moveaxis(np.eye(4, dtype=np.float32)[labels], -1, 0))
+    assert F.one_hot(ember.tensor([], dtype=ember.int32, backend=backend), 3).shape == (0, 3)
+    for bad, error, message in (
+            ((x, 3), ember.IndexingError, r"holds 3, outside the classes 0 to 2 \(num_classes=3\)"),
+            ((x - 1,), ember.IndexingError, "holds -1, outside the classes"),
+            ((ember.tensor([], dtype=ember.int32, backend=backend),), ember.ShapeError,
+             "cannot infer num_classes from an empty tensor"),
+            ((ember.tensor([1.0], backend=backend), 3), ember.DTypeError,
+             "class indices must be an integer tensor, got float32")):
+        with pytest.raises(error, match=message):
+            F.one_hot(*bad)
+    np.testing.assert_array_equal(F.one_hot_mask(x - 1, 3).numpy(),
+                                  [[[0, 0, 0], [0, 1, 0]], [[1, 0, 0], [0, 0, 1]]])
+
+
 def test_gumbel_softmax_samples_softmax_and_passes_the_soft_gradient():
     """The largest entry of a sample falls on each class with its softmax probability (the
     Gumbel-max property, any tau; within 5 standard deviations over 20000 rows); a soft

@@ -15,7 +15,7 @@ import numpy as np
 import ember
 from ember.autograd import run
 from ember.errors import BackendError, DTypeError, ShapeError
-from ember.plugins.nn.functional import one_hot
+from ember.plugins.nn.functional import one_hot_mask
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -166,7 +166,7 @@ def _class_targets(op, scores, target):
     target, classes = _checked_targets(op, scores, target)
     if target.dtype.is_float:
         return target.to(scores.dtype)
-    return one_hot(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
+    return one_hot_mask(target, classes, axis=1 if scores.ndim > 1 else 0, dtype=scores.dtype)
 
 
 def _checked_targets(op, scores, target, ignore_index=None):
@@ -306,8 +306,8 @@ def _weighted_nll(op, log_p, target, axis, classes, weight, ignore_index, reduct
         target.shape, dtype=ember.bool_, backend=target.backend)
     safe = ember.where(counts, target, 0)
     kept = ember.where(counts, weight[safe], 0.0)          # each target's weight, 0 if ignored
-    nll = ember.where(counts, weighted_sum(one_hot(safe, classes, axis=axis, dtype=log_p.dtype)),
-                      0.0)
+    hot = one_hot_mask(safe, classes, axis=axis, dtype=log_p.dtype)
+    nll = ember.where(counts, weighted_sum(hot), 0.0)
     smooth = ember.where(counts, weighted_sum(ember.ones_like(log_p)), 0.0)
     if reduction == "mean":
         total = kept.sum()
@@ -374,7 +374,7 @@ class IndexCrossEntropy(ember.Op):
         if self.reduction == "none":
             g = g.unsqueeze(self.axis)
         if ember.is_grad_enabled():
-            q = one_hot(self.target, x.shape[self.axis], axis=self.axis, dtype=x.dtype)
+            q = one_hot_mask(self.target, x.shape[self.axis], axis=self.axis, dtype=x.dtype)
             scale = 1.0 / self.target.size if self.reduction == "mean" else 1.0
             return (ember.softmax(x, self.axis) - q) * (g * scale), None
         return run(IndexCrossEntropyGrad(self), (g, flat), x.shape, x.dtype), None
@@ -594,7 +594,7 @@ def multilabel_margin_loss(input, target, reduction="mean"):
             raise ShapeError(f"{op}: target holds {host.min() if host.min() < -1 else host.max()}, "
                              f"outside -1 (the end of a row's classes) to {classes - 1}")
     listed = ember.cumprod((target >= 0).to(input.dtype), -1)      # before the first -1
-    hot = one_hot(ember.maximum(target, 0), classes, dtype=input.dtype) * listed.unsqueeze(-1)
+    hot = one_hot_mask(ember.maximum(target, 0), classes, dtype=input.dtype) * listed.unsqueeze(-1)
     is_target = ember.amax(hot, axis=-2) if classes else listed   # (N, C): a target class
     x_target = ember.take_along_axis(input, ember.maximum(target, 0), -1)   # (N, J)
     hinge = ember.relu(1.0 - x_target.unsqueeze(-1) + input.unsqueeze(-2))  # (N, J, C)

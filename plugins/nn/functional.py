@@ -2015,16 +2015,46 @@ def gelu(x, approximate="none"):
     return special.gelu(x)
 
 
-def one_hot(indices, num_classes, axis=-1, dtype=None):
-    """A float tensor with 1 at each index along a new ``axis`` (computed on the device)."""
-    if indices.dtype.is_float or indices.dtype is ember.bool_:
-        raise DTypeError(f"one_hot: indices must be integers, got {indices.dtype.name}")
+def one_hot(tensor, num_classes=-1, axis=-1, dtype=None):
+    """Each class index as a row of 0s with a 1 at it, along a new ``axis``, as
+    torch.nn.functional.one_hot: the backend's integer dtype (int64 but on wgpu) unless
+    ``dtype`` says otherwise; ``num_classes=-1`` takes the largest index + 1. An index
+    outside 0 .. num_classes - 1 is an IndexingError (eagerly: a compiled step reads
+    nothing back, and gives such an index a row of zeros, as ``one_hot_mask``)."""
+    _integer_indices("one_hot", tensor)
+    if num_classes == -1 or (tensor.size and not ember.is_compiling()):
+        if ember.is_compiling():
+            raise ShapeError("one_hot: num_classes=-1 reads the largest index back, which a "
+                             "compiled step cannot; pass num_classes")
+        if not tensor.size:
+            raise ShapeError("one_hot: cannot infer num_classes from an empty tensor; pass it")
+        low, high = (int(v.item()) for v in (tensor.min(), tensor.max()))
+        if num_classes == -1:
+            num_classes = high + 1
+        if low < 0 or high >= num_classes:
+            raise IndexingError(f"one_hot: tensor holds {low if low < 0 else high}, outside the "
+                                f"classes 0 to {num_classes - 1} (num_classes={num_classes}); check "
+                                f"the labels, or pass the number of classes")
+    return one_hot_mask(tensor, num_classes, axis, dtype or tensor.backend.default_int)
+
+
+def one_hot_mask(indices, num_classes, axis=-1, dtype=ember.bool_):
+    """The one-hot rows of class indices without a check, on the device, where each
+    training step of a loss needs them: an index outside 0 .. num_classes - 1 gives a row
+    of zeros (ONNX OneHot's rule; the losses' ignored targets)."""
+    _integer_indices("one_hot", indices)
     axis = axis % (indices.ndim + 1)
     shape = [1] * (indices.ndim + 1)
     shape[axis] = num_classes
     classes = _class_range(indices.backend, num_classes, indices.dtype).reshape(shape)
     hit = indices.unsqueeze(axis) == classes
-    return hit.to(dtype or ember.default_float)
+    return hit.to(dtype)
+
+
+def _integer_indices(op, indices):
+    if not isinstance(indices, ember.Tensor) or not indices.dtype.is_int:
+        got = indices.dtype.name if isinstance(indices, ember.Tensor) else type(indices).__name__
+        raise DTypeError(f"{op}: class indices must be an integer tensor, got {got}")
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
@@ -2043,7 +2073,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if not hard:
         return soft
     dim = dim % logits.ndim
-    picked = one_hot(soft.argmax(dim), logits.shape[dim], axis=dim, dtype=logits.dtype)
+    picked = one_hot_mask(soft.argmax(dim), logits.shape[dim], axis=dim, dtype=logits.dtype)
     return picked - soft.detach() + soft
 
 

@@ -286,7 +286,7 @@ def _coerced(c, a, x, fn):
 
 
 def _hardmax(x, axis):
-    return F.one_hot(ember.argmax(x, axis=axis), x.shape[axis], axis=axis, dtype=x.dtype)
+    return F.one_hot_mask(ember.argmax(x, axis=axis), x.shape[axis], axis=axis, dtype=x.dtype)
 
 
 OPS["Softmax"] = lambda c, a, x: _coerced(c, a, x, ember.softmax)
@@ -577,7 +577,7 @@ def one_hot(c, a, indices, depth, values):
     if indices.dtype.is_float:
         indices = ember.cast(indices, ember.int64)
     indices = ember.where(indices < 0, indices + depth, indices)
-    hit = F.one_hot(indices, depth, axis=a.get("axis", -1), dtype=ember.bool_)
+    hit = F.one_hot_mask(indices, depth, axis=a.get("axis", -1), dtype=ember.bool_)
     return ember.where(hit, values[1], values[0])
 
 
@@ -1023,7 +1023,7 @@ def _nll(c, a, logp, target, weight):
     if ignore is not None:
         valid = target != ignore
         target = ember.where(valid, target, ember.zeros((), dtype=target.dtype, backend=target.device))
-    hit = F.one_hot(target, classes, axis=1, dtype=ember.bool_)
+    hit = F.one_hot_mask(target, classes, axis=1, dtype=ember.bool_)
     picked = -ember.sum(ember.where(hit, logp, 0.0), 1)
     w = None
     if weight is not None:

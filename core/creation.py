@@ -1,5 +1,6 @@
 """Creating tensors: from data, constant fills, ranges and the seeded host generator."""
 
+import math
 import operator
 
 import numpy as np
@@ -193,34 +194,46 @@ def ones(*shape, dtype=None, backend=None, requires_grad=False):
     return full(_shape("ones", shape), 1, dtype or dt.default_float, backend, requires_grad)
 
 
-def _like(x, dtype):
+def _like(op, x, dtype):
+    if not isinstance(x, Tensor):
+        raise DTypeError(f"{op}: needs a tensor to take the shape and backend of, got "
+                        f"{type(x).__name__}; use ember.zeros(shape) and the like for a shape")
     return (dt.dtype(dtype) if dtype is not None else x.dtype), x._backend
 
 
 @refuses_none
 def zeros_like(x, dtype=None, requires_grad=False):
-    dtype, b = _like(x, dtype)
+    dtype, b = _like("zeros_like", x, dtype)
     return full(x.shape, 0, dtype, b, requires_grad)
 
 
 @refuses_none
 def ones_like(x, dtype=None, requires_grad=False):
-    dtype, b = _like(x, dtype)
+    dtype, b = _like("ones_like", x, dtype)
     return full(x.shape, 1, dtype, b, requires_grad)
 
 
 @refuses_none
 def full_like(x, value, dtype=None, requires_grad=False):
-    dtype, b = _like(x, dtype)
+    dtype, b = _like("full_like", x, dtype)
     return full(x.shape, value, dtype, b, requires_grad)
 
 
+@refuses_none
 def arange(start, stop=None, step=1, dtype=None, backend=None):
     """Values from start (inclusive) to stop (exclusive) by step, as numpy.arange."""
     if stop is None:
         start, stop = 0, start
     if step == 0:
         raise ValueError("arange: step must not be 0")
+    try:
+        count = math.ceil((stop - start) / step)
+    except (ValueError, OverflowError):      # NaN, or an infinite count
+        raise RangeError(f"arange: from {start} to {stop} by {step} is no finite range; "
+                         f"give finite numbers") from None
+    if count > np.iinfo(np.intp).max:
+        raise ShapeError(f"arange: from {start} to {stop} by {step} is {count:.3g} values, "
+                         f"more than any array holds")
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, stop, step))
         dtype = dt.default_float if floats else get_backend(backend).default_int
@@ -270,6 +283,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, backend=None):
 @refuses_none
 def eye(n, m=None, dtype=None, backend=None):
     """The identity matrix (n x m)."""
+    n, m = _shape("eye", (n, n if m is None else m))
     return _upload(np.eye(n, m), dt.dtype(dtype or dt.default_float), backend, False, "eye")
 
 
@@ -329,13 +343,13 @@ def randint(low, high=None, shape=(), dtype=None, backend=None):
 
 @refuses_none
 def rand_like(x, dtype=None, requires_grad=False):
-    dtype, b = _like(x, dtype)
+    dtype, b = _like("rand_like", x, dtype)
     return rand(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)
 
 
 @refuses_none
 def randn_like(x, dtype=None, requires_grad=False):
-    dtype, b = _like(x, dtype)
+    dtype, b = _like("randn_like", x, dtype)
     return randn(x.shape, dtype=dtype, backend=b, requires_grad=requires_grad)
 
 
@@ -371,7 +385,10 @@ def bernoulli(p):
     """1 with probability p (a tensor of probabilities in [0, 1]) and else 0, in p's dtype
     and backend, drawn from ember's seeded generator."""
     if not isinstance(p, Tensor) or not p.dtype.is_float:
-        raise TypeError("bernoulli: p must be a float tensor of probabilities")
+        raise DTypeError("bernoulli: p must be a float tensor of probabilities")
+    from .compile import is_compiling
+    if p.size and not is_compiling() and not bool(((p >= 0) & (p <= 1)).all()):
+        raise RangeError("bernoulli: p must hold probabilities in [0, 1] (NaN is none)")
     return (rand_like(p) < p).to(p.dtype)
 
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from . import dtypes as dt
-from .errors import refuses_none
+from .errors import RangeError, refuses_none
 from .shapes import normalize_axis, size_of
 
 
@@ -350,6 +350,8 @@ class Methods:
 
     def bernoulli_(self, p=0.5):
         from .creation import rand
+        if isinstance(p, (int, float)) and not 0 <= p <= 1:
+            raise RangeError(f"bernoulli_: p must be a probability in [0, 1], got {p}")
         return self.copy_(rand(*self.shape, dtype=self.dtype, backend=self._backend) < p)
 
     def random_(self, from_=0, to=None):

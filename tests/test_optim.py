@@ -132,6 +132,10 @@ def test_bad_settings_are_named():
         optim.SGD(p, nesterov=True)
     with pytest.raises(ValueError, match="learning rate must be >= 0"):
         optim.Adam(p, lr=-1)
+    with pytest.raises(ValueError, match="learning rate must be >= 0, got nan"):
+        optim.Adam(p, lr=float("nan"))        # a NaN rate made every parameter NaN
+    with pytest.raises(TypeError, match="learning rate must be a number .* got str '0.1'"):
+        optim.SGD(p, lr="0.1")
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
     with pytest.raises(TypeError, match="parameters must be floating tensors"):

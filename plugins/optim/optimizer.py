@@ -6,6 +6,7 @@ composed rule. A step rebinds each parameter to its new value, so the
 Parameter objects a model holds stay the same objects.
 """
 
+import numbers
 from dataclasses import dataclass
 
 import ember
@@ -64,8 +65,12 @@ class Optimizer:
         self._guarded = False   # inside step(found_inf=...): step counts are tensors
 
     def validate(self, group):
-        if group["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {group['lr']}")
+        lr = group["lr"]
+        if isinstance(lr, (str, bytes, bool)) or not isinstance(lr, (numbers.Real, Tensor)):
+            raise TypeError(f"{type(self).__name__}: learning rate must be a number (or a 0-d "
+                            f"tensor), got {type(lr).__name__} {lr!r}")
+        if not lr >= 0:          # NaN too
+            raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {lr}")
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients (None, PyTorch's default), or with ``set_to_none=False``

@@ -49,6 +49,8 @@ def cond(A, p=None):
     """The condition number of matrices in the ``p`` norm (torch.linalg.cond): for None
     and 2 the largest singular value over the smallest (inf for a singular matrix), for
     -2 the inverse ratio; for 'fro', 'nuc', 1, -1, inf and -inf norm(A) norm(A^-1)."""
+    if A.ndim >= 2 and 0 in A.shape[-2:]:        # no singular values: 0, as PyTorch's
+        return zeros(A.shape[:-2], dtype=dt.real_of(A.dtype), backend=A.backend)
     if p in (None, 2, -2):
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
@@ -112,7 +114,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if ord in ("nuc", 2, -2):
         moved = ops.movedim(A, (r, c), (-2, -1))
         s = svdvals(moved)
-        out = ops.sum(s, axis=-1) if ord == "nuc" else s[..., 0] if ord == 2 else s[..., -1]
+        if s.shape[-1] == 0 and ord == -2:
+            raise ShapeError(f"linalg.matrix_norm: ord=-2 is the smallest singular value, and "
+                             f"a matrix of shape {moved.shape[-2:]} has none")
+        # the largest of no singular values is 0, as the sum of none
+        out = (ops.sum(s, axis=-1) if ord == "nuc" or s.shape[-1] == 0 else s[..., 0]
+               if ord == 2 else s[..., -1])
         if keepdim:
             out = ops.unsqueeze(ops.unsqueeze(out, min(r, c)), max(r, c))
         return out

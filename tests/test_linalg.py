@@ -4,6 +4,7 @@ non-positive-definite matrices, NaN, 0 x 0 matrices and empty batches, 16-bit fl
 and what PyTorch refuses."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -287,6 +288,23 @@ def test_empty_matrices_and_batches(backend):
     assert ember.linalg.det(batch).shape == (0,)
     assert ember.linalg.svd(ember.zeros((0, 3, 2)), full_matrices=False).S.shape == (0, 2)
     assert ember.linalg.eigh(batch).eigenvalues.shape == (0, 3)
+
+
+def test_norms_and_condition_numbers_of_matrices_with_no_entries_are_pytorchs(backend):
+    """A matrix with no singular values: its 2-norm, like its nuclear norm, is 0, and so is
+    its condition number, as PyTorch's (ember indexed the first singular value); its -2
+    norm, the smallest singular value, is refused, as PyTorch refuses it."""
+    for shape in ((0, 0), (3, 0), (0, 3), (2, 0, 0)):
+        z, tz = ember.zeros(shape), torch.zeros(shape)
+        for name, got, want in (
+                ("2-norm", ember.linalg.matrix_norm(z, 2), torch.linalg.matrix_norm(tz, 2)),
+                ("nuc", ember.linalg.matrix_norm(z, "nuc"), torch.linalg.matrix_norm(tz, "nuc")),
+                ("cond", ember.linalg.cond(z), torch.linalg.cond(tz))):
+            assert got.shape == tuple(want.shape), (shape, name)
+            np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=f"{shape} {name}")
+        with pytest.raises(ember.ShapeError, match="ord=-2 is the smallest singular value, and "
+                           "a matrix of shape " + re.escape(str(shape[-2:])) + " has none"):
+            ember.linalg.matrix_norm(z, -2)
 
 
 @pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16])

@@ -12,7 +12,9 @@ from ..autograd import no_grad
 from ..compile import is_compiling
 from ..creation import rand, randn
 from ..ops.gamma import digamma, lgamma
-from ..ops.special import erfinv, ndtr
+from ..ops.special import erfinv, ndtr, ndtri
+from .saddle_point import SADDLE_FROM, log1p_square, log_poisson, log_student_t
+from .saddle_point import log_beta, log_binomial
 from .distribution import HALF_LOG_2PI, POSITIVE, REAL, UNIT, Distribution, parameters
 
 #: Marsaglia-Tsang proposals per draw: each is accepted with probability above 0.95
@@ -59,7 +61,8 @@ class Normal(_LocScale):
         return ndtr((self._value(value) - self.loc) / self.scale)
 
     def icdf(self, value):
-        return self.loc + self.scale * erfinv(value * 2.0 - 1.0) * math.sqrt(2.0)
+        """loc + scale ndtri(p): erfinv(2p - 1) lost p below 2^-25 (icdf(1e-10) was -inf)."""
+        return self.loc + self.scale * ndtri(value)
 
     def entropy(self):
         return 0.5 + HALF_LOG_2PI + ops.log(self.scale)
@@ -199,13 +202,20 @@ class Cauchy(_LocScale):
 
     def log_prob(self, value):
         z = (self._value(value) - self.loc) / self.scale
-        return -math.log(math.pi) - ops.log(self.scale) - ops.log1p(z * z)
+        return -math.log(math.pi) - ops.log(self.scale) - log1p_square(z)
 
     def cdf(self, value):
-        return ops.atan((self._value(value) - self.loc) / self.scale) / math.pi + 0.5
+        """1/2 + atan(z) / pi as atan2(1, -z) / pi: the left tail keeps its relative
+        precision (1/2 + atan(z) / pi cancelled to 0 below z = -1e7)."""
+        return ops.atan2(1.0, -(self._value(value) - self.loc) / self.scale) / math.pi
 
     def icdf(self, value):
-        return self.loc + self.scale * ops.tan((value - 0.5) * math.pi)
+        """tan(pi (p - 1/2)) in the middle; in the tails -1 / tan(pi p) and 1 / tan(pi (1 -
+        p)), where p - 1/2 would lose p's low bits."""
+        middle = ops.tan((value - 0.5) * math.pi)
+        tails = ops.where(value < 0.5, -1.0 / ops.tan(value * math.pi),
+                          1.0 / ops.tan((1.0 - value) * math.pi))
+        return self.loc + self.scale * ops.where(ops.abs(value - 0.5) < 0.25, middle, tails)
 
     def entropy(self):
         return math.log(4 * math.pi) + ops.log(self.scale)
@@ -268,9 +278,15 @@ class Gamma(Distribution):
         return standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
 
     def log_prob(self, value):
+        """a log b + (a - 1) log x - b x - lgamma(a); from a = SADDLE_FROM + 1, where
+        those terms cancel, log b + log Poisson(a - 1; b x) in its saddle-point form."""
         value = self._value(value)
         a, b = self.concentration, self.rate
-        return ops.xlogy(a, b) + ops.xlogy(a - 1.0, value) - b * value - lgamma(a)
+        plain = ops.xlogy(a, b) + ops.xlogy(a - 1.0, value) - b * value - lgamma(a)
+        large = (a >= SADDLE_FROM + 1.0) & (value > 0)
+        a_, x_ = ops.where(large, a, SADDLE_FROM + 1.0), ops.where(large, value, 1.0)
+        saddle = ops.log(b) + log_poisson(a_ - 1.0, b * x_)
+        return ops.where(large, saddle, plain)
 
     def entropy(self):
         a = self.concentration
@@ -325,10 +341,19 @@ class Beta(Distribution):
         return x / (x + y)
 
     def log_prob(self, value):
+        """(a - 1) log x + (b - 1) log(1 - x) - log B(a, b) (saddle_point.log_beta); where a
+        and b are both past 2
+        and a + b from SADDLE_FROM, where those terms cancel, log(a + b - 1) + log
+        Binomial(a - 1; a + b - 2, x) in its saddle-point form (R's dbeta)."""
         value = self._value(value)
         a, b = self.concentration1, self.concentration0
-        return (ops.xlogy(a - 1.0, value) + ops.xlogy(b - 1.0, 1.0 - value)
-                + lgamma(a + b) - lgamma(a) - lgamma(b))
+        rest = ops.where(b == 1.0, 0.0, (b - 1.0) * ops.log1p(-value))   # log1p: x near 0
+        plain = ops.xlogy(a - 1.0, value) + rest - log_beta(a, b)
+        large = (a > 2.0) & (b > 2.0) & (a + b >= SADDLE_FROM) & (value > 0) & (value < 1)
+        a_, b_ = ops.where(large, a, 5.0), ops.where(large, b, 5.0)
+        x_ = ops.where(large, value, 0.5)
+        saddle = ops.log(a_ + b_ - 1.0) + log_binomial(a_ - 1.0, b_ - 1.0, x_, 1.0 - x_)
+        return ops.where(large, saddle, plain)
 
     def entropy(self):
         a, b = self.concentration1, self.concentration0
@@ -366,10 +391,17 @@ class StudentT(Distribution):
         return self.loc + self.scale * x * ops.rsqrt(z / self.df)
 
     def log_prob(self, value):
+        """lgamma((df + 1) / 2) - lgamma(df / 2) - log(df pi) / 2 - (df + 1) / 2 log(1 +
+        y^2 / df) - log scale; from df = 2 SADDLE_FROM, where the lgammas cancel (df = 1e6
+        gave -1.0 at 0, for -0.9189), its saddle-point form (R's dt)."""
         y = (self._value(value) - self.loc) / self.scale
-        z = (ops.log(self.scale) + 0.5 * ops.log(self.df) + 0.5 * math.log(math.pi)
-             + lgamma(0.5 * self.df) - lgamma(0.5 * (self.df + 1.0)))
-        return -0.5 * (self.df + 1.0) * ops.log1p(y * y / self.df) - z
+        df = self.df
+        z = (0.5 * ops.log(df) + 0.5 * math.log(math.pi)
+             + lgamma(0.5 * df) - lgamma(0.5 * (df + 1.0)))
+        plain = -0.5 * (df + 1.0) * log1p_square(y * ops.rsqrt(df)) - z
+        large = df >= 2.0 * SADDLE_FROM      # df / 2 where Stirling's series holds
+        saddle = log_student_t(y, ops.where(large, df, 2.0 * SADDLE_FROM))
+        return ops.where(large, saddle, plain) - ops.log(self.scale)
 
     def entropy(self):
         lbeta = lgamma(0.5 * self.df) + math.lgamma(0.5) - lgamma(0.5 * (self.df + 1.0))

@@ -15,6 +15,7 @@ from ..autograd import no_grad
 from ..errors import ShapeError
 from ..ops.gamma import lgamma
 from .continuous import Gamma, settled
+from .saddle_point import SADDLE_FROM, log_binomial, log_poisson
 from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Distribution,
                            parameters)
 
@@ -54,7 +55,8 @@ class Bernoulli(Distribution):
 
     mean = property(lambda self: self.probs)
     mode = property(lambda self: ops.where(self.probs > 0.5, 1.0, 0.0) * (self.probs * 0 + 1))
-    variance = property(lambda self: self.probs * (1.0 - self.probs))
+    # p (1 - p) with 1 - p as sigmoid(-logits): 1.0 - probs was 0 past logits 17
+    variance = property(lambda self: self.probs * ops.sigmoid(-self.logits))
 
     def sample(self, sample_shape=()):
         u = rand(*self._extended_shape(sample_shape), dtype=self.probs.dtype,
@@ -62,11 +64,33 @@ class Bernoulli(Distribution):
         return (u < self.probs).to(self.probs.dtype)
 
     def log_prob(self, value):
+        """-BCE(logits, value) from the side where nothing cancels (value logits -
+        softplus(logits) was 0 for value 1 past logits 17, where it is -e^-logits):
+        -((1 - v) l + softplus(-l)) for l > 0, -(softplus(l) - v l) else."""
         value = self._value(value)
-        return value * self.logits - ops.softplus(self.logits)
+        return -_binary_cross_entropy(self.logits, value)
 
     def entropy(self):
-        return ops.softplus(self.logits) - self.probs * self.logits
+        """q softplus(l) + p softplus(-l), both terms >= 0 (softplus(l) - p l cancelled to
+        0 past logits 17); an infinite logit's zero-probability term is 0."""
+        finite = ops.clip(self.logits, -_largest(self.logits), _largest(self.logits))
+        return (ops.sigmoid(-finite) * ops.softplus(finite)
+                + ops.sigmoid(finite) * ops.softplus(-finite))
+
+
+def _largest(x):
+    return float(dt.finfo(x.dtype).max)
+
+
+def _binary_cross_entropy(logits, value):
+    """-log P(value) of a Bernoulli with these logits, as F.binary_cross_entropy_with_logits
+    computes it: each term from the side where none cancels, and a zero coefficient of an
+    infinite logit 0."""
+    positive = logits > 0
+    slope = ops.where(positive, 1.0 - value, -value)
+    logits_or_0 = ops.where(ops.isinf(logits) & (slope == 0), 0.0, logits)
+    return slope * logits_or_0 + ops.where(positive, ops.softplus(-logits),
+                                           ops.softplus(logits))
 
 
 class Categorical(Distribution):
@@ -184,10 +208,23 @@ class Binomial(Distribution):
             self.probs.dtype).sum(0)
 
     def log_prob(self, value):
+        """log C(n, k) - k softplus(-logits) - (n - k) softplus(logits) (k logits - n
+        softplus(logits) cancelled at k = n and large logits); from n = SADDLE_FROM, for 0
+        < k < n, its saddle-point form, where the lgammas cancel."""
         value = self._value(value)
         n, k = self.total_count, value
-        return (lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
-                + k * self.logits - n * ops.softplus(self.logits))
+        plain = (lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
+                 - _times(k, ops.softplus(-self.logits))
+                 - _times(n - k, ops.softplus(self.logits)))
+        large = (n >= SADDLE_FROM) & (k > 0) & (k < n)
+        n_, k_ = ops.where(large, n, SADDLE_FROM), ops.where(large, k, 1.0)
+        saddle = log_binomial(k_, n_ - k_, ops.sigmoid(self.logits), ops.sigmoid(-self.logits))
+        return ops.where(large, saddle, plain)
+
+
+def _times(count, log_term):
+    """count * log_term, 0 where the count is 0 (an infinite logit's term never drawn)."""
+    return ops.where(count == 0, 0.0, count * log_term)
 
 
 class Geometric(Distribution):
@@ -212,8 +249,10 @@ class Geometric(Distribution):
         return ops.floor(ops.log(ops.clip(u, tiny, None)) / ops.log1p(-self.probs))
 
     def log_prob(self, value):
+        """k log(1 - p) + log p from the logits: -k softplus(l) - softplus(-l) (log1p(-p)
+        of a p rounded to 1 made log_prob -inf, and NaN at k = 0)."""
         value = self._value(value)
-        return value * ops.log1p(-self.probs) + ops.log(self.probs)
+        return -_times(value, ops.softplus(self.logits)) - ops.softplus(-self.logits)
 
     def entropy(self):
         return ops.softplus(self.logits) / self.probs - self.logits
@@ -292,8 +331,13 @@ class Poisson(Distribution):
             return ops.where(small, counted, out)
 
     def log_prob(self, value):
+        """k log rate - rate - log k!; from k = SADDLE_FROM its saddle-point form, where
+        those terms cancel (log Poisson(1e5; 1e5) was -6.75 in float32, for -6.6754)."""
         value = self._value(value)
-        return ops.xlogy(value, self.rate) - self.rate - lgamma(value + 1.0)
+        plain = ops.xlogy(value, self.rate) - self.rate - lgamma(value + 1.0)
+        large = (value >= SADDLE_FROM) & (self.rate > 0)
+        k_, rate_ = ops.where(large, value, SADDLE_FROM), ops.where(large, self.rate, 1.0)
+        return ops.where(large, log_poisson(k_, rate_), plain)
 
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "OneHotCategorical",

@@ -1,0 +1,132 @@
+"""Log-densities that keep their relative precision at large parameters: Loader's
+saddle-point forms (C. Loader, "Fast and accurate computation of binomial
+probabilities", 2000; R's dpois_raw, dbinom_raw, dt).
+
+Written the plain way, log Poisson(100000; 100000) is a difference of terms near 1e6:
+in float32 it came out -6.75 where it is -6.6754, and Gamma, Beta and Student's t with
+large parameters lost as much (t with 1e6 degrees of freedom gave -1.0 at 0 for
+-0.9189). Here those terms are taken apart into Stirling's error of each factorial,
+small and known to full precision, and the deviance x log(x / M) + M - x, whose series
+in (x - M) / (x + M) holds its precision where x is near M. The distributions use these
+forms from SADDLE_FROM up and keep their plain formulas below it, where nothing cancels.
+
+Every branch gets safe inputs (the where of the other branch only hides a value, not its
+NaN gradient)."""
+
+import math
+
+from .. import ops
+from ..ops.gamma import lgamma
+
+#: the parameter (count, shape) from which the saddle-point forms are used
+SADDLE_FROM = 10.0
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+#: Stirling's error at 0 .. 9 (at 0 taken as 0: the callers never use it there)
+WHOLE_ERRORS = [0.0] + [math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - HALF_LOG_2PI
+                        for n in range(1, 10)]
+#: Stirling's series for log Gamma: 1/12n - 1/360n^3 + 1/1260n^5 - 1/1680n^7 + ...
+SERIES = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+#: terms of the deviance's series past its first; |v| < 0.1 makes each 100x smaller
+DEVIANCE_TERMS = 6
+
+
+def log1p_square(z):
+    """log(1 + z^2) without z^2's overflow: 2 log|z| + log1p(1 / z^2) past |z| = 1 (Cauchy's
+    and Student's t's log-density was -inf past |z| = 1.8e19 in float32)."""
+    big = ops.abs(z) > 1.0
+    inverse = 1.0 / ops.where(big, z, 1.0)
+    return ops.where(big, 2.0 * ops.log(ops.abs(z)) + ops.log1p(inverse * inverse),
+                     ops.log1p(z * z))
+
+
+def stirling_error(n):
+    """log(n!) - log(sqrt(2 pi n) (n / e)^n) for n >= 0: the series from 10 up (its next
+    term is below 3e-17 there), the exact value at whole n below 10 (a table), lgamma's
+    difference between them (an absolute error of a few eps)."""
+    from ..creation import tensor
+    small = n < 10.0
+    m = ops.where(small, 10.0, n)
+    inv = 1.0 / m
+    inv2 = inv * inv
+    series = 0.0
+    for c in reversed(SERIES):
+        series = c + inv2 * series
+    series = inv * series
+    whole = small & (n == ops.floor(n))
+    table = tensor(WHOLE_ERRORS, dtype=n.dtype, backend=n.backend)
+    exact = ops.take(table, ops.where(whole, n, 0.0).to(n.backend.default_int))
+    k = ops.where(small & ~whole & (n > 0), n, 1.0)
+    direct = lgamma(k + 1.0) - (k + 0.5) * ops.log(k) + k - HALF_LOG_2PI
+    return ops.where(small, ops.where(whole, exact, direct), series)
+
+
+def deviance(x, m):
+    """x log(x / m) + m - x (>= 0; m where x = 0): near m, its series in v = (x - m) /
+    (x + m), sum of 2 x v^(2j+1) / (2j+1) past (x - m) v, keeps the precision the plain
+    form cancels away."""
+    d = x - m
+    near = ops.abs(d) < 0.1 * (x + m)
+    v = d / ops.where(near, x + m, 1.0)
+    v2 = v * v
+    total, term = d * v, 2.0 * x * v
+    for j in range(1, DEVIANCE_TERMS + 1):
+        term = term * v2
+        total = total + term / (2 * j + 1)
+    ratio = x / ops.where(near, 1.0, m)
+    far = ops.xlogy(x, ops.where(near, 1.0, ratio)) + m - x
+    return ops.where(near, total, far)
+
+
+def log_poisson(x, rate):
+    """log(rate^x e^-rate / x!) for x >= SADDLE_FROM and rate > 0: -stirling_error(x) -
+    deviance(x, rate) - log(2 pi x) / 2 (x need not be whole: Gamma's density is one)."""
+    return -stirling_error(x) - deviance(x, rate) - 0.5 * ops.log(x) - HALF_LOG_2PI
+
+
+def log_beta(a, b):
+    """log B(a, b) = lgamma(a) + lgamma(b) - lgamma(a + b) without the cancellation of
+    the large lgammas (R's lbeta): with the smaller p and the larger q both from
+    SADDLE_FROM, Stirling's errors and logs of ratios; with only q there, lgamma(p) and
+    the same for the rest; below, the lgammas themselves."""
+    p, q = ops.minimum(a, b), ops.maximum(a, b)
+    both = p >= SADDLE_FROM
+    one = (q >= SADDLE_FROM) & ~both
+    p_ = ops.where(both | one, p, 1.0)
+    q_ = ops.where(both | one, q, SADDLE_FROM)
+    share = p_ / (p_ + q_)
+    tail = (q_ - 0.5) * ops.log1p(-share)
+    corr_q = stirling_error(q_) - stirling_error(p_ + q_)
+    large = (corr_q + stirling_error(ops.where(both, p_, SADDLE_FROM)) - 0.5 * ops.log(q_)
+             + HALF_LOG_2PI + (p_ - 0.5) * ops.log(share) + q_ * ops.log1p(-share))
+    medium = lgamma(p_) + corr_q + p_ - p_ * ops.log(p_ + q_) + tail
+    plain = lgamma(a) + lgamma(b) - lgamma(a + b)
+    return ops.where(both, large, ops.where(one, medium, plain))
+
+
+def log_binomial(x, rest, p, q):
+    """log(C(n, x) p^x q^rest), n = x + rest, for x, rest > 0 (need not be whole: Beta's
+    density is one); p + q = 1 and x + rest = n given apart so that none loses precision
+    (log(1 - x / n) lost it where x is near n)."""
+    n = x + rest
+    lc = (stirling_error(n) - stirling_error(x) - stirling_error(rest)
+          - deviance(x, n * p) - deviance(rest, n * q))
+    return lc - 0.5 * (math.log(2 * math.pi) + ops.log(x) + ops.log(rest) - ops.log(n))
+
+
+def log_student_t(z, df):
+    """log of Student's t density at a standardized z: the constant as Stirling's
+    errors and a deviance of df / 2 and (df + 1) / 2, the kernel -(df + 1)/2 log(1 +
+    z^2/df) as -deviance(df/2, (df + z^2)/2) + z^2/2 - log(1 + z^2/df)/2 where z^2 < df/5
+    (R's dt)."""
+    half = 0.5 * df
+    constant = (stirling_error(half + 0.5) - stirling_error(half)
+                - deviance(half, half + 0.5))
+    z2 = z * z
+    close = z2 < 0.2 * df
+    zc = ops.where(close, z, 0.0)
+    zc2 = zc * zc
+    log_root = 0.5 * ops.log1p(zc2 / df)                 # log sqrt(1 + z^2 / df)
+    kernel = -deviance(half, half + 0.5 * zc2) + 0.5 * zc2
+    far_root = 0.5 * log1p_square(ops.where(close, 1.0, z) / ops.sqrt(df))
+    u = ops.where(close, kernel, df * far_root)
+    return constant - u - ops.where(close, log_root, far_root) - HALF_LOG_2PI

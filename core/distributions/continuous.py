@@ -10,11 +10,11 @@ from .. import dtypes as dt
 from .. import ops
 from ..autograd import no_grad
 from ..compile import is_compiling
-from ..creation import rand, randn
+from ..creation import full_like, rand, randn
 from ..ops.gamma import digamma, lgamma
 from ..ops.special import erfinv, ndtr, ndtri
 from .saddle_point import SADDLE_FROM, log1p_square, log_poisson, log_student_t
-from .saddle_point import log_beta, log_binomial
+from .saddle_point import beta_entropy, digamma_step, gamma_entropy, log_beta, log_binomial
 from .distribution import HALF_LOG_2PI, POSITIVE, REAL, UNIT, Distribution, parameters
 
 #: Marsaglia-Tsang proposals per draw: each is accepted with probability above 0.95
@@ -289,8 +289,13 @@ class Gamma(Distribution):
         return ops.where(large, saddle, plain)
 
     def entropy(self):
+        """a + lgamma(a) + (1 - a) digamma(a) - log rate; from a = SADDLE_FROM, where those
+        cancel, saddle_point.gamma_entropy."""
         a = self.concentration
-        return a - ops.log(self.rate) + lgamma(a) + (1.0 - a) * digamma(a)
+        large = a >= SADDLE_FROM
+        a_ = ops.where(large, a, SADDLE_FROM)
+        plain = a + lgamma(a) + (1.0 - a) * digamma(a)
+        return ops.where(large, gamma_entropy(a_), plain) - ops.log(self.rate)
 
 
 class Chi2(Gamma):
@@ -356,10 +361,16 @@ class Beta(Distribution):
         return ops.where(large, saddle, plain)
 
     def entropy(self):
+        """log B(a, b) + (a - 1)(digamma(n) - digamma(a)) + (b - 1)(digamma(n) -
+        digamma(b)), n = a + b, each difference whole (saddle_point.digamma_step; the
+        digammas times a and b cancelled); with a and b both from SADDLE_FROM, where the
+        log B term cancels the rest, saddle_point.beta_entropy."""
         a, b = self.concentration1, self.concentration0
-        total = a + b
-        return (lgamma(a) + lgamma(b) - lgamma(total) - (a - 1.0) * digamma(a)
-                - (b - 1.0) * digamma(b) + (total - 2.0) * digamma(total))
+        plain = (log_beta(a, b) + (a - 1.0) * digamma_step(a, b)
+                 + (b - 1.0) * digamma_step(b, a))
+        large = (a >= SADDLE_FROM) & (b >= SADDLE_FROM)
+        a_, b_ = ops.where(large, a, SADDLE_FROM), ops.where(large, b, SADDLE_FROM)
+        return ops.where(large, beta_entropy(a_, b_), plain)
 
 
 class StudentT(Distribution):
@@ -404,7 +415,9 @@ class StudentT(Distribution):
         return ops.where(large, saddle, plain) - ops.log(self.scale)
 
     def entropy(self):
-        lbeta = lgamma(0.5 * self.df) + math.lgamma(0.5) - lgamma(0.5 * (self.df + 1.0))
-        return (ops.log(self.scale) + 0.5 * (self.df + 1.0) * (
-            digamma(0.5 * (self.df + 1.0)) - digamma(0.5 * self.df))
-            + 0.5 * ops.log(self.df) + lbeta)
+        """(df + 1)/2 (digamma((df + 1)/2) - digamma(df/2)) + log(sqrt(df) B(df/2, 1/2)) +
+        log scale, the digamma difference whole and log B from its series at large df
+        (saddle_point; at df = 1e6 the plain form was 0.034 off in float32)."""
+        half = 0.5 * self.df
+        return (ops.log(self.scale) + (half + 0.5) * digamma_step(half, 0.5)
+                + 0.5 * ops.log(self.df) + log_beta(half, full_like(half, 0.5)))

@@ -26,6 +26,8 @@ WHOLE_ERRORS = [0.0] + [math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - HAL
                         for n in range(1, 10)]
 #: Stirling's series for log Gamma: 1/12n - 1/360n^3 + 1/1260n^5 - 1/1680n^7 + ...
 SERIES = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+#: digamma's series past log x - 1/2x: 1/12x^2 - 1/120x^4 + 1/252x^6 - ...
+DIGAMMA_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
 #: terms of the deviance's series past its first; |v| < 0.1 makes each 100x smaller
 DEVIANCE_TERMS = 6
 
@@ -58,6 +60,46 @@ def stirling_error(n):
     k = ops.where(small & ~whole & (n > 0), n, 1.0)
     direct = lgamma(k + 1.0) - (k + 0.5) * ops.log(k) + k - HALF_LOG_2PI
     return ops.where(small, ops.where(whole, exact, direct), series)
+
+
+def _digamma_tail(x):
+    """log x - 1/2x - digamma(x) for x >= SADDLE_FROM (next term below 5e-17 there)."""
+    inv2 = 1.0 / (x * x)
+    total = 0.0
+    for c in reversed(DIGAMMA_SERIES):
+        total = c + inv2 * total
+    return inv2 * total
+
+
+def digamma_step(y, h):
+    """digamma(y + h) - digamma(y) for h >= 0, from SADDLE_FROM by the series, log1p(h /
+    y) + h / (2 y (y + h)) plus the tails' difference (the two digammas cancelled)."""
+    large = y >= SADDLE_FROM
+    y_ = ops.where(large, y, SADDLE_FROM)
+    series = (ops.log1p(h / y_) + h / (2.0 * y_ * (y_ + h))
+              - _digamma_tail(y_ + h) + _digamma_tail(y_))
+    from ..ops.gamma import digamma
+    small = ops.where(large, 1.0, y)
+    return ops.where(large, series, digamma(small + h) - digamma(small))
+
+
+def gamma_entropy(a):
+    """The entropy of Gamma(a, 1) from a = SADDLE_FROM: log(2 pi a) / 2 + 1/2 - 1/2a +
+    stirling_error(a) + (a - 1) tail(a), where a + lgamma(a) + (1 - a) digamma(a)
+    cancelled (to 1e-3 relative at a = 1e4 in float32)."""
+    return (0.5 * ops.log(a) + HALF_LOG_2PI + 0.5 - 0.5 / a + stirling_error(a)
+            + (a - 1.0) * _digamma_tail(a))
+
+
+def beta_entropy(a, b):
+    """The entropy of Beta(a, b), both from SADDLE_FROM: Stirling's and digamma's series
+    with the log terms gathered into (log(a/n) + log(b/n) - log n) / 2, n = a + b."""
+    n = a + b
+    return (HALF_LOG_2PI + 0.5 * (ops.log(a / n) + ops.log(b / n) - ops.log(n))
+            + 0.5 - 0.5 / a - 0.5 / b + 1.0 / n
+            + stirling_error(a) + stirling_error(b) - stirling_error(n)
+            + (a - 1.0) * _digamma_tail(a) + (b - 1.0) * _digamma_tail(b)
+            - (n - 2.0) * _digamma_tail(n))
 
 
 def deviance(x, m):

@@ -16,18 +16,15 @@ NaN gradient)."""
 import math
 
 from .. import ops
-from ..ops.gamma import lgamma
+from ..ops.gamma import STIRLING_FROM, digamma_tail, lgamma, stirling_tail
 
-#: the parameter (count, shape) from which the saddle-point forms are used
-SADDLE_FROM = 10.0
+#: the parameter (count, shape) from which the saddle-point forms are used: where
+#: Stirling's series holds (ops.gamma's STIRLING_FROM)
+SADDLE_FROM = STIRLING_FROM
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 #: Stirling's error at 0 .. 9 (at 0 taken as 0: the callers never use it there)
 WHOLE_ERRORS = [0.0] + [math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - HALF_LOG_2PI
                         for n in range(1, 10)]
-#: Stirling's series for log Gamma: 1/12n - 1/360n^3 + 1/1260n^5 - 1/1680n^7 + ...
-SERIES = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
-#: digamma's series past log x - 1/2x: 1/12x^2 - 1/120x^4 + 1/252x^6 - ...
-DIGAMMA_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
 #: terms of the deviance's series past its first; |v| < 0.1 makes each 100x smaller
 DEVIANCE_TERMS = 6
 
@@ -42,18 +39,12 @@ def log1p_square(z):
 
 
 def stirling_error(n):
-    """log(n!) - log(sqrt(2 pi n) (n / e)^n) for n >= 0: the series from 10 up (its next
-    term is below 3e-17 there), the exact value at whole n below 10 (a table), lgamma's
-    difference between them (an absolute error of a few eps)."""
+    """log(n!) - log(sqrt(2 pi n) (n / e)^n) for n >= 0 (lgamma(n) less Stirling's
+    formula, so ops.gamma.stirling_tail from 10 up), the exact value at whole n below 10
+    (a table), lgamma's difference between them (an absolute error of a few eps)."""
     from ..creation import tensor
-    small = n < 10.0
-    m = ops.where(small, 10.0, n)
-    inv = 1.0 / m
-    inv2 = inv * inv
-    series = 0.0
-    for c in reversed(SERIES):
-        series = c + inv2 * series
-    series = inv * series
+    small = n < SADDLE_FROM
+    series = stirling_tail(ops.where(small, SADDLE_FROM, n))     # lgamma's, at n + 1's error
     whole = small & (n == ops.floor(n))
     table = tensor(WHOLE_ERRORS, dtype=n.dtype, backend=n.backend)
     exact = ops.take(table, ops.where(whole, n, 0.0).to(n.backend.default_int))
@@ -62,22 +53,13 @@ def stirling_error(n):
     return ops.where(small, ops.where(whole, exact, direct), series)
 
 
-def _digamma_tail(x):
-    """log x - 1/2x - digamma(x) for x >= SADDLE_FROM (next term below 5e-17 there)."""
-    inv2 = 1.0 / (x * x)
-    total = 0.0
-    for c in reversed(DIGAMMA_SERIES):
-        total = c + inv2 * total
-    return inv2 * total
-
-
 def digamma_step(y, h):
     """digamma(y + h) - digamma(y) for h >= 0, from SADDLE_FROM by the series, log1p(h /
     y) + h / (2 y (y + h)) plus the tails' difference (the two digammas cancelled)."""
     large = y >= SADDLE_FROM
     y_ = ops.where(large, y, SADDLE_FROM)
     series = (ops.log1p(h / y_) + h / (2.0 * y_ * (y_ + h))
-              - _digamma_tail(y_ + h) + _digamma_tail(y_))
+              - digamma_tail(y_ + h) + digamma_tail(y_))
     from ..ops.gamma import digamma
     small = ops.where(large, 1.0, y)
     return ops.where(large, series, digamma(small + h) - digamma(small))
@@ -88,7 +70,7 @@ def gamma_entropy(a):
     stirling_error(a) + (a - 1) tail(a), where a + lgamma(a) + (1 - a) digamma(a)
     cancelled (to 1e-3 relative at a = 1e4 in float32)."""
     return (0.5 * ops.log(a) + HALF_LOG_2PI + 0.5 - 0.5 / a + stirling_error(a)
-            + (a - 1.0) * _digamma_tail(a))
+            + (a - 1.0) * digamma_tail(a))
 
 
 def beta_entropy(a, b):
@@ -98,8 +80,8 @@ def beta_entropy(a, b):
     return (HALF_LOG_2PI + 0.5 * (ops.log(a / n) + ops.log(b / n) - ops.log(n))
             + 0.5 - 0.5 / a - 0.5 / b + 1.0 / n
             + stirling_error(a) + stirling_error(b) - stirling_error(n)
-            + (a - 1.0) * _digamma_tail(a) + (b - 1.0) * _digamma_tail(b)
-            - (n - 2.0) * _digamma_tail(n))
+            + (a - 1.0) * digamma_tail(a) + (b - 1.0) * digamma_tail(b)
+            - (n - 2.0) * digamma_tail(n))
 
 
 def deviance(x, m):

@@ -135,6 +135,20 @@ class _Reduced:
         return [where(k <= self.steps, fn(self.v - k), unused) for k in range(1, 9)]
 
 
+def stirling_tail(u):
+    """lgamma(u) - ((u - 1/2) log u - u + log(2 pi) / 2) for u >= STIRLING_FROM: Stirling's
+    series, as many terms as u's dtype needs (it is also Stirling's error of (u - 1)!,
+    which distributions.saddle_point builds on)."""
+    inv = 1.0 / u
+    return inv * polynomial(inv * inv, STIRLING_LGAMMA[:_terms(u)["stirling"]])
+
+
+def digamma_tail(u):
+    """log u - 1 / (2u) - digamma(u) for u >= STIRLING_FROM: its Stirling series."""
+    inv2 = 1.0 / (u * u)
+    return inv2 * polynomial(inv2, STIRLING_DIGAMMA[:_terms(u)["stirling"]])
+
+
 def _stirling_argument(r, u):
     return where(r.large, u, STIRLING_FROM)
 
@@ -149,9 +163,7 @@ def _lgamma_positive(u, n):
     up = where(r.up1, abs_(where(r.up2, r.v * (r.v + 1.0), r.v)), 1.0)
     near = r.z * polynomial(r.z, LGAMMA_BASE[:n["base"]]) + (log(down) - log(up))
     big = _stirling_argument(r, u)
-    inv = 1.0 / big
-    tail = inv * polynomial(inv * inv, STIRLING_LGAMMA[:n["stirling"]])
-    far = (big - 0.5) * (log(big) - 1.0) + (HALF_LOG_2PI - 0.5) + tail     # inf at inf
+    far = (big - 0.5) * (log(big) - 1.0) + (HALF_LOG_2PI - 0.5) + stirling_tail(big)  # inf at inf
     return where(r.large, far, near)
 
 
@@ -167,8 +179,7 @@ def _digamma_positive(u, n):
     w = _from_root(where(r.large, DIGAMMA_ROOT, u))
     root = w * polynomial(w, DIGAMMA_ROOT_SERIES[:n["root"]])
     big = _stirling_argument(r, u)
-    inv2 = 1.0 / (big * big)
-    far = log(big) - 0.5 / big - inv2 * polynomial(inv2, STIRLING_DIGAMMA[:n["stirling"]])
+    far = log(big) - 0.5 / big - digamma_tail(big)
     return where(r.large, far, where(abs_(w) < ROOT_REACH, root, near))
 
 

@@ -468,7 +468,10 @@ def test_tails_and_edges_keep_their_relative_precision(backend):
     value 1), entropy and variance at large logits; Geometric's log_prob at logits 30 (NaN
     at 0, -inf at 2); Cauchy's log_prob past |z| = 1.8e19 (-inf), its cdf far left and icdf
     near 0; Normal's icdf at 1e-10 (-inf); HalfNormal's and HalfCauchy's cdf at 1e-10 (0);
-    Kumaraswamy's log_prob at 1e-6 (-inf)."""
+    Kumaraswamy's log_prob at 1e-6 (-inf); Weibull's and Pareto's cdf near their start (a
+    transformed distribution's sign * (F - 1/2) + 1/2 lost it), Laplace's tails,
+    HalfCauchy's icdf near 1, LogNormal's cdf and icdf (missing), InverseGamma's log_prob
+    at 1e-30 and 1e30 (inf and -inf: x^-1's Jacobian as |e y / x|)."""
     mp = pytest.importorskip("mpmath", reason="mpmath is the reference here (pip install mpmath)")
     t = lambda v: ember.tensor(np.float32(v), backend=backend)        # noqa: E731
     f = lambda v: mp.mpf(float(np.float32(v)))                          # noqa: E731
@@ -505,6 +508,21 @@ def test_tails_and_edges_keep_their_relative_precision(backend):
               ("Kumaraswamy(2, 3).log_prob(1 - 2^-20)",
                D.Kumaraswamy(t(2.0), t(3.0)).log_prob(t(1 - 2.0 ** -20)),
                mp.log(6) + mp.log(f(1 - 2.0 ** -20)) + 2 * mp.log1p(-f(1 - 2.0 ** -20) ** 2))]
+    weibull, laplace = D.Weibull(t(1.0), t(2.0)), D.Laplace(t(0.0), t(1.0))
+    cases += [("Weibull(1, 2).cdf(1e-10)", weibull.cdf(t(1e-10)), -mp.expm1(-f(1e-10) ** 2)),
+              ("Weibull(1, 2).icdf(1e-5)", weibull.icdf(t(1e-5)), mp.sqrt(-mp.log1p(-f(1e-5)))),
+              ("Pareto(1, 2).cdf(1.001)", D.Pareto(t(1.0), t(2.0)).cdf(t(1.001)),
+               1 - f(1.001) ** -2),
+              ("Laplace.cdf(-30)", laplace.cdf(t(-30.0)), mp.exp(-30) / 2),
+              ("Laplace.icdf(1e-10)", laplace.icdf(t(1e-10)), mp.log(2 * f(1e-10))),
+              ("HalfCauchy.icdf(1 - 2^-20)", D.HalfCauchy(t(1.0)).icdf(t(1 - 2.0 ** -20)),
+               mp.tan(mp.pi * f(1 - 2.0 ** -20) / 2)),
+              ("LogNormal.cdf(0.5)", D.LogNormal(t(0.0), t(1.0)).cdf(t(0.5)), mp.ncdf(mp.log(0.5))),
+              ("LogNormal.icdf(1e-10)", D.LogNormal(t(0.0), t(1.0)).icdf(t(1e-10)),
+               mp.exp(-mp.sqrt(2) * mp.erfinv(1 - 2 * f(1e-10))))]
+    for x in (1e-30, 1e30):      # |e y / x| of x^-1's Jacobian over- and underflowed
+        cases.append((f"InverseGamma(2, 1).log_prob({x})",
+                      D.InverseGamma(t(2.0), t(1.0)).log_prob(t(x)), -3 * mp.log(f(x)) - 1 / f(x)))
     eps = float(np.finfo(np.float32).eps)
     for what, got, want in cases:
         got, want = float(got.numpy()), float(want)

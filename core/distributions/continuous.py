@@ -93,6 +93,13 @@ class LogNormal(_LocScale):
     def entropy(self):
         return self.base_dist.entropy() + self.loc
 
+    def cdf(self, value):
+        """Normal's cdf at log x (0 at x = 0), as PyTorch's transformed one."""
+        return self.base_dist.cdf(ops.log(self._value(value)))
+
+    def icdf(self, value):
+        return ops.exp(self.base_dist.icdf(value))
+
 
 class Uniform(Distribution):
     """Uniform on [low, high)."""
@@ -179,12 +186,18 @@ class Laplace(_LocScale):
         return -ops.log(self.scale * 2.0) - ops.abs(value - self.loc) / self.scale
 
     def cdf(self, value):
+        """e^z / 2 below the loc, 1 - e^-z / 2 above (0.5 + 0.5 expm1(z) lost the left
+        tail: cdf(-30) was 0)."""
         z = (self._value(value) - self.loc) / self.scale
-        return 0.5 - 0.5 * ops.sign(z) * ops.expm1(-ops.abs(z))
+        half = 0.5 * ops.exp(-ops.abs(z))
+        return ops.where(z < 0, half, 1.0 - half)
 
     def icdf(self, value):
-        t = value - 0.5
-        return self.loc - self.scale * ops.sign(t) * ops.log1p(-ops.abs(t) * 2.0)
+        """loc + scale log(2p) below 1/2, loc - scale log(2 - 2p) above (p - 1/2 lost p's
+        low bits: icdf(1e-10) was -inf)."""
+        below = value < 0.5
+        return self.loc + self.scale * ops.where(
+            below, ops.log(2.0 * value), -ops.log(2.0 - 2.0 * value))
 
     def entropy(self):
         return 1.0 + ops.log(self.scale * 2.0)

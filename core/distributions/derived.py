@@ -74,7 +74,9 @@ class HalfCauchy(_Folded):
         return ops.atan(self._value(value) / self.scale) * (2.0 / math.pi)
 
     def icdf(self, prob):
-        return self.scale * ops.tan(prob * (math.pi / 2.0))
+        """scale tan(pi p / 2), as 1 / tan(pi (1 - p) / 2) above 1/2 (1 - p exact there)."""
+        upper = 1.0 / ops.tan((1.0 - prob) * (math.pi / 2.0))
+        return self.scale * ops.where(prob > 0.5, upper, ops.tan(prob * (math.pi / 2.0)))
 
     mean = property(lambda self: self.scale * math.inf)
     mode = property(lambda self: self.scale * 0.0)

@@ -168,7 +168,11 @@ class PowerTransform(Transform):
         return y ** (1.0 / self.exponent)
 
     def log_abs_det_jacobian(self, x, y):
-        return ops.log(ops.abs(self.exponent * y / x))
+        """log|e| + (e - 1) log|x|: |e y / x| overflowed to inf (and to 0) for x past
+        1e19 (or below 1e-19) in float32 with e = -1, InverseGamma's."""
+        e = self.exponent
+        return (ops.log(ops.abs(e)) if isinstance(e, Tensor) else math.log(abs(e))) + \
+            (e - 1.0) * ops.log(ops.abs(x))
 
 
 class AbsTransform(Transform):
@@ -272,18 +276,22 @@ class TransformedDistribution(Distribution):
             sign = sign * t.sign
         return sign
 
+    def _flipped(self, value):
+        """value where the transforms increase, 1 - value where they decrease (sign *
+        (value - 1/2) + 1/2 lost every small value where the sign was a tensor of 1s:
+        Weibull's cdf(1e-10) was 0)."""
+        sign = self._monotone()
+        if isinstance(sign, int):
+            return value if sign == 1 else 1.0 - value
+        return ops.where(sign > 0, value, 1.0 - value)
+
     def cdf(self, value):
         for t in reversed(self.transforms):
             value = t.inv(value)
-        value = self.base_dist.cdf(value)
-        sign = self._monotone()
-        return value if isinstance(sign, int) and sign == 1 else sign * (value - 0.5) + 0.5
+        return self._flipped(self.base_dist.cdf(value))
 
     def icdf(self, value):
-        sign = self._monotone()
-        if not (isinstance(sign, int) and sign == 1):
-            value = sign * (value - 0.5) + 0.5
-        value = self.base_dist.icdf(value)
+        value = self.base_dist.icdf(self._flipped(value))
         for t in self.transforms:
             value = t(value)
         return value

@@ -84,11 +84,12 @@ def beta_entropy(a, b):
             - (n - 2.0) * digamma_tail(n))
 
 
-def deviance(x, m):
+def deviance(x, m, gap=None):
     """x log(x / m) + m - x (>= 0; m where x = 0): near m, its series in v = (x - m) /
     (x + m), sum of 2 x v^(2j+1) / (2j+1) past (x - m) v, keeps the precision the plain
-    form cancels away."""
-    d = x - m
+    form cancels away. ``gap`` is x - m where the caller has it more exactly than x and m
+    (1 - p and 1 - q: their gap is q - p)."""
+    d = x - m if gap is None else gap
     near = ops.abs(d) < 0.1 * (x + m)
     v = d / ops.where(near, x + m, 1.0)
     v2 = v * v

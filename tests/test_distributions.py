@@ -395,6 +395,23 @@ def test_named_families_expand_to_their_own_class_as_torchs(name):
     assert repr(e).startswith(_class(name) + "(")
 
 
+def _expect_within_64_eps(what, got, reference, columns):
+    """got (a tensor) against mpmath's reference at each row of the columns (its
+    arguments, 40 digits), within 64 eps of got's dtype times max(|value|, 1): a log
+    density or entropy near 0 is a sum of terms of order 1, whose own rounding it keeps."""
+    import mpmath as mp
+    with mp.workdps(40):
+        want = np.array([float(reference(*(mp.mpf(float(c[i])) for c in columns)))
+                         for i in range(len(columns[0]))])
+    dtype, eps = got.dtype.name, float(np.finfo(got.dtype.np).eps)
+    got = got.numpy().astype(np.float64)
+    err = np.abs(got - want) / (np.maximum(np.abs(want), 1.0) * eps)
+    worst = int(np.argmax(err))
+    assert err[worst] <= 64, (f"{what} in {dtype}: {err[worst]:.0f} eps at "
+                              f"{[float(c[worst]) for c in columns]}: {got[worst]!r}, "
+                              f"not {want[worst]!r}")
+
+
 def _binomial_counts(g, n, logits):
     """Counts around n p, within about a standard deviation."""
     p = 1 / (1 + np.exp(-logits))
@@ -442,7 +459,7 @@ def test_log_densities_keep_their_precision_at_large_parameters(backend, name):
     (what PyTorch writes), its terms cancel, and in float32 log Poisson(1e5; 1e5) was 0.075
     off, Student's t with df = 1e6 0.08 at 0, Gamma's and Beta's 1e-3 relative. Their
     saddle-point forms (distributions/saddle_point.py) keep the precision."""
-    mp = pytest.importorskip("mpmath", reason="mpmath is the reference here (pip install mpmath)")
+    pytest.importorskip("mpmath", reason="mpmath is the reference here (pip install mpmath)")
     make, reference, draw_params, draw_values = _large_parameter_cases()[name]
     g = np.random.default_rng(7)
     for dtype in (ember.float32, ember.float64):
@@ -451,15 +468,8 @@ def test_log_densities_keep_their_precision_at_large_parameters(backend, name):
         params = [p.astype(dtype.np) for p in draw_params(g, 100)]
         x = draw_values(g, *params).astype(dtype.np)
         got = make(*(ember.tensor(p, backend=backend) for p in params)).log_prob(
-            ember.tensor(x, backend=backend)).numpy().astype(np.float64)
-        with mp.workdps(40):
-            want = np.array([float(reference(*(mp.mpf(float(p[i])) for p in params),
-                                             mp.mpf(float(x[i])))) for i in range(x.size)])
-        err = np.abs(got - want) / (np.maximum(np.abs(want), 1.0) * float(np.finfo(dtype.np).eps))
-        worst = int(np.argmax(err))
-        assert err[worst] <= 64, (f"{name} {dtype.name}: {err[worst]:.0f} eps at parameters "
-                                  f"{[float(p[worst]) for p in params]}, x = {x[worst]}: "
-                                  f"{got[worst]!r}, not {want[worst]!r}")
+            ember.tensor(x, backend=backend))
+        _expect_within_64_eps(f"{name}.log_prob", got, reference, params + [x])
 
 
 def test_tails_and_edges_keep_their_relative_precision(backend):
@@ -552,15 +562,8 @@ def test_entropies_keep_their_precision_at_large_parameters(backend):
             continue
         for name, (make, params, reference) in cases.items():
             params = [p.astype(dtype.np) for p in params]
-            got = make(*(ember.tensor(p, backend=backend) for p in params)).entropy().numpy()
-            with mp.workdps(40):
-                want = np.array([float(reference(*(mp.mpf(float(p[i])) for p in params)))
-                                 for i in range(60)])
-            err = np.abs(got - want) / (np.maximum(np.abs(want), 1.0) * float(np.finfo(dtype.np).eps))
-            worst = int(np.argmax(err))
-            assert err[worst] <= 64, (f"{name} {dtype.name}: {err[worst]:.0f} eps at "
-                                      f"{[float(p[worst]) for p in params]}: {got[worst]!r}, "
-                                      f"not {want[worst]!r}")
+            got = make(*(ember.tensor(p, backend=backend) for p in params)).entropy()
+            _expect_within_64_eps(f"{name}.entropy", got, reference, params)
 
 
 def test_kl_divergences_of_close_distributions_keep_their_precision(backend):

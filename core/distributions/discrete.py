@@ -20,22 +20,32 @@ from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Dist
                            parameters)
 
 
-def _probs_or_logits(name, probs, logits, binary):
+def _given(name, probs, logits):
     if (probs is None) == (logits is None):
         raise ValueError(f"{name}: give either probs or logits, not both and not neither")
-    (given,), shape = parameters(probs if logits is None else logits)
-    if binary:
-        if logits is None:
-            return given, ops.logit(given), shape
-        return ops.sigmoid(given), given, shape
+    return parameters(probs if logits is None else logits)
+
+
+def _probs_or_logits(name, probs, logits):
+    """(probs, logits, shape) of a two-outcome distribution, either from the other."""
+    (given,), shape = _given(name, probs, logits)
+    if logits is None:
+        return given, ops.logit(given), shape
+    return ops.sigmoid(given), given, shape
+
+
+def _categories(name, probs, logits):
+    """(probs, normalized logits, log-weights as given, shape) over the last axis: the
+    given ones keep differences exact that normalizing rounds (kl_divergence uses them)."""
+    (given,), shape = _given(name, probs, logits)
     if given.ndim == 0:
         raise ShapeError(f"{name}: {'probs' if logits is None else 'logits'} needs at least "
                          f"one axis, the categories")
     if logits is None:
         probs = given / given.sum(-1, keepdims=True)
-        return probs, ops.log(probs), shape
+        return probs, ops.log(probs), ops.log(given), shape
     logits = given - ops.logsumexp(given, -1, keepdims=True)
-    return ops.exp(logits), logits, shape
+    return ops.exp(logits), logits, given, shape
 
 
 class Bernoulli(Distribution):
@@ -46,7 +56,7 @@ class Bernoulli(Distribution):
     _params = ("probs",)
 
     def __init__(self, probs=None, logits=None, validate_args=True):
-        self.probs, self.logits, shape = _probs_or_logits("Bernoulli", probs, logits, True)
+        self.probs, self.logits, shape = _probs_or_logits("Bernoulli", probs, logits)
         super().__init__(shape, (), validate_args)
 
     def expand(self, batch_shape):
@@ -100,8 +110,8 @@ class Categorical(Distribution):
     _params = ("probs",)
 
     def __init__(self, probs=None, logits=None, validate_args=True):
-        self.probs, self.logits, shape = _probs_or_logits(type(self).__name__, probs, logits,
-                                                          False)
+        self.probs, self.logits, self._given_logits, shape = _categories(
+            type(self).__name__, probs, logits)
         self._num_events = shape[-1]
         self.support = self._support()
         super().__init__(shape[:-1], self._event(), validate_args)
@@ -179,7 +189,7 @@ class Binomial(Distribution):
     _params = ("total_count", "probs")
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
-        probs_, logits_, _ = _probs_or_logits("Binomial", probs, logits, True)
+        probs_, logits_, _ = _probs_or_logits("Binomial", probs, logits)
         (self.total_count, self.probs, self.logits), shape = parameters(total_count, probs_,
                                                                         logits_)
         super().__init__(shape, (), validate_args)
@@ -235,7 +245,7 @@ class Geometric(Distribution):
     _params = ("probs",)
 
     def __init__(self, probs=None, logits=None, validate_args=True):
-        self.probs, self.logits, shape = _probs_or_logits("Geometric", probs, logits, True)
+        self.probs, self.logits, shape = _probs_or_logits("Geometric", probs, logits)
         super().__init__(shape, (), validate_args)
 
     mean = property(lambda self: 1.0 / self.probs - 1.0)
@@ -357,7 +367,7 @@ class NegativeBinomial(Distribution):
     _params = ("total_count", "logits")
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=True):
-        _, logits_, _ = _probs_or_logits("NegativeBinomial", probs, logits, True)
+        _, logits_, _ = _probs_or_logits("NegativeBinomial", probs, logits)
         (self.total_count, self.logits), shape = parameters(total_count, logits_)
         self.probs = ops.sigmoid(self.logits)
         super().__init__(shape, (), validate_args)

@@ -26,7 +26,7 @@ class LogitRelaxedBernoulli(Distribution):
     _params = ("logits",)
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=True):
-        _, logits_, _ = _probs_or_logits(type(self).__name__, probs, logits, True)
+        _, logits_, _ = _probs_or_logits(type(self).__name__, probs, logits)
         (self.temperature, self.logits), shape = parameters(temperature, logits_)
         self.probs = ops.sigmoid(self.logits)
         super().__init__(shape, (), validate_args)

@@ -9,6 +9,7 @@ from . import dispatch
 from . import dtypes as dt
 from . import random as _random
 from .config import get_backend
+from .dlpack import AsUInt16
 from .errors import DTypeError, RangeError, ShapeError, refuses_none
 from .tensor import Tensor, wrap
 
@@ -136,6 +137,11 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
     except ValueError as exc:
         raise ShapeError(f"tensor: the nested lists are ragged ({exc}); every row needs the "
                          f"same length") from None
+    except (TypeError, BufferError, RuntimeError):
+        arr = _bfloat16_through_dlpack(data)          # PyTorch's bfloat16 has no __array__
+        if arr is None:
+            raise
+        data = arr
     dtype = dt.dtype(dtype) if dtype is not None else _infer(data, arr, backend)
     if dtype.is_int and arr.dtype.kind in "fO" and not _array_like(data):
         exact = np.array(data, dtype=object)       # NumPy's float64 for ints past int64
@@ -143,6 +149,18 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
             check_fits("tensor", exact, dtype)
             arr = exact.astype(dtype.np)
     return _upload(arr, dtype, backend, requires_grad, "tensor")
+
+
+def _bfloat16_through_dlpack(data):
+    """A host copy of a DLPack producer's bfloat16 tensor (ember.dlpack), else None."""
+    if not hasattr(data, "__dlpack__"):
+        return None
+    source = AsUInt16(data)
+    try:
+        arr = np.from_dlpack(source)
+    except (TypeError, ValueError, BufferError, RuntimeError):
+        return None
+    return np.array(arr.view(dt.bfloat16.np), copy=True) if source.bfloat16 else None
 
 
 def asarray(data, dtype=None, backend=None):
@@ -156,7 +174,9 @@ def asarray(data, dtype=None, backend=None):
 def from_dlpack(obj, backend=None):
     """A tensor over any DLPack producer (NumPy, PyTorch, CuPy, JAX...): shared without a
     copy where the backend can (numpy from CPU producers, cupy from CUDA ones), copied
-    through the host otherwise. Writing to the producer afterwards changes the tensor."""
+    through the host otherwise. Writing to the producer afterwards changes the tensor.
+    bfloat16, which NumPy's DLPack lacks, passes as uint16 and is read back as bfloat16
+    (ember.dlpack), in a copy."""
     if isinstance(obj, Tensor):
         return obj.to(backend) if backend is not None else obj
     b = get_backend(backend)
@@ -164,11 +184,15 @@ def from_dlpack(obj, backend=None):
         raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
                          f"{type(obj).__name__}: it has no __dlpack__; use ember.tensor() for "
                          f"lists and arrays")
+    source = AsUInt16(obj)          # bfloat16 passes as uint16 and is read as itself
     try:
-        buf, shape, npd = b.from_dlpack(obj)
+        buf, shape, npd = b.from_dlpack(source)
     except (TypeError, ValueError, BufferError, RuntimeError, AttributeError) as exc:
         raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
                          f"{type(obj).__name__}: {exc}") from None
+    if source.bfloat16:
+        from .ops import bitcast
+        return bitcast(wrap(buf, b, tuple(shape), dt.uint16), dt.bfloat16)
     dtype = dt.from_numpy_dtype(np.dtype(npd), "the DLPack buffer")
     if dtype not in b.dtypes:
         raise unsupported("from_dlpack", dtype, b)

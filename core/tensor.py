@@ -140,7 +140,11 @@ class Tensor(Methods):
         must not write to them: ember tensors are values); other backends copy to the host."""
         kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
                                     ("dl_device", dl_device), ("copy", copy)) if v is not None}
-        return _dispatch.primitives(self._backend).dlpack(_dispatch.read(self)).__dlpack__(**kwargs)
+        exporter = _dispatch.primitives(self._backend).dlpack(_dispatch.read(self))
+        if self.dtype.name == "bfloat16":      # NumPy and CuPy carry it as uint16 (ember.dlpack)
+            from .dlpack import as_bfloat16
+            return as_bfloat16(exporter.view(np.uint16).__dlpack__(**kwargs))
+        return exporter.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._backend.dlpack_device(self._data)

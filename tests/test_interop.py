@@ -24,6 +24,27 @@ def test_pytorch_shares_memory_both_ways():
     assert e._data.ctypes.data == src.data_ptr() and e.tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize("backend_name", ["numpy", "opencl", "wgpu"])
+def test_bfloat16_crosses_dlpack_both_ways_with_pytorch(backend_name):
+    """NumPy's DLPack has no bfloat16, so ember.tensor(a PyTorch bfloat16 tensor) was
+    PyTorch's TypeError and torch.from_dlpack of an ember one a BufferError; the buffer
+    now passes labelled uint16 and keeps its bits (strided producers too)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    if not ember.config.availability(backend_name)[0]:
+        pytest.skip(f"{backend_name} is not available here")
+    theirs = torch.tensor([[1.5, -2.0, 3.0e38], [2.0 ** -133, float("inf"), -0.0]],
+                          dtype=torch.bfloat16)
+    for source in (theirs, theirs.t()):
+        for ours in (ember.tensor(source, backend=backend_name),
+                     ember.from_dlpack(source, backend=backend_name)):
+            assert ours.dtype is ember.bfloat16 and ours.shape == tuple(source.shape)
+            np.testing.assert_array_equal(ours.view(ember.int16).numpy(),
+                                          source.view(torch.int16).numpy())
+            back = torch.from_dlpack(ours)
+            assert back.dtype == torch.bfloat16 and torch.equal(back.view(torch.int16),
+                                                                source.view(torch.int16))
+
+
 def test_unsupported_producer_is_a_clear_error():
     with pytest.raises(ember.DTypeError, match="from_dlpack: backend numpy cannot import this list"):
         ember.from_dlpack([1, 2, 3], backend="numpy")

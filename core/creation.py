@@ -9,7 +9,7 @@ from . import dispatch
 from . import dtypes as dt
 from . import random as _random
 from .config import get_backend
-from .dlpack import AsUInt16
+from .dlpack import AsUnsigned
 from .errors import DTypeError, RangeError, ShapeError, refuses_none
 from .tensor import Tensor, wrap
 
@@ -138,7 +138,7 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
         raise ShapeError(f"tensor: the nested lists are ragged ({exc}); every row needs the "
                          f"same length") from None
     except (TypeError, BufferError, RuntimeError):
-        arr = _bfloat16_through_dlpack(data)          # PyTorch's bfloat16 has no __array__
+        arr = _through_dlpack(data)          # PyTorch's bfloat16 and float8 have no __array__
         if arr is None:
             raise
         data = arr
@@ -151,16 +151,17 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
     return _upload(arr, dtype, backend, requires_grad, "tensor")
 
 
-def _bfloat16_through_dlpack(data):
-    """A host copy of a DLPack producer's bfloat16 tensor (ember.dlpack), else None."""
+def _through_dlpack(data):
+    """A host copy of a DLPack producer's tensor of a dtype NumPy's DLPack lacks
+    (bfloat16, float8: ember.dlpack), else None."""
     if not hasattr(data, "__dlpack__"):
         return None
-    source = AsUInt16(data)
+    source = AsUnsigned(data)
     try:
         arr = np.from_dlpack(source)
     except (TypeError, ValueError, BufferError, RuntimeError):
         return None
-    return np.array(arr.view(dt.bfloat16.np), copy=True) if source.bfloat16 else None
+    return np.array(arr.view(dt.dtype(source.dtype).np), copy=True) if source.dtype else None
 
 
 def asarray(data, dtype=None, backend=None):
@@ -175,8 +176,8 @@ def from_dlpack(obj, backend=None):
     """A tensor over any DLPack producer (NumPy, PyTorch, CuPy, JAX...): shared without a
     copy where the backend can (numpy from CPU producers, cupy from CUDA ones), copied
     through the host otherwise. Writing to the producer afterwards changes the tensor.
-    bfloat16, which NumPy's DLPack lacks, passes as uint16 and is read back as bfloat16
-    (ember.dlpack), in a copy."""
+    bfloat16 and the float8 dtypes, which NumPy's DLPack lacks, pass as unsigned integers
+    and are read back as themselves (ember.dlpack), in a copy."""
     if isinstance(obj, Tensor):
         return obj.to(backend) if backend is not None else obj
     b = get_backend(backend)
@@ -184,15 +185,16 @@ def from_dlpack(obj, backend=None):
         raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
                          f"{type(obj).__name__}: it has no __dlpack__; use ember.tensor() for "
                          f"lists and arrays")
-    source = AsUInt16(obj)          # bfloat16 passes as uint16 and is read as itself
+    source = AsUnsigned(obj)      # bfloat16 and float8 pass as unsigned, read as themselves
     try:
         buf, shape, npd = b.from_dlpack(source)
     except (TypeError, ValueError, BufferError, RuntimeError, AttributeError) as exc:
         raise DTypeError(f"from_dlpack: backend {b.device} cannot import this "
                          f"{type(obj).__name__}: {exc}") from None
-    if source.bfloat16:
+    if source.dtype:
         from .ops import bitcast
-        return bitcast(wrap(buf, b, tuple(shape), dt.uint16), dt.bfloat16)
+        carrier = dt.from_numpy_dtype(np.dtype(npd), "the DLPack buffer")
+        return bitcast(wrap(buf, b, tuple(shape), carrier), source.dtype)
     dtype = dt.from_numpy_dtype(np.dtype(npd), "the DLPack buffer")
     if dtype not in b.dtypes:
         raise unsupported("from_dlpack", dtype, b)

@@ -141,9 +141,10 @@ class Tensor(Methods):
         kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
                                     ("dl_device", dl_device), ("copy", copy)) if v is not None}
         exporter = _dispatch.primitives(self._backend).dlpack(_dispatch.read(self))
-        if self.dtype.name == "bfloat16":      # NumPy and CuPy carry it as uint16 (ember.dlpack)
-            from .dlpack import as_bfloat16
-            return as_bfloat16(exporter.view(np.uint16).__dlpack__(**kwargs))
+        from .dlpack import CODES, labelled
+        if self.dtype.name in CODES:     # NumPy and CuPy carry them as unsigned (ember.dlpack)
+            carrier = np.dtype(f"uint{CODES[self.dtype.name][1]}")
+            return labelled(exporter.view(carrier).__dlpack__(**kwargs), self.dtype.name)
         return exporter.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):

@@ -25,24 +25,25 @@ def test_pytorch_shares_memory_both_ways():
 
 
 @pytest.mark.parametrize("backend_name", ["numpy", "opencl", "wgpu"])
-def test_bfloat16_crosses_dlpack_both_ways_with_pytorch(backend_name):
-    """NumPy's DLPack has no bfloat16, so ember.tensor(a PyTorch bfloat16 tensor) was
-    PyTorch's TypeError and torch.from_dlpack of an ember one a BufferError; the buffer
-    now passes labelled uint16 and keeps its bits (strided producers too)."""
+def test_bfloat16_and_float8_cross_dlpack_both_ways_with_pytorch(backend_name):
+    """NumPy's DLPack has no bfloat16 or float8, so ember.tensor(a PyTorch tensor of one)
+    was PyTorch's TypeError and torch.from_dlpack of an ember one a BufferError; the
+    buffer now passes labelled unsigned and keeps its bits (strided producers too)."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
     if not ember.config.availability(backend_name)[0]:
         pytest.skip(f"{backend_name} is not available here")
-    theirs = torch.tensor([[1.5, -2.0, 3.0e38], [2.0 ** -133, float("inf"), -0.0]],
-                          dtype=torch.bfloat16)
-    for source in (theirs, theirs.t()):
-        for ours in (ember.tensor(source, backend=backend_name),
-                     ember.from_dlpack(source, backend=backend_name)):
-            assert ours.dtype is ember.bfloat16 and ours.shape == tuple(source.shape)
-            np.testing.assert_array_equal(ours.view(ember.int16).numpy(),
-                                          source.view(torch.int16).numpy())
-            back = torch.from_dlpack(ours)
-            assert back.dtype == torch.bfloat16 and torch.equal(back.view(torch.int16),
-                                                                source.view(torch.int16))
+    values = torch.tensor([[1.5, -2.0, 448.0], [2.0 ** -9, 0.0625, -0.0]])
+    for name, bits in (("bfloat16", torch.int16), ("float8_e4m3fn", torch.int8),
+                       ("float8_e5m2", torch.int8), ("float8_e4m3fnuz", torch.int8),
+                       ("float8_e5m2fnuz", torch.int8)):
+        theirs = values.to(getattr(torch, name))
+        for source in (theirs, theirs.t()):
+            for ours in (ember.tensor(source, backend=backend_name),
+                         ember.from_dlpack(source, backend=backend_name)):
+                assert ours.dtype is getattr(ember, name) and ours.shape == tuple(source.shape)
+                np.testing.assert_array_equal(ours.to(ember.float32).numpy(), source.float().numpy())
+                back = torch.from_dlpack(ours)
+                assert back.dtype == source.dtype and torch.equal(back.view(bits), source.view(bits))
 
 
 def test_unsupported_producer_is_a_clear_error():

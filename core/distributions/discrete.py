@@ -13,7 +13,7 @@ from .. import ops
 from ..creation import arange, rand, zeros
 from ..autograd import no_grad
 from ..errors import ShapeError
-from ..ops.gamma import lgamma
+from ..ops.gamma import lgamma, stirling_tail
 from .continuous import Gamma, settled
 from .saddle_point import SADDLE_FROM, log_binomial, log_poisson
 from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Distribution,
@@ -270,22 +270,19 @@ class Geometric(Distribution):
 
 #: arrivals counted below rate 10, and PTRS proposals from it
 SMALL_ARRIVALS, POISSON_ROUNDS = 48, 16
-#: log(k!) for k < 16, exact, and Stirling's series' coefficients past it
+#: log(k!) for k < 16, exact (Stirling's series past it)
 LOG_FACTORIALS = [math.lgamma(k + 1.0) for k in range(16)]
-STIRLING = (1 / 12, -1 / 360, 1 / 1260)
 
 
 def _log_factorial(k):
-    """log(k!) for whole k >= 0: a table below 16, Stirling's series (three terms: within
-    1e-10 relative there) from it; a dozen primitives where lgamma takes sixty."""
+    """log(k!) for whole k >= 0: a table below 16, Stirling's formula and series
+    (ops.gamma.stirling_tail) from it; a dozen primitives where lgamma takes sixty."""
     from ..creation import tensor
     table = tensor(LOG_FACTORIALS, dtype=k.dtype, backend=k.backend)
     small = k < 16
     exact = ops.take(table, ops.where(small, k, 0.0).to(k.backend.default_int))
     n = ops.where(small, 16.0, k) + 1.0
-    inv = 1.0 / n
-    tail = inv * (STIRLING[0] + inv * inv * (STIRLING[1] + inv * inv * STIRLING[2]))
-    far = (n - 0.5) * ops.log(n) - n + 0.5 * math.log(2 * math.pi) + tail
+    far = (n - 0.5) * ops.log(n) - n + 0.5 * math.log(2 * math.pi) + stirling_tail(n)
     return ops.where(small, exact, far)
 
 

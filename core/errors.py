@@ -87,7 +87,9 @@ def refuses_none(fn):
     """``fn``, refusing None by name for each parameter it has no default for (a
     forgotten return passed on, an unset attribute) before it reads an attribute of it:
     a DTypeError that names the function and the parameter, not an AttributeError from
-    inside. Cheap: one ``is None`` per such argument."""
+    inside. Cheap: one ``is None`` per such argument. An AttributeError of one of those
+    arguments itself (a string or a list where a tensor belongs) becomes a DTypeError that
+    names it too (AttributeError.obj tells which; Python 3.10 on)."""
     required, op = required_params(fn), fn.__name__
 
     @functools.wraps(fn)
@@ -95,5 +97,13 @@ def refuses_none(fn):
         for i, name in required:
             if (args[i] if i < len(args) else kwargs.get(name, 0)) is None:
                 raise none_refused(op, name)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except AttributeError as exc:       # an argument of the wrong kind, read as a tensor
+            for i, name in required:
+                value = args[i] if i < len(args) else kwargs.get(name)
+                if value is exc.obj and value is not None:
+                    raise DTypeError(f"{op}: {name} is a {type(value).__name__}; it takes a "
+                                     f"tensor (ember.tensor(...) makes one)") from None
+            raise
     return checked

@@ -55,6 +55,22 @@ def test_none_for_an_argument_is_refused_by_name(fn, count, pos):
         pytest.fail(f"{fn.__name__} with None as argument {pos}: {type(exc).__name__}: {exc}")
 
 
+@pytest.mark.parametrize("fn,count,pos", CALLS)
+def test_a_string_or_a_list_for_an_argument_is_never_an_attribute_error_inside(fn, count, pos):
+    """A str or a list where a tensor belongs (F.relu("x") read "x".dtype): an ember error
+    that names the argument where the function read an attribute of it, else Python's or
+    the function's TypeError or ValueError about the value, never an AttributeError."""
+    for wrong in ("abc", [1.0, "x"]):
+        args = [ember.ones(2, 3)] * count
+        args[pos] = wrong
+        try:
+            fn(*args)
+        except AttributeError as exc:
+            pytest.fail(f"{fn.__name__} with {wrong!r} as argument {pos}: AttributeError: {exc}")
+        except Exception:   # noqa: BLE001  (any other refusal is the function's to word)
+            pass
+
+
 def _methods():
     for name in sorted(dir(ember.Tensor)):
         attr = getattr(ember.Tensor, name)

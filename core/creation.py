@@ -120,8 +120,12 @@ def _infer(data, arr, backend):
                              f"-2**63 to 2**63 - 1); give it as a float")
         if kind == "f":
             return dt.default_float
-    raise DTypeError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
-                     f"{arr.dtype} values; give numbers or bools")
+    raise _not_numbers(data, arr)
+
+
+def _not_numbers(data, arr):
+    return DTypeError(f"tensor: cannot make a tensor from {type(data).__name__} holding "
+                      f"{arr.dtype} values; give numbers or bools")
 
 
 def tensor(data, dtype=None, backend=None, requires_grad=False):
@@ -142,6 +146,8 @@ def tensor(data, dtype=None, backend=None, requires_grad=False):
         if arr is None:
             raise
         data = arr
+    if arr.dtype.kind in "US":             # strings, whatever dtype is asked
+        raise _not_numbers(data, arr)
     dtype = dt.dtype(dtype) if dtype is not None else _infer(data, arr, backend)
     if dtype.is_int and arr.dtype.kind in "fO" and not _array_like(data):
         exact = np.array(data, dtype=object)       # NumPy's float64 for ints past int64

@@ -330,6 +330,10 @@ def test_inputs_of_the_wrong_dtype_shape_or_count_are_refused_by_name():
         model(ember.ones((2, 5), dtype=ember.float64))
     with pytest.raises(ember.ShapeError, match="takes 1 inputs"):
         model(ember.ones((2, 4), dtype=ember.float64), ember.ones((2, 4), dtype=ember.float64))
+    with pytest.raises(ember.DTypeError, match="input 'x' is None; the model needs a float64"):
+        model(None)                  # was a 0-d tensor, then a shape error
+    with pytest.raises(ember.DTypeError, match="cannot make a tensor from str"):
+        model("abc")                 # was NumPy's ValueError
 
 
 def _ember_models():

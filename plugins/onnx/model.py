@@ -229,8 +229,11 @@ class OnnxModel(Module):
                 continue
             tensor_type = spec.type.tensor_type
             dtype = ember_dtype(tensor_type.elem_type, f"ONNX model input {spec.name!r}")
-            if not isinstance(value, ember.Tensor):
-                value = ember.tensor(np.asarray(value), dtype=dtype, backend=backend)
+            if value is None:
+                raise DTypeError(f"ONNX model input {spec.name!r} is None; the model needs a "
+                                 f"{dtype.name} tensor there")
+            if not isinstance(value, ember.Tensor):          # arrays and lists; str refused
+                value = ember.tensor(value, dtype=dtype, backend=backend)
             if value.dtype is not dtype:
                 raise DTypeError(f"ONNX model input {spec.name!r} is {value.dtype.name}, but the "
                                  f"model declares {type_name(tensor_type.elem_type)} "

@@ -79,6 +79,9 @@ ERRORS = [
     ("bad_device_index", lambda: ember.zeros(2).to("numpy:x"), ember.BackendError,
      "backend 'numpy:x': the device index after ':' must be a number, as in 'opencl:1'"),
     ("negative_shape", lambda: ember.zeros(2, -1), ember.ShapeError, "zeros: negative size in shape (2, -1)"),
+    ("tensor_of_strings", lambda: ember.tensor(["1.5", "x"], dtype=ember.float32),
+     ember.DTypeError, "tensor: cannot make a tensor from list holding <U3 values; give "
+     "numbers or bools"),
     ("eye_negative", lambda: ember.eye(2, -1), ember.ShapeError, "eye: negative size in shape (2, -1)"),
     ("arange_nan", lambda: ember.arange(0.0, float("nan")), ember.RangeError,
      "arange: from 0.0 to nan by 1 is no finite range; give finite numbers"),

@@ -136,6 +136,19 @@ def test_bad_settings_are_named():
         optim.Adam(p, lr=float("nan"))        # a NaN rate made every parameter NaN
     with pytest.raises(TypeError, match="learning rate must be a number .* got str '0.1'"):
         optim.SGD(p, lr="0.1")
+    # the other settings PyTorch checks, NaN included (they were taken as they came)
+    nan = float("nan")
+    for make, message in (
+            (lambda: optim.SGD(p, momentum=nan), "SGD: momentum must be >= 0, got nan"),
+            (lambda: optim.Adam(p, eps=-1e-8), "Adam: eps must be >= 0"),
+            (lambda: optim.AdamW(p, weight_decay=-0.1), "AdamW: weight_decay must be >= 0"),
+            (lambda: optim.RMSprop(p, alpha=-1), "RMSprop: alpha must be >= 0"),
+            (lambda: optim.Adagrad(p, lr_decay=-1), "Adagrad: lr_decay must be >= 0"),
+            (lambda: optim.NAdam(p, betas=(nan, 0.9)), r"NAdam: betas must be in \[0, 1\)"),
+            (lambda: optim.Adamax(p, betas=(0.9, 1.0)), r"Adamax: betas must be in \[0, 1\)"),
+            (lambda: optim.Adadelta(p, rho=1.5), r"Adadelta: rho must be in \[0, 1\]")):
+        with pytest.raises(ValueError, match=message):
+            make()
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
     with pytest.raises(TypeError, match="parameters must be floating tensors"):

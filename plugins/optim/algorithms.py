@@ -58,12 +58,6 @@ class Adam(Optimizer):
                 "amsgrad": False, "capturable": False}
     decoupled = False
 
-    def validate(self, group):
-        super().validate(group)
-        b1, b2 = group["betas"]
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']}")
-
     def update(self, p, g, state, group):
         lr, (b1, b2), eps, wd = self.lr(group), group["betas"], group["eps"], group["weight_decay"]
         capturable = group["capturable"] or ember.is_compiling()
@@ -120,6 +114,7 @@ class RMSprop(Optimizer):
 
     defaults = {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
                 "centered": False}
+    non_negative = Optimizer.non_negative + ("alpha",)
 
     def update(self, p, g, state, group):
         a, eps, mom = group["alpha"], group["eps"], group["momentum"]

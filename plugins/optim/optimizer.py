@@ -28,6 +28,10 @@ class OptimizerExample:
 
 class Optimizer:
     defaults = {}
+    #: the settings that must be >= 0 where an optimizer has them (NaN refused), as
+    #: PyTorch checks them; a subclass adds its own (RMSprop's alpha)
+    non_negative = ("momentum", "weight_decay", "eps", "lr_decay", "initial_accumulator_value",
+                    "momentum_decay")
 
     def __init__(self, params, **settings):
         unknown = set(settings) - set(self.defaults)
@@ -71,6 +75,15 @@ class Optimizer:
                             f"tensor), got {type(lr).__name__} {lr!r}")
         if not lr >= 0:          # NaN too
             raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {lr}")
+        for name in self.non_negative:
+            if name in group and not group[name] >= 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got "
+                                 f"{group[name]}")
+        if "betas" in group and not all(0.0 <= b < 1.0 for b in group["betas"]):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got "
+                             f"{group['betas']}")
+        if "rho" in group and not 0.0 <= group["rho"] <= 1.0:
+            raise ValueError(f"{type(self).__name__}: rho must be in [0, 1], got {group['rho']}")
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients (None, PyTorch's default), or with ``set_to_none=False``

@@ -140,6 +140,9 @@ def test_bad_data_files_and_loaders_are_named(tmp_path):
         load_arrays(tmp_path / "objects.npz")
     with pytest.raises(TypeError, match="the dataset must have a length and items by index"):
         DataLoader(i for i in range(3))
+    for size in (0, 2.5, None, True):       # 2.5 and None were TypeErrors from inside
+        with pytest.raises(ValueError, match=f"batch_size must be an int >= 1, got {size}"):
+            DataLoader([1, 2, 3], batch_size=size)
 
 
 def test_dataloader_names_samples_of_different_shapes():

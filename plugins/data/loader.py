@@ -24,8 +24,9 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False,
                  collate=None, prefetch=2, backend=None, dtype=None, sampler=None):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be an int >= 1, got {batch_size!r}")
         if not (hasattr(dataset, "__len__") and (hasattr(dataset, "__getitem__")
                                                  or hasattr(dataset, "take"))):
             raise TypeError(f"DataLoader: the dataset must have a length and items by index "

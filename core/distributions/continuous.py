@@ -360,9 +360,8 @@ class Beta(Distribution):
 
     def log_prob(self, value):
         """(a - 1) log x + (b - 1) log(1 - x) - log B(a, b) (saddle_point.log_beta); where a
-        and b are both past 2
-        and a + b from SADDLE_FROM, where those terms cancel, log(a + b - 1) + log
-        Binomial(a - 1; a + b - 2, x) in its saddle-point form (R's dbeta)."""
+        and b are both past 2 and a + b from SADDLE_FROM, where those terms cancel, log(a +
+        b - 1) + log Binomial(a - 1; a + b - 2, x) in its saddle-point form (R's dbeta)."""
         value = self._value(value)
         a, b = self.concentration1, self.concentration0
         rest = ops.where(b == 1.0, 0.0, (b - 1.0) * ops.log1p(-value))   # log1p: x near 0

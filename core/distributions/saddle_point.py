@@ -16,7 +16,8 @@ NaN gradient)."""
 import math
 
 from .. import ops
-from ..ops.gamma import STIRLING_FROM, digamma_tail, lgamma, stirling_tail
+from ..creation import tensor
+from ..ops.gamma import STIRLING_FROM, digamma, digamma_tail, lgamma, stirling_tail
 
 #: the parameter (count, shape) from which the saddle-point forms are used: where
 #: Stirling's series holds (ops.gamma's STIRLING_FROM)
@@ -42,7 +43,6 @@ def stirling_error(n):
     """log(n!) - log(sqrt(2 pi n) (n / e)^n) for n >= 0 (lgamma(n) less Stirling's
     formula, so ops.gamma.stirling_tail from 10 up), the exact value at whole n below 10
     (a table), lgamma's difference between them (an absolute error of a few eps)."""
-    from ..creation import tensor
     small = n < SADDLE_FROM
     series = stirling_tail(ops.where(small, SADDLE_FROM, n))     # lgamma's, at n + 1's error
     whole = small & (n == ops.floor(n))
@@ -60,7 +60,6 @@ def digamma_step(y, h):
     y_ = ops.where(large, y, SADDLE_FROM)
     series = (ops.log1p(h / y_) + h / (2.0 * y_ * (y_ + h))
               - digamma_tail(y_ + h) + digamma_tail(y_))
-    from ..ops.gamma import digamma
     small = ops.where(large, 1.0, y)
     return ops.where(large, series, digamma(small + h) - digamma(small))
 

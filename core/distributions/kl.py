@@ -7,11 +7,11 @@ import math
 from .. import linalg, ops
 from ..tensor import Tensor
 from ..ops.composed import polynomial
-from ..ops.gamma import digamma, lgamma
+from ..ops.gamma import lgamma
 from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from .derived import EULER_GAMMA, Gumbel, HalfNormal, Pareto
 from .discrete import Bernoulli, Categorical, Poisson
-from .saddle_point import deviance
+from .saddle_point import deviance, lgamma_remainder
 from .multivariate import Dirichlet, Independent, MultivariateNormal
 from .transforms import Transform, TransformedDistribution
 
@@ -106,25 +106,29 @@ def _laplace(p, q):
 
 @register_kl(Gamma, Gamma)
 def _gamma(p, q):
+    """L(a, c - a) + a (r - 1 - log r) - (c - a) log r, r = d / b, L the lgamma step's
+    remainder and r - 1 - log r a deviance: (a - c) digamma(a) - lgamma(a) + lgamma(c) and
+    the rates' terms cancelled between close distributions."""
     a, b, c, d = p.concentration, p.rate, q.concentration, q.rate
-    return ((a - c) * digamma(a) - lgamma(a) + lgamma(c) + c * (ops.log(b) - ops.log(d))
-            + a * (d / b - 1.0))
+    return (lgamma_remainder(a, c - a) + a * (deviance(b, d) / b)
+            - (c - a) * ops.log1p((d - b) / b))       # log r from the rates' exact gap
 
 
 @register_kl(Beta, Beta)
 def _beta(p, q):
+    """L(a1, a2 - a1) + L(b1, b2 - b1) - L(a1 + b1, (a2 + b2) - (a1 + b1)), L the lgamma
+    step's remainder: the lgammas and digammas cancelled between close distributions."""
     a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
-    t1, t2 = a1 + b1, a2 + b2
-    return (lgamma(t1) - lgamma(a1) - lgamma(b1) - lgamma(t2) + lgamma(a2) + lgamma(b2)
-            + (a1 - a2) * digamma(a1) + (b1 - b2) * digamma(b1) + (t2 - t1) * digamma(t1))
+    return (lgamma_remainder(a1, a2 - a1) + lgamma_remainder(b1, b2 - b1)
+            - lgamma_remainder(a1 + b1, (a2 - a1) + (b2 - b1)))
 
 
 @register_kl(Dirichlet, Dirichlet)
 def _dirichlet(p, q):
+    """sum L(a_i, b_i - a_i) - L(sum a, sum (b - a)), L the lgamma step's remainder, as
+    Beta's."""
     a, b = p.concentration, q.concentration
-    sa, sb = a.sum(-1), b.sum(-1)
-    return (lgamma(sa) - lgamma(sb) - (lgamma(a) - lgamma(b)).sum(-1)
-            + ((a - b) * (digamma(a) - ops.unsqueeze(digamma(sa), -1))).sum(-1))
+    return lgamma_remainder(a, b - a).sum(-1) - lgamma_remainder(a.sum(-1), (b - a).sum(-1))
 
 
 @register_kl(Poisson, Poisson)

@@ -17,7 +17,9 @@ import math
 
 from .. import ops
 from ..creation import tensor
-from ..ops.gamma import STIRLING_FROM, digamma, digamma_tail, lgamma, stirling_tail
+from ..ops.composed import polynomial
+from ..ops.gamma import (STIRLING_FROM, STIRLING_LGAMMA, digamma, digamma_tail, lgamma,
+                         stirling_tail)
 
 #: the parameter (count, shape) from which the saddle-point forms are used: where
 #: Stirling's series holds (ops.gamma's STIRLING_FROM)
@@ -28,6 +30,10 @@ WHOLE_ERRORS = [0.0] + [math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - HAL
                         for n in range(1, 10)]
 #: terms of the deviance's series past its first; |v| < 0.1 makes each 100x smaller
 DEVIANCE_TERMS = 6
+#: (1 + u)^-p - 1 + p u = sum_k C(p - 1 + k, k) (-u)^k from k = 2, for p = 1, 3, .., 9 (the
+#: powers of Stirling's series) and |u| <= 1/8: 16 terms leave 8^-16 of the first
+_POWER_REST = [[math.comb(p - 1 + k, k) * (-1) ** k for k in range(2, 18)]
+               for p in range(1, 10, 2)]
 
 
 def log1p_square(z):
@@ -99,6 +105,31 @@ def deviance(x, m, gap=None):
     ratio = x / ops.where(near, 1.0, m)
     far = ops.xlogy(x, ops.where(near, 1.0, ratio)) + m - x
     return ops.where(near, total, far)
+
+
+def lgamma_remainder(x, h):
+    """lgamma(x + h) - lgamma(x) - h digamma(x) (x, x + h > 0), the part of lgamma's step
+    past its slope, order h^2 / 2x, without the cancellation of the three terms (the KL
+    divergences of Gamma, Beta and Dirichlet are sums of these). It is sum over m of u -
+    log1p(u), u = h / (x + m): ten terms by that, and from y = x + 10 on, where Stirling's
+    series holds, deviances and Stirling's own remainder S(y + h) - S(y) - h S'(y), by the
+    binomial series of each power where |h| <= y / 8, else as the difference itself."""
+    total = 0.0
+    for m in range(10):
+        u = h / (x + m)
+        total = total + deviance(1.0, 1.0 + u, -u)            # u - log1p(u)
+    y = x + 10.0
+    main = deviance(y + h, y, h) + 0.5 * deviance(y, y + h, -h) / y
+    small = ops.abs(h) <= 0.125 * y
+    u = ops.where(small, h / y, 0.0)
+    series, inv, inv2 = 0.0, 1.0 / y, 1.0 / (y * y)
+    power = inv
+    for c, coefficients in zip(STIRLING_LGAMMA, _POWER_REST):
+        series = series + c * power * (u * u) * polynomial(u, coefficients)
+        power = power * inv2
+    yh = ops.where(small, y + 1.0, y + h)
+    direct = stirling_tail(yh) - stirling_tail(y) + h * digamma_tail(y)
+    return total + main + ops.where(small, series, direct)
 
 
 def log_poisson(x, rate):

@@ -15,7 +15,8 @@ from ..autograd import no_grad
 from ..errors import ShapeError
 from ..ops.gamma import lgamma, stirling_tail
 from .continuous import Gamma, settled
-from .saddle_point import SADDLE_FROM, log_binomial, log_poisson
+from .saddle_point import (HALF_LOG_2PI, SADDLE_FROM, deviance, log_binomial, log_poisson,
+                           stirling_error)
 from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Distribution,
                            parameters)
 
@@ -380,11 +381,19 @@ class NegativeBinomial(Distribution):
     variance = property(lambda self: self.mean / ops.sigmoid(-self.logits))
 
     def log_prob(self, value):
+        """log C(k + r - 1, k) + k log p + r log(1 - p); for k > 0, r / (r + k) times
+        Binomial(r; r + k, 1 - p) in its saddle-point form (R's dnbinom), where the lgammas
+        of k + r and k cancel (k = 7e4 of r = 1e4 was 0.05 off in float32)."""
         value = self._value(value)
-        unnormalized = self.total_count * _log_sigmoid(-self.logits) + value * _log_sigmoid(
-            self.logits)
-        norm = -lgamma(self.total_count + value) + lgamma(1.0 + value) + lgamma(self.total_count)
-        return unnormalized - ops.where(self.total_count + value == 0.0, 0.0, norm)
+        r = self.total_count
+        unnormalized = r * _log_sigmoid(-self.logits) + value * _log_sigmoid(self.logits)
+        norm = -lgamma(r + value) + lgamma(1.0 + value) + lgamma(r)
+        plain = unnormalized - ops.where(r + value == 0.0, 0.0, norm)
+        large = (value > 0) & (r > 0)
+        k_, r_ = ops.where(large, value, 1.0), ops.where(large, r, 1.0)
+        saddle = ops.log(r_ / (r_ + k_)) + log_binomial(r_, k_, ops.sigmoid(-self.logits),
+                                                        ops.sigmoid(self.logits))
+        return ops.where(large, saddle, plain)
 
     def sample(self, sample_shape=()):
         rate = Gamma(self.total_count, ops.exp(-self.logits),
@@ -436,8 +445,23 @@ class Multinomial(Distribution):
         return counts.sum(0)
 
     def log_prob(self, value):
+        """log n! - sum log k! + sum k log p, as Loader's saddle-point form for n >= 1:
+        stirling_error(n) - sum stirling_error(k) - sum deviance(k, n p) + log(n) / 2 - sum
+        log(2 pi k) / 2 + log(2 pi) / 2 over the counted categories (the lgammas cancelled:
+        log P of 1e6 draws over 4 categories was 0.67 off in float32)."""
         value = self._value(value)
         logits = ops.where(ops.logical_and(value == 0, self.logits == -math.inf), 0.0,
                            self.logits)
-        return (lgamma(value.sum(-1) + 1.0) - lgamma(value + 1.0).sum(-1)
-                + (logits * value).sum(-1))
+        n = value.sum(-1)
+        plain = lgamma(n + 1.0) - lgamma(value + 1.0).sum(-1) + (logits * value).sum(-1)
+        counted = value > 0
+        k_ = ops.where(counted, value, 1.0)
+        expected = ops.unsqueeze(n, -1) * self.probs
+        none = (value == 0) & (expected == 0)              # no draw where none is expected
+        spread = ops.where(none, 0.0, deviance(value, ops.where(none, 1.0, expected)))
+        n_ = ops.where(n >= 1, n, 1.0)
+        saddle = (stirling_error(n_) - ops.where(counted, stirling_error(k_), 0.0).sum(-1)
+                  - spread.sum(-1) + 0.5 * ops.log(n_)
+                  - ops.where(counted, 0.5 * ops.log(k_) + HALF_LOG_2PI, 0.0).sum(-1)
+                  + HALF_LOG_2PI)
+        return ops.where(n >= 1, saddle, plain)

@@ -108,6 +108,18 @@ def deviance(x, m, gap=None):
     return ops.where(near, series, far)
 
 
+def log1p_excess(t):
+    """t - log1p(t) >= 0 (t > -1), that is r - 1 - log r at r = 1 + t: near 0, with v =
+    t / (2 + t), as t v - 2 v^3 (1/3 + v^2/5 + ...) (log1p(t) = 2 atanh v), where the plain
+    difference cancels; the deviance(1, 1 + t) in fewer ops, for the KLs of scales and rates."""
+    v = t / (2.0 + t)
+    near = ops.abs(v) < 0.1
+    v2 = v * v
+    terms = DEVIANCE_TERMS[dt.float64 if getattr(v, "dtype", None) is dt.float64 else dt.float32]
+    series = t * v - 2.0 * v * v2 * polynomial(v2, DEVIANCE_SERIES[:terms])
+    return ops.where(near, series, t - ops.log1p(t))
+
+
 def lgamma_remainder(x, h):
     """lgamma(x + h) - lgamma(x) - h digamma(x) (x, x + h > 0), the part of lgamma's step
     past its slope, order h^2 / 2x, without the cancellation of the three terms (the KL

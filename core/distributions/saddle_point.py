@@ -51,7 +51,9 @@ def log1p_square(z):
 def stirling_error(n):
     """log(n!) - log(sqrt(2 pi n) (n / e)^n) for n >= 0 (lgamma(n) less Stirling's
     formula, so ops.gamma.stirling_tail from 10 up), the exact value at whole n below 10
-    (a table), lgamma's difference between them (an absolute error of a few eps)."""
+    (a table), lgamma's difference between them (an absolute error of a few eps). Callers
+    whose arguments are at least SADDLE_FROM take stirling_tail itself, without the
+    lgamma that the branch below it costs."""
     small = n < SADDLE_FROM
     series = stirling_tail(ops.where(small, SADDLE_FROM, n))     # lgamma's, at n + 1's error
     whole = small & (n == ops.floor(n))
@@ -77,7 +79,7 @@ def gamma_entropy(a):
     """The entropy of Gamma(a, 1) from a = SADDLE_FROM: log(2 pi a) / 2 + 1/2 - 1/2a +
     stirling_error(a) + (a - 1) tail(a), where a + lgamma(a) + (1 - a) digamma(a)
     cancelled (to 1e-3 relative at a = 1e4 in float32)."""
-    return (0.5 * ops.log(a) + HALF_LOG_2PI + 0.5 - 0.5 / a + stirling_error(a)
+    return (0.5 * ops.log(a) + HALF_LOG_2PI + 0.5 - 0.5 / a + stirling_tail(a)
             + (a - 1.0) * digamma_tail(a))
 
 
@@ -87,7 +89,7 @@ def beta_entropy(a, b):
     n = a + b
     return (HALF_LOG_2PI + 0.5 * (ops.log(a / n) + ops.log(b / n) - ops.log(n))
             + 0.5 - 0.5 / a - 0.5 / b + 1.0 / n
-            + stirling_error(a) + stirling_error(b) - stirling_error(n)
+            + stirling_tail(a) + stirling_tail(b) - stirling_tail(n)
             + (a - 1.0) * digamma_tail(a) + (b - 1.0) * digamma_tail(b)
             - (n - 2.0) * digamma_tail(n))
 
@@ -148,7 +150,7 @@ def lgamma_remainder(x, h):
 def log_poisson(x, rate):
     """log(rate^x e^-rate / x!) for x >= SADDLE_FROM and rate > 0: -stirling_error(x) -
     deviance(x, rate) - log(2 pi x) / 2 (x need not be whole: Gamma's density is one)."""
-    return -stirling_error(x) - deviance(x, rate) - 0.5 * ops.log(x) - HALF_LOG_2PI
+    return -stirling_tail(x) - deviance(x, rate) - 0.5 * ops.log(x) - HALF_LOG_2PI
 
 
 def log_beta(a, b):
@@ -163,8 +165,8 @@ def log_beta(a, b):
     q_ = ops.where(both | one, q, SADDLE_FROM)
     share = p_ / (p_ + q_)
     tail = (q_ - 0.5) * ops.log1p(-share)
-    corr_q = stirling_error(q_) - stirling_error(p_ + q_)
-    large = (corr_q + stirling_error(ops.where(both, p_, SADDLE_FROM)) - 0.5 * ops.log(q_)
+    corr_q = stirling_tail(q_) - stirling_tail(p_ + q_)
+    large = (corr_q + stirling_tail(ops.where(both, p_, SADDLE_FROM)) - 0.5 * ops.log(q_)
              + HALF_LOG_2PI + (p_ - 0.5) * ops.log(share) + q_ * ops.log1p(-share))
     medium = lgamma(p_) + corr_q + p_ - p_ * ops.log(p_ + q_) + tail
     plain = lgamma(a) + lgamma(b) - lgamma(a + b)
@@ -187,7 +189,7 @@ def log_student_t(z, df):
     z^2/df) as -deviance(df/2, (df + z^2)/2) + z^2/2 - log(1 + z^2/df)/2 where z^2 < df/5
     (R's dt)."""
     half = 0.5 * df
-    constant = (stirling_error(half + 0.5) - stirling_error(half)
+    constant = (stirling_tail(half + 0.5) - stirling_tail(half)
                 - deviance(half, half + 0.5))
     z2 = z * z
     close = z2 < 0.2 * df

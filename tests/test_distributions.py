@@ -513,67 +513,81 @@ def test_tails_and_edges_keep_their_relative_precision(backend):
     """Values where a plain formula cancelled or overflowed, against mpmath, within 8 eps
     (relative): Bernoulli's log_prob (value logits - softplus(logits) was 0 at logits 20,
     value 1), entropy and variance at large logits; Geometric's log_prob at logits 30 (NaN
-    at 0, -inf at 2); Cauchy's log_prob past |z| = 1.8e19 (-inf), its cdf far left and icdf
+    at 0, -inf at 2), its mean, variance and entropy and Binomial's variance past logits 17
+    (0); Cauchy's log_prob past |z| = 1.8e19 (-inf), its cdf far left and icdf
     near 0; Normal's icdf at 1e-10 (-inf); HalfNormal's and HalfCauchy's cdf at 1e-10 (0);
     Kumaraswamy's log_prob at 1e-6 (-inf); Weibull's and Pareto's cdf near their start (a
     transformed distribution's sign * (F - 1/2) + 1/2 lost it), Laplace's tails,
     HalfCauchy's icdf near 1, LogNormal's cdf and icdf (missing), InverseGamma's log_prob
     at 1e-30 and 1e30 (inf and -inf: x^-1's Jacobian as |e y / x|)."""
     mp = pytest.importorskip("mpmath", reason="mpmath is the reference here (pip install mpmath)")
-    t = lambda v: ember.tensor(np.float32(v), backend=backend)        # noqa: E731
-    f = lambda v: mp.mpf(float(np.float32(v)))                          # noqa: E731
-    softplus = lambda v: mp.log1p(mp.exp(v))                            # noqa: E731
-    sig = lambda v: 1 / (1 + mp.exp(-v))                                # noqa: E731
-    cases = []
-    for logit in (20.0, -20.0, 60.0, -90.0):
-        b, l_ = D.Bernoulli(logits=t(logit)), f(logit)
-        cases += [(f"Bernoulli({logit}).log_prob(1)", b.log_prob(t(1.0)), -softplus(-l_)),
-                  (f"Bernoulli({logit}).log_prob(0)", b.log_prob(t(0.0)), -softplus(l_)),
-                  (f"Bernoulli({logit}).entropy", b.entropy(),
-                   sig(-l_) * softplus(l_) + sig(l_) * softplus(-l_)),
-                  (f"Bernoulli({logit}).variance", b.variance, sig(l_) * sig(-l_))]
-    geometric = D.Geometric(logits=t(30.0))
-    cases += [("Geometric(30).log_prob(0)", geometric.log_prob(t(0.0)), -softplus(f(-30.0))),
-              ("Geometric(30).log_prob(2)", geometric.log_prob(t(2.0)),
-               -2 * softplus(f(30.0)) - softplus(f(-30.0)))]
-    cauchy = D.Cauchy(t(0.0), t(1.0))
-    for z in (1e20, -3e30):
-        cases.append((f"Cauchy.log_prob({z})", cauchy.log_prob(t(z)),
-                      -mp.log(mp.pi) - mp.log1p(f(z) ** 2)))
-    cases += [("Cauchy.cdf(-1e10)", cauchy.cdf(t(-1e10)), mp.atan(f(-1e10)) / mp.pi + 0.5),
-              ("Cauchy.icdf(1e-9)", cauchy.icdf(t(1e-9)), mp.tan(mp.pi * (f(1e-9) - 0.5))),
-              ("Cauchy.icdf(1 - 2^-20)", cauchy.icdf(t(1 - 2.0 ** -20)),
-               mp.tan(mp.pi * (f(1 - 2.0 ** -20) - 0.5))),
-              ("Normal.icdf(1e-10)", D.Normal(t(0.0), t(1.0)).icdf(t(1e-10)),
-               -mp.sqrt(2) * mp.erfinv(1 - 2 * f(1e-10))),
-              ("HalfNormal.cdf(1e-10)", D.HalfNormal(t(1.0)).cdf(t(1e-10)),
-               mp.erf(f(1e-10) / mp.sqrt(2))),
-              ("HalfCauchy.cdf(1e-10)", D.HalfCauchy(t(1.0)).cdf(t(1e-10)),
-               2 * mp.atan(f(1e-10)) / mp.pi),
-              ("Kumaraswamy(2, 3).log_prob(1e-6)", D.Kumaraswamy(t(2.0), t(3.0)).log_prob(t(1e-6)),
-               mp.log(6) + mp.log(f(1e-6)) + 2 * mp.log1p(-f(1e-6) ** 2)),
-              ("Kumaraswamy(2, 3).log_prob(1 - 2^-20)",
-               D.Kumaraswamy(t(2.0), t(3.0)).log_prob(t(1 - 2.0 ** -20)),
-               mp.log(6) + mp.log(f(1 - 2.0 ** -20)) + 2 * mp.log1p(-f(1 - 2.0 ** -20) ** 2))]
-    weibull, laplace = D.Weibull(t(1.0), t(2.0)), D.Laplace(t(0.0), t(1.0))
-    cases += [("Weibull(1, 2).cdf(1e-10)", weibull.cdf(t(1e-10)), -mp.expm1(-f(1e-10) ** 2)),
-              ("Weibull(1, 2).icdf(1e-5)", weibull.icdf(t(1e-5)), mp.sqrt(-mp.log1p(-f(1e-5)))),
-              ("Pareto(1, 2).cdf(1.001)", D.Pareto(t(1.0), t(2.0)).cdf(t(1.001)),
-               1 - f(1.001) ** -2),
-              ("Laplace.cdf(-30)", laplace.cdf(t(-30.0)), mp.exp(-30) / 2),
-              ("Laplace.icdf(1e-10)", laplace.icdf(t(1e-10)), mp.log(2 * f(1e-10))),
-              ("HalfCauchy.icdf(1 - 2^-20)", D.HalfCauchy(t(1.0)).icdf(t(1 - 2.0 ** -20)),
-               mp.tan(mp.pi * f(1 - 2.0 ** -20) / 2)),
-              ("LogNormal.cdf(0.5)", D.LogNormal(t(0.0), t(1.0)).cdf(t(0.5)), mp.ncdf(mp.log(0.5))),
-              ("LogNormal.icdf(1e-10)", D.LogNormal(t(0.0), t(1.0)).icdf(t(1e-10)),
-               mp.exp(-mp.sqrt(2) * mp.erfinv(1 - 2 * f(1e-10))))]
-    for x in (1e-30, 1e30):      # |e y / x| of x^-1's Jacobian over- and underflowed
-        cases.append((f"InverseGamma(2, 1).log_prob({x})",
-                      D.InverseGamma(t(2.0), t(1.0)).log_prob(t(x)), -3 * mp.log(f(x)) - 1 / f(x)))
-    eps = float(np.finfo(np.float32).eps)
-    for what, got, want in cases:
-        got, want = float(got.numpy()), float(want)
-        assert abs(got - want) <= 8 * eps * abs(want), f"{what}: {got!r}, not {want!r}"
+    with mp.workdps(40):                 # the references, 40 digits
+        t = lambda v: ember.tensor(np.float32(v), backend=backend)        # noqa: E731
+        f = lambda v: mp.mpf(float(np.float32(v)))                          # noqa: E731
+        softplus = lambda v: mp.log1p(mp.exp(v))                            # noqa: E731
+        sig = lambda v: 1 / (1 + mp.exp(-v))                                # noqa: E731
+        cases = []
+        for logit in (20.0, -20.0, 60.0, -90.0):
+            b, l_ = D.Bernoulli(logits=t(logit)), f(logit)
+            cases += [(f"Bernoulli({logit}).log_prob(1)", b.log_prob(t(1.0)), -softplus(-l_)),
+                      (f"Bernoulli({logit}).log_prob(0)", b.log_prob(t(0.0)), -softplus(l_)),
+                      (f"Bernoulli({logit}).entropy", b.entropy(),
+                       sig(-l_) * softplus(l_) + sig(l_) * softplus(-l_)),
+                      (f"Bernoulli({logit}).variance", b.variance, sig(l_) * sig(-l_))]
+        geometric = D.Geometric(logits=t(30.0))
+        cases += [("Geometric(30).log_prob(0)", geometric.log_prob(t(0.0)), -softplus(f(-30.0))),
+                  ("Geometric(30).log_prob(2)", geometric.log_prob(t(2.0)),
+                   -2 * softplus(f(30.0)) - softplus(f(-30.0)))]
+        for logit in (30.0, 17.0, -30.0):            # 1 / p - 1 was 0 past logits 17
+            g, l_ = D.Geometric(logits=t(logit)), f(logit)
+            p_, q_ = sig(l_), sig(-l_)
+            cases += [(f"Geometric({logit}).mean", g.mean, q_ / p_),
+                      (f"Geometric({logit}).variance", g.variance, q_ / p_ ** 2),
+                      (f"Geometric({logit}).entropy", g.entropy(),
+                       (-q_ * mp.log(q_) - p_ * mp.log(p_)) / p_),
+                      (f"Binomial(10, {logit}).variance", D.Binomial(10, logits=t(logit)).variance,
+                       10 * p_ * q_)]
+        cauchy = D.Cauchy(t(0.0), t(1.0))
+        for z in (1e20, -3e30):
+            cases.append((f"Cauchy.log_prob({z})", cauchy.log_prob(t(z)),
+                          -mp.log(mp.pi) - mp.log1p(f(z) ** 2)))
+        cases += [("Cauchy.cdf(-1e10)", cauchy.cdf(t(-1e10)), mp.atan(f(-1e10)) / mp.pi + 0.5),
+                  ("Cauchy.icdf(1e-9)", cauchy.icdf(t(1e-9)), mp.tan(mp.pi * (f(1e-9) - 0.5))),
+                  ("Cauchy.icdf(1 - 2^-20)", cauchy.icdf(t(1 - 2.0 ** -20)),
+                   mp.tan(mp.pi * (f(1 - 2.0 ** -20) - 0.5))),
+                  ("Normal.icdf(1e-10)", D.Normal(t(0.0), t(1.0)).icdf(t(1e-10)),
+                   -mp.sqrt(2) * mp.erfinv(1 - 2 * f(1e-10))),
+                  ("HalfNormal.cdf(1e-10)", D.HalfNormal(t(1.0)).cdf(t(1e-10)),
+                   mp.erf(f(1e-10) / mp.sqrt(2))),
+                  ("HalfCauchy.cdf(1e-10)", D.HalfCauchy(t(1.0)).cdf(t(1e-10)),
+                   2 * mp.atan(f(1e-10)) / mp.pi),
+                  ("Kumaraswamy(2, 3).log_prob(1e-6)",
+                   D.Kumaraswamy(t(2.0), t(3.0)).log_prob(t(1e-6)),
+                   mp.log(6) + mp.log(f(1e-6)) + 2 * mp.log1p(-f(1e-6) ** 2)),
+                  ("Kumaraswamy(2, 3).log_prob(1 - 2^-20)",
+                   D.Kumaraswamy(t(2.0), t(3.0)).log_prob(t(1 - 2.0 ** -20)),
+                   mp.log(6) + mp.log(f(1 - 2.0 ** -20)) + 2 * mp.log1p(-f(1 - 2.0 ** -20) ** 2))]
+        weibull, laplace = D.Weibull(t(1.0), t(2.0)), D.Laplace(t(0.0), t(1.0))
+        cases += [("Weibull(1, 2).cdf(1e-10)", weibull.cdf(t(1e-10)), -mp.expm1(-f(1e-10) ** 2)),
+                  ("Weibull(1, 2).icdf(1e-5)", weibull.icdf(t(1e-5)), mp.sqrt(-mp.log1p(-f(1e-5)))),
+                  ("Pareto(1, 2).cdf(1.001)", D.Pareto(t(1.0), t(2.0)).cdf(t(1.001)),
+                   1 - f(1.001) ** -2),
+                  ("Laplace.cdf(-30)", laplace.cdf(t(-30.0)), mp.exp(-30) / 2),
+                  ("Laplace.icdf(1e-10)", laplace.icdf(t(1e-10)), mp.log(2 * f(1e-10))),
+                  ("HalfCauchy.icdf(1 - 2^-20)", D.HalfCauchy(t(1.0)).icdf(t(1 - 2.0 ** -20)),
+                   mp.tan(mp.pi * f(1 - 2.0 ** -20) / 2)),
+                  ("LogNormal.cdf(0.5)", D.LogNormal(t(0.0), t(1.0)).cdf(t(0.5)),
+                   mp.ncdf(mp.log(0.5))),
+                  ("LogNormal.icdf(1e-10)", D.LogNormal(t(0.0), t(1.0)).icdf(t(1e-10)),
+                   mp.exp(-mp.sqrt(2) * mp.erfinv(1 - 2 * f(1e-10))))]
+        for x in (1e-30, 1e30):      # |e y / x| of x^-1's Jacobian over- and underflowed
+            cases.append((f"InverseGamma(2, 1).log_prob({x})",
+                          D.InverseGamma(t(2.0), t(1.0)).log_prob(t(x)),
+                          -3 * mp.log(f(x)) - 1 / f(x)))
+        eps = float(np.finfo(np.float32).eps)
+        for what, got, want in cases:
+            got, want = float(got.numpy()), float(want)
+            assert abs(got - want) <= 8 * eps * abs(want), f"{what}: {got!r}, not {want!r}"
 
 
 def test_entropies_keep_their_precision_at_large_parameters(backend):

@@ -203,7 +203,8 @@ class Binomial(Distribution):
     mean = property(lambda self: self.total_count * self.probs)
     mode = property(lambda self: ops.minimum(ops.floor((self.total_count + 1.0) * self.probs),
                                              self.total_count))
-    variance = property(lambda self: self.total_count * self.probs * (1.0 - self.probs))
+    # n p (1 - p), 1 - p as sigmoid(-logits) (1.0 - probs was 0 past logits 17)
+    variance = property(lambda self: self.total_count * self.probs * ops.sigmoid(-self.logits))
 
     def sample(self, sample_shape=()):
         """The sum of total_count Bernoulli draws: the largest count, read on the host,
@@ -249,9 +250,10 @@ class Geometric(Distribution):
         self.probs, self.logits, shape = _probs_or_logits("Geometric", probs, logits)
         super().__init__(shape, (), validate_args)
 
-    mean = property(lambda self: 1.0 / self.probs - 1.0)
+    # q / p = e^-logits and q / p^2: 1 / p - 1 cancelled (0 past logits 17 in float32)
+    mean = property(lambda self: ops.exp(-self.logits))
     mode = property(lambda self: self.probs * 0.0)
-    variance = property(lambda self: (1.0 / self.probs - 1.0) / self.probs)
+    variance = property(lambda self: ops.exp(-self.logits) / self.probs)
 
     def sample(self, sample_shape=()):
         u = rand(*self._extended_shape(sample_shape), dtype=self.probs.dtype,
@@ -266,7 +268,16 @@ class Geometric(Distribution):
         return -_times(value, ops.softplus(self.logits)) - ops.softplus(-self.logits)
 
     def entropy(self):
-        return ops.softplus(self.logits) / self.probs - self.logits
+        """(-q log q - p log p) / p = softplus(-l) + e^-l softplus(l), both terms >= 0
+        (softplus(l) / p - l cancelled to 0 past logits 17); e^-l softplus(l) is log1p(r) /
+        r with r = e^l below 0, 1 at l = -inf, and 0 at l = inf."""
+        l = self.logits
+        below = l < 0
+        r = ops.exp(ops.where(below, l, 0.0))
+        small = ops.where(r == 0, 1.0, ops.log1p(r) / ops.where(r == 0, 1.0, r))
+        finite = ops.minimum(ops.where(below, 0.0, l), _largest(l))
+        large = ops.exp(-finite) * ops.softplus(finite)
+        return ops.softplus(-l) + ops.where(below, small, large)
 
 
 #: arrivals counted below rate 10, and PTRS proposals from it

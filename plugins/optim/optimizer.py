@@ -70,7 +70,7 @@ class Optimizer:
 
     def validate(self, group):
         lr = group["lr"]
-        if isinstance(lr, (str, bytes, bool)) or not isinstance(lr, (numbers.Real, Tensor)):
+        if isinstance(lr, bool) or not isinstance(lr, (numbers.Real, Tensor)):
             raise TypeError(f"{type(self).__name__}: learning rate must be a number (or a 0-d "
                             f"tensor), got {type(lr).__name__} {lr!r}")
         if not lr >= 0:          # NaN too

@@ -13,9 +13,10 @@ from .. import ops
 from ..creation import arange, rand, zeros
 from ..autograd import no_grad
 from ..errors import ShapeError
+from ..ops.deviance import deviance
 from ..ops.gamma import lgamma, stirling_tail
 from .continuous import Gamma, settled
-from .saddle_point import (HALF_LOG_2PI, SADDLE_FROM, deviance, log_binomial, log_poisson,
+from .saddle_point import (HALF_LOG_2PI, SADDLE_FROM, log_binomial, log_poisson,
                            stirling_error)
 from .distribution import (BOOLEAN, NONNEGATIVE, NONNEGATIVE_INTEGER, UNIT, Distribution,
                            parameters)

@@ -7,11 +7,12 @@ import math
 from .. import linalg, ops
 from ..tensor import Tensor
 from ..ops.composed import polynomial
+from ..ops.deviance import deviance, log1p_excess
 from ..ops.gamma import lgamma
 from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from .derived import EULER_GAMMA, Gumbel, HalfNormal, Pareto
 from .discrete import Bernoulli, Categorical, Poisson
-from .saddle_point import deviance, lgamma_remainder, log1p_excess
+from .saddle_point import lgamma_remainder
 from .multivariate import Dirichlet, Independent, MultivariateNormal
 from .transforms import Transform, TransformedDistribution
 

@@ -15,10 +15,10 @@ NaN gradient)."""
 
 import math
 
-from .. import dtypes as dt
 from .. import ops
 from ..creation import tensor
 from ..ops.composed import polynomial
+from ..ops.deviance import deviance
 from ..ops.gamma import (STIRLING_FROM, STIRLING_LGAMMA, digamma, digamma_tail, lgamma,
                          stirling_tail)
 
@@ -29,10 +29,6 @@ HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 #: Stirling's error at 0 .. 9 (at 0 taken as 0: the callers never use it there)
 WHOLE_ERRORS = [0.0] + [math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - HALF_LOG_2PI
                         for n in range(1, 10)]
-#: the deviance's series past its first term: 1/3, 1/5, 1/7, ... of v^2's powers; |v| <
-#: 0.1 makes each 100x smaller, so 4 leave 1e-10 of the sum (float32) and 8 1e-18
-DEVIANCE_SERIES = [1.0 / (2 * j + 1) for j in range(1, 9)]
-DEVIANCE_TERMS = {dt.float32: 4, dt.float64: 8}
 #: (1 + u)^-p - 1 + p u = sum_k C(p - 1 + k, k) (-u)^k from k = 2, for p = 1, 3, .., 9 (the
 #: powers of Stirling's series) and |u| <= 1/8: 16 terms leave 8^-16 of the first
 _POWER_REST = [[math.comb(p - 1 + k, k) * (-1) ** k for k in range(2, 18)]
@@ -92,34 +88,6 @@ def beta_entropy(a, b):
             + stirling_tail(a) + stirling_tail(b) - stirling_tail(n)
             + (a - 1.0) * digamma_tail(a) + (b - 1.0) * digamma_tail(b)
             - (n - 2.0) * digamma_tail(n))
-
-
-def deviance(x, m, gap=None):
-    """x log(x / m) + m - x (>= 0; m where x = 0): near m, its series in v = (x - m) /
-    (x + m), (x - m) v + 2 x v^3 (1/3 + v^2/5 + v^4/7 + ...), keeps the precision the
-    plain form cancels away. ``gap`` is x - m where the caller has it more exactly than x
-    and m (1 - p and 1 - q: their gap is q - p)."""
-    d = x - m if gap is None else gap
-    near = ops.abs(d) < 0.1 * (x + m)
-    v = d / ops.where(near, x + m, 1.0)
-    v2 = v * v
-    terms = DEVIANCE_TERMS[dt.float64 if getattr(v, "dtype", None) is dt.float64 else dt.float32]
-    series = d * v + 2.0 * x * v * v2 * polynomial(v2, DEVIANCE_SERIES[:terms])
-    ratio = x / ops.where(near, 1.0, m)
-    far = ops.xlogy(x, ops.where(near, 1.0, ratio)) + m - x
-    return ops.where(near, series, far)
-
-
-def log1p_excess(t):
-    """t - log1p(t) >= 0 (t > -1), that is r - 1 - log r at r = 1 + t: near 0, with v =
-    t / (2 + t), as t v - 2 v^3 (1/3 + v^2/5 + ...) (log1p(t) = 2 atanh v), where the plain
-    difference cancels; the deviance(1, 1 + t) in fewer ops, for the KLs of scales and rates."""
-    v = t / (2.0 + t)
-    near = ops.abs(v) < 0.1
-    v2 = v * v
-    terms = DEVIANCE_TERMS[dt.float64 if getattr(v, "dtype", None) is dt.float64 else dt.float32]
-    series = t * v - 2.0 * v * v2 * polynomial(v2, DEVIANCE_SERIES[:terms])
-    return ops.where(near, series, t - ops.log1p(t))
 
 
 def lgamma_remainder(x, h):

@@ -113,6 +113,8 @@ class Methods:
     def polygamma(self, n): return _ops.polygamma(n, self)
     def mvlgamma(self, p): return _ops.mvlgamma(self, p)
     def i0(self): return _ops.i0(self)
+    def igamma(self, other): return _ops.igamma(self, other)
+    def igammac(self, other): return _ops.igammac(self, other)
     def frexp(self): return _ops.frexp(self)
     def nextafter(self, other): return _ops.nextafter(self, other)
     def gcd(self, other): return _ops.gcd(self, other)
@@ -618,6 +620,7 @@ DELEGATED_INPLACE = {
         "sinh", "tan", "tanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
         "rsqrt", "square", "reciprocal", "sigmoid", "relu", "neg", "sign", "sgn", "floor",
         "ceil", "round", "trunc", "frac", "erf", "erfc", "erfinv", "lgamma", "digamma", "i0",
+        "igamma", "igammac",
         "pow", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "copysign", "hypot",
         "logit", "xlogy", "nan_to_num", "heaviside", "ldexp", "deg2rad", "rad2deg",
         "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",

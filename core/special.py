@@ -2,8 +2,8 @@
 keeps its calls. The functions live in ember.ops (gamma, bessel, special, arithmetic);
 each differentiates through its derivative's formula and runs on every backend.
 
-Not here (no ember op computes them yet): the Bessel functions J, Y and K, Airy's, the
-incomplete gamma functions and the orthogonal polynomials."""
+Not here (no ember op computes them yet): the Bessel functions J, Y and K, Airy's and the
+orthogonal polynomials."""
 
 from . import ops
 from .ops.arithmetic import entr, xlog1py
@@ -12,12 +12,13 @@ from .ops.gamma import digamma, mvlgamma, polygamma, zeta
 from .ops.special import erf, erfc, erfcx, erfinv, log_ndtr, ndtr, ndtri
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
-           "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
+           "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
            "logsumexp", "modified_bessel_i0", "modified_bessel_i1", "multigammaln", "ndtr",
            "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
 
 psi = digamma
 gammaln = ops.lgamma
+gammainc, gammaincc = ops.igamma, ops.igammac
 multigammaln = mvlgamma
 expit = ops.sigmoid
 modified_bessel_i0, modified_bessel_i1 = i0, i1

@@ -301,6 +301,10 @@ class Gamma(Distribution):
         saddle = ops.log(b) + log_poisson(a_ - 1.0, b * x_)
         return ops.where(large, saddle, plain)
 
+    def cdf(self, value):
+        """P(a, rate x), the regularized incomplete gamma function (ops.igamma)."""
+        return ops.igamma(self.concentration, self.rate * self._value(value))
+
     def entropy(self):
         """a + lgamma(a) + (1 - a) digamma(a) - log rate; from a = SADDLE_FROM, where those
         cancel, saddle_point.gamma_entropy."""

@@ -17,6 +17,7 @@ from .elementwise import (abs, add, cast, clip, cos, div, eq, exp, ge, gt, le, l
                           neg, pow, sign, sin, sqrt, sub, tanh, to_backend, where, log1p, expm1,
                           real, imag, conj)
 from .gamma import digamma, lgamma, mvlgamma, polygamma
+from .incomplete_gamma import igamma, igammac
 from .bessel import i0
 from .complex_parts import angle, complex, polar, view_as_complex, view_as_real
 from .inverse import acos, acosh, asin, asinh, atan, atan2, atanh
@@ -73,7 +74,8 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "div", "dot", "dsplit", "dstack", "einsum", "eq", "equal", "erf", "erfc", "erfinv",
            "exp", "exp2", "expm1", "flatten", "flip", "fliplr", "flipud", "floor", "floor_divide",
            "fmax", "fmin", "fmod", "frac", "frexp", "gather", "gcd", "ge", "getitem", "gt",
-           "heaviside", "histc", "histogram", "hsplit", "hstack", "hypot", "i0", "imag",
+           "heaviside", "histc", "histogram", "hsplit", "hstack", "hypot", "i0", "igamma",
+           "igammac", "imag",
            "index_add", "index_copy", "index_fill", "index_select", "inner", "inverse", "isclose",
            "isfinite", "isin", "isinf", "isnan", "isneginf", "isposinf", "isreal", "kron",
            "kthvalue", "lcm", "ldexp", "le", "lerp", "lgamma", "log", "log10", "log1p", "log2",

@@ -520,6 +520,22 @@ OPS = [
     OpCase("mvlgamma", lambda x: ember.mvlgamma(x, 3), lambda x: np.where(x > 1, sum(
         _np_lgamma(x - j / 2) for j in range(3)) + 1.5 * math.log(math.pi), np.nan),
            domain=(1.5, 6.0)),
+    # the incomplete gamma functions (ember.ops.incomplete_gamma) as functions of x at a
+    # fixed shape: P(2.5, x) by its series, the small-x series and the continued fraction,
+    # Q(30, x) by Temme's expansion between 15 and 37.5 and the others outside; NaN below
+    # 0 (-0 is 0: P = 0, Q = 1), P = 1 and Q = 0 at inf, Q's tail relative down to its
+    # subnormals; within 8 ULP times 1 + the condition number x P'(x) / P, about 3 on
+    # these edges (tests/test_special.py holds it to that against mpmath, far into the
+    # tails): SciPy, the reference here, is itself 19 ULP off at P(2.5, 1e-30) and 80 at
+    # Q(30, 45)
+    *[OpCase(n, fn, (lambda g, a: lambda x: g(a, x))(ref, a), domain=domain, edges=edges,
+             ulps={**ULPS, dt.float32: 32, dt.float64: 32})
+      for n, fn, ref, a, domain, edges in (
+          ("gammainc", lambda x: ember.special.gammainc(2.5, x), _scipy("gammainc"), 2.5,
+           (0.1, 8.0), (0.5, 1.09, 1.11, 3.49, 3.51, 20.0, 100.0)),
+          ("gammaincc", lambda x: ember.special.gammaincc(30.0, x), _scipy("gammaincc"), 30.0,
+           (12.0, 45.0), (14.9, 15.1, 30.0, 37.4, 37.6)))
+      if ref is not None],
     # modified Bessel functions (ember.ops.bessel): i0 even, i1 odd (-0 stays -0), at +-inf
     # i0 inf (SciPy's and PyTorch's NaN), i1 +-inf, the scaled forms 0 and +-0; the power
     # series' sum times exp(-x) costs up to 8 ULP of float32 near its switch point

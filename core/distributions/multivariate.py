@@ -9,7 +9,7 @@ from .. import linalg, ops
 from ..errors import ShapeError
 from ..ops.gamma import digamma, lgamma
 from ..creation import randn
-from .continuous import standard_gamma
+from .continuous import log_standard_gamma
 from .distribution import POSITIVE, Distribution, parameters
 
 
@@ -107,8 +107,7 @@ class Dirichlet(Distribution):
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        g = standard_gamma(ops.broadcast_to(self.concentration, shape))
-        return g / g.sum(-1, keepdims=True)
+        return ops.softmax(log_standard_gamma(ops.broadcast_to(self.concentration, shape)), -1)
 
     def log_prob(self, value):
         value = self._value(value)

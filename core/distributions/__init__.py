@@ -3,6 +3,7 @@ ember's ops, so that they run on every backend and differentiate: log_prob, entr
 and the reparameterized samples (rsample) carry gradients to the parameters."""
 
 from . import transforms
+from .circular import VonMises
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
                          StudentT, Uniform)
 from .derived import (FisherSnedecor, Gumbel, HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
@@ -23,5 +24,5 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Di
            "LogitRelaxedBernoulli", "LogNormal", "MixtureSameFamily", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
            "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
-           "TransformedDistribution", "Uniform", "Weibull", "kl_divergence", "register_kl",
+           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "kl_divergence", "register_kl",
            "transforms"]

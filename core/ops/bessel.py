@@ -83,3 +83,17 @@ i1 = unary("i1", _odd(lambda x: _bessel(1, False, x)), _i1_slope)
 i1.__doc__ = "The modified Bessel function I_1(x), odd; +-inf at +-inf (see the module)."
 i1e = unary("i1e", _odd(lambda x: _bessel(1, True, x)), _i1e_slope)
 i1e.__doc__ = "exp(-|x|) I_1(x): finite everywhere, +-0 at +-inf (see the module)."
+
+
+def i0e_minus_i1e(x):
+    """exp(-x) (I_0(x) - I_1(x)) for x >= 0, without Hankel's cancellation: past the
+    switch point the difference of the two series, whose first terms cancel exactly, so
+    that 1 - I_1 / I_0 (the von Mises distribution's circular variance, 1 / 2x for large
+    x) keeps its relative precision; below it the difference itself (at most 40 ULP
+    there). Not differentiable (a tensor function of x's value)."""
+    key = dt.float64 if x.dtype is dt.float64 else dt.float32
+    switch = TERMS[key][0]
+    gap = [a - b for a, b in zip(COEFFICIENTS[key][0][1], COEFFICIENTS[key][1][1])]
+    far = where(x < switch, switch, x)
+    tail = polynomial(1.0 / far, gap) / (sqrt(far) * math.sqrt(2 * math.pi))
+    return where(x < switch, i0e(x) - i1e(x), tail)

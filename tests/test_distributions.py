@@ -800,3 +800,29 @@ def test_von_mises_keeps_its_precision_at_any_concentration(backend):
            t.log_prob(torch.tensor(values)), "VonMises.log_prob", 1e-5)
     _close(e.variance, t.variance, "VonMises.variance", 1e-5)
     _close(e.mean, t.mean, "VonMises.mean", 1e-6)
+
+
+def test_multinomial_draws_at_large_counts_fit_in_the_samples_memory(backend):
+    """Past 64 draws Multinomial counts by conditional Binomial draws (counting 1e9 picks
+    per draw asked for gigabytes): every draw sums to total_count (to float32's rounding
+    of counts past 2^24), a zero-probability category stays 0, and each count's mean and variance are n p and n p (1 - p) within
+    five standard errors; the first category's counts at n = 200 pass Pearson's test
+    against the binomial mass."""
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    p = np.array([0.1, 0.0, 0.6, 0.3])
+    draws = 20000
+    for seed, n in enumerate((200, 10 ** 9)):
+        ember.manual_seed(seed)
+        d = D.Multinomial(n, probs=ember.tensor(p, dtype=dtype, backend=backend))
+        x = d.sample((draws,)).numpy().astype(np.float64)
+        assert x.shape == (draws, 4) and np.all(x[:, 1] == 0)
+        # exact where the dtype holds n's counts; float32's round past 2^24
+        np.testing.assert_allclose(x.sum(-1), n, rtol=4 * np.finfo(dtype.np).eps)
+        var = n * p * (1 - p)
+        kept = var > 0
+        assert np.all(np.abs(x.mean(0) - n * p)[kept] <= 5 * np.sqrt(var[kept] / draws))
+        assert np.all(np.abs(x.var(0)[kept] / var[kept] - 1) <= 5 * math.sqrt(2 / draws))
+        if n == 200:
+            mass = np.array([math.comb(n, k) * 0.1 ** k * 0.9 ** (n - k) for k in range(n + 1)])
+            counts = np.bincount(x[:, 0].astype(np.int64), minlength=n + 1)
+            assert _chi_square_p(counts, mass) > 1e-3

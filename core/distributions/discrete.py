@@ -258,6 +258,8 @@ def _times(count, log_term):
 #: is rejected with probability below 0.3 (0.29 at n p = 10, 0.11 at n = 1e9), so all 30
 #: with probability below 1e-15; that draw then keeps the mode
 BINOMIAL_SUCCESSES, BINOMIAL_ROUNDS = 48, 30
+#: Multinomial's draws counted one by one up to this total_count; Binomial's past it
+MULTINOMIAL_PICKS = 64
 
 
 def _log_binomial_mass(k, n, p, q):
@@ -511,12 +513,28 @@ class Multinomial(Distribution):
             self.logits, tuple(batch_shape) + self.event_shape), validate_args=False)
 
     def sample(self, sample_shape=()):
+        """Up to MULTINOMIAL_PICKS draws, the categories picked, counted; past it, in
+        memory of the sample's size whatever total_count is, each category's count a
+        Binomial draw of the draws left at its share of the probability left, p_j / (p_j +
+        ... + p_k) (the suffix sums add positive terms: no cancellation)."""
         shape = tuple((sample_shape,) if isinstance(sample_shape, int) else sample_shape)
-        picks = self._categorical.sample((self.total_count,) + shape)
         k = self.probs.shape[-1]
-        counts = (ops.unsqueeze(picks, -1) == arange(k, backend=picks.backend)).to(
-            self.probs.dtype)
-        return counts.sum(0)
+        if self.total_count <= MULTINOMIAL_PICKS:
+            picks = self._categorical.sample((self.total_count,) + shape)
+            counts = (ops.unsqueeze(picks, -1) == arange(k, backend=picks.backend)).to(
+                self.probs.dtype)
+            return counts.sum(0)
+        p = ops.broadcast_to(self.probs, shape + tuple(self.probs.shape))
+        tails = ops.flip(ops.cumsum(ops.flip(p, -1), -1), -1)
+        left = p[..., 0] * 0.0 + float(self.total_count)
+        counts = []
+        for j in range(k - 1):
+            share = ops.where(tails[..., j] > 0, p[..., j] / ops.where(tails[..., j] > 0,
+                                                                     tails[..., j], 1.0), 0.0)
+            count = Binomial(left, probs=ops.clip(share, 0.0, 1.0), validate_args=False).sample()
+            counts.append(count)
+            left = left - count
+        return ops.stack(counts + [left], -1)
 
     def log_prob(self, value):
         """log n! - sum log k! + sum k log p, as Loader's saddle-point form for n >= 1:

@@ -1,20 +1,27 @@
 """``ember.special``: torch.special's names and arguments, so that a port of PyTorch code
-keeps its calls. The functions live in ember.ops (gamma, bessel, special, arithmetic);
-each differentiates through its derivative's formula and runs on every backend.
+keeps its calls. The functions live in ember.ops (gamma, incomplete_gamma, bessel,
+bessel_k, polynomials, special, arithmetic); each runs on every backend and
+differentiates, through its derivative's formula (the polynomials through their
+recurrence).
 
-Not here (no ember op computes them yet): the Bessel functions J, Y and K, Airy's and the
-orthogonal polynomials."""
+Not here (no ember op computes them yet): the Bessel functions J and Y and Airy's."""
 
 from . import ops
-from .ops.arithmetic import entr, xlog1py
+from .ops.arithmetic import entr, spherical_bessel_j0, xlog1py
 from .ops.bessel import i0, i0e, i1, i1e
+from .ops.bessel_k import k0, k0e, k1, k1e
 from .ops.gamma import digamma, mvlgamma, polygamma, zeta
+from .ops.polynomials import *  # noqa: F401,F403  (torch.special's twelve polynomials)
+from .ops.polynomials import __all__ as _polynomials
 from .ops.special import erf, erfc, erfcx, erfinv, log_ndtr, ndtr, ndtri
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1",
-           "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit",
-           "logsumexp", "modified_bessel_i0", "modified_bessel_i1", "multigammaln", "ndtr",
-           "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+           "gammainc", "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p",
+           "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
+           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
+           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "sinc", "softmax",
+           "spherical_bessel_j0", "xlog1py", "xlogy", "zeta"] + _polynomials
 
 psi = digamma
 gammaln = ops.lgamma
@@ -22,6 +29,8 @@ gammainc, gammaincc = ops.igamma, ops.igammac
 multigammaln = mvlgamma
 expit = ops.sigmoid
 modified_bessel_i0, modified_bessel_i1 = i0, i1
+modified_bessel_k0, modified_bessel_k1 = k0, k1
+scaled_modified_bessel_k0, scaled_modified_bessel_k1 = k0e, k1e
 exp2, expm1, log1p, logit, round, sinc, xlogy = (ops.exp2, ops.expm1, ops.log1p, ops.logit,
                                                  ops.round, ops.sinc, ops.xlogy)
 

@@ -52,6 +52,19 @@ FUNCTIONS = {
             np.r_[np.linspace(-80, 80, 321), 1e4], (8, 10)),
     "i1e": (ember.special.i1e, lambda v: mpmath.besseli(1, v) * mpmath.exp(-abs(v)),
             np.r_[np.linspace(-80, 80, 321), -1e4], (8, 10)),
+    "k0": (ember.special.modified_bessel_k0, lambda v: mpmath.besselk(0, v),
+           np.r_[np.geomspace(1e-20, 1, 41), np.linspace(0.9, 80, 317), 300.0, 700.0], (8, 8)),
+    "k1": (ember.special.modified_bessel_k1, lambda v: mpmath.besselk(1, v),
+           np.r_[np.geomspace(1e-20, 1, 41), np.linspace(0.9, 80, 317), 300.0, 700.0], (8, 8)),
+    "k0e": (ember.special.scaled_modified_bessel_k0,
+            lambda v: mpmath.besselk(0, v) * mpmath.exp(v),
+            np.r_[np.geomspace(1e-20, 1, 41), np.linspace(0.9, 80, 317), 1e4, 1e20], (8, 8)),
+    "k1e": (ember.special.scaled_modified_bessel_k1,
+            lambda v: mpmath.besselk(1, v) * mpmath.exp(v),
+            np.r_[np.geomspace(1e-20, 1, 41), np.linspace(0.9, 80, 317), 1e4, 1e20], (8, 8)),
+    "spherical_j0": (ember.special.spherical_bessel_j0, lambda v: mpmath.sin(v) / v if v else 1,
+                     np.r_[np.linspace(-3, 3, 241), np.linspace(3.5, 30, 101), 1e-5, 0.4999,
+                           0.5, 1e5], (4, 4)),
     "erf": (ember.erf, mpmath.erf, np.linspace(-6, 6, 481), (4, 4)),
     "erfc": (ember.erfc, mpmath.erfc, np.linspace(-6, 27, 529), (8, 6)),
     "erfcx": (ember.special.erfcx, _precise(lambda v: mpmath.exp(v * v) * mpmath.erfc(v),
@@ -219,6 +232,11 @@ EDGE_FUNCTIONS = [
     ("ndtri", ember.special.ndtri, torch.special.ndtri),
     ("i0e", ember.special.i0e, torch.special.i0e), ("i1e", ember.special.i1e, torch.special.i1e),
     ("entr", ember.special.entr, torch.special.entr),
+    ("k0", ember.special.modified_bessel_k0, torch.special.modified_bessel_k0),
+    ("k1", ember.special.modified_bessel_k1, torch.special.modified_bessel_k1),
+    ("k0e", ember.special.scaled_modified_bessel_k0, torch.special.scaled_modified_bessel_k0),
+    ("k1e", ember.special.scaled_modified_bessel_k1, torch.special.scaled_modified_bessel_k1),
+    ("spherical_j0", ember.special.spherical_bessel_j0, torch.special.spherical_bessel_j0),
 ]
 
 
@@ -452,3 +470,92 @@ def test_incomplete_gamma_gradient_is_the_density(backend):
         tx = ember.tensor([0.0, 0.0, 0.0], dtype=dtype, requires_grad=True)
         ember.special.gammainc(ember.tensor([0.5, 1.0, 2.0], dtype=dtype), tx).sum().backward()
         np.testing.assert_array_equal(tx.grad.numpy(), [math.inf, 1.0, 0.0])
+
+
+#: name -> (ember function, mpmath derivative, points): PyTorch does not differentiate these
+DERIVATIVES = {
+    "k0": (ember.special.modified_bessel_k0, lambda v: -mpmath.besselk(1, v)),
+    "k1": (ember.special.modified_bessel_k1,
+           lambda v: -mpmath.besselk(0, v) - mpmath.besselk(1, v) / v),
+    "k0e": (ember.special.scaled_modified_bessel_k0,
+            lambda v: (mpmath.besselk(0, v) - mpmath.besselk(1, v)) * mpmath.exp(v)),
+    "k1e": (ember.special.scaled_modified_bessel_k1,
+            lambda v: (mpmath.besselk(1, v) * (1 - 1 / v) - mpmath.besselk(0, v)) * mpmath.exp(v)),
+    "spherical_j0": (ember.special.spherical_bessel_j0,
+                     lambda v: mpmath.cos(v) / v - mpmath.sin(v) / v ** 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DERIVATIVES))
+def test_bessel_k_and_spherical_j0_gradients_are_their_derivatives(backend, name):
+    """K_0' = -K_1, K_1' = -K_0 - K_1 / x, the scaled forms' and j_0' = (cos x - j_0) / x
+    (its series near 0, where the difference cancels), within 16 ULP of mpmath."""
+    fn, derivative = DERIVATIVES[name]
+    points = [1e-3, 0.3, 0.9, 1.0, 2.5, 7.0, 30.0]
+    if name == "spherical_j0":
+        points += [-0.2, 1e-6, 0.49, 100.0]
+    for dtype in _dtypes(backend):
+        x = ember.tensor(np.array(points, dtype=dtype.np), dtype=dtype, requires_grad=True)
+        fn(x).sum().backward()
+        with mpmath.workdps(40):
+            want = np.array([float(derivative(mpmath.mpf(float(v)))) for v in x.numpy()])
+        err = ulp_error(x.grad.numpy(), want, dtype, flushes_subnormals=backend.flushes_subnormals)
+        assert err.max() <= 16, (name, dtype.name, points[int(np.argmax(err))], err.max())
+
+
+POLYNOMIALS = [n for n in ember.special.__all__ if "polynomial" in n]
+
+
+@pytest.mark.parametrize("name", POLYNOMIALS)
+def test_orthogonal_polynomials_match_torch_and_mpmath(backend, name):
+    """Each polynomial against PyTorch for degrees -1 to 30 (0 below 0), a Python int or
+    a tensor of degrees; T, U, P, H and L against mpmath within 8 n ULP of the largest
+    value on the grid (both libraries' recurrences lose about n ULP); and d/dx T_n = n
+    U_(n-1) through the recurrence."""
+    fn, torch_fn = getattr(ember.special, name), getattr(torch.special, name)
+    x = np.r_[np.linspace(-1.2, 1.2, 49), -1.0, 1.0, 0.0, 0.5, 3.0]
+    for dtype, tdtype in ((ember.float32, torch.float32), (ember.float64, torch.float64)):
+        if dtype not in backend.dtypes:
+            continue
+        rtol = 1e-9 if dtype is ember.float64 else 2e-4
+        tx = ember.tensor(x, dtype=dtype)
+        for n in (-1, 0, 1, 2, 5, 7, 12, 30):
+            want = torch_fn(torch.tensor(x, dtype=tdtype), n).numpy()
+            np.testing.assert_allclose(fn(tx, n).numpy(), want, rtol=rtol,
+                                       atol=rtol * np.abs(want).max(), err_msg=f"{name} n={n}")
+        degrees = np.arange(x.size) % 9 - 1.0
+        want = torch_fn(torch.tensor(x, dtype=tdtype), torch.tensor(degrees, dtype=tdtype))
+        got = fn(tx, ember.tensor(degrees, dtype=dtype))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=rtol,
+                                   atol=rtol * np.abs(want.numpy()).max(), err_msg=name)
+    reference = {"chebyshev_polynomial_t": mpmath.chebyt,
+                 "chebyshev_polynomial_u": mpmath.chebyu,
+                 "legendre_polynomial_p": mpmath.legendre, "hermite_polynomial_h": mpmath.hermite,
+                 "laguerre_polynomial_l": lambda n, v: mpmath.laguerre(n, 0, v)}.get(name)
+    if reference is not None:
+        dtype = _dtypes(backend)[-1]
+        eps = np.finfo(dtype.np).eps
+        points = np.linspace(-0.999, 0.999, 101).astype(dtype.np)
+        for n in (10, 40):
+            got = fn(ember.tensor(points, dtype=dtype), n).numpy().astype(np.float64)
+            want = np.array([float(reference(n, mpmath.mpf(float(v)))) for v in points])
+            assert np.abs(got - want).max() <= 8 * n * eps * np.abs(want).max(), (name, n)
+    if name == "chebyshev_polynomial_t":
+        t = ember.tensor(x, dtype=ember.float32, requires_grad=True)
+        fn(t, 6).sum().backward()
+        want = 6 * ember.special.chebyshev_polynomial_u(ember.tensor(x, dtype=ember.float32),
+                                                        5).numpy()
+        np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_polynomial_degrees_are_refused_by_name():
+    x = ember.tensor([0.5])
+    with pytest.raises(ember.DTypeError, match="bool"):
+        ember.special.legendre_polynomial_p(x, True)
+    with pytest.raises(ember.DTypeError, match="complex"):
+        ember.special.hermite_polynomial_h(x, ember.tensor([1 + 1j]))
+    with pytest.raises(ember.DTypeError, match="Python int"):
+        ember.compile(lambda x, n: ember.special.chebyshev_polynomial_t(x, n))(
+            x, ember.tensor([3]))
+    compiled = ember.compile(lambda x: ember.special.chebyshev_polynomial_t(x, 3))
+    np.testing.assert_allclose(compiled(x).numpy(), [4 * 0.125 - 1.5])

@@ -263,6 +263,44 @@ def sinc(x):
     return out if out.dtype is dtype else cast(out, dtype)
 
 
+#: sin(x) / x - 1 = x^2 sum_k (-1)^(k+1) x^(2k) / (2k + 3)!: below |x| = 1/2, 8 terms
+SPHERICAL_J0_SERIES = [(-1) ** (k + 1) / math.factorial(2 * k + 3) for k in range(8)]
+#: its derivative's, x sum_k (-1)^k 2k x^(2k - 2) / (2k + 1)! from k = 1
+SPHERICAL_J0_SLOPE = [(-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, 10)]
+
+
+def _spherical_j0(x):
+    """1 + x^2 (its series) below |x| = 1/2, where sin(x) / x rounds twice; sin(x) / x
+    above; 0 at +-inf."""
+    from .composed import polynomial
+    from .elementwise import sin
+    near = lt(abs_(x), 0.5)
+    s = where(near, x, 0.0)
+    s2 = s * s
+    series = 1.0 + s2 * polynomial(s2, SPHERICAL_J0_SERIES)
+    f = where(near, 1.0, x)
+    return where(near, series, where(eq(abs_(x), math.inf), 0.0, sin(f) / f))
+
+
+def _spherical_j0_slope(x):
+    """(cos x - sin(x) / x) / x, by its Taylor series below |x| = 1/2, where the
+    difference cancels (-x/3 there)."""
+    from .composed import polynomial
+    near = lt(abs_(x), 0.5)
+    s = where(near, x, 0.5)
+    series = s * polynomial(s * s, SPHERICAL_J0_SLOPE)
+    f = where(near, 1.0, x)
+    far = (cos(f) - spherical_bessel_j0(f)) / f
+    return where(eq(abs_(x), math.inf), 0.0, where(near, series, far))
+
+
+def spherical_bessel_j0(x):
+    """The spherical Bessel function j_0(x) = sin(x) / x (torch.special's): 1 at 0, 0 at
+    +-inf, even; its gradient (cos x - j_0(x)) / x, by its series near 0."""
+    from .composed import unary
+    return unary("spherical_bessel_j0", _spherical_j0, _spherical_j0_slope)(x)
+
+
 def diff(x, n=1, axis=-1, prepend=None, append=None):
     """The n-th differences along ``axis``, as numpy.diff and torch.diff: out[i] =
     x[i + 1] - x[i], ``prepend`` and ``append`` joined first; bools give x[i + 1] !=

@@ -209,6 +209,37 @@ def _scipy(name, inf=None, neg_inf=None, odd=False):
     return ref
 
 
+def _np_bessel_k(name):
+    """SciPy's K function ``name``, but at float64's subnormals (where SciPy gives inf or
+    NaN) the series' first term: -log(x / 2) - gamma for K_0, 1 / x for K_1."""
+    fn = _scipy(name)
+    if fn is None:
+        return None
+
+    def ref(x):
+        tiny = (x > 0) & (x < np.finfo(np.float64).tiny)
+        safe = np.where(tiny, 1.0, x)
+        with np.errstate(all="ignore"):
+            first = (-np.log(np.where(tiny, x, 1.0)) + math.log(2.0) - 0.5772156649015329
+                     if name.startswith("k0") else 1.0 / np.where(tiny, x, 1.0))
+        return np.where(tiny, first, fn(safe))
+    return ref
+
+
+def _np_orthogonal(family, n):
+    """NumPy's degree-n polynomial of ``family`` (numpy.polynomial's module name) as a
+    power series, +-inf with its leading term's sign where that overflows float64."""
+    basis = getattr(getattr(np.polynomial, family), family.capitalize()).basis(n)
+    power = np.polynomial.Polynomial.cast(basis).coef
+
+    def ref(x):
+        with np.errstate(all="ignore"):
+            y = np.polynomial.polynomial.polyval(x, power)
+        lead = np.sign(power[-1]) * np.sign(x) ** n * np.inf
+        return np.where(np.isfinite(y) | np.isnan(x), y, lead)
+    return ref
+
+
 def _np_entr(x):
     with np.errstate(all="ignore"):
         return np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)),
@@ -548,6 +579,34 @@ OPS = [
           ("i1", ember.special.i1, _scipy("i1", inf=np.inf, neg_inf=-np.inf, odd=True), True),
           ("i1e", ember.special.i1e, _scipy("i1e", odd=True), True))
       if ref is not None],
+    # the modified Bessel functions of the second kind (ember.ops.bessel_k): inf at +-0,
+    # NaN below 0, 0 at inf (the scaled forms too); their series below 1 and a trapezoidal
+    # rule above, within 8 ULP; spherical_bessel_j0 = sin(x) / x: 1 at 0 (its series below
+    # |x| = 1/2), 0 at +-inf, even (near its zeros, the device's sin decides)
+    *[OpCase(n, fn, ref, domain=(0.2, 8.0), ulps={**ULPS, dt.float32: 8, dt.float64: 8},
+             edges=(0.5, 0.99, 1.0, 2.0, 30.0, 80.0, 700.0))
+      for n, fn, ref in (
+          ("modified_bessel_k0", ember.special.modified_bessel_k0, _np_bessel_k("k0")),
+          ("modified_bessel_k1", ember.special.modified_bessel_k1, _np_bessel_k("k1")),
+          ("scaled_modified_bessel_k0", ember.special.scaled_modified_bessel_k0,
+           _np_bessel_k("k0e")),
+          ("scaled_modified_bessel_k1", ember.special.scaled_modified_bessel_k1,
+           _np_bessel_k("k1e")))
+      if ref is not None],
+    OpCase("spherical_bessel_j0", ember.special.spherical_bessel_j0,
+           lambda x: np.where(x == 0, 1.0, np.where(np.isinf(x), 0.0, np.sin(x) / np.where(
+               x == 0, 1.0, x))),
+           domain=(-3.0, 3.0), edges=(1e-5, 0.4999, 0.5, 2.0, 100.0, 1e30)),
+    # the orthogonal polynomials (ember.ops.polynomials) at a fixed degree, by their
+    # recurrences: against NumPy's series of the same family; where the value overflows,
+    # +-inf with the leading term's sign (NumPy's Clenshaw sums and PyTorch give NaN)
+    *[OpCase(n, lambda x, n=n, k=k: getattr(ember.special, n)(x, k),
+             _np_orthogonal(family, k), domain=domain, double=True)
+      for n, family, k, domain in (
+          ("chebyshev_polynomial_t", "chebyshev", 5, (-1.0, 1.0)),
+          ("hermite_polynomial_h", "hermite", 4, (-3.0, 3.0)),
+          ("laguerre_polynomial_l", "laguerre", 3, (0.0, 5.0)),
+          ("legendre_polynomial_p", "legendre", 6, (-1.0, 1.0)))],
     # the erf family (ember.ops.special): erfc 2 at -inf and 0 past 10.06 (float32) or
     # 27.2 (float64); erfinv +-inf at +-1 and NaN past; ndtri -inf at 0, inf at 1;
     # log_ndtr finite far into the lower tail

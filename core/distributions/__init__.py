@@ -24,5 +24,5 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Di
            "LogitRelaxedBernoulli", "LogNormal", "MixtureSameFamily", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
            "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
-           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "kl_divergence", "register_kl",
-           "transforms"]
+           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "kl_divergence",
+           "register_kl", "transforms"]

@@ -12,7 +12,7 @@ from ..autograd import no_grad
 from ..compile import is_compiling
 from ..creation import full_like, rand, randn
 from ..ops.gamma import digamma, lgamma
-from ..ops.special import erfinv, ndtr, ndtri
+from ..ops.special import ndtr, ndtri
 from .saddle_point import SADDLE_FROM, log1p_square, log_poisson, log_student_t
 from .saddle_point import beta_entropy, digamma_step, gamma_entropy, log_beta, log_binomial
 from .distribution import HALF_LOG_2PI, POSITIVE, REAL, UNIT, Distribution, parameters

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from .. import ops
-from ..creation import arange, rand, zeros
+from ..creation import arange, rand
 from ..autograd import no_grad
 from ..errors import ShapeError
 from ..ops.deviance import deviance

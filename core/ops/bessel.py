@@ -27,8 +27,8 @@ def _power_coefficients(nu, n):
     return [1.0 / (math.factorial(k) * math.factorial(k + nu)) for k in range(n)]
 
 
-def _hankel_coefficients(nu, n):
-    """(-1)^k a_k(nu) for k < n."""
+def hankel_coefficients(nu, n):
+    """(-1)^k a_k(nu) for k < n, Hankel's (ops.bessel_jy's expansions take them too)."""
     out, a = [], 1.0
     for k in range(n):
         out.append((-1) ** k * a)
@@ -36,7 +36,7 @@ def _hankel_coefficients(nu, n):
     return out
 
 
-COEFFICIENTS = {d: {nu: (_power_coefficients(nu, n), _hankel_coefficients(nu, m))
+COEFFICIENTS = {d: {nu: (_power_coefficients(nu, n), hankel_coefficients(nu, m))
                     for nu in (0, 1)} for d, (_, n, m) in TERMS.items()}
 
 

@@ -240,6 +240,34 @@ def _np_orthogonal(family, n):
     return ref
 
 
+def _np_bessel_jy(name):
+    """SciPy's J or Y ``name`` (j0, j1, y0, y1), 0 at +-inf (-0 at -inf for the odd J_1)
+    and, past |x| = 1e10, Hankel's leading term from NumPy's cos and sin of x itself
+    (SciPy takes cos(x - pi/4), whose rounded argument is noise there)."""
+    fn = _scipy(name)
+    if fn is None:
+        return None
+    # sqrt(2 / pi x) times (a cos x + b sin x) / sqrt(2), as cos and sin of x - phase
+    a, b = {"j0": (1, 1), "j1": (-1, 1), "y0": (-1, 1), "y1": (-1, -1)}[name]
+
+    def ref(x):
+        huge = np.abs(x) > 1e10
+        with np.errstate(all="ignore"):
+            m = np.abs(np.where(huge, x, 1.0))
+            lead = (a * np.cos(m) + b * np.sin(m)) / (np.sqrt(np.pi) * np.sqrt(m))
+            if name == "j1":
+                lead = np.where(x < 0, -lead, lead)
+            if name[0] == "y":
+                lead = np.where(x < 0, np.nan, lead)
+            y = np.where(huge, lead, fn(np.where(huge, 1.0, x)))
+        if name == "j1":                  # x / 2 below 1e-150 (SciPy's rounds it twice)
+            y = np.where(np.abs(x) < 1e-150, x / 2, y)
+        y = np.where(x == np.inf, 0.0, y)
+        at_minus_inf = np.nan if name[0] == "y" else -0.0 if name == "j1" else 0.0
+        return np.where(x == -np.inf, at_minus_inf, y)
+    return ref
+
+
 def _np_entr(x):
     with np.errstate(all="ignore"):
         return np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)),
@@ -607,6 +635,23 @@ OPS = [
           ("hermite_polynomial_h", "hermite", 4, (-3.0, 3.0)),
           ("laguerre_polynomial_l", "laguerre", 3, (0.0, 5.0)),
           ("legendre_polynomial_p", "legendre", 6, (-1.0, 1.0)))],
+    # the Bessel functions J and Y (ember.ops.bessel_jy), on domains short of their first
+    # zeros and at edges near their extrema, both sides of the switch to Hankel's
+    # expansions (next to a zero only absolute precision holds, tests/test_special.py): J_0
+    # even, J_1 odd, 1 and 0 at 0; Y_0 and Y_1 -inf at +-0, NaN below; all 0 at +-inf
+    # (SciPy's Y and PyTorch's are NaN there)
+    *[OpCase(n, fn, ref, domain=domain, edges=edges, signed_zeros=odd,
+             ulps={**ULPS, dt.float32: 16, dt.float64: 16})
+      for n, fn, ref, domain, edges, odd in (
+          ("bessel_j0", ember.special.bessel_j0, _np_bessel_jy("j0"), (-2.2, 2.2),
+           (0.5, 7.02, 10.17, 16.47, 19.62), False),
+          ("bessel_j1", ember.special.bessel_j1, _np_bessel_jy("j1"), (-3.6, 3.6),
+           (0.5, 5.33, 8.54, 11.71, 18.02, 21.16), True),
+          ("bessel_y0", ember.special.bessel_y0, _np_bessel_jy("y0"), (0.05, 0.85),
+           (0.5, 5.43, 8.6, 11.75, 18.04, 21.19), False),
+          ("bessel_y1", ember.special.bessel_y1, _np_bessel_jy("y1"), (0.05, 2.1),
+           (0.5, 3.68, 6.94, 10.12, 16.44, 19.59), False))
+      if ref is not None],
     # the erf family (ember.ops.special): erfc 2 at -inf and 0 past 10.06 (float32) or
     # 27.2 (float64); erfinv +-inf at +-1 and NaN past; ndtri -inf at 0, inf at 1;
     # log_ndtr finite far into the lower tail

@@ -26,7 +26,7 @@ import math
 
 from .. import dtypes as dt
 from .bessel import hankel_coefficients
-from .composed import polynomial, unary
+from .composed import if_taken, polynomial, unary
 from .elementwise import abs as abs_, cos, log, sin, sqrt, where
 
 EULER_GAMMA = 0.57721566490153286060651209008240243
@@ -111,8 +111,9 @@ def _j(nu):
         near = a <= switch
         xn = where(near, a, 0.0)
         far = where(near, switch * 2.0, a)
-        value = where(near, _node_sum(xn, "j0" if nu == 0 else "j1", "cos" if nu == 0 else "sin"),
-                      _asymptotic(nu, far)[0])
+        value = where(near, if_taken(near, a, lambda: _node_sum(
+            xn, "j0" if nu == 0 else "j1", "cos" if nu == 0 else "sin")),
+            if_taken(~near, a, lambda: _asymptotic(nu, far)[0]))
         value = where(a == math.inf, 0.0, value)
         if nu == 0:
             return value
@@ -126,15 +127,16 @@ def _y(nu):
         near = x <= switch
         xn = where((x > 0.0) & near, x, 1.0)
         far = where(near, switch * 2.0, x)
-        j0 = _node_sum(xn, "j0", "cos")
-        log_term = log(xn) - math.log(2.0) + EULER_GAMMA
-        if nu == 0:
-            series = (2 / math.pi) * log_term * j0 - (4 / math.pi) * _node_sum(xn, "y0", "cos")
-        else:
-            j1 = _node_sum(xn, "j1", "sin")
-            series = ((2 / math.pi) * (log_term * j1 - j0 / xn)
-                      + (4 / math.pi) * _node_sum(xn, "y1", "sin"))
-        value = where(near, series, _asymptotic(nu, far)[1])
+
+        def series():
+            j0 = _node_sum(xn, "j0", "cos")
+            log_term = log(xn) - math.log(2.0) + EULER_GAMMA
+            if nu == 0:
+                return (2 / math.pi) * log_term * j0 - (4 / math.pi) * _node_sum(xn, "y0", "cos")
+            return ((2 / math.pi) * (log_term * _node_sum(xn, "j1", "sin") - j0 / xn)
+                    + (4 / math.pi) * _node_sum(xn, "y1", "sin"))
+        value = where(near, if_taken(near, x, series),
+                      if_taken(~near, x, lambda: _asymptotic(nu, far)[1]))
         value = where(x == math.inf, 0.0, value)
         return where(x == 0.0, -math.inf, where(x > 0.0, value, math.nan))      # NaN too
     return compute

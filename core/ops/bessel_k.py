@@ -23,7 +23,7 @@ import math
 
 from .. import dtypes as dt
 from .bessel import i0, i1
-from .composed import polynomial, unary
+from .composed import if_taken, polynomial, unary
 from .elementwise import exp, expm1, log, sqrt, where
 
 EULER_GAMMA = 0.57721566490153286060651209008240243
@@ -83,11 +83,15 @@ def _k(nu, scaled):
     def compute(x):
         far = x >= 1.0
         xf, xn = where(far, x, 1.0), where(far, 0.5, x)
-        by_series = _near(nu, where(x > 0.0, xn, 0.5))
-        by_series = by_series * exp(xn) if scaled else by_series
-        by_rule = _scaled_far(WEIGHTS[nu], xf)
-        by_rule = by_rule if scaled else by_rule * exp(-xf)
-        value = where(far, by_rule, by_series)
+
+        def series():
+            value = _near(nu, where(x > 0.0, xn, 0.5))
+            return value * exp(xn) if scaled else value
+
+        def rule():
+            value = _scaled_far(WEIGHTS[nu], xf)
+            return value if scaled else value * exp(-xf)
+        value = where(far, if_taken(far, x, rule), if_taken(~far, x, series))
         value = where(x == math.inf, 0.0, value)
         return where(x == 0.0, math.inf, where(x >= 0.0, value, math.nan))    # NaN too
     return compute

@@ -44,6 +44,17 @@ def unary(name, compute, slope):
     return fn
 
 
+def if_taken(taken, like, compute):
+    """compute(), one form of a function composed of several, where some element takes
+    that form (``taken``); else zeros like ``like``, without the form's ops. Read on the
+    host, as the samplers' rounds are; while ember.compile traces, always computed (the
+    graph keeps every form)."""
+    from ..compile import is_compiling
+    if is_compiling() or bool(taken.any().item()):
+        return compute()
+    return like * 0.0
+
+
 def polynomial(z, coefficients):
     """sum_k c_k z^k over ``coefficients`` from the constant up (Horner), a tensor like z."""
     if len(coefficients) == 1:

@@ -43,7 +43,7 @@ from ..autograd import no_grad
 from ..errors import AutogradError
 from ._util import binary_operands
 from .arithmetic import xlogy
-from .composed import polynomial, with_slopes
+from .composed import if_taken, polynomial, with_slopes
 from .deviance import deviance
 from .elementwise import (_real_float_input, cast, exp, expm1, log, log1p, logical_and,
                           logical_or, pow as pow_, sign, sqrt, where)
@@ -203,15 +203,19 @@ def _lower_and_upper(a, x):
     ratio = x_ / a_
     temme = logical_and(a_ >= TEMME_FROM,
                         logical_and(ratio >= TEMME_BAND[0], ratio <= TEMME_BAND[1]))
-    at, xt = where(temme, a_, TEMME_FROM), where(temme, x_, TEMME_FROM)
-    by_temme = _temme(at, xt, where(temme, ad, 0.0), terms["temme"])
+    by_temme = if_taken(temme, x_, lambda: _temme(
+        where(temme, a_, TEMME_FROM), where(temme, x_, TEMME_FROM), where(temme, ad, 0.0),
+        terms["temme"]))
     small_x = x_ < SMALL_X
-    by_small = _small_x(a_, where(small_x, x_, 1.0), terms["small"])
+    by_small = if_taken(small_x, x_, lambda: _small_x(a_, where(small_x, x_, 1.0),
+                                                       terms["small"]))
     small_x = logical_and(logical_and(small_x, by_small < 0.5), ~temme)
     series = logical_and(x_ < a_ + 1.0, ~logical_or(temme, small_x))
-    by_series = factor * _series(a_, where(series, x_, 0.0), terms["series"])
+    by_series = if_taken(series, x_, lambda: factor * _series(
+        a_, where(series, x_, 0.0), terms["series"]))
     fraction = ~logical_or(logical_or(temme, small_x), series)
-    by_fraction = a_ * factor * _fraction(a_, where(fraction, x_, a_ + 2.0), terms["fraction"])
+    by_fraction = if_taken(fraction, x_, lambda: a_ * factor * _fraction(
+        a_, where(fraction, x_, a_ + 2.0), terms["fraction"]))
     # which of P and Q each form gave
     gave_q = logical_or(logical_or(small_x, fraction), logical_and(temme, x_ > a_))
     given = where(temme, by_temme, where(small_x, by_small,

@@ -211,15 +211,16 @@ def test_binomial_draws_follow_its_mass_at_any_count(backend):
     test against the exact mass; and at n = 1e9 (the sum of n Bernoulli draws asked for
     73 TiB there) the mean and variance within five standard errors."""
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    draws = 20000 if backend.name == "numpy" else 5000       # pocl and llvmpipe: 4x fewer
     for seed, (n, p) in enumerate([(1000, 0.005), (50, 0.3), (40, 0.97), (21, 0.5)]):
         ember.manual_seed(seed)
         d = D.Binomial(ember.tensor(float(n), dtype=dtype, backend=backend),
                        probs=ember.tensor(p, dtype=dtype, backend=backend))
-        x = d.sample((20000,)).numpy().astype(np.int64)
+        x = d.sample((draws,)).numpy().astype(np.int64)
         mass = np.array([math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1)])
         assert _chi_square_p(np.bincount(x, minlength=n + 1), mass) > 1e-3, (n, p)
     ember.manual_seed(7)
-    n, p, count = 1e9, 0.3, 20000
+    n, p, count = 1e9, 0.3, draws
     x = D.Binomial(ember.tensor(n, dtype=dtype, backend=backend),
                    probs=ember.tensor(p, dtype=dtype, backend=backend)).sample((count,))
     x = x.numpy().astype(np.float64)

@@ -7,6 +7,7 @@ the float functions give the default float, as PyTorch's."""
 import math
 
 from ._util import as_tensor, binary_operands, rounds_once
+from .composed import polynomial, unary
 from .elementwise import (_float_input, abs as abs_, cos, eq, exp, expm1, log, log1p, logical_and,
                           logical_or, lt, maximum, minimum, sin, sqrt, where)
 from .nonfinite import isnan
@@ -272,8 +273,6 @@ SPHERICAL_J0_SLOPE = [(-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in ran
 def _spherical_j0(x):
     """1 + x^2 (its series) below |x| = 1/2, where sin(x) / x rounds twice; sin(x) / x
     above; 0 at +-inf."""
-    from .composed import polynomial
-    from .elementwise import sin
     near = lt(abs_(x), 0.5)
     s = where(near, x, 0.0)
     s2 = s * s
@@ -285,7 +284,6 @@ def _spherical_j0(x):
 def _spherical_j0_slope(x):
     """(cos x - sin(x) / x) / x, by its Taylor series below |x| = 1/2, where the
     difference cancels (-x/3 there)."""
-    from .composed import polynomial
     near = lt(abs_(x), 0.5)
     s = where(near, x, 0.5)
     series = s * polynomial(s * s, SPHERICAL_J0_SLOPE)
@@ -294,11 +292,10 @@ def _spherical_j0_slope(x):
     return where(eq(abs_(x), math.inf), 0.0, where(near, series, far))
 
 
-def spherical_bessel_j0(x):
-    """The spherical Bessel function j_0(x) = sin(x) / x (torch.special's): 1 at 0, 0 at
-    +-inf, even; its gradient (cos x - j_0(x)) / x, by its series near 0."""
-    from .composed import unary
-    return unary("spherical_bessel_j0", _spherical_j0, _spherical_j0_slope)(x)
+spherical_bessel_j0 = unary("spherical_bessel_j0", _spherical_j0, _spherical_j0_slope)
+spherical_bessel_j0.__doc__ = """The spherical Bessel function j_0(x) = sin(x) / x
+(torch.special's): 1 at 0, 0 at +-inf, even; its gradient (cos x - j_0(x)) / x, by its
+series near 0."""
 
 
 def diff(x, n=1, axis=-1, prepend=None, append=None):

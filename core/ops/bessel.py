@@ -15,7 +15,7 @@ forms' with -sign(x) times themselves.
 import math
 
 from .. import dtypes as dt
-from .composed import polynomial, unary
+from .composed import polynomial, precision, unary
 from .elementwise import abs as abs_, exp, sign, sqrt, where
 
 #: per dtype: the switch point, the power series' terms and Hankel's
@@ -42,7 +42,7 @@ COEFFICIENTS = {d: {nu: (_power_coefficients(nu, n), hankel_coefficients(nu, m))
 
 def _bessel(nu, scaled, x):
     """I_nu(|x|), or exp(-|x|) I_nu(|x|) when ``scaled``."""
-    key = dt.float64 if x.dtype is dt.float64 else dt.float32
+    key = precision(x)
     switch = TERMS[key][0]
     power, hankel = COEFFICIENTS[key][nu]
     a = abs_(x)
@@ -91,7 +91,7 @@ def i0e_minus_i1e(x):
     that 1 - I_1 / I_0 (the von Mises distribution's circular variance, 1 / 2x for large
     x) keeps its relative precision; below it the difference itself (at most 40 ULP
     there). Not differentiable (a tensor function of x's value)."""
-    key = dt.float64 if x.dtype is dt.float64 else dt.float32
+    key = precision(x)
     switch = TERMS[key][0]
     gap = [a - b for a, b in zip(COEFFICIENTS[key][0][1], COEFFICIENTS[key][1][1])]
     far = where(x < switch, switch, x)

@@ -26,10 +26,10 @@ import math
 
 from .. import dtypes as dt
 from .bessel import hankel_coefficients
-from .composed import if_taken, polynomial, unary
+from .composed import if_taken, polynomial, precision, unary
 from .elementwise import abs as abs_, cos, log, sin, sqrt, where
+from .gamma import EULER_GAMMA
 
-EULER_GAMMA = 0.57721566490153286060651209008240243
 #: per dtype: the switch point, the nodes N, the Neumann series' terms, Hankel's terms
 TERMS = {dt.float64: (18.0, 128, 30, 20), dt.float32: (10.0, 64, 16, 10)}
 
@@ -72,13 +72,9 @@ TABLES = {d: (_folded(n, terms), _hankel(0, h), _hankel(1, h))
           for d, (_, n, terms, h) in TERMS.items()}
 
 
-def _key(x):
-    return dt.float64 if x.dtype is dt.float64 else dt.float32
-
-
 def _node_sum(x, which, kind):
     """sum_j w_j cos(x s_j) (kind "cos") or sin(x s_j), the weights ``which``."""
-    (values, weights), _, _ = TABLES[_key(x)]
+    (values, weights), _, _ = TABLES[precision(x)]
     fn = cos if kind == "cos" else sin
     total = None
     for s, w in zip(values, weights[which]):
@@ -90,7 +86,7 @@ def _node_sum(x, which, kind):
 
 def _asymptotic(nu, x):
     """(J_nu(x), Y_nu(x)) by Hankel's expansions (x past the switch point)."""
-    _, p0q0, p1q1 = TABLES[_key(x)]
+    _, p0q0, p1q1 = TABLES[precision(x)]
     p_, q_ = p0q0 if nu == 0 else p1q1
     inv = 1.0 / x
     inv2 = inv * inv
@@ -106,7 +102,7 @@ def _asymptotic(nu, x):
 
 def _j(nu):
     def compute(x):
-        switch = TERMS[_key(x)][0]
+        switch = TERMS[precision(x)][0]
         a = abs_(x)
         near = a <= switch
         xn = where(near, a, 0.0)
@@ -123,7 +119,7 @@ def _j(nu):
 
 def _y(nu):
     def compute(x):
-        switch = TERMS[_key(x)][0]
+        switch = TERMS[precision(x)][0]
         near = x <= switch
         xn = where((x > 0.0) & near, x, 1.0)
         far = where(near, switch * 2.0, x)

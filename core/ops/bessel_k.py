@@ -23,10 +23,10 @@ import math
 
 from .. import dtypes as dt
 from .bessel import i0, i1
-from .composed import if_taken, polynomial, unary
+from .composed import if_taken, polynomial, precision, unary
 from .elementwise import exp, expm1, log, sqrt, where
+from .gamma import EULER_GAMMA
 
-EULER_GAMMA = 0.57721566490153286060651209008240243
 #: per dtype: the series' terms, and the trapezoidal rule's step and nodes
 TERMS = {dt.float64: (12, 0.25, 37), dt.float32: (7, 0.5, 14)}
 
@@ -48,7 +48,7 @@ COEFFICIENTS = {d: _series_coefficients(n) for d, (n, _, _) in TERMS.items()}
 
 
 def _terms(x):
-    key = dt.float64 if x.dtype is dt.float64 else dt.float32
+    key = precision(x)
     return TERMS[key], COEFFICIENTS[key]
 
 

@@ -44,6 +44,12 @@ def unary(name, compute, slope):
     return fn
 
 
+def precision(x):
+    """The dtype a composed function's series are sized for: float64 for float64
+    tensors, float32 for the rest (16-bit floats compute in float32) and for numbers."""
+    return dt.float64 if getattr(x, "dtype", None) is dt.float64 else dt.float32
+
+
 def if_taken(taken, like, compute):
     """compute(), one form of a function composed of several, where some element takes
     that form (``taken``); else zeros like ``like``, without the form's ops. Read on the

@@ -5,7 +5,7 @@ built on them (a relative error of the deviance D is one of e^-D times D)."""
 
 from .. import dtypes as dt
 from .arithmetic import xlogy
-from .composed import polynomial
+from .composed import polynomial, precision
 from .elementwise import abs as abs_, log1p, where
 
 #: the deviance's series past its first term: 1/3, 1/5, 1/7, ... of v^2's powers; |v| <
@@ -23,7 +23,7 @@ def deviance(x, m, gap=None):
     near = abs_(d) < 0.1 * (x + m)
     v = d / where(near, x + m, 1.0)
     v2 = v * v
-    terms = DEVIANCE_TERMS[dt.float64 if getattr(v, "dtype", None) is dt.float64 else dt.float32]
+    terms = DEVIANCE_TERMS[precision(v)]
     series = d * v + 2.0 * x * v * v2 * polynomial(v2, DEVIANCE_SERIES[:terms])
     m_ = where(near, 1.0, m)
     ratio = x / m_
@@ -41,7 +41,7 @@ def log1p_excess(t):
     v = t / (2.0 + t)
     near = abs_(v) < 0.1
     v2 = v * v
-    terms = DEVIANCE_TERMS[dt.float64 if getattr(v, "dtype", None) is dt.float64 else dt.float32]
+    terms = DEVIANCE_TERMS[precision(v)]
     series = t * v - 2.0 * v * v2 * polynomial(v2, DEVIANCE_SERIES[:terms])
     return where(near, series, t - log1p(t))
 

@@ -34,7 +34,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd import no_grad
 from ._util import binary_operands
-from .composed import polynomial, unary, with_slopes
+from .composed import polynomial, precision, unary, with_slopes
 from .elementwise import (_real_float_input, abs as abs_, cast, log, logical_and,
                           logical_or, maximum, minimum, sin, where)
 from .movement import broadcast_to
@@ -108,7 +108,7 @@ STIRLING_DIGAMMA = [float(BERNOULLI[2 * j] / (2 * j)) for j in range(1, 9)]
 
 
 def _terms(x):
-    return TERMS[dt.float64 if x.dtype is dt.float64 else dt.float32]
+    return TERMS[precision(x)]
 
 
 def _from_root(x):

@@ -43,7 +43,7 @@ from ..autograd import no_grad
 from ..errors import AutogradError
 from ._util import binary_operands
 from .arithmetic import xlogy
-from .composed import if_taken, polynomial, with_slopes
+from .composed import if_taken, polynomial, precision, with_slopes
 from .deviance import deviance
 from .elementwise import (_real_float_input, cast, exp, expm1, log, log1p, logical_and,
                           logical_or, pow as pow_, sign, sqrt, where)
@@ -105,7 +105,7 @@ def temme_coefficients(rows):
 
 
 def _terms(x):
-    return TERMS[dt.float64 if x.dtype is dt.float64 else dt.float32]
+    return TERMS[precision(x)]
 
 
 def _lgamma_1p(a, base_terms):
@@ -160,8 +160,7 @@ def _temme(a, x, ad, rows):
 
 def _small_x(a, x, terms):
     """Q for x < SMALL_X: -expm1(r) - a e^r sum_{n>=1} (-x)^n / (n! (a + n))."""
-    r = xlogy(a, x) - _lgamma_1p(a, GAMMA_TERMS[dt.float64 if x.dtype is dt.float64
-                                                else dt.float32]["base"])
+    r = xlogy(a, x) - _lgamma_1p(a, GAMMA_TERMS[precision(x)]["base"])
     term = -x
     total = term / (a + 1.0)
     for n in range(2, terms + 1):

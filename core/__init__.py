@@ -70,8 +70,9 @@ __all__ = [
 
 
 def __getattr__(name):
-    """ember.distributions loads on first use (20 ms that most programs never need)."""
-    if name == "distributions":
+    """ember.distributions and ember.array_api load on first use (time that most programs
+    never need), as an attribute too: ``import ember`` then ``ember.array_api`` works."""
+    if name in ("distributions", "array_api"):
         import importlib
-        return importlib.import_module(".distributions", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

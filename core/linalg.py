@@ -12,17 +12,21 @@ from .creation import eye, ones_like, tensor, zeros
 from .errors import LinAlgError, ShapeError
 from .ops.lapack import (bad_minors, cholesky, default_rtol, det, eigh, eigvalsh, inv, matrices,
                          matrix_exp, pinv, qr, slogdet, solve, svd, svdvals)
+from .ops._util import as_tensor
+from .ops.lu_decomposition import factor, lu, lu_factor, lu_factor_ex, lu_solve
 from .ops.reduce import vector_norm as _vector_norm
 from .tensor import Tensor
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
-           "matrix_rank",
-           "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd",
+           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+           "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
+           "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
            "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
 CholeskyExResult = collections.namedtuple("CholeskyExResult", "L info")
 LstsqResult = collections.namedtuple("LstsqResult", "solution residuals rank singular_values")
+SolveExResult = collections.namedtuple("SolveExResult", "result info")
+InvExResult = collections.namedtuple("InvExResult", "inverse info")
 
 matmul = ops.matmul
 
@@ -39,6 +43,33 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     ok = ops.unsqueeze(ops.unsqueeze(info == 0, -1), -1)
     L = cholesky(ops.where(ok, A, _eye(A)), upper=upper)
     return CholeskyExResult(ops.where(ok, L, math.nan), info)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """(result, info) as torch.linalg.solve_ex: solve through A's LU factors, info (int32)
+    the 1-based position of a zero pivot (A singular: the result holds inf and NaN there,
+    as PyTorch's), else 0; ``check_errors`` refuses a singular A instead."""
+    A = matrices("solve_ex", A)
+    LU, pivots, info = factor("solve_ex", A, True, check_errors)[:3]
+    n = A.shape[-1]
+    B = as_tensor(B, "linalg.solve_ex", like=A)
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if vector:
+        X = lu_solve(LU, pivots, ops.unsqueeze(B, -1 if left else -2), left=left)
+        return SolveExResult(ops.squeeze(X, -1 if left else -2), info)
+    if B.ndim < 2 or B.shape[-2 if left else -1] != n:
+        raise ShapeError(f"linalg.solve_ex: A {A.shape} holds {n} x {n} matrices, so B "
+                         f"{B.shape} needs {n} {'rows' if left else 'columns'}")
+    return SolveExResult(lu_solve(LU, pivots, B, left=left), info)
+
+
+def inv_ex(A, *, check_errors=False):
+    """(inverse, info) as torch.linalg.inv_ex: the inverse through A's LU factors, info
+    (int32) the 1-based position of a zero pivot (A singular: inf and NaN, as PyTorch's),
+    else 0; ``check_errors`` refuses a singular A instead."""
+    A = matrices("inv_ex", A)
+    LU, pivots, info = factor("inv_ex", A, True, check_errors)[:3]
+    return InvExResult(lu_solve(LU, pivots, _eye(A)), info)
 
 
 def _eye(A):

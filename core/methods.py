@@ -610,7 +610,8 @@ DELEGATED = {
     "adjoint": "pytorch_names:adjoint", "is_floating_point": "pytorch_names:is_floating_point",
     "is_complex": "pytorch_names:is_complex", "is_nonzero": "pytorch_names:is_nonzero",
     "is_same_size": "pytorch_names:is_same_size", "matrix_power": "linalg:matrix_power",
-    "cholesky": "linalg:cholesky", "xlogy": "xlogy", "logit": "logit", "angle": "angle",
+    "cholesky": "linalg:cholesky", "lu": "pytorch_names:lu", "lu_solve": "pytorch_names:lu_solve",
+    "xlogy": "xlogy", "logit": "logit", "angle": "angle",
     "stft": "stft:stft", "istft": "stft:istft",
 }
 #: and their in-place forms (the result copied into the tensor, as x += y rebinds it)

@@ -20,13 +20,29 @@ __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arc
            "clamp_min", "combinations", "diagflat", "finfo", "fix", "float_power",
            "get_default_dtype", "iinfo",
            "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero",
-           "is_same_size", "less", "less_equal", "multiply", "negative", "not_equal",
+           "is_same_size", "less", "less_equal", "lu", "lu_solve", "lu_unpack", "multiply",
+           "negative", "not_equal",
            "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten"]
 
 absolute, negative, multiply, fix = ops.abs, ops.neg, ops.mul, ops.trunc
 arccos, arcsin, arctan, arctan2 = ops.acos, ops.asin, ops.atan, ops.atan2
 arccosh, arcsinh, arctanh = ops.acosh, ops.asinh, ops.atanh
 greater, greater_equal, less, less_equal, not_equal = ops.gt, ops.ge, ops.lt, ops.le, ops.ne
+
+
+lu_unpack = ops.lu_decomposition.lu_unpack
+
+
+def lu(A, pivot=True, get_infos=False):
+    """torch.lu (deprecated there for linalg.lu_factor): (LU, pivots), and info with
+    ``get_infos``."""
+    LU, pivots, info = ops.lu_decomposition.lu_factor_ex(A, pivot=pivot)
+    return (LU, pivots, info) if get_infos else (LU, pivots)
+
+
+def lu_solve(b, LU_data, LU_pivots):
+    """torch.lu_solve (deprecated there): linalg.lu_solve with B first."""
+    return ops.lu_decomposition.lu_solve(LU_data, LU_pivots, b)
 
 
 def argwhere(input):  # noqa: A002  (PyTorch's names)

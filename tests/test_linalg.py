@@ -94,6 +94,18 @@ CASES = [
     ("tensorinv_tensorsolve", [((4, 2, 2, 4), "rect"), ((4, 2), "rect")],
      lambda L, A, B: (L.tensorinv(A, ind=2), L.tensorsolve(A, B),
                       L.tensorsolve(A.permute(2, 3, 0, 1), B, dims=(0, 1)))),
+    ("lu_factor", [((2, 4, 4), "general")], lambda L, A: L.lu_factor(A)),
+    ("lu_factor_ex_tall", [((2, 5, 3), "rect")], lambda L, A: L.lu_factor_ex(A)),
+    ("lu_factor_ex_wide", [((3, 5), "rect")], lambda L, A: L.lu_factor_ex(A)[:2]),
+    ("lu", [((2, 4, 4), "rect")], lambda L, A: L.lu(A)),
+    ("lu_tall", [((2, 5, 3), "rect")], lambda L, A: L.lu(A)),
+    ("lu_wide", [((3, 5), "rect")], lambda L, A: L.lu(A)),
+    ("lu_solve", [((2, 4, 4), "general"), ((3, 1, 4, 2), "rect")],
+     lambda L, A, B: tuple(L.lu_solve(*L.lu_factor(A), C, left=left, adjoint=adjoint)
+                           for C, left in ((B, True), (B.mT, False)) for adjoint in (False, True))),
+    ("solve_ex_inv_ex", [((2, 4, 4), "general"), ((2, 4), "rect")],
+     lambda L, A, b: (L.solve_ex(A, b), L.solve_ex(A, b.unsqueeze(-2), left=False).result,
+                      L.inv_ex(A))),
     ("vander_vecdot_cross", [((2, 3), "rect"), ((2, 3), "rect")],
      lambda L, x, y: (L.vander(x), L.vander(x, N=5), L.vecdot(x, y), L.cross(x, y),
                       L.diagonal(L.vander(x), offset=1))),
@@ -102,7 +114,10 @@ IDS = [c[0] for c in CASES]
 
 
 def _flat(out):
-    return list(out) if isinstance(out, (tuple, list)) else [out]
+    """The tensors of a result, nested tuples (solve_ex's, lu's) taken apart."""
+    if isinstance(out, (tuple, list)):
+        return [t for part in out for t in _flat(part)]
+    return [out]
 
 
 def _inputs(case, seed=0):
@@ -170,6 +185,8 @@ SECOND = {   # second derivatives: their gradients are ember ops again
     "eigvalsh": lambda L, A: L.eigvalsh(A + A.mT),
     "svdvals": lambda L, A: L.svdvals(A),
     "matrix_exp": lambda L, A: L.matrix_exp(A * 0.5),
+    "lu_factor": lambda L, A: L.lu_factor(A).LU,
+    "lu_solve": lambda L, A: L.lu_solve(*L.lu_factor(A), A.mT[..., :2] ** 2, adjoint=True),
 }
 
 
@@ -438,3 +455,86 @@ def test_singular_values_of_rank_deficient_matrices_have_finite_gradients(backen
         _close(grad @ v1, u1, rel, f"{who}: the S gradient at rank 1, times v1")
         _close(u1 @ grad, v1, rel, f"{who}: u1 times the S gradient at rank 1")
         _close(np.linalg.norm(grad, 2), 1.0, rel, f"{who}: its spectral norm")
+
+
+def test_lu_of_singular_matrices_reports_or_refuses_them_as_pytorch(backend):
+    """A zero pivot: lu_factor refuses it naming the matrix, lu_factor_ex and lu return
+    PyTorch's factors and info, solve_ex and inv_ex PyTorch's inf and NaN, and each
+    ``check_errors`` refuses it."""
+    A, tA = _t(SINGULAR), torch.tensor(SINGULAR)
+    with pytest.raises(ember.LinAlgError, match=r"lu_factor: the input \(batch index \(1,\)\) "
+                                                r"is singular.*diagonal position 3.*lu_factor_ex"):
+        ember.linalg.lu_factor(A)
+    with pytest.raises(RuntimeError, match="U.3,3. is zero"):
+        torch.linalg.lu_factor(tA)
+    got, want = ember.linalg.lu_factor_ex(A), torch.linalg.lu_factor_ex(tA)
+    for g, w, what in zip(got, want, ("LU", "pivots", "info")):
+        assert g.dtype is (ember.int32 if what != "LU" else A.dtype), what
+        _close(g.numpy(), w.numpy(), 1e-6, f"lu_factor_ex's {what} of singular matrices",
+               scale=1.0)
+    for g, w, what in zip(ember.linalg.lu(A), torch.linalg.lu(tA), "PLU"):
+        _close(g.numpy(), w.numpy(), 1e-6, f"lu's {what} of singular matrices", scale=1.0)
+    b = np.ones((2, 3))
+    for got, want in ((ember.linalg.solve_ex(A, _t(b)), torch.linalg.solve_ex(tA, torch.tensor(b))),
+                      (ember.linalg.inv_ex(A), torch.linalg.inv_ex(tA))):
+        np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+        np.testing.assert_array_equal(np.isfinite(got[0].numpy()[1]), np.isfinite(want[0].numpy()[1]))
+        _close(got[0].numpy()[0], want[0].numpy()[0], 1e-6, "the invertible one")
+    for fn in (lambda: ember.linalg.solve_ex(A, _t(b), check_errors=True),
+               lambda: ember.linalg.inv_ex(A, check_errors=True),
+               lambda: ember.linalg.lu_factor_ex(A, check_errors=True)):
+        with pytest.raises(ember.LinAlgError, match=r"batch index \(1,\)\) is singular"):
+            fn()
+    with pytest.raises(ember.LinAlgError, match="pivot=False.*getrf"):
+        ember.linalg.lu(A, pivot=False)
+
+
+def test_lu_edges_empty_half_nan_and_refusals(backend):
+    for shape in ((0, 3, 3), (0, 0), (2, 0, 3), (2, 3, 0)):
+        z, tz = ember.zeros(shape), torch.zeros(shape)
+        for g, w in zip(_flat(ember.linalg.lu_factor_ex(z)) + _flat(ember.linalg.lu(z)),
+                        _flat(torch.linalg.lu_factor_ex(tz)) + _flat(torch.linalg.lu(tz))):
+            assert g.shape == tuple(w.shape), shape
+    LU, piv = ember.linalg.lu_factor(ember.eye(3).unsqueeze(0)[:0])
+    assert ember.linalg.lu_solve(LU, piv, ember.ones((0, 3, 2))).shape == (0, 3, 2)
+    a = _matrix((2, 4, 4), 3)
+    for dtype in (ember.float16, ember.bfloat16):
+        if dtype in backend.dtypes:
+            x = ember.tensor(a, dtype=dtype)
+            LU, piv = ember.linalg.lu_factor(x)
+            assert LU.dtype is dtype and piv.dtype is ember.int32
+            want = torch.linalg.lu_factor(torch.tensor(x.to(ember.float32).numpy()))
+            np.testing.assert_array_equal(piv.numpy(), want.pivots.numpy())
+            _close(LU.to(ember.float32).numpy(), want.LU.numpy(), 2 * ember.finfo(dtype).eps,
+                   f"lu_factor in {dtype.name}")
+    nan = np.eye(3)
+    nan[1, 0] = np.nan
+    assert np.isnan(ember.linalg.lu(_t(nan)).U.numpy()).any(), "NaN in, NaN in U"
+    LU, piv = ember.linalg.lu_factor(_t(a))
+    with pytest.raises(ember.ShapeError, match=r"pivots must be lu_factor's.*\(2, 4\)"):
+        ember.linalg.lu_solve(LU, piv[..., :3], _t(a))
+    with pytest.raises(ember.ShapeError, match=r"B \(2, 3, 1\) must be \(..., 4, k\)"):
+        ember.linalg.lu_solve(LU, piv, ember.ones((2, 3, 1)))
+
+
+@pytest.mark.filterwarnings("ignore:torch.lu")
+def test_lu_compiles_and_has_pytorchs_top_level_names(backend):
+    """lu_factor and lu_solve replay as host steps of a compiled function; torch.lu,
+    torch.lu_solve, torch.lu_unpack and the Tensor methods are ember's too."""
+    f = ember.compile(lambda A, B: ember.linalg.lu_solve(*ember.linalg.lu_factor(A), B))
+    for seed in range(2):
+        a, b = _matrix((2, 3, 3), seed), _matrix((2, 3, 2), seed + 5, "rect")
+        _close(f(_t(a), _t(b)).numpy(), np.linalg.solve(a, b), 1e-5, f"compiled lu_solve {seed}")
+    a, b = _matrix((2, 4, 4), 7), _matrix((2, 4, 3), 8, "rect")
+    x, t = _t(a), torch.tensor(a)
+    got, want = ember.lu(x, get_infos=True), torch.lu(t, get_infos=True)
+    for g, w in zip(got + x.lu(), want + t.lu()):
+        _close(g.numpy(), w.numpy(), 2e-5, "torch.lu")
+    _close(ember.lu_solve(_t(b), *got[:2]).numpy(), torch.lu_solve(torch.tensor(b), *want[:2]).numpy(),
+           2e-5, "torch.lu_solve")
+    _close(_t(b).lu_solve(*got[:2]).numpy(), torch.tensor(b).lu_solve(*want[:2]).numpy(), 2e-5,
+           "Tensor.lu_solve")
+    for g, w in zip(ember.lu_unpack(*got[:2]), torch.lu_unpack(*want[:2])):
+        _close(g.numpy(), w.numpy(), 2e-5, "torch.lu_unpack")
+    P, L, U = ember.lu_unpack(*got[:2], unpack_data=False)
+    assert L.shape == U.shape == (0,) and P.shape == (2, 4, 4)

@@ -143,6 +143,17 @@ def _spd(a):
     return a @ a.mT + _eye_like(a) * float(a.shape[-1])
 
 
+def _np_doolittle(a):
+    """L - I + U of a's LU factors without interchanges (Doolittle's elimination) in
+    float64: partial pivoting interchanges nothing in a matrix diagonally dominant by
+    columns, as _well's are."""
+    a = np.array(a, dtype=np.float64)
+    for j in range(a.shape[-1]):
+        a[..., j + 1:, j] /= a[..., j, j, None]
+        a[..., j + 1:, j + 1:] -= a[..., j + 1:, j, None] * a[..., j, None, j + 1:]
+    return a
+
+
 def _np_expm(a):
     """exp(A) as its Taylor series (30 terms of A / 64, then squared six times): a
     reference independent of the Pade approximant ember uses."""
@@ -1006,6 +1017,15 @@ OPS = [
            lambda a: np.linalg.slogdet(-_well(a))[1], SQUARE, conditioned=True),
     OpCase("linalg_solve", lambda a, b: ember.linalg.solve(_well(a), b),
            lambda a, b: np.linalg.solve(_well(a), b),
+           [((3, 3), (3, 2)), ((2, 3, 3), (3, 4)), ((4, 4), (2, 4, 1)), ((0, 2, 2), (2, 1))],
+           conditioned=True, cancels=True),
+    # LU: a zero pivot is reported (info) or refused (lu_factor), NaN in gives NaN in U;
+    # tests/test_linalg.py's, against PyTorch
+    OpCase("linalg_lu_factor", lambda a: ember.linalg.lu_factor(_well(a)).LU,
+           lambda a: _np_doolittle(_well(a)), SQUARE, conditioned=True, double=True),
+    OpCase("linalg_lu_solve", lambda a, b: ember.linalg.lu_solve(
+               *ember.linalg.lu_factor(_well(a)), b, adjoint=True),
+           lambda a, b: np.linalg.solve(np.swapaxes(_well(a), -1, -2), b),
            [((3, 3), (3, 2)), ((2, 3, 3), (3, 4)), ((4, 4), (2, 4, 1)), ((0, 2, 2), (2, 1))],
            conditioned=True, cancels=True),
     OpCase("linalg_cholesky", lambda a: ember.linalg.cholesky(_spd(a)),

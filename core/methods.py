@@ -611,6 +611,7 @@ DELEGATED = {
     "is_complex": "pytorch_names:is_complex", "is_nonzero": "pytorch_names:is_nonzero",
     "is_same_size": "pytorch_names:is_same_size", "matrix_power": "linalg:matrix_power",
     "cholesky": "linalg:cholesky", "lu": "pytorch_names:lu", "lu_solve": "pytorch_names:lu_solve",
+    "geqrf": "pytorch_names:geqrf", "orgqr": "pytorch_names:orgqr", "ormqr": "pytorch_names:ormqr",
     "xlogy": "xlogy", "logit": "logit", "angle": "angle",
     "stft": "stft:stft", "istft": "stft:istft",
 }

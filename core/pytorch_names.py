@@ -17,11 +17,11 @@ from .tensor import Tensor
 
 __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
            "arctan2", "arctanh", "argwhere", "can_cast", "chain_matmul", "clamp_max",
-           "clamp_min", "combinations", "diagflat", "finfo", "fix", "float_power",
+           "clamp_min", "combinations", "diagflat", "finfo", "fix", "float_power", "geqrf",
            "get_default_dtype", "iinfo",
            "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero",
            "is_same_size", "less", "less_equal", "lu", "lu_solve", "lu_unpack", "multiply",
-           "negative", "not_equal",
+           "negative", "not_equal", "orgqr", "ormqr",
            "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten"]
 
 absolute, negative, multiply, fix = ops.abs, ops.neg, ops.mul, ops.trunc
@@ -31,6 +31,8 @@ greater, greater_equal, less, less_equal, not_equal = ops.gt, ops.ge, ops.lt, op
 
 
 lu_unpack = ops.lu_decomposition.lu_unpack
+geqrf, ormqr = ops.householder.geqrf, ops.householder.ormqr
+orgqr = ops.householder.householder_product
 
 
 def lu(A, pivot=True, get_infos=False):

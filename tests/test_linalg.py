@@ -106,6 +106,8 @@ CASES = [
     ("solve_ex_inv_ex", [((2, 4, 4), "general"), ((2, 4), "rect")],
      lambda L, A, b: (L.solve_ex(A, b), L.solve_ex(A, b.unsqueeze(-2), left=False).result,
                       L.inv_ex(A))),
+    ("householder_product", [((2, 5, 3), "rect"), ((2, 2), "rect")],
+     lambda L, A, tau: (L.householder_product(A, tau), L.householder_product(A[0, :3], tau[0]))),
     ("vander_vecdot_cross", [((2, 3), "rect"), ((2, 3), "rect")],
      lambda L, x, y: (L.vander(x), L.vander(x, N=5), L.vecdot(x, y), L.cross(x, y),
                       L.diagonal(L.vander(x), offset=1))),
@@ -538,3 +540,45 @@ def test_lu_compiles_and_has_pytorchs_top_level_names(backend):
         _close(g.numpy(), w.numpy(), 2e-5, "torch.lu_unpack")
     P, L, U = ember.lu_unpack(*got[:2], unpack_data=False)
     assert L.shape == U.shape == (0,) and P.shape == (2, 4, 4)
+
+
+def test_householder_reflectors_match_torch(backend):
+    """geqrf's values, and ormqr's on each side and transposed, values and gradients in
+    the input, tau and the other operand; geqrf has no derivative, as in PyTorch."""
+    wide = _widest(backend)
+    a = _matrix((2, 5, 3), 11, "rect")
+    got, want = ember.geqrf(_t(a)), torch.geqrf(torch.tensor(a))
+    for g, w, what in zip(got + _t(a).geqrf(), want + want, ("a", "tau") * 2):
+        _close(g.numpy(), w.numpy(), 2e-5 if wide is ember.float32 else 1e-12, f"geqrf {what}")
+    h, tau = want
+    c = _matrix((2, 5, 4), 12, "rect")
+    for left in (True, False):
+        for transpose in (False, True):
+            other = c if left else np.swapaxes(c, -1, -2)
+            xs = [ember.tensor(v.numpy() if hasattr(v, "numpy") else v, dtype=wide,
+                               requires_grad=True) for v in (h, tau, other)]
+            ts = [torch.tensor(v.numpy() if hasattr(v, "numpy") else v, requires_grad=True)
+                  for v in (h, tau, other)]
+            out, tout = ember.ormqr(*xs, left, transpose), torch.ormqr(*ts, left, transpose)
+            what = f"ormqr left={left} transpose={transpose}"
+            _close(out.detach().numpy(), tout.detach().numpy(), 1e-5, what)
+            w = _weights(tuple(tout.shape), 3)
+            (out * ember.tensor(w, dtype=wide)).sum().backward()
+            (tout * torch.tensor(w)).sum().backward()
+            for k, (x, t) in enumerate(zip(xs, ts)):
+                _close(x.grad.numpy(), t.grad.numpy(), 1e-9 if wide is ember.float64 else 2e-4,
+                       f"{what}: gradient of input {k}")
+    _close(_t(h.numpy()).orgqr(_t(tau.numpy())).numpy(), torch.orgqr(h, tau).numpy(), 1e-5,
+           "Tensor.orgqr")
+    x = ember.tensor(a, dtype=wide, requires_grad=True)
+    with pytest.raises(ember.AutogradError, match="geqrf: has no derivative.*linalg.qr"):
+        ember.geqrf(x).a.sum().backward()
+    with pytest.raises(ember.ShapeError, match="at least as many rows"):
+        ember.linalg.householder_product(_t(a).mT, _t(tau.numpy()))
+    with pytest.raises(ember.ShapeError, match=r"tau must hold at most 3"):
+        ember.linalg.householder_product(_t(a), ember.ones((2, 4)))
+    with pytest.raises(ember.ShapeError, match="needs 5 rows"):
+        ember.ormqr(_t(a), _t(tau.numpy()), ember.ones((2, 4, 4)))
+    z = ember.zeros((0, 3))
+    assert ember.geqrf(z).tau.shape == (0,) and ember.geqrf(z).a.shape == (0, 3)
+    assert ember.linalg.householder_product(ember.zeros((3, 0)), ember.zeros((0,))).shape == (3, 0)

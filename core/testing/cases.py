@@ -154,6 +154,19 @@ def _np_doolittle(a):
     return a
 
 
+def _np_householder(a, tau):
+    """The first n columns of (I - tau_1 v_1 v_1^T) ... (I - tau_k v_k v_k^T), each
+    reflector built as a full matrix, in float64."""
+    m, n = a.shape[-2:]
+    q = np.broadcast_to(np.eye(m), a.shape[:-2] + (m, m))
+    for i in range(tau.shape[-1]):
+        v = np.concatenate([np.zeros(a.shape[:-2] + (i,)), np.ones(a.shape[:-2] + (1,)),
+                            a[..., i + 1:, i]], -1)
+        h = np.eye(m) - tau[..., i, None, None] * v[..., :, None] * v[..., None, :]
+        q = q @ h
+    return q[..., :, :n]
+
+
 def _np_expm(a):
     """exp(A) as its Taylor series (30 terms of A / 64, then squared six times): a
     reference independent of the Pade approximant ember uses."""
@@ -1028,6 +1041,10 @@ OPS = [
            lambda a, b: np.linalg.solve(np.swapaxes(_well(a), -1, -2), b),
            [((3, 3), (3, 2)), ((2, 3, 3), (3, 4)), ((4, 4), (2, 4, 1)), ((0, 2, 2), (2, 1))],
            conditioned=True, cancels=True),
+    # tau = 0 is the identity; NaN spreads along what a reflector mixes
+    OpCase("linalg_householder_product", ember.linalg.householder_product, _np_householder,
+           [((4, 3), (3,)), ((2, 5, 3), (2, 2)), ((3, 1), (1,)), ((0, 3, 2), (0, 2))],
+           cancels=True),
     OpCase("linalg_cholesky", lambda a: ember.linalg.cholesky(_spd(a)),
            lambda a: np.linalg.cholesky(_spd(a)), SQUARE, conditioned=True, double=True),
     OpCase("linalg_eigh", lambda a: ember.linalg.eigh(a + a.mT).eigenvectors ** 2,

@@ -582,3 +582,44 @@ def test_householder_reflectors_match_torch(backend):
     z = ember.zeros((0, 3))
     assert ember.geqrf(z).tau.shape == (0,) and ember.geqrf(z).a.shape == (0, 3)
     assert ember.linalg.householder_product(ember.zeros((3, 0)), ember.zeros((0,))).shape == (3, 0)
+
+
+def test_ldl_factor_and_solve_match_torch(backend):
+    """LAPACK's Bunch-Kaufman factors and pivots, as PyTorch's (2 x 2 blocks included),
+    solves within rounding, a zero block of D reported or refused by name, and ldl_solve's
+    gradient in B."""
+    wide = _widest(backend)
+    a = _matrix((2, 5, 5), 13, "symmetric")
+    a[1][np.diag_indices(5)] = 0.0      # a zero diagonal: 2 x 2 blocks
+    got, want = ember.linalg.ldl_factor_ex(_t(a)), torch.linalg.ldl_factor_ex(torch.tensor(a))
+    rel = 1e-12 if wide is ember.float64 else 2e-5
+    for g, w, what in zip(got, want, ("LD", "pivots", "info")):
+        _close(g.numpy(), w.numpy(), rel, f"ldl_factor_ex {what}")
+    assert (want.pivots.numpy() < 0).any(), "the case has a 2 x 2 block"
+    b = _matrix((3, 1, 5, 2), 14, "rect")
+    x = ember.tensor(b, dtype=wide, requires_grad=True)
+    X = ember.linalg.ldl_solve(*ember.linalg.ldl_factor(_t(a)), x)
+    # (PyTorch 2.13's ldl_solve crashes the process on batches that broadcast)
+    tX = torch.linalg.ldl_solve(*want[:2], torch.tensor(b[0, 0]).expand(2, 5, 2))
+    _close(X.detach().numpy()[0], tX.numpy(), 1e-5, "ldl_solve")
+    _close(X.detach().numpy(), np.linalg.solve(a, b), 1e-5, "ldl_solve, batches broadcast")
+    w = _weights(tuple(X.shape), 0)
+    (X * ember.tensor(w, dtype=wide)).sum().backward()
+    _close(x.grad.numpy(), np.linalg.solve(a, w).sum(1, keepdims=True), 1e-5,
+           "ldl_solve's gradient in B")
+    singular = np.zeros((2, 2, 2))
+    singular[0] = np.eye(2)
+    LD, piv, info = ember.linalg.ldl_factor_ex(_t(singular))
+    np.testing.assert_array_equal(info.numpy(), torch.linalg.ldl_factor_ex(
+        torch.tensor(singular)).info.numpy())
+    for fn in (lambda: ember.linalg.ldl_factor(_t(singular)),
+               lambda: ember.linalg.ldl_factor_ex(_t(singular), check_errors=True)):
+        with pytest.raises(ember.LinAlgError, match=r"batch index \(1,\)\) is singular: its "
+                                                    r"factor D .* position 1"):
+            fn()
+    A = ember.tensor(a, dtype=wide, requires_grad=True)
+    with pytest.raises(ember.AutogradError, match="no derivative"):
+        ember.linalg.ldl_factor(A).LD.sum().backward()
+    with pytest.raises(ember.ShapeError, match=r"B \(5,\) must be \(..., 5, k\)"):
+        ember.linalg.ldl_solve(*got[:2], ember.ones(5))
+    assert ember.linalg.ldl_factor(ember.zeros((0, 3, 3))).pivots.shape == (0, 3)

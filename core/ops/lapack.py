@@ -110,6 +110,28 @@ def _lapack(name, fn, problem, check=None):
     return compute
 
 
+def batches(*arrays):
+    """Host arrays as flat batches of matrices, their batch axes broadcast: (count, r, c)
+    each, and the batch shape (for routines that LAPACK runs matrix by matrix)."""
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))
+    count = int(np.prod(batch))
+    return [np.broadcast_to(x, batch + x.shape[-2:]).reshape((count,) + x.shape[-2:])
+            for x in arrays], batch
+
+
+def refuse_zero_pivots(name, info, factor, instead):
+    """The LinAlgError of linalg.``name`` for the first matrix whose info (a host array of
+    the batch's shape) is nonzero: ``factor`` has a zero on its diagonal there."""
+    flat = info.reshape(-1)
+    bad = np.flatnonzero(flat)
+    if bad.size:
+        j = int(flat[bad[0]])
+        index = tuple(int(i) for i in np.unravel_index(bad[0], info.shape))
+        where_ = f" (batch index {index})" if info.ndim else ""
+        raise LinAlgError(f"linalg.{name}: the input{where_} is singular: its {factor} has a "
+                          f"zero at diagonal position {j} (1-based, as info); {instead}")
+
+
 def _singular(m):
     return ("is singular (not invertible); use linalg.pinv or linalg.lstsq for a "
             "least-squares answer" if np.all(np.isfinite(m)) else

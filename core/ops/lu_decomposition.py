@@ -24,7 +24,7 @@ from ..errors import LinAlgError, ShapeError
 from ._util import as_tensor, unbroadcast
 from .elementwise import cast
 from .indexing import take_along_axis
-from .lapack import ROUTINES, Lapack, matrices
+from .lapack import ROUTINES, Lapack, batches, matrices, refuse_zero_pivots
 from .linalg import matmul
 from .movement import concatenate, reshape, tril, triu, unsqueeze
 
@@ -33,15 +33,6 @@ LUFactorExResult = collections.namedtuple("LUFactorExResult", "LU pivots info")
 LUResult = collections.namedtuple("LUResult", "P L U")
 
 # -- host --------------------------------------------------------------------------------
-def _batches(*arrays):
-    """Each array as a flat batch of matrices, batch axes broadcast: (count, r, c) each, and
-    the batch shape."""
-    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))
-    count = int(np.prod(batch))
-    return [np.broadcast_to(x, batch + x.shape[-2:]).reshape((count,) + x.shape[-2:])
-            for x in arrays], batch
-
-
 def _getrf(a):
     """LAPACK's getrf of each matrix of a (count, m, n): L - I + U and 0-based pivots."""
     count, m, n = a.shape
@@ -73,19 +64,6 @@ _INSTEAD = {"lu_factor": "linalg.lu_factor_ex and linalg.lu factor it anyway",
             "inv_ex": "linalg.pinv gives the pseudo-inverse"}
 
 
-def _refuse_singular(name, info):
-    """The LinAlgError of ``name`` for the first matrix whose U has a zero pivot."""
-    flat = info.reshape(-1)
-    bad = np.flatnonzero(flat)
-    if bad.size:
-        j = int(flat[bad[0]])
-        index = tuple(int(i) for i in np.unravel_index(bad[0], info.shape))
-        where_ = f" (batch index {index})" if info.ndim else ""
-        raise LinAlgError(f"linalg.{name}: the input{where_} is singular: its LU factor U "
-                          f"has a zero at diagonal position {j} (1-based, as info); "
-                          f"{_INSTEAD[name]}")
-
-
 def _info(lu):
     """getrf's info: the 1-based position of the first zero on U's diagonal, else 0."""
     zero = np.diagonal(lu, axis1=-2, axis2=-1) == 0
@@ -97,11 +75,11 @@ def _factor_host(a, check):
     """[L - I + U as rows | pivots (1-based) | info | row order | its inverse], one float
     row per matrix; ``check`` (a function's name) refuses a zero pivot."""
     m, n = a.shape[-2:]
-    (flat,), batch = _batches(a)
+    (flat,), batch = batches(a)
     lu, piv = _getrf(flat)
     info = _info(lu)
     if check:
-        _refuse_singular(check, info.reshape(batch))
+        refuse_zero_pivots(check, info.reshape(batch), "LU factor U", _INSTEAD[check])
     order = _order(piv, m)
     parts = [lu.reshape(len(lu), m * n), piv + 1, info[:, None], order,
              np.argsort(order, axis=-1)]
@@ -112,7 +90,7 @@ def _factor_host(a, check):
 def _solve_host(lu, pivots, b, adjoint):
     """X with A X = B (A^T X = B when ``adjoint``), A = P L U from lu_factor's LU and
     pivots: LAPACK's getrs on each matrix, batches broadcast."""
-    (lus, pivs, bs), batch = _batches(lu, pivots[..., None], b)
+    (lus, pivs, bs), batch = batches(lu, pivots[..., None], b)
     x = np.empty_like(bs)
     if x.size:
         (getrs,) = get_lapack_funcs(("getrs",), (lus,))

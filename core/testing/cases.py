@@ -1041,6 +1041,13 @@ OPS = [
            lambda a, b: np.linalg.solve(np.swapaxes(_well(a), -1, -2), b),
            [((3, 3), (3, 2)), ((2, 3, 3), (3, 4)), ((4, 4), (2, 4, 1)), ((0, 2, 2), (2, 1))],
            conditioned=True, cancels=True),
+    # symmetric: only the lower triangle is read; a zero block of D is reported or refused,
+    # 2 x 2 blocks and singular ones are tests/test_linalg.py's; no derivative in A
+    OpCase("linalg_ldl_solve", lambda a, b: ember.linalg.ldl_solve(
+               *ember.linalg.ldl_factor(_well(a + a.mT)), b),
+           lambda a, b: np.linalg.solve(_well(a + np.swapaxes(a, -1, -2)), b),
+           [((3, 3), (3, 2)), ((2, 3, 3), (3, 4)), ((4, 4), (2, 4, 1)), ((0, 2, 2), (2, 1))],
+           conditioned=True, cancels=True, grad=False),
     # tau = 0 is the identity; NaN spreads along what a reflector mixes
     OpCase("linalg_householder_product", ember.linalg.householder_product, _np_householder,
            [((4, 3), (3,)), ((2, 5, 3), (2, 2)), ((3, 1), (1,)), ((0, 3, 2), (0, 2))],

@@ -13,15 +13,16 @@ from .errors import LinAlgError, ShapeError
 from .ops.lapack import (bad_minors, cholesky, default_rtol, det, eigh, eigvalsh, inv, matrices,
                          matrix_exp, pinv, qr, slogdet, solve, svd, svdvals)
 from .ops._util import as_tensor
+from .ops.eig import eig, eigvals
 from .ops.householder import householder_product
 from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from .ops.lu_decomposition import factor, lu, lu_factor, lu_factor_ex, lu_solve
 from .ops.reduce import vector_norm as _vector_norm
 from .tensor import Tensor
 
-__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
-           "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig",
+           "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor",
+           "ldl_factor_ex", "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
            "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
            "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
            "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]

@@ -34,6 +34,12 @@ def _weights(shape, seed):
     return np.random.default_rng(1000 + seed).standard_normal(shape)
 
 
+def _eig_rebuilt(L, A):
+    """The real part of V diag(L) V^-1 from one eig: what no eigenvector's phase changes."""
+    w, v = L.eig(A)
+    return (v * w.unsqueeze(-2) @ L.inv(v)).real
+
+
 #: (name, inputs as (shape, kind), loss(linalg, A...) -> a tensor invariant under the
 #: decompositions' sign choices); both libraries run the same expression
 CASES = [
@@ -106,6 +112,12 @@ CASES = [
     ("solve_ex_inv_ex", [((2, 4, 4), "general"), ((2, 4), "rect")],
      lambda L, A, b: (L.solve_ex(A, b), L.solve_ex(A, b.unsqueeze(-2), left=False).result,
                       L.inv_ex(A))),
+    # eigenvectors are fixed up to a phase: compared through |V| and V diag(L) V^-1
+    ("eig", [((2, 4, 4), "rect")],
+     lambda L, A: (L.eigvals(A).real, L.eigvals(A).imag, L.eig(A).eigenvectors.abs(),
+                   _eig_rebuilt(L, A))),
+    ("eig_symmetric", [((3, 3), "symmetric")],
+     lambda L, A: (L.eigvals(A).real, L.eig(A).eigenvectors.abs())),
     ("householder_product", [((2, 5, 3), "rect"), ((2, 2), "rect")],
      lambda L, A, tau: (L.householder_product(A, tau), L.householder_product(A[0, :3], tau[0]))),
     ("vander_vecdot_cross", [((2, 3), "rect"), ((2, 3), "rect")],
@@ -188,6 +200,7 @@ SECOND = {   # second derivatives: their gradients are ember ops again
     "svdvals": lambda L, A: L.svdvals(A),
     "matrix_exp": lambda L, A: L.matrix_exp(A * 0.5),
     "lu_factor": lambda L, A: L.lu_factor(A).LU,
+    "eigvals": lambda L, A: L.eigvals(A).real,
     "lu_solve": lambda L, A: L.lu_solve(*L.lu_factor(A), A.mT[..., :2] ** 2, adjoint=True),
 }
 
@@ -352,8 +365,9 @@ def test_refusals_name_the_problem(backend):
         x = ember.ones((3, 2), requires_grad=True)
         ember.linalg.qr(x, mode="r").R.sum().backward()
     if ember.complex64 in backend.dtypes:
-        with pytest.raises(ember.DTypeError, match="array_api.linalg"):
-            ember.linalg.inv(ember.eye(2).to(ember.complex64))
+        with pytest.raises(ember.DTypeError, match="inv, solve, eig and eigvals take complex "
+                                                   "ones.*array_api.linalg"):
+            ember.linalg.det(ember.eye(2).to(ember.complex64))
 
 
 def test_compiled_functions_replay_lapack(backend):
@@ -623,3 +637,45 @@ def test_ldl_factor_and_solve_match_torch(backend):
     with pytest.raises(ember.ShapeError, match=r"B \(5,\) must be \(..., 5, k\)"):
         ember.linalg.ldl_solve(*got[:2], ember.ones(5))
     assert ember.linalg.ldl_factor(ember.zeros((0, 3, 3))).pivots.shape == (0, 3)
+
+
+def test_eig_edges_and_complex_inputs(backend):
+    """Complex inverse, solve and eig against PyTorch's values and gradients; eig of NaN
+    refused, of 0 x 0 and empty batches empty, of 16-bit floats complex64; a loss that
+    depends on an eigenvector's phase refused, as PyTorch refuses it."""
+    cdtype = ember.complex128 if ember.complex128 in backend.dtypes else ember.complex64
+    rng = np.random.default_rng(21)
+    a = rng.standard_normal((2, 3, 3)) + 1j * rng.standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    b = rng.standard_normal((2, 3, 2)) + 1j * rng.standard_normal((2, 3, 2))
+    xs = [ember.tensor(v, dtype=cdtype, requires_grad=True) for v in (a, b)]
+    ts = [torch.tensor(v, requires_grad=True) for v in (a, b)]
+    wv = rng.standard_normal((2, 3, 3))
+
+    def loss(L, A, B, weights):
+        w, v = L.eig(A)
+        return ((L.solve(A, B).abs() ** 2).sum() + (L.inv(A).real * weights).sum()
+                + (w.imag ** 2).sum() + (v.abs() * weights).sum())
+    loss(ember.linalg, *xs, ember.tensor(wv, dtype=_widest(backend))).backward()
+    loss(torch.linalg, *ts, torch.tensor(wv)).backward()
+    rel = 1e-9 if cdtype is ember.complex128 else 2e-4
+    for k, (x, t) in enumerate(zip(xs, ts)):
+        assert x.grad.dtype is cdtype
+        _close(x.grad.numpy().view(np.float32 if cdtype is ember.complex64 else np.float64),
+               t.grad.numpy().view(np.float64).astype(np.float64), rel,
+               f"complex gradient of input {k}")
+    x = ember.tensor(a.real, dtype=_widest(backend), requires_grad=True)
+    with pytest.raises(ember.AutogradError, match="up to a phase"):
+        ember.linalg.eig(x).eigenvectors.real.sum().backward()
+    nan = np.eye(3)
+    nan[1, 2] = np.nan
+    with pytest.raises(ember.LinAlgError, match="eig: the input holds inf or NaN"):
+        ember.linalg.eig(_t(nan))
+    with pytest.raises(RuntimeError, match="infs or NaNs"):
+        torch.linalg.eig(torch.tensor(nan))
+    for shape in ((0, 0), (2, 0, 0), (0, 3, 3)):
+        w, v = ember.linalg.eig(ember.zeros(shape))
+        tw, tv = torch.linalg.eig(torch.zeros(shape))
+        assert (w.shape, v.shape) == (tuple(tw.shape), tuple(tv.shape)), shape
+    for dtype, want in ((ember.float32, ember.complex64), (ember.float16, ember.complex64)):
+        if dtype in backend.dtypes:
+            assert ember.linalg.eigvals(ember.eye(2, dtype=dtype)).dtype is want

@@ -25,7 +25,7 @@ from .indexing import (gather, getitem, index_select, masked_fill, masked_select
                        take, take_along_axis, unravel_index)
 from .lapack import (cholesky_inverse, cholesky_solve, det, inverse, logdet, matrix_exp,
                      pinverse, slogdet)
-from . import householder, ldl, lu_decomposition  # noqa: F401  (torch.linalg's; host routines)
+from . import eig, householder, ldl, lu_decomposition  # noqa: F401  (torch.linalg's; host routines)
 from .linalg import (addmm, addmv, addr, baddbmm, bmm, cdist, cross, dot, inner, kron, matmul, mm,
                      mv, outer, tensordot, trace, vdot)
 from .movement import (atleast_1d, atleast_2d, atleast_3d, broadcast_to, chunk, clone,

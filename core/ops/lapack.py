@@ -58,6 +58,14 @@ class Lapack(Op):
         return f"Lapack({self.routine})"
 
 
+class ComplexLapack(Lapack):
+    """Lapack whose gradient holds for complex matrices too (the conjugate transposes in
+    place of transposes): what ``matrices(..., complex_ok=True)`` lets through."""
+
+    __slots__ = ()
+    complex_grad = True
+
+
 def _compute(routine, params, gradient, inputs, shape):
     """ROUTINES[routine] of ``inputs`` (checked floats) and ``params``, recorded for
     backward; 16-bit floats in float32 (NumPy's LAPACK has no half precision), rounded
@@ -66,18 +74,20 @@ def _compute(routine, params, gradient, inputs, shape):
     if dtype in dt.HALF:
         inputs = tuple(cast(t, dt.float32) for t in inputs)
         return cast(run(Lapack(routine, params, gradient), inputs, shape, dt.float32), dtype)
-    return run(Lapack(routine, params, gradient), inputs, shape, dtype)
+    op = (ComplexLapack if dtype.is_complex else Lapack)(routine, params, gradient)
+    return run(op, inputs, shape, dtype)
 
 
-def matrices(name, A, square=True):
-    """A as a real float tensor of matrices (..., m, n): integers are refused, as by
-    PyTorch."""
+def matrices(name, A, square=True, complex_ok=False):
+    """A as a float tensor of matrices (..., m, n), complex ones only where ``complex_ok``:
+    integers are refused, as by PyTorch."""
     A = as_tensor(A, f"linalg.{name}")
-    if A.dtype.is_complex:
+    if A.dtype.is_complex and not complex_ok:
         raise DTypeError(f"linalg.{name}: takes real floating-point matrices, got "
-                         f"{A.dtype.name}; ember.array_api.linalg computes complex ones (with "
+                         f"{A.dtype.name}; of ember.linalg, inv, solve, eig and eigvals take "
+                         f"complex ones, and ember.array_api.linalg computes the rest (with "
                          f"NumPy on the host, without gradients)")
-    if not A.dtype.is_float:
+    if not A.dtype.is_inexact:
         raise DTypeError(f"linalg.{name}: needs a floating-point tensor, got {A.dtype.name}; "
                          f"convert it first, e.g. A.to(ember.float32)")
     if A.ndim < 2 or (square and A.shape[-1] != A.shape[-2]):
@@ -156,15 +166,15 @@ def _quotient(num, den):
 
 # -- inverse, determinants, solve -------------------------------------------------------
 def inv(A):
-    """A^-1 for square matrices (..., n, n) (torch.linalg.inv); a singular one is a
-    LinAlgError naming it. Gradient: -A^-T g A^-T."""
-    A = matrices("inv", A)
+    """A^-1 for square matrices (..., n, n), real or complex (torch.linalg.inv); a
+    singular one is a LinAlgError naming it. Gradient: -A^-H g A^-H."""
+    A = matrices("inv", A, complex_ok=True)
     return _compute("inv", (), _inv_grad, (A,), A.shape)
 
 
 def _inv_grad(g, Y, A):
-    Yt = Y.mT
-    return (-matmul(matmul(Yt, g), Yt),)
+    Yh = Y.mH
+    return (-matmul(matmul(Yh, g), Yh),)
 
 
 def _cofactor_host(a):
@@ -217,9 +227,9 @@ def _logabsdet_grad(g, out, A):
 def solve(A, B, left=True, vector=None):
     """X with A X = B (``left``) or X A = B, A square (..., n, n) and broadcasting batch
     axes (torch.linalg.solve). ``vector`` says B is a vector (..., n) or a batch of them;
-    by default, as PyTorch, when B is 1-D or has A's shape less its last axis. Gradients:
-    gB = A^-T g, gA = -gB X^T."""
-    A = matrices("solve", A)
+    by default, as PyTorch, when B is 1-D or has A's shape less its last axis. Real or
+    complex. Gradients: gB = A^-H g, gA = -gB X^H."""
+    A = matrices("solve", A, complex_ok=True)
     B = as_tensor(B, "linalg.solve", like=A)
     if vector is None:
         vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
@@ -232,10 +242,7 @@ def solve(A, B, left=True, vector=None):
     if rows != n:
         raise ShapeError(f"linalg.solve: A {A.shape} holds {n} x {n} matrices, so B {B.shape} "
                          f"needs {n} rows: (..., {n}) for vectors or (..., {n}, k)")
-    if B.dtype.is_complex:
-        raise DTypeError(f"linalg.solve: B is {B.dtype.name}; ember.linalg takes real floats "
-                         f"(ember.array_api.linalg computes complex ones)")
-    dtype = dt.promote(A.dtype, B.dtype) if B.dtype.is_float else A.dtype
+    dtype = dt.promote(A.dtype, B.dtype) if B.dtype.is_inexact else A.dtype
     A, B = cast(A, dtype), cast(B, dtype)
     Bm = unsqueeze(B, -1) if vector else B
     from ..shapes import broadcast_shapes
@@ -245,8 +252,8 @@ def solve(A, B, left=True, vector=None):
 
 
 def _solve_grad(g, X, A, B):
-    gB = solve(A.mT, g, vector=False)
-    gA = -matmul(gB, X.mT) if A.requires_grad else None
+    gB = solve(A.mH, g, vector=False)
+    gA = -matmul(gB, X.mH) if A.requires_grad else None
     return (unbroadcast(gA, A.shape) if gA is not None else None,
             unbroadcast(gB, B.shape) if B.requires_grad else None)
 

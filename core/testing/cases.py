@@ -1056,6 +1056,12 @@ OPS = [
            lambda a: np.linalg.cholesky(_spd(a)), SQUARE, conditioned=True, double=True),
     OpCase("linalg_eigh", lambda a: ember.linalg.eigh(a + a.mT).eigenvectors ** 2,
            lambda a: np.linalg.eigh(a + a.mT)[1] ** 2, SQUARE, conditioned=True),
+    # geev's eigenvalues of a symmetric matrix, sorted, against eigh's; NaN or inf in is a
+    # LinAlgError, general matrices and phases are tests/test_linalg.py's; complex64 from
+    # 16-bit floats (there is no complex32), so those stay out
+    OpCase("linalg_eigvals", lambda a: ember.sort(ember.linalg.eigvals(a + a.mT).real, -1)[0],
+           lambda a: np.linalg.eigvalsh(a + np.swapaxes(a, -1, -2)), SQUARE,
+           (dt.float32, dt.float64), conditioned=True),
     OpCase("linalg_eigvalsh", lambda a: ember.linalg.eigvalsh(a + a.mT),
            lambda a: np.linalg.eigvalsh(a + a.mT), SQUARE, conditioned=True),
     OpCase("linalg_svdvals", ember.linalg.svdvals, lambda a: np.linalg.svd(a, compute_uv=False),

@@ -32,11 +32,30 @@ LUFactorResult = collections.namedtuple("LUFactorResult", "LU pivots")
 LUFactorExResult = collections.namedtuple("LUFactorExResult", "LU pivots info")
 LUResult = collections.namedtuple("LUResult", "P L U")
 
+#: a batch of at least this many matrices of at most SMALL rows and columns is factored
+#: and solved across the batch at once (one LAPACK call per matrix costs 1 to 5 us)
+MANY, SMALL = 16, 8
+
+
 # -- host --------------------------------------------------------------------------------
 def _getrf(a):
-    """LAPACK's getrf of each matrix of a (count, m, n): L - I + U and 0-based pivots."""
+    """getrf of each matrix of a (count, m, n): L - I + U and 0-based pivots. LAPACK's
+    (SciPy's) one matrix at a time; many small ones by the same elimination (the first
+    largest magnitude of each column pivots) across the batch."""
     count, m, n = a.shape
-    lu, piv = np.zeros_like(a), np.zeros((count, min(m, n)), np.int64)
+    k = min(m, n)
+    if count >= MANY and max(m, n) <= SMALL:
+        lu, piv, batch = a.copy(), np.zeros((count, k), np.int64), np.arange(count)
+        for j in range(k):
+            p = np.argmax(np.abs(lu[:, j:, j]), axis=1) + j
+            piv[:, j] = p
+            lu[batch, j], lu[batch, p] = lu[batch, p], lu[batch, j]
+            d = lu[:, j, j, None]
+            below = lu[:, j + 1:, j]
+            np.divide(below, d, out=below, where=d != 0)
+            lu[:, j + 1:, j + 1:] -= below[:, :, None] * lu[:, j, None, j + 1:]
+        return lu, piv
+    lu, piv = np.zeros_like(a), np.zeros((count, k), np.int64)
     if lu.size:
         (getrf,) = get_lapack_funcs(("getrf",), (a,))
         for i in range(count):
@@ -44,14 +63,45 @@ def _getrf(a):
     return lu, piv
 
 
+def _getrs_batch(lu, order, b, adjoint):
+    """getrs across a batch (count, n, n) at once, by substitution: row by row."""
+    n = lu.shape[-1]
+    if adjoint:         # U^T z = B, L^T w = z, x = P w
+        z = b.copy()
+        for i in range(n):
+            z[:, i] -= np.einsum("bk,bkr->br", lu[:, :i, i], z[:, :i])
+            z[:, i] /= lu[:, i, i, None]
+        for i in range(n - 1, -1, -1):
+            z[:, i] -= np.einsum("bk,bkr->br", lu[:, i + 1:, i], z[:, i + 1:])
+        x = np.empty_like(z)
+        np.put_along_axis(x, order[:, :, None], z, 1)
+        return x
+    y = np.take_along_axis(b, order[:, :, None], 1)        # L y = P^T B, U x = y
+    for i in range(n):
+        y[:, i] -= np.einsum("bk,bkr->br", lu[:, i, :i], y[:, :i])
+    for i in range(n - 1, -1, -1):
+        y[:, i] -= np.einsum("bk,bkr->br", lu[:, i, i + 1:], y[:, i + 1:])
+        y[:, i] /= lu[:, i, i, None]
+    return y
+
+
 def _order(piv, m):
     """The rows of A in P^T A = L U (..., m) from 0-based pivots (..., k): the pivots'
-    interchanges applied in order."""
-    count = int(np.prod(piv.shape[:-1]))
+    interchanges applied in order, for each matrix as Python ints when the batch is
+    small (one interchange costs 0.1 us so), else across the batch at once (3 us)."""
+    count, k = int(np.prod(piv.shape[:-1])), piv.shape[-1]
+    pflat = piv.reshape(count, k)
+    if count < 16:
+        rows = []
+        for swaps in pflat.tolist():
+            row = list(range(m))
+            for i, p in enumerate(swaps):
+                row[i], row[p] = row[p], row[i]
+            rows.append(row)
+        return np.array(rows, dtype=np.int64).reshape(piv.shape[:-1] + (m,))
     flat = np.broadcast_to(np.arange(m), (count, m)).copy()
-    pflat = piv.reshape(count, piv.shape[-1])
     batch = np.arange(count)
-    for i in range(pflat.shape[1]):
+    for i in range(k):
         p = pflat[:, i]
         flat[batch, i], flat[batch, p] = flat[batch, p], flat[batch, i]
     return flat.reshape(piv.shape[:-1] + (m,))
@@ -91,6 +141,10 @@ def _solve_host(lu, pivots, b, adjoint):
     """X with A X = B (A^T X = B when ``adjoint``), A = P L U from lu_factor's LU and
     pivots: LAPACK's getrs on each matrix, batches broadcast."""
     (lus, pivs, bs), batch = batches(lu, pivots[..., None], b)
+    n = lu.shape[-1]
+    if len(bs) >= MANY and n <= SMALL:
+        order = _order(pivs[:, :, 0].astype(np.int64) - 1, n)
+        return _getrs_batch(lus, order, bs, adjoint).reshape(batch + b.shape[-2:])
     x = np.empty_like(bs)
     if x.size:
         (getrs,) = get_lapack_funcs(("getrs",), (lus,))

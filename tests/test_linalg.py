@@ -109,6 +109,10 @@ CASES = [
     ("lu_solve", [((2, 4, 4), "general"), ((3, 1, 4, 2), "rect")],
      lambda L, A, B: tuple(L.lu_solve(*L.lu_factor(A), C, left=left, adjoint=adjoint)
                            for C, left in ((B, True), (B.mT, False)) for adjoint in (False, True))),
+    # 16 or more matrices of at most 8 x 8 are factored across the batch, not by LAPACK
+    ("lu_many_small", [((20, 3, 3), "general"), ((20, 3, 2), "rect")],
+     lambda L, A, B: (L.lu_factor_ex(A), L.lu_solve(*L.lu_factor(A), B),
+                      L.lu_solve(*L.lu_factor(A), B, adjoint=True))),
     ("solve_ex_inv_ex", [((2, 4, 4), "general"), ((2, 4), "rect")],
      lambda L, A, b: (L.solve_ex(A, b), L.solve_ex(A, b.unsqueeze(-2), left=False).result,
                       L.inv_ex(A))),
@@ -503,6 +507,11 @@ def test_lu_of_singular_matrices_reports_or_refuses_them_as_pytorch(backend):
             fn()
     with pytest.raises(ember.LinAlgError, match="pivot=False.*getrf"):
         ember.linalg.lu(A, pivot=False)
+    many = np.concatenate([SINGULAR, np.zeros((1, 3, 3)), SINGULAR[:, :, ::-1]] * 4)
+    got, want = ember.linalg.lu_factor_ex(_t(many)), torch.linalg.lu_factor_ex(
+        torch.tensor(many))     # 20 small matrices: factored across the batch
+    for g, w, what in zip(got, want, ("LU", "pivots", "info")):
+        _close(g.numpy(), w.numpy(), 1e-6, f"lu_factor_ex's {what} of many", scale=1.0)
 
 
 def test_lu_edges_empty_half_nan_and_refusals(backend):

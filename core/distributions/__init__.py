@@ -4,6 +4,7 @@ and the reparameterized samples (rsample) carry gradients to the parameters."""
 
 from . import transforms
 from .circular import VonMises
+from .continuous_bernoulli import ContinuousBernoulli
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
                          StudentT, Uniform)
 from .derived import (FisherSnedecor, Gumbel, HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
@@ -17,7 +18,8 @@ from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBerno
 from .multivariate import Dirichlet, Independent, MultivariateNormal
 from .transforms import TransformedDistribution
 
-__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
+           "Dirichlet",
            "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma",
            "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
            "Kumaraswamy", "Laplace",

@@ -45,6 +45,8 @@ CASES = {
     "MultivariateNormal": ({"loc": REAL, "covariance_matrix": SPD}, REAL * 2),
     "MultivariateNormal_tril": ({"loc": REAL, "scale_tril": np.linalg.cholesky(SPD)}, REAL),
     "MultivariateNormal_precision": ({"loc": REAL, "precision_matrix": SPD}, REAL),
+    "LowRankMultivariateNormal": ({"loc": REAL, "cov_factor": RNG.standard_normal((3, 2)),
+                                   "cov_diag": POS}, REAL * 2),
     "HalfNormal": ({"scale": POS}, POS2),
     "HalfCauchy": ({"scale": POS}, POS2),
     "Gumbel": ({"loc": REAL, "scale": POS}, REAL * 2),
@@ -124,7 +126,8 @@ def test_values_match_torch(backend, name):
 
 
 @pytest.mark.parametrize("name", ["Normal", "Gamma", "Beta", "Dirichlet", "MultivariateNormal",
-                                  "Bernoulli_logits", "Categorical", "Poisson"])
+                                  "Bernoulli_logits", "Categorical", "Poisson",
+                                  "LowRankMultivariateNormal", "ContinuousBernoulli_logits"])
 def test_log_prob_gradients_match_torch(backend, name):
     """The gradient of the summed log_prob (and entropy, where defined) in every parameter."""
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
@@ -154,7 +157,7 @@ DRAWS = [("Normal", 10000), ("Uniform", 10000), ("Exponential", 10000),
          ("Weibull", 10000), ("Pareto", 10000), ("StudentT", 10000),
          ("NegativeBinomial", 3000), ("Multinomial", 3000), ("Kumaraswamy", 10000),
          ("InverseGamma", 10000), ("FisherSnedecor", 10000),
-         ("ContinuousBernoulli_logits", 10000)]
+         ("ContinuousBernoulli_logits", 10000), ("LowRankMultivariateNormal", 10000)]
 
 
 @pytest.mark.parametrize("name,n", DRAWS, ids=[d[0] for d in DRAWS])
@@ -255,7 +258,8 @@ def test_small_concentrations_draw_without_nan(backend):
 
 @pytest.mark.parametrize("name", ["Normal", "Uniform", "Exponential", "Laplace",
                                   "MultivariateNormal", "HalfNormal", "Gumbel", "Weibull",
-                                  "Pareto", "Kumaraswamy", "ContinuousBernoulli_logits"])
+                                  "Pareto", "Kumaraswamy", "ContinuousBernoulli_logits",
+                                  "LowRankMultivariateNormal"])
 def test_rsample_differentiates_in_the_parameters(backend, name):
     """d/dtheta of the mean of rsample equals d/dtheta of the distribution's mean, within
     the sampling error (a fixed seed: the draws are the same on every backend)."""

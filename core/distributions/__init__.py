@@ -15,7 +15,7 @@ from .distribution import Distribution
 from .kl import kl_divergence, register_kl
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                       RelaxedOneHotCategorical)
-from .multivariate import Dirichlet, Independent, MultivariateNormal
+from .multivariate import Dirichlet, Independent, LowRankMultivariateNormal, MultivariateNormal
 from .transforms import TransformedDistribution
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
@@ -23,7 +23,7 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Co
            "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma",
            "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
            "Kumaraswamy", "Laplace",
-           "LogitRelaxedBernoulli", "LogNormal", "MixtureSameFamily", "Multinomial",
+           "LogitRelaxedBernoulli", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
            "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
            "TransformedDistribution", "Uniform", "VonMises", "Weibull", "kl_divergence",

@@ -78,6 +78,100 @@ class MultivariateNormal(Distribution):
         return 0.5 * n * (1.0 + math.log(2 * math.pi)) + self._half_log_det()
 
 
+class LowRankMultivariateNormal(Distribution):
+    """N(loc, W W^T + diag(D)) over vectors of loc's last axis, W = cov_factor (n x m)
+    and D = cov_diag > 0: log_prob and entropy through the m x m capacitance matrix
+    I + W^T D^-1 W (Woodbury's identity and the matrix determinant lemma), so nothing
+    n x n is factored; rsample is loc + W e1 + sqrt(D) e2."""
+
+    has_rsample = True
+    arg_constraints = {"cov_diag": POSITIVE}
+    _params = ("loc", "cov_factor", "cov_diag")
+
+    def __init__(self, loc, cov_factor, cov_diag, validate_args=True):
+        (loc,), _ = parameters(loc)
+        if loc.ndim < 1:
+            raise ShapeError("LowRankMultivariateNormal: loc needs at least one axis, the "
+                             "event's")
+        n = loc.shape[-1]
+        W, D = cov_factor.to(loc.dtype), cov_diag.to(loc.dtype)
+        if W.ndim < 2 or W.shape[-2] != n:
+            raise ShapeError(f"LowRankMultivariateNormal: cov_factor must be (..., {n}, rank) "
+                             f"for loc of shape {tuple(loc.shape)}, got {tuple(W.shape)}")
+        if D.ndim < 1 or D.shape[-1] != n:
+            raise ShapeError(f"LowRankMultivariateNormal: cov_diag must be (..., {n}) for loc "
+                             f"of shape {tuple(loc.shape)}, got {tuple(D.shape)}")
+        m = W.shape[-1]
+        batch = ops.broadcast_shapes(tuple(loc.shape[:-1]), tuple(W.shape[:-2]),
+                                     tuple(D.shape[:-1]))
+        self.loc = ops.broadcast_to(loc, batch + (n,))
+        self.cov_factor = ops.broadcast_to(W, batch + (n, m))
+        self.cov_diag = ops.broadcast_to(D, batch + (n,))
+        super().__init__(batch, (n,), validate_args)
+
+    def _param_event(self, name):
+        return self.event_shape + ((self.cov_factor.shape[-1],) if name == "cov_factor" else ())
+
+    mean = property(lambda self: self.loc)
+    mode = property(lambda self: self.loc)
+    variance = property(lambda self: (self.cov_factor ** 2).sum(-1) + self.cov_diag)
+
+    @property
+    def covariance_matrix(self):
+        W = self.cov_factor
+        return W @ W.mT + ops.diag_embed(self.cov_diag)
+
+    @property
+    def precision_matrix(self):
+        """D^-1 - D^-1 W K^-1 W^T D^-1 (Woodbury), K the capacitance matrix."""
+        Wd = self.cov_factor / ops.unsqueeze(self.cov_diag, -1)
+        A = linalg.solve_triangular(self._capacitance_tril(), Wd.mT, upper=False)
+        return ops.diag_embed(1.0 / self.cov_diag) - A.mT @ A
+
+    @property
+    def scale_tril(self):
+        return linalg.cholesky(self.covariance_matrix)
+
+    def _capacitance_tril(self):
+        W = self.cov_factor
+        m = W.shape[-1]
+        from ..creation import eye
+        K = eye(m, dtype=W.dtype, backend=W.backend) + (W / ops.unsqueeze(self.cov_diag, -1)).mT @ W
+        return linalg.cholesky(K)
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        m = self.cov_factor.shape[-1]
+        e1 = randn(*(shape[:-1] + (m,)), dtype=self.loc.dtype, backend=self.loc.backend)
+        e2 = randn(*shape, dtype=self.loc.dtype, backend=self.loc.backend)
+        return (self.loc + (self.cov_factor @ ops.unsqueeze(e1, -1))[..., 0]
+                + ops.sqrt(self.cov_diag) * e2)
+
+    def _log_det(self, tril):
+        """log det(W W^T + D) = log det K + sum log D."""
+        return (2.0 * ops.log(ops.diagonal(tril, 0, -2, -1)).sum(-1)
+                + ops.log(self.cov_diag).sum(-1))
+
+    def log_prob(self, value):
+        value = self._value(value)
+        diff = value - self.loc
+        shape = ops.broadcast_shapes(tuple(diff.shape[:-1]), self.batch_shape)
+        n, m = self.event_shape[0], self.cov_factor.shape[-1]
+        diff = ops.broadcast_to(diff, shape + (n,))
+        W = ops.broadcast_to(self.cov_factor, shape + (n, m))
+        scaled = diff / self.cov_diag
+        tril = self._capacitance_tril()
+        z = linalg.solve_triangular(ops.broadcast_to(tril, shape + (m, m)),
+                                    ops.unsqueeze((W * ops.unsqueeze(scaled, -1)).sum(-2), -1),
+                                    upper=False)[..., 0]
+        mahalanobis = (diff * scaled).sum(-1) - (z * z).sum(-1)
+        return -0.5 * (n * math.log(2 * math.pi) + self._log_det(tril) + mahalanobis)
+
+    def entropy(self):
+        n = self.event_shape[0]
+        return 0.5 * (n * (1.0 + math.log(2 * math.pi)) + self._log_det(self._capacitance_tril()))
+
+
 class Dirichlet(Distribution):
     """Dirichlet(concentration) over the simplex of concentration's last axis."""
 

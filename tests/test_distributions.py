@@ -37,6 +37,7 @@ CASES = {
     "Bernoulli_logits": ({"logits": REAL}, (UNIT > 0.5).astype(np.float64)),
     "Categorical": ({"logits": SIMPLEX_LOGITS}, np.array([0.0, 3.0])),
     "OneHotCategorical": ({"probs": np.exp(SIMPLEX_LOGITS)}, np.eye(4)[[1, 2]]),
+    "OneHotCategoricalStraightThrough": ({"logits": SIMPLEX_LOGITS}, np.eye(4)[[3, 0]]),
     "Binomial": ({"total_count": np.array([[5.0], [9.0]]), "probs": UNIT},
                  np.array([[2.0, 0.0, 5.0], [9.0, 3.0, 1.0]])),
     "Geometric": ({"probs": UNIT}, np.array([[0.0, 2.0, 5.0], [1.0, 0.0, 7.0]])),
@@ -876,3 +877,18 @@ def test_continuous_bernoulli_keeps_its_precision_at_every_logit(backend):
                     cond += abs(float(l * (x - want["mean"])) / w)
                 err = abs(got[k][i] - w) / abs(w) / eps
                 assert err <= 4 * cond, f"{k} at logit {float(l)}: {got[k][i]} for {w} ({err:.1f} eps)"
+
+
+def test_straight_through_one_hot_draws_pass_the_gradient_of_probs(backend):
+    """rsample is a one-hot draw forward and the gradient of probs backward, as PyTorch's."""
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    logits = ember.tensor(SIMPLEX_LOGITS, dtype=dtype, requires_grad=True)
+    tlogits = torch.tensor(SIMPLEX_LOGITS, requires_grad=True)
+    w = RNG.standard_normal((5, 2, 4))
+    draw = D.OneHotCategoricalStraightThrough(logits=logits).rsample((5,))
+    assert set(np.unique(draw.detach().numpy())) <= {0.0, 1.0}
+    np.testing.assert_array_equal(draw.detach().numpy().sum(-1), 1.0)
+    (draw * ember.tensor(w, dtype=dtype)).sum().backward()
+    (TD.OneHotCategoricalStraightThrough(logits=tlogits).rsample((5,)) * torch.tensor(w)).sum(
+        ).backward()
+    _close(logits.grad, tlogits.grad, "straight-through gradient", _rtol(backend) * 10)

@@ -10,7 +10,8 @@ from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNor
 from .derived import (FisherSnedecor, Gumbel, HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
                       MixtureSameFamily, Pareto, Weibull)
 from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
-                       NegativeBinomial, OneHotCategorical, Poisson)
+                       NegativeBinomial, OneHotCategorical, OneHotCategoricalStraightThrough,
+                       Poisson)
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
@@ -24,7 +25,8 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Co
            "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
            "Kumaraswamy", "Laplace",
            "LogitRelaxedBernoulli", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
-           "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical", "Pareto",
+           "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical",
+           "OneHotCategoricalStraightThrough", "Pareto",
            "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
            "TransformedDistribution", "Uniform", "VonMises", "Weibull", "kl_divergence",
            "register_kl", "transforms"]

@@ -179,6 +179,17 @@ class OneHotCategorical(Categorical):
         return (value * ops.where(self.logits == -math.inf, 0.0, self.logits)).sum(-1)
 
 
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategorical whose rsample passes gradients straight through (Bengio et al.,
+    2013): the one-hot draw forward, the gradient of probs backward."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        draw = self.sample(sample_shape)
+        return draw + (self.probs - self.probs.detach())
+
+
 def _one_hot(index, n, like):
     return (ops.unsqueeze(index, -1) == arange(n, backend=like.backend)).to(like.dtype)
 

@@ -65,11 +65,23 @@ CASES = {
     "FisherSnedecor": ({"df1": POS * 2 + 2.5, "df2": POS2 * 2 + 10.0}, POS2),
     "RelaxedBernoulli": ({"temperature": POS, "logits": REAL}, UNIT),
     "ContinuousBernoulli": ({"probs": UNIT}, 1.0 - UNIT),
+    "GeneralizedPareto": ({"loc": REAL, "scale": POS, "concentration": UNIT * 0.5 - 0.3},
+                          REAL + POS2 * 0.3),
     "ContinuousBernoulli_logits": ({"logits": REAL * 3.0}, UNIT),
     "RelaxedOneHotCategorical": ({"temperature": np.array(0.7),
                                   "logits": SIMPLEX_LOGITS},
                                  np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]])),
 }
+
+
+def _torch_defaults_for(name, request):
+    """PyTorch 2.13's GeneralizedPareto.log_prob compares its parameters with
+    torch.tensor(0.0), made in the default dtype, and fails on float64 ones: the oracle
+    runs with float64 as its default for it, until the test ends."""
+    if _class(name) == "GeneralizedPareto":
+        old = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        request.addfinalizer(lambda: torch.set_default_dtype(old))
 
 
 def _class(name):
@@ -98,7 +110,8 @@ def _rtol(backend):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_values_match_torch(backend, name):
+def test_values_match_torch(backend, name, request):
+    _torch_defaults_for(name, request)
     e, t = _build(name, ember, backend), _build(name, torch)
     assert e.batch_shape == tuple(t.batch_shape) and e.event_shape == tuple(t.event_shape)
     value = CASES[name][1]
@@ -119,7 +132,8 @@ def test_values_match_torch(backend, name):
         got = getattr(e, what)
         _close(got() if callable(got) else got, want, f"{name}.{what}", rtol)
     if _class(name) in ("Normal", "Uniform", "Exponential", "Laplace", "Cauchy", "HalfNormal",
-                        "HalfCauchy", "Gumbel", "Weibull", "Pareto", "ContinuousBernoulli"):
+                        "HalfCauchy", "Gumbel", "Weibull", "Pareto", "ContinuousBernoulli",
+                        "GeneralizedPareto"):
         _close(e.cdf(ember.tensor(value, dtype=dtype)), t.cdf(torch.tensor(value)),
                f"{name}.cdf", rtol * 10)
         _close(e.icdf(ember.tensor(UNIT, dtype=dtype)), t.icdf(torch.tensor(UNIT)),
@@ -128,9 +142,11 @@ def test_values_match_torch(backend, name):
 
 @pytest.mark.parametrize("name", ["Normal", "Gamma", "Beta", "Dirichlet", "MultivariateNormal",
                                   "Bernoulli_logits", "Categorical", "Poisson",
-                                  "LowRankMultivariateNormal", "ContinuousBernoulli_logits"])
-def test_log_prob_gradients_match_torch(backend, name):
+                                  "LowRankMultivariateNormal", "ContinuousBernoulli_logits",
+                                  "GeneralizedPareto"])
+def test_log_prob_gradients_match_torch(backend, name, request):
     """The gradient of the summed log_prob (and entropy, where defined) in every parameter."""
+    _torch_defaults_for(name, request)
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
     params = CASES[name][0]
     ep = {k: ember.tensor(v, dtype=dtype, requires_grad=True) for k, v in params.items()}
@@ -158,7 +174,8 @@ DRAWS = [("Normal", 10000), ("Uniform", 10000), ("Exponential", 10000),
          ("Weibull", 10000), ("Pareto", 10000), ("StudentT", 10000),
          ("NegativeBinomial", 3000), ("Multinomial", 3000), ("Kumaraswamy", 10000),
          ("InverseGamma", 10000), ("FisherSnedecor", 10000),
-         ("ContinuousBernoulli_logits", 10000), ("LowRankMultivariateNormal", 10000)]
+         ("ContinuousBernoulli_logits", 10000), ("LowRankMultivariateNormal", 10000),
+         ("GeneralizedPareto", 10000)]
 
 
 @pytest.mark.parametrize("name,n", DRAWS, ids=[d[0] for d in DRAWS])
@@ -260,7 +277,7 @@ def test_small_concentrations_draw_without_nan(backend):
 @pytest.mark.parametrize("name", ["Normal", "Uniform", "Exponential", "Laplace",
                                   "MultivariateNormal", "HalfNormal", "Gumbel", "Weibull",
                                   "Pareto", "Kumaraswamy", "ContinuousBernoulli_logits",
-                                  "LowRankMultivariateNormal"])
+                                  "LowRankMultivariateNormal", "GeneralizedPareto"])
 def test_rsample_differentiates_in_the_parameters(backend, name):
     """d/dtheta of the mean of rsample equals d/dtheta of the distribution's mean, within
     the sampling error (a fixed seed: the draws are the same on every backend)."""
@@ -892,3 +909,51 @@ def test_straight_through_one_hot_draws_pass_the_gradient_of_probs(backend):
     (TD.OneHotCategoricalStraightThrough(logits=tlogits).rsample((5,)) * torch.tensor(w)).sum(
         ).backward()
     _close(logits.grad, tlogits.grad, "straight-through gradient", _rtol(backend) * 10)
+
+
+def test_generalized_pareto_passes_continuously_through_zero_concentration(backend):
+    """log_prob, cdf and icdf within a few eps of mpmath at concentrations 0, +-1e-8 and
+    +-1e-300 (PyTorch's float64 log_prob takes |xi| < 1e-8 as 0: 5e-3 off at z = 1000),
+    -1 (uniform) and 3; the mean and variance inf where they diverge and NaN where they do
+    not exist; values past a bounded support refused."""
+    mpmath = pytest.importorskip("mpmath")
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    eps = float(ember.finfo(dtype).eps)
+    xis = [0.0, 1e-8, -1e-8, 1e-30, -1.0, -0.25, 0.5, 3.0]
+    if dtype is ember.float64:
+        xis += [1e-300, -1e-300]
+    for xi in xis:
+        for z in (1e-6, 0.5, 3.0, 1000.0):
+            if xi < 0 and z >= -1 / xi:
+                continue
+            d = D.GeneralizedPareto(ember.tensor(0.0, dtype=dtype), ember.tensor(2.0, dtype=dtype),
+                                    ember.tensor(xi, dtype=dtype))
+            x = ember.tensor(2.0 * z, dtype=dtype)
+            with mpmath.workdps(60):
+                m_xi, m_z = mpmath.mpf(float(np.asarray(xi, dtype.np))), mpmath.mpf(z)
+                if m_xi == 0:
+                    lp, sf = -mpmath.log(2) - m_z, mpmath.exp(-m_z)
+                else:
+                    lp = -mpmath.log(2) - (1 / m_xi + 1) * mpmath.log1p(m_xi * m_z)
+                    sf = mpmath.exp(-mpmath.log1p(m_xi * m_z) / m_xi)
+                cdf = 1 - sf
+            q = ember.tensor(float(cdf), dtype=dtype)
+            if float(q) == 1:       # the upper end: the support's
+                assert float(d.icdf(q)) == (math.inf if xi >= 0 else -2.0 / xi)
+                continue
+            for what, got, want, cond in (
+                    ("log_prob", d.log_prob(x), lp, 1 + abs(float(m_z / lp))),
+                    ("cdf", d.cdf(x), cdf, 1 + abs(float(m_z * sf / cdf))),
+                    ("icdf", d.icdf(q), 2.0 * m_z,
+                     1 + abs(float(cdf * (1 + m_xi * m_z) / (sf * m_z))))):
+                err = abs(float(got) - float(want)) / abs(float(want)) / eps
+                assert err <= 4 * cond, f"{what} at xi={xi}, z={z}: {float(got)} for {float(want)}"
+    d = D.GeneralizedPareto(ember.zeros(4, dtype=dtype), ember.ones(4, dtype=dtype),
+                            ember.tensor([0.25, 0.75, 1.0, 2.0], dtype=dtype))
+    np.testing.assert_array_equal(np.isinf(d.mean.numpy()), [False, False, True, True])
+    v = d.variance.numpy()
+    assert np.isfinite(v[0]) and np.isinf(v[1]) and np.isnan(v[2:]).all()
+    bounded = D.GeneralizedPareto(0.0, 1.0, -0.5)
+    with pytest.raises(ValueError, match="support"):
+        bounded.log_prob(ember.tensor(2.5))
+    assert float(bounded.log_prob(ember.tensor(1.0))) == pytest.approx(math.log(0.5), rel=1e-6)

@@ -5,8 +5,8 @@ and the reparameterized samples (rsample) carry gradients to the parameters."""
 from . import transforms
 from .circular import VonMises
 from .continuous_bernoulli import ContinuousBernoulli
-from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, Laplace, LogNormal, Normal,
-                         StudentT, Uniform)
+from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, GeneralizedPareto, Laplace,
+                         LogNormal, Normal, StudentT, Uniform)
 from .derived import (FisherSnedecor, Gumbel, HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
                       MixtureSameFamily, Pareto, Weibull)
 from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
@@ -21,7 +21,7 @@ from .transforms import TransformedDistribution
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
            "Dirichlet",
-           "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma",
+           "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto",
            "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
            "Kumaraswamy", "Laplace",
            "LogitRelaxedBernoulli", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",

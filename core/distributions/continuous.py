@@ -171,6 +171,99 @@ class Exponential(Distribution):
         return 1.0 - ops.log(self.rate)
 
 
+def _log1p_ratio(t):
+    """log1p(t) / t, 1 at t = 0 (and wherever log1p(t) rounds to t, subnormals too)."""
+    zero = t == 0
+    safe = ops.where(zero, 1.0, t)
+    return ops.where(zero, 1.0, ops.log1p(safe) / safe)
+
+
+def _expm1_ratio(t):
+    """expm1(t) / t, 1 at t = 0."""
+    zero = t == 0
+    safe = ops.where(zero, 1.0, t)
+    return ops.where(zero, 1.0, ops.expm1(safe) / safe)
+
+
+class GeneralizedPareto(Distribution):
+    """(1 + xi z)^(-1/xi - 1) / scale with z = (x - loc) / scale and xi = concentration,
+    on x >= loc (and x <= loc - scale / xi for xi < 0): Exponential at xi = 0, Uniform at
+    -1, Pareto-tailed above 0. Each form is written through log1p(t) / t and
+    expm1(t) / t of t = xi z, so it passes continuously through xi = 0 (PyTorch treats
+    |xi| < 1e-8 as 0: its float64 log_prob at xi = 1e-8, z = 1000 is 5e-3 off). Where
+    the mean or variance diverges it is inf, where it does not exist NaN (as StudentT's;
+    PyTorch's GeneralizedPareto gives NaN for both)."""
+
+    has_rsample = True
+    arg_constraints = {"loc": REAL, "scale": POSITIVE, "concentration": REAL}
+    _params = ("loc", "scale", "concentration")
+
+    def __init__(self, loc, scale, concentration, validate_args=True):
+        (self.loc, self.scale, self.concentration), shape = parameters(loc, scale,
+                                                                      concentration)
+        super().__init__(shape, (), validate_args)
+
+    @property
+    def _upper(self):
+        xi = self.concentration
+        return ops.where(xi < 0, self.loc - self.scale / ops.where(xi < 0, xi, -1.0), math.inf)
+
+    @property
+    def support(self):
+        return (lambda v: (v >= self.loc.numpy()) & (v <= self._upper.numpy()),
+                "Interval(lower_bound=loc, upper_bound=loc - scale / concentration where "
+                "concentration < 0, else inf)")
+
+    def _z(self, value):
+        return (value - self.loc) / self.scale
+
+    def rsample(self, sample_shape=()):
+        u = _draws(self.loc, self._extended_shape(sample_shape), rand)
+        return self.icdf(u)
+
+    def log_prob(self, value):
+        """-log(scale) - (1 + xi) z log1p(xi z) / (xi z)."""
+        z = self._z(self._value(value))
+        xi = self.concentration
+        return -ops.log(self.scale) - (1.0 + xi) * z * _log1p_ratio(xi * z)
+
+    def log_survival_function(self, value):
+        z = self._z(self._value(value))
+        return -z * _log1p_ratio(self.concentration * z)
+
+    def cdf(self, value):
+        return -ops.expm1(self.log_survival_function(value))
+
+    def log_cdf(self, value):
+        return ops.log(self.cdf(value))
+
+    def icdf(self, value):
+        """loc + scale (-log1p(-q)) expm1(-xi log1p(-q)) / (-xi log1p(-q)); the support's
+        upper end at q = 1."""
+        top = value == 1
+        e = -ops.log1p(-ops.where(top, 0.0, value))
+        inside = self.loc + self.scale * e * _expm1_ratio(self.concentration * e)
+        return ops.where(top, self._upper, inside)
+
+    @property
+    def mean(self):
+        xi = self.concentration
+        finite = self.loc + self.scale / (1.0 - ops.where(xi < 1, xi, 0.0))
+        return ops.where(xi < 1, finite, math.inf)
+
+    @property
+    def variance(self):
+        xi = self.concentration
+        ok = ops.where(xi < 0.5, xi, 0.0)
+        finite = self.scale ** 2 / ((1.0 - ok) ** 2 * (1.0 - 2.0 * ok))
+        return ops.where(xi < 0.5, finite, ops.where(xi < 1, math.inf, math.nan))
+
+    mode = property(lambda self: self.loc)
+
+    def entropy(self):
+        return ops.log(self.scale) + self.concentration + 1.0
+
+
 class Laplace(_LocScale):
     """exp(-|x - loc| / scale) / (2 scale)."""
 

@@ -21,6 +21,9 @@ REAL = RNG.standard_normal((2, 3))
 UNIT = RNG.uniform(0.1, 0.9, (2, 3))
 SIMPLEX_LOGITS = RNG.standard_normal((2, 4))
 SPD = (lambda a: a @ a.T + 3 * np.eye(3))(RNG.standard_normal((3, 3)))
+#: two positive-definite matrices, and the Cholesky factors of two correlation matrices
+SPDS = np.stack([SPD, SPD @ SPD / 10 + np.eye(3)])
+CORR_CHOL = np.linalg.cholesky(SPDS / np.sqrt(np.einsum("bii,bjj->bij", SPDS, SPDS)))
 
 #: name -> (parameters as arrays, constructor keywords, values log_prob is asked about)
 CASES = {
@@ -65,6 +68,9 @@ CASES = {
     "FisherSnedecor": ({"df1": POS * 2 + 2.5, "df2": POS2 * 2 + 10.0}, POS2),
     "RelaxedBernoulli": ({"temperature": POS, "logits": REAL}, UNIT),
     "ContinuousBernoulli": ({"probs": UNIT}, 1.0 - UNIT),
+    "Wishart": ({"df": np.array([4.5, 7.0]), "covariance_matrix": SPD}, SPDS),
+    "Wishart_tril": ({"df": np.array([3.5]), "scale_tril": np.linalg.cholesky(SPDS)}, SPDS[::-1].copy()),
+    "LKJCholesky": ({"dim": 3, "concentration": POS[0, :2]}, CORR_CHOL),
     "GeneralizedPareto": ({"loc": REAL, "scale": POS, "concentration": UNIT * 0.5 - 0.3},
                           REAL + POS2 * 0.3),
     "ContinuousBernoulli_logits": ({"logits": REAL * 3.0}, UNIT),
@@ -141,7 +147,8 @@ def test_values_match_torch(backend, name, request):
 
 
 @pytest.mark.parametrize("name", ["Normal", "Gamma", "Beta", "Dirichlet", "MultivariateNormal",
-                                  "Bernoulli_logits", "Categorical", "Poisson",
+                                  "Bernoulli_logits", "Categorical", "Poisson", "Wishart",
+                                  "LKJCholesky",
                                   "LowRankMultivariateNormal", "ContinuousBernoulli_logits",
                                   "GeneralizedPareto"])
 def test_log_prob_gradients_match_torch(backend, name, request):
@@ -150,16 +157,20 @@ def test_log_prob_gradients_match_torch(backend, name, request):
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
     params = CASES[name][0]
     ep = {k: ember.tensor(v, dtype=dtype, requires_grad=True) for k, v in params.items()}
-    tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    e, t = getattr(D, _class(name))(**ep), getattr(TD, _class(name))(**tp)
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()
+          if not isinstance(v, int)}
+    ep = {k: v for k, v in ep.items() if k in tp}
+    fixed = {k: v for k, v in params.items() if isinstance(v, int)}      # LKJ's dim
+    e = getattr(D, _class(name))(**ep, **fixed)
+    t = getattr(TD, _class(name))(**tp, **fixed)
     value = CASES[name][1]
     loss = e.log_prob(ember.tensor(value, dtype=dtype)).sum()
     tloss = t.log_prob(torch.tensor(value)).sum()
-    if name != "Poisson":
+    if name not in ("Poisson", "LKJCholesky"):      # (neither has an entropy in PyTorch)
         loss, tloss = loss + e.entropy().sum(), tloss + t.entropy().sum()
     loss.backward()
     tloss.backward()
-    for k in params:
+    for k in tp:
         _close(ep[k].grad, tp[k].grad, f"{name}: d/d{k}", _rtol(backend) * 10)
 
 
@@ -175,7 +186,7 @@ DRAWS = [("Normal", 10000), ("Uniform", 10000), ("Exponential", 10000),
          ("NegativeBinomial", 3000), ("Multinomial", 3000), ("Kumaraswamy", 10000),
          ("InverseGamma", 10000), ("FisherSnedecor", 10000),
          ("ContinuousBernoulli_logits", 10000), ("LowRankMultivariateNormal", 10000),
-         ("GeneralizedPareto", 10000)]
+         ("GeneralizedPareto", 10000), ("Wishart", 10000)]
 
 
 @pytest.mark.parametrize("name,n", DRAWS, ids=[d[0] for d in DRAWS])
@@ -957,3 +968,20 @@ def test_generalized_pareto_passes_continuously_through_zero_concentration(backe
     with pytest.raises(ValueError, match="support"):
         bounded.log_prob(ember.tensor(2.5))
     assert float(bounded.log_prob(ember.tensor(1.0))) == pytest.approx(math.log(0.5), rel=1e-6)
+
+
+def test_lkj_cholesky_draws_have_the_correlations_marginals(backend):
+    """Each correlation of LKJ(eta) in d dimensions is 2 B - 1 for B ~ Beta(eta - 1 +
+    d / 2, the same): mean 0, variance 1 / (2 eta + d - 1); each draw is a Cholesky factor
+    of a correlation matrix."""
+    ember.manual_seed(5)
+    n, d, eta = 20000, 4, 2.0
+    L = D.LKJCholesky(d, eta).sample((n,)).numpy().astype(np.float64)
+    np.testing.assert_allclose(np.linalg.norm(L, axis=-1), 1.0, rtol=1e-5)
+    assert np.all(np.triu(L, 1) == 0) and np.all(np.diagonal(L, 0, -2, -1) > 0)
+    R = L @ np.swapaxes(L, -1, -2)
+    r = R[:, np.triu_indices(d, 1)[0], np.triu_indices(d, 1)[1]]
+    var = 1 / (2 * eta + d - 1)
+    assert np.all(np.abs(r.mean(0)) <= 5 * np.sqrt(var / n)), r.mean(0)
+    fourth = 3 * var ** 2 * (2 * eta + d - 1) / (2 * eta + d + 1)      # E r^4 of 2B - 1
+    assert np.all(np.abs(r.var(0) - var) <= 5 * np.sqrt((fourth - var ** 2) / n)), r.var(0)

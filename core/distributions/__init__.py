@@ -14,6 +14,7 @@ from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
                        Poisson)
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
+from .matrices import LKJCholesky, Wishart
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                       RelaxedOneHotCategorical)
 from .multivariate import Dirichlet, Independent, LowRankMultivariateNormal, MultivariateNormal
@@ -23,10 +24,10 @@ __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Co
            "Dirichlet",
            "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto",
            "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
-           "Kumaraswamy", "Laplace",
+           "Kumaraswamy", "LKJCholesky", "Laplace",
            "LogitRelaxedBernoulli", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical",
            "OneHotCategoricalStraightThrough", "Pareto",
            "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
-           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "kl_divergence",
+           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart", "kl_divergence",
            "register_kl", "transforms"]

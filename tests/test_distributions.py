@@ -68,6 +68,8 @@ CASES = {
     "FisherSnedecor": ({"df1": POS * 2 + 2.5, "df2": POS2 * 2 + 10.0}, POS2),
     "RelaxedBernoulli": ({"temperature": POS, "logits": REAL}, UNIT),
     "ContinuousBernoulli": ({"probs": UNIT}, 1.0 - UNIT),
+    "LogisticNormal": ({"loc": REAL, "scale": POS},
+                       np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.15, 0.05]])),
     "Wishart": ({"df": np.array([4.5, 7.0]), "covariance_matrix": SPD}, SPDS),
     "Wishart_tril": ({"df": np.array([3.5]), "scale_tril": np.linalg.cholesky(SPDS)}, SPDS[::-1].copy()),
     "LKJCholesky": ({"dim": 3, "concentration": POS[0, :2]}, CORR_CHOL),
@@ -985,3 +987,53 @@ def test_lkj_cholesky_draws_have_the_correlations_marginals(backend):
     assert np.all(np.abs(r.mean(0)) <= 5 * np.sqrt(var / n)), r.mean(0)
     fourth = 3 * var ** 2 * (2 * eta + d - 1) / (2 * eta + d + 1)      # E r^4 of 2B - 1
     assert np.all(np.abs(r.var(0) - var) <= 5 * np.sqrt((fourth - var ** 2) / n)), r.var(0)
+
+
+TRANSFORMS = [("StickBreakingTransform", (2, 4), 3.0), ("CorrCholeskyTransform", (2, 6), 1.0),
+              ("SoftmaxTransform", (2, 4), 1.0), ("LowerCholeskyTransform", (2, 3, 3), 1.0),
+              ("TanhTransform", (2, 3), 1.0), ("SoftplusTransform", (2, 3), 1.0)]
+
+
+@pytest.mark.parametrize("name,shape,spread", TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
+def test_transforms_match_torch(backend, name, shape, spread):
+    """Forward, inverse, log-determinant (where PyTorch has one) and its gradient, and the
+    shapes and event axes a TransformedDistribution reads from them."""
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    x = RNG.standard_normal(shape) * spread
+    e, t = getattr(D, name)(), getattr(TD, name)()
+    xe, xt = ember.tensor(x, dtype=dtype, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ye, yt = e(xe), t(xt)
+    rtol = _rtol(backend) * 10
+    _close(ye.detach(), yt, f"{name} forward", rtol)
+    _close(e.inv(ye).detach(), t.inv(yt), f"{name} inverse", rtol * 100)
+    assert (e.domain_event_dim, e.codomain_event_dim) == (t.domain.event_dim,
+                                                          t.codomain.event_dim)
+    assert e.forward_shape(shape) == tuple(t.forward_shape(shape))
+    try:
+        lt = t.log_abs_det_jacobian(xt, yt)
+    except NotImplementedError:
+        return
+    le = e.log_abs_det_jacobian(xe, ye)
+    _close(le.detach(), lt, f"{name} log-determinant", rtol)
+    (le.sum() + (ye * ye).sum()).backward()
+    (lt.sum() + (yt * yt).sum()).backward()
+    _close(xe.grad, xt.grad, f"{name} gradient", rtol)
+
+
+def test_transformed_distributions_take_their_event_axes_from_the_transforms(backend):
+    """A Normal pushed through StickBreakingTransform is a distribution over the simplex,
+    as in PyTorch: the base's batch axis becomes the event, log_prob sums over it."""
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    loc, scale = REAL, POS
+    e = D.TransformedDistribution(D.Normal(ember.tensor(loc, dtype=dtype),
+                                           ember.tensor(scale, dtype=dtype)),
+                                  [D.StickBreakingTransform(), D.AffineTransform(0.0, 2.0)])
+    t = TD.TransformedDistribution(TD.Normal(torch.tensor(loc), torch.tensor(scale)),
+                                   [TD.StickBreakingTransform(), TD.AffineTransform(0.0, 2.0)])
+    assert (e.batch_shape, e.event_shape) == (tuple(t.batch_shape), tuple(t.event_shape))
+    value = 2.0 * np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.15, 0.05]])
+    _close(e.log_prob(ember.tensor(value, dtype=dtype)), t.log_prob(torch.tensor(value)),
+           "log_prob", _rtol(backend) * 10)
+    assert e.sample((3,)).shape == (3, 2, 4)
+    np.testing.assert_allclose(D.LogisticNormal(0.0, 1.0).sample((5,)).numpy().sum(-1), 1.0,
+                               rtol=1e-6)

@@ -8,7 +8,7 @@ from .continuous_bernoulli import ContinuousBernoulli
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, GeneralizedPareto, Laplace,
                          LogNormal, Normal, StudentT, Uniform)
 from .derived import (FisherSnedecor, Gumbel, HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
-                      MixtureSameFamily, Pareto, Weibull)
+                      LogisticNormal, MixtureSameFamily, Pareto, Weibull)
 from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
                        NegativeBinomial, OneHotCategorical, OneHotCategoricalStraightThrough,
                        Poisson)
@@ -18,16 +18,22 @@ from .matrices import LKJCholesky, Wishart
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                       RelaxedOneHotCategorical)
 from .multivariate import Dirichlet, Independent, LowRankMultivariateNormal, MultivariateNormal
-from .transforms import TransformedDistribution
+from .transforms import (AbsTransform, AffineTransform, ComposeTransform, CorrCholeskyTransform,
+                         ExpTransform, LowerCholeskyTransform, PowerTransform, SigmoidTransform,
+                         SoftmaxTransform, SoftplusTransform, StickBreakingTransform,
+                         TanhTransform, Transform, TransformedDistribution)
 
-__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
-           "Dirichlet",
-           "Distribution", "ExpRelaxedCategorical", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto",
-           "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma",
-           "Kumaraswamy", "LKJCholesky", "Laplace",
-           "LogitRelaxedBernoulli", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
+__all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
+           "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
+           "CorrCholeskyTransform", "Dirichlet", "Distribution", "Exponential",
+           "ExpRelaxedCategorical", "ExpTransform", "FisherSnedecor", "Gamma",
+           "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
+           "Independent", "InverseGamma", "Kumaraswamy", "Laplace", "LKJCholesky",
+           "LogisticNormal", "LogitRelaxedBernoulli", "LogNormal", "LowerCholeskyTransform",
+           "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
            "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical",
-           "OneHotCategoricalStraightThrough", "Pareto",
-           "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
-           "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart", "kl_divergence",
-           "register_kl", "transforms"]
+           "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PowerTransform",
+           "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
+           "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "StudentT",
+           "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises",
+           "Weibull", "Wishart", "kl_divergence", "register_kl", "transforms"]

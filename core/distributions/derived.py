@@ -1,6 +1,7 @@
 """Distributions PyTorch defines as others transformed or mixed: HalfNormal, HalfCauchy
 (|x| of a centred one), Gumbel, Weibull, Pareto, Kumaraswamy, InverseGamma,
-FisherSnedecor (a ratio of Gammas), and MixtureSameFamily. Their
+FisherSnedecor (a ratio of Gammas), LogisticNormal (a Normal stick-broken onto the
+simplex), and MixtureSameFamily. Their
 formulas (moments, entropies, log-densities where PyTorch writes them out) are
 PyTorch's."""
 
@@ -12,11 +13,32 @@ from ..dtypes import finfo
 from ..ops.gamma import digamma, lgamma
 from ..ops.special import erf, erfinv
 from .continuous import Cauchy, Exponential, Gamma, Normal, Uniform, _LocScale
-from .distribution import NONNEGATIVE, POSITIVE, UNIT, Distribution, parameters
+from .distribution import NONNEGATIVE, POSITIVE, REAL, UNIT, Distribution, parameters
 from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, \
-    TransformedDistribution
+    StickBreakingTransform, TransformedDistribution
 
 EULER_GAMMA = 0.57721566490153286061
+
+
+class LogisticNormal(TransformedDistribution):
+    """Normal(loc, scale) over R^(K-1) through StickBreakingTransform onto the simplex of K
+    (its event): loc's last axis is the K - 1 (a number: K = 2)."""
+
+    arg_constraints = {"loc": REAL, "scale": POSITIVE}
+    support = (lambda v: (v >= 0).all() and abs(v.sum(-1) - 1).max() < 1e-5, "Simplex()")
+    _params = ("loc", "scale")
+
+    def __init__(self, loc, scale, validate_args=True):
+        (self.loc, self.scale), shape = parameters(loc, scale)
+        base = Normal(self.loc, self.scale, validate_args=False)
+        if not shape:
+            base = base.expand((1,))
+        super().__init__(base, StickBreakingTransform(), validate_args)
+
+    def expand(self, batch_shape):
+        shape = tuple(batch_shape) + self.loc.shape[-1:]
+        return LogisticNormal(ops.broadcast_to(self.loc, shape),
+                              ops.broadcast_to(self.scale, shape), validate_args=False)
 
 
 class _Folded(TransformedDistribution):

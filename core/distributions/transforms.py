@@ -7,7 +7,10 @@ softplus(-2x)), sigmoid's as -softplus(-x) - softplus(x), as PyTorch's are."""
 
 import math
 
+import numpy as np
+
 from .. import ops
+from ..ops._util import index_tensor
 from ..creation import full_like
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -21,10 +24,21 @@ def _softplus(x):
 
 class Transform:
     """y = self(x), x = self.inv(y), and log|dy/dx| at (x, y) (log_abs_det_jacobian).
-    ``sign`` is +1 or -1 for a monotone map."""
+    ``sign`` is +1 or -1 for a monotone map. ``domain_event_dim`` and
+    ``codomain_event_dim`` are PyTorch's domain.event_dim and codomain.event_dim: how
+    many trailing axes one point of x and of y spans (0 for elementwise maps; the
+    log-determinant is summed over the domain's); forward_shape and inverse_shape map
+    shapes across."""
 
     bijective = True
     sign = 1
+    domain_event_dim = codomain_event_dim = 0
+
+    def forward_shape(self, shape):
+        return tuple(shape)
+
+    def inverse_shape(self, shape):
+        return tuple(shape)
 
     def __call__(self, x):
         return self._call(x)
@@ -89,6 +103,7 @@ class AffineTransform(Transform):
 
     def __init__(self, loc, scale, event_dim=0):
         self.loc, self.scale, self.event_dim = loc, scale, event_dim
+        self.domain_event_dim = self.codomain_event_dim = event_dim
 
     @property
     def sign(self):
@@ -195,6 +210,35 @@ class ComposeTransform(Transform):
 
     sign = property(lambda self: math.prod(p.sign for p in self.parts))
 
+    @property
+    def domain_event_dim(self):
+        """The most trailing axes any part needs, carried back to x (PyTorch's rule)."""
+        if not self.parts:
+            return 0
+        dim = self.parts[-1].codomain_event_dim
+        for p in reversed(self.parts):
+            dim = max(dim + p.domain_event_dim - p.codomain_event_dim, p.domain_event_dim)
+        return dim
+
+    @property
+    def codomain_event_dim(self):
+        if not self.parts:
+            return 0
+        dim = self.parts[0].domain_event_dim
+        for p in self.parts:
+            dim = max(dim + p.codomain_event_dim - p.domain_event_dim, p.codomain_event_dim)
+        return dim
+
+    def forward_shape(self, shape):
+        for p in self.parts:
+            shape = p.forward_shape(shape)
+        return tuple(shape)
+
+    def inverse_shape(self, shape):
+        for p in reversed(self.parts):
+            shape = p.inverse_shape(shape)
+        return tuple(shape)
+
     def _call(self, x):
         for p in self.parts:
             x = p(x)
@@ -206,10 +250,14 @@ class ComposeTransform(Transform):
         return y
 
     def log_abs_det_jacobian(self, x, y):
-        total = 0.0
+        """Each part's, summed over the axes that are event axes of the whole but not of
+        that part."""
+        total, dim = 0.0, self.domain_event_dim
         for p in self.parts:
             nxt = p(x)
-            total = total + p.log_abs_det_jacobian(x, nxt)
+            total = total + sum_rightmost(p.log_abs_det_jacobian(x, nxt),
+                                          dim - p.domain_event_dim)
+            dim += p.codomain_event_dim - p.domain_event_dim
             x = nxt
         return total
 
@@ -220,21 +268,177 @@ class ComposeTransform(Transform):
 identity_transform = ComposeTransform([])
 
 
+def sum_rightmost(t, n):
+    """t summed over its last n axes (t itself for n = 0 or a number)."""
+    return t.sum(tuple(range(-n, 0))) if n > 0 and isinstance(t, Tensor) else t
+
+
+class StickBreakingTransform(Transform):
+    """R^(K-1) onto the simplex of K: each of the first K - 1 components takes
+    sigmoid(x_i - log(K - i)) of the stick left, the last the rest (x = 0 is the
+    center). Computed in log space (log_sigmoid and its cumulative sum), so a component
+    far below 1 keeps its relative precision; the inverse sums the rest of the stick
+    from the end (1 - cumsum cancelled)."""
+
+    domain_event_dim = codomain_event_dim = 1
+
+    def forward_shape(self, shape):
+        return tuple(shape[:-1]) + (shape[-1] + 1,)
+
+    def inverse_shape(self, shape):
+        return tuple(shape[:-1]) + (shape[-1] - 1,)
+
+    @staticmethod
+    def _offset(k, like):
+        from ..creation import arange
+        return ops.log(arange(k, 0, -1, dtype=like.dtype, backend=like.backend))
+
+    def _log_parts(self, x):
+        """(log y_i for i < K, log of the stick left after each)."""
+        t = x - self._offset(x.shape[-1], x)
+        left = ops.cumsum(-_softplus(t), -1)                  # sum_{j <= i} log sigmoid(-t_j)
+        before = ops.pad(left[..., :-1], [(0, 0)] * (left.ndim - 1) + [(1, 0)])
+        return -_softplus(-t) + before, left
+
+    def _call(self, x):
+        log_y, left = self._log_parts(x)
+        return ops.exp(ops.concatenate([log_y, left[..., -1:]], -1))
+
+    def _inverse(self, y):
+        k = y.shape[-1] - 1
+        rest = ops.flip(ops.cumsum(ops.flip(y, -1), -1), -1)[..., 1:]    # sum_{j > i} y_j
+        return ops.log(y[..., :-1]) - ops.log(rest) + self._offset(k, y)
+
+    def log_abs_det_jacobian(self, x, y):
+        """sum_i log(dy_i / dx_i) = sum_i log y_i + log sigmoid(-t_i) (a triangular
+        Jacobian)."""
+        t = x - self._offset(x.shape[-1], x)
+        log_y, _ = self._log_parts(x)
+        return (log_y - _softplus(t)).sum(-1)
+
+
+class SoftmaxTransform(Transform):
+    """y = softmax(x) over the last axis (not bijective: the inverse is log y, one of the
+    x that map there), as PyTorch's."""
+
+    bijective = False
+    domain_event_dim = codomain_event_dim = 1
+
+    def _call(self, x):
+        return ops.softmax(x, -1)
+
+    def _inverse(self, y):
+        return ops.log(y)
+
+
+class LowerCholeskyTransform(Transform):
+    """A square matrix to a lower-triangular one with a positive diagonal: the strict
+    lower triangle kept, the diagonal exponentiated (no log-determinant, as PyTorch's)."""
+
+    domain_event_dim = codomain_event_dim = 2
+
+    def _call(self, x):
+        return ops.tril(x, -1) + ops.diag_embed(ops.exp(ops.diagonal(x, 0, -2, -1)))
+
+    def _inverse(self, y):
+        return ops.tril(y, -1) + ops.diag_embed(ops.log(ops.diagonal(y, 0, -2, -1)))
+
+
+class CorrCholeskyTransform(Transform):
+    """A vector of D (D - 1) / 2 reals to the Cholesky factor of a D x D correlation
+    matrix (Stan's): each entry tanh'd into (-1, 1), then each row stick-broken on
+    squares so that it has unit length. The log-determinant is of x and the flattened
+    strict lower triangle of y, as PyTorch's."""
+
+    domain_event_dim, codomain_event_dim = 1, 2
+
+    @staticmethod
+    def _size(n):
+        d = int(round((1 + math.sqrt(1 + 8 * n)) / 2))
+        if d * (d - 1) // 2 != n:
+            raise ShapeError(f"CorrCholeskyTransform: a vector of {n} is not D (D - 1) / 2 "
+                             f"long for any D")
+        return d
+
+    def forward_shape(self, shape):
+        d = self._size(shape[-1])
+        return tuple(shape[:-1]) + (d, d)
+
+    def inverse_shape(self, shape):
+        d = shape[-1]
+        return tuple(shape[:-2]) + (d * (d - 1) // 2,)
+
+    @staticmethod
+    def _to_matrix(v, d):
+        """The vector laid row by row into the strict lower triangle of a d x d matrix
+        (a gather from the vector with a 0 in front)."""
+        rows, cols = np.tril_indices(d, -1)
+        source = np.zeros(d * d, np.int64)
+        source[rows * d + cols] = np.arange(1, len(rows) + 1)
+        padded = ops.pad(v, [(0, 0)] * (v.ndim - 1) + [(1, 0)])
+        return ops.reshape(_gather_last(padded, source), v.shape[:-1] + (d, d))
+
+    def _call(self, x):
+        from ..creation import eye
+        from ..pytorch_names import finfo
+        d = self._size(x.shape[-1])
+        eps = finfo(x.dtype).eps
+        r = self._to_matrix(ops.clip(ops.tanh(x), -1 + eps, 1 - eps), d)
+        kept = ops.cumprod(ops.sqrt(1.0 - r * r), -1)
+        shifted = ops.pad(kept[..., :-1], [(0, 0)] * (kept.ndim - 1) + [(1, 0)], value=1.0)
+        return (r + eye(d, dtype=x.dtype, backend=x.backend)) * shifted
+
+    def _inverse(self, y):
+        left = 1.0 - ops.cumsum(y * y, -1)
+        shifted = ops.pad(left[..., :-1], [(0, 0)] * (left.ndim - 1) + [(1, 0)], value=1.0)
+        return ops.atanh(_lower(y, -1) / ops.sqrt(_lower(shifted, -1)))
+
+    def log_abs_det_jacobian(self, x, y):
+        stick = 0.5 * ops.log(_lower(1.0 - ops.cumsum(y * y, -1), -2)).sum(-1)
+        return stick - 2.0 * (x + _softplus(-2.0 * x) - math.log(2.0)).sum(-1)
+
+
+def _gather_last(x, positions):
+    """x's last axis at host ``positions`` (the same for every leading index)."""
+    index = index_tensor(positions, x._backend)
+    return ops.take_along_axis(x, ops.broadcast_to(index, x.shape[:-1] + index.shape), -1)
+
+
+def _lower(m, offset):
+    """The entries of m's triangle below ``offset``, row by row, as a vector."""
+    d = m.shape[-1]
+    rows, cols = np.tril_indices(d, offset)
+    return _gather_last(ops.reshape(m, m.shape[:-2] + (d * d,)), rows * d + cols)
+
+
 class TransformedDistribution(Distribution):
     """``base_distribution`` pushed through ``transforms`` (one or a list): samples are
     the base's transformed; log_prob(y) = base.log_prob(x) - sum log|dy/dx| along the
     inverses. Elementwise transforms keep the base's batch and event shapes."""
 
     def __init__(self, base_distribution, transforms, validate_args=True):
-        self.base_dist = base_distribution
         self.transforms = [transforms] if isinstance(transforms, Transform) else list(transforms)
         for t in self.transforms:
             if not isinstance(t, Transform):
                 raise ShapeError(f"TransformedDistribution: transforms must be Transforms, got "
                                  f"{type(t).__name__}")
-        self.has_rsample = base_distribution.has_rsample
-        super().__init__(base_distribution.batch_shape, base_distribution.event_shape,
-                         validate_args)
+        chain = ComposeTransform(self.transforms)
+        base = base_distribution
+        shape = base.batch_shape + base.event_shape
+        if len(shape) < chain.domain_event_dim:
+            raise ShapeError(f"TransformedDistribution: the transforms take points of "
+                             f"{chain.domain_event_dim} axes, the base distribution's draws "
+                             f"have shape {shape}")
+        extra = chain.domain_event_dim - len(base.event_shape)
+        if extra > 0:       # batch axes the transforms read as one point: event axes
+            from .multivariate import Independent
+            base = Independent(base, extra)
+        self.base_dist = base
+        out = chain.forward_shape(shape)
+        event_dim = max(chain.codomain_event_dim, len(base.event_shape)
+                        + chain.codomain_event_dim - chain.domain_event_dim)
+        self.has_rsample = base.has_rsample
+        super().__init__(out[:len(out) - event_dim], out[len(out) - event_dim:], validate_args)
 
     _params = ()
 
@@ -256,19 +460,19 @@ class TransformedDistribution(Distribution):
             x = t(x)
         return x
 
-    def _event_sum(self, term):
-        n = len(self.event_shape)
-        return term.sum(tuple(range(-n, 0))) if n and isinstance(term, Tensor) else term
-
     def log_prob(self, value):
-        y = value if isinstance(value, Tensor) else full_like(
-            self.base_dist.sample(), value)
-        total = 0.0
+        """The base's log_prob less each transform's log-determinant, each summed over
+        the event axes that are not the transform's own (PyTorch's rule)."""
+        y = value if isinstance(value, Tensor) else full_like(self.sample(), value)
+        total, event_dim = 0.0, len(self.event_shape)
         for t in reversed(self.transforms):
             x = t.inv(y)
-            total = total - self._event_sum(t.log_abs_det_jacobian(x, y))
+            event_dim += t.domain_event_dim - t.codomain_event_dim
+            total = total - sum_rightmost(t.log_abs_det_jacobian(x, y),
+                                          event_dim - t.domain_event_dim)
             y = x
-        return total + self.base_dist.log_prob(y)
+        return total + sum_rightmost(self.base_dist.log_prob(y),
+                                     event_dim - len(self.base_dist.event_shape))
 
     def _monotone(self):
         sign = 1

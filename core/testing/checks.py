@@ -35,7 +35,10 @@ def assert_close(actual, expected, dtype, scale=1.0, what="", floor=0.0):
     ``floor`` is the magnitude below which relative error means nothing: 0 for ops
     whose result is as precise as its inputs (exp, sigmoid, products...), the inputs'
     largest magnitude for ops that cancel (sums, differences, matmul), whose error
-    bound is relative to the terms and not to the result."""
+    bound is relative to the terms and not to the result. Below the dtype's smallest
+    normal number a result has only absolute precision (a product of float32s at
+    1.4e-42 is off by one subnormal step, 1e-3 of it), so the error there is relative
+    to that number."""
     got = actual.numpy() if isinstance(actual, ember.Tensor) else np.asarray(actual)
     exp = np.asarray(expected)
     if got.shape != exp.shape:
@@ -43,6 +46,8 @@ def assert_close(actual, expected, dtype, scale=1.0, what="", floor=0.0):
     rtol, _ = tolerance(dtype, scale)
     with np.errstate(all="ignore"):   # the reference as the dtype holds it: overflow is inf
         exp = exp.astype(dtype.np).astype(np.float64) if dtype.is_float else exp
+    if dtype.is_float:
+        floor = max(floor, float(ember.finfo(dtype).tiny))
     np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64), rtol=rtol,
                                atol=rtol * floor, equal_nan=True, err_msg=what)
 

@@ -989,18 +989,34 @@ def test_lkj_cholesky_draws_have_the_correlations_marginals(backend):
     assert np.all(np.abs(r.var(0) - var) <= 5 * np.sqrt((fourth - var ** 2) / n)), r.var(0)
 
 
-TRANSFORMS = [("StickBreakingTransform", (2, 4), 3.0), ("CorrCholeskyTransform", (2, 6), 1.0),
-              ("SoftmaxTransform", (2, 4), 1.0), ("LowerCholeskyTransform", (2, 3, 3), 1.0),
-              ("TanhTransform", (2, 3), 1.0), ("SoftplusTransform", (2, 3), 1.0)]
+#: (name, a function of the library's distributions module giving the transform, the
+#: input's shape, its spread)
+TRANSFORMS = [
+    ("StickBreaking", lambda L: L.StickBreakingTransform(), (2, 4), 3.0),
+    ("CorrCholesky", lambda L: L.CorrCholeskyTransform(), (2, 6), 1.0),
+    ("Softmax", lambda L: L.SoftmaxTransform(), (2, 4), 1.0),
+    ("LowerCholesky", lambda L: L.LowerCholeskyTransform(), (2, 3, 3), 1.0),
+    ("PositiveDefinite", lambda L: L.PositiveDefiniteTransform(), (2, 3, 3), 1.0),
+    ("Tanh", lambda L: L.TanhTransform(), (2, 3), 1.0),
+    ("Softplus", lambda L: L.SoftplusTransform(), (2, 3), 1.0),
+    ("Independent", lambda L: L.IndependentTransform(L.ExpTransform(), 1), (2, 3), 1.0),
+    ("Reshape", lambda L: L.ReshapeTransform((6,), (2, 3)), (2, 6), 1.0),
+    ("CumulativeDistribution", lambda L: L.CumulativeDistributionTransform(L.Normal(0.0, 1.0)),
+     (2, 3), 1.0),
+    ("Cat", lambda L: L.CatTransform([L.ExpTransform(), L.TanhTransform()], dim=1,
+                                     lengths=[2, 4]), (2, 6), 1.0),
+    ("Stack", lambda L: L.StackTransform([L.ExpTransform(), L.SigmoidTransform()], dim=0),
+     (2, 3), 1.0),
+]
 
 
-@pytest.mark.parametrize("name,shape,spread", TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
-def test_transforms_match_torch(backend, name, shape, spread):
+@pytest.mark.parametrize("name,make,shape,spread", TRANSFORMS, ids=[t[0] for t in TRANSFORMS])
+def test_transforms_match_torch(backend, name, make, shape, spread):
     """Forward, inverse, log-determinant (where PyTorch has one) and its gradient, and the
     shapes and event axes a TransformedDistribution reads from them."""
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
     x = RNG.standard_normal(shape) * spread
-    e, t = getattr(D, name)(), getattr(TD, name)()
+    e, t = make(D), make(TD)
     xe, xt = ember.tensor(x, dtype=dtype, requires_grad=True), torch.tensor(x, requires_grad=True)
     ye, yt = e(xe), t(xt)
     rtol = _rtol(backend) * 10

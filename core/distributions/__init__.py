@@ -18,12 +18,16 @@ from .matrices import LKJCholesky, Wishart
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                       RelaxedOneHotCategorical)
 from .multivariate import Dirichlet, Independent, LowRankMultivariateNormal, MultivariateNormal
-from .transforms import (AbsTransform, AffineTransform, ComposeTransform, CorrCholeskyTransform,
-                         ExpTransform, LowerCholeskyTransform, PowerTransform, SigmoidTransform,
-                         SoftmaxTransform, SoftplusTransform, StickBreakingTransform,
+from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform,
+                         CorrCholeskyTransform, CumulativeDistributionTransform, ExpTransform,
+                         IndependentTransform, LowerCholeskyTransform, PositiveDefiniteTransform,
+                         PowerTransform, ReshapeTransform, SigmoidTransform, SoftmaxTransform,
+                         SoftplusTransform, StackTransform, StickBreakingTransform,
                          TanhTransform, Transform, TransformedDistribution)
 
-__all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "CumulativeDistributionTransform",
+           "IndependentTransform", "PositiveDefiniteTransform", "ReshapeTransform",
+           "StackTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
            "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
            "CorrCholeskyTransform", "Dirichlet", "Distribution", "Exponential",
            "ExpRelaxedCategorical", "ExpTransform", "FisherSnedecor", "Gamma",

@@ -273,6 +273,168 @@ def sum_rightmost(t, n):
     return t.sum(tuple(range(-n, 0))) if n > 0 and isinstance(t, Tensor) else t
 
 
+class IndependentTransform(Transform):
+    """``base_transform`` with its last ``reinterpreted_batch_ndims`` axes more read as one
+    point: the same map, its log-determinant summed over them."""
+
+    def __init__(self, base_transform, reinterpreted_batch_ndims):
+        self.base_transform, self.reinterpreted_batch_ndims = (base_transform,
+                                                               int(reinterpreted_batch_ndims))
+        self.domain_event_dim = base_transform.domain_event_dim + self.reinterpreted_batch_ndims
+        self.codomain_event_dim = (base_transform.codomain_event_dim
+                                   + self.reinterpreted_batch_ndims)
+
+    bijective = property(lambda self: self.base_transform.bijective)
+    sign = property(lambda self: self.base_transform.sign)
+
+    def forward_shape(self, shape):
+        return self.base_transform.forward_shape(shape)
+
+    def inverse_shape(self, shape):
+        return self.base_transform.inverse_shape(shape)
+
+    def _call(self, x):
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        return self.base_transform.inv(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return sum_rightmost(self.base_transform.log_abs_det_jacobian(x, y),
+                             self.reinterpreted_batch_ndims)
+
+    def __repr__(self):
+        return f"IndependentTransform({self.base_transform!r}, {self.reinterpreted_batch_ndims})"
+
+
+class ReshapeTransform(Transform):
+    """The trailing ``in_shape`` reshaped to ``out_shape`` (as many elements): a unit
+    Jacobian."""
+
+    def __init__(self, in_shape, out_shape):
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        if math.prod(self.in_shape) != math.prod(self.out_shape):
+            raise ShapeError(f"ReshapeTransform: in_shape {self.in_shape} and out_shape "
+                             f"{self.out_shape} hold different numbers of elements")
+        self.domain_event_dim, self.codomain_event_dim = len(self.in_shape), len(self.out_shape)
+
+    def _swap(self, shape, old, new):
+        shape = tuple(shape)
+        if len(shape) < len(old) or shape[len(shape) - len(old):] != old:
+            raise ShapeError(f"ReshapeTransform: shape {shape} does not end in {old}")
+        return shape[:len(shape) - len(old)] + new
+
+    def forward_shape(self, shape):
+        return self._swap(shape, self.in_shape, self.out_shape)
+
+    def inverse_shape(self, shape):
+        return self._swap(shape, self.out_shape, self.in_shape)
+
+    def _call(self, x):
+        return ops.reshape(x, self.forward_shape(x.shape))
+
+    def _inverse(self, y):
+        return ops.reshape(y, self.inverse_shape(y.shape))
+
+    def log_abs_det_jacobian(self, x, y):
+        return sum_rightmost(x * 0.0, len(self.in_shape))
+
+
+class CumulativeDistributionTransform(Transform):
+    """y = distribution.cdf(x), the inverse its icdf; log|dy/dx| is its log_prob (a
+    Gaussian copula's building block)."""
+
+    def __init__(self, distribution):
+        self.distribution = distribution
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
+
+
+class CatTransform(Transform):
+    """Each transform of ``tseq`` on its slice of ``lengths[i]`` along ``dim``, the results
+    joined as torch.cat joins them."""
+
+    def __init__(self, tseq, dim=0, lengths=None):
+        self.transforms = list(tseq)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
+        if len(self.lengths) != len(self.transforms):
+            raise ShapeError(f"CatTransform: {len(self.lengths)} lengths for "
+                             f"{len(self.transforms)} transforms; give one each")
+        self.dim = dim
+        self.domain_event_dim = self.codomain_event_dim = max(
+            [t.domain_event_dim for t in self.transforms] or [0])
+
+    def _pieces(self, x, fn):
+        if x.shape[self.dim] != sum(self.lengths):
+            raise ShapeError(f"CatTransform: axis {self.dim} of shape {x.shape} must be "
+                             f"{sum(self.lengths)} long, the lengths' sum")
+        out, start = [], 0
+        for t, n in zip(self.transforms, self.lengths):
+            out.append(fn(t, ops.narrow(x, self.dim, start, n), start, n))
+            start += n
+        return out
+
+    def _call(self, x):
+        return ops.concatenate(self._pieces(x, lambda t, p, *_: t(p)), self.dim)
+
+    def _inverse(self, y):
+        return ops.concatenate(self._pieces(y, lambda t, p, *_: t.inv(p)), self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        terms = self._pieces(x, lambda t, p, start, n: t.log_abs_det_jacobian(
+            p, ops.narrow(y, self.dim, start, n)))
+        return ops.concatenate(terms, self.dim)
+
+
+class StackTransform(Transform):
+    """Each transform of ``tseq`` on its slice at index i along ``dim``, the results
+    stacked as torch.stack stacks them."""
+
+    def __init__(self, tseq, dim=0):
+        self.transforms, self.dim = list(tseq), dim
+
+    def _pieces(self, x, fn):
+        if x.shape[self.dim] != len(self.transforms):
+            raise ShapeError(f"StackTransform: axis {self.dim} of shape {x.shape} must hold "
+                             f"one slice per transform, {len(self.transforms)}")
+        return [fn(t, i) for i, t in enumerate(self.transforms)]
+
+    def _slice(self, x, i):
+        return ops.squeeze(ops.narrow(x, self.dim, i, 1), self.dim)
+
+    def _call(self, x):
+        return ops.stack(self._pieces(x, lambda t, i: t(self._slice(x, i))), self.dim)
+
+    def _inverse(self, y):
+        return ops.stack(self._pieces(y, lambda t, i: t.inv(self._slice(y, i))), self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        return ops.stack(self._pieces(x, lambda t, i: t.log_abs_det_jacobian(
+            self._slice(x, i), self._slice(y, i))), self.dim)
+
+
+class PositiveDefiniteTransform(Transform):
+    """A square matrix to a positive-definite one: L L^T for L = LowerCholeskyTransform of
+    it (no log-determinant, as PyTorch's)."""
+
+    domain_event_dim = codomain_event_dim = 2
+
+    def _call(self, x):
+        L = LowerCholeskyTransform()(x)
+        return L @ L.mT
+
+    def _inverse(self, y):
+        from .. import linalg
+        return LowerCholeskyTransform().inv(linalg.cholesky(y))
+
+
 class StickBreakingTransform(Transform):
     """R^(K-1) onto the simplex of K: each of the first K - 1 components takes
     sigmoid(x_i - log(K - i)) of the stick left, the last the rest (x = 0 is the

@@ -1053,3 +1053,43 @@ def test_transformed_distributions_take_their_event_axes_from_the_transforms(bac
     assert e.sample((3,)).shape == (3, 2, 4)
     np.testing.assert_allclose(D.LogisticNormal(0.0, 1.0).sample((5,)).numpy().sum(-1), 1.0,
                                rtol=1e-6)
+
+
+CONSTRAINTS = [
+    ("positive", lambda C: C.positive, (2, 3)),
+    ("greater_than", lambda C: C.greater_than(1.5), (2, 3)),
+    ("less_than", lambda C: C.less_than(-2.0), (2, 3)),
+    ("interval", lambda C: C.interval(-1.0, 3.0), (2, 3)),
+    ("unit_interval", lambda C: C.unit_interval, (2, 3)),
+    ("simplex", lambda C: C.simplex, (2, 4)),
+    ("real_vector", lambda C: C.real_vector, (2, 3)),
+    ("lower_cholesky", lambda C: C.lower_cholesky, (2, 3, 3)),
+    ("corr_cholesky", lambda C: C.corr_cholesky, (2, 6)),
+    ("positive_definite", lambda C: C.positive_definite, (2, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", CONSTRAINTS, ids=[c[0] for c in CONSTRAINTS])
+def test_constraints_and_their_transforms_match_torch(backend, name, make, shape):
+    """biject_to and transform_to map reals onto the constraint as PyTorch's do (the same
+    values), and the constraint's check accepts what they give and agrees with PyTorch's
+    on values inside and out."""
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    x = RNG.standard_normal(shape)
+    for registry in ("biject_to", "transform_to"):
+        try:
+            t = getattr(TD, registry)(make(TD.constraints))
+        except NotImplementedError:         # PyTorch registers none: nor does ember
+            with pytest.raises(NotImplementedError, match="Cannot transform"):
+                getattr(D, registry)(make(D.constraints))
+            continue
+        e = getattr(D, registry)(make(D.constraints))
+        y = e(ember.tensor(x, dtype=dtype))
+        _close(y, t(torch.tensor(x)), f"{registry}({name})", _rtol(backend) * 10)
+        assert bool(make(D.constraints).check(y).all()), f"{registry}({name}) leaves it"
+        outside = y.numpy() * -1.5 - 0.1
+        np.testing.assert_array_equal(
+            make(D.constraints).check(ember.tensor(outside, dtype=dtype)).numpy(),
+            make(TD.constraints).check(torch.tensor(outside)).numpy(), err_msg=name)
+    with pytest.raises(NotImplementedError, match="discrete"):
+        D.biject_to(D.constraints.nonnegative_integer)

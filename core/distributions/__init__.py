@@ -2,7 +2,8 @@
 ember's ops, so that they run on every backend and differentiate: log_prob, entropy
 and the reparameterized samples (rsample) carry gradients to the parameters."""
 
-from . import transforms
+from . import constraint_registry, constraints, transforms
+from .constraint_registry import biject_to, transform_to
 from .circular import VonMises
 from .continuous_bernoulli import ContinuousBernoulli
 from .continuous import (Beta, Cauchy, Chi2, Exponential, Gamma, GeneralizedPareto, Laplace,
@@ -23,7 +24,7 @@ from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTra
                          IndependentTransform, LowerCholeskyTransform, PositiveDefiniteTransform,
                          PowerTransform, ReshapeTransform, SigmoidTransform, SoftmaxTransform,
                          SoftplusTransform, StackTransform, StickBreakingTransform,
-                         TanhTransform, Transform, TransformedDistribution)
+                         TanhTransform, Transform, TransformedDistribution, identity_transform)
 
 __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "CumulativeDistributionTransform",
            "IndependentTransform", "PositiveDefiniteTransform", "ReshapeTransform",
@@ -40,4 +41,5 @@ __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "CumulativeDistrib
            "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
            "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "StudentT",
            "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises",
-           "Weibull", "Wishart", "kl_divergence", "register_kl", "transforms"]
+           "Weibull", "Wishart", "biject_to", "constraint_registry", "constraints",
+           "identity_transform", "kl_divergence", "register_kl", "transform_to", "transforms"]

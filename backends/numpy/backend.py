@@ -693,6 +693,9 @@ class NumpyBackend(ArrayModuleBackend):
     def where(self, cond, a, b):
         if (a.dtype == b.dtype and a.dtype.itemsize in _UINTS and cond.dtype == bool
                 and max(cond.size, a.size, b.size) >= SELECT_MIN):
+            # NumPy scalars (a gradient's 0 or its condition) as 0-d arrays: the bits of a
+            # scalar are a new scalar, not a view to write into
+            cond, a, b = (numpy.asarray(t) for t in (cond, a, b))
             return threads.elementwise(_bit_select, cond, a, b)
         return numpy.where(cond, a, b)
 

@@ -231,6 +231,13 @@ def test_where_keeps_every_bit_under_a_random_mask(backend):
                 same = same.reshape(got.shape + (2,)).all(-1) | nan
             expect(got.dtype == want.dtype and got.shape == want.shape and same.all(),
                    f"where on {name} {c.shape} {x.shape}")
+    # pow's gradient selects with a scalar condition and a scalar 0 (NumPy scalars inside
+    # the backward pass: their bits were no array to write into, a TypeError past 16K)
+    x = ember.tensor(np.linspace(-1.0, 1.0, 20000), dtype=ember.float32, backend=backend,
+                     requires_grad=True)
+    (x ** 2).sum().backward()
+    expect(np.allclose(x.grad.numpy(), 2.0 * x.detach().numpy(), rtol=1e-6),
+           "the gradient of x ** 2 over 20000 elements")
 
 
 def test_standardize_at_the_edges(backend):

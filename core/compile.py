@@ -260,12 +260,42 @@ class _Replay:
         outs = self.run(self.backend, bufs)
         n = len(self.out_meta)
         for ref, buf in zip(self.state_out, outs[n:]):
+            if type(ref) is _Gradient:
+                ref.land(buf, self.backend)
+                continue
             t = leaves[ref] if type(ref) is int else ref()
             if t is not None:
                 dispatch.rebind(t, buf)
         tensors = [wrap(b, self.backend, shape, dtype)
                    for b, (shape, dtype) in zip(outs[:n], self.out_meta)]
         return unflatten(self.out_spec, tensors)
+
+
+class _Gradient:
+    """A state output that is a gradient the call made: ``owner.grad``. On replay it lands
+    where eager code would put it, whatever the caller did to owner.grad between calls:
+    into the same tensor while owner.grad is still it; as a new tensor where the caller
+    set it to None (zero_grad outside the compiled step); added to a gradient the caller
+    left there, unless the call itself cleared it first (zero_grad inside), when it
+    replaces it."""
+
+    __slots__ = ("tensor", "owner", "clears", "shape", "dtype")
+
+    def __init__(self, tensor, owner, clears):
+        self.tensor, self.owner = weakref.ref(tensor), weakref.ref(owner)
+        self.clears, self.shape, self.dtype = clears, tensor.shape, tensor.dtype
+
+    def land(self, buf, backend):
+        owner = self.owner()
+        if owner is None:
+            return
+        made = self.tensor()
+        if self.clears and made is not None and owner._grad is made:
+            dispatch.rebind(made, buf)
+            return
+        fresh = wrap(buf, backend, self.shape, self.dtype)
+        self.tensor = weakref.ref(fresh)
+        owner._grad = fresh if owner._grad is None or self.clears else owner._grad + fresh
 
 
 class _View:
@@ -338,6 +368,7 @@ class _Trace:
         self.state_in = []      # weakrefs of the tensors whose buffers are state inputs
         self.names = {}
         self.created_refs, self.rebound_tensors = [], {}
+        self.cleared = {}       # id -> weakref of the tensors whose .grad the call set to None
         self._view = _View(self, backend)
         self.pending_draw = None
         self.refreshers = []
@@ -378,6 +409,9 @@ class _Trace:
 
     def created(self, tensor):
         self.created_refs.append(weakref.ref(tensor))
+
+    def cleared_grad(self, tensor):
+        self.cleared[id(tensor)] = weakref.ref(tensor)
 
     # -- calls -----------------------------------------------------------------------------
     def recorder(self, name, original):
@@ -449,6 +483,7 @@ class _Trace:
         outputs = list(self.out_ids)
         arg_pos = {id(t): k for k, t in enumerate(args)}
         state = list(self.rebound_tensors.values()) + [r() for r in self.created_refs]
+        grad_of = self._gradient_owners(args)
         self.state_out, seen, out_names = [], set(), {}
         for t in state:
             if t is None or id(t) in seen or id(t) in self.out_tensors:
@@ -457,7 +492,11 @@ class _Trace:
             i = self.values.get(id(t._data))
             if i is not None and i not in self.inputs:
                 outputs.append(i)
-                self.state_out.append(arg_pos[id(t)] if id(t) in arg_pos else weakref.ref(t))
+                owner = grad_of.get(id(t))
+                self.state_out.append(
+                    arg_pos[id(t)] if id(t) in arg_pos else
+                    _Gradient(t, owner, id(owner) in self.cleared) if owner is not None else
+                    weakref.ref(t))
                 out_names[len(outputs) - 1] = dispatch.state_name(t) or (
                     self.names[self.inputs[arg_pos[id(t)]]] if id(t) in arg_pos else "new")
         made = {id(r()) for r in self.created_refs}
@@ -471,6 +510,15 @@ class _Trace:
                           self.inputs, outputs)
         self.keep = None
         self.values = None
+
+    def _gradient_owners(self, args):
+        """id(a gradient the call made) -> the tensor whose .grad it is, among the
+        arguments, the state read and the tensors whose gradient the call cleared."""
+        owners = list(args) + [r() for r in self.state_in] + [r() for r in self.cleared.values()]
+        made = {id(r()) for r in self.created_refs}
+        return {id(t._grad): t for t in owners
+                if t is not None and getattr(t, "_grad", None) is not None
+                and id(t._grad) in made}
 
     def difference(self, other):
         """None when ``other`` recorded the same graph over the same state; else what differs."""

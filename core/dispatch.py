@@ -110,6 +110,15 @@ def created(t):
         recorder.created(t)
 
 
+def cleared_grad(t):
+    """Report ``t.grad = None`` (an optimizer's zero_grad): a recorded call that then
+    makes the gradient anew replaces it on replay, where one that found it None adds to
+    whatever gradient the caller left there."""
+    recorder = active()
+    if recorder is not None:
+        recorder.cleared_grad(t)
+
+
 def drew(values, method, args, kwargs):
     """Report a host random draw about to be uploaded: a replay draws anew."""
     recorder = active()

@@ -89,6 +89,8 @@ class Tensor(Methods):
                                    f"{self.device}; move it with .to({self.device!r})")
             if _dispatch.active_count:      # how a compiled graph prints it
                 _dispatch.name_state(value, f"grad[{_dispatch.state_name(self, 'param')}]")
+        elif _dispatch.active_count:
+            _dispatch.cleared_grad(self)
         self._grad = value
 
     @property

@@ -30,6 +30,36 @@ def test_a_replay_updates_rebound_tensors_and_gradients_left_on_parameters():
     assert not out["loss"].requires_grad
 
 
+def test_gradients_land_as_eager_code_puts_them_whatever_the_caller_does_between_calls():
+    """A compiled forward and backward whose caller clears the gradients outside it
+    (optimizer.zero_grad() before each call, PyTorch's usual loop) gets each call's
+    gradient: the replay made one that nothing held any more, and the parameter's grad
+    stayed None from the third call on. Left uncleared, a call adds to the gradient as
+    eager code does; cleared inside the call, it replaces it."""
+    from ember.plugins.optim import SGD
+    w = ember.tensor([1.0, -2.0], requires_grad=True)
+    opt = SGD([w], lr=0.0)
+    forward_backward = ember.compile(lambda x: (w * w * x).sum().backward())
+    x = ember.tensor([1.0, 3.0])
+    for k in range(5):
+        opt.zero_grad()
+        forward_backward(x)
+        np.testing.assert_array_equal(w.grad.numpy(), [2.0, -12.0], err_msg=f"call {k}")
+        if k >= 3:              # not cleared: the next call adds to it
+            forward_backward(x)
+            np.testing.assert_array_equal(w.grad.numpy(), [4.0, -24.0])
+    assert forward_backward.graph(x) is not None
+
+    def step(x):
+        opt.zero_grad()
+        (w * w * x).sum().backward()
+    inside = ember.compile(step)
+    for _ in range(5):
+        inside(x)
+        np.testing.assert_array_equal(w.grad.numpy(), [2.0, -12.0])
+    assert inside.graph(x) is not None
+
+
 def test_reset_traces_again_after_a_change_the_graph_cannot_see():
     scale = [2.0]
     f = ember.compile(lambda x: x * scale[0])

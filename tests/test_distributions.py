@@ -290,17 +290,24 @@ def test_small_concentrations_draw_without_nan(backend):
 @pytest.mark.parametrize("name", ["Normal", "Uniform", "Exponential", "Laplace",
                                   "MultivariateNormal", "HalfNormal", "Gumbel", "Weibull",
                                   "Pareto", "Kumaraswamy", "ContinuousBernoulli_logits",
-                                  "LowRankMultivariateNormal", "GeneralizedPareto"])
+                                  "LowRankMultivariateNormal", "GeneralizedPareto", "Gamma",
+                                  "Chi2", "Beta", "StudentT", "InverseGamma", "FisherSnedecor",
+                                  "Wishart"])
 def test_rsample_differentiates_in_the_parameters(backend, name):
     """d/dtheta of the mean of rsample equals d/dtheta of the distribution's mean, within
-    the sampling error (a fixed seed: the draws are the same on every backend)."""
+    the sampling error (a fixed seed: the draws are the same on every backend). Those
+    drawn through Gamma's implicit gradient take 8000 draws off NumPy (its forms cost
+    300 kernels a draw batch on llvmpipe)."""
     ember.manual_seed(3)
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
     params = {k: ember.tensor(v, dtype=dtype, requires_grad=True)
               for k, v in CASES[name][0].items()}
     e = getattr(D, _class(name))(**params)
     assert e.has_rsample
-    e.rsample((40000,)).mean(0).sum().backward()
+    gamma_based = name in ("Gamma", "Chi2", "Beta", "StudentT", "InverseGamma",
+                           "FisherSnedecor", "Wishart")
+    e.rsample((8000 if gamma_based and backend.device != "numpy" else 40000,)).mean(
+        0).sum().backward()
     got = {k: p.grad.numpy().copy() for k, p in params.items()}
     for p in params.values():
         p.grad = None
@@ -367,7 +374,7 @@ def test_bad_parameters_and_values_are_refused_as_pytorch_words_them():
     with pytest.raises(ValueError, match="either probs or logits"):
         D.Bernoulli(probs=0.5, logits=0.0)
     with pytest.raises(ember.AutogradError, match="score-function"):
-        D.Gamma(1.0, 1.0).rsample()
+        D.Poisson(1.0).rsample()
     with pytest.raises(NotImplementedError, match="register_kl"):
         D.kl_divergence(D.Normal(0.0, 1.0), D.Gamma(1.0, 1.0))
     with pytest.raises(ember.ShapeError, match="event shape"):

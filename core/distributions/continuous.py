@@ -11,6 +11,7 @@ from .. import ops
 from ..autograd import no_grad
 from ..compile import is_compiling
 from ..creation import full_like, rand, randn
+from ..ops.composed import with_slopes
 from ..ops.gamma import digamma, lgamma
 from ..ops.special import ndtr, ndtri
 from .saddle_point import SADDLE_FROM, log1p_square, log_poisson, log_student_t
@@ -365,6 +366,27 @@ def log_standard_gamma(alpha):
         return ops.log(out) + ops.where(small, boost, 0.0)
 
 
+def rsample_log_standard_gamma(alpha):
+    """log_standard_gamma's draws, differentiable in alpha by implicit reparameterization
+    (Figurnov et al., 2018): a draw x = F^-1(u; alpha) moves by dx/dalpha = -(dP/dalpha) /
+    P'(x) as alpha does, P the regularized incomplete gamma function, whose derivative in
+    alpha is its form's (ops.incomplete_gamma.lower_gamma_slope: to the dtype's precision
+    times the condition number, where PyTorch's is a rational fit). Below x = eps, where P
+    is x^alpha / Gamma(alpha + 1) to the last bit and x may underflow, d(log x)/dalpha =
+    (digamma(alpha + 1) - log x) / alpha."""
+    from ..ops.incomplete_gamma import lower_gamma_density, lower_gamma_slope
+    log_x = log_standard_gamma(alpha.detach())
+
+    def slopes(a):
+        with no_grad():
+            a = a.detach()
+            tiny = log_x < math.log(float(dt.finfo(a.dtype).eps))
+            x = ops.exp(ops.where(tiny, 0.0, log_x))
+            general = -lower_gamma_slope(a, x) / (lower_gamma_density(a, x) * x)
+            return (ops.where(tiny, (digamma(a + 1.0) - log_x) / a, general),)
+    return with_slopes(log_x, (alpha,), slopes)
+
+
 def standard_gamma(alpha):
     """Gamma(alpha, 1) draws of alpha's shape (log_standard_gamma's, exponentiated), at
     least the dtype's smallest normal number, as PyTorch's: a draw that underflows would
@@ -375,6 +397,8 @@ def standard_gamma(alpha):
 
 class Gamma(Distribution):
     """Gamma(concentration, rate): x^(a - 1) exp(-rate x) rate^a / Gamma(a), x > 0."""
+
+    has_rsample = True
 
     arg_constraints = {"concentration": POSITIVE, "rate": POSITIVE}
     support = (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")
@@ -391,6 +415,13 @@ class Gamma(Distribution):
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         return standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
+
+    def rsample(self, sample_shape=()):
+        """Draws differentiable in both parameters (rsample_log_standard_gamma's), at
+        least the smallest normal number, as sample's."""
+        shape = self._extended_shape(sample_shape)
+        log_x = rsample_log_standard_gamma(ops.broadcast_to(self.concentration, shape))
+        return ops.maximum(ops.exp(log_x), float(dt.finfo(log_x.dtype).tiny)) / self.rate
 
     def log_prob(self, value):
         """a log b + (a - 1) log x - b x - lgamma(a); from a = SADDLE_FROM + 1, where
@@ -434,6 +465,8 @@ class Chi2(Gamma):
 class Beta(Distribution):
     """Beta(concentration1, concentration0) on [0, 1]."""
 
+    has_rsample = True
+
     arg_constraints = {"concentration1": POSITIVE, "concentration0": POSITIVE}
     support = UNIT
     _params = ("concentration1", "concentration0")
@@ -463,6 +496,12 @@ class Beta(Distribution):
         x = log_standard_gamma(ops.broadcast_to(self.concentration1, shape))
         y = log_standard_gamma(ops.broadcast_to(self.concentration0, shape))
         return ops.sigmoid(x - y)                          # x / (x + y), from the logs
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        x = rsample_log_standard_gamma(ops.broadcast_to(self.concentration1, shape))
+        y = rsample_log_standard_gamma(ops.broadcast_to(self.concentration0, shape))
+        return ops.sigmoid(x - y)
 
     def log_prob(self, value):
         """(a - 1) log x + (b - 1) log(1 - x) - log B(a, b) (saddle_point.log_beta); where a
@@ -494,6 +533,8 @@ class Beta(Distribution):
 class StudentT(Distribution):
     """Student's t with ``df`` degrees of freedom, location and scale."""
 
+    has_rsample = True
+
     arg_constraints = {"df": POSITIVE, "loc": REAL, "scale": POSITIVE}
     _params = ("df", "loc", "scale")
 
@@ -513,10 +554,10 @@ class StudentT(Distribution):
         finite = self.scale ** 2 * df / ops.where(df > 2.0, df - 2.0, 1.0)
         return ops.where(df > 2.0, finite, ops.where(df > 1.0, math.inf, math.nan))
 
-    def sample(self, sample_shape=()):
-        """Normal draws over the square root of Chi2's (Gamma's sampler: no rsample)."""
+    def rsample(self, sample_shape=()):
+        """Normal draws over the square root of Chi2's over df (Gamma's rsample)."""
         x = _draws(self.loc, self._extended_shape(sample_shape), randn)
-        z = Chi2(self.df, validate_args=False).sample(sample_shape)
+        z = Chi2(self.df, validate_args=False).rsample(sample_shape)
         return self.loc + self.scale * x * ops.rsqrt(z / self.df)
 
     def log_prob(self, value):

@@ -280,6 +280,7 @@ class InverseGamma(TransformedDistribution):
 class FisherSnedecor(Distribution):
     """(X1 / df1) / (X2 / df2) for chi-squared X1, X2 of df1 and df2 degrees of freedom."""
 
+    has_rsample = True
     arg_constraints = {"df1": POSITIVE, "df2": POSITIVE}
     support = POSITIVE
     _params = ("df1", "df2")
@@ -303,11 +304,11 @@ class FisherSnedecor(Distribution):
         v = 2.0 * d2 ** 2 * (d1 + d2 - 2.0) / (d1 * (d2 - 2.0) ** 2 * (d2 - 4.0))
         return ops.where(d2 > 4.0, v, math.nan)
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         tiny = float(finfo(self.df1.dtype).tiny)      # as PyTorch: no 0 in the ratio
-        x1 = Gamma(self.df1 * 0.5, self.df1, validate_args=False).sample(sample_shape)
-        x2 = Gamma(self.df2 * 0.5, self.df2, validate_args=False).sample(sample_shape)
+        x1 = Gamma(self.df1 * 0.5, self.df1, validate_args=False).rsample(sample_shape)
+        x2 = Gamma(self.df2 * 0.5, self.df2, validate_args=False).rsample(sample_shape)
         return ops.maximum(x1.reshape(shape) / ops.maximum(x2.reshape(shape), tiny), tiny)
 
     def log_prob(self, value):

@@ -2,8 +2,8 @@
 and LKJCholesky (Cholesky factors of correlation matrices), composed of ember's ops and
 ember.linalg, so log_prob differentiates in every parameter.
 
-Sampling draws Gamma variates, which ember samples without a reparameterized gradient,
-so neither has rsample (PyTorch's Wishart has one)."""
+Wishart's draws are reparameterized through Gamma's (implicitly differentiated)
+chi-squared variates, as PyTorch's; LKJCholesky's are not, as PyTorch's."""
 
 import math
 
@@ -26,6 +26,7 @@ class Wishart(Distribution):
     Bartlett's decomposition: L A A^T L^T with A lower triangular, A_ii^2 ~ chi2(df - i),
     A_ij ~ N(0, 1)."""
 
+    has_rsample = True
     _params = ("df", "scale_tril")
 
     def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None,
@@ -84,12 +85,12 @@ class Wishart(Distribution):
     def _half_log_det(self):
         return ops.log(ops.diagonal(self.scale_tril, 0, -2, -1)).sum(-1)
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         p = self.event_shape[-1]
         shape = self._extended_shape(sample_shape)
         dtype, backend = self.df.dtype, self.df.backend
         dofs = ops.unsqueeze(self.df, -1) - arange(p, dtype=dtype, backend=backend)
-        chi2 = Gamma(dofs * 0.5, 0.5, validate_args=False).sample(sample_shape)
+        chi2 = Gamma(dofs * 0.5, 0.5, validate_args=False).rsample(sample_shape)
         noise = ops.tril(randn(*shape, dtype=dtype, backend=backend), -1)
         A = noise + ops.diag_embed(ops.sqrt(chi2))
         chol = self.scale_tril @ A

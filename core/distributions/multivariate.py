@@ -9,7 +9,7 @@ from .. import linalg, ops
 from ..errors import ShapeError
 from ..ops.gamma import digamma, lgamma
 from ..creation import randn
-from .continuous import log_standard_gamma
+from .continuous import log_standard_gamma, rsample_log_standard_gamma
 from .distribution import POSITIVE, Distribution, parameters
 
 
@@ -175,6 +175,7 @@ class LowRankMultivariateNormal(Distribution):
 class Dirichlet(Distribution):
     """Dirichlet(concentration) over the simplex of concentration's last axis."""
 
+    has_rsample = True
     arg_constraints = {"concentration": POSITIVE}
     _params = ("concentration",)
 
@@ -202,6 +203,11 @@ class Dirichlet(Distribution):
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         return ops.softmax(log_standard_gamma(ops.broadcast_to(self.concentration, shape)), -1)
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        return ops.softmax(rsample_log_standard_gamma(
+            ops.broadcast_to(self.concentration, shape)), -1)
 
     def log_prob(self, value):
         value = self._value(value)

@@ -21,16 +21,19 @@ def deviance(x, m, gap=None):
     and m (1 - p and 1 - q: their gap is q - p)."""
     d = x - m if gap is None else gap
     near = abs_(d) < 0.1 * (x + m)
-    v = d / where(near, x + m, 1.0)
+    v = where(near, d / where(near, x + m, 1.0), 0.0)
     v2 = v * v
     terms = DEVIANCE_TERMS[precision(v)]
     series = d * v + 2.0 * x * v * v2 * polynomial(v2, DEVIANCE_SERIES[:terms])
-    m_ = where(near, 1.0, m)
-    ratio = x / m_
+    # each form on inputs it is finite at where the other is taken: a gradient through
+    # where() multiplies the other's by 0, and 0 * NaN is NaN (the far form's log1p at a
+    # near point below m / 2 was)
+    x_, m_, d_ = where(near, 1.0, x), where(near, 1.0, m), where(near, 0.0, d)
+    ratio = x_ / m_
     up = ratio >= 0.5
     # log(x / m) as log1p(d / m) from x = m / 2 up: x / m's rounding would cost x ULP
-    log_ratio = where(up, log1p(where(up, d, 0.0) / m_), 0.0)
-    far = where(up, x * log_ratio, xlogy(x, where(up, 1.0, ratio))) - d
+    log_ratio = where(up, log1p(where(up, d_, 0.0) / m_), 0.0)
+    far = where(up, x_ * log_ratio, xlogy(x_, where(up, 1.0, ratio))) - d_
     return where(near, series, far)
 
 

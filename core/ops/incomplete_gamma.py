@@ -111,10 +111,10 @@ def _terms(x):
 def _lgamma_1p(a, base_terms):
     """lgamma(1 + a) for a >= 0 from a itself: lgamma(2 + z) = z (its Taylor series about
     2) at z = a less log1p(a) below 1/2, at z = a - 1 (exact) below 3/2, lgamma above."""
-    low = a < 0.5
-    z = where(low, a, a - 1.0)
-    near = z * polynomial(z, LGAMMA_BASE[:base_terms])
-    return where(low, near - log1p(a), where(a < 1.5, near, lgamma(a + 1.0)))
+    low, mid = a < 0.5, a < 1.5
+    z = where(low, a, where(mid, a - 1.0, 0.0))     # (finite where lgamma is taken: its
+    near = z * polynomial(z, LGAMMA_BASE[:base_terms])   # gradient there is 0 * this one's)
+    return where(low, near - log1p(a), where(mid, near, lgamma(where(mid, 2.0, a) + 1.0)))
 
 
 def _power_over_gamma(a, x):
@@ -231,7 +231,7 @@ def _lower_and_upper(a, x):
     return p, q
 
 
-def _density(a, x):
+def lower_gamma_density(a, x):
     """dP/dx = x^(a-1) e^-x / Gamma(a) = a / x times x^a e^-x / Gamma(a + 1); at x = 0,
     inf for a < 1, 1 at a = 1, 0 above."""
     inside = logical_and(a > 0.0, x > 0.0)
@@ -239,6 +239,23 @@ def _density(a, x):
     factor, _ = _power_over_gamma(a_, x_)
     at_zero = where(a < 1.0, math.inf, where(a == 1.0, 1.0, 0.0))
     return where(inside, factor * a_ / x_, where(x == 0.0, at_zero, math.nan))
+
+
+def lower_gamma_slope(a, x):
+    """dP(a, x)/da for a, x > 0 (same shape and float dtype), by differentiating the form
+    each point takes (its series, fraction or uniform expansion, truncated where the
+    value is converged, so their derivatives are too): what implicit reparameterization
+    needs (dx/da of a gamma draw is -dP/da over the density), not a differentiable op.
+    At x = a exactly, Temme's eta = sign(x - a) sqrt(2D / a) has a derivative of 0 / 0 as
+    written, so the point is moved by one part in the dtype's resolution."""
+    from ..autograd import enable_grad, grad
+    wide = dt.float32 if x.dtype in dt.HALF else x.dtype
+    a, x = cast(a.detach(), wide), cast(x.detach(), wide)
+    x = where(x == a, x * (1.0 + float(dt.finfo(wide).eps)), x)
+    with enable_grad():
+        a = a.requires_grad_()
+        (slope,) = grad(_lower_and_upper(a, x)[0].sum(), [a])
+    return slope
 
 
 def _incomplete(name, upper, a, x):
@@ -256,7 +273,7 @@ def _incomplete(name, upper, a, x):
             raise AutogradError(f"{name}: the derivative in a (the first argument) is not "
                                 "implemented, as in PyTorch; detach a, or differentiate in "
                                 "x only")
-        return None, sign_ * cast(_density(cast(a, wide), cast(x, wide)), x.dtype)
+        return None, sign_ * cast(lower_gamma_density(cast(a, wide), cast(x, wide)), x.dtype)
     return with_slopes(value, (a, x), slopes)
 
 

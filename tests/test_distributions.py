@@ -321,7 +321,11 @@ KL = [("Normal", "Normal"), ("Bernoulli", "Bernoulli"), ("Categorical", "Categor
       ("Exponential", "Exponential"), ("Laplace", "Laplace"), ("Gamma", "Gamma"),
       ("Beta", "Beta"), ("Dirichlet", "Dirichlet"), ("Poisson", "Poisson"),
       ("MultivariateNormal", "MultivariateNormal_tril"), ("Uniform", "Uniform"),
-      ("Gumbel", "Gumbel"), ("HalfNormal", "HalfNormal"), ("Pareto", "Pareto")]
+      ("Gumbel", "Gumbel"), ("HalfNormal", "HalfNormal"), ("Pareto", "Pareto"),
+      ("Binomial", "Binomial"), ("Geometric", "Geometric"), ("Cauchy", "Cauchy"),
+      ("ContinuousBernoulli_logits", "ContinuousBernoulli_logits"),
+      ("LowRankMultivariateNormal", "LowRankMultivariateNormal"),
+      ("MultivariateNormal", "LowRankMultivariateNormal")]
 
 
 @pytest.mark.parametrize("p,q", KL, ids=[f"{a}-{b}" for a, b in KL])
@@ -339,6 +343,8 @@ def _build_swapped(name, library, backend=None):
     params = {k: v[::-1].copy() if v.ndim else v for k, v in CASES[name][0].items()}
     if name == "Uniform":
         params = {"low": REAL - 2.0, "high": REAL + POS + 1.0}
+    if name == "Binomial":      # the same counts: the closed form needs them equal
+        params["total_count"] = CASES[name][0]["total_count"]
     if library is torch:
         return getattr(TD, _class(name))(**{k: torch.tensor(v) for k, v in params.items()})
     dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
@@ -1100,3 +1106,36 @@ def test_constraints_and_their_transforms_match_torch(backend, name, make, shape
             make(TD.constraints).check(torch.tensor(outside)).numpy(), err_msg=name)
     with pytest.raises(NotImplementedError, match="discrete"):
         D.biject_to(D.constraints.nonnegative_integer)
+
+
+def test_kl_of_a_low_rank_normal_is_that_of_its_full_covariance(backend):
+    """KL(LowRankMultivariateNormal || MultivariateNormal) against PyTorch's
+    MultivariateNormal pair on the same covariance (PyTorch 2.13's own low-rank form fails
+    to broadcast a batch of cov_diag against one q)."""
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    params = CASES["LowRankMultivariateNormal"][0]
+    p = D.LowRankMultivariateNormal(**{k: ember.tensor(v, dtype=dtype) for k, v in params.items()})
+    q = D.MultivariateNormal(ember.tensor(REAL[::-1].copy(), dtype=dtype),
+                             ember.tensor(SPD, dtype=dtype))
+    cov = params["cov_factor"] @ params["cov_factor"].T + np.stack([np.diag(d) for d in params["cov_diag"]])
+    want = TD.kl_divergence(TD.MultivariateNormal(torch.tensor(params["loc"]), torch.tensor(cov)),
+                            TD.MultivariateNormal(torch.tensor(REAL[::-1].copy()), torch.tensor(SPD)))
+    _close(D.kl_divergence(p, q), want, "KL(LowRank || MVN)", _rtol(backend) * 10)
+
+
+def test_kl_of_close_continuous_bernoullis_keeps_its_precision(backend):
+    """Logits 1e-4 apart: the KL, about (1e-4)^2 var / 2, within 8 eps of mpmath (its
+    closed form's terms cancel to second order there: it is summed as an integral)."""
+    mpmath = pytest.importorskip("mpmath")
+    dtype = ember.float64 if ember.float64 in backend.dtypes else ember.float32
+    eps = float(ember.finfo(dtype).eps)
+    for l, h in ((0.0, 1e-4), (3.0, 1e-3), (-20.0, 0.5), (0.5, 3.0), (100.0, -30.0)):
+        l, h = float(np.asarray(l, dtype.np)), float(np.asarray(l + h, dtype.np)) - l
+        got = float(D.kl_divergence(D.ContinuousBernoulli(logits=ember.tensor(l, dtype=dtype)),
+                                    D.ContinuousBernoulli(logits=ember.tensor(l + h, dtype=dtype))))
+        with mpmath.workdps(80):
+            a, b = mpmath.mpf(l), mpmath.mpf(l) + mpmath.mpf(h)
+            log_z = lambda t: mpmath.log(mpmath.expm1(t) / t) if t else mpmath.mpf(0)  # noqa: E731
+            mean = 1 / (1 - mpmath.exp(-a)) - 1 / a if a else mpmath.mpf(0.5)
+            want = float((a - b) * mean - log_z(a) + log_z(b))
+        assert abs(got - want) <= 8 * eps * abs(want), (l, h, got, want)

@@ -9,11 +9,12 @@ from ..tensor import Tensor
 from ..ops.composed import polynomial
 from ..ops.deviance import deviance, log1p_excess
 from ..ops.gamma import lgamma
-from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
+from .continuous import Beta, Cauchy, Exponential, Gamma, Laplace, Normal, Uniform
+from .continuous_bernoulli import ContinuousBernoulli, kl_continuous_bernoulli
 from .derived import EULER_GAMMA, Gumbel, HalfNormal, Pareto
-from .discrete import Bernoulli, Categorical, Poisson
+from .discrete import Bernoulli, Binomial, Categorical, Geometric, Poisson
 from .saddle_point import lgamma_remainder
-from .multivariate import Dirichlet, Independent, MultivariateNormal
+from .multivariate import Dirichlet, Independent, LowRankMultivariateNormal, MultivariateNormal
 from .transforms import Transform, TransformedDistribution
 
 _KL = {}
@@ -62,6 +63,40 @@ def _bernoulli(p, q):
 #: many as a dtype needs (the next term below 2e-9 of the sum for float32, 1e-18 float64)
 _EXPM1_REST = [(-1) ** n / math.factorial(n) for n in range(2, 18)]
 _EXPM1_TERMS = {"float32": 8, "float64": 16}
+
+
+@register_kl(Binomial, Binomial)
+def _binomial(p, q):
+    """n times the Bernoullis' (deviance forms) for equal counts; inf where p's count
+    exceeds q's (p reaches counts q cannot). A smaller count for p has no closed form:
+    refused, as by PyTorch."""
+    from ..compile import is_compiling
+    if not is_compiling() and bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("kl_divergence: KL between Binomials where q.total_count > "
+                                  "p.total_count has no closed form")
+    kl = p.total_count * _bernoulli(p, q)
+    return ops.where(p.total_count > q.total_count, math.inf, kl)
+
+
+@register_kl(Geometric, Geometric)
+def _geometric(p, q):
+    """The Bernoullis' KL over p's probability of success: log(p/q) + (1 - p) / p
+    log((1 - p) / (1 - q)), each term a deviance, so close ones keep their digits."""
+    return _bernoulli(p, q) / p.probs
+
+
+@register_kl(Cauchy, Cauchy)
+def _cauchy(p, q):
+    """log(((s + t)^2 + d^2) / (4 s t)) (Chyzak and Nielsen, 2019) as log1p(((s - t)^2 +
+    d^2) / (4 s t)): the ratio is 1 plus that, which would round away for close ones."""
+    gap = p.scale - q.scale
+    d = p.loc - q.loc
+    return ops.log1p((gap * gap + d * d) / (4.0 * p.scale * q.scale))
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _continuous_bernoulli(p, q):
+    return kl_continuous_bernoulli(p.logits, q.logits)
 
 
 @register_kl(Categorical, Categorical)
@@ -151,6 +186,15 @@ def _mvn(p, q):
     z = linalg.solve_triangular(lq, diff, upper=False)[..., 0]
     return (q._half_log_det() - p._half_log_det()
             + 0.5 * ((m ** 2).sum((-2, -1)) + (z * z).sum(-1) - n))
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _low_rank_mvn(p, q):
+    """MultivariateNormal's, through each low-rank one's Cholesky factor (n x n: exact,
+    though the rank's savings are not kept)."""
+    return _mvn(p, q)
 
 
 @register_kl(Independent, Independent)

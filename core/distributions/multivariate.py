@@ -147,6 +147,9 @@ class LowRankMultivariateNormal(Distribution):
         return (self.loc + (self.cov_factor @ ops.unsqueeze(e1, -1))[..., 0]
                 + ops.sqrt(self.cov_diag) * e2)
 
+    def _half_log_det(self):
+        return 0.5 * self._log_det(self._capacitance_tril())
+
     def _log_det(self, tril):
         """log det(W W^T + D) = log det K + sum log D."""
         return (2.0 * ops.log(ops.diagonal(tril, 0, -2, -1)).sum(-1)

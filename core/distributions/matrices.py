@@ -16,6 +16,7 @@ from ..errors import ShapeError
 from ..ops.gamma import digamma, mvlgamma
 from .continuous import Beta, Gamma
 from .distribution import Distribution, parameters
+from .multivariate import scale_tril_of
 
 _LOG_2 = math.log(2.0)
 
@@ -31,23 +32,13 @@ class Wishart(Distribution):
 
     def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=True):
-        given = [m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None]
-        if len(given) != 1:
-            raise ValueError("Wishart: give exactly one of covariance_matrix, "
-                             "precision_matrix or scale_tril")
-        matrix = given[0]
-        if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
-            raise ShapeError(f"Wishart: the matrix must be (..., p, p), got "
-                             f"{tuple(matrix.shape)}")
-        p = matrix.shape[-1]
-        if scale_tril is not None:
-            tril = matrix
-        elif covariance_matrix is not None:
-            tril = linalg.cholesky(matrix)
-        else:
-            tril = linalg.cholesky(linalg.inv(matrix))
+        matrix = next((m for m in (covariance_matrix, precision_matrix, scale_tril)
+                       if m is not None), None)
+        tril = scale_tril_of("Wishart", covariance_matrix, precision_matrix, scale_tril,
+                             matrix.dtype if matrix is not None else dt.default_float)
+        p = tril.shape[-1]
         (df,), _ = parameters(df)
-        df, tril = df.to(tril.dtype) if df.dtype != tril.dtype else df, tril
+        df = df.to(tril.dtype)
         batch = ops.broadcast_shapes(tuple(df.shape), tuple(tril.shape[:-2]))
         self.df = ops.broadcast_to(df, batch)
         self.scale_tril = ops.broadcast_to(tril, batch + (p, p))

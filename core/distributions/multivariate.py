@@ -13,6 +13,27 @@ from .continuous import log_standard_gamma, rsample_log_standard_gamma
 from .distribution import POSITIVE, Distribution, parameters
 
 
+def scale_tril_of(name, covariance_matrix, precision_matrix, scale_tril, dtype, n=None,
+                  why=""):
+    """The lower Cholesky factor of a covariance given by exactly one of its three forms
+    (square matrices, n x n where n is given), in ``dtype``; a LinAlgError names a matrix
+    that is not positive-definite."""
+    given = [m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None]
+    if len(given) != 1:
+        raise ValueError(f"{name}: give exactly one of covariance_matrix, precision_matrix or "
+                         f"scale_tril")
+    matrix = given[0].to(dtype)
+    p = matrix.shape[-1] if n is None else n
+    if matrix.ndim < 2 or tuple(matrix.shape[-2:]) != (p, p):
+        raise ShapeError(f"{name}: the matrix must end in ({p}, {p}){' ' + why if why else ''}, "
+                         f"got {tuple(matrix.shape)}")
+    if scale_tril is not None:
+        return matrix
+    if covariance_matrix is not None:
+        return linalg.cholesky(matrix)
+    return linalg.cholesky(linalg.inv(matrix))
+
+
 class MultivariateNormal(Distribution):
     """N(loc, covariance) over vectors of loc's last axis; give exactly one of
     covariance_matrix, precision_matrix and scale_tril (lower-triangular, positive
@@ -23,24 +44,12 @@ class MultivariateNormal(Distribution):
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=True):
-        given = [m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None]
-        if len(given) != 1:
-            raise ValueError("MultivariateNormal: give exactly one of covariance_matrix, "
-                             "precision_matrix or scale_tril")
         (loc,), _ = parameters(loc)
         if loc.ndim < 1:
             raise ShapeError("MultivariateNormal: loc needs at least one axis, the event's")
-        matrix = given[0].to(loc.dtype)
         n = loc.shape[-1]
-        if matrix.ndim < 2 or tuple(matrix.shape[-2:]) != (n, n):
-            raise ShapeError(f"MultivariateNormal: the matrix must end in ({n}, {n}) for loc "
-                             f"of shape {tuple(loc.shape)}, got {tuple(matrix.shape)}")
-        if scale_tril is not None:
-            tril = matrix
-        elif covariance_matrix is not None:
-            tril = linalg.cholesky(matrix)        # a LinAlgError names a bad matrix
-        else:
-            tril = linalg.cholesky(linalg.inv(matrix))
+        tril = scale_tril_of("MultivariateNormal", covariance_matrix, precision_matrix,
+                             scale_tril, loc.dtype, n, f"for loc of shape {tuple(loc.shape)}")
         batch = ops.broadcast_shapes(tuple(loc.shape[:-1]), tuple(tril.shape[:-2]))
         self.loc = ops.broadcast_to(loc, batch + (n,))
         self.scale_tril = ops.broadcast_to(tril, batch + (n, n))

@@ -9,13 +9,11 @@ the host LAPACK call in brackets. ember computes these with the same LAPACK on a
 copy (Backend.lapack), so what it adds is the copies, the packing of several results
 into one, and its op dispatch."""
 
-import argparse
-
 import numpy as np
 import scipy.linalg as sl
 
 import ember
-from timing import side_by_side
+from timing import host_table
 
 try:
     import torch
@@ -75,24 +73,7 @@ def _cached(x, lib):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="numpy,opencl,wgpu")
-    args = parser.parse_args(argv)
-    backends = [b for b in args.backends.split(",") if ember.config.availability(b)[0]]
-    print(f"{'workload':30}{'LAPACK':>10}" + "".join(f"{'ember ' + b:>20}" for b in backends)
-          + (f"{'torch':>20}" if torch else ""))
-    for name, arrays, host_fn, ember_fn, torch_fn in _workloads():
-        contenders = [(lambda: host_fn(*arrays), lambda: None)]
-        for b in backends:
-            xs = [ember.tensor(a, backend=b) for a in arrays]
-            contenders.append(((lambda xs=xs: ember_fn(*xs)), ember.get_backend(b).synchronize))
-        if torch:
-            ts = [torch.tensor(a) for a in arrays]
-            contenders.append((lambda ts=ts: torch_fn(*ts), lambda: None))
-        times = side_by_side(contenders, min_time=0.3, repeat=5)
-        base = times[0]
-        cells = [f"{s * 1e3:10.2f} ({s / base:5.1f}x)" for s in times[1:]]
-        print(f"{name:30}{times[0] * 1e3:10.2f}" + "".join(f"{c:>20}" for c in cells))
+    host_table(__doc__.splitlines()[0], "LAPACK", _workloads(), argv)
 
 
 if __name__ == "__main__":

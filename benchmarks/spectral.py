@@ -6,12 +6,10 @@ backend against NumPy's pocketfft and PyTorch on the CPU, timed side by side.
 Each row is one workload in float32; the columns are milliseconds per call, the ratio to
 NumPy in brackets (NumPy: the transform alone, on a host array)."""
 
-import argparse
-
 import numpy as np
 
 import ember
-from timing import side_by_side
+from timing import host_table
 
 try:
     import torch
@@ -56,25 +54,8 @@ def _workloads():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="numpy,opencl,wgpu")
-    args = parser.parse_args(argv)
-    backends = [b for b in args.backends.split(",") if ember.config.availability(b)[0]]
-    print(f"{'workload':28}{'numpy':>10}" + "".join(f"{'ember ' + b:>20}" for b in backends)
-          + (f"{'torch':>18}" if torch else ""))
-    for name, array, np_fn, ember_fn, torch_fn in _workloads():
-        contenders = [(lambda: np_fn(array), lambda: None)]
-        for b in backends:
-            x = ember.tensor(array, backend=b)
-            contenders.append(((lambda x=x: ember_fn(x)), ember.get_backend(b).synchronize))
-        if torch:
-            t = torch.tensor(array)
-            contenders.append((lambda t=t: torch_fn(t), lambda: None))
-        times = side_by_side(contenders, min_time=0.3, repeat=5)
-        base = times[0]
-        cells = [f"{times[0] * 1e3:10.2f}"] + [f"{s * 1e3:12.2f} ({s / base:4.1f}x)"
-                                                for s in times[1:]]
-        print(f"{name:28}" + "".join(f"{c:>20}" if i else c for i, c in enumerate(cells)))
+    host_table(__doc__.splitlines()[0], "numpy",
+               [(name, (array,), *fns) for name, array, *fns in _workloads()], argv)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,33 @@ def side_by_side(contenders, min_time=0.2, repeat=7, pause=0.2):
             time.sleep(pause)
             out.append(_timed(fn, sync, number))
     return [statistics.median(s) for s in samples]
+
+
+def host_table(description, host_label, workloads, argv=None):
+    """Time each workload (name, host arrays, host_fn, ember_fn, torch_fn; each function
+    takes the arrays, or tensors made of them) on the host, on each ember backend named
+    by --backends that is available, and in PyTorch where installed, side by side; print
+    milliseconds per call, the ratio to the host function's in brackets."""
+    import argparse
+    import ember
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--backends", default="numpy,opencl,wgpu")
+    args = parser.parse_args(argv)
+    backends = [b for b in args.backends.split(",") if ember.config.availability(b)[0]]
+    print(f"{'workload':30}{host_label:>10}" + "".join(f"{'ember ' + b:>20}" for b in backends)
+          + (f"{'torch':>20}" if torch else ""))
+    for name, arrays, host_fn, ember_fn, torch_fn in workloads:
+        contenders = [(lambda: host_fn(*arrays), lambda: None)]
+        for b in backends:
+            xs = [ember.tensor(a, backend=b) for a in arrays]
+            contenders.append(((lambda xs=xs: ember_fn(*xs)), ember.get_backend(b).synchronize))
+        if torch:
+            ts = [torch.tensor(a) for a in arrays]
+            contenders.append((lambda ts=ts: torch_fn(*ts), lambda: None))
+        times = side_by_side(contenders, min_time=0.3, repeat=5)
+        cells = [f"{s * 1e3:10.2f} ({s / times[0]:5.1f}x)" for s in times[1:]]
+        print(f"{name:30}{times[0] * 1e3:10.2f}" + "".join(f"{c:>20}" for c in cells))

@@ -538,6 +538,8 @@ def test_lu_edges_empty_half_nan_and_refusals(backend):
     LU, piv = ember.linalg.lu_factor(_t(a))
     with pytest.raises(ember.ShapeError, match=r"pivots must be lu_factor's.*\(2, 4\)"):
         ember.linalg.lu_solve(LU, piv[..., :3], _t(a))
+    with pytest.raises(ember.IndexingError, match="pivot 9 names no row of a 4-row matrix"):
+        ember.linalg.lu_solve(LU, piv * 0 + 9, _t(a))
     with pytest.raises(ember.ShapeError, match=r"B \(2, 3, 1\) must be \(..., 4, k\)"):
         ember.linalg.lu_solve(LU, piv, ember.ones((2, 3, 1)))
 
@@ -645,6 +647,10 @@ def test_ldl_factor_and_solve_match_torch(backend):
         ember.linalg.ldl_factor(A).LD.sum().backward()
     with pytest.raises(ember.ShapeError, match=r"B \(5,\) must be \(..., 5, k\)"):
         ember.linalg.ldl_solve(*got[:2], ember.ones(5))
+    for bad in ([1, 2, 3, 4, 6], [1, 2, 3, 4, -5], [0, 2, 3, 4, 5], [-2, 2, 3, 4, 5]):
+        with pytest.raises(ember.IndexingError, match="not ldl_factor's"):
+            ember.linalg.ldl_solve(got.LD[0], ember.tensor(bad, dtype=ember.int32),
+                                   ember.ones((5, 1), dtype=got.LD.dtype))
     assert ember.linalg.ldl_factor(ember.zeros((0, 3, 3))).pivots.shape == (0, 3)
 
 

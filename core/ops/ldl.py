@@ -18,7 +18,7 @@ from scipy.linalg.lapack import get_lapack_funcs
 
 from .. import dtypes as dt
 from ..autograd import run
-from ..errors import AutogradError, ShapeError
+from ..errors import AutogradError, IndexingError, ShapeError
 from ._util import as_tensor, unbroadcast
 from .elementwise import cast
 from .lapack import ROUTINES, Lapack, batches, matrices, refuse_zero_pivots
@@ -45,7 +45,28 @@ def _factor_host(a, check):
     return out.reshape(batch + (n * n + n + 1,))
 
 
+def _check_pivots(piv, n):
+    """sytrf's pivots for lower storage, as LAPACK reads them: each names a row from 1 to
+    n, and a negative one comes in an equal pair (a 2 x 2 block) that fits; anything else
+    would send LAPACK's sytrs past the matrix."""
+    flat = piv.reshape(-1, n)
+    ok = (flat != 0).all() and (np.abs(flat) <= n).all()
+    for row in flat if ok else ():
+        k = 0
+        while ok and k < n:
+            if row[k] < 0:
+                ok = k + 1 < n and row[k + 1] == row[k]
+                k += 2
+            else:
+                k += 1
+    if not ok:
+        raise IndexingError(f"linalg.ldl_solve: pivots {piv.tolist() if piv.size <= 16 else ''}"
+                            f" are not ldl_factor's for {n} x {n} matrices (each from 1 to {n}, "
+                            f"a negative one in an equal pair)")
+
+
 def _solve_host(ld, pivots, b):
+    _check_pivots(pivots, ld.shape[-1])
     (lds, pivs, bs), batch = batches(ld, pivots[..., None], b)
     x = np.empty_like(bs)
     if x.size:

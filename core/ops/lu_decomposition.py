@@ -20,7 +20,7 @@ from scipy.linalg.lapack import get_lapack_funcs
 
 from .. import dtypes as dt
 from ..autograd import run
-from ..errors import LinAlgError, ShapeError
+from ..errors import IndexingError, LinAlgError, ShapeError
 from ._util import as_tensor, unbroadcast
 from .elementwise import cast
 from .indexing import take_along_axis
@@ -107,6 +107,17 @@ def _order(piv, m):
     return flat.reshape(piv.shape[:-1] + (m,))
 
 
+def _given_order(pivots, m):
+    """The row order from pivots a caller gave (1-based, as lu_factor's): each must name a
+    row from 1 to m."""
+    piv = pivots.astype(np.int64) - 1
+    if piv.size and (piv.min() < 0 or piv.max() >= m):
+        bad = int(piv[(piv < 0) | (piv >= m)].flat[0]) + 1
+        raise IndexingError(f"linalg.lu_solve/lu_unpack: pivot {bad} names no row of a "
+                            f"{m}-row matrix; pivots are lu_factor's, 1 to {m}")
+    return _order(piv, m)
+
+
 #: what to do instead, by the function that refuses a singular matrix
 _INSTEAD = {"lu_factor": "linalg.lu_factor_ex and linalg.lu factor it anyway",
             "lu_factor_ex": "without check_errors it reports info instead",
@@ -142,8 +153,8 @@ def _solve_host(lu, pivots, b, adjoint):
     pivots: LAPACK's getrs on each matrix, batches broadcast."""
     (lus, pivs, bs), batch = batches(lu, pivots[..., None], b)
     n = lu.shape[-1]
+    order = _given_order(pivs[:, :, 0], n)
     if len(bs) >= MANY and n <= SMALL:
-        order = _order(pivs[:, :, 0].astype(np.int64) - 1, n)
         return _getrs_batch(lus, order, bs, adjoint).reshape(batch + b.shape[-2:])
     x = np.empty_like(bs)
     if x.size:
@@ -156,7 +167,7 @@ def _solve_host(lu, pivots, b, adjoint):
 ROUTINES.update({
     "lu_factor": _factor_host,
     "lu_solve": _solve_host,
-    "lu_order": lambda pivots, m: _order(pivots.astype(np.int64) - 1, m),
+    "lu_order": _given_order,
 })
 
 

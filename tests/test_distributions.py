@@ -1139,3 +1139,12 @@ def test_kl_of_close_continuous_bernoullis_keeps_its_precision(backend):
             mean = 1 / (1 - mpmath.exp(-a)) - 1 / a if a else mpmath.mpf(0.5)
             want = float((a - b) * mean - log_z(a) + log_z(b))
         assert abs(got - want) <= 8 * eps * abs(want), (l, h, got, want)
+
+
+def test_matrix_constraints_say_false_for_matrices_that_are_not_square():
+    """As PyTorch's: a 2 x 3 matrix is neither symmetric nor positive-definite (the checks
+    compared it with its transpose and failed on the shapes)."""
+    for name in ("square", "symmetric", "positive_definite", "positive_semidefinite"):
+        got = getattr(D.constraints, name).check(ember.ones((4, 2, 3)))
+        want = getattr(TD.constraints, name).check(torch.ones(4, 2, 3))
+        np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=name)

@@ -169,8 +169,9 @@ class _Square(Constraint):
 
 class _Symmetric(_Square):
     def check(self, value):
-        close = ops.isclose(value, value.mT, atol=1e-6)
-        return super().check(value) & close.all(-1).all(-1)
+        if value.shape[-1] != value.shape[-2]:
+            return super().check(value)            # not square: False everywhere
+        return ops.isclose(value, value.mT, atol=1e-6).all(-1).all(-1)
 
 
 class _LowerTriangular(Constraint):
@@ -197,12 +198,18 @@ class _CorrCholesky(_LowerCholesky):
 
 class _PositiveDefinite(_Symmetric):
     def check(self, value):
-        return super().check(value) & (linalg.cholesky_ex(value).info == 0)
+        symmetric = super().check(value)
+        if value.shape[-1] != value.shape[-2]:
+            return symmetric
+        return symmetric & (linalg.cholesky_ex(value).info == 0)
 
 
 class _PositiveSemidefinite(_Symmetric):
     def check(self, value):
-        return super().check(value) & (linalg.eigvalsh(value) >= 0).all(-1)
+        symmetric = super().check(value)
+        if value.shape[-1] != value.shape[-2]:
+            return symmetric
+        return symmetric & (linalg.eigvalsh(value) >= 0).all(-1)
 
 
 class _Cat(Constraint):

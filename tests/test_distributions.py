@@ -1148,3 +1148,25 @@ def test_matrix_constraints_say_false_for_matrices_that_are_not_square():
         got = getattr(D.constraints, name).check(ember.ones((4, 2, 3)))
         want = getattr(TD.constraints, name).check(torch.ones(4, 2, 3))
         np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=name)
+
+
+def test_supports_and_parameter_constraints_are_constraint_objects_as_pytorchs():
+    """d.support and d.arg_constraints are constraints (check, biject_to), worded as
+    PyTorch's, for the families whose sets are fixed and for those whose set depends on
+    a parameter."""
+    cases = [(D.Normal(0.0, 1.0), TD.Normal(0.0, 1.0)),
+             (D.Gamma(2.0, 1.0), TD.Gamma(torch.tensor(2.0), torch.tensor(1.0))),
+             (D.Categorical(logits=ember.zeros(4)), TD.Categorical(logits=torch.zeros(4))),
+             (D.Dirichlet(ember.ones(3)), TD.Dirichlet(torch.ones(3))),
+             (D.LKJCholesky(3, 2.0), TD.LKJCholesky(3, torch.tensor(2.0)))]
+    for e, t in cases:
+        assert repr(e.support) == repr(t.support), (repr(e.support), repr(t.support))
+        for name, c in e.arg_constraints.items():
+            assert repr(c) == repr(t.arg_constraints[name]), name
+        draw = e.sample((5,))
+        assert bool(e.support.check(draw).all()), type(e).__name__
+    x = D.biject_to(D.Gamma(2.0, 1.0).support)(ember.tensor([-3.0, 0.0, 4.0]))
+    assert bool((x >= 0).all())
+    g = D.GeneralizedPareto(0.0, 1.0, -0.5)
+    np.testing.assert_array_equal(g.support.check(ember.tensor([-0.1, 0.0, 2.0, 2.1])).numpy(),
+                                  [False, True, True, False])

@@ -16,7 +16,9 @@ from ..ops.gamma import digamma, lgamma
 from ..ops.special import ndtr, ndtri
 from .saddle_point import SADDLE_FROM, log1p_square, log_poisson, log_student_t
 from .saddle_point import beta_entropy, digamma_step, gamma_entropy, log_beta, log_binomial
-from .distribution import HALF_LOG_2PI, POSITIVE, REAL, UNIT, Distribution, parameters
+from . import constraints
+from .distribution import (HALF_LOG_2PI, NONNEGATIVE, POSITIVE, REAL, UNIT, Distribution,
+                           parameters)
 
 #: Marsaglia-Tsang proposals per draw: each is accepted with probability above 0.95
 #: (concentration >= 1), so all 12 fail with probability below 1e-15; that draw then
@@ -33,6 +35,7 @@ class _LocScale(Distribution):
 
     has_rsample = True
     arg_constraints = {"loc": REAL, "scale": POSITIVE}
+    support = REAL
     _params = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=True):
@@ -143,7 +146,7 @@ class Exponential(Distribution):
 
     has_rsample = True
     arg_constraints = {"rate": POSITIVE}
-    support = (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")
+    support = NONNEGATIVE
     _params = ("rate",)
 
     def __init__(self, rate, validate_args=True):
@@ -211,9 +214,7 @@ class GeneralizedPareto(Distribution):
 
     @property
     def support(self):
-        return (lambda v: (v >= self.loc.numpy()) & (v <= self._upper.numpy()),
-                "Interval(lower_bound=loc, upper_bound=loc - scale / concentration where "
-                "concentration < 0, else inf)")
+        return constraints.interval(self.loc, self._upper)
 
     def _z(self, value):
         return (value - self.loc) / self.scale
@@ -401,7 +402,7 @@ class Gamma(Distribution):
     has_rsample = True
 
     arg_constraints = {"concentration": POSITIVE, "rate": POSITIVE}
-    support = (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")
+    support = NONNEGATIVE
     _params = ("concentration", "rate")
 
     def __init__(self, concentration, rate, validate_args=True):

@@ -13,6 +13,7 @@ from ..dtypes import finfo
 from ..ops.gamma import digamma, lgamma
 from ..ops.special import erf, erfinv
 from .continuous import Cauchy, Exponential, Gamma, Normal, Uniform, _LocScale
+from . import constraints
 from .distribution import NONNEGATIVE, POSITIVE, REAL, UNIT, Distribution, parameters
 from .transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform, \
     StickBreakingTransform, TransformedDistribution
@@ -25,7 +26,7 @@ class LogisticNormal(TransformedDistribution):
     (its event): loc's last axis is the K - 1 (a number: K = 2)."""
 
     arg_constraints = {"loc": REAL, "scale": POSITIVE}
-    support = (lambda v: (v >= 0).all() and abs(v.sum(-1) - 1).max() < 1e-5, "Simplex()")
+    support = constraints.simplex
     _params = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=True):

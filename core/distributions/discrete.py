@@ -6,8 +6,6 @@ probability)."""
 
 import math
 
-import numpy as np
-
 from .. import dtypes as dt
 from .. import ops
 from ..creation import arange, rand
@@ -15,6 +13,7 @@ from ..autograd import no_grad
 from ..errors import ShapeError
 from ..ops.deviance import deviance
 from ..ops.gamma import lgamma, stirling_tail
+from . import constraints
 from .continuous import Gamma, settled
 from .saddle_point import (HALF_LOG_2PI, SADDLE_FROM, log_binomial, log_poisson,
                            stirling_error)
@@ -108,7 +107,7 @@ def _binary_cross_entropy(logits, value):
 class Categorical(Distribution):
     """One of K categories (the last axis of probs or logits), as an integer index."""
 
-    arg_constraints = {"probs": (lambda v: (v >= 0).all(), "Simplex()")}
+    arg_constraints = {"probs": constraints.simplex}
     _params = ("probs",)
 
     def __init__(self, probs=None, logits=None, validate_args=True):
@@ -123,8 +122,7 @@ class Categorical(Distribution):
 
     def _support(self):
         top = self._num_events - 1
-        return (lambda v: (v >= 0) & (v <= top) & (v == np.floor(v)),
-                f"IntegerInterval(lower_bound=0, upper_bound={top})")
+        return constraints.integer_interval(0, top)
 
     def expand(self, batch_shape):
         return type(self)(logits=ops.broadcast_to(
@@ -447,7 +445,7 @@ class NegativeBinomial(Distribution):
     """The number of successes before ``total_count`` failures, each trial a success
     with probability ``probs`` (PyTorch's convention)."""
 
-    arg_constraints = {"total_count": (lambda v: v >= 0, "GreaterThanEq(lower_bound=0.0)")}
+    arg_constraints = {"total_count": NONNEGATIVE}
     support = NONNEGATIVE_INTEGER
     _params = ("total_count", "logits")
 

@@ -7,14 +7,13 @@ chi-squared variates, as PyTorch's; LKJCholesky's are not, as PyTorch's."""
 
 import math
 
-import numpy as np
-
 from .. import dtypes as dt
 from .. import linalg, ops
 from ..creation import arange, randn
 from ..errors import ShapeError
 from ..ops.gamma import digamma, mvlgamma
 from .continuous import Beta, Gamma
+from . import constraints
 from .distribution import Distribution, parameters
 from .multivariate import scale_tril_of
 
@@ -42,18 +41,13 @@ class Wishart(Distribution):
         batch = ops.broadcast_shapes(tuple(df.shape), tuple(tril.shape[:-2]))
         self.df = ops.broadcast_to(df, batch)
         self.scale_tril = ops.broadcast_to(tril, batch + (p, p))
-        self.arg_constraints = {"df": (lambda v: v > p - 1, f"GreaterThan(lower_bound={p - 1})")}
+        self.arg_constraints = {"df": constraints.greater_than(p - 1)}
         super().__init__(batch, (p, p), validate_args)
 
     def _param_event(self, name):
         return self.event_shape if name == "scale_tril" else ()
 
-    @property
-    def support(self):
-        def positive_definite(v):
-            sym = np.allclose(v, np.swapaxes(v, -1, -2))
-            return sym and bool(np.all(np.linalg.eigvalsh(v) > 0))
-        return positive_definite, "PositiveDefinite()"
+    support = constraints.positive_definite
 
     covariance_matrix = property(lambda self: self.scale_tril @ self.scale_tril.mT)
     precision_matrix = property(lambda self: linalg.inv(self.covariance_matrix))
@@ -121,14 +115,10 @@ class LKJCholesky(Distribution):
         (self.concentration,), shape = parameters(concentration)
         self.dim = dim
         self._params = ("concentration",)
-        self.arg_constraints = {"concentration": (lambda v: v > 0,
-                                                  "GreaterThan(lower_bound=0.0)")}
+        self.arg_constraints = {"concentration": constraints.positive}
         super().__init__(shape, (dim, dim), validate_args)
 
-    #: lower triangular, a positive diagonal, rows of unit length (PyTorch's check)
-    support = (lambda v: bool(np.all(np.triu(v, 1) == 0) and np.all(np.diagonal(v, 0, -2, -1) > 0)
-                              and np.allclose(np.linalg.norm(v, axis=-1), 1.0, atol=1e-6)),
-               "CorrCholesky()")
+    support = constraints.corr_cholesky
 
     def expand(self, batch_shape):
         return LKJCholesky(self.dim, ops.broadcast_to(self.concentration, tuple(batch_shape)),

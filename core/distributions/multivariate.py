@@ -10,6 +10,7 @@ from ..errors import ShapeError
 from ..ops.gamma import digamma, lgamma
 from ..creation import randn
 from .continuous import log_standard_gamma, rsample_log_standard_gamma
+from . import constraints
 from .distribution import POSITIVE, Distribution, parameters
 
 
@@ -188,7 +189,8 @@ class Dirichlet(Distribution):
     """Dirichlet(concentration) over the simplex of concentration's last axis."""
 
     has_rsample = True
-    arg_constraints = {"concentration": POSITIVE}
+    support = constraints.simplex
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     _params = ("concentration",)
 
     def __init__(self, concentration, validate_args=True):

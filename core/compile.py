@@ -11,9 +11,9 @@ call and were rebound (an optimizer step), and tensors made during the call
 that outlive it (``p.grad``), are the graph's state outputs: replaying rebinds
 them.
 
-A function is traced on each call until two calls in a row record the same
-graph (the first call often differs: optimizers create their state lazily);
-from then on calls replay the graph. So everything Python decides (shapes,
+A function is traced on each call until two calls record the same graph (the
+first call often differs: optimizers create their state lazily); from then on
+calls replay the graph. So everything Python decides (shapes,
 hyperparameters, branches) is frozen at trace time, as with CUDA graphs and
 tinygrad's TinyJit: values that change per call belong in tensors. Nothing
 is patched while tracing: other threads compute eagerly meanwhile, unrecorded,
@@ -59,7 +59,7 @@ def before_replay(fn):
 
 
 #: traces that must agree before a graph is replayed, and the most a function gets
-AGREE, MAX_TRACES = 2, 5
+AGREE, MAX_TRACES, MAX_REPLAYS = 2, 5, 4
 #: signatures (argument shapes, dtypes, values of Python numbers...) one compiled function
 #: caches by default, as torch.compile's recompile limit; past it, new ones run eagerly
 CACHE_LIMIT = 8
@@ -117,9 +117,9 @@ class CompiledFunction:
         buffers, optimizer state), in the order of its inputs after the arguments' (None
         while still tracing): what an exporter writes as the graph's initializers."""
         entry = self._entries.get(_key(args, kwargs))
-        if entry is None or entry.replay is None:
+        if entry is None or not entry.replays:
             return None
-        return [ref() for ref in entry.replay.state_in]
+        return [ref() for ref in entry.replays[0].state_in]
 
     def __call__(self, *args, **kwargs):
         if _trace_in_progress() is not None:     # inside another compiled function's trace
@@ -194,11 +194,16 @@ class _Entry:
 
     def __init__(self, owner):
         self.owner, self.traces, self.graph = owner, [], None
-        self.replay = None
+        #: the graphs recorded, each replayed while what it reads is there: one that adds
+        #: to gradients (they are None once the caller clears them) and one that makes them
+        self.replays = []
 
     def __call__(self, args, kwargs, leaves):
-        if self.replay is not None:
-            return self.replay(leaves)
+        for replay in self.replays:
+            try:
+                return replay(leaves)
+            except _Stale:          # a gradient it adds to is gone: the next, or record
+                continue
         for fn in self.traces[-1].refreshers if self.traces else ():
             fn()       # outside the recording, so a changed learning rate is not a constant
         with self.owner._lock:
@@ -206,9 +211,11 @@ class _Entry:
         self.owner.trace_count += 1
         self.traces.append(trace)
         if len(self.traces) >= AGREE:
-            prev = self.traces[-2]
-            diff = prev.difference(trace)
-            if diff is None:
+            # the last call against each before it: calls that alternate (a gradient
+            # cleared, then accumulated into) agree with the call two back
+            diffs = [prev.difference(trace) for prev in reversed(self.traces[:-1])]
+            diff = diffs[0]
+            if None in diffs:
                 self._ready(trace)
             elif len(self.traces) >= MAX_TRACES:
                 raise CompileError(
@@ -226,7 +233,10 @@ class _Entry:
         if self.owner.optimize:
             graph = graph.optimized(backend)
         self.graph = graph
-        self.replay = _Replay(trace, graph, backend, self.owner.capture)
+        replay = _Replay(trace, graph, backend, self.owner.capture)
+        # a graph that adds to gradients first (it needs them there), then one that makes
+        # them (it runs in every state); at most MAX_REPLAYS
+        self.replays = sorted(self.replays + [replay], key=lambda r: not r.adds)[:MAX_REPLAYS]
 
 
 class _Replay:
@@ -235,6 +245,7 @@ class _Replay:
         self.out_spec, self.out_meta = trace.out_spec, trace.out_meta
         self.state_in = trace.state_in      # weakrefs of the tensors read, after the arguments
         self.state_out = trace.state_out    # per state output: a weakref, or an argument's index
+        self.adds = any(type(r) is _GradSlot for r in self.state_in)   # to gradients
         self.n_args = trace.n_args
         self.refreshers = trace.refreshers
         self.run = graph.run
@@ -254,6 +265,8 @@ class _Replay:
         for ref in self.state_in:
             t = ref()
             if t is None:
+                if type(ref) is _GradSlot:      # the gradient it adds to was cleared: trace anew
+                    raise _Stale
                 raise CompileError("compile: a tensor the graph reads (a parameter or optimizer "
                                    "state) no longer exists; call .reset() on the compiled function")
             bufs.append(t._data)
@@ -271,31 +284,50 @@ class _Replay:
         return unflatten(self.out_spec, tensors)
 
 
+class _Stale(Exception):
+    """A replay cannot run: a gradient its graph adds to is None now."""
+
+
+class _GradSlot:
+    """A state input that is a gradient accumulated into: whatever ``owner.grad`` is when
+    the graph replays (None, once the caller has cleared it)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner):
+        self.owner = weakref.ref(owner)
+
+    def __call__(self):
+        owner = self.owner()
+        return None if owner is None else owner._grad
+
+
 class _Gradient:
     """A state output that is a gradient the call made: ``owner.grad``. On replay it lands
-    where eager code would put it, whatever the caller did to owner.grad between calls:
-    into the same tensor while owner.grad is still it; as a new tensor where the caller
-    set it to None (zero_grad outside the compiled step); added to a gradient the caller
-    left there, unless the call itself cleared it first (zero_grad inside), when it
-    replaces it."""
+    where eager code would put it, whatever the caller did to owner.grad between calls.
+    Where the call replaced the gradient (it cleared it first, zero_grad inside, or
+    added to it: the graph read it), the result replaces it: rebinding the tensor made
+    last while owner.grad is still that one. Where the call found no gradient, its result
+    is a new tensor if the caller cleared it again (zero_grad outside the compiled
+    step), and is added to a gradient the caller left there."""
 
-    __slots__ = ("tensor", "owner", "clears", "shape", "dtype")
+    __slots__ = ("tensor", "owner", "replaces", "shape", "dtype")
 
-    def __init__(self, tensor, owner, clears):
+    def __init__(self, tensor, owner, replaces):
         self.tensor, self.owner = weakref.ref(tensor), weakref.ref(owner)
-        self.clears, self.shape, self.dtype = clears, tensor.shape, tensor.dtype
+        self.replaces, self.shape, self.dtype = replaces, tensor.shape, tensor.dtype
 
     def land(self, buf, backend):
         owner = self.owner()
         if owner is None:
             return
         made = self.tensor()
-        if self.clears and made is not None and owner._grad is made:
+        if self.replaces and made is not None and owner._grad is made:
             dispatch.rebind(made, buf)
             return
         fresh = wrap(buf, backend, self.shape, self.dtype)
         self.tensor = weakref.ref(fresh)
-        owner._grad = fresh if owner._grad is None or self.clears else owner._grad + fresh
+        owner._grad = fresh if owner._grad is None or self.replaces else owner._grad + fresh
 
 
 class _View:
@@ -334,6 +366,7 @@ class _Trace:
         trace = cls(backends.pop() if backends else get_backend(None))
         for t in leaves:
             trace.input(t._data, ("arg", len(trace.inputs)))
+            trace.note_owner(t)
         trace.n_args = len(leaves)
         enabled = gc.isenabled()
         gc.disable()    # no collection during the call: all it makes stays in generation 0
@@ -369,6 +402,8 @@ class _Trace:
         self.names = {}
         self.created_refs, self.rebound_tensors = [], {}
         self.cleared = {}       # id -> weakref of the tensors whose .grad the call set to None
+        self.grad_owners = {}   # id(a gradient present when its owner was read) -> the owner
+        self.grads_read = set()  # ids of owners whose gradient the call read (accumulated into)
         self._view = _View(self, backend)
         self.pending_draw = None
         self.refreshers = []
@@ -401,8 +436,22 @@ class _Trace:
     def read(self, tensor, buf):
         if id(buf) not in self.values:
             i = self.input(buf, ("state", len(self.state_in)))
-            self.state_in.append(weakref.ref(tensor))
+            owner = self.grad_owners.get(id(tensor))
+            if owner is not None and owner._grad is tensor:     # a gradient accumulated into
+                self.state_in.append(_GradSlot(owner))
+                self.grads_read.add(id(owner))
+            else:
+                self.state_in.append(weakref.ref(tensor))
             self.names[i] = dispatch.state_name(tensor, self.names[i])
+        self.note_owner(tensor)
+
+    def note_owner(self, tensor):
+        """Remember ``tensor``'s gradient, should the call read it as state: the graph then
+        reads whatever gradient ``tensor`` has when it replays, not that tensor object
+        (autograd accumulates into a new one each call)."""
+        grad = getattr(tensor, "_grad", None)
+        if grad is not None:
+            self.grad_owners[id(grad)] = tensor
 
     def rebound(self, tensor):
         self.rebound_tensors[id(tensor)] = tensor
@@ -495,7 +544,8 @@ class _Trace:
                 owner = grad_of.get(id(t))
                 self.state_out.append(
                     arg_pos[id(t)] if id(t) in arg_pos else
-                    _Gradient(t, owner, id(owner) in self.cleared) if owner is not None else
+                    _Gradient(t, owner, id(owner) in self.cleared or id(owner) in self.grads_read)
+                    if owner is not None else
                     weakref.ref(t))
                 out_names[len(outputs) - 1] = dispatch.state_name(t) or (
                     self.names[self.inputs[arg_pos[id(t)]]] if id(t) in arg_pos else "new")

@@ -60,6 +60,46 @@ def test_gradients_land_as_eager_code_puts_them_whatever_the_caller_does_between
     assert inside.graph(x) is not None
 
 
+@pytest.mark.parametrize("pattern", ["zeroed_in_place", "two_micro_batches",
+                                     "three_micro_batches"])
+def test_gradients_accumulated_across_compiled_calls_match_eager_training(pattern):
+    """A compiled forward and backward under PyTorch's other loops: zero_grad(set_to_none=
+    False) outside it (each call adds to a gradient that is there: the call read a new
+    tensor each time, so no two traces agreed and the sixth call was a CompileError), and
+    gradient accumulation over micro-batches (calls that make the gradient and calls that
+    add to it alternate: each gets its own graph). Losses as eager training's; the
+    function replays after a few traces."""
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    from ember.plugins.optim import Adam
+    rng = np.random.default_rng(0)
+    x = ember.tensor(rng.standard_normal((16, 4)).astype(np.float32))
+    y = ember.tensor(rng.integers(0, 2, 16))
+    calls = {"zeroed_in_place": 1, "two_micro_batches": 2, "three_micro_batches": 3}[pattern]
+
+    def train(compiled):
+        ember.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        opt = Adam(model.parameters(), lr=0.01)
+
+        def forward_backward(x, y):
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss.detach()
+        fn = ember.compile(forward_backward) if compiled else forward_backward
+        losses = []
+        for _ in range(10):
+            opt.zero_grad(set_to_none=pattern != "zeroed_in_place")
+            for _ in range(calls):
+                loss = fn(x, y)
+            opt.step()
+            losses.append(float(loss))
+        return losses, fn
+    (compiled, fn), (eager, _) = train(True), train(False)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    assert fn.graph(x, y) is not None and fn.trace_count <= 5
+
+
 def test_reset_traces_again_after_a_change_the_graph_cannot_see():
     scale = [2.0]
     f = ember.compile(lambda x: x * scale[0])

@@ -37,7 +37,7 @@ orgqr = ops.householder.householder_product
 
 def lu(A, pivot=True, get_infos=False):
     """torch.lu (deprecated there for linalg.lu_factor): (LU, pivots), and info with
-    ``get_infos``."""
+    ``get_infos``; a singular matrix is factored either way, as PyTorch's."""
     LU, pivots, info = ops.lu_decomposition.lu_factor_ex(A, pivot=pivot)
     return (LU, pivots, info) if get_infos else (LU, pivots)
 

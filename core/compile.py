@@ -250,11 +250,12 @@ class _Replay:
         self.refreshers = trace.refreshers
         self.run = graph.run
         if capture and backend.fast_capture is not None:
-            # state read and rebound through the same tensor: a captured launch updates it in place
+            # state read and rebound through the same tensor: a captured launch updates it in
+            # place (not gradients: where one lands depends on what the caller did to it)
             owners = {id(r()): k for k, r in enumerate(self.state_in)}
             n_args, n_out = self.n_args, len(self.out_meta)
             aliases = [(n_args + owners[id(r())], n_out + k) for k, r in enumerate(self.state_out)
-                       if type(r) is not int and id(r()) in owners]
+                       if type(r) not in (int, _Gradient) and id(r()) in owners]
             self.run = backend.fast_capture(graph, aliases, range(n_out)) or graph.run
 
     def __call__(self, leaves):

@@ -100,6 +100,38 @@ def test_gradients_accumulated_across_compiled_calls_match_eager_training(patter
     assert fn.graph(x, y) is not None and fn.trace_count <= 5
 
 
+def test_a_capturing_backend_aliases_state_but_not_gradients(monkeypatch):
+    """A backend that captures replays (CuPy's CUDA graphs) is told which state outputs it
+    may write into their inputs' buffers: parameters and optimizer state, never a
+    gradient, whose landing depends on what the caller did to it (the alias list read
+    the gradient entries as weak references and failed)."""
+    from ember.plugins import nn
+    from ember.plugins.nn import functional as F
+    from ember.plugins.optim import SGD
+    backend = ember.get_backend("numpy")
+    seen = []
+
+    def fast_capture(graph, aliases, fresh):
+        seen.append(list(aliases))
+        return None                     # replay uncaptured
+    monkeypatch.setattr(type(backend), "fast_capture", staticmethod(fast_capture), raising=False)
+    model = nn.Linear(3, 2)
+    opt = SGD(model.parameters(), lr=0.1)
+    x = ember.tensor(np.ones((4, 3), np.float32))
+
+    @ember.compile
+    def step(x):
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    for _ in range(6):
+        opt.zero_grad()
+        step(x)
+    assert seen and len(seen[0]) == 2           # the weight and the bias, updated in place
+    np.testing.assert_array_equal(model.weight.grad.numpy(), np.full((2, 3), 4.0))
+
+
 def test_reset_traces_again_after_a_change_the_graph_cannot_see():
     scale = [2.0]
     f = ember.compile(lambda x: x * scale[0])

@@ -1170,3 +1170,31 @@ def test_supports_and_parameter_constraints_are_constraint_objects_as_pytorchs()
     g = D.GeneralizedPareto(0.0, 1.0, -0.5)
     np.testing.assert_array_equal(g.support.check(ember.tensor([-0.1, 0.0, 2.0, 2.1])).numpy(),
                                   [False, True, True, False])
+
+
+def _cross_pairs():
+    """PyTorch's registered KL pairs of two different families that CASES builds (but
+    LowRankMultivariateNormal's against MultivariateNormal, whose PyTorch form fails to
+    broadcast: test_kl_of_a_low_rank_normal_is_that_of_its_full_covariance)."""
+    from torch.distributions.kl import _KL_REGISTRY
+    names = {_class(n): n for n in CASES if "_" not in n}
+    return sorted((names[p.__name__], names[q.__name__]) for p, q in _KL_REGISTRY
+                  if p is not q and p.__name__ in names and q.__name__ in names
+                  and (p.__name__, q.__name__) != ("LowRankMultivariateNormal",
+                                                   "MultivariateNormal"))
+
+
+@pytest.mark.parametrize("p,q", _cross_pairs(), ids=[f"{a}-{b}" for a, b in _cross_pairs()])
+def test_kl_between_families_matches_torch(backend, p, q):
+    """Every pair of different families PyTorch registers, its values (inf where p's
+    support reaches outside q's) within rounding of PyTorch's; the CASES parameters
+    broadcast."""
+    ep, eq = _build(p, ember, backend), _build(q, ember, backend)
+    tp, tq = _build(p, torch), _build(q, torch)
+    want = TD.kl_divergence(tp, tq)
+    got = D.kl_divergence(ep, eq).numpy().astype(np.float64)
+    want = np.broadcast_to(want.detach().numpy(), got.shape)
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want), err_msg=f"KL({p} || {q})")
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=_rtol(backend) * 100,
+                               atol=_rtol(backend), err_msg=f"KL({p} || {q})")

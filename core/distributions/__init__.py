@@ -15,6 +15,7 @@ from .discrete import (Bernoulli, Binomial, Categorical, Geometric, Multinomial,
                        Poisson)
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
+from . import kl_cross  # noqa: F401  (registers the pairs of different families)
 from .matrices import LKJCholesky, Wishart
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                       RelaxedOneHotCategorical)

@@ -382,7 +382,7 @@ def test_bad_parameters_and_values_are_refused_as_pytorch_words_them():
     with pytest.raises(ember.AutogradError, match="score-function"):
         D.Poisson(1.0).rsample()
     with pytest.raises(NotImplementedError, match="register_kl"):
-        D.kl_divergence(D.Normal(0.0, 1.0), D.Gamma(1.0, 1.0))
+        D.kl_divergence(D.Normal(0.0, 1.0), D.Cauchy(0.0, 1.0))
     with pytest.raises(ember.ShapeError, match="event shape"):
         D.Dirichlet(ember.ones(3)).log_prob(ember.ones(4) / 4)
     assert D.Normal(0.0, -1.0, validate_args=False).scale.item() == -1.0

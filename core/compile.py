@@ -444,7 +444,7 @@ class _Trace:
             else:
                 self.state_in.append(weakref.ref(tensor))
             self.names[i] = dispatch.state_name(tensor, self.names[i])
-        self.note_owner(tensor)
+            self.note_owner(tensor)
 
     def note_owner(self, tensor):
         """Remember ``tensor``'s gradient, should the call read it as state: the graph then

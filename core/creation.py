@@ -353,12 +353,35 @@ def uniform(low=0.0, high=1.0, shape=(), dtype=None, backend=None, requires_grad
 
 
 def normal(mean=0.0, std=1.0, shape=(), dtype=None, backend=None, requires_grad=False):
-    """Normal with the given mean and standard deviation."""
+    """Normal with the given mean and standard deviation: numbers, drawn in ``shape``, or
+    tensors (torch.normal(mean, std)) whose broadcast shape the draws take."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        return _normal_about(mean, std, shape, dtype, requires_grad)
     dtype = _float_dtype("normal", dtype)
     if std < 0:
         raise ValueError(f"normal: std must be >= 0, got {std}")
     values = _random.draw("normal", mean, std, _shape("normal", (shape,)))
     return _upload(values, dtype, backend, requires_grad, "normal")
+
+
+def _normal_about(mean, std, shape, dtype, requires_grad):
+    """torch.normal's tensor form: one draw per element of the broadcast mean and std,
+    with no gradient to either (as PyTorch's; reparameterize with
+    ember.distributions.Normal(...).rsample() for one)."""
+    like = mean if isinstance(mean, Tensor) else std
+    if shape not in ((), None):
+        raise ShapeError(f"normal: the shape of the draws is that of the mean and std tensors "
+                         f"({like.shape}); drop shape={shape!r}, or pass numbers")
+    if isinstance(std, Tensor) and bool((std < 0).any()):
+        raise ValueError("normal: every std must be >= 0; some are negative")
+    center = (mean + 0 * std).detach()
+    if not center.dtype.is_float:
+        raise DTypeError(f"normal: needs floating-point mean or std, got {center.dtype.name}; "
+                         f"convert with .float()")
+    dtype = dt.dtype(dtype) if dtype is not None else center.dtype
+    noise = randn(center.shape, dtype=dtype, backend=like._backend)
+    out = (center.to(dtype) + (std.detach() if isinstance(std, Tensor) else std) * noise)
+    return out.requires_grad_() if requires_grad else out
 
 
 @refuses_none

@@ -643,3 +643,32 @@ def test_bessel_j_and_y_match_mpmath_to_their_envelope(backend, name):
                 "bessel_y1": [-math.inf, -math.inf, 0.0, math.nan, math.nan, math.nan]}[name]
         np.testing.assert_allclose(got, np.array(want, dtype=dtype.np), rtol=4e-6)
         assert np.array_equal(np.signbit(got[:2]), np.signbit(np.array(want[:2])))
+
+
+#: x and q at zeta's edges: its pole, x below 1, q at poles, between them and infinite
+ZETA_EDGES = [0.0, -0.0, 0.5, 1.0, -1.0, 2.0, -2.0, 2.5, -2.5, 30.0, math.inf, -math.inf,
+              math.nan]
+
+
+def test_zeta_edges_follow_cephes_order_and_take_limits(backend):
+    """zeta(x, q) as PyTorch's (Cephes'): inf at x = 1, else NaN for x < 1, else inf at
+    q = 0 or a negative integer; 1 at x = inf and q = 1 and inf below it. Where PyTorch
+    gives NaN for a limit that exists, ember gives the limit (0 at q = inf, or at x = inf
+    and q > 1); a negative q that is not an integer is NaN (PyTorch sums the series)."""
+    x, q = (v.ravel() for v in np.meshgrid(ZETA_EDGES, ZETA_EDGES))
+    limits = ((x > 1) & (q == math.inf)) | ((x == math.inf) & (q > 1))
+    between_poles = (q < 0) & (q != np.floor(q)) & (x > 1)
+    for dtype, tdtype in ((ember.float32, torch.float32), (ember.float64, torch.float64)):
+        if dtype not in backend.dtypes:
+            continue
+        got = ember.special.zeta(ember.tensor(x, dtype=dtype), ember.tensor(q, dtype=dtype))
+        got = got.numpy().astype(np.float64)
+        want = torch.special.zeta(torch.tensor(x, dtype=tdtype),
+                                  torch.tensor(q, dtype=tdtype)).numpy().astype(np.float64)
+        assert np.isnan(want[limits]).all()
+        want[limits] = 0.0
+        want[between_poles] = math.nan
+        info = np.finfo(dtype.np)    # subnormal results have absolute precision only
+        floor = info.smallest_normal if backend.flushes_subnormals else info.smallest_subnormal
+        np.testing.assert_allclose(got, want, rtol=4 * info.eps, atol=4 * floor,
+                                   err_msg=dtype.name)

@@ -682,3 +682,86 @@ def test_set_printoptions_changes_how_tensors_print():
     finally:
         ember.set_printoptions(profile="default")
     assert "0.33333333" in repr(x) and "..." not in repr(ember.arange(10))
+
+
+def test_clamp_to_tensor_bounds_follows_torch(backend):
+    """torch.clamp's tensor bounds: broadcast, max where min > max, NaN from x or a bound,
+    x's gradient inside [min, max] and each bound's where it was taken; an integer tensor
+    clamped at a float bound becomes a float one (the bound is never truncated)."""
+    x = [1.0, 2.0, 3.0, math.nan, 7.0, 0.5, -1.0]
+    lo = [2.0, 2.0, 1.0, 0.0, 1.0, 3.0, -2.0]
+    hi = [2.5, 2.0, 2.0, 1.0, 5.0, 2.0, 0.0]
+    for which in ("both", "min", "max"):
+        grads = []
+        for m, make in ((ember, lambda v: ember.tensor(v, backend=backend, requires_grad=True)),
+                        (torch, lambda v: torch.tensor(v, requires_grad=True))):
+            a, b, c = make(x), make(lo), make(hi)
+            bounds = {"both": (b, c), "min": (b, None), "max": (None, c)}[which]
+            out = m.clamp(a, *bounds)
+            (out * make([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]).detach()).sum().backward()
+            grads.append([out] + [t.grad for t in (a, b, c)])
+        for got, want in zip(*grads):
+            _same(got, want, which)
+    ints = ember.tensor([1, 2, 5], backend=backend)
+    _same(ints.clamp(min=1.5), torch.tensor([1, 2, 5]).clamp(min=1.5), "int clamp at 1.5")
+    _same(ember.clamp(ints, ember.tensor([0.5], backend=backend), 4),
+          torch.clamp(torch.tensor([1, 2, 5]), torch.tensor([0.5]), torch.tensor(4)),
+          "int clamp to tensors")
+    _same(ember.clamp(ember.tensor([[0.0], [9.0]], backend=backend), max=ember.tensor(
+        [1.0, 2.0, 3.0], backend=backend)), torch.clamp(torch.tensor([[0.0], [9.0]]), max=torch.tensor(
+            [1.0, 2.0, 3.0])), "broadcast bound")
+
+
+def test_complex_keeps_infinite_and_nan_parts_where_they_are(backend):
+    """complex(re, im) with an infinite or NaN part has that part alone non-finite (i inf
+    is not multiplied out into a NaN real part), and polar follows torch.polar."""
+    if ember.complex64 not in backend.dtypes:
+        pytest.skip(f"{backend.name} has no complex64")
+    parts = [0.0, 1.0, -2.5, math.inf, -math.inf, math.nan]
+    re, im = (np.array(v, dtype=np.float32) for v in zip(*[(a, b) for a in parts for b in parts]))
+    got = ember.complex(ember.tensor(re, backend=backend), ember.tensor(im, backend=backend))
+    want = torch.complex(torch.tensor(re), torch.tensor(im)).numpy()
+    for part in (np.real, np.imag):
+        np.testing.assert_array_equal(part(got.numpy()), part(want))
+    r, theta = np.array([0.0, 2.0, math.inf, 1.0], np.float32), np.array([1.0, 0.5, 0.0, math.inf], np.float32)
+    got = ember.polar(ember.tensor(r, backend=backend), ember.tensor(theta, backend=backend)).numpy()
+    want = torch.polar(torch.tensor(r), torch.tensor(theta)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_logical_functions_read_any_dtype_as_torch_does(backend):
+    """logical_and/or/xor/not take numbers as PyTorch does: nonzero (NaN too) is True."""
+    a = np.array([0.0, -0.0, 1.0, math.nan, -3.0, 0.0], np.float32)
+    b = np.array([1, 0, 0, 2, 0, 0], np.int32)
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        _same(getattr(ember, name)(ember.tensor(a, backend=backend), ember.tensor(b, backend=backend)),
+              getattr(torch, name)(torch.tensor(a), torch.tensor(b)), name)
+    _same(ember.logical_not(ember.tensor(a, backend=backend)), torch.logical_not(torch.tensor(a)),
+          "logical_not")
+    _same(ember.tensor(b, backend=backend).logical_not(), torch.tensor(b).logical_not(), "method")
+
+
+def test_normal_of_tensors_draws_about_each_mean_with_each_std(backend):
+    """torch.normal(mean, std) with tensors: one draw per element of their broadcast, about
+    each mean with each std; no gradient reaches them (as in PyTorch)."""
+    mean = ember.tensor([[-50.0], [0.0], [50.0]], backend=backend, requires_grad=True)
+    std = ember.tensor([0.5, 2.0], backend=backend)
+    ember.manual_seed(3)
+    draws = np.stack([ember.normal(mean, std).numpy() for _ in range(4000)])
+    assert draws.shape == (4000, 3, 2)
+    np.testing.assert_allclose(draws.mean(0), [[-50, -50], [0, 0], [50, 50]], atol=0.15)
+    np.testing.assert_allclose(draws.std(0), [[0.5, 2.0]] * 3, rtol=0.05)
+    assert not ember.normal(mean, 1.0).requires_grad
+    assert ember.normal(0.0, std).shape == (2,)
+    with pytest.raises(ValueError, match="std must be >= 0"):
+        ember.normal(mean, -std)
+    with pytest.raises(ember.ShapeError, match="drop shape"):
+        ember.normal(mean, 1.0, (3,))
+
+
+def test_median_of_no_elements_is_nan_as_in_torch(backend):
+    for name in ("median", "nanmedian"):
+        got = getattr(ember, name)(ember.zeros((0, 3), backend=backend))
+        assert got.shape == () and math.isnan(float(got)), name
+        with pytest.raises(ember.ShapeError, match="is empty"):
+            getattr(ember, name)(ember.zeros((0, 3), backend=backend), dim=0)

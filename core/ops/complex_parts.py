@@ -5,12 +5,14 @@ with i, real and imag), so gradients follow PyTorch's convention (dL/dx + i dL/d
 ember's tensors are values, so view_as_real and view_as_complex give new tensors, not
 views sharing memory: writing into one leaves the other as it was."""
 
+import builtins
 import math
 
 from .. import dtypes as dt
 from ..errors import DTypeError, ShapeError
 from ._util import as_tensor, binary_operands, const
 from .elementwise import cast, cos, imag, real, sin, where
+from .nonfinite import isfinite
 from .movement import narrow, squeeze, stack
 
 
@@ -25,9 +27,18 @@ def _parts_dtype(name, a, b):
 
 
 def complex(real, imag):  # noqa: A001  (torch.complex)
-    """The complex tensor real + i imag (16-bit parts give complex64)."""
+    """The complex tensor real + i imag (16-bit parts give complex64). Infinite and NaN
+    parts stay where they are; a part's negative zero may come out positive (the tensor
+    is built arithmetically)."""
     re, im, dtype = _parts_dtype("complex", real, imag)
-    return cast(re, dtype) + cast(im, dtype) * const(1j, dtype, re._backend)
+    # i * im is exact for a finite im; an infinite or NaN one would make its real part
+    # inf * 0 = NaN, so those add the constant i inf, -i inf or i NaN instead
+    finite = isfinite(im)
+    i_im = cast(where(finite, im, 0.0), dtype) * const(1j, dtype, re._backend)
+    def i_times(v): return const(builtins.complex(0.0, v), dtype, re._backend)
+    nonfinite = where(im != im, i_times(math.nan),
+                      where(im > 0, i_times(math.inf), i_times(-math.inf)))
+    return cast(re, dtype) + where(finite, i_im, nonfinite)
 
 
 def polar(abs, angle):  # noqa: A002  (torch.polar's argument names)

@@ -500,34 +500,30 @@ def _compare(name):
 eq, ne, lt, le, gt, ge = (_compare(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 
 
-def _bools(name, a, b):
-    a, b, shape = binary_operands(name, a, b)
-    if a.dtype is not dt.bool_:
-        raise DTypeError(f"{name}: needs bool tensors, got {a.dtype.name}; compare first, "
-                         f"as in (x > 0) & (x < 1)")
-    return a, b, shape
+def _truth(x):
+    """A tensor's truth values as PyTorch's logical ops read them: nonzero is True (NaN
+    included)."""
+    return x if x.dtype is dt.bool_ else ne(x, 0)
 
 
 def logical_and(a, b):
-    a, b, shape = _bools("logical_and", a, b)
-    return primitive("mul", (a, b), shape, dt.bool_)
+    a, b, shape = binary_operands("logical_and", a, b)
+    return primitive("mul", (_truth(a), _truth(b)), shape, dt.bool_)
 
 
 def logical_or(a, b):
-    a, b, shape = _bools("logical_or", a, b)
-    return primitive("maximum", (a, b), shape, dt.bool_)
+    a, b, shape = binary_operands("logical_or", a, b)
+    return primitive("maximum", (_truth(a), _truth(b)), shape, dt.bool_)
 
 
 def logical_xor(a, b):
-    a, b, shape = _bools("logical_xor", a, b)
-    return primitive("ne", (a, b), shape, dt.bool_)
+    a, b, shape = binary_operands("logical_xor", a, b)
+    return primitive("ne", (_truth(a), _truth(b)), shape, dt.bool_)
 
 
 def logical_not(a):
     a = as_tensor(a, "logical_not")
-    if a.dtype is not dt.bool_:
-        raise DTypeError(f"logical_not (~): needs a bool tensor, got {a.dtype.name}")
-    return eq(a, False)
+    return eq(_truth(a), False)
 
 
 # -- where, clip -------------------------------------------------------------------
@@ -582,10 +578,47 @@ class Clip(Op):
 
 
 def clip(x, min=None, max=None):  # noqa: A002  (names as in numpy.clip)
-    """Limit values to [min, max]; the gradient is 1 inside, 0 outside."""
+    """Limit values to [min, max], as torch.clamp: the bounds are numbers or tensors that
+    broadcast against x, and the result has the dtype x + bound would have (an integer
+    tensor clipped at 1.5 becomes a float one; a bound is never truncated). Where
+    min > max the result is max; a NaN in x or in a bound gives NaN. The gradient reaches
+    x inside [min, max] (its ends included) and each bound where it was taken."""
     x = _real_input("clip", x)
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
-    lo = None if min is None else const(min, x.dtype, x._backend)
-    hi = None if max is None else const(max, x.dtype, x._backend)
+    bounds = [None if b is None else binary_operands("clip", x, b)[1] for b in (min, max)]
+    dtype = x.dtype
+    for b in bounds:
+        if b is not None:
+            check_ordered("clip", b)
+            dtype = dt.promote(dtype, b.dtype)
+    x = cast(x, dtype) if x.dtype is not dtype else x
+    lo, hi = (None if b is None else cast(b, dtype) if b.dtype is not dtype else b
+              for b in bounds)
+    if any(b is not None and (b.shape or b.requires_grad) for b in (lo, hi)):
+        return _clip_to_tensors(x, lo, hi)
     return run(Clip(lo, hi), (x,), x.shape, x.dtype)
+
+
+def _clip_to_tensors(x, lo, hi):
+    """clip with bounds that vary or learn, composed of where: x's gradient reaches the
+    elements inside [lo, hi] (as in PyTorch, not a NaN x), each bound's where it was
+    taken."""
+    from .nonfinite import isnan
+    inside = take_hi = take_lo = None
+    if hi is not None:
+        inside = le(x, hi)
+        take_hi = gt(x, hi) | isnan(hi)
+    if lo is not None:
+        inside = ge(x, lo) if inside is None else inside & ge(x, lo)
+        take_lo = lt(x, lo)
+        if hi is not None:
+            take_hi = take_hi | gt(lo, hi)
+            take_lo = take_lo & ~take_hi
+        take_lo = take_lo | isnan(lo)
+    out = x.detach()  # a NaN x, where neither bound is taken
+    if hi is not None:
+        out = where(take_hi, hi, out)
+    if lo is not None:
+        out = where(take_lo, lo, out)
+    return where(inside, x, out)

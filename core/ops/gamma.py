@@ -278,13 +278,15 @@ def _zeta(s, q):
     terms = _terms(q)
     value = hurwitz_zeta(s, where(q > 0.0, q, 1.0), terms["shift"], terms["tail"])
     pole = logical_and(q <= 0.0, q == floor(q))
-    value = where(s == 1.0, math.inf, where(s < 1.0, math.nan, value))
-    return where(pole, math.inf, where(q > 0.0, value, math.nan))
+    # at s = inf the series is its first term's limit: inf below q = 1, 1 at it, 0 above
+    value = where(s == math.inf, where(q < 1.0, math.inf, where(q == 1.0, 1.0, 0.0)), value)
+    value = where(pole, math.inf, where(q > 0.0, value, math.nan))
+    return where(s == 1.0, math.inf, where(s < 1.0, math.nan, value))   # Cephes' order
 
 
 def zeta(x, q):
     """The Hurwitz zeta function sum_{k>=0} (q + k)^-x, torch.special.zeta's: inf at
-    x = 1 and where q is 0 or a negative integer, NaN for x < 1. For a negative q that is
+    x = 1, else NaN for x < 1, else inf where q is 0 or a negative integer. For a negative q that is
     not an integer, NaN (PyTorch sums the series there for integer x: use polygamma).
     Differentiable in q (-x zeta(x + 1, q)); x is not differentiated, as in PyTorch."""
     x, q, shape = binary_operands("zeta", x, q)

@@ -17,7 +17,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..errors import DTypeError, RangeError, ShapeError
 from ..shapes import normalize_axis
-from ._util import as_tensor, index_tensor, primitive
+from ._util import as_tensor, const, index_tensor, primitive
 from .elementwise import (cast, check_ordered, logical_and, logical_not, logical_or,
                           logical_xor, where)
 from .indexing import rows_along, take_rows
@@ -243,7 +243,8 @@ def _nan_aware_pick(x, axis, position):
 
 def median(x, dim=None, keepdim=False):
     """The lower of the two middle values for an even count (torch.median; NaN if the
-    values hold NaN). Without ``dim`` over all elements, a 0-d tensor; with it
+    values hold NaN). Without ``dim`` over all elements, a 0-d tensor (NaN for none);
+    with it
     (values, indices) along ``dim``, the gradient going to the index."""
     return _median("median", x, dim, keepdim, ignore_nan=False)
 
@@ -264,6 +265,8 @@ def _median(name, x, dim, keepdim, ignore_nan):
         x, dim = reshape(x, (-1,)), 0
     dim = normalize_axis(name, dim, x.ndim, x.shape)
     if x.shape[dim] == 0:
+        if flat and x.dtype.is_float:   # as torch.median of no elements (and mean's)
+            return const(math.nan, x.dtype, x._backend)
         raise ShapeError(f"{name}: axis {dim} of shape {x.shape} is empty; it has no median")
     if ignore_nan:
         values, order = sort(x, dim)                    # NaN last

@@ -708,6 +708,11 @@ OPS = [
     OpCase("relu", ember.relu, lambda x: np.maximum(x, 0), sample="away_from_zero"),
     OpCase("clip", lambda x: ember.clip(x, -1.0, 0.5), lambda x: np.clip(x, -1.0, 0.5),
            sample="distinct"),
+    # bounds that are tensors (torch.clamp's): broadcast, and where min > max, max
+    OpCase("clip_tensor_bounds", ember.clip,
+           lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+           [((3, 4), (3, 4), (3, 4)), ((2, 1, 3), (4, 1), (3,)), ((0, 3), (1, 3), ())],
+           sample="distinct"),
     OpCase("square_via_pow_scalar", lambda x: x ** 2, lambda x: x ** 2, dtypes=NUMERIC,
            double=True),
     # binary elementwise

@@ -76,7 +76,7 @@ def _freeze(a):
         return (type(a).__name__,) + tuple(_freeze(x) for x in a)
     if isinstance(a, dt.DType):
         return ("dtype", a.name)
-    if isinstance(a, (float, np.generic)) and a != a:
+    if isinstance(a, (float, complex, np.generic)) and a != a:
         return ("nan", type(a).__name__)     # NaN equals nothing: two calls' would differ
     return a
 

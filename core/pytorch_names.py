@@ -22,7 +22,11 @@ __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arc
            "greater", "greater_equal", "is_complex", "is_floating_point", "is_nonzero",
            "is_same_size", "less", "less_equal", "lu", "lu_solve", "lu_unpack", "multiply",
            "negative", "not_equal", "orgqr", "ormqr",
-           "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten"]
+           "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten",
+           "inf", "nan", "pi", "e", "newaxis"]
+
+#: torch.inf, torch.nan, torch.pi, torch.e and torch.newaxis (the array API's too)
+inf, nan, pi, e, newaxis = math.inf, math.nan, math.pi, math.e, None
 
 absolute, negative, multiply, fix = ops.abs, ops.neg, ops.mul, ops.trunc
 arccos, arcsin, arctan, arctan2 = ops.acos, ops.asin, ops.atan, ops.atan2

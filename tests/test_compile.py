@@ -2,6 +2,7 @@
 structure of results, resets, the errors a user meets, graphs with random draws."""
 
 import gc
+import math
 import warnings
 
 import numpy as np
@@ -365,6 +366,16 @@ def test_a_learning_rate_changed_every_step_replays_as_eager():
     # eager takes the fused Adam fast path, the graph the composed rule: float32 rounding
     np.testing.assert_allclose(replayed, eager, rtol=2e-5)
     assert traces <= 3
+
+
+def test_nan_constants_real_or_complex_let_two_traces_agree():
+    """A graph holding a NaN constant (complex(re, im) keeps i NaN at hand) compiles: NaN
+    equals nothing, so traces compared constant by constant never agreed."""
+    compiled = ember.compile(lambda re, im: ember.complex(re, im) * ember.nan)
+    re, im = ember.tensor([1.0, math.inf]), ember.tensor([math.nan, 2.0])
+    for _ in range(4):
+        out = compiled(re, im)
+    assert compiled.trace_count == 2 and np.isnan(out.numpy()).all()
 
 
 def test_a_replay_gives_inf_and_nan_without_a_warning_as_eager_does():

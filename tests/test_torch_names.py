@@ -765,3 +765,10 @@ def test_median_of_no_elements_is_nan_as_in_torch(backend):
         assert got.shape == () and math.isnan(float(got)), name
         with pytest.raises(ember.ShapeError, match="is empty"):
             getattr(ember, name)(ember.zeros((0, 3), backend=backend), dim=0)
+
+
+def test_torch_constants_are_there():
+    for name in ("inf", "pi", "e"):
+        assert getattr(ember, name) == getattr(torch, name), name
+    assert math.isnan(ember.nan) and ember.newaxis is None
+    assert ember.zeros(3)[ember.newaxis].shape == (1, 3)

@@ -772,3 +772,19 @@ def test_torch_constants_are_there():
         assert getattr(ember, name) == getattr(torch, name), name
     assert math.isnan(ember.nan) and ember.newaxis is None
     assert ember.zeros(3)[ember.newaxis].shape == (1, 3)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_integer_tensors_keep_their_dtype_where_torch_keeps_it(backend, dtype):
+    """Integer in, the same integers out, as PyTorch: relu, clamp, abs, sign and their
+    kind, at the dtype's limits too (relu gave float32)."""
+    if getattr(ember, dtype) not in backend.dtypes:
+        pytest.skip(f"{backend.name} has no {dtype}")
+    info = np.iinfo(dtype)
+    a = np.array([0, 1, 3, info.max, info.min, info.min + 1, 100 % (info.max + 1)], dtype)
+    x, t = ember.tensor(a, backend=backend), torch.tensor(a)
+    for name, fn in (("relu", lambda m, v: m.relu(v)), ("clamp", lambda m, v: m.clamp(v, 1, 50)),
+                     ("clamp_min", lambda m, v: v.clamp_min(2)), ("abs", lambda m, v: m.abs(v)),
+                     ("sign", lambda m, v: m.sign(v)), ("maximum", lambda m, v: m.maximum(v, v.flip(0))),
+                     ("neg", lambda m, v: -v if dtype != "uint8" else v)):
+        _same(fn(ember, x), fn(torch, t), f"{name} {dtype}")

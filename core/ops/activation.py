@@ -6,6 +6,7 @@ import math
 from .. import dtypes as dt
 from ..autograd import Op, run
 from ..shapes import normalize_axis
+from ..tensor import Tensor
 from ._util import rounds_once
 from .elementwise import (_float_input, _real_float_input, _real_float32_input, abs as abs_, exp,
                           float_unary, log1p, maximum, minimum, tanh)
@@ -190,7 +191,9 @@ class LogSoftmax(Op):
 
 
 def relu(x):
-    """max(x, 0); the gradient at 0 is 0."""
+    """max(x, 0); the gradient at 0 is 0. An integer tensor stays one (as torch.relu)."""
+    if isinstance(x, Tensor) and x.dtype.is_int:
+        return maximum(x, 0)
     return float_unary(Relu, "relu", x, _real_float_input)
 
 

@@ -68,6 +68,44 @@ CASES = [
      lambda L, t: L.TripletMarginWithDistanceLoss(reduction="sum")(t(X), t(Y), t(Z))),
 ]
 
+#: the edges where PyTorch's answer is finite: saturated probabilities (BCE's slope is
+#: (p - t) / max(p (1 - p), 1e-12) there), infinite differences (smooth L1's and Huber's
+#: slope is their sign), pairs exactly at a margin (clamp_min's slope there is 1) and an
+#: infinite score (multi_margin's hinge is inf, not inf * 0)
+SATURATED = np.array([[0.0, 1.0, 2.0 ** -45, 0.5], [1.0, 0.0, 0.375, 1.0 - 2.0 ** -24]])
+BIT_TARGETS = np.array([[1.0, 0.0, 1.0, 0.3], [1.0, 1.0, 0.0, 0.0]])
+FAR = np.array([[np.inf, -np.inf, 0.5, 3.0], [2.0, np.inf, -1.0, 0.0]])
+NEAR = np.array([[0.0, 1.0, np.inf, -np.inf], [0.5, -np.inf, 1.0, 0.0]])
+AT_MARGIN = np.array([[0.3, -0.2, 1.0, 0.0], [1.0, 2.0, 0.5, -1.0]])
+EDGE_CASES = [
+    ("binary_cross_entropy_saturated",
+     lambda L, t: L.binary_cross_entropy(t(SATURATED), t(BIT_TARGETS, "const"), reduction="none"),
+     lambda L, t: L.BCELoss(weight=t(np.array([2.0, 1.0, 1.0, 0.5]), "const"))(
+         t(SATURATED), t(BIT_TARGETS, "const"))),
+    ("smooth_l1_loss_infinite", lambda L, t: L.smooth_l1_loss(t(FAR), t(NEAR, "const"),
+                                                               reduction="none", beta=0.5),
+     lambda L, t: L.SmoothL1Loss(reduction="none")(t(FAR), t(NEAR, "const"))),
+    ("huber_loss_infinite", lambda L, t: L.huber_loss(t(FAR), t(NEAR, "const"), reduction="none"),
+     lambda L, t: L.HuberLoss(reduction="none", delta=2.0)(t(FAR), t(NEAR, "const"))),
+    ("margin_ranking_loss_at_margin",
+     lambda L, t: L.margin_ranking_loss(t(AT_MARGIN), t(AT_MARGIN[::-1].copy()),
+                                        t(np.sign(AT_MARGIN - AT_MARGIN[::-1]) + (AT_MARGIN == AT_MARGIN[::-1]), "const"),
+                                        reduction="none"),
+     lambda L, t: L.MarginRankingLoss(margin=0.0, reduction="none")(
+         t(AT_MARGIN), t(AT_MARGIN), t(np.ones((2, 4)), "const"))),
+    ("hinge_embedding_loss_at_margin",
+     lambda L, t: L.hinge_embedding_loss(t(AT_MARGIN), t(-np.ones((2, 4)), "const"), margin=1.0,
+                                         reduction="none"),
+     lambda L, t: L.HingeEmbeddingLoss(margin=0.5, reduction="none")(
+         t(AT_MARGIN), t(-np.ones((2, 4)), "const"))),
+    ("multi_margin_loss_infinite",
+     lambda L, t: L.multi_margin_loss(t(np.array([[np.inf, 0.0, 1.0], [0.0, np.inf, 2.0]])),
+                                      t(np.array([0, 2]), "index"), reduction="none"),
+     lambda L, t: L.MultiMarginLoss(p=2, reduction="none")(
+         t(np.array([[0.0, 1.0, -np.inf], [3.0, 0.0, 1.0]])), t(np.array([1, 0]), "index"))),
+]
+CASES += EDGE_CASES
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_losses_match_torch_by_name(backend, case):

@@ -3,6 +3,7 @@ methods and functions a port of PyTorch code calls, with dim/keepdim, give torch
 values, shapes and gradients on every backend; the composed functions at every special
 pair of values; and what PyTorch would refuse is refused by name."""
 
+import importlib
 import math
 
 import numpy as np
@@ -788,3 +789,22 @@ def test_integer_tensors_keep_their_dtype_where_torch_keeps_it(backend, dtype):
                      ("sign", lambda m, v: m.sign(v)), ("maximum", lambda m, v: m.maximum(v, v.flip(0))),
                      ("neg", lambda m, v: -v if dtype != "uint8" else v)):
         _same(fn(ember, x), fn(torch, t), f"{name} {dtype}")
+
+
+def test_relu_gradient_is_a_select_as_in_torch(backend):
+    """relu's backward drops an infinite or NaN gradient where x <= 0 (PyTorch's
+    threshold_backward selects; inf * 0 made NaN): lp_pool's windows of zeros, whose
+    1/p-th power has an infinite slope, give PyTorch's zero gradient."""
+    a = np.array([[[0.0, 0.0, 0.0, 3.0, 4.0, 0.0]]], np.float32)
+    grads = []
+    for m, F, make in ((torch, torch.nn.functional, lambda v: torch.tensor(v, requires_grad=True)),
+                       (ember, importlib.import_module("ember.plugins.nn.functional"),
+                        lambda v: ember.tensor(v, backend=backend, requires_grad=True))):
+        x = make(a)
+        F.lp_pool1d(x, 2.0, 3).sum().backward()
+        g = make(np.array([np.inf, np.nan, -np.inf, 1.0, np.inf, 2.0], np.float32))
+        y = make(np.array([-1.0, 0.0, -2.0, 1.0, 3.0, -0.0], np.float32))
+        (m.relu(y) * g.detach()).sum().backward()
+        grads.append((x.grad, y.grad))
+    for want, got in zip(*grads):
+        _same(got, want, "relu backward")

@@ -245,7 +245,7 @@ class ArrayModuleBackend(Backend):
     def fast_log1p(self, x): return self.xp.log1p(x)
     def fast_expm1(self, x): return self.xp.expm1(x)
     def fast_relu(self, x): return self.xp.maximum(x, 0)
-    def fast_relu_grad(self, g, x): return self.xp.multiply(g, x > 0)   # one cast fewer
+    def fast_relu_grad(self, g, x): return self.xp.where(x > 0, g, 0)   # inf/NaN g masked
 
     def _gelu_tanh_s(self, x):
         """1 / (1 + exp(-2u)) of GELU's tanh form (GeluTanh), in place on one array."""
@@ -646,6 +646,17 @@ def _bit_select(cond, a, b, out=None):
     return out
 
 
+def _bit_keep(a, cond, out=None):
+    """a where cond, else +0, as a & -cond on the bits: an infinite or NaN a is dropped
+    where cond is false, as a select drops it (a * cond would make it NaN)."""
+    if out is None:
+        out = numpy.empty(numpy.broadcast_shapes(a.shape, cond.shape), a.dtype)
+    bits = out.view(_UINTS[a.dtype.itemsize])
+    numpy.copyto(bits, cond, casting="unsafe")
+    numpy.negative(bits, out=bits)
+    return numpy.bitwise_and(bits, a.view(bits.dtype), out=bits).view(a.dtype)
+
+
 @_without_warnings
 class NumpyBackend(ArrayModuleBackend):
     """Runs on the CPU through NumPy; the reference every other backend is checked against."""
@@ -700,7 +711,7 @@ class NumpyBackend(ArrayModuleBackend):
         return numpy.where(cond, a, b)
 
     def fast_relu(self, x): return threads.binary(numpy.maximum, x, 0)
-    def fast_relu_grad(self, g, x): return threads.binary(numpy.multiply, g, self.gt(x, 0))
+    def fast_relu_grad(self, g, x): return threads.binary(_bit_keep, g, self.gt(x, 0))
 
     # the ufuncs' reduce directly: np.sum and np.max wrap it in Python, which costs 2-3 us
     # a call, as much as the work on a training step's (64, 10) logits

@@ -30,8 +30,8 @@ class Relu(Op):
 
 
 class ReluGrad(Op):
-    """relu's backward, g where x > 0 else 0: one op, so that a backend can make it one
-    pass (composed, it is a comparison, a cast and a product)."""
+    """relu's backward, g where x > 0 else 0 (a select, as PyTorch's: an infinite or NaN
+    g at x <= 0 gives 0, not inf * 0): one op, so that a backend can make it one pass."""
 
     __slots__ = ("dtype",)
 
@@ -42,7 +42,8 @@ class ReluGrad(Op):
         b = self.backend
         if b.fast_relu_grad is not None:
             return b.fast_relu_grad(g, x)
-        return b.mul(g, b.cast(b.gt(x, b.full((), 0, self.dtype)), self.dtype))
+        zero = b.full((), 0, self.dtype)
+        return b.where(b.gt(x, zero), g, zero)
 
     def backward(self, gg, g, x):
         return (relu_grad(gg, x), None)

@@ -78,7 +78,8 @@ def l1_loss(pred, target, reduction="mean"):
 def huber_loss(pred, target, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
     d = (pred - _same_shape("huber_loss", pred, target)).abs()
-    loss = ember.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    near = ember.clip(d, max=delta)      # squared only where small: inf * 0 is no slope
+    loss = ember.where(d < delta, 0.5 * near * near, delta * (d - 0.5 * delta))
     return _reduce(loss, reduction, "huber_loss")
 
 
@@ -89,7 +90,11 @@ def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     d = (pred - _same_shape("smooth_l1_loss", pred, target)).abs()
-    loss = d if beta == 0 else ember.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+    if beta == 0:
+        loss = d
+    else:
+        near = ember.clip(d, max=beta)   # squared only where small: inf * 0 is no slope
+        loss = ember.where(d < beta, 0.5 * near * near / beta, d - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -121,16 +126,38 @@ def _broadcast_weight(op, name, pred, weight):
     return weight.to(pred.dtype)
 
 
+#: PyTorch's EPSILON under p (1 - p) in BCE's slope: 1e-12 as a float32 number
+_BCE_FLOOR = float(np.float32(1e-12))
+
+
+class _BinaryCrossEntropy(ember.autograd.Function):
+    """-(t log p + (1 - t) log(1 - p)) with each log clamped at -100, and PyTorch's slope
+    (p - t) / max(p (1 - p), 1e-12): finite where p is 0 or 1 (a saturated sigmoid), where
+    the clamped logs' own slope is 0 * inf = NaN. log(1 - p) is log1p(-p) (1 - 1e-30 is 1
+    in float32: the loss of p = 1e-30 at t = 0 was 0, not 1e-30)."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        log_p = ember.clip(ember.log(p), -100.0, None)
+        log_q = ember.clip(ember.log1p(-p), -100.0, None)
+        ctx.save_for_backward(p, t, log_p, log_q)
+        return -(t * log_p + (1.0 - t) * log_q)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, t, log_p, log_q = ctx.saved_tensors
+        dp = None if not ctx.needs_input_grad[0] else \
+            g * (p - t) / ember.clip((1.0 - p) * p, _BCE_FLOOR, None)
+        dt = g * (log_q - log_p) if ctx.needs_input_grad[1] else None
+        return dp, dt
+
+
 @_float32
 def binary_cross_entropy(prob, target, weight=None, reduction="mean"):
-    """-w (t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does, and
-    log(1 - p) as log1p(-p) (1 - 1e-30 is 1 in float32: the loss of p = 1e-30 at t = 0
-    was 0, not 1e-30); ``weight`` broadcasts to the prediction (a weight per element or
-    per class)."""
+    """-w (t log p + (1 - t) log(1 - p)) as PyTorch's, its slope too (_BinaryCrossEntropy);
+    ``weight`` broadcasts to the prediction (a weight per element or per class)."""
     t = _same_shape("binary_cross_entropy", prob, target)
-    log_p = ember.clip(ember.log(prob), -100.0, None)
-    log_q = ember.clip(ember.log1p(-prob), -100.0, None)
-    loss = -(t * log_p + (1.0 - t) * log_q)
+    loss = _BinaryCrossEntropy.apply(prob, t)
     if weight is not None:
         loss = loss * _broadcast_weight("binary_cross_entropy", "weight", prob, weight)
     return _reduce(loss, reduction, "binary_cross_entropy")
@@ -472,20 +499,26 @@ def _signs(op, x, y):
     return y.to(x.dtype)
 
 
+def _hinge(x):
+    """max(x, 0) whose slope at 0 is 1, as PyTorch's clamp_min(x, 0) in its margin
+    losses (relu's is 0 there, so a pair exactly at the margin learned nothing)."""
+    return ember.clip(x, min=0.0)
+
+
 @_float32
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """max(0, -y (x1 - x2) + margin): y = 1 says x1 should rank above x2, -1 below."""
     y = _signs("margin_ranking_loss", input1, target)
     if input2.shape != input1.shape:
         raise ShapeError(f"margin_ranking_loss: inputs {input1.shape} and {input2.shape} differ")
-    return _reduce(ember.relu(-y * (input1 - input2) + margin), reduction, "margin_ranking_loss")
+    return _reduce(_hinge(-y * (input1 - input2) + margin), reduction, "margin_ranking_loss")
 
 
 @_float32
 def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     """x where y = 1, max(0, margin - x) where y = -1 (input a distance), as PyTorch."""
     y = _signs("hinge_embedding_loss", input, target)
-    loss = ember.where(y != 1, ember.relu(margin - input), 0.0) + ember.where(y != -1, input, 0.0)
+    loss = ember.where(y != 1, _hinge(margin - input), 0.0) + ember.where(y != -1, input, 0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
@@ -530,7 +563,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
            / ember.sqrt((b * b).sum(axis=-1, keepdims=True) + 1e-12 / (s2 * s2)))
     cos = cos.reshape(y.shape)
     y = y.to(input1.dtype)
-    loss = ember.where(y == 1, 1.0 - cos, 0.0) + ember.where(y == -1, ember.relu(cos - margin), 0.0)
+    loss = ember.where(y == 1, 1.0 - cos, 0.0) + ember.where(y == -1, _hinge(cos - margin), 0.0)
     return _reduce(loss, reduction, op)
 
 
@@ -548,7 +581,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = ember.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
-    return _reduce(ember.relu(d_pos - d_neg + margin), reduction, "triplet_margin_loss")
+    return _reduce(_hinge(d_pos - d_neg + margin), reduction, "triplet_margin_loss")
 
 
 @_float32
@@ -563,7 +596,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     q = _class_targets(op, input, target)
     if q.shape != input.shape:
         raise ShapeError(f"{op}: takes class indices, not probabilities")
-    picked = (q * input).sum(axis=-1, keepdims=True)
+    picked = ember.where(q == 1, input, 0.0).sum(axis=-1, keepdims=True)   # inf * 0 is NaN
     hinge = ember.where(q == 1, 0.0, ember.relu(margin - picked + input)) ** p
     if weight is not None:
         classes = input.shape[-1]

@@ -19,7 +19,7 @@ from .creation import (arange, asarray, bernoulli, empty, empty_like, eye, from_
                        numel, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, tril_indices, triu_indices, uniform, zeros,
                        zeros_like)
-from .dtypes import (bfloat16, bool_, complex64, complex128, default_float, float16, float32,
+from .dtypes import (bfloat16, bool_, complex64, complex128, float16, float32,
                      float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
                      float64, int8, int16, int32, int64, promote, uint8, uint16, uint32, uint64)
 from .errors import (AutogradError, BackendError, DataError, DistributedError, DTypeError,
@@ -75,4 +75,6 @@ def __getattr__(name):
     if name in ("distributions", "array_api"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name == "default_float":         # set_default_dtype changes it
+        return dtypes.default_float
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

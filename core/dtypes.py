@@ -114,6 +114,18 @@ default_complex = complex64
 _PYTHON_TYPES = {float: default_float, int: int64, bool: bool_, complex: default_complex}
 
 
+def set_default_float(d):
+    """Make ``d`` the dtype of float tensors made without one (torch.set_default_dtype),
+    and its complex counterpart that of complex ones."""
+    global default_float, default_complex
+    d = dtype(d)
+    if d not in (float32, float64, float16, bfloat16):
+        raise DTypeError(f"set_default_dtype: the default must be float32, float64, float16 "
+                         f"or bfloat16, got {d.name}")
+    default_float, default_complex = d, complex128 if d is float64 else complex64
+    _PYTHON_TYPES[float], _PYTHON_TYPES[complex] = default_float, default_complex
+
+
 def dtype(spec):
     """The DType for an ember dtype, a name, a NumPy dtype or a Python type."""
     if isinstance(spec, DType):

@@ -612,6 +612,8 @@ DELEGATED = {
     "is_same_size": "pytorch_names:is_same_size", "matrix_power": "linalg:matrix_power",
     "cholesky": "linalg:cholesky", "lu": "pytorch_names:lu", "lu_solve": "pytorch_names:lu_solve",
     "geqrf": "pytorch_names:geqrf", "orgqr": "pytorch_names:orgqr", "ormqr": "pytorch_names:ormqr",
+    "svd": "pytorch_names:svd", "qr": "pytorch_names:qr", "ger": "pytorch_names:ger",
+    "triangular_solve": "pytorch_names:triangular_solve", "conj_physical": "conj",
     "xlogy": "xlogy", "logit": "logit", "angle": "angle",
     "stft": "stft:stft", "istft": "stft:istft",
 }
@@ -638,6 +640,7 @@ DELEGATED_INPLACE = {
     "arctan2_": "atan2", "greater_": "gt", "greater_equal_": "ge", "less_": "lt",
     "less_equal_": "le", "not_equal_": "ne", "float_power_": "pytorch_names:float_power",
     "bitwise_left_shift_": "bitwise_left_shift", "bitwise_right_shift_": "bitwise_right_shift",
+    "masked_scatter_": "pytorch_names:masked_scatter", "conj_physical_": "conj",
 }
 
 #: ember.ops, which builds on Tensor (so on this module): ember.tensor hands it over with

@@ -4,6 +4,7 @@ torch's name and arguments, or a question answered from ember's dtype table."""
 
 import itertools
 import math
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,12 @@ __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arc
            "is_same_size", "less", "less_equal", "lu", "lu_solve", "lu_unpack", "multiply",
            "negative", "not_equal", "orgqr", "ormqr",
            "positive", "promote_types", "result_type", "rsub", "subtract", "unflatten",
-           "inf", "nan", "pi", "e", "newaxis"]
+           "inf", "nan", "pi", "e", "newaxis",
+           "set_default_dtype", "index_put", "masked_scatter", "ger", "matrix_power", "vander",
+           "scalar_tensor", "randint_like", "addbmm", "split_with_sizes", "is_signed",
+           "is_conj", "is_neg", "resolve_conj", "resolve_neg", "conj_physical", "detach",
+           "fill", "nuclear_norm", "frobenius_norm", "svd", "qr", "cholesky",
+           "triangular_solve", "poisson", "binomial", "pdist"]
 
 #: torch.inf, torch.nan, torch.pi, torch.e and torch.newaxis (the array API's too)
 inf, nan, pi, e, newaxis = math.inf, math.nan, math.pi, math.e, None
@@ -168,8 +174,16 @@ def is_nonzero(input):  # noqa: A002
 
 
 def get_default_dtype():
-    """The dtype of float tensors made without one: float32 (ember's default float)."""
+    """The dtype of float tensors made without one: float32 unless set_default_dtype
+    changed it."""
     return dt.default_float
+
+
+def set_default_dtype(d):
+    """torch.set_default_dtype: the dtype of float tensors made without one (Python
+    floats, randn, zeros, a layer's parameters), float32, float64, float16 or bfloat16;
+    complex ones take its complex counterpart."""
+    dt.set_default_float(d)
 
 
 def promote_types(type1, type2):
@@ -237,3 +251,208 @@ def iinfo(type):  # noqa: A002  (PyTorch's name)
         raise DTypeError(f"iinfo: {d.name} is not an integer dtype; use ember.finfo")
     info = np.iinfo(d.np)
     return TypeInfo(int(info.bits), int(info.max), int(info.min), d.name)
+
+
+# -- PyTorch's functions for what ember has as methods or under torch.linalg -------------
+@refuses_none
+def index_put(input, indices, values, accumulate=False):  # noqa: A002
+    """input with values at the index tensors ``indices`` (torch.index_put)."""
+    return input.index_put(indices, values, accumulate)
+
+
+@refuses_none
+def masked_scatter(input, mask, source):  # noqa: A002
+    """input with its masked positions taken in order from source (torch.masked_scatter)."""
+    return input.masked_scatter(mask, source)
+
+
+@refuses_none
+def ger(input, vec2):  # noqa: A002
+    """The outer product (torch.ger, PyTorch's older name for outer)."""
+    return ops.outer(input, vec2)
+
+
+@refuses_none
+def matrix_power(input, n):  # noqa: A002
+    """torch.matrix_power: linalg.matrix_power."""
+    from . import linalg
+    return linalg.matrix_power(input, n)
+
+
+@refuses_none
+def vander(x, N=None, increasing=False):  # noqa: N803  (PyTorch's argument name)
+    """The Vandermonde matrix of a 1-D x, as torch.vander: powers N - 1 down to 0 in its
+    columns (up from 0 with ``increasing``); N defaults to len(x)."""
+    from . import linalg
+    x = as_tensor(x, "vander")
+    if x.ndim != 1:
+        raise ShapeError(f"vander: takes a 1-D tensor, got shape {x.shape}")
+    powers = linalg.vander(x, N=x.shape[0] if N is None else N)
+    return powers if increasing else ops.flip(powers, -1)
+
+
+def scalar_tensor(s, dtype=None, backend=None, requires_grad=False):
+    """A 0-d tensor of the number s, in the default float dtype unless ``dtype`` says
+    otherwise (torch.scalar_tensor)."""
+    return tensor(s, dtype=dtype or dt.default_float, backend=backend,
+                  requires_grad=requires_grad)
+
+
+@refuses_none
+def randint_like(input, low=0, high=None, dtype=None):  # noqa: A002
+    """Integers in [low, high) of input's shape, dtype and backend (torch.randint_like,
+    also called as randint_like(input, high))."""
+    from .creation import randint
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, backend=input.backend)
+
+
+@refuses_none
+def addbmm(input, batch1, batch2, beta=1, alpha=1):  # noqa: A002
+    """beta input + alpha sum_b batch1[b] @ batch2[b] (torch.addbmm); beta 0 ignores
+    input, NaN included, as PyTorch."""
+    product = ops.sum(ops.matmul(batch1, batch2), 0)
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return ops.broadcast_to(product, ops.broadcast_shapes(input.shape, product.shape))
+    return (input if beta == 1 else input * beta) + product
+
+
+@refuses_none
+def split_with_sizes(input, split_sizes, dim=0):  # noqa: A002
+    """input cut along dim into pieces of the given sizes (torch.split_with_sizes)."""
+    return ops.split(input, list(split_sizes), dim)
+
+
+@refuses_none
+def is_signed(input):  # noqa: A002
+    """Whether input's dtype holds negative numbers (floats, complex, signed ints)."""
+    return input.dtype.is_float or input.dtype.is_complex or input.dtype.kind == "i"
+
+
+@refuses_none
+def is_conj(input):  # noqa: A002
+    """False: ember's conj computes the conjugate, never a lazy view of one."""
+    return False
+
+
+is_neg = is_conj
+
+
+@refuses_none
+def resolve_conj(input):  # noqa: A002
+    """input itself: ember has no lazy conjugate to resolve (see is_conj)."""
+    return input
+
+
+resolve_neg = resolve_conj
+conj_physical = ops.conj
+
+
+@refuses_none
+def detach(input):  # noqa: A002
+    """input cut from the graph that made it (torch.detach)."""
+    return input.detach()
+
+
+@refuses_none
+def fill(input, value):  # noqa: A002
+    """A tensor of input's shape, dtype and backend holding value (torch.fill)."""
+    from .creation import full_like
+    return full_like(input, value)
+
+
+@refuses_none
+def nuclear_norm(input, dim=(-2, -1), keepdim=False):  # noqa: A002
+    """The sum of the singular values of the matrices over ``dim`` (torch.nuclear_norm)."""
+    from . import linalg
+    return linalg.matrix_norm(input, "nuc", dim, keepdim)
+
+
+@refuses_none
+def frobenius_norm(input, dim=(-2, -1), keepdim=False):  # noqa: A002
+    """sqrt of the sum of squares over ``dim`` (torch.frobenius_norm)."""
+    from . import linalg
+    return linalg.vector_norm(input, 2, dim, keepdim)
+
+
+# -- torch's older linear algebra, as torch.linalg computes it ------------------------
+@refuses_none
+def svd(input, some=True, compute_uv=True):  # noqa: A002
+    """(U, S, V) with input = U diag(S) V^H (torch.svd: V, not linalg.svd's V^H; ``some``
+    is full_matrices=False). Without ``compute_uv``, U and V are square zeros, as
+    PyTorch's."""
+    from . import linalg
+    from .creation import zeros
+    if not compute_uv:
+        *batch, m, n = input.shape
+        return (zeros(tuple(batch) + (m, m), dtype=input.dtype, backend=input.backend),
+                linalg.svdvals(input),
+                zeros(tuple(batch) + (n, n), dtype=input.dtype, backend=input.backend))
+    u, s, vh = linalg.svd(input, full_matrices=not some)
+    return u, s, vh.mH
+
+
+@refuses_none
+def qr(input, some=True):  # noqa: A002
+    """(Q, R) (torch.qr: ``some`` is mode "reduced", else "complete")."""
+    from . import linalg
+    return linalg.qr(input, mode="reduced" if some else "complete")
+
+
+@refuses_none
+def cholesky(input, upper=False):  # noqa: A002
+    """The Cholesky factor, lower unless ``upper`` (torch.cholesky)."""
+    from . import linalg
+    return linalg.cholesky(input, upper=upper)
+
+
+TriangularSolve = namedtuple("TriangularSolve", ["solution", "cloned_coefficient"])
+
+
+@refuses_none
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):  # noqa: N803
+    """(X, A) with op(A) X = b, op(A) A or its transpose, A upper (default) or lower
+    triangular (torch.triangular_solve, whose second result is a copy of A)."""
+    from . import linalg
+    x = linalg.solve_triangular(A.mT if transpose else A, b, upper=upper != transpose,
+                                unitriangular=unitriangular)
+    return TriangularSolve(x, A.clone())
+
+
+# -- draws -----------------------------------------------------------------------------
+@refuses_none
+def poisson(input, generator=None):  # noqa: A002
+    """A Poisson draw per element, its rate the element (torch.poisson), in input's dtype."""
+    _no_generator("poisson", generator)
+    from .distributions import Poisson
+    return Poisson(input).sample()
+
+
+@refuses_none
+def binomial(count, prob, generator=None):
+    """A binomial draw per element of count trials with success probability prob
+    (torch.binomial), in prob's dtype."""
+    _no_generator("binomial", generator)
+    from .distributions import Binomial
+    return Binomial(count, probs=prob).sample()
+
+
+def _no_generator(name, generator):
+    if generator is not None:
+        raise ValueError(f"{name}: ember draws from one seeded generator; seed it with "
+                         f"ember.manual_seed instead of passing generator=")
+
+
+@refuses_none
+def pdist(input, p=2.0):  # noqa: A002
+    """The p-norm distances between the rows of an (N, M) input, each pair i < j once, in
+    torch.pdist's order (the upper triangle row by row)."""
+    from . import linalg
+    from .creation import triu_indices
+    if input.ndim != 2:
+        raise ShapeError(f"pdist: takes an (N, M) tensor, got shape {input.shape}")
+    i, j = triu_indices(input.shape[0], input.shape[0], 1, backend=input.backend)
+    difference = ops.index_select(input, 0, i) - ops.index_select(input, 0, j)
+    return linalg.vector_norm(difference, p, -1)

@@ -808,3 +808,101 @@ def test_relu_gradient_is_a_select_as_in_torch(backend):
         grads.append((x.grad, y.grad))
     for want, got in zip(*grads):
         _same(got, want, "relu backward")
+
+
+def test_set_default_dtype_makes_float_tensors_of_it():
+    """torch.set_default_dtype: Python floats, random draws, zeros and a layer's
+    parameters take the new default, complex numbers its counterpart; anything but a
+    float dtype is refused by name."""
+    from ember.plugins import nn
+    try:
+        ember.set_default_dtype(ember.float64)
+        assert ember.get_default_dtype() is ember.float64 is ember.default_float
+        for made in (ember.tensor([1.5]), ember.randn(2), ember.zeros(2), ember.scalar_tensor(2),
+                     nn.Linear(2, 3).weight):
+            assert made.dtype is ember.float64
+        assert ember.tensor(1 + 2j).dtype is ember.complex128
+        with pytest.raises(ember.DTypeError, match="float32, float64"):
+            ember.set_default_dtype(ember.int32)
+    finally:
+        ember.set_default_dtype(ember.float32)
+    assert ember.tensor([1.5]).dtype is ember.float32
+
+
+@pytest.mark.filterwarnings("ignore:.*deprecated:UserWarning")   # torch's, of its old names
+def test_torch_functions_a_port_calls_match_torch(backend):
+    """The top-level functions of torch that ember had under other names (torch.linalg's,
+    methods) or not at all: values, shapes and gradients against PyTorch."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((4, 3)).astype(np.float32)
+    b1, b2 = rng.standard_normal((2, 4, 5)).astype(np.float32), rng.standard_normal((2, 5, 3)).astype(np.float32)
+    spd = (a.T @ a + 3 * np.eye(3)).astype(np.float32)
+    tri = np.triu(rng.standard_normal((3, 3))).astype(np.float32) + 3 * np.eye(3, dtype=np.float32)
+    v = np.array([1.0, 2.0, -0.5], np.float32)
+    cases = [
+        ("ger", lambda m, t: m.ger(t(v), t(v[::-1].copy()))),
+        ("matrix_power", lambda m, t: m.matrix_power(t(spd), 3)),
+        ("vander", lambda m, t: m.vander(t(v))), ("vander N inc", lambda m, t: m.vander(t(v), 4, True)),
+        ("addbmm", lambda m, t: m.addbmm(t(a), t(b1), t(b2), beta=0.5, alpha=2.0)),
+        ("split_with_sizes", lambda m, t: m.split_with_sizes(t(a), [1, 3])),
+        ("nuclear_norm", lambda m, t: m.nuclear_norm(t(a))),
+        ("frobenius_norm", lambda m, t: m.frobenius_norm(t(a), dim=(0, 1))),
+        ("svd S", lambda m, t: m.svd(t(a))[1]),
+        ("svd U S V", lambda m, t: (lambda u, s, w: (u * s) @ w.mT)(*m.svd(t(a)))),
+        ("svd V sign-free", lambda m, t: m.svd(t(a))[2].abs()),
+        ("svd no uv", lambda m, t: m.svd(t(a), compute_uv=False)),
+        ("qr R", lambda m, t: m.qr(t(a))[1].abs()), ("qr complete", lambda m, t: m.qr(t(a), some=False)[0].abs()),
+        ("cholesky upper", lambda m, t: m.cholesky(t(spd), upper=True)),
+        ("triangular_solve", lambda m, t: m.triangular_solve(t(a[:3]), t(tri))),
+        ("triangular_solve T lower unit", lambda m, t: m.triangular_solve(
+            t(a[:3]), t(tri.T.copy()), upper=False, transpose=True, unitriangular=True)),
+        ("pdist", lambda m, t: m.pdist(t(a))), ("pdist p1", lambda m, t: m.pdist(t(a), p=1.0)),
+        ("index_put", lambda m, t: m.index_put(t(a), (m.tensor([0, 0, 3]),), t(v), accumulate=True)),
+        ("masked_scatter", lambda m, t: m.masked_scatter(t(a), t(a) > 0, t(a * 10))),
+        ("fill", lambda m, t: m.fill(t(a), 2.5)), ("detach", lambda m, t: m.detach(t(a))),
+        ("conj_physical", lambda m, t: m.conj_physical(t(a))),
+        ("resolve_conj", lambda m, t: m.resolve_neg(m.resolve_conj(t(a)))),
+        ("methods", lambda m, t: (t(a).svd()[1], t(a).qr()[1].abs(), t(v).ger(t(v)),
+                                  t(a[:3]).triangular_solve(t(tri))[0], t(a).conj_physical(),
+                                  t(a).detach().clone().masked_scatter_(t(a) < 0, t(a * 5).detach()))),
+    ]
+    for name, fn in cases:
+        leaves = [[], []]
+        def make(k, lib):
+            def t(x):
+                x = (torch.tensor(x, requires_grad=True) if lib is torch else
+                     ember.tensor(x, backend=backend, requires_grad=True))
+                leaves[k].append(x)
+                return x
+            return t
+        want, got = fn(torch, make(0, torch)), fn(ember, make(1, ember))
+        _same(got if not isinstance(got, (tuple, list)) else list(got),
+              want if not isinstance(want, (tuple, list)) else list(want), name, None)
+        out_t = want if isinstance(want, torch.Tensor) else torch.cat([w.reshape(-1) for w in want])
+        out_e = got if isinstance(got, ember.Tensor) else ember.cat([g.reshape(-1) for g in got])
+        # torch.vander's gradient fails, complete QR of a tall matrix has none, fill's is 0
+        if out_t.requires_grad and not name.startswith(("vander", "qr complete", "fill")):
+            weights = rng.standard_normal(tuple(out_t.shape)).astype(np.float32)
+            (out_t * torch.tensor(weights)).sum().backward()
+            (out_e * ember.tensor(weights, backend=backend)).sum().backward()
+            for w, g in zip(*leaves):
+                if w.grad is not None:
+                    np.testing.assert_allclose(g.grad.numpy(), w.grad.numpy(), rtol=2e-4,
+                                               atol=2e-5 * np.abs(w.grad.numpy()).max(), err_msg=name)
+    for name in ("is_signed", "is_conj", "is_neg"):
+        for d, td in ((ember.uint8, torch.uint8), (ember.int32, torch.int32),
+                      (ember.float32, torch.float32), (ember.bool_, torch.bool)):
+            x = ember.zeros(2, dtype=d, backend=backend)
+            assert getattr(ember, name)(x) == getattr(torch, name)(torch.zeros(2, dtype=td)), name
+    ember.manual_seed(0)
+    ints = ember.randint_like(ember.zeros((500,), dtype=ember.int32, backend=backend), 3, 7).numpy()
+    assert ints.dtype == np.int32 and set(np.unique(ints)) == {3, 4, 5, 6}
+    assert set(np.unique(ember.randint_like(ember.zeros(300, backend=backend), 2).numpy())) == {0, 1}
+    rates = ember.full((20000,), 3.5, backend=backend)
+    draws = ember.poisson(rates).numpy()
+    assert draws.dtype == np.float32 and abs(draws.mean() - 3.5) < 0.05 and abs(draws.var() - 3.5) < 0.15
+    flips = ember.binomial(ember.full((20000,), 10.0, backend=backend),
+                           ember.full((20000,), 0.3, backend=backend)).numpy()
+    assert abs(flips.mean() - 3.0) < 0.05 and abs(flips.var() - 2.1) < 0.1
+    with pytest.raises(ValueError, match="manual_seed"):
+        ember.poisson(rates, generator=object())

@@ -1,12 +1,11 @@
-"""``ember.special``: torch.special's names and arguments, so that a port of PyTorch code
-keeps its calls. The functions live in ember.ops (gamma, incomplete_gamma, bessel,
-bessel_jy, bessel_k, polynomials, special, arithmetic); each runs on every backend and
-differentiates, through its derivative's formula (the polynomials through their
-recurrence).
-
-Not here (no ember op computes it yet): Airy's function."""
+"""``ember.special``: every name and argument of torch.special, so that a port of PyTorch
+code keeps its calls. The functions live in ember.ops (gamma, incomplete_gamma, bessel,
+bessel_jy, bessel_k, airy, polynomials, special, arithmetic); each runs on every backend
+and differentiates, through its derivative's formula (the polynomials through their
+recurrence)."""
 
 from . import ops
+from .ops.airy import ai as airy_ai
 from .ops.arithmetic import entr, spherical_bessel_j0, xlog1py
 from .ops.bessel import i0, i0e, i1, i1e
 from .ops.bessel_jy import j0, j1, y0, y1
@@ -16,7 +15,7 @@ from .ops.polynomials import *  # noqa: F401,F403  (torch.special's twelve polyn
 from .ops.polynomials import __all__ as _polynomials
 from .ops.special import erf, erfc, erfcx, erfinv, log_ndtr, ndtr, ndtri
 
-__all__ = ["bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr", "erf",
+__all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr", "erf",
            "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc",
            "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax",
            "logit", "logsumexp", "modified_bessel_i0", "modified_bessel_i1",

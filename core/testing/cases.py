@@ -676,6 +676,19 @@ OPS = [
           ("bessel_y1", ember.special.bessel_y1, _np_bessel_jy("y1"), (0.05, 2.1),
            (0.5, 3.68, 6.94, 10.12, 16.44, 19.59), False))
       if ref is not None],
+    # Airy's Ai (ember.ops.airy) short of its first zero and at its extrema beyond, both
+    # sides of the switch to the asymptotic expansions (6 in float32, 9.5 in float64),
+    # within 2 eps (1 + zeta), zeta = 2/3 |x|^(3/2) its condition number (up to 28 here;
+    # SciPy's float64 is 10 ULP off at 9.4); its gradient is Ai', whose is x Ai. 0 past
+    # x = 200 (it underflows) and, as ember's, below
+    # -5.4e4, where float32's zeta keeps no digit of the phase (the dtype limits only; the
+    # float64 values between are tests/test_special.py's); SciPy's and PyTorch's are NaN
+    *[OpCase("airy_ai", ember.special.airy_ai,
+             lambda x, ai=ai: np.where((x > 200) | (x < -5.4e4), 0.0,
+                                       ai(np.where((x > 200) | (x < -5.4e4), 0.0, x))),
+             domain=(-2.2, 3.0), edges=(0.5, 5.9, 6.1, 9.4, 9.6, 12.0, -3.25, -6.16, -9.54,
+                                         -11.48), ulps={**ULPS, dt.float32: 32, dt.float64: 32})
+      for ai in (None if _sp is None else (lambda x: _sp.airy(x)[0]),) if ai is not None],
     # the erf family (ember.ops.special): erfc 2 at -inf and 0 past 10.06 (float32) or
     # 27.2 (float64); erfinv +-inf at +-1 and NaN past; ndtri -inf at 0, inf at 1;
     # log_ndtr finite far into the lower tail

@@ -19,9 +19,10 @@ Near a zero of the oscillation the value is a difference of terms of the envelop
 z^(-1/4) / sqrt(pi), so its precision there is absolute; far out, zeta's own rounding moves
 the phase by eps zeta, as Ai's condition number (x Ai' / Ai, about zeta) says any method
 in the dtype's precision must, and past zeta = 1 / eps (|x| > 5.4e4 in float32, 3.6e10 in
-float64) no digit of the phase is left: the value there is 0, within the envelope. Edges: Ai(+-inf) and Ai'(+-inf) are their limits, 0 (PyTorch's Ai(-inf) is NaN);
-NaN stays NaN. Gradients: Ai' and then Ai'' = x Ai, so it differentiates any number of
-times (PyTorch's airy_ai has no gradient).
+float64) no digit of the phase is left: the value there is 0, within the envelope. Edges:
+Ai(+-inf) and Ai'(+-inf) are their limits, 0 (PyTorch's Ai(-inf) is NaN); NaN stays NaN.
+Gradients: Ai' and then Ai'' = x Ai, so it differentiates any number of times (PyTorch's
+airy_ai has no gradient).
 """
 
 import math
@@ -74,10 +75,13 @@ def _asymptotic_coefficients(count):
 
 
 def _tables(switch, terms, far_terms):
+    """(the last node, Taylor's coefficients term by term across the nodes -last..last,
+    flattened, and the asymptotic u_k, v_k)."""
     last = math.ceil(switch)
     nodes = _nodes(last)
     rows = [_taylor(float(x0), *nodes[x0], terms) for x0 in range(-last, last + 1)]
-    return last, rows, _asymptotic_coefficients(far_terms)
+    return last, [row[j] for j in range(terms) for row in rows], \
+        _asymptotic_coefficients(far_terms)
 
 
 TABLES = {d: _tables(*t) for d, t in TERMS.items()}
@@ -86,17 +90,16 @@ TABLES = {d: _tables(*t) for d, t in TERMS.items()}
 def _near(x, derivative):
     """Ai(x) or Ai'(x) by Taylor's series about the nearest integer (|x| <= the switch)."""
     from ..creation import tensor
-    last, rows, _ = TABLES[precision(x)]
+    last, flat, _ = TABLES[precision(x)]
     x0 = floor(x + 0.5)
     h = x - x0
     node = (x0 + last).to(dt.int64 if dt.int64 in x.backend.dtypes else dt.int32)
     width = 2 * last + 1
-    table = tensor([c for j in range(len(rows[0])) for c in (row[j] for row in rows)],
-                   dtype=x.dtype, backend=x.backend)
+    table = tensor(flat, dtype=x.dtype, backend=x.backend)
+    count = len(flat) // width
 
     def coefficient(j):
         return take(table, node + j * width)
-    count = len(rows[0])
     if derivative:              # sum n c_n h^(n-1), Horner from the top
         acc = coefficient(count - 1) * (count - 1)
         for n in range(count - 2, 0, -1):
@@ -128,7 +131,7 @@ def _far(x, derivative):
     q = inv * polynomial(inv2, [(-1) ** k * w[2 * k + 1] for k in range(len(w) // 2)])
     c, s = cos(zeta), sin(zeta)
     cos_phase, sin_phase = (c + s) * math.sqrt(0.5), (s - c) * math.sqrt(0.5)
-    if derivative:      # Ai'(-z) = z^(1/4) (sin(zeta - pi/4) P_v - cos(zeta - pi/4) Q_v) / sqrt(pi)
+    if derivative:      # Ai'(-z) sqrt(pi) = z^(1/4) (sin(zeta - pi/4) P - cos(zeta - pi/4) Q)
         wave = quarter * (sin_phase * p - cos_phase * q)
     else:
         wave = (cos_phase * p + sin_phase * q) / quarter

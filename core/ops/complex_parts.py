@@ -12,8 +12,8 @@ from .. import dtypes as dt
 from ..errors import DTypeError, ShapeError
 from ._util import as_tensor, binary_operands, const
 from .elementwise import cast, cos, imag, real, sin, where
-from .nonfinite import isfinite
 from .movement import narrow, squeeze, stack
+from .nonfinite import isfinite
 
 
 def _parts_dtype(name, a, b):

@@ -1198,3 +1198,31 @@ def test_kl_between_families_matches_torch(backend, p, q):
     finite = np.isfinite(want)
     np.testing.assert_allclose(got[finite], want[finite], rtol=_rtol(backend) * 100,
                                atol=_rtol(backend), err_msg=f"KL({p} || {q})")
+
+
+def test_enumerate_support_and_binomial_entropy_match_torch(backend):
+    """enumerate_support (expanded over the batch or not) of the finite discrete families
+    as PyTorch's, Binomial's entropy as the sum over it (PyTorch's), 0 at p = 0; a batch
+    of different total counts is refused by name, as PyTorch refuses it."""
+    p = np.array([[0.2, 0.5], [0.9, 0.0]], np.float32)
+    rows = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], np.float32)
+    pairs = [(lambda M, t: M.Bernoulli(t(p))), (lambda M, t: M.Binomial(10, t(p))),
+             (lambda M, t: M.Categorical(t(rows))), (lambda M, t: M.OneHotCategorical(t(rows)))]
+    for make in pairs:
+        ours = make(D, lambda a: ember.tensor(a, backend=backend))
+        theirs = make(torch.distributions, torch.tensor)
+        assert ours.has_enumerate_support and theirs.has_enumerate_support
+        for expand in (True, False):
+            got, want = ours.enumerate_support(expand), theirs.enumerate_support(expand)
+            assert got.shape == tuple(want.shape), (type(ours).__name__, expand)
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert not D.Normal(0.0, 1.0).has_enumerate_support
+    with pytest.raises(NotImplementedError, match="no finite support"):
+        D.Poisson(ember.tensor(2.0, backend=backend)).enumerate_support()
+    binomial = D.Binomial(10, ember.tensor(p, backend=backend))
+    want = torch.distributions.Binomial(10, torch.tensor(p, dtype=torch.float64)).entropy()
+    np.testing.assert_allclose(binomial.entropy().numpy(), want.numpy(), rtol=2e-6, atol=1e-12)
+    assert binomial.entropy().numpy()[1, 1] == 0.0 and not np.signbit(binomial.entropy().numpy()[1, 1])
+    with pytest.raises(NotImplementedError, match="differs across the batch"):
+        D.Binomial(ember.tensor([3.0, 4.0], backend=backend),
+                   ember.tensor([0.5, 0.5], backend=backend)).entropy()

@@ -74,6 +74,13 @@ class Bernoulli(Distribution):
                  backend=self.probs.backend)
         return (u < self.probs).to(self.probs.dtype)
 
+    has_enumerate_support = True
+
+    def enumerate_support(self, expand=True):
+        """0 and 1 along a new first axis."""
+        return self._enumerated(arange(2, dtype=self.probs.dtype, backend=self.probs.backend),
+                                expand)
+
     def log_prob(self, value):
         """-BCE(logits, value) from the side where nothing cancels (value logits -
         softplus(logits) was 0 for value 1 past logits 17, where it is -e^-logits):
@@ -124,6 +131,17 @@ class Categorical(Distribution):
         top = self._num_events - 1
         return constraints.integer_interval(0, top)
 
+    has_enumerate_support = True
+
+    def enumerate_support(self, expand=True):
+        """The categories 0 .. K-1 along a new first axis (one-hot rows for
+        OneHotCategorical)."""
+        index = arange(self._num_events, backend=self.probs.backend)
+        return self._enumerated(self._as_event(index), expand)
+
+    def _as_event(self, index):
+        return index
+
     def expand(self, batch_shape):
         return type(self)(logits=ops.broadcast_to(
             self.logits, tuple(batch_shape) + (self._num_events,)), validate_args=False)
@@ -162,6 +180,9 @@ class OneHotCategorical(Categorical):
 
     def _support(self):
         return None
+
+    def _as_event(self, index):
+        return _one_hot(index, self._num_events, self.probs)
 
     mean = property(lambda self: self.probs)
     variance = property(lambda self: self.probs * (1.0 - self.probs))
@@ -242,6 +263,29 @@ class Binomial(Distribution):
                                                 ops.where(small, 0.5, p),
                                                 ops.where(small, 0.5, q)))
             return ops.where(flip, n - k, k)
+
+    has_enumerate_support = True
+
+    def _total(self, what):
+        """total_count as one int: enumerating needs one support for the whole batch."""
+        low, high = (float(ops.amin(self.total_count)), float(ops.amax(self.total_count))) \
+            if self.total_count.size else (0.0, 0.0)
+        if low != high:
+            raise NotImplementedError(f"Binomial.{what}: total_count differs across the batch "
+                                      f"({low:g} to {high:g}); it needs one count to enumerate")
+        return int(high)
+
+    def enumerate_support(self, expand=True):
+        """0 .. total_count along a new first axis (one total_count for the batch)."""
+        count = self._total("enumerate_support")
+        return self._enumerated(arange(count + 1, dtype=self.probs.dtype,
+                                       backend=self.probs.backend), expand)
+
+    def entropy(self):
+        """-sum_k P(k) log P(k) over the support, as PyTorch's (one total_count for the
+        batch); a term of probability 0 is 0."""
+        log_p = self.log_prob(self.enumerate_support(expand=False))
+        return ops.where(log_p == -math.inf, 0.0, -ops.exp(log_p) * log_p).sum(0)
 
     def log_prob(self, value):
         """log C(n, k) - k softplus(-logits) - (n - k) softplus(logits) (k logits - n

@@ -22,6 +22,8 @@ class Distribution:
     ``log_prob``; ``has_rsample`` says which."""
 
     has_rsample = False
+    #: whether enumerate_support lists every value (the finite discrete families)
+    has_enumerate_support = False
     #: parameter name -> (a predicate on the host values, the constraint's words)
     arg_constraints = {}
     #: the values log_prob accepts, as (predicate, words); None: every real
@@ -85,6 +87,22 @@ class Distribution:
 
     def icdf(self, value):
         raise NotImplementedError(f"{type(self).__name__}.icdf")
+
+    def enumerate_support(self, expand=True):
+        """Every value of the support along a new first axis, (n,) + batch_shape +
+        event_shape, for the finite discrete families (has_enumerate_support); without
+        ``expand``, batch axes of size 1 (broadcasting against the batch)."""
+        raise NotImplementedError(f"{type(self).__name__} has no finite support to "
+                                  f"enumerate")
+
+    def _enumerated(self, values, expand):
+        """values (n,) + event_shape laid out as enumerate_support's result."""
+        shape = (values.shape[0],) + (1,) * len(self.batch_shape) + tuple(values.shape[1:])
+        values = values.reshape(shape)
+        if expand:
+            values = ops.broadcast_to(values, (values.shape[0],) + self.batch_shape
+                                      + self.event_shape)
+        return values
 
     def perplexity(self):
         return ops.exp(self.entropy())

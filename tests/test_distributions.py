@@ -1226,3 +1226,29 @@ def test_enumerate_support_and_binomial_entropy_match_torch(backend):
     with pytest.raises(NotImplementedError, match="differs across the batch"):
         D.Binomial(ember.tensor([3.0, 4.0], backend=backend),
                    ember.tensor([0.5, 0.5], backend=backend)).entropy()
+
+
+def test_default_validation_param_shape_and_missing_moments_are_pytorchs():
+    """Distribution.set_default_validate_args(False) stops the checks of distributions made
+    after it (validate_args=True still asks for them); param_shape is the probs' shape;
+    a moment a family lacks is NotImplementedError, as in PyTorch, not AttributeError."""
+    try:
+        D.Distribution.set_default_validate_args(False)
+        assert float(D.Normal(0.0, -1.0).scale) == -1.0
+        with pytest.raises(ValueError, match="scale"):
+            D.Normal(0.0, -1.0, validate_args=True)
+    finally:
+        D.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError, match="scale"):
+        D.Normal(0.0, -1.0)
+    with pytest.raises(ValueError, match="True or False"):
+        D.Distribution.set_default_validate_args("no")
+    probs = [[0.2, 0.8], [0.5, 0.5]]
+    for family, args in (("Categorical", ()), ("Bernoulli", ()), ("Binomial", (4,))):
+        ours = getattr(D, family)(*args, ember.tensor(probs))
+        theirs = getattr(torch.distributions, family)(*args, torch.tensor(probs))
+        assert ours.param_shape == tuple(theirs.param_shape), family
+    lkj = D.LKJCholesky(3, 1.0)
+    for name in ("mean", "mode", "variance", "stddev"):
+        with pytest.raises(NotImplementedError, match=name if name != "stddev" else "variance"):
+            getattr(lkj, name)

@@ -34,7 +34,7 @@ class VonMises(Distribution):
     support = REAL
     _params = ("loc", "concentration")
 
-    def __init__(self, loc, concentration, validate_args=True):
+    def __init__(self, loc, concentration, validate_args=None):
         (self.loc, self.concentration), shape = parameters(loc, concentration)
         super().__init__(shape, (), validate_args)
 

@@ -38,7 +38,7 @@ class _LocScale(Distribution):
     support = REAL
     _params = ("loc", "scale")
 
-    def __init__(self, loc, scale, validate_args=True):
+    def __init__(self, loc, scale, validate_args=None):
         (self.loc, self.scale), shape = parameters(loc, scale)
         super().__init__(shape, (), validate_args)
 
@@ -77,7 +77,7 @@ class LogNormal(_LocScale):
 
     support = POSITIVE
 
-    def __init__(self, loc, scale, validate_args=True):
+    def __init__(self, loc, scale, validate_args=None):
         super().__init__(loc, scale, validate_args)
         self.base_dist = Normal(self.loc, self.scale, validate_args=False)
 
@@ -112,7 +112,7 @@ class Uniform(Distribution):
     arg_constraints = {"low": REAL, "high": REAL}
     _params = ("low", "high")
 
-    def __init__(self, low, high, validate_args=True):
+    def __init__(self, low, high, validate_args=None):
         (self.low, self.high), shape = parameters(low, high)
         super().__init__(shape, (), validate_args)
         if self._validate and not is_compiling() and not bool((self.low < self.high).all()):
@@ -149,7 +149,7 @@ class Exponential(Distribution):
     support = NONNEGATIVE
     _params = ("rate",)
 
-    def __init__(self, rate, validate_args=True):
+    def __init__(self, rate, validate_args=None):
         (self.rate,), shape = parameters(rate)
         super().__init__(shape, (), validate_args)
 
@@ -202,7 +202,7 @@ class GeneralizedPareto(Distribution):
     arg_constraints = {"loc": REAL, "scale": POSITIVE, "concentration": REAL}
     _params = ("loc", "scale", "concentration")
 
-    def __init__(self, loc, scale, concentration, validate_args=True):
+    def __init__(self, loc, scale, concentration, validate_args=None):
         (self.loc, self.scale, self.concentration), shape = parameters(loc, scale,
                                                                       concentration)
         super().__init__(shape, (), validate_args)
@@ -405,7 +405,7 @@ class Gamma(Distribution):
     support = NONNEGATIVE
     _params = ("concentration", "rate")
 
-    def __init__(self, concentration, rate, validate_args=True):
+    def __init__(self, concentration, rate, validate_args=None):
         (self.concentration, self.rate), shape = parameters(concentration, rate)
         super().__init__(shape, (), validate_args)
 
@@ -455,7 +455,7 @@ class Chi2(Gamma):
     arg_constraints = {"df": POSITIVE}
     _params = ("df",)
 
-    def __init__(self, df, validate_args=True):
+    def __init__(self, df, validate_args=None):
         (self.df,), _ = parameters(df)
         super().__init__(self.df * 0.5, self.df * 0.0 + 0.5, validate_args)
 
@@ -472,7 +472,7 @@ class Beta(Distribution):
     support = UNIT
     _params = ("concentration1", "concentration0")
 
-    def __init__(self, concentration1, concentration0, validate_args=True):
+    def __init__(self, concentration1, concentration0, validate_args=None):
         (self.concentration1, self.concentration0), shape = parameters(concentration1,
                                                                        concentration0)
         super().__init__(shape, (), validate_args)
@@ -539,7 +539,7 @@ class StudentT(Distribution):
     arg_constraints = {"df": POSITIVE, "loc": REAL, "scale": POSITIVE}
     _params = ("df", "loc", "scale")
 
-    def __init__(self, df, loc=0.0, scale=1.0, validate_args=True):
+    def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
         (self.df, self.loc, self.scale), shape = parameters(df, loc, scale)
         super().__init__(shape, (), validate_args)
 

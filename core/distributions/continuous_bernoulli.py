@@ -21,7 +21,7 @@ from .. import ops
 from ..creation import rand
 from ..ops.composed import polynomial, precision
 from ..ops.deviance import log1p_excess
-from .discrete import _probs_or_logits
+from .discrete import PARAM_SHAPE, _probs_or_logits
 from .distribution import UNIT, Distribution
 
 #: 1 / (2k + 1)!, k >= 1: sinh(u) / u - 1 = u^2 sum_k u^(2k - 2) / (2k + 1)!
@@ -114,8 +114,9 @@ class ContinuousBernoulli(Distribution):
     arg_constraints = {"probs": UNIT}
     support = UNIT
     _params = ("probs",)
+    param_shape = PARAM_SHAPE
 
-    def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=True):
+    def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
         self.probs, self.logits, shape = _probs_or_logits("ContinuousBernoulli", probs, logits)
         self._lims = lims
         super().__init__(shape, (), validate_args)

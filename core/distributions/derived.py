@@ -29,7 +29,7 @@ class LogisticNormal(TransformedDistribution):
     support = constraints.simplex
     _params = ("loc", "scale")
 
-    def __init__(self, loc, scale, validate_args=True):
+    def __init__(self, loc, scale, validate_args=None):
         (self.loc, self.scale), shape = parameters(loc, scale)
         base = Normal(self.loc, self.scale, validate_args=False)
         if not shape:
@@ -50,7 +50,7 @@ class _Folded(TransformedDistribution):
     _params = ("scale",)
     base = None
 
-    def __init__(self, scale, validate_args=True):
+    def __init__(self, scale, validate_args=None):
         (self.scale,), _ = parameters(scale)
         super().__init__(self.base(self.scale * 0.0, self.scale, validate_args=False),
                          AbsTransform(), validate_args)
@@ -143,7 +143,7 @@ class Weibull(TransformedDistribution):
     support = NONNEGATIVE
     _params = ("scale", "concentration")
 
-    def __init__(self, scale, concentration, validate_args=True):
+    def __init__(self, scale, concentration, validate_args=None):
         (self.scale, self.concentration), _ = parameters(scale, concentration)
         super().__init__(Exponential(ones_like(self.scale), validate_args=False),
                          [PowerTransform(1.0 / self.concentration),
@@ -170,7 +170,7 @@ class Pareto(TransformedDistribution):
     arg_constraints = {"scale": POSITIVE, "alpha": POSITIVE}
     _params = ("scale", "alpha")
 
-    def __init__(self, scale, alpha, validate_args=True):
+    def __init__(self, scale, alpha, validate_args=None):
         (self.scale, self.alpha), _ = parameters(scale, alpha)
         super().__init__(Exponential(self.alpha, validate_args=False),
                          [ExpTransform(), AffineTransform(0.0, self.scale)], validate_args)
@@ -204,7 +204,7 @@ class Kumaraswamy(TransformedDistribution):
     support = UNIT
     _params = ("concentration1", "concentration0")
 
-    def __init__(self, concentration1, concentration0, validate_args=True):
+    def __init__(self, concentration1, concentration0, validate_args=None):
         (self.concentration1, self.concentration0), _ = parameters(concentration1,
                                                                    concentration0)
         zero = self.concentration1 * 0.0
@@ -253,7 +253,7 @@ class InverseGamma(TransformedDistribution):
     support = POSITIVE
     _params = ("concentration", "rate")
 
-    def __init__(self, concentration, rate, validate_args=True):
+    def __init__(self, concentration, rate, validate_args=None):
         (self.concentration, self.rate), _ = parameters(concentration, rate)
         super().__init__(Gamma(self.concentration, self.rate, validate_args=False),
                          PowerTransform(-1.0), validate_args)
@@ -286,7 +286,7 @@ class FisherSnedecor(Distribution):
     support = POSITIVE
     _params = ("df1", "df2")
 
-    def __init__(self, df1, df2, validate_args=True):
+    def __init__(self, df1, df2, validate_args=None):
         (self.df1, self.df2), shape = parameters(df1, df2)
         super().__init__(shape, (), validate_args)
 
@@ -324,7 +324,7 @@ class MixtureSameFamily(Distribution):
     ``component_distribution``, weighted by ``mixture_distribution`` (a Categorical
     over them): log p(x) = logsumexp_k (log w_k + log p_k(x))."""
 
-    def __init__(self, mixture_distribution, component_distribution, validate_args=True):
+    def __init__(self, mixture_distribution, component_distribution, validate_args=None):
         from ..errors import ShapeError
         from .discrete import Categorical
         if not isinstance(mixture_distribution, Categorical):

@@ -49,14 +49,19 @@ def _categories(name, probs, logits):
     return ops.exp(logits), logits, given, shape
 
 
+#: torch's param_shape of the families given probs or logits: their shape
+PARAM_SHAPE = property(lambda self: tuple(self.probs.shape))
+
+
 class Bernoulli(Distribution):
     """1 with probability probs, else 0."""
 
     arg_constraints = {"probs": UNIT}
     support = BOOLEAN
     _params = ("probs",)
+    param_shape = PARAM_SHAPE
 
-    def __init__(self, probs=None, logits=None, validate_args=True):
+    def __init__(self, probs=None, logits=None, validate_args=None):
         self.probs, self.logits, shape = _probs_or_logits("Bernoulli", probs, logits)
         super().__init__(shape, (), validate_args)
 
@@ -116,8 +121,9 @@ class Categorical(Distribution):
 
     arg_constraints = {"probs": constraints.simplex}
     _params = ("probs",)
+    param_shape = PARAM_SHAPE
 
-    def __init__(self, probs=None, logits=None, validate_args=True):
+    def __init__(self, probs=None, logits=None, validate_args=None):
         self.probs, self.logits, self._given_logits, shape = _categories(
             type(self).__name__, probs, logits)
         self._num_events = shape[-1]
@@ -219,8 +225,9 @@ class Binomial(Distribution):
     arg_constraints = {"total_count": NONNEGATIVE_INTEGER, "probs": UNIT}
     support = NONNEGATIVE_INTEGER
     _params = ("total_count", "probs")
+    param_shape = PARAM_SHAPE
 
-    def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         probs_, logits_, _ = _probs_or_logits("Binomial", probs, logits)
         (self.total_count, self.probs, self.logits), shape = parameters(total_count, probs_,
                                                                         logits_)
@@ -364,7 +371,7 @@ class Geometric(Distribution):
     support = NONNEGATIVE_INTEGER
     _params = ("probs",)
 
-    def __init__(self, probs=None, logits=None, validate_args=True):
+    def __init__(self, probs=None, logits=None, validate_args=None):
         self.probs, self.logits, shape = _probs_or_logits("Geometric", probs, logits)
         super().__init__(shape, (), validate_args)
 
@@ -423,7 +430,7 @@ class Poisson(Distribution):
     support = NONNEGATIVE_INTEGER
     _params = ("rate",)
 
-    def __init__(self, rate, validate_args=True):
+    def __init__(self, rate, validate_args=None):
         (self.rate,), shape = parameters(rate)
         super().__init__(shape, (), validate_args)
 
@@ -492,8 +499,9 @@ class NegativeBinomial(Distribution):
     arg_constraints = {"total_count": NONNEGATIVE}
     support = NONNEGATIVE_INTEGER
     _params = ("total_count", "logits")
+    param_shape = PARAM_SHAPE
 
-    def __init__(self, total_count, probs=None, logits=None, validate_args=True):
+    def __init__(self, total_count, probs=None, logits=None, validate_args=None):
         _, logits_, _ = _probs_or_logits("NegativeBinomial", probs, logits)
         (self.total_count, self.logits), shape = parameters(total_count, logits_)
         self.probs = ops.sigmoid(self.logits)
@@ -535,8 +543,9 @@ class Multinomial(Distribution):
     axis of probs or logits."""
 
     _params = ("probs",)
+    param_shape = PARAM_SHAPE
 
-    def __init__(self, total_count=1, probs=None, logits=None, validate_args=True):
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         if not isinstance(total_count, int) or total_count < 0:
             raise ValueError(f"Multinomial: total_count must be a non-negative int, got "
                              f"{total_count!r}")

@@ -29,9 +29,21 @@ class Distribution:
     #: the values log_prob accepts, as (predicate, words); None: every real
     support = None
 
-    def __init__(self, batch_shape=(), event_shape=(), validate_args=True):
+    #: whether a distribution made without validate_args checks its parameters and values
+    _validate_default = True
+
+    @staticmethod
+    def set_default_validate_args(value):
+        """Whether distributions made from now on without ``validate_args`` check their
+        parameters and log_prob's values (on by default; off saves the host reads)."""
+        if value not in (True, False):
+            raise ValueError(f"set_default_validate_args: takes True or False, got {value!r}")
+        Distribution._validate_default = value
+
+    def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self.batch_shape, self.event_shape = tuple(batch_shape), tuple(event_shape)
-        self._validate = bool(validate_args)
+        self._validate = Distribution._validate_default if validate_args is None \
+            else bool(validate_args)
         if self._validate and not is_compiling():
             for name, constraint in self.arg_constraints.items():
                 value = getattr(self, name, None)
@@ -103,6 +115,18 @@ class Distribution:
             values = ops.broadcast_to(values, (values.shape[0],) + self.batch_shape
                                       + self.event_shape)
         return values
+
+    @property
+    def mean(self):
+        raise NotImplementedError(f"{type(self).__name__} does not implement mean")
+
+    @property
+    def mode(self):
+        raise NotImplementedError(f"{type(self).__name__} does not implement mode")
+
+    @property
+    def variance(self):
+        raise NotImplementedError(f"{type(self).__name__} does not implement variance")
 
     def perplexity(self):
         return ops.exp(self.entropy())

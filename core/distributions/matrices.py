@@ -30,7 +30,7 @@ class Wishart(Distribution):
     _params = ("df", "scale_tril")
 
     def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None,
-                 validate_args=True):
+                 validate_args=None):
         matrix = next((m for m in (covariance_matrix, precision_matrix, scale_tril)
                        if m is not None), None)
         tril = scale_tril_of("Wishart", covariance_matrix, precision_matrix, scale_tril,
@@ -109,7 +109,7 @@ class LKJCholesky(Distribution):
     ...): from the third row on, its correlations are too spread, variance 0.187 where
     LKJ(2) in 4 dimensions has 1/7.)"""
 
-    def __init__(self, dim, concentration=1.0, validate_args=True):
+    def __init__(self, dim, concentration=1.0, validate_args=None):
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
             raise ShapeError(f"LKJCholesky: dim must be an integer of at least 2, got {dim!r}")
         (self.concentration,), shape = parameters(concentration)

@@ -44,7 +44,7 @@ class MultivariateNormal(Distribution):
     _params = ("loc", "scale_tril")
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
-                 validate_args=True):
+                 validate_args=None):
         (loc,), _ = parameters(loc)
         if loc.ndim < 1:
             raise ShapeError("MultivariateNormal: loc needs at least one axis, the event's")
@@ -98,7 +98,7 @@ class LowRankMultivariateNormal(Distribution):
     arg_constraints = {"cov_diag": POSITIVE}
     _params = ("loc", "cov_factor", "cov_diag")
 
-    def __init__(self, loc, cov_factor, cov_diag, validate_args=True):
+    def __init__(self, loc, cov_factor, cov_diag, validate_args=None):
         (loc,), _ = parameters(loc)
         if loc.ndim < 1:
             raise ShapeError("LowRankMultivariateNormal: loc needs at least one axis, the "
@@ -193,7 +193,7 @@ class Dirichlet(Distribution):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     _params = ("concentration",)
 
-    def __init__(self, concentration, validate_args=True):
+    def __init__(self, concentration, validate_args=None):
         (self.concentration,), shape = parameters(concentration)
         if not shape:
             raise ShapeError("Dirichlet: concentration needs at least one axis, the event's")
@@ -248,7 +248,7 @@ class Independent(Distribution):
     """``base_distribution`` with its last ``reinterpreted_batch_ndims`` batch axes read
     as event axes: log_prob and entropy sum over them."""
 
-    def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=True):
+    def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):
         base, n = base_distribution, int(reinterpreted_batch_ndims)
         if n > len(base.batch_shape):
             raise ShapeError(f"Independent: reinterpreted_batch_ndims {n} exceeds the base's "

@@ -25,7 +25,7 @@ class LogitRelaxedBernoulli(Distribution):
     has_rsample = True
     _params = ("logits",)
 
-    def __init__(self, temperature, probs=None, logits=None, validate_args=True):
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         _, logits_, _ = _probs_or_logits(type(self).__name__, probs, logits)
         (self.temperature, self.logits), shape = parameters(temperature, logits_)
         self.probs = ops.sigmoid(self.logits)
@@ -56,7 +56,7 @@ class RelaxedBernoulli(TransformedDistribution):
 
     _params = ("logits",)
 
-    def __init__(self, temperature, probs=None, logits=None, validate_args=True):
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args)
         self.temperature, self.logits, self.probs = base.temperature, base.logits, base.probs
         super().__init__(base, SigmoidTransform(), validate_args)
@@ -73,7 +73,7 @@ class ExpRelaxedCategorical(Distribution):
     has_rsample = True
     _params = ("logits",)
 
-    def __init__(self, temperature, probs=None, logits=None, validate_args=True):
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         self._categorical = Categorical(probs=probs, logits=logits, validate_args=validate_args)
         self.probs, self.logits = self._categorical.probs, self._categorical.logits
         (self.temperature,), _ = parameters(temperature)
@@ -99,7 +99,7 @@ class RelaxedOneHotCategorical(TransformedDistribution):
 
     _params = ("logits",)
 
-    def __init__(self, temperature, probs=None, logits=None, validate_args=True):
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         base = ExpRelaxedCategorical(temperature, probs, logits, validate_args)
         self.temperature, self.logits, self.probs = base.temperature, base.logits, base.probs
         super().__init__(base, ExpTransform(), validate_args)

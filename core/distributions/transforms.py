@@ -578,7 +578,7 @@ class TransformedDistribution(Distribution):
     the base's transformed; log_prob(y) = base.log_prob(x) - sum log|dy/dx| along the
     inverses. Elementwise transforms keep the base's batch and event shapes."""
 
-    def __init__(self, base_distribution, transforms, validate_args=True):
+    def __init__(self, base_distribution, transforms, validate_args=None):
         self.transforms = [transforms] if isinstance(transforms, Transform) else list(transforms)
         for t in self.transforms:
             if not isinstance(t, Transform):

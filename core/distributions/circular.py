@@ -17,7 +17,7 @@ from ..autograd import no_grad
 from ..creation import rand
 from ..ops.bessel import i0e, i0e_minus_i1e
 from .continuous import settled
-from .distribution import POSITIVE, REAL, Distribution, parameters
+from .distribution import POSITIVE, REAL, Distribution
 
 #: Best and Fisher's proposals per draw: each is accepted with probability above 0.65,
 #: so all 40 fail with probability below 1e-18; that draw then keeps loc
@@ -35,8 +35,7 @@ class VonMises(Distribution):
     _params = ("loc", "concentration")
 
     def __init__(self, loc, concentration, validate_args=None):
-        (self.loc, self.concentration), shape = parameters(loc, concentration)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, loc=loc, concentration=concentration)
 
     mean = property(lambda self: self.loc * 1.0)
     mode = property(lambda self: self.loc * 1.0)

@@ -39,8 +39,7 @@ class _LocScale(Distribution):
     _params = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=None):
-        (self.loc, self.scale), shape = parameters(loc, scale)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, loc=loc, scale=scale)
 
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)
@@ -113,8 +112,7 @@ class Uniform(Distribution):
     _params = ("low", "high")
 
     def __init__(self, low, high, validate_args=None):
-        (self.low, self.high), shape = parameters(low, high)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, low=low, high=high)
         if self._validate and not is_compiling() and not bool((self.low < self.high).all()):
             raise ValueError(f"Uniform: low must be below high everywhere, got {self!r}")
 
@@ -150,8 +148,7 @@ class Exponential(Distribution):
     _params = ("rate",)
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,), shape = parameters(rate)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, rate=rate)
 
     mean = property(lambda self: 1.0 / self.rate)
     mode = property(lambda self: self.rate * 0.0)
@@ -203,9 +200,7 @@ class GeneralizedPareto(Distribution):
     _params = ("loc", "scale", "concentration")
 
     def __init__(self, loc, scale, concentration, validate_args=None):
-        (self.loc, self.scale, self.concentration), shape = parameters(loc, scale,
-                                                                      concentration)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, loc=loc, scale=scale, concentration=concentration)
 
     @property
     def _upper(self):
@@ -406,8 +401,7 @@ class Gamma(Distribution):
     _params = ("concentration", "rate")
 
     def __init__(self, concentration, rate, validate_args=None):
-        (self.concentration, self.rate), shape = parameters(concentration, rate)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, concentration=concentration, rate=rate)
 
     mean = property(lambda self: self.concentration / self.rate)
     mode = property(lambda self: ops.clip((self.concentration - 1.0) / self.rate, 0.0, None))
@@ -473,9 +467,8 @@ class Beta(Distribution):
     _params = ("concentration1", "concentration0")
 
     def __init__(self, concentration1, concentration0, validate_args=None):
-        (self.concentration1, self.concentration0), shape = parameters(concentration1,
-                                                                       concentration0)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, concentration1=concentration1,
+                                concentration0=concentration0)
 
     @property
     def mean(self):
@@ -540,8 +533,7 @@ class StudentT(Distribution):
     _params = ("df", "loc", "scale")
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
-        (self.df, self.loc, self.scale), shape = parameters(df, loc, scale)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, df=df, loc=loc, scale=scale)
 
     @property
     def mean(self):

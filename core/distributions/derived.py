@@ -287,8 +287,7 @@ class FisherSnedecor(Distribution):
     _params = ("df1", "df2")
 
     def __init__(self, df1, df2, validate_args=None):
-        (self.df1, self.df2), shape = parameters(df1, df2)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, df1=df1, df2=df2)
 
     @property
     def mean(self):

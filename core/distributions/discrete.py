@@ -431,8 +431,7 @@ class Poisson(Distribution):
     _params = ("rate",)
 
     def __init__(self, rate, validate_args=None):
-        (self.rate,), shape = parameters(rate)
-        super().__init__(shape, (), validate_args)
+        self._scalar_parameters(validate_args, rate=rate)
 
     mean = property(lambda self: self.rate)
     mode = property(lambda self: ops.floor(self.rate))

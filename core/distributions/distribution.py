@@ -53,6 +53,14 @@ class Distribution:
                         f"{tuple(value.shape)}) of distribution {self!r} to satisfy the "
                         f"constraint {constraint!r}, but found invalid values:\n{value}")
 
+    def _scalar_parameters(self, validate_args, **named):
+        """The constructor of a family of scalar events: each named parameter set, all
+        broadcast together (``parameters``), and a batch of their shape."""
+        tensors, shape = parameters(*named.values())
+        for name, value in zip(named, tensors):
+            setattr(self, name, value)
+        Distribution.__init__(self, shape, (), validate_args)
+
     # -- shapes ---------------------------------------------------------------------------
     def _extended_shape(self, sample_shape=()):
         if isinstance(sample_shape, int):

@@ -41,12 +41,43 @@ class Linear(Module):
         return LayerExample({"in_features": 5, "out_features": 3}, shape=(4, 5), bad_shape=(4, 6))
 
 
+#: the convolutions' padding_mode, as PyTorch's: zeros, or F.pad's mode of the input first
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
 class _Conv(Module):
     """What the convolution layers share: the groups check, PyTorch's init (weight
-    kaiming_uniform with a = sqrt(5), bias uniform within 1 / sqrt(fan_in)) and repr."""
+    kaiming_uniform with a = sqrt(5), bias uniform within 1 / sqrt(fan_in)), padding_mode
+    and repr."""
 
     #: the settings the repr shows after the channels and kernel size
     shown = ("stride", "padding", "dilation", "groups")
+    padding_mode = "zeros"
+
+    def _set_padding_mode(self, padding_mode):
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{type(self).__name__}: padding_mode must be one of "
+                             f"{', '.join(PADDING_MODES)}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
+
+    def _convolve(self, conv, x):
+        """conv(x, ...) with the layer's settings; for a padding_mode other than zeros, x
+        padded in that mode by F.pad first and convolved without padding (PyTorch's
+        _conv_forward; "same" puts the odd element of its padding after)."""
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            kernel, dims = self.kernel_size, len(self.kernel_size)
+            dilation = (self.dilation,) * dims if isinstance(self.dilation, int) else self.dilation
+            if padding == "same":
+                totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+                pairs = [(t // 2, t - t // 2) for t in totals]
+            else:
+                each = (0,) * dims if padding == "valid" else \
+                    (padding,) * dims if isinstance(padding, int) else tuple(padding)
+                pairs = [(p, p) for p in each]
+            x = F.pad(x, [w for pair in reversed(pairs) for w in pair], mode=self.padding_mode)
+            padding = 0
+        return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def _make_weights(self, in_channels, out_channels, kernel, groups, bias, dtype, backend,
                     transposed=False):
@@ -66,25 +97,27 @@ class _Conv(Module):
             if bias else None
 
     def extra_repr(self):
+        shown = self.shown + (("padding_mode",) if self.padding_mode != "zeros" else ())
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " + \
-            ", ".join(f"{k}={getattr(self, k)}" for k in self.shown)
+            ", ".join(f"{k}={getattr(self, k)!r}" if k == "padding_mode" else
+                      f"{k}={getattr(self, k)}" for k in shown)
 
 
 class Conv2d(_Conv):
     """2-D convolution over (N, C, H, W). Init as Linear with fan_in = in/groups * kh * kw."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, dtype=None, backend=None):
+                 groups=1, bias=True, padding_mode="zeros", dtype=None, backend=None):
         super().__init__()
         kernel = F._pair(kernel_size, "kernel_size", "Conv2d")
         F._conv_padding(padding, kernel, F._pair(stride, "stride", "Conv2d"),   # checked now
                         F._pair(dilation, "dilation", "Conv2d"))
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self._set_padding_mode(padding_mode)
         self._make_weights(in_channels, out_channels, kernel, groups, bias, dtype, backend)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return self._convolve(F.conv2d, x)
 
     @classmethod
     def example(cls):
@@ -98,16 +131,16 @@ class Conv1d(_Conv):
     as PyTorch."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, dtype=None, backend=None):
+                 groups=1, bias=True, padding_mode="zeros", dtype=None, backend=None):
         super().__init__()
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self._set_padding_mode(padding_mode)
         self._make_weights(in_channels, out_channels,
                          (F._single(kernel_size, "kernel_size", "Conv1d"),), groups, bias, dtype,
                          backend)
 
     def forward(self, x):
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return self._convolve(F.conv1d, x)
 
     @classmethod
     def example(cls):
@@ -150,16 +183,16 @@ class Conv3d(_Conv):
     in/groups * kd * kh * kw, as PyTorch."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, dtype=None, backend=None):
+                 groups=1, bias=True, padding_mode="zeros", dtype=None, backend=None):
         super().__init__()
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self._set_padding_mode(padding_mode)
         self._make_weights(in_channels, out_channels,
                            volumetric._triple(kernel_size, "kernel_size", "Conv3d"), groups, bias,
                            dtype, backend)
 
     def forward(self, x):
-        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return self._convolve(F.conv3d, x)
 
     @classmethod
     def example(cls):

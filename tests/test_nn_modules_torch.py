@@ -1,0 +1,146 @@
+"""torch.nn's layers under their own names against PyTorch (the oracle, where installed),
+on every backend: each built with the same arguments, PyTorch's state dict loaded, gives
+PyTorch's output and the same gradients for its input and parameters. The layers here are
+those the other tests compare by float64 references only (activations, pads, pools,
+unpools, upsampling, local response and instance norms, padding modes of convolutions)."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch", reason="PyTorch is the oracle here (pip install torch)")
+nn = importlib.import_module("ember.plugins.nn")
+
+#: (layer, positional arguments, keyword arguments, input shape; None: two (4, 5) inputs;
+#: "unpoolN": the output and indices of PyTorch's MaxPoolNd(2))
+CASES = [
+    ('AdaptiveAvgPool1d', (3,), {}, (2, 3, 7)),
+    ('AdaptiveAvgPool2d', ((2, 3),), {}, (2, 3, 7, 5)),
+    ('AdaptiveAvgPool3d', (2,), {}, (1, 2, 5, 4, 3)),
+    ('AdaptiveMaxPool1d', (3,), {}, (2, 3, 7)),
+    ('AdaptiveMaxPool3d', (2,), {}, (1, 2, 5, 4, 3)),
+    ('AvgPool3d', (2,), {'stride': 1, 'ceil_mode': True}, (1, 2, 5, 4, 3)),
+    ('CELU', (), {'alpha': 0.7}, (3, 4)),
+    ('ChannelShuffle', (2,), {}, (1, 4, 3, 3)),
+    ('CircularPad1d', (2,), {}, (1, 2, 5)),
+    ('CircularPad2d', ((1, 2, 0, 1),), {}, (1, 2, 4, 5)),
+    ('CircularPad3d', (1,), {}, (1, 1, 3, 3, 3)),
+    ('ConstantPad1d', ((1, 2), 3.5), {}, (1, 2, 5)),
+    ('ConstantPad2d', (1, -1.0), {}, (1, 2, 4, 5)),
+    ('ConstantPad3d', ((1, 0, 1, 0, 0, 2), 0.5), {}, (1, 1, 3, 3, 3)),
+    ('Conv1d', (3, 4, 3), {'stride': 2, 'padding': 1, 'dilation': 2}, (2, 3, 11)),
+    ('Conv1d', (4, 4, 3), {'groups': 2, 'padding': 'same', 'padding_mode': 'reflect',
+                           'dilation': 2}, (2, 4, 9)),
+    ('Conv1d', (2, 3, 4), {'padding': 'same', 'padding_mode': 'circular'}, (1, 2, 9)),
+    ('Conv2d', (2, 3, (3, 2)), {'padding': (1, 2), 'padding_mode': 'replicate', 'stride': 2},
+     (1, 2, 6, 7)),
+    ('Conv3d', (2, 2, 3), {'padding': 1, 'padding_mode': 'reflect'}, (1, 2, 4, 4, 4)),
+    ('ConvTranspose2d', (3, 2, 3), {'stride': 2, 'padding': 1, 'output_padding': 1}, (1, 3, 4, 5)),
+    ('ConvTranspose2d', (4, 2, (2, 3)), {'groups': 2, 'dilation': 2}, (1, 4, 3, 3)),
+    ('CosineSimilarity', (), {'dim': 1}, None),
+    ('PairwiseDistance', (), {'p': 3.0}, None),
+    ('ELU', (), {'alpha': 1.3}, (3, 4)),
+    ('GLU', (), {'dim': 1}, (3, 4)),
+    ('Hardshrink', (0.3,), {}, (3, 4)),
+    ('Hardsigmoid', (), {}, (3, 4)),
+    ('Hardtanh', (-0.5, 0.7), {}, (3, 4)),
+    ('Identity', (), {}, (3, 4)),
+    ('InstanceNorm1d', (3,), {'affine': True}, (2, 3, 6)),
+    ('InstanceNorm3d', (2,), {'track_running_stats': True}, (2, 2, 3, 3, 3)),
+    ('LPPool1d', (2.0, 3), {}, (1, 2, 7)),
+    ('LPPool2d', (3.0, 2), {'stride': 1}, (1, 2, 4, 5)),
+    ('LPPool3d', (2.0, 2), {}, (1, 1, 4, 4, 4)),
+    ('LeakyReLU', (0.2,), {}, (3, 4)),
+    ('LocalResponseNorm', (3,), {'alpha': 0.1, 'k': 2.0}, (2, 5, 3, 3)),
+    ('LogSigmoid', (), {}, (3, 4)),
+    ('LogSoftmax', (), {'dim': 1}, (3, 4)),
+    ('MaxPool1d', (3,), {'stride': 2, 'padding': 1, 'dilation': 2, 'ceil_mode': True}, (2, 3, 11)),
+    ('MaxPool3d', (2,), {'stride': 2, 'padding': 1}, (1, 2, 5, 4, 5)),
+    ('Mish', (), {}, (3, 4)),
+    ('PixelShuffle', (2,), {}, (1, 8, 3, 3)),
+    ('PixelUnshuffle', (2,), {}, (1, 2, 4, 6)),
+    ('ReLU6', (), {}, (3, 4)),
+    ('ReflectionPad1d', (2,), {}, (1, 2, 5)),
+    ('ReflectionPad3d', (1,), {}, (1, 1, 3, 3, 3)),
+    ('ReplicationPad1d', ((2, 1),), {}, (1, 2, 5)),
+    ('ReplicationPad2d', (2,), {}, (1, 2, 4, 5)),
+    ('ReplicationPad3d', (1,), {}, (1, 1, 3, 3, 3)),
+    ('Sigmoid', (), {}, (3, 4)),
+    ('Softmax', (), {'dim': 0}, (3, 4)),
+    ('Softmax2d', (), {}, (2, 3, 4, 4)),
+    ('Softmin', (), {'dim': 1}, (3, 4)),
+    ('Softplus', (), {'beta': 2.0, 'threshold': 5.0}, (3, 4)),
+    ('Softshrink', (0.4,), {}, (3, 4)),
+    ('Softsign', (), {}, (3, 4)),
+    ('Tanhshrink', (), {}, (3, 4)),
+    ('Threshold', (0.1, -2.0), {}, (3, 4)),
+    ('Upsample', (), {'scale_factor': 2, 'mode': 'bilinear', 'align_corners': True}, (1, 2, 3, 4)),
+    ('Upsample', (), {'size': (5, 7), 'mode': 'bicubic'}, (1, 2, 3, 4)),
+    ('Upsample', (), {'scale_factor': 1.5, 'mode': 'nearest'}, (1, 2, 3, 4)),
+    ('Upsample', (), {'scale_factor': 2, 'mode': 'trilinear'}, (1, 1, 2, 3, 2)),
+    ('ZeroPad1d', (2,), {}, (1, 2, 5)),
+    ('ZeroPad2d', ((1, 2, 3, 0),), {}, (1, 2, 4, 5)),
+    ('ZeroPad3d', (1,), {}, (1, 1, 3, 3, 3)),
+    ('MaxUnpool1d', (2,), {}, 'unpool1'),
+    ('MaxUnpool2d', (2,), {}, 'unpool2'),
+    ('MaxUnpool3d', (2,), {}, 'unpool3'),
+]
+
+
+def _ids(cases):
+    seen = {}
+    for name, *_ in cases:
+        seen[name] = seen.get(name, -1) + 1
+        yield f"{name}-{seen[name]}" if seen[name] else name
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(_ids(CASES)))
+def test_layer_matches_torch_with_its_state_dict(backend, case):
+    name, args, kwargs, shape = case
+    rng = np.random.default_rng(0)
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    ours = getattr(nn, name)(*args, **kwargs, **({"backend": backend} if theirs.state_dict()
+                                                else {}))
+    state = {k: ember.tensor(v.detach().numpy(), backend=backend)
+             for k, v in theirs.state_dict().items()}
+    if state:
+        ours.load_state_dict(state)
+
+    def pair(a):
+        return torch.tensor(a, requires_grad=True), ember.tensor(a, backend=backend,
+                                                                 requires_grad=True)
+    if shape is None:
+        (ta, ea), (tb, eb) = pair(rng.standard_normal((4, 5)).astype(np.float32)), \
+            pair(rng.standard_normal((4, 5)).astype(np.float32))
+        want, got = theirs(ta, tb), ours(ea, eb)
+    elif isinstance(shape, str):
+        dims = int(shape[-1])
+        pooled, index = getattr(torch.nn, f"MaxPool{dims}d")(2, return_indices=True)(
+            torch.tensor(rng.standard_normal((1, 2) + (4,) * dims).astype(np.float32)))
+        ta, ea = pair(pooled.numpy())
+        want, got = theirs(ta, index), ours(ea, ember.tensor(index.numpy(), backend=backend))
+    else:
+        ta, ea = pair(rng.standard_normal(shape).astype(np.float32))
+        want, got = theirs(ta), ours(ea)
+    w = want.detach().numpy()
+    assert got.shape == w.shape, (name, got.shape, w.shape)
+    scale = np.abs(w[np.isfinite(w)]).max(initial=1.0)    # LPPool's p = 3 makes NaN, as PyTorch
+    np.testing.assert_allclose(got.numpy(), w, rtol=1e-5, atol=1e-6 * scale, err_msg=name)
+    weights = rng.standard_normal(w.shape).astype(np.float32)
+    (want * torch.tensor(weights)).sum().backward()
+    (got * ember.tensor(weights, backend=backend)).sum().backward()
+    grads = [(ta.grad, ea.grad)] + [(p.grad, dict(ours.named_parameters())[k].grad)
+                                    for k, p in theirs.named_parameters()]
+    for t, e in grads:
+        t = t.numpy()
+        scale = np.abs(t[np.isfinite(t)]).max(initial=1.0)
+        np.testing.assert_allclose(e.numpy(), t, rtol=1e-5, atol=1e-6 * scale,
+                                   err_msg=f"{name} gradient")
+
+
+def test_padding_mode_is_refused_by_name():
+    with pytest.raises(ValueError, match="padding_mode must be one of zeros, reflect"):
+        nn.Conv2d(2, 2, 3, padding_mode="mirror")

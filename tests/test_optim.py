@@ -402,3 +402,32 @@ def test_modules_deep_copy_and_batch_norm_averages_cumulatively():
                                    getattr(theirs[1], name).detach().numpy(), rtol=1e-5)
     with pytest.raises(ember.AutogradError, match="graph leaves"):
         copy.deepcopy(ours[0].weight * 2.0)
+
+
+def test_add_param_group_unfreezes_layers_as_pytorchs():
+    """A group added after some steps (fine-tuning's unfreezing) takes the constructor's
+    settings where it names none and its own where it does; the trajectories match
+    PyTorch's, defaults hold the constructor's settings, and a parameter already in a
+    group is refused."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    x0, y0, a = np.array([1.0, -2.0]), np.array([0.5, 3.0, -1.0]), 0.7
+    p, q = (ember.tensor(v, dtype=ember.float64, requires_grad=True) for v in (x0, y0))
+    tp, tq = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (x0, y0))
+    opt = optim.Adam([p], lr=0.05, betas=(0.8, 0.95))
+    topt = torch.optim.Adam([tp], lr=0.05, betas=(0.8, 0.95))
+    assert opt.defaults["betas"] == (0.8, 0.95) and opt.defaults["lr"] == 0.05
+    for step in range(12):
+        if step == 5:
+            opt.add_param_group({"params": q, "lr": 0.01})
+            topt.add_param_group({"params": tq, "lr": 0.01})
+        for o, x, y, lib in ((opt, p, q, ember), (topt, tp, tq, torch)):
+            o.zero_grad()
+            (a * (x * x).sum() + (y * y * y).sum() * (1.0 if step >= 5 else 0.0)).backward()
+            o.step()
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(q.numpy(), tq.detach().numpy(), rtol=1e-10)
+    assert opt.param_groups[1]["betas"] == (0.8, 0.95) and opt.param_groups[1]["lr"] == 0.01
+    with pytest.raises(ValueError, match="appears twice"):
+        opt.add_param_group({"params": [p]})
+    with pytest.raises(TypeError, match="dict with 'params'"):
+        opt.add_param_group([p])

@@ -38,35 +38,46 @@ class Optimizer:
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown settings {', '.join(sorted(unknown))}; "
                             f"it takes {', '.join(self.defaults)}")
-        base = {**self.defaults, **settings}
+        #: the settings a group takes where it names none: the class's, then the
+        #: constructor's (PyTorch's optimizer.defaults)
+        self.defaults = {**self.defaults, **settings}
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups = []
-        seen = set()
-        for i, g in enumerate(groups):
-            group = {**base, **{k: v for k, v in g.items() if k != "params"}}
-            group["params"] = list(g["params"])
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.dtype.is_float:
-                    got = p.dtype.name if isinstance(p, Tensor) else type(p).__name__
-                    fix = ("; optimize its real and imaginary parts as one real parameter "
-                           "(ember.view_as_real) and build the complex value from it "
-                           "(ember.view_as_complex)" if isinstance(p, Tensor) and
-                           p.dtype.is_complex else "")
-                    raise TypeError(f"{type(self).__name__}: parameters must be floating "
-                                    f"tensors, got {got}{fix}")
-                if id(p) in seen:   # it would be stepped twice per step()
-                    raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} "
-                                     f"appears twice (again in group {i}); list each parameter "
-                                     f"in one group, once")
-                seen.add(id(p))
-            self.validate(group)
-            self.param_groups.append(group)
+        for g in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(g)
         self.state = {}   # id(param) -> {name: tensor or number}
         self._lr_tensors = {}   # id(group) -> [0-d tensor, the lr it holds] (compiled steps)
         self._guarded = False   # inside step(found_inf=...): step counts are tensors
+
+    def add_param_group(self, param_group):
+        """Optimize one more group of parameters (a dict with "params" and any settings,
+        the others taken from ``defaults``), as PyTorch's: fine-tuning adds the layers it
+        unfreezes. A parameter already in a group is refused (it would step twice)."""
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError(f"{type(self).__name__}: a parameter group is a dict with "
+                            f"'params', got {type(param_group).__name__}")
+        params = param_group["params"]
+        group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}}
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.dtype.is_float:
+                got = p.dtype.name if isinstance(p, Tensor) else type(p).__name__
+                fix = ("; optimize its real and imaginary parts as one real parameter "
+                       "(ember.view_as_real) and build the complex value from it "
+                       "(ember.view_as_complex)" if isinstance(p, Tensor) and
+                       p.dtype.is_complex else "")
+                raise TypeError(f"{type(self).__name__}: parameters must be floating "
+                                f"tensors, got {got}{fix}")
+            if id(p) in seen:   # it would be stepped twice per step()
+                raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} "
+                                 f"appears twice (again in group {len(self.param_groups)}); "
+                                 f"list each parameter in one group, once")
+            seen.add(id(p))
+        self.validate(group)
+        self.param_groups.append(group)
 
     def validate(self, group):
         lr = group["lr"]

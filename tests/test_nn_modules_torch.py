@@ -144,3 +144,61 @@ def test_layer_matches_torch_with_its_state_dict(backend, case):
 def test_padding_mode_is_refused_by_name():
     with pytest.raises(ValueError, match="padding_mode must be one of zeros, reflect"):
         nn.Conv2d(2, 2, 3, padding_mode="mirror")
+
+
+def test_replacing_and_reordering_layers_keeps_pytorchs_order():
+    """A layer replaced by assignment (model.features[0] = ..., model.fc = ..., a
+    ModuleList item) stays where it stood, so forward and the state dict keep their order
+    (it moved to the end, and Sequential ran it last); Sequential slices are Sequentials,
+    and insert, del, pop and append renumber as PyTorch's."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+
+    def build(lib):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+        model[0] = torch.nn.Linear(3, 4)
+        model.insert(1, torch.nn.ReLU())
+        del model[2]
+        model.append(torch.nn.Sigmoid())
+        popped = model.pop(1)
+        if lib is torch:
+            return model, popped
+        ours = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+        ours[0] = nn.Linear(3, 4)
+        ours.insert(1, nn.ReLU())
+        del ours[2]
+        ours.append(nn.Sigmoid())
+        return ours, ours.pop(1)
+    theirs, their_pop = build(torch)
+    ours, our_pop = build(ember)
+    assert type(our_pop).__name__ == type(their_pop).__name__
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy())
+                          for k, v in theirs.state_dict().items()})
+    np.testing.assert_allclose(ours(ember.tensor(x)).numpy(),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    head = ours[:-1]
+    assert isinstance(head, nn.Sequential) and len(head) == len(ours) - 1
+    np.testing.assert_allclose(head(ember.tensor(x)).numpy(),
+                               theirs[:-1](torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    blocks = nn.ModuleList([nn.Linear(1, 1), nn.Linear(1, 2), nn.Linear(2, 3)])
+    blocks[0] = nn.Linear(1, 1)
+    assert [m.out_features for m in blocks] == [1, 2, 3]
+    assert list(blocks._modules) == ["0", "1", "2"]
+    net = nn.Module()
+    net.a, net.b = nn.Linear(1, 1), nn.Linear(1, 1)
+    net.a = nn.Linear(1, 1)
+    assert list(net.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+
+
+def test_get_buffer_and_set_submodule_follow_dotted_paths():
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    assert model.get_buffer("1.running_var").shape == (3,)
+    model.set_submodule("0", nn.Linear(2, 3, bias=False))
+    assert model[0].bias is None and list(model._modules) == ["0", "1"]
+    with pytest.raises(AttributeError, match="has no buffer 'nothing'"):
+        model.get_buffer("1.nothing")
+    with pytest.raises(AttributeError, match="has no child"):
+        model.set_submodule("5.x", nn.ReLU())

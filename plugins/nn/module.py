@@ -103,8 +103,14 @@ class Module(HookedModule):
         if name in self._buffers and (value is None or isinstance(value, Tensor)) and \
                 not isinstance(value, Parameter):      # a buffer stays one, as in PyTorch
             return self._set_buffer(name, value)
+        # a name moves out of the other tables; within its own it keeps its place, so a
+        # replaced layer of a Sequential still runs where it stood
+        own = self._buffers if isinstance(value, Buffer) else self._parameters \
+            if isinstance(value, Parameter) else self._modules if isinstance(value, Module) \
+            else None
         for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+            if table is not own:
+                table.pop(name, None)
         if isinstance(value, Buffer):       # torch.nn.Buffer: registered by assignment
             return self.register_buffer(name, value.detach(), value.persistent)
         if isinstance(value, Parameter):
@@ -165,14 +171,29 @@ class Module(HookedModule):
             module = module._modules[part]
         return module
 
+    def set_submodule(self, target, module):
+        """Put ``module`` at dotted path ``target``, whose parent exists (swapping a
+        layer, as PyTorch's)."""
+        owner, _, name = target.rpartition(".")
+        if not name:
+            raise ValueError("set_submodule: the target is empty; name the child to set")
+        setattr(self.get_submodule(owner), name, module)
+
     def get_parameter(self, target):
         """The parameter at dotted path ``target``."""
+        return self._get_entry(target, "_parameters", "parameter")
+
+    def get_buffer(self, target):
+        """The buffer at dotted path ``target`` (running statistics, masks)."""
+        return self._get_entry(target, "_buffers", "buffer")
+
+    def _get_entry(self, target, table, what):
         owner, _, name = target.rpartition(".")
         module = self.get_submodule(owner)
-        if name not in module._parameters:
-            raise AttributeError(f"get_parameter: {type(module).__name__} has no parameter "
+        if name not in getattr(module, table):
+            raise AttributeError(f"get_{what}: {type(module).__name__} has no {what} "
                                  f"{name!r} (in {target!r})")
-        return module._parameters[name]
+        return getattr(module, table)[name]
 
     def apply(self, fn):
         """fn(module) for every child, depth first, then this module (weight init)."""
@@ -414,28 +435,74 @@ def _fitted(name, value, dtype):
     return ember.tensor(held.astype(dtype.np), dtype=dtype, backend=value.backend)
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """Modules registered under their positions "0", "1", ... (Sequential, ModuleList),
+    kept numbered in order through PyTorch's list methods."""
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: item {len(self)} is a "
+                            f"{type(module).__name__}, not a Module")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        """``module`` before position ``index``, the later ones moved up one."""
+        layers = list(self._modules.values())
+        layers.insert(index, module)
+        self._renumber(layers)
+
+    def pop(self, index=-1):
+        module = self[index]
+        del self[index]
+        return module
+
+    def __getitem__(self, i):
+        items = list(self._modules.values())[i]
+        return type(self)(items) if isinstance(i, slice) else items
+
+    def __setitem__(self, i, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: item {i} is a {type(module).__name__}, "
+                            f"not a Module")
+        setattr(self, list(self._modules)[i], module)
+
+    def __delitem__(self, i):
+        layers = list(self._modules.values())
+        del layers[i]
+        self._renumber(layers)
+
+    def _renumber(self, layers):
+        for name in list(self._modules):
+            delattr(self, name)
+        for layer in layers:
+            self.append(layer)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __len__(self):
+        return len(self._modules)
+
+
+class Sequential(_Numbered):
     """Modules applied one after another."""
 
     def __init__(self, *layers):
         super().__init__()
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = layers[0]
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Module")
-            setattr(self, str(i), layer)
+        self.extend(layers)
 
     def forward(self, x):
         for layer in self._modules.values():
             x = layer(x)
         return x
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
 
     @classmethod
     def example(cls):
@@ -445,38 +512,12 @@ class Sequential(Module):
                             build=lambda: cls(Linear(4, 3), Tanh(), Linear(3, 2)))
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """Modules held in a list, registered under their indices ("0", "1", ...)."""
 
     def __init__(self, modules=()):
         super().__init__()
-        for m in modules:
-            self.append(m)
-
-    def append(self, module):
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: item {len(self)} is a {type(module).__name__}, "
-                            f"not a Module")
-        setattr(self, str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def __getitem__(self, i):
-        items = list(self._modules.values())[i]
-        return ModuleList(items) if isinstance(i, slice) else items
-
-    def __setitem__(self, i, module):
-        setattr(self, list(self._modules)[i], module)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __len__(self):
-        return len(self._modules)
+        self.extend(modules)
 
 
 class _ByName:

@@ -144,6 +144,10 @@ def test_layer_matches_torch_with_its_state_dict(backend, case):
 def test_padding_mode_is_refused_by_name():
     with pytest.raises(ValueError, match="padding_mode must be one of zeros, reflect"):
         nn.Conv2d(2, 2, 3, padding_mode="mirror")
+    # 'same' with a stride, in a padding mode too, as PyTorch refuses it
+    with pytest.raises(ValueError, match="Conv1d: padding='same' needs stride 1"):
+        nn.Conv1d(2, 2, 3, stride=2, padding="same", padding_mode="reflect")(
+            ember.zeros((1, 2, 9)))
 
 
 def test_replacing_and_reordering_layers_keeps_pytorchs_order():

@@ -36,14 +36,15 @@ def _pair(v, name, op, least=1):
     return int(v[0]), int(v[1])
 
 
-def _conv_padding(padding, kernel, stride, dilation):
+def _conv_padding(padding, kernel, stride, dilation, op="conv2d"):
     """(symmetric (ph, pw), extra (bottom, right)) for conv2d: ints, or PyTorch's 'valid'
-    (none) and 'same' (stride 1 only; an odd total puts the extra row or column last)."""
+    (none) and 'same' (stride 1 only; an odd total puts the extra row or column last);
+    'valid' and 'same' for a kernel of any number of axes."""
     if padding == "valid":
-        return (0, 0), (0, 0)
+        return (0,) * len(kernel), (0,) * len(kernel)
     if padding == "same":
-        if stride != (1, 1):
-            raise ValueError(f"conv2d: padding='same' needs stride 1, got {stride} (as PyTorch)")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' needs stride 1, got {stride} (as PyTorch)")
         totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
         return tuple(t // 2 for t in totals), tuple(t % 2 for t in totals)
     if isinstance(padding, str):

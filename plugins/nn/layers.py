@@ -66,15 +66,16 @@ class _Conv(Module):
         _conv_forward; "same" puts the odd element of its padding after)."""
         padding = self.padding
         if self.padding_mode != "zeros":
-            kernel, dims = self.kernel_size, len(self.kernel_size)
-            dilation = (self.dilation,) * dims if isinstance(self.dilation, int) else self.dilation
-            if padding == "same":
-                totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
-                pairs = [(t // 2, t - t // 2) for t in totals]
+            dims = len(self.kernel_size)
+
+            def axes(v):
+                return (v,) * dims if isinstance(v, int) else tuple(v)
+            if padding in ("same", "valid"):
+                low, extra = F._conv_padding(padding, self.kernel_size, axes(self.stride),
+                                             axes(self.dilation), type(self).__name__)
+                pairs = [(p, p + e) for p, e in zip(low, extra)]
             else:
-                each = (0,) * dims if padding == "valid" else \
-                    (padding,) * dims if isinstance(padding, int) else tuple(padding)
-                pairs = [(p, p) for p in each]
+                pairs = [(p, p) for p in axes(padding)]
             x = F.pad(x, [w for pair in reversed(pairs) for w in pair], mode=self.padding_mode)
             padding = 0
         return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)

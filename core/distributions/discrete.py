@@ -273,19 +273,14 @@ class Binomial(Distribution):
 
     has_enumerate_support = True
 
-    def _total(self, what):
-        """total_count as one int: enumerating needs one support for the whole batch."""
+    def enumerate_support(self, expand=True):
+        """0 .. total_count along a new first axis (one total_count for the batch)."""
         low, high = (float(ops.amin(self.total_count)), float(ops.amax(self.total_count))) \
             if self.total_count.size else (0.0, 0.0)
         if low != high:
-            raise NotImplementedError(f"Binomial.{what}: total_count differs across the batch "
-                                      f"({low:g} to {high:g}); it needs one count to enumerate")
-        return int(high)
-
-    def enumerate_support(self, expand=True):
-        """0 .. total_count along a new first axis (one total_count for the batch)."""
-        count = self._total("enumerate_support")
-        return self._enumerated(arange(count + 1, dtype=self.probs.dtype,
+            raise NotImplementedError(f"Binomial.enumerate_support: total_count differs across "
+                                      f"the batch ({low:g} to {high:g}); it needs one count")
+        return self._enumerated(arange(int(high) + 1, dtype=self.probs.dtype,
                                        backend=self.probs.backend), expand)
 
     def entropy(self):

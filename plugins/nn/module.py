@@ -440,11 +440,14 @@ class _Numbered(Module):
     kept numbered in order through PyTorch's list methods."""
 
     def append(self, module):
-        if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: item {len(self)} is a "
-                            f"{type(module).__name__}, not a Module")
-        setattr(self, str(len(self)), module)
+        setattr(self, str(len(self)), self._checked(module, len(self)))
         return self
+
+    def _checked(self, module, position):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: item {position} is a "
+                            f"{type(module).__name__}, not a Module")
+        return module
 
     def extend(self, modules):
         for m in modules:
@@ -467,10 +470,7 @@ class _Numbered(Module):
         return type(self)(items) if isinstance(i, slice) else items
 
     def __setitem__(self, i, module):
-        if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: item {i} is a {type(module).__name__}, "
-                            f"not a Module")
-        setattr(self, list(self._modules)[i], module)
+        setattr(self, list(self._modules)[i], self._checked(module, i))
 
     def __delitem__(self, i):
         layers = list(self._modules.values())

@@ -374,13 +374,18 @@ def _normal_about(mean, std, shape, dtype, requires_grad):
                          f"({like.shape}); drop shape={shape!r}, or pass numbers")
     if isinstance(std, Tensor) and bool((std < 0).any()):
         raise ValueError("normal: every std must be >= 0; some are negative")
-    center = (mean + 0 * std).detach()
-    if not center.dtype.is_float:
-        raise DTypeError(f"normal: needs floating-point mean or std, got {center.dtype.name}; "
+    given = [t for t in (mean, std) if isinstance(t, Tensor)]
+    drawn = given[0].dtype if len(given) == 1 else dt.promote(mean.dtype, std.dtype)
+    if not drawn.is_float and any(isinstance(v, float) for v in (mean, std)):
+        drawn = dt.default_float          # an integer tensor and a float number
+    if not drawn.is_float:
+        raise DTypeError(f"normal: needs floating-point mean or std, got {drawn.name}; "
                          f"convert with .float()")
-    dtype = dt.dtype(dtype) if dtype is not None else center.dtype
-    noise = randn(center.shape, dtype=dtype, backend=like._backend)
-    out = (center.to(dtype) + (std.detach() if isinstance(std, Tensor) else std) * noise)
+    dtype = dt.dtype(dtype) if dtype is not None else drawn
+    shape = tuple(np.broadcast_shapes(*(t.shape for t in given)))
+    noise = randn(shape, dtype=dtype, backend=like._backend)
+    mean, std = (v.detach().to(dtype) if isinstance(v, Tensor) else v for v in (mean, std))
+    out = mean + std * noise          # an infinite std gives +-inf draws, as PyTorch's
     return out.requires_grad_() if requires_grad else out
 
 

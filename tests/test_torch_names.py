@@ -757,6 +757,8 @@ def test_normal_of_tensors_draws_about_each_mean_with_each_std(backend):
     np.testing.assert_allclose(draws.std(0), [[0.5, 2.0]] * 3, rtol=0.05)
     assert not ember.normal(mean, 1.0).requires_grad
     assert ember.normal(0.0, std).shape == (2,)
+    wide = ember.normal(ember.zeros(4, backend=backend), math.inf).numpy()   # as torch.normal
+    assert np.isinf(wide).all()
     with pytest.raises(ValueError, match="std must be >= 0"):
         ember.normal(mean, -std)
     with pytest.raises(ember.ShapeError, match="drop shape"):

@@ -21,6 +21,8 @@ SETTINGS = {
     "Rprop": {"lr": 0.05, "etas": (0.4, 1.3), "step_sizes": (1e-3, 0.5)},
     "Rprop-maximize": {"lr": 0.05, "maximize": True},
     "ASGD": {"lr": 0.05, "lambd": 0.01, "alpha": 0.6, "t0": 5.0, "weight_decay": 0.01},
+    "Adafactor": {"lr": 0.05, "weight_decay": 0.1},
+    "Adafactor-maximize": {"eps": (1e-6, 1e-2), "d": 2.0, "beta2_decay": -0.5, "maximize": True},
 }
 
 
@@ -80,6 +82,79 @@ def test_16_bit_parameters_and_state_stay_16_bit_and_follow_pytorch(dtype):
         want = tp.detach().float().numpy()
         err = np.abs(p.numpy().astype(np.float32) - want) / (np.abs(want) + 1e-3)
         assert err.max() <= 12 * eps, (name, err.max() / eps)
+
+
+MATRIX_CASES = [("Adafactor", {}, (4, 6)), ("Adafactor", {"lr": 0.05, "weight_decay": 0.1}, (3, 4, 5)),
+                ("Adafactor", {"eps": (1e-6, 1e-2), "d": 2.0, "beta2_decay": -0.5}, (6, 1)),
+                ("Muon", {}, (4, 6)), ("Muon", {"lr": 0.02, "nesterov": False}, (6, 4)),
+                ("Muon", {"adjust_lr_fn": "match_rms_adamw", "ns_steps": 3}, (5, 5)),
+                ("Muon", {"adjust_lr_fn": "original", "weight_decay": 0.0}, (7, 3))]
+
+
+@pytest.mark.parametrize("name, settings, shape", MATRIX_CASES)
+def test_matrix_optimizers_follow_pytorch(name, settings, shape, monkeypatch):
+    """Adafactor's factored moments (a matrix, a stack of them, a column) and Muon's
+    orthogonalized momentum (wide, tall and square): 20 float64 steps on a quadratic
+    equal PyTorch's to 1e-12. PyTorch runs Muon's Newton-Schulz iteration in bfloat16
+    (ember in the parameter's dtype); here its bfloat16 cast keeps the dtype instead, so
+    the rule itself is compared, not bfloat16's rounding."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    monkeypatch.setattr(torch.Tensor, "bfloat16", lambda self: self.clone())
+    rng = np.random.default_rng(1)
+    x0, a, b = rng.standard_normal(shape), rng.uniform(0.5, 3, shape), rng.standard_normal(shape)
+    p = ember.tensor(x0, dtype=ember.float64, requires_grad=True)
+    tp = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    opt, topt = getattr(optim, name)([p], **settings), getattr(torch.optim, name)([tp], **settings)
+    for _ in range(20):
+        for lib, x, o in ((ember, p, opt), (torch, tp, topt)):
+            o.zero_grad()
+            (0.5 * lib.tensor(a) * x * x + lib.tensor(b) * x).sum().backward()
+            o.step()
+    want = tp.detach().numpy()
+    assert np.max(np.abs(p.numpy() - want) / np.abs(want)) < 1e-12
+
+
+def test_muon_takes_matrices_and_adafactor_checks_its_settings():
+    """PyTorch's checks, with messages that say what to do."""
+    w, b = ember.zeros(3, 4, requires_grad=True), ember.zeros(4, requires_grad=True)
+    with pytest.raises(ValueError, match=r"Muon: it optimizes matrices \(2-D parameters\), got one "
+                                         r"of shape \(4,\); give biases.* to another optimizer"):
+        optim.Muon([w, b])
+    opt = optim.Muon([w])
+    with pytest.raises(ValueError, match="Muon: it optimizes matrices"):
+        opt.add_param_group({"params": [b]})
+    for settings, message in (({"adjust_lr_fn": "rms"}, "adjust_lr_fn must be one of"),
+                              ({"ns_steps": 100}, r"ns_steps must be in \[0, 100\)"),
+                              ({"ns_coefficients": (1.0, 2.0)}, "ns_coefficients are three numbers")):
+        with pytest.raises(ValueError, match=f"Muon: {message}"):
+            optim.Muon([w], **settings)
+    for settings, message in (({"beta2_decay": 0.1}, "beta2_decay must be <= 0"),
+                              ({"eps": (-1.0, 1e-3)}, r"eps\[0\] must be >= 0 or None"),
+                              ({"eps": (None, float("nan"))}, r"eps\[1\] must be >= 0"),
+                              ({"d": 0.5}, "the clipping threshold d must be >= 1"),
+                              ({"weight_decay": -1.0}, "weight_decay must be >= 0")):
+        with pytest.raises(ValueError, match=f"Adafactor: {message}"):
+            optim.Adafactor([w], **settings)
+
+
+def test_muon_orthogonalizes_an_ill_conditioned_update():
+    """The Newton-Schulz iteration of ``orthogonalize`` brings every singular value of
+    a matrix of any scale and a condition number up to 100 (the smallest, 1/100 of the
+    largest, needs all five steps to grow) into PyTorch's documented
+    band around 1 (about 0.7 to 1.2 with the default coefficients), in float32 on
+    every size it gets; a zero matrix stays zero (no NaN from dividing by its norm)."""
+    from ember.plugins.optim.matrix_rules import orthogonalize
+    rng = np.random.default_rng(0)
+    for rows, cols in ((8, 8), (16, 4), (4, 16)):
+        u, _ = np.linalg.qr(rng.standard_normal((rows, rows)))
+        v, _ = np.linalg.qr(rng.standard_normal((cols, cols)))
+        k = min(rows, cols)
+        m = (u[:, :k] * np.geomspace(1.0, 1e-2, k)) @ v[:, :k].T * 1e4
+        s = np.linalg.svd(orthogonalize(ember.tensor(m, dtype=ember.float32)).numpy(),
+                          compute_uv=False)
+        assert 0.6 < s.min() and s.max() < 1.25, (rows, cols, s)
+    zero = orthogonalize(ember.zeros(3, 5)).numpy()
+    assert not np.isnan(zero).any() and not zero.any()
 
 
 @pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
@@ -186,9 +261,9 @@ def test_parameters_without_gradients_are_left_alone():
 
 
 def test_schedulers_and_optimizers_are_registered_by_name():
-    assert ember.registry.names("optimizers") == ["adadelta", "adagrad", "adam", "adamax", "adamw",
-                                                  "asgd", "nadam", "radam", "rmsprop", "rprop",
-                                                  "sgd"]
+    assert ember.registry.names("optimizers") == ["adadelta", "adafactor", "adagrad", "adam",
+                                                  "adamax", "adamw", "asgd", "muon", "nadam",
+                                                  "radam", "rmsprop", "rprop", "sgd"]
     assert set(ember.registry.names("schedulers")) == {
         "step", "exponential", "cosine", "linear_warmup", "cosine_with_warmup", "one_cycle",
         "reduce_on_plateau", "multi_step", "constant", "polynomial", "lambda", "multiplicative",

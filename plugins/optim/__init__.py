@@ -1,8 +1,10 @@
 """Optimizers, learning-rate schedulers and gradient clipping (``ember.plugins.optim``)."""
 
 from . import lr_scheduler
-from .algorithms import (ASGD, OPTIMIZERS, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam,
-                         RAdam, RMSprop, Rprop)
+from .algorithms import (ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam,
+                         RMSprop, Rprop)
+from .algorithms import OPTIMIZERS as _ELEMENTWISE
+from .matrix_rules import Adafactor, Muon
 from .lbfgs import LBFGS
 from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
@@ -13,7 +15,10 @@ from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
                          MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau,
                          SchedulerExample, SequentialLR, StepLR)
 
-__all__ = ["ASGD", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
+#: every optimizer registered by name (LBFGS, which needs a closure, is not)
+OPTIMIZERS = {**_ELEMENTWISE, "adafactor": Adafactor, "muon": Muon}
+
+__all__ = ["ASGD", "Adafactor", "Muon", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
            "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CosineWithWarmupLR",
            "CyclicLR",
            "ExponentialLR", "GradScaler", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",

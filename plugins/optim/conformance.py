@@ -32,9 +32,22 @@ def _tol(dtype):
     return dict(rtol=1e-9, atol=1e-11) if dtype is ember.float64 else dict(rtol=2e-4, atol=2e-5)
 
 
-def _quadratic_loss(params):
+def _fits(ex, arrays):
+    """The indices of ``arrays`` an optimizer takes: those with its example's number of
+    axes (Muon optimizes matrices only), or all."""
+    return [i for i, x in enumerate(arrays) if ex.ndim is None or np.ndim(x) == ex.ndim]
+
+
+def _start(ex, dtype=ember.float32):
+    """The quadratic's parameters an optimizer takes, and their indices in X0."""
+    keep = _fits(ex, X0)
+    return [ember.tensor(X0[i], dtype=dtype, requires_grad=True) for i in keep], keep
+
+
+def _quadratic_loss(params, keep):
+    """The quadratic of the parameters ``keep`` indexes in X0."""
     total = None
-    for p, a, b in zip(params, A, B):
+    for p, (a, b) in zip(params, [(A[i], B[i]) for i in keep]):
         term = (0.5 * ember.tensor(a, dtype=p.dtype) * p * p + ember.tensor(b, dtype=p.dtype) * p).sum()
         total = term if total is None else total + term
     return total
@@ -46,14 +59,14 @@ def test_optimizer_follows_its_rule_on_a_quadratic(backend, name):
     cls = registry.get("optimizers", name)
     ex = cls.example()
     dtype = grad_dtype(backend)
-    params = [ember.tensor(x, dtype=dtype, requires_grad=True) for x in X0]
+    params, keep = _start(ex, dtype)
     opt = cls(params, **ex.kwargs)
-    ref = ex.reference([x.copy() for x in X0], **ex.kwargs)
+    ref = ex.reference([X0[i].copy() for i in keep], **ex.kwargs)
     for step in range(15):
         opt.zero_grad()
-        _quadratic_loss(params).backward()
+        _quadratic_loss(params, keep).backward()
         opt.step()
-        ref.step([a * r + b for a, r, b in zip(A, ref.params, B)])
+        ref.step([A[i] * r + B[i] for i, r in zip(keep, ref.params)])
         for i, (p, r) in enumerate(zip(params, ref.params)):
             np.testing.assert_allclose(p.numpy(), r, **_tol(dtype),
                                        err_msg=f"{name}: parameter {i} after step {step + 1}; "
@@ -85,9 +98,15 @@ def test_optimizer_follows_its_rule_on_a_tiny_mlp_with_two_groups(backend, name)
     x, y, weights = _mlp_data()
     params = [ember.tensor(w, dtype=dtype, requires_grad=True) for w in weights]
     lr = ex.kwargs.get("lr", cls.defaults["lr"])
-    opt = cls([{"params": params[:2], "lr": lr * 0.5}, {"params": params[2:]}], **ex.kwargs)
-    first = ex.reference([w.copy() for w in weights[:2]], **{**ex.kwargs, "lr": lr * 0.5})
-    second = ex.reference([w.copy() for w in weights[2:]], **ex.kwargs)
+    # the layers' weights and biases in two groups (Muon's: the weights, biases left fixed);
+    # the references update the arrays of ``current`` in place
+    keep = _fits(ex, weights)
+    groups = [[i for i in keep if i < 2], [i for i in keep if i >= 2]]
+    opt = cls([{"params": [params[i] for i in groups[0]], "lr": lr * 0.5},
+               {"params": [params[i] for i in groups[1]]}], **ex.kwargs)
+    current = [w.copy() for w in weights]
+    first = ex.reference([current[i] for i in groups[0]], **{**ex.kwargs, "lr": lr * 0.5})
+    second = ex.reference([current[i] for i in groups[1]], **ex.kwargs)
     tx, ty = ember.tensor(x, dtype=dtype), ember.tensor(y, dtype=dtype)
     for step in range(10):
         w1, b1, w2, b2 = params
@@ -95,20 +114,20 @@ def test_optimizer_follows_its_rule_on_a_tiny_mlp_with_two_groups(backend, name)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        grads = _mlp_grads_numpy(x, y, *(first.params + second.params))
-        first.step(grads[:2])
-        second.step(grads[2:])
-        for i, (p, r) in enumerate(zip(params, first.params + second.params)):
+        grads = _mlp_grads_numpy(x, y, *current)
+        first.step([grads[i] for i in groups[0]])
+        second.step([grads[i] for i in groups[1]])
+        for i, (p, r) in enumerate(zip(params, current)):
             np.testing.assert_allclose(p.numpy(), r, **_tol(dtype),
                                        err_msg=f"{name}: MLP parameter {i} after step "
                                                f"{step + 1}; rule: {_rule(first)}")
 
 
-def _run(opt, params, steps):
+def _run(opt, params, keep, steps):
     trajectory = []
     for _ in range(steps):
         opt.zero_grad()
-        _quadratic_loss(params).backward()
+        _quadratic_loss(params, keep).backward()
         opt.step()
         trajectory.append([p.numpy() for p in params])
     return trajectory
@@ -118,15 +137,15 @@ def _run(opt, params, steps):
 def test_optimizer_state_dict_resumes_the_identical_trajectory(backend, name):
     cls = registry.get("optimizers", name)
     ex = cls.example()
-    params = [ember.tensor(x, dtype=ember.float32, requires_grad=True) for x in X0]
+    params, keep = _start(ex)
     opt = cls(params, **ex.kwargs)
-    _run(opt, params, 5)
+    _run(opt, params, keep, 5)
     saved_state, saved_params = opt.state_dict(), [p.numpy() for p in params]
-    uninterrupted = _run(opt, params, 5)
+    uninterrupted = _run(opt, params, keep, 5)
     fresh = [ember.tensor(v, requires_grad=True) for v in saved_params]
     resumed_opt = cls(fresh, **ex.kwargs)
     resumed_opt.load_state_dict(saved_state)
-    resumed = _run(resumed_opt, fresh, 5)
+    resumed = _run(resumed_opt, fresh, keep, 5)
     for step, (a, b) in enumerate(zip(uninterrupted, resumed)):
         for pa, pb in zip(a, b):
             np.testing.assert_array_equal(pa, pb, err_msg=f"{name}: step {step + 6} after resume")
@@ -141,17 +160,16 @@ def test_optimizer_skips_a_step_with_found_inf_on_the_device(backend, name):
     cls = registry.get("optimizers", name)
     ex = cls.example()
     dtype = grad_dtype(backend)
-    guarded = [ember.tensor(x, dtype=dtype, requires_grad=True) for x in X0]
-    plain = [ember.tensor(x, dtype=dtype, requires_grad=True) for x in X0]
+    (guarded, keep), (plain, _) = _start(ex, dtype), _start(ex, dtype)
     g_opt, p_opt = cls(guarded, **ex.kwargs), cls(plain, **ex.kwargs)
     yes, no = (ember.tensor(v, backend=backend) for v in (True, False))
     for step, skip in enumerate([True, False, True, True, False, False]):
         g_opt.zero_grad()
-        _quadratic_loss(guarded).backward()
+        _quadratic_loss(guarded, keep).backward()
         g_opt.step(found_inf=yes if skip else no)
         if not skip:
             p_opt.zero_grad()
-            _quadratic_loss(plain).backward()
+            _quadratic_loss(plain, keep).backward()
             p_opt.step()
         for i, (g, p) in enumerate(zip(guarded, plain)):
             np.testing.assert_allclose(g.numpy(), p.numpy(), **_tol(dtype),
@@ -168,12 +186,12 @@ def test_optimizer_compiled_step_matches_eager(backend, name):
     ex = cls.example()
 
     def trajectory(compiled):
-        params = [ember.tensor(x, dtype=ember.float32, requires_grad=True) for x in X0]
+        params, keep = _start(ex)
         opt = cls(params, **ex.kwargs)
 
         def step():
             opt.zero_grad()
-            loss = _quadratic_loss(params)
+            loss = _quadratic_loss(params, keep)
             loss.backward()
             opt.step()
             return loss

@@ -24,6 +24,8 @@ class OptimizerExample:
 
     kwargs: dict
     reference: object
+    #: the only number of axes its parameters may have (Muon's 2), or None for any
+    ndim: int | None = None
 
 
 class Optimizer:

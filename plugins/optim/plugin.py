@@ -5,7 +5,7 @@ from ember.hookspecs import hookimpl
 
 @hookimpl
 def ember_optimizers():
-    from .algorithms import OPTIMIZERS
+    from . import OPTIMIZERS
     return dict(OPTIMIZERS)
 
 

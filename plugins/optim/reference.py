@@ -193,3 +193,58 @@ class ASGD(_Reference):
         st["eta"] = lr / (1 + lambd * lr * self.t) ** alpha
         st["mu"] = 1 / max(1, self.t - t0)
         return p
+
+
+def _rms(x):
+    return np.sqrt(np.mean(x * x)) if x.size else 0.0
+
+
+class Adafactor(_Reference):
+    """torch.optim.Adafactor: beta = t^beta2_decay; rho = min(lr, t^-1/2); alpha =
+    max(eps2, rms(p)) rho; p *= 1 - lr wd; matrices: R = lerp(R, mean(g^2, -1), beta),
+    C = lerp(C, mean(g^2, -2), beta), v = R C / max(mean(R, -2), eps1); vectors:
+    v = lerp(v, g^2, beta); u = g / sqrt(max(v, eps1^2)); p -= alpha / max(1, rms(u) / d) u."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        lr, wd, d = s["lr"], s.get("weight_decay", 0.0), s.get("d", 1.0)
+        eps1, eps2 = s.get("eps", (None, 1e-3))
+        eps1 = np.finfo(np.float64).eps if eps1 is None else eps1
+        g = -g if s.get("maximize") else g
+        beta = self.t ** s.get("beta2_decay", -0.8)
+        alpha = max(eps2, _rms(p)) * min(lr, self.t ** -0.5)
+        p = p * (1 - lr * wd)
+        if g.ndim > 1:
+            for name, axis in (("R", -1), ("C", -2)):
+                mean = np.mean(g * g, axis=axis, keepdims=True)
+                st[name] = st.get(name, 0.0) * (1 - beta) + beta * mean
+            v = st["R"] @ st["C"] / np.maximum(np.mean(st["R"], axis=-2, keepdims=True), eps1)
+        else:
+            st["v"] = st.get("v", 0.0) * (1 - beta) + beta * g * g
+            v = st["v"]
+        u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+        return p - alpha / max(1.0, _rms(u) / d) * u
+
+
+class Muon(_Reference):
+    """torch.optim.Muon (2-D parameters): B = mu B + (1 - mu) g; U = g + mu (B - g)
+    (Nesterov) or B; X = U / max(|U|_F, eps) (of U^T when U is tall), ns_steps times
+    X = a X + (b X X^T + c (X X^T)^2) X; p = p (1 - lr wd) - lr sqrt(max(1, rows / cols)) X
+    (or lr 0.2 sqrt(max(rows, cols)) X for adjust_lr_fn="match_rms_adamw")."""
+
+    def rule(self, p, g, st):
+        s = self.s
+        lr, wd, mu = s["lr"], s.get("weight_decay", 0.1), s.get("momentum", 0.95)
+        a, b, c = s.get("ns_coefficients", (3.4445, -4.7750, 2.0315))
+        st["B"] = mu * st.get("B", 0.0) + (1 - mu) * g
+        u = g + mu * (st["B"] - g) if s.get("nesterov", True) else st["B"]
+        x = u.T if u.shape[0] > u.shape[1] else u
+        x = x / max(np.linalg.norm(x), s.get("eps", 1e-7))
+        for _ in range(s.get("ns_steps", 5)):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        x = x.T if u.shape[0] > u.shape[1] else x
+        rows, cols = p.shape
+        scale = (0.2 * np.sqrt(max(rows, cols)) if s.get("adjust_lr_fn") == "match_rms_adamw"
+                 else np.sqrt(max(1.0, rows / cols)))
+        return p * (1 - lr * wd) - lr * scale * x

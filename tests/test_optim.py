@@ -506,3 +506,63 @@ def test_add_param_group_unfreezes_layers_as_pytorchs():
         opt.add_param_group({"params": [p]})
     with pytest.raises(TypeError, match="dict with 'params'"):
         opt.add_param_group([p])
+
+
+def test_optimizer_hooks_are_called_as_pytorchs():
+    """Step pre- and post-hooks (one optimizer's and every optimizer's, a pre-hook that
+    replaces the step's arguments), state-dict and load-state-dict hooks (that rewrite
+    the dictionary) and handles that remove them: the same calls, in the same order,
+    with the same results, as PyTorch's."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    from torch.optim.optimizer import (register_optimizer_step_post_hook as t_every_post,
+                                       register_optimizer_step_pre_hook as t_every_pre)
+    from ember.plugins.optim.optimizer import (register_optimizer_step_post_hook as every_post,
+                                               register_optimizer_step_pre_hook as every_pre)
+
+    def run(lib, opt_lib, every_pre, every_post):
+        calls = []
+        p = lib.tensor([1.0, -2.0], dtype=lib.float64, requires_grad=True)
+        opt = opt_lib.SGD([p], lr=0.1)
+
+        def closure():
+            calls.append("closure")
+            opt.zero_grad()
+            loss = (p * p).sum()
+            loss.backward()
+            return loss
+
+        def swap_closure(o, args, kwargs):
+            calls.append(("pre", len(args), sorted(kwargs)))
+            return (o, closure), {}
+
+        handles = [every_pre(lambda o, a, k: calls.append(("every pre", type(o).__name__))),
+                   opt.register_step_pre_hook(swap_closure),
+                   opt.register_step_post_hook(lambda o, a, k: calls.append(("post", len(a)))),
+                   every_post(lambda o, a, k: calls.append("every post"))]
+        loss = opt.step()                  # the pre-hook hands it the closure
+        calls.append(("loss", float(loss)))
+        for h in handles:
+            h.remove()
+        opt.step(closure)
+        opt.register_state_dict_pre_hook(lambda o: calls.append("sd pre"))
+        opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 7})
+        opt.register_state_dict_post_hook(lambda o, sd: calls.append(("sd post", sorted(sd))),
+                                          prepend=False)
+        saved = opt.state_dict()
+        opt.register_load_state_dict_pre_hook(
+            lambda o, sd: {k: v for k, v in sd.items() if k != "extra"})
+        opt.register_load_state_dict_pre_hook(lambda o, sd: calls.append(("load pre", sorted(sd))),
+                                              prepend=True)
+        opt.register_load_state_dict_post_hook(lambda o: calls.append("load post"))
+        opt.load_state_dict(saved)
+        calls.append(("extra" in saved, p.detach().numpy().tolist()))
+        return calls
+
+    ours = run(ember, optim, every_pre, every_post)
+    theirs = run(torch, torch.optim, t_every_pre, t_every_post)
+    assert ours == theirs, (ours, theirs)
+    p = ember.zeros(2, requires_grad=True)
+    opt = optim.SGD([p])
+    opt.register_step_pre_hook(lambda o, a, k: "no")
+    with pytest.raises(TypeError, match="a step pre-hook returns None or a pair"):
+        opt.step()

@@ -9,6 +9,7 @@ from .lbfgs import LBFGS
 from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
+from .optimizer_hooks import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
                          CosineAnnealingWarmRestarts, CosineWithWarmupLR, CyclicLR, ExponentialLR,
                          LambdaLR, LinearLR, LinearWarmup, LRScheduler, MultiplicativeLR,
@@ -25,7 +26,8 @@ __all__ = ["ASGD", "Adafactor", "Muon", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDUL
            "MultiStepLR", "MultiplicativeLR", "NAdam", "OneCycleLR", "Optimizer",
            "OptimizerExample", "PolynomialLR", "RAdam", "RMSprop", "ReduceLROnPlateau",
            "SchedulerExample", "SequentialLR", "StepLR",
-           "clip_grad_norm_", "clip_grad_value_", "lr_scheduler", "swa_utils"]
+           "clip_grad_norm_", "clip_grad_value_", "lr_scheduler",
+           "register_optimizer_step_post_hook", "register_optimizer_step_pre_hook", "swa_utils"]
 
 
 def __getattr__(name):

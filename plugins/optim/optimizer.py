@@ -13,6 +13,9 @@ import ember
 from ember.errors import StateDictError
 from ember.tensor import Tensor
 
+from .optimizer_hooks import (HookedOptimizer, register_optimizer_step_post_hook,  # noqa: F401
+                              register_optimizer_step_pre_hook)  # (PyTorch has them here)
+
 
 @dataclass
 class OptimizerExample:
@@ -28,7 +31,7 @@ class OptimizerExample:
     ndim: int | None = None
 
 
-class Optimizer:
+class Optimizer(HookedOptimizer):
     defaults = {}
     #: the settings that must be >= 0 where an optimizer has them (NaN refused), as
     #: PyTorch checks them; a subclass adds its own (RMSprop's alpha)
@@ -230,7 +233,9 @@ class Optimizer:
         return [p for g in self.param_groups for p in g["params"]]
 
     def state_dict(self):
-        """{"state": {index: {...}}, "param_groups": [{settings, "params": [index...]}]}."""
+        """{"state": {index: {...}}, "param_groups": [{settings, "params": [index...]}]}
+        (after the state-dict hooks)."""
+        self._notify("_state_dict_pre_hooks")
         index = {id(p): i for i, p in enumerate(self._params())}
         state = {index[k]: {n: (v.detach() if isinstance(v, Tensor) else v) for n, v in s.items()}
                  for k, s in self.state.items() if k in index}
@@ -240,9 +245,12 @@ class Optimizer:
             entry["params"] = list(range(start, start + len(g["params"])))
             start += len(g["params"])
             groups.append(entry)
-        return {"state": state, "param_groups": groups}
+        return self._rewritten("_state_dict_post_hooks", {"state": state, "param_groups": groups})
 
     def load_state_dict(self, state_dict):
+        """Take the state and group settings of ``state_dict()`` (parameters matched by
+        position), after the load-state-dict pre-hooks have rewritten it."""
+        state_dict = self._rewritten("_load_state_dict_pre_hooks", dict(state_dict))
         groups = state_dict.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
             raise StateDictError(f"{type(self).__name__}.load_state_dict: the state has "
@@ -262,6 +270,7 @@ class Optimizer:
                                  for n, v in entries.items()}
         for mine, theirs in zip(self.param_groups, groups):
             mine.update({k: v for k, v in theirs.items() if k != "params"})
+        self._notify("_load_state_dict_post_hooks")
 
     def __repr__(self):
         lines = [f"{type(self).__name__}("]

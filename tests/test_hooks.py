@@ -185,3 +185,96 @@ def test_backward_hooks_see_each_gradient_in_its_tensors_dtype_as_torch():
         (x.sum() + y.sum()).backward()
         seen[lib.__name__] = (log, str(b.grad.dtype).split(".")[-1], b.grad.tolist())
     assert seen["ember"] == seen["torch"]
+
+
+def _stateful_net(lib, nn_lib):
+    """A net whose inner block keeps extra (non-tensor) state and renames an old key
+    name when loading, with hooks that record their calls in ``calls``."""
+    calls = []
+
+    class Counter(nn_lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn_lib.Linear(2, 2)
+            self.seen = 0
+
+        def get_extra_state(self):
+            return {"seen": self.seen}
+
+        def set_extra_state(self, state):
+            calls.append(("set_extra_state", state))
+            self.seen = state["seen"]
+
+    net = nn_lib.Sequential(nn_lib.Linear(3, 2), Counter())
+    inner = net[1]
+
+    def rename(module, state, prefix, local_metadata, strict, missing, unexpected, errors):
+        calls.append(("load pre", type(module).__name__, prefix, sorted(state)))
+        old = prefix + "lin.w_old"
+        if old in state:
+            state[prefix + "lin.weight"] = state.pop(old)
+
+    def forgive(module, keys):
+        calls.append(("load post", type(module).__name__, list(keys.missing_keys),
+                      list(keys.unexpected_keys)))
+        if "0.bias" in keys.missing_keys:
+            keys.missing_keys.remove("0.bias")
+
+    inner.register_load_state_dict_pre_hook(rename)
+    net.register_load_state_dict_post_hook(forgive)
+    inner.register_load_state_dict_post_hook(
+        lambda m, keys: calls.append(("inner load post", list(keys.missing_keys))))
+    inner.register_state_dict_pre_hook(
+        lambda m, prefix, keep_vars: calls.append(("sd pre", prefix, keep_vars)))
+    net.register_state_dict_post_hook(
+        lambda m, sd, prefix, meta: calls.append(("sd post", prefix, list(sd), meta)))
+    inner._register_state_dict_hook(
+        lambda m, sd, prefix, meta: calls.append(("private sd post", prefix)))
+    return net, calls
+
+
+def test_state_dict_hooks_and_extra_state_are_pytorchs():
+    """get_extra_state/set_extra_state under <prefix>_extra_state; a load pre-hook that
+    renames an old key, a post-hook that forgives a missing key (so strict passes),
+    state-dict pre- and post-hooks: the same keys, calls, order and loaded values as
+    PyTorch's."""
+    torch = pytest.importorskip("torch")
+    runs = []
+    for lib, nn_lib in ((ember, nn), (torch, torch.nn)):
+        net, calls = _stateful_net(lib, nn_lib)
+        net[1].seen = 5
+        saved = net.state_dict()
+        keys = list(saved)
+        old = {("1.lin.w_old" if k == "1.lin.weight" else k): v for k, v in saved.items()
+               if k != "0.bias"}
+        fresh, fresh_calls = _stateful_net(lib, nn_lib)
+        result = fresh.load_state_dict(old)
+        same = [bool((a.detach() == b.detach()).all()) for a, b in
+                zip(fresh.state_dict().values(), saved.values()) if hasattr(a, "shape")]
+        runs.append((keys, calls, fresh_calls, fresh[1].seen, same,
+                     list(result.missing_keys), list(result.unexpected_keys)))
+    ours, theirs = runs
+    for a, b in zip(ours, theirs):
+        assert a == b
+
+
+def test_a_refused_load_changes_nothing_and_post_hooks_must_return_none():
+    """Every shape is checked before anything is copied (a wrong shape in the last key
+    left the first ones loaded); a strict refusal without post-hooks copies nothing; a
+    public state_dict post-hook that returns a value is refused, as PyTorch's."""
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 3))
+    before = [p.numpy().copy() for p in net.parameters()]
+    bad = {k: ember.ones_like(v) for k, v in net.state_dict().items()}
+    bad["1.bias"] = ember.ones(4)
+    with pytest.raises(ember.ShapeError, match=r"1.bias has shape \(4,\) in the state_dict"):
+        net.load_state_dict(bad)
+    bad["1.bias"] = ember.ones(3)
+    bad["extra"] = ember.ones(1)
+    with pytest.raises(ember.StateDictError, match="unexpected keys extra"):
+        net.load_state_dict(bad)
+    assert all((p.numpy() == b).all() for p, b in zip(net.parameters(), before))
+    net.register_state_dict_post_hook(lambda m, sd, prefix, meta: {})
+    with pytest.raises(TypeError, match="post-hook changes the dictionary in place"):
+        net.state_dict()
+    with pytest.raises(NotImplementedError, match="define it in the module's class"):
+        nn.Linear(1, 1).get_extra_state()

@@ -82,6 +82,10 @@ class Module(HookedModule):
     """Base class of layers. Assigning a Parameter, a Module or (through
     ``register_buffer``) a tensor registers it under the attribute's name."""
 
+    #: the layout version a state dict records for the module's class (PyTorch's; hooks
+    #: that upgrade old checkpoints read it from ``local_metadata``)
+    _version = 1
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -296,62 +300,122 @@ class Module(HookedModule):
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """Parameters and persistent buffers by dotted name (after ``prefix``), module by
         module as PyTorch orders them, detached (values, not graph) unless ``keep_vars``,
-        into ``destination`` if given. A tensor shared by two modules is under both keys."""
+        into ``destination`` if given. A tensor shared by two modules is under both keys.
+        A module that defines ``get_extra_state`` adds what it returns under
+        ``<prefix>_extra_state``; the state-dict hooks run around each module's part."""
         out = OrderedDict() if destination is None else destination
-        for name, t in self._parameters.items():
-            if t is not None:
-                out[prefix + name] = t if keep_vars else t.detach()
-        for name, t in self._buffers.items():
-            if t is not None and name not in self._non_persistent:
-                out[prefix + name] = t if keep_vars else t.detach()
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
+        for name, t in self._own_tensors():
+            out[prefix + name] = t if keep_vars else t.detach()
+        if _overrides(self, "get_extra_state"):
+            out[prefix + EXTRA_STATE] = self.get_extra_state()
         for name, child in self._modules.items():
             if child is not None:
                 child.state_dict(out, prefix + name + ".", keep_vars)
+        local_metadata = {"version": self._version}
+        if hasattr(out, "__dict__"):
+            out.__dict__.setdefault("_metadata", OrderedDict())[prefix[:-1]] = local_metadata
+        for key, hook in self._state_dict_post_hooks.items():
+            replaced = hook(self, out, prefix, local_metadata)
+            if replaced is not None:
+                if key not in self._state_dict_replacing:
+                    raise TypeError(f"{type(self).__name__}: a state_dict post-hook changes "
+                                    f"the dictionary in place and returns None (PyTorch's "
+                                    f"rule), got {type(replaced).__name__}")
+                out = replaced
         return out
+
+    def _own_tensors(self):
+        """This module's (name, tensor) pairs of the state dict: parameters, then
+        persistent buffers."""
+        for name, t in self._parameters.items():
+            if t is not None:
+                yield name, t
+        for name, t in self._buffers.items():
+            if t is not None and name not in self._non_persistent:
+                yield name, t
+
+    def _state_tensors(self, prefix=""):
+        """The state dict's tensors by dotted name, without hooks or extra state (what
+        loading and functional_call match names against)."""
+        out = OrderedDict()
+        for path, module in self._tree(prefix):
+            out.update((path + name, t) for name, t in module._own_tensors())
+        return out
+
+    def _tree(self, prefix=""):
+        """(key prefix, module) for this module and every descendant, parents first, a
+        shared module under each of its names (the keys of the state dict)."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child._tree(prefix + name + ".")
+
+    def get_extra_state(self):
+        """What a module keeps in the state dict beyond tensors (under
+        ``<prefix>_extra_state``): define it, with ``set_extra_state``, in a subclass."""
+        raise NotImplementedError(f"{type(self).__name__}.get_extra_state: define it in the "
+                                  f"module's class (with set_extra_state) to keep extra state")
+
+    def set_extra_state(self, state):
+        """Take back what ``get_extra_state`` returned, when the state dict is loaded."""
+        raise NotImplementedError(f"{type(self).__name__}.set_extra_state: define it in the "
+                                  f"module's class (with get_extra_state) to load extra state")
 
     def load_state_dict(self, state, strict=True, assign=False):
         """Copy values into this module's own tensors (optimizers keep their references),
         or with ``assign`` make the state's tensors the module's (as PyTorch's);
         lazy layers take their sizes from the state first. Returns the missing and
-        unexpected keys (PyTorch's IncompatibleKeys); ``strict`` refuses either."""
+        unexpected keys (PyTorch's IncompatibleKeys); ``strict`` refuses either.
+
+        Each module's load-state-dict pre-hooks may first rewrite its part of the
+        dictionary (old key names), and its post-hooks see the IncompatibleKeys after
+        the load (and may clear them) before ``strict`` is judged, as in PyTorch. Every
+        shape and dtype is checked before anything is copied, and a load that ``strict``
+        refuses changes nothing unless post-hooks must see it first."""
         from .lazy import materialize_from_state
+        metadata = getattr(state, "_metadata", None) or {}
+        state = OrderedDict(state)
+        missing, unexpected, errors = [], [], []
+        tree = list(self._tree())
+        for prefix, module in tree:
+            if module._load_state_dict_pre_hooks:
+                local = OrderedDict((k, v) for k, v in state.items() if k.startswith(prefix))
+                for hook in module._load_state_dict_pre_hooks.values():
+                    hook(module, local, prefix, metadata.get(prefix[:-1], {}), strict, missing,
+                         unexpected, errors)
+                state = OrderedDict([*((k, v) for k, v in state.items()
+                                       if not k.startswith(prefix)), *local.items()])
         materialize_from_state(self, state)
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append("missing keys " + ", ".join(missing))
-            if unexpected:
-                parts.append("unexpected keys " + ", ".join(unexpected))
-            raise StateDictError(f"load_state_dict into {type(self).__name__}: "
-                                 + "; ".join(parts) + "; pass strict=False to load the rest")
-        for name, target in own.items():
-            if name not in state:
-                continue
-            value = state[name]
-            if not isinstance(value, Tensor):
-                value = ember.tensor(value, dtype=target.dtype)
-            if value.shape != target.shape:
-                raise ShapeError(f"load_state_dict: {name} has shape {value.shape} in the "
-                                 f"state_dict but {target.shape} in {type(self).__name__}")
-            if value.dtype.is_int and target.dtype.is_int and value.dtype is not target.dtype:
-                value = _fitted(name, value, target.dtype)
-            if value.dtype is not target.dtype and not (value.dtype.is_float and
-                                                        target.dtype.is_float):
-                # floats take the module's float dtype (a bfloat16 checkpoint into float32
-                # parameters, as PyTorch's copy_ does); integers another width (PyTorch's
-                # int64 count into wgpu's int32) where they fit; a change of kind is refused
-                raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
-                                 f"state_dict but {target.dtype.name} in {type(self).__name__}; "
-                                 f"cast the module or the state first")
+        own = self._state_tensors()
+        extra = {prefix + EXTRA_STATE: module for prefix, module in tree
+                 if _overrides(module, "set_extra_state")}
+        missing += [k for k in (*own, *extra) if k not in state]
+        unexpected += [k for k in state if k not in own and k not in extra]
+        copies = [(name, target, _loadable(self, name, state[name], target))
+                  for name, target in own.items() if name in state]
+        post_hooks = any(m._load_state_dict_post_hooks for _, m in tree)
+        if not post_hooks:
+            _refuse(self, strict, missing, unexpected, errors)
+        for name, target, value in copies:
             if assign:
                 _assign(self, name, target, value)
             else:
                 with ember.no_grad():
                     target.copy_(value)
-        return IncompatibleKeys(missing, unexpected)
+        for key, module in extra.items():
+            if key in state:
+                module.set_extra_state(state[key])
+        keys = IncompatibleKeys(missing, unexpected)
+        for _, module in reversed(tree):       # children before their parents
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, keys) is not None:
+                    raise TypeError(f"{type(module).__name__}: a load_state_dict post-hook "
+                                    f"changes the IncompatibleKeys in place and returns None")
+        if post_hooks:
+            _refuse(self, strict, missing, unexpected, errors)
+        return keys
 
     def to(self, target=None, dtype=None):
         """Move to a backend and/or cast floating state to a dtype, in place (the
@@ -399,6 +463,49 @@ class Module(HookedModule):
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+#: the state-dict key of a module's get_extra_state, after its prefix (PyTorch's)
+EXTRA_STATE = "_extra_state"
+
+
+def _overrides(module, method):
+    """Whether ``module``'s class defines its own ``method`` (get_/set_extra_state)."""
+    return getattr(type(module), method) is not getattr(Module, method)
+
+
+def _loadable(module, name, value, target):
+    """``value`` from the state dict, checked against the module's tensor ``target``
+    and made a tensor of a dtype it can take."""
+    if not isinstance(value, Tensor):
+        value = ember.tensor(value, dtype=target.dtype)
+    if value.shape != target.shape:
+        raise ShapeError(f"load_state_dict: {name} has shape {value.shape} in the "
+                         f"state_dict but {target.shape} in {type(module).__name__}")
+    if value.dtype.is_int and target.dtype.is_int and value.dtype is not target.dtype:
+        value = _fitted(name, value, target.dtype)
+    if value.dtype is not target.dtype and not (value.dtype.is_float and target.dtype.is_float):
+        # floats take the module's float dtype (a bfloat16 checkpoint into float32
+        # parameters, as PyTorch's copy_ does); integers another width (PyTorch's
+        # int64 count into wgpu's int32) where they fit; a change of kind is refused
+        raise DTypeError(f"load_state_dict: {name} has dtype {value.dtype.name} in the "
+                         f"state_dict but {target.dtype.name} in {type(module).__name__}; "
+                         f"cast the module or the state first")
+    return value
+
+
+def _refuse(module, strict, missing, unexpected, errors):
+    """Raise the StateDictError a load ends in: keys that ``strict`` refuses, or what
+    a pre-hook put in its error messages."""
+    parts = list(errors)
+    if strict and missing:
+        parts.append("missing keys " + ", ".join(missing))
+    if strict and unexpected:
+        parts.append("unexpected keys " + ", ".join(unexpected))
+    if parts:
+        fix = "; pass strict=False to load the rest" if strict and (missing or unexpected) else ""
+        raise StateDictError(f"load_state_dict into {type(module).__name__}: "
+                             + "; ".join(parts) + fix)
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -631,7 +738,7 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
                 raise StateDictError(f"functional_call: {name!r} is in more than one of the "
                                      f"dictionaries; give each name once")
             given[name] = value
-    own = module.state_dict(keep_vars=True)
+    own = module._state_tensors()
     unknown = [k for k in given if k not in own]
     missing = [k for k in own if k not in given] if strict else []
     if unknown or missing:

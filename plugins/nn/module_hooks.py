@@ -1,5 +1,6 @@
 """Module hooks, as PyTorch's: forward pre-hooks and forward hooks (with_kwargs,
-prepend, always_call), and full backward pre-hooks and backward hooks.
+prepend, always_call), full backward pre-hooks and backward hooks, and the hooks
+around state_dict and load_state_dict (Module runs those).
 
 A backward hook needs every gradient of a call's outputs (and then of its inputs) at
 once, so a hooked call passes its differentiable outputs through one
@@ -7,11 +8,14 @@ ember.autograd.Function, whose backward receives all their gradients together an
 calls the hooks with them; the inputs pass through one the same way before forward.
 Calls without backward hooks run as before, untouched."""
 
+import types
 import warnings
 
 import ember
 from ember.hooks import HookTable
 from ember.tensor import Tensor
+
+_NONE = types.MappingProxyType({})
 
 
 class _Hooked(ember.autograd.Function):
@@ -182,6 +186,19 @@ class HookedModule:
     @property
     def _backward_pre_hooks(self): return self._hooks("_backward_pre_hooks_table")
 
+    # the state-dict hooks, read on every state_dict() and load: an empty mapping where
+    # none was registered (no table is made for reading)
+    @property
+    def _state_dict_pre_hooks(self): return self.__dict__.get("_state_dict_pre_table", _NONE)
+    @property
+    def _state_dict_post_hooks(self): return self.__dict__.get("_state_dict_post_table", _NONE)
+    @property
+    def _state_dict_replacing(self): return self.__dict__.get("_state_dict_replacing_table", _NONE)
+    @property
+    def _load_state_dict_pre_hooks(self): return self.__dict__.get("_load_pre_table", _NONE)
+    @property
+    def _load_state_dict_post_hooks(self): return self.__dict__.get("_load_post_table", _NONE)
+
     def _has_hooks(self):
         d = self.__dict__
         return bool(d.get("_forward_pre_hooks_table") or d.get("_forward_hooks_table")
@@ -219,3 +236,37 @@ class HookedModule:
         replaces grad_input."""
         return self._backward_hooks.add(hook, prepend)
 
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` before ``state_dict`` collects this
+        module's part."""
+        return self._hooks("_state_dict_pre_table").add(hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` after this module's part
+        is in ``state_dict``; it changes the dictionary in place and returns None."""
+        return self._hooks("_state_dict_post_table").add(
+            hook, also=(self._hooks("_state_dict_replacing_table"),))
+
+    def _register_state_dict_hook(self, hook):
+        """PyTorch's older form of the post-hook, which may return a replacement
+        dictionary (ported code calls it)."""
+        handle = self.register_state_dict_post_hook(hook)
+        self._hooks("_state_dict_replacing_table")[handle.id] = True
+        return handle
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before loading: ``state_dict`` holds the keys
+        under this module's prefix, and what the hook changes in it (renamed keys) is
+        loaded; messages it appends to ``error_msgs`` fail the load."""
+        return self._hooks("_load_pre_table").add(hook)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """PyTorch's older form, whose hook takes no module unless ``with_module``."""
+        return self.register_load_state_dict_pre_hook(
+            hook if with_module else lambda module, *rest: hook(*rest))
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` after loading, before ``strict`` judges
+        the missing and unexpected keys (which it may change in place)."""
+        return self._hooks("_load_post_table").add(hook)

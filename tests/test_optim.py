@@ -385,6 +385,58 @@ def test_sequential_lr_is_pytorchs():
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+CHAINS = {
+    "constant+exponential": lambda s, o: [s.ConstantLR(o, factor=0.1, total_iters=4),
+                                          s.ExponentialLR(o, gamma=0.9)],
+    "warmup+cosine(eta_min)": lambda s, o: [s.LinearLR(o, start_factor=0.2, total_iters=3),
+                                            s.CosineAnnealingLR(o, T_max=4, eta_min=0.01)],
+    "step+multistep+polynomial": lambda s, o: [s.StepLR(o, step_size=3, gamma=0.5),
+                                               s.MultiStepLR(o, milestones=[2, 7], gamma=0.3),
+                                               s.PolynomialLR(o, total_iters=12, power=1.5)],
+    "multiplicative+lambda": lambda s, o: [s.MultiplicativeLR(o, lambda t: 0.97),
+                                           s.LambdaLR(o, lambda t: 1.0 / (1 + t))],
+    "lambda+multiplicative": lambda s, o: [s.LambdaLR(o, lambda t: 1.0 / (1 + t)),
+                                           s.MultiplicativeLR(o, lambda t: 0.97)],
+    "exponential+one-cycle": lambda s, o: [s.ExponentialLR(o, gamma=0.9),
+                                           s.OneCycleLR(o, max_lr=1.0, total_steps=20)],
+}
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_chained_scheduler_is_pytorchs_and_resumes(chain):
+    """ChainedScheduler: chainable schedulers scale the lr the ones before them left
+    (the cosine's eta_min recursion past its trough too), the others set theirs; 16
+    steps equal PyTorch's, and a chain rebuilt from a state dict at step 7 goes on
+    with the same rates."""
+    def build(lib, sched, params):
+        opt = lib.SGD(params, lr=0.1, momentum=0.9)
+        return opt, sched.ChainedScheduler(CHAINS[chain](sched, opt), optimizer=opt)
+    got, want = _learning_rates_side_by_side(build, 16)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    opt, chained = build(optim, optim, [ember.zeros(1, requires_grad=True)])
+    for _ in range(7):
+        chained.step()
+    saved = chained.state_dict()
+    opt2, resumed = build(optim, optim, [ember.zeros(1, requires_grad=True)])
+    resumed.load_state_dict(saved)
+    rest = []
+    for _ in range(9):
+        resumed.step()
+        rest.append(resumed.get_last_lr()[0])
+    np.testing.assert_allclose(rest, got[8:], rtol=1e-12)
+
+
+def test_chained_scheduler_refuses_what_it_cannot_chain():
+    p = [ember.zeros(1, requires_grad=True)]
+    a, b = optim.SGD(p, lr=0.1), optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="scheduler 1 is a ReduceLROnPlateau"):
+        optim.ChainedScheduler([optim.StepLR(a, 2), optim.ReduceLROnPlateau(a)])
+    with pytest.raises(ValueError, match=r"scheduler 1 \(StepLR\) drives another optimizer"):
+        optim.ChainedScheduler([optim.StepLR(a, 2), optim.StepLR(b, 2)])
+    with pytest.raises(ValueError, match="at least one scheduler"):
+        optim.ChainedScheduler([])
+
+
 def test_a_compiled_step_follows_lr_and_refuses_a_changed_momentum():
     p = ember.tensor([1.0, -2.0], requires_grad=True)
     opt = optim.SGD([p], lr=0.1, momentum=0.9)

@@ -10,7 +10,7 @@ from .clip import clip_grad_norm_, clip_grad_value_
 from .grad_scaler import GradScaler
 from .optimizer import Optimizer, OptimizerExample
 from .optimizer_hooks import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
-from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
+from .schedulers import (SCHEDULERS, ChainedScheduler, ConstantLR, CosineAnnealingLR,
                          CosineAnnealingWarmRestarts, CosineWithWarmupLR, CyclicLR, ExponentialLR,
                          LambdaLR, LinearLR, LinearWarmup, LRScheduler, MultiplicativeLR,
                          MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau,
@@ -19,7 +19,7 @@ from .schedulers import (SCHEDULERS, ConstantLR, CosineAnnealingLR,
 #: every optimizer registered by name (LBFGS, which needs a closure, is not)
 OPTIMIZERS = {**_ELEMENTWISE, "adafactor": Adafactor, "muon": Muon}
 
-__all__ = ["ASGD", "Adafactor", "Muon", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
+__all__ = ["ASGD", "Adafactor", "ChainedScheduler", "Muon", "LBFGS", "OPTIMIZERS", "Rprop", "SCHEDULERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
            "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CosineWithWarmupLR",
            "CyclicLR",
            "ExponentialLR", "GradScaler", "LRScheduler", "LambdaLR", "LinearLR", "LinearWarmup",

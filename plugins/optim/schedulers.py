@@ -21,6 +21,11 @@ class SchedulerExample:
 class LRScheduler:
     """Base: remembers each group's initial lr and sets lr = lr_at(t) on step()."""
 
+    #: whether, inside a ChainedScheduler, a step scales the lr it finds as its closed
+    #: form changes from t - 1 to t (PyTorch's chainable schedulers), rather than
+    #: setting its closed form's lr (LambdaLR, OneCycleLR and the like)
+    chainable = False
+
     def __init__(self, optimizer):
         self.optimizer = optimizer
         for g in optimizer.param_groups:
@@ -43,6 +48,21 @@ class LRScheduler:
     def get_last_lr(self):
         return [g["lr"] for g in self.optimizer.param_groups]
 
+    def _chain_step(self):
+        """Set the lr of step ``last_epoch`` inside a ChainedScheduler, from the lr the
+        schedulers before it left."""
+        if not self.chainable:
+            self._apply()
+            return
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = self.chained(g["lr"], base, self.last_epoch)
+
+    def chained(self, lr, base_lr, t):
+        """PyTorch's chainable form: ``lr`` scaled by lr_at(t) / lr_at(t - 1) (by
+        lr_at(0) / base at t = 0); a closed form already at 0 leaves it."""
+        before = self.lr_at(base_lr, t - 1) if t > 0 else base_lr
+        return lr * (self.lr_at(base_lr, t) / before) if before else lr
+
     def state_dict(self):
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
@@ -53,6 +73,8 @@ class LRScheduler:
 
 class StepLR(LRScheduler):
     """lr = base * gamma ** (t // step_size)."""
+
+    chainable = True
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         if step_size < 1:
@@ -72,6 +94,8 @@ class StepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """lr = base * gamma ** t."""
 
+    chainable = True
+
     def __init__(self, optimizer, gamma):
         self.gamma = gamma
         super().__init__(optimizer)
@@ -87,6 +111,8 @@ class ExponentialLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     """lr = eta_min + (base - eta_min) (1 + cos(pi t / T_max)) / 2."""
 
+    chainable = True
+
     def __init__(self, optimizer, T_max, eta_min=0.0):  # noqa: N803  (PyTorch's name)
         if T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max (the steps of a half cosine) must be "
@@ -97,6 +123,16 @@ class CosineAnnealingLR(LRScheduler):
     def lr_at(self, base_lr, t):
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
 
+    def chained(self, lr, base_lr, t):
+        """PyTorch's recursion: lr - eta_min scaled by the cosine's ratio, and past each
+        trough (where that ratio is 0 / 0) raised by the cosine's first step."""
+        if t == 0:
+            return lr
+        if (t - 1 - self.T_max) % (2 * self.T_max) == 0:
+            return lr + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+        return self.eta_min + (lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) \
+            / (1 + math.cos(math.pi * (t - 1) / self.T_max))
+
     @classmethod
     def example(cls):
         return SchedulerExample({"T_max": 6, "eta_min": 0.001}, 6, lambda b, m: [
@@ -106,6 +142,8 @@ class CosineAnnealingLR(LRScheduler):
 class LinearWarmup(LRScheduler):
     """lr = base * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters),
     PyTorch's LinearLR: a linear warmup from start_factor * base to base."""
+
+    chainable = True
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1 or total_iters < 1:
@@ -131,6 +169,8 @@ LinearLR = LinearWarmup
 class MultiStepLR(LRScheduler):
     """lr = base * gamma ** (the milestones passed: how many are <= t)."""
 
+    chainable = True
+
     def __init__(self, optimizer, milestones, gamma=0.1):
         self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
         super().__init__(optimizer)
@@ -146,6 +186,8 @@ class MultiStepLR(LRScheduler):
 
 class ConstantLR(LRScheduler):
     """lr = base * factor for the first total_iters steps, then base."""
+
+    chainable = True
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5):
         if not 0 <= factor <= 1:
@@ -164,6 +206,8 @@ class ConstantLR(LRScheduler):
 
 class PolynomialLR(LRScheduler):
     """lr = base * (1 - min(t, total_iters) / total_iters) ** power."""
+
+    chainable = True
 
     def __init__(self, optimizer, total_iters=5, power=1.0):
         if total_iters < 1:
@@ -216,6 +260,11 @@ class MultiplicativeLR(LambdaLR):
     @staticmethod
     def _lr(base_lr, f, t):
         return base_lr * math.prod(f(k) for k in range(1, t + 1))
+
+    def _chain_step(self):
+        if self.last_epoch > 0:
+            for g, f in zip(self.optimizer.param_groups, self.lr_lambdas):
+                g["lr"] = g["lr"] * f(self.last_epoch)
 
     @classmethod
     def example(cls):
@@ -284,6 +333,54 @@ class SequentialLR(LRScheduler):
         for inner, saved in zip(self.schedulers, state["schedulers"]):
             inner.load_state_dict(saved)
         super().load_state_dict({k: v for k, v in state.items() if k != "schedulers"})
+
+
+class ChainedScheduler(LRScheduler):
+    """Several schedulers of one optimizer stepped together, as PyTorch's: each step
+    runs them in order, a chainable one (StepLR, MultiStepLR, ExponentialLR,
+    ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR, MultiplicativeLR) scaling
+    the lr the ones before it left, another setting its own. Its state dict holds the
+    schedulers' states, and loading it replays the steps, so the lr is exact after a
+    resume."""
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: give at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        for k, inner in enumerate(schedulers):
+            if isinstance(inner, ReduceLROnPlateau):
+                raise ValueError(f"ChainedScheduler: scheduler {k} is a ReduceLROnPlateau, "
+                                 f"whose step takes the metric; step it on its own")
+            if inner.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler: scheduler {k} ({type(inner).__name__}) "
+                                 f"drives another optimizer; chain schedulers of one optimizer")
+        self._schedulers = schedulers
+        super().__init__(optimizer)
+
+    def _apply(self):
+        """Replay every step from the base lrs (at construction and after a load)."""
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = base
+        for t in range(self.last_epoch + 1):
+            for inner in self._schedulers:
+                inner.last_epoch = t
+                inner._chain_step()
+
+    def step(self):
+        self.last_epoch += 1
+        for inner in self._schedulers:
+            inner.last_epoch = self.last_epoch
+            inner._chain_step()
+
+    def state_dict(self):
+        return {**{k: v for k, v in super().state_dict().items() if k != "_schedulers"},
+                "_schedulers": [inner.state_dict() for inner in self._schedulers]}
+
+    def load_state_dict(self, state):
+        for inner, saved in zip(self._schedulers, state["_schedulers"]):
+            inner.__dict__.update(saved)
+        super().load_state_dict({k: v for k, v in state.items() if k != "_schedulers"})
 
 
 class CosineWithWarmupLR(LRScheduler):

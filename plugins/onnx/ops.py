@@ -753,13 +753,14 @@ def swiglu(c, a, x, gate):
 
 @op("ConvTranspose")
 def conv_transpose(c, a, x, w, bias=None):
-    """F.conv_transpose2d's whole output (no pads), then each axis cropped by its pads,
-    begin and end (negative ones, from output_shape or auto_pad, add zeros), with
-    output_padding's zeros at the end, then the bias (on those zeros too, as PyTorch)."""
+    """F.conv_transpose2d's (or 3d's) whole output (no pads), then each axis cropped by
+    its pads, begin and end (negative ones, from output_shape or auto_pad, add zeros),
+    with output_padding's zeros at the end, then the bias (on those zeros too, as
+    PyTorch). A 1-D one runs as 2-D over a height of 1."""
     x, w = c.tensor(x), c.tensor(w)
     spatial = x.ndim - 2
-    if spatial not in (1, 2):
-        c.refuse(f"{spatial}-D ConvTranspose is not supported (ember has 1-D and 2-D)")
+    if spatial not in (1, 2, 3):
+        c.refuse(f"{spatial}-D ConvTranspose is not supported (ember has 1-D, 2-D and 3-D)")
     x, w = _as_2d(x), _as_2d(w)
     lift = (lambda v, fill=1: [fill, *v]) if spatial == 1 else (lambda v, fill=1: list(v))
     kernel = lift(a.get("kernel_shape", w.shape[2 + (spatial == 1):]))
@@ -778,8 +779,9 @@ def conv_transpose(c, a, x, w, bias=None):
     else:
         given = a.get("pads", [0] * 2 * spatial)
         pads = [(0, 0)] * (spatial == 1) + list(zip(given[:spatial], given[spatial:]))
-    out = F.conv_transpose2d(x, w, None, tuple(strides), groups=a.get("group", 1),
-                             dilation=tuple(dilations))
+    transposed = F.conv_transpose3d if spatial == 3 else F.conv_transpose2d
+    out = transposed(x, w, None, tuple(strides), groups=a.get("group", 1),
+                     dilation=tuple(dilations))
     # in the whole output's coordinates the result is [b, length + output_padding - e):
     # what of it lies outside the whole output is zeros
     lengths = out.shape[2:]
@@ -790,8 +792,8 @@ def conv_transpose(c, a, x, w, bias=None):
     if any(b or e for b, e in widths):
         out = ember.pad(out, ((0, 0), (0, 0)) + widths)
     if bias is not None:        # the added rows and columns too
-        out = out + c.tensor(bias).reshape(-1, 1, 1)
-    return out if spatial == 2 else ember.squeeze(out, 2)
+        out = out + c.tensor(bias).reshape((-1,) + (1,) * (out.ndim - 2))
+    return ember.squeeze(out, 2) if spatial == 1 else out
 
 
 def _ceil_extra(x, kernel, strides, dilations, pads):
@@ -933,11 +935,26 @@ def _channels(t, ndim):
 
 @op("BatchNormalization")
 def batch_norm(c, a, x, scale, bias, mean, var):
-    if a.get("training_mode", 0) or c.outputs > 1:
-        c.refuse("BatchNormalization in training mode is not supported (export in eval mode)")
+    """Inference: the running statistics. Training mode (opset 14 on: outputs Y and the
+    updated running mean and variance): the batch's mean and population variance over
+    every axis but the channels, each running one moved to momentum * running + (1 -
+    momentum) * the batch's, as ONNX's reference computes them."""
     x = c.tensor(x)
+    training = a.get("training_mode", 0) or c.outputs > 1
+    if training and (c.opset < 14 or c.outputs > 3):
+        c.refuse("BatchNormalization with the saved mean and variance outputs of opset < 14 "
+                 "is not supported (export in eval mode, or with opset 14 or later)")
     scale, bias, mean, var = (_channels(c.tensor(t), x.ndim) for t in (scale, bias, mean, var))
-    return (x - mean) / ember.sqrt(var + a.get("epsilon", 1e-5)) * scale + bias
+    if not training:
+        return (x - mean) / ember.sqrt(var + a.get("epsilon", 1e-5)) * scale + bias
+    axes = (0,) + tuple(range(2, x.ndim))
+    batch_mean = x.mean(axis=axes, keepdims=True)
+    batch_var = ((x - batch_mean) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - batch_mean) / ember.sqrt(batch_var + a.get("epsilon", 1e-5)) * scale + bias
+    m = a.get("momentum", 0.9)
+    running = [(old * m + new * (1 - m)).reshape(-1)
+               for old, new in ((mean, batch_mean), (var, batch_var))]
+    return (y, *running)[:max(c.outputs, 1)] if c.outputs > 1 else y
 
 
 @op("InstanceNormalization")

@@ -1089,7 +1089,7 @@ def test_module_containers_and_methods_have_pytorchs_names_and_keys():
     assert all(p.dtype is ember.float64 for p in ours.double().parameters())
     with pytest.raises(AttributeError, match="has no child 'c'"):
         ours.get_submodule("blocks.c")
-    with pytest.raises(TypeError, match="not a Module"):
+    with pytest.raises(TypeError, match="must be a Module, got Tensor"):
         ours.blocks["c"] = ember.ones(1)
 
 

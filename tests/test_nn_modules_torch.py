@@ -206,3 +206,20 @@ def test_get_buffer_and_set_submodule_follow_dotted_paths():
         model.get_buffer("1.nothing")
     with pytest.raises(AttributeError, match="has no child"):
         model.set_submodule("5.x", nn.ReLU())
+
+
+def test_assigning_a_plain_value_where_state_is_registered_is_refused_as_pytorch():
+    """A plain tensor (or number) assigned to a parameter's name, a number to a child
+    module's or a buffer's: PyTorch raises a TypeError; ember dropped the parameter from
+    parameters() and the state dict silently (an optimizer then never stepped it)."""
+    torch = pytest.importorskip("torch")
+    for lib, nn_lib in ((ember, nn), (torch, torch.nn)):
+        model = nn_lib.Sequential(nn_lib.Linear(2, 3), nn_lib.BatchNorm1d(3))
+        for owner, name, value in ((model[0], "weight", lib.zeros(3, 2)), (model[0], "bias", 1.5),
+                                   (model, "0", 7), (model[1], "running_mean", [0.0] * 3)):
+            with pytest.raises(TypeError):
+                setattr(owner, name, value)
+        assert len(list(model.parameters())) == 4 and len(model.state_dict()) == 7
+        model[0].bias = None                    # None is taken: no bias
+        model[1].running_mean = lib.ones(3)     # a buffer takes a tensor
+        assert len(list(model.parameters())) == 3

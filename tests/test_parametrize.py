@@ -74,7 +74,7 @@ def test_removing_a_parametrization_leaves_the_plain_layer_with_its_value():
     nn.utils.remove_weight_norm(old)
     assert type(old) is nn.Linear
     np.testing.assert_allclose(old.weight.numpy(), value, rtol=1e-6)
-    layer.weight = ember.ones(3, 4)
+    layer.weight = nn.Parameter(ember.ones(3, 4))
     with pytest.raises(ValueError, match="no parametrization"):
         nn.utils.parametrize.remove_parametrizations(layer, "weight")
 

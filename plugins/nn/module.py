@@ -107,6 +107,14 @@ class Module(HookedModule):
         if name in self._buffers and (value is None or isinstance(value, Tensor)) and \
                 not isinstance(value, Parameter):      # a buffer stays one, as in PyTorch
             return self._set_buffer(name, value)
+        if value is not None and not isinstance(value, (Parameter, Module, Tensor)):
+            _refuse_replacing(self, name, value)
+        elif isinstance(value, Tensor) and not isinstance(value, (Parameter, Buffer)) and \
+                self._parameters.get(name) is not None:
+            raise TypeError(f"{type(self).__name__}.{name} is a parameter: assign an "
+                            f"nn.Parameter or None (got a plain {type(value).__name__}); to change "
+                            f"its values keep it and copy into it (with ember.no_grad(): "
+                            f"{name}.copy_(value)), as PyTorch asks")
         # a name moves out of the other tables; within its own it keeps its place, so a
         # replaced layer of a Sequential still runs where it stood
         own = self._buffers if isinstance(value, Buffer) else self._parameters \
@@ -465,6 +473,17 @@ class Module(HookedModule):
         return "\n".join(lines)
 
 
+def _refuse_replacing(module, name, value):
+    """PyTorch's TypeError for a value that is not a tensor or module assigned where
+    a parameter, child module or buffer is (it would drop it from training silently)."""
+    for table, kind, wanted in ((module._parameters, "parameter", "an nn.Parameter"),
+                                (module._modules, "child module", "a Module"),
+                                (module._buffers, "buffer", "a tensor")):
+        if table.get(name) is not None:
+            raise TypeError(f"{type(module).__name__}.{name} is a {kind}: assign {wanted} "
+                            f"or None (got {type(value).__name__})")
+
+
 #: the state-dict key of a module's get_extra_state, after its prefix (PyTorch's)
 EXTRA_STATE = "_extra_state"
 
@@ -552,8 +571,8 @@ class _Numbered(Module):
 
     def _checked(self, module, position):
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: item {position} is a "
-                            f"{type(module).__name__}, not a Module")
+            raise TypeError(f"{type(self).__name__}: item {position} must be a Module, got "
+                            f"{type(module).__name__}")
         return module
 
     def extend(self, modules):
@@ -668,7 +687,7 @@ class ModuleDict(_ByName, Module):
 
     def __setitem__(self, name, module):
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleDict: {name!r} is a {type(module).__name__}, not a Module")
+            raise TypeError(f"ModuleDict: {name!r} must be a Module, got {type(module).__name__}")
         setattr(self, name, module)
 
     def __delitem__(self, name):

@@ -421,10 +421,8 @@ class Methods:
         leading axis), added where ``accumulate``, as torch.Tensor.index_put."""
         from .ops._util import as_tensor
         key = tuple(as_tensor(i, "index_put", like=self) for i in indices)
-        if not accumulate:
-            out = self.clone()
-            out[key] = values
-            return out
+        if not accumulate:                      # a new tensor: it differentiates
+            return _ops.setitem(self, key, values)
         # repeated positions each add: index_add over the indexed axes flattened
         lead, rest = self.shape[:len(key)], self.shape[len(key):]
         key = _ops.broadcast_tensors(*key)
@@ -616,6 +614,7 @@ DELEGATED = {
     "triangular_solve": "pytorch_names:triangular_solve", "conj_physical": "conj",
     "xlogy": "xlogy", "logit": "logit", "angle": "angle",
     "stft": "stft:stft", "istft": "stft:istft",
+    "index_reduce": "pytorch_names:index_reduce", "put": "pytorch_names:put",
 }
 #: and their in-place forms (the result copied into the tensor, as x += y rebinds it)
 DELEGATED_INPLACE = {
@@ -641,6 +640,7 @@ DELEGATED_INPLACE = {
     "less_equal_": "le", "not_equal_": "ne", "float_power_": "pytorch_names:float_power",
     "bitwise_left_shift_": "bitwise_left_shift", "bitwise_right_shift_": "bitwise_right_shift",
     "masked_scatter_": "pytorch_names:masked_scatter", "conj_physical_": "conj",
+    "index_reduce_": "pytorch_names:index_reduce", "put_": "pytorch_names:put",
 }
 
 #: ember.ops, which builds on Tensor (so on this module): ember.tensor hands it over with

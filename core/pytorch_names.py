@@ -16,6 +16,16 @@ from .errors import DTypeError, ShapeError, refuses_none
 from .ops._util import as_tensor
 from .tensor import Tensor
 
+#: torch's top-level in-place functions (torch.abs_(x) changes x as x.abs_() does)
+INPLACE = ("abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_",
+           "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+           "clamp_max_", "clamp_min_", "clip_", "conj_physical_", "cos_", "cosh_", "deg2rad_",
+           "detach_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_",
+           "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_",
+           "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_",
+           "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_",
+           "tan_", "tanh_", "trunc_", "xlogy_", "zero_")
+
 __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
            "arctan2", "arctanh", "argwhere", "can_cast", "chain_matmul", "clamp_max",
            "clamp_min", "combinations", "diagflat", "finfo", "fix", "float_power", "geqrf",
@@ -29,7 +39,8 @@ __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arc
            "scalar_tensor", "randint_like", "addbmm", "split_with_sizes", "is_signed",
            "is_conj", "is_neg", "resolve_conj", "resolve_neg", "conj_physical", "detach",
            "fill", "nuclear_norm", "frobenius_norm", "svd", "qr", "cholesky",
-           "triangular_solve", "poisson", "binomial", "pdist"]
+           "triangular_solve", "poisson", "binomial", "pdist", "gradient", "index_reduce",
+           "put", *INPLACE]
 
 #: torch.inf, torch.nan, torch.pi, torch.e and torch.newaxis (the array API's too)
 inf, nan, pi, e, newaxis = math.inf, math.nan, math.pi, math.e, None
@@ -456,3 +467,128 @@ def pdist(input, p=2.0):  # noqa: A002
     i, j = triu_indices(input.shape[0], input.shape[0], 1, backend=input.backend)
     difference = ops.index_select(input, 0, i) - ops.index_select(input, 0, j)
     return linalg.vector_norm(difference, p, -1)
+
+
+# -- torch.gradient, index_reduce, put -------------------------------------------------------
+@refuses_none
+def gradient(input, *, spacing=1, dim=None, edge_order=1):  # noqa: A002
+    """torch.gradient (NumPy's gradient): the derivative along each of ``dim`` (every
+    axis by default) by second-order central differences inside and one-sided ones of
+    ``edge_order`` (1 or 2) at the ends, one tensor per axis. ``spacing`` is one step
+    for every axis, a step per axis, or per axis a 1-D tensor of coordinates (unequal
+    steps). An integer input gives the default float, as PyTorch's."""
+    x = as_tensor(input, "gradient")
+    if not (x.dtype.is_float or x.dtype.is_complex):
+        x = x.to(dtype=dt.default_float)
+    dims = list(range(x.ndim)) if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    dims = [d + x.ndim if d < 0 else d for d in dims]
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    steps = list(spacing) if isinstance(spacing, (list, tuple)) else [spacing] * len(dims)
+    if len(steps) != len(dims):
+        raise ShapeError(f"gradient: {len(steps)} spacings for {len(dims)} axes; give one "
+                         f"per axis, or one for all")
+    out = []
+    for d, h in zip(dims, steps):
+        n = x.shape[d]
+        if n < edge_order + 1:
+            raise ShapeError(f"gradient: axis {d} has {n} elements; edge_order={edge_order} "
+                             f"needs at least {edge_order + 1}")
+        if isinstance(h, Tensor) and h.ndim == 1:
+            if h.shape[0] != n:
+                raise ShapeError(f"gradient: the coordinates of axis {d} number "
+                                 f"{h.shape[0]}, the axis {n}")
+            h = h.to(dtype=x.dtype).reshape((1,) * d + (-1,) + (1,) * (x.ndim - 1 - d))
+            out.append(_uneven(x, d, h, edge_order))
+        else:
+            out.append(_even(x, d, h, edge_order))
+    return tuple(out)
+
+
+def _cut(x, d, start, stop=None):
+    """x's slice [start:stop] along axis ``d``."""
+    return x[(slice(None),) * d + (slice(start, stop),)]
+
+
+def _even(x, d, h, edge_order):
+    """Axis d's differences at a constant step ``h``."""
+    n, f = x.shape[d], lambda a, b=None: _cut(x, d, a, b)  # noqa: E731
+    if edge_order == 1:
+        first, last = (f(1, 2) - f(0, 1)) / h, (f(n - 1) - f(n - 2, n - 1)) / h
+    else:
+        first = (f(0, 1) * -3 + f(1, 2) * 4 - f(2, 3)) / (2 * h)
+        last = (f(n - 1) * 3 - f(n - 2, n - 1) * 4 + f(n - 3, n - 2)) / (2 * h)
+    inner = [(f(2) - f(0, n - 2)) / (2 * h)] if n > 2 else []
+    return ops.concatenate([first, *inner, last], axis=d)
+
+
+def _uneven(x, d, c, edge_order):
+    """Axis d's differences at coordinates ``c`` (laid along d): NumPy's second-order
+    weights for unequal steps."""
+    n, f = x.shape[d], lambda a, b=None: _cut(x, d, a, b)  # noqa: E731
+    h = _cut(c, d, 1) - _cut(c, d, 0, n - 1)             # the n - 1 steps
+    s = lambda a, b=None: _cut(h, d, a, b)  # noqa: E731
+    if edge_order == 1:
+        first, last = (f(1, 2) - f(0, 1)) / s(0, 1), (f(n - 1) - f(n - 2, n - 1)) / s(n - 2)
+    else:
+        a, b = s(0, 1), s(1, 2)
+        first = (f(0, 1) * -(2 * a + b) / (a * (a + b)) + f(1, 2) * (a + b) / (a * b)
+                 - f(2, 3) * a / (b * (a + b)))
+        a, b = s(n - 3, n - 2), s(n - 2)
+        last = (f(n - 3, n - 2) * b / (a * (a + b)) - f(n - 2, n - 1) * (a + b) / (a * b)
+                + f(n - 1) * (2 * b + a) / (b * (a + b)))
+    inner = []
+    if n > 2:
+        a, b = s(0, n - 2), s(1)
+        inner = [f(0, n - 2) * -b / (a * (a + b)) + f(1, n - 1) * (b - a) / (a * b)
+                 + f(2) * a / (b * (a + b))]
+    return ops.concatenate([first, *inner, last], axis=d)
+
+
+#: the reductions torch.index_reduce takes
+INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+@refuses_none
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):  # noqa: A002
+    """torch.index_reduce: source's slices along ``dim`` reduced ("prod", "mean", "amax"
+    or "amin") into input's slices that the 1-D ``index`` names, with input's own values
+    unless ``include_self`` is False; slices nothing names keep input's."""
+    x, source = as_tensor(input, "index_reduce"), as_tensor(source, "index_reduce")
+    index = as_tensor(index, "index_reduce")
+    if reduce not in INDEX_REDUCTIONS:
+        raise ValueError(f"index_reduce: reduce must be one of {', '.join(INDEX_REDUCTIONS)}, "
+                         f"got {reduce!r}")
+    dim = dim + x.ndim if dim < 0 else dim
+    if index.ndim != 1 or source.ndim != x.ndim or index.shape[0] != source.shape[dim] or \
+            any(a != b for k, (a, b) in enumerate(zip(x.shape, source.shape)) if k != dim):
+        raise ShapeError(f"index_reduce: source {source.shape} must be input's shape "
+                         f"{x.shape} but along dim {dim}, where a 1-D index of "
+                         f"{index.shape[0] if index.ndim == 1 else index.shape} entries "
+                         f"names its slices")
+    spread = index.reshape((-1,) + (1,) * (x.ndim - 1 - dim))
+    return ops.scatter_reduce(x, dim, ops.broadcast_to(spread, source.shape), source, reduce,
+                              include_self)
+
+
+@refuses_none
+def put(input, index, source, accumulate=False):  # noqa: A002
+    """torch.put: input, read as 1-D, with source's values at ``index`` (added with
+    ``accumulate``); negative indices count from the end."""
+    x = as_tensor(input, "put")
+    flat = x.reshape(-1).index_put((as_tensor(index, "put").reshape(-1),),
+                                   as_tensor(source, "put", like=x).reshape(-1), accumulate)
+    return flat.reshape(x.shape)
+
+
+# -- torch's in-place functions: torch.abs_(x) is x.abs_() -------------------------------
+def _inplace(name):
+    def fn(input, *args, **kwargs):  # noqa: A002
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"torch.{name}(x, ...): x.{name}(...), in place."
+    return fn
+
+
+for _name in INPLACE:
+    globals()[_name] = _inplace(_name)

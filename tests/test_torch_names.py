@@ -866,10 +866,22 @@ def test_torch_functions_a_port_calls_match_torch(backend):
             t(a[:3]), t(tri.T.copy()), upper=False, transpose=True, unitriangular=True)),
         ("pdist", lambda m, t: m.pdist(t(a))), ("pdist p1", lambda m, t: m.pdist(t(a), p=1.0)),
         ("index_put", lambda m, t: m.index_put(t(a), (m.tensor([0, 0, 3]),), t(v), accumulate=True)),
+        ("index_put replacing", lambda m, t: m.index_put(t(a), (m.tensor([2, 0]), m.tensor([1, 2])),
+                                                         t(v[:2]))),
         ("masked_scatter", lambda m, t: m.masked_scatter(t(a), t(a) > 0, t(a * 10))),
         ("fill", lambda m, t: m.fill(t(a), 2.5)), ("detach", lambda m, t: m.detach(t(a))),
         ("conj_physical", lambda m, t: m.conj_physical(t(a))),
         ("resolve_conj", lambda m, t: m.resolve_neg(m.resolve_conj(t(a)))),
+        ("gradient", lambda m, t: m.gradient(t(a))),
+        ("gradient edge 2 dim 1", lambda m, t: m.gradient(t(a), spacing=0.5, dim=1, edge_order=2)),
+        ("gradient coordinates", lambda m, t: m.gradient(
+            t(a), spacing=[m.tensor([0.0, 0.5, 2.0, 2.5]), m.tensor([1.0, 1.5, 3.0])], edge_order=2)),
+        ("index_reduce mean", lambda m, t: m.index_reduce(t(a), 0, m.tensor([3, 0, 3]), t(a[:3] * 2),
+                                                          "mean")),
+        ("index_reduce amax", lambda m, t: t(a).index_reduce(1, m.tensor([2, 0]), t(a[:, :2] + 0.25),
+                                                             "amax", include_self=False)),
+        ("put", lambda m, t: m.put(t(a), m.tensor([0, -1, 5]), t(v))),
+        ("put accumulate", lambda m, t: t(a).put(m.tensor([4, 4, 0]), t(v), accumulate=True)),
         ("methods", lambda m, t: (t(a).svd()[1], t(a).qr()[1].abs(), t(v).ger(t(v)),
                                   t(a[:3]).triangular_solve(t(tri))[0], t(a).conj_physical(),
                                   t(a).detach().clone().masked_scatter_(t(a) < 0, t(a * 5).detach()))),
@@ -914,3 +926,40 @@ def test_torch_functions_a_port_calls_match_torch(backend):
     assert abs(flips.mean() - 3.0) < 0.05 and abs(flips.var() - 2.1) < 0.1
     with pytest.raises(ValueError, match="manual_seed"):
         ember.poisson(rates, generator=object())
+
+
+def test_torchs_top_level_in_place_functions_change_their_tensor(backend):
+    """torch.abs_(x) and its kin (every one of them that takes just the tensor) change
+    x as torch's do, and return it."""
+    from ember.pytorch_names import INPLACE
+    x0 = np.array([0.25, -0.5, 2.5, -3.75], np.float32)   # (PyTorch's sinc is not 0 at integers)
+    checked = 0
+    for name in INPLACE:
+        theirs = torch.tensor(x0)
+        try:
+            want = getattr(torch, name)(theirs)
+        except (TypeError, RuntimeError):       # it takes more arguments
+            continue
+        ours = ember.tensor(x0, backend=backend)
+        got = getattr(ember, name)(ours)
+        assert got is ours, name
+        _same(ours, theirs, name, 4)
+        checked += 1
+    assert checked >= 45
+
+
+def test_gradient_index_reduce_and_put_refuse_what_torch_refuses():
+    with pytest.raises(ember.ShapeError, match="axis 0 has 2 elements; edge_order=2 needs at least 3"):
+        ember.gradient(ember.tensor([1.0, 2.0]), edge_order=2)
+    with pytest.raises(ValueError, match="edge_order must be 1 or 2"):
+        ember.gradient(ember.tensor([1.0, 2.0, 3.0]), edge_order=3)
+    with pytest.raises(ember.ShapeError, match="coordinates of axis 0 number 2, the axis 3"):
+        ember.gradient(ember.tensor([1.0, 2.0, 3.0]), spacing=[ember.tensor([0.0, 1.0])])
+    x = ember.zeros(3, 2)
+    with pytest.raises(ValueError, match="reduce must be one of prod, mean, amax, amin"):
+        ember.index_reduce(x, 0, ember.tensor([0]), ember.ones(1, 2), "sum")
+    with pytest.raises(ember.ShapeError, match=r"source \(2, 3\) must be input's shape"):
+        ember.index_reduce(x, 0, ember.tensor([0, 1]), ember.ones(2, 3), "mean")
+    with pytest.raises(ember.IndexingError):
+        ember.put(x, ember.tensor([6]), ember.ones(1))
+    assert [g.dtype for g in ember.gradient(ember.tensor([1, 4, 9]))] == [ember.float32]

@@ -27,6 +27,7 @@ RATES = RNG.uniform(0.2, 3.0, (5, 4))
 COUNTS = np.round(RNG.uniform(0, 5, (5, 4)))
 VAR = RNG.uniform(0.1, 2.0, (5, 4))
 BITS = (RNG.uniform(size=(5, 4)) > 0.5) * 1.0
+PROBS = RNG.dirichlet(np.ones(4), 5)
 
 #: (name, F-call, nn-call), each a function of (library, tensor maker): it runs on ember's
 #: F/nn and torch's alike; the maker's inputs are differentiable unless "const" or "index"
@@ -58,6 +59,10 @@ CASES = [
     ("cosine_embedding_loss",
      lambda L, t: L.cosine_embedding_loss(t(X), t(Y), t(PAIR_SIGNS, "const"), margin=0.2),
      lambda L, t: L.CosineEmbeddingLoss(reduction="none")(t(X), t(Y), t(PAIR_SIGNS, "const"))),
+    ("cross_entropy_probabilities",   # soft labels, PyTorch's default ignore_index=-100
+     lambda L, t: L.cross_entropy(t(X), t(PROBS, "const"), label_smoothing=0.1),
+     lambda L, t: L.CrossEntropyLoss(weight=t(RATES[0], "const"), reduction="none")(
+         t(X), t(PROBS, "const"))),
     ("triplet_margin_loss",
      lambda L, t: L.triplet_margin_loss(t(X), t(Y), t(Z), margin=0.5, p=3.0, swap=True),
      lambda L, t: L.TripletMarginLoss(reduction="none")(t(X), t(Y), t(Z))),

@@ -2104,6 +2104,7 @@ from .torch_names import (binary_cross_entropy, binary_cross_entropy_with_logits
                           poisson_nll_loss, relu, sigmoid, smooth_l1_loss, soft_margin_loss,
                           softmax, softplus, tanh, triplet_margin_loss,
                           triplet_margin_with_distance_loss)
+from .linear_cross_entropy import linear_cross_entropy  # noqa: E402,F401
 
 
 def _in_place(fn):

@@ -49,6 +49,10 @@ def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
                   reduce=None, reduction="mean", label_smoothing=0.0):
+    """PyTorch's default ignore_index (-100) concerns class indices: with probability
+    targets (soft labels, distillation) it is not passed on; another is refused."""
+    if ignore_index == -100 and isinstance(target, ember.Tensor) and target.dtype.is_float:
+        ignore_index = None
     return losses.cross_entropy(input, target, _reduction("cross_entropy", size_average,
                                                           reduce, reduction),
                                 label_smoothing, weight, ignore_index)

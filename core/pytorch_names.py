@@ -584,6 +584,9 @@ def put(input, index, source, accumulate=False):  # noqa: A002
 # -- torch's in-place functions: torch.abs_(x) is x.abs_() -------------------------------
 def _inplace(name):
     def fn(input, *args, **kwargs):  # noqa: A002
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: changes a tensor in place, got "
+                            f"{type(input).__name__}; pass the tensor to change")
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"torch.{name}(x, ...): x.{name}(...), in place."

@@ -223,3 +223,20 @@ def test_assigning_a_plain_value_where_state_is_registered_is_refused_as_pytorch
         model[0].bias = None                    # None is taken: no bias
         model[1].running_mean = lib.ones(3)     # a buffer takes a tensor
         assert len(list(model.parameters())) == 3
+
+
+def test_data_parallel_wraps_a_model_with_pytorchs_keys():
+    """nn.DataParallel as PyTorch's on a machine without a second GPU: forward is the
+    model's, ``.module`` is the model, and the state dict's keys carry ``module.``, so
+    PyTorch's DataParallel checkpoints load; several devices are refused with the way."""
+    tmodel = torch.nn.DataParallel(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh()))
+    model = nn.DataParallel(nn.Sequential(nn.Linear(3, 2), nn.Tanh()))
+    state = tmodel.state_dict()
+    assert list(model.state_dict()) == list(state) == ["module.0.weight", "module.0.bias"]
+    model.load_state_dict({k: ember.tensor(v.numpy()) for k, v in state.items()})
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_allclose(model(ember.tensor(x)).numpy(),
+                               tmodel(torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    assert isinstance(model.module, nn.Sequential)
+    with pytest.raises(ValueError, match="one device per process.*DistributedDataParallel"):
+        nn.DataParallel(nn.Linear(1, 1), device_ids=[0, 1])

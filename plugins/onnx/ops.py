@@ -741,6 +741,24 @@ def col2im(c, a, x, image_shape, block_shape):
     return out[:, :, pads[0]:pads[0] + image[0], pads[1]:pads[1] + image[1]]
 
 
+@op("RoiAlign")
+def roi_align(c, a, x, rois, batch_indices):
+    """ember.plugins.vision's roi_align (torchvision's): "half_pixel" coordinates (opset
+    16's default) are its aligned=True, "output_half_pixel" (opset 10's) aligned=False.
+    mode="max" (the largest weighted corner of the samples) is refused."""
+    from ember.plugins.vision.ops import roi_align as align
+    if a.get("mode", "avg") != "avg":
+        c.refuse(f"RoiAlign with mode={a['mode']!r} is not supported (ember pools the "
+                 f"samples' mean: mode='avg')")
+    default = "half_pixel" if c.opset >= 16 else "output_half_pixel"
+    x, rois = c.tensor(x), c.tensor(rois)
+    index = c.tensor(batch_indices).to(rois.dtype).reshape(-1, 1)
+    return align(x, ember.concatenate([index, rois], axis=1),
+                 (a.get("output_height", 1), a.get("output_width", 1)),
+                 a.get("spatial_scale", 1.0), a.get("sampling_ratio", 0),
+                 a.get("coordinate_transformation_mode", default) == "half_pixel")
+
+
 @op("SwiGLU")
 def swiglu(c, a, x, gate):
     """x sigmoid(alpha x) times the gate (ONNX's SwiGLU of two inputs of one shape)."""

@@ -392,3 +392,84 @@ def test_stochastic_depth_drops_whole_rows_and_scales_the_rest():
     assert (ops.stochastic_depth(x, 1.0, "row").numpy() == 0).all()
     with pytest.raises(ValueError, match="mode must be 'batch' or 'row'"):
         ops.stochastic_depth(x, 0.5, "col")
+
+
+# -- deformable convolution -----------------------------------------------------------
+def _deform_sample(plane, y, x):
+    """torchvision's bilinear_interpolate of deform_conv2d (each neighbour outside: 0)."""
+    h, w = plane.shape
+    if y <= -1 or y >= h or x <= -1 or x >= w:
+        return 0.0
+    y0, x0 = math.floor(y), math.floor(x)
+    ly, lx = y - y0, x - x0
+    at = lambda r, c: plane[r, c] if 0 <= r < h and 0 <= c < w else 0.0  # noqa: E731
+    return ((1 - ly) * (1 - lx) * at(y0, x0) + (1 - ly) * lx * at(y0, x0 + 1)
+            + ly * (1 - lx) * at(y0 + 1, x0) + ly * lx * at(y0 + 1, x0 + 1))
+
+
+def _deform_reference(x, offset, weight, bias, stride, pad, dil, mask):
+    n, c, h, w = x.shape
+    cout, cpg, kh, kw = weight.shape
+    groups, oh, ow = c // cpg, offset.shape[2], offset.shape[3]
+    og = offset.shape[1] // (2 * kh * kw)
+    cols = np.zeros((n, c, kh * kw, oh, ow))
+    for b in range(n):
+        for ch in range(c):
+            g = ch // (c // og)
+            for i in range(kh):
+                for j in range(kw):
+                    k = i * kw + j
+                    for r in range(oh):
+                        for q in range(ow):
+                            y = r * stride[0] - pad[0] + i * dil[0] + offset[b, g * 2 * kh * kw + 2 * k, r, q]
+                            xx = q * stride[1] - pad[1] + j * dil[1] + offset[b, g * 2 * kh * kw + 2 * k + 1, r, q]
+                            v = _deform_sample(x[b, ch], y, xx)
+                            if mask is not None:
+                                v *= mask[b, g * kh * kw + k, r, q]
+                            cols[b, ch, k, r, q] = v
+    out = np.zeros((n, cout, oh, ow))
+    per = cout // groups
+    for g in range(groups):
+        wg = weight[g * per:(g + 1) * per].reshape(per, -1)
+        colg = cols[:, g * cpg:(g + 1) * cpg].reshape(n, cpg * kh * kw, oh * ow)
+        out[:, g * per:(g + 1) * per] = (wg @ colg).reshape(n, per, oh, ow)
+    return out + (0 if bias is None else bias[None, :, None, None])
+
+
+DEFORM_CASES = [dict(stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1, og=1, mask=False),
+                dict(stride=(2, 1), pad=(0, 2), dil=(1, 2), groups=2, og=2, mask=True),
+                dict(stride=(1, 2), pad=(1, 0), dil=(2, 1), groups=1, og=4, mask=True)]
+
+
+@pytest.mark.parametrize("case", range(len(DEFORM_CASES)))
+def test_deform_conv2d_is_torchvisions(backend, case):
+    """Strides, paddings, dilations, groups, offset groups, DCNv2 masks, and offsets
+    that carry taps off the image: within 1e-5 of the float64 loop (float32)."""
+    c = DEFORM_CASES[case]
+    rng = np.random.default_rng(10 + case)
+    x = rng.standard_normal((2, 4, 6, 7))
+    weight = rng.standard_normal((6, 4 // c["groups"], 3, 2))
+    bias = rng.standard_normal(6)
+    oh = (6 + 2 * c["pad"][0] - (c["dil"][0] * 2 + 1)) // c["stride"][0] + 1
+    ow = (7 + 2 * c["pad"][1] - (c["dil"][1] * 1 + 1)) // c["stride"][1] + 1
+    offset = rng.standard_normal((2, 2 * c["og"] * 6, oh, ow)) * 2.5
+    mask = rng.uniform(size=(2, c["og"] * 6, oh, ow)) if c["mask"] else None
+    want = _deform_reference(x, offset, weight, bias, c["stride"], c["pad"], c["dil"], mask)
+    f32 = lambda a: None if a is None else ember.tensor(a.astype(np.float32), backend=backend)  # noqa: E731
+    got = ops.deform_conv2d(f32(x), f32(offset), f32(weight), f32(bias), c["stride"], c["pad"],
+                            c["dil"], f32(mask))
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_deform_conv2d_differentiates_in_every_input():
+    """Central differences in float64 for the input, the offsets, the mask, the weight
+    and the bias (offsets kept off the pixel grid, where the bilinear weights kink)."""
+    rng = np.random.default_rng(20)
+    x, weight = rng.standard_normal((1, 2, 4, 5)), rng.standard_normal((3, 2, 2, 2))
+    offset = rng.uniform(0.1, 0.9, (1, 8, 3, 4)) * rng.choice([-1, 1], (1, 8, 3, 4))
+    mask, bias = rng.uniform(size=(1, 4, 3, 4)), rng.standard_normal(3)
+    leaves = [ember.tensor(a, requires_grad=True) for a in (x, offset, weight, bias, mask)]
+    assert ember.autograd.gradcheck(
+        lambda a, o, w, b, m: ops.deform_conv2d(a, o, w, b, 1, 0, 1, m), tuple(leaves))
+    with pytest.raises(ember.ShapeError, match=r"offset must be \(N, 2 \* offset_groups"):
+        ops.deform_conv2d(leaves[0], leaves[1][:, :5], leaves[2])

@@ -759,6 +759,29 @@ def roi_align(c, a, x, rois, batch_indices):
                  a.get("coordinate_transformation_mode", default) == "half_pixel")
 
 
+@op("DeformConv")
+def deform_conv(c, a, x, w, offset, bias=None, mask=None):
+    """ember.plugins.vision's deform_conv2d (torchvision's): pads larger at the end than
+    at the start are zeros added to the input's bottom and right first (a sample there
+    reads zeros either way)."""
+    from ember.plugins.vision.ops import deform_conv2d
+    x, w = c.tensor(x), c.tensor(w)
+    if x.ndim != 4:
+        c.refuse(f"{x.ndim - 2}-D DeformConv is not supported (ember has 2-D)")
+    top, left, bottom, right = a.get("pads", [0, 0, 0, 0])
+    if bottom < top or right < left:
+        c.refuse(f"DeformConv with pads {a['pads']} (smaller at the end) is not supported")
+    if bottom > top or right > left:
+        x = ember.pad(x, ((0, 0), (0, 0), (0, bottom - top), (0, right - left)))
+    if a.get("group", 1) != x.shape[1] // w.shape[1]:
+        c.refuse(f"DeformConv: group={a.get('group', 1)} does not match the weight's "
+                 f"{w.shape[1]} input channels per group of {x.shape[1]}")
+    return deform_conv2d(x, c.tensor(offset), w, None if bias is None else c.tensor(bias),
+                         tuple(a.get("strides", [1, 1])), (top, left),
+                         tuple(a.get("dilations", [1, 1])),
+                         None if mask is None else c.tensor(mask))
+
+
 @op("SwiGLU")
 def swiglu(c, a, x, gate):
     """x sigmoid(alpha x) times the gate (ONNX's SwiGLU of two inputs of one shape)."""

@@ -160,6 +160,11 @@ class Permute(nn.Module):
         return LayerExample({"dims": [0, 2, 3, 1]}, shape=(2, 3, 4, 5))
 
 
-LAYERS = {"stochastic_depth": StochasticDepth, "frozen_batch_norm2d": FrozenBatchNorm2d,
+def _deformable():
+    from .deform import DeformConv2d
+    return DeformConv2d
+
+
+LAYERS = {"deform_conv2d": _deformable(), "stochastic_depth": StochasticDepth, "frozen_batch_norm2d": FrozenBatchNorm2d,
           "squeeze_excitation": SqueezeExcitation,
           "conv2d_norm_activation": Conv2dNormActivation, "mlp": MLP, "permute": Permute}

@@ -83,53 +83,41 @@ def _interpolation(starts, bin_size, grid, pooled, extent):
     return out
 
 
-def _pairs(weights_y, weights_x):
-    """Per bin (p, q) the pixels (flat y * W + x) and weights of Ay[p] x Ax[q]."""
-    out = []
-    width = weights_x.shape[1]
-    for ay in weights_y:
-        ys = np.flatnonzero(ay)
-        for ax in weights_x:
-            xs = np.flatnonzero(ax)
-            out.append(((ys[:, None] * width + xs[None, :]).ravel(),
-                        (ay[ys][:, None] * ax[xs][None, :]).ravel()))
-    return out
+def _sparse(dense):
+    """(K, P, E) per-bin weights along one axis as (indices, weights), each (K, P, R):
+    the R = most nonzero entries of any bin, padded with zero weights."""
+    nonzero = dense != 0
+    width = max(1, int(nonzero.sum(axis=-1).max(initial=0)))
+    order = np.argsort(~nonzero, axis=-1, kind="stable")[..., :width]
+    return order, np.take_along_axis(dense, order, axis=-1)
 
 
-def _gathered(x, images, bins, reduce):
-    """The (K, C, PH, PW) result of each box's bins: ``bins[k]`` lists per bin (pixels
-    of its image, weights or None), reduced by weighted sum or by maximum."""
+def _gathered(x, images, along_y, along_x, reduce):
+    """The (K, C, PH, PW) result from each box's bins, separable into rows and columns:
+    ``along_y`` (row indices, weights), each (K, PH, Ry), ``along_x`` the same for the
+    columns; bin (p, q) reads the pixels of its rows times its columns, with the
+    products of their weights, reduced by ``reduce(values, weights)`` over that list."""
     n, c, h, w = x.shape
-    k_boxes, (ph, pw) = len(bins), bins.shape_out
+    (ys, wy), (xs, wx) = along_y, along_x
+    k_boxes, ph, ry = ys.shape
+    pw, rx = xs.shape[1:]
     if k_boxes == 0 or c == 0:
         return ember.zeros(k_boxes, c, ph, pw, dtype=x.dtype, backend=x.backend)
-    longest = max(1, max(len(p) for box in bins for p, _ in box))
-    pos = np.zeros((k_boxes, ph * pw, longest), np.int64)
-    weight = np.zeros((k_boxes, ph * pw, longest))
-    for k, box in enumerate(bins):
-        for j, (pixels, wts) in enumerate(box):
-            pos[k, j, :len(pixels)] = pixels + images[k] * h * w
-            weight[k, j, :len(pixels)] = 1.0 if wts is None else wts
+    pos = (images[:, None, None, None, None] * (h * w) + ys[:, :, None, :, None] * w
+           + xs[:, None, :, None, :]).reshape(k_boxes, ph * pw, ry * rx)
+    weight = (wy[:, :, None, :, None] * wx[:, None, :, None, :]).reshape(k_boxes, ph * pw, ry * rx)
     rows = _feature_rows(x)
-    step = max(1, _CHUNK_ELEMENTS // max(1, ph * pw * longest * c))
+    step = max(1, _CHUNK_ELEMENTS // max(1, ph * pw * ry * rx * c))
     parts = []
     for start in range(0, k_boxes, step):
         index = ember.tensor(pos[start:start + step].ravel(), dtype=x.backend.default_int,
                              backend=x.backend)
-        got = ember.index_select(rows, 0, index).reshape(-1, ph * pw, longest, c)
+        got = ember.index_select(rows, 0, index).reshape(-1, ph * pw, ry * rx, c)
         wts = ember.tensor(weight[start:start + step, :, :, None], dtype=x.dtype,
                            backend=x.backend)
         parts.append(reduce(got, wts))
     out = ember.concatenate(parts) if len(parts) > 1 else parts[0]
     return ember.permute(out.reshape(k_boxes, ph, pw, c), (0, 3, 1, 2))
-
-
-class _Bins(list):
-    """Each box's bins (a list per box), with the output's (PH, PW)."""
-
-    def __init__(self, items, shape_out):
-        super().__init__(items)
-        self.shape_out = shape_out
 
 
 def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1,  # noqa: A002
@@ -147,23 +135,37 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1,  
     rois, images = _rois(op, boxes, n)
     ph, pw = _size(op, output_size)
     offset = 0.5 if aligned else 0.0
-    bins = []
-    for x1, y1, x2, y2 in rois[:, 1:] * spatial_scale - offset:
+    weights_y, weights_x = np.zeros((len(rois), ph, h)), np.zeros((len(rois), pw, w))
+    for k, (x1, y1, x2, y2) in enumerate(rois[:, 1:] * spatial_scale - offset):
         width, height = x2 - x1, y2 - y1
         if not aligned:
             width, height = max(width, 1.0), max(height, 1.0)
-        gy = sampling_ratio if sampling_ratio > 0 else math.ceil(height / ph) \
-            if math.isfinite(height) else 0
-        gx = sampling_ratio if sampling_ratio > 0 else math.ceil(width / pw) \
-            if math.isfinite(width) else 0
-        count = max(gy * gx, 1)
-        ay = _interpolation(y1, height / ph, gy, ph, h)
-        ax = _interpolation(x1, width / pw, gx, pw, w) / count
-        bins.append(_pairs(ay, ax))
+        gy, gx = (sampling_ratio if sampling_ratio > 0 else
+                  math.ceil(extent / pooled) if math.isfinite(extent) else 0
+                  for extent, pooled in ((height, ph), (width, pw)))
+        weights_y[k] = _interpolation(y1, height / ph, gy, ph, h)
+        weights_x[k] = _interpolation(x1, width / pw, gx, pw, w) / max(gy * gx, 1)
 
     def weighted_mean(got, wts):
         return (got * wts).sum(axis=2)
-    return _gathered(input, images, _Bins(bins, (ph, pw)), weighted_mean)
+    return _gathered(input, images, _sparse(weights_y), _sparse(weights_x), weighted_mean)
+
+
+class _FirstMaximum(ember.autograd.Function):
+    """The maximum over axis 2, its gradient all to the first largest entry (as
+    torchvision's argmax): the argmax is found only in backward."""
+
+    @staticmethod
+    def forward(ctx, values):
+        ctx.save_for_backward(values)
+        return ember.amax(values, axis=2)
+
+    @staticmethod
+    def backward(ctx, g):
+        values, = ctx.saved_tensors
+        first = ember.argmax(values, axis=2, keepdims=True)
+        slots = ember.arange(values.shape[2], backend=values.backend).reshape(1, 1, -1, 1)
+        return g[:, :, None, :] * (slots == first).to(g.dtype)
 
 
 def roi_pool(input, boxes, output_size, spatial_scale=1.0):  # noqa: A002
@@ -177,25 +179,24 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):  # noqa: A002
     n, _, h, w = input.shape
     rois, images = _rois(op, boxes, n)
     ph, pw = _size(op, output_size)
-    corners = np.sign(rois[:, 1:] * spatial_scale) * np.floor(np.abs(rois[:, 1:] * spatial_scale)
-                                                               + 0.5)   # C's round()
-    bins = []
-    for x1, y1, x2, y2 in corners.astype(np.int64):
-        bin_h, bin_w = max(y2 - y1 + 1, 1) / ph, max(x2 - x1 + 1, 1) / pw
-        box = []
-        for p in range(ph):
-            rows = np.arange(min(max(math.floor(p * bin_h) + y1, 0), h),
-                             min(max(math.ceil((p + 1) * bin_h) + y1, 0), h))
-            for q in range(pw):
-                cols = np.arange(min(max(math.floor(q * bin_w) + x1, 0), w),
-                                 min(max(math.ceil((q + 1) * bin_w) + x1, 0), w))
-                box.append(((rows[:, None] * w + cols[None, :]).ravel(), None))
-        bins.append(box)
+    scaled = rois[:, 1:] * spatial_scale
+    corners = (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int64)  # C's round()
 
-    def first_maximum(got, wts):
-        filled = wts > 0
-        values = ember.where(filled, got, -math.inf)
-        first = ember.argmax(values, axis=2, keepdims=True)
-        best = ember.take_along_axis(values, first, 2)[:, :, 0]
-        return ember.where(filled.any(axis=2), best, 0.0)
-    return _gathered(input, images, _Bins(bins, (ph, pw)), first_maximum)
+    def windows(start, end, pooled, extent):
+        """Each bin's pixels along one axis, (K, P, R), padded with the bin's first (a
+        repeat leaves the maximum and which pixel comes first as they were), and 1 where
+        the bin is not empty (as weights: the first entry's is the bin's)."""
+        size = np.maximum(end - start + 1, 1)[:, None] / pooled
+        p = np.arange(pooled)[None, :]
+        lo = np.clip(np.floor(p * size).astype(np.int64) + start[:, None], 0, extent)
+        hi = np.clip(np.ceil((p + 1) * size).astype(np.int64) + start[:, None], 0, extent)
+        span = max(1, int((hi - lo).max(initial=0)))
+        at = lo[..., None] + np.arange(span)
+        at = np.where(at < hi[..., None], at, lo[..., None])
+        filled = np.broadcast_to((hi > lo)[..., None], at.shape).astype(np.float64)
+        return np.minimum(at, extent - 1), filled
+
+    def first_maximum(got, filled):
+        return _FirstMaximum.apply(got) * filled[:, :, 0]
+    return _gathered(input, images, windows(corners[:, 1], corners[:, 3], ph, h),
+                     windows(corners[:, 0], corners[:, 2], pw, w), first_maximum)

@@ -2431,3 +2431,23 @@ def test_an_ensemble_through_stack_module_state_and_vmap_is_torch_funcs():
             assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
         else:
             assert a == b
+
+
+def test_large_row_gathers_add_their_gradient_rows_as_torch():
+    """Above the numpy backend's ROW_ADD_FROM the gradient of a gather of rows is added
+    by a compiled loop (repeated rows, float32 and float64): PyTorch's gradient."""
+    torch = pytest.importorskip("torch")
+    from ember.backends.numpy.backend import ROW_ADD_FROM
+    rng = np.random.default_rng(0)
+    rows = ROW_ADD_FROM // 64 + 17
+    for dtype in (np.float32, np.float64):
+        table = rng.standard_normal((300, 64)).astype(dtype)
+        index = rng.integers(0, 300, rows)
+        upstream = rng.standard_normal((rows, 64)).astype(dtype)
+        ours = ember.tensor(table, requires_grad=True)
+        (ember.index_select(ours, 0, ember.tensor(index)) * ember.tensor(upstream)).sum().backward()
+        theirs = torch.tensor(table, requires_grad=True)
+        (torch.index_select(theirs, 0, torch.tensor(index)) * torch.tensor(upstream)).sum().backward()
+        want = theirs.grad.numpy()
+        np.testing.assert_allclose(ours.grad.numpy(), want, rtol=0, atol=np.abs(want).max() * (
+            1e-6 if dtype is np.float32 else 1e-14))      # (the rows' sums in another order)

@@ -217,11 +217,13 @@ class ArrayModuleBackend(Backend):
     def scatter_add(self, shape, axis, index, src):
         xp = self.xp
         out = xp.zeros(shape, dtype=src.dtype)
-        if axis == 0 and index.ndim == 1:
-            xp.add.at(out, index, src)
-            return out
         moved = xp.moveaxis(src, tuple(range(axis, axis + index.ndim)), tuple(range(index.ndim)))
-        xp.add.at(xp.moveaxis(out, axis, 0), index, moved)
+        if axis == 0 and xp is numpy and src.size >= ROW_ADD_FROM and \
+                src.dtype in _row_adds().ROW_ADD_DTYPES:       # (out is C-ordered there)
+            _row_adds().add_rows(out, index.reshape(-1),
+                                 moved.reshape((index.size,) + moved.shape[index.ndim:]))
+        else:
+            xp.add.at(xp.moveaxis(out, axis, 0), index, moved)
         return out
 
     def matmul(self, a, b): return self.xp.matmul(a, b)
@@ -741,7 +743,8 @@ class NumpyBackend(ArrayModuleBackend):
         from importlib.metadata import version
         return [f"loops compiled by Numba {version('numba')} on first use: max pooling (per "
                 f"window shape), layer norm's rows, erf, GELU, sigmoid, attention's exponentials, "
-                f"depthwise convolutions and Winograd's 3x3 ones",
+                f"depthwise convolutions, Winograd's 3x3 ones and the row sums of gathers' "
+                f"gradients (embeddings, index_select) from {ROW_ADD_FROM:,} elements",
                 f"cores: {threads.cores()}, each with a piece of elementwise ops on "
                 f"{threads.MIN_ELEMENTS:,} elements or more, of window copies, of max "
                 f"pooling's planes and of attention's heads"] + _kept_memory_line()
@@ -876,3 +879,14 @@ def _bias_relu(out, c, relu):
         numpy.add(block, c[lo:lo + step], out=block)
         numpy.maximum(block, 0, out=block)
     return out
+
+
+#: from how many elements scatter_add's rows are added by a compiled loop (Numba's import
+#: and compile take 1.8 s once per process; np.add.at takes 0.6 ms for this many)
+ROW_ADD_FROM = 1 << 18
+
+
+def _row_adds():
+    """kernels (Numba), imported on first use as the backend's other loops are."""
+    from . import kernels
+    return kernels

@@ -40,6 +40,7 @@ __all__ = ["absolute", "adjoint", "arccos", "arccosh", "arcsin", "arcsinh", "arc
            "is_conj", "is_neg", "resolve_conj", "resolve_neg", "conj_physical", "detach",
            "fill", "nuclear_norm", "frobenius_norm", "svd", "qr", "cholesky",
            "triangular_solve", "poisson", "binomial", "pdist", "gradient", "index_reduce",
+           "svd_lowrank", "pca_lowrank",
            "put", *INPLACE]
 
 #: torch.inf, torch.nan, torch.pi, torch.e and torch.newaxis (the array API's too)
@@ -410,6 +411,56 @@ def qr(input, some=True):  # noqa: A002
     """(Q, R) (torch.qr: ``some`` is mode "reduced", else "complete")."""
     from . import linalg
     return linalg.qr(input, mode="reduced" if some else "complete")
+
+
+def _approximate_basis(A, q, niter, M):
+    """An orthonormal (m, q) basis Q of A's range from a Gaussian sketch and ``niter``
+    power iterations, re-orthonormalized by QR at each half-step (Halko, Martinsson and
+    Tropp 2009, algorithm 4.4), of A - M where M is given."""
+    from . import linalg
+    from .creation import randn
+    product = (lambda B: ops.matmul(A, B) - ops.matmul(M, B)) if M is not None else \
+        (lambda B: ops.matmul(A, B))
+    adjoint = (lambda B: ops.matmul(A.mH, B) - ops.matmul(M.mH, B)) if M is not None else \
+        (lambda B: ops.matmul(A.mH, B))
+    Q = linalg.qr(product(randn(A.shape[-1], q, dtype=A.dtype, backend=A.backend))).Q
+    for _ in range(niter):
+        Q = linalg.qr(adjoint(Q)).Q
+        Q = linalg.qr(product(Q)).Q
+    return Q
+
+
+@refuses_none
+def svd_lowrank(A, q=6, niter=2, M=None):  # noqa: N803  (PyTorch's names)
+    """torch.svd_lowrank: (U, S, V), a rank-q approximation of A (or of A - M) by the
+    randomized SVD of Halko et al. 2009 (algorithm 5.1): an approximate basis of the
+    range (``niter`` power iterations), the SVD of A projected onto it. Exact where A's
+    rank is at most q. Random: it draws from ember's generator (manual_seed)."""
+    from . import linalg
+    q = 6 if q is None else q
+    m, n = A.shape[-2:]
+    if not 0 < q <= min(m, n):
+        raise ShapeError(f"svd_lowrank: q must be in 1..min(m, n) = {min(m, n)} for a "
+                         f"({m}, {n}) matrix, got {q}")
+    if m < n or n > q:          # the transpose's basis keeps B and V small, as PyTorch's
+        Q = _approximate_basis(A.mH, q, niter, None if M is None else M.mH)
+        B = ops.matmul(A, Q) - (ops.matmul(M, Q) if M is not None else 0)
+        U, S, Vh = linalg.svd(B, full_matrices=False)
+        return U, S, ops.matmul(Q, Vh.mH)
+    Q = _approximate_basis(A, q, niter, M)
+    B = ops.matmul(Q.mH, A) - (ops.matmul(Q.mH, M) if M is not None else 0)
+    U, S, Vh = linalg.svd(B, full_matrices=False)
+    return ops.matmul(Q, U), S, Vh.mH
+
+
+@refuses_none
+def pca_lowrank(A, q=None, center=True, niter=2):  # noqa: N803
+    """torch.pca_lowrank: (U, S, V) of svd_lowrank on A with each column's mean taken
+    away (``center``); V's columns are the principal directions, S^2 / (m - 1) their
+    variances. q defaults to min(6, m, n)."""
+    m, n = A.shape[-2:]
+    q = min(6, m, n) if q is None else q
+    return svd_lowrank(A - A.mean(axis=-2, keepdims=True) if center else A, q, niter)
 
 
 @refuses_none

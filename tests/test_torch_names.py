@@ -963,3 +963,30 @@ def test_gradient_index_reduce_and_put_refuse_what_torch_refuses():
     with pytest.raises(ember.IndexingError):
         ember.put(x, ember.tensor([6]), ember.ones(1))
     assert [g.dtype for g in ember.gradient(ember.tensor([1, 4, 9]))] == [ember.float32]
+
+
+def test_svd_lowrank_and_pca_lowrank_recover_low_rank_matrices():
+    """Randomized, so compared with what is exact: a matrix of rank r <= q comes back
+    whole (U diag(S) V^T, S the top singular values of NumPy's SVD) for tall, wide and
+    narrow shapes, with PyTorch's shapes; M is subtracted first; pca_lowrank's S are the
+    centered matrix's singular values."""
+    rng = np.random.default_rng(11)
+    for m, n, r, q in ((40, 30, 4, 6), (30, 40, 5, 6), (50, 6, 3, 6), (20, 20, 2, 3)):
+        a = rng.standard_normal((m, r)) @ rng.standard_normal((r, n))
+        u, s, v = ember.svd_lowrank(ember.tensor(a), q=q)
+        tu, ts, tv = torch.svd_lowrank(torch.tensor(a), q=q)
+        assert (u.shape, s.shape, v.shape) == (tuple(tu.shape), tuple(ts.shape), tuple(tv.shape))
+        want = np.linalg.svd(a, compute_uv=False)[:r]
+        assert np.abs(s.numpy()[:r] - want).max() <= 1e-13 * want[0]
+        rebuilt = (u.numpy() * s.numpy()) @ v.numpy().T
+        assert np.abs(rebuilt - a).max() <= 1e-13 * np.abs(a).max()
+    base = rng.standard_normal((25, 3)) @ rng.standard_normal((3, 15))
+    shift = rng.standard_normal((25, 15))
+    u, s, v = ember.svd_lowrank(ember.tensor(base + shift), q=4, M=ember.tensor(shift))
+    assert np.abs((u.numpy() * s.numpy()) @ v.numpy().T - base).max() <= 1e-12 * np.abs(base).max()
+    x = rng.standard_normal((60, 5)) * [5.0, 3.0, 1.0, 0.5, 0.1] + 7.0
+    _, s, _ = ember.pca_lowrank(ember.tensor(x))
+    want = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    np.testing.assert_allclose(s.numpy(), want, rtol=1e-12)
+    with pytest.raises(ember.ShapeError, match=r"q must be in 1..min\(m, n\) = 15"):
+        ember.svd_lowrank(ember.tensor(base), q=16)

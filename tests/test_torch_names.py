@@ -990,3 +990,30 @@ def test_svd_lowrank_and_pca_lowrank_recover_low_rank_matrices():
     np.testing.assert_allclose(s.numpy(), want, rtol=1e-12)
     with pytest.raises(ember.ShapeError, match=r"q must be in 1..min\(m, n\) = 15"):
         ember.svd_lowrank(ember.tensor(base), q=16)
+
+
+def test_histogramdd_is_torchs(backend):
+    """Counts and edges of torch.histogramdd: ints, per-dimension ints, given edges,
+    range, weights and density, points outside and on the last edges, a constant
+    dimension (widened by 1/2), and a batch of points in leading axes."""
+    rng = np.random.default_rng(12)
+    p = rng.standard_normal((300, 3)).astype(np.float32)
+    p[:5, 1] = 1.5                                   # on the last edge of the range below
+    cases = [({"bins": 4}, {}), ({"bins": [3, 5, 2]}, {}),
+             ({"bins": [2, 3, 4], "range": [-1.0, 1.0, -1.5, 1.5, 0.0, 2.0]}, {}),
+             ({"bins": [3, 2, 2], "density": True}, {"weight": rng.uniform(size=300)})]
+    for kwargs, extra in cases:
+        ours = ember.histogramdd(ember.tensor(p, backend=backend), **kwargs,
+                                 **{k: ember.tensor(v.astype(np.float32), backend=backend)
+                                    for k, v in extra.items()})
+        theirs = torch.histogramdd(torch.tensor(p), **kwargs,
+                                   **{k: torch.tensor(v.astype(np.float32)) for k, v in extra.items()})
+        _same(ours.hist, theirs.hist, f"histogramdd {kwargs}", 8)
+        for a, b in zip(ours.bin_edges, theirs.bin_edges):
+            _same(a, b, f"histogramdd edges {kwargs}", 2)
+    edges = [ember.tensor([-3.0, 0.0, 3.0], backend=backend)] * 2
+    flat = ember.histogramdd(ember.tensor(np.stack([p[:, 0], np.full(300, 2.0, np.float32)], 1)
+                                          .reshape(10, 30, 2), backend=backend), bins=2)
+    assert flat.hist.numpy().sum() == 300 and flat.bin_edges[1].numpy().tolist() == [1.5, 2.0, 2.5]
+    assert ember.histogramdd(ember.tensor(p[:, :2], backend=backend), bins=edges).hist.numpy().sum() \
+        == np.sum(np.all(np.abs(p[:, :2]) <= 3, axis=1))

@@ -50,7 +50,8 @@ from .stacking import (block_diag, broadcast_shapes, broadcast_tensors, cartesia
                        column_stack, diag_embed, diagonal_scatter, dsplit, dstack, hsplit, hstack,
                        ravel, select, select_scatter, slice_scatter, t, tensor_split, vsplit,
                        vstack)
-from .statistics import aminmax, corrcoef, cov, histc, histogram, std_mean, var_mean
+from .statistics import (aminmax, corrcoef, cov, histc, histogram, histogramdd, std_mean,
+                         var_mean)
 from .representation import frexp, nextafter
 
 (all, amax, amin, any, argmax, argmin, argsort, concatenate, count_nonzero, cummax, cummin,
@@ -75,7 +76,7 @@ __all__ = ["abs", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "addmv"
            "div", "dot", "dsplit", "dstack", "einsum", "eq", "equal", "erf", "erfc", "erfinv",
            "exp", "exp2", "expm1", "flatten", "flip", "fliplr", "flipud", "floor", "floor_divide",
            "fmax", "fmin", "fmod", "frac", "frexp", "gather", "gcd", "ge", "getitem", "gt",
-           "heaviside", "histc", "histogram", "hsplit", "hstack", "hypot", "i0", "igamma",
+           "heaviside", "histc", "histogram", "histogramdd", "hsplit", "hstack", "hypot", "i0", "igamma",
            "igammac", "imag",
            "index_add", "index_copy", "index_fill", "index_select", "inner", "inverse", "isclose",
            "isfinite", "isin", "isinf", "isnan", "isneginf", "isposinf", "isreal", "kron",

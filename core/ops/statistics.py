@@ -157,3 +157,66 @@ def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: 
     if density:
         hist = hist / (sum_(hist) * (edges[1:] - edges[:-1]))
     return Histogram(hist, edges)
+
+
+HistogramDD = collections.namedtuple("HistogramDD", "hist bin_edges")
+
+
+@refuses_none
+def histogramdd(input, bins, *, range=None, weight=None, density=False):  # noqa: A002
+    """(hist, bin_edges), as torch.histogramdd: the points are input's last axis (D
+    coordinates; the other axes are points too); ``bins`` an int for every dimension,
+    one int per dimension, or D tensors of increasing edges; ``range`` [lo0, hi0, lo1,
+    hi1, ...] (each dimension's extremes by default, widened by 1/2 each way when
+    equal); each bin holds its lower edges, the last ones both; ``weight`` one per
+    point; ``density`` divides by the total weight and each bin's volume."""
+    from ..tensor import Tensor
+    from .elementwise import where
+    x = _float_input("histogramdd", input)
+    if x.ndim < 1:
+        raise ShapeError("histogramdd: input must have a last axis of coordinates, got a 0-d tensor")
+    dims = x.shape[-1]
+    points = reshape(x, (-1, dims))
+    bins = list(bins) if isinstance(bins, (list, tuple)) else [bins] * dims
+    if len(bins) != dims:
+        raise ShapeError(f"histogramdd: {len(bins)} bin specifications for {dims} dimensions")
+    if range is not None and len(range) != 2 * dims:
+        raise ShapeError(f"histogramdd: range holds a (lo, hi) pair per dimension, "
+                         f"{2 * dims} numbers, got {len(range)}")
+    if weight is not None and as_tensor(weight, "histogramdd").shape != x.shape[:-1]:
+        raise ShapeError(f"histogramdd: weight {weight.shape} must have one value per point, "
+                         f"{x.shape[:-1]}")
+    edges, flat, keep = [], None, None
+    for d, spec in enumerate(bins):
+        column = points[:, d]
+        if isinstance(spec, Tensor):
+            e = as_tensor(spec, "histogramdd").to(x.dtype)
+            if e.ndim != 1 or e.shape[0] < 2:
+                raise ShapeError(f"histogramdd: dimension {d}'s edges must be 1-D with at "
+                                 f"least 2, got {e.shape}")
+        else:
+            if int(spec) <= 0:
+                raise ValueError(f"histogramdd: bins must be positive, got {spec}")
+            if range is not None:
+                lo, hi = x.sum() * 0 + float(range[2 * d]), x.sum() * 0 + float(range[2 * d + 1])
+            else:
+                lo, hi = amin(column), amax(column)
+            same = lo == hi
+            e = _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(spec), x)
+        at, inside = _binned(column, e, None)
+        edges.append(e)
+        flat = at if flat is None else flat * (e.shape[0] - 1) + at
+        keep = inside if keep is None else keep * inside
+    shape = tuple(e.shape[0] - 1 for e in edges)
+    w = keep if weight is None else keep * reshape(as_tensor(weight, "histogramdd"), (-1,))
+    count = 1
+    for n in shape:
+        count *= n
+    hist = reshape(_counts(flat, w, count, x.dtype, x.backend), shape)
+    if density:
+        volume = None
+        for d, e in enumerate(edges):
+            width = reshape(e[1:] - e[:-1], (1,) * d + (-1,) + (1,) * (dims - d - 1))
+            volume = width if volume is None else volume * width
+        hist = hist / (sum_(hist) * volume)
+    return HistogramDD(hist, edges)

@@ -1017,3 +1017,28 @@ def test_histogramdd_is_torchs(backend):
     assert flat.hist.numpy().sum() == 300 and flat.bin_edges[1].numpy().tolist() == [1.5, 2.0, 2.5]
     assert ember.histogramdd(ember.tensor(p[:, :2], backend=backend), bins=edges).hist.numpy().sum() \
         == np.sum(np.all(np.abs(p[:, :2]) <= 3, axis=1))
+
+
+def test_histograms_count_past_nan_and_infinities_as_torch(backend):
+    """With a range given, NaN and infinite elements are simply not counted (a NaN in
+    the data made every edge NaN: the range was built as x.sum() * 0 + lo); without one,
+    a non-finite extreme is refused by name, as PyTorch refuses it; no data gives the
+    range [0, 1]. histc keeps its own rule: NaN is left out of its extremes."""
+    data = np.array([0.1, np.nan, 0.7, np.inf, -np.inf, 0.5], np.float32)
+    x, t = ember.tensor(data, backend=backend), torch.tensor(data)
+    _same(tuple(ember.histogram(x, 4, range=(0.0, 1.0))),
+          tuple(torch.histogram(t, 4, range=(0.0, 1.0))), "histogram with a range", 2)
+    _same(ember.histc(x, 4, min=0, max=1), torch.histc(t, 4, min=0, max=1), "histc", 2)
+    pairs = np.stack([data, data[::-1]], axis=1)
+    _same(ember.histogramdd(ember.tensor(pairs, backend=backend), bins=2,
+                            range=[0.0, 1.0, 0.0, 1.0]).hist,
+          torch.histogramdd(torch.tensor(pairs), bins=2, range=[0.0, 1.0, 0.0, 1.0]).hist,
+          "histogramdd with a range", 2)
+    for call in (lambda: ember.histogram(x, 4), lambda: ember.histc(x, 4),
+                 lambda: ember.histogramdd(ember.tensor(pairs, backend=backend), bins=2)):
+        with pytest.raises(ember.RangeError, match="range .* is not finite; give range"):
+            call()
+    empty = ember.zeros(0, backend=backend)
+    _same(tuple(ember.histogram(empty, 2)), tuple(torch.histogram(torch.zeros(0), 2)), "empty", 0)
+    np.testing.assert_array_equal(ember.histc(ember.tensor([np.nan, 1.0, 3.0], backend=backend),
+                                              2).numpy(), [1.0, 1.0])

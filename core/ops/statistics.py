@@ -3,8 +3,9 @@ std_mean, cov and corrcoef. Composed of differentiable ops, so they run and
 differentiate on every backend."""
 
 import collections
+import math
 
-from ..errors import ShapeError, refuses_none
+from ..errors import RangeError, ShapeError, refuses_none
 from ._util import as_tensor
 from .elementwise import _float_input, clip, sqrt
 from .movement import diagonal, reshape, transpose
@@ -88,6 +89,7 @@ def _edges(lo, hi, bins, like):
 def _binned(x, edges, weight):
     """Each element's bin among ``edges`` (the last one closed), and its weight, 0 for the
     elements outside the edges and NaN."""
+    from ..creation import ones_like
     from .elementwise import logical_and, where
     from .sort import searchsorted
     bins = edges.shape[0] - 1
@@ -95,8 +97,31 @@ def _binned(x, edges, weight):
     at = searchsorted(edges, flat, side="right") - 1
     at = where(flat == edges[-1], bins - 1, at)
     inside = logical_and(flat >= edges[0], flat <= edges[-1])
-    w = 1.0 if weight is None else reshape(weight, (-1,))
-    return where(inside, at, 0), where(inside, w, 0.0) * (flat * 0.0 + 1.0)
+    w = ones_like(flat) if weight is None else reshape(weight, (-1,))
+    return where(inside, at, 0), where(inside, w, 0.0)   # (NaN and inf weigh nothing there)
+
+
+def _given(value, like):
+    """A bound given as a number, as a 0-d tensor of ``like``'s dtype and backend (the
+    data's own values play no part: x.sum() * 0 + value was NaN where x held NaN or inf)."""
+    from ..creation import full
+    return full((), float(value), dtype=like.dtype, backend=like.backend)
+
+
+def _extremes(op, x):
+    """The data's (min, max) as 0-d tensors, for a range not given: 0 and 1 for no data
+    (PyTorch's); an infinite or NaN one is refused eagerly (its edges would all be NaN),
+    as PyTorch refuses it."""
+    from ..compile import is_compiling
+    if not x.size:
+        return _given(0.0, x), _given(1.0, x)
+    lo, hi = amin(x), amax(x)
+    if not is_compiling():
+        low, high = float(lo.item()), float(hi.item())
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise RangeError(f"{op}: the data's range [{low}, {high}] is not finite; give "
+                             f"range=(lo, hi) to count only what lies within it")
+    return lo, hi
 
 
 def _counts(at, w, bins, dtype, backend):
@@ -116,11 +141,11 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (PyTorch's names)
         raise ValueError(f"histc: bins must be positive, got {bins}")
     if min == 0 and max == 0:
         numbers = where(x == x, x, 0.0) if x.size else x
-        lo, hi = (amin(numbers), amax(numbers)) if x.size else (x.sum() * 0, x.sum() * 0)
+        lo, hi = _extremes("histc", numbers) if x.size else (_given(0.0, x), _given(0.0, x))
     else:
         if min > max:
             raise ValueError(f"histc: max ({max}) must not be less than min ({min})")
-        lo, hi = x.sum() * 0 + float(min), x.sum() * 0 + float(max)
+        lo, hi = _given(min, x), _given(max, x)
     same = lo == hi
     lo, hi = where(same, lo - 1.0, lo), where(same, hi + 1.0, hi)
     at, w = _binned(x, _edges(lo, hi, int(bins), x), None)
@@ -144,10 +169,8 @@ def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: 
         from .elementwise import where
         if int(bins) <= 0:
             raise ValueError(f"histogram: bins must be positive, got {bins}")
-        if range is not None:
-            lo, hi = x.sum() * 0 + float(range[0]), x.sum() * 0 + float(range[1])
-        else:
-            lo, hi = amin(x), amax(x)
+        lo, hi = (_given(range[0], x), _given(range[1], x)) if range is not None else \
+            _extremes("histogram", x)
         same = lo == hi
         edges = _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(bins), x)
     if weight is not None and as_tensor(weight, "histogram").shape != x.shape:
@@ -197,10 +220,8 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):  # noqa
         else:
             if int(spec) <= 0:
                 raise ValueError(f"histogramdd: bins must be positive, got {spec}")
-            if range is not None:
-                lo, hi = x.sum() * 0 + float(range[2 * d]), x.sum() * 0 + float(range[2 * d + 1])
-            else:
-                lo, hi = amin(column), amax(column)
+            lo, hi = (_given(range[2 * d], x), _given(range[2 * d + 1], x)) \
+                if range is not None else _extremes("histogramdd", column)
             same = lo == hi
             e = _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(spec), x)
         at, inside = _binned(column, e, None)

@@ -1042,3 +1042,15 @@ def test_histograms_count_past_nan_and_infinities_as_torch(backend):
     _same(tuple(ember.histogram(empty, 2)), tuple(torch.histogram(torch.zeros(0), 2)), "empty", 0)
     np.testing.assert_array_equal(ember.histc(ember.tensor([np.nan, 1.0, 3.0], backend=backend),
                                               2).numpy(), [1.0, 1.0])
+
+
+def test_orthogonal_polynomials_of_degree_zero_and_below_are_constants(backend):
+    """p_0 is 1 and a negative degree 0 at every x, infinities and NaN too, as
+    PyTorch's (p_0 was built as x * 0 + 1: NaN and, past the overflow rule, inf)."""
+    x = np.array([np.inf, -np.inf, np.nan, 2.0, -0.0], np.float32)
+    names = [n for n in dir(torch.special) if n.endswith("_polynomial_t") or "polynomial" in n]
+    assert len(names) >= 12
+    for name in names:
+        for n in (0, -1):
+            _same(getattr(ember.special, name)(ember.tensor(x, backend=backend), n),
+                  getattr(torch.special, name)(torch.tensor(x), n), f"{name} n={n}", 0)

@@ -451,7 +451,7 @@ class Chi2(Gamma):
 
     def __init__(self, df, validate_args=None):
         (self.df,), _ = parameters(df)
-        super().__init__(self.df * 0.5, self.df * 0.0 + 0.5, validate_args)
+        super().__init__(self.df * 0.5, full_like(self.df, 0.5), validate_args)
 
     def expand(self, batch_shape):
         return Chi2(ops.broadcast_to(self.df, tuple(batch_shape)), validate_args=False)

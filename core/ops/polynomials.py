@@ -74,11 +74,12 @@ def _polynomial(kind, name, x, n, shift=False):
         shape = broadcast_shapes(name, wide.shape, degree.shape)
         wide, degree = broadcast_to(wide, shape), broadcast_to(degree, shape)
     t = wide + wide - 1.0 if shift else wide
+    from ..creation import ones_like, zeros_like
     first, step = _first(kind)
-    before, now = t * 0.0 + 1.0, first(t)
-    if isinstance(degree, int):
+    before, now = ones_like(t), first(t)     # p_0 is 1 at every x, inf and NaN too (t * 0 + 1
+    if isinstance(degree, int):               # was NaN there), as PyTorch's
         if degree < 0:
-            out = t * 0.0
+            out = zeros_like(t)
         elif degree == 0:
             out = before
         else:

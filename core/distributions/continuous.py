@@ -151,7 +151,7 @@ class Exponential(Distribution):
         self._scalar_parameters(validate_args, rate=rate)
 
     mean = property(lambda self: 1.0 / self.rate)
-    mode = property(lambda self: self.rate * 0.0)
+    mode = property(lambda self: full_like(self.rate, 0.0))
     variance = property(lambda self: self.rate ** -2)
 
     def rsample(self, sample_shape=()):

@@ -8,7 +8,7 @@ PyTorch's."""
 import math
 
 from .. import ops
-from ..creation import ones_like, rand
+from ..creation import ones_like, rand, zeros_like
 from ..dtypes import finfo
 from ..ops.gamma import digamma, lgamma
 from ..ops.special import erf, erfinv
@@ -83,7 +83,7 @@ class HalfNormal(_Folded):
         return self.scale * math.sqrt(2.0) * erfinv(prob)
 
     mean = property(lambda self: self.scale * math.sqrt(2 / math.pi))
-    mode = property(lambda self: self.scale * 0.0)
+    mode = property(lambda self: zeros_like(self.scale))
     variance = property(lambda self: self.scale ** 2 * (1 - 2 / math.pi))
 
 
@@ -102,7 +102,7 @@ class HalfCauchy(_Folded):
         return self.scale * ops.where(prob > 0.5, upper, ops.tan(prob * (math.pi / 2.0)))
 
     mean = property(lambda self: self.scale * math.inf)
-    mode = property(lambda self: self.scale * 0.0)
+    mode = property(lambda self: zeros_like(self.scale))
     variance = property(lambda self: self.scale * math.inf)
 
 

@@ -8,7 +8,7 @@ import math
 
 from .. import dtypes as dt
 from .. import ops
-from ..creation import arange, rand
+from ..creation import arange, rand, zeros_like
 from ..autograd import no_grad
 from ..errors import ShapeError
 from ..ops.deviance import deviance
@@ -372,7 +372,7 @@ class Geometric(Distribution):
 
     # q / p = e^-logits and q / p^2: 1 / p - 1 cancelled (0 past logits 17 in float32)
     mean = property(lambda self: ops.exp(-self.logits))
-    mode = property(lambda self: self.probs * 0.0)
+    mode = property(lambda self: zeros_like(self.probs))
     variance = property(lambda self: ops.exp(-self.logits) / self.probs)
 
     def sample(self, sample_shape=()):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops
 from ..ops._util import index_tensor
-from ..creation import full_like
+from ..creation import full_like, zeros_like
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .distribution import Distribution
@@ -337,7 +337,7 @@ class ReshapeTransform(Transform):
         return ops.reshape(y, self.inverse_shape(y.shape))
 
     def log_abs_det_jacobian(self, x, y):
-        return sum_rightmost(x * 0.0, len(self.in_shape))
+        return sum_rightmost(zeros_like(x), len(self.in_shape))
 
 
 class CumulativeDistributionTransform(Transform):

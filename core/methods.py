@@ -221,6 +221,9 @@ class Methods:
     def triu(self, diagonal=0): return _ops.triu(self, diagonal)
     def split(self, split_size, dim=0): return _ops.split(self, split_size, dim=dim)
     def chunk(self, chunks, dim=0): return _ops.chunk(self, chunks, dim)
+    # PyTorch's "unsafe" forms skip its view-aliasing checks; ember's pieces are values
+    unsafe_split, unsafe_chunk = split, chunk
+    def unsafe_split_with_sizes(self, split_sizes, dim=0): return _ops.split(self, list(split_sizes), dim)
     def unbind(self, dim=0): return _ops.unbind(self, dim)
 
     def repeat(self, *sizes):

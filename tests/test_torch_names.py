@@ -1054,3 +1054,14 @@ def test_orthogonal_polynomials_of_degree_zero_and_below_are_constants(backend):
         for n in (0, -1):
             _same(getattr(ember.special, name)(ember.tensor(x, backend=backend), n),
                   getattr(torch.special, name)(torch.tensor(x), n), f"{name} n={n}", 0)
+
+
+def test_unsafe_splits_and_nn_base_class_names_are_torchs():
+    a = np.arange(10.0, dtype=np.float32)
+    for name, args in (("unsafe_split", (3,)), ("unsafe_chunk", (4,)),
+                       ("unsafe_split_with_sizes", ([2, 8],))):
+        _same(list(getattr(ember.tensor(a), name)(*args)),
+              list(getattr(torch.tensor(a), name)(*args)), name, 0)
+    nn = importlib.import_module("ember.plugins.nn")
+    assert issubclass(nn.GRU, nn.RNNBase) and issubclass(nn.LSTMCell, nn.RNNCellBase)
+    assert nn.NLLLoss2d is nn.NLLLoss

@@ -35,10 +35,13 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CTCLoss, CosineEmbeddingLoss, C
 from .module import (Buffer, LayerExample, Module, ModuleDict, ModuleList, Parameter,
                      ParameterDict, ParameterList, Sequential, functional_call)
 from .parallel import DataParallel
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .sync_batch_norm import SyncBatchNorm
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder,
                           TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
+
+#: PyTorch's deprecated name for NLLLoss over (N, C, H, W) scores (NLLLoss takes any d...)
+NLLLoss2d = NLLLoss
 
 LAYERS = {
     "linear": Linear, "bilinear": Bilinear, "conv1d": Conv1d, "conv2d": Conv2d, "conv3d": Conv3d,
@@ -102,7 +105,7 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
            "MultiheadAttention", "NLLLoss", "PReLU", "PairwiseDistance", "Parameter", "Buffer",
            "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle", "PoissonNLLLoss",
-           "RMSNorm", "RNN", "RNNCell", "RReLU", "ReLU", "ReLU6", "ReflectionPad1d",
+           "NLLLoss2d", "RMSNorm", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "RReLU", "ReLU", "ReLU6", "ReflectionPad1d",
            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
            "ReplicationPad3d", "SELU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
            "SoftMarginLoss", "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink",

@@ -71,10 +71,15 @@ __all__ = [
 
 def __getattr__(name):
     """ember.distributions and ember.array_api load on first use (time that most programs
-    never need), as an attribute too: ``import ember`` then ``ember.array_api`` works."""
+    never need), as an attribute too: ``import ember`` then ``ember.array_api`` works;
+    a name the core lacks may be a plugin's registered function (ember.conv2d)."""
     if name in ("distributions", "array_api"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     if name == "default_float":         # set_default_dtype changes it
         return dtypes.default_float
+    if not name.startswith("_"):        # a plugin's top-level function (torch.conv2d)
+        entry = registry.table("functions").get(name)
+        if entry is not None:
+            return entry[0]
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

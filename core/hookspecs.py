@@ -12,7 +12,7 @@ hookimpl = pluggy.HookimplMarker("ember")
 
 #: the kinds of named things a plugin can contribute, one hook each
 KINDS = ("backends", "layers", "models", "losses", "optimizers", "schedulers", "initializers",
-         "serializers", "datasets", "metrics", "callbacks", "communicators")
+         "serializers", "datasets", "metrics", "callbacks", "communicators", "functions")
 
 
 @hookspec
@@ -86,6 +86,13 @@ def ember_communicators():
     The class says whether it can run here through ``availability()`` and, made
     with no arguments, joins the world of processes it was started in.
     """
+
+
+@hookspec
+def ember_functions():
+    """Return a mapping of name -> function that ``ember.<name>`` gives where the core
+    has no such name: PyTorch's top-level names for what a plugin computes
+    (torch.conv2d is the nn plugin's conv2d), with torch.*'s arguments."""
 
 
 @hookspec

@@ -1065,3 +1065,55 @@ def test_unsafe_splits_and_nn_base_class_names_are_torchs():
     nn = importlib.import_module("ember.plugins.nn")
     assert issubclass(nn.GRU, nn.RNNBase) and issubclass(nn.LSTMCell, nn.RNNCellBase)
     assert nn.NLLLoss2d is nn.NLLLoss
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_plugin_functions_under_torchs_top_level_names(backend):
+    """ember.conv2d, ember.layer_norm, ember.embedding... (the nn plugin's, registered as
+    "functions") called with torch.*'s own arguments give torch.*'s values; every name
+    registered is one of torch's; a name nobody has stays an AttributeError."""
+    from ember.plugins.nn.top_level import FUNCTIONS
+    assert all(callable(getattr(torch, name, None)) for name in FUNCTIONS)
+    rng = np.random.default_rng(13)
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    x4, x3, x2, w4, w3 = r(2, 4, 6, 6), r(2, 4, 9), r(3, 5), r(6, 2, 3, 3), r(4, 3, 2)
+    gamma, beta, mean, var = r(4), r(4), r(4), np.abs(r(4)) + 0.5
+    table, idx = r(7, 3), np.array([[0, 3, 6], [2, 2, 1]])
+    b6, w5, b5, w_bil, b_bil = r(6), r(5), r(5), r(2, 5, 5), r(2)
+    cases = [
+        ("conv2d", lambda m, t: m.conv2d(t(x4), t(w4), t(b6), 1, 1, 1, 2)),
+        ("conv_transpose1d", lambda m, t: m.conv_transpose1d(t(x3), t(w3), None, 2)),
+        ("max_pool2d", lambda m, t: m.max_pool2d(t(x4), 2)),
+        ("max_pool1d_with_indices", lambda m, t: m.max_pool1d_with_indices(t(x3), 3, 2)),
+        ("avg_pool1d", lambda m, t: m.avg_pool1d(t(x3), 3)),
+        ("adaptive_max_pool1d", lambda m, t: m.adaptive_max_pool1d(t(x3), 4)),
+        ("adaptive_avg_pool1d", lambda m, t: m.adaptive_avg_pool1d(t(x3), 4)),
+        ("layer_norm", lambda m, t: m.layer_norm(t(x2), [5], t(w5), t(b5), 1e-5, True)),
+        ("group_norm", lambda m, t: m.group_norm(t(x4), 2, t(gamma), t(beta), 1e-5, True)),
+        ("batch_norm", lambda m, t: m.batch_norm(t(x4), t(gamma), t(beta), t(mean), t(var),
+                                                 False, 0.1, 1e-5, True)),
+        ("instance_norm", lambda m, t: m.instance_norm(t(x4), t(gamma), t(beta), None, None, True,
+                                                       0.1, 1e-5, True)),
+        ("embedding", lambda m, t: m.embedding(t(table), m.tensor(idx))),
+        ("embedding padding", lambda m, t: m.embedding(t(table), m.tensor(idx), 2)),
+        ("dropout off", lambda m, t: m.dropout(t(x2), 0.7, False)),
+        ("constant_pad_nd", lambda m, t: m.constant_pad_nd(t(x2), [1, 2], 3.0)),
+        ("cosine_similarity", lambda m, t: m.cosine_similarity(t(x2), t(x2[::-1].copy()))),
+        ("pairwise_distance", lambda m, t: m.pairwise_distance(t(x2), t(x2 * 2), 3.0)),
+        ("pixel_shuffle", lambda m, t: m.pixel_shuffle(t(x4), 2)),
+        ("native_channel_shuffle", lambda m, t: m.native_channel_shuffle(t(x4), 2)),
+        ("celu", lambda m, t: m.celu(t(x2), 0.5)), ("selu", lambda m, t: m.selu(t(x2))),
+        ("rrelu eval", lambda m, t: m.rrelu(t(x2), 0.1, 0.3, False)),
+        ("threshold", lambda m, t: m.threshold(t(x2), 0.2, -1.0)),
+        ("hardshrink", lambda m, t: m.hardshrink(t(x2), 0.3)),
+        ("prelu", lambda m, t: m.prelu(t(x4), t(np.array([0.1, 0.2, 0.3, 0.4], np.float32)))),
+        ("bilinear", lambda m, t: m.bilinear(t(x2), t(x2), t(w_bil), t(b_bil))),
+        ("rms_norm", lambda m, t: m.rms_norm(t(x2), [5], t(w5), 1e-6)),
+    ]
+    for name, call in cases:
+        want = call(torch, torch.tensor)
+        got = call(ember, lambda a: ember.tensor(a, backend=backend))
+        _same(got if not isinstance(got, tuple) else list(got),
+              want if not isinstance(want, tuple) else list(want), name, None)
+    with pytest.raises(AttributeError, match="has no attribute 'conv9d'"):
+        ember.conv9d

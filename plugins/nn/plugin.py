@@ -18,3 +18,9 @@ def ember_initializers():
 @hookimpl
 def ember_conformance_modules():
     return ["ember.plugins.nn.conformance"]
+
+
+@hookimpl
+def ember_functions():
+    from .top_level import FUNCTIONS
+    return dict(FUNCTIONS)

@@ -10,7 +10,7 @@ from .amp import autocast, get_float32_matmul_precision, set_float32_matmul_prec
 from .autograd import Op, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .func import grad, vmap
 from .backend import Backend
-from .config import backend, get_backend, set_backend
+from .config import backend, get_backend, get_num_threads, set_backend, set_num_threads
 from .compile import CompileError, CompileWarning, before_replay, compile, is_compiling  # noqa: A004
 from .dispatch import layer_scope, name_state, state_name
 from .graph import Graph
@@ -64,7 +64,7 @@ __all__ = [
     "get_rng_state", "grad", "vmap", "load", "set_printoptions", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
-    "randn_like", "registry", "set_backend", "set_rng_state", "tensor", "uniform", "zeros",
+    "randn_like", "registry", "set_backend", "set_num_threads", "get_num_threads", "set_rng_state", "tensor", "uniform", "zeros",
     "zeros_like",
 ] + _ops_all + _pytorch_names
 

@@ -256,6 +256,11 @@ class Backend:
     def synchronize(self):
         """Wait until queued work is done (for timing); nothing to wait for on the host."""
 
+    def set_num_threads(self, n):
+        """Use at most ``n`` host threads for this backend's own work (ember.set_num_threads,
+        torch.set_num_threads). A backend whose work runs on a device has no host threads
+        of its own to set, and keeps this default, which sets nothing."""
+
     # -- compiled replay -------------------------------------------------------------
     def plan_function(self, name):
         """What a compiled Plan calls for primitive or fast path ``name``: the method

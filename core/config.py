@@ -14,6 +14,8 @@ from .registry import registry
 _instances = {}
 _availability = {}
 _default = None
+#: the host threads set by set_num_threads (None: each backend's own choice)
+_threads = None
 #: one backend object per (name, index), also when threads ask for it first at once
 _making = threading.RLock()
 
@@ -106,7 +108,32 @@ def _make(name, index):
         raise BackendError(f"backend {name!r} has {len(devs)} device(s) "
                            f"(0..{len(devs) - 1}: {', '.join(devs)}), not {index}")
     inst = _instances[name, index] = cls(index)
+    if _threads is not None:
+        inst.set_num_threads(_threads)
     return inst
+
+
+def set_num_threads(n):
+    """Use at most ``n`` host threads for ember's work (torch.set_num_threads): the
+    numpy backend's pieces and BLAS's threads; backends made later follow it."""
+    global _threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    _threads = n
+    get_backend()                       # the default one at least, made now if not yet
+    for inst in list(_instances.values()):
+        inst.set_num_threads(n)
+
+
+def get_num_threads():
+    """The host threads ember's work may use: set_num_threads's, else the cores this
+    process may run on (as torch.get_num_threads)."""
+    if _threads is not None:
+        return _threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:       # not on Linux
+        return os.cpu_count() or 1
 
 
 def _init_default():

@@ -1117,3 +1117,25 @@ def test_plugin_functions_under_torchs_top_level_names(backend):
               want if not isinstance(want, tuple) else list(want), name, None)
     with pytest.raises(AttributeError, match="has no attribute 'conv9d'"):
         ember.conv9d
+
+
+def test_set_num_threads_holds_the_numpy_backends_pieces_and_blas():
+    """torch.set_num_threads / get_num_threads: the numpy backend cuts large ops into at
+    most n pieces and BLAS runs n threads; a bad n is refused by name."""
+    from ember import config
+    from ember.backends.numpy import threads
+    before = ember.get_num_threads()
+    try:
+        ember.set_num_threads(1)
+        assert ember.get_num_threads() == 1 and threads.cores() == 1
+        assert threads._pieces((1 << 22,)) == 1
+        x = np.random.default_rng(0).random((2048, 2048)).astype(np.float32)
+        np.testing.assert_allclose(ember.exp(ember.tensor(x)).numpy(), np.exp(x), rtol=1e-6)
+        if threads._controller():
+            assert all(info["num_threads"] == 1 for info in threads._controller().info()
+                       if info["user_api"] == "blas")
+        with pytest.raises(ValueError, match="set_num_threads: n must be a positive int"):
+            ember.set_num_threads(0)
+    finally:
+        ember.set_num_threads(before)
+        config._threads, threads._state["threads"] = None, None

@@ -739,6 +739,10 @@ class NumpyBackend(ArrayModuleBackend):
     def devices(cls):
         return [f"cpu, NumPy {numpy.__version__}"]
 
+    def set_num_threads(self, n):
+        """The pieces of large ops and BLAS's threads: at most ``n`` (threads.set_threads)."""
+        threads.set_threads(n)
+
     def info(self):
         from importlib.metadata import version
         return [f"loops compiled by Numba {version('numba')} on first use: max pooling (per "

@@ -84,12 +84,26 @@ def quiet_blas_workers():
         restart()
 
 
-def cores():
+def _available():
     """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:       # not on Linux
         return os.cpu_count() or 1
+
+
+def cores():
+    """The cores the pieces use: those this process may run on, or as many as
+    set_threads said."""
+    return _state.get("threads") or _available()
+
+
+def set_threads(n):
+    """At most ``n`` pieces of a computation at once, and BLAS held to ``n`` threads
+    (through threadpoolctl, where it is there) outside them (ember.set_num_threads)."""
+    _state["threads"] = n
+    if _controller():
+        _state["blas_limit"] = _controller().limit(limits=n, user_api="blas")
 
 
 def _controller():
@@ -217,7 +231,8 @@ def run(tasks, one_blas_thread=True):
     error. The caller's own piece halves the cost of a cut (80 -> 30 us for two)."""
     with _pool_lock:
         if _state["pool"] is None:
-            _state["pool"] = ThreadPoolExecutor(cores(), thread_name_prefix=_POOL_NAME)
+            _state["pool"] = ThreadPoolExecutor(max(cores(), _available()),
+                                                thread_name_prefix=_POOL_NAME)
     pool = _state["pool"]
     with _controller().limit(limits=1, user_api="blas") if one_blas_thread else _AS_IS:
         futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks[1:]]

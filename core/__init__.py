@@ -35,7 +35,7 @@ from .pytorch_names import *  # noqa: F401,F403  (PyTorch's other names)
 from .pytorch_names import __all__ as _pytorch_names
 from .windows import (bartlett_window, blackman_window, hamming_window, hann_window,
                       kaiser_window)
-from .random import get_rng_state, manual_seed, set_rng_state
+from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .registry import registry
 
 __version__ = "0.1.0"
@@ -63,6 +63,7 @@ __all__ = [
     "hamming_window", "hann_window", "kaiser_window", "eye", "fast_path", "from_dlpack", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float32", "float64", "full", "full_like", "get_backend",
     "get_rng_state", "grad", "vmap", "load", "set_printoptions", "save", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "complex64", "complex128", "is_grad_enabled", "linspace", "manual_seed",
+    "seed", "initial_seed",
     "no_grad", "normal", "ones", "ones_like", "promote", "rand", "rand_like", "randint", "randn",
     "randn_like", "registry", "set_backend", "set_num_threads", "get_num_threads", "set_rng_state", "tensor", "uniform", "zeros",
     "zeros_like",

@@ -8,14 +8,30 @@ import numpy as np
 
 from . import dispatch
 
-_rng = np.random.default_rng()
+_SEED_BITS = 63
+#: the seed the generator started from (initial_seed); a fresh process draws one
+_seed = int(np.random.SeedSequence().entropy % (1 << _SEED_BITS))
+_rng = np.random.default_rng(_seed)
 
 
 def manual_seed(seed):
     """Reseed the generator behind rand, randn, randint, normal and uniform."""
-    global _rng
-    _rng = np.random.default_rng(int(seed))
+    global _rng, _seed
+    _seed = int(seed)
+    _rng = np.random.default_rng(_seed)
     return _rng
+
+
+def seed():
+    """Reseed the generator from fresh entropy and return the seed (torch.seed)."""
+    fresh = int(np.random.SeedSequence().entropy % (1 << _SEED_BITS))
+    manual_seed(fresh)
+    return fresh
+
+
+def initial_seed():
+    """The seed the generator last started from (torch.initial_seed)."""
+    return _seed
 
 
 def generator():

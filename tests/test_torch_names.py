@@ -1139,3 +1139,16 @@ def test_set_num_threads_holds_the_numpy_backends_pieces_and_blas():
     finally:
         ember.set_num_threads(before)
         config._threads, threads._state["threads"] = None, None
+
+
+def test_seed_and_initial_seed_as_torchs():
+    """initial_seed() is the seed manual_seed set; seed() draws a fresh one, reseeds
+    with it and returns it, so the draws after it can be repeated."""
+    ember.manual_seed(1234)
+    assert ember.initial_seed() == 1234
+    fresh = ember.seed()
+    assert ember.initial_seed() == fresh and isinstance(fresh, int) and fresh >= 0
+    first = ember.rand(5).numpy()
+    ember.manual_seed(fresh)
+    np.testing.assert_array_equal(ember.rand(5).numpy(), first)
+    assert ember.seed() != fresh

@@ -108,6 +108,25 @@ def _given(value, like):
     return full((), float(value), dtype=like.dtype, backend=like.backend)
 
 
+def _spec_edges(op, spec, data, bounds, what):
+    """The edges a bin specification gives: a tensor of them (1-D, at least 2), or a
+    count of equal bins over ``bounds`` (lo, hi) or the data's extremes, widened by 1/2
+    each way where they are equal."""
+    from ..tensor import Tensor
+    from .elementwise import where
+    if isinstance(spec, Tensor):
+        edges = as_tensor(spec, op).to(data.dtype)
+        if edges.ndim != 1 or edges.shape[0] < 2:
+            raise ShapeError(f"{op}: {what} must be 1-D with at least 2, got {edges.shape}")
+        return edges
+    if int(spec) <= 0:
+        raise ValueError(f"{op}: bins must be positive, got {spec}")
+    lo, hi = (_given(bounds[0], data), _given(bounds[1], data)) if bounds is not None else \
+        _extremes(op, data)
+    same = lo == hi
+    return _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(spec), data)
+
+
 def _extremes(op, x):
     """The data's (min, max) as 0-d tensors, for a range not given: 0 and 1 for no data
     (PyTorch's); an infinite or NaN one is refused eagerly (its edges would all be NaN),
@@ -158,21 +177,8 @@ def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: 
     data's extremes by default, widened by 1/2 each way when they are equal), or the
     given increasing 1-D edges; each bin holds its left edge, the last both; ``weight``
     weighs each element; ``density`` divides by the total and the bin widths."""
-    from ..tensor import Tensor
     x = _float_input("histogram", input)
-    if isinstance(bins, Tensor):
-        edges = as_tensor(bins, "histogram").to(x.dtype)
-        if edges.ndim != 1 or edges.shape[0] < 2:
-            raise ShapeError(f"histogram: bin edges must be 1-D with at least 2, got "
-                             f"{edges.shape}")
-    else:
-        from .elementwise import where
-        if int(bins) <= 0:
-            raise ValueError(f"histogram: bins must be positive, got {bins}")
-        lo, hi = (_given(range[0], x), _given(range[1], x)) if range is not None else \
-            _extremes("histogram", x)
-        same = lo == hi
-        edges = _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(bins), x)
+    edges = _spec_edges("histogram", bins, x, range, "bin edges")
     if weight is not None and as_tensor(weight, "histogram").shape != x.shape:
         raise ShapeError(f"histogram: weight {weight.shape} must have input's shape {x.shape}")
     at, w = _binned(x, edges, weight)
@@ -193,8 +199,6 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):  # noqa
     hi1, ...] (each dimension's extremes by default, widened by 1/2 each way when
     equal); each bin holds its lower edges, the last ones both; ``weight`` one per
     point; ``density`` divides by the total weight and each bin's volume."""
-    from ..tensor import Tensor
-    from .elementwise import where
     x = _float_input("histogramdd", input)
     if x.ndim < 1:
         raise ShapeError("histogramdd: input must have a last axis of coordinates, got a 0-d tensor")
@@ -212,18 +216,9 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):  # noqa
     edges, flat, keep = [], None, None
     for d, spec in enumerate(bins):
         column = points[:, d]
-        if isinstance(spec, Tensor):
-            e = as_tensor(spec, "histogramdd").to(x.dtype)
-            if e.ndim != 1 or e.shape[0] < 2:
-                raise ShapeError(f"histogramdd: dimension {d}'s edges must be 1-D with at "
-                                 f"least 2, got {e.shape}")
-        else:
-            if int(spec) <= 0:
-                raise ValueError(f"histogramdd: bins must be positive, got {spec}")
-            lo, hi = (_given(range[2 * d], x), _given(range[2 * d + 1], x)) \
-                if range is not None else _extremes("histogramdd", column)
-            same = lo == hi
-            e = _edges(where(same, lo - 0.5, lo), where(same, hi + 0.5, hi), int(spec), x)
+        e = _spec_edges("histogramdd", spec, column,
+                        None if range is None else range[2 * d:2 * d + 2],
+                        f"dimension {d}'s edges")
         at, inside = _binned(column, e, None)
         edges.append(e)
         flat = at if flat is None else flat * (e.shape[0] - 1) + at

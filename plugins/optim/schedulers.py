@@ -306,7 +306,21 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return SchedulerExample({"T_0": 2, "T_mult": 2, "eta_min": 0.01}, 9, expected)
 
 
-class SequentialLR(LRScheduler):
+class _Composite(LRScheduler):
+    """A scheduler made of others (``self.schedulers``): its state dict holds theirs,
+    and loading it loads them, then sets the lr as the whole would have it."""
+
+    def state_dict(self):
+        return {**{k: v for k, v in super().state_dict().items() if k != "schedulers"},
+                "schedulers": [inner.state_dict() for inner in self.schedulers]}
+
+    def load_state_dict(self, state):
+        for inner, saved in zip(self.schedulers, state["schedulers"]):
+            inner.load_state_dict(saved)
+        super().load_state_dict({k: v for k, v in state.items() if k != "schedulers"})
+
+
+class SequentialLR(_Composite):
     """``schedulers`` one after another: the k-th runs from milestones[k - 1] (its own
     count restarting at 0 there), as PyTorch's SequentialLR."""
 
@@ -325,17 +339,9 @@ class SequentialLR(LRScheduler):
         inner.last_epoch = self.last_epoch - (self.milestones[k - 1] if k else 0)
         inner._apply()
 
-    def state_dict(self):
-        return {**{k: v for k, v in super().state_dict().items() if k != "schedulers"},
-                "schedulers": [s.state_dict() for s in self.schedulers]}
-
-    def load_state_dict(self, state):
-        for inner, saved in zip(self.schedulers, state["schedulers"]):
-            inner.load_state_dict(saved)
-        super().load_state_dict({k: v for k, v in state.items() if k != "schedulers"})
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_Composite):
     """Several schedulers of one optimizer stepped together, as PyTorch's: each step
     runs them in order, a chainable one (StepLR, MultiStepLR, ExponentialLR,
     ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR, MultiplicativeLR) scaling
@@ -355,7 +361,7 @@ class ChainedScheduler(LRScheduler):
             if inner.optimizer is not optimizer:
                 raise ValueError(f"ChainedScheduler: scheduler {k} ({type(inner).__name__}) "
                                  f"drives another optimizer; chain schedulers of one optimizer")
-        self._schedulers = schedulers
+        self.schedulers = schedulers
         super().__init__(optimizer)
 
     def _apply(self):
@@ -363,24 +369,16 @@ class ChainedScheduler(LRScheduler):
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = base
         for t in range(self.last_epoch + 1):
-            for inner in self._schedulers:
+            for inner in self.schedulers:
                 inner.last_epoch = t
                 inner._chain_step()
 
     def step(self):
         self.last_epoch += 1
-        for inner in self._schedulers:
+        for inner in self.schedulers:
             inner.last_epoch = self.last_epoch
             inner._chain_step()
 
-    def state_dict(self):
-        return {**{k: v for k, v in super().state_dict().items() if k != "_schedulers"},
-                "_schedulers": [inner.state_dict() for inner in self._schedulers]}
-
-    def load_state_dict(self, state):
-        for inner, saved in zip(self._schedulers, state["_schedulers"]):
-            inner.__dict__.update(saved)
-        super().load_state_dict({k: v for k, v in state.items() if k != "_schedulers"})
 
 
 class CosineWithWarmupLR(LRScheduler):

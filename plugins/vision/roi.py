@@ -54,6 +54,14 @@ def _size(op, output_size):
     return size
 
 
+def _checked(op, input, boxes, output_size):  # noqa: A002
+    """(H, W, host rois, their images, (PH, PW)) of a call, its arguments checked."""
+    if input.ndim != 4:
+        raise ShapeError(f"{op}: input must be (N, C, H, W), got {input.shape}")
+    rois, images = _rois(op, boxes, input.shape[0])
+    return input.shape[2], input.shape[3], rois, images, _size(op, output_size)
+
+
 def _feature_rows(x):
     """(N, C, H, W) features as (N H W, C) rows."""
     n, c, h, w = x.shape
@@ -128,12 +136,7 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1,  
     bilinear samples (ceil(bin size) per axis where sampling_ratio <= 0). ``input`` is
     (N, C, H, W); ``boxes`` (K, 5) rows of (image, x1, y1, x2, y2) or a list of (L, 4)
     per image. Returns (K, C, PH, PW)."""
-    op = "roi_align"
-    if input.ndim != 4:
-        raise ShapeError(f"{op}: input must be (N, C, H, W), got {input.shape}")
-    n, _, h, w = input.shape
-    rois, images = _rois(op, boxes, n)
-    ph, pw = _size(op, output_size)
+    h, w, rois, images, (ph, pw) = _checked("roi_align", input, boxes, output_size)
     offset = 0.5 if aligned else 0.0
     weights_y, weights_x = np.zeros((len(rois), ph, h)), np.zeros((len(rois), pw, w))
     for k, (x1, y1, x2, y2) in enumerate(rois[:, 1:] * spatial_scale - offset):
@@ -173,12 +176,7 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):  # noqa: A002
     to pixels (at least 1 x 1), is cut into ``output_size`` windows of whole pixels,
     each giving its maximum (0 where a window falls outside the image). The gradient
     goes to the first largest pixel of each window, as torchvision's."""
-    op = "roi_pool"
-    if input.ndim != 4:
-        raise ShapeError(f"{op}: input must be (N, C, H, W), got {input.shape}")
-    n, _, h, w = input.shape
-    rois, images = _rois(op, boxes, n)
-    ph, pw = _size(op, output_size)
+    h, w, rois, images, (ph, pw) = _checked("roi_pool", input, boxes, output_size)
     scaled = rois[:, 1:] * spatial_scale
     corners = (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int64)  # C's round()
 

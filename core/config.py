@@ -128,12 +128,8 @@ def set_num_threads(n):
 def get_num_threads():
     """The host threads ember's work may use: set_num_threads's, else the cores this
     process may run on (as torch.get_num_threads)."""
-    if _threads is not None:
-        return _threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:       # not on Linux
-        return os.cpu_count() or 1
+    from .host import usable_cores
+    return _threads if _threads is not None else usable_cores()
 
 
 def _init_default():

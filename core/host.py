@@ -42,6 +42,14 @@ def cpu_features():
     return [f for f in _FEATURES if f in flags]
 
 
+def usable_cores():
+    """The cores this process may run on (its CPU affinity; all of them off Linux)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def describe():
     """One line: model, cores and vector features."""
     features = cpu_features()

@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy
 
+from ember.host import usable_cores
+
 #: below this many elements an elementwise op or a copy runs whole: cutting it costs
 #: about 30 us, and an add of 1M float32 (0.15-0.2 ms, from the cache) ran 1.5 times
 #: slower cut in two on a 2-core EPYC, where 2M broke even and 4M gained 1.15-1.45x
@@ -84,18 +86,10 @@ def quiet_blas_workers():
         restart()
 
 
-def _available():
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:       # not on Linux
-        return os.cpu_count() or 1
-
-
 def cores():
     """The cores the pieces use: those this process may run on, or as many as
     set_threads said."""
-    return _state.get("threads") or _available()
+    return _state.get("threads") or usable_cores()
 
 
 def set_threads(n):
@@ -231,7 +225,7 @@ def run(tasks, one_blas_thread=True):
     error. The caller's own piece halves the cost of a cut (80 -> 30 us for two)."""
     with _pool_lock:
         if _state["pool"] is None:
-            _state["pool"] = ThreadPoolExecutor(max(cores(), _available()),
+            _state["pool"] = ThreadPoolExecutor(max(cores(), usable_cores()),
                                                 thread_name_prefix=_POOL_NAME)
     pool = _state["pool"]
     with _controller().limit(limits=1, user_api="blas") if one_blas_thread else _AS_IS:

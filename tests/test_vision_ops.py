@@ -473,3 +473,69 @@ def test_deform_conv2d_differentiates_in_every_input():
         lambda a, o, w, b, m: ops.deform_conv2d(a, o, w, b, 1, 0, 1, m), tuple(leaves))
     with pytest.raises(ember.ShapeError, match=r"offset must be \(N, 2 \* offset_groups"):
         ops.deform_conv2d(leaves[0], leaves[1][:, :5], leaves[2])
+
+
+# -- the feature pyramid --------------------------------------------------------------
+def _torch_fpn(state, maps, p6p7=None):
+    """torchvision's FeaturePyramidNetwork forward, written in PyTorch, from a state dict."""
+    tf = torch.nn.functional
+    w = {k: torch.tensor(v) for k, v in state.items()}
+    conv = lambda x, name, pad: tf.conv2d(x, w[name + ".weight"], w[name + ".bias"], padding=pad)  # noqa: E731
+    last = conv(maps[-1], f"inner_blocks.{len(maps) - 1}.0", 0)
+    results = [conv(last, f"layer_blocks.{len(maps) - 1}.0", 1)]
+    for k in range(len(maps) - 2, -1, -1):
+        lateral = conv(maps[k], f"inner_blocks.{k}.0", 0)
+        last = lateral + tf.interpolate(last, size=lateral.shape[-2:], mode="nearest")
+        results.insert(0, conv(last, f"layer_blocks.{k}.0", 1))
+    if p6p7 == "pool":
+        results.append(tf.max_pool2d(results[-1], 1, 2, 0))
+    elif p6p7 is not None:
+        p6 = tf.conv2d(maps[-1], w["extra_blocks.p6.weight"], w["extra_blocks.p6.bias"], stride=2, padding=1)
+        results += [p6, tf.conv2d(tf.relu(p6), w["extra_blocks.p7.weight"], w["extra_blocks.p7.bias"],
+                                  stride=2, padding=1)]
+    return results
+
+
+@pytest.mark.parametrize("extra", [None, "pool", "p6p7"])
+def test_feature_pyramid_is_torchvisions(extra):
+    """Three levels (odd sizes: the top-down upsampling is nearest to each lateral's
+    size), torchvision's keys, its extra blocks: PyTorch's outputs from the same state."""
+    rng = np.random.default_rng(21)
+    maps = [rng.standard_normal(s).astype(np.float32) for s in
+            ((2, 3, 13, 15), (2, 5, 7, 8), (2, 4, 4, 4))]
+    blocks = {None: None, "pool": ops.LastLevelMaxPool(), "p6p7": ops.LastLevelP6P7(4, 6)}[extra]
+    fpn = ops.FeaturePyramidNetwork([3, 5, 4], 6, extra_blocks=blocks)
+    state = {k: v.numpy() for k, v in fpn.state_dict().items()}
+    assert [k for k in state if k.startswith("inner")] == [
+        f"inner_blocks.{i}.0.{p}" for i in range(3) for p in ("weight", "bias")]
+    out = fpn(dict(zip("abc", (ember.tensor(m) for m in maps))))
+    want = _torch_fpn(state, [torch.tensor(m) for m in maps], extra)
+    assert list(out) == ["a", "b", "c"] + {None: [], "pool": ["pool"], "p6p7": ["p6", "p7"]}[extra]
+    for got, w in zip(out.values(), want):
+        np.testing.assert_allclose(got.numpy(), w.numpy(), rtol=0, atol=2e-5 * np.abs(w.numpy()).max())
+
+
+def test_multi_scale_roi_align_pools_each_box_from_its_level():
+    """Boxes of many sizes on a pyramid of scales 1/4, 1/8 and 1/16: each pooled by the
+    float64 RoIAlign loop from the level floor(4 + log2(sqrt(area) / 224)) clamped to
+    [2, 4], in the boxes' order."""
+    rng = np.random.default_rng(22)
+    maps = {"p2": rng.standard_normal((2, 3, 32, 40)), "p3": rng.standard_normal((2, 3, 16, 20)),
+            "p4": rng.standard_normal((2, 3, 8, 10))}
+    sizes = [8, 40, 100, 150, 300, 500, 20, 64]
+    per_image = []
+    for image in range(2):
+        xy = rng.uniform(0, 60, (len(sizes), 2))
+        per_image.append(np.concatenate([xy, xy + np.array(sizes)[:, None]], axis=1))
+    pooler = ops.MultiScaleRoIAlign(["p2", "p3", "p4"], 3, 2)
+    got = pooler({k: ember.tensor(v) for k, v in maps.items()},
+                 [ember.tensor(b) for b in per_image], [(128, 160), (120, 150)]).numpy()
+    rows = [(image, box) for image, boxes in enumerate(per_image) for box in boxes]
+    assert got.shape == (len(rows), 3, 3, 3)
+    for k, (image, box) in enumerate(rows):
+        side = math.sqrt((box[2] - box[0]) * (box[3] - box[1]))
+        level = int(min(max(math.floor(4 + math.log2(side / 224) + 1e-6), 2), 4))
+        feature = maps[f"p{level}"]
+        want = _roi_align_reference(feature, np.array([[image, *box]]), 3, 3, 2.0 ** -level, 2,
+                                    False)[0]
+        np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-14, err_msg=f"box {k}")

@@ -278,6 +278,11 @@ class Methods:
         """This tensor in host memory: on the numpy backend."""
         return self.to("numpy")
 
+    def cuda(self, device=None):
+        """This tensor on an NVIDIA GPU: the cupy backend (``device`` an index, or
+        "cuda:1"); where CuPy cannot run, the BackendError says why."""
+        return self.to(cuda_backend(device))
+
     def is_contiguous(self, memory_format=None):
         """True: ember's tensors are values, with no layout to be strided."""
         return True
@@ -665,3 +670,16 @@ for _name, _target in DELEGATED_INPLACE.items():
 for _name, _target in RESHAPED_INPLACE.items():
     if not hasattr(Methods, _name):
         setattr(Methods, _name, _reshape_inplace(_name, _target))
+
+
+def cuda_backend(device=None):
+    """The backend spec of PyTorch's CUDA device ``device`` (None, an index, "cuda" or
+    "cuda:N"): ember's cupy backend."""
+    if device is None:
+        return "cupy"
+    if isinstance(device, int) and not isinstance(device, bool):
+        return f"cupy:{device}"
+    name, _, index = str(device).partition(":")
+    if name not in ("cuda", "cupy"):
+        raise ValueError(f"cuda: the device is an index or 'cuda:N', got {device!r}")
+    return f"cupy:{index}" if index else "cupy"

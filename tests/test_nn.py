@@ -2451,3 +2451,30 @@ def test_large_row_gathers_add_their_gradient_rows_as_torch():
         want = theirs.grad.numpy()
         np.testing.assert_allclose(ours.grad.numpy(), want, rtol=0, atol=np.abs(want).max() * (
             1e-6 if dtype is np.float32 else 1e-14))      # (the rows' sums in another order)
+
+
+def test_module_compile_cpu_and_cuda_as_pytorchs():
+    """Module.compile(): calls that record no gradient replay a compiled graph (one per
+    mode), equal to the eager call; a call that records gradients runs eagerly, so
+    backward works as before. cpu() moves to the numpy backend; cuda() asks for the cupy
+    backend and, without it, says why."""
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)).eval()
+    x = ember.randn(5, 4)
+    want = model(x).numpy()
+    model.compile()
+    with ember.no_grad():
+        for _ in range(3):
+            np.testing.assert_array_equal(model(x).numpy(), want)
+    assert model._compiled_calls[False].trace_count >= 1
+    model.train()
+    model(x).sum().backward()
+    assert model[0].weight.grad is not None
+    assert model.cpu() is model and model[0].weight.backend.name == "numpy"
+    assert ember.ones(2).cpu().backend.name == "numpy"
+    if "cupy" not in ember.registry.names("backends") or not ember.config.availability("cupy")[0]:
+        with pytest.raises(ember.BackendError, match="backend 'cupy' is not available here"):
+            ember.ones(2).cuda()
+        with pytest.raises(ember.BackendError, match="backend 'cupy' is not available here"):
+            model.cuda(0)
+    with pytest.raises(ValueError, match="cuda: the device is an index or 'cuda:N'"):
+        ember.ones(2).cuda("tpu")

@@ -215,6 +215,12 @@ class Module(HookedModule):
         return self
 
     def __call__(self, *args, **kwargs):
+        compiled = self.__dict__.get("_compiled_calls")
+        if compiled is not None and not ember.is_grad_enabled() and not ember.is_compiling():
+            return compiled[self.training](*args, **kwargs)
+        return self._eager_call(*args, **kwargs)
+
+    def _eager_call(self, *args, **kwargs):
         if args and args[0] is None and _input(type(self)):     # refused by name
             raise none_refused(type(self).__name__, _input(type(self)))
         with ember.layer_scope(self):       # a recorded call knows which layer made each node
@@ -443,6 +449,25 @@ class Module(HookedModule):
             t.data = moved
             t.grad = None
         return self
+
+    def cpu(self):
+        """Parameters and buffers into host memory (the numpy backend), in place."""
+        return self.to("numpy")
+
+    def cuda(self, device=None):
+        """Parameters and buffers onto an NVIDIA GPU (the cupy backend), in place."""
+        from ember.methods import cuda_backend
+        return self.to(cuda_backend(device))
+
+    def compile(self, **options):
+        """Run calls that record no gradient (under ember.no_grad or inference_mode)
+        through ember.compile from now on, as PyTorch's Module.compile: one compiled call
+        for training mode and one for eval, each traced on first use; ``options`` are
+        ember.compile's. A call that records gradients runs eagerly, since a compiled
+        graph's outputs carry none: compile a training step whole (ember.compile(step),
+        forward, backward and optimizer) instead."""
+        object.__setattr__(self, "_compiled_calls", {
+            mode: ember.compile(self._eager_call, **options) for mode in (True, False)})
 
     def float(self):
         return self.to(dtype=ember.float32)

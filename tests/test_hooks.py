@@ -278,3 +278,13 @@ def test_a_refused_load_changes_nothing_and_post_hooks_must_return_none():
         net.state_dict()
     with pytest.raises(NotImplementedError, match="define it in the module's class"):
         nn.Linear(1, 1).get_extra_state()
+
+
+def test_the_deprecated_backward_hook_registers_a_full_one():
+    layer = nn.Linear(3, 2)
+    seen = []
+    with pytest.warns(FutureWarning, match="register_full_backward_hook"):
+        handle = layer.register_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+    layer(ember.ones(4, 3, requires_grad=True)).sum().backward()
+    assert seen == [(4, 2)]
+    handle.remove()

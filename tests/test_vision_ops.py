@@ -175,6 +175,11 @@ def test_nms_keeps_what_torchvision_keeps(backend):
     assert known.numpy().tolist() == [0, 2]
     empty = ops.nms(ember.zeros(0, 4), ember.zeros(0), 0.5)
     assert empty.shape == (0,)
+    # a NaN score sorts first (PyTorch's descending sort), an infinite one next
+    odd = ops.nms(ember.tensor([[0.0, 0, 10, 10], [0.5, 0, 10, 10], [0, 0.5, 10, 10],
+                                [30, 30, 40, 40]]),
+                  ember.tensor([0.9, np.nan, np.inf, 0.1]), 0.5)
+    assert odd.numpy().tolist() == [1, 3]
 
 
 def test_batched_nms_suppresses_only_within_a_category():

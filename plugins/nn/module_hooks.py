@@ -236,6 +236,14 @@ class HookedModule:
         replaces grad_input."""
         return self._backward_hooks.add(hook, prepend)
 
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated form: registered as a full backward hook (what PyTorch
+        says it will become), with its FutureWarning."""
+        warnings.warn("register_backward_hook is deprecated (as in PyTorch); it registers a "
+                      "full backward hook: call register_full_backward_hook", FutureWarning,
+                      stacklevel=2)
+        return self.register_full_backward_hook(hook)
+
     def register_state_dict_pre_hook(self, hook):
         """``hook(module, prefix, keep_vars)`` before ``state_dict`` collects this
         module's part."""

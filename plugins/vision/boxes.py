@@ -167,8 +167,15 @@ def _indices(host, like):
     return ember.tensor(host, dtype=like.backend.default_int, backend=like.backend)
 
 
+def _by_score(scores):
+    """Indices by decreasing score, ties in index order, NaN first (PyTorch's
+    descending sort, which torchvision's NMS uses)."""
+    s = scores.astype(np.float64)
+    return np.lexsort((-s, ~np.isnan(s)))
+
+
 def _nms_host(b, scores, threshold):
-    order = np.argsort(-scores.astype(np.float64), kind="stable")
+    order = _by_score(scores)
     x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     areas = (x2 - x1) * (y2 - y1)
     suppressed = np.zeros(len(b), bool)
@@ -199,5 +206,5 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
         members = np.flatnonzero(groups == group)
         kept[members[_nms_host(b[members], s[members], iou_threshold)]] = True
     chosen = np.flatnonzero(kept)
-    chosen = chosen[np.argsort(-s[chosen].astype(np.float64), kind="stable")]
+    chosen = chosen[_by_score(s[chosen])]
     return _indices(chosen, boxes)

@@ -1,8 +1,11 @@
 """Data (``ember.plugins.data``): datasets, a prefetching DataLoader, transforms and
 loaders for CSV, IDX (MNIST), .npy/.npz, image folders and the bundled digits."""
 
-from .datasets import Dataset, Subset, TensorDataset, default_collate
-from .loader import DataLoader
+from .datasets import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset,
+                       Subset, TensorDataset, default_collate, random_split)
+from .loader import DataLoader, get_worker_info
+from .samplers import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                       SubsetRandomSampler, WeightedRandomSampler)
 from .loaders import (load_arrays, load_csv, load_digits, load_idx, load_image_folder,
                       load_mnist)
 from .text import TextWindows, load_text_windows, random_windows, text_corpus
@@ -12,7 +15,9 @@ DATASETS = {"digits": load_digits, "mnist": load_mnist, "fashion_mnist": load_mn
             "csv": load_csv, "idx": load_idx, "arrays": load_arrays,
             "image_folder": load_image_folder, "text_windows": load_text_windows}
 
-__all__ = ["DATASETS", "DataLoader", "Dataset", "Subset", "TensorDataset", "TextWindows",
-           "default_collate", "load_arrays", "load_csv", "load_digits", "load_idx",
+__all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DATASETS", "DataLoader", "Dataset",
+           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset",
+           "Subset", "SubsetRandomSampler", "TensorDataset", "TextWindows",
+           "WeightedRandomSampler", "default_collate", "get_worker_info", "random_split", "load_arrays", "load_csv", "load_digits", "load_idx",
            "load_image_folder", "load_mnist", "load_text_windows", "normalize", "one_hot",
            "random_windows", "scale", "text_corpus", "train_val_split"]

@@ -74,16 +74,122 @@ class Subset(Dataset):
 
 
 def default_collate(items):
-    """A list of per-item tuples -> a tuple of stacked arrays."""
-    out = []
-    for k, column in enumerate(zip(*items)):
-        arrays = [np.asarray(col) for col in column]
-        shapes = [a.shape for a in arrays]
-        other = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
-        if other is not None:
-            raise ShapeError(f"collate: field {k} of a batch's samples differs in shape: "
-                             f"{shapes[0]} at sample 0, {shapes[other]} at sample {other}; "
-                             f"give the samples one shape (pad or crop them) or pass "
-                             f"DataLoader(collate=)")
-        out.append(np.stack(arrays))
-    return tuple(out)
+    """A batch from a list of samples, as torch's default_collate shapes it: samples that
+    are tuples or lists give a tuple of batched fields, dicts a dict, strings a list,
+    and arrays or numbers one stacked array (each field checked for one shape)."""
+    return _collated(items, "")
+
+
+def _collated(items, where):
+    first = items[0]
+    if isinstance(first, dict):
+        return {k: _collated([item[k] for item in items], f"{where}[{k!r}]" if where else repr(k))
+                for k in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(item) != len(first) for item in items):
+            raise ShapeError(f"collate: the samples{where} hold different numbers of fields")
+        return tuple(_collated(column, f"{where}[{k}]" if where else str(k))
+                     for k, column in enumerate(zip(*items)))
+    if isinstance(first, (str, bytes)):
+        return items            # as PyTorch: the batch's own list (or a field's tuple)
+    arrays = [_host(x) for x in items]
+    shapes = [a.shape for a in arrays]
+    other = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
+    if other is not None:
+        field = f"field {where} of " if where else ""
+        raise ShapeError(f"collate: {field}a batch's samples differ in shape: {shapes[0]} at "
+                         f"sample 0, {shapes[other]} at sample {other}; give the samples one "
+                         f"shape (pad or crop them) or pass DataLoader(collate_fn=)")
+    return np.stack(arrays)
+
+
+class IterableDataset(Dataset):
+    """A stream of samples (``__iter__``), read in order by a DataLoader: no length or
+    indexing needed (text streams, generated data)."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is iterable, not indexable")
+
+    def __len__(self):
+        raise TypeError(f"{type(self).__name__} is a stream without a length")
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+
+class ConcatDataset(Dataset):
+    """Several datasets as one: index i reads the dataset whose share holds it."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: give at least one dataset")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise TypeError("ConcatDataset: an IterableDataset has no indices; use "
+                            "ChainDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        index = index + n if index < 0 else index
+        k = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        return self.datasets[k][index - (self.cumulative_sizes[k - 1] if k else 0)]
+
+
+class StackDataset(Dataset):
+    """Datasets of one length read together: ``StackDataset(a, b)`` gives (a[i], b[i]),
+    ``StackDataset(x=a, y=b)`` {"x": a[i], "y": b[i]}."""
+
+    def __init__(self, *args, **kwargs):
+        if bool(args) == bool(kwargs):
+            raise ValueError("StackDataset: give datasets as positional or as keyword "
+                             "arguments, one of the two")
+        self.datasets = args or kwargs
+        lengths = {len(d) for d in (args or kwargs.values())}
+        if len(lengths) != 1:
+            raise ValueError(f"StackDataset: the datasets differ in length: {sorted(lengths)}")
+        self._length = lengths.pop()
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+
+def random_split(dataset, lengths, generator=None):
+    """Disjoint random Subsets of the given lengths, or of fractions of the dataset (the
+    floors, then one more to the first ones until all are used, as PyTorch)."""
+    from .samplers import _rng
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(0 <= f <= 1 for f in lengths) and abs(sum(lengths) - 1) < 1e-9 \
+            and sum(lengths) != n:
+        counts = [int(np.floor(n * f)) for f in lengths]
+        for k in range(n - sum(counts)):
+            counts[k % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n or any(length < 0 for length in lengths):
+        raise ValueError(f"random_split: the lengths {lengths} must add up to the dataset's "
+                         f"{n} (or be fractions adding up to 1)")
+    order = _rng(generator).permutation(n)
+    bounds = np.cumsum([0] + lengths)
+    return [Subset(dataset, order[a:b]) for a, b in zip(bounds, bounds[1:])]

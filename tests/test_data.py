@@ -304,3 +304,13 @@ def test_random_samplers_and_random_split_draw_as_documented():
     assert len(loader) == 2 and sum(len(b[0]) for b in loader) == 8
     with pytest.raises(ValueError, match="batch_sampler gives the batches"):
         data.DataLoader(TensorDataset(np.arange(4.0)), batch_size=2, batch_sampler=[[0, 1]])
+
+
+def test_a_dataset_of_plain_arrays_batches_them_stacked():
+    """Samples that are arrays (not tuples) stack into one batch tensor, as PyTorch's;
+    the collate zipped their rows into fields."""
+    torch = pytest.importorskip("torch")
+    samples = [np.arange(3.0, dtype=np.float32) + i for i in range(5)]
+    ours = [b.numpy().tolist() for b in DataLoader(samples, batch_size=2)]
+    theirs = [b.numpy().tolist() for b in torch.utils.data.DataLoader(samples, batch_size=2)]
+    assert ours == theirs

@@ -5,6 +5,8 @@ import numpy as np
 import ember
 from ember.errors import ShapeError
 
+from .samplers import host_generator
+
 
 class Dataset:
     """Anything with __len__ and __getitem__(i) -> a tuple of arrays or numbers."""
@@ -178,7 +180,6 @@ class StackDataset(Dataset):
 def random_split(dataset, lengths, generator=None):
     """Disjoint random Subsets of the given lengths, or of fractions of the dataset (the
     floors, then one more to the first ones until all are used, as PyTorch)."""
-    from .samplers import _rng
     n = len(dataset)
     lengths = list(lengths)
     if lengths and all(0 <= f <= 1 for f in lengths) and abs(sum(lengths) - 1) < 1e-9 \
@@ -190,6 +191,6 @@ def random_split(dataset, lengths, generator=None):
     if sum(lengths) != n or any(length < 0 for length in lengths):
         raise ValueError(f"random_split: the lengths {lengths} must add up to the dataset's "
                          f"{n} (or be fractions adding up to 1)")
-    order = _rng(generator).permutation(n)
+    order = host_generator(generator).permutation(n)
     bounds = np.cumsum([0] + lengths)
     return [Subset(dataset, order[a:b]) for a, b in zip(bounds, bounds[1:])]

@@ -8,6 +8,7 @@ import numpy as np
 import ember
 
 from .datasets import IterableDataset, default_collate
+from .samplers import batched, host_generator
 
 
 class _Default(int):
@@ -36,7 +37,8 @@ class DataLoader:
     tuples, dicts, strings and arrays as PyTorch batches them). prefetch: batches
     prepared ahead by a background thread (0 to prepare in the caller's thread;
     ``num_workers`` > 0 makes it prefetch_factor x num_workers, as many as PyTorch's
-    workers keep ready). Float columns become ``dtype`` (float32 by default); integer
+    workers keep ready); pin_memory changes nothing (host arrays are uploaded a batch at
+    a time). Float columns become ``dtype`` (float32 by default); integer
     columns the backend's integer dtype (int64; int32 on wgpu).
     """
 
@@ -75,7 +77,6 @@ class DataLoader:
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.drop_last, self.collate, self.prefetch = drop_last, collate or collate_fn, prefetch
         self.backend, self.dtype = backend, dtype or ember.float32
-        self.pin_memory = pin_memory       # (host arrays are uploaded a batch at a time)
         self.epoch = 0
 
     def __len__(self):
@@ -99,11 +100,8 @@ class DataLoader:
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
-        if self.seed is not None:
-            rng = np.random.default_rng(self.seed + self.epoch)
-        else:
-            from .samplers import _rng
-            rng = _rng(self.generator)
+        rng = np.random.default_rng(self.seed + self.epoch) if self.seed is not None \
+            else host_generator(self.generator)
         return rng.permutation(n)
 
     def _index_batches(self, order):
@@ -122,20 +120,14 @@ class DataLoader:
     def _host_batches(self, order):
         collate = self.collate or default_collate
         if self.batch_size is None:                 # each sample as it is, as arrays
-            collate = self.collate or (lambda sample: _as_arrays(sample))
+            collate = self.collate or _as_arrays
             samples = iter(self.dataset) if self.iterable else \
                 (self.dataset[int(i)] for i in self._index_batches(order))
             yield from (collate(sample) for sample in samples)
             return
         if self.iterable:
-            batch = []
-            for sample in self.dataset:
-                batch.append(sample)
-                if len(batch) == self.batch_size:
-                    yield collate(batch)
-                    batch = []
-            if batch and not self.drop_last:
-                yield collate(batch)
+            yield from (collate(batch) for batch in batched(self.dataset, self.batch_size,
+                                                            self.drop_last))
             return
         for idx in self._index_batches(order):
             if self.collate is None and hasattr(self.dataset, "take"):

@@ -8,7 +8,8 @@ import numpy as np
 from ember import random as ember_random
 
 
-def _rng(generator):
+def host_generator(generator):
+    """The numpy Generator that ``generator`` (None, a seed or a Generator) stands for."""
     if generator is None:
         return ember_random.generator()
     if isinstance(generator, np.random.Generator):
@@ -59,7 +60,7 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        n, rng = len(self.data_source), _rng(self.generator)
+        n, rng = len(self.data_source), host_generator(self.generator)
         if self.replacement:
             return iter(rng.integers(0, n, self.num_samples).tolist())
         whole, part = divmod(self.num_samples, n)
@@ -77,7 +78,7 @@ class SubsetRandomSampler(Sampler):
         self.indices, self.generator = list(indices), generator
 
     def __iter__(self):
-        order = _rng(self.generator).permutation(len(self.indices))
+        order = host_generator(self.generator).permutation(len(self.indices))
         return iter([self.indices[i] for i in order])
 
     def __len__(self):
@@ -106,7 +107,7 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self):
         p = self.weights / self.weights.sum()
-        return iter(_rng(self.generator).choice(len(p), self.num_samples,
+        return iter(host_generator(self.generator).choice(len(p), self.num_samples,
                                                 replace=self.replacement, p=p).tolist())
 
     def __len__(self):
@@ -126,15 +127,20 @@ class BatchSampler(Sampler):
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self):
-        batch = []
-        for index in self.sampler:
-            batch.append(index)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
-            yield batch
+        return batched(self.sampler, self.batch_size, self.drop_last)
 
     def __len__(self):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def batched(items, size, drop_last):
+    """Lists of ``size`` consecutive items (the last one shorter unless ``drop_last``)."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch and not drop_last:
+        yield batch

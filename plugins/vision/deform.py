@@ -24,17 +24,16 @@ def _pair(v, name):
     return pair
 
 
-def _corner(flat, y, x, height, width, groups):
+def _corner(flat, y, x, height, width):
     """The (N, C, K, L) input values at integer points (y, x) (N, G, K, L), 0 outside
     the image; each of the G offset groups' points read its own channels."""
     n, channels = flat.shape[:2]
     inside = (y >= 0) & (y <= height - 1) & (x >= 0) & (x <= width - 1)
-    index = ember.where(inside, y * width + x, 0).to(flat.backend.default_int)
-    k, length = y.shape[2:]
-    index = ember.broadcast_to(index[:, :, None], (n, groups, channels // groups, k, length))
-    got = ember.gather(flat, 2, index.reshape(n, channels, k * length))
-    weight = ember.broadcast_to(inside[:, :, None], (n, groups, channels // groups, k, length))
-    return got.reshape(n, channels, k, length) * weight.reshape(n, channels, k, length).to(flat.dtype)
+    index = _spread(ember.where(inside, y * width + x, 0).to(flat.backend.default_int),
+                    channels)
+    taps, length = index.shape[2:]
+    got = ember.gather(flat, 2, index.reshape(n, channels, taps * length)).reshape(index.shape)
+    return got * _spread(inside, channels).to(flat.dtype)
 
 
 def _spread(t, channels):
@@ -99,7 +98,7 @@ def deform_conv2d(input, offset, weight, bias=None, stride=(1, 1), padding=(0, 0
     sample = None
     for dy, wy in ((0, 1.0 - ly), (1, ly)):
         for dx, wx in ((0, 1.0 - lx), (1, lx)):
-            value = _corner(flat, y0 + dy, x0 + dx, height, width, offset_groups)
+            value = _corner(flat, y0 + dy, x0 + dx, height, width)
             term = value * _spread(wy * wx, channels)
             sample = term if sample is None else sample + term
     scale = inside.to(dtype)

@@ -16,7 +16,7 @@ from ember.plugins.nn import functional as F
 from ember.plugins.nn import init
 
 from .layers import Conv2dNormActivation
-from .roi import _rois, roi_align
+from .roi import _aligned, _rois
 
 
 def _init_convolutions(module):
@@ -117,12 +117,13 @@ class MultiScaleRoIAlign(nn.Module):
                 raise ShapeError(f"MultiScaleRoIAlign: a map of {feature.shape[-2:]} is not "
                                  f"one power-of-2 scale of the images' {(height, width)}")
             scales.append(found.pop())
-        rois, _ = _rois("MultiScaleRoIAlign", boxes, maps[0].shape[0])
-        pooled = lambda feature, part, scale: roi_align(  # noqa: E731
-            feature, ember.tensor(part, dtype=feature.dtype, backend=feature.backend),
-            self.output_size, scale, self.sampling_ratio)
+        rois, images = _rois("MultiScaleRoIAlign", boxes, maps[0].shape[0])
+
+        def pooled(feature, rows, scale):
+            return _aligned(feature, rois[rows], images[rows], self.output_size, scale,
+                            self.sampling_ratio, False)
         if len(maps) == 1:
-            return pooled(maps[0], rois, scales[0])
+            return pooled(maps[0], slice(None), scales[0])
         first, last = -math.log2(scales[0]), -math.log2(scales[-1])
         size = np.sqrt((rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2]))
         levels = np.clip(np.floor(self.canonical_level + np.log2(size / self.canonical_scale)
@@ -131,7 +132,7 @@ class MultiScaleRoIAlign(nn.Module):
         for level, (feature, scale) in enumerate(zip(maps, scales)):
             members = np.flatnonzero(levels == level)
             if len(members):
-                parts.append(pooled(feature, rois[members], scale))
+                parts.append(pooled(feature, members, scale))
                 order.append(members)
         out = ember.concatenate(parts) if len(parts) > 1 else parts[0]
         back = np.argsort(np.concatenate(order), kind="stable")

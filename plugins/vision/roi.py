@@ -136,7 +136,14 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1,  
     bilinear samples (ceil(bin size) per axis where sampling_ratio <= 0). ``input`` is
     (N, C, H, W); ``boxes`` (K, 5) rows of (image, x1, y1, x2, y2) or a list of (L, 4)
     per image. Returns (K, C, PH, PW)."""
-    h, w, rois, images, (ph, pw) = _checked("roi_align", input, boxes, output_size)
+    _, _, rois, images, size = _checked("roi_align", input, boxes, output_size)
+    return _aligned(input, rois, images, size, spatial_scale, sampling_ratio, aligned)
+
+
+def _aligned(input, rois, images, size, spatial_scale, sampling_ratio, aligned):  # noqa: A002
+    """roi_align of host rois (K, 5) already checked (MultiScaleRoIAlign's per level)."""
+    h, w = input.shape[2:]
+    ph, pw = size
     offset = 0.5 if aligned else 0.0
     weights_y, weights_x = np.zeros((len(rois), ph, h)), np.zeros((len(rois), pw, w))
     for k, (x1, y1, x2, y2) in enumerate(rois[:, 1:] * spatial_scale - offset):
